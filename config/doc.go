@@ -1,0 +1,25 @@
+// Package config reads keepalived.conf into a typed, validated model.
+//
+// It owns the whole keepalived 2.2 configuration grammar: the reader
+// (comments, quotes and escapes, braces glued to words, include and its
+// variants with globs and csh braces, @ID / @^ID conditionals, $NAME
+// parameters, ~SEQ / ~LST expansion), the declarative keyword table per block
+// (published by Keywords), keepalived's defaults, ranges, inheritance and
+// fallbacks, script security, and Dump, which prints the effective
+// configuration back in keepalived.conf syntax.
+//
+// Every node of the model and every complaint carries the file:line:col of
+// the text that produced it, also through includes and expansion.
+// Complaints are *Error values with a Severity; ExitCode maps them to
+// keepalived's -t exit codes (0 clean, 5 runs with complaints, 4 cannot run,
+// 6 script security), except that a missing file is 4.
+//
+// It must not touch the network or the kernel and does no I/O beyond reading
+// configuration files: interface, user and script-file checks go through
+// functions injected in Options. RFC 5798 §5.2 (VRID, priority,
+// Max Advertise Interval in centiseconds) and RFC 3768 §5.3.6 (simple
+// password authentication, 8 octets) bound the ranges it enforces.
+//
+// Concurrency: Load, Dump, ExitCode and Keywords are safe for concurrent use;
+// a *Config is a value that callers must not mutate while others read it.
+package config

@@ -1,0 +1,552 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Pos is a position in a configuration file. Line and Col are 1-based; a
+// token that came out of a parameter or ~SEQ expansion keeps the position
+// of the text it was expanded from.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// String returns "file:line:col".
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// IsValid reports whether p points into a file.
+func (p Pos) IsValid() bool { return p.Line > 0 }
+
+// Config is the effective configuration after includes, conditionals,
+// parameters, defaults and inheritance. Every node carries the Pos of the
+// keyword that introduced it.
+type Config struct {
+	Global         Global
+	Instances      []*Instance
+	SyncGroups     []*SyncGroup
+	Scripts        map[string]*Script
+	TrackFiles     map[string]*TrackFile
+	TrackProcesses map[string]*TrackProcess
+
+	StaticAddresses []Address
+	StaticRoutes    []Route
+	StaticRules     []Rule
+
+	VirtualServerGroups map[string]*VirtualServerGroup
+	VirtualServers      []*VirtualServer
+	SSL                 *SSL
+
+	// ConntrackSync is vigil's own top-level block (issue 5); nil when absent.
+	ConntrackSync *ConntrackSync
+
+	// Process holds the top-level process options (net_namespace, instance, ...).
+	Process Process
+
+	// Extra keeps every keyword that was accepted but is not modelled
+	// (top-level blocks such as bfd_instance, garp_group, linkbeat_interfaces),
+	// so that Dump can print it back.
+	Extra []Raw
+}
+
+// Raw is an accepted keyword that vigil parses but does not model: the
+// keyword, its arguments and, for a block, its children.
+type Raw struct {
+	Pos     Pos
+	Keyword string
+	Args    []string
+	Block   []Raw // non-nil (possibly empty) when the keyword opened a block
+	IsBlock bool
+}
+
+// Process holds the top-level process options of keepalived.
+type Process struct {
+	NetNamespace     string
+	NetNamespaceIPVS string
+	InstanceName     string
+	UsePidDir        bool
+}
+
+// Global is global_defs.
+type Global struct {
+	Pos      Pos
+	RouterID string
+
+	VRRPVersion int // 2 unless vrrp_version 3
+	Strict      bool
+
+	GARPMasterDelay         time.Duration // 5s
+	GARPMasterRepeat        int           // 5
+	GARPMasterRefresh       time.Duration // 0 = off
+	GARPMasterRefreshRepeat int           // 1
+	GARPLowerPrioDelay      time.Duration // = GARPMasterDelay unless set
+	GARPLowerPrioRepeat     int           // = GARPMasterRepeat unless set
+	GARPInterval            time.Duration // 0 = back to back
+	GNAInterval             time.Duration // 0 = back to back
+
+	McastGroup4 netip.Addr // 224.0.0.18
+	McastGroup6 netip.Addr // ff02::12
+
+	EnableScriptSecurity bool
+	ScriptUser           string // "" = keepalived_script if it exists, else root
+	ScriptGroup          string
+
+	NotifyFIFO           *Command // notify_fifo PATH [user [group]] (Argv[0] is the FIFO path)
+	VRRPNotifyFIFO       *Command
+	NotifyFIFOScript     *Command
+	VRRPNotifyFIFOScript *Command
+
+	VRRPStartupDelay time.Duration
+	DefaultInterface string
+
+	LowerPrioNoAdvert    bool
+	HigherPrioSendAdvert bool
+	SkipCheckAdvAddr     bool
+	CheckUnicastSrc      bool
+	DownTimerAdverts     int // 3
+	DynamicInterfaces    bool
+
+	NotificationEmail     []string
+	NotificationEmailFrom string
+	SMTPServer            string
+	SMTPServerPort        int
+	SMTPConnectTimeout    time.Duration // 30s
+	SMTPHeloName          string
+	SMTPAlert             bool
+
+	// Extra keeps accepted but unmodelled global_defs keywords.
+	Extra []Raw
+}
+
+// Instance is one vrrp_instance with every inherited value resolved.
+type Instance struct {
+	Pos            Pos
+	Name           string
+	WantMaster     bool // state MASTER
+	Interface      string
+	VRID           int           // 1..255
+	Priority       int           // 1..255, default 100
+	AdvertInterval time.Duration // default 1s; v3 rounded to 10 ms
+	Version        int           // resolved: 3 for IPv6, else instance version, else global
+	Preempt        bool          // default true; false with nopreempt
+	PreemptDelay   time.Duration
+	Accept         bool // resolved: accept mode (true unless strict, or explicit no_accept)
+	IPv6           bool // family: from the VIPs or native_ipv6
+
+	VIPs         []Address
+	ExcludedVIPs []Address
+	Routes       []Route
+	Rules        []Rule
+
+	McastSrcIP   netip.Addr
+	McastDstIP   netip.Addr // resolved: instance mcast_dst_ip, else the global group for the family
+	UnicastSrcIP netip.Addr
+	UnicastPeers []UnicastPeer
+	UnicastTTL   int // 255
+
+	Auth             *Auth // nil: no authentication (also when ignored for v3 or strict)
+	DontTrackPrimary bool
+
+	// Resolved (inherited from global_defs unless set in the instance).
+	GARPMasterDelay         time.Duration
+	GARPMasterRepeat        int
+	GARPMasterRefresh       time.Duration
+	GARPMasterRefreshRepeat int
+	GARPLowerPrioDelay      time.Duration
+	GARPLowerPrioRepeat     int
+
+	LowerPrioNoAdvert    bool
+	HigherPrioSendAdvert bool
+	Strict               bool
+	SkipCheckAdvAddr     bool
+	CheckUnicastSrc      bool
+	DownTimerAdverts     int // 3
+
+	TrackInterfaces []TrackRef
+	TrackScripts    []TrackRef
+	TrackFiles      []TrackRef
+	TrackProcesses  []TrackRef
+
+	Notify    Notify
+	UseVMAC   *VMAC
+	SyncGroup string // filled from the vrrp_sync_group that lists this instance
+
+	// Extra keeps accepted but unmodelled instance keywords.
+	Extra []Raw
+
+	set map[string]Pos // keyword -> position where it was set in the instance
+}
+
+// VMAC is use_vmac [IFNAME] [MAC] with vmac_xmit_base.
+type VMAC struct {
+	Pos      Pos
+	Name     string // "" = vrrp.<VRID>
+	MAC      string // "" = RFC 5798 §7.3 virtual MAC
+	XmitBase bool
+}
+
+// Address is one line of virtual_ipaddress, virtual_ipaddress_excluded or
+// static_ipaddress.
+type Address struct {
+	Pos           Pos
+	Prefix        netip.Prefix // /32 or /128 when no length was given
+	Dev           string       // resolved: the instance interface when not given (VIPs only)
+	Broadcast     netip.Addr
+	BroadcastAuto bool // brd +
+	Scope         string
+	Label         string
+	Peer          netip.Prefix
+	NoDAD         bool
+	NoPrefixRoute bool
+	NoTrack       bool
+	UseVMAC       bool
+	Home          bool
+	MngTmpAddr    bool
+	AutoJoin      bool
+	TrackGroup    string // static_ipaddress only
+}
+
+// Route is one line of virtual_routes or static_routes.
+type Route struct {
+	Pos     Pos
+	Src     netip.Addr
+	Dst     netip.Prefix
+	Via     netip.Addr
+	Dev     string
+	Table   int // 0 = main
+	Metric  int
+	Scope   string
+	Proto   string
+	Type    string // "" (unicast), blackhole, unreachable, prohibit, throw, local, broadcast, ...
+	OnLink  bool
+	NoTrack bool
+	MTU     int
+	// Extra keeps the route options that vigil does not model, in order, as
+	// "key value" words, so that Dump prints them back.
+	Extra []string
+}
+
+// Rule is one line of virtual_rules or static_rules.
+type Rule struct {
+	Pos        Pos
+	From, To   netip.Prefix
+	Table      int
+	Preference int
+	IIF, OIF   string
+	FWMark     uint32
+	FWMask     uint32
+	HasFWMask  bool
+	NoTrack    bool
+	IPv6       bool
+	Extra      []string
+}
+
+// UnicastPeer is one line of unicast_peer.
+type UnicastPeer struct {
+	Pos    Pos
+	Addr   netip.Addr
+	MinTTL int
+	MaxTTL int
+}
+
+// Auth is a VRRPv2 authentication block.
+type Auth struct {
+	Pos  Pos
+	Type string // "PASS" or "AH"
+	Pass string // at most 8 bytes (keepalived truncates)
+}
+
+// Command is a script invocation: notify_*, vrrp_script's script, FIFO
+// scripts, MISC_CHECK misc_path, quorum_up/down.
+type Command struct {
+	Pos   Pos
+	Argv  []string // split as keepalived splits script strings
+	User  string   // "" = script_user / default
+	Group string
+}
+
+// Notify holds the notify scripts of an instance or sync group.
+type Notify struct {
+	Master, Backup, Fault, Stop, Any, MasterRxLowerPri *Command
+	Deleted                                            *Command
+	PriorityChanges                                    bool
+}
+
+// TrackRef is one entry of track_interface, track_script, track_file or
+// track_process.
+type TrackRef struct {
+	Pos       Pos
+	Name      string
+	Weight    int
+	HasWeight bool
+	Reverse   bool
+}
+
+// Script is a vrrp_script block.
+type Script struct {
+	Pos      Pos
+	Name     string
+	Cmd      *Command
+	Interval time.Duration // 1s
+	Timeout  time.Duration // resolved: = Interval unless set
+	Weight   int
+	Reverse  bool
+	Rise     int // 1
+	Fall     int // 1
+	InitFail bool
+	User     string
+	Group    string
+}
+
+// TrackFile is a track_file / vrrp_track_file block.
+type TrackFile struct {
+	Pos       Pos
+	Name      string
+	File      string
+	Weight    int // 1
+	Reverse   bool
+	InitFile  bool
+	InitValue int
+	Overwrite bool
+}
+
+// TrackProcess is a vrrp_track_process block.
+type TrackProcess struct {
+	Pos            Pos
+	Name           string
+	Process        string
+	Args           []string
+	ParamMatch     string // "" exact, "initial", "partial"
+	Weight         int
+	Reverse        bool
+	Quorum         int // 1
+	QuorumMax      int // 0 = unlimited
+	ForkDelay      time.Duration
+	TerminateDelay time.Duration
+	FullCommand    bool
+}
+
+// SyncGroup is a vrrp_sync_group block.
+type SyncGroup struct {
+	Pos             Pos
+	Name            string
+	Members         []string
+	TrackInterfaces []TrackRef
+	TrackScripts    []TrackRef
+	TrackFiles      []TrackRef
+	TrackProcesses  []TrackRef
+	Notify          Notify
+	Extra           []Raw
+}
+
+// ConntrackSync is vigil's conntrack_sync block (issue 5).
+type ConntrackSync struct {
+	Pos              Pos
+	Interface        string
+	LocalAddr        netip.Addr
+	PeerAddr         netip.Addr
+	Port             int // 3780
+	TrackGroup       string
+	AckWindow        int           // 300
+	ResendQueue      int           // 131072
+	CommitTimeout    time.Duration // 0 = none
+	ConntrackdConfig string
+	Filter           CTFilter
+}
+
+// CTFilter is the user-space filter of conntrack_sync, as conntrackd's Filter.
+type CTFilter struct {
+	Protocols   []string       // e.g. TCP UDP; empty = all
+	IgnoreAddrs []netip.Prefix // flows from/to these are not replicated
+	TCPStates   []string       // empty = all
+}
+
+// VirtualServerGroup is a virtual_server_group block.
+type VirtualServerGroup struct {
+	Pos     Pos
+	Name    string
+	Entries []VSGEntry
+}
+
+// VSGEntry is one member of a virtual_server_group.
+type VSGEntry struct {
+	Pos      Pos
+	Addr     netip.Addr
+	RangeEnd int // last byte/16-bit group of a range; 0 = single address
+	Port     int
+	FWMark   uint32
+	IsFWMark bool
+	Family   string // fwmark: "inet" or "inet6" ("" unspecified)
+}
+
+// VirtualServer is a virtual_server block. Exactly one of Addr, FWMark or
+// Group identifies it.
+type VirtualServer struct {
+	Pos      Pos
+	Addr     netip.Addr
+	Port     int
+	FWMark   uint32
+	IsFWMark bool
+	Group    string
+
+	DelayLoop              time.Duration // 60s
+	Scheduler              string        // lb_algo / lvs_sched
+	Method                 string        // lb_kind / lvs_method: NAT, DR, TUN
+	Protocol               string        // TCP, UDP, SCTP
+	Persistence            time.Duration // 0 = off
+	PersistenceGranularity string
+	PersistenceEngine      string
+	SorryServer            *RealServer
+	SorryServerInhibit     bool
+	Virtualhost            string
+	HASuspend              bool
+	Alpha, Omega           bool
+	Quorum                 int // 1
+	Hysteresis             int
+	QuorumUp, QuorumDown   *Command
+	IPFamily               string
+	Ops                    bool
+
+	// Checker defaults, inherited by real servers and their checkers.
+	InhibitOnFailure bool
+	ConnectTimeout   time.Duration // 5s
+	Retry            int           // 1
+	DelayBeforeRetry time.Duration // 1s
+	Warmup           time.Duration
+
+	RealServers []*RealServer
+	Extra       []Raw
+}
+
+// RealServer is a real_server block (also sorry_server, without checkers).
+type RealServer struct {
+	Pos              Pos
+	Addr             netip.Addr
+	Port             int // resolved: the virtual server's port when not given
+	Weight           int // 1
+	Method           string
+	NotifyUp         *Command
+	NotifyDown       *Command
+	UThreshold       int
+	LThreshold       int
+	InhibitOnFailure bool
+	ConnectTimeout   time.Duration
+	Retry            int
+	DelayBeforeRetry time.Duration
+	Warmup           time.Duration
+	DelayLoop        time.Duration
+	Alpha            bool
+	Virtualhost      string
+	Checkers         []*Checker
+	Extra            []Raw
+}
+
+// Checker is a health checker block inside a real_server, with the
+// inherited common values resolved.
+type Checker struct {
+	Pos              Pos
+	Kind             string // TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, SMTP_CHECK, UDP_CHECK, PING_CHECK, BFD_CHECK, FILE_CHECK
+	ConnectTimeout   time.Duration
+	ConnectIP        netip.Addr
+	ConnectPort      int
+	BindTo           netip.Addr
+	BindPort         int
+	BindIf           string
+	FWMark           uint32
+	Retry            int
+	DelayBeforeRetry time.Duration
+	Warmup           time.Duration
+	DelayLoop        time.Duration
+	Alpha            bool
+
+	URLs         []URL  // HTTP_GET, SSL_GET
+	HTTPProtocol string // "1.0" default
+	Virtualhost  string
+	EnableSNI    bool
+
+	MiscPath    *Command // MISC_CHECK
+	MiscTimeout time.Duration
+	MiscDynamic bool
+
+	DNSType  string // DNS_CHECK: default SOA
+	DNSName  string // default "."
+	HeloName string // SMTP_CHECK
+
+	Extra []Raw
+}
+
+// URL is a url block of HTTP_GET / SSL_GET.
+type URL struct {
+	Pos          Pos
+	Path         string
+	Digest       string
+	StatusCodes  [][2]int // inclusive ranges; empty = 200-299
+	Virtualhost  string
+	Regex        string
+	RegexNoMatch bool
+}
+
+// SSL is the top-level SSL block.
+type SSL struct {
+	Pos         Pos
+	Password    string
+	CA          string
+	Certificate string
+	Key         string
+}
+
+// Severity grades a complaint.
+type Severity int
+
+const (
+	// Warning: vigild runs, with the stated fallback (-t exit 5).
+	Warning Severity = iota + 1
+	// Fatal: vigild cannot run this configuration (-t exit 4).
+	Fatal
+	// Security: a script-security violation (-t exit 6); the scripts are
+	// not run.
+	Security
+)
+
+// String returns "warning", "fatal" or "security".
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Fatal:
+		return "fatal"
+	case Security:
+		return "security"
+	}
+	return fmt.Sprintf("Severity(%d)", int(s))
+}
+
+// Error is one complaint about a configuration, always with a position.
+type Error struct {
+	Pos      Pos
+	Keyword  string
+	Err      error
+	Severity Severity
+	Fallback string // what vigild does instead; "" when nothing to say
+}
+
+// Error returns "file:line:col: keyword: what is wrong (fallback)".
+func (e *Error) Error() string {
+	s := e.Pos.String() + ": "
+	if e.Keyword != "" {
+		s += e.Keyword + ": "
+	}
+	if e.Err != nil {
+		s += e.Err.Error()
+	}
+	if e.Fallback != "" {
+		s += " (" + e.Fallback + ")"
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
