@@ -1,0 +1,71 @@
+// Package vrrp is VRRP for vigil: the VRRPv3 (RFC 5798) and VRRPv2 (RFC 3768)
+// packet codec with its receive checks, the raw IP-protocol-112 socket (Conn),
+// and the per-virtual-router state machine (Machine).
+//
+// # What it owns
+//
+//   - Machine (machine*.go, state*.go, reason*.go): RFC 5798 §6 as a pure
+//     function of (Event, now) to []Action, with Deadline for the one timer
+//     that runs in each state. It adds keepalived's FAULT state, nopreempt,
+//     preempt_delay, `state MASTER` below priority 255, lower_prio_no_advert,
+//     down_timer_adverts and the sync-group pulls ForceBackup/ForceMaster.
+//   - The codec and its typed drop reasons (RFC 5798 §5, §7.1; RFC 3768 §5)
+//     and Conn (packet*.go, drop*.go, conn*.go), with an in-memory twin in
+//     vrrptest.
+//
+// # What it must not touch
+//
+// It never adds addresses, sends GARP/NA, runs scripts or logs transitions:
+// it returns actions (SendAdvert, AddVIPs, RemoveVIPs, Announce, Transition)
+// and the daemon loop carries them out. It never imports vip, notify,
+// conntracksync or internal/daemon. The Machine files import no net, os or
+// syscall and read no clock (purity_test.go enforces it), and the Machine does
+// not use the codec: events carry plain values.
+//
+// # The Machine in one table (RFC 5798 §6.4, keepalived where noted)
+//
+//	state   event                              actions, in order                         next
+//	INIT    Startup, priority 255              SendAdvert, AddVIPs, Announce, Transition MASTER
+//	INIT    Startup                            Transition                                BACKUP (down = MDI;
+//	                                                                                       `state MASTER`: MAI + MAI/256)
+//	INIT    Startup with a Fault in force      Transition                                FAULT (keepalived)
+//	BACKUP  Timeout (Master_Down_Timer)        SendAdvert, AddVIPs, Announce, Transition MASTER
+//	BACKUP  advert priority 0                  -                                         down = Skew_Time
+//	BACKUP  advert >= ours, or nopreempt,
+//	        or within preempt_delay            - (learn MAI in v3)                       down = MDI
+//	BACKUP  advert < ours, preempting          - (discarded)                             timer keeps running
+//	MASTER  Timeout (Adver_Timer)              SendAdvert                                adver = interval
+//	MASTER  advert priority 0                  SendAdvert                                adver = interval
+//	MASTER  advert higher (priority, address)  RemoveVIPs, Transition                    BACKUP, down = MDI
+//	MASTER  advert lower                       SendAdvert unless lower_prio_no_advert    (keepalived)
+//	MASTER  Shutdown                           SendAdvert(0), RemoveVIPs, Transition     INIT
+//	MASTER  Fault                              SendAdvert(0), RemoveVIPs, Transition     FAULT (keepalived)
+//	BACKUP  Shutdown / Fault                   Transition                                INIT / FAULT
+//	FAULT   FaultCleared                       Transition (owner: as Startup owner)      BACKUP, down = MDI
+//	MASTER  ForceBackup                        RemoveVIPs, Transition                    BACKUP (sync group)
+//	BACKUP  ForceMaster                        SendAdvert, AddVIPs, Announce, Transition MASTER (sync group)
+//
+// MDI is Master_Down_Interval = DownTimerAdverts (3) × Master_Adver_Interval +
+// Skew_Time, Skew_Time = (256 − Priority) × Master_Adver_Interval / 256 (v2:
+// (256 − Priority) / 256 s). A Transition is always the last action of its
+// Handle call. Every action carries a Reason.
+//
+// keepalived's preempt_delay, exactly: a backup that hears a lower-priority
+// master starts the delay and keeps accepting that master's adverts until the
+// delay has run out (an advert at the very instant it runs out is already
+// discarded); from then on it discards them and its Master_Down_Timer, last
+// reset by the last accepted advert, makes it master. Hearing a master at
+// least as strong stops the delay.
+//
+// Not in the Machine: keepalived's "rogue owner" back-off when two routers
+// both claim priority 255 (here the higher address simply wins, as in the
+// RFC), and the sync group's veto on becoming master (the daemon coordinates
+// groups with ForceBackup/ForceMaster/Fault).
+//
+// # Concurrency
+//
+// A Machine is owned by the daemon loop and is not safe for concurrent use;
+// it starts no goroutines and holds no timers. The loop calls
+// Handle(Timeout{}, now) when Deadline is reached. Conn is safe for one reader
+// and concurrent writers (see its own documentation).
+package vrrp
