@@ -1,0 +1,65 @@
+package vrrp
+
+import (
+	"net/netip"
+	"time"
+)
+
+// RecvMeta is what the socket tells about a received advert besides its
+// bytes. Addresses carry no zone.
+type RecvMeta struct {
+	Src     netip.Addr // IP source: the sender's primary address (unicast: its unicast_src_ip)
+	Dst     netip.Addr // IP destination: the multicast group, or our unicast address
+	TTL     int        // IPv4 TTL or IPv6 hop limit as received
+	IfIndex int        // interface the packet arrived on
+}
+
+// Conn sends and receives VRRP adverts of one address family on one
+// interface. One Conn serves every instance on that (interface, family):
+// the daemon reads in one goroutine and demultiplexes by VRID (an IPv4 and
+// an IPv6 instance may share a VRID on one interface, as they use two
+// Conns). Implementations: ListenIPv4 / ListenIPv6 (raw IP protocol 112
+// sockets, Linux) and vrrptest.Conn (in memory).
+//
+// Contract:
+//   - ReadFrom blocks until an advert arrives, copies the VRRP message (IP
+//     header removed) into b and returns its length and metadata. A message
+//     longer than b is truncated (it will fail to decode). It is safe to call
+//     from one goroutine while others call WriteTo. After Close, or when the
+//     read deadline passes, it returns an error (net.ErrClosed, or one for
+//     which os.IsTimeout is true). Our own multicast adverts are not looped
+//     back.
+//   - WriteTo encodes p with the checksum for LocalAddr → dst and sends it
+//     with TTL / hop limit 255 on the interface. dst is the multicast group
+//     or one unicast peer; the caller calls it once per peer. It is safe for
+//     concurrent use.
+//   - LocalAddr is the source address of every advert sent (the configured
+//     source, or the interface's primary IPv4 / IPv6 link-local address when
+//     the Conn was opened).
+//   - Close releases the socket and unblocks ReadFrom; it is idempotent.
+//
+// Received packets are not checked: pass them to Accept.
+type Conn interface {
+	ReadFrom(b []byte) (n int, meta RecvMeta, err error)
+	WriteTo(p *Packet, dst netip.Addr) error
+	LocalAddr() netip.Addr
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+// ConnOptions tune ListenIPv4 / ListenIPv6. The zero value is keepalived's
+// default: multicast on the standard group, source = primary address.
+type ConnOptions struct {
+	// Src is the source address of sent adverts (keepalived's
+	// unicast_src_ip / mcast_src_ip). Zero: PrimaryAddr of the interface.
+	Src netip.Addr
+	// Group is the multicast group joined on the interface. Zero:
+	// 224.0.0.18 or ff02::12.
+	Group netip.Addr
+	// NoJoin skips the group membership: a Conn for unicast peers only.
+	NoJoin bool
+}
+
+// MaxMessageLen is a receive buffer size that holds any VRRP message
+// (header, 255 IPv6 addresses; v2's auth data fits too).
+const MaxMessageLen = HeaderLen + 255*16 + AuthDataLen

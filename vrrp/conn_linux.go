@@ -1,0 +1,325 @@
+package vrrp
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenIPv4 opens a Conn for VRRP over IPv4 on the interface ifname: a raw
+// IP protocol 112 socket bound to the device (SO_BINDTODEVICE, so
+// instances on other interfaces never see this traffic), member of
+// 224.0.0.18 (or opts.Group) on that interface unless opts.NoJoin,
+// multicast and unicast TTL 255, multicast loopback off. The source of
+// sent adverts is opts.Src or PrimaryAddr(ifname, false), fixed for the
+// Conn's life.
+//
+// The socket lives in the network namespace of the calling thread: call it
+// on a locked OS thread switched into the namespace to use another one.
+func ListenIPv4(ifname string, opts ConnOptions) (Conn, error) {
+	return listen(ifname, false, opts)
+}
+
+// ListenIPv6 is ListenIPv4 for IPv6: group ff02::12, hop limit 255, source
+// opts.Src or the interface's link-local address (PrimaryAddr(ifname,
+// true)). Received hop limit, destination and interface come from
+// IPV6_HOPLIMIT / IPV6_PKTINFO control messages. The kernel does not check
+// the checksum (IPV6_CHECKSUM stays off) so that Accept can count bad ones.
+func ListenIPv6(ifname string, opts ConnOptions) (Conn, error) {
+	return listen(ifname, true, opts)
+}
+
+// PrimaryAddr returns the address adverts on ifname are sent from by
+// default: for IPv4 the first address the kernel lists (the primary one),
+// for IPv6 the first link-local address. The result carries no zone.
+func PrimaryAddr(ifname string, is6 bool) (netip.Addr, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("vrrp: primary address of %s: %w", ifname, err)
+	}
+	return primaryAddr(ifi, is6)
+}
+
+func primaryAddr(ifi *net.Interface, is6 bool) (netip.Addr, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("vrrp: primary address of %s: %w", ifi.Name, err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		if !is6 && ip.Is4() || is6 && ip.Is6() && ip.IsLinkLocalUnicast() {
+			return ip, nil
+		}
+	}
+	fam := "IPv4 address"
+	if is6 {
+		fam = "IPv6 link-local address"
+	}
+	return netip.Addr{}, fmt.Errorf("vrrp: primary address of %s: no %s", ifi.Name, fam)
+}
+
+// linuxConn is the raw-socket Conn.
+type linuxConn struct {
+	is6     bool
+	ifindex int
+	src     netip.Addr
+	ipc     *net.IPConn
+	oob     []byte // send control message: IP(V6)_PKTINFO with src and ifindex
+
+	rmu  sync.Mutex // rmu guards roob (ReadFrom is meant for one goroutine)
+	roob []byte
+
+	wmu  sync.Mutex // wmu guards wbuf
+	wbuf []byte
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
+	fam, network, wildcard := "ipv4", "ip4:112", "0.0.0.0"
+	if is6 {
+		fam, network, wildcard = "ipv6", "ip6:112", "::"
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("vrrp: listen %s on %s: %w", fam, ifname, err)
+		}
+	}()
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, err
+	}
+	src := opts.Src.WithZone("")
+	if !src.IsValid() {
+		if src, err = primaryAddr(ifi, is6); err != nil {
+			return nil, err
+		}
+	} else if src.Is6() != is6 || src.Is4In6() {
+		return nil, fmt.Errorf("source %v is not an %s address", src, fam)
+	}
+	group := opts.Group
+	if !group.IsValid() {
+		group = GroupIPv4
+		if is6 {
+			group = GroupIPv6
+		}
+	}
+	if !group.IsMulticast() || group.Is6() != is6 {
+		return nil, fmt.Errorf("group %v is not an %s multicast address", group, fam)
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = setupSocket(int(fd), ifi, is6, group, !opts.NoJoin)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), network, wildcard)
+	if err != nil {
+		return nil, err
+	}
+	c := &linuxConn{
+		is6:     is6,
+		ifindex: ifi.Index,
+		src:     src,
+		ipc:     pc.(*net.IPConn),
+		wbuf:    make([]byte, 0, MaxMessageLen),
+	}
+	if is6 {
+		var pi [20]byte // struct in6_pktinfo
+		a := src.As16()
+		copy(pi[:16], a[:])
+		binary.NativeEndian.PutUint32(pi[16:], uint32(ifi.Index))
+		c.oob = cmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, pi[:])
+		c.roob = make([]byte, 2*unix.CmsgSpace(20)+2*unix.CmsgSpace(4))
+	} else {
+		var pi [12]byte // struct in_pktinfo: ifindex, spec_dst (our source), addr
+		binary.NativeEndian.PutUint32(pi[:4], uint32(ifi.Index))
+		a := src.As4()
+		copy(pi[4:8], a[:])
+		c.oob = cmsg(unix.IPPROTO_IP, unix.IP_PKTINFO, pi[:])
+	}
+	return c, nil
+}
+
+// setupSocket sets the options of a new raw socket before it is bound.
+func setupSocket(fd int, ifi *net.Interface, is6 bool, group netip.Addr, join bool) error {
+	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name); err != nil {
+		return fmt.Errorf("SO_BINDTODEVICE: %w", err)
+	}
+	type opt struct {
+		name       string
+		level, opt int
+		val        int
+	}
+	var opts []opt
+	if is6 {
+		opts = []opt{
+			{"IPV6_MULTICAST_HOPS", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, TTL},
+			{"IPV6_UNICAST_HOPS", unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, TTL},
+			{"IPV6_MULTICAST_LOOP", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, 0},
+			{"IPV6_MULTICAST_IF", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifi.Index},
+			{"IPV6_RECVPKTINFO", unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1},
+			{"IPV6_RECVHOPLIMIT", unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1},
+		}
+	} else {
+		opts = []opt{
+			{"IP_MULTICAST_TTL", unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, TTL},
+			{"IP_TTL", unix.IPPROTO_IP, unix.IP_TTL, TTL},
+			{"IP_MULTICAST_LOOP", unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0},
+		}
+	}
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
+			return fmt.Errorf("%s: %w", o.name, err)
+		}
+	}
+	if is6 {
+		if join {
+			mreq := &unix.IPv6Mreq{Multiaddr: group.As16(), Interface: uint32(ifi.Index)}
+			if err := unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, unix.IPV6_JOIN_GROUP, mreq); err != nil {
+				return fmt.Errorf("join %v: %w", group, err)
+			}
+		}
+		return nil
+	}
+	if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)}); err != nil {
+		return fmt.Errorf("IP_MULTICAST_IF: %w", err)
+	}
+	if join {
+		mreq := &unix.IPMreqn{Multiaddr: group.As4(), Ifindex: int32(ifi.Index)}
+		if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
+			return fmt.Errorf("join %v: %w", group, err)
+		}
+	}
+	return nil
+}
+
+// cmsg encodes one control message.
+func cmsg(level, typ int, data []byte) []byte {
+	b := make([]byte, unix.CmsgSpace(len(data)))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level = int32(level)
+	h.Type = int32(typ)
+	h.SetLen(unix.CmsgLen(len(data)))
+	copy(b[unix.CmsgLen(0):], data)
+	return b
+}
+
+func (c *linuxConn) LocalAddr() netip.Addr { return c.src }
+
+func (c *linuxConn) SetReadDeadline(t time.Time) error { return c.ipc.SetReadDeadline(t) }
+
+func (c *linuxConn) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.ipc.Close() })
+	return c.closeErr
+}
+
+func (c *linuxConn) WriteTo(p *Packet, dst netip.Addr) error {
+	dst = dst.WithZone("")
+	if dst.Is6() != c.is6 || dst.Is4In6() {
+		return fmt.Errorf("vrrp: write to %v: wrong address family for this conn", dst)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	b, err := p.AppendChecksummed(c.wbuf[:0], c.src, dst)
+	if err != nil {
+		return err
+	}
+	c.wbuf = b[:0]
+	if _, _, err := c.ipc.WriteMsgIP(b, c.oob, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return fmt.Errorf("vrrp: write to %v: %w", dst, err)
+	}
+	return nil
+}
+
+func (c *linuxConn) ReadFrom(b []byte) (int, RecvMeta, error) {
+	if c.is6 {
+		return c.read6(b)
+	}
+	return c.read4(b)
+}
+
+// read4 reads a whole IPv4 datagram (raw IPv4 sockets deliver the header)
+// and takes TTL and addresses from the header.
+func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
+	for {
+		n, _, _, _, err := c.ipc.ReadMsgIP(b, nil)
+		if err != nil {
+			return 0, RecvMeta{}, err
+		}
+		if n < 20 || b[0]>>4 != 4 {
+			continue // not an IPv4 header: cannot happen on an ip4 socket
+		}
+		ihl := int(b[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(b[2:4]))
+		if ihl < 20 || ihl > n {
+			continue
+		}
+		if total >= ihl && total < n {
+			n = total
+		}
+		m := RecvMeta{
+			Src:     netip.AddrFrom4([4]byte(b[12:16])),
+			Dst:     netip.AddrFrom4([4]byte(b[16:20])),
+			TTL:     int(b[8]),
+			IfIndex: c.ifindex,
+		}
+		return copy(b, b[ihl:n]), m, nil
+	}
+}
+
+func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	n, oobn, _, from, err := c.ipc.ReadMsgIP(b, c.roob)
+	if err != nil {
+		return 0, RecvMeta{}, err
+	}
+	m := RecvMeta{TTL: -1, IfIndex: c.ifindex}
+	if a, ok := netip.AddrFromSlice(from.IP); ok {
+		m.Src = a
+	}
+	oob := c.roob[:oobn]
+	hl := unix.CmsgLen(0)
+	for len(oob) >= hl {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hl || l > len(oob) {
+			break
+		}
+		data := oob[hl:l]
+		switch {
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= 20:
+			m.Dst = netip.AddrFrom16([16]byte(data[:16]))
+			m.IfIndex = int(binary.NativeEndian.Uint32(data[16:20]))
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			m.TTL = int(int32(binary.NativeEndian.Uint32(data[:4])))
+		}
+		sp := unix.CmsgSpace(l - hl)
+		if sp > len(oob) {
+			break
+		}
+		oob = oob[sp:]
+	}
+	return n, m, nil
+}
