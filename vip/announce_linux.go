@@ -1,0 +1,197 @@
+package vip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/ndp"
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
+	"golang.org/x/net/ipv6"
+)
+
+// Announcer sends gratuitous ARPs and unsolicited neighbour advertisements.
+// It keeps one AF_PACKET socket (for ARP) and one ICMPv6 socket (for NA) per
+// interface and reuses them; when the interface behind a name changes index
+// (it was deleted and created again), or a send fails, the sockets are
+// closed and opened afresh on the next Announce.
+type Announcer struct {
+	log   *slog.Logger
+	stats announcerCounters
+
+	mu    sync.Mutex // mu guards the following fields
+	links map[string]*linkSockets
+}
+
+type linkSockets struct {
+	index int
+	arp   *packet.Conn
+	nd    *ndp.Conn
+}
+
+func (s *linkSockets) closeARP() {
+	if s.arp != nil {
+		_ = s.arp.Close()
+		s.arp = nil
+	}
+}
+
+func (s *linkSockets) closeND() {
+	if s.nd != nil {
+		_ = s.nd.Close()
+		s.nd = nil
+	}
+}
+
+// NewAnnouncer returns an Announcer with no sockets open yet.
+func NewAnnouncer(log *slog.Logger) *Announcer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Announcer{log: log, links: map[string]*linkSockets{}}
+}
+
+// Stats returns a snapshot of the counters.
+func (a *Announcer) Stats() AnnouncerStats { return a.stats.snapshot() }
+
+// Close closes every cached socket. The Announcer may be used again
+// afterwards; it reopens what it needs.
+func (a *Announcer) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name, s := range a.links {
+		s.closeARP()
+		s.closeND()
+		delete(a.links, name)
+	}
+	return nil
+}
+
+// dropAll is the BPF program "ret #0": accept no packet, our sockets only
+// send. (bpf.RetConstant{Val: 0} assembles to exactly this.)
+var dropAll = []bpf.RawInstruction{{Op: 0x06}}
+
+// Announce sends, on interface ifname, one gratuitous ARP per IPv4 address
+// and one unsolicited neighbour advertisement per IPv6 address of addrs,
+// saying that mac owns it (mac nil: the interface's own address). router sets
+// the NA's Router flag (set it when the box forwards IPv6). The ARP frame is
+// built whole (see GARPFrame); the NA goes through the kernel's ICMPv6
+// stack, to ff02::1 with hop limit 255, sourced from the VIP itself as
+// keepalived does (or the kernel's choice if the VIP is not on the
+// interface), with the interface's own MAC as Ethernet source. Every address
+// is tried; errors are joined and name the address and interface.
+// Announce must run in the namespace of ifname (see the package doc).
+func (a *Announcer) Announce(ifname string, addrs []netip.Addr, mac net.HardwareAddr, router bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		a.stats.sendErrors.Add(uint64(len(addrs)))
+		a.forgetLocked(ifname)
+		return fmt.Errorf("vip: announce on %s: %w: %w", ifname, ErrNoDevice, err)
+	}
+	if mac == nil {
+		mac = ifi.HardwareAddr
+	}
+	if len(mac) != 6 {
+		a.stats.sendErrors.Add(uint64(len(addrs)))
+		return fmt.Errorf("vip: announce on %s: %w: hardware address %q is not Ethernet", ifname, ErrInvalid, mac)
+	}
+	s := a.links[ifname]
+	if s != nil && s.index != ifi.Index {
+		a.log.Info("vip: interface recreated, reopening announce sockets", "iface", ifname, "old_index", s.index, "index", ifi.Index)
+		a.forgetLocked(ifname)
+		s = nil
+	}
+	if s == nil {
+		s = &linkSockets{index: ifi.Index}
+		a.links[ifname] = s
+	}
+
+	var errs []error
+	for _, ip := range addrs {
+		ip = ip.Unmap()
+		var err error
+		switch {
+		case ip.Is4():
+			err = a.sendGARPLocked(s, ifi, ip, mac)
+		case ip.Is6():
+			err = a.sendNALocked(s, ifi, ip, mac, router)
+		default:
+			err = fmt.Errorf("%w: address %v", ErrInvalid, ip)
+		}
+		if err != nil {
+			a.stats.sendErrors.Add(1)
+			errs = append(errs, fmt.Errorf("vip: announce %s on %s: %w", ip, ifname, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Announcer) forgetLocked(ifname string) {
+	if s := a.links[ifname]; s != nil {
+		s.closeARP()
+		s.closeND()
+		delete(a.links, ifname)
+	}
+}
+
+func (a *Announcer) sendGARPLocked(s *linkSockets, ifi *net.Interface, ip netip.Addr, mac net.HardwareAddr) error {
+	frame, err := GARPFrame(ip, mac)
+	if err != nil {
+		return err
+	}
+	if s.arp == nil {
+		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
+		if err != nil {
+			return fmt.Errorf("open ARP socket: %w", err)
+		}
+		s.arp = c
+	}
+	if _, err := s.arp.WriteTo(frame, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
+		s.closeARP() // reopen next time: the link may have changed under us
+		return fmt.Errorf("send gratuitous ARP: %w", err)
+	}
+	a.stats.garps.Add(1)
+	a.log.Debug("vip: sent gratuitous ARP", "addr", ip, "iface", ifi.Name, "mac", mac)
+	return nil
+}
+
+func (a *Announcer) sendNALocked(s *linkSockets, ifi *net.Interface, ip netip.Addr, mac net.HardwareAddr, router bool) error {
+	if s.nd == nil {
+		c, _, err := ndp.Listen(ifi, ndp.Unspecified)
+		if err != nil {
+			return fmt.Errorf("open ICMPv6 socket: %w", err)
+		}
+		// Receive nothing: this socket only sends.
+		var f ipv6.ICMPFilter
+		f.SetAll(true)
+		if err := c.SetICMPFilter(&f); err != nil {
+			_ = c.Close()
+			return fmt.Errorf("ICMPv6 filter: %w", err)
+		}
+		s.nd = c
+	}
+	na := UnsolicitedNA(ip, mac, router)
+	cm := &ipv6.ControlMessage{HopLimit: ndp.HopLimit, Src: ip.AsSlice(), IfIndex: ifi.Index}
+	err := s.nd.WriteTo(na, cm, allNodes)
+	if err != nil && !ip.IsLinkLocalUnicast() {
+		// The VIP is not (yet) a usable source here: let the kernel pick
+		// one of the interface's addresses.
+		cm.Src = nil
+		err = s.nd.WriteTo(na, cm, allNodes)
+	}
+	if err != nil {
+		s.closeND()
+		return fmt.Errorf("send neighbour advertisement: %w", err)
+	}
+	a.stats.nas.Add(1)
+	a.log.Debug("vip: sent unsolicited NA", "addr", ip, "iface", ifi.Name, "mac", mac, "router", router)
+	return nil
+}

@@ -1,0 +1,44 @@
+// Package vip puts virtual addresses, virtual routes and virtual rules into
+// the kernel and tells the segment about them.
+//
+// # What it owns
+//
+//   - [Manager]: idempotent reconcilers for virtual_ipaddress,
+//     virtual_ipaddress_excluded, virtual_routes and virtual_rules over
+//     rtnetlink (github.com/vishvananda/netlink). Each call reads what the
+//     kernel holds and changes only the difference: adding an address that is
+//     already present sends nothing to the kernel (no RTM_NEWADDR, so no flap
+//     of lifetimes or flags), removing one that is absent is not an error.
+//     IPv6 virtual addresses always carry IFA_F_NODAD, as keepalived's do
+//     (RFC 4862 §5.4 duplicate address detection would otherwise delay them and
+//     VRRP already guarantees a single owner).
+//   - [Announcer]: one gratuitous ARP (RFC 5227 §3 / RFC 826 request form:
+//     sender IP = target IP = the VIP, target hardware address all-ones,
+//     broadcast) per IPv4 address, and one unsolicited Neighbor Advertisement
+//     (RFC 4861 §4.4 and §7.2.6: to ff02::1, hop limit 255, Override=1,
+//     Solicited=0, Router when the box forwards, Target Link-Layer Address
+//     option = the owner's MAC) per IPv6 address. RFC 5798 §6.4.2 asks a new
+//     master to send exactly these. Sockets are cached per interface.
+//   - [Schedule]: the send times of a garp_master_* burst, as a pure
+//     function of now and a [GARPConfig].
+//
+// # What it must not touch
+//
+// VRRP timers and states: the daemon decides when to add, remove and
+// announce; this package only does it. It never changes links (up/down, MAC)
+// and never removes an address, route or rule that a caller did not name.
+//
+// # Concurrency
+//
+// A [Manager] and an [Announcer] are safe for concurrent use; each serializes
+// its kernel work under its own mutex. Neither starts goroutines. Counters are
+// atomic and read with Stats.
+//
+// # Namespaces
+//
+// [NewManagerAt] works in any network namespace through a netlink handle
+// opened there. An [Announcer] resolves interfaces and opens its sockets in
+// the namespace of the calling OS thread; callers that switch namespaces must
+// call Announce from a thread inside the target namespace (as testnet's
+// Host.Do does). Sockets, once open, stay bound to their namespace.
+package vip

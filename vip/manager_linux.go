@@ -1,0 +1,408 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// rtprotKeepalived marks the routes we add, as keepalived does (rtm_protocol
+// 18, "keepalived" in /etc/iproute2/rt_protos).
+const rtprotKeepalived = 18
+
+// Manager reconciles virtual addresses and routes in one network namespace
+// over rtnetlink. Every method reads the kernel's state first and applies
+// only the difference, so calling it again with the same input changes
+// nothing. One bad entry does not stop the others: all errors are collected
+// with errors.Join, each naming its address (or route) and interface.
+type Manager struct {
+	log   *slog.Logger
+	stats managerCounters
+
+	mu sync.Mutex // mu guards the following fields and serializes kernel work
+	h  *netlink.Handle
+}
+
+// NewManager returns a Manager working in the calling thread's network
+// namespace (the process's, for a daemon). Close releases its socket.
+func NewManager(log *slog.Logger, opts ...Option) (*Manager, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("vip: netlink handle: %w", err)
+	}
+	return newManager(log, h, opts)
+}
+
+// NewManagerAt returns a Manager working in the network namespace ns,
+// whatever namespace the caller runs in. ns may be closed afterwards.
+func NewManagerAt(log *slog.Logger, ns netns.NsHandle, opts ...Option) (*Manager, error) {
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("vip: netlink handle in namespace %v: %w", ns, err)
+	}
+	return newManager(log, h, opts)
+}
+
+func newManager(log *slog.Logger, h *netlink.Handle, opts []Option) (*Manager, error) {
+	o := buildOptions(opts)
+	if o.timeout > 0 {
+		if err := h.SetSocketTimeout(o.timeout); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("vip: netlink timeout: %w", err)
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{log: log, h: h}, nil
+}
+
+// Close releases the netlink socket. The Manager must not be used after.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.h != nil {
+		m.h.Close()
+		m.h = nil
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (m *Manager) Stats() ManagerStats { return m.stats.snapshot() }
+
+// linkCache memoizes link lookups and address dumps for one reconcile call.
+type linkCache struct {
+	h     *netlink.Handle
+	links map[string]netlink.Link
+	addrs map[int][]netlink.Addr
+}
+
+func newLinkCache(h *netlink.Handle) *linkCache {
+	return &linkCache{h: h, links: map[string]netlink.Link{}, addrs: map[int][]netlink.Addr{}}
+}
+
+func (c *linkCache) link(name string) (netlink.Link, error) {
+	if l, ok := c.links[name]; ok {
+		return l, nil
+	}
+	l, err := c.h.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("interface %q: %w", name, ErrNoDevice)
+		}
+		return nil, fmt.Errorf("interface %q: %w", name, err)
+	}
+	c.links[name] = l
+	return l, nil
+}
+
+func (c *linkCache) addrList(l netlink.Link) ([]netlink.Addr, error) {
+	idx := l.Attrs().Index
+	if as, ok := c.addrs[idx]; ok {
+		return as, nil
+	}
+	as, err := c.h.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %q: %w", l.Attrs().Name, err)
+	}
+	c.addrs[idx] = as
+	return as, nil
+}
+
+func ipOf(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
+}
+
+func prefixOf(n *net.IPNet) netip.Prefix {
+	if n == nil {
+		return netip.Prefix{}
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(ipOf(n.IP), ones)
+}
+
+// addrMatch says how a kernel address k relates to the wanted a.
+type addrMatch int
+
+const (
+	addrOther    addrMatch = iota // another address
+	addrSame                      // a's identity, with a's prefix: present
+	addrConflict                  // a's identity in the kernel's eyes, other attributes
+)
+
+// matchAddr compares by the kernel's identity: IPv4 addresses are keyed by
+// (local, prefix length, peer), IPv6 addresses by the address alone.
+func matchAddr(k netlink.Addr, a Address) addrMatch {
+	if k.IPNet == nil {
+		return addrOther
+	}
+	local := ipOf(k.IP)
+	if local != a.Prefix.Addr() {
+		return addrOther
+	}
+	kbits, _ := k.Mask.Size()
+	kpeer := netip.Addr{}
+	if k.Peer != nil {
+		kbits, _ = k.Peer.Mask.Size()
+		if p := ipOf(k.Peer.IP); p != local {
+			kpeer = p
+		}
+	}
+	if local.Is4() {
+		if kbits != a.prefixLen() {
+			return addrOther // IPv4 holds the same local address with several prefix lengths
+		}
+		if kpeer != a.Peer.Addr() {
+			return addrConflict
+		}
+		return addrSame
+	}
+	if kbits != a.prefixLen() || kpeer != a.Peer.Addr() {
+		return addrConflict
+	}
+	return addrSame
+}
+
+func describeKernelAddr(k netlink.Addr) string {
+	s := prefixOf(k.IPNet).String()
+	if k.Peer != nil {
+		s = ipOf(k.IP).String() + " peer " + prefixOf(k.Peer).String()
+	}
+	return s
+}
+
+// toNetlinkAddr builds the RTM_NEWADDR request for a.
+func toNetlinkAddr(a Address, linkIndex int) (*netlink.Addr, error) {
+	scope, err := ParseScope(a.Scope)
+	if err != nil {
+		return nil, err
+	}
+	ip := a.Prefix.Addr()
+	n := &netlink.Addr{
+		IPNet:     &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(a.Prefix.Bits(), ip.BitLen())},
+		Scope:     scope,
+		LinkIndex: linkIndex,
+	}
+	if a.Peer.IsValid() {
+		p := a.Peer.Addr()
+		n.Peer = &net.IPNet{IP: p.AsSlice(), Mask: net.CIDRMask(a.Peer.Bits(), p.BitLen())}
+	}
+	if ip.Is4() {
+		n.Label = a.Label
+		if b := a.broadcast(); b.IsValid() {
+			n.Broadcast = b.AsSlice()
+		} else {
+			n.Broadcast = net.IPv4zero // tells vishvananda not to compute one
+		}
+	} else {
+		n.Flags |= unix.IFA_F_NODAD
+	}
+	if a.NoPrefixRoute {
+		n.Flags |= unix.IFA_F_NOPREFIXROUTE
+	}
+	if a.PreferredLft != nil {
+		n.PreferedLft = *a.PreferredLft
+		n.ValidLft = math.MaxUint32 // INFINITY_LIFE_TIME
+	}
+	return n, nil
+}
+
+func (m *Manager) handle() (*netlink.Handle, error) {
+	if m.h == nil {
+		return nil, errors.New("vip: manager closed")
+	}
+	return m.h, nil
+}
+
+// AddAddresses adds each address that is not already on its interface.
+// An address already present with the same prefix (and peer) is left
+// alone: nothing is sent to the kernel for it, so its lifetimes and flags do
+// not change. IPv6 addresses get IFA_F_NODAD. An IPv6 address present with
+// another prefix length is reported as ErrConflict and left alone. A missing
+// interface is reported as ErrNoDevice naming it; the other entries are
+// still applied.
+func (m *Manager) AddAddresses(ctx context.Context, addrs []Address) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, err := m.handle()
+	if err != nil {
+		return err
+	}
+	c := newLinkCache(h)
+	var errs []error
+	for _, a := range addrs {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("vip: add addresses: %w", err))
+			break
+		}
+		if err := m.addAddr(c, a); err != nil {
+			m.stats.errors.Add(1)
+			errs = append(errs, fmt.Errorf("vip: add %s dev %s: %w", a.Prefix, a.Dev, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) addAddr(c *linkCache, a Address) error {
+	if err := a.validate(); err != nil {
+		return err
+	}
+	l, err := c.link(a.Dev)
+	if err != nil {
+		return err
+	}
+	kas, err := c.addrList(l)
+	if err != nil {
+		return err
+	}
+	for _, k := range kas {
+		switch matchAddr(k, a) {
+		case addrSame:
+			m.log.Debug("vip: address already present", "addr", a.Prefix, "iface", a.Dev)
+			return nil
+		case addrConflict:
+			return fmt.Errorf("%w: %s is on %s", ErrConflict, describeKernelAddr(k), a.Dev)
+		}
+	}
+	n, err := toNetlinkAddr(a, l.Attrs().Index)
+	if err != nil {
+		return err
+	}
+	if err := c.h.AddrAdd(l, n); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+		return err
+	}
+	// Remember it, so that a duplicate later in the same call is a no-op.
+	c.addrs[l.Attrs().Index] = append(kas, *n)
+	m.stats.addrsAdded.Add(1)
+	m.log.Info("vip: added address", "addr", a.String(), "iface", a.Dev)
+	return nil
+}
+
+// RemoveAddresses removes each address that is present on its interface
+// with the same identity (see AddAddresses). Absent addresses, missing
+// interfaces and IPv6 addresses held with another prefix length are not
+// errors: they are not ours, so nothing is done.
+func (m *Manager) RemoveAddresses(ctx context.Context, addrs []Address) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, err := m.handle()
+	if err != nil {
+		return err
+	}
+	c := newLinkCache(h)
+	var errs []error
+	for _, a := range addrs {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("vip: remove addresses: %w", err))
+			break
+		}
+		if err := m.removeAddr(c, a); err != nil {
+			m.stats.errors.Add(1)
+			errs = append(errs, fmt.Errorf("vip: remove %s dev %s: %w", a.Prefix, a.Dev, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) removeAddr(c *linkCache, a Address) error {
+	if err := a.validate(); err != nil {
+		return err
+	}
+	l, err := c.link(a.Dev)
+	if errors.Is(err, ErrNoDevice) {
+		m.log.Debug("vip: interface gone, address absent", "addr", a.Prefix, "iface", a.Dev)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kas, err := c.addrList(l)
+	if err != nil {
+		return err
+	}
+	for i, k := range kas {
+		if matchAddr(k, a) != addrSame {
+			continue
+		}
+		if err := c.h.AddrDel(l, &k); err != nil {
+			if errors.Is(err, unix.EADDRNOTAVAIL) {
+				return nil // gone meanwhile
+			}
+			return err
+		}
+		c.addrs[l.Attrs().Index] = append(kas[:i:i], kas[i+1:]...)
+		m.stats.addrsRemoved.Add(1)
+		m.log.Info("vip: removed address", "addr", a.Prefix, "iface", a.Dev)
+		return nil
+	}
+	return nil
+}
+
+// Present returns the entries of addrs that are on their interface with
+// the same identity (see AddAddresses), in input order. A missing interface
+// means absent, not an error; malformed entries are errors.
+func (m *Manager) Present(ctx context.Context, addrs []Address) ([]Address, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	c := newLinkCache(h)
+	var (
+		out  []Address
+		errs []error
+	)
+	for _, a := range addrs {
+		if err := ctx.Err(); err != nil {
+			return out, errors.Join(append(errs, fmt.Errorf("vip: present: %w", err))...)
+		}
+		ok, err := presentAddr(c, a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vip: present %s dev %s: %w", a.Prefix, a.Dev, err))
+			continue
+		}
+		if ok {
+			out = append(out, a)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func presentAddr(c *linkCache, a Address) (bool, error) {
+	if err := a.validate(); err != nil {
+		return false, err
+	}
+	l, err := c.link(a.Dev)
+	if errors.Is(err, ErrNoDevice) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	kas, err := c.addrList(l)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range kas {
+		if matchAddr(k, a) == addrSame {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,52 @@
+package vip
+
+import "sync/atomic"
+
+// ManagerStats is a snapshot of a Manager's counters since it was made.
+type ManagerStats struct {
+	AddrsAdded    uint64 // addresses the kernel accepted (RTM_NEWADDR)
+	AddrsRemoved  uint64 // addresses removed (RTM_DELADDR)
+	RoutesAdded   uint64
+	RoutesRemoved uint64
+	RulesAdded    uint64
+	RulesRemoved  uint64
+	Errors        uint64 // entries that failed, of any kind
+}
+
+type managerCounters struct {
+	addrsAdded, addrsRemoved   atomic.Uint64
+	routesAdded, routesRemoved atomic.Uint64
+	rulesAdded, rulesRemoved   atomic.Uint64
+	errors                     atomic.Uint64
+}
+
+func (c *managerCounters) snapshot() ManagerStats {
+	return ManagerStats{
+		AddrsAdded:    c.addrsAdded.Load(),
+		AddrsRemoved:  c.addrsRemoved.Load(),
+		RoutesAdded:   c.routesAdded.Load(),
+		RoutesRemoved: c.routesRemoved.Load(),
+		RulesAdded:    c.rulesAdded.Load(),
+		RulesRemoved:  c.rulesRemoved.Load(),
+		Errors:        c.errors.Load(),
+	}
+}
+
+// AnnouncerStats is a snapshot of an Announcer's counters since it was made.
+type AnnouncerStats struct {
+	GARPsSent  uint64 // gratuitous ARP frames written
+	NAsSent    uint64 // unsolicited neighbour advertisements written
+	SendErrors uint64 // ARP or NA writes (or socket opens) that failed
+}
+
+type announcerCounters struct {
+	garps, nas, sendErrors atomic.Uint64
+}
+
+func (c *announcerCounters) snapshot() AnnouncerStats {
+	return AnnouncerStats{
+		GARPsSent:  c.garps.Load(),
+		NAsSent:    c.nas.Load(),
+		SendErrors: c.sendErrors.Load(),
+	}
+}
