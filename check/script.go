@@ -1,0 +1,58 @@
+package check
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Runner errors.
+var (
+	ErrBusy   = errors.New("check: script still running")
+	ErrClosed = errors.New("check: runner closed")
+)
+
+// DefaultKillGrace is how long a timed-out script has between SIGTERM and
+// SIGKILL of its process group (keepalived waits 2 s).
+const DefaultKillGrace = 2 * time.Second
+
+// Script is one command to run.
+type Script struct {
+	Name string   // the tracker's name; carried into the RunResult
+	Argv []string // Argv[0] is an absolute path or is looked up in PATH; no shell is involved
+
+	// Credential, when set, runs the script as UID:GID with GID as its only
+	// supplementary group; otherwise it inherits ours.
+	Credential bool
+	UID, GID   uint32
+
+	Timeout   time.Duration // 0: no timeout
+	KillGrace time.Duration // SIGTERM → SIGKILL delay after a timeout; 0 means DefaultKillGrace
+	Env       []string      // nil: our environment
+}
+
+// RunResult is the outcome of one run, as posted by Runner.
+type RunResult struct {
+	Name   string
+	Result Result
+	PID    int // 0 if it never started
+	Start  time.Time
+	End    time.Time
+}
+
+// RunnerStats are the Runner's counters since NewRunner.
+type RunnerStats struct {
+	Started   uint64 // processes started
+	Succeeded uint64
+	Failed    uint64 // non-zero exit or foreign signal
+	TimedOut  uint64 // killed at their timeout
+	Errors    uint64 // could not start
+	Busy      uint64 // Run refused because the same name was still running
+	Running   int    // in flight now
+}
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	Log     *slog.Logger     // nil: slog.Default()
+	Results chan<- RunResult // where results are posted; required
+}
