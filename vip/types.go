@@ -122,9 +122,6 @@ func (a Address) validate() error {
 		return fmt.Errorf("%w: no interface", ErrInvalid)
 	}
 	ip := a.Prefix.Addr()
-	if ip.Zone() != "" {
-		return fmt.Errorf("%w: zone %q in address", ErrInvalid, ip.Zone())
-	}
 	if a.Peer.IsValid() && a.Peer.Addr().Is4() != ip.Is4() {
 		return fmt.Errorf("%w: peer %s is another address family", ErrInvalid, a.Peer)
 	}

@@ -1,0 +1,55 @@
+package vip
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+)
+
+func TestMatchAddr(t *testing.T) {
+	kaddr := func(cidr string) netlink.Addr {
+		ip, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.IP = ip
+		return netlink.Addr{IPNet: n}
+	}
+	kpeer := func(local, peer string) netlink.Addr {
+		ip := net.ParseIP(local)
+		_, pn, err := net.ParseCIDR(peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pn.IP = net.ParseIP(peer[:len(peer)-3])
+		return netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}, Peer: pn}
+	}
+	want := func(cidr string) Address { return Address{Prefix: netip.MustParsePrefix(cidr), Dev: "eth0"} }
+	withPeer := func(a Address, peer string) Address { a.Peer = netip.MustParsePrefix(peer); return a }
+	tests := []struct {
+		name string
+		k    netlink.Addr
+		a    Address
+		want addrMatch
+	}{
+		{"v4 same", kaddr("192.0.2.10/32"), want("192.0.2.10/32"), addrSame},
+		{"v4 same /24", kaddr("192.0.2.10/24"), want("192.0.2.10/24"), addrSame},
+		{"v4 other prefix length is another address", kaddr("192.0.2.10/24"), want("192.0.2.10/32"), addrOther},
+		{"v4 other address", kaddr("192.0.2.11/32"), want("192.0.2.10/32"), addrOther},
+		{"v4 peer same", kpeer("192.0.2.1", "192.0.2.2/32"), withPeer(want("192.0.2.1/32"), "192.0.2.2/32"), addrSame},
+		{"v4 other peer conflicts", kpeer("192.0.2.1", "192.0.2.3/32"), withPeer(want("192.0.2.1/32"), "192.0.2.2/32"), addrConflict},
+		{"v4 peer vs none conflicts", kpeer("192.0.2.1", "192.0.2.2/32"), want("192.0.2.1/32"), addrConflict},
+		{"v6 same", kaddr("2001:db8::10/128"), want("2001:db8::10/128"), addrSame},
+		{"v6 other prefix length conflicts", kaddr("2001:db8::10/64"), want("2001:db8::10/128"), addrConflict},
+		{"v6 other address", kaddr("2001:db8::11/128"), want("2001:db8::10/128"), addrOther},
+		{"v4 vs v6", kaddr("2001:db8::10/128"), want("192.0.2.10/32"), addrOther},
+		{"nil IPNet", netlink.Addr{}, want("192.0.2.10/32"), addrOther},
+	}
+	for _, tt := range tests {
+		if got := matchAddr(tt.k, tt.a); got != tt.want {
+			t.Errorf("%s: matchAddr = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
