@@ -1,0 +1,76 @@
+// Package ftfw speaks conntrackd's FTFW state-synchronisation protocol (conntrack-tools
+// 1.4.7, network.h message format version 1): a pure wire codec and a pure, loss-proof
+// reliable channel.
+//
+// # What it owns
+//
+//   - The codec: the 8-byte message header, CTL messages (ACK, NACK, RESYNC with a
+//     from/to range; ALIVE; HELLO and HELLO_BACK flags), conntrack entries as NTA
+//     attribute TLVs with conntrackd's exact lengths, order and byte-order quirks, and
+//     several messages per datagram (Packer, Walk).
+//   - Channel: sequence numbers, windowed ACK, NACK ranges, the resend queue, ALIVE,
+//     the HELLO handshake and RESYNC, as a sans-I/O state machine that takes datagrams
+//     and a time and returns datagrams to send and delivered updates.
+//
+// # What it must not touch
+//
+// Sockets, netlink, the kernel's conntrack table, clocks and goroutines. The
+// conntracksync package owns the caches, ctnetlink, the commit and the UDP transport and
+// drives a Channel from its loop. This package imports neither net nor os nor syscall
+// and never calls time.Now (pure_test.go checks it).
+//
+// # Wire format (all integers big-endian unless noted)
+//
+//	 0               1               2               3
+//	+-------+-------+---------------+-------------------------------+
+//	|version| type  |     flags     |            len                |
+//	+-------+-------+---------------+-------------------------------+
+//	|                              seq                              |
+//	+---------------------------------------------------------------+
+//	|  from (ACK / NACK / RESYNC only)                              |
+//	+---------------------------------------------------------------+
+//	|  to   (ACK / NACK / RESYNC only)                              |
+//	+---------------------------------------------------------------+
+//
+// Data messages (type 0..2) carry attribute TLVs after the 8-byte header:
+//
+//	+-------------------------------+-------------------------------+
+//	|   nta_len (4 + payload len)   |           nta_attr            |
+//	+-------------------------------+-------------------------------+
+//	|  payload, zero-padded to a multiple of 4                      |
+//	+---------------------------------------------------------------+
+//
+// Quirks reproduced for interoperation with x86 conntrackd: SPAT_PORT, DPAT_PORT and
+// ICMP_ID go out little-endian, and so do SNAT_IPV4 and DNAT_IPV4 (both are built with
+// htonl on a value libnetfilter_conntrack already holds in network order). See
+// /work/shared/notes/conntrack-sync.md and the golden captures in testdata/.
+//
+// # Where Channel differs from conntrackd (wire-compatible, but loss-proof)
+//
+//   - No data is sent before the peer has answered our HELLO with HELLO_BACK, so no
+//     data message ever carries HELLO (conntrackd skips gap detection for those).
+//   - HELLO_BACK answers every HELLO, not only the first.
+//   - An ACK never spans a gap: after a gap the receiver acknowledges what it has and
+//     opens a new window at the message after the gap.
+//   - A peer HELLO never discards unacknowledged data: it is queued again, and the
+//     caller is told to send a bulk (EventPeerSession).
+//   - NACKs are retried on a timer (NackRetry, NackRetries times).
+//   - The sender also infers loss: a message still unacknowledged RetransmitAfter after
+//     the peer acknowledged a later one can never be accepted (receivers drop late
+//     messages), so it is sent again.
+//   - Tail loss: ProbeDelay after sending data the sender sends an ALIVE probe while
+//     anything is unacknowledged (doubling up to AliveInterval); the receiver answers a
+//     probe with an ACK, and the probe's seq exposes any gap at once.
+//   - A receiver acknowledges AckDelay after the first unacknowledged message instead
+//     of waiting up to a second for the ALIVE timer.
+//   - A new peer session (first contact or restart) makes us send RESYNC so that our
+//     copy of the peer's table is complete, and a RESYNC is itself retransmitted until
+//     acknowledged.
+//   - The resend queue is never trimmed: when it is full, new data waits in the
+//     transmit queue (collapsed per flow key) instead.
+//
+// # Concurrency
+//
+// None. A Channel is owned by one goroutine (the replicator's loop); Packer and the
+// codec functions are safe for concurrent use on distinct values.
+package ftfw
