@@ -84,7 +84,15 @@ func (h *Host) DropRandomMatch(t testing.TB, ifname string, percent int, dir Dir
 	}
 	checkIfname(t, ifname)
 	r := &Rule{host: h, table: h.newTable("drop")}
-	stmt := fmt.Sprintf("%s numgen random mod 100 < %d counter drop", match, percent)
+	var stmt string
+	switch percent {
+	case 0:
+		stmt = match + " counter" // counts, drops nothing
+	case 100:
+		stmt = match + " counter drop"
+	default:
+		stmt = fmt.Sprintf("%s numgen random mod 100 < %d counter drop", match, percent)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "table netdev %s {\n", r.table)
 	if dir == In || dir == Both {

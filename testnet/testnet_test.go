@@ -1,14 +1,25 @@
 package testnet_test
 
 import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-// twoHosts builds a and b on one switch with 192.0.2.1-2/24 and
-// 2001:db8::1-2/64.
+// twoHosts builds hosts a and b on one switch with 192.0.2.1-2/24 and
+// 2001:db8::1-2/64 on their eth0.
 func twoHosts(t *testing.T) (*testnet.Lab, *testnet.Switch, *testnet.Iface, *testnet.Iface) {
 	t.Helper()
 	lab := testnet.New(t)
@@ -22,14 +33,512 @@ func twoHosts(t *testing.T) (*testnet.Lab, *testnet.Switch, *testnet.Iface, *tes
 	return lab, sw, ea, eb
 }
 
+// ping sends count echo requests from h to dst, 10 ms apart, and returns
+// how many replies came back. It waits up to 5 s for missing replies (it
+// returns as soon as all are in).
+func ping(t *testing.T, h *testnet.Host, dst string, count int) int {
+	t.Helper()
+	return pingWait(t, h, dst, count, "5")
+}
+
+// noPing is ping for a check that expects losses: it waits only 0.3 s for
+// missing replies (a reply inside a namespace takes microseconds).
+func noPing(t *testing.T, h *testnet.Host, dst string, count int) int {
+	t.Helper()
+	return pingWait(t, h, dst, count, "0.3")
+}
+
+func pingWait(t *testing.T, h *testnet.Host, dst string, count int, wait string) int {
+	t.Helper()
+	out, err := h.Command(context.Background(), "ping", "-n", "-q", "-c", strconv.Itoa(count), "-i", "0.01", "-W", wait, dst).CombinedOutput()
+	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("ping %s from %s: %v\n%s", dst, h.Name(), err, out)
+	}
+	n, _ := strconv.Atoi(m[2])
+	return n
+}
+
+func carrier(t *testing.T, i *testnet.Iface) bool {
+	t.Helper()
+	up, err := i.Host().Carrier(i.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return up
+}
+
 func TestPingOverSwitch(t *testing.T) {
-	_, _, ea, eb := twoHosts(t)
+	lab, _, ea, eb := twoHosts(t)
+	if !strings.HasPrefix(ea.Host().Name(), lab.Prefix()+"-") {
+		t.Errorf("host namespace %q lacks the lab prefix %q", ea.Host().Name(), lab.Prefix())
+	}
 	a, b := ea.Host(), eb.Host()
 	for _, c := range []struct {
 		h  *testnet.Host
 		to string
 	}{{a, "192.0.2.2"}, {b, "192.0.2.1"}, {a, "2001:db8::2"}, {b, "2001:db8::1"}} {
-		c.h.Exec(t, "ping", "-c", "1", "-W", "5", c.to)
+		if got := ping(t, c.h, c.to, 3); got != 3 {
+			t.Errorf("%s -> %s: %d of 3 replies", c.h.Name(), c.to, got)
+		}
 	}
-	_ = time.Second
+	// The addresses are usable at once: DAD is off.
+	if out := a.Exec(t, "ip", "-6", "addr", "show", "dev", "eth0"); strings.Contains(out, "tentative") {
+		t.Errorf("tentative IPv6 address despite nodad/accept_dad=0:\n%s", out)
+	}
+	if got := strings.TrimSpace(a.Exec(t, "sysctl", "-n", "net.ipv6.conf.eth0.accept_dad")); got != "0" {
+		t.Errorf("eth0 accept_dad = %s, want 0", got)
+	}
+}
+
+func TestPingOverWire(t *testing.T) {
+	lab := testnet.New(t)
+	a, b := lab.Host("a"), lab.Host("b")
+	x, y := lab.Wire(a, "wa", b, "wb")
+	if x.Peer() != y || y.Peer() != x {
+		t.Fatal("wire ends are not each other's peers")
+	}
+	x.AddAddr(t, "198.51.100.1/24")
+	y.AddAddr(t, "198.51.100.2/24")
+	x.AddAddr(t, "2001:db8:1::1/64")
+	y.AddAddr(t, "2001:db8:1::2/64")
+	if got := ping(t, a, "198.51.100.2", 2); got != 2 {
+		t.Errorf("IPv4 over wire: %d of 2", got)
+	}
+	if got := ping(t, b, "2001:db8:1::1", 2); got != 2 {
+		t.Errorf("IPv6 over wire: %d of 2", got)
+	}
+}
+
+func TestIfaceIdentity(t *testing.T) {
+	_, _, ea, _ := twoHosts(t)
+	var gotIdx int
+	var gotMAC net.HardwareAddr
+	err := ea.Host().Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		gotIdx, gotMAC = ifi.Index, ifi.HardwareAddr
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotIdx != ea.Index() || gotMAC.String() != ea.MAC().String() {
+		t.Errorf("inside the namespace eth0 is index %d MAC %v; Iface says %d %v", gotIdx, gotMAC, ea.Index(), ea.MAC())
+	}
+	if len(ea.MAC()) != 6 || ea.Index() <= 1 {
+		t.Errorf("implausible MAC %v / index %d", ea.MAC(), ea.Index())
+	}
+}
+
+// TestDoSocketStaysInNamespace proves sockets made inside Do live in the
+// host's namespace: a UDP socket bound to a's address receives a datagram
+// that b sends over the switch.
+func TestDoSocketStaysInNamespace(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	var pc net.PacketConn
+	if err := ea.Host().Do(func() (err error) {
+		pc, err = net.ListenPacket("udp4", "192.0.2.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	// Not bindable in the test's own namespace.
+	if c, err := net.ListenPacket("udp4", "192.0.2.1:0"); err == nil {
+		c.Close()
+		t.Fatal("192.0.2.1 is bindable outside the lab; Do did not switch namespaces")
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	if err := eb.Host().Do(func() error {
+		c, err := net.Dial("udp4", fmt.Sprintf("192.0.2.1:%d", port))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("hello"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64)
+	n, from, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(buf[:n]) != "hello" || from.(*net.UDPAddr).IP.String() != "192.0.2.2" {
+		t.Errorf("got %q from %v", buf[:n], from)
+	}
+	if err := ea.Host().Do(func() error { return errors.New("boom") }); err == nil || err.Error() != "boom" {
+		t.Errorf("Do did not return fn's error: %v", err)
+	}
+}
+
+func TestCutRestore(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	a := ea.Host()
+	if !carrier(t, ea) {
+		t.Fatal("no carrier before Cut")
+	}
+	ea.Cut(t)
+	testnet.Eventually(t, 10*time.Second, func() bool { return !carrier(t, ea) }, "carrier still up on %s after Cut", ea.Name())
+	if !carrier(t, eb) {
+		t.Error("Cut of a's link took b's carrier too")
+	}
+	if got := noPing(t, a, "192.0.2.2", 1); got != 0 {
+		t.Errorf("ping over a cut link got %d replies", got)
+	}
+	ea.Restore(t)
+	testnet.Eventually(t, 10*time.Second, func() bool { return carrier(t, ea) }, "no carrier on %s after Restore", ea.Name())
+	testnet.Eventually(t, 10*time.Second, func() bool { return ping(t, a, "192.0.2.2", 1) == 1 }, "no ping after Restore")
+}
+
+func TestDownUpWire(t *testing.T) {
+	lab := testnet.New(t)
+	x, y := lab.Wire(lab.Host("a"), "wa", lab.Host("b"), "wb")
+	x.Down(t)
+	testnet.Eventually(t, 10*time.Second, func() bool { return !carrier(t, y) }, "peer keeps carrier after Down")
+	x.Up(t)
+	testnet.Eventually(t, 10*time.Second, func() bool { return carrier(t, y) && carrier(t, x) }, "no carrier after Up")
+	x.Cut(t) // on a wire the far end is y
+	testnet.Eventually(t, 10*time.Second, func() bool { return !carrier(t, x) }, "carrier kept after Cut on a wire")
+	x.Restore(t)
+	testnet.Eventually(t, 10*time.Second, func() bool { return carrier(t, x) }, "no carrier after Restore on a wire")
+}
+
+func TestIsolateIsSilent(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	a, b := ea.Host(), eb.Host()
+	if got := ping(t, a, "192.0.2.2", 1); got != 1 {
+		t.Fatalf("no ping before Isolate")
+	}
+	ea.Isolate(t)
+	ea.Isolate(t) // idempotent
+	for _, c := range []struct {
+		h  *testnet.Host
+		to string
+	}{{a, "192.0.2.2"}, {b, "192.0.2.1"}, {a, "2001:db8::2"}} {
+		if got := noPing(t, c.h, c.to, 3); got != 0 {
+			t.Errorf("%s -> %s while isolated: %d replies", c.h.Name(), c.to, got)
+		}
+	}
+	if !carrier(t, ea) || !carrier(t, eb) {
+		t.Error("Isolate changed carrier")
+	}
+	ea.Rejoin(t)
+	ea.Rejoin(t) // idempotent
+	testnet.Eventually(t, 10*time.Second, func() bool { return ping(t, b, "192.0.2.1", 1) == 1 }, "no ping after Rejoin")
+}
+
+func TestIsolateWire(t *testing.T) {
+	lab := testnet.New(t)
+	a := lab.Host("a")
+	x, y := lab.Wire(a, "wa", lab.Host("b"), "wb")
+	x.AddAddr(t, "203.0.113.1/24")
+	y.AddAddr(t, "203.0.113.2/24")
+	x.Isolate(t)
+	if got := noPing(t, a, "203.0.113.2", 2); got != 0 {
+		t.Errorf("isolated wire: %d replies", got)
+	}
+	x.Rejoin(t)
+	testnet.Eventually(t, 10*time.Second, func() bool { return ping(t, a, "203.0.113.2", 1) == 1 }, "no ping after Rejoin")
+}
+
+func TestDropRandom(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	a, b := ea.Host(), eb.Host()
+	for _, dir := range []testnet.Direction{testnet.Out, testnet.In, testnet.Both} {
+		r := a.DropRandom(t, "eth0", 100, dir)
+		if got := noPing(t, a, "192.0.2.2", 3); got != 0 {
+			t.Errorf("100%% %v: %d of 3 replies", dir, got)
+		}
+		if got := noPing(t, b, "2001:db8::1", 3); got != 0 {
+			t.Errorf("100%% %v, IPv6 from b: %d of 3 replies", dir, got)
+		}
+		r.Remove(t)
+		r.Remove(t) // idempotent
+		testnet.Eventually(t, 10*time.Second, func() bool { return ping(t, a, "192.0.2.2", 1) == 1 }, "no ping after removing the %v rule", dir)
+	}
+	r := a.DropRandom(t, "eth0", 0, testnet.Both)
+	if got := ping(t, a, "192.0.2.2", 50); got != 50 {
+		t.Errorf("0%%: %d of 50 replies", got)
+	}
+	r.Remove(t)
+	// 50 % of the requests: the loss must be clearly partial. With 200
+	// probes, outside 25..75 % has a probability below 1e-12.
+	r = b.DropRandom(t, "eth0", 50, testnet.In)
+	if got := pingWait(t, a, "192.0.2.2", 200, "1"); got < 50 || got > 150 {
+		t.Errorf("50%%: %d of 200 replies", got)
+	}
+	r.Remove(t)
+	// A match restricts the drop: UDP only, ping still passes.
+	r = a.DropRandomMatch(t, "eth0", 100, testnet.Both, "meta l4proto udp")
+	if got := ping(t, a, "192.0.2.2", 2); got != 2 {
+		t.Errorf("UDP-only drop dropped ICMP: %d of 2", got)
+	}
+	r.Remove(t)
+}
+
+// icmpEcho reports whether frame is an Ethernet/IPv4 ICMP echo request from
+// src to dst.
+func icmpEcho(frame []byte, src, dst netip.Addr) bool {
+	if len(frame) < 14+20+8 || binary.BigEndian.Uint16(frame[12:14]) != 0x0800 {
+		return false
+	}
+	ip := frame[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	if ip[0]>>4 != 4 || ip[9] != 1 || len(ip) < ihl+8 {
+		return false
+	}
+	s, _ := netip.AddrFromSlice(ip[12:16])
+	d, _ := netip.AddrFromSlice(ip[16:20])
+	return s == src && d == dst && ip[ihl] == 8
+}
+
+func TestCapture(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	c := eb.Host().Capture(t, "eth0", "icmp")
+	before := time.Now()
+	if got := ping(t, ea.Host(), "192.0.2.2", 1); got != 1 {
+		t.Fatal("no ping reply")
+	}
+	after := time.Now()
+	pkts := c.Stop(t)
+	src, dst := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	var found bool
+	for _, p := range pkts {
+		if !icmpEcho(p.Data, src, dst) {
+			continue
+		}
+		found = true
+		// Kernel timestamp: on this machine's clock, between the moments
+		// around the ping (1 s slack for clock granularity).
+		if p.Time.Before(before.Add(-time.Second)) || p.Time.After(after.Add(time.Second)) {
+			t.Errorf("echo timestamp %v not within [%v, %v]", p.Time, before, after)
+		}
+		if p.Time.Nanosecond()%1000 == 0 && p.Time.Nanosecond() != 0 {
+			t.Logf("timestamp %v has only microsecond precision", p.Time)
+		}
+		if got := net.HardwareAddr(p.Data[6:12]); got.String() != ea.MAC().String() {
+			t.Errorf("echo from MAC %v, want a's %v", got, ea.MAC())
+		}
+	}
+	if !found {
+		t.Errorf("no ICMP echo request 192.0.2.1 -> 192.0.2.2 among %d captured frames", len(pkts))
+	}
+	if again := c.Stop(t); len(again) != len(pkts) {
+		t.Errorf("second Stop returned %d frames, first %d", len(again), len(pkts))
+	}
+	// The filter works: a capture for UDP sees no ICMP.
+	c = eb.Host().Capture(t, "eth0", "udp")
+	ping(t, ea.Host(), "192.0.2.2", 1)
+	for _, p := range c.Stop(t) {
+		if icmpEcho(p.Data, src, dst) {
+			t.Error("capture with filter udp returned an ICMP echo")
+		}
+	}
+}
+
+// procState returns the state letter of /proc/pid/stat ("" if gone).
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
+
+// childPids lists the children of pid.
+func childPids(pid int) []int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		out = append(out, n)
+	}
+	return out
+}
+
+func TestFreezeThaw(t *testing.T) {
+	lab := testnet.New(t)
+	h := lab.Host("a")
+	p := h.Start(t, "sh", "-c", "sleep 1000 & while :; do echo tick; sleep 0.02; done")
+	p.WaitOutput(t, "tick", 10*time.Second)
+	var kids []int
+	testnet.Eventually(t, 10*time.Second, func() bool { kids = childPids(p.Pid()); return len(kids) > 0 }, "sh has no children")
+	if err := p.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 10*time.Second, func() bool { return procState(p.Pid()) == "T" }, "not stopped after Freeze: state %q", procState(p.Pid()))
+	for _, k := range kids {
+		testnet.Eventually(t, 10*time.Second, func() bool { s := procState(k); return s == "T" || s == "" }, "child %d of the frozen group in state %q", k, procState(k))
+	}
+	n := len(p.Output())
+	time.Sleep(200 * time.Millisecond) // let a running process print (not a timing assertion: frozen prints nothing however long)
+	if m := len(p.Output()); m != n {
+		t.Errorf("frozen process wrote output (%d -> %d bytes)", n, m)
+	}
+	if err := p.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 10*time.Second, func() bool { return procState(p.Pid()) != "T" && len(p.Output()) > n }, "no output after Thaw")
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(time.Second); err != nil || code != -1 {
+		t.Errorf("after Kill: Wait = %d, %v; want -1 (signalled), nil", code, err)
+	}
+}
+
+func TestProcExitAndOutput(t *testing.T) {
+	lab := testnet.New(t)
+	h := lab.Host("a")
+	p := h.Start(t, "sh", "-c", "echo out; echo err >&2; exit 3")
+	code, err := p.Wait(10 * time.Second)
+	if err != nil || code != 3 {
+		t.Errorf("Wait = %d, %v; want 3, nil", code, err)
+	}
+	if out := p.Output(); !strings.Contains(out, "out") || !strings.Contains(out, "err") {
+		t.Errorf("Output = %q, want stdout and stderr", out)
+	}
+	if err := p.Kill(); err != nil {
+		t.Errorf("Kill after exit: %v", err)
+	}
+	s := h.Start(t, "sleep", "1000")
+	if _, err := s.Wait(50 * time.Millisecond); !errors.Is(err, testnet.ErrRunning) {
+		t.Errorf("Wait on a running process: %v, want ErrRunning", err)
+	}
+	// The process runs in the namespace: it sees only lo (no interfaces
+	// were added to this host).
+	l := h.Start(t, "ip", "-o", "link")
+	if _, err := l.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if out := l.Output(); !strings.Contains(out, "lo:") || strings.Count(out, "\n") != 1 {
+		t.Errorf("ip link inside the host: %q", out)
+	}
+}
+
+func TestSysctl(t *testing.T) {
+	lab := testnet.New(t)
+	h := lab.Host("a")
+	h.Sysctl(t, "net.ipv4.ip_forward", "1")
+	if got := strings.TrimSpace(h.Exec(t, "sysctl", "-n", "net.ipv4.ip_forward")); got != "1" {
+		t.Errorf("ip_forward = %q after Sysctl", got)
+	}
+	other := lab.Host("b")
+	if got := strings.TrimSpace(other.Exec(t, "sysctl", "-n", "net.ipv4.ip_forward")); got != "0" {
+		t.Errorf("ip_forward leaked to another namespace: %q", got)
+	}
+}
+
+// TestCleanupRemovesEverything runs a lab in a sub-test and checks after it
+// returns that its namespaces and processes are gone, including a process
+// the test started itself and never stopped.
+func TestCleanupRemovesEverything(t *testing.T) {
+	var prefix string
+	var pids []int
+	var stray *exec.Cmd
+	t.Run("lab", func(t *testing.T) {
+		_, sw, ea, _ := twoHosts(t)
+		prefix = ea.Host().Name()[:strings.IndexByte(ea.Host().Name(), '-')]
+		p := ea.Host().Start(t, "sh", "-c", "sleep 1000 & sleep 1000")
+		testnet.Eventually(t, 10*time.Second, func() bool { return len(childPids(p.Pid())) > 0 }, "no child")
+		pids = append(pids, p.Pid())
+		pids = append(pids, childPids(p.Pid())...)
+		stray = sw.Host().Command(context.Background(), "sleep", "1000")
+		if err := stray.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, stray.Process.Pid)
+		ea.Isolate(t)
+		eb := sw.Host()
+		_ = eb.Capture(t, "br0", "")
+		left, err := testnet.Leftovers(prefix)
+		if err != nil || len(left) != 3 {
+			t.Fatalf("during the test: Leftovers = %v, %v; want 3 namespaces", left, err)
+		}
+	})
+	if prefix == "" {
+		t.Fatal("sub-test did not run")
+	}
+	if left, err := testnet.Leftovers(prefix); err != nil || len(left) != 0 {
+		t.Errorf("after cleanup: namespaces %v left (%v)", left, err)
+	}
+	// The stray is our child: cleanup killed it, we reap it.
+	if err := stray.Wait(); err == nil {
+		t.Error("stray process exited cleanly; cleanup should have killed it")
+	}
+	for _, pid := range pids {
+		if s := procState(pid); s != "" && s != "Z" {
+			t.Errorf("process %d still alive after cleanup (state %s)", pid, s)
+		}
+	}
+}
+
+func TestParallelLabsDoNotCollide(t *testing.T) {
+	prefixes := make(chan string, 2)
+	for i := range 2 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			lab, _, ea, _ := twoHosts(t)
+			prefixes <- lab.Prefix()
+			if got := ping(t, ea.Host(), "192.0.2.2", 2); got != 2 {
+				t.Errorf("%d of 2 replies", got)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		a, b := <-prefixes, <-prefixes
+		if a == b {
+			t.Errorf("two labs share prefix %q", a)
+		}
+	})
+}
+
+func TestBadArguments(t *testing.T) {
+	// Each case builds its lab on the fake TB, so the lab's own failures
+	// (which use the TB given to New) are recorded too; cleanups still run
+	// on the real test.
+	for name, fn := range map[string]func(tb testing.TB){
+		"duplicate host": func(tb testing.TB) { l := testnet.New(tb); l.Host("a"); l.Host("a") },
+		"long ifname": func(tb testing.TB) {
+			l := testnet.New(tb)
+			h := l.Host("a")
+			l.Wire(h, "abcdefghijklmnop", h, "x")
+		},
+		"percent 101":   func(tb testing.TB) { testnet.New(tb).Host("a").DropRandom(tb, "lo", 101, testnet.In) },
+		"bad direction": func(tb testing.TB) { testnet.New(tb).Host("a").DropRandom(tb, "lo", 1, 0) },
+		"bad cidr": func(tb testing.TB) {
+			l := testnet.New(tb)
+			h := l.Host("a")
+			x, _ := l.Wire(h, "x1", h, "x2")
+			x.AddAddr(tb, "192.0.2.1")
+		},
+		"failing command": func(tb testing.TB) { testnet.New(tb).Host("a").Exec(tb, "false") },
+		"missing output": func(tb testing.TB) {
+			testnet.New(tb).Host("a").Start(tb, "true").WaitOutput(tb, "never printed", 10*time.Second)
+		},
+		"eventually": func(tb testing.TB) {
+			testnet.Eventually(tb, 30*time.Millisecond, func() bool { return false }, "never")
+		},
+	} {
+		if !fails(t, fn) {
+			t.Errorf("%s: did not fail the test", name)
+		}
+	}
+	if fails(t, func(tb testing.TB) {
+		n := 0
+		testnet.Eventually(tb, 10*time.Second, func() bool { n++; return n == 3 }, "third time")
+	}) {
+		t.Error("Eventually failed a condition that became true")
+	}
 }
