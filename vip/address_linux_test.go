@@ -157,8 +157,8 @@ func TestRemoveOnlyOurs(t *testing.T) {
 	}
 	before := kernelAddrs(t, h, "eth0")
 	remove := append(ours,
-		vip.Address{Prefix: pfx("192.0.2.99/32"), Dev: "eth0"},     // never added
-		vip.Address{Prefix: pfx("2001:db8::99/128"), Dev: "eth0"},  // never added
+		vip.Address{Prefix: pfx("192.0.2.99/32"), Dev: "eth0"},    // never added
+		vip.Address{Prefix: pfx("2001:db8::99/128"), Dev: "eth0"}, // never added
 		vip.Address{Prefix: pfx("192.0.2.11/32"), Dev: "nosuch0"}, // interface gone
 	)
 	if err := m.RemoveAddresses(ctx(t), remove); err != nil {
