@@ -453,6 +453,14 @@ func (i *Iface) Restore(t testing.TB) {
 	must(t, "ip", "-n", i.peer.host.ns, "link", "set", i.peer.name, "up")
 }
 
+// Iface returns the interface named ifname that Attach or Wire created in
+// this host (or, for a switch's host, the port), or nil.
+func (h *Host) Iface(ifname string) *Iface {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ifaces[ifname]
+}
+
 // Name returns the host's network namespace name ("<prefix>-<name>").
 func (h *Host) Name() string { return h.ns }
 
