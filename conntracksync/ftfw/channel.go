@@ -170,7 +170,6 @@ type rsItem struct {
 
 type hole struct {
 	from, to uint32
-	next     time.Time
 	left     int
 }
 
@@ -208,13 +207,16 @@ type Channel struct {
 	peerEstablished bool
 	expected        uint32
 	ackFrom         uint32
-	pending         int
+	pending         int  // data (and RESYNC) messages accepted since the last ACK
+	ctlPending      bool // control messages accepted since the last ACK
 	ackAt           time.Time
 	lastAck         [2]uint32
 	haveLastAck     bool
-	helloBackDue    bool
+	helloBackDue    bool // answer a HELLO now (an ALIVE if nothing else goes out)
+	helloBackSticky bool // set HELLO_BACK on every message until the peer stops saying HELLO
 	ctl             []Message // ACK / NACK to send
-	holes           []hole
+	holes           []hole    // gaps whose NACK is repeated, all together at nackAt
+	nackAt          time.Time
 
 	packer  *Packer
 	updates []Update
@@ -332,6 +334,7 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 	newSession := false
 	if flags&FlagHello != 0 {
 		c.helloBackDue = true
+		c.helloBackSticky = true
 		if !c.session || c.peerEstablished || seqBefore(seq, c.expected) {
 			newSession = true
 		}
@@ -351,8 +354,9 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 	}
 	if flags&FlagHello == 0 {
 		c.peerEstablished = true
+		c.helloBackSticky = false
 	}
-	c.accept(seq, now)
+	c.accept(seq, typ.IsData() || typ.IsExpect() || (typ == TypeCtl && flags&FlagResync != 0), now)
 
 	if flags&FlagHelloBack != 0 && !c.established {
 		c.established = true
@@ -388,9 +392,11 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 	c.expected = seq
 	c.ackFrom = seq
 	c.pending = 0
+	c.ctlPending = false
 	c.ackAt = time.Time{}
 	c.haveLastAck = false
 	c.holes = c.holes[:0]
+	c.nackAt = time.Time{}
 	c.ctl = c.ctl[:0]
 	c.stats.PeerSessions++
 	if restart {
@@ -414,7 +420,7 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 // the gap), NACK the gap (retried on a timer) and open a new window at seq.
 func (c *Channel) gap(seq uint32, now time.Time) {
 	c.stats.Gaps++
-	if c.pending > 0 {
+	if c.pending > 0 || c.ctlPending {
 		c.queueAck(c.ackFrom, c.expected-1)
 	}
 	from, to := c.expected, seq-1
@@ -422,14 +428,25 @@ func (c *Channel) gap(seq uint32, now time.Time) {
 	if len(c.holes) >= 1024 {
 		c.holes = append(c.holes[:0], c.holes[1:]...)
 	}
-	c.holes = append(c.holes, hole{from: from, to: to, next: now.Add(c.cfg.NackRetry), left: c.cfg.NackRetries})
+	c.holes = append(c.holes, hole{from: from, to: to, left: c.cfg.NackRetries})
+	if c.nackAt.IsZero() {
+		c.nackAt = now.Add(c.cfg.NackRetry)
+	}
 	c.ackFrom = seq
 	c.pending = 0
+	c.ctlPending = false
 	c.ackAt = time.Time{}
 }
 
-func (c *Channel) accept(seq uint32, now time.Time) {
+// accept moves the window past seq. Only data and RESYNC make an ACK due soon; control
+// messages are acknowledged with them or on the ALIVE timer (so that ACKs are not
+// acknowledged back and forth).
+func (c *Channel) accept(seq uint32, data bool, now time.Time) {
 	c.expected = seq + 1
+	if !data {
+		c.ctlPending = true
+		return
+	}
 	c.pending++
 	if c.pending == 1 {
 		c.ackAt = now.Add(c.cfg.AckDelay)
@@ -445,6 +462,7 @@ func (c *Channel) queueAck(from, to uint32) {
 	c.haveLastAck = true
 	c.ackFrom = to + 1
 	c.pending = 0
+	c.ctlPending = false
 	c.ackAt = time.Time{}
 }
 
@@ -469,7 +487,7 @@ func (c *Channel) receiveCtl(b []byte, flags Flags, now time.Time) {
 	}
 	if flags&FlagAlive != 0 {
 		// A probe: acknowledge now what we hold, or repeat the last ACK in case it was lost.
-		if c.pending > 0 {
+		if c.pending > 0 || c.ctlPending {
 			c.queueAck(c.ackFrom, c.expected-1)
 		} else if c.haveLastAck {
 			c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagAck, From: c.lastAck[0], To: c.lastAck[1]})
@@ -560,6 +578,9 @@ func (c *Channel) Tick(now time.Time) {
 	}
 	if !now.Before(c.lastSend.Add(c.cfg.AliveInterval)) {
 		c.wantAlive = true
+		if c.session && (c.pending > 0 || c.ctlPending) {
+			c.queueAck(c.ackFrom, c.expected-1) // like conntrackd: ACK instead of ALIVE
+		}
 	}
 	if c.rsLive > 0 && !c.probeAt.IsZero() && !now.Before(c.probeAt) {
 		c.wantProbe = true
@@ -569,19 +590,25 @@ func (c *Channel) Tick(now time.Time) {
 	if c.pending > 0 && !c.ackAt.IsZero() && !now.Before(c.ackAt) {
 		c.queueAck(c.ackFrom, c.expected-1)
 	}
-	j := 0
-	for _, h := range c.holes {
-		if !now.Before(h.next) {
+	// All repeated NACKs go out in the same round (one datagram, one contiguous run of
+	// our seqs), so losing them opens one gap at the peer, not one per hole: NACKs of
+	// NACKs cannot snowball.
+	if len(c.holes) > 0 && !now.Before(c.nackAt) {
+		j := 0
+		for _, h := range c.holes {
 			c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagNack, From: h.from, To: h.to})
 			h.left--
-			h.next = now.Add(c.cfg.NackRetry)
+			if h.left > 0 {
+				c.holes[j] = h
+				j++
+			}
 		}
-		if h.left > 0 {
-			c.holes[j] = h
-			j++
-		}
+		c.holes = c.holes[:j]
+		c.nackAt = now.Add(c.cfg.NackRetry)
 	}
-	c.holes = c.holes[:j]
+	if len(c.holes) == 0 {
+		c.nackAt = time.Time{}
+	}
 	for i := c.rsHead; i < len(c.rs); i++ {
 		it := &c.rs[i]
 		if it.suspect.IsZero() {
@@ -618,8 +645,8 @@ func (c *Channel) Deadline() time.Time {
 	if c.pending > 0 {
 		early(c.ackAt)
 	}
-	for _, h := range c.holes {
-		early(h.next)
+	if len(c.holes) > 0 {
+		early(c.nackAt)
 	}
 	for i := c.rsHead; i < len(c.rs); i++ {
 		it := &c.rs[i]
@@ -648,6 +675,9 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 	p := c.packer
 	p.Reset()
 	sent := 0
+	// HELLO_BACK goes on every message of this round, so that losing one datagram
+	// does not lose the answer (conntrackd sets it on one message only).
+	helloBack := c.helloBackDue || c.helloBackSticky
 	for i := range c.ctl {
 		m := &c.ctl[i]
 		c.stamp(m, now)
@@ -678,9 +708,8 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 			c.txHead++
 			e.queued = false
 			flags := Flags(0)
-			if c.helloBackDue {
+			if helloBack {
 				flags |= FlagHelloBack
-				c.helloBackDue = false
 			}
 			seq := c.seq
 			n := HeaderLen + e.flow.tlvLen()
@@ -714,14 +743,14 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 		c.probeAt = now.Add(c.probeGap)
 		c.wantProbe = false
 	}
-	if c.wantProbe || c.helloBackDue || (c.wantAlive && sent == 0) {
+	if c.wantProbe || (c.helloBackDue && sent == 0) || (c.wantAlive && sent == 0) {
 		m := Message{Type: TypeCtl, Flags: FlagAlive}
 		c.stamp(&m, now)
 		c.mustAdd(&m)
 		c.stats.AlivesSent++
 		sent++
 	}
-	c.wantAlive, c.wantProbe = false, false
+	c.wantAlive, c.wantProbe, c.helloBackDue = false, false, false
 	if c.rsLive == 0 {
 		c.probeAt = time.Time{}
 	}
@@ -741,9 +770,8 @@ func (c *Channel) stamp(m *Message, now time.Time) {
 		m.Flags |= FlagHello
 		c.helloAt = now.Add(c.cfg.HelloInterval)
 	}
-	if c.helloBackDue {
+	if c.helloBackDue || c.helloBackSticky {
 		m.Flags |= FlagHelloBack
-		c.helloBackDue = false
 	}
 }
 

@@ -49,7 +49,8 @@
 //
 //   - No data is sent before the peer has answered our HELLO with HELLO_BACK, so no
 //     data message ever carries HELLO (conntrackd skips gap detection for those).
-//   - HELLO_BACK answers every HELLO, not only the first.
+//   - HELLO_BACK answers every HELLO, and rides on every message we send until the
+//     peer's messages stop carrying HELLO (conntrackd sets it on one message only).
 //   - An ACK never spans a gap: after a gap the receiver acknowledges what it has and
 //     opens a new window at the message after the gap.
 //   - A peer HELLO never discards unacknowledged data: it is queued again, and the

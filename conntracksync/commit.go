@@ -1,0 +1,101 @@
+package conntracksync
+
+import (
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultCommitTimeoutSec is the CTA_TIMEOUT given to a committed flow whose
+// timeout is unknown (the sender used CommitTimeout, so it sent none) when
+// no CommitTimeout is configured here either.
+const DefaultCommitTimeoutSec = 180
+
+// CommitStats describes one commit of the external cache into the kernel.
+type CommitStats struct {
+	Entries  int            // flows in the external cache when the commit started
+	Created  int            // new kernel entries
+	Updated  int            // entries that existed (EEXIST) and were updated in place
+	Replaced int            // entries that existed and could not be updated: deleted and created again
+	Failed   int            // entries the kernel refused; see Errors
+	Errors   map[string]int // errno text → count, for the failed entries
+	Duration time.Duration
+}
+
+func (s *CommitStats) add(o CommitStats) {
+	s.Created += o.Created
+	s.Updated += o.Updated
+	s.Replaced += o.Replaced
+	s.Failed += o.Failed
+	for k, v := range o.Errors {
+		if s.Errors == nil {
+			s.Errors = make(map[string]int)
+		}
+		s.Errors[k] += v
+	}
+}
+
+func (s *CommitStats) fail(errno syscall.Errno) {
+	s.Failed++
+	if s.Errors == nil {
+		s.Errors = make(map[string]int)
+	}
+	s.Errors[errno.Error()]++
+}
+
+// commitTimeoutSec computes a flow's CTA_TIMEOUT as conntrackd does: the
+// configured CommitTimeout if any; otherwise the timeout the peer sent minus
+// the time since the entry was last updated (at least 1 s); otherwise
+// DefaultCommitTimeoutSec.
+func commitTimeoutSec(e *Entry, now time.Time, commitTimeout time.Duration) uint32 {
+	if commitTimeout > 0 {
+		return uint32(max(1, commitTimeout/time.Second))
+	}
+	if e.Flow.TimeoutSec == 0 {
+		return DefaultCommitTimeoutSec
+	}
+	left := int64(e.Flow.TimeoutSec)
+	if !e.Updated.IsZero() {
+		left -= int64(now.Sub(e.Updated) / time.Second)
+	}
+	return uint32(max(1, left))
+}
+
+// pidSet holds the netlink port ids of our own commit sockets, so the event
+// listener can tell our commits from the kernel's own events.
+type pidSet struct {
+	mu   sync.RWMutex
+	pids map[uint32]struct{}
+}
+
+func (p *pidSet) add(pid uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pids == nil {
+		p.pids = make(map[uint32]struct{})
+	}
+	p.pids[pid] = struct{}{}
+}
+
+func (p *pidSet) remove(pid uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.pids, pid)
+}
+
+func (p *pidSet) has(pid uint32) bool {
+	if pid == 0 {
+		return false
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	_, ok := p.pids[pid]
+	return ok
+}
+
+func (p *pidSet) String() string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return fmt.Sprint(len(p.pids))
+}

@@ -1,0 +1,300 @@
+package conntracksync
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Committer tuning: messages per sendmsg, and the socket buffers that make
+// room for a batch and for its error replies.
+const (
+	commitBatch    = 256
+	commitSockBuf  = 4 << 20
+	commitRecvWait = 10 * time.Second
+)
+
+// ctSock is a raw NETLINK_NETFILTER socket for batched requests. mdlayher's
+// netlink.Conn stops at the first error message of a datagram, which would
+// lose the per-message replies of a batch, so this one reads them itself.
+type ctSock struct {
+	fd  int
+	pid uint32
+	seq uint32
+	rb  []byte
+	wb  nlb
+}
+
+func openCTSock() (*ctSock, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, fmt.Errorf("conntracksync: commit socket: %w", err)
+	}
+	s := &ctSock{fd: fd, rb: make([]byte, 1<<16), seq: uint32(time.Now().UnixNano())}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		s.close()
+		return nil, fmt.Errorf("conntracksync: commit socket bind: %w", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("conntracksync: commit socket name: %w", err)
+	}
+	s.pid = sa.(*unix.SockaddrNetlink).Pid
+	// Best effort: larger buffers (FORCE needs CAP_NET_ADMIN, which commit
+	// needs anyway), short error replies, and a receive deadline so that a
+	// lost reply can never hang a commit.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, commitSockBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, commitSockBuf)
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, commitSockBuf) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, commitSockBuf)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
+	tv := unix.NsecToTimeval(commitRecvWait.Nanoseconds())
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return s, nil
+}
+
+func (s *ctSock) close() { _ = unix.Close(s.fd) }
+
+// batchReq is one request of a batch.
+type batchReq struct {
+	op      commitOp
+	flow    *Flow
+	timeout uint32
+}
+
+// do sends reqs in one sendmsg, acknowledged only on the last message, and
+// returns the errno of every request. Requests that the kernel did not
+// answer with an error succeeded: netlink reports every failure even
+// without NLM_F_ACK, and processes a datagram's messages in order.
+func (s *ctSock) do(reqs []batchReq, errs []syscall.Errno) error {
+	s.wb.b = s.wb.b[:0]
+	base := s.seq + 1
+	for i := range reqs {
+		s.wb.appendFlow(reqs[i].op, reqs[i].flow, reqs[i].timeout, base+uint32(i), i == len(reqs)-1)
+	}
+	s.seq += uint32(len(reqs))
+	last := s.seq
+	clear(errs)
+	if _, err := unix.Write(s.fd, s.wb.b); err != nil {
+		return fmt.Errorf("conntracksync: commit send: %w", err)
+	}
+	for {
+		n, err := unix.Read(s.fd, s.rb)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("conntracksync: commit receive: %w", err)
+		}
+		b := s.rb[:n]
+		for len(b) >= nlmsgHdrLen {
+			l := int(binary.NativeEndian.Uint32(b))
+			if l < nlmsgHdrLen || l > len(b) {
+				break
+			}
+			typ := binary.NativeEndian.Uint16(b[4:])
+			seq := binary.NativeEndian.Uint32(b[8:])
+			if typ == nlmsgError && l >= nlmsgHdrLen+4 {
+				errno := syscall.Errno(-int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:])))
+				if idx := seq - base; idx < uint32(len(reqs)) {
+					errs[idx] = errno
+				}
+				if seq == last {
+					return nil
+				}
+			}
+			adv := (l + 3) &^ 3
+			if adv > len(b) {
+				break
+			}
+			b = b[adv:]
+		}
+	}
+}
+
+// Committer writes flows into the kernel table with batched ctnetlink
+// requests on several sockets in parallel. Its sockets' port ids are
+// registered in pids while it is open, so that the event listener knows the
+// resulting events as ours.
+type Committer struct {
+	socks []*ctSock
+	pids  *pidSet
+}
+
+// NewCommitter opens workers netlink sockets (0 = one per CPU, at most 4) in
+// the network namespace at netnsPath (empty: the current one).
+func NewCommitter(workers int, netnsPath string) (*Committer, error) {
+	return newCommitter(workers, nil, netnsPath)
+}
+
+func newCommitter(workers int, pids *pidSet, netnsPath string) (*Committer, error) {
+	if workers <= 0 {
+		workers = min(4, runtime.NumCPU())
+	}
+	c := &Committer{pids: pids}
+	for range workers {
+		var s *ctSock
+		err := inNetns(netnsPath, func() (err error) {
+			s, err = openCTSock()
+			return err
+		})
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.socks = append(c.socks, s)
+		if pids != nil {
+			pids.add(s.pid)
+		}
+	}
+	return c, nil
+}
+
+// PortIDs returns the netlink port ids of the committer's sockets.
+func (c *Committer) PortIDs() []uint32 {
+	out := make([]uint32, len(c.socks))
+	for i, s := range c.socks {
+		out[i] = s.pid
+	}
+	return out
+}
+
+// Close closes the sockets.
+func (c *Committer) Close() {
+	for _, s := range c.socks {
+		if c.pids != nil {
+			c.pids.remove(s.pid)
+		}
+		s.close()
+	}
+	c.socks = nil
+}
+
+// Commit writes entries into the kernel: flows without a master first, then
+// related flows, each phase spread over the committer's sockets. An entry
+// that exists already (EEXIST) is updated in place; if the kernel refuses
+// the update, it is deleted and created again. Timeouts follow
+// commitTimeoutSec. A per-entry refusal is counted in the stats; the error
+// is for socket failures and ctx cancellation only.
+func (c *Committer) Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (CommitStats, error) {
+	start := time.Now()
+	st := CommitStats{Entries: len(entries)}
+	var masters, related []batchReq
+	for i := range entries {
+		e := &entries[i]
+		r := batchReq{op: opCreate, flow: &e.Flow, timeout: commitTimeoutSec(e, now, commitTimeout)}
+		if e.Flow.Related() {
+			related = append(related, r)
+		} else {
+			masters = append(masters, r)
+		}
+	}
+	for _, phase := range [][]batchReq{masters, related} {
+		ps, err := c.commitPhase(ctx, phase)
+		st.add(ps)
+		if err != nil {
+			st.Duration = time.Since(start)
+			return st, err
+		}
+	}
+	st.Duration = time.Since(start)
+	return st, nil
+}
+
+func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq) (CommitStats, error) {
+	if len(reqs) == 0 {
+		return CommitStats{}, nil
+	}
+	if len(c.socks) == 0 {
+		return CommitStats{}, errors.New("conntracksync: commit: committer closed")
+	}
+	n := min(len(c.socks), (len(reqs)+commitBatch-1)/commitBatch)
+	per := (len(reqs) + n - 1) / n
+	stats := make([]CommitStats, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := range n {
+		lo, hi := w*per, min(len(reqs), (w+1)*per)
+		wg.Go(func() { stats[w], errs[w] = c.socks[w].commitAll(ctx, reqs[lo:hi]) })
+	}
+	wg.Wait()
+	var st CommitStats
+	for i := range stats {
+		st.add(stats[i])
+	}
+	return st, errors.Join(errs...)
+}
+
+// commitAll creates reqs in batches, then retries EEXIST as updates and
+// failed updates as delete+create.
+func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq) (CommitStats, error) {
+	var st CommitStats
+	errs := make([]syscall.Errno, commitBatch)
+	var exists []batchReq
+	for lo := 0; lo < len(reqs); lo += commitBatch {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		b := reqs[lo:min(len(reqs), lo+commitBatch)]
+		if err := s.do(b, errs[:len(b)]); err != nil {
+			return st, err
+		}
+		for i, e := range errs[:len(b)] {
+			switch e {
+			case 0:
+				st.Created++
+			case unix.EEXIST:
+				r := b[i]
+				r.op = opUpdate
+				exists = append(exists, r)
+			default:
+				st.fail(e)
+			}
+		}
+	}
+	var replace []batchReq
+	for lo := 0; lo < len(exists); lo += commitBatch {
+		b := exists[lo:min(len(exists), lo+commitBatch)]
+		if err := s.do(b, errs[:len(b)]); err != nil {
+			return st, err
+		}
+		for i, e := range errs[:len(b)] {
+			if e == 0 {
+				st.Updated++
+				continue
+			}
+			r := b[i]
+			r.op = opDelete
+			replace = append(replace, r)
+			r.op = opCreate
+			replace = append(replace, r)
+		}
+	}
+	for lo := 0; lo < len(replace); lo += commitBatch {
+		b := replace[lo:min(len(replace), lo+commitBatch)]
+		if err := s.do(b, errs[:len(b)]); err != nil {
+			return st, err
+		}
+		for i, e := range errs[:len(b)] {
+			if b[i].op != opCreate {
+				continue // a failed delete shows again as a failed create
+			}
+			if e == 0 {
+				st.Replaced++
+			} else {
+				st.fail(e)
+			}
+		}
+	}
+	return st, nil
+}

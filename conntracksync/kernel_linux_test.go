@@ -1,0 +1,409 @@
+package conntracksync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ti-mo/conntrack"
+)
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func addrN(base string, i int) netip.Addr {
+	a := netip.MustParseAddr(base)
+	if a.Is4() {
+		b := a.As4()
+		b[2] += byte(i >> 8)
+		b[3] += byte(i)
+		return netip.AddrFrom4(b)
+	}
+	b := a.As16()
+	b[14] = byte(i >> 8)
+	b[15] = byte(i)
+	return netip.AddrFrom16(b)
+}
+
+// genFlows builds n distinct flows: TCP and UDP, IPv4 and IPv6, ICMP, SNAT
+// and DNAT, marks and zones left at 0 and various timeouts.
+func genFlows(n int) []Flow {
+	out := make([]Flow, 0, n)
+	for i := range n {
+		var f Flow
+		src, dst := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%250)}), netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + (i/250)%250)})
+		if i%13 == 3 {
+			src, dst = addrN("2001:db8:1::", i), addrN("2001:db8:2::", i/7)
+		}
+		f.Orig = Tuple{Src: src, Dst: dst, Proto: ProtoTCP, SrcPort: uint16(1024 + i/62500), DstPort: uint16(1 + (i/250)/250)}
+		// Make every tuple unique: spread i over source port.
+		f.Orig.SrcPort = uint16(1024 + i%60000)
+		f.Orig.DstPort = uint16(80 + i/60000)
+		f.Status = StatusSeenReply | StatusAssured | StatusConfirmed
+		f.TCPState = TCPEstablished
+		f.TimeoutSec = uint32(100 + i%1000)
+		switch {
+		case i%11 == 5 && src.Is4():
+			f.Orig = Tuple{Src: src, Dst: dst, Proto: ProtoICMP, ICMPType: 8, ICMPID: uint16(i)}
+			f.TCPState = 0
+			f.TimeoutSec = 30
+		case i%3 == 1:
+			f.Orig.Proto = ProtoUDP
+			f.TCPState = 0
+		}
+		f.Reply = f.Orig.Invert()
+		if src.Is4() && i%5 == 2 && f.Orig.Proto != ProtoICMP {
+			f.Reply.Dst = netip.MustParseAddr("203.0.113.1")
+			f.Reply.DstPort = uint16(10000 + i/5)
+		} else if src.Is4() && i%7 == 4 && f.Orig.Proto != ProtoICMP {
+			f.Reply.Src = netip.MustParseAddr("203.0.113.50")
+			f.Reply.SrcPort = 8080
+		}
+		if i%17 == 0 {
+			f.Mark = uint32(i)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func entries(flows []Flow, now time.Time) []Entry {
+	out := make([]Entry, len(flows))
+	for i, f := range flows {
+		out[i] = Entry{Flow: f, Updated: now}
+	}
+	return out
+}
+
+func kernelFlows(t testing.TB, ns testNS) map[Key]Flow {
+	t.Helper()
+	var kf []conntrack.Flow
+	err := inNetns(ns.path(), func() error {
+		c, err := conntrack.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		kf, err = c.Dump(nil)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("dump %s: %v", ns.name, err)
+	}
+	out := make(map[Key]Flow, len(kf))
+	for i := range kf {
+		f := fromKernel(&kf[i])
+		out[f.Key()] = f
+	}
+	return out
+}
+
+// checkKernel fails unless every flow is in the kernel with its reply tuple
+// (NAT), mark, TCP state, master, and a timeout within slack of want.
+func checkKernel(t testing.TB, ns testNS, flows []Flow, want func(*Flow) uint32) {
+	t.Helper()
+	got := kernelFlows(t, ns)
+	bad := 0
+	for i := range flows {
+		f := &flows[i]
+		k, ok := got[f.Key()]
+		var why string
+		switch {
+		case !ok:
+			why = "missing"
+		case k.Reply != f.Reply:
+			why = fmt.Sprintf("reply %s, want %s", k.Reply, f.Reply)
+		case k.Mark != f.Mark:
+			why = fmt.Sprintf("mark %d, want %d", k.Mark, f.Mark)
+		case k.TCPState != f.TCPState:
+			why = fmt.Sprintf("tcp state %s, want %s", TCPStateName(k.TCPState), TCPStateName(f.TCPState))
+		case k.Master != f.Master:
+			why = fmt.Sprintf("master %s, want %s", k.Master, f.Master)
+		case k.TimeoutSec > want(f) || k.TimeoutSec+5 < want(f):
+			why = fmt.Sprintf("timeout %d, want %d", k.TimeoutSec, want(f))
+		case k.Status&(StatusSeenReply|StatusAssured) != f.Status&(StatusSeenReply|StatusAssured):
+			why = fmt.Sprintf("status %#x, want %#x", k.Status, f.Status)
+		}
+		if why != "" {
+			bad++
+			if bad <= 10 {
+				t.Errorf("flow %s: %s", f, why)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d flows wrong in the kernel (kernel holds %d)", bad, len(flows), len(got))
+	}
+}
+
+func TestCommitWritesFlowsWithNATAndTimeouts(t *testing.T) {
+	needRoot(t, "conntrack")
+	ns := newTestNS(t, testPrefix(t), "c")
+	flows := genFlows(3000)
+	now := time.Now()
+	es := entries(flows, now.Add(-10*time.Second)) // 10 s since the last update
+	c, err := NewCommitter(2, ns.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Commit(context.Background(), es, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Created != len(flows) || st.Failed != 0 {
+		t.Fatalf("commit stats %+v, want %d created", st, len(flows))
+	}
+	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec - 10 })
+	// And the CLI agrees on a NAT entry.
+	out := ns.exec(t, "conntrack", "-L", "-p", "tcp", "--src-nat")
+	if !strings.Contains(out, "dst=203.0.113.1") {
+		t.Fatalf("conntrack -L --src-nat shows no SNAT entry:\n%.2000s", out)
+	}
+
+	// CommitTimeout overrides the sent timeout.
+	ns2 := newTestNS(t, testPrefix(t), "c2")
+	c2, err := NewCommitter(1, ns2.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Commit(context.Background(), es[:200], now, 77*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkKernel(t, ns2, flows[:200], func(*Flow) uint32 { return 77 })
+}
+
+func TestCommitExistingEntriesAreUpdated(t *testing.T) {
+	needRoot(t, "conntrack")
+	ns := newTestNS(t, testPrefix(t), "e")
+	flows := genFlows(400)
+	// Pre-create some of them with another mark and timeout.
+	pre := 0
+	for i := range flows {
+		f := &flows[i]
+		if f.Orig.Proto != ProtoTCP || !f.Orig.Src.Is4() || f.Reply != f.Orig.Invert() || pre >= 20 {
+			continue
+		}
+		pre++
+		f.Mark = 4242
+		ns.exec(t, "conntrack", "-I", "-p", "tcp", "-s", f.Orig.Src.String(), "-d", f.Orig.Dst.String(),
+			"--sport", fmt.Sprint(f.Orig.SrcPort), "--dport", fmt.Sprint(f.Orig.DstPort),
+			"--state", "SYN_SENT", "-t", "30", "--mark", "7")
+	}
+	c, err := NewCommitter(1, ns.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	now := time.Now()
+	st, err := c.Commit(context.Background(), entries(flows, now), now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Updated+st.Replaced != pre || st.Created != len(flows)-pre || st.Failed != 0 {
+		t.Fatalf("commit stats %+v, want %d updated or replaced and %d created", st, pre, len(flows)-pre)
+	}
+	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec })
+}
+
+func TestCommitRelatedAfterMasters(t *testing.T) {
+	needRoot(t, "conntrack")
+	ns := newTestNS(t, testPrefix(t), "r")
+	masters := genFlows(600)
+	var flows []Flow
+	// Related flows first in the input: the committer must reorder.
+	for i := range masters {
+		m := masters[i]
+		if m.Orig.Proto != ProtoTCP || m.Reply != m.Orig.Invert() {
+			continue
+		}
+		r := Flow{Orig: Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ProtoTCP, SrcPort: 20, DstPort: uint16(30000 + i)},
+			Status: StatusConfirmed | StatusSeenReply, TCPState: TCPEstablished, TimeoutSec: 300, Master: m.Orig}
+		r.Reply = r.Orig.Invert()
+		flows = append(flows, r)
+	}
+	nrel := len(flows)
+	flows = append(flows, masters...)
+	c, err := NewCommitter(2, ns.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	now := time.Now()
+	st, err := c.Commit(context.Background(), entries(flows, now), now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Created != len(flows) || st.Failed != 0 || nrel == 0 {
+		t.Fatalf("commit stats %+v, want %d created (%d related)", st, len(flows), nrel)
+	}
+	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec })
+}
+
+// runListener runs a listener in ns until the test ends.
+func runListener(t *testing.T, ns testNS, cache *Cache, cfg ListenerConfig) *Listener {
+	t.Helper()
+	cfg.Netns = ns.path()
+	l := NewListener(testLogger(t), cache, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := l.Run(ctx); err != context.Canceled {
+			t.Errorf("listener: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	eventually(t, 10*time.Second, func() bool { return l.Stats().Dumps > 0 }, "first dump")
+	return l
+}
+
+type updateLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (u *updateLog) add(k UpdateKind, f *Flow) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.log = append(u.log, k.String()+" "+f.Orig.String())
+}
+
+func (u *updateLog) count(prefix string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, s := range u.log {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestListenerFollowsConntrackCLI(t *testing.T) {
+	needRoot(t, "conntrack")
+	ns := newTestNS(t, testPrefix(t), "l")
+	ns.exec(t, "conntrack", "-I", "-p", "udp", "-s", "192.0.2.9", "-d", "198.51.100.9",
+		"--sport", "53", "--dport", "53", "-t", "100")
+	cache := NewCache()
+	var ups updateLog
+	filter := &Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.66/32")}}
+	l := runListener(t, ns, cache, ListenerConfig{Filter: filter, OnUpdate: ups.add})
+	udpKey := Key{Orig: Tuple{Src: netip.MustParseAddr("192.0.2.9"), Dst: netip.MustParseAddr("198.51.100.9"), Proto: ProtoUDP, SrcPort: 53, DstPort: 53}}
+	if _, ok := cache.Get(udpKey); !ok {
+		t.Fatalf("initial dump: %v not in the cache (len %d)", udpKey.Orig, cache.Len())
+	}
+
+	ns.exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.1", "-d", "198.51.100.1",
+		"--sport", "4000", "--dport", "443", "--state", "ESTABLISHED", "-t", "500", "-u", "SEEN_REPLY,ASSURED")
+	key := Key{Orig: Tuple{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("198.51.100.1"), Proto: ProtoTCP, SrcPort: 4000, DstPort: 443}}
+	eventually(t, 5*time.Second, func() bool {
+		e, ok := cache.Get(key)
+		return ok && e.Flow.TCPState == TCPEstablished && e.Flow.Status&StatusAssured != 0
+	}, "conntrack -I not in the internal cache")
+
+	ns.exec(t, "conntrack", "-U", "-p", "tcp", "-s", "192.0.2.1", "-d", "198.51.100.1",
+		"--sport", "4000", "--dport", "443", "-m", "99")
+	eventually(t, 5*time.Second, func() bool {
+		e, ok := cache.Get(key)
+		return ok && e.Flow.Mark == 99 && e.Flow.TCPState == TCPEstablished
+	}, "conntrack -U mark not in the internal cache")
+
+	// An ignored address never enters.
+	ns.exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.66", "-d", "198.51.100.1",
+		"--sport", "4000", "--dport", "443", "--state", "ESTABLISHED", "-t", "500")
+
+	ns.exec(t, "conntrack", "-D", "-p", "tcp", "-s", "192.0.2.1")
+	eventually(t, 5*time.Second, func() bool { _, ok := cache.Get(key); return !ok }, "conntrack -D still in the internal cache")
+
+	eventually(t, 5*time.Second, func() bool { return l.Stats().Filtered[DropAddress] >= 1 }, "ignored address not counted")
+	if cache.Len() != 1 {
+		t.Fatalf("cache holds %d entries, want 1 (the UDP flow): %v", cache.Len(), cache.Snapshot())
+	}
+	if ups.count("new proto=6") != 1 || ups.count("update proto=6") < 1 || ups.count("delete proto=6") != 1 {
+		t.Fatalf("updates reported: %q", ups.log)
+	}
+}
+
+func TestListenerDoesNotAnnounceOwnCommits(t *testing.T) {
+	needRoot(t, "conntrack")
+	ns := newTestNS(t, testPrefix(t), "o")
+	cache := NewCache()
+	var ups updateLog
+	l := runListener(t, ns, cache, ListenerConfig{OnUpdate: ups.add})
+	c, err := l.NewCommitter(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	flows := genFlows(500)
+	now := time.Now()
+	if _, err := c.Commit(context.Background(), entries(flows, now), now, 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool { return cache.Len() == len(flows) }, "internal cache has %d of %d committed flows", cache.Len(), len(flows))
+	// A foreign change after the commit is announced.
+	ns.exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.200", "-d", "198.51.100.1",
+		"--sport", "1", "--dport", "2", "--state", "ESTABLISHED", "-t", "500")
+	eventually(t, 5*time.Second, func() bool { return ups.count("new") == 1 }, "foreign flow not announced")
+	if n := len(ups.log); n != 1 || l.Stats().OwnEvents < uint64(len(flows)) {
+		t.Fatalf("announced %d updates (want only the foreign one), own events %d", n, l.Stats().OwnEvents)
+	}
+}
+
+func TestListenerRecoversFromENOBUFS(t *testing.T) {
+	needRoot(t, "conntrack")
+	ns := newTestNS(t, testPrefix(t), "b")
+	cache := NewCache()
+	l := runListener(t, ns, cache, ListenerConfig{ReadBuffer: 4096, MinRedump: 50 * time.Millisecond})
+	// A committer the listener does not know: its events are foreign and
+	// flood the tiny socket buffer.
+	c, err := NewCommitter(2, ns.path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	flows := genFlows(5000)
+	now := time.Now()
+	if _, err := c.Commit(context.Background(), entries(flows, now), now, 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() bool { return cache.Len() == len(flows) },
+		"internal cache has %d of %d flows after the flood", cache.Len(), len(flows))
+	st := l.Stats()
+	if st.Redumps == 0 || !strings.Contains(st.LastError, "no buffer space") {
+		t.Fatalf("no redump after the flood: %+v", st)
+	}
+	// Still following events after recovery.
+	ns.exec(t, "conntrack", "-D", "-s", "192.0.2.1")
+	want := 0
+	for i := range flows {
+		if flows[i].Orig.Src != netip.MustParseAddr("192.0.2.1") {
+			want++
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kernel after -D: %s", ns.exec(t, "conntrack", "-L", "-s", "192.0.2.1"))
+		}
+	})
+	eventually(t, 20*time.Second, func() bool { return cache.Len() == want }, "cache %v, want %d after conntrack -D (%v)", lazy(func() string { return fmt.Sprint(cache.Len()) }), want, lazy(func() string { return fmt.Sprintf("%+v", l.Stats()) }))
+}
