@@ -1,0 +1,184 @@
+package main
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// settle is the generous bound for anything VRRP does at advert_int 0.1 s
+// (master down interval about 0.35 s) plus process start-up.
+const settle = 10 * time.Second
+
+// startPair starts vigild on both routers (r1 priority 150, r2 100) and
+// waits until r1 holds both VIPs and r2 holds none.
+func startPair(t *testing.T, l *lab, instanceExtra string) (v1, v2 *vigild) {
+	t.Helper()
+	v1 = startVigild(t, l.r1, conf("", 150, instanceExtra), "-i", "r1")
+	v2 = startVigild(t, l.r2, conf("", 100, instanceExtra), "-i", "r2")
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	waitAddr(t, l.r1, "eth0", vip6, true, settle)
+	// The backup must have seen the master and stay backup.
+	testnet.Eventually(t, settle, func() bool {
+		return v2.instance(t, "VI_1").State == "BACKUP" && v2.instance(t, "VI_6").State == "BACKUP"
+	}, "r2 backup")
+	if hasAddr(t, l.r2, "eth0", vip4) || hasAddr(t, l.r2, "eth0", vip6) {
+		t.Fatalf("backup r2 holds a VIP")
+	}
+	return v1, v2
+}
+
+// TestElection: the higher priority becomes master, the VIPs are only
+// there, the client reaches them and its neighbour entries hold the
+// master's MAC (learnt from GARP / NA and the replies).
+func TestElection(t *testing.T) {
+	l := newLab(t)
+	v1, v2 := startPair(t, l, "")
+	if s := v1.instance(t, "VI_1"); s.State != "MASTER" || s.Priority != 150 {
+		t.Fatalf("r1 VI_1 = %s prio %d, want MASTER 150", s.State, s.Priority)
+	}
+	if s := v2.instance(t, "VI_6"); s.Master == "" {
+		t.Errorf("r2 VI_6 does not know its master")
+	}
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, vip4) }, "client pings %s", vip4)
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, vip6) }, "client pings %s", vip6)
+	if got, want := neighMAC(t, l.client, vip4), macString(l.if1); got != want {
+		t.Errorf("client neighbour %s = %q, want r1's %s", vip4, got, want)
+	}
+	if got, want := neighMAC(t, l.client, vip6), macString(l.if1); got != want {
+		t.Errorf("client neighbour %s = %q, want r1's %s", vip6, got, want)
+	}
+	s := v1.instance(t, "VI_1")
+	if s.AdvertsSent == 0 || s.Announcements == 0 {
+		t.Errorf("master counters: %+v", s)
+	}
+	if v2.instance(t, "VI_1").Received["none"] == 0 {
+		t.Errorf("backup accepted no advert: %+v", v2.instance(t, "VI_1").Received)
+	}
+}
+
+// takeover asserts that r2 takes both VIPs and the client's neighbour
+// entries move to r2's MAC (GARP / unsolicited NA).
+func takeover(t *testing.T, l *lab, v2 *vigild) {
+	t.Helper()
+	waitAddr(t, l.r2, "eth0", vip4, true, settle)
+	waitAddr(t, l.r2, "eth0", vip6, true, settle)
+	if s := v2.instance(t, "VI_1"); s.State != "MASTER" {
+		t.Fatalf("r2 VI_1 state %s, want MASTER", s.State)
+	}
+	want := macString(l.if2)
+	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.client, vip4) == want },
+		"client's neighbour entry for %s moves to r2 (%s), has %s", vip4, want, neighMAC(t, l.client, vip4))
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, vip4) && ping(t, l.client, vip6) },
+		"client pings the VIPs through r2")
+	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.client, vip6) == want },
+		"client's neighbour entry for %s moves to r2", vip6)
+}
+
+func TestFailoverLinkCut(t *testing.T) {
+	l := newLab(t)
+	_, v2 := startPair(t, l, "")
+	l.if1.Cut(t)
+	takeover(t, l, v2)
+	// Back: r1 preempts (higher priority) and r2 releases the VIPs.
+	l.if1.Restore(t)
+	waitAddr(t, l.r2, "eth0", vip4, false, settle)
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+}
+
+func TestFailoverKillAndCut(t *testing.T) {
+	l := newLab(t)
+	v1, v2 := startPair(t, l, "")
+	if err := v1.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	l.if1.Cut(t)
+	takeover(t, l, v2)
+}
+
+// TestFailoverSIGTERM: a stopping master sends priority 0 and removes its
+// VIPs; the backup takes over after Skew_Time.
+func TestFailoverSIGTERM(t *testing.T) {
+	l := newLab(t)
+	v1, v2 := startPair(t, l, "")
+	if err := v1.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := v1.Wait(settle); err != nil || code != 0 {
+		t.Fatalf("vigild exit %d, %v\n%s", code, err, v1.Output())
+	}
+	if hasAddr(t, l.r1, "eth0", vip4) || hasAddr(t, l.r1, "eth0", vip6) {
+		t.Errorf("stopped master still holds a VIP")
+	}
+	takeover(t, l, v2)
+	if s := v2.instance(t, "VI_1"); s.Reason != "priority_zero" && s.Reason != "master_down" {
+		t.Errorf("r2 took over for reason %q", s.Reason)
+	}
+}
+
+// TestFailoverSIGSTOP: a frozen master is replaced; once thawed there is
+// one master again (the higher priority one preempts back) and it
+// re-announces.
+func TestFailoverSIGSTOP(t *testing.T) {
+	l := newLab(t)
+	v1, v2 := startPair(t, l, "")
+	before := v1.instance(t, "VI_1").Announcements
+	if err := v1.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	takeover(t, l, v2)
+	if err := v1.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	// r1 (150) keeps or regains mastership; r2 must step down.
+	testnet.Eventually(t, settle, func() bool {
+		return v2.instance(t, "VI_1").State == "BACKUP" && v1.instance(t, "VI_1").State == "MASTER"
+	}, "one master again after SIGCONT")
+	waitAddr(t, l.r2, "eth0", vip4, false, settle)
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.client, vip4) == macString(l.if1) },
+		"client's neighbour entry back on r1 (re-announce)")
+	if after := v1.instance(t, "VI_1").Announcements; after <= before {
+		t.Errorf("r1 did not re-announce after SIGCONT: %d -> %d", before, after)
+	}
+}
+
+// TestNopreempt: with nopreempt, a higher-priority router that comes up
+// later does not take over from a working master.
+func TestNopreempt(t *testing.T) {
+	l := newLab(t)
+	v2 := startVigild(t, l.r2, conf("", 100, "nopreempt"), "-i", "r2")
+	waitAddr(t, l.r2, "eth0", vip4, true, settle)
+	v1 := startVigild(t, l.r1, conf("", 150, "nopreempt"), "-i", "r1")
+	testnet.Eventually(t, settle, func() bool { return v1.instance(t, "VI_1").State == "BACKUP" }, "r1 backup")
+	time.Sleep(2 * time.Second) // many master-down intervals: r1 must stay backup
+	if s := v1.instance(t, "VI_1"); s.State != "BACKUP" {
+		t.Fatalf("nopreempt r1 became %s", s.State)
+	}
+	if !hasAddr(t, l.r2, "eth0", vip4) || hasAddr(t, l.r1, "eth0", vip4) {
+		t.Fatal("VIP moved despite nopreempt")
+	}
+	// The lower-priority master leaving still hands over.
+	v2.Signal(syscall.SIGTERM)
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+}
+
+// TestPreemptDelay: a higher-priority router waits preempt_delay before it
+// takes over from a lower-priority master.
+func TestPreemptDelay(t *testing.T) {
+	l := newLab(t)
+	startVigild(t, l.r2, conf("", 100, "preempt_delay 3"), "-i", "r2")
+	waitAddr(t, l.r2, "eth0", vip4, true, settle)
+	start := time.Now()
+	v1 := startVigild(t, l.r1, conf("", 150, "preempt_delay 3"), "-i", "r1")
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	if el := time.Since(start); el < 2*time.Second {
+		t.Errorf("r1 preempted after %v, before preempt_delay 3 s", el)
+	}
+	waitAddr(t, l.r2, "eth0", vip4, false, settle)
+	if s := v1.instance(t, "VI_1"); s.State != "MASTER" {
+		t.Errorf("r1 state %s", s.State)
+	}
+}

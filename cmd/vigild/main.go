@@ -1,0 +1,294 @@
+// Command vigild is vigil's daemon: keepalived-compatible VRRP with
+// conntrack state replication. It takes keepalived's command-line options,
+// so an existing unit file or init script keeps working.
+//
+//	vigild -f /etc/keepalived/keepalived.conf -n -l -D
+//	vigild -t -f FILE           # check a configuration; keepalived's exit codes
+//	vigild --dump-config -f FILE # print the effective configuration
+//
+// Signals: SIGTERM / SIGINT stop (a master sends priority 0 and removes its
+// addresses), SIGHUP reloads, SIGUSR1 writes the state to /tmp/vigild.data,
+// SIGUSR2 the counters to /tmp/vigild.stats.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"log/syslog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/daemon"
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "dev"
+
+type options struct {
+	file       string
+	dontFork   bool
+	logConsole bool
+	logDetail  bool
+	pidFile    string
+	configTest string
+	test       bool
+	configID   string
+	strict     bool
+	dump       bool
+	control    string
+	showVer    bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("vigild", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVarP(&o.file, "use-file", "f", "/etc/keepalived/keepalived.conf", "configuration file")
+	fs.BoolVarP(&o.dontFork, "dont-fork", "n", false, "stay in the foreground")
+	fs.BoolVarP(&o.logConsole, "log-console", "l", false, "log to the console (stderr) instead of syslog")
+	fs.BoolVarP(&o.logDetail, "log-detail", "D", false, "detailed (debug) log messages")
+	fs.StringVarP(&o.pidFile, "pid", "p", "/run/vigild.pid", "pid file")
+	fs.StringVarP(&o.configTest, "config-test", "t", "", "check the configuration and exit (optionally logging to FILE)")
+	fs.Lookup("config-test").NoOptDefVal = "-"
+	fs.StringVarP(&o.configID, "config-id", "i", "", "config id for @ID conditionals (default: short host name)")
+	fs.BoolVar(&o.strict, "strict", false, "treat every configuration complaint as fatal")
+	fs.BoolVar(&o.dump, "dump-config", false, "print the effective configuration and exit")
+	fs.StringVar(&o.control, "control", "/run/vigild.sock", "unix socket for vigilctl (empty: none)")
+	fs.BoolVarP(&o.showVer, "version", "v", false, "print the version and exit")
+	// Accepted for keepalived compatibility; vigild is one process that
+	// runs VRRP (and conntrack sync), so these select nothing.
+	var ignoredS string
+	var ignoredB bool
+	fs.BoolVarP(&ignoredB, "vrrp", "P", false, "run VRRP only (vigild always does)")
+	fs.BoolVarP(&ignoredB, "check", "C", false, "run checkers only (not supported: IPVS checkers are not run)")
+	fs.BoolVarP(&ignoredB, "dump-conf", "d", false, "dump the configuration to the log (use --dump-config)")
+	fs.StringVarP(&ignoredS, "vrrp_pid", "r", "", "VRRP child pid file (ignored: one process)")
+	fs.StringVarP(&ignoredS, "checkers_pid", "c", "", "checker child pid file (ignored: one process)")
+	fs.StringVarP(&ignoredS, "log-facility", "S", "", "syslog facility 0..7 (LOCAL0..7)")
+	fs.BoolVarP(&ignoredB, "no-syslog", "G", false, "do not log through syslog")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if o.showVer {
+		fmt.Fprintf(stdout, "vigild %s (keepalived.conf compatible)\n", version)
+		return 0
+	}
+	o.test = fs.Changed("config-test")
+	if o.test && o.configTest != "-" && o.configTest != "" {
+		// keepalived -t=FILE logs to FILE.
+		f, err := os.OpenFile(o.configTest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigild: %v\n", err)
+			return 4
+		}
+		defer f.Close()
+		stderr = io.MultiWriter(stderr, f)
+	}
+
+	loadOpts := config.Options{
+		ConfigID:        o.configID,
+		Strict:          o.strict,
+		InterfaceExists: interfaceExists,
+		Stat:            os.Stat,
+		UserExists:      userExists,
+	}
+	load := func() (*config.Config, []*config.Error, error) {
+		cfg, complaints, err := config.Load(o.file, loadOpts)
+		if err == nil && config.ExitCode(cfg, complaints, nil) == 4 || err == nil && config.ExitCode(cfg, complaints, nil) == 6 {
+			err = fmt.Errorf("%s: configuration cannot run", o.file)
+		}
+		return cfg, complaints, err
+	}
+
+	if o.test || o.dump {
+		cfg, complaints, err := config.Load(o.file, loadOpts)
+		for _, c := range complaints {
+			fmt.Fprintln(stderr, c.Error())
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "vigild: %v\n", err)
+		}
+		code := config.ExitCode(cfg, complaints, err)
+		if o.dump && code != 4 && cfg != nil {
+			stdout.Write(config.Dump(cfg))
+		}
+		return code
+	}
+
+	if !o.dontFork && os.Getenv("VIGILD_CHILD") == "" {
+		return daemonize(args, stderr)
+	}
+
+	log := newLogger(o, stderr)
+	cfg, complaints, err := load()
+	for _, c := range complaints {
+		log.Warn(c.Error())
+	}
+	if err != nil {
+		log.Error("Configuration failed to load; nothing was changed", "file", o.file, "err", err)
+		if code := config.ExitCode(cfg, complaints, err); code != 0 {
+			return code
+		}
+		return 1
+	}
+	if err := writePidFile(o.pidFile); err != nil {
+		log.Error("pid file", "err", err)
+		return 1
+	}
+	defer os.Remove(o.pidFile)
+
+	d, err := daemon.New(cfg, daemon.Options{Log: log, ControlPath: o.control, Reload: load})
+	if err != nil {
+		log.Error("Cannot start; nothing was changed", "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-sigs:
+				switch s {
+				case syscall.SIGHUP:
+					log.Info("Reloading configuration (SIGHUP)")
+					_ = d.Reload(ctx)
+				case syscall.SIGUSR1, syscall.SIGUSR2:
+					name := "/tmp/vigild.data"
+					if s == syscall.SIGUSR2 {
+						name = "/tmp/vigild.stats"
+					}
+					writeJSON(name, d.Status(), log)
+				}
+			}
+		}
+	}()
+	if o.control != "" {
+		go func() {
+			if err := d.ServeControl(ctx, o.control); err != nil {
+				log.Warn("control socket", "path", o.control, "err", err)
+			}
+		}()
+	}
+	go sdNotify("READY=1")
+	if err := d.Run(ctx); err != nil {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func interfaceExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+func userExists(name string) bool {
+	_, err := user.Lookup(name)
+	return err == nil
+}
+
+// newLogger logs to stderr with -l (or when not daemonized and syslog is
+// unavailable), otherwise to syslog, as keepalived does.
+func newLogger(o options, stderr io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if o.logDetail {
+		level = slog.LevelDebug
+	}
+	var w io.Writer = stderr
+	if !o.logConsole {
+		if sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "vigild"); err == nil {
+			w = sw
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// daemonize starts a detached copy of vigild in the foreground mode and
+// returns; keepalived forks the same way unless -n is given.
+func daemonize(args []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "vigild: %v\n", err)
+		return 1
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "VIGILD_CHILD=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "vigild: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// writePidFile refuses to start when another live vigild owns the file.
+func writePidFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != os.Getpid() {
+			if syscall.Kill(pid, 0) == nil {
+				return fmt.Errorf("%s: daemon is already running as pid %d", path, pid)
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+func writeJSON(path string, v any, log *slog.Logger) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err == nil {
+		err = os.WriteFile(path, append(b, '\n'), 0o644)
+	}
+	if err != nil {
+		log.Warn("writing state", "path", path, "err", err)
+	}
+}
+
+// sdNotify tells systemd we are ready when started as a Type=notify unit.
+func sdNotify(state string) {
+	path := os.Getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.Write([]byte(state))
+}

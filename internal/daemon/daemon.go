@@ -1,0 +1,289 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// Options are the daemon's process-level settings (from vigild's flags).
+type Options struct {
+	// Log receives every log line; instance lines carry instance, vrid and
+	// iface attributes.
+	Log *slog.Logger
+	// ControlPath is the unix socket vigilctl talks to; "" disables it.
+	ControlPath string
+	// Reload loads the configuration again (SIGHUP, vigilctl reload). It
+	// returns the complaints to log and an error when the new configuration
+	// must not be applied. nil disables reload.
+	Reload func() (*config.Config, []*config.Error, error)
+}
+
+// Daemon runs the VRRP instances of one configuration. Build it with New,
+// run it with Run.
+type Daemon struct {
+	log  *slog.Logger
+	opts Options
+	cfg  *config.Config
+
+	vips *vip.Manager
+	ann  *vip.Announcer
+
+	instances []*instance
+	conns     map[connKey]*conn
+
+	rx      chan rxPacket
+	reqs    chan func(now time.Time)
+	readers sync.WaitGroup
+
+	reloads, reloadFailures uint64
+
+	mu     sync.Mutex
+	status Status // guarded by mu; refreshed by the loop after every event
+}
+
+// New builds a daemon for cfg: it opens the VRRP sockets and the netlink
+// handle but changes nothing on the host (no address, no advert) until Run.
+// An error leaves nothing open.
+func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{
+		log:   opts.Log,
+		opts:  opts,
+		cfg:   cfg,
+		conns: make(map[connKey]*conn),
+		rx:    make(chan rxPacket, 256),
+		reqs:  make(chan func(time.Time), 16),
+	}
+	defer func() {
+		if err != nil {
+			d.closeAll()
+		}
+	}()
+	if d.vips, err = vip.NewManager(d.log); err != nil {
+		return nil, fmt.Errorf("daemon: netlink: %w", err)
+	}
+	d.ann = vip.NewAnnouncer(d.log)
+	var errs []error
+	for _, ic := range cfg.Instances {
+		inst, err := d.newInstance(ic, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.instances = append(d.instances, inst)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// closeAll releases sockets and handles; used when New fails and after Run.
+func (d *Daemon) closeAll() {
+	for _, c := range d.conns {
+		c.c.Close()
+	}
+	if d.ann != nil {
+		d.ann.Close()
+	}
+	if d.vips != nil {
+		d.vips.Close()
+	}
+}
+
+// Run starts every instance and runs the event loop until ctx is done,
+// then shuts every instance down as keepalived does on SIGTERM (a master
+// sends a priority-0 advert and removes its addresses), closes the sockets
+// and returns.
+func (d *Daemon) Run(ctx context.Context) error {
+	for _, c := range d.conns {
+		d.startReader(c)
+	}
+	defer func() {
+		for _, c := range d.conns {
+			c.c.Close()
+		}
+		d.readers.Wait()
+		d.closeAll()
+	}()
+
+	now := time.Now()
+	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
+	for _, inst := range d.instances {
+		d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+	}
+	d.publish()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := time.Hour
+		if next, ok := d.nextDeadline(); ok {
+			wait = max(time.Until(next), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			d.shutdown(time.Now())
+			d.publish()
+			return nil
+		case p := <-d.rx:
+			d.handleRx(p, time.Now())
+			// Drain what else is queued before recomputing deadlines.
+			for n := 0; n < 64; n++ {
+				select {
+				case p := <-d.rx:
+					d.handleRx(p, time.Now())
+					continue
+				default:
+				}
+				break
+			}
+		case f := <-d.reqs:
+			f(time.Now())
+		case <-timer.C:
+			d.fireTimers(time.Now())
+		}
+		d.publish()
+	}
+}
+
+// nextDeadline is the earliest timer over every instance.
+func (d *Daemon) nextDeadline() (time.Time, bool) {
+	var next time.Time
+	found := false
+	for _, inst := range d.instances {
+		if t, ok := inst.deadline(); ok && (!found || t.Before(next)) {
+			next, found = t, true
+		}
+	}
+	return next, found
+}
+
+func (d *Daemon) fireTimers(now time.Time) {
+	for _, inst := range d.instances {
+		if t, ok := inst.m.Deadline(); ok && !now.Before(t) {
+			d.exec(inst, inst.m.Handle(vrrp.Timeout{}, now), now)
+		}
+		d.runAnnouncements(inst, now)
+	}
+}
+
+func (d *Daemon) shutdown(now time.Time) {
+	d.log.Info("Stopping")
+	for _, inst := range d.instances {
+		d.stopInstance(inst, now)
+	}
+}
+
+// Post runs f on the loop goroutine; it returns false when the loop did
+// not take it before ctx ended.
+func (d *Daemon) post(ctx context.Context, f func(now time.Time)) bool {
+	select {
+	case d.reqs <- f:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Reload loads the configuration again and applies it on the loop. A
+// configuration that fails to load is reported and changes nothing.
+func (d *Daemon) Reload(ctx context.Context) error {
+	if d.opts.Reload == nil {
+		return errors.New("daemon: reload is not configured")
+	}
+	cfg, complaints, err := d.opts.Reload()
+	for _, c := range complaints {
+		d.log.Warn(c.Error())
+	}
+	if err != nil {
+		d.post(ctx, func(time.Time) { d.reloadFailures++ })
+		d.log.Error("Reload failed, keeping the running configuration", "err", err)
+		return err
+	}
+	done := make(chan error, 1)
+	if !d.post(ctx, func(now time.Time) { done <- d.apply(cfg, now) }) {
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// apply switches the running daemon to cfg, instance by instance: an
+// unchanged instance keeps running untouched; one whose addresses, routes
+// or announcement settings changed keeps its state and has its addresses
+// reconciled; any other change restarts the instance; removed instances
+// stop as on shutdown, new ones start.
+func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
+	old := make(map[string]*instance, len(d.instances))
+	for _, inst := range d.instances {
+		old[inst.cfg.Name] = inst
+	}
+	var next []*instance
+	var errs []error
+	for _, ic := range cfg.Instances {
+		prev := old[ic.Name]
+		delete(old, ic.Name)
+		if prev != nil && prev.sameMachine(ic, cfg) {
+			d.updateInstance(prev, ic, cfg, now)
+			next = append(next, prev)
+			continue
+		}
+		inst, err := d.newInstance(ic, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			if prev != nil { // keep the old one rather than lose the VIPs
+				next = append(next, prev)
+			}
+			continue
+		}
+		if prev != nil {
+			d.log.Info(fmt.Sprintf("(%s) Restarting instance for changed configuration", ic.Name))
+			d.stopInstance(prev, now)
+			d.releaseConn(prev)
+		}
+		if inst.conn.reader == nil {
+			d.startReader(inst.conn)
+		}
+		d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+		next = append(next, inst)
+	}
+	for _, inst := range old {
+		d.log.Info(fmt.Sprintf("(%s) Removing instance no longer in configuration", inst.cfg.Name))
+		d.stopInstance(inst, now)
+		d.releaseConn(inst)
+	}
+	d.instances = next
+	d.cfg = cfg
+	d.reloads++
+	if err := errors.Join(errs...); err != nil {
+		d.reloadFailures++
+		return err
+	}
+	d.log.Info("Reload finished", "instances", len(next))
+	return nil
+}
+
+// stopInstance runs the machine's Shutdown and executes it (priority-0
+// advert and VIP removal when master).
+func (d *Daemon) stopInstance(inst *instance, now time.Time) {
+	d.exec(inst, inst.m.Handle(vrrp.Shutdown{}, now), now)
+	inst.announce = nil
+	inst.refreshAt = time.Time{}
+}
+

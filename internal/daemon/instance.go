@@ -1,0 +1,440 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// netlinkTimeout bounds one batch of address or route changes.
+const netlinkTimeout = 5 * time.Second
+
+// instance is one running vrrp_instance. Only the loop touches it.
+type instance struct {
+	cfg  *config.Instance
+	log  *slog.Logger
+	m    *vrrp.Machine
+	conn *conn
+
+	check  vrrp.CheckConfig // what received adverts must look like
+	advert vrrp.Packet      // template of the adverts we send
+	dsts   []netip.Addr     // multicast group, or the unicast peers
+	rxPkt  vrrp.Packet      // decode buffer, reused
+
+	addrs    []vip.Address // virtual_ipaddress + virtual_ipaddress_excluded
+	routes   []vip.Route   // virtual_routes
+	announce []time.Time   // pending GARP/NA rounds, ascending
+	annAddrs []netip.Addr
+	mac      net.HardwareAddr
+
+	refreshAt time.Time // next garp_master_refresh round; zero = none
+
+	// counters, read by status
+	since        time.Time
+	lastReason   vrrp.Reason
+	transitions  uint64
+	advertsSent  uint64
+	sendErrors   uint64
+	rx           [32]uint64 // by vrrp.DropReason
+	vipErrors    uint64
+	announceSent uint64
+	announceErrs uint64
+	lastErr      string
+	addrWarned   bool
+}
+
+// newInstance builds an instance and attaches it to its socket (opening
+// the socket if no other instance uses it yet).
+func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance, error) {
+	inst := &instance{
+		cfg: ic,
+		log: d.log.With("instance", ic.Name, "vrid", ic.VRID, "iface", ic.Interface),
+	}
+	ifi, err := net.InterfaceByName(ic.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("%s: vrrp_instance %s: interface %s: %w", ic.Pos, ic.Name, ic.Interface, err)
+	}
+	inst.mac = ifi.HardwareAddr
+
+	c, err := d.attachConn(inst)
+	if err != nil {
+		return nil, fmt.Errorf("%s: vrrp_instance %s: %w", ic.Pos, ic.Name, err)
+	}
+	inst.conn = c
+	mcfg := machineConfig(ic, c.c.LocalAddr())
+	if err := mcfg.Validate(); err != nil {
+		d.detach(inst)
+		return nil, fmt.Errorf("%s: vrrp_instance %s: %w", ic.Pos, ic.Name, err)
+	}
+	inst.m = vrrp.NewMachine(mcfg)
+	inst.buildPackets(c.c.LocalAddr())
+	inst.buildAddrs()
+	return inst, nil
+}
+
+// machineConfig maps a configured instance onto the state machine's view.
+func machineConfig(ic *config.Instance, local netip.Addr) vrrp.Config {
+	return vrrp.Config{
+		VRID:              uint8(ic.VRID),
+		Priority:          uint8(ic.Priority),
+		AdvertInterval:    ic.AdvertInterval,
+		Version:           ic.Version,
+		Preempt:           ic.Preempt,
+		PreemptDelay:      ic.PreemptDelay,
+		WantMaster:        ic.WantMaster,
+		Accept:            ic.Accept,
+		LocalAddr:         local,
+		DownTimerAdverts:  ic.DownTimerAdverts,
+		LowerPrioNoAdvert: ic.LowerPrioNoAdvert,
+	}
+}
+
+// buildPackets prepares the advert template and the receive checks.
+func (inst *instance) buildPackets(local netip.Addr) {
+	ic := inst.cfg
+	var addrs []netip.Addr
+	for _, a := range ic.VIPs {
+		addrs = append(addrs, a.Prefix.Addr())
+	}
+	p := vrrp.Packet{
+		Version:  ic.Version,
+		Type:     1,
+		VRID:     uint8(ic.VRID),
+		Priority: uint8(ic.Priority),
+		Addrs:    addrs,
+	}
+	chk := vrrp.CheckConfig{
+		Version:     ic.Version,
+		VRID:        uint8(ic.VRID),
+		Addrs:       addrs,
+		StrictAddrs: ic.Strict,
+		Self:        local,
+	}
+	if ic.Version == 2 {
+		secs := uint8(max(1, min(255, ic.AdvertInterval/time.Second)))
+		p.AdvertIntSeconds = secs
+		chk.AdvertIntSeconds = secs
+		if ic.Auth != nil && ic.Auth.Type == "PASS" {
+			p.AuthType = vrrp.AuthPassword
+			copy(p.AuthData[:], ic.Auth.Pass)
+			chk.AuthType = p.AuthType
+			chk.AuthData = p.AuthData
+		}
+	} else {
+		p.MaxAdvertCentis = uint16(ic.AdvertInterval / (10 * time.Millisecond))
+	}
+	for _, peer := range ic.UnicastPeers {
+		chk.Peers = append(chk.Peers, peer.Addr)
+		inst.dsts = append(inst.dsts, peer.Addr)
+	}
+	if len(inst.dsts) == 0 {
+		inst.dsts = []netip.Addr{mcastGroup(ic)}
+	}
+	inst.advert = p
+	inst.check = chk
+}
+
+func mcastGroup(ic *config.Instance) netip.Addr {
+	if ic.McastDstIP.IsValid() {
+		return ic.McastDstIP
+	}
+	if ic.IPv6 {
+		return netip.MustParseAddr("ff02::12")
+	}
+	return netip.MustParseAddr("224.0.0.18")
+}
+
+// buildAddrs converts the configured addresses and routes into vip's types.
+func (inst *instance) buildAddrs() {
+	ic := inst.cfg
+	inst.addrs = inst.addrs[:0]
+	inst.annAddrs = inst.annAddrs[:0]
+	for _, list := range [][]config.Address{ic.VIPs, ic.ExcludedVIPs} {
+		for _, a := range list {
+			dev := a.Dev
+			if dev == "" {
+				dev = ic.Interface
+			}
+			inst.addrs = append(inst.addrs, vip.Address{
+				Prefix:        a.Prefix,
+				Dev:           dev,
+				Broadcast:     a.Broadcast,
+				BroadcastAuto: a.BroadcastAuto,
+				Scope:         a.Scope,
+				Label:         a.Label,
+				Peer:          a.Peer,
+				NoDAD:         a.NoDAD || a.Prefix.Addr().Is6(),
+				NoPrefixRoute: a.NoPrefixRoute,
+			})
+			if dev == ic.Interface {
+				inst.annAddrs = append(inst.annAddrs, a.Prefix.Addr())
+			}
+		}
+	}
+	inst.routes = inst.routes[:0]
+	for _, r := range ic.Routes {
+		inst.routes = append(inst.routes, vip.Route{
+			Dst:    r.Dst,
+			Src:    r.Src,
+			Via:    r.Via,
+			Dev:    r.Dev,
+			Table:  r.Table,
+			Metric: r.Metric,
+			Scope:  r.Scope,
+			Type:   r.Type,
+			OnLink: r.OnLink,
+		})
+	}
+}
+
+// sameMachine reports whether ic can keep inst's running state machine and
+// socket: everything that the machine, the socket or the receive checks
+// depend on is unchanged.
+func (inst *instance) sameMachine(ic *config.Instance, cfg *config.Config) bool {
+	if connKeyOf(ic) != inst.conn.key {
+		return false
+	}
+	if machineConfig(ic, inst.m.Config().LocalAddr) != inst.m.Config() {
+		return false
+	}
+	probe := &instance{cfg: ic}
+	probe.buildPackets(inst.m.Config().LocalAddr)
+	return reflect.DeepEqual(probe.check, inst.check) && reflect.DeepEqual(probe.advert, inst.advert) &&
+		slices.Equal(probe.dsts, inst.dsts)
+}
+
+// updateInstance switches a running instance to a configuration that
+// differs only in addresses, routes, announcements or scripts. A master
+// adds the new addresses and removes the ones that are gone.
+func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, cfg *config.Config, now time.Time) {
+	oldAddrs := slices.Clone(inst.addrs)
+	oldRoutes := slices.Clone(inst.routes)
+	inst.cfg = ic
+	inst.buildAddrs()
+	if inst.m.State() != vrrp.StateMaster {
+		return
+	}
+	var goneAddrs []vip.Address
+	for _, a := range oldAddrs {
+		if !slices.ContainsFunc(inst.addrs, func(b vip.Address) bool { return reflect.DeepEqual(a, b) }) {
+			goneAddrs = append(goneAddrs, a)
+		}
+	}
+	var goneRoutes []vip.Route
+	for _, r := range oldRoutes {
+		if !slices.ContainsFunc(inst.routes, func(b vip.Route) bool { return reflect.DeepEqual(r, b) }) {
+			goneRoutes = append(goneRoutes, r)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+	defer cancel()
+	if err := d.vips.RemoveRoutes(ctx, goneRoutes); err != nil {
+		inst.vipError(err)
+	}
+	if err := d.vips.RemoveAddresses(ctx, goneAddrs); err != nil {
+		inst.vipError(err)
+	}
+	d.addVIPs(inst)
+	d.scheduleAnnounce(inst, now)
+}
+
+// deadline is the instance's earliest timer: the machine's, or the next
+// announcement round.
+func (inst *instance) deadline() (time.Time, bool) {
+	next, ok := inst.m.Deadline()
+	if len(inst.announce) > 0 && (!ok || inst.announce[0].Before(next)) {
+		next, ok = inst.announce[0], true
+	}
+	if !inst.refreshAt.IsZero() && (!ok || inst.refreshAt.Before(next)) {
+		next, ok = inst.refreshAt, true
+	}
+	return next, ok
+}
+
+// handleRx demultiplexes one received advert to its instance, checks it and
+// feeds it to the machine.
+func (d *Daemon) handleRx(p rxPacket, now time.Time) {
+	c := p.conn
+	if p.n < 0 {
+		c.readErrors++
+		return
+	}
+	defer d.putBuf(p.buf)
+	raw := p.buf[:p.n]
+	if len(raw) < 2 {
+		c.rx[vrrp.DropLength]++
+		return
+	}
+	inst := c.byVRID[raw[1]]
+	if inst == nil {
+		c.unknownVRID++
+		return
+	}
+	r := vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check)
+	inst.rx[r]++
+	if r.Drops() {
+		inst.log.Debug("dropped advert", "from", p.meta.Src, "reason", r.String())
+		return
+	}
+	if r == vrrp.WarnAddrList && !inst.addrWarned {
+		inst.addrWarned = true
+		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, p.meta.Src))
+	}
+	interval := time.Duration(inst.rxPkt.MaxAdvertCentis) * 10 * time.Millisecond
+	if inst.rxPkt.Version == 2 {
+		interval = time.Duration(inst.rxPkt.AdvertIntSeconds) * time.Second
+	}
+	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: interval, Src: p.meta.Src}
+	d.exec(inst, inst.m.Handle(ev, now), now)
+}
+
+// exec carries out the machine's actions in order.
+func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case vrrp.SendAdvert:
+			d.sendAdvert(inst, a.Priority)
+		case vrrp.AddVIPs:
+			d.addVIPs(inst)
+		case vrrp.RemoveVIPs:
+			d.removeVIPs(inst)
+		case vrrp.Announce:
+			d.scheduleAnnounce(inst, now)
+		case vrrp.Transition:
+			d.transition(inst, a, now)
+		}
+	}
+}
+
+func (d *Daemon) sendAdvert(inst *instance, prio uint8) {
+	inst.advert.Priority = prio
+	for _, dst := range inst.dsts {
+		if err := inst.conn.c.WriteTo(&inst.advert, dst); err != nil {
+			inst.sendErrors++
+			if inst.sendErrors == 1 || inst.sendErrors%100 == 0 {
+				inst.log.Warn(fmt.Sprintf("(%s) failed to send advert to %s", inst.cfg.Name, dst), "err", err, "errors", inst.sendErrors)
+			}
+			continue
+		}
+		inst.advertsSent++
+	}
+}
+
+func (d *Daemon) addVIPs(inst *instance) {
+	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+	defer cancel()
+	if err := d.vips.AddAddresses(ctx, inst.addrs); err != nil {
+		inst.vipError(err)
+	}
+	if len(inst.routes) > 0 {
+		if err := d.vips.AddRoutes(ctx, inst.routes); err != nil {
+			inst.vipError(err)
+		}
+	}
+}
+
+func (d *Daemon) removeVIPs(inst *instance) {
+	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+	defer cancel()
+	if len(inst.routes) > 0 {
+		if err := d.vips.RemoveRoutes(ctx, inst.routes); err != nil {
+			inst.vipError(err)
+		}
+	}
+	if err := d.vips.RemoveAddresses(ctx, inst.addrs); err != nil {
+		inst.vipError(err)
+	}
+	inst.announce = nil
+	inst.refreshAt = time.Time{}
+}
+
+func (inst *instance) vipError(err error) {
+	inst.vipErrors++
+	inst.lastErr = err.Error()
+	inst.log.Error(fmt.Sprintf("(%s) address or route change failed", inst.cfg.Name), "err", err)
+}
+
+// scheduleAnnounce plans the GARP/NA bursts after becoming master
+// (garp_master_repeat rounds now, again after garp_master_delay) and the
+// first refresh.
+func (d *Daemon) scheduleAnnounce(inst *instance, now time.Time) {
+	ic := inst.cfg
+	inst.announce = vip.Schedule(now, vip.GARPConfig{
+		Repeat:   ic.GARPMasterRepeat,
+		Interval: d.garpInterval(inst),
+		Delay:    ic.GARPMasterDelay,
+	})
+	inst.refreshAt = time.Time{}
+	if ic.GARPMasterRefresh > 0 {
+		inst.refreshAt = now.Add(ic.GARPMasterRefresh)
+	}
+}
+
+func (d *Daemon) garpInterval(inst *instance) time.Duration {
+	if inst.cfg.IPv6 {
+		return d.cfg.Global.GNAInterval
+	}
+	return d.cfg.Global.GARPInterval
+}
+
+// runAnnouncements sends the announcement rounds that are due.
+func (d *Daemon) runAnnouncements(inst *instance, now time.Time) {
+	for len(inst.announce) > 0 && !now.Before(inst.announce[0]) {
+		inst.announce = inst.announce[1:]
+		d.announceOnce(inst)
+	}
+	if !inst.refreshAt.IsZero() && !now.Before(inst.refreshAt) {
+		ic := inst.cfg
+		inst.announce = append(inst.announce, vip.Schedule(now, vip.GARPConfig{
+			Repeat:   max(ic.GARPMasterRefreshRepeat, 1),
+			Interval: d.garpInterval(inst),
+		})...)
+		inst.refreshAt = now.Add(ic.GARPMasterRefresh)
+		d.runAnnouncements(inst, now)
+	}
+}
+
+func (d *Daemon) announceOnce(inst *instance) {
+	if len(inst.annAddrs) == 0 {
+		return
+	}
+	router := ipv6Forwarding(inst.cfg.Interface)
+	if err := d.ann.Announce(inst.cfg.Interface, inst.annAddrs, inst.mac, router); err != nil {
+		inst.announceErrs++
+		inst.log.Warn(fmt.Sprintf("(%s) gratuitous ARP / NA failed", inst.cfg.Name), "err", err)
+		return
+	}
+	inst.announceSent++
+}
+
+// ipv6Forwarding reports whether the interface forwards IPv6 (the R flag
+// of our neighbour advertisements).
+func ipv6Forwarding(ifname string) bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + ifname + "/forwarding")
+	return err == nil && strings.TrimSpace(string(b)) == "1"
+}
+
+// transition logs the state change the way keepalived does, so that the
+// lines operators grep for stay the same.
+func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
+	inst.transitions++
+	inst.since = now
+	inst.lastReason = t.Reason
+	inst.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, t.To),
+		"from", t.From.String(), "reason", t.Reason.String(), "priority", inst.m.Priority())
+	if t.To != vrrp.StateMaster {
+		inst.announce = nil
+		inst.refreshAt = time.Time{}
+	}
+}

@@ -1,0 +1,189 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// Status is the daemon's state as vigilctl shows it. Counters only grow.
+type Status struct {
+	RouterID       string           `json:"router_id"`
+	Time           time.Time        `json:"time"`
+	Instances      []InstanceStatus `json:"instances"`
+	Sockets        []SocketStatus   `json:"sockets"`
+	Addresses      vip.ManagerStats `json:"addresses"`
+	Reloads        uint64           `json:"reloads"`
+	ReloadFailures uint64           `json:"reload_failures"`
+}
+
+// InstanceStatus is one vrrp_instance.
+type InstanceStatus struct {
+	Name           string            `json:"name"`
+	Interface      string            `json:"interface"`
+	VRID           int               `json:"vrid"`
+	Family         string            `json:"family"`
+	Version        int               `json:"version"`
+	State          string            `json:"state"`
+	Priority       int               `json:"priority"`
+	BasePriority   int               `json:"base_priority"`
+	Master         string            `json:"master,omitempty"`
+	MasterPriority int               `json:"master_priority,omitempty"`
+	Since          time.Time         `json:"since"`
+	Reason         string            `json:"reason"`
+	Transitions    uint64            `json:"transitions"`
+	AdvertsSent    uint64            `json:"adverts_sent"`
+	SendErrors     uint64            `json:"send_errors"`
+	Received       map[string]uint64 `json:"received"` // by verdict: "none" = accepted
+	VIPs           []string          `json:"vips"`
+	VIPErrors      uint64            `json:"vip_errors"`
+	Announcements  uint64            `json:"announcements"`
+	AnnounceErrors uint64            `json:"announce_errors"`
+	LastError      string            `json:"last_error,omitempty"`
+}
+
+// SocketStatus is one VRRP socket.
+type SocketStatus struct {
+	Interface   string `json:"interface"`
+	Family      string `json:"family"`
+	Unicast     bool   `json:"unicast"`
+	Source      string `json:"source"`
+	UnknownVRID uint64 `json:"unknown_vrid"`
+	ReadErrors  uint64 `json:"read_errors"`
+	Short       uint64 `json:"short"`
+}
+
+// Status returns the latest snapshot. Safe for concurrent use.
+func (d *Daemon) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.status
+}
+
+// publish refreshes the snapshot from the loop's state.
+func (d *Daemon) publish() {
+	s := Status{
+		RouterID:       d.cfg.Global.RouterID,
+		Time:           time.Now(),
+		Addresses:      d.vips.Stats(),
+		Reloads:        d.reloads,
+		ReloadFailures: d.reloadFailures,
+	}
+	for _, inst := range d.instances {
+		ic := inst.cfg
+		is := InstanceStatus{
+			Name:           ic.Name,
+			Interface:      ic.Interface,
+			VRID:           ic.VRID,
+			Family:         family(ic.IPv6),
+			Version:        ic.Version,
+			State:          inst.m.State().String(),
+			Priority:       int(inst.m.Priority()),
+			BasePriority:   ic.Priority,
+			Since:          inst.since,
+			Reason:         inst.lastReason.String(),
+			Transitions:    inst.transitions,
+			AdvertsSent:    inst.advertsSent,
+			SendErrors:     inst.sendErrors,
+			Received:       map[string]uint64{},
+			VIPErrors:      inst.vipErrors,
+			Announcements:  inst.announceSent,
+			AnnounceErrors: inst.announceErrs,
+			LastError:      inst.lastErr,
+		}
+		if a, p := inst.m.Master(); a.IsValid() {
+			is.Master, is.MasterPriority = a.String(), int(p)
+		}
+		for _, r := range vrrp.DropReasons() {
+			if n := inst.rx[r]; n > 0 {
+				is.Received[r.String()] = n
+			}
+		}
+		for _, a := range inst.addrs {
+			is.VIPs = append(is.VIPs, a.Prefix.String()+" dev "+a.Dev)
+		}
+		s.Instances = append(s.Instances, is)
+	}
+	for _, c := range d.conns {
+		s.Sockets = append(s.Sockets, SocketStatus{
+			Interface:   c.key.ifname,
+			Family:      family(c.key.ipv6),
+			Unicast:     c.key.unicast,
+			Source:      c.c.LocalAddr().String(),
+			UnknownVRID: c.unknownVRID,
+			ReadErrors:  c.readErrors,
+			Short:       c.rx[vrrp.DropLength],
+		})
+	}
+	d.mu.Lock()
+	d.status = s
+	d.mu.Unlock()
+}
+
+func family(v6 bool) string {
+	if v6 {
+		return "inet6"
+	}
+	return "inet"
+}
+
+// ServeControl answers vigilctl on the unix socket at path until ctx ends.
+// Each connection sends one command line ("status" or "reload") and gets
+// one JSON document back.
+func (d *Daemon) ServeControl(ctx context.Context, path string) error {
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		l.Close()
+		os.Remove(path)
+	}()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		go d.serveOne(ctx, c)
+	}
+}
+
+func (d *Daemon) serveOne(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil && line == "" {
+		return
+	}
+	enc := json.NewEncoder(c)
+	enc.SetIndent("", "  ")
+	switch strings.TrimSpace(line) {
+	case "status":
+		enc.Encode(d.Status())
+	case "reload":
+		if err := d.Reload(ctx); err != nil {
+			enc.Encode(map[string]string{"result": "failed", "error": err.Error()})
+			return
+		}
+		enc.Encode(map[string]string{"result": "ok"})
+	default:
+		enc.Encode(map[string]string{"result": "failed", "error": "unknown command " + strings.TrimSpace(line)})
+	}
+}
