@@ -1,0 +1,13 @@
+//go:build !linux
+
+package check
+
+import (
+	"context"
+	"errors"
+)
+
+// Exec is only implemented on Linux.
+func Exec(ctx context.Context, s Script, started func(pid int)) Result {
+	return Result{Outcome: OutcomeError, Err: errors.ErrUnsupported.Error()}
+}
