@@ -6,18 +6,20 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
+	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
 )
 
 // Announcer sends gratuitous ARPs and unsolicited neighbour advertisements.
-// It keeps one AF_PACKET socket (for ARP) and one ICMPv6 socket (for NA) per
-// interface and reuses them; when the interface behind a name changes index
+// It keeps one AF_PACKET socket (for ARP) and one raw ICMPv6 socket (for NA,
+// the message built by mdlayher/ndp) per interface and reuses them; when the interface behind a name changes index
 // (it was deleted and created again), or a send fails, the sockets are
 // closed and opened afresh on the next Announce.
 type Announcer struct {
@@ -31,7 +33,7 @@ type Announcer struct {
 type linkSockets struct {
 	index int
 	arp   *packet.Conn
-	nd    *ndp.Conn
+	nd    *ipv6.PacketConn
 }
 
 func (s *linkSockets) closeARP() {
@@ -163,29 +165,53 @@ func (a *Announcer) sendGARPLocked(s *linkSockets, ifi *net.Interface, ip netip.
 	return nil
 }
 
+// openND opens a raw ICMPv6 socket that only sends: hop limit 255 (RFC 4861
+// §7.1 has receivers drop anything else), the kernel fills the checksum, and
+// a filter that blocks every incoming ICMPv6 type.
+func openND() (*ipv6.PacketConn, error) {
+	c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
+	if err != nil {
+		return nil, err
+	}
+	pc := c.IPv6PacketConn()
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	for _, set := range []func() error{
+		func() error { return pc.SetHopLimit(ndp.HopLimit) },
+		func() error { return pc.SetMulticastHopLimit(ndp.HopLimit) },
+		func() error { return pc.SetChecksum(true, 2) },
+		func() error { return pc.SetICMPFilter(&f) },
+	} {
+		if err := set(); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
+	return pc, nil
+}
+
 func (a *Announcer) sendNALocked(s *linkSockets, ifi *net.Interface, ip netip.Addr, mac net.HardwareAddr, router bool) error {
+	b, err := ndp.MarshalMessage(UnsolicitedNA(ip, mac, router))
+	if err != nil {
+		return err
+	}
 	if s.nd == nil {
-		c, _, err := ndp.Listen(ifi, ndp.Unspecified)
+		pc, err := openND()
 		if err != nil {
 			return fmt.Errorf("open ICMPv6 socket: %w", err)
 		}
-		// Receive nothing: this socket only sends.
-		var f ipv6.ICMPFilter
-		f.SetAll(true)
-		if err := c.SetICMPFilter(&f); err != nil {
-			_ = c.Close()
-			return fmt.Errorf("ICMPv6 filter: %w", err)
-		}
-		s.nd = c
+		s.nd = pc
 	}
-	na := UnsolicitedNA(ip, mac, router)
+	// The zone is the numeric index: Go's name-to-index cache can be a
+	// minute stale after the interface was recreated.
+	dst := &net.IPAddr{IP: allNodes.AsSlice(), Zone: strconv.Itoa(ifi.Index)}
 	cm := &ipv6.ControlMessage{HopLimit: ndp.HopLimit, Src: ip.AsSlice(), IfIndex: ifi.Index}
-	err := s.nd.WriteTo(na, cm, allNodes)
+	_, err = s.nd.WriteTo(b, cm, dst)
 	if err != nil && !ip.IsLinkLocalUnicast() {
 		// The VIP is not (yet) a usable source here: let the kernel pick
 		// one of the interface's addresses.
 		cm.Src = nil
-		err = s.nd.WriteTo(na, cm, allNodes)
+		_, err = s.nd.WriteTo(b, cm, dst)
 	}
 	if err != nil {
 		s.closeND()
