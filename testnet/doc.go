@@ -18,6 +18,14 @@
 // [Host.Capture] runs tcpdump and returns the frames with their kernel
 // timestamps, read by a small classic-pcap reader ([ReadPcap]).
 //
+// Processes: [Host.Start] runs a binary inside a namespace in its own process
+// group with its output in a log file; [Host.Exec] runs one to completion;
+// [Host.Do] runs Go code (sockets, netlink) inside the namespace.
+//
+// Outside `go test` (the demo, a benchmark tool), [NewStandalone] provides
+// the testing.TB a Lab needs; its Close (or a fatal error, or SIGINT with
+// CloseOnSignal) removes everything.
+//
 // Owns: namespaces, veths, bridges, nftables tables and processes that it
 // created itself, all removed by t.Cleanup, also when the test fails.
 // Must not: touch the root namespace, be imported by non-test production

@@ -48,9 +48,10 @@ func noPing(t *testing.T, h *testnet.Host, dst string, count int) int {
 	return pingWait(t, h, dst, count, "0.3")
 }
 
-func pingWait(t *testing.T, h *testnet.Host, dst string, count int, wait string) int {
+func pingWait(t *testing.T, h *testnet.Host, dst string, count int, wait string, extra ...string) int {
 	t.Helper()
-	out, err := h.Command(context.Background(), "ping", "-n", "-q", "-c", strconv.Itoa(count), "-i", "0.01", "-W", wait, dst).CombinedOutput()
+	args := append([]string{"-n", "-q", "-c", strconv.Itoa(count), "-i", "0.01", "-W", wait}, extra...)
+	out, err := h.Command(context.Background(), "ping", append(args, dst)...).CombinedOutput()
 	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(string(out))
 	if m == nil {
 		t.Fatalf("ping %s from %s: %v\n%s", dst, h.Name(), err, out)
@@ -540,5 +541,39 @@ func TestBadArguments(t *testing.T) {
 		testnet.Eventually(tb, 10*time.Second, func() bool { n++; return n == 3 }, "third time")
 	}) {
 		t.Error("Eventually failed a condition that became true")
+	}
+}
+
+// TestSwitchFloodsVRRPMulticast: the switch passes the VRRP groups
+// 224.0.0.18 and ff02::12 to every port (snooping off), and an isolated port
+// passes neither.
+func TestSwitchFloodsVRRPMulticast(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	send := func() {
+		pingWait(t, ea.Host(), "224.0.0.18", 1, "0.3", "-I", "eth0")
+		pingWait(t, ea.Host(), "ff02::12", 1, "0.3", "-I", "eth0")
+	}
+	count := func(pkts []testnet.Packet) (v4, v6 int) {
+		for _, p := range pkts {
+			switch net.HardwareAddr(p.Data[0:6]).String() {
+			case "01:00:5e:00:00:12":
+				v4++
+			case "33:33:00:00:00:12":
+				v6++
+			}
+		}
+		return v4, v6
+	}
+	filter := "dst host 224.0.0.18 or dst host ff02::12"
+	c := eb.Host().Capture(t, "eth0", filter)
+	send()
+	if v4, v6 := count(c.Stop(t)); v4 == 0 || v6 == 0 {
+		t.Errorf("b saw %d frames to 224.0.0.18 and %d to ff02::12; want both", v4, v6)
+	}
+	ea.Isolate(t)
+	c = eb.Host().Capture(t, "eth0", filter)
+	send()
+	if v4, v6 := count(c.Stop(t)); v4 != 0 || v6 != 0 {
+		t.Errorf("isolated a still reached b: %d and %d multicast frames", v4, v6)
 	}
 }
