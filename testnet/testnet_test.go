@@ -577,3 +577,48 @@ func TestSwitchFloodsVRRPMulticast(t *testing.T) {
 		t.Errorf("isolated a still reached b: %d and %d multicast frames", v4, v6)
 	}
 }
+
+// TestKeepalivedFreezeThaw runs Debian's keepalived as the only VRRP router
+// on a switch: its adverts reach the other host, stop while it is frozen,
+// and come back when it is thawed.
+func TestKeepalivedFreezeThaw(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	k := ea.Host().Keepalived(t, `
+global_defs {
+	router_id testnet
+	vrrp_version 3
+}
+vrrp_instance VI_1 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 51
+	priority 100
+	advert_int 0.1
+	virtual_ipaddress {
+		192.0.2.254/24
+	}
+}
+`, "-P")
+	k.WaitOutput(t, "Entering MASTER STATE", 20*time.Second)
+	adverts := func(window time.Duration) int {
+		c := eb.Host().Capture(t, "eth0", "ip proto 112")
+		time.Sleep(window)
+		return len(c.Stop(t))
+	}
+	if n := adverts(500 * time.Millisecond); n == 0 {
+		t.Fatal("no VRRP adverts from the running keepalived")
+	}
+	if err := k.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	// Let a frame already in flight pass, then a frozen router sends
+	// nothing, however long we look.
+	time.Sleep(50 * time.Millisecond)
+	if n := adverts(500 * time.Millisecond); n != 0 {
+		t.Errorf("%d adverts while keepalived was frozen", n)
+	}
+	if err := k.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 20*time.Second, func() bool { return adverts(300*time.Millisecond) > 0 }, "no adverts after Thaw")
+}
