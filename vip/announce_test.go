@@ -87,13 +87,6 @@ func TestUnsolicitedNA(t *testing.T) {
 	}
 }
 
-func TestDropAllIsRetZero(t *testing.T) {
-	// BPF_RET|BPF_K with K=0: accept 0 bytes of every packet.
-	if len(dropAll) != 1 || dropAll[0].Op != 0x06 || dropAll[0].K != 0 {
-		t.Fatalf("dropAll = %+v", dropAll)
-	}
-}
-
 func BenchmarkGARPFrame(b *testing.B) {
 	mac := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x20, 0x30}
 	ip := netip.MustParseAddr("192.0.2.10")

@@ -58,3 +58,16 @@ func (m *Manager) RemoveRoutes(ctx context.Context, routes []Route) error {
 func (m *Manager) PresentRoutes(ctx context.Context, routes []Route) ([]Route, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// AddRules returns errors.ErrUnsupported off Linux.
+func (m *Manager) AddRules(ctx context.Context, rules []Rule) error { return errors.ErrUnsupported }
+
+// RemoveRules returns errors.ErrUnsupported off Linux.
+func (m *Manager) RemoveRules(ctx context.Context, rules []Rule) error {
+	return errors.ErrUnsupported
+}
+
+// PresentRules returns errors.ErrUnsupported off Linux.
+func (m *Manager) PresentRules(ctx context.Context, rules []Rule) ([]Rule, error) {
+	return nil, errors.ErrUnsupported
+}

@@ -53,3 +53,10 @@ func TestMatchAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestDropAllIsRetZero(t *testing.T) {
+	// BPF_RET|BPF_K with K=0: accept 0 bytes of every packet.
+	if len(dropAll) != 1 || dropAll[0].Op != 0x06 || dropAll[0].K != 0 {
+		t.Fatalf("dropAll = %+v", dropAll)
+	}
+}

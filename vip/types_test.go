@@ -138,3 +138,33 @@ func TestRouteError(t *testing.T) {
 		}
 	}
 }
+
+func TestRuleValidateAndString(t *testing.T) {
+	p := netip.MustParsePrefix
+	tests := []struct {
+		r       Rule
+		str     string
+		wantErr string
+	}{
+		{Rule{From: p("192.0.2.10/32"), Table: 100, Priority: 100}, "from 192.0.2.10/32 priority 100 table 100", ""},
+		{Rule{To: p("2001:db8::/32"), IIF: "eth0", Table: 5}, "-6 from all to 2001:db8::/32 iif eth0 table 5", ""},
+		{Rule{IPv6: true, FwMark: 0x10, Table: 7}, "-6 from all fwmark 0x10/0xffffffff table 7", ""},
+		{Rule{FwMark: 0x10, FwMask: 0xf0, OIF: "eth1", Table: 7}, "from all oif eth1 fwmark 0x10/0xf0 table 7", ""},
+		{Rule{From: p("192.0.2.0/24"), To: p("2001:db8::/32"), Table: 1}, "", "different families"},
+		{Rule{From: p("192.0.2.1/24"), Table: 1}, "", "host bits"},
+		{Rule{From: p("192.0.2.0/24")}, "", "table 0"},
+		{Rule{Table: 1, Priority: -1}, "", "priority"},
+	}
+	for _, tt := range tests {
+		err := tt.r.validate()
+		if tt.wantErr == "" {
+			if err != nil || tt.r.String() != tt.str {
+				t.Errorf("%+v: String %q, err %v; want %q", tt.r, tt.r.String(), err, tt.str)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: err %v, want ErrInvalid mentioning %q", tt.r, err, tt.wantErr)
+		}
+	}
+}

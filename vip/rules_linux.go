@@ -1,0 +1,176 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	if !p.IsValid() {
+		return nil
+	}
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func (r Rule) family() int {
+	if r.is6() {
+		return netlink.FAMILY_V6
+	}
+	return netlink.FAMILY_V4
+}
+
+// toNetlinkRule builds the RTM_NEWRULE / RTM_DELRULE request for r.
+func (r Rule) toNetlinkRule() *netlink.Rule {
+	n := netlink.NewRule()
+	n.Family = r.family()
+	n.Src, n.Dst = ipNet(r.From), ipNet(r.To)
+	n.Table = r.Table
+	if r.Priority != 0 {
+		n.Priority = r.Priority
+	}
+	n.IifName, n.OifName = r.IIF, r.OIF
+	if r.FwMark != 0 || r.FwMask != 0 {
+		n.Mark = r.FwMark
+		m := r.mask()
+		n.Mask = &m
+	}
+	return n
+}
+
+// matches reports whether the kernel rule k is r.
+func (r Rule) matches(k netlink.Rule) bool {
+	kmask := uint32(0)
+	if k.Mask != nil {
+		kmask = *k.Mask
+	}
+	return prefixOf(k.Src) == r.From && prefixOf(k.Dst) == r.To &&
+		k.Table == r.Table && (r.Priority == 0 || k.Priority == r.Priority) &&
+		k.IifName == r.IIF && k.OifName == r.OIF &&
+		k.Mark == r.FwMark && kmask == r.mask() &&
+		!k.Invert && k.Goto <= 0 && (k.Type == 0 || k.Type == unix.FR_ACT_TO_TBL)
+}
+
+func (c *linkCache) findRule(r Rule) (netlink.Rule, bool, error) {
+	ks, err := c.h.RuleList(r.family())
+	if err != nil {
+		return netlink.Rule{}, false, err
+	}
+	for _, k := range ks {
+		if r.matches(k) {
+			return k, true, nil
+		}
+	}
+	return netlink.Rule{}, false, nil
+}
+
+// AddRules adds each policy routing rule the kernel does not hold yet
+// (same selectors, table and, if given, priority). Errors name the rule and
+// are joined; the other rules are still applied. Rules naming an interface
+// need not wait for it: the kernel keeps them inactive until it appears.
+func (m *Manager) AddRules(ctx context.Context, rules []Rule) error {
+	return m.reconcileRules(ctx, "add", rules)
+}
+
+// RemoveRules removes each rule that the kernel holds as described. Absent
+// rules are not errors.
+func (m *Manager) RemoveRules(ctx context.Context, rules []Rule) error {
+	return m.reconcileRules(ctx, "remove", rules)
+}
+
+func (m *Manager) reconcileRules(ctx context.Context, op string, rules []Rule) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, err := m.handle()
+	if err != nil {
+		return err
+	}
+	c := newLinkCache(h)
+	var errs []error
+	for _, r := range rules {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("vip: %s rules: %w", op, err))
+			break
+		}
+		if err := m.ruleOne(c, op, r); err != nil {
+			m.stats.errors.Add(1)
+			errs = append(errs, fmt.Errorf("vip: %s rule %s: %w", op, r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) ruleOne(c *linkCache, op string, r Rule) error {
+	if err := r.validate(); err != nil {
+		return err
+	}
+	k, found, err := c.findRule(r)
+	if err != nil {
+		return err
+	}
+	switch {
+	case op == "add" && found:
+		m.log.Debug("vip: rule already present", "rule", r.String())
+		return nil
+	case op == "add":
+		if err := c.h.RuleAdd(r.toNetlinkRule()); err != nil {
+			return err
+		}
+		m.stats.rulesAdded.Add(1)
+		m.log.Info("vip: added rule", "rule", r.String())
+		return nil
+	case !found:
+		return nil
+	default:
+		del := r.toNetlinkRule()
+		del.Priority = k.Priority // exactly the one we found
+		if err := c.h.RuleDel(del); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil
+			}
+			return err
+		}
+		m.stats.rulesRemoved.Add(1)
+		m.log.Info("vip: removed rule", "rule", r.String())
+		return nil
+	}
+}
+
+// PresentRules returns the entries of rules that the kernel holds as
+// described, in input order.
+func (m *Manager) PresentRules(ctx context.Context, rules []Rule) ([]Rule, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, err := m.handle()
+	if err != nil {
+		return nil, err
+	}
+	c := newLinkCache(h)
+	var (
+		out  []Rule
+		errs []error
+	)
+	for _, r := range rules {
+		if err := ctx.Err(); err != nil {
+			return out, errors.Join(append(errs, fmt.Errorf("vip: present rules: %w", err))...)
+		}
+		if err := r.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("vip: present rule %s: %w", r, err))
+			continue
+		}
+		_, found, err := c.findRule(r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vip: present rule %s: %w", r, err))
+			continue
+		}
+		if found {
+			out = append(out, r)
+		}
+	}
+	return out, errors.Join(errs...)
+}
