@@ -126,6 +126,10 @@ var scenarios = []scenario{
 			{time.Second + 3906250*ns - ns, vrrp.Timeout{}, nil, vrrp.StateBackup, time.Second + 3906250*ns},
 			{time.Second + 3906250*ns, vrrp.Timeout{}, up(vrrp.StateBackup, 100, vrrp.ReasonMasterDown), vrrp.StateMaster, 2*time.Second + 3906250*ns},
 		}},
+	{"state MASTER below 255, VRRPv2: one interval plus 1/256 s", "keepalived VRRP_TIMER_SKEW_MIN for v2",
+		with(cfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.WantMaster = true; c.Version = 2; c.AdvertInterval = 3 * time.Second }), []step{
+			{0, vrrp.Startup{}, startBackup, vrrp.StateBackup, 3*time.Second + 3906250*ns},
+		}},
 	{"state MASTER below 255 yields to a master that speaks in time", "keepalived: the short first wait is an ordinary Master_Down_Timer",
 		with(cfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.WantMaster = true }), []step{
 			{0, vrrp.Startup{}, startBackup, vrrp.StateBackup, time.Second + 3906250*ns},
@@ -348,6 +352,12 @@ var scenarios = []scenario{
 			{time.Second, vrrp.Timeout{}, send(50, vrrp.ReasonAdvertTimer), vrrp.StateMaster, 2 * time.Second},
 			{3 * time.Second / 2, adv(60, "192.0.2.0"), toBackup(vrrp.ReasonHigherPriority), vrrp.StateBackup, 3*time.Second/2 + mdi(50, time.Second)},
 		})},
+	{"SetPriority can move the down timer into the past: it fires at once", "keepalived vrrp_set_effective_priority; Deadline contract",
+		cfg3(100, "192.0.2.1"), []step{
+			init3,
+			{3500 * time.Millisecond, vrrp.SetPriority{Priority: 254}, nil, vrrp.StateBackup, mdi(254, time.Second)},
+			{3500 * time.Millisecond, vrrp.Timeout{}, up(vrrp.StateBackup, 254, vrrp.ReasonMasterDown), vrrp.StateMaster, 4500 * time.Millisecond},
+		}},
 	{"the owner ignores SetPriority", "keepalived: an address owner's priority never changes",
 		cfg3(255, "192.0.2.1"), []step{
 			{0, vrrp.SetPriority{Priority: 10}, nil, vrrp.StateInit, none},

@@ -21,7 +21,7 @@ import (
 //	go test ./vrrp -run 'TestSimulation$' -seed 1234 -v
 var (
 	simSeed  = flag.Uint64("seed", 0, "TestSimulation: run only this seed (0: run -seeds seeds)")
-	simSeeds = flag.Int("seeds", 400, "TestSimulation: how many seeds to run")
+	simSeeds = flag.Int("seeds", 300, "TestSimulation: how many seeds to run (-short: 50)")
 )
 
 type simNode struct {
@@ -470,8 +470,12 @@ func TestSimulation(t *testing.T) {
 		simulate(t, *simSeed)
 		return
 	}
+	seeds := *simSeeds
+	if testing.Short() {
+		seeds = min(seeds, 50)
+	}
 	var tied, byAddr int
-	for seed := uint64(1); seed <= uint64(*simSeeds); seed++ {
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
 		o := simulate(t, seed)
 		if o.topTied {
 			tied++
@@ -480,7 +484,7 @@ func TestSimulation(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d seeds; %d had tied highest priorities, won by the highest address in %d", *simSeeds, tied, byAddr)
+	t.Logf("%d seeds; %d had tied highest priorities, won by the highest address in %d", seeds, tied, byAddr)
 }
 
 // TestSimulationEqualPriorityContention: routers of equal priority that start
