@@ -1,0 +1,359 @@
+package vrrp_test
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// listenIn opens a Conn on eth0 inside h.
+func listenIn(t *testing.T, h *testnet.Host, is6 bool, opts vrrp.ConnOptions) vrrp.Conn {
+	t.Helper()
+	var c vrrp.Conn
+	err := h.Do(func() (err error) {
+		if is6 {
+			c, err = vrrp.ListenIPv6("eth0", opts)
+		} else {
+			c, err = vrrp.ListenIPv4("eth0", opts)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen in %s: %v", h.Name(), err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// injector opens a plain raw protocol-112 socket in h bound to src on
+// eth0, for sending hand-made bytes with any TTL / hop limit.
+func injector(t *testing.T, h *testnet.Host, src netip.Addr) func(t *testing.T, raw []byte, dst netip.Addr, ttl int) {
+	t.Helper()
+	var pc net.PacketConn
+	var ifi *net.Interface
+	err := h.Do(func() (err error) {
+		if ifi, err = net.InterfaceByName("eth0"); err != nil {
+			return err
+		}
+		if src.Is6() {
+			pc, err = net.ListenPacket("ip6:112", src.WithZone("eth0").String())
+		} else {
+			pc, err = net.ListenPacket("ip4:112", src.String())
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("injector in %s: %v", h.Name(), err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	var mu sync.Mutex
+	return func(t *testing.T, raw []byte, dst netip.Addr, ttl int) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		var err error
+		if src.Is6() {
+			p := ipv6.NewPacketConn(pc)
+			err = errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastHopLimit(ttl), p.SetHopLimit(ttl), p.SetMulticastLoopback(false))
+		} else {
+			p := ipv4.NewPacketConn(pc)
+			err = errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastTTL(ttl), p.SetTTL(ttl), p.SetMulticastLoopback(false))
+		}
+		if err != nil {
+			t.Fatalf("injector options: %v", err)
+		}
+		zone := ""
+		if dst.Is6() {
+			zone = "eth0"
+		}
+		if _, err := pc.WriteTo(raw, &net.IPAddr{IP: dst.AsSlice(), Zone: zone}); err != nil {
+			t.Fatalf("inject: %v", err)
+		}
+	}
+}
+
+// realEnv builds the shared test network from two namespaces joined by a
+// veth pair, with our Conns on both ends.
+func realEnv(t *testing.T, is6 bool) connEnv {
+	p := newPair(t)
+	a := listenIn(t, p.a, is6, vrrp.ConnOptions{})
+	b := listenIn(t, p.b, is6, vrrp.ConnOptions{})
+	group := vrrp.GroupIPv4
+	if is6 {
+		group = vrrp.GroupIPv6
+	}
+	return connEnv{a: a, b: b, group: group, inject: injector(t, p.a, a.LocalAddr())}
+}
+
+// TestConnReal runs the shared Conn bodies over raw sockets in network
+// namespaces: the same assertions as TestConnTwin, on the kernel.
+func TestConnReal(t *testing.T) {
+	for _, fam := range []struct {
+		name string
+		is6  bool
+	}{{"ipv4", false}, {"ipv6", true}} {
+		t.Run(fam.name+"/exchange", func(t *testing.T) {
+			t.Parallel()
+			testConnExchange(t, realEnv(t, fam.is6))
+		})
+		t.Run(fam.name+"/drops", func(t *testing.T) {
+			t.Parallel()
+			testConnDrops(t, realEnv(t, fam.is6))
+		})
+	}
+}
+
+// TestConnBoundToDevice: a Conn on eth0 does not see adverts arriving on
+// another interface of the same namespace (SO_BINDTODEVICE), so instances
+// on different interfaces never see each other's traffic.
+func TestConnBoundToDevice(t *testing.T) {
+	lab := testnet.New(t)
+	a, b := lab.Host("a"), lab.Host("b")
+	a0, b0 := lab.Wire(a, "eth0", b, "eth0")
+	a1, b1 := lab.Wire(a, "eth1", b, "eth1")
+	a0.AddAddr(t, "192.0.2.1/24")
+	b0.AddAddr(t, "192.0.2.2/24")
+	a1.AddAddr(t, "198.51.100.1/24")
+	b1.AddAddr(t, "198.51.100.2/24")
+	var send1 vrrp.Conn
+	if err := a.Do(func() (err error) { send1, err = vrrp.ListenIPv4("eth1", vrrp.ConnOptions{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer send1.Close()
+	send0 := listenIn(t, a, false, vrrp.ConnOptions{})
+	recv0 := listenIn(t, b, false, vrrp.ConnOptions{})
+	// b has an instance on eth1 too: the group is joined on both
+	// interfaces, as in a firewall with inside and outside instances.
+	var recv1 vrrp.Conn
+	if err := b.Do(func() (err error) { recv1, err = vrrp.ListenIPv4("eth1", vrrp.ConnOptions{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer recv1.Close()
+	if send1.LocalAddr() != netip.MustParseAddr("198.51.100.1") {
+		t.Errorf("eth1 source = %v", send1.LocalAddr())
+	}
+	// First the advert on eth1 (b receives it on eth1, where nobody
+	// listens), then a marker on eth0: recv0 must read the marker first.
+	if err := send1.WriteTo(advert(1, 100), vrrp.GroupIPv4); err != nil {
+		t.Fatal(err)
+	}
+	if err := send0.WriteTo(advert(2, 100), vrrp.GroupIPv4); err != nil {
+		t.Fatal(err)
+	}
+	raw, m := readOne(t, recv0)
+	var p vrrp.Packet
+	if err := p.UnmarshalFamily(raw, false); err != nil || p.VRID != 2 || m.IfIndex != b0.Index() {
+		t.Errorf("eth0 conn read VRID %d on ifindex %d (eth0 is %d, eth1 %d), err %v; want the eth0 marker VRID 2",
+			p.VRID, m.IfIndex, b0.Index(), b1.Index(), err)
+	}
+	raw, m = readOne(t, recv1)
+	if err := p.UnmarshalFamily(raw, false); err != nil || p.VRID != 1 || m.IfIndex != b1.Index() || m.Src != send1.LocalAddr() {
+		t.Errorf("eth1 conn read VRID %d from %v on ifindex %d, err %v; want VRID 1 from %v on %d",
+			p.VRID, m.Src, m.IfIndex, err, send1.LocalAddr(), b1.Index())
+	}
+}
+
+// TestConnOptions: a configured source is used and checksummed for; a
+// source of the wrong family and a non-multicast group are refused; a
+// closed Conn unblocks its reader with net.ErrClosed.
+func TestConnOptions(t *testing.T) {
+	p := newPair(t)
+	p.aIf.AddAddr(t, "192.0.2.11/24")
+	a := listenIn(t, p.a, false, vrrp.ConnOptions{Src: netip.MustParseAddr("192.0.2.11")})
+	b := listenIn(t, p.b, false, vrrp.ConnOptions{})
+	if err := a.WriteTo(advert(5, 100), vrrp.GroupIPv4); err != nil {
+		t.Fatal(err)
+	}
+	raw, m := readOne(t, b)
+	var q vrrp.Packet
+	if m.Src != netip.MustParseAddr("192.0.2.11") || vrrp.Accept(&q, raw, m, vrrp.CheckConfig{Version: 3, VRID: 5}) != vrrp.DropNone {
+		t.Errorf("from configured source: meta %+v, Accept %v", m, vrrp.Accept(&q, raw, m, vrrp.CheckConfig{Version: 3, VRID: 5}))
+	}
+	var primary netip.Addr
+	if err := p.a.Do(func() (err error) { primary, err = vrrp.PrimaryAddr("eth0", false); return err }); err != nil || primary != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("PrimaryAddr = %v, %v; want 192.0.2.1", primary, err)
+	}
+	err := p.a.Do(func() error {
+		for _, o := range []vrrp.ConnOptions{
+			{Src: netip.MustParseAddr("2001:db8::1")},
+			{Group: netip.MustParseAddr("192.0.2.5")},
+			{Group: vrrp.GroupIPv6},
+		} {
+			if c, err := vrrp.ListenIPv4("eth0", o); err == nil {
+				c.Close()
+				t.Errorf("ListenIPv4 with %+v succeeded", o)
+			}
+		}
+		if c, err := vrrp.ListenIPv4("nosuch0", vrrp.ConnOptions{}); err == nil {
+			c.Close()
+			t.Errorf("ListenIPv4 on a missing interface succeeded")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := b.ReadFrom(make([]byte, 100))
+		done <- err
+	}()
+	b.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("ReadFrom after Close = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(readTimeout):
+		t.Fatal("Close did not unblock ReadFrom")
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	b2 := listenIn(t, p.b, false, vrrp.ConnOptions{})
+	b2.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, _, err := b2.ReadFrom(make([]byte, 100)); !os.IsTimeout(err) {
+		t.Errorf("ReadFrom past the deadline = %v, want a timeout", err)
+	}
+}
+
+// TestKeepalivedInterop runs Debian's keepalived 2.2.7 as master in b and
+// our Conn in a. Our Conn decodes keepalived's live adverts and accepts
+// them with the instance's config (so both sides agree on checksum, TTL,
+// auth and addresses); then we advertise a higher priority, and keepalived
+// must accept our adverts: it leaves MASTER for BACKUP and stays there
+// while we keep sending.
+func TestKeepalivedInterop(t *testing.T) {
+	needKeepalived(t)
+	for _, tc := range []struct {
+		name   string
+		conf   kaConf
+		is6    bool
+		opts   vrrp.ConnOptions
+		dst    string // where we send; "" = the group
+		advert vrrp.Packet
+		check  vrrp.CheckConfig
+	}{
+		{"v3-ipv4", kaConf{Version: 3, State: "MASTER", VRID: 61, Priority: 100, AdvertInt: "0.5",
+			VIPs: []string{"192.0.2.100/24", "192.0.2.101/24"}}, false, vrrp.ConnOptions{}, "",
+			vrrp.Packet{Version: 3, Type: 1, VRID: 61, Priority: 200, MaxAdvertCentis: 50, Addrs: addrs("192.0.2.100", "192.0.2.101")},
+			vrrp.CheckConfig{Version: 3, VRID: 61, Addrs: addrs("192.0.2.100", "192.0.2.101")}},
+		{"v3-ipv6", kaConf{Version: 3, State: "MASTER", VRID: 62, Priority: 100, AdvertInt: "0.5",
+			VIPs: []string{"2001:db8::100/64"}}, true, vrrp.ConnOptions{}, "",
+			vrrp.Packet{Version: 3, Type: 1, VRID: 62, Priority: 200, MaxAdvertCentis: 50, Addrs: addrs("2001:db8::100")},
+			vrrp.CheckConfig{Version: 3, VRID: 62, Addrs: addrs("2001:db8::100")}},
+		{"v2-pass", kaConf{Version: 2, State: "MASTER", VRID: 63, Priority: 100, AdvertInt: "1", AuthPass: "s3cret",
+			VIPs: []string{"192.0.2.100/24"}}, false, vrrp.ConnOptions{}, "",
+			vrrp.Packet{Version: 2, Type: 1, VRID: 63, Priority: 200, AdvertIntSeconds: 1, AuthType: vrrp.AuthPassword,
+				AuthData: [8]byte{'s', '3', 'c', 'r', 'e', 't'}, Addrs: addrs("192.0.2.100")},
+			vrrp.CheckConfig{Version: 2, VRID: 63, AdvertIntSeconds: 1, AuthType: vrrp.AuthPassword,
+				AuthData: [8]byte{'s', '3', 'c', 'r', 'e', 't'}, Addrs: addrs("192.0.2.100")}},
+		{"v2-noauth", kaConf{Version: 2, State: "MASTER", VRID: 64, Priority: 100, AdvertInt: "1",
+			VIPs: []string{"192.0.2.100/24"}}, false, vrrp.ConnOptions{}, "",
+			vrrp.Packet{Version: 2, Type: 1, VRID: 64, Priority: 200, AdvertIntSeconds: 1, Addrs: addrs("192.0.2.100")},
+			vrrp.CheckConfig{Version: 2, VRID: 64, AdvertIntSeconds: 1, Addrs: addrs("192.0.2.100")}},
+		{"v3-ipv4-unicast", kaConf{Version: 3, State: "MASTER", VRID: 65, Priority: 100, AdvertInt: "0.5",
+			UnicastSrc: "192.0.2.2", Peers: []string{"192.0.2.1"}, VIPs: []string{"192.0.2.100/24"}}, false,
+			vrrp.ConnOptions{Src: netip.MustParseAddr("192.0.2.1"), NoJoin: true}, "192.0.2.2",
+			vrrp.Packet{Version: 3, Type: 1, VRID: 65, Priority: 200, MaxAdvertCentis: 50, Addrs: addrs("192.0.2.100")},
+			vrrp.CheckConfig{Version: 3, VRID: 65, Addrs: addrs("192.0.2.100"), Peers: addrs("192.0.2.2")}},
+		{"v3-ipv6-unicast", kaConf{Version: 3, State: "MASTER", VRID: 66, Priority: 100, AdvertInt: "0.5",
+			UnicastSrc: "2001:db8::2", Peers: []string{"2001:db8::1"}, VIPs: []string{"2001:db8::100/64"}}, true,
+			vrrp.ConnOptions{Src: netip.MustParseAddr("2001:db8::1"), NoJoin: true}, "2001:db8::2",
+			vrrp.Packet{Version: 3, Type: 1, VRID: 66, Priority: 200, MaxAdvertCentis: 50, Addrs: addrs("2001:db8::100")},
+			vrrp.CheckConfig{Version: 3, VRID: 66, Addrs: addrs("2001:db8::100"), Peers: addrs("2001:db8::2")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := newPair(t)
+			c := listenIn(t, p.a, tc.is6, tc.opts)
+			ka := startKeepalived(t, p.b, tc.conf.text())
+
+			// keepalived → us: its adverts pass every receive check.
+			tc.check.Self = c.LocalAddr()
+			deadline := time.Now().Add(30 * time.Second)
+			var got vrrp.Packet
+			for {
+				if time.Now().After(deadline) {
+					t.Fatalf("no advert from keepalived passed Accept")
+				}
+				raw, m := readOne(t, c)
+				r := vrrp.Accept(&got, raw, m, tc.check)
+				if r != vrrp.DropNone {
+					t.Fatalf("keepalived's advert %x from %v dropped: %v", raw, m.Src, r)
+				}
+				if got.Priority == 100 {
+					break
+				}
+			}
+			ka.WaitOutput(t, "(VI_1) Entering MASTER STATE", 30*time.Second)
+
+			// us → keepalived: a higher priority makes it back off.
+			dst := vrrp.GroupIPv4
+			if tc.is6 {
+				dst = vrrp.GroupIPv6
+			}
+			if tc.dst != "" {
+				dst = netip.MustParseAddr(tc.dst)
+			}
+			stop := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				tick := time.NewTicker(200 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					if err := c.WriteTo(&tc.advert, dst); err != nil {
+						done <- err
+						return
+					}
+					select {
+					case <-stop:
+						done <- nil
+						return
+					case <-tick.C:
+					}
+				}
+			}()
+			defer func() {
+				close(stop)
+				if err := <-done; err != nil {
+					t.Errorf("WriteTo: %v", err)
+				}
+			}()
+			testnet.Eventually(t, 20*time.Second, func() bool {
+				return afterLast(ka.Output(), "Entering MASTER STATE", "Entering BACKUP STATE")
+			}, "keepalived did not go BACKUP on our priority-200 adverts")
+			// Master_Down_Interval of keepalived is under 4 s here; it must
+			// still be BACKUP well after that.
+			time.Sleep(5 * time.Second)
+			out := ka.Output()
+			if !afterLast(out, "Entering MASTER STATE", "Entering BACKUP STATE") {
+				t.Errorf("keepalived became MASTER again while we advertised priority 200")
+			}
+			for _, bad := range []string{"checksum", "invalid", "TTL", "wrong", "mismatch", "not present"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("keepalived complains (%q) about our adverts:\n%s", bad, out)
+					break
+				}
+			}
+		})
+	}
+}
+
+// afterLast reports whether the last occurrence of b in s comes after the
+// last occurrence of a (and b occurs).
+func afterLast(s, a, b string) bool {
+	ib := strings.LastIndex(s, b)
+	return ib >= 0 && ib > strings.LastIndex(s, a)
+}
