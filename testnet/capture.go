@@ -2,6 +2,9 @@ package testnet
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,3 +77,54 @@ func (c *Capture) Stop(t testing.TB) []Packet {
 	c.stopped, c.pkts = true, pkts
 	return pkts
 }
+
+// Packets returns the frames tcpdump has written so far, without stopping
+// it (a record still being written is left out). After Stop it returns
+// Stop's frames.
+func (c *Capture) Packets() ([]Packet, error) {
+	c.mu.Lock()
+	if c.stopped {
+		defer c.mu.Unlock()
+		return c.pkts, nil
+	}
+	c.mu.Unlock()
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil, fmt.Errorf("testnet: capture: %w", err)
+	}
+	defer f.Close()
+	_, pkts, err := ReadPcap(f)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil // torn tail: tcpdump is writing it now
+	}
+	return pkts, err
+}
+
+// WaitPacket waits up to timeout for a captured frame for which match
+// returns true and returns the first one; it fails the test if none comes.
+// The capture keeps running.
+func (c *Capture) WaitPacket(t testing.TB, timeout time.Duration, match func(Packet) bool) Packet {
+	t.Helper()
+	var found Packet
+	var n int
+	var lastErr error
+	Eventually(t, timeout, func() bool {
+		pkts, err := c.Packets()
+		n, lastErr = len(pkts), err
+		for _, p := range pkts {
+			if match(p) {
+				found = p
+				return true
+			}
+		}
+		return false
+	}, "capture %s: %v", c.path, lazy(func() string {
+		return fmt.Sprintf("no matching frame among %d captured (last read error: %v)", n, lastErr)
+	}))
+	return found
+}
+
+// lazy formats as the string its function returns when it is formatted.
+type lazy func() string
+
+func (l lazy) String() string { return l() }

@@ -307,8 +307,13 @@ func TestCapture(t *testing.T) {
 		t.Fatal("no ping reply")
 	}
 	after := time.Now()
-	pkts := c.Stop(t)
 	src, dst := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	// Visible while the capture runs.
+	c.WaitPacket(t, 10*time.Second, func(p testnet.Packet) bool { return icmpEcho(p.Data, src, dst) })
+	pkts := c.Stop(t)
+	if got, err := c.Packets(); err != nil || len(got) != len(pkts) {
+		t.Errorf("Packets after Stop: %d frames (%v), Stop returned %d", len(got), err, len(pkts))
+	}
 	var found bool
 	for _, p := range pkts {
 		if !icmpEcho(p.Data, src, dst) {
@@ -527,6 +532,12 @@ func TestBadArguments(t *testing.T) {
 		"failing command": func(tb testing.TB) { testnet.New(tb).Host("a").Exec(tb, "false") },
 		"missing output": func(tb testing.TB) {
 			testnet.New(tb).Host("a").Start(tb, "true").WaitOutput(tb, "never printed", 10*time.Second)
+		},
+		"no such packet": func(tb testing.TB) {
+			h := testnet.New(tb).Host("a")
+			c := h.Capture(tb, "lo", "")
+			h.Exec(tb, "ping", "-c", "1", "127.0.0.1")
+			c.WaitPacket(tb, 200*time.Millisecond, func(p testnet.Packet) bool { return len(p.Data) > 100000 })
 		},
 		"eventually": func(tb testing.TB) {
 			testnet.Eventually(tb, 30*time.Millisecond, func() bool { return false }, "never")
