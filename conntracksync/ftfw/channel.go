@@ -92,8 +92,9 @@ type Config struct {
 	// AckDelay: the receiver acknowledges this long after the first unacknowledged
 	// message at the latest (default 20 ms).
 	AckDelay time.Duration
-	// NackRetry and NackRetries: a NACK is repeated every NackRetry, NackRetries more
-	// times (default 200 ms, 10).
+	// NackRetry and NackRetries: a NACK is repeated NackRetries more times, first
+	// NackRetry after the gap, then at doubling intervals (default 200 ms, 5: the last
+	// repeat goes out about 6 s after the gap). At most 64 gaps are repeated.
 	NackRetry   time.Duration
 	NackRetries int
 	// RetransmitAfter: a message still unacknowledged this long after the peer
@@ -127,7 +128,7 @@ func (c *Config) setDefaults() {
 	def(&c.AckDelay, 20*time.Millisecond)
 	def(&c.NackRetry, 200*time.Millisecond)
 	if c.NackRetries <= 0 {
-		c.NackRetries = 10
+		c.NackRetries = 5
 	}
 	def(&c.RetransmitAfter, 200*time.Millisecond)
 	def(&c.HelloInterval, 250*time.Millisecond)
@@ -173,6 +174,9 @@ type hole struct {
 	left     int
 }
 
+// maxHoles bounds the gaps whose NACK is repeated (our tunable).
+const maxHoles = 64
+
 // seqBefore reports a < b in serial arithmetic.
 func seqBefore(a, b uint32) bool { return int32(a-b) < 0 }
 
@@ -217,6 +221,7 @@ type Channel struct {
 	ctl             []Message // ACK / NACK to send
 	holes           []hole    // gaps whose NACK is repeated, all together at nackAt
 	nackAt          time.Time
+	nackGap         time.Duration
 
 	packer  *Packer
 	updates []Update
@@ -425,12 +430,18 @@ func (c *Channel) gap(seq uint32, now time.Time) {
 	}
 	from, to := c.expected, seq-1
 	c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagNack, From: from, To: to})
-	if len(c.holes) >= 1024 {
-		c.holes = append(c.holes[:0], c.holes[1:]...)
+	if n := len(c.holes); n > 0 && c.holes[n-1].to+1 == from {
+		c.holes[n-1].to = to // adjacent gaps: one range
+		c.holes[n-1].left = c.cfg.NackRetries
+	} else {
+		if n >= maxHoles {
+			c.holes = append(c.holes[:0], c.holes[1:]...)
+		}
+		c.holes = append(c.holes, hole{from: from, to: to, left: c.cfg.NackRetries})
 	}
-	c.holes = append(c.holes, hole{from: from, to: to, left: c.cfg.NackRetries})
 	if c.nackAt.IsZero() {
-		c.nackAt = now.Add(c.cfg.NackRetry)
+		c.nackGap = c.cfg.NackRetry
+		c.nackAt = now.Add(c.nackGap)
 	}
 	c.ackFrom = seq
 	c.pending = 0
@@ -604,7 +615,8 @@ func (c *Channel) Tick(now time.Time) {
 			}
 		}
 		c.holes = c.holes[:j]
-		c.nackAt = now.Add(c.cfg.NackRetry)
+		c.nackGap *= 2
+		c.nackAt = now.Add(c.nackGap)
 	}
 	if len(c.holes) == 0 {
 		c.nackAt = time.Time{}
