@@ -216,8 +216,8 @@ type Channel struct {
 	ackAt           time.Time
 	lastAck         [2]uint32
 	haveLastAck     bool
-	helloBackDue    bool // answer a HELLO now (an ALIVE if nothing else goes out)
-	helloBackSticky bool // set HELLO_BACK on every message until the peer stops saying HELLO
+	helloBackDue    bool      // answer a HELLO now (an ALIVE if nothing else goes out)
+	helloBackSticky bool      // set HELLO_BACK on every message until the peer stops saying HELLO
 	ctl             []Message // ACK / NACK to send
 	holes           []hole    // gaps whose NACK is repeated, all together at nackAt
 	nackAt          time.Time
