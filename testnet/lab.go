@@ -409,6 +409,10 @@ func (i *Iface) MAC() net.HardwareAddr { return append(net.HardwareAddr(nil), i.
 // Index returns the interface index inside its namespace.
 func (i *Iface) Index() int { return i.index }
 
+// Switch returns the switch the interface is attached to (for a switch port,
+// its own switch), or nil for a direct wire.
+func (i *Iface) Switch() *Switch { return i.sw }
+
 // Peer returns the far end of the veth: the switch port (in the switch's
 // namespace) or the wire peer.
 func (i *Iface) Peer() *Iface { return i.peer }

@@ -70,7 +70,13 @@ func carrier(t *testing.T, i *testnet.Iface) bool {
 }
 
 func TestPingOverSwitch(t *testing.T) {
-	lab, _, ea, eb := twoHosts(t)
+	lab, sw, ea, eb := twoHosts(t)
+	if ea.Switch() != sw || ea.Peer().Switch() != sw || ea.Peer().Host() != sw.Host() || ea.Peer().Peer() != ea {
+		t.Error("switch port bookkeeping wrong")
+	}
+	if port := sw.Host().Iface(ea.Peer().Name()); port != ea.Peer() {
+		t.Errorf("switch host does not know port %s", ea.Peer().Name())
+	}
 	if !strings.HasPrefix(ea.Host().Name(), lab.Prefix()+"-") {
 		t.Errorf("host namespace %q lacks the lab prefix %q", ea.Host().Name(), lab.Prefix())
 	}
@@ -98,6 +104,9 @@ func TestPingOverWire(t *testing.T) {
 	x, y := lab.Wire(a, "wa", b, "wb")
 	if x.Peer() != y || y.Peer() != x {
 		t.Fatal("wire ends are not each other's peers")
+	}
+	if x.Switch() != nil {
+		t.Error("a wire end claims a switch")
 	}
 	x.AddAddr(t, "198.51.100.1/24")
 	y.AddAddr(t, "198.51.100.2/24")
