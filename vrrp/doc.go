@@ -44,6 +44,7 @@
 //	FAULT   FaultCleared                       Transition (owner: as Startup owner)      BACKUP, down = MDI
 //	MASTER  ForceBackup                        RemoveVIPs, Transition                    BACKUP (sync group)
 //	BACKUP  ForceMaster                        SendAdvert, AddVIPs, Announce, Transition MASTER (sync group)
+//	BACKUP  Timeout, Config.SyncGroup          RequestMaster                             BACKUP, down = MDI, WantsMaster
 //
 // MDI is Master_Down_Interval = DownTimerAdverts (3) × Master_Adver_Interval +
 // Skew_Time, Skew_Time = (256 − Priority) × Master_Adver_Interval / 256 (v2:
@@ -57,10 +58,16 @@
 // reset by the last accepted advert, makes it master. Hearing a master at
 // least as strong stops the delay.
 //
+// Sync groups (keepalived's vrrp_sync_group) are coordinated by the daemon:
+// members have Config.SyncGroup, so an expired Master_Down_Timer returns
+// RequestMaster instead of a takeover; once every member WantsMaster the daemon
+// sends ForceMaster to each; when one member leaves MASTER it sends ForceBackup
+// to the others; when one enters FAULT it posts Fault{Reason: ReasonForced} to
+// the others (and FaultCleared when the group is healthy again).
+//
 // Not in the Machine: keepalived's "rogue owner" back-off when two routers
 // both claim priority 255 (here the higher address simply wins, as in the
-// RFC), and the sync group's veto on becoming master (the daemon coordinates
-// groups with ForceBackup/ForceMaster/Fault).
+// RFC).
 //
 // # Concurrency
 //

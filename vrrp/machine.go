@@ -74,6 +74,13 @@ type Config struct {
 	// LowerPrioNoAdvert is keepalived's `lower_prio_no_advert`: a master that
 	// hears a lower-priority advert stays silent instead of answering at once.
 	LowerPrioNoAdvert bool
+	// SyncGroup makes this instance a member of a vrrp_sync_group: when its
+	// Master_Down_Timer expires it does not become master by itself but
+	// returns RequestMaster, reports WantsMaster and restarts the timer; the
+	// daemon sends ForceMaster to every member once all of them want MASTER
+	// (keepalived's vrrp_sync_can_goto_master). The owner's immediate start
+	// (priority 255) is not held back.
+	SyncGroup bool
 }
 
 // Validate reports every problem with c, each wrapping ErrInvalidConfig.
@@ -135,6 +142,8 @@ type Machine struct {
 	downReason Reason    // why the running Master_Down_Timer would make us master
 	preemptAt  time.Time // preempt_delay runs out at this time; zero: not started
 
+	wantsMaster bool // SyncGroup: the down timer expired and no master has been accepted since
+
 	faulted     bool   // a Fault is in force (level)
 	faultReason Reason // the reason of the Fault in force
 
@@ -193,6 +202,14 @@ func (m *Machine) SkewTime() time.Duration { return m.skew(256 - int64(m.priorit
 // DownTimerAdverts (3) * Master_Adver_Interval + Skew_Time.
 func (m *Machine) MasterDownInterval() time.Duration {
 	return time.Duration(m.downN)*m.mai + m.SkewTime()
+}
+
+// WantsMaster reports whether the instance is MASTER or would be if it were
+// not in a sync group: a BACKUP whose Master_Down_Timer expired (RequestMaster)
+// and which has accepted no master's advert since. Always false without
+// Config.SyncGroup unless MASTER.
+func (m *Machine) WantsMaster() bool {
+	return m.state == StateMaster || (m.state == StateBackup && m.wantsMaster)
 }
 
 // Master returns the source address and priority of the current master as far
@@ -288,6 +305,14 @@ func (m *Machine) onTimeout(now time.Time) {
 	}
 	switch m.state {
 	case StateBackup:
+		if m.cfg.SyncGroup {
+			// keepalived: a sync-group member waits for the group; it
+			// restarts its timer so that it asks again if nothing changes.
+			m.wantsMaster = true
+			m.deadline = now.Add(m.MasterDownInterval())
+			m.emit(RequestMaster{Reason: m.downReason})
+			return
+		}
 		// RFC 5798 §6.4.2: Master_Down_Timer fired.
 		m.becomeMaster(now, m.downReason)
 	case StateMaster:
@@ -328,6 +353,7 @@ func (m *Machine) backupAdvert(e AdvertReceived, now time.Time) {
 	}
 	m.learnInterval(e)
 	m.armDown(now, m.MasterDownInterval(), ReasonMasterDown)
+	m.wantsMaster = false
 	if m.cfg.PreemptDelay > 0 {
 		if e.Priority >= m.priority {
 			m.preemptAt = time.Time{}
@@ -457,6 +483,7 @@ func (m *Machine) armDown(now time.Time, d time.Duration, reason Reason) {
 func (m *Machine) transition(to State, reason Reason) {
 	m.emit(Transition{From: m.state, To: to, Reason: reason})
 	m.state = to
+	m.wantsMaster = false
 }
 
 func (m *Machine) emit(a Action) { m.out = append(m.out, a) }

@@ -131,8 +131,18 @@ type Announce struct {
 	Reason Reason
 }
 
-func (SendAdvert) isAction() {}
-func (Transition) isAction() {}
-func (AddVIPs) isAction()    {}
-func (RemoveVIPs) isAction() {}
-func (Announce) isAction()   {}
+// RequestMaster: a sync-group member's Master_Down_Timer expired
+// (Config.SyncGroup). It stays BACKUP and WantsMaster reports true until it
+// accepts a master's advert; its timer restarts with Master_Down_Interval, so
+// it asks again. The daemon sends ForceMaster to all members once every member
+// WantsMaster (keepalived's vrrp_sync_can_goto_master).
+type RequestMaster struct {
+	Reason Reason
+}
+
+func (SendAdvert) isAction()    {}
+func (Transition) isAction()    {}
+func (AddVIPs) isAction()       {}
+func (RemoveVIPs) isAction()    {}
+func (Announce) isAction()      {}
+func (RequestMaster) isAction() {}

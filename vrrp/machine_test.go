@@ -377,6 +377,20 @@ var scenarios = []scenario{
 			{time.Second, vrrp.ForceMaster{Reason: vrrp.ReasonForced}, up(vrrp.StateBackup, 100, vrrp.ReasonForced), vrrp.StateMaster, 2 * time.Second},
 			{time.Second, vrrp.ForceMaster{}, nil, vrrp.StateMaster, 2 * time.Second},
 		}},
+	{"sync group member asks instead of taking over", "keepalived vrrp_sync_can_goto_master: a member becomes master only with its group",
+		with(cfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.SyncGroup = true }), []step{
+			init3,
+			{mdi(100, time.Second) - ns, vrrp.Timeout{}, nil, vrrp.StateBackup, mdi(100, time.Second)},
+			{mdi(100, time.Second), vrrp.Timeout{}, []vrrp.Action{vrrp.RequestMaster{Reason: vrrp.ReasonMasterDown}}, vrrp.StateBackup, 2 * mdi(100, time.Second)},
+			{2 * mdi(100, time.Second), vrrp.Timeout{}, []vrrp.Action{vrrp.RequestMaster{Reason: vrrp.ReasonMasterDown}}, vrrp.StateBackup, 3 * mdi(100, time.Second)},
+			{3 * mdi(100, time.Second), vrrp.ForceMaster{}, up(vrrp.StateBackup, 100, vrrp.ReasonForced), vrrp.StateMaster, 3*mdi(100, time.Second) + time.Second},
+		}},
+	{"sync group member asks after priority 0 too", "RFC 5798 §6.4.2 + keepalived sync group",
+		with(cfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.SyncGroup = true }), []step{
+			init3,
+			{time.Second, adv(0, "192.0.2.9"), nil, vrrp.StateBackup, time.Second + skew(100, time.Second)},
+			{time.Second + skew(100, time.Second), vrrp.Timeout{}, []vrrp.Action{vrrp.RequestMaster{Reason: vrrp.ReasonPriorityZero}}, vrrp.StateBackup, time.Second + skew(100, time.Second) + mdi(100, time.Second)},
+		}},
 }
 
 func TestScenarios(t *testing.T) {
@@ -434,6 +448,11 @@ func checkActionShape(t *testing.T, where string, acts []vrrp.Action) {
 			r = a.Reason
 		case vrrp.Announce:
 			r = a.Reason
+		case vrrp.RequestMaster:
+			r = a.Reason
+			if len(acts) != 1 {
+				t.Errorf("%s: RequestMaster with other actions: %v", where, acts)
+			}
 		case vrrp.Transition:
 			r = a.Reason
 			transitions++
@@ -650,5 +669,37 @@ func TestStateAndReasonStrings(t *testing.T) {
 	}
 	if vrrp.ReasonMasterDown.String() != "master_down" {
 		t.Errorf("ReasonMasterDown = %q", vrrp.ReasonMasterDown.String())
+	}
+}
+
+// TestWantsMaster: a sync-group member wants MASTER from its down timer's
+// expiry until it accepts a master's advert (keepalived's wantstate).
+func TestWantsMaster(t *testing.T) {
+	m := vrrp.NewMachine(with(cfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.SyncGroup = true }))
+	check := func(when string, want bool) {
+		t.Helper()
+		if got := m.WantsMaster(); got != want {
+			t.Fatalf("%s: WantsMaster() = %v, want %v", when, got, want)
+		}
+	}
+	check("INIT", false)
+	m.Handle(vrrp.Startup{}, t0)
+	check("BACKUP, timer running", false)
+	m.Handle(vrrp.Timeout{}, t0.Add(mdi(100, time.Second)))
+	check("BACKUP, timer expired", true)
+	m.Handle(adv(99, "192.0.2.9"), t0.Add(4*time.Second))
+	check("lower-priority advert discarded", true)
+	m.Handle(adv(101, "192.0.2.9"), t0.Add(5*time.Second))
+	check("master accepted", false)
+	m.Handle(vrrp.Timeout{}, t0.Add(5*time.Second+mdi(100, time.Second)))
+	check("expired again", true)
+	m.Handle(vrrp.Fault{}, t0.Add(10*time.Second))
+	check("FAULT", false)
+	m.Handle(vrrp.FaultCleared{}, t0.Add(10*time.Second))
+	check("back from FAULT", false)
+	m.Handle(vrrp.ForceMaster{}, t0.Add(11*time.Second))
+	check("MASTER", true)
+	if vrrp.NewMachine(cfg3(100, "192.0.2.1")).WantsMaster() {
+		t.Fatal("a fresh machine wants MASTER")
 	}
 }

@@ -96,6 +96,8 @@ type simWorld struct {
 	lastMove time.Time   // time of the last Transition anywhere
 	trace    []string
 	steps    int
+	groups   map[int][]int   // node -> the members of its sync group (itself included)
+	cut      map[[2]int]bool // {from, to}: the wire drops these adverts
 }
 
 func (w *simWorld) logf(format string, args ...any) {
@@ -118,16 +120,16 @@ func (w *simWorld) handle(i int, ev vrrp.Event) {
 	w.t.Helper()
 	n := w.nodes[i]
 	acts := n.m.Handle(ev, w.now)
+	var requested, leftMaster bool
 	checkActionShape(w.t, fmt.Sprintf("seed %d node %s %T", w.seed, n.name, ev), acts)
 	for _, a := range acts {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
 			w.logf("%s sends priority %d (%v)", n.name, a.Priority, a.Reason)
 			for j, o := range w.nodes {
-				if j == i || w.rng.Float64() < w.loss {
+				if j == i || o.cfg.VRID != n.cfg.VRID || w.cut[[2]int{i, j}] || w.rng.Float64() < w.loss {
 					continue
 				}
-				_ = o
 				w.seq++
 				delay := time.Duration(w.rng.Int64N(int64(w.maxDelay) + 1))
 				heap.Push(&w.q, simPacket{at: w.now.Add(delay), seq: w.seq, to: j,
@@ -154,6 +156,10 @@ func (w *simWorld) handle(i int, ev vrrp.Event) {
 			w.logf("%s %v -> %v (%v)", n.name, a.From, a.To, a.Reason)
 			n.state = a.To
 			w.lastMove = w.now
+			leftMaster = a.From == vrrp.StateMaster && a.To == vrrp.StateBackup
+		case vrrp.RequestMaster:
+			w.logf("%s requests MASTER (%v)", n.name, a.Reason)
+			requested = true
 		}
 	}
 	if n.state != n.m.State() {
@@ -164,6 +170,28 @@ func (w *simWorld) handle(i int, ev vrrp.Event) {
 	}
 	if n.m.Priority() != n.expectPriority() {
 		w.fail("%s: Priority() = %d, want %d", n.name, n.m.Priority(), n.expectPriority())
+	}
+	// The daemon's sync-group rules (keepalived vrrp_sync.c), run after the
+	// member's own actions.
+	members := w.groups[i]
+	if requested {
+		for _, j := range members {
+			if o := w.nodes[j]; !o.alive || !o.m.WantsMaster() {
+				return
+			}
+		}
+		for _, j := range members {
+			if w.nodes[j].state == vrrp.StateBackup {
+				w.handle(j, vrrp.ForceMaster{Reason: vrrp.ReasonForced})
+			}
+		}
+	}
+	if leftMaster {
+		for _, j := range members {
+			if j != i && w.nodes[j].alive && w.nodes[j].state == vrrp.StateMaster {
+				w.handle(j, vrrp.ForceBackup{Reason: vrrp.ReasonForced})
+			}
+		}
 	}
 }
 
@@ -515,4 +543,52 @@ func TestSimulationEqualPriorityContention(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSimulationSyncGroup: two routers, each with a vrrp_sync_group of two
+// instances (VRID 1 and 2), the daemon's group rules in the harness. A
+// one-way cut on VRID 2 alone must not split the group across routers
+// (keepalived's vrrp_sync_can_goto_master); losing the master router moves
+// both instances; its return takes both back.
+func TestSimulationSyncGroup(t *testing.T) {
+	w := &simWorld{t: t, seed: 0, rng: rand.New(rand.NewPCG(1, 2)), now: t0, maxDelay: time.Millisecond,
+		groups: map[int][]int{0: {0, 1}, 1: {0, 1}, 2: {2, 3}, 3: {2, 3}}, cut: map[[2]int]bool{}}
+	for i, spec := range []struct {
+		vrid uint8
+		prio uint8
+		ip   string
+	}{{1, 200, "192.0.2.1"}, {2, 200, "198.51.100.1"}, {1, 100, "192.0.2.2"}, {2, 100, "198.51.100.2"}} {
+		c := vrrp.Config{VRID: spec.vrid, Version: 3, Priority: spec.prio, AdvertInterval: 100 * time.Millisecond, Preempt: true, LocalAddr: addr(spec.ip), SyncGroup: true}
+		w.nodes = append(w.nodes, &simNode{name: fmt.Sprintf("%c%d", "AABB"[i], spec.vrid), cfg: c, prio: c.Priority})
+		w.addScript(simScript{at: t0, node: i, kind: simStart})
+	}
+	expect := func(when string, want ...vrrp.State) {
+		t.Helper()
+		for i, nd := range w.nodes {
+			if nd.state != want[i] {
+				w.fail("%s: %s is %v, want %v", when, nd.name, nd.state, want[i])
+			}
+		}
+	}
+	M, B, I := vrrp.StateMaster, vrrp.StateBackup, vrrp.StateInit
+
+	w.run(t0.Add(2 * time.Second))
+	expect("start", M, M, B, B)
+
+	w.cut[[2]int{1, 3}] = true // A2's adverts no longer reach B2
+	w.run(t0.Add(5 * time.Second))
+	expect("VRID 2 cut one way", M, M, B, B)
+	if !w.nodes[3].m.WantsMaster() || w.nodes[2].m.WantsMaster() {
+		w.fail("B2 should want MASTER and B1 should not: %v %v", w.nodes[3].m.WantsMaster(), w.nodes[2].m.WantsMaster())
+	}
+
+	w.addScript(simScript{at: w.now, node: 0, kind: simCrash})
+	w.addScript(simScript{at: w.now, node: 1, kind: simCrash})
+	w.run(t0.Add(8 * time.Second))
+	expect("router A dead", I, I, M, M)
+
+	w.addScript(simScript{at: w.now, node: 0, kind: simRestart})
+	w.addScript(simScript{at: w.now, node: 1, kind: simRestart})
+	w.run(t0.Add(12 * time.Second))
+	expect("router A back", M, M, B, B)
 }
