@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 
 	"github.com/mdlayher/ethernet"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Announcer sends gratuitous ARPs and unsolicited neighbour advertisements.
@@ -28,10 +28,12 @@ type Announcer struct {
 
 	mu    sync.Mutex // mu guards the following fields
 	links map[string]*linkSockets
+	ctl   int // AF_INET datagram socket for interface ioctls, -1 until needed
 }
 
 type linkSockets struct {
 	index int
+	ifi   *net.Interface // as of the last refresh
 	arp   *packet.Conn
 	nd    *ipv6.PacketConn
 }
@@ -55,7 +57,7 @@ func NewAnnouncer(log *slog.Logger) *Announcer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Announcer{log: log, links: map[string]*linkSockets{}}
+	return &Announcer{log: log, links: map[string]*linkSockets{}, ctl: -1}
 }
 
 // Stats returns a snapshot of the counters.
@@ -70,6 +72,10 @@ func (a *Announcer) Close() error {
 		s.closeARP()
 		s.closeND()
 		delete(a.links, name)
+	}
+	if a.ctl >= 0 {
+		_ = unix.Close(a.ctl)
+		a.ctl = -1
 	}
 	return nil
 }
@@ -92,11 +98,10 @@ func (a *Announcer) Announce(ifname string, addrs []netip.Addr, mac net.Hardware
 	a.mu.Lock()
 	defer a.mu.Unlock()
 
-	ifi, err := net.InterfaceByName(ifname)
+	ifi, err := a.interfaceLocked(ifname, mac == nil)
 	if err != nil {
 		a.stats.sendErrors.Add(uint64(len(addrs)))
-		a.forgetLocked(ifname)
-		return fmt.Errorf("vip: announce on %s: %w: %w", ifname, ErrNoDevice, err)
+		return fmt.Errorf("vip: announce on %s: %w", ifname, err)
 	}
 	if mac == nil {
 		mac = ifi.HardwareAddr
@@ -106,15 +111,6 @@ func (a *Announcer) Announce(ifname string, addrs []netip.Addr, mac net.Hardware
 		return fmt.Errorf("vip: announce on %s: %w: hardware address %q is not Ethernet", ifname, ErrInvalid, mac)
 	}
 	s := a.links[ifname]
-	if s != nil && s.index != ifi.Index {
-		a.log.Info("vip: interface recreated, reopening announce sockets", "iface", ifname, "old_index", s.index, "index", ifi.Index)
-		a.forgetLocked(ifname)
-		s = nil
-	}
-	if s == nil {
-		s = &linkSockets{index: ifi.Index}
-		a.links[ifname] = s
-	}
 
 	var errs []error
 	for _, ip := range addrs {
@@ -134,6 +130,52 @@ func (a *Announcer) Announce(ifname string, addrs []netip.Addr, mac net.Hardware
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// interfaceLocked resolves ifname to its current index with one ioctl
+// (SIOCGIFINDEX) and returns the cached interface description, refreshing
+// it (a netlink dump) when the index changed (the interface was recreated:
+// the old sockets are closed), when nothing is cached, or when fresh is set
+// (the caller needs the current MAC).
+func (a *Announcer) interfaceLocked(ifname string, fresh bool) (*net.Interface, error) {
+	if a.ctl < 0 {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
+		a.ctl = fd
+	}
+	ifr, err := unix.NewIfreq(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("%w: interface name %q: %w", ErrInvalid, ifname, err)
+	}
+	if err := unix.IoctlIfreq(a.ctl, unix.SIOCGIFINDEX, ifr); err != nil {
+		a.forgetLocked(ifname)
+		if errors.Is(err, unix.ENODEV) {
+			return nil, fmt.Errorf("interface %q: %w", ifname, ErrNoDevice)
+		}
+		return nil, fmt.Errorf("interface %q: %w", ifname, err)
+	}
+	index := int(ifr.Uint32())
+	s := a.links[ifname]
+	if s != nil && s.index != index {
+		a.log.Info("vip: interface recreated, reopening announce sockets", "iface", ifname, "old_index", s.index, "index", index)
+		a.forgetLocked(ifname)
+		s = nil
+	}
+	if s == nil || fresh {
+		ifi, err := net.InterfaceByIndex(index)
+		if err != nil {
+			a.forgetLocked(ifname)
+			return nil, fmt.Errorf("interface %q (index %d): %w: %w", ifname, index, ErrNoDevice, err)
+		}
+		if s == nil {
+			s = &linkSockets{index: index}
+			a.links[ifname] = s
+		}
+		s.ifi = ifi
+	}
+	return s.ifi, nil
 }
 
 func (a *Announcer) forgetLocked(ifname string) {
@@ -202,9 +244,10 @@ func (a *Announcer) sendNALocked(s *linkSockets, ifi *net.Interface, ip netip.Ad
 		}
 		s.nd = pc
 	}
-	// The zone is the numeric index: Go's name-to-index cache can be a
-	// minute stale after the interface was recreated.
-	dst := &net.IPAddr{IP: allNodes.AsSlice(), Zone: strconv.Itoa(ifi.Index)}
+	// No zone: the outgoing interface is IPV6_PKTINFO's index. (A zone
+	// goes through a name-to-index cache that is slow to refresh and can
+	// be a minute stale after the interface was recreated.)
+	dst := &net.IPAddr{IP: allNodes.AsSlice()}
 	cm := &ipv6.ControlMessage{HopLimit: ndp.HopLimit, Src: ip.AsSlice(), IfIndex: ifi.Index}
 	_, err = s.nd.WriteTo(b, cm, dst)
 	if err != nil && !ip.IsLinkLocalUnicast() {
