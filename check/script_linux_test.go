@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -38,7 +39,7 @@ func writeScript(t *testing.T, dir, name, body string) string {
 func newTestRunner(t *testing.T) (*Runner, chan RunResult) {
 	t.Helper()
 	ch := make(chan RunResult, 16)
-	r := NewRunner(RunnerConfig{Results: ch})
+	r := NewRunner(RunnerConfig{Results: ch, Log: slog.New(slog.DiscardHandler)})
 	t.Cleanup(r.Close)
 	return r, ch
 }
@@ -251,7 +252,7 @@ func TestRunnerCloseLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	before := runtime.NumGoroutine()
 	ch := make(chan RunResult) // never read: Close must not hang on it
-	r := NewRunner(RunnerConfig{Results: ch})
+	r := NewRunner(RunnerConfig{Results: ch, Log: slog.New(slog.DiscardHandler)})
 	s := writeScript(t, dir, "sleep", "exec sleep 1000")
 	if err := r.Run(Script{Name: "s", Argv: []string{s}}); err != nil {
 		t.Fatal(err)

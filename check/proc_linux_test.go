@@ -1,0 +1,71 @@
+package check
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestScanProcFindsRealProcesses starts two sleeps with a random argument
+// and counts them through /proc with comm, full command and parameter
+// matching; after killing one the count drops.
+func TestScanProcFindsRealProcesses(t *testing.T) {
+	var b [4]byte
+	rand.Read(b[:])
+	// sleep takes fractional seconds: a random fraction makes the command line unique.
+	tag := fmt.Sprintf("1000.%d", binary.BigEndian.Uint32(b[:]))
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skipf("SKIPPING: no sleep binary: %v", err)
+	}
+	var cmds []*exec.Cmd
+	for range 2 {
+		c := exec.Command(sleep, tag)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	}
+	exact := ProcessSpec{Process: sleep, Params: []string{tag}, QuorumMax: -1}
+	byComm := ProcessSpec{Process: "sleep", QuorumMax: -1}
+	initial := ProcessSpec{Process: sleep, Params: []string{tag[:8]}, ParamMatch: ParamMatchInitial, QuorumMax: -1}
+	count := func(s ProcessSpec) int {
+		ps, err := ScanProc("/proc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Count(ps)
+	}
+	if n := count(exact); n != 2 {
+		t.Fatalf("exact match counted %d, want 2", n)
+	}
+	if n := count(initial); n != 2 {
+		t.Fatalf("initial match counted %d, want 2", n)
+	}
+	if n := count(byComm); n < 2 {
+		t.Fatalf("comm match counted %d, want ≥ 2", n)
+	}
+	cmds[0].Process.Kill()
+	cmds[0].Wait() // reaped: no zombie left to skip
+	deadline := time.Now().Add(10 * time.Second)
+	for count(exact) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("count after kill %d, want 1", count(exact))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	comm, st, ok := parseStat([]byte("42 (we ird) proc) S 1 2 3"))
+	if !ok || comm != "we ird) proc" || st != 'S' {
+		t.Errorf("parseStat = %q %c %v", comm, st, ok)
+	}
+	if _, _, ok := parseStat([]byte("42 (x")); ok {
+		t.Error("truncated stat parsed")
+	}
+}

@@ -1,0 +1,79 @@
+package check
+
+import (
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// SystemFS is the real file system for CheckScript.
+type SystemFS struct{}
+
+var _ SecurityFS = SystemFS{}
+
+// Lstat stats path without following a final symlink.
+func (SystemFS) Lstat(path string) (FileStat, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return FileStat{}, err
+	}
+	return toFileStat(&st), nil
+}
+
+// Stat stats path, following symlinks.
+func (SystemFS) Stat(path string) (FileStat, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return FileStat{}, err
+	}
+	return toFileStat(&st), nil
+}
+
+// RealPath resolves symlinks, "." and "..".
+func (SystemFS) RealPath(path string) (string, error) {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
+}
+
+func toFileStat(st *unix.Stat_t) FileStat {
+	m := fs.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		m |= fs.ModeDir
+	case unix.S_IFLNK:
+		m |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		m |= fs.ModeSocket
+	case unix.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= fs.ModeDevice
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return FileStat{Mode: m, UID: st.Uid, GID: st.Gid}
+}
+
+// ResolveScript finds argv0 in PATH when it has no slash, as keepalived
+// does before its security check.
+func ResolveScript(argv0 string) (string, error) {
+	if strings.Contains(argv0, "/") {
+		return argv0, nil
+	}
+	return exec.LookPath(argv0)
+}

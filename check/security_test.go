@@ -1,0 +1,136 @@
+package check
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+// fakeFS is a file system of stat results; symlinks map to their target.
+type fakeFS struct {
+	st    map[string]FileStat
+	links map[string]string // full path → resolved path
+}
+
+func (f fakeFS) Lstat(p string) (FileStat, error) {
+	if s, ok := f.st[p]; ok {
+		return s, nil
+	}
+	return FileStat{}, fs.ErrNotExist
+}
+
+func (f fakeFS) Stat(p string) (FileStat, error) {
+	if r, ok := f.links[p]; ok {
+		p = r
+	}
+	return f.Lstat(p)
+}
+
+func (f fakeFS) RealPath(p string) (string, error) {
+	if r, ok := f.links[p]; ok {
+		return r, nil
+	}
+	if _, ok := f.st[p]; !ok {
+		return "", fs.ErrNotExist
+	}
+	return p, nil
+}
+
+func dir(mode fs.FileMode, uid, gid uint32) FileStat {
+	return FileStat{Mode: fs.ModeDir | mode, UID: uid, GID: gid}
+}
+func reg(mode fs.FileMode, uid, gid uint32) FileStat { return FileStat{Mode: mode, UID: uid, GID: gid} }
+
+func baseFS() fakeFS {
+	return fakeFS{st: map[string]FileStat{
+		"/":                      dir(0o755, 0, 0),
+		"/etc":                   dir(0o755, 0, 0),
+		"/etc/keepalived":        dir(0o755, 0, 0),
+		"/etc/keepalived/chk":    reg(0o755, 0, 0),
+		"/tmp":                   dir(0o777|fs.ModeSticky, 0, 0),
+		"/tmp/chk":               reg(0o755, 0, 0),
+		"/home":                  dir(0o755, 0, 0),
+		"/home/u":                dir(0o755, 1000, 1000),
+		"/home/u/chk":            reg(0o755, 1000, 1000),
+		"/opt":                   dir(0o775, 0, 50),
+		"/opt/chk":               reg(0o755, 0, 0),
+		"/srv":                   dir(0o775, 0, 0),
+		"/srv/chk":               reg(0o775, 0, 0),
+		"/srv/gw":                reg(0o775, 0, 50),
+		"/srv/ow":                reg(0o757, 0, 0),
+		"/srv/noexec":            reg(0o644, 0, 0),
+		"/srv/userexec":          reg(0o700, 0, 0),
+		"/srv/suid":              reg(0o755|fs.ModeSetuid, 0, 0),
+		"/etc/keepalived/link":   {Mode: fs.ModeSymlink | 0o777},
+		"/etc/keepalived/link2":  {Mode: fs.ModeSymlink | 0o777},
+		"/etc/keepalived/notdir": reg(0o755, 0, 0),
+	}, links: map[string]string{
+		"/etc/keepalived/link":  "/home/u/chk",
+		"/etc/keepalived/link2": "/etc/keepalived/chk",
+	}}
+}
+
+// TestCheckScript is keepalived's enable_script_security rule set: the
+// path chain of a script run with root powers must be root-owned and not
+// writable by a non-root group or others (sticky directories excepted).
+func TestCheckScript(t *testing.T) {
+	tests := []struct {
+		script   string
+		uid, gid uint32
+		wantErr  error
+		wantPath string
+	}{
+		{"/etc/keepalived/chk", 0, 0, nil, ""},
+		{"/tmp/chk", 0, 0, nil, ""}, // sticky world-writable directory is fine
+		{"/home/u/chk", 0, 0, ErrInsecure, "/home/u"},
+		{"/home/u/chk", 1000, 1000, nil, ""}, // not run with root powers: no chain check
+		{"/opt/chk", 0, 0, ErrInsecure, "/opt"},
+		{"/srv/chk", 0, 0, nil, ""}, // group root may write
+		{"/srv/gw", 0, 0, ErrInsecure, "/srv/gw"},
+		{"/srv/ow", 0, 0, ErrInsecure, "/srv/ow"},
+		{"/srv/noexec", 0, 0, ErrNotExecutable, "/srv/noexec"},
+		{"/srv/userexec", 1000, 1000, ErrNotExecutable, "/srv/userexec"},
+		{"/srv/userexec", 0, 0, nil, ""},
+		{"/srv/suid", 1000, 1000, nil, ""}, // setuid root, chain fine
+		{"/srv/missing", 0, 0, ErrNotFound, "/srv/missing"},
+		{"chk", 0, 0, ErrNotFound, "chk"},
+		{"/etc/keepalived/link", 0, 0, ErrInsecure, "/home/u"}, // fine as written, insecure where it leads
+		{"/etc/keepalived/link2", 0, 0, nil, ""},
+		{"/etc/keepalived/notdir/x", 0, 0, ErrNotFound, ""},
+	}
+	for _, tc := range tests {
+		err := CheckScript(tc.script, tc.uid, tc.gid, baseFS())
+		if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+			t.Errorf("CheckScript(%s, %d:%d) = %v, want %v", tc.script, tc.uid, tc.gid, err, tc.wantErr)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		var se *SecurityError
+		if !errors.As(err, &se) {
+			t.Errorf("%s: %T is not a *SecurityError", tc.script, err)
+			continue
+		}
+		if tc.wantPath != "" && se.Path != tc.wantPath {
+			t.Errorf("%s: error names %s, want %s (%v)", tc.script, se.Path, tc.wantPath, err)
+		}
+		if se.Script != tc.script || !strings.Contains(err.Error(), tc.script) {
+			t.Errorf("%s: error does not name the script: %v", tc.script, err)
+		}
+	}
+}
+
+func TestCheckPathChainWrongType(t *testing.T) {
+	f := baseFS()
+	f.st["/etc/keepalived/fifo"] = FileStat{Mode: fs.ModeNamedPipe | 0o644}
+	if err := CheckPathChain("/etc/keepalived/fifo", f); !errors.Is(err, ErrWrongFileType) {
+		t.Errorf("fifo as script: %v", err)
+	}
+	f.st["/etc/keepalived/sub"] = FileStat{Mode: fs.ModeSymlink | 0o777}
+	f.st["/etc/keepalived/sub/x"] = reg(0o755, 0, 0)
+	if err := CheckPathChain("/etc/keepalived/sub/x", f); !errors.Is(err, ErrWrongFileType) {
+		t.Errorf("symlinked directory in the path: %v", err)
+	}
+}
