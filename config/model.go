@@ -119,6 +119,8 @@ type Global struct {
 
 	// Extra keeps accepted but unmodelled global_defs keywords.
 	Extra []Raw
+
+	set map[string]Pos // keyword -> position where it was set
 }
 
 // Instance is one vrrp_instance with every inherited value resolved.
@@ -177,7 +179,11 @@ type Instance struct {
 	// Extra keeps accepted but unmodelled instance keywords.
 	Extra []Raw
 
-	set map[string]Pos // keyword -> position where it was set in the instance
+	set          map[string]Pos // keyword -> position where it was set in the instance
+	track        [4][]TrackRef  // interface, script, file, process while parsing
+	stateSet     bool
+	acceptSet    bool
+	vmacXmitBase bool
 }
 
 // VMAC is use_vmac [IFNAME] [MAC] with vmac_xmit_base.
@@ -299,6 +305,8 @@ type Script struct {
 	InitFail bool
 	User     string
 	Group    string
+
+	badUser bool
 }
 
 // TrackFile is a track_file / vrrp_track_file block.
@@ -340,6 +348,10 @@ type SyncGroup struct {
 	TrackProcesses  []TrackRef
 	Notify          Notify
 	Extra           []Raw
+
+	track     [4][]TrackRef
+	groupSet  bool
+	memberPos []Pos
 }
 
 // ConntrackSync is vigil's conntrack_sync block (issue 5).
@@ -419,6 +431,8 @@ type VirtualServer struct {
 
 	RealServers []*RealServer
 	Extra       []Raw
+
+	set map[string]bool
 }
 
 // RealServer is a real_server block (also sorry_server, without checkers).
@@ -442,6 +456,9 @@ type RealServer struct {
 	Virtualhost      string
 	Checkers         []*Checker
 	Extra            []Raw
+
+	set     map[string]bool
+	portSet bool
 }
 
 // Checker is a health checker block inside a real_server, with the
@@ -476,6 +493,8 @@ type Checker struct {
 	HeloName string // SMTP_CHECK
 
 	Extra []Raw
+
+	set map[string]bool
 }
 
 // URL is a url block of HTTP_GET / SSL_GET.
@@ -509,6 +528,11 @@ const (
 	// Security: a script-security violation (-t exit 6); the scripts are
 	// not run.
 	Security
+	// Notice: printed, but it does not change the -t exit code (keepalived
+	// logs it without counting it as a configuration error), e.g. a keyword
+	// that vigil accepts but does not implement, or an include that matches
+	// no file. --strict makes notices fatal too.
+	Notice
 )
 
 // String returns "warning", "fatal" or "security".
@@ -520,6 +544,8 @@ func (s Severity) String() string {
 		return "fatal"
 	case Security:
 		return "security"
+	case Notice:
+		return "notice"
 	}
 	return fmt.Sprintf("Severity(%d)", int(s))
 }

@@ -17,6 +17,9 @@ type Options struct {
 	// Stat returns information about a script file (os.Stat); nil means
 	// scripts are not checked for existence or script security.
 	Stat func(name string) (fs.FileInfo, error)
+	// LookPath resolves a script name without '/' through PATH
+	// (exec.LookPath); nil means such scripts are not checked.
+	LookPath func(file string) (string, error)
 	// UserExists reports whether a user name exists (script_user,
 	// keepalived_script); nil means users are not checked.
 	UserExists func(name string) bool

@@ -1,0 +1,576 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// parsePrefix parses ADDR[/LEN] as keepalived's parse_ipaddress: no length
+// means a host prefix; a bad length falls back to the host length with a
+// complaint.
+func (p *parser) parsePrefix(t token, kw string) (netip.Prefix, bool) {
+	s := t.s
+	addrS, lenS, hasLen := strings.Cut(s, "/")
+	a, ok := parseIP(addrS)
+	if !ok {
+		p.warn(t.pos, kw, "address skipped", "%q is not a valid IP address", s)
+		return netip.Prefix{}, false
+	}
+	bits := a.BitLen()
+	if hasLen {
+		n, err := strconv.Atoi(lenS)
+		if err != nil || n < 0 || n > a.BitLen() {
+			p.warn(t.pos, kw, "using /"+strconv.Itoa(bits), "invalid prefix length %q", lenS)
+		} else {
+			bits = n
+		}
+	}
+	return netip.PrefixFrom(a, bits), true
+}
+
+var scopes = map[string]bool{"global": true, "site": true, "link": true, "host": true, "nowhere": true, "universe": true}
+
+// address parses one address line (virtual_ipaddress, _excluded, static).
+func (p *parser) address(l *line, kw string, static bool) (Address, bool) {
+	a := Address{Pos: l.pos()}
+	pfx, ok := p.parsePrefix(l.toks[0], kw)
+	if !ok {
+		return a, false
+	}
+	a.Prefix = pfx
+	is6 := pfx.Addr().Is6()
+	toks := l.toks
+	for i := 1; i < len(toks); i++ {
+		o := toks[i]
+		val := func() (token, bool) {
+			if i+1 < len(toks) {
+				i++
+				return toks[i], true
+			}
+			p.warn(o.pos, kw, "option ignored", "no %s parameter for %s", o.s, toks[0].s)
+			return token{}, false
+		}
+		switch o.s {
+		case "dev":
+			if v, ok := val(); ok {
+				if a.Dev != "" {
+					p.warn(v.pos, kw, "keeping dev "+a.Dev, "dev given more than once for %s", toks[0].s)
+					continue
+				}
+				a.Dev = v.s
+				if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(v.s) {
+					p.fatal(v.pos, kw, "vigild does not start", "interface %s for address %s does not exist", v.s, toks[0].s)
+				}
+			}
+		case "scope":
+			if v, ok := val(); ok {
+				if !scopes[v.s] {
+					if _, err := strconv.Atoi(v.s); err != nil {
+						p.warn(v.pos, kw, "scope ignored", "invalid scope %q", v.s)
+						continue
+					}
+				}
+				a.Scope = v.s
+			}
+		case "broadcast", "brd":
+			if v, ok := val(); ok {
+				if is6 {
+					p.warn(v.pos, kw, "broadcast ignored", "broadcast on the IPv6 address %s", toks[0].s)
+					continue
+				}
+				switch v.s {
+				case "-":
+					a.Broadcast, a.BroadcastAuto = netip.Addr{}, false
+				case "+":
+					a.BroadcastAuto = true
+				default:
+					b, ok := parseIP(v.s)
+					if !ok || !b.Is4() {
+						p.warn(v.pos, kw, "broadcast ignored", "invalid broadcast %q", v.s)
+						continue
+					}
+					a.Broadcast = b
+				}
+			}
+		case "label":
+			if v, ok := val(); ok {
+				if len(v.s) > 15 {
+					p.warn(v.pos, kw, "address removed", "label %s is longer than 15 characters", v.s)
+					return a, false
+				}
+				a.Label = v.s
+			}
+		case "peer":
+			if v, ok := val(); ok {
+				if a.Peer.IsValid() {
+					p.warn(v.pos, kw, "ignored", "peer already given")
+					continue
+				}
+				pp, ok := p.parsePrefix(v, kw)
+				if !ok {
+					continue
+				}
+				if pp.Addr().Is6() != is6 {
+					p.warn(v.pos, kw, "peer ignored", "peer %s does not match the address family", v.s)
+					continue
+				}
+				a.Peer = pp
+			}
+		case "home":
+			a.Home = true
+		case "-nodad":
+			a.NoDAD = true
+		case "mngtmpaddr":
+			a.MngTmpAddr = true
+		case "noprefixroute":
+			a.NoPrefixRoute = true
+		case "autojoin":
+			a.AutoJoin = true
+		case "no_track":
+			a.NoTrack = true
+		case "preferred_lft":
+			val()
+			p.notice(o.pos, kw, "ignored", "preferred_lft is not implemented by vigil")
+		case "track_group":
+			if !static {
+				p.warn(o.pos, kw, "ignored", "unknown option %q for an address", o.s)
+				continue
+			}
+			if v, ok := val(); ok {
+				a.TrackGroup = v.s
+			}
+		case "use_vmac":
+			if static {
+				p.warn(o.pos, kw, "ignored", "unknown option %q for an address", o.s)
+				continue
+			}
+			a.UseVMAC = true
+		default:
+			p.warn(o.pos, kw, "ignored", "unknown option %q for an address", o.s)
+		}
+	}
+	if a.Peer.IsValid() && (a.Broadcast.IsValid() || a.BroadcastAuto) {
+		p.warn(l.pos(), kw, "broadcast ignored", "broadcast and peer both given")
+		a.Broadcast, a.BroadcastAuto = netip.Addr{}, false
+	}
+	if is6 && a.Scope != "" {
+		p.warn(l.pos(), kw, "scope ignored", "scope cannot be set on an IPv6 address")
+		a.Scope = ""
+	}
+	if is6 && a.Label != "" {
+		p.warn(l.pos(), kw, "label ignored", "label cannot be set on an IPv6 address")
+		a.Label = ""
+	}
+	return a, true
+}
+
+var routeTypes = map[string]bool{
+	"unicast": true, "local": true, "broadcast": true, "multicast": true, "throw": true,
+	"unreachable": true, "prohibit": true, "blackhole": true, "nat": true, "anycast": true,
+}
+
+var tableNames = map[string]int{"default": 253, "main": 254, "local": 255}
+
+// route parses one route line (virtual_routes, static_routes).
+func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
+	r := Route{Pos: l.pos()}
+	toks := l.toks
+	fam := 0
+	setFam := func(a netip.Addr, t token) bool {
+		f := 4
+		if a.Is6() {
+			f = 6
+		}
+		if fam != 0 && fam != f {
+			p.warn(t.pos, kw, "route skipped", "cannot mix IPv4 and IPv6 addresses in a route")
+			return false
+		}
+		fam = f
+		return true
+	}
+	var dstTok token
+	hasDst := false
+	for i := 0; i < len(toks); i++ {
+		o := toks[i]
+		next := func() (token, bool) {
+			if i+1 < len(toks) {
+				i++
+				return toks[i], true
+			}
+			p.warn(o.pos, kw, "route skipped", "no parameter after %s", o.s)
+			return token{}, false
+		}
+		switch o.s {
+		case "inet6":
+			if fam == 4 {
+				p.warn(o.pos, kw, "ignored", "inet6 given for an IPv4 route")
+			}
+			fam = 6
+		case "inet":
+			if fam == 6 {
+				p.warn(o.pos, kw, "ignored", "inet given for an IPv6 route")
+			}
+			fam = 4
+		case "src":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			a, ok := parseIP(v.s)
+			if !ok {
+				p.warn(v.pos, kw, "route skipped", "invalid route src address %q", v.s)
+				return r, false
+			}
+			if !setFam(a, v) {
+				return r, false
+			}
+			r.Src = a
+		case "via", "gw":
+			if o.s == "gw" {
+				p.warn(o.pos, kw, "read as via", "\"gw\" for routes is deprecated; use \"via\"")
+			}
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			if v.s == "inet" || v.s == "inet6" {
+				if v, ok = next(); !ok {
+					return r, false
+				}
+			}
+			a, ok := parseIP(v.s)
+			if !ok {
+				p.warn(v.pos, kw, "route skipped", "invalid route via address %q", v.s)
+				return r, false
+			}
+			if !setFam(a, v) {
+				return r, false
+			}
+			r.Via = a
+		case "dev", "oif":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Dev = v.s
+			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(v.s) {
+				p.fatal(v.pos, kw, "vigild does not start", "interface %s for route does not exist", v.s)
+			}
+		case "table":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			if n, ok := tableNames[v.s]; ok {
+				r.Table = n
+			} else if n, err := strconv.ParseUint(v.s, 10, 32); err == nil {
+				r.Table = int(n)
+			} else {
+				p.warn(v.pos, kw, "route skipped", "routing table %q not found", v.s)
+				return r, false
+			}
+		case "metric", "priority", "preference":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			n, err := strconv.ParseUint(v.s, 10, 32)
+			if err != nil {
+				p.warn(v.pos, kw, "route skipped", "invalid metric %q", v.s)
+				return r, false
+			}
+			r.Metric = int(n)
+		case "scope":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			if !scopes[v.s] {
+				p.warn(v.pos, kw, "route skipped", "scope %q not found or invalid", v.s)
+				return r, false
+			}
+			r.Scope = v.s
+		case "protocol", "proto":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Proto = v.s
+		case "onlink":
+			r.OnLink = true
+		case "mtu":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			if v.s == "lock" {
+				r.Extra = append(r.Extra, "mtu", "lock")
+				if v, ok = next(); !ok {
+					return r, false
+				}
+				r.Extra = append(r.Extra, v.s)
+				continue
+			}
+			n, err := strconv.ParseUint(v.s, 10, 32)
+			if err != nil {
+				p.warn(v.pos, kw, "route skipped", "invalid mtu %q", v.s)
+				return r, false
+			}
+			r.MTU = int(n)
+		case "no_track":
+			r.NoTrack = true
+		case "track_group":
+			if !static {
+				p.warn(o.pos, kw, "route skipped", "unknown route keyword %q", o.s)
+				return r, false
+			}
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, "track_group", v.s)
+		case "or":
+			p.warn(o.pos, kw, "kept as an extra option", "\"or\" for routes is deprecated; use \"nexthop\"")
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, "or", v.s)
+		case "nexthop":
+			// nexthop specs run to the end of the line
+			r.Extra = append(r.Extra, words(toks[i:])...)
+			p.notice(o.pos, kw, "installed as written but not modelled", "nexthop lists are not modelled by vigil")
+			i = len(toks)
+		case "tos", "dsfield", "expires", "hoplimit", "advmss", "rtt", "rttvar", "reordering", "window", "cwnd",
+			"ssthresh", "realms", "rto_min", "initcwnd", "initrwnd", "features", "quickack", "congctl", "pref",
+			"ttl-propagate", "from", "encap", "vrf", "as":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, v.s)
+			if o.s == "encap" {
+				// encap TYPE ... runs to the end or to the next known keyword; keep the rest.
+				r.Extra = append(r.Extra, words(toks[i+1:])...)
+				i = len(toks)
+			}
+		case "fastopen_no_cookie", "add", "prepend", "append":
+			r.Extra = append(r.Extra, o.s)
+		default:
+			j := i
+			if o.s == "to" {
+				j++
+			}
+			if j < len(toks) && routeTypes[toks[j].s] {
+				r.Type = toks[j].s
+				if r.Type == "unicast" {
+					r.Type = ""
+				}
+				j++
+			}
+			if j >= len(toks) {
+				p.warn(o.pos, kw, "route skipped", "route must have a destination")
+				return r, false
+			}
+			d := toks[j]
+			var pfx netip.Prefix
+			if d.s == "default" {
+				if fam == 6 {
+					pfx = netip.MustParsePrefix("::/0")
+				} else {
+					pfx = netip.MustParsePrefix("0.0.0.0/0")
+				}
+			} else {
+				addrS, lenS, hasLen := strings.Cut(d.s, "/")
+				a, ok := parseIP(addrS)
+				if !ok {
+					p.warn(d.pos, kw, "route skipped", "unknown route keyword %q", d.s)
+					return r, false
+				}
+				bits := a.BitLen()
+				if hasLen {
+					n, err := strconv.Atoi(lenS)
+					if err != nil || n < 0 || n > a.BitLen() {
+						p.warn(d.pos, kw, "route skipped", "invalid prefix length in %q", d.s)
+						return r, false
+					}
+					bits = n
+				}
+				pfx = netip.PrefixFrom(a, bits).Masked()
+			}
+			if !setFam(pfx.Addr(), d) {
+				return r, false
+			}
+			r.Dst = pfx
+			hasDst = true
+			dstTok = d
+			i = j
+		}
+	}
+	if !hasDst {
+		p.warn(l.pos(), kw, "route skipped", "route must have a destination")
+		return r, false
+	}
+	if !r.NoTrack {
+		if r.Proto != "" && r.Proto != "keepalived" && r.Proto != "18" {
+			p.warn(l.pos(), kw, "protocol reset", "a tracked route must use protocol keepalived")
+		}
+		r.Proto = ""
+		if r.Dev == "" {
+			p.warn(dstTok.pos, kw, "not tracked", "cannot track route %s with no interface specified", r.Dst)
+			r.NoTrack = true
+		}
+	}
+	return r, true
+}
+
+// rule parses one rule line (virtual_rules, static_rules); autoPref is
+// keepalived's decreasing default preference.
+func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
+	r := Rule{Pos: l.pos()}
+	toks := l.toks
+	hasPref := false
+	fam := 0
+	pfx := func(t token, what string) (netip.Prefix, bool) {
+		if t.s == "all" {
+			return netip.Prefix{}, true
+		}
+		addrS, lenS, hasLen := strings.Cut(t.s, "/")
+		a, ok := parseIP(addrS)
+		if !ok {
+			p.warn(t.pos, kw, "rule skipped", "invalid rule %s address %q", what, t.s)
+			return netip.Prefix{}, false
+		}
+		bits := a.BitLen()
+		if hasLen {
+			n, err := strconv.Atoi(lenS)
+			if err != nil || n < 0 || n > bits {
+				p.warn(t.pos, kw, "rule skipped", "invalid rule %s address %q", what, t.s)
+				return netip.Prefix{}, false
+			}
+			bits = n
+		}
+		f := 4
+		if a.Is6() {
+			f = 6
+		}
+		if fam != 0 && fam != f {
+			p.warn(t.pos, kw, "rule skipped", "cannot mix IPv4 and IPv6 in a rule")
+			return netip.Prefix{}, false
+		}
+		fam = f
+		return netip.PrefixFrom(a, bits).Masked(), true
+	}
+	for i := 0; i < len(toks); i++ {
+		o := toks[i]
+		next := func() (token, bool) {
+			if i+1 < len(toks) {
+				i++
+				return toks[i], true
+			}
+			p.warn(o.pos, kw, "rule skipped", "no parameter after %s", o.s)
+			return token{}, false
+		}
+		switch o.s {
+		case "from", "to":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			x, ok := pfx(v, o.s)
+			if !ok {
+				return r, false
+			}
+			if o.s == "from" {
+				r.From = x
+			} else {
+				r.To = x
+			}
+		case "table", "lookup":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			if n, ok := tableNames[v.s]; ok {
+				r.Table = n
+			} else if n, err := strconv.ParseUint(v.s, 10, 32); err == nil {
+				r.Table = int(n)
+			} else {
+				p.warn(v.pos, kw, "rule skipped", "routing table %q not found", v.s)
+				return r, false
+			}
+		case "preference", "priority", "pref", "order":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			n, err := strconv.ParseUint(v.s, 10, 32)
+			if err != nil {
+				p.warn(v.pos, kw, "rule skipped", "invalid preference %q", v.s)
+				return r, false
+			}
+			r.Preference, hasPref = int(n), true
+		case "iif", "dev":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.IIF = v.s
+		case "oif":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.OIF = v.s
+		case "fwmark":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			ms, mk, hasMask := strings.Cut(v.s, "/")
+			m, err := strconv.ParseUint(ms, 0, 32)
+			if err != nil {
+				p.warn(v.pos, kw, "rule skipped", "invalid fwmark %q", v.s)
+				return r, false
+			}
+			r.FWMark = uint32(m)
+			if hasMask {
+				k, err := strconv.ParseUint(mk, 0, 32)
+				if err != nil {
+					p.warn(v.pos, kw, "rule skipped", "invalid fwmark mask %q", v.s)
+					return r, false
+				}
+				r.FWMask, r.HasFWMask = uint32(k), true
+			}
+		case "no_track":
+			r.NoTrack = true
+		case "inet6":
+			r.IPv6 = true
+			fam = 6
+		case "inet":
+			fam = 4
+		case "not", "l3mdev":
+			r.Extra = append(r.Extra, o.s)
+		case "tos", "dsfield", "realms", "goto", "uidrange", "ip_proto", "ipproto", "sport", "dport", "protocol",
+			"suppress_prefixlength", "suppress_ifgroup", "tun_id", "type", "nat", "map-to":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, v.s)
+		default:
+			p.warn(o.pos, kw, "rule skipped", "unknown rule option %q", o.s)
+			return r, false
+		}
+	}
+	if fam == 6 {
+		r.IPv6 = true
+	}
+	if !hasPref {
+		r.Preference = *autoPref
+		p.warn(l.pos(), kw, "using preference "+strconv.Itoa(*autoPref), "rule has no preference")
+		*autoPref--
+	}
+	return r, true
+}

@@ -1,0 +1,833 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// RFC 5798 and keepalived constants used by resolution.
+const (
+	// RFC 5798 §5.2.7: Max Advertise Interval is 12 bits of centiseconds.
+	maxAdvertV3 = 4095 * 10 * time.Millisecond
+	// RFC 3768 §5.3.7: Adver Int is 8 bits of seconds.
+	maxAdvertV2 = 255 * time.Second
+	// keepalived's limit on VIPs in strict mode (VRRP_MAX_ADDR is 255 otherwise,
+	// the Count IPvX Addr field being 8 bits, RFC 5798 §5.2.5).
+	maxVIPsStrict = 20
+	maxVIPs       = 255
+)
+
+var (
+	defaultMcast4 = netip.MustParseAddr("224.0.0.18") // RFC 5798 §5.1.1.2
+	defaultMcast6 = netip.MustParseAddr("ff02::12")   // RFC 5798 §5.1.2.2
+)
+
+func newConfig() *Config {
+	return &Config{
+		Global: Global{
+			VRRPVersion:             2,
+			GARPMasterDelay:         5 * time.Second,
+			GARPMasterRepeat:        5,
+			GARPMasterRefreshRepeat: 1,
+			McastGroup4:             defaultMcast4,
+			McastGroup6:             defaultMcast6,
+			DownTimerAdverts:        3,
+			SMTPConnectTimeout:      30 * time.Second,
+			set:                     map[string]Pos{},
+		},
+		Scripts:             map[string]*Script{},
+		TrackFiles:          map[string]*TrackFile{},
+		TrackProcesses:      map[string]*TrackProcess{},
+		VirtualServerGroups: map[string]*VirtualServerGroup{},
+	}
+}
+
+// resolve applies keepalived's defaults, inheritance and validation.
+func (p *parser) resolve() {
+	c := p.cfg
+	g := &c.Global
+	if _, ok := g.set["vrrp_garp_lower_prio_delay"]; !ok {
+		g.GARPLowerPrioDelay = g.GARPMasterDelay
+	}
+	if _, ok := g.set["vrrp_garp_lower_prio_repeat"]; !ok {
+		g.GARPLowerPrioRepeat = g.GARPMasterRepeat
+	}
+
+	// vrrp_script without script, or with a bad user, is removed.
+	for _, name := range p.scriptOrder {
+		s := c.Scripts[name]
+		if s == nil {
+			continue
+		}
+		if s.Cmd == nil {
+			p.warn(s.Pos, "vrrp_script", "script removed", "no script set for vrrp_script %s", s.Name)
+			delete(c.Scripts, name)
+			continue
+		}
+		if s.badUser {
+			delete(c.Scripts, name)
+			continue
+		}
+		if s.Timeout == 0 {
+			s.Timeout = s.Interval
+		}
+		s.Cmd.User, s.Cmd.Group = s.User, s.Group
+	}
+	for name, f := range c.TrackFiles {
+		if f.File == "" {
+			p.warn(f.Pos, "track_file", "track_file removed", "no file set for track_file %s", name)
+			delete(c.TrackFiles, name)
+		}
+	}
+	for name, tp := range c.TrackProcesses {
+		if tp.Process == "" {
+			p.warn(tp.Pos, "vrrp_track_process", "track process removed", "process name not specified for %s", name)
+			delete(c.TrackProcesses, name)
+			continue
+		}
+		if tp.QuorumMax != 0 && tp.QuorumMax < tp.Quorum {
+			p.warn(tp.Pos, "quorum_max", "quorum_max ignored", "quorum_max %d is less than quorum %d", tp.QuorumMax, tp.Quorum)
+			tp.QuorumMax = 0
+		}
+	}
+
+	// Minimal instance configuration: keepalived refuses to start the VRRP
+	// process without it, so these are fatal.
+	var keep []*Instance
+	for _, x := range c.Instances {
+		x.TrackInterfaces, x.TrackScripts, x.TrackFiles, x.TrackProcesses = x.track[0], x.track[1], x.track[2], x.track[3]
+		if x.VRID == 0 {
+			p.fatal(x.Pos, "virtual_router_id", "vigild does not start", "(%s) the virtual router id must be set", x.Name)
+			continue
+		}
+		if x.Interface == "" && len(x.UnicastPeers) == 0 {
+			if g.DefaultInterface != "" {
+				x.Interface = g.DefaultInterface
+			} else {
+				p.fatal(x.Pos, "interface", "vigild does not start", "(%s) no interface and no unicast peers", x.Name)
+				continue
+			}
+		}
+		keep = append(keep, x)
+	}
+	c.Instances = keep
+
+	byName := map[string]*Instance{}
+	for _, x := range c.Instances {
+		byName[x.Name] = x
+	}
+
+	// Sync groups.
+	var groups []*SyncGroup
+	for _, sg := range c.SyncGroups {
+		sg.TrackInterfaces, sg.TrackScripts, sg.TrackFiles, sg.TrackProcesses = sg.track[0], sg.track[1], sg.track[2], sg.track[3]
+		if len(sg.Members) == 0 {
+			p.warn(sg.Pos, "vrrp_sync_group", "sync group removed", "sync group %s has no virtual router(s)", sg.Name)
+			continue
+		}
+		var members []string
+		for i, m := range sg.Members {
+			x := byName[m]
+			pos := sg.Pos
+			if i < len(sg.memberPos) {
+				pos = sg.memberPos[i]
+			}
+			if x == nil {
+				p.warn(pos, "group", "ignored", "virtual router %s specified in sync group %s does not exist", m, sg.Name)
+				continue
+			}
+			if x.SyncGroup != "" && x.SyncGroup != sg.Name {
+				p.warn(pos, "group", "ignored", "virtual router %s cannot be in more than one sync group (already in %s)", m, x.SyncGroup)
+				continue
+			}
+			x.SyncGroup = sg.Name
+			members = append(members, m)
+		}
+		sg.Members = members
+		sg.memberPos = nil
+		if len(members) == 0 {
+			p.warn(sg.Pos, "vrrp_sync_group", "sync group removed", "sync group %s has no matching virtual router", sg.Name)
+			continue
+		}
+		if len(members) == 1 {
+			p.warn(sg.Pos, "vrrp_sync_group", "kept", "sync group %s has only 1 virtual router", sg.Name)
+		}
+		sg.TrackScripts = p.resolveTracks(sg.TrackScripts, "track_script", "sync group "+sg.Name)
+		sg.TrackFiles = p.resolveTracks(sg.TrackFiles, "track_file", "sync group "+sg.Name)
+		sg.TrackProcesses = p.resolveTracks(sg.TrackProcesses, "track_process", "sync group "+sg.Name)
+		sg.TrackInterfaces = p.resolveTracks(sg.TrackInterfaces, "track_interface", "sync group "+sg.Name)
+		groups = append(groups, sg)
+	}
+	c.SyncGroups = groups
+
+	keep = keep[:0]
+	for _, x := range c.Instances {
+		if p.resolveInstance(x) {
+			keep = append(keep, x)
+		}
+	}
+	c.Instances = keep
+	p.checkVRIDs()
+	p.resolveLVS()
+	p.resolveConntrack()
+}
+
+// resolveTracks drops references to unknown trackers.
+func (p *parser) resolveTracks(refs []TrackRef, kind, owner string) []TrackRef {
+	var out []TrackRef
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if seen[r.Name] {
+			p.warn(r.Pos, kind, "ignored", "(%s) duplicate %s %s", owner, kind, r.Name)
+			continue
+		}
+		switch kind {
+		case "track_script":
+			s := p.cfg.Scripts[r.Name]
+			if s == nil {
+				p.warn(r.Pos, kind, "ignored", "(%s) track script %s not found", owner, r.Name)
+				continue
+			}
+			if !r.HasWeight {
+				r.Weight, r.Reverse = s.Weight, s.Reverse
+			}
+		case "track_file":
+			f := p.cfg.TrackFiles[r.Name]
+			if f == nil {
+				p.warn(r.Pos, kind, "ignored", "(%s) track file %s not found", owner, r.Name)
+				continue
+			}
+			if !r.HasWeight {
+				r.Weight, r.Reverse = f.Weight, f.Reverse
+			}
+		case "track_process":
+			tp := p.cfg.TrackProcesses[r.Name]
+			if tp == nil {
+				p.warn(r.Pos, kind, "ignored", "(%s) track process %s not found", owner, r.Name)
+				continue
+			}
+			if !r.HasWeight {
+				r.Weight, r.Reverse = tp.Weight, tp.Reverse
+			}
+		case "track_interface":
+			if r.Name == "lo" {
+				p.warn(r.Pos, kind, "ignored", "(%s) cannot track the loopback interface", owner)
+				continue
+			}
+			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(r.Name) {
+				p.warn(r.Pos, kind, "ignored", "(%s) tracked interface %s does not exist", owner, r.Name)
+				continue
+			}
+		}
+		seen[r.Name] = true
+		out = append(out, r)
+	}
+	return out
+}
+
+// resolveInstance applies keepalived's vrrp_complete_instance; false means
+// the instance cannot run (and vigild does not start).
+func (p *parser) resolveInstance(x *Instance) bool {
+	g := &p.cfg.Global
+	owner := "(" + x.Name + ")"
+	if !x.isSet("strict_mode") {
+		x.Strict = g.Strict
+	}
+
+	// Family from the VIPs; mismatched VIPs are dropped.
+	nativeV6 := x.IPv6
+	var vips []Address
+	famSet := false
+	for _, a := range x.VIPs {
+		v6 := a.Prefix.Addr().Is6()
+		if !famSet {
+			if nativeV6 && !v6 {
+				p.warn(a.Pos, "native_ipv6", "address ignored", "%s cannot use IPv4 address %s with native_ipv6", owner, a.Prefix)
+				continue
+			}
+			x.IPv6, famSet = v6, true
+		} else if v6 != x.IPv6 {
+			p.warn(a.Pos, "virtual_ipaddress", "address ignored", "%s address family of %s must match the instance", owner, a.Prefix)
+			continue
+		}
+		vips = append(vips, a)
+	}
+	x.VIPs = vips
+
+	if x.IPv6 {
+		if x.Version == 2 {
+			p.warn(x.setPos("version"), "version", "using version 3", "%s VRRP version 2 does not support IPv6", owner)
+		}
+		x.Version = 3
+	} else if x.Version == 0 {
+		x.Version = g.VRRPVersion
+	}
+
+	if len(x.VIPs) == 0 {
+		if x.Version == 3 || x.Strict {
+			p.fatal(x.Pos, "virtual_ipaddress", "vigild does not start", "%s no VIP specified; at least one is required", owner)
+			return false
+		}
+		p.warn(x.Pos, "virtual_ipaddress", "running without VIPs", "%s no VIP specified; at least one is sensible", owner)
+	}
+
+	// Priority and state derive from each other.
+	if x.Priority == 0 {
+		if x.WantMaster {
+			x.Priority = 255
+		} else {
+			x.Priority = 100
+		}
+	}
+	if !x.stateSet {
+		x.WantMaster = x.Priority == 255
+	} else if x.Strict && x.WantMaster != (x.Priority == 255) {
+		p.warn(x.setPos("state"), "state", "state follows priority", "%s state MASTER must match being address owner (priority 255) in strict mode", owner)
+		x.WantMaster = x.Priority == 255
+	}
+
+	// Authentication (VRRPv2 only).
+	if x.Auth != nil {
+		ap := x.setPos("authentication")
+		switch {
+		case x.Auth.Type == "":
+			x.Auth = nil
+		case x.Strict:
+			p.warn(ap, "authentication", "no authentication", "%s strict mode does not support authentication", owner)
+			x.Auth = nil
+		case x.Version == 3:
+			p.warn(ap, "authentication", "no authentication", "%s VRRP version 3 does not support authentication", owner)
+			x.Auth = nil
+		case x.Auth.Pass == "":
+			p.warn(ap, "authentication", "no authentication", "%s authentication specified but no password given", owner)
+			x.Auth = nil
+		case x.IPv6 && x.Auth.Type == "AH":
+			p.warn(ap, "auth_type", "no authentication", "%s cannot use AH authentication with IPv6", owner)
+			x.Auth = nil
+		case x.Auth.Type == "AH" && x.WantMaster && x.Priority != 255:
+			p.warn(x.setPos("state"), "state", "starting as BACKUP", "%s initial state MASTER is incompatible with AH authentication", owner)
+			x.WantMaster = false
+		}
+		if x.Auth != nil {
+			x.Auth.Pos = ap
+		}
+	}
+
+	unicast := len(x.UnicastPeers) > 0
+	if x.Strict && unicast {
+		p.warn(x.setPos("unicast_peer"), "unicast_peer", "unicast peers ignored", "%s unicast peers are not supported in strict mode", owner)
+		x.UnicastPeers = nil
+		unicast = false
+	}
+	if !unicast && (x.isSet("unicast_peer") || x.isSet("unicast_src_ip")) {
+		kw := "unicast_src_ip"
+		if x.isSet("unicast_peer") {
+			kw = "unicast_peer"
+		}
+		p.warn(x.setPos(kw), kw, "using multicast", "%s a unicast keyword has been specified without any unicast peers (deprecated)", owner)
+	}
+	if x.isSet("unicast_ttl") && !unicast {
+		p.warn(x.setPos("unicast_ttl"), "unicast_ttl", "ignored", "%s cannot use unicast_ttl without unicast peers", owner)
+		x.UnicastTTL = 0
+	}
+	if x.UnicastTTL == 0 && !x.isSet("unicast_ttl") || !unicast {
+		x.UnicastTTL = 255
+	}
+	if x.UnicastSrcIP.IsValid() && unicast && x.UnicastSrcIP.Is6() != x.IPv6 {
+		p.warn(x.setPos("unicast_src_ip"), "unicast_src_ip", "ignored", "%s unicast_src_ip family does not match the instance", owner)
+		x.UnicastSrcIP = netip.Addr{}
+	}
+	var peers []UnicastPeer
+	for _, u := range x.UnicastPeers {
+		if u.Addr.Is6() != x.IPv6 {
+			p.warn(u.Pos, "unicast_peer", "peer ignored", "%s unicast peer %s does not match the instance family", owner, u.Addr)
+			continue
+		}
+		if u.MinTTL > u.MaxTTL {
+			p.warn(u.Pos, "unicast_peer", "all packets will be discarded", "%s min_ttl %d > max_ttl %d", owner, u.MinTTL, u.MaxTTL)
+		}
+		peers = append(peers, u)
+	}
+	x.UnicastPeers = peers
+
+	// VIP count; the excess becomes excluded VIPs.
+	max := maxVIPs
+	if x.Strict {
+		max = maxVIPsStrict
+	}
+	if len(x.VIPs) > max {
+		p.warn(x.VIPs[max].Pos, "virtual_ipaddress", "the excess is moved to virtual_ipaddress_excluded", "%s number of VIPs (%d) exceeds the maximum (%d)", owner, len(x.VIPs), max)
+		x.ExcludedVIPs = append(append([]Address(nil), x.VIPs[max:]...), x.ExcludedVIPs...)
+		x.VIPs = x.VIPs[:max]
+	}
+
+	// Preemption.
+	if x.Priority == 255 && !x.Preempt {
+		p.warn(x.setPos("nopreempt"), "nopreempt", "preempting", "%s nopreempt is incompatible with priority 255", owner)
+		x.Preempt = true
+	}
+	if x.WantMaster {
+		if !x.Preempt {
+			p.warn(x.setPos("nopreempt"), "nopreempt", "preempting", "%s nopreempt does not work with initial state MASTER (use state BACKUP)", owner)
+			x.Preempt = true
+		}
+		if x.PreemptDelay != 0 {
+			p.warn(x.setPos("preempt_delay"), "preempt_delay", "no preempt delay", "%s preempt_delay does not work with initial state MASTER", owner)
+			x.PreemptDelay = 0
+		}
+	}
+	if x.PreemptDelay != 0 {
+		if x.Strict {
+			p.warn(x.setPos("preempt_delay"), "preempt_delay", "no preempt delay", "%s preempt_delay is incompatible with strict mode", owner)
+			x.PreemptDelay = 0
+		} else if !x.Preempt {
+			p.warn(x.setPos("preempt_delay"), "preempt_delay", "no preempt delay", "%s preempt_delay is incompatible with nopreempt", owner)
+			x.PreemptDelay = 0
+		}
+	}
+	if !x.isSet("down_timer_adverts") {
+		x.DownTimerAdverts = g.DownTimerAdverts
+	} else if x.Strict && x.DownTimerAdverts != 3 {
+		p.warn(x.setPos("down_timer_adverts"), "down_timer_adverts", "using 3", "%s down_timer_adverts is incompatible with strict mode", owner)
+		x.DownTimerAdverts = 3
+	}
+
+	// Accept mode (RFC 5798 §6.1 Accept_Mode).
+	if !x.acceptSet {
+		x.Accept = x.Priority == 255 || !x.Strict
+	}
+	if x.Accept && x.Priority != 255 && x.Strict && x.Version == 2 {
+		p.warn(x.setPos("accept"), "accept", "no accept mode", "%s accept mode for VRRP version 2 does not comply with RFC 3768", owner)
+		x.Accept = false
+	}
+
+	// Multicast destination.
+	if unicast {
+		if x.McastDstIP.IsValid() {
+			p.warn(x.setPos("mcast_dst_ip"), "mcast_dst_ip", "ignored", "%s multicast destination specified with unicast", owner)
+		}
+		x.McastDstIP = netip.Addr{}
+	} else if !x.McastDstIP.IsValid() {
+		if x.IPv6 {
+			x.McastDstIP = g.McastGroup6
+		} else {
+			x.McastDstIP = g.McastGroup4
+		}
+	} else if x.McastDstIP.Is6() != x.IPv6 {
+		p.warn(x.setPos("mcast_dst_ip"), "mcast_dst_ip", "using the global group", "%s mcast_dst_ip family does not match the instance", owner)
+		x.McastDstIP = g.McastGroup4
+		if x.IPv6 {
+			x.McastDstIP = g.McastGroup6
+		}
+	}
+
+	// GARP values inherit from global_defs.
+	if !x.isSet("garp_master_delay") {
+		x.GARPMasterDelay = g.GARPMasterDelay
+	}
+	if !x.isSet("garp_master_repeat") {
+		x.GARPMasterRepeat = g.GARPMasterRepeat
+	}
+	if !x.isSet("garp_master_refresh") {
+		x.GARPMasterRefresh = g.GARPMasterRefresh
+	}
+	if !x.isSet("garp_master_refresh_repeat") {
+		x.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
+	}
+	if !x.isSet("garp_lower_prio_repeat") {
+		if x.Strict {
+			x.GARPLowerPrioRepeat = 0
+		} else {
+			x.GARPLowerPrioRepeat = g.GARPLowerPrioRepeat
+		}
+	} else if x.Strict && x.GARPLowerPrioRepeat != 0 {
+		p.warn(x.setPos("garp_lower_prio_repeat"), "garp_lower_prio_repeat", "using 0", "%s strict mode requires no repeat garps", owner)
+		x.GARPLowerPrioRepeat = 0
+	}
+	if !x.isSet("garp_lower_prio_delay") {
+		if x.Strict {
+			x.GARPLowerPrioDelay = 0
+		} else {
+			x.GARPLowerPrioDelay = g.GARPLowerPrioDelay
+		}
+	} else if x.Strict && x.GARPLowerPrioDelay != 0 {
+		p.warn(x.setPos("garp_lower_prio_delay"), "garp_lower_prio_delay", "using 0", "%s strict mode requires no repeat garp delay", owner)
+		x.GARPLowerPrioDelay = 0
+	}
+	if !x.isSet("lower_prio_no_advert") {
+		x.LowerPrioNoAdvert = x.Strict || g.LowerPrioNoAdvert
+	} else if x.Strict && !x.LowerPrioNoAdvert {
+		p.warn(x.setPos("lower_prio_no_advert"), "lower_prio_no_advert", "set", "%s strict mode requires lower_prio_no_advert", owner)
+		x.LowerPrioNoAdvert = true
+	}
+	if !x.isSet("higher_prio_send_advert") {
+		x.HigherPrioSendAdvert = !x.Strict && g.HigherPrioSendAdvert
+	} else if x.Strict && x.HigherPrioSendAdvert {
+		p.warn(x.setPos("higher_prio_send_advert"), "higher_prio_send_advert", "cleared", "%s strict mode requires higher_prio_send_advert to be clear", owner)
+		x.HigherPrioSendAdvert = false
+	}
+	if !x.isSet("skip_check_adv_addr") {
+		x.SkipCheckAdvAddr = g.SkipCheckAdvAddr
+	}
+	x.CheckUnicastSrc = x.CheckUnicastSrc || g.CheckUnicastSrc
+
+	// Advertisement interval (RFC 3768 §5.3.7 seconds; RFC 5798 §5.2.7 centiseconds).
+	if x.AdvertInterval == 0 {
+		x.AdvertInterval = time.Second
+	}
+	ap := x.setPos("advert_int")
+	if x.Version == 2 {
+		if x.AdvertInterval > maxAdvertV2 {
+			p.warn(ap, "advert_int", "using 255", "%s VRRPv2 advertisement interval must be less than 256s", owner)
+			x.AdvertInterval = maxAdvertV2
+		} else if x.AdvertInterval%time.Second != 0 {
+			r := (x.AdvertInterval + time.Second/2).Truncate(time.Second)
+			if r == 0 {
+				r = time.Second
+			}
+			p.warn(ap, "advert_int", "rounded to "+secs(r), "%s VRRPv2 advertisement interval %ss must be an integer", owner, secs(x.AdvertInterval))
+			x.AdvertInterval = r
+		}
+	} else {
+		if x.AdvertInterval > maxAdvertV3 {
+			p.warn(ap, "advert_int", "using 40.95", "%s VRRPv3 advertisement interval must be less than 40.96s", owner)
+			x.AdvertInterval = maxAdvertV3
+		} else if x.AdvertInterval%(10*time.Millisecond) != 0 {
+			r := (x.AdvertInterval + 5*time.Millisecond).Truncate(10 * time.Millisecond)
+			if r == 0 {
+				r = 10 * time.Millisecond
+			}
+			p.warn(ap, "advert_int", "rounded to "+secs(r), "%s VRRPv3 advertisement interval %ss must be in units of 10ms", owner, secs(x.AdvertInterval))
+			x.AdvertInterval = r
+		}
+	}
+
+	// VIPs go to the instance interface unless they name one.
+	fill := func(list []Address, kw string) []Address {
+		var out []Address
+		for _, a := range list {
+			if a.Dev == "" {
+				if x.Interface == "" {
+					p.warn(a.Pos, kw, "address removed", "%s no interface for VIP %s", owner, a.Prefix)
+					continue
+				}
+				a.Dev = x.Interface
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	x.VIPs = fill(x.VIPs, "virtual_ipaddress")
+	x.ExcludedVIPs = fill(x.ExcludedVIPs, "virtual_ipaddress_excluded")
+
+	// VMAC.
+	if x.UseVMAC != nil {
+		x.UseVMAC.XmitBase = x.vmacXmitBase
+		if unicast && !x.UseVMAC.XmitBase {
+			p.warn(x.UseVMAC.Pos, "use_vmac", "vmac_xmit_base set", "%s unicast with use_vmac requires vmac_xmit_base", owner)
+			x.UseVMAC.XmitBase = true
+		}
+		if x.UseVMAC.MAC != "" && x.Strict {
+			p.warn(x.UseVMAC.Pos, "use_vmac", "MAC address cleared", "%s cannot specify a MAC address in strict mode", owner)
+			x.UseVMAC.MAC = ""
+		}
+	} else if x.vmacXmitBase {
+		p.warn(x.setPos("vmac_xmit_base"), "vmac_xmit_base", "ignored", "%s vmac_xmit_base is only valid with use_vmac", owner)
+	}
+
+	// Tracking.
+	x.TrackScripts = p.resolveTracks(x.TrackScripts, "track_script", x.Name)
+	x.TrackFiles = p.resolveTracks(x.TrackFiles, "track_file", x.Name)
+	x.TrackProcesses = p.resolveTracks(x.TrackProcesses, "track_process", x.Name)
+	x.TrackInterfaces = p.resolveTracks(x.TrackInterfaces, "track_interface", x.Name)
+	return true
+}
+
+// checkVRIDs rejects two multicast instances using one VRID on one
+// interface and family (keepalived refuses to start). IPv4 and IPv6
+// instances may share a VRID.
+func (p *parser) checkVRIDs() {
+	type key struct {
+		dev   string
+		v6    bool
+		vrid  int
+		group netip.Addr
+	}
+	seen := map[key]*Instance{}
+	for _, x := range p.cfg.Instances {
+		if len(x.UnicastPeers) > 0 {
+			continue
+		}
+		k := key{x.Interface, x.IPv6, x.VRID, x.McastDstIP}
+		if o := seen[k]; o != nil {
+			fam := "4"
+			if x.IPv6 {
+				fam = "6"
+			}
+			p.fatal(x.setPos("virtual_router_id"), "virtual_router_id", "vigild does not start",
+				"%s and %s both use VRID %d with IPv%s on interface %s", o.Name, x.Name, x.VRID, fam, x.Interface)
+			continue
+		}
+		seen[k] = x
+	}
+	// unicast: same VRID, same source and a shared peer conflicts too
+	type ukey struct {
+		vrid int
+		v6   bool
+		src  netip.Addr
+		dev  string
+		peer netip.Addr
+	}
+	useen := map[ukey]*Instance{}
+	for _, x := range p.cfg.Instances {
+		for _, u := range x.UnicastPeers {
+			k := ukey{x.VRID, x.IPv6, x.UnicastSrcIP, x.Interface, u.Addr}
+			if o := useen[k]; o != nil && o != x {
+				p.fatal(x.setPos("virtual_router_id"), "virtual_router_id", "vigild does not start",
+					"(%s) duplicate VRID conflict with %s VRID %d", x.Name, o.Name, x.VRID)
+				break
+			}
+			useen[k] = x
+		}
+	}
+}
+
+func (p *parser) resolveLVS() {
+	c := p.cfg
+	for name, g := range c.VirtualServerGroups {
+		if len(g.Entries) == 0 {
+			p.warn(g.Pos, "virtual_server_group", "group removed", "virtual server group %s has no entries", name)
+			delete(c.VirtualServerGroups, name)
+		}
+	}
+	var keep []*VirtualServer
+	for _, v := range c.VirtualServers {
+		name := vsName(v)
+		if v.Group != "" && c.VirtualServerGroups[v.Group] == nil {
+			p.warn(v.Pos, "virtual_server", "virtual server ignored", "virtual server group %s not found", v.Group)
+			continue
+		}
+		if len(v.RealServers) == 0 {
+			p.warn(v.Pos, "virtual_server", "virtual server ignored", "virtual server %s has no real servers", name)
+			continue
+		}
+		byAddr := v.Group == "" && !v.IsFWMark
+		hasAddrs, hasMarks := false, false
+		if g := c.VirtualServerGroups[v.Group]; g != nil {
+			for _, e := range g.Entries {
+				if e.IsFWMark {
+					hasMarks = true
+				} else {
+					hasAddrs = true
+				}
+			}
+			byAddr = hasAddrs
+		}
+		if v.HASuspend && (v.IsFWMark || hasMarks) {
+			p.warn(v.Pos, "ha_suspend", "ha_suspend cleared", "virtual server %s: cannot use ha_suspend with fwmarks", name)
+			v.HASuspend = false
+		}
+		if byAddr {
+			if v.Protocol == "" {
+				p.warn(v.Pos, "protocol", "using UDP", "virtual server %s: no protocol set", name)
+				v.Protocol = "UDP"
+			}
+			if v.Ops && v.Protocol != "UDP" {
+				p.warn(v.Pos, "ops", "ops cleared", "virtual server %s: one packet scheduling requires UDP", name)
+				v.Ops = false
+			}
+			if v.Persistence == 0 && v.Group == "" && v.Port == 0 {
+				p.warn(v.Pos, "virtual_server", "persistence_timeout 360", "virtual server %s: zero port only valid for persistent services", name)
+				v.Persistence = 360 * time.Second
+			}
+		}
+		if v.Protocol != "" && !byAddr {
+			p.warn(v.Pos, "protocol", "protocol ignored", "virtual server %s: protocol specified for fwmark", name)
+			v.Protocol = ""
+		}
+		if v.Scheduler == "" {
+			p.warn(v.Pos, "lb_algo", "using wlc", "virtual server %s: no scheduler set", name)
+			v.Scheduler = "wlc"
+		}
+		seen := map[netip.AddrPort]bool{}
+		var rss []*RealServer
+		for _, r := range v.RealServers {
+			if r.Addr.Is6() != (v.Addr.IsValid() && v.Addr.Is6()) && v.Addr.IsValid() {
+				p.warn(r.Pos, "real_server", "real server skipped", "address family of virtual server and real server %s do not match", r.Addr)
+				continue
+			}
+			if !r.portSet && !v.IsFWMark {
+				r.Port = v.Port
+			}
+			ap := netip.AddrPortFrom(r.Addr, uint16(r.Port))
+			if seen[ap] {
+				p.warn(r.Pos, "real_server", "second one removed", "virtual server %s: real server %s is duplicated", name, ap)
+				continue
+			}
+			seen[ap] = true
+			if r.Method == "" {
+				if v.Method == "" {
+					p.warn(v.Pos, "lb_kind", "using NAT", "virtual server %s: no forwarding method set", name)
+					v.Method = "NAT"
+				}
+				r.Method = v.Method
+			}
+			if v.IsFWMark && r.portSet && r.Port != 0 {
+				p.warn(r.Pos, "real_server", "port ignored", "fwmark virtual server %s, real server %s has a port", name, ap)
+				r.Port = 0
+			}
+			// inheritance virtual_server -> real_server -> checker
+			rset := r.setMap()
+			if !rset["inhibit_on_failure"] {
+				r.InhibitOnFailure = v.InhibitOnFailure
+			}
+			if !rset["connect_timeout"] {
+				r.ConnectTimeout = v.ConnectTimeout
+			}
+			if !rset["retry"] {
+				r.Retry = v.Retry
+			}
+			if !rset["delay_before_retry"] {
+				r.DelayBeforeRetry = v.DelayBeforeRetry
+			}
+			if !rset["warmup"] {
+				r.Warmup = v.Warmup
+			}
+			if !rset["delay_loop"] {
+				r.DelayLoop = v.DelayLoop
+			}
+			if !rset["alpha"] {
+				r.Alpha = v.Alpha
+			}
+			if r.Virtualhost == "" {
+				r.Virtualhost = v.Virtualhost
+			}
+			for _, ck := range r.Checkers {
+				cset := ck.setMap()
+				if !cset["connect_timeout"] {
+					ck.ConnectTimeout = r.ConnectTimeout
+				}
+				if !cset["retry"] {
+					ck.Retry = r.Retry
+				}
+				if !cset["delay_before_retry"] {
+					ck.DelayBeforeRetry = r.DelayBeforeRetry
+				}
+				if !cset["warmup"] {
+					ck.Warmup = r.Warmup
+				}
+				if !cset["delay_loop"] {
+					ck.DelayLoop = r.DelayLoop
+				}
+				if !cset["alpha"] {
+					ck.Alpha = r.Alpha
+				}
+				if ck.Virtualhost == "" && (ck.Kind == "HTTP_GET" || ck.Kind == "SSL_GET") {
+					ck.Virtualhost = r.Virtualhost
+				}
+				if ck.Kind == "HTTP_GET" || ck.Kind == "SSL_GET" {
+					if ck.HTTPProtocol == "" {
+						ck.HTTPProtocol = "1.0"
+					}
+					for i := range ck.URLs {
+						u := &ck.URLs[i]
+						if u.Path == "" {
+							p.warn(u.Pos, "url", "url ignored", "url without path")
+						}
+						if len(u.StatusCodes) == 0 {
+							u.StatusCodes = [][2]int{{200, 299}}
+						}
+					}
+				}
+				if ck.Kind == "DNS_CHECK" {
+					if ck.DNSType == "" {
+						ck.DNSType = "SOA"
+					}
+					if ck.DNSName == "" {
+						ck.DNSName = "."
+					}
+				}
+				if ck.Kind == "MISC_CHECK" && ck.MiscPath == nil {
+					p.warn(ck.Pos, "MISC_CHECK", "checker ignored", "MISC_CHECK without misc_path")
+				}
+			}
+			rss = append(rss, r)
+		}
+		v.RealServers = rss
+		if v.SorryServer != nil {
+			if v.SorryServer.Method == "" {
+				v.SorryServer.Method = v.Method
+			}
+			if v.SorryServer.Port == 0 && !v.IsFWMark {
+				v.SorryServer.Port = v.Port
+			}
+		}
+		if v.Method == "" {
+			v.Method = "NAT"
+		}
+		sum := 0
+		for _, r := range v.RealServers {
+			sum += r.Weight
+		}
+		if v.Quorum > sum && sum > 0 {
+			p.warn(v.Pos, "quorum", "quorum "+strconv.Itoa(sum), "quorum %d for %s exceeds the total weight of real servers %d", v.Quorum, name, sum)
+			v.Quorum = sum
+		}
+		if v.Hysteresis >= v.Quorum && v.Hysteresis > 0 {
+			p.warn(v.Pos, "hysteresis", "hysteresis "+strconv.Itoa(v.Quorum-1), "virtual server %s: hysteresis %d >= quorum %d", name, v.Hysteresis, v.Quorum)
+			v.Hysteresis = v.Quorum - 1
+		}
+		keep = append(keep, v)
+	}
+	c.VirtualServers = keep
+}
+
+func vsName(v *VirtualServer) string {
+	switch {
+	case v.IsFWMark:
+		return "FWM " + strconv.FormatUint(uint64(v.FWMark), 10)
+	case v.Group != "":
+		return "group " + v.Group
+	}
+	return netip.AddrPortFrom(v.Addr, uint16(v.Port)).String()
+}
+
+func (p *parser) resolveConntrack() {
+	s := p.cfg.ConntrackSync
+	if s == nil {
+		return
+	}
+	if s.ConntrackdConfig != "" {
+		return
+	}
+	miss := func(kw string) {
+		p.fatal(s.Pos, kw, "vigild does not start", "conntrack_sync needs %s", kw)
+	}
+	if s.Interface == "" {
+		miss("interface")
+	}
+	if !s.LocalAddr.IsValid() {
+		miss("local_address")
+	}
+	if !s.PeerAddr.IsValid() {
+		miss("peer_address")
+	}
+	if s.LocalAddr.IsValid() && s.PeerAddr.IsValid() && s.LocalAddr.Is4() != s.PeerAddr.Is4() {
+		p.fatal(s.Pos, "peer_address", "vigild does not start", "local_address and peer_address must be of one family")
+	}
+	if s.TrackGroup == "" {
+		miss("track_group")
+		return
+	}
+	found := false
+	for _, g := range p.cfg.SyncGroups {
+		found = found || g.Name == s.TrackGroup
+	}
+	for _, x := range p.cfg.Instances {
+		found = found || x.Name == s.TrackGroup
+	}
+	if !found {
+		p.fatal(s.Pos, "track_group", "vigild does not start", "track_group %s is neither a vrrp_sync_group nor a vrrp_instance", s.TrackGroup)
+	}
+}
