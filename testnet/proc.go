@@ -95,20 +95,50 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Freeze sends SIGSTOP to the whole process group (a forking daemon's
-// children stop too).
+// children stop too) and returns once every process in the group is stopped
+// (waiting at most 10 s), so the test's next step really sees a frozen
+// process.
 func (p *Proc) Freeze() error {
 	if err := killGroup(p.Pid(), sigStop); err != nil {
+		return fmt.Errorf("testnet: freeze %s: %w", p.name, err)
+	}
+	if err := p.waitGroup(true); err != nil {
 		return fmt.Errorf("testnet: freeze %s: %w", p.name, err)
 	}
 	return nil
 }
 
-// Thaw sends SIGCONT to the whole process group.
+// Thaw sends SIGCONT to the whole process group and returns once no process
+// in the group is stopped any more (waiting at most 10 s).
 func (p *Proc) Thaw() error {
 	if err := killGroup(p.Pid(), sigCont); err != nil {
 		return fmt.Errorf("testnet: thaw %s: %w", p.name, err)
 	}
+	if err := p.waitGroup(false); err != nil {
+		return fmt.Errorf("testnet: thaw %s: %w", p.name, err)
+	}
 	return nil
+}
+
+// waitGroup waits until every live process of the group is stopped
+// (stopped=true) or none is.
+func (p *Proc) waitGroup(stopped bool) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var pending []int
+		for pid, st := range groupStates(p.Pid()) {
+			if (st == 'T') != stopped {
+				pending = append(pending, pid)
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v of group %d did not change state (want stopped=%v)", pending, p.Pid(), stopped)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Kill SIGKILLs the whole process group and waits (up to 10 s) for the
