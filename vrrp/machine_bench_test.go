@@ -13,10 +13,10 @@ import (
 // "answer-lower" a master answering a lower-priority advert.
 func BenchmarkHandleAdvert(b *testing.B) {
 	b.Run("receive", func(b *testing.B) {
-		m := vrrp.NewMachine(cfg3(100, "192.0.2.1"))
-		m.Handle(vrrp.Startup{}, t0)
-		ev := vrrp.AdvertReceived{Priority: 200, MaxAdvertInterval: 100 * time.Millisecond, Src: addr("192.0.2.2")}
-		now := t0
+		m := vrrp.NewMachine(mCfg3(100, "192.0.2.1"))
+		m.Handle(vrrp.Startup{}, mT0)
+		ev := vrrp.AdvertReceived{Priority: 200, MaxAdvertInterval: 100 * time.Millisecond, Src: mAddr("192.0.2.2")}
+		now := mT0
 		b.ReportAllocs()
 		for b.Loop() {
 			now = now.Add(100 * time.Millisecond)
@@ -29,8 +29,8 @@ func BenchmarkHandleAdvert(b *testing.B) {
 		}
 	})
 	b.Run("send", func(b *testing.B) {
-		m := vrrp.NewMachine(with(cfg3(255, "192.0.2.1"), func(c *vrrp.Config) { c.AdvertInterval = 100 * time.Millisecond }))
-		m.Handle(vrrp.Startup{}, t0)
+		m := vrrp.NewMachine(withCfg(mCfg3(255, "192.0.2.1"), func(c *vrrp.Config) { c.AdvertInterval = 100 * time.Millisecond }))
+		m.Handle(vrrp.Startup{}, mT0)
 		b.ReportAllocs()
 		for b.Loop() {
 			dl, _ := m.Deadline()
@@ -40,10 +40,10 @@ func BenchmarkHandleAdvert(b *testing.B) {
 		}
 	})
 	b.Run("answer-lower", func(b *testing.B) {
-		m := vrrp.NewMachine(cfg3(255, "192.0.2.1"))
-		m.Handle(vrrp.Startup{}, t0)
-		ev := vrrp.AdvertReceived{Priority: 100, MaxAdvertInterval: time.Second, Src: addr("192.0.2.2")}
-		now := t0
+		m := vrrp.NewMachine(mCfg3(255, "192.0.2.1"))
+		m.Handle(vrrp.Startup{}, mT0)
+		ev := vrrp.AdvertReceived{Priority: 100, MaxAdvertInterval: time.Second, Src: mAddr("192.0.2.2")}
+		now := mT0
 		b.ReportAllocs()
 		for b.Loop() {
 			now = now.Add(time.Millisecond)

@@ -101,7 +101,7 @@ type simWorld struct {
 }
 
 func (w *simWorld) logf(format string, args ...any) {
-	line := fmt.Sprintf("%12v ", w.now.Sub(t0)) + fmt.Sprintf(format, args...)
+	line := fmt.Sprintf("%12v ", w.now.Sub(mT0)) + fmt.Sprintf(format, args...)
 	if len(w.trace) >= 400 {
 		w.trace = w.trace[1:]
 	}
@@ -285,7 +285,7 @@ func (w *simWorld) run(end time.Time) {
 			if n := w.nodes[p.to]; n.alive {
 				if *simSeed != 0 { // replaying one seed: trace receptions too
 					dl, _ := n.m.Deadline()
-					w.logf("%s rx prio %d int %v from %v; dl %v", n.name, p.ev.Priority, p.ev.MaxAdvertInterval, p.ev.Src, dl.Sub(t0))
+					w.logf("%s rx prio %d int %v from %v; dl %v", n.name, p.ev.Priority, p.ev.MaxAdvertInterval, p.ev.Src, dl.Sub(mT0))
 				}
 				w.handle(p.to, p.ev)
 			}
@@ -296,7 +296,7 @@ func (w *simWorld) run(end time.Time) {
 		case "timer":
 			w.handle(who, vrrp.Timeout{})
 			if dl, ok := w.nodes[who].m.Deadline(); ok && !dl.After(w.now) {
-				w.fail("%s: deadline %v not after now %v once it fired", w.nodes[who].name, dl.Sub(t0), w.now.Sub(t0))
+				w.fail("%s: deadline %v not after now %v once it fired", w.nodes[who].name, dl.Sub(mT0), w.now.Sub(mT0))
 			}
 		}
 	}
@@ -348,7 +348,7 @@ type simOutcome struct {
 func simulate(t *testing.T, seed uint64) simOutcome {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	w := &simWorld{t: t, seed: seed, rng: rng, now: t0}
+	w := &simWorld{t: t, seed: seed, rng: rng, now: mT0}
 	n := 2 + rng.IntN(4)
 	version := 3
 	if rng.IntN(5) == 0 {
@@ -402,13 +402,13 @@ func simulate(t *testing.T, seed uint64) simOutcome {
 	w.maxDelay = minInterval / 20
 
 	lossy := time.Duration(20+rng.IntN(60)) * maxInterval
-	lossEnd := t0.Add(lossy)
+	lossEnd := mT0.Add(lossy)
 	for i := range n {
-		w.addScript(simScript{at: t0.Add(time.Duration(rng.Int64N(int64(10 * maxInterval)))), node: i, kind: simStart})
+		w.addScript(simScript{at: mT0.Add(time.Duration(rng.Int64N(int64(10 * maxInterval)))), node: i, kind: simStart})
 	}
 	for range rng.IntN(3 * n) {
 		i := rng.IntN(n)
-		at := t0.Add(time.Duration(rng.Int64N(int64(lossy))))
+		at := mT0.Add(time.Duration(rng.Int64N(int64(lossy))))
 		back := at.Add(time.Duration(rng.Int64N(int64(lossEnd.Sub(at)) + 1)))
 		switch rng.IntN(4) {
 		case 0:
@@ -522,7 +522,7 @@ func TestSimulation(t *testing.T) {
 func TestSimulationEqualPriorityContention(t *testing.T) {
 	for seed := uint64(1); seed <= 100; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 42))
-		w := &simWorld{t: t, seed: seed, rng: rng, now: t0}
+		w := &simWorld{t: t, seed: seed, rng: rng, now: mT0}
 		n := 2 + rng.IntN(4)
 		addrs := simAddrs(rng, n, seed%2 == 0)
 		best := 0
@@ -530,13 +530,13 @@ func TestSimulationEqualPriorityContention(t *testing.T) {
 			c := vrrp.Config{VRID: 9, Version: 3, Priority: 150, AdvertInterval: 100 * time.Millisecond, Preempt: true, LocalAddr: addrs[i]}
 			c.LowerPrioNoAdvert = rng.IntN(2) == 0
 			w.nodes = append(w.nodes, &simNode{name: fmt.Sprintf("n%d[%v]", i, addrs[i]), cfg: c, prio: c.Priority})
-			w.addScript(simScript{at: t0, node: i, kind: simStart})
+			w.addScript(simScript{at: mT0, node: i, kind: simStart})
 			if addrs[i].Compare(addrs[best]) > 0 {
 				best = i
 			}
 		}
 		w.maxDelay = 5 * time.Millisecond
-		w.run(t0.Add(5 * time.Second))
+		w.run(mT0.Add(5 * time.Second))
 		for i, nd := range w.nodes {
 			if want := i == best; (nd.state == vrrp.StateMaster) != want {
 				w.fail("%s is %v; the highest address %s should be the only master", nd.name, nd.state, w.nodes[best].name)
@@ -551,16 +551,16 @@ func TestSimulationEqualPriorityContention(t *testing.T) {
 // (keepalived's vrrp_sync_can_goto_master); losing the master router moves
 // both instances; its return takes both back.
 func TestSimulationSyncGroup(t *testing.T) {
-	w := &simWorld{t: t, seed: 0, rng: rand.New(rand.NewPCG(1, 2)), now: t0, maxDelay: time.Millisecond,
+	w := &simWorld{t: t, seed: 0, rng: rand.New(rand.NewPCG(1, 2)), now: mT0, maxDelay: time.Millisecond,
 		groups: map[int][]int{0: {0, 1}, 1: {0, 1}, 2: {2, 3}, 3: {2, 3}}, cut: map[[2]int]bool{}}
 	for i, spec := range []struct {
 		vrid uint8
 		prio uint8
 		ip   string
 	}{{1, 200, "192.0.2.1"}, {2, 200, "198.51.100.1"}, {1, 100, "192.0.2.2"}, {2, 100, "198.51.100.2"}} {
-		c := vrrp.Config{VRID: spec.vrid, Version: 3, Priority: spec.prio, AdvertInterval: 100 * time.Millisecond, Preempt: true, LocalAddr: addr(spec.ip), SyncGroup: true}
+		c := vrrp.Config{VRID: spec.vrid, Version: 3, Priority: spec.prio, AdvertInterval: 100 * time.Millisecond, Preempt: true, LocalAddr: mAddr(spec.ip), SyncGroup: true}
 		w.nodes = append(w.nodes, &simNode{name: fmt.Sprintf("%c%d", "AABB"[i], spec.vrid), cfg: c, prio: c.Priority})
-		w.addScript(simScript{at: t0, node: i, kind: simStart})
+		w.addScript(simScript{at: mT0, node: i, kind: simStart})
 	}
 	expect := func(when string, want ...vrrp.State) {
 		t.Helper()
@@ -572,11 +572,11 @@ func TestSimulationSyncGroup(t *testing.T) {
 	}
 	M, B, I := vrrp.StateMaster, vrrp.StateBackup, vrrp.StateInit
 
-	w.run(t0.Add(2 * time.Second))
+	w.run(mT0.Add(2 * time.Second))
 	expect("start", M, M, B, B)
 
 	w.cut[[2]int{1, 3}] = true // A2's adverts no longer reach B2
-	w.run(t0.Add(5 * time.Second))
+	w.run(mT0.Add(5 * time.Second))
 	expect("VRID 2 cut one way", M, M, B, B)
 	if !w.nodes[3].m.WantsMaster() || w.nodes[2].m.WantsMaster() {
 		w.fail("B2 should want MASTER and B1 should not: %v %v", w.nodes[3].m.WantsMaster(), w.nodes[2].m.WantsMaster())
@@ -584,11 +584,11 @@ func TestSimulationSyncGroup(t *testing.T) {
 
 	w.addScript(simScript{at: w.now, node: 0, kind: simCrash})
 	w.addScript(simScript{at: w.now, node: 1, kind: simCrash})
-	w.run(t0.Add(8 * time.Second))
+	w.run(mT0.Add(8 * time.Second))
 	expect("router A dead", I, I, M, M)
 
 	w.addScript(simScript{at: w.now, node: 0, kind: simRestart})
 	w.addScript(simScript{at: w.now, node: 1, kind: simRestart})
-	w.run(t0.Add(12 * time.Second))
+	w.run(mT0.Add(12 * time.Second))
 	expect("router A back", M, M, B, B)
 }
