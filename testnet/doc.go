@@ -19,8 +19,11 @@
 // timestamps, read by a small classic-pcap reader ([ReadPcap]).
 //
 // Processes: [Host.Start] runs a binary inside a namespace in its own process
-// group with its output in a log file; [Host.Exec] runs one to completion;
-// [Host.Do] runs Go code (sockets, netlink) inside the namespace.
+// group with its output in a log file ([Host.Keepalived] does so for
+// Debian's keepalived with private pid files); [Host.Exec] runs one to
+// completion; [Host.Do] runs Go code (sockets, netlink) inside the
+// namespace. Freeze and Thaw act on the whole process group and return once
+// it has changed state.
 //
 // Outside `go test` (the demo, a benchmark tool), [NewStandalone] provides
 // the testing.TB a Lab needs; its Close (or a fatal error, or SIGINT with
