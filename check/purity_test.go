@@ -10,7 +10,7 @@ import (
 )
 
 // pureFiles are the sans-I/O cores: no sockets, files, processes or clocks.
-var pureFiles = []string{"tracker.go", "priority.go", "process.go", "security.go", "filevalue.go"}
+var pureFiles = []string{"tracker.go", "priority.go", "process.go", "security.go", "filevalue.go", "iface.go"}
 
 // TestPureFilesDoNoIO fails if a pure file imports an I/O package or reads
 // the clock, so the cores stay testable with a fake now.

@@ -115,6 +115,7 @@ type Tracker struct {
 	state      State
 	next       time.Time
 	running    bool
+	last       Result
 	runs       uint64
 	skipped    uint64
 }
@@ -140,6 +141,11 @@ func (t *Tracker) State() State { return t.state }
 
 // Deadline is when the next run is due.
 func (t *Tracker) Deadline() time.Time { return t.next }
+
+// Last is the most recent result handled (zero before the first), so a
+// caller can tell a failed tracker that timed out from one that exited
+// non-zero.
+func (t *Tracker) Last() Result { return t.last }
 
 // Running reports whether a run was started and has not been handled yet.
 func (t *Tracker) Running() bool { return t.running }
@@ -167,6 +173,7 @@ func (t *Tracker) Start(now time.Time) bool {
 // if any.
 func (t *Tracker) Handle(r Result, now time.Time) (Change, bool) {
 	t.running = false
+	t.last = r
 	from := t.state
 	top := t.rise + t.fall - 1
 	if r.OK() {
