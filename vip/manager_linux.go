@@ -133,46 +133,33 @@ func prefixOf(n *net.IPNet) netip.Prefix {
 	return netip.PrefixFrom(ipOf(n.IP), ones)
 }
 
-// addrMatch says how a kernel address k relates to the wanted a.
-type addrMatch int
-
-const (
-	addrOther    addrMatch = iota // another address
-	addrSame                      // a's identity, with a's prefix: present
-	addrConflict                  // a's identity in the kernel's eyes, other attributes
-)
-
-// matchAddr compares by the kernel's identity: IPv4 addresses are keyed by
-// (local, prefix length, peer), IPv6 addresses by the address alone.
-func matchAddr(k netlink.Addr, a Address) addrMatch {
+// fromKernel turns a kernel address on dev into an Address carrying its
+// identity (local address, prefix length, peer).
+func fromKernel(k netlink.Addr, dev string) (Address, bool) {
 	if k.IPNet == nil {
-		return addrOther
+		return Address{}, false
 	}
 	local := ipOf(k.IP)
-	if local != a.Prefix.Addr() {
-		return addrOther
-	}
-	kbits, _ := k.Mask.Size()
-	kpeer := netip.Addr{}
+	bits, _ := k.Mask.Size()
+	a := Address{Prefix: netip.PrefixFrom(local, bits), Dev: dev}
 	if k.Peer != nil {
-		kbits, _ = k.Peer.Mask.Size()
+		pbits, _ := k.Peer.Mask.Size()
 		if p := ipOf(k.Peer.IP); p != local {
-			kpeer = p
+			a.Peer = netip.PrefixFrom(p, pbits)
+		} else {
+			a.Prefix = netip.PrefixFrom(local, pbits)
 		}
 	}
-	if local.Is4() {
-		if kbits != a.prefixLen() {
-			return addrOther // IPv4 holds the same local address with several prefix lengths
-		}
-		if kpeer != a.Peer.Addr() {
-			return addrConflict
-		}
-		return addrSame
+	return a, true
+}
+
+// matchAddr relates the kernel address k to the wanted a (see Relate).
+func matchAddr(k netlink.Addr, a Address) Relation {
+	ka, ok := fromKernel(k, a.Dev)
+	if !ok {
+		return Distinct
 	}
-	if kbits != a.prefixLen() || kpeer != a.Peer.Addr() {
-		return addrConflict
-	}
-	return addrSame
+	return Relate(ka, a)
 }
 
 func describeKernelAddr(k netlink.Addr) string {
@@ -269,10 +256,10 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 	}
 	for _, k := range kas {
 		switch matchAddr(k, a) {
-		case addrSame:
+		case Same:
 			m.log.Debug("vip: address already present", "addr", a.Prefix, "iface", a.Dev)
 			return nil
-		case addrConflict:
+		case Conflict:
 			return fmt.Errorf("%w: %s is on %s", ErrConflict, describeKernelAddr(k), a.Dev)
 		}
 	}
@@ -336,7 +323,7 @@ func (m *Manager) removeAddr(c *linkCache, a Address) error {
 		return err
 	}
 	for i, k := range kas {
-		if matchAddr(k, a) != addrSame {
+		if matchAddr(k, a) != Same {
 			continue
 		}
 		if err := c.h.AddrDel(l, &k); err != nil {
@@ -400,7 +387,7 @@ func presentAddr(c *linkCache, a Address) (bool, error) {
 		return false, err
 	}
 	for _, k := range kas {
-		if matchAddr(k, a) == addrSame {
+		if matchAddr(k, a) == Same {
 			return true, nil
 		}
 	}

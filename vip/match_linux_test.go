@@ -32,20 +32,20 @@ func TestMatchAddr(t *testing.T) {
 		name string
 		k    netlink.Addr
 		a    Address
-		want addrMatch
+		want Relation
 	}{
-		{"v4 same", kaddr("192.0.2.10/32"), want("192.0.2.10/32"), addrSame},
-		{"v4 same /24", kaddr("192.0.2.10/24"), want("192.0.2.10/24"), addrSame},
-		{"v4 other prefix length is another address", kaddr("192.0.2.10/24"), want("192.0.2.10/32"), addrOther},
-		{"v4 other address", kaddr("192.0.2.11/32"), want("192.0.2.10/32"), addrOther},
-		{"v4 peer same", kpeer("192.0.2.1", "192.0.2.2/32"), withPeer(want("192.0.2.1/32"), "192.0.2.2/32"), addrSame},
-		{"v4 other peer conflicts", kpeer("192.0.2.1", "192.0.2.3/32"), withPeer(want("192.0.2.1/32"), "192.0.2.2/32"), addrConflict},
-		{"v4 peer vs none conflicts", kpeer("192.0.2.1", "192.0.2.2/32"), want("192.0.2.1/32"), addrConflict},
-		{"v6 same", kaddr("2001:db8::10/128"), want("2001:db8::10/128"), addrSame},
-		{"v6 other prefix length conflicts", kaddr("2001:db8::10/64"), want("2001:db8::10/128"), addrConflict},
-		{"v6 other address", kaddr("2001:db8::11/128"), want("2001:db8::10/128"), addrOther},
-		{"v4 vs v6", kaddr("2001:db8::10/128"), want("192.0.2.10/32"), addrOther},
-		{"nil IPNet", netlink.Addr{}, want("192.0.2.10/32"), addrOther},
+		{"v4 same", kaddr("192.0.2.10/32"), want("192.0.2.10/32"), Same},
+		{"v4 same /24", kaddr("192.0.2.10/24"), want("192.0.2.10/24"), Same},
+		{"v4 other prefix length is another address", kaddr("192.0.2.10/24"), want("192.0.2.10/32"), Distinct},
+		{"v4 other address", kaddr("192.0.2.11/32"), want("192.0.2.10/32"), Distinct},
+		{"v4 peer same", kpeer("192.0.2.1", "192.0.2.2/32"), withPeer(want("192.0.2.1/32"), "192.0.2.2/32"), Same},
+		{"v4 other peer conflicts", kpeer("192.0.2.1", "192.0.2.3/32"), withPeer(want("192.0.2.1/32"), "192.0.2.2/32"), Conflict},
+		{"v4 peer vs none conflicts", kpeer("192.0.2.1", "192.0.2.2/32"), want("192.0.2.1/32"), Conflict},
+		{"v6 same", kaddr("2001:db8::10/128"), want("2001:db8::10/128"), Same},
+		{"v6 other prefix length conflicts", kaddr("2001:db8::10/64"), want("2001:db8::10/128"), Conflict},
+		{"v6 other address", kaddr("2001:db8::11/128"), want("2001:db8::10/128"), Distinct},
+		{"v4 vs v6", kaddr("2001:db8::10/128"), want("192.0.2.10/32"), Distinct},
+		{"nil IPNet", netlink.Addr{}, want("192.0.2.10/32"), Distinct},
 	}
 	for _, tt := range tests {
 		if got := matchAddr(tt.k, tt.a); got != tt.want {

@@ -84,6 +84,46 @@ func (a Address) String() string {
 	return b.String()
 }
 
+// Relation is how the kernel sees two addresses on the same interface.
+type Relation int
+
+const (
+	// Distinct addresses coexist.
+	Distinct Relation = iota
+	// Same is one address: adding the second while the first is present
+	// is a no-op, removing it removes the first.
+	Same
+	// Conflict: the kernel keys both alike (an IPv6 address with two
+	// prefix lengths; an IPv4 local address and prefix length with two
+	// peers) but they differ; vip leaves the present one alone.
+	Conflict
+)
+
+// Relate compares a and b by the kernel's identity of an address on one
+// interface: IPv4 addresses are keyed by local address, prefix length and
+// peer; IPv6 addresses by the address alone. Dev, label, scope, broadcast
+// and flags are not part of the identity. Addresses on different
+// interfaces are Distinct.
+func Relate(a, b Address) Relation {
+	if a.Dev != b.Dev || a.Prefix.Addr() != b.Prefix.Addr() {
+		return Distinct
+	}
+	samePeer := a.Peer.Addr() == b.Peer.Addr()
+	if a.Prefix.Addr().Is4() {
+		switch {
+		case a.prefixLen() != b.prefixLen():
+			return Distinct // IPv4 holds one local address with several prefix lengths
+		case !samePeer:
+			return Conflict
+		}
+		return Same
+	}
+	if a.prefixLen() != b.prefixLen() || !samePeer {
+		return Conflict
+	}
+	return Same
+}
+
 // prefixLen is the prefix length the kernel stores for a.
 func (a Address) prefixLen() int {
 	if a.Peer.IsValid() {

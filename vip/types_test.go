@@ -168,3 +168,33 @@ func TestRuleValidateAndString(t *testing.T) {
 		}
 	}
 }
+
+func TestRelate(t *testing.T) {
+	a := func(cidr, dev string) Address { return Address{Prefix: netip.MustParsePrefix(cidr), Dev: dev} }
+	peer := func(x Address, p string) Address { x.Peer = netip.MustParsePrefix(p); return x }
+	label := func(x Address, l string) Address { x.Label = l; return x }
+	tests := []struct {
+		name string
+		x, y Address
+		want Relation
+	}{
+		{"same v4", a("192.0.2.10/32", "eth0"), a("192.0.2.10/32", "eth0"), Same},
+		{"label is not identity", label(a("192.0.2.10/32", "eth0"), "eth0:x"), a("192.0.2.10/32", "eth0"), Same},
+		{"other interface", a("192.0.2.10/32", "eth0"), a("192.0.2.10/32", "eth1"), Distinct},
+		{"v4 prefix lengths coexist", a("192.0.2.10/24", "eth0"), a("192.0.2.10/32", "eth0"), Distinct},
+		{"v4 other peer", peer(a("192.0.2.1/32", "eth0"), "192.0.2.2/32"), peer(a("192.0.2.1/32", "eth0"), "192.0.2.3/32"), Conflict},
+		{"v4 same peer", peer(a("192.0.2.1/32", "eth0"), "192.0.2.2/32"), peer(a("192.0.2.1/32", "eth0"), "192.0.2.2/32"), Same},
+		{"v4 peer length is the prefix", peer(a("192.0.2.1/32", "eth0"), "192.0.2.2/24"), peer(a("192.0.2.1/32", "eth0"), "192.0.2.2/32"), Distinct},
+		{"v6 same", a("2001:db8::1/128", "eth0"), a("2001:db8::1/128", "eth0"), Same},
+		{"v6 prefix lengths conflict", a("2001:db8::1/64", "eth0"), a("2001:db8::1/128", "eth0"), Conflict},
+		{"v6 other address", a("2001:db8::1/64", "eth0"), a("2001:db8::2/64", "eth0"), Distinct},
+	}
+	for _, tt := range tests {
+		if got := Relate(tt.x, tt.y); got != tt.want {
+			t.Errorf("%s: Relate = %d, want %d", tt.name, got, tt.want)
+		}
+		if got := Relate(tt.y, tt.x); got != tt.want {
+			t.Errorf("%s: Relate is not symmetric: %d", tt.name, got)
+		}
+	}
+}
