@@ -9,8 +9,17 @@
 // priority: weights, reverse, clamp to 1..254, owner 255 fixed, weight-0
 // failure ⇒ FAULT), the script-security path check, Runner (scripts in
 // their own process group with credentials and a timeout: SIGTERM, then
-// SIGKILL to the whole group), track_file value reading, /proc scanning
-// and the netlink interface Watcher.
+// SIGKILL to the whole group), LookupCredential (script_user), track_file
+// reading and init_file with an inotify FileWatcher, /proc scanning with a
+// polling ProcessMonitor, and the netlink interface Watcher.
+//
+// How the daemon loop uses it: when now reaches Tracker.Deadline and
+// Tracker.Start(now) agrees, Runner.Run(script); feed each RunResult to
+// Tracker.Handle; feed FileWatcher, ProcessMonitor (through a
+// ProcessTracker) and Watcher events into the Refs of each instance; then
+// call Priority(base, refs) and post SetPriority / Fault / FaultCleared to
+// the vrrp.Machine when its outputs change. Reason.Kind maps onto vrrp's
+// ReasonTrackScript, ReasonInterfaceDown, ReasonTrackFile, ReasonTracking.
 //
 // Must not: change kernel state (no addresses, routes or links are touched),
 // hold instance state, or block the daemon loop. Results travel to the loop
@@ -22,7 +31,8 @@
 // for backups).
 //
 // Concurrency: the pure cores (Tracker, ProcessTracker, Priority,
-// CheckSecurity) are plain values owned by one goroutine, the daemon loop;
+// CheckScript, CheckPathChain, ParseFileValue) are plain values owned by one goroutine, the daemon loop;
 // they have no clocks, goroutines or I/O. Runner and Watcher are safe for
-// concurrent use; each owns its goroutines, which Close stops and waits for.
+// concurrent use, as are FileWatcher and ProcessMonitor; each owns its
+// goroutines, which Close stops and waits for.
 package check

@@ -69,3 +69,46 @@ func TestParseStat(t *testing.T) {
 		t.Error("truncated stat parsed")
 	}
 }
+
+// TestProcessMonitor: a real process appears and disappears and the
+// monitor posts the counts, which drive a ProcessTracker.
+func TestProcessMonitor(t *testing.T) {
+	var b [4]byte
+	rand.Read(b[:])
+	tag := fmt.Sprintf("2000.%d", binary.BigEndian.Uint32(b[:]))
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skipf("SKIPPING: no sleep binary: %v", err)
+	}
+	spec := ProcessSpec{Process: sleep, Params: []string{tag}, QuorumMax: -1}
+	m := NewProcessMonitor(map[string]ProcessSpec{"p": spec}, 20*time.Millisecond, "/proc", nil)
+	defer m.Close()
+	tr := NewProcessTracker(spec)
+	next := func() ProcessCount {
+		t.Helper()
+		select {
+		case c := <-m.Counts():
+			tr.Observe(c.Count, c.Time)
+			return c
+		case <-time.After(20 * time.Second):
+			t.Fatal("no count within 20 s")
+		}
+		return ProcessCount{}
+	}
+	if c := next(); c.Name != "p" || c.Count != 0 || tr.State() != StateFailed {
+		t.Fatalf("first count %+v, state %v", c, tr.State())
+	}
+	c := exec.Command(sleep, tag)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	if got := next(); got.Count != 1 || tr.State() != StateOK {
+		t.Fatalf("after start: %+v, state %v", got, tr.State())
+	}
+	c.Process.Kill()
+	c.Wait()
+	if got := next(); got.Count != 0 || tr.State() != StateFailed {
+		t.Fatalf("after kill: %+v, state %v", got, tr.State())
+	}
+}

@@ -98,7 +98,7 @@ func (n *Notifier) Notify(ev Event, s Scripts) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	n.log.Info("notify", "kind", ev.Kind.String(), "name", ev.Name, "state", ev.State, "priority", ev.Priority, "reason", ev.Reason)
+	n.log.Debug("notify", "kind", ev.Kind.String(), "name", ev.Name, "state", ev.State, "priority", ev.Priority, "reason", ev.Reason)
 	line := FIFOLine(ev)
 	var lines, lineErrs uint64
 	for _, f := range n.cfg.FIFOs {
