@@ -48,7 +48,7 @@ func genFlows(n int) []Flow {
 	out := make([]Flow, 0, n)
 	for i := range n {
 		var f Flow
-		src, dst := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%250)}), netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + (i/250)%250)})
+		src, dst := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%250)}), netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + (i/250)%240)})
 		if i%13 == 3 {
 			src, dst = addrN("2001:db8:1::", i), addrN("2001:db8:2::", i/7)
 		}
@@ -117,7 +117,7 @@ func kernelFlows(t testing.TB, ns testNS) map[Key]Flow {
 
 // checkKernel fails unless every flow is in the kernel with its reply tuple
 // (NAT), mark, TCP state, master, and a timeout within slack of want.
-func checkKernel(t testing.TB, ns testNS, flows []Flow, want func(*Flow) uint32) {
+func checkKernel(t testing.TB, ns testNS, flows []Flow, want func(*Flow) uint32, slack uint32) {
 	t.Helper()
 	got := kernelFlows(t, ns)
 	bad := 0
@@ -136,7 +136,7 @@ func checkKernel(t testing.TB, ns testNS, flows []Flow, want func(*Flow) uint32)
 			why = fmt.Sprintf("tcp state %s, want %s", TCPStateName(k.TCPState), TCPStateName(f.TCPState))
 		case k.Master != f.Master:
 			why = fmt.Sprintf("master %s, want %s", k.Master, f.Master)
-		case k.TimeoutSec > want(f) || k.TimeoutSec+5 < want(f):
+		case k.TimeoutSec > want(f) || k.TimeoutSec+slack < want(f):
 			why = fmt.Sprintf("timeout %d, want %d", k.TimeoutSec, want(f))
 		case k.Status&(StatusSeenReply|StatusAssured) != f.Status&(StatusSeenReply|StatusAssured):
 			why = fmt.Sprintf("status %#x, want %#x", k.Status, f.Status)
@@ -171,7 +171,7 @@ func TestCommitWritesFlowsWithNATAndTimeouts(t *testing.T) {
 	if st.Created != len(flows) || st.Failed != 0 {
 		t.Fatalf("commit stats %+v, want %d created", st, len(flows))
 	}
-	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec - 10 })
+	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec - 10 }, 5)
 	// And the CLI agrees on a NAT entry.
 	out := ns.exec(t, "conntrack", "-L", "-p", "tcp", "--src-nat")
 	if !strings.Contains(out, "dst=203.0.113.1") {
@@ -188,7 +188,7 @@ func TestCommitWritesFlowsWithNATAndTimeouts(t *testing.T) {
 	if _, err := c2.Commit(context.Background(), es[:200], now, 77*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	checkKernel(t, ns2, flows[:200], func(*Flow) uint32 { return 77 })
+	checkKernel(t, ns2, flows[:200], func(*Flow) uint32 { return 77 }, 5)
 }
 
 func TestCommitExistingEntriesAreUpdated(t *testing.T) {
@@ -221,7 +221,7 @@ func TestCommitExistingEntriesAreUpdated(t *testing.T) {
 	if st.Updated+st.Replaced != pre || st.Created != len(flows)-pre || st.Failed != 0 {
 		t.Fatalf("commit stats %+v, want %d updated or replaced and %d created", st, pre, len(flows)-pre)
 	}
-	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec })
+	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec }, 5)
 }
 
 func TestCommitRelatedAfterMasters(t *testing.T) {
@@ -255,7 +255,7 @@ func TestCommitRelatedAfterMasters(t *testing.T) {
 	if st.Created != len(flows) || st.Failed != 0 || nrel == 0 {
 		t.Fatalf("commit stats %+v, want %d created (%d related)", st, len(flows), nrel)
 	}
-	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec })
+	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec }, 5)
 }
 
 // runListener runs a listener in ns until the test ends.

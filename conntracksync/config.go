@@ -1,0 +1,84 @@
+package conntracksync
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Defaults of the conntrack_sync block, as conntrackd's.
+const (
+	DefaultPort        = 3780
+	DefaultAckWindow   = 300
+	DefaultResendQueue = 131072
+)
+
+// Config mirrors keepalived.conf's conntrack_sync block (and the Sync and
+// Filter sections of a conntrackd.conf, see ParseConntrackdConf).
+type Config struct {
+	// Interface is the dedicated sync link (SO_BINDTODEVICE); "" = any.
+	Interface string
+	// LocalAddr is bound for receiving and sending; PeerAddr receives
+	// our datagrams. Both IPv4 or both IPv6.
+	LocalAddr, PeerAddr netip.Addr
+	Port                uint16 // 0 = DefaultPort
+	AckWindow           int    // 0 = DefaultAckWindow
+	ResendQueue         int    // 0 = DefaultResendQueue
+	// CommitTimeout, when set, is the timeout of every committed flow, and
+	// our updates carry no timeout (like conntrackd's CommitTimeout).
+	CommitTimeout time.Duration
+	Filter        Filter
+
+	// MTU of the sync link, for the datagram size (0 = 1500).
+	MTU int
+	// Netns is the path of the network namespace whose conntrack table is
+	// replicated and where the sync socket lives ("" = the process's).
+	Netns string
+	// CommitWorkers is the number of netlink sockets a commit uses in
+	// parallel (0 = one per CPU, at most 4).
+	CommitWorkers int
+	// EventBuffer is the event socket's receive buffer (0 = 8 MiB).
+	EventBuffer int
+	// SocketBuffer is the sync socket's send and receive buffer (0 = 8 MiB).
+	SocketBuffer int
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("conntracksync: bad configuration")
+
+func (c *Config) withDefaults() (Config, error) {
+	out := *c
+	if out.Port == 0 {
+		out.Port = DefaultPort
+	}
+	if out.AckWindow == 0 {
+		out.AckWindow = DefaultAckWindow
+	}
+	if out.ResendQueue == 0 {
+		out.ResendQueue = DefaultResendQueue
+	}
+	if out.MTU == 0 {
+		out.MTU = 1500
+	}
+	if out.SocketBuffer == 0 {
+		out.SocketBuffer = 8 << 20
+	}
+	var errs []error
+	if !out.LocalAddr.IsValid() {
+		errs = append(errs, fmt.Errorf("%w: local_address missing", ErrConfig))
+	}
+	if !out.PeerAddr.IsValid() {
+		errs = append(errs, fmt.Errorf("%w: peer_address missing", ErrConfig))
+	}
+	if out.LocalAddr.IsValid() && out.PeerAddr.IsValid() && out.LocalAddr.Unmap().Is4() != out.PeerAddr.Unmap().Is4() {
+		errs = append(errs, fmt.Errorf("%w: local_address %s and peer_address %s are of different families", ErrConfig, out.LocalAddr, out.PeerAddr))
+	}
+	if out.AckWindow < 0 || out.ResendQueue < 0 || out.CommitTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%w: negative ack_window, resend_queue or commit_timeout", ErrConfig))
+	}
+	if out.MTU < 576 {
+		errs = append(errs, fmt.Errorf("%w: mtu %d below 576", ErrConfig, out.MTU))
+	}
+	return out, errors.Join(errs...)
+}

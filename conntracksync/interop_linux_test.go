@@ -1,0 +1,287 @@
+package conntracksync
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// conntrackdConf writes a conntrackd.conf for FTFW over UDP with its own
+// lock file, control socket and log under dir, and a scheduler setting
+// that conntrackd rejects (RR priority 0) so that it keeps SCHED_OTHER
+// instead of its default SCHED_RR 99, which starves everything else on a
+// small machine.
+func conntrackdConf(t testing.TB, dir, local, peer, iface string) string {
+	t.Helper()
+	conf := fmt.Sprintf(`Sync {
+	Mode FTFW {
+		ResendQueueSize 131072
+		ACKWindowSize 300
+		DisableExternalCache Off
+	}
+	UDP {
+		IPv4_address %s
+		IPv4_Destination_Address %s
+		Port 3780
+		Interface %s
+		SndSocketBuffer 8388608
+		RcvSocketBuffer 8388608
+		Checksum on
+	}
+}
+General {
+	Systemd off
+	Scheduler {
+		Type RR
+		Priority 0
+	}
+	HashSize 32768
+	HashLimit 524288
+	LogFile %s
+	Syslog off
+	LockFile %s
+	UNIX {
+		Path %s
+	}
+	NetlinkBufferSize 8388608
+	NetlinkBufferSizeMaxGrowth 16777216
+	NetlinkOverrunResync 1
+	Filter From Userspace {
+		Address Ignore {
+			IPv4_address 127.0.0.1
+			IPv4_address %s
+			IPv4_address %s
+		}
+	}
+}
+`, local, peer, iface, filepath.Join(dir, "conntrackd.log"), filepath.Join(dir, "lock"), filepath.Join(dir, "ctl"), local, peer)
+	p := filepath.Join(dir, "conntrackd.conf")
+	if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ctdKeys parses `conntrackd -e` / `-i` output into one string per entry:
+// "proto src dst sport dport" of the original tuple (type/code/id for ICMP)
+// plus the reply tuple's addresses and ports.
+func ctdKeys(out string) []string {
+	var keys []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		var vals []string
+		for _, w := range f[2:] {
+			if i := strings.IndexByte(w, '='); i > 0 {
+				switch w[:i] {
+				case "src", "dst", "sport", "dport", "type", "code", "id":
+					vals = append(vals, w[i+1:])
+				}
+			}
+		}
+		keys = append(keys, f[0]+" "+strings.Join(vals, " "))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// flowKeys renders flows the way ctdKeys parses conntrackd's output
+// (which shows the original tuple only), or with the reply tuple too.
+func flowKeys(flows []Flow, withReply bool) []string {
+	protoName := map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp", ProtoICMP: "icmp", ProtoICMPv6: "icmpv6"}
+	var keys []string
+	for _, f := range flows {
+		var vals []string
+		tuples := []Tuple{f.Orig, f.Reply}
+		if !withReply {
+			tuples = tuples[:1]
+		}
+		for _, tu := range tuples {
+			vals = append(vals, tu.Src.String(), tu.Dst.String())
+			if f.Orig.Proto == ProtoICMP || f.Orig.Proto == ProtoICMPv6 {
+				vals = append(vals, fmt.Sprint(tu.ICMPType), fmt.Sprint(tu.ICMPCode), fmt.Sprint(tu.ICMPID))
+			} else {
+				vals = append(vals, fmt.Sprint(tu.SrcPort), fmt.Sprint(tu.DstPort))
+			}
+		}
+		keys = append(keys, protoName[f.Orig.Proto]+" "+strings.Join(vals, " "))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func first(s []string, n int) []string { return s[:min(n, len(s))] }
+
+func diffKeys(got, want []string) (missing, extra []string) {
+	g := make(map[string]bool, len(got))
+	for _, k := range got {
+		g[k] = true
+	}
+	w := make(map[string]bool, len(want))
+	for _, k := range want {
+		w[k] = true
+		if !g[k] {
+			missing = append(missing, k)
+		}
+	}
+	for _, k := range got {
+		if !w[k] {
+			extra = append(extra, k)
+		}
+	}
+	return missing, extra
+}
+
+type syncPair struct {
+	lab          *testnet.Lab
+	vigil, ctd   *testnet.Host
+	ctdConf      string
+	vigilAddr    netip.Addr
+	conntrackdIP netip.Addr
+}
+
+func newSyncPair(t *testing.T) *syncPair {
+	needRoot(t, "conntrack", "conntrackd", "nft")
+	lab := testnet.New(t)
+	p := &syncPair{lab: lab, vigil: lab.Host("v"), ctd: lab.Host("c"),
+		vigilAddr: netip.MustParseAddr("198.51.100.1"), conntrackdIP: netip.MustParseAddr("198.51.100.2")}
+	a, b := lab.Wire(p.vigil, "sync0", p.ctd, "sync0")
+	a.AddAddr(t, "198.51.100.1/24")
+	b.AddAddr(t, "198.51.100.2/24")
+	p.ctdConf = conntrackdConf(t, t.TempDir(), "198.51.100.2", "198.51.100.1", "sync0")
+	return p
+}
+
+func (p *syncPair) netns(h *testnet.Host) string { return "/run/netns/" + h.Name() }
+
+func (p *syncPair) nsOf(h *testnet.Host) testNS { return testNS{name: h.Name()} }
+
+func (p *syncPair) startConntrackd(t *testing.T) {
+	p.ctd.Start(t, "conntrackd", "-C", p.ctdConf)
+	log := filepath.Join(filepath.Dir(p.ctdConf), "conntrackd.log")
+	eventually(t, 10*time.Second, func() bool {
+		b, _ := os.ReadFile(log)
+		return strings.Contains(string(b), "initialization completed")
+	}, "conntrackd did not start")
+}
+
+func (p *syncPair) startVigil(t *testing.T) *Replicator {
+	r, err := New(testLogger(t), Config{Interface: "sync0", LocalAddr: p.vigilAddr, PeerAddr: p.conntrackdIP,
+		Netns: p.netns(p.vigil), Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{
+			netip.MustParsePrefix("127.0.0.1/32"), netip.PrefixFrom(p.vigilAddr, 32), netip.PrefixFrom(p.conntrackdIP, 32)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := r.Run(ctx); err != context.Canceled {
+			t.Errorf("replicator: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return r
+}
+
+// commitInto writes flows into h's kernel from a committer the replicator
+// does not know, so their events look like real traffic.
+func commitInto(t testing.TB, netns string, flows []Flow) {
+	t.Helper()
+	c, err := NewCommitter(2, netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	now := time.Now()
+	st, err := c.Commit(context.Background(), entries(flows, now), now, 0)
+	if err != nil || st.Created != len(flows) {
+		t.Fatalf("commit %d flows: %+v, %v", len(flows), st, err)
+	}
+}
+
+func interopVigilToConntrackd(t *testing.T, n, lossPercent int) {
+	start := time.Now()
+	p := newSyncPair(t)
+	if lossPercent > 0 {
+		// Loss from the start, handshake included, on the receiver.
+		p.ctd.DropRandomMatch(t, "sync0", lossPercent, testnet.In, "udp dport 3780")
+	}
+	flows := genFlows(n)
+	commitInto(t, p.netns(p.vigil), flows[:n/2]) // before start: initial dump
+	p.startConntrackd(t)
+	r := p.startVigil(t)
+	commitInto(t, p.netns(p.vigil), flows[n/2:]) // after start: events
+	want := flowKeys(flows, false)
+	var got []string
+	eventually(t, 60*time.Second, func() bool {
+		out := p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-e")
+		if os.Getenv("CTD_DEBUG") != "" {
+			t.Logf("%.600s", out)
+			t.Logf("%.1200s", p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-e", "-x"))
+		}
+		got = ctdKeys(out)
+		return len(got) >= len(want)
+	}, "conntrackd's external cache has %v of %d entries (vigil: %v)",
+		lazy(func() string { return fmt.Sprint(len(got)) }), len(want), lazy(func() string { return fmt.Sprintf("%+v", r.Stats()) }))
+	if missing, extra := diffKeys(got, want); len(missing)+len(extra) > 0 {
+		t.Fatalf("conntrackd's external cache differs from vigil's table: %d missing (%q), %d extra (%q)", len(missing), first(missing, 5), len(extra), first(extra, 5))
+	}
+	// conntrackd -e shows no NAT: commit its external cache and compare
+	// the kernel entries (reply tuples, marks, states, timeouts).
+	p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-c")
+	slack := uint32(time.Since(start)/time.Second) + 5
+	checkKernel(t, p.nsOf(p.ctd), flows, func(f *Flow) uint32 { return f.TimeoutSec }, slack)
+	t.Logf("vigil stats: %+v", r.Stats())
+}
+
+func interopConntrackdToVigil(t *testing.T, n, lossPercent int) {
+	p := newSyncPair(t)
+	if lossPercent > 0 {
+		p.vigil.DropRandomMatch(t, "sync0", lossPercent, testnet.In, "udp dport 3780")
+	}
+	flows := genFlows(n)
+	commitInto(t, p.netns(p.ctd), flows[:n/2])
+	p.startConntrackd(t)
+	r := p.startVigil(t)
+	commitInto(t, p.netns(p.ctd), flows[n/2:])
+	want := flowKeys(flows, true)
+	eventually(t, 60*time.Second, func() bool { return r.Stats().External >= len(want) },
+		"vigil's external cache has %v of %d entries (%v)", lazy(func() string { return fmt.Sprint(r.Stats().External) }), len(want),
+		lazy(func() string { return fmt.Sprintf("%+v", r.Stats()) }))
+	_, ext := r.Dump()
+	var got []Flow
+	for _, e := range ext {
+		got = append(got, e.Flow)
+	}
+	if missing, extra := diffKeys(flowKeys(got, true), want); len(missing)+len(extra) > 0 {
+		t.Fatalf("vigil's external cache differs from conntrackd's table: %d missing (%q), %d extra (%q)", len(missing), first(missing, 5), len(extra), first(extra, 5))
+	}
+	// State and marks too, not only tuples.
+	byKey := make(map[Key]Flow, len(got))
+	for _, f := range got {
+		byKey[f.Key()] = f
+	}
+	for i := range flows {
+		g := byKey[flows[i].Key()]
+		if g.TCPState != flows[i].TCPState || g.Mark != flows[i].Mark || g.Status&StatusAssured != flows[i].Status&StatusAssured {
+			t.Fatalf("flow %s received as %s", &flows[i], &g)
+		}
+	}
+	t.Logf("vigil stats: %+v", r.Stats())
+}
+
+func TestInteropVigilToConntrackd(t *testing.T)      { interopVigilToConntrackd(t, 10000, 0) }
+func TestInteropConntrackdToVigil(t *testing.T)      { interopConntrackdToVigil(t, 10000, 0) }
+func TestInteropVigilToConntrackdLossy(t *testing.T) { interopVigilToConntrackd(t, 10000, 10) }
+func TestInteropConntrackdToVigilLossy(t *testing.T) { interopConntrackdToVigil(t, 10000, 10) }

@@ -1,0 +1,359 @@
+package conntracksync
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+)
+
+// Stats is a snapshot of the replicator for the daemon's state dump and
+// metrics.
+type Stats struct {
+	Internal, External int  // cache sizes
+	Established        bool // the peer answered our HELLO
+	// Backlog counts our updates queued or sent but not yet acknowledged;
+	// Lag is how long the backlog has been non-empty (0 when empty).
+	Backlog int
+	Lag     time.Duration
+	// Retransmits counts data re-sent after a NACK or inferred loss.
+	Retransmits uint64
+	// ResyncsSent counts RESYNC requests sent to the peer, Bulks the
+	// full-cache sends we made (for a peer's RESYNC or new session).
+	ResyncsSent, ResyncsReceived, Bulks uint64
+	PeerSessions, PeerRestarts          uint64
+	Commits                             uint64
+	LastCommit                          CommitStats
+	// Drops counts discarded items by reason: filter_*, send_error and
+	// the channel's receive-side reasons (bad-length, stale-seq, ...).
+	Drops    map[string]uint64
+	Listener ListenerStats
+	Channel  ftfw.Stats
+}
+
+type localUpdate struct {
+	op   ftfw.Op
+	flow ftfw.Flow
+}
+
+// Replicator owns the internal and external caches, the kernel listener,
+// the FTFW channel with the peer and the sync socket. Build it with New,
+// run it with Run; Commit, FlushExternal, RequestResync, Stats and Dump
+// are safe to call from any goroutine at any time.
+type Replicator struct {
+	log      *slog.Logger
+	cfg      Config
+	internal *Cache
+	external *Cache
+	listener *Listener
+
+	updates    chan localUpdate
+	wake       chan struct{}
+	wantResync atomic.Bool
+	running    atomic.Bool
+
+	commitMu sync.Mutex // one commit at a time
+
+	mu          sync.Mutex // guards the fields below
+	chStats     ftfw.Stats
+	backlogFrom time.Time
+	bulks       uint64
+	sendErrors  uint64
+	foreign     uint64
+	commits     uint64
+	lastCommit  CommitStats
+}
+
+// New validates cfg and builds a replicator; it opens nothing until Run.
+func New(log *slog.Logger, cfg Config) (*Replicator, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &Replicator{log: log, cfg: c, internal: NewCache(), external: NewCache(),
+		updates: make(chan localUpdate, 8192), wake: make(chan struct{}, 1)}
+	r.listener = NewListener(log.With("part", "ctnetlink"), r.internal, ListenerConfig{
+		Filter: &r.cfg.Filter, ReadBuffer: c.EventBuffer, Netns: c.Netns, OnUpdate: r.onLocal,
+	})
+	return r, nil
+}
+
+// onLocal runs on the listener's goroutine: it hands a kernel change to the
+// loop. It blocks when the loop is behind, which in turn lets the event
+// socket overflow and triggers a re-dump: nothing is lost, only delayed.
+func (r *Replicator) onLocal(k UpdateKind, f *Flow) {
+	u := localUpdate{op: ftfw.OpUpd, flow: toWire(f, r.cfg.CommitTimeout == 0)}
+	switch k {
+	case UpdateNew:
+		u.op = ftfw.OpNew
+	case UpdateDelete:
+		u.op = ftfw.OpDel
+	}
+	if !r.running.Load() {
+		return // no peer session yet: the first Run's bulk covers it
+	}
+	r.updates <- u
+}
+
+// Run opens the sync socket, follows the kernel, and talks to the peer
+// until ctx ends; it then stops its goroutines and waits for them. It
+// returns ctx's error, or a setup error (socket, netlink permission).
+func (r *Replicator) Run(ctx context.Context) error {
+	conn, err := listenSync(&r.cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		_ = conn.close()
+		r.running.Store(false)
+		// Unblock a listener stuck handing over an update.
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		for {
+			select {
+			case <-r.updates:
+				continue
+			case <-done:
+			}
+			break
+		}
+	}()
+
+	rx := make(chan []byte, 4096)
+	wg.Go(func() { r.runReader(ctx, conn, rx) })
+	r.running.Store(true)
+	lerr := make(chan error, 1)
+	wg.Go(func() { lerr <- r.listener.Run(ctx) })
+
+	now := time.Now()
+	ch := ftfw.NewChannel(ftfw.Config{
+		MaxDatagram:     ftfw.MaxDatagram(r.cfg.MTU, !r.cfg.LocalAddr.Unmap().Is4()),
+		ACKWindow:       r.cfg.AckWindow,
+		ResendQueueSize: r.cfg.ResendQueue,
+	}, now)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now = time.Now()
+		if r.wantResync.Swap(false) {
+			ch.RequestResync()
+		}
+		for _, d := range ch.Outbox(now) {
+			if err := conn.send(d); err != nil {
+				r.mu.Lock()
+				r.sendErrors++
+				r.mu.Unlock()
+			}
+		}
+		r.handleEvents(ch)
+		r.snapshot(ch, now)
+		timer.Reset(max(0, ch.Deadline().Sub(now)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-lerr:
+			if ctx.Err() == nil {
+				return err
+			}
+			return ctx.Err()
+		case d := <-rx:
+			r.receive(ch, d)
+			for more := true; more; {
+				select {
+				case d := <-rx:
+					r.receive(ch, d)
+				default:
+					more = false
+				}
+			}
+		case u := <-r.updates:
+			r.send(ch, u)
+			for range 4096 {
+				select {
+				case u := <-r.updates:
+					r.send(ch, u)
+					continue
+				default:
+				}
+				break
+			}
+		case <-r.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+func (r *Replicator) send(ch *ftfw.Channel, u localUpdate) {
+	if err := ch.Send(u.op, &u.flow); err != nil {
+		r.log.Warn("conntrack sync: flow not encodable", "err", err)
+	}
+}
+
+func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
+	now := time.Now()
+	ch.Receive(d, now)
+	for _, u := range ch.Updates() {
+		f := fromWire(&u.Flow)
+		switch u.Op {
+		case ftfw.OpDel:
+			r.external.Delete(f.Key())
+		default:
+			r.external.Put(f, now)
+		}
+	}
+	r.handleEvents(ch)
+}
+
+func (r *Replicator) handleEvents(ch *ftfw.Channel) {
+	for _, ev := range ch.Events() {
+		switch ev.Kind {
+		case ftfw.EventEstablished:
+			r.log.Info("conntrack sync: peer answered", "seq", ev.Seq)
+		case ftfw.EventPeerSession, ftfw.EventResyncRequested:
+			r.log.Info("conntrack sync: sending the whole internal cache", "why", ev.Kind.String(), "restart", ev.Restart)
+			r.bulk(ch)
+		}
+	}
+}
+
+// bulk queues the whole internal cache for the peer.
+func (r *Replicator) bulk(ch *ftfw.Channel) {
+	snap := r.internal.Snapshot()
+	for i := range snap {
+		w := toWire(&snap[i].Flow, r.cfg.CommitTimeout == 0)
+		if err := ch.Send(ftfw.OpUpd, &w); err != nil {
+			r.log.Warn("conntrack sync: flow not encodable", "err", err)
+		}
+	}
+	r.mu.Lock()
+	r.bulks++
+	r.mu.Unlock()
+}
+
+func (r *Replicator) snapshot(ch *ftfw.Channel, now time.Time) {
+	s := ch.Stats()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.chStats = s
+	switch {
+	case s.Queued+s.Unacked == 0:
+		r.backlogFrom = time.Time{}
+	case r.backlogFrom.IsZero():
+		r.backlogFrom = now
+	}
+}
+
+// runReader reads datagrams until the socket closes. Stopped by Run.
+func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []byte) {
+	buf := make([]byte, 65536)
+	for {
+		n, fromPeer, err := conn.recv(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return
+			}
+			r.log.Warn("conntrack sync: receive", "err", err)
+			continue
+		}
+		if !fromPeer {
+			r.mu.Lock()
+			r.foreign++
+			r.mu.Unlock()
+			continue
+		}
+		d := make([]byte, n)
+		copy(d, buf[:n])
+		select {
+		case rx <- d:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Commit writes the external cache into the kernel and returns when it is
+// there (masters before related flows; EEXIST updates in place). Per-flow
+// refusals are counted in the stats, not returned.
+func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	now := time.Now()
+	snap := r.external.Snapshot()
+	c, err := r.listener.NewCommitter(r.cfg.CommitWorkers)
+	if err != nil {
+		return CommitStats{Entries: len(snap)}, err
+	}
+	defer c.Close()
+	st, err := c.Commit(ctx, snap, now, r.cfg.CommitTimeout)
+	r.mu.Lock()
+	r.commits++
+	r.lastCommit = st
+	r.mu.Unlock()
+	r.log.Info("conntrack sync: committed the external cache", "entries", st.Entries, "created", st.Created,
+		"updated", st.Updated, "replaced", st.Replaced, "failed", st.Failed, "took", st.Duration, "err", err)
+	return st, err
+}
+
+// FlushExternal empties the external cache and returns how many entries
+// it held.
+func (r *Replicator) FlushExternal() int { return r.external.Flush() }
+
+// RequestResync asks the peer for its whole table (after MASTER→BACKUP).
+func (r *Replicator) RequestResync() {
+	r.wantResync.Store(true)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Dump returns copies of the internal and external caches.
+func (r *Replicator) Dump() (internal, external []Entry) {
+	return r.internal.Snapshot(), r.external.Snapshot()
+}
+
+// Stats returns a snapshot of the counters.
+func (r *Replicator) Stats() Stats {
+	ls := r.listener.Stats()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Stats{
+		Internal: r.internal.Len(), External: r.external.Len(),
+		Established: r.chStats.Established, Backlog: r.chStats.Queued + r.chStats.Unacked,
+		Retransmits: r.chStats.Retransmits, ResyncsSent: r.chStats.ResyncsSent, ResyncsReceived: r.chStats.ResyncsRcv,
+		Bulks: r.bulks, PeerSessions: r.chStats.PeerSessions, PeerRestarts: r.chStats.PeerRestarts,
+		Commits: r.commits, LastCommit: r.lastCommit, Listener: ls, Channel: r.chStats,
+		Drops: map[string]uint64{},
+	}
+	if !r.backlogFrom.IsZero() {
+		s.Lag = time.Since(r.backlogFrom)
+	}
+	for i, n := range ls.Filtered {
+		if n > 0 {
+			s.Drops[DropReason(i).String()] += n
+		}
+	}
+	if ls.DecodeErrors > 0 {
+		s.Drops[DropKernelError.String()] += ls.DecodeErrors
+	}
+	if r.sendErrors > 0 {
+		s.Drops[DropSendError.String()] = r.sendErrors
+	}
+	if r.foreign > 0 {
+		s.Drops["foreign_source"] = r.foreign
+	}
+	for i, n := range r.chStats.Drops {
+		if n > 0 {
+			s.Drops[ftfw.DropReason(i).String()] += n
+		}
+	}
+	return s
+}
