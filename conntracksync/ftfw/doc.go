@@ -40,10 +40,12 @@
 //	|  payload, zero-padded to a multiple of 4                      |
 //	+---------------------------------------------------------------+
 //
-// Quirks reproduced for interoperation with x86 conntrackd: SPAT_PORT, DPAT_PORT and
-// ICMP_ID go out little-endian, and so do SNAT_IPV4 and DNAT_IPV4 (both are built with
-// htonl on a value libnetfilter_conntrack already holds in network order). See
-// /work/shared/notes/conntrack-sync.md and the golden captures in testdata/.
+// Quirks reproduced for interoperation with x86 conntrackd: SPAT_PORT, DPAT_PORT,
+// ICMP_ID and also SCTP_VTAG_ORIG / SCTP_VTAG_REPL go out little-endian (conntrackd
+// converts a value that libnetfilter_conntrack already holds in network order once
+// more). SNAT_IPV4 / DNAT_IPV4 are in network order. All of these were checked
+// against the capture in testdata/conntrackd-1.4.7.hex. See also
+// /work/shared/notes/conntrack-sync.md.
 //
 // # Where Channel differs from conntrackd (wire-compatible, but loss-proof)
 //

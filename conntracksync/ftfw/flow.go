@@ -102,6 +102,7 @@ type Flow struct {
 	DCCPState, DCCPRole         uint8
 	ICMPType, ICMPCode          uint8  // ICMP and ICMPv6
 	ICMPID                      uint16 // host value; little-endian on the wire (conntrackd quirk)
+	// SCTPVTagOrig/Repl are host values; little-endian on the wire (conntrackd quirk).
 
 	HasTimeout  bool
 	TimeoutSecs uint32 // seconds left (NTA_TIMEOUT)
@@ -120,7 +121,7 @@ type Flow struct {
 	SNAT, DNAT netip.Addr
 	// SNATPort / DNATPort: reply destination / source port when the port is mangled.
 	HasSNATPort, HasDNATPort bool
-	SNATPort, DNATPort       uint16
+	SNATPort, DNATPort       uint16 // host values; little-endian on the wire (conntrackd quirk)
 
 	HasSeqAdj   bool
 	SeqAdj      SeqAdj
@@ -267,11 +268,8 @@ func appendPorts(b []byte, attr int, s, d uint16) []byte {
 	return binary.BigEndian.AppendUint16(b, d)
 }
 
-// appendV4Swapped writes an IPv4 address byte-reversed, as x86 conntrackd sends
-// SNAT_IPV4 and DNAT_IPV4.
-func appendV4Swapped(b []byte, attr int, a netip.Addr) []byte {
-	v := a.As4()
-	return append(putHdr(b, attr, 4), v[3], v[2], v[1], v[0])
+func appendU32LE(b []byte, attr int, v uint32) []byte {
+	return binary.LittleEndian.AppendUint32(putHdr(b, attr, 4), v)
 }
 
 // appendTLVs writes f's attributes in conntrackd's order (build.c ct2msg).
@@ -301,8 +299,8 @@ func (f *Flow) appendTLVs(b []byte) ([]byte, error) {
 	case ProtoSCTP:
 		b = appendPorts(b, attrPort, f.SrcPort, f.DstPort)
 		b = appendU8(b, attrSCTPState, f.SCTPState)
-		b = appendU32(b, attrSCTPVtagOrig, f.SCTPVTagOrig)
-		b = appendU32(b, attrSCTPVtagRepl, f.SCTPVTagRepl)
+		b = appendU32LE(b, attrSCTPVtagOrig, f.SCTPVTagOrig)
+		b = appendU32LE(b, attrSCTPVtagRepl, f.SCTPVTagRepl)
 	case ProtoDCCP:
 		b = appendPorts(b, attrPort, f.SrcPort, f.DstPort)
 		b = appendU8(b, attrDCCPState, f.DCCPState)
@@ -345,7 +343,8 @@ func (f *Flow) appendTLVs(b []byte) ([]byte, error) {
 		switch {
 		case !nat.a.IsValid():
 		case nat.a.Is4() && f.Src.Is4():
-			b = appendV4Swapped(b, nat.v4, nat.a)
+			v := nat.a.As4()
+			b = append(putHdr(b, nat.v4, 4), v[:]...)
 		case nat.a.Is6() && !f.Src.Is4():
 			v := nat.a.As16()
 			b = append(putHdr(b, nat.v6, 16), v[:]...)
@@ -473,9 +472,9 @@ func (f *Flow) parseTLVs(p []byte) error {
 		case attrMasterPort:
 			f.HasMasterPort, f.MasterSrcPort, f.MasterDstPort = true, be16(), binary.BigEndian.Uint16(v[2:])
 		case attrSNATIPv4:
-			f.SNAT = netip.AddrFrom4([4]byte{v[3], v[2], v[1], v[0]})
+			f.SNAT = addr4(v)
 		case attrDNATIPv4:
-			f.DNAT = netip.AddrFrom4([4]byte{v[3], v[2], v[1], v[0]})
+			f.DNAT = addr4(v)
 		case attrSPATPort:
 			f.HasSNATPort, f.SNATPort = true, le16()
 		case attrDPATPort:
@@ -487,9 +486,9 @@ func (f *Flow) parseTLVs(p []byte) error {
 		case attrSCTPState:
 			f.SCTPState = v[0]
 		case attrSCTPVtagOrig:
-			f.SCTPVTagOrig = be32()
+			f.SCTPVTagOrig = binary.LittleEndian.Uint32(v)
 		case attrSCTPVtagRepl:
-			f.SCTPVTagRepl = be32()
+			f.SCTPVTagRepl = binary.LittleEndian.Uint32(v)
 		case attrDCCPState:
 			f.DCCPState = v[0]
 		case attrDCCPRole:
