@@ -144,7 +144,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(o, stderr)
 	cfg, complaints, err := load()
 	for _, c := range complaints {
-		log.Warn(c.Error())
+		if c.Severity == config.Warning {
+			log.Warn(c.Error())
+		} else {
+			log.Error(c.Error())
+		}
 	}
 	if err != nil {
 		log.Error("Configuration failed to load; nothing was changed", "file", o.file, "err", err)
