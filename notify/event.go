@@ -66,7 +66,8 @@ func (ev Event) wirePriority() int {
 var ErrBadLine = errors.New("notify: bad FIFO line")
 
 // ParseFIFOLine parses one line (with or without its newline) in
-// keepalived's FIFO format. Reason and Time are left zero. Names are
+// keepalived's FIFO format, strictly: single spaces, a decimal priority
+// written as keepalived writes it. Reason and Time are left zero. Names are
 // written by keepalived between double quotes without escaping, so a name
 // is everything between the first quote and the last quote.
 func ParseFIFOLine(line string) (Event, error) {
@@ -89,13 +90,16 @@ func ParseFIFOLine(line string) (Event, error) {
 		return Event{}, fmt.Errorf("%w: unquoted name: %q", ErrBadLine, line)
 	}
 	ev.Name = rest[1:end]
-	fields := strings.Fields(rest[end+1:])
-	if len(fields) != 2 || rest[end+1] != ' ' {
-		return Event{}, fmt.Errorf("%w: want STATE PRIORITY after the name: %q", ErrBadLine, line)
+	if strings.ContainsRune(ev.Name, '\n') {
+		return Event{}, fmt.Errorf("%w: newline in name: %q", ErrBadLine, line)
 	}
-	ev.State = fields[0]
-	p, err := strconv.Atoi(fields[1])
-	if err != nil {
+	fields := strings.Split(rest[end+1:], " ")
+	if len(fields) != 3 || fields[0] != "" || fields[1] == "" {
+		return Event{}, fmt.Errorf("%w: want \" STATE PRIORITY\" after the name: %q", ErrBadLine, line)
+	}
+	ev.State = fields[1]
+	p, err := strconv.Atoi(fields[2])
+	if err != nil || strconv.Itoa(p) != fields[2] {
 		return Event{}, fmt.Errorf("%w: priority: %q", ErrBadLine, line)
 	}
 	ev.Priority = p

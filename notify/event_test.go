@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -81,4 +82,26 @@ func TestCommands(t *testing.T) {
 	if got := Commands(Scripts{}, Event{Kind: KindInstance, State: StateMaster}); len(got) != 0 {
 		t.Errorf("no scripts configured: %v", got)
 	}
+}
+
+// FuzzParseFIFOLine: whatever parses is written back byte for byte (a
+// group's priority is always written as 0).
+func FuzzParseFIFOLine(f *testing.F) {
+	for _, s := range []string{"INSTANCE \"VI_1\" MASTER 100\n", "GROUP \"G1\" FAULT 0", "INSTANCE \"a\"b\" STOP -1\n", "INSTANCE \"\" X 0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		ev, err := ParseFIFOLine(line)
+		if err != nil {
+			return
+		}
+		want := strings.TrimSuffix(line, "\n") + "\n"
+		if ev.Kind == KindGroup {
+			ev.Priority = 0
+			want = want[:strings.LastIndexByte(want, ' ')] + " 0\n"
+		}
+		if got := FIFOLine(ev); got != want {
+			t.Fatalf("ParseFIFOLine(%q) = %+v, written back as %q", line, ev, got)
+		}
+	})
 }
