@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,5 +239,34 @@ done < "$2"`)
 	}
 	if b, err := os.ReadFile(term); err != nil || string(b) != "term\n" {
 		t.Errorf("FIFO script did not get SIGTERM on Close: %q %v", b, err)
+	}
+}
+
+// TestNotifierClose: Close kills a running notify script (its whole
+// group), drops what was queued behind it, and leaves no goroutine; later
+// Notify calls run nothing.
+func TestNotifierClose(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	hang := writeScript(t, dir, "hang", "echo $$ > "+pidFile+"\nexec sleep 1000")
+	rec := notifytest.NewRecorder(t)
+	before := runtime.NumGoroutine()
+	n := notify.New(notify.Config{Log: quiet})
+	ev := notify.Event{Kind: notify.KindInstance, Name: "VI_1", State: notify.StateFault, Priority: 100}
+	n.Notify(ev, notify.Scripts{Fault: &notify.Command{Argv: []string{hang}}, Generic: &notify.Command{Argv: rec.Argv("after")}})
+	testnet.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(pidFile); return err == nil }, "hanging script started")
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	n.Close()
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(st), ") Z ") {
+		t.Errorf("script %d still running after Close", pid)
+	}
+	n.Notify(ev, notify.Scripts{Generic: &notify.Command{Argv: rec.Argv("after")}})
+	testnet.Eventually(t, 10*time.Second, func() bool { return runtime.NumGoroutine() <= before }, "goroutines back to %d (now %d)", before, runtime.NumGoroutine())
+	if calls := rec.Calls("after"); len(calls) != 0 {
+		t.Errorf("scripts ran after Close: %q", calls)
+	}
+	if st := n.Stats(); st.Events != 2 || st.Pending != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
