@@ -77,6 +77,9 @@ func (r Rule) String() string {
 	return b.String()
 }
 
+// Validate checks the rule without kernel access. Errors wrap ErrInvalid.
+func (r Rule) Validate() error { return r.validate() }
+
 func (r Rule) validate() error {
 	if r.From.IsValid() && r.To.IsValid() && r.From.Addr().Is6() != r.To.Addr().Is6() {
 		return fmt.Errorf("%w: from %s and to %s are different families", ErrInvalid, r.From, r.To)

@@ -152,8 +152,11 @@ func (a Address) broadcast() netip.Addr {
 	return netip.AddrFrom4(b)
 }
 
-// validate checks what the kernel would otherwise reject with a less
-// helpful message.
+// Validate checks what the kernel would otherwise reject with a less
+// helpful message (no kernel access: the config loader can call it to report
+// bad lines early). Errors wrap ErrInvalid.
+func (a Address) Validate() error { return a.validate() }
+
 func (a Address) validate() error {
 	if !a.Prefix.IsValid() {
 		return fmt.Errorf("%w: no address", ErrInvalid)
@@ -266,6 +269,13 @@ func routeType(s string) (int, error) {
 		return rtnThrow, nil
 	}
 	return 0, fmt.Errorf("%w: route type %q", ErrInvalid, s)
+}
+
+// Validate checks the route without kernel access: family agreement,
+// host bits, type and the via/dev rules of its type. Errors wrap ErrInvalid.
+func (r Route) Validate() error {
+	_, err := r.validate()
+	return err
 }
 
 func (r Route) validate() (typ int, err error) {

@@ -1,0 +1,8 @@
+package vip_test
+
+import "testing"
+
+func TestContractManager(t *testing.T) {
+	_, _, _, m := oneHost(t)
+	reconcilerContract(t, m)
+}

@@ -1,0 +1,446 @@
+// Package viptest holds in-memory twins of vip's kernel-facing types, for
+// fast unit tests of code that drives them (the daemon loop): Kernel
+// implements vip.Reconciler, Announcements implements vip.Sender. They
+// follow the same contract as the real ones (one test body in package vip
+// runs over both), with fault injection. They are never the only proof: the
+// real types are tested in network namespaces.
+//
+// Owns: nothing outside its own memory. Must not: be imported by
+// production code. Concurrency: all methods are safe for concurrent use.
+package viptest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/vigil-ha/vigil/vip"
+)
+
+// Kernel is an in-memory vip.Reconciler: a set of interfaces, addresses,
+// routes and rules with the kernel's identities (vip.Relate for addresses;
+// table, destination and metric for routes).
+type Kernel struct {
+	mu      sync.Mutex // mu guards the following fields
+	links   map[string]bool
+	addrs   []vip.Address
+	routes  []vip.Route // normalized
+	rules   []vip.Rule
+	fail    map[netip.Prefix]error
+	changes int
+}
+
+var _ vip.Reconciler = (*Kernel)(nil)
+
+// NewKernel returns a Kernel with the given interfaces and nothing else.
+func NewKernel(links ...string) *Kernel {
+	k := &Kernel{links: map[string]bool{}, fail: map[netip.Prefix]error{}}
+	for _, l := range links {
+		k.links[l] = true
+	}
+	return k
+}
+
+// AddLink adds an interface.
+func (k *Kernel) AddLink(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.links[name] = true
+}
+
+// DelLink removes an interface and, as the kernel does, its addresses and
+// the routes through it.
+func (k *Kernel) DelLink(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.links, name)
+	k.addrs = slices.DeleteFunc(k.addrs, func(a vip.Address) bool { return a.Dev == name })
+	k.routes = slices.DeleteFunc(k.routes, func(r vip.Route) bool { return r.Dev == name })
+}
+
+// FailOn makes every later operation on an address or route whose prefix
+// (address prefix or route destination) is p fail with err; err nil clears.
+func (k *Kernel) FailOn(p netip.Prefix, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err == nil {
+		delete(k.fail, p)
+		return
+	}
+	k.fail[p] = err
+}
+
+// Changes counts the mutations applied so far (adds and removes that
+// changed something): a no-op reconcile leaves it unchanged.
+func (k *Kernel) Changes() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.changes
+}
+
+// Addresses returns the addresses held, in the order they were added.
+func (k *Kernel) Addresses() []vip.Address {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.addrs)
+}
+
+// Routes returns the routes held (normalized: table 254 for main, metric
+// 1024 for IPv6 metric 0).
+func (k *Kernel) Routes() []vip.Route {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.routes)
+}
+
+// Rules returns the rules held.
+func (k *Kernel) Rules() []vip.Rule {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.rules)
+}
+
+func (k *Kernel) findAddrLocked(a vip.Address) (int, vip.Relation) {
+	rel := vip.Distinct
+	for i, h := range k.addrs {
+		switch vip.Relate(h, a) {
+		case vip.Same:
+			return i, vip.Same
+		case vip.Conflict:
+			rel = vip.Conflict
+		}
+	}
+	return -1, rel
+}
+
+// AddAddresses adds what is missing (see vip.Manager.AddAddresses).
+func (k *Kernel) AddAddresses(ctx context.Context, addrs []vip.Address) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	for _, a := range addrs {
+		if err := k.addAddrLocked(ctx, a); err != nil {
+			errs = append(errs, fmt.Errorf("viptest: add %s dev %s: %w", a.Prefix, a.Dev, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (k *Kernel) addAddrLocked(ctx context.Context, a vip.Address) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if !k.links[a.Dev] {
+		return fmt.Errorf("interface %q: %w", a.Dev, vip.ErrNoDevice)
+	}
+	if err := k.fail[a.Prefix]; err != nil {
+		return err
+	}
+	switch _, rel := k.findAddrLocked(a); rel {
+	case vip.Same:
+		return nil
+	case vip.Conflict:
+		return fmt.Errorf("%w: %s on %s", vip.ErrConflict, a.Prefix.Addr(), a.Dev)
+	}
+	k.addrs = append(k.addrs, a)
+	k.changes++
+	return nil
+}
+
+// RemoveAddresses removes what is present (see vip.Manager.RemoveAddresses).
+func (k *Kernel) RemoveAddresses(ctx context.Context, addrs []vip.Address) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	for _, a := range addrs {
+		err := ctx.Err()
+		if err == nil {
+			err = a.Validate()
+		}
+		if err == nil {
+			err = k.fail[a.Prefix]
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("viptest: remove %s dev %s: %w", a.Prefix, a.Dev, err))
+			continue
+		}
+		if i, rel := k.findAddrLocked(a); rel == vip.Same {
+			k.addrs = slices.Delete(k.addrs, i, i+1)
+			k.changes++
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Present returns the present subset in input order.
+func (k *Kernel) Present(ctx context.Context, addrs []vip.Address) ([]vip.Address, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var (
+		out  []vip.Address
+		errs []error
+	)
+	for _, a := range addrs {
+		if err := a.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("viptest: present %s dev %s: %w", a.Prefix, a.Dev, err))
+			continue
+		}
+		if _, rel := k.findAddrLocked(a); rel == vip.Same {
+			out = append(out, a)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// normRoute fills the kernel's defaults so that equal routes compare equal.
+func normRoute(r vip.Route) vip.Route {
+	if r.Table == 0 {
+		r.Table = 254
+	}
+	if r.Dst.Addr().Is6() {
+		if r.Metric == 0 {
+			r.Metric = 1024
+		}
+		r.Scope = "" // the kernel keeps no scope for IPv6 routes
+	} else if r.Scope == "" || r.Scope == "universe" {
+		r.Scope = "global"
+		if (r.Type == "" || r.Type == "unicast") && !r.Via.IsValid() {
+			r.Scope = "link"
+		}
+	}
+	if r.Type == "" {
+		r.Type = "unicast"
+	}
+	return r
+}
+
+func sameKey(a, b vip.Route) bool {
+	return a.Table == b.Table && a.Dst == b.Dst && a.Metric == b.Metric
+}
+
+func (k *Kernel) hasAddrLocked(ip netip.Addr) bool {
+	for _, a := range k.addrs {
+		if a.Prefix.Addr() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// AddRoutes adds what is missing (see vip.Manager.AddRoutes).
+func (k *Kernel) AddRoutes(ctx context.Context, routes []vip.Route) error {
+	return k.routesOp(ctx, "add", routes)
+}
+
+// RemoveRoutes removes what is present (see vip.Manager.RemoveRoutes).
+func (k *Kernel) RemoveRoutes(ctx context.Context, routes []vip.Route) error {
+	return k.routesOp(ctx, "remove", routes)
+}
+
+func (k *Kernel) routesOp(ctx context.Context, op string, routes []vip.Route) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	re := &vip.RouteError{Op: op}
+	for _, r := range routes {
+		err := k.routeLocked(ctx, op, r)
+		if err != nil {
+			re.Failed = append(re.Failed, vip.FailedRoute{
+				Route: r,
+				Retry: errors.Is(err, vip.ErrNoDevice) || errors.Is(err, vip.ErrNoSource),
+				Err:   fmt.Errorf("viptest: %s route %s: %w", op, r, err),
+			})
+		}
+	}
+	if len(re.Failed) == 0 {
+		return nil
+	}
+	return re
+}
+
+func (k *Kernel) routeLocked(ctx context.Context, op string, r vip.Route) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := k.fail[r.Dst]; err != nil {
+		return err
+	}
+	if r.Dev != "" && !k.links[r.Dev] {
+		if op == "remove" {
+			return nil
+		}
+		return fmt.Errorf("interface %q: %w", r.Dev, vip.ErrNoDevice)
+	}
+	n := normRoute(r)
+	i := slices.Index(k.routes, n)
+	switch {
+	case op == "remove":
+		if i >= 0 {
+			k.routes = slices.Delete(k.routes, i, i+1)
+			k.changes++
+		}
+		return nil
+	case i >= 0:
+		return nil
+	}
+	if r.Src.IsValid() && !k.hasAddrLocked(r.Src) {
+		return fmt.Errorf("%s: %w", r.Src, vip.ErrNoSource)
+	}
+	if slices.ContainsFunc(k.routes, func(h vip.Route) bool { return sameKey(h, n) }) {
+		return fmt.Errorf("%w: route to %s", vip.ErrConflict, r.Dst)
+	}
+	k.routes = append(k.routes, n)
+	k.changes++
+	return nil
+}
+
+// PresentRoutes returns the present subset in input order.
+func (k *Kernel) PresentRoutes(ctx context.Context, routes []vip.Route) ([]vip.Route, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var (
+		out  []vip.Route
+		errs []error
+	)
+	for _, r := range routes {
+		if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("viptest: present route %s: %w", r, err))
+			continue
+		}
+		if slices.Contains(k.routes, normRoute(r)) {
+			out = append(out, r)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func ruleMatch(h, r vip.Rule) bool {
+	p := r.Priority
+	if p == 0 {
+		p = h.Priority
+	}
+	h.IPv6, r.IPv6 = false, false
+	return h.From == r.From && h.To == r.To && h.Table == r.Table && h.Priority == p &&
+		h.IIF == r.IIF && h.OIF == r.OIF && h.FwMark == r.FwMark && ruleMask(h) == ruleMask(r)
+}
+
+func ruleMask(r vip.Rule) uint32 {
+	if r.FwMark != 0 && r.FwMask == 0 {
+		return 0xffffffff
+	}
+	return r.FwMask
+}
+
+// AddRules adds what is missing (see vip.Manager.AddRules).
+func (k *Kernel) AddRules(ctx context.Context, rules []vip.Rule) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	for _, r := range rules {
+		if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("viptest: add rule %s: %w", r, err))
+			continue
+		}
+		if !slices.ContainsFunc(k.rules, func(h vip.Rule) bool { return ruleMatch(h, r) }) {
+			k.rules = append(k.rules, r)
+			k.changes++
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveRules removes what is present (see vip.Manager.RemoveRules).
+func (k *Kernel) RemoveRules(ctx context.Context, rules []vip.Rule) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	for _, r := range rules {
+		if err := r.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("viptest: remove rule %s: %w", r, err))
+			continue
+		}
+		if i := slices.IndexFunc(k.rules, func(h vip.Rule) bool { return ruleMatch(h, r) }); i >= 0 {
+			k.rules = slices.Delete(k.rules, i, i+1)
+			k.changes++
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// PresentRules returns the present subset in input order.
+func (k *Kernel) PresentRules(ctx context.Context, rules []vip.Rule) ([]vip.Rule, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []vip.Rule
+	for _, r := range rules {
+		if slices.ContainsFunc(k.rules, func(h vip.Rule) bool { return ruleMatch(h, r) }) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Announcement is one recorded Announce call.
+type Announcement struct {
+	Iface  string
+	Addrs  []netip.Addr
+	MAC    net.HardwareAddr
+	Router bool
+}
+
+// Announcements is an in-memory vip.Sender that records every call.
+type Announcements struct {
+	kernel *Kernel
+
+	mu   sync.Mutex // mu guards the following fields
+	sent []Announcement
+	fail error
+}
+
+var _ vip.Sender = (*Announcements)(nil)
+
+// NewAnnouncements returns a recorder; with a non-nil kernel, announcing on
+// an interface the kernel does not have fails with vip.ErrNoDevice.
+func NewAnnouncements(kernel *Kernel) *Announcements { return &Announcements{kernel: kernel} }
+
+// FailWith makes later calls fail with err (and record nothing); nil clears.
+func (a *Announcements) FailWith(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fail = err
+}
+
+// Announce records the call.
+func (a *Announcements) Announce(ifname string, addrs []netip.Addr, mac net.HardwareAddr, router bool) error {
+	if a.kernel != nil {
+		a.kernel.mu.Lock()
+		ok := a.kernel.links[ifname]
+		a.kernel.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("viptest: announce on %s: interface %q: %w", ifname, ifname, vip.ErrNoDevice)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fail != nil {
+		return fmt.Errorf("viptest: announce on %s: %w", ifname, a.fail)
+	}
+	a.sent = append(a.sent, Announcement{Iface: ifname, Addrs: slices.Clone(addrs), MAC: slices.Clone(mac), Router: router})
+	return nil
+}
+
+// Sent returns the recorded calls in order.
+func (a *Announcements) Sent() []Announcement {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.sent)
+}
