@@ -17,10 +17,17 @@
 //     broadcast) per IPv4 address, and one unsolicited Neighbor Advertisement
 //     (RFC 4861 §4.4 and §7.2.6: to ff02::1, hop limit 255, Override=1,
 //     Solicited=0, Router when the box forwards, Target Link-Layer Address
-//     option = the owner's MAC) per IPv6 address. RFC 5798 §6.4.2 asks a new
-//     master to send exactly these. Sockets are cached per interface.
+//     option = the owner's MAC) per IPv6 address. RFC 5798 §6.4.1 and §6.4.2
+//     ask a new master to send exactly these (the RFC always sets R; like
+//     keepalived, the caller decides, from the interface's forwarding
+//     setting). The frames are byte-identical to keepalived 2.2.7's
+//     (testdata/). Sockets are cached per interface.
 //   - [Schedule]: the send times of a garp_master_* burst, as a pure
 //     function of now and a [GARPConfig].
+//   - The contracts [Reconciler] and [Sender], with in-memory twins in
+//     vip/viptest; [Relate] (the kernel's identity of an address) and the
+//     Validate methods, usable without kernel access (e.g. by the config
+//     loader).
 //
 // # What it must not touch
 //
