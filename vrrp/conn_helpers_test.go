@@ -2,7 +2,9 @@ package vrrp_test
 
 import (
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
 )
@@ -41,5 +43,19 @@ func newPair(t *testing.T) *pair {
 	p.aIf.AddAddr(t, "2001:db8::1/64")
 	p.bIf.AddAddr(t, "192.0.2.2/24")
 	p.bIf.AddAddr(t, "2001:db8::2/64")
+	for _, h := range []*testnet.Host{p.a, p.b} {
+		waitLinkLocal(t, h, "eth0")
+	}
 	return p
+}
+
+// waitLinkLocal waits until ifname in h has a usable IPv6 link-local
+// address: it appears when the carrier comes up and is briefly tentative
+// even with DAD off, and sending from a tentative source fails (EINVAL).
+func waitLinkLocal(t testing.TB, h *testnet.Host, ifname string) {
+	t.Helper()
+	testnet.Eventually(t, 10*time.Second, func() bool {
+		out := h.Exec(t, "ip", "-6", "addr", "show", "dev", ifname, "scope", "link")
+		return strings.Contains(out, "fe80:") && !strings.Contains(out, "tentative")
+	}, "%s: no usable link-local address on %s", h.Name(), ifname)
 }

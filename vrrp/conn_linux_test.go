@@ -93,7 +93,7 @@ func realEnv(t *testing.T, is6 bool) connEnv {
 	if is6 {
 		group = vrrp.GroupIPv6
 	}
-	return connEnv{a: a, b: b, group: group, inject: injector(t, p.a, a.LocalAddr())}
+	return connEnv{a: a, b: b, bIndex: p.bIf.Index(), group: group, inject: injector(t, p.a, a.LocalAddr())}
 }
 
 // TestConnReal runs the shared Conn bodies over raw sockets in network
@@ -398,6 +398,8 @@ func BenchmarkConnAdvert(b *testing.B) {
 			ia, ib := lab.Wire(ha, "eth0", hb, "eth0")
 			ia.AddAddr(b, "192.0.2.1/24")
 			ib.AddAddr(b, "192.0.2.2/24")
+			waitLinkLocal(b, ha, "eth0")
+			waitLinkLocal(b, hb, "eth0")
 			var ca, cb vrrp.Conn
 			listen := vrrp.ListenIPv4
 			group, vip := vrrp.GroupIPv4, netip.MustParseAddr("192.0.2.100")

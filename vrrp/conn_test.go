@@ -15,6 +15,7 @@ import (
 // Wire.Inject on the twin).
 type connEnv struct {
 	a, b   vrrp.Conn
+	bIndex int // interface index of b's end
 	group  netip.Addr
 	inject func(t *testing.T, raw []byte, dst netip.Addr, ttl int)
 }
@@ -61,8 +62,8 @@ func testConnExchange(t *testing.T, env connEnv) {
 		t.Fatalf("WriteTo group: %v", err)
 	}
 	raw, m := readOne(t, env.b)
-	if m.Src != env.a.LocalAddr() || m.Dst != env.group || m.TTL != vrrp.TTL || m.IfIndex == 0 {
-		t.Errorf("multicast meta = %+v, want src %v dst %v ttl 255", m, env.a.LocalAddr(), env.group)
+	if m.Src != env.a.LocalAddr() || m.Dst != env.group || m.TTL != vrrp.TTL || m.IfIndex != env.bIndex {
+		t.Errorf("multicast meta = %+v, want src %v dst %v ttl 255 ifindex %d", m, env.a.LocalAddr(), env.group, env.bIndex)
 	}
 	var p vrrp.Packet
 	if r := vrrp.Accept(&p, raw, m, cfg); r != vrrp.DropNone {
@@ -169,7 +170,7 @@ func twinEnv(t *testing.T, is6 bool) connEnv {
 	}
 	ca, cb := w.Conn(a), w.Conn(b)
 	t.Cleanup(func() { ca.Close(); cb.Close() })
-	return connEnv{a: ca, b: cb, group: group, inject: func(t *testing.T, raw []byte, dst netip.Addr, ttl int) {
+	return connEnv{a: ca, b: cb, bIndex: cb.IfIndex(), group: group, inject: func(t *testing.T, raw []byte, dst netip.Addr, ttl int) {
 		if n := w.Inject(raw, vrrp.RecvMeta{Src: a, Dst: dst, TTL: ttl}); n != 1 {
 			t.Fatalf("Inject reached %d conns, want 1", n)
 		}
