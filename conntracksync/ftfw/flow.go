@@ -523,6 +523,9 @@ func (f *Flow) parseTLVs(p []byte) error {
 			for i := range f.Labels {
 				f.Labels[i] = binary.BigEndian.Uint32(v[4*i:])
 			}
+			if !labelsSet(f.Labels) {
+				f.Labels = nil // the encoder leaves an empty bitmap out
+			}
 		case attrSNATIPv6:
 			f.SNAT = addr16(v)
 		case attrDNATIPv6:
