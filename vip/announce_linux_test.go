@@ -271,3 +271,40 @@ func TestAnnounceReopen(t *testing.T) {
 		t.Errorf("SendErrors = %d, want 2", s.SendErrors)
 	}
 }
+
+// TestAnnounceLinkDown: sending on an interface that is down fails, is
+// counted, and the next Announce after the link is back works (the failed
+// sockets were dropped and reopened).
+func TestAnnounceLinkDown(t *testing.T) {
+	l := testnet.New(t)
+	h := l.Host("r")
+	eth := l.Switch("sw").Attach(h, "eth0")
+	eth.AddAddr(t, "2001:db8::10/128")
+	ann := vip.NewAnnouncer(testLog(t))
+	defer ann.Close()
+	vips := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
+	send := func() error { return h.Do(func() error { return ann.Announce("eth0", vips, nil, false) }) }
+	if err := send(); err != nil {
+		t.Fatalf("Announce: %v", err)
+	}
+	eth.Down(t)
+	err := send()
+	if err == nil {
+		t.Fatal("Announce on a down interface succeeded")
+	}
+	for _, s := range []string{"192.0.2.10", "2001:db8::10", "eth0"} {
+		if !bytes.Contains([]byte(err.Error()), []byte(s)) {
+			t.Errorf("error %q does not name %s", err, s)
+		}
+	}
+	if s := ann.Stats(); s.SendErrors != 2 || s.GARPsSent != 1 || s.NAsSent != 1 {
+		t.Errorf("Stats after the failure = %+v", s)
+	}
+	eth.Up(t)
+	if err := send(); err != nil {
+		t.Fatalf("Announce after the link came back: %v", err)
+	}
+	if s := ann.Stats(); s.GARPsSent != 2 || s.NAsSent != 2 {
+		t.Errorf("Stats after recovery = %+v", s)
+	}
+}
