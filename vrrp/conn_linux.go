@@ -38,8 +38,10 @@ func ListenIPv6(ifname string, opts ConnOptions) (Conn, error) {
 }
 
 // PrimaryAddr returns the address adverts on ifname are sent from by
-// default: for IPv4 the first address the kernel lists (the primary one),
-// for IPv6 the first link-local address. The result carries no zone.
+// default: for IPv4 the interface's first primary (not secondary) address,
+// for IPv6 its first link-local address that is not tentative (or, if all
+// are, the first tentative one: sending from it fails until duplicate
+// address detection ends). The result carries no zone.
 func PrimaryAddr(ifname string, is6 bool) (netip.Addr, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
@@ -48,30 +50,78 @@ func PrimaryAddr(ifname string, is6 bool) (netip.Addr, error) {
 	return primaryAddr(ifi, is6)
 }
 
+// Address flags (linux/if_addr.h).
+const (
+	ifaFlagSecondary = 0x01
+	ifaFlagDadFailed = 0x08
+	ifaFlagTentative = 0x40
+	ifaFlags         = 8 // IFA_FLAGS attribute: 32-bit flags
+)
+
 func primaryAddr(ifi *net.Interface, is6 bool) (netip.Addr, error) {
-	addrs, err := ifi.Addrs()
-	if err != nil {
+	fam, what := unix.AF_INET, "IPv4 address"
+	if is6 {
+		fam, what = unix.AF_INET6, "IPv6 link-local address"
+	}
+	fail := func(err error) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("vrrp: primary address of %s: %w", ifi.Name, err)
 	}
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
+	rib, err := syscall.NetlinkRIB(syscall.RTM_GETADDR, fam)
+	if err != nil {
+		return fail(err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(rib)
+	if err != nil {
+		return fail(err)
+	}
+	var fallback netip.Addr
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Header.Type != syscall.RTM_NEWADDR || len(m.Data) < syscall.SizeofIfAddrmsg {
 			continue
 		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		if !ok {
+		ifam := (*syscall.IfAddrmsg)(unsafe.Pointer(&m.Data[0]))
+		if int(ifam.Index) != ifi.Index || int(ifam.Family) != fam {
 			continue
 		}
-		ip = ip.Unmap()
-		if !is6 && ip.Is4() || is6 && ip.Is6() && ip.IsLinkLocalUnicast() {
-			return ip, nil
+		attrs, err := syscall.ParseNetlinkRouteAttr(m)
+		if err != nil {
+			return fail(err)
+		}
+		flags := uint32(ifam.Flags)
+		var addr, local netip.Addr
+		for _, a := range attrs {
+			switch a.Attr.Type {
+			case syscall.IFA_ADDRESS:
+				addr, _ = netip.AddrFromSlice(a.Value)
+			case syscall.IFA_LOCAL:
+				local, _ = netip.AddrFromSlice(a.Value)
+			case ifaFlags:
+				if len(a.Value) >= 4 {
+					flags = binary.NativeEndian.Uint32(a.Value)
+				}
+			}
+		}
+		if local.IsValid() { // IPv4: IFA_LOCAL is ours, IFA_ADDRESS the peer on point-to-point links
+			addr = local
+		}
+		switch {
+		case !addr.IsValid():
+		case !is6:
+			if flags&ifaFlagSecondary == 0 {
+				return addr, nil
+			}
+		case !addr.IsLinkLocalUnicast() || flags&ifaFlagDadFailed != 0:
+		case flags&ifaFlagTentative == 0:
+			return addr, nil
+		case !fallback.IsValid():
+			fallback = addr
 		}
 	}
-	fam := "IPv4 address"
-	if is6 {
-		fam = "IPv6 link-local address"
+	if fallback.IsValid() {
+		return fallback, nil
 	}
-	return netip.Addr{}, fmt.Errorf("vrrp: primary address of %s: no %s", ifi.Name, fam)
+	return fail(fmt.Errorf("no %s", what))
 }
 
 // linuxConn is the raw-socket Conn.

@@ -435,3 +435,29 @@ func BenchmarkConnAdvert(b *testing.B) {
 		})
 	}
 }
+
+// TestPrimaryAddrSkipsTentative: the default IPv6 source is a link-local
+// address that is usable now, not one still in duplicate address
+// detection (sending from that fails with EINVAL).
+func TestPrimaryAddrSkipsTentative(t *testing.T) {
+	p := newPair(t)
+	p.a.Sysctl(t, "net.ipv6.conf.eth0.accept_dad", "1")
+	p.a.Sysctl(t, "net.ipv6.conf.eth0.dad_transmits", "100")
+	p.a.Exec(t, "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link")
+	p.a.Exec(t, "ip", "-6", "addr", "add", "fe80::99/64", "dev", "eth0")
+	p.a.Exec(t, "ip", "-6", "addr", "add", "fe80::98/64", "dev", "eth0", "nodad")
+	if out := p.a.Exec(t, "ip", "-6", "addr", "show", "dev", "eth0"); !strings.Contains(out, "fe80::99/64 scope link tentative") {
+		t.Fatalf("setup: fe80::99 is not tentative:\n%s", out)
+	}
+	var got netip.Addr
+	if err := p.a.Do(func() (err error) { got, err = vrrp.PrimaryAddr("eth0", true); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got != netip.MustParseAddr("fe80::98") {
+		t.Errorf("PrimaryAddr = %v, want fe80::98 (fe80::99 is tentative)", got)
+	}
+	c := listenIn(t, p.a, true, vrrp.ConnOptions{})
+	if err := c.WriteTo(advert(3, 100), vrrp.GroupIPv6); err != nil {
+		t.Errorf("WriteTo from the default source: %v", err)
+	}
+}
