@@ -169,11 +169,17 @@ func (c *Committer) PortIDs() []uint32 {
 	return out
 }
 
+// pidGrace is how long a closed committer's port ids stay known to the
+// listener: the events of its last requests may still wait in the event
+// socket when it closes.
+const pidGrace = 10 * time.Second
+
 // Close closes the sockets.
 func (c *Committer) Close() {
 	for _, s := range c.socks {
 		if c.pids != nil {
-			c.pids.remove(s.pid)
+			pid, pids := s.pid, c.pids
+			time.AfterFunc(pidGrace, func() { pids.remove(pid) })
 		}
 		s.close()
 	}

@@ -57,7 +57,8 @@ type Replicator struct {
 	wantResync atomic.Bool
 	running    atomic.Bool
 
-	commitMu sync.Mutex // one commit at a time
+	commitMu  sync.Mutex // one commit at a time; guards committer
+	committer *Committer // opened by the first Commit, closed when Run ends
 
 	mu          sync.Mutex // guards the fields below
 	chStats     ftfw.Stats
@@ -114,6 +115,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 		cancel()
 		_ = conn.close()
 		r.running.Store(false)
+		r.commitMu.Lock()
+		if r.committer != nil {
+			r.committer.Close()
+			r.committer = nil
+		}
+		r.commitMu.Unlock()
 		// Unblock a listener stuck handing over an update.
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
@@ -287,12 +294,19 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	defer r.commitMu.Unlock()
 	now := time.Now()
 	snap := r.external.Snapshot()
-	c, err := r.listener.NewCommitter(r.cfg.CommitWorkers)
-	if err != nil {
-		return CommitStats{Entries: len(snap)}, err
+	if r.committer == nil {
+		c, err := r.listener.NewCommitter(r.cfg.CommitWorkers)
+		if err != nil {
+			return CommitStats{Entries: len(snap)}, err
+		}
+		r.committer = c
 	}
-	defer c.Close()
-	st, err := c.Commit(ctx, snap, now, r.cfg.CommitTimeout)
+	st, err := r.committer.Commit(ctx, snap, now, r.cfg.CommitTimeout)
+	if err != nil {
+		// A socket failed: open fresh ones next time.
+		r.committer.Close()
+		r.committer = nil
+	}
 	r.mu.Lock()
 	r.commits++
 	r.lastCommit = st

@@ -1,0 +1,116 @@
+package conntracksync
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestFilterCheck(t *testing.T) {
+	tcp := func(src, dst string, state uint8) *Flow {
+		f := &Flow{Orig: Tuple{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: ProtoTCP, SrcPort: 1, DstPort: 2}, TCPState: state}
+		f.Reply = f.Orig.Invert()
+		return f
+	}
+	udp := &Flow{Orig: Tuple{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("198.51.100.1"), Proto: ProtoUDP}}
+	filter := &Filter{
+		ProtocolPolicy: Accept, Protocols: []uint8{ProtoTCP},
+		AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")},
+		StatePolicy: Accept, TCPStates: []uint8{TCPEstablished},
+	}
+	dnat := tcp("192.0.2.1", "198.51.100.1", TCPEstablished)
+	dnat.Reply.Src = netip.MustParseAddr("203.0.113.9") // the reply source is checked, as conntrackd does
+	for _, tc := range []struct {
+		name string
+		f    *Flow
+		want DropReason
+	}{
+		{"established tcp passes", tcp("192.0.2.1", "198.51.100.1", TCPEstablished), DropNone},
+		{"udp not accepted", udp, DropProtocol},
+		{"ignored source", tcp("203.0.113.5", "198.51.100.1", TCPEstablished), DropAddress},
+		{"ignored destination", tcp("192.0.2.1", "203.0.113.5", TCPEstablished), DropAddress},
+		{"ignored reply source after DNAT", dnat, DropAddress},
+		{"state not accepted", tcp("192.0.2.1", "198.51.100.1", TCPSynSent), DropState},
+	} {
+		if got := filter.Check(tc.f); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	var none *Filter
+	if none.Check(udp) != DropNone || (&Filter{}).Check(udp) != DropNone {
+		t.Error("empty filter drops")
+	}
+	accept := &Filter{AddressPolicy: Accept, Addresses: []netip.Prefix{netip.MustParsePrefix("2001:db8::/32")}}
+	if accept.Check(udp) != DropAddress || accept.Check(tcp("2001:db8::1", "2001:db8::2", 3)) != DropNone {
+		t.Error("address accept list")
+	}
+}
+
+func TestCacheChangesAndReplace(t *testing.T) {
+	c := NewCache()
+	now := time.Unix(1000, 0)
+	flows := genFlows(10)
+	for _, f := range flows {
+		if !c.Put(f, now) {
+			t.Fatal("new flow not reported as a change")
+		}
+	}
+	f := flows[0]
+	f.TimeoutSec -= 5
+	if c.Put(f, now) {
+		t.Fatal("a timeout-only change is reported")
+	}
+	f.Mark = 77
+	if !c.Put(f, now) {
+		t.Fatal("a mark change is not reported")
+	}
+	extra := genFlows(12)[11]
+	changed, removed := c.Replace(append([]Flow{flows[1], extra}, flows[2:5]...), now)
+	if len(changed) != 1 || changed[0].Key() != extra.Key() || len(removed) != 6 || c.Len() != 5 {
+		t.Fatalf("Replace: changed %d, removed %d, len %d", len(changed), len(removed), c.Len())
+	}
+}
+
+func TestCommitTimeout(t *testing.T) {
+	now := time.Unix(10000, 0)
+	e := &Entry{Flow: Flow{TimeoutSec: 100}, Updated: now.Add(-30 * time.Second)}
+	for _, tc := range []struct {
+		e    *Entry
+		ct   time.Duration
+		want uint32
+	}{
+		{e, 0, 70},
+		{e, 180 * time.Second, 180},
+		{&Entry{Flow: Flow{TimeoutSec: 10}, Updated: now.Add(-30 * time.Second)}, 0, 1},
+		{&Entry{}, 0, DefaultCommitTimeoutSec},
+	} {
+		if got := commitTimeoutSec(tc.e, now, tc.ct); got != tc.want {
+			t.Errorf("commitTimeoutSec(%d s, %v since update, ct %v) = %d, want %d", tc.e.Flow.TimeoutSec, now.Sub(tc.e.Updated), tc.ct, got, tc.want)
+		}
+	}
+}
+
+func TestWireConversionRoundTrip(t *testing.T) {
+	flows := genFlows(2000)
+	// Related flows, zones, labels, sequence adjustment and SCTP too.
+	r := flows[0]
+	r.Orig.SrcPort, r.Master = 20, flows[0].Orig
+	r.Reply = r.Orig.Invert()
+	s := Flow{Orig: Tuple{Src: netip.MustParseAddr("192.0.2.7"), Dst: netip.MustParseAddr("198.51.100.7"), Proto: ProtoSCTP, SrcPort: 5, DstPort: 6},
+		SCTPState: 3, SCTPVTagOrig: 0x01020304, SCTPVTagRep: 0x05060708, Zone: 9, Labels: "\x01\x00\x00\x00\x00\x00\x00\x80",
+		SeqAdjOrig: SeqAdj{1, 2, 3}, SeqAdjReply: SeqAdj{4, 5, 6}, Status: StatusConfirmed, TimeoutSec: 50}
+	s.Reply = s.Orig.Invert()
+	flows = append(flows, r, s)
+	for i := range flows {
+		f := flows[i]
+		w := toWire(&f, true)
+		got := fromWire(&w)
+		if got != f {
+			t.Fatalf("round trip of\n%s\ngave\n%s", &f, &got)
+		}
+		w = toWire(&f, false)
+		if w.HasTimeout {
+			t.Fatal("timeout sent with CommitTimeout configured")
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package conntracksync
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+type vigilNode struct {
+	host   *testnet.Host
+	addr   netip.Addr
+	r      *Replicator
+	cancel func()
+	done   chan struct{}
+}
+
+func startNode(t *testing.T, h *testnet.Host, local, peer netip.Addr) *vigilNode {
+	t.Helper()
+	r, err := New(testLogger(t).With("node", h.Name()), Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
+		Netns:  "/run/netns/" + h.Name(),
+		Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, 32), netip.PrefixFrom(peer, 32)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &vigilNode{host: h, addr: local, r: r, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(n.done)
+		if err := r.Run(ctx); err != context.Canceled {
+			t.Errorf("replicator %s: %v", h.Name(), err)
+		}
+	}()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *vigilNode) stop() {
+	n.cancel()
+	<-n.done
+}
+
+// TestReplicatorPairTakeover runs two vigil replicators over a lossy sync
+// link (loss from the start, handshake included): the backup's external
+// cache converges to the master's table; its commit puts the flows into its
+// kernel without echoing them back; a restarted backup gets everything
+// again without operator action; junk datagrams are counted.
+func TestReplicatorPairTakeover(t *testing.T) {
+	needRoot(t, "conntrack", "nft")
+	lab := testnet.New(t)
+	h1, h2 := lab.Host("fw1"), lab.Host("fw2")
+	a, b := lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(t, "198.51.100.1/24")
+	b.AddAddr(t, "198.51.100.2/24")
+	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	h1.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
+	h2.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
+
+	flows := genFlows(3000)
+	commitInto(t, "/run/netns/"+h1.Name(), flows[:1500])
+	fw1 := startNode(t, h1, ip1, ip2)
+	fw2 := startNode(t, h2, ip2, ip1)
+	commitInto(t, "/run/netns/"+h1.Name(), flows[1500:])
+
+	converged := func(n *vigilNode, want int) func() bool {
+		return func() bool { return n.r.Stats().External == want }
+	}
+	stats := func(n *vigilNode) fmt.Stringer { return lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) }) }
+	eventually(t, 30*time.Second, converged(fw2, len(flows)), "fw2 external cache: %v", stats(fw2))
+	_, ext := fw2.r.Dump()
+	var got []Flow
+	for _, e := range ext {
+		got = append(got, e.Flow)
+	}
+	if missing, extra := diffKeys(flowKeys(got, true), flowKeys(flows, true)); len(missing)+len(extra) > 0 {
+		t.Fatalf("fw2's external cache differs: %d missing (%q), %d extra (%q)", len(missing), first(missing, 5), len(extra), first(extra, 5))
+	}
+
+	// Let both channels go idle (fw1's RESYNC answered and acknowledged),
+	// so that whatever fw1 receives from now on comes from the commit.
+	eventually(t, 30*time.Second, func() bool {
+		s1, s2 := fw1.r.Stats(), fw2.r.Stats()
+		return s1.ResyncsSent > 0 && s1.Backlog == 0 && s2.Backlog == 0 && s2.Bulks > 0
+	}, "channels idle: fw1 %v fw2 %v", stats(fw1), stats(fw2))
+	before := fw1.r.Stats().Channel.DataReceived
+
+	// Takeover: fw2 commits.
+	st, err := fw2.r.Commit(context.Background())
+	if err != nil || st.Created != len(flows) || st.Failed != 0 {
+		t.Fatalf("commit: %+v, %v", st, err)
+	}
+	checkKernel(t, testNS{name: h2.Name()}, flows, func(f *Flow) uint32 { return f.TimeoutSec }, 60)
+	eventually(t, 10*time.Second, func() bool { return fw2.r.Stats().Internal == len(flows) }, "fw2 internal cache after commit: %v", stats(fw2))
+	if n := fw2.r.FlushExternal(); n != len(flows) {
+		t.Fatalf("FlushExternal flushed %d", n)
+	}
+	// Our own commit is not echoed to fw1: wait for fw2 to be idle, then
+	// check that fw1 received nothing.
+	eventually(t, 10*time.Second, func() bool { return fw2.r.Stats().Backlog == 0 }, "fw2 backlog: %v", stats(fw2))
+	time.Sleep(300 * time.Millisecond) // room for an echo to show up; not a timing assertion
+	if s := fw1.r.Stats(); s.Channel.DataReceived != before {
+		t.Fatalf("fw2's commit was echoed to fw1: %+v\nfw2: %v", s, stats(fw2))
+	}
+	if fw2.r.Stats().Listener.OwnEvents < uint64(len(flows)) {
+		t.Fatalf("own events not recognised: %+v", fw2.r.Stats().Listener)
+	}
+
+	// fw1 goes back to backup and asks fw2 for everything.
+	fw1.r.RequestResync()
+	eventually(t, 30*time.Second, converged(fw1, len(flows)), "fw1 external cache after RequestResync: %v", stats(fw1))
+
+	// Restart of fw1 (the backup): it gets the whole table without any
+	// operator action.
+	fw1.stop()
+	fw1 = startNode(t, h1, ip1, ip2)
+	eventually(t, 30*time.Second, converged(fw1, len(flows)), "restarted fw1 external cache: %v", stats(fw1))
+
+	// Junk from the peer's address is dropped and counted.
+	err = inNetnsPath("/run/netns/"+h2.Name(), func() error {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: ip2.AsSlice()}, &net.UDPAddr{IP: ip1.AsSlice(), Port: DefaultPort})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range 50 {
+			if _, err := c.Write([]byte{0x10, 0, 0, 3, 1, 2, 3, 4, 5}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool { return fw1.r.Stats().Drops["bad-length"] > 0 }, "junk not counted: %v", stats(fw1))
+}
+
+var inNetnsPath = inNetns
+
