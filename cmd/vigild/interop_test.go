@@ -42,6 +42,9 @@ func TestInteropVigilMasterKeepalivedBackup(t *testing.T) {
 	waitAddr(t, l.r2, "eth0", vip4, false, settle)
 	waitAddr(t, l.r2, "eth0", vip6, false, settle)
 	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.client, vip4) == macString(l.if1) }, "client's neighbour back on vigild")
+	if s := v1.instance(t, "VI_6"); s.State != "MASTER" || s.Reason != "preempt" && s.Reason != "master_down" {
+		t.Errorf("vigild VI_6 back as %s for %s", s.State, s.Reason)
+	}
 }
 
 // TestInteropKeepalivedMasterVigilBackup: keepalived (150) is master,

@@ -183,7 +183,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 				switch s {
 				case syscall.SIGHUP:
 					log.Info("Reloading configuration (SIGHUP)")
-					_ = d.Reload(ctx)
+					if err := d.Reload(ctx); err != nil {
+						log.Error("Reload", "err", err)
+					}
 				case syscall.SIGUSR1, syscall.SIGUSR2:
 					name := "/tmp/vigild.data"
 					if s == syscall.SIGUSR2 {

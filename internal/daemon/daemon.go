@@ -225,10 +225,11 @@ func (d *Daemon) Reload(ctx context.Context) error {
 }
 
 // apply switches the running daemon to cfg, instance by instance: an
-// unchanged instance keeps running untouched; one whose addresses, routes
-// or announcement settings changed keeps its state and has its addresses
-// reconciled; any other change restarts the instance; removed instances
-// stop as on shutdown, new ones start.
+// unchanged instance keeps running untouched; one whose addresses, routes,
+// priority or announcement settings changed keeps its state, a master
+// reconciling its addresses; any other change restarts the instance (an
+// instance that cannot be rebuilt keeps its old configuration); removed
+// instances stop as on shutdown, new ones start.
 func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	old := make(map[string]*instance, len(d.instances))
 	for _, inst := range d.instances {
@@ -239,15 +240,19 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	for _, ic := range cfg.Instances {
 		prev := old[ic.Name]
 		delete(old, ic.Name)
-		if prev != nil && prev.sameMachine(ic, cfg) {
-			d.updateInstance(prev, ic, cfg, now)
+		if prev != nil && prev.sameMachine(ic) {
+			d.updateInstance(prev, ic, now)
 			next = append(next, prev)
 			continue
+		}
+		if prev != nil {
+			d.detach(prev) // free its VRID on the socket for the new instance
 		}
 		inst, err := d.newInstance(ic, cfg)
 		if err != nil {
 			errs = append(errs, err)
 			if prev != nil { // keep the old one rather than lose the VIPs
+				prev.conn.byVRID[uint8(prev.cfg.VRID)] = prev
 				next = append(next, prev)
 			}
 			continue
@@ -273,6 +278,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	d.reloads++
 	if err := errors.Join(errs...); err != nil {
 		d.reloadFailures++
+		d.log.Error("Reload applied in part; the instances named here keep their old configuration", "err", err)
 		return err
 	}
 	d.log.Info("Reload finished", "instances", len(next))

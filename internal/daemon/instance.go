@@ -199,30 +199,46 @@ func (inst *instance) buildAddrs() {
 }
 
 // sameMachine reports whether ic can keep inst's running state machine and
-// socket: everything that the machine, the socket or the receive checks
-// depend on is unchanged.
-func (inst *instance) sameMachine(ic *config.Instance, cfg *config.Config) bool {
+// socket: everything the machine, the socket or the receive checks depend
+// on is unchanged, except the advertised addresses and a priority below
+// 255, which updateInstance changes in place.
+func (inst *instance) sameMachine(ic *config.Instance) bool {
 	if connKeyOf(ic) != inst.conn.key {
 		return false
 	}
-	if machineConfig(ic, inst.m.Config().LocalAddr) != inst.m.Config() {
+	local := inst.m.Config().LocalAddr
+	a, b := machineConfig(ic, local), inst.m.Config()
+	if a.Priority != b.Priority && a.Priority != 255 && b.Priority != 255 {
+		a.Priority = b.Priority
+	}
+	if a != b {
 		return false
 	}
 	probe := &instance{cfg: ic}
-	probe.buildPackets(inst.m.Config().LocalAddr)
-	return reflect.DeepEqual(probe.check, inst.check) && reflect.DeepEqual(probe.advert, inst.advert) &&
-		slices.Equal(probe.dsts, inst.dsts)
+	probe.buildPackets(local)
+	chkA, chkB := probe.check, inst.check
+	chkA.Addrs, chkB.Addrs = nil, nil
+	advA, advB := probe.advert, inst.advert
+	advA.Addrs, advB.Addrs, advA.Priority, advB.Priority = nil, nil, 0, 0
+	return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB) && slices.Equal(probe.dsts, inst.dsts)
 }
 
 // updateInstance switches a running instance to a configuration that
-// differs only in addresses, routes, announcements or scripts. A master
-// adds the new addresses and removes the ones that are gone.
-func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, cfg *config.Config, now time.Time) {
+// differs only in addresses, routes, priority, announcements or scripts.
+// A master adds the new addresses and removes the ones that are gone.
+func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Time) {
 	oldAddrs := slices.Clone(inst.addrs)
 	oldRoutes := slices.Clone(inst.routes)
+	oldPrio := inst.cfg.Priority
 	inst.cfg = ic
+	inst.dsts = inst.dsts[:0]
+	inst.buildPackets(inst.m.Config().LocalAddr)
 	inst.buildAddrs()
-	if inst.m.State() != vrrp.StateMaster {
+	if ic.Priority != oldPrio {
+		d.exec(inst, inst.m.Handle(vrrp.SetPriority{Priority: uint8(ic.Priority), Reason: vrrp.ReasonReload}, now), now)
+	}
+	if inst.m.State() != vrrp.StateMaster ||
+		reflect.DeepEqual(oldAddrs, inst.addrs) && reflect.DeepEqual(oldRoutes, inst.routes) {
 		return
 	}
 	var goneAddrs []vip.Address
@@ -247,6 +263,8 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, cfg *config
 	}
 	d.addVIPs(inst)
 	d.scheduleAnnounce(inst, now)
+	// Tell the backups about the new address list at once.
+	d.sendAdvert(inst, inst.m.Priority())
 }
 
 // deadline is the instance's earliest timer: the machine's, or the next
