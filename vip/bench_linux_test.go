@@ -79,3 +79,31 @@ func BenchmarkAnnounce(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTakeover measures what a transition costs the kernel side: add
+// one IPv4 and one IPv6 VIP (absent before), then remove them again.
+func BenchmarkTakeover(b *testing.B) {
+	l := testnet.New(b)
+	h := l.Host("r")
+	l.Switch("sw").Attach(h, "eth0")
+	m, err := vip.NewManagerAt(slog.New(slog.DiscardHandler), h.NsHandle())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	as := []vip.Address{
+		{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Dev: "eth0"},
+		{Prefix: netip.MustParsePrefix("2001:db8::10/128"), Dev: "eth0"},
+	}
+	for b.Loop() {
+		if err := m.AddAddresses(context.Background(), as); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.RemoveAddresses(context.Background(), as); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if s := m.Stats(); s.AddrsAdded != s.AddrsRemoved || s.Errors != 0 {
+		b.Fatalf("stats %+v", s)
+	}
+}
