@@ -444,8 +444,9 @@ func TestPrimaryAddrSkipsTentative(t *testing.T) {
 	p.a.Sysctl(t, "net.ipv6.conf.eth0.accept_dad", "1")
 	p.a.Sysctl(t, "net.ipv6.conf.eth0.dad_transmits", "100")
 	p.a.Exec(t, "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link")
-	p.a.Exec(t, "ip", "-6", "addr", "add", "fe80::99/64", "dev", "eth0")
 	p.a.Exec(t, "ip", "-6", "addr", "add", "fe80::98/64", "dev", "eth0", "nodad")
+	// Added last: the kernel lists it first.
+	p.a.Exec(t, "ip", "-6", "addr", "add", "fe80::99/64", "dev", "eth0")
 	if out := p.a.Exec(t, "ip", "-6", "addr", "show", "dev", "eth0"); !strings.Contains(out, "fe80::99/64 scope link tentative") {
 		t.Fatalf("setup: fe80::99 is not tentative:\n%s", out)
 	}
