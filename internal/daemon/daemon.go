@@ -292,4 +292,3 @@ func (d *Daemon) stopInstance(inst *instance, now time.Time) {
 	inst.announce = nil
 	inst.refreshAt = time.Time{}
 }
-
