@@ -236,6 +236,9 @@ func TestConnOptions(t *testing.T) {
 // while we keep sending.
 func TestKeepalivedInterop(t *testing.T) {
 	needKeepalived(t)
+	// Negative controls: the complaint keepalived must log about our
+	// adverts instead of backing off.
+	rejects := map[string]string{"v2-wrong-pass-is-rejected": "invalid passwd"}
 	for _, tc := range []struct {
 		name   string
 		conf   kaConf
@@ -258,6 +261,12 @@ func TestKeepalivedInterop(t *testing.T) {
 			vrrp.Packet{Version: 2, Type: 1, VRID: 63, Priority: 200, AdvertIntSeconds: 1, AuthType: vrrp.AuthPassword,
 				AuthData: [8]byte{'s', '3', 'c', 'r', 'e', 't'}, Addrs: addrs("192.0.2.100")},
 			vrrp.CheckConfig{Version: 2, VRID: 63, AdvertIntSeconds: 1, AuthType: vrrp.AuthPassword,
+				AuthData: [8]byte{'s', '3', 'c', 'r', 'e', 't'}, Addrs: addrs("192.0.2.100")}},
+		{"v2-wrong-pass-is-rejected", kaConf{Version: 2, State: "MASTER", VRID: 67, Priority: 100, AdvertInt: "1", AuthPass: "s3cret",
+			VIPs: []string{"192.0.2.100/24"}}, false, vrrp.ConnOptions{}, "",
+			vrrp.Packet{Version: 2, Type: 1, VRID: 67, Priority: 200, AdvertIntSeconds: 1, AuthType: vrrp.AuthPassword,
+				AuthData: [8]byte{'S', '3', 'c', 'r', 'e', 't'}, Addrs: addrs("192.0.2.100")},
+			vrrp.CheckConfig{Version: 2, VRID: 67, AdvertIntSeconds: 1, AuthType: vrrp.AuthPassword,
 				AuthData: [8]byte{'s', '3', 'c', 'r', 'e', 't'}, Addrs: addrs("192.0.2.100")}},
 		{"v2-noauth", kaConf{Version: 2, State: "MASTER", VRID: 64, Priority: 100, AdvertInt: "1",
 			VIPs: []string{"192.0.2.100/24"}}, false, vrrp.ConnOptions{}, "",
@@ -331,6 +340,13 @@ func TestKeepalivedInterop(t *testing.T) {
 					t.Errorf("WriteTo: %v", err)
 				}
 			}()
+			if reject := rejects[tc.name]; reject != "" {
+				ka.WaitOutput(t, reject, 20*time.Second)
+				if afterLast(ka.Output(), "Entering MASTER STATE", "Entering BACKUP STATE") {
+					t.Errorf("keepalived went BACKUP on adverts it should reject")
+				}
+				return
+			}
 			testnet.Eventually(t, 20*time.Second, func() bool {
 				return afterLast(ka.Output(), "Entering MASTER STATE", "Entering BACKUP STATE")
 			}, "keepalived did not go BACKUP on our priority-200 adverts")
