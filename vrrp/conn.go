@@ -16,10 +16,15 @@ type RecvMeta struct {
 
 // Conn sends and receives VRRP adverts of one address family on one
 // interface. One Conn serves every instance on that (interface, family):
-// the daemon reads in one goroutine and demultiplexes by VRID (an IPv4 and
-// an IPv6 instance may share a VRID on one interface, as they use two
-// Conns). Implementations: ListenIPv4 / ListenIPv6 (raw IP protocol 112
-// sockets, Linux) and vrrptest.Conn (in memory).
+// the daemon reads in one goroutine and demultiplexes by VRID, counting
+// adverts for no configured VRID as DropUnknownVRID (an IPv4 and an IPv6
+// instance may share a VRID on one interface, as they use two Conns).
+// Every raw socket bound to an interface receives every advert arriving
+// there, so a second Conn on the same (interface, family), say for an
+// instance with its own unicast_src_ip, sees the same packets: the daemon
+// should read each packet from one Conn only, or drop duplicates by VRID.
+// Implementations: ListenIPv4 / ListenIPv6 (raw IP protocol 112 sockets,
+// Linux) and vrrptest.Conn (in memory).
 //
 // Contract:
 //   - ReadFrom blocks until an advert arrives, copies the VRRP message (IP
