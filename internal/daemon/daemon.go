@@ -38,6 +38,7 @@ type Daemon struct {
 
 	instances []*instance
 	conns     map[connKey]*conn
+	ct        *ctSync // nil without a conntrack_sync block
 
 	rx      chan rxPacket
 	reqs    chan func(now time.Time)
@@ -85,6 +86,11 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if cfg.ConntrackSync != nil {
+		if d.ct, err = newCTSync(d.log, cfg); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
@@ -108,6 +114,16 @@ func (d *Daemon) closeAll() {
 func (d *Daemon) Run(ctx context.Context) error {
 	for _, c := range d.conns {
 		d.startReader(c)
+	}
+	if d.ct != nil {
+		ctCtx, stopCT := context.WithCancel(context.Background())
+		ctDone := make(chan struct{})
+		go func() {
+			defer close(ctDone)
+			d.ct.run(ctCtx)
+		}()
+		// Stopped after the instances have shut down (deferred first, runs last).
+		defer func() { stopCT(); <-ctDone }()
 	}
 	defer func() {
 		for _, c := range d.conns {

@@ -324,6 +324,9 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 		case vrrp.SendAdvert:
 			d.sendAdvert(inst, a.Priority)
 		case vrrp.AddVIPs:
+			if d.ct != nil {
+				d.ct.beforeVIPs(inst, now)
+			}
 			d.addVIPs(inst)
 		case vrrp.RemoveVIPs:
 			d.removeVIPs(inst)
@@ -454,5 +457,8 @@ func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 	if t.To != vrrp.StateMaster {
 		inst.announce = nil
 		inst.refreshAt = time.Time{}
+	}
+	if d.ct != nil {
+		d.ct.transition(inst, t, now)
 	}
 }

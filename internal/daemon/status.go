@@ -21,6 +21,7 @@ type Status struct {
 	Instances      []InstanceStatus `json:"instances"`
 	Sockets        []SocketStatus   `json:"sockets"`
 	Addresses      vip.ManagerStats `json:"addresses"`
+	Conntrack      *CTStatus        `json:"conntrack,omitempty"`
 	Reloads        uint64           `json:"reloads"`
 	ReloadFailures uint64           `json:"reload_failures"`
 }
@@ -111,6 +112,9 @@ func (d *Daemon) publish() {
 			is.VIPs = append(is.VIPs, a.Prefix.String()+" dev "+a.Dev)
 		}
 		s.Instances = append(s.Instances, is)
+	}
+	if d.ct != nil {
+		s.Conntrack = d.ct.status()
 	}
 	for _, c := range d.conns {
 		s.Sockets = append(s.Sockets, SocketStatus{
