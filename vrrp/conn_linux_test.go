@@ -499,3 +499,38 @@ func BenchmarkConnWrite(b *testing.B) {
 		}
 	}
 }
+
+// TestConnLinkFlap: while the interface is down WriteTo fails (the daemon
+// counts it and carries on); once it is up again the same Conns exchange
+// adverts without being reopened (group membership survives).
+func TestConnLinkFlap(t *testing.T) {
+	for _, fam := range []struct {
+		name string
+		is6  bool
+	}{{"ipv4", false}, {"ipv6", true}} {
+		t.Run(fam.name, func(t *testing.T) {
+			t.Parallel()
+			p := newPair(t)
+			a := listenIn(t, p.a, fam.is6, vrrp.ConnOptions{})
+			b := listenIn(t, p.b, fam.is6, vrrp.ConnOptions{})
+			group := vrrp.GroupIPv4
+			if fam.is6 {
+				group = vrrp.GroupIPv6
+			}
+			p.aIf.Down(t)
+			if err := a.WriteTo(advert(8, 1), group); err == nil {
+				t.Errorf("WriteTo on a down interface succeeded")
+			}
+			p.aIf.Up(t)
+			waitLinkLocal(t, p.a, "eth0")
+			if err := a.WriteTo(advert(8, 2), group); err != nil {
+				t.Fatalf("WriteTo after the link came back: %v", err)
+			}
+			raw, m := readOne(t, b)
+			var q vrrp.Packet
+			if err := q.UnmarshalFamily(raw, m.Src.Is6()); err != nil || q.Priority != 2 || m.Src != a.LocalAddr() {
+				t.Errorf("after the flap b read priority %d from %v (err %v), want 2 from %v", q.Priority, m.Src, err, a.LocalAddr())
+			}
+		})
+	}
+}
