@@ -156,3 +156,125 @@ func TestTrackerMatchesKeepalived(t *testing.T) {
 		}
 	}
 }
+
+// TestPriorityMatchesKeepalived drives Debian's keepalived 2.2.7 through
+// track_file values (weight 2) and tracked interface cuts (weight -10, and
+// weight 0) and, at each step, waits for the priority or state that
+// check.Priority computes for the same inputs to appear on keepalived's
+// notify FIFO (notify_priority_changes): the sum, both clamps, a file value
+// at -254 (FAULT) and a weight-0 interface down (FAULT).
+func TestPriorityMatchesKeepalived(t *testing.T) {
+	lab := testnet.New(t)
+	k := lab.Host("k")
+	p := lab.Host("p")
+	ki, _ := lab.Wire(k, "eth0", p, "eth0")
+	ki.AddAddr(t, "192.0.2.1/24")
+	eth1, _ := lab.Wire(k, "eth1", p, "eth1")
+	eth2, _ := lab.Wire(k, "eth2", p, "eth2")
+
+	dir := t.TempDir()
+	fifo := notifytest.ReadFIFO(t, filepath.Join(dir, "fifo"))
+	tf := filepath.Join(dir, "tf")
+	write := func(v string) {
+		t.Helper()
+		if err := os.WriteFile(tf, []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0")
+	notifytest.StartKeepalived(t, k, fmt.Sprintf(`global_defs {
+	router_id vigil_prio_test
+	notify_fifo %s
+}
+track_file tf {
+	file %s
+	weight 2
+}
+vrrp_instance VI_1 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 51
+	priority 100
+	version 3
+	advert_int 0.1
+	virtual_ipaddress {
+		192.0.2.100/24
+	}
+	track_file {
+		tf
+	}
+	track_interface {
+		eth1 weight -10
+		eth2
+	}
+	notify_priority_changes
+}
+`, filepath.Join(dir, "fifo"), tf))
+
+	const wait = 30 * time.Second
+	refs := []check.Ref{
+		{Kind: check.KindFile, Name: "tf", Weight: 2},
+		{Kind: check.KindInterface, Name: "eth1", Weight: -10, State: check.StateOK},
+		{Kind: check.KindInterface, Name: "eth2", Weight: 0, State: check.StateOK},
+	}
+	// expect waits for the FIFO line Priority predicts among the lines
+	// after the first from.
+	expect := func(step string, from int) {
+		t.Helper()
+		prio, fault, why := check.Priority(100, refs)
+		var want string
+		if fault {
+			want = `INSTANCE "VI_1" FAULT `
+		} else {
+			want = fmt.Sprintf("INSTANCE \"VI_1\" MASTER_PRIORITY %d\n", prio)
+		}
+		testnet.Eventually(t, wait, func() bool {
+			for _, l := range fifo.Lines()[from:] {
+				if strings.HasPrefix(l, want) {
+					return true
+				}
+			}
+			return false
+		}, "%s: Priority says %d fault=%v (%s); keepalived wrote no %q; lines %q", step, prio, fault, why, want, fifo.Lines())
+	}
+	fifo.WaitLine(t, "INSTANCE \"VI_1\" MASTER 100\n", wait)
+
+	steps := []struct {
+		name  string
+		value string
+	}{
+		{"file 10 → +20", "10"},
+		{"file -30 → -60", "-30"},
+		{"file 200 → +253 cap, clamp 254", "200"},
+		{"file -49 → 2", "-49"},
+		{"file -60 → clamp 1", "-60"},
+		{"file -127 → -254: FAULT", "-127"},
+	}
+	for _, s := range steps {
+		refs[0].Value, _ = strconv.ParseInt(s.value, 10, 64)
+		n := len(fifo.Lines())
+		write(s.value)
+		expect(s.name, n)
+	}
+	refs[0].Value = 0
+	write("0")
+	fifo.WaitLine(t, "INSTANCE \"VI_1\" BACKUP 100\n", wait)
+	testnet.Eventually(t, wait, func() bool { return fifo.Lines()[len(fifo.Lines())-1] == "INSTANCE \"VI_1\" MASTER 100\n" }, "master again after the file fault cleared")
+
+	n := len(fifo.Lines())
+	eth1.Cut(t)
+	refs[1].State = check.StateFailed
+	expect("eth1 (weight -10) carrier lost", n)
+	n = len(fifo.Lines())
+	refs[0].Value = 10
+	write("10")
+	expect("file 10 with eth1 down", n)
+	n = len(fifo.Lines())
+	eth1.Restore(t)
+	refs[1].State = check.StateOK
+	expect("eth1 back", n)
+	n = len(fifo.Lines())
+	eth2.Cut(t)
+	refs[2].State = check.StateFailed
+	expect("eth2 (weight 0) down: FAULT", n)
+}
