@@ -71,3 +71,13 @@ func (m *Manager) RemoveRules(ctx context.Context, rules []Rule) error {
 func (m *Manager) PresentRules(ctx context.Context, rules []Rule) ([]Rule, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// EnsureVMAC returns errors.ErrUnsupported off Linux.
+func (m *Manager) EnsureVMAC(ctx context.Context, v VMAC) (int, error) {
+	return 0, errors.ErrUnsupported
+}
+
+// RemoveVMAC returns errors.ErrUnsupported off Linux.
+func (m *Manager) RemoveVMAC(ctx context.Context, name string) error {
+	return errors.ErrUnsupported
+}
