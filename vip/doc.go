@@ -32,8 +32,12 @@
 // # What it must not touch
 //
 // VRRP timers and states: the daemon decides when to add, remove and
-// announce; this package only does it. It never changes links (up/down, MAC)
-// and never removes an address, route or rule that a caller did not name.
+// announce; this package only does it. It never changes existing links
+// (up/down, MAC, sysctls): the only links it creates, brings up and deletes
+// are VMACs ([Manager.EnsureVMAC], a macvlan with the RFC 5798 §7.3 virtual
+// router MAC, as keepalived's use_vmac), and it refuses to touch an interface
+// that is not one. It never removes an address, route or rule that a caller
+// did not name.
 //
 // # Concurrency
 //
