@@ -56,7 +56,7 @@ func parse(name string, data []byte, o Options) (*Config, []*Error) {
 	cfg := newConfig()
 	p := &parser{lines: r.out, cfg: cfg, opts: &o, autoPref: 16384}
 	p.errs = r.errs
-	p.parseBlock(topBlock(), cfg, true, "", Pos{})
+	p.parseBlock(tables(), cfg, true, "", Pos{})
 	p.resolve()
 	p.checkScriptSecurity()
 	errs := p.errs

@@ -78,8 +78,9 @@ func (l *line) pos() Pos { return l.toks[0].pos }
 // Limits that keep hostile input from hanging or exhausting the reader.
 const (
 	maxIncludeDepth = 32
-	maxLineBytes    = 64 << 10 // keepalived's MAXBUF is 16 KiB
-	maxExpansions   = 1 << 16  // parameter substitutions per Load
+	maxLineBytes    = 16 << 10 // keepalived's MAXBUF
+	maxExpansions   = 1 << 14  // parameter substitutions per Load
+	maxLineExpand   = 256      // parameter substitutions per line
 	maxSeqLines     = 1 << 16  // lines produced by ~SEQ / ~LST per Load
 )
 
@@ -205,12 +206,16 @@ func (r *reader) decomment(t text) text {
 	t = t.slice(i, len(t.s))
 	out := text{s: make([]byte, 0, len(t.s)), pos: make([]Pos, 0, len(t.s))}
 	quote := false
+	qpos := 0
 	cont := false
 	for j := 0; j < len(t.s); j++ {
 		c := t.s[j]
 		switch {
 		case c == '"':
 			quote = !quote
+			if quote {
+				qpos = j
+			}
 		case c == '\\':
 			if j+1 < len(t.s) {
 				if !quote && (t.s[j+1] == '#' || t.s[j+1] == '!') {
@@ -235,7 +240,7 @@ func (r *reader) decomment(t text) text {
 		out.pos = append(out.pos, t.pos[j])
 	}
 	if quote {
-		r.complain(t.posAt(0), Warning, "", "the quote runs to the end of the line", "unterminated quote")
+		r.complain(t.posAt(qpos), Warning, "", "the quote runs to the end of the line", "unterminated quote")
 	}
 	k := len(out.s)
 	for k > 0 && (out.s[k-1] == ' ' || out.s[k-1] == '\t') {
@@ -441,6 +446,7 @@ func (r *reader) lookup(s string) (*paramDef, int, string) {
 // definition are returned in more.
 func (r *reader) substitute(t text) (out text, more []text, changed bool) {
 	i := 0
+	n := 0
 	for i < len(t.s) {
 		if t.s[i] != '$' || i+1 >= len(t.s) {
 			i++
@@ -451,11 +457,12 @@ func (r *reader) substitute(t text) (out text, more []text, changed bool) {
 			i++
 			continue
 		}
-		if r.budget <= 0 {
+		if r.budget <= 0 || n >= maxLineExpand {
 			r.complain(t.posAt(i), Warning, "$"+d.name, "substitution stopped", "too many parameter substitutions (recursive definition?)")
-			return t, more, changed
+			return t, more, false
 		}
 		r.budget--
+		n++
 		changed = true
 		pos := t.posAt(i)
 		var val string
@@ -474,7 +481,7 @@ func (r *reader) substitute(t text) (out text, more []text, changed bool) {
 		nt := concat(t.slice(0, i), synth(val, pos), t.slice(i+1+refLen, len(t.s)))
 		if len(nt.s) > maxLineBytes {
 			r.complain(pos, Warning, "$"+d.name, "substitution stopped", "line longer than %d bytes after substitution", maxLineBytes)
-			return t, more, changed
+			return t, more, false
 		}
 		t = nt
 		if v := strings.TrimLeft(val, " \t"); strings.HasPrefix(v, "~") {
