@@ -48,8 +48,8 @@
 // # Namespaces
 //
 // [NewManagerAt] works in any network namespace through a netlink handle
-// opened there. An [Announcer] resolves interfaces and opens its sockets in
-// the namespace of the calling OS thread; callers that switch namespaces must
-// call Announce from a thread inside the target namespace (as testnet's
-// Host.Do does). Sockets, once open, stay bound to their namespace.
+// opened there. An [Announcer] belongs to the namespace of the OS thread that
+// calls its first Announce: its sockets, and the control socket it resolves
+// interface names with, are opened there and stay there. A daemon simply
+// runs in one namespace; tests call Announce inside testnet's Host.Do.
 package vip
