@@ -13,7 +13,9 @@ type Command struct {
 	UID, GID   uint32
 }
 
-// Scripts are the notify scripts of one instance or sync group.
+// Scripts are the notify scripts of one instance or sync group. keepalived
+// reports an instance removed by a reload as FAULT unless notify_deleted is
+// configured; the caller chooses the Event's State accordingly.
 type Scripts struct {
 	Master, Backup, Fault, Stop, Deleted *Command
 	MasterRxLowerPri                     *Command // instances only
