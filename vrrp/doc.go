@@ -27,7 +27,7 @@
 //	state   event                              actions, in order                         next
 //	INIT    Startup, priority 255              SendAdvert, AddVIPs, Announce, Transition MASTER
 //	INIT    Startup                            Transition                                BACKUP (down = MDI;
-//	                                                                                       `state MASTER`: MAI + MAI/256)
+//	                                                                                       `state MASTER`: MAI + min. skew)
 //	INIT    Startup with a Fault in force      Transition                                FAULT (keepalived)
 //	BACKUP  Timeout (Master_Down_Timer)        SendAdvert, AddVIPs, Announce, Transition MASTER
 //	BACKUP  advert priority 0                  -                                         down = Skew_Time
@@ -37,7 +37,7 @@
 //	MASTER  Timeout (Adver_Timer)              SendAdvert                                adver = interval
 //	MASTER  advert priority 0                  SendAdvert                                adver = interval
 //	MASTER  advert higher (priority, address)  RemoveVIPs, Transition                    BACKUP, down = MDI
-//	MASTER  advert lower                       SendAdvert unless lower_prio_no_advert    (keepalived)
+//	MASTER  advert lower (priority, address)   SendAdvert unless lower_prio_no_advert    adver = interval (keepalived)
 //	MASTER  Shutdown                           SendAdvert(0), RemoveVIPs, Transition     INIT
 //	MASTER  Fault                              SendAdvert(0), RemoveVIPs, Transition     FAULT (keepalived)
 //	BACKUP  Shutdown / Fault                   Transition                                INIT / FAULT
@@ -49,7 +49,9 @@
 // MDI is Master_Down_Interval = DownTimerAdverts (3) × Master_Adver_Interval +
 // Skew_Time, Skew_Time = (256 − Priority) × Master_Adver_Interval / 256 (v2:
 // (256 − Priority) / 256 s). A Transition is always the last action of its
-// Handle call. Every action carries a Reason.
+// Handle call. Every action carries a Reason. The priority-0 advert on Fault
+// is keepalived's courtesy to the backups; when the fault is a dead link the
+// send fails, and the daemon counts that and carries on.
 //
 // keepalived's preempt_delay, exactly: a backup that hears a lower-priority
 // master starts the delay and keeps accepting that master's adverts until the
