@@ -52,7 +52,7 @@ func globalBlock() *block {
 				g.RouterID = t.s
 			}
 		})),
-		valueKw("notification_email", P1, "notification_email { ADDR ... }", gl(func(p *parser, g *Global, l *line) {}),
+		valueKw("notification_email", P1, "notification_email { ADDR ... }", func(p *parser, n any, l *line) any { return n },
 			func(p *parser, n any, l *line) {
 				g := n.(*Global)
 				for _, t := range l.toks {
