@@ -43,7 +43,7 @@ func gl(f func(p *parser, g *Global, l *line)) handler {
 	}
 }
 
-const maxSecs = time.Duration(math.MaxUint32/1000000) * time.Second // keepalived's UINT_MAX / TIMER_HZ
+const maxTimer = time.Duration(math.MaxUint32/1000000) * time.Second // keepalived's UINT_MAX / TIMER_HZ
 
 func globalBlock() *block {
 	return newBlock("global_defs",
@@ -144,12 +144,12 @@ func globalBlock() *block {
 			}
 		})),
 		kw("vrrp_garp_interval", P1, "vrrp_garp_interval SECS", "0", "0.000001..4294", gl(func(p *parser, g *Global, l *line) {
-			if d, ok := p.timerArg(l, 1, time.Microsecond, maxSecs, "keeping "+secs(g.GARPInterval)); ok {
+			if d, ok := p.timerArg(l, 1, time.Microsecond, maxTimer, "keeping "+secs(g.GARPInterval)); ok {
 				g.GARPInterval = d
 			}
 		})),
 		kw("vrrp_gna_interval", P1, "vrrp_gna_interval SECS", "0", "0.000001..4294", gl(func(p *parser, g *Global, l *line) {
-			if d, ok := p.timerArg(l, 1, time.Microsecond, maxSecs, "keeping "+secs(g.GNAInterval)); ok {
+			if d, ok := p.timerArg(l, 1, time.Microsecond, maxTimer, "keeping "+secs(g.GNAInterval)); ok {
 				g.GNAInterval = d
 			}
 		})),
@@ -216,7 +216,7 @@ func globalBlock() *block {
 			}
 		})),
 		kw("vrrp_startup_delay", P2, "vrrp_startup_delay SECS", "0", "0..", gl(func(p *parser, g *Global, l *line) {
-			if d, ok := p.timerArg(l, 1, 0, maxSecs, "keeping "+secs(g.VRRPStartupDelay)); ok {
+			if d, ok := p.timerArg(l, 1, 0, maxTimer, "keeping "+secs(g.VRRPStartupDelay)); ok {
 				g.VRRPStartupDelay = d
 			}
 		})),
@@ -248,9 +248,6 @@ func globalBlock() *block {
 
 // notImpl marks a modelled keyword that vigil does not act on.
 func (k *kwDef) notImpl() *kwDef { k.status = NotImplemented; return k }
-
-// deprecated marks a keyword keepalived accepts with a deprecation warning.
-func (k *kwDef) deprecated() *kwDef { k.status = Deprecated; return k }
 
 func (b *block) addAll(kws ...*kwDef) *block { b.add(kws...); return b }
 

@@ -62,7 +62,7 @@ func commonKws(tier Tier) []*kwDef {
 	}
 	timer := func(name string, def string, get func(c *commonCheck) *time.Duration) *kwDef {
 		return kw(name, tier, name+" SECS", def, "", cc(func(p *parser, c *commonCheck, l *line) {
-			if d, ok := p.timerArg(l, 1, 0, maxSecs, "ignored"); ok {
+			if d, ok := p.timerArg(l, 1, 0, maxTimer, "ignored"); ok {
 				*get(c) = d
 				c.set[name] = true
 			}
@@ -241,7 +241,7 @@ func checkerBlock(kind string) *block {
 				c.MiscPath = p.command(l, false)
 			})),
 			kw("misc_timeout", P2, "misc_timeout SECS", "delay_loop", "", ck(func(p *parser, c *Checker, l *line) {
-				if d, ok := p.timerArg(l, 1, 0, maxSecs, "ignored"); ok {
+				if d, ok := p.timerArg(l, 1, 0, maxTimer, "ignored"); ok {
 					c.MiscTimeout = d
 				}
 			})),
@@ -752,7 +752,7 @@ func addConntrackTop(top *block) {
 				}
 			})),
 			kw("commit_timeout", P2, "commit_timeout SECS", "0 (none)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
-				if d, ok := p.timerArg(l, 1, 0, maxSecs, "ignored"); ok {
+				if d, ok := p.timerArg(l, 1, 0, maxTimer, "ignored"); ok {
 					s.CommitTimeout = d
 				}
 			})),

@@ -544,7 +544,7 @@ func trackProcessBlock() *block {
 	}
 	delay := func(name string, dst func(s *TrackProcess) *time.Duration) *kwDef {
 		return kw(name, P2, name+" SECS", "0", "0..", tp(func(p *parser, s *TrackProcess, l *line) {
-			if d, ok := p.timerArg(l, 1, 0, maxSecs, "ignored"); ok {
+			if d, ok := p.timerArg(l, 1, 0, maxTimer, "ignored"); ok {
 				*dst(s) = d
 			}
 		}))

@@ -330,11 +330,6 @@ func TestKeywordTable(t *testing.T) {
 	}
 }
 
-type fakeFile struct {
-	fs.FileInfo
-	name string
-}
-
 func TestScriptSecurity(t *testing.T) {
 	conf := "vrrp_script chk {\n script \"/etc/k/chk.sh arg\"\n}\n" + instConf("    track_script {\n        chk\n    }\n    notify_master /etc/k/missing.sh\n")
 	self, err := os.Stat(os.Args[0])
