@@ -71,7 +71,7 @@ func commonKws(tier Tier) []*kwDef {
 	return []*kwDef{
 		timer("connect_timeout", "5", func(c *commonCheck) *time.Duration { return c.connectTimeout }),
 		timer("delay_before_retry", "1", func(c *commonCheck) *time.Duration { return c.delayBeforeRetry }),
-		timer("warmup", "0", func(c *commonCheck) *time.Duration { return c.warmup }),
+		timer("warmup", "0", func(c *commonCheck) *time.Duration { return c.warmup }).tierP2(),
 		timer("delay_loop", "60", func(c *commonCheck) *time.Duration { return c.delayLoop }),
 		kw("retry", tier, "retry N", "1", "0..", cc(func(p *parser, c *commonCheck, l *line) {
 			if n, ok := p.intArg(l, 1, 0, math.MaxUint32, "ignored"); ok {
@@ -766,3 +766,5 @@ func addConntrackTop(top *block) {
 			}, filter),
 		)))
 }
+
+func (k *kwDef) tierP2() *kwDef { k.tier = P2; return k }

@@ -541,7 +541,80 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	x.TrackFiles = p.resolveTracks(x.TrackFiles, "track_file", x.Name)
 	x.TrackProcesses = p.resolveTracks(x.TrackProcesses, "track_process", x.Name)
 	x.TrackInterfaces = p.resolveTracks(x.TrackInterfaces, "track_interface", x.Name)
+	p.noTrackingWeights(x)
 	return true
+}
+
+// noTrackingWeights applies keepalived's rule that members of a sync group
+// (without sync_group_tracking_weight) and address owners do not float
+// their priority: weighted trackers are ignored or made unweighted.
+func (p *parser) noTrackingWeights(x *Instance) {
+	sync := false
+	if x.SyncGroup != "" {
+		sync = true
+		for _, g := range p.cfg.SyncGroups {
+			if g.Name == x.SyncGroup {
+				for _, r := range g.Extra {
+					if r.Keyword == "sync_group_tracking_weight" {
+						sync = false
+					}
+				}
+			}
+		}
+	}
+	if !sync && x.Priority != 255 {
+		return
+	}
+	why := "address owner"
+	if sync {
+		why = "sync group"
+	}
+	owner := "(" + x.Name + ")"
+	var ifs []TrackRef
+	for _, r := range x.TrackInterfaces {
+		if r.Weight != 0 {
+			if sync {
+				p.warn(r.Pos, "track_interface", "weight 0: a failure means FAULT", "%s tracked interface %s: weights are ignored in a %s", owner, r.Name, why)
+				r.Weight, r.HasWeight = 0, true
+			} else {
+				p.warn(r.Pos, "track_interface", "not tracked", "%s tracked interface %s: weights are ignored for an %s", owner, r.Name, why)
+				continue
+			}
+		}
+		ifs = append(ifs, r)
+	}
+	x.TrackInterfaces = ifs
+	var scs []TrackRef
+	for _, r := range x.TrackScripts {
+		if r.Weight != 0 {
+			p.warn(r.Pos, "track_script", "not tracked", "%s tracked script %s with a weight is ignored in a %s", owner, r.Name, why)
+			continue
+		}
+		scs = append(scs, r)
+	}
+	x.TrackScripts = scs
+	var fls []TrackRef
+	for _, r := range x.TrackFiles {
+		switch {
+		case r.Weight == 1 && !r.HasWeight:
+			p.warn(r.Pos, "track_file", "weight 0", "%s weight of tracked file %s is ignored in a %s; specify weight 0", owner, r.Name, why)
+			r.Weight, r.HasWeight = 0, true
+		case r.Weight != 0:
+			p.warn(r.Pos, "track_file", "not tracked", "%s tracked file %s with weight %d is ignored in a %s", owner, r.Name, r.Weight, why)
+			continue
+		}
+		fls = append(fls, r)
+	}
+	x.TrackFiles = fls
+	var prs []TrackRef
+	for _, r := range x.TrackProcesses {
+		if r.Weight != 0 {
+			p.warn(r.Pos, "track_process", "not tracked", "%s tracked process %s with a weight is ignored in a %s", owner, r.Name, why)
+			continue
+		}
+		prs = append(prs, r)
+	}
+	x.TrackProcesses = prs
 }
 
 // checkVRIDs rejects two multicast instances using one VRID on one

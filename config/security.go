@@ -2,6 +2,7 @@ package config
 
 import (
 	"io/fs"
+	"slices"
 	"strings"
 )
 
@@ -60,10 +61,25 @@ func (p *parser) scripts() (vrrpScripts, checkScripts []scriptRef) {
 // (-t exit 6); with script security on, a root script that a non-root user
 // could modify is disabled.
 func (p *parser) checkScriptSecurity() {
+	g := &p.cfg.Global
+	if g.EnableScriptSecurity && g.ScriptUser == "" && p.opts.UserExists != nil && !p.opts.UserExists("keepalived_script") {
+		// keepalived cannot set its default script user: every script
+		// without its own user is removed.
+		vs, cs := p.scripts()
+		for _, list := range [][]scriptRef{vs, cs} {
+			for _, s := range list {
+				if s.cmd.User == "" {
+					p.warn(s.cmd.Pos, s.kind, "script removed; set script_user",
+						"no script user: user keepalived_script does not exist and script security is enabled")
+					s.cmd.Argv = nil
+				}
+			}
+		}
+		p.dropDisabled()
+	}
 	if p.opts.Stat == nil {
 		return
 	}
-	g := &p.cfg.Global
 	defaultUser := g.ScriptUser
 	if defaultUser == "" {
 		defaultUser = "root"
@@ -150,6 +166,51 @@ func (p *parser) insecure(path string, fi fs.FileInfo) bool {
 		}
 		if d == "/" {
 			return false
+		}
+	}
+}
+
+// dropDisabled removes commands whose Argv was cleared.
+func (p *parser) dropDisabled() {
+	c := p.cfg
+	drop := func(cp **Command) {
+		if *cp != nil && len((*cp).Argv) == 0 {
+			*cp = nil
+		}
+	}
+	for name, s := range c.Scripts {
+		if s.Cmd != nil && len(s.Cmd.Argv) == 0 {
+			delete(c.Scripts, name)
+			for _, x := range c.Instances {
+				x.TrackScripts = slices.DeleteFunc(x.TrackScripts, func(r TrackRef) bool { return r.Name == name })
+			}
+			for _, g := range c.SyncGroups {
+				g.TrackScripts = slices.DeleteFunc(g.TrackScripts, func(r TrackRef) bool { return r.Name == name })
+			}
+		}
+	}
+	notify := func(n *Notify) {
+		for _, cp := range []**Command{&n.Master, &n.Backup, &n.Fault, &n.Stop, &n.Any, &n.MasterRxLowerPri} {
+			drop(cp)
+		}
+	}
+	for _, x := range c.Instances {
+		notify(&x.Notify)
+	}
+	for _, g := range c.SyncGroups {
+		notify(&g.Notify)
+	}
+	drop(&c.Global.NotifyFIFOScript)
+	drop(&c.Global.VRRPNotifyFIFOScript)
+	for _, v := range c.VirtualServers {
+		drop(&v.QuorumUp)
+		drop(&v.QuorumDown)
+		for _, r := range v.RealServers {
+			drop(&r.NotifyUp)
+			drop(&r.NotifyDown)
+			r.Checkers = slices.DeleteFunc(r.Checkers, func(ck *Checker) bool {
+				return ck.Kind == "MISC_CHECK" && ck.MiscPath != nil && len(ck.MiscPath.Argv) == 0
+			})
 		}
 	}
 }
