@@ -9,6 +9,7 @@ import (
 type Entry struct {
 	Flow    Flow
 	Updated time.Time
+	gen     uint32 // the dump generation that last saw the entry
 }
 
 // Cache is a table of flows keyed by original tuple and zone. It is safe for
@@ -16,6 +17,7 @@ type Entry struct {
 type Cache struct {
 	mu      sync.Mutex
 	entries map[Key]*Entry
+	gen     uint32
 }
 
 // NewCache returns an empty cache.
@@ -36,10 +38,32 @@ func (c *Cache) putLocked(f Flow, now time.Time) bool {
 		changed := !e.Flow.Equal(&f)
 		e.Flow = f
 		e.Updated = now
+		e.gen = c.gen
 		return changed
 	}
-	c.entries[k] = &Entry{Flow: f, Updated: now}
+	c.entries[k] = &Entry{Flow: f, Updated: now, gen: c.gen}
 	return true
+}
+
+// BeginDump starts a dump generation: entries put from now on are marked
+// as seen; Sweep then removes those that were not.
+func (c *Cache) BeginDump() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+}
+
+// Sweep removes every entry not put since BeginDump and returns them.
+func (c *Cache) Sweep() (removed []Flow) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if e.gen != c.gen {
+			removed = append(removed, e.Flow)
+			delete(c.entries, k)
+		}
+	}
+	return removed
 }
 
 // Delete removes the flow with key k and returns it.
@@ -96,22 +120,11 @@ func (c *Cache) Flush() int {
 // returns the flows that are new or changed, and those that disappeared, so
 // that the caller can announce the difference.
 func (c *Cache) Replace(flows []Flow, now time.Time) (changed, removed []Flow) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	seen := make(map[Key]struct{}, len(flows))
+	c.BeginDump()
 	for i := range flows {
-		f := flows[i]
-		f.ensureReply()
-		seen[f.Key()] = struct{}{}
-		if c.putLocked(f, now) {
-			changed = append(changed, f)
+		if c.Put(flows[i], now) {
+			changed = append(changed, flows[i])
 		}
 	}
-	for k, e := range c.entries {
-		if _, ok := seen[k]; !ok {
-			removed = append(removed, e.Flow)
-			delete(c.entries, k)
-		}
-	}
-	return changed, removed
+	return changed, c.Sweep()
 }

@@ -16,7 +16,7 @@ import (
 // Committer tuning: messages per sendmsg, and the socket buffers that make
 // room for a batch and for its error replies.
 const (
-	commitBatch    = 256
+	commitBatch    = 512
 	commitSockBuf  = 4 << 20
 	commitRecvWait = 10 * time.Second
 )
@@ -131,7 +131,7 @@ type Committer struct {
 	pids  *pidSet
 }
 
-// NewCommitter opens workers netlink sockets (0 = one per CPU, at most 4) in
+// NewCommitter opens workers netlink sockets (0 = two per CPU, at most 4) in
 // the network namespace at netnsPath (empty: the current one).
 func NewCommitter(workers int, netnsPath string) (*Committer, error) {
 	return newCommitter(workers, nil, netnsPath)
@@ -139,7 +139,7 @@ func NewCommitter(workers int, netnsPath string) (*Committer, error) {
 
 func newCommitter(workers int, pids *pidSet, netnsPath string) (*Committer, error) {
 	if workers <= 0 {
-		workers = min(4, runtime.NumCPU())
+		workers = min(4, 2*runtime.NumCPU())
 	}
 	c := &Committer{pids: pids}
 	for range workers {

@@ -36,9 +36,11 @@ type Config struct {
 	// replicated and where the sync socket lives ("" = the process's).
 	Netns string
 	// CommitWorkers is the number of netlink sockets a commit uses in
-	// parallel (0 = one per CPU, at most 4).
+	// parallel (0 = two per CPU, at most 4): the kernel does the work inside sendmsg, so one socket per CPU plus one waiting keeps the CPUs busy.
 	CommitWorkers int
-	// EventBuffer is the event socket's receive buffer (0 = 8 MiB).
+	// EventBuffer is the event socket's receive buffer (0 = 64 MiB,
+	// SO_RCVBUFFORCE): room for a burst of about 50k events before ENOBUFS
+	// forces a re-dump.
 	EventBuffer int
 	// SocketBuffer is the sync socket's send and receive buffer (0 = 8 MiB).
 	SocketBuffer int

@@ -5,61 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
-	"github.com/ti-mo/netfilter"
 )
-
-// fromKernel converts a ti-mo flow to ours.
-func fromKernel(k *conntrack.Flow) Flow {
-	f := Flow{
-		Orig:       tupleFromKernel(k.TupleOrig),
-		Reply:      tupleFromKernel(k.TupleReply),
-		Zone:       k.Zone,
-		Status:     uint32(k.Status.Value),
-		TimeoutSec: k.Timeout,
-		Mark:       k.Mark,
-		Helper:     k.Helper.Name,
-		SeqAdjOrig: SeqAdj{k.SeqAdjOrig.Position, k.SeqAdjOrig.OffsetBefore, k.SeqAdjOrig.OffsetAfter},
-		SeqAdjReply: SeqAdj{k.SeqAdjReply.Position, k.SeqAdjReply.OffsetBefore,
-			k.SeqAdjReply.OffsetAfter},
-	}
-	if k.TupleMaster.IP.SourceAddress.IsValid() {
-		f.Master = tupleFromKernel(k.TupleMaster)
-	}
-	if t := k.ProtoInfo.TCP; t != nil {
-		f.TCPState, f.TCPWScaleOrig, f.TCPWScaleRep = t.State, t.OriginalWindowScale, t.ReplyWindowScale
-	}
-	if s := k.ProtoInfo.SCTP; s != nil {
-		f.SCTPState, f.SCTPVTagOrig, f.SCTPVTagRep = s.State, s.VTagOriginal, s.VTagReply
-	}
-	if d := k.ProtoInfo.DCCP; d != nil {
-		f.DCCPState, f.DCCPRole = d.State, d.Role
-	}
-	if strings.Trim(string(k.Labels), "\x00") != "" {
-		f.Labels = string(k.Labels)
-	}
-	return f
-}
-
-func tupleFromKernel(t conntrack.Tuple) Tuple {
-	out := Tuple{
-		Src:   t.IP.SourceAddress.Unmap(),
-		Dst:   t.IP.DestinationAddress.Unmap(),
-		Proto: t.Proto.Protocol,
-	}
-	switch t.Proto.Protocol {
-	case ProtoICMP, ProtoICMPv6:
-		out.ICMPType, out.ICMPCode, out.ICMPID = t.Proto.ICMPType, t.Proto.ICMPCode, t.Proto.ICMPID
-	default:
-		out.SrcPort, out.DstPort = t.Proto.SourcePort, t.Proto.DestinationPort
-	}
-	return out
-}
 
 // Update kinds reported by the listener.
 type UpdateKind uint8
@@ -118,7 +68,7 @@ type Listener struct {
 // ListenerConfig configures a Listener.
 type ListenerConfig struct {
 	Filter *Filter
-	// ReadBuffer is the event socket's receive buffer in bytes; 0 = 8 MiB.
+	// ReadBuffer is the event socket's receive buffer in bytes; 0 = 64 MiB.
 	ReadBuffer int
 	// MinRedump is the least time between two dumps after receive
 	// errors; 0 = 1 s.
@@ -141,7 +91,7 @@ func newListener(log *slog.Logger, cache *Cache, cfg ListenerConfig, pids *pidSe
 	l := &Listener{log: log, cache: cache, filter: cfg.Filter, pids: pids, onUpdate: cfg.OnUpdate,
 		readBuffer: cfg.ReadBuffer, minRedump: cfg.MinRedump, netns: cfg.Netns}
 	if l.readBuffer == 0 {
-		l.readBuffer = 8 << 20
+		l.readBuffer = 64 << 20
 	}
 	if l.minRedump == 0 {
 		l.minRedump = time.Second
@@ -182,7 +132,7 @@ func (l *Listener) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() { ev.Close() }()
+	defer func() { ev.close() }()
 	if err := l.dump(); err != nil {
 		return fmt.Errorf("%w: dump: %w", errSetup, err)
 	}
@@ -199,7 +149,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		for {
 			next, err := l.subscribe()
 			if err == nil {
-				ev.Close()
+				ev.close()
 				ev = next
 				break
 			}
@@ -247,73 +197,66 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 var errSetup = errors.New("conntracksync: event socket setup")
 
 // subscribe opens an event socket joined to the conntrack groups.
-func (l *Listener) subscribe() (*netfilter.Conn, error) {
-	var ev *netfilter.Conn
+func (l *Listener) subscribe() (*evSock, error) {
+	var ev *evSock
 	err := inNetns(l.netns, func() (err error) {
-		ev, err = netfilter.Dial(&netlink.Config{})
+		ev, err = openEvSock(l.readBuffer)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errSetup, err)
 	}
-	if err := ev.SetReadBuffer(l.readBuffer); err != nil {
-		ev.Close()
-		return nil, fmt.Errorf("%w: read buffer: %w", errSetup, err)
-	}
-	if err := ev.JoinGroups(netfilter.GroupsCT); err != nil {
-		ev.Close()
-		return nil, fmt.Errorf("%w: join: %w", errSetup, err)
+	if err := ev.join(); err != nil {
+		ev.close()
+		return nil, fmt.Errorf("%w: %w", errSetup, err)
 	}
 	return ev, nil
 }
 
 // receive handles events until a receive error or ctx's end.
-func (l *Listener) receive(ctx context.Context, ev *netfilter.Conn) error {
-	// Unblock Receive when ctx ends; the deadline leaves the socket open
-	// for Run to close.
-	stop := context.AfterFunc(ctx, func() { _ = ev.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	for {
-		msgs, err := ev.Receive()
-		if err != nil {
+func (l *Listener) receive(ctx context.Context, ev *evSock) error {
+	handle := func(m netlink.Message) error {
+		l.handle(m)
+		return nil
+	}
+	for ctx.Err() == nil {
+		err := ev.recv(handle)
+		if err != nil && !errors.Is(err, errRecvTimeout) {
 			return fmt.Errorf("conntracksync: event receive: %w", err)
 		}
-		for _, m := range msgs {
-			l.handle(m)
-		}
 	}
+	return ctx.Err()
 }
 
+// dump streams the kernel table into the cache and reports the difference.
 func (l *Listener) dump() error {
-	var c *conntrack.Conn
+	var s *evSock
 	err := inNetns(l.netns, func() (err error) {
-		c, err = conntrack.Dial(nil)
+		s, err = openEvSock(0)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	kflows, err := c.Dump(nil)
+	defer s.close()
+	// Streamed into the cache: no copy of the whole table is held.
+	l.cache.BeginDump()
+	now := time.Now()
+	err = s.dump(func(f *Flow) {
+		if r := l.filter.Check(f); r != DropNone {
+			l.filtered[r].Add(1)
+			return
+		}
+		if l.cache.Put(*f, now) && l.onUpdate != nil {
+			l.onUpdate(UpdateChange, f)
+		}
+	})
 	if err != nil {
 		return err
 	}
 	l.dumps.Add(1)
-	flows := make([]Flow, 0, len(kflows))
-	for i := range kflows {
-		f := fromKernel(&kflows[i])
-		if r := l.filter.Check(&f); r != DropNone {
-			l.filtered[r].Add(1)
-			continue
-		}
-		flows = append(flows, f)
-	}
-	now := time.Now()
-	changed, removed := l.cache.Replace(flows, now)
+	removed := l.cache.Sweep()
 	if l.onUpdate != nil {
-		for i := range changed {
-			l.onUpdate(UpdateChange, &changed[i])
-		}
 		for i := range removed {
 			l.onUpdate(UpdateDelete, &removed[i])
 		}
@@ -323,8 +266,10 @@ func (l *Listener) dump() error {
 
 func (l *Listener) handle(m netlink.Message) {
 	l.events.Add(1)
-	var ev conntrack.Event
-	if err := ev.Unmarshal(m); err != nil || ev.Flow == nil {
+	var f Flow
+	var d decoded
+	typ := uint16(m.Header.Type)
+	if typ>>8 != subsysCT || len(m.Data) < nfgenmsgLen || decodeFlow(m.Data[nfgenmsgLen:], &f, &d) != nil {
 		l.decodeErrors.Add(1)
 		return
 	}
@@ -332,9 +277,8 @@ func (l *Listener) handle(m netlink.Message) {
 	if own {
 		l.ownEvents.Add(1)
 	}
-	f := fromKernel(ev.Flow)
 	now := time.Now()
-	if ev.Type == conntrack.EventDestroy {
+	if typ&0xff == ctMsgDelete {
 		if old, ok := l.cache.Delete(f.Key()); ok && !own && l.onUpdate != nil {
 			l.onUpdate(UpdateDelete, &old)
 		}
@@ -346,7 +290,7 @@ func (l *Listener) handle(m netlink.Message) {
 	}
 	old, existed := l.cache.Get(f.Key())
 	if existed {
-		mergeEvent(&f, &old.Flow, ev.Flow)
+		mergeDecoded(&f, &old.Flow, &d)
 	}
 	changed := l.cache.Put(f, now)
 	if own || !changed || l.onUpdate == nil {
@@ -357,28 +301,4 @@ func (l *Listener) handle(m netlink.Message) {
 		kind = UpdateNew
 	}
 	l.onUpdate(kind, &f)
-}
-
-// mergeEvent completes f, decoded from an update event, with what such an
-// event leaves out unless it changed: protocol info, master, helper and
-// sequence adjustment are only present in the events that change them.
-func mergeEvent(f, old *Flow, k *conntrack.Flow) {
-	if k.ProtoInfo.TCP == nil {
-		f.TCPState, f.TCPWScaleOrig, f.TCPWScaleRep = old.TCPState, old.TCPWScaleOrig, old.TCPWScaleRep
-	}
-	if k.ProtoInfo.SCTP == nil {
-		f.SCTPState, f.SCTPVTagOrig, f.SCTPVTagRep = old.SCTPState, old.SCTPVTagOrig, old.SCTPVTagRep
-	}
-	if k.ProtoInfo.DCCP == nil {
-		f.DCCPState, f.DCCPRole = old.DCCPState, old.DCCPRole
-	}
-	if f.Master.IsZero() {
-		f.Master = old.Master
-	}
-	if f.Helper == "" {
-		f.Helper = old.Helper
-	}
-	if f.SeqAdjOrig == (SeqAdj{}) && f.SeqAdjReply == (SeqAdj{}) {
-		f.SeqAdjOrig, f.SeqAdjReply = old.SeqAdjOrig, old.SeqAdjReply
-	}
 }

@@ -407,3 +407,50 @@ func TestListenerRecoversFromENOBUFS(t *testing.T) {
 	})
 	eventually(t, 20*time.Second, func() bool { return cache.Len() == want }, "cache %v, want %d after conntrack -D (%v)", lazy(func() string { return fmt.Sprint(cache.Len()) }), want, lazy(func() string { return fmt.Sprintf("%+v", l.Stats()) }))
 }
+
+// ourDump dumps ns's table with our streaming decoder.
+func ourDump(t testing.TB, ns testNS) map[Key]Flow {
+	t.Helper()
+	out := map[Key]Flow{}
+	err := inNetns(ns.path(), func() error {
+		s, err := openEvSock(0)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return s.dump(func(f *Flow) { out[f.Key()] = *f })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Our allocation-free decoder reads what ti-mo/conntrack's reads.
+func TestDecoderAgreesWithTiMo(t *testing.T) {
+	needRoot(t, "conntrack")
+	ns := newTestNS(t, testPrefix(t), "d")
+	masters := genFlows(1000)
+	flows := append([]Flow(nil), masters...)
+	for i := range masters[:100] {
+		m := masters[i]
+		if m.Orig.Proto != ProtoTCP || m.Reply != m.Orig.Invert() {
+			continue
+		}
+		r := Flow{Orig: Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ProtoTCP, SrcPort: 20, DstPort: uint16(30000 + i)},
+			Status: StatusConfirmed | StatusSeenReply, TCPState: TCPEstablished, TimeoutSec: 300, Master: m.Orig, Mark: 5}
+		r.Reply = r.Orig.Invert()
+		flows = append(flows, r)
+	}
+	commitInto(t, ns.path(), flows)
+	ours, theirs := ourDump(t, ns), kernelFlows(t, ns)
+	if len(ours) != len(flows) || len(theirs) != len(flows) {
+		t.Fatalf("dumped %d (ours) and %d (ti-mo), want %d", len(ours), len(theirs), len(flows))
+	}
+	for k, f := range theirs {
+		g := ours[k]
+		if !g.Equal(&f) || g.TimeoutSec+2 < f.TimeoutSec || g.TimeoutSec > f.TimeoutSec+2 {
+			t.Fatalf("ours:  %s\nti-mo: %s", &g, &f)
+		}
+	}
+}

@@ -140,4 +140,3 @@ func TestReplicatorPairTakeover(t *testing.T) {
 }
 
 var inNetnsPath = inNetns
-

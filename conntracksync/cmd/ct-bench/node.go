@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync"
+)
+
+// runNode is the child process mode: one vigil Replicator in a namespace,
+// driven by line commands on stdin, answering one JSON line each on stdout:
+//
+//	stats              {"internal":N,"external":N,"established":bool}
+//	commit             {"ms":F,"created":N,"failed":N,...}
+//	resync N           flush the external cache, request a resync, wait
+//	                   until it holds N entries: {"ms":F}
+//
+// A separate process so that the parent can read its CPU time and peak
+// RSS from /proc like conntrackd's.
+func runNode(args []string) error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	netns := fs.String("netns", "", "network namespace path")
+	local := fs.String("local", "", "local address")
+	peer := fs.String("peer", "", "peer address")
+	iface := fs.String("iface", "", "sync interface")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if path := os.Getenv("CTBENCH_PROFILE_DIR"); path != "" {
+		f, err := os.Create(filepath.Join(path, fmt.Sprintf("cpu-%s.pprof", *local)))
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer func() {
+				pprof.StopCPUProfile()
+				if hf, err := os.Create(filepath.Join(path, fmt.Sprintf("heap-%s.pprof", *local))); err == nil {
+					_ = pprof.WriteHeapProfile(hf)
+					hf.Close()
+				}
+				f.Close()
+			}()
+		}
+	}
+	l, p := netip.MustParseAddr(*local), netip.MustParseAddr(*peer)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r, err := conntracksync.New(log, conntracksync.Config{Interface: *iface, LocalAddr: l, PeerAddr: p, Netns: *netns,
+		Filter: conntracksync.Filter{AddressPolicy: conntracksync.Ignore,
+			Addresses: []netip.Prefix{netip.PrefixFrom(l, 32), netip.PrefixFrom(p, 32)}}})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(ctx) }()
+	out := json.NewEncoder(os.Stdout)
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		select {
+		case err := <-errc:
+			return err
+		default:
+		}
+		switch f[0] {
+		case "stats":
+			s := r.Stats()
+			_ = out.Encode(map[string]any{"internal": s.Internal, "external": s.External, "established": s.Established,
+				"retransmits": s.Retransmits, "drops": s.Drops})
+		case "commit":
+			t0 := time.Now()
+			st, err := r.Commit(ctx)
+			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "created": st.Created, "updated": st.Updated,
+				"failed": st.Failed, "err": fmt.Sprint(err)})
+		case "resync":
+			n, _ := strconv.Atoi(f[1])
+			r.FlushExternal()
+			t0 := time.Now()
+			r.RequestResync()
+			for r.Stats().External < n && time.Since(t0) < 30*time.Second {
+				time.Sleep(200 * time.Microsecond)
+			}
+			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "external": r.Stats().External})
+		default:
+			_ = out.Encode(map[string]any{"err": "unknown command " + f[0]})
+		}
+	}
+	cancel()
+	return <-errc
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,153 @@
+package conntracksync
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Netfilter multicast groups (enum nfnetlink_groups) and the dump request.
+const (
+	nfnlgrpCTNew     = 1
+	nfnlgrpCTUpdate  = 2
+	nfnlgrpCTDestroy = 3
+	ctMsgGet         = 1
+	nlmFDump         = 0x300
+	evRecvTimeout    = 250 * time.Millisecond
+)
+
+// evSock is a raw NETLINK_NETFILTER socket for the conntrack event groups
+// and for streaming dumps. Compared with mdlayher/netlink's Receive (a
+// peek, then a read into a fresh page per call), it reads into one reused
+// buffer, and it can set SO_RCVBUFFORCE beyond net.core.rmem_max.
+type evSock struct {
+	fd  int
+	buf []byte
+}
+
+func openEvSock(rcvbuf int) (*evSock, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, err
+	}
+	s := &evSock{fd: fd, buf: make([]byte, 1<<17)}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		s.close()
+		return nil, err
+	}
+	if rcvbuf > 0 {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf) != nil {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
+				s.close()
+				return nil, fmt.Errorf("receive buffer: %w", err)
+			}
+		}
+	}
+	tv := unix.NsecToTimeval(evRecvTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *evSock) join() error {
+	for _, g := range []int{nfnlgrpCTNew, nfnlgrpCTUpdate, nfnlgrpCTDestroy} {
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
+			return fmt.Errorf("join group %d: %w", g, err)
+		}
+	}
+	return nil
+}
+
+func (s *evSock) close() { _ = unix.Close(s.fd) }
+
+var errRecvTimeout = errors.New("receive timeout")
+
+// recv reads one datagram and calls fn for each netlink message in it.
+// It returns errRecvTimeout when nothing arrived for evRecvTimeout.
+func (s *evSock) recv(fn func(netlink.Message) error) error {
+	n, err := unix.Read(s.fd, s.buf)
+	if err != nil {
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			return errRecvTimeout
+		}
+		return err
+	}
+	b := s.buf[:n]
+	for len(b) >= nlmsgHdrLen {
+		l := int(binary.NativeEndian.Uint32(b))
+		if l < nlmsgHdrLen || l > len(b) {
+			return fmt.Errorf("netlink message length %d of %d bytes", l, len(b))
+		}
+		m := netlink.Message{
+			Header: netlink.Header{
+				Length:   uint32(l),
+				Type:     netlink.HeaderType(binary.NativeEndian.Uint16(b[4:])),
+				Flags:    netlink.HeaderFlags(binary.NativeEndian.Uint16(b[6:])),
+				Sequence: binary.NativeEndian.Uint32(b[8:]),
+				PID:      binary.NativeEndian.Uint32(b[12:]),
+			},
+			Data: b[nlmsgHdrLen:l],
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		adv := (l + 3) &^ 3
+		if adv > len(b) {
+			break
+		}
+		b = b[adv:]
+	}
+	return nil
+}
+
+var errDumpDone = errors.New("dump done")
+
+// dump streams the whole conntrack table (IPv4 and IPv6) to fn, decoding
+// each entry as it arrives instead of holding every message first.
+func (s *evSock) dump(fn func(*Flow)) error {
+	var w nlb
+	start := w.header(ctMsgGet, nlmFRequest|nlmFDump, 1, 0)
+	w.msgEnd(start)
+	if _, err := unix.Write(s.fd, w.b); err != nil {
+		return err
+	}
+	for {
+		err := s.recv(func(m netlink.Message) error {
+			switch m.Header.Type {
+			case netlink.Done:
+				return errDumpDone
+			case netlink.Error:
+				if len(m.Data) >= 4 {
+					if e := int32(binary.NativeEndian.Uint32(m.Data)); e != 0 {
+						return fmt.Errorf("dump: %w", unix.Errno(-e))
+					}
+				}
+				return nil
+			}
+			if len(m.Data) < nfgenmsgLen {
+				return errDecode
+			}
+			var f Flow
+			var d decoded
+			if err := decodeFlow(m.Data[nfgenmsgLen:], &f, &d); err != nil {
+				return fmt.Errorf("dump: %w", err)
+			}
+			fn(&f)
+			return nil
+		})
+		switch {
+		case errors.Is(err, errDumpDone):
+			return nil
+		case errors.Is(err, errRecvTimeout):
+			return errors.New("dump: no answer")
+		case err != nil:
+			return err
+		}
+	}
+}
