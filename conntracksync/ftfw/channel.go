@@ -93,12 +93,14 @@ type Config struct {
 	// message at the latest (default 20 ms).
 	AckDelay time.Duration
 	// NackRetry and NackRetries: a NACK is repeated NackRetries more times, first
-	// NackRetry after the gap, then at doubling intervals (default 200 ms, 5: the last
-	// repeat goes out about 6 s after the gap). At most 64 gaps are repeated.
+	// NackRetry after the gap, then at doubling intervals of at most 2 s (default
+	// 200 ms, 8: the last repeat goes out about 11 s after the gap). All repeats go out
+	// in one round; more than 32 gaps are repeated as one NACK spanning them all.
 	NackRetry   time.Duration
 	NackRetries int
 	// RetransmitAfter: a message still unacknowledged this long after the peer
-	// acknowledged a later one is sent again (default 200 ms).
+	// acknowledged a later one is sent again (default 1.5 s: longer than conntrackd's
+	// 1-s ALIVE, after which a lost ACK of its own is NACKed and resent).
 	RetransmitAfter time.Duration
 	// HelloInterval: HELLO is repeated this often until HELLO_BACK (default 250 ms).
 	HelloInterval time.Duration
@@ -128,9 +130,9 @@ func (c *Config) setDefaults() {
 	def(&c.AckDelay, 20*time.Millisecond)
 	def(&c.NackRetry, 200*time.Millisecond)
 	if c.NackRetries <= 0 {
-		c.NackRetries = 5
+		c.NackRetries = 8
 	}
-	def(&c.RetransmitAfter, 200*time.Millisecond)
+	def(&c.RetransmitAfter, 1500*time.Millisecond)
 	def(&c.HelloInterval, 250*time.Millisecond)
 }
 
@@ -174,8 +176,14 @@ type hole struct {
 	left     int
 }
 
-// maxHoles bounds the gaps whose NACK is repeated (our tunable).
-const maxHoles = 64
+// Our tunables for repeated NACKs: at most maxHoles gaps are tracked (beyond that the
+// oldest two merge, so no gap is ever forgotten), more than maxNackMsgs are repeated as
+// one spanning NACK, and the repeat interval stops doubling at maxNackGap.
+const (
+	maxHoles    = 1024
+	maxNackMsgs = 32
+	maxNackGap  = 2 * time.Second
+)
 
 // seqBefore reports a < b in serial arithmetic.
 func seqBefore(a, b uint32) bool { return int32(a-b) < 0 }
@@ -435,6 +443,8 @@ func (c *Channel) gap(seq uint32, now time.Time) {
 		c.holes[n-1].left = c.cfg.NackRetries
 	} else {
 		if n >= maxHoles {
+			c.holes[1].from = c.holes[0].from // merge the oldest two: never forget a gap
+			c.holes[1].left = max(c.holes[0].left, c.holes[1].left)
 			c.holes = append(c.holes[:0], c.holes[1:]...)
 		}
 		c.holes = append(c.holes, hole{from: from, to: to, left: c.cfg.NackRetries})
@@ -605,9 +615,16 @@ func (c *Channel) Tick(now time.Time) {
 	// our seqs), so losing them opens one gap at the peer, not one per hole: NACKs of
 	// NACKs cannot snowball.
 	if len(c.holes) > 0 && !now.Before(c.nackAt) {
+		if len(c.holes) > maxNackMsgs {
+			// One range over all gaps: the sender resends what it still holds in it,
+			// which is the gaps plus at most what our lost ACKs did not free.
+			c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagNack, From: c.holes[0].from, To: c.holes[len(c.holes)-1].to})
+		}
 		j := 0
 		for _, h := range c.holes {
-			c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagNack, From: h.from, To: h.to})
+			if len(c.holes) <= maxNackMsgs {
+				c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagNack, From: h.from, To: h.to})
+			}
 			h.left--
 			if h.left > 0 {
 				c.holes[j] = h
@@ -615,7 +632,7 @@ func (c *Channel) Tick(now time.Time) {
 			}
 		}
 		c.holes = c.holes[:j]
-		c.nackGap *= 2
+		c.nackGap = min(2*c.nackGap, maxNackGap)
 		c.nackAt = now.Add(c.nackGap)
 	}
 	if len(c.holes) == 0 {

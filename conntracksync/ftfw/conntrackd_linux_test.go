@@ -86,8 +86,9 @@ General {
 	UNIX {
 		Path %s/conntrackd.ctl
 	}
-	NetlinkBufferSize 2097152
-	NetlinkBufferSizeMaxGrowth 8388608
+	NetlinkBufferSize 8388608
+	NetlinkBufferSizeMaxGrowth 16777216
+	NetlinkOverrunResync 1
 	Scheduler {
 		Type RR
 		Priority 0
