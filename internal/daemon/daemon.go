@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -37,8 +38,15 @@ type Daemon struct {
 	ann  *vip.Announcer
 
 	instances []*instance
+	groups    []*syncGroup
 	conns     map[connKey]*conn
-	ct        *ctSync // nil without a conntrack_sync block
+	ct        *ctSync   // nil without a conntrack_sync block
+	trk       *tracking // scripts, files, processes, interfaces
+	notifier  *notify.Notifier
+	fifos     []*notify.FIFO
+	forcing   bool      // a sync group is being forced: do not propagate again
+	startAt   time.Time // vrrp_startup_delay: when the instances start
+	started   bool
 
 	rx      chan rxPacket
 	reqs    chan func(now time.Time)
@@ -74,6 +82,12 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 		return nil, fmt.Errorf("daemon: netlink: %w", err)
 	}
 	d.ann = vip.NewAnnouncer(d.log)
+	if d.trk, err = newTracking(d.log, cfg, time.Now(), nil); err != nil {
+		return nil, err
+	}
+	if d.notifier, d.fifos, err = newNotifier(d, cfg); err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, ic := range cfg.Instances {
 		inst, err := d.newInstance(ic, cfg)
@@ -86,6 +100,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	d.buildGroups(cfg)
 	if cfg.ConntrackSync != nil {
 		if d.ct, err = newCTSync(d.log, cfg); err != nil {
 			return nil, err
@@ -94,11 +109,16 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	return d, nil
 }
 
-// closeAll releases sockets and handles; used when New fails and after Run.
+// closeAll releases sockets, handles and checkers; used when New fails and
+// after Run.
 func (d *Daemon) closeAll() {
 	for _, c := range d.conns {
 		c.c.Close()
 	}
+	if d.trk != nil {
+		d.trk.close()
+	}
+	d.closeNotifier()
 	if d.ann != nil {
 		d.ann.Close()
 	}
@@ -135,8 +155,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	now := time.Now()
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
-	for _, inst := range d.instances {
-		d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+	d.startAt = now.Add(d.cfg.Global.VRRPStartupDelay)
+	if d.cfg.Global.VRRPStartupDelay > 0 {
+		d.log.Info("Delaying VRRP start", "vrrp_startup_delay", d.cfg.Global.VRRPStartupDelay)
+	} else {
+		d.start(now)
 	}
 	d.publish()
 
@@ -156,7 +179,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case p := <-d.rx:
 			d.handleRx(p, time.Now())
 			// Drain what else is queued before recomputing deadlines.
-			for n := 0; n < 64; n++ {
+			for range 64 {
 				select {
 				case p := <-d.rx:
 					d.handleRx(p, time.Now())
@@ -167,6 +190,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		case f := <-d.reqs:
 			f(time.Now())
+		case r := <-d.trk.results:
+			now := time.Now()
+			if d.trk.scriptResult(r, now) {
+				d.evaluate(now)
+			}
+		case e := <-d.trk.ifaceEvents():
+			if d.trk.ifaceEvent(e) {
+				d.evaluate(time.Now())
+			}
+		case <-d.trk.fileEvents():
+			d.evaluate(time.Now()) // values are read back from the watcher
+		case pc := <-d.trk.processCounts():
+			now := time.Now()
+			if d.trk.processCount(pc, now) {
+				d.evaluate(now)
+			}
 		case <-timer.C:
 			d.fireTimers(time.Now())
 		}
@@ -174,10 +213,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
-// nextDeadline is the earliest timer over every instance.
+// start runs every instance's Startup, after the trackers' first verdict
+// (an instance whose weight-0 tracker is down starts in FAULT).
+func (d *Daemon) start(now time.Time) {
+	d.started = true
+	d.evaluate(now)
+	for _, inst := range d.instances {
+		d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+	}
+}
+
+// nextDeadline is the earliest timer over every instance and tracker.
 func (d *Daemon) nextDeadline() (time.Time, bool) {
-	var next time.Time
-	found := false
+	next, found := d.trk.deadline()
+	if !d.started && (!found || d.startAt.Before(next)) {
+		next, found = d.startAt, true
+	}
 	for _, inst := range d.instances {
 		if t, ok := inst.deadline(); ok && (!found || t.Before(next)) {
 			next, found = t, true
@@ -187,6 +238,15 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 }
 
 func (d *Daemon) fireTimers(now time.Time) {
+	if d.trk.fire(now) {
+		d.evaluate(now)
+	}
+	if !d.started {
+		if now.Before(d.startAt) {
+			return
+		}
+		d.start(now)
+	}
 	for _, inst := range d.instances {
 		if t, ok := inst.m.Deadline(); ok && !now.Before(t) {
 			d.exec(inst, inst.m.Handle(vrrp.Timeout{}, now), now)
@@ -200,6 +260,7 @@ func (d *Daemon) shutdown(now time.Time) {
 	for _, inst := range d.instances {
 		d.stopInstance(inst, now)
 	}
+	d.closeNotifier()
 }
 
 // Post runs f on the loop goroutine; it returns false when the loop did
@@ -247,6 +308,12 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // instance that cannot be rebuilt keeps its old configuration); removed
 // instances stop as on shutdown, new ones start.
 func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
+	trk, err := newTracking(d.log, cfg, now, d.trk)
+	if err != nil {
+		d.reloadFailures++
+		return err
+	}
+	d.cfg = cfg
 	old := make(map[string]*instance, len(d.instances))
 	for _, inst := range d.instances {
 		old[inst.cfg.Name] = inst
@@ -281,16 +348,24 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 		if inst.conn.reader == nil {
 			d.startReader(inst.conn)
 		}
-		d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+		if d.started {
+			d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+		}
 		next = append(next, inst)
 	}
 	for _, inst := range old {
 		d.log.Info(fmt.Sprintf("(%s) Removing instance no longer in configuration", inst.cfg.Name))
+		inst.deleted = true
 		d.stopInstance(inst, now)
 		d.releaseConn(inst)
 	}
 	d.instances = next
-	d.cfg = cfg
+	d.buildGroups(cfg)
+	d.trk.closeExcept(trk)
+	d.trk = trk
+	if d.started {
+		d.evaluate(now)
+	}
 	d.reloads++
 	if err := errors.Join(errs...); err != nil {
 		d.reloadFailures++

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -39,6 +40,13 @@ type instance struct {
 	mac      net.HardwareAddr
 
 	refreshAt time.Time // next garp_master_refresh round; zero = none
+
+	group       *syncGroup // nil when in no vrrp_sync_group
+	scripts     notify.Scripts
+	faulted     bool      // a tracker (or the sync group) holds it in FAULT
+	trackReason string    // why, in words, for logs and status
+	deleted     bool      // removed by a reload: notified as DELETED (or FAULT)
+	lowerUntil  time.Time // a lower-priority advert was answered with GARP/notify until then
 
 	// counters, read by status
 	since        time.Time
@@ -80,6 +88,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 	inst.m = vrrp.NewMachine(mcfg)
 	inst.buildPackets(c.c.LocalAddr())
 	inst.buildAddrs()
+	inst.scripts = d.notifyScripts(ic.Notify)
 	return inst, nil
 }
 
@@ -97,6 +106,7 @@ func machineConfig(ic *config.Instance, local netip.Addr) vrrp.Config {
 		LocalAddr:         local,
 		DownTimerAdverts:  ic.DownTimerAdverts,
 		LowerPrioNoAdvert: ic.LowerPrioNoAdvert,
+		SyncGroup:         ic.SyncGroup != "",
 	}
 }
 
@@ -229,14 +239,12 @@ func (inst *instance) sameMachine(ic *config.Instance) bool {
 func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Time) {
 	oldAddrs := slices.Clone(inst.addrs)
 	oldRoutes := slices.Clone(inst.routes)
-	oldPrio := inst.cfg.Priority
 	inst.cfg = ic
 	inst.dsts = inst.dsts[:0]
 	inst.buildPackets(inst.m.Config().LocalAddr)
 	inst.buildAddrs()
-	if ic.Priority != oldPrio {
-		d.exec(inst, inst.m.Handle(vrrp.SetPriority{Priority: uint8(ic.Priority), Reason: vrrp.ReasonReload}, now), now)
-	}
+	inst.scripts = d.notifyScripts(ic.Notify)
+	// A new base priority reaches the machine through apply's evaluate.
 	if inst.m.State() != vrrp.StateMaster ||
 		reflect.DeepEqual(oldAddrs, inst.addrs) && reflect.DeepEqual(oldRoutes, inst.routes) {
 		return
@@ -296,7 +304,11 @@ func (d *Daemon) handleRx(p rxPacket, now time.Time) {
 	}
 	inst := c.byVRID[raw[1]]
 	if inst == nil {
-		c.unknownVRID++
+		// Every raw socket on an interface sees every advert: one that
+		// belongs to an instance on a sibling socket is not ours to count.
+		if !d.servedElsewhere(c, raw[1]) {
+			c.unknownVRID++
+		}
 		return
 	}
 	r := vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check)
@@ -314,12 +326,50 @@ func (d *Daemon) handleRx(p rxPacket, now time.Time) {
 		interval = time.Duration(inst.rxPkt.AdvertIntSeconds) * time.Second
 	}
 	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: interval, Src: p.meta.Src}
+	wasMaster := inst.m.State() == vrrp.StateMaster
 	d.exec(inst, inst.m.Handle(ev, now), now)
+	if wasMaster && inst.m.State() == vrrp.StateMaster && ev.Priority > 0 && ev.Priority < inst.m.Priority() {
+		d.lowerPriorityAdvert(inst, p.meta.Src, ev.Priority, now)
+	}
 }
 
-// exec carries out the machine's actions in order.
+// lowerPriorityAdvert: as master we heard another master of lower priority
+// (a split brain healing). Besides the advert the machine sent to make it
+// back down, re-announce our addresses (garp_lower_prio_repeat rounds, at
+// most once per garp_lower_prio_delay) so the segment forgets the other
+// router's MAC, and tell the notify scripts again.
+func (d *Daemon) lowerPriorityAdvert(inst *instance, src netip.Addr, prio uint8, now time.Time) {
+	if now.Before(inst.lowerUntil) {
+		return
+	}
+	ic := inst.cfg
+	inst.lowerUntil = now.Add(max(ic.GARPLowerPrioDelay, ic.AdvertInterval))
+	inst.log.Info(fmt.Sprintf("(%s) Received advert from %s with lower priority %d, ours %d, re-announcing", ic.Name, src, prio, inst.m.Priority()))
+	inst.announce = append(inst.announce, vip.Schedule(now, vip.GARPConfig{
+		Repeat:   max(ic.GARPLowerPrioRepeat, 1),
+		Interval: d.garpInterval(inst),
+	})...)
+	slices.SortFunc(inst.announce, func(a, b time.Time) int { return a.Compare(b) })
+	d.notifyInstance(inst, notify.StateMasterRxLowerPri, "lower_priority_advert", now)
+	d.notifyInstance(inst, notify.StateMaster, "lower_priority_advert", now)
+}
+
+// servedElsewhere reports whether another socket on c's interface and family
+// serves vrid.
+func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
+	for _, o := range d.conns {
+		if o != c && o.key.ifname == c.key.ifname && o.key.ipv6 == c.key.ipv6 && o.byVRID[vrid] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// exec carries out the machine's actions in order. The machine reuses its
+// action slice, and executing an action may feed another event to it (a
+// sync group forcing its members), so exec works on a copy.
 func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
-	for _, a := range acts {
+	for _, a := range slices.Clone(acts) {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
 			d.sendAdvert(inst, a.Priority)
@@ -334,6 +384,8 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 			d.scheduleAnnounce(inst, now)
 		case vrrp.Transition:
 			d.transition(inst, a, now)
+		case vrrp.RequestMaster:
+			d.requestMaster(inst, a.Reason, now)
 		}
 	}
 }
@@ -461,4 +513,20 @@ func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 	if d.ct != nil {
 		d.ct.transition(inst, t, now)
 	}
+	why := t.Reason.String()
+	if inst.trackReason != "" && (t.To == vrrp.StateFault || t.Reason == vrrp.ReasonFaultCleared) {
+		why += ": " + inst.trackReason
+	}
+	state := notifyState(t.To)
+	if t.To == vrrp.StateInit {
+		state = notify.StateStop
+		if inst.deleted {
+			state = notify.StateFault
+			if inst.scripts.Deleted != nil {
+				state = notify.StateDeleted
+			}
+		}
+	}
+	d.notifyInstance(inst, state, why, now)
+	d.groupTransition(inst, t, now)
 }

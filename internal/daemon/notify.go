@@ -1,0 +1,131 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// notifyFlushTimeout bounds how long shutdown waits for notify_stop
+// scripts.
+const notifyFlushTimeout = 5 * time.Second
+
+// newNotifier opens the notify FIFOs and builds the notifier. It returns
+// nil when nothing is configured to be told.
+func newNotifier(d *Daemon, cfg *config.Config) (*notify.Notifier, []*notify.FIFO, error) {
+	var fifos []*notify.FIFO
+	var errs []error
+	for _, pair := range [][2]*config.Command{
+		{cfg.Global.NotifyFIFO, cfg.Global.NotifyFIFOScript},
+		{cfg.Global.VRRPNotifyFIFO, cfg.Global.VRRPNotifyFIFOScript},
+	} {
+		fc, sc := pair[0], pair[1]
+		if fc == nil || len(fc.Argv) == 0 {
+			continue
+		}
+		fcfg := notify.FIFOConfig{Path: fc.Argv[0], Log: d.log, Script: d.notifyCommand(sc)}
+		if fc.User != "" {
+			uid, gid, err := check.LookupCredential(fc.User, fc.Group)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: notify_fifo: %w", fc.Pos, err))
+				continue
+			}
+			fcfg.Chown, fcfg.UID, fcfg.GID = true, uid, gid
+		}
+		f, err := notify.OpenFIFO(fcfg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: notify_fifo %s: %w", fc.Pos, fc.Argv[0], err))
+			continue
+		}
+		fifos = append(fifos, f)
+	}
+	if err := errors.Join(errs...); err != nil {
+		for _, f := range fifos {
+			f.Close()
+		}
+		return nil, nil, err
+	}
+	lw := make([]notify.LineWriter, len(fifos))
+	for i, f := range fifos {
+		lw[i] = f
+	}
+	return notify.New(notify.Config{Log: d.log, FIFOs: lw}), fifos, nil
+}
+
+// notifyCommand resolves a configured script's credentials (its own user,
+// else script_user, else keepalived_script or root).
+func (d *Daemon) notifyCommand(c *config.Command) *notify.Command {
+	if c == nil || len(c.Argv) == 0 {
+		return nil
+	}
+	user, group := c.User, c.Group
+	if user == "" {
+		user, group = d.cfg.Global.ScriptUser, d.cfg.Global.ScriptGroup
+	}
+	uid, gid, err := check.LookupCredential(user, group)
+	if err != nil {
+		d.log.Warn(fmt.Sprintf("%s: script %s: %v; running it as root", c.Pos, c.Argv[0], err))
+		uid, gid = 0, 0
+	}
+	return &notify.Command{Argv: c.Argv, Credential: uid != 0 || gid != 0, UID: uid, GID: gid}
+}
+
+func (d *Daemon) notifyScripts(n config.Notify) notify.Scripts {
+	return notify.Scripts{
+		Master:           d.notifyCommand(n.Master),
+		Backup:           d.notifyCommand(n.Backup),
+		Fault:            d.notifyCommand(n.Fault),
+		Stop:             d.notifyCommand(n.Stop),
+		Deleted:          d.notifyCommand(n.Deleted),
+		MasterRxLowerPri: d.notifyCommand(n.MasterRxLowerPri),
+		Generic:          d.notifyCommand(n.Any),
+	}
+}
+
+// notifyState is keepalived's word for a state in notify calls; "" for
+// INIT, which keepalived reports only as STOP on shutdown.
+func notifyState(s vrrp.State) string {
+	switch s {
+	case vrrp.StateMaster:
+		return notify.StateMaster
+	case vrrp.StateBackup:
+		return notify.StateBackup
+	case vrrp.StateFault:
+		return notify.StateFault
+	}
+	return ""
+}
+
+// notifyInstance tells the scripts and FIFOs about an instance's new state.
+func (d *Daemon) notifyInstance(inst *instance, state string, reason string, now time.Time) {
+	if d.notifier == nil || state == "" {
+		return
+	}
+	d.notifier.Notify(notify.Event{
+		Kind: notify.KindInstance, Name: inst.cfg.Name, State: state,
+		Priority: int(inst.m.Priority()), Reason: reason, Time: now,
+	}, inst.scripts)
+}
+
+// closeNotifier lets queued scripts (notify_stop) finish, then stops.
+func (d *Daemon) closeNotifier() {
+	if d.notifier == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), notifyFlushTimeout)
+	defer cancel()
+	if err := d.notifier.Flush(ctx); err != nil {
+		d.log.Warn("notify scripts still running at shutdown were stopped", "err", err)
+	}
+	d.notifier.Close()
+	for _, f := range d.fifos {
+		f.Close()
+	}
+	d.notifier = nil
+}
