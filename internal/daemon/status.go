@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -21,6 +25,9 @@ type Status struct {
 	Instances      []InstanceStatus `json:"instances"`
 	Sockets        []SocketStatus   `json:"sockets"`
 	Addresses      vip.ManagerStats `json:"addresses"`
+	Tracking       TrackingStatus   `json:"tracking"`
+	Groups         []GroupStatus    `json:"groups,omitempty"`
+	Notify         notify.Stats     `json:"notify"`
 	Conntrack      *CTStatus        `json:"conntrack,omitempty"`
 	Reloads        uint64           `json:"reloads"`
 	ReloadFailures uint64           `json:"reload_failures"`
@@ -49,6 +56,32 @@ type InstanceStatus struct {
 	Announcements  uint64            `json:"announcements"`
 	AnnounceErrors uint64            `json:"announce_errors"`
 	LastError      string            `json:"last_error,omitempty"`
+	Group          string            `json:"group,omitempty"`
+	Faulted        bool              `json:"faulted"`
+	TrackReason    string            `json:"track_reason,omitempty"`
+}
+
+// TrackingStatus is what instances track.
+type TrackingStatus struct {
+	Scripts    []ScriptStatus    `json:"scripts,omitempty"`
+	Runner     check.RunnerStats `json:"runner"`
+	Interfaces map[string]bool   `json:"interfaces"` // tracked interface → up
+}
+
+// ScriptStatus is one vrrp_script.
+type ScriptStatus struct {
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	Runs    uint64 `json:"runs"`
+	Skipped uint64 `json:"skipped"`
+	Last    string `json:"last"`
+}
+
+// GroupStatus is one vrrp_sync_group.
+type GroupStatus struct {
+	Name    string   `json:"name"`
+	State   string   `json:"state"`
+	Members []string `json:"members"`
 }
 
 // SocketStatus is one VRRP socket.
@@ -100,6 +133,10 @@ func (d *Daemon) publish() {
 			AnnounceErrors: inst.announceErrs,
 			LastError:      inst.lastErr,
 		}
+		if inst.group != nil {
+			is.Group = inst.group.cfg.Name
+		}
+		is.Faulted, is.TrackReason = inst.faulted, inst.trackReason
 		if a, p := inst.m.Master(); a.IsValid() {
 			is.Master, is.MasterPriority = a.String(), int(p)
 		}
@@ -115,6 +152,27 @@ func (d *Daemon) publish() {
 	}
 	if d.ct != nil {
 		s.Conntrack = d.ct.status()
+	}
+	if d.notifier != nil {
+		s.Notify = d.notifier.Stats()
+	}
+	s.Tracking = TrackingStatus{Runner: d.trk.runner.Stats(), Interfaces: maps.Clone(d.trk.ifUp)}
+	for _, name := range slices.Sorted(maps.Keys(d.trk.scripts)) {
+		sc := d.trk.scripts[name]
+		last := ""
+		if sc.tracker.Runs() > 0 {
+			last = sc.tracker.Last().String()
+		}
+		s.Tracking.Scripts = append(s.Tracking.Scripts, ScriptStatus{
+			Name: name, State: sc.tracker.State().String(), Runs: sc.tracker.Runs(), Skipped: sc.tracker.Skipped(), Last: last,
+		})
+	}
+	for _, g := range d.groups {
+		gs := GroupStatus{Name: g.cfg.Name, State: g.state.String()}
+		for _, m := range g.members {
+			gs.Members = append(gs.Members, m.cfg.Name)
+		}
+		s.Groups = append(s.Groups, gs)
 	}
 	for _, c := range d.conns {
 		s.Sockets = append(s.Sockets, SocketStatus{
