@@ -1,0 +1,346 @@
+package ftfw
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+
+func msgs(t testing.TB, dgrams [][]byte) []Message {
+	t.Helper()
+	var out []Message
+	for _, d := range dgrams {
+		_, r := Walk(d, func(b []byte) bool {
+			var m Message
+			if err := m.UnmarshalBinary(b); err != nil {
+				t.Fatalf("we sent an undecodable message: %v", err)
+			}
+			out = append(out, m)
+			return true
+		})
+		if r != DropNone {
+			t.Fatalf("we sent a bad datagram: %v", r)
+		}
+	}
+	return out
+}
+
+func enc(t testing.TB, ms ...Message) []byte {
+	t.Helper()
+	var b []byte
+	for _, m := range ms {
+		var err error
+		if b, err = m.AppendBinary(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+func ctl(flags Flags, seq, from, to uint32) Message {
+	return Message{Type: TypeCtl, Flags: flags, Seq: seq, From: from, To: to}
+}
+
+func data(seq uint32, port uint16, flags Flags) Message {
+	return Message{Type: TypeNew, Flags: flags, Seq: seq, Flow: Flow{Src: netip.MustParseAddr("192.0.2.1"),
+		Dst: netip.MustParseAddr("192.0.2.2"), Proto: ProtoUDP, SrcPort: port, DstPort: 53}}
+}
+
+func find(ms []Message, flags Flags) []Message {
+	var out []Message
+	for _, m := range ms {
+		if m.Type == TypeCtl && m.Flags&flags == flags {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// established returns a channel whose handshake with a peer (seq from 100) is done.
+func established(t testing.TB, cfg Config) (*Channel, uint32) {
+	t.Helper()
+	cfg.InitialSeq = 1000
+	c := NewChannel(cfg, t0)
+	c.Outbox(t0)
+	c.Receive(enc(t, ctl(FlagAlive|FlagHelloBack, 100, 0, 0)), t0)
+	if !c.Established() {
+		t.Fatal("not established")
+	}
+	c.Events()
+	ms := msgs(t, c.Outbox(t0)) // an ACK of the peer's ALIVE, and the RESYNC of the new session
+	if r := find(ms, FlagResync); len(r) != 1 {
+		t.Fatalf("no RESYNC after the handshake: %+v", ms)
+	}
+	c.Receive(enc(t, ctl(FlagAck, 101, 1000, ms[len(ms)-1].Seq)), t0)
+	if s := c.Stats(); s.Unacked != 0 {
+		t.Fatalf("unacked %d after setup", s.Unacked)
+	}
+	return c, 102
+}
+
+// Handshake: HELLO on everything until HELLO_BACK, no data before it, HELLO repeated
+// every HelloInterval (boundary exact).
+func TestHandshakeHoldsDataUntilHelloBack(t *testing.T) {
+	c := NewChannel(Config{InitialSeq: 7}, t0)
+	f := data(0, 1, 0).Flow
+	c.Send(OpNew, &f)
+	ms := msgs(t, c.Outbox(t0))
+	if len(ms) != 1 || ms[0].Flags != FlagAlive|FlagHello || ms[0].Seq != 7 {
+		t.Fatalf("first round %+v, want one ALIVE|HELLO seq 7", ms)
+	}
+	if got := c.Outbox(t0.Add(250*time.Millisecond - 1)); got != nil {
+		t.Fatalf("HELLO repeated early: %+v", msgs(t, got))
+	}
+	if ms := msgs(t, c.Outbox(t0.Add(250*time.Millisecond))); len(ms) != 1 || ms[0].Flags&FlagHello == 0 {
+		t.Fatalf("HELLO not repeated at HelloInterval: %+v", ms)
+	}
+	c.Receive(enc(t, ctl(FlagAlive|FlagHelloBack, 50, 0, 0)), t0.Add(300*time.Millisecond))
+	ms = msgs(t, c.Outbox(t0.Add(300*time.Millisecond)))
+	var dataSeen, resync bool
+	for _, m := range ms {
+		if m.Flags&FlagHello != 0 {
+			t.Errorf("HELLO after HELLO_BACK: %+v", m)
+		}
+		dataSeen = dataSeen || m.Type == TypeNew
+		resync = resync || m.Flags&FlagResync != 0
+	}
+	if !dataSeen || !resync {
+		t.Fatalf("after the handshake want the data and a RESYNC, got %+v", ms)
+	}
+}
+
+// A HELLO is answered with HELLO_BACK on every message until the peer stops saying
+// HELLO; a peer HELLO starts a session and asks for a bulk.
+func TestHelloBackStickyUntilPeerStopsHello(t *testing.T) {
+	c, _ := established(t, Config{})
+	now := t0.Add(time.Second)
+	c.Receive(enc(t, ctl(FlagAlive|FlagHello, 5000, 0, 0)), now)
+	ev := c.Events()
+	if len(ev) != 1 || ev[0].Kind != EventPeerSession || !ev[0].Restart {
+		t.Fatalf("events %+v, want a restart peer session", ev)
+	}
+	for i := range 3 {
+		now = now.Add(time.Second)
+		for _, m := range msgs(t, c.Outbox(now)) {
+			if m.Flags&FlagHelloBack == 0 {
+				t.Fatalf("round %d: message without HELLO_BACK while the peer says HELLO: %+v", i, m)
+			}
+		}
+	}
+	c.Receive(enc(t, ctl(FlagAlive, 5001, 0, 0)), now)
+	now = now.Add(time.Second)
+	for _, m := range msgs(t, c.Outbox(now)) {
+		if m.Flags&FlagHelloBack != 0 {
+			t.Fatalf("HELLO_BACK after the peer stopped HELLO: %+v", m)
+		}
+	}
+}
+
+// An ACK never spans a gap: ACK what came before, NACK the gap, new window after it.
+func TestReceiverNeverAcksAcrossGap(t *testing.T) {
+	c, seq := established(t, Config{})
+	c.Receive(enc(t, data(seq, 1, 0), data(seq+1, 2, 0)), t0)
+	c.Receive(enc(t, data(seq+4, 3, 0)), t0) // seq+2, seq+3 lost
+	if u := c.Updates(); len(u) != 3 {
+		t.Fatalf("%d updates, want 3 (data after a gap is used)", len(u))
+	}
+	ms := msgs(t, c.Outbox(t0))
+	acks, nacks := find(ms, FlagAck), find(ms, FlagNack)
+	if len(acks) != 1 || acks[0].From != seq-1 || acks[0].To != seq+1 {
+		t.Fatalf("ACKs %+v, want one [%d,%d]", acks, seq-1, seq+1)
+	}
+	if len(nacks) != 1 || nacks[0].From != seq+2 || nacks[0].To != seq+3 {
+		t.Fatalf("NACKs %+v, want [%d,%d]", nacks, seq+2, seq+3)
+	}
+	// The next ACK starts after the gap, AckDelay after the message (boundary exact).
+	if ms := find(msgs(t, c.Outbox(t0.Add(20*time.Millisecond-1))), FlagAck); len(ms) != 0 {
+		t.Fatalf("ACK before AckDelay: %+v", ms)
+	}
+	acks = find(msgs(t, c.Outbox(t0.Add(20*time.Millisecond))), FlagAck)
+	if len(acks) != 1 || acks[0].From != seq+4 || acks[0].To != seq+4 {
+		t.Fatalf("ACKs %+v, want [%d,%d]", acks, seq+4, seq+4)
+	}
+}
+
+// NACKs are repeated at NackRetry, doubling, exactly NackRetries times.
+func TestNackRetriedOnTimer(t *testing.T) {
+	c, seq := established(t, Config{NackRetries: 3})
+	c.Receive(enc(t, data(seq+2, 1, 0)), t0)
+	if n := find(msgs(t, c.Outbox(t0)), FlagNack); len(n) != 1 {
+		t.Fatalf("first NACK %+v", n)
+	}
+	at := t0
+	for i, gap := range []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond} {
+		at = at.Add(gap)
+		if n := find(msgs(t, c.Outbox(at.Add(-1))), FlagNack); len(n) != 0 {
+			t.Fatalf("repeat %d early: %+v", i, n)
+		}
+		n := find(msgs(t, c.Outbox(at)), FlagNack)
+		if len(n) != 1 || n[0].From != seq || n[0].To != seq+1 {
+			t.Fatalf("repeat %d: %+v", i, n)
+		}
+	}
+	if n := find(msgs(t, c.Outbox(at.Add(10*time.Second))), FlagNack); len(n) != 0 {
+		t.Fatalf("more than NackRetries repeats: %+v", n)
+	}
+}
+
+// Duplicates and late messages are dropped and counted, never delivered twice.
+func TestStaleAndDuplicateDropped(t *testing.T) {
+	c, seq := established(t, Config{})
+	d := enc(t, data(seq, 1, 0))
+	c.Receive(d, t0)
+	c.Receive(d, t0)
+	if u := c.Updates(); len(u) != 1 {
+		t.Fatalf("%d updates from a duplicate", len(u))
+	}
+	if s := c.Stats(); s.Drops[DropStale] != 1 {
+		t.Fatalf("stale drops %d", s.Drops[DropStale])
+	}
+}
+
+// The sender: NACK resends from the resend queue with a new seq and the current state;
+// ACK frees; a peer HELLO (restart) resends everything unacknowledged.
+func TestSenderNackAckAndPeerRestart(t *testing.T) {
+	c, pseq := established(t, Config{})
+	f := data(0, 9, 0).Flow
+	c.Send(OpNew, &f)
+	g := data(0, 10, 0).Flow
+	c.Send(OpNew, &g)
+	ms := msgs(t, c.Outbox(t0))
+	if len(ms) != 2 {
+		t.Fatalf("sent %+v", ms)
+	}
+	s1, s2 := ms[0].Seq, ms[1].Seq
+	f.Mark, f.HasMark = 5, true
+	c.Send(OpUpd, &f) // changes before the NACK arrives
+	c.Receive(enc(t, ctl(FlagAck, pseq, s2, s2), ctl(FlagNack, pseq+1, s1, s1)), t0)
+	ms = msgs(t, c.Outbox(t0))
+	if len(ms) != 1 || ms[0].Type != TypeUpd || ms[0].Flow.Mark != 5 || ms[0].Seq == s1 {
+		t.Fatalf("after NACK sent %+v, want one CT_UPD with the current state and a new seq", ms)
+	}
+	if s := c.Stats(); s.Unacked != 1 {
+		t.Fatalf("unacked %d, want 1", s.Unacked)
+	}
+	// Peer restart: the unacknowledged message goes out again, plus a RESYNC.
+	c.Receive(enc(t, ctl(FlagAlive|FlagHello, 1, 0, 0)), t0)
+	ms = msgs(t, c.Outbox(t0))
+	var resent, resync bool
+	for _, m := range ms {
+		resent = resent || (m.Type == TypeUpd && m.Flow.SrcPort == 9)
+		resync = resync || m.Flags&FlagResync != 0
+	}
+	if !resent || !resync {
+		t.Fatalf("after peer HELLO sent %+v, want the unacknowledged entry again and RESYNC", ms)
+	}
+}
+
+// Tail loss: ProbeDelay after the last data an ALIVE probe goes out (boundary exact),
+// then at doubling intervals while anything is unacknowledged; and a message the peer
+// skipped while acknowledging a later one is resent RetransmitAfter later.
+func TestProbeAndInferredLoss(t *testing.T) {
+	c, pseq := established(t, Config{})
+	for p := range uint16(2) {
+		f := data(0, p, 0).Flow
+		c.Send(OpNew, &f)
+	}
+	at := t0.Add(time.Second)
+	var sent []Message
+	for _, m := range msgs(t, c.Outbox(at)) {
+		if m.Type == TypeNew {
+			sent = append(sent, m)
+		}
+	}
+	if len(sent) != 2 {
+		t.Fatalf("sent %+v", sent)
+	}
+	if got := c.Outbox(at.Add(100*time.Millisecond - 1)); got != nil {
+		t.Fatalf("probe early: %+v", msgs(t, got))
+	}
+	if p := find(msgs(t, c.Outbox(at.Add(100*time.Millisecond))), FlagAlive); len(p) != 1 {
+		t.Fatalf("no probe at ProbeDelay")
+	}
+	if p := find(msgs(t, c.Outbox(at.Add(300*time.Millisecond))), FlagAlive); len(p) != 1 {
+		t.Fatalf("no second probe at 2*ProbeDelay later")
+	}
+	// The peer acknowledges the second message only.
+	at = at.Add(400 * time.Millisecond)
+	c.Receive(enc(t, ctl(FlagAck, pseq, sent[1].Seq, sent[1].Seq)), at)
+	c.Outbox(at)
+	for _, m := range msgs(t, c.Outbox(at.Add(1500*time.Millisecond-1))) {
+		if m.Type == TypeNew {
+			t.Fatalf("resent before RetransmitAfter: %+v", m)
+		}
+	}
+	var resent bool
+	for _, m := range msgs(t, c.Outbox(at.Add(1500*time.Millisecond))) {
+		resent = resent || (m.Type == TypeNew && m.Flow.SrcPort == sent[0].Flow.SrcPort && m.Seq != sent[0].Seq)
+	}
+	if !resent {
+		t.Fatal("skipped message not resent after RetransmitAfter")
+	}
+}
+
+// A full resend queue holds new data back; nothing is dropped.
+func TestResendQueueFullBackpressure(t *testing.T) {
+	c, pseq := established(t, Config{ResendQueueSize: 10})
+	for p := range uint16(25) {
+		f := data(0, p, 0).Flow
+		c.Send(OpNew, &f)
+	}
+	got := 0
+	for round := range 5 {
+		ms := msgs(t, c.Outbox(t0))
+		var last uint32
+		for _, m := range ms {
+			if m.Type == TypeNew {
+				got++
+				last = m.Seq
+			}
+		}
+		if s := c.Stats(); s.Unacked > 10 {
+			t.Fatalf("round %d: %d unacked > ResendQueueSize", round, s.Unacked)
+		}
+		if last != 0 {
+			c.Receive(enc(t, ctl(FlagAck, pseq, 0, last)), t0)
+			pseq++
+		}
+	}
+	if got != 25 {
+		t.Fatalf("sent %d of 25 entries", got)
+	}
+}
+
+// Expectations are parsed, skipped and counted; their seq still counts.
+func TestExpectationSkipped(t *testing.T) {
+	c, seq := established(t, Config{})
+	exp := Message{Type: TypeExpNew, Seq: seq, Expect: enc(t)[:0]}
+	exp.Expect = []byte{0, 5, 0, 2, 6, 0, 0, 0} // MASTER_L4PROTO tcp
+	c.Receive(enc(t, exp, data(seq+1, 1, 0)), t0)
+	if s := c.Stats(); s.ExpectSkipped != 1 || s.Gaps != 0 || s.DataReceived != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A peer's RESYNC asks the owner for a bulk.
+func TestResyncRequestEvent(t *testing.T) {
+	c, seq := established(t, Config{})
+	c.Receive(enc(t, ctl(FlagResync, seq, 0, 0)), t0)
+	if ev := c.Events(); len(ev) != 1 || ev[0].Kind != EventResyncRequested {
+		t.Fatalf("events %+v", ev)
+	}
+}
+
+// A data message with a bad payload is counted; the window still moves (no bogus gap).
+func TestBadPayloadCountedWindowMoves(t *testing.T) {
+	c, seq := established(t, Config{})
+	bad := enc(t, data(seq, 1, 0))
+	bad[8+3] = 40 // attribute 40
+	c.Receive(append(bad, enc(t, data(seq+1, 2, 0))...), t0)
+	s := c.Stats()
+	if s.Drops[DropPayload] != 1 || s.Gaps != 0 || s.DataReceived != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
