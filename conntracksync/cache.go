@@ -66,6 +66,31 @@ func (c *Cache) Sweep() (removed []Flow) {
 	return removed
 }
 
+// Apply puts and deletes a batch of flows under one lock: del[i] true
+// removes flows[i] by key, false puts it stamped with now.
+func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range flows {
+		if del[i] {
+			delete(c.entries, flows[i].Key())
+			continue
+		}
+		flows[i].ensureReply()
+		c.putLocked(flows[i], now)
+	}
+}
+
+// Range calls fn with every entry under the cache's lock, which fn must
+// not take again; fn must not keep e.
+func (c *Cache) Range(fn func(e *Entry)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		fn(e)
+	}
+}
+
 // Delete removes the flow with key k and returns it.
 func (c *Cache) Delete(k Key) (Flow, bool) {
 	c.mu.Lock()

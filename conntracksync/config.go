@@ -42,7 +42,8 @@ type Config struct {
 	// SO_RCVBUFFORCE): room for a burst of about 50k events before ENOBUFS
 	// forces a re-dump.
 	EventBuffer int
-	// SocketBuffer is the sync socket's send and receive buffer (0 = 8 MiB).
+	// SocketBuffer is the sync socket's send and receive buffer (0 = 32 MiB,
+	// SO_RCVBUFFORCE): a bulk of 100k entries is about 6000 datagrams.
 	SocketBuffer int
 }
 
@@ -64,7 +65,7 @@ func (c *Config) withDefaults() (Config, error) {
 		out.MTU = 1500
 	}
 	if out.SocketBuffer == 0 {
-		out.SocketBuffer = 8 << 20
+		out.SocketBuffer = 32 << 20
 	}
 	var errs []error
 	if !out.LocalAddr.IsValid() {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+	"golang.org/x/net/ipv4"
 )
 
 // Stats is a snapshot of the replicator for the daemon's state dump and
@@ -51,6 +52,9 @@ type Replicator struct {
 	internal *Cache
 	external *Cache
 	listener *Listener
+
+	rxFlows []Flow // scratch for receive, loop goroutine only
+	rxDel   []bool
 
 	updates    chan localUpdate
 	wake       chan struct{}
@@ -153,11 +157,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 		if r.wantResync.Swap(false) {
 			ch.RequestResync()
 		}
-		for _, d := range ch.Outbox(now) {
-			if err := conn.send(d); err != nil {
+		if out := ch.Outbox(now); len(out) > 0 {
+			if failed, err := conn.sendAll(out); failed > 0 {
 				r.mu.Lock()
-				r.sendErrors++
+				r.sendErrors += uint64(failed)
 				r.mu.Unlock()
+				r.log.Debug("conntrack sync: send", "err", err, "failed", failed)
 			}
 		}
 		r.handleEvents(ch)
@@ -207,14 +212,14 @@ func (r *Replicator) send(ch *ftfw.Channel, u localUpdate) {
 func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 	now := time.Now()
 	ch.Receive(d, now)
-	for _, u := range ch.Updates() {
-		f := fromWire(&u.Flow)
-		switch u.Op {
-		case ftfw.OpDel:
-			r.external.Delete(f.Key())
-		default:
-			r.external.Put(f, now)
+	ups := ch.Updates()
+	if len(ups) > 0 {
+		r.rxFlows, r.rxDel = r.rxFlows[:0], r.rxDel[:0]
+		for i := range ups {
+			r.rxFlows = append(r.rxFlows, fromWire(&ups[i].Flow))
+			r.rxDel = append(r.rxDel, ups[i].Op == ftfw.OpDel)
 		}
+		r.external.Apply(r.rxFlows, r.rxDel, now)
 	}
 	r.handleEvents(ch)
 }
@@ -233,12 +238,16 @@ func (r *Replicator) handleEvents(ch *ftfw.Channel) {
 
 // bulk queues the whole internal cache for the peer.
 func (r *Replicator) bulk(ch *ftfw.Channel) {
-	snap := r.internal.Snapshot()
-	for i := range snap {
-		w := toWire(&snap[i].Flow, r.cfg.CommitTimeout == 0)
-		if err := ch.Send(ftfw.OpUpd, &w); err != nil {
-			r.log.Warn("conntrack sync: flow not encodable", "err", err)
+	sendTimeout := r.cfg.CommitTimeout == 0
+	var bad int
+	r.internal.Range(func(e *Entry) {
+		w := toWire(&e.Flow, sendTimeout)
+		if ch.Send(ftfw.OpUpd, &w) != nil {
+			bad++
 		}
+	})
+	if bad > 0 {
+		r.log.Warn("conntrack sync: flows not encodable", "count", bad)
 	}
 	r.mu.Lock()
 	r.bulks++
@@ -258,11 +267,16 @@ func (r *Replicator) snapshot(ch *ftfw.Channel, now time.Time) {
 	}
 }
 
-// runReader reads datagrams until the socket closes. Stopped by Run.
+// runReader reads datagrams, many per recvmmsg, until the socket closes.
+// Stopped by Run.
 func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []byte) {
-	buf := make([]byte, 65536)
+	const batch, size = 64, 9216
+	ms := make([]ipv4.Message, batch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, size)}
+	}
 	for {
-		n, fromPeer, err := conn.recv(buf)
+		n, err := conn.recvBatch(ms)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return
@@ -270,18 +284,20 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []
 			r.log.Warn("conntrack sync: receive", "err", err)
 			continue
 		}
-		if !fromPeer {
-			r.mu.Lock()
-			r.foreign++
-			r.mu.Unlock()
-			continue
-		}
-		d := make([]byte, n)
-		copy(d, buf[:n])
-		select {
-		case rx <- d:
-		case <-ctx.Done():
-			return
+		for _, m := range ms[:n] {
+			if !conn.fromPeer(m.Addr) {
+				r.mu.Lock()
+				r.foreign++
+				r.mu.Unlock()
+				continue
+			}
+			d := make([]byte, m.N)
+			copy(d, m.Buffers[0][:m.N])
+			select {
+			case rx <- d:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }

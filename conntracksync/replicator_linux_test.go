@@ -20,6 +20,10 @@ type vigilNode struct {
 }
 
 func startNode(t *testing.T, h *testnet.Host, local, peer netip.Addr) *vigilNode {
+	return startNodeTB(t, h, local, peer)
+}
+
+func startNodeTB(t testing.TB, h *testnet.Host, local, peer netip.Addr) *vigilNode {
 	t.Helper()
 	r, err := New(testLogger(t).With("node", h.Name()), Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
 		Netns:  "/run/netns/" + h.Name(),

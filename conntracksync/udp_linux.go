@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"syscall"
 
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,6 +19,12 @@ import (
 type syncConn struct {
 	c    *net.UDPConn
 	peer *net.UDPAddr
+	// batch is sendmmsg/recvmmsg on c (x/net's ipv4 or ipv6 PacketConn).
+	batch interface {
+		WriteBatch(ms []ipv4.Message, flags int) (int, error)
+		ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	}
+	wmsgs []ipv4.Message
 }
 
 func listenSync(cfg *Config) (*syncConn, error) {
@@ -53,22 +61,45 @@ func listenSync(cfg *Config) (*syncConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conntracksync: sync socket %s:%d: %w", cfg.LocalAddr, cfg.Port, err)
 	}
-	return &syncConn{c: pc.(*net.UDPConn), peer: net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.PeerAddr, cfg.Port))}, nil
-}
-
-func (s *syncConn) send(b []byte) error {
-	_, err := s.c.WriteToUDP(b, s.peer)
-	return err
-}
-
-// recv reads one datagram into buf and returns its length; datagrams from
-// other addresses than the peer are reported with fromPeer false.
-func (s *syncConn) recv(buf []byte) (n int, fromPeer bool, err error) {
-	n, from, err := s.c.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		return 0, false, err
+	sc := &syncConn{c: pc.(*net.UDPConn), peer: net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.PeerAddr, cfg.Port))}
+	if network == "udp4" {
+		sc.batch = ipv4.NewPacketConn(sc.c)
+	} else {
+		sc.batch = ipv6.NewPacketConn(sc.c)
 	}
-	return n, from.Addr().Unmap() == s.peer.AddrPort().Addr().Unmap(), nil
+	return sc, nil
+}
+
+// sendAll sends datagrams in order, many per sendmmsg. It returns how many
+// could not be sent and the last error.
+func (s *syncConn) sendAll(dgrams [][]byte) (failed int, err error) {
+	for len(dgrams) > 0 {
+		n := min(len(dgrams), 256)
+		s.wmsgs = s.wmsgs[:0]
+		for _, d := range dgrams[:n] {
+			s.wmsgs = append(s.wmsgs, ipv4.Message{Buffers: [][]byte{d}, Addr: s.peer})
+		}
+		sent, werr := s.batch.WriteBatch(s.wmsgs, 0)
+		if werr != nil {
+			// Skip the datagram that failed (counted), keep going.
+			err = werr
+			failed++
+			sent++
+		}
+		dgrams = dgrams[min(sent, len(dgrams)):]
+	}
+	return failed, err
+}
+
+// recvBatch reads up to len(ms) datagrams with one recvmmsg; each
+// message's N is its length.
+func (s *syncConn) recvBatch(ms []ipv4.Message) (int, error) {
+	return s.batch.ReadBatch(ms, 0)
+}
+
+func (s *syncConn) fromPeer(a net.Addr) bool {
+	u, ok := a.(*net.UDPAddr)
+	return ok && u.AddrPort().Addr().Unmap() == s.peer.AddrPort().Addr().Unmap()
 }
 
 func (s *syncConn) close() error { return s.c.Close() }

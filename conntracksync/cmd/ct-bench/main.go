@@ -397,6 +397,7 @@ func bench(small, large int) error {
 		row{fmt.Sprintf("peak RSS receiver, %dk entries", large/1000), mb(rss[1]), mb(rss[3]), ""})
 
 	// Bulk resync of the whole table to the receiver.
+	rtx0 := vs.num("retransmits")
 	rm, err := vr.call("resync %d", large)
 	if err != nil {
 		return err
@@ -409,7 +410,7 @@ func bench(small, large int) error {
 		return err
 	}
 	rows = append(rows, row{fmt.Sprintf("bulk resync %dk entries", large/1000), fmt.Sprintf("%.1f ms", vms), fmt.Sprintf("%.1f ms", ms(time.Since(t0))),
-		"receiver flush + request → external cache full (conntrackd polled with -s)"})
+		fmt.Sprintf("receiver flush + request → external cache full; vigil retransmits %d (conntrackd polled with -s)", vs.num("retransmits")-rtx0)})
 
 	if err := commit(large); err != nil {
 		return err

@@ -1,0 +1,45 @@
+package conntracksync
+
+import (
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// BenchmarkBulkResync measures a receiver's flush + RESYNC until its
+// external cache holds the sender's whole table (100k entries).
+func BenchmarkBulkResync(b *testing.B) {
+	needRoot(b, "conntrack")
+	lab := testnet.New(b)
+	h1, h2 := lab.Host("s"), lab.Host("r")
+	a, c := lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(b, "198.51.100.1/24")
+	c.AddAddr(b, "198.51.100.2/24")
+	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	const n = 100000
+	commitInto(b, "/run/netns/"+h1.Name(), genFlows(n))
+	s := startNodeTB(b, h1, ip1, ip2)
+	r := startNodeTB(b, h2, ip2, ip1)
+	eventually(b, 60*time.Second, func() bool { return r.r.Stats().External == n }, "initial sync")
+	_ = s
+	cpu0 := cpuTime()
+	for b.Loop() {
+		r.r.FlushExternal()
+		r.r.RequestResync()
+		for r.r.Stats().External < n {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/resync")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/1e6, "cpu-ms/resync")
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
