@@ -51,6 +51,7 @@ type options struct {
 	strict     bool
 	dump       bool
 	control    string
+	metrics    string
 	showVer    bool
 }
 
@@ -73,6 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.strict, "strict", false, "treat every configuration complaint as fatal")
 	fs.BoolVar(&o.dump, "dump-config", false, "print the effective configuration and exit")
 	fs.StringVar(&o.control, "control", "/run/vigild.sock", "unix socket for vigilctl (empty: none)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9650; empty: off)")
 	fs.BoolVarP(&o.showVer, "version", "v", false, "print the version and exit")
 	// Accepted for keepalived compatibility; vigild is one process that
 	// runs VRRP (and conntrack sync), so these select nothing.
@@ -200,6 +202,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		go func() {
 			if err := d.ServeControl(ctx, o.control); err != nil {
 				log.Warn("control socket", "path", o.control, "err", err)
+			}
+		}()
+	}
+	if o.metrics != "" {
+		go func() {
+			if err := d.ServeMetrics(ctx, o.metrics); err != nil {
+				log.Warn("metrics endpoint", "addr", o.metrics, "err", err)
 			}
 		}()
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -80,5 +83,37 @@ func TestReload(t *testing.T) {
 	testnet.Eventually(t, settle, func() bool { return v.instance(t, "VI_1").Priority == 200 }, "priority 200 after reload")
 	if st := v.instance(t, "VI_1"); st.State != "MASTER" || st.Transitions != before {
 		t.Errorf("VI_1 after a priority reload: %s, transitions %d -> %d", st.State, before, st.Transitions)
+	}
+}
+
+// TestMetrics: --metrics serves the status as Prometheus metrics.
+func TestMetrics(t *testing.T) {
+	l := newLab(t)
+	startVigild(t, l.r1, conf("", 150, ""), "-i", "r1", "--metrics", "127.0.0.1:9650")
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	var body string
+	testnet.Eventually(t, settle, func() bool {
+		err := l.r1.Do(func() error {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:9650", time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprint(c, "GET /metrics HTTP/1.0\r\n\r\n")
+			b, err := io.ReadAll(c)
+			body = string(b)
+			return err
+		})
+		return err == nil && strings.Contains(body, "vigil_vrrp_adverts_sent_total")
+	}, "metrics endpoint answers")
+	for _, want := range []string{
+		`vigil_vrrp_state{family="inet",instance="VI_1",interface="eth0",vrid="51"} 2`,
+		`vigil_vrrp_priority{family="inet6",instance="VI_6",interface="eth0",vrid="51"} 150`,
+		`vigil_vrrp_adverts_received_total{family="inet",instance="VI_1",interface="eth0",verdict="ttl",vrid="51"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -16,7 +17,10 @@ import (
 type ctSync struct{}
 
 // CTStatus is the conntrack replication part of Status.
-type CTStatus struct{}
+type CTStatus struct {
+	TrackGroup string `json:"track_group"`
+	conntracksync.Stats
+}
 
 func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
 	return nil, errors.New("daemon: conntrack_sync is not wired yet")
