@@ -306,7 +306,7 @@ func (p *parser) arg(l *line, i int) (token, bool) {
 	if i < len(l.toks) {
 		return l.toks[i], true
 	}
-	p.warn(l.pos(), l.toks[0].s, "keyword ignored", "missing parameter")
+	p.fatal(l.pos(), l.toks[0].s, "vigild does not start", "missing parameter")
 	return token{}, false
 }
 

@@ -81,7 +81,8 @@ const (
 	maxLineBytes    = 16 << 10 // keepalived's MAXBUF
 	maxExpansions   = 1 << 14  // parameter substitutions per Load
 	maxLineExpand   = 256      // parameter substitutions per line
-	maxSeqLines     = 1 << 16  // lines produced by ~SEQ / ~LST per Load
+	maxSeqLines     = 1 << 14  // lines produced by ~SEQ / ~LST per Load
+	maxExpandBytes  = 16 << 20 // bytes produced by substitution per Load
 )
 
 type paramDef struct {
@@ -100,6 +101,7 @@ type reader struct {
 	out    []line
 	stack  []string // files being read, for _PWD and cycle detection
 	budget int      // remaining substitutions
+	bytes  int      // remaining bytes substitution may produce
 	seqs   int      // lines produced by ~SEQ/~LST
 
 	// multiline definition being continued on following physical lines
@@ -111,7 +113,7 @@ func (r *reader) complain(pos Pos, sev Severity, kw string, fallback string, for
 }
 
 func newReader(opts *Options, id string) *reader {
-	r := &reader{opts: opts, id: id, defs: map[string]*paramDef{}, budget: maxExpansions}
+	r := &reader{opts: opts, id: id, defs: map[string]*paramDef{}, budget: maxExpansions, bytes: maxExpandBytes}
 	r.defs["_PWD"] = &paramDef{name: "_PWD", fn: func(string) string {
 		if len(r.stack) == 0 {
 			return ""
@@ -457,7 +459,7 @@ func (r *reader) substitute(t text) (out text, more []text, changed bool) {
 			i++
 			continue
 		}
-		if r.budget <= 0 || n >= maxLineExpand {
+		if r.budget <= 0 || n >= maxLineExpand || r.bytes <= 0 {
 			r.complain(t.posAt(i), Warning, "$"+d.name, "substitution stopped", "too many parameter substitutions (recursive definition?)")
 			return t, more, false
 		}
@@ -479,6 +481,7 @@ func (r *reader) substitute(t text) (out text, more []text, changed bool) {
 			more = append(ml, more...)
 		}
 		nt := concat(t.slice(0, i), synth(val, pos), t.slice(i+1+refLen, len(t.s)))
+		r.bytes -= len(nt.s)
 		if len(nt.s) > maxLineBytes {
 			r.complain(pos, Warning, "$"+d.name, "substitution stopped", "line longer than %d bytes after substitution", maxLineBytes)
 			return t, more, false

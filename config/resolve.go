@@ -12,10 +12,11 @@ const (
 	maxAdvertV3 = 4095 * 10 * time.Millisecond
 	// RFC 3768 §5.3.7: Adver Int is 8 bits of seconds.
 	maxAdvertV2 = 255 * time.Second
-	// keepalived's limit on VIPs in strict mode (VRRP_MAX_ADDR is 255 otherwise,
-	// the Count IPvX Addr field being 8 bits, RFC 5798 §5.2.5).
-	maxVIPsStrict = 20
-	maxVIPs       = 255
+	// The Count IPvX Addr field is 8 bits (RFC 5798 §5.2.5), and the
+	// addresses must fit an advert on a 1500-byte MTU after the Ethernet,
+	// IPv6 and VRRP headers, as keepalived computes it: 89 IPv6 addresses.
+	maxVIPs4 = 255
+	maxVIPs6 = (1500 - 14 - 40 - 8) / 16
 )
 
 var (
@@ -352,9 +353,9 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	x.UnicastPeers = peers
 
 	// VIP count; the excess becomes excluded VIPs.
-	max := maxVIPs
-	if x.Strict {
-		max = maxVIPsStrict
+	max := maxVIPs4
+	if x.IPv6 {
+		max = maxVIPs6
 	}
 	if len(x.VIPs) > max {
 		p.warn(x.VIPs[max].Pos, "virtual_ipaddress", "the excess is moved to virtual_ipaddress_excluded", "%s number of VIPs (%d) exceeds the maximum (%d)", owner, len(x.VIPs), max)

@@ -84,10 +84,18 @@ func TestInstanceDefaults(t *testing.T) {
 	}
 }
 
-// TestKeywordTable is the per-keyword table: each case sets keywords and
+type check func(t *testing.T, c *Config)
+
+type keywordCase struct {
+	name  string
+	conf  string
+	check check
+	want  []string // complaints, exactly, in order
+}
+
+// keywordCases is the per-keyword table: each case sets keywords and
 // checks the resolved value and every complaint with its position.
-func TestKeywordTable(t *testing.T) {
-	type check func(t *testing.T, c *Config)
+func keywordCases() []keywordCase {
 	inst := func(f func(t *testing.T, x *Instance)) check {
 		return func(t *testing.T, c *Config) {
 			t.Helper()
@@ -103,12 +111,7 @@ func TestKeywordTable(t *testing.T) {
 			t.Errorf("%s = %v, want %v", what, got, want)
 		}
 	}
-	cases := []struct {
-		name  string
-		conf  string
-		check check
-		want  []string // complaints, exactly, in order
-	}{
+	return []keywordCase{
 		{"state MASTER without priority means 255", instConf("    state MASTER\n"), inst(func(t *testing.T, x *Instance) {
 			eq(t, "Priority", x.Priority, 255)
 			eq(t, "WantMaster", x.WantMaster, true)
@@ -268,11 +271,12 @@ func TestKeywordTable(t *testing.T) {
 				eq(t, "Auth", x.Auth == nil, true)
 				eq(t, "LowerPrioNoAdvert", x.LowerPrioNoAdvert, true)
 			}), []string{`warning t.conf:7:5: authentication: (VI_1) strict mode does not support authentication (no authentication)`}},
-		{"strict limits VIPs to 20", "global_defs {\n vrrp_strict\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n~SEQ(N,1,21) 192.0.2.$N\n }\n}\n",
+		{"VIPs beyond what an advert carries become excluded", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n~SEQx(N,1,90) 2001:db8::${N}\n }\n}\n",
 			inst(func(t *testing.T, x *Instance) {
-				eq(t, "VIPs", len(x.VIPs), 20)
+				eq(t, "VIPs", len(x.VIPs), 89)
 				eq(t, "excluded", len(x.ExcludedVIPs), 1)
-			}), []string{`warning t.conf:8:14: virtual_ipaddress: (A) number of VIPs (21) exceeds the maximum (20) (the excess is moved to virtual_ipaddress_excluded)`}},
+				eq(t, "excluded[0]", x.ExcludedVIPs[0].Prefix.String(), "2001:db8::5a/128")
+			}), []string{`warning t.conf:5:15: virtual_ipaddress: (A) number of VIPs (90) exceeds the maximum (89) (the excess is moved to virtual_ipaddress_excluded)`}},
 		{"unknown keyword with a block is skipped whole", instConf("    frobnicate {\n        priority 1\n    }\n    priority 90\n"),
 			inst(func(t *testing.T, x *Instance) { eq(t, "Priority", x.Priority, 90) }),
 			[]string{`warning t.conf:4:5: frobnicate: unknown keyword in vrrp_instance (ignored)`}},
@@ -313,10 +317,14 @@ func TestKeywordTable(t *testing.T) {
 				`fatal t.conf:1:1: local_address: conntrack_sync needs local_address (vigild does not start)`,
 				`fatal t.conf:1:1: peer_address: conntrack_sync needs peer_address (vigild does not start)`,
 				`fatal t.conf:1:1: track_group: conntrack_sync needs track_group (vigild does not start)`}},
-		{"missing parameter", instConf("    priority\n"), nil, []string{`warning t.conf:4:5: priority: missing parameter (keyword ignored)`}},
+		{"missing parameter", instConf("    priority\n"), nil, []string{`fatal t.conf:4:5: priority: missing parameter (vigild does not start)`}},
 		{"no VIP with v3 is fatal", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n}\n", nil,
 			[]string{`fatal t.conf:1:1: virtual_ipaddress: (A) no VIP specified; at least one is required (vigild does not start)`}},
 	}
+}
+
+func TestKeywordTable(t *testing.T) {
+	cases := keywordCases()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, got, _ := load(t, c.conf, testOpts())

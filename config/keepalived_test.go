@@ -1,0 +1,199 @@
+package config
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needRoot skips (or fails under CI) when the test cannot create
+// namespaces or run keepalived.
+func needRoot(t *testing.T, bins ...string) {
+	t.Helper()
+	fail := t.Skipf
+	if os.Getenv("CI") == "true" {
+		fail = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		fail("SKIPPING: %s needs root to create network namespaces", t.Name())
+	}
+	for _, b := range bins {
+		if _, err := exec.LookPath(b); err != nil {
+			fail("SKIPPING: %s needs %s installed (%v)", t.Name(), b, err)
+		}
+	}
+}
+
+// testNamespace creates a throwaway network namespace holding veth
+// interfaces with the given names; it is removed in t.Cleanup.
+func testNamespace(t *testing.T, ifaces ...string) string {
+	t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	ns := "cfg" + hex.EncodeToString(b)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	for i, name := range ifaces {
+		run("-n", ns, "link", "add", name, "type", "veth", "peer", "name", "cfgp"+itoa(i))
+		run("-n", ns, "link", "set", name, "up")
+	}
+	return ns
+}
+
+// keepalivedExit runs Debian's keepalived -t on file inside ns.
+func keepalivedExit(t *testing.T, ns, file, id string) (int, string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "keepalived", "-t", "-f", file, "-n", "-l", "-D", "-G",
+		"-i", id, "-p", filepath.Join(dir, "p.pid"), "-r", filepath.Join(dir, "r.pid"), "-c", filepath.Join(dir, "c.pid"))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee) && ctx.Err() == nil:
+		return ee.ExitCode(), string(out)
+	}
+	t.Fatalf("keepalived -t %s: %v\n%s", file, err, out)
+	return -1, ""
+}
+
+// hostOptions are the options vigild -t uses, with interfaces looked up in ns.
+func hostOptions(t *testing.T, ns, id string) Options {
+	out, err := exec.Command("ip", "-n", ns, "-o", "link", "show").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifs := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			ifs[name] = true
+		}
+	}
+	return Options{
+		ConfigID:        id,
+		InterfaceExists: func(n string) bool { return ifs[n] },
+		Stat:            func(n string) (os.FileInfo, error) { return os.Stat(n) },
+		LookPath:        exec.LookPath,
+		UserExists:      func(n string) bool { _, err := user.Lookup(n); return err == nil },
+	}
+}
+
+// deviations are the files where vigild -t deliberately answers
+// differently from keepalived 2.2.7 -t, with the reason.
+var deviations = map[string]struct {
+	keepalived, vigil int
+	why               string
+}{
+	"conntrack.conf": {5, 0, "conntrack_sync is vigil's own block; keepalived reports it as an unknown keyword"},
+	"broken.conf": {5, 4, "an instance without virtual_router_id stops keepalived's VRRP process, yet its -t status " +
+		"keeps the numerically highest error class (5); vigild says 4 because it will not run"},
+}
+
+func TestDifferentialKeepalived(t *testing.T) {
+	needRoot(t, "ip", "keepalived")
+	ns := testNamespace(t, "eth0", "eth1", "eth2", "eth3", "eth0.1")
+	type fileCase struct{ path, id, key string }
+	var cases []fileCase
+	samples, _ := filepath.Glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")
+	if len(samples) == 0 {
+		t.Log("Debian's keepalived samples are not installed; only vigil's samples are compared")
+	}
+	for _, s := range samples {
+		cases = append(cases, fileCase{s, "node1", filepath.Base(s)})
+	}
+	dir, _ := filepath.Abs("testdata/golden")
+	for _, g := range goldenCases {
+		cases = append(cases, fileCase{filepath.Join(dir, g.file), g.id, g.file})
+	}
+	for _, c := range cases {
+		t.Run(c.key+"@"+c.id, func(t *testing.T) {
+			want, out := keepalivedExit(t, ns, c.path, c.id)
+			cfg, errs, err := Load(c.path, hostOptions(t, ns, c.id))
+			got := ExitCode(cfg, errs, err)
+			t.Logf("keepalived -t: %d, vigil: %d", want, got)
+			if d, ok := deviations[c.key]; ok {
+				if want != d.keepalived || got != d.vigil {
+					t.Errorf("documented deviation changed: keepalived %d (documented %d), vigil %d (documented %d): %s",
+						want, d.keepalived, got, d.vigil, d.why)
+				}
+				return
+			}
+			if got != want {
+				var es []string
+				for _, e := range errs {
+					es = append(es, e.Severity.String()+" "+e.Error())
+				}
+				t.Errorf("exit code: vigil %d, keepalived %d\nkeepalived said:\n%s\nvigil said:\n%s", got, want, out, strings.Join(es, "\n"))
+			}
+		})
+	}
+}
+
+// keywordDeviations are the keyword-table cases where vigild -t
+// deliberately exits differently from keepalived -t.
+var keywordDeviations = map[string]string{
+	"virtual_router_id is required":              cannotRun,
+	"virtual_router_id range":                    cannotRun,
+	"interface lo refused":                       cannotRun,
+	"interface must exist":                       cannotRun,
+	"duplicate VRID on one interface and family": cannotRun,
+	"no VIP with v3 is fatal":                    cannotRun,
+	"conntrack_sync needs its keywords":          "conntrack_sync is vigil's own block (keepalived: unknown keyword, 5); without its keywords vigild cannot run (4)",
+	"conntrack_sync block":                       "conntrack_sync is vigil's own block; keepalived reports an unknown keyword (5)",
+	"missing parameter":                          "keepalived aborts parsing with exit 2 (KEEPALIVED_EXIT_CONFIG), not a -t code; vigild reports the position and 4",
+	"notify scripts with user":                   "keepalived 2.2.7 -t terminates itself (SIGTERM) while checking a script to run as another user; vigild answers 0",
+}
+
+const cannotRun = "keepalived's VRRP process would not start, yet its -t status keeps the numerically highest " +
+	"error class (5); vigild says 4 because it will not run"
+
+// TestDifferentialKeywordTable runs keepalived -t on every snippet of the
+// per-keyword table and compares exit codes.
+func TestDifferentialKeywordTable(t *testing.T) {
+	needRoot(t, "ip", "keepalived")
+	ns := testNamespace(t, "eth0", "eth1", "eth2")
+	dir := t.TempDir()
+	for i, c := range keywordCases() {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "case"+itoa(i)+".conf")
+			if err := os.WriteFile(path, []byte(c.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want, out := keepalivedExit(t, ns, path, "node1")
+			cfg, errs, err := Load(path, hostOptions(t, ns, "node1"))
+			got := ExitCode(cfg, errs, err)
+			if why, ok := keywordDeviations[c.name]; ok {
+				t.Logf("documented deviation (keepalived %d, vigil %d): %s", want, got, why)
+				if got == want {
+					t.Errorf("documented deviation no longer differs: %s", why)
+				}
+				return
+			}
+			if got != want {
+				var es []string
+				for _, e := range errs {
+					es = append(es, e.Severity.String()+" "+e.Error())
+				}
+				t.Errorf("exit code: vigil %d, keepalived %d\nkeepalived said:\n%s\nvigil said:\n%s", got, want, out, strings.Join(es, "\n"))
+			}
+		})
+	}
+}
