@@ -1,0 +1,60 @@
+// Command failover-bench measures how fast a VRRP backup takes over, for
+// vigild and for Debian's keepalived 2.2.7 side by side, and what running
+// many instances costs in CPU and memory. It prints figures; it asserts
+// nothing (issue 2, "Benchmark").
+//
+//	go run ./testnet/cmd/failover-bench            # full run, about 8 minutes
+//	go run ./testnet/cmd/failover-bench -quick     # smoke run: 1 trial, advert_int 0.1 s
+//	go run ./testnet/cmd/failover-bench -impl vigild -n 3 -intervals 0.1,0.01
+//
+// It must run as root. It builds vigild itself (go build into a temporary
+// directory, unless -vigild names a binary), then builds a lab with
+// [testnet]: a switch, routers r1 (priority 150, state MASTER) and r2
+// (priority 100, BACKUP) and a client, on 192.0.2.0/24 and 2001:db8:1::/64,
+// running one IPv4 and one IPv6 instance (VRID 51) with the same
+// keepalived.conf text for both implementations.
+//
+// # Failover
+//
+// For each advert interval, implementation and scenario it runs N trials:
+//
+//   - cut: r1's switch port goes down (r1 loses carrier);
+//   - kill+cut: r1's daemon is SIGKILLed, then its port goes down;
+//   - sigterm: r1's daemon is sent SIGTERM (it sends priority 0 and leaves).
+//
+// Each trial measures from the old master's last advert, as captured at the
+// client (for sigterm: its priority-0 advert), to
+//
+//	(a) the IPv4 VIP appearing on r2 (a netlink address subscription inside
+//	    r2's namespace, stamped with time.Now on receipt),
+//	(b) the first gratuitous ARP for the IPv4 VIP from r2 at the client,
+//	(c) the first unsolicited NA for the IPv6 VIP from r2 at the client,
+//
+// with kernel timestamps from a tcpdump capture on the client's interface.
+// (a) and (b) count from the IPv4 instance's last advert, (c) from the IPv6
+// instance's, since each instance keeps its own timers. The table shows
+// median / min / max next to the RFC 5798 §6.4.2 limit: Master_Down_Interval
+// = 3 × Advertisement_Interval + Skew_Time for the backup's priority, and
+// Skew_Time alone for sigterm (§6.4.2, priority 0), and the ratio
+// vigild/keepalived of the medians.
+//
+// # Load
+//
+// With 50 IPv4 instances (VRIDs 1..50, advert_int 0.1 s; masters on r1,
+// backups on r2) it reads utime+stime from /proc/PID/stat over a window
+// (10 s; -window) and divides by the adverts r1 sent in that window (counted
+// in a capture at the client): CPU per advert sent (r1) and per advert
+// received (r2). It prints VmHWM and VmRSS from /proc/PID/status. For
+// keepalived the figures are the sum of every process in its process group
+// (the parent and the VRRP child, started with -P), and the table says so.
+//
+// # What it touches
+//
+// Only namespaces, veths and processes it creates through testnet (removed
+// on exit, also on SIGINT), documentation addresses only. Owns nothing
+// outside testnet/cmd/failover-bench; it must not be imported.
+//
+// Concurrency: the lab is driven from the main goroutine; one goroutine
+// reads the netlink address subscription and appends to a mutex-guarded
+// event list.
+package main

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// scenario is one way of losing the master.
+type scenario string
+
+const (
+	scCut  scenario = "cut"      // r1's switch port down
+	scKill scenario = "kill+cut" // SIGKILL, then the port down
+	scTerm scenario = "sigterm"  // SIGTERM: priority 0, then gone
+)
+
+// limit is the RFC 5798 bound on the takeover for the scenario: the
+// backup's Master_Down_Interval, or Skew_Time after a priority-0 advert.
+func (s scenario) limit(adv time.Duration) time.Duration {
+	if s == scTerm {
+		return skew(prioBackup, adv)
+	}
+	return masterDown(prioBackup, adv)
+}
+
+// trialResult is one trial's three delays from the old master's last advert.
+type trialResult struct {
+	vip, garp, na time.Duration
+}
+
+// failoverRun drives one implementation at one advert interval through the
+// scenarios in one lab.
+type failoverRun struct {
+	t    *scope
+	im   impl
+	adv  time.Duration
+	l    *lab
+	w    *addrWatch
+	r1   *testnet.Proc // nil when not running
+	cut  bool          // r1's port is down
+	logw io.Writer
+}
+
+// runFailover runs n trials of each scenario; results by scenario, and the
+// errors of failed trials.
+func runFailover(parent testing.TB, im impl, adv time.Duration, scs []scenario, n int, logw io.Writer) (map[scenario][]trialResult, map[scenario][]error) {
+	sc := newScope(parent)
+	defer sc.Close()
+	r := &failoverRun{t: sc, im: im, adv: adv, logw: logw}
+	r.l = buildLab(sc)
+	r.w = watchAddrs(sc, r.l.r2)
+	im.start(sc, r.l.r2, pairConf("BACKUP", prioBackup, adv))
+	res := map[scenario][]trialResult{}
+	errs := map[scenario][]error{}
+	for _, s := range scs {
+		for i := range n {
+			if err := r.ready(); err != nil {
+				errs[s] = append(errs[s], err)
+				fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: not ready: %v\n", im.name, s, secs(adv), i+1, err)
+				continue
+			}
+			tr, err := r.trial(s)
+			if err != nil {
+				errs[s] = append(errs[s], err)
+				fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: %v\n", im.name, s, secs(adv), i+1, err)
+				continue
+			}
+			res[s] = append(res[s], tr)
+			fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: VIP %s  GARP %s  NA %s  (limit %s)\n",
+				im.name, s, secs(adv), i+1, ms(tr.vip), ms(tr.garp), ms(tr.na), ms(s.limit(adv)))
+		}
+	}
+	return res, errs
+}
+
+// timeout is a generous bound for anything one failover step takes.
+func (r *failoverRun) timeout() time.Duration {
+	return 3*masterDown(1, r.adv) + 15*time.Second
+}
+
+// ready restores r1 (link up, daemon running) and waits until r1 holds
+// both VIPs and r2 none, steadily for one more advert interval.
+func (r *failoverRun) ready() error {
+	if r.cut {
+		r.l.if1.Restore(r.t)
+		r.cut = false
+	}
+	if r.r1 == nil {
+		r.r1 = r.im.start(r.t, r.l.r1, pairConf("MASTER", prioMaster, r.adv))
+	}
+	settled := func() (bool, error) {
+		a1, err := addrs(r.l.r1)
+		if err != nil {
+			return false, err
+		}
+		a2, err := addrs(r.l.r2)
+		if err != nil {
+			return false, err
+		}
+		return a1[vip4] && a1[vip6] && !a2[vip4] && !a2[vip6], nil
+	}
+	deadline := time.Now().Add(r.timeout())
+	for {
+		ok, err := settled()
+		if err != nil {
+			return err
+		}
+		if ok {
+			time.Sleep(max(r.adv, 100*time.Millisecond))
+			if ok, err = settled(); ok || err != nil {
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("r1 does not hold both VIPs with r2 holding none within %v; r1 output:\n%s", r.timeout(), tailLines(r.r1.Output(), 15))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// advertsFrom counts r1's adverts per family in pkts.
+func (r *failoverRun) advertsFrom(pkts []testnet.Packet) (v4, v6 int) {
+	for _, p := range pkts {
+		f := classify(p)
+		if f.kind == kindAdvert && f.vrid == vrid && f.from(r.l.if1.MAC()) {
+			if f.v6 {
+				v6++
+			} else {
+				v4++
+			}
+		}
+	}
+	return v4, v6
+}
+
+var errIncomplete = errors.New("takeover not complete")
+
+// trial applies the fault and measures the takeover.
+func (r *failoverRun) trial(s scenario) (trialResult, error) {
+	var tr trialResult
+	c := r.l.client.Capture(r.t, "eth0", "ip proto 112 or ip6 proto 112 or arp or icmp6")
+	defer c.Stop(r.t)
+	// The capture must hold r1's adverts before the fault.
+	deadline := time.Now().Add(r.timeout())
+	for {
+		pkts, err := c.Packets()
+		if err != nil {
+			return tr, err
+		}
+		if v4, v6 := r.advertsFrom(pkts); v4 >= 2 && v6 >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return tr, fmt.Errorf("no adverts from r1 at the client within %v", r.timeout())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	faultAt := time.Now()
+	switch s {
+	case scCut:
+		r.l.if1.Cut(r.t)
+		r.cut = true
+	case scKill:
+		if err := r.r1.Kill(); err != nil {
+			return tr, err
+		}
+		r.r1 = nil
+		r.l.if1.Cut(r.t)
+		r.cut = true
+	case scTerm:
+		if err := r.r1.Signal(syscall.SIGTERM); err != nil {
+			return tr, err
+		}
+	}
+	faultDone := time.Now()
+	if s == scTerm {
+		defer func() {
+			// It must be gone before the next trial starts a new one.
+			if _, err := r.r1.Wait(10 * time.Second); err != nil {
+				_ = r.r1.Kill()
+			}
+			r.r1 = nil
+		}()
+	}
+
+	m1, m2 := r.l.if1.MAC(), r.l.if2.MAC()
+	var vipAt time.Time
+	var garp, na *frame
+	deadline = time.Now().Add(r.timeout())
+	for {
+		var ok bool
+		var werr error
+		if vipAt.IsZero() {
+			vipAt, ok, werr = r.w.firstAdd(vip4, faultAt)
+			if !ok {
+				vipAt = time.Time{}
+			}
+		}
+		pkts, err := c.Packets()
+		if err != nil {
+			return tr, err
+		}
+		garp, na = nil, nil
+		for _, p := range pkts {
+			f := classify(p)
+			if !f.at.After(faultAt) || !f.from(m2) {
+				continue
+			}
+			if f.kind == kindGARP && f.addr == vip4 && garp == nil {
+				garp = &f
+			}
+			if f.kind == kindNA && f.addr == vip6 && na == nil {
+				na = &f
+			}
+		}
+		if !vipAt.IsZero() && garp != nil && na != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return tr, fmt.Errorf("%w within %v: VIP on r2 %v, GARP %v, NA %v (subscription error: %v)",
+				errIncomplete, r.timeout(), !vipAt.IsZero(), garp != nil, na != nil, werr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Adverts from r1 sent after the first takeover frame do not matter; a
+	// little margin lets the capture catch up with a late priority-0 advert.
+	time.Sleep(20 * time.Millisecond)
+	pkts := c.Stop(r.t)
+
+	// The old master's last advert per family.
+	var last4, last6 *frame
+	for _, p := range pkts {
+		f := classify(p)
+		if f.kind != kindAdvert || f.vrid != vrid || !f.from(m1) {
+			continue
+		}
+		last := &last4
+		if f.v6 {
+			last = &last6
+		}
+		if s == scTerm {
+			// The first priority-0 advert after the signal.
+			if f.prio == 0 && !f.at.Before(faultAt) && *last == nil {
+				*last = &f
+			}
+			continue
+		}
+		if f.at.Before(faultDone) {
+			*last = &f
+		}
+	}
+	if last4 == nil || last6 == nil {
+		what := "advert"
+		if s == scTerm {
+			what = "priority-0 advert"
+		}
+		return tr, fmt.Errorf("no %s from r1 at the client: IPv4 %v, IPv6 %v", what, last4 != nil, last6 != nil)
+	}
+	tr.vip = vipAt.Sub(last4.at)
+	tr.garp = garp.at.Sub(last4.at)
+	tr.na = na.at.Sub(last6.at)
+	return tr, nil
+}
+
+// ms formats d in milliseconds with two decimals.
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+
+func tailLines(s string, n int) string {
+	b := []byte(s)
+	cnt := 0
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			cnt++
+			if cnt > n {
+				return string(b[i+1:])
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// Addresses of the lab: one segment, documentation ranges only.
+const (
+	r1v4, r2v4, clientv4 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
+	r1v6, r2v6, clientv6 = "2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::100"
+	vip4s, vip6s         = "192.0.2.254", "2001:db8:1::254"
+	vrid                 = 51
+	prioMaster           = 150
+	prioBackup           = 100
+)
+
+var (
+	vip4 = netip.MustParseAddr(vip4s)
+	vip6 = netip.MustParseAddr(vip6s)
+)
+
+// lab is two routers and a client on one switch.
+type lab struct {
+	*testnet.Lab
+	r1, r2, client *testnet.Host
+	if1, if2, ifc  *testnet.Iface
+}
+
+func buildLab(t testing.TB) *lab {
+	l := &lab{Lab: testnet.New(t)}
+	sw := l.Switch("sw")
+	l.r1, l.r2, l.client = l.Host("r1"), l.Host("r2"), l.Host("cl")
+	l.if1 = sw.Attach(l.r1, "eth0")
+	l.if2 = sw.Attach(l.r2, "eth0")
+	l.ifc = sw.Attach(l.client, "eth0")
+	l.if1.AddAddr(t, r1v4+"/24")
+	l.if1.AddAddr(t, r1v6+"/64")
+	l.if2.AddAddr(t, r2v4+"/24")
+	l.if2.AddAddr(t, r2v6+"/64")
+	l.ifc.AddAddr(t, clientv4+"/24")
+	l.ifc.AddAddr(t, clientv6+"/64")
+	return l
+}
+
+// impl is one VRRP implementation under test.
+type impl struct {
+	name  string
+	start func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc
+	// group is what its CPU and memory figures cover.
+	group string
+}
+
+func vigildImpl(bin string) impl {
+	return impl{
+		name:  "vigild",
+		group: "one process",
+		start: func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "keepalived.conf")
+			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+				t.Fatalf("failover-bench: %v", err)
+			}
+			return h.Start(t, bin, "-n", "-l", "-D", "-f", path,
+				"-p", filepath.Join(dir, "vigild.pid"), "--control", filepath.Join(dir, "ctl.sock"))
+		},
+	}
+}
+
+func keepalivedImpl() impl {
+	return impl{
+		name:  "keepalived",
+		group: "parent + VRRP child, summed",
+		start: func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc {
+			// -n -l -D -G, private -p -r -c -b pid files; -P: VRRP only.
+			return h.Keepalived(t, conf, "-P")
+		},
+	}
+}
+
+// buildVigild compiles cmd/vigild into a temporary directory.
+func buildVigild(t testing.TB) string {
+	bin := filepath.Join(t.TempDir(), "vigild")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/vigil-ha/vigil/cmd/vigild")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("failover-bench: go build vigild: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// secs formats an interval as keepalived.conf writes it ("1", "0.1", "0.01").
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+
+// pairConf is the failover lab's configuration for one router: an IPv4 and
+// an IPv6 instance sharing VRID 51.
+func pairConf(state string, prio int, adv time.Duration) string {
+	var b strings.Builder
+	b.WriteString(globalDefs)
+	for _, in := range []struct{ name, vip string }{{"VI_4", vip4s + "/24"}, {"VI_6", vip6s + "/64"}} {
+		fmt.Fprintf(&b, instanceFmt, in.name, state, vrid, prio, secs(adv), in.vip)
+	}
+	return b.String()
+}
+
+// loadConf is the load lab's configuration: n IPv4 instances, VRIDs 1..n,
+// VIPs 192.0.2.151.. (n ≤ 50).
+func loadConf(state string, prio, n int, adv time.Duration) string {
+	var b strings.Builder
+	b.WriteString(globalDefs)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, instanceFmt, fmt.Sprintf("VI_%d", i), state, i, prio, secs(adv), loadVIP(i).String()+"/24")
+	}
+	return b.String()
+}
+
+func loadVIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(150 + i)}) }
+
+const globalDefs = `global_defs {
+    router_id bench
+    vrrp_version 3
+    vrrp_garp_master_delay 1
+    vrrp_garp_master_repeat 1
+}
+`
+
+const instanceFmt = `vrrp_instance %s {
+    state %s
+    interface eth0
+    virtual_router_id %d
+    priority %d
+    advert_int %s
+    virtual_ipaddress {
+        %s
+    }
+}
+`
+
+// addrs returns the addresses on h's eth0.
+func addrs(h *testnet.Host) (map[netip.Addr]bool, error) {
+	out, err := h.Command(context.Background(), "ip", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("ip addr show in %s: %v: %s", h.Name(), err, out)
+	}
+	m := map[netip.Addr]bool{}
+	for _, s := range addrRE.FindAllStringSubmatch(string(out), -1) {
+		if a, err := netip.ParseAddr(s[1]); err == nil {
+			m[a] = true
+		}
+	}
+	return m, nil
+}
+
+var addrRE = regexp.MustCompile(`inet6? ([0-9a-f.:]+)/`)
+
+// addrEvent is one address added to (or removed from) r2, stamped when the
+// netlink notification was read.
+type addrEvent struct {
+	at    time.Time
+	addr  netip.Addr
+	added bool
+}
+
+// addrWatch records address notifications from one namespace.
+type addrWatch struct {
+	mu sync.Mutex
+	// mu guards the following fields.
+	events []addrEvent
+	err    error
+}
+
+// watchAddrs subscribes to address changes inside h's namespace until t's
+// cleanup. A goroutine reads the notifications and stamps them.
+func watchAddrs(t testing.TB, h *testnet.Host) *addrWatch {
+	w := &addrWatch{}
+	ch := make(chan netlink.AddrUpdate, 4096)
+	done := make(chan struct{})
+	ns := h.NsHandle()
+	err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
+		Namespace:         &ns,
+		ReceiveBufferSize: 1 << 20,
+		ErrorCallback: func(err error) {
+			w.mu.Lock()
+			w.err = err
+			w.mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatalf("failover-bench: address subscription in %s: %v", h.Name(), err)
+	}
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for u := range ch {
+			now := time.Now()
+			a, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+			if !ok {
+				continue
+			}
+			w.mu.Lock()
+			w.events = append(w.events, addrEvent{at: now, addr: a.Unmap(), added: u.NewAddr})
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		close(done)
+		<-finished
+	})
+	return w
+}
+
+// firstAdd returns when addr was first added after since.
+func (w *addrWatch) firstAdd(addr netip.Addr, since time.Time) (time.Time, bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.events {
+		if e.added && e.addr == addr && e.at.After(since) {
+			return e.at, true, nil
+		}
+	}
+	return time.Time{}, false, w.err
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Load lab parameters (issue 2: 50 instances at advert_int 0.1 s).
+const (
+	loadInstances = 50
+	loadAdvert    = 100 * time.Millisecond
+)
+
+// userHZ is the unit of utime and stime in /proc/PID/stat (USER_HZ, 100 on
+// every Linux architecture vigil runs on).
+const userHZ = 100
+
+// loadResult is one implementation's cost with many instances.
+type loadResult struct {
+	window           time.Duration
+	adverts          int           // sent by r1 in the window, seen at the client
+	cpuSent, cpuRecv time.Duration // CPU of r1 / r2 in the window
+	procs1, procs2   int           // processes summed
+	hwm1, rss1       int64         // bytes, r1
+	hwm2, rss2       int64         // bytes, r2
+}
+
+func (l loadResult) perSent() time.Duration { return perAdvert(l.cpuSent, l.adverts) }
+func (l loadResult) perRecv() time.Duration { return perAdvert(l.cpuRecv, l.adverts) }
+
+func perAdvert(cpu time.Duration, n int) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	return cpu / time.Duration(n)
+}
+
+// runLoad starts loadInstances instances on r1 (masters) and r2 (backups)
+// and measures CPU over window and memory at its end.
+func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (loadResult, error) {
+	sc := newScope(parent)
+	defer sc.Close()
+	var res loadResult
+	l := buildLab(sc)
+	p1 := im.start(sc, l.r1, loadConf("MASTER", prioMaster, loadInstances, loadAdvert))
+	p2 := im.start(sc, l.r2, loadConf("BACKUP", prioBackup, loadInstances, loadAdvert))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a1, err := addrs(l.r1)
+		if err != nil {
+			return res, err
+		}
+		a2, err := addrs(l.r2)
+		if err != nil {
+			return res, err
+		}
+		n1, n2 := 0, 0
+		for i := 1; i <= loadInstances; i++ {
+			if a1[loadVIP(i)] {
+				n1++
+			}
+			if a2[loadVIP(i)] {
+				n2++
+			}
+		}
+		if n1 == loadInstances && n2 == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("%s: r1 holds %d of %d VIPs, r2 %d, after 30 s; r1 output:\n%s",
+				im.name, n1, loadInstances, n2, tailLines(p1.Output(), 15))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // start-up work (GARP bursts) out of the window
+	c := l.client.Capture(sc, "eth0", "ip proto 112")
+	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v\n", im.name, loadInstances, window)
+	t0 := time.Now()
+	c1, _, err := groupCPU(p1.Pid())
+	if err != nil {
+		return res, err
+	}
+	c2, _, err := groupCPU(p2.Pid())
+	if err != nil {
+		return res, err
+	}
+	time.Sleep(window)
+	t1 := time.Now()
+	d1, n1, err := groupCPU(p1.Pid())
+	if err != nil {
+		return res, err
+	}
+	d2, n2, err := groupCPU(p2.Pid())
+	if err != nil {
+		return res, err
+	}
+	res.window = t1.Sub(t0)
+	res.cpuSent, res.cpuRecv = d1-c1, d2-c2
+	res.procs1, res.procs2 = n1, n2
+	if res.hwm1, res.rss1, err = groupMem(p1.Pid()); err != nil {
+		return res, err
+	}
+	if res.hwm2, res.rss2, err = groupMem(p2.Pid()); err != nil {
+		return res, err
+	}
+	m1 := l.if1.MAC()
+	for _, p := range c.Stop(sc) {
+		f := classify(p)
+		if f.kind == kindAdvert && f.from(m1) && !f.at.Before(t0) && !f.at.After(t1) {
+			res.adverts++
+		}
+	}
+	return res, nil
+}
+
+// groupPids lists the live processes of process group pgid.
+func groupPids(pgid int) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := statFields(pid)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("failover-bench: no live process in group %d", pgid)
+	}
+	return pids, nil
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name:
+// [0] is field 3 (state), [2] pgrp, [11] utime, [12] stime.
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("failover-bench: /proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return nil, fmt.Errorf("failover-bench: /proc/%d/stat: %d fields", pid, len(f))
+	}
+	return f, nil
+}
+
+// groupCPU returns utime+stime summed over the process group, and how many
+// processes it summed.
+func groupCPU(pgid int) (time.Duration, int, error) {
+	pids, err := groupPids(pgid)
+	if err != nil {
+		return 0, 0, err
+	}
+	var ticks int64
+	for _, pid := range pids {
+		f, err := statFields(pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		u, err1 := strconv.ParseInt(f[11], 10, 64)
+		s, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, 0, fmt.Errorf("failover-bench: /proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+		}
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / userHZ, len(pids), nil
+}
+
+// groupMem returns VmHWM and VmRSS in bytes, summed over the process group.
+func groupMem(pgid int) (hwm, rss int64, err error) {
+	pids, err := groupPids(pgid)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return 0, 0, err
+		}
+		h, r, err := parseStatusMem(string(b))
+		if err != nil {
+			return 0, 0, fmt.Errorf("failover-bench: /proc/%d/status: %w", pid, err)
+		}
+		hwm += h
+		rss += r
+	}
+	return hwm, rss, nil
+}
+
+// parseStatusMem reads VmHWM and VmRSS ("VmRSS:	  1234 kB") in bytes.
+func parseStatusMem(s string) (hwm, rss int64, err error) {
+	found := 0
+	for _, line := range strings.Split(s, "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok || key != "VmHWM" && key != "VmRSS" {
+			continue
+		}
+		f := strings.Fields(val)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, 0, fmt.Errorf("%s: %q", key, val)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", key, err)
+		}
+		if key == "VmHWM" {
+			hwm = kb * 1024
+		} else {
+			rss = kb * 1024
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("VmHWM or VmRSS missing")
+	}
+	return hwm, rss, nil
+}
