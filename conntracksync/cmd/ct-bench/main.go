@@ -78,17 +78,22 @@ func (v *vnode) num(key string) int {
 	return int(f)
 }
 
-// procCPU returns a process's user+system time, and its peak RSS.
+// procCPU returns a process's CPU time (the sum of its threads'
+// /proc/PID/task/TID/schedstat run times, nanosecond resolution), and its
+// peak RSS (VmHWM).
 func procCPU(pid int) (time.Duration, int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0
+	var cpu time.Duration
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			cpu += time.Duration(ns)
+		}
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	cpu := time.Duration(ut+st) * time.Second / 100 // USER_HZ
 	var hwm int64
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
