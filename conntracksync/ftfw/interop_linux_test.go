@@ -94,7 +94,7 @@ func missingKeys(want, got map[Key]bool) int {
 
 func TestInteropConntrackd(t *testing.T) {
 	needBinaries(t, "conntrackd", "conntrack")
-	for _, loss := range []int{0, 10} {
+	for _, loss := range interopLosses() {
 		t.Run(fmt.Sprintf("loss%d", loss), func(t *testing.T) {
 			const n = 10000
 			p := newPair(t)
@@ -185,4 +185,20 @@ func waitHarnessCache(t *testing.T, hs *harness, cd *ctd, want map[Key]bool, pha
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// interopLosses are the loss percentages TestInteropConntrackd runs; FTFW_INTEROP_LOSS
+// (comma-separated) overrides them for experiments.
+func interopLosses() []int {
+	v := os.Getenv("FTFW_INTEROP_LOSS")
+	if v == "" {
+		return []int{0, 10}
+	}
+	var out []int
+	for _, s := range strings.Split(v, ",") {
+		var n int
+		fmt.Sscan(s, &n)
+		out = append(out, n)
+	}
+	return out
 }
