@@ -437,105 +437,128 @@ func addr4(v []byte) netip.Addr { return netip.AddrFrom4([4]byte(v[:4])) }
 
 func addr16(v []byte) netip.Addr { return netip.AddrFrom16([16]byte(v[:16])) }
 
-// parseTLVs decodes conntrack attributes into f (f must be zero).
+// parseTLVs decodes conntrack attributes into f (f must be zero), with the same
+// checks as walkTLVs (inlined here: this is the receiver's hot path).
 func (f *Flow) parseTLVs(p []byte) error {
-	return walkTLVs(p, ntaMax, func(attr int, v []byte) error {
-		if want := attrLen[attr]; want != 0 && len(v)+4 != int(want) {
-			return dropf(DropPayload, "attribute %d: nta_len %d, want %d", attr, len(v)+4, want)
+	for len(p) > 4 {
+		n := int(binary.BigEndian.Uint16(p))
+		attr := int(binary.BigEndian.Uint16(p[2:]))
+		if n > len(p) {
+			return dropf(DropPayload, "attribute %d: nta_len %d with %d bytes left", attr, n, len(p))
 		}
-		be16 := func() uint16 { return binary.BigEndian.Uint16(v) }
-		le16 := func() uint16 { return binary.LittleEndian.Uint16(v) }
-		be32 := func() uint32 { return binary.BigEndian.Uint32(v) }
-		switch attr {
-		case attrIPv4:
-			f.Src, f.Dst = addr4(v), addr4(v[4:])
-		case attrIPv6:
-			f.Src, f.Dst = addr16(v), addr16(v[16:])
-		case attrL4Proto:
-			f.Proto = v[0]
-		case attrPort:
-			f.SrcPort, f.DstPort = be16(), binary.BigEndian.Uint16(v[2:])
-		case attrTCPState:
-			f.TCPState = v[0]
-		case attrStatus:
-			f.Status = be32()
-		case attrTimeout:
-			f.HasTimeout, f.TimeoutSecs = true, be32()
-		case attrMark:
-			f.HasMark, f.Mark = true, be32()
-		case attrMasterIPv4:
-			f.MasterSrc, f.MasterDst = addr4(v), addr4(v[4:])
-		case attrMasterIPv6:
-			f.MasterSrc, f.MasterDst = addr16(v), addr16(v[16:])
-		case attrMasterL4Proto:
-			f.MasterProto = v[0]
-		case attrMasterPort:
-			f.HasMasterPort, f.MasterSrcPort, f.MasterDstPort = true, be16(), binary.BigEndian.Uint16(v[2:])
-		case attrSNATIPv4:
-			f.SNAT = addr4(v)
-		case attrDNATIPv4:
-			f.DNAT = addr4(v)
-		case attrSPATPort:
-			f.HasSNATPort, f.SNATPort = true, le16()
-		case attrDPATPort:
-			f.HasDNATPort, f.DNATPort = true, le16()
-		case attrNATSeqAdj:
-			f.HasSeqAdj = true
-			f.SeqAdj = SeqAdj{be32(), binary.BigEndian.Uint32(v[4:]), binary.BigEndian.Uint32(v[8:]),
-				binary.BigEndian.Uint32(v[12:]), binary.BigEndian.Uint32(v[16:]), binary.BigEndian.Uint32(v[20:])}
-		case attrSCTPState:
-			f.SCTPState = v[0]
-		case attrSCTPVtagOrig:
-			f.SCTPVTagOrig = binary.LittleEndian.Uint32(v)
-		case attrSCTPVtagRepl:
-			f.SCTPVTagRepl = binary.LittleEndian.Uint32(v)
-		case attrDCCPState:
-			f.DCCPState = v[0]
-		case attrDCCPRole:
-			f.DCCPRole = v[0]
-		case attrICMPType:
-			f.ICMPType = v[0]
-		case attrICMPCode:
-			f.ICMPCode = v[0]
-		case attrICMPID:
-			f.ICMPID = le16()
-		case attrWScaleOrig:
-			f.HasTCPWScale, f.TCPWScaleOrig = true, v[0]
-		case attrWScaleRepl:
-			f.HasTCPWScale, f.TCPWScaleRep = true, v[0]
-		case attrHelperName:
-			if len(v)+4 > helperNameMax {
-				return dropf(DropPayload, "helper name: nta_len %d", len(v)+4)
-			}
-			name := v
-			for i, c := range v {
-				if c == 0 {
-					name = v[:i]
-					break
-				}
-			}
-			f.Helper = string(name)
-		case attrLabels:
-			if len(v)+4 > labelsMax {
-				return dropf(DropPayload, "labels: nta_len %d", len(v)+4)
-			}
-			f.Labels = make([]uint32, len(v)/4)
-			for i := range f.Labels {
-				f.Labels[i] = binary.BigEndian.Uint32(v[4*i:])
-			}
-			if !labelsSet(f.Labels) {
-				f.Labels = nil // the encoder leaves an empty bitmap out
-			}
-		case attrSNATIPv6:
-			f.SNAT = addr16(v)
-		case attrDNATIPv6:
-			f.DNAT = addr16(v)
-		case attrSynproxy:
-			f.HasSynproxy = true
-			f.Synproxy = Synproxy{be32(), binary.BigEndian.Uint32(v[4:]), binary.BigEndian.Uint32(v[8:])}
-		case attrZone:
-			f.HasZone, f.Zone = true, be16()
+		if n < 4 {
+			return dropf(DropPayload, "attribute %d: nta_len %d", attr, n)
 		}
-		return nil
-	})
+		if attr >= ntaMax {
+			return dropf(DropPayload, "unknown attribute %d", attr)
+		}
+		if err := f.parseAttr(attr, p[4:n]); err != nil {
+			return err
+		}
+		next := (n + 3) &^ 3
+		if next > len(p) {
+			next = len(p)
+		}
+		p = p[next:]
+	}
+	return nil
+}
+
+func (f *Flow) parseAttr(attr int, v []byte) error {
+	if want := attrLen[attr]; want != 0 && len(v)+4 != int(want) {
+		return dropf(DropPayload, "attribute %d: nta_len %d, want %d", attr, len(v)+4, want)
+	}
+	be16 := binary.BigEndian.Uint16
+	be32 := binary.BigEndian.Uint32
+	le16 := binary.LittleEndian.Uint16
+	switch attr {
+	case attrIPv4:
+		f.Src, f.Dst = addr4(v), addr4(v[4:])
+	case attrIPv6:
+		f.Src, f.Dst = addr16(v), addr16(v[16:])
+	case attrL4Proto:
+		f.Proto = v[0]
+	case attrPort:
+		f.SrcPort, f.DstPort = be16(v), be16(v[2:])
+	case attrTCPState:
+		f.TCPState = v[0]
+	case attrStatus:
+		f.Status = be32(v)
+	case attrTimeout:
+		f.HasTimeout, f.TimeoutSecs = true, be32(v)
+	case attrMark:
+		f.HasMark, f.Mark = true, be32(v)
+	case attrMasterIPv4:
+		f.MasterSrc, f.MasterDst = addr4(v), addr4(v[4:])
+	case attrMasterIPv6:
+		f.MasterSrc, f.MasterDst = addr16(v), addr16(v[16:])
+	case attrMasterL4Proto:
+		f.MasterProto = v[0]
+	case attrMasterPort:
+		f.HasMasterPort, f.MasterSrcPort, f.MasterDstPort = true, be16(v), be16(v[2:])
+	case attrSNATIPv4:
+		f.SNAT = addr4(v)
+	case attrDNATIPv4:
+		f.DNAT = addr4(v)
+	case attrSPATPort:
+		f.HasSNATPort, f.SNATPort = true, le16(v)
+	case attrDPATPort:
+		f.HasDNATPort, f.DNATPort = true, le16(v)
+	case attrNATSeqAdj:
+		f.HasSeqAdj = true
+		f.SeqAdj = SeqAdj{be32(v), be32(v[4:]), be32(v[8:]), be32(v[12:]), be32(v[16:]), be32(v[20:])}
+	case attrSCTPState:
+		f.SCTPState = v[0]
+	case attrSCTPVtagOrig:
+		f.SCTPVTagOrig = binary.LittleEndian.Uint32(v)
+	case attrSCTPVtagRepl:
+		f.SCTPVTagRepl = binary.LittleEndian.Uint32(v)
+	case attrDCCPState:
+		f.DCCPState = v[0]
+	case attrDCCPRole:
+		f.DCCPRole = v[0]
+	case attrICMPType:
+		f.ICMPType = v[0]
+	case attrICMPCode:
+		f.ICMPCode = v[0]
+	case attrICMPID:
+		f.ICMPID = le16(v)
+	case attrWScaleOrig:
+		f.HasTCPWScale, f.TCPWScaleOrig = true, v[0]
+	case attrWScaleRepl:
+		f.HasTCPWScale, f.TCPWScaleRep = true, v[0]
+	case attrHelperName:
+		if len(v)+4 > helperNameMax {
+			return dropf(DropPayload, "helper name: nta_len %d", len(v)+4)
+		}
+		name := v
+		for i, c := range v {
+			if c == 0 {
+				name = v[:i]
+				break
+			}
+		}
+		f.Helper = string(name)
+	case attrLabels:
+		if len(v)+4 > labelsMax {
+			return dropf(DropPayload, "labels: nta_len %d", len(v)+4)
+		}
+		f.Labels = make([]uint32, len(v)/4)
+		for i := range f.Labels {
+			f.Labels[i] = be32(v[4*i:])
+		}
+		if !labelsSet(f.Labels) {
+			f.Labels = nil // the encoder leaves an empty bitmap out
+		}
+	case attrSNATIPv6:
+		f.SNAT = addr16(v)
+	case attrDNATIPv6:
+		f.DNAT = addr16(v)
+	case attrSynproxy:
+		f.HasSynproxy = true
+		f.Synproxy = Synproxy{be32(v), be32(v[4:]), be32(v[8:])}
+	case attrZone:
+		f.HasZone, f.Zone = true, be16(v)
+	}
+	return nil
 }
