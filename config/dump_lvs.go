@@ -1,0 +1,203 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+func (d *dumper) common(connect, dbr, warmup, loop time.Duration, retry int) {
+	d.line("connect_timeout", secs(connect))
+	d.line("retry", itoa(retry))
+	d.line("delay_before_retry", secs(dbr))
+	d.line("warmup", secs(warmup))
+	d.line("delay_loop", secs(loop))
+}
+
+func (d *dumper) virtualServer(v *VirtualServer) {
+	switch {
+	case v.IsFWMark:
+		d.open("virtual_server", "fwmark", strconv.FormatUint(uint64(v.FWMark), 10))
+	case v.Group != "":
+		d.open("virtual_server", "group", quote(v.Group))
+	default:
+		d.open("virtual_server", v.Addr.String(), itoa(v.Port))
+	}
+	d.common(v.ConnectTimeout, v.DelayBeforeRetry, v.Warmup, v.DelayLoop, v.Retry)
+	d.line("lb_algo", v.Scheduler)
+	d.line("lb_kind", v.Method)
+	if v.Protocol != "" {
+		d.line("protocol", v.Protocol)
+	}
+	if v.Persistence != 0 {
+		d.line("persistence_timeout", itoa(int(v.Persistence/time.Second)))
+	}
+	if v.PersistenceGranularity != "" {
+		d.line("persistence_granularity", quote(v.PersistenceGranularity))
+	}
+	if v.PersistenceEngine != "" {
+		d.line("persistence_engine", quote(v.PersistenceEngine))
+	}
+	if v.Virtualhost != "" {
+		d.line("virtualhost", quote(v.Virtualhost))
+	}
+	for _, f := range []struct {
+		on   bool
+		word string
+	}{{v.HASuspend, "ha_suspend"}, {v.Alpha, "alpha"}, {v.Omega, "omega"}, {v.Ops, "ops"}} {
+		if f.on {
+			d.line(f.word)
+		}
+	}
+	d.line("quorum", itoa(v.Quorum))
+	d.line("hysteresis", itoa(v.Hysteresis))
+	d.cmd("quorum_up", v.QuorumUp, true)
+	d.cmd("quorum_down", v.QuorumDown, true)
+	if v.IPFamily != "" {
+		d.line("ip_family", v.IPFamily)
+	}
+	d.line("inhibit_on_failure", onOff(v.InhibitOnFailure))
+	if s := v.SorryServer; s != nil {
+		if s.Port != 0 {
+			d.line("sorry_server", s.Addr.String(), itoa(s.Port))
+		} else {
+			d.line("sorry_server", s.Addr.String())
+		}
+		if s.Method != "" {
+			d.line("sorry_server_lvs_method", s.Method)
+		}
+		if v.SorryServerInhibit {
+			d.line("sorry_server_inhibit")
+		}
+	}
+	d.raws(v.Extra)
+	for _, r := range v.RealServers {
+		d.realServer(r, v)
+	}
+	d.close()
+}
+
+func (d *dumper) realServer(r *RealServer, v *VirtualServer) {
+	if v.IsFWMark && r.Port == 0 {
+		d.open("real_server", r.Addr.String())
+	} else {
+		d.open("real_server", r.Addr.String(), itoa(r.Port))
+	}
+	d.line("weight", itoa(r.Weight))
+	if r.Method != "" {
+		d.line("lvs_method", r.Method)
+	}
+	if r.UThreshold != 0 {
+		d.line("uthreshold", itoa(r.UThreshold))
+	}
+	if r.LThreshold != 0 {
+		d.line("lthreshold", itoa(r.LThreshold))
+	}
+	d.line("inhibit_on_failure", onOff(r.InhibitOnFailure))
+	d.line("alpha", onOff(r.Alpha))
+	if r.Virtualhost != "" {
+		d.line("virtualhost", quote(r.Virtualhost))
+	}
+	d.cmd("notify_up", r.NotifyUp, true)
+	d.cmd("notify_down", r.NotifyDown, true)
+	d.common(r.ConnectTimeout, r.DelayBeforeRetry, r.Warmup, r.DelayLoop, r.Retry)
+	d.raws(r.Extra)
+	for _, c := range r.Checkers {
+		d.checker(c)
+	}
+	d.close()
+}
+
+func (d *dumper) checker(c *Checker) {
+	d.open(c.Kind)
+	d.common(c.ConnectTimeout, c.DelayBeforeRetry, c.Warmup, c.DelayLoop, c.Retry)
+	d.line("alpha", onOff(c.Alpha))
+	addr := func(kw string, a netip.Addr) {
+		if a.IsValid() {
+			d.line(kw, a.String())
+		}
+	}
+	addr("connect_ip", c.ConnectIP)
+	if c.ConnectPort != 0 {
+		d.line("connect_port", itoa(c.ConnectPort))
+	}
+	addr("bindto", c.BindTo)
+	if c.BindPort != 0 {
+		d.line("bind_port", itoa(c.BindPort))
+	}
+	if c.BindIf != "" {
+		d.line("bind_if", quote(c.BindIf))
+	}
+	if c.FWMark != 0 {
+		d.line("fwmark", strconv.FormatUint(uint64(c.FWMark), 10))
+	}
+	switch c.Kind {
+	case "HTTP_GET", "SSL_GET":
+		if c.HTTPProtocol != "" {
+			d.line("http_protocol", c.HTTPProtocol)
+		}
+		if c.Virtualhost != "" {
+			d.line("virtualhost", quote(c.Virtualhost))
+		}
+		if c.EnableSNI {
+			d.line("enable_sni")
+		}
+		for _, u := range c.URLs {
+			d.open("url")
+			if u.Path != "" {
+				d.line("path", quote(u.Path))
+			}
+			if u.Digest != "" {
+				d.line("digest", quote(u.Digest))
+			}
+			if len(u.StatusCodes) > 0 {
+				w := []string{"status_code"}
+				for _, r := range u.StatusCodes {
+					if r[0] == r[1] {
+						w = append(w, itoa(r[0]))
+					} else {
+						w = append(w, fmt.Sprintf("%d-%d", r[0], r[1]))
+					}
+				}
+				d.line(w...)
+			}
+			if u.Virtualhost != "" {
+				d.line("virtualhost", quote(u.Virtualhost))
+			}
+			if u.Regex != "" {
+				d.line("regex", quote(u.Regex))
+			}
+			if u.RegexNoMatch {
+				d.line("regex_no_match")
+			}
+			d.close()
+		}
+	case "MISC_CHECK":
+		if c.MiscPath != nil {
+			d.line("misc_path", scriptString(c.MiscPath.Argv))
+			if c.MiscPath.User != "" {
+				w := []string{"user", quote(c.MiscPath.User)}
+				if c.MiscPath.Group != "" {
+					w = append(w, quote(c.MiscPath.Group))
+				}
+				d.line(w...)
+			}
+		}
+		if c.MiscTimeout != 0 {
+			d.line("misc_timeout", secs(c.MiscTimeout))
+		}
+		if c.MiscDynamic {
+			d.line("misc_dynamic")
+		}
+	case "DNS_CHECK":
+		d.line("type", c.DNSType)
+		d.line("name", quote(c.DNSName))
+	case "SMTP_CHECK":
+		if c.HeloName != "" {
+			d.line("helo_name", quote(c.HeloName))
+		}
+	}
+	d.raws(c.Extra)
+	d.close()
+}
