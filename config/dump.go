@@ -699,4 +699,3 @@ func (d *dumper) rule(r Rule) {
 	w = append(w, q(r.Extra...)...)
 	d.line(w...)
 }
-

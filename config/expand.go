@@ -323,4 +323,3 @@ func splitLST(s string) ([][]string, error) {
 		i++
 	}
 }
-

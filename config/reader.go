@@ -583,4 +583,3 @@ func (r *reader) tokenize(t text) []token {
 		toks = append(toks, token{s: string(t.s[start:i]), pos: t.posAt(start)})
 	}
 }
-

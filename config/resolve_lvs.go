@@ -207,4 +207,3 @@ func vsName(v *VirtualServer) string {
 	}
 	return netip.AddrPortFrom(v.Addr, uint16(v.Port)).String()
 }
-
