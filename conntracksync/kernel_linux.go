@@ -31,18 +31,6 @@ func (k UpdateKind) String() string {
 	return "delete"
 }
 
-// ListenerStats counts the listener's work.
-type ListenerStats struct {
-	Events       uint64 // kernel events received
-	OwnEvents    uint64 // events caused by our own commits (applied, not announced)
-	Dumps        uint64 // full dumps, the initial one included
-	Redumps      uint64 // dumps after a receive error (ENOBUFS and others)
-	RecvErrors   uint64
-	LastError    string
-	Filtered     [numDropReasons]uint64
-	DecodeErrors uint64
-}
-
 // Listener keeps an internal cache equal to the kernel table: an initial
 // dump, then new/update/destroy events. Changes that are not ours are
 // reported to OnUpdate, from the listener's goroutine.

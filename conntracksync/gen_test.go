@@ -1,0 +1,70 @@
+package conntracksync
+
+import (
+	"net/netip"
+	"time"
+)
+
+func addrN(base string, i int) netip.Addr {
+	a := netip.MustParseAddr(base)
+	if a.Is4() {
+		b := a.As4()
+		b[2] += byte(i >> 8)
+		b[3] += byte(i)
+		return netip.AddrFrom4(b)
+	}
+	b := a.As16()
+	b[14] = byte(i >> 8)
+	b[15] = byte(i)
+	return netip.AddrFrom16(b)
+}
+
+// genFlows builds n distinct flows: TCP and UDP, IPv4 and IPv6, ICMP, SNAT
+// and DNAT, marks and zones left at 0 and various timeouts.
+func genFlows(n int) []Flow {
+	out := make([]Flow, 0, n)
+	for i := range n {
+		var f Flow
+		src, dst := netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%250)}), netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + (i/250)%240)})
+		if i%13 == 3 {
+			src, dst = addrN("2001:db8:1::", i), addrN("2001:db8:2::", i/7)
+		}
+		f.Orig = Tuple{Src: src, Dst: dst, Proto: ProtoTCP, SrcPort: uint16(1024 + i/62500), DstPort: uint16(1 + (i/250)/250)}
+		// Make every tuple unique: spread i over source port.
+		f.Orig.SrcPort = uint16(1024 + i%60000)
+		f.Orig.DstPort = uint16(80 + i/60000)
+		f.Status = StatusSeenReply | StatusAssured | StatusConfirmed
+		f.TCPState = TCPEstablished
+		f.TimeoutSec = uint32(100 + i%1000)
+		switch {
+		case i%11 == 5 && src.Is4():
+			f.Orig = Tuple{Src: src, Dst: dst, Proto: ProtoICMP, ICMPType: 8, ICMPID: uint16(i)}
+			f.TCPState = 0
+			f.TimeoutSec = 30
+		case i%3 == 1:
+			f.Orig.Proto = ProtoUDP
+			f.TCPState = 0
+		}
+		f.Reply = f.Orig.Invert()
+		if src.Is4() && i%5 == 2 && f.Orig.Proto != ProtoICMP {
+			f.Reply.Dst = netip.MustParseAddr("203.0.113.1")
+			f.Reply.DstPort = uint16(10000 + i/5)
+		} else if src.Is4() && i%7 == 4 && f.Orig.Proto != ProtoICMP {
+			f.Reply.Src = netip.MustParseAddr("203.0.113.50")
+			f.Reply.SrcPort = 8080
+		}
+		if i%17 == 0 {
+			f.Mark = uint32(i)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func entries(flows []Flow, now time.Time) []Entry {
+	out := make([]Entry, len(flows))
+	for i, f := range flows {
+		out[i] = Entry{Flow: f, Updated: now}
+	}
+	return out
+}
