@@ -57,7 +57,9 @@
 //     opens a new window at the message after the gap.
 //   - A peer HELLO never discards unacknowledged data: it is queued again, and the
 //     caller is told to send a bulk (EventPeerSession).
-//   - NACKs are retried on a timer (NackRetry, NackRetries times).
+//   - NACKs are repeated on a timer (NackRetry doubling up to 2 s, NackRetries times),
+//     all in one round so that a lost round opens one gap at the peer, not one per
+//     NACK; gaps are merged, never forgotten.
 //   - The sender also infers loss: a message still unacknowledged RetransmitAfter after
 //     the peer acknowledged a later one can never be accepted (receivers drop late
 //     messages), so it is sent again.
@@ -71,6 +73,27 @@
 //     acknowledged.
 //   - The resend queue is never trimmed: when it is full, new data waits in the
 //     transmit queue (collapsed per flow key) instead.
+//
+// # Timing (defaults)
+//
+// HELLO every 250 ms until answered; ACK at most 20 ms after data (or after 300
+// messages); tail loss found by an ALIVE probe 100 ms after the last data (then 200,
+// 400, ... up to 1 s) plus one round trip; a NACKed message is resent in the next
+// Outbox; a message skipped by the peer's ACKs is resent after 1.5 s; ALIVE after 1 s
+// of silence, or an ACK if something is unacknowledged, like conntrackd.
+//
+// # Known limits
+//
+//   - FTFW has no end-of-bulk marker, so a bulk cannot tell the receiver which of its
+//     entries the sender no longer has: a DEL lost for good (only possible with a
+//     conntrackd sender after all NACK repeats are lost) leaves a stale entry until the
+//     next flush of the external cache.
+//   - A duplicated datagram carrying HELLO with an old seq is taken for a new peer
+//     session: harmless (unacknowledged data is resent and a bulk is asked for), but
+//     costly.
+//   - A conntrackd peer that restarts before its own HELLO was answered, with a higher
+//     seq than expected, is taken for the same session; a vigil peer asks for RESYNC at
+//     every session start, so it is not affected.
 //
 // # Concurrency
 //

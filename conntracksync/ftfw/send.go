@@ -1,0 +1,324 @@
+package ftfw
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// The sending half of a Channel: the resend queue, timers and building the outbox.
+
+func (c *Channel) ackRange(from, to uint32, now time.Time) {
+	if seqBefore(to, from) {
+		return
+	}
+	for i := c.rsHead; i < len(c.rs); i++ {
+		it := &c.rs[i]
+		if seqBefore(to, it.seq) {
+			break
+		}
+		if it.done {
+			continue
+		}
+		if inRange(it.seq, from, to) {
+			it.done = true
+			c.rsLive--
+			if it.e != nil {
+				c.release(it.e)
+			}
+		} else if it.suspect.IsZero() {
+			it.suspect = now // the peer has a later message but not this one
+		}
+	}
+	c.compactRS()
+}
+
+func (c *Channel) nackRange(from, to uint32) {
+	if seqBefore(to, from) {
+		return
+	}
+	for i := c.rsHead; i < len(c.rs); i++ {
+		it := &c.rs[i]
+		if seqBefore(to, it.seq) {
+			break
+		}
+		if !it.done && inRange(it.seq, from, to) {
+			c.requeue(it)
+		}
+	}
+	c.compactRS()
+}
+
+// requeue takes an item out of the resend queue and queues its content again.
+func (c *Channel) requeue(it *rsItem) {
+	it.done = true
+	c.rsLive--
+	c.stats.Retransmits++
+	if it.e == nil {
+		c.resyncPending = true
+		return
+	}
+	if it.e.queued {
+		c.release(it.e)
+		return
+	}
+	it.e.queued = true
+	c.txq = append(c.txq, it.e)
+}
+
+func (c *Channel) compactRS() {
+	for c.rsHead < len(c.rs) && c.rs[c.rsHead].done {
+		c.rs[c.rsHead] = rsItem{}
+		c.rsHead++
+	}
+	if c.rsHead == len(c.rs) {
+		c.rs, c.rsHead = c.rs[:0], 0
+	} else if c.rsHead > 1024 && c.rsHead > len(c.rs)/2 {
+		n := copy(c.rs, c.rs[c.rsHead:])
+		c.rs, c.rsHead = c.rs[:n], 0
+	}
+}
+
+// Tick runs the timers at now. Outbox calls it; call it alone only to observe state.
+func (c *Channel) Tick(now time.Time) {
+	c.now = now
+	if !c.established && !now.Before(c.helloAt) {
+		c.wantAlive = true
+		c.helloAt = now.Add(c.cfg.HelloInterval)
+	}
+	if !now.Before(c.lastSend.Add(c.cfg.AliveInterval)) {
+		c.wantAlive = true
+		if c.session && (c.pending > 0 || c.ctlPending) {
+			c.queueAck(c.ackFrom, c.expected-1) // like conntrackd: ACK instead of ALIVE
+		}
+	}
+	if c.rsLive > 0 && !c.probeAt.IsZero() && !now.Before(c.probeAt) {
+		c.wantProbe = true
+		c.probeGap = min(2*c.probeGap, c.cfg.AliveInterval)
+		c.probeAt = now.Add(c.probeGap)
+	}
+	if c.pending > 0 && !c.ackAt.IsZero() && !now.Before(c.ackAt) {
+		c.queueAck(c.ackFrom, c.expected-1)
+	}
+	// All repeated NACKs go out in the same round (one datagram, one contiguous run of
+	// our seqs), so losing them opens one gap at the peer, not one per hole: NACKs of
+	// NACKs cannot snowball.
+	if len(c.holes) > 0 && !now.Before(c.nackAt) {
+		if len(c.holes) > maxNackMsgs {
+			// One range over all gaps: the sender resends what it still holds in it,
+			// which is the gaps plus at most what our lost ACKs did not free.
+			c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagNack, From: c.holes[0].from, To: c.holes[len(c.holes)-1].to})
+		}
+		j := 0
+		for _, h := range c.holes {
+			if len(c.holes) <= maxNackMsgs {
+				c.ctl = append(c.ctl, Message{Type: TypeCtl, Flags: FlagNack, From: h.from, To: h.to})
+			}
+			h.left--
+			if h.left > 0 {
+				c.holes[j] = h
+				j++
+			}
+		}
+		c.holes = c.holes[:j]
+		c.nackGap = min(2*c.nackGap, maxNackGap)
+		c.nackAt = now.Add(c.nackGap)
+	}
+	if len(c.holes) == 0 {
+		c.nackAt = time.Time{}
+	}
+	for i := c.rsHead; i < len(c.rs); i++ {
+		it := &c.rs[i]
+		if it.suspect.IsZero() {
+			if !it.done {
+				break // items after the first unsuspected one were never passed by an ACK
+			}
+			continue
+		}
+		if !it.done && !now.Before(it.suspect.Add(c.cfg.RetransmitAfter)) {
+			c.requeue(it)
+		}
+	}
+	c.compactRS()
+}
+
+// Deadline returns when Tick/Outbox must run next. A time not after the last call's
+// now means output is ready.
+func (c *Channel) Deadline() time.Time {
+	if c.ready() {
+		return c.now
+	}
+	d := c.lastSend.Add(c.cfg.AliveInterval)
+	early := func(t time.Time) {
+		if !t.IsZero() && t.Before(d) {
+			d = t
+		}
+	}
+	if !c.established {
+		early(c.helloAt)
+	}
+	if c.rsLive > 0 {
+		early(c.probeAt)
+	}
+	if c.pending > 0 {
+		early(c.ackAt)
+	}
+	if len(c.holes) > 0 {
+		early(c.nackAt)
+	}
+	for i := c.rsHead; i < len(c.rs); i++ {
+		it := &c.rs[i]
+		if it.done {
+			continue
+		}
+		if it.suspect.IsZero() {
+			break
+		}
+		early(it.suspect.Add(c.cfg.RetransmitAfter))
+	}
+	return d
+}
+
+func (c *Channel) ready() bool {
+	if len(c.ctl) > 0 || c.helloBackDue || c.wantAlive || c.wantProbe {
+		return true
+	}
+	return c.established && c.rsLive < c.cfg.ResendQueueSize && (c.resyncPending || c.txHead < len(c.txq))
+}
+
+// Outbox runs the timers at now and returns the datagrams to send to the peer, in
+// order. They alias internal buffers, valid until the next Outbox call.
+func (c *Channel) Outbox(now time.Time) [][]byte {
+	c.Tick(now)
+	p := c.packer
+	p.Reset()
+	sent := 0
+	// HELLO_BACK goes on every message of this round, so that losing one datagram
+	// does not lose the answer (conntrackd sets it on one message only).
+	helloBack := c.helloBackDue || c.helloBackSticky
+	for i := range c.ctl {
+		m := &c.ctl[i]
+		c.stamp(m, now)
+		c.mustAdd(m)
+		sent++
+		if m.Flags&FlagAck != 0 {
+			c.stats.AcksSent++
+		} else {
+			c.stats.NacksSent++
+		}
+	}
+	c.ctl = c.ctl[:0]
+	if c.established && c.resyncPending && c.rsLive < c.cfg.ResendQueueSize {
+		c.resyncPending = false
+		m := Message{Type: TypeCtl, Flags: FlagResync}
+		c.stamp(&m, now)
+		c.mustAdd(&m)
+		c.rs = append(c.rs, rsItem{seq: m.Seq})
+		c.rsLive++
+		c.stats.ResyncsSent++
+		sent++
+	}
+	data := 0
+	if c.established {
+		for c.txHead < len(c.txq) && c.rsLive < c.cfg.ResendQueueSize {
+			e := c.txq[c.txHead]
+			c.txq[c.txHead] = nil
+			c.txHead++
+			e.queued = false
+			flags := Flags(0)
+			if helloBack {
+				flags |= FlagHelloBack
+			}
+			seq := c.seq
+			n := HeaderLen + e.flow.tlvLen()
+			if !p.Fits(n) {
+				p.Flush()
+			}
+			start := len(p.buf)
+			b := append(p.buf, Version<<4|byte(e.op.msgType()), byte(flags), byte(n>>8), byte(n), 0, 0, 0, 0)
+			binary.BigEndian.PutUint32(b[start+4:], seq)
+			b, err := e.flow.appendTLVs(b)
+			if err != nil || n > p.max {
+				p.buf = b[:start]
+				c.stats.EncodeErrors++
+				c.release(e)
+				continue
+			}
+			p.buf = b
+			c.seq++
+			c.rs = append(c.rs, rsItem{seq: seq, e: e})
+			c.rsLive++
+			data++
+		}
+		if c.txHead == len(c.txq) {
+			c.txq, c.txHead = c.txq[:0], 0
+		}
+	}
+	sent += data
+	c.stats.DataSent += uint64(data)
+	if data > 0 {
+		c.probeGap = c.cfg.ProbeDelay
+		c.probeAt = now.Add(c.probeGap)
+		c.wantProbe = false
+	}
+	if c.wantProbe || (c.helloBackDue && sent == 0) || (c.wantAlive && sent == 0) {
+		m := Message{Type: TypeCtl, Flags: FlagAlive}
+		c.stamp(&m, now)
+		c.mustAdd(&m)
+		c.stats.AlivesSent++
+		sent++
+	}
+	c.wantAlive, c.wantProbe, c.helloBackDue = false, false, false
+	if c.rsLive == 0 {
+		c.probeAt = time.Time{}
+	}
+	if sent == 0 {
+		return nil
+	}
+	c.stats.MsgsSent += uint64(sent)
+	c.lastSend = now
+	return p.Datagrams()
+}
+
+// stamp gives m the next seq and the handshake flags.
+func (c *Channel) stamp(m *Message, now time.Time) {
+	m.Seq = c.seq
+	c.seq++
+	if !c.established {
+		m.Flags |= FlagHello
+		c.helloAt = now.Add(c.cfg.HelloInterval)
+	}
+	if c.helloBackDue || c.helloBackSticky {
+		m.Flags |= FlagHelloBack
+	}
+}
+
+func (c *Channel) mustAdd(m *Message) {
+	if err := c.packer.Add(m); err != nil {
+		panic("ftfw: control message does not fit: " + err.Error())
+	}
+}
+
+// validate reports whether f can be encoded, without encoding it.
+func (f *Flow) validate() error {
+	if !(f.Src.Is4() && f.Dst.Is4()) && !(f.Src.Is6() && f.Dst.Is6() && !f.Src.Is4In6() && !f.Dst.Is4In6()) {
+		return fmt.Errorf("ftfw: flow %v -> %v: addresses must be both IPv4 or both IPv6", f.Src, f.Dst)
+	}
+	if f.MasterSrc.IsValid() && (!f.MasterDst.IsValid() || f.MasterSrc.Is4() != f.MasterDst.Is4()) {
+		return fmt.Errorf("ftfw: master %v -> %v: mixed or missing address family", f.MasterSrc, f.MasterDst)
+	}
+	for _, a := range [2]netip.Addr{f.SNAT, f.DNAT} {
+		if a.IsValid() && a.Is4() != f.Src.Is4() {
+			return fmt.Errorf("ftfw: NAT address %v does not match the flow's family", a)
+		}
+	}
+	if len(f.Helper)+5 > helperNameMax || strings.IndexByte(f.Helper, 0) >= 0 {
+		return fmt.Errorf("ftfw: helper name %q: at most %d bytes, no NUL", f.Helper, helperNameMax-5)
+	}
+	if 4+4*len(f.Labels) > labelsMax {
+		return fmt.Errorf("ftfw: %d label words, at most %d", len(f.Labels), (labelsMax-4)/4)
+	}
+	return nil
+}
