@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/notify/notifytest"
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// Issue 4 end to end: tracking, FAULT, sync groups and notify, with real
+// vigild processes (and Debian's keepalived 2.2.7) in namespaces.
+
+// TestTrackScript: r1 (150) tracks two vrrp_scripts that test for flag
+// files, one with weight -60 and one with weight 0; r2 (100) tracks
+// nothing.
+//   - weight -60 failing: r1's priority drops to 90 < 100, r2 preempts and
+//     takes the VIP; r1 stays BACKUP (not FAULT). The flag back: r1 is 150
+//     again and preempts.
+//   - weight 0 failing: r1 goes FAULT (state, Faulted, a reason naming the
+//     script), releases the VIP and r2 takes over; the flag back: r1
+//     leaves FAULT and preempts.
+func TestTrackScript(t *testing.T) {
+	l := newLab(t)
+	fw, ff := newFlag(t, "weighted"), newFlag(t, "fault")
+	scripts := trkScript("chk_w", fw.script(), 1, 1, -60) + trkScript("chk_f", ff.script(), 1, 1, 0)
+	track := "    track_script {\n        chk_w\n        chk_f\n    }"
+	c1 := trkGlobal("") + scripts + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, VIP: vip4 + "/24", Extra: track}.String()
+	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
+	v1 := startVigild(t, l.r1, c1, "-i", "r1")
+	v2 := startVigild(t, l.r2, c2, "-i", "r2")
+	onR1 := []vipPlace{{vip4, "eth0", l.r1}}
+	onR2 := []vipPlace{{vip4, "eth0", l.r2}}
+	waitState(t, v1, "VI_1", "MASTER")
+	waitState(t, v2, "VI_1", "BACKUP")
+	waitPlaced(t, onR1, l.r1, l.r2)
+
+	// Negative weight: failover by priority, not by fault.
+	fw.set(t, false)
+	waitInstance(t, v1, "VI_1", "priority 90 after chk_w fails", func(s daemon.InstanceStatus) bool { return s.Priority == 90 })
+	waitState(t, v2, "VI_1", "MASTER")
+	s := waitState(t, v1, "VI_1", "BACKUP")
+	if s.Faulted || s.TrackReason != "" {
+		t.Errorf("a weighted script faulted r1: %s", trkDescribe(s))
+	}
+	if s.MasterPriority != 100 {
+		t.Errorf("r1 sees master priority %d, want r2's 100", s.MasterPriority)
+	}
+	waitPlaced(t, onR2, l.r1, l.r2)
+	st, err := v1.status(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(st.Tracking.Scripts, func(s daemon.ScriptStatus) bool { return s.Name == "chk_w" }); i < 0 || st.Tracking.Scripts[i].Runs == 0 {
+		t.Errorf("status has no runs of chk_w: %+v", st.Tracking.Scripts)
+	}
+	fw.set(t, true)
+	waitInstance(t, v1, "VI_1", "MASTER at 150 after chk_w recovers", func(s daemon.InstanceStatus) bool {
+		return s.State == "MASTER" && s.Priority == 150
+	})
+	waitState(t, v2, "VI_1", "BACKUP")
+	waitPlaced(t, onR1, l.r1, l.r2)
+
+	// Weight 0: FAULT.
+	ff.set(t, false)
+	s = waitState(t, v1, "VI_1", "FAULT")
+	if !s.Faulted || !strings.Contains(s.TrackReason, "chk_f") {
+		t.Errorf("r1 in FAULT without a reason naming chk_f: %s", trkDescribe(s))
+	}
+	if len(s.VIPs) != 0 && hasAddr(t, l.r1, "eth0", vip4) {
+		t.Errorf("r1 in FAULT still holds %s", vip4)
+	}
+	waitState(t, v2, "VI_1", "MASTER")
+	waitPlaced(t, onR2, l.r1, l.r2)
+	if s := v1.instance(t, "VI_1"); s.State != "FAULT" {
+		t.Errorf("r1 left FAULT while chk_f still fails: %s", trkDescribe(s))
+	}
+	ff.set(t, true)
+	s = waitState(t, v1, "VI_1", "MASTER")
+	if s.Faulted || s.TrackReason != "" {
+		t.Errorf("r1 master but still marked faulted: %s", trkDescribe(s))
+	}
+	waitState(t, v2, "VI_1", "BACKUP")
+	waitPlaced(t, onR1, l.r1, l.r2)
+}
+
+// TestTrackInterface: r1 (150) tracks eth1, wired to an upstream host,
+// and (implicitly) its own eth0; r2 (100) tracks nothing. Cutting eth1's
+// far end puts r1 in FAULT (reason names eth1) and r2 takes the VIP;
+// restoring it brings r1 through BACKUP back to MASTER by preemption
+// (seen on r1's notify FIFO). The same for r1's own interface.
+func TestTrackInterface(t *testing.T) {
+	l := newLab(t)
+	up := l.Host("up")
+	r1eth1, _ := l.Wire(l.r1, "eth1", up, "eth0")
+	r1eth1.AddAddr(t, "198.51.100.1/24")
+	fifoPath := filepath.Join(t.TempDir(), "r1.fifo")
+	fifo := notifytest.ReadFIFO(t, fifoPath)
+	track := "    track_interface {\n        eth1\n    }"
+	c1 := trkGlobal("    notify_fifo "+fifoPath) + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, VIP: vip4 + "/24", Extra: track}.String()
+	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
+	v1 := startVigild(t, l.r1, c1, "-i", "r1")
+	v2 := startVigild(t, l.r2, c2, "-i", "r2")
+	onR1 := []vipPlace{{vip4, "eth0", l.r1}}
+	onR2 := []vipPlace{{vip4, "eth0", l.r2}}
+	waitState(t, v1, "VI_1", "MASTER")
+	waitState(t, v2, "VI_1", "BACKUP")
+	waitPlaced(t, onR1, l.r1, l.r2)
+
+	for _, cut := range []struct {
+		name string
+		ifc  *testnet.Iface
+	}{{"eth1", r1eth1}, {"eth0", l.if1}} {
+		before := len(fifo.Lines())
+		cut.ifc.Cut(t)
+		s := waitState(t, v1, "VI_1", "FAULT")
+		if !s.Faulted || !strings.Contains(s.TrackReason, cut.name) {
+			t.Errorf("cut %s: r1 FAULT without a reason naming it: %s", cut.name, trkDescribe(s))
+		}
+		st, err := v1.status(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up, ok := st.Tracking.Interfaces[cut.name]; !ok || up {
+			t.Errorf("cut %s: status tracking interfaces %v", cut.name, st.Tracking.Interfaces)
+		}
+		waitState(t, v2, "VI_1", "MASTER")
+		waitPlaced(t, onR2, l.r1, l.r2)
+		cut.ifc.Restore(t)
+		waitState(t, v1, "VI_1", "MASTER")
+		waitState(t, v2, "VI_1", "BACKUP")
+		waitPlaced(t, onR1, l.r1, l.r2)
+		want := []string{
+			"INSTANCE \"VI_1\" FAULT 150\n",
+			"INSTANCE \"VI_1\" BACKUP 150\n",
+			"INSTANCE \"VI_1\" MASTER 150\n",
+		}
+		var got []string
+		testnet.Eventually(t, settle, func() bool {
+			got = fifo.Lines()[before:]
+			return slices.Contains(got, want[2])
+		}, "cut %s: r1's FIFO after the restore: %q", cut.name, trkLazy(func() string { return fmt.Sprint(got) }))
+		if !slices.Equal(got, want) {
+			t.Errorf("cut %s: r1's FIFO lines %q, want %q", cut.name, got, want)
+		}
+	}
+}
