@@ -27,6 +27,8 @@ type harness struct {
 	ch    *Channel
 	table map[Key]Flow
 
+	stop func() // cancels both goroutines and waits for them; idempotent
+
 	mu    sync.Mutex // guards the following fields
 	cache map[Key]Flow
 	stats Stats
@@ -56,11 +58,15 @@ func startHarness(t testing.TB, h *testnet.Host, local, peer string) *harness {
 	wg.Add(2)
 	go func() { defer wg.Done(); hs.runReader(ctx) }()
 	go func() { defer wg.Done(); hs.runLoop(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		hs.conn.Close()
-		wg.Wait()
-	})
+	var once sync.Once
+	hs.stop = func() {
+		once.Do(func() {
+			cancel()
+			hs.conn.Close()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(hs.stop)
 	return hs
 }
 

@@ -202,3 +202,57 @@ func interopLosses() []int {
 	}
 	return out
 }
+
+// TestVigilToVigilOverUDP is the simulation's claim on real sockets: two Channels in
+// two namespaces, each replicating its own table, 20 % loss both ways from the first
+// HELLO, then one side restarts (empty cache, new seq) and is refilled without help.
+func TestVigilToVigilOverUDP(t *testing.T) {
+	const n = 5000
+	p := newPair(t)
+	p.fw2.DropRandom(t, "eth0", 20, testnet.Both)
+	a := startHarness(t, p.fw1, fw1Addr, fw2Addr)
+	b := startHarness(t, p.fw2, fw2Addr, fw1Addr)
+	fa := harnessFlows(n)
+	fb := make([]Flow, n)
+	for i := range fb {
+		fb[i] = fa[i]
+		fb[i].Src = netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i%200)})
+	}
+	a.add(fa)
+	b.add(fb)
+	converged := func(hs *harness, want []Flow) func() bool {
+		return func() bool {
+			c, _, _ := hs.snapshot()
+			if len(c) != len(want) {
+				return false
+			}
+			for _, f := range want {
+				if g, ok := c[f.Key()]; !ok || g.Mark != f.Mark {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	t0 := time.Now()
+	testnet.Eventually(t, 60*time.Second, converged(b, fa), "fw2 never got fw1's %d entries", n)
+	testnet.Eventually(t, 60*time.Second, converged(a, fb), "fw1 never got fw2's %d entries", n)
+	_, sa, _ := a.snapshot()
+	t.Logf("both ways converged in %v; fw1 stats %+v", time.Since(t0), sa)
+	if sa.Retransmits == 0 {
+		t.Errorf("20 %% loss and no retransmission: the lossy path was not exercised")
+	}
+
+	// Restart fw2's daemon: its table stays (the kernel), its cache is gone.
+	b.stop()
+	t0 = time.Now()
+	b = startHarness(t, p.fw2, fw2Addr, fw1Addr)
+	b.add(fb)
+	testnet.Eventually(t, 60*time.Second, converged(b, fa), "restarted fw2 never got fw1's %d entries back", n)
+	testnet.Eventually(t, 60*time.Second, converged(a, fb), "fw1 lost fw2's entries across fw2's restart")
+	_, sa, _ = a.snapshot()
+	if sa.PeerRestarts == 0 {
+		t.Errorf("fw1 did not see fw2 restart: %+v", sa)
+	}
+	t.Logf("restarted peer refilled in %v", time.Since(t0))
+}
