@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func startNodeTB(t testing.TB, h *testnet.Host, local, peer netip.Addr) *vigilNo
 	t.Helper()
 	r, err := New(testLogger(t).With("node", h.Name()), Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
 		Netns:  "/run/netns/" + h.Name(),
-		Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, 32), netip.PrefixFrom(peer, 32)}}})
+		Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,3 +145,26 @@ func TestReplicatorPairTakeover(t *testing.T) {
 }
 
 var inNetnsPath = inNetns
+
+// The sync link works over IPv6 too (udp6, SO_BINDTODEVICE), and Run
+// leaves no goroutine behind when its context ends.
+func TestReplicatorIPv6LinkAndCleanShutdown(t *testing.T) {
+	needRoot(t, "conntrack")
+	before := runtime.NumGoroutine()
+	lab := testnet.New(t)
+	h1, h2 := lab.Host("a6"), lab.Host("b6")
+	a, b := lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(t, "2001:db8:5::1/64")
+	b.AddAddr(t, "2001:db8:5::2/64")
+	ip1, ip2 := netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:5::2")
+	flows := genFlows(500)
+	commitInto(t, "/run/netns/"+h1.Name(), flows)
+	n1 := startNode(t, h1, ip1, ip2)
+	n2 := startNode(t, h2, ip2, ip1)
+	eventually(t, 20*time.Second, func() bool { return n2.r.Stats().External == len(flows) },
+		"external cache over IPv6: %v", lazy(func() string { return fmt.Sprintf("%+v", n2.r.Stats()) }))
+	n1.stop()
+	n2.stop()
+	eventually(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= before },
+		"goroutines: %v before, %v after", before, lazy(func() string { return fmt.Sprint(runtime.NumGoroutine()) }))
+}

@@ -55,7 +55,7 @@ func runNode(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	r, err := conntracksync.New(log, conntracksync.Config{Interface: *iface, LocalAddr: l, PeerAddr: p, Netns: *netns,
 		Filter: conntracksync.Filter{AddressPolicy: conntracksync.Ignore,
-			Addresses: []netip.Prefix{netip.PrefixFrom(l, 32), netip.PrefixFrom(p, 32)}}})
+			Addresses: []netip.Prefix{netip.PrefixFrom(l, l.BitLen()), netip.PrefixFrom(p, p.BitLen())}}})
 	if err != nil {
 		return err
 	}
