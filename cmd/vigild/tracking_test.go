@@ -149,3 +149,85 @@ func TestTrackInterface(t *testing.T) {
 		}
 	}
 }
+
+// Addresses of the sync-group lab's outside segment (switch B, eth1).
+const (
+	r1out, r2out = "198.51.100.1", "198.51.100.2"
+	vipOut       = "198.51.100.254"
+)
+
+// TestSyncGroup: an inside instance (switch A, eth0) and an outside
+// instance (switch B, eth1) in one vrrp_sync_group on two routers (r1 150,
+// r2 100). Cutting only r1's outside link faults its outside instance,
+// which pulls the inside one: both VIPs move to r2, and once settled they
+// are never split (sampled several times). Restoring the link brings both
+// back to r1 together.
+func TestSyncGroup(t *testing.T) {
+	l := newLab(t)
+	swB := l.Switch("swb")
+	out1, out2 := swB.Attach(l.r1, "eth1"), swB.Attach(l.r2, "eth1")
+	out1.AddAddr(t, r1out+"/24")
+	out2.AddAddr(t, r2out+"/24")
+	cfg := func(prio int) string {
+		return trkGlobal("") + `vrrp_sync_group G1 {
+    group {
+        VI_IN
+        VI_OUT
+    }
+}
+` + trkInst{Name: "VI_IN", Iface: "eth0", VRID: 51, Prio: prio, VIP: vip4 + "/24"}.String() +
+			trkInst{Name: "VI_OUT", Iface: "eth1", VRID: 52, Prio: prio, VIP: vipOut + "/24"}.String()
+	}
+	v1 := startVigild(t, l.r1, cfg(150), "-i", "r1")
+	v2 := startVigild(t, l.r2, cfg(100), "-i", "r2")
+	onR1 := []vipPlace{{vip4, "eth0", l.r1}, {vipOut, "eth1", l.r1}}
+	onR2 := []vipPlace{{vip4, "eth0", l.r2}, {vipOut, "eth1", l.r2}}
+	for _, in := range []string{"VI_IN", "VI_OUT"} {
+		waitState(t, v1, in, "MASTER")
+		waitState(t, v2, in, "BACKUP")
+	}
+	waitPlaced(t, onR1, l.r1, l.r2)
+	groupState := func(v *vigild) string {
+		st, err := v.status(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range st.Groups {
+			if g.Name == "G1" {
+				return g.State
+			}
+		}
+		t.Fatalf("%s: status has no group G1: %+v", v.host.Name(), st.Groups)
+		return ""
+	}
+	testnet.Eventually(t, settle, func() bool { return groupState(v1) == "MASTER" && groupState(v2) == "BACKUP" }, "group states")
+
+	for round := range 2 {
+		out1.Cut(t)
+		s := waitState(t, v1, "VI_OUT", "FAULT")
+		if !strings.Contains(s.TrackReason, "eth1") {
+			t.Errorf("round %d: r1 VI_OUT faulted for %q, want eth1", round, s.TrackReason)
+		}
+		s = waitState(t, v1, "VI_IN", "FAULT")
+		if !s.Faulted || s.Group != "G1" {
+			t.Errorf("round %d: r1 VI_IN (pulled by its group): %s group=%q", round, trkDescribe(s), s.Group)
+		}
+		for _, in := range []string{"VI_IN", "VI_OUT"} {
+			waitState(t, v2, in, "MASTER")
+		}
+		waitPlaced(t, onR2, l.r1, l.r2)
+		if g1, g2 := groupState(v1), groupState(v2); g1 != "FAULT" || g2 != "MASTER" {
+			t.Errorf("round %d: group states r1 %s r2 %s, want FAULT and MASTER", round, g1, g2)
+		}
+
+		out1.Restore(t)
+		for _, in := range []string{"VI_IN", "VI_OUT"} {
+			waitState(t, v1, in, "MASTER")
+			waitState(t, v2, in, "BACKUP")
+		}
+		waitPlaced(t, onR1, l.r1, l.r2)
+		if g1, g2 := groupState(v1), groupState(v2); g1 != "MASTER" || g2 != "BACKUP" {
+			t.Errorf("round %d: group states r1 %s r2 %s after restore, want MASTER and BACKUP", round, g1, g2)
+		}
+	}
+}

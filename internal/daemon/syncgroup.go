@@ -135,7 +135,9 @@ func (d *Daemon) requestMaster(inst *instance, reason vrrp.Reason, now time.Time
 			return
 		}
 	}
-	d.forceGroup(g, inst, vrrp.ForceMaster{Reason: reason}, now)
+	// The requester too: its machine stays BACKUP after RequestMaster and
+	// moves only when forced.
+	d.forceGroup(g, nil, vrrp.ForceMaster{Reason: reason}, now)
 }
 
 // forceGroup sends ev to every member of g except skip.
