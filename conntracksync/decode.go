@@ -67,6 +67,20 @@ func addrOf(v []byte) netip.Addr {
 }
 
 func decodeTuple(b []byte, t *Tuple) error {
+	if err := decodeTupleAttrs(b, t); err != nil {
+		return err
+	}
+	// Keep only what the protocol uses, so that keys compare equal.
+	if !hasPorts(t.Proto) {
+		t.SrcPort, t.DstPort = 0, 0
+	}
+	if t.Proto != ProtoICMP && t.Proto != ProtoICMPv6 {
+		t.ICMPType, t.ICMPCode, t.ICMPID = 0, 0, 0
+	}
+	return nil
+}
+
+func decodeTupleAttrs(b []byte, t *Tuple) error {
 	return attrs(b, func(typ uint16, v []byte) error {
 		switch typ {
 		case ctaTupleIP:
