@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/notify/notifytest"
@@ -230,4 +234,95 @@ func TestSyncGroup(t *testing.T) {
 			t.Errorf("round %d: group states r1 %s r2 %s after restore, want MASTER and BACKUP", round, g1, g2)
 		}
 	}
+}
+
+// TestHangingScript: r1 (150) tracks a vrrp_script that hangs (sleep,
+// timeout 1 s, weight -10, so r1 stays master at 140 over r2's 100). Each
+// run is killed at its timeout and counted (Tracking.Runner.TimedOut), no
+// more than one copy is ever alive, and r1's adverts, captured at r2, keep
+// coming on schedule: over a window covering several timeouts no gap
+// between consecutive adverts reaches 3 × advert_int, and r2 never leaves
+// BACKUP.
+func TestHangingScript(t *testing.T) {
+	const adv = 200 * time.Millisecond
+	l := newLab(t)
+	// A unique argument, so the test counts only its own sleeps.
+	sleepArg := fmt.Sprintf("1000.%06d", rand.IntN(1_000_000))
+	script := trkScript("hang", "/bin/sleep "+sleepArg, 1, 1, -10)
+	track := "    track_script {\n        hang\n    }"
+	c1 := trkGlobal("") + script + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, Adv: "0.2", VIP: vip4 + "/24", Extra: track}.String()
+	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, Adv: "0.2", VIP: vip4 + "/24"}.String()
+	v1 := startVigild(t, l.r1, c1, "-i", "r1")
+	v2 := startVigild(t, l.r2, c2, "-i", "r2")
+	waitInstance(t, v1, "VI_1", "MASTER at 140 (hang timed out)", func(s daemon.InstanceStatus) bool {
+		return s.State == "MASTER" && s.Priority == 140
+	})
+	waitState(t, v2, "VI_1", "BACKUP")
+	status := func() daemon.Status {
+		st, err := v1.status(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	before := status().Tracking.Runner
+	backupTransitions := v2.instance(t, "VI_1").Transitions
+
+	capt := l.r2.Capture(t, "eth0", "ip proto 112")
+	start := time.Now()
+	maxAlive := 0
+	for time.Since(start) < 4500*time.Millisecond {
+		maxAlive = max(maxAlive, processesWithCmdline("/bin/sleep "+sleepArg))
+		time.Sleep(50 * time.Millisecond)
+	}
+	pkts := capt.Stop(t)
+	after := status()
+
+	if n := after.Tracking.Runner.TimedOut - before.TimedOut; n < 2 {
+		t.Errorf("%d script timeouts counted in the window, want >= 2 (runner %+v -> %+v)", n, before, after.Tracking.Runner)
+	}
+	if after.Tracking.Runner.Succeeded != 0 {
+		t.Errorf("a hanging script counted as succeeded: %+v", after.Tracking.Runner)
+	}
+	if maxAlive > 1 {
+		t.Errorf("%d copies of the hanging script alive at once: timed-out runs were not killed", maxAlive)
+	}
+	if maxAlive == 0 {
+		t.Errorf("never saw the hanging script running")
+	}
+	if i := slices.IndexFunc(after.Tracking.Scripts, func(s daemon.ScriptStatus) bool { return s.Name == "hang" }); i < 0 {
+		t.Errorf("status has no script hang: %+v", after.Tracking.Scripts)
+	} else if sc := after.Tracking.Scripts[i]; sc.State == "ok" || sc.Runs < 2 {
+		t.Errorf("script hang status %+v", sc)
+	}
+
+	times := advertTimes(pkts, netip.MustParseAddr(r1v4), 51)
+	if len(times) < 10 {
+		t.Fatalf("only %d adverts from r1 captured at r2 over %v", len(times), time.Since(start))
+	}
+	window := times[len(times)-1].Sub(times[0])
+	var worst time.Duration
+	for i := 1; i < len(times); i++ {
+		worst = max(worst, times[i].Sub(times[i-1]))
+	}
+	t.Logf("%d adverts over %v, largest gap %v (advert_int %v)", len(times), window, worst, adv)
+	if worst >= 3*adv {
+		t.Errorf("adverts stalled: a gap of %v between adverts, want < %v", worst, 3*adv)
+	}
+	if window < 3*time.Second {
+		t.Errorf("adverts cover only %v of the window", window)
+	}
+	if s := v2.instance(t, "VI_1"); s.State != "BACKUP" || s.Transitions != backupTransitions {
+		t.Errorf("r2 left BACKUP during the window: %s", trkDescribe(s))
+	}
+
+	// Stopping vigild leaves no copy of the script behind.
+	if err := v1.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := v1.Wait(settle); err != nil || code != 0 {
+		t.Fatalf("vigild exit %d, %v", code, err)
+	}
+	testnet.Eventually(t, settle, func() bool { return processesWithCmdline("/bin/sleep "+sleepArg) == 0 },
+		"the hanging script outlived vigild")
 }
