@@ -344,3 +344,37 @@ func TestBadPayloadCountedWindowMoves(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// Outbox fills datagrams like conntrackd: 17 of the 84-byte `conntrack -I` TCP entries
+// per 1472-byte datagram (MTU 1500), the 18th starts a new one.
+func TestOutboxPacksLikeConntrackd(t *testing.T) {
+	c, _ := established(t, Config{})
+	for i := range 34 {
+		f := benchFlow(i)
+		if err := c.Send(OpNew, &f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dataDgrams []int
+	for _, d := range c.Outbox(t0) {
+		n := 0
+		Walk(d, func(b []byte) bool {
+			if Type(b[0]&0x0f) == TypeNew {
+				if len(b) != 84 {
+					t.Fatalf("entry of %d bytes, want 84", len(b))
+				}
+				n++
+			}
+			return true
+		})
+		if len(d) > 1472 {
+			t.Fatalf("datagram of %d bytes", len(d))
+		}
+		if n > 0 {
+			dataDgrams = append(dataDgrams, n)
+		}
+	}
+	if len(dataDgrams) != 2 || dataDgrams[0]+dataDgrams[1] != 34 || dataDgrams[1] != 17 {
+		t.Fatalf("entries per datagram %v, want 17 per full datagram", dataDgrams)
+	}
+}
