@@ -53,6 +53,10 @@ func genFlows(n int) []Flow {
 			f.Reply.Src = netip.MustParseAddr("203.0.113.50")
 			f.Reply.SrcPort = 8080
 		}
+		if !src.Is4() && i%5 == 3 && f.Orig.Proto != ProtoICMP {
+			f.Reply.Dst = netip.MustParseAddr("2001:db8:ffff::1")
+			f.Reply.DstPort = uint16(20000 + i/5)
+		}
 		if i%17 == 0 {
 			f.Mark = uint32(i)
 		}
