@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -36,14 +37,17 @@ func connKeyOf(ic *config.Instance) connKey {
 
 // conn is one shared VRRP socket and the instances reading from it.
 type conn struct {
-	key    connKey
-	c      vrrp.Conn
-	byVRID map[uint8]*instance
-	reader chan struct{} // closed when the reader goroutine ends; nil until started
+	key     connKey
+	c       vrrp.Conn // replaced by reopen; only the loop reads this field
+	ifindex int       // of the interface when the socket was opened
+	byVRID  map[uint8]*instance
+	reading bool // a reader goroutine runs for c
 
-	rx          [32]uint64 // drops before demultiplexing, by vrrp.DropReason
-	unknownVRID uint64
-	readErrors  uint64
+	rx           [32]uint64 // drops before demultiplexing, by vrrp.DropReason
+	unknownVRID  uint64
+	readErrors   uint64
+	reopens      uint64
+	reopenErrors uint64
 }
 
 // rxPacket is one received advert on its way from a reader to the loop.
@@ -58,23 +62,35 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, vrrp.MaxMessageLen);
 
 func (d *Daemon) putBuf(b []byte) { bufPool.Put(&b) }
 
+// openConn opens the socket for key in the daemon's network namespace.
+func openConn(key connKey) (vrrp.Conn, int, error) {
+	ifi, err := net.InterfaceByName(key.ifname)
+	if err != nil {
+		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
+	}
+	opts := vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast}
+	var vc vrrp.Conn
+	if key.ipv6 {
+		vc, err = vrrp.ListenIPv6(key.ifname, opts)
+	} else {
+		vc, err = vrrp.ListenIPv4(key.ifname, opts)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
+	}
+	return vc, ifi.Index, nil
+}
+
 // attachConn finds or opens the socket for inst and registers its VRID.
 func (d *Daemon) attachConn(inst *instance) (*conn, error) {
 	key := connKeyOf(inst.cfg)
 	c := d.conns[key]
 	if c == nil {
-		opts := vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast}
-		var vc vrrp.Conn
-		var err error
-		if key.ipv6 {
-			vc, err = vrrp.ListenIPv6(key.ifname, opts)
-		} else {
-			vc, err = vrrp.ListenIPv4(key.ifname, opts)
-		}
+		vc, index, err := openConn(key)
 		if err != nil {
-			return nil, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
+			return nil, err
 		}
-		c = &conn{key: key, c: vc, byVRID: make(map[uint8]*instance)}
+		c = &conn{key: key, c: vc, ifindex: index, byVRID: make(map[uint8]*instance)}
 		d.conns[key] = c
 	}
 	vrid := uint8(inst.cfg.VRID)
@@ -106,20 +122,20 @@ func (d *Daemon) releaseConn(inst *instance) {
 	}
 }
 
-// startReader starts the goroutine that reads c and posts adverts to the
-// loop. It ends when c is closed; Run waits for it.
+// startReader starts the goroutine that reads c's current socket and posts
+// adverts to the loop. It ends when that socket is closed; Run waits for it.
 func (d *Daemon) startReader(c *conn) {
-	c.reader = make(chan struct{})
+	c.reading = true
 	d.readers.Add(1)
-	go d.runReader(c)
+	go d.runReader(c, c.c)
 }
 
-func (d *Daemon) runReader(c *conn) {
+func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 	defer d.readers.Done()
-	defer close(c.reader)
 	for {
 		bp := bufPool.Get().(*[]byte)
-		n, meta, err := c.c.ReadFrom(*bp)
+		n, meta, err := vc.ReadFrom(*bp)
+		p := rxPacket{conn: c, buf: *bp, n: n, meta: meta}
 		if err != nil {
 			bufPool.Put(bp)
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
@@ -127,10 +143,62 @@ func (d *Daemon) runReader(c *conn) {
 			}
 			// A transient error (ENOBUFS, a vanished interface) must not
 			// end reception; it is counted by the loop.
-			d.rx <- rxPacket{conn: c, n: -1}
+			p = rxPacket{conn: c, n: -1}
 			time.Sleep(10 * time.Millisecond)
+		}
+		select {
+		case d.rx <- p:
+		case <-d.stop:
+			return
+		}
+	}
+}
+
+// reopen replaces c's socket, after its interface was recreated or its
+// primary address changed, and restarts its reader. On failure the old
+// socket stays (sends fail and are counted) until the next change.
+func (d *Daemon) reopen(c *conn, why string) {
+	vc, index, err := openConn(c.key)
+	if err != nil {
+		c.reopenErrors++
+		d.log.Warn("VRRP socket could not be reopened", "iface", c.key.ifname, "why", why, "err", err)
+		return
+	}
+	old := c.c
+	c.c, c.ifindex = vc, index
+	old.Close()
+	d.startReader(c)
+	c.reopens++
+	for _, inst := range c.byVRID {
+		inst.check.Self = vc.LocalAddr()
+		if ifi, err := net.InterfaceByName(c.key.ifname); err == nil {
+			inst.mac = ifi.HardwareAddr
+		}
+	}
+	d.log.Info("VRRP socket reopened", "iface", c.key.ifname, "why", why, "source", vc.LocalAddr())
+}
+
+// ifaceChanged reopens the sockets an interface event invalidates: the
+// interface was recreated (it has a new index: every event for it retries
+// until a socket opens, as the new link may not have its address yet), or
+// the address our adverts come from changed.
+func (d *Daemon) ifaceChanged(e check.IfaceEvent) {
+	if e.Kind == check.IfaceRemoved {
+		return
+	}
+	for _, c := range d.conns {
+		if c.key.ifname != e.Name {
 			continue
 		}
-		d.rx <- rxPacket{conn: c, buf: *bp, n: n, meta: meta}
+		if e.Index != c.ifindex {
+			d.reopen(c, "interface recreated")
+			continue
+		}
+		if (e.Kind == check.AddrAdded || e.Kind == check.AddrRemoved) && !c.key.src.IsValid() &&
+			e.Addr.Addr().Is6() == c.key.ipv6 {
+			if pa, err := vrrp.PrimaryAddr(c.key.ifname, c.key.ipv6); err == nil && pa != c.c.LocalAddr() {
+				d.reopen(c, "source address changed")
+			}
+		}
 	}
 }

@@ -50,6 +50,7 @@ type Daemon struct {
 
 	rx      chan rxPacket
 	reqs    chan func(now time.Time)
+	stop    chan struct{} // closed when the loop ends: readers stop posting
 	readers sync.WaitGroup
 
 	reloads, reloadFailures uint64
@@ -71,6 +72,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 		cfg:   cfg,
 		conns: make(map[connKey]*conn),
 		rx:    make(chan rxPacket, 256),
+		stop:  make(chan struct{}),
 		reqs:  make(chan func(time.Time), 16),
 	}
 	defer func() {
@@ -146,6 +148,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer func() { stopCT(); <-ctDone }()
 	}
 	defer func() {
+		close(d.stop)
 		for _, c := range d.conns {
 			c.c.Close()
 		}
@@ -196,6 +199,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.evaluate(now)
 			}
 		case e := <-d.trk.ifaceEvents():
+			d.ifaceChanged(e)
 			if d.trk.ifaceEvent(e) {
 				d.evaluate(time.Now())
 			}
@@ -345,7 +349,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 			d.stopInstance(prev, now)
 			d.releaseConn(prev)
 		}
-		if inst.conn.reader == nil {
+		if !inst.conn.reading {
 			d.startReader(inst.conn)
 		}
 		if d.started {

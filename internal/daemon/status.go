@@ -93,6 +93,7 @@ type SocketStatus struct {
 	UnknownVRID uint64 `json:"unknown_vrid"`
 	ReadErrors  uint64 `json:"read_errors"`
 	Short       uint64 `json:"short"`
+	Reopens     uint64 `json:"reopens"`
 }
 
 // Status returns the latest snapshot. Safe for concurrent use.
@@ -183,6 +184,7 @@ func (d *Daemon) publish() {
 			UnknownVRID: c.unknownVRID,
 			ReadErrors:  c.readErrors,
 			Short:       c.rx[vrrp.DropLength],
+			Reopens:     c.reopens,
 		})
 	}
 	d.mu.Lock()
