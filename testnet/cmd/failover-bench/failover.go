@@ -153,7 +153,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		if err != nil {
 			return tr, err
 		}
-		if v4, v6 := r.advertsFrom(pkts); v4 >= 2 && v6 >= 2 {
+		if v4, v6 := r.advertsFrom(pkts); v4 >= 1 && v6 >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {

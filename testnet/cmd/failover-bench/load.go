@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // Load lab parameters (issue 2: 50 instances at advert_int 0.1 s).
@@ -23,15 +25,15 @@ const userHZ = 100
 // loadResult is one implementation's cost with many instances.
 type loadResult struct {
 	window           time.Duration
-	adverts          int           // sent by r1 in the window, seen at the client
+	sent, recv       int           // adverts r1 sent / r2 received in the window (captures on their eth0)
 	cpuSent, cpuRecv time.Duration // CPU of r1 / r2 in the window
 	procs1, procs2   int           // processes summed
 	hwm1, rss1       int64         // bytes, r1
 	hwm2, rss2       int64         // bytes, r2
 }
 
-func (l loadResult) perSent() time.Duration { return perAdvert(l.cpuSent, l.adverts) }
-func (l loadResult) perRecv() time.Duration { return perAdvert(l.cpuRecv, l.adverts) }
+func (l loadResult) perSent() time.Duration { return perAdvert(l.cpuSent, l.sent) }
+func (l loadResult) perRecv() time.Duration { return perAdvert(l.cpuRecv, l.recv) }
 
 func perAdvert(cpu time.Duration, n int) time.Duration {
 	if n == 0 {
@@ -78,7 +80,10 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // start-up work (GARP bursts) out of the window
-	c := l.client.Capture(sc, "eth0", "ip proto 112")
+	// Counted where they leave r1 and where they reach r2: a capture at
+	// the client can lose frames on a loaded machine.
+	cap1 := l.r1.Capture(sc, "eth0", "ip proto 112")
+	cap2 := l.r2.Capture(sc, "eth0", "ip proto 112")
 	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v\n", im.name, loadInstances, window)
 	t0 := time.Now()
 	c1, _, err := groupCPU(p1.Pid())
@@ -109,12 +114,17 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 		return res, err
 	}
 	m1 := l.if1.MAC()
-	for _, p := range c.Stop(sc) {
-		f := classify(p)
-		if f.kind == kindAdvert && f.from(m1) && !f.at.Before(t0) && !f.at.After(t1) {
-			res.adverts++
+	count := func(c *testnet.Capture) int {
+		n := 0
+		for _, p := range c.Stop(sc) {
+			f := classify(p)
+			if f.kind == kindAdvert && f.from(m1) && !f.at.Before(t0) && !f.at.After(t1) {
+				n++
+			}
 		}
+		return n
 	}
+	res.sent, res.recv = count(cap1), count(cap2)
 	return res, nil
 }
 
