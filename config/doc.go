@@ -10,9 +10,17 @@
 //
 // Every node of the model and every complaint carries the file:line:col of
 // the text that produced it, also through includes and expansion.
-// Complaints are *Error values with a Severity; ExitCode maps them to
-// keepalived's -t exit codes (0 clean, 5 runs with complaints, 4 cannot run,
-// 6 script security), except that a missing file is 4.
+// Complaints are *Error values with a Severity (Warning, Fatal, Security,
+// Notice), sorted and deduplicated; ExitCode maps them to keepalived's -t
+// exit codes (0 clean, 5 runs with complaints, 4 cannot run, 6 script
+// security), except that a missing file is 4. COMPATIBILITY.md lists the
+// deliberate deviations from keepalived 2.2.7, which the differential tests
+// assert.
+//
+// Layout: reader.go, expand.go and quote.go turn files into logical lines;
+// parse.go walks them through the keyword tables (kw_*.go, addr.go);
+// resolve*.go and security.go apply keepalived's semantics; dump*.go prints
+// the model back; load.go is the entry point.
 //
 // It must not touch the network or the kernel and does no I/O beyond reading
 // configuration files: interface, user and script-file checks go through
