@@ -9,19 +9,33 @@ import (
 type Entry struct {
 	Flow    Flow
 	Updated time.Time
-	gen     uint32 // the dump generation that last saw the entry
 }
 
-// Cache is a table of flows keyed by original tuple and zone. It is safe for
-// concurrent use; mu guards entries.
-type Cache struct {
-	mu      sync.Mutex
-	entries map[Key]*Entry
+// centry is how the cache stores a flow: its compact form (encodeFlow),
+// the time of its last update, and the dump generation that last saw it.
+type centry struct {
+	enc     string
+	updated int64 // Unix nanoseconds
 	gen     uint32
 }
 
+// sameState reports whether two compact forms differ at most in their
+// timeout (the last four bytes).
+func sameState(a, b string) bool {
+	return len(a) == len(b) && len(a) >= 4 && a[:len(a)-4] == b[:len(b)-4]
+}
+
+// Cache is a table of flows keyed by original tuple and zone. It is safe for
+// concurrent use; mu guards the fields below it.
+type Cache struct {
+	mu      sync.Mutex
+	entries map[ckey]centry
+	gen     uint32
+	buf     []byte // encoding scratch
+}
+
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{entries: make(map[Key]*Entry)} }
+func NewCache() *Cache { return &Cache{entries: make(map[ckey]centry)} }
 
 // Put inserts or replaces f, stamped with now. It reports whether the
 // replicated state changed (a new key, or any field but TimeoutSec).
@@ -29,20 +43,111 @@ func (c *Cache) Put(f Flow, now time.Time) (changed bool) {
 	f.ensureReply()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.putLocked(f, now)
+	return c.putLocked(&f, now)
 }
 
-func (c *Cache) putLocked(f Flow, now time.Time) bool {
+func (c *Cache) putLocked(f *Flow, now time.Time) bool {
 	k := f.Key()
-	if e, ok := c.entries[k]; ok {
-		changed := !e.Flow.Equal(&f)
-		e.Flow = f
-		e.Updated = now
-		e.gen = c.gen
-		return changed
+	ck := keyOf(&k)
+	c.buf = encodeFlow(c.buf[:0], f)
+	old, ok := c.entries[ck]
+	if ok && old.enc == string(c.buf) {
+		old.updated, old.gen = now.UnixNano(), c.gen
+		c.entries[ck] = old
+		return false
 	}
-	c.entries[k] = &Entry{Flow: f, Updated: now, gen: c.gen}
-	return true
+	c.entries[ck] = centry{enc: string(c.buf), updated: now.UnixNano(), gen: c.gen}
+	return !ok || !sameState(old.enc, string(c.buf))
+}
+
+func (e centry) entry() Entry {
+	var out Entry
+	decodeCompact(e.enc, &out.Flow)
+	out.Updated = time.Unix(0, e.updated)
+	return out
+}
+
+// Apply puts and deletes a batch of flows under one lock: del[i] true
+// removes flows[i] by key, false puts it stamped with now.
+func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range flows {
+		if del[i] {
+			k := flows[i].Key()
+			delete(c.entries, keyOf(&k))
+			continue
+		}
+		flows[i].ensureReply()
+		c.putLocked(&flows[i], now)
+	}
+}
+
+// Range calls fn with every entry under the cache's lock, which fn must
+// not take again; e is reused between calls.
+func (c *Cache) Range(fn func(e *Entry)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var e Entry
+	for _, ce := range c.entries {
+		decodeCompact(ce.enc, &e.Flow)
+		e.Updated = time.Unix(0, ce.updated)
+		fn(&e)
+	}
+}
+
+// Delete removes the flow with key k and returns it.
+func (c *Cache) Delete(k Key) (Flow, bool) {
+	ck := keyOf(&k)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[ck]
+	if !ok {
+		return Flow{}, false
+	}
+	delete(c.entries, ck)
+	var f Flow
+	decodeCompact(e.enc, &f)
+	return f, true
+}
+
+// Get returns the entry with key k.
+func (c *Cache) Get(k Key) (Entry, bool) {
+	ck := keyOf(&k)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[ck]
+	if !ok {
+		return Entry{}, false
+	}
+	return e.entry(), true
+}
+
+// Len returns the number of entries.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// Snapshot returns a copy of every entry, in no particular order.
+func (c *Cache) Snapshot() []Entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Entry, 0, len(c.entries))
+	for _, e := range c.entries {
+		out = append(out, e.entry())
+	}
+	return out
+}
+
+// Flush removes every entry and returns how many there were.
+func (c *Cache) Flush() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.entries)
+	clear(c.entries)
+	return n
 }
 
 // BeginDump starts a dump generation: entries put from now on are marked
@@ -59,86 +164,13 @@ func (c *Cache) Sweep() (removed []Flow) {
 	defer c.mu.Unlock()
 	for k, e := range c.entries {
 		if e.gen != c.gen {
-			removed = append(removed, e.Flow)
+			var f Flow
+			decodeCompact(e.enc, &f)
+			removed = append(removed, f)
 			delete(c.entries, k)
 		}
 	}
 	return removed
-}
-
-// Apply puts and deletes a batch of flows under one lock: del[i] true
-// removes flows[i] by key, false puts it stamped with now.
-func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := range flows {
-		if del[i] {
-			delete(c.entries, flows[i].Key())
-			continue
-		}
-		flows[i].ensureReply()
-		c.putLocked(flows[i], now)
-	}
-}
-
-// Range calls fn with every entry under the cache's lock, which fn must
-// not take again; fn must not keep e.
-func (c *Cache) Range(fn func(e *Entry)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.entries {
-		fn(e)
-	}
-}
-
-// Delete removes the flow with key k and returns it.
-func (c *Cache) Delete(k Key) (Flow, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok {
-		return Flow{}, false
-	}
-	delete(c.entries, k)
-	return e.Flow, true
-}
-
-// Get returns the entry with key k.
-func (c *Cache) Get(k Key) (Entry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok {
-		return Entry{}, false
-	}
-	return *e, true
-}
-
-// Len returns the number of entries.
-func (c *Cache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
-// Snapshot returns a copy of every entry, in no particular order.
-func (c *Cache) Snapshot() []Entry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]Entry, 0, len(c.entries))
-	for _, e := range c.entries {
-		out = append(out, *e)
-	}
-	return out
-}
-
-// Flush removes every entry and returns how many there were.
-func (c *Cache) Flush() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := len(c.entries)
-	clear(c.entries)
-	return n
 }
 
 // Replace makes the cache hold exactly flows (a fresh kernel dump). It

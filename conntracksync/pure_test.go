@@ -114,3 +114,29 @@ func TestWireConversionRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestCompactRoundTrip(t *testing.T) {
+	flows := genFlows(3000)
+	s := Flow{Orig: Tuple{Src: netip.MustParseAddr("192.0.2.7"), Dst: netip.MustParseAddr("198.51.100.7"), Proto: ProtoSCTP, SrcPort: 5, DstPort: 6},
+		SCTPState: 3, SCTPVTagOrig: 0x01020304, SCTPVTagRep: 0x05060708, Zone: 9, Labels: "\x01\x00\x00\x00\x00\x00\x00\x80",
+		SeqAdjOrig: SeqAdj{1, 2, 3}, SeqAdjReply: SeqAdj{4, 5, 6}, Status: StatusConfirmed, TimeoutSec: 50, Helper: "sip",
+		DCCPState: 1, DCCPRole: 2, Master: flows[0].Orig}
+	s.Reply = s.Orig.Invert()
+	for _, f := range append(flows, s, Flow{Orig: flows[1].Orig}) {
+		var got Flow
+		decodeCompact(string(encodeFlow(nil, &f)), &got)
+		want := f
+		want.ensureReply()
+		if f.Reply.IsZero() {
+			want.Reply = Tuple{}
+		}
+		if got != want {
+			t.Fatalf("compact round trip\n got %s\nwant %s", &got, &want)
+		}
+		g2 := f
+		g2.TimeoutSec++
+		if !sameState(string(encodeFlow(nil, &f)), string(encodeFlow(nil, &g2))) {
+			t.Fatal("a timeout change is a state change")
+		}
+	}
+}

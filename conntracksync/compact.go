@@ -1,0 +1,213 @@
+package conntracksync
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// The caches keep each flow in a compact binary form (about 70 bytes for a
+// TCP flow instead of a 312-byte Entry with ten pointers for the garbage
+// collector to scan), keyed by a fixed array.
+
+// ckey is Key packed: source and destination as 16 bytes each, their
+// families, protocol, ports, ICMP type/code/id and zone.
+type ckey [44]byte
+
+func keyOf(k *Key) ckey {
+	var c ckey
+	t := &k.Orig
+	s, d := t.Src.As16(), t.Dst.As16()
+	copy(c[0:16], s[:])
+	copy(c[16:32], d[:])
+	if t.Src.Is4() {
+		c[32] |= 1
+	}
+	if t.Dst.Is4() {
+		c[32] |= 2
+	}
+	if !t.Src.IsValid() {
+		c[32] |= 4
+	}
+	if !t.Dst.IsValid() {
+		c[32] |= 8
+	}
+	c[33] = t.Proto
+	binary.BigEndian.PutUint16(c[34:], t.SrcPort)
+	binary.BigEndian.PutUint16(c[36:], t.DstPort)
+	c[38], c[39] = t.ICMPType, t.ICMPCode
+	binary.BigEndian.PutUint16(c[40:], t.ICMPID)
+	binary.BigEndian.PutUint16(c[42:], k.Zone)
+	return c
+}
+
+// Presence bits of the compact form.
+const (
+	cfReply = 1 << iota // the reply tuple is not the inverted original
+	cfMaster
+	cfSeqAdj
+	cfHelper
+	cfLabels
+	cfSCTP
+	cfDCCP
+)
+
+func appendAddr(b []byte, a netip.Addr) []byte {
+	switch {
+	case !a.IsValid():
+		return append(b, 0)
+	case a.Is4():
+		v := a.As4()
+		return append(append(b, 4), v[:]...)
+	}
+	v := a.As16()
+	return append(append(b, 16), v[:]...)
+}
+
+func appendTuple(b []byte, t *Tuple) []byte {
+	b = appendAddr(b, t.Src)
+	b = appendAddr(b, t.Dst)
+	b = append(b, t.Proto, t.ICMPType, t.ICMPCode)
+	b = binary.BigEndian.AppendUint16(b, t.SrcPort)
+	b = binary.BigEndian.AppendUint16(b, t.DstPort)
+	return binary.BigEndian.AppendUint16(b, t.ICMPID)
+}
+
+// encodeFlow appends f's compact form to b. TimeoutSec is the last four
+// bytes, so that two encodings compare equal but for the timeout when
+// everything before them is equal.
+func encodeFlow(b []byte, f *Flow) []byte {
+	var flags byte
+	if f.Reply != f.Orig.Invert() {
+		flags |= cfReply
+	}
+	if f.Related() {
+		flags |= cfMaster
+	}
+	if f.SeqAdjOrig != (SeqAdj{}) || f.SeqAdjReply != (SeqAdj{}) {
+		flags |= cfSeqAdj
+	}
+	if f.Helper != "" {
+		flags |= cfHelper
+	}
+	if f.Labels != "" {
+		flags |= cfLabels
+	}
+	if f.SCTPState != 0 || f.SCTPVTagOrig != 0 || f.SCTPVTagRep != 0 {
+		flags |= cfSCTP
+	}
+	if f.DCCPState != 0 || f.DCCPRole != 0 {
+		flags |= cfDCCP
+	}
+	b = append(b, flags)
+	b = appendTuple(b, &f.Orig)
+	if flags&cfReply != 0 {
+		b = appendTuple(b, &f.Reply)
+	}
+	if flags&cfMaster != 0 {
+		b = appendTuple(b, &f.Master)
+	}
+	b = binary.BigEndian.AppendUint16(b, f.Zone)
+	b = binary.BigEndian.AppendUint32(b, f.Status)
+	b = binary.BigEndian.AppendUint32(b, f.Mark)
+	b = append(b, f.TCPState, f.TCPWScaleOrig, f.TCPWScaleRep)
+	if flags&cfSCTP != 0 {
+		b = append(b, f.SCTPState)
+		b = binary.BigEndian.AppendUint32(b, f.SCTPVTagOrig)
+		b = binary.BigEndian.AppendUint32(b, f.SCTPVTagRep)
+	}
+	if flags&cfDCCP != 0 {
+		b = append(b, f.DCCPState, f.DCCPRole)
+	}
+	if flags&cfSeqAdj != 0 {
+		for _, s := range [2]SeqAdj{f.SeqAdjOrig, f.SeqAdjReply} {
+			b = binary.BigEndian.AppendUint32(b, s.CorrectionPos)
+			b = binary.BigEndian.AppendUint32(b, s.OffsetBefore)
+			b = binary.BigEndian.AppendUint32(b, s.OffsetAfter)
+		}
+	}
+	if flags&cfHelper != 0 {
+		b = append(b, byte(min(len(f.Helper), 255)))
+		b = append(b, f.Helper[:min(len(f.Helper), 255)]...)
+	}
+	if flags&cfLabels != 0 {
+		b = binary.BigEndian.AppendUint16(b, uint16(min(len(f.Labels), 65535)))
+		b = append(b, f.Labels[:min(len(f.Labels), 65535)]...)
+	}
+	return binary.BigEndian.AppendUint32(b, f.TimeoutSec)
+}
+
+// creader reads the compact form; it trusts its input (only encodeFlow
+// writes it).
+type creader struct {
+	s string
+	i int
+}
+
+func (r *creader) u8() byte {
+	v := r.s[r.i]
+	r.i++
+	return v
+}
+
+func (r *creader) u16() uint16 { return uint16(r.u8())<<8 | uint16(r.u8()) }
+
+func (r *creader) u32() uint32 { return uint32(r.u16())<<16 | uint32(r.u16()) }
+
+func (r *creader) addr() netip.Addr {
+	switch r.u8() {
+	case 4:
+		var a [4]byte
+		r.i += copy(a[:], r.s[r.i:r.i+4])
+		return netip.AddrFrom4(a)
+	case 16:
+		var a [16]byte
+		r.i += copy(a[:], r.s[r.i:r.i+16])
+		return netip.AddrFrom16(a)
+	}
+	return netip.Addr{}
+}
+
+func (r *creader) tuple(t *Tuple) {
+	t.Src, t.Dst = r.addr(), r.addr()
+	t.Proto, t.ICMPType, t.ICMPCode = r.u8(), r.u8(), r.u8()
+	t.SrcPort, t.DstPort, t.ICMPID = r.u16(), r.u16(), r.u16()
+}
+
+// decodeCompact is the inverse of encodeFlow.
+func decodeCompact(s string, f *Flow) {
+	*f = Flow{}
+	r := creader{s: s}
+	flags := r.u8()
+	r.tuple(&f.Orig)
+	if flags&cfReply != 0 {
+		r.tuple(&f.Reply)
+	} else {
+		f.Reply = f.Orig.Invert()
+	}
+	if flags&cfMaster != 0 {
+		r.tuple(&f.Master)
+	}
+	f.Zone, f.Status, f.Mark = r.u16(), r.u32(), r.u32()
+	f.TCPState, f.TCPWScaleOrig, f.TCPWScaleRep = r.u8(), r.u8(), r.u8()
+	if flags&cfSCTP != 0 {
+		f.SCTPState, f.SCTPVTagOrig, f.SCTPVTagRep = r.u8(), r.u32(), r.u32()
+	}
+	if flags&cfDCCP != 0 {
+		f.DCCPState, f.DCCPRole = r.u8(), r.u8()
+	}
+	if flags&cfSeqAdj != 0 {
+		f.SeqAdjOrig = SeqAdj{r.u32(), r.u32(), r.u32()}
+		f.SeqAdjReply = SeqAdj{r.u32(), r.u32(), r.u32()}
+	}
+	if flags&cfHelper != 0 {
+		n := int(r.u8())
+		f.Helper = r.s[r.i : r.i+n]
+		r.i += n
+	}
+	if flags&cfLabels != 0 {
+		n := int(r.u16())
+		f.Labels = r.s[r.i : r.i+n]
+		r.i += n
+	}
+	f.TimeoutSec = r.u32()
+}
