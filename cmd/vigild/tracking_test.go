@@ -326,3 +326,151 @@ func TestHangingScript(t *testing.T) {
 	testnet.Eventually(t, settle, func() bool { return processesWithCmdline("/bin/sleep "+sleepArg) == 0 },
 		"the hanging script outlived vigild")
 }
+
+// notifyConf is a sync group G1 of VI_1 (tracks eth1, every notify
+// script) and VI_2 (generic notify only), with the group's own notify
+// scripts and a notify FIFO; the same text runs under vigild and
+// keepalived.
+func notifyConf(fifo string, rec *notifytest.Recorder) string {
+	q := func(tag string) string { return `"` + rec.Command(tag) + `"` }
+	return trkGlobal("    notify_fifo "+fifo) + `vrrp_sync_group G1 {
+    group {
+        VI_1
+        VI_2
+    }
+    notify_master ` + q("gmaster") + `
+    notify_backup ` + q("gbackup") + `
+    notify_fault ` + q("gfault") + `
+    notify_stop ` + q("gstop") + `
+    notify ` + q("gany") + `
+}
+` + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: "192.0.2.254/24", Extra: `    track_interface {
+        eth1
+    }
+    notify_master ` + q("master") + `
+    notify_backup ` + q("backup") + `
+    notify_fault ` + q("fault") + `
+    notify_stop ` + q("stop") + `
+    notify ` + q("any")}.String() +
+		trkInst{Name: "VI_2", Iface: "eth0", VRID: 52, Prio: 90, VIP: "192.0.2.253/24", Extra: "    notify " + q("any2")}.String()
+}
+
+var notifyTags = []string{"gmaster", "gbackup", "gfault", "gstop", "gany", "master", "backup", "fault", "stop", "any", "any2"}
+
+// notifyRig is one daemon of TestNotifyLikeKeepalived: a router whose
+// eth0 and eth1 are wired to a silent peer, its FIFO and its recorder.
+type notifyRig struct {
+	name string
+	eth1 *testnet.Iface
+	fifo *notifytest.FIFOReader
+	rec  *notifytest.Recorder
+	proc *testnet.Proc
+}
+
+func (r *notifyRig) count(line string) int {
+	n := 0
+	for _, l := range r.fifo.Lines() {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
+// waitCount waits until line has appeared n times on the rig's FIFO.
+func (r *notifyRig) waitCount(t *testing.T, line string, n int) {
+	t.Helper()
+	testnet.Eventually(t, 3*settle, func() bool { return r.count(line) >= n },
+		"%s: %d× %q on the FIFO; has %q", r.name, n, line, trkLazy(func() string { return fmt.Sprint(r.fifo.Lines()) }))
+}
+
+// TestNotifyLikeKeepalived runs vigild and Debian's keepalived 2.2.7 side
+// by side in one lab, each alone on its own wires with the same
+// configuration, through the same transitions: start (BACKUP), no peer
+// (MASTER), the tracked eth1 cut (FAULT, pulling the group), restored
+// (BACKUP, then MASTER), and SIGTERM (STOP). It asserts that vigild's
+// notify FIFO lines equal keepalived's line for line, and that every
+// notify script (instance and group, specific and generic) was called by
+// vigild with the same arguments in the same order as by keepalived. A few
+// lines and calls are also checked against hand-written expectations, so
+// two daemons that both wrote nothing could not pass.
+func TestNotifyLikeKeepalived(t *testing.T) {
+	l := testnet.New(t)
+	rig := func(name string, start func(h *testnet.Host, conf string) *testnet.Proc) *notifyRig {
+		h, p := l.Host(name), l.Host(name+"p")
+		e0, _ := l.Wire(h, "eth0", p, "eth0")
+		e1, _ := l.Wire(h, "eth1", p, "eth1")
+		e0.AddAddr(t, "192.0.2.1/24")
+		e1.AddAddr(t, "198.51.100.1/24")
+		path := filepath.Join(t.TempDir(), name+".fifo")
+		r := &notifyRig{name: name, eth1: e1, fifo: notifytest.ReadFIFO(t, path), rec: secureRecorder(t)}
+		r.proc = start(h, notifyConf(path, r.rec))
+		return r
+	}
+	k := rig("k", func(h *testnet.Host, conf string) *testnet.Proc { return notifytest.StartKeepalived(t, h, conf).Proc })
+	v := rig("v", func(h *testnet.Host, conf string) *testnet.Proc { return startVigild(t, h, conf).Proc })
+	rigs := []*notifyRig{k, v}
+	gline := func(state string) string { return fmt.Sprintf("GROUP \"G1\" %s 0\n", state) }
+
+	for _, r := range rigs {
+		r.waitCount(t, gline("MASTER"), 1)
+	}
+	for _, r := range rigs {
+		r.eth1.Cut(t)
+	}
+	for _, r := range rigs {
+		r.waitCount(t, gline("FAULT"), 1)
+	}
+	for _, r := range rigs {
+		r.eth1.Restore(t)
+	}
+	for _, r := range rigs {
+		r.waitCount(t, gline("MASTER"), 2)
+	}
+	for _, r := range rigs {
+		if err := r.proc.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range rigs {
+		r.waitCount(t, gline("STOP"), 1)
+		if _, err := r.proc.Wait(3 * settle); err != nil {
+			t.Fatalf("%s did not exit after SIGTERM: %v", r.name, err)
+		}
+		// Scripts run asynchronously: wait for the last ones.
+		r.rec.WaitCalls(t, "gstop", 1, settle)
+		r.rec.WaitCalls(t, "stop", 1, settle)
+	}
+	// Let stragglers land before comparing.
+	time.Sleep(500 * time.Millisecond)
+
+	kl, vl := k.fifo.Lines(), v.fifo.Lines()
+	t.Logf("keepalived FIFO:\n%s", strings.Join(kl, ""))
+	for _, want := range []string{
+		"INSTANCE \"VI_1\" BACKUP 100\n", "INSTANCE \"VI_1\" MASTER 100\n", "INSTANCE \"VI_1\" FAULT 100\n",
+		"INSTANCE \"VI_2\" FAULT 90\n", "INSTANCE \"VI_1\" STOP 100\n", "INSTANCE \"VI_2\" STOP 90\n",
+		gline("BACKUP"), gline("FAULT"), gline("STOP"),
+	} {
+		if !slices.Contains(vl, want) {
+			t.Errorf("vigild wrote no FIFO line %q", want)
+		}
+	}
+	if !slices.Equal(vl, kl) {
+		t.Errorf("FIFO lines differ:\nvigild:\n%skeepalived:\n%s", strings.Join(vl, ""), strings.Join(kl, ""))
+	}
+	if got := v.rec.Calls("any"); len(got) == 0 || !slices.Equal(got[0], []string{"any", "INSTANCE", "VI_1", "BACKUP", "100"}) {
+		t.Errorf("vigild's first generic notify call for VI_1: %q", got)
+	}
+	if got := v.rec.Calls("gany"); len(got) == 0 || !slices.Equal(got[len(got)-1], []string{"gany", "GROUP", "G1", "STOP", "0"}) {
+		t.Errorf("vigild's generic group notify calls: %q", got)
+	}
+	if got := v.rec.Calls("fault"); len(got) != 1 || !slices.Equal(got[0], []string{"fault"}) {
+		t.Errorf("vigild's notify_fault calls: %q", got)
+	}
+	for _, tag := range notifyTags {
+		kc, vc := k.rec.Calls(tag), v.rec.Calls(tag)
+		if !slices.EqualFunc(kc, vc, slices.Equal) {
+			t.Errorf("script %s: vigild called %q, keepalived %q", tag, vc, kc)
+		}
+	}
+}

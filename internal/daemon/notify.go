@@ -107,6 +107,7 @@ func (d *Daemon) notifyInstance(inst *instance, state string, reason string, now
 	if d.notifier == nil || state == "" {
 		return
 	}
+	d.groupStarting(inst, state, reason, now)
 	d.notifier.Notify(notify.Event{
 		Kind: notify.KindInstance, Name: inst.cfg.Name, State: state,
 		Priority: int(inst.m.Priority()), Reason: reason, Time: now,

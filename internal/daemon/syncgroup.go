@@ -43,6 +43,14 @@ func (d *Daemon) buildGroups(cfg *config.Config) {
 			}
 		}
 		if len(g.members) > 0 {
+			// After a reload the members may be running: the group is
+			// where they all are, so it is not notified again for it.
+			g.state = g.members[0].m.State()
+			for _, m := range g.members[1:] {
+				if m.m.State() != g.state {
+					g.state = vrrp.StateInit
+				}
+			}
 			d.groups = append(d.groups, g)
 		}
 	}
@@ -136,8 +144,13 @@ func (d *Daemon) requestMaster(inst *instance, reason vrrp.Reason, now time.Time
 		}
 	}
 	// The requester too: its machine stays BACKUP after RequestMaster and
-	// moves only when forced.
-	d.forceGroup(g, nil, vrrp.ForceMaster{Reason: reason}, now)
+	// moves only when forced. keepalived moves it first, then syncs the
+	// others in group order; the notify FIFO shows that order.
+	if d.forcing {
+		return
+	}
+	d.exec(inst, inst.m.Handle(vrrp.ForceMaster{Reason: reason}, now), now)
+	d.forceGroup(g, inst, vrrp.ForceMaster{Reason: reason}, now)
 }
 
 // forceGroup sends ev to every member of g except skip.
@@ -175,11 +188,35 @@ func (d *Daemon) groupTransition(inst *instance, t vrrp.Transition, now time.Tim
 	}
 	g.state = state
 	word := notifyState(state)
+	if state == vrrp.StateInit {
+		// Every member stopped (shutdown, or removed by a reload):
+		// keepalived tells the group's scripts and FIFOs STOP.
+		word = notify.StateStop
+	}
 	if word == "" {
 		return
 	}
 	d.log.Info(fmt.Sprintf("VRRP_Group(%s) Syncing instances to %s state", g.cfg.Name, state), "group", g.cfg.Name)
 	if d.notifier != nil {
 		d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: word, Reason: t.Reason.String(), Time: now}, g.scripts)
+	}
+}
+
+// groupStarting notifies inst's sync group of its first state before inst
+// itself is notified, as keepalived does at start-up (the group's line
+// comes before its members'). It acts only on a member's first
+// transition (out of INIT at start-up) while the group has no state yet.
+func (d *Daemon) groupStarting(inst *instance, state string, reason string, now time.Time) {
+	g := inst.group
+	if g == nil || g.state != vrrp.StateInit || inst.transitions != 1 || d.notifier == nil {
+		return
+	}
+	switch st := inst.m.State(); st {
+	case vrrp.StateBackup, vrrp.StateFault, vrrp.StateMaster:
+		if notifyState(st) != state {
+			return
+		}
+		g.state = st
+		d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: state, Reason: reason, Time: now}, g.scripts)
 	}
 }
