@@ -320,6 +320,64 @@ func keywordCases() []keywordCase {
 		{"missing parameter", instConf("    priority\n"), nil, []string{`fatal t.conf:4:5: priority: missing parameter (vigild does not start)`}},
 		{"no VIP with v3 is fatal", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n}\n", nil,
 			[]string{`fatal t.conf:1:1: virtual_ipaddress: (A) no VIP specified; at least one is required (vigild does not start)`}},
+		{"virtual_server defaults and warnings", "virtual_server 192.0.2.1 80 {\n real_server 198.51.100.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n", func(t *testing.T, c *Config) {
+			v := c.VirtualServers[0]
+			eq(t, "Scheduler", v.Scheduler, "wlc")
+			eq(t, "Method", v.Method, "NAT")
+			eq(t, "Protocol", v.Protocol, "UDP")
+			eq(t, "DelayLoop", v.DelayLoop, 60*time.Second)
+			ck := v.RealServers[0].Checkers[0]
+			eq(t, "ConnectTimeout", ck.ConnectTimeout, 5*time.Second)
+			eq(t, "Retry", ck.Retry, 1)
+		}, []string{`warning t.conf:1:1: lb_algo: virtual server 192.0.2.1:80: no scheduler set (using wlc)`, `warning t.conf:1:1: lb_kind: virtual server 192.0.2.1:80: no forwarding method set (using NAT)`, `warning t.conf:1:1: protocol: virtual server 192.0.2.1:80: no protocol set (using UDP)`}},
+		{"virtual_server without real servers", "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n}\n", func(t *testing.T, c *Config) {
+			eq(t, "vs", len(c.VirtualServers), 0)
+		}, []string{`warning t.conf:1:1: virtual_server: virtual server 192.0.2.1:80 has no real servers (virtual server ignored)`}},
+		{"fwmark with protocol", "virtual_server fwmark 3 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 {\n }\n}\n", nil, []string{`warning t.conf:1:1: protocol: virtual server FWM 3: protocol specified for fwmark (protocol ignored)`}},
+		{"checker inheritance vs -> rs -> checker", "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n connect_timeout 7\n retry 4\n real_server 198.51.100.1 8080 {\n  delay_before_retry 3\n  HTTP_GET {\n   url {\n    path /\n   }\n   retry 2\n  }\n }\n}\n",
+			func(t *testing.T, c *Config) {
+				r := c.VirtualServers[0].RealServers[0]
+				ck := r.Checkers[0]
+				eq(t, "rs.Retry", r.Retry, 4)
+				eq(t, "ck.ConnectTimeout", ck.ConnectTimeout, 7*time.Second)
+				eq(t, "ck.DelayBeforeRetry", ck.DelayBeforeRetry, 3*time.Second)
+				eq(t, "ck.Retry", ck.Retry, 2)
+				eq(t, "status", ck.URLs[0].StatusCodes[0], [2]int{200, 299})
+			}, nil},
+		{"real server port defaults to the virtual server port", "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 {\n }\n}\n",
+			func(t *testing.T, c *Config) { eq(t, "Port", c.VirtualServers[0].RealServers[0].Port, 80) }, nil},
+		{"invalid scheduler", "virtual_server 192.0.2.1 80 {\n lb_algo bogus\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 80 {\n }\n}\n", nil, []string{`warning t.conf:1:1: lb_algo: virtual server 192.0.2.1:80: no scheduler set (using wlc)`, `warning t.conf:2:10: lb_algo: invalid scheduler "bogus" (ignored)`}},
+		{"vrrp_mcast_group4 must be multicast", "global_defs {\n vrrp_mcast_group4 192.0.2.1\n}\n" + instConf(""), nil, []string{`warning t.conf:2:20: vrrp_mcast_group4: 192.0.2.1 is not an IPv4 multicast address (keeping 224.0.0.18)`}},
+		{"script_user and notify_fifo", "global_defs {\n script_user root\n notify_fifo /run/k.fifo\n vrrp_notify_fifo /run/v.fifo root\n}\n" + instConf(""), func(t *testing.T, c *Config) {
+			eq(t, "ScriptUser", c.Global.ScriptUser, "root")
+			eq(t, "NotifyFIFO", c.Global.NotifyFIFO.Argv[0], "/run/k.fifo")
+			eq(t, "VRRPNotifyFIFO.User", c.Global.VRRPNotifyFIFO.User, "root")
+		}, nil},
+		{"static addresses routes rules", "static_ipaddress {\n 192.0.2.5/24 dev eth0\n}\nstatic_routes {\n 198.51.100.0/24 via 192.0.2.1 dev eth0\n blackhole 203.0.113.0/24\n}\nstatic_rules {\n from 192.0.2.0/24 table 10 preference 50\n}\n",
+			func(t *testing.T, c *Config) {
+				eq(t, "addr", c.StaticAddresses[0].Prefix.String(), "192.0.2.5/24")
+				eq(t, "type", c.StaticRoutes[1].Type, "blackhole")
+				eq(t, "NoTrack", c.StaticRoutes[1].NoTrack, true)
+				eq(t, "rule", c.StaticRules[0].Preference, 50)
+			}, []string{`warning t.conf:6:12: static_routes: cannot track route 203.0.113.0/24 with no interface specified (not tracked)`}},
+		{"track_file and vrrp_track_process", "vrrp_track_file tf {\n file /run/x\n weight -3\n}\nvrrp_track_process p {\n process sshd -D\n param_match initial\n quorum 2\n}\n" + instConf("    track_file {\n        tf\n    }\n    track_process {\n        p weight 5\n    }\n"),
+			func(t *testing.T, c *Config) {
+				eq(t, "File", c.TrackFiles["tf"].File, "/run/x")
+				eq(t, "Args", strings.Join(c.TrackProcesses["p"].Args, ","), "-D")
+				x := c.Instances[0]
+				eq(t, "tf weight", x.TrackFiles[0].Weight, -3)
+				eq(t, "p weight", x.TrackProcesses[0].Weight, 5)
+			}, nil},
+		{"unrendered template braces", instConf("    virtual_ipaddress_excluded {\n        {{ vip }}\n    }\n"), nil, []string{`warning t.conf:5:9: {: unexpected '{' in virtual_ipaddress_excluded (the block is skipped)`}},
+		{"undefined parameter splits into tokens", instConf("    priority ${PRIO}\n"), nil, []string{`warning t.conf:4:14: priority: "$" is not a number in [1, 255] (using 100)`, `warning t.conf:4:15: {: unexpected '{' (the block is skipped)`}},
+		{"include of a missing file", "include /nonexistent/*.conf\n" + instConf(""), nil, []string{`notice t.conf:1:1: include: no file matches "/nonexistent/*.conf" (nothing included)`}},
+		{"negated conditional", "@^node1 bogus\n@node1 global_defs {\n@node1 router_id a\n@node1 }\n" + instConf(""), func(t *testing.T, c *Config) {
+			eq(t, "RouterID", c.Global.RouterID, "a")
+		}, nil},
+		{"unicast peers of the wrong family", instConf("    unicast_peer {\n        2001:db8::2\n        192.0.2.2\n    }\n"), nil, []string{`warning t.conf:5:9: unicast_peer: (VI_1) unicast peer 2001:db8::2 does not match the instance family (peer ignored)`}},
+		{"preempt_delay with nopreempt", instConf("    nopreempt\n    preempt_delay 3\n"), nil, []string{`warning t.conf:5:5: preempt_delay: (VI_1) preempt_delay is incompatible with nopreempt (no preempt delay)`}},
+		{"accept in strict v2 is reset", "global_defs {\n vrrp_strict\n}\n" + instConf("    accept\n"), nil, []string{`warning t.conf:7:5: accept: (VI_1) accept mode for VRRP version 2 does not comply with RFC 3768 (no accept mode)`}},
+		{"duplicate instance name", minimal + strings.Replace(minimal, "51", "52", 1), nil, []string{`warning t.conf:8:15: vrrp_instance: vrrp instance VI_1 already defined at t.conf:1:1 (the second definition is ignored)`}},
 	}
 }
 
