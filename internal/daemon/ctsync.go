@@ -3,7 +3,13 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
@@ -11,22 +17,442 @@ import (
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
+// Bounds of the commit that runs on the loop before a takeover's VIPs go up.
+const (
+	// ctCommitMin and ctCommitMax clamp the in-loop commit bound, which is
+	// otherwise two advert intervals of the tracked group (see beforeVIPs).
+	ctCommitMin = 250 * time.Millisecond
+	ctCommitMax = 3 * time.Second
+	// ctCommitLate bounds the rest of a commit that did not finish in the
+	// loop and goes on in the background after the VIPs are up.
+	ctCommitLate = 60 * time.Second
+	// ctRetryMax is the longest wait between attempts to open the sync
+	// link when the replicator cannot start (address not there yet, ...).
+	ctRetryMax = 5 * time.Second
+)
+
+// replicator is what the daemon uses of conntracksync.Replicator; the unit
+// tests substitute a recorder.
+type replicator interface {
+	Run(ctx context.Context) error
+	Commit(ctx context.Context) (conntracksync.CommitStats, error)
+	FlushExternal() int
+	RequestResync()
+	Stats() conntracksync.Stats
+}
+
+var _ replicator = (*conntracksync.Replicator)(nil)
+
 // ctSync binds the conntrack replicator to the instance or sync group named
 // by conntrack_sync's track_group: commit before that group's VIPs go up,
 // resync when it leaves MASTER.
-type ctSync struct{}
+//
+// Concurrency: beforeVIPs and transition run on the daemon loop, the only
+// writer of master and commitBound. run is the replicator's goroutine,
+// started and stopped by Daemon.Run. A commit that overruns its bound
+// finishes on a goroutine of its own (tracked by late) that only touches
+// the replicator (safe from any goroutine) and the counters under mu.
+type ctSync struct {
+	log     *slog.Logger
+	r       replicator
+	group   string // track_group
+	isGroup bool   // track_group names a vrrp_sync_group (else a vrrp_instance)
+
+	commitBound time.Duration // bound of the in-loop commit
+	master      bool          // the tracked group took over and has not left MASTER since
+	// late tracks commit goroutines; lateCtx ends them when run stops.
+	late       sync.WaitGroup
+	lateCtx    context.Context
+	cancelLate context.CancelFunc
+
+	mu        sync.Mutex // guards the fields below
+	gen       uint64     // takeover generation: a late commit flushes only if still current
+	takeovers uint64
+	lateRuns  uint64
+	resyncs   uint64
+	last      CTTakeover
+	runErr    string
+}
 
 // CTStatus is the conntrack replication part of Status.
 type CTStatus struct {
 	TrackGroup string `json:"track_group"`
+	// Master is true while the tracked group holds MASTER on this node
+	// (its external cache has been committed and flushed).
+	Master bool `json:"master"`
+	// Takeovers counts BACKUP→MASTER (or INIT→MASTER) changes of the
+	// tracked group, each with one commit; LateCommits those whose commit
+	// did not finish within the in-loop bound and completed after the VIPs.
+	Takeovers   uint64 `json:"takeovers"`
+	LateCommits uint64 `json:"late_commits"`
+	// ResyncRequests counts the resyncs asked of the peer on leaving MASTER.
+	ResyncRequests uint64 `json:"resync_requests"`
+	// LastTakeover is the latest takeover's commit, as the loop saw it.
+	LastTakeover CTTakeover `json:"last_takeover"`
+	// RunError is the last error that stopped the replicator ("" if none);
+	// it is restarted after each.
+	RunError string `json:"run_error,omitempty"`
 	conntracksync.Stats
 }
 
-func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
-	return nil, errors.New("daemon: conntrack_sync is not wired yet")
+// CTTakeover describes the commit of one takeover.
+type CTTakeover struct {
+	Instance string        `json:"instance,omitempty"` // the member whose VIPs went up first
+	Time     time.Time     `json:"time"`
+	Entries  int           `json:"entries"`  // external-cache entries committed
+	Failed   int           `json:"failed"`   // entries the kernel refused
+	InLoop   time.Duration `json:"in_loop"`  // how long the VIPs waited for the commit
+	Duration time.Duration `json:"duration"` // the whole commit (longer than InLoop when late)
+	Flushed  int           `json:"flushed"`  // entries dropped from the external cache afterwards
+	Error    string        `json:"error,omitempty"`
 }
 
-func (c *ctSync) run(ctx context.Context)                                     {}
-func (c *ctSync) beforeVIPs(inst *instance, now time.Time)                    {}
-func (c *ctSync) transition(inst *instance, t vrrp.Transition, now time.Time) {}
-func (c *ctSync) status() *CTStatus                                           { return nil }
+func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
+	rc, err := ctConfig(cfg.ConntrackSync)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCTSyncWith(log, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := conntracksync.New(c.log, rc)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: conntrack_sync: %w", err)
+	}
+	c.r = r
+	return c, nil
+}
+
+// newCTSyncWith builds the binding to cfg's track_group around r (nil: set
+// by the caller).
+func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync, error) {
+	s := cfg.ConntrackSync
+	if s.TrackGroup == "" {
+		return nil, fmt.Errorf("daemon: %s: conntrack_sync: track_group is required (the vrrp_sync_group or vrrp_instance whose takeover commits the replicated connections)", s.Pos)
+	}
+	c := &ctSync{log: log.With("part", "conntrack_sync", "track_group", s.TrackGroup), r: r, group: s.TrackGroup}
+	c.lateCtx, c.cancelLate = context.WithCancel(context.Background())
+	var advs []time.Duration
+	for _, g := range cfg.SyncGroups {
+		if g.Name == s.TrackGroup {
+			c.isGroup = true
+		}
+	}
+	for _, ic := range cfg.Instances {
+		if (c.isGroup && ic.SyncGroup == s.TrackGroup) || (!c.isGroup && ic.Name == s.TrackGroup) {
+			advs = append(advs, ic.AdvertInterval)
+		}
+	}
+	if len(advs) == 0 {
+		return nil, fmt.Errorf("daemon: %s: conntrack_sync: track_group %s is neither a vrrp_sync_group with members nor a vrrp_instance", s.Pos, s.TrackGroup)
+	}
+	c.commitBound = min(max(2*slices.Min(advs), ctCommitMin), ctCommitMax)
+	return c, nil
+}
+
+// ctConfig maps the conntrack_sync block onto the replicator's Config. With
+// conntrackd_config, the Sync and Filter settings of that file are the
+// base and the block's own keywords take precedence. The config package
+// fills port, ack_window and resend_queue with conntrackd's defaults, so a
+// value equal to the default cannot be told from an absent keyword: there
+// the conntrackd.conf value wins (see docs/conntrack-sync.md).
+func ctConfig(s *config.ConntrackSync) (conntracksync.Config, error) {
+	var rc conntracksync.Config
+	if s.ConntrackdConfig != "" {
+		base, err := conntracksync.ParseConntrackdConf(s.ConntrackdConfig)
+		if err != nil {
+			return rc, fmt.Errorf("daemon: %s: conntrack_sync: conntrackd_config: %w", s.Pos, err)
+		}
+		rc = base
+	}
+	if s.Interface != "" {
+		rc.Interface = s.Interface
+	}
+	if s.LocalAddr.IsValid() {
+		rc.LocalAddr = s.LocalAddr
+	}
+	if s.PeerAddr.IsValid() {
+		rc.PeerAddr = s.PeerAddr
+	}
+	if s.Port != 0 && (s.Port != conntracksync.DefaultPort || rc.Port == 0) {
+		rc.Port = uint16(s.Port)
+	}
+	if s.AckWindow != 0 && (s.AckWindow != conntracksync.DefaultAckWindow || rc.AckWindow == 0) {
+		rc.AckWindow = s.AckWindow
+	}
+	if s.ResendQueue != 0 && (s.ResendQueue != conntracksync.DefaultResendQueue || rc.ResendQueue == 0) {
+		rc.ResendQueue = s.ResendQueue
+	}
+	if s.CommitTimeout > 0 {
+		rc.CommitTimeout = s.CommitTimeout
+	}
+	if err := ctFilter(&s.Filter, &rc.Filter); err != nil {
+		return rc, fmt.Errorf("daemon: %s: conntrack_sync: filter: %w", s.Pos, err)
+	}
+	// The sync link's own traffic is the firewall's, not a forwarded
+	// connection: never replicate it (conntrackd's sample configurations
+	// list these addresses under Address Ignore by hand).
+	if rc.Filter.AddressPolicy == conntracksync.Ignore {
+		for _, a := range []netip.Addr{rc.LocalAddr, rc.PeerAddr} {
+			if a.IsValid() {
+				p := netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+				if !slices.Contains(rc.Filter.Addresses, p) {
+					rc.Filter.Addresses = append(rc.Filter.Addresses, p)
+				}
+			}
+		}
+	}
+	return rc, nil
+}
+
+// Names of the filter block, as conntrackd.conf's (case-insensitive).
+var (
+	ctProtoByName = map[string]uint8{"TCP": conntracksync.ProtoTCP, "UDP": conntracksync.ProtoUDP,
+		"ICMP": conntracksync.ProtoICMP, "ICMPV6": 58, "IPV6-ICMP": 58, "SCTP": conntracksync.ProtoSCTP,
+		"DCCP": conntracksync.ProtoDCCP, "UDPLITE": conntracksync.ProtoUDPLite, "GRE": 47}
+	ctStateByName = map[string]uint8{"SYN_SENT": conntracksync.TCPSynSent, "SYN_RECV": conntracksync.TCPSynRecv,
+		"ESTABLISHED": conntracksync.TCPEstablished, "FIN_WAIT": conntracksync.TCPFinWait,
+		"CLOSE_WAIT": conntracksync.TCPCloseWait, "LAST_ACK": conntracksync.TCPLastAck,
+		"TIME_WAIT": conntracksync.TCPTimeWait, "CLOSE": conntracksync.TCPClose, "CLOSED": conntracksync.TCPClose,
+		"LISTEN": conntracksync.TCPSynSent2, "SYN_SENT2": conntracksync.TCPSynSent2}
+)
+
+// ctFilter overlays the block's filter on out: each list the block sets
+// replaces the conntrackd.conf one. protocol and tcp_state keep only what
+// they name (Accept); ignore_address drops what it names (Ignore). An
+// unknown name is an error, never skipped.
+func ctFilter(f *config.CTFilter, out *conntracksync.Filter) error {
+	var errs []error
+	if len(f.Protocols) > 0 {
+		out.ProtocolPolicy, out.Protocols = conntracksync.Accept, nil
+		for _, name := range f.Protocols {
+			v, ok := ctProtoByName[strings.ToUpper(name)]
+			if !ok {
+				n, err := strconv.ParseUint(name, 10, 8)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("protocol %q: want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE or a number 0..255", name))
+					continue
+				}
+				v = uint8(n)
+			}
+			out.Protocols = append(out.Protocols, v)
+		}
+	}
+	if len(f.IgnoreAddrs) > 0 {
+		if len(out.Addresses) > 0 && out.AddressPolicy != conntracksync.Ignore {
+			errs = append(errs, errors.New("ignore_address cannot be combined with conntrackd_config's Address Accept list"))
+		}
+		out.AddressPolicy = conntracksync.Ignore
+		out.Addresses = append(out.Addresses[:0:0], f.IgnoreAddrs...)
+	}
+	if len(f.TCPStates) > 0 {
+		out.StatePolicy, out.TCPStates = conntracksync.Accept, nil
+		for _, name := range f.TCPStates {
+			v, ok := ctStateByName[strings.ToUpper(name)]
+			if !ok {
+				errs = append(errs, fmt.Errorf("tcp_state %q: want SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN", name))
+				continue
+			}
+			out.TCPStates = append(out.TCPStates, v)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// run runs the replicator until ctx ends (Daemon.Run cancels it after the
+// instances have shut down). A replicator that cannot start (the sync
+// link's address is not configured yet, say) is retried with a growing
+// pause; each failure is logged and shown in the status, never silent.
+func (c *ctSync) run(ctx context.Context) {
+	defer func() {
+		c.cancelLate()
+		c.late.Wait()
+	}()
+	wait := 250 * time.Millisecond
+	for {
+		start := time.Now()
+		err := c.r.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("stopped without an error")
+		}
+		c.mu.Lock()
+		c.runErr = err.Error()
+		c.mu.Unlock()
+		if time.Since(start) > time.Minute {
+			wait = 250 * time.Millisecond
+		}
+		c.log.Error("conntrack sync: replication stopped, starting it again", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, ctRetryMax)
+	}
+}
+
+// tracks reports whether inst belongs to the tracked instance or group.
+func (c *ctSync) tracks(inst *instance) bool {
+	if c.isGroup {
+		return inst.cfg.SyncGroup == c.group
+	}
+	return inst.cfg.Name == c.group
+}
+
+// beforeVIPs runs on the loop right before inst's AddVIPs. On the first
+// such call of a takeover of the tracked group it writes the external
+// cache (the peer's connections) into the kernel, then empties it: from
+// now on our kernel table is the truth, and the peer, going BACKUP, asks
+// us for it (transition → RequestResync on its side).
+//
+// Why here, and why blocking the loop. vrrp.Machine emits SendAdvert,
+// AddVIPs, Announce, Transition in that order, so our first advert as
+// master is already on the wire: a peer that is still alive learns at once
+// that we took over, and the commit does not delay that claim. The VIPs
+// and the gratuitous ARP / NA come after the commit, so no packet of an
+// existing connection can reach this node before its conntrack entry is
+// in the kernel; otherwise the stateful ruleset drops it, or our own
+// stack answers a server's segment with a RST (the race that keepalived +
+// conntrackd's notify script leaves open). While the commit runs the loop
+// sends no advert, so it is bounded by two advert intervals of the tracked
+// group (clamped to [250 ms, 3 s]), below the peer's Master_Down_Interval
+// (three intervals plus skew): a live peer never sees us as gone. A commit
+// that needs longer goes on in the background after the VIPs are up
+// (counted as late): late entries beat missing ones.
+func (c *ctSync) beforeVIPs(inst *instance, now time.Time) {
+	if !c.tracks(inst) || c.master {
+		return
+	}
+	c.master = true
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	c.takeovers++
+	c.mu.Unlock()
+	ext := c.r.Stats().External
+	c.log.Info(fmt.Sprintf("conntrack sync: (%s) taking over for %s: committing %d replicated connections before adding the virtual addresses", inst.cfg.Name, c.group, ext),
+		"instance", inst.cfg.Name, "entries", ext, "bound", c.commitBound)
+
+	start := time.Now()
+	type result struct {
+		st  conntracksync.CommitStats
+		err error
+	}
+	done := make(chan result, 1)
+	c.late.Go(func() {
+		ctx, cancel := context.WithTimeout(c.lateCtx, ctCommitLate)
+		defer cancel()
+		st, err := c.r.Commit(ctx)
+		done <- result{st, err}
+	})
+	tk := CTTakeover{Instance: inst.cfg.Name, Time: now, Entries: ext}
+	timer := time.NewTimer(c.commitBound)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		tk.InLoop = time.Since(start)
+		c.finish(gen, tk, res.st, res.err)
+	case <-timer.C:
+		tk.InLoop = time.Since(start)
+		c.mu.Lock()
+		c.lateRuns++
+		c.last = tk
+		c.mu.Unlock()
+		c.log.Warn(fmt.Sprintf("conntrack sync: commit of %d connections did not finish within %s: adding the virtual addresses now, the commit goes on in the background", ext, c.commitBound),
+			"entries", ext, "bound", c.commitBound)
+		c.late.Go(func() {
+			res := <-done
+			c.finish(gen, tk, res.st, res.err)
+		})
+	}
+}
+
+// finish records a takeover's commit and flushes the external cache,
+// unless a later transition made this takeover stale (the peer's updates
+// since then belong to the next takeover). Loop or late goroutine.
+func (c *ctSync) finish(gen uint64, tk CTTakeover, st conntracksync.CommitStats, err error) {
+	tk.Entries, tk.Failed, tk.Duration = st.Entries, st.Failed, st.Duration
+	if tk.Duration == 0 {
+		tk.Duration = tk.InLoop
+	}
+	c.mu.Lock()
+	current := gen == c.gen
+	c.mu.Unlock()
+	if err != nil {
+		tk.Error = err.Error()
+		c.log.Error("conntrack sync: commit failed; the external cache is kept for the next takeover", "err", err,
+			"entries", st.Entries, "created", st.Created+st.Replaced, "updated", st.Updated, "failed", st.Failed)
+	} else if current {
+		tk.Flushed = c.r.FlushExternal()
+		c.log.Info(fmt.Sprintf("conntrack sync: %d connections committed in %s; external cache flushed, the peer will resync from us", st.Entries, tk.Duration.Round(time.Microsecond)),
+			"entries", st.Entries, "created", st.Created+st.Replaced, "updated", st.Updated, "failed", st.Failed,
+			"took", tk.Duration, "vips_waited", tk.InLoop)
+	}
+	if st.Failed > 0 {
+		c.log.Warn("conntrack sync: the kernel refused some connections", "failed", st.Failed, "errors", st.Errors)
+	}
+	c.mu.Lock()
+	if gen == c.gen {
+		c.last = tk
+	}
+	c.mu.Unlock()
+}
+
+// transition follows the tracked group's state on the loop. Leaving
+// MASTER for BACKUP or FAULT asks the peer (the new master) for its whole
+// table, so that our external cache is complete for the next takeover
+// even if updates were lost while we were master. Shutdown (INIT) asks
+// nothing: the process is going away.
+func (c *ctSync) transition(inst *instance, t vrrp.Transition, now time.Time) {
+	if !c.tracks(inst) {
+		return
+	}
+	if t.To == vrrp.StateMaster {
+		if !c.master { // AddVIPs comes first, so only without one
+			c.master = true
+			c.mu.Lock()
+			c.gen++
+			c.mu.Unlock()
+		}
+		return
+	}
+	if t.From != vrrp.StateMaster || !c.master {
+		return // a sync group's later members, or BACKUP↔FAULT
+	}
+	c.master = false
+	c.mu.Lock()
+	c.gen++ // a late commit of the takeover we leave must not flush now
+	c.mu.Unlock()
+	if t.To == vrrp.StateInit {
+		c.log.Info(fmt.Sprintf("conntrack sync: (%s) %s stops", inst.cfg.Name, c.group))
+		return
+	}
+	c.r.RequestResync()
+	c.mu.Lock()
+	c.resyncs++
+	c.mu.Unlock()
+	c.log.Info(fmt.Sprintf("conntrack sync: (%s) %s left MASTER for %s: asking the peer for its whole connection table", inst.cfg.Name, c.group, t.To),
+		"instance", inst.cfg.Name, "to", t.To.String())
+}
+
+// status is called by the loop (Daemon.publish), like beforeVIPs and
+// transition, so it may read master.
+func (c *ctSync) status() *CTStatus {
+	st := c.r.Stats()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &CTStatus{
+		TrackGroup:     c.group,
+		Master:         c.master,
+		Takeovers:      c.takeovers,
+		LateCommits:    c.lateRuns,
+		ResyncRequests: c.resyncs,
+		LastTakeover:   c.last,
+		RunError:       c.runErr,
+		Stats:          st,
+	}
+}
