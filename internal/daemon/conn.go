@@ -62,19 +62,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, vrrp.MaxMessageLen);
 
 func (d *Daemon) putBuf(b []byte) { bufPool.Put(&b) }
 
-// openConn opens the socket for key in the daemon's network namespace.
-func openConn(key connKey) (vrrp.Conn, int, error) {
-	ifi, err := net.InterfaceByName(key.ifname)
+// openConn opens the socket for key.
+func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
+	ifi, err := d.host.Interface(key.ifname)
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
-	opts := vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast}
-	var vc vrrp.Conn
-	if key.ipv6 {
-		vc, err = vrrp.ListenIPv6(key.ifname, opts)
-	} else {
-		vc, err = vrrp.ListenIPv4(key.ifname, opts)
-	}
+	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast})
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
@@ -86,7 +80,7 @@ func (d *Daemon) attachConn(inst *instance) (*conn, error) {
 	key := connKeyOf(inst.cfg)
 	c := d.conns[key]
 	if c == nil {
-		vc, index, err := openConn(key)
+		vc, index, err := d.openConn(key)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +152,7 @@ func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 // primary address changed, and restarts its reader. On failure the old
 // socket stays (sends fail and are counted) until the next change.
 func (d *Daemon) reopen(c *conn, why string) {
-	vc, index, err := openConn(c.key)
+	vc, index, err := d.openConn(c.key)
 	if err != nil {
 		c.reopenErrors++
 		d.log.Warn("VRRP socket could not be reopened", "iface", c.key.ifname, "why", why, "err", err)
@@ -171,7 +165,7 @@ func (d *Daemon) reopen(c *conn, why string) {
 	c.reopens++
 	for _, inst := range c.byVRID {
 		inst.check.Self = vc.LocalAddr()
-		if ifi, err := net.InterfaceByName(c.key.ifname); err == nil {
+		if ifi, err := d.host.Interface(c.key.ifname); err == nil {
 			inst.mac = ifi.HardwareAddr
 		}
 	}

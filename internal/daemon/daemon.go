@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
@@ -25,6 +28,50 @@ type Options struct {
 	// returns the complaints to log and an error when the new configuration
 	// must not be applied. nil disables reload.
 	Reload func() (*config.Config, []*config.Error, error)
+	// Host is the kernel side; the zero value is the real kernel.
+	Host Host
+}
+
+// Host is the kernel side of the daemon. Each nil field means the real
+// thing in the daemon's network namespace; tests substitute in-memory
+// twins (vrrptest, viptest) to run the loop inside a synctest bubble.
+type Host struct {
+	// Listen opens a VRRP socket: vrrp.ListenIPv4 / vrrp.ListenIPv6.
+	Listen func(ifname string, ipv6 bool, opts vrrp.ConnOptions) (vrrp.Conn, error)
+	// Interface looks an interface up: net.InterfaceByName.
+	Interface func(name string) (*net.Interface, error)
+	// VIPs adds and removes addresses, routes and rules: vip.NewManager.
+	VIPs vip.Reconciler
+	// Announcer sends gratuitous ARP and unsolicited NA: vip.NewAnnouncer.
+	Announcer vip.Sender
+	// InterfaceEvents replaces the netlink interface watcher
+	// (check.NewWatcher).
+	InterfaceEvents <-chan check.IfaceEvent
+}
+
+func (h *Host) fill(log *slog.Logger) error {
+	if h.Listen == nil {
+		h.Listen = func(ifname string, ipv6 bool, opts vrrp.ConnOptions) (vrrp.Conn, error) {
+			if ipv6 {
+				return vrrp.ListenIPv6(ifname, opts)
+			}
+			return vrrp.ListenIPv4(ifname, opts)
+		}
+	}
+	if h.Interface == nil {
+		h.Interface = net.InterfaceByName
+	}
+	if h.VIPs == nil {
+		m, err := vip.NewManager(log)
+		if err != nil {
+			return fmt.Errorf("daemon: netlink: %w", err)
+		}
+		h.VIPs = m
+	}
+	if h.Announcer == nil {
+		h.Announcer = vip.NewAnnouncer(log)
+	}
+	return nil
 }
 
 // Daemon runs the VRRP instances of one configuration. Build it with New,
@@ -34,8 +81,7 @@ type Daemon struct {
 	opts Options
 	cfg  *config.Config
 
-	vips *vip.Manager
-	ann  *vip.Announcer
+	host Host
 
 	instances []*instance
 	groups    []*syncGroup
@@ -80,11 +126,11 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 			d.closeAll()
 		}
 	}()
-	if d.vips, err = vip.NewManager(d.log); err != nil {
-		return nil, fmt.Errorf("daemon: netlink: %w", err)
+	d.host = opts.Host
+	if err := d.host.fill(d.log); err != nil {
+		return nil, err
 	}
-	d.ann = vip.NewAnnouncer(d.log)
-	if d.trk, err = newTracking(d.log, cfg, time.Now(), nil); err != nil {
+	if d.trk, err = newTracking(d.log, cfg, time.Now(), nil, d.host); err != nil {
 		return nil, err
 	}
 	if d.notifier, d.fifos, err = newNotifier(d, cfg); err != nil {
@@ -121,11 +167,10 @@ func (d *Daemon) closeAll() {
 		d.trk.close()
 	}
 	d.closeNotifier()
-	if d.ann != nil {
-		d.ann.Close()
-	}
-	if d.vips != nil {
-		d.vips.Close()
+	for _, x := range []any{d.host.Announcer, d.host.VIPs} {
+		if c, ok := x.(io.Closer); ok {
+			c.Close()
+		}
 	}
 }
 
@@ -312,7 +357,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 // instance that cannot be rebuilt keeps its old configuration); removed
 // instances stop as on shutdown, new ones start.
 func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
-	trk, err := newTracking(d.log, cfg, now, d.trk)
+	trk, err := newTracking(d.log, cfg, now, d.trk, d.host)
 	if err != nil {
 		d.reloadFailures++
 		return err

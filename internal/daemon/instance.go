@@ -69,7 +69,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		cfg: ic,
 		log: d.log.With("instance", ic.Name, "vrid", ic.VRID, "iface", ic.Interface),
 	}
-	ifi, err := net.InterfaceByName(ic.Interface)
+	ifi, err := d.host.Interface(ic.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("%s: vrrp_instance %s: interface %s: %w", ic.Pos, ic.Name, ic.Interface, err)
 	}
@@ -263,10 +263,10 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 	defer cancel()
-	if err := d.vips.RemoveRoutes(ctx, goneRoutes); err != nil {
+	if err := d.host.VIPs.RemoveRoutes(ctx, goneRoutes); err != nil {
 		inst.vipError(err)
 	}
-	if err := d.vips.RemoveAddresses(ctx, goneAddrs); err != nil {
+	if err := d.host.VIPs.RemoveAddresses(ctx, goneAddrs); err != nil {
 		inst.vipError(err)
 	}
 	d.addVIPs(inst)
@@ -407,11 +407,11 @@ func (d *Daemon) sendAdvert(inst *instance, prio uint8) {
 func (d *Daemon) addVIPs(inst *instance) {
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 	defer cancel()
-	if err := d.vips.AddAddresses(ctx, inst.addrs); err != nil {
+	if err := d.host.VIPs.AddAddresses(ctx, inst.addrs); err != nil {
 		inst.vipError(err)
 	}
 	if len(inst.routes) > 0 {
-		if err := d.vips.AddRoutes(ctx, inst.routes); err != nil {
+		if err := d.host.VIPs.AddRoutes(ctx, inst.routes); err != nil {
 			inst.vipError(err)
 		}
 	}
@@ -421,11 +421,11 @@ func (d *Daemon) removeVIPs(inst *instance) {
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 	defer cancel()
 	if len(inst.routes) > 0 {
-		if err := d.vips.RemoveRoutes(ctx, inst.routes); err != nil {
+		if err := d.host.VIPs.RemoveRoutes(ctx, inst.routes); err != nil {
 			inst.vipError(err)
 		}
 	}
-	if err := d.vips.RemoveAddresses(ctx, inst.addrs); err != nil {
+	if err := d.host.VIPs.RemoveAddresses(ctx, inst.addrs); err != nil {
 		inst.vipError(err)
 	}
 	inst.announce = nil
@@ -483,7 +483,7 @@ func (d *Daemon) announceOnce(inst *instance) {
 		return
 	}
 	router := ipv6Forwarding(inst.cfg.Interface)
-	if err := d.ann.Announce(inst.cfg.Interface, inst.annAddrs, inst.mac, router); err != nil {
+	if err := d.host.Announcer.Announce(inst.cfg.Interface, inst.annAddrs, inst.mac, router); err != nil {
 		inst.announceErrs++
 		inst.log.Warn(fmt.Sprintf("(%s) gratuitous ARP / NA failed", inst.cfg.Name), "err", err)
 		return

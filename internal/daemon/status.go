@@ -108,7 +108,6 @@ func (d *Daemon) publish() {
 	s := Status{
 		RouterID:       d.cfg.Global.RouterID,
 		Time:           time.Now(),
-		Addresses:      d.vips.Stats(),
 		Reloads:        d.reloads,
 		ReloadFailures: d.reloadFailures,
 	}
@@ -150,6 +149,9 @@ func (d *Daemon) publish() {
 			is.VIPs = append(is.VIPs, a.Prefix.String()+" dev "+a.Dev)
 		}
 		s.Instances = append(s.Instances, is)
+	}
+	if m, ok := d.host.VIPs.(interface{ Stats() vip.ManagerStats }); ok {
+		s.Addresses = m.Stats()
 	}
 	if d.ct != nil {
 		s.Conntrack = d.ct.status()

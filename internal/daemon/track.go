@@ -28,8 +28,9 @@ type tracking struct {
 	runner  *check.Runner
 	scripts map[string]*trackedScript // referenced vrrp_scripts, by name
 
-	watcher *check.Watcher
-	ifUp    map[string]bool // interface name → up (IFF_UP and IFF_RUNNING)
+	watcher  *check.Watcher // nil when Host.InterfaceEvents replaces it
+	ifEvents <-chan check.IfaceEvent
+	ifUp     map[string]bool // interface name → up (IFF_UP and IFF_RUNNING)
 
 	files *check.FileWatcher
 	paths map[string]string // track_file name → path, what files watches
@@ -79,7 +80,7 @@ func trackedNames(cfg *config.Config) (scripts, files, procs map[string]bool, if
 // reload), the script runner and the interface watcher are kept, and so is
 // the state of every tracker whose configuration did not change, so that a
 // reload does not send instances through FAULT while checks start over.
-func newTracking(log *slog.Logger, cfg *config.Config, now time.Time, prev *tracking) (*tracking, error) {
+func newTracking(log *slog.Logger, cfg *config.Config, now time.Time, prev *tracking, host Host) (*tracking, error) {
 	t := &tracking{
 		log:     log,
 		scripts: map[string]*trackedScript{},
@@ -88,11 +89,15 @@ func newTracking(log *slog.Logger, cfg *config.Config, now time.Time, prev *trac
 	}
 	scripts, files, procs, ifaces := trackedNames(cfg)
 	if prev != nil {
-		t.results, t.runner, t.watcher = prev.results, prev.runner, prev.watcher
+		t.results, t.runner, t.watcher, t.ifEvents = prev.results, prev.runner, prev.watcher, prev.ifEvents
 	} else {
-		var err error
-		if t.watcher, err = check.NewWatcher(check.WatcherConfig{Log: log}); err != nil {
-			return nil, fmt.Errorf("daemon: interface tracking: %w", err)
+		t.ifEvents = host.InterfaceEvents
+		if t.ifEvents == nil {
+			var err error
+			if t.watcher, err = check.NewWatcher(check.WatcherConfig{Log: log}); err != nil {
+				return nil, fmt.Errorf("daemon: interface tracking: %w", err)
+			}
+			t.ifEvents = t.watcher.Events()
 		}
 		t.results = make(chan check.RunResult, 64)
 		t.runner = check.NewRunner(check.RunnerConfig{Log: log, Results: t.results})
@@ -101,7 +106,7 @@ func newTracking(log *slog.Logger, cfg *config.Config, now time.Time, prev *trac
 		if up, ok := prevIface(prev, name); ok {
 			t.ifUp[name] = up
 		} else {
-			t.ifUp[name] = ifaceUp(name)
+			t.ifUp[name] = ifaceUp(host, name)
 		}
 	}
 	var errs []error
@@ -239,8 +244,8 @@ func processSpec(tp *config.TrackProcess) check.ProcessSpec {
 
 // ifaceUp reads an interface's state directly (used before the watcher's
 // first events arrive).
-func ifaceUp(name string) bool {
-	ifi, err := net.InterfaceByName(name)
+func ifaceUp(host Host, name string) bool {
+	ifi, err := host.Interface(name)
 	return err == nil && ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0
 }
 
@@ -265,7 +270,7 @@ func (t *tracking) closeExcept(keep *tracking) {
 }
 
 // Channels the loop selects on; nil (never ready) when not in use.
-func (t *tracking) ifaceEvents() <-chan check.IfaceEvent { return t.watcher.Events() }
+func (t *tracking) ifaceEvents() <-chan check.IfaceEvent { return t.ifEvents }
 
 func (t *tracking) fileEvents() <-chan check.FileEvent {
 	if t.files == nil {
