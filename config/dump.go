@@ -71,12 +71,13 @@ func onOff(b bool) string {
 }
 
 // scriptString renders argv so that keepalived's two-level split gives it
-// back: each argument escaped and single-quoted when needed, the whole in
-// double quotes with \ and " escaped again.
+// back: each argument escaped (quotes as octal \042 and \047, so that no bare
+// quote confuses the brace splitter) and single-quoted when needed, the
+// whole in double quotes with backslashes escaped again.
 func scriptString(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
-		e := strings.NewReplacer(`\`, `\\`, `'`, `\'`, `"`, `\"`).Replace(a)
+		e := strings.NewReplacer(`\`, `\\`, `'`, `\047`, `"`, `\042`).Replace(a)
 		if a == "" || strings.ContainsAny(a, " \t") {
 			e = "'" + e + "'"
 		}

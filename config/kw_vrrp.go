@@ -232,6 +232,8 @@ func instanceBlock() *block {
 		kw("unicast_src_ip", P1, "unicast_src_ip ADDR", "primary address", "", inst(func(p *parser, x *Instance, l *line) {
 			if a, ok := p.addrArg(l, 1, "ignored"); ok {
 				x.UnicastSrcIP = a
+			} else {
+				delete(x.set, "unicast_src_ip")
 			}
 		})),
 		kw("mcast_dst_ip", P2, "mcast_dst_ip ADDR", "vrrp_mcast_group4/6", "", inst(func(p *parser, x *Instance, l *line) {
@@ -246,6 +248,8 @@ func instanceBlock() *block {
 		kw("unicast_ttl", P2, "unicast_ttl 0..255", "255", "0..255", inst(func(p *parser, x *Instance, l *line) {
 			if n, ok := p.intArg(l, 1, 0, 255, "ignored"); ok {
 				x.UnicastTTL = n
+			} else {
+				delete(x.set, "unicast_ttl")
 			}
 		})),
 		valueKw("unicast_peer", P1, "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }", inst2, func(p *parser, n any, l *line) {

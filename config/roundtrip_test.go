@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -69,5 +70,27 @@ func TestModelDiffSeesChanges(t *testing.T) {
 	cfg2.Instances[0].VIPs[0].Prefix = netip.MustParsePrefix("192.0.2.2/32")
 	if modelDiff(cfg, cfg2) == "" {
 		t.Fatal("modelDiff does not see a changed VIP")
+	}
+}
+
+// TestScriptStringRoundTrip: argv printed by Dump splits back to itself
+// through keepalived's two-level script splitting.
+func TestScriptStringRoundTrip(t *testing.T) {
+	cases := [][]string{
+		{"/bin/sh", "-c", "echo 'a b' \"c\" \\x # ! {braces}"},
+		{"/usr/bin/x", "", "two words", `back\slash`, `it's`},
+		{"</dev/tcp/127.0.0.1/80"},
+		{"/x", "\"{", "}"},
+	}
+	for _, argv := range cases {
+		conf := "vrrp_script s {\n script " + scriptString(argv) + "\n}\n"
+		cfg, errs := Parse("s.conf", []byte(conf), Options{})
+		s := cfg.Scripts["s"]
+		if s == nil || s.Cmd == nil {
+			t.Fatalf("%q: script lost: %v\n%s", argv, errs, conf)
+		}
+		if !slices.Equal(s.Cmd.Argv, argv) {
+			t.Errorf("argv %q came back as %q\n%s", argv, s.Cmd.Argv, conf)
+		}
 	}
 }
