@@ -12,14 +12,20 @@ func keywordsMarkdown() string {
 	b.WriteString("# Keywords vigil accepts\n\nGenerated from `config.Keywords()` by `go test ./config -run TestKeywordsDoc -update`.\n")
 	b.WriteString("Status: supported (parsed and acted on), parsed, not implemented (kept, printed by --dump-config, a notice at load),\n")
 	b.WriteString("deprecated (accepted with a warning, as keepalived does), legacy (keepalived 1.x, accepted with a warning).\n")
-	block := ""
+	var order []string
+	byBlock := map[string][]KeywordInfo{}
 	for _, k := range Keywords() {
-		if k.Block != block {
-			block = k.Block
-			b.WriteString("\n## " + block + "\n\n| keyword | tier | status | syntax | default | range |\n| --- | --- | --- | --- | --- | --- |\n")
+		if byBlock[k.Block] == nil {
+			order = append(order, k.Block)
 		}
-		esc := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
-		b.WriteString("| `" + k.Keyword + "` | " + k.Tier.String() + " | " + k.Status.String() + " | `" + esc(k.Syntax) + "` | " + esc(k.Default) + " | " + esc(k.Range) + " |\n")
+		byBlock[k.Block] = append(byBlock[k.Block], k)
+	}
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	for _, blk := range order {
+		b.WriteString("\n## " + blk + "\n\n| keyword | tier | status | syntax | default | range |\n| --- | --- | --- | --- | --- | --- |\n")
+		for _, k := range byBlock[blk] {
+			b.WriteString("| `" + k.Keyword + "` | " + k.Tier.String() + " | " + k.Status.String() + " | `" + esc(k.Syntax) + "` | " + esc(k.Default) + " | " + esc(k.Range) + " |\n")
+		}
 	}
 	return b.String()
 }
