@@ -94,8 +94,8 @@ func TestAnnouncements(t *testing.T) {
 	}
 }
 
-// TestExcludedAndRoutes: virtual_ipaddress_excluded and virtual_routes
-// follow the master, and are not carried in adverts (the backup, which
+// TestExcludedAndRoutes: virtual_ipaddress_excluded, virtual_routes and
+// virtual_rules follow the master, and are not carried in adverts (the backup, which
 // has only the main VIP, accepts the adverts without an address-list
 // warning).
 func TestExcludedAndRoutes(t *testing.T) {
@@ -107,6 +107,9 @@ func TestExcludedAndRoutes(t *testing.T) {
     virtual_routes {
         203.0.113.0/24 via %s dev eth0
         src %s 198.51.100.0/24 dev eth0
+    }
+    virtual_rules {
+        from 203.0.113.0/24 table 100 priority 1000
     }`, clientv4, vip4)
 	cfg := func(prio int) string {
 		c := conf("", prio, "")
@@ -126,8 +129,16 @@ func TestExcludedAndRoutes(t *testing.T) {
 		r := routes(l.r1)
 		return bytes.Contains([]byte(r), []byte("203.0.113.0/24 via "+clientv4)) && bytes.Contains([]byte(r), []byte("src "+vip4))
 	}, "master's virtual_routes: %s", routes(l.r1))
-	if hasAddr(t, l.r2, "eth0", "198.51.100.1") || bytes.Contains([]byte(routes(l.r2)), []byte("203.0.113.0/24")) {
-		t.Fatal("backup holds the excluded address or the virtual route")
+	rules := func(h *testnet.Host) string {
+		out, _ := h.Command(t.Context(), "ip", "rule", "show").CombinedOutput()
+		return string(out)
+	}
+	testnet.Eventually(t, settle, func() bool {
+		return bytes.Contains([]byte(rules(l.r1)), []byte("1000:\tfrom 203.0.113.0/24 lookup 100"))
+	}, "master's virtual_rules: %s", rules(l.r1))
+	if hasAddr(t, l.r2, "eth0", "198.51.100.1") || bytes.Contains([]byte(routes(l.r2)), []byte("203.0.113.0/24")) ||
+		bytes.Contains([]byte(rules(l.r2)), []byte("203.0.113.0/24")) {
+		t.Fatal("backup holds the excluded address, the virtual route or the virtual rule")
 	}
 	testnet.Eventually(t, settle, func() bool { return v2.instance(t, "VI_1").Received["none"] > 3 }, "backup accepts adverts")
 	if n := v2.instance(t, "VI_1").Received["addr_list_warning"]; n != 0 {

@@ -35,6 +35,7 @@ type instance struct {
 
 	addrs    []vip.Address // virtual_ipaddress + virtual_ipaddress_excluded
 	routes   []vip.Route   // virtual_routes
+	rules    []vip.Rule    // virtual_rules
 	announce []time.Time   // pending GARP/NA rounds, ascending
 	annAddrs []netip.Addr
 	mac      net.HardwareAddr
@@ -192,6 +193,13 @@ func (inst *instance) buildAddrs() {
 			}
 		}
 	}
+	inst.rules = inst.rules[:0]
+	for _, r := range ic.Rules {
+		inst.rules = append(inst.rules, vip.Rule{
+			From: r.From, To: r.To, IPv6: r.IPv6, Table: r.Table, Priority: r.Preference,
+			IIF: r.IIF, OIF: r.OIF, FwMark: r.FWMark, FwMask: r.FWMask,
+		})
+	}
 	inst.routes = inst.routes[:0]
 	for _, r := range ic.Routes {
 		inst.routes = append(inst.routes, vip.Route{
@@ -239,6 +247,7 @@ func (inst *instance) sameMachine(ic *config.Instance) bool {
 func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Time) {
 	oldAddrs := slices.Clone(inst.addrs)
 	oldRoutes := slices.Clone(inst.routes)
+	oldRules := slices.Clone(inst.rules)
 	inst.cfg = ic
 	inst.dsts = inst.dsts[:0]
 	inst.buildPackets(inst.m.Config().LocalAddr)
@@ -246,7 +255,8 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 	inst.scripts = d.notifyScripts(ic.Notify)
 	// A new base priority reaches the machine through apply's evaluate.
 	if inst.m.State() != vrrp.StateMaster ||
-		reflect.DeepEqual(oldAddrs, inst.addrs) && reflect.DeepEqual(oldRoutes, inst.routes) {
+		reflect.DeepEqual(oldAddrs, inst.addrs) && reflect.DeepEqual(oldRoutes, inst.routes) &&
+			reflect.DeepEqual(oldRules, inst.rules) {
 		return
 	}
 	var goneAddrs []vip.Address
@@ -261,8 +271,17 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 			goneRoutes = append(goneRoutes, r)
 		}
 	}
+	var goneRules []vip.Rule
+	for _, r := range oldRules {
+		if !slices.Contains(inst.rules, r) {
+			goneRules = append(goneRules, r)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 	defer cancel()
+	if err := d.host.VIPs.RemoveRules(ctx, goneRules); err != nil {
+		inst.vipError(err)
+	}
 	if err := d.host.VIPs.RemoveRoutes(ctx, goneRoutes); err != nil {
 		inst.vipError(err)
 	}
@@ -415,11 +434,21 @@ func (d *Daemon) addVIPs(inst *instance) {
 			inst.vipError(err)
 		}
 	}
+	if len(inst.rules) > 0 {
+		if err := d.host.VIPs.AddRules(ctx, inst.rules); err != nil {
+			inst.vipError(err)
+		}
+	}
 }
 
 func (d *Daemon) removeVIPs(inst *instance) {
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 	defer cancel()
+	if len(inst.rules) > 0 {
+		if err := d.host.VIPs.RemoveRules(ctx, inst.rules); err != nil {
+			inst.vipError(err)
+		}
+	}
 	if len(inst.routes) > 0 {
 		if err := d.host.VIPs.RemoveRoutes(ctx, inst.routes); err != nil {
 			inst.vipError(err)
