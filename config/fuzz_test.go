@@ -3,6 +3,8 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,30 @@ func FuzzParse(f *testing.F) {
 			_ = errs2
 		}
 		ExitCode(cfg, errs, nil)
+	})
+}
+
+// FuzzScriptString: any argv (without NUL or newline, which a line cannot
+// hold) printed by Dump's scriptString splits back to itself.
+func FuzzScriptString(f *testing.F) {
+	f.Add("/bin/sh\x00-c\x00echo 'a' \"b\" {c} # ! \\x41 $X")
+	f.Add("\x00\x00 ")
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.ContainsAny(s, "\n\r") {
+			return
+		}
+		argv := strings.Split(s, "\x00")
+		if argv[0] == "" || strings.Contains(s, "$") {
+			return // an empty command is no script; $ may meet a parameter
+		}
+		if len(scriptString(argv)) > maxLineBytes-16 {
+			return // longer than a configuration line may be
+		}
+		conf := "vrrp_script s {\n script " + scriptString(argv) + "\n}\n"
+		cfg, errs := Parse("s.conf", []byte(conf), Options{ConfigID: "x"})
+		sc := cfg.Scripts["s"]
+		if sc == nil || sc.Cmd == nil || !slices.Equal(sc.Cmd.Argv, argv) {
+			t.Fatalf("argv %q -> %s -> %+v (%v)", argv, conf, sc, errs)
+		}
 	})
 }
