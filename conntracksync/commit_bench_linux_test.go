@@ -2,6 +2,7 @@ package conntracksync
 
 import (
 	"context"
+	"os"
 	"fmt"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ func BenchmarkCommit(b *testing.B) {
 		for _, workers := range []int{1, 2, 4} {
 			b.Run(fmt.Sprintf("n=%d/workers=%d", n, workers), func(b *testing.B) {
 				flows := genFlows(n)
+				var cpu time.Duration
 				for b.Loop() {
 					b.StopTimer()
 					ns := newTestNS(b, testPrefix(b), "bc")
@@ -25,7 +27,9 @@ func BenchmarkCommit(b *testing.B) {
 					now := time.Now()
 					es := entries(flows, now)
 					b.StartTimer()
+					c0 := cpuTime()
 					st, err := c.Commit(context.Background(), es, now, 0)
+					cpu += cpuTime() - c0
 					b.StopTimer()
 					if err != nil || st.Created != n {
 						b.Fatalf("%+v %v", st, err)
@@ -34,7 +38,51 @@ func BenchmarkCommit(b *testing.B) {
 					b.StartTimer()
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/flow")
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/1e6, "cpu-ms/commit")
 			})
 		}
 	}
+}
+
+// BenchmarkCommitWithListener is a takeover commit: our own listener
+// follows the namespace while its committer writes 100k flows.
+func BenchmarkCommitWithListener(b *testing.B) {
+	needRoot(b, "conntrack")
+	flows := genFlows(100000)
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		ns := newTestNS(b, testPrefix(b), "bl")
+		cache := NewCache()
+		l := NewListener(testLogger(b), cache, ListenerConfig{Netns: ns.path()})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = l.Run(ctx); close(done) }()
+		eventually(b, 10*time.Second, func() bool { return l.Stats().Dumps > 0 }, "dump")
+		c, err := l.NewCommitter(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		now := time.Now()
+		es := entries(flows, now)
+		var st CommitStats
+		b.StartTimer()
+		c0 := cpuTime()
+		if os.Getenv("COMMIT_NOT_QUIET") != "" {
+			st, err = c.Commit(context.Background(), es, now, 0)
+		} else {
+			l.quiet(func() { st, err = c.Commit(context.Background(), es, now, 0) })
+		}
+		cpu += cpuTime() - c0
+		b.StopTimer()
+		if err != nil || st.Created != len(flows) {
+			b.Fatalf("%+v %v", st, err)
+		}
+		c.Close()
+		cancel()
+		<-done
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/commit")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/1e6, "cpu-ms/commit")
 }

@@ -70,6 +70,7 @@ type batchReq struct {
 	op      commitOp
 	flow    *Flow
 	timeout uint32
+	idx     int // index in the committed entries
 }
 
 // do sends reqs in one sendmsg, acknowledged only on the last message, and
@@ -193,12 +194,19 @@ func (c *Committer) Close() {
 // commitTimeoutSec. A per-entry refusal is counted in the stats; the error
 // is for socket failures and ctx cancellation only.
 func (c *Committer) Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (CommitStats, error) {
+	st, _, err := c.commit(ctx, entries, now, commitTimeout)
+	return st, err
+}
+
+// commit is Commit, also returning which entries are now in the kernel.
+func (c *Committer) commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (CommitStats, []bool, error) {
 	start := time.Now()
 	st := CommitStats{Entries: len(entries)}
+	ok := make([]bool, len(entries))
 	var masters, related []batchReq
 	for i := range entries {
 		e := &entries[i]
-		r := batchReq{op: opCreate, flow: &e.Flow, timeout: commitTimeoutSec(e, now, commitTimeout)}
+		r := batchReq{op: opCreate, flow: &e.Flow, timeout: commitTimeoutSec(e, now, commitTimeout), idx: i}
 		if e.Flow.Related() {
 			related = append(related, r)
 		} else {
@@ -206,18 +214,18 @@ func (c *Committer) Commit(ctx context.Context, entries []Entry, now time.Time, 
 		}
 	}
 	for _, phase := range [][]batchReq{masters, related} {
-		ps, err := c.commitPhase(ctx, phase)
+		ps, err := c.commitPhase(ctx, phase, ok)
 		st.add(ps)
 		if err != nil {
 			st.Duration = time.Since(start)
-			return st, err
+			return st, ok, err
 		}
 	}
 	st.Duration = time.Since(start)
-	return st, nil
+	return st, ok, nil
 }
 
-func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq) (CommitStats, error) {
+func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool) (CommitStats, error) {
 	if len(reqs) == 0 {
 		return CommitStats{}, nil
 	}
@@ -231,7 +239,7 @@ func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq) (CommitSta
 	var wg sync.WaitGroup
 	for w := range n {
 		lo, hi := w*per, min(len(reqs), (w+1)*per)
-		wg.Go(func() { stats[w], errs[w] = c.socks[w].commitAll(ctx, reqs[lo:hi]) })
+		wg.Go(func() { stats[w], errs[w] = c.socks[w].commitAll(ctx, reqs[lo:hi], ok) })
 	}
 	wg.Wait()
 	var st CommitStats
@@ -243,7 +251,9 @@ func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq) (CommitSta
 
 // commitAll creates reqs in batches, then retries EEXIST as updates and
 // failed updates as delete+create.
-func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq) (CommitStats, error) {
+// ok[r.idx] is set for each request that succeeded; workers own disjoint
+// indexes.
+func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq, ok []bool) (CommitStats, error) {
 	var st CommitStats
 	errs := make([]syscall.Errno, commitBatch)
 	var exists []batchReq
@@ -259,6 +269,7 @@ func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq) (CommitStats, e
 			switch e {
 			case 0:
 				st.Created++
+				ok[b[i].idx] = true
 			case unix.EEXIST:
 				r := b[i]
 				r.op = opUpdate
@@ -277,6 +288,7 @@ func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq) (CommitStats, e
 		for i, e := range errs[:len(b)] {
 			if e == 0 {
 				st.Updated++
+				ok[b[i].idx] = true
 				continue
 			}
 			r := b[i]
@@ -297,6 +309,7 @@ func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq) (CommitStats, e
 			}
 			if e == 0 {
 				st.Replaced++
+				ok[b[i].idx] = true
 			} else {
 				st.fail(e)
 			}

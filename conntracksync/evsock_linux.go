@@ -64,6 +64,16 @@ func (s *evSock) join() error {
 	return nil
 }
 
+// leave drops the given groups.
+func (s *evSock) leave(groups ...int) error {
+	for _, g := range groups {
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_NETLINK, unix.NETLINK_DROP_MEMBERSHIP, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *evSock) close() { _ = unix.Close(s.fd) }
 
 var errRecvTimeout = errors.New("receive timeout")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,11 @@ type Listener struct {
 	// minRedump is the least time between two dumps.
 	minRedump time.Duration
 	netns     string
+
+	sockMu sync.Mutex // guards sock
+	sock   *evSock    // the current event socket, for quiet
+
+	redumpWanted atomic.Bool // set by quiet, served by the receive loop
 
 	events, ownEvents, dumps, redumps, recvErrors, decodeErrors atomic.Uint64
 	filtered                                                    [numDropReasons]atomic.Uint64
@@ -120,7 +126,8 @@ func (l *Listener) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() { ev.close() }()
+	l.setSock(ev)
+	defer func() { l.setSock(nil); ev.close() }()
 	if err := l.dump(); err != nil {
 		return fmt.Errorf("%w: dump: %w", errSetup, err)
 	}
@@ -137,6 +144,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		for {
 			next, err := l.subscribe()
 			if err == nil {
+				l.setSock(next)
 				ev.close()
 				ev = next
 				break
@@ -212,8 +220,48 @@ func (l *Listener) receive(ctx context.Context, ev *evSock) error {
 		if err != nil && !errors.Is(err, errRecvTimeout) {
 			return fmt.Errorf("conntracksync: event receive: %w", err)
 		}
+		if l.redumpWanted.Swap(false) {
+			if err := l.dump(); err != nil {
+				return fmt.Errorf("conntracksync: dump after commit: %w", err)
+			}
+			l.redumps.Add(1)
+		}
 	}
 	return ctx.Err()
+}
+
+func (l *Listener) setSock(s *evSock) {
+	l.sockMu.Lock()
+	defer l.sockMu.Unlock()
+	l.sock = s
+}
+
+// quiet runs fn (a commit) with the event socket out of the NEW and
+// UPDATE groups, and then dumps the table again to catch up.
+//
+// A socket in any conntrack group keeps the kernel attaching the event
+// extension to new flows (so their destruction is still reported), but
+// with nobody in the NEW group the kernel does not build a NEW event per
+// committed flow: building and reading those events doubles the time a
+// takeover commit takes. Flows that real traffic creates or changes
+// meanwhile are caught by the dump that follows.
+func (l *Listener) quiet(fn func()) {
+	l.sockMu.Lock()
+	s := l.sock
+	left := s != nil && s.leave(nfnlgrpCTNew, nfnlgrpCTUpdate) == nil
+	l.sockMu.Unlock()
+	fn()
+	if !left {
+		return
+	}
+	l.sockMu.Lock()
+	if l.sock == s {
+		if err := s.join(); err != nil {
+			l.log.Warn("conntrack event socket: cannot rejoin after a commit", "err", err)
+		}
+	}
+	l.sockMu.Unlock()
+	l.redumpWanted.Store(true)
 }
 
 // dump streams the kernel table into the cache and reports the difference.
@@ -254,6 +302,13 @@ func (l *Listener) dump() error {
 
 func (l *Listener) handle(m netlink.Message) {
 	l.events.Add(1)
+	// Events of our own commits are skipped before decoding: the commit
+	// itself puts what it wrote into the internal cache (Replicator.Commit),
+	// and a takeover commit should not compete with 100k decodes.
+	if l.pids.has(m.Header.PID) {
+		l.ownEvents.Add(1)
+		return
+	}
 	var f Flow
 	var d decoded
 	typ := uint16(m.Header.Type)
@@ -261,13 +316,9 @@ func (l *Listener) handle(m netlink.Message) {
 		l.decodeErrors.Add(1)
 		return
 	}
-	own := l.pids.has(m.Header.PID)
-	if own {
-		l.ownEvents.Add(1)
-	}
 	now := time.Now()
 	if typ&0xff == ctMsgDelete {
-		if old, ok := l.cache.Delete(f.Key()); ok && !own && l.onUpdate != nil {
+		if old, ok := l.cache.Delete(f.Key()); ok && l.onUpdate != nil {
 			l.onUpdate(UpdateDelete, &old)
 		}
 		return
@@ -281,7 +332,7 @@ func (l *Listener) handle(m netlink.Message) {
 		mergeDecoded(&f, &old.Flow, &d)
 	}
 	changed := l.cache.Put(f, now)
-	if own || !changed || l.onUpdate == nil {
+	if !changed || l.onUpdate == nil {
 		return
 	}
 	kind := UpdateChange

@@ -293,7 +293,24 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 		}
 		r.committer = c
 	}
-	st, err := r.committer.Commit(ctx, snap, now, r.cfg.CommitTimeout)
+	var st CommitStats
+	var ok []bool
+	var err error
+	r.listener.quiet(func() { st, ok, err = r.committer.commit(ctx, snap, now, r.cfg.CommitTimeout) })
+	// The listener skips the events of our own commits: put what is now in
+	// the kernel into the internal cache here (not announced: the peer sent
+	// it), with the timeout it was given, so that after a takeover a peer's
+	// resync gets it.
+	flows, del := make([]Flow, 0, len(snap)), make([]bool, 0, len(snap))
+	for i := range snap {
+		if ok[i] {
+			f := snap[i].Flow
+			f.TimeoutSec = commitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
+			flows = append(flows, f)
+			del = append(del, false)
+		}
+	}
+	r.internal.Apply(flows, del, time.Now())
 	if err != nil {
 		// A socket failed: open fresh ones next time.
 		r.committer.Close()
