@@ -2,8 +2,8 @@ package conntracksync
 
 import (
 	"context"
-	"os"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
