@@ -159,8 +159,14 @@ var keywordDeviations = map[string]string{
 	"conntrack_sync needs its keywords":          "conntrack_sync is vigil's own block (keepalived: unknown keyword, 5); without its keywords vigild cannot run (4)",
 	"conntrack_sync block":                       "conntrack_sync is vigil's own block; keepalived reports an unknown keyword (5)",
 	"missing parameter":                          "keepalived aborts parsing with exit 2 (KEEPALIVED_EXIT_CONFIG), not a -t code; vigild reports the position and 4",
+	"includem of a missing file":                 includeMissing,
+	"includew with an unmatched wildcard":        includeMissing,
+	"includeb with an unmatched brace":           includeMissing,
 	"notify scripts with user":                   "keepalived 2.2.7 -t terminates itself (SIGTERM) while checking a script to run as another user; vigild answers 0",
 }
+
+const includeMissing = "keepalived 2.2.7 -t exits 6 (its script-security code) when a mandatory include " +
+	"(includem/includew/includeb) finds no file; vigild says 4 because it will not run"
 
 const cannotRun = "keepalived's VRRP process would not start, yet its -t status keeps the numerically highest " +
 	"error class (5); vigild says 4 because it will not run"

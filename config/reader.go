@@ -389,6 +389,7 @@ func (r *reader) include(t text) bool {
 		pat = filepath.Join(filepath.Dir(cur), pat)
 	}
 	var files []string
+	complained := false
 	for _, alt := range expandBraces(pat) {
 		m, err := r.opts.Glob(alt)
 		if err != nil {
@@ -398,16 +399,20 @@ func (r *reader) include(t text) bool {
 		if len(m) == 0 {
 			if braceMust && alt != pat {
 				r.complain(pos, Fatal, kw, "vigild does not start", "no file matches %q", alt)
+				complained = true
 			} else if wildMust && hasMeta(alt) {
 				r.complain(pos, Fatal, kw, "vigild does not start", "no file matches wildcard %q", alt)
+				complained = true
 			}
 		}
 		files = append(files, m...)
 	}
 	if len(files) == 0 {
 		if mustMatch {
-			r.complain(pos, Fatal, kw, "vigild does not start", "no file matches %q", pat)
-		} else {
+			if !complained {
+				r.complain(pos, Fatal, kw, "vigild does not start", "no file matches %q", pat)
+			}
+		} else if !complained {
 			r.complain(pos, Notice, kw, "nothing included", "no file matches %q", pat)
 		}
 		return true

@@ -377,6 +377,10 @@ func keywordCases() []keywordCase {
 		{"unicast peers of the wrong family", instConf("    unicast_peer {\n        2001:db8::2\n        192.0.2.2\n    }\n"), nil, []string{`warning t.conf:5:9: unicast_peer: (VI_1) unicast peer 2001:db8::2 does not match the instance family (peer ignored)`}},
 		{"preempt_delay with nopreempt", instConf("    nopreempt\n    preempt_delay 3\n"), nil, []string{`warning t.conf:5:5: preempt_delay: (VI_1) preempt_delay is incompatible with nopreempt (no preempt delay)`}},
 		{"accept in strict v2 is reset", "global_defs {\n vrrp_strict\n}\n" + instConf("    accept\n"), nil, []string{`warning t.conf:7:5: accept: (VI_1) accept mode for VRRP version 2 does not comply with RFC 3768 (no accept mode)`}},
+		{"includem of a missing file", "includem /nonexistent/*.conf\n" + instConf(""), nil, []string{`fatal t.conf:1:1: includem: no file matches "/nonexistent/*.conf" (vigild does not start)`}},
+		{"includer of a missing file", "includer /nonexistent/x.conf\n" + instConf(""), nil, []string{`notice t.conf:1:1: includer: no file matches "/nonexistent/x.conf" (nothing included)`}},
+		{"includew with an unmatched wildcard", "includew /nonexistent/*.conf\n" + instConf(""), nil, []string{`fatal t.conf:1:1: includew: no file matches wildcard "/nonexistent/*.conf" (vigild does not start)`}},
+		{"includeb with an unmatched brace", "includeb /nonexistent/{a,b}.conf\n" + instConf(""), nil, []string{`fatal t.conf:1:1: includeb: no file matches "/nonexistent/a.conf" (vigild does not start)`, `fatal t.conf:1:1: includeb: no file matches "/nonexistent/b.conf" (vigild does not start)`}},
 		{"duplicate instance name", minimal + strings.Replace(minimal, "51", "52", 1), nil, []string{`warning t.conf:8:15: vrrp_instance: vrrp instance VI_1 already defined at t.conf:1:1 (the second definition is ignored)`}},
 	}
 }
