@@ -381,6 +381,17 @@ func keywordCases() []keywordCase {
 		{"includer of a missing file", "includer /nonexistent/x.conf\n" + instConf(""), nil, []string{`notice t.conf:1:1: includer: no file matches "/nonexistent/x.conf" (nothing included)`}},
 		{"includew with an unmatched wildcard", "includew /nonexistent/*.conf\n" + instConf(""), nil, []string{`fatal t.conf:1:1: includew: no file matches wildcard "/nonexistent/*.conf" (vigild does not start)`}},
 		{"includeb with an unmatched brace", "includeb /nonexistent/{a,b}.conf\n" + instConf(""), nil, []string{`fatal t.conf:1:1: includeb: no file matches "/nonexistent/a.conf" (vigild does not start)`, `fatal t.conf:1:1: includeb: no file matches "/nonexistent/b.conf" (vigild does not start)`}},
+		{"braces on their own lines and glued", "vrrp_instance A\n{\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {192.0.2.9/24}}\nvrrp_script s{script /bin/true}\n", func(t *testing.T, c *Config) {
+			eq(t, "VIPs", len(c.Instances[0].VIPs), 1)
+			eq(t, "script", c.Scripts["s"].Cmd.Argv[0], "/bin/true")
+		}, nil},
+		{"comments after values", instConf("    priority 120 # main router\n    advert_int 2 ! slower\n"), inst(func(t *testing.T, x *Instance) {
+			eq(t, "Priority", x.Priority, 120)
+			eq(t, "AdvertInterval", x.AdvertInterval, 2*time.Second)
+		}), nil},
+		{"missing open brace", "global_defs\n router_id x\n}\n" + instConf(""), func(t *testing.T, c *Config) {
+			eq(t, "RouterID", c.Global.RouterID, "x")
+		}, []string{`warning t.conf:1:1: global_defs: missing '{' at the start of the block (the following lines are read as the block's contents)`}},
 		{"duplicate instance name", minimal + strings.Replace(minimal, "51", "52", 1), nil, []string{`warning t.conf:8:15: vrrp_instance: vrrp instance VI_1 already defined at t.conf:1:1 (the second definition is ignored)`}},
 	}
 }
