@@ -29,8 +29,9 @@ type Replicator struct {
 	external *Cache
 	listener *Listener
 
-	rxFlows []Flow // scratch for receive, loop goroutine only
-	rxDel   []bool
+	rxFlows []Flow    // scratch for receive, loop goroutine only
+	rxDel   []bool    // scratch for receive, loop goroutine only
+	conn    *syncConn // set by Run, used by its loop goroutine only
 
 	updates    chan localUpdate
 	wake       chan struct{}
@@ -114,6 +115,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 		}
 	}()
 
+	r.conn = conn
 	rx := make(chan []byte, 4096)
 	wg.Go(func() { r.runReader(ctx, conn, rx) })
 	r.running.Store(true)
@@ -133,14 +135,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 		if r.wantResync.Swap(false) {
 			ch.RequestResync()
 		}
-		if out := ch.Outbox(now); len(out) > 0 {
-			if failed, err := conn.sendAll(out); failed > 0 {
-				r.mu.Lock()
-				r.sendErrors += uint64(failed)
-				r.mu.Unlock()
-				r.log.Debug("conntrack sync: send", "err", err, "failed", failed)
-			}
-		}
+		r.flush(ch, now)
 		r.handleEvents(ch)
 		r.snapshot(ch, now)
 		timer.Reset(max(0, ch.Deadline().Sub(now)))
@@ -212,14 +207,35 @@ func (r *Replicator) handleEvents(ch *ftfw.Channel) {
 	}
 }
 
+// flush sends what the channel has ready.
+func (r *Replicator) flush(ch *ftfw.Channel, now time.Time) {
+	out := ch.Outbox(now)
+	if len(out) == 0 || r.conn == nil {
+		return
+	}
+	if failed, err := r.conn.sendAll(out); failed > 0 {
+		r.mu.Lock()
+		r.sendErrors += uint64(failed)
+		r.mu.Unlock()
+		r.log.Debug("conntrack sync: send", "err", err, "failed", failed)
+	}
+}
+
+// bulkFlushEvery is how many entries a bulk queues between sends, so that
+// the peer works on the first datagrams while we encode the rest.
+const bulkFlushEvery = 8192
+
 // bulk queues the whole internal cache for the peer.
 func (r *Replicator) bulk(ch *ftfw.Channel) {
 	sendTimeout := r.cfg.CommitTimeout == 0
-	var bad int
+	var bad, n int
 	r.internal.Range(func(e *Entry) {
 		w := toWire(&e.Flow, sendTimeout)
 		if ch.Send(ftfw.OpUpd, &w) != nil {
 			bad++
+		}
+		if n++; n%bulkFlushEvery == 0 {
+			r.flush(ch, time.Now())
 		}
 	})
 	if bad > 0 {
