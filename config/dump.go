@@ -192,8 +192,12 @@ func (d *dumper) config(c *Config) {
 		if t.QuorumMax != 0 {
 			d.line("quorum_max", itoa(t.QuorumMax))
 		}
-		d.line("fork_delay", secs(t.ForkDelay))
-		d.line("terminate_delay", secs(t.TerminateDelay))
+		if t.ForkDelay != 0 {
+			d.line("fork_delay", secs(t.ForkDelay))
+		}
+		if t.TerminateDelay != 0 {
+			d.line("terminate_delay", secs(t.TerminateDelay))
+		}
 		if t.FullCommand {
 			d.line("full_command")
 		}
@@ -366,7 +370,9 @@ func (d *dumper) global(g *Global) {
 	d.cmd("notify_fifo_script", g.NotifyFIFOScript, true)
 	d.cmd("vrrp_notify_fifo", g.VRRPNotifyFIFO, true)
 	d.cmd("vrrp_notify_fifo_script", g.VRRPNotifyFIFOScript, true)
-	d.line("vrrp_startup_delay", secs(g.VRRPStartupDelay))
+	if g.VRRPStartupDelay != 0 {
+		d.line("vrrp_startup_delay", secs(g.VRRPStartupDelay))
+	}
 	if g.DefaultInterface != "" {
 		d.line("default_interface", quote(g.DefaultInterface))
 	}

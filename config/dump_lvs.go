@@ -111,7 +111,18 @@ func (d *dumper) realServer(r *RealServer, v *VirtualServer) {
 
 func (d *dumper) checker(c *Checker) {
 	d.open(c.Kind)
-	d.common(c.ConnectTimeout, c.DelayBeforeRetry, c.Warmup, c.DelayLoop, c.Retry)
+	if c.Kind == "FILE_CHECK" || c.Kind == "BFD_CHECK" {
+		d.raws(c.Extra)
+		d.close()
+		return
+	}
+	if c.Kind != "MISC_CHECK" {
+		d.line("connect_timeout", secs(c.ConnectTimeout))
+	}
+	d.line("retry", itoa(c.Retry))
+	d.line("delay_before_retry", secs(c.DelayBeforeRetry))
+	d.line("warmup", secs(c.Warmup))
+	d.line("delay_loop", secs(c.DelayLoop))
 	d.line("alpha", onOff(c.Alpha))
 	addr := func(kw string, a netip.Addr) {
 		if a.IsValid() {

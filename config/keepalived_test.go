@@ -129,6 +129,17 @@ func TestDifferentialKeepalived(t *testing.T) {
 			cfg, errs, err := Load(c.path, hostOptions(t, ns, c.id))
 			got := ExitCode(cfg, errs, err)
 			t.Logf("keepalived -t: %d, vigil: %d", want, got)
+			if got == 0 && cfg.ConntrackSync == nil {
+				// The effective configuration vigild prints is itself a clean
+				// keepalived configuration.
+				dump := filepath.Join(t.TempDir(), "dump.conf")
+				if err := os.WriteFile(dump, Dump(cfg), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if code, out := keepalivedExit(t, ns, dump, c.id); code != 0 {
+					t.Errorf("keepalived -t on vigil's dump: %d\n%s\n%s", code, out, Dump(cfg))
+				}
+			}
 			if d, ok := deviations[c.key]; ok {
 				if want != d.keepalived || got != d.vigil {
 					t.Errorf("documented deviation changed: keepalived %d (documented %d), vigil %d (documented %d): %s",

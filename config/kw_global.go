@@ -215,8 +215,8 @@ func globalBlock() *block {
 				g.VRRPNotifyFIFOScript = c
 			}
 		})),
-		kw("vrrp_startup_delay", P2, "vrrp_startup_delay SECS", "0", "0..", gl(func(p *parser, g *Global, l *line) {
-			if d, ok := p.timerArg(l, 1, 0, maxTimer, "keeping "+secs(g.VRRPStartupDelay)); ok {
+		kw("vrrp_startup_delay", P2, "vrrp_startup_delay SECS", "0", "0.001..4294", gl(func(p *parser, g *Global, l *line) {
+			if d, ok := p.timerArg(l, 1, time.Millisecond, maxTimer, "keeping "+secs(g.VRRPStartupDelay)); ok {
 				g.VRRPStartupDelay = d
 			}
 		})),

@@ -106,8 +106,20 @@ func (p *parser) method(l *line) (string, bool) {
 }
 
 func checkerBlock(kind string) *block {
-	b := newBlock(kind, commonKws(P1)...)
-	b.add(
+	b := newBlock(kind)
+	if kind == "FILE_CHECK" || kind == "BFD_CHECK" {
+		// keepalived gives these no common checker keywords.
+		addKindKeywords(b, kind)
+		return b
+	}
+	connection := kind != "MISC_CHECK" // keepalived: MISC_CHECK has no connection keywords
+	for _, k := range commonKws(P1) {
+		if k.name == "connect_timeout" && !connection {
+			continue
+		}
+		b.add(k)
+	}
+	common := []*kwDef{
 		kw("connect_ip", P2, "connect_ip ADDR", "real server address", "", ck(func(p *parser, c *Checker, l *line) {
 			if a, ok := p.addrArg(l, 1, "ignored"); ok {
 				c.ConnectIP = a
@@ -145,7 +157,22 @@ func checkerBlock(kind string) *block {
 			}
 		})),
 		rawKw("log_all_failures", P2, "log_all_failures [BOOL]"),
-	)
+	}
+	for _, k := range common {
+		switch k.name {
+		case "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark":
+			if !connection {
+				continue
+			}
+		}
+		b.add(k)
+	}
+	addKindKeywords(b, kind)
+	return b
+}
+
+// addKindKeywords adds the keywords particular to one checker kind.
+func addKindKeywords(b *block, kind string) {
 	switch kind {
 	case "HTTP_GET", "SSL_GET":
 		url := newBlock("url",
@@ -288,9 +315,8 @@ func checkerBlock(kind string) *block {
 	case "FILE_CHECK":
 		b.add(rawKw("track_file", P2, "track_file NAME"), rawKw("weight", P2, "weight N [reverse]"), rawKw("dynamic", P2, "dynamic"))
 	case "BFD_CHECK":
-		b.add(rawKw("name", P2, "name BFD_INSTANCE"))
+		b.add(rawKw("name", P2, "name BFD_INSTANCE"), rawKw("alpha", P2, "alpha [BOOL]"))
 	}
-	return b
 }
 
 var checkerKinds = []struct {

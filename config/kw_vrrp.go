@@ -546,10 +546,15 @@ func trackProcessBlock() *block {
 	tp := func(f func(p *parser, s *TrackProcess, l *line)) handler {
 		return func(p *parser, n any, l *line) any { f(p, n.(*TrackProcess), l); return nil }
 	}
-	delay := func(name string, dst func(s *TrackProcess) *time.Duration) *kwDef {
-		return kw(name, P2, name+" SECS", "0", "0..", tp(func(p *parser, s *TrackProcess, l *line) {
-			if d, ok := p.timerArg(l, 1, 0, maxTimer, "ignored"); ok {
-				*dst(s) = d
+	delay := func(name string, fork, term bool) *kwDef {
+		return kw(name, P2, name+" SECS", "0", "0.000001..3600", tp(func(p *parser, s *TrackProcess, l *line) {
+			if d, ok := p.timerArg(l, 1, time.Microsecond, 3600*time.Second, "ignored"); ok {
+				if fork {
+					s.ForkDelay = d
+				}
+				if term {
+					s.TerminateDelay = d
+				}
 			}
 		}))
 	}
@@ -595,9 +600,9 @@ func trackProcessBlock() *block {
 				s.QuorumMax = n
 			}
 		})),
-		delay("delay", func(s *TrackProcess) *time.Duration { return &s.ForkDelay }),
-		delay("fork_delay", func(s *TrackProcess) *time.Duration { return &s.ForkDelay }),
-		delay("terminate_delay", func(s *TrackProcess) *time.Duration { return &s.TerminateDelay }),
+		delay("delay", true, true),
+		delay("fork_delay", true, false),
+		delay("terminate_delay", false, true),
 		kw("full_command", P2, "full_command", "off", "", tp(func(p *parser, s *TrackProcess, l *line) { s.FullCommand = true })),
 	)
 }
