@@ -351,6 +351,15 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	}
 	x.UnicastPeers = peers
 
+	// RFC 5798 §5.2.9: an IPv6 advert's first address is the link-local one.
+	if x.IPv6 && !unicast && len(x.VIPs) > 0 && !x.VIPs[0].Prefix.Addr().IsLinkLocalUnicast() {
+		if x.Strict {
+			p.warn(x.VIPs[0].Pos, "virtual_ipaddress", "running anyway", "%s the first IPv6 VIP address must be link local", owner)
+		} else {
+			p.notice(x.VIPs[0].Pos, "virtual_ipaddress", "running anyway", "%s the first IPv6 VIP address should be link local", owner)
+		}
+	}
+
 	// VIP count; the excess becomes excluded VIPs.
 	max := maxVIPs4
 	if x.IPv6 {

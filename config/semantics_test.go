@@ -211,7 +211,7 @@ func keywordCases() []keywordCase {
 			[]string{`fatal t.conf:2:12: interface: (A) interface eth9 does not exist (vigild does not start)`}},
 		{"duplicate VRID on one interface and family", minimal + strings.Replace(minimal, "VI_1", "VI_2", 1), nil,
 			[]string{`fatal t.conf:10:5: virtual_router_id: VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0 (vigild does not start)`}},
-		{"IPv4 and IPv6 may share a VRID", minimal + "vrrp_instance V6 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 2001:db8::1\n }\n}\n",
+		{"IPv4 and IPv6 may share a VRID", minimal + "vrrp_instance V6 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n fe80::1\n }\n}\n",
 			func(t *testing.T, c *Config) { eq(t, "instances", len(c.Instances), 2) }, nil},
 		{"track_script resolves and inherits the weight", "vrrp_script chk {\n script \"/bin/true\"\n weight -20\n}\n" + instConf("    track_script {\n        chk\n        nope\n    }\n"),
 			inst(func(t *testing.T, x *Instance) {
@@ -271,11 +271,11 @@ func keywordCases() []keywordCase {
 				eq(t, "Auth", x.Auth == nil, true)
 				eq(t, "LowerPrioNoAdvert", x.LowerPrioNoAdvert, true)
 			}), []string{`warning t.conf:7:5: authentication: (VI_1) strict mode does not support authentication (no authentication)`}},
-		{"VIPs beyond what an advert carries become excluded", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n~SEQx(N,1,90) 2001:db8::${N}\n }\n}\n",
+		{"VIPs beyond what an advert carries become excluded", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n~SEQx(N,1,90) fe80::${N}\n }\n}\n",
 			inst(func(t *testing.T, x *Instance) {
 				eq(t, "VIPs", len(x.VIPs), 89)
 				eq(t, "excluded", len(x.ExcludedVIPs), 1)
-				eq(t, "excluded[0]", x.ExcludedVIPs[0].Prefix.String(), "2001:db8::5a/128")
+				eq(t, "excluded[0]", x.ExcludedVIPs[0].Prefix.String(), "fe80::5a/128")
 			}), []string{`warning t.conf:5:15: virtual_ipaddress: (A) number of VIPs (90) exceeds the maximum (89) (the excess is moved to virtual_ipaddress_excluded)`}},
 		{"unknown keyword with a block is skipped whole", instConf("    frobnicate {\n        priority 1\n    }\n    priority 90\n"),
 			inst(func(t *testing.T, x *Instance) { eq(t, "Priority", x.Priority, 90) }),
@@ -392,6 +392,10 @@ func keywordCases() []keywordCase {
 		{"missing open brace", "global_defs\n router_id x\n}\n" + instConf(""), func(t *testing.T, c *Config) {
 			eq(t, "RouterID", c.Global.RouterID, "x")
 		}, []string{`warning t.conf:1:1: global_defs: missing '{' at the start of the block (the following lines are read as the block's contents)`}},
+		{"first IPv6 VIP should be link local", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 2001:db8::1\n }\n}\n", nil,
+			[]string{`notice t.conf:5:2: virtual_ipaddress: (A) the first IPv6 VIP address should be link local (running anyway)`}},
+		{"first IPv6 VIP must be link local in strict mode", "global_defs {\n vrrp_strict\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 2001:db8::1\n }\n}\n", nil,
+			[]string{`warning t.conf:8:2: virtual_ipaddress: (A) the first IPv6 VIP address must be link local (running anyway)`}},
 		{"duplicate instance name", minimal + strings.Replace(minimal, "51", "52", 1), nil, []string{`warning t.conf:8:15: vrrp_instance: vrrp instance VI_1 already defined at t.conf:1:1 (the second definition is ignored)`}},
 	}
 }
