@@ -47,36 +47,51 @@ type failoverRun struct {
 	logw io.Writer
 }
 
-// runFailover runs n trials of each scenario; results by scenario, and the
-// errors of failed trials.
-func runFailover(parent testing.TB, im impl, adv time.Duration, scs []scenario, n int, logw io.Writer) (map[scenario][]trialResult, map[scenario][]error) {
+// failoverResults are one implementation's trials at one interval.
+type failoverResults struct {
+	res  map[scenario][]trialResult
+	errs map[scenario][]error // failed trials
+}
+
+// runFailover builds one lab per implementation and runs n trials of each
+// scenario, alternating between the implementations trial by trial so that
+// both see the same periods of machine load. The lab that waits keeps
+// exchanging adverts meanwhile. Results are by implementation name.
+func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenario, n int, logw io.Writer) map[string]failoverResults {
 	sc := newScope(parent)
 	defer sc.Close()
-	r := &failoverRun{t: sc, im: im, adv: adv, logw: logw}
-	r.l = buildLab(sc)
-	r.w = watchAddrs(sc, r.l.r2)
-	im.start(sc, r.l.r2, pairConf("BACKUP", prioBackup, adv))
-	res := map[scenario][]trialResult{}
-	errs := map[scenario][]error{}
+	out := map[string]failoverResults{}
+	var runs []*failoverRun
+	for _, im := range ims {
+		r := &failoverRun{t: sc, im: im, adv: adv, logw: logw}
+		r.l = buildLab(sc)
+		r.w = watchAddrs(sc, r.l.r2)
+		im.start(sc, r.l.r2, pairConf("BACKUP", prioBackup, adv))
+		runs = append(runs, r)
+		out[im.name] = failoverResults{res: map[scenario][]trialResult{}, errs: map[scenario][]error{}}
+	}
 	for _, s := range scs {
 		for i := range n {
-			if err := r.ready(); err != nil {
-				errs[s] = append(errs[s], err)
-				fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: not ready: %v\n", im.name, s, secs(adv), i+1, err)
-				continue
+			for _, r := range runs {
+				fr := out[r.im.name]
+				if err := r.ready(); err != nil {
+					fr.errs[s] = append(fr.errs[s], err)
+					fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: not ready: %v\n", r.im.name, s, secs(adv), i+1, err)
+					continue
+				}
+				tr, err := r.trial(s)
+				if err != nil {
+					fr.errs[s] = append(fr.errs[s], err)
+					fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: %v\n", r.im.name, s, secs(adv), i+1, err)
+					continue
+				}
+				fr.res[s] = append(fr.res[s], tr)
+				fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: VIP %s  GARP %s  NA %s  (limit %s)\n",
+					r.im.name, s, secs(adv), i+1, ms(tr.vip), ms(tr.garp), ms(tr.na), ms(s.limit(adv)))
 			}
-			tr, err := r.trial(s)
-			if err != nil {
-				errs[s] = append(errs[s], err)
-				fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: %v\n", im.name, s, secs(adv), i+1, err)
-				continue
-			}
-			res[s] = append(res[s], tr)
-			fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: VIP %s  GARP %s  NA %s  (limit %s)\n",
-				im.name, s, secs(adv), i+1, ms(tr.vip), ms(tr.garp), ms(tr.na), ms(s.limit(adv)))
 		}
 	}
-	return res, errs
+	return out
 }
 
 // timeout is a generous bound for anything one failover step takes.

@@ -53,7 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.trials, "n", 5, "trials per scenario, interval and implementation")
 	intervals := fs.String("intervals", "1,0.1,0.01", "advert_int values in seconds, comma-separated")
 	impls := fs.String("impl", "both", "implementations: vigild, keepalived or both")
-	scs := fs.String("scenarios", "cut,kill+cut,sigterm", "failover scenarios, comma-separated")
+	scs := fs.String("scenarios", "cut,kill+cut,sigterm", "failover scenarios, comma-separated (\"none\": load run only)")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "CPU measurement window of the 50-instance load run")
 	fs.BoolVar(&o.load, "load", true, "run the 50-instance CPU and memory measurement")
 	fs.StringVar(&o.vigild, "vigild", "", "vigild binary to use (default: go build ./cmd/vigild into a temporary directory)")
@@ -96,6 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return fail("-impl %q: want vigild, keepalived or both", *impls)
 	}
 	for _, s := range strings.Split(*scs, ",") {
+		if *scs == "none" {
+			break
+		}
 		sc := scenario(strings.TrimSpace(s))
 		switch sc {
 		case scCut, scKill, scTerm:
@@ -140,11 +143,15 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 	start := time.Now()
 	var rows []failoverRow
 	for _, adv := range o.intervals {
-		for _, im := range impls {
-			fmt.Fprintf(logw, "failover: %s, advert_int %s s, %d trial(s) per scenario\n", im.name, secs(adv), o.trials)
-			res, errs := runFailover(t, im, adv, o.scenarios, o.trials, logw)
-			for _, s := range o.scenarios {
-				rows = append(rows, failoverRow{sc: s, adv: adv, impl: im.name, n: o.trials, res: res[s], errs: errs[s]})
+		if len(o.scenarios) == 0 {
+			break
+		}
+		fmt.Fprintf(logw, "failover: advert_int %s s, %d trial(s) per scenario and implementation\n", secs(adv), o.trials)
+		byImpl := runFailover(t, impls, adv, o.scenarios, o.trials, logw)
+		for _, s := range o.scenarios {
+			for _, im := range impls {
+				fr := byImpl[im.name]
+				rows = append(rows, failoverRow{sc: s, adv: adv, impl: im.name, n: o.trials, res: fr.res[s], errs: fr.errs[s]})
 			}
 		}
 	}
@@ -157,7 +164,9 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 		}
 	}
 	fmt.Fprintf(logw, "done in %v\n", time.Since(start).Round(time.Second))
-	printFailover(out, rows, o.scenarios, o.intervals)
+	if len(rows) > 0 {
+		printFailover(out, rows, o.scenarios, o.intervals)
+	}
 	if o.load {
 		printLoad(out, loads, o.window)
 	}
