@@ -94,3 +94,28 @@ func TestScriptStringRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentLoad: Load shares only the read-only keyword tables.
+func TestConcurrentLoad(t *testing.T) {
+	files, _ := filepath.Glob("testdata/golden/*.conf")
+	done := make(chan string, len(files)*4)
+	for i := 0; i < 4; i++ {
+		for _, f := range files {
+			go func() {
+				cfg, _, err := Load(f, testOpts())
+				if err != nil {
+					done <- err.Error()
+					return
+				}
+				done <- string(Dump(cfg))
+			}()
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i < len(files)*4; i++ {
+		seen[<-done] = true
+	}
+	if len(seen) != len(files) {
+		t.Errorf("%d distinct results for %d files", len(seen), len(files))
+	}
+}
