@@ -23,6 +23,7 @@ var goldenCases = []struct {
 	{"conntrack.conf", "node1"},
 	{"broken.conf", "node1"},
 	{"strict.conf", "node1"},
+	{"haproxy-pair.conf", "node1"},
 	{"include/main.conf", "node1"},
 	{"include/main.conf", "node2"},
 }
