@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// Helpers for the firewall-pair tests (firewall_test.go). Names start with
+// fw so that they do not collide with the rest of the package's lab.
+//
+//	cl 192.0.2.100 ── swi (inside) ──┬── fw1 eth0 192.0.2.1    VIP 192.0.2.254
+//	                                 └── fw2 eth0 192.0.2.2
+//	                  fw1 sync0 198.51.100.1 ══ fw2 sync0 198.51.100.2  (dedicated sync link)
+//	srv 203.0.113.100 ── swo (outside) ─┬── fw1 eth1 203.0.113.1  VIP 203.0.113.254
+//	                                    └── fw2 eth1 203.0.113.2
+//
+// The client routes via the inside VIP; the server knows no route to the
+// inside network, so it only ever talks to the outside VIP (SNAT).
+const (
+	fwInVIP, fwOutVIP    = "192.0.2.254", "203.0.113.254"
+	fwClient, fwServer   = "192.0.2.100", "203.0.113.100"
+	fwSync1, fwSync2     = "198.51.100.1", "198.51.100.2"
+	fwServerPort         = 5001
+	fwSyncPort           = 3780
+	fwAdvert             = "0.2" // advert_int: master down about 0.7 s
+	fwSettle             = 15 * time.Second
+	fwCounterChunk       = 64 // counters (8 bytes each) per write
+	fwCounterWriteEvery  = 5 * time.Millisecond
+	fwProgressAfterCut   = 64 << 10 // bytes each way after the takeover that prove the stream lives
+	fwUnreplicatedWindow = 6 * time.Second
+)
+
+type fwLab struct {
+	*testnet.Lab
+	fw1, fw2, cl, srv *testnet.Host
+	in1, in2          *testnet.Iface // firewalls' inside ports
+	out1, out2        *testnet.Iface // firewalls' outside ports
+}
+
+// fwRuleset is the firewalls' stateful policy: only connections from the
+// inside are opened, everything else must belong to a known connection,
+// and only forwarded traffic is SNATed to the outside VIP (a masquerade
+// would also rewrite the firewall's own VRRP adverts, see the notes).
+const fwRuleset = `table inet fwtest {
+	chain forward {
+		type filter hook forward priority 0; policy drop;
+		ct state established,related accept
+		iifname "eth0" oifname "eth1" ct state new accept
+		counter comment "dropped"
+	}
+	chain postrouting {
+		type nat hook postrouting priority 100;
+		oifname "eth1" ip saddr 192.0.2.0/24 snat ip to 203.0.113.254
+	}
+}
+`
+
+func newFWLab(t *testing.T) *fwLab {
+	t.Helper()
+	l := &fwLab{Lab: testnet.New(t)}
+	for _, bin := range []string{"nft", "conntrack"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed: %v", bin, err)
+			}
+			t.Skipf("SKIP: the firewall-pair tests need %s (apt-get install nftables conntrack): %v", bin, err)
+		}
+	}
+	swi, swo := l.Switch("swi"), l.Switch("swo")
+	l.fw1, l.fw2, l.cl, l.srv = l.Host("fw1"), l.Host("fw2"), l.Host("cl"), l.Host("srv")
+	l.in1, l.in2 = swi.Attach(l.fw1, "eth0"), swi.Attach(l.fw2, "eth0")
+	l.out1, l.out2 = swo.Attach(l.fw1, "eth1"), swo.Attach(l.fw2, "eth1")
+	s1, s2 := l.Wire(l.fw1, "sync0", l.fw2, "sync0")
+	cli, srv := swi.Attach(l.cl, "eth0"), swo.Attach(l.srv, "eth0")
+	l.in1.AddAddr(t, "192.0.2.1/24")
+	l.in2.AddAddr(t, "192.0.2.2/24")
+	l.out1.AddAddr(t, "203.0.113.1/24")
+	l.out2.AddAddr(t, "203.0.113.2/24")
+	s1.AddAddr(t, fwSync1+"/24")
+	s2.AddAddr(t, fwSync2+"/24")
+	cli.AddAddr(t, fwClient+"/24")
+	srv.AddAddr(t, fwServer+"/24")
+	l.cl.Exec(t, "ip", "route", "add", "default", "via", fwInVIP)
+	for _, h := range []*testnet.Host{l.cl, l.srv} {
+		// Learn the VIP's new owner from its gratuitous ARP.
+		h.Sysctl(t, "net.ipv4.conf.all.arp_accept", "1")
+		h.Sysctl(t, "net.ipv4.conf.eth0.arp_accept", "1")
+	}
+	for _, h := range []*testnet.Host{l.fw1, l.fw2} {
+		h.Sysctl(t, "net.ipv4.ip_forward", "1")
+		// The ruleset loads conntrack, whose sysctl is per namespace.
+		applyNft(t, h, fwRuleset)
+		// With the default (1) the new master would pick a mid-stream
+		// segment up as a new connection, and the stream would survive
+		// without replication: the test could not fail.
+		h.Sysctl(t, "net.netfilter.nf_conntrack_tcp_loose", "0")
+	}
+	return l
+}
+
+// applyNft loads an nftables script in h.
+func applyNft(t *testing.T, h *testnet.Host, script string) {
+	t.Helper()
+	cmd := h.Command(t.Context(), "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft in %s: %v\n%s", h.Name(), err, out)
+	}
+}
+
+// fwConf renders a firewall's configuration: inside and outside instances
+// in sync group FW, and (with sync) conntrack_sync on the sync link.
+func fwConf(name string, prio int, local, peer string, sync bool) string {
+	ct := ""
+	if sync {
+		ct = fmt.Sprintf(`
+conntrack_sync {
+    interface sync0
+    local_address %s
+    peer_address %s
+    port %d
+    track_group FW
+    filter {
+        protocol TCP
+    }
+}
+`, local, peer, fwSyncPort)
+	}
+	inst := func(iname, iface string, vrid int, vip string) string {
+		return fmt.Sprintf(`vrrp_instance %s {
+    state BACKUP
+    interface %s
+    virtual_router_id %d
+    priority %d
+    advert_int %s
+    version 3
+    virtual_ipaddress {
+        %s/24
+    }
+}
+`, iname, iface, vrid, prio, fwAdvert, vip)
+	}
+	return fmt.Sprintf(`global_defs {
+    router_id %s
+    vrrp_garp_master_delay 1
+    vrrp_garp_master_repeat 2
+}
+vrrp_sync_group FW {
+    group {
+        VI_IN
+        VI_OUT
+    }
+}
+`, name) + inst("VI_IN", "eth0", 51, fwInVIP) + inst("VI_OUT", "eth1", 52, fwOutVIP) + ct
+}
+
+// startFWPair starts vigild on both firewalls (fw1 150, fw2 100) and waits
+// until fw1 is master of both instances and fw2 backup.
+func startFWPair(t *testing.T, l *fwLab, sync bool) (v1, v2 *vigild) {
+	t.Helper()
+	v1 = startVigild(t, l.fw1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "-i", "fw1")
+	v2 = startVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "-i", "fw2")
+	for _, in := range []string{"VI_IN", "VI_OUT"} {
+		fwWaitState(t, v1, in, "MASTER")
+		fwWaitState(t, v2, in, "BACKUP")
+	}
+	return v1, v2
+}
+
+func fwWaitState(t *testing.T, v *vigild, inst, state string) {
+	t.Helper()
+	testnet.Eventually(t, fwSettle, func() bool { return v.instance(t, inst).State == state },
+		"%s %s: want %s, have %s", v.host.Name(), inst, state, fwLazy(func() string { return v.instance(t, inst).State }))
+}
+
+type fwLazy func() string
+
+func (f fwLazy) String() string { return f() }
+
+// ctStatus returns vigild's conntrack status (fails the test when vigild
+// does not answer or has none).
+func ctStatus(t *testing.T, v *vigild) daemon.CTStatus {
+	t.Helper()
+	var s daemon.Status
+	var err error
+	for range 50 {
+		if s, err = v.status(t); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("vigild status on %s: %v\n%s", v.host.Name(), err, v.Output())
+	}
+	if s.Conntrack == nil {
+		t.Fatalf("vigild on %s shows no conntrack status", v.host.Name())
+	}
+	return *s.Conntrack
+}
+
+// fwStream is one long-lived TCP connection from the client to the server
+// through the firewalls' VIPs. Each side writes a stream of consecutive
+// big-endian uint64 counters and checks every counter it reads, so a lost,
+// duplicated or corrupted byte, a reset or a reconnect is an error.
+type fwStream struct {
+	up   atomic.Uint64 // bytes verified at the server (client → server)
+	down atomic.Uint64 // bytes verified at the client (server → client)
+
+	closing atomic.Bool
+	mu      sync.Mutex
+	errs    []string // guarded by mu
+	conns   []net.Conn
+	wg      sync.WaitGroup
+}
+
+// startFWStream listens on the server, dials from the client, and runs
+// the four pumps until t's cleanup.
+func startFWStream(t *testing.T, l *fwLab) *fwStream {
+	t.Helper()
+	s := &fwStream{}
+	var ln net.Listener
+	if err := l.srv.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", fmt.Sprintf("%s:%d", fwServer, fwServerPort))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			s.fail("server accept: %v", err)
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	var cc net.Conn
+	if err := l.cl.Do(func() (err error) {
+		cc, err = net.DialTimeout("tcp4", fmt.Sprintf("%s:%d", fwServer, fwServerPort), 5*time.Second)
+		return err
+	}); err != nil {
+		ln.Close()
+		t.Fatalf("client dial through the firewall: %v", err)
+	}
+	sc, ok := <-accepted
+	if !ok {
+		cc.Close()
+		t.Fatalf("server did not accept: %v", s.errors())
+	}
+	if got := sc.RemoteAddr().(*net.TCPAddr).IP.String(); got != fwOutVIP {
+		t.Errorf("server sees the client as %s, want the outside VIP %s (SNAT)", got, fwOutVIP)
+	}
+	s.conns = []net.Conn{cc, sc}
+	s.wg.Go(func() { s.write(cc, "client") })
+	s.wg.Go(func() { s.write(sc, "server") })
+	s.wg.Go(func() { s.read(sc, "server", &s.up) })
+	s.wg.Go(func() { s.read(cc, "client", &s.down) })
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *fwStream) fail(format string, args ...any) {
+	if s.closing.Load() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs = append(s.errs, fmt.Sprintf(format, args...))
+}
+
+func (s *fwStream) errors() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.errs...)
+}
+
+// stop closes both ends and waits for the pumps; errors after this point
+// are not the stream's.
+func (s *fwStream) stop() {
+	if s.closing.Swap(true) {
+		return
+	}
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.wg.Wait()
+}
+
+func (s *fwStream) write(c net.Conn, side string) {
+	buf := make([]byte, 8*fwCounterChunk)
+	var n uint64
+	tick := time.NewTicker(fwCounterWriteEvery)
+	defer tick.Stop()
+	for range tick.C {
+		if s.closing.Load() {
+			return
+		}
+		for i := range fwCounterChunk {
+			binary.BigEndian.PutUint64(buf[8*i:], n)
+			n++
+		}
+		if _, err := c.Write(buf); err != nil {
+			s.fail("%s write after %d counters: %v", side, n-fwCounterChunk, err)
+			return
+		}
+	}
+}
+
+func (s *fwStream) read(c net.Conn, side string, verified *atomic.Uint64) {
+	r := bufio.NewReaderSize(c, 64<<10)
+	var want uint64
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				s.fail("%s read: the peer closed the connection after %d counters", side, want)
+			} else {
+				s.fail("%s read after %d counters: %v", side, want, err)
+			}
+			return
+		}
+		if got := binary.BigEndian.Uint64(b[:]); got != want {
+			s.fail("%s read counter %d, want %d: the byte stream is corrupt", side, got, want)
+			return
+		}
+		want++
+		verified.Add(8)
+	}
+}
+
+// progress waits until each direction has verified at least n more bytes
+// than at the call, or the stream fails, or timeout.
+func (s *fwStream) progress(n uint64, timeout time.Duration) error {
+	up0, down0 := s.up.Load(), s.down.Load()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if errs := s.errors(); len(errs) > 0 {
+			return fmt.Errorf("stream failed: %s", strings.Join(errs, "; "))
+		}
+		if s.up.Load()-up0 >= n && s.down.Load()-down0 >= n {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("stream stalled: %d bytes up and %d down in %s, want %d each way",
+		s.up.Load()-up0, s.down.Load()-down0, timeout, n)
+}
+
+// ctFlows counts the TCP entries for the test server's port in h's
+// conntrack table.
+func ctFlows(t *testing.T, h *testnet.Host) int {
+	t.Helper()
+	out, _ := h.Command(t.Context(), "conntrack", "-L", "-p", "tcp", "--dport", fmt.Sprint(fwServerPort)).CombinedOutput()
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "tcp ") {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// TestFirewallFailover: a stateful firewall pair (see firewall_lab_test.go)
+// forwards one long-lived TCP connection with data both ways. fw1's inside
+// and outside links are cut; fw2 takes the sync group over.
+//
+//   - replicated: with conntrack_sync, fw2 commits the replicated entry
+//     before its VIPs go up, and the same connection goes on through fw2:
+//     no reset, no reconnect, every counter verified on both ends.
+//   - unreplicated: the same lab and configuration without conntrack_sync
+//     must break the stream (fw2 drops the client's segments as invalid
+//     and resets the server's): proof that the first subtest can fail.
+func TestFirewallFailover(t *testing.T) {
+	t.Run("replicated", func(t *testing.T) {
+		l := newFWLab(t)
+		v1, v2 := startFWPair(t, l, true)
+		testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v1).Established && ctStatus(t, v2).Established },
+			"sync link established both ways")
+		s := startFWStream(t, l)
+		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
+			t.Fatalf("before the cut: %v", err)
+		}
+		// The backup holds the connection in its external cache only.
+		testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).External >= 1 },
+			"fw2's external cache receives the stream's entry")
+		if n := ctFlows(t, l.fw2); n != 0 {
+			t.Fatalf("fw2's kernel already has %d entries for the stream before the takeover: the test would prove nothing", n)
+		}
+
+		before := ctList(t, l.fw1)
+		if dst := os.Getenv("VIGIL_FW_PCAP"); dst != "" {
+			// Debugging aid: fw2's outside traffic, copied to dst at the end.
+			c := l.fw2.Capture(t, "eth1", fmt.Sprintf("tcp port %d or arp", fwServerPort))
+			t.Cleanup(func() { c.Stop(t); _ = exec.Command("cp", c.Path(), dst).Run() })
+		}
+		l.in1.Cut(t)
+		l.out1.Cut(t)
+		for _, in := range []string{"VI_IN", "VI_OUT"} {
+			fwWaitState(t, v2, in, "MASTER")
+		}
+		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
+			t.Fatalf("after fw2 took over: %v (fw2 forward drops: %s)\nfw1's entry before the cut:\n%s\nfw2's after the takeover:\n%s\nRSTs sent: fw2 %s, client %s, server %s",
+				err, nftDrops(t, l.fw2), before, ctList(t, l.fw2), outRsts(t, l.fw2), outRsts(t, l.cl), outRsts(t, l.srv))
+		}
+		s.stop()
+		if errs := s.errors(); len(errs) > 0 {
+			t.Fatalf("stream errors: %s", strings.Join(errs, "; "))
+		}
+		st := ctStatus(t, v2)
+		if st.Takeovers != 1 || st.LastTakeover.Entries < 1 || st.LastTakeover.Error != "" || st.LastTakeover.Failed != 0 {
+			t.Errorf("fw2 takeover: %+v, want one takeover that committed the stream's entry", st.LastTakeover)
+		}
+		if !st.Master || st.Commits < 1 {
+			t.Errorf("fw2 status: master=%v commits=%d", st.Master, st.Commits)
+		}
+		if n := ctFlows(t, l.fw2); n < 1 {
+			t.Errorf("fw2's kernel has no entry for the stream after the takeover")
+		}
+		if !strings.Contains(v2.Output(), "before adding the virtual addresses") {
+			t.Errorf("fw2 did not log its commit before the VIPs")
+		}
+		t.Logf("fw2 takeover: %d entries, VIPs waited %s for the commit; stream verified %d bytes up, %d down",
+			st.LastTakeover.Entries, st.LastTakeover.InLoop, s.up.Load(), s.down.Load())
+	})
+	t.Run("unreplicated", func(t *testing.T) {
+		l := newFWLab(t)
+		_, v2 := startFWPair(t, l, false)
+		s := startFWStream(t, l)
+		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
+			t.Fatalf("before the cut: %v", err)
+		}
+		l.in1.Cut(t)
+		l.out1.Cut(t)
+		for _, in := range []string{"VI_IN", "VI_OUT"} {
+			fwWaitState(t, v2, in, "MASTER")
+		}
+		err := s.progress(fwProgressAfterCut, fwUnreplicatedWindow)
+		if err == nil {
+			t.Fatalf("the stream survived the failover without replication: the firewall test cannot fail (nf_conntrack_tcp_loose? ruleset?)")
+		}
+		t.Logf("without replication, as expected: %v", err)
+	})
+}
+
+// TestFirewallResync: the backup's vigild restarts and gets the master's
+// whole table again without any operator action; malformed datagrams to
+// the sync port are dropped and counted, and replication goes on.
+func TestFirewallResync(t *testing.T) {
+	const flows = 200
+	l := newFWLab(t)
+	v1, v2 := startFWPair(t, l, true)
+	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v1).Established && ctStatus(t, v2).Established },
+		"sync link established both ways")
+	// Established TCP entries in fw1's table, created by conntrack(8), as
+	// if forwarded (replicated like any kernel event).
+	script := fmt.Sprintf(`for i in $(seq 1 %d); do conntrack -I -p tcp -s 192.0.2.$((i %% 200 + 10)) -d %s --sport $((20000 + i)) --dport 443 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 600 >/dev/null 2>&1 || exit 1; done`, flows, fwServer)
+	l.fw1.Exec(t, "sh", "-c", script)
+	same := func() bool {
+		a, b := ctStatus(t, v1), ctStatus(t, v2)
+		return a.Internal == flows && b.External == flows
+	}
+	testnet.Eventually(t, fwSettle, same, "fw2's external cache holds fw1's %d entries: %s", flows, fwCounts(t, v1, v2))
+	bulks := ctStatus(t, v1).Bulks
+
+	// Restart the backup's vigild (SIGKILL: no goodbye on the sync link).
+	if err := v2.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	v2 = startVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, true), "-i", "fw2")
+	for _, in := range []string{"VI_IN", "VI_OUT"} {
+		fwWaitState(t, v2, in, "BACKUP")
+	}
+	testnet.Eventually(t, fwSettle, same, "the restarted fw2's external cache is refilled with fw1's %d entries: %s", flows, fwCounts(t, v1, v2))
+	if got := ctStatus(t, v1).Bulks; got <= bulks {
+		t.Errorf("fw1 sent no bulk for the restarted peer (bulks %d → %d)", bulks, got)
+	}
+	if st := ctStatus(t, v2); st.Commits != 0 || st.Takeovers != 0 {
+		t.Errorf("the backup committed: %+v", st)
+	}
+
+	// Malformed datagrams from the peer's address, each a different
+	// fault, then one from a foreign address.
+	bad := [][]byte{
+		hdr(0x20, 0, 8, 1),                         // version 2
+		hdr(0x10, 0, 0, 2),                         // len 0
+		hdr(0x10, 0, 200, 3),                       // len beyond the datagram
+		append(hdr(0x1a, 0x08, 12, 4), 0, 0, 0, 0), // ACK shorter than 16
+	}
+	drops0 := malformedDrops(ctStatus(t, v2).Drops)
+	sendUDP(t, l.fw1, fwSync1, bad...)
+	testnet.Eventually(t, fwSettle, func() bool { return malformedDrops(ctStatus(t, v2).Drops)-drops0 >= uint64(len(bad)) },
+		"fw2 counts %d malformed datagrams: drops %v", len(bad), fwLazy(func() string { return fmt.Sprint(ctStatus(t, v2).Drops) }))
+	l.fw1.Exec(t, "ip", "addr", "add", "198.51.100.3/24", "dev", "sync0")
+	foreign0 := ctStatus(t, v2).Drops["foreign_source"]
+	sendUDP(t, l.fw1, "198.51.100.3", hdr(0x1a, 0x10, 8, 5))
+	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).Drops["foreign_source"] > foreign0 },
+		"fw2 counts a datagram from a foreign address: %v", fwLazy(func() string { return fmt.Sprint(ctStatus(t, v2).Drops) }))
+
+	// Replication still works.
+	l.fw1.Exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.9", "-d", fwServer, "--sport", "40000", "--dport", "443",
+		"--state", "ESTABLISHED", "-u", "SEEN_REPLY,ASSURED", "-t", "600")
+	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).External == flows+1 },
+		"a new entry still reaches fw2 after the malformed datagrams: %s", fwCounts(t, v1, v2))
+}
+
+// hdr is an FTFW message header: version/type byte, flags, len, seq.
+func hdr(vt, flags byte, length uint16, seq uint32) []byte {
+	b := []byte{vt, flags, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(b[2:], length)
+	binary.BigEndian.PutUint32(b[4:], seq)
+	return b
+}
+
+// malformedDrops sums the channel's syntax drop reasons.
+func malformedDrops(d map[string]uint64) uint64 {
+	var n uint64
+	for _, k := range []string{"short", "bad-version", "bad-length", "bad-type", "bad-flags", "bad-payload", "malformed"} {
+		n += d[k]
+	}
+	return n
+}
+
+// sendUDP sends each datagram from src (in h) to fw2's sync port.
+func sendUDP(t *testing.T, h *testnet.Host, src string, dgrams ...[]byte) {
+	t.Helper()
+	err := h.Do(func() error {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(fwSync2), Port: fwSyncPort})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for _, d := range dgrams {
+			if _, err := c.Write(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("send to the sync port: %v", err)
+	}
+}
+
+func fwCounts(t *testing.T, v1, v2 *vigild) fwLazy {
+	return func() string {
+		a, b := ctStatus(t, v1), ctStatus(t, v2)
+		return fmt.Sprintf("fw1 internal %d, fw2 external %d (fw1 bulks %d, fw2 resyncs sent %d)", a.Internal, b.External, a.Bulks, b.ResyncsSent)
+	}
+}
+
+// ctList returns h's conntrack entries for the stream, for failures.
+func ctList(t *testing.T, h *testnet.Host) string {
+	out, _ := h.Command(t.Context(), "conntrack", "-L", "-p", "tcp", "--dport", fmt.Sprint(fwServerPort), "-o", "extended").CombinedOutput()
+	return string(out)
+}
+
+// outRsts returns h's count of TCP resets sent, for failures.
+func outRsts(t *testing.T, h *testnet.Host) string {
+	out, _ := h.Command(t.Context(), "nstat", "-az", "TcpOutRsts").CombinedOutput()
+	f := strings.Fields(string(out))
+	for i, w := range f {
+		if w == "TcpOutRsts" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return "?"
+}
+
+// nftDrops returns the forward chain's drop counter in h, for failures.
+func nftDrops(t *testing.T, h *testnet.Host) string {
+	out, _ := h.Command(t.Context(), "nft", "list", "chain", "inet", "fwtest", "forward").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "dropped") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return "?"
+}
