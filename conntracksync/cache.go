@@ -60,6 +60,32 @@ func (c *Cache) putLocked(f *Flow, now time.Time) bool {
 	return !ok || !sameState(old.enc, string(c.buf))
 }
 
+// putEvent stores f from a kernel event in one lookup: when the entry
+// exists, merge completes f with the parts the event left out (it is
+// given the cached flow, decoded only then). It reports whether the entry
+// existed and whether its replicated state changed.
+func (c *Cache) putEvent(f *Flow, now time.Time, needOld bool, merge func(f, old *Flow)) (existed, changed bool) {
+	f.ensureReply()
+	k := f.Key()
+	ck := keyOf(&k)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, ok := c.entries[ck]
+	if ok && needOld {
+		var of Flow
+		decodeCompact(old.enc, &of)
+		merge(f, &of)
+	}
+	c.buf = encodeFlow(c.buf[:0], f)
+	if ok && old.enc == string(c.buf) {
+		old.updated, old.gen = now.UnixNano(), c.gen
+		c.entries[ck] = old
+		return true, false
+	}
+	c.entries[ck] = centry{enc: string(c.buf), updated: now.UnixNano(), gen: c.gen}
+	return ok, !ok || !sameState(old.enc, string(c.buf))
+}
+
 func (e centry) entry() Entry {
 	var out Entry
 	decodeCompact(e.enc, &out.Flow)

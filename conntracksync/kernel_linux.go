@@ -327,11 +327,8 @@ func (l *Listener) handle(m netlink.Message) {
 		l.filtered[r].Add(1)
 		return
 	}
-	old, existed := l.cache.Get(f.Key())
-	if existed {
-		mergeDecoded(&f, &old.Flow, &d)
-	}
-	changed := l.cache.Put(f, now)
+	complete := d.tcp && d.master && d.helper && d.seqadj || f.Orig.Proto != ProtoTCP && f.Orig.Proto != ProtoSCTP && f.Orig.Proto != ProtoDCCP && d.master && d.helper && d.seqadj
+	existed, changed := l.cache.putEvent(&f, now, !complete, func(f, old *Flow) { mergeDecoded(f, old, &d) })
 	if !changed || l.onUpdate == nil {
 		return
 	}

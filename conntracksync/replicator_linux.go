@@ -130,15 +130,28 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}, now)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// Local updates are held for up to coalesceDelay (or until a few
+	// datagrams' worth are queued), so that a trickle of kernel events
+	// still fills datagrams instead of sending one message per sendmmsg.
+	var holdUntil time.Time
+	held := 0
 	for {
 		now = time.Now()
 		if r.wantResync.Swap(false) {
 			ch.RequestResync()
 		}
-		r.flush(ch, now)
+		holding := held > 0 && held < coalesceMax && now.Before(holdUntil)
+		if !holding {
+			held = 0
+			r.flush(ch, now)
+		}
 		r.handleEvents(ch)
 		r.snapshot(ch, now)
-		timer.Reset(max(0, ch.Deadline().Sub(now)))
+		if holding {
+			timer.Reset(holdUntil.Sub(now))
+		} else {
+			timer.Reset(max(0, ch.Deadline().Sub(now)))
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -158,11 +171,16 @@ func (r *Replicator) Run(ctx context.Context) error {
 				}
 			}
 		case u := <-r.updates:
+			if held == 0 {
+				holdUntil = time.Now().Add(coalesceDelay)
+			}
 			r.send(ch, u)
+			held++
 			for range 4096 {
 				select {
 				case u := <-r.updates:
 					r.send(ch, u)
+					held++
 					continue
 				default:
 				}
@@ -206,6 +224,13 @@ func (r *Replicator) handleEvents(ch *ftfw.Channel) {
 		}
 	}
 }
+
+// Coalescing of local updates (see Run): the longest an update waits, and
+// how many updates end the wait at once.
+const (
+	coalesceDelay = time.Millisecond
+	coalesceMax   = 256
+)
 
 // flush sends what the channel has ready.
 func (r *Replicator) flush(ch *ftfw.Channel, now time.Time) {

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -421,7 +422,11 @@ func bench(small, large int) error {
 		return err
 	}
 
-	fmt.Printf("\n%-42s %14s %14s   %s\n", "measure ("+time.Now().UTC().Format(time.RFC3339)+")", "vigil", "conntrackd", "")
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("\nct-bench %s, %d CPUs, load average %s", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), load)
+	fmt.Printf("CPU: sum of the process's threads' run time (/proc/PID/task/*/schedstat) while the receiver caught up;\n")
+	fmt.Printf("RSS: VmHWM. Commit: wall time of Replicator.Commit (via the node) vs `conntrackd -c`.\n")
+	fmt.Printf("\n%-42s %14s %14s   %s\n", "measure", "vigil", "conntrackd", "")
 	for _, r := range rows {
 		fmt.Printf("%-42s %14s %14s   %s\n", r.name, r.vigil, r.ctd, r.note)
 	}
