@@ -114,6 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Strict:          o.strict,
 		InterfaceExists: interfaceExists,
 		Stat:            os.Stat,
+		LookPath:        exec.LookPath,
 		UserExists:      userExists,
 	}
 	load := func() (*config.Config, []*config.Error, error) {
@@ -146,9 +147,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(o, stderr)
 	cfg, complaints, err := load()
 	for _, c := range complaints {
-		if c.Severity == config.Warning {
+		switch c.Severity {
+		case config.Notice:
+			log.Info(c.Error())
+		case config.Warning:
 			log.Warn(c.Error())
-		} else {
+		default:
 			log.Error(c.Error())
 		}
 	}
