@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -27,7 +29,17 @@ const (
 type evSock struct {
 	fd  int
 	buf []byte
+	// recvmmsg slots for events: one message per datagram on a netlink
+	// multicast socket, so batching the reads saves a syscall per event.
+	slots [][]byte
+	iovs  []unix.Iovec
+	hdrs  []unix.Mmsghdr
 }
+
+const (
+	evSlots    = 64
+	evSlotSize = 8192 // a conntrack event is well under 2 KiB
+)
 
 func openEvSock(rcvbuf int) (*evSock, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
@@ -35,6 +47,16 @@ func openEvSock(rcvbuf int) (*evSock, error) {
 		return nil, err
 	}
 	s := &evSock{fd: fd, buf: make([]byte, 1<<17)}
+	s.slots = make([][]byte, evSlots)
+	s.iovs = make([]unix.Iovec, evSlots)
+	s.hdrs = make([]unix.Mmsghdr, evSlots)
+	for i := range s.slots {
+		s.slots[i] = make([]byte, evSlotSize)
+		s.iovs[i].Base = &s.slots[i][0]
+		s.iovs[i].SetLen(evSlotSize)
+		s.hdrs[i].Hdr.Iov = &s.iovs[i]
+		s.hdrs[i].Hdr.SetIovlen(1)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		s.close()
 		return nil, err
@@ -78,6 +100,34 @@ func (s *evSock) close() { _ = unix.Close(s.fd) }
 
 var errRecvTimeout = errors.New("receive timeout")
 
+// recvEvents reads up to evSlots datagrams with one recvmmsg (waiting for
+// the first only) and calls fn for each netlink message in them. It
+// returns errRecvTimeout when nothing arrived for evRecvTimeout.
+func (s *evSock) recvEvents(fn func(netlink.Message) error) error {
+	for i := range s.hdrs {
+		s.hdrs[i].Len = 0
+		s.hdrs[i].Hdr.Flags = 0
+	}
+	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.hdrs[0])),
+		uintptr(len(s.hdrs)), unix.MSG_WAITFORONE, 0, 0)
+	runtime.KeepAlive(s)
+	if errno != 0 {
+		if errno == unix.EAGAIN || errno == unix.EINTR {
+			return errRecvTimeout
+		}
+		return errno
+	}
+	for i := range int(r) {
+		if s.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
+			return fmt.Errorf("event larger than %d bytes", evSlotSize)
+		}
+		if err := parseMessages(s.slots[i][:s.hdrs[i].Len], fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // recv reads one datagram and calls fn for each netlink message in it.
 // It returns errRecvTimeout when nothing arrived for evRecvTimeout.
 func (s *evSock) recv(fn func(netlink.Message) error) error {
@@ -88,7 +138,11 @@ func (s *evSock) recv(fn func(netlink.Message) error) error {
 		}
 		return err
 	}
-	b := s.buf[:n]
+	return parseMessages(s.buf[:n], fn)
+}
+
+// parseMessages calls fn for each netlink message in b.
+func parseMessages(b []byte, fn func(netlink.Message) error) error {
 	for len(b) >= nlmsgHdrLen {
 		l := int(binary.NativeEndian.Uint32(b))
 		if l < nlmsgHdrLen || l > len(b) {

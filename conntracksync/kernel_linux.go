@@ -216,7 +216,7 @@ func (l *Listener) receive(ctx context.Context, ev *evSock) error {
 		return nil
 	}
 	for ctx.Err() == nil {
-		err := ev.recv(handle)
+		err := ev.recvEvents(handle)
 		if err != nil && !errors.Is(err, errRecvTimeout) {
 			return fmt.Errorf("conntracksync: event receive: %w", err)
 		}
