@@ -192,7 +192,11 @@ func ctConfig(s *config.ConntrackSync) (conntracksync.Config, error) {
 	}
 	// The sync link's own traffic is the firewall's, not a forwarded
 	// connection: never replicate it (conntrackd's sample configurations
-	// list these addresses under Address Ignore by hand).
+	// list these addresses under Address Ignore by hand). An Accept list
+	// names what to keep and is left alone.
+	if len(rc.Filter.Addresses) == 0 {
+		rc.Filter.AddressPolicy = conntracksync.Ignore
+	}
 	if rc.Filter.AddressPolicy == conntracksync.Ignore {
 		for _, a := range []netip.Addr{rc.LocalAddr, rc.PeerAddr} {
 			if a.IsValid() {
