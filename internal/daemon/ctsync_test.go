@@ -480,3 +480,33 @@ func TestCTTrackGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestCTSampleConf: etc/firewall-pair.conf loads for both firewalls, binds
+// to sync group FW, and the two nodes point at each other.
+func TestCTSampleConf(t *testing.T) {
+	var locals []netip.Addr
+	for _, id := range []string{"fw1", "fw2"} {
+		cfg, complaints, err := config.Load("../../etc/firewall-pair.conf", config.Options{ConfigID: id})
+		if err != nil || config.ExitCode(cfg, complaints, err) >= 4 {
+			t.Fatalf("%s: %v %v", id, err, complaints)
+		}
+		for _, c := range complaints {
+			t.Logf("%s: %v", id, c)
+		}
+		c, err := newCTSyncWith(slog.New(slog.DiscardHandler), cfg, &fakeRep{ev: &ctEvents{}})
+		if err != nil || !c.isGroup || c.group != "FW" {
+			t.Fatalf("%s: %v %+v", id, err, c)
+		}
+		rc, err := ctConfig(cfg.ConntrackSync)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if rc.Interface != "eth2" || rc.Port != 3780 || len(rc.Filter.Protocols) != 5 || rc.Filter.AddressPolicy != conntracksync.Ignore {
+			t.Errorf("%s: %+v", id, rc)
+		}
+		locals = append(locals, rc.LocalAddr, rc.PeerAddr)
+	}
+	if locals[0] != locals[3] || locals[1] != locals[2] || locals[0] == locals[1] {
+		t.Errorf("local/peer addresses of fw1, fw2: %v", locals)
+	}
+}
