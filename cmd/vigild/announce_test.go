@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,4 +153,43 @@ func TestExcludedAndRoutes(t *testing.T) {
 	testnet.Eventually(t, settle, func() bool {
 		return bytes.Contains([]byte(routes(l.r2)), []byte("203.0.113.0/24 via "+clientv4))
 	}, "new master's virtual_routes: %s", routes(l.r2))
+}
+
+// TestStatics: static_ipaddress, static_routes and static_rules are
+// installed whatever the VRRP state (here on the backup) and removed
+// when vigild stops.
+func TestStatics(t *testing.T) {
+	l := newLab(t)
+	global := `}
+static_ipaddress {
+    198.51.100.7/32 dev eth0 label eth0:st
+}
+static_routes {
+    203.0.113.0/25 via ` + clientv4 + ` dev eth0
+}
+static_rules {
+    from 198.51.100.7/32 table 200 priority 2000
+}
+global_defs {`
+	startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	v2 := startVigild(t, l.r2, conf(global, 100, ""), "-i", "r2")
+	waitAddr(t, l.r2, "eth0", "198.51.100.7", true, settle)
+	out := func(args ...string) string {
+		b, _ := l.r2.Command(t.Context(), "ip", args...).CombinedOutput()
+		return string(b)
+	}
+	testnet.Eventually(t, settle, func() bool {
+		return strings.Contains(out("route"), "203.0.113.0/25 via "+clientv4) && strings.Contains(out("rule"), "2000:\tfrom 198.51.100.7 lookup 200")
+	}, "static route and rule on the backup: %s %s", out("route"), out("rule"))
+	if s := v2.instance(t, "VI_1"); s.State != "BACKUP" {
+		t.Fatalf("r2 is %s", s.State)
+	}
+	v2.Signal(syscall.SIGTERM)
+	if _, err := v2.Wait(settle); err != nil {
+		t.Fatal(err)
+	}
+	if hasAddr(t, l.r2, "eth0", "198.51.100.7") || strings.Contains(out("route"), "203.0.113.0/25") || strings.Contains(out("rule"), "198.51.100.7") {
+		t.Errorf("statics left after stop: %s %s", out("route"), out("rule"))
+	}
 }

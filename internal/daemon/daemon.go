@@ -99,7 +99,9 @@ type Daemon struct {
 	stop    chan struct{} // closed when the loop ends: readers stop posting
 	readers sync.WaitGroup
 
+	statics                 statics // installed static_ipaddress / routes / rules
 	reloads, reloadFailures uint64
+	staticErrors            uint64
 
 	mu     sync.Mutex
 	status Status // guarded by mu; refreshed by the loop after every event
@@ -203,6 +205,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	now := time.Now()
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
+	d.statics = staticsOf(d.cfg)
+	d.applyStatics(statics{}, d.statics)
 	d.startAt = now.Add(d.cfg.Global.VRRPStartupDelay)
 	if d.cfg.Global.VRRPStartupDelay > 0 {
 		d.log.Info("Delaying VRRP start", "vrrp_startup_delay", d.cfg.Global.VRRPStartupDelay)
@@ -309,6 +313,7 @@ func (d *Daemon) shutdown(now time.Time) {
 	for _, inst := range d.instances {
 		d.stopInstance(inst, now)
 	}
+	d.applyStatics(d.statics, statics{})
 	d.closeNotifier()
 }
 
@@ -410,6 +415,9 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	}
 	d.instances = next
 	d.buildGroups(cfg)
+	want := staticsOf(cfg)
+	d.applyStatics(d.statics, want)
+	d.statics = want
 	d.trk.closeExcept(trk)
 	d.trk = trk
 	if d.started {

@@ -177,17 +177,7 @@ func (inst *instance) buildAddrs() {
 			if dev == "" {
 				dev = ic.Interface
 			}
-			inst.addrs = append(inst.addrs, vip.Address{
-				Prefix:        a.Prefix,
-				Dev:           dev,
-				Broadcast:     a.Broadcast,
-				BroadcastAuto: a.BroadcastAuto,
-				Scope:         a.Scope,
-				Label:         a.Label,
-				Peer:          a.Peer,
-				NoDAD:         a.NoDAD || a.Prefix.Addr().Is6(),
-				NoPrefixRoute: a.NoPrefixRoute,
-			})
+			inst.addrs = append(inst.addrs, vipAddress(a, dev))
 			if dev == ic.Interface {
 				inst.annAddrs = append(inst.annAddrs, a.Prefix.Addr())
 			}
@@ -195,24 +185,49 @@ func (inst *instance) buildAddrs() {
 	}
 	inst.rules = inst.rules[:0]
 	for _, r := range ic.Rules {
-		inst.rules = append(inst.rules, vip.Rule{
-			From: r.From, To: r.To, IPv6: r.IPv6, Table: r.Table, Priority: r.Preference,
-			IIF: r.IIF, OIF: r.OIF, FwMark: r.FWMark, FwMask: r.FWMask,
-		})
+		inst.rules = append(inst.rules, vipRule(r))
 	}
 	inst.routes = inst.routes[:0]
 	for _, r := range ic.Routes {
-		inst.routes = append(inst.routes, vip.Route{
-			Dst:    r.Dst,
-			Src:    r.Src,
-			Via:    r.Via,
-			Dev:    r.Dev,
-			Table:  r.Table,
-			Metric: r.Metric,
-			Scope:  r.Scope,
-			Type:   r.Type,
-			OnLink: r.OnLink,
-		})
+		inst.routes = append(inst.routes, vipRoute(r))
+	}
+}
+
+// vipAddress, vipRoute and vipRule convert configured lines into vip's
+// types. IPv6 addresses are always added without DAD: a VIP must work the
+// moment it moves.
+func vipAddress(a config.Address, dev string) vip.Address {
+	return vip.Address{
+		Prefix:        a.Prefix,
+		Dev:           dev,
+		Broadcast:     a.Broadcast,
+		BroadcastAuto: a.BroadcastAuto,
+		Scope:         a.Scope,
+		Label:         a.Label,
+		Peer:          a.Peer,
+		NoDAD:         a.NoDAD || a.Prefix.Addr().Is6(),
+		NoPrefixRoute: a.NoPrefixRoute,
+	}
+}
+
+func vipRoute(r config.Route) vip.Route {
+	return vip.Route{
+		Dst:    r.Dst,
+		Src:    r.Src,
+		Via:    r.Via,
+		Dev:    r.Dev,
+		Table:  r.Table,
+		Metric: r.Metric,
+		Scope:  r.Scope,
+		Type:   r.Type,
+		OnLink: r.OnLink,
+	}
+}
+
+func vipRule(r config.Rule) vip.Rule {
+	return vip.Rule{
+		From: r.From, To: r.To, IPv6: r.IPv6, Table: r.Table, Priority: r.Preference,
+		IIF: r.IIF, OIF: r.OIF, FwMark: r.FWMark, FwMask: r.FWMask,
 	}
 }
 

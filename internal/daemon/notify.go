@@ -107,11 +107,29 @@ func (d *Daemon) notifyInstance(inst *instance, state string, reason string, now
 	if d.notifier == nil || state == "" {
 		return
 	}
+	if state == notify.StateFault && d.trk != nil && d.trk.held[inst.cfg.Name] {
+		return // evaluate tells it once the script has reported
+	}
 	d.groupStarting(inst, state, reason, now)
 	d.notifier.Notify(notify.Event{
 		Kind: notify.KindInstance, Name: inst.cfg.Name, State: state,
 		Priority: int(inst.m.Priority()), Reason: reason, Time: now,
 	}, inst.scripts)
+}
+
+// notifyPriority writes keepalived's MASTER_PRIORITY / BACKUP_PRIORITY
+// FIFO line when the instance asked for priority-change notices
+// (notify_priority_changes, or vrrp_notify_priority_changes globally).
+func (d *Daemon) notifyPriority(inst *instance, reason string, now time.Time) {
+	if !inst.cfg.Notify.PriorityChanges {
+		return
+	}
+	switch inst.m.State() {
+	case vrrp.StateMaster:
+		d.notifyInstance(inst, notify.StateMasterPriority, reason, now)
+	case vrrp.StateBackup:
+		d.notifyInstance(inst, notify.StateBackupPriority, reason, now)
+	}
 }
 
 // closeNotifier lets queued scripts (notify_stop) finish, then stops.

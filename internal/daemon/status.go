@@ -31,6 +31,7 @@ type Status struct {
 	Conntrack      *CTStatus        `json:"conntrack,omitempty"`
 	Reloads        uint64           `json:"reloads"`
 	ReloadFailures uint64           `json:"reload_failures"`
+	StaticErrors   uint64           `json:"static_errors"`
 }
 
 // InstanceStatus is one vrrp_instance.
@@ -110,6 +111,7 @@ func (d *Daemon) publish() {
 		Time:           time.Now(),
 		Reloads:        d.reloads,
 		ReloadFailures: d.reloadFailures,
+		StaticErrors:   d.staticErrors,
 	}
 	for _, inst := range d.instances {
 		ic := inst.cfg

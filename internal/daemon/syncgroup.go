@@ -64,6 +64,7 @@ func (d *Daemon) evaluate(now time.Time) {
 	type verdict struct {
 		prio   uint8
 		fault  bool
+		own    bool // the fault is the instance's own, not its group's pull
 		reason check.Reason
 	}
 	v := make(map[*instance]verdict, len(d.instances))
@@ -71,7 +72,7 @@ func (d *Daemon) evaluate(now time.Time) {
 	for _, inst := range d.instances {
 		refs = inst.trackRefs(d, refs[:0])
 		p, f, r := check.Priority(uint8(inst.cfg.Priority), refs)
-		v[inst] = verdict{p, f, r}
+		v[inst] = verdict{p, f, f, r}
 	}
 	// A faulted member faults its whole group.
 	for _, g := range d.groups {
@@ -99,16 +100,46 @@ func (d *Daemon) evaluate(now time.Time) {
 			inst.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", inst.cfg.Name, inst.m.Priority(), x.prio),
 				"reason", x.reason.String())
 			d.exec(inst, inst.m.Handle(vrrp.SetPriority{Priority: x.prio, Reason: vrrpReason(x.reason)}, now), now)
+			d.notifyPriority(inst, x.reason.String(), now)
 		}
+		held := d.trk.held[inst.cfg.Name]
 		switch {
 		case x.fault && !inst.faulted:
 			inst.faulted, inst.trackReason = true, x.reason.String()
+			if x.reason.Code == check.ReasonInit && inst.m.State() == vrrp.StateInit {
+				d.trk.held[inst.cfg.Name] = true // start-up: not notified yet
+			}
 			d.exec(inst, inst.m.Handle(vrrp.Fault{Reason: vrrpReason(x.reason)}, now), now)
 		case !x.fault && inst.faulted:
+			delete(d.trk.held, inst.cfg.Name)
 			inst.faulted, inst.trackReason = false, ""
 			d.exec(inst, inst.m.Handle(vrrp.FaultCleared{}, now), now)
+		case x.fault && held && x.reason.Code != check.ReasonInit:
+			// The script reported a failure: now the FAULT is news, for
+			// the instance whose own script failed, then its group, as
+			// keepalived tells it. Members the group pulled into FAULT at
+			// start-up are not told (keepalived does not either); their
+			// scripts next hear BACKUP when the fault clears.
+			delete(d.trk.held, inst.cfg.Name)
+			inst.trackReason = x.reason.String()
+			if x.own && inst.m.State() == vrrp.StateFault {
+				why := vrrpReason(x.reason).String() + ": " + inst.trackReason
+				if g := inst.group; g != nil && g.state == vrrp.StateInit {
+					g.state = vrrp.StateFault // told below, after the instance
+					defer d.notifyGroup(g, notify.StateFault, why, now)
+				}
+				d.notifyInstance(inst, notify.StateFault, why, now)
+			}
 		}
 	}
+}
+
+// notifyGroup tells g's scripts and FIFOs its new state.
+func (d *Daemon) notifyGroup(g *syncGroup, state, reason string, now time.Time) {
+	if d.notifier == nil {
+		return
+	}
+	d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: state, Reason: reason, Time: now}, g.scripts)
 }
 
 // trackRefs lists what inst tracks: its own interface (unless
@@ -179,8 +210,8 @@ func (d *Daemon) groupTransition(inst *instance, t vrrp.Transition, now time.Tim
 	}
 	state := t.To
 	for _, m := range g.members {
-		if m.m.State() != state {
-			return
+		if m.m.State() != state || d.trk != nil && d.trk.held[m.cfg.Name] {
+			return // not all there yet, or a start-up FAULT not told yet
 		}
 	}
 	if state == g.state {
