@@ -327,13 +327,13 @@ func TestHangingScript(t *testing.T) {
 		"the hanging script outlived vigild")
 }
 
-// notifyConf is a sync group G1 of VI_1 (tracks eth1, every notify
-// script) and VI_2 (generic notify only), with the group's own notify
-// scripts and a notify FIFO; the same text runs under vigild and
-// keepalived.
-func notifyConf(fifo string, rec *notifytest.Recorder) string {
+// notifyConf is a sync group G1 of VI_1 (tracks what track says, every
+// notify script) and VI_2 (generic notify only), with the group's own
+// notify scripts and a notify FIFO; the same text runs under vigild and
+// keepalived. head goes before the sync group (vrrp_script blocks).
+func notifyConf(fifo string, rec *notifytest.Recorder, head, track string) string {
 	q := func(tag string) string { return `"` + rec.Command(tag) + `"` }
-	return trkGlobal("    notify_fifo "+fifo) + `vrrp_sync_group G1 {
+	return trkGlobal("    notify_fifo "+fifo) + head + `vrrp_sync_group G1 {
     group {
         VI_1
         VI_2
@@ -344,9 +344,7 @@ func notifyConf(fifo string, rec *notifytest.Recorder) string {
     notify_stop ` + q("gstop") + `
     notify ` + q("gany") + `
 }
-` + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: "192.0.2.254/24", Extra: `    track_interface {
-        eth1
-    }
+` + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: "192.0.2.254/24", Extra: track + `
     notify_master ` + q("master") + `
     notify_backup ` + q("backup") + `
     notify_fault ` + q("fault") + `
@@ -358,13 +356,14 @@ func notifyConf(fifo string, rec *notifytest.Recorder) string {
 var notifyTags = []string{"gmaster", "gbackup", "gfault", "gstop", "gany", "master", "backup", "fault", "stop", "any", "any2"}
 
 // notifyRig is one daemon of TestNotifyLikeKeepalived: a router whose
-// eth0 and eth1 are wired to a silent peer, its FIFO and its recorder.
+// eth0 and eth1 are wired to a silent peer, its FIFO, its recorder, and
+// the switch that faults VI_1 (cut: true) or clears the fault.
 type notifyRig struct {
-	name string
-	eth1 *testnet.Iface
-	fifo *notifytest.FIFOReader
-	rec  *notifytest.Recorder
-	proc *testnet.Proc
+	name  string
+	fifo  *notifytest.FIFOReader
+	rec   *notifytest.Recorder
+	proc  *testnet.Proc
+	fault func(t *testing.T, on bool)
 }
 
 func (r *notifyRig) count(line string) int {
@@ -387,14 +386,22 @@ func (r *notifyRig) waitCount(t *testing.T, line string, n int) {
 // TestNotifyLikeKeepalived runs vigild and Debian's keepalived 2.2.7 side
 // by side in one lab, each alone on its own wires with the same
 // configuration, through the same transitions: start (BACKUP), no peer
-// (MASTER), the tracked eth1 cut (FAULT, pulling the group), restored
-// (BACKUP, then MASTER), and SIGTERM (STOP). It asserts that vigild's
-// notify FIFO lines equal keepalived's line for line, and that every
-// notify script (instance and group, specific and generic) was called by
-// vigild with the same arguments in the same order as by keepalived. A few
-// lines and calls are also checked against hand-written expectations, so
-// two daemons that both wrote nothing could not pass.
+// (MASTER), a weight-0 tracker of VI_1 failing (FAULT, pulling the group),
+// recovering (BACKUP, then MASTER), and SIGTERM (STOP). The tracker is the
+// interface eth1 (its far end cut) or a vrrp_script testing a flag file.
+// It asserts that vigild's notify FIFO lines equal keepalived's line for
+// line, and that every notify script (instance and group, specific and
+// generic) was called by vigild with the same arguments in the same order
+// as by keepalived. A few lines and calls are also checked against
+// hand-written expectations, so two daemons that both wrote nothing could
+// not pass.
 func TestNotifyLikeKeepalived(t *testing.T) {
+	for _, trigger := range []string{"interface", "script", "script-failing-at-start"} {
+		t.Run(trigger, func(t *testing.T) { notifyLikeKeepalived(t, trigger) })
+	}
+}
+
+func notifyLikeKeepalived(t *testing.T, trigger string) {
 	l := testnet.New(t)
 	rig := func(name string, start func(h *testnet.Host, conf string) *testnet.Proc) *notifyRig {
 		h, p := l.Host(name), l.Host(name+"p")
@@ -403,8 +410,28 @@ func TestNotifyLikeKeepalived(t *testing.T) {
 		e0.AddAddr(t, "192.0.2.1/24")
 		e1.AddAddr(t, "198.51.100.1/24")
 		path := filepath.Join(t.TempDir(), name+".fifo")
-		r := &notifyRig{name: name, eth1: e1, fifo: notifytest.ReadFIFO(t, path), rec: secureRecorder(t)}
-		r.proc = start(h, notifyConf(path, r.rec))
+		r := &notifyRig{name: name, fifo: notifytest.ReadFIFO(t, path), rec: secureRecorder(t)}
+		var head, track string
+		switch trigger {
+		case "interface":
+			track = "    track_interface {\n        eth1\n    }"
+			r.fault = func(t *testing.T, on bool) {
+				if on {
+					e1.Cut(t)
+				} else {
+					e1.Restore(t)
+				}
+			}
+		case "script", "script-failing-at-start":
+			flag := newFlag(t, name+".flag")
+			if trigger == "script-failing-at-start" {
+				flag.set(t, false)
+			}
+			head = trkScript("chk", flag.script(), 1, 1, 0)
+			track = "    track_script {\n        chk\n    }"
+			r.fault = func(t *testing.T, on bool) { flag.set(t, !on) }
+		}
+		r.proc = start(h, notifyConf(path, r.rec, head, track))
 		return r
 	}
 	k := rig("k", func(h *testnet.Host, conf string) *testnet.Proc { return notifytest.StartKeepalived(t, h, conf).Proc })
@@ -412,21 +439,30 @@ func TestNotifyLikeKeepalived(t *testing.T) {
 	rigs := []*notifyRig{k, v}
 	gline := func(state string) string { return fmt.Sprintf("GROUP \"G1\" %s 0\n", state) }
 
-	for _, r := range rigs {
-		r.waitCount(t, gline("MASTER"), 1)
+	// Each step waits for one more group line of the state it causes
+	// than each daemon had written before it (start-up: for the first).
+	step := func(what string, do func(r *notifyRig), state string) {
+		before := map[*notifyRig]int{}
+		for _, r := range rigs {
+			if do != nil {
+				before[r] = r.count(gline(state))
+				do(r)
+			}
+		}
+		for _, r := range rigs {
+			r.waitCount(t, gline(state), before[r]+1)
+		}
+		t.Logf("%s: both daemons wrote %q", what, gline(state))
 	}
-	for _, r := range rigs {
-		r.eth1.Cut(t)
+	if trigger == "script-failing-at-start" {
+		// FAULT from the script's first result, then its recovery.
+		step("start", nil, "FAULT")
+		step("first success", func(r *notifyRig) { r.fault(t, false) }, "MASTER")
+	} else {
+		step("start", nil, "MASTER")
 	}
-	for _, r := range rigs {
-		r.waitCount(t, gline("FAULT"), 1)
-	}
-	for _, r := range rigs {
-		r.eth1.Restore(t)
-	}
-	for _, r := range rigs {
-		r.waitCount(t, gline("MASTER"), 2)
-	}
+	step("fault", func(r *notifyRig) { r.fault(t, true) }, "FAULT")
+	step("fault cleared", func(r *notifyRig) { r.fault(t, false) }, "MASTER")
 	for _, r := range rigs {
 		if err := r.proc.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -458,14 +494,20 @@ func TestNotifyLikeKeepalived(t *testing.T) {
 	if !slices.Equal(vl, kl) {
 		t.Errorf("FIFO lines differ:\nvigild:\n%skeepalived:\n%s", strings.Join(vl, ""), strings.Join(kl, ""))
 	}
-	if got := v.rec.Calls("any"); len(got) == 0 || !slices.Equal(got[0], []string{"any", "INSTANCE", "VI_1", "BACKUP", "100"}) {
-		t.Errorf("vigild's first generic notify call for VI_1: %q", got)
-	}
 	if got := v.rec.Calls("gany"); len(got) == 0 || !slices.Equal(got[len(got)-1], []string{"gany", "GROUP", "G1", "STOP", "0"}) {
 		t.Errorf("vigild's generic group notify calls: %q", got)
 	}
-	if got := v.rec.Calls("fault"); len(got) != 1 || !slices.Equal(got[0], []string{"fault"}) {
+	faults := 1
+	if trigger == "script-failing-at-start" {
+		faults = 2
+	}
+	if got := v.rec.Calls("fault"); len(got) != faults || !slices.Equal(got[0], []string{"fault"}) {
 		t.Errorf("vigild's notify_fault calls: %q", got)
+	}
+	if got := v.rec.Calls("any"); !slices.ContainsFunc(got, func(c []string) bool {
+		return slices.Equal(c, []string{"any", "INSTANCE", "VI_1", "FAULT", "100"})
+	}) {
+		t.Errorf("vigild's generic notify calls for VI_1 have no FAULT: %q", got)
 	}
 	for _, tag := range notifyTags {
 		kc, vc := k.rec.Calls(tag), v.rec.Calls(tag)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"reflect"
 	"slices"
@@ -38,6 +39,13 @@ type tracking struct {
 	procMon *check.ProcessMonitor
 	procs   map[string]*check.ProcessTracker
 	specs   map[string]check.ProcessSpec
+
+	// held names the instances that started in FAULT only because a
+	// weight-0 script had not reported yet. keepalived tells no one about
+	// an instance until such a script's first result: the FAULT is
+	// notified when the result is a failure, never when it is a success
+	// (the instance then goes to BACKUP as if it had waited in INIT).
+	held map[string]bool
 }
 
 type trackedScript struct {
@@ -86,6 +94,10 @@ func newTracking(log *slog.Logger, cfg *config.Config, now time.Time, prev *trac
 		scripts: map[string]*trackedScript{},
 		ifUp:    map[string]bool{},
 		procs:   map[string]*check.ProcessTracker{},
+		held:    map[string]bool{},
+	}
+	if prev != nil {
+		maps.Copy(t.held, prev.held)
 	}
 	scripts, files, procs, ifaces := trackedNames(cfg)
 	if prev != nil {
