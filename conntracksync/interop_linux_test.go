@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -281,7 +282,23 @@ func interopConntrackdToVigil(t *testing.T, n, lossPercent int) {
 	t.Logf("vigil stats: %+v", r.Stats())
 }
 
-func TestInteropVigilToConntrackd(t *testing.T)      { interopVigilToConntrackd(t, 10000, 0) }
-func TestInteropConntrackdToVigil(t *testing.T)      { interopConntrackdToVigil(t, 10000, 0) }
-func TestInteropVigilToConntrackdLossy(t *testing.T) { interopVigilToConntrackd(t, 10000, 10) }
-func TestInteropConntrackdToVigilLossy(t *testing.T) { interopConntrackdToVigil(t, 10000, 10) }
+func TestInteropVigilToConntrackd(t *testing.T) { interopVigilToConntrackd(t, 10000, 0) }
+func TestInteropConntrackdToVigil(t *testing.T) { interopConntrackdToVigil(t, 10000, 0) }
+func TestInteropVigilToConntrackdLossy(t *testing.T) {
+	interopVigilToConntrackd(t, 10000, lossPercent(t))
+}
+func TestInteropConntrackdToVigilLossy(t *testing.T) {
+	interopConntrackdToVigil(t, 10000, lossPercent(t))
+}
+
+// lossPercent is 10, or CONNTRACKSYNC_INTEROP_LOSS for heavier manual runs.
+func lossPercent(t *testing.T) int {
+	if s := os.Getenv("CONNTRACKSYNC_INTEROP_LOSS"); s != "" {
+		p, err := strconv.Atoi(s)
+		if err != nil || p < 0 || p > 90 {
+			t.Fatalf("CONNTRACKSYNC_INTEROP_LOSS=%q: want 0..90", s)
+		}
+		return p
+	}
+	return 10
+}
