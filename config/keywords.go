@@ -23,21 +23,27 @@ var tables = sync.OnceValue(topBlock)
 func Keywords() []KeywordInfo {
 	var out []KeywordInfo
 	seen := map[*block]bool{}
-	var walk func(b *block, path string)
-	walk = func(b *block, path string) {
+	// A keyword inside a block vigil does not act on is not acted on
+	// either, whatever its own entry says.
+	var walk func(b *block, path string, notImpl bool)
+	walk = func(b *block, path string, notImpl bool) {
 		if seen[b] {
 			return
 		}
 		seen[b] = true
 		for _, k := range b.kws {
-			out = append(out, KeywordInfo{Block: path, Keyword: k.name, Tier: k.tier, Status: k.status,
+			st := k.status
+			if notImpl && st == Supported {
+				st = NotImplemented
+			}
+			out = append(out, KeywordInfo{Block: path, Keyword: k.name, Tier: k.tier, Status: st,
 				Syntax: k.syntax, Default: k.def, Range: k.rng, IsBlock: k.sub != nil || k.value != nil})
 			if k.sub != nil {
-				walk(k.sub, joinPath(path, k.name))
+				walk(k.sub, joinPath(path, k.name), st == NotImplemented)
 			}
 		}
 	}
-	walk(tables(), "top level")
+	walk(tables(), "top level", false)
 	return out
 }
 

@@ -698,6 +698,11 @@ func addLVSTop(top *block) {
 			}),
 		)),
 	)
+	// vigild does not program IPVS yet: the LVS blocks are parsed, modelled
+	// and dumped, and each one gets a notice saying so.
+	for _, name := range []string{"virtual_server_group", "virtual_server", "SSL"} {
+		top.idx[name].notImpl()
+	}
 }
 
 func addConntrackTop(top *block) {

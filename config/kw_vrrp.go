@@ -163,7 +163,7 @@ func instanceBlock() *block {
 			}
 		})),
 		kw("accept", P1, "accept", "accept unless strict", "", inst(func(p *parser, x *Instance, l *line) { x.acceptSet, x.Accept = true, true })),
-		kw("no_accept", P1, "no_accept", "accept unless strict", "", inst(func(p *parser, x *Instance, l *line) { x.acceptSet, x.Accept = true, false })),
+		kw("no_accept", P1, "no_accept", "accept unless strict", "", inst(func(p *parser, x *Instance, l *line) { x.acceptSet, x.Accept = true, false })).notImpl(),
 		kw("dont_track_primary", P2, "dont_track_primary", "off", "", inst(func(p *parser, x *Instance, l *line) { x.DontTrackPrimary = true })),
 		kw("skip_check_adv_addr", P2, "skip_check_adv_addr [BOOL]", "vrrp_skip_check_adv_addr", "", inst(func(p *parser, x *Instance, l *line) {
 			if v, ok := p.boolArg(l); ok {
@@ -197,7 +197,7 @@ func instanceBlock() *block {
 			} else {
 				delete(x.set, "higher_prio_send_advert")
 			}
-		})),
+		})).notImpl(),
 		kw("check_unicast_src", P2, "check_unicast_src", "vrrp_check_unicast_src", "", inst(func(p *parser, x *Instance, l *line) { x.CheckUnicastSrc = true })),
 		kw("native_ipv6", P2, "native_ipv6", "from the VIPs", "", inst(func(p *parser, x *Instance, l *line) { x.IPv6 = true })).deprecatedQuiet(),
 		valueKw("virtual_ipaddress", P0, "virtual_ipaddress { ADDR[/LEN] [brd A|+|-] [dev IF] [scope S] [label L] ... }", inst2, func(p *parser, n any, l *line) {
@@ -251,7 +251,7 @@ func instanceBlock() *block {
 			} else {
 				delete(x.set, "unicast_ttl")
 			}
-		})),
+		})).notImpl(),
 		valueKw("unicast_peer", P1, "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			a, ok := parseIP(l.toks[0].s)
@@ -295,8 +295,8 @@ func instanceBlock() *block {
 				}
 			}
 			x.UseVMAC = v
-		})),
-		kw("vmac_xmit_base", P1, "vmac_xmit_base", "off", "", inst(func(p *parser, x *Instance, l *line) { x.vmacXmitBase = true })),
+		})).notImpl(),
+		kw("vmac_xmit_base", P1, "vmac_xmit_base", "off", "", inst(func(p *parser, x *Instance, l *line) { x.vmacXmitBase = true })).notImpl(),
 		notify("notify_master", P0, func(x *Instance) **Command { return &x.Notify.Master }),
 		notify("notify_backup", P0, func(x *Instance) **Command { return &x.Notify.Backup }),
 		notify("notify_fault", P0, func(x *Instance) **Command { return &x.Notify.Fault }),
