@@ -113,6 +113,11 @@ func (r *Replicator) Run(ctx context.Context) error {
 			}
 			break
 		}
+		// Nothing stale for a later Run: it starts with a bulk anyway.
+		for len(r.updates) > 0 {
+			<-r.updates
+		}
+		r.conn = nil
 	}()
 
 	r.conn = conn
