@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,7 +71,7 @@ const fwRuleset = `table inet fwtest {
 }
 `
 
-func newFWLab(t *testing.T) *fwLab {
+func newFWLab(t testing.TB) *fwLab {
 	t.Helper()
 	l := &fwLab{Lab: testnet.New(t)}
 	for _, bin := range []string{"nft", "conntrack"} {
@@ -113,7 +115,7 @@ func newFWLab(t *testing.T) *fwLab {
 }
 
 // applyNft loads an nftables script in h.
-func applyNft(t *testing.T, h *testnet.Host, script string) {
+func applyNft(t testing.TB, h *testnet.Host, script string) {
 	t.Helper()
 	cmd := h.Command(t.Context(), "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
@@ -170,10 +172,10 @@ vrrp_sync_group FW {
 
 // startFWPair starts vigild on both firewalls (fw1 150, fw2 100) and waits
 // until fw1 is master of both instances and fw2 backup.
-func startFWPair(t *testing.T, l *fwLab, sync bool) (v1, v2 *vigild) {
+func startFWPair(t testing.TB, l *fwLab, sync bool) (v1, v2 *vigild) {
 	t.Helper()
-	v1 = startVigild(t, l.fw1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "-i", "fw1")
-	v2 = startVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "-i", "fw2")
+	v1 = fwStartVigild(t, l.fw1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "fw1")
+	v2 = fwStartVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
 		fwWaitState(t, v1, in, "MASTER")
 		fwWaitState(t, v2, in, "BACKUP")
@@ -181,10 +183,66 @@ func startFWPair(t *testing.T, l *fwLab, sync bool) (v1, v2 *vigild) {
 	return v1, v2
 }
 
-func fwWaitState(t *testing.T, v *vigild, inst, state string) {
+// fwStartVigild is startVigild for tests and benchmarks: conf is written
+// to a temporary directory and vigild (this binary) runs in the
+// foreground on h with config id id.
+func fwStartVigild(t testing.TB, h *testnet.Host, conf, id string) *vigild {
 	t.Helper()
-	testnet.Eventually(t, fwSettle, func() bool { return v.instance(t, inst).State == state },
-		"%s %s: want %s, have %s", v.host.Name(), inst, state, fwLazy(func() string { return v.instance(t, inst).State }))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := &vigild{host: h, dir: dir, conf: path, control: filepath.Join(dir, "ctl.sock")}
+	v.Proc = h.Start(t, "env", "VIGILD_AS_MAIN=1", os.Args[0], "-n", "-l", "-D", "-f", path,
+		"-p", filepath.Join(dir, "vigild.pid"), "--control", v.control, "-i", id)
+	return v
+}
+
+// fwStatus asks vigild for its status, retrying while it starts; it fails
+// the test when vigild does not answer.
+func fwStatus(t testing.TB, v *vigild) daemon.Status {
+	t.Helper()
+	var s daemon.Status
+	var err error
+	for range 50 {
+		s = daemon.Status{}
+		if err = fwQuery(v, &s); err == nil {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("vigild status on %s: %v\n%s", v.host.Name(), err, v.Output())
+	return s
+}
+
+func fwQuery(v *vigild, s *daemon.Status) error {
+	c, err := net.DialTimeout("unix", v.control, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintln(c, "status")
+	return json.NewDecoder(bufio.NewReader(c)).Decode(s)
+}
+
+// fwState returns the named instance's state.
+func fwState(t testing.TB, v *vigild, inst string) string {
+	t.Helper()
+	for _, in := range fwStatus(t, v).Instances {
+		if in.Name == inst {
+			return in.State
+		}
+	}
+	t.Fatalf("vigild on %s has no instance %s", v.host.Name(), inst)
+	return ""
+}
+
+func fwWaitState(t testing.TB, v *vigild, inst, state string) {
+	t.Helper()
+	testnet.Eventually(t, fwSettle, func() bool { return fwState(t, v, inst) == state },
+		"%s %s: want %s, have %s", v.host.Name(), inst, state, fwLazy(func() string { return fwState(t, v, inst) }))
 }
 
 type fwLazy func() string
@@ -193,23 +251,30 @@ func (f fwLazy) String() string { return f() }
 
 // ctStatus returns vigild's conntrack status (fails the test when vigild
 // does not answer or has none).
-func ctStatus(t *testing.T, v *vigild) daemon.CTStatus {
+func ctStatus(t testing.TB, v *vigild) daemon.CTStatus {
 	t.Helper()
-	var s daemon.Status
-	var err error
-	for range 50 {
-		if s, err = v.status(t); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("vigild status on %s: %v\n%s", v.host.Name(), err, v.Output())
-	}
+	s := fwStatus(t, v)
 	if s.Conntrack == nil {
 		t.Fatalf("vigild on %s shows no conntrack status", v.host.Name())
 	}
 	return *s.Conntrack
+}
+
+// ctLoadFlows loads n established TCP entries (192.0.2.x → the server's
+// port 443, as if forwarded) into h's conntrack table with conntrack -R,
+// a command each line, in one process.
+func ctLoadFlows(t testing.TB, h *testnet.Host, n, first int) {
+	t.Helper()
+	var sb strings.Builder
+	for i := first; i < first+n; i++ {
+		fmt.Fprintf(&sb, "-I -p tcp -s 192.0.2.%d -d %s --sport %d --dport 443 --state ESTABLISHED -t 600 -u SEEN_REPLY,ASSURED\n",
+			10+i%200, fwServer, 1024+i/200)
+	}
+	file := filepath.Join(t.TempDir(), "flows")
+	if err := os.WriteFile(file, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.Exec(t, "conntrack", "-R", file)
 }
 
 // fwStream is one long-lived TCP connection from the client to the server
@@ -229,7 +294,7 @@ type fwStream struct {
 
 // startFWStream listens on the server, dials from the client, and runs
 // the four pumps until t's cleanup.
-func startFWStream(t *testing.T, l *fwLab) *fwStream {
+func startFWStream(t testing.TB, l *fwLab) *fwStream {
 	t.Helper()
 	s := &fwStream{}
 	var ln net.Listener
@@ -364,7 +429,7 @@ func (s *fwStream) progress(n uint64, timeout time.Duration) error {
 
 // ctFlows counts the TCP entries for the test server's port in h's
 // conntrack table.
-func ctFlows(t *testing.T, h *testnet.Host) int {
+func ctFlows(t testing.TB, h *testnet.Host) int {
 	t.Helper()
 	out, _ := h.Command(t.Context(), "conntrack", "-L", "-p", "tcp", "--dport", fmt.Sprint(fwServerPort)).CombinedOutput()
 	n := 0
