@@ -38,8 +38,9 @@ type Replicator struct {
 	wantResync atomic.Bool
 	running    atomic.Bool
 
-	commitMu  sync.Mutex // one commit at a time; guards committer
-	committer *Committer // opened by the first Commit, closed when Run ends
+	commitMu  sync.Mutex     // one commit at a time; guards committer
+	committer *Committer     // opened by the first Commit, closed when Run ends
+	bg        sync.WaitGroup // a commit's internal-cache update; waited by the next Commit and by Run
 
 	mu          sync.Mutex // guards the fields below
 	chStats     ftfw.Stats
@@ -101,6 +102,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 			r.committer.Close()
 			r.committer = nil
 		}
+		r.bg.Wait()
 		r.commitMu.Unlock()
 		// Unblock a listener stuck handing over an update.
 		done := make(chan struct{})
@@ -121,7 +123,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}()
 
 	r.conn = conn
-	rx := make(chan []byte, 4096)
+	rx := make(chan [][]byte, 256)
 	wg.Go(func() { r.runReader(ctx, conn, rx) })
 	r.running.Store(true)
 	lerr := make(chan error, 1)
@@ -165,12 +167,16 @@ func (r *Replicator) Run(ctx context.Context) error {
 				return err
 			}
 			return ctx.Err()
-		case d := <-rx:
-			r.receive(ch, d)
+		case ds := <-rx:
+			for _, d := range ds {
+				r.receive(ch, d)
+			}
 			for more := true; more; {
 				select {
-				case d := <-rx:
-					r.receive(ch, d)
+				case ds := <-rx:
+					for _, d := range ds {
+						r.receive(ch, d)
+					}
 				default:
 					more = false
 				}
@@ -289,9 +295,9 @@ func (r *Replicator) snapshot(ch *ftfw.Channel, now time.Time) {
 	}
 }
 
-// runReader reads datagrams, many per recvmmsg, until the socket closes.
-// Stopped by Run.
-func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []byte) {
+// runReader reads datagrams, many per recvmmsg, until the socket closes,
+// and hands each batch to the loop. Stopped by Run.
+func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- [][]byte) {
 	const batch, size = 64, 9216
 	ms := make([]ipv4.Message, batch)
 	for i := range ms {
@@ -306,30 +312,46 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []
 			r.log.Warn("conntrack sync: receive", "err", err)
 			continue
 		}
+		total, foreign := 0, 0
+		for _, m := range ms[:n] {
+			total += m.N
+		}
+		// One allocation for the batch; the loop only reads it.
+		buf := make([]byte, 0, total)
+		out := make([][]byte, 0, n)
 		for _, m := range ms[:n] {
 			if !conn.fromPeer(m.Addr) {
-				r.mu.Lock()
-				r.foreign++
-				r.mu.Unlock()
+				foreign++
 				continue
 			}
-			d := make([]byte, m.N)
-			copy(d, m.Buffers[0][:m.N])
-			select {
-			case rx <- d:
-			case <-ctx.Done():
-				return
-			}
+			start := len(buf)
+			buf = append(buf, m.Buffers[0][:m.N]...)
+			out = append(out, buf[start:len(buf):len(buf)])
+		}
+		if foreign > 0 {
+			r.mu.Lock()
+			r.foreign += uint64(foreign)
+			r.mu.Unlock()
+		}
+		if len(out) == 0 {
+			continue
+		}
+		select {
+		case rx <- out:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
 
 // Commit writes the external cache into the kernel and returns when it is
 // there (masters before related flows; EEXIST updates in place). Per-flow
-// refusals are counted in the stats, not returned.
+// refusals are counted in the stats, not returned. The committed flows
+// reach the internal cache shortly after Commit returns.
 func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	r.commitMu.Lock()
 	defer r.commitMu.Unlock()
+	r.bg.Wait() // the previous commit's internal-cache update
 	now := time.Now()
 	snap := r.external.Snapshot()
 	if r.committer == nil {
@@ -344,19 +366,22 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	var err error
 	r.listener.quiet(func() { st, ok, err = r.committer.commit(ctx, snap, now, r.cfg.CommitTimeout) })
 	// The listener skips the events of our own commits: put what is now in
-	// the kernel into the internal cache here (not announced: the peer sent
-	// it), with the timeout it was given, so that after a takeover a peer's
-	// resync gets it.
-	flows, del := make([]Flow, 0, len(snap)), make([]bool, 0, len(snap))
-	for i := range snap {
-		if ok[i] {
-			f := snap[i].Flow
-			f.TimeoutSec = commitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
-			flows = append(flows, f)
-			del = append(del, false)
+	// the kernel into the internal cache (not announced: the peer sent it),
+	// with the timeout it was given, so that after a takeover a peer's
+	// resync gets it. Done in the background: the caller waits only for the
+	// kernel. The next Commit and Run's end wait for it (bg).
+	r.bg.Go(func() {
+		flows, del := make([]Flow, 0, len(snap)), make([]bool, 0, len(snap))
+		for i := range snap {
+			if ok[i] {
+				f := snap[i].Flow
+				f.TimeoutSec = commitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
+				flows = append(flows, f)
+				del = append(del, false)
+			}
 		}
-	}
-	r.internal.Apply(flows, del, time.Now())
+		r.internal.Apply(flows, del, time.Now())
+	})
 	if err != nil {
 		// A socket failed: open fresh ones next time.
 		r.committer.Close()

@@ -83,7 +83,7 @@ func runNode(args []string) error {
 		case "commit":
 			t0 := time.Now()
 			st, err := r.Commit(ctx)
-			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "created": st.Created, "updated": st.Updated,
+			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "kernel_ms": ms(st.Duration), "created": st.Created, "updated": st.Updated,
 				"failed": st.Failed, "err": fmt.Sprint(err)})
 		case "resync":
 			n, _ := strconv.Atoi(f[1])
