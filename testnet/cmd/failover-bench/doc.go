@@ -3,7 +3,7 @@
 // many instances costs in CPU and memory. It prints figures; it asserts
 // nothing (issue 2, "Benchmark").
 //
-//	go run ./testnet/cmd/failover-bench            # full run, about 8 minutes
+//	go run ./testnet/cmd/failover-bench            # full run, about 6 minutes
 //	go run ./testnet/cmd/failover-bench -quick     # smoke run: 1 trial, advert_int 0.1 s
 //	go run ./testnet/cmd/failover-bench -impl vigild -n 3 -intervals 0.1,0.01
 //
@@ -16,7 +16,10 @@
 //
 // # Failover
 //
-// For each advert interval, implementation and scenario it runs N trials:
+// For each advert interval it builds one such lab per implementation and
+// runs N trials of each scenario, alternating between the implementations
+// trial by trial so that both meet the same periods of machine load (the
+// lab that waits keeps exchanging adverts):
 //
 //   - cut: r1's switch port goes down (r1 loses carrier);
 //   - kill+cut: r1's daemon is SIGKILLed, then its port goes down;
@@ -43,10 +46,14 @@
 // With 50 IPv4 instances (VRIDs 1..50, advert_int 0.1 s; masters on r1,
 // backups on r2) it reads utime+stime from /proc/PID/stat over a window
 // (10 s; -window) and divides by the adverts r1 sent in that window (counted
-// in a capture at the client): CPU per advert sent (r1) and per advert
-// received (r2). It prints VmHWM and VmRSS from /proc/PID/status. For
-// keepalived the figures are the sum of every process in its process group
-// (the parent and the VRRP child, started with -P), and the table says so.
+// by tcpdump on r1's eth0) and r2 received (tcpdump on r2's eth0): CPU per
+// advert sent (r1) and per advert received (r2). utime and stime come in
+// 10 ms ticks, so one tick is about 2 µs per advert over 10 s. The two
+// implementations run one after the other, each in a lab of its own.
+// `-scenarios none` runs this part alone. It prints VmHWM and VmRSS from
+// /proc/PID/status. For keepalived the figures are the sum of every process
+// in its process group (the parent and the VRRP child, started with -P), and
+// the table says so.
 //
 // # What it touches
 //

@@ -252,7 +252,7 @@ func printFailover(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 // printLoad writes the 50-instance table.
 func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 	fmt.Fprintf(out, "LOAD: %d IPv4 instances (VRIDs 1..%d), advert_int %s s, masters on r1, backups on r2.\n", loadInstances, loadInstances, secs(loadAdvert))
-	fmt.Fprintf(out, "  CPU = utime+stime (/proc/PID/stat, %d ms ticks) over a %v window / adverts r1 sent, r2 received in it\n  (tcpdump on r1's and r2's eth0);\n", 1000/userHZ, window)
+	fmt.Fprintf(out, "  CPU = utime+stime (/proc/PID/stat, %d ms ticks) over a %v window / adverts r1 sent, r2 received in it\n  (tcpdump on r1's and r2's eth0; sent is at least what r2 received);\n", 1000/userHZ, window)
 	fmt.Fprintln(out, "  memory = VmHWM / VmRSS (/proc/PID/status). keepalived: parent and VRRP child (-P) summed.")
 	fmt.Fprintln(out, "  targets: <= 10 us per advert sent, <= 4 us per advert received (keepalived measured before: ~32 / ~8 us); RSS <= 15 MB.")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
