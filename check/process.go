@@ -26,8 +26,8 @@ type ProcessSpec struct {
 	ParamMatch  ParamMatch
 	FullCommand bool // match argv[0] of the command line rather than comm; implied by Params or ParamMatch
 
-	Quorum         int           // fewest matching processes for quorum; < 1 means 1
-	QuorumMax      int           // most matching processes for quorum; negative means no maximum (0 is valid: "must not run")
+	Quorum         int           // fewest matching processes for quorum; < 1 means 1, unless QuorumMax is 0
+	QuorumMax      int           // most matching processes for quorum; negative means no maximum; 0 means "must not run": the quorum is that none matches (keepalived's quorum_max 0, which sets quorum 0)
 	ForkDelay      time.Duration // quorum gained must hold this long before it counts
 	TerminateDelay time.Duration // quorum lost must hold this long before it counts
 }
@@ -88,6 +88,9 @@ func (s *ProcessSpec) Count(ps []Proc) int {
 
 // HasQuorum reports whether count processes make a quorum.
 func (s *ProcessSpec) HasQuorum(count int) bool {
+	if s.QuorumMax == 0 {
+		return count == 0
+	}
 	return count >= max(s.Quorum, 1) && (s.QuorumMax < 0 || count <= s.QuorumMax)
 }
 

@@ -49,7 +49,7 @@ func TestHasQuorum(t *testing.T) {
 		{2, -1, 1, false}, {2, -1, 2, true},
 		{1, 1, 1, true}, {1, 1, 2, false},
 		{2, 3, 3, true}, {2, 3, 4, false},
-		{1, 0, 0, false}, {1, 0, 1, false}, // quorum_max 0: never a quorum while quorum ≥ 1
+		{0, 0, 0, true}, {0, 0, 1, false}, {0, 0, 2, false}, // quorum_max 0: the process must not run
 	} {
 		s := ProcessSpec{Quorum: tc.quorum, QuorumMax: tc.max}
 		if got := s.HasQuorum(tc.count); got != tc.want {

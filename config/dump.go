@@ -188,8 +188,10 @@ func (d *dumper) config(c *Config) {
 			w = append(w, "reverse")
 		}
 		d.line(w...)
-		d.line("quorum", itoa(t.Quorum))
-		if t.QuorumMax != 0 {
+		if t.Quorum > 0 {
+			d.line("quorum", itoa(t.Quorum))
+		}
+		if t.QuorumMax >= 0 {
 			d.line("quorum_max", itoa(t.QuorumMax))
 		}
 		if t.ForkDelay != 0 {

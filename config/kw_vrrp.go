@@ -590,14 +590,35 @@ func trackProcessBlock() *block {
 				}
 			}
 		})),
+		// quorum and quorum_max are checked against each other as they
+		// come, as keepalived does: the later keyword is the one ignored.
 		kw("quorum", P2, "quorum N", "1", "1..65535", tp(func(p *parser, s *TrackProcess, l *line) {
-			if n, ok := p.intArg(l, 1, 1, 65535, "ignored"); ok {
-				s.Quorum = n
+			n, ok := p.intArg(l, 1, 1, 65535, "ignored")
+			if !ok {
+				return
 			}
+			if s.QuorumMax >= 0 && n > s.QuorumMax {
+				p.warn(l.toks[1].pos, "quorum", "ignored", "quorum %d is greater than quorum_max %d", n, s.QuorumMax)
+				return
+			}
+			s.Quorum = n
 		})),
 		kw("quorum_max", P2, "quorum_max N", "unlimited", "0..65535", tp(func(p *parser, s *TrackProcess, l *line) {
-			if n, ok := p.intArg(l, 1, 0, 65535, "ignored"); ok {
-				s.QuorumMax = n
+			n, ok := p.intArg(l, 1, 0, 65535, "ignored")
+			if !ok {
+				return
+			}
+			// 0 ("the process must not run") is allowed while quorum is
+			// at most 1, and then makes the quorum 0.
+			if (n != 0 || s.Quorum > 1) && n < s.Quorum {
+				p.warn(l.toks[1].pos, "quorum_max", "ignored", "quorum_max %d is less than quorum %d", n, s.Quorum)
+				return
+			}
+			s.QuorumMax = n
+			if n == 0 {
+				s.Quorum = 0
+			} else if s.Quorum == 0 {
+				s.Quorum = 1
 			}
 		})),
 		delay("delay", true, true),
@@ -704,7 +725,7 @@ func addVRRPTop(top *block) {
 				p.warn(l.toks[1].pos, "vrrp_track_process", "the second definition is ignored", "vrrp_track_process %s already defined at %s", name, o.Pos)
 				return nil
 			}
-			s := &TrackProcess{Pos: l.pos(), Name: name, Quorum: 1}
+			s := &TrackProcess{Pos: l.pos(), Name: name, Quorum: 1, QuorumMax: -1}
 			c.TrackProcesses[name] = s
 			return s
 		}, trackProcessBlock()),

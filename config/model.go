@@ -330,8 +330,8 @@ type TrackProcess struct {
 	ParamMatch     string // "" exact, "initial", "partial"
 	Weight         int
 	Reverse        bool
-	Quorum         int // 1
-	QuorumMax      int // 0 = unlimited
+	Quorum         int // fewest matching processes, 1..65535 (default 1); 0 only with QuorumMax 0
+	QuorumMax      int // most matching processes; -1 = unlimited (default), 0 = the process must not run
 	ForkDelay      time.Duration
 	TerminateDelay time.Duration
 	FullCommand    bool

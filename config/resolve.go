@@ -84,11 +84,6 @@ func (p *parser) resolve() {
 		if tp.Process == "" {
 			p.warn(tp.Pos, "vrrp_track_process", "track process removed", "process name not specified for %s", name)
 			delete(c.TrackProcesses, name)
-			continue
-		}
-		if tp.QuorumMax != 0 && tp.QuorumMax < tp.Quorum {
-			p.warn(tp.Pos, "quorum_max", "quorum_max ignored", "quorum_max %d is less than quorum %d", tp.QuorumMax, tp.Quorum)
-			tp.QuorumMax = 0
 		}
 	}
 

@@ -1,0 +1,60 @@
+package config
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestTrackProcessQuorum: quorum and quorum_max keep keepalived 2.2.7's
+// meaning. quorum_max is unlimited (-1) by default; quorum_max 0 means the
+// process must not run and makes the quorum 0; each keyword is checked
+// against the other as it comes, and the later one is ignored on a clash.
+// The dump loads back to the same values.
+func TestTrackProcessQuorum(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		body        string
+		quorum, max int
+		want        []string
+	}{
+		{"defaults", "", 1, -1, nil},
+		{"both set", " quorum 2\n quorum_max 3\n", 2, 3, nil},
+		{"quorum_max equal to quorum", " quorum 2\n quorum_max 2\n", 2, 2, nil},
+		{"must not run", " quorum_max 0\n", 0, 0, nil},
+		{"must not run after quorum 1", " quorum 1\n quorum_max 0\n", 0, 0, nil},
+		{"quorum_max 0 then quorum 1", " quorum_max 0\n quorum 1\n", 0, 0,
+			[]string{`warning t.conf:4:9: quorum: quorum 1 is greater than quorum_max 0 (ignored)`}},
+		{"quorum_max below quorum", " quorum 3\n quorum_max 2\n", 3, -1,
+			[]string{`warning t.conf:4:13: quorum_max: quorum_max 2 is less than quorum 3 (ignored)`}},
+		{"quorum_max 0 below quorum 2", " quorum 2\n quorum_max 0\n", 2, -1,
+			[]string{`warning t.conf:4:13: quorum_max: quorum_max 0 is less than quorum 2 (ignored)`}},
+		{"quorum above quorum_max", " quorum_max 2\n quorum 3\n", 1, 2,
+			[]string{`warning t.conf:4:9: quorum: quorum 3 is greater than quorum_max 2 (ignored)`}},
+		{"quorum_max out of range", " quorum_max -1\n", 1, -1,
+			[]string{`warning t.conf:3:13: quorum_max: "-1" is not a number in [0, 65535] (ignored)`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := "vrrp_track_process p {\n process sshd\n" + tc.body + "}\n"
+			cfg, complaints, _ := load(t, conf, testOpts())
+			if !slices.Equal(complaints, tc.want) {
+				t.Errorf("complaints:\n got %q\nwant %q", complaints, tc.want)
+			}
+			tp := cfg.TrackProcesses["p"]
+			if tp == nil {
+				t.Fatal("track process p is missing")
+			}
+			if tp.Quorum != tc.quorum || tp.QuorumMax != tc.max {
+				t.Errorf("quorum %d, quorum_max %d; want %d, %d", tp.Quorum, tp.QuorumMax, tc.quorum, tc.max)
+			}
+			again, _, errs := load(t, string(Dump(cfg)), testOpts())
+			for _, e := range errs {
+				if e.Severity != Notice {
+					t.Errorf("the dump draws a complaint: %v\n%s", e, Dump(cfg))
+				}
+			}
+			if tp2 := again.TrackProcesses["p"]; tp2 == nil || tp2.Quorum != tp.Quorum || tp2.QuorumMax != tp.QuorumMax {
+				t.Errorf("the dump loads back as %+v, want quorum %d, quorum_max %d\n%s", tp2, tp.Quorum, tp.QuorumMax, Dump(cfg))
+			}
+		})
+	}
+}
