@@ -148,8 +148,14 @@ func TestTrackInterface(t *testing.T) {
 			got = fifo.Lines()[before:]
 			return slices.Contains(got, want[2])
 		}, "cut %s: r1's FIFO after the restore: %q", cut.name, trkLazy(func() string { return fmt.Sprint(got) }))
-		if !slices.Equal(got, want) {
-			t.Errorf("cut %s: r1's FIFO lines %q, want %q", cut.name, got, want)
+		// While r2 still thinks it is master it may send an advert that r1,
+		// master again, answers: MASTER_RX_LOWER_PRI and a re-notified
+		// MASTER (split brain healing), legitimately, after the three.
+		rest := slices.DeleteFunc(slices.Clone(got[min(3, len(got)):]), func(l string) bool {
+			return l == "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n" || l == want[2]
+		})
+		if !slices.Equal(got[:min(3, len(got))], want) || len(rest) != 0 {
+			t.Errorf("cut %s: r1's FIFO lines %q, want %q (then at most lower-priority re-notifies)", cut.name, got, want)
 		}
 	}
 }
