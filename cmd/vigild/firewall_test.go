@@ -154,6 +154,12 @@ func TestFirewallResync(t *testing.T) {
 	ctLoadFlows(t, l.fw1, 1, flows)
 	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).External == flows+1 },
 		"a new entry still reaches fw2 after the malformed datagrams: %s", fwCounts(t, v1, v2))
+
+	// Shorter than a message header: malformed too.
+	drops1 := malformedDrops(ctStatus(t, v2).Drops)
+	sendUDP(t, l.fw1, fwSync1, []byte{0x10, 0, 0})
+	testnet.Eventually(t, fwSettle, func() bool { return malformedDrops(ctStatus(t, v2).Drops) > drops1 },
+		"fw2 counts a 3-byte datagram (shorter than a header) as malformed: drops %v", fwLazy(func() string { return fmt.Sprint(ctStatus(t, v2).Drops) }))
 }
 
 // hdr is an FTFW message header: version/type byte, flags, len, seq.
