@@ -104,8 +104,12 @@ func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
 			delete(c.entries, keyOf(&k))
 			continue
 		}
-		flows[i].ensureReply()
-		c.putLocked(&flows[i], now)
+		// No change report here: store without looking the old entry up.
+		f := &flows[i]
+		f.ensureReply()
+		k := f.Key()
+		c.buf = encodeFlow(c.buf[:0], f)
+		c.entries[keyOf(&k)] = centry{enc: string(c.buf), updated: now.UnixNano(), gen: c.gen}
 	}
 }
 
