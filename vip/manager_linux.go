@@ -206,12 +206,70 @@ func toNetlinkAddr(a Address, linkIndex int) (*netlink.Addr, error) {
 	return n, nil
 }
 
+// errClosed is what every method of a closed Manager returns.
+var errClosed = errors.New("vip: manager closed")
+
 func (m *Manager) handle() (*netlink.Handle, error) {
 	if m.h == nil {
-		return nil, errors.New("vip: manager closed")
+		return nil, errClosed
 	}
 	return m.h, nil
 }
+
+// each calls f on the entries of xs in order, under m.mu, with one link
+// cache for the whole call. Once ctx is done it stops before the next entry
+// and returns that entry's index and ctx's error, prefixed "vip: WHAT: ".
+// A closed manager is an error before any entry.
+func each[T any](ctx context.Context, m *Manager, what string, xs []T, f func(c *linkCache, x T)) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, err := m.handle()
+	if err != nil {
+		return 0, err
+	}
+	c := newLinkCache(h)
+	for i, x := range xs {
+		if err := ctx.Err(); err != nil {
+			return i, fmt.Errorf("vip: %s: %w", what, err)
+		}
+		f(c, x)
+	}
+	return len(xs), nil
+}
+
+// apply runs do on each entry (see each), counts and names each failure
+// ("vip: OP NAME: ..."), and joins the failures; the other entries are
+// still applied.
+func apply[T any](ctx context.Context, m *Manager, op, what string, xs []T, name func(T) string, do func(*linkCache, T) error) error {
+	var errs []error
+	_, err := each(ctx, m, op+" "+what, xs, func(c *linkCache, x T) {
+		if err := do(c, x); err != nil {
+			m.stats.errors.Add(1)
+			errs = append(errs, fmt.Errorf("vip: %s %s: %w", op, name(x), err))
+		}
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+// present returns the entries of xs that has reports as held by the
+// kernel, in input order (see each), with the failures joined.
+func present[T any](ctx context.Context, m *Manager, what string, xs []T, name func(T) string, has func(*linkCache, T) (bool, error)) ([]T, error) {
+	var (
+		out  []T
+		errs []error
+	)
+	_, err := each(ctx, m, "present "+what, xs, func(c *linkCache, x T) {
+		ok, err := has(c, x)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vip: present %s: %w", name(x), err))
+		} else if ok {
+			out = append(out, x)
+		}
+	})
+	return out, errors.Join(append(errs, err)...)
+}
+
+func addrName(a Address) string { return a.Prefix.String() + " dev " + a.Dev }
 
 // AddAddresses adds each address that is not already on its interface.
 // An address already present with the same prefix (and peer) is left
@@ -221,25 +279,7 @@ func (m *Manager) handle() (*netlink.Handle, error) {
 // interface is reported as ErrNoDevice naming it; the other entries are
 // still applied.
 func (m *Manager) AddAddresses(ctx context.Context, addrs []Address) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, err := m.handle()
-	if err != nil {
-		return err
-	}
-	c := newLinkCache(h)
-	var errs []error
-	for _, a := range addrs {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("vip: add addresses: %w", err))
-			break
-		}
-		if err := m.addAddr(c, a); err != nil {
-			m.stats.errors.Add(1)
-			errs = append(errs, fmt.Errorf("vip: add %s dev %s: %w", a.Prefix, a.Dev, err))
-		}
-	}
-	return errors.Join(errs...)
+	return apply(ctx, m, "add", "addresses", addrs, addrName, m.addAddr)
 }
 
 func (m *Manager) addAddr(c *linkCache, a Address) error {
@@ -285,25 +325,7 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 // interfaces and IPv6 addresses held with another prefix length are not
 // errors: they are not ours, so nothing is done.
 func (m *Manager) RemoveAddresses(ctx context.Context, addrs []Address) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, err := m.handle()
-	if err != nil {
-		return err
-	}
-	c := newLinkCache(h)
-	var errs []error
-	for _, a := range addrs {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("vip: remove addresses: %w", err))
-			break
-		}
-		if err := m.removeAddr(c, a); err != nil {
-			m.stats.errors.Add(1)
-			errs = append(errs, fmt.Errorf("vip: remove %s dev %s: %w", a.Prefix, a.Dev, err))
-		}
-	}
-	return errors.Join(errs...)
+	return apply(ctx, m, "remove", "addresses", addrs, addrName, m.removeAddr)
 }
 
 func (m *Manager) removeAddr(c *linkCache, a Address) error {
@@ -344,31 +366,7 @@ func (m *Manager) removeAddr(c *linkCache, a Address) error {
 // the same identity (see AddAddresses), in input order. A missing interface
 // means absent, not an error; malformed entries are errors.
 func (m *Manager) Present(ctx context.Context, addrs []Address) ([]Address, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
-	c := newLinkCache(h)
-	var (
-		out  []Address
-		errs []error
-	)
-	for _, a := range addrs {
-		if err := ctx.Err(); err != nil {
-			return out, errors.Join(append(errs, fmt.Errorf("vip: present: %w", err))...)
-		}
-		ok, err := presentAddr(c, a)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("vip: present %s dev %s: %w", a.Prefix, a.Dev, err))
-			continue
-		}
-		if ok {
-			out = append(out, a)
-		}
-	}
-	return out, errors.Join(errs...)
+	return present(ctx, m, "addresses", addrs, addrName, presentAddr)
 }
 
 func presentAddr(c *linkCache, a Address) (bool, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -96,10 +97,6 @@ func (w wantRoute) matches(k netlink.Route) bool {
 	return true
 }
 
-func (c *linkCache) routes(family, table int) ([]netlink.Route, error) {
-	return c.h.RouteListFiltered(family, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
-}
-
 // srcPresent reports whether src is a local address in the namespace.
 func (c *linkCache) srcPresent(src netip.Addr) (bool, error) {
 	fam := netlink.FAMILY_V4
@@ -141,34 +138,27 @@ func (m *Manager) RemoveRoutes(ctx context.Context, routes []Route) error {
 }
 
 func (m *Manager) reconcileRoutes(ctx context.Context, op string, routes []Route) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, err := m.handle()
-	if err != nil {
-		return err
+	do := m.addRoute
+	if op == "remove" {
+		do = m.removeRoute
 	}
-	c := newLinkCache(h)
 	re := &RouteError{Op: op}
-	for i, r := range routes {
-		if err := ctx.Err(); err != nil {
-			for _, rest := range routes[i:] {
-				re.Failed = append(re.Failed, FailedRoute{Route: rest, Err: fmt.Errorf("vip: %s route %s: %w", op, rest, err)})
-			}
-			break
-		}
-		var err error
-		if op == "add" {
-			err = m.addRoute(c, r)
-		} else {
-			err = m.removeRoute(c, r)
-		}
-		if err != nil {
+	n, err := each(ctx, m, op+" routes", routes, func(c *linkCache, r Route) {
+		if err := do(c, r); err != nil {
 			m.stats.errors.Add(1)
 			re.Failed = append(re.Failed, FailedRoute{
 				Route: r,
 				Retry: retryable(err),
 				Err:   fmt.Errorf("vip: %s route %s: %w", op, r, err),
 			})
+		}
+	})
+	if errors.Is(err, errClosed) {
+		return err
+	}
+	if err != nil { // ctx is done: the routes not reached fail with its error
+		for _, rest := range routes[n:] {
+			re.Failed = append(re.Failed, FailedRoute{Route: rest, Err: fmt.Errorf("vip: %s route %s: %w", op, rest, ctx.Err())})
 		}
 	}
 	if len(re.Failed) == 0 {
@@ -177,20 +167,27 @@ func (m *Manager) reconcileRoutes(ctx context.Context, op string, routes []Route
 	return re
 }
 
+// findRoute returns whether the kernel holds w.
+func (c *linkCache) findRoute(w wantRoute) (bool, error) {
+	ks, err := c.h.RouteListFiltered(w.family, &netlink.Route{Table: w.nl.Table}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ks, w.matches), nil
+}
+
 func (m *Manager) addRoute(c *linkCache, r Route) error {
 	w, err := resolveRoute(c, r)
 	if err != nil {
 		return err
 	}
-	ks, err := c.routes(w.family, w.nl.Table)
+	found, err := c.findRoute(w)
 	if err != nil {
 		return err
 	}
-	for _, k := range ks {
-		if w.matches(k) {
-			m.log.Debug("vip: route already present", "route", r.String())
-			return nil
-		}
+	if found {
+		m.log.Debug("vip: route already present", "route", r.String())
+		return nil
 	}
 	if r.Src.IsValid() {
 		ok, err := c.srcPresent(r.Src)
@@ -220,66 +217,34 @@ func (m *Manager) removeRoute(c *linkCache, r Route) error {
 	if err != nil {
 		return err
 	}
-	ks, err := c.routes(w.family, w.nl.Table)
-	if err != nil {
+	found, err := c.findRoute(w)
+	if err != nil || !found {
 		return err
 	}
-	for _, k := range ks {
-		if !w.matches(k) {
-			continue
+	del := w.nl
+	del.Protocol = 0 // match whoever added it
+	if err := c.h.RouteDel(&del); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil // gone meanwhile
 		}
-		del := w.nl
-		del.Protocol = 0 // match whoever added it
-		if err := c.h.RouteDel(&del); err != nil {
-			if errors.Is(err, unix.ESRCH) {
-				return nil // gone meanwhile
-			}
-			return err
-		}
-		m.stats.routesRemoved.Add(1)
-		m.log.Info("vip: removed route", "route", r.String(), "iface", r.Dev)
-		return nil
+		return err
 	}
+	m.stats.routesRemoved.Add(1)
+	m.log.Info("vip: removed route", "route", r.String(), "iface", r.Dev)
 	return nil
 }
 
 // PresentRoutes returns the entries of routes that the kernel holds as
 // described (see AddRoutes), in input order.
 func (m *Manager) PresentRoutes(ctx context.Context, routes []Route) ([]Route, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
-	c := newLinkCache(h)
-	var (
-		out  []Route
-		errs []error
-	)
-	for _, r := range routes {
-		if err := ctx.Err(); err != nil {
-			return out, errors.Join(append(errs, fmt.Errorf("vip: present routes: %w", err))...)
-		}
+	return present(ctx, m, "routes", routes, func(r Route) string { return "route " + r.String() }, func(c *linkCache, r Route) (bool, error) {
 		w, err := resolveRoute(c, r)
 		if errors.Is(err, ErrNoDevice) {
-			continue
+			return false, nil
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("vip: present route %s: %w", r, err))
-			continue
+			return false, err
 		}
-		ks, err := c.routes(w.family, w.nl.Table)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("vip: present route %s: %w", r, err))
-			continue
-		}
-		for _, k := range ks {
-			if w.matches(k) {
-				out = append(out, r)
-				break
-			}
-		}
-	}
-	return out, errors.Join(errs...)
+		return c.findRoute(w)
+	})
 }

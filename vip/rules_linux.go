@@ -3,7 +3,6 @@ package vip
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 
@@ -84,26 +83,10 @@ func (m *Manager) RemoveRules(ctx context.Context, rules []Rule) error {
 }
 
 func (m *Manager) reconcileRules(ctx context.Context, op string, rules []Rule) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, err := m.handle()
-	if err != nil {
-		return err
-	}
-	c := newLinkCache(h)
-	var errs []error
-	for _, r := range rules {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("vip: %s rules: %w", op, err))
-			break
-		}
-		if err := m.ruleOne(c, op, r); err != nil {
-			m.stats.errors.Add(1)
-			errs = append(errs, fmt.Errorf("vip: %s rule %s: %w", op, r, err))
-		}
-	}
-	return errors.Join(errs...)
+	return apply(ctx, m, op, "rules", rules, Rule.ruleName, func(c *linkCache, r Rule) error { return m.ruleOne(c, op, r) })
 }
+
+func (r Rule) ruleName() string { return "rule " + r.String() }
 
 func (m *Manager) ruleOne(c *linkCache, op string, r Rule) error {
 	if err := r.validate(); err != nil {
@@ -144,33 +127,11 @@ func (m *Manager) ruleOne(c *linkCache, op string, r Rule) error {
 // PresentRules returns the entries of rules that the kernel holds as
 // described, in input order.
 func (m *Manager) PresentRules(ctx context.Context, rules []Rule) ([]Rule, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	h, err := m.handle()
-	if err != nil {
-		return nil, err
-	}
-	c := newLinkCache(h)
-	var (
-		out  []Rule
-		errs []error
-	)
-	for _, r := range rules {
-		if err := ctx.Err(); err != nil {
-			return out, errors.Join(append(errs, fmt.Errorf("vip: present rules: %w", err))...)
-		}
+	return present(ctx, m, "rules", rules, Rule.ruleName, func(c *linkCache, r Rule) (bool, error) {
 		if err := r.validate(); err != nil {
-			errs = append(errs, fmt.Errorf("vip: present rule %s: %w", r, err))
-			continue
+			return false, err
 		}
 		_, found, err := c.findRule(r)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("vip: present rule %s: %w", r, err))
-			continue
-		}
-		if found {
-			out = append(out, r)
-		}
-	}
-	return out, errors.Join(errs...)
+		return found, err
+	})
 }
