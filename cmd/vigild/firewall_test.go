@@ -57,11 +57,32 @@ func TestFirewallFailover(t *testing.T) {
 			t.Fatalf("after fw2 took over: %v (fw2 forward drops: %s)\nfw1's entry before the cut:\n%s\nfw2's after the takeover:\n%s\nRSTs sent: fw2 %s, client %s, server %s",
 				err, nftDrops(t, l.fw2), before, ctList(t, l.fw2), outRsts(t, l.fw2), outRsts(t, l.cl), outRsts(t, l.srv))
 		}
+		st := ctStatus(t, v2)
+		t.Logf("fw2 takeover: %d entries, VIPs waited %s for the commit; stream verified %d bytes up, %d down",
+			st.LastTakeover.Entries, st.LastTakeover.InLoop, s.up.Load(), s.down.Load())
+
+		// Failback: fw1's links come back and it preempts (150 > 100). It
+		// left MASTER for FAULT and asked fw2 for its table, so it commits
+		// the stream's entry as fw2 last saw it (over its own stale one)
+		// before its VIPs go up, and the same connection goes on.
+		fw1Takeovers := ctStatus(t, v1).Takeovers
+		l.in1.Restore(t)
+		l.out1.Restore(t)
+		for _, in := range []string{"VI_IN", "VI_OUT"} {
+			fwWaitState(t, v1, in, "MASTER")
+			fwWaitState(t, v2, in, "BACKUP")
+		}
+		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
+			t.Fatalf("after fw1 took the stream back: %v\nfw1's entry:\n%s\nRSTs sent: fw1 %s, client %s, server %s",
+				err, ctList(t, l.fw1), outRsts(t, l.fw1), outRsts(t, l.cl), outRsts(t, l.srv))
+		}
 		s.stop()
 		if errs := s.errors(); len(errs) > 0 {
 			t.Fatalf("stream errors: %s", strings.Join(errs, "; "))
 		}
-		st := ctStatus(t, v2)
+		if st1 := ctStatus(t, v1); st1.Takeovers != fw1Takeovers+1 || st1.LastTakeover.Entries < 1 || st1.ResyncRequests < 1 {
+			t.Errorf("fw1 failback: takeovers %d → %d, resync requests %d, last %+v", fw1Takeovers, st1.Takeovers, st1.ResyncRequests, st1.LastTakeover)
+		}
 		if st.Takeovers != takeovers+1 || st.LastTakeover.Entries < 1 || st.LastTakeover.Error != "" || st.LastTakeover.Failed != 0 {
 			t.Errorf("fw2 takeovers %d → %d, last %+v: want one takeover that committed the stream's entry", takeovers, st.Takeovers, st.LastTakeover)
 		}
@@ -74,8 +95,6 @@ func TestFirewallFailover(t *testing.T) {
 		if !strings.Contains(v2.Output(), "before adding the virtual addresses") {
 			t.Errorf("fw2 did not log its commit before the VIPs")
 		}
-		t.Logf("fw2 takeover: %d entries, VIPs waited %s for the commit; stream verified %d bytes up, %d down",
-			st.LastTakeover.Entries, st.LastTakeover.InLoop, s.up.Load(), s.down.Load())
 	})
 	t.Run("unreplicated", func(t *testing.T) {
 		l := newFWLab(t)

@@ -60,6 +60,7 @@ type ctSync struct {
 
 	commitBound time.Duration // bound of the in-loop commit
 	master      bool          // the tracked group took over and has not left MASTER since
+	faulted     bool          // a member entered FAULT: ask for a resync when back in BACKUP
 	// late tracks commit goroutines; lateCtx ends them when run stops.
 	late       sync.WaitGroup
 	lateCtx    context.Context
@@ -406,41 +407,57 @@ func (c *ctSync) finish(gen uint64, tk CTTakeover, st conntracksync.CommitStats,
 	c.mu.Unlock()
 }
 
-// transition follows the tracked group's state on the loop. Leaving
-// MASTER for BACKUP or FAULT asks the peer (the new master) for its whole
-// table, so that our external cache is complete for the next takeover
-// even if updates were lost while we were master. Shutdown (INIT) asks
-// nothing: the process is going away.
+// transition follows the tracked group's state on the loop.
+//
+//   - Leaving MASTER for BACKUP or FAULT asks the peer (the new master)
+//     for its whole table, so that our external cache is complete for the
+//     next takeover even if updates were lost while we were master.
+//   - Coming back from FAULT to BACKUP asks again: the request made when
+//     we faulted reached the peer before it took over, when the
+//     connections it then committed were not yet in its kernel table, and
+//     our own kernel entries for them have gone stale since.
+//   - Shutdown (INIT) asks nothing: the process is going away.
+//
+// For a sync group, only the first member's transition of each change
+// acts.
 func (c *ctSync) transition(inst *instance, t vrrp.Transition, now time.Time) {
 	if !c.tracks(inst) {
 		return
 	}
-	if t.To == vrrp.StateMaster {
+	if t.To == vrrp.StateFault {
+		c.faulted = true
+	}
+	switch {
+	case t.To == vrrp.StateMaster:
 		if !c.master { // AddVIPs comes first, so only without one
 			c.master = true
 			c.mu.Lock()
 			c.gen++
 			c.mu.Unlock()
 		}
-		return
+	case t.From == vrrp.StateMaster && c.master:
+		c.master = false
+		c.mu.Lock()
+		c.gen++ // a late commit of the takeover we leave must not flush now
+		c.mu.Unlock()
+		if t.To == vrrp.StateInit {
+			c.log.Info(fmt.Sprintf("conntrack sync: (%s) %s stops", inst.cfg.Name, c.group))
+			return
+		}
+		c.resync(inst, fmt.Sprintf("%s left MASTER for %s", c.group, t.To))
+	case t.From == vrrp.StateFault && t.To == vrrp.StateBackup && c.faulted:
+		c.faulted = false
+		c.resync(inst, fmt.Sprintf("%s is back from FAULT", c.group))
 	}
-	if t.From != vrrp.StateMaster || !c.master {
-		return // a sync group's later members, or BACKUP↔FAULT
-	}
-	c.master = false
-	c.mu.Lock()
-	c.gen++ // a late commit of the takeover we leave must not flush now
-	c.mu.Unlock()
-	if t.To == vrrp.StateInit {
-		c.log.Info(fmt.Sprintf("conntrack sync: (%s) %s stops", inst.cfg.Name, c.group))
-		return
-	}
+}
+
+func (c *ctSync) resync(inst *instance, why string) {
 	c.r.RequestResync()
 	c.mu.Lock()
 	c.resyncs++
 	c.mu.Unlock()
-	c.log.Info(fmt.Sprintf("conntrack sync: (%s) %s left MASTER for %s: asking the peer for its whole connection table", inst.cfg.Name, c.group, t.To),
-		"instance", inst.cfg.Name, "to", t.To.String())
+	c.log.Info(fmt.Sprintf("conntrack sync: (%s) %s: asking the peer for its whole connection table", inst.cfg.Name, why),
+		"instance", inst.cfg.Name)
 }
 
 // status is called by the loop (Daemon.publish), like beforeVIPs and

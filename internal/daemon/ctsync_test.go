@@ -510,3 +510,34 @@ func TestCTSampleConf(t *testing.T) {
 		t.Errorf("local/peer addresses of fw1, fw2: %v", locals)
 	}
 }
+
+// TestCTBackFromFault: the group coming back from FAULT to BACKUP asks the
+// peer for its table again (once per group change): the request made on
+// faulting reached the peer before it took over.
+func TestCTBackFromFault(t *testing.T) {
+	r := newCTRig(t, ctLoad(t, ctTestConf("FW", "")))
+	r.addVIPs("VI_IN")
+	r.addVIPs("VI_OUT")
+	r.ev.log = nil
+	r.leave("VI_OUT", vrrp.StateFault)
+	r.leave("VI_IN", vrrp.StateFault)
+	back := func(name string) {
+		r.c.transition(r.inst[name], vrrp.Transition{From: vrrp.StateFault, To: vrrp.StateBackup}, time.Now())
+	}
+	back("VI_OUT")
+	back("VI_IN")
+	back("VI_MGMT") // not tracked
+	if got := r.ev.get(); !slices.Equal(got, []string{"resync", "resync"}) {
+		t.Fatalf("fault and back: %q, want two resyncs", got)
+	}
+	// BACKUP → FAULT → BACKUP without having been master: asks once, on return.
+	r.ev.log = nil
+	r.c.transition(r.inst["VI_IN"], vrrp.Transition{From: vrrp.StateBackup, To: vrrp.StateFault}, time.Now())
+	back("VI_IN")
+	if got := r.ev.get(); !slices.Equal(got, []string{"resync"}) {
+		t.Fatalf("backup fault and back: %q, want one resync", got)
+	}
+	if st := r.c.status(); st.ResyncRequests != 3 {
+		t.Errorf("resync requests %d, want 3", st.ResyncRequests)
+	}
+}
