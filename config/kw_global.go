@@ -102,36 +102,28 @@ func globalBlock() *block {
 		})),
 		kw("vrrp_strict", P1, "vrrp_strict", "off", "", gl(func(p *parser, g *Global, l *line) { g.Strict = true })),
 		kw("vrrp_garp_master_delay", P1, "vrrp_garp_master_delay SECS", "5", "0..4294", gl(func(p *parser, g *Global, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, "keeping "+secs(g.GARPMasterDelay)); ok {
-				g.GARPMasterDelay = time.Duration(n) * time.Second
+			if d, ok := p.garpSecsArg(l, "keeping "+secs(g.GARPMasterDelay)); ok {
+				g.GARPMasterDelay = d
 			}
 		})),
 		kw("vrrp_garp_master_repeat", P1, "vrrp_garp_master_repeat N", "5", "1..", gl(func(p *parser, g *Global, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32, "keeping "+strconv.Itoa(g.GARPMasterRepeat)); ok {
-				if n == 0 {
-					p.warn(l.toks[1].pos, "vrrp_garp_master_repeat", "using 1", "must be greater than 0")
-					n = 1
-				}
+			if n, ok := p.garpRepeatArg(l, "keeping "+strconv.Itoa(g.GARPMasterRepeat), ""); ok {
 				g.GARPMasterRepeat = n
 			}
 		})),
 		kw("vrrp_garp_master_refresh", P1, "vrrp_garp_master_refresh SECS", "0 (off)", "0..", gl(func(p *parser, g *Global, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, "keeping "+secs(g.GARPMasterRefresh)); ok {
-				g.GARPMasterRefresh = time.Duration(n) * time.Second
+			if d, ok := p.garpSecsArg(l, "keeping "+secs(g.GARPMasterRefresh)); ok {
+				g.GARPMasterRefresh = d
 			}
 		})),
 		kw("vrrp_garp_master_refresh_repeat", P2, "vrrp_garp_master_refresh_repeat N", "1", "1..", gl(func(p *parser, g *Global, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32, "keeping "+strconv.Itoa(g.GARPMasterRefreshRepeat)); ok {
-				if n == 0 {
-					p.warn(l.toks[1].pos, "vrrp_garp_master_refresh_repeat", "using 1", "must be greater than 0")
-					n = 1
-				}
+			if n, ok := p.garpRepeatArg(l, "keeping "+strconv.Itoa(g.GARPMasterRefreshRepeat), ""); ok {
 				g.GARPMasterRefreshRepeat = n
 			}
 		})),
 		kw("vrrp_garp_lower_prio_delay", P2, "vrrp_garp_lower_prio_delay SECS", "vrrp_garp_master_delay", "0..4294", gl(func(p *parser, g *Global, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, "ignored"); ok {
-				g.GARPLowerPrioDelay = time.Duration(n) * time.Second
+			if d, ok := p.garpSecsArg(l, "ignored"); ok {
+				g.GARPLowerPrioDelay = d
 			} else {
 				delete(g.set, "vrrp_garp_lower_prio_delay")
 			}

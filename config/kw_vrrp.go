@@ -77,6 +77,26 @@ func instanceBlock() *block {
 			p.notifyCmd(get(x), l, "("+x.Name+")")
 		}))
 	}
+	// The GARP keywords default to global_defs' vrrp_NAME: a bad value
+	// leaves the keyword unset, so that the global value applies.
+	garpSecs := func(name string, tier Tier, rng string, dst func(x *Instance) *time.Duration) *kwDef {
+		return kw(name, tier, name+" SECS", "vrrp_"+name, rng, inst(func(p *parser, x *Instance, l *line) {
+			if d, ok := p.garpSecsArg(l, "ignored"); ok {
+				*dst(x) = d
+			} else {
+				delete(x.set, name)
+			}
+		}))
+	}
+	garpRepeat := func(name string, tier Tier, dst func(x *Instance) *int) *kwDef {
+		return kw(name, tier, name+" N", "vrrp_"+name, "1..", inst(func(p *parser, x *Instance, l *line) {
+			if n, ok := p.garpRepeatArg(l, "ignored", "("+x.Name+") "); ok {
+				*dst(x) = n
+			} else {
+				delete(x.set, name)
+			}
+		}))
+	}
 	b := newBlock("vrrp_instance",
 		kw("state", P0, "state MASTER|BACKUP", "BACKUP", "", inst(func(p *parser, x *Instance, l *line) {
 			t, ok := p.arg(l, 1)
@@ -315,49 +335,11 @@ func instanceBlock() *block {
 				x.Notify.PriorityChanges = v
 			}
 		})),
-		kw("garp_master_delay", P1, "garp_master_delay SECS", "vrrp_garp_master_delay", "0..4294", inst(func(p *parser, x *Instance, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, "ignored"); ok {
-				x.GARPMasterDelay = time.Duration(n) * time.Second
-			} else {
-				delete(x.set, "garp_master_delay")
-			}
-		})),
-		kw("garp_master_repeat", P1, "garp_master_repeat N", "vrrp_garp_master_repeat", "1..", inst(func(p *parser, x *Instance, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32, "ignored"); ok {
-				if n == 0 {
-					p.warn(l.toks[1].pos, "garp_master_repeat", "using 1", "(%s) must be greater than 0", x.Name)
-					n = 1
-				}
-				x.GARPMasterRepeat = n
-			} else {
-				delete(x.set, "garp_master_repeat")
-			}
-		})),
-		kw("garp_master_refresh", P1, "garp_master_refresh SECS", "vrrp_garp_master_refresh", "0..", inst(func(p *parser, x *Instance, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, "ignored"); ok {
-				x.GARPMasterRefresh = time.Duration(n) * time.Second
-			} else {
-				delete(x.set, "garp_master_refresh")
-			}
-		})),
-		kw("garp_master_refresh_repeat", P2, "garp_master_refresh_repeat N", "vrrp_garp_master_refresh_repeat", "1..", inst(func(p *parser, x *Instance, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32, "ignored"); ok {
-				if n == 0 {
-					p.warn(l.toks[1].pos, "garp_master_refresh_repeat", "using 1", "(%s) must be greater than 0", x.Name)
-					n = 1
-				}
-				x.GARPMasterRefreshRepeat = n
-			} else {
-				delete(x.set, "garp_master_refresh_repeat")
-			}
-		})),
-		kw("garp_lower_prio_delay", P2, "garp_lower_prio_delay SECS", "vrrp_garp_lower_prio_delay", "0..4294", inst(func(p *parser, x *Instance, l *line) {
-			if n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, "ignored"); ok {
-				x.GARPLowerPrioDelay = time.Duration(n) * time.Second
-			} else {
-				delete(x.set, "garp_lower_prio_delay")
-			}
-		})),
+		garpSecs("garp_master_delay", P1, "0..4294", func(x *Instance) *time.Duration { return &x.GARPMasterDelay }),
+		garpRepeat("garp_master_repeat", P1, func(x *Instance) *int { return &x.GARPMasterRepeat }),
+		garpSecs("garp_master_refresh", P1, "0..", func(x *Instance) *time.Duration { return &x.GARPMasterRefresh }),
+		garpRepeat("garp_master_refresh_repeat", P2, func(x *Instance) *int { return &x.GARPMasterRefreshRepeat }),
+		garpSecs("garp_lower_prio_delay", P2, "0..4294", func(x *Instance) *time.Duration { return &x.GARPLowerPrioDelay }),
 		kw("garp_lower_prio_repeat", P2, "garp_lower_prio_repeat N", "vrrp_garp_lower_prio_repeat", "0..", inst(func(p *parser, x *Instance, l *line) {
 			if n, ok := p.intArg(l, 1, 0, math.MaxInt32, "ignored"); ok {
 				x.GARPLowerPrioRepeat = n

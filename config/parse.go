@@ -324,6 +324,24 @@ func (p *parser) intArg(l *line, i int, min, max int64, fallback string) (int, b
 	return int(n), true
 }
 
+// garpSecsArg reads the whole seconds of a GARP delay or refresh interval
+// (0..4294, keepalived's limit for a µs timer in 32 bits).
+func (p *parser) garpSecsArg(l *line, fallback string) (time.Duration, bool) {
+	n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, fallback)
+	return time.Duration(n) * time.Second, ok
+}
+
+// garpRepeatArg reads a GARP repeat count; 0 becomes 1 with a warning, as
+// in keepalived. subject prefixes that warning, e.g. "(VI_1) ".
+func (p *parser) garpRepeatArg(l *line, fallback, subject string) (int, bool) {
+	n, ok := p.intArg(l, 1, 0, math.MaxUint32, fallback)
+	if ok && n == 0 {
+		p.warn(l.toks[1].pos, l.toks[0].s, "using 1", "%smust be greater than 0", subject)
+		n = 1
+	}
+	return n, ok
+}
+
 // parseSeconds reads a decimal number of seconds with at most 6 fractional
 // digits (keepalived's timer resolution is 1 µs).
 func parseSeconds(s string) (time.Duration, error) {
