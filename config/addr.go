@@ -172,6 +172,15 @@ var routeTypes = map[string]bool{
 
 var tableNames = map[string]int{"default": 253, "main": 254, "local": 255}
 
+// parseTable reads a routing table: a name of tableNames or a number.
+func parseTable(s string) (int, bool) {
+	if n, ok := tableNames[s]; ok {
+		return n, true
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	return int(n), err == nil
+}
+
 // route parses one route line (virtual_routes, static_routes).
 func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 	r := Route{Pos: l.pos()}
@@ -212,42 +221,32 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 				p.warn(o.pos, kw, "ignored", "inet given for an IPv6 route")
 			}
 			fam = 4
-		case "src":
-			v, ok := next()
-			if !ok {
-				return r, false
-			}
-			a, ok := parseIP(v.s)
-			if !ok {
-				p.warn(v.pos, kw, "route skipped", "invalid route src address %q", v.s)
-				return r, false
-			}
-			if !setFam(a, v) {
-				return r, false
-			}
-			r.Src = a
-		case "via", "gw":
+		case "src", "via", "gw":
+			what := o.s
 			if o.s == "gw" {
 				p.warn(o.pos, kw, "read as via", "\"gw\" for routes is deprecated; use \"via\"")
+				what = "via"
 			}
 			v, ok := next()
+			if ok && what == "via" && (v.s == "inet" || v.s == "inet6") {
+				v, ok = next()
+			}
 			if !ok {
 				return r, false
 			}
-			if v.s == "inet" || v.s == "inet6" {
-				if v, ok = next(); !ok {
-					return r, false
-				}
-			}
 			a, ok := parseIP(v.s)
 			if !ok {
-				p.warn(v.pos, kw, "route skipped", "invalid route via address %q", v.s)
+				p.warn(v.pos, kw, "route skipped", "invalid route %s address %q", what, v.s)
 				return r, false
 			}
 			if !setFam(a, v) {
 				return r, false
 			}
-			r.Via = a
+			if what == "src" {
+				r.Src = a
+			} else {
+				r.Via = a
+			}
 		case "dev", "oif":
 			v, ok := next()
 			if !ok {
@@ -262,14 +261,12 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 			if !ok {
 				return r, false
 			}
-			if n, ok := tableNames[v.s]; ok {
-				r.Table = n
-			} else if n, err := strconv.ParseUint(v.s, 10, 32); err == nil {
-				r.Table = int(n)
-			} else {
+			n, ok := parseTable(v.s)
+			if !ok {
 				p.warn(v.pos, kw, "route skipped", "routing table %q not found", v.s)
 				return r, false
 			}
+			r.Table = n
 		case "metric", "priority", "preference":
 			v, ok := next()
 			if !ok {
@@ -492,14 +489,12 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 			if !ok {
 				return r, false
 			}
-			if n, ok := tableNames[v.s]; ok {
-				r.Table = n
-			} else if n, err := strconv.ParseUint(v.s, 10, 32); err == nil {
-				r.Table = int(n)
-			} else {
+			n, ok := parseTable(v.s)
+			if !ok {
 				p.warn(v.pos, kw, "rule skipped", "routing table %q not found", v.s)
 				return r, false
 			}
+			r.Table = n
 		case "preference", "priority", "pref", "order":
 			v, ok := next()
 			if !ok {
