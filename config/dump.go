@@ -53,6 +53,19 @@ func (d *dumper) close() {
 	d.line("}")
 }
 
+// list writes the block name with one entry per item, or nothing when
+// there are no items.
+func list[T any](d *dumper, name string, items []T, entry func(T)) {
+	if len(items) == 0 {
+		return
+	}
+	d.open(name)
+	for _, it := range items {
+		entry(it)
+	}
+	d.close()
+}
+
 func q(words ...string) []string {
 	out := make([]string, len(words))
 	for i, w := range words {
@@ -134,27 +147,9 @@ func (d *dumper) config(c *Config) {
 	}
 	d.global(&c.Global)
 	d.raws(c.Extra)
-	if len(c.StaticAddresses) > 0 {
-		d.open("static_ipaddress")
-		for _, a := range c.StaticAddresses {
-			d.address(a)
-		}
-		d.close()
-	}
-	if len(c.StaticRoutes) > 0 {
-		d.open("static_routes")
-		for _, r := range c.StaticRoutes {
-			d.route(r)
-		}
-		d.close()
-	}
-	if len(c.StaticRules) > 0 {
-		d.open("static_rules")
-		for _, r := range c.StaticRules {
-			d.rule(r)
-		}
-		d.close()
-	}
+	list(d, "static_ipaddress", c.StaticAddresses, d.address)
+	list(d, "static_routes", c.StaticRoutes, d.route)
+	list(d, "static_rules", c.StaticRules, d.rule)
 	for _, name := range sortedKeys(c.Scripts) {
 		d.script(c.Scripts[name])
 	}
@@ -563,34 +558,10 @@ func (d *dumper) instance(x *Instance) {
 			d.line("vmac_xmit_base")
 		}
 	}
-	if len(x.VIPs) > 0 {
-		d.open("virtual_ipaddress")
-		for _, a := range x.VIPs {
-			d.address(a)
-		}
-		d.close()
-	}
-	if len(x.ExcludedVIPs) > 0 {
-		d.open("virtual_ipaddress_excluded")
-		for _, a := range x.ExcludedVIPs {
-			d.address(a)
-		}
-		d.close()
-	}
-	if len(x.Routes) > 0 {
-		d.open("virtual_routes")
-		for _, r := range x.Routes {
-			d.route(r)
-		}
-		d.close()
-	}
-	if len(x.Rules) > 0 {
-		d.open("virtual_rules")
-		for _, r := range x.Rules {
-			d.rule(r)
-		}
-		d.close()
-	}
+	list(d, "virtual_ipaddress", x.VIPs, d.address)
+	list(d, "virtual_ipaddress_excluded", x.ExcludedVIPs, d.address)
+	list(d, "virtual_routes", x.Routes, d.route)
+	list(d, "virtual_rules", x.Rules, d.rule)
 	d.tracks("track_interface", x.TrackInterfaces)
 	d.tracks("track_script", x.TrackScripts)
 	d.tracks("track_file", x.TrackFiles)
