@@ -169,14 +169,14 @@ func placed(t *testing.T, places []vipPlace, hosts ...*testnet.Host) string {
 }
 
 // waitPlaced waits until the VIPs are where places says, then samples
-// that several times over a few hundred milliseconds: once settled there
-// must be no split (a VIP on the wrong router, or on both).
-func waitPlaced(t *testing.T, places []vipPlace, hosts ...*testnet.Host) {
+// that again (samples times, 150 ms apart): once settled there must be no
+// split (a VIP on the wrong router, or on both).
+func waitPlaced(t *testing.T, samples int, places []vipPlace, hosts ...*testnet.Host) {
 	t.Helper()
 	var last string
 	testnet.Eventually(t, settle, func() bool { last = placed(t, places, hosts...); return last == "" },
 		"VIPs not settled: %s", trkLazy(func() string { return last }))
-	for i := range 8 {
+	for i := range samples {
 		time.Sleep(150 * time.Millisecond)
 		if bad := placed(t, places, hosts...); bad != "" {
 			t.Fatalf("split after settling (sample %d): %s", i, bad)

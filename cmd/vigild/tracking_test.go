@@ -41,7 +41,7 @@ func TestTrackScript(t *testing.T) {
 	onR2 := []vipPlace{{vip4, "eth0", l.r2}}
 	waitState(t, v1, "VI_1", "MASTER")
 	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, onR1, l.r1, l.r2)
+	waitPlaced(t, 2, onR1, l.r1, l.r2)
 
 	// Negative weight: failover by priority, not by fault.
 	fw.set(t, false)
@@ -54,7 +54,7 @@ func TestTrackScript(t *testing.T) {
 	if s.MasterPriority != 100 {
 		t.Errorf("r1 sees master priority %d, want r2's 100", s.MasterPriority)
 	}
-	waitPlaced(t, onR2, l.r1, l.r2)
+	waitPlaced(t, 2, onR2, l.r1, l.r2)
 	st, err := v1.status(t)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestTrackScript(t *testing.T) {
 		return s.State == "MASTER" && s.Priority == 150
 	})
 	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, onR1, l.r1, l.r2)
+	waitPlaced(t, 2, onR1, l.r1, l.r2)
 
 	// Weight 0: FAULT.
 	ff.set(t, false)
@@ -79,7 +79,7 @@ func TestTrackScript(t *testing.T) {
 		t.Errorf("r1 in FAULT still holds %s", vip4)
 	}
 	waitState(t, v2, "VI_1", "MASTER")
-	waitPlaced(t, onR2, l.r1, l.r2)
+	waitPlaced(t, 2, onR2, l.r1, l.r2)
 	if s := v1.instance(t, "VI_1"); s.State != "FAULT" {
 		t.Errorf("r1 left FAULT while chk_f still fails: %s", trkDescribe(s))
 	}
@@ -89,7 +89,7 @@ func TestTrackScript(t *testing.T) {
 		t.Errorf("r1 master but still marked faulted: %s", trkDescribe(s))
 	}
 	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, onR1, l.r1, l.r2)
+	waitPlaced(t, 2, onR1, l.r1, l.r2)
 }
 
 // TestTrackInterface: r1 (150) tracks eth1, wired to an upstream host,
@@ -113,7 +113,7 @@ func TestTrackInterface(t *testing.T) {
 	onR2 := []vipPlace{{vip4, "eth0", l.r2}}
 	waitState(t, v1, "VI_1", "MASTER")
 	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, onR1, l.r1, l.r2)
+	waitPlaced(t, 2, onR1, l.r1, l.r2)
 
 	for _, cut := range []struct {
 		name string
@@ -133,11 +133,11 @@ func TestTrackInterface(t *testing.T) {
 			t.Errorf("cut %s: status tracking interfaces %v", cut.name, st.Tracking.Interfaces)
 		}
 		waitState(t, v2, "VI_1", "MASTER")
-		waitPlaced(t, onR2, l.r1, l.r2)
+		waitPlaced(t, 2, onR2, l.r1, l.r2)
 		cut.ifc.Restore(t)
 		waitState(t, v1, "VI_1", "MASTER")
 		waitState(t, v2, "VI_1", "BACKUP")
-		waitPlaced(t, onR1, l.r1, l.r2)
+		waitPlaced(t, 2, onR1, l.r1, l.r2)
 		want := []string{
 			"INSTANCE \"VI_1\" FAULT 150\n",
 			"INSTANCE \"VI_1\" BACKUP 150\n",
@@ -196,7 +196,7 @@ func TestSyncGroup(t *testing.T) {
 		waitState(t, v1, in, "MASTER")
 		waitState(t, v2, in, "BACKUP")
 	}
-	waitPlaced(t, onR1, l.r1, l.r2)
+	waitPlaced(t, 8, onR1, l.r1, l.r2)
 	groupState := func(v *vigild) string {
 		st, err := v.status(t)
 		if err != nil {
@@ -225,7 +225,7 @@ func TestSyncGroup(t *testing.T) {
 		for _, in := range []string{"VI_IN", "VI_OUT"} {
 			waitState(t, v2, in, "MASTER")
 		}
-		waitPlaced(t, onR2, l.r1, l.r2)
+		waitPlaced(t, 8, onR2, l.r1, l.r2)
 		if g1, g2 := groupState(v1), groupState(v2); g1 != "FAULT" || g2 != "MASTER" {
 			t.Errorf("round %d: group states r1 %s r2 %s, want FAULT and MASTER", round, g1, g2)
 		}
@@ -235,7 +235,7 @@ func TestSyncGroup(t *testing.T) {
 			waitState(t, v1, in, "MASTER")
 			waitState(t, v2, in, "BACKUP")
 		}
-		waitPlaced(t, onR1, l.r1, l.r2)
+		waitPlaced(t, 8, onR1, l.r1, l.r2)
 		if g1, g2 := groupState(v1), groupState(v2); g1 != "MASTER" || g2 != "BACKUP" {
 			t.Errorf("round %d: group states r1 %s r2 %s after restore, want MASTER and BACKUP", round, g1, g2)
 		}
