@@ -440,3 +440,113 @@ func ctFlows(t testing.TB, h *testnet.Host) int {
 	}
 	return n
 }
+
+// fwLegacy is the reference the benchmark compares against: Debian's
+// keepalived with conntrackd on each firewall, wired by a notify script
+// that does what conntrack-tools' primary-backup.sh does (on MASTER:
+// commit the external cache, flush, resync the internal cache from the
+// kernel, send a bulk; on BACKUP: request a resync; on FAULT: shorten the
+// kernel timers).
+type fwLegacy struct {
+	ctdConf string
+	ka, ctd *testnet.Proc
+	events  string // the notify script's log: one "state unix-nanos" line per call
+}
+
+func startFWLegacy(t testing.TB, h *testnet.Host, name string, prio int, local, peer string) *fwLegacy {
+	t.Helper()
+	for _, bin := range []string{"keepalived", "conntrackd"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed: %v", bin, err)
+			}
+			t.Skipf("SKIP: the keepalived+conntrackd reference needs %s: %v", bin, err)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := &fwLegacy{ctdConf: filepath.Join(dir, "conntrackd.conf"), events: filepath.Join(dir, "events")}
+	// Scheduler RR 0 is refused, so conntrackd keeps SCHED_OTHER instead of
+	// its default RR 99, which would starve a small shared machine.
+	ctd := fmt.Sprintf(`Sync {
+	Mode FTFW {
+		DisableExternalCache Off
+	}
+	UDP {
+		IPv4_address %[1]s
+		IPv4_Destination_Address %[2]s
+		Port %[3]d
+		Interface sync0
+		SndSocketBuffer 8388608
+		RcvSocketBuffer 8388608
+		Checksum on
+	}
+}
+General {
+	Systemd off
+	Scheduler {
+		Type RR
+		Priority 0
+	}
+	HashSize 32768
+	HashLimit 524288
+	LogFile %[4]s/conntrackd.log
+	Syslog off
+	LockFile %[4]s/lock
+	UNIX {
+		Path %[4]s/ctl
+	}
+	NetlinkBufferSize 8388608
+	NetlinkBufferSizeMaxGrowth 16777216
+	NetlinkOverrunResync 1
+	Filter From Userspace {
+		Protocol Accept {
+			TCP
+		}
+		Address Ignore {
+			IPv4_address 127.0.0.1
+			IPv4_address %[1]s
+			IPv4_address %[2]s
+		}
+	}
+}
+`, local, peer, fwSyncPort, dir)
+	script := fmt.Sprintf(`#!/bin/sh
+C="conntrackd -C %s"
+case "$1" in
+primary) $C -c; echo "committed $(date +%%s%%N)" >> %[2]s; $C -f; $C -R; $C -B ;;
+backup) $C -n ;;
+fault) $C -t ;;
+esac
+echo "$1 $(date +%%s%%N)" >> %[2]s
+`, g.ctdConf, g.events)
+	scriptPath := filepath.Join(dir, "ctd.sh")
+	for p, body := range map[string]string{g.ctdConf: ctd, scriptPath: script} {
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.ctd = h.Start(t, "conntrackd", "-C", g.ctdConf)
+	testnet.Eventually(t, fwSettle, func() bool {
+		_, err := os.Stat(filepath.Join(dir, "ctl"))
+		return err == nil
+	}, "conntrackd on %s did not open its control socket", h.Name())
+	conf := strings.Replace(fwConf(name, prio, "", "", false), "vrrp_garp_master_delay 1",
+		"script_user root\n    enable_script_security\n    vrrp_garp_master_delay 1", 1)
+	conf = strings.Replace(conf, "        VI_OUT\n    }\n", fmt.Sprintf(`        VI_OUT
+    }
+    notify_master "%[1]s primary"
+    notify_backup "%[1]s backup"
+    notify_fault "%[1]s fault"
+`, scriptPath), 1)
+	g.ka = h.Keepalived(t, conf, "-P")
+	return g
+}
+
+// externalCount is the number of entries in conntrackd's external cache.
+func (g *fwLegacy) externalCount(t testing.TB, h *testnet.Host) int {
+	out, _ := h.Command(t.Context(), "conntrackd", "-C", g.ctdConf, "-e").CombinedOutput()
+	return strings.Count(string(out), "\n")
+}

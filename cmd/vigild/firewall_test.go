@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -256,77 +257,127 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 }
 
 // BenchmarkFirewallTakeover: the firewall pair with n replicated
-// connections besides one live TCP stream; fw1's links are cut. Reported:
-// how long fw2's VIPs waited for the commit (commit-ms, the in-loop part),
-// the whole commit (commit-total-ms), the cut → fw2 MASTER time
-// (takeover-ms, Master_Down_Interval at advert_int 0.2 s is about 0.7 s),
-// and the cut → first byte through fw2 time of the stream (stream-gap-ms,
-// set by TCP's retransmission backoff). Run with -benchtime=1x.
+// connections besides one live TCP stream; fw1's inside and outside links
+// are cut. The same lab runs vigild, and Debian's keepalived + conntrackd
+// wired by a primary-backup notify script (see fwLegacy). Reported, from
+// the cut:
+//
+//   - ready-ms: until fw2 has both the outside VIP and the stream's
+//     conntrack entry (polled with ip/conntrack, a few ms resolution);
+//   - stream-gap-ms: until the first byte through fw2 reaches the server
+//     (set by TCP's retransmission backoff: about 0.2, 0.6, 1.4 s after
+//     the cut);
+//   - broken: 1 when the stream failed (reset), 0 when it survived;
+//   - for vigild also commit-ms, how long its VIPs waited for the commit,
+//     and commit-total-ms, the whole commit.
+//
+// Master_Down_Interval at advert_int 0.2 s is about 0.7 s. flows=1 checks
+// the reference harness: keepalived + conntrackd keep a lone stream alive
+// (as measured in the notes), so a break with more flows is the race
+// between their GARP and the commit. Run with -benchtime=1x.
 func BenchmarkFirewallTakeover(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
-			var inLoop, total, takeover, gap time.Duration
-			for range b.N {
-				st, to, g := fwTakeoverOnce(b, n)
-				inLoop += st.InLoop
-				total += st.Duration
-				takeover += to
-				gap += g
-				if st.Entries < n {
-					b.Errorf("fw2 committed %d entries, want %d", st.Entries, n)
+	for _, sys := range []string{"vigild", "keepalived+conntrackd"} {
+		for _, n := range []int{1, 10_000, 100_000} {
+			b.Run(fmt.Sprintf("%s/flows=%d", sys, n), func(b *testing.B) {
+				var sum fwTakeover
+				for range b.N {
+					r := fwTakeoverOnce(b, n, sys != "vigild")
+					sum.ready += r.ready
+					sum.gap += r.gap
+					sum.broken += r.broken
+					sum.commit.InLoop += r.commit.InLoop
+					sum.commit.Duration += r.commit.Duration
 				}
-			}
-			ms := func(d time.Duration) float64 { return float64(d) / float64(b.N) / 1e6 }
-			b.ReportMetric(ms(inLoop), "commit-ms")
-			b.ReportMetric(ms(total), "commit-total-ms")
-			b.ReportMetric(ms(takeover), "takeover-ms")
-			b.ReportMetric(ms(gap), "stream-gap-ms")
-			b.ReportMetric(0, "ns/op")
-		})
+				ms := func(d time.Duration) float64 { return float64(d) / float64(b.N) / 1e6 }
+				b.ReportMetric(ms(sum.ready), "ready-ms")
+				b.ReportMetric(ms(sum.gap), "stream-gap-ms")
+				b.ReportMetric(float64(sum.broken)/float64(b.N), "broken")
+				if sys == "vigild" {
+					b.ReportMetric(ms(sum.commit.InLoop), "commit-ms")
+					b.ReportMetric(ms(sum.commit.Duration), "commit-total-ms")
+				}
+				b.ReportMetric(0, "ns/op")
+			})
+		}
 	}
 }
 
-func fwTakeoverOnce(b *testing.B, n int) (daemon.CTTakeover, time.Duration, time.Duration) {
+type fwTakeover struct {
+	ready, gap time.Duration
+	broken     int
+	commit     daemon.CTTakeover
+}
+
+func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {
 	b.StopTimer()
 	l := newFWLab(b)
-	v1, v2 := startFWPair(b, l, true)
-	testnet.Eventually(b, fwSettle, func() bool { return ctStatus(b, v1).Established && ctStatus(b, v2).Established },
-		"sync link established both ways")
+	var external func() int
+	var v2 *vigild
+	if legacy {
+		g1 := startFWLegacy(b, l.fw1, "fw1", 150, fwSync1, fwSync2)
+		g2 := startFWLegacy(b, l.fw2, "fw2", 100, fwSync2, fwSync1)
+		g1.ka.WaitOutput(b, "(VI_IN) Entering MASTER STATE", fwSettle)
+		g2.ka.WaitOutput(b, "(VI_IN) Entering BACKUP STATE", fwSettle)
+		external = func() int { return g2.externalCount(b, l.fw2) }
+	} else {
+		var v1 *vigild
+		v1, v2 = startFWPair(b, l, true)
+		testnet.Eventually(b, fwSettle, func() bool { return ctStatus(b, v1).Established && ctStatus(b, v2).Established },
+			"sync link established both ways")
+		external = func() int { return ctStatus(b, v2).External }
+	}
 	ctLoadFlows(b, l.fw1, n, 0)
 	s := startFWStream(b, l)
-	testnet.Eventually(b, 4*fwSettle, func() bool { return ctStatus(b, v2).External >= n+1 },
-		"fw2's external cache holds %d entries: %s", n+1, fwLazy(func() string { return fmt.Sprint(ctStatus(b, v2).External) }))
+	testnet.Eventually(b, 4*fwSettle, func() bool { return external() >= n+1 },
+		"fw2's external cache holds %d entries: %s", n+1, fwLazy(func() string { return fmt.Sprint(external()) }))
 	if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 		b.Fatal(err)
 	}
-	takeovers := ctStatus(b, v2).Takeovers
+
+	var r fwTakeover
 	b.StartTimer()
 	cut := time.Now()
 	l.in1.Cut(b)
 	l.out1.Cut(b)
-	// The first byte verified at the server after the cut.
+	readyC := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(cut) < fwSettle {
+			if hasAddr2(b, l.fw2, "eth1", fwOutVIP) && ctFlows(b, l.fw2) > 0 {
+				readyC <- time.Since(cut)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		readyC <- 0
+	}()
+	// Bytes read right after the cut were already through fw1; anything
+	// after 100 ms (the first retransmission is 200 ms away) came via fw2.
+	time.Sleep(100 * time.Millisecond)
 	up0 := s.up.Load()
-	var gap time.Duration
-	for deadline := cut.Add(fwSettle); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if len(s.errors()) > 0 {
+	for time.Since(cut) < fwSettle && len(s.errors()) == 0 {
+		if s.up.Load() != up0 {
+			r.gap = time.Since(cut)
 			break
 		}
-		if s.up.Load() != up0 && ctStatus(b, v2).Takeovers > takeovers {
-			gap = time.Since(cut)
-			break
-		}
-		up0 = s.up.Load() // bytes still in flight from before the cut
+		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
-	if errs := s.errors(); len(errs) > 0 || gap == 0 {
-		b.Fatalf("stream did not come back through fw2: %q", errs)
+	r.ready = <-readyC
+	if err := s.progress(fwProgressAfterCut, fwSettle); err != nil || r.gap == 0 {
+		r.broken = 1
+		b.Logf("stream broken: %v", err)
 	}
-	st := ctStatus(b, v2)
-	var since time.Time
-	for _, in := range fwStatus(b, v2).Instances {
-		if in.Name == "VI_IN" && in.State == "MASTER" {
-			since = in.Since
-		}
+	if r.ready == 0 {
+		b.Errorf("fw2 never had the VIP and the stream's entry")
 	}
-	return st.LastTakeover, since.Sub(cut), gap
+	if !legacy {
+		r.commit = ctStatus(b, v2).LastTakeover
+	}
+	return r
+}
+
+// hasAddr2 is hasAddr for benchmarks.
+func hasAddr2(t testing.TB, h *testnet.Host, dev, addr string) bool {
+	out, _ := h.Command(context.Background(), "ip", "-o", "addr", "show", "dev", dev).CombinedOutput()
+	return strings.Contains(string(out), " "+addr+"/")
 }
