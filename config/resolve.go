@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -168,6 +169,26 @@ func (p *parser) resolve() {
 	p.resolveConntrack()
 }
 
+// trackerWeight returns the weight of the vrrp_script, vrrp_track_file or
+// vrrp_track_process that a track_KIND reference names, if it exists.
+func (c *Config) trackerWeight(kind, name string) (weight int, reverse, ok bool) {
+	switch kind {
+	case "track_script":
+		if s := c.Scripts[name]; s != nil {
+			return s.Weight, s.Reverse, true
+		}
+	case "track_file":
+		if f := c.TrackFiles[name]; f != nil {
+			return f.Weight, f.Reverse, true
+		}
+	case "track_process":
+		if tp := c.TrackProcesses[name]; tp != nil {
+			return tp.Weight, tp.Reverse, true
+		}
+	}
+	return 0, false, false
+}
+
 // resolveTracks drops references to unknown trackers.
 func (p *parser) resolveTracks(refs []TrackRef, kind, owner string) []TrackRef {
 	var out []TrackRef
@@ -178,32 +199,14 @@ func (p *parser) resolveTracks(refs []TrackRef, kind, owner string) []TrackRef {
 			continue
 		}
 		switch kind {
-		case "track_script":
-			s := p.cfg.Scripts[r.Name]
-			if s == nil {
-				p.warn(r.Pos, kind, "ignored", "(%s) track script %s not found", owner, r.Name)
+		case "track_script", "track_file", "track_process":
+			weight, reverse, ok := p.cfg.trackerWeight(kind, r.Name)
+			if !ok {
+				p.warn(r.Pos, kind, "ignored", "(%s) %s %s not found", owner, strings.ReplaceAll(kind, "_", " "), r.Name)
 				continue
 			}
 			if !r.HasWeight {
-				r.Weight, r.Reverse = s.Weight, s.Reverse
-			}
-		case "track_file":
-			f := p.cfg.TrackFiles[r.Name]
-			if f == nil {
-				p.warn(r.Pos, kind, "ignored", "(%s) track file %s not found", owner, r.Name)
-				continue
-			}
-			if !r.HasWeight {
-				r.Weight, r.Reverse = f.Weight, f.Reverse
-			}
-		case "track_process":
-			tp := p.cfg.TrackProcesses[r.Name]
-			if tp == nil {
-				p.warn(r.Pos, kind, "ignored", "(%s) track process %s not found", owner, r.Name)
-				continue
-			}
-			if !r.HasWeight {
-				r.Weight, r.Reverse = tp.Weight, tp.Reverse
+				r.Weight, r.Reverse = weight, reverse
 			}
 		case "track_interface":
 			if r.Name == "lo" {

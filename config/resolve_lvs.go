@@ -94,50 +94,24 @@ func (p *parser) resolveLVS() {
 			}
 			// inheritance virtual_server -> real_server -> checker
 			rset := r.setMap()
-			if !rset["inhibit_on_failure"] {
-				r.InhibitOnFailure = v.InhibitOnFailure
-			}
-			if !rset["connect_timeout"] {
-				r.ConnectTimeout = v.ConnectTimeout
-			}
-			if !rset["retry"] {
-				r.Retry = v.Retry
-			}
-			if !rset["delay_before_retry"] {
-				r.DelayBeforeRetry = v.DelayBeforeRetry
-			}
-			if !rset["warmup"] {
-				r.Warmup = v.Warmup
-			}
-			if !rset["delay_loop"] {
-				r.DelayLoop = v.DelayLoop
-			}
-			if !rset["alpha"] {
-				r.Alpha = v.Alpha
-			}
+			inherit(rset, "inhibit_on_failure", &r.InhibitOnFailure, v.InhibitOnFailure)
+			inherit(rset, "connect_timeout", &r.ConnectTimeout, v.ConnectTimeout)
+			inherit(rset, "retry", &r.Retry, v.Retry)
+			inherit(rset, "delay_before_retry", &r.DelayBeforeRetry, v.DelayBeforeRetry)
+			inherit(rset, "warmup", &r.Warmup, v.Warmup)
+			inherit(rset, "delay_loop", &r.DelayLoop, v.DelayLoop)
+			inherit(rset, "alpha", &r.Alpha, v.Alpha)
 			if r.Virtualhost == "" {
 				r.Virtualhost = v.Virtualhost
 			}
 			for _, ck := range r.Checkers {
 				cset := ck.setMap()
-				if !cset["connect_timeout"] {
-					ck.ConnectTimeout = r.ConnectTimeout
-				}
-				if !cset["retry"] {
-					ck.Retry = r.Retry
-				}
-				if !cset["delay_before_retry"] {
-					ck.DelayBeforeRetry = r.DelayBeforeRetry
-				}
-				if !cset["warmup"] {
-					ck.Warmup = r.Warmup
-				}
-				if !cset["delay_loop"] {
-					ck.DelayLoop = r.DelayLoop
-				}
-				if !cset["alpha"] {
-					ck.Alpha = r.Alpha
-				}
+				inherit(cset, "connect_timeout", &ck.ConnectTimeout, r.ConnectTimeout)
+				inherit(cset, "retry", &ck.Retry, r.Retry)
+				inherit(cset, "delay_before_retry", &ck.DelayBeforeRetry, r.DelayBeforeRetry)
+				inherit(cset, "warmup", &ck.Warmup, r.Warmup)
+				inherit(cset, "delay_loop", &ck.DelayLoop, r.DelayLoop)
+				inherit(cset, "alpha", &ck.Alpha, r.Alpha)
 				if ck.Virtualhost == "" && (ck.Kind == "HTTP_GET" || ck.Kind == "SSL_GET") {
 					ck.Virtualhost = r.Virtualhost
 				}
@@ -206,4 +180,11 @@ func vsName(v *VirtualServer) string {
 		return "group " + v.Group
 	}
 	return netip.AddrPortFrom(v.Addr, uint16(v.Port)).String()
+}
+
+// inherit sets *dst to v unless the keyword kw was set in the block.
+func inherit[T any](set map[string]bool, kw string, dst *T, v T) {
+	if !set[kw] {
+		*dst = v
+	}
 }

@@ -58,3 +58,26 @@ func TestTrackProcessQuorum(t *testing.T) {
 		})
 	}
 }
+
+// TestTrackRefsResolve: track_file and track_process references to unknown
+// trackers are dropped with a complaint naming the kind; known ones take
+// the tracker's weight and reverse unless the reference sets its own.
+func TestTrackRefsResolve(t *testing.T) {
+	conf := "vrrp_track_file f {\n file /run/f\n weight 3 reverse\n}\nvrrp_track_process p {\n process sshd\n weight -7\n}\n" +
+		instConf("    track_file {\n        f\n        nof\n    }\n    track_process {\n        p\n        nop\n    }\n")
+	cfg, complaints, _ := load(t, conf, testOpts())
+	want := []string{
+		`warning t.conf:14:9: track_file: (VI_1) track file nof not found (ignored)`,
+		`warning t.conf:18:9: track_process: (VI_1) track process nop not found (ignored)`,
+	}
+	if !slices.Equal(complaints, want) {
+		t.Errorf("complaints:\n got %q\nwant %q", complaints, want)
+	}
+	x := cfg.Instances[0]
+	if len(x.TrackFiles) != 1 || x.TrackFiles[0].Weight != 3 || !x.TrackFiles[0].Reverse {
+		t.Errorf("track_file refs %+v, want f with weight 3 reverse", x.TrackFiles)
+	}
+	if len(x.TrackProcesses) != 1 || x.TrackProcesses[0].Weight != -7 || x.TrackProcesses[0].Reverse {
+		t.Errorf("track_process refs %+v, want p with weight -7", x.TrackProcesses)
+	}
+}
