@@ -21,6 +21,10 @@ import (
 const (
 	// ctCommitMin and ctCommitMax clamp the in-loop commit bound, which is
 	// otherwise two advert intervals of the tracked group (see beforeVIPs).
+	// Below advert_int 0.1 s the floor can exceed the peer's
+	// Master_Down_Interval: a commit that long may let a live peer claim
+	// MASTER back once; a floor below 250 ms would leave most commits of
+	// a busy table to the background instead.
 	ctCommitMin = 250 * time.Millisecond
 	ctCommitMax = 3 * time.Second
 	// ctCommitLate bounds the rest of a commit that did not finish in the
@@ -45,7 +49,7 @@ var _ replicator = (*conntracksync.Replicator)(nil)
 
 // ctSync binds the conntrack replicator to the instance or sync group named
 // by conntrack_sync's track_group: commit before that group's VIPs go up,
-// resync when it leaves MASTER.
+// ask the peer for a resync when it leaves MASTER or comes back from FAULT.
 //
 // Concurrency: beforeVIPs and transition run on the daemon loop, the only
 // writer of master and commitBound. run is the replicator's goroutine,
@@ -79,14 +83,15 @@ type ctSync struct {
 type CTStatus struct {
 	TrackGroup string `json:"track_group"`
 	// Master is true while the tracked group holds MASTER on this node
-	// (its external cache has been committed and flushed).
+	// (its takeover's commit has run).
 	Master bool `json:"master"`
 	// Takeovers counts BACKUP→MASTER (or INIT→MASTER) changes of the
 	// tracked group, each with one commit; LateCommits those whose commit
 	// did not finish within the in-loop bound and completed after the VIPs.
 	Takeovers   uint64 `json:"takeovers"`
 	LateCommits uint64 `json:"late_commits"`
-	// ResyncRequests counts the resyncs asked of the peer on leaving MASTER.
+	// ResyncRequests counts the resyncs asked of the peer on leaving MASTER
+	// and on coming back from FAULT.
 	ResyncRequests uint64 `json:"resync_requests"`
 	// LastTakeover is the latest takeover's commit, as the loop saw it.
 	LastTakeover CTTakeover `json:"last_takeover"`
@@ -119,7 +124,8 @@ func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
 	}
 	r, err := conntracksync.New(c.log, rc)
 	if err != nil {
-		return nil, fmt.Errorf("daemon: conntrack_sync: %w", err)
+		c.cancelLate()
+		return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", cfg.ConntrackSync.Pos, err)
 	}
 	c.r = r
 	return c, nil
