@@ -13,28 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
-
-// requireRoot skips loudly, or fails under CI, when not root.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: this test needs root (credentials, namespaces)")
-		}
-		t.Skipf("SKIPPING: this test needs root (credentials, namespaces)")
-	}
-}
-
-// writeScript writes an executable shell script into dir and returns its path.
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func newTestRunner(t *testing.T) (*Runner, chan RunResult) {
 	t.Helper()
@@ -66,10 +47,10 @@ func TestRunnerExitCodes(t *testing.T) {
 		argv []string
 		want Result
 	}{
-		{"ok", []string{writeScript(t, dir, "ok", "exit 0")}, Result{Outcome: OutcomeSuccess}},
-		{"three", []string{writeScript(t, dir, "three", "exit 3")}, Result{Outcome: OutcomeFailure, ExitCode: 3}},
-		{"args", []string{writeScript(t, dir, "args", `[ "$1" = "a b" ] && [ "$2" = c ] && exit 7; exit 1`), "a b", "c"}, Result{Outcome: OutcomeFailure, ExitCode: 7}},
-		{"signal", []string{writeScript(t, dir, "sig", "kill -KILL $$")}, Result{Outcome: OutcomeFailure, Signal: int(syscall.SIGKILL)}},
+		{"ok", []string{testnet.WriteScript(t, dir, "ok", "exit 0")}, Result{Outcome: OutcomeSuccess}},
+		{"three", []string{testnet.WriteScript(t, dir, "three", "exit 3")}, Result{Outcome: OutcomeFailure, ExitCode: 3}},
+		{"args", []string{testnet.WriteScript(t, dir, "args", `[ "$1" = "a b" ] && [ "$2" = c ] && exit 7; exit 1`), "a b", "c"}, Result{Outcome: OutcomeFailure, ExitCode: 7}},
+		{"signal", []string{testnet.WriteScript(t, dir, "sig", "kill -KILL $$")}, Result{Outcome: OutcomeFailure, Signal: int(syscall.SIGKILL)}},
 		{"missing", []string{filepath.Join(dir, "does-not-exist")}, Result{Outcome: OutcomeError}},
 		{"inpath", []string{"true"}, Result{Outcome: OutcomeSuccess}},
 	}
@@ -100,7 +81,7 @@ func TestRunnerExitCodes(t *testing.T) {
 func TestRunnerTimeoutKillsGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child.pid")
-	hang := writeScript(t, dir, "hang", `trap '' TERM
+	hang := testnet.WriteScript(t, dir, "hang", `trap '' TERM
 sleep 1000 &
 echo $! > `+pidFile+`
 while :; do sleep 1; done`)
@@ -175,7 +156,7 @@ func alive(pid int) bool {
 // TestRunnerCredentials runs a script as nobody:nogroup and checks what
 // id(1) reports from inside it: uid, gid and the single supplementary group.
 func TestRunnerCredentials(t *testing.T) {
-	requireRoot(t)
+	testnet.NeedRoot(t)
 	u, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skipf("SKIPPING: no user nobody: %v", err)
@@ -191,7 +172,7 @@ func TestRunnerCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "id")
-	s := writeScript(t, dir, "id.sh", "echo $(id -u) $(id -g) $(id -G) > "+out)
+	s := testnet.WriteScript(t, dir, "id.sh", "echo $(id -u) $(id -g) $(id -G) > "+out)
 	r, ch := newTestRunner(t)
 	if err := r.Run(Script{Name: "id", Argv: []string{s}, Credential: true, UID: uint32(uid), GID: uint32(gid), Timeout: 20 * time.Second}); err != nil {
 		t.Fatal(err)
@@ -214,7 +195,7 @@ func TestRunnerCredentials(t *testing.T) {
 func TestTrackerWithRealScripts(t *testing.T) {
 	dir := t.TempDir()
 	flag := filepath.Join(dir, "ok")
-	s := writeScript(t, dir, "chk", "test -e "+flag)
+	s := testnet.WriteScript(t, dir, "chk", "test -e "+flag)
 	r, ch := newTestRunner(t)
 	tr := NewTracker(TrackerConfig{Interval: time.Second, Rise: 2, Fall: 2}, time.Now())
 	step := func(exists bool) State {
@@ -253,7 +234,7 @@ func TestRunnerCloseLeavesNothing(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ch := make(chan RunResult) // never read: Close must not hang on it
 	r := NewRunner(RunnerConfig{Results: ch, Log: slog.New(slog.DiscardHandler)})
-	s := writeScript(t, dir, "sleep", "exec sleep 1000")
+	s := testnet.WriteScript(t, dir, "sleep", "exec sleep 1000")
 	if err := r.Run(Script{Name: "s", Argv: []string{s}}); err != nil {
 		t.Fatal(err)
 	}

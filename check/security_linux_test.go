@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // TestCheckScriptRealFS runs the check against real files and directories:
@@ -14,7 +16,7 @@ import (
 // directory, a script owned by nobody, and a symlink into an unsafe
 // directory are each refused with the offending path named.
 func TestCheckScriptRealFS(t *testing.T) {
-	requireRoot(t)
+	testnet.NeedRoot(t)
 	base, err := os.MkdirTemp("", "vigil-sec-")
 	if err != nil {
 		t.Fatal(err)

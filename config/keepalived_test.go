@@ -12,25 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// needRoot skips (or fails under CI) when the test cannot create
-// namespaces or run keepalived.
-func needRoot(t *testing.T, bins ...string) {
-	t.Helper()
-	fail := t.Skipf
-	if os.Getenv("CI") == "true" {
-		fail = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		fail("SKIPPING: %s needs root to create network namespaces", t.Name())
-	}
-	for _, b := range bins {
-		if _, err := exec.LookPath(b); err != nil {
-			fail("SKIPPING: %s needs %s installed (%v)", t.Name(), b, err)
-		}
-	}
-}
+	"github.com/vigil-ha/vigil/testnet"
+)
 
 // testNamespace creates a throwaway network namespace holding veth
 // interfaces with the given names; it is removed in t.Cleanup.
@@ -108,7 +92,7 @@ var deviations = map[string]struct {
 }
 
 func TestDifferentialKeepalived(t *testing.T) {
-	needRoot(t, "ip", "keepalived")
+	testnet.NeedRoot(t, "ip", "keepalived")
 	ns := testNamespace(t, "eth0", "eth1", "eth2", "eth3", "eth0.1")
 	type fileCase struct{ path, id, key string }
 	var cases []fileCase
@@ -185,7 +169,7 @@ const cannotRun = "keepalived's VRRP process would not start, yet its -t status 
 // TestDifferentialKeywordTable runs keepalived -t on every snippet of the
 // per-keyword table and compares exit codes.
 func TestDifferentialKeywordTable(t *testing.T) {
-	needRoot(t, "ip", "keepalived")
+	testnet.NeedRoot(t, "ip", "keepalived")
 	ns := testNamespace(t, "eth0", "eth1", "eth2")
 	dir := t.TempDir()
 	for i, c := range keywordCases() {

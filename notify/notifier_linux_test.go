@@ -21,15 +21,6 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestNotifyOrderUnderLoad: many events for several instances and a group,
 // issued while every queue is held up by a gate: Notify returns for all of
 // them without waiting (all runs are pending at once), and once the gate
@@ -38,7 +29,7 @@ func writeScript(t *testing.T, dir, name, body string) string {
 func TestNotifyOrderUnderLoad(t *testing.T) {
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
-	gated := writeScript(t, dir, "gated", `while [ ! -e `+gate+` ]; do sleep 0.01; done
+	gated := testnet.WriteScript(t, dir, "gated", `while [ ! -e `+gate+` ]; do sleep 0.01; done
 exec "$@"`)
 	rec := notifytest.NewRecorder(t)
 	n := notify.New(notify.Config{Log: quiet, Timeout: time.Minute})
@@ -99,7 +90,7 @@ exec "$@"`)
 func TestNotifyTimeout(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child")
-	hang := writeScript(t, dir, "hang", "sleep 1000 & echo $! > "+pidFile+"\nwait")
+	hang := testnet.WriteScript(t, dir, "hang", "sleep 1000 & echo $! > "+pidFile+"\nwait")
 	rec := notifytest.NewRecorder(t)
 	n := notify.New(notify.Config{Log: quiet, Timeout: 300 * time.Millisecond, KillGrace: 300 * time.Millisecond})
 	defer n.Close()
@@ -212,7 +203,7 @@ func TestFIFOScript(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	term := filepath.Join(dir, "term")
-	script := writeScript(t, dir, "reader", `trap 'echo term > `+term+`; exit 0' TERM
+	script := testnet.WriteScript(t, dir, "reader", `trap 'echo term > `+term+`; exit 0' TERM
 echo "args: $*" > `+out+`
 while :; do
 	if read -r line; then echo "$line" >> `+out+`; fi
@@ -248,7 +239,7 @@ done < "$2"`)
 func TestNotifierClose(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
-	hang := writeScript(t, dir, "hang", "echo $$ > "+pidFile+"\nexec sleep 1000")
+	hang := testnet.WriteScript(t, dir, "hang", "echo $$ > "+pidFile+"\nexec sleep 1000")
 	rec := notifytest.NewRecorder(t)
 	before := runtime.NumGoroutine()
 	n := notify.New(notify.Config{Log: quiet})

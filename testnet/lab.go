@@ -75,10 +75,7 @@ type Iface struct {
 // test loudly if not root or `ip` is missing (t.Fatalf when CI=true).
 func New(t testing.TB) *Lab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "testnet: needs root to create network namespaces (running as uid %d)", os.Geteuid())
-	}
-	need(t, "ip")
+	NeedRoot(t, "ip")
 	l := &Lab{t: t, names: map[string]bool{}}
 	for i := 0; ; i++ {
 		var b [3]byte

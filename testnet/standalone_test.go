@@ -12,18 +12,8 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-func needRoot(tb testing.TB) {
-	tb.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("needs root (CI=true: not skipping)")
-		}
-		tb.Skipf("SKIPPING: needs root to create network namespaces")
-	}
-}
-
 func TestStandaloneClose(t *testing.T) {
-	needRoot(t)
+	testnet.NeedRoot(t)
 	var log bytes.Buffer
 	s := testnet.NewStandalone("demo", &log)
 	lab := testnet.New(s)
@@ -66,7 +56,7 @@ func TestStandaloneFatalCleansUp(t *testing.T) {
 		s.Fatalf("boom")
 		return
 	}
-	needRoot(t)
+	testnet.NeedRoot(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStandaloneFatalCleansUp$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "TESTNET_STANDALONE_CHILD=1")
 	out, err := cmd.CombinedOutput()
@@ -86,7 +76,7 @@ func TestStandaloneFatalCleansUp(t *testing.T) {
 // BenchmarkTwoHostLab measures building and tearing down a switch with two
 // hosts, each with an IPv4 and an IPv6 address.
 func BenchmarkTwoHostLab(b *testing.B) {
-	needRoot(b)
+	testnet.NeedRoot(b)
 	for b.Loop() {
 		s := testnet.NewStandalone("bench", nil)
 		lab := testnet.New(s)
