@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"golang.org/x/sys/unix"
 )
 
@@ -167,7 +168,7 @@ func (f *FIFO) stopScript() {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-f.waited:
-	case <-time.After(2 * time.Second):
+	case <-time.After(check.DefaultKillGrace):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-f.waited
 	}
