@@ -75,7 +75,7 @@ func TestTrackScript(t *testing.T) {
 	if !s.Faulted || !strings.Contains(s.TrackReason, "chk_f") {
 		t.Errorf("r1 in FAULT without a reason naming chk_f: %s", trkDescribe(s))
 	}
-	if len(s.VIPs) != 0 && hasAddr(t, l.r1, "eth0", vip4) {
+	if hasAddr(t, l.r1, "eth0", vip4) {
 		t.Errorf("r1 in FAULT still holds %s", vip4)
 	}
 	waitState(t, v2, "VI_1", "MASTER")
