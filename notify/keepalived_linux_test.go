@@ -118,11 +118,22 @@ func TestKeepalivedCompatibility(t *testing.T) {
 	line := func(kind notify.Kind, name, state string, prio int) string {
 		return notify.FIFOLine(notify.Event{Kind: kind, Name: name, State: state, Priority: prio})
 	}
+	// keepalived forks each notify script and does not wait for it, so two
+	// scripts of consecutive steps may run in either order. Before each
+	// step, wait until every generic script of the previous one has run,
+	// so that the recorded order is the order of the transitions.
+	ran := func(n int) {
+		for _, tag := range []string{"gany", "any", "any2"} {
+			krec.WaitCalls(t, tag, n, wait)
+		}
+	}
 	kfifo.WaitLine(t, line(notify.KindGroup, "G1", notify.StateMaster, 0), wait)
+	ran(2) // BACKUP, MASTER
 	if err := os.WriteFile(tf, []byte("1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	kfifo.WaitLine(t, line(notify.KindGroup, "G1", notify.StateFault, 0), wait)
+	ran(3) // FAULT
 	if err := os.WriteFile(tf, []byte("0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +146,7 @@ func TestKeepalivedCompatibility(t *testing.T) {
 		}
 		return n == 2
 	}, "keepalived: second GROUP G1 MASTER line")
+	ran(5) // BACKUP, MASTER
 	if err := ka.Proc.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
