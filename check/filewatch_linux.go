@@ -29,6 +29,7 @@ type FileWatcher struct {
 	inot   *os.File
 	events chan FileEvent
 	stop   chan struct{}
+	once   sync.Once // closes stop and the inotify descriptor
 	done   chan struct{}
 	byWD   map[int32]map[string][]string // watch → base name → track names
 	paths  map[string]string             // track name → path
@@ -92,14 +93,13 @@ func (w *FileWatcher) Value(name string) (int64, bool) {
 	return v, ok
 }
 
-// Close stops the watcher and closes Events.
+// Close stops the watcher and closes Events. It may be called more than
+// once, also concurrently; every call returns once the goroutine is done.
 func (w *FileWatcher) Close() {
-	select {
-	case <-w.stop:
-	default:
+	w.once.Do(func() {
 		close(w.stop)
-	}
-	w.inot.Close()
+		w.inot.Close()
+	})
 	<-w.done
 }
 

@@ -44,6 +44,7 @@ type Watcher struct {
 	log    *slog.Logger
 	events chan IfaceEvent
 	stop   chan struct{}
+	once   sync.Once // closes stop
 	done   chan struct{}
 
 	mu    sync.Mutex // mu guards the following fields
@@ -153,13 +154,11 @@ func (w *Watcher) Stats() WatcherStats {
 	return w.stats
 }
 
-// Close stops the subscriptions and the goroutine and closes Events.
+// Close stops the subscriptions and the goroutine and closes Events. It
+// may be called more than once, also concurrently; every call returns once
+// the goroutine is done.
 func (w *Watcher) Close() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
+	w.once.Do(func() { close(w.stop) })
 	<-w.done
 }
 
