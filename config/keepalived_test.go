@@ -132,11 +132,7 @@ func TestDifferentialKeepalived(t *testing.T) {
 				return
 			}
 			if got != want {
-				var es []string
-				for _, e := range errs {
-					es = append(es, e.Severity.String()+" "+e.Error())
-				}
-				t.Errorf("exit code: vigil %d, keepalived %d\nkeepalived said:\n%s\nvigil said:\n%s", got, want, out, strings.Join(es, "\n"))
+				t.Errorf("exit code: vigil %d, keepalived %d\nkeepalived said:\n%s\nvigil said:\n%s", got, want, out, complaintsText(errs))
 			}
 		})
 	}
@@ -199,12 +195,17 @@ func TestDifferentialKeywordTable(t *testing.T) {
 				return
 			}
 			if got != want {
-				var es []string
-				for _, e := range errs {
-					es = append(es, e.Severity.String()+" "+e.Error())
-				}
-				t.Errorf("exit code: vigil %d, keepalived %d\nkeepalived said:\n%s\nvigil said:\n%s", got, want, out, strings.Join(es, "\n"))
+				t.Errorf("exit code: vigil %d, keepalived %d\nkeepalived said:\n%s\nvigil said:\n%s", got, want, out, complaintsText(errs))
 			}
 		})
 	}
+}
+
+// complaintsText is vigil's complaints, one "severity file:line:col: ..." a line.
+func complaintsText(errs []*Error) string {
+	var es []string
+	for _, e := range errs {
+		es = append(es, e.Severity.String()+" "+e.Error())
+	}
+	return strings.Join(es, "\n")
 }

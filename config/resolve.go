@@ -591,15 +591,19 @@ func (p *parser) noTrackingWeights(x *Instance) {
 		ifs = append(ifs, r)
 	}
 	x.TrackInterfaces = ifs
-	var scs []TrackRef
-	for _, r := range x.TrackScripts {
-		if r.Weight != 0 {
-			p.warn(r.Pos, "track_script", "not tracked", "%s tracked script %s with a weight is ignored in a %s", owner, r.Name, why)
-			continue
+	// dropWeighted keeps the references without a weight.
+	dropWeighted := func(refs []TrackRef, kw, what string) []TrackRef {
+		var out []TrackRef
+		for _, r := range refs {
+			if r.Weight != 0 {
+				p.warn(r.Pos, kw, "not tracked", "%s tracked %s %s with a weight is ignored in a %s", owner, what, r.Name, why)
+				continue
+			}
+			out = append(out, r)
 		}
-		scs = append(scs, r)
+		return out
 	}
-	x.TrackScripts = scs
+	x.TrackScripts = dropWeighted(x.TrackScripts, "track_script", "script")
 	var fls []TrackRef
 	for _, r := range x.TrackFiles {
 		switch {
@@ -613,15 +617,7 @@ func (p *parser) noTrackingWeights(x *Instance) {
 		fls = append(fls, r)
 	}
 	x.TrackFiles = fls
-	var prs []TrackRef
-	for _, r := range x.TrackProcesses {
-		if r.Weight != 0 {
-			p.warn(r.Pos, "track_process", "not tracked", "%s tracked process %s with a weight is ignored in a %s", owner, r.Name, why)
-			continue
-		}
-		prs = append(prs, r)
-	}
-	x.TrackProcesses = prs
+	x.TrackProcesses = dropWeighted(x.TrackProcesses, "track_process", "process")
 }
 
 // checkVRIDs rejects two multicast instances using one VRID on one

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +80,31 @@ func TestTrackRefsResolve(t *testing.T) {
 	}
 	if len(x.TrackProcesses) != 1 || x.TrackProcesses[0].Weight != -7 || x.TrackProcesses[0].Reverse {
 		t.Errorf("track_process refs %+v, want p with weight -7", x.TrackProcesses)
+	}
+}
+
+// TestWeightedTracksDropped: an address owner (priority 255) ignores
+// track_script and track_process references that carry a weight, each
+// with a complaint; those without a weight stay.
+func TestWeightedTracksDropped(t *testing.T) {
+	conf := "vrrp_script s {\n script \"/bin/true\"\n}\nvrrp_track_process p {\n process sshd\n}\nvrrp_track_process q {\n process cron\n}\n" +
+		instConf("    priority 255\n    track_script {\n        s weight 5\n    }\n    track_process {\n        p weight 3\n        q\n    }\n")
+	cfg, complaints, _ := load(t, conf, testOpts())
+	var warnings []string
+	for _, c := range complaints {
+		if strings.Contains(c, "with a weight") || strings.HasPrefix(c, "fatal") {
+			warnings = append(warnings, c)
+		}
+	}
+	want := []string{
+		`warning t.conf:15:9: track_script: (VI_1) tracked script s with a weight is ignored in a address owner (not tracked)`,
+		`warning t.conf:18:9: track_process: (VI_1) tracked process p with a weight is ignored in a address owner (not tracked)`,
+	}
+	if !slices.Equal(warnings, want) {
+		t.Errorf("complaints:\n got %q\nwant %q\n(all: %q)", warnings, want, complaints)
+	}
+	x := cfg.Instances[0]
+	if len(x.TrackScripts) != 0 || len(x.TrackProcesses) != 1 || x.TrackProcesses[0].Name != "q" {
+		t.Errorf("kept %+v and %+v, want only process q", x.TrackScripts, x.TrackProcesses)
 	}
 }
