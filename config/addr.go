@@ -6,25 +6,37 @@ import (
 	"strings"
 )
 
+// cutPrefix reads ADDR[/LEN]: ok reports whether ADDR is an address, and
+// lenOK whether LEN, if given, is a prefix length for it. bits is LEN, or
+// the address's full length when LEN is absent or bad.
+func cutPrefix(s string) (a netip.Addr, bits int, ok, lenOK bool) {
+	addrS, lenS, hasLen := strings.Cut(s, "/")
+	if a, ok = parseIP(addrS); !ok {
+		return a, 0, false, false
+	}
+	bits = a.BitLen()
+	if hasLen {
+		n, err := strconv.Atoi(lenS)
+		if err != nil || n < 0 || n > bits {
+			return a, bits, true, false
+		}
+		bits = n
+	}
+	return a, bits, true, true
+}
+
 // parsePrefix parses ADDR[/LEN] as keepalived's parse_ipaddress: no length
 // means a host prefix; a bad length falls back to the host length with a
 // complaint.
 func (p *parser) parsePrefix(t token, kw string) (netip.Prefix, bool) {
-	s := t.s
-	addrS, lenS, hasLen := strings.Cut(s, "/")
-	a, ok := parseIP(addrS)
+	a, bits, ok, lenOK := cutPrefix(t.s)
 	if !ok {
-		p.warn(t.pos, kw, "address skipped", "%q is not a valid IP address", s)
+		p.warn(t.pos, kw, "address skipped", "%q is not a valid IP address", t.s)
 		return netip.Prefix{}, false
 	}
-	bits := a.BitLen()
-	if hasLen {
-		n, err := strconv.Atoi(lenS)
-		if err != nil || n < 0 || n > a.BitLen() {
-			p.warn(t.pos, kw, "using /"+strconv.Itoa(bits), "invalid prefix length %q", lenS)
-		} else {
-			bits = n
-		}
+	if !lenOK {
+		_, lenS, _ := strings.Cut(t.s, "/")
+		p.warn(t.pos, kw, "using /"+strconv.Itoa(bits), "invalid prefix length %q", lenS)
 	}
 	return netip.PrefixFrom(a, bits), true
 }
@@ -379,20 +391,14 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 					pfx = netip.MustParsePrefix("0.0.0.0/0")
 				}
 			} else {
-				addrS, lenS, hasLen := strings.Cut(d.s, "/")
-				a, ok := parseIP(addrS)
+				a, bits, ok, lenOK := cutPrefix(d.s)
 				if !ok {
 					p.warn(d.pos, kw, "route skipped", "unknown route keyword %q", d.s)
 					return r, false
 				}
-				bits := a.BitLen()
-				if hasLen {
-					n, err := strconv.Atoi(lenS)
-					if err != nil || n < 0 || n > a.BitLen() {
-						p.warn(d.pos, kw, "route skipped", "invalid prefix length in %q", d.s)
-						return r, false
-					}
-					bits = n
+				if !lenOK {
+					p.warn(d.pos, kw, "route skipped", "invalid prefix length in %q", d.s)
+					return r, false
 				}
 				pfx = netip.PrefixFrom(a, bits).Masked()
 			}
@@ -433,20 +439,10 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 		if t.s == "all" {
 			return netip.Prefix{}, true
 		}
-		addrS, lenS, hasLen := strings.Cut(t.s, "/")
-		a, ok := parseIP(addrS)
-		if !ok {
+		a, bits, ok, lenOK := cutPrefix(t.s)
+		if !ok || !lenOK {
 			p.warn(t.pos, kw, "rule skipped", "invalid rule %s address %q", what, t.s)
 			return netip.Prefix{}, false
-		}
-		bits := a.BitLen()
-		if hasLen {
-			n, err := strconv.Atoi(lenS)
-			if err != nil || n < 0 || n > bits {
-				p.warn(t.pos, kw, "rule skipped", "invalid rule %s address %q", what, t.s)
-				return netip.Prefix{}, false
-			}
-			bits = n
 		}
 		f := 4
 		if a.Is6() {

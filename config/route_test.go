@@ -38,6 +38,13 @@ func TestRouteAndRuleOptions(t *testing.T) {
 		{"rule tables", "    virtual_rules {\n        from 192.0.2.10 table local priority 10\n        from 192.0.2.11 lookup 7 priority 11\n        from 192.0.2.12 table nope priority 12\n    }\n",
 			nil, []Rule{{From: netip.MustParsePrefix("192.0.2.10/32"), Table: 255}, {From: netip.MustParsePrefix("192.0.2.11/32"), Table: 7}},
 			[]string{`warning t.conf:7:31: virtual_rules: routing table "nope" not found (rule skipped)`}},
+		{"route prefix length", "    virtual_routes {\n        198.51.100.0/33 dev eth0\n        198.51.100.77/24 dev eth0\n    }\n",
+			[]Route{{Dst: netip.MustParsePrefix("198.51.100.0/24")}},
+			nil, []string{`warning t.conf:5:9: virtual_routes: invalid prefix length in "198.51.100.0/33" (route skipped)`}},
+		{"rule prefixes", "    virtual_rules {\n        from 192.0.2.0/40 table 5 priority 1\n        to nope table 5 priority 2\n        from 192.0.2.7/24 table 5 priority 3\n    }\n",
+			nil, []Rule{{From: netip.MustParsePrefix("192.0.2.0/24"), Table: 5}},
+			[]string{`warning t.conf:5:14: virtual_rules: invalid rule from address "192.0.2.0/40" (rule skipped)`,
+				`warning t.conf:6:12: virtual_rules: invalid rule to address "nope" (rule skipped)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, complaints, _ := load(t, instConf(tc.body), testOpts())
@@ -63,5 +70,19 @@ func TestRouteAndRuleOptions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVIPPrefixLength: a bad prefix length on an address falls back to a
+// host prefix with a complaint; a bad address is skipped.
+func TestVIPPrefixLength(t *testing.T) {
+	cfg, complaints, _ := load(t, instConf("    virtual_ipaddress_excluded {\n        192.0.2.20/40\n        nope\n    }\n"), testOpts())
+	want := []string{`warning t.conf:5:9: virtual_ipaddress_excluded: invalid prefix length "40" (using /32)`,
+		`warning t.conf:6:9: virtual_ipaddress_excluded: "nope" is not a valid IP address (address skipped)`}
+	if !slices.Equal(complaints, want) {
+		t.Errorf("complaints:\n got %q\nwant %q", complaints, want)
+	}
+	if x := cfg.Instances[0]; len(x.ExcludedVIPs) != 1 || x.ExcludedVIPs[0].Prefix != netip.MustParsePrefix("192.0.2.20/32") {
+		t.Errorf("virtual_ipaddress_excluded %+v, want only 192.0.2.20/32", x.ExcludedVIPs)
 	}
 }
