@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,24 +99,21 @@ func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 // children stop too) and returns once every process in the group is stopped
 // (waiting at most 10 s), so the test's next step really sees a frozen
 // process.
-func (p *Proc) Freeze() error {
-	if err := killGroup(p.Pid(), sigStop); err != nil {
-		return fmt.Errorf("testnet: freeze %s: %w", p.name, err)
-	}
-	if err := p.waitGroup(true); err != nil {
-		return fmt.Errorf("testnet: freeze %s: %w", p.name, err)
-	}
-	return nil
-}
+func (p *Proc) Freeze() error { return p.signalGroup("freeze", sigStop, true) }
 
 // Thaw sends SIGCONT to the whole process group and returns once no process
 // in the group is stopped any more (waiting at most 10 s).
-func (p *Proc) Thaw() error {
-	if err := killGroup(p.Pid(), sigCont); err != nil {
-		return fmt.Errorf("testnet: thaw %s: %w", p.name, err)
+func (p *Proc) Thaw() error { return p.signalGroup("thaw", sigCont, false) }
+
+// signalGroup sends sig to the process group and waits until it is stopped
+// or not, as stopped says; errors start with "testnet: VERB NAME".
+func (p *Proc) signalGroup(verb string, sig syscall.Signal, stopped bool) error {
+	err := killGroup(p.Pid(), sig)
+	if err == nil {
+		err = p.waitGroup(stopped)
 	}
-	if err := p.waitGroup(false); err != nil {
-		return fmt.Errorf("testnet: thaw %s: %w", p.name, err)
+	if err != nil {
+		return fmt.Errorf("testnet: %s %s: %w", verb, p.name, err)
 	}
 	return nil
 }
