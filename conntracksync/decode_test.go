@@ -29,8 +29,15 @@ func TestDecodeFlowRoundTrip(t *testing.T) {
 	s.Reply = s.Orig.Invert()
 	for _, f := range append(flows, r, s) {
 		want := f
-		// Create requests leave out the NAT status bits (the kernel sets them).
+		// Create requests leave out the NAT status bits (the kernel sets them),
+		// and carry a NATed flow's reply tuple before translation (the
+		// kernel translates it from the NAT attributes).
 		want.Status &^= StatusSrcNAT | StatusDstNAT | StatusSrcNATDone | StatusDstNATDone
+		_, _, snat := f.SNAT()
+		_, _, dnat := f.DNAT()
+		if snat || dnat {
+			want.Reply = f.Orig.Invert()
+		}
 		got, d := encodeDecode(t, &f)
 		if got != want {
 			t.Fatalf("round trip\n got %s\nwant %s", &got, &want)

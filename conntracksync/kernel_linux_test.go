@@ -76,6 +76,10 @@ func checkKernel(t testing.TB, ns testNS, flows []Flow, want func(*Flow) uint32,
 			why = fmt.Sprintf("timeout %d, want %d", k.TimeoutSec, want(f))
 		case k.Status&(StatusSeenReply|StatusAssured) != f.Status&(StatusSeenReply|StatusAssured):
 			why = fmt.Sprintf("status %#x, want %#x", k.Status, f.Status)
+		case k.Status&(StatusSrcNAT|StatusDstNAT) != natStatus(f):
+			// A reply tuple that only looks translated is not NAT: the
+			// kernel must have set the translation up itself.
+			why = fmt.Sprintf("NAT status %#x, want %#x", k.Status&(StatusSrcNAT|StatusDstNAT), natStatus(f))
 		}
 		if why != "" {
 			bad++
@@ -87,6 +91,18 @@ func checkKernel(t testing.TB, ns testNS, flows []Flow, want func(*Flow) uint32,
 	if bad > 0 {
 		t.Fatalf("%d of %d flows wrong in the kernel (kernel holds %d)", bad, len(flows), len(got))
 	}
+}
+
+// natStatus is the NAT status the kernel gives f once it is NATed.
+func natStatus(f *Flow) uint32 {
+	var st uint32
+	if _, _, ok := f.SNAT(); ok {
+		st |= StatusSrcNAT
+	}
+	if _, _, ok := f.DNAT(); ok {
+		st |= StatusDstNAT
+	}
+	return st
 }
 
 func TestCommitWritesFlowsWithNATAndTimeouts(t *testing.T) {

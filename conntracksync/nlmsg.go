@@ -61,14 +61,16 @@ const (
 	ctaProtoinfoDCCP = 2
 	ctaProtoinfoSCTP = 3
 
-	ctaTCPState     = 1
-	ctaTCPWScaleOrg = 2
-	ctaTCPWScaleRep = 3
-	ctaDCCPState    = 1
-	ctaDCCPRole     = 2
-	ctaSCTPState    = 1
-	ctaSCTPVTagOrig = 2
-	ctaSCTPVTagRepl = 3
+	ctaTCPState      = 1
+	ctaTCPWScaleOrg  = 2
+	ctaTCPWScaleRep  = 3
+	ctaTCPFlagsOrig  = 4 // struct nf_ct_tcp_flags {flags, mask}
+	ctaTCPFlagsReply = 5
+	ctaDCCPState     = 1
+	ctaDCCPRole      = 2
+	ctaSCTPState     = 1
+	ctaSCTPVTagOrig  = 2
+	ctaSCTPVTagRepl  = 3
 
 	ctaHelpName = 1
 
@@ -84,6 +86,9 @@ const (
 	ctaSeqAdjOffBef  = 2
 	ctaSeqAdjOffAft  = 3
 )
+
+// tcpFlagsBeLiberal is IP_CT_TCP_FLAG_BE_LIBERAL (0x08) as flags and mask.
+var tcpFlagsBeLiberal = [2]byte{0x08, 0x08}
 
 // nlb builds netlink messages into one buffer, for batching many requests
 // into one sendmsg.
@@ -248,8 +253,15 @@ func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack b
 		w.msgEnd(start)
 		return
 	}
+	// A NATed flow goes in with its reply tuple before translation: the
+	// kernel sets the translation up from CTA_NAT_SRC/DST below and
+	// rewrites the reply tuple itself. Sent already translated, the entry
+	// looks right in conntrack -L but is not NATed, and the new master
+	// forwards the client's packets untranslated.
 	reply := f.Reply
-	if reply.IsZero() {
+	_, _, snat := f.SNAT()
+	_, _, dnat := f.DNAT()
+	if reply.IsZero() || snat || dnat {
 		reply = f.Orig.Invert()
 	}
 	if op == opCreate {
@@ -281,6 +293,12 @@ func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack b
 			w.u8(ctaTCPWScaleOrg, f.TCPWScaleOrig)
 			w.u8(ctaTCPWScaleRep, f.TCPWScaleRep)
 		}
+		// The new master has not seen the windows of a committed
+		// connection: without "be liberal" its TCP tracking drops or
+		// resets the first segments that arrive after the takeover. As
+		// conntrackd does, and on update too (failback onto a stale entry).
+		w.attr(ctaTCPFlagsOrig, tcpFlagsBeLiberal[:])
+		w.attr(ctaTCPFlagsReply, tcpFlagsBeLiberal[:])
 		w.end()
 		w.end()
 	case ProtoSCTP:

@@ -36,6 +36,7 @@ type Replicator struct {
 	updates    chan localUpdate
 	wake       chan struct{}
 	wantResync atomic.Bool
+	wantBulk   atomic.Bool
 	running    atomic.Bool
 
 	commitMu  sync.Mutex     // one commit at a time; guards committer
@@ -146,6 +147,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 		now = time.Now()
 		if r.wantResync.Swap(false) {
 			ch.RequestResync()
+		}
+		if r.wantBulk.Swap(false) {
+			r.log.Info("conntrack sync: sending the whole internal cache", "why", "takeover")
+			r.bulk(ch)
 		}
 		holding := held > 0 && held < coalesceMax && now.Before(holdUntil)
 		if !holding {
@@ -399,6 +404,17 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 // FlushExternal empties the external cache and returns how many entries
 // it held.
 func (r *Replicator) FlushExternal() int { return r.external.Flush() }
+
+// SendBulk sends the peer our whole internal cache (conntrackd -B): the new
+// master does it after its commit, so a peer that asked for a resync
+// before we took over still gets our table.
+func (r *Replicator) SendBulk() {
+	r.wantBulk.Store(true)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
 
 // RequestResync asks the peer for its whole table (after MASTER→BACKUP).
 func (r *Replicator) RequestResync() {

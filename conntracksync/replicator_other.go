@@ -34,6 +34,9 @@ func (r *Replicator) FlushExternal() int { return 0 }
 // RequestResync does nothing.
 func (r *Replicator) RequestResync() {}
 
+// SendBulk does nothing.
+func (r *Replicator) SendBulk() {}
+
 // Dump returns nothing.
 func (r *Replicator) Dump() (internal, external []Entry) { return nil, nil }
 

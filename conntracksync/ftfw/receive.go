@@ -11,6 +11,10 @@ import (
 // Receive processes one datagram from the peer at now.
 func (c *Channel) Receive(dgram []byte, now time.Time) {
 	c.now = now
+	if len(dgram) < HeaderLen {
+		c.stats.Drops[DropShort]++ // Walk would stop silently
+		return
+	}
 	_, reason := Walk(dgram, func(b []byte) bool {
 		c.receiveMsg(b, now)
 		return true

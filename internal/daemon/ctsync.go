@@ -42,6 +42,7 @@ type replicator interface {
 	Commit(ctx context.Context) (conntracksync.CommitStats, error)
 	FlushExternal() int
 	RequestResync()
+	SendBulk()
 	Stats() conntracksync.Stats
 }
 
@@ -399,6 +400,7 @@ func (c *ctSync) finish(gen uint64, tk CTTakeover, st conntracksync.CommitStats,
 			"entries", st.Entries, "created", st.Created+st.Replaced, "updated", st.Updated, "failed", st.Failed)
 	} else if current {
 		tk.Flushed = c.r.FlushExternal()
+		c.r.SendBulk()
 		c.log.Info(fmt.Sprintf("conntrack sync: %d connections committed in %s; external cache flushed, the peer will resync from us", st.Entries, tk.Duration.Round(time.Microsecond)),
 			"entries", st.Entries, "created", st.Created+st.Replaced, "updated", st.Updated, "failed", st.Failed,
 			"took", tk.Duration, "vips_waited", tk.InLoop)

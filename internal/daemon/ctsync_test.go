@@ -75,6 +75,7 @@ func (f *fakeRep) Commit(ctx context.Context) (conntracksync.CommitStats, error)
 
 func (f *fakeRep) FlushExternal() int { f.ev.add("flush"); return f.external }
 func (f *fakeRep) RequestResync()     { f.ev.add("resync") }
+func (f *fakeRep) SendBulk()          { f.ev.add("bulk") }
 func (f *fakeRep) Stats() conntracksync.Stats {
 	return conntracksync.Stats{External: f.external}
 }
@@ -200,7 +201,7 @@ func TestCTTakeoverOrder(t *testing.T) {
 	r.addVIPs("VI_OUT")
 	r.addVIPs("VI_IN")
 	r.addVIPs("VI_MGMT")
-	want := []string{"commit", "commit done", "flush", "vips eth1", "vips eth0", "vips eth2"}
+	want := []string{"commit", "commit done", "flush", "bulk", "vips eth1", "vips eth0", "vips eth2"}
 	if got := r.ev.get(); !slices.Equal(got, want) {
 		t.Fatalf("takeover: %q, want %q", got, want)
 	}
@@ -224,7 +225,7 @@ func TestCTTakeoverOrder(t *testing.T) {
 	r.ev.log = nil
 	r.addVIPs("VI_IN")
 	r.addVIPs("VI_OUT")
-	if got := r.ev.get(); !slices.Equal(got, []string{"commit", "commit done", "flush", "vips eth0", "vips eth1"}) {
+	if got := r.ev.get(); !slices.Equal(got, []string{"commit", "commit done", "flush", "bulk", "vips eth0", "vips eth1"}) {
 		t.Fatalf("second takeover: %q", got)
 	}
 	// Shutdown (MASTER → INIT) asks the peer for nothing.
@@ -244,7 +245,7 @@ func TestCTTrackInstance(t *testing.T) {
 	r := newCTRig(t, ctLoad(t, ctTestConf("VI_MGMT", "")))
 	r.addVIPs("VI_IN")
 	r.addVIPs("VI_MGMT")
-	if got, want := r.ev.get(), []string{"vips eth0", "commit", "commit done", "flush", "vips eth2"}; !slices.Equal(got, want) {
+	if got, want := r.ev.get(), []string{"vips eth0", "commit", "commit done", "flush", "bulk", "vips eth2"}; !slices.Equal(got, want) {
 		t.Fatalf("%q, want %q", got, want)
 	}
 	r.ev.log = nil
@@ -285,7 +286,7 @@ func TestCTCommitBound(t *testing.T) {
 		}
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
-		if got, want := r.ev.get(), []string{"commit", "vips eth0", "commit done", "flush"}; !slices.Equal(got, want) {
+		if got, want := r.ev.get(), []string{"commit", "vips eth0", "commit done", "flush", "bulk"}; !slices.Equal(got, want) {
 			t.Fatalf("after the late commit: %q, want %q", got, want)
 		}
 		if st := r.c.status(); st.LastTakeover.Duration != 5*time.Second || st.LastTakeover.Flushed != 7 {
