@@ -56,6 +56,7 @@ type rxPacket struct {
 	buf  []byte
 	n    int
 	meta vrrp.RecvMeta
+	at   time.Time // when the reader got it: the machine's "now" for it
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, vrrp.MaxMessageLen); return &b }}
@@ -129,7 +130,7 @@ func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 	for {
 		bp := bufPool.Get().(*[]byte)
 		n, meta, err := vc.ReadFrom(*bp)
-		p := rxPacket{conn: c, buf: *bp, n: n, meta: meta}
+		p := rxPacket{conn: c, buf: *bp, n: n, meta: meta, at: time.Now()}
 		if err != nil {
 			bufPool.Put(bp)
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {

@@ -47,6 +47,9 @@ type Host struct {
 	// InterfaceEvents replaces the netlink interface watcher
 	// (check.NewWatcher).
 	InterfaceEvents <-chan check.IfaceEvent
+	// GoTimer makes the loop wake on a Go timer instead of a timerfd, for
+	// tests whose clock is fake (synctest).
+	GoTimer bool
 }
 
 func (h *Host) fill(log *slog.Logger) error {
@@ -104,7 +107,7 @@ type Daemon struct {
 	staticErrors            uint64
 
 	mu     sync.Mutex
-	status Status // guarded by mu; refreshed by the loop after every event
+	status Status // guarded by mu; the last snapshot, taken when the loop ends
 }
 
 // New builds a daemon for cfg: it opens the VRRP sockets and the netlink
@@ -213,9 +216,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	} else {
 		d.start(now)
 	}
-	d.publish()
 
-	timer := time.NewTimer(time.Hour)
+	timer := newGoTimer()
+	if !d.host.GoTimer {
+		if t, err := newFDTimer(); err == nil {
+			timer = t
+		} else {
+			d.log.Warn("no timerfd, timers will be up to 1 ms late", "err", err)
+		}
+	}
 	defer timer.Stop()
 	for {
 		wait := time.Hour
@@ -229,12 +238,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.publish()
 			return nil
 		case p := <-d.rx:
-			d.handleRx(p, time.Now())
+			d.handleRx(p)
 			// Drain what else is queued before recomputing deadlines.
 			for range 64 {
 				select {
 				case p := <-d.rx:
-					d.handleRx(p, time.Now())
+					d.handleRx(p)
 					continue
 				default:
 				}
@@ -259,10 +268,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.trk.processCount(pc, now) {
 				d.evaluate(now)
 			}
-		case <-timer.C:
+		case <-timer.C():
 			d.fireTimers(time.Now())
 		}
-		d.publish()
 	}
 }
 

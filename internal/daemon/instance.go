@@ -324,7 +324,8 @@ func (inst *instance) deadline() (time.Time, bool) {
 
 // handleRx demultiplexes one received advert to its instance, checks it and
 // feeds it to the machine.
-func (d *Daemon) handleRx(p rxPacket, now time.Time) {
+func (d *Daemon) handleRx(p rxPacket) {
+	now := p.at
 	c := p.conn
 	if p.n < 0 {
 		c.readErrors++

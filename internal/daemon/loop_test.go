@@ -70,6 +70,7 @@ func startNode(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text stri
 		VIPs:            n.kernel,
 		Announcer:       viptest.NewAnnouncements(n.kernel),
 		InterfaceEvents: n.ifev,
+		GoTimer:         true,
 	}
 	d, err := New(loadConf(t, text), Options{Host: host})
 	if err != nil {

@@ -97,15 +97,36 @@ type SocketStatus struct {
 	Reopens     uint64 `json:"reopens"`
 }
 
-// Status returns the latest snapshot. Safe for concurrent use.
+// Status returns a snapshot of the daemon's state, built by the loop when
+// asked (building it on every event cost more than the adverts
+// themselves). While the loop is not running it returns the last
+// snapshot. Safe for concurrent use.
 func (d *Daemon) Status() Status {
+	ch := make(chan Status, 1)
+	select {
+	case d.reqs <- func(time.Time) { ch <- d.snapshot() }:
+		select {
+		case s := <-ch:
+			return s
+		case <-d.stop:
+		}
+	case <-d.stop:
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.status
 }
 
-// publish refreshes the snapshot from the loop's state.
+// publish stores a snapshot for Status to return once the loop has ended.
 func (d *Daemon) publish() {
+	s := d.snapshot()
+	d.mu.Lock()
+	d.status = s
+	d.mu.Unlock()
+}
+
+// snapshot builds the status from the loop's state; loop only.
+func (d *Daemon) snapshot() Status {
 	s := Status{
 		RouterID:       d.cfg.Global.RouterID,
 		Time:           time.Now(),
@@ -191,9 +212,7 @@ func (d *Daemon) publish() {
 			Reopens:     c.reopens,
 		})
 	}
-	d.mu.Lock()
-	d.status = s
-	d.mu.Unlock()
+	return s
 }
 
 func family(v6 bool) string {

@@ -242,9 +242,6 @@ func processSpec(tp *config.TrackProcess) check.ProcessSpec {
 		ForkDelay:      tp.ForkDelay,
 		TerminateDelay: tp.TerminateDelay,
 	}
-	if tp.QuorumMax == 0 {
-		s.QuorumMax = -1 // config: 0 = no maximum
-	}
 	switch tp.ParamMatch {
 	case "initial":
 		s.ParamMatch = check.ParamMatchInitial

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package daemon
+
+import "errors"
+
+func newFDTimer() (loopTimer, error) { return nil, errors.ErrUnsupported }
