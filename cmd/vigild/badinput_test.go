@@ -150,3 +150,29 @@ vrrp_instance VI_2 {
 		}
 	}
 }
+
+// TestScriptSecurityViolationRuns: scripts configured without
+// enable_script_security are a -t exit 6, but vigild, like keepalived,
+// logs the violation and runs; --strict refuses.
+func TestScriptSecurityViolationRuns(t *testing.T) {
+	l := newLab(t)
+	cfg := `vrrp_script chk {
+    script "/bin/true"
+    interval 1
+}
+` + conf("", 150, "track_script {\n        chk\n    }")
+	v := startVigild(t, l.r1, cfg, "-i", "r1")
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	v.WaitOutput(t, "enable_script_security", settle)
+	s, err := v.status(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tracking.Scripts) != 1 || s.Tracking.Scripts[0].Runs == 0 {
+		t.Errorf("script not running: %+v", s.Tracking.Scripts)
+	}
+	strict := startVigild(t, l.r2, cfg, "-i", "r2", "--strict")
+	if code, err := strict.Wait(settle); err != nil || code == 0 {
+		t.Errorf("--strict with a script-security violation: exit %d, %v", code, err)
+	}
+}

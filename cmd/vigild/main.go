@@ -119,7 +119,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	load := func() (*config.Config, []*config.Error, error) {
 		cfg, complaints, err := config.Load(o.file, loadOpts)
-		if err == nil && config.ExitCode(cfg, complaints, nil) == 4 || err == nil && config.ExitCode(cfg, complaints, nil) == 6 {
+		// A script-security violation (-t exit 6) is logged and the
+		// scripts run, as keepalived does; --strict makes it fatal.
+		if err == nil && config.ExitCode(cfg, complaints, nil) == config.ExitCannot {
 			err = fmt.Errorf("%s: configuration cannot run", o.file)
 		}
 		return cfg, complaints, err

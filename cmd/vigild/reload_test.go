@@ -110,7 +110,7 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`vigil_vrrp_state{family="inet",instance="VI_1",interface="eth0",vrid="51"} 2`,
 		`vigil_vrrp_priority{family="inet6",instance="VI_6",interface="eth0",vrid="51"} 150`,
-		`vigil_vrrp_adverts_received_total{family="inet",instance="VI_1",interface="eth0",verdict="ttl",vrid="51"} 0`,
+		`vigil_vrrp_adverts_received_total{family="inet",instance="VI_1",interface="eth0",vrid="51",verdict="ttl"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -1,97 +1,141 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
-// metrics exposes the status snapshot as Prometheus metrics. It reads
-// Status, so it never touches the loop's state.
-type metrics struct {
-	d *Daemon
+// Metrics are served in the Prometheus text exposition format (version
+// 0.0.4), written here rather than with prometheus/client_golang: that
+// library linked protobuf and its runtime collectors into every vigild,
+// 4.5 MB of resident memory and 8 MB of binary for an endpoint that is off
+// by default. The format is a few lines: a HELP and a TYPE line per
+// family, then one sample per label set.
 
-	state, priority, basePriority      *prometheus.Desc
-	advertsSent, sendErrors, received  *prometheus.Desc
-	transitions, vipErrors, announces  *prometheus.Desc
-	unknownVRID, readErrors            *prometheus.Desc
-	scriptRuns, scriptTimeouts, notify *prometheus.Desc
-	reloads, reloadFailures            *prometheus.Desc
-	ctCache, ctRetransmits, ctCommits  *prometheus.Desc
+// metricWriter writes metric families; the first error sticks.
+type metricWriter struct {
+	w   *bufio.Writer
+	err error
 }
 
-func newMetrics(d *Daemon) *metrics {
-	inst := []string{"instance", "vrid", "interface", "family"}
-	return &metrics{
-		d:              d,
-		state:          prometheus.NewDesc("vigil_vrrp_state", "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", inst, nil),
-		priority:       prometheus.NewDesc("vigil_vrrp_priority", "Effective priority.", inst, nil),
-		basePriority:   prometheus.NewDesc("vigil_vrrp_base_priority", "Configured priority.", inst, nil),
-		advertsSent:    prometheus.NewDesc("vigil_vrrp_adverts_sent_total", "Adverts sent.", inst, nil),
-		sendErrors:     prometheus.NewDesc("vigil_vrrp_advert_send_errors_total", "Adverts that could not be sent.", inst, nil),
-		received:       prometheus.NewDesc("vigil_vrrp_adverts_received_total", "Adverts received, by verdict (none = accepted).", append(inst, "verdict"), nil),
-		transitions:    prometheus.NewDesc("vigil_vrrp_transitions_total", "State transitions.", inst, nil),
-		vipErrors:      prometheus.NewDesc("vigil_vip_errors_total", "Failed address or route changes.", inst, nil),
-		announces:      prometheus.NewDesc("vigil_announcements_total", "Gratuitous ARP / unsolicited NA rounds sent.", inst, nil),
-		unknownVRID:    prometheus.NewDesc("vigil_vrrp_unknown_vrid_total", "Adverts for a VRID no instance serves.", []string{"interface", "family"}, nil),
-		readErrors:     prometheus.NewDesc("vigil_vrrp_read_errors_total", "Socket read errors.", []string{"interface", "family"}, nil),
-		scriptRuns:     prometheus.NewDesc("vigil_script_runs_total", "vrrp_script processes started.", nil, nil),
-		scriptTimeouts: prometheus.NewDesc("vigil_script_timeouts_total", "vrrp_script runs killed at their timeout.", nil, nil),
-		notify:         prometheus.NewDesc("vigil_notify_runs_total", "Notify scripts run, by result.", []string{"result"}, nil),
-		reloads:        prometheus.NewDesc("vigil_reloads_total", "Configuration reloads applied.", nil, nil),
-		reloadFailures: prometheus.NewDesc("vigil_reload_failures_total", "Reloads refused or applied in part.", nil, nil),
-		ctCache:        prometheus.NewDesc("vigil_conntrack_cache_entries", "Conntrack replication cache sizes.", []string{"cache"}, nil),
-		ctRetransmits:  prometheus.NewDesc("vigil_conntrack_retransmits_total", "Sync messages sent again.", nil, nil),
-		ctCommits:      prometheus.NewDesc("vigil_conntrack_commits_total", "External cache commits into the kernel.", nil, nil),
+func (m *metricWriter) family(name, typ, help string) {
+	if m.err == nil {
+		_, m.err = fmt.Fprintf(m.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
 }
 
-func (m *metrics) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(m, ch) }
+// sample writes name{k1="v1",...} value; labels alternate key, value.
+func (m *metricWriter) sample(name string, value float64, labels ...string) {
+	if m.err != nil {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(name)
+	if len(labels) > 0 {
+		b.WriteByte('{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(labels[i])
+			b.WriteString(`="`)
+			b.WriteString(escapeLabel(labels[i+1]))
+			b.WriteByte('"')
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
+	b.WriteByte('\n')
+	_, m.err = m.w.WriteString(b.String())
+}
 
-func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	s := m.d.Status()
-	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
-	for _, in := range s.Instances {
-		l := []string{in.Name, strconv.Itoa(in.VRID), in.Interface, in.Family}
-		ch <- prometheus.MustNewConstMetric(m.state, gauge, float64(stateNumber(in.State)), l...)
-		ch <- prometheus.MustNewConstMetric(m.priority, gauge, float64(in.Priority), l...)
-		ch <- prometheus.MustNewConstMetric(m.basePriority, gauge, float64(in.BasePriority), l...)
-		ch <- prometheus.MustNewConstMetric(m.advertsSent, counter, float64(in.AdvertsSent), l...)
-		ch <- prometheus.MustNewConstMetric(m.sendErrors, counter, float64(in.SendErrors), l...)
-		ch <- prometheus.MustNewConstMetric(m.transitions, counter, float64(in.Transitions), l...)
-		ch <- prometheus.MustNewConstMetric(m.vipErrors, counter, float64(in.VIPErrors), l...)
-		ch <- prometheus.MustNewConstMetric(m.announces, counter, float64(in.Announcements), l...)
-		for _, r := range vrrp.DropReasons() {
-			ch <- prometheus.MustNewConstMetric(m.received, counter, float64(in.Received[r.String()]), append(l, r.String())...)
+var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func escapeLabel(s string) string { return labelEscaper.Replace(s) }
+
+// writeMetrics renders s.
+func writeMetrics(out io.Writer, s Status) error {
+	m := &metricWriter{w: bufio.NewWriter(out)}
+	inst := func(in InstanceStatus, extra ...string) []string {
+		return append([]string{"family", in.Family, "instance", in.Name, "interface", in.Interface, "vrid", strconv.Itoa(in.VRID)}, extra...)
+	}
+	perInstance := []struct {
+		name, typ, help string
+		value           func(InstanceStatus) float64
+	}{
+		{"vigil_vrrp_state", "gauge", "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", func(in InstanceStatus) float64 { return float64(stateNumber(in.State)) }},
+		{"vigil_vrrp_priority", "gauge", "Effective priority.", func(in InstanceStatus) float64 { return float64(in.Priority) }},
+		{"vigil_vrrp_base_priority", "gauge", "Configured priority.", func(in InstanceStatus) float64 { return float64(in.BasePriority) }},
+		{"vigil_vrrp_adverts_sent_total", "counter", "Adverts sent.", func(in InstanceStatus) float64 { return float64(in.AdvertsSent) }},
+		{"vigil_vrrp_advert_send_errors_total", "counter", "Adverts that could not be sent.", func(in InstanceStatus) float64 { return float64(in.SendErrors) }},
+		{"vigil_vrrp_transitions_total", "counter", "State transitions.", func(in InstanceStatus) float64 { return float64(in.Transitions) }},
+		{"vigil_vip_errors_total", "counter", "Failed address or route changes.", func(in InstanceStatus) float64 { return float64(in.VIPErrors) }},
+		{"vigil_announcements_total", "counter", "Gratuitous ARP / unsolicited NA rounds sent.", func(in InstanceStatus) float64 { return float64(in.Announcements) }},
+	}
+	for _, f := range perInstance {
+		m.family(f.name, f.typ, f.help)
+		for _, in := range s.Instances {
+			m.sample(f.name, f.value(in), inst(in)...)
 		}
 	}
+	m.family("vigil_vrrp_adverts_received_total", "counter", "Adverts received, by verdict (none = accepted).")
+	for _, in := range s.Instances {
+		for _, r := range vrrp.DropReasons() {
+			m.sample("vigil_vrrp_adverts_received_total", float64(in.Received[r.String()]), inst(in, "verdict", r.String())...)
+		}
+	}
+	m.family("vigil_vrrp_unknown_vrid_total", "counter", "Adverts for a VRID no instance serves.")
 	for _, so := range s.Sockets {
-		ch <- prometheus.MustNewConstMetric(m.unknownVRID, counter, float64(so.UnknownVRID), so.Interface, so.Family)
-		ch <- prometheus.MustNewConstMetric(m.readErrors, counter, float64(so.ReadErrors), so.Interface, so.Family)
+		m.sample("vigil_vrrp_unknown_vrid_total", float64(so.UnknownVRID), "family", so.Family, "interface", so.Interface)
 	}
-	ch <- prometheus.MustNewConstMetric(m.scriptRuns, counter, float64(s.Tracking.Runner.Started))
-	ch <- prometheus.MustNewConstMetric(m.scriptTimeouts, counter, float64(s.Tracking.Runner.TimedOut))
-	for result, n := range map[string]uint64{"succeeded": s.Notify.Succeeded, "failed": s.Notify.Failed,
-		"timed_out": s.Notify.TimedOut, "error": s.Notify.Errors, "dropped": s.Notify.Dropped} {
-		ch <- prometheus.MustNewConstMetric(m.notify, counter, float64(n), result)
+	m.family("vigil_vrrp_read_errors_total", "counter", "Socket read errors.")
+	for _, so := range s.Sockets {
+		m.sample("vigil_vrrp_read_errors_total", float64(so.ReadErrors), "family", so.Family, "interface", so.Interface)
 	}
-	ch <- prometheus.MustNewConstMetric(m.reloads, counter, float64(s.Reloads))
-	ch <- prometheus.MustNewConstMetric(m.reloadFailures, counter, float64(s.ReloadFailures))
+	m.family("vigil_script_runs_total", "counter", "vrrp_script processes started.")
+	m.sample("vigil_script_runs_total", float64(s.Tracking.Runner.Started))
+	m.family("vigil_script_timeouts_total", "counter", "vrrp_script runs killed at their timeout.")
+	m.sample("vigil_script_timeouts_total", float64(s.Tracking.Runner.TimedOut))
+	m.family("vigil_notify_runs_total", "counter", "Notify scripts run, by result.")
+	results := map[string]uint64{"succeeded": s.Notify.Succeeded, "failed": s.Notify.Failed,
+		"timed_out": s.Notify.TimedOut, "error": s.Notify.Errors, "dropped": s.Notify.Dropped}
+	keys := make([]string, 0, len(results))
+	for k := range results {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m.sample("vigil_notify_runs_total", float64(results[k]), "result", k)
+	}
+	m.family("vigil_reloads_total", "counter", "Configuration reloads applied.")
+	m.sample("vigil_reloads_total", float64(s.Reloads))
+	m.family("vigil_reload_failures_total", "counter", "Reloads refused or applied in part.")
+	m.sample("vigil_reload_failures_total", float64(s.ReloadFailures))
 	if ct := s.Conntrack; ct != nil {
-		ch <- prometheus.MustNewConstMetric(m.ctCache, gauge, float64(ct.Internal), "internal")
-		ch <- prometheus.MustNewConstMetric(m.ctCache, gauge, float64(ct.External), "external")
-		ch <- prometheus.MustNewConstMetric(m.ctRetransmits, counter, float64(ct.Retransmits))
-		ch <- prometheus.MustNewConstMetric(m.ctCommits, counter, float64(ct.Commits))
+		m.family("vigil_conntrack_cache_entries", "gauge", "Conntrack replication cache sizes.")
+		m.sample("vigil_conntrack_cache_entries", float64(ct.Internal), "cache", "internal")
+		m.sample("vigil_conntrack_cache_entries", float64(ct.External), "cache", "external")
+		m.family("vigil_conntrack_retransmits_total", "counter", "Sync messages sent again.")
+		m.sample("vigil_conntrack_retransmits_total", float64(ct.Retransmits))
+		m.family("vigil_conntrack_commits_total", "counter", "External cache commits into the kernel.")
+		m.sample("vigil_conntrack_commits_total", float64(ct.Commits))
 	}
+	if m.err != nil {
+		return m.err
+	}
+	return m.w.Flush()
 }
 
 func stateNumber(s string) int {
@@ -103,13 +147,13 @@ func stateNumber(s string) int {
 	return -1
 }
 
-// ServeMetrics serves /metrics on addr (a private registry: only vigil's
-// metrics and the Go runtime's) until ctx ends.
+// ServeMetrics serves /metrics on addr until ctx ends.
 func (d *Daemon) ServeMetrics(ctx context.Context, addr string) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newMetrics(d), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		writeMetrics(w, d.Status())
+	})
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
