@@ -60,7 +60,7 @@ const (
 	ReasonOwner                       // priority 255: tracking never changes it
 	ReasonWeight                      // a weighted tracker moved the priority
 	ReasonDown                        // a weight-0 tracker is down (or up, with reverse): FAULT
-	ReasonInit                        // a weight-0 script has not reported yet: FAULT until it does
+	ReasonInit                        // a weight-0 script has not reported yet: FAULT until it does (the daemon tells no one of that FAULT, as keepalived)
 	ReasonFileFault                   // a track file's weighted value reached -254 or less: FAULT
 )
 
