@@ -272,7 +272,7 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 	var bad, n int
 	r.internal.Range(func(e *Entry) {
 		w := toWire(&e.Flow, sendTimeout)
-		if ch.Send(ftfw.OpUpd, &w) != nil {
+		if ch.SendBulk(ftfw.OpUpd, &w) != nil {
 			bad++
 		}
 		if n++; n%bulkFlushEvery == 0 {

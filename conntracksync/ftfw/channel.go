@@ -163,7 +163,8 @@ type entry struct {
 
 type rsItem struct {
 	seq     uint32
-	e       *entry // nil: a RESYNC request
+	bulk    int32  // > 0: bulk message bulk-1
+	e       *entry // nil and bulk == 0: a RESYNC request
 	done    bool
 	suspect time.Time // when the peer acknowledged a later seq
 }
@@ -228,6 +229,9 @@ type Channel struct {
 	nackAt          time.Time
 	nackGap         time.Duration
 
+	bulk    bulkArena
+	touched map[Key]int32 // Keys sent since bulk message value-1 was added (see bulk.go)
+
 	packer  *Packer
 	updates []Update
 	events  []Event
@@ -257,6 +261,7 @@ func (c *Channel) Send(op Op, f *Flow) error {
 		return err
 	}
 	k := f.Key()
+	c.touch(k)
 	e := c.entries[k]
 	if e == nil {
 		if n := len(c.free); n > 0 {
@@ -315,7 +320,7 @@ func (c *Channel) Events() []Event {
 // Stats returns the counters.
 func (c *Channel) Stats() Stats {
 	s := c.stats
-	s.Queued = len(c.txq) - c.txHead
+	s.Queued = len(c.txq) - c.txHead + c.bulk.pending()
 	s.Unacked = c.rsLive
 	s.Established = c.established
 	return s

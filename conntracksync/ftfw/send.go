@@ -27,6 +27,8 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 			c.rsLive--
 			if it.e != nil {
 				c.release(it.e)
+			} else if it.bulk > 0 {
+				c.bulkReleased()
 			}
 		} else if it.suspect.IsZero() {
 			it.suspect = now // the peer has a later message but not this one
@@ -56,6 +58,10 @@ func (c *Channel) requeue(it *rsItem) {
 	it.done = true
 	c.rsLive--
 	c.stats.Retransmits++
+	if it.bulk > 0 {
+		c.bulk.retx = append(c.bulk.retx, it.bulk-1)
+		return
+	}
 	if it.e == nil {
 		c.resyncPending = true
 		return
@@ -185,7 +191,7 @@ func (c *Channel) ready() bool {
 	if len(c.ctl) > 0 || c.helloBackDue || c.wantAlive || c.wantProbe {
 		return true
 	}
-	return c.established && c.rsLive < c.cfg.ResendQueueSize && (c.resyncPending || c.txHead < len(c.txq))
+	return c.established && c.rsLive < c.cfg.ResendQueueSize && (c.resyncPending || c.txHead < len(c.txq) || c.bulk.pending() > 0)
 }
 
 // Outbox runs the timers at now and returns the datagrams to send to the peer, in
@@ -255,6 +261,11 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 		if c.txHead == len(c.txq) {
 			c.txq, c.txHead = c.txq[:0], 0
 		}
+		flags := Flags(0)
+		if helloBack {
+			flags |= FlagHelloBack
+		}
+		data += c.outboxBulk(flags)
 	}
 	sent += data
 	c.stats.DataSent += uint64(data)

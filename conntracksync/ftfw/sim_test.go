@@ -120,9 +120,12 @@ func (s *sim) send(i int, op Op, f Flow) {
 	}
 }
 
+// bulk sends node i's whole table through SendBulk, as the Replicator does.
 func (s *sim) bulk(i int) {
 	for _, f := range s.nodes[i].table {
-		s.send(i, OpUpd, f)
+		if err := s.nodes[i].ch.SendBulk(OpUpd, &f); err != nil {
+			s.t.Fatal(err)
+		}
 	}
 }
 

@@ -1,0 +1,93 @@
+package ftfw
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A bulk sent while the table keeps changing (new, updated and deleted flows, some of
+// them in the bulk) over a lossy link converges to the sender's table: retransmitted
+// bulk messages never bring back a state that a later Send replaced.
+func TestSimBulkWithChangesUnderLoss(t *testing.T) {
+	for _, loss := range []float64{0, 0.1, 0.3} {
+		for seed := uint64(1); seed <= simSeeds(4); seed++ {
+			t.Run(fmt.Sprintf("loss%v/seed%d", loss, seed), func(t *testing.T) {
+				s := newSim(t, seed, randomLoss(loss), Config{NoResyncOnSession: true})
+				s.run(time.Second, 10*time.Millisecond)
+				s.settle(60 * time.Second)
+				nd := s.nodes[0]
+				for range 3000 { // flows the peer has never heard of
+					f := s.flow(s.nextKey, 0)
+					s.nextKey++
+					nd.table[f.Key()] = f
+				}
+				s.bulk(0)
+				s.workload(300, 300*time.Millisecond, false)
+				s.bulk(0) // a second bulk while the first is still in flight
+				s.workload(300, 300*time.Millisecond, false)
+				s.settle(120 * time.Second)
+				if st := nd.ch.Stats(); len(nd.ch.bulk.off) != 0 || st.Queued != 0 {
+					t.Fatalf("bulk arena not emptied: %d messages, stats %+v", len(nd.ch.bulk.off), st)
+				}
+			})
+		}
+	}
+}
+
+// A Send of a Key after SendBulk of it, before the round, replaces it: the peer gets
+// one message for the Key, the newer one.
+func TestBulkSupersededBySend(t *testing.T) {
+	s := newSim(t, 1, nil, Config{NoResyncOnSession: true})
+	s.run(time.Second, 10*time.Millisecond)
+	s.settle(time.Second)
+	before := s.nodes[1].ch.Stats().DataReceived
+	f := s.flow(1, 0)
+	g := s.flow(2, 0)
+	for _, x := range []Flow{f, g} {
+		if err := s.nodes[0].ch.SendBulk(OpUpd, &x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.TimeoutSecs = 7
+	s.nodes[0].table[f.Key()] = f
+	s.nodes[0].table[g.Key()] = g
+	s.send(0, OpUpd, f)
+	s.settle(time.Second)
+	if got := s.nodes[1].ch.Stats().DataReceived - before; got != 2 {
+		t.Fatalf("peer received %d data messages, want 2 (f once, g once)", got)
+	}
+	if got := s.nodes[1].ext[f.Key()].TimeoutSecs; got != 7 {
+		t.Fatalf("peer holds timeout %d for the flow sent after the bulk, want 7", got)
+	}
+}
+
+// A bulk message NACKed after a Send of its Key is not retransmitted.
+func TestBulkNotRetransmittedAfterSend(t *testing.T) {
+	tx, peerSeq := established(t, Config{})
+	now := t0
+	f := benchFlow(1)
+	if err := tx.SendBulk(OpUpd, &f); err != nil {
+		t.Fatal(err)
+	}
+	ms := msgs(t, tx.Outbox(now))
+	if len(ms) != 1 || ms[0].Flow.TimeoutSecs != 120 {
+		t.Fatalf("first round: %+v", ms)
+	}
+	bulkSeq := ms[0].Seq
+	f.TimeoutSecs = 9
+	if err := tx.Send(OpUpd, &f); err != nil {
+		t.Fatal(err)
+	}
+	tx.Receive(enc(t, ctl(FlagNack, peerSeq, bulkSeq, bulkSeq)), now)
+	ms = msgs(t, tx.Outbox(now))
+	var data []Message
+	for _, m := range ms {
+		if m.Type != TypeCtl {
+			data = append(data, m)
+		}
+	}
+	if len(data) != 1 || data[0].Flow.TimeoutSecs != 9 {
+		t.Fatalf("after NACK of the bulk message: %+v, want only the newer message (timeout 9)", data)
+	}
+}
