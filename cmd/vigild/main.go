@@ -148,16 +148,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	log := newLogger(o, stderr)
 	cfg, complaints, err := load()
-	for _, c := range complaints {
-		switch c.Severity {
-		case config.Notice:
-			log.Info(c.Error())
-		case config.Warning:
-			log.Warn(c.Error())
-		default:
-			log.Error(c.Error())
-		}
-	}
+	daemon.LogComplaints(log, complaints)
 	if err != nil {
 		log.Error("Configuration failed to load; nothing was changed", "file", o.file, "err", err)
 		if code := config.ExitCode(cfg, complaints, err); code != 0 {

@@ -336,6 +336,21 @@ func (d *Daemon) post(ctx context.Context, f func(now time.Time)) bool {
 	}
 }
 
+// LogComplaints logs configuration complaints at their severity: notices
+// at info, warnings at warn, the rest at error.
+func LogComplaints(log *slog.Logger, complaints []*config.Error) {
+	for _, c := range complaints {
+		switch c.Severity {
+		case config.Notice:
+			log.Info(c.Error())
+		case config.Warning:
+			log.Warn(c.Error())
+		default:
+			log.Error(c.Error())
+		}
+	}
+}
+
 // Reload loads the configuration again and applies it on the loop. A
 // configuration that fails to load is reported and changes nothing.
 func (d *Daemon) Reload(ctx context.Context) error {
@@ -343,9 +358,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		return errors.New("daemon: reload is not configured")
 	}
 	cfg, complaints, err := d.opts.Reload()
-	for _, c := range complaints {
-		d.log.Warn(c.Error())
-	}
+	LogComplaints(d.log, complaints)
 	if err != nil {
 		d.post(ctx, func(time.Time) { d.reloadFailures++ })
 		d.log.Error("Reload failed, keeping the running configuration", "err", err)
