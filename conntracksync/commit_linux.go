@@ -132,7 +132,8 @@ type Committer struct {
 	pids  *pidSet
 }
 
-// NewCommitter opens workers netlink sockets (0 = two per CPU, at most 4) in
+// NewCommitter opens workers netlink sockets (0 = one per two CPUs, at least 1,
+// at most 4) in
 // the network namespace at netnsPath (empty: the current one).
 func NewCommitter(workers int, netnsPath string) (*Committer, error) {
 	return newCommitter(workers, nil, netnsPath)
@@ -140,7 +141,7 @@ func NewCommitter(workers int, netnsPath string) (*Committer, error) {
 
 func newCommitter(workers int, pids *pidSet, netnsPath string) (*Committer, error) {
 	if workers <= 0 {
-		workers = min(4, 2*runtime.NumCPU())
+		workers = min(4, max(1, runtime.NumCPU()/2))
 	}
 	c := &Committer{pids: pids}
 	for range workers {
