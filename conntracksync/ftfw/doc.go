@@ -57,6 +57,10 @@
 //     opens a new window at the message after the gap.
 //   - A peer HELLO never discards unacknowledged data: it is queued again, and the
 //     caller is told to send a bulk (EventPeerSession).
+//   - A bulk (SendBulk) is encoded once into a byte arena, with no per-Key state; each
+//     message still has its own seq and resend-queue item. A retransmission resends the
+//     same bytes unless a later Send of its Key superseded it (conntrackd re-encodes
+//     from the current cache object).
 //   - NACKs are repeated on a timer (NackRetry doubling up to 2 s, NackRetries times),
 //     all in one round so that a lost round opens one gap at the peer, not one per
 //     NACK; gaps are merged, never forgotten.
