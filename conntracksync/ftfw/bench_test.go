@@ -86,8 +86,19 @@ func BenchmarkChannelPerEntry(b *testing.B) {
 // BenchmarkBulk100k: a bulk of 100k entries through the pure path on long-lived
 // channels, sender and receiver, ACKs included (conntrackd needs about 75 ms for the
 // same bulk, sockets included). Reports the messages per datagram, which conntrackd
-// fills to 17 for these 84-byte entries.
+// fills to 17 for these 84-byte entries. "send" queues the bulk through Send (per-Key
+// entries), "sendbulk" through SendBulk (the arena the Replicator uses).
 func BenchmarkBulk100k(b *testing.B) {
+	for _, bulk := range []bool{false, true} {
+		name := "send"
+		if bulk {
+			name = "sendbulk"
+		}
+		b.Run(name, func(b *testing.B) { benchBulk(b, bulk) })
+	}
+}
+
+func benchBulk(b *testing.B, bulk bool) {
 	const n = 100_000
 	flows := make([]Flow, n)
 	for i := range flows {
@@ -109,7 +120,11 @@ func BenchmarkBulk100k(b *testing.B) {
 	var dgrams, msgs int
 	for b.Loop() {
 		for i := range flows {
-			tx.Send(OpUpd, &flows[i])
+			if bulk {
+				_ = tx.SendBulk(OpUpd, &flows[i])
+			} else {
+				_ = tx.Send(OpUpd, &flows[i])
+			}
 		}
 		got := 0
 		dgrams, msgs = 0, 0
