@@ -6,32 +6,53 @@ import (
 )
 
 // The bulk path: a whole table for the peer (after RESYNC, a new peer session or a
-// takeover) is encoded once into one byte arena and sent from there, without the
-// per-Key entries of Send. Every bulk message still gets its own seq and resend-queue
-// item, so it is acknowledged, NACKed and retransmitted like any other data.
+// takeover) is encoded once into byte chunks and sent from there, without the per-Key
+// entries of Send. Every bulk message still gets its own seq and resend-queue item, so
+// it is acknowledged, NACKed and retransmitted like any other data. A chunk is dropped
+// as soon as all its messages are sent and acknowledged, so memory follows what is
+// still unacknowledged, and no chunk is ever copied to grow.
 //
 // A retransmission resends the bytes encoded at SendBulk time. That state can only be
 // stale if the same Key went through Send afterwards; touched records those Keys while
-// the arena is in use, and a bulk message older than such a Send is not sent (again):
-// the newer message, reliable on its own, carries the entry.
+// any chunk is held, and a bulk message older than such a Send is not sent (again): the
+// newer message, reliable on its own, carries the entry.
 
-// bulkArena holds the encoded bulk messages (header with seq and flags zero, then the
-// TLVs) back to back. It is emptied once every message has been sent and acknowledged.
-type bulkArena struct {
-	buf  []byte
-	off  []uint32 // start of message i in buf; its length is in its header
-	next int      // first message never sent
-	live int      // messages in the resend queue or in retx
-	retx []int32  // messages to send again, in order
+// bulkChunkSize is the capacity of one chunk's buffer (our tunable). A message larger
+// than that gets a chunk of its own size.
+const bulkChunkSize = 1 << 20
+
+// bulkChunk holds encoded bulk messages (header with seq and flags zero, then the
+// TLVs) back to back.
+type bulkChunk struct {
+	first uint64 // ordinal of message 0 among all bulk messages of the Channel
+	buf   []byte
+	off   []uint32 // start of message i in buf; its length is in its header
+	next  int      // first message never sent
+	live  int      // messages in the resend queue or in the retransmit queue
 }
 
-func (a *bulkArena) msg(i int32) []byte {
-	s := a.off[i]
-	n := uint32(binary.BigEndian.Uint16(a.buf[s+2:]))
-	return a.buf[s : s+n]
+func (b *bulkChunk) msg(i uint32) []byte {
+	s := b.off[i]
+	n := uint32(binary.BigEndian.Uint16(b.buf[s+2:]))
+	return b.buf[s : s+n]
 }
 
-func (a *bulkArena) pending() int { return len(a.off) - a.next + len(a.retx) }
+// bulkRef names one bulk message.
+type bulkRef struct {
+	c *bulkChunk
+	i uint32
+}
+
+// bulkQueue is the Channel's bulk state.
+type bulkQueue struct {
+	chunks []*bulkChunk // oldest first; the last one is filled by SendBulk
+	added  uint64       // bulk messages ever added
+	unsent int          // messages added and never sent
+	retx   []bulkRef    // messages to send again, in order
+	rhead  int
+}
+
+func (q *bulkQueue) pending() int { return q.unsent + len(q.retx) - q.rhead }
 
 // SendBulk queues one entry of a bulk for the peer. Unlike Send, it does not collapse
 // with other updates of the same Key: the message is encoded now, from f, and sent
@@ -48,58 +69,77 @@ func (c *Channel) SendBulk(op Op, f *Flow) error {
 		c.stats.EncodeErrors++
 		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
 	}
-	a := &c.bulk
-	start := len(a.buf)
-	b := append(a.buf, Version<<4|byte(op.msgType()), 0, byte(n>>8), byte(n), 0, 0, 0, 0)
+	q := &c.bulk
+	var ch *bulkChunk
+	if k := len(q.chunks); k > 0 && cap(q.chunks[k-1].buf)-len(q.chunks[k-1].buf) >= n {
+		ch = q.chunks[k-1]
+	} else {
+		ch = &bulkChunk{first: q.added, buf: make([]byte, 0, max(bulkChunkSize, n))}
+		q.chunks = append(q.chunks, ch)
+	}
+	start := len(ch.buf)
+	b := append(ch.buf, Version<<4|byte(op.msgType()), 0, byte(n>>8), byte(n), 0, 0, 0, 0)
 	b, err := f.appendTLVs(b)
 	if err == nil && len(b)-start != n {
 		err = fmt.Errorf("ftfw: encoded %d bytes, expected %d", len(b)-start, n)
 	}
 	if err != nil {
-		a.buf = b[:start]
+		ch.buf = b[:start]
 		c.stats.EncodeErrors++
+		c.bulkMaybeDrop()
 		return err
 	}
-	a.buf = b
-	a.off = append(a.off, uint32(start))
+	ch.buf = b
+	ch.off = append(ch.off, uint32(start))
+	q.added++
+	q.unsent++
 	return nil
 }
 
 // touch records that Send queued k after the bulk messages added so far.
 func (c *Channel) touch(k Key) {
-	if len(c.bulk.off) == 0 {
+	if len(c.bulk.chunks) == 0 {
 		return
 	}
 	if c.touched == nil {
-		c.touched = make(map[Key]int32)
+		c.touched = make(map[Key]uint64)
 	}
-	c.touched[k] = int32(len(c.bulk.off))
+	c.touched[k] = c.bulk.added
 }
 
-// superseded reports whether bulk message i was followed by a Send of its Key.
-func (c *Channel) superseded(i int32) bool {
+// superseded reports whether bulk message r was followed by a Send of its Key.
+func (c *Channel) superseded(r bulkRef) bool {
 	if len(c.touched) == 0 {
 		return false
 	}
 	var m Message
-	if m.UnmarshalBinary(c.bulk.msg(i)) != nil {
+	if m.UnmarshalBinary(r.c.msg(r.i)) != nil {
 		return false
 	}
 	after, ok := c.touched[m.Flow.Key()]
-	return ok && after > i
+	return ok && after > r.c.first+uint64(r.i)
 }
 
-// bulkReleased drops one live bulk message and empties the arena when it was the last.
-func (c *Channel) bulkReleased() {
-	a := &c.bulk
-	a.live--
-	c.bulkMaybeEmpty()
+// bulkReleased drops one live bulk message of ch (acknowledged or superseded).
+func (c *Channel) bulkReleased(ch *bulkChunk) {
+	ch.live--
+	c.bulkMaybeDrop()
 }
 
-func (c *Channel) bulkMaybeEmpty() {
-	a := &c.bulk
-	if a.live == 0 && a.next == len(a.off) && len(a.retx) == 0 && len(a.off) > 0 {
-		a.buf, a.off, a.next, a.retx = a.buf[:0], a.off[:0], 0, a.retx[:0]
+// bulkMaybeDrop frees the chunks whose messages are all sent and acknowledged.
+func (c *Channel) bulkMaybeDrop() {
+	q := &c.bulk
+	j := 0
+	for _, ch := range q.chunks {
+		if ch.live == 0 && ch.next == len(ch.off) {
+			continue
+		}
+		q.chunks[j] = ch
+		j++
+	}
+	clear(q.chunks[j:])
+	q.chunks = q.chunks[:j]
+	if j == 0 {
 		clear(c.touched)
 	}
 }
@@ -107,23 +147,30 @@ func (c *Channel) bulkMaybeEmpty() {
 // outboxBulk packs bulk retransmissions, then new bulk messages, while the resend
 // queue has room. It returns how many it packed.
 func (c *Channel) outboxBulk(flags Flags) int {
-	a := &c.bulk
+	q := &c.bulk
 	p := c.packer
 	data := 0
-	for a.pending() > 0 && c.rsLive < c.cfg.ResendQueueSize {
-		var i int32
-		if len(a.retx) > 0 {
-			i = a.retx[0]
-			a.retx = a.retx[1:]
-			a.live--
+	ci := 0 // the first chunk that may hold unsent messages
+	for q.pending() > 0 && c.rsLive < c.cfg.ResendQueueSize {
+		var r bulkRef
+		if q.rhead < len(q.retx) {
+			r = q.retx[q.rhead]
+			q.retx[q.rhead] = bulkRef{}
+			q.rhead++
+			r.c.live--
 		} else {
-			i = int32(a.next)
-			a.next++
+			for q.chunks[ci].next == len(q.chunks[ci].off) {
+				ci++
+			}
+			ch := q.chunks[ci]
+			r = bulkRef{c: ch, i: uint32(ch.next)}
+			ch.next++
+			q.unsent--
 		}
-		if c.superseded(i) {
+		if c.superseded(r) {
 			continue
 		}
-		m := a.msg(i)
+		m := r.c.msg(r.i)
 		if !p.Fits(len(m)) {
 			p.Flush()
 		}
@@ -131,15 +178,15 @@ func (c *Channel) outboxBulk(flags Flags) int {
 		p.buf = append(p.buf, m...)
 		p.buf[start+1] = byte(flags)
 		binary.BigEndian.PutUint32(p.buf[start+4:], c.seq)
-		c.rs = append(c.rs, rsItem{seq: c.seq, bulk: i + 1})
+		c.rs = append(c.rs, rsItem{seq: c.seq, bulk: r.c, bulkIdx: r.i})
 		c.seq++
 		c.rsLive++
-		a.live++
+		r.c.live++
 		data++
 	}
-	if len(a.retx) == 0 {
-		a.retx = a.retx[:0:0]
+	if q.rhead == len(q.retx) {
+		q.retx, q.rhead = q.retx[:0], 0
 	}
-	c.bulkMaybeEmpty()
+	c.bulkMaybeDrop()
 	return data
 }

@@ -27,8 +27,8 @@ func TestSimBulkWithChangesUnderLoss(t *testing.T) {
 				s.bulk(0) // a second bulk while the first is still in flight
 				s.workload(300, 300*time.Millisecond, false)
 				s.settle(120 * time.Second)
-				if st := nd.ch.Stats(); len(nd.ch.bulk.off) != 0 || st.Queued != 0 {
-					t.Fatalf("bulk arena not emptied: %d messages, stats %+v", len(nd.ch.bulk.off), st)
+				if st := nd.ch.Stats(); len(nd.ch.bulk.chunks) != 0 || st.Queued != 0 {
+					t.Fatalf("bulk chunks not freed: %d left, stats %+v", len(nd.ch.bulk.chunks), st)
 				}
 			})
 		}

@@ -163,8 +163,9 @@ type entry struct {
 
 type rsItem struct {
 	seq     uint32
-	bulk    int32  // > 0: bulk message bulk-1
-	e       *entry // nil and bulk == 0: a RESYNC request
+	bulkIdx uint32     // bulk != nil: the message's index in its chunk
+	e       *entry     // nil and bulk == nil: a RESYNC request
+	bulk    *bulkChunk // a bulk message (see bulk.go)
 	done    bool
 	suspect time.Time // when the peer acknowledged a later seq
 }
@@ -229,8 +230,8 @@ type Channel struct {
 	nackAt          time.Time
 	nackGap         time.Duration
 
-	bulk    bulkArena
-	touched map[Key]int32 // Keys sent since bulk message value-1 was added (see bulk.go)
+	bulk    bulkQueue
+	touched map[Key]uint64 // Keys sent after the bulk message of ordinal value-1 was added (bulk.go)
 
 	packer  *Packer
 	updates []Update

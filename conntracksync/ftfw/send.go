@@ -27,8 +27,8 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 			c.rsLive--
 			if it.e != nil {
 				c.release(it.e)
-			} else if it.bulk > 0 {
-				c.bulkReleased()
+			} else if it.bulk != nil {
+				c.bulkReleased(it.bulk)
 			}
 		} else if it.suspect.IsZero() {
 			it.suspect = now // the peer has a later message but not this one
@@ -58,8 +58,8 @@ func (c *Channel) requeue(it *rsItem) {
 	it.done = true
 	c.rsLive--
 	c.stats.Retransmits++
-	if it.bulk > 0 {
-		c.bulk.retx = append(c.bulk.retx, it.bulk-1)
+	if it.bulk != nil {
+		c.bulk.retx = append(c.bulk.retx, bulkRef{c: it.bulk, i: it.bulkIdx})
 		return
 	}
 	if it.e == nil {
