@@ -3,6 +3,7 @@ package ftfw
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // The bulk path: a whole table for the peer (after RESYNC, a new peer session or a
@@ -151,6 +152,9 @@ func (c *Channel) outboxBulk(flags Flags) int {
 	p := c.packer
 	data := 0
 	ci := 0 // the first chunk that may hold unsent messages
+	// Room for the whole round at once: no copying of a resend queue that grows by
+	// a hundred thousand items.
+	c.rs = slices.Grow(c.rs, min(q.pending(), c.cfg.ResendQueueSize-c.rsLive))
 	for q.pending() > 0 && c.rsLive < c.cfg.ResendQueueSize {
 		var r bulkRef
 		if q.rhead < len(q.retx) {
