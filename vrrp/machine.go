@@ -316,9 +316,16 @@ func (m *Machine) onTimeout(now time.Time) {
 		// RFC 5798 §6.4.2: Master_Down_Timer fired.
 		m.becomeMaster(now, m.downReason)
 	case StateMaster:
-		// RFC 5798 §6.4.3: Adver_Timer fired. The timer restarts from now,
-		// not from the missed deadline, so a stalled process does not burst.
+		// RFC 5798 §6.4.3: Adver_Timer fired. The next advert is due one
+		// interval after this one was due, so a late wake-up on a loaded
+		// host does not push every later advert back (at 0.1 s, 1 ms late
+		// each time is 1% fewer adverts); a process that stalled for more
+		// than an interval starts again from now rather than bursting.
+		due := m.deadline
 		m.sendAdvert(now, m.priority, ReasonAdvertTimer)
+		if next := due.Add(m.cfg.AdvertInterval); next.After(now) {
+			m.deadline = next
+		}
 	}
 }
 

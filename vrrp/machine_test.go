@@ -254,8 +254,14 @@ var mScenarios = []mScenario{
 			{time.Second, vrrp.Timeout{}, sendActs(255, vrrp.ReasonAdvertTimer), vrrp.StateMaster, 2 * time.Second},
 			{2*time.Second - oneNS, vrrp.Timeout{}, nil, vrrp.StateMaster, 2 * time.Second},
 			{2 * time.Second, vrrp.Timeout{}, sendActs(255, vrrp.ReasonAdvertTimer), vrrp.StateMaster, 3 * time.Second},
-			// A late wake-up restarts the timer from now (no catch-up burst).
-			{3*time.Second + 700*time.Millisecond, vrrp.Timeout{}, sendActs(255, vrrp.ReasonAdvertTimer), vrrp.StateMaster, 4*time.Second + 700*time.Millisecond},
+			// A late wake-up keeps the schedule: the next advert is due one
+			// interval after this one was due.
+			{3*time.Second + 700*time.Millisecond, vrrp.Timeout{}, sendActs(255, vrrp.ReasonAdvertTimer), vrrp.StateMaster, 4 * time.Second},
+			// A stall longer than an interval restarts the timer from now
+			// (no catch-up burst).
+			{5*time.Second + 500*time.Millisecond, vrrp.Timeout{}, sendActs(255, vrrp.ReasonAdvertTimer), vrrp.StateMaster, 6*time.Second + 500*time.Millisecond},
+			// Exactly one interval late: restart from now as well.
+			{7*time.Second + 500*time.Millisecond, vrrp.Timeout{}, sendActs(255, vrrp.ReasonAdvertTimer), vrrp.StateMaster, 8*time.Second + 500*time.Millisecond},
 		}},
 	{"master answers priority 0 at once", "RFC 5798 §6.4.3: priority 0 -> send an advert, reset Adver_Timer",
 		mCfg3(100, "192.0.2.1"), catSteps(masterAtZero(100), []mStep{

@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +56,15 @@ type options struct {
 	showVer    bool
 }
 
+// defaultGCPercent trades a little GC CPU for memory: vigild's heap is
+// small and steady, and at the default 100 its resident size with 50
+// instances was 17 MB against 15 MB at 50. GOGC in the environment wins.
+const defaultGCPercent = 50
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
