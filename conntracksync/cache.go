@@ -32,6 +32,7 @@ type Cache struct {
 	entries map[ckey]centry
 	gen     uint32
 	buf     []byte // encoding scratch
+	old     Flow   // putEvent's decoding scratch (it would escape through merge)
 }
 
 // NewCache returns an empty cache.
@@ -72,9 +73,9 @@ func (c *Cache) putEvent(f *Flow, now time.Time, needOld bool, merge func(f, old
 	defer c.mu.Unlock()
 	old, ok := c.entries[ck]
 	if ok && needOld {
-		var of Flow
-		decodeCompact(old.enc, &of)
-		merge(f, &of)
+		decodeCompact(old.enc, &c.old)
+		merge(f, &c.old)
+		c.old = Flow{} // drop its references into the cache's strings
 	}
 	c.buf = encodeFlow(c.buf[:0], f)
 	if ok && old.enc == string(c.buf) {

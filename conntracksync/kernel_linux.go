@@ -43,6 +43,11 @@ type Listener struct {
 	// OnUpdate, when set, is called for every change of the cache that
 	// did not come from our own commit.
 	onUpdate func(UpdateKind, *Flow)
+	// Scratch of handle, listener goroutine only: an event's flow would
+	// otherwise escape to the heap (it goes through func values), one
+	// allocation of a few hundred bytes per event.
+	evFlow, evOld Flow
+	evDec         decoded
 	// readBuffer is the event socket's receive buffer (SO_RCVBUFFORCE).
 	readBuffer int
 	// minRedump is the least time between two dumps.
@@ -68,7 +73,8 @@ type ListenerConfig struct {
 	// errors; 0 = 1 s.
 	MinRedump time.Duration
 	// OnUpdate is called, from the listener's goroutine, for every change
-	// of the cache not caused by our own commits.
+	// of the cache not caused by our own commits. The Flow is valid only
+	// during the call: copy what you keep.
 	OnUpdate func(UpdateKind, *Flow)
 	// Netns is the path of the network namespace to follow (empty: the
 	// one the process runs in), such as /run/netns/NAME.
@@ -309,26 +315,27 @@ func (l *Listener) handle(m netlink.Message) {
 		l.ownEvents.Add(1)
 		return
 	}
-	var f Flow
-	var d decoded
+	f, d := &l.evFlow, &l.evDec
+	*f, *d = Flow{}, decoded{}
 	typ := uint16(m.Header.Type)
-	if typ>>8 != subsysCT || len(m.Data) < nfgenmsgLen || decodeFlow(m.Data[nfgenmsgLen:], &f, &d) != nil {
+	if typ>>8 != subsysCT || len(m.Data) < nfgenmsgLen || decodeFlow(m.Data[nfgenmsgLen:], f, d) != nil {
 		l.decodeErrors.Add(1)
 		return
 	}
 	now := time.Now()
 	if typ&0xff == ctMsgDelete {
 		if old, ok := l.cache.Delete(f.Key()); ok && l.onUpdate != nil {
-			l.onUpdate(UpdateDelete, &old)
+			l.evOld = old
+			l.onUpdate(UpdateDelete, &l.evOld)
 		}
 		return
 	}
-	if r := l.filter.Check(&f); r != DropNone {
+	if r := l.filter.Check(f); r != DropNone {
 		l.filtered[r].Add(1)
 		return
 	}
 	complete := d.tcp && d.master && d.helper && d.seqadj || f.Orig.Proto != ProtoTCP && f.Orig.Proto != ProtoSCTP && f.Orig.Proto != ProtoDCCP && d.master && d.helper && d.seqadj
-	existed, changed := l.cache.putEvent(&f, now, !complete, func(f, old *Flow) { mergeDecoded(f, old, &d) })
+	existed, changed := l.cache.putEvent(f, now, !complete, func(f, old *Flow) { mergeDecoded(f, old, d) })
 	if !changed || l.onUpdate == nil {
 		return
 	}
@@ -336,5 +343,5 @@ func (l *Listener) handle(m netlink.Message) {
 	if !existed {
 		kind = UpdateNew
 	}
-	l.onUpdate(kind, &f)
+	l.onUpdate(kind, f)
 }
