@@ -290,6 +290,25 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 	if err != nil {
 		return err
 	}
+	n, err := toNetlinkAddr(a, l.Attrs().Index)
+	if err != nil {
+		return err
+	}
+	// Fast path, the takeover's: an exclusive create succeeds only when
+	// nothing the kernel considers the same address is there, so it
+	// changes nothing that was already right, and saves dumping the
+	// interface's addresses first. EEXIST falls through to the careful
+	// comparison (same address: nothing to do; conflicting one: error).
+	if _, cached := c.addrs[l.Attrs().Index]; !cached {
+		err := c.h.AddrAdd(l, n)
+		if err == nil {
+			m.added(a)
+			return nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+	}
 	kas, err := c.addrList(l)
 	if err != nil {
 		return err
@@ -303,10 +322,6 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 			return fmt.Errorf("%w: %s is on %s", ErrConflict, describeKernelAddr(k), a.Dev)
 		}
 	}
-	n, err := toNetlinkAddr(a, l.Attrs().Index)
-	if err != nil {
-		return err
-	}
 	if err := c.h.AddrAdd(l, n); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("%w: %w", ErrConflict, err)
@@ -315,9 +330,13 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 	}
 	// Remember it, so that a duplicate later in the same call is a no-op.
 	c.addrs[l.Attrs().Index] = append(kas, *n)
+	m.added(a)
+	return nil
+}
+
+func (m *Manager) added(a Address) {
 	m.stats.addrsAdded.Add(1)
 	m.log.Info("vip: added address", "addr", a.String(), "iface", a.Dev)
-	return nil
 }
 
 // RemoveAddresses removes each address that is present on its interface

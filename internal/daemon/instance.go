@@ -417,6 +417,7 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 			d.removeVIPs(inst)
 		case vrrp.Announce:
 			d.scheduleAnnounce(inst, now)
+			d.runAnnouncements(inst, now) // the first round now, not one loop turn later
 		case vrrp.Transition:
 			d.transition(inst, a, now)
 		case vrrp.RequestMaster:
