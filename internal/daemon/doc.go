@@ -3,21 +3,33 @@
 //
 // What it owns:
 //   - one vrrp.Machine per vrrp_instance, and the per-instance counters;
-//   - the VRRP sockets, one vrrp.Conn per (interface, family, transport),
-//     shared by every instance on it and demultiplexed by VRID;
+//   - the VRRP sockets, one vrrp.Conn per (interface, family, transport,
+//     source), shared by every instance on it and demultiplexed by VRID,
+//     reopened when their interface is recreated or their source changes;
 //   - executing the machines' actions: sending adverts, adding and removing
-//     virtual addresses and routes through vip.Manager, gratuitous ARP and
-//     unsolicited NA bursts through vip.Announcer, log lines, notify calls;
+//     virtual addresses, routes and rules through a vip.Reconciler,
+//     gratuitous ARP and unsolicited NA bursts through a vip.Sender, log
+//     lines, notify calls;
+//   - tracking (vrrp_script, track_interface, track_file, track_process)
+//     turned into effective priorities and FAULT with check.Priority, and
+//     vrrp_sync_group semantics (forced MASTER/BACKUP, group FAULT);
+//   - notify scripts and FIFOs (through package notify), static addresses,
+//     routes and rules, vrrp_startup_delay;
+//   - binding conntrack replication (package conntracksync) to the tracked
+//     group's takeovers: commit before VIPs, resync after leaving MASTER;
 //   - reload (SIGHUP): a new configuration that fails to load changes
 //     nothing; one that loads is applied instance by instance;
-//   - the status snapshot that vigilctl reads over a unix socket.
+//   - the status snapshot that vigilctl and the metrics endpoint read.
 //
-// What it must not do: parse packets (vrrp does), speak netlink (vip does),
-// or decide VRRP transitions (vrrp.Machine does).
+// What it must not do: parse packets (vrrp does), speak netlink (vip,
+// check and conntracksync do), or decide VRRP transitions (vrrp.Machine
+// does).
 //
 // Concurrency: the loop goroutine started by Run is the only writer of
-// instance state. Socket readers, signal handlers and control-socket
-// clients only post events to it over channels. A mutex guards the status
-// snapshot, which the loop refreshes after every event. Every goroutine is
-// started by Run and stopped and waited for before Run returns.
+// instance state. Socket readers, trackers, signal handlers and
+// control-socket clients only post events to it over channels; Status
+// asks the loop for a snapshot the same way. Every goroutine is started by
+// Run (or by the checkers it owns) and stopped and waited for before Run
+// returns. The kernel side is injected through Host, so tests run the loop
+// on in-memory twins inside testing/synctest bubbles.
 package daemon
