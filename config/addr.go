@@ -182,6 +182,10 @@ var routeTypes = map[string]bool{
 	"unreachable": true, "prohibit": true, "blackhole": true, "nat": true, "anycast": true,
 }
 
+// installedRouteTypes are the route types vigild installs (package vip);
+// the others parse, draw a notice and are skipped.
+var installedRouteTypes = map[string]bool{"": true, "blackhole": true, "unreachable": true, "prohibit": true, "throw": true}
+
 var tableNames = map[string]int{"default": 253, "main": 254, "local": 255}
 
 // parseTable reads a routing table: a name of tableNames or a number.
@@ -375,6 +379,10 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 				r.Type = toks[j].s
 				if r.Type == "unicast" {
 					r.Type = ""
+				}
+				if !installedRouteTypes[r.Type] {
+					p.notice(toks[j].pos, kw, "route skipped", "route type %s not implemented by vigil", r.Type)
+					return r, false
 				}
 				j++
 			}

@@ -246,6 +246,10 @@ func keywordCases() []keywordCase {
 				eq(t, "backup", x.Notify.Backup.Argv[0], "/etc/k/b.sh")
 				eq(t, "any", x.Notify.Any.Argv[0], "/etc/k/any.sh")
 			}), nil},
+		{"route types vigild does not install are skipped with a notice", instConf("    virtual_routes {\n        local 192.0.2.77/32 dev eth0\n        blackhole 203.0.113.0/24\n    }\n"), inst(func(t *testing.T, x *Instance) {
+			eq(t, "routes", len(x.Routes), 1)
+			eq(t, "type", x.Routes[0].Type, "blackhole")
+		}), []string{`notice t.conf:5:9: virtual_routes: route type local not implemented by vigil (route skipped)`, `warning t.conf:6:19: virtual_routes: cannot track route 203.0.113.0/24 with no interface specified (not tracked)`}},
 		{"excluded VIPs, routes, address options", instConf("    virtual_ipaddress_excluded {\n        192.0.2.20/24 dev eth1 label eth1:v brd + scope link\n        2001:db8::5/64 -nodad\n    }\n    virtual_routes {\n        198.51.100.0/24 via 192.0.2.254 dev eth0 metric 5 table 10\n    }\n"),
 			inst(func(t *testing.T, x *Instance) {
 				eq(t, "excluded", len(x.ExcludedVIPs), 2)
