@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"reflect"
 	"sync"
 	"time"
 
@@ -388,6 +389,9 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 		d.reloadFailures++
 		return err
 	}
+	if !sameConntrackSync(d.cfg.ConntrackSync, cfg.ConntrackSync) {
+		d.log.Warn("conntrack_sync changed: the replication keeps its running settings until vigild restarts")
+	}
 	d.cfg = cfg
 	old := make(map[string]*instance, len(d.instances))
 	for _, inst := range d.instances {
@@ -452,6 +456,16 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	}
 	d.log.Info("Reload finished", "instances", len(next))
 	return nil
+}
+
+// sameConntrackSync compares two conntrack_sync blocks, positions aside.
+func sameConntrackSync(a, b *config.ConntrackSync) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.Pos, y.Pos = config.Pos{}, config.Pos{}
+	return reflect.DeepEqual(x, y)
 }
 
 // stopInstance runs the machine's Shutdown and executes it (priority-0
