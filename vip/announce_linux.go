@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/mdlayher/ethernet"
@@ -263,4 +265,11 @@ func (a *Announcer) sendNALocked(s *linkSockets, ifi *net.Interface, ip netip.Ad
 	a.stats.nas.Add(1)
 	a.log.Debug("vip: sent unsolicited NA", "addr", ip, "iface", ifi.Name, "mac", mac, "router", router)
 	return nil
+}
+
+// IPv6Forwarding reports whether ifname forwards IPv6: the R flag of the
+// unsolicited NAs announcing its addresses (RFC 4861 §4.4).
+func IPv6Forwarding(ifname string) bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + ifname + "/forwarding")
+	return err == nil && strings.TrimSpace(string(b)) == "1"
 }

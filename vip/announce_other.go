@@ -25,3 +25,6 @@ func (a *Announcer) Close() error { return nil }
 
 // Stats is all zero off Linux.
 func (a *Announcer) Stats() AnnouncerStats { return AnnouncerStats{} }
+
+// IPv6Forwarding reports false: no such sysctl here.
+func IPv6Forwarding(ifname string) bool { return false }

@@ -143,18 +143,7 @@ conntrack_sync {
 `, local, peer, fwSyncPort)
 	}
 	inst := func(iname, iface string, vrid int, vip string) string {
-		return fmt.Sprintf(`vrrp_instance %s {
-    state BACKUP
-    interface %s
-    virtual_router_id %d
-    priority %d
-    advert_int %s
-    version 3
-    virtual_ipaddress {
-        %s/24
-    }
-}
-`, iname, iface, vrid, prio, fwAdvert, vip)
+		return trkInst{Name: iname, Iface: iface, VRID: vrid, Prio: prio, Adv: fwAdvert, VIP: vip + "/24"}.String()
 	}
 	return fmt.Sprintf(`global_defs {
     router_id %s
@@ -174,29 +163,13 @@ vrrp_sync_group FW {
 // until fw1 is master of both instances and fw2 backup.
 func startFWPair(t testing.TB, l *fwLab, sync bool) (v1, v2 *vigild) {
 	t.Helper()
-	v1 = fwStartVigild(t, l.fw1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "fw1")
-	v2 = fwStartVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "fw2")
+	v1 = startVigild(t, l.fw1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "-i", "fw1")
+	v2 = startVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
 		fwWaitState(t, v1, in, "MASTER")
 		fwWaitState(t, v2, in, "BACKUP")
 	}
 	return v1, v2
-}
-
-// fwStartVigild is startVigild for tests and benchmarks: conf is written
-// to a temporary directory and vigild (this binary) runs in the
-// foreground on h with config id id.
-func fwStartVigild(t testing.TB, h *testnet.Host, conf, id string) *vigild {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	v := &vigild{host: h, dir: dir, conf: path, control: filepath.Join(dir, "ctl.sock")}
-	v.Proc = h.Start(t, "env", "VIGILD_AS_MAIN=1", os.Args[0], "-n", "-l", "-D", "-f", path,
-		"-p", filepath.Join(dir, "vigild.pid"), "--control", v.control, "-i", id)
-	return v
 }
 
 // fwStatus asks vigild for its status, retrying while it starts; it fails

@@ -140,7 +140,7 @@ func TestFirewallResync(t *testing.T) {
 	if err := v2.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	v2 = fwStartVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, true), "fw2")
+	v2 = startVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, true), "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
 		fwWaitState(t, v2, in, "BACKUP")
 	}

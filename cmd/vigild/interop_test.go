@@ -19,7 +19,7 @@ func TestInteropVigilMasterKeepalivedBackup(t *testing.T) {
 	l := newLab(t)
 	v1 := startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
 	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	k := startKeepalived(t, l.r2, conf("", 100, ""))
+	k := l.r2.Keepalived(t, conf("", 100, ""), "-P")
 	k.WaitOutput(t, "(VI_1) Entering BACKUP STATE", settle)
 	k.WaitOutput(t, "(VI_6) Entering BACKUP STATE", settle)
 	// keepalived must stay backup: it accepts vigild's adverts.
@@ -52,7 +52,7 @@ func TestInteropVigilMasterKeepalivedBackup(t *testing.T) {
 // over; keepalived comes back and vigild steps down.
 func TestInteropKeepalivedMasterVigilBackup(t *testing.T) {
 	l := newLab(t)
-	k := startKeepalived(t, l.r1, conf("", 150, ""))
+	k := l.r1.Keepalived(t, conf("", 150, ""), "-P")
 	k.WaitOutput(t, "(VI_1) Entering MASTER STATE", settle)
 	waitAddr(t, l.r1, "eth0", vip4, true, settle)
 	v2 := startVigild(t, l.r2, conf("", 100, ""), "-i", "r2")
@@ -76,7 +76,7 @@ func TestInteropKeepalivedMasterVigilBackup(t *testing.T) {
 	takeover(t, l, v2)
 	// keepalived returns and preempts.
 	l.if1.Restore(t)
-	startKeepalived(t, l.r1, conf("", 150, ""))
+	l.r1.Keepalived(t, conf("", 150, ""), "-P")
 	waitAddr(t, l.r2, "eth0", vip4, false, settle)
 	waitAddr(t, l.r2, "eth0", vip6, false, settle)
 	testnet.Eventually(t, settle, func() bool { return v2.instance(t, "VI_1").State == "BACKUP" }, "vigild back to backup")
@@ -96,7 +96,7 @@ func TestInteropUnicast(t *testing.T) {
 	l := newLab(t)
 	v1 := startVigild(t, l.r1, cfg(150, r1v4, r2v4), "-i", "r1")
 	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	k := startKeepalived(t, l.r2, cfg(100, r2v4, r1v4))
+	k := l.r2.Keepalived(t, cfg(100, r2v4, r1v4), "-P")
 	k.WaitOutput(t, "(VI_1) Entering BACKUP STATE", settle)
 	if hasAddr(t, l.r2, "eth0", vip4) {
 		t.Fatal("keepalived unicast backup holds the VIP")

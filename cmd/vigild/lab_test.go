@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -73,7 +72,7 @@ type vigild struct {
 }
 
 // startVigild writes conf and starts vigild on h in the foreground.
-func startVigild(t *testing.T, h *testnet.Host, conf string, extra ...string) *vigild {
+func startVigild(t testing.TB, h *testnet.Host, conf string, extra ...string) *vigild {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keepalived.conf")
@@ -159,25 +158,6 @@ func neighMAC(t *testing.T, h *testnet.Host, addr string) string {
 		return ""
 	}
 	return string(m[1])
-}
-
-// keepalived runs Debian's keepalived with conf in h, with its own pid files.
-func startKeepalived(t *testing.T, h *testnet.Host, conf string) *testnet.Proc {
-	t.Helper()
-	if _, err := exec.LookPath("keepalived"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("keepalived is not installed: %v", err)
-		}
-		t.Skipf("SKIP: Debian's keepalived is not installed (apt-get install keepalived): %v", err)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return h.Start(t, "keepalived", "-n", "-l", "-D", "-P", "-f", path,
-		"-p", filepath.Join(dir, "k.pid"), "-r", filepath.Join(dir, "v.pid"), "-c", filepath.Join(dir, "c.pid"),
-		"--no-syslog")
 }
 
 // conf renders a two-instance (IPv4 + IPv6) configuration.

@@ -171,7 +171,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.Remove(o.pidFile)
 
-	d, err := daemon.New(cfg, daemon.Options{Log: log, ControlPath: o.control, Reload: load})
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load})
 	if err != nil {
 		log.Error("Cannot start; nothing was changed", "err", err)
 		return 1

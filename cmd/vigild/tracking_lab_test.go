@@ -21,8 +21,8 @@ import (
 
 // trkGlobal renders global_defs: scripts and notify scripts run as root in
 // the lab (keepalived would otherwise look for keepalived_script), with
-// script security on (vigild refuses to start with scripts and script
-// security off, see the report), plus extra lines.
+// script security on (so that neither daemon logs a security violation),
+// plus extra lines.
 func trkGlobal(extra string) string {
 	return fmt.Sprintf(`global_defs {
     router_id trk

@@ -139,20 +139,6 @@ conntrack_sync {
 `
 }
 
-// ctLoad parses text with the config package (no interface checks).
-func ctLoad(t *testing.T, text string) *config.Config {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "keepalived.conf")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, complaints, err := config.Load(path, config.Options{ConfigID: "test"})
-	if err != nil || config.ExitCode(cfg, complaints, err) >= 4 {
-		t.Fatalf("config: %v %v", err, complaints)
-	}
-	return cfg
-}
-
 // ctRig is a daemon reduced to what exec's AddVIPs path touches.
 type ctRig struct {
 	d    *Daemon
@@ -197,7 +183,7 @@ func (r *ctRig) leave(name string, to vrrp.State) {
 // MASTER asks the peer for a resync once per group change; the next
 // takeover commits again.
 func TestCTTakeoverOrder(t *testing.T) {
-	r := newCTRig(t, ctLoad(t, ctTestConf("FW", "")))
+	r := newCTRig(t, loadConf(t, ctTestConf("FW", "")))
 	r.addVIPs("VI_OUT")
 	r.addVIPs("VI_IN")
 	r.addVIPs("VI_MGMT")
@@ -242,7 +228,7 @@ func TestCTTakeoverOrder(t *testing.T) {
 // TestCTTrackInstance: track_group naming a vrrp_instance binds to that
 // instance only; FAULT counts as leaving MASTER.
 func TestCTTrackInstance(t *testing.T) {
-	r := newCTRig(t, ctLoad(t, ctTestConf("VI_MGMT", "")))
+	r := newCTRig(t, loadConf(t, ctTestConf("VI_MGMT", "")))
 	r.addVIPs("VI_IN")
 	r.addVIPs("VI_MGMT")
 	if got, want := r.ev.get(), []string{"vips eth0", "commit", "commit done", "flush", "bulk", "vips eth2"}; !slices.Equal(got, want) {
@@ -263,7 +249,7 @@ func TestCTTrackInstance(t *testing.T) {
 // one).
 func TestCTCommitBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newCTRig(t, ctLoad(t, ctTestConf("FW", "")))
+		r := newCTRig(t, loadConf(t, ctTestConf("FW", "")))
 		if r.c.commitBound != 2*time.Second {
 			t.Fatalf("commit bound %s, want 2s (two advert intervals)", r.c.commitBound)
 		}
@@ -311,7 +297,7 @@ func TestCTCommitBound(t *testing.T) {
 // TestCTCommitError: a failed commit keeps the external cache (no flush)
 // and shows the error; the VIPs still go up.
 func TestCTCommitError(t *testing.T) {
-	r := newCTRig(t, ctLoad(t, ctTestConf("FW", "")))
+	r := newCTRig(t, loadConf(t, ctTestConf("FW", "")))
 	r.rep.commitErr = errors.New("netlink: boom")
 	r.addVIPs("VI_IN")
 	if got, want := r.ev.get(), []string{"commit", "commit done", "vips eth0"}; !slices.Equal(got, want) {
@@ -326,7 +312,7 @@ func TestCTCommitError(t *testing.T) {
 // a growing pause and its error shown, until the daemon stops it.
 func TestCTRunRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newCTRig(t, ctLoad(t, ctTestConf("FW", "")))
+		r := newCTRig(t, loadConf(t, ctTestConf("FW", "")))
 		r.rep.runErr = errors.New("bind: cannot assign requested address")
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
@@ -350,7 +336,7 @@ func TestCTConfig(t *testing.T) {
 	ip := netip.MustParseAddr
 	pfx := netip.MustParsePrefix
 	t.Run("block", func(t *testing.T) {
-		cfg := ctLoad(t, ctTestConf("FW", `    ack_window 50
+		cfg := loadConf(t, ctTestConf("FW", `    ack_window 50
     resend_queue 1000
     commit_timeout 120
     filter {
@@ -377,7 +363,7 @@ func TestCTConfig(t *testing.T) {
 		}
 	})
 	t.Run("defaults", func(t *testing.T) {
-		rc, err := ctConfig(ctLoad(t, ctTestConf("FW", "")).ConntrackSync)
+		rc, err := ctConfig(loadConf(t, ctTestConf("FW", "")).ConntrackSync)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -434,7 +420,7 @@ conntrack_sync {
     track_group VI_1
 }
 `
-		rc, err := ctConfig(ctLoad(t, text).ConntrackSync)
+		rc, err := ctConfig(loadConf(t, text).ConntrackSync)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,7 +434,7 @@ conntrack_sync {
 		if err := os.WriteFile(path, []byte(strings.Replace(conf, "Mode FTFW", "Mode NOTRACK", 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ctConfig(ctLoad(t, text).ConntrackSync); err == nil || !strings.Contains(err.Error(), "FTFW") {
+		if _, err := ctConfig(loadConf(t, text).ConntrackSync); err == nil || !strings.Contains(err.Error(), "FTFW") {
 			t.Errorf("NOTRACK: err %v", err)
 		}
 	})
@@ -463,7 +449,7 @@ conntrack_sync {
 // TestCTTrackGroup: track_group must name a sync group with members or an
 // instance.
 func TestCTTrackGroup(t *testing.T) {
-	cfg := ctLoad(t, ctTestConf("FW", ""))
+	cfg := loadConf(t, ctTestConf("FW", ""))
 	for _, tc := range []struct {
 		group, err string
 	}{
@@ -516,7 +502,7 @@ func TestCTSampleConf(t *testing.T) {
 // peer for its table again (once per group change): the request made on
 // faulting reached the peer before it took over.
 func TestCTBackFromFault(t *testing.T) {
-	r := newCTRig(t, ctLoad(t, ctTestConf("FW", "")))
+	r := newCTRig(t, loadConf(t, ctTestConf("FW", "")))
 	r.addVIPs("VI_IN")
 	r.addVIPs("VI_OUT")
 	r.ev.log = nil

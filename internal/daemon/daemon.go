@@ -23,8 +23,6 @@ type Options struct {
 	// Log receives every log line; instance lines carry instance, vrid and
 	// iface attributes.
 	Log *slog.Logger
-	// ControlPath is the unix socket vigilctl talks to; "" disables it.
-	ControlPath string
 	// Reload loads the configuration again (SIGHUP, vigilctl reload). It
 	// returns the complaints to log and an error when the new configuration
 	// must not be applied. nil disables reload.

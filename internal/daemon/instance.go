@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
@@ -528,20 +526,13 @@ func (d *Daemon) announceOnce(inst *instance) {
 	if len(inst.annAddrs) == 0 {
 		return
 	}
-	router := ipv6Forwarding(inst.cfg.Interface)
+	router := vip.IPv6Forwarding(inst.cfg.Interface)
 	if err := d.host.Announcer.Announce(inst.cfg.Interface, inst.annAddrs, inst.mac, router); err != nil {
 		inst.announceErrs++
 		inst.log.Warn(fmt.Sprintf("(%s) gratuitous ARP / NA failed", inst.cfg.Name), "err", err)
 		return
 	}
 	inst.announceSent++
-}
-
-// ipv6Forwarding reports whether the interface forwards IPv6 (the R flag
-// of our neighbour advertisements).
-func ipv6Forwarding(ifname string) bool {
-	b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + ifname + "/forwarding")
-	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 
 // transition logs the state change the way keepalived does, so that the

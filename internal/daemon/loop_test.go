@@ -4,8 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -36,15 +34,12 @@ type node struct {
 	done   chan error
 }
 
+// loadConf parses text with the config package (no interface checks).
 func loadConf(t *testing.T, text string) *config.Config {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "keepalived.conf")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, complaints, err := config.Load(path, config.Options{ConfigID: "test"})
-	if err != nil || config.ExitCode(cfg, complaints, err) >= 4 {
-		t.Fatalf("config: %v %v", err, complaints)
+	cfg, complaints := config.Parse("keepalived.conf", []byte(text), config.Options{ConfigID: "test"})
+	if config.ExitCode(cfg, complaints, nil) >= 4 {
+		t.Fatalf("config: %v", complaints)
 	}
 	return cfg
 }
