@@ -239,14 +239,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case p := <-d.rx:
 			d.handleRx(p)
 			// Drain what else is queued before recomputing deadlines.
+		drain:
 			for range 64 {
 				select {
 				case p := <-d.rx:
 					d.handleRx(p)
-					continue
 				default:
+					break drain
 				}
-				break
 			}
 		case f := <-d.reqs:
 			f(time.Now())

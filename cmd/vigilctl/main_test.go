@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/daemon"
+)
+
+// serve answers one command per connection on a unix socket the way
+// daemon.ServeControl does: it reads a line and writes one JSON document.
+func serve(t *testing.T, answer func(cmd string) any) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			json.NewEncoder(c).Encode(answer(strings.TrimSpace(line)))
+			c.Close()
+		}
+	}()
+	return path
+}
+
+func TestStatusTable(t *testing.T) {
+	st := daemon.Status{RouterID: "fw1", Instances: []daemon.InstanceStatus{{
+		Name: "VI_1", Interface: "eth0", VRID: 51, Family: "inet", State: "MASTER", Priority: 90, BasePriority: 150,
+		Master: "192.0.2.1", Since: time.Now().Add(-3 * time.Second), Reason: "master_down", AdvertsSent: 7,
+		Received: map[string]uint64{"none": 4, "ttl": 2},
+	}}}
+	var got string
+	sock := serve(t, func(cmd string) any {
+		got = cmd
+		return st
+	})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if got != "status" {
+		t.Errorf("sent %q", got)
+	}
+	for _, want := range []string{"router_id fw1", "VI_1", "MASTER", "90 (150)", "192.0.2.1", "master_down", "ok=4 ttl=2"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestReloadFailureExitCode(t *testing.T) {
+	sock := serve(t, func(string) any { return map[string]string{"result": "failed", "error": "bad file"} })
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "reload"}, &out, &errOut); code != 1 {
+		t.Errorf("failed reload: exit %d, want 1 (%s)", code, out.String())
+	}
+}
+
+func TestNoDaemon(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", filepath.Join(t.TempDir(), "none.sock")}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "is vigild running") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
