@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -73,15 +72,8 @@ const fwRuleset = `table inet fwtest {
 
 func newFWLab(t testing.TB) *fwLab {
 	t.Helper()
+	testnet.NeedRoot(t, "nft", "conntrack")
 	l := &fwLab{Lab: testnet.New(t)}
-	for _, bin := range []string{"nft", "conntrack"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed: %v", bin, err)
-			}
-			t.Skipf("SKIP: the firewall-pair tests need %s (apt-get install nftables conntrack): %v", bin, err)
-		}
-	}
 	swi, swo := l.Switch("swi"), l.Switch("swo")
 	l.fw1, l.fw2, l.cl, l.srv = l.Host("fw1"), l.Host("fw2"), l.Host("cl"), l.Host("srv")
 	l.in1, l.in2 = swi.Attach(l.fw1, "eth0"), swi.Attach(l.fw2, "eth0")
@@ -428,14 +420,7 @@ type fwLegacy struct {
 
 func startFWLegacy(t testing.TB, h *testnet.Host, name string, prio int, local, peer string) *fwLegacy {
 	t.Helper()
-	for _, bin := range []string{"keepalived", "conntrackd"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed: %v", bin, err)
-			}
-			t.Skipf("SKIP: the keepalived+conntrackd reference needs %s: %v", bin, err)
-		}
-	}
+	testnet.NeedRoot(t, "keepalived", "conntrackd")
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
