@@ -120,7 +120,7 @@ func TestTrackerMatchesKeepalived(t *testing.T) {
 		fmt.Fprintf(&conf, "vrrp_instance %s {\n\tstate BACKUP\n\tinterface eth0\n\tvirtual_router_id %d\n\tpriority 100\n\tadvert_int 1\n\tvirtual_ipaddress {\n\t\t192.0.2.%d/24\n\t}\n\ttrack_script {\n\t\t%s weight %d%s\n\t}\n}\n",
 			c.instance, 51+i, 100+i, c.name, c.weight, rev)
 	}
-	ka := notifytest.StartKeepalived(t, k, conf.String())
+	ka := k.Keepalived(t, conf.String(), "-P")
 
 	want := map[string][]string{}
 	for _, c := range cases {
@@ -131,7 +131,7 @@ func TestTrackerMatchesKeepalived(t *testing.T) {
 	}
 	got := func(c scriptCase) []string {
 		var out []string
-		for _, l := range strings.Split(ka.Proc.Output(), "\n") {
+		for _, l := range strings.Split(ka.Output(), "\n") {
 			_, msg, ok := strings.Cut(l, ": ")
 			if !ok {
 				continue
@@ -182,7 +182,7 @@ func TestPriorityMatchesKeepalived(t *testing.T) {
 		}
 	}
 	write("0")
-	notifytest.StartKeepalived(t, k, fmt.Sprintf(`global_defs {
+	k.Keepalived(t, fmt.Sprintf(`global_defs {
 	router_id vigil_prio_test
 	notify_fifo %s
 }
@@ -209,7 +209,7 @@ vrrp_instance VI_1 {
 	}
 	notify_priority_changes
 }
-`, filepath.Join(dir, "fifo"), tf))
+`, filepath.Join(dir, "fifo"), tf), "-P")
 
 	const wait = 30 * time.Second
 	refs := []check.Ref{

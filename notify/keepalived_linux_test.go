@@ -113,7 +113,7 @@ func TestKeepalivedCompatibility(t *testing.T) {
 	if err := os.WriteFile(tf, []byte("0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ka := notifytest.StartKeepalived(t, k, keepalivedConf(filepath.Join(dir, "keepalived.fifo"), tf, krec))
+	ka := k.Keepalived(t, keepalivedConf(filepath.Join(dir, "keepalived.fifo"), tf, krec), "-P")
 	const wait = 30 * time.Second
 	line := func(kind notify.Kind, name, state string, prio int) string {
 		return notify.FIFOLine(notify.Event{Kind: kind, Name: name, State: state, Priority: prio})
@@ -147,7 +147,7 @@ func TestKeepalivedCompatibility(t *testing.T) {
 		return n == 2
 	}, "keepalived: second GROUP G1 MASTER line")
 	ran(5) // BACKUP, MASTER
-	if err := ka.Proc.Signal(os.Interrupt); err != nil {
+	if err := ka.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
 	kfifo.WaitLine(t, line(notify.KindGroup, "G1", notify.StateStop, 0), wait)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -82,21 +81,11 @@ func needKeepalived(t *testing.T) {
 	}
 }
 
-// startKeepalived runs Debian's keepalived (VRRP only, no fork, console
-// log, no syslog) with conf in h, with pid files of its own under
-// t.TempDir(). The process is killed by t.Cleanup.
+// startKeepalived runs Debian's keepalived for VRRP only (-P) with conf in
+// h through testnet.Host.Keepalived (own pid files, killed by t.Cleanup).
 func startKeepalived(t *testing.T, h *testnet.Host, conf string) *testnet.Proc {
 	t.Helper()
-	needKeepalived(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keepalived.conf")
-	writeFile(t, path, conf)
-	return h.Start(t, "keepalived", "-n", "-l", "-D", "-G", "-P",
-		"-f", path,
-		"-p", filepath.Join(dir, "keepalived.pid"),
-		"-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"),
-		"-b", filepath.Join(dir, "bfd.pid"))
+	return h.Keepalived(t, conf, "-P")
 }
 
 // interopCase is one keepalived instance of TestKeepalivedInterop and what

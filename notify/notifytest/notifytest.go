@@ -10,7 +10,6 @@ package notifytest
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -182,41 +181,12 @@ func (r *FIFOReader) Events() ([]notify.Event, error) {
 // Keepalived is Debian's keepalived running in a namespace.
 type Keepalived struct {
 	Proc *testnet.Proc
-	Dir  string // its pid files and configuration
-	Conf string // path of keepalived.conf
 }
 
-// StartKeepalived writes conf to a file and runs keepalived -n -l -D
-// --no-syslog --vrrp -f CONF with its own pid files under t.TempDir(), in h.
-// It skips loudly (fails under CI=true) when keepalived is not installed.
+// StartKeepalived runs keepalived for VRRP only (-P) with conf in h through
+// [testnet.Host.Keepalived] (own pid files, -n -l -D -G, skip or CI
+// failure when it is not installed). New code calls h.Keepalived directly.
 func StartKeepalived(t testing.TB, h *testnet.Host, conf string) *Keepalived {
 	t.Helper()
-	bin, err := lookKeepalived()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("notifytest: CI: keepalived is required: %v", err)
-		}
-		t.Skipf("SKIPPING: keepalived not installed: %v", err)
-	}
-	dir := t.TempDir()
-	cf := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-		t.Fatalf("notifytest: %v", err)
-	}
-	p := h.Start(t, bin, "-n", "-l", "-D", "--no-syslog", "--vrrp",
-		"-f", cf,
-		"-p", filepath.Join(dir, "keepalived.pid"),
-		"-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"),
-		"-b", filepath.Join(dir, "bfd.pid"))
-	return &Keepalived{Proc: p, Dir: dir, Conf: cf}
-}
-
-func lookKeepalived() (string, error) {
-	for _, p := range []string{"/usr/sbin/keepalived", "/sbin/keepalived", "/usr/local/sbin/keepalived"} {
-		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no keepalived in /usr/sbin, /sbin, /usr/local/sbin")
+	return &Keepalived{Proc: h.Keepalived(t, conf, "-P")}
 }
