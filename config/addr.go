@@ -218,14 +218,7 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 	hasDst := false
 	for i := 0; i < len(toks); i++ {
 		o := toks[i]
-		next := func() (token, bool) {
-			if i+1 < len(toks) {
-				i++
-				return toks[i], true
-			}
-			p.warn(o.pos, kw, "route skipped", "no parameter after %s", o.s)
-			return token{}, false
-		}
+		next := func() (token, bool) { return p.optionArg(toks, &i, o, kw, "route skipped") }
 		switch o.s {
 		case "inet6":
 			if fam == 4 {
@@ -465,14 +458,7 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 	}
 	for i := 0; i < len(toks); i++ {
 		o := toks[i]
-		next := func() (token, bool) {
-			if i+1 < len(toks) {
-				i++
-				return toks[i], true
-			}
-			p.warn(o.pos, kw, "rule skipped", "no parameter after %s", o.s)
-			return token{}, false
-		}
+		next := func() (token, bool) { return p.optionArg(toks, &i, o, kw, "rule skipped") }
 		switch o.s {
 		case "from", "to":
 			v, ok := next()
@@ -572,4 +558,17 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 		*autoPref--
 	}
 	return r, true
+}
+
+// optionArg advances *i to the next parameter of the route or rule option
+// o and returns it; when none follows it warns about o (fallback says what
+// becomes of the line) and reports false. An option may take more than one
+// parameter, so o is given rather than read from toks[*i].
+func (p *parser) optionArg(toks []token, i *int, o token, kw, fallback string) (token, bool) {
+	if *i+1 < len(toks) {
+		*i++
+		return toks[*i], true
+	}
+	p.warn(o.pos, kw, fallback, "no parameter after %s", o.s)
+	return token{}, false
 }
