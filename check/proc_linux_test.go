@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -13,14 +14,7 @@ import (
 // and counts them through /proc with comm, full command and parameter
 // matching; after killing one the count drops.
 func TestScanProcFindsRealProcesses(t *testing.T) {
-	var b [4]byte
-	rand.Read(b[:])
-	// sleep takes fractional seconds: a random fraction makes the command line unique.
-	tag := fmt.Sprintf("1000.%d", binary.BigEndian.Uint32(b[:]))
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skipf("SKIPPING: no sleep binary: %v", err)
-	}
+	sleep, tag := uniqueSleep(t, 1000)
 	var cmds []*exec.Cmd
 	for range 2 {
 		c := exec.Command(sleep, tag)
@@ -73,13 +67,7 @@ func TestParseStat(t *testing.T) {
 // TestProcessMonitor: a real process appears and disappears and the
 // monitor posts the counts, which drive a ProcessTracker.
 func TestProcessMonitor(t *testing.T) {
-	var b [4]byte
-	rand.Read(b[:])
-	tag := fmt.Sprintf("2000.%d", binary.BigEndian.Uint32(b[:]))
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skipf("SKIPPING: no sleep binary: %v", err)
-	}
+	sleep, tag := uniqueSleep(t, 2000)
 	spec := ProcessSpec{Process: sleep, Params: []string{tag}, QuorumMax: -1}
 	m := NewProcessMonitor(map[string]ProcessSpec{"p": spec}, 20*time.Millisecond, "/proc", nil)
 	defer m.Close()
@@ -111,4 +99,21 @@ func TestProcessMonitor(t *testing.T) {
 	if got := next(); got.Count != 0 || tr.State() != StateFailed {
 		t.Fatalf("after kill: %+v, state %v", got, tr.State())
 	}
+}
+
+// uniqueSleep returns the path of sleep and an argument of whole seconds
+// plus a random fraction, so that the command line is this test's alone.
+// Without a sleep binary it skips, or fails under CI=true.
+func uniqueSleep(t *testing.T, whole int) (sleep, tag string) {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI: no sleep binary: %v", err)
+		}
+		t.Skipf("SKIPPING: no sleep binary: %v", err)
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return sleep, fmt.Sprintf("%d.%d", whole, binary.BigEndian.Uint32(b[:]))
 }
