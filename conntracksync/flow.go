@@ -3,17 +3,20 @@ package conntracksync
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
 
-// IP protocol numbers used by the kernel's connection tracker.
+// IP protocol numbers used by the kernel's connection tracker; package ftfw
+// defines them and these names are the same constants.
 const (
-	ProtoICMP    = 1
-	ProtoTCP     = 6
-	ProtoUDP     = 17
-	ProtoDCCP    = 33
-	ProtoICMPv6  = 58
-	ProtoSCTP    = 132
-	ProtoUDPLite = 136
+	ProtoICMP    = ftfw.ProtoICMP
+	ProtoTCP     = ftfw.ProtoTCP
+	ProtoUDP     = ftfw.ProtoUDP
+	ProtoDCCP    = ftfw.ProtoDCCP
+	ProtoICMPv6  = ftfw.ProtoICMPv6
+	ProtoSCTP    = ftfw.ProtoSCTP
+	ProtoUDPLite = ftfw.ProtoUDPLite
 )
 
 // Status bits (enum ip_conntrack_status, linux/netfilter/nf_conntrack_common.h).

@@ -3,33 +3,21 @@ package conntracksync
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // A tiny namespace helper, private to this package's tests, until package
 // testnet lands: one network namespace per call, removed in t.Cleanup.
 
+// needRoot is testnet.NeedRoot with ip always required.
 func needRoot(t testing.TB, bins ...string) {
 	t.Helper()
-	skip := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: "+format, args...)
-		}
-		t.Skipf("SKIPPING (integration test): "+format, args...)
-	}
-	if os.Geteuid() != 0 {
-		skip("needs root to create network namespaces")
-	}
-	for _, b := range append([]string{"ip"}, bins...) {
-		if _, err := exec.LookPath(b); err != nil {
-			skip("needs %s in PATH: %v", b, err)
-		}
-	}
+	testnet.NeedRoot(t, append([]string{"ip"}, bins...)...)
 }
 
 func testPrefix(t testing.TB) string {
