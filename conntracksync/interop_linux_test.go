@@ -199,15 +199,8 @@ func (p *syncPair) startVigil(t *testing.T) *Replicator {
 // does not know, so their events look like real traffic.
 func commitInto(t testing.TB, netns string, flows []Flow) {
 	t.Helper()
-	c, err := NewCommitter(2, netns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	now := time.Now()
-	st, err := c.Commit(context.Background(), entries(flows, now), now, 0)
-	if err != nil || st.Created != len(flows) {
-		t.Fatalf("commit %d flows: %+v, %v", len(flows), st, err)
+	if st := commitOnce(t, 2, netns, flows); st.Created != len(flows) {
+		t.Fatalf("commit %d flows: %+v", len(flows), st)
 	}
 }
 

@@ -168,16 +168,7 @@ func TestCommitExistingEntriesAreUpdated(t *testing.T) {
 		}
 		ns.exec(t, "conntrack", args...)
 	}
-	c, err := NewCommitter(1, ns.path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	now := time.Now()
-	st, err := c.Commit(context.Background(), entries(flows, now), now, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := commitOnce(t, 1, ns.path(), flows)
 	t.Logf("commit stats: %+v", st)
 	if st.Updated != pre-replaced || st.Replaced != replaced || st.Created != len(flows)-pre || st.Failed != 0 {
 		t.Fatalf("commit stats %+v, want %d updated, %d replaced and %d created", st, pre-replaced, replaced, len(flows)-pre)
@@ -203,7 +194,18 @@ func TestCommitRelatedAfterMasters(t *testing.T) {
 	}
 	nrel := len(flows)
 	flows = append(flows, masters...)
-	c, err := NewCommitter(2, ns.path())
+	st := commitOnce(t, 2, ns.path(), flows)
+	if st.Created != len(flows) || st.Failed != 0 || nrel == 0 {
+		t.Fatalf("commit stats %+v, want %d created (%d related)", st, len(flows), nrel)
+	}
+	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec }, 5)
+}
+
+// commitOnce writes flows into the kernel of netns with a fresh committer of
+// workers workers (timeouts from the flows) and returns its stats.
+func commitOnce(t testing.TB, workers int, netns string, flows []Flow) CommitStats {
+	t.Helper()
+	c, err := NewCommitter(workers, netns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,10 +215,7 @@ func TestCommitRelatedAfterMasters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Created != len(flows) || st.Failed != 0 || nrel == 0 {
-		t.Fatalf("commit stats %+v, want %d created (%d related)", st, len(flows), nrel)
-	}
-	checkKernel(t, ns, flows, func(f *Flow) uint32 { return f.TimeoutSec }, 5)
+	return st
 }
 
 // runListener runs a listener in ns until the test ends.
