@@ -41,19 +41,7 @@ func BenchmarkDecodeEntry(b *testing.B) {
 // the ACKs back. Flows are distinct, in rounds of 1000.
 func BenchmarkChannelPerEntry(b *testing.B) {
 	now := time.Unix(1_700_000_000, 0)
-	tx, rx := NewChannel(Config{}, now), NewChannel(Config{}, now)
-	// Handshake.
-	for range 3 {
-		for _, d := range tx.Outbox(now) {
-			rx.Receive(d, now)
-		}
-		for _, d := range rx.Outbox(now) {
-			tx.Receive(d, now)
-		}
-	}
-	if !tx.Established() {
-		b.Fatal("no handshake")
-	}
+	tx, rx := benchPair(b, now)
 	flows := make([]Flow, 1000)
 	for i := range flows {
 		flows[i] = benchFlow(i)
@@ -107,15 +95,7 @@ func benchBulk(b *testing.B, bulk bool) {
 		flows[i].Src = netip.AddrFrom4([4]byte{192, 0, 2, byte(i >> 16)})
 	}
 	now := time.Unix(1_700_000_000, 0)
-	tx, rx := NewChannel(Config{}, now), NewChannel(Config{}, now)
-	for range 3 {
-		for _, d := range tx.Outbox(now) {
-			rx.Receive(d, now)
-		}
-		for _, d := range rx.Outbox(now) {
-			tx.Receive(d, now)
-		}
-	}
+	tx, rx := benchPair(b, now)
 	b.ReportAllocs()
 	var dgrams, msgs int
 	for b.Loop() {
@@ -146,4 +126,23 @@ func benchBulk(b *testing.B, bulk bool) {
 		}
 	}
 	b.ReportMetric(float64(msgs)/float64(dgrams), "msgs/datagram")
+}
+
+// benchPair returns two channels with default Config that have completed the
+// handshake with each other at now.
+func benchPair(b *testing.B, now time.Time) (tx, rx *Channel) {
+	b.Helper()
+	tx, rx = NewChannel(Config{}, now), NewChannel(Config{}, now)
+	for range 3 {
+		for _, d := range tx.Outbox(now) {
+			rx.Receive(d, now)
+		}
+		for _, d := range rx.Outbox(now) {
+			tx.Receive(d, now)
+		}
+	}
+	if !tx.Established() {
+		b.Fatal("no handshake")
+	}
+	return tx, rx
 }
