@@ -440,7 +440,7 @@ func notifyLikeKeepalived(t *testing.T, trigger string) {
 		r.proc = start(h, notifyConf(path, r.rec, head, track))
 		return r
 	}
-	k := rig("k", func(h *testnet.Host, conf string) *testnet.Proc { return notifytest.StartKeepalived(t, h, conf).Proc })
+	k := rig("k", func(h *testnet.Host, conf string) *testnet.Proc { return h.Keepalived(t, conf, "-P") })
 	v := rig("v", func(h *testnet.Host, conf string) *testnet.Proc { return startVigild(t, h, conf).Proc })
 	rigs := []*notifyRig{k, v}
 	gline := func(state string) string { return fmt.Sprintf("GROUP \"G1\" %s 0\n", state) }

@@ -178,15 +178,3 @@ func (r *FIFOReader) Events() ([]notify.Event, error) {
 	return out, nil
 }
 
-// Keepalived is Debian's keepalived running in a namespace.
-type Keepalived struct {
-	Proc *testnet.Proc
-}
-
-// StartKeepalived runs keepalived for VRRP only (-P) with conf in h through
-// [testnet.Host.Keepalived] (own pid files, -n -l -D -G, skip or CI
-// failure when it is not installed). New code calls h.Keepalived directly.
-func StartKeepalived(t testing.TB, h *testnet.Host, conf string) *Keepalived {
-	t.Helper()
-	return &Keepalived{Proc: h.Keepalived(t, conf, "-P")}
-}
