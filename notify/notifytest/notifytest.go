@@ -177,4 +177,3 @@ func (r *FIFOReader) Events() ([]notify.Event, error) {
 	}
 	return out, nil
 }
-
