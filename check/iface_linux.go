@@ -16,8 +16,9 @@ import (
 
 // WatcherConfig configures a Watcher.
 type WatcherConfig struct {
-	// Namespace to watch; nil: the caller's network namespace at
-	// NewWatcher time.
+	// Namespace to watch; nil: the process's own, subscribed to without
+	// entering any namespace (setns needs CAP_SYS_ADMIN, which vigild
+	// does not keep).
 	Namespace *netns.NsHandle
 	Log       *slog.Logger // nil: slog.Default()
 	Buffer    int          // Events channel capacity; 0: 256
@@ -64,14 +65,8 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 			return nil, err
 		}
 		w.ns = ns
-	} else {
-		ns, err := netns.Get()
-		if err != nil {
-			return nil, fmt.Errorf("check: watcher: current namespace: %w", err)
-		}
-		w.ns = ns
+		w.ownNs = true
 	}
-	w.ownNs = true
 	buf := cfg.Buffer
 	if buf <= 0 {
 		buf = 256
@@ -79,7 +74,9 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 	w.events = make(chan IfaceEvent, buf)
 	sub, err := w.subscribe()
 	if err != nil {
-		w.ns.Close()
+		if w.ownNs {
+			w.ns.Close()
+		}
 		return nil, err
 	}
 	go w.runWatch(sub)
@@ -114,12 +111,16 @@ func (w *Watcher) subscribe() (*subscription, error) {
 		w.mu.Unlock()
 		w.log.Warn("check: interface watcher: netlink error", "err", err)
 	}
-	ns := w.ns
-	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, netlink.LinkSubscribeOptions{Namespace: &ns, ListExisting: true, ErrorCallback: onErr}); err != nil {
+	var ns *netns.NsHandle
+	if w.ownNs {
+		h := w.ns
+		ns = &h
+	}
+	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, netlink.LinkSubscribeOptions{Namespace: ns, ListExisting: true, ErrorCallback: onErr}); err != nil {
 		close(s.done)
 		return nil, fmt.Errorf("check: watcher: subscribe to links: %w", err)
 	}
-	if err := netlink.AddrSubscribeWithOptions(s.addrs, s.done, netlink.AddrSubscribeOptions{Namespace: &ns, ListExisting: true, ErrorCallback: onErr}); err != nil {
+	if err := netlink.AddrSubscribeWithOptions(s.addrs, s.done, netlink.AddrSubscribeOptions{Namespace: ns, ListExisting: true, ErrorCallback: onErr}); err != nil {
 		s.close()
 		return nil, fmt.Errorf("check: watcher: subscribe to addresses: %w", err)
 	}
@@ -230,7 +231,12 @@ func (w *Watcher) resync() ([]IfaceEvent, *subscription, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := netlink.NewHandleAt(w.ns)
+	var h *netlink.Handle
+	if w.ownNs {
+		h, err = netlink.NewHandleAt(w.ns)
+	} else {
+		h, err = netlink.NewHandle()
+	}
 	if err != nil {
 		sub.close()
 		return nil, nil, err

@@ -41,14 +41,28 @@ func OpenFIFO(cfg FIFOConfig) (*FIFO, error) {
 	switch {
 	case err == nil:
 		f.created = true
-		if cfg.Chown {
-			if err := unix.Chown(cfg.Path, int(cfg.UID), int(cfg.GID)); err != nil {
-				log.Warn("notify: chown FIFO failed", "fifo", cfg.Path, "err", err)
-			}
-		}
 	case errors.Is(err, unix.EEXIST):
 	default:
 		return nil, fmt.Errorf("notify: create FIFO %s: %w", cfg.Path, err)
+	}
+	// Open before giving the FIFO away: once it belongs to the script's
+	// user, a root without CAP_DAC_OVERRIDE (as the systemd unit runs
+	// vigild) could no longer open it for writing. O_NOFOLLOW and the
+	// fstat refuse a symlink or any other file planted at the path.
+	fd, err := unix.Open(cfg.Path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		f.removeCreated()
+		return nil, fmt.Errorf("notify: open FIFO %s: %w", cfg.Path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		return nil, fmt.Errorf("notify: %s is not a FIFO", cfg.Path)
+	}
+	if f.created && cfg.Chown {
+		if err := unix.Fchown(fd, int(cfg.UID), int(cfg.GID)); err != nil {
+			log.Warn("notify: chown FIFO failed", "fifo", cfg.Path, "err", err)
+		}
 	}
 	if cfg.Script != nil && len(cfg.Script.Argv) > 0 {
 		argv := append(append([]string(nil), cfg.Script.Argv...), cfg.Path)
@@ -58,24 +72,13 @@ func OpenFIFO(cfg FIFOConfig) (*FIFO, error) {
 			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: cfg.Script.UID, Gid: cfg.Script.GID, Groups: []uint32{cfg.Script.GID}}
 		}
 		if err := cmd.Start(); err != nil {
+			unix.Close(fd)
 			f.removeCreated()
 			return nil, fmt.Errorf("notify: FIFO %s: start script %s: %w", cfg.Path, argv[0], err)
 		}
 		f.script = cmd
 		f.waited = make(chan struct{})
 		go f.runWaitScript()
-	}
-	fd, err := unix.Open(cfg.Path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		f.stopScript()
-		f.removeCreated()
-		return nil, fmt.Errorf("notify: open FIFO %s: %w", cfg.Path, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
-		unix.Close(fd)
-		f.stopScript()
-		return nil, fmt.Errorf("notify: %s is not a FIFO", cfg.Path)
 	}
 	f.fd = fd
 	return f, nil
