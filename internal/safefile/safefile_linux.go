@@ -32,7 +32,7 @@ func OpenDir(path string, create fs.FileMode) (*Dir, error) {
 	}
 	if err := checkDir(fd, "/"); err != nil {
 		unix.Close(fd)
-		return nil, err
+		return nil, fmt.Errorf("safefile: %s: %w", path, err)
 	}
 	cur := "/" // the path walked so far, for messages
 	comps := split(path)
@@ -135,7 +135,7 @@ func readlinkat(dirfd int, name string) (string, error) {
 func checkDir(fd int, path string) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("safefile: %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if st.Uid != 0 && st.Uid != uint32(os.Geteuid()) {
 		return fmt.Errorf("%s: directory owned by uid %d, not root", path, st.Uid)
