@@ -7,8 +7,11 @@
 //	vigild --dump-config -f FILE # print the effective configuration
 //
 // Signals: SIGTERM / SIGINT stop (a master sends priority 0 and removes its
-// addresses), SIGHUP reloads, SIGUSR1 writes the state to /tmp/vigild.data,
-// SIGUSR2 the counters to /tmp/vigild.stats.
+// addresses), SIGHUP reloads, SIGUSR1 writes the state to vigild.data and
+// SIGUSR2 the counters to vigild.stats in the dump directory (--dump-dir,
+// default /run/vigild, created 0700). The files are written by
+// internal/safefile, in a goroutine of their own so that a slow file system
+// never holds up a reload.
 package main
 
 import (
@@ -17,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"log/syslog"
 	"net"
@@ -27,14 +29,13 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 
 	flag "github.com/spf13/pflag"
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/safefile"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -52,6 +53,7 @@ type options struct {
 	strict     bool
 	dump       bool
 	control    string
+	dumpDir    string
 	metrics    string
 	showVer    bool
 }
@@ -83,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.strict, "strict", false, "treat every configuration complaint as fatal")
 	fs.BoolVar(&o.dump, "dump-config", false, "print the effective configuration and exit")
 	fs.StringVar(&o.control, "control", "/run/vigild.sock", "unix socket for vigilctl (empty: none)")
+	fs.StringVar(&o.dumpDir, "dump-dir", defaultDumpDir, "directory for the SIGUSR1/SIGUSR2 dump files vigild.data and vigild.stats (created 0700 if missing)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9650; empty: off)")
 	fs.BoolVarP(&o.showVer, "version", "v", false, "print the version and exit")
 	// Accepted for keepalived compatibility; vigild is one process that
@@ -165,11 +168,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if err := writePidFile(o.pidFile); err != nil {
-		log.Error("pid file", "err", err)
+	if o.pidFile != "" {
+		pf, err := safefile.CreatePIDFile(o.pidFile, os.Getpid())
+		if errors.Is(err, safefile.ErrLocked) {
+			log.Error("Another vigild holds the pid file; not starting", "pidfile", o.pidFile, "err", err)
+			return 1
+		}
+		if err != nil {
+			log.Error("pid file", "pidfile", o.pidFile, "err", err)
+			return 1
+		}
+		if pf.Replaced != "" {
+			log.Warn("pid file: replaced what was at its path", "pidfile", o.pidFile, "was", pf.Replaced)
+		}
+		defer pf.Close()
+	}
+	if o.dumpDir == "" {
+		log.Error("--dump-dir must name a directory")
 		return 1
 	}
-	defer os.Remove(o.pidFile)
+	dumpDir, err := filepath.Abs(o.dumpDir)
+	if err != nil {
+		log.Error("--dump-dir", "dir", o.dumpDir, "err", err)
+		return 1
+	}
+	if tmp := os.Getenv("TMPDIR"); tmp != "" && !fs.Changed("dump-dir") {
+		log.Info("TMPDIR is set: keepalived writes its dump files there, vigild writes them to --dump-dir", "TMPDIR", tmp, "dump_dir", dumpDir)
+	}
 
 	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load})
 	if err != nil {
@@ -182,6 +207,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
+	// The dumps are written by runDumps, so that a dump stuck on a slow
+	// file system never keeps the signal goroutine from a reload.
+	dumps := make(chan string, 2)
+	go runDumps(ctx, dumps, dumpDir, dumpDir == defaultDumpDir, d, log)
 	go func() {
 		for {
 			select {
@@ -195,11 +224,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 						log.Error("Reload", "err", err)
 					}
 				case syscall.SIGUSR1, syscall.SIGUSR2:
-					name := "/tmp/vigild.data"
+					name := "vigild.data"
 					if s == syscall.SIGUSR2 {
-						name = "/tmp/vigild.stats"
+						name = "vigild.stats"
 					}
-					writeJSON(name, d.Status(), log)
+					select {
+					case dumps <- name:
+					default:
+						log.Warn("Dump skipped: the previous ones are still being written", "file", filepath.Join(dumpDir, name))
+					}
 				}
 			}
 		}
@@ -270,34 +303,54 @@ func daemonize(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// writePidFile refuses to start when another live vigild owns the file.
-func writePidFile(path string) error {
-	if path == "" {
-		return nil
-	}
-	if b, err := os.ReadFile(path); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != os.Getpid() {
-			if syscall.Kill(pid, 0) == nil {
-				return fmt.Errorf("%s: daemon is already running as pid %d", path, pid)
-			}
+// defaultDumpDir holds the SIGUSR1/SIGUSR2 dump files unless --dump-dir
+// says otherwise: a root-only directory, where keepalived uses /tmp.
+const defaultDumpDir = "/run/vigild"
+
+// runDumps writes a dump file for every name received until ctx ends.
+func runDumps(ctx context.Context, names <-chan string, dir string, isDefault bool, d *daemon.Daemon, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case name := <-names:
+			writeDump(dir, isDefault, name, d.Status(), log)
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 }
 
-func writeJSON(path string, v any, log *slog.Logger) {
+// writeDump writes v as JSON to name in dir through safefile: the
+// directory is created 0700 if missing and refused if anyone but root
+// could change it (the default one also when it is sticky and writable by
+// others); whatever is at the name is replaced, never written into.
+func writeDump(dir string, isDefault bool, name string, v any, log *slog.Logger) {
+	path := filepath.Join(dir, name)
 	b, err := json.MarshalIndent(v, "", "  ")
-	if err == nil {
-		err = os.WriteFile(path, append(b, '\n'), 0o644)
-	}
 	if err != nil {
-		log.Warn("writing state", "path", path, "err", err)
+		log.Error("Dump refused", "file", path, "err", err)
+		return
 	}
+	sd, err := safefile.OpenDir(dir, 0o700)
+	if err != nil {
+		log.Error("Dump refused", "file", path, "err", err)
+		return
+	}
+	defer sd.Close()
+	if isDefault {
+		if mode, _, err := sd.Mode(); err != nil || mode&0o022 != 0 {
+			log.Error("Dump refused: the default dump directory must be writable by root only", "file", path, "mode", mode, "err", err)
+			return
+		}
+	}
+	replaced, err := sd.WriteFile(name, append(b, '\n'), 0o600)
+	if err != nil {
+		log.Error("Dump refused", "file", path, "err", err)
+		return
+	}
+	if replaced != "" {
+		log.Warn("Dump file replaced what was at its path", "file", path, "was", replaced)
+	}
+	log.Info("Wrote dump file", "file", path)
 }
 
 // sdNotify tells systemd we are ready when started as a Type=notify unit.

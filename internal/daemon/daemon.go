@@ -9,6 +9,7 @@ import (
 	"net"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
@@ -104,6 +105,7 @@ type Daemon struct {
 	statics                 statics // installed static_ipaddress / routes / rules
 	reloads, reloadFailures uint64
 	staticErrors            uint64
+	controlRefused          atomic.Uint64 // control-socket clients refused (ServeControl)
 
 	mu     sync.Mutex
 	status Status // guarded by mu; the last snapshot, taken when the loop ends

@@ -19,7 +19,10 @@
 //     group's takeovers: commit before VIPs, resync after leaving MASTER;
 //   - reload (SIGHUP): a new configuration that fails to load changes
 //     nothing; one that loads is applied instance by instance;
-//   - the status snapshot that vigilctl and the metrics endpoint read.
+//   - the status snapshot that vigilctl and the metrics endpoint read;
+//   - the control socket vigilctl talks to: created 0600 with no wider
+//     moment, a stale socket replaced and anything else at its path left
+//     alone, clients other than root refused by SO_PEERCRED.
 //
 // What it must not do: parse packets (vrrp does), speak netlink (vip,
 // check and conntracksync do), or decide VRRP transitions (vrrp.Machine

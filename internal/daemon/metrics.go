@@ -123,6 +123,8 @@ func writeMetrics(out io.Writer, s Status) error {
 	m.sample("vigil_reloads_total", float64(s.Reloads))
 	m.family("vigil_reload_failures_total", "counter", "Reloads refused or applied in part.")
 	m.sample("vigil_reload_failures_total", float64(s.ReloadFailures))
+	m.family("vigil_control_refused_total", "counter", "Control-socket clients refused for their uid.")
+	m.sample("vigil_control_refused_total", float64(s.ControlRefused))
 	if ct := s.Conntrack; ct != nil {
 		m.family("vigil_conntrack_cache_entries", "gauge", "Conntrack replication cache sizes.")
 		m.sample("vigil_conntrack_cache_entries", float64(ct.Internal), "cache", "internal")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"maps"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +31,8 @@ type Status struct {
 	Reloads        uint64           `json:"reloads"`
 	ReloadFailures uint64           `json:"reload_failures"`
 	StaticErrors   uint64           `json:"static_errors"`
+	// ControlRefused counts control-socket clients refused for their uid.
+	ControlRefused uint64 `json:"control_refused"`
 }
 
 // InstanceStatus is one vrrp_instance.
@@ -133,6 +134,7 @@ func (d *Daemon) snapshot() Status {
 		Reloads:        d.reloads,
 		ReloadFailures: d.reloadFailures,
 		StaticErrors:   d.staticErrors,
+		ControlRefused: d.controlRefused.Load(),
 	}
 	for _, inst := range d.instances {
 		ic := inst.cfg
@@ -224,21 +226,17 @@ func family(v6 bool) string {
 
 // ServeControl answers vigilctl on the unix socket at path until ctx ends.
 // Each connection sends one command line ("status" or "reload") and gets
-// one JSON document back.
+// one JSON document back. The socket is created 0600 (see listenControl)
+// and a peer that is neither root nor vigild's own user is refused and
+// counted in Status.ControlRefused.
 func (d *Daemon) ServeControl(ctx context.Context, path string) error {
-	_ = os.Remove(path)
-	l, err := net.Listen("unix", path)
+	l, err := listenControl(path)
 	if err != nil {
-		return err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
 		return err
 	}
 	go func() {
 		<-ctx.Done()
 		l.Close()
-		os.Remove(path)
 	}()
 	for {
 		c, err := l.Accept()
@@ -246,6 +244,11 @@ func (d *Daemon) ServeControl(ctx context.Context, path string) error {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
+			continue
+		}
+		if uid, ok, err := controlAllowed(c); !ok {
+			d.controlRefused.Add(1)
+			go refuseControl(c, uid, err)
 			continue
 		}
 		go d.serveOne(ctx, c)
