@@ -1,14 +1,18 @@
 package conntracksync
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -281,5 +285,51 @@ func forgedStateLab(t *testing.T, keyed bool) {
 		checkKernel(t, testNS{name: fw1.Name()}, real, func(f *Flow) uint32 { return f.TimeoutSec }, 120)
 	} else if !committed {
 		t.Fatalf("baseline: the forged entry is not in fw1's kernel after the commit (commit %+v)", st)
+	}
+}
+
+// ReadAuthKeyFile follows symbolic links to a safe file, and refuses a
+// relative path and anything but a regular file.
+func TestReadAuthKeyFile(t *testing.T) {
+	needRoot(t)
+	key := writeKeyFile(t)
+	if _, err := ReadAuthKeyFile(key); err != nil {
+		t.Fatalf("safe key file: %v", err)
+	}
+	link := filepath.Join(t.TempDir(), "link.key")
+	if err := os.Symlink(key, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAuthKeyFile(link); err != nil {
+		t.Errorf("symbolic link to a safe key file: %v", err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"sync.key", fifo, filepath.Dir(key)} {
+		if _, err := ReadAuthKeyFile(p); err == nil {
+			t.Errorf("%s accepted", p)
+		}
+	}
+}
+
+// New warns once that an unauthenticated channel can be injected into, and
+// not at all with a key.
+func TestNewWarnsWithoutKey(t *testing.T) {
+	needRoot(t)
+	for _, keyFile := range []string{"", writeKeyFile(t)} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		if _, err := New(log, Config{LocalAddr: authA, PeerAddr: authB, AuthKeyFile: keyFile}); err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(buf.String(), "level=WARN msg=\"conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from 198.51.100.2 can inject connection state")
+		if want := map[bool]int{true: 1, false: 0}[keyFile == ""]; n != want {
+			t.Errorf("key file %q: %d warnings, want %d:\n%s", keyFile, n, want, buf.String())
+		}
+	}
+	if _, err := New(slog.New(slog.DiscardHandler), Config{LocalAddr: authA, PeerAddr: authB, AuthKeyFile: "/nonexistent/sync.key"}); !errors.Is(err, ErrAuthKey) {
+		t.Errorf("missing key file: %v", err)
 	}
 }
