@@ -333,3 +333,42 @@ func TestNewWarnsWithoutKey(t *testing.T) {
 		t.Errorf("missing key file: %v", err)
 	}
 }
+
+// Two keyed nodes over IPv6: replication converges, and again after each
+// node restarts (a new session that must be accepted, while the old one
+// is refused from then on), with lossy links for the handshakes.
+func TestSyncAuthIPv6Restarts(t *testing.T) {
+	needRoot(t, "conntrack", "nft")
+	lab := testnet.New(t)
+	h1, h2 := lab.Host("k1"), lab.Host("k2")
+	a, b := lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(t, "2001:db8:5::1/64")
+	b.AddAddr(t, "2001:db8:5::2/64")
+	ip1, ip2 := netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:5::2")
+	h1.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
+	key := writeKeyFile(t)
+	flows1, flows2 := genFlows(400)[:200], genFlows(400)[200:]
+	commitInto(t, "/run/netns/"+h1.Name(), flows1)
+	commitInto(t, "/run/netns/"+h2.Name(), flows2)
+	n1 := startSyncNode(t, h1, ip1, ip2, key)
+	n2 := startSyncNode(t, h2, ip2, ip1, key)
+	stats := func(n *vigilNode) fmt.Stringer { return lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) }) }
+	converged := func(what string) {
+		t.Helper()
+		eventually(t, 60*time.Second, func() bool {
+			return n1.r.Stats().External == len(flows2) && n2.r.Stats().External == len(flows1)
+		}, "%s: k1 %v\nk2 %v", what, stats(n1), stats(n2))
+	}
+	converged("start")
+	n1.stop()
+	n1 = startSyncNode(t, h1, ip1, ip2, key)
+	converged("k1 restarted")
+	n2.stop()
+	n2 = startSyncNode(t, h2, ip2, ip1, key)
+	converged("k2 restarted")
+	for _, n := range []*vigilNode{n1, n2} {
+		if s := n.r.Stats(); !s.Authenticated || s.Drops["auth_failed"]+s.Drops["auth_malformed"] != 0 {
+			t.Errorf("%s: %+v", n.host.Name(), s)
+		}
+	}
+}
