@@ -271,6 +271,9 @@ func (d *dumper) config(c *Config) {
 		d.line("ack_window", itoa(s.AckWindow))
 		d.line("resend_queue", itoa(s.ResendQueue))
 		d.line("commit_timeout", secs(s.CommitTimeout))
+		if s.AuthKeyFile != "" {
+			d.line("auth_key_file", quote(s.AuthKeyFile))
+		}
 		if s.ConntrackdConfig != "" {
 			d.line("conntrackd_config", quote(s.ConntrackdConfig))
 		}

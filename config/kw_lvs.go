@@ -734,7 +734,7 @@ func addConntrackTop(top *block) {
 			return nil
 		}),
 	)
-	top.add(blockKw("conntrack_sync", P1, "conntrack_sync { interface IF; local_address A; peer_address A; port N; track_group NAME; ... } (vigil)",
+	top.add(blockKw("conntrack_sync", P1, "conntrack_sync { interface IF; local_address A; peer_address A; port N; track_group NAME; auth_key_file PATH; ... } (vigil)",
 		func(p *parser, n any, l *line) any {
 			c := n.(*Config)
 			if c.ConntrackSync != nil {
@@ -785,6 +785,16 @@ func addConntrackTop(top *block) {
 			kw("commit_timeout", P2, "commit_timeout SECS", "0 (none)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
 				if d, ok := p.timerArg(l, 1, 0, maxTimer, "ignored"); ok {
 					s.CommitTimeout = d
+				}
+			})),
+			kw("auth_key_file", P1, "auth_key_file PATH", "none (unauthenticated)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if t, ok := p.arg(l, 1); ok {
+					s.AuthKeyFile = t.s
+					if p.opts.KeyFile != nil {
+						if err := p.opts.KeyFile(t.s); err != nil {
+							p.fatal(t.pos, "auth_key_file", "vigild does not start", "%v", err)
+						}
+					}
 				}
 			})),
 			kw("conntrackd_config", P2, "conntrackd_config PATH", "none", "", cs(func(p *parser, s *ConntrackSync, l *line) {

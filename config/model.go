@@ -356,15 +356,18 @@ type SyncGroup struct {
 
 // ConntrackSync is vigil's conntrack_sync block (issue 5).
 type ConntrackSync struct {
-	Pos              Pos
-	Interface        string
-	LocalAddr        netip.Addr
-	PeerAddr         netip.Addr
-	Port             int // 3780
-	TrackGroup       string
-	AckWindow        int           // 300
-	ResendQueue      int           // 131072
-	CommitTimeout    time.Duration // 0 = none
+	Pos           Pos
+	Interface     string
+	LocalAddr     netip.Addr
+	PeerAddr      netip.Addr
+	Port          int // 3780
+	TrackGroup    string
+	AckWindow     int           // 300
+	ResendQueue   int           // 131072
+	CommitTimeout time.Duration // 0 = none
+	// AuthKeyFile is the pre-shared key of the authenticated sync channel
+	// ("" = plain FTFW). Only the path is kept; Dump prints the path.
+	AuthKeyFile      string
 	ConntrackdConfig string
 	Filter           CTFilter
 }

@@ -20,6 +20,10 @@ type Options struct {
 	// LookPath resolves a script name without '/' through PATH
 	// (exec.LookPath); nil means such scripts are not checked.
 	LookPath func(file string) (string, error)
+	// KeyFile checks a pre-shared key file (conntrack_sync auth_key_file):
+	// ownership, permissions and content; an error is reported, fatal, at
+	// the keyword. nil means key files are not checked.
+	KeyFile func(path string) error
 	// UserExists reports whether a user name exists (script_user,
 	// keepalived_script); nil means users are not checked.
 	UserExists func(name string) bool

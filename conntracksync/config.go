@@ -29,6 +29,11 @@ type Config struct {
 	// our updates carry no timeout (like conntrackd's CommitTimeout).
 	CommitTimeout time.Duration
 	Filter        Filter
+	// AuthKeyFile, when set, is the pre-shared key of an authenticated and
+	// encrypted sync channel (see ReadAuthKeyFile); both peers must be vigil
+	// nodes with the same key. "" = plain FTFW, as conntrackd speaks it:
+	// anyone who can send from PeerAddr can inject connection state.
+	AuthKeyFile string
 
 	// MTU of the sync link, for the datagram size (0 = 1500).
 	MTU int

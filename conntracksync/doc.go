@@ -11,6 +11,10 @@
 //     IPCTNL_MSG_CT_NEW requests, hundreds per sendmsg, on several sockets
 //     in parallel (Committer, commit_linux.go, nlmsg.go);
 //   - the UDP transport of the sync link (udp_linux.go), sendmmsg/recvmmsg;
+//   - the authenticated envelope of that link between two vigil nodes
+//     (auth.go, a pure core: XChaCha20-Poly1305 seal/open, replay window,
+//     session challenges) and its key file (ReadAuthKeyFile, which refuses
+//     a file anyone but root could read or replace);
 //   - the Replicator, which owns all of the above plus the ftfw.Channel, and
 //     the small API the daemon calls: New, Run, Commit, FlushExternal,
 //     RequestResync, Stats, Dump;

@@ -3,6 +3,7 @@ package conntracksync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -28,6 +29,7 @@ type Replicator struct {
 	internal *Cache
 	external *Cache
 	listener *Listener
+	key      *AuthKey // nil: plain FTFW
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only
@@ -49,11 +51,14 @@ type Replicator struct {
 	bulks       uint64
 	sendErrors  uint64
 	foreign     uint64
+	authDrops   [numAuthVerdicts]uint64
 	commits     uint64
 	lastCommit  CommitStats
 }
 
-// New validates cfg and builds a replicator; it opens nothing until Run.
+// New validates cfg, reads the key of AuthKeyFile, and builds a replicator;
+// it opens nothing until Run. Without a key it warns, once, that the sync
+// channel is unauthenticated.
 func New(log *slog.Logger, cfg Config) (*Replicator, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -61,6 +66,16 @@ func New(log *slog.Logger, cfg Config) (*Replicator, error) {
 	}
 	r := &Replicator{log: log, cfg: c, internal: NewCache(), external: NewCache(),
 		updates: make(chan localUpdate, 8192), wake: make(chan struct{}, 1)}
+	if c.AuthKeyFile != "" {
+		k, err := ReadAuthKeyFile(c.AuthKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		r.key = &k
+	} else {
+		log.Warn(fmt.Sprintf("conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from %s can inject connection state, which is committed at takeover; set auth_key_file on both nodes (vigil peers only)", c.PeerAddr),
+			"peer", c.PeerAddr)
+	}
 	r.listener = NewListener(log.With("part", "ctnetlink"), r.internal, ListenerConfig{
 		Filter: &r.cfg.Filter, ReadBuffer: c.EventBuffer, Netns: c.Netns, OnUpdate: r.onLocal,
 	})
@@ -88,7 +103,7 @@ func (r *Replicator) onLocal(k UpdateKind, f *Flow) {
 // until ctx ends; it then stops its goroutines and waits for them. It
 // returns ctx's error, or a setup error (socket, netlink permission).
 func (r *Replicator) Run(ctx context.Context) error {
-	conn, err := listenSync(&r.cfg)
+	conn, err := listenSync(&r.cfg, r.key)
 	if err != nil {
 		return err
 	}
@@ -131,8 +146,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 	wg.Go(func() { lerr <- r.listener.Run(ctx) })
 
 	now := time.Now()
+	maxDatagram := ftfw.MaxDatagram(r.cfg.MTU, !r.cfg.LocalAddr.Unmap().Is4())
+	if r.key != nil {
+		maxDatagram -= AuthOverhead
+	}
 	ch := ftfw.NewChannel(ftfw.Config{
-		MaxDatagram:     ftfw.MaxDatagram(r.cfg.MTU, !r.cfg.LocalAddr.Unmap().Is4()),
+		MaxDatagram:     maxDatagram,
 		ACKWindow:       r.cfg.AckWindow,
 		ResendQueueSize: r.cfg.ResendQueue,
 	}, now)
@@ -317,7 +336,8 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []
 			r.log.Warn("conntrack sync: receive", "err", err)
 			continue
 		}
-		total, foreign := 0, 0
+		total, foreign, refused := 0, 0, 0
+		var verdicts [numAuthVerdicts]int
 		for _, m := range ms[:n] {
 			total += m.N
 		}
@@ -329,13 +349,22 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []
 				foreign++
 				continue
 			}
+			d, v := conn.open(m.Buffers[0][:m.N])
+			if v != authOK {
+				verdicts[v]++
+				refused++
+				continue
+			}
 			start := len(buf)
-			buf = append(buf, m.Buffers[0][:m.N]...)
+			buf = append(buf, d...)
 			out = append(out, buf[start:len(buf):len(buf)])
 		}
-		if foreign > 0 {
+		if foreign+refused > 0 {
 			r.mu.Lock()
 			r.foreign += uint64(foreign)
+			for v, k := range verdicts {
+				r.authDrops[v] += uint64(k)
+			}
 			r.mu.Unlock()
 		}
 		if len(out) == 0 {
@@ -459,6 +488,15 @@ func (r *Replicator) Stats() Stats {
 	}
 	if r.foreign > 0 {
 		s.Drops["foreign_source"] = r.foreign
+	}
+	s.Authenticated = r.key != nil
+	for v, n := range r.authDrops {
+		if n > 0 {
+			s.Drops[authVerdict(v).String()] = n
+			if authVerdict(v).refused() {
+				s.AuthDrops += n
+			}
+		}
 	}
 	for i, n := range r.chStats.Drops {
 		if n > 0 {

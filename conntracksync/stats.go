@@ -23,8 +23,19 @@ type Stats struct {
 	PeerSessions, PeerRestarts          uint64
 	Commits                             uint64
 	LastCommit                          CommitStats
-	// Drops counts discarded items by reason: filter_*, send_error and
-	// the channel's receive-side reasons (bad-length, stale-seq, ...).
+	// Authenticated is true when the sync channel is keyed (AuthKeyFile).
+	Authenticated bool
+	// AuthDrops counts datagrams from the peer's address that the keyed
+	// channel refused: not sealed with our key (auth_malformed,
+	// auth_failed), replayed (auth_replayed) or from a replaced peer session
+	// (auth_stale_session). Drops has them by reason, and also
+	// auth_unconfirmed: authentic datagrams sent before the peer had heard
+	// from this run of ours (the first of each handshake), or replayed from
+	// before a restart; those are not in AuthDrops.
+	AuthDrops uint64
+	// Drops counts discarded items by reason: filter_*, send_error,
+	// foreign_source, auth_* and the channel's receive-side reasons
+	// (bad-length, stale-seq, ...).
 	Drops    map[string]uint64
 	Listener ListenerStats
 	Channel  ftfw.Stats

@@ -34,6 +34,7 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/internal/safefile"
 )
@@ -128,6 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Stat:            os.Stat,
 		LookPath:        exec.LookPath,
 		UserExists:      userExists,
+		KeyFile:         checkKeyFile,
 	}
 	load := func() (*config.Config, []*config.Error, error) {
 		cfg, complaints, err := config.Load(o.file, loadOpts)
@@ -262,6 +264,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 func interfaceExists(name string) bool {
 	_, err := net.InterfaceByName(name)
 	return err == nil
+}
+
+// checkKeyFile reads conntrack_sync's auth_key_file as the replicator will
+// (owner, permissions, directories, content) and forgets the key.
+func checkKeyFile(path string) error {
+	_, err := conntracksync.ReadAuthKeyFile(path)
+	return err
 }
 
 func userExists(name string) bool {

@@ -195,6 +195,7 @@ func ctConfig(s *config.ConntrackSync) (conntracksync.Config, error) {
 	if s.CommitTimeout > 0 {
 		rc.CommitTimeout = s.CommitTimeout
 	}
+	rc.AuthKeyFile = s.AuthKeyFile
 	if err := ctFilter(&s.Filter, &rc.Filter); err != nil {
 		return rc, fmt.Errorf("daemon: %s: conntrack_sync: filter: %w", s.Pos, err)
 	}

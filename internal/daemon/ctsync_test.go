@@ -339,6 +339,7 @@ func TestCTConfig(t *testing.T) {
 		cfg := loadConf(t, ctTestConf("FW", `    ack_window 50
     resend_queue 1000
     commit_timeout 120
+    auth_key_file /etc/vigil/sync.key
     filter {
         protocol TCP udp 132
         ignore_address 192.0.2.1 192.0.2.2 10.0.0.0/8
@@ -350,7 +351,7 @@ func TestCTConfig(t *testing.T) {
 		}
 		want := conntracksync.Config{
 			Interface: "eth3", LocalAddr: ip("198.51.100.1"), PeerAddr: ip("198.51.100.2"), Port: 3780,
-			AckWindow: 50, ResendQueue: 1000, CommitTimeout: 120 * time.Second,
+			AckWindow: 50, ResendQueue: 1000, CommitTimeout: 120 * time.Second, AuthKeyFile: "/etc/vigil/sync.key",
 			Filter: conntracksync.Filter{
 				ProtocolPolicy: conntracksync.Accept, Protocols: []uint8{6, 17, 132},
 				AddressPolicy: conntracksync.Ignore,

@@ -133,6 +133,8 @@ func writeMetrics(out io.Writer, s Status) error {
 		m.sample("vigil_conntrack_retransmits_total", float64(ct.Retransmits))
 		m.family("vigil_conntrack_commits_total", "counter", "External cache commits into the kernel.")
 		m.sample("vigil_conntrack_commits_total", float64(ct.Commits))
+		m.family("vigil_conntrack_auth_drops_total", "counter", "Sync datagrams refused by the keyed channel: forged, replayed or from a replaced peer session.")
+		m.sample("vigil_conntrack_auth_drops_total", float64(ct.AuthDrops))
 	}
 	if m.err != nil {
 		return m.err

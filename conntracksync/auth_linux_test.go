@@ -1,0 +1,374 @@
+package conntracksync
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// writeKeyFile writes a fresh random key, root-owned 0600, under a private
+// temporary directory.
+func writeKeyFile(t testing.TB) string {
+	t.Helper()
+	var k [AuthKeySize]byte
+	for i := range k {
+		k[i] = byte(rand.Uint32())
+	}
+	p := filepath.Join(t.TempDir(), "sync.key")
+	if err := os.WriteFile(p, []byte(hex.EncodeToString(k[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func startSyncNode(t *testing.T, h *testnet.Host, local, peer netip.Addr, keyFile string) *vigilNode {
+	t.Helper()
+	r, err := New(testLogger(t).With("node", h.Name()), Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
+		Netns: "/run/netns/" + h.Name(), AuthKeyFile: keyFile,
+		Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &vigilNode{host: h, addr: local, r: r, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(n.done)
+		if err := r.Run(ctx); err != context.Canceled {
+			t.Errorf("replicator %s: %v", h.Name(), err)
+		}
+	}()
+	t.Cleanup(n.stop)
+	return n
+}
+
+// spoofer sends UDP datagrams with a forged IPv4 source address from a raw
+// socket (IP_HDRINCL) opened inside the attacker's namespace.
+type spoofer struct {
+	fd       int
+	src, dst netip.Addr
+	port     uint16
+	id       uint16
+}
+
+func newSpoofer(t *testing.T, h *testnet.Host, src, dst netip.Addr, port uint16) *spoofer {
+	t.Helper()
+	s := &spoofer{src: src, dst: dst, port: port, fd: -1}
+	err := h.Do(func() (err error) {
+		s.fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_RAW) // implies IP_HDRINCL
+		return err
+	})
+	if err != nil {
+		t.Fatalf("raw socket in %s: %v", h.Name(), err)
+	}
+	t.Cleanup(func() { syscall.Close(s.fd) })
+	return s
+}
+
+func (s *spoofer) send(payload []byte) error {
+	s.id++
+	p := make([]byte, 20+8+len(payload))
+	p[0], p[8], p[9] = 0x45, 64, syscall.IPPROTO_UDP
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	binary.BigEndian.PutUint16(p[4:], s.id)
+	src, dst := s.src.As4(), s.dst.As4()
+	copy(p[12:], src[:])
+	copy(p[16:], dst[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(p[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(p[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(p[20:], s.port)
+	binary.BigEndian.PutUint16(p[22:], s.port)
+	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload))) // UDP checksum 0: none (IPv4)
+	copy(p[28:], payload)
+	return syscall.Sendto(s.fd, p, 0, &syscall.SockaddrInet4{Addr: dst})
+}
+
+// forgedFlow is the attacker's connection: an ESTABLISHED TCP session from
+// outside to the ssh port of a protected server, the kind of entry a
+// stateful ruleset lets through without looking at its policy.
+var forgedFlow = ftfw.Flow{
+	Src: netip.MustParseAddr("203.0.113.66"), Dst: netip.MustParseAddr("192.0.2.80"),
+	Proto: ftfw.ProtoTCP, SrcPort: 40404, DstPort: 22,
+	TCPState: TCPEstablished, Status: StatusSeenReply | StatusAssured | StatusConfirmed,
+	HasTimeout: true, TimeoutSecs: 432000,
+}
+
+// forgedDatagram is what a blind attacker sends: an FTFW HELLO (as a
+// restarted peer would) followed by the forged entry, built with the ftfw
+// codec.
+func forgedDatagram(t testing.TB, seq uint32) []byte {
+	t.Helper()
+	hello := ftfw.Message{Type: ftfw.TypeCtl, Flags: ftfw.FlagHello | ftfw.FlagAlive, Seq: seq}
+	data := ftfw.Message{Type: ftfw.TypeNew, Seq: seq + 1, Flow: forgedFlow}
+	b, err := hello.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err = data.AppendBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func hasForged(entries []Entry) bool {
+	k := fromWire(&forgedFlow)
+	for _, e := range entries {
+		if e.Flow.Key() == k.Key() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSyncForgedStateRefused is the attack on the sync link: a third host on
+// the sync segment sends forged FTFW datagrams with the peer's source
+// address, planting an ESTABLISHED TCP entry. Without auth_key_file (the
+// unauthenticated baseline, what conntrackd interop needs) the entry reaches
+// the external cache and is committed into the kernel at takeover. With the
+// same key on both nodes it is refused and counted, never reaches the
+// external cache nor the kernel, while real replication between the two
+// keyed nodes still works end to end; datagrams the attacker captured from
+// the real peer and replays are refused too.
+func TestSyncForgedStateRefused(t *testing.T) {
+	t.Run("unauthenticated", func(t *testing.T) { forgedStateLab(t, false) })
+	t.Run("auth_key_file", func(t *testing.T) { forgedStateLab(t, true) })
+}
+
+func forgedStateLab(t *testing.T, keyed bool) {
+	needRoot(t, "conntrack", "tcpdump")
+	lab := testnet.New(t)
+	sw := lab.Switch("sw")
+	fw1, fw2, evil := lab.Host("fw1"), lab.Host("fw2"), lab.Host("evil")
+	sw.Attach(fw1, "sync0").AddAddr(t, "198.51.100.1/24")
+	fw2if := sw.Attach(fw2, "sync0")
+	fw2if.AddAddr(t, "198.51.100.2/24")
+	sw.Attach(evil, "sync0").AddAddr(t, "198.51.100.66/24")
+	// The bridge floods every frame, like a hub or a mirror port: the
+	// attacker sees the sync traffic (it needs it only for the replay).
+	sw.Host().Exec(t, "ip", "link", "set", "br0", "type", "bridge", "ageing_time", "0")
+	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	var capture *testnet.Capture
+	if keyed {
+		// fw2's frames only (not the attacker's own spoofed ones).
+		capture = evil.Capture(t, "sync0", "udp and dst port 3780 and ether src "+fw2if.MAC().String())
+	}
+
+	real := genFlows(300)
+	commitInto(t, "/run/netns/"+fw2.Name(), real)
+	keyFile := ""
+	if keyed {
+		keyFile = writeKeyFile(t)
+	}
+	n1 := startSyncNode(t, fw1, ip1, ip2, keyFile)
+	n2 := startSyncNode(t, fw2, ip2, ip1, keyFile)
+	stats := func(n *vigilNode) fmt.Stringer { return lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) }) }
+	eventually(t, 30*time.Second, func() bool { return n1.r.Stats().External == len(real) }, "fw1 external cache: %v", stats(n1))
+	if s := n1.r.Stats(); s.Authenticated != keyed {
+		t.Fatalf("Authenticated %v, want %v", s.Authenticated, keyed)
+	}
+
+	// The attack: forged datagrams from "198.51.100.2", every 20 ms, a
+	// new HELLO sequence number each time, until the test has its answer.
+	sp := newSpoofer(t, evil, ip2, ip1, DefaultPort)
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			if err := sp.send(forgedDatagram(t, rand.Uint32())); err != nil {
+				t.Errorf("spoofed send: %v", err)
+				return
+			}
+			sent.Add(1)
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	stopAttack := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(stopAttack)
+
+	inExternal := func() bool { _, ext := n1.r.Dump(); return hasForged(ext) }
+	if keyed {
+		// Proof that the forgeries arrive: each is refused and counted.
+		eventually(t, 30*time.Second, func() bool { return n1.r.Stats().AuthDrops >= 50 }, "forged datagrams not counted: %v", stats(n1))
+		stopAttack()
+		if inExternal() {
+			t.Fatalf("the forged entry reached the external cache of a keyed node: %v", stats(n1))
+		}
+		s := n1.r.Stats()
+		if s.Drops["auth_malformed"] < 50 || s.External != len(real) {
+			t.Fatalf("after %d forged datagrams: %v", sent.Load(), stats(n1))
+		}
+		t.Logf("%d forged datagrams sent, %d refused: %v", sent.Load(), s.AuthDrops, s.Drops)
+	} else {
+		eventually(t, 30*time.Second, inExternal, "forged entry not in fw1's external cache (baseline): %v", stats(n1))
+		stopAttack()
+	}
+
+	if keyed {
+		// The replay: everything the attacker captured from fw2, sent again
+		// from fw2's address once the channel is idle.
+		eventually(t, 30*time.Second, func() bool {
+			return n1.r.Stats().Backlog == 0 && n2.r.Stats().Backlog == 0
+		}, "channels idle: %v %v", stats(n1), stats(n2))
+		pkts := capture.Stop(t)
+		before := n1.r.Stats()
+		replayed := 0
+		for _, p := range pkts {
+			d := p.Data
+			if len(d) < 14+20+8 || binary.BigEndian.Uint16(d[12:]) != 0x0800 {
+				continue
+			}
+			ihl := int(d[14]&0x0f) * 4
+			payload := d[14+ihl+8:]
+			if err := sp.send(payload); err != nil {
+				t.Fatal(err)
+			}
+			replayed++
+		}
+		if replayed < 10 {
+			t.Fatalf("only %d datagrams captured from fw2", replayed)
+		}
+		refusedBy := func(s Stats) uint64 {
+			return s.Drops["auth_replayed"] + s.Drops["auth_unconfirmed"] + s.Drops["auth_stale_session"]
+		}
+		eventually(t, 30*time.Second, func() bool { return refusedBy(n1.r.Stats())-refusedBy(before) >= uint64(replayed) },
+			"%d replayed datagrams not all refused: before %v, now %v", replayed, before.Drops, stats(n1))
+		after := n1.r.Stats()
+		if after.Drops["auth_replayed"] == before.Drops["auth_replayed"] {
+			t.Errorf("no replay refused as auth_replayed: %v", after.Drops)
+		}
+		if after.Channel.DataReceived != before.Channel.DataReceived || after.External != len(real) {
+			t.Errorf("replayed data reached the channel: data received %d -> %d, external %d",
+				before.Channel.DataReceived, after.Channel.DataReceived, after.External)
+		}
+		t.Logf("%d captured datagrams replayed, all refused: %v", replayed, after.Drops)
+	}
+
+	// Takeover: fw1 commits its external cache.
+	st, err := n1.r.Commit(context.Background())
+	if err != nil {
+		t.Fatalf("commit: %+v %v", st, err)
+	}
+	kernel := kernelFlows(t, testNS{name: fw1.Name()})
+	fk := fromWire(&forgedFlow)
+	_, committed := kernel[fk.Key()]
+	if keyed {
+		if committed {
+			t.Fatalf("the forged entry is in fw1's kernel after the commit")
+		}
+		checkKernel(t, testNS{name: fw1.Name()}, real, func(f *Flow) uint32 { return f.TimeoutSec }, 120)
+	} else if !committed {
+		t.Fatalf("baseline: the forged entry is not in fw1's kernel after the commit (commit %+v)", st)
+	}
+}
+
+// ReadAuthKeyFile follows symbolic links to a safe file, and refuses a
+// relative path and anything but a regular file.
+func TestReadAuthKeyFile(t *testing.T) {
+	needRoot(t)
+	key := writeKeyFile(t)
+	if _, err := ReadAuthKeyFile(key); err != nil {
+		t.Fatalf("safe key file: %v", err)
+	}
+	link := filepath.Join(t.TempDir(), "link.key")
+	if err := os.Symlink(key, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAuthKeyFile(link); err != nil {
+		t.Errorf("symbolic link to a safe key file: %v", err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"sync.key", fifo, filepath.Dir(key)} {
+		if _, err := ReadAuthKeyFile(p); err == nil {
+			t.Errorf("%s accepted", p)
+		}
+	}
+}
+
+// New warns once that an unauthenticated channel can be injected into, and
+// not at all with a key.
+func TestNewWarnsWithoutKey(t *testing.T) {
+	needRoot(t)
+	for _, keyFile := range []string{"", writeKeyFile(t)} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		if _, err := New(log, Config{LocalAddr: authA, PeerAddr: authB, AuthKeyFile: keyFile}); err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(buf.String(), "level=WARN msg=\"conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from 198.51.100.2 can inject connection state")
+		if want := map[bool]int{true: 1, false: 0}[keyFile == ""]; n != want {
+			t.Errorf("key file %q: %d warnings, want %d:\n%s", keyFile, n, want, buf.String())
+		}
+	}
+	if _, err := New(slog.New(slog.DiscardHandler), Config{LocalAddr: authA, PeerAddr: authB, AuthKeyFile: "/nonexistent/sync.key"}); !errors.Is(err, ErrAuthKey) {
+		t.Errorf("missing key file: %v", err)
+	}
+}
+
+// Two keyed nodes over IPv6: replication converges, and again after each
+// node restarts (a new session that must be accepted, while the old one
+// is refused from then on), with lossy links for the handshakes.
+func TestSyncAuthIPv6Restarts(t *testing.T) {
+	needRoot(t, "conntrack", "nft")
+	lab := testnet.New(t)
+	h1, h2 := lab.Host("k1"), lab.Host("k2")
+	a, b := lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(t, "2001:db8:5::1/64")
+	b.AddAddr(t, "2001:db8:5::2/64")
+	ip1, ip2 := netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:5::2")
+	h1.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
+	key := writeKeyFile(t)
+	flows1, flows2 := genFlows(400)[:200], genFlows(400)[200:]
+	commitInto(t, "/run/netns/"+h1.Name(), flows1)
+	commitInto(t, "/run/netns/"+h2.Name(), flows2)
+	n1 := startSyncNode(t, h1, ip1, ip2, key)
+	n2 := startSyncNode(t, h2, ip2, ip1, key)
+	stats := func(n *vigilNode) fmt.Stringer { return lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) }) }
+	converged := func(what string) {
+		t.Helper()
+		eventually(t, 60*time.Second, func() bool {
+			return n1.r.Stats().External == len(flows2) && n2.r.Stats().External == len(flows1)
+		}, "%s: k1 %v\nk2 %v", what, stats(n1), stats(n2))
+	}
+	converged("start")
+	n1.stop()
+	n1 = startSyncNode(t, h1, ip1, ip2, key)
+	converged("k1 restarted")
+	n2.stop()
+	n2 = startSyncNode(t, h2, ip2, ip1, key)
+	converged("k2 restarted")
+	for _, n := range []*vigilNode{n1, n2} {
+		if s := n.r.Stats(); !s.Authenticated || s.Drops["auth_failed"]+s.Drops["auth_malformed"] != 0 {
+			t.Errorf("%s: %+v", n.host.Name(), s)
+		}
+	}
+}
