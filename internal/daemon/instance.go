@@ -61,12 +61,14 @@ type instance struct {
 	announceErrs uint64
 	lastErr      string
 	addrWarned   bool
-	leftAddrs    uint64 // virtual addresses an earlier run left, removed at start-up
-	leftRoutes   uint64 // likewise virtual routes
-	leftRules    uint64 // likewise virtual rules
-	vipsRemoved  uint64 // watched VIPs found removed behind our back while master
-	vipsRestored uint64 // of those, put back when the instance was next master
-	vipLogged    map[string]time.Time
+
+	// VIPs a master does not hold alone (vipstate.go)
+	leftAddrs    uint64               // virtual addresses an earlier run left, removed at start-up
+	leftRoutes   uint64               // likewise virtual routes
+	leftRules    uint64               // likewise virtual rules
+	vipsRemoved  uint64               // watched VIPs found removed behind our back while master
+	vipsRestored uint64               // of those, put back when the instance was next master
+	vipLogged    map[string]time.Time // logVIP: when a line about each VIP was last logged
 }
 
 // newInstance builds an instance and attaches it to its socket (opening

@@ -90,6 +90,10 @@ func (inst *instance) buildWatched() {
 			inst.watched = append(inst.watched, vipAddress(a, dev))
 		}
 	}
+	// A reload may have dropped a lost VIP: it is no longer ours to restore.
+	inst.lost = slices.DeleteFunc(inst.lost, func(a vip.Address) bool {
+		return !slices.ContainsFunc(inst.watched, func(b vip.Address) bool { return reflect.DeepEqual(a, b) })
+	})
 }
 
 // addrRemoved looks at an address removal the interface watcher reported:

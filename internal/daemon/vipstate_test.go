@@ -390,3 +390,26 @@ func TestLoopVIPRemovedSyncGroup(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopStartupKeepsStatics: an address that is both a static and a VIP
+// of a BACKUP (a configuration keepalived accepts too) is a static: the
+// start-up sweep leaves it.
+func TestLoopStartupKeepsStatics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conf := strings.Replace(prio(leftoverConf, "100"), "192.0.2.10/24 dev eth0", "192.0.2.254/24 dev eth0", 1)
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		k := viptest.NewKernel("eth0", "eth1")
+		stale(t, k)
+		a := startNodeOn(t, wire, k, nil, "192.0.2.1", "fe80::1", conf)
+		synctest.Wait()
+		if a.state("VI_1") != "BACKUP" {
+			t.Fatalf("a %s", a.state("VI_1"))
+		}
+		if !a.has("192.0.2.254/24") || a.has("2001:db8:1::254/64") {
+			t.Errorf("a holds %v, want the static 192.0.2.254/24 and not the IPv6 VIP", k.Addresses())
+		}
+		if got := a.inst("VI_1").StartupRemoved; got != (LeftoverCounts{Addresses: 1, Routes: 1, Rules: 1}) {
+			t.Errorf("startup_removed = %+v", got)
+		}
+	})
+}
