@@ -22,6 +22,9 @@
 //     keepalived, the caller decides, from the interface's forwarding
 //     setting). The frames are byte-identical to keepalived 2.2.7's
 //     (testdata/). Sockets are cached per interface.
+//   - [RemoveLeftovers]: the start-up sweep, over any [Reconciler], of the
+//     virtual addresses, routes and rules a killed predecessor left on the
+//     host; it removes only what it is given and reports exactly what went.
 //   - [Schedule]: the send times of a garp_master_* burst, as a pure
 //     function of now and a [GARPConfig].
 //   - The contracts [Reconciler] and [Sender], with in-memory twins in

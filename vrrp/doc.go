@@ -8,7 +8,8 @@
 //     function of (Event, now) to []Action, with Deadline for the one timer
 //     that runs in each state. It adds keepalived's FAULT state, nopreempt,
 //     preempt_delay, `state MASTER` below priority 255, lower_prio_no_advert,
-//     down_timer_adverts and the sync-group pulls ForceBackup/ForceMaster.
+//     down_timer_adverts, the sync-group pulls ForceBackup/ForceMaster, and
+//     VIPRemoved (a VIP deleted behind a master's back).
 //   - The codec and its typed drop reasons (RFC 5798 §5, §7.1; RFC 3768 §5)
 //     and Conn (packet*.go, drop*.go, conn*.go), with an in-memory twin in
 //     vrrptest.
@@ -44,6 +45,7 @@
 //	FAULT   FaultCleared                       Transition (owner: as Startup owner)      BACKUP, down = MDI
 //	MASTER  ForceBackup                        RemoveVIPs, Transition                    BACKUP (sync group)
 //	BACKUP  ForceMaster                        SendAdvert, AddVIPs, Announce, Transition MASTER (sync group)
+//	MASTER  VIPRemoved                         SendAdvert(0), RemoveVIPs, Transition     BACKUP, down = Skew_Time (keepalived)
 //	BACKUP  Timeout, Config.SyncGroup          RequestMaster                             BACKUP, down = MDI, WantsMaster
 //
 // MDI is Master_Down_Interval = DownTimerAdverts (3) × Master_Adver_Interval +

@@ -256,6 +256,10 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 		if m.state == StateBackup {
 			m.becomeMaster(now, machineOr(e.Reason, ReasonForced))
 		}
+	case VIPRemoved:
+		if m.state == StateMaster {
+			m.releaseMaster(now, machineOr(e.Reason, ReasonVIPRemoved))
+		}
 	default:
 		panic(fmt.Sprintf("vrrp: Machine.Handle: unknown event %T", ev))
 	}
@@ -466,6 +470,17 @@ func (m *Machine) leaveMaster(now time.Time, reason Reason) {
 	m.preemptAt = time.Time{}
 	m.armDown(now, m.MasterDownInterval(), ReasonMasterDown)
 	m.emit(RemoveVIPs{Reason: reason})
+	m.transition(StateBackup, reason)
+}
+
+// releaseMaster goes from MASTER to BACKUP with a priority-0 advert and a
+// Master_Down_Timer of Skew_Time (keepalived's set_vrrp_backup): the backups
+// and this router race on their Skew_Times, which the highest priority wins.
+func (m *Machine) releaseMaster(now time.Time, reason Reason) {
+	m.preemptAt = time.Time{}
+	m.emit(SendAdvert{Priority: machinePriorityStop, Reason: reason})
+	m.emit(RemoveVIPs{Reason: reason})
+	m.armDown(now, m.SkewTime(), reason)
 	m.transition(StateBackup, reason)
 }
 

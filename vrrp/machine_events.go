@@ -81,6 +81,18 @@ type ForceMaster struct {
 	Reason Reason
 }
 
+// VIPRemoved tells a master that one of its virtual addresses was removed
+// from the host by someone else (`ip addr del`, a network manager), as
+// keepalived 2.2.7 reacts to a tracked VIP or eVIP going away while MASTER:
+// the master sends a priority-0 advert, releases its VIPs and goes to
+// StateBackup with Master_Down_Timer = Skew_Time, so that it takes over again
+// (adding every VIP back) after Skew_Time unless a router of higher priority,
+// whose Skew_Time is shorter, speaks first. In any other state it does
+// nothing. Reason ReasonNone is reported as ReasonVIPRemoved.
+type VIPRemoved struct {
+	Reason Reason
+}
+
 func (Startup) isEvent()        {}
 func (Shutdown) isEvent()       {}
 func (Timeout) isEvent()        {}
@@ -90,6 +102,7 @@ func (Fault) isEvent()          {}
 func (FaultCleared) isEvent()   {}
 func (ForceBackup) isEvent()    {}
 func (ForceMaster) isEvent()    {}
+func (VIPRemoved) isEvent()     {}
 
 // Action is an output of Machine.Handle, for the daemon loop to carry out in
 // the order given. The set is closed: only the types in this file implement it.

@@ -64,6 +64,9 @@ const (
 	ReasonTracking
 	// ReasonReload: a configuration reload changed the instance.
 	ReasonReload
+	// ReasonVIPRemoved: a virtual address was removed from the host behind a
+	// master's back (VIPRemoved): it released MASTER to take it back.
+	ReasonVIPRemoved
 	numReasons
 )
 
@@ -88,6 +91,7 @@ var reasonNames = [...]string{
 	ReasonTrackFile:           "track_file",
 	ReasonTracking:            "tracking",
 	ReasonReload:              "reload",
+	ReasonVIPRemoved:          "vip_removed",
 }
 
 // String returns the reason's snake_case word, or "Reason(n)" for a value

@@ -210,6 +210,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	now := time.Now()
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
 	d.statics = staticsOf(d.cfg)
+	d.removeLeftovers()
 	d.applyStatics(statics{}, d.statics)
 	d.startAt = now.Add(d.cfg.Global.VRRPStartupDelay)
 	if d.cfg.Global.VRRPStartupDelay > 0 {
@@ -259,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		case e := <-d.trk.ifaceEvents():
 			d.ifaceChanged(e)
+			d.addrRemoved(e, time.Now())
 			if d.trk.ifaceEvent(e) {
 				d.evaluate(time.Now())
 			}

@@ -10,6 +10,11 @@
 //     virtual addresses, routes and rules through a vip.Reconciler,
 //     gratuitous ARP and unsolicited NA bursts through a vip.Sender, log
 //     lines, notify calls;
+//   - the start-up removal of the virtual addresses, routes and rules a
+//     killed predecessor left on the host (before any instance starts, never
+//     on reload), and noticing a master's VIP removed behind its back (from
+//     the interface watcher's address events), which makes it release
+//     MASTER as keepalived does;
 //   - tracking (vrrp_script, track_interface, track_file, track_process)
 //     turned into effective priorities and FAULT with check.Priority, and
 //     vrrp_sync_group semantics (forced MASTER/BACKUP, group FAULT);

@@ -32,6 +32,8 @@ type instance struct {
 	rxPkt  vrrp.Packet      // decode buffer, reused
 
 	addrs    []vip.Address // virtual_ipaddress + virtual_ipaddress_excluded
+	watched  []vip.Address // addrs without no_track: their removal while master is noticed
+	lost     []vip.Address // watched addresses removed behind our back while master, not yet restored
 	routes   []vip.Route   // virtual_routes
 	rules    []vip.Rule    // virtual_rules
 	announce []time.Time   // pending GARP/NA rounds, ascending
@@ -59,6 +61,14 @@ type instance struct {
 	announceErrs uint64
 	lastErr      string
 	addrWarned   bool
+
+	// VIPs a master does not hold alone (vipstate.go)
+	leftAddrs    uint64               // virtual addresses an earlier run left, removed at start-up
+	leftRoutes   uint64               // likewise virtual routes
+	leftRules    uint64               // likewise virtual rules
+	vipsRemoved  uint64               // watched VIPs found removed behind our back while master
+	vipsRestored uint64               // of those, put back when the instance was next master
+	vipLogged    map[string]time.Time // logVIP: when a line about each VIP was last logged
 }
 
 // newInstance builds an instance and attaches it to its socket (opening
@@ -189,6 +199,7 @@ func (inst *instance) buildAddrs() {
 	for _, r := range ic.Routes {
 		inst.routes = append(inst.routes, vipRoute(r))
 	}
+	inst.buildWatched()
 }
 
 // vipAddress, vipRoute and vipRule convert configured lines into vip's
@@ -443,6 +454,9 @@ func (d *Daemon) addVIPs(inst *instance) {
 	defer cancel()
 	if err := d.host.VIPs.AddAddresses(ctx, inst.addrs); err != nil {
 		inst.vipError(err)
+	}
+	if len(inst.lost) > 0 {
+		d.restored(ctx, inst, time.Now())
 	}
 	if len(inst.routes) > 0 {
 		if err := d.host.VIPs.AddRoutes(ctx, inst.routes); err != nil {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -47,7 +48,14 @@ func loadConf(t *testing.T, text string) *config.Config {
 // startNode runs a daemon for conf whose adverts come from addr4 / addr6.
 func startNode(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string) *node {
 	t.Helper()
-	n := &node{kernel: viptest.NewKernel("eth0", "eth1"), ifev: make(chan check.IfaceEvent, 16), done: make(chan error, 1)}
+	return startNodeOn(t, wire, viptest.NewKernel("eth0", "eth1"), nil, addr4, addr6, text)
+}
+
+// startNodeOn is startNode on a given kernel (which may already hold
+// addresses) with a given logger (nil: none).
+func startNodeOn(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, log *slog.Logger, addr4, addr6 string, text string) *node {
+	t.Helper()
+	n := &node{kernel: kernel, ifev: make(chan check.IfaceEvent, 16), done: make(chan error, 1)}
 	mac := net.HardwareAddr{2, 0, 0, 0, 0, byte(len(addr4))}
 	host := Host{
 		Listen: func(ifname string, ipv6 bool, opts vrrp.ConnOptions) (vrrp.Conn, error) {
@@ -67,7 +75,7 @@ func startNode(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text stri
 		InterfaceEvents: n.ifev,
 		GoTimer:         true,
 	}
-	d, err := New(loadConf(t, text), Options{Host: host})
+	d, err := New(loadConf(t, text), Options{Host: host, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,12 +83,21 @@ func writeMetrics(out io.Writer, s Status) error {
 		{"vigil_vrrp_transitions_total", "counter", "State transitions.", func(in InstanceStatus) float64 { return float64(in.Transitions) }},
 		{"vigil_vip_errors_total", "counter", "Failed address or route changes.", func(in InstanceStatus) float64 { return float64(in.VIPErrors) }},
 		{"vigil_announcements_total", "counter", "Gratuitous ARP / unsolicited NA rounds sent.", func(in InstanceStatus) float64 { return float64(in.Announcements) }},
+		{"vigil_vips_removed_while_master_total", "counter", "VIPs removed from the host by someone else while master.", func(in InstanceStatus) float64 { return float64(in.VIPsRemoved) }},
+		{"vigil_vips_restored_total", "counter", "VIPs removed while master that were put back when master again.", func(in InstanceStatus) float64 { return float64(in.VIPsRestored) }},
 	}
 	for _, f := range perInstance {
 		m.family(f.name, f.typ, f.help)
 		for _, in := range s.Instances {
 			m.sample(f.name, f.value(in), inst(in)...)
 		}
+	}
+	m.family("vigil_startup_removed_total", "counter", "Virtual addresses, routes and rules an earlier run left on the host, removed at start-up.")
+	for _, in := range s.Instances {
+		c := in.StartupRemoved
+		m.sample("vigil_startup_removed_total", float64(c.Addresses), inst(in, "kind", "address")...)
+		m.sample("vigil_startup_removed_total", float64(c.Routes), inst(in, "kind", "route")...)
+		m.sample("vigil_startup_removed_total", float64(c.Rules), inst(in, "kind", "rule")...)
 	}
 	m.family("vigil_vrrp_adverts_received_total", "counter", "Adverts received, by verdict (none = accepted).")
 	for _, in := range s.Instances {

@@ -61,6 +61,25 @@ type InstanceStatus struct {
 	Group          string            `json:"group,omitempty"`
 	Faulted        bool              `json:"faulted"`
 	TrackReason    string            `json:"track_reason,omitempty"`
+
+	// StartupRemoved counts the virtual addresses, routes and rules an
+	// earlier run left on the host, removed when vigild started.
+	StartupRemoved LeftoverCounts `json:"startup_removed"`
+	// VIPsRemoved counts the VIPs (without no_track) found removed from
+	// the host by someone else while the instance was MASTER; each time,
+	// the instance released MASTER as keepalived does.
+	VIPsRemoved uint64 `json:"vips_removed_while_master"`
+	// VIPsRestored counts those of them that vigild put back when the
+	// instance next became MASTER.
+	VIPsRestored uint64 `json:"vips_restored"`
+}
+
+// LeftoverCounts counts virtual addresses, routes and rules removed at
+// start-up.
+type LeftoverCounts struct {
+	Addresses uint64 `json:"addresses"`
+	Routes    uint64 `json:"routes"`
+	Rules     uint64 `json:"rules"`
 }
 
 // TrackingStatus is what instances track.
@@ -162,6 +181,8 @@ func (d *Daemon) snapshot() Status {
 			is.Group = inst.group.cfg.Name
 		}
 		is.Faulted, is.TrackReason = inst.faulted, inst.trackReason
+		is.StartupRemoved = LeftoverCounts{Addresses: inst.leftAddrs, Routes: inst.leftRoutes, Rules: inst.leftRules}
+		is.VIPsRemoved, is.VIPsRestored = inst.vipsRemoved, inst.vipsRestored
 		if a, p := inst.m.Master(); a.IsValid() {
 			is.Master, is.MasterPriority = a.String(), int(p)
 		}
