@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"io/fs"
 	"os/exec"
 	"path/filepath"
@@ -66,7 +67,7 @@ func toFileStat(st *unix.Stat_t) FileStat {
 	if st.Mode&unix.S_ISVTX != 0 {
 		m |= fs.ModeSticky
 	}
-	return FileStat{Mode: m, UID: st.Uid, GID: st.Gid}
+	return FileStat{Mode: m, UID: st.Uid, GID: st.Gid, Dev: st.Dev, Ino: st.Ino}
 }
 
 // ResolveScript finds argv0 in PATH when it has no slash, as keepalived
@@ -76,4 +77,26 @@ func ResolveScript(argv0 string) (string, error) {
 		return argv0, nil
 	}
 	return exec.LookPath(argv0)
+}
+
+// CheckScriptAs is CheckScript on the real file system for a script run as
+// a user and group given by name ("" user: DefaultScriptUser if it exists,
+// else root; "" group: the user's primary group), with a bare name found in
+// PATH first. It is what vigild's configuration check calls for every
+// script, and what Exec applies again right before each run.
+func CheckScriptAs(argv0, user, group string) (string, error) {
+	uid, gid, err := LookupCredential(user, group)
+	if err != nil {
+		return "", err
+	}
+	return checkResolved(argv0, uid, gid)
+}
+
+// checkResolved finds a bare name in PATH and applies CheckScript.
+func checkResolved(argv0 string, uid, gid uint32) (string, error) {
+	path, err := ResolveScript(argv0)
+	if err != nil {
+		return "", &SecurityError{Script: argv0, Path: argv0, Err: fmt.Errorf("%w: not found in PATH", ErrNotFound)}
+	}
+	return CheckScript(path, uid, gid, SystemFS{})
 }
