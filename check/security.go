@@ -52,6 +52,10 @@ type FileStat struct {
 	UID      uint32
 	GID      uint32
 	Dev, Ino uint64 // identity, to tell whether two paths name one file
+	// ACLWrite: a POSIX access ACL lets a user or group other than root
+	// write, which the mode bits need not show (a root:root 0775 directory
+	// with an entry for another user).
+	ACLWrite bool
 }
 
 // SecurityFS is what the check asks of the file system; SystemFS is the
@@ -76,7 +80,9 @@ type SecurityFS interface {
 // directory down to it must be owned by root and not writable by a non-root
 // group or by others unless sticky, and the file itself must be owned by
 // root and not writable by a non-root group or by others; when the file is
-// a symlink, the same holds for every component of its target. A failing
+// a symlink, the same holds for every component of its target; and, beyond
+// keepalived, no POSIX ACL on any of them may grant write to a user or
+// group other than root. A failing
 // component is ErrInsecure, a non-directory on the way ErrWrongFileType; the
 // error names the first component at fault. A script that runs without
 // root powers is not checked further: only that user's own powers are at
@@ -152,7 +158,9 @@ func splitPath(p string) (dir, base string) {
 // CheckPathChain walks "/", then each directory of path, then path itself,
 // without following symlinks, and reports the first component that is not
 // root-owned or is writable by a non-root group or by others (a directory
-// with the sticky bit may be). Every component but the last must be a
+// with the sticky bit may be). Beyond keepalived, which reads only the mode
+// bits, a component whose ACL grants write to a user or group other than
+// root is refused too. Every component but the last must be a
 // directory; the last must be a regular file or a symlink (whose target
 // the caller checks).
 func CheckPathChain(path string, fsys SecurityFS) error {
@@ -186,6 +194,8 @@ func CheckPathChain(path string, fsys SecurityFS) error {
 			return &SecurityError{Script: path, Path: cur, Err: fmt.Errorf("%w: writable by group %d", ErrInsecure, st.GID)}
 		case checkWrite && otherW:
 			return &SecurityError{Script: path, Path: cur, Err: fmt.Errorf("%w: writable by others", ErrInsecure)}
+		case checkWrite && st.ACLWrite:
+			return &SecurityError{Script: path, Path: cur, Err: fmt.Errorf("%w: its ACL lets a user or group other than root write", ErrInsecure)}
 		}
 	}
 	return nil
@@ -205,4 +215,36 @@ func executableBy(st FileStat, uid, gid uint32) bool {
 		return m&0o010 != 0
 	}
 	return m&0o001 != 0
+}
+
+// ACLGrantsWrite reports whether a POSIX access ACL in the kernel's xattr
+// form (system.posix_acl_access: a little-endian version 2 header, then
+// entries of tag u16, permissions u16, id u32) lets a named user or group
+// other than root write, after the mask. An ACL it cannot read is taken to
+// grant write.
+func ACLGrantsWrite(acl []byte) bool {
+	const (
+		tagUser  = 0x02
+		tagGroup = 0x08
+		tagMask  = 0x10
+		permW    = 0x2
+	)
+	le16 := func(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
+	le32 := func(b []byte) uint32 { return uint32(le16(b)) | uint32(le16(b[2:]))<<16 }
+	if len(acl) < 4 || (len(acl)-4)%8 != 0 || le32(acl) != 2 {
+		return true
+	}
+	named, mask := false, uint16(permW)
+	for e := acl[4:]; len(e) >= 8; e = e[8:] {
+		tag, perm, id := le16(e), le16(e[2:]), le32(e[4:])
+		switch tag {
+		case tagUser, tagGroup:
+			if id != 0 && perm&permW != 0 {
+				named = true
+			}
+		case tagMask:
+			mask = perm
+		}
+	}
+	return named && mask&permW != 0
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os/exec"
@@ -15,22 +16,59 @@ type SystemFS struct{}
 
 var _ SecurityFS = SystemFS{}
 
-// Lstat stats path without following a final symlink.
+// Lstat stats path without following a final symlink, and reads its
+// access ACL.
 func (SystemFS) Lstat(path string) (FileStat, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return FileStat{}, err
 	}
-	return toFileStat(&st), nil
+	fst := toFileStat(&st)
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		w, err := aclWrite(path, unix.Lgetxattr)
+		if err != nil {
+			return FileStat{}, err
+		}
+		fst.ACLWrite = w
+	}
+	return fst, nil
 }
 
-// Stat stats path, following symlinks.
+// Stat stats path, following symlinks, and reads its access ACL.
 func (SystemFS) Stat(path string) (FileStat, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return FileStat{}, err
 	}
-	return toFileStat(&st), nil
+	fst := toFileStat(&st)
+	w, err := aclWrite(path, unix.Getxattr)
+	if err != nil {
+		return FileStat{}, err
+	}
+	fst.ACLWrite = w
+	return fst, nil
+}
+
+// aclWrite reports whether path's POSIX access ACL grants write to a named
+// user or group other than root (through the mask). No ACL, or a file
+// system without ACLs, grants nothing beyond the mode bits.
+func aclWrite(path string, get func(path, attr string, dest []byte) (int, error)) (bool, error) {
+	const attr = "system.posix_acl_access"
+	buf := make([]byte, 512)
+	n, err := get(path, attr, buf)
+	if errors.Is(err, unix.ERANGE) {
+		if n, err = get(path, attr, nil); err == nil {
+			buf = make([]byte, n)
+			n, err = get(path, attr, buf)
+		}
+	}
+	switch {
+	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EOPNOTSUPP):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read ACL of %s: %w", path, err)
+	}
+	return ACLGrantsWrite(buf[:n]), nil
 }
 
 // RealPath resolves symlinks, "." and "..".

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"golang.org/x/sys/unix"
 )
 
 // secureBase makes a root-owned 0755 directory for a test's scripts; the
@@ -92,6 +93,20 @@ func TestCheckScriptRealFS(t *testing.T) {
 	sdir := filepath.Join(good, "sdir")
 	os.Symlink(bad, sdir)
 	refused("symlinked directory leading to an unsafe one", filepath.Join(sdir, "chk"), bad, ErrInsecure)
+
+	// A root:root 0775 directory passes keepalived's mode-bit rules, yet an
+	// ACL entry lets nobody write it.
+	acld := mkdir(t, filepath.Join(base, "acl"), 0o775)
+	blob := acl(2, [3]uint32{0x01, 7, 0xffffffff}, [3]uint32{0x02, 7, uid}, [3]uint32{0x04, 5, 0xffffffff},
+		[3]uint32{0x10, 7, 0xffffffff}, [3]uint32{0x20, 5, 0xffffffff})
+	if err := unix.Setxattr(acld, "system.posix_acl_access", blob, 0); err != nil {
+		t.Fatalf("set an ACL on %s (the file system must support POSIX ACLs): %v", acld, err)
+	}
+	aclScript := testnet.WriteScript(t, acld, "chk", "exit 0")
+	if out, err := testnet.AsNobody(t, "sh", "-c", "echo x > "+filepath.Join(acld, "proof")); err != nil {
+		t.Fatalf("the ACL does not let nobody write, so the case proves nothing: %v\n%s", err, out)
+	}
+	refused("directory with an ACL granting nobody write", aclScript, acld, ErrInsecure)
 
 	if _, err := CheckScript(filepath.Join(good, "missing"), 0, 0, SystemFS{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing script: %v", err)

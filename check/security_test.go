@@ -1,6 +1,7 @@
 package check
 
 import (
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"strings"
@@ -81,6 +82,9 @@ func baseFS() fakeFS {
 		"/home/u/link":           {Mode: fs.ModeSymlink | 0o777, UID: 1000},
 		"/etc/keepalived/ulink":  {Mode: fs.ModeSymlink | 0o777, UID: 1000},
 		"/etc/keepalived/same":   {Mode: fs.ModeSymlink | 0o777},
+		"/acl":                   {Mode: fs.ModeDir | 0o775, ACLWrite: true},
+		"/acl/chk":               reg(0o755, 0, 0),
+		"/etc/keepalived/aclchk": {Mode: 0o755, ACLWrite: true, Ino: 999},
 	}, links: map[string]string{
 		"/etc/keepalived/link":  "/home/u/chk",
 		"/etc/keepalived/link2": "/etc/keepalived/chk",
@@ -122,6 +126,8 @@ func TestCheckScript(t *testing.T) {
 		{"/bin/true", 0, 0, nil, "/usr/bin/true"},                             // a symlinked directory is resolved, as keepalived does
 		{"/home/u/link", 0, 0, nil, "/etc/keepalived/chk"},                    // the link is not run: its target is, under its own name
 		{"/etc/keepalived/ulink", 0, 0, ErrInsecure, "/etc/keepalived/ulink"}, // a symlink owned by a user, kept by name
+		{"/acl/chk", 0, 0, ErrInsecure, "/acl"},                               // root:root 0775, but an ACL lets a user write
+		{"/etc/keepalived/aclchk", 0, 0, ErrInsecure, "/etc/keepalived/aclchk"},
 	}
 	for _, tc := range tests {
 		path, err := CheckScript(tc.script, tc.uid, tc.gid, baseFS())
@@ -166,5 +172,43 @@ func TestCheckPathChainWrongType(t *testing.T) {
 	f.st["/etc/keepalived/sub/x"] = reg(0o755, 0, 0)
 	if err := CheckPathChain("/etc/keepalived/sub/x", f); !errors.Is(err, ErrWrongFileType) {
 		t.Errorf("symlinked directory in the path: %v", err)
+	}
+}
+
+// acl builds a system.posix_acl_access value from (tag, perm, id) triples.
+func acl(version uint32, entries ...[3]uint32) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, version)
+	for _, e := range entries {
+		b = binary.LittleEndian.AppendUint16(b, uint16(e[0]))
+		b = binary.LittleEndian.AppendUint16(b, uint16(e[1]))
+		b = binary.LittleEndian.AppendUint32(b, e[2])
+	}
+	return b
+}
+
+func TestACLGrantsWrite(t *testing.T) {
+	const none = 0xffffffff
+	owner, group, other := [3]uint32{0x01, 7, none}, [3]uint32{0x04, 5, none}, [3]uint32{0x20, 5, none}
+	mask := func(p uint32) [3]uint32 { return [3]uint32{0x10, p, none} }
+	cases := []struct {
+		name string
+		acl  []byte
+		want bool
+	}{
+		{"minimal", acl(2, owner, group, other), false},
+		{"user nobody rwx", acl(2, owner, [3]uint32{0x02, 7, 65534}, group, mask(7), other), true},
+		{"user nobody rwx masked to r-x", acl(2, owner, [3]uint32{0x02, 7, 65534}, group, mask(5), other), false},
+		{"user nobody r-x", acl(2, owner, [3]uint32{0x02, 5, 65534}, group, mask(7), other), false},
+		{"named user root rwx", acl(2, owner, [3]uint32{0x02, 7, 0}, group, mask(7), other), false},
+		{"group 100 -w-", acl(2, owner, group, [3]uint32{0x08, 2, 100}, mask(7), other), true},
+		{"named group root rwx", acl(2, owner, group, [3]uint32{0x08, 7, 0}, mask(7), other), false},
+		{"unknown version", acl(3, owner, group, other), true},
+		{"truncated", acl(2, owner, group, other)[:10], true},
+		{"empty", nil, true},
+	}
+	for _, c := range cases {
+		if got := ACLGrantsWrite(c.acl); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }
