@@ -11,9 +11,10 @@ import (
 )
 
 // Command checks s for script security right before it runs and returns
-// the command to start: s.Argv with its first word replaced by the checked
-// path (as keepalived runs it), in its own process group, with s's
-// credentials and environment. The check is CheckScript for the user s runs
+// the command to start: the checked path, with s.Argv as its arguments
+// (argv[0] stays as configured; a script's interpreter gets the checked
+// path as $0), in its own process group, with s's credentials and
+// environment. The check is CheckScript for the user s runs
 // as (ours when s.Credential is false), with a bare name found in PATH.
 // A script the check refuses is a *SecurityError and is not started; with
 // s.AllowUnsafe only a script the check passes runs under its checked path,
@@ -43,7 +44,7 @@ func Command(s Script) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd := exec.Command(path, s.Argv[1:]...)
-	cmd.Args[0] = path
+	cmd.Args[0] = s.Argv[0]
 	cmd.Env = s.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if s.Credential {

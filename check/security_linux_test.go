@@ -224,8 +224,8 @@ func TestRunnerRefusesScriptMadeUnsafe(t *testing.T) {
 	}
 }
 
-// TestCommandRunsCheckedPath: the command starts the checked path with
-// the checked path as its argv[0], as keepalived does after resolving.
+// TestCommandRunsCheckedPath: the command starts the checked path, with
+// the configured argv.
 func TestCommandRunsCheckedPath(t *testing.T) {
 	testnet.NeedRoot(t)
 	base := secureBase(t)
@@ -235,11 +235,12 @@ func TestCommandRunsCheckedPath(t *testing.T) {
 	if err := os.Symlink(dir, alias); err != nil {
 		t.Fatal(err)
 	}
-	cmd, err := Command(Script{Argv: []string{filepath.Join(alias, "chk"), "a"}})
+	argv0 := filepath.Join(alias, "chk")
+	cmd, err := Command(Script{Argv: []string{argv0, "a"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cmd.Path != script || cmd.Args[0] != script || cmd.Args[1] != "a" {
+	if cmd.Path != script || cmd.Args[0] != argv0 || cmd.Args[1] != "a" {
 		t.Errorf("Command runs %s %q, want %s", cmd.Path, cmd.Args, script)
 	}
 	if _, err := Command(Script{Argv: []string{filepath.Join(dir, "missing")}}); !errors.Is(err, ErrNotFound) {
