@@ -7,7 +7,11 @@
 // function of results and now), ProcessTracker (track_process quorum with
 // fork_delay/terminate_delay, pure), Priority (keepalived's effective
 // priority: weights, reverse, clamp to 1..254, owner 255 fixed, weight-0
-// failure ⇒ FAULT), the script-security path check, Runner (scripts in
+// failure ⇒ FAULT), script security (the one implementation of
+// keepalived's check_script_secure: CheckScript, pure over a SecurityFS;
+// CheckScriptAs on the real file system, which config's load uses through
+// its options; Command, which every start of a script in vigild goes
+// through and which checks again right before the exec), Runner (scripts in
 // their own process group with credentials and a timeout: SIGTERM, then
 // SIGKILL to the whole group), LookupCredential (script_user), track_file
 // reading and init_file with an inotify FileWatcher, /proc scanning with a

@@ -80,6 +80,9 @@ func (r *Runner) runScript(s Script) {
 		r.stats.TimedOut++
 	default:
 		r.stats.Errors++
+		if res.Refused {
+			r.stats.Refused++
+		}
 	}
 	r.mu.Unlock()
 	lvl := slog.LevelDebug

@@ -29,6 +29,11 @@ type Script struct {
 	Timeout   time.Duration // 0: no timeout
 	KillGrace time.Duration // SIGTERM → SIGKILL delay after a timeout; 0 means DefaultKillGrace
 	Env       []string      // nil: our environment
+
+	// AllowUnsafe runs a script that the script-security check refuses,
+	// as keepalived does without enable_script_security. The zero value
+	// refuses it at every run (see Command).
+	AllowUnsafe bool
 }
 
 // RunResult is the outcome of one run, as posted by Runner.
@@ -46,7 +51,8 @@ type RunnerStats struct {
 	Succeeded uint64
 	Failed    uint64 // non-zero exit or foreign signal
 	TimedOut  uint64 // killed at their timeout
-	Errors    uint64 // could not start
+	Errors    uint64 // could not start (Refused included)
+	Refused   uint64 // not started: the script-security check refused it right before the run (a missing script is only an error)
 	Busy      uint64 // Run refused because the same name was still running
 	Running   int    // in flight now
 }

@@ -4,26 +4,67 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
 )
 
+// Command checks s for script security right before it runs and returns
+// the command to start: the checked path, with s.Argv as its arguments
+// (argv[0] stays as configured; a script's interpreter gets the checked
+// path as $0), in its own process group, with s's credentials and
+// environment. The check is CheckScript for the user s runs
+// as (ours when s.Credential is false), with a bare name found in PATH.
+// A script the check refuses is a *SecurityError and is not started; with
+// s.AllowUnsafe only a script the check passes runs under its checked path,
+// any other is started as configured, as keepalived does without
+// enable_script_security.
+//
+// The check and the start are not one atomic step; why that leaves no
+// opening to a user other than root is said at CheckScript. Executing an
+// open descriptor of the checked file (execveat, /proc/self/fd) would bind
+// the two even against root, but a script would then see /dev/fd/N as its
+// $0 instead of its path, which scripts that find their siblings through $0
+// do not survive.
+func Command(s Script) (*exec.Cmd, error) {
+	if len(s.Argv) == 0 {
+		return nil, errors.New("check: empty command")
+	}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	if s.Credential {
+		uid, gid = s.UID, s.GID
+	}
+	path, err := checkResolved(s.Argv[0], uid, gid)
+	switch {
+	case err == nil:
+	case s.AllowUnsafe:
+		path = s.Argv[0]
+	default:
+		return nil, err
+	}
+	cmd := exec.Command(path, s.Argv[1:]...)
+	cmd.Args[0] = s.Argv[0]
+	cmd.Env = s.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.Credential {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.UID, Gid: s.GID, Groups: []uint32{s.GID}}
+	}
+	return cmd, nil
+}
+
 // Exec runs s to completion in its own process group and classifies the
-// outcome. At s.Timeout it sends SIGTERM to the whole group, then SIGKILL
+// outcome. A script Command refuses does not start: its result is
+// OutcomeError, with Refused set unless the script was simply not found. At s.Timeout it sends SIGTERM to the whole group, then SIGKILL
 // after the kill grace, and once a timed-out leader is gone it SIGKILLs the
 // group again so no child outlives it; that run is OutcomeTimeout whatever
 // the exit status. Cancelling ctx SIGKILLs the group at once. started, if
 // not nil, is called with the pid right after the process starts.
 func Exec(ctx context.Context, s Script, started func(pid int)) Result {
-	if len(s.Argv) == 0 {
-		return Result{Outcome: OutcomeError, Err: "empty command"}
-	}
-	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
-	cmd.Env = s.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if s.Credential {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.UID, Gid: s.GID, Groups: []uint32{s.GID}}
+	cmd, err := Command(s)
+	if err != nil {
+		var se *SecurityError
+		return Result{Outcome: OutcomeError, Err: err.Error(), Refused: errors.As(err, &se) && !se.Missing()}
 	}
 	if err := cmd.Start(); err != nil {
 		return Result{Outcome: OutcomeError, Err: err.Error()}
@@ -46,7 +87,6 @@ func Exec(ctx context.Context, s Script, started func(pid int)) Result {
 		grace = DefaultKillGrace
 	}
 	timedOut := false
-	var err error
 wait:
 	for {
 		select {

@@ -27,3 +27,6 @@ func ResolveScript(argv0 string) (string, error) {
 	}
 	return exec.LookPath(argv0)
 }
+
+// CheckScriptAs is only implemented on Linux.
+func CheckScriptAs(argv0, user, group string) (string, error) { return "", errors.ErrUnsupported }

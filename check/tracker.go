@@ -61,6 +61,7 @@ type Result struct {
 	ExitCode int    // exit status when the process exited (Success, Failure)
 	Signal   int    // terminating signal number when OutcomeFailure came from a signal; 0 otherwise
 	Err      string // why it could not start (OutcomeError)
+	Refused  bool   // OutcomeError because the script-security check refused to start it
 }
 
 // OK reports whether the run counts as a success.

@@ -23,9 +23,10 @@
 // the model back; load.go is the entry point.
 //
 // It must not touch the network or the kernel and does no I/O beyond reading
-// configuration files: interface, user, script-file and key-file
-// (conntrack_sync auth_key_file) checks go through functions injected in
-// Options. RFC 5798 §5.2 (VRID, priority,
+// configuration files: interface, user, script and key-file (conntrack_sync
+// auth_key_file) checks go through functions injected in Options (script
+// security is check.CheckScriptAs; config only decides, as keepalived, what
+// a verdict disables and how it is reported). RFC 5798 §5.2 (VRID, priority,
 // Max Advertise Interval in centiseconds) and RFC 3768 §5.3.6 (simple
 // password authentication, 8 octets) bound the ranges it enforces.
 //

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	chk "github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -74,8 +75,7 @@ func hostOptions(t *testing.T, ns, id string) Options {
 	return Options{
 		ConfigID:        id,
 		InterfaceExists: func(n string) bool { return ifs[n] },
-		Stat:            func(n string) (os.FileInfo, error) { return os.Stat(n) },
-		LookPath:        exec.LookPath,
+		CheckScript:     chk.CheckScriptAs,
 		UserExists:      func(n string) bool { _, err := user.Lookup(n); return err == nil },
 	}
 }

@@ -1,9 +1,5 @@
 package config
 
-import (
-	"io/fs"
-)
-
 // Options control Load.
 type Options struct {
 	// ConfigID is the config id (-i) matched by @ID / @^ID lines and
@@ -14,12 +10,13 @@ type Options struct {
 	// InterfaceExists reports whether a network interface exists; nil means
 	// interfaces are not checked.
 	InterfaceExists func(name string) bool
-	// Stat returns information about a script file (os.Stat); nil means
-	// scripts are not checked for existence or script security.
-	Stat func(name string) (fs.FileInfo, error)
-	// LookPath resolves a script name without '/' through PATH
-	// (exec.LookPath); nil means such scripts are not checked.
-	LookPath func(file string) (string, error)
+	// CheckScript judges a script as vigild judges it before every run
+	// (check.CheckScriptAs: a bare name found in PATH, symlinks resolved,
+	// keepalived's script-security rules for the user and group it runs
+	// as, "" user meaning the default script user). It returns the path
+	// that would run, or why the script must not run; see scriptFault for
+	// what the error may say. nil means scripts are not checked.
+	CheckScript func(argv0, user, group string) (string, error)
 	// KeyFile checks a pre-shared key file (conntrack_sync auth_key_file):
 	// ownership, permissions and content; an error is reported, fatal, at
 	// the keyword. nil means key files are not checked.

@@ -1,28 +1,38 @@
 package config
 
 import (
-	"io/fs"
+	"errors"
 	"slices"
 	"strings"
 )
 
-// scriptRef is one script vigil would run, with where it was configured.
+// scriptRef is one script vigil would run, with where it was configured
+// and the user it runs as ("" user: script_user, else the default).
 type scriptRef struct {
-	cmd  *Command
-	kind string
+	cmd         *Command
+	kind        string
+	user, group string
+	track       bool // a vrrp_script: disabling it is a config error, as in keepalived
 }
 
 func (p *parser) scripts() (vrrpScripts, checkScripts []scriptRef) {
 	c := p.cfg
 	add := func(list *[]scriptRef, cmd *Command, kind string) {
 		if cmd != nil && len(cmd.Argv) > 0 {
-			*list = append(*list, scriptRef{cmd, kind})
+			*list = append(*list, scriptRef{cmd: cmd, kind: kind, user: cmd.User, group: cmd.Group})
 		}
 	}
 	if len(c.Instances) > 0 {
 		for _, name := range p.scriptOrder {
 			if s := c.Scripts[name]; s != nil {
 				add(&vrrpScripts, s.Cmd, "vrrp_script "+name)
+				if n := len(vrrpScripts); n > 0 && vrrpScripts[n-1].cmd == s.Cmd {
+					r := &vrrpScripts[n-1]
+					r.track = true
+					if s.User != "" {
+						r.user, r.group = s.User, s.Group
+					}
+				}
 			}
 		}
 		for _, x := range c.Instances {
@@ -53,13 +63,37 @@ func (p *parser) scripts() (vrrpScripts, checkScripts []scriptRef) {
 			}
 		}
 	}
+	for _, list := range [][]scriptRef{vrrpScripts, checkScripts} {
+		for i := range list {
+			if list[i].user == "" {
+				list[i].user, list[i].group = c.Global.ScriptUser, c.Global.ScriptGroup
+			}
+		}
+	}
 	return vrrpScripts, checkScripts
 }
 
-// checkScriptSecurity follows keepalived's check_script_secure: a script
-// that exists while enable_script_security is off is a security violation
-// (-t exit 6); with script security on, a root script that a non-root user
-// could modify is disabled.
+// scriptFault is what an error from Options.CheckScript may say about a
+// script, in keepalived's terms (check.SecurityError has these methods).
+// Any other error disables the script.
+type scriptFault interface {
+	Missing() bool       // not found or not accessible: disabled
+	Unsafe() bool        // changeable by a non-root user while it runs as root: disabled with enable_script_security
+	NotExecutable() bool // the user it runs as may not execute it: disabled
+}
+
+// checkScriptSecurity follows keepalived's check_script_secure and what its
+// callers make of the answer. A script that cannot be found, is not
+// executable by its user, or has a wrong file type on its path is disabled.
+// With enable_script_security, a script that runs with root powers and that
+// a non-root user could change (the file, a directory above it, or where a
+// symlink leads) is disabled too; without it, every script found is a
+// security violation (-t exit 6) and runs. Disabling a vrrp_script removes
+// it from every instance and sync group that tracks it, and is a warning
+// (-t exit 5); a disabled notify or checker script is a notice, as
+// keepalived only logs it. A disabled script is removed from the
+// configuration, so vigild never runs it; the runners check again right
+// before every run.
 func (p *parser) checkScriptSecurity() {
 	g := &p.cfg.Global
 	if g.EnableScriptSecurity && g.ScriptUser == "" && p.opts.UserExists != nil && !p.opts.UserExists("keepalived_script") {
@@ -68,7 +102,7 @@ func (p *parser) checkScriptSecurity() {
 		vs, cs := p.scripts()
 		for _, list := range [][]scriptRef{vs, cs} {
 			for _, s := range list {
-				if s.cmd.User == "" {
+				if s.user == "" {
 					p.warn(s.cmd.Pos, s.kind, "script removed; set script_user",
 						"no script user: user keepalived_script does not exist and script security is enabled")
 					s.cmd.Argv = nil
@@ -77,15 +111,8 @@ func (p *parser) checkScriptSecurity() {
 		}
 		p.dropDisabled()
 	}
-	if p.opts.Stat == nil {
+	if p.opts.CheckScript == nil {
 		return
-	}
-	defaultUser := g.ScriptUser
-	if defaultUser == "" {
-		defaultUser = "root"
-		if p.opts.UserExists != nil && p.opts.UserExists("keepalived_script") {
-			defaultUser = "keepalived_script"
-		}
 	}
 	vs, cs := p.scripts()
 	for _, list := range [][]scriptRef{vs, cs} {
@@ -94,80 +121,40 @@ func (p *parser) checkScriptSecurity() {
 			if strings.HasPrefix(argv0, "<") && strings.HasPrefix(strings.TrimLeft(argv0[1:], " \t"), "/") {
 				continue // a file-open test, not executed
 			}
-			path := argv0
-			if !strings.Contains(path, "/") {
-				if p.opts.LookPath == nil {
-					continue
+			_, err := p.opts.CheckScript(argv0, s.user, s.group)
+			var f scriptFault
+			known := errors.As(err, &f)
+			found := err == nil || !known || !f.Missing()
+			runs := err == nil || (known && f.Unsafe() && !g.EnableScriptSecurity)
+			if found && !g.EnableScriptSecurity {
+				// keepalived: a script was found (SC_ISSCRIPT) and script
+				// security is off.
+				if runs && err == nil {
+					p.report(s.cmd.Pos, Security, s.kind, "the script runs anyway; set enable_script_security",
+						"script %s is executed but script security is not enabled", argv0)
+				} else if runs {
+					p.report(s.cmd.Pos, Security, s.kind, "the script runs anyway; set enable_script_security",
+						"script %s is executed but script security is not enabled: %v", argv0, err)
+				} else {
+					p.report(s.cmd.Pos, Security, s.kind, "set enable_script_security",
+						"scripts are executed but script security is not enabled")
 				}
-				found, err := p.opts.LookPath(path)
-				if err != nil {
-					p.notice(s.cmd.Pos, s.kind, "script disabled", "cannot find script %s in PATH", path)
-					continue
-				}
-				path = found
 			}
-			fi, err := p.opts.Stat(path)
-			if err != nil {
-				p.notice(s.cmd.Pos, s.kind, "script disabled", "script %s cannot be accessed: %v", path, unwrapPathErr(err))
+			if runs {
 				continue
 			}
-			user := s.cmd.User
-			if user == "" {
-				user = defaultUser
+			switch {
+			case s.track && (!known || !f.NotExecutable()):
+				p.warn(s.cmd.Pos, s.kind, "script disabled and removed from tracking", "%v", err)
+			case s.track:
+				p.notice(s.cmd.Pos, s.kind, "script disabled and removed from tracking", "%v", err)
+			default:
+				p.notice(s.cmd.Pos, s.kind, "script disabled", "%v", err)
 			}
-			if !g.EnableScriptSecurity {
-				p.report(s.cmd.Pos, Security, s.kind, "the script runs anyway; set enable_script_security",
-					"script %s is executed but script security is not enabled", path)
-				continue
-			}
-			if user == "root" && p.insecure(path, fi) {
-				p.warn(s.cmd.Pos, s.kind, "script disabled", "unsafe permissions for script %s run as root", path)
-			}
+			s.cmd.Argv = nil
 		}
 	}
-}
-
-// insecure reports whether a non-root user could change the file or a
-// directory above it.
-func (p *parser) insecure(path string, fi fs.FileInfo) bool {
-	check := func(fi fs.FileInfo) bool {
-		uid, gid, ok := owner(fi)
-		if !ok {
-			return false
-		}
-		m := fi.Mode()
-		if uid != 0 {
-			return true
-		}
-		if m.IsDir() && m&fs.ModeSticky != 0 {
-			return false
-		}
-		return (gid != 0 && m&0o020 != 0) || m&0o002 != 0
-	}
-	if check(fi) {
-		return true
-	}
-	for dir := path; ; {
-		i := strings.LastIndexByte(dir, '/')
-		if i < 0 {
-			return false
-		}
-		dir = dir[:i]
-		d := dir
-		if d == "" {
-			d = "/"
-		}
-		dfi, err := p.opts.Stat(d)
-		if err != nil {
-			return false
-		}
-		if check(dfi) {
-			return true
-		}
-		if d == "/" {
-			return false
-		}
-	}
+	p.dropDisabled()
 }
 
 // dropDisabled removes commands whose Argv was cleared.

@@ -1,13 +1,14 @@
 package config
 
 import (
-	"io/fs"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	chk "github.com/vigil-ha/vigil/check"
 )
 
 var testIfaces = map[string]bool{"eth0": true, "eth1": true, "eth2": true}
@@ -419,38 +420,124 @@ func TestKeywordTable(t *testing.T) {
 	}
 }
 
+// The errors of chk.CheckScriptAs are what config classifies.
+var _ scriptFault = (*chk.SecurityError)(nil)
+
+// fakeScripts judges scripts by name: the part after the last slash says
+// what chk.CheckScriptAs would find, and every call is recorded.
+type fakeScripts struct{ calls []string }
+
+func (f *fakeScripts) check(argv0, user, group string) (string, error) {
+	f.calls = append(f.calls, argv0+" as "+user+":"+group)
+	fault := func(err error) error { return &chk.SecurityError{Script: argv0, Path: argv0, Err: err} }
+	switch argv0[strings.LastIndexByte(argv0, '/')+1:] {
+	case "missing.sh":
+		return "", fault(chk.ErrNotFound)
+	case "unsafe.sh":
+		return "", fault(chk.ErrInsecure)
+	case "noexec.sh":
+		return "", fault(chk.ErrNotExecutable)
+	case "fifo-dir.sh":
+		return "", fault(chk.ErrWrongFileType)
+	}
+	return argv0, nil
+}
+
+// TestScriptSecurity is keepalived's check_script_secure as its callers use
+// it, case by case: what is disabled, what a disabled vrrp_script does to
+// tracking, and the -t exit code.
 func TestScriptSecurity(t *testing.T) {
-	conf := "vrrp_script chk {\n script \"/etc/k/chk.sh arg\"\n}\n" + instConf("    track_script {\n        chk\n    }\n    notify_master /etc/k/missing.sh\n")
-	self, err := os.Stat(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
+	conf := func(sec, track, notify string) string {
+		return "global_defs {\n" + sec + " script_user root\n}\nvrrp_script chk {\n script \"/etc/k/" + track + " arg\"\n weight 0\n}\n" +
+			instConf("    track_script {\n        chk\n    }\n    notify_master /etc/k/"+notify+"\n")
 	}
+	const on = " enable_script_security\n"
+	cases := []struct {
+		name          string
+		conf          string
+		trackRemoved  bool
+		notifyRemoved bool
+		exit          int
+		want          []string
+	}{
+		{"safe scripts with script security", conf(on, "ok.sh", "ok.sh"), false, false, 0, nil},
+		{"safe scripts without script security", conf("", "ok.sh", "ok.sh"), false, false, 6, []string{
+			`security t.conf:5:9: vrrp_script chk: script /etc/k/ok.sh is executed but script security is not enabled (the script runs anyway; set enable_script_security)`,
+			`security t.conf:14:19: notify script of VI_1: script /etc/k/ok.sh is executed but script security is not enabled (the script runs anyway; set enable_script_security)`,
+		}},
+		{"unsafe scripts with script security are disabled", conf(on, "unsafe.sh", "unsafe.sh"), true, true, 5, []string{
+			`warning t.conf:6:9: vrrp_script chk: check: script /etc/k/unsafe.sh: unsafe permissions (script disabled and removed from tracking)`,
+			`notice t.conf:15:19: notify script of VI_1: check: script /etc/k/unsafe.sh: unsafe permissions (script disabled)`,
+		}},
+		{"unsafe scripts without script security run", conf("", "unsafe.sh", "unsafe.sh"), false, false, 6, []string{
+			`security t.conf:5:9: vrrp_script chk: script /etc/k/unsafe.sh is executed but script security is not enabled: check: script /etc/k/unsafe.sh: unsafe permissions (the script runs anyway; set enable_script_security)`,
+			`security t.conf:14:19: notify script of VI_1: script /etc/k/unsafe.sh is executed but script security is not enabled: check: script /etc/k/unsafe.sh: unsafe permissions (the script runs anyway; set enable_script_security)`,
+		}},
+		{"missing scripts are disabled", conf(on, "missing.sh", "missing.sh"), true, true, 5, []string{
+			`warning t.conf:6:9: vrrp_script chk: check: script /etc/k/missing.sh: cannot be accessed (script disabled and removed from tracking)`,
+			`notice t.conf:15:19: notify script of VI_1: check: script /etc/k/missing.sh: cannot be accessed (script disabled)`,
+		}},
+		{"missing scripts are disabled without script security", conf("", "missing.sh", "missing.sh"), true, true, 5, []string{
+			`warning t.conf:5:9: vrrp_script chk: check: script /etc/k/missing.sh: cannot be accessed (script disabled and removed from tracking)`,
+			`notice t.conf:14:19: notify script of VI_1: check: script /etc/k/missing.sh: cannot be accessed (script disabled)`,
+		}},
+		{"scripts not executable are disabled quietly", conf(on, "noexec.sh", "noexec.sh"), true, true, 0, []string{
+			`notice t.conf:6:9: vrrp_script chk: check: script /etc/k/noexec.sh: not executable (script disabled and removed from tracking)`,
+			`notice t.conf:15:19: notify script of VI_1: check: script /etc/k/noexec.sh: not executable (script disabled)`,
+		}},
+		{"a wrong file type on the path disables even without script security", conf("", "fifo-dir.sh", "ok.sh"), true, false, 6, []string{
+			`warning t.conf:5:9: vrrp_script chk: check: script /etc/k/fifo-dir.sh: wrong file type (script disabled and removed from tracking)`,
+			`security t.conf:5:9: vrrp_script chk: scripts are executed but script security is not enabled (set enable_script_security)`,
+			`security t.conf:14:19: notify script of VI_1: script /etc/k/ok.sh is executed but script security is not enabled (the script runs anyway; set enable_script_security)`,
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeScripts{}
+			opts := testOpts()
+			opts.CheckScript = f.check
+			cfg, got, errs := load(t, c.conf, opts)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("complaints:\n got %q\nwant %q", got, c.want)
+			}
+			if code := ExitCode(cfg, errs, nil); code != c.exit {
+				t.Errorf("ExitCode = %d, want %d", code, c.exit)
+			}
+			x := cfg.Instances[0]
+			if removed := cfg.Scripts["chk"] == nil && len(x.TrackScripts) == 0; removed != c.trackRemoved {
+				t.Errorf("vrrp_script removed = %v (scripts %v, tracked %v), want %v", removed, cfg.Scripts, x.TrackScripts, c.trackRemoved)
+			}
+			if removed := x.Notify.Master == nil; removed != c.notifyRemoved {
+				t.Errorf("notify_master removed = %v, want %v", removed, c.notifyRemoved)
+			}
+			for _, call := range f.calls {
+				if !strings.HasSuffix(call, " as root:") {
+					t.Errorf("checked %s, want as script_user root", call)
+				}
+			}
+		})
+	}
+}
+
+// TestScriptSecurityUsers: each script is judged for the user it runs as:
+// its own, the vrrp_script's user, else script_user, else the default
+// ("").
+func TestScriptSecurityUsers(t *testing.T) {
+	text := "vrrp_script a {\n script /etc/k/a.sh\n user nobody nogroup\n}\nvrrp_script b {\n script /etc/k/b.sh\n}\n" +
+		instConf("    track_script {\n a\n b\n    }\n    notify_master \"/etc/k/m.sh\" daemon\n    notify_backup /etc/k/bk.sh\n")
+	f := &fakeScripts{}
 	opts := testOpts()
-	opts.Stat = func(name string) (fs.FileInfo, error) {
-		if name == "/etc/k/chk.sh" {
-			return self, nil
-		}
-		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	opts.CheckScript = f.check
+	load(t, "global_defs {\n enable_script_security\n}\n"+text, opts)
+	want := []string{"/etc/k/a.sh as nobody:nogroup", "/etc/k/b.sh as :", "/etc/k/bk.sh as :", "/etc/k/m.sh as daemon:"}
+	if slices.Sort(f.calls); !slices.Equal(f.calls, want) {
+		t.Errorf("checked %q, want %q", f.calls, want)
 	}
-	_, got, errs := load(t, conf, opts)
-	want := []string{
-		`security t.conf:2:9: vrrp_script chk: script /etc/k/chk.sh is executed but script security is not enabled (the script runs anyway; set enable_script_security)`,
-		`notice t.conf:10:19: notify script of VI_1: script /etc/k/missing.sh cannot be accessed: file does not exist (script disabled)`,
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("complaints:\n got %q\nwant %q", got, want)
-	}
-	if c := ExitCode(&Config{}, errs, nil); c != 6 {
-		t.Errorf("ExitCode = %d, want 6", c)
-	}
-	_, got, errs = load(t, "global_defs {\n enable_script_security\n}\n"+conf, opts)
-	for _, g := range got {
-		if strings.HasPrefix(g, "security") {
-			t.Errorf("security complaint with script security enabled: %s", g)
-		}
-	}
-	if c := ExitCode(&Config{}, errs, nil); c != 0 {
-		t.Errorf("ExitCode with script security = %d, want 0 (%q)", c, got)
+	f.calls = nil
+	load(t, "global_defs {\n enable_script_security\n script_user root wheel\n}\n"+text, opts)
+	want = []string{"/etc/k/a.sh as nobody:nogroup", "/etc/k/b.sh as root:wheel", "/etc/k/bk.sh as root:wheel", "/etc/k/m.sh as daemon:"}
+	if slices.Sort(f.calls); !slices.Equal(f.calls, want) {
+		t.Errorf("checked %q, want %q", f.calls, want)
 	}
 }
 

@@ -18,6 +18,12 @@
 // timeout that kills its process group), FIFO (creation, non-blocking
 // writes, the reader script), and their failure counters.
 //
+// Every script start goes through check.Command, which applies script
+// security again right before the exec: a script made unsafe since the
+// configuration was loaded is refused and counted (Stats.Refused,
+// FIFOStats.ScriptRefused), unless Command.AllowUnsafe says script security
+// is off.
+//
 // Must not: block the daemon loop (Notifier.Notify only appends to a queue
 // and writes one line to each non-blocking FIFO), decide states, or touch
 // the network or kernel state.

@@ -21,7 +21,9 @@ type FIFOConfig struct {
 	UID, GID uint32
 	// Script, if set, is notify_fifo_script: started once, before the FIFO
 	// is opened, with Path appended to its argv; it is sent SIGTERM on
-	// Close.
+	// Close. The script-security check runs right before the start (see
+	// check.Command); a refused script is logged and counted, and the FIFO
+	// works without it.
 	Script *Command
 	Log    *slog.Logger // nil: slog.Default()
 }
@@ -30,4 +32,7 @@ type FIFOConfig struct {
 type FIFOStats struct {
 	Lines  uint64 // lines written whole
 	Errors uint64 // lines refused (full, short write, closed)
+	// ScriptRefused counts starts of the FIFO script that the
+	// script-security check refused.
+	ScriptRefused uint64
 }

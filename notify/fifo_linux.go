@@ -66,19 +66,30 @@ func OpenFIFO(cfg FIFOConfig) (*FIFO, error) {
 	}
 	if cfg.Script != nil && len(cfg.Script.Argv) > 0 {
 		argv := append(append([]string(nil), cfg.Script.Argv...), cfg.Path)
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if cfg.Script.Credential {
-			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: cfg.Script.UID, Gid: cfg.Script.GID, Groups: []uint32{cfg.Script.GID}}
-		}
-		if err := cmd.Start(); err != nil {
+		cmd, err := check.Command(check.Script{
+			Argv:       argv,
+			Credential: cfg.Script.Credential, UID: cfg.Script.UID, GID: cfg.Script.GID,
+			AllowUnsafe: cfg.Script.AllowUnsafe,
+		})
+		var se *check.SecurityError
+		switch {
+		case errors.As(err, &se):
+			f.stats.ScriptRefused++
+			log.Warn("notify: FIFO script refused by script security; the FIFO stays open without it", "fifo", cfg.Path, "err", err)
+		case err != nil:
 			unix.Close(fd)
 			f.removeCreated()
-			return nil, fmt.Errorf("notify: FIFO %s: start script %s: %w", cfg.Path, argv[0], err)
+			return nil, fmt.Errorf("notify: FIFO %s: script %s: %w", cfg.Path, argv[0], err)
+		default:
+			if err := cmd.Start(); err != nil {
+				unix.Close(fd)
+				f.removeCreated()
+				return nil, fmt.Errorf("notify: FIFO %s: start script %s: %w", cfg.Path, argv[0], err)
+			}
+			f.script = cmd
+			f.waited = make(chan struct{})
+			go f.runWaitScript()
 		}
-		f.script = cmd
-		f.waited = make(chan struct{})
-		go f.runWaitScript()
 	}
 	f.fd = fd
 	return f, nil

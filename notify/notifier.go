@@ -34,7 +34,8 @@ type Stats struct {
 	Succeeded  uint64
 	Failed     uint64 // non-zero exit or foreign signal
 	TimedOut   uint64 // killed at Config.Timeout
-	Errors     uint64 // could not start
+	Errors     uint64 // could not start (Refused included)
+	Refused    uint64 // not started: the script-security check refused it right before the run (a missing script is only an error)
 	Dropped    uint64 // runs refused because their queue was full
 	FIFOLines  uint64 // lines written to FIFOs
 	FIFOErrors uint64 // lines a FIFO refused (reader gone or behind)
@@ -169,7 +170,8 @@ func (n *Notifier) runQueue(k queueKey, q *queue) {
 		res := check.Exec(n.ctx, check.Script{
 			Name: r.ev.Name, Argv: r.cmd.Argv,
 			Credential: r.cmd.Credential, UID: r.cmd.UID, GID: r.cmd.GID,
-			Timeout: n.cfg.Timeout, KillGrace: n.cfg.KillGrace,
+			AllowUnsafe: r.cmd.AllowUnsafe,
+			Timeout:     n.cfg.Timeout, KillGrace: n.cfg.KillGrace,
 		}, nil)
 		if !res.OK() {
 			n.log.Warn("notify script "+res.String(), "kind", r.ev.Kind.String(), "name", r.ev.Name, "state", r.ev.State, "script", r.cmd.Argv[0])
@@ -187,6 +189,9 @@ func (n *Notifier) runQueue(k queueKey, q *queue) {
 			n.stats.TimedOut++
 		default:
 			n.stats.Errors++
+			if res.Refused {
+				n.stats.Refused++
+			}
 		}
 		n.markIdleLocked()
 		n.mu.Unlock()

@@ -11,6 +11,10 @@ type Command struct {
 	Argv       []string
 	Credential bool // run as UID:GID; otherwise as the daemon
 	UID, GID   uint32
+	// AllowUnsafe runs the script even when the script-security check
+	// refuses it right before a run (keepalived without
+	// enable_script_security); see check.Command.
+	AllowUnsafe bool
 }
 
 // Scripts are the notify scripts of one instance or sync group. keepalived

@@ -33,6 +33,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/internal/daemon"
@@ -126,8 +127,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ConfigID:        o.configID,
 		Strict:          o.strict,
 		InterfaceExists: interfaceExists,
-		Stat:            os.Stat,
-		LookPath:        exec.LookPath,
+		CheckScript:     check.CheckScriptAs,
 		UserExists:      userExists,
 		KeyFile:         checkKeyFile,
 	}

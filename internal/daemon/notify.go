@@ -73,7 +73,8 @@ func (d *Daemon) notifyCommand(c *config.Command) *notify.Command {
 		d.log.Warn(fmt.Sprintf("%s: script %s: %v; running it as root", c.Pos, c.Argv[0], err))
 		uid, gid = 0, 0
 	}
-	return &notify.Command{Argv: c.Argv, Credential: uid != 0 || gid != 0, UID: uid, GID: gid}
+	return &notify.Command{Argv: c.Argv, Credential: uid != 0 || gid != 0, UID: uid, GID: gid,
+		AllowUnsafe: !d.cfg.Global.EnableScriptSecurity}
 }
 
 func (d *Daemon) notifyScripts(n config.Notify) notify.Scripts {

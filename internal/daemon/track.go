@@ -228,6 +228,7 @@ func newTrackedScript(sc *config.Script, cfg *config.Config, now time.Time) (*tr
 		run: check.Script{
 			Name: sc.Name, Argv: sc.Cmd.Argv, Timeout: sc.Timeout,
 			Credential: uid != 0 || gid != 0, UID: uid, GID: gid,
+			AllowUnsafe: !cfg.Global.EnableScriptSecurity,
 		},
 	}, nil
 }

@@ -36,19 +36,28 @@ type Recorder struct {
 	Dir  string // where the logs go
 }
 
-// NewRecorder writes the recorder script into a fresh directory that any
-// user can write (scripts may run as nobody) and returns it.
+// NewRecorder writes the recorder script into a fresh directory that only
+// its owner can write (so that script security lets root run it) and
+// returns it; the logs go to a subdirectory any user can write (scripts
+// may run as nobody).
 func NewRecorder(t testing.TB) *Recorder {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "vigil-rec-")
+	top, err := os.MkdirTemp("", "vigil-rec-")
 	if err != nil {
 		t.Fatalf("notifytest: %v", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { os.RemoveAll(top) })
+	dir := filepath.Join(top, "logs")
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatalf("notifytest: %v", err)
+	}
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatalf("notifytest: %v", err)
+	}
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatalf("notifytest: %v", err)
 	}
-	p := filepath.Join(dir, "rec")
+	p := filepath.Join(top, "rec")
 	// One printf of the whole line to an O_APPEND file: lines never interleave.
 	script := `#!/bin/sh
 line=""
