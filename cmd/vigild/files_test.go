@@ -374,3 +374,25 @@ func TestControlSocketKeepsOtherFile(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigTestFileSymlinkAttack: an operator runs vigild -t=FILE as
+// root with FILE in a shared directory where nobody planted a symlink to a
+// root file. The report is not appended through it: vigild says why and
+// exits 4, and the root file is as it was.
+func TestConfigTestFileSymlinkAttack(t *testing.T) {
+	dir, target := sharedDir(t), rootSecret(t)
+	report := filepath.Join(dir, "check.log")
+	nobodyDoes(t, "ln", "-s", target, report)
+	conf := filepath.Join(t.TempDir(), "keepalived.conf")
+	if err := os.WriteFile(conf, []byte("global_defs {\n    no_such_keyword 1\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	code := run([]string{"--config-test=" + report, "-f", conf}, &stdout, &stderr)
+	if secretChanged(target) {
+		t.Fatalf("vigild -t=%s appended through nobody's symlink into %s", report, target)
+	}
+	if code != 4 || !strings.Contains(stderr.String(), "symlink") {
+		t.Fatalf("vigild -t=FILE over a symlink: exit %d, stderr %q; want 4 naming the symlink", code, stderr.String())
+	}
+}

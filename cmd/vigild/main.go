@@ -113,8 +113,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	o.test = fs.Changed("config-test")
 	if o.test && o.configTest != "-" && o.configTest != "" {
-		// keepalived -t=FILE logs to FILE.
-		f, err := os.OpenFile(o.configTest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		// keepalived -t=FILE logs to FILE. As root, often in /tmp: never
+		// through a symlink, into a FIFO or into another user's file.
+		f, err := safefile.OpenAppend(o.configTest)
 		if err != nil {
 			fmt.Fprintf(stderr, "vigild: %v\n", err)
 			return 4

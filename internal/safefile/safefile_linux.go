@@ -297,6 +297,45 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (replaced string, err
 	return d.WriteFile(filepath.Base(path), data, perm)
 }
 
+// OpenAppend opens path for appending, as a log (vigild -t=FILE): the
+// directory through [OpenDir] (not created), the file created 0600 if it
+// is missing, without following a symlink at its name and without
+// blocking. An existing entry is used only if it is a regular file of the
+// caller's with one link (what [Dir.WriteFile] would leave alone);
+// anything else (another user's file, a FIFO, a hard link) is an error and
+// is not written.
+func OpenAppend(path string) (*os.File, error) {
+	d, err := OpenDir(filepath.Dir(path), 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	name := filepath.Base(path)
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
+	var st unix.Stat_t
+	if err != nil {
+		// A symlink at the name fails with ELOOP, or with EACCES when
+		// O_CREAT meets another user's symlink in a sticky directory: say
+		// what is there.
+		if unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && !ours(&st) {
+			return nil, fmt.Errorf("safefile: %s: is %s; not written", path, describe(&st))
+		}
+		return nil, fmt.Errorf("safefile: %s: %w", path, err)
+	}
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("safefile: %s: %w", path, err)
+	}
+	if !ours(&st) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("safefile: %s: is %s; not written", path, describe(&st))
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
 // CreatePIDFile takes the pid file at path: it opens or creates it (see
 // the package documentation; missing directories are created 0755),
 // takes an exclusive flock without waiting, and then writes pid into it.

@@ -392,3 +392,41 @@ func TestPIDFileCloseKeepsReplacement(t *testing.T) {
 	}
 	unchanged(t, target)
 }
+
+// TestOpenAppendAttacks: vigild -t=FILE appends its report as root,
+// often in /tmp. nobody plants a symlink to a root file, a FIFO, or a
+// file of their own at the name: none is written (and the FIFO does not
+// block); a missing file is created 0600, an existing one of ours is
+// appended to.
+func TestOpenAppendAttacks(t *testing.T) {
+	testnet.Nobody(t)
+	dir := sharedDir(t)
+	target := secret(t)
+	link, fifo, theirs := filepath.Join(dir, "link"), filepath.Join(dir, "fifo"), filepath.Join(dir, "theirs")
+	asNobody(t, "ln", "-s", target, link)
+	asNobody(t, "mkfifo", "-m", "0666", fifo)
+	asNobody(t, "sh", "-c", "echo mine > "+theirs+" && chmod 666 "+theirs)
+	for _, p := range []string{link, fifo, theirs} {
+		within(t, "OpenAppend "+p, func() {
+			if f, err := safefile.OpenAppend(p); err == nil {
+				f.Close()
+				t.Errorf("OpenAppend(%s) opened nobody's entry", filepath.Base(p))
+			}
+		})
+	}
+	unchanged(t, target)
+	if b, _ := os.ReadFile(theirs); string(b) != "mine\n" {
+		t.Errorf("nobody's file now holds %q", b)
+	}
+
+	ok := filepath.Join(dir, "report")
+	for _, line := range []string{"one\n", "two\n"} {
+		f, err := safefile.OpenAppend(ok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(line)
+		f.Close()
+	}
+	ownRegular(t, ok, 0o600, "one\ntwo\n")
+}

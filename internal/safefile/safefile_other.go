@@ -5,6 +5,7 @@ package safefile
 import (
 	"errors"
 	"io/fs"
+	"os"
 )
 
 // OpenDir is only implemented on Linux.
@@ -31,3 +32,6 @@ func CreatePIDFile(path string, pid int) (*PIDFile, error) { return nil, errors.
 
 // Close is only implemented on Linux.
 func (p *PIDFile) Close() error { return errors.ErrUnsupported }
+
+// OpenAppend is only implemented on Linux.
+func OpenAppend(path string) (*os.File, error) { return nil, errors.ErrUnsupported }
