@@ -70,8 +70,11 @@ func (d *Daemon) notifyCommand(c *config.Command) *notify.Command {
 	}
 	uid, gid, err := check.LookupCredential(user, group)
 	if err != nil {
-		d.log.Warn(fmt.Sprintf("%s: script %s: %v; running it as root", c.Pos, c.Argv[0], err))
-		uid, gid = 0, 0
+		// The script was meant to run as someone else and was judged safe
+		// for that user: running it as root instead could hand root to
+		// whoever may change it. keepalived disables it too.
+		d.log.Error(fmt.Sprintf("%s: script %s: %v; script disabled", c.Pos, c.Argv[0], err))
+		return nil
 	}
 	return &notify.Command{Argv: c.Argv, Credential: uid != 0 || gid != 0, UID: uid, GID: gid,
 		AllowUnsafe: !d.cfg.Global.EnableScriptSecurity}
