@@ -105,6 +105,8 @@ type Daemon struct {
 	reloads, reloadFailures uint64
 	staticErrors            uint64
 
+	rl *rateLogs // per-packet and per-event log lines, made on first use
+
 	mu     sync.Mutex
 	status Status // guarded by mu; the last snapshot, taken when the loop ends
 }
@@ -294,10 +296,18 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 			next, found = t, true
 		}
 	}
+	if d.rl != nil {
+		if t, ok := d.rl.deadline(); ok && (!found || t.Before(next)) {
+			next, found = t, true
+		}
+	}
 	return next, found
 }
 
 func (d *Daemon) fireTimers(now time.Time) {
+	if d.rl != nil {
+		d.rl.flush(now)
+	}
 	if d.trk.fire(now) {
 		d.evaluate(now)
 	}
