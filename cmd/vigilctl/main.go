@@ -3,6 +3,7 @@
 //	vigilctl status          # instances, states, priorities, counters (table)
 //	vigilctl status --json   # the same as JSON
 //	vigilctl reload          # reload the configuration (like SIGHUP, but reports the result)
+//	vigilctl reload --force  # also apply a configuration without any vrrp_instance
 //
 // It never touches the kernel: everything it shows comes from vigild.
 package main
@@ -31,6 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	sock := fs.StringP("socket", "s", "/run/vigild.sock", "vigild control socket")
 	asJSON := fs.Bool("json", false, "print JSON")
+	force := fs.Bool("force", false, "reload: apply a configuration without any vrrp_instance too (stops every running one)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -42,6 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status", "stats", "dump":
 		cmd = "status"
 	case "reload":
+		if *force {
+			cmd = "reload --force"
+		}
 	default:
 		fmt.Fprintf(stderr, "vigilctl: unknown command %q (status, reload)\n", cmd)
 		return 2
@@ -53,8 +58,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *asJSON || cmd != "status" {
 		stdout.Write(raw)
-		var res struct{ Result string }
+		var res struct{ Result, Error string }
 		if json.Unmarshal(raw, &res) == nil && res.Result == "failed" {
+			fmt.Fprintf(stderr, "vigilctl: %s failed: %s\n", cmd, res.Error)
 			return 1
 		}
 		return 0

@@ -68,6 +68,27 @@ func TestReloadFailureExitCode(t *testing.T) {
 	if code := run([]string{"-s", sock, "reload"}, &out, &errOut); code != 1 {
 		t.Errorf("failed reload: exit %d, want 1 (%s)", code, out.String())
 	}
+	if !strings.Contains(errOut.String(), "reload failed: bad file") {
+		t.Errorf("the reason is not on stderr: %q", errOut.String())
+	}
+}
+
+// TestReloadForce: --force asks vigild for "reload --force".
+func TestReloadForce(t *testing.T) {
+	sent := make(chan string, 2)
+	sock := serve(t, func(cmd string) any {
+		sent <- cmd
+		return map[string]string{"result": "ok"}
+	})
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{{"reload"}, {"reload", "--force"}} {
+		if code := run(append([]string{"-s", sock}, args...), &out, &errOut); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
+		}
+	}
+	if a, b := <-sent, <-sent; a != "reload" || b != "reload --force" {
+		t.Errorf("sent %q, %q; want reload then reload --force", a, b)
+	}
 }
 
 func TestNoDaemon(t *testing.T) {

@@ -47,6 +47,13 @@ func loadConf(t *testing.T, text string) *config.Config {
 // startNode runs a daemon for conf whose adverts come from addr4 / addr6.
 func startNode(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string) *node {
 	t.Helper()
+	return startNodeWith(t, wire, addr4, addr6, text, Options{})
+}
+
+// startNodeWith is startNode with opts (Log, Reload); opts.Host is the
+// twins'.
+func startNodeWith(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string, opts Options) *node {
+	t.Helper()
 	n := &node{kernel: viptest.NewKernel("eth0", "eth1"), ifev: make(chan check.IfaceEvent, 16), done: make(chan error, 1)}
 	mac := net.HardwareAddr{2, 0, 0, 0, 0, byte(len(addr4))}
 	host := Host{
@@ -67,7 +74,8 @@ func startNode(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text stri
 		InterfaceEvents: n.ifev,
 		GoTimer:         true,
 	}
-	d, err := New(loadConf(t, text), Options{Host: host})
+	opts.Host = host
+	d, err := New(loadConf(t, text), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
