@@ -3,8 +3,12 @@ package config
 import (
 	"errors"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 const goodInstance = `global_defs {
@@ -136,4 +140,50 @@ func TestRecognisableConfigsStillLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDifferentialNotAConf runs keepalived 2.2.7 -t on the files vigil
+// refuses as not a keepalived.conf or as an include loop, and asserts the
+// documented deviation: keepalived answers 5 (garbage, a loop through a
+// file that defines something: "already defined") or 0 (a NUL file, a
+// file holding only the loop) and would run what it recognised; vigil
+// answers 4.
+func TestDifferentialNotAConf(t *testing.T) {
+	testnet.NeedRoot(t, "ip", "keepalived")
+	ns := testNamespace(t, "eth0")
+	dir := t.TempDir()
+	inst := strings.ReplaceAll(goodInstance, "192.0.2.254/24", "192.0.2.254/24\n    }\n    unicast_peer {\n        192.0.2.2")
+	cases := []struct {
+		name, text string
+		keepalived int
+	}{
+		{"random bytes", randomGarbage(1, 4096), ExitWarnings},
+		{"NUL bytes", "\x00\x01\x02 router_id x\x00\n", ExitOK},
+		{"text of another program", "server {\n  listen 80;\n}\nuser www-data;\nworker_processes auto;\n", ExitWarnings},
+		{"only an include loop", "include loop.conf\n", ExitOK},
+		{"include loop after an instance", inst + "include loop.conf\n", ExitWarnings},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, "loop.conf")
+			if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want, out := keepalivedExit(t, ns, path, "node1")
+			cfg, errs, err := Load(path, hostOptions(t, ns, "node1"))
+			got := ExitCode(cfg, errs, err)
+			if want != c.keepalived || got != ExitCannot {
+				t.Errorf("keepalived -t %d (documented %d), vigil %d (documented %d)\nkeepalived said:\n%s\nvigil said:\n%s",
+					want, c.keepalived, got, ExitCannot, tail(out, 10), complaintsText(errs))
+			}
+		})
+	}
+}
+
+func tail(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
 }
