@@ -83,7 +83,9 @@ func request(path, cmd string) ([]byte, error) {
 
 // status mirrors the fields of daemon.Status that vigilctl prints.
 type status struct {
-	RouterID  string `json:"router_id"`
+	RouterID       string `json:"router_id"`
+	ReloadFailures uint64 `json:"reload_failures"`
+	ReloadError    string `json:"reload_error"`
 	Instances []struct {
 		Name           string            `json:"name"`
 		Interface      string            `json:"interface"`
@@ -135,6 +137,9 @@ func printStatus(w io.Writer, raw []byte) int {
 			in.State, prio, orDash(in.Master), since, in.Reason, in.AdvertsSent, strings.Join(rx, " "))
 	}
 	tw.Flush()
+	if s.ReloadError != "" {
+		fmt.Fprintf(w, "\nlast reload failed (%d failures so far): %s\n", s.ReloadFailures, s.ReloadError)
+	}
 	return 0
 }
 

@@ -62,6 +62,20 @@ func TestStatusTable(t *testing.T) {
 	}
 }
 
+// TestStatusShowsRefusedReload: the reason of the last refused reload is
+// printed under the table.
+func TestStatusShowsRefusedReload(t *testing.T) {
+	st := daemon.Status{RouterID: "fw1", ReloadFailures: 2, ReloadError: "reload refused: k.conf:1:1: binary data"}
+	sock := serve(t, func(string) any { return st })
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "last reload failed (2 failures so far): reload refused: k.conf:1:1: binary data") {
+		t.Errorf("output lacks the refused reload:\n%s", out.String())
+	}
+}
+
 func TestReloadFailureExitCode(t *testing.T) {
 	sock := serve(t, func(string) any { return map[string]string{"result": "failed", "error": "bad file"} })
 	var out, errOut bytes.Buffer
