@@ -86,7 +86,7 @@ type status struct {
 	RouterID       string `json:"router_id"`
 	ReloadFailures uint64 `json:"reload_failures"`
 	ReloadError    string `json:"reload_error"`
-	Instances []struct {
+	Instances      []struct {
 		Name           string            `json:"name"`
 		Interface      string            `json:"interface"`
 		VRID           int               `json:"vrid"`
