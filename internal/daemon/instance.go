@@ -488,7 +488,9 @@ func (d *Daemon) removeVIPs(inst *instance) {
 func (inst *instance) vipError(err error) {
 	inst.vipErrors++
 	inst.lastErr = err.Error()
-	if inst.rl.allow(slog.LevelError, "address or route change failures", inst.cfg.Name, "", time.Now()) {
+	// Each distinct error is logged once per interval; the last one is in
+	// the status.
+	if inst.rl.allow(slog.LevelError, "address or route change failures", inst.cfg.Name, err.Error(), time.Now()) {
 		inst.log.Error(fmt.Sprintf("(%s) address or route change failed", inst.cfg.Name), "err", err)
 	}
 }
