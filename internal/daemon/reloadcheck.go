@@ -34,7 +34,9 @@ func checkReload(running int, next *config.Config, complaints []*config.Error, l
 	var fatal []string
 	for _, c := range complaints {
 		if c.Severity == config.Fatal {
-			fatal = append(fatal, c.Error())
+			e := *c
+			e.Fallback = "" // "vigild does not start" speaks of a start
+			fatal = append(fatal, e.Error())
 		}
 	}
 	if len(fatal) > maxReasons {
