@@ -8,6 +8,11 @@
 // fallbacks, script security, and Dump, which prints the effective
 // configuration back in keepalived.conf syntax.
 //
+// A file that is not a keepalived configuration at all (binary data, more
+// unknown keyword lines than known ones) and an include loop are Fatal
+// complaints, so neither vigild nor a reload runs one; the former wrap
+// ErrNotKeepalivedConf.
+//
 // Every node of the model and every complaint carries the file:line:col of
 // the text that produced it, also through includes and expansion.
 // Complaints are *Error values with a Severity (Warning, Fatal, Security,

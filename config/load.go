@@ -2,7 +2,9 @@ package config
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -59,6 +61,7 @@ func parse(name string, data []byte, o Options) (*Config, []*Error) {
 	p.parseBlock(tables(), cfg, true, "", Pos{})
 	p.resolve()
 	p.checkScriptSecurity()
+	p.checkRecognisable()
 	errs := p.errs
 	if o.Strict {
 		for _, e := range errs {
@@ -69,6 +72,30 @@ func parse(name string, data []byte, o Options) (*Config, []*Error) {
 		}
 	}
 	return cfg, tidy(errs, name)
+}
+
+// ErrNotKeepalivedConf is wrapped by the Fatal complaints about a file that
+// is not a keepalived configuration at all: binary data, or more unknown
+// keyword lines than known ones.
+var ErrNotKeepalivedConf = errors.New("not a keepalived.conf")
+
+// checkRecognisable refuses every file whose keyword lines are mostly not
+// keepalived's (unknown keywords and stray braces outnumber the known
+// keywords): binary garbage, another program's configuration, a file
+// truncated into a block's middle. keepalived runs such a file with
+// whatever it recognised (-t exit 5); a reload of one would silently stop
+// every instance, so vigil will not run it. Lines inside value blocks
+// (addresses, routes) and inside blocks kept whole are not counted.
+func (p *parser) checkRecognisable() {
+	files := slices.Sorted(maps.Keys(p.stmts))
+	for _, name := range files {
+		f := p.stmts[name]
+		if f.unknown > f.known {
+			p.fatal(f.first, "", "vigild does not start",
+				"%d of the %d keyword lines of %s are not keepalived keywords (the first is here): %w",
+				f.unknown, f.known+f.unknown, name, ErrNotKeepalivedConf)
+		}
+	}
 }
 
 // tidy sorts complaints by position (the main file first, then included

@@ -107,6 +107,35 @@ type parser struct {
 
 	autoPref    int      // keepalived's default rule preference, counting down
 	scriptOrder []string // vrrp_script names in file order
+
+	stmts map[string]*fileStmts // keyword lines by file, for checkRecognisable
+}
+
+// fileStmts counts one file's keyword lines: those the grammar knows and
+// those it does not (unknown keywords, stray braces).
+type fileStmts struct {
+	known, unknown int
+	first          Pos // the first unknown one
+}
+
+// count records one keyword line at pos.
+func (p *parser) count(pos Pos, known bool) {
+	if p.stmts == nil {
+		p.stmts = map[string]*fileStmts{}
+	}
+	f := p.stmts[pos.File]
+	if f == nil {
+		f = &fileStmts{}
+		p.stmts[pos.File] = f
+	}
+	if known {
+		f.known++
+		return
+	}
+	if f.unknown == 0 {
+		f.first = pos
+	}
+	f.unknown++
 }
 
 func (p *parser) report(pos Pos, sev Severity, kw, fallback, format string, args ...any) {
@@ -166,18 +195,21 @@ func (p *parser) parseBlock(b *block, node any, top bool, kwName string, kwPos P
 		w := l.toks[0].s
 		if isClose(l) {
 			if top {
+				p.count(l.pos(), false)
 				p.warn(l.pos(), "}", "ignored", "extra '}'")
 				continue
 			}
 			return
 		}
 		if isOpen(l) {
+			p.count(l.pos(), false)
 			p.i--
 			p.warn(l.pos(), "{", "the block is skipped", "unexpected '{'")
 			p.skipBlock()
 			continue
 		}
 		kw := b.idx[w]
+		p.count(l.pos(), kw != nil)
 		if kw == nil {
 			where := b.name
 			if hint := legacyHint(b.name, w); hint != "" {

@@ -152,7 +152,9 @@ func (r *reader) readFile(name string, from Pos) error {
 	}
 	for _, f := range r.stack {
 		if f == name {
-			r.complain(from, Warning, "include", "file not read again", "include loop: %s includes itself", name)
+			// keepalived reads the file again and again until it runs out
+			// of file descriptors; what it then runs depends on the limit.
+			r.complain(from, Fatal, "include", "vigild does not start", "include loop: %s includes itself", name)
 			return nil
 		}
 	}
@@ -165,6 +167,11 @@ func (r *reader) readFile(name string, from Pos) error {
 }
 
 func (r *reader) readBytes(name string, data []byte) {
+	if line, col, c, ok := binaryByte(data); ok {
+		r.complain(Pos{File: name, Line: line, Col: col}, Fatal, "", "file not read, vigild does not start",
+			"binary data (byte 0x%02x): %w", c, ErrNotKeepalivedConf)
+		return
+	}
 	r.stack = append(r.stack, name)
 	defer func() { r.stack = r.stack[:len(r.stack)-1] }()
 	r.cont = nil
@@ -196,6 +203,25 @@ func (r *reader) readBytes(name string, data []byte) {
 		r.process(t, 0)
 	}
 	r.cont = nil
+}
+
+// binaryByte finds the first byte no text file holds: NUL or an ASCII
+// control character other than tab, line feed, vertical tab, form feed and
+// carriage return. Bytes above 0x7f are not judged: a comment in Latin-1
+// is still a configuration.
+func binaryByte(data []byte) (line, col int, c byte, ok bool) {
+	line, col = 1, 1
+	for _, b := range data {
+		switch {
+		case b == '\n':
+			line, col = line+1, 1
+			continue
+		case b < 0x20 && b != '\t' && b != '\v' && b != '\f' && b != '\r', b == 0x7f:
+			return line, col, b, true
+		}
+		col++
+	}
+	return 0, 0, 0, false
 }
 
 // decomment strips leading and trailing blanks and the comment, turns \# and

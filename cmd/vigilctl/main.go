@@ -3,6 +3,7 @@
 //	vigilctl status          # instances, states, priorities, counters (table)
 //	vigilctl status --json   # the same as JSON
 //	vigilctl reload          # reload the configuration (like SIGHUP, but reports the result)
+//	vigilctl reload --force  # also apply a configuration without any vrrp_instance
 //
 // It never touches the kernel: everything it shows comes from vigild.
 package main
@@ -31,6 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	sock := fs.StringP("socket", "s", "/run/vigild.sock", "vigild control socket")
 	asJSON := fs.Bool("json", false, "print JSON")
+	force := fs.Bool("force", false, "reload: apply a configuration without any vrrp_instance too (stops every running one)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -42,6 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status", "stats", "dump":
 		cmd = "status"
 	case "reload":
+		if *force {
+			cmd = "reload --force"
+		}
 	default:
 		fmt.Fprintf(stderr, "vigilctl: unknown command %q (status, reload)\n", cmd)
 		return 2
@@ -53,8 +58,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *asJSON || cmd != "status" {
 		stdout.Write(raw)
-		var res struct{ Result string }
+		var res struct{ Result, Error string }
 		if json.Unmarshal(raw, &res) == nil && res.Result == "failed" {
+			fmt.Fprintf(stderr, "vigilctl: %s failed: %s\n", cmd, res.Error)
 			return 1
 		}
 		return 0
@@ -77,8 +83,10 @@ func request(path, cmd string) ([]byte, error) {
 
 // status mirrors the fields of daemon.Status that vigilctl prints.
 type status struct {
-	RouterID  string `json:"router_id"`
-	Instances []struct {
+	RouterID       string `json:"router_id"`
+	ReloadFailures uint64 `json:"reload_failures"`
+	ReloadError    string `json:"reload_error"`
+	Instances      []struct {
 		Name           string            `json:"name"`
 		Interface      string            `json:"interface"`
 		VRID           int               `json:"vrid"`
@@ -129,6 +137,9 @@ func printStatus(w io.Writer, raw []byte) int {
 			in.State, prio, orDash(in.Master), since, in.Reason, in.AdvertsSent, strings.Join(rx, " "))
 	}
 	tw.Flush()
+	if s.ReloadError != "" {
+		fmt.Fprintf(w, "\nlast reload failed (%d failures so far): %s\n", s.ReloadFailures, s.ReloadError)
+	}
 	return 0
 }
 

@@ -62,11 +62,46 @@ func TestStatusTable(t *testing.T) {
 	}
 }
 
+// TestStatusShowsRefusedReload: the reason of the last refused reload is
+// printed under the table.
+func TestStatusShowsRefusedReload(t *testing.T) {
+	st := daemon.Status{RouterID: "fw1", ReloadFailures: 2, ReloadError: "reload refused: k.conf:1:1: binary data"}
+	sock := serve(t, func(string) any { return st })
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "last reload failed (2 failures so far): reload refused: k.conf:1:1: binary data") {
+		t.Errorf("output lacks the refused reload:\n%s", out.String())
+	}
+}
+
 func TestReloadFailureExitCode(t *testing.T) {
 	sock := serve(t, func(string) any { return map[string]string{"result": "failed", "error": "bad file"} })
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-s", sock, "reload"}, &out, &errOut); code != 1 {
 		t.Errorf("failed reload: exit %d, want 1 (%s)", code, out.String())
+	}
+	if !strings.Contains(errOut.String(), "reload failed: bad file") {
+		t.Errorf("the reason is not on stderr: %q", errOut.String())
+	}
+}
+
+// TestReloadForce: --force asks vigild for "reload --force".
+func TestReloadForce(t *testing.T) {
+	sent := make(chan string, 2)
+	sock := serve(t, func(cmd string) any {
+		sent <- cmd
+		return map[string]string{"result": "ok"}
+	})
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{{"reload"}, {"reload", "--force"}} {
+		if code := run(append([]string{"-s", sock}, args...), &out, &errOut); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
+		}
+	}
+	if a, b := <-sent, <-sent; a != "reload" || b != "reload --force" {
+		t.Errorf("sent %q, %q; want reload then reload --force", a, b)
 	}
 }
 

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -175,4 +182,198 @@ func TestScriptSecurityViolationRuns(t *testing.T) {
 	if code, err := strict.Wait(settle); err != nil || code == 0 {
 		t.Errorf("--strict with a script-security violation: exit %d, %v", code, err)
 	}
+}
+
+// TestGarbageConfigDoesNotStart: a file that is not a keepalived.conf
+// (binary garbage, another program's configuration) or that holds an
+// include loop makes vigild exit 4 (keepalived's "configuration cannot
+// run") naming file:line, and vigild -t exits 4 too; the host keeps the
+// address it had.
+func TestGarbageConfigDoesNotStart(t *testing.T) {
+	l := newLab(t)
+	l.if1.AddAddr(t, vip4+"/24") // as if a previous vigild had left it
+	cases := []struct {
+		name, text, reason string
+	}{
+		{"binary garbage", string(randomBytes(3, 4096)), "binary data"},
+		{"another program's file", "server {\n    listen 80;\n}\nuser www-data;\nworker_processes auto;\n", "are not keepalived keywords"},
+		{"include loop", conf("", 150, "") + "include keepalived.conf\n", "include loop"},
+	}
+	for _, c := range cases {
+		v := startVigild(t, l.r1, c.text, "-i", "r1")
+		code, err := v.Wait(settle)
+		if err != nil {
+			t.Fatalf("%s: vigild did not exit: %v\n%s", c.name, err, v.Output())
+		}
+		out := v.Output()
+		if code != config.ExitCannot || !strings.Contains(out, c.reason) ||
+			!regexp.MustCompile(regexp.QuoteMeta(v.conf)+`:\d+:\d+: `).MatchString(out) {
+			t.Errorf("%s: exit %d (want %d), output without %q at file:line:col:\n%s", c.name, code, config.ExitCannot, c.reason, out)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-t", "-f", v.conf}, &stdout, &stderr); code != config.ExitCannot || !strings.Contains(stderr.String(), c.reason) {
+			t.Errorf("%s: vigild -t exit %d (want %d):\n%s", c.name, code, config.ExitCannot, stderr.String())
+		}
+	}
+	if !hasAddr(t, l.r1, "eth0", vip4) {
+		t.Error("a refused start removed an address that was up")
+	}
+}
+
+// rawDrops sums the kernel's receive-queue drops of h's raw IPv4 sockets
+// for IP protocol 112 (VRRP), from /proc/net/raw.
+func rawDrops(t *testing.T, h *testnet.Host) uint64 {
+	t.Helper()
+	out, err := h.Command(t.Context(), "cat", "/proc/net/raw").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 13 || !strings.HasSuffix(f[1], ":0070") {
+			continue
+		}
+		d, err := strconv.ParseUint(f[len(f)-1], 10, 64)
+		if err != nil {
+			t.Fatalf("/proc/net/raw: %q: %v", line, err)
+		}
+		n += d
+	}
+	return n
+}
+
+// TestDropFloodLogBounded: vigild -D, a master. An attacker on the segment
+// sends 40,000 bad adverts in a few seconds (bad checksum, TTL 64, wrong
+// version, an unknown VRID). The log grows by a few lines (one per reason,
+// then a summary per ten seconds), not by a line per advert, and the
+// counters account for every advert the socket received: the drop
+// counters plus the kernel's receive-queue drops equal what was sent.
+func TestDropFloodLogBounded(t *testing.T) {
+	l := newLab(t)
+	v := startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	v.WaitOutput(t, "(VI_1) Entering MASTER STATE", settle)
+	v.WaitOutput(t, "(VI_6) Entering MASTER STATE", settle)
+	time.Sleep(time.Second)
+	logBefore := fileSize(t, v.LogPath())
+	dropsBefore := rawDrops(t, l.r1)
+	s0, err := v.status(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := func(s daemon.Status) uint64 {
+		var n uint64
+		for _, in := range s.Instances {
+			if in.Family == "inet" {
+				for _, c := range in.Received {
+					n += c
+				}
+			}
+		}
+		for _, sock := range s.Sockets {
+			if sock.Family == "inet" {
+				n += sock.UnknownVRID + sock.Short
+			}
+		}
+		return n
+	}
+	base := counted(s0)
+
+	src := netip.MustParseAddr(clientv4)
+	group := netip.MustParseAddr("224.0.0.18")
+	advert := func(vrid uint8) []byte {
+		p := vrrp.Packet{Version: 3, Type: 1, VRID: vrid, Priority: 250, MaxAdvertCentis: 10, Addrs: []netip.Addr{netip.MustParseAddr(vip4)}}
+		b, err := p.AppendChecksummed(nil, src, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	badSum := advert(51)
+	badSum[6] ^= 0xff
+	badVersion := advert(51)
+	badVersion[0] = 0x41
+	kinds := []struct {
+		ttl int
+		b   []byte
+	}{{255, badSum}, {64, advert(51)}, {255, badVersion}, {255, advert(99)}}
+	const perKind = 10000
+	sent := 0
+	err = l.client.Do(func() error {
+		c, err := net.ListenPacket("ip4:112", clientv4)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		pc := ipv4.NewPacketConn(c)
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		if err := pc.SetMulticastInterface(ifi); err != nil {
+			return err
+		}
+		dst := &net.IPAddr{IP: net.IP(group.AsSlice())}
+		for i := range perKind / 50 {
+			for _, k := range kinds {
+				if err := pc.SetMulticastTTL(k.ttl); err != nil {
+					return err
+				}
+				for range 50 {
+					if _, err := pc.WriteTo(k.b, nil, dst); err != nil {
+						return fmt.Errorf("after %d adverts: %w", sent, err)
+					}
+					sent++
+				}
+			}
+			if i%4 == 3 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, drops uint64
+	testnet.Eventually(t, settle, func() bool {
+		s, err := v.status(t)
+		if err != nil {
+			return false
+		}
+		got, drops = counted(s)-base, rawDrops(t, l.r1)-dropsBefore
+		return got+drops >= uint64(sent)
+	}, "counters account for the %d adverts sent", sent)
+	if got+drops != uint64(sent) {
+		t.Errorf("counted %d + kernel drops %d = %d, sent %d", got, drops, got+drops, sent)
+	}
+	if got < uint64(sent)/2 {
+		t.Errorf("only %d of %d adverts reached vigild (kernel drops %d): the flood did not test the log", got, sent, drops)
+	}
+	st := v.instance(t, "VI_1")
+	if st.State != "MASTER" {
+		t.Errorf("the flood displaced the master: %s", st.State)
+	}
+	// Every advert is counted: whatever was to be logged for them is
+	// written.
+	if grown := fileSize(t, v.LogPath()) - logBefore; grown > 8<<10 {
+		t.Fatalf("the log grew by %d bytes for %d dropped adverts, want at most 8 KiB", grown, got)
+	}
+	// The summaries come ten seconds after the first of each reason.
+	v.WaitOutput(t, "more dropped adverts on VI_1 (checksum) in the last", 2*settle)
+	grown := fileSize(t, v.LogPath()) - logBefore
+	t.Logf("%d adverts sent, %d counted by reason %v, %d dropped by the kernel; the log grew by %d bytes", sent, got, st.Received, drops, grown)
+	if grown > 8<<10 {
+		t.Errorf("with the summaries the log grew by %d bytes for %d dropped adverts, want at most 8 KiB", grown, got)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

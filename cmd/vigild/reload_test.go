@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
@@ -116,4 +118,113 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+}
+
+// ctl sends one command line over v's control socket, as vigilctl does,
+// and decodes the answer.
+func (v *vigild) ctl(t *testing.T, cmd string) map[string]string {
+	t.Helper()
+	c, err := net.DialTimeout("unix", v.control, 2*time.Second)
+	if err != nil {
+		t.Fatalf("control socket: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	fmt.Fprintln(c, cmd)
+	var res map[string]string
+	if err := json.NewDecoder(c).Decode(&res); err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	return res
+}
+
+// randomBytes is n seeded random bytes: a configuration file overwritten
+// by a binary.
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.UintN(256))
+	}
+	return b
+}
+
+// TestReloadRefusesEmptyingFile: a master (r1, 150) holding both VIPs and
+// its backup (r2, 100). SIGHUP with a file of binary garbage, with a file
+// holding only an include loop, or with a file without any vrrp_instance
+// is refused: both instances keep running as MASTER without a transition,
+// the VIPs stay, the peer stays BACKUP, and the refusal is counted with
+// its reason; vigilctl reload reports the same refusal as a failure with
+// the reason. vigilctl reload --force applies the empty file: r1 stops
+// its instances and r2 takes over.
+func TestReloadRefusesEmptyingFile(t *testing.T) {
+	l := newLab(t)
+	v := startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
+	peer := startVigild(t, l.r2, conf("", 100, ""), "-i", "r2")
+	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	waitAddr(t, l.r1, "eth0", vip6, true, settle)
+	testnet.Eventually(t, settle, func() bool {
+		return peer.instance(t, "VI_1").State == "BACKUP" && peer.instance(t, "VI_6").State == "BACKUP"
+	}, "r2 is backup")
+	before := map[string]uint64{}
+	for _, in := range []string{"VI_1", "VI_6"} {
+		before[in] = v.instance(t, in).Transitions
+	}
+
+	cases := []struct {
+		name   string
+		text   []byte
+		reason string
+	}{
+		{"binary garbage", randomBytes(1, 8192), "binary data"},
+		{"include loop", []byte("include keepalived.conf\n"), "include loop"},
+		{"no vrrp_instance", []byte("global_defs {\n    router_id test\n}\n"), "no vrrp_instance"},
+	}
+	failures := uint64(0)
+	for _, c := range cases {
+		if err := os.WriteFile(v.conf, c.text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v.Signal(syscall.SIGHUP)
+		failures++
+		testnet.Eventually(t, settle, func() bool {
+			s, err := v.status(t)
+			return err == nil && s.ReloadFailures == failures
+		}, "%s: SIGHUP refusal counted", c.name)
+		if s, _ := v.status(t); !strings.Contains(s.ReloadError, c.reason) {
+			t.Errorf("%s: status reload_error %q lacks %q", c.name, s.ReloadError, c.reason)
+		}
+		res := v.ctl(t, "reload")
+		failures++
+		if res["result"] != "failed" || !strings.Contains(res["error"], c.reason) {
+			t.Errorf("%s: vigilctl reload answered %v, want a failure naming %q", c.name, res, c.reason)
+		}
+		if c.reason != "no vrrp_instance" && !strings.Contains(res["error"], v.conf+":") {
+			t.Errorf("%s: the reason does not name the file: %q", c.name, res["error"])
+		}
+		time.Sleep(time.Second) // ten advert intervals
+		for _, in := range []string{"VI_1", "VI_6"} {
+			if st := v.instance(t, in); st.State != "MASTER" || st.Transitions != before[in] {
+				t.Errorf("%s: r1 %s %s after %d transitions, had %d", c.name, in, st.State, st.Transitions, before[in])
+			}
+			if st := peer.instance(t, in); st.State != "BACKUP" {
+				t.Errorf("%s: r2 %s is %s", c.name, in, st.State)
+			}
+		}
+		if !hasAddr(t, l.r1, "eth0", vip4) || !hasAddr(t, l.r1, "eth0", vip6) {
+			t.Fatalf("%s: a refused reload removed a VIP", c.name)
+		}
+		if s, _ := v.status(t); len(s.Instances) != 2 || s.Reloads != 0 || s.ReloadFailures != failures {
+			t.Errorf("%s: %d instances, %d reloads, %d failures (want 2, 0, %d)", c.name, len(s.Instances), s.Reloads, s.ReloadFailures, failures)
+		}
+	}
+	v.WaitOutput(t, "Reload failed, keeping the running configuration", settle)
+
+	// Meant: forced, the instances stop and the peer takes the VIPs.
+	if res := v.ctl(t, "reload --force"); res["result"] != "ok" {
+		t.Fatalf("vigilctl reload --force: %v", res)
+	}
+	waitAddr(t, l.r1, "eth0", vip4, false, settle)
+	waitAddr(t, l.r2, "eth0", vip4, true, settle)
+	waitAddr(t, l.r2, "eth0", vip6, true, settle)
 }

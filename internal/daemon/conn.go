@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -156,7 +157,10 @@ func (d *Daemon) reopen(c *conn, why string) {
 	vc, index, err := d.openConn(c.key)
 	if err != nil {
 		c.reopenErrors++
-		d.log.Warn("VRRP socket could not be reopened", "iface", c.key.ifname, "why", why, "err", err)
+		// Retried on every event for the interface: rate-limited.
+		if d.rateLogs().allow(slog.LevelWarn, "VRRP socket reopen failures", c.key.ifname, why, time.Now()) {
+			d.log.Warn("VRRP socket could not be reopened", "iface", c.key.ifname, "why", why, "err", err)
+		}
 		return
 	}
 	old := c.c

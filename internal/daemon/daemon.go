@@ -107,6 +107,9 @@ type Daemon struct {
 	staticErrors            uint64
 	controlRefused          atomic.Uint64 // control-socket clients refused (ServeControl)
 
+	rl          *rateLogs // per-packet and per-event log lines, made on first use
+	reloadError string    // why the last reload was refused or applied in part
+
 	mu     sync.Mutex
 	status Status // guarded by mu; the last snapshot, taken when the loop ends
 }
@@ -298,10 +301,18 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 			next, found = t, true
 		}
 	}
+	if d.rl != nil {
+		if t, ok := d.rl.deadline(); ok && (!found || t.Before(next)) {
+			next, found = t, true
+		}
+	}
 	return next, found
 }
 
 func (d *Daemon) fireTimers(now time.Time) {
+	if d.rl != nil {
+		d.rl.flush(now)
+	}
 	if d.trk.fire(now) {
 		d.evaluate(now)
 	}
@@ -339,10 +350,24 @@ func (d *Daemon) post(ctx context.Context, f func(now time.Time)) bool {
 	}
 }
 
+// maxLoggedComplaints bounds the warnings and notices LogComplaints
+// writes for one load: a file of garbage has one complaint per line.
+const maxLoggedComplaints = 100
+
 // LogComplaints logs configuration complaints at their severity: notices
-// at info, warnings at warn, the rest at error.
+// at info, warnings at warn, the rest at error. Every Fatal and Security
+// complaint is logged; past maxLoggedComplaints the others are only
+// counted, in one line.
 func LogComplaints(log *slog.Logger, complaints []*config.Error) {
+	skipped, logged := 0, 0
 	for _, c := range complaints {
+		if c.Severity == config.Notice || c.Severity == config.Warning {
+			if logged >= maxLoggedComplaints {
+				skipped++
+				continue
+			}
+			logged++
+		}
 		switch c.Severity {
 		case config.Notice:
 			log.Info(c.Error())
@@ -352,23 +377,44 @@ func LogComplaints(log *slog.Logger, complaints []*config.Error) {
 			log.Error(c.Error())
 		}
 	}
+	if skipped > 0 {
+		log.Warn(fmt.Sprintf("%d more configuration warnings and notices not logged", skipped))
+	}
 }
 
-// Reload loads the configuration again and applies it on the loop. A
-// configuration that fails to load is reported and changes nothing.
-func (d *Daemon) Reload(ctx context.Context) error {
+// Reload loads the configuration again and applies it on the loop, unless
+// checkReload refuses it (it cannot be loaded or run, or it has no
+// vrrp_instance while some run): then nothing changes, the refusal is
+// logged and counted, and the error (wrapping ErrReloadRefused) says why.
+func (d *Daemon) Reload(ctx context.Context) error { return d.reload(ctx, false) }
+
+// ForceReload is Reload that also applies a configuration without any
+// vrrp_instance while some run: they all stop, as on shutdown. A
+// configuration that cannot be loaded or run is still refused.
+func (d *Daemon) ForceReload(ctx context.Context) error { return d.reload(ctx, true) }
+
+func (d *Daemon) reload(ctx context.Context, force bool) error {
 	if d.opts.Reload == nil {
 		return errors.New("daemon: reload is not configured")
 	}
-	cfg, complaints, err := d.opts.Reload()
+	cfg, complaints, loadErr := d.opts.Reload()
 	LogComplaints(d.log, complaints)
-	if err != nil {
-		d.post(ctx, func(time.Time) { d.reloadFailures++ })
-		d.log.Error("Reload failed, keeping the running configuration", "err", err)
-		return err
-	}
 	done := make(chan error, 1)
-	if !d.post(ctx, func(now time.Time) { done <- d.apply(cfg, now) }) {
+	if !d.post(ctx, func(now time.Time) {
+		if err := checkReload(len(d.instances), cfg, complaints, loadErr, force); err != nil {
+			d.reloadFailures++
+			d.reloadError = err.Error()
+			d.log.Error("Reload failed, keeping the running configuration", "err", err)
+			done <- err
+			return
+		}
+		err := d.apply(cfg, now)
+		d.reloadError = ""
+		if err != nil {
+			d.reloadError = err.Error()
+		}
+		done <- err
+	}) {
 		return ctx.Err()
 	}
 	select {

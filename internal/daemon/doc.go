@@ -22,8 +22,13 @@
 //     routes and rules, vrrp_startup_delay;
 //   - binding conntrack replication (package conntracksync) to the tracked
 //     group's takeovers: commit before VIPs, resync after leaving MASTER;
-//   - reload (SIGHUP): a new configuration that fails to load changes
-//     nothing; one that loads is applied instance by instance;
+//   - reload (SIGHUP, vigilctl reload): checkReload, a pure function,
+//     refuses a configuration that fails to load or cannot run, and one
+//     without any vrrp_instance while some run unless forced; a refusal
+//     changes nothing and is logged, counted and returned; an accepted one
+//     is applied instance by instance;
+//   - rate-limiting the log lines that repeat per packet or per event
+//     (through internal/ratelog), while the counters stay exact;
 //   - the status snapshot that vigilctl and the metrics endpoint read;
 //   - the control socket vigilctl talks to: created 0600 with no wider
 //     moment, a stale socket replaced and anything else at its path left

@@ -69,6 +69,7 @@ type instance struct {
 	vipsRemoved  uint64               // watched VIPs found removed behind our back while master
 	vipsRestored uint64               // of those, put back when the instance was next master
 	vipLogged    map[string]time.Time // logVIP: when a line about each VIP was last logged
+	rl           *rateLogs            // the daemon's, for lines that can repeat per packet or event
 }
 
 // newInstance builds an instance and attaches it to its socket (opening
@@ -77,6 +78,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 	inst := &instance{
 		cfg: ic,
 		log: d.log.With("instance", ic.Name, "vrid", ic.VRID, "iface", ic.Interface),
+		rl:  d.rateLogs(),
 	}
 	ifi, err := d.host.Interface(ic.Interface)
 	if err != nil {
@@ -358,7 +360,12 @@ func (d *Daemon) handleRx(p rxPacket) {
 	r := vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check)
 	inst.rx[r]++
 	if r.Drops() {
-		inst.log.Debug("dropped advert", "from", p.meta.Src, "reason", r.String())
+		// Counted above; the line is rate-limited, as an attacker on the
+		// segment sets the rate.
+		if inst.rl.allow(slog.LevelDebug, "dropped adverts", inst.cfg.Name, r.String(), now) {
+			inst.log.Debug(fmt.Sprintf("(%s) dropped advert from %s: %s (further ones are summarised)", inst.cfg.Name, p.meta.Src, r),
+				"from", p.meta.Src, "reason", r.String())
+		}
 		return
 	}
 	if r == vrrp.WarnAddrList && !inst.addrWarned {
@@ -388,7 +395,9 @@ func (d *Daemon) lowerPriorityAdvert(inst *instance, src netip.Addr, prio uint8,
 	}
 	ic := inst.cfg
 	inst.lowerUntil = now.Add(max(ic.GARPLowerPrioDelay, ic.AdvertInterval))
-	inst.log.Info(fmt.Sprintf("(%s) Received advert from %s with lower priority %d, ours %d, re-announcing", ic.Name, src, prio, inst.m.Priority()))
+	if inst.rl.allow(slog.LevelInfo, "lower-priority adverts answered", ic.Name, "", now) {
+		inst.log.Info(fmt.Sprintf("(%s) Received advert from %s with lower priority %d, ours %d, re-announcing", ic.Name, src, prio, inst.m.Priority()))
+	}
 	inst.announce = append(inst.announce, vip.Schedule(now, vip.GARPConfig{
 		Repeat:   max(ic.GARPLowerPrioRepeat, 1),
 		Interval: d.garpInterval(inst),
@@ -440,7 +449,7 @@ func (d *Daemon) sendAdvert(inst *instance, prio uint8) {
 	for _, dst := range inst.dsts {
 		if err := inst.conn.c.WriteTo(&inst.advert, dst); err != nil {
 			inst.sendErrors++
-			if inst.sendErrors == 1 || inst.sendErrors%100 == 0 {
+			if inst.rl.allow(slog.LevelWarn, "advert send failures", inst.cfg.Name, "", time.Now()) {
 				inst.log.Warn(fmt.Sprintf("(%s) failed to send advert to %s", inst.cfg.Name, dst), "err", err, "errors", inst.sendErrors)
 			}
 			continue
@@ -493,7 +502,11 @@ func (d *Daemon) removeVIPs(inst *instance) {
 func (inst *instance) vipError(err error) {
 	inst.vipErrors++
 	inst.lastErr = err.Error()
-	inst.log.Error(fmt.Sprintf("(%s) address or route change failed", inst.cfg.Name), "err", err)
+	// Each distinct error is logged once per interval; the last one is in
+	// the status.
+	if inst.rl.allow(slog.LevelError, "address or route change failures", inst.cfg.Name, err.Error(), time.Now()) {
+		inst.log.Error(fmt.Sprintf("(%s) address or route change failed", inst.cfg.Name), "err", err)
+	}
 }
 
 // scheduleAnnounce plans the GARP/NA bursts after becoming master
@@ -543,7 +556,9 @@ func (d *Daemon) announceOnce(inst *instance) {
 	router := vip.IPv6Forwarding(inst.cfg.Interface)
 	if err := d.host.Announcer.Announce(inst.cfg.Interface, inst.annAddrs, inst.mac, router); err != nil {
 		inst.announceErrs++
-		inst.log.Warn(fmt.Sprintf("(%s) gratuitous ARP / NA failed", inst.cfg.Name), "err", err)
+		if inst.rl.allow(slog.LevelWarn, "gratuitous ARP / NA failures", inst.cfg.Name, "", time.Now()) {
+			inst.log.Warn(fmt.Sprintf("(%s) gratuitous ARP / NA failed", inst.cfg.Name), "err", err)
+		}
 		return
 	}
 	inst.announceSent++

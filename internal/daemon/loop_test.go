@@ -48,12 +48,26 @@ func loadConf(t *testing.T, text string) *config.Config {
 // startNode runs a daemon for conf whose adverts come from addr4 / addr6.
 func startNode(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string) *node {
 	t.Helper()
-	return startNodeOn(t, wire, viptest.NewKernel("eth0", "eth1"), nil, addr4, addr6, text)
+	return startNodeWith(t, wire, addr4, addr6, text, Options{})
 }
 
 // startNodeOn is startNode on a given kernel (which may already hold
 // addresses) with a given logger (nil: none).
 func startNodeOn(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, log *slog.Logger, addr4, addr6 string, text string) *node {
+	t.Helper()
+	return startNodeKernel(t, wire, kernel, addr4, addr6, text, Options{Log: log})
+}
+
+// startNodeWith is startNode with opts (Log, Reload); opts.Host is the
+// twins'.
+func startNodeWith(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string, opts Options) *node {
+	t.Helper()
+	return startNodeKernel(t, wire, viptest.NewKernel("eth0", "eth1"), addr4, addr6, text, opts)
+}
+
+// startNodeKernel starts a node on kernel with opts; opts.Host is the
+// twins'.
+func startNodeKernel(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, addr6 string, text string, opts Options) *node {
 	t.Helper()
 	n := &node{kernel: kernel, ifev: make(chan check.IfaceEvent, 16), done: make(chan error, 1)}
 	mac := net.HardwareAddr{2, 0, 0, 0, 0, byte(len(addr4))}
@@ -75,7 +89,8 @@ func startNodeOn(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, log 
 		InterfaceEvents: n.ifev,
 		GoTimer:         true,
 	}
-	d, err := New(loadConf(t, text), Options{Host: host, Log: log})
+	opts.Host = host
+	d, err := New(loadConf(t, text), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

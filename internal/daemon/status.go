@@ -30,6 +30,7 @@ type Status struct {
 	Conntrack      *CTStatus        `json:"conntrack,omitempty"`
 	Reloads        uint64           `json:"reloads"`
 	ReloadFailures uint64           `json:"reload_failures"`
+	ReloadError    string           `json:"reload_error,omitempty"` // why the last reload was refused or applied in part
 	StaticErrors   uint64           `json:"static_errors"`
 	// ControlRefused counts control-socket clients refused for their uid.
 	ControlRefused uint64 `json:"control_refused"`
@@ -152,6 +153,7 @@ func (d *Daemon) snapshot() Status {
 		Time:           time.Now(),
 		Reloads:        d.reloads,
 		ReloadFailures: d.reloadFailures,
+		ReloadError:    d.reloadError,
 		StaticErrors:   d.staticErrors,
 		ControlRefused: d.controlRefused.Load(),
 	}
@@ -246,10 +248,10 @@ func family(v6 bool) string {
 }
 
 // ServeControl answers vigilctl on the unix socket at path until ctx ends.
-// Each connection sends one command line ("status" or "reload") and gets
-// one JSON document back. The socket is created 0600 (see listenControl)
-// and a peer that is neither root nor vigild's own user is refused and
-// counted in Status.ControlRefused.
+// Each connection sends one command line ("status", "reload" or
+// "reload --force") and gets one JSON document back. The socket is created
+// 0600 (see listenControl) and a peer that is neither root nor vigild's own
+// user is refused and counted in Status.ControlRefused.
 func (d *Daemon) ServeControl(ctx context.Context, path string) error {
 	l, err := listenControl(path)
 	if err != nil {
@@ -288,8 +290,12 @@ func (d *Daemon) serveOne(ctx context.Context, c net.Conn) {
 	switch strings.TrimSpace(line) {
 	case "status":
 		enc.Encode(d.Status())
-	case "reload":
-		if err := d.Reload(ctx); err != nil {
+	case "reload", "reload --force":
+		reload := d.Reload
+		if strings.TrimSpace(line) == "reload --force" {
+			reload = d.ForceReload
+		}
+		if err := reload(ctx); err != nil {
 			enc.Encode(map[string]string{"result": "failed", "error": err.Error()})
 			return
 		}

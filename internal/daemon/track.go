@@ -46,6 +46,10 @@ type tracking struct {
 	// notified when the result is a failure, never when it is a success
 	// (the instance then goes to BACKUP as if it had waited in INIT).
 	held map[string]bool
+
+	// rl rate-limits the lines that repeat with every script run or
+	// netlink event; kept across reloads.
+	rl *rateLogs
 }
 
 type trackedScript struct {
@@ -98,6 +102,9 @@ func newTracking(log *slog.Logger, cfg *config.Config, now time.Time, prev *trac
 	}
 	if prev != nil {
 		maps.Copy(t.held, prev.held)
+		t.rl = prev.rl
+	} else {
+		t.rl = newRateLogs(log)
 	}
 	scripts, files, procs, ifaces := trackedNames(cfg)
 	if prev != nil {
@@ -310,6 +317,9 @@ func (t *tracking) deadline() (time.Time, bool) {
 			next, ok = d, true
 		}
 	}
+	if d, pending := t.rl.deadline(); pending && (!ok || d.Before(next)) {
+		next, ok = d, true
+	}
 	return next, ok
 }
 
@@ -317,15 +327,16 @@ func (t *tracking) deadline() (time.Time, bool) {
 // reports whether any tracked state changed.
 func (t *tracking) fire(now time.Time) bool {
 	changed := false
+	t.rl.flush(now)
 	for _, s := range t.scripts {
 		if now.Before(s.tracker.Deadline()) {
 			continue
 		}
 		if s.tracker.Start(now) {
-			if err := t.runner.Run(s.run); err != nil {
+			if err := t.runner.Run(s.run); err != nil && t.rl.allow(slog.LevelWarn, "script starts failed", s.cfg.Name, "", now) {
 				t.log.Warn(fmt.Sprintf("VRRP_Script(%s) could not be run", s.cfg.Name), "err", err)
 			}
-		} else {
+		} else if t.rl.allow(slog.LevelWarn, "script runs skipped", s.cfg.Name, "still running", now) {
 			t.log.Warn(fmt.Sprintf("VRRP_Script(%s) still running at its next interval, skipping a run", s.cfg.Name))
 		}
 	}
@@ -346,7 +357,7 @@ func (t *tracking) scriptResult(r check.RunResult, now time.Time) bool {
 	}
 	c, ok := s.tracker.Handle(r.Result, now)
 	if !ok {
-		if !r.Result.OK() {
+		if !r.Result.OK() && t.rl.allow(slog.LevelDebug, "failed script runs", r.Name, "", now) {
 			t.log.Debug(fmt.Sprintf("VRRP_Script(%s) %s", r.Name, r.Result))
 		}
 		return false
@@ -385,7 +396,11 @@ func (t *tracking) ifaceEvent(e check.IfaceEvent) bool {
 	if up {
 		word = "up"
 	}
-	t.log.Info(fmt.Sprintf("Netlink reports %s %s", name, word))
+	// A flapping link changes state at its own rate: rate-limited, the
+	// current state is in the status.
+	if t.rl.allow(slog.LevelInfo, "tracked interface changes", name, "", time.Now()) {
+		t.log.Info(fmt.Sprintf("Netlink reports %s %s", name, word))
+	}
 	return true
 }
 
