@@ -60,6 +60,14 @@ type InstanceStatus struct {
 	Group          string            `json:"group,omitempty"`
 	Faulted        bool              `json:"faulted"`
 	TrackReason    string            `json:"track_reason,omitempty"`
+
+	// LowerPriorityAdverts counts adverts heard as master that lose to
+	// ours; LowerPriorityThrottled those of them inside the window that
+	// answers one with GARP/NA and MASTER_RX_LOWER_PRI; SplitBrainHeals
+	// those that ended a split brain and ran notify_master again.
+	LowerPriorityAdverts   uint64 `json:"lower_priority_adverts"`
+	LowerPriorityThrottled uint64 `json:"lower_priority_throttled"`
+	SplitBrainHeals        uint64 `json:"split_brain_heals"`
 }
 
 // TrackingStatus is what instances track.
@@ -160,6 +168,8 @@ func (d *Daemon) snapshot() Status {
 			is.Group = inst.group.cfg.Name
 		}
 		is.Faulted, is.TrackReason = inst.faulted, inst.trackReason
+		is.LowerPriorityAdverts, is.LowerPriorityThrottled = inst.lowerPrio, inst.lowerThrottled
+		is.SplitBrainHeals = inst.splitBrainHeals
 		if a, p := inst.m.Master(); a.IsValid() {
 			is.Master, is.MasterPriority = a.String(), int(p)
 		}
