@@ -2,6 +2,14 @@ package daemon
 
 import "time"
 
+// splitBrainMinSilence is the least silence, and the least time as
+// master, that splitBrainHealed accepts whatever the Master_Down_Interval.
+// At advert_int 0.01 s the interval is under 40 ms, as short as the stall
+// of a loaded host: a crossing advert sent or read that late would look
+// like a split brain. A split brain shorter than this is not notified
+// again; it only matters with advert_int below 0.3 s.
+const splitBrainMinSilence = time.Second
+
 // splitBrainHealed is the rule that decides whether a master that hears a
 // lower-priority advert at now runs notify_master again. It is pure: the
 // loop passes when this instance became master (masterSince), when it last
@@ -9,7 +17,7 @@ import "time"
 // its Master_Down_Interval (down).
 //
 // A split brain has healed when both held for a whole Master_Down_Interval
-// before now:
+// (at least splitBrainMinSilence) before now:
 //
 //   - we were master (now - masterSince >= down), and
 //   - no advert from another router reached us (now - lastHeard >= down).
@@ -26,6 +34,7 @@ import "time"
 // same time, are not (lastHeard is recent again), so a heal is notified
 // once.
 func splitBrainHealed(masterSince, lastHeard, now time.Time, down time.Duration) bool {
+	down = max(down, splitBrainMinSilence)
 	if masterSince.IsZero() || now.Sub(masterSince) < down {
 		return false
 	}

@@ -43,4 +43,23 @@ func TestSplitBrainHealed(t *testing.T) {
 			t.Errorf("%s: splitBrainHealed = %v, want %v", c.name, got, c.want)
 		}
 	}
+	// advert_int 0.01 s: Master_Down_Interval is under 40 ms, but the
+	// floor of one second holds, so a crossing advert delayed by a 50 ms
+	// stall is not a split brain.
+	const fast = 30*time.Millisecond + 106*10*time.Millisecond/256
+	for _, c := range []struct {
+		name                   string
+		masterSince, lastHeard time.Time
+		now                    time.Time
+		want                   bool
+	}{
+		{"crossing advert after a 50 ms stall", at(0), at(-10 * time.Millisecond), at(50 * time.Millisecond), false},
+		{"silence just under the floor", at(0), at(0), at(splitBrainMinSilence - time.Nanosecond), false},
+		{"master just under the floor", at(0), never, at(splitBrainMinSilence - time.Nanosecond), false},
+		{"silence and mastership of the floor", at(0), at(0), at(splitBrainMinSilence), true},
+	} {
+		if got := splitBrainHealed(c.masterSince, c.lastHeard, c.now, fast); got != c.want {
+			t.Errorf("advert_int 0.01 s, %s: splitBrainHealed = %v, want %v", c.name, got, c.want)
+		}
+	}
 }

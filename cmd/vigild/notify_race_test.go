@@ -1,0 +1,218 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/notify/notifytest"
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// Notify scripts in the races of a normal preemption, against Debian's
+// keepalived 2.2.7. At advert_int 0.01 the old master's last advert is
+// often still in flight when the new master takes over: the new master
+// hears a lower-priority master, which must not run notify_master again.
+
+// preemptCycles is how many times each pair swaps mastership back and
+// forth (two preemptions per cycle, plus the one at start-up).
+const preemptCycles = 6
+
+// preemptRouter is one router of a preemption pair.
+type preemptRouter struct {
+	name string
+	proc *testnet.Proc
+	rec  *notifytest.Recorder
+	fifo *notifytest.FIFOReader
+}
+
+// entered counts the router's "(VI_1) Entering STATE STATE" log lines:
+// its real transitions, logged alike by both implementations.
+func (r *preemptRouter) entered(state string) int {
+	if r.proc == nil {
+		return 0 // not started yet
+	}
+	return strings.Count(r.proc.Output(), "(VI_1) Entering "+state+" STATE")
+}
+
+// heals counts vigild's "split brain healed" lines: notify_master run
+// again by the documented rule (keepalived has none).
+func (r *preemptRouter) heals() int {
+	if r.proc == nil {
+		return 0
+	}
+	return strings.Count(r.proc.Output(), "split brain healed")
+}
+
+func (r *preemptRouter) masterRuns() int { return len(r.rec.Calls("master")) }
+
+// preemptConf: r1 tracks a file (weight 1) whose value, 0 or -60, sets its
+// priority to 150 or 90 around r2's 100; notify_master and the FIFO are
+// what the test counts.
+func preemptConf(prio int, fifo string, rec *notifytest.Recorder, trackFile string) string {
+	head, track := "", ""
+	if trackFile != "" {
+		head = "vrrp_track_file tf {\n    file " + trackFile + "\n    weight 1\n}\n"
+		track = "    track_file {\n        tf\n    }\n"
+	}
+	return trkGlobal("    notify_fifo "+fifo) + head +
+		trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: prio, Adv: "0.01", VIP: vip4 + "/24",
+			Extra: track + `    notify_master "` + rec.Command("master") + `"`}.String()
+}
+
+// writeValue replaces the tracked file's content atomically (rename), as
+// both daemons watch for.
+func writeValue(t *testing.T, path, value string) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(value+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// preemptStep is what one preemption produced on both routers.
+type preemptStep struct {
+	what                 string
+	masterRuns           [2]int // notify_master runs, r1 and r2
+	masterEntered        [2]int // real transitions to MASTER
+	heals                [2]int // split brains healed (vigild only)
+	masterLines, rxLower [2]int // FIFO lines MASTER, MASTER_RX_LOWER_PRI
+}
+
+func (s preemptStep) String() string {
+	return fmt.Sprintf("%-16s notify_master r1=%d r2=%d (transitions r1=%d r2=%d; heals r1=%d r2=%d; FIFO MASTER r1=%d r2=%d, MASTER_RX_LOWER_PRI r1=%d r2=%d)",
+		s.what, s.masterRuns[0], s.masterRuns[1], s.masterEntered[0], s.masterEntered[1], s.heals[0], s.heals[1],
+		s.masterLines[0], s.masterLines[1], s.rxLower[0], s.rxLower[1])
+}
+
+// runPreemptions runs one implementation (start starts it on a host): r2
+// (100) starts alone and becomes master, r1 (150) starts and preempts it,
+// then r1's tracked file swaps mastership preemptCycles times each way.
+// It returns, per preemption, the notifications each router made.
+func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf string) *testnet.Proc) []preemptStep {
+	l := newLab(t)
+	dir := t.TempDir()
+	track := filepath.Join(dir, "r1.track")
+	writeValue(t, track, "0")
+	routers := [2]*preemptRouter{}
+	for i, h := range []*testnet.Host{l.r1, l.r2} {
+		r := &preemptRouter{name: h.Name(), rec: secureRecorder(t)}
+		fifo := filepath.Join(dir, fmt.Sprintf("r%d.fifo", i+1))
+		r.fifo = notifytest.ReadFIFO(t, fifo)
+		routers[i] = r
+	}
+	r1, r2 := routers[0], routers[1]
+	count := func(r *preemptRouter, state string) int {
+		n := 0
+		for _, line := range r.fifo.Lines() {
+			if strings.HasPrefix(line, `INSTANCE "VI_1" `+state+" ") {
+				n++
+			}
+		}
+		return n
+	}
+	snapshot := func(what string) preemptStep {
+		s := preemptStep{what: what}
+		for i, r := range routers {
+			s.masterRuns[i], s.masterEntered[i], s.heals[i] = r.masterRuns(), r.entered("MASTER"), r.heals()
+			s.masterLines[i], s.rxLower[i] = count(r, "MASTER"), count(r, "MASTER_RX_LOWER_PRI")
+		}
+		return s
+	}
+	// waitMaster waits until winner has entered MASTER once more than
+	// before and the loser has left it, then lets the stragglers land (a
+	// crossing advert arrives within milliseconds; the scripts run
+	// asynchronously) and returns the differences.
+	waitMaster := func(what string, before preemptStep, winner, loser int) preemptStep {
+		w, lo := routers[winner], routers[loser]
+		testnet.Eventually(t, settle, func() bool {
+			return w.entered("MASTER") > before.masterEntered[winner] &&
+				lo.entered("BACKUP") > lo.entered("MASTER") &&
+				w.masterRuns() > before.masterRuns[winner]
+		}, "%s %s: %s did not take over", impl, what, w.name)
+		time.Sleep(700 * time.Millisecond)
+		after := snapshot(what)
+		for i := range 2 {
+			after.masterRuns[i] -= before.masterRuns[i]
+			after.masterEntered[i] -= before.masterEntered[i]
+			after.heals[i] -= before.heals[i]
+			after.masterLines[i] -= before.masterLines[i]
+			after.rxLower[i] -= before.rxLower[i]
+		}
+		return after
+	}
+
+	r2.proc = start(l.r2, preemptConf(100, filepath.Join(dir, "r2.fifo"), r2.rec, ""))
+	testnet.Eventually(t, settle, func() bool { return r2.masterRuns() == 1 }, "%s: r2 alone did not become master", impl)
+	before := snapshot("")
+	r1.proc = start(l.r1, preemptConf(150, filepath.Join(dir, "r1.fifo"), r1.rec, track))
+	steps := []preemptStep{waitMaster("start-up", before, 0, 1)}
+	for c := range preemptCycles {
+		before = snapshot("")
+		writeValue(t, track, "-60")
+		steps = append(steps, waitMaster(fmt.Sprintf("r2 preempts #%d", c+1), before, 1, 0))
+		before = snapshot("")
+		writeValue(t, track, "0")
+		steps = append(steps, waitMaster(fmt.Sprintf("r1 preempts #%d", c+1), before, 0, 1))
+	}
+	return steps
+}
+
+// TestPreemptionNotifyLikeKeepalived: the same two-router preemption
+// scenario at advert_int 0.01 s, run once with two keepalived 2.2.7 and
+// once with two vigild: r2 (100) alone, r1 (150) starts and preempts, then
+// r1's priority swings below and above r2's preemptCycles times. For each
+// preemption it counts notify_master runs on both routers. vigild's counts
+// must equal keepalived's, preemption by preemption, and both must run
+// notify_master exactly once per real transition to MASTER. Should load
+// make a router flap (more transitions than the scenario has, on either
+// implementation), that preemption is compared by the per-transition rule
+// only, and the test says so.
+func TestPreemptionNotifyLikeKeepalived(t *testing.T) {
+	testnet.NeedRoot(t, "ip", "keepalived")
+	kSteps := runPreemptions(t, "keepalived", func(h *testnet.Host, conf string) *testnet.Proc {
+		return h.Keepalived(t, conf, "-P")
+	})
+	vSteps := runPreemptions(t, "vigild", func(h *testnet.Host, conf string) *testnet.Proc {
+		return startVigild(t, h, conf).Proc
+	})
+	if len(kSteps) != len(vSteps) {
+		t.Fatalf("%d keepalived steps, %d vigild steps", len(kSteps), len(vSteps))
+	}
+	var crossings [2]int
+	for i := range kSteps {
+		k, v := kSteps[i], vSteps[i]
+		t.Logf("keepalived %v", k)
+		t.Logf("vigild     %v", v)
+		for j, s := range []preemptStep{k, v} {
+			crossings[j] += s.rxLower[0] + s.rxLower[1]
+			impl := [2]string{"keepalived", "vigild"}[j]
+			for r := range 2 {
+				if s.masterRuns[r] != s.masterEntered[r]+s.heals[r] {
+					t.Errorf("%s, %s: r%d ran notify_master %d times for %d transitions to MASTER and %d healed split brains",
+						impl, s.what, r+1, s.masterRuns[r], s.masterEntered[r], s.heals[r])
+				}
+			}
+		}
+		flapped := k.masterEntered[0]+k.masterEntered[1] != 1 || v.masterEntered[0]+v.masterEntered[1] != 1
+		if flapped {
+			t.Logf("%s: a router flapped under load (transitions to MASTER keepalived %v, vigild %v): compared per transition only",
+				k.what, k.masterEntered, v.masterEntered)
+			continue
+		}
+		if k.masterRuns != v.masterRuns {
+			t.Errorf("%s: notify_master runs (r1, r2) vigild %v, keepalived %v", k.what, v.masterRuns, k.masterRuns)
+		}
+		if k.masterLines != v.masterLines {
+			t.Errorf("%s: FIFO MASTER lines (r1, r2) vigild %v, keepalived %v", k.what, v.masterLines, k.masterLines)
+		}
+	}
+	t.Logf("%d preemptions each; adverts that crossed a takeover (MASTER_RX_LOWER_PRI lines): keepalived %d, vigild %d",
+		len(kSteps), crossings[0], crossings[1])
+}
