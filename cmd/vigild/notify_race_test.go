@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
 )
@@ -215,4 +216,80 @@ func TestPreemptionNotifyLikeKeepalived(t *testing.T) {
 	}
 	t.Logf("%d preemptions each; adverts that crossed a takeover (MASTER_RX_LOWER_PRI lines): keepalived %d, vigild %d",
 		len(kSteps), crossings[0], crossings[1])
+}
+
+// TestSplitBrainHealNotifies: r1 (150) master, r2 (100) backup, both
+// vigild, advert_int 0.1. VRRP is dropped both ways at r1 for longer than
+// Master_Down_Interval (and the rule's one second): r2 becomes master too.
+// Then r1 hears r2 again first (its inbound drop removed; r2 still does not
+// hear r1, so the order is certain), and then r2 hears r1. r1, master
+// throughout, answers the healed split brain once: one
+// MASTER_RX_LOWER_PRI, one GARP round (garp_lower_prio_repeat 1), and
+// notify_master run a second time; r2 goes back to BACKUP.
+func TestSplitBrainHealNotifies(t *testing.T) {
+	l := newLab(t)
+	dir := t.TempDir()
+	recs := [2]*notifytest.Recorder{secureRecorder(t), secureRecorder(t)}
+	fifos := [2]*notifytest.FIFOReader{}
+	var vs [2]*vigild
+	for i, h := range []*testnet.Host{l.r1, l.r2} {
+		path := filepath.Join(dir, fmt.Sprintf("r%d.fifo", i+1))
+		fifos[i] = notifytest.ReadFIFO(t, path)
+		conf := trkGlobal("    notify_fifo "+path) +
+			trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: []int{150, 100}[i], VIP: vip4 + "/24",
+				Extra: `    notify_master "` + recs[i].Command("master") + `"`}.String()
+		vs[i] = startVigild(t, h, conf, "-i", h.Name())
+	}
+	v1, v2 := vs[0], vs[1]
+	waitState(t, v1, "VI_1", "MASTER")
+	waitState(t, v2, "VI_1", "BACKUP")
+	recs[0].WaitCalls(t, "master", 1, settle)
+	// The takeover's own GARP rounds: garp_master_repeat 1 now and again
+	// after garp_master_delay 1 s.
+	before := waitInstance(t, v1, "VI_1", "both takeover GARP rounds sent", func(s daemon.InstanceStatus) bool { return s.Announcements >= 2 })
+
+	in := l.r1.DropRandomMatch(t, "eth0", 100, testnet.In, "ip protocol vrrp")
+	out := l.r1.DropRandomMatch(t, "eth0", 100, testnet.Out, "ip protocol vrrp")
+	waitState(t, v2, "VI_1", "MASTER")
+	time.Sleep(1500 * time.Millisecond) // past the rule's one second of silence
+	if s := v1.instance(t, "VI_1"); s.State != "MASTER" || s.Transitions != before.Transitions {
+		t.Fatalf("r1 left MASTER during the split: %s", trkDescribe(s))
+	}
+	in.Remove(t)
+	healed := waitInstance(t, v1, "VI_1", "split brain healed", func(s daemon.InstanceStatus) bool { return s.SplitBrainHeals > 0 })
+	out.Remove(t)
+	waitState(t, v2, "VI_1", "BACKUP")
+	time.Sleep(500 * time.Millisecond) // scripts run asynchronously
+	after := v1.instance(t, "VI_1")
+
+	if after.State != "MASTER" || after.Transitions != before.Transitions {
+		t.Errorf("r1 changed state: %s", trkDescribe(after))
+	}
+	if after.SplitBrainHeals != 1 {
+		t.Errorf("r1 counted %d healed split brains, want 1", after.SplitBrainHeals)
+	}
+	if got := len(recs[0].Calls("master")); got != 2 {
+		t.Errorf("r1 ran notify_master %d times, want 2 (start-up, then the heal)", got)
+	}
+	var masters, rxLower int
+	for _, line := range fifos[0].Lines() {
+		switch line {
+		case "INSTANCE \"VI_1\" MASTER 150\n":
+			masters++
+		case "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n":
+			rxLower++
+		}
+	}
+	// r2's adverts keep reaching r1 until r2 hears r1: each window of
+	// garp_lower_prio_delay (1 s) answers one of them, normally just one.
+	windows := int(after.LowerPriorityAdverts - after.LowerPriorityThrottled)
+	if masters != 2 || rxLower < 1 || rxLower != windows {
+		t.Errorf("r1's FIFO: %d MASTER lines (want 2), %d MASTER_RX_LOWER_PRI (want %d, one per answered window): %q",
+			masters, rxLower, windows, fifos[0].Lines())
+	}
+	if n := after.Announcements - before.Announcements; n < 1 || int(n) != windows {
+		t.Errorf("r1 sent %d GARP rounds after the heal, want one per answered window (%d)", n, windows)
+	}
+	t.Logf("r1 after the heal: %d lower-priority adverts, %d answered, %d healed split brain; status at detection %s",
+		after.LowerPriorityAdverts, windows, after.SplitBrainHeals, trkDescribe(healed))
 }
