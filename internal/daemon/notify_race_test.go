@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -289,4 +290,173 @@ func TestLoopSplitBrainHeals(t *testing.T) {
 			t.Errorf("r1 re-announced %d times after the heal, want one burst of 5", n)
 		}
 	})
+}
+
+// groupCount returns how many lines are `GROUP "name" state 0`.
+func (f *fifoLines) groupCount(name, state string) int {
+	n := 0
+	for _, l := range f.all() {
+		if l == "GROUP \""+name+"\" "+state+" 0\n" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLoopSyncGroupPreemption: the preemption race with a sync group of
+// two instances (groupConf) on a wire with a 300 ms delay. r2 (100) starts
+// alone; r1 (150) starts at every phase of r2's advert cycle and preempts
+// with both members, hearing r2's crossing adverts as master. On r1 each
+// member and the group are notified MASTER once, the group after its
+// members (keepalived's vrrp_sync_master order); on r2 each member and the
+// group are notified BACKUP, MASTER, BACKUP once each.
+func TestLoopSyncGroupPreemption(t *testing.T) {
+	const adv = time.Second
+	crossed := 0
+	for step := range 10 {
+		phase := time.Duration(step) * adv / 10
+		synctest.Test(t, func(t *testing.T) {
+			wire := vrrptest.NewWire(vrrptest.WireOptions{Delay: 300 * time.Millisecond})
+			start := time.Now()
+			r2, f2 := startNotifyNode(t, wire, "192.0.2.2", prio(groupConf, "100"))
+			sleepUntil(start, 10*time.Second+phase)
+			r1, f1 := startNotifyNode(t, wire, "192.0.2.1", prio(groupConf, "150"))
+			sleepUntil(start, 30*time.Second)
+			for _, in := range []string{"IN", "OUT"} {
+				if r1.state(in) != "MASTER" || r2.state(in) != "BACKUP" {
+					t.Fatalf("phase %v: %s r1 %s r2 %s", phase, in, r1.state(in), r2.state(in))
+				}
+				if n := f1.count(in, "MASTER"); n != 1 {
+					t.Errorf("phase %v: r1 notified %s MASTER %d times: %q", phase, in, n, f1.all())
+				}
+				for _, st := range []string{"BACKUP", "MASTER"} {
+					want := map[string]int{"BACKUP": 2, "MASTER": 1}[st]
+					if n := f2.count(in, st); n != want {
+						t.Errorf("phase %v: r2 notified %s %s %d times, want %d: %q", phase, in, st, n, want, f2.all())
+					}
+				}
+				crossed += f1.count(in, "MASTER_RX_LOWER_PRI")
+			}
+			if n := f1.groupCount("G1", "MASTER"); n != 1 {
+				t.Errorf("phase %v: r1 notified group MASTER %d times: %q", phase, n, f1.all())
+			}
+			if n, m := f2.groupCount("G1", "BACKUP"), f2.groupCount("G1", "MASTER"); n != 2 || m != 1 {
+				t.Errorf("phase %v: r2 notified group BACKUP %d, MASTER %d times, want 2 and 1: %q", phase, n, m, f2.all())
+			}
+			lines := f1.all()
+			g := slices.Index(lines, "GROUP \"G1\" MASTER 0\n")
+			for _, in := range []string{"IN", "OUT"} {
+				if i := slices.Index(lines, "INSTANCE \""+in+"\" MASTER 150\n"); i < 0 || i > g {
+					t.Errorf("phase %v: r1's group MASTER line before its member %s's: %q", phase, in, lines)
+				}
+			}
+		})
+	}
+	if crossed == 0 {
+		t.Errorf("no phase had an advert crossing r1's takeover")
+	}
+	t.Logf("%d crossing adverts over 10 phases", crossed)
+}
+
+// onePerTransition checks that name's FIFO lines (MASTER_RX_LOWER_PRI
+// aside) are one per transition the instance made, never the same state
+// twice in a row, and returns them.
+func onePerTransition(t *testing.T, what string, fifo *fifoLines, name string, transitions uint64) []string {
+	t.Helper()
+	var states []string
+	for _, l := range fifo.all() {
+		if f := strings.Fields(l); len(f) == 4 && f[0] == "INSTANCE" && f[1] == `"`+name+`"` && f[2] != "MASTER_RX_LOWER_PRI" {
+			states = append(states, f[2])
+		}
+	}
+	if uint64(len(states)) != transitions {
+		t.Errorf("%s: %d notifications for %d transitions: %v", what, len(states), transitions, states)
+	}
+	for i := 1; i < len(states); i++ {
+		if states[i] == states[i-1] {
+			t.Errorf("%s: %s notified twice in a row: %v", what, states[i], states)
+		}
+	}
+	return states
+}
+
+// TestLoopEventsDuringTakeover: the other races of a preemption. r1 (150)
+// preempts a scripted r2 (100, adverts every second, the last one crossing
+// r1's takeover at T + 100 ms) while, at an offset from 1 s before T to
+// 2 s after it (50 ms steps), one more thing happens: the daemon is
+// stopped (SIGTERM), r1's interface goes down for 200 ms (FAULT, then
+// cleared), or the configuration is reloaded unchanged. Each transition is
+// notified exactly once; a stop ends with STOP after whatever state r1
+// reached; an unchanged reload notifies nothing.
+func TestLoopEventsDuringTakeover(t *testing.T) {
+	const adv = time.Second
+	down := 3*adv + time.Duration(256-150)*adv/256
+	for _, event := range []string{"sigterm", "fault", "reload"} {
+		for off := -time.Second; off <= 2*time.Second; off += 50 * time.Millisecond {
+			what := fmt.Sprintf("%s at T%+v", event, off)
+			synctest.Test(t, func(t *testing.T) {
+				wire := vrrptest.NewWire(vrrptest.WireOptions{})
+				start := time.Now()
+				r2 := newScriptedPeer(wire, "192.0.2.2", 100, adv)
+				text := prio(pairConf, "150")
+				r1, fifo := startNotifyNode(t, wire, "192.0.2.1", text)
+				at := down + off
+				type action struct {
+					at time.Duration
+					do func()
+				}
+				acts := []action{{down + 100*time.Millisecond, func() { r2.advertAt(t, start, down+100*time.Millisecond) }}}
+				for a := adv / 2; a < down; a += adv {
+					acts = append(acts, action{a, func() { r2.advertAt(t, start, a) }})
+				}
+				switch event {
+				case "sigterm":
+					acts = append(acts, action{at, func() { sleepUntil(start, at); r1.stop() }})
+				case "fault":
+					acts = append(acts, action{at, func() {
+						sleepUntil(start, at)
+						r1.ifev <- check.IfaceEvent{Kind: check.IfaceDown, Index: 1, Name: "eth0", Up: false}
+						synctest.Wait()
+					}}, action{at + 200*time.Millisecond, func() {
+						sleepUntil(start, at+200*time.Millisecond)
+						r1.ifev <- check.IfaceEvent{Kind: check.IfaceUp, Index: 1, Name: "eth0", Up: true}
+						synctest.Wait()
+					}})
+				case "reload":
+					cfg := loadConf(t, text)
+					acts = append(acts, action{at, func() {
+						sleepUntil(start, at)
+						done := make(chan error, 1)
+						if !r1.d.post(context.Background(), func(now time.Time) { done <- r1.d.apply(cfg, now) }) {
+							t.Fatal("reload not taken")
+						}
+						if err := <-done; err != nil {
+							t.Fatal(err)
+						}
+					}})
+				}
+				slices.SortStableFunc(acts, func(a, b action) int { return int(a.at - b.at) })
+				for _, a := range acts {
+					a.do()
+				}
+				sleepUntil(start, down+3*time.Second+5*down)
+				s := r1.d.Status().Instances[0]
+				states := onePerTransition(t, what, fifo, "VI_1", s.Transitions)
+				switch event {
+				case "sigterm":
+					if len(states) == 0 || states[len(states)-1] != "STOP" || slices.Contains(states[:len(states)-1], "STOP") {
+						t.Errorf("%s: notifications %v, want STOP once, last", what, states)
+					}
+				case "fault":
+					if !slices.Contains(states, "FAULT") || states[len(states)-1] != "MASTER" {
+						t.Errorf("%s: notifications %v, want a FAULT and MASTER in the end", what, states)
+					}
+				case "reload":
+					if !slices.Equal(states, []string{"BACKUP", "MASTER"}) {
+						t.Errorf("%s: notifications %v, want BACKUP, MASTER", what, states)
+					}
+				}
+			})
+		}
+	}
 }
