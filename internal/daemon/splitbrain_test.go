@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // TestSplitBrainHealed checks the rule on both sides of each of its
@@ -60,6 +63,31 @@ func TestSplitBrainHealed(t *testing.T) {
 	} {
 		if got := splitBrainHealed(c.masterSince, c.lastHeard, c.now, fast); got != c.want {
 			t.Errorf("advert_int 0.01 s, %s: splitBrainHealed = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestLowerThanUs: the adverts a master answers as lower, in RFC 5798
+// §6.4.3's order (keepalived's too): a lower priority, or ours from a
+// lower address.
+func TestLowerThanUs(t *testing.T) {
+	m := vrrp.NewMachine(vrrp.Config{VRID: 51, Priority: 100, AdvertInterval: time.Second, Version: 3,
+		Preempt: true, LocalAddr: netip.MustParseAddr("192.0.2.5")})
+	inst := &instance{m: m}
+	for _, c := range []struct {
+		prio uint8
+		src  string
+		want bool
+	}{
+		{99, "192.0.2.9", true},
+		{101, "192.0.2.1", false},
+		{100, "192.0.2.4", true},
+		{100, "::ffff:192.0.2.4", true},
+		{100, "192.0.2.6", false},
+		{100, "192.0.2.5", false},
+	} {
+		if got := inst.lowerThanUs(vrrp.AdvertReceived{Priority: c.prio, Src: netip.MustParseAddr(c.src)}); got != c.want {
+			t.Errorf("priority %d from %s: lowerThanUs = %v, want %v", c.prio, c.src, got, c.want)
 		}
 	}
 }
