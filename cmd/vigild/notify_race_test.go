@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // Notify scripts in the races of a normal preemption, against Debian's
@@ -109,6 +111,26 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 		routers[i] = r
 	}
 	r1, r2 := routers[0], routers[1]
+	// A VRRP socket in each router's namespace, beside its daemon: it
+	// sends the loser's last advert again just after each takeover, so
+	// that every preemption has an advert crossing it (on veth pairs the
+	// natural ones are rare: the loser hears the winner within
+	// microseconds).
+	var late [2]vrrp.Conn
+	for i, h := range []*testnet.Host{l.r1, l.r2} {
+		if err := h.Do(func() (err error) { late[i], err = vrrp.ListenIPv4("eth0", vrrp.ConnOptions{}); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { late[i].Close() })
+	}
+	prios := [2]uint8{150, 100} // r1's changes with the tracked file
+	cross := func(from int) {
+		p := vrrp.Packet{Version: 3, Type: 1, VRID: 51, Priority: prios[from], MaxAdvertCentis: 1,
+			Addrs: []netip.Addr{netip.MustParseAddr(vip4)}}
+		if err := late[from].WriteTo(&p, netip.MustParseAddr("224.0.0.18")); err != nil {
+			t.Fatalf("%s: crossing advert from r%d: %v", impl, from+1, err)
+		}
+	}
 	count := func(r *preemptRouter, state string) int {
 		n := 0
 		for _, line := range r.fifo.Lines() {
@@ -132,6 +154,9 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 	// asynchronously) and returns the differences.
 	waitMaster := func(what string, before preemptStep, winner, loser int) preemptStep {
 		w, lo := routers[winner], routers[loser]
+		testnet.Eventually(t, settle, func() bool { return w.entered("MASTER") > before.masterEntered[winner] },
+			"%s %s: %s did not become master", impl, what, w.name)
+		cross(loser)
 		testnet.Eventually(t, settle, func() bool {
 			return w.entered("MASTER") > before.masterEntered[winner] &&
 				lo.entered("BACKUP") > lo.entered("MASTER") &&
@@ -157,9 +182,11 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 	for c := range preemptCycles {
 		before = snapshot("")
 		writeValue(t, track, "-60")
+		prios[0] = 90
 		steps = append(steps, waitMaster(fmt.Sprintf("r2 preempts #%d", c+1), before, 1, 0))
 		before = snapshot("")
 		writeValue(t, track, "0")
+		prios[0] = 150
 		steps = append(steps, waitMaster(fmt.Sprintf("r1 preempts #%d", c+1), before, 0, 1))
 	}
 	return steps
@@ -168,8 +195,11 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 // TestPreemptionNotifyLikeKeepalived: the same two-router preemption
 // scenario at advert_int 0.01 s, run once with two keepalived 2.2.7 and
 // once with two vigild: r2 (100) alone, r1 (150) starts and preempts, then
-// r1's priority swings below and above r2's preemptCycles times. For each
-// preemption it counts notify_master runs on both routers. vigild's counts
+// r1's priority swings below and above r2's preemptCycles times. Just
+// after each takeover the loser's last advert is sent once more from its
+// namespace: the advert that crossed the takeover, which the natural race
+// delivers only now and then. For each preemption it counts notify_master
+// runs on both routers. vigild's counts
 // must equal keepalived's, preemption by preemption, and both must run
 // notify_master exactly once per real transition to MASTER. Should load
 // make a router flap (more transitions than the scenario has, on either
@@ -206,6 +236,12 @@ func TestPreemptionNotifyLikeKeepalived(t *testing.T) {
 			t.Logf("%s: a router flapped under load (transitions to MASTER keepalived %v, vigild %v): compared per transition only",
 				k.what, k.masterEntered, v.masterEntered)
 			continue
+		}
+		for j, s := range []preemptStep{k, v} {
+			if s.rxLower[0]+s.rxLower[1] == 0 {
+				t.Errorf("%s, %s: the crossing advert drew no MASTER_RX_LOWER_PRI: the race was not run",
+					[2]string{"keepalived", "vigild"}[j], s.what)
+			}
 		}
 		if k.masterRuns != v.masterRuns {
 			t.Errorf("%s: notify_master runs (r1, r2) vigild %v, keepalived %v", k.what, v.masterRuns, k.masterRuns)
