@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -328,4 +329,199 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 	}
 	t.Logf("r1 after the heal: %d lower-priority adverts, %d answered, %d healed split brain; status at detection %s",
 		after.LowerPriorityAdverts, windows, after.SplitBrainHeals, trkDescribe(healed))
+}
+
+// groupPreemptCycles is preemptCycles for the sync-group variant.
+const groupPreemptCycles = 3
+
+// groupPreemptConf is preemptConf with two instances, VI_1 (VRID 51) and
+// VI_2 (VRID 52), in one vrrp_sync_group G1 (with
+// sync_group_tracking_weight, so that the file's weight moves the
+// priority rather than faulting the group), each tracking the file, with
+// instance and group notify_master scripts.
+func groupPreemptConf(prio int, fifo string, rec *notifytest.Recorder, trackFile string) string {
+	head, track := "", ""
+	if trackFile != "" {
+		head = "vrrp_track_file tf {\n    file " + trackFile + "\n    weight 1\n}\n"
+		track = "    track_file {\n        tf\n    }\n"
+	}
+	q := func(tag string) string { return `"` + rec.Command(tag) + `"` }
+	return trkGlobal("    notify_fifo "+fifo) + head + `vrrp_sync_group G1 {
+    group {
+        VI_1
+        VI_2
+    }
+    notify_master ` + q("gmaster") + `
+    sync_group_tracking_weight
+}
+` + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: prio, Adv: "0.01", VIP: vip4 + "/24",
+		Extra: track + "    notify_master " + q("master")}.String() +
+		trkInst{Name: "VI_2", Iface: "eth0", VRID: 52, Prio: prio, Adv: "0.01", VIP: "192.0.2.253/24",
+			Extra: track + "    notify_master " + q("master2")}.String()
+}
+
+// groupStep is what one sync-group preemption produced on each router:
+// its FIFO lines (MASTER_RX_LOWER_PRI aside, whose count keepalived does
+// not limit), its notify_master runs per script, its transitions to MASTER.
+type groupStep struct {
+	what    string
+	lines   [2][]string
+	runs    [2][3]int // master (VI_1), master2 (VI_2), gmaster (G1)
+	entered [2]int
+	rxLower [2]int
+}
+
+func runGroupPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf string) *testnet.Proc) []groupStep {
+	l := newLab(t)
+	dir := t.TempDir()
+	track := filepath.Join(dir, "r1.track")
+	writeValue(t, track, "0")
+	routers := [2]*preemptRouter{}
+	var late [2]vrrp.Conn
+	for i, h := range []*testnet.Host{l.r1, l.r2} {
+		routers[i] = &preemptRouter{name: h.Name(), rec: secureRecorder(t),
+			fifo: notifytest.ReadFIFO(t, filepath.Join(dir, fmt.Sprintf("r%d.fifo", i+1)))}
+		if err := h.Do(func() (err error) { late[i], err = vrrp.ListenIPv4("eth0", vrrp.ConnOptions{}); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { late[i].Close() })
+	}
+	prios := [2]uint8{150, 100}
+	entered := func(r *preemptRouter) int { return r.entered("MASTER") + routerEntered(r, "VI_2", "MASTER") }
+	groupLines := func(r *preemptRouter, state string) int {
+		n := 0
+		for _, line := range r.fifo.Lines() {
+			if line == `GROUP "G1" `+state+" 0\n" {
+				n++
+			}
+		}
+		return n
+	}
+	type mark struct {
+		lines   [2]int
+		runs    [2][3]int
+		entered [2]int
+		gm, gb  [2]int
+	}
+	snap := func() mark {
+		var m mark
+		for i, r := range routers {
+			m.lines[i] = len(r.fifo.Lines())
+			for j, tag := range []string{"master", "master2", "gmaster"} {
+				m.runs[i][j] = len(r.rec.Calls(tag))
+			}
+			m.entered[i] = entered(r)
+			m.gm[i], m.gb[i] = groupLines(r, "MASTER"), groupLines(r, "BACKUP")
+		}
+		return m
+	}
+	waitGroup := func(what string, before mark, winner, loser int) groupStep {
+		w, lo := routers[winner], routers[loser]
+		testnet.Eventually(t, settle, func() bool { return entered(w) >= before.entered[winner]+2 },
+			"%s %s: %s's members did not become master", impl, what, w.name)
+		for vrid, addr := range map[uint8]string{51: vip4, 52: "192.0.2.253"} {
+			p := vrrp.Packet{Version: 3, Type: 1, VRID: vrid, Priority: prios[loser], MaxAdvertCentis: 1,
+				Addrs: []netip.Addr{netip.MustParseAddr(addr)}}
+			if err := late[loser].WriteTo(&p, netip.MustParseAddr("224.0.0.18")); err != nil {
+				t.Fatalf("%s: crossing advert: %v", impl, err)
+			}
+		}
+		testnet.Eventually(t, settle, func() bool {
+			return groupLines(w, "MASTER") > before.gm[winner] && groupLines(lo, "BACKUP") > before.gb[loser]
+		}, "%s %s: group lines", impl, what)
+		time.Sleep(700 * time.Millisecond)
+		after := snap()
+		s := groupStep{what: what}
+		for i, r := range routers {
+			for _, line := range r.fifo.Lines()[before.lines[i]:] {
+				if strings.Contains(line, " MASTER_RX_LOWER_PRI ") {
+					s.rxLower[i]++
+					continue
+				}
+				s.lines[i] = append(s.lines[i], line)
+			}
+			for j := range 3 {
+				s.runs[i][j] = after.runs[i][j] - before.runs[i][j]
+			}
+			s.entered[i] = after.entered[i] - before.entered[i]
+		}
+		return s
+	}
+	routers[1].proc = start(l.r2, groupPreemptConf(100, filepath.Join(dir, "r2.fifo"), routers[1].rec, ""))
+	testnet.Eventually(t, settle, func() bool { return groupLines(routers[1], "MASTER") == 1 }, "%s: r2 alone did not become master", impl)
+	time.Sleep(300 * time.Millisecond)
+	before := snap()
+	routers[0].proc = start(l.r1, groupPreemptConf(150, filepath.Join(dir, "r1.fifo"), routers[0].rec, track))
+	steps := []groupStep{waitGroup("start-up", before, 0, 1)}
+	for c := range groupPreemptCycles {
+		before = snap()
+		writeValue(t, track, "-60")
+		prios[0] = 90
+		steps = append(steps, waitGroup(fmt.Sprintf("r2 preempts #%d", c+1), before, 1, 0))
+		before = snap()
+		writeValue(t, track, "0")
+		prios[0] = 150
+		steps = append(steps, waitGroup(fmt.Sprintf("r1 preempts #%d", c+1), before, 0, 1))
+	}
+	return steps
+}
+
+// groupLast reports whether lines (one preemption's) end with the group's
+// line, after its members' (at start-up the group's BACKUP line also comes
+// first, before its members').
+func groupLast(lines []string) bool {
+	return len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], "GROUP ")
+}
+
+// routerEntered counts "(name) Entering STATE STATE" log lines.
+func routerEntered(r *preemptRouter, name, state string) int {
+	if r.proc == nil {
+		return 0
+	}
+	return strings.Count(r.proc.Output(), "("+name+") Entering "+state+" STATE")
+}
+
+// TestSyncGroupPreemptionNotifyLikeKeepalived: the preemption scenario of
+// TestPreemptionNotifyLikeKeepalived with a vrrp_sync_group of two
+// instances, each preemption raced by the loser's last adverts for both
+// VRIDs. Per preemption and router, vigild's notify FIFO lines
+// (MASTER_RX_LOWER_PRI aside) are keepalived's: the same lines, the
+// group's after its members', and so are the runs of the instances' and
+// the group's notify_master.
+func TestSyncGroupPreemptionNotifyLikeKeepalived(t *testing.T) {
+	testnet.NeedRoot(t, "ip", "keepalived")
+	kSteps := runGroupPreemptions(t, "keepalived", func(h *testnet.Host, conf string) *testnet.Proc {
+		return h.Keepalived(t, conf, "-P")
+	})
+	vSteps := runGroupPreemptions(t, "vigild", func(h *testnet.Host, conf string) *testnet.Proc {
+		return startVigild(t, h, conf).Proc
+	})
+	for i := range kSteps {
+		k, v := kSteps[i], vSteps[i]
+		t.Logf("%-16s notify_master runs (VI_1, VI_2, G1) r1/r2: keepalived %v %v, vigild %v %v; MASTER_RX_LOWER_PRI keepalived %v, vigild %v",
+			k.what, k.runs[0], k.runs[1], v.runs[0], v.runs[1], k.rxLower, v.rxLower)
+		if k.entered != v.entered || k.entered[0]+k.entered[1] != 2 {
+			t.Logf("%s: a router flapped under load (member transitions to MASTER keepalived %v, vigild %v): not compared",
+				k.what, k.entered, v.entered)
+			continue
+		}
+		for r := range 2 {
+			// Which member's timer fires first is a race in both daemons
+			// (keepalived too tells VI_1 or VI_2 first from one preemption
+			// to the next): the members' lines are compared as a set, each
+			// instance's own lines in order, and the group's line comes
+			// after its members'.
+			ks, vs := slices.Sorted(slices.Values(k.lines[r])), slices.Sorted(slices.Values(v.lines[r]))
+			if !slices.Equal(ks, vs) || !groupLast(v.lines[r]) || !groupLast(k.lines[r]) {
+				t.Errorf("%s, r%d: FIFO lines differ:\nvigild:\n%skeepalived:\n%s", k.what, r+1,
+					strings.Join(v.lines[r], ""), strings.Join(k.lines[r], ""))
+			}
+		}
+		if k.runs != v.runs {
+			t.Errorf("%s: notify_master runs (VI_1, VI_2, G1) r1/r2: vigild %v, keepalived %v", k.what, v.runs, k.runs)
+		}
+		if v.rxLower[0]+v.rxLower[1] == 0 || k.rxLower[0]+k.rxLower[1] == 0 {
+			t.Errorf("%s: a crossing advert drew no MASTER_RX_LOWER_PRI (keepalived %v, vigild %v)", k.what, k.rxLower, v.rxLower)
+		}
+	}
 }
