@@ -18,8 +18,10 @@
 //   - tracking (vrrp_script, track_interface, track_file, track_process)
 //     turned into effective priorities and FAULT with check.Priority, and
 //     vrrp_sync_group semantics (forced MASTER/BACKUP, group FAULT);
-//   - notify scripts and FIFOs (through package notify), static addresses,
-//     routes and rules, vrrp_startup_delay;
+//   - notify scripts and FIFOs (through package notify), including the
+//     rule that runs notify_master again after a healed split brain
+//     (splitbrain.go), static addresses, routes and rules,
+//     vrrp_startup_delay;
 //   - binding conntrack replication (package conntracksync) to the tracked
 //     group's takeovers: commit before VIPs, resync after leaving MASTER;
 //   - reload (SIGHUP, vigilctl reload): checkReload, a pure function,

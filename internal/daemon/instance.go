@@ -48,6 +48,7 @@ type instance struct {
 	trackReason string    // why, in words, for logs and status
 	deleted     bool      // removed by a reload: notified as DELETED (or FAULT)
 	lowerUntil  time.Time // a lower-priority advert was answered with GARP/notify until then
+	lastHeard   time.Time // the last advert accepted from another router; zero = none yet
 
 	// counters, read by status
 	since        time.Time
@@ -70,6 +71,9 @@ type instance struct {
 	vipsRestored uint64               // of those, put back when the instance was next master
 	vipLogged    map[string]time.Time // logVIP: when a line about each VIP was last logged
 	rl           *rateLogs            // the daemon's, for lines that can repeat per packet or event
+	// lower-priority adverts heard as master; those inside the GARP/notify
+	// window; and the ones that ended a split brain (notify_master again)
+	lowerPrio, lowerThrottled, splitBrainHeals uint64
 }
 
 // newInstance builds an instance and attaches it to its socket (opening
@@ -379,32 +383,81 @@ func (d *Daemon) handleRx(p rxPacket) {
 	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: interval, Src: p.meta.Src}
 	wasMaster := inst.m.State() == vrrp.StateMaster
 	d.exec(inst, inst.m.Handle(ev, now), now)
-	if wasMaster && inst.m.State() == vrrp.StateMaster && ev.Priority > 0 && ev.Priority < inst.m.Priority() {
-		d.lowerPriorityAdvert(inst, p.meta.Src, ev.Priority, now)
-	}
+	d.advertHeard(inst, ev, wasMaster, now)
 }
 
-// lowerPriorityAdvert: as master we heard another master of lower priority
-// (a split brain healing). Besides the advert the machine sent to make it
-// back down, re-announce our addresses (garp_lower_prio_repeat rounds, at
-// most once per garp_lower_prio_delay) so the segment forgets the other
-// router's MAC, and tell the notify scripts again.
+// advertHeard follows up an accepted advert once the machine has handled
+// it: a master that stays master over a lower-priority advert answers as
+// keepalived does (lowerPriorityAdvert), and every advert from another
+// router is remembered for the split-brain rule.
+func (d *Daemon) advertHeard(inst *instance, ev vrrp.AdvertReceived, wasMaster bool, now time.Time) {
+	if wasMaster && inst.m.State() == vrrp.StateMaster && ev.Priority > 0 && inst.lowerThanUs(ev) {
+		d.lowerPriorityAdvert(inst, ev.Src, ev.Priority, now)
+	}
+	inst.lastHeard = now
+}
+
+// lowerThanUs reports whether an advert loses to us as RFC 5798 §6.4.3
+// and keepalived order them: a lower priority, or our priority from a
+// lower primary address.
+func (inst *instance) lowerThanUs(ev vrrp.AdvertReceived) bool {
+	mine := inst.m.Priority()
+	if ev.Priority != mine {
+		return ev.Priority < mine
+	}
+	src := ev.Src.Unmap().WithZone("")
+	local := inst.m.Config().LocalAddr.Unmap().WithZone("")
+	return src.Compare(local) < 0
+}
+
+// lowerPriorityAdvert: as master we heard an advert that loses to ours
+// (another router that is, or was a moment ago, master too). Besides the
+// advert the machine sent to make it back down (unless
+// lower_prio_no_advert), do what keepalived does: re-announce our addresses
+// (garp_lower_prio_repeat rounds, none when it is 0) and notify
+// MASTER_RX_LOWER_PRI (notify_master_rx_lower_pri and the FIFOs); both at
+// most once per max(garp_lower_prio_delay, advert_int), so that a flood of
+// adverts cannot fork a script per packet (the rest are counted).
+//
+// Only when the advert ends a real split brain (splitBrainHealed: we have
+// been master, hearing nothing from any other router, for a whole
+// Master_Down_Interval) is notify_master run again, because the other
+// router's notify_master ran after ours; the re-announcement then goes out
+// whatever the window says. The advert that crosses our own takeover (the
+// old master's last one, still in flight) is not one: its sender was
+// master before us, and our notify_master already ran after its.
 func (d *Daemon) lowerPriorityAdvert(inst *instance, src netip.Addr, prio uint8, now time.Time) {
-	if now.Before(inst.lowerUntil) {
-		return
+	inst.lowerPrio++
+	healed := splitBrainHealed(inst.since, inst.lastHeard, now, inst.m.MasterDownInterval())
+	if healed {
+		inst.splitBrainHeals++
+		inst.log.Info(fmt.Sprintf("(%s) Received advert from %s with lower priority %d, ours %d, after %v of silence: split brain healed, notifying MASTER again",
+			inst.cfg.Name, src, prio, inst.m.Priority(), silence(inst.lastHeard, inst.since, now)))
 	}
-	ic := inst.cfg
-	inst.lowerUntil = now.Add(max(ic.GARPLowerPrioDelay, ic.AdvertInterval))
-	if inst.rl.allow(slog.LevelInfo, "lower-priority adverts answered", ic.Name, "", now) {
-		inst.log.Info(fmt.Sprintf("(%s) Received advert from %s with lower priority %d, ours %d, re-announcing", ic.Name, src, prio, inst.m.Priority()))
+	if !healed && now.Before(inst.lowerUntil) {
+		inst.lowerThrottled++
+	} else {
+		ic := inst.cfg
+		inst.lowerUntil = now.Add(max(ic.GARPLowerPrioDelay, ic.AdvertInterval))
+		if !healed && inst.rl.allow(slog.LevelInfo, "lower-priority adverts answered", ic.Name, "", now) {
+			election := ""
+			if !ic.LowerPrioNoAdvert {
+				election = ", forcing new election"
+			}
+			inst.log.Info(fmt.Sprintf("(%s) Received advert from %s with lower priority %d, ours %d%s", ic.Name, src, prio, inst.m.Priority(), election))
+		}
+		if ic.GARPLowerPrioRepeat > 0 {
+			inst.announce = append(inst.announce, vip.Schedule(now, vip.GARPConfig{
+				Repeat:   ic.GARPLowerPrioRepeat,
+				Interval: d.garpInterval(inst),
+			})...)
+			slices.SortFunc(inst.announce, func(a, b time.Time) int { return a.Compare(b) })
+		}
+		d.notifyInstance(inst, notify.StateMasterRxLowerPri, "lower_priority_advert", now)
 	}
-	inst.announce = append(inst.announce, vip.Schedule(now, vip.GARPConfig{
-		Repeat:   max(ic.GARPLowerPrioRepeat, 1),
-		Interval: d.garpInterval(inst),
-	})...)
-	slices.SortFunc(inst.announce, func(a, b time.Time) int { return a.Compare(b) })
-	d.notifyInstance(inst, notify.StateMasterRxLowerPri, "lower_priority_advert", now)
-	d.notifyInstance(inst, notify.StateMaster, "lower_priority_advert", now)
+	if healed {
+		d.notifyInstance(inst, notify.StateMaster, "split_brain_healed", now)
+	}
 }
 
 // servedElsewhere reports whether another socket on c's interface and family

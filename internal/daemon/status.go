@@ -73,6 +73,13 @@ type InstanceStatus struct {
 	// VIPsRestored counts those of them that vigild put back when the
 	// instance next became MASTER.
 	VIPsRestored uint64 `json:"vips_restored"`
+	// LowerPriorityAdverts counts adverts heard as master that lose to
+	// ours; LowerPriorityThrottled those of them inside the window that
+	// answers one with GARP/NA and MASTER_RX_LOWER_PRI; SplitBrainHeals
+	// those that ended a split brain and ran notify_master again.
+	LowerPriorityAdverts   uint64 `json:"lower_priority_adverts"`
+	LowerPriorityThrottled uint64 `json:"lower_priority_throttled"`
+	SplitBrainHeals        uint64 `json:"split_brain_heals"`
 }
 
 // LeftoverCounts counts virtual addresses, routes and rules removed at
@@ -185,6 +192,8 @@ func (d *Daemon) snapshot() Status {
 		is.Faulted, is.TrackReason = inst.faulted, inst.trackReason
 		is.StartupRemoved = LeftoverCounts{Addresses: inst.leftAddrs, Routes: inst.leftRoutes, Rules: inst.leftRules}
 		is.VIPsRemoved, is.VIPsRestored = inst.vipsRemoved, inst.vipsRestored
+		is.LowerPriorityAdverts, is.LowerPriorityThrottled = inst.lowerPrio, inst.lowerThrottled
+		is.SplitBrainHeals = inst.splitBrainHeals
 		if a, p := inst.m.Master(); a.IsValid() {
 			is.Master, is.MasterPriority = a.String(), int(p)
 		}
