@@ -56,10 +56,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigilctl: %v\n", err)
 		return 1
 	}
-	if *asJSON || cmd != "status" {
+	// Any command may be refused (a client vigild does not accept, an
+	// unknown command): say so, whatever the output format.
+	var res struct{ Result, Error string }
+	failed := json.Unmarshal(raw, &res) == nil && res.Result == "failed"
+	if *asJSON || cmd != "status" || failed {
 		stdout.Write(raw)
-		var res struct{ Result, Error string }
-		if json.Unmarshal(raw, &res) == nil && res.Result == "failed" {
+		if failed {
 			fmt.Fprintf(stderr, "vigilctl: %s failed: %s\n", cmd, res.Error)
 			return 1
 		}

@@ -112,3 +112,18 @@ func TestNoDaemon(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// TestStatusRefused: vigild refusing the client (not root) must show as an
+// error with the reason, not as an empty status table.
+func TestStatusRefused(t *testing.T) {
+	sock := serve(t, func(string) any {
+		return map[string]string{"result": "failed", "error": "control socket: uid 65534 refused"}
+	})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 1 {
+		t.Errorf("refused status: exit %d, want 1 (%s)", code, out.String())
+	}
+	if !strings.Contains(errOut.String(), "status failed: control socket: uid 65534 refused") {
+		t.Errorf("the reason is not on stderr: %q", errOut.String())
+	}
+}
