@@ -77,6 +77,9 @@ func established(t testing.TB, cfg Config) (*Channel, uint32) {
 	if s := c.Stats(); s.Unacked != 0 {
 		t.Fatalf("unacked %d after setup", s.Unacked)
 	}
+	if ev := c.Events(); len(ev) != 1 || ev[0].Kind != EventSendBulk {
+		t.Fatalf("events after setup %+v, want the new session's bulk", ev)
+	}
 	return c, 102
 }
 
@@ -224,9 +227,11 @@ func TestSenderNackAckAndPeerRestart(t *testing.T) {
 	if s := c.Stats(); s.Unacked != 1 {
 		t.Fatalf("unacked %d, want 1", s.Unacked)
 	}
-	// Peer restart: the unacknowledged message goes out again, plus a RESYNC.
-	c.Receive(enc(t, ctl(FlagAlive|FlagHello, 1, 0, 0)), t0)
-	ms = msgs(t, c.Outbox(t0))
+	// Peer restart (a second after the session began: see TestHelloFloodHoldoff): the
+	// unacknowledged message goes out again, plus a RESYNC.
+	at := t0.Add(time.Second)
+	c.Receive(enc(t, ctl(FlagAlive|FlagHello, 1, 0, 0)), at)
+	ms = msgs(t, c.Outbox(at))
 	var resent, resync bool
 	for _, m := range ms {
 		resent = resent || (m.Type == TypeUpd && m.Flow.SrcPort == 9)

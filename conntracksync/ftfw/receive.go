@@ -11,6 +11,7 @@ import (
 // Receive processes one datagram from the peer at now.
 func (c *Channel) Receive(dgram []byte, now time.Time) {
 	c.now = now
+	c.rxDgrams++
 	if len(dgram) < HeaderLen {
 		c.stats.Drops[DropShort]++ // Walk would stop silently
 		return
@@ -34,10 +35,17 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 
 	newSession := false
 	if flags&FlagHello != 0 {
-		c.helloBackDue = true
-		c.helloBackSticky = true
 		if !c.session || c.peerEstablished || seqBefore(seq, c.expected) {
 			newSession = true
+		}
+		if newSession && c.session && now.Before(c.sessionAt.Add(sessionHoldoff)) {
+			// Too soon after the last session start: not answered, so a real
+			// restarted peer keeps saying HELLO and is taken after the holdoff.
+			newSession = false
+			c.stats.SessionHoldoffs++
+		} else {
+			c.helloBackDue = true
+			c.helloBackSticky = true
 		}
 	} else if !c.session {
 		newSession = true // first message ever: accept it, like conntrackd
@@ -46,13 +54,22 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 		c.startSession(seq, flags&FlagHello != 0, now)
 	} else {
 		switch d := int32(seq - c.expected); {
-		case d < 0:
-			c.stats.Drops[DropStale]++
-			return
-		case d > 0:
+		case d == 0:
+		case d > 0 && d <= maxSeqJump:
 			c.gap(seq, now)
+		default:
+			if !c.outOfWindow(seq, now) {
+				if d < 0 {
+					c.stats.Drops[DropStale]++
+				} else {
+					c.stats.Drops[DropSeqJump]++
+				}
+				return
+			}
+			c.desync(seq, now)
 		}
 	}
+	c.lastInWindow = now
 	if flags&FlagHello == 0 {
 		c.peerEstablished = true
 		c.helloBackSticky = false
@@ -66,7 +83,7 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 
 	switch {
 	case typ == TypeCtl:
-		c.receiveCtl(b, flags, now)
+		c.receiveCtl(b, flags, seq, now)
 	case typ.IsData():
 		var m Message
 		if err := m.UnmarshalBinary(b); err != nil {
@@ -99,6 +116,8 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 	c.holes = c.holes[:0]
 	c.nackAt = time.Time{}
 	c.ctl = c.ctl[:0]
+	c.sessionAt = now
+	c.alt = [altSlots]altStream{}
 	c.stats.PeerSessions++
 	if restart {
 		c.stats.PeerRestarts++
@@ -114,7 +133,98 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 	if !c.cfg.NoResyncOnSession {
 		c.resyncPending = true
 	}
+	c.requestBulk()
 	c.events = append(c.events, Event{Kind: EventPeerSession, Restart: restart, Seq: seq})
+}
+
+// The receive window and its recovery. conntrackd accepts any seq after the expected
+// one as a gap and drops every earlier one, so one forged message with a seq ahead of
+// the peer's makes it drop the real peer's messages as late until the peer restarts.
+// Here a seq more than maxSeqJump ahead is not accepted at all, and messages outside
+// the window (late or too far ahead) are watched: when they form a stream of their
+// own (consecutive seqs, in more than one datagram) while nothing has been accepted in
+// the window for altQuiet, that stream is the peer's, and the receiver takes it up
+// again (desync). What was dropped meanwhile is asked for with a RESYNC; a vigil peer
+// also resends it, since our later ACKs pass it.
+const (
+	// maxSeqJump is the largest gap accepted (our tunable: the default resend
+	// queue size; a real gap this large means the peer's whole queue was lost, which
+	// the desync path also repairs).
+	maxSeqJump = 1 << 17
+	// altSlots streams outside the window are watched; altSlack is how far a
+	// message may skip ahead and still continue one (losses on the way).
+	altSlots = 4
+	altSlack = 1024
+	// altQuiet: the window must have been silent this long before another stream
+	// takes over (twice the ALIVE interval, so an idle peer's lost ALIVE does not
+	// count as silence).
+	altQuiet = 2 * time.Second
+	// sessionHoldoff: a HELLO less than this after the last session start does not
+	// start another one (a HELLO flood costs one session and one bulk per second).
+	sessionHoldoff = time.Second
+)
+
+// altStream is a run of consecutive messages seen outside the window.
+type altStream struct {
+	next  uint32 // seq that continues it
+	n     int    // datagrams that carried it
+	dgram uint64 // the last of those datagrams
+	last  time.Time
+}
+
+// outOfWindow records a message outside the window and reports whether its stream
+// should now replace the window.
+func (c *Channel) outOfWindow(seq uint32, now time.Time) bool {
+	var s *altStream
+	for i := range c.alt {
+		a := &c.alt[i]
+		if a.n > 0 && seq-a.next <= altSlack && now.Sub(a.last) <= altQuiet {
+			s = a
+			break
+		}
+	}
+	if s == nil {
+		// A new stream takes a free slot, else the one seen in fewest datagrams,
+		// the newest of those: a stream that keeps coming stays, random forgeries
+		// churn among themselves.
+		s = &c.alt[0]
+		for i := range c.alt {
+			a := &c.alt[i]
+			if a.n == 0 || now.Sub(a.last) > altQuiet {
+				s = a
+				break
+			}
+			if a.n < s.n || (a.n == s.n && a.last.After(s.last)) {
+				s = a
+			}
+		}
+		*s = altStream{}
+	}
+	if s.n == 0 || s.dgram != c.rxDgrams {
+		s.n++
+		s.dgram = c.rxDgrams
+	}
+	s.next, s.last = seq+1, now
+	return s.n >= 2 && now.Sub(c.lastInWindow) >= altQuiet
+}
+
+// desync makes seq the expected message: the window restarts there, as if the peer
+// had started a session, except that nothing of ours is resent (the peer did not
+// restart). A RESYNC asks for what was dropped meanwhile.
+func (c *Channel) desync(seq uint32, now time.Time) {
+	c.stats.Desyncs++
+	c.expected = seq
+	c.ackFrom = seq
+	c.pending = 0
+	c.ctlPending = false
+	c.ackAt = time.Time{}
+	c.haveLastAck = false
+	c.holes = c.holes[:0]
+	c.nackAt = time.Time{}
+	c.alt = [altSlots]altStream{}
+	if !c.cfg.NoResyncOnSession {
+		c.resyncPending = true
+	}
 }
 
 // gap handles a message later than expected: acknowledge what we have (never across
@@ -175,7 +285,7 @@ func (c *Channel) queueAck(from, to uint32) {
 	c.ackAt = time.Time{}
 }
 
-func (c *Channel) receiveCtl(b []byte, flags Flags, now time.Time) {
+func (c *Channel) receiveCtl(b []byte, flags Flags, seq uint32, now time.Time) {
 	if flags.hasRange() {
 		if len(b) < ControlLen {
 			c.stats.Drops[DropLength]++
@@ -191,7 +301,8 @@ func (c *Channel) receiveCtl(b []byte, flags Flags, now time.Time) {
 			c.nackRange(from, to)
 		case flags&FlagResync != 0:
 			c.stats.ResyncsRcv++
-			c.events = append(c.events, Event{Kind: EventResyncRequested})
+			c.requestBulk()
+			c.events = append(c.events, Event{Kind: EventResyncRequested, Seq: seq})
 		}
 	}
 	if flags&FlagAlive != 0 {
@@ -203,6 +314,3 @@ func (c *Channel) receiveCtl(b []byte, flags Flags, now time.Time) {
 		}
 	}
 }
-
-// inRange reports from <= s <= to in serial arithmetic.
-func inRange(s, from, to uint32) bool { return s-from <= to-from }
