@@ -1,0 +1,158 @@
+package conntracksync
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+	"github.com/vigil-ha/vigil/testnet"
+	"golang.org/x/sys/unix"
+)
+
+// The sync link under a spoofing attacker: fw1 and fw2 replicate over a switch to
+// which a third host is attached. The attacker forges FTFW control messages with a
+// firewall's source address, sent through a raw socket (IP_HDRINCL). It is given the
+// sequence numbers the victim expects (as if it watched the link): the worst case.
+
+type spoofer struct {
+	h  *testnet.Host
+	fd int
+}
+
+func newSpoofer(t *testing.T, h *testnet.Host) *spoofer {
+	t.Helper()
+	s := &spoofer{h: h, fd: -1}
+	err := h.Do(func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW) // implies IP_HDRINCL
+		s.fd = fd
+		return err
+	})
+	if err != nil {
+		t.Fatalf("raw socket: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(s.fd) })
+	return s
+}
+
+// send sends one UDP datagram from src:DefaultPort to dst:DefaultPort carrying msgs.
+func (s *spoofer) send(t *testing.T, src, dst netip.Addr, msgs ...ftfw.Message) {
+	t.Helper()
+	var payload []byte
+	for _, m := range msgs {
+		var err error
+		if payload, err = m.AppendBinary(payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkt := make([]byte, 28, 28+len(payload))
+	pkt[0], pkt[8], pkt[9] = 0x45, 64, unix.IPPROTO_UDP
+	binary.BigEndian.PutUint16(pkt[2:], uint16(28+len(payload)))
+	copy(pkt[12:16], src.AsSlice())
+	copy(pkt[16:20], dst.AsSlice())
+	binary.BigEndian.PutUint16(pkt[20:], DefaultPort)
+	binary.BigEndian.PutUint16(pkt[22:], DefaultPort)
+	binary.BigEndian.PutUint16(pkt[24:], uint16(8+len(payload))) // checksum 0: none (IPv4)
+	pkt = append(pkt, payload...)
+	if err := unix.Sendto(s.fd, pkt, 0, &unix.SockaddrInet4{Addr: dst.As4()}); err != nil {
+		t.Fatalf("spoofed send: %v", err)
+	}
+}
+
+type spoofLab struct {
+	fw1, fw2   *vigilNode
+	h1         *testnet.Host
+	ip1, ip2   netip.Addr
+	att        *spoofer
+	flows      []Flow
+	next       int
+	stats1     fmt.Stringer
+	stats2     fmt.Stringer
+	converged2 func(want int) func() bool
+}
+
+func newSpoofLab(t *testing.T) *spoofLab {
+	needRoot(t, "conntrack", "nft")
+	lab := testnet.New(t)
+	sw := lab.Switch("sw")
+	h1, h2, ha := lab.Host("fw1"), lab.Host("fw2"), lab.Host("att")
+	sw.Attach(h1, "sync0").AddAddr(t, "198.51.100.1/24")
+	sw.Attach(h2, "sync0").AddAddr(t, "198.51.100.2/24")
+	sw.Attach(ha, "att0").AddAddr(t, "198.51.100.66/24")
+	l := &spoofLab{h1: h1, ip1: netip.MustParseAddr("198.51.100.1"), ip2: netip.MustParseAddr("198.51.100.2"),
+		att: newSpoofer(t, ha), flows: genFlows(3000)}
+	commitInto(t, "/run/netns/"+h1.Name(), l.flows[:1000])
+	l.next = 1000
+	l.fw1 = startNode(t, h1, l.ip1, l.ip2)
+	l.fw2 = startNode(t, h2, l.ip2, l.ip1)
+	l.stats1 = lazy(func() string { return fmt.Sprintf("%+v", l.fw1.r.Stats()) })
+	l.stats2 = lazy(func() string { return fmt.Sprintf("%+v", l.fw2.r.Stats()) })
+	l.converged2 = func(want int) func() bool { return func() bool { return l.fw2.r.Stats().External == want } }
+	eventually(t, 30*time.Second, l.converged2(l.next), "fw2 external cache: %v", l.stats2)
+	// Idle: both sessions' bulks sent and acknowledged, no bulk waiting.
+	eventually(t, 30*time.Second, func() bool {
+		s1, s2 := l.fw1.r.Stats(), l.fw2.r.Stats()
+		return s1.Backlog == 0 && s2.Backlog == 0 && !s1.Channel.BulkWaiting && !s2.Channel.BulkWaiting && s1.Bulks > 0
+	}, "channels idle: fw1 %v fw2 %v", l.stats1, l.stats2)
+	return l
+}
+
+// more puts n new flows into fw1's kernel (real updates to replicate).
+func (l *spoofLab) more(t *testing.T, n int) {
+	t.Helper()
+	commitInto(t, "/run/netns/"+l.h1.Name(), l.flows[l.next:l.next+n])
+	l.next += n
+}
+
+// One spoofed message with a seq ahead of fw1's (in fw2's window) used to make fw2
+// drop every later message of fw1 as stale: now fw2 takes fw1's stream up again and
+// the updates made after the attack arrive.
+func TestSpoofedSeqJumpDoesNotWedgeReceiver(t *testing.T) {
+	l := newSpoofLab(t)
+	before := l.fw2.r.Stats().Channel
+	l.att.send(t, l.ip1, l.ip2, ftfw.Message{Type: ftfw.TypeCtl, Flags: ftfw.FlagAlive, Seq: before.PeerNext + 5000})
+	eventually(t, 10*time.Second, func() bool { return l.fw2.r.Stats().Channel.Gaps > before.Gaps },
+		"the spoofed jump did not reach fw2: %v", l.stats2)
+	l.more(t, 500)
+	eventually(t, 20*time.Second, l.converged2(l.next), "fw2 external cache after the spoofed jump: %v\nfw1 %v", l.stats2, l.stats1)
+	if s := l.fw2.r.Stats(); s.Channel.Desyncs == 0 {
+		t.Errorf("converged without leaving the forged window? %+v", s)
+	}
+	// A jump beyond the window is dropped outright.
+	l.att.send(t, l.ip1, l.ip2, ftfw.Message{Type: ftfw.TypeCtl, Flags: ftfw.FlagAlive, Seq: l.fw2.r.Stats().Channel.PeerNext + 1<<30})
+	eventually(t, 10*time.Second, func() bool { return l.fw2.r.Stats().Drops["seq-jump"] > 0 }, "seq-jump not counted: %v", l.stats2)
+	l.more(t, 100)
+	eventually(t, 20*time.Second, l.converged2(l.next), "fw2 external cache after a jump beyond the window: %v", l.stats2)
+}
+
+// 50 spoofed RESYNCs used to make fw1 send its table 50 times and, their seqs taken,
+// drop fw2's ACKs as stale until its resend queue filled. Now they make at most the
+// bulk the first one starts plus one, and every update made meanwhile arrives.
+func TestSpoofedResyncFlood(t *testing.T) {
+	l := newSpoofLab(t)
+	before := l.fw1.r.Stats()
+	for i := range 50 {
+		seq := l.fw1.r.Stats().Channel.PeerNext
+		l.att.send(t, l.ip2, l.ip1, ftfw.Message{Type: ftfw.TypeCtl, Flags: ftfw.FlagResync, Seq: seq})
+		if i%10 == 0 {
+			l.more(t, 100)
+		}
+		time.Sleep(2 * time.Millisecond) // let fw1 take it, so the next one gets the next seq
+	}
+	// Most land in fw1's window (a real message of fw2 may take a seq first).
+	eventually(t, 10*time.Second, func() bool { return l.fw1.r.Stats().ResyncsReceived >= before.ResyncsReceived+25 },
+		"the spoofed RESYNCs did not reach fw1: %v", l.stats1)
+	l.more(t, 500)
+	eventually(t, 30*time.Second, l.converged2(l.next), "fw2 external cache during the flood's aftermath: %v\nfw1 %v", l.stats2, l.stats1)
+	eventually(t, 30*time.Second, func() bool {
+		s := l.fw1.r.Stats()
+		return s.Backlog == 0 && !s.Channel.BulkWaiting
+	}, "fw1 idle: %v", l.stats1)
+	after := l.fw1.r.Stats()
+	t.Logf("50 spoofed RESYNCs, %d taken: %d bulks; fw1 %+v", after.ResyncsReceived-before.ResyncsReceived, after.Bulks-before.Bulks, after)
+	if n := after.Bulks - before.Bulks; n > 2 {
+		t.Fatalf("50 spoofed RESYNCs made fw1 send %d bulks, want at most 2 (the one they start and one more)", n)
+	}
+}
