@@ -274,10 +274,11 @@ type Channel struct {
 	bulk    bulkQueue
 	touched map[Key]uint64 // Keys sent after the bulk message of ordinal value-1 was added (bulk.go)
 
-	packer  *Packer
-	updates []Update
-	events  []Event
-	stats   Stats
+	packer    *Packer
+	updates   []Update
+	events    []Event
+	eventsOut []Event // returned by the last Events call
+	stats     Stats
 }
 
 // NewChannel returns a Channel that starts its HELLO handshake at now.
@@ -373,11 +374,11 @@ func (c *Channel) Updates() []Update {
 	return u
 }
 
-// Events returns the events since the last call. The slice is reused.
+// Events returns the events since the last call. The slice stays valid until the next
+// call, so the caller may drive the Channel (SendBulk, Outbox) while it iterates.
 func (c *Channel) Events() []Event {
-	e := c.events
-	c.events = c.events[:0]
-	return e
+	c.events, c.eventsOut = c.eventsOut[:0], c.events
+	return c.eventsOut
 }
 
 // Stats returns the counters.
