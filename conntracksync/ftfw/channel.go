@@ -264,7 +264,7 @@ type Channel struct {
 	nackAt          time.Time
 	nackGap         time.Duration
 	sessionAt       time.Time // when the current peer session started
-	lastInWindow    time.Time // when a message was last accepted in the window
+	lastInOrder     time.Time // when a message with the expected seq last arrived
 	alt             [altSlots]altStream
 	rxDgrams        uint64 // datagrams received, to tell datagrams apart in alt
 	suspectBefore   uint32 // every live rs item before this seq is suspect (see ackRange)

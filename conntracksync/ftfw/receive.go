@@ -55,21 +55,27 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 	} else {
 		switch d := int32(seq - c.expected); {
 		case d == 0:
-		case d > 0 && d <= maxSeqJump:
+			c.lastInOrder = now
+		case d > 0 && d <= maxDirectGap:
 			c.gap(seq, now)
 		default:
-			if !c.outOfWindow(seq, now) {
-				if d < 0 {
-					c.stats.Drops[DropStale]++
-				} else {
-					c.stats.Drops[DropSeqJump]++
-				}
+			a := c.outOfWindow(seq, now)
+			switch {
+			case a.n >= 2 && d > 0 && d <= maxSeqJump:
+				// A large gap that the next datagram continues: real loss.
+				c.alt = [altSlots]altStream{}
+				c.gap(seq, now)
+			case a.n >= 2 && now.Sub(c.lastInOrder) >= altQuiet:
+				c.desync(seq, now)
+			case d < 0:
+				c.stats.Drops[DropStale]++
+				return
+			default:
+				c.stats.Drops[DropSeqJump]++
 				return
 			}
-			c.desync(seq, now)
 		}
 	}
-	c.lastInWindow = now
 	if flags&FlagHello == 0 {
 		c.peerEstablished = true
 		c.helloBackSticky = false
@@ -117,6 +123,7 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 	c.nackAt = time.Time{}
 	c.ctl = c.ctl[:0]
 	c.sessionAt = now
+	c.lastInOrder = now
 	c.alt = [altSlots]altStream{}
 	c.stats.PeerSessions++
 	if restart {
@@ -140,16 +147,22 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 // The receive window and its recovery. conntrackd accepts any seq after the expected
 // one as a gap and drops every earlier one, so one forged message with a seq ahead of
 // the peer's makes it drop the real peer's messages as late until the peer restarts.
-// Here a seq more than maxSeqJump ahead is not accepted at all, and messages outside
-// the window (late or too far ahead) are watched: when they form a stream of their
-// own (consecutive seqs, in more than one datagram) while nothing has been accepted in
-// the window for altQuiet, that stream is the peer's, and the receiver takes it up
-// again (desync). What was dropped meanwhile is asked for with a RESYNC; a vigil peer
-// also resends it, since our later ACKs pass it.
+// Here one message may open a gap of at most maxDirectGap. Messages outside that
+// (late, or further ahead) are watched as streams (consecutive seqs): a stream ahead
+// by at most maxSeqJump that a second datagram continues is real loss and opens the
+// gap; any other stream seen in two or more datagrams while no message arrived in
+// order for altQuiet is the peer's, and the receiver takes it up again (desync). What
+// was dropped meanwhile is asked for with a RESYNC; a vigil peer also resends it,
+// since our later ACKs pass it. Gaps opened by forged messages do not count as
+// messages in order, so forged hits cannot hold off the desync.
 const (
-	// maxSeqJump is the largest gap accepted (our tunable: the default resend
-	// queue size; a real gap this large means the peer's whole queue was lost, which
-	// the desync path also repairs).
+	// maxDirectGap is the largest gap one message opens (our tunable: 240 full
+	// datagrams of bulk lost in a row; a larger real gap waits for one more
+	// datagram). A blind forger hits it once in about a million tries.
+	maxDirectGap = 4096
+	// maxSeqJump is the largest gap a stream of two datagrams opens (our tunable:
+	// the default resend queue size; a real gap larger than that means the peer's
+	// whole queue was lost, which the desync path repairs).
 	maxSeqJump = 1 << 17
 	// altSlots streams outside the window are watched; altSlack is how far a
 	// message may skip ahead and still continue one (losses on the way).
@@ -172,9 +185,9 @@ type altStream struct {
 	last  time.Time
 }
 
-// outOfWindow records a message outside the window and reports whether its stream
-// should now replace the window.
-func (c *Channel) outOfWindow(seq uint32, now time.Time) bool {
+// outOfWindow records a message outside the window in the stream it continues (or a
+// new one) and returns that stream.
+func (c *Channel) outOfWindow(seq uint32, now time.Time) *altStream {
 	var s *altStream
 	for i := range c.alt {
 		a := &c.alt[i]
@@ -205,7 +218,7 @@ func (c *Channel) outOfWindow(seq uint32, now time.Time) bool {
 		s.dgram = c.rxDgrams
 	}
 	s.next, s.last = seq+1, now
-	return s.n >= 2 && now.Sub(c.lastInWindow) >= altQuiet
+	return s
 }
 
 // desync makes seq the expected message: the window restarts there, as if the peer
@@ -213,6 +226,7 @@ func (c *Channel) outOfWindow(seq uint32, now time.Time) bool {
 // restart). A RESYNC asks for what was dropped meanwhile.
 func (c *Channel) desync(seq uint32, now time.Time) {
 	c.stats.Desyncs++
+	c.lastInOrder = now
 	c.expected = seq
 	c.ackFrom = seq
 	c.pending = 0
