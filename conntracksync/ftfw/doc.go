@@ -91,13 +91,15 @@
 // messages as late until the peer restarts; every RESYNC makes it queue its whole
 // table; an ACK range is honoured whatever it names. A Channel instead:
 //
-//   - accepts a gap of at most 131072 messages; a later seq is dropped (seq-jump) and
-//     does not move the window;
+//   - lets one message open a gap of at most 4096 messages; a message further ahead is
+//     dropped (seq-jump) and does not move the window, unless a second datagram
+//     continues it within 131072 (real loss of more than 240 full datagrams);
 //   - watches messages outside the window (late or too far ahead): when they form a
-//     stream of their own (consecutive seqs, in two or more datagrams) while nothing
-//     was accepted in the window for 2 s, the window moves to that stream and a RESYNC
-//     asks for what was dropped meanwhile (Stats.Desyncs). A forged jump within the
-//     window thus costs the real peer about 2 s of delay, not the session;
+//     stream of their own (consecutive seqs, in two or more datagrams) while no
+//     message arrived in order for 2 s, the window moves to that stream and a RESYNC
+//     asks for what was dropped meanwhile (Stats.Desyncs). A forged jump thus costs
+//     the real peer about 2 s of delay, not the session, and gaps opened by forged
+//     messages do not hold the desync off;
 //   - drops an ACK or NACK whose range ends past the last seq it sent, or starts after
 //     it ends (bad-range), so an ACK of seqs never sent frees nothing; and one ACK or
 //     NACK visits at most 8192 resend-queue items (more only with a larger ACK window;
@@ -139,8 +141,9 @@
 //     every session start, so it is not affected.
 //   - A peer that restarts less than a second after its previous session started waits
 //     out the rest of that second (its HELLOs are not answered meanwhile).
-//   - A real gap of more than 131072 lost messages is repaired through the desync path
-//     (about 2 s, then a RESYNC) rather than by NACK.
+//   - A real gap of more than 4096 lost messages waits for the next datagram; one of
+//     more than 131072 is repaired through the desync path (about 2 s, then a RESYNC)
+//     rather than by NACK.
 //
 // # Concurrency
 //
