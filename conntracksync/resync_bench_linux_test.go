@@ -26,9 +26,13 @@ func BenchmarkBulkResync(b *testing.B) {
 	s := startNodeTB(b, h1, ip1, ip2)
 	r := startNodeTB(b, h2, ip2, ip1)
 	eventually(b, 60*time.Second, func() bool { return r.r.Stats().External == n }, "initial sync")
-	_ = s
+	// The session's bulks (ours and the one its RESYNC asked for) finished.
+	eventually(b, 60*time.Second, func() bool {
+		st := s.r.Stats()
+		return st.Backlog == 0 && !st.Channel.BulkWaiting
+	}, "sender idle")
 	cpu0 := cpuTime()
-	var last time.Time
+	last := time.Now()
 	for b.Loop() {
 		if wait := time.Until(last.Add(1100 * time.Millisecond)); wait > 0 {
 			b.StopTimer()

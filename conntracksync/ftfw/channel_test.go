@@ -383,3 +383,27 @@ func TestOutboxPacksLikeConntrackd(t *testing.T) {
 		t.Fatalf("entries per datagram %v, want 17 per full datagram", dataDgrams)
 	}
 }
+
+// ACKs may arrive out of order: a later window's ACK first, then the earlier one's.
+// Both free what they name; the earlier messages are not left behind as suspect.
+func TestAcksOutOfOrder(t *testing.T) {
+	c, pseq := established(t, Config{})
+	for p := range uint16(10) {
+		f := data(0, p, 0).Flow
+		c.Send(OpNew, &f)
+	}
+	ms := msgs(t, c.Outbox(t0))
+	if len(ms) != 10 {
+		t.Fatalf("sent %d", len(ms))
+	}
+	c.Receive(enc(t, ctl(FlagAck, pseq, ms[5].Seq, ms[9].Seq)), t0)
+	c.Receive(enc(t, ctl(FlagAck, pseq+1, ms[0].Seq, ms[4].Seq)), t0)
+	if s := c.Stats(); s.Unacked != 0 {
+		t.Fatalf("unacked %d after both ACKs", s.Unacked)
+	}
+	for _, m := range msgs(t, c.Outbox(t0.Add(5*time.Second))) {
+		if m.Type == TypeNew {
+			t.Fatalf("resent an acknowledged message: %+v", m)
+		}
+	}
+}

@@ -66,12 +66,12 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 	// Every live item before from is now suspect: the peer has a later message but
 	// not this one. Items before suspectBefore already are, so each item is visited
 	// once for this however many ACKs arrive.
+	end := c.rsIndex(from)
 	start := c.rsHead
-	if c.haveSuspect && c.rsHead < len(c.rs) && !seqBefore(c.suspectBefore, c.rs[c.rsHead].seq) {
-		start = c.rsIndex(c.suspectBefore)
+	if c.haveSuspect {
+		start = max(start, c.rsIndex(c.suspectBefore))
 	}
-	i := start
-	for ; i < len(c.rs) && seqBefore(c.rs[i].seq, from); i++ {
+	for i := start; i < end; i++ {
 		if it := &c.rs[i]; !it.done && it.suspect.IsZero() {
 			it.suspect = now
 		}
@@ -79,7 +79,7 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 	if !c.haveSuspect || seqBefore(c.suspectBefore, from) {
 		c.suspectBefore, c.haveSuspect = from, true
 	}
-	for n := c.rangeScan(); i < len(c.rs) && n > 0; i, n = i+1, n-1 {
+	for i, n := end, c.rangeScan(); i < len(c.rs) && n > 0; i, n = i+1, n-1 {
 		it := &c.rs[i]
 		if seqBefore(to, it.seq) {
 			break
