@@ -113,7 +113,9 @@ func (l *spoofLab) more(t *testing.T, n int) {
 // the attack arrive.
 func TestSpoofedSeqJumpDoesNotWedgeReceiver(t *testing.T) {
 	l := newSpoofLab(t)
-	alive := func(seq uint32) ftfw.Message { return ftfw.Message{Type: ftfw.TypeCtl, Flags: ftfw.FlagAlive, Seq: seq} }
+	alive := func(seq uint32) ftfw.Message {
+		return ftfw.Message{Type: ftfw.TypeCtl, Flags: ftfw.FlagAlive, Seq: seq}
+	}
 
 	before := l.fw2.r.Stats()
 	l.att.send(t, l.ip1, l.ip2, alive(before.Channel.PeerNext+1<<20))
