@@ -54,8 +54,10 @@
 //
 //   - No data is sent before the peer has answered our HELLO with HELLO_BACK, so no
 //     data message ever carries HELLO (conntrackd skips gap detection for those).
-//   - HELLO_BACK answers every HELLO, and rides on every message we send until the
-//     peer's messages stop carrying HELLO (conntrackd sets it on one message only).
+//   - HELLO_BACK answers every HELLO (except one that would start a new session less
+//     than a second after the last, see Forged messages), and rides on every message
+//     we send until the peer's messages stop carrying HELLO (conntrackd sets it on one
+//     message only).
 //   - An ACK never spans a gap: after a gap the receiver acknowledges what it has and
 //     opens a new window at the message after the gap.
 //   - A peer HELLO never discards unacknowledged data: it is queued again, and a bulk
