@@ -168,9 +168,9 @@ const (
 	// message may skip ahead and still continue one (losses on the way).
 	altSlots = 4
 	altSlack = 1024
-	// altQuiet: the window must have been silent this long before another stream
-	// takes over (twice the ALIVE interval, so an idle peer's lost ALIVE does not
-	// count as silence).
+	// altQuiet: no message may have arrived in order for this long before another
+	// stream takes over (twice the ALIVE interval, so an idle peer's lost ALIVE does
+	// not count as silence).
 	altQuiet = 2 * time.Second
 	// sessionHoldoff: a HELLO less than this after the last session start does not
 	// start another one (a HELLO flood costs one session and one bulk per second).
