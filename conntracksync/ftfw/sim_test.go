@@ -313,6 +313,12 @@ func TestSimConvergesUnderLoss(t *testing.T) {
 				s := newSim(t, seed, p.loss, Config{})
 				s.workload(400, 2*time.Second, true)
 				s.settle(120 * time.Second)
+				// Loss alone never looks like a forged jump.
+				for i, nd := range s.nodes {
+					if st := nd.ch.Stats(); st.Desyncs != 0 || st.Drops[DropSeqJump] != 0 || st.Drops[DropRange] != 0 {
+						t.Errorf("node %d: desyncs %d, seq-jump %d, bad-range %d under loss alone", i, st.Desyncs, st.Drops[DropSeqJump], st.Drops[DropRange])
+					}
+				}
 			})
 		}
 	}
