@@ -58,53 +58,6 @@ func startSyncNode(t *testing.T, h *testnet.Host, local, peer netip.Addr, keyFil
 	return n
 }
 
-// spoofer sends UDP datagrams with a forged IPv4 source address from a raw
-// socket (IP_HDRINCL) opened inside the attacker's namespace.
-type spoofer struct {
-	fd       int
-	src, dst netip.Addr
-	port     uint16
-	id       uint16
-}
-
-func newSpoofer(t *testing.T, h *testnet.Host, src, dst netip.Addr, port uint16) *spoofer {
-	t.Helper()
-	s := &spoofer{src: src, dst: dst, port: port, fd: -1}
-	err := h.Do(func() (err error) {
-		s.fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_RAW) // implies IP_HDRINCL
-		return err
-	})
-	if err != nil {
-		t.Fatalf("raw socket in %s: %v", h.Name(), err)
-	}
-	t.Cleanup(func() { syscall.Close(s.fd) })
-	return s
-}
-
-func (s *spoofer) send(payload []byte) error {
-	s.id++
-	p := make([]byte, 20+8+len(payload))
-	p[0], p[8], p[9] = 0x45, 64, syscall.IPPROTO_UDP
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	binary.BigEndian.PutUint16(p[4:], s.id)
-	src, dst := s.src.As4(), s.dst.As4()
-	copy(p[12:], src[:])
-	copy(p[16:], dst[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(p[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(p[10:], ^uint16(sum))
-	binary.BigEndian.PutUint16(p[20:], s.port)
-	binary.BigEndian.PutUint16(p[22:], s.port)
-	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload))) // UDP checksum 0: none (IPv4)
-	copy(p[28:], payload)
-	return syscall.Sendto(s.fd, p, 0, &syscall.SockaddrInet4{Addr: dst})
-}
-
 // forgedFlow is the attacker's connection: an ESTABLISHED TCP session from
 // outside to the ssh port of a protected server, the kind of entry a
 // stateful ruleset lets through without looking at its policy.
@@ -191,13 +144,13 @@ func forgedStateLab(t *testing.T, keyed bool) {
 
 	// The attack: forged datagrams from "198.51.100.2", every 20 ms, a
 	// new HELLO sequence number each time, until the test has its answer.
-	sp := newSpoofer(t, evil, ip2, ip1, DefaultPort)
+	sp := newSpoofer(t, evil)
 	var sent atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			if err := sp.send(forgedDatagram(t, rand.Uint32())); err != nil {
+			if err := sp.sendRaw(ip2, ip1, DefaultPort, forgedDatagram(t, rand.Uint32())); err != nil {
 				t.Errorf("spoofed send: %v", err)
 				return
 			}
@@ -246,7 +199,7 @@ func forgedStateLab(t *testing.T, keyed bool) {
 			}
 			ihl := int(d[14]&0x0f) * 4
 			payload := d[14+ihl+8:]
-			if err := sp.send(payload); err != nil {
+			if err := sp.sendRaw(ip2, ip1, DefaultPort, payload); err != nil {
 				t.Fatal(err)
 			}
 			replayed++

@@ -168,8 +168,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 			ch.RequestResync()
 		}
 		if r.wantBulk.Swap(false) {
-			r.log.Info("conntrack sync: sending the whole internal cache", "why", "takeover")
-			r.bulk(ch)
+			ch.RequestBulk() // EventSendBulk follows once no bulk is in flight
 		}
 		holding := held > 0 && held < coalesceMax && now.Before(holdUntil)
 		if !holding {
@@ -253,8 +252,14 @@ func (r *Replicator) handleEvents(ch *ftfw.Channel) {
 		switch ev.Kind {
 		case ftfw.EventEstablished:
 			r.log.Info("conntrack sync: peer answered", "seq", ev.Seq)
-		case ftfw.EventPeerSession, ftfw.EventResyncRequested:
-			r.log.Info("conntrack sync: sending the whole internal cache", "why", ev.Kind.String(), "restart", ev.Restart)
+		case ftfw.EventPeerSession:
+			// At most one a second (the channel's HELLO holdoff).
+			r.log.Info("conntrack sync: new peer session", "restart", ev.Restart, "seq", ev.Seq)
+		case ftfw.EventSendBulk:
+			// Peer sessions, RESYNCs (counted, not logged: anyone can forge
+			// them) and takeovers ask for bulks; the channel's gate starts
+			// one at a time, peer-requested ones at least a second apart.
+			r.log.Info("conntrack sync: sending the whole internal cache", "requests", ev.Requests)
 			r.bulk(ch)
 		}
 	}
@@ -436,7 +441,8 @@ func (r *Replicator) FlushExternal() int { return r.external.Flush() }
 
 // SendBulk sends the peer our whole internal cache (conntrackd -B): the new
 // master does it after its commit, so a peer that asked for a resync
-// before we took over still gets our table.
+// before we took over still gets our table. It starts as soon as no other
+// bulk is in flight (a bulk in flight is finished first).
 func (r *Replicator) SendBulk() {
 	r.wantBulk.Store(true)
 	select {

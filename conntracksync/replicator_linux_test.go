@@ -85,11 +85,13 @@ func TestReplicatorPairTakeover(t *testing.T) {
 		t.Fatalf("fw2's external cache differs: %d missing (%q), %d extra (%q)", len(missing), first(missing, 5), len(extra), first(extra, 5))
 	}
 
-	// Let both channels go idle (fw1's RESYNC answered and acknowledged),
-	// so that whatever fw1 receives from now on comes from the commit.
+	// Let both channels go idle (fw1's RESYNC answered and acknowledged, no
+	// bulk waiting for the one before it), so that whatever fw1 receives from
+	// now on comes from the commit.
 	eventually(t, 30*time.Second, func() bool {
 		s1, s2 := fw1.r.Stats(), fw2.r.Stats()
-		return s1.ResyncsSent > 0 && s1.Backlog == 0 && s2.Backlog == 0 && s2.Bulks > 0
+		return s1.ResyncsSent > 0 && s1.Backlog == 0 && s2.Backlog == 0 && s2.Bulks > 0 &&
+			!s1.Channel.BulkWaiting && !s2.Channel.BulkWaiting
 	}, "channels idle: fw1 %v fw2 %v", stats(fw1), stats(fw2))
 	before := fw1.r.Stats().Channel.DataReceived
 
@@ -105,7 +107,10 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	}
 	// Our own commit is not echoed to fw1: wait for fw2 to be idle, then
 	// check that fw1 received nothing.
-	eventually(t, 10*time.Second, func() bool { return fw2.r.Stats().Backlog == 0 }, "fw2 backlog: %v", stats(fw2))
+	eventually(t, 10*time.Second, func() bool {
+		s := fw2.r.Stats()
+		return s.Backlog == 0 && !s.Channel.BulkWaiting
+	}, "fw2 backlog: %v", stats(fw2))
 	time.Sleep(300 * time.Millisecond) // room for an echo to show up; not a timing assertion
 	if s := fw1.r.Stats(); s.Channel.DataReceived != before {
 		t.Fatalf("fw2's commit was echoed to fw1: %+v\nfw2: %v", s, stats(fw2))

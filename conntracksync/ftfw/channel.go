@@ -1,6 +1,8 @@
 package ftfw
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -43,12 +45,18 @@ const (
 	// EventEstablished: the peer answered our HELLO; queued data now flows.
 	EventEstablished EventKind = iota + 1
 	// EventPeerSession: the peer started a new session (first contact, or a restart
-	// when Restart is set). It holds nothing we sent before: the caller should Send its
-	// whole internal cache (a bulk). Unacknowledged data has already been queued again.
+	// when Restart is set). It holds nothing we sent before: unacknowledged data has
+	// already been queued again, and a bulk is requested (EventSendBulk follows when
+	// the bulk gate opens).
 	EventPeerSession
-	// EventResyncRequested: the peer sent RESYNC; the caller should Send its whole
-	// internal cache.
+	// EventResyncRequested: the peer sent RESYNC. A bulk is requested (EventSendBulk
+	// follows when the bulk gate opens). Informational: do not send a bulk for it.
 	EventResyncRequested
+	// EventSendBulk: the caller must now queue its whole internal cache with SendBulk
+	// (a bulk). Emitted by Outbox/Tick when a bulk was requested (by the peer or by
+	// RequestBulk), no bulk is in flight and the minimum interval has passed; any
+	// number of requests made meanwhile are served by this one bulk.
+	EventSendBulk
 )
 
 func (k EventKind) String() string {
@@ -59,6 +67,8 @@ func (k EventKind) String() string {
 		return "peer-session"
 	case EventResyncRequested:
 		return "resync-requested"
+	case EventSendBulk:
+		return "send-bulk"
 	}
 	return fmt.Sprintf("event(%d)", uint8(k))
 }
@@ -68,6 +78,8 @@ type Event struct {
 	Kind    EventKind
 	Restart bool   // EventPeerSession: a session existed before (the peer restarted)
 	Seq     uint32 // the peer's seq that caused the event
+	// Requests is, for EventSendBulk, how many bulk requests this bulk serves.
+	Requests uint64
 }
 
 // Config tunes a Channel. Zero fields take the documented defaults.
@@ -101,8 +113,13 @@ type Config struct {
 	RetransmitAfter time.Duration
 	// HelloInterval: HELLO is repeated this often until HELLO_BACK (default 250 ms).
 	HelloInterval time.Duration
-	// InitialSeq is the first sequence number (0: the Unix time of now, like conntrackd).
+	// InitialSeq is the first sequence number (0: random, from crypto/rand; conntrackd
+	// starts at the Unix time, which an attacker can guess, and accepts any first seq).
 	InitialSeq uint32
+	// MinBulkInterval is the least time between the starts of two bulks requested by
+	// the peer (RESYNC, new session) (default 1 s). Whatever it is, at most one bulk is
+	// in flight, and requests arriving meanwhile make at most one more bulk after it.
+	MinBulkInterval time.Duration
 	// NoResyncOnSession disables sending RESYNC when a peer session starts.
 	NoResyncOnSession bool
 }
@@ -131,6 +148,7 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.RetransmitAfter, 1500*time.Millisecond)
 	def(&c.HelloInterval, 250*time.Millisecond)
+	def(&c.MinBulkInterval, time.Second)
 }
 
 // NumDropReasons sizes Stats.Drops.
@@ -146,11 +164,26 @@ type Stats struct {
 	ExpectSkipped                           uint64 // expectation messages parsed and skipped
 	Gaps                                    uint64 // sequence gaps seen from the peer
 	PeerSessions, PeerRestarts              uint64
-	EncodeErrors                            uint64 // entries that could not be encoded (dropped)
-	Drops                                   [NumDropReasons]uint64
-	Queued                                  int  // entries waiting to be sent
-	Unacked                                 int  // messages in the resend queue
-	Established                             bool // our HELLO was answered
+	// SessionHoldoffs counts HELLOs not taken for a new peer session because one
+	// started less than a second before (a HELLO flood restarts at most one per second).
+	SessionHoldoffs uint64
+	// Desyncs counts the times the receiver left a sequence window that the peer's
+	// messages no longer follow (after a forged or lost jump) and took up the peer's
+	// stream again, asking for a RESYNC.
+	Desyncs uint64
+	// BulkRequests counts bulk requests (RESYNC, new sessions, RequestBulk);
+	// BulksStarted the EventSendBulk emitted for them.
+	BulkRequests, BulksStarted uint64
+	EncodeErrors               uint64 // entries that could not be encoded (dropped)
+	// PeerNext is the seq expected next from the peer (valid once a session exists).
+	PeerNext uint32
+	// BulkWaiting: a bulk was requested and waits for the one in flight or for
+	// MinBulkInterval (EventSendBulk follows).
+	BulkWaiting bool
+	Drops       [NumDropReasons]uint64
+	Queued      int  // entries waiting to be sent
+	Unacked     int  // messages in the resend queue
+	Established bool // our HELLO was answered
 }
 
 type entry struct {
@@ -192,9 +225,10 @@ func seqBefore(a, b uint32) bool { return int32(a-b) < 0 }
 // send what Outbox returns; apply Updates to the external cache; act on Events. Wake up
 // at Deadline. Not safe for concurrent use.
 type Channel struct {
-	cfg Config
-	now time.Time
-	seq uint32 // next seq to use
+	cfg      Config
+	now      time.Time
+	seq      uint32 // next seq to use
+	firstSeq uint32 // the oldest seq an ACK or NACK may name (see validRange)
 
 	// sender
 	established   bool
@@ -229,14 +263,22 @@ type Channel struct {
 	holes           []hole    // gaps whose NACK is repeated, all together at nackAt
 	nackAt          time.Time
 	nackGap         time.Duration
+	sessionAt       time.Time // when the current peer session started
+	lastInOrder     time.Time // when a message with the expected seq last arrived
+	alt             [altSlots]altStream
+	rxDgrams        uint64 // datagrams received, to tell datagrams apart in alt
+	suspectBefore   uint32 // every live rs item before this seq is suspect (see ackRange)
+	haveSuspect     bool
+	gate            bulkGate
 
 	bulk    bulkQueue
 	touched map[Key]uint64 // Keys sent after the bulk message of ordinal value-1 was added (bulk.go)
 
-	packer  *Packer
-	updates []Update
-	events  []Event
-	stats   Stats
+	packer    *Packer
+	updates   []Update
+	events    []Event
+	eventsOut []Event // returned by the last Events call
+	stats     Stats
 }
 
 // NewChannel returns a Channel that starts its HELLO handshake at now.
@@ -244,9 +286,13 @@ func NewChannel(cfg Config, now time.Time) *Channel {
 	cfg.setDefaults()
 	c := &Channel{cfg: cfg, now: now, entries: make(map[Key]*entry), packer: NewPacker(cfg.MaxDatagram)}
 	c.seq = cfg.InitialSeq
-	if c.seq == 0 {
-		c.seq = uint32(now.Unix())
+	for c.seq == 0 {
+		var b [4]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+		c.seq = binary.BigEndian.Uint32(b[:])
 	}
+	c.firstSeq = c.seq
+	c.gate.minInterval = cfg.MinBulkInterval
 	c.helloAt = now
 	c.lastSend = now
 	return c
@@ -300,6 +346,23 @@ func (c *Channel) release(e *entry) {
 // reliably once the session is established).
 func (c *Channel) RequestResync() { c.resyncPending = true }
 
+// RequestBulk asks for a bulk to the peer on our own account (a takeover): an
+// EventSendBulk follows as soon as no bulk is in flight, without waiting for
+// MinBulkInterval.
+func (c *Channel) RequestBulk() {
+	c.stats.BulkRequests++
+	c.gate.request(true)
+}
+
+// requestBulk records a bulk asked for by the peer.
+func (c *Channel) requestBulk() {
+	c.stats.BulkRequests++
+	c.gate.request(false)
+}
+
+// bulkInFlight reports whether a bulk's messages are still queued or unacknowledged.
+func (c *Channel) bulkInFlight() bool { return len(c.bulk.chunks) > 0 }
+
 // Established reports whether the peer answered our HELLO.
 func (c *Channel) Established() bool { return c.established }
 
@@ -311,11 +374,11 @@ func (c *Channel) Updates() []Update {
 	return u
 }
 
-// Events returns the events since the last call. The slice is reused.
+// Events returns the events since the last call. The slice stays valid until the next
+// call, so the caller may drive the Channel (SendBulk, Outbox) while it iterates.
 func (c *Channel) Events() []Event {
-	e := c.events
-	c.events = c.events[:0]
-	return e
+	c.events, c.eventsOut = c.eventsOut[:0], c.events
+	return c.eventsOut
 }
 
 // Stats returns the counters.
@@ -324,5 +387,7 @@ func (c *Channel) Stats() Stats {
 	s.Queued = len(c.txq) - c.txHead + c.bulk.pending()
 	s.Unacked = c.rsLive
 	s.Established = c.established
+	s.PeerNext = c.expected
+	s.BulkWaiting = c.gate.want
 	return s
 }

@@ -77,6 +77,9 @@ func established(t testing.TB, cfg Config) (*Channel, uint32) {
 	if s := c.Stats(); s.Unacked != 0 {
 		t.Fatalf("unacked %d after setup", s.Unacked)
 	}
+	if ev := c.Events(); len(ev) != 1 || ev[0].Kind != EventSendBulk {
+		t.Fatalf("events after setup %+v, want the new session's bulk", ev)
+	}
 	return c, 102
 }
 
@@ -224,9 +227,11 @@ func TestSenderNackAckAndPeerRestart(t *testing.T) {
 	if s := c.Stats(); s.Unacked != 1 {
 		t.Fatalf("unacked %d, want 1", s.Unacked)
 	}
-	// Peer restart: the unacknowledged message goes out again, plus a RESYNC.
-	c.Receive(enc(t, ctl(FlagAlive|FlagHello, 1, 0, 0)), t0)
-	ms = msgs(t, c.Outbox(t0))
+	// Peer restart (a second after the session began: see TestHelloFloodHoldoff): the
+	// unacknowledged message goes out again, plus a RESYNC.
+	at := t0.Add(time.Second)
+	c.Receive(enc(t, ctl(FlagAlive|FlagHello, 1, 0, 0)), at)
+	ms = msgs(t, c.Outbox(at))
 	var resent, resync bool
 	for _, m := range ms {
 		resent = resent || (m.Type == TypeUpd && m.Flow.SrcPort == 9)
@@ -376,5 +381,29 @@ func TestOutboxPacksLikeConntrackd(t *testing.T) {
 	}
 	if len(dataDgrams) != 2 || dataDgrams[0]+dataDgrams[1] != 34 || dataDgrams[1] != 17 {
 		t.Fatalf("entries per datagram %v, want 17 per full datagram", dataDgrams)
+	}
+}
+
+// ACKs may arrive out of order: a later window's ACK first, then the earlier one's.
+// Both free what they name; the earlier messages are not left behind as suspect.
+func TestAcksOutOfOrder(t *testing.T) {
+	c, pseq := established(t, Config{})
+	for p := range uint16(10) {
+		f := data(0, p, 0).Flow
+		c.Send(OpNew, &f)
+	}
+	ms := msgs(t, c.Outbox(t0))
+	if len(ms) != 10 {
+		t.Fatalf("sent %d", len(ms))
+	}
+	c.Receive(enc(t, ctl(FlagAck, pseq, ms[5].Seq, ms[9].Seq)), t0)
+	c.Receive(enc(t, ctl(FlagAck, pseq+1, ms[0].Seq, ms[4].Seq)), t0)
+	if s := c.Stats(); s.Unacked != 0 {
+		t.Fatalf("unacked %d after both ACKs", s.Unacked)
+	}
+	for _, m := range msgs(t, c.Outbox(t0.Add(5*time.Second))) {
+		if m.Type == TypeNew {
+			t.Fatalf("resent an acknowledged message: %+v", m)
+		}
 	}
 }

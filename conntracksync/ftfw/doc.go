@@ -11,6 +11,9 @@
 //   - Channel: sequence numbers, windowed ACK, NACK ranges, the resend queue, ALIVE,
 //     the HELLO handshake and RESYNC, as a sans-I/O state machine that takes datagrams
 //     and a time and returns datagrams to send and delivered updates.
+//   - The rules that keep forged control messages from wedging a Channel: the receive
+//     window and its recovery, the checks on ACK and NACK ranges, and the bulk gate
+//     (bulkgate.go) that decides when the owner sends its whole table.
 //
 // # What it must not touch
 //
@@ -51,12 +54,14 @@
 //
 //   - No data is sent before the peer has answered our HELLO with HELLO_BACK, so no
 //     data message ever carries HELLO (conntrackd skips gap detection for those).
-//   - HELLO_BACK answers every HELLO, and rides on every message we send until the
-//     peer's messages stop carrying HELLO (conntrackd sets it on one message only).
+//   - HELLO_BACK answers every HELLO (except one that would start a new session less
+//     than a second after the last, see Forged messages), and rides on every message
+//     we send until the peer's messages stop carrying HELLO (conntrackd sets it on one
+//     message only).
 //   - An ACK never spans a gap: after a gap the receiver acknowledges what it has and
 //     opens a new window at the message after the gap.
-//   - A peer HELLO never discards unacknowledged data: it is queued again, and the
-//     caller is told to send a bulk (EventPeerSession).
+//   - A peer HELLO never discards unacknowledged data: it is queued again, and a bulk
+//     is requested (EventPeerSession, then EventSendBulk).
 //   - A bulk (SendBulk) is encoded once into a byte arena, with no per-Key state; each
 //     message still has its own seq and resend-queue item. A retransmission resends the
 //     same bytes unless a later Send of its Key superseded it (conntrackd re-encodes
@@ -77,6 +82,44 @@
 //     acknowledged.
 //   - The resend queue is never trimmed: when it is full, new data waits in the
 //     transmit queue (collapsed per flow key) instead.
+//   - The first seq is random (crypto/rand), not the Unix time: conntrackd accepts any
+//     first seq, and a guessable one makes forging in-window messages easy.
+//
+// # Forged messages
+//
+// FTFW has no authentication: anyone who can send datagrams with the peer's source
+// address can send control messages. conntrackd takes any seq after the expected one
+// as a gap, so one forged message with a later seq makes it drop all of the real peer's
+// messages as late until the peer restarts; every RESYNC makes it queue its whole
+// table; an ACK range is honoured whatever it names. A Channel instead:
+//
+//   - lets one message open a gap of at most 4096 messages; a message further ahead is
+//     dropped (seq-jump) and does not move the window, unless a second datagram
+//     continues it within 131072 (real loss of more than 240 full datagrams);
+//   - watches messages outside the window (late or too far ahead): when they form a
+//     stream of their own (consecutive seqs, in two or more datagrams) while no
+//     message arrived in order for 2 s, the window moves to that stream and a RESYNC
+//     asks for what was dropped meanwhile (Stats.Desyncs). A forged jump thus costs
+//     the real peer about 2 s of delay, not the session, and gaps opened by forged
+//     messages do not hold the desync off;
+//   - drops an ACK or NACK whose range ends past the last seq it sent, or starts after
+//     it ends (bad-range), so an ACK of seqs never sent frees nothing; and one ACK or
+//     NACK visits at most 8192 resend-queue items (more only with a larger ACK window;
+//     a NACK of more is served in parts by its repeats and by the inferred-loss timer);
+//   - serves bulk requests through a gate: at most one bulk in flight (queued or
+//     unacknowledged), any number of requests meanwhile served by one more bulk after
+//     it, bulks asked for by the peer at least MinBulkInterval (1 s) apart. The owner
+//     sends a bulk on EventSendBulk only; EventPeerSession and EventResyncRequested
+//     only inform;
+//   - takes a HELLO for a new peer session at most once a second: a HELLO flood does
+//     not restart the session at every message (a real restarted peer keeps saying
+//     HELLO until answered, and is taken after the holdoff).
+//
+// Every dropped or ignored message is counted (Stats.Drops, SessionHoldoffs), never
+// logged. What remains possible without authentication: an attacker that sees the
+// traffic can forge in-window messages as fast as the peer sends, inject or delete
+// entries, and acknowledge data the peer never got; only an authenticated transport
+// prevents that.
 //
 // # Timing (defaults)
 //
@@ -98,6 +141,11 @@
 //   - A conntrackd peer that restarts before its own HELLO was answered, with a higher
 //     seq than expected, is taken for the same session; a vigil peer asks for RESYNC at
 //     every session start, so it is not affected.
+//   - A peer that restarts less than a second after its previous session started waits
+//     out the rest of that second (its HELLOs are not answered meanwhile).
+//   - A real gap of more than 4096 lost messages waits for the next datagram; one of
+//     more than 131072 is repaired through the desync path (about 2 s, then a RESYNC)
+//     rather than by NACK.
 //
 // # Concurrency
 //

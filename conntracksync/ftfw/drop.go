@@ -21,10 +21,12 @@ const (
 	DropFlow                 // TLVs parse but do not make a usable flow (no address or protocol)
 	DropStale                // seq earlier than expected: a duplicate or a late message
 	DropNoSession            // a message from a peer before any session exists that cannot start one
+	DropSeqJump              // seq further ahead of the expected one than any real gap (forged or a lost session)
+	DropRange                // ACK or NACK range outside the seqs we sent (forged, or an answer to a forgery)
 	dropReasonCount
 )
 
-var dropNames = [...]string{"none", "short", "bad-version", "bad-length", "bad-type", "bad-flags", "bad-payload", "bad-flow", "stale-seq", "no-session"}
+var dropNames = [...]string{"none", "short", "bad-version", "bad-length", "bad-type", "bad-flags", "bad-payload", "bad-flow", "stale-seq", "no-session", "seq-jump", "bad-range"}
 
 func (r DropReason) String() string {
 	if int(r) < len(dropNames) {

@@ -34,7 +34,7 @@ func Example() {
 			fw1.Receive(d, now)
 		}
 		for _, ev := range fw1.Events() {
-			if ev.Kind == ftfw.EventPeerSession || ev.Kind == ftfw.EventResyncRequested {
+			if ev.Kind == ftfw.EventSendBulk {
 				for _, e := range table { // a bulk: the whole internal cache
 					fw1.Send(ftfw.OpUpd, &e)
 				}

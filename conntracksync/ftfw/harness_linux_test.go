@@ -105,7 +105,7 @@ func (hs *harness) runLoop(ctx context.Context) {
 		ups := hs.ch.Updates()
 		evs := hs.ch.Events()
 		for _, ev := range evs {
-			if ev.Kind == EventPeerSession || ev.Kind == EventResyncRequested {
+			if ev.Kind == EventSendBulk {
 				for _, f := range hs.table {
 					hs.ch.Send(OpUpd, &f)
 				}

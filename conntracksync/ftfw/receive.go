@@ -11,6 +11,7 @@ import (
 // Receive processes one datagram from the peer at now.
 func (c *Channel) Receive(dgram []byte, now time.Time) {
 	c.now = now
+	c.rxDgrams++
 	if len(dgram) < HeaderLen {
 		c.stats.Drops[DropShort]++ // Walk would stop silently
 		return
@@ -34,10 +35,17 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 
 	newSession := false
 	if flags&FlagHello != 0 {
-		c.helloBackDue = true
-		c.helloBackSticky = true
 		if !c.session || c.peerEstablished || seqBefore(seq, c.expected) {
 			newSession = true
+		}
+		if newSession && c.session && now.Before(c.sessionAt.Add(sessionHoldoff)) {
+			// Too soon after the last session start: not answered, so a real
+			// restarted peer keeps saying HELLO and is taken after the holdoff.
+			newSession = false
+			c.stats.SessionHoldoffs++
+		} else {
+			c.helloBackDue = true
+			c.helloBackSticky = true
 		}
 	} else if !c.session {
 		newSession = true // first message ever: accept it, like conntrackd
@@ -46,11 +54,26 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 		c.startSession(seq, flags&FlagHello != 0, now)
 	} else {
 		switch d := int32(seq - c.expected); {
-		case d < 0:
-			c.stats.Drops[DropStale]++
-			return
-		case d > 0:
+		case d == 0:
+			c.lastInOrder = now
+		case d > 0 && d <= maxDirectGap:
 			c.gap(seq, now)
+		default:
+			a := c.outOfWindow(seq, now)
+			switch {
+			case a.n >= 2 && d > 0 && d <= maxSeqJump:
+				// A large gap that the next datagram continues: real loss.
+				c.alt = [altSlots]altStream{}
+				c.gap(seq, now)
+			case a.n >= 2 && now.Sub(c.lastInOrder) >= altQuiet:
+				c.desync(seq, now)
+			case d < 0:
+				c.stats.Drops[DropStale]++
+				return
+			default:
+				c.stats.Drops[DropSeqJump]++
+				return
+			}
 		}
 	}
 	if flags&FlagHello == 0 {
@@ -66,7 +89,7 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 
 	switch {
 	case typ == TypeCtl:
-		c.receiveCtl(b, flags, now)
+		c.receiveCtl(b, flags, seq, now)
 	case typ.IsData():
 		var m Message
 		if err := m.UnmarshalBinary(b); err != nil {
@@ -99,6 +122,9 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 	c.holes = c.holes[:0]
 	c.nackAt = time.Time{}
 	c.ctl = c.ctl[:0]
+	c.sessionAt = now
+	c.lastInOrder = now
+	c.alt = [altSlots]altStream{}
 	c.stats.PeerSessions++
 	if restart {
 		c.stats.PeerRestarts++
@@ -114,7 +140,105 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 	if !c.cfg.NoResyncOnSession {
 		c.resyncPending = true
 	}
+	c.requestBulk()
 	c.events = append(c.events, Event{Kind: EventPeerSession, Restart: restart, Seq: seq})
+}
+
+// The receive window and its recovery. conntrackd accepts any seq after the expected
+// one as a gap and drops every earlier one, so one forged message with a seq ahead of
+// the peer's makes it drop the real peer's messages as late until the peer restarts.
+// Here one message may open a gap of at most maxDirectGap. Messages outside that
+// (late, or further ahead) are watched as streams (consecutive seqs): a stream ahead
+// by at most maxSeqJump that a second datagram continues is real loss and opens the
+// gap; any other stream seen in two or more datagrams while no message arrived in
+// order for altQuiet is the peer's, and the receiver takes it up again (desync). What
+// was dropped meanwhile is asked for with a RESYNC; a vigil peer also resends it,
+// since our later ACKs pass it. Gaps opened by forged messages do not count as
+// messages in order, so forged hits cannot hold off the desync.
+const (
+	// maxDirectGap is the largest gap one message opens (our tunable: 240 full
+	// datagrams of bulk lost in a row; a larger real gap waits for one more
+	// datagram). A blind forger hits it once in about a million tries.
+	maxDirectGap = 4096
+	// maxSeqJump is the largest gap a stream of two datagrams opens (our tunable:
+	// the default resend queue size; a real gap larger than that means the peer's
+	// whole queue was lost, which the desync path repairs).
+	maxSeqJump = 1 << 17
+	// altSlots streams outside the window are watched; altSlack is how far a
+	// message may skip ahead and still continue one (losses on the way).
+	altSlots = 4
+	altSlack = 1024
+	// altQuiet: no message may have arrived in order for this long before another
+	// stream takes over (twice the ALIVE interval, so an idle peer's lost ALIVE does
+	// not count as silence).
+	altQuiet = 2 * time.Second
+	// sessionHoldoff: a HELLO less than this after the last session start does not
+	// start another one (a HELLO flood costs one session and one bulk per second).
+	sessionHoldoff = time.Second
+)
+
+// altStream is a run of consecutive messages seen outside the window.
+type altStream struct {
+	next  uint32 // seq that continues it
+	n     int    // datagrams that carried it
+	dgram uint64 // the last of those datagrams
+	last  time.Time
+}
+
+// outOfWindow records a message outside the window in the stream it continues (or a
+// new one) and returns that stream.
+func (c *Channel) outOfWindow(seq uint32, now time.Time) *altStream {
+	var s *altStream
+	for i := range c.alt {
+		a := &c.alt[i]
+		if a.n > 0 && seq-a.next <= altSlack && now.Sub(a.last) <= altQuiet {
+			s = a
+			break
+		}
+	}
+	if s == nil {
+		// A new stream takes a free slot, else the one seen in fewest datagrams,
+		// the newest of those: a stream that keeps coming stays, random forgeries
+		// churn among themselves.
+		s = &c.alt[0]
+		for i := range c.alt {
+			a := &c.alt[i]
+			if a.n == 0 || now.Sub(a.last) > altQuiet {
+				s = a
+				break
+			}
+			if a.n < s.n || (a.n == s.n && a.last.After(s.last)) {
+				s = a
+			}
+		}
+		*s = altStream{}
+	}
+	if s.n == 0 || s.dgram != c.rxDgrams {
+		s.n++
+		s.dgram = c.rxDgrams
+	}
+	s.next, s.last = seq+1, now
+	return s
+}
+
+// desync makes seq the expected message: the window restarts there, as if the peer
+// had started a session, except that nothing of ours is resent (the peer did not
+// restart). A RESYNC asks for what was dropped meanwhile.
+func (c *Channel) desync(seq uint32, now time.Time) {
+	c.stats.Desyncs++
+	c.lastInOrder = now
+	c.expected = seq
+	c.ackFrom = seq
+	c.pending = 0
+	c.ctlPending = false
+	c.ackAt = time.Time{}
+	c.haveLastAck = false
+	c.holes = c.holes[:0]
+	c.nackAt = time.Time{}
+	c.alt = [altSlots]altStream{}
+	if !c.cfg.NoResyncOnSession {
+		c.resyncPending = true
+	}
 }
 
 // gap handles a message later than expected: acknowledge what we have (never across
@@ -175,7 +299,7 @@ func (c *Channel) queueAck(from, to uint32) {
 	c.ackAt = time.Time{}
 }
 
-func (c *Channel) receiveCtl(b []byte, flags Flags, now time.Time) {
+func (c *Channel) receiveCtl(b []byte, flags Flags, seq uint32, now time.Time) {
 	if flags.hasRange() {
 		if len(b) < ControlLen {
 			c.stats.Drops[DropLength]++
@@ -191,7 +315,8 @@ func (c *Channel) receiveCtl(b []byte, flags Flags, now time.Time) {
 			c.nackRange(from, to)
 		case flags&FlagResync != 0:
 			c.stats.ResyncsRcv++
-			c.events = append(c.events, Event{Kind: EventResyncRequested})
+			c.requestBulk()
+			c.events = append(c.events, Event{Kind: EventResyncRequested, Seq: seq})
 		}
 	}
 	if flags&FlagAlive != 0 {
@@ -203,6 +328,3 @@ func (c *Channel) receiveCtl(b []byte, flags Flags, now time.Time) {
 		}
 	}
 }
-
-// inRange reports from <= s <= to in serial arithmetic.
-func inRange(s, from, to uint32) bool { return s-from <= to-from }

@@ -10,11 +10,76 @@ import (
 
 // The sending half of a Channel: the resend queue, timers and building the outbox.
 
-func (c *Channel) ackRange(from, to uint32, now time.Time) {
+// maxRangeScan bounds the resend-queue items one ACK or NACK visits (our tunable; at
+// least twice the ACK window). A legitimate ACK spans one window; a NACK larger than
+// this is served in parts by its repeats and by the inferred-loss timer, so a forged
+// message can never make one Receive walk the whole queue.
+const maxRangeScan = 8192
+
+func (c *Channel) rangeScan() int { return max(maxRangeScan, 2*c.cfg.ACKWindow) }
+
+// validRange checks an ACK or NACK range against the seqs we have sent in this
+// Channel's life (firstSeq .. seq-1, at most 2^31 back). A peer acknowledges or NACKs
+// only what we sent: a range that ends at a seq we never sent, or whose from is after
+// its to, is forged (or an answer to a forged message) and is dropped, so that an ACK
+// of seqs never sent cannot free unacknowledged data. A from before firstSeq (a peer
+// that still counts from our previous run) is moved up to firstSeq. It returns the
+// range to use and whether it is valid.
+func (c *Channel) validRange(from, to uint32) (uint32, bool) {
 	if seqBefore(to, from) {
+		return 0, false
+	}
+	if c.seq-c.firstSeq > 1<<31 {
+		c.firstSeq = c.seq - 1<<31
+	}
+	last, span := c.seq-1, c.seq-c.firstSeq // span: how many seqs we sent
+	if last-to >= span {
+		return 0, false
+	}
+	if last-from >= span || seqBefore(from, c.firstSeq) {
+		from = c.firstSeq
+	}
+	return from, true
+}
+
+// rsIndex returns the index of the first resend-queue item whose seq is not before s
+// (the items are in increasing seq order).
+func (c *Channel) rsIndex(s uint32) int {
+	lo, hi := c.rsHead, len(c.rs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if seqBefore(c.rs[m].seq, s) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+func (c *Channel) ackRange(from, to uint32, now time.Time) {
+	from, ok := c.validRange(from, to)
+	if !ok {
+		c.stats.Drops[DropRange]++
 		return
 	}
-	for i := c.rsHead; i < len(c.rs); i++ {
+	// Every live item before from is now suspect: the peer has a later message but
+	// not this one. Items before suspectBefore already are, so each item is visited
+	// once for this however many ACKs arrive.
+	end := c.rsIndex(from)
+	start := c.rsHead
+	if c.haveSuspect {
+		start = max(start, c.rsIndex(c.suspectBefore))
+	}
+	for i := start; i < end; i++ {
+		if it := &c.rs[i]; !it.done && it.suspect.IsZero() {
+			it.suspect = now
+		}
+	}
+	if !c.haveSuspect || seqBefore(c.suspectBefore, from) {
+		c.suspectBefore, c.haveSuspect = from, true
+	}
+	for i, n := end, c.rangeScan(); i < len(c.rs) && n > 0; i, n = i+1, n-1 {
 		it := &c.rs[i]
 		if seqBefore(to, it.seq) {
 			break
@@ -22,31 +87,29 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 		if it.done {
 			continue
 		}
-		if inRange(it.seq, from, to) {
-			it.done = true
-			c.rsLive--
-			if it.e != nil {
-				c.release(it.e)
-			} else if it.bulk != nil {
-				c.bulkReleased(it.bulk)
-			}
-		} else if it.suspect.IsZero() {
-			it.suspect = now // the peer has a later message but not this one
+		it.done = true
+		c.rsLive--
+		if it.e != nil {
+			c.release(it.e)
+		} else if it.bulk != nil {
+			c.bulkReleased(it.bulk)
 		}
 	}
 	c.compactRS()
 }
 
 func (c *Channel) nackRange(from, to uint32) {
-	if seqBefore(to, from) {
+	from, ok := c.validRange(from, to)
+	if !ok {
+		c.stats.Drops[DropRange]++
 		return
 	}
-	for i := c.rsHead; i < len(c.rs); i++ {
+	for i, n := c.rsIndex(from), c.rangeScan(); i < len(c.rs) && n > 0; i, n = i+1, n-1 {
 		it := &c.rs[i]
 		if seqBefore(to, it.seq) {
 			break
 		}
-		if !it.done && inRange(it.seq, from, to) {
+		if !it.done {
 			c.requeue(it)
 		}
 	}
@@ -135,6 +198,10 @@ func (c *Channel) Tick(now time.Time) {
 	if len(c.holes) == 0 {
 		c.nackAt = time.Time{}
 	}
+	if ok, n := c.gate.start(now, c.bulkInFlight()); ok {
+		c.stats.BulksStarted++
+		c.events = append(c.events, Event{Kind: EventSendBulk, Requests: n})
+	}
 	for i := c.rsHead; i < len(c.rs); i++ {
 		it := &c.rs[i]
 		if it.suspect.IsZero() {
@@ -174,6 +241,7 @@ func (c *Channel) Deadline() time.Time {
 	if len(c.holes) > 0 {
 		early(c.nackAt)
 	}
+	early(c.gate.deadline(c.bulkInFlight()))
 	for i := c.rsHead; i < len(c.rs); i++ {
 		it := &c.rs[i]
 		if it.done {
@@ -188,7 +256,7 @@ func (c *Channel) Deadline() time.Time {
 }
 
 func (c *Channel) ready() bool {
-	if len(c.ctl) > 0 || c.helloBackDue || c.wantAlive || c.wantProbe {
+	if len(c.ctl) > 0 || c.helloBackDue || c.wantAlive || c.wantProbe || c.gate.ready(c.now, c.bulkInFlight()) {
 		return true
 	}
 	return c.established && c.rsLive < c.cfg.ResendQueueSize && (c.resyncPending || c.txHead < len(c.txq) || c.bulk.pending() > 0)

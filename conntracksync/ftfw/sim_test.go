@@ -45,6 +45,7 @@ type sim struct {
 	latency time.Duration
 	cfg     Config
 	nextKey int
+	bulks   [2]int // EventSendBulk handled per node
 }
 
 func newSim(t testing.TB, seed uint64, loss lossFn, cfg Config) *sim {
@@ -141,8 +142,8 @@ func (s *sim) pump(i int) {
 		s.link = append(s.link, simDatagram{at: s.now.Add(s.latency), to: 1 - i, data: append([]byte(nil), d...)})
 	}
 	for _, ev := range nd.ch.Events() {
-		switch ev.Kind {
-		case EventPeerSession, EventResyncRequested:
+		if ev.Kind == EventSendBulk {
+			s.bulks[i]++
 			s.bulk(i)
 		}
 	}
@@ -209,7 +210,7 @@ func (s *sim) run(d time.Duration, max time.Duration) {
 func (s *sim) converged() bool {
 	for i, nd := range s.nodes {
 		st := nd.ch.Stats()
-		if st.Queued != 0 || st.Unacked != 0 {
+		if st.Queued != 0 || st.Unacked != 0 || st.BulkWaiting {
 			return false
 		}
 		if !maps.EqualFunc(s.nodes[1-i].ext, nd.table, func(a, b Flow) bool { return reflect.DeepEqual(a, b) }) {
@@ -312,6 +313,12 @@ func TestSimConvergesUnderLoss(t *testing.T) {
 				s := newSim(t, seed, p.loss, Config{})
 				s.workload(400, 2*time.Second, true)
 				s.settle(120 * time.Second)
+				// Loss alone never looks like a forged jump.
+				for i, nd := range s.nodes {
+					if st := nd.ch.Stats(); st.Desyncs != 0 || st.Drops[DropSeqJump] != 0 || st.Drops[DropRange] != 0 {
+						t.Errorf("node %d: desyncs %d, seq-jump %d, bad-range %d under loss alone", i, st.Desyncs, st.Drops[DropSeqJump], st.Drops[DropRange])
+					}
+				}
 			})
 		}
 	}
