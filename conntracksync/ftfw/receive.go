@@ -113,18 +113,9 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 	restart := c.session
 	c.session = true
 	c.peerEstablished = !hello
-	c.expected = seq
-	c.ackFrom = seq
-	c.pending = 0
-	c.ctlPending = false
-	c.ackAt = time.Time{}
-	c.haveLastAck = false
-	c.holes = c.holes[:0]
-	c.nackAt = time.Time{}
+	c.restartWindow(seq, now)
 	c.ctl = c.ctl[:0]
 	c.sessionAt = now
-	c.lastInOrder = now
-	c.alt = [altSlots]altStream{}
 	c.stats.PeerSessions++
 	if restart {
 		c.stats.PeerRestarts++
@@ -226,7 +217,16 @@ func (c *Channel) outOfWindow(seq uint32, now time.Time) *altStream {
 // restart). A RESYNC asks for what was dropped meanwhile.
 func (c *Channel) desync(seq uint32, now time.Time) {
 	c.stats.Desyncs++
-	c.lastInOrder = now
+	c.restartWindow(seq, now)
+	if !c.cfg.NoResyncOnSession {
+		c.resyncPending = true
+	}
+}
+
+// restartWindow makes seq the next expected message, forgetting everything
+// the old receive window had pending (acks, holes, out-of-window streams):
+// for a new peer session and for a desync alike.
+func (c *Channel) restartWindow(seq uint32, now time.Time) {
 	c.expected = seq
 	c.ackFrom = seq
 	c.pending = 0
@@ -235,10 +235,8 @@ func (c *Channel) desync(seq uint32, now time.Time) {
 	c.haveLastAck = false
 	c.holes = c.holes[:0]
 	c.nackAt = time.Time{}
+	c.lastInOrder = now
 	c.alt = [altSlots]altStream{}
-	if !c.cfg.NoResyncOnSession {
-		c.resyncPending = true
-	}
 }
 
 // gap handles a message later than expected: acknowledge what we have (never across
