@@ -9,27 +9,11 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-// stickyDir makes a folder like /tmp (mode 1777, root's) for a local
-// attacker to plant things in.
-func stickyDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "vigil-tf-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // TestInitTrackFileSymlinkAttack: nobody plants a symlink at an init_file
 // path in a /tmp-like folder, pointing at a file only root may write.
 // vigild (root) must neither create nor overwrite through it.
 func TestInitTrackFileSymlinkAttack(t *testing.T) {
-	testnet.Nobody(t)
-	d := stickyDir(t)
+	d := testnet.SharedDir(t)
 	victim := filepath.Join(t.TempDir(), "victim")
 	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -52,8 +36,7 @@ func TestInitTrackFileSymlinkAttack(t *testing.T) {
 // Reading it (at start-up, reload and on every change) and init_file must
 // return at once with an error, not wait for a writer that never comes.
 func TestTrackFileFIFOAttack(t *testing.T) {
-	testnet.Nobody(t)
-	d := stickyDir(t)
+	d := testnet.SharedDir(t)
 	tf := filepath.Join(d, "track")
 	if out, err := testnet.AsNobody(t, "mkfifo", "-m", "0666", tf); err != nil {
 		t.Fatalf("nobody: mkfifo: %v: %s", err, out)

@@ -2,8 +2,11 @@ package testnet
 
 import (
 	"context"
+	"io/fs"
+	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -41,4 +44,21 @@ func AsNobody(t testing.TB, name string, args ...string) ([]byte, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
 	cmd.Dir = "/"
 	return cmd.CombinedOutput()
+}
+
+// SharedDir returns a fresh folder as /tmp is: root's, world-writable with
+// the sticky bit, inside a parent nobody can reach. It is where the local
+// attacker plants symlinks, FIFOs and files for root to trip on; removed
+// when the test ends.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	Nobody(t)
+	d := t.TempDir()
+	if err := os.Chmod(filepath.Dir(d), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o777|fs.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -39,21 +39,6 @@ func routerLab(t *testing.T) *testnet.Host {
 	return h
 }
 
-// sharedDir returns a fresh root-owned world-writable sticky directory
-// that nobody can reach.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	testnet.Nobody(t)
-	d := t.TempDir()
-	if err := os.Chmod(filepath.Dir(d), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(d, 0o777|fs.ModeSticky); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // rootSecret writes a root-only file the attacker wants overwritten.
 func rootSecret(t *testing.T) string {
 	t.Helper()
@@ -110,7 +95,7 @@ func isDump(t *testing.T, b []byte) {
 // symlink (logged) instead of following it.
 func TestDumpSymlinkAttack(t *testing.T) {
 	h := routerLab(t)
-	dir, target := sharedDir(t), rootSecret(t)
+	dir, target := testnet.SharedDir(t), rootSecret(t)
 	path := filepath.Join(dir, "vigild.data")
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "--dump-dir", dir)
 	v.instance(t, "VI_1")
@@ -131,7 +116,7 @@ func TestDumpSymlinkAttack(t *testing.T) {
 // hold vigild up: after SIGUSR1, a SIGHUP with a new priority is applied.
 func TestDumpFIFODoesNotBlockReload(t *testing.T) {
 	h := routerLab(t)
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	path := filepath.Join(dir, "vigild.data")
 	good := conf("", 150, "")
 	v := startVigild(t, h, good, "-i", "r1", "--dump-dir", dir)
@@ -155,7 +140,7 @@ func TestDumpFIFODoesNotBlockReload(t *testing.T) {
 // and keeps it open; SIGUSR2 must not put the counters into it.
 func TestDumpForeignFile(t *testing.T) {
 	h := routerLab(t)
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	path := filepath.Join(dir, "vigild.stats")
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "--dump-dir", dir)
 	v.instance(t, "VI_1")
@@ -240,7 +225,7 @@ func TestDefaultDumpDir(t *testing.T) {
 // vigild's own.
 func TestPIDFileSymlinkAttack(t *testing.T) {
 	h := routerLab(t)
-	dir, target := sharedDir(t), rootSecret(t)
+	dir, target := testnet.SharedDir(t), rootSecret(t)
 	pidPath := filepath.Join(dir, "vigild.pid")
 	nobodyDoes(t, "ln", "-s", target, pidPath)
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "-p", pidPath)
@@ -258,7 +243,7 @@ func TestPIDFileSymlinkAttack(t *testing.T) {
 // vigild (pid 1), planted by nobody, does not keep vigild from starting.
 func TestPIDFileStaleForeignPID(t *testing.T) {
 	h := routerLab(t)
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	pidPath := filepath.Join(dir, "vigild.pid")
 	nobodyDoes(t, "sh", "-c", "echo 1 > "+pidPath)
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "-p", pidPath)
@@ -312,7 +297,7 @@ print while <$s>;`
 func TestControlSocketNobody(t *testing.T) {
 	testnet.NeedRoot(t, "perl")
 	h := routerLab(t)
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "--control", filepath.Join(dir, "ctl.sock"))
 	v.control = filepath.Join(dir, "ctl.sock")
 	v.instance(t, "VI_1")
@@ -380,7 +365,7 @@ func TestControlSocketKeepsOtherFile(t *testing.T) {
 // root file. The report is not appended through it: vigild says why and
 // exits 4, and the root file is as it was.
 func TestConfigTestFileSymlinkAttack(t *testing.T) {
-	dir, target := sharedDir(t), rootSecret(t)
+	dir, target := testnet.SharedDir(t), rootSecret(t)
 	report := filepath.Join(dir, "check.log")
 	nobodyDoes(t, "ln", "-s", target, report)
 	conf := filepath.Join(t.TempDir(), "keepalived.conf")

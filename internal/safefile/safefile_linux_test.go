@@ -15,20 +15,6 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-// sharedDir returns a fresh root-owned world-writable sticky directory
-// that nobody can reach, the way /tmp is.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	d := t.TempDir()
-	if err := os.Chmod(filepath.Dir(d), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(d, 0o777|fs.ModeSticky); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // secret writes a root-owned file the attacker wants overwritten and
 // returns its path.
 func secret(t *testing.T) string {
@@ -90,7 +76,7 @@ func within(t *testing.T, what string, f func()) {
 // the name root is about to write in a sticky shared directory. The
 // symlink is replaced; its target is untouched.
 func TestWriteFileSymlinkAttack(t *testing.T) {
-	dir, target := sharedDir(t), secret(t)
+	dir, target := testnet.SharedDir(t), secret(t)
 	path := filepath.Join(dir, "vigild.data")
 	asNobody(t, "ln", "-s", target, path)
 	replaced, err := safefile.WriteFile(path, []byte("status\n"), 0o600)
@@ -107,7 +93,7 @@ func TestWriteFileSymlinkAttack(t *testing.T) {
 // TestWriteFileFIFO: a FIFO at the name neither blocks the writer nor
 // receives the data.
 func TestWriteFileFIFO(t *testing.T) {
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	path := filepath.Join(dir, "vigild.data")
 	asNobody(t, "mkfifo", "-m", "0666", path)
 	var replaced string
@@ -125,7 +111,7 @@ func TestWriteFileFIFO(t *testing.T) {
 // TestWriteFileForeignFile: nobody pre-creates the file (and could keep it
 // open); the data goes into a new root file, never into nobody's.
 func TestWriteFileForeignFile(t *testing.T) {
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	path := filepath.Join(dir, "vigild.stats")
 	asNobody(t, "sh", "-c", "umask 0; echo mine > "+path)
 	held, err := os.Open(path) // what nobody would still hold open
@@ -177,7 +163,7 @@ func TestWriteFileDirectory(t *testing.T) {
 // with the component named; a FIFO on the way does not block.
 func TestOpenDirRefuses(t *testing.T) {
 	uid, _ := testnet.Nobody(t)
-	base := sharedDir(t)
+	base := testnet.SharedDir(t)
 	theirs := filepath.Join(base, "theirs")
 	asNobody(t, "mkdir", "-m", "0755", theirs)
 	open := filepath.Join(base, "open")
@@ -314,7 +300,7 @@ func TestPIDFileLock(t *testing.T) {
 // shared directory is replaced without being followed, opened or blocked
 // on.
 func TestPIDFileAttacks(t *testing.T) {
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	target := secret(t)
 	for _, c := range []struct {
 		name, want string
@@ -400,7 +386,7 @@ func TestPIDFileCloseKeepsReplacement(t *testing.T) {
 // appended to.
 func TestOpenAppendAttacks(t *testing.T) {
 	testnet.Nobody(t)
-	dir := sharedDir(t)
+	dir := testnet.SharedDir(t)
 	target := secret(t)
 	link, fifo, theirs := filepath.Join(dir, "link"), filepath.Join(dir, "fifo"), filepath.Join(dir, "theirs")
 	asNobody(t, "ln", "-s", target, link)
