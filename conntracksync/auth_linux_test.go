@@ -38,26 +38,6 @@ func writeKeyFile(t testing.TB) string {
 	return p
 }
 
-func startSyncNode(t *testing.T, h *testnet.Host, local, peer netip.Addr, keyFile string) *vigilNode {
-	t.Helper()
-	r, err := New(testLogger(t).With("node", h.Name()), Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
-		Netns: "/run/netns/" + h.Name(), AuthKeyFile: keyFile,
-		Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	n := &vigilNode{host: h, addr: local, r: r, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(n.done)
-		if err := r.Run(ctx); err != context.Canceled {
-			t.Errorf("replicator %s: %v", h.Name(), err)
-		}
-	}()
-	t.Cleanup(n.stop)
-	return n
-}
-
 // forgedFlow is the attacker's connection: an ESTABLISHED TCP session from
 // outside to the ssh port of a protected server, the kind of entry a
 // stateful ruleset lets through without looking at its policy.

@@ -26,8 +26,15 @@ func startNode(t *testing.T, h *testnet.Host, local, peer netip.Addr) *vigilNode
 
 func startNodeTB(t testing.TB, h *testnet.Host, local, peer netip.Addr) *vigilNode {
 	t.Helper()
+	return startSyncNode(t, h, local, peer, "")
+}
+
+// startSyncNode starts a Replicator on h's sync0 replicating with peer,
+// keyed with keyFile ("": unauthenticated).
+func startSyncNode(t testing.TB, h *testnet.Host, local, peer netip.Addr, keyFile string) *vigilNode {
+	t.Helper()
 	r, err := New(testLogger(t).With("node", h.Name()), Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
-		Netns:  "/run/netns/" + h.Name(),
+		Netns: "/run/netns/" + h.Name(), AuthKeyFile: keyFile,
 		Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}})
 	if err != nil {
 		t.Fatal(err)
