@@ -40,7 +40,7 @@ type Config struct {
 	VirtualServers      []*VirtualServer
 	SSL                 *SSL
 
-	// ConntrackSync is vigil's own top-level block (issue 5); nil when absent.
+	// ConntrackSync is vigil's own top-level block; nil when absent.
 	ConntrackSync *ConntrackSync
 
 	// Process holds the top-level process options (net_namespace, instance, ...).
@@ -354,7 +354,7 @@ type SyncGroup struct {
 	memberPos []Pos
 }
 
-// ConntrackSync is vigil's conntrack_sync block (issue 5).
+// ConntrackSync is vigil's conntrack_sync block.
 type ConntrackSync struct {
 	Pos           Pos
 	Interface     string

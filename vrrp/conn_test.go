@@ -116,8 +116,8 @@ type dropCase struct {
 }
 
 // testConnDrops: bad adverts injected on the wire reach b and are dropped
-// by Accept with their reason (issue 2: wrong TTL, bad checksum, unknown
-// VRID, wrong version, bad password).
+// by Accept with their reason (wrong TTL, bad checksum, unknown VRID,
+// wrong version, bad password).
 func testConnDrops(t *testing.T, env connEnv) {
 	is6 := env.group.Is6()
 	vip := netip.MustParseAddr("192.0.2.100")

@@ -5,7 +5,7 @@ import "strconv"
 // Reason says why the Machine did something. Every Transition and every other
 // Action carries one, and so do the events that come from outside (SetPriority,
 // Fault, ForceBackup, ForceMaster). One value feeds the log line, the notify
-// call, the metric label and `vigilctl status` (STYLE.md point 13).
+// call, the metric label and `vigilctl status`.
 //
 // The zero value ReasonNone never appears on an Action the Machine returns.
 type Reason uint8

@@ -16,7 +16,7 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-// Issue 4 end to end: tracking, FAULT, sync groups and notify, with real
+// End to end: tracking, FAULT, sync groups and notify, with real
 // vigild processes (and Debian's keepalived 2.2.7) in namespaces.
 
 // TestTrackScript: r1 (150) tracks two vrrp_scripts that test for flag

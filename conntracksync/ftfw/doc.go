@@ -47,8 +47,7 @@
 // ICMP_ID and also SCTP_VTAG_ORIG / SCTP_VTAG_REPL go out little-endian (conntrackd
 // converts a value that libnetfilter_conntrack already holds in network order once
 // more). SNAT_IPV4 / DNAT_IPV4 are in network order. All of these were checked
-// against the capture in testdata/conntrackd-1.4.7.hex. See also
-// /work/shared/notes/conntrack-sync.md.
+// against the capture in testdata/conntrackd-1.4.7.hex.
 //
 // # Where Channel differs from conntrackd (wire-compatible, but loss-proof)
 //

@@ -1,7 +1,7 @@
 // Command failover-bench measures how fast a VRRP backup takes over, for
 // vigild and for Debian's keepalived 2.2.7 side by side, and what running
 // many instances costs in CPU and memory. It prints figures; it asserts
-// nothing (issue 2, "Benchmark").
+// nothing.
 //
 //	go run ./testnet/cmd/failover-bench            # full run, about 6 minutes
 //	go run ./testnet/cmd/failover-bench -quick     # smoke run: 1 trial, advert_int 0.1 s

@@ -12,7 +12,7 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-// Load lab parameters (issue 2: 50 instances at advert_int 0.1 s).
+// Load lab parameters (50 instances at advert_int 0.1 s).
 const (
 	loadInstances = 50
 	loadAdvert    = 100 * time.Millisecond
