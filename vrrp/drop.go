@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/netip"
-	"sync/atomic"
 )
 
 // DropReason says why a received advert is not handed to the state machine
@@ -72,38 +71,6 @@ func DropReasons() []DropReason {
 		rs[i] = DropReason(i)
 	}
 	return rs
-}
-
-// DropCounts counts received adverts by verdict, for vigilctl status and
-// the metrics endpoint. The zero value is ready to use; all methods are
-// safe for concurrent use (the daemon loop adds, status readers read) and
-// Add does not allocate.
-type DropCounts struct {
-	n [numDropReasons]atomic.Uint64
-}
-
-// Add counts one packet with verdict r; out-of-range values are ignored.
-func (c *DropCounts) Add(r DropReason) {
-	if r < numDropReasons {
-		c.n[r].Add(1)
-	}
-}
-
-// Get returns the count for r.
-func (c *DropCounts) Get(r DropReason) uint64 {
-	if r < numDropReasons {
-		return c.n[r].Load()
-	}
-	return 0
-}
-
-// Snapshot returns every count, zeros included, keyed by DropReason.String.
-func (c *DropCounts) Snapshot() map[string]uint64 {
-	m := make(map[string]uint64, numDropReasons)
-	for r := DropReason(0); r < numDropReasons; r++ {
-		m[r.String()] = c.n[r].Load()
-	}
-	return m
 }
 
 // CheckConfig is what one VRRP instance expects of the adverts it receives.

@@ -137,21 +137,3 @@ func TestDropReasonNames(t *testing.T) {
 		t.Errorf("out of range reason has a name")
 	}
 }
-
-func TestDropCounts(t *testing.T) {
-	var c vrrp.DropCounts
-	c.Add(vrrp.DropTTL)
-	c.Add(vrrp.DropTTL)
-	c.Add(vrrp.DropNone)
-	c.Add(vrrp.DropReason(250))
-	if c.Get(vrrp.DropTTL) != 2 || c.Get(vrrp.DropNone) != 1 || c.Get(vrrp.DropChecksum) != 0 || c.Get(vrrp.DropReason(250)) != 0 {
-		t.Errorf("counts ttl=%d none=%d checksum=%d", c.Get(vrrp.DropTTL), c.Get(vrrp.DropNone), c.Get(vrrp.DropChecksum))
-	}
-	s := c.Snapshot()
-	if len(s) != len(vrrp.DropReasons()) || s["ttl"] != 2 || s["none"] != 1 || s["checksum"] != 0 {
-		t.Errorf("snapshot %v", s)
-	}
-	if n := testing.AllocsPerRun(100, func() { c.Add(vrrp.DropVersion) }); n != 0 {
-		t.Errorf("Add allocates %v", n)
-	}
-}
