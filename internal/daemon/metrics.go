@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/vrrp"
@@ -163,9 +164,10 @@ func stateNumber(s string) int {
 // ServeMetrics serves /metrics on addr until ctx ends.
 func (d *Daemon) ServeMetrics(ctx context.Context, addr string) error {
 	mux := http.NewServeMux()
+	src := &cachedStatus{get: d.Status, now: time.Now, maxAge: metricsMaxAge}
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		writeMetrics(w, d.Status())
+		writeMetrics(w, src.status())
 	})
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -180,4 +182,31 @@ func (d *Daemon) ServeMetrics(ctx context.Context, addr string) error {
 		return err
 	}
 	return nil
+}
+
+// metricsMaxAge is how long one status snapshot answers /metrics: every
+// snapshot is built by the loop, and scrapes come every few seconds, so a
+// flood of requests must not turn into a flood of loop work.
+const metricsMaxAge = 250 * time.Millisecond
+
+// cachedStatus hands out one snapshot to every request within maxAge of it;
+// concurrent requests wait for the one snapshot being taken instead of each
+// asking the loop.
+type cachedStatus struct {
+	get    func() Status
+	now    func() time.Time
+	maxAge time.Duration
+
+	mu   sync.Mutex // guards the fields below, and is held while get runs
+	last Status
+	at   time.Time
+}
+
+func (c *cachedStatus) status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.now(); c.at.IsZero() || now.Sub(c.at) >= c.maxAge || now.Before(c.at) {
+		c.last, c.at = c.get(), now
+	}
+	return c.last
 }
