@@ -148,7 +148,7 @@ func TestDropCounts(t *testing.T) {
 		t.Errorf("counts ttl=%d none=%d checksum=%d", c.Get(vrrp.DropTTL), c.Get(vrrp.DropNone), c.Get(vrrp.DropChecksum))
 	}
 	s := c.Snapshot()
-	if len(s) != len(vrrp.DropReasons()) || s["ttl"] != 2 || s["none"] != 1 || s["checksum"] != 0 {
+	if len(s) != len(vrrp.DropReasons()) || s["ttl"] != 2 || s["ok"] != 1 || s["checksum"] != 0 {
 		t.Errorf("snapshot %v", s)
 	}
 	if n := testing.AllocsPerRun(100, func() { c.Add(vrrp.DropVersion) }); n != 0 {

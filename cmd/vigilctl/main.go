@@ -166,9 +166,6 @@ func printStatus(w io.Writer, raw []byte) int {
 		}
 		var rx []string
 		for k, v := range in.Received {
-			if k == "none" {
-				k = "ok"
-			}
 			rx = append(rx, fmt.Sprintf("%s=%d", k, v))
 		}
 		sort.Strings(rx)

@@ -42,7 +42,7 @@ func TestStatusTable(t *testing.T) {
 	st := daemon.Status{RouterID: "fw1", Instances: []daemon.InstanceStatus{{
 		Name: "VI_1", Interface: "eth0", VRID: 51, Family: "inet", State: "MASTER", Priority: 90, BasePriority: 150,
 		Master: "192.0.2.1", Since: time.Now().Add(-3 * time.Second), Reason: "master_down", AdvertsSent: 7,
-		Received: map[string]uint64{"none": 4, "ttl": 2},
+		Received: map[string]uint64{"ok": 4, "ttl": 2},
 	}}}
 	var got string
 	sock := serve(t, func(cmd string) any {
