@@ -5,6 +5,12 @@
 //	vigild -f /etc/keepalived/keepalived.conf -n -l -D
 //	vigild -t -f FILE           # check a configuration; keepalived's exit codes
 //	vigild --dump-config -f FILE # print the effective configuration
+//	vigild --version             # module version and VCS commit of the build
+//
+// Without -n vigild detaches (daemonize.go), but the command returns only
+// when the daemon runs, with its pid file written, or has failed: then
+// with the daemon's errors and exit status. A bad command line is named on
+// stderr with the usage, exit status 2.
 //
 // Signals: SIGTERM / SIGINT stop (a master sends priority 0 and removes its
 // addresses), SIGHUP reloads, SIGUSR1 writes the state to vigild.data and
