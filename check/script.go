@@ -47,14 +47,14 @@ type RunResult struct {
 
 // RunnerStats are the Runner's counters since NewRunner.
 type RunnerStats struct {
-	Started   uint64 // processes started
-	Succeeded uint64
-	Failed    uint64 // non-zero exit or foreign signal
-	TimedOut  uint64 // killed at their timeout
-	Errors    uint64 // could not start (Refused included)
-	Refused   uint64 // not started: the script-security check refused it right before the run (a missing script is only an error)
-	Busy      uint64 // Run refused because the same name was still running
-	Running   int    // in flight now
+	Started   uint64 `json:"started"` // processes started
+	Succeeded uint64 `json:"succeeded"`
+	Failed    uint64 `json:"failed"`    // non-zero exit or foreign signal
+	TimedOut  uint64 `json:"timed_out"` // killed at their timeout
+	Errors    uint64 `json:"errors"`    // could not start (Refused included)
+	Refused   uint64 `json:"refused"`   // not started: the script-security check refused it right before the run (a missing script is only an error)
+	Busy      uint64 `json:"busy"`      // Run refused because the same name was still running
+	Running   int    `json:"running"`   // in flight now
 }
 
 // RunnerConfig configures a Runner.

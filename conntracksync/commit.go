@@ -14,13 +14,13 @@ const DefaultCommitTimeoutSec = 180
 
 // CommitStats describes one commit of the external cache into the kernel.
 type CommitStats struct {
-	Entries  int            // flows in the external cache when the commit started
-	Created  int            // new kernel entries
-	Updated  int            // entries that existed (EEXIST) and were updated in place
-	Replaced int            // entries that existed and could not be updated: deleted and created again
-	Failed   int            // entries the kernel refused; see Errors
-	Errors   map[string]int // errno text → count, for the failed entries
-	Duration time.Duration
+	Entries  int            `json:"entries"`  // flows in the external cache when the commit started
+	Created  int            `json:"created"`  // new kernel entries
+	Updated  int            `json:"updated"`  // entries that existed (EEXIST) and were updated in place
+	Replaced int            `json:"replaced"` // entries that existed and could not be updated: deleted and created again
+	Failed   int            `json:"failed"`   // entries the kernel refused; see Errors
+	Errors   map[string]int `json:"errors"`   // errno text → count, for the failed entries
+	Duration time.Duration  `json:"duration"`
 }
 
 func (s *CommitStats) add(o CommitStats) {

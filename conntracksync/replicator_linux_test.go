@@ -155,7 +155,7 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() bool { return fw1.r.Stats().Drops["bad-length"] > 0 }, "junk not counted: %v", stats(fw1))
+	eventually(t, 10*time.Second, func() bool { return fw1.r.Stats().Drops["bad_length"] > 0 }, "junk not counted: %v", stats(fw1))
 }
 
 var inNetnsPath = inNetns

@@ -9,22 +9,26 @@ import (
 // Stats is a snapshot of the replicator for the daemon's state dump and
 // metrics.
 type Stats struct {
-	Internal, External int  // cache sizes
-	Established        bool // the peer answered our HELLO
+	Internal    int  `json:"internal"`    // internal cache size (our connections)
+	External    int  `json:"external"`    // external cache size (the peer's)
+	Established bool `json:"established"` // the peer answered our HELLO
 	// Backlog counts our updates queued or sent but not yet acknowledged;
 	// Lag is how long the backlog has been non-empty (0 when empty).
-	Backlog int
-	Lag     time.Duration
+	Backlog int           `json:"backlog"`
+	Lag     time.Duration `json:"lag"`
 	// Retransmits counts data re-sent after a NACK or inferred loss.
-	Retransmits uint64
+	Retransmits uint64 `json:"retransmits"`
 	// ResyncsSent counts RESYNC requests sent to the peer, Bulks the
 	// full-cache sends we made (for a peer's RESYNC or new session).
-	ResyncsSent, ResyncsReceived, Bulks uint64
-	PeerSessions, PeerRestarts          uint64
-	Commits                             uint64
-	LastCommit                          CommitStats
+	ResyncsSent     uint64      `json:"resyncs_sent"`
+	ResyncsReceived uint64      `json:"resyncs_received"`
+	Bulks           uint64      `json:"bulks"`
+	PeerSessions    uint64      `json:"peer_sessions"`
+	PeerRestarts    uint64      `json:"peer_restarts"`
+	Commits         uint64      `json:"commits"`
+	LastCommit      CommitStats `json:"last_commit"`
 	// Authenticated is true when the sync channel is keyed (AuthKeyFile).
-	Authenticated bool
+	Authenticated bool `json:"authenticated"`
 	// AuthDrops counts datagrams from the peer's address that the keyed
 	// channel refused: not sealed with our key (auth_malformed,
 	// auth_failed), replayed (auth_replayed) or from a replaced peer session
@@ -32,23 +36,23 @@ type Stats struct {
 	// auth_unconfirmed: authentic datagrams sent before the peer had heard
 	// from this run of ours (the first of each handshake), or replayed from
 	// before a restart; those are not in AuthDrops.
-	AuthDrops uint64
+	AuthDrops uint64 `json:"auth_drops"`
 	// Drops counts discarded items by reason: filter_*, send_error,
 	// foreign_source, auth_* and the channel's receive-side reasons
-	// (bad-length, stale-seq, ...).
-	Drops    map[string]uint64
-	Listener ListenerStats
-	Channel  ftfw.Stats
+	// (bad_length, stale_seq, ...).
+	Drops    map[string]uint64 `json:"drops"`
+	Listener ListenerStats     `json:"listener"`
+	Channel  ftfw.Stats        `json:"channel"`
 }
 
 // ListenerStats counts the listener's work.
 type ListenerStats struct {
-	Events       uint64 // kernel events received
-	OwnEvents    uint64 // events caused by our own commits (applied, not announced)
-	Dumps        uint64 // full dumps, the initial one included
-	Redumps      uint64 // dumps after a receive error (ENOBUFS and others)
-	RecvErrors   uint64
-	LastError    string
-	Filtered     [numDropReasons]uint64
-	DecodeErrors uint64
+	Events       uint64                 `json:"events"`     // kernel events received
+	OwnEvents    uint64                 `json:"own_events"` // events caused by our own commits (applied, not announced)
+	Dumps        uint64                 `json:"dumps"`      // full dumps, the initial one included
+	Redumps      uint64                 `json:"redumps"`    // dumps after a receive error (ENOBUFS and others)
+	RecvErrors   uint64                 `json:"recv_errors"`
+	LastError    string                 `json:"last_error"`
+	Filtered     [numDropReasons]uint64 `json:"filtered"` // by DropReason (index)
+	DecodeErrors uint64                 `json:"decode_errors"`
 }

@@ -61,7 +61,7 @@ func (l *spoofLab) more(t *testing.T, n int) {
 }
 
 // One spoofed message with a seq far ahead of fw1's used to make fw2 drop every later
-// message of fw1 as stale, with no recovery. Now such a jump is dropped (seq-jump);
+// message of fw1 as stale, with no recovery. Now such a jump is dropped (seq_jump);
 // a jump small enough for one message to open (4000 of at most 4096) is left when
 // fw1's messages keep coming outside the window. After each, the updates made after
 // the attack arrive.
@@ -75,12 +75,12 @@ func TestSpoofedSeqJumpDoesNotWedgeReceiver(t *testing.T) {
 	l.att.send(t, l.ip1, l.ip2, alive(before.Channel.PeerNext+1<<20))
 	eventually(t, 10*time.Second, func() bool {
 		s := l.fw2.r.Stats()
-		return s.Channel.MsgsReceived > before.Channel.MsgsReceived && (s.Drops["seq-jump"] > 0 || s.Channel.Gaps > before.Channel.Gaps)
+		return s.Channel.MsgsReceived > before.Channel.MsgsReceived && (s.Drops["seq_jump"] > 0 || s.Channel.Gaps > before.Channel.Gaps)
 	}, "the spoofed jump did not reach fw2: %v", l.stats2)
 	l.more(t, 300)
 	eventually(t, 20*time.Second, l.converged2(l.next), "fw2 external cache after a spoofed jump of 2^20: %v\nfw1 %v", l.stats2, l.stats1)
-	if s := l.fw2.r.Stats(); s.Drops["seq-jump"] == 0 {
-		t.Errorf("the jump of 2^20 was not dropped as seq-jump: %+v", s)
+	if s := l.fw2.r.Stats(); s.Drops["seq_jump"] == 0 {
+		t.Errorf("the jump of 2^20 was not dropped as seq_jump: %+v", s)
 	}
 
 	before = l.fw2.r.Stats()

@@ -29,17 +29,17 @@ type Config struct {
 
 // Stats are the Notifier's counters since New.
 type Stats struct {
-	Events     uint64 // Notify calls
-	Runs       uint64 // scripts started (or attempted)
-	Succeeded  uint64
-	Failed     uint64 // non-zero exit or foreign signal
-	TimedOut   uint64 // killed at Config.Timeout
-	Errors     uint64 // could not start (Refused included)
-	Refused    uint64 // not started: the script-security check refused it right before the run (a missing script is only an error)
-	Dropped    uint64 // runs refused because their queue was full
-	FIFOLines  uint64 // lines written to FIFOs
-	FIFOErrors uint64 // lines a FIFO refused (reader gone or behind)
-	Pending    int    // runs queued or running now
+	Events     uint64 `json:"events"` // Notify calls
+	Runs       uint64 `json:"runs"`   // scripts started (or attempted)
+	Succeeded  uint64 `json:"succeeded"`
+	Failed     uint64 `json:"failed"`      // non-zero exit or foreign signal
+	TimedOut   uint64 `json:"timed_out"`   // killed at Config.Timeout
+	Errors     uint64 `json:"errors"`      // could not start (Refused included)
+	Refused    uint64 `json:"refused"`     // not started: the script-security check refused it right before the run (a missing script is only an error)
+	Dropped    uint64 `json:"dropped"`     // runs refused because their queue was full
+	FIFOLines  uint64 `json:"fifo_lines"`  // lines written to FIFOs
+	FIFOErrors uint64 `json:"fifo_errors"` // lines a FIFO refused (reader gone or behind)
+	Pending    int    `json:"pending"`     // runs queued or running now
 }
 
 type queueKey struct {

@@ -205,7 +205,7 @@ func (a *Announcer) sendGARPLocked(s *linkSockets, ifi *net.Interface, ip netip.
 		return fmt.Errorf("send gratuitous ARP: %w", err)
 	}
 	a.stats.garps.Add(1)
-	a.log.Debug("vip: sent gratuitous ARP", "addr", ip, "iface", ifi.Name, "mac", mac)
+	a.log.Debug("vip: sent gratuitous ARP", "addr", ip, "iface", ifi.Name, "mac", mac.String())
 	return nil
 }
 
@@ -263,7 +263,7 @@ func (a *Announcer) sendNALocked(s *linkSockets, ifi *net.Interface, ip netip.Ad
 		return fmt.Errorf("send neighbour advertisement: %w", err)
 	}
 	a.stats.nas.Add(1)
-	a.log.Debug("vip: sent unsolicited NA", "addr", ip, "iface", ifi.Name, "mac", mac, "router", router)
+	a.log.Debug("vip: sent unsolicited NA", "addr", ip, "iface", ifi.Name, "mac", mac.String(), "router", router)
 	return nil
 }
 

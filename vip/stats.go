@@ -4,13 +4,13 @@ import "sync/atomic"
 
 // ManagerStats is a snapshot of a Manager's counters since it was made.
 type ManagerStats struct {
-	AddrsAdded    uint64 // addresses the kernel accepted (RTM_NEWADDR)
-	AddrsRemoved  uint64 // addresses removed (RTM_DELADDR)
-	RoutesAdded   uint64
-	RoutesRemoved uint64
-	RulesAdded    uint64
-	RulesRemoved  uint64
-	Errors        uint64 // entries that failed, of any kind
+	AddrsAdded    uint64 `json:"addrs_added"`   // addresses the kernel accepted (RTM_NEWADDR)
+	AddrsRemoved  uint64 `json:"addrs_removed"` // addresses removed (RTM_DELADDR)
+	RoutesAdded   uint64 `json:"routes_added"`
+	RoutesRemoved uint64 `json:"routes_removed"`
+	RulesAdded    uint64 `json:"rules_added"`
+	RulesRemoved  uint64 `json:"rules_removed"`
+	Errors        uint64 `json:"errors"` // entries that failed, of any kind
 }
 
 type managerCounters struct {

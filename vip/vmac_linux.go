@@ -66,7 +66,7 @@ func (m *Manager) ensureVMAC(ctx context.Context, v VMAC) (int, error) {
 		if err := h.LinkSetUp(l); err != nil {
 			return 0, err
 		}
-		m.log.Info("vip: created VMAC", "iface", v.Name, "parent", v.Parent, "mac", v.MAC())
+		m.log.Info("vip: created VMAC", "iface", v.Name, "parent", v.Parent, "mac", v.MAC().String())
 		return l.Attrs().Index, nil
 	case err != nil:
 		return 0, err

@@ -14,7 +14,7 @@ type DropReason uint8
 
 // Receive verdicts, in the order Accept and Check test them.
 const (
-	DropNone         DropReason = iota // accepted
+	DropNone         DropReason = iota // accepted (named "ok" in counters and metrics)
 	DropTTL                            // IPv4 TTL / IPv6 hop limit is not 255 (§7.1: proves the sender is on-link)
 	DropVersion                        // version nibble is not 2 or 3, or not the instance's version
 	DropLength                         // length does not match the address count (§7.1: incomplete packet)
@@ -33,7 +33,7 @@ const (
 )
 
 var dropNames = [numDropReasons]string{
-	DropNone:         "none",
+	DropNone:         "ok",
 	DropTTL:          "ttl",
 	DropVersion:      "version",
 	DropLength:       "length",

@@ -4,6 +4,11 @@
 //	vigilctl status --json   # the same as JSON
 //	vigilctl reload          # reload the configuration (like SIGHUP, but reports the result)
 //	vigilctl reload --force  # also apply a configuration without any vrrp_instance
+//	vigilctl --version
+//
+// The socket is -s, else $VIGIL_SOCKET, else /run/vigild.sock. A bad
+// command line gets one line naming the problem and the usage, exit
+// status 2; a failed request exits 1.
 //
 // It never touches the kernel: everything it shows comes from vigild.
 package main
@@ -11,6 +16,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,35 +27,65 @@ import (
 	"time"
 
 	flag "github.com/spf13/pflag"
+
+	"github.com/vigil-ha/vigil/internal/buildinfo"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// defaultSocket is vigild's default --control.
+const defaultSocket = "/run/vigild.sock"
+
+// socketEnv names the socket when -s is not given.
+const socketEnv = "VIGIL_SOCKET"
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigilctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sock := fs.StringP("socket", "s", "/run/vigild.sock", "vigild control socket")
-	asJSON := fs.Bool("json", false, "print JSON")
+	// Usage is printed here, not by pflag: to stdout for --help, to stderr
+	// after the error for anything else.
+	fs.Usage = func() {}
+	def := defaultSocket
+	if v := os.Getenv(socketEnv); v != "" {
+		def = v
+	}
+	sock := fs.StringP("socket", "s", def, "vigild control socket (default: $"+socketEnv+", else "+defaultSocket+")")
+	asJSON := fs.Bool("json", false, "status: print vigild's JSON document instead of the table")
 	force := fs.Bool("force", false, "reload: apply a configuration without any vrrp_instance too (stops every running one)")
+	showVer := fs.BoolP("version", "v", false, "print the version and exit")
+	fs.Lookup("socket").DefValue = "" // the help text says it
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, fs)
+			return 0
+		}
+		return usageError(stderr, fs, err.Error())
+	}
+	if *showVer {
+		fmt.Fprintln(stdout, buildinfo.String("vigilctl"))
+		return 0
 	}
 	cmd := "status"
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 	}
+	if fs.NArg() > 1 {
+		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q after %s", fs.Arg(1), cmd))
+	}
 	switch cmd {
 	case "status", "stats", "dump":
 		cmd = "status"
+		if *force {
+			return usageError(stderr, fs, "--force is an option of reload, not of status")
+		}
 	case "reload":
 		if *force {
 			cmd = "reload --force"
 		}
 	default:
-		fmt.Fprintf(stderr, "vigilctl: unknown command %q (status, reload)\n", cmd)
-		return 2
+		return usageError(stderr, fs, fmt.Sprintf("unknown command %q", cmd))
 	}
 	raw, err := request(*sock, cmd)
 	if err != nil {
@@ -130,9 +166,6 @@ func printStatus(w io.Writer, raw []byte) int {
 		}
 		var rx []string
 		for k, v := range in.Received {
-			if k == "none" {
-				k = "ok"
-			}
 			rx = append(rx, fmt.Sprintf("%s=%d", k, v))
 		}
 		sort.Strings(rx)
@@ -151,4 +184,26 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// usage prints vigilctl's synopsis, commands and options to w.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, `Usage: vigilctl [OPTION]... [COMMAND]
+Ask a running vigild over its control socket.
+
+Commands:
+  status          instances, states, priorities and counters (the default)
+  reload          load the configuration again (like SIGHUP) and report the result
+  reload --force  also apply a configuration without any vrrp_instance
+
+Options:
+%s`, fs.FlagUsages())
+}
+
+// usageError reports a bad command line as getopt tools do: one line
+// naming the problem, then the usage, exit status 2.
+func usageError(stderr io.Writer, fs *flag.FlagSet, msg string) int {
+	fmt.Fprintf(stderr, "vigilctl: %s\n", msg)
+	usage(stderr, fs)
+	return 2
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/buildinfo"
 	"github.com/vigil-ha/vigil/internal/daemon"
 )
 
@@ -41,7 +42,7 @@ func TestStatusTable(t *testing.T) {
 	st := daemon.Status{RouterID: "fw1", Instances: []daemon.InstanceStatus{{
 		Name: "VI_1", Interface: "eth0", VRID: 51, Family: "inet", State: "MASTER", Priority: 90, BasePriority: 150,
 		Master: "192.0.2.1", Since: time.Now().Add(-3 * time.Second), Reason: "master_down", AdvertsSent: 7,
-		Received: map[string]uint64{"none": 4, "ttl": 2},
+		Received: map[string]uint64{"ok": 4, "ttl": 2},
 	}}}
 	var got string
 	sock := serve(t, func(cmd string) any {
@@ -125,5 +126,86 @@ func TestStatusRefused(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "status failed: control socket: uid 65534 refused") {
 		t.Errorf("the reason is not on stderr: %q", errOut.String())
+	}
+}
+
+// TestFlagErrors: every bad command line gets one line naming what is
+// wrong, then the usage, on stderr, and exit status 2; nothing is sent.
+func TestFlagErrors(t *testing.T) {
+	sent := make(chan string, 10)
+	sock := serve(t, func(cmd string) any {
+		sent <- cmd
+		return map[string]string{"result": "ok"}
+	})
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "vigilctl: unknown flag: --bogus"},
+		{[]string{"-x", "status"}, "vigilctl: unknown shorthand flag: 'x' in -x"},
+		{[]string{"-s"}, "vigilctl: flag needs an argument: 's' in -s"},
+		{[]string{"restart"}, `vigilctl: unknown command "restart"`},
+		{[]string{"reload", "now"}, `vigilctl: unexpected argument "now" after reload`},
+		{[]string{"status", "--force"}, "vigilctl: --force is an option of reload, not of status"},
+		{[]string{"--json=yes"}, `vigilctl: invalid argument "yes" for "--json"`},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"-s", sock}, tc.args...), &out, &errOut)
+		first, rest, _ := strings.Cut(errOut.String(), "\n")
+		if code != 2 || !strings.HasPrefix(first, tc.want) || !strings.HasPrefix(rest, "Usage: vigilctl") || out.Len() != 0 {
+			t.Errorf("vigilctl %v: exit %d, stdout %q, stderr:\n%s\nwant exit 2, %q then the usage", tc.args, code, out.String(), errOut.String(), tc.want)
+		}
+	}
+	select {
+	case cmd := <-sent:
+		t.Errorf("a bad command line sent %q to vigild", cmd)
+	default:
+	}
+}
+
+// TestHelp: --help and -h print the usage, with the commands and options,
+// to stdout and exit 0 without asking vigild anything.
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"-s", filepath.Join(t.TempDir(), "none.sock"), arg}, &out, &errOut)
+		if code != 0 || errOut.Len() != 0 {
+			t.Errorf("vigilctl %s: exit %d, stderr %q", arg, code, errOut.String())
+		}
+		for _, want := range []string{"Usage: vigilctl", "\n  status ", "\n  reload ", "reload --force", "-s, --socket", "VIGIL_SOCKET", "--json", "--version"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("vigilctl %s: usage lacks %q:\n%s", arg, want, out.String())
+			}
+		}
+	}
+}
+
+// TestVersion: --version prints the build's version line and exits 0
+// without asking vigild.
+func TestVersion(t *testing.T) {
+	want := buildinfo.String("vigilctl") + "\n"
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"-v", "reload"}} {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != 0 || out.String() != want || errOut.Len() != 0 {
+			t.Errorf("vigilctl %v: exit %d, stdout %q, stderr %q; want 0, %q", args, code, out.String(), errOut.String(), want)
+		}
+	}
+}
+
+// TestSocketFromEnv: without -s, vigilctl asks the socket $VIGIL_SOCKET
+// names; -s wins over it.
+func TestSocketFromEnv(t *testing.T) {
+	st := daemon.Status{RouterID: "from-env"}
+	sock := serve(t, func(string) any { return st })
+	t.Setenv("VIGIL_SOCKET", sock)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"status"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "router_id from-env") {
+		t.Errorf("with $VIGIL_SOCKET: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	other := filepath.Join(t.TempDir(), "none.sock")
+	if code := run([]string{"-s", other, "status"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), other) {
+		t.Errorf("-s %s did not win over $VIGIL_SOCKET: exit %d, stderr %q", other, code, errOut.String())
 	}
 }

@@ -142,7 +142,7 @@ func TestExcludedAndRoutes(t *testing.T) {
 		bytes.Contains([]byte(rules(l.r2)), []byte("203.0.113.0/24")) {
 		t.Fatal("backup holds the excluded address, the virtual route or the virtual rule")
 	}
-	testnet.Eventually(t, settle, func() bool { return v2.instance(t, "VI_1").Received["none"] > 3 }, "backup accepts adverts")
+	testnet.Eventually(t, settle, func() bool { return v2.instance(t, "VI_1").Received["ok"] > 3 }, "backup accepts adverts")
 	if n := v2.instance(t, "VI_1").Received["addr_list_warning"]; n != 0 {
 		t.Errorf("excluded addresses were carried in adverts: %d address-list warnings", n)
 	}

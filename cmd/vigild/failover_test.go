@@ -54,7 +54,7 @@ func TestElection(t *testing.T) {
 	if s.AdvertsSent == 0 || s.Announcements == 0 {
 		t.Errorf("master counters: %+v", s)
 	}
-	if v2.instance(t, "VI_1").Received["none"] == 0 {
+	if v2.instance(t, "VI_1").Received["ok"] == 0 {
 		t.Errorf("backup accepted no advert: %+v", v2.instance(t, "VI_1").Received)
 	}
 }

@@ -193,7 +193,7 @@ func hdr(vt, flags byte, length uint16, seq uint32) []byte {
 // malformedDrops sums the channel's syntax drop reasons.
 func malformedDrops(d map[string]uint64) uint64 {
 	var n uint64
-	for _, k := range []string{"short", "bad-version", "bad-length", "bad-type", "bad-flags", "bad-payload", "malformed"} {
+	for _, k := range []string{"short", "bad_version", "bad_length", "bad_type", "bad_flags", "bad_payload", "malformed"} {
 		n += d[k]
 	}
 	return n

@@ -58,7 +58,7 @@ func TestInteropKeepalivedMasterVigilBackup(t *testing.T) {
 	v2 := startVigild(t, l.r2, conf("", 100, ""), "-i", "r2")
 	testnet.Eventually(t, settle, func() bool {
 		a, b := v2.instance(t, "VI_1"), v2.instance(t, "VI_6")
-		return a.State == "BACKUP" && b.State == "BACKUP" && a.Received["none"] > 5 && b.Received["none"] > 5
+		return a.State == "BACKUP" && b.State == "BACKUP" && a.Received["ok"] > 5 && b.Received["ok"] > 5
 	}, "vigild backup accepting keepalived's adverts")
 	if s := v2.instance(t, "VI_1"); s.MasterPriority != 150 {
 		t.Errorf("vigild sees master priority %d, want 150", s.MasterPriority)
@@ -66,7 +66,7 @@ func TestInteropKeepalivedMasterVigilBackup(t *testing.T) {
 	for _, in := range []string{"VI_1", "VI_6"} {
 		s := v2.instance(t, in)
 		for reason, n := range s.Received {
-			if reason != "none" {
+			if reason != "ok" {
 				t.Errorf("%s: keepalived's adverts dropped by vigild: %s=%d", in, reason, n)
 			}
 		}
@@ -108,7 +108,7 @@ func TestInteropUnicast(t *testing.T) {
 	v1 = startVigild(t, l.r1, cfg(50, r1v4, r2v4), "-i", "r1")
 	testnet.Eventually(t, settle, func() bool {
 		s := v1.instance(t, "VI_1")
-		return s.State == "BACKUP" && s.Received["none"] > 3
+		return s.State == "BACKUP" && s.Received["ok"] > 3
 	}, "vigild backup of keepalived over unicast")
 	if hasAddr(t, l.r1, "eth0", vip4) {
 		t.Fatal("vigild unicast backup holds the VIP")

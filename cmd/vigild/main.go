@@ -5,6 +5,12 @@
 //	vigild -f /etc/keepalived/keepalived.conf -n -l -D
 //	vigild -t -f FILE           # check a configuration; keepalived's exit codes
 //	vigild --dump-config -f FILE # print the effective configuration
+//	vigild --version             # module version and VCS commit of the build
+//
+// Without -n vigild detaches (daemonize.go), but the command returns only
+// when the daemon runs, with its pid file written, or has failed: then
+// with the daemon's errors and exit status. A bad command line is named on
+// stderr with the usage, exit status 2.
 //
 // Signals: SIGTERM / SIGINT stop (a master sends priority 0 and removes its
 // addresses), SIGHUP reloads, SIGUSR1 writes the state to vigild.data and
@@ -24,7 +30,6 @@ import (
 	"log/syslog"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"os/user"
 	"path/filepath"
@@ -36,12 +41,10 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/internal/buildinfo"
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/internal/safefile"
 )
-
-// version is set at link time (-ldflags "-X main.version=...").
-var version = "dev"
 
 type options struct {
 	file       string
@@ -72,8 +75,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
 	var o options
+	ready := func() {}
 	fs := flag.NewFlagSet("vigild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVarP(&o.file, "use-file", "f", "/etc/keepalived/keepalived.conf", "configuration file")
@@ -101,14 +105,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVarP(&ignoredS, "checkers_pid", "c", "", "checker child pid file (ignored: one process)")
 	fs.StringVarP(&ignoredS, "log-facility", "S", "", "syslog facility 0..7 (LOCAL0..7)")
 	fs.BoolVarP(&ignoredB, "no-syslog", "G", false, "do not log through syslog")
+	// Usage is printed here, not by pflag: to stdout for --help, to stderr
+	// after the error for anything else.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, fs)
 			return 0
 		}
-		return 2
+		return usageError(stderr, fs, err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q (vigild takes options only)", fs.Arg(0)))
 	}
 	if o.showVer {
-		fmt.Fprintf(stdout, "vigild %s (keepalived.conf compatible)\n", version)
+		fmt.Fprintln(stdout, buildinfo.String("vigild"))
 		return 0
 	}
 	o.test = fs.Changed("config-test")
@@ -157,11 +168,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 
-	if !o.dontFork && os.Getenv("VIGILD_CHILD") == "" {
+	if !o.dontFork && os.Getenv(childEnv) == "" {
 		return daemonize(args, stderr)
 	}
 
 	log := newLogger(o, stderr)
+	// Started by daemonize: report readiness, or why we could not start,
+	// to the waiting parent.
+	if rep := openStartupReport(); rep != nil {
+		log = slog.New(rep.handler(log.Handler()))
+		defer func() { rep.fail(code) }()
+		ready = rep.ready
+	}
 	cfg, complaints, err := load()
 	daemon.LogComplaints(log, complaints)
 	if err != nil {
@@ -255,6 +273,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 	go sdNotify("READY=1")
+	ready()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped", "err", err)
 		return 1
@@ -293,24 +312,6 @@ func newLogger(o options, stderr io.Writer) *slog.Logger {
 		}
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-// daemonize starts a detached copy of vigild in the foreground mode and
-// returns; keepalived forks the same way unless -n is given.
-func daemonize(args []string, stderr io.Writer) int {
-	exe, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(stderr, "vigild: %v\n", err)
-		return 1
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "VIGILD_CHILD=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "vigild: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 // defaultDumpDir holds the SIGUSR1/SIGUSR2 dump files unless --dump-dir
@@ -375,4 +376,24 @@ func sdNotify(state string) {
 	}
 	defer c.Close()
 	c.Write([]byte(state))
+}
+
+// usage prints vigild's synopsis and its options to w.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, `Usage: vigild [OPTION]...
+keepalived-compatible VRRP daemon with conntrack state replication.
+
+Options:
+%s
+Without -n, vigild detaches and returns once the daemon is running; if it
+cannot start, the error is printed and the exit status is not 0.
+`, fs.FlagUsages())
+}
+
+// usageError reports a bad command line as getopt tools do: one line
+// naming the problem, then the usage, exit status 2.
+func usageError(stderr io.Writer, fs *flag.FlagSet, msg string) int {
+	fmt.Fprintf(stderr, "vigild: %s\n", msg)
+	usage(stderr, fs)
+	return 2
 }

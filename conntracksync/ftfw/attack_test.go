@@ -77,7 +77,7 @@ func TestSimForgedSeqJump(t *testing.T) {
 				st := s.nodes[1].ch.Stats()
 				t.Logf("converged %v after the workload; receiver stats %+v", took, st)
 				if j.ahead > maxSeqJump && st.Drops[DropSeqJump] < uint64(j.n) {
-					t.Errorf("%d forged messages beyond the window, %d counted as seq-jump", j.n, st.Drops[DropSeqJump])
+					t.Errorf("%d forged messages beyond the window, %d counted as seq_jump", j.n, st.Drops[DropSeqJump])
 				}
 				if (j.ahead > maxSeqJump || (j.ahead > maxDirectGap && j.n == 1)) && st.Desyncs != 0 {
 					t.Errorf("a forged jump that one datagram may not open moved the window (%d desyncs)", st.Desyncs)
@@ -189,7 +189,7 @@ func TestSimForgedAckNackFlood(t *testing.T) {
 			st := s.nodes[0].ch.Stats()
 			t.Logf("stats %+v", st)
 			if st.Drops[DropRange] < 375 {
-				t.Errorf("%d forged ranges dropped as bad-range, want 375", st.Drops[DropRange])
+				t.Errorf("%d forged ranges dropped as bad_range, want 375", st.Drops[DropRange])
 			}
 		})
 	}
@@ -222,7 +222,7 @@ func TestForgedAckNackRanges(t *testing.T) {
 	for i, m := range forged {
 		c.Receive(enc(t, m), t0)
 		if s := c.Stats(); s.Unacked != n || s.Retransmits != 0 || s.Drops[DropRange] != uint64(i+1) {
-			t.Fatalf("after %+v: unacked %d, retransmits %d, bad-range %d", m, s.Unacked, s.Retransmits, s.Drops[DropRange])
+			t.Fatalf("after %+v: unacked %d, retransmits %d, bad_range %d", m, s.Unacked, s.Retransmits, s.Drops[DropRange])
 		}
 	}
 	// A NACK of everything we sent is valid, but one message requeues at most
@@ -296,7 +296,7 @@ func TestSeqWindowBoundary(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := ahead(t, tc.jump, tc.dgrams...)
 			if st.Gaps != tc.gaps || st.Drops[DropSeqJump] != tc.seqJumps || st.PeerNext != tc.next || st.Desyncs != 0 {
-				t.Fatalf("gaps %d seq-jump %d next +%d desyncs %d, want %d %d +%d 0",
+				t.Fatalf("gaps %d seq_jump %d next +%d desyncs %d, want %d %d +%d 0",
 					st.Gaps, st.Drops[DropSeqJump], st.PeerNext, st.Desyncs, tc.gaps, tc.seqJumps, tc.next)
 			}
 		})

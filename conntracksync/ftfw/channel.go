@@ -156,34 +156,43 @@ const NumDropReasons = int(dropReasonCount)
 
 // Stats are a Channel's counters and gauges.
 type Stats struct {
-	MsgsSent, DataSent, Retransmits         uint64
-	AcksSent, NacksSent, AlivesSent         uint64
-	ResyncsSent                             uint64
-	MsgsReceived, DataReceived              uint64
-	AcksReceived, NacksReceived, ResyncsRcv uint64
-	ExpectSkipped                           uint64 // expectation messages parsed and skipped
-	Gaps                                    uint64 // sequence gaps seen from the peer
-	PeerSessions, PeerRestarts              uint64
+	MsgsSent      uint64 `json:"msgs_sent"`
+	DataSent      uint64 `json:"data_sent"`
+	Retransmits   uint64 `json:"retransmits"`
+	AcksSent      uint64 `json:"acks_sent"`
+	NacksSent     uint64 `json:"nacks_sent"`
+	AlivesSent    uint64 `json:"alives_sent"`
+	ResyncsSent   uint64 `json:"resyncs_sent"`
+	MsgsReceived  uint64 `json:"msgs_received"`
+	DataReceived  uint64 `json:"data_received"`
+	AcksReceived  uint64 `json:"acks_received"`
+	NacksReceived uint64 `json:"nacks_received"`
+	ResyncsRcv    uint64 `json:"resyncs_received"`
+	ExpectSkipped uint64 `json:"expect_skipped"` // expectation messages parsed and skipped
+	Gaps          uint64 `json:"gaps"`           // sequence gaps seen from the peer
+	PeerSessions  uint64 `json:"peer_sessions"`
+	PeerRestarts  uint64 `json:"peer_restarts"`
 	// SessionHoldoffs counts HELLOs not taken for a new peer session because one
 	// started less than a second before (a HELLO flood restarts at most one per second).
-	SessionHoldoffs uint64
+	SessionHoldoffs uint64 `json:"session_holdoffs"`
 	// Desyncs counts the times the receiver left a sequence window that the peer's
 	// messages no longer follow (after a forged or lost jump) and took up the peer's
 	// stream again, asking for a RESYNC.
-	Desyncs uint64
+	Desyncs uint64 `json:"desyncs"`
 	// BulkRequests counts bulk requests (RESYNC, new sessions, RequestBulk);
 	// BulksStarted the EventSendBulk emitted for them.
-	BulkRequests, BulksStarted uint64
-	EncodeErrors               uint64 // entries that could not be encoded (dropped)
+	BulkRequests uint64 `json:"bulk_requests"`
+	BulksStarted uint64 `json:"bulks_started"`
+	EncodeErrors uint64 `json:"encode_errors"` // entries that could not be encoded (dropped)
 	// PeerNext is the seq expected next from the peer (valid once a session exists).
-	PeerNext uint32
+	PeerNext uint32 `json:"peer_next"`
 	// BulkWaiting: a bulk was requested and waits for the one in flight or for
 	// MinBulkInterval (EventSendBulk follows).
-	BulkWaiting bool
-	Drops       [NumDropReasons]uint64
-	Queued      int  // entries waiting to be sent
-	Unacked     int  // messages in the resend queue
-	Established bool // our HELLO was answered
+	BulkWaiting bool                   `json:"bulk_waiting"`
+	Drops       [NumDropReasons]uint64 `json:"drops"`       // by DropReason (index)
+	Queued      int                    `json:"queued"`      // entries waiting to be sent
+	Unacked     int                    `json:"unacked"`     // messages in the resend queue
+	Established bool                   `json:"established"` // our HELLO was answered
 }
 
 type entry struct {

@@ -93,7 +93,7 @@
 // table; an ACK range is honoured whatever it names. A Channel instead:
 //
 //   - lets one message open a gap of at most 4096 messages; a message further ahead is
-//     dropped (seq-jump) and does not move the window, unless a second datagram
+//     dropped (seq_jump) and does not move the window, unless a second datagram
 //     continues it within 131072 (real loss of more than 240 full datagrams);
 //   - watches messages outside the window (late or too far ahead): when they form a
 //     stream of their own (consecutive seqs, in two or more datagrams) while no
@@ -102,7 +102,7 @@
 //     the real peer about 2 s of delay, not the session, and gaps opened by forged
 //     messages do not hold the desync off;
 //   - drops an ACK or NACK whose range ends past the last seq it sent, or starts after
-//     it ends (bad-range), so an ACK of seqs never sent frees nothing; and one ACK or
+//     it ends (bad_range), so an ACK of seqs never sent frees nothing; and one ACK or
 //     NACK visits at most 8192 resend-queue items (more only with a larger ACK window;
 //     a NACK of more is served in parts by its repeats and by the inferred-loss timer);
 //   - serves bulk requests through a gate: at most one bulk in flight (queued or

@@ -26,7 +26,8 @@ const (
 	dropReasonCount
 )
 
-var dropNames = [...]string{"none", "short", "bad-version", "bad-length", "bad-type", "bad-flags", "bad-payload", "bad-flow", "stale-seq", "no-session", "seq-jump", "bad-range"}
+// dropNames are snake_case, as every key of vigild's status document.
+var dropNames = [...]string{"none", "short", "bad_version", "bad_length", "bad_type", "bad_flags", "bad_payload", "bad_flow", "stale_seq", "no_session", "seq_jump", "bad_range"}
 
 func (r DropReason) String() string {
 	if int(r) < len(dropNames) {

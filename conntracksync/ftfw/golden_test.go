@@ -176,9 +176,9 @@ func TestGoldenThroughChannel(t *testing.T) {
 	}
 	st := ch.Stats()
 	// The capture's ACKs name the capturing peer's seqs, which this channel never
-	// sent: they are dropped as bad-range, and nothing else is.
+	// sent: they are dropped as bad_range, and nothing else is.
 	if st.Drops[DropRange] == 0 {
-		t.Errorf("the capture's ACKs were not dropped as bad-range: %v", st.Drops)
+		t.Errorf("the capture's ACKs were not dropped as bad_range: %v", st.Drops)
 	}
 	st.Drops[DropRange] = 0
 	if st.Drops != [NumDropReasons]uint64{} {

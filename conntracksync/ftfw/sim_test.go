@@ -316,7 +316,7 @@ func TestSimConvergesUnderLoss(t *testing.T) {
 				// Loss alone never looks like a forged jump.
 				for i, nd := range s.nodes {
 					if st := nd.ch.Stats(); st.Desyncs != 0 || st.Drops[DropSeqJump] != 0 || st.Drops[DropRange] != 0 {
-						t.Errorf("node %d: desyncs %d, seq-jump %d, bad-range %d under loss alone", i, st.Desyncs, st.Drops[DropSeqJump], st.Drops[DropRange])
+						t.Errorf("node %d: desyncs %d, seq_jump %d, bad_range %d under loss alone", i, st.Desyncs, st.Drops[DropSeqJump], st.Drops[DropRange])
 					}
 				}
 			})

@@ -100,7 +100,7 @@ func writeMetrics(out io.Writer, s Status) error {
 		m.sample("vigil_startup_removed_total", float64(c.Routes), inst(in, "kind", "route")...)
 		m.sample("vigil_startup_removed_total", float64(c.Rules), inst(in, "kind", "rule")...)
 	}
-	m.family("vigil_vrrp_adverts_received_total", "counter", "Adverts received, by verdict (none = accepted).")
+	m.family("vigil_vrrp_adverts_received_total", "counter", "Adverts received, by verdict (ok = accepted).")
 	for _, in := range s.Instances {
 		for _, r := range vrrp.DropReasons() {
 			m.sample("vigil_vrrp_adverts_received_total", float64(in.Received[r.String()]), inst(in, "verdict", r.String())...)

@@ -53,7 +53,7 @@ type InstanceStatus struct {
 	Transitions    uint64            `json:"transitions"`
 	AdvertsSent    uint64            `json:"adverts_sent"`
 	SendErrors     uint64            `json:"send_errors"`
-	Received       map[string]uint64 `json:"received"` // by verdict: "none" = accepted
+	Received       map[string]uint64 `json:"received"` // by verdict: "ok" = accepted
 	VIPs           []string          `json:"vips"`
 	VIPErrors      uint64            `json:"vip_errors"`
 	Announcements  uint64            `json:"announcements"`
