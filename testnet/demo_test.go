@@ -182,7 +182,6 @@ func TestDemoRun(t *testing.T) {
 	}
 	v := demoVars(t)
 	for _, want := range []string{
-		v["VIP4"] + " lladdr", "= r1 MAC", "= r2 MAC",
 		"ping " + v["VIP4"] + ": 2 packets transmitted, 2 received",
 		"ping " + v["VIP6"] + ": 2 packets transmitted, 2 received",
 		"r2's gratuitous ARP / unsolicited NA", "Master_Down_Interval",
@@ -191,6 +190,15 @@ func TestDemoRun(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scripts/demo's output lacks %q", want)
+		}
+	}
+	for _, vip := range []string{v["VIP4"], v["VIP6"]} {
+		// before the cut, after it, after r1 is back
+		want := `(?s)client -> ` + regexp.QuoteMeta(vip) + ` +lladdr \S+ = r1 MAC.*` +
+			`client -> ` + regexp.QuoteMeta(vip) + ` +lladdr \S+ = r2 MAC.*` +
+			`client -> ` + regexp.QuoteMeta(vip) + ` +lladdr \S+ = r1 MAC`
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("scripts/demo's output does not show the client's neighbour entry for %s at r1's, r2's, then r1's MAC", vip)
 		}
 	}
 	if strings.Contains(out, "not seen") {
