@@ -25,9 +25,13 @@
 // namespace. Freeze and Thaw act on the whole process group and return once
 // it has changed state.
 //
-// Outside `go test` (the demo, a benchmark tool), [NewStandalone] provides
-// the testing.TB a Lab needs; its Close (or a fatal error, or SIGINT with
+// Outside `go test` (the benchmark tools), [NewStandalone] provides the
+// testing.TB a Lab needs; its Close (or a fatal error, or SIGINT with
 // CloseOnSignal) removes everything.
+//
+// scripts/demo, README's first command, builds its lab with ip(8) rather
+// than with this package; this package's tests run it (TestDemoRun) and hold
+// its lab addresses to etc/router-pair.conf (TestDemoConfVIPsInLab).
 //
 // Owns: namespaces, veths, bridges, nftables tables and processes that it
 // created itself, all removed by t.Cleanup, also when the test fails.
