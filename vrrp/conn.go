@@ -63,6 +63,11 @@ type ConnOptions struct {
 	Group netip.Addr
 	// NoJoin skips the group membership: a Conn for unicast peers only.
 	NoJoin bool
+	// NotFrom are addresses never chosen as the source when Src is zero:
+	// the virtual addresses, which a master adds to the interface (an IPv6
+	// instance's first VIP is link-local, as RFC 5798 asks, and would
+	// otherwise become the source of its own adverts).
+	NotFrom []netip.Addr
 }
 
 // MaxMessageLen is a receive buffer size that holds any VRRP message

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -42,12 +43,12 @@ func ListenIPv6(ifname string, opts ConnOptions) (Conn, error) {
 // for IPv6 its first link-local address that is not tentative (or, if all
 // are, the first tentative one: sending from it fails until duplicate
 // address detection ends). The result carries no zone.
-func PrimaryAddr(ifname string, is6 bool) (netip.Addr, error) {
+func PrimaryAddr(ifname string, is6 bool, notFrom ...netip.Addr) (netip.Addr, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("vrrp: primary address of %s: %w", ifname, err)
 	}
-	return primaryAddr(ifi, is6)
+	return primaryAddr(ifi, is6, notFrom)
 }
 
 // Address flags (linux/if_addr.h).
@@ -58,7 +59,7 @@ const (
 	ifaFlags         = 8 // IFA_FLAGS attribute: 32-bit flags
 )
 
-func primaryAddr(ifi *net.Interface, is6 bool) (netip.Addr, error) {
+func primaryAddr(ifi *net.Interface, is6 bool, notFrom []netip.Addr) (netip.Addr, error) {
 	fam, what := unix.AF_INET, "IPv4 address"
 	if is6 {
 		fam, what = unix.AF_INET6, "IPv6 link-local address"
@@ -106,7 +107,7 @@ func primaryAddr(ifi *net.Interface, is6 bool) (netip.Addr, error) {
 			addr = local
 		}
 		switch {
-		case !addr.IsValid():
+		case !addr.IsValid(), slices.Contains(notFrom, addr):
 		case !is6:
 			if flags&ifaFlagSecondary == 0 {
 				return addr, nil
@@ -158,7 +159,7 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 	}
 	src := opts.Src.WithZone("")
 	if !src.IsValid() {
-		if src, err = primaryAddr(ifi, is6); err != nil {
+		if src, err = primaryAddr(ifi, is6, opts.NotFrom); err != nil {
 			return nil, err
 		}
 	} else if src.Is6() != is6 || src.Is4In6() {

@@ -395,3 +395,37 @@ func TestConnLinkFlap(t *testing.T) {
 		})
 	}
 }
+
+// TestPrimaryAddrNotFromVIP: an IPv6 instance's first VIP is link-local,
+// and a master adds it to the interface, where the kernel lists it before
+// the interface's own link-local address. It must never become the source
+// of adverts (the backup would see its own VIP as the master's address,
+// and the pair would flap).
+func TestPrimaryAddrNotFromVIP(t *testing.T) {
+	p := newPair(t)
+	p.a.Exec(t, "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link")
+	p.a.Exec(t, "ip", "-6", "addr", "add", "fe80::98/64", "dev", "eth0", "nodad")
+	// The VIP, added last: the kernel lists it first.
+	vip := netip.MustParseAddr("fe80::51")
+	p.a.Exec(t, "ip", "-6", "addr", "add", "fe80::51/64", "dev", "eth0", "nodad")
+	var plain, got netip.Addr
+	if err := p.a.Do(func() (err error) {
+		if plain, err = vrrp.PrimaryAddr("eth0", true); err != nil {
+			return err
+		}
+		got, err = vrrp.PrimaryAddr("eth0", true, vip)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if plain != vip {
+		t.Fatalf("setup: without exclusions PrimaryAddr = %v, want the VIP %v listed first", plain, vip)
+	}
+	if got != netip.MustParseAddr("fe80::98") {
+		t.Errorf("PrimaryAddr excluding the VIP = %v, want fe80::98", got)
+	}
+	c := listenIn(t, p.a, true, vrrp.ConnOptions{NotFrom: []netip.Addr{vip}})
+	if c.LocalAddr() != netip.MustParseAddr("fe80::98") {
+		t.Errorf("Listen with NotFrom: source %v, want fe80::98", c.LocalAddr())
+	}
+}

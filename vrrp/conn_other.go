@@ -22,6 +22,6 @@ func ListenIPv6(ifname string, opts ConnOptions) (Conn, error) {
 
 // PrimaryAddr is implemented on Linux only; elsewhere it returns an error
 // wrapping errors.ErrUnsupported.
-func PrimaryAddr(ifname string, is6 bool) (netip.Addr, error) {
+func PrimaryAddr(ifname string, is6 bool, notFrom ...netip.Addr) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("vrrp: primary address of %s: %w", ifname, errors.ErrUnsupported)
 }

@@ -70,11 +70,25 @@ func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
-	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast})
+	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs()})
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
 	return vc, ifi.Index, nil
+}
+
+// vipAddrs lists every virtual address of the configuration: none of them
+// may become the source of adverts, whoever holds it now.
+func (d *Daemon) vipAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, ic := range d.cfg.Instances {
+		for _, list := range [][]config.Address{ic.VIPs, ic.ExcludedVIPs} {
+			for _, a := range list {
+				out = append(out, a.Prefix.Addr())
+			}
+		}
+	}
+	return out
 }
 
 // attachConn finds or opens the socket for inst and registers its VRID.
@@ -195,7 +209,7 @@ func (d *Daemon) ifaceChanged(e check.IfaceEvent) {
 		}
 		if (e.Kind == check.AddrAdded || e.Kind == check.AddrRemoved) && !c.key.src.IsValid() &&
 			e.Addr.Addr().Is6() == c.key.ipv6 {
-			if pa, err := vrrp.PrimaryAddr(c.key.ifname, c.key.ipv6); err == nil && pa != c.c.LocalAddr() {
+			if pa, err := vrrp.PrimaryAddr(c.key.ifname, c.key.ipv6, d.vipAddrs()...); err == nil && pa != c.c.LocalAddr() {
 				d.reopen(c, "source address changed")
 			}
 		}
