@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+	"github.com/vigil-ha/vigil/internal/ratelog"
 	"golang.org/x/net/ipv4"
 )
 
@@ -332,13 +333,24 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, size)}
 	}
+	// A socket error that repeats (ENOBUFS under a flood, a vanished
+	// interface) is logged once per reason and window, then summarised,
+	// and the reader pauses briefly instead of spinning.
+	errLog := ratelog.New(ratelog.Config{})
 	for {
 		n, err := conn.recvBatch(ms)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return
 			}
-			r.log.Warn("conntrack sync: receive", "err", err)
+			now := time.Now()
+			for _, sum := range errLog.Expire(now) {
+				r.log.Warn("conntrack sync: " + sum.String())
+			}
+			if errLog.Event(ratelog.Key{What: "receive errors", Subject: "the sync socket", Reason: err.Error()}, now) {
+				r.log.Warn("conntrack sync: receive", "err", err)
+			}
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		total, foreign, refused := 0, 0, 0
