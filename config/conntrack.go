@@ -377,10 +377,8 @@ func (p *parser) resolveConntrack() {
 	for _, x := range p.cfg.Instances {
 		found = found || (isGroup && x.SyncGroup == s.TrackGroup) || (!isGroup && x.Name == s.TrackGroup)
 	}
-	switch {
-	case isGroup && !found:
-		p.fatal(s.setPos("track_group"), "track_group", ctFatal, "vrrp_sync_group %s has no vrrp_instance", s.TrackGroup)
-	case !found:
+	if !found {
+		// A vrrp_sync_group without instances has been removed above.
 		p.fatal(s.setPos("track_group"), "track_group", ctFatal, "track_group %s is neither a vrrp_sync_group nor a vrrp_instance", s.TrackGroup)
 	}
 }

@@ -88,7 +88,7 @@ type cdParser struct {
 func (p *parser) readConntrackd(t token) *Conntrackd {
 	b, err := p.opts.ReadFile(t.s)
 	if err != nil {
-		p.fatal(t.pos, "conntrackd_config", ctFatal, "%v", err)
+		p.fatal(t.pos, "conntrackd_config", ctFatal, "%w", err)
 		return nil
 	}
 	c := &cdParser{p: p, out: &Conntrackd{File: t.s, at: map[string]Pos{}}}
