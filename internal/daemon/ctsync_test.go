@@ -524,3 +524,30 @@ func TestCTBackFromFault(t *testing.T) {
 		t.Errorf("resync requests %d, want 3", st.ResyncRequests)
 	}
 }
+
+// TestCTReload: a reload whose conntrack_sync would stop vigild at start
+// (an unknown filter name, a missing conntrackd_config) is refused with the
+// position, as any Fatal complaint; one that only moves the block's lines
+// is not a change of the replication, one that changes its filter is.
+func TestCTReload(t *testing.T) {
+	for _, extra := range []string{
+		"    filter {\n        protocol TCP FOO\n    }",
+		"    filter {\n        tcp_state OPENISH\n    }",
+		"    conntrackd_config /nonexistent/conntrackd.conf",
+	} {
+		cfg, complaints := config.Parse("keepalived.conf", []byte(ctTestConf("FW", extra)), config.Options{ConfigID: "test"})
+		err := checkReload(3, cfg, complaints, nil, false)
+		if !errors.Is(err, ErrReloadRefused) || !strings.Contains(err.Error(), "keepalived.conf:") {
+			t.Errorf("%q: reload %v, want refused at its position", extra, err)
+		}
+	}
+	a := loadConf(t, ctTestConf("FW", "    filter {\n        protocol TCP\n    }"))
+	b := loadConf(t, "\n\n"+ctTestConf("FW", "    filter {\n        protocol  tcp\n    }"))
+	c := loadConf(t, ctTestConf("FW", "    filter {\n        protocol UDP\n    }"))
+	if !sameConntrackSync(a.ConntrackSync, b.ConntrackSync) {
+		t.Error("moved lines count as a change of conntrack_sync")
+	}
+	if sameConntrackSync(a.ConntrackSync, c.ConntrackSync) || sameConntrackSync(a.ConntrackSync, nil) {
+		t.Error("a changed filter or a removed block does not count as a change")
+	}
+}
