@@ -349,3 +349,25 @@ func TestConntrackdConfigDebianExample(t *testing.T) {
 		t.Fatalf("complaints: %q", got)
 	}
 }
+
+// FuzzConntrackdConfig feeds arbitrary text as conntrackd_config's file: no
+// panic, every complaint has a position, and a file that loads cleanly gives
+// a block that round-trips through Dump.
+func FuzzConntrackdConfig(f *testing.F) {
+	f.Add(ctdConf)
+	f.Add("Sync {\n Mode FTFW { }\n UDP {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n }\n}\n")
+	f.Add("{\n}}{ # x\nSync\n{\nUDP {{\n")
+	f.Add("General { Filter { State Ignore { for TCP\n } Protocol Accept { \n } } }\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		opts := ctOpts(map[string]string{"c.conf": text})
+		cfg, errs := Parse("t.conf", []byte(ctBlock(" conntrackd_config c.conf\n track_group VI_1\n")), opts)
+		for _, e := range errs {
+			if !e.Pos.IsValid() || e.Pos.File == "" || e.Err == nil {
+				t.Fatalf("complaint without position or error: %#v", e)
+			}
+		}
+		if len(errs) == 0 {
+			roundTrip(t, cfg, opts)
+		}
+	})
+}
