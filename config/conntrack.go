@@ -321,6 +321,9 @@ func (p *parser) resolveConntrack() {
 	if f := s.Conntrackd; f != nil {
 		if !given("interface") && f.Interface != "" {
 			s.Interface = f.Interface
+			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(f.Interface) {
+				p.fatal(f.at["Interface"], "Interface", ctFatal, "conntrack_sync interface %s does not exist", f.Interface)
+			}
 		}
 		if !given("local_address") && f.LocalAddr.IsValid() {
 			s.LocalAddr = f.LocalAddr

@@ -317,6 +317,19 @@ func TestConntrackdConfigErrors(t *testing.T) {
 			t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
+	t.Run("interface missing", func(t *testing.T) {
+		conf := strings.Replace(ftfw, "  IPv4_address", "  Interface eth9\n  IPv4_address", 1)
+		_, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
+		want := []string{`fatal c.conf:5:3: Interface: conntrack_sync interface eth9 does not exist (vigild does not start)`}
+		if !slices.Equal(got, want) {
+			t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		// The block's interface replaces the file's, which is not checked.
+		_, got, _ = load(t, ctBlock(" conntrackd_config c.conf\n interface eth1\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
+		if len(got) != 0 {
+			t.Errorf("complaints: %q", got)
+		}
+	})
 	t.Run("addresses in neither", func(t *testing.T) {
 		conf := "Sync {\n Mode FTFW { }\n UDP {\n  IPv4_address 198.51.100.1\n }\n}\n"
 		_, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
