@@ -22,10 +22,18 @@
 // deliberate deviations from keepalived 2.2.7, which the differential tests
 // assert.
 //
+// It also owns the configuration of conntrack replication (conntrack.go):
+// vigil's conntrack_sync block, its filter with the one table of protocol
+// and TCP state names, its defaults (DefaultSyncPort, ...), and the
+// conntrackd.conf its conntrackd_config names (conntrackd.go), read, merged
+// under the block's keywords and checked at load, with that file's
+// positions in its complaints. What Load returns is what the replicator
+// runs with; nothing downstream parses or checks it again.
+//
 // Layout: reader.go, expand.go and quote.go turn files into logical lines;
-// parse.go walks them through the keyword tables (kw_*.go, addr.go);
-// resolve*.go and security.go apply keepalived's semantics; dump*.go prints
-// the model back; load.go is the entry point.
+// parse.go walks them through the keyword tables (kw_*.go, addr.go,
+// conntrack.go); resolve*.go and security.go apply keepalived's semantics;
+// dump*.go prints the model back; load.go is the entry point.
 //
 // It must not touch the network or the kernel and does no I/O beyond reading
 // configuration files: interface, user, script and key-file (conntrack_sync

@@ -254,48 +254,7 @@ func (d *dumper) config(c *Config) {
 		d.close()
 	}
 	if s := c.ConntrackSync; s != nil {
-		d.open("conntrack_sync")
-		if s.Interface != "" {
-			d.line("interface", quote(s.Interface))
-		}
-		if s.LocalAddr.IsValid() {
-			d.line("local_address", s.LocalAddr.String())
-		}
-		if s.PeerAddr.IsValid() {
-			d.line("peer_address", s.PeerAddr.String())
-		}
-		d.line("port", itoa(s.Port))
-		if s.TrackGroup != "" {
-			d.line("track_group", quote(s.TrackGroup))
-		}
-		d.line("ack_window", itoa(s.AckWindow))
-		d.line("resend_queue", itoa(s.ResendQueue))
-		d.line("commit_timeout", secs(s.CommitTimeout))
-		if s.AuthKeyFile != "" {
-			d.line("auth_key_file", quote(s.AuthKeyFile))
-		}
-		if s.ConntrackdConfig != "" {
-			d.line("conntrackd_config", quote(s.ConntrackdConfig))
-		}
-		f := s.Filter
-		if len(f.Protocols)+len(f.IgnoreAddrs)+len(f.TCPStates) > 0 {
-			d.open("filter")
-			if len(f.Protocols) > 0 {
-				d.line(append([]string{"protocol"}, q(f.Protocols...)...)...)
-			}
-			if len(f.IgnoreAddrs) > 0 {
-				w := []string{"ignore_address"}
-				for _, p := range f.IgnoreAddrs {
-					w = append(w, p.String())
-				}
-				d.line(w...)
-			}
-			if len(f.TCPStates) > 0 {
-				d.line(append([]string{"tcp_state"}, q(f.TCPStates...)...)...)
-			}
-			d.close()
-		}
-		d.close()
+		d.dumpConntrack(s)
 	}
 }
 

@@ -40,7 +40,8 @@ type Config struct {
 	VirtualServers      []*VirtualServer
 	SSL                 *SSL
 
-	// ConntrackSync is vigil's own top-level block; nil when absent.
+	// ConntrackSync is vigil's own top-level block (conntrack.go); nil when
+	// absent.
 	ConntrackSync *ConntrackSync
 
 	// Process holds the top-level process options (net_namespace, instance, ...).
@@ -352,31 +353,6 @@ type SyncGroup struct {
 	track     [4][]TrackRef
 	groupSet  bool
 	memberPos []Pos
-}
-
-// ConntrackSync is vigil's conntrack_sync block.
-type ConntrackSync struct {
-	Pos           Pos
-	Interface     string
-	LocalAddr     netip.Addr
-	PeerAddr      netip.Addr
-	Port          int // 3780
-	TrackGroup    string
-	AckWindow     int           // 300
-	ResendQueue   int           // 131072
-	CommitTimeout time.Duration // 0 = none
-	// AuthKeyFile is the pre-shared key of the authenticated sync channel
-	// ("" = plain FTFW). Only the path is kept; Dump prints the path.
-	AuthKeyFile      string
-	ConntrackdConfig string
-	Filter           CTFilter
-}
-
-// CTFilter is the user-space filter of conntrack_sync, as conntrackd's Filter.
-type CTFilter struct {
-	Protocols   []string       // e.g. TCP UDP; empty = all
-	IgnoreAddrs []netip.Prefix // flows from/to these are not replicated
-	TCPStates   []string       // empty = all
 }
 
 // VirtualServerGroup is a virtual_server_group block.

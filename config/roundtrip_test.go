@@ -17,7 +17,8 @@ func modelDiff(a, b *Config) string {
 		cmp.Comparer(func(x, y Pos) bool { return true }),
 		cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}),
 		cmpopts.EquateEmpty(),
-		cmpopts.IgnoreUnexported(Global{}, Instance{}, SyncGroup{}, Script{}, VirtualServer{}, RealServer{}, Checker{}))
+		cmpopts.IgnoreUnexported(Global{}, Instance{}, SyncGroup{}, Script{}, VirtualServer{}, RealServer{}, Checker{},
+			ConntrackSync{}, Conntrackd{}))
 }
 
 // roundTrip checks the Dump property on one file: Parse(Dump(cfg)) == cfg.

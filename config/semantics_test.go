@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"slices"
@@ -315,7 +316,7 @@ func keywordCases() []keywordCase {
 				eq(t, "TrackGroup", s.TrackGroup, "VI_1")
 				eq(t, "AckWindow", s.AckWindow, 300)
 				eq(t, "ResendQueue", s.ResendQueue, 131072)
-				eq(t, "protocols", strings.Join(s.Filter.Protocols, ","), "TCP,UDP")
+				eq(t, "protocols", fmt.Sprint(s.Filter.Protocols[0].Name, s.Filter.Protocols[1].Name, s.Rules.Protocols), "TCPUDP[6 17]")
 			}, nil},
 		{"conntrack_sync needs its keywords", "conntrack_sync {\n port 3780\n}\n", nil,
 			[]string{`fatal t.conf:1:1: interface: conntrack_sync needs interface (vigild does not start)`,

@@ -5,17 +5,18 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
 
-// Defaults of the conntrack_sync block, as conntrackd's.
-const (
-	DefaultPort        = 3780
-	DefaultAckWindow   = 300
-	DefaultResendQueue = 131072
-)
+// DefaultPort is the sync port used when Config.Port is 0: conntrackd's,
+// defined by package ftfw.
+const DefaultPort = ftfw.DefaultPort
 
-// Config mirrors keepalived.conf's conntrack_sync block (and the Sync and
-// Filter sections of a conntrackd.conf, see ParseConntrackdConf).
+// Config is what the Replicator runs with. vigild builds it from the
+// conntrack_sync block that package config read, merged with its
+// conntrackd_config and checked; this package parses no configuration
+// text. The checks here only guard the library's own invariants.
 type Config struct {
 	// Interface is the dedicated sync link (SO_BINDTODEVICE); "" = any.
 	Interface string
@@ -23,8 +24,8 @@ type Config struct {
 	// our datagrams. Both IPv4 or both IPv6.
 	LocalAddr, PeerAddr netip.Addr
 	Port                uint16 // 0 = DefaultPort
-	AckWindow           int    // 0 = DefaultAckWindow
-	ResendQueue         int    // 0 = DefaultResendQueue
+	AckWindow           int    // 0 = ftfw.Config's default (conntrackd's 300)
+	ResendQueue         int    // 0 = ftfw.Config's default (conntrackd's 131072)
 	// CommitTimeout, when set, is the timeout of every committed flow, and
 	// our updates carry no timeout (like conntrackd's CommitTimeout).
 	CommitTimeout time.Duration
@@ -62,12 +63,6 @@ func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	if out.Port == 0 {
 		out.Port = DefaultPort
-	}
-	if out.AckWindow == 0 {
-		out.AckWindow = DefaultAckWindow
-	}
-	if out.ResendQueue == 0 {
-		out.ResendQueue = DefaultResendQueue
 	}
 	if out.MTU == 0 {
 		out.MTU = 1500

@@ -17,8 +17,11 @@
 //     a file anyone but root could read or replace);
 //   - the Replicator, which owns all of the above plus the ftfw.Channel, and
 //     the small API the daemon calls: New, Run, Commit, FlushExternal,
-//     RequestResync, Stats, Dump;
-//   - ParseConntrackdConf, for keepalived.conf's `conntrackd_config PATH`.
+//     RequestResync, Stats, Dump.
+//
+// It parses no configuration: keepalived.conf's conntrack_sync block and the
+// conntrackd.conf its conntrackd_config names are read and checked by
+// package config, and vigild hands the result over as a Config.
 //
 // It owns no VRRP logic: it never decides when to fail over. The daemon
 // calls Commit (before adding VIPs), FlushExternal and RequestResync on

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
+	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -115,15 +113,11 @@ type CTTakeover struct {
 }
 
 func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
-	rc, err := ctConfig(cfg.ConntrackSync)
-	if err != nil {
-		return nil, err
-	}
 	c, err := newCTSyncWith(log, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	r, err := conntracksync.New(c.log, rc)
+	r, err := conntracksync.New(c.log, ctConfig(cfg.ConntrackSync))
 	if err != nil {
 		c.cancelLate()
 		return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", cfg.ConntrackSync.Pos, err)
@@ -133,14 +127,11 @@ func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
 }
 
 // newCTSyncWith builds the binding to cfg's track_group around r (nil: set
-// by the caller).
+// by the caller). config.Load has checked that track_group names a
+// vrrp_sync_group with instances or a vrrp_instance.
 func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync, error) {
 	s := cfg.ConntrackSync
-	if s.TrackGroup == "" {
-		return nil, fmt.Errorf("daemon: %s: conntrack_sync: track_group is required (the vrrp_sync_group or vrrp_instance whose takeover commits the replicated connections)", s.Pos)
-	}
 	c := &ctSync{log: log.With("part", "conntrack_sync", "track_group", s.TrackGroup), r: r, group: s.TrackGroup}
-	c.lateCtx, c.cancelLate = context.WithCancel(context.Background())
 	var advs []time.Duration
 	for _, g := range cfg.SyncGroups {
 		if g.Name == s.TrackGroup {
@@ -153,124 +144,49 @@ func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync,
 		}
 	}
 	if len(advs) == 0 {
-		return nil, fmt.Errorf("daemon: %s: conntrack_sync: track_group %s is neither a vrrp_sync_group with members nor a vrrp_instance", s.Pos, s.TrackGroup)
+		// Not reachable through config.Load; a model built by hand.
+		return nil, fmt.Errorf("daemon: %s: conntrack_sync: track_group %q has no instances", s.Pos, s.TrackGroup)
 	}
+	c.lateCtx, c.cancelLate = context.WithCancel(context.Background())
 	c.commitBound = min(max(2*slices.Min(advs), ctCommitMin), ctCommitMax)
 	return c, nil
 }
 
-// ctConfig maps the conntrack_sync block onto the replicator's Config. With
-// conntrackd_config, the Sync and Filter settings of that file are the
-// base and the block's own keywords take precedence. The config package
-// fills port, ack_window and resend_queue with conntrackd's defaults, so a
-// value equal to the default cannot be told from an absent keyword: there
-// the conntrackd.conf value wins (see docs/conntrack-sync.md).
-func ctConfig(s *config.ConntrackSync) (conntracksync.Config, error) {
-	var rc conntracksync.Config
-	if s.ConntrackdConfig != "" {
-		base, err := conntracksync.ParseConntrackdConf(s.ConntrackdConfig)
-		if err != nil {
-			return rc, fmt.Errorf("daemon: %s: conntrack_sync: conntrackd_config: %w", s.Pos, err)
+// ctConfig maps the conntrack_sync model, which config.Load has merged
+// with its conntrackd_config and checked, onto the replicator's Config.
+func ctConfig(s *config.ConntrackSync) conntracksync.Config {
+	policy := func(p config.CTPolicy) conntracksync.Policy {
+		if p == config.CTIgnore {
+			return conntracksync.Ignore
 		}
-		rc = base
+		return conntracksync.Accept
 	}
-	if s.Interface != "" {
-		rc.Interface = s.Interface
+	r := s.Rules
+	return conntracksync.Config{
+		Interface:     s.Interface,
+		LocalAddr:     s.LocalAddr,
+		PeerAddr:      s.PeerAddr,
+		Port:          uint16(s.Port),
+		AckWindow:     s.AckWindow,
+		ResendQueue:   s.ResendQueue,
+		CommitTimeout: s.CommitTimeout,
+		AuthKeyFile:   s.AuthKeyFile,
+		SocketBuffer:  s.SocketBuffer,
+		Filter: conntracksync.Filter{
+			ProtocolPolicy: policy(r.ProtocolPolicy), Protocols: slices.Clone(r.Protocols),
+			AddressPolicy: policy(r.AddressPolicy), Addresses: slices.Clone(r.Addresses),
+			StatePolicy: policy(r.StatePolicy), TCPStates: slices.Clone(r.TCPStates),
+		},
 	}
-	if s.LocalAddr.IsValid() {
-		rc.LocalAddr = s.LocalAddr
-	}
-	if s.PeerAddr.IsValid() {
-		rc.PeerAddr = s.PeerAddr
-	}
-	if s.Port != 0 && (s.Port != conntracksync.DefaultPort || rc.Port == 0) {
-		rc.Port = uint16(s.Port)
-	}
-	if s.AckWindow != 0 && (s.AckWindow != conntracksync.DefaultAckWindow || rc.AckWindow == 0) {
-		rc.AckWindow = s.AckWindow
-	}
-	if s.ResendQueue != 0 && (s.ResendQueue != conntracksync.DefaultResendQueue || rc.ResendQueue == 0) {
-		rc.ResendQueue = s.ResendQueue
-	}
-	if s.CommitTimeout > 0 {
-		rc.CommitTimeout = s.CommitTimeout
-	}
-	rc.AuthKeyFile = s.AuthKeyFile
-	if err := ctFilter(&s.Filter, &rc.Filter); err != nil {
-		return rc, fmt.Errorf("daemon: %s: conntrack_sync: filter: %w", s.Pos, err)
-	}
-	// The sync link's own traffic is the firewall's, not a forwarded
-	// connection: never replicate it (conntrackd's sample configurations
-	// list these addresses under Address Ignore by hand). An Accept list
-	// names what to keep and is left alone.
-	if len(rc.Filter.Addresses) == 0 {
-		rc.Filter.AddressPolicy = conntracksync.Ignore
-	}
-	if rc.Filter.AddressPolicy == conntracksync.Ignore {
-		for _, a := range []netip.Addr{rc.LocalAddr, rc.PeerAddr} {
-			if a.IsValid() {
-				p := netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-				if !slices.Contains(rc.Filter.Addresses, p) {
-					rc.Filter.Addresses = append(rc.Filter.Addresses, p)
-				}
-			}
-		}
-	}
-	return rc, nil
 }
 
-// Names of the filter block, as conntrackd.conf's (case-insensitive).
-var (
-	ctProtoByName = map[string]uint8{"TCP": conntracksync.ProtoTCP, "UDP": conntracksync.ProtoUDP,
-		"ICMP": conntracksync.ProtoICMP, "ICMPV6": 58, "IPV6-ICMP": 58, "SCTP": conntracksync.ProtoSCTP,
-		"DCCP": conntracksync.ProtoDCCP, "UDPLITE": conntracksync.ProtoUDPLite, "GRE": 47}
-	ctStateByName = map[string]uint8{"SYN_SENT": conntracksync.TCPSynSent, "SYN_RECV": conntracksync.TCPSynRecv,
-		"ESTABLISHED": conntracksync.TCPEstablished, "FIN_WAIT": conntracksync.TCPFinWait,
-		"CLOSE_WAIT": conntracksync.TCPCloseWait, "LAST_ACK": conntracksync.TCPLastAck,
-		"TIME_WAIT": conntracksync.TCPTimeWait, "CLOSE": conntracksync.TCPClose, "CLOSED": conntracksync.TCPClose,
-		"LISTEN": conntracksync.TCPSynSent2, "SYN_SENT2": conntracksync.TCPSynSent2}
-)
-
-// ctFilter overlays the block's filter on out: each list the block sets
-// replaces the conntrackd.conf one. protocol and tcp_state keep only what
-// they name (Accept); ignore_address drops what it names (Ignore). An
-// unknown name is an error, never skipped.
-func ctFilter(f *config.CTFilter, out *conntracksync.Filter) error {
-	var errs []error
-	if len(f.Protocols) > 0 {
-		out.ProtocolPolicy, out.Protocols = conntracksync.Accept, nil
-		for _, name := range f.Protocols {
-			v, ok := ctProtoByName[strings.ToUpper(name)]
-			if !ok {
-				n, err := strconv.ParseUint(name, 10, 8)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("protocol %q: want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE or a number 0..255", name))
-					continue
-				}
-				v = uint8(n)
-			}
-			out.Protocols = append(out.Protocols, v)
-		}
+// sameConntrackSync reports whether two conntrack_sync blocks (nil when
+// absent) give the replicator the same settings, positions aside.
+func sameConntrackSync(a, b *config.ConntrackSync) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
-	if len(f.IgnoreAddrs) > 0 {
-		if len(out.Addresses) > 0 && out.AddressPolicy != conntracksync.Ignore {
-			errs = append(errs, errors.New("ignore_address cannot be combined with conntrackd_config's Address Accept list"))
-		}
-		out.AddressPolicy = conntracksync.Ignore
-		out.Addresses = append(out.Addresses[:0:0], f.IgnoreAddrs...)
-	}
-	if len(f.TCPStates) > 0 {
-		out.StatePolicy, out.TCPStates = conntracksync.Accept, nil
-		for _, name := range f.TCPStates {
-			v, ok := ctStateByName[strings.ToUpper(name)]
-			if !ok {
-				errs = append(errs, fmt.Errorf("tcp_state %q: want SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN", name))
-				continue
-			}
-			out.TCPStates = append(out.TCPStates, v)
-		}
-	}
-	return errors.Join(errs...)
+	return a.TrackGroup == b.TrackGroup && reflect.DeepEqual(ctConfig(a), ctConfig(b))
 }
 
 // run runs the replicator until ctx ends (Daemon.Run cancels it after the

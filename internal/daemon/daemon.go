@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -504,16 +503,6 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	}
 	d.log.Info("Reload finished", "instances", len(next))
 	return nil
-}
-
-// sameConntrackSync compares two conntrack_sync blocks, positions aside.
-func sameConntrackSync(a, b *config.ConntrackSync) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	x, y := *a, *b
-	x.Pos, y.Pos = config.Pos{}, config.Pos{}
-	return reflect.DeepEqual(x, y)
 }
 
 // stopInstance runs the machine's Shutdown and executes it (priority-0

@@ -1,0 +1,526 @@
+package config
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+)
+
+// Defaults of the conntrack_sync block, conntrackd's. The port is the FTFW
+// protocol's, defined once in package ftfw.
+const (
+	DefaultSyncPort        = ftfw.DefaultPort
+	DefaultSyncAckWindow   = 300
+	DefaultSyncResendQueue = 131072
+)
+
+// ConntrackSync is vigil's conntrack_sync block. After Load its settings
+// are the effective ones: the block's keyword where it is given, else the
+// setting of the conntrackd.conf named by conntrackd_config, else
+// conntrackd's default. Load has checked all of them: a configuration
+// without Fatal complaints can be handed to the replicator as it is.
+type ConntrackSync struct {
+	Pos           Pos
+	Interface     string // "" only with conntrackd_config: any interface
+	LocalAddr     netip.Addr
+	PeerAddr      netip.Addr
+	Port          int // DefaultSyncPort
+	TrackGroup    string
+	AckWindow     int           // DefaultSyncAckWindow
+	ResendQueue   int           // DefaultSyncResendQueue
+	CommitTimeout time.Duration // 0 = none
+	// SocketBuffer is the sync socket's buffer from conntrackd_config's
+	// SndSocketBuffer / RcvSocketBuffer (the larger); 0 = the replicator's.
+	SocketBuffer int
+	// AuthKeyFile is the pre-shared key of the authenticated sync channel
+	// ("" = plain FTFW). Only the path is kept; Dump prints the path.
+	AuthKeyFile string
+	// ConntrackdConfig is the path given to conntrackd_config ("" = none),
+	// Conntrackd what Load read from it (nil without it, or when it could
+	// not be read).
+	ConntrackdConfig string
+	Conntrackd       *Conntrackd
+	// Filter is the block's filter { } as written; Rules the effective
+	// filter (Filter over Conntrackd's, plus the sync link's addresses).
+	Filter CTFilter
+	Rules  CTRules
+
+	set map[string]Pos // keywords given in the block
+}
+
+// CTPolicy says whether a filter list names what to keep or what to drop,
+// as conntrackd's "Protocol Accept { ... }" / "Address Ignore { ... }".
+type CTPolicy uint8
+
+const (
+	// CTAccept keeps only what the list names.
+	CTAccept CTPolicy = iota
+	// CTIgnore drops what the list names.
+	CTIgnore
+)
+
+// String returns "Accept" or "Ignore".
+func (p CTPolicy) String() string {
+	if p == CTIgnore {
+		return "Ignore"
+	}
+	return "Accept"
+}
+
+// CTName is a protocol or TCP state named in a filter, with its number
+// (IP protocol number, or the kernel's TCP conntrack state).
+type CTName struct {
+	Pos  Pos
+	Name string // as written, upper-cased
+	Num  uint8
+}
+
+// CTPrefix is an address or prefix named in a filter (masked).
+type CTPrefix struct {
+	Pos    Pos
+	Prefix netip.Prefix
+}
+
+// CTFilter is conntrack_sync's filter block as written: protocol and
+// tcp_state keep only what they name, ignore_address drops what it names.
+type CTFilter struct {
+	Pos         Pos
+	Protocols   []CTName
+	IgnoreAddrs []CTPrefix
+	TCPStates   []CTName
+}
+
+// CTRules is the effective filter of the replication, as conntrackd's
+// Filter section: an empty list filters nothing.
+type CTRules struct {
+	ProtocolPolicy CTPolicy
+	Protocols      []uint8
+	AddressPolicy  CTPolicy
+	Addresses      []netip.Prefix // single addresses as /32 or /128
+	StatePolicy    CTPolicy
+	TCPStates      []uint8 // TCP conntrack states; apply to TCP only
+}
+
+// ctProtocols is the one table of protocol names of the replication's
+// filters (conntrack_sync's filter and conntrackd.conf's Filter), matched
+// without regard to case.
+var ctProtocols = []struct {
+	name string
+	num  uint8
+}{
+	{"TCP", ftfw.ProtoTCP}, {"UDP", ftfw.ProtoUDP}, {"ICMP", ftfw.ProtoICMP}, {"ICMPv6", ftfw.ProtoICMPv6},
+	{"IPv6-ICMP", ftfw.ProtoICMPv6}, {"SCTP", ftfw.ProtoSCTP}, {"DCCP", ftfw.ProtoDCCP},
+	{"UDPlite", ftfw.ProtoUDPLite}, {"GRE", 47},
+}
+
+// ctTCPStates is the one table of TCP state names, with the kernel's
+// enum tcp_conntrack values (linux/netfilter/nf_conntrack_tcp.h).
+var ctTCPStates = []struct {
+	name string
+	num  uint8
+}{
+	{"SYN_SENT", 1}, {"SYN_RECV", 2}, {"ESTABLISHED", 3}, {"FIN_WAIT", 4}, {"CLOSE_WAIT", 5},
+	{"LAST_ACK", 6}, {"TIME_WAIT", 7}, {"CLOSE", 8}, {"CLOSED", 8}, {"LISTEN", 9}, {"SYN_SENT2", 9},
+}
+
+const (
+	ctProtocolWant = "want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE"
+	ctStateWant    = "want SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN"
+)
+
+// ctProtocol looks a protocol name up; numbers 0..255 too when numeric.
+func ctProtocol(s string, numeric bool) (uint8, bool) {
+	for _, e := range ctProtocols {
+		if strings.EqualFold(e.name, s) {
+			return e.num, true
+		}
+	}
+	if numeric {
+		if n, err := strconv.ParseUint(s, 10, 8); err == nil {
+			return uint8(n), true
+		}
+	}
+	return 0, false
+}
+
+func ctTCPState(s string) (uint8, bool) {
+	for _, e := range ctTCPStates {
+		if strings.EqualFold(e.name, s) {
+			return e.num, true
+		}
+	}
+	return 0, false
+}
+
+// ctPrefix reads an address or prefix of a filter; a bare address is a
+// /32 or /128.
+func ctPrefix(s string) (netip.Prefix, bool) {
+	if pf, err := netip.ParsePrefix(s); err == nil {
+		return pf.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+const ctFatal = "vigild does not start"
+
+func addConntrackTop(top *block) {
+	cs := func(f func(p *parser, s *ConntrackSync, l *line)) handler {
+		return func(p *parser, n any, l *line) any {
+			s := n.(*ConntrackSync)
+			s.set[l.toks[0].s] = l.pos()
+			f(p, s, l)
+			return nil
+		}
+	}
+	filter := newBlock("filter",
+		kw("protocol", P1, "protocol NAME...", "all", "", func(p *parser, n any, l *line) any {
+			f := n.(*CTFilter)
+			for _, t := range l.toks[1:] {
+				v, ok := ctProtocol(t.s, true)
+				if !ok {
+					p.fatal(t.pos, "protocol", ctFatal, "%q is not a protocol: %s or a number 0..255", t.s, ctProtocolWant)
+					continue
+				}
+				f.Protocols = append(f.Protocols, CTName{Pos: t.pos, Name: strings.ToUpper(t.s), Num: v})
+			}
+			return nil
+		}),
+		kw("ignore_address", P1, "ignore_address PREFIX...", "none", "", func(p *parser, n any, l *line) any {
+			f := n.(*CTFilter)
+			for _, t := range l.toks[1:] {
+				pf, ok := ctPrefix(t.s)
+				if !ok {
+					p.fatal(t.pos, "ignore_address", ctFatal, "%q is not an IP address or prefix", t.s)
+					continue
+				}
+				f.IgnoreAddrs = append(f.IgnoreAddrs, CTPrefix{Pos: t.pos, Prefix: pf})
+			}
+			return nil
+		}),
+		kw("tcp_state", P1, "tcp_state STATE...", "all", "", func(p *parser, n any, l *line) any {
+			f := n.(*CTFilter)
+			for _, t := range l.toks[1:] {
+				v, ok := ctTCPState(t.s)
+				if !ok {
+					p.fatal(t.pos, "tcp_state", ctFatal, "%q is not a TCP state: %s", t.s, ctStateWant)
+					continue
+				}
+				f.TCPStates = append(f.TCPStates, CTName{Pos: t.pos, Name: strings.ToUpper(t.s), Num: v})
+			}
+			return nil
+		}),
+	)
+	port := strconv.Itoa(DefaultSyncPort)
+	ackWindow := strconv.Itoa(DefaultSyncAckWindow)
+	resendQueue := strconv.Itoa(DefaultSyncResendQueue)
+	top.add(blockKw("conntrack_sync", P1, "conntrack_sync { interface IF; local_address A; peer_address A; port N; track_group NAME; auth_key_file PATH; ... } (vigil)",
+		func(p *parser, n any, l *line) any {
+			c := n.(*Config)
+			if c.ConntrackSync != nil {
+				p.warn(l.pos(), "conntrack_sync", "the second block is ignored", "conntrack_sync already defined at %s", c.ConntrackSync.Pos)
+				return nil
+			}
+			c.ConntrackSync = &ConntrackSync{Pos: l.pos(), Port: DefaultSyncPort, AckWindow: DefaultSyncAckWindow,
+				ResendQueue: DefaultSyncResendQueue, set: map[string]Pos{}}
+			return c.ConntrackSync
+		}, newBlock("conntrack_sync",
+			kw("interface", P1, "interface IFNAME", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if t, ok := p.arg(l, 1); ok {
+					s.Interface = t.s
+					if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(t.s) {
+						p.fatal(t.pos, "interface", ctFatal, "conntrack_sync interface %s does not exist", t.s)
+					}
+				}
+			})),
+			kw("local_address", P1, "local_address ADDR", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if a, ok := p.addrArg(l, 1, "ignored"); ok {
+					s.LocalAddr = a
+				}
+			})),
+			kw("peer_address", P1, "peer_address ADDR", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if a, ok := p.addrArg(l, 1, "ignored"); ok {
+					s.PeerAddr = a
+				}
+			})),
+			kw("port", P1, "port 1..65535", port, "1..65535", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if n, ok := p.intArg(l, 1, 1, 65535, "using "+port); ok {
+					s.Port = n
+				} else {
+					delete(s.set, "port")
+				}
+			})),
+			kw("track_group", P1, "track_group NAME", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if t, ok := p.arg(l, 1); ok {
+					s.TrackGroup = t.s
+				}
+			})),
+			kw("ack_window", P2, "ack_window N", ackWindow, "1..", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if n, ok := p.intArg(l, 1, 1, math.MaxInt32, "using "+ackWindow); ok {
+					s.AckWindow = n
+				} else {
+					delete(s.set, "ack_window")
+				}
+			})),
+			kw("resend_queue", P2, "resend_queue N", resendQueue, "1..", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if n, ok := p.intArg(l, 1, 1, math.MaxInt32, "using "+resendQueue); ok {
+					s.ResendQueue = n
+				} else {
+					delete(s.set, "resend_queue")
+				}
+			})),
+			kw("commit_timeout", P2, "commit_timeout SECS", "0 (none)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if d, ok := p.timerArg(l, 1, 0, maxTimer, "ignored"); ok {
+					s.CommitTimeout = d
+				} else {
+					delete(s.set, "commit_timeout")
+				}
+			})),
+			kw("auth_key_file", P1, "auth_key_file PATH", "none (unauthenticated)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if t, ok := p.arg(l, 1); ok {
+					s.AuthKeyFile = t.s
+					if p.opts.KeyFile != nil {
+						if err := p.opts.KeyFile(t.s); err != nil {
+							p.fatal(t.pos, "auth_key_file", ctFatal, "%v", err)
+						}
+					}
+				}
+			})),
+			kw("conntrackd_config", P2, "conntrackd_config PATH", "none", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if t, ok := p.arg(l, 1); ok {
+					s.ConntrackdConfig = t.s
+					s.Conntrackd = p.readConntrackd(t)
+				}
+			})),
+			blockKw("filter", P2, "filter { protocol ...; ignore_address ...; tcp_state ... }", func(p *parser, n any, l *line) any {
+				f := &n.(*ConntrackSync).Filter
+				f.Pos = l.pos()
+				return f
+			}, filter),
+		)))
+}
+
+// resolveConntrack merges conntrackd_config under the block's keywords,
+// builds the effective filter and checks everything the replicator needs,
+// so that vigild -t reports what would stop vigild at start.
+func (p *parser) resolveConntrack() {
+	s := p.cfg.ConntrackSync
+	if s == nil {
+		return
+	}
+	given := func(kw string) bool { _, ok := s.set[kw]; return ok }
+	if f := s.Conntrackd; f != nil {
+		if !given("interface") && f.Interface != "" {
+			s.Interface = f.Interface
+			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(f.Interface) {
+				p.fatal(f.at["Interface"], "Interface", ctFatal, "conntrack_sync interface %s does not exist", f.Interface)
+			}
+		}
+		if !given("local_address") && f.LocalAddr.IsValid() {
+			s.LocalAddr = f.LocalAddr
+		}
+		if !given("peer_address") && f.PeerAddr.IsValid() {
+			s.PeerAddr = f.PeerAddr
+		}
+		if !given("port") && f.Port != 0 {
+			s.Port = f.Port
+		}
+		if !given("ack_window") && f.AckWindow != 0 {
+			s.AckWindow = f.AckWindow
+		}
+		if !given("resend_queue") && f.ResendQueue != 0 {
+			s.ResendQueue = f.ResendQueue
+		}
+		if _, ok := f.at["CommitTimeout"]; ok && !given("commit_timeout") {
+			s.CommitTimeout = f.CommitTimeout
+		}
+		s.SocketBuffer = f.SocketBuffer
+	}
+	s.Rules = p.ctRules(s)
+
+	miss := func(kw string) {
+		if s.ConntrackdConfig != "" {
+			p.fatal(s.Pos, kw, ctFatal, "conntrack_sync needs %s (neither the block nor %s gives it)", kw, s.ConntrackdConfig)
+			return
+		}
+		p.fatal(s.Pos, kw, ctFatal, "conntrack_sync needs %s", kw)
+	}
+	if s.Interface == "" && s.ConntrackdConfig == "" {
+		miss("interface")
+	}
+	// A conntrackd_config that could not be read has its own complaint.
+	readable := s.ConntrackdConfig == "" || s.Conntrackd != nil
+	if !s.LocalAddr.IsValid() && readable {
+		miss("local_address")
+	}
+	if !s.PeerAddr.IsValid() && readable {
+		miss("peer_address")
+	}
+	if s.LocalAddr.IsValid() && s.PeerAddr.IsValid() && s.LocalAddr.Unmap().Is4() != s.PeerAddr.Unmap().Is4() {
+		p.fatal(s.Pos, "peer_address", ctFatal, "local_address %s and peer_address %s must be of one family", s.LocalAddr, s.PeerAddr)
+	}
+	if s.TrackGroup == "" {
+		miss("track_group")
+		return
+	}
+	isGroup := false
+	for _, g := range p.cfg.SyncGroups {
+		isGroup = isGroup || g.Name == s.TrackGroup
+	}
+	found := false
+	for _, x := range p.cfg.Instances {
+		found = found || (isGroup && x.SyncGroup == s.TrackGroup) || (!isGroup && x.Name == s.TrackGroup)
+	}
+	if !found {
+		// A vrrp_sync_group without instances has been removed above.
+		p.fatal(s.setPos("track_group"), "track_group", ctFatal, "track_group %s is neither a vrrp_sync_group nor a vrrp_instance", s.TrackGroup)
+	}
+}
+
+// setPos is where kw was given in the block, or the block's position.
+func (s *ConntrackSync) setPos(kw string) Pos {
+	if pos, ok := s.set[kw]; ok {
+		return pos
+	}
+	return s.Pos
+}
+
+// ctRules overlays the block's filter on conntrackd_config's: each list
+// the block sets replaces the file's. The sync link's own traffic is the
+// firewall's, not a forwarded connection, so its two addresses join an
+// Ignore list (conntrackd's sample configurations list them by hand); an
+// Accept list names what to keep and is left alone.
+func (p *parser) ctRules(s *ConntrackSync) CTRules {
+	var r CTRules
+	nums := func(ns []CTName) []uint8 {
+		out := make([]uint8, 0, len(ns))
+		for _, n := range ns {
+			out = append(out, n.Num)
+		}
+		return out
+	}
+	prefixes := func(ps []CTPrefix) []netip.Prefix {
+		out := make([]netip.Prefix, 0, len(ps))
+		for _, x := range ps {
+			out = append(out, x.Prefix)
+		}
+		return out
+	}
+	var accept *CTList
+	if f := s.Conntrackd; f != nil {
+		if l := f.Protocol; l != nil {
+			r.ProtocolPolicy, r.Protocols = l.Policy, nums(l.Names)
+		}
+		if l := f.Address; l != nil {
+			r.AddressPolicy, r.Addresses = l.Policy, prefixes(l.Prefixes)
+			if l.Policy == CTAccept && len(l.Prefixes) > 0 {
+				accept = l
+			}
+		}
+		if l := f.State; l != nil {
+			r.StatePolicy, r.TCPStates = l.Policy, nums(l.Names)
+		}
+	}
+	b := &s.Filter
+	if len(b.Protocols) > 0 {
+		r.ProtocolPolicy, r.Protocols = CTAccept, nums(b.Protocols)
+	}
+	if len(b.IgnoreAddrs) > 0 {
+		if accept != nil {
+			p.fatal(b.IgnoreAddrs[0].Pos, "ignore_address", ctFatal,
+				"cannot be combined with the Address Accept list of conntrackd_config at %s", accept.Pos)
+		}
+		r.AddressPolicy, r.Addresses = CTIgnore, prefixes(b.IgnoreAddrs)
+	}
+	if len(b.TCPStates) > 0 {
+		r.StatePolicy, r.TCPStates = CTAccept, nums(b.TCPStates)
+	}
+	if len(r.Addresses) == 0 {
+		r.AddressPolicy = CTIgnore
+	}
+	if r.AddressPolicy == CTIgnore {
+		for _, a := range []netip.Addr{s.LocalAddr, s.PeerAddr} {
+			if a.IsValid() {
+				pf := netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+				if !slices.Contains(r.Addresses, pf) {
+					r.Addresses = append(r.Addresses, pf)
+				}
+			}
+		}
+	}
+	return r
+}
+
+// dumpConntrack prints the conntrack_sync block. With conntrackd_config
+// only the keywords given in the block are printed (the rest comes from
+// that file again when the dump is read); without it, every setting.
+func (d *dumper) dumpConntrack(s *ConntrackSync) {
+	show := func(kw string) bool {
+		_, given := s.set[kw]
+		return s.ConntrackdConfig == "" || given
+	}
+	d.open("conntrack_sync")
+	if s.Interface != "" && show("interface") {
+		d.line("interface", quote(s.Interface))
+	}
+	if s.LocalAddr.IsValid() && show("local_address") {
+		d.line("local_address", s.LocalAddr.String())
+	}
+	if s.PeerAddr.IsValid() && show("peer_address") {
+		d.line("peer_address", s.PeerAddr.String())
+	}
+	if show("port") {
+		d.line("port", itoa(s.Port))
+	}
+	if s.TrackGroup != "" {
+		d.line("track_group", quote(s.TrackGroup))
+	}
+	if show("ack_window") {
+		d.line("ack_window", itoa(s.AckWindow))
+	}
+	if show("resend_queue") {
+		d.line("resend_queue", itoa(s.ResendQueue))
+	}
+	if show("commit_timeout") {
+		d.line("commit_timeout", secs(s.CommitTimeout))
+	}
+	if s.AuthKeyFile != "" {
+		d.line("auth_key_file", quote(s.AuthKeyFile))
+	}
+	if s.ConntrackdConfig != "" {
+		d.line("conntrackd_config", quote(s.ConntrackdConfig))
+	}
+	f := s.Filter
+	if len(f.Protocols)+len(f.IgnoreAddrs)+len(f.TCPStates) > 0 {
+		d.open("filter")
+		names := func(kw string, ns []CTName) {
+			if len(ns) > 0 {
+				w := []string{kw}
+				for _, n := range ns {
+					w = append(w, quote(n.Name))
+				}
+				d.line(w...)
+			}
+		}
+		names("protocol", f.Protocols)
+		if len(f.IgnoreAddrs) > 0 {
+			w := []string{"ignore_address"}
+			for _, x := range f.IgnoreAddrs {
+				w = append(w, x.Prefix.String())
+			}
+			d.line(w...)
+		}
+		names("tcp_state", f.TCPStates)
+		d.close()
+	}
+	d.close()
+}

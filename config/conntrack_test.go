@@ -1,0 +1,386 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ctOpts is testOpts whose ReadFile serves files (keepalived.conf's own text
+// is given to Parse directly).
+func ctOpts(files map[string]string) Options {
+	o := testOpts()
+	o.ReadFile = func(name string) ([]byte, error) {
+		if s, ok := files[name]; ok {
+			return []byte(s), nil
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return o
+}
+
+// ctBlock is instConf plus a conntrack_sync block with body.
+func ctBlock(body string) string {
+	return instConf("") + "conntrack_sync {\n" + body + "}\n"
+}
+
+const ctComplete = " interface eth2\n local_address 198.51.100.1\n peer_address 198.51.100.2\n track_group VI_1\n"
+
+// TestConntrackFilterErrors: a name or address the filter does not know is
+// Fatal at its own word (vigild -t exits 4, the start and a reload are
+// refused), never skipped; the other words of the line still count.
+func TestConntrackFilterErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, filter string
+		want         []string
+	}{
+		{"protocol", "  protocol TCP FOO\n",
+			[]string{`fatal t.conf:14:16: protocol: "FOO" is not a protocol: want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE or a number 0..255 (vigild does not start)`}},
+		{"protocol number out of range", "  protocol 256\n",
+			[]string{`fatal t.conf:14:12: protocol: "256" is not a protocol: want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE or a number 0..255 (vigild does not start)`}},
+		{"state", "  tcp_state ESTABLISHED OPENISH\n",
+			[]string{`fatal t.conf:14:25: tcp_state: "OPENISH" is not a TCP state: want SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN (vigild does not start)`}},
+		{"address", "  ignore_address 192.0.2.1 192.0.2.300\n",
+			[]string{`fatal t.conf:14:28: ignore_address: "192.0.2.300" is not an IP address or prefix (vigild does not start)`}},
+		{"prefix length", "  ignore_address 192.0.2.0/33\n",
+			[]string{`fatal t.conf:14:18: ignore_address: "192.0.2.0/33" is not an IP address or prefix (vigild does not start)`}},
+		{"zone", "  ignore_address fe80::1%eth0\n",
+			[]string{`fatal t.conf:14:18: ignore_address: "fe80::1%eth0" is not an IP address or prefix (vigild does not start)`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, got, errs := load(t, ctBlock(ctComplete+" filter {\n"+tc.filter+" }\n"), testOpts())
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if code := ExitCode(cfg, errs, nil); code != ExitCannot {
+				t.Errorf("exit code %d, want %d", code, ExitCannot)
+			}
+		})
+	}
+}
+
+// TestConntrackFilterModel: names and addresses keep their positions; the
+// effective rules hold the numbers, with the sync link's addresses ignored.
+func TestConntrackFilterModel(t *testing.T) {
+	cfg, got, _ := load(t, ctBlock(ctComplete+" filter {\n  protocol tcp Udp 132 gre\n  ignore_address 192.0.2.1 10.1.2.3/8 2001:db8::1\n  tcp_state established closed listen\n }\n"), testOpts())
+	if len(got) != 0 {
+		t.Fatalf("complaints: %q", got)
+	}
+	s := cfg.ConntrackSync
+	f := s.Filter
+	if want := (CTName{Pos: Pos{"t.conf", 14, 16}, Name: "UDP", Num: 17}); f.Protocols[1] != want {
+		t.Errorf("protocol UDP: %+v, want %+v", f.Protocols[1], want)
+	}
+	if want := (CTPrefix{Pos: Pos{"t.conf", 15, 28}, Prefix: netip.MustParsePrefix("10.0.0.0/8")}); f.IgnoreAddrs[1] != want {
+		t.Errorf("ignore_address: %+v, want %+v", f.IgnoreAddrs[1], want)
+	}
+	if want := (CTName{Pos: Pos{"t.conf", 16, 25}, Name: "CLOSED", Num: 8}); f.TCPStates[1] != want {
+		t.Errorf("tcp_state CLOSED: %+v, want %+v", f.TCPStates[1], want)
+	}
+	if f.Pos != (Pos{"t.conf", 13, 2}) {
+		t.Errorf("filter at %s", f.Pos)
+	}
+	pfx := netip.MustParsePrefix
+	want := CTRules{
+		ProtocolPolicy: CTAccept, Protocols: []uint8{6, 17, 132, 47},
+		AddressPolicy: CTIgnore, Addresses: []netip.Prefix{pfx("192.0.2.1/32"), pfx("10.0.0.0/8"), pfx("2001:db8::1/128"),
+			pfx("198.51.100.1/32"), pfx("198.51.100.2/32")},
+		StatePolicy: CTAccept, TCPStates: []uint8{3, 8, 9},
+	}
+	if !reflect.DeepEqual(s.Rules, want) {
+		t.Errorf("rules %+v\nwant  %+v", s.Rules, want)
+	}
+}
+
+// TestConntrackSyncChecks: what the replicator needs is checked at load.
+func TestConntrackSyncChecks(t *testing.T) {
+	sg := "vrrp_sync_group EMPTY {\n group {\n  NOPE\n }\n}\n"
+	for _, tc := range []struct {
+		name, text string
+		want       string
+	}{
+		{"families", ctBlock(" interface eth2\n local_address 198.51.100.1\n peer_address 2001:db8::2\n track_group VI_1\n"),
+			`fatal t.conf:8:1: peer_address: local_address 198.51.100.1 and peer_address 2001:db8::2 must be of one family (vigild does not start)`},
+		{"unknown track_group", ctBlock(" interface eth2\n local_address 198.51.100.1\n peer_address 198.51.100.2\n track_group VI_9\n"),
+			`fatal t.conf:12:2: track_group: track_group VI_9 is neither a vrrp_sync_group nor a vrrp_instance (vigild does not start)`},
+		{"sync group without instances (removed)", sg + ctBlock(" interface eth2\n local_address 198.51.100.1\n peer_address 198.51.100.2\n track_group EMPTY\n"),
+			`fatal t.conf:17:2: track_group: track_group EMPTY is neither a vrrp_sync_group nor a vrrp_instance (vigild does not start)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, got, errs := load(t, tc.text, testOpts())
+			if !slices.Contains(got, tc.want) {
+				t.Errorf("complaints:\n%s\nwant among them:\n%s", strings.Join(got, "\n"), tc.want)
+			}
+			if code := ExitCode(cfg, errs, nil); code != ExitCannot {
+				t.Errorf("exit code %d, want %d", code, ExitCannot)
+			}
+		})
+	}
+}
+
+const ctdConf = `Sync {
+	Mode FTFW {
+		ResendQueueSize 65536
+		ACKWindowSize 200   # smaller window
+		CommitTimeout 180
+		PurgeTimeout 60
+	}
+	UDP Default {
+		IPv4_address 198.51.100.1
+		IPv4_Destination_Address 198.51.100.2
+		Port 3781
+		Interface eth2
+		SndSocketBuffer 1249280
+		RcvSocketBuffer 1249280
+		Checksum on
+	}
+}
+General {
+	HashSize 32768
+	LogFile on
+	UNIX { Path /var/run/conntrackd.ctl }
+	Filter From Userspace {
+		Protocol Accept {
+			TCP
+			SCTP
+			DCCP
+		}
+		Address Ignore {
+			IPv4_address 127.0.0.1 # loopback
+			IPv4_address 192.0.2.0/24
+			IPv6_address ::1
+		}
+		State Accept {
+			ESTABLISHED CLOSED TIME_WAIT CLOSE_WAIT for TCP
+		}
+	}
+}
+`
+
+// TestConntrackdConfig: conntrackd_config's Sync and Filter settings become
+// the effective ones, with their positions in the conntrackd.conf.
+func TestConntrackdConfig(t *testing.T) {
+	opts := ctOpts(map[string]string{"/etc/conntrackd/conntrackd.conf": ctdConf})
+	cfg, got, _ := load(t, ctBlock(" conntrackd_config /etc/conntrackd/conntrackd.conf\n track_group VI_1\n"), opts)
+	if len(got) != 0 {
+		t.Fatalf("complaints: %q", got)
+	}
+	s := cfg.ConntrackSync
+	ip, pfx := netip.MustParseAddr, netip.MustParsePrefix
+	if s.Interface != "eth2" || s.LocalAddr != ip("198.51.100.1") || s.PeerAddr != ip("198.51.100.2") || s.Port != 3781 ||
+		s.AckWindow != 200 || s.ResendQueue != 65536 || s.CommitTimeout != 180*time.Second || s.SocketBuffer != 1249280 {
+		t.Errorf("settings: %+v", s)
+	}
+	want := CTRules{
+		ProtocolPolicy: CTAccept, Protocols: []uint8{6, 132, 33},
+		AddressPolicy: CTIgnore, Addresses: []netip.Prefix{pfx("127.0.0.1/32"), pfx("192.0.2.0/24"), pfx("::1/128"),
+			pfx("198.51.100.1/32"), pfx("198.51.100.2/32")},
+		StatePolicy: CTAccept, TCPStates: []uint8{3, 8, 7, 5},
+	}
+	if !reflect.DeepEqual(s.Rules, want) {
+		t.Errorf("rules %+v\nwant  %+v", s.Rules, want)
+	}
+	f := s.Conntrackd
+	const file = "/etc/conntrackd/conntrackd.conf"
+	if pos, ok := f.At("Port"); !ok || pos != (Pos{file, 11, 3}) {
+		t.Errorf("Port read at %s (%v)", pos, ok)
+	}
+	if f.State.Pos != (Pos{file, 33, 3}) || f.State.Names[1] != (CTName{Pos: Pos{file, 34, 16}, Name: "CLOSED", Num: 8}) {
+		t.Errorf("State list %+v", f.State)
+	}
+	if f.Address.Prefixes[1] != (CTPrefix{Pos: Pos{file, 30, 17}, Prefix: pfx("192.0.2.0/24")}) {
+		t.Errorf("Address list %+v", f.Address)
+	}
+	roundTrip(t, cfg, opts)
+}
+
+// TestConntrackdConfigPrecedence: the block's keywords win where they are
+// given, also at their default value; the file gives the rest. Each list
+// of the block's filter replaces the file's.
+func TestConntrackdConfigPrecedence(t *testing.T) {
+	opts := ctOpts(map[string]string{"c.conf": ctdConf})
+	cfg, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n interface eth1\n port 3780\n ack_window 300\n commit_timeout 0\n track_group VI_1\n filter {\n  protocol UDP\n  ignore_address 203.0.113.7\n }\n"), opts)
+	if len(got) != 0 {
+		t.Fatalf("complaints: %q", got)
+	}
+	s := cfg.ConntrackSync
+	if s.Interface != "eth1" || s.Port != DefaultSyncPort || s.AckWindow != DefaultSyncAckWindow || s.CommitTimeout != 0 ||
+		s.ResendQueue != 65536 || s.LocalAddr != netip.MustParseAddr("198.51.100.1") {
+		t.Errorf("settings: %+v", s)
+	}
+	if !slices.Equal(s.Rules.Protocols, []uint8{17}) || s.Rules.ProtocolPolicy != CTAccept ||
+		!slices.Equal(s.Rules.Addresses, []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32"),
+			netip.MustParsePrefix("198.51.100.1/32"), netip.MustParsePrefix("198.51.100.2/32")}) ||
+		!slices.Equal(s.Rules.TCPStates, []uint8{3, 8, 7, 5}) {
+		t.Errorf("rules: %+v", s.Rules)
+	}
+	out := string(Dump(cfg))
+	for _, line := range []string{"port 3780", "ack_window 300", "commit_timeout 0", "conntrackd_config c.conf"} {
+		if !strings.Contains(out, "    "+line+"\n") {
+			t.Errorf("dump without %q:\n%s", line, out)
+		}
+	}
+	if strings.Contains(out, "resend_queue") || strings.Contains(out, "local_address") {
+		t.Errorf("dump prints what conntrackd_config gives:\n%s", out)
+	}
+	roundTrip(t, cfg, opts)
+}
+
+// TestConntrackdConfigErrors: every conntrackd.conf that vigil cannot honour
+// is Fatal at its file:line:col (in the conntrackd.conf) with the keyword
+// there, and so is one that cannot be read (at conntrackd_config's
+// argument in keepalived.conf).
+func TestConntrackdConfigErrors(t *testing.T) {
+	const ftfw = "Sync {\n Mode FTFW {\n }\n UDP {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n }\n}\n"
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"alarm", strings.Replace(ftfw, "Mode FTFW", "Mode ALARM", 1),
+			[]string{`c.conf:2:7: Mode: vigil speaks FTFW only, not "ALARM"`}},
+		{"notrack", strings.Replace(ftfw, "Mode FTFW", "Mode NOTRACK", 1),
+			[]string{`c.conf:2:7: Mode: vigil speaks FTFW only, not "NOTRACK"`}},
+		{"multicast", "Sync {\n Mode FTFW { }\n Multicast {\n  IPv4_address 225.0.0.50\n }\n}\n",
+			[]string{`c.conf:1:1: Sync: no UDP channel`, `c.conf:3:2: Multicast: vigil syncs over UDP unicast only`}},
+		{"two channels", strings.Replace(ftfw, " UDP {", " UDP {\n }\n UDP {", 1),
+			[]string{`c.conf:6:2: UDP: vigil supports one sync channel`}},
+		{"bad number", strings.Replace(ftfw, " Mode FTFW {\n", " Mode FTFW {\n  ACKWindowSize lots\n", 1),
+			[]string{`c.conf:3:17: ACKWindowSize: "lots" is not a number in 1..1048576`}},
+		{"zero ack window", strings.Replace(ftfw, " Mode FTFW {\n", " Mode FTFW {\n  ACKWindowSize 0\n", 1),
+			[]string{`c.conf:3:17: ACKWindowSize: "0" is not a number in 1..1048576`}},
+		{"bad port", strings.Replace(ftfw, "  IPv4_address", "  Port 70000\n  IPv4_address", 1),
+			[]string{`c.conf:5:8: Port: "70000" is not a number in 1..65535`}},
+		{"bad address", strings.Replace(ftfw, "198.51.100.2", "198.51.100.256", 1),
+			[]string{`c.conf:6:28: IPv4_Destination_Address: "198.51.100.256" is not an IP address`}},
+		{"unknown option", strings.Replace(ftfw, "  IPv4_address", "  Fancy on\n  IPv4_address", 1),
+			[]string{`c.conf:5:3: Fancy: unknown UDP option`}},
+		{"expectation sync", strings.Replace(ftfw, " Mode FTFW", " Options {\n  ExpectationSync On\n }\n Mode FTFW", 1),
+			[]string{`c.conf:3:19: ExpectationSync: not supported by vigil`}},
+		{"external cache off", strings.Replace(ftfw, " Mode FTFW {\n", " Mode FTFW {\n  DisableExternalCache On\n", 1),
+			[]string{`c.conf:3:24: DisableExternalCache: vigil always keeps an external cache`}},
+		{"bad protocol", ftfw + "General {\n Filter {\n  Protocol Accept {\n   TCP QUIC\n  }\n }\n}\n",
+			[]string{`c.conf:12:8: TCP: "QUIC" is not a protocol: want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE`}},
+		{"bad state", ftfw + "General {\n Filter {\n  State Accept {\n   ESTABLISHED OPENISH for TCP\n  }\n }\n}\n",
+			[]string{`c.conf:12:16: ESTABLISHED: "OPENISH" is not a TCP state: want SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN`}},
+		{"states for UDP", ftfw + "General {\n Filter {\n  State Accept {\n   ESTABLISHED for UDP\n  }\n }\n}\n",
+			[]string{`c.conf:12:20: ESTABLISHED: states are supported for TCP only`}},
+		{"bad filter address", ftfw + "General {\n Filter {\n  Address Ignore {\n   IPv4_address 192.0.2.0/40\n  }\n }\n}\n",
+			[]string{`c.conf:12:17: IPv4_address: "192.0.2.0/40" is not an IP address or prefix`}},
+		{"bad policy", ftfw + "General {\n Filter {\n  Protocol Maybe {\n   TCP\n  }\n }\n}\n",
+			[]string{`c.conf:11:12: Protocol: want Accept or Ignore, not "Maybe"`}},
+		{"no channel", "Sync {\n Mode FTFW { }\n}\n",
+			[]string{`c.conf:1:1: Sync: no UDP channel`}},
+		{"no Sync", "General {\n}\n",
+			[]string{`c.conf:1:1: no UDP channel`}},
+		{"missing brace", "Sync {\n Mode FTFW {\n }\n",
+			[]string{`c.conf:1:1: missing '}' at the end of the block`}},
+		{"unbalanced", ftfw + "}\n",
+			[]string{`c.conf:9:1: }: unbalanced '}'`}},
+		{"brace without keyword", "{\n}\n",
+			[]string{`c.conf:1:1: {: '{' without a keyword`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, got, errs := load(t, ctBlock(" conntrackd_config c.conf\n"+ctComplete), ctOpts(map[string]string{"c.conf": tc.text}))
+			var want []string
+			for _, w := range tc.want {
+				want = append(want, "fatal "+w+" (vigild does not start)")
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if code := ExitCode(cfg, errs, nil); code != ExitCannot {
+				t.Errorf("exit code %d, want %d", code, ExitCannot)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		cfg, got, errs := load(t, ctBlock(" conntrackd_config /nonexistent/conntrackd.conf\n track_group VI_1\n"), ctOpts(nil))
+		want := []string{`fatal t.conf:9:20: conntrackd_config: open /nonexistent/conntrackd.conf: file does not exist (vigild does not start)`}
+		if !slices.Equal(got, want) {
+			t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if code := ExitCode(cfg, errs, nil); code != ExitCannot || !errors.Is(errs[0], fs.ErrNotExist) {
+			t.Errorf("exit code %d, want %d; %v", code, ExitCannot, errs[0])
+		}
+	})
+	t.Run("ignore_address over Address Accept", func(t *testing.T) {
+		conf := ftfw + "General {\n Filter {\n  Address Accept {\n   IPv4_address 192.0.2.0/24\n  }\n }\n}\n"
+		_, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n track_group VI_1\n filter {\n  ignore_address 192.0.2.9\n }\n"), ctOpts(map[string]string{"c.conf": conf}))
+		want := []string{`fatal t.conf:12:18: ignore_address: cannot be combined with the Address Accept list of conntrackd_config at c.conf:11:3 (vigild does not start)`}
+		if !slices.Equal(got, want) {
+			t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+	t.Run("interface missing", func(t *testing.T) {
+		conf := strings.Replace(ftfw, "  IPv4_address", "  Interface eth9\n  IPv4_address", 1)
+		_, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
+		want := []string{`fatal c.conf:5:3: Interface: conntrack_sync interface eth9 does not exist (vigild does not start)`}
+		if !slices.Equal(got, want) {
+			t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		// The block's interface replaces the file's, which is not checked.
+		_, got, _ = load(t, ctBlock(" conntrackd_config c.conf\n interface eth1\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
+		if len(got) != 0 {
+			t.Errorf("complaints: %q", got)
+		}
+	})
+	t.Run("addresses in neither", func(t *testing.T) {
+		conf := "Sync {\n Mode FTFW { }\n UDP {\n  IPv4_address 198.51.100.1\n }\n}\n"
+		_, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
+		want := []string{`fatal t.conf:8:1: peer_address: conntrack_sync needs peer_address (neither the block nor c.conf gives it) (vigild does not start)`}
+		if !slices.Equal(got, want) {
+			t.Errorf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		// The block may give what the file does not.
+		_, got, _ = load(t, ctBlock(" conntrackd_config c.conf\n peer_address 198.51.100.2\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
+		if len(got) != 0 {
+			t.Errorf("complaints: %q", got)
+		}
+	})
+}
+
+// The example shipped with Debian's conntrackd uses Multicast: it must be
+// refused with its line, not half-read.
+func TestConntrackdConfigDebianExample(t *testing.T) {
+	const p = "/usr/share/doc/conntrackd/examples/sync/ftfw/conntrackd.conf"
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not installed", p)
+		}
+		t.Skipf("SKIPPING: %s not installed (apt-get install conntrackd)", p)
+	}
+	cfg, got, errs := load(t, ctBlock(" conntrackd_config "+p+"\n track_group VI_1\n"), testOpts())
+	if ExitCode(cfg, errs, nil) != ExitCannot || !slices.ContainsFunc(got, func(s string) bool {
+		return strings.HasPrefix(s, "fatal "+p+":") && strings.Contains(s, ": Multicast: vigil syncs over UDP unicast only")
+	}) {
+		t.Fatalf("complaints: %q", got)
+	}
+}
+
+// FuzzConntrackdConfig feeds arbitrary text as conntrackd_config's file: no
+// panic, every complaint has a position, and a file that loads cleanly gives
+// a block that round-trips through Dump.
+func FuzzConntrackdConfig(f *testing.F) {
+	f.Add(ctdConf)
+	f.Add("Sync {\n Mode FTFW { }\n UDP {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n }\n}\n")
+	f.Add("{\n}}{ # x\nSync\n{\nUDP {{\n")
+	f.Add("General { Filter { State Ignore { for TCP\n } Protocol Accept { \n } } }\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		opts := ctOpts(map[string]string{"c.conf": text})
+		cfg, errs := Parse("t.conf", []byte(ctBlock(" conntrackd_config c.conf\n track_group VI_1\n")), opts)
+		for _, e := range errs {
+			if !e.Pos.IsValid() || e.Pos.File == "" || e.Err == nil {
+				t.Fatalf("complaint without position or error: %#v", e)
+			}
+		}
+		if len(errs) == 0 {
+			roundTrip(t, cfg, opts)
+		}
+	})
+}
