@@ -36,7 +36,7 @@ func Parse(name string, data []byte, opts Options) (*Config, []*Error) {
 
 func withDefaults(o Options) Options {
 	if o.ReadFile == nil {
-		o.ReadFile = os.ReadFile
+		o.ReadFile = readFile
 	}
 	if o.Glob == nil {
 		o.Glob = filepath.Glob

@@ -24,7 +24,8 @@ type Options struct {
 	// UserExists reports whether a user name exists (script_user,
 	// keepalived_script); nil means users are not checked.
 	UserExists func(name string) bool
-	// ReadFile reads a configuration file; nil means os.ReadFile.
+	// ReadFile reads a configuration file; nil means readFile (regular files
+	// only, never blocking, at most 16 MiB).
 	ReadFile func(name string) ([]byte, error)
 	// Glob expands an include pattern (after csh brace expansion); nil means
 	// filepath.Glob.
