@@ -400,8 +400,13 @@ var mScenarios = []mScenario{
 		}},
 }
 
-func TestScenarios(t *testing.T) {
-	for _, sc := range mScenarios {
+func TestScenarios(t *testing.T) { runScenarios(t, mScenarios) }
+
+// runScenarios runs each scenario on a fresh Machine and checks, step by
+// step, the actions, the state and the deadline.
+func runScenarios(t *testing.T, scenarios []mScenario) {
+	t.Helper()
+	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			m := vrrp.NewMachine(sc.cfg)
 			for i, st := range sc.steps {

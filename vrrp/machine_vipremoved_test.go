@@ -1,7 +1,6 @@
 package vrrp_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -53,30 +52,4 @@ var vrScenarios = []mScenario{
 		}},
 }
 
-func TestVIPRemovedScenarios(t *testing.T) {
-	for _, sc := range vrScenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			m := vrrp.NewMachine(sc.cfg)
-			for i, st := range sc.steps {
-				got := m.Handle(st.ev, mT0.Add(st.at))
-				where := fmt.Sprintf("%s\nstep %d: %T%+v at %v", sc.rfc, i, st.ev, st.ev, st.at)
-				checkActionShape(t, where, got)
-				if !actionsEqual(got, st.want) {
-					t.Fatalf("%s:\n got actions  %v\n want actions %v", where, got, st.want)
-				}
-				if s := m.State(); s != st.state {
-					t.Fatalf("%s: state %v, want %v", where, s, st.state)
-				}
-				dl, ok := m.Deadline()
-				switch {
-				case st.dl == noDeadline && ok:
-					t.Fatalf("%s: deadline %v, want none", where, dl.Sub(mT0))
-				case st.dl != noDeadline && !ok:
-					t.Fatalf("%s: no deadline, want %v", where, st.dl)
-				case st.dl != noDeadline && !dl.Equal(mT0.Add(st.dl)):
-					t.Fatalf("%s: deadline %v, want %v", where, dl.Sub(mT0), st.dl)
-				}
-			}
-		})
-	}
-}
+func TestVIPRemovedScenarios(t *testing.T) { runScenarios(t, vrScenarios) }
