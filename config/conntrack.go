@@ -322,7 +322,7 @@ func (p *parser) resolveConntrack() {
 		if !given("interface") && f.Interface != "" {
 			s.Interface = f.Interface
 			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(f.Interface) {
-				p.fatal(f.at["Interface"], "Interface", ctFatal, "conntrack_sync interface %s does not exist", f.Interface)
+				p.fatal(f.at[atKey("Interface")], "Interface", ctFatal, "conntrack_sync interface %s does not exist", f.Interface)
 			}
 		}
 		if !given("local_address") && f.LocalAddr.IsValid() {
@@ -340,7 +340,7 @@ func (p *parser) resolveConntrack() {
 		if !given("resend_queue") && f.ResendQueue != 0 {
 			s.ResendQueue = f.ResendQueue
 		}
-		if _, ok := f.at["CommitTimeout"]; ok && !given("commit_timeout") {
+		if _, ok := f.At("CommitTimeout"); ok && !given("commit_timeout") {
 			s.CommitTimeout = f.CommitTimeout
 		}
 		s.SocketBuffer = f.SocketBuffer

@@ -51,9 +51,13 @@ type CTList struct {
 // At returns where setting (conntrackd's name, e.g. "Port") was read, and
 // whether the file gives it.
 func (c *Conntrackd) At(setting string) (Pos, bool) {
-	pos, ok := c.at[setting]
+	pos, ok := c.at[atKey(setting)]
 	return pos, ok
 }
+
+// atKey is how a setting's name keys Conntrackd.at: conntrackd's names are
+// matched without regard to case, so "InterfACe" is where Interface was set.
+func atKey(setting string) string { return strings.ToLower(setting) }
 
 // cdWord is a word of a conntrackd.conf with its position.
 type cdWord struct {
@@ -215,7 +219,7 @@ func (c *cdParser) num(n *cdNode, lo, hi uint64) (uint64, bool) {
 		c.errf(w, n.name(), "%q is not a number in %d..%d", w.s, lo, hi)
 		return 0, false
 	}
-	c.out.at[n.name()] = n.pos()
+	c.out.at[atKey(n.name())] = n.pos()
 	return v, true
 }
 
@@ -229,7 +233,7 @@ func (c *cdParser) addr(n *cdNode) (netip.Addr, bool) {
 		c.errf(w, n.name(), "%q is not an IP address", w.s)
 		return netip.Addr{}, false
 	}
-	c.out.at[n.name()] = n.pos()
+	c.out.at[atKey(n.name())] = n.pos()
 	return a.Unmap(), true
 }
 
@@ -264,7 +268,7 @@ func (c *cdParser) sync(n *cdNode) {
 				case o.is("CommitTimeout"):
 					if v, ok := c.num(o, 0, 1<<31); ok {
 						out.CommitTimeout = time.Duration(v) * time.Second
-						out.at["CommitTimeout"] = o.pos()
+						out.at[atKey("CommitTimeout")] = o.pos()
 					}
 				case o.is("DisableExternalCache"):
 					if len(o.words) == 2 && strings.EqualFold(o.words[1].s, "on") {
@@ -319,7 +323,7 @@ func (c *cdParser) udp(n *cdNode) {
 		case o.is("Interface"):
 			if w, ok := c.arg(o); ok {
 				out.Interface = w.s
-				out.at[o.name()] = o.pos()
+				out.at[atKey(o.name())] = o.pos()
 			}
 		case o.is("SndSocketBuffer"), o.is("RcvSocketBuffer"):
 			if v, ok := c.num(o, 0, 1<<30); ok {
