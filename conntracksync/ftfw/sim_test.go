@@ -1,12 +1,14 @@
 package ftfw
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -105,14 +107,23 @@ func (s *sim) change(i int) {
 }
 
 func (s *sim) pick(nd *simNode) Flow {
-	n := s.rng.IntN(len(nd.table))
-	for _, f := range nd.table {
-		if n == 0 {
-			return f
-		}
-		n--
+	keys := sortedKeys(nd.table)
+	return nd.table[keys[s.rng.IntN(len(keys))]]
+}
+
+// sortedKeys returns t's keys in a fixed order: a run is a function of its
+// seed only (Go's map order is random), so a failing seed fails again.
+func sortedKeys(t map[Key]Flow) []Key {
+	keys := make([]Key, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
 	}
-	panic("unreachable")
+	slices.SortFunc(keys, func(a, b Key) int {
+		return cmp.Or(a.Src.Compare(b.Src), a.Dst.Compare(b.Dst), cmp.Compare(a.Proto, b.Proto),
+			cmp.Compare(a.SrcPort, b.SrcPort), cmp.Compare(a.DstPort, b.DstPort), cmp.Compare(a.ICMPType, b.ICMPType),
+			cmp.Compare(a.ICMPCode, b.ICMPCode), cmp.Compare(a.ICMPID, b.ICMPID), cmp.Compare(a.Zone, b.Zone))
+	})
+	return keys
 }
 
 func (s *sim) send(i int, op Op, f Flow) {
@@ -123,7 +134,8 @@ func (s *sim) send(i int, op Op, f Flow) {
 
 // bulk sends node i's whole table through SendBulk, as the Replicator does.
 func (s *sim) bulk(i int) {
-	for _, f := range s.nodes[i].table {
+	for _, k := range sortedKeys(s.nodes[i].table) {
+		f := s.nodes[i].table[k]
 		if err := s.nodes[i].ch.SendBulk(OpUpd, &f); err != nil {
 			s.t.Fatal(err)
 		}
