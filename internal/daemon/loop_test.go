@@ -69,8 +69,18 @@ func startNodeWith(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text 
 // twins'.
 func startNodeKernel(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, addr6 string, text string, opts Options) *node {
 	t.Helper()
+	n := newNode(t, wire, kernel, addr4, addr6, text, opts)
+	n.start(t)
+	return n
+}
+
+// newNode builds a daemon for conf on the twins (kernel, the wire) without
+// running it, for a test that has more to set before start; its MAC ends
+// with addr4's last byte.
+func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, addr6 string, text string, opts Options) *node {
+	t.Helper()
 	n := &node{kernel: kernel, ifev: make(chan check.IfaceEvent, 16), done: make(chan error, 1)}
-	mac := net.HardwareAddr{2, 0, 0, 0, 0, byte(len(addr4))}
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, netip.MustParseAddr(addr4).As4()[3]}
 	host := Host{
 		Listen: func(ifname string, ipv6 bool, opts vrrp.ConnOptions) (vrrp.Conn, error) {
 			a := addr4
@@ -95,11 +105,15 @@ func startNodeKernel(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, 
 		t.Fatal(err)
 	}
 	n.d = d
+	return n
+}
+
+// start runs the node's daemon until the test ends.
+func (n *node) start(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	go func() { n.done <- d.Run(ctx) }()
+	go func() { n.done <- n.d.Run(ctx) }()
 	t.Cleanup(n.stop)
-	return n
 }
 
 func (n *node) stop() {

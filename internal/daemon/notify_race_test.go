@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -58,33 +57,10 @@ func (f *fifoLines) count(name, state string) int {
 // FIFO (no scripts configured: nothing is executed).
 func startNotifyNode(t *testing.T, wire *vrrptest.Wire, addr4, text string) (*node, *fifoLines) {
 	t.Helper()
-	n := &node{kernel: viptest.NewKernel("eth0", "eth1"), ifev: make(chan check.IfaceEvent, 16), done: make(chan error, 1)}
-	mac := net.HardwareAddr{2, 0, 0, 0, 0, addr4[len(addr4)-1]}
-	host := Host{
-		Listen: func(ifname string, ipv6 bool, opts vrrp.ConnOptions) (vrrp.Conn, error) {
-			c := wire.Conn(netip.MustParseAddr(addr4))
-			n.conns = append(n.conns, c)
-			return c, nil
-		},
-		Interface: func(name string) (*net.Interface, error) {
-			return &net.Interface{Index: 1, Name: name, HardwareAddr: mac, Flags: net.FlagUp | net.FlagRunning}, nil
-		},
-		VIPs:            n.kernel,
-		Announcer:       viptest.NewAnnouncements(n.kernel),
-		InterfaceEvents: n.ifev,
-		GoTimer:         true,
-	}
-	d, err := New(loadConf(t, text), Options{Host: host})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := newNode(t, wire, viptest.NewKernel("eth0", "eth1"), addr4, "fe80::1", text, Options{})
 	fifo := &fifoLines{}
-	d.notifier = notify.New(notify.Config{FIFOs: []notify.LineWriter{fifo}})
-	n.d = d
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
-	go func() { n.done <- d.Run(ctx) }()
-	t.Cleanup(n.stop)
+	n.d.notifier = notify.New(notify.Config{FIFOs: []notify.LineWriter{fifo}})
+	n.start(t)
 	return n, fifo
 }
 
