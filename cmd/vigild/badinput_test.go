@@ -104,20 +104,7 @@ vrrp_instance VI_2 {
 		{255, badVersion},
 		{255, badPass},
 	}
-	err = l.client.Do(func() error {
-		c, err := net.ListenPacket("ip4:112", clientv4)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		pc := ipv4.NewPacketConn(c)
-		ifi, err := net.InterfaceByName("eth0")
-		if err != nil {
-			return err
-		}
-		if err := pc.SetMulticastInterface(ifi); err != nil {
-			return err
-		}
+	err = sendFromClient(l, func(pc *ipv4.PacketConn) error {
 		for range 3 {
 			for _, s := range sends {
 				if err := pc.SetMulticastTTL(s.ttl); err != nil {
@@ -300,20 +287,7 @@ func TestDropFloodLogBounded(t *testing.T) {
 	}{{255, badSum}, {64, advert(51)}, {255, badVersion}, {255, advert(99)}}
 	const perKind = 10000
 	sent := 0
-	err = l.client.Do(func() error {
-		c, err := net.ListenPacket("ip4:112", clientv4)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		pc := ipv4.NewPacketConn(c)
-		ifi, err := net.InterfaceByName("eth0")
-		if err != nil {
-			return err
-		}
-		if err := pc.SetMulticastInterface(ifi); err != nil {
-			return err
-		}
+	err = sendFromClient(l, func(pc *ipv4.PacketConn) error {
 		dst := &net.IPAddr{IP: net.IP(group.AsSlice())}
 		for i := range perKind / 50 {
 			for _, k := range kinds {
@@ -376,4 +350,26 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// sendFromClient opens a raw IP protocol 112 socket on the lab client's
+// eth0 (the attacker on the VRRP segment, sending from clientv4) and hands
+// it to send.
+func sendFromClient(l *lab, send func(pc *ipv4.PacketConn) error) error {
+	return l.client.Do(func() error {
+		c, err := net.ListenPacket("ip4:112", clientv4)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		pc := ipv4.NewPacketConn(c)
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		if err := pc.SetMulticastInterface(ifi); err != nil {
+			return err
+		}
+		return send(pc)
+	})
 }
