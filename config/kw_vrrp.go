@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // inst adapts an Instance handler and records where the keyword was set.
@@ -138,12 +140,12 @@ func instanceBlock() *block {
 			}
 		})),
 		kw("virtual_router_id", P0, "virtual_router_id 1..255", "required", "1..255", inst(func(p *parser, x *Instance, l *line) {
-			if n, ok := p.intArg(l, 1, 1, 255, "ignored"); ok {
+			if n, ok := p.intArg(l, 1, vrrp.MinVRID, vrrp.MaxVRID, "ignored"); ok {
 				x.VRID = n
 			}
 		})),
 		kw("priority", P0, "priority 1..255", "100 (255 with state MASTER and no priority)", "1..255", inst(func(p *parser, x *Instance, l *line) {
-			if n, ok := p.intArg(l, 1, 1, 255, "using 100"); ok {
+			if n, ok := p.intArg(l, 1, vrrp.MinPriority, vrrp.PriorityOwner, "using 100"); ok {
 				x.Priority = n
 			} else {
 				x.Priority = 100
@@ -155,7 +157,7 @@ func instanceBlock() *block {
 				return
 			}
 			d, err := parseSeconds(t.s)
-			if err != nil || d < 10*time.Millisecond || d > 255*time.Second {
+			if err != nil || d < vrrp.MinAdvertIntervalV3 || d > vrrp.MaxAdvertIntervalV2 {
 				p.warn(t.pos, "advert_int", "ignored", "(%s) advert interval %q not valid; must be in [0.01, 255]", x.Name, t.s)
 				delete(x.set, "advert_int")
 				return

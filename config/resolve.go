@@ -4,14 +4,16 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // RFC 5798 and keepalived constants used by resolution.
 const (
 	// RFC 5798 §5.2.7: Max Advertise Interval is 12 bits of centiseconds.
-	maxAdvertV3 = 4095 * 10 * time.Millisecond
+	maxAdvertV3 = vrrp.MaxAdvertIntervalV3
 	// RFC 3768 §5.3.7: Adver Int is 8 bits of seconds.
-	maxAdvertV2 = 255 * time.Second
+	maxAdvertV2 = vrrp.MaxAdvertIntervalV2
 	// The Count IPvX Addr field is 8 bits (RFC 5798 §5.2.5), and the
 	// addresses must fit an advert on a 1500-byte MTU after the Ethernet,
 	// IPv6 and VRRP headers, as keepalived computes it: 89 IPv6 addresses.
@@ -20,8 +22,8 @@ const (
 )
 
 var (
-	defaultMcast4 = netip.MustParseAddr("224.0.0.18") // RFC 5798 §5.1.1.2
-	defaultMcast6 = netip.MustParseAddr("ff02::12")   // RFC 5798 §5.1.2.2
+	defaultMcast4 = vrrp.DefaultGroup(false)
+	defaultMcast6 = vrrp.DefaultGroup(true)
 )
 
 func newConfig() *Config {
@@ -273,16 +275,16 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	// Priority and state derive from each other.
 	if x.Priority == 0 {
 		if x.WantMaster {
-			x.Priority = 255
+			x.Priority = vrrp.PriorityOwner
 		} else {
 			x.Priority = 100
 		}
 	}
 	if !x.stateSet {
-		x.WantMaster = x.Priority == 255
-	} else if x.Strict && x.WantMaster != (x.Priority == 255) {
+		x.WantMaster = x.Priority == vrrp.PriorityOwner
+	} else if x.Strict && x.WantMaster != (x.Priority == vrrp.PriorityOwner) {
 		p.warn(x.setPos("state"), "state", "state follows priority", "%s state MASTER must match being address owner (priority 255) in strict mode", owner)
-		x.WantMaster = x.Priority == 255
+		x.WantMaster = x.Priority == vrrp.PriorityOwner
 	}
 
 	// Authentication (VRRPv2 only).
@@ -303,7 +305,7 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		case x.IPv6 && x.Auth.Type == "AH":
 			p.warn(ap, "auth_type", "no authentication", "%s cannot use AH authentication with IPv6", owner)
 			x.Auth = nil
-		case x.Auth.Type == "AH" && x.WantMaster && x.Priority != 255:
+		case x.Auth.Type == "AH" && x.WantMaster && x.Priority != vrrp.PriorityOwner:
 			p.warn(x.setPos("state"), "state", "starting as BACKUP", "%s initial state MASTER is incompatible with AH authentication", owner)
 			x.WantMaster = false
 		}
@@ -370,7 +372,7 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	}
 
 	// Preemption.
-	if x.Priority == 255 && !x.Preempt {
+	if x.Priority == vrrp.PriorityOwner && !x.Preempt {
 		p.warn(x.setPos("nopreempt"), "nopreempt", "preempting", "%s nopreempt is incompatible with priority 255", owner)
 		x.Preempt = true
 	}
@@ -402,9 +404,9 @@ func (p *parser) resolveInstance(x *Instance) bool {
 
 	// Accept mode (RFC 5798 §6.1 Accept_Mode).
 	if !x.acceptSet {
-		x.Accept = x.Priority == 255 || !x.Strict
+		x.Accept = x.Priority == vrrp.PriorityOwner || !x.Strict
 	}
-	if x.Accept && x.Priority != 255 && x.Strict && x.Version == 2 {
+	if x.Accept && x.Priority != vrrp.PriorityOwner && x.Strict && x.Version == 2 {
 		p.warn(x.setPos("accept"), "accept", "no accept mode", "%s accept mode for VRRP version 2 does not comply with RFC 3768", owner)
 		x.Accept = false
 	}
@@ -500,10 +502,10 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		if x.AdvertInterval > maxAdvertV3 {
 			p.warn(ap, "advert_int", "using 40.95", "%s VRRPv3 advertisement interval must be less than 40.96s", owner)
 			x.AdvertInterval = maxAdvertV3
-		} else if x.AdvertInterval%(10*time.Millisecond) != 0 {
-			r := (x.AdvertInterval + 5*time.Millisecond).Truncate(10 * time.Millisecond)
+		} else if x.AdvertInterval%vrrp.Centisecond != 0 {
+			r := (x.AdvertInterval + vrrp.Centisecond/2).Truncate(vrrp.Centisecond)
 			if r == 0 {
-				r = 10 * time.Millisecond
+				r = vrrp.MinAdvertIntervalV3
 			}
 			p.warn(ap, "advert_int", "rounded to "+secs(r), "%s VRRPv3 advertisement interval %ss must be in units of 10ms", owner, secs(x.AdvertInterval))
 			x.AdvertInterval = r
@@ -569,7 +571,7 @@ func (p *parser) noTrackingWeights(x *Instance) {
 			}
 		}
 	}
-	if !sync && x.Priority != 255 {
+	if !sync && x.Priority != vrrp.PriorityOwner {
 		return
 	}
 	why := "address owner"

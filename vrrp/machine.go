@@ -9,20 +9,9 @@ import (
 
 // Specification constants (RFC 5798 §5.2.4, §6.1, RFC 3768 §5.3.4).
 const (
-	// machinePriorityOwner is the priority of the IP address owner (RFC 5798 §5.2.4).
-	machinePriorityOwner = 255
-	// machinePriorityStop is the priority a leaving master sends (RFC 5798 §5.2.4).
-	machinePriorityStop = 0
 	// machineDefaultDownAdverts is the 3 in Master_Down_Interval =
 	// 3 * Master_Adver_Interval + Skew_Time (RFC 5798 §6.1).
 	machineDefaultDownAdverts = 3
-	// machineV3MinInterval and machineV3MaxInterval bound the 12-bit
-	// centisecond Max Adver Int field (RFC 5798 §5.2.7).
-	machineV3MinInterval = 10 * time.Millisecond
-	machineV3MaxInterval = 4095 * 10 * time.Millisecond
-	// machineV2MaxInterval bounds VRRPv2's 8-bit whole-second Adver Int
-	// (RFC 3768 §5.3.7).
-	machineV2MaxInterval = 255 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every error Config.Validate returns.
@@ -97,11 +86,11 @@ func (c Config) Validate() error {
 	}
 	switch c.Version {
 	case 3:
-		if c.AdvertInterval < machineV3MinInterval || c.AdvertInterval > machineV3MaxInterval || c.AdvertInterval%machineV3MinInterval != 0 {
+		if c.AdvertInterval < MinAdvertIntervalV3 || c.AdvertInterval > MaxAdvertIntervalV3 || c.AdvertInterval%MinAdvertIntervalV3 != 0 {
 			bad("advert interval %v: VRRPv3 needs a multiple of 10ms in 10ms..40.95s", c.AdvertInterval)
 		}
 	case 2:
-		if c.AdvertInterval < time.Second || c.AdvertInterval > machineV2MaxInterval || c.AdvertInterval%time.Second != 0 {
+		if c.AdvertInterval < MinAdvertIntervalV2 || c.AdvertInterval > MaxAdvertIntervalV2 || c.AdvertInterval%time.Second != 0 {
 			bad("advert interval %v: VRRPv2 needs whole seconds in 1s..255s", c.AdvertInterval)
 		}
 		if c.LocalAddr.IsValid() && !c.LocalAddr.Unmap().Is4() {
@@ -161,8 +150,8 @@ func NewMachine(cfg Config) *Machine {
 	}
 	m := &Machine{
 		cfg:      cfg,
-		owner:    cfg.Priority == machinePriorityOwner,
-		preempt:  cfg.Preempt || cfg.Priority == machinePriorityOwner,
+		owner:    cfg.Priority == PriorityOwner,
+		preempt:  cfg.Preempt || cfg.Priority == PriorityOwner,
 		local:    machineNormAddr(cfg.LocalAddr),
 		downN:    int64(cfg.DownTimerAdverts),
 		priority: cfg.Priority,
@@ -296,7 +285,7 @@ func (m *Machine) onShutdown() {
 	case StateInit:
 		return
 	case StateMaster:
-		m.emit(SendAdvert{Priority: machinePriorityStop, Reason: ReasonShutdown})
+		m.emit(SendAdvert{Priority: PriorityStop, Reason: ReasonShutdown})
 		m.emit(RemoveVIPs{Reason: ReasonShutdown})
 	}
 	m.deadline = time.Time{}
@@ -346,7 +335,7 @@ func (m *Machine) onAdvert(e AdvertReceived, now time.Time) {
 // RFC 5798 §6.4.2 "If an ADVERTISEMENT is received", with keepalived's
 // preempt_delay.
 func (m *Machine) backupAdvert(e AdvertReceived, now time.Time) {
-	if e.Priority == machinePriorityStop {
+	if e.Priority == PriorityStop {
 		m.armDown(now, m.SkewTime(), ReasonPriorityZero)
 		return
 	}
@@ -377,7 +366,7 @@ func (m *Machine) backupAdvert(e AdvertReceived, now time.Time) {
 // RFC 5798 §6.4.3 "If an ADVERTISEMENT is received", with keepalived's answer
 // to a lower-priority advert.
 func (m *Machine) masterAdvert(e AdvertReceived, now time.Time) {
-	if e.Priority == machinePriorityStop {
+	if e.Priority == PriorityStop {
 		m.sendAdvert(now, m.priority, ReasonPriorityZero)
 		return
 	}
@@ -405,7 +394,7 @@ func (m *Machine) onSetPriority(e SetPriority) {
 	if m.owner {
 		return
 	}
-	p := min(max(e.Priority, 1), machinePriorityOwner-1)
+	p := min(max(e.Priority, 1), PriorityOwner-1)
 	if p == m.priority {
 		return
 	}
@@ -423,7 +412,7 @@ func (m *Machine) onFault(e Fault) {
 	m.faulted, m.faultReason = true, reason
 	switch m.state {
 	case StateMaster:
-		m.emit(SendAdvert{Priority: machinePriorityStop, Reason: reason})
+		m.emit(SendAdvert{Priority: PriorityStop, Reason: reason})
 		m.emit(RemoveVIPs{Reason: reason})
 	case StateBackup:
 	default:
@@ -478,7 +467,7 @@ func (m *Machine) leaveMaster(now time.Time, reason Reason) {
 // and this router race on their Skew_Times, which the highest priority wins.
 func (m *Machine) releaseMaster(now time.Time, reason Reason) {
 	m.preemptAt = time.Time{}
-	m.emit(SendAdvert{Priority: machinePriorityStop, Reason: reason})
+	m.emit(SendAdvert{Priority: PriorityStop, Reason: reason})
 	m.emit(RemoveVIPs{Reason: reason})
 	m.armDown(now, m.SkewTime(), reason)
 	m.transition(StateBackup, reason)

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -320,5 +321,42 @@ func BenchmarkAppendChecksummed(b *testing.B) {
 		if _, err := p.AppendChecksummed(buf[:0], src, vrrp.GroupIPv6); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWireFacts: the interval helpers are inverses within each version's
+// range, and PeekVRID reads the VRID byte of a real encoding.
+func TestWireFacts(t *testing.T) {
+	for _, tc := range []struct {
+		version int
+		in, out time.Duration
+	}{
+		{3, 10 * time.Millisecond, 10 * time.Millisecond},
+		{3, 1234 * time.Millisecond, 1230 * time.Millisecond},
+		{3, time.Hour, vrrp.MaxAdvertIntervalV3},
+		{2, 3 * time.Second, 3 * time.Second},
+		{2, 0, time.Second},
+		{2, time.Hour, 255 * time.Second},
+	} {
+		p := vrrp.Packet{Version: tc.version}
+		p.SetAdvertInterval(tc.in)
+		if got := p.AdvertInterval(); got != tc.out {
+			t.Errorf("v%d %v: got %v, want %v", tc.version, tc.in, got, tc.out)
+		}
+	}
+	p := vrrp.Packet{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 42, Priority: 100, MaxAdvertCentis: 100,
+		Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.254")}}
+	b, err := p.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := vrrp.PeekVRID(b); !ok || v != 42 {
+		t.Errorf("PeekVRID = %d, %v", v, ok)
+	}
+	if _, ok := vrrp.PeekVRID(b[:1]); ok {
+		t.Error("PeekVRID accepted one byte")
+	}
+	if vrrp.DefaultGroup(false) != netip.MustParseAddr("224.0.0.18") || vrrp.DefaultGroup(true) != netip.MustParseAddr("ff02::12") {
+		t.Error("DefaultGroup")
 	}
 }

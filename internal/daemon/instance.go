@@ -134,7 +134,7 @@ func (inst *instance) buildPackets(local netip.Addr) {
 	}
 	p := vrrp.Packet{
 		Version:  ic.Version,
-		Type:     1,
+		Type:     vrrp.TypeAdvertisement,
 		VRID:     uint8(ic.VRID),
 		Priority: uint8(ic.Priority),
 		Addrs:    addrs,
@@ -146,18 +146,15 @@ func (inst *instance) buildPackets(local netip.Addr) {
 		StrictAddrs: ic.Strict,
 		Self:        local,
 	}
+	p.SetAdvertInterval(ic.AdvertInterval)
 	if ic.Version == 2 {
-		secs := uint8(max(1, min(255, ic.AdvertInterval/time.Second)))
-		p.AdvertIntSeconds = secs
-		chk.AdvertIntSeconds = secs
+		chk.AdvertIntSeconds = p.AdvertIntSeconds
 		if ic.Auth != nil && ic.Auth.Type == "PASS" {
 			p.AuthType = vrrp.AuthPassword
 			copy(p.AuthData[:], ic.Auth.Pass)
 			chk.AuthType = p.AuthType
 			chk.AuthData = p.AuthData
 		}
-	} else {
-		p.MaxAdvertCentis = uint16(ic.AdvertInterval / (10 * time.Millisecond))
 	}
 	for _, peer := range ic.UnicastPeers {
 		chk.Peers = append(chk.Peers, peer.Addr)
@@ -174,10 +171,7 @@ func mcastGroup(ic *config.Instance) netip.Addr {
 	if ic.McastDstIP.IsValid() {
 		return ic.McastDstIP
 	}
-	if ic.IPv6 {
-		return netip.MustParseAddr("ff02::12")
-	}
-	return netip.MustParseAddr("224.0.0.18")
+	return vrrp.DefaultGroup(ic.IPv6)
 }
 
 // buildAddrs converts the configured addresses and routes into vip's types.
@@ -256,7 +250,7 @@ func (inst *instance) sameMachine(ic *config.Instance) bool {
 	}
 	local := inst.m.Config().LocalAddr
 	a, b := machineConfig(ic, local), inst.m.Config()
-	if a.Priority != b.Priority && a.Priority != 255 && b.Priority != 255 {
+	if a.Priority != b.Priority && a.Priority != vrrp.PriorityOwner && b.Priority != vrrp.PriorityOwner {
 		a.Priority = b.Priority
 	}
 	if a != b {
@@ -348,15 +342,16 @@ func (d *Daemon) handleRx(p rxPacket) {
 	}
 	defer d.putBuf(p.buf)
 	raw := p.buf[:p.n]
-	if len(raw) < 2 {
+	vrid, ok := vrrp.PeekVRID(raw)
+	if !ok {
 		c.rx[vrrp.DropLength]++
 		return
 	}
-	inst := c.byVRID[raw[1]]
+	inst := c.byVRID[vrid]
 	if inst == nil {
 		// Every raw socket on an interface sees every advert: one that
 		// belongs to an instance on a sibling socket is not ours to count.
-		if !d.servedElsewhere(c, raw[1]) {
+		if !d.servedElsewhere(c, vrid) {
 			c.unknownVRID++
 		}
 		return
@@ -376,11 +371,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 		inst.addrWarned = true
 		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, p.meta.Src))
 	}
-	interval := time.Duration(inst.rxPkt.MaxAdvertCentis) * 10 * time.Millisecond
-	if inst.rxPkt.Version == 2 {
-		interval = time.Duration(inst.rxPkt.AdvertIntSeconds) * time.Second
-	}
-	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: interval, Src: p.meta.Src}
+	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: p.meta.Src}
 	wasMaster := inst.m.State() == vrrp.StateMaster
 	d.exec(inst, inst.m.Handle(ev, now), now)
 	d.advertHeard(inst, ev, wasMaster, now)
