@@ -92,7 +92,8 @@ type Daemon struct {
 	trk       *tracking // scripts, files, processes, interfaces
 	notifier  *notify.Notifier
 	fifos     []*notify.FIFO
-	forcing   bool      // a sync group is being forced: do not propagate again
+	queue     []step    // machine and sync-group events not yet handled (queue.go)
+	draining  bool      // drain is running: handle only queues
 	startAt   time.Time // vrrp_startup_delay: when the instances start
 	started   bool
 
@@ -285,7 +286,7 @@ func (d *Daemon) start(now time.Time) {
 	d.started = true
 	d.evaluate(now)
 	for _, inst := range d.instances {
-		d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+		d.handle(inst, vrrp.Startup{}, now)
 	}
 }
 
@@ -323,7 +324,7 @@ func (d *Daemon) fireTimers(now time.Time) {
 	}
 	for _, inst := range d.instances {
 		if t, ok := inst.m.Deadline(); ok && !now.Before(t) {
-			d.exec(inst, inst.m.Handle(vrrp.Timeout{}, now), now)
+			d.handle(inst, vrrp.Timeout{}, now)
 		}
 		d.runAnnouncements(inst, now)
 	}
@@ -475,7 +476,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 			d.startReader(inst.conn)
 		}
 		if d.started {
-			d.exec(inst, inst.m.Handle(vrrp.Startup{}, now), now)
+			d.handle(inst, vrrp.Startup{}, now)
 		}
 		next = append(next, inst)
 	}
@@ -508,7 +509,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 // stopInstance runs the machine's Shutdown and executes it (priority-0
 // advert and VIP removal when master).
 func (d *Daemon) stopInstance(inst *instance, now time.Time) {
-	d.exec(inst, inst.m.Handle(vrrp.Shutdown{}, now), now)
+	d.handle(inst, vrrp.Shutdown{}, now)
 	inst.announce = nil
 	inst.refreshAt = time.Time{}
 }

@@ -43,6 +43,7 @@ type instance struct {
 	refreshAt time.Time // next garp_master_refresh round; zero = none
 
 	group       *syncGroup // nil when in no vrrp_sync_group
+	member      int        // inst's index in group
 	scripts     notify.Scripts
 	faulted     bool      // a tracker (or the sync group) holds it in FAULT
 	trackReason string    // why, in words, for logs and status
@@ -373,7 +374,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 	}
 	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: p.meta.Src}
 	wasMaster := inst.m.State() == vrrp.StateMaster
-	d.exec(inst, inst.m.Handle(ev, now), now)
+	d.handle(inst, ev, now)
 	d.advertHeard(inst, ev, wasMaster, now)
 }
 
@@ -462,11 +463,11 @@ func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
 	return false
 }
 
-// exec carries out the machine's actions in order. The machine reuses its
-// action slice, and executing an action may feed another event to it (a
-// sync group forcing its members), so exec works on a copy.
+// exec carries out the machine's actions in order. What they mean to a
+// sync group (a Transition, a RequestMaster) joins the loop's work queue,
+// so exec never gives the machine another event while it runs.
 func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
-	for _, a := range slices.Clone(acts) {
+	for _, a := range acts {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
 			d.sendAdvert(inst, a.Priority)
@@ -483,7 +484,9 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 		case vrrp.Transition:
 			d.transition(inst, a, now)
 		case vrrp.RequestMaster:
-			d.requestMaster(inst, a.Reason, now)
+			if g := inst.group; g != nil {
+				d.queue = append(d.queue, step{group: g, gev: vrrp.MemberRequestsMaster{Member: inst.member, Reason: a.Reason}})
+			}
 		}
 	}
 }
@@ -638,5 +641,7 @@ func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 		}
 	}
 	d.notifyInstance(inst, state, why, now)
-	d.groupTransition(inst, t, now)
+	if g := inst.group; g != nil {
+		d.queue = append(d.queue, step{group: g, gev: vrrp.MemberTransitioned{Member: inst.member, Transition: t}})
+	}
 }

@@ -228,7 +228,7 @@ func (d *Daemon) snapshot() Status {
 		})
 	}
 	for _, g := range d.groups {
-		gs := GroupStatus{Name: g.cfg.Name, State: g.state.String()}
+		gs := GroupStatus{Name: g.cfg.Name, State: g.core.State().String()}
 		for _, m := range g.members {
 			gs.Members = append(gs.Members, m.cfg.Name)
 		}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
@@ -11,18 +12,13 @@ import (
 )
 
 // syncGroup is a running vrrp_sync_group: its members change state
-// together, as keepalived's do.
-//
-//   - A member whose Master_Down_Timer expires asks (RequestMaster); when
-//     every member wants MASTER they are all forced to MASTER.
-//   - A member that leaves MASTER for BACKUP pulls the other masters to
-//     BACKUP.
-//   - A fault of any member (or of the group's own trackers) puts every
-//     member in FAULT; the group leaves FAULT when no member is faulted.
+// together. The rules are vrrp.SyncGroup's; the loop feeds it the members'
+// transitions and requests through its work queue (queue.go) and carries
+// out what it returns.
 type syncGroup struct {
 	cfg     *config.SyncGroup
 	members []*instance
-	state   vrrp.State // last state notified for the group; StateInit before the first
+	core    *vrrp.SyncGroup
 	scripts notify.Scripts
 }
 
@@ -32,27 +28,38 @@ func (d *Daemon) buildGroups(cfg *config.Config) {
 	byName := map[string]*instance{}
 	for _, inst := range d.instances {
 		byName[inst.cfg.Name] = inst
-		inst.group = nil
+		inst.group, inst.member = nil, 0
 	}
 	for _, gc := range cfg.SyncGroups {
 		g := &syncGroup{cfg: gc, scripts: d.notifyScripts(gc.Notify)}
+		var machines []*vrrp.Machine
 		for _, name := range gc.Members {
 			if inst := byName[name]; inst != nil {
+				inst.group, inst.member = g, len(g.members)
 				g.members = append(g.members, inst)
-				inst.group = g
+				machines = append(machines, inst.m)
 			}
 		}
 		if len(g.members) > 0 {
-			// After a reload the members may be running: the group is
-			// where they all are, so it is not notified again for it.
-			g.state = g.members[0].m.State()
-			for _, m := range g.members[1:] {
-				if m.m.State() != g.state {
-					g.state = vrrp.StateInit
-				}
+			g.core = vrrp.NewSyncGroup(machines)
+			for i, m := range g.members {
+				g.core.Hold(i, d.trk != nil && d.trk.held[m.cfg.Name])
 			}
 			d.groups = append(d.groups, g)
 		}
+	}
+}
+
+// setHeld records whether inst's start-up FAULT is still untold, for the
+// notifications and for its sync group.
+func (d *Daemon) setHeld(inst *instance, held bool) {
+	if held {
+		d.trk.held[inst.cfg.Name] = true
+	} else {
+		delete(d.trk.held, inst.cfg.Name)
+	}
+	if g := inst.group; g != nil {
+		g.core.Hold(inst.member, held)
 	}
 }
 
@@ -75,17 +82,17 @@ func (d *Daemon) evaluate(now time.Time) {
 		v[inst] = verdict{p, f, f, r}
 	}
 	// A faulted member faults its whole group.
+	var own []bool
 	for _, g := range d.groups {
-		var culprit *instance
+		own = own[:0]
 		for _, m := range g.members {
-			if v[m].fault {
-				culprit = m
-				break
-			}
+			own = append(own, v[m].fault)
 		}
-		if culprit == nil {
+		c := g.core.Culprit(own)
+		if c < 0 {
 			continue
 		}
+		culprit := g.members[c]
 		for _, m := range g.members {
 			if !v[m].fault {
 				x := v[m]
@@ -99,7 +106,7 @@ func (d *Daemon) evaluate(now time.Time) {
 		if x.prio != inst.m.Priority() {
 			inst.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", inst.cfg.Name, inst.m.Priority(), x.prio),
 				"reason", x.reason.String())
-			d.exec(inst, inst.m.Handle(vrrp.SetPriority{Priority: x.prio, Reason: vrrpReason(x.reason)}, now), now)
+			d.handle(inst, vrrp.SetPriority{Priority: x.prio, Reason: vrrpReason(x.reason)}, now)
 			d.notifyPriority(inst, x.reason.String(), now)
 		}
 		held := d.trk.held[inst.cfg.Name]
@@ -107,39 +114,32 @@ func (d *Daemon) evaluate(now time.Time) {
 		case x.fault && !inst.faulted:
 			inst.faulted, inst.trackReason = true, x.reason.String()
 			if x.reason.Code == check.ReasonInit && inst.m.State() == vrrp.StateInit {
-				d.trk.held[inst.cfg.Name] = true // start-up: not notified yet
+				d.setHeld(inst, true) // start-up: not notified yet
 			}
-			d.exec(inst, inst.m.Handle(vrrp.Fault{Reason: vrrpReason(x.reason)}, now), now)
+			d.handle(inst, vrrp.Fault{Reason: vrrpReason(x.reason)}, now)
 		case !x.fault && inst.faulted:
-			delete(d.trk.held, inst.cfg.Name)
+			d.setHeld(inst, false)
 			inst.faulted, inst.trackReason = false, ""
-			d.exec(inst, inst.m.Handle(vrrp.FaultCleared{}, now), now)
+			d.handle(inst, vrrp.FaultCleared{}, now)
 		case x.fault && held && x.reason.Code != check.ReasonInit:
 			// The script reported a failure: now the FAULT is news, for
 			// the instance whose own script failed, then its group, as
 			// keepalived tells it. Members the group pulled into FAULT at
 			// start-up are not told (keepalived does not either); their
 			// scripts next hear BACKUP when the fault clears.
-			delete(d.trk.held, inst.cfg.Name)
+			d.setHeld(inst, false)
 			inst.trackReason = x.reason.String()
 			if x.own && inst.m.State() == vrrp.StateFault {
 				why := vrrpReason(x.reason).String() + ": " + inst.trackReason
-				if g := inst.group; g != nil && g.state == vrrp.StateInit {
-					g.state = vrrp.StateFault // told below, after the instance
-					defer d.notifyGroup(g, notify.StateFault, why, now)
-				}
 				d.notifyInstance(inst, notify.StateFault, why, now)
+				if g := inst.group; g != nil {
+					// Told after the instance, once every instance is done.
+					acts := slices.Clone(g.core.Handle(vrrp.MemberFaultTold{Member: inst.member, Why: why}))
+					defer d.execGroup(g, acts, now)
+				}
 			}
 		}
 	}
-}
-
-// notifyGroup tells g's scripts and FIFOs its new state.
-func (d *Daemon) notifyGroup(g *syncGroup, state, reason string, now time.Time) {
-	if d.notifier == nil {
-		return
-	}
-	d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: state, Reason: reason, Time: now}, g.scripts)
 }
 
 // trackRefs lists what inst tracks: its own interface (unless
@@ -161,93 +161,46 @@ func (inst *instance) trackRefs(d *Daemon, out []check.Ref) []check.Ref {
 	return out
 }
 
-// requestMaster handles a member's RequestMaster: once every member of
-// its group wants MASTER, all of them are forced there.
-func (d *Daemon) requestMaster(inst *instance, reason vrrp.Reason, now time.Time) {
-	g := inst.group
-	if g == nil {
-		return
-	}
-	for _, m := range g.members {
-		if !m.m.WantsMaster() {
-			inst.log.Debug(fmt.Sprintf("(%s) wants MASTER, waiting for sync group %s member %s", inst.cfg.Name, g.cfg.Name, m.cfg.Name))
-			return
+// execGroup carries out a sync group's actions: member events join the
+// loop's work queue, notifications go out now.
+func (d *Daemon) execGroup(g *syncGroup, acts []vrrp.GroupAction, now time.Time) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case vrrp.MemberEvent:
+			d.queue = append(d.queue, step{inst: g.members[a.Member], ev: a.Event})
+		case vrrp.MemberWaiting:
+			m := g.members[a.Member]
+			m.log.Debug(fmt.Sprintf("(%s) wants MASTER, waiting for sync group %s member %s", m.cfg.Name, g.cfg.Name, g.members[a.On].cfg.Name))
+		case vrrp.GroupNotify:
+			word := notifyState(a.State)
+			if a.State == vrrp.StateInit {
+				// Every member stopped (shutdown, or removed by a reload):
+				// keepalived tells the group's scripts and FIFOs STOP.
+				word = notify.StateStop
+			}
+			if word == "" {
+				continue
+			}
+			if a.Synced {
+				d.log.Info(fmt.Sprintf("VRRP_Group(%s) Syncing instances to %s state", g.cfg.Name, a.State), "group", g.cfg.Name)
+			}
+			if d.notifier != nil {
+				d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: word, Reason: a.Why, Time: now}, g.scripts)
+			}
 		}
-	}
-	// The requester too: its machine stays BACKUP after RequestMaster and
-	// moves only when forced. keepalived moves it first, then syncs the
-	// others in group order; the notify FIFO shows that order.
-	if d.forcing {
-		return
-	}
-	d.exec(inst, inst.m.Handle(vrrp.ForceMaster{Reason: reason}, now), now)
-	d.forceGroup(g, inst, vrrp.ForceMaster{Reason: reason}, now)
-}
-
-// forceGroup sends ev to every member of g except skip.
-func (d *Daemon) forceGroup(g *syncGroup, skip *instance, ev vrrp.Event, now time.Time) {
-	if d.forcing {
-		return
-	}
-	d.forcing = true
-	defer func() { d.forcing = false }()
-	for _, m := range g.members {
-		if m != skip {
-			d.exec(m, m.m.Handle(ev, now), now)
-		}
-	}
-}
-
-// groupTransition propagates a member's change to its group and notifies
-// the group when all members agree on a new state.
-func (d *Daemon) groupTransition(inst *instance, t vrrp.Transition, now time.Time) {
-	g := inst.group
-	if g == nil {
-		return
-	}
-	if t.From == vrrp.StateMaster && t.To == vrrp.StateBackup {
-		d.forceGroup(g, inst, vrrp.ForceBackup{Reason: vrrp.ReasonForced}, now)
-	}
-	state := t.To
-	for _, m := range g.members {
-		if m.m.State() != state || d.trk != nil && d.trk.held[m.cfg.Name] {
-			return // not all there yet, or a start-up FAULT not told yet
-		}
-	}
-	if state == g.state {
-		return
-	}
-	g.state = state
-	word := notifyState(state)
-	if state == vrrp.StateInit {
-		// Every member stopped (shutdown, or removed by a reload):
-		// keepalived tells the group's scripts and FIFOs STOP.
-		word = notify.StateStop
-	}
-	if word == "" {
-		return
-	}
-	d.log.Info(fmt.Sprintf("VRRP_Group(%s) Syncing instances to %s state", g.cfg.Name, state), "group", g.cfg.Name)
-	if d.notifier != nil {
-		d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: word, Reason: t.Reason.String(), Time: now}, g.scripts)
 	}
 }
 
 // groupStarting notifies inst's sync group of its first state before inst
 // itself is notified, as keepalived does at start-up (the group's line
 // comes before its members'). It acts only on a member's first
-// transition (out of INIT at start-up) while the group has no state yet.
+// transition (out of INIT at start-up).
 func (d *Daemon) groupStarting(inst *instance, state string, reason string, now time.Time) {
 	g := inst.group
-	if g == nil || g.state != vrrp.StateInit || inst.transitions != 1 || d.notifier == nil {
+	if g == nil || inst.transitions != 1 || d.notifier == nil {
 		return
 	}
-	switch st := inst.m.State(); st {
-	case vrrp.StateBackup, vrrp.StateFault, vrrp.StateMaster:
-		if notifyState(st) != state {
-			return
-		}
-		g.state = st
-		d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: state, Reason: reason, Time: now}, g.scripts)
+	if st := inst.m.State(); notifyState(st) == state {
+		d.execGroup(g, g.core.Handle(vrrp.MemberStarting{Member: inst.member, State: st, Why: reason}), now)
 	}
 }

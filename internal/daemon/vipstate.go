@@ -154,23 +154,13 @@ func (d *Daemon) checkVIPs(inst *instance, now time.Time) {
 				"removed_while_master", inst.vipsRemoved)
 		}
 	}
-	members := []*instance{inst}
+	// Every master of the group leaves with its own priority-0 advert and
+	// Skew_Time, as keepalived's do, not by the group's usual pull.
 	if g := inst.group; g != nil {
-		for _, m := range g.members {
-			if m != inst && m.m.State() == vrrp.StateMaster {
-				members = append(members, m)
-			}
-		}
+		d.handleGroup(g, vrrp.MemberVIPRemoved{Member: inst.member}, now)
+		return
 	}
-	// Every member leaves with its own priority-0 advert and Skew_Time, as
-	// keepalived's do; the group's usual pull (ForceBackup, a full
-	// Master_Down_Interval) must not run in between.
-	forcing := d.forcing
-	d.forcing = true
-	for _, m := range members {
-		d.exec(m, m.m.Handle(vrrp.VIPRemoved{}, now), now)
-	}
-	d.forcing = forcing
+	d.handle(inst, vrrp.VIPRemoved{}, now)
 }
 
 // restored counts the VIPs lost while MASTER that addVIPs has just put

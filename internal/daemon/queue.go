@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// step is one item of the loop's work queue: an event for an instance's
+// machine, or for a sync group's core.
+type step struct {
+	inst  *instance
+	ev    vrrp.Event
+	group *syncGroup
+	gev   vrrp.GroupEvent
+}
+
+// handle gives ev to inst's machine and carries out the actions, then
+// everything they lead to (a sync group forcing its members, each member's
+// transition fed back to its group), in the order it was queued.
+func (d *Daemon) handle(inst *instance, ev vrrp.Event, now time.Time) {
+	d.queue = append(d.queue, step{inst: inst, ev: ev})
+	d.drain(now)
+}
+
+// handleGroup is handle for an event of g's core.
+func (d *Daemon) handleGroup(g *syncGroup, ev vrrp.GroupEvent, now time.Time) {
+	d.queue = append(d.queue, step{group: g, gev: ev})
+	d.drain(now)
+}
+
+// drain runs the work queue until it is empty. Executing a step only
+// appends to the queue; a handle reached while drain runs (through a
+// callback of an executed action) leaves its step for this drain.
+func (d *Daemon) drain(now time.Time) {
+	if d.draining {
+		return
+	}
+	d.draining = true
+	defer func() { d.draining = false }()
+	for len(d.queue) > 0 {
+		s := d.queue[0]
+		d.queue[0] = step{}
+		d.queue = d.queue[1:]
+		if s.group != nil {
+			d.execGroup(s.group, s.group.core.Handle(s.gev), now)
+			continue
+		}
+		d.exec(s.inst, s.inst.m.Handle(s.ev, now), now)
+	}
+	d.queue = d.queue[:0]
+}
