@@ -88,8 +88,9 @@ type Daemon struct {
 	instances []*instance
 	groups    []*syncGroup
 	conns     map[connKey]*conn
-	ct        *ctSync   // nil without a conntrack_sync block
-	trk       *tracking // scripts, files, processes, interfaces
+	ct        *ctSync     // nil without a conntrack_sync block
+	kw        *kernelWork // the address, route and rule worker; nil outside Run
+	trk       *tracking   // scripts, files, processes, interfaces
 	notifier  *notify.Notifier
 	fifos     []*notify.FIFO
 	queue     []step    // machine and sync-group events not yet handled (queue.go)
@@ -191,6 +192,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, c := range d.conns {
 		d.startReader(c)
 	}
+	d.kw = newKernelWork()
+	go d.kw.run() // ended by finishKernel (shutdown), which waits for it
 	if d.ct != nil {
 		ctCtx, stopCT := context.WithCancel(context.Background())
 		ctDone := make(chan struct{})
@@ -255,6 +258,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 				}
 			}
 		case f := <-d.reqs:
+			f(time.Now())
+		case f := <-d.kw.results:
 			f(time.Now())
 		case r := <-d.trk.results:
 			now := time.Now()
@@ -336,6 +341,7 @@ func (d *Daemon) shutdown(now time.Time) {
 		d.stopInstance(inst, now)
 	}
 	d.applyStatics(d.statics, statics{})
+	d.finishKernel()
 	d.closeNotifier()
 }
 

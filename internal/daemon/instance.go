@@ -16,9 +16,6 @@ import (
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
-// netlinkTimeout bounds one batch of address or route changes.
-const netlinkTimeout = 5 * time.Second
-
 // instance is one running vrrp_instance. Only the loop touches it.
 type instance struct {
 	cfg  *config.Instance
@@ -302,17 +299,15 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 			goneRules = append(goneRules, r)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-	defer cancel()
-	if err := d.host.VIPs.RemoveRules(ctx, goneRules); err != nil {
-		inst.vipError(err)
-	}
-	if err := d.host.VIPs.RemoveRoutes(ctx, goneRoutes); err != nil {
-		inst.vipError(err)
-	}
-	if err := d.host.VIPs.RemoveAddresses(ctx, goneAddrs); err != nil {
-		inst.vipError(err)
-	}
+	vips := d.host.VIPs
+	d.kernel(func(ctx context.Context) func(time.Time) {
+		errs := []error{
+			vips.RemoveRules(ctx, goneRules),
+			vips.RemoveRoutes(ctx, goneRoutes),
+			vips.RemoveAddresses(ctx, goneAddrs),
+		}
+		return func(time.Time) { inst.vipFailed(errs...) }
+	})
 	d.addVIPs(inst)
 	d.scheduleAnnounce(inst, now)
 	// Tell the backups about the new address list at once.
@@ -505,45 +500,61 @@ func (d *Daemon) sendAdvert(inst *instance, prio uint8) {
 	}
 }
 
+// addVIPs hands the worker the addition of inst's addresses, routes and
+// rules; the VIPs lost while master that it puts back are counted when it
+// is done.
 func (d *Daemon) addVIPs(inst *instance) {
-	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-	defer cancel()
-	if err := d.host.VIPs.AddAddresses(ctx, inst.addrs); err != nil {
-		inst.vipError(err)
-	}
-	if len(inst.lost) > 0 {
-		d.restored(ctx, inst, time.Now())
-	}
-	if len(inst.routes) > 0 {
-		if err := d.host.VIPs.AddRoutes(ctx, inst.routes); err != nil {
-			inst.vipError(err)
+	vips := d.host.VIPs
+	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
+	lost := slices.Clone(inst.lost)
+	d.kernel(func(ctx context.Context) func(time.Time) {
+		errs := []error{vips.AddAddresses(ctx, addrs)}
+		var back []vip.Address
+		if len(lost) > 0 {
+			var err error
+			back, err = vips.Present(ctx, lost)
+			errs = append(errs, err)
 		}
-	}
-	if len(inst.rules) > 0 {
-		if err := d.host.VIPs.AddRules(ctx, inst.rules); err != nil {
-			inst.vipError(err)
+		if len(routes) > 0 {
+			errs = append(errs, vips.AddRoutes(ctx, routes))
 		}
-	}
+		if len(rules) > 0 {
+			errs = append(errs, vips.AddRules(ctx, rules))
+		}
+		return func(now time.Time) {
+			inst.vipFailed(errs...)
+			d.restored(inst, back, now)
+		}
+	})
 }
 
+// removeVIPs hands the worker the removal of inst's addresses, routes and
+// rules, and stops its announcements.
 func (d *Daemon) removeVIPs(inst *instance) {
-	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-	defer cancel()
-	if len(inst.rules) > 0 {
-		if err := d.host.VIPs.RemoveRules(ctx, inst.rules); err != nil {
-			inst.vipError(err)
+	vips := d.host.VIPs
+	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
+	d.kernel(func(ctx context.Context) func(time.Time) {
+		var errs []error
+		if len(rules) > 0 {
+			errs = append(errs, vips.RemoveRules(ctx, rules))
 		}
-	}
-	if len(inst.routes) > 0 {
-		if err := d.host.VIPs.RemoveRoutes(ctx, inst.routes); err != nil {
-			inst.vipError(err)
+		if len(routes) > 0 {
+			errs = append(errs, vips.RemoveRoutes(ctx, routes))
 		}
-	}
-	if err := d.host.VIPs.RemoveAddresses(ctx, inst.addrs); err != nil {
-		inst.vipError(err)
-	}
+		errs = append(errs, vips.RemoveAddresses(ctx, addrs))
+		return func(time.Time) { inst.vipFailed(errs...) }
+	})
 	inst.announce = nil
 	inst.refreshAt = time.Time{}
+}
+
+// vipFailed records the errors among errs (nil ones are skipped).
+func (inst *instance) vipFailed(errs ...error) {
+	for _, err := range errs {
+		if err != nil {
+			inst.vipError(err)
+		}
+	}
 }
 
 func (inst *instance) vipError(err error) {
@@ -596,19 +607,26 @@ func (d *Daemon) runAnnouncements(inst *instance, now time.Time) {
 	}
 }
 
+// announceOnce hands the worker one round of gratuitous ARP / unsolicited
+// NA, behind the address changes handed over before it.
 func (d *Daemon) announceOnce(inst *instance) {
 	if len(inst.annAddrs) == 0 {
 		return
 	}
-	router := vip.IPv6Forwarding(inst.cfg.Interface)
-	if err := d.host.Announcer.Announce(inst.cfg.Interface, inst.annAddrs, inst.mac, router); err != nil {
-		inst.announceErrs++
-		if inst.rl.allow(slog.LevelWarn, "gratuitous ARP / NA failures", inst.cfg.Name, "", time.Now()) {
-			inst.log.Warn(fmt.Sprintf("(%s) gratuitous ARP / NA failed", inst.cfg.Name), "err", err)
+	ann, ifname, addrs, mac := d.host.Announcer, inst.cfg.Interface, slices.Clone(inst.annAddrs), inst.mac
+	d.kernel(func(context.Context) func(time.Time) {
+		err := ann.Announce(ifname, addrs, mac, vip.IPv6Forwarding(ifname))
+		return func(now time.Time) {
+			if err != nil {
+				inst.announceErrs++
+				if inst.rl.allow(slog.LevelWarn, "gratuitous ARP / NA failures", inst.cfg.Name, "", now) {
+					inst.log.Warn(fmt.Sprintf("(%s) gratuitous ARP / NA failed", inst.cfg.Name), "err", err)
+				}
+				return
+			}
+			inst.announceSent++
 		}
-		return
-	}
-	inst.announceSent++
+	})
 }
 
 // transition logs the state change the way keepalived does, so that the

@@ -186,6 +186,7 @@ func TestLoopReloadRefused(t *testing.T) {
 				if err := a.d.ForceReload(context.Background()); err != nil {
 					t.Fatalf("ForceReload: %v", err)
 				}
+				synctest.Wait() // the addresses go on the kernel worker
 				if a.has("192.0.2.254/24") || a.state("VI_1") != "missing" {
 					t.Fatalf("forced: a still runs VI_1 (%s)", a.state("VI_1"))
 				}

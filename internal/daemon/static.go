@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"reflect"
+	"time"
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/vip"
@@ -35,21 +36,30 @@ func staticsOf(cfg *config.Config) statics {
 	return s
 }
 
-// applyStatics installs want and removes what old had that want has not.
+// applyStatics hands the worker the installation of want and the removal
+// of what old had that want has not.
 func (d *Daemon) applyStatics(old, want statics) {
-	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-	defer cancel()
 	gone := statics{
 		addrs:  missing(old.addrs, want.addrs),
 		routes: missing(old.routes, want.routes),
 		rules:  missing(old.rules, want.rules),
 	}
-	d.staticErr(d.host.VIPs.RemoveRules(ctx, gone.rules))
-	d.staticErr(d.host.VIPs.RemoveRoutes(ctx, gone.routes))
-	d.staticErr(d.host.VIPs.RemoveAddresses(ctx, gone.addrs))
-	d.staticErr(d.host.VIPs.AddAddresses(ctx, want.addrs))
-	d.staticErr(d.host.VIPs.AddRoutes(ctx, want.routes))
-	d.staticErr(d.host.VIPs.AddRules(ctx, want.rules))
+	vips := d.host.VIPs
+	d.kernel(func(ctx context.Context) func(time.Time) {
+		errs := []error{
+			vips.RemoveRules(ctx, gone.rules),
+			vips.RemoveRoutes(ctx, gone.routes),
+			vips.RemoveAddresses(ctx, gone.addrs),
+			vips.AddAddresses(ctx, want.addrs),
+			vips.AddRoutes(ctx, want.routes),
+			vips.AddRules(ctx, want.rules),
+		}
+		return func(time.Time) {
+			for _, err := range errs {
+				d.staticErr(err)
+			}
+		}
+	})
 }
 
 func (d *Daemon) staticErr(err error) {

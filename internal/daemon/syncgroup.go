@@ -131,12 +131,14 @@ func (d *Daemon) evaluate(now time.Time) {
 			inst.trackReason = x.reason.String()
 			if x.own && inst.m.State() == vrrp.StateFault {
 				why := vrrpReason(x.reason).String() + ": " + inst.trackReason
-				d.notifyInstance(inst, notify.StateFault, why, now)
 				if g := inst.group; g != nil {
-					// Told after the instance, once every instance is done.
+					// The group takes the state now (so the instance's line
+					// is not preceded by a start-up line of the group's) and
+					// is told after the instance, once every instance is done.
 					acts := slices.Clone(g.core.Handle(vrrp.MemberFaultTold{Member: inst.member, Why: why}))
 					defer d.execGroup(g, acts, now)
 				}
+				d.notifyInstance(inst, notify.StateFault, why, now)
 			}
 		}
 	}

@@ -53,25 +53,31 @@ func (d *Daemon) removeLeftovers() {
 			Routes: missing(inst.routes, d.statics.routes),
 			Rules:  missing(inst.rules, d.statics.rules),
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-		removed, err := vip.RemoveLeftovers(ctx, d.host.VIPs, l)
-		cancel()
-		if err != nil {
-			inst.vipError(err)
-		}
-		inst.leftAddrs += uint64(len(removed.Addresses))
-		inst.leftRoutes += uint64(len(removed.Routes))
-		inst.leftRules += uint64(len(removed.Rules))
-		if removed.Len() == 0 {
-			continue
-		}
-		var names []string
-		for _, a := range removed.Addresses {
-			names = append(names, a.Prefix.String()+" dev "+a.Dev)
-		}
-		inst.log.Warn(fmt.Sprintf("(%s) removed %d virtual addresses, %d routes and %d rules left on the host by an earlier run",
-			ic.Name, len(removed.Addresses), len(removed.Routes), len(removed.Rules)), "addresses", strings.Join(names, ", "))
+		vips := d.host.VIPs
+		d.kernel(func(ctx context.Context) func(time.Time) {
+			removed, err := vip.RemoveLeftovers(ctx, vips, l)
+			return func(time.Time) { inst.leftoversRemoved(removed, err) }
+		})
 	}
+}
+
+// leftoversRemoved counts and logs what removeLeftovers found of inst's.
+func (inst *instance) leftoversRemoved(removed vip.Leftovers, err error) {
+	if err != nil {
+		inst.vipError(err)
+	}
+	inst.leftAddrs += uint64(len(removed.Addresses))
+	inst.leftRoutes += uint64(len(removed.Routes))
+	inst.leftRules += uint64(len(removed.Rules))
+	if removed.Len() == 0 {
+		return
+	}
+	var names []string
+	for _, a := range removed.Addresses {
+		names = append(names, a.Prefix.String()+" dev "+a.Dev)
+	}
+	inst.log.Warn(fmt.Sprintf("(%s) removed %d virtual addresses, %d routes and %d rules left on the host by an earlier run",
+		inst.cfg.Name, len(removed.Addresses), len(removed.Routes), len(removed.Rules)), "addresses", strings.Join(names, ", "))
 }
 
 // buildWatched lists the addresses whose removal behind a master's back makes
@@ -124,24 +130,30 @@ func (d *Daemon) addrRemoved(e check.IfaceEvent, now time.Time) {
 // event may be stale (our own removal before a quick return to MASTER), and
 // an interface that is down or gone is left to interface tracking.
 func (d *Daemon) checkVIPs(inst *instance, now time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-	there, err := d.host.VIPs.Present(ctx, inst.watched)
-	cancel()
-	if err != nil {
-		inst.vipError(err)
-		return
-	}
-	var gone []vip.Address
-	for _, a := range inst.watched {
-		if slices.ContainsFunc(there, func(b vip.Address) bool { return reflect.DeepEqual(a, b) }) {
-			continue
+	vips, iface, watched := d.host.VIPs, d.host.Interface, slices.Clone(inst.watched)
+	d.kernel(func(ctx context.Context) func(time.Time) {
+		there, err := vips.Present(ctx, watched)
+		if err != nil {
+			return func(time.Time) { inst.vipError(err) }
 		}
-		if ifi, err := d.host.Interface(a.Dev); err != nil || ifi.Flags&(net.FlagUp|net.FlagRunning) != net.FlagUp|net.FlagRunning {
-			continue
+		var gone []vip.Address
+		for _, a := range watched {
+			if slices.ContainsFunc(there, func(b vip.Address) bool { return reflect.DeepEqual(a, b) }) {
+				continue
+			}
+			if ifi, err := iface(a.Dev); err != nil || ifi.Flags&(net.FlagUp|net.FlagRunning) != net.FlagUp|net.FlagRunning {
+				continue
+			}
+			gone = append(gone, a)
 		}
-		gone = append(gone, a)
-	}
-	if len(gone) == 0 {
+		return func(now time.Time) { d.vipsGone(inst, gone, now) }
+	})
+}
+
+// vipsGone acts on what checkVIPs found, unless inst has left MASTER in
+// the meantime (its VIPs are then meant to be gone).
+func (d *Daemon) vipsGone(inst *instance, gone []vip.Address, now time.Time) {
+	if len(gone) == 0 || inst.m.State() != vrrp.StateMaster {
 		return
 	}
 	for _, a := range gone {
@@ -164,13 +176,8 @@ func (d *Daemon) checkVIPs(inst *instance, now time.Time) {
 }
 
 // restored counts the VIPs lost while MASTER that addVIPs has just put
-// back.
-func (d *Daemon) restored(ctx context.Context, inst *instance, now time.Time) {
-	back, err := d.host.VIPs.Present(ctx, inst.lost)
-	if err != nil {
-		inst.vipError(err)
-		return
-	}
+// back (back: those of inst.lost the kernel now has).
+func (d *Daemon) restored(inst *instance, back []vip.Address, now time.Time) {
 	for _, a := range back {
 		inst.vipsRestored++
 		if inst.logVIP("restored "+a.String()+" "+a.Dev, now) {

@@ -1,0 +1,131 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// netlinkTimeout bounds one job's address, route or rule changes.
+const netlinkTimeout = 5 * time.Second
+
+// kernelJob is one piece of kernel work: it runs on the worker and returns
+// what the loop must do with its outcome (counters, logs, state), or nil.
+type kernelJob func(ctx context.Context) func(now time.Time)
+
+// kernelWork carries out the loop's address, route and rule changes, and
+// the gratuitous ARP / NA rounds that must follow them, on one goroutine,
+// in the order the loop handed them over. Handing a job over never blocks,
+// so a netlink call that hangs (up to netlinkTimeout) delays the addresses
+// but not the adverts of any instance. One queue for all instances keeps
+// every ordering the loop decides: a VIP is added before it is announced,
+// a conntrack commit (run by the loop before it hands over the AddVIPs
+// job) comes before the addresses, and when a reload restarts an instance
+// the old one's removals come before the new one's additions.
+//
+// Concurrency: do and close are called by the loop only; run is the
+// worker, started and waited for by Daemon.Run. Outcomes reach the loop
+// over results, which the loop reads in its select and, at shutdown,
+// until the worker has ended.
+type kernelWork struct {
+	mu     sync.Mutex // guards jobs and closed
+	jobs   []kernelJob
+	closed bool
+
+	wake    chan struct{} // a job was queued, or close was called
+	results chan func(now time.Time)
+	done    chan struct{} // closed when run returns
+}
+
+func newKernelWork() *kernelWork {
+	return &kernelWork{
+		wake:    make(chan struct{}, 1),
+		results: make(chan func(time.Time)),
+		done:    make(chan struct{}),
+	}
+}
+
+// do queues job behind every job queued before it.
+func (k *kernelWork) do(job kernelJob) {
+	k.mu.Lock()
+	k.jobs = append(k.jobs, job)
+	k.mu.Unlock()
+	k.signal()
+}
+
+// close lets run end once the queue is empty.
+func (k *kernelWork) close() {
+	k.mu.Lock()
+	k.closed = true
+	k.mu.Unlock()
+	k.signal()
+}
+
+func (k *kernelWork) signal() {
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the worker: it runs the jobs in order, each under netlinkTimeout,
+// and hands their outcomes to the loop. It returns after close, once every
+// job queued before it has run and its outcome has been taken.
+func (k *kernelWork) run() {
+	defer close(k.done)
+	for {
+		k.mu.Lock()
+		if len(k.jobs) == 0 {
+			closed := k.closed
+			k.mu.Unlock()
+			if closed {
+				return
+			}
+			<-k.wake
+			continue
+		}
+		job := k.jobs[0]
+		k.jobs[0] = nil
+		k.jobs = k.jobs[1:]
+		k.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+		outcome := job(ctx)
+		cancel()
+		if outcome != nil {
+			k.results <- outcome
+		}
+	}
+}
+
+// kernel hands job to the worker; a Daemon outside Run (tests that drive
+// one path of the loop by hand) has none and runs it at once.
+func (d *Daemon) kernel(job kernelJob) {
+	if d.kw != nil {
+		d.kw.do(job)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+	outcome := job(ctx)
+	cancel()
+	if outcome != nil {
+		outcome(time.Now())
+	}
+}
+
+// finishKernel waits, at shutdown, for the worker to run every queued job
+// (the masters' removals, the statics), applying their outcomes.
+func (d *Daemon) finishKernel() {
+	if d.kw == nil {
+		return
+	}
+	d.kw.close()
+	for {
+		select {
+		case f := <-d.kw.results:
+			f(time.Now())
+		case <-d.kw.done:
+			return
+		}
+	}
+}
