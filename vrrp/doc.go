@@ -10,6 +10,11 @@
 //     preempt_delay, `state MASTER` below priority 255, lower_prio_no_advert,
 //     down_timer_adverts, the sync-group pulls ForceBackup/ForceMaster, and
 //     VIPRemoved (a VIP deleted behind a master's back).
+//   - SyncGroup (syncgroup.go): vrrp_sync_group's rules, pure.
+//   - Every wire fact, defined once (packet.go, wire.go): protocol number,
+//     TTL, the advert type, the multicast groups, the centisecond unit, the
+//     VRID, priority and interval ranges, PeekVRID for demultiplexing and
+//     the interval conversions; config and the daemon use these.
 //   - The codec and its typed drop reasons (RFC 5798 §5, §7.1; RFC 3768 §5)
 //     and Conn (packet*.go, drop*.go, conn*.go), with an in-memory twin in
 //     vrrptest.
@@ -19,9 +24,10 @@
 // It never adds addresses, sends GARP/NA, runs scripts or logs transitions:
 // it returns actions (SendAdvert, AddVIPs, RemoveVIPs, Announce, Transition)
 // and the daemon loop carries them out. It never imports vip, notify,
-// conntracksync or internal/daemon. The Machine files import no net, os or
-// syscall and read no clock (purity_test.go enforces it), and the Machine does
-// not use the codec: events carry plain values.
+// conntracksync or internal/daemon. The Machine and SyncGroup files (and
+// wire.go) import no net, os or syscall and read no clock (purity_test.go
+// enforces it), and the Machine does not use the codec: events carry plain
+// values.
 //
 // # The Machine in one table (RFC 5798 §6.4, keepalived where noted)
 //
@@ -62,12 +68,16 @@
 // reset by the last accepted advert, makes it master. Hearing a master at
 // least as strong stops the delay.
 //
-// Sync groups (keepalived's vrrp_sync_group) are coordinated by the daemon:
-// members have Config.SyncGroup, so an expired Master_Down_Timer returns
-// RequestMaster instead of a takeover; once every member WantsMaster the daemon
-// sends ForceMaster to each; when one member leaves MASTER it sends ForceBackup
-// to the others; when one enters FAULT it posts Fault{Reason: ReasonForced} to
-// the others (and FaultCleared when the group is healthy again).
+// Sync groups (keepalived's vrrp_sync_group) are a pure core of their own,
+// SyncGroup (syncgroup.go): members have Config.SyncGroup, so an expired
+// Master_Down_Timer returns RequestMaster instead of a takeover; the caller
+// feeds that, and every member Transition, to the group's Handle, which
+// returns the member events to deliver (ForceMaster to each once every
+// member WantsMaster; ForceBackup to the other masters when one leaves
+// MASTER; VIPRemoved to every master of the group) and the group
+// notifications, in keepalived's order. It reads its members' states and
+// never calls them: the caller runs a plain work queue, so nothing is
+// re-entrant. Culprit names the member whose fault faults the group.
 //
 // Not in the Machine: keepalived's "rogue owner" back-off when two routers
 // both claim priority 255 (here the higher address simply wins, as in the
@@ -75,8 +85,8 @@
 //
 // # Concurrency
 //
-// A Machine is owned by the daemon loop and is not safe for concurrent use;
-// it starts no goroutines and holds no timers. The loop calls
+// A Machine or SyncGroup is owned by the daemon loop and is not safe for
+// concurrent use; neither starts goroutines or holds timers. The loop calls
 // Handle(Timeout{}, now) when Deadline is reached. Conn is safe for one reader
 // and concurrent writers (see its own documentation).
 package vrrp

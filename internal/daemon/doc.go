@@ -17,7 +17,14 @@
 //     MASTER as keepalived does;
 //   - tracking (vrrp_script, track_interface, track_file, track_process)
 //     turned into effective priorities and FAULT with check.Priority, and
-//     vrrp_sync_group semantics (forced MASTER/BACKUP, group FAULT);
+//     running each vrrp_sync_group's core (vrrp.SyncGroup) through the
+//     loop's work queue (queue.go): machine events, and what their actions
+//     mean to a group, are handled in the order they were queued, never
+//     re-entrantly;
+//   - the kernel worker (kernel.go): the loop hands it every address,
+//     route and rule change and every GARP/NA round, in order, and carries
+//     on; outcomes come back to the loop. A slow netlink call delays the
+//     addresses, never an advert;
 //   - notify scripts and FIFOs (through package notify), including the
 //     rule that runs notify_master again after a healed split brain
 //     (splitbrain.go), static addresses, routes and rules,
@@ -41,7 +48,8 @@
 // does).
 //
 // Concurrency: the loop goroutine started by Run is the only writer of
-// instance state. Socket readers, trackers, signal handlers and
+// instance state; the kernel worker only calls the Host's VIPs and
+// Announcer with copies of what the loop gave it. Socket readers, trackers, signal handlers and
 // control-socket clients only post events to it over channels; Status
 // asks the loop for a snapshot the same way. Every goroutine is started by
 // Run (or by the checkers it owns) and stopped and waited for before Run
