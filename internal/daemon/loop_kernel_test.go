@@ -75,24 +75,9 @@ func TestLoopStatics(t *testing.T) {
 	})
 }
 
-const announceConf = `
-global_defs {
-    vrrp_garp_interval 0.5
-}
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority 255
-    advert_int 1
-    version 3
-    garp_master_repeat 2
-    garp_master_delay 3
-    garp_master_refresh 10
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
-`
+// announceConf is pairConf's owner with announcement settings.
+var announceConf = "global_defs {\n    vrrp_garp_interval 0.5\n}\n" + strings.Replace(prio(pairConf, "255"), "    version 3\n",
+	"    version 3\n    garp_master_repeat 2\n    garp_master_delay 3\n    garp_master_refresh 10\n", 1)
 
 // TestLoopAnnouncements: a new master announces garp_master_repeat rounds
 // vrrp_garp_interval apart, again after garp_master_delay, then once every
@@ -172,47 +157,9 @@ func TestLoopReloadMasterAddresses(t *testing.T) {
 	})
 }
 
-const pullConf = `
-vrrp_sync_group G1 {
-    group {
-        IN
-        OUT
-    }
-}
-vrrp_instance IN {
-    interface eth0
-    virtual_router_id 1
-    priority 150
-    advert_int 1
-    version 3
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
-vrrp_instance OUT {
-    interface eth1
-    virtual_router_id 2
-    priority 150
-    advert_int 1
-    version 3
-    virtual_ipaddress {
-        198.51.100.254/24 dev eth1
-    }
-}
-`
-
-const betterInConf = `
-vrrp_instance IN {
-    interface eth0
-    virtual_router_id 1
-    priority 200
-    advert_int 1
-    version 3
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
-`
+// betterInConf is a router with a higher priority for groupConf's IN
+// only, outside any sync group.
+var betterInConf = strings.NewReplacer("VI_1", "IN", "virtual_router_id 51", "virtual_router_id 1").Replace(prio(pairConf, "200"))
 
 // TestLoopSyncGroupPull: a better router takes over one member of a's
 // group: that member leaves MASTER and pulls the other to BACKUP, which
@@ -221,7 +168,7 @@ vrrp_instance IN {
 func TestLoopSyncGroupPull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
-		a := startNode(t, wire, "192.0.2.1", "fe80::1", pullConf)
+		a := startNode(t, wire, "192.0.2.1", "fe80::1", prio(groupConf, "150"))
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		if a.state("IN") != "MASTER" || a.state("OUT") != "MASTER" {
