@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // Helpers to build keyword tables compactly.
@@ -150,7 +152,7 @@ func globalBlock() *block {
 				g.DownTimerAdverts = n
 			}
 		})),
-		kw("vrrp_mcast_group4", P2, "vrrp_mcast_group4 ADDR", "224.0.0.18", "IPv4 multicast", gl(func(p *parser, g *Global, l *line) {
+		kw("vrrp_mcast_group4", P2, "vrrp_mcast_group4 ADDR", vrrp.GroupIPv4.String(), "IPv4 multicast", gl(func(p *parser, g *Global, l *line) {
 			if a, ok := p.addrArg(l, 1, "keeping "+g.McastGroup4.String()); ok {
 				if !a.Is4() || !a.IsMulticast() {
 					p.warn(l.toks[1].pos, "vrrp_mcast_group4", "keeping "+g.McastGroup4.String(), "%s is not an IPv4 multicast address", a)
@@ -159,7 +161,7 @@ func globalBlock() *block {
 				g.McastGroup4 = a
 			}
 		})),
-		kw("vrrp_mcast_group6", P2, "vrrp_mcast_group6 ADDR", "ff02::12", "IPv6 multicast", gl(func(p *parser, g *Global, l *line) {
+		kw("vrrp_mcast_group6", P2, "vrrp_mcast_group6 ADDR", vrrp.GroupIPv6.String(), "IPv6 multicast", gl(func(p *parser, g *Global, l *line) {
 			if a, ok := p.addrArg(l, 1, "keeping "+g.McastGroup6.String()); ok {
 				if !a.Is6() || !a.IsMulticast() {
 					p.warn(l.toks[1].pos, "vrrp_mcast_group6", "keeping "+g.McastGroup6.String(), "%s is not an IPv6 multicast address", a)

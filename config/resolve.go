@@ -332,7 +332,7 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		x.UnicastTTL = 0
 	}
 	if x.UnicastTTL == 0 && !x.isSet("unicast_ttl") || !unicast {
-		x.UnicastTTL = 255
+		x.UnicastTTL = vrrp.TTL
 	}
 	if x.UnicastSrcIP.IsValid() && unicast && x.UnicastSrcIP.Is6() != x.IPv6 {
 		p.warn(x.setPos("unicast_src_ip"), "unicast_src_ip", "ignored", "%s unicast_src_ip family does not match the instance", owner)
