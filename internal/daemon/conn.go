@@ -62,7 +62,7 @@ type rxPacket struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, vrrp.MaxMessageLen); return &b }}
 
-func (d *Daemon) putBuf(b []byte) { bufPool.Put(&b) }
+func putBuf(b []byte) { bufPool.Put(&b) }
 
 // openConn opens the socket for key.
 func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {

@@ -341,7 +341,7 @@ func (d *Daemon) shutdown(now time.Time) {
 		d.stopInstance(inst, now)
 	}
 	d.applyStatics(d.statics, statics{})
-	d.finishKernel()
+	d.kw.finish()
 	d.closeNotifier()
 }
 

@@ -300,7 +300,7 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 		}
 	}
 	vips := d.host.VIPs
-	d.kernel(func(ctx context.Context) func(time.Time) {
+	d.kw.submit(func(ctx context.Context) func(time.Time) {
 		errs := []error{
 			vips.RemoveRules(ctx, goneRules),
 			vips.RemoveRoutes(ctx, goneRoutes),
@@ -311,7 +311,7 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 	d.addVIPs(inst)
 	d.scheduleAnnounce(inst, now)
 	// Tell the backups about the new address list at once.
-	d.sendAdvert(inst, inst.m.Priority())
+	inst.sendAdvert(inst.m.Priority())
 }
 
 // deadline is the instance's earliest timer: the machine's, or the next
@@ -336,7 +336,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 		c.readErrors++
 		return
 	}
-	defer d.putBuf(p.buf)
+	defer putBuf(p.buf)
 	raw := p.buf[:p.n]
 	vrid, ok := vrrp.PeekVRID(raw)
 	if !ok {
@@ -436,7 +436,7 @@ func (d *Daemon) lowerPriorityAdvert(inst *instance, src netip.Addr, prio uint8,
 		if ic.GARPLowerPrioRepeat > 0 {
 			inst.announce = append(inst.announce, vip.Schedule(now, vip.GARPConfig{
 				Repeat:   ic.GARPLowerPrioRepeat,
-				Interval: d.garpInterval(inst),
+				Interval: inst.garpInterval(&d.cfg.Global),
 			})...)
 			slices.SortFunc(inst.announce, func(a, b time.Time) int { return a.Compare(b) })
 		}
@@ -465,7 +465,7 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
-			d.sendAdvert(inst, a.Priority)
+			inst.sendAdvert(a.Priority)
 		case vrrp.AddVIPs:
 			if d.ct != nil {
 				d.ct.beforeVIPs(inst, now)
@@ -486,7 +486,7 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 	}
 }
 
-func (d *Daemon) sendAdvert(inst *instance, prio uint8) {
+func (inst *instance) sendAdvert(prio uint8) {
 	inst.advert.Priority = prio
 	for _, dst := range inst.dsts {
 		if err := inst.conn.c.WriteTo(&inst.advert, dst); err != nil {
@@ -507,7 +507,7 @@ func (d *Daemon) addVIPs(inst *instance) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
 	lost := slices.Clone(inst.lost)
-	d.kernel(func(ctx context.Context) func(time.Time) {
+	d.kw.submit(func(ctx context.Context) func(time.Time) {
 		errs := []error{vips.AddAddresses(ctx, addrs)}
 		var back []vip.Address
 		if len(lost) > 0 {
@@ -533,7 +533,7 @@ func (d *Daemon) addVIPs(inst *instance) {
 func (d *Daemon) removeVIPs(inst *instance) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
-	d.kernel(func(ctx context.Context) func(time.Time) {
+	d.kw.submit(func(ctx context.Context) func(time.Time) {
 		var errs []error
 		if len(rules) > 0 {
 			errs = append(errs, vips.RemoveRules(ctx, rules))
@@ -574,7 +574,7 @@ func (d *Daemon) scheduleAnnounce(inst *instance, now time.Time) {
 	ic := inst.cfg
 	inst.announce = vip.Schedule(now, vip.GARPConfig{
 		Repeat:   ic.GARPMasterRepeat,
-		Interval: d.garpInterval(inst),
+		Interval: inst.garpInterval(&d.cfg.Global),
 		Delay:    ic.GARPMasterDelay,
 	})
 	inst.refreshAt = time.Time{}
@@ -583,11 +583,13 @@ func (d *Daemon) scheduleAnnounce(inst *instance, now time.Time) {
 	}
 }
 
-func (d *Daemon) garpInterval(inst *instance) time.Duration {
+// garpInterval is the global spacing of inst's announcement rounds:
+// vrrp_garp_interval, or vrrp_gna_interval for IPv6.
+func (inst *instance) garpInterval(g *config.Global) time.Duration {
 	if inst.cfg.IPv6 {
-		return d.cfg.Global.GNAInterval
+		return g.GNAInterval
 	}
-	return d.cfg.Global.GARPInterval
+	return g.GARPInterval
 }
 
 // runAnnouncements sends the announcement rounds that are due.
@@ -600,7 +602,7 @@ func (d *Daemon) runAnnouncements(inst *instance, now time.Time) {
 		ic := inst.cfg
 		inst.announce = append(inst.announce, vip.Schedule(now, vip.GARPConfig{
 			Repeat:   max(ic.GARPMasterRefreshRepeat, 1),
-			Interval: d.garpInterval(inst),
+			Interval: inst.garpInterval(&d.cfg.Global),
 		})...)
 		inst.refreshAt = now.Add(ic.GARPMasterRefresh)
 		d.runAnnouncements(inst, now)
@@ -614,7 +616,7 @@ func (d *Daemon) announceOnce(inst *instance) {
 		return
 	}
 	ann, ifname, addrs, mac := d.host.Announcer, inst.cfg.Interface, slices.Clone(inst.annAddrs), inst.mac
-	d.kernel(func(context.Context) func(time.Time) {
+	d.kw.submit(func(context.Context) func(time.Time) {
 		err := ann.Announce(ifname, addrs, mac, vip.IPv6Forwarding(ifname))
 		return func(now time.Time) {
 			if err != nil {

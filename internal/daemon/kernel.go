@@ -98,11 +98,12 @@ func (k *kernelWork) run() {
 	}
 }
 
-// kernel hands job to the worker; a Daemon outside Run (tests that drive
-// one path of the loop by hand) has none and runs it at once.
-func (d *Daemon) kernel(job kernelJob) {
-	if d.kw != nil {
-		d.kw.do(job)
+// submit hands job to the worker. A Daemon outside Run (a test that
+// drives one path of the loop by hand) has no worker, a nil k: the job
+// runs at once, its outcome too.
+func (k *kernelWork) submit(job kernelJob) {
+	if k != nil {
+		k.do(job)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
@@ -113,18 +114,19 @@ func (d *Daemon) kernel(job kernelJob) {
 	}
 }
 
-// finishKernel waits, at shutdown, for the worker to run every queued job
-// (the masters' removals, the statics), applying their outcomes.
-func (d *Daemon) finishKernel() {
-	if d.kw == nil {
+// finish runs on the loop at shutdown: it waits for the worker to run
+// every queued job (the masters' removals, the statics), applying their
+// outcomes. A nil k has nothing queued.
+func (k *kernelWork) finish() {
+	if k == nil {
 		return
 	}
-	d.kw.close()
+	k.close()
 	for {
 		select {
-		case f := <-d.kw.results:
+		case f := <-k.results:
 			f(time.Now())
-		case <-d.kw.done:
+		case <-k.done:
 			return
 		}
 	}

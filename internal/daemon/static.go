@@ -45,7 +45,7 @@ func (d *Daemon) applyStatics(old, want statics) {
 		rules:  missing(old.rules, want.rules),
 	}
 	vips := d.host.VIPs
-	d.kernel(func(ctx context.Context) func(time.Time) {
+	d.kw.submit(func(ctx context.Context) func(time.Time) {
 		errs := []error{
 			vips.RemoveRules(ctx, gone.rules),
 			vips.RemoveRoutes(ctx, gone.routes),

@@ -52,11 +52,11 @@ func (d *Daemon) buildGroups(cfg *config.Config) {
 
 // setHeld records whether inst's start-up FAULT is still untold, for the
 // notifications and for its sync group.
-func (d *Daemon) setHeld(inst *instance, held bool) {
+func (t *tracking) setHeld(inst *instance, held bool) {
 	if held {
-		d.trk.held[inst.cfg.Name] = true
+		t.held[inst.cfg.Name] = true
 	} else {
-		delete(d.trk.held, inst.cfg.Name)
+		delete(t.held, inst.cfg.Name)
 	}
 	if g := inst.group; g != nil {
 		g.core.Hold(inst.member, held)
@@ -114,11 +114,11 @@ func (d *Daemon) evaluate(now time.Time) {
 		case x.fault && !inst.faulted:
 			inst.faulted, inst.trackReason = true, x.reason.String()
 			if x.reason.Code == check.ReasonInit && inst.m.State() == vrrp.StateInit {
-				d.setHeld(inst, true) // start-up: not notified yet
+				d.trk.setHeld(inst, true) // start-up: not notified yet
 			}
 			d.handle(inst, vrrp.Fault{Reason: vrrpReason(x.reason)}, now)
 		case !x.fault && inst.faulted:
-			d.setHeld(inst, false)
+			d.trk.setHeld(inst, false)
 			inst.faulted, inst.trackReason = false, ""
 			d.handle(inst, vrrp.FaultCleared{}, now)
 		case x.fault && held && x.reason.Code != check.ReasonInit:
@@ -127,7 +127,7 @@ func (d *Daemon) evaluate(now time.Time) {
 			// keepalived tells it. Members the group pulled into FAULT at
 			// start-up are not told (keepalived does not either); their
 			// scripts next hear BACKUP when the fault clears.
-			d.setHeld(inst, false)
+			d.trk.setHeld(inst, false)
 			inst.trackReason = x.reason.String()
 			if x.own && inst.m.State() == vrrp.StateFault {
 				why := vrrpReason(x.reason).String() + ": " + inst.trackReason

@@ -54,7 +54,7 @@ func (d *Daemon) removeLeftovers() {
 			Rules:  missing(inst.rules, d.statics.rules),
 		}
 		vips := d.host.VIPs
-		d.kernel(func(ctx context.Context) func(time.Time) {
+		d.kw.submit(func(ctx context.Context) func(time.Time) {
 			removed, err := vip.RemoveLeftovers(ctx, vips, l)
 			return func(time.Time) { inst.leftoversRemoved(removed, err) }
 		})
@@ -131,7 +131,7 @@ func (d *Daemon) addrRemoved(e check.IfaceEvent, now time.Time) {
 // an interface that is down or gone is left to interface tracking.
 func (d *Daemon) checkVIPs(inst *instance, now time.Time) {
 	vips, iface, watched := d.host.VIPs, d.host.Interface, slices.Clone(inst.watched)
-	d.kernel(func(ctx context.Context) func(time.Time) {
+	d.kw.submit(func(ctx context.Context) func(time.Time) {
 		there, err := vips.Present(ctx, watched)
 		if err != nil {
 			return func(time.Time) { inst.vipError(err) }
