@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,10 @@ type simWorld struct {
 	lastMove time.Time   // time of the last Transition anywhere
 	trace    []string
 	steps    int
-	groups   map[int][]int   // node -> the members of its sync group (itself included)
+	groups   map[int][]int           // node -> the members of its sync group (itself included)
+	cores    map[int]*vrrp.SyncGroup // node -> its sync group's core, once every member has booted
+	work     []simWork               // the daemon's work queue: events not yet handled
+	draining bool
 	cut      map[[2]int]bool // {from, to}: the wire drops these adverts
 }
 
@@ -114,13 +118,76 @@ func (w *simWorld) fail(format string, args ...any) {
 		w.seed, fmt.Sprintf(format, args...), w.seed, strings.Join(w.trace, "\n"))
 }
 
-// handle feeds one event to node i and carries out its actions on the wire
-// and on the harness's view, checking them as it goes.
+// simWork is one item of the work queue: an event for a node's Machine, or
+// for the sync-group core of group (a member node of it).
+type simWork struct {
+	node  int
+	ev    vrrp.Event
+	group int
+	gev   vrrp.GroupEvent
+}
+
+// handle feeds one event to node i and carries out its actions, and what
+// they mean to its sync group, through a work queue as the daemon does.
 func (w *simWorld) handle(i int, ev vrrp.Event) {
+	w.work = append(w.work, simWork{node: i, ev: ev})
+	if w.draining {
+		return
+	}
+	w.draining = true
+	defer func() { w.draining = false }()
+	for len(w.work) > 0 {
+		s := w.work[0]
+		w.work = w.work[1:]
+		if s.gev == nil {
+			w.handleOne(s.node, s.ev)
+			continue
+		}
+		members := w.groups[s.group]
+		for _, a := range w.cores[s.group].Handle(s.gev) {
+			if a, ok := a.(vrrp.MemberEvent); ok && w.nodes[members[a.Member]].alive {
+				w.work = append(w.work, simWork{node: members[a.Member], ev: a.Event})
+			}
+		}
+	}
+}
+
+// member returns node i's index in its sync group, and whether the
+// group's core is running.
+func (w *simWorld) member(i int) (int, bool) {
+	if w.cores[i] == nil {
+		return 0, false
+	}
+	return slices.Index(w.groups[i], i), true
+}
+
+// buildGroup makes node i's sync-group core over its members' current
+// Machines, once all of them have booted (a restarted daemon builds its
+// groups again).
+func (w *simWorld) buildGroup(i int) {
+	members := w.groups[i]
+	var ms []*vrrp.Machine
+	for _, j := range members {
+		if w.nodes[j].m == nil {
+			return
+		}
+		ms = append(ms, w.nodes[j].m)
+	}
+	if w.cores == nil {
+		w.cores = map[int]*vrrp.SyncGroup{}
+	}
+	g := vrrp.NewSyncGroup(ms)
+	for _, j := range members {
+		w.cores[j] = g
+	}
+}
+
+// handleOne feeds one event to node i and carries out its actions on the
+// wire and on the harness's view, checking them as it goes.
+func (w *simWorld) handleOne(i int, ev vrrp.Event) {
 	w.t.Helper()
 	n := w.nodes[i]
 	acts := n.m.Handle(ev, w.now)
-	var requested, leftMaster bool
 	checkActionShape(w.t, fmt.Sprintf("seed %d node %s %T", w.seed, n.name, ev), acts)
 	for _, a := range acts {
 		switch a := a.(type) {
@@ -156,10 +223,14 @@ func (w *simWorld) handle(i int, ev vrrp.Event) {
 			w.logf("%s %v -> %v (%v)", n.name, a.From, a.To, a.Reason)
 			n.state = a.To
 			w.lastMove = w.now
-			leftMaster = a.From == vrrp.StateMaster && a.To == vrrp.StateBackup
+			if k, ok := w.member(i); ok {
+				w.work = append(w.work, simWork{group: i, gev: vrrp.MemberTransitioned{Member: k, Transition: a}})
+			}
 		case vrrp.RequestMaster:
 			w.logf("%s requests MASTER (%v)", n.name, a.Reason)
-			requested = true
+			if k, ok := w.member(i); ok {
+				w.work = append(w.work, simWork{group: i, gev: vrrp.MemberRequestsMaster{Member: k, Reason: a.Reason}})
+			}
 		}
 	}
 	if n.state != n.m.State() {
@@ -170,28 +241,6 @@ func (w *simWorld) handle(i int, ev vrrp.Event) {
 	}
 	if n.m.Priority() != n.expectPriority() {
 		w.fail("%s: Priority() = %d, want %d", n.name, n.m.Priority(), n.expectPriority())
-	}
-	// The daemon's sync-group rules (keepalived vrrp_sync.c), run after the
-	// member's own actions.
-	members := w.groups[i]
-	if requested {
-		for _, j := range members {
-			if o := w.nodes[j]; !o.alive || !o.m.WantsMaster() {
-				return
-			}
-		}
-		for _, j := range members {
-			if w.nodes[j].state == vrrp.StateBackup {
-				w.handle(j, vrrp.ForceMaster{Reason: vrrp.ReasonForced})
-			}
-		}
-	}
-	if leftMaster {
-		for _, j := range members {
-			if j != i && w.nodes[j].alive && w.nodes[j].state == vrrp.StateMaster {
-				w.handle(j, vrrp.ForceBackup{Reason: vrrp.ReasonForced})
-			}
-		}
 	}
 }
 
@@ -206,6 +255,9 @@ func (w *simWorld) boot(i int) {
 	n := w.nodes[i]
 	n.m = vrrp.NewMachine(n.cfg)
 	n.alive, n.state, n.vips = true, vrrp.StateInit, false
+	if w.groups[i] != nil {
+		w.buildGroup(i)
+	}
 	// A restarted daemon re-evaluates its trackers before it starts.
 	if n.prio != n.cfg.Priority {
 		w.handle(i, vrrp.SetPriority{Priority: n.prio, Reason: vrrp.ReasonTracking})
@@ -546,7 +598,7 @@ func TestSimulationEqualPriorityContention(t *testing.T) {
 }
 
 // TestSimulationSyncGroup: two routers, each with a vrrp_sync_group of two
-// instances (VRID 1 and 2), the daemon's group rules in the harness. A
+// instances (VRID 1 and 2), the groups run by vrrp.SyncGroup. A
 // one-way cut on VRID 2 alone must not split the group across routers
 // (keepalived's vrrp_sync_can_goto_master); losing the master router moves
 // both instances; its return takes both back.

@@ -139,192 +139,206 @@ func (r *sgRig) start() {
 	}
 }
 
-func sgCheck(t *testing.T, what string, got []string, want ...string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Errorf("%s:\n got  %q\n want %q", what, got, want)
-	}
+// sgStep is one step of a scenario: do, then the trace it must produce
+// and, when set, a check of the states after it.
+type sgStep struct {
+	what  string
+	do    func(r *sgRig)
+	want  []string
+	check func(t *testing.T, r *sgRig)
 }
 
-// TestSyncGroupStartup: the group's line comes before its first member's
-// (keepalived at start-up), and it is not repeated when every member agrees.
-func TestSyncGroupStartup(t *testing.T) {
-	r := newSGRig(t, 100, 100)
-	if r.g.State() != vrrp.StateInit {
-		t.Fatalf("new group %s", r.g.State())
-	}
-	r.member(0, vrrp.Startup{})
-	r.member(1, vrrp.Startup{})
-	sgCheck(t, "startup", r.take(),
-		"group BACKUP (startup)", "IN INIT→BACKUP startup", "OUT INIT→BACKUP startup")
-	if r.g.State() != vrrp.StateBackup {
-		t.Errorf("group %s", r.g.State())
-	}
-}
+func sgMember(i int, ev vrrp.Event) func(*sgRig) { return func(r *sgRig) { r.member(i, ev) } }
+func sgTimeout(i int) func(*sgRig)                { return func(r *sgRig) { r.timeout(i) } }
+func sgGroup(ev vrrp.GroupEvent) func(*sgRig)     { return func(r *sgRig) { r.group(ev) } }
 
-// TestSyncGroupRequestMaster: keepalived's vrrp_sync_can_goto_master. A
-// member whose Master_Down_Timer expires waits until every member wants
-// MASTER; then the requester moves first and the others follow in group
-// order, and the group is notified once, after its last member.
-func TestSyncGroupRequestMaster(t *testing.T) {
-	r := newSGRig(t, 100, 100, 100)
-	for i := range 3 {
-		r.member(i, vrrp.Startup{})
-	}
-	r.take()
-	r.timeout(1)
-	sgCheck(t, "OUT's timer", r.take(), "OUT requests MASTER", "OUT waits for IN")
-	r.timeout(0)
-	sgCheck(t, "IN's timer", r.take(), "IN requests MASTER", "IN waits for DMZ")
-	if r.ms[0].State() != vrrp.StateBackup || !r.ms[0].WantsMaster() {
-		t.Fatalf("a waiting member is %s, wants %v", r.ms[0].State(), r.ms[0].WantsMaster())
-	}
-	r.timeout(2)
-	sgCheck(t, "DMZ's timer", r.take(),
-		"DMZ requests MASTER",
-		"→DMZ ForceMaster", "→IN ForceMaster", "→OUT ForceMaster",
-		"DMZ BACKUP→MASTER master_down", "IN BACKUP→MASTER master_down", "OUT BACKUP→MASTER master_down",
-		"group MASTER synced (master_down)")
-}
-
-// TestSyncGroupRequestMasterHeardMaster: a member that hears a master
-// again no longer wants MASTER, and the group keeps waiting for it.
-func TestSyncGroupRequestMasterHeardMaster(t *testing.T) {
-	r := newSGRig(t, 100, 100)
-	r.member(0, vrrp.Startup{})
-	r.member(1, vrrp.Startup{})
-	r.timeout(0)
-	r.take()
-	r.member(0, advRx(200, "192.0.2.99"))
-	r.timeout(1)
-	sgCheck(t, "OUT's timer", r.take(), "OUT requests MASTER", "OUT waits for IN")
-}
-
-// TestSyncGroupLeaveMaster: a member that leaves MASTER for BACKUP pulls
-// every other master to BACKUP (keepalived's vrrp_sync_backup), without a
-// priority-0 advert; the pulled members do not pull again.
-func TestSyncGroupLeaveMaster(t *testing.T) {
-	r := newSGRig(t, 100, 100, 100)
-	r.start()
-	r.member(1, advRx(200, "192.0.2.99"))
-	sgCheck(t, "OUT hears a better master", r.take(),
-		"OUT MASTER→BACKUP higher_priority",
-		"→IN ForceBackup", "→DMZ ForceBackup",
-		"IN MASTER→BACKUP forced", "DMZ MASTER→BACKUP forced",
-		"group BACKUP synced (forced)")
-	for i, m := range r.ms {
-		if m.State() != vrrp.StateBackup {
-			t.Errorf("%s is %s", sgNames[i], m.State())
+// sgStates checks every member's state.
+func sgStates(want ...vrrp.State) func(*testing.T, *sgRig) {
+	return func(t *testing.T, r *sgRig) {
+		t.Helper()
+		for i, m := range r.ms {
+			if m.State() != want[i] {
+				t.Errorf("%s is %s, want %s", sgNames[i], m.State(), want[i])
+			}
 		}
 	}
 }
 
-// TestSyncGroupFault: one member's fault faults the group (Culprit); the
-// group is FAULT once every member is, and BACKUP again once every fault
-// has cleared. A FAULT member is not pulled, nor forced to MASTER.
-func TestSyncGroupFault(t *testing.T) {
-	r := newSGRig(t, 100, 100)
-	if c := r.g.Culprit([]bool{false, false}); c != -1 {
-		t.Errorf("Culprit without fault = %d", c)
-	}
-	if c := r.g.Culprit([]bool{false, true}); c != 1 {
-		t.Errorf("Culprit = %d, want OUT", c)
-	}
-	r.start()
-	// The daemon gives Fault to every member once Culprit names one.
-	r.member(1, vrrp.Fault{Reason: vrrp.ReasonInterfaceDown})
-	r.member(0, vrrp.Fault{Reason: vrrp.ReasonInterfaceDown})
-	sgCheck(t, "fault", r.take(),
-		"OUT sends priority 0", "OUT MASTER→FAULT interface_down",
-		"IN sends priority 0", "IN MASTER→FAULT interface_down",
-		"group FAULT synced (interface_down)")
-	r.member(1, vrrp.FaultCleared{})
-	sgCheck(t, "one cleared", r.take(), "OUT FAULT→BACKUP fault_cleared")
-	r.timeout(1)
-	sgCheck(t, "a member in FAULT is waited for", r.take(), "OUT requests MASTER", "OUT waits for IN")
-	r.member(0, vrrp.FaultCleared{})
-	sgCheck(t, "both cleared", r.take(), "IN FAULT→BACKUP fault_cleared", "group BACKUP synced (fault_cleared)")
-}
+// sgAllMaster starts every member and makes the group MASTER (traced
+// nothing: set-up).
+var sgAllMaster = sgStep{"set-up: all MASTER", func(r *sgRig) { r.start() }, nil, nil}
 
-// TestSyncGroupVIPRemoved: keepalived 2.2.7: a VIP removed behind a
-// member's back makes that member and every other master of its group send
-// priority 0 and go to BACKUP at Skew_Time, none of them by the pull.
-func TestSyncGroupVIPRemoved(t *testing.T) {
-	r := newSGRig(t, 100, 100, 100)
-	r.start()
-	r.member(2, advRx(200, "192.0.2.99")) // pulls the group to BACKUP
-	r.member(2, vrrp.ForceMaster{})       // DMZ alone is MASTER again
-	r.take()
-	r.timeout(0)
-	r.timeout(1)
-	sgCheck(t, "all want MASTER", r.take(),
-		"IN requests MASTER", "IN waits for OUT",
-		"OUT requests MASTER", "→OUT ForceMaster", "→IN ForceMaster",
-		"OUT BACKUP→MASTER master_down", "IN BACKUP→MASTER master_down",
-		"group MASTER synced (master_down)")
-	r.group(vrrp.MemberVIPRemoved{Member: 1})
-	sgCheck(t, "VIP removed", r.take(),
-		"→OUT VIPRemoved", "→IN VIPRemoved", "→DMZ VIPRemoved",
-		"OUT sends priority 0", "OUT MASTER→BACKUP vip_removed",
-		"IN sends priority 0", "IN MASTER→BACKUP vip_removed",
-		"DMZ sends priority 0", "DMZ MASTER→BACKUP vip_removed",
-		"group BACKUP synced (vip_removed)")
-	skew := rfcSkew(100, time.Second)
-	for i, m := range r.ms {
-		if dl, _ := m.Deadline(); dl != r.now.Add(skew) {
-			t.Errorf("%s: down timer %v, want Skew_Time %v", sgNames[i], dl.Sub(r.now), skew)
+// sgStartBackup starts every member as BACKUP, the group told BACKUP.
+func sgStartBackup(n int) sgStep {
+	want := []string{"group BACKUP (startup)"}
+	for i := range n {
+		want = append(want, sgNames[i]+" INIT→BACKUP startup")
+	}
+	return sgStep{"startup", func(r *sgRig) {
+		for i := range n {
+			r.member(i, vrrp.Startup{})
 		}
+	}, want, nil}
+}
+
+var (
+	sB, sM, sF, sI = vrrp.StateBackup, vrrp.StateMaster, vrrp.StateFault, vrrp.StateInit
+	sgFaultIface   = vrrp.Fault{Reason: vrrp.ReasonInterfaceDown}
+)
+
+// sgScenarios are the rules vigild's sync groups follow, keepalived's.
+var sgScenarios = []struct {
+	name, rule string
+	prios      []uint8
+	steps      []sgStep
+}{
+	{"startup", "keepalived: the group's line comes before its first member's; agreement is not told again",
+		[]uint8{100, 100}, []sgStep{sgStartBackup(2)}},
+	{"request master", "keepalived vrrp_sync_can_goto_master: wait until every member wants MASTER; then the requester, then the others in group order",
+		[]uint8{100, 100, 100}, []sgStep{
+			sgStartBackup(3),
+			{"OUT's timer", sgTimeout(1), []string{"OUT requests MASTER", "OUT waits for IN"}, sgStates(sB, sB, sB)},
+			{"IN's timer", sgTimeout(0), []string{"IN requests MASTER", "IN waits for DMZ"}, sgStates(sB, sB, sB)},
+			{"DMZ's timer", sgTimeout(2), []string{
+				"DMZ requests MASTER",
+				"→DMZ ForceMaster", "→IN ForceMaster", "→OUT ForceMaster",
+				"DMZ BACKUP→MASTER master_down", "IN BACKUP→MASTER master_down", "OUT BACKUP→MASTER master_down",
+				"group MASTER synced (master_down)"}, sgStates(sM, sM, sM)},
+		}},
+	{"request master, a member heard a master", "a member that hears a master again no longer wants MASTER",
+		[]uint8{100, 100}, []sgStep{
+			sgStartBackup(2),
+			{"IN's timer", sgTimeout(0), []string{"IN requests MASTER", "IN waits for OUT"}, nil},
+			{"IN hears a master", sgMember(0, advRx(200, "192.0.2.99")), nil, nil},
+			{"OUT's timer", sgTimeout(1), []string{"OUT requests MASTER", "OUT waits for IN"}, sgStates(sB, sB)},
+		}},
+	{"leave master", "keepalived vrrp_sync_backup: a member leaving MASTER for BACKUP pulls the other masters, without priority 0; the pulled do not pull again",
+		[]uint8{100, 100, 100}, []sgStep{
+			sgAllMaster,
+			{"OUT hears a better master", sgMember(1, advRx(200, "192.0.2.99")), []string{
+				"OUT MASTER→BACKUP higher_priority",
+				"→IN ForceBackup", "→DMZ ForceBackup",
+				"IN MASTER→BACKUP forced", "DMZ MASTER→BACKUP forced",
+				"group BACKUP synced (forced)"}, sgStates(sB, sB, sB)},
+		}},
+	{"fault", "keepalived: one member's fault faults the group; FAULT once all are, BACKUP once all have cleared; a FAULT member is waited for",
+		[]uint8{100, 100}, []sgStep{
+			sgAllMaster,
+			{"OUT's interface, then IN by the group", func(r *sgRig) { r.member(1, sgFaultIface); r.member(0, sgFaultIface) }, []string{
+				"OUT sends priority 0", "OUT MASTER→FAULT interface_down",
+				"IN sends priority 0", "IN MASTER→FAULT interface_down",
+				"group FAULT synced (interface_down)"}, sgStates(sF, sF)},
+			{"OUT cleared", sgMember(1, vrrp.FaultCleared{}), []string{"OUT FAULT→BACKUP fault_cleared"}, nil},
+			{"OUT's timer", sgTimeout(1), []string{"OUT requests MASTER", "OUT waits for IN"}, sgStates(sF, sB)},
+			{"IN cleared", sgMember(0, vrrp.FaultCleared{}), []string{"IN FAULT→BACKUP fault_cleared", "group BACKUP synced (fault_cleared)"}, nil},
+		}},
+	{"vip removed", "keepalived 2.2.7: a VIP removed behind a member's back sends that member and every other master to BACKUP with priority 0 and Skew_Time, none by the pull",
+		[]uint8{100, 100, 100}, []sgStep{
+			sgAllMaster,
+			{"DMZ alone MASTER again", func(r *sgRig) {
+				r.member(2, advRx(200, "192.0.2.99"))
+				r.member(2, vrrp.ForceMaster{})
+				r.take()
+			}, nil, sgStates(sB, sB, sM)},
+			{"IN's and OUT's timers", func(r *sgRig) { r.timeout(0); r.timeout(1) }, []string{
+				"IN requests MASTER", "IN waits for OUT",
+				"OUT requests MASTER", "→OUT ForceMaster", "→IN ForceMaster",
+				"OUT BACKUP→MASTER master_down", "IN BACKUP→MASTER master_down",
+				"group MASTER synced (master_down)"}, sgStates(sM, sM, sM)},
+			{"OUT's VIP removed", sgGroup(vrrp.MemberVIPRemoved{Member: 1}), []string{
+				"→OUT VIPRemoved", "→IN VIPRemoved", "→DMZ VIPRemoved",
+				"OUT sends priority 0", "OUT MASTER→BACKUP vip_removed",
+				"IN sends priority 0", "IN MASTER→BACKUP vip_removed",
+				"DMZ sends priority 0", "DMZ MASTER→BACKUP vip_removed",
+				"group BACKUP synced (vip_removed)"}, func(t *testing.T, r *sgRig) {
+				skew := rfcSkew(100, time.Second)
+				for i, m := range r.ms {
+					if dl, _ := m.Deadline(); dl != r.now.Add(skew) {
+						t.Errorf("%s: down timer %v, want Skew_Time %v", sgNames[i], dl.Sub(r.now), skew)
+					}
+				}
+			}},
+		}},
+	{"shutdown", "keepalived: the group is told STOP once its last member has stopped",
+		[]uint8{100, 100}, []sgStep{
+			sgAllMaster,
+			{"IN stops", sgMember(0, vrrp.Shutdown{}), []string{"IN sends priority 0", "IN MASTER→INIT shutdown"}, nil},
+			{"OUT stops", sgMember(1, vrrp.Shutdown{}), []string{"OUT sends priority 0", "OUT MASTER→INIT shutdown", "group INIT synced (shutdown)"}, sgStates(sI, sI)},
+		}},
+	{"held", "keepalived: members in FAULT before a weight-0 script's first result are not told, nor is the group; a failure is told to the member, then the group, once",
+		[]uint8{100, 100}, []sgStep{
+			{"held start", func(r *sgRig) {
+				r.g.Hold(0, true)
+				r.g.Hold(1, true)
+				r.firsts = []bool{true, true} // the daemon does not tell held members
+				for i := range 2 {
+					r.member(i, vrrp.Fault{Reason: vrrp.ReasonTrackScript})
+					r.member(i, vrrp.Startup{})
+				}
+			}, []string{"IN INIT→FAULT track_script", "OUT INIT→FAULT track_script"}, sgStates(sF, sF)},
+			{"IN's script failed", func(r *sgRig) {
+				r.g.Hold(0, false)
+				r.g.Hold(1, false)
+				r.group(vrrp.MemberFaultTold{Member: 0, Why: "track_script: chk failed"})
+			}, []string{"group FAULT (track_script: chk failed)"}, nil},
+			{"told again", sgGroup(vrrp.MemberFaultTold{Member: 1, Why: "again"}), nil, nil},
+			{"a later start-up line", sgGroup(vrrp.MemberStarting{Member: 1, State: vrrp.StateFault, Why: "again"}), nil, nil},
+		}},
+	{"reload", "a group rebuilt over running members takes the state they share and is not told it again",
+		[]uint8{100, 100}, []sgStep{
+			sgAllMaster,
+			{"rebuilt", func(r *sgRig) { r.g = vrrp.NewSyncGroup(r.ms) }, nil, func(t *testing.T, r *sgRig) {
+				if r.g.State() != vrrp.StateMaster {
+					t.Errorf("rebuilt group %s", r.g.State())
+				}
+			}},
+			{"a priority change", sgMember(0, vrrp.SetPriority{Priority: 90}), nil, nil},
+			{"rebuilt over different states", func(r *sgRig) { r.member(0, vrrp.Shutdown{}); r.take(); r.g = vrrp.NewSyncGroup(r.ms) }, nil,
+				func(t *testing.T, r *sgRig) {
+					if r.g.State() != vrrp.StateInit {
+						t.Errorf("members in different states: group %s", r.g.State())
+					}
+				}},
+		}},
+}
+
+// TestSyncGroupScenarios runs sgScenarios through the work queue the
+// daemon runs, checking every trace line in order.
+func TestSyncGroupScenarios(t *testing.T) {
+	for _, sc := range sgScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			r := newSGRig(t, sc.prios...)
+			if r.g.State() != vrrp.StateInit {
+				t.Fatalf("new group %s", r.g.State())
+			}
+			for _, st := range sc.steps {
+				st.do(r)
+				if got := r.take(); !slices.Equal(got, st.want) {
+					t.Errorf("%s (%s):\n got  %q\n want %q", st.what, sc.rule, got, st.want)
+				}
+				if st.check != nil {
+					st.check(t, r)
+				}
+			}
+		})
 	}
 }
 
-// TestSyncGroupShutdown: the group is told STOP (StateInit) once its last
-// member has stopped.
-func TestSyncGroupShutdown(t *testing.T) {
-	r := newSGRig(t, 100, 100)
-	r.start()
-	r.member(0, vrrp.Shutdown{})
-	sgCheck(t, "first stops", r.take(), "IN sends priority 0", "IN MASTER→INIT shutdown")
-	r.member(1, vrrp.Shutdown{})
-	sgCheck(t, "last stops", r.take(), "OUT sends priority 0", "OUT MASTER→INIT shutdown", "group INIT synced (shutdown)")
-}
-
-// TestSyncGroupHeld: a member held in FAULT at start-up (a weight-0 script
-// has not reported) keeps the group from being notified; when its script
-// fails the group is told FAULT after the member; a group already told
-// is not told again.
-func TestSyncGroupHeld(t *testing.T) {
-	r := newSGRig(t, 100, 100)
-	r.g.Hold(0, true)
-	r.g.Hold(1, true)
-	r.firsts = []bool{true, true} // the daemon does not tell held members
-	r.member(0, vrrp.Fault{Reason: vrrp.ReasonTrackScript})
-	r.member(0, vrrp.Startup{})
-	r.member(1, vrrp.Fault{Reason: vrrp.ReasonTrackScript})
-	r.member(1, vrrp.Startup{})
-	sgCheck(t, "held start", r.take(), "IN INIT→FAULT track_script", "OUT INIT→FAULT track_script")
-	r.g.Hold(0, false)
-	r.g.Hold(1, false)
-	r.group(vrrp.MemberFaultTold{Member: 0, Why: "track_script: chk failed"})
-	sgCheck(t, "told", r.take(), "group FAULT (track_script: chk failed)")
-	r.group(vrrp.MemberFaultTold{Member: 1, Why: "again"})
-	sgCheck(t, "told again", r.take())
-}
-
-// TestSyncGroupReload: a group rebuilt over running members takes the
-// state they share, and is not notified again for it.
-func TestSyncGroupReload(t *testing.T) {
-	r := newSGRig(t, 100, 100)
-	r.start()
-	g := vrrp.NewSyncGroup(r.ms)
-	if g.State() != vrrp.StateMaster {
-		t.Fatalf("rebuilt group %s", g.State())
-	}
-	r.g = g
-	r.member(0, vrrp.SetPriority{Priority: 90})
-	sgCheck(t, "no transition, no line", r.take())
-	r.member(0, vrrp.Shutdown{})
-	r.take()
-	if g := vrrp.NewSyncGroup(r.ms); g.State() != vrrp.StateInit {
-		t.Errorf("members in different states: group %s", g.State())
+// TestSyncGroupCulprit: the first faulted member, in group order, faults
+// the group.
+func TestSyncGroupCulprit(t *testing.T) {
+	g := newSGRig(t, 100, 100, 100).g
+	for _, tc := range []struct {
+		faulted []bool
+		want    int
+	}{
+		{[]bool{false, false, false}, -1},
+		{[]bool{false, true, true}, 1},
+		{[]bool{true, false, true}, 0},
+		{nil, -1},
+	} {
+		if got := g.Culprit(tc.faulted); got != tc.want {
+			t.Errorf("Culprit(%v) = %d, want %d", tc.faulted, got, tc.want)
+		}
 	}
 }
