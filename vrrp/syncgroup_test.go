@@ -149,8 +149,8 @@ type sgStep struct {
 }
 
 func sgMember(i int, ev vrrp.Event) func(*sgRig) { return func(r *sgRig) { r.member(i, ev) } }
-func sgTimeout(i int) func(*sgRig)                { return func(r *sgRig) { r.timeout(i) } }
-func sgGroup(ev vrrp.GroupEvent) func(*sgRig)     { return func(r *sgRig) { r.group(ev) } }
+func sgTimeout(i int) func(*sgRig)               { return func(r *sgRig) { r.timeout(i) } }
+func sgGroup(ev vrrp.GroupEvent) func(*sgRig)    { return func(r *sgRig) { r.group(ev) } }
 
 // sgStates checks every member's state.
 func sgStates(want ...vrrp.State) func(*testing.T, *sgRig) {
