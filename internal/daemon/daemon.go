@@ -94,7 +94,7 @@ type Daemon struct {
 	notifier  *notify.Notifier
 	fifos     []*notify.FIFO
 	queue     []step    // machine and sync-group events not yet handled (queue.go)
-	draining  bool      // drain is running: handle only queues
+	draining  bool      // drain is running (an invariant check: it never re-enters)
 	startAt   time.Time // vrrp_startup_delay: when the instances start
 	started   bool
 

@@ -30,11 +30,12 @@ func (d *Daemon) handleGroup(g *syncGroup, ev vrrp.GroupEvent, now time.Time) {
 }
 
 // drain runs the work queue until it is empty. Executing a step only
-// appends to the queue; a handle reached while drain runs (through a
-// callback of an executed action) leaves its step for this drain.
+// appends to the queue (exec and execGroup never call handle), so drain is
+// never re-entered; if it were, an event would be handled inside another's
+// actions, the bug this queue exists to prevent.
 func (d *Daemon) drain(now time.Time) {
 	if d.draining {
-		return
+		panic("daemon: handle called while the work queue runs")
 	}
 	d.draining = true
 	defer func() { d.draining = false }()
