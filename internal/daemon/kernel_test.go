@@ -179,3 +179,52 @@ func TestLoopShutdownWaitsForKernel(t *testing.T) {
 
 var _ vip.Reconciler = (*slowKernel)(nil)
 var _ vip.Sender = (*timedAnnouncements)(nil)
+
+// recKernel is the viptest kernel that also writes each non-empty address
+// addition into a ctEvents log, to order it against the replicator's calls.
+type recKernel struct {
+	*viptest.Kernel
+	ev *ctEvents
+}
+
+func (k recKernel) AddAddresses(ctx context.Context, addrs []vip.Address) error {
+	if len(addrs) > 0 {
+		k.ev.add("vips %s", addrs[0].Dev)
+	}
+	return k.Kernel.AddAddresses(ctx, addrs)
+}
+
+// TestLoopCommitBeforeVIPs: through the whole loop and the kernel worker,
+// sync group FW's takeover commits the replicated connections (a commit
+// that takes 300 ms of fake time), flushes and sends the bulk before the
+// worker adds the first VIP; the instance outside the group adds its VIP
+// without a commit.
+func TestLoopCommitBeforeVIPs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		ev := &ctEvents{}
+		k := viptest.NewKernel("eth0", "eth1", "eth2", "eth3")
+		a := newNode(t, wire, k, "192.0.2.1", "fe80::1", ctTestConf("FW", ""), Options{})
+		rep := &fakeRep{ev: ev, external: 7, commitTook: 300 * time.Millisecond}
+		c, err := newCTSyncWith(a.d.log, a.d.cfg, rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.d.ct.cancelLate()
+		a.d.ct, a.d.host.VIPs = c, recKernel{k, ev}
+		a.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for _, name := range []string{"VI_IN", "VI_OUT", "VI_MGMT"} {
+			if a.state(name) != "MASTER" {
+				t.Fatalf("%s is %s", name, a.state(name))
+			}
+		}
+		got := slices.DeleteFunc(ev.get(), func(s string) bool { return s == "run" })
+		want := []string{"commit", "commit done", "flush", "bulk"}
+		if len(got) != 7 || !slices.Equal(got[:4], want) || !slices.Contains(got[4:], "vips eth2") ||
+			!slices.Contains(got[4:], "vips eth0") || !slices.Contains(got[4:], "vips eth1") {
+			t.Errorf("events %q, want %q before the three VIP additions", got, want)
+		}
+	})
+}
