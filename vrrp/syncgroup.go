@@ -14,7 +14,7 @@ package vrrp
 //
 //	event                                   actions, in order
 //	MemberRequestsMaster, not all want it   MemberWaiting (the first member that does not)
-//	MemberRequestsMaster, all want MASTER   ForceMaster to the requester, then to the others in group order
+//	MemberRequestsMaster, all want MASTER   ForceMaster to the requester, then to the other BACKUP members in group order
 //	MemberTransitioned MASTER→BACKUP        ForceBackup to every other member still MASTER, in group order
 //	MemberTransitioned, all members in      GroupNotify (state INIT: every member stopped)
 //	 the new state, none held, and the
