@@ -53,17 +53,6 @@ const (
 	TCPSynSent2    = 9
 )
 
-var tcpStateNames = [...]string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
-	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}
-
-// TCPStateName returns the conntrack-tools spelling of a TCP state.
-func TCPStateName(s uint8) string {
-	if int(s) < len(tcpStateNames) {
-		return tcpStateNames[s]
-	}
-	return fmt.Sprintf("TCP_STATE_%d", s)
-}
-
 // Tuple is one direction of a connection, as the kernel keys it.
 // For ICMP and ICMPv6, ID holds the echo identifier and Type/Code the
 // message type and code; the ports are zero.

@@ -140,3 +140,41 @@ func TestCompactRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestNames: the one table of protocol and TCP state names reads every
+// spelling conntrackd's configuration accepts, in any case, and prints the
+// kernel's name of each value.
+func TestNames(t *testing.T) {
+	for s, want := range map[string]uint8{"tcp": ProtoTCP, "UDP": ProtoUDP, "icmp": ProtoICMP, "ICMPV6": ProtoICMPv6,
+		"ipv6-icmp": ProtoICMPv6, "sctp": ProtoSCTP, "dccp": ProtoDCCP, "udplite": ProtoUDPLite, "gre": ProtoGRE} {
+		if got, ok := ProtocolByName(s); !ok || got != want {
+			t.Errorf("ProtocolByName(%q) = %d %v, want %d", s, got, ok, want)
+		}
+	}
+	if _, ok := ProtocolByName("6"); ok {
+		t.Error("a number is not a protocol name")
+	}
+	for s, want := range map[string]uint8{"syn_sent": TCPSynSent, "ESTABLISHED": TCPEstablished, "closed": TCPClose,
+		"CLOSE": TCPClose, "listen": TCPSynSent2, "SYN_SENT2": TCPSynSent2, "time_wait": TCPTimeWait} {
+		if got, ok := TCPStateByName(s); !ok || got != want {
+			t.Errorf("TCPStateByName(%q) = %d %v, want %d", s, got, ok, want)
+		}
+	}
+	if _, ok := TCPStateByName("NONE"); ok {
+		t.Error("NONE is not a state a filter can name")
+	}
+	for n, want := range map[uint8]string{TCPNone: "NONE", TCPClose: "CLOSE", TCPSynSent2: "SYN_SENT2", 42: "TCP_STATE_42"} {
+		if got := TCPStateName(n); got != want {
+			t.Errorf("TCPStateName(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := ProtocolName(ProtoICMPv6) + " " + ProtocolName(200); got != "ICMPv6 200" {
+		t.Errorf("ProtocolName: %q", got)
+	}
+	if got, want := TCPStateNames(), "SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN"; got != want {
+		t.Errorf("TCPStateNames() = %q, want %q", got, want)
+	}
+	if got, want := ProtocolNames(), "TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE"; got != want {
+		t.Errorf("ProtocolNames() = %q, want %q", got, want)
+	}
+}
