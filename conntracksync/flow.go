@@ -177,7 +177,7 @@ func (f *Flow) SNAT() (addr netip.Addr, port uint16, ok bool) {
 	if r.IsZero() {
 		return netip.Addr{}, 0, false
 	}
-	if r.Dst != f.Orig.Src || (hasPorts(r.Proto) && r.DstPort != f.Orig.SrcPort) {
+	if r.Dst != f.Orig.Src || (HasPorts(r.Proto) && r.DstPort != f.Orig.SrcPort) {
 		return r.Dst, r.DstPort, true
 	}
 	return netip.Addr{}, 0, false
@@ -189,13 +189,14 @@ func (f *Flow) DNAT() (addr netip.Addr, port uint16, ok bool) {
 	if r.IsZero() {
 		return netip.Addr{}, 0, false
 	}
-	if r.Src != f.Orig.Dst || (hasPorts(r.Proto) && r.SrcPort != f.Orig.DstPort) {
+	if r.Src != f.Orig.Dst || (HasPorts(r.Proto) && r.SrcPort != f.Orig.DstPort) {
 		return r.Src, r.SrcPort, true
 	}
 	return netip.Addr{}, 0, false
 }
 
-func hasPorts(proto uint8) bool {
+// HasPorts reports whether the kernel keys flows of proto by port.
+func HasPorts(proto uint8) bool {
 	switch proto {
 	case ProtoTCP, ProtoUDP, ProtoDCCP, ProtoSCTP, ProtoUDPLite:
 		return true

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -79,7 +80,8 @@ func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := conntracksync.New(c.log, ctConfig(cfg.ConntrackSync))
+	rc := ctConfig(cfg.ConntrackSync)
+	r, err := conntracksync.New(c.log, rc, conntracksync.Parts{Kernel: ctnetlink.ForReplicator(c.log, rc)})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", cfg.ConntrackSync.Pos, err)
 	}

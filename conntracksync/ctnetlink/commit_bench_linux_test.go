@@ -1,8 +1,11 @@
-package conntracksync
+package ctnetlink
 
 import (
 	"context"
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
+	"github.com/vigil-ha/vigil/testnet"
 	"os"
 	"testing"
 	"time"
@@ -11,25 +14,25 @@ import (
 // BenchmarkCommit measures a commit of b.N-independent batches of flows
 // into an empty namespace (no listener), per worker count.
 func BenchmarkCommit(b *testing.B) {
-	needRoot(b, "conntrack")
+	cttest.NeedRoot(b, "conntrack")
 	for _, n := range []int{10000, 100000} {
 		for _, workers := range []int{1, 2, 4} {
 			b.Run(fmt.Sprintf("n=%d/workers=%d", n, workers), func(b *testing.B) {
-				flows := genFlows(n)
+				flows := ct.SampleFlows(n)
 				var cpu time.Duration
 				for b.Loop() {
 					b.StopTimer()
-					ns := newTestNS(b, testPrefix(b), "bc")
-					c, err := NewCommitter(workers, ns.path())
+					ns := cttest.NewNS(b, cttest.Prefix(b), "bc")
+					c, err := NewCommitter(workers, ns.Path())
 					if err != nil {
 						b.Fatal(err)
 					}
 					now := time.Now()
-					es := entries(flows, now)
+					es := ct.SampleEntries(flows, now)
 					b.StartTimer()
-					c0 := cpuTime()
+					c0 := cttest.CPUTime()
 					st, err := c.Commit(context.Background(), es, now, 0)
-					cpu += cpuTime() - c0
+					cpu += cttest.CPUTime() - c0
 					b.StopTimer()
 					if err != nil || st.Created != n {
 						b.Fatalf("%+v %v", st, err)
@@ -47,33 +50,33 @@ func BenchmarkCommit(b *testing.B) {
 // BenchmarkCommitWithListener is a takeover commit: our own listener
 // follows the namespace while its committer writes 100k flows.
 func BenchmarkCommitWithListener(b *testing.B) {
-	needRoot(b, "conntrack")
-	flows := genFlows(100000)
+	cttest.NeedRoot(b, "conntrack")
+	flows := ct.SampleFlows(100000)
 	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		ns := newTestNS(b, testPrefix(b), "bl")
-		cache := NewCache()
-		l := NewListener(testLogger(b), cache, ListenerConfig{Netns: ns.path()})
+		ns := cttest.NewNS(b, cttest.Prefix(b), "bl")
+		cache := ct.NewCache()
+		l := NewListener(cttest.Logger(b), cache, ListenerConfig{Netns: ns.Path()})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { _ = l.Run(ctx); close(done) }()
-		eventually(b, 10*time.Second, func() bool { return l.Stats().Dumps > 0 }, "dump")
+		testnet.Eventually(b, 10*time.Second, func() bool { return l.Stats().Dumps > 0 }, "dump")
 		c, err := l.NewCommitter(0)
 		if err != nil {
 			b.Fatal(err)
 		}
 		now := time.Now()
-		es := entries(flows, now)
-		var st CommitStats
+		es := ct.SampleEntries(flows, now)
+		var st ct.CommitStats
 		b.StartTimer()
-		c0 := cpuTime()
+		c0 := cttest.CPUTime()
 		if os.Getenv("COMMIT_NOT_QUIET") != "" {
 			st, err = c.Commit(context.Background(), es, now, 0)
 		} else {
 			l.quiet(func() { st, err = c.Commit(context.Background(), es, now, 0) })
 		}
-		cpu += cpuTime() - c0
+		cpu += cttest.CPUTime() - c0
 		b.StopTimer()
 		if err != nil || st.Created != len(flows) {
 			b.Fatalf("%+v %v", st, err)
