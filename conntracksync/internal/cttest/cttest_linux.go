@@ -220,3 +220,31 @@ func CPUTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// ToKernel converts a flow to ti-mo's, for a reference commit through
+// ti-mo/conntrack's Create (NAT as the reply tuple, no helper or
+// sequence adjustment).
+func ToKernel(f *conntracksync.Flow, timeout uint32) conntrack.Flow {
+	k := conntrack.Flow{TupleOrig: tupleToKernel(f.Orig), TupleReply: tupleToKernel(f.Reply),
+		Timeout: timeout, Mark: f.Mark, Zone: f.Zone}
+	k.Status.Value = conntrack.StatusFlag(f.Status)
+	if f.Orig.Proto == conntracksync.ProtoTCP {
+		k.ProtoInfo.TCP = &conntrack.ProtoInfoTCP{State: f.TCPState,
+			OriginalWindowScale: f.TCPWScaleOrig, ReplyWindowScale: f.TCPWScaleRep}
+	}
+	if f.Related() {
+		k.TupleMaster = tupleToKernel(f.Master)
+	}
+	return k
+}
+
+func tupleToKernel(t conntracksync.Tuple) conntrack.Tuple {
+	k := conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: t.Src, DestinationAddress: t.Dst},
+		Proto: conntrack.ProtoTuple{Protocol: t.Proto, SourcePort: t.SrcPort, DestinationPort: t.DstPort}}
+	switch t.Proto {
+	case conntracksync.ProtoICMP, conntracksync.ProtoICMPv6:
+		k.Proto.ICMPv4, k.Proto.ICMPv6 = t.Proto == conntracksync.ProtoICMP, t.Proto == conntracksync.ProtoICMPv6
+		k.Proto.ICMPID, k.Proto.ICMPType, k.Proto.ICMPCode = t.ICMPID, t.ICMPType, t.ICMPCode
+	}
+	return k
+}
