@@ -92,12 +92,17 @@ func sameFlows(es []ct.Entry, want []ct.Flow) int {
 	return n
 }
 
-func kernelWith(flows []ct.Flow) *twin.Kernel {
+// newTwinPair starts node a (side 0, its kernel holding flows) and node b
+// (side 1, empty) on a wire that loses that share of datagrams.
+func newTwinPair(t *testing.T, seed uint64, loss float64, flows []ct.Flow) (w *twin.Wire, a, b *twinNode) {
+	t.Helper()
+	w = twin.NewWire(seed)
+	w.SetLoss(loss)
 	k := twin.NewKernel()
 	for _, f := range flows {
 		k.Put(f)
 	}
-	return k
+	return w, newTwinNode(t, w, 0, k), newTwinNode(t, w, 1, twin.NewKernel())
 }
 
 // TestTwinPairReplicates: the table a node has when it starts (its dump)
@@ -106,9 +111,7 @@ func kernelWith(flows []ct.Flow) *twin.Kernel {
 func TestTwinPairReplicates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		flows := ct.SampleFlows(3000)
-		w := twin.NewWire(1)
-		a := newTwinNode(t, w, 0, kernelWith(flows[:2000]))
-		b := newTwinNode(t, w, 1, twin.NewKernel())
+		_, a, b := newTwinPair(t, 1, 0, flows[:2000])
 		ext := func() []ct.Entry { _, e := b.r.Dump(); return e }
 		waitFor(t, 30*time.Second, func() bool { return sameFlows(ext(), flows[:2000]) == 2000 },
 			"b's external cache after a's dump: %v of 2000", lazyf(func() string { return fmt.Sprint(sameFlows(ext(), flows[:2000])) }))
@@ -149,10 +152,7 @@ func TestTwinPairLossy(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				flows := ct.SampleFlows(4000)
-				w := twin.NewWire(seed)
-				w.SetLoss(0.2)
-				a := newTwinNode(t, w, 0, kernelWith(flows[:1000]))
-				b := newTwinNode(t, w, 1, twin.NewKernel())
+				w, a, b := newTwinPair(t, seed, 0.2, flows[:1000])
 				for i, f := range flows[1000:] {
 					a.k.Put(f)
 					if i%100 == 0 {
@@ -187,9 +187,7 @@ func TestTwinPairLossy(t *testing.T) {
 func TestTwinTakeover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		flows := ct.SampleFlows(2000)
-		w := twin.NewWire(7)
-		a := newTwinNode(t, w, 0, kernelWith(flows))
-		b := newTwinNode(t, w, 1, twin.NewKernel())
+		w, a, b := newTwinPair(t, 7, 0, flows)
 		log := slog.New(slog.DiscardHandler)
 		foA := ct.NewFailover(log, a.r, "FW", 2*time.Second)
 		foB := ct.NewFailover(log, b.r, "FW", 2*time.Second)
@@ -230,9 +228,7 @@ func TestTwinTakeover(t *testing.T) {
 func TestTwinFailedCommitKeepsExternal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		flows := ct.SampleFlows(500)
-		w := twin.NewWire(3)
-		a := newTwinNode(t, w, 0, kernelWith(flows))
-		b := newTwinNode(t, w, 1, twin.NewKernel())
+		_, a, b := newTwinPair(t, 3, 0, flows)
 		fo := ct.NewFailover(slog.New(slog.DiscardHandler), b.r, "FW", time.Second)
 		defer fo.Close()
 		waitFor(t, 30*time.Second, func() bool { return b.r.Stats().External == len(flows) }, "b's external cache")

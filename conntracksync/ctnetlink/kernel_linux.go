@@ -9,18 +9,6 @@ import (
 	ct "github.com/vigil-ha/vigil/conntracksync"
 )
 
-// Config configures a Kernel.
-type Config struct {
-	// ReadBuffer is the event socket's receive buffer in bytes; 0 = 64 MiB.
-	ReadBuffer int
-	// Netns is the path of the network namespace whose table is followed
-	// and written ("" = the process's).
-	Netns string
-	// Workers is the number of netlink sockets a commit uses in parallel
-	// (0 = one per two CPUs, at least 1, at most 4).
-	Workers int
-}
-
 // Kernel is conntracksync.Kernel on ctnetlink: a Listener follows the
 // table, a Committer (opened by the first Commit, closed by Release)
 // writes it, and the listener knows the committer's events as ours.
@@ -42,12 +30,6 @@ var _ ct.Kernel = (*Kernel)(nil)
 // Follow or Commit.
 func New(log *slog.Logger, cfg Config) *Kernel {
 	return &Kernel{log: log, cfg: cfg}
-}
-
-// ForReplicator returns the kernel side for a Replicator of cfg (its
-// Netns, EventBuffer and CommitWorkers).
-func ForReplicator(log *slog.Logger, cfg ct.Config) *Kernel {
-	return New(log.With("part", "ctnetlink"), Config{ReadBuffer: cfg.EventBuffer, Netns: cfg.Netns, Workers: cfg.CommitWorkers})
 }
 
 func (k *Kernel) listener(t ct.Table) *Listener {

@@ -11,13 +11,6 @@ import (
 	ct "github.com/vigil-ha/vigil/conntracksync"
 )
 
-// Config configures a Kernel.
-type Config struct {
-	ReadBuffer int
-	Netns      string
-	Workers    int
-}
-
 // Kernel needs Linux; elsewhere Follow and Commit fail with
 // errors.ErrUnsupported, so that packages importing this one build.
 type Kernel struct{}
@@ -26,9 +19,6 @@ var _ ct.Kernel = (*Kernel)(nil)
 
 // New returns a Kernel that fails.
 func New(log *slog.Logger, cfg Config) *Kernel { return &Kernel{} }
-
-// ForReplicator returns a Kernel that fails.
-func ForReplicator(log *slog.Logger, cfg ct.Config) *Kernel { return &Kernel{} }
 
 // Follow returns errors.ErrUnsupported.
 func (k *Kernel) Follow(ctx context.Context, t ct.Table) error { return errors.ErrUnsupported }
