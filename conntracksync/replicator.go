@@ -21,10 +21,11 @@ type localUpdate struct {
 	flow ftfw.Flow
 }
 
-// Replicator owns the internal and external caches, the kernel listener,
-// the FTFW channel with the peer and the sync socket. Build it with New,
-// run it with Run; Commit, FlushExternal, RequestResync, Stats and Dump
-// are safe to call from any goroutine at any time.
+// Replicator owns the internal and external caches, the FTFW channel with
+// the peer, and uses the kernel side and the sync link it is given (Parts).
+// Build it with New, run it with Run; Commit, FlushExternal, SendBulk,
+// RequestResync, Stats and Dump are safe to call from any goroutine at any
+// time.
 type Replicator struct {
 	log      *slog.Logger
 	cfg      Config
@@ -114,9 +115,9 @@ func (r *Replicator) onLocal(k UpdateKind, f *Flow) {
 	r.updates <- u
 }
 
-// Run opens the sync socket, follows the kernel, and talks to the peer
+// Run opens the sync link, follows the kernel, and talks to the peer
 // until ctx ends; it then stops its goroutines and waits for them. It
-// returns ctx's error, or a setup error (socket, netlink permission).
+// returns ctx's error, or a setup error (link, kernel side).
 func (r *Replicator) Run(ctx context.Context) error {
 	conn, err := r.dial()
 	if err != nil {
@@ -132,7 +133,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 		r.kernel.Release()
 		r.bg.Wait()
 		r.commitMu.Unlock()
-		// Unblock a listener stuck handing over an update.
+		// Unblock a Follow stuck handing over an update.
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
 		for {

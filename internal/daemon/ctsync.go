@@ -76,22 +76,11 @@ type CTStatus struct {
 type CTTakeover = conntracksync.TakeoverRecord
 
 func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
-	c, err := newCTSyncWith(log, cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	rc := ctConfig(cfg.ConntrackSync)
-	r, err := conntracksync.New(c.log, rc, conntracksync.Parts{Kernel: ctnetlink.ForReplicator(c.log, rc)})
-	if err != nil {
-		return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", cfg.ConntrackSync.Pos, err)
-	}
-	c.r = r
-	c.fo = conntracksync.NewFailover(c.log, r, c.group, c.fo.Bound())
-	return c, nil
+	return newCTSyncWith(log, cfg, nil)
 }
 
-// newCTSyncWith builds the binding to cfg's track_group around r (nil: set
-// by the caller). config.Load has checked that track_group names a
+// newCTSyncWith builds the binding to cfg's track_group around r (nil: a
+// Replicator on the kernel's ctnetlink and UDP). config.Load has checked that track_group names a
 // vrrp_sync_group with instances or a vrrp_instance.
 func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync, error) {
 	s := cfg.ConntrackSync
@@ -110,6 +99,14 @@ func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync,
 	if len(advs) == 0 {
 		// Not reachable through config.Load; a model built by hand.
 		return nil, fmt.Errorf("daemon: %s: conntrack_sync: track_group %q has no instances", s.Pos, s.TrackGroup)
+	}
+	if r == nil {
+		rc := ctConfig(s)
+		rep, err := conntracksync.New(c.log, rc, conntracksync.Parts{Kernel: ctnetlink.ForReplicator(c.log, rc)})
+		if err != nil {
+			return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", s.Pos, err)
+		}
+		r, c.r = rep, rep
 	}
 	c.fo = conntracksync.NewFailover(c.log, r, c.group, conntracksync.CommitBound(slices.Min(advs)))
 	return c, nil
