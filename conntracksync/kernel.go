@@ -45,7 +45,8 @@ type Kernel interface {
 	Follow(ctx context.Context, t Table) error
 	// Commit writes entries into the kernel table, masters before related
 	// flows, with the timeouts of CommitTimeoutSec, and reports which
-	// entries are there now (ok[i] for entries[i]). A per-entry refusal is
+	// entries are there now (ok[i] for entries[i]; ok is nil when the
+	// error kept it from writing anything). A per-entry refusal is
 	// counted in the stats; the error is for the kernel side failing and
 	// ctx's end. The changes it causes are not reported to OnUpdate.
 	Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (st CommitStats, ok []bool, err error)

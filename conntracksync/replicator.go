@@ -420,6 +420,9 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	now := time.Now()
 	snap := r.external.Snapshot()
 	st, ok, err := r.kernel.Commit(ctx, snap, now, r.cfg.CommitTimeout)
+	if ok == nil && err != nil {
+		return st, err // the kernel side could not start (no sockets): nothing written
+	}
 	// The kernel side does not report the changes of our own commits: put
 	// what is now in the kernel into the internal cache (not announced:
 	// the peer sent it), with the timeout it was given, so that after a

@@ -161,16 +161,16 @@ func (k *Kernel) pass(t ct.Table, f *ct.Flow) bool {
 func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
 	start := time.Now()
 	st := ct.CommitStats{Entries: len(entries)}
-	ok := make([]bool, len(entries))
 	if err := ctx.Err(); err != nil {
-		return st, ok, err
+		return st, nil, err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.failErr; err != nil {
 		k.failErr = nil
-		return st, ok, err
+		return st, nil, err
 	}
+	ok := make([]bool, len(entries))
 	k.commits++
 	for _, related := range []bool{false, true} {
 		for i := range entries {
