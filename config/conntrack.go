@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
 
@@ -106,39 +107,17 @@ type CTRules struct {
 	TCPStates      []uint8 // TCP conntrack states; apply to TCP only
 }
 
-// ctProtocols is the one table of protocol names of the replication's
-// filters (conntrack_sync's filter and conntrackd.conf's Filter), matched
-// without regard to case.
-var ctProtocols = []struct {
-	name string
-	num  uint8
-}{
-	{"TCP", ftfw.ProtoTCP}, {"UDP", ftfw.ProtoUDP}, {"ICMP", ftfw.ProtoICMP}, {"ICMPv6", ftfw.ProtoICMPv6},
-	{"IPv6-ICMP", ftfw.ProtoICMPv6}, {"SCTP", ftfw.ProtoSCTP}, {"DCCP", ftfw.ProtoDCCP},
-	{"UDPlite", ftfw.ProtoUDPLite}, {"GRE", 47},
-}
-
-// ctTCPStates is the one table of TCP state names, with the kernel's
-// enum tcp_conntrack values (linux/netfilter/nf_conntrack_tcp.h).
-var ctTCPStates = []struct {
-	name string
-	num  uint8
-}{
-	{"SYN_SENT", 1}, {"SYN_RECV", 2}, {"ESTABLISHED", 3}, {"FIN_WAIT", 4}, {"CLOSE_WAIT", 5},
-	{"LAST_ACK", 6}, {"TIME_WAIT", 7}, {"CLOSE", 8}, {"CLOSED", 8}, {"LISTEN", 9}, {"SYN_SENT2", 9},
-}
-
-const (
-	ctProtocolWant = "want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE"
-	ctStateWant    = "want SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN"
+// Protocol and TCP state names come from conntracksync's one table, the
+// one its log lines use.
+var (
+	ctProtocolWant = "want " + conntracksync.ProtocolNames()
+	ctStateWant    = "want " + conntracksync.TCPStateNames()
 )
 
 // ctProtocol looks a protocol name up; numbers 0..255 too when numeric.
 func ctProtocol(s string, numeric bool) (uint8, bool) {
-	for _, e := range ctProtocols {
-		if strings.EqualFold(e.name, s) {
-			return e.num, true
-		}
+	if n, ok := conntracksync.ProtocolByName(s); ok {
+		return n, true
 	}
 	if numeric {
 		if n, err := strconv.ParseUint(s, 10, 8); err == nil {
@@ -148,14 +127,7 @@ func ctProtocol(s string, numeric bool) (uint8, bool) {
 	return 0, false
 }
 
-func ctTCPState(s string) (uint8, bool) {
-	for _, e := range ctTCPStates {
-		if strings.EqualFold(e.name, s) {
-			return e.num, true
-		}
-	}
-	return 0, false
-}
+func ctTCPState(s string) (uint8, bool) { return conntracksync.TCPStateByName(s) }
 
 // ctPrefix reads an address or prefix of a filter; a bare address is a
 // /32 or /128.

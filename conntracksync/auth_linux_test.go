@@ -1,4 +1,4 @@
-package conntracksync
+package conntracksync_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -27,7 +29,7 @@ import (
 // temporary directory.
 func writeKeyFile(t testing.TB) string {
 	t.Helper()
-	var k [AuthKeySize]byte
+	var k [ct.AuthKeySize]byte
 	for i := range k {
 		k[i] = byte(rand.Uint32())
 	}
@@ -44,7 +46,7 @@ func writeKeyFile(t testing.TB) string {
 var forgedFlow = ftfw.Flow{
 	Src: netip.MustParseAddr("203.0.113.66"), Dst: netip.MustParseAddr("192.0.2.80"),
 	Proto: ftfw.ProtoTCP, SrcPort: 40404, DstPort: 22,
-	TCPState: TCPEstablished, Status: StatusSeenReply | StatusAssured | StatusConfirmed,
+	TCPState: ct.TCPEstablished, Status: ct.StatusSeenReply | ct.StatusAssured | ct.StatusConfirmed,
 	HasTimeout: true, TimeoutSecs: 432000,
 }
 
@@ -65,8 +67,8 @@ func forgedDatagram(t testing.TB, seq uint32) []byte {
 	return b
 }
 
-func hasForged(entries []Entry) bool {
-	k := fromWire(&forgedFlow)
+func hasForged(entries []ct.Entry) bool {
+	k := ct.FromWire(&forgedFlow)
 	for _, e := range entries {
 		if e.Flow.Key() == k.Key() {
 			return true
@@ -90,7 +92,7 @@ func TestSyncForgedStateRefused(t *testing.T) {
 }
 
 func forgedStateLab(t *testing.T, keyed bool) {
-	needRoot(t, "conntrack", "tcpdump")
+	cttest.NeedRoot(t, "conntrack", "tcpdump")
 	lab := testnet.New(t)
 	sw := lab.Switch("sw")
 	fw1, fw2, evil := lab.Host("fw1"), lab.Host("fw2"), lab.Host("evil")
@@ -108,7 +110,7 @@ func forgedStateLab(t *testing.T, keyed bool) {
 		capture = evil.Capture(t, "sync0", "udp and dst port 3780 and ether src "+fw2if.MAC().String())
 	}
 
-	real := genFlows(300)
+	real := ct.SampleFlows(300)
 	commitInto(t, "/run/netns/"+fw2.Name(), real)
 	keyFile := ""
 	if keyed {
@@ -116,8 +118,10 @@ func forgedStateLab(t *testing.T, keyed bool) {
 	}
 	n1 := startSyncNode(t, fw1, ip1, ip2, keyFile)
 	n2 := startSyncNode(t, fw2, ip2, ip1, keyFile)
-	stats := func(n *vigilNode) fmt.Stringer { return lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) }) }
-	eventually(t, 30*time.Second, func() bool { return n1.r.Stats().External == len(real) }, "fw1 external cache: %v", stats(n1))
+	stats := func(n *vigilNode) fmt.Stringer {
+		return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
+	}
+	testnet.Eventually(t, 30*time.Second, func() bool { return n1.r.Stats().External == len(real) }, "fw1 external cache: %v", stats(n1))
 	if s := n1.r.Stats(); s.Authenticated != keyed {
 		t.Fatalf("Authenticated %v, want %v", s.Authenticated, keyed)
 	}
@@ -130,7 +134,7 @@ func forgedStateLab(t *testing.T, keyed bool) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			if err := sp.sendRaw(ip2, ip1, DefaultPort, forgedDatagram(t, rand.Uint32())); err != nil {
+			if err := sp.sendRaw(ip2, ip1, ct.DefaultPort, forgedDatagram(t, rand.Uint32())); err != nil {
 				t.Errorf("spoofed send: %v", err)
 				return
 			}
@@ -148,7 +152,7 @@ func forgedStateLab(t *testing.T, keyed bool) {
 	inExternal := func() bool { _, ext := n1.r.Dump(); return hasForged(ext) }
 	if keyed {
 		// Proof that the forgeries arrive: each is refused and counted.
-		eventually(t, 30*time.Second, func() bool { return n1.r.Stats().AuthDrops >= 50 }, "forged datagrams not counted: %v", stats(n1))
+		testnet.Eventually(t, 30*time.Second, func() bool { return n1.r.Stats().AuthDrops >= 50 }, "forged datagrams not counted: %v", stats(n1))
 		stopAttack()
 		if inExternal() {
 			t.Fatalf("the forged entry reached the external cache of a keyed node: %v", stats(n1))
@@ -159,14 +163,14 @@ func forgedStateLab(t *testing.T, keyed bool) {
 		}
 		t.Logf("%d forged datagrams sent, %d refused: %v", sent.Load(), s.AuthDrops, s.Drops)
 	} else {
-		eventually(t, 30*time.Second, inExternal, "forged entry not in fw1's external cache (baseline): %v", stats(n1))
+		testnet.Eventually(t, 30*time.Second, inExternal, "forged entry not in fw1's external cache (baseline): %v", stats(n1))
 		stopAttack()
 	}
 
 	if keyed {
 		// The replay: everything the attacker captured from fw2, sent again
 		// from fw2's address once the channel is idle.
-		eventually(t, 30*time.Second, func() bool {
+		testnet.Eventually(t, 30*time.Second, func() bool {
 			return n1.r.Stats().Backlog == 0 && n2.r.Stats().Backlog == 0
 		}, "channels idle: %v %v", stats(n1), stats(n2))
 		pkts := capture.Stop(t)
@@ -179,7 +183,7 @@ func forgedStateLab(t *testing.T, keyed bool) {
 			}
 			ihl := int(d[14]&0x0f) * 4
 			payload := d[14+ihl+8:]
-			if err := sp.sendRaw(ip2, ip1, DefaultPort, payload); err != nil {
+			if err := sp.sendRaw(ip2, ip1, ct.DefaultPort, payload); err != nil {
 				t.Fatal(err)
 			}
 			replayed++
@@ -187,10 +191,10 @@ func forgedStateLab(t *testing.T, keyed bool) {
 		if replayed < 10 {
 			t.Fatalf("only %d datagrams captured from fw2", replayed)
 		}
-		refusedBy := func(s Stats) uint64 {
+		refusedBy := func(s ct.Stats) uint64 {
 			return s.Drops["auth_replayed"] + s.Drops["auth_unconfirmed"] + s.Drops["auth_stale_session"]
 		}
-		eventually(t, 30*time.Second, func() bool { return refusedBy(n1.r.Stats())-refusedBy(before) >= uint64(replayed) },
+		testnet.Eventually(t, 30*time.Second, func() bool { return refusedBy(n1.r.Stats())-refusedBy(before) >= uint64(replayed) },
 			"%d replayed datagrams not all refused: before %v, now %v", replayed, before.Drops, stats(n1))
 		after := n1.r.Stats()
 		if after.Drops["auth_replayed"] == before.Drops["auth_replayed"] {
@@ -208,14 +212,14 @@ func forgedStateLab(t *testing.T, keyed bool) {
 	if err != nil {
 		t.Fatalf("commit: %+v %v", st, err)
 	}
-	kernel := kernelFlows(t, testNS{name: fw1.Name()})
-	fk := fromWire(&forgedFlow)
+	kernel := cttest.KernelFlows(t, cttest.NS{Name: fw1.Name()})
+	fk := ct.FromWire(&forgedFlow)
 	_, committed := kernel[fk.Key()]
 	if keyed {
 		if committed {
 			t.Fatalf("the forged entry is in fw1's kernel after the commit")
 		}
-		checkKernel(t, testNS{name: fw1.Name()}, real, func(f *Flow) uint32 { return f.TimeoutSec }, 120)
+		cttest.CheckKernel(t, cttest.NS{Name: fw1.Name()}, real, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 120)
 	} else if !committed {
 		t.Fatalf("baseline: the forged entry is not in fw1's kernel after the commit (commit %+v)", st)
 	}
@@ -224,16 +228,16 @@ func forgedStateLab(t *testing.T, keyed bool) {
 // ReadAuthKeyFile follows symbolic links to a safe file, and refuses a
 // relative path and anything but a regular file.
 func TestReadAuthKeyFile(t *testing.T) {
-	needRoot(t)
+	cttest.NeedRoot(t)
 	key := writeKeyFile(t)
-	if _, err := ReadAuthKeyFile(key); err != nil {
+	if _, err := ct.ReadAuthKeyFile(key); err != nil {
 		t.Fatalf("safe key file: %v", err)
 	}
 	link := filepath.Join(t.TempDir(), "link.key")
 	if err := os.Symlink(key, link); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadAuthKeyFile(link); err != nil {
+	if _, err := ct.ReadAuthKeyFile(link); err != nil {
 		t.Errorf("symbolic link to a safe key file: %v", err)
 	}
 	fifo := filepath.Join(t.TempDir(), "fifo")
@@ -241,7 +245,7 @@ func TestReadAuthKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"sync.key", fifo, filepath.Dir(key)} {
-		if _, err := ReadAuthKeyFile(p); err == nil {
+		if _, err := ct.ReadAuthKeyFile(p); err == nil {
 			t.Errorf("%s accepted", p)
 		}
 	}
@@ -250,11 +254,11 @@ func TestReadAuthKeyFile(t *testing.T) {
 // New warns once that an unauthenticated channel can be injected into, and
 // not at all with a key.
 func TestNewWarnsWithoutKey(t *testing.T) {
-	needRoot(t)
+	cttest.NeedRoot(t)
 	for _, keyFile := range []string{"", writeKeyFile(t)} {
 		var buf bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&buf, nil))
-		if _, err := New(log, Config{LocalAddr: authA, PeerAddr: authB, AuthKeyFile: keyFile}); err != nil {
+		if _, err := newReplicator(log, ct.Config{LocalAddr: ct.AuthA, PeerAddr: ct.AuthB, AuthKeyFile: keyFile}); err != nil {
 			t.Fatal(err)
 		}
 		n := strings.Count(buf.String(), "level=WARN msg=\"conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from 198.51.100.2 can inject connection state")
@@ -262,7 +266,7 @@ func TestNewWarnsWithoutKey(t *testing.T) {
 			t.Errorf("key file %q: %d warnings, want %d:\n%s", keyFile, n, want, buf.String())
 		}
 	}
-	if _, err := New(slog.New(slog.DiscardHandler), Config{LocalAddr: authA, PeerAddr: authB, AuthKeyFile: "/nonexistent/sync.key"}); !errors.Is(err, ErrAuthKey) {
+	if _, err := newReplicator(slog.New(slog.DiscardHandler), ct.Config{LocalAddr: ct.AuthA, PeerAddr: ct.AuthB, AuthKeyFile: "/nonexistent/sync.key"}); !errors.Is(err, ct.ErrAuthKey) {
 		t.Errorf("missing key file: %v", err)
 	}
 }
@@ -271,7 +275,7 @@ func TestNewWarnsWithoutKey(t *testing.T) {
 // node restarts (a new session that must be accepted, while the old one
 // is refused from then on), with lossy links for the handshakes.
 func TestSyncAuthIPv6Restarts(t *testing.T) {
-	needRoot(t, "conntrack", "nft")
+	cttest.NeedRoot(t, "conntrack", "nft")
 	lab := testnet.New(t)
 	h1, h2 := lab.Host("k1"), lab.Host("k2")
 	a, b := lab.Wire(h1, "sync0", h2, "sync0")
@@ -280,15 +284,17 @@ func TestSyncAuthIPv6Restarts(t *testing.T) {
 	ip1, ip2 := netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:5::2")
 	h1.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
 	key := writeKeyFile(t)
-	flows1, flows2 := genFlows(400)[:200], genFlows(400)[200:]
+	flows1, flows2 := ct.SampleFlows(400)[:200], ct.SampleFlows(400)[200:]
 	commitInto(t, "/run/netns/"+h1.Name(), flows1)
 	commitInto(t, "/run/netns/"+h2.Name(), flows2)
 	n1 := startSyncNode(t, h1, ip1, ip2, key)
 	n2 := startSyncNode(t, h2, ip2, ip1, key)
-	stats := func(n *vigilNode) fmt.Stringer { return lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) }) }
+	stats := func(n *vigilNode) fmt.Stringer {
+		return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
+	}
 	converged := func(what string) {
 		t.Helper()
-		eventually(t, 60*time.Second, func() bool {
+		testnet.Eventually(t, 60*time.Second, func() bool {
 			return n1.r.Stats().External == len(flows2) && n2.r.Stats().External == len(flows1)
 		}, "%s: k1 %v\nk2 %v", what, stats(n1), stats(n2))
 	}

@@ -32,7 +32,7 @@ type Cache struct {
 	entries map[ckey]centry
 	gen     uint32
 	buf     []byte // encoding scratch
-	old     Flow   // putEvent's decoding scratch (it would escape through merge)
+	old     Flow   // PutEvent's decoding scratch (it would escape through merge)
 }
 
 // NewCache returns an empty cache.
@@ -61,11 +61,11 @@ func (c *Cache) putLocked(f *Flow, now time.Time) bool {
 	return !ok || !sameState(old.enc, string(c.buf))
 }
 
-// putEvent stores f from a kernel event in one lookup: when the entry
+// PutEvent stores f from a kernel event in one lookup: when the entry
 // exists, merge completes f with the parts the event left out (it is
 // given the cached flow, decoded only then). It reports whether the entry
 // existed and whether its replicated state changed.
-func (c *Cache) putEvent(f *Flow, now time.Time, needOld bool, merge func(f, old *Flow)) (existed, changed bool) {
+func (c *Cache) PutEvent(f *Flow, now time.Time, needOld bool, merge func(f, old *Flow)) (existed, changed bool) {
 	f.ensureReply()
 	k := f.Key()
 	ck := keyOf(&k)

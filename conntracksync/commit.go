@@ -1,9 +1,6 @@
 package conntracksync
 
 import (
-	"fmt"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -23,32 +20,11 @@ type CommitStats struct {
 	Duration time.Duration  `json:"duration"`
 }
 
-func (s *CommitStats) add(o CommitStats) {
-	s.Created += o.Created
-	s.Updated += o.Updated
-	s.Replaced += o.Replaced
-	s.Failed += o.Failed
-	for k, v := range o.Errors {
-		if s.Errors == nil {
-			s.Errors = make(map[string]int)
-		}
-		s.Errors[k] += v
-	}
-}
-
-func (s *CommitStats) fail(errno syscall.Errno) {
-	s.Failed++
-	if s.Errors == nil {
-		s.Errors = make(map[string]int)
-	}
-	s.Errors[errno.Error()]++
-}
-
-// commitTimeoutSec computes a flow's CTA_TIMEOUT as conntrackd does: the
+// CommitTimeoutSec computes a flow's CTA_TIMEOUT as conntrackd does: the
 // configured CommitTimeout if any; otherwise the timeout the peer sent minus
 // the time since the entry was last updated (at least 1 s); otherwise
 // DefaultCommitTimeoutSec.
-func commitTimeoutSec(e *Entry, now time.Time, commitTimeout time.Duration) uint32 {
+func CommitTimeoutSec(e *Entry, now time.Time, commitTimeout time.Duration) uint32 {
 	if commitTimeout > 0 {
 		return uint32(max(1, commitTimeout/time.Second))
 	}
@@ -60,42 +36,4 @@ func commitTimeoutSec(e *Entry, now time.Time, commitTimeout time.Duration) uint
 		left -= int64(now.Sub(e.Updated) / time.Second)
 	}
 	return uint32(max(1, left))
-}
-
-// pidSet holds the netlink port ids of our own commit sockets, so the event
-// listener can tell our commits from the kernel's own events.
-type pidSet struct {
-	mu   sync.RWMutex
-	pids map[uint32]struct{}
-}
-
-func (p *pidSet) add(pid uint32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pids == nil {
-		p.pids = make(map[uint32]struct{})
-	}
-	p.pids[pid] = struct{}{}
-}
-
-func (p *pidSet) remove(pid uint32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.pids, pid)
-}
-
-func (p *pidSet) has(pid uint32) bool {
-	if pid == 0 {
-		return false
-	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	_, ok := p.pids[pid]
-	return ok
-}
-
-func (p *pidSet) String() string {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return fmt.Sprint(len(p.pids))
 }

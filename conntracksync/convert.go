@@ -18,7 +18,7 @@ func toWire(f *Flow, sendTimeout bool) ftfw.Flow {
 		HasMark: f.Mark != 0, Mark: f.Mark,
 		Helper: f.Helper,
 	}
-	if hasPorts(o.Proto) {
+	if HasPorts(o.Proto) {
 		w.SrcPort, w.DstPort = o.SrcPort, o.DstPort
 	}
 	if o.Proto == ProtoICMP || o.Proto == ProtoICMPv6 {
@@ -30,7 +30,7 @@ func toWire(f *Flow, sendTimeout bool) ftfw.Flow {
 	if f.Related() {
 		m := f.Master
 		w.MasterSrc, w.MasterDst, w.MasterProto = m.Src, m.Dst, m.Proto
-		if hasPorts(m.Proto) {
+		if HasPorts(m.Proto) {
 			w.HasMasterPort, w.MasterSrcPort, w.MasterDstPort = true, m.SrcPort, m.DstPort
 		}
 	}
@@ -39,13 +39,13 @@ func toWire(f *Flow, sendTimeout bool) ftfw.Flow {
 		if r.Dst != o.Src {
 			w.SNAT = r.Dst
 		}
-		if hasPorts(o.Proto) && r.DstPort != o.SrcPort {
+		if HasPorts(o.Proto) && r.DstPort != o.SrcPort {
 			w.HasSNATPort, w.SNATPort = true, r.DstPort
 		}
 		if r.Src != o.Dst {
 			w.DNAT = r.Src
 		}
-		if hasPorts(o.Proto) && r.SrcPort != o.DstPort {
+		if HasPorts(o.Proto) && r.SrcPort != o.DstPort {
 			w.HasDNATPort, w.DNATPort = true, r.SrcPort
 		}
 	}
@@ -83,7 +83,7 @@ func fromWire(w *ftfw.Flow) Flow {
 		SCTPVTagRep: w.SCTPVTagRepl, DCCPState: w.DCCPState, DCCPRole: w.DCCPRole, Mark: w.Mark, Helper: w.Helper,
 		TCPWScaleOrig: w.TCPWScaleOrig, TCPWScaleRep: w.TCPWScaleRep,
 	}
-	if hasPorts(w.Proto) {
+	if HasPorts(w.Proto) {
 		f.Orig.SrcPort, f.Orig.DstPort = w.SrcPort, w.DstPort
 	}
 	if w.Proto == ProtoICMP || w.Proto == ProtoICMPv6 {

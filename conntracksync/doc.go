@@ -1,81 +1,72 @@
 // Package conntracksync replicates the connection-tracking table between the
 // two nodes of a firewall pair, wire compatible with conntrackd 1.4.7's FTFW
-// mode. This package is the kernel side and the shell around the pure
-// channel of package ftfw:
+// mode. This package is the shell around the pure channel of package ftfw,
+// and owns the takeover protocol:
 //
-//   - the internal cache: the local kernel table, fed by a ctnetlink dump and
-//     by new/update/destroy events (Listener, kernel_linux.go), filtered like
+//   - the internal cache: the local kernel table, kept by the kernel side
+//     (the Kernel interface: package ctnetlink on Linux), filtered like
 //     conntrackd's Filter section (Filter);
 //   - the external cache: the peer's table as received over the sync link;
-//   - Commit: the external cache written into the kernel with batched
-//     IPCTNL_MSG_CT_NEW requests, hundreds per sendmsg, on several sockets
-//     in parallel (Committer, commit_linux.go, nlmsg.go);
-//   - the UDP transport of the sync link (udp_linux.go), sendmmsg/recvmmsg;
-//   - the authenticated envelope of that link between two vigil nodes
-//     (auth.go, a pure core: XChaCha20-Poly1305 seal/open, replay window,
-//     session challenges) and its key file (ReadAuthKeyFile, which refuses
-//     a file anyone but root could read or replace);
-//   - the Replicator, which owns all of the above plus the ftfw.Channel, and
-//     the small API the daemon calls: New, Run, Commit, FlushExternal,
-//     RequestResync, Stats, Dump.
+//   - the sync link (the Link interface): UDP with sendmmsg/recvmmsg
+//     (OpenUDP, udp_linux.go), and the authenticated envelope of that link
+//     between two vigil nodes (auth.go, a pure core: XChaCha20-Poly1305
+//     seal/open, replay window, session challenges) with its key file
+//     (ReadAuthKeyFile, which refuses a file anyone but root could read or
+//     replace);
+//   - the Replicator, which owns the caches, the ftfw.Channel and the
+//     link, and the small API the takeover protocol calls: New, Run,
+//     Commit, FlushExternal, SendBulk, RequestResync, Stats, Dump;
+//   - the takeover protocol (Failover, takeover.go): on a takeover of the
+//     tracked group, the commit of the external cache into the kernel
+//     before the first VIP goes up, bounded by two advert intervals and
+//     finishing in the background past them; then the flush and the bulk
+//     of our table to the peer; on leaving MASTER and after FAULT, a
+//     resync request; a generation that keeps a stale commit from acting
+//     after a newer transition;
+//   - the one table of conntrack protocol and TCP state names (names.go),
+//     which package config parses with.
+//
+// The kernel side lives in package ctnetlink (event socket, dump, decoder,
+// batched commit), which this package does not import: whoever builds a
+// Replicator passes it in Parts (vigild: ctnetlink.ForReplicator). Package
+// twin has in-memory twins of the kernel side and of the link, so that
+// Replicators run in testing/synctest bubbles without root; the tests in
+// network namespaces run ctnetlink, UDP and conntrackd for real.
 //
 // It parses no configuration: keepalived.conf's conntrack_sync block and the
 // conntrackd.conf its conntrackd_config names are read and checked by
 // package config, and vigild hands the result over as a Config.
 //
 // It owns no VRRP logic: it never decides when to fail over. The daemon
-// calls Commit (before adding VIPs), FlushExternal and RequestResync on
-// state transitions. It must not touch package ftfw (the FTFW codec and
-// sans-I/O reliable channel, another owner), which it only uses, nor any
-// other package.
+// maps the tracked group's transitions onto Failover's calls (Takeover
+// before adding VIPs, Master, Left, Fault, BackFromFault). It must not
+// touch package ftfw (the FTFW codec and sans-I/O reliable channel,
+// another owner), which it only uses, nor any other package.
 //
 // # Data flow
 //
-//	kernel ──events/dump──▶ Listener ──▶ internal Cache ──OnUpdate──▶ loop ──Send──▶ ftfw.Channel ──▶ UDP ──▶ peer
-//	peer ──▶ UDP ──▶ loop ──Receive──▶ ftfw.Channel ──Updates──▶ external Cache ──Commit──▶ Committer ──▶ kernel
+//	kernel ──events/dump──▶ Kernel.Follow ──▶ internal Cache ──OnUpdate──▶ loop ──Send──▶ ftfw.Channel ──▶ Link ──▶ peer
+//	peer ──▶ Link ──▶ loop ──Receive──▶ ftfw.Channel ──Updates──▶ external Cache ──Commit──▶ Kernel.Commit ──▶ kernel
 //
-// # Kernel interface
+// # Kernel side
 //
-// Netlink ctnetlink (linux/netfilter/nfnetlink_conntrack.h). Events and
-// dumps are read on our own NETLINK_NETFILTER socket (a reused buffer,
-// SO_RCVBUFFORCE up to 64 MiB) and decoded without allocation by
-// decodeFlow; the tests check that decoder against ti-mo/conntrack's.
-// Create requests are encoded here too, because ti-mo issues one request
-// per round trip: a batch is acknowledged only on its last message, since
-// netlink reports every failure even without NLM_F_ACK and handles a
-// datagram's messages in order. EEXIST is retried as an update (no NAT or
-// master attributes, which the kernel refuses to change); a refused update
-// as delete + create. Flows without a master go first, then related ones.
-// Timeouts are conntrackd's: CommitTimeout if set, else the TIMEOUT the
-// peer sent minus the seconds since the entry was last updated.
-//
-// Our own commits are recognised in the event stream by netlink port id:
-// the kernel stamps an event caused by a ctnetlink request with the port id
-// of the requesting socket (nlmsg_pid), and 0 for events caused by packets.
-// The listener skips such events before decoding them; Replicator.Commit
-// puts what it wrote into the internal cache itself (after a takeover the
-// new master can resync its peer from it) and never announces it. The
-// Replicator keeps its commit sockets open while it runs (and a closed
-// committer's ids stay known for pidGrace), so events still queued after a
-// commit are known too. During a Replicator commit the event socket even
-// leaves the NEW and UPDATE groups (Listener.quiet): staying in the DESTROY
-// group keeps the kernel attaching the event extension to the new flows,
-// while nobody in the NEW group spares it building one event per committed
-// flow, which halves the commit's CPU time; a dump afterwards catches up
-// with what traffic changed meanwhile.
-//
-// When the event socket overflows (ENOBUFS) or any receive error occurs,
-// the listener subscribes a new socket, closes the old one, and dumps the
-// table again, at most once per second, forever, counting each time. The
-// new socket is joined before the old one closes: with the default
-// net.netfilter.nf_conntrack_events=2 the kernel gives a new flow its
-// event extension only while some socket listens, and a flow created in a
-// gap without listeners would never report its destruction.
+// Package ctnetlink's doc tells how the table is followed and written
+// (ctnetlink, batched creates, our own commits recognised by port id, the
+// event socket quiet during a commit, re-dumps after overflows). What the
+// Replicator relies on is the Kernel contract: Follow keeps the internal
+// cache equal to the table and reports every change its Commit did not
+// cause; Commit reports which entries it wrote, and Replicator.Commit puts
+// those into the internal cache itself (not announced: the peer sent them;
+// after a takeover a peer's resync gets them). Timeouts are conntrackd's:
+// CommitTimeout if set, else the TIMEOUT the peer sent minus the seconds
+// since the entry was last updated (CommitTimeoutSec).
 //
 // # Concurrency
 //
-// The Replicator's Run owns every goroutine of the package (the loop, the
-// UDP reader, the Listener) and waits for them when its context ends. The
-// ftfw.Channel is touched only by the loop goroutine. The caches are
-// guarded by their own mutexes; Stats and Dump take snapshots.
+// The Replicator's Run owns its goroutines (the loop, the link reader, the
+// kernel side's Follow, a commit's internal-cache update) and waits for
+// them when its context ends. The ftfw.Channel is touched only by the loop
+// goroutine. The caches are guarded by their own mutexes; Stats and Dump
+// take snapshots. A Failover's late commits run on goroutines its Close
+// ends and waits for.
 package conntracksync

@@ -54,7 +54,7 @@ const (
 	DropCommitError            // the kernel refused a commit request
 	DropSendError              // the sync socket refused a datagram
 	DropMalformed              // a sync datagram or message that does not parse
-	numDropReasons
+	NumDropReasons             // the number of reasons, for arrays indexed by DropReason
 )
 
 var dropReasonNames = [...]string{"none", "filter_protocol", "filter_address", "filter_tcp_state",

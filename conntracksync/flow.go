@@ -53,17 +53,6 @@ const (
 	TCPSynSent2    = 9
 )
 
-var tcpStateNames = [...]string{"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
-	"CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"}
-
-// TCPStateName returns the conntrack-tools spelling of a TCP state.
-func TCPStateName(s uint8) string {
-	if int(s) < len(tcpStateNames) {
-		return tcpStateNames[s]
-	}
-	return fmt.Sprintf("TCP_STATE_%d", s)
-}
-
 // Tuple is one direction of a connection, as the kernel keys it.
 // For ICMP and ICMPv6, ID holds the echo identifier and Type/Code the
 // message type and code; the ports are zero.
@@ -188,7 +177,7 @@ func (f *Flow) SNAT() (addr netip.Addr, port uint16, ok bool) {
 	if r.IsZero() {
 		return netip.Addr{}, 0, false
 	}
-	if r.Dst != f.Orig.Src || (hasPorts(r.Proto) && r.DstPort != f.Orig.SrcPort) {
+	if r.Dst != f.Orig.Src || (HasPorts(r.Proto) && r.DstPort != f.Orig.SrcPort) {
 		return r.Dst, r.DstPort, true
 	}
 	return netip.Addr{}, 0, false
@@ -200,13 +189,14 @@ func (f *Flow) DNAT() (addr netip.Addr, port uint16, ok bool) {
 	if r.IsZero() {
 		return netip.Addr{}, 0, false
 	}
-	if r.Src != f.Orig.Dst || (hasPorts(r.Proto) && r.SrcPort != f.Orig.DstPort) {
+	if r.Src != f.Orig.Dst || (HasPorts(r.Proto) && r.SrcPort != f.Orig.DstPort) {
 		return r.Src, r.SrcPort, true
 	}
 	return netip.Addr{}, 0, false
 }
 
-func hasPorts(proto uint8) bool {
+// HasPorts reports whether the kernel keys flows of proto by port.
+func HasPorts(proto uint8) bool {
 	switch proto {
 	case ProtoTCP, ProtoUDP, ProtoDCCP, ProtoSCTP, ProtoUDPLite:
 		return true

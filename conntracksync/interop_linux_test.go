@@ -1,8 +1,11 @@
-package conntracksync
+package conntracksync_test
 
 import (
 	"context"
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -99,18 +102,18 @@ func ctdKeys(out string) []string {
 
 // flowKeys renders flows the way ctdKeys parses conntrackd's output
 // (which shows the original tuple only), or with the reply tuple too.
-func flowKeys(flows []Flow, withReply bool) []string {
-	protoName := map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp", ProtoICMP: "icmp", ProtoICMPv6: "icmpv6"}
+func flowKeys(flows []ct.Flow, withReply bool) []string {
+	protoName := map[uint8]string{ct.ProtoTCP: "tcp", ct.ProtoUDP: "udp", ct.ProtoICMP: "icmp", ct.ProtoICMPv6: "icmpv6"}
 	var keys []string
 	for _, f := range flows {
 		var vals []string
-		tuples := []Tuple{f.Orig, f.Reply}
+		tuples := []ct.Tuple{f.Orig, f.Reply}
 		if !withReply {
 			tuples = tuples[:1]
 		}
 		for _, tu := range tuples {
 			vals = append(vals, tu.Src.String(), tu.Dst.String())
-			if f.Orig.Proto == ProtoICMP || f.Orig.Proto == ProtoICMPv6 {
+			if f.Orig.Proto == ct.ProtoICMP || f.Orig.Proto == ct.ProtoICMPv6 {
 				vals = append(vals, fmt.Sprint(tu.ICMPType), fmt.Sprint(tu.ICMPCode), fmt.Sprint(tu.ICMPID))
 			} else {
 				vals = append(vals, fmt.Sprint(tu.SrcPort), fmt.Sprint(tu.DstPort))
@@ -153,7 +156,7 @@ type syncPair struct {
 }
 
 func newSyncPair(t *testing.T) *syncPair {
-	needRoot(t, "conntrack", "conntrackd", "nft")
+	cttest.NeedRoot(t, "conntrack", "conntrackd", "nft")
 	lab := testnet.New(t)
 	p := &syncPair{lab: lab, vigil: lab.Host("v"), ctd: lab.Host("c"),
 		vigilAddr: netip.MustParseAddr("198.51.100.1"), conntrackdIP: netip.MustParseAddr("198.51.100.2")}
@@ -166,20 +169,20 @@ func newSyncPair(t *testing.T) *syncPair {
 
 func (p *syncPair) netns(h *testnet.Host) string { return "/run/netns/" + h.Name() }
 
-func (p *syncPair) nsOf(h *testnet.Host) testNS { return testNS{name: h.Name()} }
+func (p *syncPair) nsOf(h *testnet.Host) cttest.NS { return cttest.NS{Name: h.Name()} }
 
 func (p *syncPair) startConntrackd(t *testing.T) {
 	p.ctd.Start(t, "conntrackd", "-C", p.ctdConf)
 	log := filepath.Join(filepath.Dir(p.ctdConf), "conntrackd.log")
-	eventually(t, 10*time.Second, func() bool {
+	testnet.Eventually(t, 10*time.Second, func() bool {
 		b, _ := os.ReadFile(log)
 		return strings.Contains(string(b), "initialization completed")
 	}, "conntrackd did not start")
 }
 
-func (p *syncPair) startVigil(t *testing.T) *Replicator {
-	r, err := New(testLogger(t), Config{Interface: "sync0", LocalAddr: p.vigilAddr, PeerAddr: p.conntrackdIP,
-		Netns: p.netns(p.vigil), Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{
+func (p *syncPair) startVigil(t *testing.T) *ct.Replicator {
+	r, err := newReplicator(cttest.Logger(t), ct.Config{Interface: "sync0", LocalAddr: p.vigilAddr, PeerAddr: p.conntrackdIP,
+		Netns: p.netns(p.vigil), Filter: ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{
 			netip.MustParsePrefix("127.0.0.1/32"), netip.PrefixFrom(p.vigilAddr, 32), netip.PrefixFrom(p.conntrackdIP, 32)}}})
 	if err != nil {
 		t.Fatal(err)
@@ -197,10 +200,16 @@ func (p *syncPair) startVigil(t *testing.T) *Replicator {
 
 // commitInto writes flows into h's kernel from a committer the replicator
 // does not know, so their events look like real traffic.
-func commitInto(t testing.TB, netns string, flows []Flow) {
+func commitInto(t testing.TB, netns string, flows []ct.Flow) {
 	t.Helper()
-	if st := commitOnce(t, 2, netns, flows); st.Created != len(flows) {
-		t.Fatalf("commit %d flows: %+v", len(flows), st)
+	c, err := ctnetlink.NewCommitter(2, netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	now := time.Now()
+	if st, err := c.Commit(context.Background(), ct.SampleEntries(flows, now), now, 0); err != nil || st.Created != len(flows) {
+		t.Fatalf("commit %d flows: %+v %v", len(flows), st, err)
 	}
 }
 
@@ -211,14 +220,14 @@ func interopVigilToConntrackd(t *testing.T, n, lossPercent int) {
 		// Loss from the start, handshake included, on the receiver.
 		p.ctd.DropRandomMatch(t, "sync0", lossPercent, testnet.In, "udp dport 3780")
 	}
-	flows := genFlows(n)
+	flows := ct.SampleFlows(n)
 	commitInto(t, p.netns(p.vigil), flows[:n/2]) // before start: initial dump
 	p.startConntrackd(t)
 	r := p.startVigil(t)
 	commitInto(t, p.netns(p.vigil), flows[n/2:]) // after start: events
 	want := flowKeys(flows, false)
 	var got []string
-	eventually(t, 60*time.Second, func() bool {
+	testnet.Eventually(t, 60*time.Second, func() bool {
 		out := p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-e")
 		if os.Getenv("CTD_DEBUG") != "" {
 			t.Logf("%.600s", out)
@@ -227,7 +236,7 @@ func interopVigilToConntrackd(t *testing.T, n, lossPercent int) {
 		got = ctdKeys(out)
 		return len(got) >= len(want)
 	}, "conntrackd's external cache has %v of %d entries (vigil: %v)",
-		lazy(func() string { return fmt.Sprint(len(got)) }), len(want), lazy(func() string { return fmt.Sprintf("%+v", r.Stats()) }))
+		cttest.Lazy(func() string { return fmt.Sprint(len(got)) }), len(want), cttest.Lazy(func() string { return fmt.Sprintf("%+v", r.Stats()) }))
 	if missing, extra := diffKeys(got, want); len(missing)+len(extra) > 0 {
 		t.Fatalf("conntrackd's external cache differs from vigil's table: %d missing (%q), %d extra (%q)", len(missing), first(missing, 5), len(extra), first(extra, 5))
 	}
@@ -235,7 +244,7 @@ func interopVigilToConntrackd(t *testing.T, n, lossPercent int) {
 	// the kernel entries (reply tuples, marks, states, timeouts).
 	p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-c")
 	slack := uint32(time.Since(start)/time.Second) + 5
-	checkKernel(t, p.nsOf(p.ctd), flows, func(f *Flow) uint32 { return f.TimeoutSec }, slack)
+	cttest.CheckKernel(t, p.nsOf(p.ctd), flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, slack)
 	t.Logf("vigil stats: %+v", r.Stats())
 }
 
@@ -244,17 +253,17 @@ func interopConntrackdToVigil(t *testing.T, n, lossPercent int) {
 	if lossPercent > 0 {
 		p.vigil.DropRandomMatch(t, "sync0", lossPercent, testnet.In, "udp dport 3780")
 	}
-	flows := genFlows(n)
+	flows := ct.SampleFlows(n)
 	commitInto(t, p.netns(p.ctd), flows[:n/2])
 	p.startConntrackd(t)
 	r := p.startVigil(t)
 	commitInto(t, p.netns(p.ctd), flows[n/2:])
 	want := flowKeys(flows, true)
-	eventually(t, 60*time.Second, func() bool { return r.Stats().External >= len(want) },
-		"vigil's external cache has %v of %d entries (%v)", lazy(func() string { return fmt.Sprint(r.Stats().External) }), len(want),
-		lazy(func() string { return fmt.Sprintf("%+v", r.Stats()) }))
+	testnet.Eventually(t, 60*time.Second, func() bool { return r.Stats().External >= len(want) },
+		"vigil's external cache has %v of %d entries (%v)", cttest.Lazy(func() string { return fmt.Sprint(r.Stats().External) }), len(want),
+		cttest.Lazy(func() string { return fmt.Sprintf("%+v", r.Stats()) }))
 	_, ext := r.Dump()
-	var got []Flow
+	var got []ct.Flow
 	for _, e := range ext {
 		got = append(got, e.Flow)
 	}
@@ -262,13 +271,13 @@ func interopConntrackdToVigil(t *testing.T, n, lossPercent int) {
 		t.Fatalf("vigil's external cache differs from conntrackd's table: %d missing (%q), %d extra (%q)", len(missing), first(missing, 5), len(extra), first(extra, 5))
 	}
 	// State and marks too, not only tuples.
-	byKey := make(map[Key]Flow, len(got))
+	byKey := make(map[ct.Key]ct.Flow, len(got))
 	for _, f := range got {
 		byKey[f.Key()] = f
 	}
 	for i := range flows {
 		g := byKey[flows[i].Key()]
-		if g.TCPState != flows[i].TCPState || g.Mark != flows[i].Mark || g.Status&StatusAssured != flows[i].Status&StatusAssured {
+		if g.TCPState != flows[i].TCPState || g.Mark != flows[i].Mark || g.Status&ct.StatusAssured != flows[i].Status&ct.StatusAssured {
 			t.Fatalf("flow %s received as %s", &flows[i], &g)
 		}
 	}

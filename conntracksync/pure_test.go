@@ -49,7 +49,7 @@ func TestFilterCheck(t *testing.T) {
 func TestCacheChangesAndReplace(t *testing.T) {
 	c := NewCache()
 	now := time.Unix(1000, 0)
-	flows := genFlows(10)
+	flows := SampleFlows(10)
 	for _, f := range flows {
 		if !c.Put(f, now) {
 			t.Fatal("new flow not reported as a change")
@@ -64,7 +64,7 @@ func TestCacheChangesAndReplace(t *testing.T) {
 	if !c.Put(f, now) {
 		t.Fatal("a mark change is not reported")
 	}
-	extra := genFlows(12)[11]
+	extra := SampleFlows(12)[11]
 	changed, removed := c.Replace(append([]Flow{flows[1], extra}, flows[2:5]...), now)
 	if len(changed) != 1 || changed[0].Key() != extra.Key() || len(removed) != 6 || c.Len() != 5 {
 		t.Fatalf("Replace: changed %d, removed %d, len %d", len(changed), len(removed), c.Len())
@@ -84,14 +84,14 @@ func TestCommitTimeout(t *testing.T) {
 		{&Entry{Flow: Flow{TimeoutSec: 10}, Updated: now.Add(-30 * time.Second)}, 0, 1},
 		{&Entry{}, 0, DefaultCommitTimeoutSec},
 	} {
-		if got := commitTimeoutSec(tc.e, now, tc.ct); got != tc.want {
-			t.Errorf("commitTimeoutSec(%d s, %v since update, ct %v) = %d, want %d", tc.e.Flow.TimeoutSec, now.Sub(tc.e.Updated), tc.ct, got, tc.want)
+		if got := CommitTimeoutSec(tc.e, now, tc.ct); got != tc.want {
+			t.Errorf("CommitTimeoutSec(%d s, %v since update, ct %v) = %d, want %d", tc.e.Flow.TimeoutSec, now.Sub(tc.e.Updated), tc.ct, got, tc.want)
 		}
 	}
 }
 
 func TestWireConversionRoundTrip(t *testing.T) {
-	flows := genFlows(2000)
+	flows := SampleFlows(2000)
 	// Related flows, zones, labels, sequence adjustment and SCTP too.
 	r := flows[0]
 	r.Orig.SrcPort, r.Master = 20, flows[0].Orig
@@ -116,7 +116,7 @@ func TestWireConversionRoundTrip(t *testing.T) {
 }
 
 func TestCompactRoundTrip(t *testing.T) {
-	flows := genFlows(3000)
+	flows := SampleFlows(3000)
 	s := Flow{Orig: Tuple{Src: netip.MustParseAddr("192.0.2.7"), Dst: netip.MustParseAddr("198.51.100.7"), Proto: ProtoSCTP, SrcPort: 5, DstPort: 6},
 		SCTPState: 3, SCTPVTagOrig: 0x01020304, SCTPVTagRep: 0x05060708, Zone: 9, Labels: "\x01\x00\x00\x00\x00\x00\x00\x80",
 		SeqAdjOrig: SeqAdj{1, 2, 3}, SeqAdjReply: SeqAdj{4, 5, 6}, Status: StatusConfirmed, TimeoutSec: 50, Helper: "sip",
@@ -138,5 +138,43 @@ func TestCompactRoundTrip(t *testing.T) {
 		if !sameState(string(encodeFlow(nil, &f)), string(encodeFlow(nil, &g2))) {
 			t.Fatal("a timeout change is a state change")
 		}
+	}
+}
+
+// TestNames: the one table of protocol and TCP state names reads every
+// spelling conntrackd's configuration accepts, in any case, and prints the
+// kernel's name of each value.
+func TestNames(t *testing.T) {
+	for s, want := range map[string]uint8{"tcp": ProtoTCP, "UDP": ProtoUDP, "icmp": ProtoICMP, "ICMPV6": ProtoICMPv6,
+		"ipv6-icmp": ProtoICMPv6, "sctp": ProtoSCTP, "dccp": ProtoDCCP, "udplite": ProtoUDPLite, "gre": ProtoGRE} {
+		if got, ok := ProtocolByName(s); !ok || got != want {
+			t.Errorf("ProtocolByName(%q) = %d %v, want %d", s, got, ok, want)
+		}
+	}
+	if _, ok := ProtocolByName("6"); ok {
+		t.Error("a number is not a protocol name")
+	}
+	for s, want := range map[string]uint8{"syn_sent": TCPSynSent, "ESTABLISHED": TCPEstablished, "closed": TCPClose,
+		"CLOSE": TCPClose, "listen": TCPSynSent2, "SYN_SENT2": TCPSynSent2, "time_wait": TCPTimeWait} {
+		if got, ok := TCPStateByName(s); !ok || got != want {
+			t.Errorf("TCPStateByName(%q) = %d %v, want %d", s, got, ok, want)
+		}
+	}
+	if _, ok := TCPStateByName("NONE"); ok {
+		t.Error("NONE is not a state a filter can name")
+	}
+	for n, want := range map[uint8]string{TCPNone: "NONE", TCPClose: "CLOSE", TCPSynSent2: "SYN_SENT2", 42: "TCP_STATE_42"} {
+		if got := TCPStateName(n); got != want {
+			t.Errorf("TCPStateName(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := ProtocolName(ProtoICMPv6) + " " + ProtocolName(200); got != "ICMPv6 200" {
+		t.Errorf("ProtocolName: %q", got)
+	}
+	if got, want := TCPStateNames(), "SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE or LISTEN"; got != want {
+		t.Errorf("TCPStateNames() = %q, want %q", got, want)
+	}
+	if got, want := ProtocolNames(), "TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE"; got != want {
+		t.Errorf("ProtocolNames() = %q, want %q", got, want)
 	}
 }

@@ -1,8 +1,12 @@
-package conntracksync
+package conntracksync_test
 
 import (
 	"context"
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
+	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
@@ -15,7 +19,7 @@ import (
 type vigilNode struct {
 	host   *testnet.Host
 	addr   netip.Addr
-	r      *Replicator
+	r      *ct.Replicator
 	cancel func()
 	done   chan struct{}
 }
@@ -33,9 +37,11 @@ func startNodeTB(t testing.TB, h *testnet.Host, local, peer netip.Addr) *vigilNo
 // keyed with keyFile ("": unauthenticated).
 func startSyncNode(t testing.TB, h *testnet.Host, local, peer netip.Addr, keyFile string) *vigilNode {
 	t.Helper()
-	r, err := New(testLogger(t).With("node", h.Name()), Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
+	log := cttest.Logger(t).With("node", h.Name())
+	cfg := ct.Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
 		Netns: "/run/netns/" + h.Name(), AuthKeyFile: keyFile,
-		Filter: Filter{AddressPolicy: Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}})
+		Filter: ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}}
+	r, err := newReplicator(log, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +57,11 @@ func startSyncNode(t testing.TB, h *testnet.Host, local, peer netip.Addr, keyFil
 	return n
 }
 
+// newReplicator builds a Replicator on the real kernel side.
+func newReplicator(log *slog.Logger, cfg ct.Config) (*ct.Replicator, error) {
+	return ct.New(log, cfg, ct.Parts{Kernel: ctnetlink.ForReplicator(log, cfg)})
+}
+
 func (n *vigilNode) stop() {
 	n.cancel()
 	<-n.done
@@ -62,7 +73,7 @@ func (n *vigilNode) stop() {
 // kernel without echoing them back; a restarted backup gets everything
 // again without operator action; junk datagrams are counted.
 func TestReplicatorPairTakeover(t *testing.T) {
-	needRoot(t, "conntrack", "nft")
+	cttest.NeedRoot(t, "conntrack", "nft")
 	lab := testnet.New(t)
 	h1, h2 := lab.Host("fw1"), lab.Host("fw2")
 	a, b := lab.Wire(h1, "sync0", h2, "sync0")
@@ -72,7 +83,7 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	h1.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
 	h2.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
 
-	flows := genFlows(3000)
+	flows := ct.SampleFlows(3000)
 	commitInto(t, "/run/netns/"+h1.Name(), flows[:1500])
 	fw1 := startNode(t, h1, ip1, ip2)
 	fw2 := startNode(t, h2, ip2, ip1)
@@ -81,10 +92,12 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	converged := func(n *vigilNode, want int) func() bool {
 		return func() bool { return n.r.Stats().External == want }
 	}
-	stats := func(n *vigilNode) fmt.Stringer { return lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) }) }
-	eventually(t, 30*time.Second, converged(fw2, len(flows)), "fw2 external cache: %v", stats(fw2))
+	stats := func(n *vigilNode) fmt.Stringer {
+		return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
+	}
+	testnet.Eventually(t, 30*time.Second, converged(fw2, len(flows)), "fw2 external cache: %v", stats(fw2))
 	_, ext := fw2.r.Dump()
-	var got []Flow
+	var got []ct.Flow
 	for _, e := range ext {
 		got = append(got, e.Flow)
 	}
@@ -96,7 +109,7 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	// lossy link it may arrive late —, answered and acknowledged, no bulk
 	// waiting for the one before it), so that whatever fw1 receives from now
 	// on comes from the commit.
-	eventually(t, 30*time.Second, func() bool {
+	testnet.Eventually(t, 30*time.Second, func() bool {
 		s1, s2 := fw1.r.Stats(), fw2.r.Stats()
 		return s1.ResyncsSent > 0 && s2.ResyncsReceived >= s1.ResyncsSent &&
 			s1.Backlog == 0 && s2.Backlog == 0 && s2.Bulks > 0 &&
@@ -109,14 +122,14 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	if err != nil || st.Created != len(flows) || st.Failed != 0 {
 		t.Fatalf("commit: %+v, %v", st, err)
 	}
-	checkKernel(t, testNS{name: h2.Name()}, flows, func(f *Flow) uint32 { return f.TimeoutSec }, 60)
-	eventually(t, 10*time.Second, func() bool { return fw2.r.Stats().Internal == len(flows) }, "fw2 internal cache after commit: %v", stats(fw2))
+	cttest.CheckKernel(t, cttest.NS{Name: h2.Name()}, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
+	testnet.Eventually(t, 10*time.Second, func() bool { return fw2.r.Stats().Internal == len(flows) }, "fw2 internal cache after commit: %v", stats(fw2))
 	if n := fw2.r.FlushExternal(); n != len(flows) {
 		t.Fatalf("FlushExternal flushed %d", n)
 	}
 	// Our own commit is not echoed to fw1: wait for fw2 to be idle, then
 	// check that fw1 received nothing.
-	eventually(t, 10*time.Second, func() bool {
+	testnet.Eventually(t, 10*time.Second, func() bool {
 		s := fw2.r.Stats()
 		return s.Backlog == 0 && !s.Channel.BulkWaiting
 	}, "fw2 backlog: %v", stats(fw2))
@@ -132,17 +145,17 @@ func TestReplicatorPairTakeover(t *testing.T) {
 
 	// fw1 goes back to backup and asks fw2 for everything.
 	fw1.r.RequestResync()
-	eventually(t, 30*time.Second, converged(fw1, len(flows)), "fw1 external cache after RequestResync: %v", stats(fw1))
+	testnet.Eventually(t, 30*time.Second, converged(fw1, len(flows)), "fw1 external cache after RequestResync: %v", stats(fw1))
 
 	// Restart of fw1 (the backup): it gets the whole table without any
 	// operator action.
 	fw1.stop()
 	fw1 = startNode(t, h1, ip1, ip2)
-	eventually(t, 30*time.Second, converged(fw1, len(flows)), "restarted fw1 external cache: %v", stats(fw1))
+	testnet.Eventually(t, 30*time.Second, converged(fw1, len(flows)), "restarted fw1 external cache: %v", stats(fw1))
 
 	// Junk from the peer's address is dropped and counted.
-	err = inNetnsPath("/run/netns/"+h2.Name(), func() error {
-		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: ip2.AsSlice()}, &net.UDPAddr{IP: ip1.AsSlice(), Port: DefaultPort})
+	err = h2.Do(func() error {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: ip2.AsSlice()}, &net.UDPAddr{IP: ip1.AsSlice(), Port: ct.DefaultPort})
 		if err != nil {
 			return err
 		}
@@ -157,15 +170,13 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() bool { return fw1.r.Stats().Drops["bad_length"] > 0 }, "junk not counted: %v", stats(fw1))
+	testnet.Eventually(t, 10*time.Second, func() bool { return fw1.r.Stats().Drops["bad_length"] > 0 }, "junk not counted: %v", stats(fw1))
 }
-
-var inNetnsPath = inNetns
 
 // The sync link works over IPv6 too (udp6, SO_BINDTODEVICE), and Run
 // leaves no goroutine behind when its context ends.
 func TestReplicatorIPv6LinkAndCleanShutdown(t *testing.T) {
-	needRoot(t, "conntrack")
+	cttest.NeedRoot(t, "conntrack")
 	before := runtime.NumGoroutine()
 	lab := testnet.New(t)
 	h1, h2 := lab.Host("a6"), lab.Host("b6")
@@ -173,14 +184,14 @@ func TestReplicatorIPv6LinkAndCleanShutdown(t *testing.T) {
 	a.AddAddr(t, "2001:db8:5::1/64")
 	b.AddAddr(t, "2001:db8:5::2/64")
 	ip1, ip2 := netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:5::2")
-	flows := genFlows(500)
+	flows := ct.SampleFlows(500)
 	commitInto(t, "/run/netns/"+h1.Name(), flows)
 	n1 := startNode(t, h1, ip1, ip2)
 	n2 := startNode(t, h2, ip2, ip1)
-	eventually(t, 20*time.Second, func() bool { return n2.r.Stats().External == len(flows) },
-		"external cache over IPv6: %v", lazy(func() string { return fmt.Sprintf("%+v", n2.r.Stats()) }))
+	testnet.Eventually(t, 20*time.Second, func() bool { return n2.r.Stats().External == len(flows) },
+		"external cache over IPv6: %v", cttest.Lazy(func() string { return fmt.Sprintf("%+v", n2.r.Stats()) }))
 	n1.stop()
 	n2.stop()
-	eventually(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= before },
-		"goroutines: %v before, %v after", before, lazy(func() string { return fmt.Sprint(runtime.NumGoroutine()) }))
+	testnet.Eventually(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= before },
+		"goroutines: %v before, %v after", before, cttest.Lazy(func() string { return fmt.Sprint(runtime.NumGoroutine()) }))
 }

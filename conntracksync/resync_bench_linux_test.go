@@ -1,8 +1,9 @@
-package conntracksync
+package conntracksync_test
 
 import (
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"net/netip"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // starts bulks asked for by its peer at least a second apart (ftfw's bulk
 // gate): the wait for that is left out of the timing.
 func BenchmarkBulkResync(b *testing.B) {
-	needRoot(b, "conntrack")
+	cttest.NeedRoot(b, "conntrack")
 	lab := testnet.New(b)
 	h1, h2 := lab.Host("s"), lab.Host("r")
 	a, c := lab.Wire(h1, "sync0", h2, "sync0")
@@ -22,16 +23,16 @@ func BenchmarkBulkResync(b *testing.B) {
 	c.AddAddr(b, "198.51.100.2/24")
 	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
 	const n = 100000
-	commitInto(b, "/run/netns/"+h1.Name(), genFlows(n))
+	commitInto(b, "/run/netns/"+h1.Name(), ct.SampleFlows(n))
 	s := startNodeTB(b, h1, ip1, ip2)
 	r := startNodeTB(b, h2, ip2, ip1)
-	eventually(b, 60*time.Second, func() bool { return r.r.Stats().External == n }, "initial sync")
+	testnet.Eventually(b, 60*time.Second, func() bool { return r.r.Stats().External == n }, "initial sync")
 	// The session's bulks (ours and the one its RESYNC asked for) finished.
-	eventually(b, 60*time.Second, func() bool {
+	testnet.Eventually(b, 60*time.Second, func() bool {
 		st := s.r.Stats()
 		return st.Backlog == 0 && !st.Channel.BulkWaiting
 	}, "sender idle")
-	cpu0 := cpuTime()
+	cpu0 := cttest.CPUTime()
 	last := time.Now()
 	for b.Loop() {
 		if wait := time.Until(last.Add(1100 * time.Millisecond)); wait > 0 {
@@ -47,12 +48,5 @@ func BenchmarkBulkResync(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/resync")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/1e6, "cpu-ms/resync")
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((cttest.CPUTime()-cpu0).Nanoseconds())/float64(b.N)/1e6, "cpu-ms/resync")
 }

@@ -1,7 +1,8 @@
-package conntracksync
+package conntracksync_test
 
 import (
 	"encoding/binary"
+	ct "github.com/vigil-ha/vigil/conntracksync"
 	"net/netip"
 	"testing"
 
@@ -62,7 +63,7 @@ func (s *spoofer) send(t *testing.T, src, dst netip.Addr, msgs ...ftfw.Message) 
 			t.Fatal(err)
 		}
 	}
-	if err := s.sendRaw(src, dst, DefaultPort, payload); err != nil {
+	if err := s.sendRaw(src, dst, ct.DefaultPort, payload); err != nil {
 		t.Fatalf("spoofed send: %v", err)
 	}
 }

@@ -53,6 +53,6 @@ type ListenerStats struct {
 	Redumps      uint64                 `json:"redumps"`    // dumps after a receive error (ENOBUFS and others)
 	RecvErrors   uint64                 `json:"recv_errors"`
 	LastError    string                 `json:"last_error"`
-	Filtered     [numDropReasons]uint64 `json:"filtered"` // by DropReason (index)
+	Filtered     [NumDropReasons]uint64 `json:"filtered"` // by DropReason (index)
 	DecodeErrors uint64                 `json:"decode_errors"`
 }

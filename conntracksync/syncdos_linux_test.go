@@ -1,7 +1,9 @@
-package conntracksync
+package conntracksync_test
 
 import (
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"net/netip"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ type spoofLab struct {
 	h1         *testnet.Host
 	ip1, ip2   netip.Addr
 	att        *spoofer
-	flows      []Flow
+	flows      []ct.Flow
 	next       int
 	stats1     fmt.Stringer
 	stats2     fmt.Stringer
@@ -28,7 +30,7 @@ type spoofLab struct {
 }
 
 func newSpoofLab(t *testing.T) *spoofLab {
-	needRoot(t, "conntrack", "nft")
+	cttest.NeedRoot(t, "conntrack", "nft")
 	lab := testnet.New(t)
 	sw := lab.Switch("sw")
 	h1, h2, ha := lab.Host("fw1"), lab.Host("fw2"), lab.Host("att")
@@ -36,17 +38,17 @@ func newSpoofLab(t *testing.T) *spoofLab {
 	sw.Attach(h2, "sync0").AddAddr(t, "198.51.100.2/24")
 	sw.Attach(ha, "att0").AddAddr(t, "198.51.100.66/24")
 	l := &spoofLab{h1: h1, ip1: netip.MustParseAddr("198.51.100.1"), ip2: netip.MustParseAddr("198.51.100.2"),
-		att: newSpoofer(t, ha), flows: genFlows(3000)}
+		att: newSpoofer(t, ha), flows: ct.SampleFlows(3000)}
 	commitInto(t, "/run/netns/"+h1.Name(), l.flows[:1000])
 	l.next = 1000
 	l.fw1 = startNode(t, h1, l.ip1, l.ip2)
 	l.fw2 = startNode(t, h2, l.ip2, l.ip1)
-	l.stats1 = lazy(func() string { return fmt.Sprintf("%+v", l.fw1.r.Stats()) })
-	l.stats2 = lazy(func() string { return fmt.Sprintf("%+v", l.fw2.r.Stats()) })
+	l.stats1 = cttest.Lazy(func() string { return fmt.Sprintf("%+v", l.fw1.r.Stats()) })
+	l.stats2 = cttest.Lazy(func() string { return fmt.Sprintf("%+v", l.fw2.r.Stats()) })
 	l.converged2 = func(want int) func() bool { return func() bool { return l.fw2.r.Stats().External == want } }
-	eventually(t, 30*time.Second, l.converged2(l.next), "fw2 external cache: %v", l.stats2)
+	testnet.Eventually(t, 30*time.Second, l.converged2(l.next), "fw2 external cache: %v", l.stats2)
 	// Idle: both sessions' bulks sent and acknowledged, no bulk waiting.
-	eventually(t, 30*time.Second, func() bool {
+	testnet.Eventually(t, 30*time.Second, func() bool {
 		s1, s2 := l.fw1.r.Stats(), l.fw2.r.Stats()
 		return s1.Backlog == 0 && s2.Backlog == 0 && !s1.Channel.BulkWaiting && !s2.Channel.BulkWaiting && s1.Bulks > 0
 	}, "channels idle: fw1 %v fw2 %v", l.stats1, l.stats2)
@@ -73,22 +75,22 @@ func TestSpoofedSeqJumpDoesNotWedgeReceiver(t *testing.T) {
 
 	before := l.fw2.r.Stats()
 	l.att.send(t, l.ip1, l.ip2, alive(before.Channel.PeerNext+1<<20))
-	eventually(t, 10*time.Second, func() bool {
+	testnet.Eventually(t, 10*time.Second, func() bool {
 		s := l.fw2.r.Stats()
 		return s.Channel.MsgsReceived > before.Channel.MsgsReceived && (s.Drops["seq_jump"] > 0 || s.Channel.Gaps > before.Channel.Gaps)
 	}, "the spoofed jump did not reach fw2: %v", l.stats2)
 	l.more(t, 300)
-	eventually(t, 20*time.Second, l.converged2(l.next), "fw2 external cache after a spoofed jump of 2^20: %v\nfw1 %v", l.stats2, l.stats1)
+	testnet.Eventually(t, 20*time.Second, l.converged2(l.next), "fw2 external cache after a spoofed jump of 2^20: %v\nfw1 %v", l.stats2, l.stats1)
 	if s := l.fw2.r.Stats(); s.Drops["seq_jump"] == 0 {
 		t.Errorf("the jump of 2^20 was not dropped as seq_jump: %+v", s)
 	}
 
 	before = l.fw2.r.Stats()
 	l.att.send(t, l.ip1, l.ip2, alive(before.Channel.PeerNext+4000))
-	eventually(t, 10*time.Second, func() bool { return l.fw2.r.Stats().Channel.Gaps > before.Channel.Gaps },
+	testnet.Eventually(t, 10*time.Second, func() bool { return l.fw2.r.Stats().Channel.Gaps > before.Channel.Gaps },
 		"the spoofed jump of 4000 did not reach fw2: %v", l.stats2)
 	l.more(t, 100)
-	eventually(t, 20*time.Second, l.converged2(l.next), "fw2 external cache after a spoofed jump of 4000: %v\nfw1 %v", l.stats2, l.stats1)
+	testnet.Eventually(t, 20*time.Second, l.converged2(l.next), "fw2 external cache after a spoofed jump of 4000: %v\nfw1 %v", l.stats2, l.stats1)
 	if s := l.fw2.r.Stats(); s.Channel.Desyncs == 0 {
 		t.Errorf("converged without leaving the forged window? %+v", s)
 	}
@@ -109,11 +111,11 @@ func TestSpoofedResyncFlood(t *testing.T) {
 		time.Sleep(2 * time.Millisecond) // let fw1 take it, so the next one gets the next seq
 	}
 	// Most land in fw1's window (a real message of fw2 may take a seq first).
-	eventually(t, 10*time.Second, func() bool { return l.fw1.r.Stats().ResyncsReceived >= before.ResyncsReceived+25 },
+	testnet.Eventually(t, 10*time.Second, func() bool { return l.fw1.r.Stats().ResyncsReceived >= before.ResyncsReceived+25 },
 		"the spoofed RESYNCs did not reach fw1: %v", l.stats1)
 	l.more(t, 500)
-	eventually(t, 30*time.Second, l.converged2(l.next), "fw2 external cache during the flood's aftermath: %v\nfw1 %v", l.stats2, l.stats1)
-	eventually(t, 30*time.Second, func() bool {
+	testnet.Eventually(t, 30*time.Second, l.converged2(l.next), "fw2 external cache during the flood's aftermath: %v\nfw1 %v", l.stats2, l.stats1)
+	testnet.Eventually(t, 30*time.Second, func() bool {
 		s := l.fw1.r.Stats()
 		return s.Backlog == 0 && !s.Channel.BulkWaiting
 	}, "fw1 idle: %v", l.stats1)

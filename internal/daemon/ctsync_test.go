@@ -250,8 +250,8 @@ func TestCTTrackInstance(t *testing.T) {
 func TestCTCommitBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newCTRig(t, loadConf(t, ctTestConf("FW", "")))
-		if r.c.commitBound != 2*time.Second {
-			t.Fatalf("commit bound %s, want 2s (two advert intervals)", r.c.commitBound)
+		if r.c.fo.Bound() != 2*time.Second {
+			t.Fatalf("commit bound %s, want 2s (two advert intervals)", r.c.fo.Bound())
 		}
 		r.rep.commitTook = 5 * time.Second
 		start := time.Now()
@@ -289,8 +289,7 @@ func TestCTCommitBound(t *testing.T) {
 		if got, want := r.ev.get(), []string{"commit", "vips eth0", "resync", "commit done"}; !slices.Equal(got, want) {
 			t.Fatalf("stale late commit: %q, want %q", got, want)
 		}
-		r.c.cancelLate()
-		r.c.late.Wait()
+		r.c.fo.Close()
 	})
 }
 

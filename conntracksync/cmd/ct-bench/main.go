@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -135,7 +136,7 @@ func genFlows(from, n int) []conntracksync.Entry {
 }
 
 func inject(netns string, es []conntracksync.Entry) error {
-	c, err := conntracksync.NewCommitter(2, netns)
+	c, err := ctnetlink.NewCommitter(2, netns)
 	if err != nil {
 		return err
 	}

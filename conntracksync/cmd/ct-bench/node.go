@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
 )
 
 // runNode is the child process mode: one vigil Replicator in a namespace,
@@ -53,9 +54,10 @@ func runNode(args []string) error {
 	}
 	l, p := netip.MustParseAddr(*local), netip.MustParseAddr(*peer)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	r, err := conntracksync.New(log, conntracksync.Config{Interface: *iface, LocalAddr: l, PeerAddr: p, Netns: *netns,
+	cfg := conntracksync.Config{Interface: *iface, LocalAddr: l, PeerAddr: p, Netns: *netns,
 		Filter: conntracksync.Filter{AddressPolicy: conntracksync.Ignore,
-			Addresses: []netip.Prefix{netip.PrefixFrom(l, l.BitLen()), netip.PrefixFrom(p, p.BitLen())}}})
+			Addresses: []netip.Prefix{netip.PrefixFrom(l, l.BitLen()), netip.PrefixFrom(p, p.BitLen())}}}
+	r, err := conntracksync.New(log, cfg, conntracksync.Parts{Kernel: ctnetlink.ForReplicator(log, cfg)})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
-package conntracksync
+package ctnetlink
 
 import (
 	"encoding/binary"
+	ct "github.com/vigil-ha/vigil/conntracksync"
 	"net/netip"
 )
 
@@ -164,14 +165,14 @@ func (w *nlb) msgEnd(start int) {
 	binary.NativeEndian.PutUint32(w.b[start:], uint32(len(w.b)-start))
 }
 
-func family(t Tuple) uint8 {
+func family(t ct.Tuple) uint8 {
 	if t.Src.Is4() {
 		return afInet
 	}
 	return afInet6
 }
 
-func (w *nlb) tuple(typ uint16, t Tuple) {
+func (w *nlb) tuple(typ uint16, t ct.Tuple) {
 	w.begin(typ)
 	w.begin(ctaTupleIP)
 	if t.Src.Is4() {
@@ -185,16 +186,16 @@ func (w *nlb) tuple(typ uint16, t Tuple) {
 	w.begin(ctaTupleProto)
 	w.u8(ctaProtoNum, t.Proto)
 	switch t.Proto {
-	case ProtoICMP:
+	case ct.ProtoICMP:
 		w.be16(ctaProtoICMPID, t.ICMPID)
 		w.u8(ctaProtoICMPType, t.ICMPType)
 		w.u8(ctaProtoICMPCode, t.ICMPCode)
-	case ProtoICMPv6:
+	case ct.ProtoICMPv6:
 		w.be16(ctaProtoICMP6ID, t.ICMPID)
 		w.u8(ctaProtoICMP6Typ, t.ICMPType)
 		w.u8(ctaProtoICMP6Cod, t.ICMPCode)
 	default:
-		if hasPorts(t.Proto) {
+		if ct.HasPorts(t.Proto) {
 			w.be16(ctaProtoSrcPort, t.SrcPort)
 			w.be16(ctaProtoDstPort, t.DstPort)
 		}
@@ -212,7 +213,7 @@ func (w *nlb) nat(typ uint16, a netip.Addr, port uint16, proto uint8) {
 		w.addr(ctaNATV6MinIP, a)
 		w.addr(ctaNATV6MaxIP, a)
 	}
-	if hasPorts(proto) {
+	if ct.HasPorts(proto) {
 		w.begin(ctaNATProto)
 		w.be16(ctaNATPortMin, port)
 		w.be16(ctaNATPortMax, port)
@@ -232,7 +233,7 @@ const (
 
 // appendFlow appends one ctnetlink request for f to w. timeout is the
 // CTA_TIMEOUT to set, in seconds.
-func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack bool) {
+func (w *nlb) appendFlow(op commitOp, f *ct.Flow, timeout uint32, seq uint32, ack bool) {
 	var flags uint16 = nlmFRequest
 	if ack {
 		flags |= nlmFAck
@@ -271,11 +272,11 @@ func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack b
 	if op == opCreate {
 		// The kernel derives these from the NAT setup below; it refuses
 		// NAT_DONE bits it did not set itself on some versions.
-		status &^= StatusSrcNATDone | StatusDstNATDone | StatusSrcNAT | StatusDstNAT
+		status &^= ct.StatusSrcNATDone | ct.StatusDstNATDone | ct.StatusSrcNAT | ct.StatusDstNAT
 	} else {
-		status &^= StatusSrcNATDone | StatusDstNATDone | StatusSrcNAT | StatusDstNAT | StatusExpected | StatusHelper
+		status &^= ct.StatusSrcNATDone | ct.StatusDstNATDone | ct.StatusSrcNAT | ct.StatusDstNAT | ct.StatusExpected | ct.StatusHelper
 	}
-	status &^= StatusDying | StatusTemplate | StatusUntracked | StatusOffload | StatusHWOffload
+	status &^= ct.StatusDying | ct.StatusTemplate | ct.StatusUntracked | ct.StatusOffload | ct.StatusHWOffload
 	w.be32(ctaStatus, status)
 	w.be32(ctaTimeout, timeout)
 	if f.Mark != 0 {
@@ -285,7 +286,7 @@ func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack b
 		w.be16(ctaZone, f.Zone)
 	}
 	switch f.Orig.Proto {
-	case ProtoTCP:
+	case ct.ProtoTCP:
 		w.begin(ctaProtoinfo)
 		w.begin(ctaProtoinfoTCP)
 		w.u8(ctaTCPState, f.TCPState)
@@ -301,7 +302,7 @@ func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack b
 		w.attr(ctaTCPFlagsReply, tcpFlagsBeLiberal[:])
 		w.end()
 		w.end()
-	case ProtoSCTP:
+	case ct.ProtoSCTP:
 		w.begin(ctaProtoinfo)
 		w.begin(ctaProtoinfoSCTP)
 		w.u8(ctaSCTPState, f.SCTPState)
@@ -309,7 +310,7 @@ func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack b
 		w.be32(ctaSCTPVTagRepl, f.SCTPVTagRep)
 		w.end()
 		w.end()
-	case ProtoDCCP:
+	case ct.ProtoDCCP:
 		w.begin(ctaProtoinfo)
 		w.begin(ctaProtoinfoDCCP)
 		w.u8(ctaDCCPState, f.DCCPState)
@@ -333,8 +334,8 @@ func (w *nlb) appendFlow(op commitOp, f *Flow, timeout uint32, seq uint32, ack b
 			w.end()
 		}
 	}
-	if f.SeqAdjOrig != (SeqAdj{}) || f.SeqAdjReply != (SeqAdj{}) {
-		for i, s := range [2]SeqAdj{f.SeqAdjOrig, f.SeqAdjReply} {
+	if f.SeqAdjOrig != (ct.SeqAdj{}) || f.SeqAdjReply != (ct.SeqAdj{}) {
+		for i, s := range [2]ct.SeqAdj{f.SeqAdjOrig, f.SeqAdjReply} {
 			w.begin(uint16(ctaSeqAdjOrig + i))
 			w.be32(ctaSeqAdjCorrPos, s.CorrectionPos)
 			w.be32(ctaSeqAdjOffBef, s.OffsetBefore)

@@ -1,8 +1,9 @@
-package conntracksync
+package ctnetlink
 
 import (
 	"encoding/binary"
 	"errors"
+	ct "github.com/vigil-ha/vigil/conntracksync"
 	"net/netip"
 )
 
@@ -66,21 +67,21 @@ func addrOf(v []byte) netip.Addr {
 	return netip.Addr{}
 }
 
-func decodeTuple(b []byte, t *Tuple) error {
+func decodeTuple(b []byte, t *ct.Tuple) error {
 	if err := decodeTupleAttrs(b, t); err != nil {
 		return err
 	}
 	// Keep only what the protocol uses, so that keys compare equal.
-	if !hasPorts(t.Proto) {
+	if !ct.HasPorts(t.Proto) {
 		t.SrcPort, t.DstPort = 0, 0
 	}
-	if t.Proto != ProtoICMP && t.Proto != ProtoICMPv6 {
+	if t.Proto != ct.ProtoICMP && t.Proto != ct.ProtoICMPv6 {
 		t.ICMPType, t.ICMPCode, t.ICMPID = 0, 0, 0
 	}
 	return nil
 }
 
-func decodeTupleAttrs(b []byte, t *Tuple) error {
+func decodeTupleAttrs(b []byte, t *ct.Tuple) error {
 	return attrs(b, func(typ uint16, v []byte) error {
 		switch typ {
 		case ctaTupleIP:
@@ -116,7 +117,7 @@ func decodeTupleAttrs(b []byte, t *Tuple) error {
 	})
 }
 
-func decodeSeqAdj(b []byte, s *SeqAdj) error {
+func decodeSeqAdj(b []byte, s *ct.SeqAdj) error {
 	return attrs(b, func(typ uint16, v []byte) error {
 		switch typ {
 		case ctaSeqAdjCorrPos:
@@ -132,7 +133,7 @@ func decodeSeqAdj(b []byte, s *SeqAdj) error {
 
 // decodeFlow decodes the attributes of a ctnetlink conntrack message (after
 // the nfgenmsg header) into f, without allocating.
-func decodeFlow(b []byte, f *Flow, d *decoded) error {
+func decodeFlow(b []byte, f *ct.Flow, d *decoded) error {
 	err := attrs(b, func(typ uint16, v []byte) error {
 		switch typ {
 		case ctaTupleOrig:
@@ -231,7 +232,7 @@ func decodeFlow(b []byte, f *Flow, d *decoded) error {
 		return errDecode
 	}
 	if !d.master {
-		f.Master = Tuple{}
+		f.Master = ct.Tuple{}
 	}
 	return nil
 }
@@ -239,7 +240,7 @@ func decodeFlow(b []byte, f *Flow, d *decoded) error {
 // mergeDecoded completes f, decoded from an update event, with what such
 // an event leaves out unless it changed: protocol info, master, helper and
 // sequence adjustment are only present in the events that change them.
-func mergeDecoded(f, old *Flow, d *decoded) {
+func mergeDecoded(f, old *ct.Flow, d *decoded) {
 	if !d.tcp {
 		f.TCPState, f.TCPWScaleOrig, f.TCPWScaleRep = old.TCPState, old.TCPWScaleOrig, old.TCPWScaleRep
 	}

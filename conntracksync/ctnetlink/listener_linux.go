@@ -1,52 +1,32 @@
-package conntracksync
+package ctnetlink
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/mdlayher/netlink"
 )
-
-// Update kinds reported by the listener.
-type UpdateKind uint8
-
-// What happened to a flow of the internal cache.
-const (
-	UpdateNew UpdateKind = iota
-	UpdateChange
-	UpdateDelete
-)
-
-func (k UpdateKind) String() string {
-	switch k {
-	case UpdateNew:
-		return "new"
-	case UpdateChange:
-		return "update"
-	}
-	return "delete"
-}
 
 // Listener keeps an internal cache equal to the kernel table: an initial
 // dump, then new/update/destroy events. Changes that are not ours are
 // reported to OnUpdate, from the listener's goroutine.
 type Listener struct {
 	log    *slog.Logger
-	cache  *Cache
-	filter *Filter
+	cache  *ct.Cache
+	filter *ct.Filter
 	pids   *pidSet
 	// OnUpdate, when set, is called for every change of the cache that
 	// did not come from our own commit.
-	onUpdate func(UpdateKind, *Flow)
+	onUpdate func(ct.UpdateKind, *ct.Flow)
 	// Scratch of handle, listener goroutine only: an event's flow would
 	// otherwise escape to the heap (it goes through func values), one
 	// allocation of a few hundred bytes per event.
-	evFlow, evOld Flow
+	evFlow, evOld ct.Flow
 	evDec         decoded
 	// readBuffer is the event socket's receive buffer (SO_RCVBUFFORCE).
 	readBuffer int
@@ -60,13 +40,13 @@ type Listener struct {
 	redumpWanted atomic.Bool // set by quiet, served by the receive loop
 
 	events, ownEvents, dumps, redumps, recvErrors, decodeErrors atomic.Uint64
-	filtered                                                    [numDropReasons]atomic.Uint64
+	filtered                                                    [ct.NumDropReasons]atomic.Uint64
 	lastErr                                                     atomic.Value // string
 }
 
 // ListenerConfig configures a Listener.
 type ListenerConfig struct {
-	Filter *Filter
+	Filter *ct.Filter
 	// ReadBuffer is the event socket's receive buffer in bytes; 0 = 64 MiB.
 	ReadBuffer int
 	// MinRedump is the least time between two dumps after receive
@@ -75,7 +55,7 @@ type ListenerConfig struct {
 	// OnUpdate is called, from the listener's goroutine, for every change
 	// of the cache not caused by our own commits. The Flow is valid only
 	// during the call: copy what you keep.
-	OnUpdate func(UpdateKind, *Flow)
+	OnUpdate func(ct.UpdateKind, *ct.Flow)
 	// Netns is the path of the network namespace to follow (empty: the
 	// one the process runs in), such as /run/netns/NAME.
 	Netns string
@@ -83,11 +63,11 @@ type ListenerConfig struct {
 
 // NewListener returns a listener that keeps cache in step with the kernel
 // of the network namespace its Run is called in.
-func NewListener(log *slog.Logger, cache *Cache, cfg ListenerConfig) *Listener {
+func NewListener(log *slog.Logger, cache *ct.Cache, cfg ListenerConfig) *Listener {
 	return newListener(log, cache, cfg, &pidSet{})
 }
 
-func newListener(log *slog.Logger, cache *Cache, cfg ListenerConfig, pids *pidSet) *Listener {
+func newListener(log *slog.Logger, cache *ct.Cache, cfg ListenerConfig, pids *pidSet) *Listener {
 	l := &Listener{log: log, cache: cache, filter: cfg.Filter, pids: pids, onUpdate: cfg.OnUpdate,
 		readBuffer: cfg.ReadBuffer, minRedump: cfg.MinRedump, netns: cfg.Netns}
 	if l.readBuffer == 0 {
@@ -106,8 +86,8 @@ func (l *Listener) NewCommitter(workers int) (*Committer, error) {
 }
 
 // Stats returns a snapshot of the counters.
-func (l *Listener) Stats() ListenerStats {
-	s := ListenerStats{Events: l.events.Load(), OwnEvents: l.ownEvents.Load(), Dumps: l.dumps.Load(),
+func (l *Listener) Stats() ct.ListenerStats {
+	s := ct.ListenerStats{Events: l.events.Load(), OwnEvents: l.ownEvents.Load(), Dumps: l.dumps.Load(),
 		Redumps: l.redumps.Load(), RecvErrors: l.recvErrors.Load(), DecodeErrors: l.decodeErrors.Load()}
 	if e, ok := l.lastErr.Load().(string); ok {
 		s.LastError = e
@@ -201,7 +181,7 @@ var errSetup = errors.New("conntracksync: event socket setup")
 // subscribe opens an event socket joined to the conntrack groups.
 func (l *Listener) subscribe() (*evSock, error) {
 	var ev *evSock
-	err := inNetns(l.netns, func() (err error) {
+	err := nsenter.Do(l.netns, func() (err error) {
 		ev, err = openEvSock(l.readBuffer)
 		return err
 	})
@@ -217,7 +197,7 @@ func (l *Listener) subscribe() (*evSock, error) {
 
 // receive handles events until a receive error or ctx's end.
 func (l *Listener) receive(ctx context.Context, ev *evSock) error {
-	handle := func(m netlink.Message) error {
+	handle := func(m nlMsg) error {
 		l.handle(m)
 		return nil
 	}
@@ -273,7 +253,7 @@ func (l *Listener) quiet(fn func()) {
 // dump streams the kernel table into the cache and reports the difference.
 func (l *Listener) dump() error {
 	var s *evSock
-	err := inNetns(l.netns, func() (err error) {
+	err := nsenter.Do(l.netns, func() (err error) {
 		s, err = openEvSock(0)
 		return err
 	})
@@ -284,13 +264,13 @@ func (l *Listener) dump() error {
 	// Streamed into the cache: no copy of the whole table is held.
 	l.cache.BeginDump()
 	now := time.Now()
-	err = s.dump(func(f *Flow) {
-		if r := l.filter.Check(f); r != DropNone {
+	err = s.dump(func(f *ct.Flow) {
+		if r := l.filter.Check(f); r != ct.DropNone {
 			l.filtered[r].Add(1)
 			return
 		}
 		if l.cache.Put(*f, now) && l.onUpdate != nil {
-			l.onUpdate(UpdateChange, f)
+			l.onUpdate(ct.UpdateChange, f)
 		}
 	})
 	if err != nil {
@@ -300,25 +280,25 @@ func (l *Listener) dump() error {
 	removed := l.cache.Sweep()
 	if l.onUpdate != nil {
 		for i := range removed {
-			l.onUpdate(UpdateDelete, &removed[i])
+			l.onUpdate(ct.UpdateDelete, &removed[i])
 		}
 	}
 	return nil
 }
 
-func (l *Listener) handle(m netlink.Message) {
+func (l *Listener) handle(m nlMsg) {
 	l.events.Add(1)
 	// Events of our own commits are skipped before decoding: the commit
 	// itself puts what it wrote into the internal cache (Replicator.Commit),
 	// and a takeover commit should not compete with 100k decodes.
-	if l.pids.has(m.Header.PID) {
+	if l.pids.has(m.pid) {
 		l.ownEvents.Add(1)
 		return
 	}
 	f, d := &l.evFlow, &l.evDec
-	*f, *d = Flow{}, decoded{}
-	typ := uint16(m.Header.Type)
-	if typ>>8 != subsysCT || len(m.Data) < nfgenmsgLen || decodeFlow(m.Data[nfgenmsgLen:], f, d) != nil {
+	*f, *d = ct.Flow{}, decoded{}
+	typ := m.typ
+	if typ>>8 != subsysCT || len(m.data) < nfgenmsgLen || decodeFlow(m.data[nfgenmsgLen:], f, d) != nil {
 		l.decodeErrors.Add(1)
 		return
 	}
@@ -326,22 +306,22 @@ func (l *Listener) handle(m netlink.Message) {
 	if typ&0xff == ctMsgDelete {
 		if old, ok := l.cache.Delete(f.Key()); ok && l.onUpdate != nil {
 			l.evOld = old
-			l.onUpdate(UpdateDelete, &l.evOld)
+			l.onUpdate(ct.UpdateDelete, &l.evOld)
 		}
 		return
 	}
-	if r := l.filter.Check(f); r != DropNone {
+	if r := l.filter.Check(f); r != ct.DropNone {
 		l.filtered[r].Add(1)
 		return
 	}
-	complete := d.tcp && d.master && d.helper && d.seqadj || f.Orig.Proto != ProtoTCP && f.Orig.Proto != ProtoSCTP && f.Orig.Proto != ProtoDCCP && d.master && d.helper && d.seqadj
-	existed, changed := l.cache.putEvent(f, now, !complete, func(f, old *Flow) { mergeDecoded(f, old, d) })
+	complete := d.tcp && d.master && d.helper && d.seqadj || f.Orig.Proto != ct.ProtoTCP && f.Orig.Proto != ct.ProtoSCTP && f.Orig.Proto != ct.ProtoDCCP && d.master && d.helper && d.seqadj
+	existed, changed := l.cache.PutEvent(f, now, !complete, func(f, old *ct.Flow) { mergeDecoded(f, old, d) })
 	if !changed || l.onUpdate == nil {
 		return
 	}
-	kind := UpdateChange
+	kind := ct.UpdateChange
 	if !existed {
-		kind = UpdateNew
+		kind = ct.UpdateNew
 	}
 	l.onUpdate(kind, f)
 }

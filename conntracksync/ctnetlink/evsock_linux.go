@@ -1,14 +1,14 @@
-package conntracksync
+package ctnetlink
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
 	"runtime"
 	"time"
 	"unsafe"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,7 +103,7 @@ var errRecvTimeout = errors.New("receive timeout")
 // recvEvents reads up to evSlots datagrams with one recvmmsg (waiting for
 // the first only) and calls fn for each netlink message in them. It
 // returns errRecvTimeout when nothing arrived for evRecvTimeout.
-func (s *evSock) recvEvents(fn func(netlink.Message) error) error {
+func (s *evSock) recvEvents(fn func(nlMsg) error) error {
 	for i := range s.hdrs {
 		s.hdrs[i].Len = 0
 		s.hdrs[i].Hdr.Flags = 0
@@ -130,7 +130,7 @@ func (s *evSock) recvEvents(fn func(netlink.Message) error) error {
 
 // recv reads one datagram and calls fn for each netlink message in it.
 // It returns errRecvTimeout when nothing arrived for evRecvTimeout.
-func (s *evSock) recv(fn func(netlink.Message) error) error {
+func (s *evSock) recv(fn func(nlMsg) error) error {
 	n, err := unix.Read(s.fd, s.buf)
 	if err != nil {
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
@@ -141,22 +141,27 @@ func (s *evSock) recv(fn func(netlink.Message) error) error {
 	return parseMessages(s.buf[:n], fn)
 }
 
+// nlMsg is one netlink message of a received datagram: its type, the
+// port id the kernel stamped on it (that of the socket whose request
+// caused an event, 0 for events caused by packets), and its payload, which
+// points into the receive buffer and is valid during the callback only.
+type nlMsg struct {
+	typ  uint16
+	pid  uint32
+	data []byte
+}
+
 // parseMessages calls fn for each netlink message in b.
-func parseMessages(b []byte, fn func(netlink.Message) error) error {
+func parseMessages(b []byte, fn func(nlMsg) error) error {
 	for len(b) >= nlmsgHdrLen {
 		l := int(binary.NativeEndian.Uint32(b))
 		if l < nlmsgHdrLen || l > len(b) {
 			return fmt.Errorf("netlink message length %d of %d bytes", l, len(b))
 		}
-		m := netlink.Message{
-			Header: netlink.Header{
-				Length:   uint32(l),
-				Type:     netlink.HeaderType(binary.NativeEndian.Uint16(b[4:])),
-				Flags:    netlink.HeaderFlags(binary.NativeEndian.Uint16(b[6:])),
-				Sequence: binary.NativeEndian.Uint32(b[8:]),
-				PID:      binary.NativeEndian.Uint32(b[12:]),
-			},
-			Data: b[nlmsgHdrLen:l],
+		m := nlMsg{
+			typ:  binary.NativeEndian.Uint16(b[4:]),
+			pid:  binary.NativeEndian.Uint32(b[12:]),
+			data: b[nlmsgHdrLen:l],
 		}
 		if err := fn(m); err != nil {
 			return err
@@ -174,7 +179,7 @@ var errDumpDone = errors.New("dump done")
 
 // dump streams the whole conntrack table (IPv4 and IPv6) to fn, decoding
 // each entry as it arrives instead of holding every message first.
-func (s *evSock) dump(fn func(*Flow)) error {
+func (s *evSock) dump(fn func(*ct.Flow)) error {
 	var w nlb
 	start := w.header(ctMsgGet, nlmFRequest|nlmFDump, 1, 0)
 	w.msgEnd(start)
@@ -182,24 +187,24 @@ func (s *evSock) dump(fn func(*Flow)) error {
 		return err
 	}
 	for {
-		err := s.recv(func(m netlink.Message) error {
-			switch m.Header.Type {
-			case netlink.Done:
+		err := s.recv(func(m nlMsg) error {
+			switch m.typ {
+			case nlmsgDone:
 				return errDumpDone
-			case netlink.Error:
-				if len(m.Data) >= 4 {
-					if e := int32(binary.NativeEndian.Uint32(m.Data)); e != 0 {
+			case nlmsgError:
+				if len(m.data) >= 4 {
+					if e := int32(binary.NativeEndian.Uint32(m.data)); e != 0 {
 						return fmt.Errorf("dump: %w", unix.Errno(-e))
 					}
 				}
 				return nil
 			}
-			if len(m.Data) < nfgenmsgLen {
+			if len(m.data) < nfgenmsgLen {
 				return errDecode
 			}
-			var f Flow
+			var f ct.Flow
 			var d decoded
-			if err := decodeFlow(m.Data[nfgenmsgLen:], &f, &d); err != nil {
+			if err := decodeFlow(m.data[nfgenmsgLen:], &f, &d); err != nil {
 				return fmt.Errorf("dump: %w", err)
 			}
 			fn(&f)

@@ -1,10 +1,12 @@
-package conntracksync
+package ctnetlink
 
 import (
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
 	"runtime"
 	"sync"
 	"syscall"
@@ -68,7 +70,7 @@ func (s *ctSock) close() { _ = unix.Close(s.fd) }
 // batchReq is one request of a batch.
 type batchReq struct {
 	op      commitOp
-	flow    *Flow
+	flow    *ct.Flow
 	timeout uint32
 	idx     int // index in the committed entries
 }
@@ -146,7 +148,7 @@ func newCommitter(workers int, pids *pidSet, netnsPath string) (*Committer, erro
 	c := &Committer{pids: pids}
 	for range workers {
 		var s *ctSock
-		err := inNetns(netnsPath, func() (err error) {
+		err := nsenter.Do(netnsPath, func() (err error) {
 			s, err = openCTSock()
 			return err
 		})
@@ -194,20 +196,20 @@ func (c *Committer) Close() {
 // the update, it is deleted and created again. Timeouts follow
 // commitTimeoutSec. A per-entry refusal is counted in the stats; the error
 // is for socket failures and ctx cancellation only.
-func (c *Committer) Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (CommitStats, error) {
+func (c *Committer) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, error) {
 	st, _, err := c.commit(ctx, entries, now, commitTimeout)
 	return st, err
 }
 
 // commit is Commit, also returning which entries are now in the kernel.
-func (c *Committer) commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (CommitStats, []bool, error) {
+func (c *Committer) commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
 	start := time.Now()
-	st := CommitStats{Entries: len(entries)}
+	st := ct.CommitStats{Entries: len(entries)}
 	ok := make([]bool, len(entries))
 	var masters, related []batchReq
 	for i := range entries {
 		e := &entries[i]
-		r := batchReq{op: opCreate, flow: &e.Flow, timeout: commitTimeoutSec(e, now, commitTimeout), idx: i}
+		r := batchReq{op: opCreate, flow: &e.Flow, timeout: ct.CommitTimeoutSec(e, now, commitTimeout), idx: i}
 		if e.Flow.Related() {
 			related = append(related, r)
 		} else {
@@ -216,7 +218,7 @@ func (c *Committer) commit(ctx context.Context, entries []Entry, now time.Time, 
 	}
 	for _, phase := range [][]batchReq{masters, related} {
 		ps, err := c.commitPhase(ctx, phase, ok)
-		st.add(ps)
+		addStats(&st, ps)
 		if err != nil {
 			st.Duration = time.Since(start)
 			return st, ok, err
@@ -226,16 +228,16 @@ func (c *Committer) commit(ctx context.Context, entries []Entry, now time.Time, 
 	return st, ok, nil
 }
 
-func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool) (CommitStats, error) {
+func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool) (ct.CommitStats, error) {
 	if len(reqs) == 0 {
-		return CommitStats{}, nil
+		return ct.CommitStats{}, nil
 	}
 	if len(c.socks) == 0 {
-		return CommitStats{}, errors.New("conntracksync: commit: committer closed")
+		return ct.CommitStats{}, errors.New("conntracksync: commit: committer closed")
 	}
 	n := min(len(c.socks), (len(reqs)+commitBatch-1)/commitBatch)
 	per := (len(reqs) + n - 1) / n
-	stats := make([]CommitStats, n)
+	stats := make([]ct.CommitStats, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for w := range n {
@@ -243,9 +245,9 @@ func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool)
 		wg.Go(func() { stats[w], errs[w] = c.socks[w].commitAll(ctx, reqs[lo:hi], ok) })
 	}
 	wg.Wait()
-	var st CommitStats
+	var st ct.CommitStats
 	for i := range stats {
-		st.add(stats[i])
+		addStats(&st, stats[i])
 	}
 	return st, errors.Join(errs...)
 }
@@ -254,8 +256,8 @@ func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool)
 // failed updates as delete+create.
 // ok[r.idx] is set for each request that succeeded; workers own disjoint
 // indexes.
-func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq, ok []bool) (CommitStats, error) {
-	var st CommitStats
+func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq, ok []bool) (ct.CommitStats, error) {
+	var st ct.CommitStats
 	errs := make([]syscall.Errno, commitBatch)
 	var exists []batchReq
 	for lo := 0; lo < len(reqs); lo += commitBatch {
@@ -276,7 +278,7 @@ func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq, ok []bool) (Com
 				r.op = opUpdate
 				exists = append(exists, r)
 			default:
-				st.fail(e)
+				failStats(&st, e)
 			}
 		}
 	}
@@ -312,7 +314,7 @@ func (s *ctSock) commitAll(ctx context.Context, reqs []batchReq, ok []bool) (Com
 				st.Replaced++
 				ok[b[i].idx] = true
 			} else {
-				st.fail(e)
+				failStats(&st, e)
 			}
 		}
 	}

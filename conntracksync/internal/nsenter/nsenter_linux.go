@@ -1,4 +1,4 @@
-package conntracksync
+package nsenter
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// inNetns runs fn on a thread switched into the network namespace at path
+// Do runs fn on a thread switched into the network namespace at path
 // (empty: the current one). Sockets that fn opens stay in that namespace.
-func inNetns(path string, fn func() error) error {
+func Do(path string, fn func() error) error {
 	if path == "" {
 		return fn()
 	}
@@ -17,24 +17,24 @@ func inNetns(path string, fn func() error) error {
 	orig, err := netns.Get()
 	if err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("conntracksync: current netns: %w", err)
+		return fmt.Errorf("nsenter: current netns: %w", err)
 	}
 	defer orig.Close()
 	target, err := netns.GetFromPath(path)
 	if err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("conntracksync: netns %s: %w", path, err)
+		return fmt.Errorf("nsenter: netns %s: %w", path, err)
 	}
 	defer target.Close()
 	if err := netns.Set(target); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("conntracksync: enter netns %s: %w", path, err)
+		return fmt.Errorf("nsenter: enter netns %s: %w", path, err)
 	}
 	ferr := fn()
 	if err := netns.Set(orig); err != nil {
 		// The thread is in the wrong namespace: keep it locked so that
 		// the runtime discards it with this goroutine.
-		return fmt.Errorf("conntracksync: leave netns %s: %w (and %w)", path, err, ferr)
+		return fmt.Errorf("nsenter: leave netns %s: %w (and %w)", path, err, ferr)
 	}
 	runtime.UnlockOSThread()
 	return ferr

@@ -2,6 +2,8 @@ package conntracksync
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +14,6 @@ import (
 
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 	"github.com/vigil-ha/vigil/internal/ratelog"
-	"golang.org/x/net/ipv4"
 )
 
 type localUpdate struct {
@@ -20,21 +21,23 @@ type localUpdate struct {
 	flow ftfw.Flow
 }
 
-// Replicator owns the internal and external caches, the kernel listener,
-// the FTFW channel with the peer and the sync socket. Build it with New,
-// run it with Run; Commit, FlushExternal, RequestResync, Stats and Dump
-// are safe to call from any goroutine at any time.
+// Replicator owns the internal and external caches, the FTFW channel with
+// the peer, and uses the kernel side and the sync link it is given (Parts).
+// Build it with New, run it with Run; Commit, FlushExternal, SendBulk,
+// RequestResync, Stats and Dump are safe to call from any goroutine at any
+// time.
 type Replicator struct {
 	log      *slog.Logger
 	cfg      Config
 	internal *Cache
 	external *Cache
-	listener *Listener
+	kernel   Kernel
+	openLink LinkOpener
 	key      *AuthKey // nil: plain FTFW
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only
-	conn    *syncConn // set by Run, used by its loop goroutine only
+	conn    *syncLink // set by Run, used by its loop goroutine only
 
 	updates    chan localUpdate
 	wake       chan struct{}
@@ -42,9 +45,8 @@ type Replicator struct {
 	wantBulk   atomic.Bool
 	running    atomic.Bool
 
-	commitMu  sync.Mutex     // one commit at a time; guards committer
-	committer *Committer     // opened by the first Commit, closed when Run ends
-	bg        sync.WaitGroup // a commit's internal-cache update; waited by the next Commit and by Run
+	commitMu sync.Mutex     // one commit at a time; Run's end waits for it to release the kernel side
+	bg       sync.WaitGroup // a commit's internal-cache update; waited by the next Commit and by Run
 
 	mu          sync.Mutex // guards the fields below
 	chStats     ftfw.Stats
@@ -57,16 +59,32 @@ type Replicator struct {
 	lastCommit  CommitStats
 }
 
-// New validates cfg, reads the key of AuthKeyFile, and builds a replicator;
-// it opens nothing until Run. Without a key it warns, once, that the sync
-// channel is unauthenticated.
-func New(log *slog.Logger, cfg Config) (*Replicator, error) {
+// Parts are the Replicator's I/O: the kernel side and the sync link.
+type Parts struct {
+	// Kernel is the local table: ctnetlink.ForReplicator on a real
+	// system, an in-memory twin in tests. Required.
+	Kernel Kernel
+	// Link opens the sync link; nil: OpenUDP.
+	Link LinkOpener
+}
+
+// New validates cfg, reads the key of AuthKeyFile, and builds a replicator
+// on parts; it opens nothing until Run. Without a key it warns, once, that
+// the sync channel is unauthenticated.
+func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	if parts.Kernel == nil {
+		return nil, fmt.Errorf("%w: no kernel side", ErrConfig)
+	}
 	r := &Replicator{log: log, cfg: c, internal: NewCache(), external: NewCache(),
+		kernel: parts.Kernel, openLink: parts.Link,
 		updates: make(chan localUpdate, 8192), wake: make(chan struct{}, 1)}
+	if r.openLink == nil {
+		r.openLink = OpenUDP
+	}
 	if c.AuthKeyFile != "" {
 		k, err := ReadAuthKeyFile(c.AuthKeyFile)
 		if err != nil {
@@ -77,13 +95,10 @@ func New(log *slog.Logger, cfg Config) (*Replicator, error) {
 		log.Warn(fmt.Sprintf("conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from %s can inject connection state, which is committed at takeover; set auth_key_file on both nodes (vigil peers only)", c.PeerAddr),
 			"peer", c.PeerAddr)
 	}
-	r.listener = NewListener(log.With("part", "ctnetlink"), r.internal, ListenerConfig{
-		Filter: &r.cfg.Filter, ReadBuffer: c.EventBuffer, Netns: c.Netns, OnUpdate: r.onLocal,
-	})
 	return r, nil
 }
 
-// onLocal runs on the listener's goroutine: it hands a kernel change to the
+// onLocal runs on the kernel side's Follow goroutine: it hands a kernel change to the
 // loop. It blocks when the loop is behind, which in turn lets the event
 // socket overflow and triggers a re-dump: nothing is lost, only delayed.
 func (r *Replicator) onLocal(k UpdateKind, f *Flow) {
@@ -100,11 +115,11 @@ func (r *Replicator) onLocal(k UpdateKind, f *Flow) {
 	r.updates <- u
 }
 
-// Run opens the sync socket, follows the kernel, and talks to the peer
+// Run opens the sync link, follows the kernel, and talks to the peer
 // until ctx ends; it then stops its goroutines and waits for them. It
-// returns ctx's error, or a setup error (socket, netlink permission).
+// returns ctx's error, or a setup error (link, kernel side).
 func (r *Replicator) Run(ctx context.Context) error {
-	conn, err := listenSync(&r.cfg, r.key)
+	conn, err := r.dial()
 	if err != nil {
 		return err
 	}
@@ -115,13 +130,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 		_ = conn.close()
 		r.running.Store(false)
 		r.commitMu.Lock()
-		if r.committer != nil {
-			r.committer.Close()
-			r.committer = nil
-		}
+		r.kernel.Release()
 		r.bg.Wait()
 		r.commitMu.Unlock()
-		// Unblock a listener stuck handing over an update.
+		// Unblock a Follow stuck handing over an update.
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
 		for {
@@ -144,7 +156,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 	wg.Go(func() { r.runReader(ctx, conn, rx) })
 	r.running.Store(true)
 	lerr := make(chan error, 1)
-	wg.Go(func() { lerr <- r.listener.Run(ctx) })
+	wg.Go(func() {
+		lerr <- r.kernel.Follow(ctx, Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal})
+	})
 
 	now := time.Now()
 	maxDatagram := ftfw.MaxDatagram(r.cfg.MTU, !r.cfg.LocalAddr.Unmap().Is4())
@@ -279,7 +293,7 @@ func (r *Replicator) flush(ch *ftfw.Channel, now time.Time) {
 	if len(out) == 0 || r.conn == nil {
 		return
 	}
-	if failed, err := r.conn.sendAll(out); failed > 0 {
+	if failed, err := r.conn.send(out); failed > 0 {
 		r.mu.Lock()
 		r.sendErrors += uint64(failed)
 		r.mu.Unlock()
@@ -325,20 +339,20 @@ func (r *Replicator) snapshot(ch *ftfw.Channel, now time.Time) {
 	}
 }
 
-// runReader reads datagrams, many per recvmmsg, until the socket closes,
-// and hands each batch to the loop. Stopped by Run.
-func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- [][]byte) {
+// runReader reads datagrams, many per Receive, until the link closes, and
+// hands each batch to the loop. Stopped by Run.
+func (r *Replicator) runReader(ctx context.Context, conn *syncLink, rx chan<- [][]byte) {
 	const batch, size = 64, 9216
-	ms := make([]ipv4.Message, batch)
-	for i := range ms {
-		ms[i].Buffers = [][]byte{make([]byte, size)}
+	ds := make([]Datagram, batch)
+	for i := range ds {
+		ds[i].Buf = make([]byte, size)
 	}
-	// A socket error that repeats (ENOBUFS under a flood, a vanished
+	// A link error that repeats (ENOBUFS under a flood, a vanished
 	// interface) is logged once per reason and window, then summarised,
 	// and the reader pauses briefly instead of spinning.
 	errLog := ratelog.New(ratelog.Config{})
 	for {
-		n, err := conn.recvBatch(ms)
+		n, err := conn.l.Receive(ds)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return
@@ -355,25 +369,25 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncConn, rx chan<- []
 		}
 		total, foreign, refused := 0, 0, 0
 		var verdicts [numAuthVerdicts]int
-		for _, m := range ms[:n] {
-			total += m.N
+		for _, d := range ds[:n] {
+			total += d.N
 		}
 		// One allocation for the batch; the loop only reads it.
 		buf := make([]byte, 0, total)
 		out := make([][]byte, 0, n)
-		for _, m := range ms[:n] {
-			if !conn.fromPeer(m.Addr) {
+		for _, d := range ds[:n] {
+			if !d.FromPeer {
 				foreign++
 				continue
 			}
-			d, v := conn.open(m.Buffers[0][:m.N])
+			p, v := conn.open(d.Buf[:d.N])
 			if v != authOK {
 				verdicts[v]++
 				refused++
 				continue
 			}
 			start := len(buf)
-			buf = append(buf, d...)
+			buf = append(buf, p...)
 			out = append(out, buf[start:len(buf):len(buf)])
 		}
 		if foreign+refused > 0 {
@@ -405,39 +419,28 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	r.bg.Wait() // the previous commit's internal-cache update
 	now := time.Now()
 	snap := r.external.Snapshot()
-	if r.committer == nil {
-		c, err := r.listener.NewCommitter(r.cfg.CommitWorkers)
-		if err != nil {
-			return CommitStats{Entries: len(snap)}, err
-		}
-		r.committer = c
+	st, ok, err := r.kernel.Commit(ctx, snap, now, r.cfg.CommitTimeout)
+	if ok == nil && err != nil {
+		return st, err // the kernel side could not start (no sockets): nothing written
 	}
-	var st CommitStats
-	var ok []bool
-	var err error
-	r.listener.quiet(func() { st, ok, err = r.committer.commit(ctx, snap, now, r.cfg.CommitTimeout) })
-	// The listener skips the events of our own commits: put what is now in
-	// the kernel into the internal cache (not announced: the peer sent it),
-	// with the timeout it was given, so that after a takeover a peer's
-	// resync gets it. Done in the background: the caller waits only for the
-	// kernel. The next Commit and Run's end wait for it (bg).
+	// The kernel side does not report the changes of our own commits: put
+	// what is now in the kernel into the internal cache (not announced:
+	// the peer sent it), with the timeout it was given, so that after a
+	// takeover a peer's resync gets it. Done in the background: the caller
+	// waits only for the kernel. The next Commit and Run's end wait for it
+	// (bg).
 	r.bg.Go(func() {
 		flows, del := make([]Flow, 0, len(snap)), make([]bool, 0, len(snap))
-		for i := range snap {
+		for i := range ok {
 			if ok[i] {
 				f := snap[i].Flow
-				f.TimeoutSec = commitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
+				f.TimeoutSec = CommitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
 				flows = append(flows, f)
 				del = append(del, false)
 			}
 		}
 		r.internal.Apply(flows, del, time.Now())
 	})
-	if err != nil {
-		// A socket failed: open fresh ones next time.
-		r.committer.Close()
-		r.committer = nil
-	}
 	r.mu.Lock()
 	r.commits++
 	r.lastCommit = st
@@ -479,7 +482,7 @@ func (r *Replicator) Dump() (internal, external []Entry) {
 
 // Stats returns a snapshot of the counters.
 func (r *Replicator) Stats() Stats {
-	ls := r.listener.Stats()
+	ls := r.kernel.Stats()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := Stats{
@@ -523,3 +526,71 @@ func (r *Replicator) Stats() Stats {
 	}
 	return s
 }
+
+// syncLink is the sync link as the Replicator uses it: a Link, and with a
+// key (auth_key_file) the authenticated envelope (auth.go) around every
+// datagram. send is called by the replicator's loop only, open by its
+// reader only.
+type syncLink struct {
+	l    Link
+	auth *authLink // nil: plain FTFW
+	// sealed holds the envelopes of one send, reused.
+	sealed [][]byte
+}
+
+// dial opens the sync link; with a key, a new authenticated session starts
+// (a fresh random session id and challenge).
+func (r *Replicator) dial() (*syncLink, error) {
+	var auth *authLink
+	if r.key != nil {
+		var err error
+		if auth, err = newAuthLink(*r.key, r.cfg.LocalAddr, r.cfg.PeerAddr, randomID); err != nil {
+			return nil, fmt.Errorf("conntracksync: sync channel key: %w", err)
+		}
+	}
+	l, err := r.openLink(&r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &syncLink{l: l, auth: auth}, nil
+}
+
+// randomID returns a random non-zero 64-bit id (crypto/rand).
+func randomID() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // never fails on Linux
+		if v := binary.LittleEndian.Uint64(b[:]); v != 0 {
+			return v
+		}
+	}
+}
+
+// send sends datagrams in order, sealed when the channel is keyed. It
+// returns how many could not be sent and the last error.
+func (s *syncLink) send(dgrams [][]byte) (failed int, err error) {
+	if s.auth == nil {
+		return s.l.Send(dgrams)
+	}
+	for len(s.sealed) < len(dgrams) {
+		s.sealed = append(s.sealed, nil)
+	}
+	for i, d := range dgrams {
+		var serr error
+		if s.sealed[i], serr = s.auth.seal(s.sealed[i][:0], d); serr != nil {
+			return len(dgrams), serr
+		}
+	}
+	return s.l.Send(s.sealed[:len(dgrams)])
+}
+
+// open returns the FTFW datagram inside d (d itself on a plain channel,
+// decrypted in place on a keyed one) or why it was refused.
+func (s *syncLink) open(d []byte) ([]byte, authVerdict) {
+	if s.auth == nil {
+		return d, authOK
+	}
+	return s.auth.open(d)
+}
+
+func (s *syncLink) close() error { return s.l.Close() }

@@ -19,9 +19,10 @@ func addrN(base string, i int) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
-// genFlows builds n distinct flows: TCP and UDP, IPv4 and IPv6, ICMP, SNAT
+// SampleFlows builds n distinct flows for tests and benchmarks (of this
+// package, its kernel side and their twins): TCP and UDP, IPv4 and IPv6, ICMP, SNAT
 // and DNAT, marks and zones left at 0 and various timeouts.
-func genFlows(n int) []Flow {
+func SampleFlows(n int) []Flow {
 	out := make([]Flow, 0, n)
 	for i := range n {
 		var f Flow
@@ -65,7 +66,8 @@ func genFlows(n int) []Flow {
 	return out
 }
 
-func entries(flows []Flow, now time.Time) []Entry {
+// SampleEntries wraps flows as cache entries last updated at now.
+func SampleEntries(flows []Flow, now time.Time) []Entry {
 	out := make([]Entry, len(flows))
 	for i, f := range flows {
 		out[i] = Entry{Flow: f, Updated: now}

@@ -1,0 +1,56 @@
+// Package ctnetlink is the kernel side of conntracksync's Replicator on
+// Linux: it follows the local connection-tracking table into the internal
+// cache and writes the external cache into it, over netlink ctnetlink
+// (linux/netfilter/nfnetlink_conntrack.h). Kernel is the
+// conntracksync.Kernel the Replicator uses (ForReplicator); Listener and
+// Committer are its two halves, also usable alone (ct-bench, tests).
+//
+// # Following the table
+//
+// Events and dumps are read on our own NETLINK_NETFILTER socket (a reused
+// buffer, recvmmsg for events, SO_RCVBUFFORCE up to 64 MiB) and decoded
+// without allocation by decodeFlow; the tests check that decoder against
+// ti-mo/conntrack's. When the event socket overflows (ENOBUFS) or any
+// receive error occurs, the listener subscribes a new socket, closes the
+// old one, and dumps the table again, at most once per second, forever,
+// counting each time. The new socket is joined before the old one closes:
+// with the default net.netfilter.nf_conntrack_events=2 the kernel gives a
+// new flow its event extension only while some socket listens, and a flow
+// created in a gap without listeners would never report its destruction.
+//
+// # Writing the table
+//
+// Create requests are encoded here too, because a request per round trip
+// (ti-mo/conntrack's Create; BenchmarkCommit shows both) is far slower: a
+// batch is acknowledged only on its last message, since netlink reports
+// every failure even without NLM_F_ACK and handles a datagram's messages
+// in order. EEXIST is retried as an update (no NAT or master attributes,
+// which the kernel refuses to change); a refused update as delete +
+// create. Flows without a master go first, then related ones, spread over
+// several sockets.
+//
+// Sockets are raw and messages parsed here: mdlayher/netlink's Conn stops
+// reading a datagram at its first error message, which would lose the
+// per-request replies of a batch, and its Receive allocates a buffer per
+// call, which the event path cannot afford. No netlink library is used.
+//
+// Our own commits are recognised in the event stream by netlink port id:
+// the kernel stamps an event caused by a ctnetlink request with the port id
+// of the requesting socket (nlmsg_pid), and 0 for events caused by packets.
+// The listener skips such events before decoding them, so they never reach
+// OnUpdate. Kernel keeps its commit sockets open until Release (and a
+// closed committer's ids stay known for pidGrace), so events still queued
+// after a commit are known too. During a Kernel commit the event socket
+// even leaves the NEW and UPDATE groups (Listener.quiet): staying in the
+// DESTROY group keeps the kernel attaching the event extension to the new
+// flows, while nobody in the NEW group spares it building one event per
+// committed flow, which halves the commit's CPU time; a dump afterwards
+// catches up with what traffic changed meanwhile.
+//
+// # Concurrency
+//
+// Follow (Listener.Run) runs on its caller's goroutine and writes the
+// cache given in the Table; Commit runs on its caller's, one at a time,
+// with one goroutine per socket that it waits for. It must not touch the
+// sync link, the ftfw channel or any VRRP state.
+package ctnetlink

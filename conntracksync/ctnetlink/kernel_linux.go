@@ -1,0 +1,103 @@
+package ctnetlink
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	ct "github.com/vigil-ha/vigil/conntracksync"
+)
+
+// Kernel is conntracksync.Kernel on ctnetlink: a Listener follows the
+// table, a Committer (opened by the first Commit, closed by Release)
+// writes it, and the listener knows the committer's events as ours.
+type Kernel struct {
+	log  *slog.Logger
+	cfg  Config
+	pids pidSet
+
+	mu sync.Mutex // guards l
+	l  *Listener  // made by the first Follow
+
+	commitMu  sync.Mutex // one commit at a time; guards committer
+	committer *Committer
+}
+
+var _ ct.Kernel = (*Kernel)(nil)
+
+// New returns the kernel side of a replicator; it opens nothing until
+// Follow or Commit.
+func New(log *slog.Logger, cfg Config) *Kernel {
+	return &Kernel{log: log, cfg: cfg}
+}
+
+func (k *Kernel) listener(t ct.Table) *Listener {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.l == nil {
+		k.l = newListener(k.log, t.Cache, ListenerConfig{Filter: t.Filter, OnUpdate: t.OnUpdate,
+			ReadBuffer: k.cfg.ReadBuffer, Netns: k.cfg.Netns}, &k.pids)
+	}
+	return k.l
+}
+
+// Follow runs the listener (Listener.Run) into t; every call must pass
+// the same Table.
+func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
+	return k.listener(t).Run(ctx)
+}
+
+// Commit writes entries with the committer (Committer.Commit), the
+// listener's event socket quiet meanwhile (Listener.quiet). A socket
+// failure closes the committer: the next Commit opens fresh sockets.
+func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
+	k.commitMu.Lock()
+	defer k.commitMu.Unlock()
+	if k.committer == nil {
+		c, err := newCommitter(k.cfg.Workers, &k.pids, k.cfg.Netns)
+		if err != nil {
+			return ct.CommitStats{Entries: len(entries)}, nil, err
+		}
+		k.committer = c
+	}
+	k.mu.Lock()
+	l := k.l
+	k.mu.Unlock()
+	var st ct.CommitStats
+	var ok []bool
+	var err error
+	commit := func() { st, ok, err = k.committer.commit(ctx, entries, now, commitTimeout) }
+	if l != nil {
+		l.quiet(commit)
+	} else {
+		commit()
+	}
+	if err != nil {
+		k.committer.Close()
+		k.committer = nil
+	}
+	return st, ok, err
+}
+
+// Release closes the committer's sockets (their port ids stay known to
+// the listener for pidGrace).
+func (k *Kernel) Release() {
+	k.commitMu.Lock()
+	defer k.commitMu.Unlock()
+	if k.committer != nil {
+		k.committer.Close()
+		k.committer = nil
+	}
+}
+
+// Stats returns the listener's counters (zero before the first Follow).
+func (k *Kernel) Stats() ct.ListenerStats {
+	k.mu.Lock()
+	l := k.l
+	k.mu.Unlock()
+	if l == nil {
+		return ct.ListenerStats{}
+	}
+	return l.Stats()
+}

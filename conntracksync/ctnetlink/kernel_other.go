@@ -1,0 +1,35 @@
+//go:build !linux
+
+package ctnetlink
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	ct "github.com/vigil-ha/vigil/conntracksync"
+)
+
+// Kernel needs Linux; elsewhere Follow and Commit fail with
+// errors.ErrUnsupported, so that packages importing this one build.
+type Kernel struct{}
+
+var _ ct.Kernel = (*Kernel)(nil)
+
+// New returns a Kernel that fails.
+func New(log *slog.Logger, cfg Config) *Kernel { return &Kernel{} }
+
+// Follow returns errors.ErrUnsupported.
+func (k *Kernel) Follow(ctx context.Context, t ct.Table) error { return errors.ErrUnsupported }
+
+// Commit returns errors.ErrUnsupported.
+func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
+	return ct.CommitStats{Entries: len(entries)}, nil, errors.ErrUnsupported
+}
+
+// Release does nothing.
+func (k *Kernel) Release() {}
+
+// Stats returns zero stats.
+func (k *Kernel) Stats() ct.ListenerStats { return ct.ListenerStats{} }

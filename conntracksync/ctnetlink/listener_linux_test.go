@@ -1,0 +1,338 @@
+package ctnetlink
+
+import (
+	"context"
+	"fmt"
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
+	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
+	"github.com/vigil-ha/vigil/testnet"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestCommitWritesFlowsWithNATAndTimeouts(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "c")
+	flows := ct.SampleFlows(3000)
+	now := time.Now()
+	es := ct.SampleEntries(flows, now.Add(-10*time.Second)) // 10 s since the last update
+	c, err := NewCommitter(2, ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Commit(context.Background(), es, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Created != len(flows) || st.Failed != 0 {
+		t.Fatalf("commit stats %+v, want %d created", st, len(flows))
+	}
+	cttest.CheckKernel(t, ns, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec - 10 }, 5)
+	// And the CLI agrees on a NAT entry.
+	out := ns.Exec(t, "conntrack", "-L", "-p", "tcp", "--src-nat")
+	if !strings.Contains(out, "dst=203.0.113.1") {
+		t.Fatalf("conntrack -L --src-nat shows no SNAT entry:\n%.2000s", out)
+	}
+
+	// CommitTimeout overrides the sent timeout.
+	ns2 := cttest.NewNS(t, cttest.Prefix(t), "c2")
+	c2, err := NewCommitter(1, ns2.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Commit(context.Background(), es[:200], now, 77*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cttest.CheckKernel(t, ns2, flows[:200], func(*ct.Flow) uint32 { return 77 }, 5)
+}
+
+func TestCommitExistingEntriesAreUpdated(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "e")
+	flows := ct.SampleFlows(400)
+	// Pre-create some of them with another mark and timeout.
+	pre, replaced := 0, 0
+	for i := range flows {
+		f := &flows[i]
+		if f.Orig.Proto != ct.ProtoTCP || !f.Orig.Src.Is4() || f.Reply != f.Orig.Invert() || pre >= 20 {
+			continue
+		}
+		pre++
+		f.Mark = 4242
+		args := []string{"-I", "-p", "tcp", "-s", f.Orig.Src.String(), "-d", f.Orig.Dst.String(),
+			"--sport", fmt.Sprint(f.Orig.SrcPort), "--dport", fmt.Sprint(f.Orig.DstPort),
+			"--state", "SYN_SENT", "-t", "30", "--mark", "7"}
+		if pre%2 == 0 {
+			// The kernel refuses to clear ASSURED in an update (EBUSY):
+			// these must be deleted and created again.
+			args = append(args, "-u", "ASSURED")
+			f.Status &^= ct.StatusAssured
+			replaced++
+		}
+		ns.Exec(t, "conntrack", args...)
+	}
+	st := commitOnce(t, 1, ns.Path(), flows)
+	t.Logf("commit stats: %+v", st)
+	if st.Updated != pre-replaced || st.Replaced != replaced || st.Created != len(flows)-pre || st.Failed != 0 {
+		t.Fatalf("commit stats %+v, want %d updated, %d replaced and %d created", st, pre-replaced, replaced, len(flows)-pre)
+	}
+	cttest.CheckKernel(t, ns, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 5)
+}
+
+func TestCommitRelatedAfterMasters(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "r")
+	masters := ct.SampleFlows(600)
+	var flows []ct.Flow
+	// Related flows first in the input: the committer must reorder.
+	for i := range masters {
+		m := masters[i]
+		if m.Orig.Proto != ct.ProtoTCP || m.Reply != m.Orig.Invert() {
+			continue
+		}
+		r := ct.Flow{Orig: ct.Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ct.ProtoTCP, SrcPort: 20, DstPort: uint16(30000 + i)},
+			Status: ct.StatusConfirmed | ct.StatusSeenReply, TCPState: ct.TCPEstablished, TimeoutSec: 300, Master: m.Orig}
+		r.Reply = r.Orig.Invert()
+		flows = append(flows, r)
+	}
+	nrel := len(flows)
+	flows = append(flows, masters...)
+	st := commitOnce(t, 2, ns.Path(), flows)
+	if st.Created != len(flows) || st.Failed != 0 || nrel == 0 {
+		t.Fatalf("commit stats %+v, want %d created (%d related)", st, len(flows), nrel)
+	}
+	cttest.CheckKernel(t, ns, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 5)
+}
+
+// commitOnce writes flows into the kernel of netns with a fresh committer of
+// workers workers (timeouts from the flows) and returns its stats.
+func commitOnce(t testing.TB, workers int, netns string, flows []ct.Flow) ct.CommitStats {
+	t.Helper()
+	c, err := NewCommitter(workers, netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	now := time.Now()
+	st, err := c.Commit(context.Background(), ct.SampleEntries(flows, now), now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// commitInto commits flows into netns, all of them new.
+func commitInto(t testing.TB, netns string, flows []ct.Flow) {
+	t.Helper()
+	if st := commitOnce(t, 2, netns, flows); st.Created != len(flows) {
+		t.Fatalf("commit %d flows: %+v", len(flows), st)
+	}
+}
+
+// runListener runs a listener in ns until the test ends.
+func runListener(t *testing.T, ns cttest.NS, cache *ct.Cache, cfg ListenerConfig) *Listener {
+	t.Helper()
+	cfg.Netns = ns.Path()
+	l := NewListener(cttest.Logger(t), cache, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := l.Run(ctx); err != context.Canceled {
+			t.Errorf("listener: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	testnet.Eventually(t, 10*time.Second, func() bool { return l.Stats().Dumps > 0 }, "first dump")
+	return l
+}
+
+type updateLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (u *updateLog) add(k ct.UpdateKind, f *ct.Flow) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.log = append(u.log, k.String()+" "+f.Orig.String())
+}
+
+func (u *updateLog) count(prefix string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, s := range u.log {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestListenerFollowsConntrackCLI(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "l")
+	ns.Exec(t, "conntrack", "-I", "-p", "udp", "-s", "192.0.2.9", "-d", "198.51.100.9",
+		"--sport", "53", "--dport", "53", "-t", "100")
+	cache := ct.NewCache()
+	var ups updateLog
+	filter := &ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.66/32")}}
+	l := runListener(t, ns, cache, ListenerConfig{Filter: filter, OnUpdate: ups.add})
+	udpKey := ct.Key{Orig: ct.Tuple{Src: netip.MustParseAddr("192.0.2.9"), Dst: netip.MustParseAddr("198.51.100.9"), Proto: ct.ProtoUDP, SrcPort: 53, DstPort: 53}}
+	if _, ok := cache.Get(udpKey); !ok {
+		t.Fatalf("initial dump: %v not in the cache (len %d)", udpKey.Orig, cache.Len())
+	}
+
+	ns.Exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.1", "-d", "198.51.100.1",
+		"--sport", "4000", "--dport", "443", "--state", "ESTABLISHED", "-t", "500", "-u", "SEEN_REPLY,ASSURED")
+	key := ct.Key{Orig: ct.Tuple{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("198.51.100.1"), Proto: ct.ProtoTCP, SrcPort: 4000, DstPort: 443}}
+	testnet.Eventually(t, 5*time.Second, func() bool {
+		e, ok := cache.Get(key)
+		return ok && e.Flow.TCPState == ct.TCPEstablished && e.Flow.Status&ct.StatusAssured != 0
+	}, "conntrack -I not in the internal cache")
+
+	ns.Exec(t, "conntrack", "-U", "-p", "tcp", "-s", "192.0.2.1", "-d", "198.51.100.1",
+		"--sport", "4000", "--dport", "443", "-m", "99")
+	testnet.Eventually(t, 5*time.Second, func() bool {
+		e, ok := cache.Get(key)
+		return ok && e.Flow.Mark == 99 && e.Flow.TCPState == ct.TCPEstablished
+	}, "conntrack -U mark not in the internal cache")
+
+	// An ignored address never enters.
+	ns.Exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.66", "-d", "198.51.100.1",
+		"--sport", "4000", "--dport", "443", "--state", "ESTABLISHED", "-t", "500")
+
+	ns.Exec(t, "conntrack", "-D", "-p", "tcp", "-s", "192.0.2.1")
+	testnet.Eventually(t, 5*time.Second, func() bool { _, ok := cache.Get(key); return !ok }, "conntrack -D still in the internal cache")
+
+	testnet.Eventually(t, 5*time.Second, func() bool { return l.Stats().Filtered[ct.DropAddress] >= 1 }, "ignored address not counted")
+	if cache.Len() != 1 {
+		t.Fatalf("cache holds %d entries, want 1 (the UDP flow): %v", cache.Len(), cache.Snapshot())
+	}
+	if ups.count("new proto=6") != 1 || ups.count("update proto=6") < 1 || ups.count("delete proto=6") != 1 {
+		t.Fatalf("updates reported: %q", ups.log)
+	}
+}
+
+func TestListenerDoesNotAnnounceOwnCommits(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "o")
+	cache := ct.NewCache()
+	var ups updateLog
+	l := runListener(t, ns, cache, ListenerConfig{OnUpdate: ups.add})
+	c, err := l.NewCommitter(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	flows := ct.SampleFlows(500)
+	now := time.Now()
+	if _, err := c.Commit(context.Background(), ct.SampleEntries(flows, now), now, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Our own commits are skipped (the Replicator puts them in the cache
+	// itself), counted, and never announced.
+	testnet.Eventually(t, 10*time.Second, func() bool { return l.Stats().OwnEvents >= uint64(len(flows)) }, "own events: %v", cttest.Lazy(func() string { return fmt.Sprintf("%+v", l.Stats()) }))
+	if cache.Len() != 0 {
+		t.Fatalf("the listener put %d own commits in the cache", cache.Len())
+	}
+	// A foreign change after the commit is announced.
+	ns.Exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.200", "-d", "198.51.100.1",
+		"--sport", "1", "--dport", "2", "--state", "ESTABLISHED", "-t", "500")
+	testnet.Eventually(t, 5*time.Second, func() bool { return ups.count("new") == 1 }, "foreign flow not announced")
+	if n := len(ups.log); n != 1 || l.Stats().OwnEvents < uint64(len(flows)) {
+		t.Fatalf("announced %d updates (want only the foreign one), own events %d", n, l.Stats().OwnEvents)
+	}
+}
+
+func TestListenerRecoversFromENOBUFS(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "b")
+	cache := ct.NewCache()
+	l := runListener(t, ns, cache, ListenerConfig{ReadBuffer: 4096, MinRedump: 50 * time.Millisecond})
+	// A committer the listener does not know: its events are foreign and
+	// flood the tiny socket buffer.
+	c, err := NewCommitter(2, ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	flows := ct.SampleFlows(5000)
+	now := time.Now()
+	if _, err := c.Commit(context.Background(), ct.SampleEntries(flows, now), now, 0); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 20*time.Second, func() bool { return cache.Len() == len(flows) },
+		"internal cache has %d of %d flows after the flood", cache.Len(), len(flows))
+	st := l.Stats()
+	if st.Redumps == 0 || !strings.Contains(st.LastError, "no buffer space") {
+		t.Fatalf("no redump after the flood: %+v", st)
+	}
+	// Still following events after recovery.
+	ns.Exec(t, "conntrack", "-D", "-s", "192.0.2.1")
+	want := 0
+	for i := range flows {
+		if flows[i].Orig.Src != netip.MustParseAddr("192.0.2.1") {
+			want++
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kernel after -D: %s", ns.Exec(t, "conntrack", "-L", "-s", "192.0.2.1"))
+		}
+	})
+	testnet.Eventually(t, 20*time.Second, func() bool { return cache.Len() == want }, "cache %v, want %d after conntrack -D (%v)", cttest.Lazy(func() string { return fmt.Sprint(cache.Len()) }), want, cttest.Lazy(func() string { return fmt.Sprintf("%+v", l.Stats()) }))
+}
+
+// ourDump dumps ns's table with our streaming decoder.
+func ourDump(t testing.TB, ns cttest.NS) map[ct.Key]ct.Flow {
+	t.Helper()
+	out := map[ct.Key]ct.Flow{}
+	err := nsenter.Do(ns.Path(), func() error {
+		s, err := openEvSock(0)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return s.dump(func(f *ct.Flow) { out[f.Key()] = *f })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Our allocation-free decoder reads what ti-mo/conntrack's reads.
+func TestDecoderAgreesWithTiMo(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "d")
+	masters := ct.SampleFlows(1000)
+	flows := append([]ct.Flow(nil), masters...)
+	for i := range masters[:100] {
+		m := masters[i]
+		if m.Orig.Proto != ct.ProtoTCP || m.Reply != m.Orig.Invert() {
+			continue
+		}
+		r := ct.Flow{Orig: ct.Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ct.ProtoTCP, SrcPort: 20, DstPort: uint16(30000 + i)},
+			Status: ct.StatusConfirmed | ct.StatusSeenReply, TCPState: ct.TCPEstablished, TimeoutSec: 300, Master: m.Orig, Mark: 5}
+		r.Reply = r.Orig.Invert()
+		flows = append(flows, r)
+	}
+	commitInto(t, ns.Path(), flows)
+	ours, theirs := ourDump(t, ns), cttest.KernelFlows(t, ns)
+	if len(ours) != len(flows) || len(theirs) != len(flows) {
+		t.Fatalf("dumped %d (ours) and %d (ti-mo), want %d", len(ours), len(theirs), len(flows))
+	}
+	for k, f := range theirs {
+		g := ours[k]
+		if !g.Equal(&f) || g.TimeoutSec+2 < f.TimeoutSec || g.TimeoutSec > f.TimeoutSec+2 {
+			t.Fatalf("ours:  %s\nti-mo: %s", &g, &f)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package conntracksync
+
+import (
+	"context"
+	"time"
+)
+
+// UpdateKind says what happened to a flow of the internal cache.
+type UpdateKind uint8
+
+// What happened to a flow of the internal cache.
+const (
+	UpdateNew UpdateKind = iota
+	UpdateChange
+	UpdateDelete
+)
+
+func (k UpdateKind) String() string {
+	switch k {
+	case UpdateNew:
+		return "new"
+	case UpdateChange:
+		return "update"
+	}
+	return "delete"
+}
+
+// Table is where a Kernel's Follow keeps the local connection table: the
+// cache it writes, the filter a flow must pass first, and the function
+// told of every change of the cache that its own Commit did not cause
+// (called from Follow's goroutine; the Flow is valid during the call only).
+type Table struct {
+	Cache    *Cache
+	Filter   *Filter
+	OnUpdate func(UpdateKind, *Flow)
+}
+
+// Kernel is the local connection-tracking table as the Replicator uses it:
+// package ctnetlink's Kernel on Linux, an in-memory twin in tests
+// (package twin).
+type Kernel interface {
+	// Follow keeps t.Cache equal to the kernel table (a dump, then
+	// events) until ctx ends; it returns ctx's error, or a setup error.
+	// The Replicator calls it with the same Table each time.
+	Follow(ctx context.Context, t Table) error
+	// Commit writes entries into the kernel table, masters before related
+	// flows, with the timeouts of CommitTimeoutSec, and reports which
+	// entries are there now (ok[i] for entries[i]; ok is nil when the
+	// error kept it from writing anything). A per-entry refusal is
+	// counted in the stats; the error is for the kernel side failing and
+	// ctx's end. The changes it causes are not reported to OnUpdate.
+	Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (st CommitStats, ok []bool, err error)
+	// Release frees what Commit keeps open between commits; the
+	// Replicator calls it when its Run ends, never during a Commit.
+	Release()
+	// Stats returns the kernel side's counters.
+	Stats() ListenerStats
+}
+
+// Datagram is one slot of Link.Receive: a buffer to read into, and what
+// was read.
+type Datagram struct {
+	Buf      []byte
+	N        int  // bytes read into Buf
+	FromPeer bool // sent from the configured peer address
+}
+
+// Link is the sync link's datagram transport: UDP on Linux (OpenUDP), an
+// in-memory twin in tests (package twin). Send is called by one goroutine
+// and Receive by another.
+type Link interface {
+	// Send sends datagrams to the peer in order and returns how many
+	// could not be sent, with the last error.
+	Send(dgrams [][]byte) (failed int, err error)
+	// Receive blocks until at least one datagram arrives, fills the
+	// first n slots, and returns n; after Close it returns an error
+	// matching net.ErrClosed.
+	Receive(ds []Datagram) (n int, err error)
+	Close() error
+}
+
+// LinkOpener opens the sync link for cfg; each Replicator.Run opens one
+// and closes it when it ends.
+type LinkOpener func(cfg *Config) (Link, error)

@@ -1,0 +1,17 @@
+// Package twin holds in-memory twins of the Replicator's I/O, so that
+// Replicators (two of them, replicating over a lossy link, taking over)
+// run in a testing/synctest bubble without root:
+//
+//   - Kernel, a connection-tracking table that follows the
+//     conntracksync.Kernel contract: Follow dumps it into the cache and
+//     then reports the changes that "traffic" (Put, Delete) makes; Commit
+//     writes entries and reports nothing, as the kernel side recognises
+//     its own commits;
+//   - Wire, a datagram link between two ends (conntracksync.Link), which
+//     drops datagrams at a seeded random rate, and whose ends can be
+//     reopened as a restarted Replicator does.
+//
+// Tests only; it owns nothing at run time. The real parts are package
+// ctnetlink and conntracksync.OpenUDP, proven in network namespaces by
+// the root tests.
+package twin
