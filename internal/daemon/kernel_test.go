@@ -210,7 +210,7 @@ func TestLoopCommitBeforeVIPs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.d.ct.cancelLate()
+		a.d.ct.fo.Close()
 		a.d.ct, a.d.host.VIPs = c, recKernel{k, ev}
 		a.start(t)
 		time.Sleep(10 * time.Second)
