@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -74,42 +75,8 @@ type ctSync struct {
 	takeovers uint64
 	lateRuns  uint64
 	resyncs   uint64
-	last      CTTakeover
+	last      ctl.CTTakeover
 	runErr    string
-}
-
-// CTStatus is the conntrack replication part of Status.
-type CTStatus struct {
-	TrackGroup string `json:"track_group"`
-	// Master is true while the tracked group holds MASTER on this node
-	// (its takeover's commit has run).
-	Master bool `json:"master"`
-	// Takeovers counts BACKUP→MASTER (or INIT→MASTER) changes of the
-	// tracked group, each with one commit; LateCommits those whose commit
-	// did not finish within the in-loop bound and completed after the VIPs.
-	Takeovers   uint64 `json:"takeovers"`
-	LateCommits uint64 `json:"late_commits"`
-	// ResyncRequests counts the resyncs asked of the peer on leaving MASTER
-	// and on coming back from FAULT.
-	ResyncRequests uint64 `json:"resync_requests"`
-	// LastTakeover is the latest takeover's commit, as the loop saw it.
-	LastTakeover CTTakeover `json:"last_takeover"`
-	// RunError is the last error that stopped the replicator ("" if none);
-	// it is restarted after each.
-	RunError string `json:"run_error,omitempty"`
-	conntracksync.Stats
-}
-
-// CTTakeover describes the commit of one takeover.
-type CTTakeover struct {
-	Instance string        `json:"instance,omitempty"` // the member whose VIPs went up first
-	Time     time.Time     `json:"time"`
-	Entries  int           `json:"entries"`  // external-cache entries committed
-	Failed   int           `json:"failed"`   // entries the kernel refused
-	InLoop   time.Duration `json:"in_loop"`  // how long the VIPs waited for the commit
-	Duration time.Duration `json:"duration"` // the whole commit (longer than InLoop when late)
-	Flushed  int           `json:"flushed"`  // entries dropped from the external cache afterwards
-	Error    string        `json:"error,omitempty"`
 }
 
 func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
@@ -278,7 +245,7 @@ func (c *ctSync) beforeVIPs(inst *instance, now time.Time) {
 		st, err := c.r.Commit(ctx)
 		done <- result{st, err}
 	})
-	tk := CTTakeover{Instance: inst.cfg.Name, Time: now, Entries: ext}
+	tk := ctl.CTTakeover{Instance: inst.cfg.Name, Time: now, Entries: ext}
 	timer := time.NewTimer(c.commitBound)
 	defer timer.Stop()
 	select {
@@ -303,7 +270,7 @@ func (c *ctSync) beforeVIPs(inst *instance, now time.Time) {
 // finish records a takeover's commit and flushes the external cache,
 // unless a later transition made this takeover stale (the peer's updates
 // since then belong to the next takeover). Loop or late goroutine.
-func (c *ctSync) finish(gen uint64, tk CTTakeover, st conntracksync.CommitStats, err error) {
+func (c *ctSync) finish(gen uint64, tk ctl.CTTakeover, st conntracksync.CommitStats, err error) {
 	tk.Entries, tk.Failed, tk.Duration = st.Entries, st.Failed, st.Duration
 	if tk.Duration == 0 {
 		tk.Duration = tk.InLoop
@@ -387,11 +354,11 @@ func (c *ctSync) resync(inst *instance, why string) {
 
 // status is called by the loop (Daemon.publish), like beforeVIPs and
 // transition, so it may read master.
-func (c *ctSync) status() *CTStatus {
+func (c *ctSync) status() *ctl.CTStatus {
 	st := c.r.Stats()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return &CTStatus{
+	return &ctl.CTStatus{
 		TrackGroup:     c.group,
 		Master:         c.master,
 		Takeovers:      c.takeovers,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
@@ -131,7 +132,7 @@ func TestStatusJSONSnakeCase(t *testing.T) {
 			t.Errorf("backup %s: received %v; want accepted adverts counted as ok", in.State, in.Received)
 		}
 		var m bytes.Buffer
-		if err := writeMetrics(&m, st); err != nil {
+		if err := ctl.WriteMetrics(&m, st); err != nil {
 			t.Fatal(err)
 		}
 		want := fmt.Sprintf(`vigil_vrrp_adverts_received_total{family="inet",instance=%q,interface="eth0",vrid="1",verdict="ok"} %d`+"\n", in.Name, in.Received["ok"])
@@ -139,7 +140,7 @@ func TestStatusJSONSnakeCase(t *testing.T) {
 			t.Errorf("metrics lack %q (or still say none):\n%s", want, m.String())
 		}
 	})
-	if n := checkTypeKeys(t, "status", reflect.TypeFor[Status](), map[reflect.Type]bool{}); n < 100 {
+	if n := checkTypeKeys(t, "status", reflect.TypeFor[ctl.Status](), map[reflect.Type]bool{}); n < 100 {
 		t.Errorf("only %d fields checked", n)
 	}
 	var reasons []string
