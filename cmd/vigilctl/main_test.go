@@ -5,12 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,33 +67,9 @@ func serve(t *testing.T, d *daemon) string {
 	return srv.Path()
 }
 
-// serveRaw answers every connection with doc and hangs up without reading
-// what is asked: a vigild that refuses the client, as the control server
-// does for a uid it does not accept (which a test cannot be without
-// root), and in a hurry.
-func serveRaw(t *testing.T, doc string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(c, doc)
-			c.Close()
-		}
-	})
-	return path
+// answer returns a ctltest.Server answering doc.
+func answer(doc string) func(io.Writer) {
+	return func(w io.Writer) { io.WriteString(w, doc) }
 }
 
 func TestStatusTable(t *testing.T) {
@@ -161,7 +135,7 @@ func TestStatusTableShowsCounters(t *testing.T) {
 // TestStatusBadAnswer: an answer that is not a status document is an
 // error on stderr, exit status 1, and no table.
 func TestStatusBadAnswer(t *testing.T) {
-	sock := serveRaw(t, "not json\n")
+	sock := ctltest.Server(t, answer("not json\n"))
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 1 || out.Len() != 0 ||
 		!strings.HasPrefix(errOut.String(), "vigilctl: bad answer from vigild: ") {
@@ -220,7 +194,7 @@ func TestNoDaemon(t *testing.T) {
 // TestStatusRefused: vigild refusing the client (not root) must show as an
 // error with the reason, not as an empty status table.
 func TestStatusRefused(t *testing.T) {
-	sock := serveRaw(t, `{"error":"control socket: uid 65534 refused","result":"failed"}`+"\n")
+	sock := ctltest.Server(t, answer(`{"error":"control socket: uid 65534 refused","result":"failed"}`+"\n"))
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 1 {
 		t.Errorf("refused status: exit %d, want 1 (%s)", code, out.String())

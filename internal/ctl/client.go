@@ -62,6 +62,9 @@ func (c *Client) Do(ctx context.Context, cmd Command) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("ctl: %s: %w", cmd, err)
 	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("ctl: %s: vigild hung up without an answer", cmd)
+	}
 	if len(raw) > maxAnswer {
 		return nil, fmt.Errorf("ctl: %s: answer longer than %d bytes", cmd, maxAnswer)
 	}
@@ -95,8 +98,11 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 }
 
 // DecodeStatus decodes a status document as the status command answers
-// it; the error is encoding/json's.
+// it; a Result (the answer to another command) is an error.
 func DecodeStatus(raw []byte) (Status, error) {
+	if res, ok := asResult(raw); ok {
+		return Status{}, fmt.Errorf("a result (%s), not a status", res.Result)
+	}
 	var s Status
 	err := json.Unmarshal(raw, &s)
 	return s, err

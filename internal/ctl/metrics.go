@@ -389,18 +389,9 @@ func ServeMetrics(ctx context.Context, addr string, get func() Status) error {
 		return err
 	}
 	srv := &http.Server{Handler: MetricsHandler(get), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	var watch sync.WaitGroup
-	watch.Go(func() {
-		select {
-		case <-ctx.Done():
-			srv.Close()
-		case <-done:
-		}
-	})
+	stop := onDone(ctx, func() { srv.Close() })
 	err = srv.Serve(l)
-	close(done)
-	watch.Wait()
+	stop()
 	srv.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -36,6 +36,13 @@ const requestTimeout = 30 * time.Second
 // refuseTimeout bounds the exchange with a refused client.
 const refuseTimeout = 5 * time.Second
 
+// closeGrace is how long Close lets an answer being written go on.
+const closeGrace = time.Second
+
+// drainMax bounds what is read and thrown away from a client before
+// hanging up on it (see hangUp).
+const drainMax = 64 << 10
+
 // Server answers the control protocol on vigild's unix socket. Each
 // connection carries one command line and gets one JSON document back:
 // the Status for "status", a Result for anything else. A client that is
@@ -81,18 +88,9 @@ func (s *Server) Path() string { return s.l.path }
 // the server (see Close) and returns nil once every connection goroutine
 // has ended. Call it once.
 func (s *Server) Serve(ctx context.Context) error {
-	done := make(chan struct{})
-	var watch sync.WaitGroup
-	watch.Go(func() {
-		select {
-		case <-ctx.Done():
-			s.shutdown()
-		case <-done:
-		}
-	})
+	stop := onDone(ctx, func() { s.shutdown() })
 	defer func() {
-		close(done)
-		watch.Wait()
+		stop()
 		s.Close()
 	}()
 	for {
@@ -145,8 +143,10 @@ func (s *Server) untrack(c net.Conn) {
 }
 
 // Close stops listening, removes the socket file (see Listen), ends the
-// running commands' context, closes every open connection and waits for
-// their goroutines to end. It may be called more than once, and from any
+// running commands' context (their clients get the failure as answer),
+// stops reading from every open connection and waits for their
+// goroutines to end, which takes at most closeGrace once the Handler's
+// calls have returned. It may be called more than once, and from any
 // goroutine but a connection's.
 func (s *Server) Close() error {
 	err := s.shutdown()
@@ -160,8 +160,12 @@ func (s *Server) shutdown() error {
 	s.mu.Lock()
 	first := !s.closed
 	s.closed = true
+	// Reads end now (a client that never sends its command, a refused
+	// one still talking); an answer being written gets closeGrace.
+	now := time.Now()
 	for c := range s.conns {
-		c.Close()
+		c.SetReadDeadline(now)
+		c.SetWriteDeadline(now.Add(closeGrace))
 	}
 	s.mu.Unlock()
 	if !first {
@@ -178,6 +182,7 @@ func (s *Server) serveOne(c net.Conn) {
 	if err != nil {
 		if line != "" {
 			writeAnswer(c, Result{Result: ResultFailed, Error: err.Error()})
+			hangUp(c)
 		}
 		return
 	}
@@ -241,9 +246,7 @@ func allowedPeer(c net.Conn) (uid uint32, ok bool, err error) {
 func allowedUID(uid, euid uint32) bool { return uid == 0 || uid == euid }
 
 // refuse tells a peer that may not use the control socket so and hangs
-// up. What the peer sends is read (at most 4 KiB, for at most
-// refuseTimeout) and thrown away, only so that its command line does not
-// meet a closed socket before it reads the answer.
+// up (see hangUp).
 func refuse(c net.Conn, uid uint32, err error) {
 	c.SetDeadline(time.Now().Add(refuseTimeout))
 	msg := "permission denied: uid " + strconv.FormatUint(uint64(uid), 10) + " may not use vigild's control socket"
@@ -251,8 +254,35 @@ func refuse(c net.Conn, uid uint32, err error) {
 		msg = "permission denied: cannot tell who is connecting: " + err.Error()
 	}
 	json.NewEncoder(c).Encode(Result{Result: ResultFailed, Error: msg})
+	hangUp(c)
+}
+
+// hangUp ends our side of c after an answer sent before the client's
+// request was read in full. What the client still sends is read (at most
+// drainMax, until c's deadline) and thrown away, only so that the kernel
+// does not reset the connection, and lose the answer, when unread data
+// meets the close.
+func hangUp(c net.Conn) {
 	if uc, ok := c.(*net.UnixConn); ok {
 		uc.CloseWrite()
 	}
-	io.CopyN(io.Discard, c, 4096)
+	io.CopyN(io.Discard, c, drainMax)
+}
+
+// onDone runs f when ctx ends, in a goroutine of its own, until stop is
+// called; stop returns once that goroutine has ended (and f with it).
+func onDone(ctx context.Context, f func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-ctx.Done():
+			f()
+		case <-done:
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
