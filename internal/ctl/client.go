@@ -23,6 +23,9 @@ type Client struct {
 	// deadline that comes first wins.
 	DialTimeout time.Duration
 	Timeout     time.Duration
+	// MaxAnswer bounds the answer read, in bytes (default 64 MiB, far
+	// above the status of thousands of instances).
+	MaxAnswer int64
 }
 
 // Do sends cmd and returns vigild's answer as it came. A failed Result
@@ -52,7 +55,11 @@ func (c *Client) Do(ctx context.Context, cmd Command) ([]byte, error) {
 	// A server that refuses the client may answer and hang up before the
 	// command is written: its answer is read even when the write failed.
 	_, werr := io.WriteString(conn, string(cmd)+"\n")
-	raw, err := io.ReadAll(io.LimitReader(conn, maxAnswer+1))
+	limit := c.MaxAnswer
+	if limit <= 0 {
+		limit = maxAnswer
+	}
+	raw, err := io.ReadAll(io.LimitReader(conn, limit+1))
 	if werr != nil && len(raw) == 0 {
 		return nil, fmt.Errorf("ctl: %s: %w", cmd, werr)
 	}
@@ -65,8 +72,8 @@ func (c *Client) Do(ctx context.Context, cmd Command) ([]byte, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("ctl: %s: vigild hung up without an answer", cmd)
 	}
-	if len(raw) > maxAnswer {
-		return nil, fmt.Errorf("ctl: %s: answer longer than %d bytes", cmd, maxAnswer)
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("ctl: %s: answer longer than %d bytes", cmd, limit)
 	}
 	if res, ok := asResult(raw); ok && res.Result == ResultFailed {
 		return raw, &FailedError{Command: cmd, Reason: res.Error}

@@ -26,8 +26,7 @@ const (
 // and a client that sends more is refused before it is read further.
 const maxRequest = 256
 
-// maxAnswer bounds what a client reads for one answer (a status document
-// of thousands of instances stays well below it).
+// maxAnswer is the default of Client.MaxAnswer.
 const maxAnswer = 64 << 20
 
 // Result is the answer to every command but status, and to any command

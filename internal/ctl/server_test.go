@@ -289,8 +289,8 @@ func TestClientCancel(t *testing.T) {
 	}
 }
 
-// TestClientErrors: no vigild; an answer that is not a document; an
-// answer larger than any status.
+// TestClientErrors: no vigild; an answer that is not a status document;
+// an answer larger than the client takes.
 func TestClientErrors(t *testing.T) {
 	c := &ctl.Client{Path: filepath.Join(t.TempDir(), "none.sock")}
 	if _, err := c.Status(t.Context()); err == nil || !strings.Contains(err.Error(), "is vigild running?") || !strings.Contains(err.Error(), c.Path) {
@@ -302,10 +302,10 @@ func TestClientErrors(t *testing.T) {
 	}{
 		{func(w io.Writer) { io.WriteString(w, "<html>\n") }, "bad status document"},
 		{func(w io.Writer) { io.WriteString(w, `{"result": "ok"}`) }, "bad status document"},
-		{func(w io.Writer) { io.Copy(w, io.LimitReader(zeros{}, 64<<20+1)) }, "answer longer than"},
+		{func(w io.Writer) { io.Copy(w, io.LimitReader(zeros{}, 64<<10+1)) }, "answer longer than 65536 bytes"},
 	} {
 		path := ctltest.Server(t, tc.answer)
-		_, err := (&ctl.Client{Path: path}).Status(t.Context())
+		_, err := (&ctl.Client{Path: path, MaxAnswer: 64 << 10}).Status(t.Context())
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("status: %v, want %q", err, tc.want)
 		}
