@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -225,5 +227,25 @@ func TestMetricsFamiliesOnce(t *testing.T) {
 	}
 	if len(helps) < 60 {
 		t.Errorf("only %d families: %s", len(helps), fmt.Sprint(helps))
+	}
+}
+
+// TestMetricsHandler: GET /metrics answers the exposition of the handler's
+// snapshot with the text format's content type; other methods and paths
+// are refused.
+func TestMetricsHandler(t *testing.T) {
+	h := ctl.MetricsHandler(func() ctl.Status { return ctl.Status{Reloads: 5} })
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8" ||
+		!strings.Contains(rec.Body.String(), "\nvigil_reloads_total 5\n") {
+		t.Errorf("GET /metrics: %d %q\n%s", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+	}
+	for _, req := range []*http.Request{httptest.NewRequest("POST", "/metrics", nil), httptest.NewRequest("GET", "/", nil)} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code < 400 {
+			t.Errorf("%s %s: %d", req.Method, req.URL.Path, rec.Code)
+		}
 	}
 }

@@ -83,6 +83,7 @@ func TestRefuse(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			srv.SetDeadline(time.Now().Add(time.Minute))
 			refuse(srv, 65534, tc.err)
 			srv.Close()
 		}()

@@ -52,8 +52,8 @@ const drainMax = 64 << 10
 // Concurrency: Serve runs the accept loop; every connection is answered
 // by a goroutine the Server starts and waits for. Close (or the end of
 // Serve's context) stops accepting, ends the context handed to
-// Handler.Reload, closes the open connections and returns once every
-// connection goroutine has ended.
+// Handler.Reload, stops reading from the open connections and returns
+// once every connection goroutine has ended.
 type Server struct {
 	h      Handler
 	l      *listener
@@ -112,6 +112,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			defer s.untrack(c)
 			if uid, ok, err := allowedPeer(c); !ok {
 				s.h.Refused(uid, err)
+				s.setDeadline(c, refuseTimeout)
 				refuse(c, uid, err)
 				return
 			}
@@ -133,6 +134,16 @@ func (s *Server) track(c net.Conn) bool {
 	}
 	s.conns[c] = struct{}{}
 	return true
+}
+
+// setDeadline gives c d from now, unless Close has already set its
+// deadlines.
+func (s *Server) setDeadline(c net.Conn, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		c.SetDeadline(time.Now().Add(d))
+	}
 }
 
 func (s *Server) untrack(c net.Conn) {
@@ -177,7 +188,7 @@ func (s *Server) shutdown() error {
 
 // serveOne answers the one command of connection c.
 func (s *Server) serveOne(c net.Conn) {
-	c.SetDeadline(time.Now().Add(requestTimeout))
+	s.setDeadline(c, requestTimeout)
 	line, err := readRequest(c)
 	if err != nil {
 		if line != "" {
@@ -246,9 +257,8 @@ func allowedPeer(c net.Conn) (uid uint32, ok bool, err error) {
 func allowedUID(uid, euid uint32) bool { return uid == 0 || uid == euid }
 
 // refuse tells a peer that may not use the control socket so and hangs
-// up (see hangUp).
+// up (see hangUp); c's deadline bounds it.
 func refuse(c net.Conn, uid uint32, err error) {
-	c.SetDeadline(time.Now().Add(refuseTimeout))
 	msg := "permission denied: uid " + strconv.FormatUint(uint64(uid), 10) + " may not use vigild's control socket"
 	if err != nil {
 		msg = "permission denied: cannot tell who is connecting: " + err.Error()
