@@ -221,7 +221,7 @@ var errLongRequest = errors.New("request too long")
 // client that closes its side after the command without a newline is
 // served as one that sent it; an empty request is an error with an empty
 // line (no answer is due).
-func readRequest(c net.Conn) (string, error) {
+func readRequest(c io.Reader) (string, error) {
 	r := bufio.NewReaderSize(io.LimitReader(c, maxRequest+1), maxRequest+16)
 	line, err := r.ReadString('\n')
 	if len(line) > maxRequest {
