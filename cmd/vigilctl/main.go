@@ -14,12 +14,10 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sort"
 	"strings"
@@ -29,14 +27,12 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/vigil-ha/vigil/internal/buildinfo"
+	"github.com/vigil-ha/vigil/internal/ctl"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
-
-// defaultSocket is vigild's default --control.
-const defaultSocket = "/run/vigild.sock"
 
 // socketEnv names the socket when -s is not given.
 const socketEnv = "VIGIL_SOCKET"
@@ -47,11 +43,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Usage is printed here, not by pflag: to stdout for --help, to stderr
 	// after the error for anything else.
 	fs.Usage = func() {}
-	def := defaultSocket
+	def := ctl.DefaultSocket
 	if v := os.Getenv(socketEnv); v != "" {
 		def = v
 	}
-	sock := fs.StringP("socket", "s", def, "vigild control socket (default: $"+socketEnv+", else "+defaultSocket+")")
+	sock := fs.StringP("socket", "s", def, "vigild control socket (default: $"+socketEnv+", else "+ctl.DefaultSocket+")")
 	asJSON := fs.Bool("json", false, "status: print vigild's JSON document instead of the table")
 	force := fs.Bool("force", false, "reload: apply a configuration without any vrrp_instance too (stops every running one)")
 	showVer := fs.BoolP("version", "v", false, "print the version and exit")
@@ -67,89 +63,53 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, buildinfo.String("vigilctl"))
 		return 0
 	}
-	cmd := "status"
+	cmd := ctl.CmdStatus
 	if fs.NArg() > 0 {
-		cmd = fs.Arg(0)
+		cmd = ctl.Command(fs.Arg(0))
 	}
 	if fs.NArg() > 1 {
 		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q after %s", fs.Arg(1), cmd))
 	}
 	switch cmd {
 	case "status", "stats", "dump":
-		cmd = "status"
+		cmd = ctl.CmdStatus
 		if *force {
 			return usageError(stderr, fs, "--force is an option of reload, not of status")
 		}
 	case "reload":
 		if *force {
-			cmd = "reload --force"
+			cmd = ctl.CmdForceReload
 		}
 	default:
 		return usageError(stderr, fs, fmt.Sprintf("unknown command %q", cmd))
 	}
-	raw, err := request(*sock, cmd)
+	client := ctl.Client{Path: *sock}
+	raw, err := client.Do(context.Background(), cmd)
+	// Any command may be refused (a client vigild does not accept, an
+	// unknown command): say so, whatever the output format.
+	if failed := (*ctl.FailedError)(nil); errors.As(err, &failed) {
+		stdout.Write(raw)
+		fmt.Fprintf(stderr, "vigilctl: %s failed: %s\n", cmd, failed.Reason)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "vigilctl: %v\n", err)
 		return 1
 	}
-	// Any command may be refused (a client vigild does not accept, an
-	// unknown command): say so, whatever the output format.
-	var res struct{ Result, Error string }
-	failed := json.Unmarshal(raw, &res) == nil && res.Result == "failed"
-	if *asJSON || cmd != "status" || failed {
+	if *asJSON || cmd != ctl.CmdStatus {
 		stdout.Write(raw)
-		if failed {
-			fmt.Fprintf(stderr, "vigilctl: %s failed: %s\n", cmd, res.Error)
-			return 1
-		}
 		return 0
 	}
-	return printStatus(stdout, raw)
+	return printStatus(stdout, stderr, raw)
 }
 
-func request(path, cmd string) ([]byte, error) {
-	c, err := net.DialTimeout("unix", path, 5*time.Second)
+// printStatus prints the status document raw as tables: the instances'
+// states, then their counters, the VRRP sockets', the daemon's and, with
+// conntrack_sync, the replication's.
+func printStatus(w, stderr io.Writer, raw []byte) int {
+	s, err := ctl.DecodeStatus(raw)
 	if err != nil {
-		return nil, fmt.Errorf("is vigild running? %w", err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	if _, err := fmt.Fprintln(c, cmd); err != nil {
-		return nil, err
-	}
-	return io.ReadAll(bufio.NewReader(c))
-}
-
-// status mirrors the fields of daemon.Status that vigilctl prints.
-type status struct {
-	RouterID       string `json:"router_id"`
-	ReloadFailures uint64 `json:"reload_failures"`
-	ReloadError    string `json:"reload_error"`
-	Instances      []struct {
-		Name           string            `json:"name"`
-		Interface      string            `json:"interface"`
-		VRID           int               `json:"vrid"`
-		Family         string            `json:"family"`
-		State          string            `json:"state"`
-		Priority       int               `json:"priority"`
-		BasePriority   int               `json:"base_priority"`
-		Master         string            `json:"master"`
-		Reason         string            `json:"reason"`
-		Since          time.Time         `json:"since"`
-		AdvertsSent    uint64            `json:"adverts_sent"`
-		SendErrors     uint64            `json:"send_errors"`
-		Received       map[string]uint64 `json:"received"`
-		VIPs           []string          `json:"vips"`
-		VIPErrors      uint64            `json:"vip_errors"`
-		Announcements  uint64            `json:"announcements"`
-		AnnounceErrors uint64            `json:"announce_errors"`
-	} `json:"instances"`
-}
-
-func printStatus(w io.Writer, raw []byte) int {
-	var s status
-	if err := json.Unmarshal(raw, &s); err != nil {
-		fmt.Fprintf(w, "vigilctl: bad answer from vigild: %v\n", err)
+		fmt.Fprintf(stderr, "vigilctl: bad answer from vigild: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(w, "router_id %s\n\n", s.RouterID)
@@ -173,10 +133,68 @@ func printStatus(w io.Writer, raw []byte) int {
 			in.State, prio, orDash(in.Master), since, in.Reason, in.AdvertsSent, strings.Join(rx, " "))
 	}
 	tw.Flush()
+	printCounters(w, &s)
 	if s.ReloadError != "" {
 		fmt.Fprintf(w, "\nlast reload failed (%d failures so far): %s\n", s.ReloadFailures, s.ReloadError)
 	}
 	return 0
+}
+
+// printCounters prints the counters of the instances and sockets, the
+// daemon's, and the conntrack replication's summary, under the table of
+// states.
+func printCounters(w io.Writer, s *ctl.Status) {
+	if len(s.Instances) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "INSTANCE\tTRANSITIONS\tSEND_ERRORS\tVIP_ERRORS\tANNOUNCED\tANNOUNCE_ERRORS\tVIPS_LOST/RESTORED\tLOWER_PRIO/THROTTLED\tSPLIT_BRAIN_HEALS\tSTARTUP_REMOVED")
+		for _, in := range s.Instances {
+			lo := in.StartupRemoved
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d/%d\t%d\taddr=%d route=%d rule=%d\n", in.Name, in.Transitions,
+				in.SendErrors, in.VIPErrors, in.Announcements, in.AnnounceErrors, in.VIPsRemoved, in.VIPsRestored,
+				in.LowerPriorityAdverts, in.LowerPriorityThrottled, in.SplitBrainHeals, lo.Addresses, lo.Routes, lo.Rules)
+		}
+		tw.Flush()
+		for _, in := range s.Instances {
+			if in.Faulted || in.TrackReason != "" {
+				fmt.Fprintf(w, "%s: fault: %s\n", in.Name, orDash(in.TrackReason))
+			}
+			if in.LastError != "" {
+				fmt.Fprintf(w, "%s: last error: %s\n", in.Name, in.LastError)
+			}
+		}
+	}
+	if len(s.Sockets) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SOCKET\tFAMILY\tTRANSPORT\tSOURCE\tUNKNOWN_VRID\tREAD_ERRORS\tSHORT\tREOPENS")
+		for _, so := range s.Sockets {
+			transport := "multicast"
+			if so.Unicast {
+				transport = "unicast"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", so.Interface, so.Family, transport, orDash(so.Source),
+				so.UnknownVRID, so.ReadErrors, so.Short, so.Reopens)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "\nreloads %d (failed %d), static errors %d, control clients refused %d\n",
+		s.Reloads, s.ReloadFailures, s.StaticErrors, s.ControlRefused)
+	if ct := s.Conntrack; ct != nil {
+		role := "backup"
+		if ct.Master {
+			role = "master"
+		}
+		peer := "not established"
+		if ct.Established {
+			peer = "established"
+		}
+		fmt.Fprintf(w, "conntrack sync (group %s, %s, peer %s): internal %d, external %d, backlog %d, takeovers %d (late %d), commits %d, retransmits %d, auth drops %d\n",
+			ct.TrackGroup, role, peer, ct.Internal, ct.External, ct.Backlog, ct.Takeovers, ct.LateCommits, ct.Commits, ct.Retransmits, ct.AuthDrops)
+		if ct.RunError != "" {
+			fmt.Fprintf(w, "conntrack sync: last error: %s\n", ct.RunError)
+		}
+	}
 }
 
 func orDash(s string) string {

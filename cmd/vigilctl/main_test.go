@@ -1,59 +1,90 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
-	"net"
+	"context"
+	"errors"
+	"io"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/buildinfo"
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
+	"github.com/vigil-ha/vigil/internal/ctl/ctltest"
 )
 
-// serve answers one command per connection on a unix socket the way
-// daemon.ServeControl does: it reads a line and writes one JSON document.
-func serve(t *testing.T, answer func(cmd string) any) string {
+// daemon is vigild as the control server sees it: a fixed status, and
+// reloads that answer reloadErr; the commands it was asked are sent on
+// asked.
+type daemon struct {
+	status    ctl.Status
+	reloadErr error
+	asked     chan ctl.Command
+}
+
+func (d *daemon) Status() ctl.Status {
+	d.ask(ctl.CmdStatus)
+	return d.status
+}
+
+func (d *daemon) Reload(_ context.Context, force bool) error {
+	if force {
+		d.ask(ctl.CmdForceReload)
+	} else {
+		d.ask(ctl.CmdReload)
+	}
+	return d.reloadErr
+}
+
+func (d *daemon) Refused(uint32, error) {}
+
+func (d *daemon) ask(c ctl.Command) {
+	if d.asked != nil {
+		d.asked <- c
+	}
+}
+
+// serve runs the control server for d on a socket in a fresh directory
+// and returns the socket's path; the server is closed at the test's end.
+func serve(t *testing.T, d *daemon) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := net.Listen("unix", path)
+	srv, err := ctl.Listen(filepath.Join(t.TempDir(), "ctl.sock"), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			json.NewEncoder(c).Encode(answer(strings.TrimSpace(line)))
-			c.Close()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; err != nil {
+			t.Errorf("control server: %v", err)
 		}
-	}()
-	return path
+	})
+	return srv.Path()
+}
+
+// answer returns a ctltest.Server answering doc.
+func answer(doc string) func(io.Writer) {
+	return func(w io.Writer) { io.WriteString(w, doc) }
 }
 
 func TestStatusTable(t *testing.T) {
-	st := daemon.Status{RouterID: "fw1", Instances: []daemon.InstanceStatus{{
+	st := ctl.Status{RouterID: "fw1", Instances: []ctl.InstanceStatus{{
 		Name: "VI_1", Interface: "eth0", VRID: 51, Family: "inet", State: "MASTER", Priority: 90, BasePriority: 150,
 		Master: "192.0.2.1", Since: time.Now().Add(-3 * time.Second), Reason: "master_down", AdvertsSent: 7,
 		Received: map[string]uint64{"ok": 4, "ttl": 2},
 	}}}
-	var got string
-	sock := serve(t, func(cmd string) any {
-		got = cmd
-		return st
-	})
+	d := &daemon{status: st, asked: make(chan ctl.Command, 1)}
+	sock := serve(t, d)
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	if got != "status" {
+	if got := <-d.asked; got != ctl.CmdStatus {
 		t.Errorf("sent %q", got)
 	}
 	for _, want := range []string{"router_id fw1", "VI_1", "MASTER", "90 (150)", "192.0.2.1", "master_down", "ok=4 ttl=2"} {
@@ -63,11 +94,60 @@ func TestStatusTable(t *testing.T) {
 	}
 }
 
+// TestStatusTableShowsCounters: the table shows every counter of the
+// instances and the VRRP sockets, the daemon's own counters and the
+// conntrack replication's main ones (each given a value of its own), and
+// an instance's fault reason and last error.
+func TestStatusTableShowsCounters(t *testing.T) {
+	st, counters := ctltest.FilledStatus(1_000_000, "ttl")
+	st.Instances[0].Faulted, st.Instances[0].TrackReason = true, "chk_gw failed"
+	st.Instances[0].LastError = "add 192.0.2.10/24: file exists"
+	sock := serve(t, &daemon{status: st})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	shown := 0
+	for _, c := range counters {
+		top := !strings.ContainsAny(c.Path, ".[")
+		ct := slices.Contains([]string{"conntrack.takeovers", "conntrack.late_commits", "conntrack.commits", "conntrack.retransmits", "conntrack.auth_drops"}, c.Path)
+		if !top && !ct && !strings.HasPrefix(c.Path, "instances[") && !strings.HasPrefix(c.Path, "sockets[") {
+			continue
+		}
+		shown++
+		if !strings.Contains(out.String(), strconv.FormatUint(c.Value, 10)) {
+			t.Errorf("the table lacks %s (%d)", c.Path, c.Value)
+		}
+	}
+	if shown < 25 {
+		t.Errorf("only %d counters checked", shown)
+	}
+	for _, want := range []string{"VI_1: fault: chk_gw failed", "VI_1: last error: add 192.0.2.10/24: file exists", "conntrack sync (group G, backup, peer not established)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("table:\n%s", out.String())
+	}
+}
+
+// TestStatusBadAnswer: an answer that is not a status document is an
+// error on stderr, exit status 1, and no table.
+func TestStatusBadAnswer(t *testing.T) {
+	sock := ctltest.Server(t, answer("not json\n"))
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 1 || out.Len() != 0 ||
+		!strings.HasPrefix(errOut.String(), "vigilctl: bad answer from vigild: ") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
 // TestStatusShowsRefusedReload: the reason of the last refused reload is
 // printed under the table.
 func TestStatusShowsRefusedReload(t *testing.T) {
-	st := daemon.Status{RouterID: "fw1", ReloadFailures: 2, ReloadError: "reload refused: k.conf:1:1: binary data"}
-	sock := serve(t, func(string) any { return st })
+	st := ctl.Status{RouterID: "fw1", ReloadFailures: 2, ReloadError: "reload refused: k.conf:1:1: binary data"}
+	sock := serve(t, &daemon{status: st})
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -78,7 +158,7 @@ func TestStatusShowsRefusedReload(t *testing.T) {
 }
 
 func TestReloadFailureExitCode(t *testing.T) {
-	sock := serve(t, func(string) any { return map[string]string{"result": "failed", "error": "bad file"} })
+	sock := serve(t, &daemon{reloadErr: errors.New("bad file")})
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-s", sock, "reload"}, &out, &errOut); code != 1 {
 		t.Errorf("failed reload: exit %d, want 1 (%s)", code, out.String())
@@ -90,11 +170,8 @@ func TestReloadFailureExitCode(t *testing.T) {
 
 // TestReloadForce: --force asks vigild for "reload --force".
 func TestReloadForce(t *testing.T) {
-	sent := make(chan string, 2)
-	sock := serve(t, func(cmd string) any {
-		sent <- cmd
-		return map[string]string{"result": "ok"}
-	})
+	sent := make(chan ctl.Command, 2)
+	sock := serve(t, &daemon{asked: sent})
 	var out, errOut bytes.Buffer
 	for _, args := range [][]string{{"reload"}, {"reload", "--force"}} {
 		if code := run(append([]string{"-s", sock}, args...), &out, &errOut); code != 0 {
@@ -117,9 +194,7 @@ func TestNoDaemon(t *testing.T) {
 // TestStatusRefused: vigild refusing the client (not root) must show as an
 // error with the reason, not as an empty status table.
 func TestStatusRefused(t *testing.T) {
-	sock := serve(t, func(string) any {
-		return map[string]string{"result": "failed", "error": "control socket: uid 65534 refused"}
-	})
+	sock := ctltest.Server(t, answer(`{"error":"control socket: uid 65534 refused","result":"failed"}`+"\n"))
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 1 {
 		t.Errorf("refused status: exit %d, want 1 (%s)", code, out.String())
@@ -132,11 +207,8 @@ func TestStatusRefused(t *testing.T) {
 // TestFlagErrors: every bad command line gets one line naming what is
 // wrong, then the usage, on stderr, and exit status 2; nothing is sent.
 func TestFlagErrors(t *testing.T) {
-	sent := make(chan string, 10)
-	sock := serve(t, func(cmd string) any {
-		sent <- cmd
-		return map[string]string{"result": "ok"}
-	})
+	sent := make(chan ctl.Command, 10)
+	sock := serve(t, &daemon{asked: sent})
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -195,8 +267,7 @@ func TestVersion(t *testing.T) {
 // TestSocketFromEnv: without -s, vigilctl asks the socket $VIGIL_SOCKET
 // names; -s wins over it.
 func TestSocketFromEnv(t *testing.T) {
-	st := daemon.Status{RouterID: "from-env"}
-	sock := serve(t, func(string) any { return st })
+	sock := serve(t, &daemon{status: ctl.Status{RouterID: "from-env"}})
 	t.Setenv("VIGIL_SOCKET", sock)
 	var out, errOut bytes.Buffer
 	if code := run([]string{"status"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "router_id from-env") {

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/vigil-ha/vigil/config"
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -249,7 +249,7 @@ func TestDropFloodLogBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counted := func(s daemon.Status) uint64 {
+	counted := func(s ctl.Status) uint64 {
 		var n uint64
 		for _, in := range s.Instances {
 			if in.Family == "inet" {

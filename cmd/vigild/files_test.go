@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -84,7 +84,7 @@ func rootRegular(t *testing.T, path string, perm fs.FileMode) []byte {
 // isDump checks that b is vigild's status document.
 func isDump(t *testing.T, b []byte) {
 	t.Helper()
-	var s daemon.Status
+	var s ctl.Status
 	if err := json.Unmarshal(b, &s); err != nil || len(s.Instances) == 0 {
 		t.Errorf("dump is not vigild's status (%v): %.200q", err, b)
 	}

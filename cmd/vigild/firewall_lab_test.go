@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -166,30 +165,18 @@ func startFWPair(t testing.TB, l *fwLab, sync bool) (v1, v2 *vigild) {
 
 // fwStatus asks vigild for its status, retrying while it starts; it fails
 // the test when vigild does not answer.
-func fwStatus(t testing.TB, v *vigild) daemon.Status {
+func fwStatus(t testing.TB, v *vigild) ctl.Status {
 	t.Helper()
-	var s daemon.Status
+	var s ctl.Status
 	var err error
 	for range 50 {
-		s = daemon.Status{}
-		if err = fwQuery(v, &s); err == nil {
+		if s, err = v.client().Status(t.Context()); err == nil {
 			return s
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("vigild status on %s: %v\n%s", v.host.Name(), err, v.Output())
 	return s
-}
-
-func fwQuery(v *vigild, s *daemon.Status) error {
-	c, err := net.DialTimeout("unix", v.control, 2*time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprintln(c, "status")
-	return json.NewDecoder(bufio.NewReader(c)).Decode(s)
 }
 
 // fwState returns the named instance's state.
@@ -216,7 +203,7 @@ func (f fwLazy) String() string { return f() }
 
 // ctStatus returns vigild's conntrack status (fails the test when vigild
 // does not answer or has none).
-func ctStatus(t testing.TB, v *vigild) daemon.CTStatus {
+func ctStatus(t testing.TB, v *vigild) ctl.CTStatus {
 	t.Helper()
 	s := fwStatus(t, v)
 	if s.Conntrack == nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -305,7 +305,7 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 type fwTakeover struct {
 	ready, gap time.Duration
 	broken     int
-	commit     daemon.CTTakeover
+	commit     ctl.CTTakeover
 }
 
 func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -88,25 +85,22 @@ func startVigild(t testing.TB, h *testnet.Host, conf string, extra ...string) *v
 
 // status asks vigild for its status over the control socket, from inside
 // its namespace's view of the file system (the socket is a file).
-func (v *vigild) status(t *testing.T) (daemon.Status, error) {
+func (v *vigild) status(t *testing.T) (ctl.Status, error) {
 	t.Helper()
-	var s daemon.Status
-	c, err := net.DialTimeout("unix", v.control, 2*time.Second)
-	if err != nil {
-		return s, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprintln(c, "status")
-	err = json.NewDecoder(bufio.NewReader(c)).Decode(&s)
-	return s, err
+	return v.client().Status(t.Context())
+}
+
+// client is a control-socket client of v with the short timeouts of a
+// test that retries.
+func (v *vigild) client() *ctl.Client {
+	return &ctl.Client{Path: v.control, DialTimeout: 2 * time.Second, Timeout: 5 * time.Second}
 }
 
 // instance returns the named instance's status, failing the test when
 // vigild does not answer.
-func (v *vigild) instance(t *testing.T, name string) daemon.InstanceStatus {
+func (v *vigild) instance(t *testing.T, name string) ctl.InstanceStatus {
 	t.Helper()
-	var s daemon.Status
+	var s ctl.Status
 	var err error
 	for range 50 {
 		if s, err = v.status(t); err == nil {
@@ -123,7 +117,7 @@ func (v *vigild) instance(t *testing.T, name string) daemon.InstanceStatus {
 		}
 	}
 	t.Fatalf("vigild status has no instance %s: %+v", name, s)
-	return daemon.InstanceStatus{}
+	return ctl.InstanceStatus{}
 }
 
 // hasAddr reports whether h has addr on dev.

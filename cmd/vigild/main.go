@@ -42,6 +42,7 @@ import (
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/internal/buildinfo"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/internal/safefile"
 )
@@ -90,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs.StringVarP(&o.configID, "config-id", "i", "", "config id for @ID conditionals (default: short host name)")
 	fs.BoolVar(&o.strict, "strict", false, "treat every configuration complaint as fatal")
 	fs.BoolVar(&o.dump, "dump-config", false, "print the effective configuration and exit")
-	fs.StringVar(&o.control, "control", "/run/vigild.sock", "unix socket for vigilctl (empty: none)")
+	fs.StringVar(&o.control, "control", ctl.DefaultSocket, "unix socket for vigilctl (empty: none)")
 	fs.StringVar(&o.dumpDir, "dump-dir", defaultDumpDir, "directory for the SIGUSR1/SIGUSR2 dump files vigild.data and vigild.stats (created 0700 if missing)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9650; empty: off)")
 	fs.BoolVarP(&o.showVer, "version", "v", false, "print the version and exit")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -283,7 +283,7 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 	recs[0].WaitCalls(t, "master", 1, settle)
 	// The takeover's own GARP rounds: garp_master_repeat 1 now and again
 	// after garp_master_delay 1 s.
-	before := waitInstance(t, v1, "VI_1", "both takeover GARP rounds sent", func(s daemon.InstanceStatus) bool { return s.Announcements >= 2 })
+	before := waitInstance(t, v1, "VI_1", "both takeover GARP rounds sent", func(s ctl.InstanceStatus) bool { return s.Announcements >= 2 })
 
 	in := l.r1.DropRandomMatch(t, "eth0", 100, testnet.In, "ip protocol vrrp")
 	out := l.r1.DropRandomMatch(t, "eth0", 100, testnet.Out, "ip protocol vrrp")
@@ -293,7 +293,7 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 		t.Fatalf("r1 left MASTER during the split: %s", trkDescribe(s))
 	}
 	in.Remove(t)
-	healed := waitInstance(t, v1, "VI_1", "split brain healed", func(s daemon.InstanceStatus) bool { return s.SplitBrainHeals > 0 })
+	healed := waitInstance(t, v1, "VI_1", "split brain healed", func(s ctl.InstanceStatus) bool { return s.SplitBrainHeals > 0 })
 	out.Remove(t)
 	waitState(t, v2, "VI_1", "BACKUP")
 	time.Sleep(500 * time.Millisecond) // scripts run asynchronously

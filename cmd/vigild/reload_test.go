@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -120,22 +121,18 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// ctl sends one command line over v's control socket, as vigilctl does,
-// and decodes the answer.
-func (v *vigild) ctl(t *testing.T, cmd string) map[string]string {
+// reload asks v to reload over its control socket, as vigilctl does, and
+// returns vigild's refusal as a *ctl.FailedError; it fails the test when
+// vigild cannot be asked.
+func (v *vigild) reload(t *testing.T, force bool) error {
 	t.Helper()
-	c, err := net.DialTimeout("unix", v.control, 2*time.Second)
-	if err != nil {
-		t.Fatalf("control socket: %v", err)
+	c := v.client()
+	c.Timeout = 60 * time.Second
+	err := c.Reload(t.Context(), force)
+	if failed := (*ctl.FailedError)(nil); err != nil && !errors.As(err, &failed) {
+		t.Fatalf("reload: %v", err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	fmt.Fprintln(c, cmd)
-	var res map[string]string
-	if err := json.NewDecoder(c).Decode(&res); err != nil {
-		t.Fatalf("%s: %v", cmd, err)
-	}
-	return res
+	return err
 }
 
 // randomBytes is n seeded random bytes: a configuration file overwritten
@@ -194,13 +191,13 @@ func TestReloadRefusesEmptyingFile(t *testing.T) {
 		if s, _ := v.status(t); !strings.Contains(s.ReloadError, c.reason) {
 			t.Errorf("%s: status reload_error %q lacks %q", c.name, s.ReloadError, c.reason)
 		}
-		res := v.ctl(t, "reload")
+		err := v.reload(t, false)
 		failures++
-		if res["result"] != "failed" || !strings.Contains(res["error"], c.reason) {
-			t.Errorf("%s: vigilctl reload answered %v, want a failure naming %q", c.name, res, c.reason)
+		if err == nil || !strings.Contains(err.Error(), c.reason) {
+			t.Errorf("%s: vigilctl reload answered %v, want a failure naming %q", c.name, err, c.reason)
 		}
-		if c.reason != "no vrrp_instance" && !strings.Contains(res["error"], v.conf+":") {
-			t.Errorf("%s: the reason does not name the file: %q", c.name, res["error"])
+		if err != nil && c.reason != "no vrrp_instance" && !strings.Contains(err.Error(), v.conf+":") {
+			t.Errorf("%s: the reason does not name the file: %q", c.name, err)
 		}
 		time.Sleep(time.Second) // ten advert intervals
 		for _, in := range []string{"VI_1", "VI_6"} {
@@ -221,8 +218,8 @@ func TestReloadRefusesEmptyingFile(t *testing.T) {
 	v.WaitOutput(t, "Reload failed, keeping the running configuration", settle)
 
 	// Meant: forced, the instances stop and the peer takes the VIPs.
-	if res := v.ctl(t, "reload --force"); res["result"] != "ok" {
-		t.Fatalf("vigilctl reload --force: %v", res)
+	if err := v.reload(t, true); err != nil {
+		t.Fatalf("vigilctl reload --force: %v", err)
 	}
 	waitAddr(t, l.r1, "eth0", vip4, false, settle)
 	waitAddr(t, l.r2, "eth0", vip4, true, settle)

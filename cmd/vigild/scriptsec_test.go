@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -168,7 +168,7 @@ func TestScriptSecurityMadeUnsafeAfterLoad(t *testing.T) {
 	if !strings.Contains(s.TrackReason, "chk") {
 		t.Errorf("FAULT without a reason naming chk: %s", trkDescribe(s))
 	}
-	var st daemon.Status
+	var st ctl.Status
 	testnet.Eventually(t, settle, func() bool {
 		var err error
 		st, err = v.status(t)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
 )
@@ -109,9 +109,9 @@ func (f flagFile) script() string { return "/usr/bin/test -f " + string(f) }
 
 // waitInstance waits until cond holds for vigild's instance name and
 // returns its last status.
-func waitInstance(t *testing.T, v *vigild, name string, what string, cond func(daemon.InstanceStatus) bool) daemon.InstanceStatus {
+func waitInstance(t *testing.T, v *vigild, name string, what string, cond func(ctl.InstanceStatus) bool) ctl.InstanceStatus {
 	t.Helper()
-	var s daemon.InstanceStatus
+	var s ctl.InstanceStatus
 	testnet.Eventually(t, settle, func() bool {
 		s = v.instance(t, name)
 		return cond(s)
@@ -120,12 +120,12 @@ func waitInstance(t *testing.T, v *vigild, name string, what string, cond func(d
 }
 
 // waitState waits until vigild's instance is in state.
-func waitState(t *testing.T, v *vigild, name, state string) daemon.InstanceStatus {
+func waitState(t *testing.T, v *vigild, name, state string) ctl.InstanceStatus {
 	t.Helper()
-	return waitInstance(t, v, name, "state "+state, func(s daemon.InstanceStatus) bool { return s.State == state })
+	return waitInstance(t, v, name, "state "+state, func(s ctl.InstanceStatus) bool { return s.State == state })
 }
 
-func trkDescribe(s daemon.InstanceStatus) string {
+func trkDescribe(s ctl.InstanceStatus) string {
 	return fmt.Sprintf("state=%s prio=%d/%d faulted=%v track_reason=%q reason=%q transitions=%d vips=%v",
 		s.State, s.Priority, s.BasePriority, s.Faulted, s.TrackReason, s.Reason, s.Transitions, s.VIPs)
 }

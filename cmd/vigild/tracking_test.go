@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
 )
@@ -45,7 +45,7 @@ func TestTrackScript(t *testing.T) {
 
 	// Negative weight: failover by priority, not by fault.
 	fw.set(t, false)
-	waitInstance(t, v1, "VI_1", "priority 90 after chk_w fails", func(s daemon.InstanceStatus) bool { return s.Priority == 90 })
+	waitInstance(t, v1, "VI_1", "priority 90 after chk_w fails", func(s ctl.InstanceStatus) bool { return s.Priority == 90 })
 	waitState(t, v2, "VI_1", "MASTER")
 	s := waitState(t, v1, "VI_1", "BACKUP")
 	if s.Faulted || s.TrackReason != "" {
@@ -59,11 +59,11 @@ func TestTrackScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := slices.IndexFunc(st.Tracking.Scripts, func(s daemon.ScriptStatus) bool { return s.Name == "chk_w" }); i < 0 || st.Tracking.Scripts[i].Runs == 0 {
+	if i := slices.IndexFunc(st.Tracking.Scripts, func(s ctl.ScriptStatus) bool { return s.Name == "chk_w" }); i < 0 || st.Tracking.Scripts[i].Runs == 0 {
 		t.Errorf("status has no runs of chk_w: %+v", st.Tracking.Scripts)
 	}
 	fw.set(t, true)
-	waitInstance(t, v1, "VI_1", "MASTER at 150 after chk_w recovers", func(s daemon.InstanceStatus) bool {
+	waitInstance(t, v1, "VI_1", "MASTER at 150 after chk_w recovers", func(s ctl.InstanceStatus) bool {
 		return s.State == "MASTER" && s.Priority == 150
 	})
 	waitState(t, v2, "VI_1", "BACKUP")
@@ -260,11 +260,11 @@ func TestHangingScript(t *testing.T) {
 	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, Adv: "0.2", VIP: vip4 + "/24"}.String()
 	v1 := startVigild(t, l.r1, c1, "-i", "r1")
 	v2 := startVigild(t, l.r2, c2, "-i", "r2")
-	waitInstance(t, v1, "VI_1", "MASTER at 140 (hang timed out)", func(s daemon.InstanceStatus) bool {
+	waitInstance(t, v1, "VI_1", "MASTER at 140 (hang timed out)", func(s ctl.InstanceStatus) bool {
 		return s.State == "MASTER" && s.Priority == 140
 	})
 	waitState(t, v2, "VI_1", "BACKUP")
-	status := func() daemon.Status {
+	status := func() ctl.Status {
 		st, err := v1.status(t)
 		if err != nil {
 			t.Fatal(err)
@@ -296,7 +296,7 @@ func TestHangingScript(t *testing.T) {
 	if maxAlive == 0 {
 		t.Errorf("never saw the hanging script running")
 	}
-	if i := slices.IndexFunc(after.Tracking.Scripts, func(s daemon.ScriptStatus) bool { return s.Name == "hang" }); i < 0 {
+	if i := slices.IndexFunc(after.Tracking.Scripts, func(s ctl.ScriptStatus) bool { return s.Name == "hang" }); i < 0 {
 		t.Errorf("status has no script hang: %+v", after.Tracking.Scripts)
 	} else if sc := after.Tracking.Scripts[i]; sc.State == "ok" || sc.Runs < 2 {
 		t.Errorf("script hang status %+v", sc)

@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -49,31 +50,6 @@ type ctSync struct {
 	mu     sync.Mutex // guards runErr
 	runErr string
 }
-
-// CTStatus is the conntrack replication part of Status.
-type CTStatus struct {
-	TrackGroup string `json:"track_group"`
-	// Master is true while the tracked group holds MASTER on this node
-	// (its takeover's commit has run).
-	Master bool `json:"master"`
-	// Takeovers counts BACKUP→MASTER (or INIT→MASTER) changes of the
-	// tracked group, each with one commit; LateCommits those whose commit
-	// did not finish within the in-loop bound and completed after the VIPs.
-	Takeovers   uint64 `json:"takeovers"`
-	LateCommits uint64 `json:"late_commits"`
-	// ResyncRequests counts the resyncs asked of the peer on leaving MASTER
-	// and on coming back from FAULT.
-	ResyncRequests uint64 `json:"resync_requests"`
-	// LastTakeover is the latest takeover's commit, as the loop saw it.
-	LastTakeover CTTakeover `json:"last_takeover"`
-	// RunError is the last error that stopped the replicator ("" if none);
-	// it is restarted after each.
-	RunError string `json:"run_error,omitempty"`
-	conntracksync.Stats
-}
-
-// CTTakeover describes the commit of one takeover.
-type CTTakeover = conntracksync.TakeoverRecord
 
 func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
 	return newCTSyncWith(log, cfg, nil)
@@ -223,12 +199,12 @@ func (c *ctSync) transition(inst *instance, t vrrp.Transition, _ time.Time) {
 
 // status is called by the loop (Daemon.publish), like beforeVIPs and
 // transition.
-func (c *ctSync) status() *CTStatus {
+func (c *ctSync) status() *ctl.CTStatus {
 	st := c.r.Stats()
 	fs := c.fo.Status()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return &CTStatus{
+	return &ctl.CTStatus{
 		TrackGroup:     c.group,
 		Master:         fs.Master,
 		Takeovers:      fs.Takeovers,

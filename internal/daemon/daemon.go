@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -112,7 +113,7 @@ type Daemon struct {
 	reloadError string    // why the last reload was refused or applied in part
 
 	mu     sync.Mutex
-	status Status // guarded by mu; the last snapshot, taken when the loop ends
+	status ctl.Status // guarded by mu; the last snapshot, taken when the loop ends
 }
 
 // New builds a daemon for cfg: it opens the VRRP sockets and the netlink

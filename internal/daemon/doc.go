@@ -38,10 +38,11 @@
 //     is applied instance by instance;
 //   - rate-limiting the log lines that repeat per packet or per event
 //     (through internal/ratelog), while the counters stay exact;
-//   - the status snapshot that vigilctl and the metrics endpoint read;
-//   - the control socket vigilctl talks to: created 0600 with no wider
-//     moment, a stale socket replaced and anything else at its path left
-//     alone, clients other than root refused by SO_PEERCRED.
+//   - building the status snapshot (a ctl.Status) that vigilctl, the
+//     metrics endpoint and the dumps read, and answering the control
+//     socket and the metrics endpoint through package ctl, which speaks
+//     the protocol, guards the socket and renders the metrics; the daemon
+//     counts the clients ctl refuses.
 //
 // What it must not do: parse packets (vrrp does), speak netlink (vip,
 // check and conntracksync do), or decide VRRP transitions (vrrp.Machine

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vip/viptest"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
@@ -52,13 +53,13 @@ func newLogBuf() (*syncBuf, *slog.Logger) {
 	return b, slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func (n *node) inst(name string) InstanceStatus {
+func (n *node) inst(name string) ctl.InstanceStatus {
 	for _, in := range n.d.Status().Instances {
 		if in.Name == name {
 			return in
 		}
 	}
-	return InstanceStatus{}
+	return ctl.InstanceStatus{}
 }
 
 // leftoverConf has a VIP, an excluded VIP, a virtual route and rule, and a
@@ -147,11 +148,11 @@ func TestLoopStartupRemovesLeftovers(t *testing.T) {
 		if r := k.Rules(); len(r) != 0 {
 			t.Errorf("virtual rule left: %v", r)
 		}
-		if got, want := a.inst("VI_1").StartupRemoved, (LeftoverCounts{Addresses: 2, Routes: 1, Rules: 1}); got != want {
+		if got, want := a.inst("VI_1").StartupRemoved, (ctl.LeftoverCounts{Addresses: 2, Routes: 1, Rules: 1}); got != want {
 			t.Errorf("startup_removed = %+v, want %+v", got, want)
 		}
 		var m bytes.Buffer
-		if err := writeMetrics(&m, a.d.Status()); err != nil {
+		if err := ctl.WriteMetrics(&m, a.d.Status()); err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range []string{
@@ -228,7 +229,7 @@ func TestLoopReloadKeepsAddresses(t *testing.T) {
 		if !a.has("192.0.2.254/24") || len(a.kernel.Routes()) != 1 {
 			t.Errorf("reload removed addresses: %v %v", a.kernel.Addresses(), a.kernel.Routes())
 		}
-		if got := a.inst("VI_1").StartupRemoved; got != (LeftoverCounts{}) {
+		if got := a.inst("VI_1").StartupRemoved; got != (ctl.LeftoverCounts{}) {
 			t.Errorf("startup_removed after reload = %+v", got)
 		}
 	})
@@ -303,7 +304,7 @@ func TestLoopVIPRemovedWhileMaster(t *testing.T) {
 			t.Errorf("final: %s removed %d restored %d", s.State, s.VIPsRemoved, s.VIPsRestored)
 		}
 		var m bytes.Buffer
-		if err := writeMetrics(&m, a.d.Status()); err != nil {
+		if err := ctl.WriteMetrics(&m, a.d.Status()); err != nil {
 			t.Fatal(err)
 		}
 		for _, want := range []string{
@@ -408,7 +409,7 @@ func TestLoopStartupKeepsStatics(t *testing.T) {
 		if !a.has("192.0.2.254/24") || a.has("2001:db8:1::254/64") {
 			t.Errorf("a holds %v, want the static 192.0.2.254/24 and not the IPv6 VIP", k.Addresses())
 		}
-		if got := a.inst("VI_1").StartupRemoved; got != (LeftoverCounts{Addresses: 1, Routes: 1, Rules: 1}) {
+		if got := a.inst("VI_1").StartupRemoved; got != (ctl.LeftoverCounts{Addresses: 1, Routes: 1, Rules: 1}) {
 			t.Errorf("startup_removed = %+v", got)
 		}
 	})

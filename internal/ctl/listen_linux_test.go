@@ -1,4 +1,4 @@
-package daemon
+package ctl
 
 import (
 	"io/fs"
@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// TestListenControl: the socket is 0600 whatever the umask, a stale
+// TestListen: the socket is 0600 whatever the umask, a stale
 // socket is replaced, anything else at the path is kept, and Close
 // removes only the socket it created.
-func TestListenControl(t *testing.T) {
+func TestListen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ctl.sock")
 	old := syscall.Umask(0)
@@ -27,7 +27,7 @@ func TestListenControl(t *testing.T) {
 	stale.(*net.UnixListener).SetUnlinkOnClose(false)
 	stale.Close()
 
-	l, err := listenControl(path)
+	l, err := listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,16 +58,16 @@ func TestListenControl(t *testing.T) {
 	}
 
 	// Not a socket: refused and kept.
-	if _, err := listenControl(path); err == nil || !strings.Contains(err.Error(), "other than a socket") {
-		t.Errorf("listenControl over a regular file: %v", err)
+	if _, err := listen(path); err == nil || !strings.Contains(err.Error(), "other than a socket") {
+		t.Errorf("listen over a regular file: %v", err)
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "other\n" {
-		t.Errorf("listenControl touched a regular file: %q, %v", b, err)
+		t.Errorf("listen touched a regular file: %q, %v", b, err)
 	}
 
 	// Our own socket goes at Close.
 	os.Remove(path)
-	l, err = listenControl(path)
+	l, err = listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,427 @@
+package ctl
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+	"github.com/vigil-ha/vigil/vrrp"
+)
+
+// Metrics are served in the Prometheus text exposition format (version
+// 0.0.4), written here rather than with prometheus/client_golang: that
+// library linked protobuf and its runtime collectors into every vigild,
+// 4.5 MB of resident memory and 8 MB of binary for an endpoint that is off
+// by default. The format is a few lines: a HELP and a TYPE line per
+// family, then one sample per label set. Every family comes from one row
+// of the table metrics; a family without samples (no conntrack_sync, say)
+// is left out.
+
+// metricType is a family's TYPE.
+type metricType string
+
+const (
+	counter metricType = "counter"
+	gauge   metricType = "gauge"
+)
+
+// emitFunc hands one sample to the writer: its value and its label values
+// in the order of the family's labels.
+type emitFunc func(v float64, labelValues ...string)
+
+// metric is one row of the table: a metric family and how to read its
+// samples from a status snapshot.
+type metric struct {
+	name   string
+	typ    metricType
+	help   string
+	labels []string
+	read   func(s *Status, emit emitFunc)
+}
+
+// instanceLabels are the labels of every per-instance family; extra
+// labels follow them.
+var instanceLabels = []string{"family", "instance", "interface", "vrid"}
+
+func instanceValues(in *InstanceStatus, extra ...string) []string {
+	return append([]string{in.Family, in.Name, in.Interface, strconv.Itoa(in.VRID)}, extra...)
+}
+
+// perInstance is a family with one sample per instance.
+func perInstance(name string, typ metricType, help string, value func(*InstanceStatus) float64) metric {
+	return metric{name, typ, help, instanceLabels, func(s *Status, emit emitFunc) {
+		for i := range s.Instances {
+			emit(value(&s.Instances[i]), instanceValues(&s.Instances[i])...)
+		}
+	}}
+}
+
+// perInstanceBy is a family with one sample per instance and value of
+// the extra label.
+func perInstanceBy(name, help, label string, values func(*InstanceStatus, func(v uint64, labelValue string))) metric {
+	return metric{name, counter, help, append(slices.Clip(instanceLabels), label), func(s *Status, emit emitFunc) {
+		for i := range s.Instances {
+			in := &s.Instances[i]
+			values(in, func(v uint64, lv string) { emit(float64(v), instanceValues(in, lv)...) })
+		}
+	}}
+}
+
+// perSocket is a counter family with one sample per VRRP socket.
+func perSocket(name, help string, value func(*SocketStatus) uint64) metric {
+	return metric{name, counter, help, []string{"family", "interface", "transport", "source"}, func(s *Status, emit emitFunc) {
+		for _, so := range s.Sockets {
+			transport := "multicast"
+			if so.Unicast {
+				transport = "unicast"
+			}
+			emit(float64(value(&so)), so.Family, so.Interface, transport, so.Source)
+		}
+	}}
+}
+
+// perScript is a counter family with one sample per vrrp_script.
+func perScript(name, help string, value func(*ScriptStatus) uint64) metric {
+	return metric{name, counter, help, []string{"script"}, func(s *Status, emit emitFunc) {
+		for _, sc := range s.Tracking.Scripts {
+			emit(float64(value(&sc)), sc.Name)
+		}
+	}}
+}
+
+// global is a family with one sample and no labels.
+func global(name string, typ metricType, help string, value func(*Status) float64) metric {
+	return metric{name, typ, help, nil, func(s *Status, emit emitFunc) { emit(value(s)) }}
+}
+
+// globalBy is a counter family with one sample per value of one label.
+func globalBy(name, help, label string, values func(*Status, func(v uint64, labelValue string))) metric {
+	return metric{name, counter, help, []string{label}, func(s *Status, emit emitFunc) {
+		values(s, func(v uint64, lv string) { emit(float64(v), lv) })
+	}}
+}
+
+// conntrack is a family with one sample and no labels, present only with
+// conntrack_sync.
+func conntrack(name string, typ metricType, help string, value func(*CTStatus) float64) metric {
+	return metric{name, typ, help, nil, func(s *Status, emit emitFunc) {
+		if s.Conntrack != nil {
+			emit(value(s.Conntrack))
+		}
+	}}
+}
+
+// conntrackBy is conntrack with one sample per value of one label.
+func conntrackBy(name, help, label string, values func(*CTStatus, func(v uint64, labelValue string))) metric {
+	return metric{name, counter, help, []string{label}, func(s *Status, emit emitFunc) {
+		if s.Conntrack != nil {
+			values(s.Conntrack, func(v uint64, lv string) { emit(float64(v), lv) })
+		}
+	}}
+}
+
+// channel is a counter of the conntrack sync channel (FTFW).
+func channel(name, help string, value func(*ftfw.Stats) uint64) metric {
+	return conntrack("vigil_conntrack_channel_"+name, counter, help, func(c *CTStatus) float64 { return float64(value(&c.Channel)) })
+}
+
+// byKey emits a map's counts in the order of its sorted keys.
+func byKey(m map[string]uint64, emit func(uint64, string)) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		emit(m[k], k)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// metrics is every family vigild exports. Counters in Status must each be
+// read by a row here (TestMetricsCoverEveryCounter holds the table to it).
+var metrics = []metric{
+	// Instances.
+	perInstance("vigil_vrrp_state", gauge, "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", func(in *InstanceStatus) float64 { return float64(stateNumber(in.State)) }),
+	perInstance("vigil_vrrp_priority", gauge, "Effective priority.", func(in *InstanceStatus) float64 { return float64(in.Priority) }),
+	perInstance("vigil_vrrp_base_priority", gauge, "Configured priority.", func(in *InstanceStatus) float64 { return float64(in.BasePriority) }),
+	perInstance("vigil_vrrp_faulted", gauge, "1 while tracking holds the instance in FAULT.", func(in *InstanceStatus) float64 { return b2f(in.Faulted) }),
+	perInstance("vigil_vrrp_adverts_sent_total", counter, "Adverts sent.", func(in *InstanceStatus) float64 { return float64(in.AdvertsSent) }),
+	perInstance("vigil_vrrp_advert_send_errors_total", counter, "Adverts that could not be sent.", func(in *InstanceStatus) float64 { return float64(in.SendErrors) }),
+	perInstance("vigil_vrrp_transitions_total", counter, "State transitions.", func(in *InstanceStatus) float64 { return float64(in.Transitions) }),
+	perInstanceBy("vigil_vrrp_adverts_received_total", "Adverts received, by verdict (ok = accepted).", "verdict", func(in *InstanceStatus, emit func(uint64, string)) {
+		for _, r := range vrrp.DropReasons() {
+			emit(in.Received[r.String()], r.String())
+		}
+		for _, k := range slices.Sorted(maps.Keys(in.Received)) {
+			if !knownVerdict(k) {
+				emit(in.Received[k], k)
+			}
+		}
+	}),
+	perInstance("vigil_vrrp_lower_priority_adverts_total", counter, "Adverts heard as master that lose to ours.", func(in *InstanceStatus) float64 { return float64(in.LowerPriorityAdverts) }),
+	perInstance("vigil_vrrp_lower_priority_throttled_total", counter, "Lower-priority adverts inside the window that answers one with GARP/NA.", func(in *InstanceStatus) float64 { return float64(in.LowerPriorityThrottled) }),
+	perInstance("vigil_split_brain_heals_total", counter, "Lower-priority adverts that ended a split brain (notify_master ran again).", func(in *InstanceStatus) float64 { return float64(in.SplitBrainHeals) }),
+	perInstance("vigil_vip_errors_total", counter, "Failed address or route changes.", func(in *InstanceStatus) float64 { return float64(in.VIPErrors) }),
+	perInstance("vigil_announcements_total", counter, "Gratuitous ARP / unsolicited NA rounds sent.", func(in *InstanceStatus) float64 { return float64(in.Announcements) }),
+	perInstance("vigil_announce_errors_total", counter, "Gratuitous ARP / unsolicited NA rounds that failed.", func(in *InstanceStatus) float64 { return float64(in.AnnounceErrors) }),
+	perInstance("vigil_vips_removed_while_master_total", counter, "VIPs removed from the host by someone else while master.", func(in *InstanceStatus) float64 { return float64(in.VIPsRemoved) }),
+	perInstance("vigil_vips_restored_total", counter, "VIPs removed while master that were put back when master again.", func(in *InstanceStatus) float64 { return float64(in.VIPsRestored) }),
+	perInstanceBy("vigil_startup_removed_total", "Virtual addresses, routes and rules an earlier run left on the host, removed at start-up.", "kind", func(in *InstanceStatus, emit func(uint64, string)) {
+		emit(in.StartupRemoved.Addresses, "address")
+		emit(in.StartupRemoved.Routes, "route")
+		emit(in.StartupRemoved.Rules, "rule")
+	}),
+
+	// VRRP sockets.
+	perSocket("vigil_vrrp_unknown_vrid_total", "Adverts for a VRID no instance serves.", func(so *SocketStatus) uint64 { return so.UnknownVRID }),
+	perSocket("vigil_vrrp_read_errors_total", "Socket read errors.", func(so *SocketStatus) uint64 { return so.ReadErrors }),
+	perSocket("vigil_vrrp_short_total", "Datagrams too short to be an advert.", func(so *SocketStatus) uint64 { return so.Short }),
+	perSocket("vigil_vrrp_socket_reopens_total", "Times the socket was opened again (its interface recreated or its source changed).", func(so *SocketStatus) uint64 { return so.Reopens }),
+
+	// Addresses, routes and rules.
+	metric{"vigil_vip_changes_total", counter, "Virtual addresses, routes and rules the kernel accepted, by kind and operation.", []string{"kind", "op"}, func(s *Status, emit emitFunc) {
+		a := &s.Addresses
+		emit(float64(a.AddrsAdded), "address", "add")
+		emit(float64(a.AddrsRemoved), "address", "remove")
+		emit(float64(a.RoutesAdded), "route", "add")
+		emit(float64(a.RoutesRemoved), "route", "remove")
+		emit(float64(a.RulesAdded), "rule", "add")
+		emit(float64(a.RulesRemoved), "rule", "remove")
+	}},
+	global("vigil_vip_change_errors_total", counter, "Virtual address, route or rule changes that failed.", func(s *Status) float64 { return float64(s.Addresses.Errors) }),
+
+	// Tracking.
+	global("vigil_script_runs_total", counter, "vrrp_script processes started.", func(s *Status) float64 { return float64(s.Tracking.Runner.Started) }),
+	globalBy("vigil_script_results_total", "vrrp_script runs by result (error: could not start).", "result", func(s *Status, emit func(uint64, string)) {
+		r := &s.Tracking.Runner
+		emit(r.Succeeded, "succeeded")
+		emit(r.Failed, "failed")
+		emit(r.Errors, "error")
+	}),
+	global("vigil_script_timeouts_total", counter, "vrrp_script runs killed at their timeout.", func(s *Status) float64 { return float64(s.Tracking.Runner.TimedOut) }),
+	global("vigil_script_refused_total", counter, "vrrp_script runs the script-security check refused (counted in the errors too).", func(s *Status) float64 { return float64(s.Tracking.Runner.Refused) }),
+	global("vigil_script_busy_total", counter, "vrrp_script runs not started because the previous one still ran.", func(s *Status) float64 { return float64(s.Tracking.Runner.Busy) }),
+	global("vigil_scripts_running", gauge, "vrrp_script processes running now.", func(s *Status) float64 { return float64(s.Tracking.Runner.Running) }),
+	perScript("vigil_track_script_runs_total", "Runs of each vrrp_script.", func(sc *ScriptStatus) uint64 { return sc.Runs }),
+	perScript("vigil_track_script_skipped_total", "Runs of each vrrp_script skipped (the previous one still ran).", func(sc *ScriptStatus) uint64 { return sc.Skipped }),
+
+	// Notify scripts and FIFOs.
+	global("vigil_notify_events_total", counter, "Events handed to notify.", func(s *Status) float64 { return float64(s.Notify.Events) }),
+	global("vigil_notify_started_total", counter, "Notify scripts started (or attempted).", func(s *Status) float64 { return float64(s.Notify.Runs) }),
+	globalBy("vigil_notify_runs_total", "Notify scripts run, by result.", "result", func(s *Status, emit func(uint64, string)) {
+		n := &s.Notify
+		emit(n.Dropped, "dropped")
+		emit(n.Errors, "error")
+		emit(n.Failed, "failed")
+		emit(n.Succeeded, "succeeded")
+		emit(n.TimedOut, "timed_out")
+	}),
+	global("vigil_notify_refused_total", counter, "Notify scripts the script-security check refused (counted as errors too).", func(s *Status) float64 { return float64(s.Notify.Refused) }),
+	global("vigil_notify_pending", gauge, "Notify scripts queued or running now.", func(s *Status) float64 { return float64(s.Notify.Pending) }),
+	global("vigil_notify_fifo_lines_total", counter, "Lines written to notify FIFOs.", func(s *Status) float64 { return float64(s.Notify.FIFOLines) }),
+	global("vigil_notify_fifo_errors_total", counter, "Lines a notify FIFO refused (reader gone or behind).", func(s *Status) float64 { return float64(s.Notify.FIFOErrors) }),
+
+	// The daemon.
+	global("vigil_reloads_total", counter, "Configuration reloads applied.", func(s *Status) float64 { return float64(s.Reloads) }),
+	global("vigil_reload_failures_total", counter, "Reloads refused or applied in part.", func(s *Status) float64 { return float64(s.ReloadFailures) }),
+	global("vigil_static_errors_total", counter, "Static addresses, routes or rules that could not be set.", func(s *Status) float64 { return float64(s.StaticErrors) }),
+	global("vigil_control_refused_total", counter, "Control-socket clients refused for their uid.", func(s *Status) float64 { return float64(s.ControlRefused) }),
+
+	// Conntrack replication.
+	metric{"vigil_conntrack_cache_entries", gauge, "Conntrack replication cache sizes.", []string{"cache"}, func(s *Status, emit emitFunc) {
+		if ct := s.Conntrack; ct != nil {
+			emit(float64(ct.Internal), "internal")
+			emit(float64(ct.External), "external")
+		}
+	}},
+	conntrack("vigil_conntrack_master", gauge, "1 while the tracked group holds MASTER here (its commit has run).", func(c *CTStatus) float64 { return b2f(c.Master) }),
+	conntrack("vigil_conntrack_established", gauge, "1 while the peer answers our HELLO.", func(c *CTStatus) float64 { return b2f(c.Established) }),
+	conntrack("vigil_conntrack_backlog", gauge, "Our updates queued or sent but not yet acknowledged.", func(c *CTStatus) float64 { return float64(c.Backlog) }),
+	conntrack("vigil_conntrack_lag_seconds", gauge, "How long the backlog has not been empty.", func(c *CTStatus) float64 { return c.Lag.Seconds() }),
+	conntrack("vigil_conntrack_takeovers_total", counter, "Takeovers of the tracked group, each with one commit.", func(c *CTStatus) float64 { return float64(c.Takeovers) }),
+	conntrack("vigil_conntrack_late_commits_total", counter, "Takeover commits that finished after the VIPs went up.", func(c *CTStatus) float64 { return float64(c.LateCommits) }),
+	conntrack("vigil_conntrack_resync_requests_total", counter, "Resyncs asked of the peer on leaving MASTER or FAULT.", func(c *CTStatus) float64 { return float64(c.ResyncRequests) }),
+	conntrack("vigil_conntrack_retransmits_total", counter, "Sync messages sent again.", func(c *CTStatus) float64 { return float64(c.Retransmits) }),
+	conntrack("vigil_conntrack_resyncs_sent_total", counter, "RESYNC requests sent to the peer.", func(c *CTStatus) float64 { return float64(c.ResyncsSent) }),
+	conntrack("vigil_conntrack_resyncs_received_total", counter, "RESYNC requests received from the peer.", func(c *CTStatus) float64 { return float64(c.ResyncsReceived) }),
+	conntrack("vigil_conntrack_bulks_total", counter, "Full-cache sends to the peer.", func(c *CTStatus) float64 { return float64(c.Bulks) }),
+	conntrack("vigil_conntrack_peer_sessions_total", counter, "Sessions with the peer.", func(c *CTStatus) float64 { return float64(c.PeerSessions) }),
+	conntrack("vigil_conntrack_peer_restarts_total", counter, "Peer restarts seen.", func(c *CTStatus) float64 { return float64(c.PeerRestarts) }),
+	conntrack("vigil_conntrack_commits_total", counter, "External cache commits into the kernel.", func(c *CTStatus) float64 { return float64(c.Commits) }),
+	conntrack("vigil_conntrack_auth_drops_total", counter, "Sync datagrams refused by the keyed channel: forged, replayed or from a replaced peer session.", func(c *CTStatus) float64 { return float64(c.AuthDrops) }),
+	conntrackBy("vigil_conntrack_drops_total", "Flows, updates and datagrams dropped, by reason.", "reason", func(c *CTStatus, emit func(uint64, string)) { byKey(c.Drops, emit) }),
+	conntrack("vigil_conntrack_events_total", counter, "Kernel conntrack events received.", func(c *CTStatus) float64 { return float64(c.Listener.Events) }),
+	conntrack("vigil_conntrack_own_events_total", counter, "Kernel events caused by our own commits.", func(c *CTStatus) float64 { return float64(c.Listener.OwnEvents) }),
+	conntrack("vigil_conntrack_dumps_total", counter, "Full dumps of the kernel table, the first included.", func(c *CTStatus) float64 { return float64(c.Listener.Dumps) }),
+	conntrack("vigil_conntrack_redumps_total", counter, "Dumps after a receive error.", func(c *CTStatus) float64 { return float64(c.Listener.Redumps) }),
+	conntrack("vigil_conntrack_recv_errors_total", counter, "Kernel event receive errors.", func(c *CTStatus) float64 { return float64(c.Listener.RecvErrors) }),
+	conntrack("vigil_conntrack_decode_errors_total", counter, "Kernel events that could not be decoded.", func(c *CTStatus) float64 { return float64(c.Listener.DecodeErrors) }),
+	conntrackBy("vigil_conntrack_filtered_total", "Kernel events not taken into the internal cache, by filter.", "reason", func(c *CTStatus, emit func(uint64, string)) {
+		for i, n := range c.Listener.Filtered {
+			emit(n, conntracksync.DropReason(i).String())
+		}
+	}),
+	channel("messages_sent_total", "Sync messages sent.", func(c *ftfw.Stats) uint64 { return c.MsgsSent }),
+	channel("data_sent_total", "Sync data messages sent.", func(c *ftfw.Stats) uint64 { return c.DataSent }),
+	channel("retransmits_total", "Sync data messages sent again.", func(c *ftfw.Stats) uint64 { return c.Retransmits }),
+	channel("acks_sent_total", "ACKs sent.", func(c *ftfw.Stats) uint64 { return c.AcksSent }),
+	channel("nacks_sent_total", "NACKs sent.", func(c *ftfw.Stats) uint64 { return c.NacksSent }),
+	channel("alives_sent_total", "ALIVE messages sent.", func(c *ftfw.Stats) uint64 { return c.AlivesSent }),
+	channel("resyncs_sent_total", "RESYNC messages sent.", func(c *ftfw.Stats) uint64 { return c.ResyncsSent }),
+	channel("messages_received_total", "Sync messages received.", func(c *ftfw.Stats) uint64 { return c.MsgsReceived }),
+	channel("data_received_total", "Sync data messages received.", func(c *ftfw.Stats) uint64 { return c.DataReceived }),
+	channel("acks_received_total", "ACKs received.", func(c *ftfw.Stats) uint64 { return c.AcksReceived }),
+	channel("nacks_received_total", "NACKs received.", func(c *ftfw.Stats) uint64 { return c.NacksReceived }),
+	channel("resyncs_received_total", "RESYNC messages received.", func(c *ftfw.Stats) uint64 { return c.ResyncsRcv }),
+	channel("expect_skipped_total", "Expectation messages parsed and skipped.", func(c *ftfw.Stats) uint64 { return c.ExpectSkipped }),
+	channel("gaps_total", "Sequence gaps seen from the peer.", func(c *ftfw.Stats) uint64 { return c.Gaps }),
+	channel("peer_sessions_total", "Peer sessions the channel started.", func(c *ftfw.Stats) uint64 { return c.PeerSessions }),
+	channel("peer_restarts_total", "Peer restarts the channel saw.", func(c *ftfw.Stats) uint64 { return c.PeerRestarts }),
+	channel("session_holdoffs_total", "HELLOs not taken for a new session because one started less than a second before.", func(c *ftfw.Stats) uint64 { return c.SessionHoldoffs }),
+	channel("desyncs_total", "Times the receiver took up the peer's stream again after leaving its sequence window.", func(c *ftfw.Stats) uint64 { return c.Desyncs }),
+	channel("bulk_requests_total", "Bulk requests (RESYNC, new sessions).", func(c *ftfw.Stats) uint64 { return c.BulkRequests }),
+	channel("bulks_started_total", "Bulk sends started.", func(c *ftfw.Stats) uint64 { return c.BulksStarted }),
+	channel("encode_errors_total", "Entries that could not be encoded (dropped).", func(c *ftfw.Stats) uint64 { return c.EncodeErrors }),
+	conntrackBy("vigil_conntrack_channel_drops_total", "Sync datagrams or messages the channel dropped, by reason.", "reason", func(c *CTStatus, emit func(uint64, string)) {
+		for i, n := range c.Channel.Drops {
+			emit(n, ftfw.DropReason(i).String())
+		}
+	}),
+}
+
+// knownVerdict reports whether k is the name of a vrrp.DropReason.
+func knownVerdict(k string) bool {
+	for _, r := range vrrp.DropReasons() {
+		if r.String() == k {
+			return true
+		}
+	}
+	return false
+}
+
+func stateNumber(s string) int {
+	for _, st := range []vrrp.State{vrrp.StateInit, vrrp.StateBackup, vrrp.StateMaster, vrrp.StateFault} {
+		if st.String() == s {
+			return int(st)
+		}
+	}
+	return -1
+}
+
+// WriteMetrics writes s in the text exposition format.
+func WriteMetrics(out io.Writer, s Status) error {
+	w := bufio.NewWriter(out)
+	var b []byte
+	for _, m := range metrics {
+		b = b[:0]
+		m.read(&s, func(v float64, lv ...string) {
+			if len(lv) != len(m.labels) {
+				panic("ctl: metric " + m.name + ": label values do not match its labels")
+			}
+			b = appendSample(b, m.name, m.labels, lv, v)
+		})
+		if len(b) == 0 {
+			continue
+		}
+		w.WriteString("# HELP " + m.name + " " + helpEscaper.Replace(m.help) + "\n")
+		w.WriteString("# TYPE " + m.name + " " + string(m.typ) + "\n")
+		w.Write(b)
+	}
+	return w.Flush()
+}
+
+// appendSample appends name{k1="v1",...} value and a newline to b.
+func appendSample(b []byte, name string, labels, values []string, v float64) []byte {
+	b = append(b, name...)
+	if len(labels) > 0 {
+		b = append(b, '{')
+		for i, l := range labels {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, l...)
+			b = append(b, `="`...)
+			b = append(b, labelEscaper.Replace(values[i])...)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	return append(b, '\n')
+}
+
+var (
+	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+)
+
+// MetricsHandler serves GET /metrics from get's snapshots, taking at most
+// one per metricsMaxAge however many scrapes come.
+func MetricsHandler(get func() Status) http.Handler {
+	src := &cachedStatus{get: get, now: time.Now, maxAge: metricsMaxAge}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		WriteMetrics(w, src.status())
+	})
+	return mux
+}
+
+// ServeMetrics serves MetricsHandler(get) over HTTP on addr until ctx
+// ends; it returns once the server and its goroutines have stopped.
+func ServeMetrics(ctx context.Context, addr string, get func() Status) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: MetricsHandler(get), ReadHeaderTimeout: 10 * time.Second}
+	stop := onDone(ctx, func() { srv.Close() })
+	err = srv.Serve(l)
+	stop()
+	srv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// metricsMaxAge is how long one status snapshot answers /metrics: every
+// snapshot is built by the loop, and scrapes come every few seconds, so a
+// flood of requests must not turn into a flood of loop work.
+const metricsMaxAge = 250 * time.Millisecond
+
+// cachedStatus hands out one snapshot to every request within maxAge of it;
+// concurrent requests wait for the one snapshot being taken instead of each
+// asking the loop.
+type cachedStatus struct {
+	get    func() Status
+	now    func() time.Time
+	maxAge time.Duration
+
+	mu   sync.Mutex // guards the fields below, and is held while get runs
+	last Status
+	at   time.Time
+}
+
+func (c *cachedStatus) status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.now(); c.at.IsZero() || now.Sub(c.at) >= c.maxAge || now.Before(c.at) {
+		c.last, c.at = c.get(), now
+	}
+	return c.last
+}
