@@ -65,8 +65,8 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 	for _, im := range ims {
 		r := &failoverRun{t: sc, im: im, adv: adv, logw: logw}
 		r.l = buildLab(sc)
-		r.w = watchAddrs(sc, r.l.r2)
-		im.start(sc, r.l.r2, pairConf("BACKUP", prioBackup, adv))
+		r.w = watchAddrs(sc, r.l.R2)
+		im.start(sc, r.l.R2, pairConf("BACKUP", prioBackup, adv))
 		runs = append(runs, r)
 		out[im.name] = failoverResults{res: map[scenario][]trialResult{}, errs: map[scenario][]error{}}
 	}
@@ -103,18 +103,18 @@ func (r *failoverRun) timeout() time.Duration {
 // both VIPs and r2 none, steadily for one more advert interval.
 func (r *failoverRun) ready() error {
 	if r.cut {
-		r.l.if1.Restore(r.t)
+		r.l.If1.Restore(r.t)
 		r.cut = false
 	}
 	if r.r1 == nil {
-		r.r1 = r.im.start(r.t, r.l.r1, pairConf("MASTER", prioMaster, r.adv))
+		r.r1 = r.im.start(r.t, r.l.R1, pairConf("MASTER", prioMaster, r.adv))
 	}
 	settled := func() (bool, error) {
-		a1, err := addrs(r.l.r1)
+		a1, err := addrs(r.l.R1)
 		if err != nil {
 			return false, err
 		}
-		a2, err := addrs(r.l.r2)
+		a2, err := addrs(r.l.R2)
 		if err != nil {
 			return false, err
 		}
@@ -143,7 +143,7 @@ func (r *failoverRun) ready() error {
 func (r *failoverRun) advertsFrom(pkts []testnet.Packet) (v4, v6 int) {
 	for _, p := range pkts {
 		f := classify(p)
-		if f.kind == kindAdvert && f.vrid == vrid && f.from(r.l.if1.MAC()) {
+		if f.kind == kindAdvert && f.vrid == vrid && f.from(r.l.If1.MAC()) {
 			if f.v6 {
 				v6++
 			} else {
@@ -159,7 +159,7 @@ var errIncomplete = errors.New("takeover not complete")
 // trial applies the fault and measures the takeover.
 func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	var tr trialResult
-	c := r.l.client.Capture(r.t, "eth0", "ip proto 112 or ip6 proto 112 or arp or icmp6")
+	c := r.l.Client.Capture(r.t, "eth0", "ip proto 112 or ip6 proto 112 or arp or icmp6")
 	defer c.Stop(r.t)
 	// The capture must hold r1's adverts before the fault.
 	deadline := time.Now().Add(r.timeout())
@@ -180,14 +180,14 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	faultAt := time.Now()
 	switch s {
 	case scCut:
-		r.l.if1.Cut(r.t)
+		r.l.If1.Cut(r.t)
 		r.cut = true
 	case scKill:
 		if err := r.r1.Kill(); err != nil {
 			return tr, err
 		}
 		r.r1 = nil
-		r.l.if1.Cut(r.t)
+		r.l.If1.Cut(r.t)
 		r.cut = true
 	case scTerm:
 		if err := r.r1.Signal(syscall.SIGTERM); err != nil {
@@ -205,7 +205,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		}()
 	}
 
-	m1, m2 := r.l.if1.MAC(), r.l.if2.MAC()
+	m1, m2 := r.l.If1.MAC(), r.l.If2.MAC()
 	var vipAt time.Time
 	var garp, na *frame
 	deadline = time.Now().Add(r.timeout())
