@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // scenario is one way of losing the master.
@@ -24,9 +25,9 @@ const (
 // backup's Master_Down_Interval, or Skew_Time after a priority-0 advert.
 func (s scenario) limit(adv time.Duration) time.Duration {
 	if s == scTerm {
-		return skew(prioBackup, adv)
+		return harness.Skew(prioBackup, adv)
 	}
-	return masterDown(prioBackup, adv)
+	return harness.MasterDown(prioBackup, adv)
 }
 
 // trialResult is one trial's three delays from the old master's last advert.
@@ -96,7 +97,7 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 
 // timeout is a generous bound for anything one failover step takes.
 func (r *failoverRun) timeout() time.Duration {
-	return 3*masterDown(1, r.adv) + 15*time.Second
+	return 3*harness.MasterDown(1, r.adv) + 15*time.Second
 }
 
 // ready restores r1 (link up, daemon running) and waits until r1 holds
@@ -142,9 +143,9 @@ func (r *failoverRun) ready() error {
 // advertsFrom counts r1's adverts per family in pkts.
 func (r *failoverRun) advertsFrom(pkts []testnet.Packet) (v4, v6 int) {
 	for _, p := range pkts {
-		f := classify(p)
-		if f.kind == kindAdvert && f.vrid == vrid && f.from(r.l.If1.MAC()) {
-			if f.v6 {
+		f := harness.Classify(p)
+		if f.Kind == harness.FrameAdvert && f.VRID == vrid && f.From(r.l.If1.MAC()) {
+			if f.V6 {
 				v6++
 			} else {
 				v4++
@@ -207,7 +208,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 
 	m1, m2 := r.l.If1.MAC(), r.l.If2.MAC()
 	var vipAt time.Time
-	var garp, na *frame
+	var garp, na *harness.Frame
 	deadline = time.Now().Add(r.timeout())
 	for {
 		var ok bool
@@ -224,14 +225,14 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		}
 		garp, na = nil, nil
 		for _, p := range pkts {
-			f := classify(p)
-			if !f.at.After(faultAt) || !f.from(m2) {
+			f := harness.Classify(p)
+			if !f.At.After(faultAt) || !f.From(m2) {
 				continue
 			}
-			if f.kind == kindGARP && f.addr == vip4 && garp == nil {
+			if f.Kind == harness.FrameGARP && f.Addr == vip4 && garp == nil {
 				garp = &f
 			}
-			if f.kind == kindNA && f.addr == vip6 && na == nil {
+			if f.Kind == harness.FrameNA && f.Addr == vip6 && na == nil {
 				na = &f
 			}
 		}
@@ -250,24 +251,24 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	pkts := c.Stop(r.t)
 
 	// The old master's last advert per family.
-	var last4, last6 *frame
+	var last4, last6 *harness.Frame
 	for _, p := range pkts {
-		f := classify(p)
-		if f.kind != kindAdvert || f.vrid != vrid || !f.from(m1) {
+		f := harness.Classify(p)
+		if f.Kind != harness.FrameAdvert || f.VRID != vrid || !f.From(m1) {
 			continue
 		}
 		last := &last4
-		if f.v6 {
+		if f.V6 {
 			last = &last6
 		}
 		if s == scTerm {
 			// The first priority-0 advert after the signal.
-			if f.prio == 0 && !f.at.Before(faultAt) && *last == nil {
+			if f.Prio == 0 && !f.At.Before(faultAt) && *last == nil {
 				*last = &f
 			}
 			continue
 		}
-		if f.at.Before(faultDone) {
+		if f.At.Before(faultDone) {
 			*last = &f
 		}
 	}
@@ -278,9 +279,9 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		}
 		return tr, fmt.Errorf("no %s from r1 at the client: IPv4 %v, IPv6 %v", what, last4 != nil, last6 != nil)
 	}
-	tr.vip = vipAt.Sub(last4.at)
-	tr.garp = garp.at.Sub(last4.at)
-	tr.na = na.at.Sub(last6.at)
+	tr.vip = vipAt.Sub(last4.At)
+	tr.garp = garp.At.Sub(last4.At)
+	tr.na = na.At.Sub(last6.At)
 	return tr, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // Load lab parameters (50 instances at advert_int 0.1 s).
@@ -117,8 +118,8 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 	count := func(c *testnet.Capture) int {
 		n := 0
 		for _, p := range c.Stop(sc) {
-			f := classify(p)
-			if f.kind == kindAdvert && f.from(m1) && !f.at.Before(t0) && !f.at.After(t1) {
+			f := harness.Classify(p)
+			if f.Kind == harness.FrameAdvert && f.From(m1) && !f.At.Before(t0) && !f.At.After(t1) {
 				n++
 			}
 		}
