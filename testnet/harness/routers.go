@@ -9,6 +9,7 @@ import (
 // Addresses of the router pair: one segment, 192.0.2.0/24 and
 // 2001:db8:1::/64, and the virtual addresses its configurations use.
 const (
+	Net4, Net6           = "192.0.2.0/24", "2001:db8:1::/64"
 	R1v4, R2v4, ClientV4 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
 	R1v6, R2v6, ClientV6 = "2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::100"
 	VIP4, VIP6           = "192.0.2.254", "2001:db8:1::254"
@@ -32,7 +33,19 @@ type RouterPair struct {
 // NewRouterPair builds the router pair in a new lab of t's.
 func NewRouterPair(t testing.TB) *RouterPair {
 	t.Helper()
-	l := &RouterPair{Lab: testnet.New(t)}
+	return newRouterPair(t, testnet.New(t))
+}
+
+// NewNamedRouterPair builds the router pair in a lab whose namespaces are
+// named "<prefix>-sw", "<prefix>-r1", ... (see [testnet.NewNamed]).
+func NewNamedRouterPair(t testing.TB, prefix string) *RouterPair {
+	t.Helper()
+	return newRouterPair(t, testnet.NewNamed(t, prefix))
+}
+
+func newRouterPair(t testing.TB, lab *testnet.Lab) *RouterPair {
+	t.Helper()
+	l := &RouterPair{Lab: lab}
 	l.SW = l.Switch("sw")
 	l.R1, l.R2, l.Client = l.Host("r1"), l.Host("r2"), l.Host("cl")
 	l.If1 = l.SW.Attach(l.R1, "eth0")

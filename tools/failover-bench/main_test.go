@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestQuickRun runs the quick mode for vigild alone (1 trial, advert_int
