@@ -125,10 +125,7 @@ vrrp_instance VI_2 {
 		return a.Received["ttl"] >= 3 && a.Received["checksum"] >= 3 && a.Received["version"] >= 3 &&
 			b.Received["auth_mismatch"] >= 3
 	}, "drops counted by reason: VI_1 %v, VI_2 %v", v.Instance(t, "VI_1").Received, v.Instance(t, "VI_2").Received)
-	s, err := v.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v.MustStatus(t)
 	var unknown uint64
 	for _, sock := range s.Sockets {
 		unknown += sock.UnknownVRID
@@ -158,10 +155,7 @@ func TestScriptSecurityViolationRuns(t *testing.T) {
 	v := startVigild(t, l.R1, cfg, "-i", "r1")
 	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 	v.WaitOutput(t, "enable_script_security", settle)
-	s, err := v.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v.MustStatus(t)
 	if len(s.Tracking.Scripts) != 1 || s.Tracking.Scripts[0].Runs == 0 {
 		t.Errorf("script not running: %+v", s.Tracking.Scripts)
 	}
@@ -245,10 +239,7 @@ func TestDropFloodLogBounded(t *testing.T) {
 	time.Sleep(time.Second)
 	logBefore := fileSize(t, v.LogPath())
 	dropsBefore := rawDrops(t, l.R1)
-	s0, err := v.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s0 := v.MustStatus(t)
 	counted := func(s daemon.Status) uint64 {
 		var n uint64
 		for _, in := range s.Instances {
@@ -287,7 +278,7 @@ func TestDropFloodLogBounded(t *testing.T) {
 	}{{255, badSum}, {64, advert(51)}, {255, badVersion}, {255, advert(99)}}
 	const perKind = 10000
 	sent := 0
-	err = sendFromClient(l, func(pc *ipv4.PacketConn) error {
+	err := sendFromClient(l, func(pc *ipv4.PacketConn) error {
 		dst := &net.IPAddr{IP: net.IP(group.AsSlice())}
 		for i := range perKind / 50 {
 			for _, k := range kinds {

@@ -322,10 +322,7 @@ func TestControlSocketNobody(t *testing.T) {
 			t.Errorf("nobody's %q on a 0666 control socket: %v\n%s", cmd, err, out)
 		}
 	}
-	s, err := v.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v.MustStatus(t)
 	if s.Reloads != 0 || s.ReloadFailures != 0 {
 		t.Errorf("nobody drove a reload: %d reloads, %d failed", s.Reloads, s.ReloadFailures)
 	}

@@ -37,10 +37,7 @@ func TestReload(t *testing.T) {
 	if !hasAddr(t, l.R1, "eth0", vip4) || !hasAddr(t, l.R1, "eth0", vip6) {
 		t.Fatal("a failed reload removed a VIP")
 	}
-	s, err := v.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v.MustStatus(t)
 	if s.ReloadFailures == 0 {
 		t.Error("failed reload not counted")
 	}

@@ -27,10 +27,7 @@ func TestInterfaceRecreated(t *testing.T) {
 		return a.State == "BACKUP" && b.State == "BACKUP" && a.Master == r1v4
 	}, "r2 hears r1 again and is backup")
 	waitAddr(t, l.R2, "eth0", vip4, false, settle)
-	s, err := v1.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v1.MustStatus(t)
 	var reopens uint64
 	for _, so := range s.Sockets {
 		reopens += so.Reopens

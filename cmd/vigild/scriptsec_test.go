@@ -116,10 +116,7 @@ func TestScriptSecurityUnsafeFolder(t *testing.T) {
 	plantAsNobody(t, chk, "id -u >> "+uids)
 	plantAsNobody(t, ntf, "id -u >> "+uids)
 	time.Sleep(3 * time.Second)
-	st, err := v.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := v.MustStatus(t)
 	if len(st.Tracking.Scripts) != 0 || st.Tracking.Runner.Started != 0 || st.Notify.Runs != 0 {
 		t.Errorf("vigild tracks %+v, started %d track runs and %d notify runs", st.Tracking.Scripts, st.Tracking.Runner.Started, st.Notify.Runs)
 	}

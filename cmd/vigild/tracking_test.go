@@ -20,6 +20,22 @@ import (
 // End to end: tracking, FAULT, sync groups and notify, with real
 // vigild processes (and Debian's keepalived 2.2.7) in namespaces.
 
+// startTrackPair starts vigild on r1 with c1 and on r2 with a plain VI_1
+// at priority 100, and waits until r1 is master and holds the VIP; onR1 and
+// onR2 are the VIP placed on either router.
+func startTrackPair(t *testing.T, l *lab, c1 string) (v1, v2 *vigild, onR1, onR2 []vipPlace) {
+	t.Helper()
+	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
+	v1 = startVigild(t, l.R1, c1, "-i", "r1")
+	v2 = startVigild(t, l.R2, c2, "-i", "r2")
+	onR1 = []vipPlace{{vip4, "eth0", l.R1}}
+	onR2 = []vipPlace{{vip4, "eth0", l.R2}}
+	v1.WaitState(t, "VI_1", "MASTER")
+	v2.WaitState(t, "VI_1", "BACKUP")
+	waitPlaced(t, 2, onR1, l.R1, l.R2)
+	return v1, v2, onR1, onR2
+}
+
 // TestTrackScript: r1 (150) tracks two vrrp_scripts that test for flag
 // files, one with weight -60 and one with weight 0; r2 (100) tracks
 // nothing.
@@ -35,14 +51,7 @@ func TestTrackScript(t *testing.T) {
 	scripts := trkScript("chk_w", fw.script(), 1, 1, -60) + trkScript("chk_f", ff.script(), 1, 1, 0)
 	track := "    track_script {\n        chk_w\n        chk_f\n    }"
 	c1 := trkGlobal("") + scripts + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, VIP: vip4 + "/24", Extra: track}.String()
-	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
-	v1 := startVigild(t, l.R1, c1, "-i", "r1")
-	v2 := startVigild(t, l.R2, c2, "-i", "r2")
-	onR1 := []vipPlace{{vip4, "eth0", l.R1}}
-	onR2 := []vipPlace{{vip4, "eth0", l.R2}}
-	v1.WaitState(t, "VI_1", "MASTER")
-	v2.WaitState(t, "VI_1", "BACKUP")
-	waitPlaced(t, 2, onR1, l.R1, l.R2)
+	v1, v2, onR1, onR2 := startTrackPair(t, l, c1)
 
 	// Negative weight: failover by priority, not by fault.
 	fw.set(t, false)
@@ -56,10 +65,7 @@ func TestTrackScript(t *testing.T) {
 		t.Errorf("r1 sees master priority %d, want r2's 100", s.MasterPriority)
 	}
 	waitPlaced(t, 2, onR2, l.R1, l.R2)
-	st, err := v1.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := v1.MustStatus(t)
 	if i := slices.IndexFunc(st.Tracking.Scripts, func(s daemon.ScriptStatus) bool { return s.Name == "chk_w" }); i < 0 || st.Tracking.Scripts[i].Runs == 0 {
 		t.Errorf("status has no runs of chk_w: %+v", st.Tracking.Scripts)
 	}
@@ -107,14 +113,7 @@ func TestTrackInterface(t *testing.T) {
 	fifo := notifytest.ReadFIFO(t, fifoPath)
 	track := "    track_interface {\n        eth1\n    }"
 	c1 := trkGlobal("    notify_fifo "+fifoPath) + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, VIP: vip4 + "/24", Extra: track}.String()
-	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
-	v1 := startVigild(t, l.R1, c1, "-i", "r1")
-	v2 := startVigild(t, l.R2, c2, "-i", "r2")
-	onR1 := []vipPlace{{vip4, "eth0", l.R1}}
-	onR2 := []vipPlace{{vip4, "eth0", l.R2}}
-	v1.WaitState(t, "VI_1", "MASTER")
-	v2.WaitState(t, "VI_1", "BACKUP")
-	waitPlaced(t, 2, onR1, l.R1, l.R2)
+	v1, v2, onR1, onR2 := startTrackPair(t, l, c1)
 
 	for _, cut := range []struct {
 		name string
@@ -126,10 +125,7 @@ func TestTrackInterface(t *testing.T) {
 		if !s.Faulted || !strings.Contains(s.TrackReason, cut.name) {
 			t.Errorf("cut %s: r1 FAULT without a reason naming it: %s", cut.name, harness.Describe(s))
 		}
-		st, err := v1.Status()
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := v1.MustStatus(t)
 		if up, ok := st.Tracking.Interfaces[cut.name]; !ok || up {
 			t.Errorf("cut %s: status tracking interfaces %v", cut.name, st.Tracking.Interfaces)
 		}
@@ -199,10 +195,7 @@ func TestSyncGroup(t *testing.T) {
 	}
 	waitPlaced(t, 8, onR1, l.R1, l.R2)
 	groupState := func(v *vigild) string {
-		st, err := v.Status()
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := v.MustStatus(t)
 		for _, g := range st.Groups {
 			if g.Name == "G1" {
 				return g.State
@@ -266,10 +259,7 @@ func TestHangingScript(t *testing.T) {
 	})
 	v2.WaitState(t, "VI_1", "BACKUP")
 	status := func() daemon.Status {
-		st, err := v1.Status()
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := v1.MustStatus(t)
 		return st
 	}
 	before := status().Tracking.Runner
