@@ -8,7 +8,6 @@ import (
 	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,62 +17,6 @@ import (
 
 	"github.com/vigil-ha/vigil/testnet"
 )
-
-// conntrackdConf writes a conntrackd.conf for FTFW over UDP with its own
-// lock file, control socket and log under dir, and a scheduler setting
-// that conntrackd rejects (RR priority 0) so that it keeps SCHED_OTHER
-// instead of its default SCHED_RR 99, which starves everything else on a
-// small machine.
-func conntrackdConf(t testing.TB, dir, local, peer, iface string) string {
-	t.Helper()
-	conf := fmt.Sprintf(`Sync {
-	Mode FTFW {
-		ResendQueueSize 131072
-		ACKWindowSize 300
-		DisableExternalCache Off
-	}
-	UDP {
-		IPv4_address %s
-		IPv4_Destination_Address %s
-		Port 3780
-		Interface %s
-		SndSocketBuffer 8388608
-		RcvSocketBuffer 8388608
-		Checksum on
-	}
-}
-General {
-	Systemd off
-	Scheduler {
-		Type RR
-		Priority 0
-	}
-	HashSize 32768
-	HashLimit 524288
-	LogFile %s
-	Syslog off
-	LockFile %s
-	UNIX {
-		Path %s
-	}
-	NetlinkBufferSize 8388608
-	NetlinkBufferSizeMaxGrowth 16777216
-	NetlinkOverrunResync 1
-	Filter From Userspace {
-		Address Ignore {
-			IPv4_address 127.0.0.1
-			IPv4_address %s
-			IPv4_address %s
-		}
-	}
-}
-`, local, peer, iface, filepath.Join(dir, "conntrackd.log"), filepath.Join(dir, "lock"), filepath.Join(dir, "ctl"), local, peer)
-	p := filepath.Join(dir, "conntrackd.conf")
-	if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // ctdKeys parses `conntrackd -e` / `-i` output into one string per entry:
 // "proto src dst sport dport" of the original tuple (type/code/id for ICMP)
@@ -150,7 +93,7 @@ func diffKeys(got, want []string) (missing, extra []string) {
 type syncPair struct {
 	lab          *testnet.Lab
 	vigil, ctd   *testnet.Host
-	ctdConf      string
+	ctdd         *testnet.Conntrackd // the running conntrackd, once started
 	vigilAddr    netip.Addr
 	conntrackdIP netip.Addr
 }
@@ -163,7 +106,6 @@ func newSyncPair(t *testing.T) *syncPair {
 	a, b := lab.Wire(p.vigil, "sync0", p.ctd, "sync0")
 	a.AddAddr(t, "198.51.100.1/24")
 	b.AddAddr(t, "198.51.100.2/24")
-	p.ctdConf = conntrackdConf(t, t.TempDir(), "198.51.100.2", "198.51.100.1", "sync0")
 	return p
 }
 
@@ -172,12 +114,18 @@ func (p *syncPair) netns(h *testnet.Host) string { return "/run/netns/" + h.Name
 func (p *syncPair) nsOf(h *testnet.Host) cttest.NS { return cttest.NS{Name: h.Name()} }
 
 func (p *syncPair) startConntrackd(t *testing.T) {
-	p.ctd.Start(t, "conntrackd", "-C", p.ctdConf)
-	log := filepath.Join(filepath.Dir(p.ctdConf), "conntrackd.log")
-	testnet.Eventually(t, 10*time.Second, func() bool {
-		b, _ := os.ReadFile(log)
-		return strings.Contains(string(b), "initialization completed")
-	}, "conntrackd did not start")
+	p.ctdd = p.ctd.Conntrackd(t, testnet.ConntrackdConfig{Local: "198.51.100.2", Peer: "198.51.100.1", Interface: "sync0",
+		ModeExtra: "DisableExternalCache Off"})
+}
+
+// ctdClient runs a conntrackd client command against the started conntrackd.
+func (p *syncPair) ctdClient(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := p.ctdd.Client(t.Context(), args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return string(out)
 }
 
 func (p *syncPair) startVigil(t *testing.T) *ct.Replicator {
@@ -228,10 +176,10 @@ func interopVigilToConntrackd(t *testing.T, n, lossPercent int) {
 	want := flowKeys(flows, false)
 	var got []string
 	testnet.Eventually(t, 60*time.Second, func() bool {
-		out := p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-e")
+		out := p.ctdClient(t, "-e")
 		if os.Getenv("CTD_DEBUG") != "" {
 			t.Logf("%.600s", out)
-			t.Logf("%.1200s", p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-e", "-x"))
+			t.Logf("%.1200s", p.ctdClient(t, "-e", "-x"))
 		}
 		got = ctdKeys(out)
 		return len(got) >= len(want)
@@ -242,7 +190,7 @@ func interopVigilToConntrackd(t *testing.T, n, lossPercent int) {
 	}
 	// conntrackd -e shows no NAT: commit its external cache and compare
 	// the kernel entries (reply tuples, marks, states, timeouts).
-	p.ctd.Exec(t, "conntrackd", "-C", p.ctdConf, "-c")
+	p.ctdClient(t, "-c")
 	slack := uint32(time.Since(start)/time.Second) + 5
 	cttest.CheckKernel(t, p.nsOf(p.ctd), flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, slack)
 	t.Logf("vigil stats: %+v", r.Stats())

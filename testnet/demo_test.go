@@ -1,7 +1,6 @@
 package testnet_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net/netip"
@@ -16,35 +15,22 @@ import (
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
-// scripts/demo runs etc/router-pair.conf in a lab it builds itself with
-// ip(8); these tests hold the two together and run the demo for real.
+// scripts/demo runs etc/router-pair.conf on harness.RouterPair (through
+// tools/demo); these tests hold the two together and run the demo for real.
 
-// demoVars reads the lab's addresses from scripts/demo: the NAME=value
-// lines it keeps at the top level for this purpose.
+// demoVars are the demo lab's addresses, by the names the tests use.
 func demoVars(t *testing.T) map[string]string {
 	t.Helper()
-	f, err := os.Open("../scripts/demo")
-	if err != nil {
-		t.Fatal(err)
+	return map[string]string{
+		"NET4": harness.Net4, "NET6": harness.Net6,
+		"R1_4": harness.R1v4, "R1_6": harness.R1v6,
+		"R2_4": harness.R2v4, "R2_6": harness.R2v6,
+		"CL_4": harness.ClientV4, "CL_6": harness.ClientV6,
+		"VIP4": harness.VIP4, "VIP6": harness.VIP6,
 	}
-	defer f.Close()
-	vars := map[string]string{}
-	line := regexp.MustCompile(`^(NET4|NET6|R1_4|R1_6|R2_4|R2_6|CL_4|CL_6|VIP4|VIP6)=(\S+)$`)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if m := line.FindStringSubmatch(sc.Text()); m != nil {
-			vars[m[1]] = m[2]
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(vars) != 10 {
-		t.Fatalf("scripts/demo: found %v, want NET4, NET6, R1_4, R1_6, R2_4, R2_6, CL_4, CL_6, VIP4, VIP6", vars)
-	}
-	return vars
 }
 
 // TestDemoConfVIPsInLab: every virtual address of etc/router-pair.conf, as
@@ -93,13 +79,13 @@ func TestDemoConfVIPsInLab(t *testing.T) {
 					t.Errorf("%s: %s: VIP %s is not in the demo lab's %s", id, in.Name, a.Prefix, lab)
 				}
 				if h, ok := hosts[ip]; ok {
-					t.Errorf("%s: %s: VIP %s is a lab host's own address (%s in scripts/demo)", id, in.Name, ip, h)
+					t.Errorf("%s: %s: VIP %s is a lab host's own address (%s of harness.RouterPair)", id, in.Name, ip, h)
 				}
 			}
 		}
 		for _, k := range []string{"VIP4", "VIP6"} {
 			if !slices.Contains(vips, netip.MustParseAddr(v[k])) {
-				t.Errorf("%s: scripts/demo's %s=%s is not a VIP of etc/router-pair.conf (%v)", id, k, v[k], vips)
+				t.Errorf("%s: the demo's %s %s is not a VIP of etc/router-pair.conf (%v)", id, k, v[k], vips)
 			}
 		}
 	}

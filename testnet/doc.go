@@ -20,7 +20,8 @@
 //
 // Processes: [Host.Start] runs a binary inside a namespace in its own process
 // group with its output in a log file ([Host.Keepalived] does so for
-// Debian's keepalived with private pid files); [Host.Exec] runs one to
+// Debian's keepalived with private pid files, [Host.Conntrackd] for Debian's
+// conntrackd with the one conntrackd.conf template, [ConntrackdConfig]); [Host.Exec] runs one to
 // completion; [Host.Do] runs Go code (sockets, netlink) inside the
 // namespace. Freeze and Thaw act on the whole process group and return once
 // it has changed state.
@@ -29,9 +30,12 @@
 // testing.TB a Lab needs; its Close (or a fatal error, or SIGINT with
 // CloseOnSignal) removes everything.
 //
-// scripts/demo, README's first command, builds its lab with ip(8) rather
-// than with this package; this package's tests run it (TestDemoRun) and hold
-// its lab addresses to etc/router-pair.conf (TestDemoConfVIPsInLab).
+// The end-to-end set-ups built on this package (the router pair, the
+// firewall pair, a vigild handle, frame classification) live in
+// testnet/harness. scripts/demo, README's first command, runs tools/demo on
+// harness.RouterPair in a lab named with a fixed prefix ([NewNamed]); this
+// package's tests run it (TestDemoRun) and hold the lab's addresses to
+// etc/router-pair.conf (TestDemoConfVIPsInLab).
 //
 // Owns: namespaces, veths, bridges, nftables tables and processes that it
 // created itself, all removed by t.Cleanup, also when the test fails.

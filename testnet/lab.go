@@ -94,6 +94,41 @@ func New(t testing.TB) *Lab {
 	return l
 }
 
+// NewNamed creates a lab whose namespaces are named "<prefix>-<name>" with
+// the prefix given, for a program whose names people type (the demo). It
+// fails when namespaces with that prefix exist already ([RemoveLeftovers]
+// clears them). Like [New], everything is removed by t.Cleanup.
+func NewNamed(t testing.TB, prefix string) *Lab {
+	t.Helper()
+	NeedRoot(t, "ip")
+	if prefix == "" || strings.ContainsAny(prefix, "/ \t\n") {
+		t.Fatalf("testnet: bad lab prefix %q", prefix)
+	}
+	if left, err := Leftovers(prefix); err != nil || len(left) > 0 {
+		t.Fatalf("testnet: namespaces %v already exist (%v)", left, err)
+	}
+	l := &Lab{t: t, prefix: prefix, names: map[string]bool{}}
+	t.Cleanup(l.cleanup)
+	return l
+}
+
+// RemoveLeftovers kills every process in the namespaces named
+// "<prefix>-..." and deletes them: what a lab built with [NewNamed] and
+// left up on purpose leaves behind.
+func RemoveLeftovers(t testing.TB, prefix string) {
+	t.Helper()
+	left, err := Leftovers(prefix)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	for _, ns := range left {
+		killAll(t, ns)
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("testnet: ip netns del %s: %v: %s", ns, err, bytes.TrimSpace(out))
+		}
+	}
+}
+
 // skipOrFail skips the test, or fails it when CI=true.
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
@@ -112,7 +147,7 @@ func need(t testing.TB, bin string) {
 	}
 }
 
-// Prefix returns the lab's random prefix; every namespace it creates is
+// Prefix returns the lab's prefix (random, or NewNamed's); every namespace it creates is
 // named "<prefix>-<name>".
 func (l *Lab) Prefix() string { return l.prefix }
 

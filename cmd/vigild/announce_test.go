@@ -61,12 +61,12 @@ func naFrom(frame []byte, target netip.Addr, mac net.HardwareAddr) bool {
 // sent, and garp_master_refresh repeats them while master.
 func TestAnnouncements(t *testing.T) {
 	l := newLab(t)
-	capt := l.client.Capture(t, "eth0", "arp or icmp6")
+	capt := l.Client.Capture(t, "eth0", "arp or icmp6")
 	global := "vrrp_garp_master_refresh 1"
 	cfg := conf(global, 150, "garp_master_repeat 2")
-	startVigild(t, l.r1, cfg, "-i", "r1")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	mac := l.if1.MAC()
+	startVigild(t, l.R1, cfg, "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	mac := l.If1.MAC()
 	v4, v6 := netip.MustParseAddr(vip4), netip.MustParseAddr(vip6)
 	capt.WaitPacket(t, settle, func(p testnet.Packet) bool { return garpFrom(p.Data, v4, mac) })
 	capt.WaitPacket(t, settle, func(p testnet.Packet) bool { return naFrom(p.Data, v6, mac) })
@@ -119,40 +119,40 @@ func TestExcludedAndRoutes(t *testing.T) {
 		i := bytes.Index([]byte(c), []byte("    virtual_ipaddress {"))
 		return c[:i] + "    " + extra + "\n" + c[i:]
 	}
-	v1 := startVigild(t, l.r1, cfg(150), "-i", "r1")
-	v2 := startVigild(t, l.r2, cfg(100), "-i", "r2")
-	waitAddr(t, l.r1, "eth0", "198.51.100.1", true, settle)
-	waitAddr(t, l.r1, "eth0", "2001:db8:2::1", true, settle)
+	v1 := startVigild(t, l.R1, cfg(150), "-i", "r1")
+	v2 := startVigild(t, l.R2, cfg(100), "-i", "r2")
+	waitAddr(t, l.R1, "eth0", "198.51.100.1", true, settle)
+	waitAddr(t, l.R1, "eth0", "2001:db8:2::1", true, settle)
 	routes := func(h *testnet.Host) string {
 		out, _ := h.Command(t.Context(), "ip", "route", "show").CombinedOutput()
 		return string(out)
 	}
 	testnet.Eventually(t, settle, func() bool {
-		r := routes(l.r1)
+		r := routes(l.R1)
 		return bytes.Contains([]byte(r), []byte("203.0.113.0/24 via "+clientv4)) && bytes.Contains([]byte(r), []byte("src "+vip4))
-	}, "master's virtual_routes: %s", routes(l.r1))
+	}, "master's virtual_routes: %s", routes(l.R1))
 	rules := func(h *testnet.Host) string {
 		out, _ := h.Command(t.Context(), "ip", "rule", "show").CombinedOutput()
 		return string(out)
 	}
 	testnet.Eventually(t, settle, func() bool {
-		return bytes.Contains([]byte(rules(l.r1)), []byte("1000:\tfrom 203.0.113.0/24 lookup 100"))
-	}, "master's virtual_rules: %s", rules(l.r1))
-	if hasAddr(t, l.r2, "eth0", "198.51.100.1") || bytes.Contains([]byte(routes(l.r2)), []byte("203.0.113.0/24")) ||
-		bytes.Contains([]byte(rules(l.r2)), []byte("203.0.113.0/24")) {
+		return bytes.Contains([]byte(rules(l.R1)), []byte("1000:\tfrom 203.0.113.0/24 lookup 100"))
+	}, "master's virtual_rules: %s", rules(l.R1))
+	if hasAddr(t, l.R2, "eth0", "198.51.100.1") || bytes.Contains([]byte(routes(l.R2)), []byte("203.0.113.0/24")) ||
+		bytes.Contains([]byte(rules(l.R2)), []byte("203.0.113.0/24")) {
 		t.Fatal("backup holds the excluded address, the virtual route or the virtual rule")
 	}
-	testnet.Eventually(t, settle, func() bool { return v2.instance(t, "VI_1").Received["ok"] > 3 }, "backup accepts adverts")
-	if n := v2.instance(t, "VI_1").Received["addr_list_warning"]; n != 0 {
+	testnet.Eventually(t, settle, func() bool { return v2.Instance(t, "VI_1").Received["ok"] > 3 }, "backup accepts adverts")
+	if n := v2.Instance(t, "VI_1").Received["addr_list_warning"]; n != 0 {
 		t.Errorf("excluded addresses were carried in adverts: %d address-list warnings", n)
 	}
 	// Failover carries them over.
 	v1.Kill()
-	l.if1.Cut(t)
-	waitAddr(t, l.r2, "eth0", "198.51.100.1", true, settle)
+	l.If1.Cut(t)
+	waitAddr(t, l.R2, "eth0", "198.51.100.1", true, settle)
 	testnet.Eventually(t, settle, func() bool {
-		return bytes.Contains([]byte(routes(l.r2)), []byte("203.0.113.0/24 via "+clientv4))
-	}, "new master's virtual_routes: %s", routes(l.r2))
+		return bytes.Contains([]byte(routes(l.R2)), []byte("203.0.113.0/24 via "+clientv4))
+	}, "new master's virtual_routes: %s", routes(l.R2))
 }
 
 // TestStatics: static_ipaddress, static_routes and static_rules are
@@ -171,25 +171,25 @@ static_rules {
     from 198.51.100.7/32 table 200 priority 2000
 }
 global_defs {`
-	startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	v2 := startVigild(t, l.r2, conf(global, 100, ""), "-i", "r2")
-	waitAddr(t, l.r2, "eth0", "198.51.100.7", true, settle)
+	startVigild(t, l.R1, conf("", 150, ""), "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	v2 := startVigild(t, l.R2, conf(global, 100, ""), "-i", "r2")
+	waitAddr(t, l.R2, "eth0", "198.51.100.7", true, settle)
 	out := func(args ...string) string {
-		b, _ := l.r2.Command(t.Context(), "ip", args...).CombinedOutput()
+		b, _ := l.R2.Command(t.Context(), "ip", args...).CombinedOutput()
 		return string(b)
 	}
 	testnet.Eventually(t, settle, func() bool {
 		return strings.Contains(out("route"), "203.0.113.0/25 via "+clientv4) && strings.Contains(out("rule"), "2000:\tfrom 198.51.100.7 lookup 200")
 	}, "static route and rule on the backup: %s %s", out("route"), out("rule"))
-	if s := v2.instance(t, "VI_1"); s.State != "BACKUP" {
+	if s := v2.Instance(t, "VI_1"); s.State != "BACKUP" {
 		t.Fatalf("r2 is %s", s.State)
 	}
 	v2.Signal(syscall.SIGTERM)
 	if _, err := v2.Wait(settle); err != nil {
 		t.Fatal(err)
 	}
-	if hasAddr(t, l.r2, "eth0", "198.51.100.7") || strings.Contains(out("route"), "203.0.113.0/25") || strings.Contains(out("rule"), "198.51.100.7") {
+	if hasAddr(t, l.R2, "eth0", "198.51.100.7") || strings.Contains(out("route"), "203.0.113.0/25") || strings.Contains(out("rule"), "198.51.100.7") {
 		t.Errorf("statics left after stop: %s %s", out("route"), out("rule"))
 	}
 }

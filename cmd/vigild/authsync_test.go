@@ -27,22 +27,22 @@ func TestFirewallKeyedSync(t *testing.T) {
 	if !strings.Contains(c1, "auth_key_file") || !strings.Contains(c2, "auth_key_file") {
 		t.Fatalf("no auth_key_file in the configuration:\n%s", c1)
 	}
-	v1 := startVigild(t, l.fw1, c1, "-i", "fw1")
-	v2 := startVigild(t, l.fw2, c2, "-i", "fw2")
+	v1 := startVigild(t, l.FW1, c1, "-i", "fw1")
+	v2 := startVigild(t, l.FW2, c2, "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
-		fwWaitState(t, v1, in, "MASTER")
-		fwWaitState(t, v2, in, "BACKUP")
+		v1.WaitState(t, in, "MASTER")
+		v2.WaitState(t, in, "BACKUP")
 	}
-	ctLoadFlows(t, l.fw1, flows, 0)
-	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).External >= flows },
+	ctLoadFlows(t, l.FW1, flows, 0)
+	testnet.Eventually(t, fwSettle, func() bool { return v2.Conntrack(t).External >= flows },
 		"fw2's external cache receives fw1's %d entries over the keyed channel", flows)
 	for _, v := range []*vigild{v1, v2} {
-		st := ctStatus(t, v)
+		st := v.Conntrack(t)
 		if !st.Authenticated || !st.Established || st.AuthDrops != 0 || st.Drops["auth_failed"] != 0 {
-			t.Errorf("%s: authenticated %v, established %v, auth drops %d, drops %v", v.host.Name(), st.Authenticated, st.Established, st.AuthDrops, st.Drops)
+			t.Errorf("%s: authenticated %v, established %v, auth drops %d, drops %v", v.Host.Name(), st.Authenticated, st.Established, st.AuthDrops, st.Drops)
 		}
 		if out := v.Output(); strings.Contains(out, "unauthenticated") || strings.Contains(out, testSyncKey[:16]) {
-			t.Errorf("%s logged an unauthenticated warning or the key:\n%s", v.host.Name(), out)
+			t.Errorf("%s logged an unauthenticated warning or the key:\n%s", v.Host.Name(), out)
 		}
 	}
 }

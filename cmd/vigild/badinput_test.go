@@ -25,9 +25,9 @@ import (
 func TestBadConfigChangesNothing(t *testing.T) {
 	l := newLab(t)
 	// As if a previous vigild had left the VIP up.
-	l.if1.AddAddr(t, vip4+"/24")
+	l.If1.AddAddr(t, vip4+"/24")
 	bad := conf("", 150, "") + "\nvrrp_instance VI_BAD {\n    interface eth0\n    virtual_router_id 300\n    priority 100\n}\n"
-	v := startVigild(t, l.r1, bad, "-i", "r1")
+	v := startVigild(t, l.R1, bad, "-i", "r1")
 	code, err := v.Wait(settle)
 	if err != nil {
 		t.Fatalf("vigild did not exit on a bad configuration: %v\n%s", err, v.Output())
@@ -38,10 +38,10 @@ func TestBadConfigChangesNothing(t *testing.T) {
 	if !regexp.MustCompile(`keepalived\.conf:\d+:\d+: virtual_router_id`).MatchString(v.Output()) {
 		t.Errorf("error does not name file:line:col and the keyword:\n%s", v.Output())
 	}
-	if !hasAddr(t, l.r1, "eth0", vip4) {
+	if !hasAddr(t, l.R1, "eth0", vip4) {
 		t.Error("a failed start removed an address that was up")
 	}
-	if hasAddr(t, l.r1, "eth0", vip6) {
+	if hasAddr(t, l.R1, "eth0", vip6) {
 		t.Error("a failed start added an address")
 	}
 }
@@ -68,9 +68,9 @@ vrrp_instance VI_2 {
     }
 }
 `
-	v := startVigild(t, l.r1, cfg, "-i", "r1")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	waitAddr(t, l.r1, "eth0", "192.0.2.253", true, settle)
+	v := startVigild(t, l.R1, cfg, "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", "192.0.2.253", true, settle)
 
 	src := netip.MustParseAddr(clientv4)
 	group := netip.MustParseAddr("224.0.0.18")
@@ -121,14 +121,11 @@ vrrp_instance VI_2 {
 		t.Fatal(err)
 	}
 	testnet.Eventually(t, settle, func() bool {
-		a, b := v.instance(t, "VI_1"), v.instance(t, "VI_2")
+		a, b := v.Instance(t, "VI_1"), v.Instance(t, "VI_2")
 		return a.Received["ttl"] >= 3 && a.Received["checksum"] >= 3 && a.Received["version"] >= 3 &&
 			b.Received["auth_mismatch"] >= 3
-	}, "drops counted by reason: VI_1 %v, VI_2 %v", v.instance(t, "VI_1").Received, v.instance(t, "VI_2").Received)
-	s, err := v.status(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, "drops counted by reason: VI_1 %v, VI_2 %v", v.Instance(t, "VI_1").Received, v.Instance(t, "VI_2").Received)
+	s := v.MustStatus(t)
 	var unknown uint64
 	for _, sock := range s.Sockets {
 		unknown += sock.UnknownVRID
@@ -139,7 +136,7 @@ vrrp_instance VI_2 {
 	// None of them (all claimed priority 250) displaced the master.
 	time.Sleep(500 * time.Millisecond)
 	for _, in := range []string{"VI_1", "VI_2"} {
-		if st := v.instance(t, in); st.State != "MASTER" {
+		if st := v.Instance(t, in); st.State != "MASTER" {
 			t.Errorf("%s state %s after bad adverts", in, st.State)
 		}
 	}
@@ -155,17 +152,14 @@ func TestScriptSecurityViolationRuns(t *testing.T) {
     interval 1
 }
 ` + conf("", 150, "track_script {\n        chk\n    }")
-	v := startVigild(t, l.r1, cfg, "-i", "r1")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	v := startVigild(t, l.R1, cfg, "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 	v.WaitOutput(t, "enable_script_security", settle)
-	s, err := v.status(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v.MustStatus(t)
 	if len(s.Tracking.Scripts) != 1 || s.Tracking.Scripts[0].Runs == 0 {
 		t.Errorf("script not running: %+v", s.Tracking.Scripts)
 	}
-	strict := startVigild(t, l.r2, cfg, "-i", "r2", "--strict")
+	strict := startVigild(t, l.R2, cfg, "-i", "r2", "--strict")
 	if code, err := strict.Wait(settle); err != nil || code == 0 {
 		t.Errorf("--strict with a script-security violation: exit %d, %v", code, err)
 	}
@@ -178,7 +172,7 @@ func TestScriptSecurityViolationRuns(t *testing.T) {
 // address it had.
 func TestGarbageConfigDoesNotStart(t *testing.T) {
 	l := newLab(t)
-	l.if1.AddAddr(t, vip4+"/24") // as if a previous vigild had left it
+	l.If1.AddAddr(t, vip4+"/24") // as if a previous vigild had left it
 	cases := []struct {
 		name, text, reason string
 	}{
@@ -187,22 +181,22 @@ func TestGarbageConfigDoesNotStart(t *testing.T) {
 		{"include loop", conf("", 150, "") + "include keepalived.conf\n", "include loop"},
 	}
 	for _, c := range cases {
-		v := startVigild(t, l.r1, c.text, "-i", "r1")
+		v := startVigild(t, l.R1, c.text, "-i", "r1")
 		code, err := v.Wait(settle)
 		if err != nil {
 			t.Fatalf("%s: vigild did not exit: %v\n%s", c.name, err, v.Output())
 		}
 		out := v.Output()
 		if code != config.ExitCannot || !strings.Contains(out, c.reason) ||
-			!regexp.MustCompile(regexp.QuoteMeta(v.conf)+`:\d+:\d+: `).MatchString(out) {
+			!regexp.MustCompile(regexp.QuoteMeta(v.Conf)+`:\d+:\d+: `).MatchString(out) {
 			t.Errorf("%s: exit %d (want %d), output without %q at file:line:col:\n%s", c.name, code, config.ExitCannot, c.reason, out)
 		}
 		var stdout, stderr bytes.Buffer
-		if code := run([]string{"-t", "-f", v.conf}, &stdout, &stderr); code != config.ExitCannot || !strings.Contains(stderr.String(), c.reason) {
+		if code := run([]string{"-t", "-f", v.Conf}, &stdout, &stderr); code != config.ExitCannot || !strings.Contains(stderr.String(), c.reason) {
 			t.Errorf("%s: vigild -t exit %d (want %d):\n%s", c.name, code, config.ExitCannot, stderr.String())
 		}
 	}
-	if !hasAddr(t, l.r1, "eth0", vip4) {
+	if !hasAddr(t, l.R1, "eth0", vip4) {
 		t.Error("a refused start removed an address that was up")
 	}
 }
@@ -238,17 +232,14 @@ func rawDrops(t *testing.T, h *testnet.Host) uint64 {
 // counters plus the kernel's receive-queue drops equal what was sent.
 func TestDropFloodLogBounded(t *testing.T) {
 	l := newLab(t)
-	v := startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	v := startVigild(t, l.R1, conf("", 150, ""), "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 	v.WaitOutput(t, "(VI_1) Entering MASTER STATE", settle)
 	v.WaitOutput(t, "(VI_6) Entering MASTER STATE", settle)
 	time.Sleep(time.Second)
 	logBefore := fileSize(t, v.LogPath())
-	dropsBefore := rawDrops(t, l.r1)
-	s0, err := v.status(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dropsBefore := rawDrops(t, l.R1)
+	s0 := v.MustStatus(t)
 	counted := func(s ctl.Status) uint64 {
 		var n uint64
 		for _, in := range s.Instances {
@@ -287,7 +278,7 @@ func TestDropFloodLogBounded(t *testing.T) {
 	}{{255, badSum}, {64, advert(51)}, {255, badVersion}, {255, advert(99)}}
 	const perKind = 10000
 	sent := 0
-	err = sendFromClient(l, func(pc *ipv4.PacketConn) error {
+	err := sendFromClient(l, func(pc *ipv4.PacketConn) error {
 		dst := &net.IPAddr{IP: net.IP(group.AsSlice())}
 		for i := range perKind / 50 {
 			for _, k := range kinds {
@@ -312,11 +303,11 @@ func TestDropFloodLogBounded(t *testing.T) {
 	}
 	var got, drops uint64
 	testnet.Eventually(t, settle, func() bool {
-		s, err := v.status(t)
+		s, err := v.Status()
 		if err != nil {
 			return false
 		}
-		got, drops = counted(s)-base, rawDrops(t, l.r1)-dropsBefore
+		got, drops = counted(s)-base, rawDrops(t, l.R1)-dropsBefore
 		return got+drops >= uint64(sent)
 	}, "counters account for the %d adverts sent", sent)
 	if got+drops != uint64(sent) {
@@ -325,7 +316,7 @@ func TestDropFloodLogBounded(t *testing.T) {
 	if got < uint64(sent)/2 {
 		t.Errorf("only %d of %d adverts reached vigild (kernel drops %d): the flood did not test the log", got, sent, drops)
 	}
-	st := v.instance(t, "VI_1")
+	st := v.Instance(t, "VI_1")
 	if st.State != "MASTER" {
 		t.Errorf("the flood displaced the master: %s", st.State)
 	}
@@ -356,7 +347,7 @@ func fileSize(t *testing.T, path string) int64 {
 // eth0 (the attacker on the VRRP segment, sending from clientv4) and hands
 // it to send.
 func sendFromClient(l *lab, send func(pc *ipv4.PacketConn) error) error {
-	return l.client.Do(func() error {
+	return l.Client.Do(func() error {
 		c, err := net.ListenPacket("ip4:112", clientv4)
 		if err != nil {
 			return err

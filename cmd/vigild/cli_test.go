@@ -183,8 +183,9 @@ func TestDaemonModeReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	pidPath := filepath.Join(dir, "vigild.pid")
-	v := &vigild{host: l.r1, dir: dir, conf: path, control: filepath.Join(dir, "ctl.sock")}
-	cmd := l.r1.Command(t.Context(), "env", "VIGILD_AS_MAIN=1", os.Args[0], "-l", "-i", "r1", "-f", path, "-p", pidPath, "--control", v.control)
+	v := &vigild{Host: l.R1, Dir: dir, Conf: path, Control: filepath.Join(dir, "ctl.sock")}
+	cmd := l.R1.Command(t.Context(), vigildCommand[0],
+		append(vigildCommand[1:], "-l", "-i", "r1", "-f", path, "-p", pidPath, "--control", v.Control)...)
 	out, err := cmd.CombinedOutput()
 	// Whatever happened, stop the child the pid file names.
 	t.Cleanup(func() {
@@ -207,8 +208,8 @@ func TestDaemonModeReady(t *testing.T) {
 	if err != nil || syscall.Kill(pid, 0) != nil {
 		t.Fatalf("pid file %q does not name a running process", b)
 	}
-	if in := v.instance(t, "VI_1"); in.Name != "VI_1" {
+	if in := v.Instance(t, "VI_1"); in.Name != "VI_1" {
 		t.Errorf("status %+v", in)
 	}
-	waitAddr(t, l.r1, "eth0", vip4, true, 30*time.Second)
+	waitAddr(t, l.R1, "eth0", vip4, true, 30*time.Second)
 }

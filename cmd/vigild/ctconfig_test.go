@@ -111,7 +111,7 @@ func vigildIn(t *testing.T, l *lab, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := l.r1.Command(ctx, "env", append([]string{"VIGILD_AS_MAIN=1", os.Args[0]}, args...)...)
+	cmd := l.R1.Command(ctx, "env", append([]string{"VIGILD_AS_MAIN=1", os.Args[0]}, args...)...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	switch {

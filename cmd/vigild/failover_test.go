@@ -16,15 +16,15 @@ const settle = 10 * time.Second
 // waits until r1 holds both VIPs and r2 holds none.
 func startPair(t *testing.T, l *lab, instanceExtra string) (v1, v2 *vigild) {
 	t.Helper()
-	v1 = startVigild(t, l.r1, conf("", 150, instanceExtra), "-i", "r1")
-	v2 = startVigild(t, l.r2, conf("", 100, instanceExtra), "-i", "r2")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	waitAddr(t, l.r1, "eth0", vip6, true, settle)
+	v1 = startVigild(t, l.R1, conf("", 150, instanceExtra), "-i", "r1")
+	v2 = startVigild(t, l.R2, conf("", 100, instanceExtra), "-i", "r2")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
 	// The backup must have seen the master and stay backup.
 	testnet.Eventually(t, settle, func() bool {
-		return v2.instance(t, "VI_1").State == "BACKUP" && v2.instance(t, "VI_6").State == "BACKUP"
+		return v2.Instance(t, "VI_1").State == "BACKUP" && v2.Instance(t, "VI_6").State == "BACKUP"
 	}, "r2 backup")
-	if hasAddr(t, l.r2, "eth0", vip4) || hasAddr(t, l.r2, "eth0", vip6) {
+	if hasAddr(t, l.R2, "eth0", vip4) || hasAddr(t, l.R2, "eth0", vip6) {
 		t.Fatalf("backup r2 holds a VIP")
 	}
 	return v1, v2
@@ -36,26 +36,26 @@ func startPair(t *testing.T, l *lab, instanceExtra string) (v1, v2 *vigild) {
 func TestElection(t *testing.T) {
 	l := newLab(t)
 	v1, v2 := startPair(t, l, "")
-	if s := v1.instance(t, "VI_1"); s.State != "MASTER" || s.Priority != 150 {
+	if s := v1.Instance(t, "VI_1"); s.State != "MASTER" || s.Priority != 150 {
 		t.Fatalf("r1 VI_1 = %s prio %d, want MASTER 150", s.State, s.Priority)
 	}
-	if s := v2.instance(t, "VI_6"); s.Master == "" {
+	if s := v2.Instance(t, "VI_6"); s.Master == "" {
 		t.Errorf("r2 VI_6 does not know its master")
 	}
-	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, vip4) }, "client pings %s", vip4)
-	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, vip6) }, "client pings %s", vip6)
-	if got, want := neighMAC(t, l.client, vip4), macString(l.if1); got != want {
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip4) }, "client pings %s", vip4)
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip6) }, "client pings %s", vip6)
+	if got, want := neighMAC(t, l.Client, vip4), macString(l.If1); got != want {
 		t.Errorf("client neighbour %s = %q, want r1's %s", vip4, got, want)
 	}
-	if got, want := neighMAC(t, l.client, vip6), macString(l.if1); got != want {
+	if got, want := neighMAC(t, l.Client, vip6), macString(l.If1); got != want {
 		t.Errorf("client neighbour %s = %q, want r1's %s", vip6, got, want)
 	}
-	s := v1.instance(t, "VI_1")
+	s := v1.Instance(t, "VI_1")
 	if s.AdvertsSent == 0 || s.Announcements == 0 {
 		t.Errorf("master counters: %+v", s)
 	}
-	if v2.instance(t, "VI_1").Received["ok"] == 0 {
-		t.Errorf("backup accepted no advert: %+v", v2.instance(t, "VI_1").Received)
+	if v2.Instance(t, "VI_1").Received["ok"] == 0 {
+		t.Errorf("backup accepted no advert: %+v", v2.Instance(t, "VI_1").Received)
 	}
 }
 
@@ -63,29 +63,29 @@ func TestElection(t *testing.T) {
 // entries move to r2's MAC (GARP / unsolicited NA).
 func takeover(t *testing.T, l *lab, v2 *vigild) {
 	t.Helper()
-	waitAddr(t, l.r2, "eth0", vip4, true, settle)
-	waitAddr(t, l.r2, "eth0", vip6, true, settle)
-	if s := v2.instance(t, "VI_1"); s.State != "MASTER" {
+	waitAddr(t, l.R2, "eth0", vip4, true, settle)
+	waitAddr(t, l.R2, "eth0", vip6, true, settle)
+	if s := v2.Instance(t, "VI_1"); s.State != "MASTER" {
 		t.Fatalf("r2 VI_1 state %s, want MASTER", s.State)
 	}
-	want := macString(l.if2)
-	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.client, vip4) == want },
-		"client's neighbour entry for %s moves to r2 (%s), has %s", vip4, want, neighMAC(t, l.client, vip4))
-	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, vip4) && ping(t, l.client, vip6) },
+	want := macString(l.If2)
+	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.Client, vip4) == want },
+		"client's neighbour entry for %s moves to r2 (%s), has %s", vip4, want, neighMAC(t, l.Client, vip4))
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip4) && ping(t, l.Client, vip6) },
 		"client pings the VIPs through r2")
-	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.client, vip6) == want },
+	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.Client, vip6) == want },
 		"client's neighbour entry for %s moves to r2", vip6)
 }
 
 func TestFailoverLinkCut(t *testing.T) {
 	l := newLab(t)
 	_, v2 := startPair(t, l, "")
-	l.if1.Cut(t)
+	l.If1.Cut(t)
 	takeover(t, l, v2)
 	// Back: r1 preempts (higher priority) and r2 releases the VIPs.
-	l.if1.Restore(t)
-	waitAddr(t, l.r2, "eth0", vip4, false, settle)
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	l.If1.Restore(t)
+	waitAddr(t, l.R2, "eth0", vip4, false, settle)
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 }
 
 func TestFailoverKillAndCut(t *testing.T) {
@@ -94,7 +94,7 @@ func TestFailoverKillAndCut(t *testing.T) {
 	if err := v1.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	l.if1.Cut(t)
+	l.If1.Cut(t)
 	takeover(t, l, v2)
 }
 
@@ -109,11 +109,11 @@ func TestFailoverSIGTERM(t *testing.T) {
 	if code, err := v1.Wait(settle); err != nil || code != 0 {
 		t.Fatalf("vigild exit %d, %v\n%s", code, err, v1.Output())
 	}
-	if hasAddr(t, l.r1, "eth0", vip4) || hasAddr(t, l.r1, "eth0", vip6) {
+	if hasAddr(t, l.R1, "eth0", vip4) || hasAddr(t, l.R1, "eth0", vip6) {
 		t.Errorf("stopped master still holds a VIP")
 	}
 	takeover(t, l, v2)
-	if s := v2.instance(t, "VI_1"); s.Reason != "priority_zero" && s.Reason != "master_down" {
+	if s := v2.Instance(t, "VI_1"); s.Reason != "priority_zero" && s.Reason != "master_down" {
 		t.Errorf("r2 took over for reason %q", s.Reason)
 	}
 }
@@ -124,7 +124,7 @@ func TestFailoverSIGTERM(t *testing.T) {
 func TestFailoverSIGSTOP(t *testing.T) {
 	l := newLab(t)
 	v1, v2 := startPair(t, l, "")
-	before := v1.instance(t, "VI_1").Announcements
+	before := v1.Instance(t, "VI_1").Announcements
 	if err := v1.Freeze(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +134,13 @@ func TestFailoverSIGSTOP(t *testing.T) {
 	}
 	// r1 (150) keeps or regains mastership; r2 must step down.
 	testnet.Eventually(t, settle, func() bool {
-		return v2.instance(t, "VI_1").State == "BACKUP" && v1.instance(t, "VI_1").State == "MASTER"
+		return v2.Instance(t, "VI_1").State == "BACKUP" && v1.Instance(t, "VI_1").State == "MASTER"
 	}, "one master again after SIGCONT")
-	waitAddr(t, l.r2, "eth0", vip4, false, settle)
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.client, vip4) == macString(l.if1) },
+	waitAddr(t, l.R2, "eth0", vip4, false, settle)
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.Client, vip4) == macString(l.If1) },
 		"client's neighbour entry back on r1 (re-announce)")
-	if after := v1.instance(t, "VI_1").Announcements; after <= before {
+	if after := v1.Instance(t, "VI_1").Announcements; after <= before {
 		t.Errorf("r1 did not re-announce after SIGCONT: %d -> %d", before, after)
 	}
 }
@@ -149,36 +149,36 @@ func TestFailoverSIGSTOP(t *testing.T) {
 // later does not take over from a working master.
 func TestNopreempt(t *testing.T) {
 	l := newLab(t)
-	v2 := startVigild(t, l.r2, conf("", 100, "nopreempt"), "-i", "r2")
-	waitAddr(t, l.r2, "eth0", vip4, true, settle)
-	v1 := startVigild(t, l.r1, conf("", 150, "nopreempt"), "-i", "r1")
-	testnet.Eventually(t, settle, func() bool { return v1.instance(t, "VI_1").State == "BACKUP" }, "r1 backup")
+	v2 := startVigild(t, l.R2, conf("", 100, "nopreempt"), "-i", "r2")
+	waitAddr(t, l.R2, "eth0", vip4, true, settle)
+	v1 := startVigild(t, l.R1, conf("", 150, "nopreempt"), "-i", "r1")
+	testnet.Eventually(t, settle, func() bool { return v1.Instance(t, "VI_1").State == "BACKUP" }, "r1 backup")
 	time.Sleep(2 * time.Second) // many master-down intervals: r1 must stay backup
-	if s := v1.instance(t, "VI_1"); s.State != "BACKUP" {
+	if s := v1.Instance(t, "VI_1"); s.State != "BACKUP" {
 		t.Fatalf("nopreempt r1 became %s", s.State)
 	}
-	if !hasAddr(t, l.r2, "eth0", vip4) || hasAddr(t, l.r1, "eth0", vip4) {
+	if !hasAddr(t, l.R2, "eth0", vip4) || hasAddr(t, l.R1, "eth0", vip4) {
 		t.Fatal("VIP moved despite nopreempt")
 	}
 	// The lower-priority master leaving still hands over.
 	v2.Signal(syscall.SIGTERM)
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 }
 
 // TestPreemptDelay: a higher-priority router waits preempt_delay before it
 // takes over from a lower-priority master.
 func TestPreemptDelay(t *testing.T) {
 	l := newLab(t)
-	startVigild(t, l.r2, conf("", 100, "preempt_delay 3"), "-i", "r2")
-	waitAddr(t, l.r2, "eth0", vip4, true, settle)
+	startVigild(t, l.R2, conf("", 100, "preempt_delay 3"), "-i", "r2")
+	waitAddr(t, l.R2, "eth0", vip4, true, settle)
 	start := time.Now()
-	v1 := startVigild(t, l.r1, conf("", 150, "preempt_delay 3"), "-i", "r1")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	v1 := startVigild(t, l.R1, conf("", 150, "preempt_delay 3"), "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 	if el := time.Since(start); el < 2*time.Second {
 		t.Errorf("r1 preempted after %v, before preempt_delay 3 s", el)
 	}
-	waitAddr(t, l.r2, "eth0", vip4, false, settle)
-	if s := v1.instance(t, "VI_1"); s.State != "MASTER" {
+	waitAddr(t, l.R2, "eth0", vip4, false, settle)
+	if s := v1.Instance(t, "VI_1"); s.State != "MASTER" {
 		t.Errorf("r1 state %s", s.State)
 	}
 }

@@ -98,7 +98,7 @@ func TestDumpSymlinkAttack(t *testing.T) {
 	dir, target := testnet.SharedDir(t), rootSecret(t)
 	path := filepath.Join(dir, "vigild.data")
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "--dump-dir", dir)
-	v.instance(t, "VI_1")
+	v.Instance(t, "VI_1")
 	nobodyDoes(t, "ln", "-s", target, path)
 	v.Signal(syscall.SIGUSR1)
 	testnet.Eventually(t, filesWait, func() bool {
@@ -120,14 +120,14 @@ func TestDumpFIFODoesNotBlockReload(t *testing.T) {
 	path := filepath.Join(dir, "vigild.data")
 	good := conf("", 150, "")
 	v := startVigild(t, h, good, "-i", "r1", "--dump-dir", dir)
-	v.instance(t, "VI_1")
+	v.Instance(t, "VI_1")
 	nobodyDoes(t, "mkfifo", "-m", "0666", path)
 	v.Signal(syscall.SIGUSR1)
-	if err := os.WriteFile(v.conf, []byte(strings.Replace(good, "priority 150", "priority 200", 2)), 0o644); err != nil {
+	if err := os.WriteFile(v.Conf, []byte(strings.Replace(good, "priority 150", "priority 200", 2)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	v.Signal(syscall.SIGHUP)
-	testnet.Eventually(t, filesWait, func() bool { return v.instance(t, "VI_1").Priority == 200 },
+	testnet.Eventually(t, filesWait, func() bool { return v.Instance(t, "VI_1").Priority == 200 },
 		"SIGHUP after SIGUSR1 onto a FIFO applied (priority 200)")
 	testnet.Eventually(t, filesWait, func() bool {
 		fi, err := os.Lstat(path)
@@ -143,7 +143,7 @@ func TestDumpForeignFile(t *testing.T) {
 	dir := testnet.SharedDir(t)
 	path := filepath.Join(dir, "vigild.stats")
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "--dump-dir", dir)
-	v.instance(t, "VI_1")
+	v.Instance(t, "VI_1")
 	nobodyDoes(t, "sh", "-c", "umask 0; echo mine > "+path)
 	held, err := os.Open(path) // the attacker's open descriptor
 	if err != nil {
@@ -191,12 +191,12 @@ func TestDefaultDumpDir(t *testing.T) {
 			if err := os.WriteFile(cf, []byte(conf("", 150, "")), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			v := &vigild{host: h, dir: dir, conf: cf, control: filepath.Join(dir, "ctl.sock")}
+			v := &vigild{Host: h, Dir: dir, Conf: cf, Control: filepath.Join(dir, "ctl.sock")}
 			script := "mount -t tmpfs -o mode=0755 vigil-test /run && " + c.prepare +
 				"exec env VIGILD_AS_MAIN=1 \"$0\" -n -l -D -i r1 -f \"$1\" -p \"$2\" --control \"$3\""
 			v.Proc = h.Start(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
-				os.Args[0], cf, filepath.Join(dir, "vigild.pid"), v.control)
-			v.instance(t, "VI_1")
+				os.Args[0], cf, filepath.Join(dir, "vigild.pid"), v.Control)
+			v.Instance(t, "VI_1")
 			v.Signal(syscall.SIGUSR1)
 			pid := strconv.Itoa(v.Pid())
 			if !c.ok {
@@ -229,7 +229,7 @@ func TestPIDFileSymlinkAttack(t *testing.T) {
 	pidPath := filepath.Join(dir, "vigild.pid")
 	nobodyDoes(t, "ln", "-s", target, pidPath)
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "-p", pidPath)
-	v.instance(t, "VI_1")
+	v.Instance(t, "VI_1")
 	if secretChanged(target) {
 		t.Fatalf("vigild wrote its pid through nobody's symlink into %s", target)
 	}
@@ -247,7 +247,7 @@ func TestPIDFileStaleForeignPID(t *testing.T) {
 	pidPath := filepath.Join(dir, "vigild.pid")
 	nobodyDoes(t, "sh", "-c", "echo 1 > "+pidPath)
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "-p", pidPath)
-	v.instance(t, "VI_1")
+	v.Instance(t, "VI_1")
 	if b := rootRegular(t, pidPath, 0o644); string(b) != strconv.Itoa(v.Pid())+"\n" {
 		t.Errorf("pid file holds %q, want vigild's pid %d", b, v.Pid())
 	}
@@ -260,7 +260,7 @@ func TestPIDFileSecondVigild(t *testing.T) {
 	h := routerLab(t)
 	pidPath := filepath.Join(t.TempDir(), "vigild.pid")
 	v1 := startVigild(t, h, conf("", 150, ""), "-i", "r1", "-p", pidPath)
-	v1.instance(t, "VI_1")
+	v1.Instance(t, "VI_1")
 	v2 := startVigild(t, h, conf("", 150, ""), "-i", "r1", "-p", pidPath)
 	code, err := v2.Wait(filesWait)
 	if err != nil || code != 1 {
@@ -299,33 +299,30 @@ func TestControlSocketNobody(t *testing.T) {
 	h := routerLab(t)
 	dir := testnet.SharedDir(t)
 	v := startVigild(t, h, conf("", 150, ""), "-i", "r1", "--control", filepath.Join(dir, "ctl.sock"))
-	v.control = filepath.Join(dir, "ctl.sock")
-	v.instance(t, "VI_1")
-	fi, err := os.Lstat(v.control)
+	v.Control = filepath.Join(dir, "ctl.sock")
+	v.Instance(t, "VI_1")
+	fi, err := os.Lstat(v.Control)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o600 || st.Uid != 0 {
 		t.Errorf("control socket: mode %v uid %d, want a 0600 root socket", fi.Mode(), st.Uid)
 	}
-	if out, err := testnet.AsNobody(t, "perl", "-e", controlClient, v.control, "reload"); err == nil || !strings.Contains(string(out), "Permission denied") {
+	if out, err := testnet.AsNobody(t, "perl", "-e", controlClient, v.Control, "reload"); err == nil || !strings.Contains(string(out), "Permission denied") {
 		t.Errorf("nobody connected to the 0600 control socket: %v\n%s", err, out)
 	}
 
 	// The second wall: the socket's mode widened by mistake.
-	if err := os.Chmod(v.control, 0o666); err != nil {
+	if err := os.Chmod(v.Control, 0o666); err != nil {
 		t.Fatal(err)
 	}
 	for _, cmd := range []string{"reload", "status"} {
-		out, err := testnet.AsNobody(t, "perl", "-e", controlClient, v.control, cmd)
+		out, err := testnet.AsNobody(t, "perl", "-e", controlClient, v.Control, cmd)
 		if err != nil || !strings.Contains(string(out), "permission denied: uid") || strings.Contains(string(out), "instances") {
 			t.Errorf("nobody's %q on a 0666 control socket: %v\n%s", cmd, err, out)
 		}
 	}
-	s, err := v.status(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v.MustStatus(t)
 	if s.Reloads != 0 || s.ReloadFailures != 0 {
 		t.Errorf("nobody drove a reload: %d reloads, %d failed", s.Reloads, s.ReloadFailures)
 	}

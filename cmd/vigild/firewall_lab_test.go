@@ -15,105 +15,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
-// Helpers for the firewall-pair tests (firewall_test.go). Names start with
-// fw so that they do not collide with the rest of the package's lab.
-//
-//	cl 192.0.2.100 ── swi (inside) ──┬── fw1 eth0 192.0.2.1    VIP 192.0.2.254
-//	                                 └── fw2 eth0 192.0.2.2
-//	                  fw1 sync0 198.51.100.1 ══ fw2 sync0 198.51.100.2  (dedicated sync link)
-//	srv 203.0.113.100 ── swo (outside) ─┬── fw1 eth1 203.0.113.1  VIP 203.0.113.254
-//	                                    └── fw2 eth1 203.0.113.2
-//
-// The client routes via the inside VIP; the server knows no route to the
-// inside network, so it only ever talks to the outside VIP (SNAT).
+// Helpers for the firewall-pair tests (firewall_test.go) on
+// harness.FirewallPair. Names start with fw so that they do not collide
+// with the rest of the package's lab.
 const (
-	fwInVIP, fwOutVIP    = "192.0.2.254", "203.0.113.254"
-	fwClient, fwServer   = "192.0.2.100", "203.0.113.100"
-	fwSync1, fwSync2     = "198.51.100.1", "198.51.100.2"
+	fwInVIP, fwOutVIP    = harness.FWInVIP, harness.FWOutVIP
+	fwClient, fwServer   = harness.FWClient, harness.FWServer
+	fwSync1, fwSync2     = harness.FWSync1, harness.FWSync2
 	fwServerPort         = 5001
 	fwSyncPort           = 3780
 	fwAdvert             = "0.2" // advert_int: master down about 0.7 s
-	fwSettle             = 15 * time.Second
+	fwSettle             = harness.Settle
 	fwCounterChunk       = 64 // counters (8 bytes each) per write
 	fwCounterWriteEvery  = 5 * time.Millisecond
 	fwProgressAfterCut   = 64 << 10 // bytes each way after the takeover that prove the stream lives
 	fwUnreplicatedWindow = 6 * time.Second
 )
 
-type fwLab struct {
-	*testnet.Lab
-	fw1, fw2, cl, srv *testnet.Host
-	in1, in2          *testnet.Iface // firewalls' inside ports
-	out1, out2        *testnet.Iface // firewalls' outside ports
-}
+type fwLab = harness.FirewallPair
 
-// fwRuleset is the firewalls' stateful policy: only connections from the
-// inside are opened, everything else must belong to a known connection,
-// and only forwarded traffic is SNATed to the outside VIP (a masquerade
-// would also rewrite the firewall's own VRRP adverts, see the notes).
-const fwRuleset = `table inet fwtest {
-	chain forward {
-		type filter hook forward priority 0; policy drop;
-		ct state established,related accept
-		iifname "eth0" oifname "eth1" ct state new accept
-		counter comment "dropped"
-	}
-	chain postrouting {
-		type nat hook postrouting priority 100;
-		oifname "eth1" ip saddr 192.0.2.0/24 snat ip to 203.0.113.254
-	}
-}
-`
-
-func newFWLab(t testing.TB) *fwLab {
-	t.Helper()
-	testnet.NeedRoot(t, "nft", "conntrack")
-	l := &fwLab{Lab: testnet.New(t)}
-	swi, swo := l.Switch("swi"), l.Switch("swo")
-	l.fw1, l.fw2, l.cl, l.srv = l.Host("fw1"), l.Host("fw2"), l.Host("cl"), l.Host("srv")
-	l.in1, l.in2 = swi.Attach(l.fw1, "eth0"), swi.Attach(l.fw2, "eth0")
-	l.out1, l.out2 = swo.Attach(l.fw1, "eth1"), swo.Attach(l.fw2, "eth1")
-	s1, s2 := l.Wire(l.fw1, "sync0", l.fw2, "sync0")
-	cli, srv := swi.Attach(l.cl, "eth0"), swo.Attach(l.srv, "eth0")
-	l.in1.AddAddr(t, "192.0.2.1/24")
-	l.in2.AddAddr(t, "192.0.2.2/24")
-	l.out1.AddAddr(t, "203.0.113.1/24")
-	l.out2.AddAddr(t, "203.0.113.2/24")
-	s1.AddAddr(t, fwSync1+"/24")
-	s2.AddAddr(t, fwSync2+"/24")
-	cli.AddAddr(t, fwClient+"/24")
-	srv.AddAddr(t, fwServer+"/24")
-	l.cl.Exec(t, "ip", "route", "add", "default", "via", fwInVIP)
-	for _, h := range []*testnet.Host{l.cl, l.srv} {
-		// Learn the VIP's new owner from its gratuitous ARP.
-		h.Sysctl(t, "net.ipv4.conf.all.arp_accept", "1")
-		h.Sysctl(t, "net.ipv4.conf.eth0.arp_accept", "1")
-	}
-	for _, h := range []*testnet.Host{l.fw1, l.fw2} {
-		h.Sysctl(t, "net.ipv4.ip_forward", "1")
-		// The ruleset loads conntrack, whose sysctl is per namespace.
-		applyNft(t, h, fwRuleset)
-		// With the default (1) the new master would pick a mid-stream
-		// segment up as a new connection, and the stream would survive
-		// without replication: the test could not fail.
-		h.Sysctl(t, "net.netfilter.nf_conntrack_tcp_loose", "0")
-	}
-	return l
-}
-
-// applyNft loads an nftables script in h.
-func applyNft(t testing.TB, h *testnet.Host, script string) {
-	t.Helper()
-	cmd := h.Command(t.Context(), "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft in %s: %v\n%s", h.Name(), err, out)
-	}
-}
+func newFWLab(t testing.TB) *fwLab { return harness.NewFirewallPair(t) }
 
 // fwConf renders a firewall's configuration: inside and outside instances
 // in sync group FW, and (with sync) conntrack_sync on the sync link.
@@ -154,62 +79,13 @@ vrrp_sync_group FW {
 // until fw1 is master of both instances and fw2 backup.
 func startFWPair(t testing.TB, l *fwLab, sync bool) (v1, v2 *vigild) {
 	t.Helper()
-	v1 = startVigild(t, l.fw1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "-i", "fw1")
-	v2 = startVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "-i", "fw2")
+	v1 = startVigild(t, l.FW1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "-i", "fw1")
+	v2 = startVigild(t, l.FW2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
-		fwWaitState(t, v1, in, "MASTER")
-		fwWaitState(t, v2, in, "BACKUP")
+		v1.WaitState(t, in, "MASTER")
+		v2.WaitState(t, in, "BACKUP")
 	}
 	return v1, v2
-}
-
-// fwStatus asks vigild for its status, retrying while it starts; it fails
-// the test when vigild does not answer.
-func fwStatus(t testing.TB, v *vigild) ctl.Status {
-	t.Helper()
-	var s ctl.Status
-	var err error
-	for range 50 {
-		if s, err = v.client().Status(t.Context()); err == nil {
-			return s
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("vigild status on %s: %v\n%s", v.host.Name(), err, v.Output())
-	return s
-}
-
-// fwState returns the named instance's state.
-func fwState(t testing.TB, v *vigild, inst string) string {
-	t.Helper()
-	for _, in := range fwStatus(t, v).Instances {
-		if in.Name == inst {
-			return in.State
-		}
-	}
-	t.Fatalf("vigild on %s has no instance %s", v.host.Name(), inst)
-	return ""
-}
-
-func fwWaitState(t testing.TB, v *vigild, inst, state string) {
-	t.Helper()
-	testnet.Eventually(t, fwSettle, func() bool { return fwState(t, v, inst) == state },
-		"%s %s: want %s, have %s", v.host.Name(), inst, state, fwLazy(func() string { return fwState(t, v, inst) }))
-}
-
-type fwLazy func() string
-
-func (f fwLazy) String() string { return f() }
-
-// ctStatus returns vigild's conntrack status (fails the test when vigild
-// does not answer or has none).
-func ctStatus(t testing.TB, v *vigild) ctl.CTStatus {
-	t.Helper()
-	s := fwStatus(t, v)
-	if s.Conntrack == nil {
-		t.Fatalf("vigild on %s shows no conntrack status", v.host.Name())
-	}
-	return *s.Conntrack
 }
 
 // ctLoadFlows loads n established TCP entries (192.0.2.x → the server's
@@ -250,7 +126,7 @@ func startFWStream(t testing.TB, l *fwLab) *fwStream {
 	t.Helper()
 	s := &fwStream{}
 	var ln net.Listener
-	if err := l.srv.Do(func() (err error) {
+	if err := l.Server.Do(func() (err error) {
 		ln, err = net.Listen("tcp4", fmt.Sprintf("%s:%d", fwServer, fwServerPort))
 		return err
 	}); err != nil {
@@ -268,7 +144,7 @@ func startFWStream(t testing.TB, l *fwLab) *fwStream {
 		accepted <- c
 	}()
 	var cc net.Conn
-	if err := l.cl.Do(func() (err error) {
+	if err := l.Client.Do(func() (err error) {
 		cc, err = net.DialTimeout("tcp4", fmt.Sprintf("%s:%d", fwServer, fwServerPort), 5*time.Second)
 		return err
 	}); err != nil {
@@ -400,84 +276,27 @@ func ctFlows(t testing.TB, h *testnet.Host) int {
 // kernel, send a bulk; on BACKUP: request a resync; on FAULT: shorten the
 // kernel timers).
 type fwLegacy struct {
-	ctdConf string
-	ka, ctd *testnet.Proc
-	events  string // the notify script's log: one "state unix-nanos" line per call
+	ctd    *testnet.Conntrackd
+	ka     *testnet.Proc
+	events string // the notify script's log: one "state unix-nanos" line per call
 }
 
 func startFWLegacy(t testing.TB, h *testnet.Host, name string, prio int, local, peer string) *fwLegacy {
 	t.Helper()
 	testnet.NeedRoot(t, "keepalived", "conntrackd")
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	g := &fwLegacy{ctdConf: filepath.Join(dir, "conntrackd.conf"), events: filepath.Join(dir, "events")}
-	// Scheduler RR 0 is refused, so conntrackd keeps SCHED_OTHER instead of
-	// its default RR 99, which would starve a small shared machine.
-	ctd := fmt.Sprintf(`Sync {
-	Mode FTFW {
-		DisableExternalCache Off
-	}
-	UDP {
-		IPv4_address %[1]s
-		IPv4_Destination_Address %[2]s
-		Port %[3]d
-		Interface sync0
-		SndSocketBuffer 8388608
-		RcvSocketBuffer 8388608
-		Checksum on
-	}
-}
-General {
-	Systemd off
-	Scheduler {
-		Type RR
-		Priority 0
-	}
-	HashSize 32768
-	HashLimit 524288
-	LogFile %[4]s/conntrackd.log
-	Syslog off
-	LockFile %[4]s/lock
-	UNIX {
-		Path %[4]s/ctl
-	}
-	NetlinkBufferSize 8388608
-	NetlinkBufferSizeMaxGrowth 16777216
-	NetlinkOverrunResync 1
-	Filter From Userspace {
-		Protocol Accept {
-			TCP
-		}
-		Address Ignore {
-			IPv4_address 127.0.0.1
-			IPv4_address %[1]s
-			IPv4_address %[2]s
-		}
-	}
-}
-`, local, peer, fwSyncPort, dir)
-	script := fmt.Sprintf(`#!/bin/sh
-C="conntrackd -C %s"
+	g := &fwLegacy{ctd: h.Conntrackd(t, testnet.ConntrackdConfig{
+		Local: local, Peer: peer, Interface: "sync0", Port: fwSyncPort, TCPOnly: true,
+		ModeExtra: "DisableExternalCache Off",
+	})}
+	g.events = filepath.Join(g.ctd.Dir, "events")
+	script := fmt.Sprintf(`C="conntrackd -C %s"
 case "$1" in
 primary) $C -c; echo "committed $(date +%%s%%N)" >> %[2]s; $C -f; $C -R; $C -B ;;
 backup) $C -n ;;
 fault) $C -t ;;
 esac
-echo "$1 $(date +%%s%%N)" >> %[2]s
-`, g.ctdConf, g.events)
-	scriptPath := filepath.Join(dir, "ctd.sh")
-	for p, body := range map[string]string{g.ctdConf: ctd, scriptPath: script} {
-		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	g.ctd = h.Start(t, "conntrackd", "-C", g.ctdConf)
-	testnet.Eventually(t, fwSettle, func() bool {
-		_, err := os.Stat(filepath.Join(dir, "ctl"))
-		return err == nil
-	}, "conntrackd on %s did not open its control socket", h.Name())
+echo "$1 $(date +%%s%%N)" >> %[2]s`, g.ctd.Conf, g.events)
+	scriptPath := testnet.WriteScript(t, g.ctd.Dir, "ctd.sh", script)
 	conf := strings.Replace(fwConf(name, prio, "", "", false), "vrrp_garp_master_delay 1",
 		"script_user root\n    enable_script_security\n    vrrp_garp_master_delay 1", 1)
 	conf = strings.Replace(conf, "        VI_OUT\n    }\n", fmt.Sprintf(`        VI_OUT
@@ -491,7 +310,7 @@ echo "$1 $(date +%%s%%N)" >> %[2]s
 }
 
 // externalCount is the number of entries in conntrackd's external cache.
-func (g *fwLegacy) externalCount(t testing.TB, h *testnet.Host) int {
-	out, _ := h.Command(t.Context(), "conntrackd", "-C", g.ctdConf, "-e").CombinedOutput()
+func (g *fwLegacy) externalCount(t testing.TB) int {
+	out, _ := g.ctd.Client(t.Context(), "-e")
 	return strings.Count(string(out), "\n")
 }

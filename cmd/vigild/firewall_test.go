@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // TestFirewallFailover: a stateful firewall pair (see firewall_lab_test.go)
@@ -29,36 +30,36 @@ func TestFirewallFailover(t *testing.T) {
 	t.Run("replicated", func(t *testing.T) {
 		l := newFWLab(t)
 		v1, v2 := startFWPair(t, l, true)
-		testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v1).Established && ctStatus(t, v2).Established },
+		testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
 			"sync link established both ways")
 		s := startFWStream(t, l)
 		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 			t.Fatalf("before the cut: %v", err)
 		}
 		// The backup holds the connection in its external cache only.
-		testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).External >= 1 },
+		testnet.Eventually(t, fwSettle, func() bool { return v2.Conntrack(t).External >= 1 },
 			"fw2's external cache receives the stream's entry")
-		if n := ctFlows(t, l.fw2); n != 0 {
+		if n := ctFlows(t, l.FW2); n != 0 {
 			t.Fatalf("fw2's kernel already has %d entries for the stream before the takeover: the test would prove nothing", n)
 		}
 
-		before := ctList(t, l.fw1)
-		takeovers := ctStatus(t, v2).Takeovers
+		before := ctList(t, l.FW1)
+		takeovers := v2.Conntrack(t).Takeovers
 		if dst := os.Getenv("VIGIL_FW_PCAP"); dst != "" {
 			// Debugging aid: fw2's outside traffic, copied to dst at the end.
-			c := l.fw2.Capture(t, "eth1", fmt.Sprintf("tcp port %d or arp", fwServerPort))
+			c := l.FW2.Capture(t, "eth1", fmt.Sprintf("tcp port %d or arp", fwServerPort))
 			t.Cleanup(func() { c.Stop(t); _ = exec.Command("cp", c.Path(), dst).Run() })
 		}
-		l.in1.Cut(t)
-		l.out1.Cut(t)
+		l.In1.Cut(t)
+		l.Out1.Cut(t)
 		for _, in := range []string{"VI_IN", "VI_OUT"} {
-			fwWaitState(t, v2, in, "MASTER")
+			v2.WaitState(t, in, "MASTER")
 		}
 		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 			t.Fatalf("after fw2 took over: %v (fw2 forward drops: %s)\nfw1's entry before the cut:\n%s\nfw2's after the takeover:\n%s\nRSTs sent: fw2 %s, client %s, server %s",
-				err, nftDrops(t, l.fw2), before, ctList(t, l.fw2), outRsts(t, l.fw2), outRsts(t, l.cl), outRsts(t, l.srv))
+				err, nftDrops(t, l.FW2), before, ctList(t, l.FW2), outRsts(t, l.FW2), outRsts(t, l.Client), outRsts(t, l.Server))
 		}
-		st := ctStatus(t, v2)
+		st := v2.Conntrack(t)
 		t.Logf("fw2 takeover: %d entries, VIPs waited %s for the commit; stream verified %d bytes up, %d down",
 			st.LastTakeover.Entries, st.LastTakeover.InLoop, s.up.Load(), s.down.Load())
 
@@ -66,22 +67,22 @@ func TestFirewallFailover(t *testing.T) {
 		// left MASTER for FAULT and asked fw2 for its table, so it commits
 		// the stream's entry as fw2 last saw it (over its own stale one)
 		// before its VIPs go up, and the same connection goes on.
-		fw1Takeovers := ctStatus(t, v1).Takeovers
-		l.in1.Restore(t)
-		l.out1.Restore(t)
+		fw1Takeovers := v1.Conntrack(t).Takeovers
+		l.In1.Restore(t)
+		l.Out1.Restore(t)
 		for _, in := range []string{"VI_IN", "VI_OUT"} {
-			fwWaitState(t, v1, in, "MASTER")
-			fwWaitState(t, v2, in, "BACKUP")
+			v1.WaitState(t, in, "MASTER")
+			v2.WaitState(t, in, "BACKUP")
 		}
 		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 			t.Fatalf("after fw1 took the stream back: %v\nfw1's entry:\n%s\nRSTs sent: fw1 %s, client %s, server %s",
-				err, ctList(t, l.fw1), outRsts(t, l.fw1), outRsts(t, l.cl), outRsts(t, l.srv))
+				err, ctList(t, l.FW1), outRsts(t, l.FW1), outRsts(t, l.Client), outRsts(t, l.Server))
 		}
 		s.stop()
 		if errs := s.errors(); len(errs) > 0 {
 			t.Fatalf("stream errors: %s", strings.Join(errs, "; "))
 		}
-		if st1 := ctStatus(t, v1); st1.Takeovers != fw1Takeovers+1 || st1.LastTakeover.Entries < 1 || st1.ResyncRequests < 1 {
+		if st1 := v1.Conntrack(t); st1.Takeovers != fw1Takeovers+1 || st1.LastTakeover.Entries < 1 || st1.ResyncRequests < 1 {
 			t.Errorf("fw1 failback: takeovers %d → %d, resync requests %d, last %+v", fw1Takeovers, st1.Takeovers, st1.ResyncRequests, st1.LastTakeover)
 		}
 		if st.Takeovers != takeovers+1 || st.LastTakeover.Entries < 1 || st.LastTakeover.Error != "" || st.LastTakeover.Failed != 0 {
@@ -90,7 +91,7 @@ func TestFirewallFailover(t *testing.T) {
 		if !st.Master || st.Commits < 1 {
 			t.Errorf("fw2 status: master=%v commits=%d", st.Master, st.Commits)
 		}
-		if n := ctFlows(t, l.fw2); n < 1 {
+		if n := ctFlows(t, l.FW2); n < 1 {
 			t.Errorf("fw2's kernel has no entry for the stream after the takeover")
 		}
 		if !strings.Contains(v2.Output(), "before adding the virtual addresses") {
@@ -104,10 +105,10 @@ func TestFirewallFailover(t *testing.T) {
 		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 			t.Fatalf("before the cut: %v", err)
 		}
-		l.in1.Cut(t)
-		l.out1.Cut(t)
+		l.In1.Cut(t)
+		l.Out1.Cut(t)
 		for _, in := range []string{"VI_IN", "VI_OUT"} {
-			fwWaitState(t, v2, in, "MASTER")
+			v2.WaitState(t, in, "MASTER")
 		}
 		err := s.progress(fwProgressAfterCut, fwUnreplicatedWindow)
 		if err == nil {
@@ -124,31 +125,31 @@ func TestFirewallResync(t *testing.T) {
 	const flows = 2000
 	l := newFWLab(t)
 	v1, v2 := startFWPair(t, l, true)
-	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v1).Established && ctStatus(t, v2).Established },
+	testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
 		"sync link established both ways")
 	// Established TCP entries in fw1's table, created by conntrack(8), as
 	// if forwarded (replicated like any kernel event).
-	ctLoadFlows(t, l.fw1, flows, 0)
+	ctLoadFlows(t, l.FW1, flows, 0)
 	same := func() bool {
-		a, b := ctStatus(t, v1), ctStatus(t, v2)
+		a, b := v1.Conntrack(t), v2.Conntrack(t)
 		return a.Internal == flows && b.External == flows
 	}
 	testnet.Eventually(t, fwSettle, same, "fw2's external cache holds fw1's %d entries: %s", flows, fwCounts(t, v1, v2))
-	bulks := ctStatus(t, v1).Bulks
+	bulks := v1.Conntrack(t).Bulks
 
 	// Restart the backup's vigild (SIGKILL: no goodbye on the sync link).
 	if err := v2.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	v2 = startVigild(t, l.fw2, fwConf("fw2", 100, fwSync2, fwSync1, true), "-i", "fw2")
+	v2 = startVigild(t, l.FW2, fwConf("fw2", 100, fwSync2, fwSync1, true), "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
-		fwWaitState(t, v2, in, "BACKUP")
+		v2.WaitState(t, in, "BACKUP")
 	}
 	testnet.Eventually(t, fwSettle, same, "the restarted fw2's external cache is refilled with fw1's %d entries: %s", flows, fwCounts(t, v1, v2))
-	if got := ctStatus(t, v1).Bulks; got <= bulks {
+	if got := v1.Conntrack(t).Bulks; got <= bulks {
 		t.Errorf("fw1 sent no bulk for the restarted peer (bulks %d → %d)", bulks, got)
 	}
-	if st := ctStatus(t, v2); st.Commits != 0 || st.Takeovers != 0 {
+	if st := v2.Conntrack(t); st.Commits != 0 || st.Takeovers != 0 {
 		t.Errorf("the backup committed: %+v", st)
 	}
 
@@ -160,26 +161,26 @@ func TestFirewallResync(t *testing.T) {
 		hdr(0x10, 0, 200, 3),                       // len beyond the datagram
 		append(hdr(0x1a, 0x08, 12, 4), 0, 0, 0, 0), // ACK shorter than 16
 	}
-	drops0 := malformedDrops(ctStatus(t, v2).Drops)
-	sendUDP(t, l.fw1, fwSync1, bad...)
-	testnet.Eventually(t, fwSettle, func() bool { return malformedDrops(ctStatus(t, v2).Drops)-drops0 >= uint64(len(bad)) },
-		"fw2 counts %d malformed datagrams: drops %v", len(bad), fwLazy(func() string { return fmt.Sprint(ctStatus(t, v2).Drops) }))
-	l.fw1.Exec(t, "ip", "addr", "add", "198.51.100.3/24", "dev", "sync0")
-	foreign0 := ctStatus(t, v2).Drops["foreign_source"]
-	sendUDP(t, l.fw1, "198.51.100.3", hdr(0x1a, 0x10, 8, 5))
-	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).Drops["foreign_source"] > foreign0 },
-		"fw2 counts a datagram from a foreign address: %v", fwLazy(func() string { return fmt.Sprint(ctStatus(t, v2).Drops) }))
+	drops0 := malformedDrops(v2.Conntrack(t).Drops)
+	sendUDP(t, l.FW1, fwSync1, bad...)
+	testnet.Eventually(t, fwSettle, func() bool { return malformedDrops(v2.Conntrack(t).Drops)-drops0 >= uint64(len(bad)) },
+		"fw2 counts %d malformed datagrams: drops %v", len(bad), harness.Lazy(func() string { return fmt.Sprint(v2.Conntrack(t).Drops) }))
+	l.FW1.Exec(t, "ip", "addr", "add", "198.51.100.3/24", "dev", "sync0")
+	foreign0 := v2.Conntrack(t).Drops["foreign_source"]
+	sendUDP(t, l.FW1, "198.51.100.3", hdr(0x1a, 0x10, 8, 5))
+	testnet.Eventually(t, fwSettle, func() bool { return v2.Conntrack(t).Drops["foreign_source"] > foreign0 },
+		"fw2 counts a datagram from a foreign address: %v", harness.Lazy(func() string { return fmt.Sprint(v2.Conntrack(t).Drops) }))
 
 	// Replication still works.
-	ctLoadFlows(t, l.fw1, 1, flows)
-	testnet.Eventually(t, fwSettle, func() bool { return ctStatus(t, v2).External == flows+1 },
+	ctLoadFlows(t, l.FW1, 1, flows)
+	testnet.Eventually(t, fwSettle, func() bool { return v2.Conntrack(t).External == flows+1 },
 		"a new entry still reaches fw2 after the malformed datagrams: %s", fwCounts(t, v1, v2))
 
 	// Shorter than a message header: malformed too.
-	drops1 := malformedDrops(ctStatus(t, v2).Drops)
-	sendUDP(t, l.fw1, fwSync1, []byte{0x10, 0, 0})
-	testnet.Eventually(t, fwSettle, func() bool { return malformedDrops(ctStatus(t, v2).Drops) > drops1 },
-		"fw2 counts a 3-byte datagram (shorter than a header) as malformed: drops %v", fwLazy(func() string { return fmt.Sprint(ctStatus(t, v2).Drops) }))
+	drops1 := malformedDrops(v2.Conntrack(t).Drops)
+	sendUDP(t, l.FW1, fwSync1, []byte{0x10, 0, 0})
+	testnet.Eventually(t, fwSettle, func() bool { return malformedDrops(v2.Conntrack(t).Drops) > drops1 },
+		"fw2 counts a 3-byte datagram (shorter than a header) as malformed: drops %v", harness.Lazy(func() string { return fmt.Sprint(v2.Conntrack(t).Drops) }))
 }
 
 // hdr is an FTFW message header: version/type byte, flags, len, seq.
@@ -220,9 +221,9 @@ func sendUDP(t testing.TB, h *testnet.Host, src string, dgrams ...[]byte) {
 	}
 }
 
-func fwCounts(t testing.TB, v1, v2 *vigild) fwLazy {
+func fwCounts(t testing.TB, v1, v2 *vigild) harness.Lazy {
 	return func() string {
-		a, b := ctStatus(t, v1), ctStatus(t, v2)
+		a, b := v1.Conntrack(t), v2.Conntrack(t)
 		return fmt.Sprintf("fw1 internal %d, fw2 external %d (fw1 bulks %d, fw2 resyncs sent %d)", a.Internal, b.External, a.Bulks, b.ResyncsSent)
 	}
 }
@@ -314,22 +315,22 @@ func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {
 	var external func() int
 	var v2 *vigild
 	if legacy {
-		g1 := startFWLegacy(b, l.fw1, "fw1", 150, fwSync1, fwSync2)
-		g2 := startFWLegacy(b, l.fw2, "fw2", 100, fwSync2, fwSync1)
+		g1 := startFWLegacy(b, l.FW1, "fw1", 150, fwSync1, fwSync2)
+		g2 := startFWLegacy(b, l.FW2, "fw2", 100, fwSync2, fwSync1)
 		g1.ka.WaitOutput(b, "(VI_IN) Entering MASTER STATE", fwSettle)
 		g2.ka.WaitOutput(b, "(VI_IN) Entering BACKUP STATE", fwSettle)
-		external = func() int { return g2.externalCount(b, l.fw2) }
+		external = func() int { return g2.externalCount(b) }
 	} else {
 		var v1 *vigild
 		v1, v2 = startFWPair(b, l, true)
-		testnet.Eventually(b, fwSettle, func() bool { return ctStatus(b, v1).Established && ctStatus(b, v2).Established },
+		testnet.Eventually(b, fwSettle, func() bool { return v1.Conntrack(b).Established && v2.Conntrack(b).Established },
 			"sync link established both ways")
-		external = func() int { return ctStatus(b, v2).External }
+		external = func() int { return v2.Conntrack(b).External }
 	}
-	ctLoadFlows(b, l.fw1, n, 0)
+	ctLoadFlows(b, l.FW1, n, 0)
 	s := startFWStream(b, l)
 	testnet.Eventually(b, 4*fwSettle, func() bool { return external() >= n+1 },
-		"fw2's external cache holds %d entries: %s", n+1, fwLazy(func() string { return fmt.Sprint(external()) }))
+		"fw2's external cache holds %d entries: %s", n+1, harness.Lazy(func() string { return fmt.Sprint(external()) }))
 	if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 		b.Fatal(err)
 	}
@@ -337,12 +338,12 @@ func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {
 	var r fwTakeover
 	b.StartTimer()
 	cut := time.Now()
-	l.in1.Cut(b)
-	l.out1.Cut(b)
+	l.In1.Cut(b)
+	l.Out1.Cut(b)
 	readyC := make(chan time.Duration, 1)
 	go func() {
 		for time.Since(cut) < fwSettle {
-			if hasAddr2(b, l.fw2, "eth1", fwOutVIP) && ctFlows(b, l.fw2) > 0 {
+			if hasAddr2(b, l.FW2, "eth1", fwOutVIP) && ctFlows(b, l.FW2) > 0 {
 				readyC <- time.Since(cut)
 				return
 			}
@@ -371,7 +372,7 @@ func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {
 		b.Errorf("fw2 never had the VIP and the stream's entry")
 	}
 	if !legacy {
-		r.commit = ctStatus(b, v2).LastTakeover
+		r.commit = v2.Conntrack(b).LastTakeover
 	}
 	return r
 }

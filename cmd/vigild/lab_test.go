@@ -3,14 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // The test binary doubles as vigild: started with VIGILD_AS_MAIN=1 it runs
@@ -23,101 +22,30 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// Addresses of the standard lab: one segment 192.0.2.0/24 and
-// 2001:db8:1::/64, two routers and a client on a switch.
+// Addresses of the router pair (harness.RouterPair): one segment
+// 192.0.2.0/24 and 2001:db8:1::/64, two routers and a client on a switch.
 const (
-	r1v4, r2v4, clientv4 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
-	r1v6, r2v6, clientv6 = "2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::100"
-	vip4, vip6           = "192.0.2.254", "2001:db8:1::254"
+	r1v4, r2v4, clientv4 = harness.R1v4, harness.R2v4, harness.ClientV4
+	r1v6, r2v6, clientv6 = harness.R1v6, harness.R2v6, harness.ClientV6
+	vip4, vip6           = harness.VIP4, harness.VIP6
 )
 
 // lab is two routers and a client on one switch.
-type lab struct {
-	*testnet.Lab
-	sw             *testnet.Switch
-	r1, r2, client *testnet.Host
-	if1, if2, ifc  *testnet.Iface
-}
+type lab = harness.RouterPair
 
-func newLab(t *testing.T) *lab {
-	t.Helper()
-	l := &lab{Lab: testnet.New(t)}
-	l.sw = l.Switch("sw")
-	l.r1, l.r2, l.client = l.Host("r1"), l.Host("r2"), l.Host("cl")
-	l.if1 = l.sw.Attach(l.r1, "eth0")
-	l.if2 = l.sw.Attach(l.r2, "eth0")
-	l.ifc = l.sw.Attach(l.client, "eth0")
-	l.if1.AddAddr(t, r1v4+"/24")
-	l.if1.AddAddr(t, r1v6+"/64")
-	l.if2.AddAddr(t, r2v4+"/24")
-	l.if2.AddAddr(t, r2v6+"/64")
-	l.ifc.AddAddr(t, clientv4+"/24")
-	l.ifc.AddAddr(t, clientv6+"/64")
-	// The client learns the new owner of a VIP from gratuitous ARP.
-	l.client.Sysctl(t, "net.ipv4.conf.all.arp_accept", "1")
-	l.client.Sysctl(t, "net.ipv4.conf.eth0.arp_accept", "1")
-	return l
-}
+func newLab(t testing.TB) *lab { return harness.NewRouterPair(t) }
 
 // vigild is one running vigild.
-type vigild struct {
-	*testnet.Proc
-	host    *testnet.Host
-	dir     string
-	conf    string
-	control string
-}
+type vigild = harness.Vigild
 
-// startVigild writes conf and starts vigild on h in the foreground.
+// vigildCommand runs this test binary as vigild (see TestMain).
+var vigildCommand = harness.Command{"env", "VIGILD_AS_MAIN=1", os.Args[0]}
+
+// startVigild writes conf and starts vigild on h in the foreground with
+// detailed logging (-D); extra flags are appended.
 func startVigild(t testing.TB, h *testnet.Host, conf string, extra ...string) *vigild {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	v := &vigild{host: h, dir: dir, conf: path, control: filepath.Join(dir, "ctl.sock")}
-	args := append([]string{"VIGILD_AS_MAIN=1", os.Args[0], "-n", "-l", "-D", "-f", path,
-		"-p", filepath.Join(dir, "vigild.pid"), "--control", v.control}, extra...)
-	v.Proc = h.Start(t, "env", args...)
-	return v
-}
-
-// status asks vigild for its status over the control socket, from inside
-// its namespace's view of the file system (the socket is a file).
-func (v *vigild) status(t *testing.T) (ctl.Status, error) {
-	t.Helper()
-	return v.client().Status(t.Context())
-}
-
-// client is a control-socket client of v with the short timeouts of a
-// test that retries.
-func (v *vigild) client() *ctl.Client {
-	return &ctl.Client{Path: v.control, DialTimeout: 2 * time.Second, Timeout: 5 * time.Second}
-}
-
-// instance returns the named instance's status, failing the test when
-// vigild does not answer.
-func (v *vigild) instance(t *testing.T, name string) ctl.InstanceStatus {
-	t.Helper()
-	var s ctl.Status
-	var err error
-	for range 50 {
-		if s, err = v.status(t); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("vigild status: %v\n%s", err, v.Output())
-	}
-	for _, in := range s.Instances {
-		if in.Name == name {
-			return in
-		}
-	}
-	t.Fatalf("vigild status has no instance %s: %+v", name, s)
-	return ctl.InstanceStatus{}
+	return harness.StartVigild(t, h, vigildCommand, conf, append([]string{"-D"}, extra...)...)
 }
 
 // hasAddr reports whether h has addr on dev.

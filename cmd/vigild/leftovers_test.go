@@ -25,7 +25,7 @@ func killMaster(t *testing.T, l *lab) (v2 *vigild) {
 		t.Fatal(err)
 	}
 	takeover(t, l, v2)
-	if !hasAddr(t, l.r1, "eth0", vip4) || !hasAddr(t, l.r1, "eth0", vip6) {
+	if !hasAddr(t, l.R1, "eth0", vip4) || !hasAddr(t, l.R1, "eth0", vip6) {
 		t.Fatal("the killed master's VIPs are gone already; the test proves nothing")
 	}
 	return v2
@@ -37,8 +37,8 @@ func killMaster(t *testing.T, l *lab) (v2 *vigild) {
 // start-up sweep and the instances' Startup.
 func firstState(t *testing.T, l *lab, v *vigild) (state string, held4, held6 bool) {
 	t.Helper()
-	s := v.instance(t, "VI_1")
-	return s.State, hasAddr(t, l.r1, "eth0", vip4), hasAddr(t, l.r1, "eth0", vip6)
+	s := v.Instance(t, "VI_1")
+	return s.State, hasAddr(t, l.R1, "eth0", vip4), hasAddr(t, l.R1, "eth0", vip6)
 }
 
 // TestRestartAfterKillAsBackup: r1's vigild is killed while master, r2
@@ -49,7 +49,7 @@ func TestRestartAfterKillAsBackup(t *testing.T) {
 	l := newLab(t)
 	v2 := killMaster(t, l)
 	restart := time.Now()
-	v1 := startVigild(t, l.r1, conf("", 150, "nopreempt"), "-i", "r1")
+	v1 := startVigild(t, l.R1, conf("", 150, "nopreempt"), "-i", "r1")
 	state, held4, held6 := firstState(t, l, v1)
 	if state != "BACKUP" {
 		t.Fatalf("restarted r1 VI_1 is %s, want BACKUP (nopreempt)", state)
@@ -59,7 +59,7 @@ func TestRestartAfterKillAsBackup(t *testing.T) {
 	}
 	t.Logf("r1 answered as BACKUP without the VIPs %v after the restart", time.Since(restart).Round(time.Millisecond))
 	for _, in := range []string{"VI_1", "VI_6"} {
-		if s := v1.instance(t, in); s.StartupRemoved.Addresses != 1 {
+		if s := v1.Instance(t, in); s.StartupRemoved.Addresses != 1 {
 			t.Errorf("r1 %s startup_removed = %+v, want 1 address", in, s.StartupRemoved)
 		}
 	}
@@ -71,13 +71,13 @@ func TestRestartAfterKillAsBackup(t *testing.T) {
 	}
 	// It stays that way: r2 keeps the VIPs, r1 stays BACKUP without them.
 	time.Sleep(2 * time.Second)
-	if s := v1.instance(t, "VI_1"); s.State != "BACKUP" {
+	if s := v1.Instance(t, "VI_1"); s.State != "BACKUP" {
 		t.Errorf("r1 became %s", s.State)
 	}
-	if hasAddr(t, l.r1, "eth0", vip4) || hasAddr(t, l.r1, "eth0", vip6) {
+	if hasAddr(t, l.R1, "eth0", vip4) || hasAddr(t, l.R1, "eth0", vip6) {
 		t.Error("r1 holds a VIP as BACKUP")
 	}
-	if !hasAddr(t, l.r2, "eth0", vip4) || !hasAddr(t, l.r2, "eth0", vip6) || v2.instance(t, "VI_1").State != "MASTER" {
+	if !hasAddr(t, l.R2, "eth0", vip4) || !hasAddr(t, l.R2, "eth0", vip6) || v2.Instance(t, "VI_1").State != "MASTER" {
 		t.Error("r2 lost the VIPs or MASTER")
 	}
 }
@@ -89,23 +89,23 @@ func TestRestartAfterKillAsBackup(t *testing.T) {
 func TestRestartAfterKillPreempts(t *testing.T) {
 	l := newLab(t)
 	v2 := killMaster(t, l)
-	mon := l.r1.Start(t, "ip", "-o", "monitor", "address", "dev", "eth0")
+	mon := l.R1.Start(t, "ip", "-o", "monitor", "address", "dev", "eth0")
 	// The monitor is listening once it reports this probe.
 	probe := "198.51.100.77"
 	testnet.Eventually(t, settle, func() bool {
-		l.r1.Command(t.Context(), "ip", "addr", "add", probe+"/32", "dev", "eth0").Run()
-		l.r1.Command(t.Context(), "ip", "addr", "del", probe+"/32", "dev", "eth0").Run()
+		l.R1.Command(t.Context(), "ip", "addr", "add", probe+"/32", "dev", "eth0").Run()
+		l.R1.Command(t.Context(), "ip", "addr", "del", probe+"/32", "dev", "eth0").Run()
 		return strings.Contains(mon.Output(), probe)
 	}, "ip monitor in r1 reports addresses")
-	v1 := startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
+	v1 := startVigild(t, l.R1, conf("", 150, ""), "-i", "r1")
 	testnet.Eventually(t, settle, func() bool {
-		return v1.instance(t, "VI_1").State == "MASTER" && v1.instance(t, "VI_6").State == "MASTER"
+		return v1.Instance(t, "VI_1").State == "MASTER" && v1.Instance(t, "VI_6").State == "MASTER"
 	}, "r1 preempts")
-	waitAddr(t, l.r2, "eth0", vip4, false, settle)
-	waitAddr(t, l.r2, "eth0", vip6, false, settle)
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	waitAddr(t, l.r1, "eth0", vip6, true, settle)
-	if s := v2.instance(t, "VI_1"); s.State != "BACKUP" {
+	waitAddr(t, l.R2, "eth0", vip4, false, settle)
+	waitAddr(t, l.R2, "eth0", vip6, false, settle)
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
+	if s := v2.Instance(t, "VI_1"); s.State != "BACKUP" {
 		t.Errorf("r2 VI_1 %s", s.State)
 	}
 	// The leftovers were deleted and then added again, in that order.
@@ -120,7 +120,7 @@ func TestRestartAfterKillPreempts(t *testing.T) {
 			t.Errorf("r1 did not add %s again after deleting it:\n%s", a, events)
 		}
 	}
-	if s := v1.instance(t, "VI_1"); s.StartupRemoved.Addresses != 1 {
+	if s := v1.Instance(t, "VI_1"); s.StartupRemoved.Addresses != 1 {
 		t.Errorf("r1 startup_removed = %+v", s.StartupRemoved)
 	}
 }
@@ -135,23 +135,23 @@ func TestVIPDeletedWhileMaster(t *testing.T) {
 		{"VI_1", vip4, vip4 + "/24"},
 		{"VI_6", vip6, vip6 + "/64"},
 	} {
-		before := v1.instance(t, c.inst).Transitions
-		l.r1.Exec(t, "ip", "addr", "del", c.cidr, "dev", "eth0")
-		if hasAddr(t, l.r1, "eth0", c.addr) {
+		before := v1.Instance(t, c.inst).Transitions
+		l.R1.Exec(t, "ip", "addr", "del", c.cidr, "dev", "eth0")
+		if hasAddr(t, l.R1, "eth0", c.addr) {
 			t.Fatalf("%s still on r1 after ip addr del", c.addr)
 		}
-		waitAddr(t, l.r1, "eth0", c.addr, true, settle)
+		waitAddr(t, l.R1, "eth0", c.addr, true, settle)
 		testnet.Eventually(t, settle, func() bool {
-			s := v1.instance(t, c.inst)
+			s := v1.Instance(t, c.inst)
 			return s.State == "MASTER" && s.VIPsRemoved == 1 && s.VIPsRestored == 1
-		}, "r1 %s back to MASTER, removal and restore counted: %+v", c.inst, v1.instance(t, c.inst))
-		if s := v1.instance(t, c.inst); s.Transitions < before+2 {
+		}, "r1 %s back to MASTER, removal and restore counted: %+v", c.inst, v1.Instance(t, c.inst))
+		if s := v1.Instance(t, c.inst); s.Transitions < before+2 {
 			t.Errorf("r1 %s transitions %d -> %d: it did not release MASTER", c.inst, before, s.Transitions)
 		}
-		waitAddr(t, l.r2, "eth0", c.addr, false, settle)
-		testnet.Eventually(t, settle, func() bool { return v2.instance(t, c.inst).State == "BACKUP" }, "r2 %s BACKUP", c.inst)
+		waitAddr(t, l.R2, "eth0", c.addr, false, settle)
+		testnet.Eventually(t, settle, func() bool { return v2.Instance(t, c.inst).State == "BACKUP" }, "r2 %s BACKUP", c.inst)
 		if i == 0 {
-			if s := v1.instance(t, "VI_6"); s.VIPsRemoved != 0 {
+			if s := v1.Instance(t, "VI_6"); s.VIPsRemoved != 0 {
 				t.Errorf("VI_6 counted VI_1's removal: %+v", s)
 			}
 		}

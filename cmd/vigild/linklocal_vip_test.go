@@ -25,16 +25,16 @@ func TestLinkLocalFirstVIP(t *testing.T) {
 	if !strings.Contains(c1, ll+"/64") {
 		t.Fatal("setup: the link-local VIP is not in the configuration")
 	}
-	v1 := startVigild(t, l.r1, c1, "-i", "r1")
-	v2 := startVigild(t, l.r2, withLL(100), "-i", "r2")
-	waitAddr(t, l.r1, "eth0", vip6, true, settle)
-	testnet.Eventually(t, settle, func() bool { return v2.instance(t, "VI_6").State == "BACKUP" }, "r2 VI_6 backup")
+	v1 := startVigild(t, l.R1, c1, "-i", "r1")
+	v2 := startVigild(t, l.R2, withLL(100), "-i", "r2")
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
+	testnet.Eventually(t, settle, func() bool { return v2.Instance(t, "VI_6").State == "BACKUP" }, "r2 VI_6 backup")
 
 	// Settled (start-up may have raced, the slower one briefly master):
 	// from now on nothing may move.
-	b1, b2 := v1.instance(t, "VI_6").Transitions, v2.instance(t, "VI_6").Transitions
+	b1, b2 := v1.Instance(t, "VI_6").Transitions, v2.Instance(t, "VI_6").Transitions
 	time.Sleep(3 * time.Second) // 30 advert intervals
-	s1, s2 := v1.instance(t, "VI_6"), v2.instance(t, "VI_6")
+	s1, s2 := v1.Instance(t, "VI_6"), v2.Instance(t, "VI_6")
 	if s1.State != "MASTER" || s2.State != "BACKUP" {
 		t.Fatalf("after 3 s: r1 %s, r2 %s; want MASTER, BACKUP", s1.State, s2.State)
 	}
@@ -44,7 +44,7 @@ func TestLinkLocalFirstVIP(t *testing.T) {
 	if s2.Master == "" || strings.HasPrefix(s2.Master, ll) {
 		t.Errorf("r2 sees the master as %q: the adverts come from the VIP", s2.Master)
 	}
-	if hasAddr(t, l.r2, "eth0", ll) {
+	if hasAddr(t, l.R2, "eth0", ll) {
 		t.Errorf("backup r2 holds the link-local VIP %s", ll)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -105,7 +106,7 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 	track := filepath.Join(dir, "r1.track")
 	writeValue(t, track, "0")
 	routers := [2]*preemptRouter{}
-	for i, h := range []*testnet.Host{l.r1, l.r2} {
+	for i, h := range []*testnet.Host{l.R1, l.R2} {
 		r := &preemptRouter{name: h.Name(), rec: secureRecorder(t)}
 		fifo := filepath.Join(dir, fmt.Sprintf("r%d.fifo", i+1))
 		r.fifo = notifytest.ReadFIFO(t, fifo)
@@ -118,7 +119,7 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 	// natural ones are rare: the loser hears the winner within
 	// microseconds).
 	var late [2]vrrp.Conn
-	for i, h := range []*testnet.Host{l.r1, l.r2} {
+	for i, h := range []*testnet.Host{l.R1, l.R2} {
 		if err := h.Do(func() (err error) { late[i], err = vrrp.ListenIPv4("eth0", vrrp.ConnOptions{}); return err }); err != nil {
 			t.Fatal(err)
 		}
@@ -175,10 +176,10 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 		return after
 	}
 
-	r2.proc = start(l.r2, preemptConf(100, filepath.Join(dir, "r2.fifo"), r2.rec, ""))
+	r2.proc = start(l.R2, preemptConf(100, filepath.Join(dir, "r2.fifo"), r2.rec, ""))
 	testnet.Eventually(t, settle, func() bool { return r2.masterRuns() == 1 }, "%s: r2 alone did not become master", impl)
 	before := snapshot("")
-	r1.proc = start(l.r1, preemptConf(150, filepath.Join(dir, "r1.fifo"), r1.rec, track))
+	r1.proc = start(l.R1, preemptConf(150, filepath.Join(dir, "r1.fifo"), r1.rec, track))
 	steps := []preemptStep{waitMaster("start-up", before, 0, 1)}
 	for c := range preemptCycles {
 		before = snapshot("")
@@ -269,7 +270,7 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 	recs := [2]*notifytest.Recorder{secureRecorder(t), secureRecorder(t)}
 	fifos := [2]*notifytest.FIFOReader{}
 	var vs [2]*vigild
-	for i, h := range []*testnet.Host{l.r1, l.r2} {
+	for i, h := range []*testnet.Host{l.R1, l.R2} {
 		path := filepath.Join(dir, fmt.Sprintf("r%d.fifo", i+1))
 		fifos[i] = notifytest.ReadFIFO(t, path)
 		conf := trkGlobal("    notify_fifo "+path) +
@@ -278,29 +279,29 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 		vs[i] = startVigild(t, h, conf, "-i", h.Name())
 	}
 	v1, v2 := vs[0], vs[1]
-	waitState(t, v1, "VI_1", "MASTER")
-	waitState(t, v2, "VI_1", "BACKUP")
+	v1.WaitState(t, "VI_1", "MASTER")
+	v2.WaitState(t, "VI_1", "BACKUP")
 	recs[0].WaitCalls(t, "master", 1, settle)
 	// The takeover's own GARP rounds: garp_master_repeat 1 now and again
 	// after garp_master_delay 1 s.
-	before := waitInstance(t, v1, "VI_1", "both takeover GARP rounds sent", func(s ctl.InstanceStatus) bool { return s.Announcements >= 2 })
+	before := v1.WaitInstance(t, settle, "VI_1", "both takeover GARP rounds sent", func(s ctl.InstanceStatus) bool { return s.Announcements >= 2 })
 
-	in := l.r1.DropRandomMatch(t, "eth0", 100, testnet.In, "ip protocol vrrp")
-	out := l.r1.DropRandomMatch(t, "eth0", 100, testnet.Out, "ip protocol vrrp")
-	waitState(t, v2, "VI_1", "MASTER")
+	in := l.R1.DropRandomMatch(t, "eth0", 100, testnet.In, "ip protocol vrrp")
+	out := l.R1.DropRandomMatch(t, "eth0", 100, testnet.Out, "ip protocol vrrp")
+	v2.WaitState(t, "VI_1", "MASTER")
 	time.Sleep(1500 * time.Millisecond) // past the rule's one second of silence
-	if s := v1.instance(t, "VI_1"); s.State != "MASTER" || s.Transitions != before.Transitions {
-		t.Fatalf("r1 left MASTER during the split: %s", trkDescribe(s))
+	if s := v1.Instance(t, "VI_1"); s.State != "MASTER" || s.Transitions != before.Transitions {
+		t.Fatalf("r1 left MASTER during the split: %s", harness.Describe(s))
 	}
 	in.Remove(t)
-	healed := waitInstance(t, v1, "VI_1", "split brain healed", func(s ctl.InstanceStatus) bool { return s.SplitBrainHeals > 0 })
+	healed := v1.WaitInstance(t, settle, "VI_1", "split brain healed", func(s ctl.InstanceStatus) bool { return s.SplitBrainHeals > 0 })
 	out.Remove(t)
-	waitState(t, v2, "VI_1", "BACKUP")
+	v2.WaitState(t, "VI_1", "BACKUP")
 	time.Sleep(500 * time.Millisecond) // scripts run asynchronously
-	after := v1.instance(t, "VI_1")
+	after := v1.Instance(t, "VI_1")
 
 	if after.State != "MASTER" || after.Transitions != before.Transitions {
-		t.Errorf("r1 changed state: %s", trkDescribe(after))
+		t.Errorf("r1 changed state: %s", harness.Describe(after))
 	}
 	if after.SplitBrainHeals != 1 {
 		t.Errorf("r1 counted %d healed split brains, want 1", after.SplitBrainHeals)
@@ -328,7 +329,7 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 		t.Errorf("r1 sent %d GARP rounds after the heal, want one per answered window (%d)", n, windows)
 	}
 	t.Logf("r1 after the heal: %d lower-priority adverts, %d answered, %d healed split brain; status at detection %s",
-		after.LowerPriorityAdverts, windows, after.SplitBrainHeals, trkDescribe(healed))
+		after.LowerPriorityAdverts, windows, after.SplitBrainHeals, harness.Describe(healed))
 }
 
 // groupPreemptCycles is preemptCycles for the sync-group variant.
@@ -378,7 +379,7 @@ func runGroupPreemptions(t *testing.T, impl string, start func(h *testnet.Host, 
 	writeValue(t, track, "0")
 	routers := [2]*preemptRouter{}
 	var late [2]vrrp.Conn
-	for i, h := range []*testnet.Host{l.r1, l.r2} {
+	for i, h := range []*testnet.Host{l.R1, l.R2} {
 		routers[i] = &preemptRouter{name: h.Name(), rec: secureRecorder(t),
 			fifo: notifytest.ReadFIFO(t, filepath.Join(dir, fmt.Sprintf("r%d.fifo", i+1)))}
 		if err := h.Do(func() (err error) { late[i], err = vrrp.ListenIPv4("eth0", vrrp.ConnOptions{}); return err }); err != nil {
@@ -447,11 +448,11 @@ func runGroupPreemptions(t *testing.T, impl string, start func(h *testnet.Host, 
 		}
 		return s
 	}
-	routers[1].proc = start(l.r2, groupPreemptConf(100, filepath.Join(dir, "r2.fifo"), routers[1].rec, ""))
+	routers[1].proc = start(l.R2, groupPreemptConf(100, filepath.Join(dir, "r2.fifo"), routers[1].rec, ""))
 	testnet.Eventually(t, settle, func() bool { return groupLines(routers[1], "MASTER") == 1 }, "%s: r2 alone did not become master", impl)
 	time.Sleep(300 * time.Millisecond)
 	before := snap()
-	routers[0].proc = start(l.r1, groupPreemptConf(150, filepath.Join(dir, "r1.fifo"), routers[0].rec, track))
+	routers[0].proc = start(l.R1, groupPreemptConf(150, filepath.Join(dir, "r1.fifo"), routers[0].rec, track))
 	steps := []groupStep{waitGroup("start-up", before, 0, 1)}
 	for c := range groupPreemptCycles {
 		before = snap()

@@ -102,15 +102,15 @@ func TestLeastPrivilegeUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctl := filepath.Join(filepath.Dir(path), "ctl.sock")
-	v1 := &vigild{host: l.r1, dir: filepath.Dir(path), conf: path, control: ctl}
-	v1.Proc = l.r1.Start(t, "setpriv", "--bounding-set=-all,+"+strings.Join(caps, ",+"), "--inh-caps=-all",
+	v1 := &vigild{Host: l.R1, Dir: filepath.Dir(path), Conf: path, Control: ctl}
+	v1.Proc = l.R1.Start(t, "setpriv", "--bounding-set=-all,+"+strings.Join(caps, ",+"), "--inh-caps=-all",
 		"env", "VIGILD_AS_MAIN=1", os.Args[0], "-n", "-l", "-D", "-f", path, "-i", "r1",
 		"-p", filepath.Join(filepath.Dir(path), "vigild.pid"), "--control", ctl)
-	v2 := startVigild(t, l.r2, c2, "-i", "r2")
+	v2 := startVigild(t, l.R2, c2, "-i", "r2")
 
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	waitAddr(t, l.r1, "eth0", vip6, true, settle)
-	testnet.Eventually(t, settle, func() bool { return v2.instance(t, "VI_1").State == "BACKUP" }, "r2 backup")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
+	testnet.Eventually(t, settle, func() bool { return v2.Instance(t, "VI_1").State == "BACKUP" }, "r2 backup")
 
 	// The process really runs with the unit's set and nothing more.
 	bnd := capMask(t, v1.Pid(), "CapBnd")
@@ -122,8 +122,8 @@ func TestLeastPrivilegeUnit(t *testing.T) {
 		t.Fatalf("vigild bounding set %#x has %d capabilities, the unit names %d", bnd, bits.OnesCount64(bnd), n)
 	}
 
-	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, vip4) }, "client pings %s", vip4)
-	if got, want := neighMAC(t, l.client, vip4), macString(l.if1); got != want {
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip4) }, "client pings %s", vip4)
+	if got, want := neighMAC(t, l.Client, vip4), macString(l.If1); got != want {
 		t.Errorf("client neighbour %s = %q, want r1's %s (gratuitous ARP)", vip4, got, want)
 	}
 	for _, f := range []string{"track", "master"} {
@@ -145,6 +145,6 @@ func TestLeastPrivilegeUnit(t *testing.T) {
 	if err := v1.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitAddr(t, l.r2, "eth0", vip4, true, 5*time.Second)
-	waitAddr(t, l.r1, "eth0", vip4, false, 5*time.Second)
+	waitAddr(t, l.R2, "eth0", vip4, true, 5*time.Second)
+	waitAddr(t, l.R1, "eth0", vip4, false, 5*time.Second)
 }

@@ -22,69 +22,66 @@ import (
 func TestReload(t *testing.T) {
 	l := newLab(t)
 	good := conf("", 150, "")
-	v := startVigild(t, l.r1, good, "-i", "r1")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	waitAddr(t, l.r1, "eth0", vip6, true, settle)
-	before := v.instance(t, "VI_1").Transitions
+	v := startVigild(t, l.R1, good, "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
+	before := v.Instance(t, "VI_1").Transitions
 
 	// A configuration that cannot run (an instance without
 	// virtual_router_id): vigild keeps everything as it is.
 	broken := good + "\nvrrp_instance VI_X {\n    interface eth0\n    priority 100\n}\n"
-	if err := os.WriteFile(v.conf, []byte(broken), 0o644); err != nil {
+	if err := os.WriteFile(v.Conf, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	v.Signal(syscall.SIGHUP)
 	v.WaitOutput(t, "Reload failed, keeping the running configuration", settle)
-	if !hasAddr(t, l.r1, "eth0", vip4) || !hasAddr(t, l.r1, "eth0", vip6) {
+	if !hasAddr(t, l.R1, "eth0", vip4) || !hasAddr(t, l.R1, "eth0", vip6) {
 		t.Fatal("a failed reload removed a VIP")
 	}
-	s, err := v.status(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := v.MustStatus(t)
 	if s.ReloadFailures == 0 {
 		t.Error("failed reload not counted")
 	}
 
 	// Change one IPv4 VIP: 192.0.2.254 -> 192.0.2.250.
 	changed := strings.Replace(good, vip4+"/24", "192.0.2.250/24", 1)
-	if err := os.WriteFile(v.conf, []byte(changed), 0o644); err != nil {
+	if err := os.WriteFile(v.Conf, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	v.Signal(syscall.SIGHUP)
-	waitAddr(t, l.r1, "eth0", "192.0.2.250", true, settle)
-	waitAddr(t, l.r1, "eth0", vip4, false, settle)
-	if !hasAddr(t, l.r1, "eth0", vip6) {
+	waitAddr(t, l.R1, "eth0", "192.0.2.250", true, settle)
+	waitAddr(t, l.R1, "eth0", vip4, false, settle)
+	if !hasAddr(t, l.R1, "eth0", vip6) {
 		t.Error("reload of VI_1 touched VI_6's address")
 	}
-	if st := v.instance(t, "VI_1"); st.State != "MASTER" || st.Transitions != before {
+	if st := v.Instance(t, "VI_1"); st.State != "MASTER" || st.Transitions != before {
 		t.Errorf("VI_1 after an address-only reload: %s, transitions %d -> %d", st.State, before, st.Transitions)
 	}
-	testnet.Eventually(t, settle, func() bool { return ping(t, l.client, "192.0.2.250") }, "client reaches the new VIP")
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, "192.0.2.250") }, "client reaches the new VIP")
 
 	// Removing VI_6 stops it (its address goes), VI_1 stays.
 	noV6 := changed[:strings.Index(changed, "vrrp_instance VI_6")]
-	if err := os.WriteFile(v.conf, []byte(noV6), 0o644); err != nil {
+	if err := os.WriteFile(v.Conf, []byte(noV6), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	v.Signal(syscall.SIGHUP)
-	waitAddr(t, l.r1, "eth0", vip6, false, settle)
+	waitAddr(t, l.R1, "eth0", vip6, false, settle)
 	time.Sleep(300 * time.Millisecond)
-	if !hasAddr(t, l.r1, "eth0", "192.0.2.250") {
+	if !hasAddr(t, l.R1, "eth0", "192.0.2.250") {
 		t.Error("removing VI_6 disturbed VI_1")
 	}
-	s, _ = v.status(t)
+	s, _ = v.Status()
 	if len(s.Instances) != 1 || s.Reloads < 2 {
 		t.Errorf("after reloads: %d instances, %d reloads", len(s.Instances), s.Reloads)
 	}
 
 	// A new priority is taken in place: no restart, no flap.
-	if err := os.WriteFile(v.conf, []byte(strings.Replace(noV6, "priority 150", "priority 200", 1)), 0o644); err != nil {
+	if err := os.WriteFile(v.Conf, []byte(strings.Replace(noV6, "priority 150", "priority 200", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	v.Signal(syscall.SIGHUP)
-	testnet.Eventually(t, settle, func() bool { return v.instance(t, "VI_1").Priority == 200 }, "priority 200 after reload")
-	if st := v.instance(t, "VI_1"); st.State != "MASTER" || st.Transitions != before {
+	testnet.Eventually(t, settle, func() bool { return v.Instance(t, "VI_1").Priority == 200 }, "priority 200 after reload")
+	if st := v.Instance(t, "VI_1"); st.State != "MASTER" || st.Transitions != before {
 		t.Errorf("VI_1 after a priority reload: %s, transitions %d -> %d", st.State, before, st.Transitions)
 	}
 }
@@ -92,11 +89,11 @@ func TestReload(t *testing.T) {
 // TestMetrics: --metrics serves the status as Prometheus metrics.
 func TestMetrics(t *testing.T) {
 	l := newLab(t)
-	startVigild(t, l.r1, conf("", 150, ""), "-i", "r1", "--metrics", "127.0.0.1:9650")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
+	startVigild(t, l.R1, conf("", 150, ""), "-i", "r1", "--metrics", "127.0.0.1:9650")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 	var body string
 	testnet.Eventually(t, settle, func() bool {
-		err := l.r1.Do(func() error {
+		err := l.R1.Do(func() error {
 			c, err := net.DialTimeout("tcp", "127.0.0.1:9650", time.Second)
 			if err != nil {
 				return err
@@ -124,10 +121,9 @@ func TestMetrics(t *testing.T) {
 // reload asks v to reload over its control socket, as vigilctl does, and
 // returns vigild's refusal as a *ctl.FailedError; it fails the test when
 // vigild cannot be asked.
-func (v *vigild) reload(t *testing.T, force bool) error {
+func reload(t *testing.T, v *vigild, force bool) error {
 	t.Helper()
-	c := v.client()
-	c.Timeout = 60 * time.Second
+	c := ctl.Client{Path: v.Control, Timeout: 60 * time.Second}
 	err := c.Reload(t.Context(), force)
 	if failed := (*ctl.FailedError)(nil); err != nil && !errors.As(err, &failed) {
 		t.Fatalf("reload: %v", err)
@@ -156,16 +152,16 @@ func randomBytes(seed uint64, n int) []byte {
 // its instances and r2 takes over.
 func TestReloadRefusesEmptyingFile(t *testing.T) {
 	l := newLab(t)
-	v := startVigild(t, l.r1, conf("", 150, ""), "-i", "r1")
-	peer := startVigild(t, l.r2, conf("", 100, ""), "-i", "r2")
-	waitAddr(t, l.r1, "eth0", vip4, true, settle)
-	waitAddr(t, l.r1, "eth0", vip6, true, settle)
+	v := startVigild(t, l.R1, conf("", 150, ""), "-i", "r1")
+	peer := startVigild(t, l.R2, conf("", 100, ""), "-i", "r2")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
 	testnet.Eventually(t, settle, func() bool {
-		return peer.instance(t, "VI_1").State == "BACKUP" && peer.instance(t, "VI_6").State == "BACKUP"
+		return peer.Instance(t, "VI_1").State == "BACKUP" && peer.Instance(t, "VI_6").State == "BACKUP"
 	}, "r2 is backup")
 	before := map[string]uint64{}
 	for _, in := range []string{"VI_1", "VI_6"} {
-		before[in] = v.instance(t, in).Transitions
+		before[in] = v.Instance(t, in).Transitions
 	}
 
 	cases := []struct {
@@ -179,49 +175,49 @@ func TestReloadRefusesEmptyingFile(t *testing.T) {
 	}
 	failures := uint64(0)
 	for _, c := range cases {
-		if err := os.WriteFile(v.conf, c.text, 0o644); err != nil {
+		if err := os.WriteFile(v.Conf, c.text, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		v.Signal(syscall.SIGHUP)
 		failures++
 		testnet.Eventually(t, settle, func() bool {
-			s, err := v.status(t)
+			s, err := v.Status()
 			return err == nil && s.ReloadFailures == failures
 		}, "%s: SIGHUP refusal counted", c.name)
-		if s, _ := v.status(t); !strings.Contains(s.ReloadError, c.reason) {
+		if s, _ := v.Status(); !strings.Contains(s.ReloadError, c.reason) {
 			t.Errorf("%s: status reload_error %q lacks %q", c.name, s.ReloadError, c.reason)
 		}
-		err := v.reload(t, false)
+		err := reload(t, v, false)
 		failures++
 		if err == nil || !strings.Contains(err.Error(), c.reason) {
 			t.Errorf("%s: vigilctl reload answered %v, want a failure naming %q", c.name, err, c.reason)
 		}
-		if err != nil && c.reason != "no vrrp_instance" && !strings.Contains(err.Error(), v.conf+":") {
-			t.Errorf("%s: the reason does not name the file: %q", c.name, err)
+		if c.reason != "no vrrp_instance" && (err == nil || !strings.Contains(err.Error(), v.Conf+":")) {
+			t.Errorf("%s: the reason does not name the file: %v", c.name, err)
 		}
 		time.Sleep(time.Second) // ten advert intervals
 		for _, in := range []string{"VI_1", "VI_6"} {
-			if st := v.instance(t, in); st.State != "MASTER" || st.Transitions != before[in] {
+			if st := v.Instance(t, in); st.State != "MASTER" || st.Transitions != before[in] {
 				t.Errorf("%s: r1 %s %s after %d transitions, had %d", c.name, in, st.State, st.Transitions, before[in])
 			}
-			if st := peer.instance(t, in); st.State != "BACKUP" {
+			if st := peer.Instance(t, in); st.State != "BACKUP" {
 				t.Errorf("%s: r2 %s is %s", c.name, in, st.State)
 			}
 		}
-		if !hasAddr(t, l.r1, "eth0", vip4) || !hasAddr(t, l.r1, "eth0", vip6) {
+		if !hasAddr(t, l.R1, "eth0", vip4) || !hasAddr(t, l.R1, "eth0", vip6) {
 			t.Fatalf("%s: a refused reload removed a VIP", c.name)
 		}
-		if s, _ := v.status(t); len(s.Instances) != 2 || s.Reloads != 0 || s.ReloadFailures != failures {
+		if s, _ := v.Status(); len(s.Instances) != 2 || s.Reloads != 0 || s.ReloadFailures != failures {
 			t.Errorf("%s: %d instances, %d reloads, %d failures (want 2, 0, %d)", c.name, len(s.Instances), s.Reloads, s.ReloadFailures, failures)
 		}
 	}
 	v.WaitOutput(t, "Reload failed, keeping the running configuration", settle)
 
 	// Meant: forced, the instances stop and the peer takes the VIPs.
-	if err := v.reload(t, true); err != nil {
+	if err := reload(t, v, true); err != nil {
 		t.Fatalf("vigilctl reload --force: %v", err)
 	}
-	waitAddr(t, l.r1, "eth0", vip4, false, settle)
-	waitAddr(t, l.r2, "eth0", vip4, true, settle)
-	waitAddr(t, l.r2, "eth0", vip6, true, settle)
+	waitAddr(t, l.R1, "eth0", vip4, false, settle)
+	waitAddr(t, l.R2, "eth0", vip4, true, settle)
+	waitAddr(t, l.R2, "eth0", vip6, true, settle)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // Script security end to end: the local attacker is the user nobody, who
@@ -97,9 +98,9 @@ func TestScriptSecurityUnsafeFolder(t *testing.T) {
 		trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24",
 			Extra: "    track_script {\n        chk\n    }\n    notify_master " + ntf + "\n    notify \"" + ntf + " any\"\n"}.String()
 	v := startVigild(t, r, conf)
-	s := waitState(t, v, "VI_1", "MASTER")
+	s := v.WaitState(t, "VI_1", "MASTER")
 	if s.Faulted || s.TrackReason != "" {
-		t.Errorf("the disabled weight-0 script still tracks: %s", trkDescribe(s))
+		t.Errorf("the disabled weight-0 script still tracks: %s", harness.Describe(s))
 	}
 	for _, want := range []string{
 		`vrrp_script chk: check: script ` + chk + `: ` + evil + `: unsafe permissions: writable by others (script disabled and removed from tracking)`,
@@ -115,10 +116,7 @@ func TestScriptSecurityUnsafeFolder(t *testing.T) {
 	plantAsNobody(t, chk, "id -u >> "+uids)
 	plantAsNobody(t, ntf, "id -u >> "+uids)
 	time.Sleep(3 * time.Second)
-	st, err := v.status(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := v.MustStatus(t)
 	if len(st.Tracking.Scripts) != 0 || st.Tracking.Runner.Started != 0 || st.Notify.Runs != 0 {
 		t.Errorf("vigild tracks %+v, started %d track runs and %d notify runs", st.Tracking.Scripts, st.Tracking.Runner.Started, st.Notify.Runs)
 	}
@@ -151,9 +149,9 @@ func TestScriptSecurityMadeUnsafeAfterLoad(t *testing.T) {
 		trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24",
 			Extra: "    track_script {\n        chk\n    }\n    notify \"" + ntf + " any\"\n"}.String()
 	v := startVigild(t, r, conf)
-	waitState(t, v, "VI_1", "MASTER")
+	v.WaitState(t, "VI_1", "MASTER")
 	testnet.Eventually(t, settle, func() bool { return strings.Count(uidLog(t, good), "0") >= 2 },
-		"the safe scripts did not run as root: %q", trkLazy(func() string { return uidLog(t, good) }))
+		"the safe scripts did not run as root: %q", harness.Lazy(func() string { return uidLog(t, good) }))
 
 	// The swap: the safe folder moves away, a world-writable one takes its
 	// name, and nobody fills it.
@@ -164,16 +162,16 @@ func TestScriptSecurityMadeUnsafeAfterLoad(t *testing.T) {
 	plantAsNobody(t, chk, "id -u >> "+planted+"; exit 0")
 	plantAsNobody(t, ntf, "id -u >> "+planted)
 
-	s := waitState(t, v, "VI_1", "FAULT")
+	s := v.WaitState(t, "VI_1", "FAULT")
 	if !strings.Contains(s.TrackReason, "chk") {
-		t.Errorf("FAULT without a reason naming chk: %s", trkDescribe(s))
+		t.Errorf("FAULT without a reason naming chk: %s", harness.Describe(s))
 	}
 	var st ctl.Status
 	testnet.Eventually(t, settle, func() bool {
 		var err error
-		st, err = v.status(t)
+		st, err = v.Status()
 		return err == nil && st.Tracking.Runner.Refused >= 2 && st.Notify.Refused >= 1
-	}, "refusals not counted: %s", trkLazy(func() string { return fmt.Sprintf("runner %+v, notify %+v", st.Tracking.Runner, st.Notify) }))
+	}, "refusals not counted: %s", harness.Lazy(func() string { return fmt.Sprintf("runner %+v, notify %+v", st.Tracking.Runner, st.Notify) }))
 	if got := uidLog(t, planted); got != "" {
 		t.Fatalf("nobody's planted scripts ran, as uid(s) %q", got)
 	}

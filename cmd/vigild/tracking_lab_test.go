@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // Helpers for the tracking, FAULT, sync-group and notify tests
@@ -107,34 +107,6 @@ func (f flagFile) set(t *testing.T, present bool) {
 // script is the vrrp_script command that checks the flag.
 func (f flagFile) script() string { return "/usr/bin/test -f " + string(f) }
 
-// waitInstance waits until cond holds for vigild's instance name and
-// returns its last status.
-func waitInstance(t *testing.T, v *vigild, name string, what string, cond func(ctl.InstanceStatus) bool) ctl.InstanceStatus {
-	t.Helper()
-	var s ctl.InstanceStatus
-	testnet.Eventually(t, settle, func() bool {
-		s = v.instance(t, name)
-		return cond(s)
-	}, "%s %s: %s; last status %s", v.host.Name(), name, what, trkLazy(func() string { return trkDescribe(s) }))
-	return s
-}
-
-// waitState waits until vigild's instance is in state.
-func waitState(t *testing.T, v *vigild, name, state string) ctl.InstanceStatus {
-	t.Helper()
-	return waitInstance(t, v, name, "state "+state, func(s ctl.InstanceStatus) bool { return s.State == state })
-}
-
-func trkDescribe(s ctl.InstanceStatus) string {
-	return fmt.Sprintf("state=%s prio=%d/%d faulted=%v track_reason=%q reason=%q transitions=%d vips=%v",
-		s.State, s.Priority, s.BasePriority, s.Faulted, s.TrackReason, s.Reason, s.Transitions, s.VIPs)
-}
-
-// trkLazy formats as the string its function returns, when formatted.
-type trkLazy func() string
-
-func (l trkLazy) String() string { return l() }
-
 // holding names the hosts (among hs) that hold addr on dev.
 func holding(t *testing.T, addr, dev string, hs ...*testnet.Host) []string {
 	t.Helper()
@@ -175,7 +147,7 @@ func waitPlaced(t *testing.T, samples int, places []vipPlace, hosts ...*testnet.
 	t.Helper()
 	var last string
 	testnet.Eventually(t, settle, func() bool { last = placed(t, places, hosts...); return last == "" },
-		"VIPs not settled: %s", trkLazy(func() string { return last }))
+		"VIPs not settled: %s", harness.Lazy(func() string { return last }))
 	for i := range samples {
 		time.Sleep(150 * time.Millisecond)
 		if bad := placed(t, places, hosts...); bad != "" {

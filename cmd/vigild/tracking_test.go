@@ -14,10 +14,27 @@ import (
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify/notifytest"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // End to end: tracking, FAULT, sync groups and notify, with real
 // vigild processes (and Debian's keepalived 2.2.7) in namespaces.
+
+// startTrackPair starts vigild on r1 with c1 and on r2 with a plain VI_1
+// at priority 100, and waits until r1 is master and holds the VIP; onR1 and
+// onR2 are the VIP placed on either router.
+func startTrackPair(t *testing.T, l *lab, c1 string) (v1, v2 *vigild, onR1, onR2 []vipPlace) {
+	t.Helper()
+	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
+	v1 = startVigild(t, l.R1, c1, "-i", "r1")
+	v2 = startVigild(t, l.R2, c2, "-i", "r2")
+	onR1 = []vipPlace{{vip4, "eth0", l.R1}}
+	onR2 = []vipPlace{{vip4, "eth0", l.R2}}
+	v1.WaitState(t, "VI_1", "MASTER")
+	v2.WaitState(t, "VI_1", "BACKUP")
+	waitPlaced(t, 2, onR1, l.R1, l.R2)
+	return v1, v2, onR1, onR2
+}
 
 // TestTrackScript: r1 (150) tracks two vrrp_scripts that test for flag
 // files, one with weight -60 and one with weight 0; r2 (100) tracks
@@ -34,62 +51,52 @@ func TestTrackScript(t *testing.T) {
 	scripts := trkScript("chk_w", fw.script(), 1, 1, -60) + trkScript("chk_f", ff.script(), 1, 1, 0)
 	track := "    track_script {\n        chk_w\n        chk_f\n    }"
 	c1 := trkGlobal("") + scripts + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, VIP: vip4 + "/24", Extra: track}.String()
-	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
-	v1 := startVigild(t, l.r1, c1, "-i", "r1")
-	v2 := startVigild(t, l.r2, c2, "-i", "r2")
-	onR1 := []vipPlace{{vip4, "eth0", l.r1}}
-	onR2 := []vipPlace{{vip4, "eth0", l.r2}}
-	waitState(t, v1, "VI_1", "MASTER")
-	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, 2, onR1, l.r1, l.r2)
+	v1, v2, onR1, onR2 := startTrackPair(t, l, c1)
 
 	// Negative weight: failover by priority, not by fault.
 	fw.set(t, false)
-	waitInstance(t, v1, "VI_1", "priority 90 after chk_w fails", func(s ctl.InstanceStatus) bool { return s.Priority == 90 })
-	waitState(t, v2, "VI_1", "MASTER")
-	s := waitState(t, v1, "VI_1", "BACKUP")
+	v1.WaitInstance(t, settle, "VI_1", "priority 90 after chk_w fails", func(s ctl.InstanceStatus) bool { return s.Priority == 90 })
+	v2.WaitState(t, "VI_1", "MASTER")
+	s := v1.WaitState(t, "VI_1", "BACKUP")
 	if s.Faulted || s.TrackReason != "" {
-		t.Errorf("a weighted script faulted r1: %s", trkDescribe(s))
+		t.Errorf("a weighted script faulted r1: %s", harness.Describe(s))
 	}
 	if s.MasterPriority != 100 {
 		t.Errorf("r1 sees master priority %d, want r2's 100", s.MasterPriority)
 	}
-	waitPlaced(t, 2, onR2, l.r1, l.r2)
-	st, err := v1.status(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitPlaced(t, 2, onR2, l.R1, l.R2)
+	st := v1.MustStatus(t)
 	if i := slices.IndexFunc(st.Tracking.Scripts, func(s ctl.ScriptStatus) bool { return s.Name == "chk_w" }); i < 0 || st.Tracking.Scripts[i].Runs == 0 {
 		t.Errorf("status has no runs of chk_w: %+v", st.Tracking.Scripts)
 	}
 	fw.set(t, true)
-	waitInstance(t, v1, "VI_1", "MASTER at 150 after chk_w recovers", func(s ctl.InstanceStatus) bool {
+	v1.WaitInstance(t, settle, "VI_1", "MASTER at 150 after chk_w recovers", func(s ctl.InstanceStatus) bool {
 		return s.State == "MASTER" && s.Priority == 150
 	})
-	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, 2, onR1, l.r1, l.r2)
+	v2.WaitState(t, "VI_1", "BACKUP")
+	waitPlaced(t, 2, onR1, l.R1, l.R2)
 
 	// Weight 0: FAULT.
 	ff.set(t, false)
-	s = waitState(t, v1, "VI_1", "FAULT")
+	s = v1.WaitState(t, "VI_1", "FAULT")
 	if !s.Faulted || !strings.Contains(s.TrackReason, "chk_f") {
-		t.Errorf("r1 in FAULT without a reason naming chk_f: %s", trkDescribe(s))
+		t.Errorf("r1 in FAULT without a reason naming chk_f: %s", harness.Describe(s))
 	}
-	if hasAddr(t, l.r1, "eth0", vip4) {
+	if hasAddr(t, l.R1, "eth0", vip4) {
 		t.Errorf("r1 in FAULT still holds %s", vip4)
 	}
-	waitState(t, v2, "VI_1", "MASTER")
-	waitPlaced(t, 2, onR2, l.r1, l.r2)
-	if s := v1.instance(t, "VI_1"); s.State != "FAULT" {
-		t.Errorf("r1 left FAULT while chk_f still fails: %s", trkDescribe(s))
+	v2.WaitState(t, "VI_1", "MASTER")
+	waitPlaced(t, 2, onR2, l.R1, l.R2)
+	if s := v1.Instance(t, "VI_1"); s.State != "FAULT" {
+		t.Errorf("r1 left FAULT while chk_f still fails: %s", harness.Describe(s))
 	}
 	ff.set(t, true)
-	s = waitState(t, v1, "VI_1", "MASTER")
+	s = v1.WaitState(t, "VI_1", "MASTER")
 	if s.Faulted || s.TrackReason != "" {
-		t.Errorf("r1 master but still marked faulted: %s", trkDescribe(s))
+		t.Errorf("r1 master but still marked faulted: %s", harness.Describe(s))
 	}
-	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, 2, onR1, l.r1, l.r2)
+	v2.WaitState(t, "VI_1", "BACKUP")
+	waitPlaced(t, 2, onR1, l.R1, l.R2)
 }
 
 // TestTrackInterface: r1 (150) tracks eth1, wired to an upstream host,
@@ -100,44 +107,34 @@ func TestTrackScript(t *testing.T) {
 func TestTrackInterface(t *testing.T) {
 	l := newLab(t)
 	up := l.Host("up")
-	r1eth1, _ := l.Wire(l.r1, "eth1", up, "eth0")
+	r1eth1, _ := l.Wire(l.R1, "eth1", up, "eth0")
 	r1eth1.AddAddr(t, "198.51.100.1/24")
 	fifoPath := filepath.Join(t.TempDir(), "r1.fifo")
 	fifo := notifytest.ReadFIFO(t, fifoPath)
 	track := "    track_interface {\n        eth1\n    }"
 	c1 := trkGlobal("    notify_fifo "+fifoPath) + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, VIP: vip4 + "/24", Extra: track}.String()
-	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, VIP: vip4 + "/24"}.String()
-	v1 := startVigild(t, l.r1, c1, "-i", "r1")
-	v2 := startVigild(t, l.r2, c2, "-i", "r2")
-	onR1 := []vipPlace{{vip4, "eth0", l.r1}}
-	onR2 := []vipPlace{{vip4, "eth0", l.r2}}
-	waitState(t, v1, "VI_1", "MASTER")
-	waitState(t, v2, "VI_1", "BACKUP")
-	waitPlaced(t, 2, onR1, l.r1, l.r2)
+	v1, v2, onR1, onR2 := startTrackPair(t, l, c1)
 
 	for _, cut := range []struct {
 		name string
 		ifc  *testnet.Iface
-	}{{"eth1", r1eth1}, {"eth0", l.if1}} {
+	}{{"eth1", r1eth1}, {"eth0", l.If1}} {
 		before := len(fifo.Lines())
 		cut.ifc.Cut(t)
-		s := waitState(t, v1, "VI_1", "FAULT")
+		s := v1.WaitState(t, "VI_1", "FAULT")
 		if !s.Faulted || !strings.Contains(s.TrackReason, cut.name) {
-			t.Errorf("cut %s: r1 FAULT without a reason naming it: %s", cut.name, trkDescribe(s))
+			t.Errorf("cut %s: r1 FAULT without a reason naming it: %s", cut.name, harness.Describe(s))
 		}
-		st, err := v1.status(t)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := v1.MustStatus(t)
 		if up, ok := st.Tracking.Interfaces[cut.name]; !ok || up {
 			t.Errorf("cut %s: status tracking interfaces %v", cut.name, st.Tracking.Interfaces)
 		}
-		waitState(t, v2, "VI_1", "MASTER")
-		waitPlaced(t, 2, onR2, l.r1, l.r2)
+		v2.WaitState(t, "VI_1", "MASTER")
+		waitPlaced(t, 2, onR2, l.R1, l.R2)
 		cut.ifc.Restore(t)
-		waitState(t, v1, "VI_1", "MASTER")
-		waitState(t, v2, "VI_1", "BACKUP")
-		waitPlaced(t, 2, onR1, l.r1, l.r2)
+		v1.WaitState(t, "VI_1", "MASTER")
+		v2.WaitState(t, "VI_1", "BACKUP")
+		waitPlaced(t, 2, onR1, l.R1, l.R2)
 		want := []string{
 			"INSTANCE \"VI_1\" FAULT 150\n",
 			"INSTANCE \"VI_1\" BACKUP 150\n",
@@ -147,7 +144,7 @@ func TestTrackInterface(t *testing.T) {
 		testnet.Eventually(t, settle, func() bool {
 			got = fifo.Lines()[before:]
 			return slices.Contains(got, want[2])
-		}, "cut %s: r1's FIFO after the restore: %q", cut.name, trkLazy(func() string { return fmt.Sprint(got) }))
+		}, "cut %s: r1's FIFO after the restore: %q", cut.name, harness.Lazy(func() string { return fmt.Sprint(got) }))
 		// While r2 still thinks it is master it may send an advert that r1,
 		// master again, answers with MASTER_RX_LOWER_PRI; that advert
 		// crossed r1's preemption, so MASTER is not notified again.
@@ -175,7 +172,7 @@ const (
 func TestSyncGroup(t *testing.T) {
 	l := newLab(t)
 	swB := l.Switch("swb")
-	out1, out2 := swB.Attach(l.r1, "eth1"), swB.Attach(l.r2, "eth1")
+	out1, out2 := swB.Attach(l.R1, "eth1"), swB.Attach(l.R2, "eth1")
 	out1.AddAddr(t, r1out+"/24")
 	out2.AddAddr(t, r2out+"/24")
 	cfg := func(prio int) string {
@@ -188,54 +185,51 @@ func TestSyncGroup(t *testing.T) {
 ` + trkInst{Name: "VI_IN", Iface: "eth0", VRID: 51, Prio: prio, VIP: vip4 + "/24"}.String() +
 			trkInst{Name: "VI_OUT", Iface: "eth1", VRID: 52, Prio: prio, VIP: vipOut + "/24"}.String()
 	}
-	v1 := startVigild(t, l.r1, cfg(150), "-i", "r1")
-	v2 := startVigild(t, l.r2, cfg(100), "-i", "r2")
-	onR1 := []vipPlace{{vip4, "eth0", l.r1}, {vipOut, "eth1", l.r1}}
-	onR2 := []vipPlace{{vip4, "eth0", l.r2}, {vipOut, "eth1", l.r2}}
+	v1 := startVigild(t, l.R1, cfg(150), "-i", "r1")
+	v2 := startVigild(t, l.R2, cfg(100), "-i", "r2")
+	onR1 := []vipPlace{{vip4, "eth0", l.R1}, {vipOut, "eth1", l.R1}}
+	onR2 := []vipPlace{{vip4, "eth0", l.R2}, {vipOut, "eth1", l.R2}}
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
-		waitState(t, v1, in, "MASTER")
-		waitState(t, v2, in, "BACKUP")
+		v1.WaitState(t, in, "MASTER")
+		v2.WaitState(t, in, "BACKUP")
 	}
-	waitPlaced(t, 8, onR1, l.r1, l.r2)
+	waitPlaced(t, 8, onR1, l.R1, l.R2)
 	groupState := func(v *vigild) string {
-		st, err := v.status(t)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := v.MustStatus(t)
 		for _, g := range st.Groups {
 			if g.Name == "G1" {
 				return g.State
 			}
 		}
-		t.Fatalf("%s: status has no group G1: %+v", v.host.Name(), st.Groups)
+		t.Fatalf("%s: status has no group G1: %+v", v.Host.Name(), st.Groups)
 		return ""
 	}
 	testnet.Eventually(t, settle, func() bool { return groupState(v1) == "MASTER" && groupState(v2) == "BACKUP" }, "group states")
 
 	for round := range 2 {
 		out1.Cut(t)
-		s := waitState(t, v1, "VI_OUT", "FAULT")
+		s := v1.WaitState(t, "VI_OUT", "FAULT")
 		if !strings.Contains(s.TrackReason, "eth1") {
 			t.Errorf("round %d: r1 VI_OUT faulted for %q, want eth1", round, s.TrackReason)
 		}
-		s = waitState(t, v1, "VI_IN", "FAULT")
+		s = v1.WaitState(t, "VI_IN", "FAULT")
 		if !s.Faulted || s.Group != "G1" {
-			t.Errorf("round %d: r1 VI_IN (pulled by its group): %s group=%q", round, trkDescribe(s), s.Group)
+			t.Errorf("round %d: r1 VI_IN (pulled by its group): %s group=%q", round, harness.Describe(s), s.Group)
 		}
 		for _, in := range []string{"VI_IN", "VI_OUT"} {
-			waitState(t, v2, in, "MASTER")
+			v2.WaitState(t, in, "MASTER")
 		}
-		waitPlaced(t, 8, onR2, l.r1, l.r2)
+		waitPlaced(t, 8, onR2, l.R1, l.R2)
 		if g1, g2 := groupState(v1), groupState(v2); g1 != "FAULT" || g2 != "MASTER" {
 			t.Errorf("round %d: group states r1 %s r2 %s, want FAULT and MASTER", round, g1, g2)
 		}
 
 		out1.Restore(t)
 		for _, in := range []string{"VI_IN", "VI_OUT"} {
-			waitState(t, v1, in, "MASTER")
-			waitState(t, v2, in, "BACKUP")
+			v1.WaitState(t, in, "MASTER")
+			v2.WaitState(t, in, "BACKUP")
 		}
-		waitPlaced(t, 8, onR1, l.r1, l.r2)
+		waitPlaced(t, 8, onR1, l.R1, l.R2)
 		if g1, g2 := groupState(v1), groupState(v2); g1 != "MASTER" || g2 != "BACKUP" {
 			t.Errorf("round %d: group states r1 %s r2 %s after restore, want MASTER and BACKUP", round, g1, g2)
 		}
@@ -258,23 +252,20 @@ func TestHangingScript(t *testing.T) {
 	track := "    track_script {\n        hang\n    }"
 	c1 := trkGlobal("") + script + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 150, Adv: "0.2", VIP: vip4 + "/24", Extra: track}.String()
 	c2 := trkGlobal("") + trkInst{Name: "VI_1", Iface: "eth0", VRID: 51, Prio: 100, Adv: "0.2", VIP: vip4 + "/24"}.String()
-	v1 := startVigild(t, l.r1, c1, "-i", "r1")
-	v2 := startVigild(t, l.r2, c2, "-i", "r2")
-	waitInstance(t, v1, "VI_1", "MASTER at 140 (hang timed out)", func(s ctl.InstanceStatus) bool {
+	v1 := startVigild(t, l.R1, c1, "-i", "r1")
+	v2 := startVigild(t, l.R2, c2, "-i", "r2")
+	v1.WaitInstance(t, settle, "VI_1", "MASTER at 140 (hang timed out)", func(s ctl.InstanceStatus) bool {
 		return s.State == "MASTER" && s.Priority == 140
 	})
-	waitState(t, v2, "VI_1", "BACKUP")
+	v2.WaitState(t, "VI_1", "BACKUP")
 	status := func() ctl.Status {
-		st, err := v1.status(t)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := v1.MustStatus(t)
 		return st
 	}
 	before := status().Tracking.Runner
-	backupTransitions := v2.instance(t, "VI_1").Transitions
+	backupTransitions := v2.Instance(t, "VI_1").Transitions
 
-	capt := l.r2.Capture(t, "eth0", "ip proto 112")
+	capt := l.R2.Capture(t, "eth0", "ip proto 112")
 	start := time.Now()
 	maxAlive := 0
 	for time.Since(start) < 4500*time.Millisecond {
@@ -318,8 +309,8 @@ func TestHangingScript(t *testing.T) {
 	if window < 3*time.Second {
 		t.Errorf("adverts cover only %v of the window", window)
 	}
-	if s := v2.instance(t, "VI_1"); s.State != "BACKUP" || s.Transitions != backupTransitions {
-		t.Errorf("r2 left BACKUP during the window: %s", trkDescribe(s))
+	if s := v2.Instance(t, "VI_1"); s.State != "BACKUP" || s.Transitions != backupTransitions {
+		t.Errorf("r2 left BACKUP during the window: %s", harness.Describe(s))
 	}
 
 	// Stopping vigild leaves no copy of the script behind.
@@ -386,7 +377,7 @@ func (r *notifyRig) count(line string) int {
 func (r *notifyRig) waitCount(t *testing.T, line string, n int) {
 	t.Helper()
 	testnet.Eventually(t, 3*settle, func() bool { return r.count(line) >= n },
-		"%s: %d× %q on the FIFO; has %q", r.name, n, line, trkLazy(func() string { return fmt.Sprint(r.fifo.Lines()) }))
+		"%s: %d× %q on the FIFO; has %q", r.name, n, line, harness.Lazy(func() string { return fmt.Sprint(r.fifo.Lines()) }))
 }
 
 // TestNotifyLikeKeepalived runs vigild and Debian's keepalived 2.2.7 side

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
 )
@@ -49,86 +47,22 @@ func newPair(t testing.TB) *pair {
 
 // ctd is one conntrackd 1.4.7 with its own config, lock file, socket and log under a
 // temporary directory.
-type ctd struct {
-	host *testnet.Host
-	dir  string
-	conf string
-	proc *testnet.Proc
-}
+type ctd struct{ *testnet.Conntrackd }
 
-// conntrackdConf is an FTFW-over-UDP configuration. The scheduler clause is invalid on
-// purpose (RR with priority 0): conntrackd then keeps SCHED_OTHER instead of its
-// default SCHED_RR 99, which would starve everything else on a small machine.
-func conntrackdConf(dir, local, peer, extraSync string) string {
-	return fmt.Sprintf(`Sync {
-	Mode FTFW {
-		ResendQueueSize 131072
-		ACKWindowSize 300
-%s
-	}
-	UDP {
-		IPv4_address %s
-		IPv4_Destination_Address %s
-		Port 3780
-		Interface eth0
-		SndSocketBuffer 1249280
-		RcvSocketBuffer 1249280
-		Checksum on
-	}
-}
-General {
-	Systemd off
-	HashSize 16384
-	HashLimit 262144
-	LogFile %s/conntrackd.log
-	Syslog off
-	LockFile %s/conntrackd.lock
-	UNIX {
-		Path %s/conntrackd.ctl
-	}
-	NetlinkBufferSize 8388608
-	NetlinkBufferSizeMaxGrowth 16777216
-	NetlinkOverrunResync 1
-	Scheduler {
-		Type RR
-		Priority 0
-	}
-	Filter From Userspace {
-		Address Ignore {
-			IPv4_address 127.0.0.1
-			IPv4_address 198.51.100.1
-			IPv4_address 198.51.100.2
-		}
-	}
-}
-`, extraSync, local, peer, dir, dir, dir)
-}
-
-// startConntrackd runs conntrackd in h and waits until its unix socket answers.
-func startConntrackd(t testing.TB, h *testnet.Host, local, peer, extraSync string) *ctd {
+// startConntrackd runs conntrackd for FTFW over UDP on eth0 in h and waits until its
+// unix socket answers.
+func startConntrackd(t testing.TB, h *testnet.Host, local, peer string) *ctd {
 	t.Helper()
-	dir, err := os.MkdirTemp(t.TempDir(), "ctd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &ctd{host: h, dir: dir, conf: filepath.Join(dir, "conntrackd.conf")}
-	if err := os.WriteFile(c.conf, []byte(conntrackdConf(dir, local, peer, extraSync)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c.proc = h.Start(t, "conntrackd", "-C", c.conf)
-	testnet.Eventually(t, 10*time.Second, func() bool {
-		return h.Command(t.Context(), "conntrackd", "-C", c.conf, "-s").Run() == nil
-	}, "conntrackd in %s did not answer on its unix socket; log:\n%s", h.Name(), c.log())
-	return c
-}
-
-func (c *ctd) log() string {
-	b, _ := os.ReadFile(filepath.Join(c.dir, "conntrackd.log"))
-	return string(b) + c.proc.Output()
+	return &ctd{h.Conntrackd(t, testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "eth0",
+		SocketBuffer: 1249280, HashSize: 16384, HashLimit: 262144})}
 }
 
 // client runs a conntrackd client command (-e, -i, -n, -c, ...) against c.
 func (c *ctd) client(t testing.TB, args ...string) string {
 	t.Helper()
-	return c.host.Exec(t, "conntrackd", append([]string{"-C", c.conf}, args...)...)
+	out, err := c.Client(t.Context(), args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return string(out)
 }

@@ -41,8 +41,8 @@ func TestCaptureGolden(t *testing.T) {
 	p := newPair(t)
 	capt := p.fw2.Capture(t, "eth0", "udp port 3780")
 	start := time.Now()
-	c1 := startConntrackd(t, p.fw1, fw1Addr, fw2Addr, "")
-	c2 := startConntrackd(t, p.fw2, fw2Addr, fw1Addr, "")
+	c1 := startConntrackd(t, p.fw1, fw1Addr, fw2Addr)
+	c2 := startConntrackd(t, p.fw2, fw2Addr, fw1Addr)
 	time.Sleep(2500 * time.Millisecond) // HELLO / HELLO_BACK and a few ALIVEs
 	for _, args := range goldenCommands {
 		if args[0] == "sleep" {
@@ -57,11 +57,11 @@ func TestCaptureGolden(t *testing.T) {
 	c2.client(t, "-n") // fw2 asks fw1 for a bulk resync
 	time.Sleep(1500 * time.Millisecond)
 	// Restart fw2: its new HELLO and seq.
-	if err := c2.proc.Signal(syscall.SIGTERM); err != nil {
+	if err := c2.Proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	c2.proc.Wait(10 * time.Second)
-	startConntrackd(t, p.fw2, fw2Addr, fw1Addr, "")
+	c2.Proc.Wait(10 * time.Second)
+	startConntrackd(t, p.fw2, fw2Addr, fw1Addr)
 	time.Sleep(2500 * time.Millisecond)
 	frames := capt.Stop(t)
 	_ = c1

@@ -102,7 +102,7 @@ func TestInteropConntrackd(t *testing.T) {
 				// From before the first HELLO: the handshake itself is lossy.
 				p.fw2.DropRandom(t, "eth0", loss, testnet.Both)
 			}
-			cd := startConntrackd(t, p.fw1, fw1Addr, fw2Addr, "")
+			cd := startConntrackd(t, p.fw1, fw1Addr, fw2Addr)
 			hs := startHarness(t, p.fw2, fw2Addr, fw1Addr)
 			// Load both sides at once, during the handshake.
 			hs.add(harnessFlows(n))
@@ -135,16 +135,16 @@ func TestInteropConntrackd(t *testing.T) {
 
 			// Restart conntrackd without operator action: it comes back empty, says
 			// HELLO, and we send it a bulk; we ask it for its table (RESYNC).
-			if err := cd.proc.Signal(syscall.SIGTERM); err != nil {
+			if err := cd.Proc.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			cd.proc.Wait(10 * time.Second)
+			cd.Proc.Wait(10 * time.Second)
 			hs.do(func() { // forget what we hold from it, to see the resync refill it
 				hs.mu.Lock()
 				hs.cache = map[Key]Flow{}
 				hs.mu.Unlock()
 			})
-			cd = startConntrackd(t, p.fw1, fw1Addr, fw2Addr, "")
+			cd = startConntrackd(t, p.fw1, fw1Addr, fw2Addr)
 			testnet.Eventually(t, 60*time.Second, func() bool {
 				ext = externalKeys(t, cd.client(t, "-e"))
 				return len(ext) == len(wantExt) && missingKeys(wantExt, ext) == 0

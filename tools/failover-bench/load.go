@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // Load lab parameters (50 instances at advert_int 0.1 s).
@@ -49,15 +50,15 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 	defer sc.Close()
 	var res loadResult
 	l := buildLab(sc)
-	p1 := im.start(sc, l.r1, loadConf("MASTER", prioMaster, loadInstances, loadAdvert))
-	p2 := im.start(sc, l.r2, loadConf("BACKUP", prioBackup, loadInstances, loadAdvert))
+	p1 := im.start(sc, l.R1, loadConf("MASTER", prioMaster, loadInstances, loadAdvert))
+	p2 := im.start(sc, l.R2, loadConf("BACKUP", prioBackup, loadInstances, loadAdvert))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		a1, err := addrs(l.r1)
+		a1, err := addrs(l.R1)
 		if err != nil {
 			return res, err
 		}
-		a2, err := addrs(l.r2)
+		a2, err := addrs(l.R2)
 		if err != nil {
 			return res, err
 		}
@@ -82,8 +83,8 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 	time.Sleep(time.Second) // start-up work (GARP bursts) out of the window
 	// Counted where they leave r1 and where they reach r2: a capture at
 	// the client can lose frames on a loaded machine.
-	cap1 := l.r1.Capture(sc, "eth0", "ip proto 112")
-	cap2 := l.r2.Capture(sc, "eth0", "ip proto 112")
+	cap1 := l.R1.Capture(sc, "eth0", "ip proto 112")
+	cap2 := l.R2.Capture(sc, "eth0", "ip proto 112")
 	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v\n", im.name, loadInstances, window)
 	t0 := time.Now()
 	c1, _, err := groupCPU(p1.Pid())
@@ -113,12 +114,12 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 	if res.hwm2, res.rss2, err = groupMem(p2.Pid()); err != nil {
 		return res, err
 	}
-	m1 := l.if1.MAC()
+	m1 := l.If1.MAC()
 	count := func(c *testnet.Capture) int {
 		n := 0
 		for _, p := range c.Stop(sc) {
-			f := classify(p)
-			if f.kind == kindAdvert && f.from(m1) && !f.at.Before(t0) && !f.at.After(t1) {
+			f := harness.Classify(p)
+			if f.Kind == harness.FrameAdvert && f.From(m1) && !f.At.Before(t0) && !f.At.After(t1) {
 				n++
 			}
 		}

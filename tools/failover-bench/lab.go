@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -17,45 +16,24 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
-// Addresses of the lab: one segment, documentation ranges only.
+// The lab is harness.RouterPair: one segment, documentation ranges only.
 const (
-	r1v4, r2v4, clientv4 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
-	r1v6, r2v6, clientv6 = "2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::100"
-	vip4s, vip6s         = "192.0.2.254", "2001:db8:1::254"
-	vrid                 = 51
-	prioMaster           = 150
-	prioBackup           = 100
+	vrid       = 51
+	prioMaster = 150
+	prioBackup = 100
 )
 
 var (
-	vip4 = netip.MustParseAddr(vip4s)
-	vip6 = netip.MustParseAddr(vip6s)
+	vip4 = netip.MustParseAddr(harness.VIP4)
+	vip6 = netip.MustParseAddr(harness.VIP6)
 )
 
-// lab is two routers and a client on one switch.
-type lab struct {
-	*testnet.Lab
-	r1, r2, client *testnet.Host
-	if1, if2, ifc  *testnet.Iface
-}
+type lab = harness.RouterPair
 
-func buildLab(t testing.TB) *lab {
-	l := &lab{Lab: testnet.New(t)}
-	sw := l.Switch("sw")
-	l.r1, l.r2, l.client = l.Host("r1"), l.Host("r2"), l.Host("cl")
-	l.if1 = sw.Attach(l.r1, "eth0")
-	l.if2 = sw.Attach(l.r2, "eth0")
-	l.ifc = sw.Attach(l.client, "eth0")
-	l.if1.AddAddr(t, r1v4+"/24")
-	l.if1.AddAddr(t, r1v6+"/64")
-	l.if2.AddAddr(t, r2v4+"/24")
-	l.if2.AddAddr(t, r2v6+"/64")
-	l.ifc.AddAddr(t, clientv4+"/24")
-	l.ifc.AddAddr(t, clientv6+"/64")
-	return l
-}
+func buildLab(t testing.TB) *lab { return harness.NewRouterPair(t) }
 
 // impl is one VRRP implementation under test.
 type impl struct {
@@ -70,13 +48,7 @@ func vigildImpl(bin string) impl {
 		name:  "vigild",
 		group: "one process",
 		start: func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "keepalived.conf")
-			if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-				t.Fatalf("failover-bench: %v", err)
-			}
-			return h.Start(t, bin, "-n", "-l", "-D", "-f", path,
-				"-p", filepath.Join(dir, "vigild.pid"), "--control", filepath.Join(dir, "ctl.sock"))
+			return harness.StartVigild(t, h, harness.Command{bin}, conf, "-D").Proc
 		},
 	}
 }
@@ -110,7 +82,7 @@ func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f',
 func pairConf(state string, prio int, adv time.Duration) string {
 	var b strings.Builder
 	b.WriteString(globalDefs)
-	for _, in := range []struct{ name, vip string }{{"VI_4", vip4s + "/24"}, {"VI_6", vip6s + "/64"}} {
+	for _, in := range []struct{ name, vip string }{{"VI_4", harness.VIP4 + "/24"}, {"VI_6", harness.VIP6 + "/64"}} {
 		fmt.Fprintf(&b, instanceFmt, in.name, state, vrid, prio, secs(adv), in.vip)
 	}
 	return b.String()

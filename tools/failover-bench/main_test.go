@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vigil-ha/vigil/testnet"
 )
 
 // TestQuickRun runs the quick mode for vigild alone (1 trial, advert_int
@@ -113,92 +108,6 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
-}
-
-var (
-	macA = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
-	macB = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
-)
-
-func eth(src net.HardwareAddr, etherType uint16, payload ...[]byte) testnet.Packet {
-	b := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, src...)
-	b = binary.BigEndian.AppendUint16(b, etherType)
-	for _, p := range payload {
-		b = append(b, p...)
-	}
-	return testnet.Packet{Time: time.Unix(1, 0), Data: b}
-}
-
-func ipv4(proto byte, src, dst string) []byte {
-	h := make([]byte, 20)
-	h[0], h[8], h[9] = 0x45, 255, proto
-	copy(h[12:16], netip.MustParseAddr(src).AsSlice())
-	copy(h[16:20], netip.MustParseAddr(dst).AsSlice())
-	return h
-}
-
-func ipv6(next byte, src, dst string) []byte {
-	h := make([]byte, 40)
-	h[0], h[6], h[7] = 0x60, next, 255
-	copy(h[8:24], netip.MustParseAddr(src).AsSlice())
-	copy(h[24:40], netip.MustParseAddr(dst).AsSlice())
-	return h
-}
-
-func arpPkt(op uint16, spa, tpa string) []byte {
-	b := []byte{0, 1, 8, 0, 6, 4}
-	b = binary.BigEndian.AppendUint16(b, op)
-	b = append(b, macB...)
-	b = append(b, netip.MustParseAddr(spa).AsSlice()...)
-	b = append(b, 0, 0, 0, 0, 0, 0)
-	return append(b, netip.MustParseAddr(tpa).AsSlice()...)
-}
-
-func na(flags byte, target string) []byte {
-	b := []byte{136, 0, 0, 0, flags, 0, 0, 0}
-	return append(b, netip.MustParseAddr(target).AsSlice()...)
-}
-
-// TestClassify: frames are told apart as the benchmark needs, field by
-// field (VRRP header: version/type, VRID, priority, count, interval).
-func TestClassify(t *testing.T) {
-	vrrp := func(vrid, prio byte) []byte { return []byte{0x31, vrid, prio, 1, 0, 10, 0, 0, 192, 0, 2, 254} }
-	for _, c := range []struct {
-		name string
-		p    testnet.Packet
-		want frame
-	}{
-		{"v4 advert", eth(macA, etherIPv4, ipv4(112, "192.0.2.1", "224.0.0.18"), vrrp(51, 150)),
-			frame{kind: kindAdvert, vrid: 51, prio: 150}},
-		{"v4 advert prio 0", eth(macA, etherIPv4, ipv4(112, "192.0.2.1", "224.0.0.18"), vrrp(7, 0)),
-			frame{kind: kindAdvert, vrid: 7, prio: 0}},
-		{"v6 advert", eth(macA, etherIPv6, ipv6(112, "fe80::1", "ff02::12"), vrrp(51, 100)),
-			frame{kind: kindAdvert, v6: true, vrid: 51, prio: 100}},
-		{"v4 other proto", eth(macA, etherIPv4, ipv4(17, "192.0.2.1", "192.0.2.2"), vrrp(51, 100)), frame{}},
-		{"v4 truncated VRRP", eth(macA, etherIPv4, ipv4(112, "192.0.2.1", "224.0.0.18"), []byte{0x31, 51}), frame{}},
-		{"gratuitous ARP request", eth(macB, etherARP, arpPkt(1, "192.0.2.254", "192.0.2.254")),
-			frame{kind: kindGARP, addr: netip.MustParseAddr("192.0.2.254")}},
-		{"gratuitous ARP reply", eth(macB, etherARP, arpPkt(2, "192.0.2.254", "192.0.2.254")),
-			frame{kind: kindGARP, addr: netip.MustParseAddr("192.0.2.254")}},
-		{"ordinary ARP request", eth(macB, etherARP, arpPkt(1, "192.0.2.2", "192.0.2.100")), frame{}},
-		{"unsolicited NA", eth(macB, etherIPv6, ipv6(58, "fe80::2", "ff02::1"), na(0xa0, "2001:db8:1::254")),
-			frame{kind: kindNA, v6: true, addr: netip.MustParseAddr("2001:db8:1::254")}},
-		{"solicited NA", eth(macB, etherIPv6, ipv6(58, "fe80::2", "fe80::100"), na(0x60, "2001:db8:1::254")),
-			frame{v6: false}},
-		{"short", testnet.Packet{Data: []byte{1, 2, 3}}, frame{}},
-	} {
-		got := classify(c.p)
-		if got.kind != c.want.kind || got.v6 != c.want.v6 && c.want.kind != kindOther || got.vrid != c.want.vrid ||
-			got.prio != c.want.prio || got.addr != c.want.addr {
-			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
-		}
-		if len(c.p.Data) >= 14 && !got.from(net.HardwareAddr(c.p.Data[6:12])) {
-			t.Errorf("%s: source MAC %v", c.name, got.srcMAC)
-		}
-	}
-	if f := classify(eth(macA, etherIPv4, ipv4(112, "192.0.2.1", "224.0.0.18"), vrrp(1, 1))); f.from(macB) {
-		t.Errorf("from(%v) true for a frame from %v", macB, macA)
-	}
 }
 
 func TestSummary(t *testing.T) {

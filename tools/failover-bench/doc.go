@@ -3,13 +3,13 @@
 // many instances costs in CPU and memory. It prints figures; it asserts
 // nothing.
 //
-//	go run ./testnet/cmd/failover-bench            # full run, about 6 minutes
-//	go run ./testnet/cmd/failover-bench -quick     # smoke run: 1 trial, advert_int 0.1 s
-//	go run ./testnet/cmd/failover-bench -impl vigild -n 3 -intervals 0.1,0.01
+//	go run ./tools/failover-bench            # full run, about 6 minutes
+//	go run ./tools/failover-bench -quick     # smoke run: 1 trial, advert_int 0.1 s
+//	go run ./tools/failover-bench -impl vigild -n 3 -intervals 0.1,0.01
 //
 // It must run as root. It builds vigild itself (go build into a temporary
-// directory, unless -vigild names a binary), then builds a lab with
-// [testnet]: a switch, routers r1 (priority 150, state MASTER) and r2
+// directory, unless -vigild names a binary), then builds the router pair of
+// testnet/harness: a switch, routers r1 (priority 150, state MASTER) and r2
 // (priority 100, BACKUP) and a client, on 192.0.2.0/24 and 2001:db8:1::/64,
 // running one IPv4 and one IPv6 instance (VRID 51) with the same
 // keepalived.conf text for both implementations.
@@ -59,7 +59,7 @@
 //
 // Only namespaces, veths and processes it creates through testnet (removed
 // on exit, also on SIGINT), documentation addresses only. Owns nothing
-// outside testnet/cmd/failover-bench; it must not be imported.
+// outside tools/failover-bench; it must not be imported.
 //
 // Concurrency: the lab is driven from the main goroutine; one goroutine
 // reads the netlink address subscription and appends to a mutex-guarded

@@ -10,7 +10,7 @@
 // binary's "node" mode) so that its CPU time and RSS are measured from
 // /proc exactly like conntrackd's. Needs root, ip, conntrack, conntrackd.
 //
-//	go run ./conntracksync/cmd/ct-bench [-n 100000] [-small 10000]
+//	go run ./tools/ct-bench [-n 100000] [-small 10000]
 package main
 
 import (
@@ -148,74 +148,6 @@ func inject(netns string, es []conntracksync.Entry) error {
 	return err
 }
 
-func conntrackdConf(dir, local, peer string) (string, error) {
-	conf := fmt.Sprintf(`Sync {
-	Mode FTFW {
-		ResendQueueSize 131072
-		ACKWindowSize 300
-	}
-	UDP {
-		IPv4_address %s
-		IPv4_Destination_Address %s
-		Port 3780
-		Interface sync0
-		SndSocketBuffer 16777216
-		RcvSocketBuffer 16777216
-		Checksum on
-	}
-}
-General {
-	Systemd off
-	# RR priority 0 is refused, so conntrackd keeps SCHED_OTHER like vigil
-	# (its default is SCHED_RR 99).
-	Scheduler {
-		Type RR
-		Priority 0
-	}
-	HashSize 65536
-	HashLimit 524288
-	LogFile %s/conntrackd.log
-	Syslog off
-	LockFile %s/lock
-	UNIX {
-		Path %s/ctl
-	}
-	NetlinkBufferSize 33554432
-	NetlinkBufferSizeMaxGrowth 67108864
-	NetlinkOverrunResync 1
-	Filter From Userspace {
-		Address Ignore {
-			IPv4_address 127.0.0.1
-			IPv4_address %s
-			IPv4_address %s
-		}
-	}
-}
-`, local, peer, dir, dir, dir, local, peer)
-	p := filepath.Join(dir, "conntrackd.conf")
-	return p, os.WriteFile(p, []byte(conf), 0o644)
-}
-
-func ctdExternal(h *testnet.Host, conf string) int {
-	out, err := h.Command(context.Background(), "conntrackd", "-C", conf, "-s").Output()
-	if err != nil {
-		return -1
-	}
-	s := string(out)
-	i := strings.Index(s, "cache external:")
-	if i < 0 {
-		return -1
-	}
-	s = s[i:]
-	j := strings.Index(s, "current active connections:")
-	if j < 0 {
-		return -1
-	}
-	f := strings.Fields(s[j+len("current active connections:"):])
-	v, _ := strconv.Atoi(f[0])
-	return v
-}
-
 func waitFor(what string, timeout time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -294,24 +226,16 @@ func bench(small, large int) error {
 	if err != nil {
 		return err
 	}
-	var confs [2]string
-	var procs [2]*testnet.Proc
+	var ctds [2]*testnet.Conntrackd
 	for i, h := range []*testnet.Host{c1, c2} {
 		local, peer := "203.0.113.201", "203.0.113.202"
 		if i == 1 {
 			local, peer = peer, local
 		}
-		dir, err := os.MkdirTemp("", "ct-bench-"+h.Name()+"-")
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		if confs[i], err = conntrackdConf(dir, local, peer); err != nil {
-			return err
-		}
-		procs[i] = h.Start(t, "conntrackd", "-C", confs[i])
+		ctds[i] = h.Conntrackd(t, testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "sync0",
+			SocketBuffer: 16 << 20, HashSize: 65536, NetlinkBuffer: 32 << 20})
 	}
-	cs, cr := procs[0], procs[1]
+	cs, cr := ctds[0], ctds[1]
 	if err := waitFor("vigil handshake", 10*time.Second, func() bool {
 		m, _ := vs.call("stats")
 		est, _ := m["established"].(bool)
@@ -319,7 +243,7 @@ func bench(small, large int) error {
 	}); err != nil {
 		return err
 	}
-	if err := waitFor("conntrackd start", 10*time.Second, func() bool { return ctdExternal(c2, confs[1]) == 0 }); err != nil {
+	if err := waitFor("conntrackd start", 10*time.Second, func() bool { return cr.ExternalCount(context.Background()) == 0 }); err != nil {
 		return err
 	}
 	time.Sleep(1500 * time.Millisecond) // conntrackd's HELLO rides on its 1 s ALIVE
@@ -346,7 +270,7 @@ func bench(small, large int) error {
 		if err = waitFor("vigil receiver", 120*time.Second, func() bool { return vr.num("external") >= total }); err != nil {
 			return
 		}
-		if err = waitFor("conntrackd receiver", 120*time.Second, func() bool { return ctdExternal(c2, confs[1]) >= total }); err != nil {
+		if err = waitFor("conntrackd receiver", 120*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= total }); err != nil {
 			return
 		}
 		var after [4]time.Duration
@@ -366,7 +290,7 @@ func bench(small, large int) error {
 			return fmt.Errorf("vigil commit: %v", m)
 		}
 		t0 = time.Now()
-		if out, err := c2.Command(context.Background(), "conntrackd", "-C", confs[1], "-c").CombinedOutput(); err != nil {
+		if out, err := cr.Client(context.Background(), "-c"); err != nil {
 			return fmt.Errorf("conntrackd -c: %v: %s", err, out)
 		}
 		ctd := time.Since(t0)
@@ -411,10 +335,14 @@ func bench(small, large int) error {
 		return err
 	}
 	vms, _ := rm["ms"].(float64)
-	c2.Exec(t, "conntrackd", "-C", confs[1], "-f", "external")
+	if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
+		return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
+	}
 	t0 := time.Now()
-	c2.Exec(t, "conntrackd", "-C", confs[1], "-n")
-	if err := waitFor("conntrackd resync", 60*time.Second, func() bool { return ctdExternal(c2, confs[1]) >= large }); err != nil {
+	if out, err := cr.Client(context.Background(), "-n"); err != nil {
+		return fmt.Errorf("conntrackd -n: %v: %s", err, out)
+	}
+	if err := waitFor("conntrackd resync", 60*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= large }); err != nil {
 		return err
 	}
 	rows = append(rows, row{fmt.Sprintf("bulk resync %dk entries", large/1000), fmt.Sprintf("%.1f ms", vms), fmt.Sprintf("%.1f ms", ms(time.Since(t0))),
@@ -428,7 +356,7 @@ func bench(small, large int) error {
 	// real firewall: netlink's "has listeners" test is global, so the other
 	// daemons of this lab make the kernel build an event per created flow
 	// even while vigil's own event socket is out of the NEW group.
-	for _, p := range procs {
+	for _, p := range ctds {
 		_ = p.Kill()
 	}
 	_ = vs.in.Close()

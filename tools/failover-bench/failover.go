@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // scenario is one way of losing the master.
@@ -24,9 +25,9 @@ const (
 // backup's Master_Down_Interval, or Skew_Time after a priority-0 advert.
 func (s scenario) limit(adv time.Duration) time.Duration {
 	if s == scTerm {
-		return skew(prioBackup, adv)
+		return harness.Skew(prioBackup, adv)
 	}
-	return masterDown(prioBackup, adv)
+	return harness.MasterDown(prioBackup, adv)
 }
 
 // trialResult is one trial's three delays from the old master's last advert.
@@ -65,8 +66,8 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 	for _, im := range ims {
 		r := &failoverRun{t: sc, im: im, adv: adv, logw: logw}
 		r.l = buildLab(sc)
-		r.w = watchAddrs(sc, r.l.r2)
-		im.start(sc, r.l.r2, pairConf("BACKUP", prioBackup, adv))
+		r.w = watchAddrs(sc, r.l.R2)
+		im.start(sc, r.l.R2, pairConf("BACKUP", prioBackup, adv))
 		runs = append(runs, r)
 		out[im.name] = failoverResults{res: map[scenario][]trialResult{}, errs: map[scenario][]error{}}
 	}
@@ -96,25 +97,25 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 
 // timeout is a generous bound for anything one failover step takes.
 func (r *failoverRun) timeout() time.Duration {
-	return 3*masterDown(1, r.adv) + 15*time.Second
+	return 3*harness.MasterDown(1, r.adv) + 15*time.Second
 }
 
 // ready restores r1 (link up, daemon running) and waits until r1 holds
 // both VIPs and r2 none, steadily for one more advert interval.
 func (r *failoverRun) ready() error {
 	if r.cut {
-		r.l.if1.Restore(r.t)
+		r.l.If1.Restore(r.t)
 		r.cut = false
 	}
 	if r.r1 == nil {
-		r.r1 = r.im.start(r.t, r.l.r1, pairConf("MASTER", prioMaster, r.adv))
+		r.r1 = r.im.start(r.t, r.l.R1, pairConf("MASTER", prioMaster, r.adv))
 	}
 	settled := func() (bool, error) {
-		a1, err := addrs(r.l.r1)
+		a1, err := addrs(r.l.R1)
 		if err != nil {
 			return false, err
 		}
-		a2, err := addrs(r.l.r2)
+		a2, err := addrs(r.l.R2)
 		if err != nil {
 			return false, err
 		}
@@ -142,9 +143,9 @@ func (r *failoverRun) ready() error {
 // advertsFrom counts r1's adverts per family in pkts.
 func (r *failoverRun) advertsFrom(pkts []testnet.Packet) (v4, v6 int) {
 	for _, p := range pkts {
-		f := classify(p)
-		if f.kind == kindAdvert && f.vrid == vrid && f.from(r.l.if1.MAC()) {
-			if f.v6 {
+		f := harness.Classify(p)
+		if f.Kind == harness.FrameAdvert && f.VRID == vrid && f.From(r.l.If1.MAC()) {
+			if f.V6 {
 				v6++
 			} else {
 				v4++
@@ -159,7 +160,7 @@ var errIncomplete = errors.New("takeover not complete")
 // trial applies the fault and measures the takeover.
 func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	var tr trialResult
-	c := r.l.client.Capture(r.t, "eth0", "ip proto 112 or ip6 proto 112 or arp or icmp6")
+	c := r.l.Client.Capture(r.t, "eth0", "ip proto 112 or ip6 proto 112 or arp or icmp6")
 	defer c.Stop(r.t)
 	// The capture must hold r1's adverts before the fault.
 	deadline := time.Now().Add(r.timeout())
@@ -180,14 +181,14 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	faultAt := time.Now()
 	switch s {
 	case scCut:
-		r.l.if1.Cut(r.t)
+		r.l.If1.Cut(r.t)
 		r.cut = true
 	case scKill:
 		if err := r.r1.Kill(); err != nil {
 			return tr, err
 		}
 		r.r1 = nil
-		r.l.if1.Cut(r.t)
+		r.l.If1.Cut(r.t)
 		r.cut = true
 	case scTerm:
 		if err := r.r1.Signal(syscall.SIGTERM); err != nil {
@@ -205,9 +206,9 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		}()
 	}
 
-	m1, m2 := r.l.if1.MAC(), r.l.if2.MAC()
+	m1, m2 := r.l.If1.MAC(), r.l.If2.MAC()
 	var vipAt time.Time
-	var garp, na *frame
+	var garp, na *harness.Frame
 	deadline = time.Now().Add(r.timeout())
 	for {
 		var ok bool
@@ -224,14 +225,14 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		}
 		garp, na = nil, nil
 		for _, p := range pkts {
-			f := classify(p)
-			if !f.at.After(faultAt) || !f.from(m2) {
+			f := harness.Classify(p)
+			if !f.At.After(faultAt) || !f.From(m2) {
 				continue
 			}
-			if f.kind == kindGARP && f.addr == vip4 && garp == nil {
+			if f.Kind == harness.FrameGARP && f.Addr == vip4 && garp == nil {
 				garp = &f
 			}
-			if f.kind == kindNA && f.addr == vip6 && na == nil {
+			if f.Kind == harness.FrameNA && f.Addr == vip6 && na == nil {
 				na = &f
 			}
 		}
@@ -250,24 +251,24 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	pkts := c.Stop(r.t)
 
 	// The old master's last advert per family.
-	var last4, last6 *frame
+	var last4, last6 *harness.Frame
 	for _, p := range pkts {
-		f := classify(p)
-		if f.kind != kindAdvert || f.vrid != vrid || !f.from(m1) {
+		f := harness.Classify(p)
+		if f.Kind != harness.FrameAdvert || f.VRID != vrid || !f.From(m1) {
 			continue
 		}
 		last := &last4
-		if f.v6 {
+		if f.V6 {
 			last = &last6
 		}
 		if s == scTerm {
 			// The first priority-0 advert after the signal.
-			if f.prio == 0 && !f.at.Before(faultAt) && *last == nil {
+			if f.Prio == 0 && !f.At.Before(faultAt) && *last == nil {
 				*last = &f
 			}
 			continue
 		}
-		if f.at.Before(faultDone) {
+		if f.At.Before(faultDone) {
 			*last = &f
 		}
 	}
@@ -278,9 +279,9 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		}
 		return tr, fmt.Errorf("no %s from r1 at the client: IPv4 %v, IPv6 %v", what, last4 != nil, last6 != nil)
 	}
-	tr.vip = vipAt.Sub(last4.at)
-	tr.garp = garp.at.Sub(last4.at)
-	tr.na = na.at.Sub(last6.at)
+	tr.vip = vipAt.Sub(last4.At)
+	tr.garp = garp.At.Sub(last4.At)
+	tr.na = na.At.Sub(last6.At)
 	return tr, nil
 }
 

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"slices"
+	"time"
+)
+
+// median, minimum and maximum of ds (which must not be empty).
+func summary(ds []time.Duration) (med, lo, hi time.Duration) {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	n := len(s)
+	med = s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return med, s[0], s[n-1]
+}
