@@ -39,7 +39,50 @@ func (r Rule) toNetlinkRule() *netlink.Rule {
 		m := r.mask()
 		n.Mask = &m
 	}
+	n.Invert = r.Not
+	if r.Goto != 0 {
+		n.Goto = r.Goto
+	}
+	n.Tos = uint(r.Tos)
+	if r.Realm != 0 {
+		n.Flow = int(r.Realm)
+	}
+	n.IPProto = r.IPProto
+	if r.Sport != (PortRange{}) {
+		n.Sport = netlink.NewRulePortRange(r.Sport.Start, r.Sport.End)
+	}
+	if r.Dport != (PortRange{}) {
+		n.Dport = netlink.NewRulePortRange(r.Dport.Start, r.Dport.End)
+	}
+	if r.HasUIDRange {
+		n.UIDRange = netlink.NewRuleUIDRange(r.UIDRange.Start, r.UIDRange.End)
+	}
+	if r.HasSuppressPrefixLen {
+		n.SuppressPrefixlen = r.SuppressPrefixLen
+	}
+	if r.HasSuppressIfGroup {
+		n.SuppressIfgroup = r.SuppressIfGroup
+	}
+	n.TunID = uint(r.TunID)
+	n.Protocol = r.Protocol
 	return n
+}
+
+// optional normalises a kernel rule attribute that is -1 when unset
+// (which may arrive as 0xffffffff): it reports the value and whether it
+// is set.
+func optional(v int) (int, bool) {
+	if v < 0 || v == 0xffffffff {
+		return 0, false
+	}
+	return v, true
+}
+
+func portRange(p *netlink.RulePortRange) PortRange {
+	if p == nil {
+		return PortRange{}
+	}
+	return PortRange{p.Start, p.End}
 }
 
 // matches reports whether the kernel rule k is r.
@@ -48,11 +91,29 @@ func (r Rule) matches(k netlink.Rule) bool {
 	if k.Mask != nil {
 		kmask = *k.Mask
 	}
+	kgoto, _ := optional(k.Goto)
+	kflow, _ := optional(k.Flow)
+	spl, hasSPL := optional(k.SuppressPrefixlen)
+	sig, hasSIG := optional(k.SuppressIfgroup)
+	kuid, hasUID := UIDRange{}, k.UIDRange != nil
+	if hasUID {
+		kuid = UIDRange{k.UIDRange.Start, k.UIDRange.End}
+	}
+	wantType := uint8(unix.FR_ACT_TO_TBL)
+	if r.Goto != 0 {
+		wantType = unix.FR_ACT_GOTO
+	}
 	return prefixOf(k.Src) == r.From && prefixOf(k.Dst) == r.To &&
 		k.Table == r.Table && (r.Priority == 0 || k.Priority == r.Priority) &&
 		k.IifName == r.IIF && k.OifName == r.OIF &&
 		k.Mark == r.FwMark && kmask == r.mask() &&
-		!k.Invert && k.Goto <= 0 && (k.Type == 0 || k.Type == unix.FR_ACT_TO_TBL)
+		k.Invert == r.Not && kgoto == r.Goto && (k.Type == 0 || k.Type == wantType) &&
+		k.Tos == uint(r.Tos) && uint32(kflow) == r.Realm && k.IPProto == r.IPProto &&
+		portRange(k.Sport) == r.Sport && portRange(k.Dport) == r.Dport &&
+		hasUID == r.HasUIDRange && kuid == r.UIDRange &&
+		hasSPL == r.HasSuppressPrefixLen && spl == r.SuppressPrefixLen &&
+		hasSIG == r.HasSuppressIfGroup && sig == r.SuppressIfGroup &&
+		k.TunID == uint(r.TunID) && (r.Protocol == 0 || k.Protocol == r.Protocol)
 }
 
 func (c *linkCache) findRule(r Rule) (netlink.Rule, bool, error) {

@@ -3,6 +3,7 @@ package vip
 import (
 	"errors"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -126,10 +127,10 @@ func TestRouteError(t *testing.T) {
 	if !errors.Is(e, ErrNoDevice) || !errors.Is(e, ErrConflict) || errors.Is(e, ErrNoSource) {
 		t.Errorf("errors.Is over RouteError wrong: %v", e)
 	}
-	if got := e.Retryable(); len(got) != 1 || got[0] != r1 {
+	if got := e.Retryable(); len(got) != 1 || !reflect.DeepEqual(got[0], r1) {
 		t.Errorf("Retryable = %v, want [%v]", got, r1)
 	}
-	if got := e.Routes(); len(got) != 2 || got[1] != r2 {
+	if got := e.Routes(); len(got) != 2 || !reflect.DeepEqual(got[1], r2) {
 		t.Errorf("Routes = %v", got)
 	}
 	for _, want := range []string{"2 route(s) failed to add", "198.51.100.0/24 dev eth9", "blackhole 203.0.113.0/24"} {

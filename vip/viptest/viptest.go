@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -281,7 +282,7 @@ func (k *Kernel) routeLocked(ctx context.Context, op string, r vip.Route) error 
 		return fmt.Errorf("interface %q: %w", r.Dev, vip.ErrNoDevice)
 	}
 	n := normRoute(r)
-	i := slices.Index(k.routes, n)
+	i := slices.IndexFunc(k.routes, func(h vip.Route) bool { return reflect.DeepEqual(h, n) })
 	switch {
 	case op == "remove":
 		if i >= 0 {
@@ -316,7 +317,7 @@ func (k *Kernel) PresentRoutes(ctx context.Context, routes []vip.Route) ([]vip.R
 			errs = append(errs, fmt.Errorf("viptest: present route %s: %w", r, err))
 			continue
 		}
-		if slices.Contains(k.routes, normRoute(r)) {
+		if n := normRoute(r); slices.ContainsFunc(k.routes, func(h vip.Route) bool { return reflect.DeepEqual(h, n) }) {
 			out = append(out, r)
 		}
 	}
