@@ -592,6 +592,17 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 			r.Extra = append(r.Extra, o.s)
 			p.notice(o.pos, kw, "rule skipped", "rule option l3mdev is not implemented by vigil")
 			return r, false
+		case "tun_id":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, v.s)
+			// netlink.Rule sends FRA_TUN_ID in 4 bytes where the kernel
+			// wants 8, and installing the rule without it would match
+			// every packet.
+			p.notice(o.pos, kw, "rule skipped", "rule option tun_id is not implemented by vigil")
+			return r, false
 		case "nat", "map-to":
 			if _, ok := next(); !ok {
 				return r, false
@@ -609,7 +620,7 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 				return r, false
 			}
 		case "tos", "dsfield", "realms", "goto", "uidrange", "ip_proto", "ipproto", "sport", "dport", "protocol",
-			"suppress_prefixlength", "suppress_ifgroup", "tun_id":
+			"suppress_prefixlength", "suppress_ifgroup":
 			v, ok := next()
 			if !ok {
 				return r, false

@@ -304,7 +304,6 @@ type Rule struct {
 	HasSuppressPrefixLen bool
 	SuppressIfGroup      int
 	HasSuppressIfGroup   bool
-	TunID                uint32
 	Protocol             uint8
 	Extra                []string
 }

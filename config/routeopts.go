@@ -327,10 +327,6 @@ func (p *parser) ruleOption(r *Rule, o string, v token, kw string) bool {
 			n = int(u)
 		}
 		r.SuppressIfGroup, r.HasSuppressIfGroup = n, true
-	case "tun_id":
-		var n uint64
-		n, ok = parseUint(v.s, math.MaxUint32)
-		r.TunID = uint32(n)
 	}
 	if !ok {
 		p.warn(v.pos, kw, "rule skipped", "invalid %s %q", o, v.s)

@@ -57,7 +57,7 @@ func resolveRoute(c *linkCache, r Route) (wantRoute, error) {
 	if r.Scope != "" {
 		s, _ := ParseScope(r.Scope) // validated
 		w.nl.Scope = netlink.Scope(s)
-	} else if typ == rtnUnicast && !r.Via.IsValid() {
+	} else if typ == rtnUnicast && !r.Via.IsValid() && len(r.NextHops) == 0 {
 		w.nl.Scope = netlink.SCOPE_LINK // what `ip route add` picks
 	}
 	if r.Via.IsValid() {

@@ -51,8 +51,6 @@ type Rule struct {
 	// whose device is in this interface group.
 	SuppressIfGroup    int
 	HasSuppressIfGroup bool
-	// TunID selects by tunnel ID; 0 is any.
-	TunID uint32
 	// Protocol is the rule's FRA_PROTOCOL (who installed it); 0 sends
 	// none.
 	Protocol uint8
@@ -122,9 +120,6 @@ func (r Rule) String() string {
 	}
 	if r.HasUIDRange {
 		fmt.Fprintf(&b, " uidrange %d-%d", r.UIDRange.Start, r.UIDRange.End)
-	}
-	if r.TunID != 0 {
-		fmt.Fprintf(&b, " tun_id %d", r.TunID)
 	}
 	if r.Realm != 0 {
 		fmt.Fprintf(&b, " realms %d/%d", r.Realm>>16, r.Realm&0xffff)

@@ -63,7 +63,6 @@ func (r Rule) toNetlinkRule() *netlink.Rule {
 	if r.HasSuppressIfGroup {
 		n.SuppressIfgroup = r.SuppressIfGroup
 	}
-	n.TunID = uint(r.TunID)
 	n.Protocol = r.Protocol
 	return n
 }
@@ -113,7 +112,7 @@ func (r Rule) matches(k netlink.Rule) bool {
 		hasUID == r.HasUIDRange && kuid == r.UIDRange &&
 		hasSPL == r.HasSuppressPrefixLen && spl == r.SuppressPrefixLen &&
 		hasSIG == r.HasSuppressIfGroup && sig == r.SuppressIfGroup &&
-		k.TunID == uint(r.TunID) && (r.Protocol == 0 || k.Protocol == r.Protocol)
+		k.TunID == 0 && (r.Protocol == 0 || k.Protocol == r.Protocol)
 }
 
 func (c *linkCache) findRule(r Rule) (netlink.Rule, bool, error) {

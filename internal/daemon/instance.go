@@ -261,7 +261,7 @@ func vipRule(r config.Rule) vip.Rule {
 		UIDRange: vip.UIDRange{Start: r.UIDRange[0], End: r.UIDRange[1]}, HasUIDRange: r.HasUIDRange,
 		SuppressPrefixLen: r.SuppressPrefixLen, HasSuppressPrefixLen: r.HasSuppressPrefixLen,
 		SuppressIfGroup: r.SuppressIfGroup, HasSuppressIfGroup: r.HasSuppressIfGroup,
-		TunID: r.TunID, Protocol: r.Protocol,
+		Protocol: r.Protocol,
 	}
 }
 

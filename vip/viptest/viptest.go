@@ -212,7 +212,7 @@ func normRoute(r vip.Route) vip.Route {
 		r.Scope = "" // the kernel keeps no scope for IPv6 routes
 	} else if r.Scope == "" || r.Scope == "universe" {
 		r.Scope = "global"
-		if (r.Type == "" || r.Type == "unicast") && !r.Via.IsValid() {
+		if (r.Type == "" || r.Type == "unicast") && !r.Via.IsValid() && len(r.NextHops) == 0 {
 			r.Scope = "link"
 		}
 	}
