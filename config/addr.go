@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -142,8 +143,19 @@ func (p *parser) address(l *line, kw string, static bool) (Address, bool) {
 		case "no_track":
 			a.NoTrack = true
 		case "preferred_lft":
-			val()
-			p.notice(o.pos, kw, "ignored", "preferred_lft is not implemented by vigil")
+			if v, ok := val(); ok {
+				if v.s == "forever" {
+					a.PreferredLft = nil
+					continue
+				}
+				n, err := strconv.ParseUint(v.s, 10, 32)
+				if err != nil || n == math.MaxUint32 {
+					p.warn(v.pos, kw, "preferred_lft ignored", "invalid preferred_lft %q", v.s)
+					continue
+				}
+				lft := int(n)
+				a.PreferredLft = &lft
+			}
 		case "track_group":
 			if !static {
 				p.warn(o.pos, kw, "ignored", "unknown option %q for an address", o.s)
@@ -151,6 +163,7 @@ func (p *parser) address(l *line, kw string, static bool) (Address, bool) {
 			}
 			if v, ok := val(); ok {
 				a.TrackGroup = v.s
+				p.notice(o.pos, kw, "not applied", "track_group on a static address is not implemented by vigil: %s is installed whatever the group's state", toks[0].s)
 			}
 		case "use_vmac":
 			if static {

@@ -214,6 +214,9 @@ type Address struct {
 	MngTmpAddr    bool
 	AutoJoin      bool
 	TrackGroup    string // static_ipaddress only
+	// PreferredLft is the preferred lifetime in seconds (preferred_lft N);
+	// nil means forever. 0 deprecates the address as a source.
+	PreferredLft *int
 }
 
 // Route is one line of virtual_routes or static_routes.

@@ -226,6 +226,7 @@ func vipAddress(a config.Address, dev string) vip.Address {
 		Home:          a.Home,
 		MngTmpAddr:    a.MngTmpAddr,
 		AutoJoin:      a.AutoJoin,
+		PreferredLft:  a.PreferredLft,
 	}
 }
 
