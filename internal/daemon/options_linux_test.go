@@ -24,6 +24,7 @@ static_routes {
     198.51.100.0/24 via 192.0.2.254 dev eth0 table 100 proto static no_track mtu lock 1400 advmss 1360 window 65535 rtt 100ms rttvar 50ms ssthresh 30 cwnd 40 hoplimit 60 reordering 5 initcwnd 10 initrwnd 20 rto_min 200ms quickack 1 congctl reno features ecn fastopen_no_cookie 1 tos 0x10 realms 1/2
     203.0.113.0/24 table 100 protocol 99 no_track nexthop via 192.0.2.252 dev eth0 weight 2 nexthop via 192.0.2.253 dev eth0
     2001:db8:100::/48 via 2001:db8::fe dev eth0 table 100 no_track rtt 8 pref high
+    2001:db8:200::/48 table 100 no_track nexthop via 2001:db8::fd dev eth0 nexthop via 2001:db8::fc dev eth0
 }
 static_rules {
     from 192.0.2.0/24 to 198.51.100.0/24 table 100 preference 1000 tos 0x10 ipproto tcp sport 1000-2000 dport 80 uidrange 100-200 suppress_prefixlength 0 protocol static
@@ -48,15 +49,15 @@ func TestOptionsReachKernel(t *testing.T) {
 	}
 	for _, want := range []string{
 		"options.conf:9:74: static_routes: route option pref is not implemented by vigil",
-		"options.conf:15:52: static_rules: rule option tun_id is not implemented by vigil",
+		"options.conf:16:52: static_rules: rule option tun_id is not implemented by vigil",
 	} {
 		if !strings.Contains(strings.Join(notices, "\n"), want) {
 			t.Errorf("no notice %q in %q", want, notices)
 		}
 	}
 	s := staticsOf(cfg)
-	if len(s.addrs) != 2 || len(s.routes) != 3 || len(s.rules) != 3 {
-		t.Fatalf("statics: %d addresses, %d routes, %d rules; want 2, 3, 3 (the tun_id rule skipped)", len(s.addrs), len(s.routes), len(s.rules))
+	if len(s.addrs) != 2 || len(s.routes) != 4 || len(s.rules) != 3 {
+		t.Fatalf("statics: %d addresses, %d routes, %d rules; want 2, 4, 3 (the tun_id rule skipped)", len(s.addrs), len(s.routes), len(s.rules))
 	}
 
 	l := testnet.New(t)
@@ -109,7 +110,10 @@ func TestOptionsReachKernel(t *testing.T) {
 		[]string{"nexthop via 192.0.2.252 dev eth0 weight 2"},
 		[]string{"nexthop via 192.0.2.253 dev eth0 weight 1"})
 	expect(h.Exec(t, "ip", "-6", "route", "show", "table", "100"),
-		[]string{"2001:db8:100::/48 via 2001:db8::fe dev eth0", "proto keepalived", "rtt 1ms"})
+		[]string{"2001:db8:100::/48", "via 2001:db8::fe", "dev eth0", "proto keepalived", "rtt 1ms"},
+		[]string{"2001:db8:200::/48", "proto keepalived"},
+		[]string{"nexthop via 2001:db8::fd dev eth0"},
+		[]string{"nexthop via 2001:db8::fc dev eth0"})
 	expect(h.Exec(t, "ip", "rule", "show"),
 		[]string{"1000:", "from 192.0.2.0/24 to 198.51.100.0/24", "tos 0x10", "ipproto tcp", "sport 1000-2000",
 			"dport 80", "uidrange 100-200", "lookup 100", "suppress_prefixlength 0", "proto static"},
