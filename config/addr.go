@@ -312,16 +312,11 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 			}
 			r.Scope = v.s
 		case "protocol", "proto":
-			v, ok := next()
+			n, w, ok := routeArg(p, toks, &i, o, kw, parseProto)
 			if !ok {
 				return r, false
 			}
-			n, ok := parseProto(v.s)
-			if !ok {
-				p.warn(v.pos, kw, "route skipped", "invalid route protocol %q", v.s)
-				return r, false
-			}
-			r.Proto, r.Protocol = v.s, n
+			r.Proto, r.Protocol = w, n
 		case "onlink":
 			r.OnLink = true
 		case "mtu", "advmss", "window", "rtt", "rttvar", "ssthresh", "cwnd", "hoplimit", "reordering",
@@ -360,28 +355,18 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 			r.Extra = append(r.Extra, o.s, v.s)
 			r.Metrics.Features |= int(n)
 		case "tos", "dsfield":
-			v, ok := next()
+			n, w, ok := routeArg(p, toks, &i, o, kw, parseDSField)
 			if !ok {
 				return r, false
 			}
-			n, ok := parseDSField(v.s)
-			if !ok {
-				p.warn(v.pos, kw, "route skipped", "invalid %s %q", o.s, v.s)
-				return r, false
-			}
-			r.Extra = append(r.Extra, o.s, v.s)
+			r.Extra = append(r.Extra, o.s, w)
 			r.Tos = n
 		case "realms":
-			v, ok := next()
+			n, w, ok := routeArg(p, toks, &i, o, kw, parseRealms)
 			if !ok {
 				return r, false
 			}
-			n, ok := parseRealms(v.s)
-			if !ok {
-				p.warn(v.pos, kw, "route skipped", "invalid realms %q", v.s)
-				return r, false
-			}
-			r.Extra = append(r.Extra, o.s, v.s)
+			r.Extra = append(r.Extra, o.s, w)
 			r.Realm = n
 		case "no_track":
 			r.NoTrack = true

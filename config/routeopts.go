@@ -339,3 +339,20 @@ func parseUint(s string, max uint64) (uint64, bool) {
 	n, err := strconv.ParseUint(s, 0, 64)
 	return n, err == nil && n <= max
 }
+
+// routeArg reads the parameter of the route option o and resolves it with
+// parse; it returns the value and the word, or warns and reports false
+// (the route is skipped).
+func routeArg[T any](p *parser, toks []token, i *int, o token, kw string, parse func(string) (T, bool)) (T, string, bool) {
+	var zero T
+	v, ok := p.optionArg(toks, i, o, kw, "route skipped")
+	if !ok {
+		return zero, "", false
+	}
+	n, ok := parse(v.s)
+	if !ok {
+		p.warn(v.pos, kw, "route skipped", "invalid route %s %q", o.s, v.s)
+		return zero, "", false
+	}
+	return n, v.s, true
+}

@@ -324,14 +324,16 @@ func (k *Kernel) PresentRoutes(ctx context.Context, routes []vip.Route) ([]vip.R
 	return out, errors.Join(errs...)
 }
 
+// ruleMatch reports whether the held rule h is r: every field alike, but
+// the family (the kernel's lists are per family already), the priority
+// when r leaves it to the kernel, and the mask spelled either way.
 func ruleMatch(h, r vip.Rule) bool {
-	p := r.Priority
-	if p == 0 {
-		p = h.Priority
+	if r.Priority == 0 {
+		r.Priority = h.Priority
 	}
 	h.IPv6, r.IPv6 = false, false
-	return h.From == r.From && h.To == r.To && h.Table == r.Table && h.Priority == p &&
-		h.IIF == r.IIF && h.OIF == r.OIF && h.FwMark == r.FwMark && ruleMask(h) == ruleMask(r)
+	h.FwMask, r.FwMask = ruleMask(h), ruleMask(r)
+	return h == r
 }
 
 func ruleMask(r vip.Rule) uint32 {
