@@ -635,6 +635,14 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 	if fam == 6 {
 		r.IPv6 = true
 	}
+	if r.Goto != 0 && r.Table != 0 {
+		p.warn(l.pos(), kw, "table ignored", "a goto rule looks up no table")
+		r.Table = 0
+	}
+	if r.Goto != 0 && (r.HasSuppressPrefixLen || r.HasSuppressIfGroup) {
+		p.warn(l.pos(), kw, "suppress ignored", "suppress_prefixlength and suppress_ifgroup need a table lookup, not goto")
+		r.HasSuppressPrefixLen, r.HasSuppressIfGroup = false, false
+	}
 	if !hasPref {
 		r.Preference = *autoPref
 		p.warn(l.pos(), kw, "using preference "+strconv.Itoa(*autoPref), "rule has no preference")

@@ -316,3 +316,16 @@ func isOptionSel(e ast.Expr) bool {
 	id, ok := sel.X.(*ast.Ident)
 	return ok && id.Name == "o"
 }
+
+// TestGotoRuleDropsTable: a goto rule with a table keeps the goto, with a
+// warning: a goto rule looks up no table, and vip refuses the pair.
+func TestGotoRuleDropsTable(t *testing.T) {
+	got, errs := parseOptionLine(t, "virtual_rules", ruleBase+"goto 20")
+	want := Rule{From: p4("192.0.2.0/24"), Goto: 20, Preference: 10}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if len(errs) != 1 || errs[0].Severity != Warning || !strings.Contains(errs[0].Error(), "a goto rule looks up no table (table ignored)") {
+		t.Errorf("complaints %v, want one warning that the table is ignored", errs)
+	}
+}
