@@ -613,8 +613,15 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 				return r, false
 			}
 			r.Extra = append(r.Extra, o.s, v.s)
-			if v.s != "unicast" {
-				p.notice(v.pos, kw, "rule skipped", "rule type %s is not implemented by vigil (only table lookups and goto)", v.s)
+			switch v.s {
+			case "unicast":
+			case "blackhole", "unreachable", "prohibit", "nop":
+				r.Type = v.s
+			case "nat":
+				p.notice(v.pos, kw, "rule skipped", "rule type nat is not implemented by vigil (nor by current kernels)")
+				return r, false
+			default:
+				p.warn(v.pos, kw, "rule skipped", "invalid rule type %q", v.s)
 				return r, false
 			}
 		case "tos", "dsfield", "realms", "goto", "uidrange", "ip_proto", "ipproto", "sport", "dport", "protocol",
@@ -635,12 +642,20 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 	if fam == 6 {
 		r.IPv6 = true
 	}
-	if r.Goto != 0 && r.Table != 0 {
-		p.warn(l.pos(), kw, "table ignored", "a goto rule looks up no table")
+	action := "goto"
+	if r.Type != "" {
+		action = r.Type
+		if r.Goto != 0 {
+			p.warn(l.pos(), kw, "goto ignored", "a %s rule jumps nowhere", action)
+			r.Goto = 0
+		}
+	}
+	if (r.Goto != 0 || r.Type != "") && r.Table != 0 {
+		p.warn(l.pos(), kw, "table ignored", "a %s rule looks up no table", action)
 		r.Table = 0
 	}
-	if r.Goto != 0 && (r.HasSuppressPrefixLen || r.HasSuppressIfGroup) {
-		p.warn(l.pos(), kw, "suppress ignored", "suppress_prefixlength and suppress_ifgroup need a table lookup, not goto")
+	if (r.Goto != 0 || r.Type != "") && (r.HasSuppressPrefixLen || r.HasSuppressIfGroup) {
+		p.warn(l.pos(), kw, "suppress ignored", "suppress_prefixlength and suppress_ifgroup need a table lookup, not %s", action)
 		r.HasSuppressPrefixLen, r.HasSuppressIfGroup = false, false
 	}
 	if !hasPref {

@@ -238,7 +238,7 @@ func instanceBlock() *block {
 				x.Routes = append(x.Routes, r)
 			}
 		}),
-		valueKw("virtual_rules", P2, "virtual_rules { RULE ... } (ip rule selectors, goto and suppress_* are installed; l3mdev, nat, map-to, tun_id and types other than unicast draw a notice and skip the rule)", inst2, func(p *parser, n any, l *line) {
+		valueKw("virtual_rules", P2, "virtual_rules { RULE ... } (ip rule selectors, goto and suppress_* are installed; type blackhole, unreachable, prohibit and nop are installed; l3mdev, nat, map-to and tun_id draw a notice and skip the rule)", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			if r, ok := p.rule(l, "virtual_rules", &p.autoPref); ok {
 				x.Rules = append(x.Rules, r)

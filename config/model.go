@@ -297,6 +297,7 @@ type Rule struct {
 	// Extra (which Dump prints back).
 	Not                  bool
 	Goto                 int
+	Type                 string // blackhole, unreachable, prohibit, nop; "" looks up Table
 	Tos                  uint8
 	Realm                uint32
 	IPProto              int

@@ -164,7 +164,8 @@ var optionCases = []optionCase{
 	{"rule", "nat", ruleBase + "nat 192.0.2.9", nil, "rule option nat is not implemented"},
 	{"rule", "map-to", ruleBase + "map-to 192.0.2.9", nil, "rule option map-to is not implemented"},
 	{"rule", "type", ruleBase + "type unicast", ru(func(*Rule) {}), ""},
-	{"rule", "type", "from 192.0.2.0/24 type blackhole preference 10", nil, "rule type blackhole is not implemented"},
+	{"rule", "type", "from 192.0.2.0/24 type blackhole preference 10", Rule{From: p4("192.0.2.0/24"), Type: "blackhole", Preference: 10}, ""},
+	{"rule", "type", "from 192.0.2.0/24 type nat preference 10", nil, "rule type nat is not implemented"},
 }
 
 // TestOptionsApplyOrNotice: every option the address, route and rule

@@ -32,6 +32,10 @@ type Rule struct {
 	// Goto, when not 0, makes the rule jump to the rule with this
 	// preference instead of looking up a table (Table is then 0).
 	Goto int
+	// Type is the rule's action when it is not a table lookup or goto
+	// (`ip rule add ... type T`): "blackhole", "unreachable", "prohibit"
+	// or "nop"; Table and Goto are then 0. "" and "unicast" look up Table.
+	Type string
 	// Tos selects by TOS / DS field.
 	Tos uint8
 	// Realm is FRA_FLOW (`realms FROM/TO`): FROM<<16 | TO.
@@ -127,9 +131,12 @@ func (r Rule) String() string {
 	if r.Priority != 0 {
 		b.WriteString(" priority " + strconv.Itoa(r.Priority))
 	}
-	if r.Goto != 0 {
+	switch {
+	case r.Goto != 0:
 		b.WriteString(" goto " + strconv.Itoa(r.Goto))
-	} else {
+	case r.action() != frActToTable:
+		b.WriteString(" type " + r.Type)
+	default:
 		b.WriteString(" table " + strconv.Itoa(r.Table))
 	}
 	if r.HasSuppressPrefixLen {
@@ -156,16 +163,27 @@ func (r Rule) validate() error {
 			return fmt.Errorf("%w: %s has host bits set", ErrInvalid, p)
 		}
 	}
-	switch {
-	case r.Goto != 0 && r.Table != 0:
-		return fmt.Errorf("%w: goto %d with table %d", ErrInvalid, r.Goto, r.Table)
-	case r.Goto < 0 || int64(r.Goto) > 0xffffffff:
-		return fmt.Errorf("%w: goto %d", ErrInvalid, r.Goto)
-	case r.Goto == 0 && (r.Table <= 0 || int64(r.Table) > 0xffffffff):
-		return fmt.Errorf("%w: table %d", ErrInvalid, r.Table)
-	}
-	if r.Goto != 0 && (r.HasSuppressPrefixLen || r.HasSuppressIfGroup) {
-		return fmt.Errorf("%w: suppress_* needs a table lookup", ErrInvalid)
+	suppress := r.HasSuppressPrefixLen || r.HasSuppressIfGroup
+	switch act := r.action(); act {
+	case -1:
+		return fmt.Errorf("%w: rule type %q", ErrInvalid, r.Type)
+	case frActToTable:
+		if r.Table <= 0 || int64(r.Table) > 0xffffffff {
+			return fmt.Errorf("%w: table %d", ErrInvalid, r.Table)
+		}
+	case frActGoto:
+		switch {
+		case r.Table != 0:
+			return fmt.Errorf("%w: goto %d with table %d", ErrInvalid, r.Goto, r.Table)
+		case r.Goto < 0 || int64(r.Goto) > 0xffffffff:
+			return fmt.Errorf("%w: goto %d", ErrInvalid, r.Goto)
+		case suppress:
+			return fmt.Errorf("%w: suppress_* needs a table lookup", ErrInvalid)
+		}
+	default:
+		if r.Table != 0 || r.Goto != 0 || suppress {
+			return fmt.Errorf("%w: a %s rule takes no table, goto or suppress_*", ErrInvalid, r.Type)
+		}
 	}
 	for _, pr := range []PortRange{r.Sport, r.Dport} {
 		if pr.Start > pr.End {
@@ -182,4 +200,34 @@ func (r Rule) validate() error {
 		return fmt.Errorf("%w: priority %d", ErrInvalid, r.Priority)
 	}
 	return nil
+}
+
+// Rule actions (fib_rule_hdr.action, include/uapi/linux/fib_rules.h).
+const (
+	frActToTable     = 1
+	frActGoto        = 2
+	frActNop         = 3
+	frActBlackhole   = 6
+	frActUnreachable = 7
+	frActProhibit    = 8
+)
+
+// action is the rule's FR_ACT_* value, or -1 for an unknown Type.
+func (r Rule) action() int {
+	switch r.Type {
+	case "", "unicast":
+		if r.Goto != 0 {
+			return frActGoto
+		}
+		return frActToTable
+	case "blackhole":
+		return frActBlackhole
+	case "unreachable":
+		return frActUnreachable
+	case "prohibit":
+		return frActProhibit
+	case "nop":
+		return frActNop
+	}
+	return -1
 }

@@ -43,6 +43,9 @@ func (r Rule) toNetlinkRule() *netlink.Rule {
 	if r.Goto != 0 {
 		n.Goto = r.Goto
 	}
+	if act := r.action(); act != frActToTable && act != frActGoto {
+		n.Type = uint8(act)
+	}
 	n.Tos = uint(r.Tos)
 	if r.Realm != 0 {
 		n.Flow = int(r.Realm)
@@ -84,7 +87,10 @@ func portRange(p *netlink.RulePortRange) PortRange {
 	return PortRange{p.Start, p.End}
 }
 
-// matches reports whether the kernel rule k is r.
+// matches reports whether the kernel rule k is r. netlink's rule dump
+// leaves Type 0 (it does not read the action back), so a blackhole rule and
+// an unreachable one with the same selectors and priority look alike here;
+// Table and Goto still tell a lookup, a goto and the other actions apart.
 func (r Rule) matches(k netlink.Rule) bool {
 	kmask := uint32(0)
 	if k.Mask != nil {
@@ -98,10 +104,7 @@ func (r Rule) matches(k netlink.Rule) bool {
 	if hasUID {
 		kuid = UIDRange{k.UIDRange.Start, k.UIDRange.End}
 	}
-	wantType := uint8(unix.FR_ACT_TO_TBL)
-	if r.Goto != 0 {
-		wantType = unix.FR_ACT_GOTO
-	}
+	wantType := uint8(r.action())
 	return prefixOf(k.Src) == r.From && prefixOf(k.Dst) == r.To &&
 		k.Table == r.Table && (r.Priority == 0 || k.Priority == r.Priority) &&
 		k.IifName == r.IIF && k.OifName == r.OIF &&

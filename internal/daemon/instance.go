@@ -256,7 +256,7 @@ func vipRule(r config.Rule) vip.Rule {
 	return vip.Rule{
 		From: r.From, To: r.To, IPv6: r.IPv6, Table: r.Table, Priority: r.Preference,
 		IIF: r.IIF, OIF: r.OIF, FwMark: r.FWMark, FwMask: r.FWMask,
-		Not: r.Not, Goto: r.Goto, Tos: r.Tos, Realm: r.Realm, IPProto: r.IPProto,
+		Not: r.Not, Goto: r.Goto, Type: r.Type, Tos: r.Tos, Realm: r.Realm, IPProto: r.IPProto,
 		Sport:    vip.PortRange{Start: r.Sport[0], End: r.Sport[1]},
 		Dport:    vip.PortRange{Start: r.Dport[0], End: r.Dport[1]},
 		UIDRange: vip.UIDRange{Start: r.UIDRange[0], End: r.UIDRange[1]}, HasUIDRange: r.HasUIDRange,

@@ -30,6 +30,7 @@ static_rules {
     from 192.0.2.0/24 to 198.51.100.0/24 table 100 preference 1000 tos 0x10 ipproto tcp sport 1000-2000 dport 80 uidrange 100-200 suppress_prefixlength 0 protocol static
     not from 203.0.113.0/24 table 100 preference 1001 realms 3/4 suppress_ifgroup default
     from 198.51.100.0/24 goto 1003 preference 1002
+    to 203.0.113.0/24 type blackhole preference 1004
     from 198.51.100.0/24 table 100 preference 1003 tun_id 7
 }
 `
@@ -49,15 +50,15 @@ func TestOptionsReachKernel(t *testing.T) {
 	}
 	for _, want := range []string{
 		"options.conf:9:74: static_routes: route option pref is not implemented by vigil",
-		"options.conf:16:52: static_rules: rule option tun_id is not implemented by vigil",
+		"options.conf:17:52: static_rules: rule option tun_id is not implemented by vigil",
 	} {
 		if !strings.Contains(strings.Join(notices, "\n"), want) {
 			t.Errorf("no notice %q in %q", want, notices)
 		}
 	}
 	s := staticsOf(cfg)
-	if len(s.addrs) != 2 || len(s.routes) != 4 || len(s.rules) != 3 {
-		t.Fatalf("statics: %d addresses, %d routes, %d rules; want 2, 4, 3 (the tun_id rule skipped)", len(s.addrs), len(s.routes), len(s.rules))
+	if len(s.addrs) != 2 || len(s.routes) != 4 || len(s.rules) != 4 {
+		t.Fatalf("statics: %d addresses, %d routes, %d rules; want 2, 4, 4 (the tun_id rule skipped)", len(s.addrs), len(s.routes), len(s.rules))
 	}
 
 	l := testnet.New(t)
@@ -118,7 +119,8 @@ func TestOptionsReachKernel(t *testing.T) {
 		[]string{"1000:", "from 192.0.2.0/24 to 198.51.100.0/24", "tos 0x10", "ipproto tcp", "sport 1000-2000",
 			"dport 80", "uidrange 100-200", "lookup 100", "suppress_prefixlength 0", "proto static"},
 		[]string{"1001:", "not from 203.0.113.0/24", "lookup 100", "realms 3/4", "suppress_ifgroup default"},
-		[]string{"1002:", "from 198.51.100.0/24", "goto 1003"})
+		[]string{"1002:", "from 198.51.100.0/24", "goto 1003"},
+		[]string{"1004:", "from all to 203.0.113.0/24", "blackhole"})
 
 	if got, err := m.PresentRoutes(ctx, s.routes); err != nil || len(got) != len(s.routes) {
 		t.Errorf("PresentRoutes found %d of %d routes: %v", len(got), len(s.routes), err)

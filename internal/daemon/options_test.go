@@ -61,12 +61,12 @@ func TestVIPMapping(t *testing.T) {
 	}
 
 	u := config.Rule{From: netip.MustParsePrefix("192.0.2.0/24"), To: netip.MustParsePrefix("198.51.100.0/24"),
-		IPv6: true, Table: 100, Preference: 10, IIF: "eth0", OIF: "eth1", FWMark: 1, FWMask: 0xff, Not: true, Goto: 20,
+		IPv6: true, Table: 100, Preference: 10, IIF: "eth0", OIF: "eth1", FWMark: 1, FWMask: 0xff, Not: true, Goto: 20, Type: "nop",
 		Tos: 0x10, Realm: 3<<16 | 4, IPProto: 6, Sport: [2]uint16{1, 2}, Dport: [2]uint16{3, 4},
 		UIDRange: [2]uint32{5, 6}, HasUIDRange: true, SuppressPrefixLen: 1, HasSuppressPrefixLen: true,
 		SuppressIfGroup: 2, HasSuppressIfGroup: true, Protocol: 4}
 	wantU := vip.Rule{From: u.From, To: u.To, IPv6: true, Table: 100, Priority: 10, IIF: "eth0", OIF: "eth1",
-		FwMark: 1, FwMask: 0xff, Not: true, Goto: 20, Tos: 0x10, Realm: 3<<16 | 4, IPProto: 6,
+		FwMark: 1, FwMask: 0xff, Not: true, Goto: 20, Type: "nop", Tos: 0x10, Realm: 3<<16 | 4, IPProto: 6,
 		Sport: vip.PortRange{Start: 1, End: 2}, Dport: vip.PortRange{Start: 3, End: 4},
 		UIDRange: vip.UIDRange{Start: 5, End: 6}, HasUIDRange: true, SuppressPrefixLen: 1, HasSuppressPrefixLen: true,
 		SuppressIfGroup: 2, HasSuppressIfGroup: true, Protocol: 4}
