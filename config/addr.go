@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -142,8 +143,19 @@ func (p *parser) address(l *line, kw string, static bool) (Address, bool) {
 		case "no_track":
 			a.NoTrack = true
 		case "preferred_lft":
-			val()
-			p.notice(o.pos, kw, "ignored", "preferred_lft is not implemented by vigil")
+			if v, ok := val(); ok {
+				if v.s == "forever" {
+					a.PreferredLft = nil
+					continue
+				}
+				n, err := strconv.ParseUint(v.s, 10, 32)
+				if err != nil || n == math.MaxUint32 {
+					p.warn(v.pos, kw, "preferred_lft ignored", "invalid preferred_lft %q", v.s)
+					continue
+				}
+				lft := int(n)
+				a.PreferredLft = &lft
+			}
 		case "track_group":
 			if !static {
 				p.warn(o.pos, kw, "ignored", "unknown option %q for an address", o.s)
@@ -151,6 +163,7 @@ func (p *parser) address(l *line, kw string, static bool) (Address, bool) {
 			}
 			if v, ok := val(); ok {
 				a.TrackGroup = v.s
+				p.notice(o.pos, kw, "not applied", "track_group on a static address is not implemented by vigil: %s is installed whatever the group's state", toks[0].s)
 			}
 		case "use_vmac":
 			if static {
@@ -158,6 +171,7 @@ func (p *parser) address(l *line, kw string, static bool) (Address, bool) {
 				continue
 			}
 			a.UseVMAC = true
+			p.notice(o.pos, kw, "not applied", "use_vmac on an address is not implemented by vigil: %s goes on the interface without a VMAC", toks[0].s)
 		default:
 			p.warn(o.pos, kw, "ignored", "unknown option %q for an address", o.s)
 		}
@@ -298,32 +312,62 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 			}
 			r.Scope = v.s
 		case "protocol", "proto":
-			v, ok := next()
+			n, w, ok := routeArg(p, toks, &i, o, kw, parseProto)
 			if !ok {
 				return r, false
 			}
-			r.Proto = v.s
+			r.Proto, r.Protocol = w, n
 		case "onlink":
 			r.OnLink = true
-		case "mtu":
+		case "mtu", "advmss", "window", "rtt", "rttvar", "ssthresh", "cwnd", "hoplimit", "reordering",
+			"initcwnd", "initrwnd", "rto_min", "congctl":
+			if !p.routeMetric(&r, toks, &i, o, kw) {
+				return r, false
+			}
+		case "quickack", "fastopen_no_cookie":
 			v, ok := next()
 			if !ok {
 				return r, false
 			}
-			if v.s == "lock" {
-				r.Extra = append(r.Extra, "mtu", "lock")
-				if v, ok = next(); !ok {
-					return r, false
-				}
-				r.Extra = append(r.Extra, v.s)
-				continue
-			}
-			n, err := strconv.ParseUint(v.s, 10, 32)
-			if err != nil {
-				p.warn(v.pos, kw, "route skipped", "invalid mtu %q", v.s)
+			if v.s != "0" && v.s != "1" {
+				p.warn(v.pos, kw, "route skipped", "%s must be 0 or 1, not %q", o.s, v.s)
 				return r, false
 			}
-			r.MTU = int(n)
+			r.Extra = append(r.Extra, o.s, v.s)
+			if o.s == "quickack" {
+				r.Metrics.QuickACK = int(v.s[0] - '0')
+			} else {
+				r.Metrics.FastOpenNoCookie = int(v.s[0] - '0')
+			}
+		case "features":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			n, err := strconv.ParseUint(v.s, 0, 32)
+			switch {
+			case v.s == "ecn":
+				n = 1 // RTAX_FEATURE_ECN
+			case err != nil:
+				p.warn(v.pos, kw, "route skipped", "invalid route features %q", v.s)
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, v.s)
+			r.Metrics.Features |= int(n)
+		case "tos", "dsfield":
+			n, w, ok := routeArg(p, toks, &i, o, kw, parseDSField)
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, w)
+			r.Tos = n
+		case "realms":
+			n, w, ok := routeArg(p, toks, &i, o, kw, parseRealms)
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, w)
+			r.Realm = n
 		case "no_track":
 			r.NoTrack = true
 		case "track_group":
@@ -336,6 +380,7 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 				return r, false
 			}
 			r.Extra = append(r.Extra, "track_group", v.s)
+			p.notice(o.pos, kw, "not applied", "track_group on a static route is not implemented by vigil")
 		case "or":
 			p.warn(o.pos, kw, "kept as an extra option", "\"or\" for routes is deprecated; use \"nexthop\"")
 			v, ok := next()
@@ -343,14 +388,15 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 				return r, false
 			}
 			r.Extra = append(r.Extra, "or", v.s)
+			p.notice(o.pos, kw, "not applied", "route option \"or\" is not implemented by vigil: the route is installed without this gateway")
 		case "nexthop":
 			// nexthop specs run to the end of the line
 			r.Extra = append(r.Extra, words(toks[i:])...)
-			p.notice(o.pos, kw, "installed as written but not modelled", "nexthop lists are not modelled by vigil")
+			if !p.nextHops(&r, toks[i:], kw) {
+				return r, false
+			}
 			i = len(toks)
-		case "tos", "dsfield", "expires", "hoplimit", "advmss", "rtt", "rttvar", "reordering", "window", "cwnd",
-			"ssthresh", "realms", "rto_min", "initcwnd", "initrwnd", "features", "quickack", "congctl", "pref",
-			"ttl-propagate", "from", "encap", "vrf", "as":
+		case "pref", "expires", "ttl-propagate", "from", "encap", "vrf", "as":
 			v, ok := next()
 			if !ok {
 				return r, false
@@ -361,8 +407,10 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 				r.Extra = append(r.Extra, words(toks[i+1:])...)
 				i = len(toks)
 			}
-		case "fastopen_no_cookie", "add", "prepend", "append":
+			p.notice(o.pos, kw, "not applied", "route option %s is not implemented by vigil: the route is installed without it", o.s)
+		case "add", "prepend", "append":
 			r.Extra = append(r.Extra, o.s)
+			p.notice(o.pos, kw, "not applied", "route option %s is not implemented by vigil: the route is added as a new route", o.s)
 		default:
 			j := i
 			if o.s == "to" {
@@ -417,10 +465,10 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 		return r, false
 	}
 	if !r.NoTrack {
-		if r.Proto != "" && r.Proto != "keepalived" && r.Proto != "18" {
+		if r.Proto != "" && r.Protocol != 18 {
 			p.warn(l.pos(), kw, "protocol reset", "a tracked route must use protocol keepalived")
 		}
-		r.Proto = ""
+		r.Proto, r.Protocol = "", 0
 		if r.Dev == "" {
 			p.warn(dstTok.pos, kw, "not tracked", "cannot track route %s with no interface specified", r.Dst)
 			r.NoTrack = true
@@ -535,15 +583,57 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 			fam = 6
 		case "inet":
 			fam = 4
-		case "not", "l3mdev":
+		case "not":
 			r.Extra = append(r.Extra, o.s)
-		case "tos", "dsfield", "realms", "goto", "uidrange", "ip_proto", "ipproto", "sport", "dport", "protocol",
-			"suppress_prefixlength", "suppress_ifgroup", "tun_id", "type", "nat", "map-to":
+			r.Not = true
+		case "l3mdev":
+			r.Extra = append(r.Extra, o.s)
+			p.notice(o.pos, kw, "rule skipped", "rule option l3mdev is not implemented by vigil")
+			return r, false
+		case "tun_id":
 			v, ok := next()
 			if !ok {
 				return r, false
 			}
 			r.Extra = append(r.Extra, o.s, v.s)
+			// netlink.Rule sends FRA_TUN_ID in 4 bytes where the kernel
+			// wants 8, and installing the rule without it would match
+			// every packet.
+			p.notice(o.pos, kw, "rule skipped", "rule option tun_id is not implemented by vigil")
+			return r, false
+		case "nat", "map-to":
+			if _, ok := next(); !ok {
+				return r, false
+			}
+			p.notice(o.pos, kw, "rule skipped", "rule option %s is not implemented by vigil (nor by current kernels)", o.s)
+			return r, false
+		case "type":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, v.s)
+			switch v.s {
+			case "unicast":
+			case "blackhole", "unreachable", "prohibit", "nop":
+				r.Type = v.s
+			case "nat":
+				p.notice(v.pos, kw, "rule skipped", "rule type nat is not implemented by vigil (nor by current kernels)")
+				return r, false
+			default:
+				p.warn(v.pos, kw, "rule skipped", "invalid rule type %q", v.s)
+				return r, false
+			}
+		case "tos", "dsfield", "realms", "goto", "uidrange", "ip_proto", "ipproto", "sport", "dport", "protocol",
+			"suppress_prefixlength", "suppress_ifgroup":
+			v, ok := next()
+			if !ok {
+				return r, false
+			}
+			r.Extra = append(r.Extra, o.s, v.s)
+			if !p.ruleOption(&r, o.s, v, kw) {
+				return r, false
+			}
 		default:
 			p.warn(o.pos, kw, "rule skipped", "unknown rule option %q", o.s)
 			return r, false
@@ -551,6 +641,22 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 	}
 	if fam == 6 {
 		r.IPv6 = true
+	}
+	action := "goto"
+	if r.Type != "" {
+		action = r.Type
+		if r.Goto != 0 {
+			p.warn(l.pos(), kw, "goto ignored", "a %s rule jumps nowhere", action)
+			r.Goto = 0
+		}
+	}
+	if (r.Goto != 0 || r.Type != "") && r.Table != 0 {
+		p.warn(l.pos(), kw, "table ignored", "a %s rule looks up no table", action)
+		r.Table = 0
+	}
+	if (r.Goto != 0 || r.Type != "") && (r.HasSuppressPrefixLen || r.HasSuppressIfGroup) {
+		p.warn(l.pos(), kw, "suppress ignored", "suppress_prefixlength and suppress_ifgroup need a table lookup, not %s", action)
+		r.HasSuppressPrefixLen, r.HasSuppressIfGroup = false, false
 	}
 	if !hasPref {
 		r.Preference = *autoPref

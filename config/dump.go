@@ -564,6 +564,9 @@ func (d *dumper) address(a Address) {
 	if a.TrackGroup != "" {
 		w = append(w, "track_group", quote(a.TrackGroup))
 	}
+	if a.PreferredLft != nil {
+		w = append(w, "preferred_lft", itoa(*a.PreferredLft))
+	}
 	d.line(w...)
 }
 

@@ -222,7 +222,7 @@ func instanceBlock() *block {
 		})).notImpl(),
 		kw("check_unicast_src", P2, "check_unicast_src", "vrrp_check_unicast_src", "", inst(func(p *parser, x *Instance, l *line) { x.CheckUnicastSrc = true })),
 		kw("native_ipv6", P2, "native_ipv6", "from the VIPs", "", inst(func(p *parser, x *Instance, l *line) { x.IPv6 = true })).deprecatedQuiet(),
-		valueKw("virtual_ipaddress", P0, "virtual_ipaddress { ADDR[/LEN] [brd A|+|-] [dev IF] [scope S] [label L] ... }", inst2, func(p *parser, n any, l *line) {
+		valueKw("virtual_ipaddress", P0, "virtual_ipaddress { ADDR[/LEN] [brd A|+|-] [dev IF] [scope S] [label L] [peer P] [home] [-nodad] [mngtmpaddr] [noprefixroute] [autojoin] [preferred_lft N|forever] [no_track] [use_vmac (notice: not implemented)] }", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			if a, ok := p.address(l, "virtual_ipaddress", false); ok {
 				x.VIPs = append(x.VIPs, a)
@@ -234,13 +234,13 @@ func instanceBlock() *block {
 				x.ExcludedVIPs = append(x.ExcludedVIPs, a)
 			}
 		}),
-		valueKw("virtual_routes", P1, "virtual_routes { ROUTE ... }", inst2, func(p *parser, n any, l *line) {
+		valueKw("virtual_routes", P1, "virtual_routes { ROUTE ... } (ip route options: proto, tos, realms, metrics and nexthop are installed; pref, expires, encap, vrf, as, from, ttl-propagate and lock other than on mtu or rto_min draw a notice)", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			if r, ok := p.route(l, "virtual_routes", false); ok {
 				x.Routes = append(x.Routes, r)
 			}
 		}),
-		valueKw("virtual_rules", P2, "virtual_rules { RULE ... }", inst2, func(p *parser, n any, l *line) {
+		valueKw("virtual_rules", P2, "virtual_rules { RULE ... } (ip rule selectors, goto and suppress_* are installed; type blackhole, unreachable, prohibit and nop are installed; l3mdev, nat, map-to and tun_id draw a notice and skip the rule)", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			if r, ok := p.rule(l, "virtual_rules", &p.autoPref); ok {
 				x.Rules = append(x.Rules, r)
@@ -274,7 +274,7 @@ func instanceBlock() *block {
 				delete(x.set, "unicast_ttl")
 			}
 		})).notImpl(),
-		valueKw("unicast_peer", P1, "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }", inst2, func(p *parser, n any, l *line) {
+		valueKw("unicast_peer", P1, "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... } (adverts from ADDR outside the TTL range are dropped, counted as ttl)", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			a, ok := parseIP(l.toks[0].s)
 			if !ok {
@@ -349,7 +349,7 @@ func instanceBlock() *block {
 				delete(x.set, "garp_lower_prio_repeat")
 			}
 		})),
-		blockKw("authentication", P0, "authentication { auth_type PASS|AH; auth_pass STRING }", func(p *parser, n any, l *line) any {
+		blockKw("authentication", P0, "authentication { auth_type PASS|AH; auth_pass STRING } (AH: a warning, adverts carry no authentication)", func(p *parser, n any, l *line) any {
 			x := n.(*Instance)
 			x.set["authentication"] = l.pos()
 			if x.Auth == nil {
@@ -357,7 +357,7 @@ func instanceBlock() *block {
 			}
 			return x
 		}, newBlock("authentication",
-			kw("auth_type", P0, "auth_type PASS|AH", "none", "", inst(func(p *parser, x *Instance, l *line) {
+			kw("auth_type", P0, "auth_type PASS|AH (AH is not implemented: a warning, and adverts are sent without authentication)", "none", "", inst(func(p *parser, x *Instance, l *line) {
 				t, ok := p.arg(l, 1)
 				if !ok {
 					return
@@ -729,19 +729,19 @@ func addVRRPTop(top *block) {
 			c.SyncGroups = append(c.SyncGroups, s)
 			return s
 		}, syncGroupBlock()),
-		valueKw("static_ipaddress", P2, "static_ipaddress { ADDRESS ... }", ret, func(p *parser, n any, l *line) {
+		valueKw("static_ipaddress", P2, "static_ipaddress { ADDRESS ... } (options as virtual_ipaddress; track_group draws a notice)", ret, func(p *parser, n any, l *line) {
 			c := n.(*Config)
 			if a, ok := p.address(l, "static_ipaddress", true); ok {
 				c.StaticAddresses = append(c.StaticAddresses, a)
 			}
 		}),
-		valueKw("static_routes", P2, "static_routes { ROUTE ... }", ret, func(p *parser, n any, l *line) {
+		valueKw("static_routes", P2, "static_routes { ROUTE ... } (options as virtual_routes; track_group draws a notice)", ret, func(p *parser, n any, l *line) {
 			c := n.(*Config)
 			if r, ok := p.route(l, "static_routes", true); ok {
 				c.StaticRoutes = append(c.StaticRoutes, r)
 			}
 		}),
-		valueKw("static_rules", P2, "static_rules { RULE ... }", ret, func(p *parser, n any, l *line) {
+		valueKw("static_rules", P2, "static_rules { RULE ... } (options as virtual_rules)", ret, func(p *parser, n any, l *line) {
 			c := n.(*Config)
 			if r, ok := p.rule(l, "static_rules", &p.autoPref); ok {
 				c.StaticRules = append(c.StaticRules, r)

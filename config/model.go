@@ -214,6 +214,9 @@ type Address struct {
 	MngTmpAddr    bool
 	AutoJoin      bool
 	TrackGroup    string // static_ipaddress only
+	// PreferredLft is the preferred lifetime in seconds (preferred_lft N);
+	// nil means forever. 0 deprecates the address as a source.
+	PreferredLft *int
 }
 
 // Route is one line of virtual_routes or static_routes.
@@ -231,9 +234,51 @@ type Route struct {
 	OnLink  bool
 	NoTrack bool
 	MTU     int
-	// Extra keeps the route options that vigil does not model, in order, as
-	// "key value" words, so that Dump prints them back.
+	// Protocol is Proto resolved to its number (rt_protos names); 0 when
+	// not given or the route is tracked (keepalived's 18 is then used).
+	Protocol int
+	Tos      int    // tos / dsfield
+	Realm    uint32 // realms FROM/TO: FROM<<16 | TO
+	// Metrics are the RTAX_* options, in the units `ip route add` sends.
+	Metrics RouteMetrics
+	// NextHops are the paths of a multipath route (nexthop ...).
+	NextHops []NextHop
+	// Extra keeps the words of the options not listed above, in order, so that
+	// Dump prints them back; those vigil applies are also resolved into
+	// the fields above, the others drew a notice.
 	Extra []string
+}
+
+// RouteMetrics are a route's RTAX_* metrics in the kernel's units (rtt in
+// 1/8 ms, rttvar in 1/4 ms, rto_min in ms, as `ip route add` sends them).
+// Its fields are vip.RouteMetrics's, so that one converts to the other.
+type RouteMetrics struct {
+	MTU              int
+	MTULock          bool
+	AdvMSS           int
+	Window           int
+	RTT              int
+	RTTVar           int
+	Ssthresh         int
+	Cwnd             int
+	Hoplimit         int
+	Reordering       int
+	InitCwnd         int
+	InitRwnd         int
+	RTOMin           int
+	RTOMinLock       bool
+	QuickACK         int
+	Features         int
+	Congctl          string
+	FastOpenNoCookie int
+}
+
+// NextHop is one "nexthop via A dev I weight W [onlink]" of a route.
+type NextHop struct {
+	Via    netip.Addr
+	Dev    string
+	Weight int // 0 when not given (1)
+	OnLink bool
 }
 
 // Rule is one line of virtual_rules or static_rules.
@@ -248,7 +293,23 @@ type Rule struct {
 	HasFWMask  bool
 	NoTrack    bool
 	IPv6       bool
-	Extra      []string
+	// The selectors and actions below are resolved from the words kept in
+	// Extra (which Dump prints back).
+	Not                  bool
+	Goto                 int
+	Type                 string // blackhole, unreachable, prohibit, nop; "" looks up Table
+	Tos                  uint8
+	Realm                uint32
+	IPProto              int
+	Sport, Dport         [2]uint16 // inclusive range; zero is any
+	UIDRange             [2]uint32
+	HasUIDRange          bool
+	SuppressPrefixLen    int
+	HasSuppressPrefixLen bool
+	SuppressIfGroup      int
+	HasSuppressIfGroup   bool
+	Protocol             uint8
+	Extra                []string
 }
 
 // UnicastPeer is one line of unicast_peer.

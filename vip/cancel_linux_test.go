@@ -3,6 +3,7 @@ package vip_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/vigil-ha/vigil/vip"
@@ -32,7 +33,7 @@ func TestCancelledAndClosed(t *testing.T) {
 		t.Fatalf("AddRoutes on a cancelled context: %v, want a RouteError naming every route", err)
 	}
 	for i, f := range re.Failed {
-		if f.Route != routes[i] || f.Retry || !errors.Is(f.Err, context.Canceled) {
+		if !reflect.DeepEqual(f.Route, routes[i]) || f.Retry || !errors.Is(f.Err, context.Canceled) {
 			t.Errorf("failed route %d: %+v, want %v with context.Canceled, no retry", i, f, routes[i])
 		}
 	}

@@ -11,7 +11,11 @@
 //     of lifetimes or flags), removing one that is absent is not an error.
 //     IPv6 virtual addresses always carry IFA_F_NODAD, as keepalived's do
 //     (RFC 4862 §5.4 duplicate address detection would otherwise delay them and
-//     VRRP already guarantees a single owner).
+//     VRRP already guarantees a single owner). Addresses carry the iproute2
+//     flags home, mngtmpaddr, autojoin and noprefixroute; routes their
+//     protocol, TOS, realms, RTA_METRICS values and multipath nexthops; rules
+//     their selectors (not, tos, realms, ipproto, ports, uid range),
+//     suppress_* and goto, as `ip` would send them.
 //   - [Announcer]: one gratuitous ARP (RFC 5227 §3 / RFC 826 request form:
 //     sender IP = target IP = the VIP, target hardware address all-ones,
 //     broadcast) per IPv4 address, and one unsolicited Neighbor Advertisement

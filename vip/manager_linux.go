@@ -199,6 +199,15 @@ func toNetlinkAddr(a Address, linkIndex int) (*netlink.Addr, error) {
 	if a.NoPrefixRoute {
 		n.Flags |= unix.IFA_F_NOPREFIXROUTE
 	}
+	if a.Home {
+		n.Flags |= unix.IFA_F_HOMEADDRESS
+	}
+	if a.MngTmpAddr {
+		n.Flags |= unix.IFA_F_MANAGETEMPADDR
+	}
+	if a.AutoJoin {
+		n.Flags |= unix.IFA_F_MCAUTOJOIN
+	}
 	if a.PreferredLft != nil {
 		n.PreferedLft = *a.PreferredLft
 		n.ValidLft = math.MaxUint32 // INFINITY_LIFE_TIME

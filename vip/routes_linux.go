@@ -41,7 +41,13 @@ func resolveRoute(c *linkCache, r Route) (wantRoute, error) {
 		Type:     typ,
 		Family:   w.family,
 		Protocol: rtprotKeepalived,
+		Tos:      r.Tos,
+		Realm:    int(r.Realm),
 	}
+	if r.Protocol != 0 {
+		w.nl.Protocol = netlink.RouteProtocol(r.Protocol)
+	}
+	setMetrics(&w.nl, r.Metrics)
 	if w.nl.Table == 0 {
 		w.nl.Table = unix.RT_TABLE_MAIN
 	}
@@ -51,7 +57,7 @@ func resolveRoute(c *linkCache, r Route) (wantRoute, error) {
 	if r.Scope != "" {
 		s, _ := ParseScope(r.Scope) // validated
 		w.nl.Scope = netlink.Scope(s)
-	} else if typ == rtnUnicast && !r.Via.IsValid() {
+	} else if typ == rtnUnicast && !r.Via.IsValid() && len(r.NextHops) == 0 {
 		w.nl.Scope = netlink.SCOPE_LINK // what `ip route add` picks
 	}
 	if r.Via.IsValid() {
@@ -70,7 +76,47 @@ func resolveRoute(c *linkCache, r Route) (wantRoute, error) {
 		}
 		w.nl.LinkIndex = l.Attrs().Index
 	}
+	for _, h := range r.NextHops {
+		nh := &netlink.NexthopInfo{Hops: max(h.Weight, 1) - 1}
+		if h.Via.IsValid() {
+			nh.Gw = h.Via.AsSlice()
+		}
+		if h.OnLink {
+			nh.Flags |= int(netlink.FLAG_ONLINK)
+		}
+		if h.Dev != "" {
+			l, err := c.link(h.Dev)
+			if err != nil {
+				return wantRoute{}, err
+			}
+			nh.LinkIndex = l.Attrs().Index
+		}
+		w.nl.MultiPath = append(w.nl.MultiPath, nh)
+	}
 	return w, nil
+}
+
+// setMetrics copies m into the RTA_METRICS fields of n.
+func setMetrics(n *netlink.Route, m RouteMetrics) {
+	n.MTU, n.MTULock = m.MTU, m.MTULock
+	n.AdvMSS, n.Window = m.AdvMSS, m.Window
+	n.Rtt, n.RttVar = m.RTT, m.RTTVar
+	n.Ssthresh, n.Cwnd = m.Ssthresh, m.Cwnd
+	n.Hoplimit, n.Reordering = m.Hoplimit, m.Reordering
+	n.InitCwnd, n.InitRwnd = m.InitCwnd, m.InitRwnd
+	n.RtoMin, n.RtoMinLock = m.RTOMin, m.RTOMinLock
+	n.QuickACK, n.Features = m.QuickACK, m.Features
+	n.Congctl, n.FastOpenNoCookie = m.Congctl, m.FastOpenNoCookie
+}
+
+// sameHops reports whether the kernel's nexthops k are want, in order
+// (the kernel keeps the order they were given in).
+func sameHops(k, want []*netlink.NexthopInfo) bool {
+	return slices.EqualFunc(k, want, func(a, b *netlink.NexthopInfo) bool {
+		return ipOf(a.Gw) == ipOf(b.Gw) && a.Hops == b.Hops &&
+			(b.LinkIndex == 0 || a.LinkIndex == b.LinkIndex) &&
+			(b.Flags&int(netlink.FLAG_ONLINK) == 0 || a.Flags&int(netlink.FLAG_ONLINK) != 0)
+	})
 }
 
 // matches reports whether the kernel route k is w.
@@ -87,6 +133,8 @@ func (w wantRoute) matches(k netlink.Route) bool {
 		k.Table != w.nl.Table,
 		k.Priority != w.nl.Priority,
 		k.Type != w.nl.Type,
+		k.Tos != w.nl.Tos,
+		!sameHops(k.MultiPath, w.nl.MultiPath),
 		ipOf(k.Gw) != w.r.Via,
 		ipOf(k.Src) != w.r.Src,
 		w.nl.LinkIndex != 0 && k.LinkIndex != w.nl.LinkIndex,
@@ -121,8 +169,10 @@ func retryable(err error) bool {
 }
 
 // AddRoutes adds each route the kernel does not hold yet (same destination,
-// table, metric, type, gateway, source, device and, for IPv4, scope). Routes
-// are tagged with protocol 18 ("keepalived"). A route whose key is taken by
+// table, metric, type, TOS, gateway, source, device, nexthops and, for
+// IPv4, scope). Routes are tagged with protocol 18 ("keepalived") unless
+// Route.Protocol names another; metrics and realms are sent as given but
+// are not part of the comparison. A route whose key is taken by
 // another route is reported as ErrConflict and the other route is left
 // alone. Failures come back as a *RouteError; those with Retry set failed
 // because their interface, source VIP or gateway subnet is missing, and

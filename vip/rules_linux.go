@@ -39,20 +39,83 @@ func (r Rule) toNetlinkRule() *netlink.Rule {
 		m := r.mask()
 		n.Mask = &m
 	}
+	n.Invert = r.Not
+	if r.Goto != 0 {
+		n.Goto = r.Goto
+	}
+	if act := r.action(); act != frActToTable && act != frActGoto {
+		n.Type = uint8(act)
+	}
+	n.Tos = uint(r.Tos)
+	if r.Realm != 0 {
+		n.Flow = int(r.Realm)
+	}
+	n.IPProto = r.IPProto
+	if r.Sport != (PortRange{}) {
+		n.Sport = netlink.NewRulePortRange(r.Sport.Start, r.Sport.End)
+	}
+	if r.Dport != (PortRange{}) {
+		n.Dport = netlink.NewRulePortRange(r.Dport.Start, r.Dport.End)
+	}
+	if r.HasUIDRange {
+		n.UIDRange = netlink.NewRuleUIDRange(r.UIDRange.Start, r.UIDRange.End)
+	}
+	if r.HasSuppressPrefixLen {
+		n.SuppressPrefixlen = r.SuppressPrefixLen
+	}
+	if r.HasSuppressIfGroup {
+		n.SuppressIfgroup = r.SuppressIfGroup
+	}
+	n.Protocol = r.Protocol
 	return n
 }
 
-// matches reports whether the kernel rule k is r.
+// optional normalises a kernel rule attribute that is -1 when unset
+// (which may arrive as 0xffffffff): it reports the value and whether it
+// is set.
+func optional(v int) (int, bool) {
+	if v < 0 || v == 0xffffffff {
+		return 0, false
+	}
+	return v, true
+}
+
+func portRange(p *netlink.RulePortRange) PortRange {
+	if p == nil {
+		return PortRange{}
+	}
+	return PortRange{p.Start, p.End}
+}
+
+// matches reports whether the kernel rule k is r. netlink's rule dump
+// leaves Type 0 (it does not read the action back), so a blackhole rule and
+// an unreachable one with the same selectors and priority look alike here;
+// Table and Goto still tell a lookup, a goto and the other actions apart.
 func (r Rule) matches(k netlink.Rule) bool {
 	kmask := uint32(0)
 	if k.Mask != nil {
 		kmask = *k.Mask
 	}
+	kgoto, _ := optional(k.Goto)
+	kflow, _ := optional(k.Flow)
+	spl, hasSPL := optional(k.SuppressPrefixlen)
+	sig, hasSIG := optional(k.SuppressIfgroup)
+	kuid, hasUID := UIDRange{}, k.UIDRange != nil
+	if hasUID {
+		kuid = UIDRange{k.UIDRange.Start, k.UIDRange.End}
+	}
+	wantType := uint8(r.action())
 	return prefixOf(k.Src) == r.From && prefixOf(k.Dst) == r.To &&
 		k.Table == r.Table && (r.Priority == 0 || k.Priority == r.Priority) &&
 		k.IifName == r.IIF && k.OifName == r.OIF &&
 		k.Mark == r.FwMark && kmask == r.mask() &&
-		!k.Invert && k.Goto <= 0 && (k.Type == 0 || k.Type == unix.FR_ACT_TO_TBL)
+		k.Invert == r.Not && kgoto == r.Goto && (k.Type == 0 || k.Type == wantType) &&
+		k.Tos == uint(r.Tos) && uint32(kflow) == r.Realm && k.IPProto == r.IPProto &&
+		portRange(k.Sport) == r.Sport && portRange(k.Dport) == r.Dport &&
+		hasUID == r.HasUIDRange && kuid == r.UIDRange &&
+		hasSPL == r.HasSuppressPrefixLen && spl == r.SuppressPrefixLen &&
+		hasSIG == r.HasSuppressIfGroup && sig == r.SuppressIfGroup &&
+		k.TunID == 0 && (r.Protocol == 0 || k.Protocol == r.Protocol)
 }
 
 func (c *linkCache) findRule(r Rule) (netlink.Rule, bool, error) {

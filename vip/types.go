@@ -55,6 +55,15 @@ type Address struct {
 	// NoPrefixRoute sets IFA_F_NOPREFIXROUTE: the kernel adds no prefix
 	// route for the address.
 	NoPrefixRoute bool
+	// Home sets IFA_F_HOMEADDRESS (`ip addr add ... home`): the address
+	// is a Mobile IPv6 home address.
+	Home bool
+	// MngTmpAddr sets IFA_F_MANAGETEMPADDR (`mngtmpaddr`): the kernel
+	// derives IPv6 privacy (temporary) addresses from the prefix.
+	MngTmpAddr bool
+	// AutoJoin sets IFA_F_MCAUTOJOIN (`autojoin`): for a multicast
+	// address, the kernel joins the group on the interface.
+	AutoJoin bool
 	// PreferredLft, when set, is the preferred lifetime in seconds;
 	// 0 marks the address deprecated so that it is never chosen as a
 	// source address (keepalived's "preferred_lft 0"). The valid
@@ -212,6 +221,53 @@ type Route struct {
 	// OnLink sets RTNH_F_ONLINK: the gateway is on the link even if no
 	// prefix says so.
 	OnLink bool
+	// Protocol is the route's rtm_protocol (`proto`); 0 means 18
+	// ("keepalived"), which vip tags its routes with by default.
+	Protocol int
+	// Tos is the TOS / DS field the route selects (`tos`, `dsfield`),
+	// part of an IPv4 route's identity.
+	Tos int
+	// Realm is RTA_FLOW (`realms FROM/TO`): FROM<<16 | TO.
+	Realm uint32
+	// Metrics are the RTAX_* values (`mtu`, `advmss`, `rtt`, ...).
+	Metrics RouteMetrics
+	// NextHops, when set, make a multipath route (`nexthop via A dev I
+	// weight W ...`); Via and Dev are then empty.
+	NextHops []NextHop
+}
+
+// NextHop is one path of a multipath route.
+type NextHop struct {
+	Via    netip.Addr
+	Dev    string
+	Weight int // 1-256; 0 means 1
+	OnLink bool
+}
+
+// RouteMetrics are a route's RTAX_* metrics, in the kernel's units: the
+// values `ip route add` sends (RTT in 1/8 ms, RTTVar in 1/4 ms, RTOMin in
+// ms when given with a unit). Zero means not set.
+type RouteMetrics struct {
+	MTU        int
+	MTULock    bool // `mtu lock N`: path MTU discovery does not change it
+	AdvMSS     int
+	Window     int
+	RTT        int
+	RTTVar     int
+	Ssthresh   int
+	Cwnd       int
+	Hoplimit   int
+	Reordering int
+	InitCwnd   int
+	InitRwnd   int
+	RTOMin     int
+	RTOMinLock bool
+	QuickACK   int
+	// Features is RTAX_FEATURES; `features ecn` is 1.
+	Features int
+	// Congctl is the TCP congestion control algorithm (RTAX_CC_ALGO).
+	Congctl          string
+	FastOpenNoCookie int
 }
 
 // String renders the route the way `ip route` would take it.
@@ -241,6 +297,27 @@ func (r Route) String() string {
 	}
 	if r.OnLink {
 		b.WriteString(" onlink")
+	}
+	if r.Protocol != 0 {
+		b.WriteString(" proto " + strconv.Itoa(r.Protocol))
+	}
+	if r.Tos != 0 {
+		fmt.Fprintf(&b, " tos %#x", r.Tos)
+	}
+	for _, h := range r.NextHops {
+		b.WriteString(" nexthop")
+		if h.Via.IsValid() {
+			b.WriteString(" via " + h.Via.String())
+		}
+		if h.Dev != "" {
+			b.WriteString(" dev " + h.Dev)
+		}
+		if h.Weight > 1 {
+			b.WriteString(" weight " + strconv.Itoa(h.Weight))
+		}
+		if h.OnLink {
+			b.WriteString(" onlink")
+		}
 	}
 	return b.String()
 }
@@ -294,11 +371,28 @@ func (r Route) validate() (typ int, err error) {
 	if typ, err = routeType(r.Type); err != nil {
 		return 0, err
 	}
-	if typ != rtnUnicast && (r.Via.IsValid() || r.Dev != "") {
-		return 0, fmt.Errorf("%w: %s route takes no via or dev", ErrInvalid, r.Type)
+	if typ != rtnUnicast && (r.Via.IsValid() || r.Dev != "" || len(r.NextHops) > 0) {
+		return 0, fmt.Errorf("%w: %s route takes no via, dev or nexthop", ErrInvalid, r.Type)
 	}
-	if typ == rtnUnicast && r.Dev == "" && !r.Via.IsValid() {
-		return 0, fmt.Errorf("%w: unicast route needs via or dev", ErrInvalid)
+	if len(r.NextHops) > 0 && (r.Via.IsValid() || r.Dev != "") {
+		return 0, fmt.Errorf("%w: a multipath route takes via and dev in its nexthops only", ErrInvalid)
+	}
+	if typ == rtnUnicast && r.Dev == "" && !r.Via.IsValid() && len(r.NextHops) == 0 {
+		return 0, fmt.Errorf("%w: unicast route needs via, dev or nexthop", ErrInvalid)
+	}
+	for _, h := range r.NextHops {
+		if h.Via.IsValid() && h.Via.Is4() != is4 {
+			return 0, fmt.Errorf("%w: nexthop %s is another address family than %s", ErrInvalid, h.Via, r.Dst)
+		}
+		if !h.Via.IsValid() && h.Dev == "" {
+			return 0, fmt.Errorf("%w: nexthop needs via or dev", ErrInvalid)
+		}
+		if h.Weight < 0 || h.Weight > 256 {
+			return 0, fmt.Errorf("%w: nexthop weight %d", ErrInvalid, h.Weight)
+		}
+	}
+	if r.Protocol < 0 || r.Protocol > 255 || r.Tos < 0 || r.Tos > 255 {
+		return 0, fmt.Errorf("%w: protocol %d or tos %d out of range", ErrInvalid, r.Protocol, r.Tos)
 	}
 	if r.Table < 0 || r.Metric < 0 {
 		return 0, fmt.Errorf("%w: negative table or metric", ErrInvalid)

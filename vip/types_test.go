@@ -3,6 +3,7 @@ package vip
 import (
 	"errors"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -97,8 +98,8 @@ func TestRouteValidate(t *testing.T) {
 		{Route{Dst: p("203.0.113.0/24"), Type: "unreachable"}, rtnUnreachable, ""},
 		{Route{Dst: p("203.0.113.0/24"), Type: "prohibit"}, rtnProhibit, ""},
 		{Route{Dst: p("203.0.113.0/24"), Type: "throw", Table: 100}, rtnThrow, ""},
-		{Route{Dst: p("203.0.113.0/24"), Type: "blackhole", Dev: "eth0"}, 0, "no via or dev"},
-		{Route{Dst: p("203.0.113.0/24")}, 0, "needs via or dev"},
+		{Route{Dst: p("203.0.113.0/24"), Type: "blackhole", Dev: "eth0"}, 0, "no via, dev or nexthop"},
+		{Route{Dst: p("203.0.113.0/24")}, 0, "needs via, dev or nexthop"},
 		{Route{Dst: p("203.0.113.1/24"), Dev: "eth0"}, 0, "host bits"},
 		{Route{Dst: p("203.0.113.0/24"), Via: a("2001:db8::1")}, 0, "family"},
 		{Route{Dst: p("203.0.113.0/24"), Dev: "eth0", Type: "nat"}, 0, "route type"},
@@ -126,10 +127,10 @@ func TestRouteError(t *testing.T) {
 	if !errors.Is(e, ErrNoDevice) || !errors.Is(e, ErrConflict) || errors.Is(e, ErrNoSource) {
 		t.Errorf("errors.Is over RouteError wrong: %v", e)
 	}
-	if got := e.Retryable(); len(got) != 1 || got[0] != r1 {
+	if got := e.Retryable(); len(got) != 1 || !reflect.DeepEqual(got[0], r1) {
 		t.Errorf("Retryable = %v, want [%v]", got, r1)
 	}
-	if got := e.Routes(); len(got) != 2 || got[1] != r2 {
+	if got := e.Routes(); len(got) != 2 || !reflect.DeepEqual(got[1], r2) {
 		t.Errorf("Routes = %v", got)
 	}
 	for _, want := range []string{"2 route(s) failed to add", "198.51.100.0/24 dev eth9", "blackhole 203.0.113.0/24"} {

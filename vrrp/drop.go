@@ -15,7 +15,7 @@ type DropReason uint8
 // Receive verdicts, in the order Accept and Check test them.
 const (
 	DropNone         DropReason = iota // accepted (named "ok" in counters and metrics)
-	DropTTL                            // IPv4 TTL / IPv6 hop limit is not 255 (§7.1: proves the sender is on-link)
+	DropTTL                            // IPv4 TTL / IPv6 hop limit is not 255 (§7.1: proves the sender is on-link), or outside a unicast peer's min_ttl..max_ttl
 	DropVersion                        // version nibble is not 2 or 3, or not the instance's version
 	DropLength                         // length does not match the address count (§7.1: incomplete packet)
 	DropType                           // type is not 1 (advertisement)
@@ -95,9 +95,13 @@ type CheckConfig struct {
 	// Peers are the unicast peers; empty means multicast. A unicast
 	// instance accepts adverts only from its peers, sent to a unicast
 	// address; a multicast instance only adverts sent to a multicast
-	// group. As in keepalived, the TTL is not checked for unicast, whose
-	// peers may be routed.
+	// group. As in keepalived, the TTL of a unicast advert is not held
+	// to 255, as its peers may be routed, only to PeerTTLs.
 	Peers []netip.Addr
+	// PeerTTLs, when not empty, holds for each of Peers (same index) the
+	// TTL / hop limit range its adverts must arrive with (keepalived's
+	// unicast_peer min_ttl and max_ttl); others are DropTTL.
+	PeerTTLs []TTLRange
 
 	// Self is the source address our own adverts carry; adverts from it
 	// are DropOwnPacket. The zero Addr disables this check.
@@ -155,8 +159,14 @@ func Check(p *Packet, raw []byte, m RecvMeta, want CheckConfig) DropReason {
 	if m.Dst.IsMulticast() == unicast {
 		return DropDstMismatch
 	}
-	if unicast && !contains(want.Peers, m.Src) {
-		return DropNotPeer
+	if unicast {
+		i := index(want.Peers, m.Src)
+		if i < 0 {
+			return DropNotPeer
+		}
+		if i < len(want.PeerTTLs) && (m.TTL < want.PeerTTLs[i].Min || m.TTL > want.PeerTTLs[i].Max) {
+			return DropTTL
+		}
 	}
 	if p.Version == 2 {
 		if p.AuthType != want.AuthType {
@@ -180,14 +190,20 @@ func Check(p *Packet, raw []byte, m RecvMeta, want CheckConfig) DropReason {
 	return DropNone
 }
 
-func contains(list []netip.Addr, a netip.Addr) bool {
+// TTLRange is an inclusive range of IPv4 TTLs or IPv6 hop limits.
+type TTLRange struct{ Min, Max int }
+
+func contains(list []netip.Addr, a netip.Addr) bool { return index(list, a) >= 0 }
+
+// index returns the position of a in list, ignoring zones, or -1.
+func index(list []netip.Addr, a netip.Addr) int {
 	a = a.WithZone("")
-	for _, b := range list {
+	for i, b := range list {
 		if b.WithZone("") == a {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // sameAddrs reports whether got and want hold the same addresses in any

@@ -156,6 +156,7 @@ func (inst *instance) buildPackets(local netip.Addr) {
 	}
 	for _, peer := range ic.UnicastPeers {
 		chk.Peers = append(chk.Peers, peer.Addr)
+		chk.PeerTTLs = append(chk.PeerTTLs, vrrp.TTLRange{Min: peer.MinTTL, Max: peer.MaxTTL})
 		inst.dsts = append(inst.dsts, peer.Addr)
 	}
 	if len(inst.dsts) == 0 {
@@ -214,27 +215,46 @@ func vipAddress(a config.Address, dev string) vip.Address {
 		Peer:          a.Peer,
 		NoDAD:         a.NoDAD || a.Prefix.Addr().Is6(),
 		NoPrefixRoute: a.NoPrefixRoute,
+		Home:          a.Home,
+		MngTmpAddr:    a.MngTmpAddr,
+		AutoJoin:      a.AutoJoin,
+		PreferredLft:  a.PreferredLft,
 	}
 }
 
 func vipRoute(r config.Route) vip.Route {
-	return vip.Route{
-		Dst:    r.Dst,
-		Src:    r.Src,
-		Via:    r.Via,
-		Dev:    r.Dev,
-		Table:  r.Table,
-		Metric: r.Metric,
-		Scope:  r.Scope,
-		Type:   r.Type,
-		OnLink: r.OnLink,
+	v := vip.Route{
+		Dst:      r.Dst,
+		Src:      r.Src,
+		Via:      r.Via,
+		Dev:      r.Dev,
+		Table:    r.Table,
+		Metric:   r.Metric,
+		Scope:    r.Scope,
+		Type:     r.Type,
+		OnLink:   r.OnLink,
+		Protocol: r.Protocol,
+		Tos:      r.Tos,
+		Realm:    r.Realm,
+		Metrics:  vip.RouteMetrics(r.Metrics),
 	}
+	for _, h := range r.NextHops {
+		v.NextHops = append(v.NextHops, vip.NextHop(h))
+	}
+	return v
 }
 
 func vipRule(r config.Rule) vip.Rule {
 	return vip.Rule{
 		From: r.From, To: r.To, IPv6: r.IPv6, Table: r.Table, Priority: r.Preference,
 		IIF: r.IIF, OIF: r.OIF, FwMark: r.FWMark, FwMask: r.FWMask,
+		Not: r.Not, Goto: r.Goto, Type: r.Type, Tos: r.Tos, Realm: r.Realm, IPProto: r.IPProto,
+		Sport:    vip.PortRange{Start: r.Sport[0], End: r.Sport[1]},
+		Dport:    vip.PortRange{Start: r.Dport[0], End: r.Dport[1]},
+		UIDRange: vip.UIDRange{Start: r.UIDRange[0], End: r.UIDRange[1]}, HasUIDRange: r.HasUIDRange,
+		SuppressPrefixLen: r.SuppressPrefixLen, HasSuppressPrefixLen: r.HasSuppressPrefixLen,
+		SuppressIfGroup: r.SuppressIfGroup, HasSuppressIfGroup: r.HasSuppressIfGroup,
+		Protocol: r.Protocol,
 	}
 }
 

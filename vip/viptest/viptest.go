@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -211,7 +212,7 @@ func normRoute(r vip.Route) vip.Route {
 		r.Scope = "" // the kernel keeps no scope for IPv6 routes
 	} else if r.Scope == "" || r.Scope == "universe" {
 		r.Scope = "global"
-		if (r.Type == "" || r.Type == "unicast") && !r.Via.IsValid() {
+		if (r.Type == "" || r.Type == "unicast") && !r.Via.IsValid() && len(r.NextHops) == 0 {
 			r.Scope = "link"
 		}
 	}
@@ -281,7 +282,7 @@ func (k *Kernel) routeLocked(ctx context.Context, op string, r vip.Route) error 
 		return fmt.Errorf("interface %q: %w", r.Dev, vip.ErrNoDevice)
 	}
 	n := normRoute(r)
-	i := slices.Index(k.routes, n)
+	i := slices.IndexFunc(k.routes, func(h vip.Route) bool { return reflect.DeepEqual(h, n) })
 	switch {
 	case op == "remove":
 		if i >= 0 {
@@ -316,21 +317,23 @@ func (k *Kernel) PresentRoutes(ctx context.Context, routes []vip.Route) ([]vip.R
 			errs = append(errs, fmt.Errorf("viptest: present route %s: %w", r, err))
 			continue
 		}
-		if slices.Contains(k.routes, normRoute(r)) {
+		if n := normRoute(r); slices.ContainsFunc(k.routes, func(h vip.Route) bool { return reflect.DeepEqual(h, n) }) {
 			out = append(out, r)
 		}
 	}
 	return out, errors.Join(errs...)
 }
 
+// ruleMatch reports whether the held rule h is r: every field alike, but
+// the family (the kernel's lists are per family already), the priority
+// when r leaves it to the kernel, and the mask spelled either way.
 func ruleMatch(h, r vip.Rule) bool {
-	p := r.Priority
-	if p == 0 {
-		p = h.Priority
+	if r.Priority == 0 {
+		r.Priority = h.Priority
 	}
 	h.IPv6, r.IPv6 = false, false
-	return h.From == r.From && h.To == r.To && h.Table == r.Table && h.Priority == p &&
-		h.IIF == r.IIF && h.OIF == r.OIF && h.FwMark == r.FwMark && ruleMask(h) == ruleMask(r)
+	h.FwMask, r.FwMask = ruleMask(h), ruleMask(r)
+	return h == r
 }
 
 func ruleMask(r vip.Rule) uint32 {
