@@ -318,6 +318,9 @@ func (d *dumper) global(g *Global) {
 	if g.EnableScriptSecurity {
 		d.line("enable_script_security")
 	}
+	if g.LVSFlush {
+		d.line("lvs_flush")
+	}
 	if g.ScriptUser != "" {
 		w := []string{"script_user", quote(g.ScriptUser)}
 		if g.ScriptGroup != "" {

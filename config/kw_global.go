@@ -255,7 +255,7 @@ var globalRaw = []struct {
 	{"max_auto_priority", "[-1..99]"}, {"min_auto_priority_delay", "USECS"},
 	{"smtp_alert_vrrp", "[BOOL]"}, {"smtp_alert_checker", "[BOOL]"}, {"checker_log_all_failures", "[BOOL]"},
 	{"no_email_faults", ""}, {"disable_local_igmp", ""},
-	{"lvs_timeouts", "[tcp S] [tcpfin S] [udp S]"}, {"lvs_flush", ""}, {"lvs_flush_on_stop", "[VS]"}, {"lvs_flush_onstop", "[VS]"},
+	{"lvs_timeouts", "[tcp S] [tcpfin S] [udp S]"}, {"lvs_flush_on_stop", "[VS]"}, {"lvs_flush_onstop", "[VS]"},
 	{"lvs_sync_daemon", "IF [INST] VRRP_INST [id N] [maxlen N] [port N] [ttl N] [group ADDR]"},
 	{"vrrp_min_garp", "[BOOL]"}, {"vrrp_garp_extra_if", "[all] DELAY"}, {"vrrp_vmac_garp_intvl", "[all] DELAY"},
 	{"vrrp_iptables", "[IN [OUT]]"}, {"vrrp_ipsets", "[NAMES...]"},
@@ -290,6 +290,7 @@ func topBlock() *block {
 	for _, r := range globalRaw {
 		g.add(rawKw(r.name, P2, r.name+" "+r.syntax))
 	}
+	g.add(kw("lvs_flush", P2, "lvs_flush", "off", "", gl(func(p *parser, g *Global, l *line) { g.LVSFlush = true })))
 	g.add(legacyKw("lvs_id", "lvs_id STRING (keepalived 1.x; use router_id)"))
 	top := newBlock("top level",
 		blockKw("global_defs", P0, "global_defs { ... }", func(p *parser, n any, l *line) any {

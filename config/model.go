@@ -118,6 +118,10 @@ type Global struct {
 	SMTPHeloName          string
 	SMTPAlert             bool
 
+	// LVSFlush (lvs_flush): empty the whole IPVS table once, at the first
+	// start, before the virtual servers are programmed.
+	LVSFlush bool
+
 	// Extra keeps accepted but unmodelled global_defs keywords.
 	Extra []Raw
 
@@ -386,6 +390,8 @@ type VirtualServer struct {
 	DelayLoop              time.Duration // 60s
 	Scheduler              string        // lb_algo / lvs_sched
 	Method                 string        // lb_kind / lvs_method: NAT, DR, TUN
+	Tunnel                 Tunnel        // lvs_method TUN options, the default for its real servers
+	SchedFlags             []string      // flag-1..3, sh-port, sh-fallback, mh-port, mh-fallback, in file order
 	Protocol               string        // TCP, UDP, SCTP
 	Persistence            time.Duration // 0 = off
 	PersistenceGranularity string
@@ -421,6 +427,7 @@ type RealServer struct {
 	Port             int // resolved: the virtual server's port when not given
 	Weight           int // 1
 	Method           string
+	Tunnel           Tunnel // lvs_method TUN options (inherited with the method)
 	NotifyUp         *Command
 	NotifyDown       *Command
 	UThreshold       int
@@ -438,6 +445,15 @@ type RealServer struct {
 
 	set     map[string]bool
 	portSet bool
+}
+
+// Tunnel holds the options of "lvs_method TUN [type ipip|gue|gre] [port N]
+// [nocsum|csum|remcsum]". The zero value is an ipip tunnel without
+// checksum (keepalived's default).
+type Tunnel struct {
+	Type string // "" (ipip), "ipip", "gue", "gre"
+	Port int    // gue only, required there
+	Csum string // "" (nocsum), "nocsum", "csum", "remcsum"; not for ipip
 }
 
 // Checker is a health checker block inside a real_server, with the
