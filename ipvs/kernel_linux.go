@@ -3,7 +3,9 @@ package ipvs
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os/exec"
+	"syscall"
 
 	cf "github.com/cloudflare/ipvs"
 	"github.com/cloudflare/ipvs/netmask"
@@ -68,6 +70,10 @@ func (k *Kernel) Close() error {
 // Services reads the whole table.
 func (k *Kernel) Services() (Table, error) {
 	svcs, err := k.c.Services()
+	if errors.Is(err, fs.ErrNotExist) {
+		// cloudflare/ipvs reports an empty table as "does not exist".
+		return Table{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ipvs: listing services: %w", err)
 	}
@@ -75,7 +81,7 @@ func (k *Kernel) Services() (Table, error) {
 	for _, s := range svcs {
 		out := fromCF(s.Service)
 		dests, err := k.c.Destinations(s.Service)
-		if err != nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // none: "does not exist"
 			return nil, fmt.Errorf("ipvs: listing destinations of %s: %w", out.Key, err)
 		}
 		for _, d := range dests {
@@ -206,6 +212,10 @@ func (k *Kernel) SetTimeouts(t Timeouts) error {
 func wrap(what string, key ServiceKey, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, syscall.ESRCH) {
+		// The kernel's "no such service".
+		return fmt.Errorf("ipvs: %s %s: %w (%w)", what, key, err, fs.ErrNotExist)
 	}
 	return fmt.Errorf("ipvs: %s %s: %w", what, key, err)
 }
