@@ -290,7 +290,9 @@ func topBlock() *block {
 	for _, r := range globalRaw {
 		g.add(rawKw(r.name, P2, r.name+" "+r.syntax))
 	}
-	g.add(kw("lvs_flush", P2, "lvs_flush", "off", "", gl(func(p *parser, g *Global, l *line) { g.LVSFlush = true })))
+	// lvs_flush is modelled for package ipvs; vigild does not program IPVS
+	// yet, so it stays "not implemented" until the daemon does.
+	g.add(kw("lvs_flush", P2, "lvs_flush", "off", "", gl(func(p *parser, g *Global, l *line) { g.LVSFlush = true })).notImpl())
 	g.add(legacyKw("lvs_id", "lvs_id STRING (keepalived 1.x; use router_id)"))
 	top := newBlock("top level",
 		blockKw("global_defs", P0, "global_defs { ... }", func(p *parser, n any, l *line) any {

@@ -781,7 +781,9 @@ func addLVSTop(top *block) {
 		)),
 	)
 	// vigild does not program IPVS yet: the LVS blocks are parsed, modelled
-	// and dumped, and each one gets a notice saying so.
+	// and dumped, and each one gets a notice saying so. Package ipvs
+	// implements virtual_server and virtual_server_group; these marks go
+	// (for those two) when the daemon drives it.
 	for _, name := range []string{"virtual_server_group", "virtual_server", "SSL"} {
 		top.idx[name].notImpl()
 	}

@@ -46,6 +46,9 @@ type VirtualServer struct {
 
 // Real is a real_server (or the sorry_server) as the policy needs it.
 type Real struct {
+	// Source is the real_server block it came from (nil for the sorry
+	// server).
+	Source *config.RealServer
 	Pos    config.Pos
 	Addr   netip.Addr
 	Port   uint16 // as configured; the port in the kernel depends on the method, see destFor
@@ -72,6 +75,20 @@ type Complaint struct {
 // Error returns "file:line:col: ipvs: msg (fallback)".
 func (c Complaint) Error() string {
 	return c.Pos.String() + ": ipvs: " + c.Msg + " (" + c.Fallback + ")"
+}
+
+// RefOf returns the [RealRef] of a real_server block of the configuration
+// the Spec was built from: how the checker side names the real server it
+// checks.
+func (s *Spec) RefOf(r *config.RealServer) (RealRef, bool) {
+	for i, v := range s.VirtualServers {
+		for j := range v.Real {
+			if v.Real[j].Source == r {
+				return RealRef{VS: i, RS: j}, true
+			}
+		}
+	}
+	return RealRef{}, false
 }
 
 // maxGroupServices bounds the services one virtual_server_group may expand
@@ -229,14 +246,14 @@ func (b *builder) virtualServer(c *config.Config, v *config.VirtualServer, group
 	}
 	if s := v.SorryServer; s != nil {
 		sr := b.real(vs, v, s, v.SorryServerInhibit, false)
-		sr.Weight = 1
+		sr.Weight, sr.Source = 1, nil
 		vs.Sorry = &sr
 	}
 	return vs
 }
 
 func (b *builder) real(vs *VirtualServer, v *config.VirtualServer, r *config.RealServer, inhibit, alpha bool) Real {
-	out := Real{Pos: r.Pos, Addr: r.Addr, Port: uint16(r.Port), Method: methods[r.Method], Weight: r.Weight,
+	out := Real{Source: r, Pos: r.Pos, Addr: r.Addr, Port: uint16(r.Port), Method: methods[r.Method], Weight: r.Weight,
 		UThreshold: uint32(r.UThreshold), LThreshold: uint32(r.LThreshold), Inhibit: inhibit, Alpha: alpha,
 		NotifyUp: r.NotifyUp, NotifyDown: r.NotifyDown}
 	if out.Method == TUN {

@@ -3,6 +3,8 @@ package ipvs
 import (
 	"strings"
 	"testing"
+
+	"github.com/vigil-ha/vigil/config"
 )
 
 func TestBuild(t *testing.T) {
@@ -165,5 +167,44 @@ func TestBuildLVSFlush(t *testing.T) {
 	spec, _ = build(t, "global_defs {\n router_id x\n}\n")
 	if spec.Flush {
 		t.Error("Spec.Flush set without lvs_flush")
+	}
+}
+
+func TestRefOf(t *testing.T) {
+	c, _ := config.Parse("t.conf", []byte(`
+virtual_server 192.0.2.1 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.1 80 { }
+}
+virtual_server 192.0.2.1 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 198.51.100.9 80 { }
+}
+virtual_server 192.0.2.2 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  sorry_server 203.0.113.1 80
+  real_server 198.51.100.2 80 { }
+  real_server 198.51.100.3 80 { }
+}`), config.Options{})
+	spec, cs := Build(c)
+	if len(cs) != 1 {
+		t.Fatalf("complaints %v, want the duplicate service", cs)
+	}
+	// The second virtual server duplicates the first and is dropped: the
+	// third one is VS 1 in the Spec.
+	if ref, ok := spec.RefOf(c.VirtualServers[2].RealServers[1]); !ok || ref != (RealRef{1, 1}) {
+		t.Errorf("RefOf = %v %v, want {1 1}", ref, ok)
+	}
+	if _, ok := spec.RefOf(c.VirtualServers[1].RealServers[0]); ok {
+		t.Error("RefOf found a real server of a dropped virtual server")
+	}
+	if spec.VirtualServers[1].Sorry == nil || spec.VirtualServers[1].Sorry.Source != nil {
+		t.Error("sorry server missing or claims a real_server source")
 	}
 }
