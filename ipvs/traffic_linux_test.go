@@ -27,8 +27,9 @@ type netNS struct {
 	nl *netlink.Handle
 }
 
-// newNS creates a namespace with lo up; it is closed at test end.
-func newNS(t *testing.T) *netNS {
+// keepNS runs f on a locked thread and puts the thread back into its
+// namespace afterwards, whatever f switched to.
+func keepNS(t *testing.T, f func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -37,23 +38,32 @@ func newNS(t *testing.T) *netNS {
 		t.Fatal(err)
 	}
 	defer orig.Close()
-	h, err := netns.New()
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			panic(err) // this thread would be left in the wrong namespace
+		}
+	}()
+	f()
+}
+
+// newNS creates a namespace with lo up; it is closed at test end.
+func newNS(t *testing.T) *netNS {
+	t.Helper()
+	var h netns.NsHandle
+	var err error
+	keepNS(t, func() { h, err = netns.New() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := netns.Set(orig); err != nil {
-		panic(err) // this thread would be left in the wrong namespace
-	}
 	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	if err != nil {
+		h.Close()
 		t.Fatal(err)
 	}
 	n := &netNS{h: h, nl: nl}
 	t.Cleanup(func() { nl.Close(); h.Close() })
 	lo, err := nl.LinkByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	must(t, nl.LinkSetUp(lo))
 	return n
 }
@@ -61,20 +71,10 @@ func newNS(t *testing.T) *netNS {
 // do runs f with the calling thread inside n (sockets made in f stay in n).
 func (n *netNS) do(t *testing.T, f func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	must(t, netns.Set(n.h))
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err)
-		}
-	}()
-	f()
+	keepNS(t, func() {
+		must(t, netns.Set(n.h))
+		f()
+	})
 }
 
 func must(t *testing.T, err error) {
