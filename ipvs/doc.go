@@ -29,7 +29,9 @@
 //     generic netlink (github.com/cloudflare/ipvs, plus
 //     github.com/mdlayher/genetlink for IPVS_CMD_FLUSH); a kernel without
 //     IPVS gives one error wrapping [ErrNoIPVS]. [Kernel.Timeouts] and
-//     [Kernel.SetTimeouts] for lvs_timeouts. The in-memory twin is
+//     [Kernel.SetTimeouts] for lvs_timeouts; [Kernel.StartSyncDaemon],
+//     [Kernel.StopSyncDaemon] and [Kernel.SyncDaemons] for
+//     lvs_sync_daemon (over genetlink directly). The in-memory twin is
 //     ipvs/ipvstest.
 //
 // # Feeding health in (the checker side)

@@ -41,6 +41,9 @@ func TestKernel(t *testing.T) {
 	t.Run("timeouts", func(t *testing.T) {
 		testTimeouts(t, k)
 	})
+	t.Run("sync daemon", func(t *testing.T) {
+		testSyncDaemon(t, k)
+	})
 	t.Run("traffic through a NAT service", func(t *testing.T) {
 		flush(t)
 		testTraffic(t, k)
