@@ -524,7 +524,7 @@ func virtualServerBlock() *block {
 			if t, ok := p.arg(l, 1); ok {
 				v.PersistenceEngine = t.s
 			}
-		})),
+		})).notImpl(),
 		kw("sorry_server", P1, "sorry_server ADDR [PORT]", "none", "", vs(func(p *parser, v *VirtualServer, l *line) {
 			if a, port, ok := p.serverAddr(l); ok {
 				v.SorryServer = &RealServer{Pos: l.pos(), Addr: a, Port: port, Weight: 1}

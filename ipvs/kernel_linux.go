@@ -112,10 +112,7 @@ func fromCF(s cf.Service) *Service {
 	return out
 }
 
-func toCF(s *Service) (cf.Service, error) {
-	if s.PersistenceEngine != "" {
-		return cf.Service{}, fmt.Errorf("ipvs: service %s: persistence_engine %q is not supported by vigil's IPVS client yet", s.Key, s.PersistenceEngine)
-	}
+func toCF(s *Service) cf.Service {
 	out := cf.Service{Scheduler: s.Scheduler, Timeout: s.TimeoutSecs, Flags: cf.Flags(s.Flags), Family: cf.AddressFamily(s.Key.Family),
 		FWMark: s.Key.FWMark, Address: s.Key.Addr, Port: s.Key.Port, Protocol: cf.Protocol(s.Key.Protocol)}
 	if s.Key.Family == IPv6 {
@@ -124,7 +121,7 @@ func toCF(s *Service) (cf.Service, error) {
 		m := s.Netmask
 		out.Netmask = netmask.MaskFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)})
 	}
-	return out, nil
+	return out
 }
 
 // keyOnly is the service as a lookup key for the dest and delete commands.
@@ -140,20 +137,12 @@ func toCFDest(d Dest) cf.Destination {
 
 // AddService adds s without its destinations.
 func (k *Kernel) AddService(s *Service) error {
-	c, err := toCF(s)
-	if err != nil {
-		return err
-	}
-	return wrap("adding service", s.Key, k.c.CreateService(c))
+	return wrap("adding service", s.Key, k.c.CreateService(toCF(s)))
 }
 
 // EditService changes the parameters of s in place.
 func (k *Kernel) EditService(s *Service) error {
-	c, err := toCF(s)
-	if err != nil {
-		return err
-	}
-	return wrap("editing service", s.Key, k.c.UpdateService(c))
+	return wrap("editing service", s.Key, k.c.UpdateService(toCF(s)))
 }
 
 // DelService deletes a service and its destinations.

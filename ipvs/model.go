@@ -136,8 +136,6 @@ type Service struct {
 	// IPv4 mask as a number (0xffffff00 for /24; non-contiguous masks are
 	// allowed) or the IPv6 prefix length (0..128).
 	Netmask uint32
-	// PersistenceEngine is e.g. "sip"; only with persistence.
-	PersistenceEngine string
 	// Dests are the destinations, keyed by address and port.
 	Dests map[DestKey]Dest
 }
@@ -154,7 +152,7 @@ func DefaultNetmask(f Family) uint32 {
 // destinations (and so need no IPVS_CMD_SET_SERVICE).
 func (s *Service) SameParams(o *Service) bool {
 	return s.Key == o.Key && s.Scheduler == o.Scheduler && s.Flags == o.Flags && s.TimeoutSecs == o.TimeoutSecs &&
-		s.Netmask == o.Netmask && s.PersistenceEngine == o.PersistenceEngine
+		s.Netmask == o.Netmask
 }
 
 // Clone returns a deep copy of s.
@@ -280,7 +278,7 @@ func (t Table) String() string {
 	var b []byte
 	for _, k := range t.Keys() {
 		s := t[k]
-		b = fmt.Appendf(b, "%s %s flags=%#x timeout=%d mask=%#x pe=%q\n", k, s.Scheduler, s.Flags, s.TimeoutSecs, s.Netmask, s.PersistenceEngine)
+		b = fmt.Appendf(b, "%s %s flags=%#x timeout=%d mask=%#x\n", k, s.Scheduler, s.Flags, s.TimeoutSecs, s.Netmask)
 		keys := slices.SortedFunc(maps.Keys(s.Dests), DestKey.Compare)
 		for _, dk := range keys {
 			b = fmt.Appendf(b, "  -> %s\n", s.Dests[dk])

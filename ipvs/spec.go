@@ -197,7 +197,9 @@ func (b *builder) virtualServer(c *config.Config, v *config.VirtualServer, group
 	}
 
 	// Scheduling parameters, shared by every service of the virtual server.
-	params := Service{Scheduler: v.Scheduler, PersistenceEngine: v.PersistenceEngine}
+	// persistence_engine is not programmed (config marks it not
+	// implemented: github.com/cloudflare/ipvs has no IPVS_SVC_ATTR_PE_NAME).
+	params := Service{Scheduler: v.Scheduler}
 	for _, f := range v.SchedFlags {
 		params.Flags |= schedFlags[f]
 	}
@@ -219,9 +221,6 @@ func (b *builder) virtualServer(c *config.Config, v *config.VirtualServer, group
 	if persist > 0 {
 		params.Flags |= FlagPersistent
 		params.TimeoutSecs = uint32(persist / time.Second)
-	} else if params.PersistenceEngine != "" {
-		b.complain(v.Pos, "persistence_engine unused", "virtual server %s: persistence_engine needs persistence_timeout", vs.Name)
-		params.PersistenceEngine = ""
 	}
 
 	for _, e := range entries {

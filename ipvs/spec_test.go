@@ -58,14 +58,6 @@ virtual_server 192.0.2.1 80 {
   persistence_granularity bogus
   real_server 198.51.100.1 80 { }
 }`, "[192.0.2.1]:tcp:80 rr -> 198.51.100.1:80/NAT/w1", []string{`persistence_granularity "bogus"`}},
-		{"persistence engine without persistence", `
-virtual_server 192.0.2.1 5060 {
-  lb_algo rr
-  lb_kind NAT
-  protocol UDP
-  persistence_engine sip
-  real_server 198.51.100.1 5060 { }
-}`, "[192.0.2.1]:udp:5060 rr -> 198.51.100.1:5060/NAT/w1", []string{"persistence_engine needs persistence_timeout"}},
 		{"fwmark family from real servers, tunnels", `
 virtual_server fwmark 7 {
   lb_algo wlc
