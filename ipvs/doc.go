@@ -8,8 +8,9 @@
 //     (family + protocol + address + port, or family + fwmark), each with
 //     its scheduler, flags (persistence, one-packet scheduling, the three
 //     scheduler flags that sh-*, mh-* and flag-N set), persistence timeout
-//     and granularity (persistence_engine is not programmed), and its [Dest]s (weight, NAT/DR/TUN with the tunnel
-//     type, port and checksum, thresholds).
+//     and granularity (persistence_engine is not programmed), and its
+//     [Dest]s (weight, NAT/DR/TUN with the tunnel type, port and
+//     checksum, thresholds).
 //   - [Build]: a pure function from *config.Config to a [Spec] — each
 //     virtual_server expanded into its services (virtual_server_group
 //     ranges and fwmarks one service each), real servers and sorry server
