@@ -41,6 +41,14 @@ func TestLVSForwardingAndFlags(t *testing.T) {
 				t.Errorf("SchedFlags = %q, want none", got)
 			}
 		}},
+		{"lvs_timeouts", "global_defs {\n lvs_timeouts tcp 7200 udp 60\n}\n" + vsConf(" lb_algo rr\n lb_kind NAT\n"), "", func(t *testing.T, c *Config) {
+			if c.Global.LVSTimeouts != (LVSTimeouts{TCP: 7200, UDP: 60}) {
+				t.Errorf("LVSTimeouts = %+v", c.Global.LVSTimeouts)
+			}
+		}},
+		{"lvs_timeouts unknown name", "global_defs {\n lvs_timeouts tcp 7200 sctp 5\n}\n", `warning t.conf:2:24: lvs_timeouts: unknown timeout "sctp" (ignored)`, nil},
+		{"lvs_timeouts out of range", "global_defs {\n lvs_timeouts udp 2678401\n}\n", `warning t.conf:2:19: lvs_timeouts: "2678401" is not a number in [0, 2678400] (ignored)`, nil},
+		{"lvs_timeouts without values", "global_defs {\n lvs_timeouts tcp\n}\n", `warning t.conf:2:2: lvs_timeouts: want one or more of: tcp SECS, tcpfin SECS, udp SECS (ignored)`, nil},
 		{"lvs_flush", "global_defs {\n lvs_flush\n}\n" + vsConf(" lb_algo rr\n lb_kind NAT\n"), "", func(t *testing.T, c *Config) {
 			if !c.Global.LVSFlush {
 				t.Error("LVSFlush not set")

@@ -121,12 +121,18 @@ type Global struct {
 	// LVSFlush (lvs_flush): empty the whole IPVS table once, at the first
 	// start, before the virtual servers are programmed.
 	LVSFlush bool
+	// LVSTimeouts (lvs_timeouts) are the IPVS connection timeouts in
+	// seconds; 0 leaves the kernel's value.
+	LVSTimeouts LVSTimeouts
 
 	// Extra keeps accepted but unmodelled global_defs keywords.
 	Extra []Raw
 
 	set map[string]Pos // keyword -> position where it was set
 }
+
+// LVSTimeouts is lvs_timeouts, in seconds (0 = the kernel's value).
+type LVSTimeouts struct{ TCP, TCPFin, UDP int }
 
 // Instance is one vrrp_instance with every inherited value resolved.
 type Instance struct {

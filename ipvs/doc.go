@@ -72,6 +72,8 @@
 //     Stop the desired table is empty ([Reconciler.Release]).
 //   - lvs_flush: Spec.Flush; the daemon calls [Client.Flush] once at the
 //     first start, before the first Apply.
+//   - lvs_timeouts: Spec.Timeouts; the daemon saves [Kernel.Timeouts],
+//     sets these, and restores the saved values at stop.
 //
 // Differences from keepalived, on purpose: a service the configuration
 // names that already exists is taken over and corrected (scheduler,

@@ -176,10 +176,6 @@ func (k *Kernel) Flush() error {
 	return nil
 }
 
-// Timeouts are the connection timeouts of lvs_timeouts, in seconds; 0
-// means "leave as is" when setting.
-type Timeouts struct{ TCP, TCPFin, UDP uint32 }
-
 // Timeouts reads the kernel's connection timeouts.
 func (k *Kernel) Timeouts() (Timeouts, error) {
 	c, err := k.c.Config()

@@ -286,3 +286,7 @@ func (t Table) String() string {
 	}
 	return string(b)
 }
+
+// Timeouts are the IPVS connection timeouts of lvs_timeouts, in seconds;
+// 0 means "leave as is" when setting.
+type Timeouts struct{ TCP, TCPFin, UDP uint32 }

@@ -16,7 +16,10 @@ import (
 type Spec struct {
 	// Flush is lvs_flush: empty the whole table (foreign services too)
 	// once, at the first start.
-	Flush          bool
+	Flush bool
+	// Timeouts is lvs_timeouts (all zero when absent): the daemon reads the
+	// kernel's values first (to restore them at stop) and sets these.
+	Timeouts       Timeouts
 	VirtualServers []*VirtualServer
 }
 
@@ -102,7 +105,8 @@ const maxGroupServices = 65536
 // scheduler or forwarding method) has already been reported by config.
 func Build(c *config.Config) (*Spec, []Complaint) {
 	b := &builder{seen: map[ServiceKey]string{}}
-	spec := &Spec{Flush: c.Global.LVSFlush}
+	t := c.Global.LVSTimeouts
+	spec := &Spec{Flush: c.Global.LVSFlush, Timeouts: Timeouts{TCP: uint32(t.TCP), TCPFin: uint32(t.TCPFin), UDP: uint32(t.UDP)}}
 	groupUse := map[string]int{}
 	for _, v := range c.VirtualServers {
 		vs := b.virtualServer(c, v, groupUse)

@@ -151,10 +151,13 @@ virtual_server group G {
 	}
 }
 
-func TestBuildLVSFlush(t *testing.T) {
-	spec, _ := build(t, "global_defs {\n lvs_flush\n}\n")
+func TestBuildGlobals(t *testing.T) {
+	spec, _ := build(t, "global_defs {\n lvs_flush\n lvs_timeouts tcpfin 30 udp 90\n}\n")
 	if !spec.Flush {
 		t.Error("lvs_flush did not reach Spec.Flush")
+	}
+	if spec.Timeouts != (Timeouts{TCPFin: 30, UDP: 90}) {
+		t.Errorf("Spec.Timeouts = %+v, want tcpfin 30 udp 90", spec.Timeouts)
 	}
 	spec, _ = build(t, "global_defs {\n router_id x\n}\n")
 	if spec.Flush {
