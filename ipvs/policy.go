@@ -341,7 +341,12 @@ func destFor(k ServiceKey, r Real, weight uint32) Dest {
 	return d.Normalize()
 }
 
+// addDest adds r to s, unless their families differ and r is not
+// tunnelled (Build has complained about it).
 func addDest(s *Service, r Real, weight uint32) {
+	if r.Method != TUN && familyOf(r.Addr) != s.Key.Family {
+		return
+	}
 	d := destFor(s.Key, r, weight)
 	s.Dests[d.Key()] = d
 }

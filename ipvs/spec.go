@@ -252,6 +252,18 @@ func (b *builder) virtualServer(c *config.Config, v *config.VirtualServer, group
 		sr.Weight, sr.Source = 1, nil
 		vs.Sorry = &sr
 	}
+	all := append([]Real(nil), vs.Real...)
+	if vs.Sorry != nil {
+		all = append(all, *vs.Sorry)
+	}
+	for _, r := range all {
+		for _, svc := range vs.Services {
+			if r.Method != TUN && familyOf(r.Addr) != svc.Key.Family {
+				b.complain(r.Pos, "not added to "+svc.Key.String(), "virtual server %s: real server %s is %s, service %s is %s (only TUN may mix families)",
+					vs.Name, r.Addr, familyOf(r.Addr), svc.Key, svc.Key.Family)
+			}
+		}
+	}
 	return vs
 }
 

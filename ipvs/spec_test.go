@@ -91,9 +91,13 @@ virtual_server group G {
 			"[192.0.2.11]:udp:80 rr -> 198.51.100.2:80/DR/w1",
 			"[192.0.2.12]:tcp:80 rr -> 198.51.100.1:80/DR/w1",
 			"[192.0.2.12]:udp:80 rr -> 198.51.100.2:80/DR/w1",
-			"[2001:db8::1]:tcp:80 rr -> 198.51.100.1:80/DR/w1",
-			"[2001:db8::1]:udp:80 rr -> 198.51.100.2:80/DR/w1",
-		}, "\n"), []string{"service FWM 9 is already programmed by virtual server [G]:0"}},
+			"[2001:db8::1]:tcp:80 rr ->",
+			"[2001:db8::1]:udp:80 rr ->",
+		}, "\n"), []string{
+			"t.conf:11:3: ipvs: virtual server [G]:0: real server 198.51.100.1 is inet, service [2001:db8::1]:tcp:80 is inet6 (only TUN may mix families)",
+			"service FWM 9 is already programmed by virtual server [G]:0",
+			"real server 198.51.100.2 is inet, service [2001:db8::1]:udp:80 is inet6",
+		}},
 		{"range ending before its start", `
 virtual_server_group G {
   192.0.2.10-5 80
