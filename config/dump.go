@@ -318,6 +318,12 @@ func (d *dumper) global(g *Global) {
 	if g.EnableScriptSecurity {
 		d.line("enable_script_security")
 	}
+	if g.LVSFlush {
+		d.line("lvs_flush")
+	}
+	if t := g.LVSTimeouts; t != (LVSTimeouts{}) {
+		d.line("lvs_timeouts", "tcp", itoa(t.TCP), "tcpfin", itoa(t.TCPFin), "udp", itoa(t.UDP))
+	}
 	if g.ScriptUser != "" {
 		w := []string{"script_user", quote(g.ScriptUser)}
 		if g.ScriptGroup != "" {

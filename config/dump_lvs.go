@@ -26,7 +26,10 @@ func (d *dumper) virtualServer(v *VirtualServer) {
 	}
 	d.common(v.ConnectTimeout, v.DelayBeforeRetry, v.Warmup, v.DelayLoop, v.Retry)
 	d.line("lb_algo", v.Scheduler)
-	d.line("lb_kind", v.Method)
+	for _, f := range v.SchedFlags {
+		d.line(f)
+	}
+	d.line(append([]string{"lb_kind", v.Method}, v.Tunnel.words()...)...)
 	if v.Protocol != "" {
 		d.line("protocol", v.Protocol)
 	}
@@ -65,7 +68,7 @@ func (d *dumper) virtualServer(v *VirtualServer) {
 			d.line("sorry_server", s.Addr.String())
 		}
 		if s.Method != "" {
-			d.line("sorry_server_lvs_method", s.Method)
+			d.line(append([]string{"sorry_server_lvs_method", s.Method}, s.Tunnel.words()...)...)
 		}
 		if v.SorryServerInhibit {
 			d.line("sorry_server_inhibit")
@@ -86,7 +89,7 @@ func (d *dumper) realServer(r *RealServer, v *VirtualServer) {
 	}
 	d.line("weight", itoa(r.Weight))
 	if r.Method != "" {
-		d.line("lvs_method", r.Method)
+		d.line(append([]string{"lvs_method", r.Method}, r.Tunnel.words()...)...)
 	}
 	if r.UThreshold != 0 {
 		d.line("uthreshold", itoa(r.UThreshold))
@@ -211,4 +214,19 @@ func (d *dumper) checker(c *Checker) {
 	}
 	d.raws(c.Extra)
 	d.close()
+}
+
+// words prints t as the words after "lvs_method TUN" (none for the default).
+func (t Tunnel) words() []string {
+	var w []string
+	if t.Type != "" {
+		w = append(w, "type", t.Type)
+	}
+	if t.Port != 0 {
+		w = append(w, "port", itoa(t.Port))
+	}
+	if t.Csum != "" {
+		w = append(w, t.Csum)
+	}
+	return w
 }

@@ -257,7 +257,7 @@ var globalRaw = []struct {
 	{"max_auto_priority", "[-1..99]"}, {"min_auto_priority_delay", "USECS"},
 	{"smtp_alert_vrrp", "[BOOL]"}, {"smtp_alert_checker", "[BOOL]"}, {"checker_log_all_failures", "[BOOL]"},
 	{"no_email_faults", ""}, {"disable_local_igmp", ""},
-	{"lvs_timeouts", "[tcp S] [tcpfin S] [udp S]"}, {"lvs_flush", ""}, {"lvs_flush_on_stop", "[VS]"}, {"lvs_flush_onstop", "[VS]"},
+	{"lvs_flush_on_stop", "[VS]"}, {"lvs_flush_onstop", "[VS]"},
 	{"lvs_sync_daemon", "IF [INST] VRRP_INST [id N] [maxlen N] [port N] [ttl N] [group ADDR]"},
 	{"vrrp_min_garp", "[BOOL]"}, {"vrrp_garp_extra_if", "[all] DELAY"}, {"vrrp_vmac_garp_intvl", "[all] DELAY"},
 	{"vrrp_iptables", "[IN [OUT]]"}, {"vrrp_ipsets", "[NAMES...]"},
@@ -292,6 +292,12 @@ func topBlock() *block {
 	for _, r := range globalRaw {
 		g.add(rawKw(r.name, P2, r.name+" "+r.syntax))
 	}
+	// lvs_flush is modelled for package ipvs; vigild does not program IPVS
+	// yet, so it stays "not implemented" until the daemon does.
+	g.add(kw("lvs_flush", P2, "lvs_flush", "off", "", gl(func(p *parser, g *Global, l *line) { g.LVSFlush = true })).notImpl())
+	g.add(kw("lvs_timeouts", P2, "lvs_timeouts [tcp S] [tcpfin S] [udp S]", "kernel's", "0..2678400", gl(func(p *parser, g *Global, l *line) {
+		p.lvsTimeouts(g, l)
+	})).notImpl())
 	g.add(legacyKw("lvs_id", "lvs_id STRING (keepalived 1.x; use router_id)"))
 	top := newBlock("top level",
 		blockKw("global_defs", P0, "global_defs { ... }", func(p *parser, n any, l *line) any {
@@ -345,4 +351,32 @@ func parseIP(s string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true
+}
+
+// lvsTimeouts reads "lvs_timeouts [tcp S] [tcpfin S] [udp S]" (at least
+// one; each 0..2678400 seconds, 0 = leave the kernel's value).
+func (p *parser) lvsTimeouts(g *Global, l *line) {
+	var t LVSTimeouts
+	if len(l.toks) < 3 || len(l.toks)%2 == 0 {
+		p.warn(l.pos(), "lvs_timeouts", "ignored", "want one or more of: tcp SECS, tcpfin SECS, udp SECS")
+		return
+	}
+	for i := 1; i+1 < len(l.toks); i += 2 {
+		n, ok := p.intArg(l, i+1, 0, 2678400, "ignored")
+		if !ok {
+			return
+		}
+		switch l.toks[i].s {
+		case "tcp":
+			t.TCP = n
+		case "tcpfin":
+			t.TCPFin = n
+		case "udp":
+			t.UDP = n
+		default:
+			p.warn(l.toks[i].pos, "lvs_timeouts", "ignored", "unknown timeout %q", l.toks[i].s)
+			return
+		}
+	}
+	g.LVSTimeouts = t
 }

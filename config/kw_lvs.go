@@ -92,17 +92,76 @@ func ck(f func(p *parser, c *Checker, l *line)) handler {
 	return func(p *parser, n any, l *line) any { f(p, n.(*Checker), l); return nil }
 }
 
-func (p *parser) method(l *line) (string, bool) {
+func (p *parser) method(l *line) (string, Tunnel, bool) {
 	t, ok := p.arg(l, 1)
 	if !ok {
-		return "", false
+		return "", Tunnel{}, false
 	}
 	switch t.s {
-	case "NAT", "DR", "TUN":
-		return t.s, true
+	case "NAT", "DR":
+		if len(l.toks) > 2 {
+			p.warn(l.toks[2].pos, l.toks[0].s, "ignored", "tunnel options only apply to TUN")
+			return "", Tunnel{}, false
+		}
+		return t.s, Tunnel{}, true
+	case "TUN":
+		tun, ok := p.tunnel(l)
+		return t.s, tun, ok
 	}
 	p.warn(t.pos, l.toks[0].s, "ignored", "unknown forwarding method %q", t.s)
-	return "", false
+	return "", Tunnel{}, false
+}
+
+// tunnel reads "[type ipip|gue|gre] [port N] [nocsum|csum|remcsum]" after
+// "lvs_method TUN", with keepalived's rules: gue needs a port, only gue
+// takes one, ipip has no checksum options and gre no remcsum.
+func (p *parser) tunnel(l *line) (Tunnel, bool) {
+	var tun Tunnel
+	kw := l.toks[0].s
+	portSet := false
+	for i := 2; i < len(l.toks); i++ {
+		w := l.toks[i]
+		switch w.s {
+		case "type":
+			if i+1 >= len(l.toks) {
+				p.warn(w.pos, kw, "ignored", "missing tunnel type")
+				return Tunnel{}, false
+			}
+			i++
+			switch l.toks[i].s {
+			case "ipip", "gue", "gre":
+				tun.Type = l.toks[i].s
+			default:
+				p.warn(l.toks[i].pos, kw, "ignored", "unknown tunnel type %q", l.toks[i].s)
+				return Tunnel{}, false
+			}
+		case "port":
+			n, ok := p.intArg(l, i+1, 1, 65535, "ignored")
+			if !ok {
+				return Tunnel{}, false
+			}
+			i++
+			tun.Port, portSet = n, true
+		case "nocsum", "csum", "remcsum":
+			tun.Csum = w.s
+		default:
+			p.warn(w.pos, kw, "ignored", "unknown tunnel option %q", w.s)
+			return Tunnel{}, false
+		}
+	}
+	switch {
+	case tun.Type == "gue" && !portSet:
+		p.warn(l.pos(), kw, "ignored", "a gue tunnel needs a port")
+	case tun.Type != "gue" && portSet:
+		p.warn(l.pos(), kw, "ignored", "only a gue tunnel takes a port")
+	case (tun.Type == "" || tun.Type == "ipip") && tun.Csum != "":
+		p.warn(l.pos(), kw, "ignored", "an ipip tunnel has no checksum options")
+	case tun.Type == "gre" && tun.Csum == "remcsum":
+		p.warn(l.pos(), kw, "ignored", "a gre tunnel cannot use remcsum")
+	default:
+		return tun, true
+	}
+	return Tunnel{}, false
 }
 
 func checkerBlock(kind string) *block {
@@ -338,13 +397,13 @@ func realServerBlock() *block {
 			}
 		})),
 		kw("lvs_method", P2, "lvs_method NAT|DR|TUN", "virtual server's", "", rs(func(p *parser, r *RealServer, l *line) {
-			if m, ok := p.method(l); ok {
-				r.Method = m
+			if m, tun, ok := p.method(l); ok {
+				r.Method, r.Tunnel = m, tun
 			}
 		})),
 		kw("lb_kind", P2, "lb_kind NAT|DR|TUN", "virtual server's", "", rs(func(p *parser, r *RealServer, l *line) {
-			if m, ok := p.method(l); ok {
-				r.Method = m
+			if m, tun, ok := p.method(l); ok {
+				r.Method, r.Tunnel = m, tun
 			}
 		})),
 		kw("uthreshold", P2, "uthreshold N", "0", "", rs(func(p *parser, r *RealServer, l *line) {
@@ -428,13 +487,13 @@ func virtualServerBlock() *block {
 		kw("lb_algo", P0, "lb_algo rr|wrr|lc|wlc|...", "wlc", "", vs(func(p *parser, v *VirtualServer, l *line) { p.sched(v, l) })),
 		kw("lvs_sched", P0, "lvs_sched rr|wrr|lc|wlc|...", "wlc", "", vs(func(p *parser, v *VirtualServer, l *line) { p.sched(v, l) })),
 		kw("lb_kind", P0, "lb_kind NAT|DR|TUN", "NAT", "", vs(func(p *parser, v *VirtualServer, l *line) {
-			if m, ok := p.method(l); ok {
-				v.Method = m
+			if m, tun, ok := p.method(l); ok {
+				v.Method, v.Tunnel = m, tun
 			}
 		})),
 		kw("lvs_method", P0, "lvs_method NAT|DR|TUN", "NAT", "", vs(func(p *parser, v *VirtualServer, l *line) {
-			if m, ok := p.method(l); ok {
-				v.Method = m
+			if m, tun, ok := p.method(l); ok {
+				v.Method, v.Tunnel = m, tun
 			}
 		})),
 		kw("protocol", P0, "protocol TCP|UDP|SCTP", "none (UDP, warned)", "", vs(func(p *parser, v *VirtualServer, l *line) {
@@ -465,7 +524,7 @@ func virtualServerBlock() *block {
 			if t, ok := p.arg(l, 1); ok {
 				v.PersistenceEngine = t.s
 			}
-		})),
+		})).notImpl(),
 		kw("sorry_server", P1, "sorry_server ADDR [PORT]", "none", "", vs(func(p *parser, v *VirtualServer, l *line) {
 			if a, port, ok := p.serverAddr(l); ok {
 				v.SorryServer = &RealServer{Pos: l.pos(), Addr: a, Port: port, Weight: 1}
@@ -477,7 +536,7 @@ func virtualServerBlock() *block {
 			}
 		})),
 		kw("sorry_server_lvs_method", P2, "sorry_server_lvs_method NAT|DR|TUN", "virtual server's", "", vs(func(p *parser, v *VirtualServer, l *line) {
-			m, ok := p.method(l)
+			m, tun, ok := p.method(l)
 			if !ok {
 				return
 			}
@@ -485,7 +544,7 @@ func virtualServerBlock() *block {
 				p.warn(l.pos(), "sorry_server_lvs_method", "ignored", "used before or without sorry_server")
 				return
 			}
-			v.SorryServer.Method = m
+			v.SorryServer.Method, v.SorryServer.Tunnel = m, tun
 		})),
 		kw("virtualhost", P2, "virtualhost NAME", "none", "", vs(func(p *parser, v *VirtualServer, l *line) {
 			if t, ok := p.arg(l, 1); ok {
@@ -539,13 +598,36 @@ func virtualServerBlock() *block {
 			v.RealServers = append(v.RealServers, r)
 			return r
 		}, realServerBlock()),
-		rawKw("hashed", P2, "hashed"), rawKw("flag-1", P2, "flag-1"), rawKw("flag-2", P2, "flag-2"), rawKw("flag-3", P2, "flag-3"),
-		rawKw("sh-port", P2, "sh-port"), rawKw("sh-fallback", P2, "sh-fallback"), rawKw("mh-port", P2, "mh-port"), rawKw("mh-fallback", P2, "mh-fallback"),
+		rawKw("hashed", P2, "hashed"), schedFlag("flag-1", ""), schedFlag("flag-2", ""), schedFlag("flag-3", ""),
+		schedFlag("sh-port", "sh"), schedFlag("sh-fallback", "sh"), schedFlag("mh-port", "mh"), schedFlag("mh-fallback", "mh"),
 		rawKw("smtp_alert", P2, "smtp_alert [BOOL]"), rawKw("snmp_name", P2, "snmp_name NAME"),
 		rawKw("weight", P2, "weight N"),
 		legacyKw("nat_mask", "nat_mask NETMASK (keepalived 1.x)"),
 	)
 	return b
+}
+
+// schedFlag is a scheduler flag keyword; sched names the scheduler it
+// belongs to ("" for flag-N, which any scheduler may use). As in
+// keepalived, the flag must come after the lb_algo it belongs to.
+func schedFlag(name, sched string) *kwDef {
+	def := "off"
+	syntax := name
+	if sched != "" {
+		syntax += " (after lb_algo " + sched + ")"
+	}
+	return kw(name, P2, syntax, def, "", vs(func(p *parser, v *VirtualServer, l *line) {
+		if sched != "" && v.Scheduler != sched {
+			p.warn(l.pos(), name, "ignored", "%s only applies to the %s scheduler", name, sched)
+			return
+		}
+		for _, f := range v.SchedFlags {
+			if f == name {
+				return
+			}
+		}
+		v.SchedFlags = append(v.SchedFlags, name)
+	}))
 }
 
 func (p *parser) sched(v *VirtualServer, l *line) {
@@ -699,7 +781,9 @@ func addLVSTop(top *block) {
 		)),
 	)
 	// vigild does not program IPVS yet: the LVS blocks are parsed, modelled
-	// and dumped, and each one gets a notice saying so.
+	// and dumped, and each one gets a notice saying so. Package ipvs
+	// implements virtual_server and virtual_server_group; these marks go
+	// (for those two) when the daemon drives it.
 	for _, name := range []string{"virtual_server_group", "virtual_server", "SSL"} {
 		top.idx[name].notImpl()
 	}

@@ -118,11 +118,21 @@ type Global struct {
 	SMTPHeloName          string
 	SMTPAlert             bool
 
+	// LVSFlush (lvs_flush): empty the whole IPVS table once, at the first
+	// start, before the virtual servers are programmed.
+	LVSFlush bool
+	// LVSTimeouts (lvs_timeouts) are the IPVS connection timeouts in
+	// seconds; 0 leaves the kernel's value.
+	LVSTimeouts LVSTimeouts
+
 	// Extra keeps accepted but unmodelled global_defs keywords.
 	Extra []Raw
 
 	set map[string]Pos // keyword -> position where it was set
 }
+
+// LVSTimeouts is lvs_timeouts, in seconds (0 = the kernel's value).
+type LVSTimeouts struct{ TCP, TCPFin, UDP int }
 
 // Instance is one vrrp_instance with every inherited value resolved.
 type Instance struct {
@@ -447,6 +457,8 @@ type VirtualServer struct {
 	DelayLoop              time.Duration // 60s
 	Scheduler              string        // lb_algo / lvs_sched
 	Method                 string        // lb_kind / lvs_method: NAT, DR, TUN
+	Tunnel                 Tunnel        // lvs_method TUN options, the default for its real servers
+	SchedFlags             []string      // flag-1..3, sh-port, sh-fallback, mh-port, mh-fallback, in file order
 	Protocol               string        // TCP, UDP, SCTP
 	Persistence            time.Duration // 0 = off
 	PersistenceGranularity string
@@ -482,6 +494,7 @@ type RealServer struct {
 	Port             int // resolved: the virtual server's port when not given
 	Weight           int // 1
 	Method           string
+	Tunnel           Tunnel // lvs_method TUN options (inherited with the method)
 	NotifyUp         *Command
 	NotifyDown       *Command
 	UThreshold       int
@@ -499,6 +512,15 @@ type RealServer struct {
 
 	set     map[string]bool
 	portSet bool
+}
+
+// Tunnel holds the options of "lvs_method TUN [type ipip|gue|gre] [port N]
+// [nocsum|csum|remcsum]". The zero value is an ipip tunnel without
+// checksum (keepalived's default).
+type Tunnel struct {
+	Type string // "" (ipip), "ipip", "gue", "gre"
+	Port int    // gue only, required there
+	Csum string // "" (nocsum), "nocsum", "csum", "remcsum"; not for ipip
 }
 
 // Checker is a health checker block inside a real_server, with the

@@ -86,7 +86,7 @@ func (p *parser) resolveLVS() {
 					p.warn(v.Pos, "lb_kind", "using NAT", "virtual server %s: no forwarding method set", name)
 					v.Method = "NAT"
 				}
-				r.Method = v.Method
+				r.Method, r.Tunnel = v.Method, v.Tunnel
 			}
 			if v.IsFWMark && r.portSet && r.Port != 0 {
 				p.warn(r.Pos, "real_server", "port ignored", "fwmark virtual server %s, real server %s has a port", name, ap)
@@ -146,7 +146,7 @@ func (p *parser) resolveLVS() {
 		v.RealServers = rss
 		if v.SorryServer != nil {
 			if v.SorryServer.Method == "" {
-				v.SorryServer.Method = v.Method
+				v.SorryServer.Method, v.SorryServer.Tunnel = v.Method, v.Tunnel
 			}
 			if v.SorryServer.Port == 0 && !v.IsFWMark {
 				v.SorryServer.Port = v.Port
