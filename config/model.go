@@ -471,6 +471,22 @@ type Checker struct {
 	DNSName  string // default "."
 	HeloName string // SMTP_CHECK
 
+	// UDP_CHECK: Payload is sent (nil: keepalived's 32-byte default).
+	// RequireReply makes silence a failure; ReplyPattern/ReplyMask (same
+	// length; a mask nibble of 0 is a wildcard) must then match the first
+	// bytes of the reply, whose length must lie in
+	// [MinReplyLength, MaxReplyLength] when a pattern is given.
+	Payload                        []byte
+	RequireReply                   bool
+	ReplyPattern, ReplyMask        []byte
+	MinReplyLength, MaxReplyLength int // 0, 255
+
+	// FILE_CHECK: the track_file block named by track_file, and the weight
+	// its value is multiplied by (default: the track_file's weight).
+	TrackFile   string
+	FileWeight  int
+	FileReverse bool
+
 	Extra []Raw
 
 	set map[string]bool
