@@ -1,0 +1,84 @@
+package healthcheck
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// nsPair builds lb (192.0.2.1, 2001:db8::1 on eth0) wired to rs
+// (192.0.2.2, 2001:db8::2), in namespaces of their own.
+func nsPair(t *testing.T) (lb, rs *testnet.Host) {
+	t.Helper()
+	lab := testnet.New(t)
+	lb, rs = lab.Host("lb"), lab.Host("rs")
+	a, b := lab.Wire(lb, "eth0", rs, "eth0")
+	a.AddAddr(t, "192.0.2.1/24")
+	a.AddAddr(t, "2001:db8::1/64")
+	b.AddAddr(t, "192.0.2.2/24")
+	b.AddAddr(t, "2001:db8::2/64")
+	return lb, rs
+}
+
+// probeIn runs p inside h's namespace (its sockets are made there).
+func probeIn(t *testing.T, h *testnet.Host, p Prober) Result {
+	t.Helper()
+	var r Result
+	if err := h.Do(func() error { r = p.Probe(context.Background()); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestProbesInNamespace: PING_CHECK to a live and a silent address, and
+// TCP_CHECK's fwmark (SO_MARK, proved by an nftables rule that drops
+// marked packets) and bind_if (SO_BINDTODEVICE, proved by binding to lo,
+// which has no route to the server).
+func TestProbesInNamespace(t *testing.T) {
+	testnet.NeedRoot(t, "ip", "nft")
+	lb, rs := nsPair(t)
+	var l net.Listener
+	if err := rs.Do(func() (err error) { l, err = net.Listen("tcp", "192.0.2.2:8080"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	conn := func(addr string, timeout time.Duration) Conn {
+		return Conn{Addr: netip.MustParseAddrPort(addr), Timeout: timeout}
+	}
+	want(t, "ping rs", probeIn(t, lb, &PingProbe{Conn: conn("192.0.2.2:0", testTimeout)}), Success, "")
+	want(t, "ping6 rs", probeIn(t, lb, &PingProbe{Conn: conn("[2001:db8::2]:0", testTimeout)}), Success, "")
+	want(t, "ping nobody", probeIn(t, lb, &PingProbe{Conn: conn("192.0.2.3:0", 300*time.Millisecond)}), Failure, "timeout")
+
+	c := conn("192.0.2.2:8080", testTimeout)
+	want(t, "tcp", probeIn(t, lb, &TCPProbe{Conn: c}), Success, "")
+	lb.Exec(t, "nft", "add table inet hc; add chain inet hc out { type filter hook output priority 0; }; add rule inet hc out meta mark 7 drop")
+	marked := conn("192.0.2.2:8080", 300*time.Millisecond)
+	marked.FWMark = 7
+	if r := probeIn(t, lb, &TCPProbe{Conn: marked}); r.Verdict == Success {
+		t.Errorf("a connection marked 7 got through the drop rule: %+v", r)
+	}
+	marked.FWMark = 8
+	want(t, "mark 8", probeIn(t, lb, &TCPProbe{Conn: marked}), Success, "")
+
+	bound := c
+	bound.BindIf = "eth0"
+	want(t, "bind_if eth0", probeIn(t, lb, &TCPProbe{Conn: bound}), Success, "")
+	bound.BindIf = "lo"
+	bound.Timeout = 300 * time.Millisecond
+	if r := probeIn(t, lb, &TCPProbe{Conn: bound}); r.Verdict == Success {
+		t.Errorf("bound to lo, the connection still reached the server: %+v", r)
+	}
+}
