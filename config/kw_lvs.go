@@ -243,6 +243,7 @@ func addKindKeywords(b *block, kind string) {
 			kw("virtualhost", P2, "virtualhost NAME", "inherited", "", ck(func(p *parser, c *Checker, l *line) {
 				if t, ok := p.arg(l, 1); ok {
 					c.Virtualhost = t.s
+					c.setMap()["virtualhost"] = true
 				}
 			})),
 			kw("http_protocol", P2, "http_protocol 1.0|1.0C|1.1|1.0K", "1.0", "", ck(func(p *parser, c *Checker, l *line) {
@@ -349,7 +350,8 @@ func addKindKeywords(b *block, kind string) {
 					c.FileWeight = n
 					c.setMap()["weight"] = true
 				}
-				if t, ok := p.arg(l, 2); ok {
+				if len(l.toks) > 2 {
+					t := l.toks[2]
 					switch t.s {
 					case "reverse":
 						c.FileReverse = true

@@ -492,6 +492,11 @@ type Checker struct {
 	set map[string]bool
 }
 
+// IsSet reports whether the checker block itself gave the keyword (the
+// common timers, retry, alpha, virtualhost, weight, max_reply_length),
+// rather than inheriting it or taking its default.
+func (c *Checker) IsSet(keyword string) bool { return c.set[keyword] }
+
 // URL is a url block of HTTP_GET / SSL_GET.
 type URL struct {
 	Pos          Pos

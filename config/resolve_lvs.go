@@ -108,21 +108,21 @@ func (p *parser) resolveLVS() {
 			for _, ck := range r.Checkers {
 				cset := ck.setMap()
 				anywhere := func(kw string) bool { return cset[kw] || rset[kw] || v.setMap()[kw] }
-				// keepalived's per-kind defaults apply when no block sets the value.
-				if !anywhere("retry") {
-					switch ck.Kind {
-					case "MISC_CHECK":
-						cset["retry"], ck.Retry = true, 0
-					case "DNS_CHECK":
-						cset["retry"], ck.Retry = true, 3
-					}
-				}
 				inherit(cset, "connect_timeout", &ck.ConnectTimeout, r.ConnectTimeout)
 				inherit(cset, "retry", &ck.Retry, r.Retry)
 				inherit(cset, "delay_before_retry", &ck.DelayBeforeRetry, r.DelayBeforeRetry)
 				inherit(cset, "warmup", &ck.Warmup, r.Warmup)
 				inherit(cset, "delay_loop", &ck.DelayLoop, r.DelayLoop)
 				inherit(cset, "alpha", &ck.Alpha, r.Alpha)
+				// keepalived's per-kind defaults apply when no block sets the value.
+				if !anywhere("retry") {
+					switch ck.Kind {
+					case "MISC_CHECK":
+						ck.Retry = 0
+					case "DNS_CHECK":
+						ck.Retry = 3
+					}
+				}
 				if !anywhere("delay_before_retry") {
 					switch ck.Kind {
 					case "HTTP_GET", "SSL_GET":

@@ -123,7 +123,7 @@ func urlChecks(ck *config.Checker, vs *config.VirtualServer) ([]URLCheck, error)
 		}
 		if ck.EnableSNI {
 			uc.SNI = u.Virtualhost
-			if uc.SNI == "" {
+			if uc.SNI == "" && ck.IsSet("virtualhost") {
 				uc.SNI = ck.Virtualhost
 			}
 			if uc.SNI == "" {
