@@ -346,21 +346,13 @@ func addKindKeywords(b *block, kind string) {
 				}
 			})),
 			kw("weight", P2, "weight N [reverse|noreverse]", "track_file's weight", "-2147483647..2147483647", ck(func(p *parser, c *Checker, l *line) {
-				if n, ok := p.intArg(l, 1, -math.MaxInt32, math.MaxInt32, "ignored"); ok {
-					c.FileWeight = n
+				var ref TrackRef
+				p.weightArgs(l, 0, -math.MaxInt32, math.MaxInt32, &ref)
+				if ref.HasWeight {
+					c.FileWeight = ref.Weight
 					c.setMap()["weight"] = true
 				}
-				if len(l.toks) > 2 {
-					t := l.toks[2]
-					switch t.s {
-					case "reverse":
-						c.FileReverse = true
-					case "noreverse":
-						c.FileReverse = false
-					default:
-						p.warn(t.pos, "weight", "ignored", "unknown weight option %q", t.s)
-					}
-				}
+				c.FileReverse = ref.Reverse
 			})),
 			rawKw("dynamic", P2, "dynamic"),
 		)

@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,23 +16,10 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-func listen(t *testing.T) (net.Listener, int) {
+func listen(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return l, l.Addr().(*net.TCPAddr).Port
+	addr := serveTCP(t, "127.0.0.1:0", func(net.Conn) {})
+	return int(netip.MustParseAddrPort(addr).Port())
 }
 
 func parse(t *testing.T, text string) *config.Config {
@@ -51,7 +39,7 @@ func parse(t *testing.T, text string) *config.Config {
 // checker that cannot run is reported with its position.
 func TestBuildAndRun(t *testing.T) {
 	dir := t.TempDir()
-	_, up := listen(t)
+	up := listen(t)
 	down, _ := strings.CutPrefix(closedPort(t, "tcp"), "127.0.0.1:")
 	loadFile := filepath.Join(dir, "load")
 	if err := os.WriteFile(loadFile, []byte("3\n"), 0o644); err != nil {
@@ -179,8 +167,8 @@ virtual_server 127.0.0.1 80 {
 // against two listeners, 200 against a closed port; every checker's first
 // result arrives and is right.
 func TestSchedulerRealSockets(t *testing.T) {
-	_, p1 := listen(t)
-	_, p2 := listen(t)
+	p1 := listen(t)
+	p2 := listen(t)
 	closed := closedPort(t, "tcp")
 	var specs []Spec
 	tm := Timing{DelayLoop: 500 * time.Millisecond, DelayBeforeRetry: 100 * time.Millisecond, Retry: 1, Warmup: 500 * time.Millisecond}

@@ -49,7 +49,20 @@ func (c Conn) dial(ctx context.Context, network string) (net.Conn, *Result) {
 	if err != nil {
 		return nil, connError(err)
 	}
-	return conn, nil
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	return probeConn{conn, stop}, nil
+}
+
+// probeConn is a dialled connection whose blocked reads and writes end
+// when the probe's context is cancelled.
+type probeConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c probeConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }
 
 // connError classifies a dial error.

@@ -29,8 +29,6 @@ func (p *DNSProbe) Probe(ctx context.Context) Result {
 		return *fail
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
 	c.SetDeadline(time.Now().Add(p.Conn.Timeout))
 	if _, err := c.Write(q); err != nil {
 		return ioError("write", err)

@@ -71,8 +71,6 @@ func (p *HTTPProbe) probeURL(ctx context.Context, u *URLCheck) Result {
 		return *fail
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
 	host := u.Host
 	if host == "" {
 		host = hostPort(p.Conn.Addr)

@@ -39,8 +39,17 @@ func HTTPStatus(head []byte) int {
 	if !ok || len(rest) < 4 || rest[3] != ' ' {
 		return 0
 	}
+	return threeDigits(rest)
+}
+
+// threeDigits is the number in b's first three bytes, 0 unless all three
+// are decimal digits.
+func threeDigits(b []byte) int {
+	if len(b) < 3 {
+		return 0
+	}
 	n := 0
-	for _, c := range rest[:3] {
+	for _, c := range b[:3] {
 		if c < '0' || c > '9' {
 			return 0
 		}

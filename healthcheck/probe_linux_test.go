@@ -45,16 +45,7 @@ func TestProbesInNamespace(t *testing.T) {
 	if err := rs.Do(func() (err error) { l, err = net.Listen("tcp", "192.0.2.2:8080"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	serve(t, l, func(net.Conn) {})
 	conn := func(addr string, timeout time.Duration) Conn {
 		return Conn{Addr: netip.MustParseAddrPort(addr), Timeout: timeout}
 	}

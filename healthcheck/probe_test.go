@@ -62,13 +62,8 @@ func want(t *testing.T, name string, r Result, v Verdict, errHas string) {
 }
 
 func TestTCPProbe(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	ctx := context.Background()
-	c := loopConn(t, l.Addr().String())
+	c := loopConn(t, serveTCP(t, "127.0.0.1:0", func(net.Conn) {}))
 	want(t, "listening", (&TCPProbe{Conn: c}).Probe(ctx), Success, "")
 	want(t, "refused", (&TCPProbe{Conn: loopConn(t, closedPort(t, "tcp"))}).Probe(ctx), Failure, "connection failed")
 	// A bind to an address that is not ours is a local error: skipped.
@@ -146,27 +141,42 @@ func TestHTTPProbe(t *testing.T) {
 // rawServer answers every connection with reply and records the request.
 func rawServer(t *testing.T, reply string) (string, <-chan string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	reqs := make(chan string, 10)
+	addr := serveTCP(t, "127.0.0.1:0", func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(testTimeout))
+		n, _ := c.Read(buf)
+		reqs <- string(buf[:n])
+		io.WriteString(c, reply)
+	})
+	return addr, reqs
+}
+
+// serveTCP listens on addr until the test ends and hands each connection
+// to handle, closing it afterwards; it returns the address.
+func serveTCP(t *testing.T, addr string, handle func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, l, handle)
+	return l.Addr().String()
+}
+
+// serve accepts on l until the test ends.
+func serve(t *testing.T, l net.Listener, handle func(net.Conn)) {
 	t.Cleanup(func() { l.Close() })
-	reqs := make(chan string, 10)
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			buf := make([]byte, 4096)
-			c.SetReadDeadline(time.Now().Add(testTimeout))
-			n, _ := c.Read(buf)
-			reqs <- string(buf[:n])
-			io.WriteString(c, reply)
+			handle(c)
 			c.Close()
 		}
 	}()
-	return l.Addr().String(), reqs
 }
 
 func TestHTTPProbeWire(t *testing.T) {
@@ -412,31 +422,19 @@ func TestPingProbe(t *testing.T) {
 // HELO reply; it records the HELO line.
 func smtpServer(t *testing.T, banner, heloReply string) (string, <-chan string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	helos := make(chan string, 4)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.SetDeadline(time.Now().Add(testTimeout))
-			r := bufio.NewReader(c)
-			io.WriteString(c, banner)
-			line, _ := r.ReadString('\n')
-			helos <- line
-			io.WriteString(c, heloReply)
-			if line, _ := r.ReadString('\n'); line == "QUIT\r\n" {
-				io.WriteString(c, "221 bye\r\n")
-			}
-			c.Close()
+	addr := serveTCP(t, "127.0.0.1:0", func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(testTimeout))
+		r := bufio.NewReader(c)
+		io.WriteString(c, banner)
+		line, _ := r.ReadString('\n')
+		helos <- line
+		io.WriteString(c, heloReply)
+		if line, _ := r.ReadString('\n'); line == "QUIT\r\n" {
+			io.WriteString(c, "221 bye\r\n")
 		}
-	}()
-	return l.Addr().String(), helos
+	})
+	return addr, helos
 }
 
 func TestSMTPProbe(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,10 +144,9 @@ func TestSchedulerBoundedWorkers(t *testing.T) {
 			specs = append(specs, Spec{ID: CheckerID{RSID{VS: i / 10, RS: i % 10}, 0}, Core: CoreConfig{Kind: KindTCP, Timing: tm}, Prober: p})
 		}
 		events := make(chan Event, n)
-		before := runtime.NumGoroutine()
 		s := New(Config{Events: events, Workers: workers}, nil, specs)
 		defer s.Close()
-		if g := runtime.NumGoroutine() - before; g != workers+1 {
+		if g := schedulerGoroutines(); g != workers+1 {
 			t.Errorf("%d goroutines started, want %d", g, workers+1)
 		}
 		time.Sleep(6*time.Second + 500*time.Millisecond) // first round: 1..6 s, the next from 11 s
@@ -162,14 +162,14 @@ func TestSchedulerBoundedWorkers(t *testing.T) {
 		if pk := peak.Load(); pk > workers {
 			t.Fatalf("%d probes in flight at once, limit %d", pk, workers)
 		}
-		if g := runtime.NumGoroutine() - before; g != workers+1 {
+		if g := schedulerGoroutines(); g != workers+1 {
 			t.Errorf("%d goroutines while running, want %d", g, workers+1)
 		}
 		if len(events) != n {
 			t.Fatalf("%d events, want %d (one first result each)", len(events), n)
 		}
 		s.Close()
-		if g := runtime.NumGoroutine() - before; g != 0 {
+		if g := schedulerGoroutines(); g != 0 {
 			t.Errorf("%d goroutines left after Close", g)
 		}
 	})
@@ -236,4 +236,11 @@ func TestSchedulerFileValue(t *testing.T) {
 			t.Fatalf("unexpected event %+v", <-events)
 		}
 	})
+}
+
+// schedulerGoroutines counts the live goroutines a Scheduler started.
+func schedulerGoroutines() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "created by github.com/vigil-ha/vigil/healthcheck.New ")
 }

@@ -30,8 +30,6 @@ func (p *SMTPProbe) Probe(ctx context.Context) Result {
 		return *fail
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
 	r := bufio.NewReaderSize(c, maxSMTPLine)
 	helo := p.HeloName
 	if helo == "" {
@@ -76,18 +74,8 @@ func readLine(c net.Conn, r *bufio.Reader, timeout time.Duration) ([]byte, error
 // smtpStatus is the reply code of a line: three digits followed by the
 // end of the line or a space; anything else is 0.
 func smtpStatus(line []byte) int {
-	if len(line) < 3 {
-		return 0
-	}
-	n := 0
-	for _, c := range line[:3] {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int(c-'0')
-	}
 	if len(line) > 3 && line[3] != ' ' && line[3] != '\r' && line[3] != '\n' {
 		return 0
 	}
-	return n
+	return threeDigits(line)
 }

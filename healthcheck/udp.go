@@ -33,8 +33,6 @@ func (p *UDPProbe) Probe(ctx context.Context) Result {
 		return *fail
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
 	payload := p.Payload
 	if payload == nil {
 		payload = DefaultUDPPayload
