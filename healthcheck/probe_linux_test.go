@@ -49,9 +49,16 @@ func TestProbesInNamespace(t *testing.T) {
 	conn := func(addr string, timeout time.Duration) Conn {
 		return Conn{Addr: netip.MustParseAddrPort(addr), Timeout: timeout}
 	}
-	want(t, "ping rs", probeIn(t, lb, &PingProbe{Conn: conn("192.0.2.2:0", testTimeout)}), Success, "")
-	want(t, "ping6 rs", probeIn(t, lb, &PingProbe{Conn: conn("[2001:db8::2]:0", testTimeout)}), Success, "")
-	want(t, "ping nobody", probeIn(t, lb, &PingProbe{Conn: conn("192.0.2.3:0", 300*time.Millisecond)}), Failure, "timeout")
+	// The namespace starts with ping sockets closed to every group (raw
+	// sockets then), and opens them to all groups for the second round.
+	for _, mode := range []string{"raw", "ping socket"} {
+		if mode == "ping socket" {
+			lb.Sysctl(t, "net.ipv4.ping_group_range", "0 2147483647")
+		}
+		want(t, mode+": ping rs", probeIn(t, lb, &PingProbe{Conn: conn("192.0.2.2:0", testTimeout)}), Success, "")
+		want(t, mode+": ping6 rs", probeIn(t, lb, &PingProbe{Conn: conn("[2001:db8::2]:0", testTimeout)}), Success, "")
+		want(t, mode+": ping nobody", probeIn(t, lb, &PingProbe{Conn: conn("192.0.2.3:0", 300*time.Millisecond)}), Failure, "timeout")
+	}
 
 	c := conn("192.0.2.2:8080", testTimeout)
 	want(t, "tcp", probeIn(t, lb, &TCPProbe{Conn: c}), Success, "")

@@ -103,8 +103,9 @@ type Scheduler struct {
 	pending []Event  // waiting for the receiver
 	heap    deadlineHeap
 
-	mu    sync.Mutex // mu guards stats
-	stats map[CheckerID]*CheckerStats
+	mu      sync.Mutex // mu guards the following fields
+	stats   map[CheckerID]*CheckerStats
+	rsStats map[RSID]RSStats
 }
 
 type entry struct {
@@ -159,7 +160,7 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{log: log, events: cfg.Events, results: make(chan workResult), jobs: make(chan job),
 		files: make(chan fileValue), stop: make(chan struct{}), ctx: ctx, cancel: cancel,
-		byFile: map[string][]*entry{}, rs: map[RSID]*rsState{}, stats: map[CheckerID]*CheckerStats{}}
+		byFile: map[string][]*entry{}, rs: map[RSID]*rsState{}, stats: map[CheckerID]*CheckerStats{}, rsStats: map[RSID]RSStats{}}
 	for _, r := range rss {
 		s.rs[r.ID] = &rsState{weight: r.Weight, up: true, eff: int64(r.Weight)}
 	}
@@ -184,8 +185,12 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 		}
 		s.push(e)
 	}
-	for _, r := range s.rs {
+	for id, r := range s.rs {
 		r.up, r.eff = RealServerState(r.weight, r.checkers)
+		s.rsStats[id] = RSStats{ID: id, Up: r.up, Weight: r.eff, Checkers: len(r.checkers)}
+	}
+	for _, e := range s.entries {
+		s.stats[e.spec.ID].Next = e.core.Deadline()
 	}
 	s.wg.Add(1 + workers)
 	go s.runLoop()
@@ -338,6 +343,12 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 	st.Up, st.HasRun, st.Offset = ch.Up, true, ch.Offset
 	st.LastVerdict, st.LastLatency, st.LastError, st.LastTime = res.Verdict, latency, res.Err, now
 	st.Next = e.core.Deadline()
+	rst := s.rsStats[e.spec.ID.RSID]
+	rst.Up, rst.Weight = up, eff
+	if ev.RSChanged {
+		rst.Transitions++
+	}
+	s.rsStats[e.spec.ID.RSID] = rst
 	s.mu.Unlock()
 	if ch.First || ch.StateChanged || ev.RSChanged || ev.WeightChanged {
 		s.pending = append(s.pending, ev)

@@ -115,6 +115,9 @@ func TestSchedulerTimeline(t *testing.T) {
 			snap[0].Transitions != 2 || !snap[0].Up || snap[0].LastLatency != 500*time.Millisecond {
 			t.Fatalf("snapshot %+v", snap)
 		}
+		if rss := s.RealServers(); len(rss) != 1 || rss[0] != (RSStats{ID: rs, Up: true, Weight: 7, Checkers: 2, Transitions: 2}) {
+			t.Fatalf("real servers %+v", rss)
+		}
 	})
 }
 

@@ -44,3 +44,29 @@ func (s *Scheduler) Snapshot() []CheckerStats {
 	})
 	return out
 }
+
+// RSStats is a real server's state as the checkers see it.
+type RSStats struct {
+	ID          RSID   `json:"id"`
+	Up          bool   `json:"up"`     // every checker is up
+	Weight      int64  `json:"weight"` // effective, clamped to 0..2147483647
+	Checkers    int    `json:"checkers"`
+	Transitions uint64 `json:"transitions"` // up↔down changes
+}
+
+// RealServers returns every real server's state, ordered by RSID.
+func (s *Scheduler) RealServers() []RSStats {
+	s.mu.Lock()
+	out := make([]RSStats, 0, len(s.rsStats))
+	for _, st := range s.rsStats {
+		out = append(out, st)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b RSStats) int {
+		if a.ID.VS != b.ID.VS {
+			return a.ID.VS - b.ID.VS
+		}
+		return a.ID.RS - b.ID.RS
+	})
+	return out
+}
