@@ -46,6 +46,7 @@ func Build(cfg *config.Config) ([]RealServer, []Spec, []error) {
 				case KindSMTP:
 					sp.Prober = &SMTPProbe{Conn: conn, HeloName: ck.HeloName}
 				case KindUDP:
+					conn.BindIf = "" // keepalived's UDP_CHECK ignores bind_if
 					sp.Prober = &UDPProbe{Conn: conn, Payload: ck.Payload, RequireReply: ck.RequireReply,
 						Pattern: ck.ReplyPattern, Mask: ck.ReplyMask, MinLen: ck.MinReplyLength, MaxLen: ck.MaxReplyLength}
 				case KindPing:

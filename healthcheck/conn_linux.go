@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"errors"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -10,11 +11,24 @@ import (
 // control sets SO_MARK and SO_BINDTODEVICE before the socket binds or
 // connects.
 func (c Conn) control(network, address string, rc syscall.RawConn) error {
-	if c.FWMark == 0 && c.BindIf == "" {
+	udp := strings.HasPrefix(network, "udp")
+	if c.FWMark == 0 && c.BindIf == "" && !udp {
 		return nil
 	}
 	var serr error
 	err := rc.Control(func(fd uintptr) {
+		if udp {
+			// As keepalived: every ICMP error (a router's host
+			// unreachable too, not only port unreachable) fails the read.
+			if network == "udp6" {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
+			} else {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_RECVERR, 1)
+			}
+			if serr != nil {
+				return
+			}
+		}
 		if c.FWMark != 0 {
 			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(c.FWMark)); serr != nil {
 				return

@@ -71,6 +71,15 @@ func TestProbesInNamespace(t *testing.T) {
 	marked.FWMark = 8
 	want(t, "mark 8", probeIn(t, lb, &TCPProbe{Conn: marked}), Success, "")
 
+	// UDP_CHECK: a router's ICMP error (here rs has no route: network
+	// unreachable, which a UDP socket reports only with IP_RECVERR, as
+	// keepalived sets it) fails the check; silence passes.
+	rs.Sysctl(t, "net.ipv4.ip_forward", "1")
+	lb.Exec(t, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.2")
+	rs.Exec(t, "nft", "add table inet hc; add chain inet hc pre { type filter hook prerouting priority 0; }; add rule inet hc pre ip daddr 198.51.100.10 drop")
+	want(t, "udp host unreachable", probeIn(t, lb, &UDPProbe{Conn: conn("198.51.100.9:9", testTimeout)}), Failure, "")
+	want(t, "udp silence", probeIn(t, lb, &UDPProbe{Conn: conn("198.51.100.10:9", 300*time.Millisecond)}), Success, "")
+
 	bound := c
 	bound.BindIf = "eth0"
 	want(t, "bind_if eth0", probeIn(t, lb, &TCPProbe{Conn: bound}), Success, "")
