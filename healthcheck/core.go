@@ -17,6 +17,11 @@ const (
 	// failure): keepalived reschedules the probe after delay_loop without
 	// counting it.
 	Skip
+	// Partial: the attempt passed but the check is not complete (HTTP_GET
+	// checks one url per attempt, and a down checker comes up only after
+	// a whole pass): it clears the retry count, changes no state, and the
+	// next attempt follows after delay_loop.
+	Partial
 )
 
 // String returns "success", "failure" or "skip".
@@ -28,6 +33,8 @@ func (v Verdict) String() string {
 		return "failure"
 	case Skip:
 		return "skip"
+	case Partial:
+		return "partial"
 	}
 	return "unknown"
 }
@@ -174,6 +181,8 @@ func (c *Core) Finish(now time.Time, r Result) Change {
 	wait := c.t.DelayLoop
 	retry := false
 	switch r.Verdict {
+	case Partial:
+		c.retryIt = 0
 	case Success:
 		c.retryIt = 0
 		c.up = true

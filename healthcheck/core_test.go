@@ -140,6 +140,17 @@ func TestCoreTimeline(t *testing.T) {
 			{Start: 61, V: Failure, Up: false, Next: 62},
 			{Start: 62, V: Failure, Up: false, Next: 122},
 		}},
+		{"HTTP partial passes: no state change, the count clears, next after L", KindHTTP, short, 0, []step{
+			{Start: 1, V: Failure, Up: false, Changed: true, Next: 11},
+			{Start: 11, V: Partial, Up: false, Next: 21},
+			{Start: 21, V: Partial, Up: false, Next: 31},
+			{Start: 31, V: Success, Up: true, Changed: true, Next: 41},
+			{Start: 41, V: Failure, Up: true, Next: 43},
+			{Start: 43, V: Partial, Up: true, Next: 53},
+			{Start: 53, V: Failure, Up: true, Next: 55},
+			{Start: 55, V: Failure, Up: true, Next: 57},
+			{Start: 57, V: Failure, Up: false, Changed: true, Next: 67},
+		}},
 		{"a skip (local error) waits L and counts nothing", KindTCP, short, 0, []step{
 			{Start: 1, V: Success, Up: true, Next: 11},
 			{Start: 11, V: Failure, Up: true, Next: 13},

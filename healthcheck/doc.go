@@ -41,12 +41,12 @@
 // and shutdown.
 //
 // Where vigil differs from keepalived 2.2.7 (kept deliberately small):
-//   - HTTP_GET/SSL_GET check every url in one attempt, in order, stopping
-//     at the first that fails; keepalived checks one url per delay_loop.
-//     fast_recovery is therefore not needed and not read.
+//   - fast_recovery is not implemented (urls are walked one per
+//     delay_loop, as without it).
 //   - regex is Go's RE2 syntax (PCRE2 features such as backreferences are
 //     refused when the checker is built), matched against the first 1 MiB
-//     of the body; regex_options and the offsets are not implemented.
+//     of the body (keepalived streams the body through PCRE2 with partial
+//     matching); regex_options and the offsets are not implemented.
 //   - An HTTP attempt is bounded by delay_loop + connect_timeout in total
 //     (keepalived has no total bound); headers over 64 KiB fail.
 //   - SSL: a password-protected client key is refused at build time.

@@ -32,37 +32,63 @@ type URLCheck struct {
 	NoMatch bool // regex_no_match: the regex must not match
 }
 
-// HTTPProbe is HTTP_GET, or SSL_GET when TLS is set: for each url in turn
-// one GET (see AppendHTTPRequest), then the status, the body's MD5
-// (truncated to Content-Length when given) and the regex are checked; the
-// first url that fails fails the attempt. The connect timeout bounds the
-// connect (with the TLS handshake), the write, and each read (for SSL_GET
-// all body reads together); MaxDuration, when set, bounds the whole
-// attempt.
+// HTTPProbe is HTTP_GET, or SSL_GET when TLS is set: one GET (see
+// AppendHTTPRequest) of one url per attempt, whose status, body MD5
+// (truncated to Content-Length when given) and regex are checked. As in
+// keepalived, the urls are walked one per attempt (Partial until the last
+// passes: a down checker comes up only after a whole pass), a failed url
+// is retried, and once the checker is down only the failed url is probed;
+// its success restarts the walk from the first url. The connect timeout
+// bounds the connect (with the TLS handshake), the write, and each read
+// (for SSL_GET all reads together); MaxDuration, when set, bounds the
+// whole attempt.
+//
+// The walk's position lives in the probe: the Scheduler runs one attempt
+// of a checker at a time.
 type HTTPProbe struct {
 	Conn        Conn
 	TLS         *tls.Config // nil: plain HTTP
 	Proto       string      // http_protocol
 	URLs        []URLCheck
 	MaxDuration time.Duration
+
+	next       int  // the url the next attempt checks
+	lastFailed bool // the last attempt failed
 }
 
-// Probe checks every url.
-func (p *HTTPProbe) Probe(ctx context.Context) Result {
+// Probe checks the next url as for a checker that is up.
+func (p *HTTPProbe) Probe(ctx context.Context) Result { return p.ProbeAttempt(ctx, true) }
+
+// ProbeAttempt checks the next url; up is the checker's state.
+func (p *HTTPProbe) ProbeAttempt(ctx context.Context, up bool) Result {
 	if p.MaxDuration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.MaxDuration)
 		defer cancel()
 	}
-	for i := range p.URLs {
-		if r := p.probeURL(ctx, &p.URLs[i]); r.Verdict != Success {
-			if len(p.URLs) > 1 {
-				r.Err = fmt.Sprintf("url %s: %s", p.URLs[i].Path, r.Err)
-			}
-			return r
+	failedURL := !up && p.lastFailed // down because this url failed
+	u := &p.URLs[p.next]
+	r := p.probeURL(ctx, u)
+	switch {
+	case r.Verdict == Failure:
+		p.lastFailed = true
+	case r.Verdict != Success:
+	case failedURL:
+		p.next, p.lastFailed = 0, false
+		r.Verdict = Partial
+	default:
+		p.lastFailed = false
+		p.next++
+		if p.next < len(p.URLs) {
+			r.Verdict = Partial
+		} else {
+			p.next = 0
 		}
 	}
-	return Result{Verdict: Success}
+	if len(p.URLs) > 1 && r.Err != "" {
+		r.Err = fmt.Sprintf("url %s: %s", u.Path, r.Err)
+	}
+	return r
 }
 
 func (p *HTTPProbe) probeURL(ctx context.Context, u *URLCheck) Result {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,12 +123,14 @@ func TestHTTPProbe(t *testing.T) {
 		{"regex", []URLCheck{{Path: "/ok", Codes: ok, Regex: regexp.MustCompile(`this is`)}}, "1.0", Success, ""},
 		{"regex fails", []URLCheck{{Path: "/ok", Codes: ok, Regex: regexp.MustCompile(`^nope`)}}, "1.0", Failure, "regex"},
 		{"regex_no_match", []URLCheck{{Path: "/ok", Codes: ok, Regex: regexp.MustCompile(`^nope`), NoMatch: true}}, "1.0", Success, ""},
-		{"second url fails", []URLCheck{{Path: "/ok", Codes: ok}, {Path: "/missing", Codes: ok}}, "1.0", Failure, "url /missing"},
 	}
 	for _, tc := range tests {
 		r := (&HTTPProbe{Conn: c, Proto: tc.proto, URLs: tc.urls}).Probe(context.Background())
 		want(t, tc.name, r, tc.v, tc.errHas)
 	}
+	two := &HTTPProbe{Conn: c, URLs: []URLCheck{{Path: "/ok", Codes: ok}, {Path: "/missing", Codes: ok}}}
+	want(t, "first of two urls", two.Probe(context.Background()), Partial, "")
+	want(t, "second of two urls", two.Probe(context.Background()), Failure, "url /missing")
 	r := (&HTTPProbe{Conn: c, URLs: []URLCheck{{Path: "/ok", Codes: ok, Host: "www.example.org"}}}).Probe(context.Background())
 	want(t, "virtualhost", r, Success, "")
 	mu.Lock()
@@ -177,6 +180,56 @@ func serve(t *testing.T, l net.Listener, handle func(net.Conn)) {
 			c.Close()
 		}
 	}()
+}
+
+// TestHTTPProbeWalk follows keepalived's url walk: one url per attempt,
+// a whole pass before a success; once down, only the failed url, whose
+// success restarts the walk from the first.
+func TestHTTPProbeWalk(t *testing.T) {
+	var bDown atomic.Bool
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/b" && bDown.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	ok := [][2]int{{200, 299}}
+	p := &HTTPProbe{Conn: loopConn(t, strings.TrimPrefix(srv.URL, "http://")),
+		URLs: []URLCheck{{Path: "/a", Codes: ok}, {Path: "/b", Codes: ok}, {Path: "/c", Codes: ok}}}
+	ctx := context.Background()
+	steps := []struct {
+		up    bool
+		bDown bool
+		v     Verdict
+	}{
+		{true, false, Partial},  // a
+		{true, false, Partial},  // b
+		{true, false, Success},  // c: a whole pass
+		{true, true, Partial},   // a
+		{true, true, Failure},   // b fails
+		{true, true, Failure},   // b retried (up, retrying)
+		{false, true, Failure},  // down: only b
+		{false, false, Partial}, // b passes: restart from a
+		{false, false, Partial}, // a
+		{false, false, Partial}, // b
+		{false, false, Success}, // c: up again
+	}
+	for i, s := range steps {
+		bDown.Store(s.bDown)
+		if r := p.ProbeAttempt(ctx, s.up); r.Verdict != s.v {
+			t.Fatalf("step %d: %v %q, want %v", i, r.Verdict, r.Err, s.v)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(paths, " "); got != "/a /b /c /a /b /b /b /b /a /b /c" {
+		t.Errorf("urls fetched: %s", got)
+	}
 }
 
 func TestHTTPProbeWire(t *testing.T) {

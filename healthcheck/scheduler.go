@@ -17,6 +17,14 @@ type Prober interface {
 	Probe(ctx context.Context) Result
 }
 
+// AttemptProber is a Prober whose attempt depends on whether the checker
+// is up when the attempt starts (HTTP_GET walks its urls by it); the
+// Scheduler calls ProbeAttempt instead of Probe.
+type AttemptProber interface {
+	Prober
+	ProbeAttempt(ctx context.Context, up bool) Result
+}
+
 // ProberFunc adapts a function to Prober.
 type ProberFunc func(ctx context.Context) Result
 
@@ -123,7 +131,8 @@ type rsState struct {
 }
 
 type job struct {
-	e *entry
+	e  *entry
+	up bool // the checker's state when the attempt started
 }
 
 type workResult struct {
@@ -230,7 +239,12 @@ func (s *Scheduler) runWorker() {
 		select {
 		case j := <-s.jobs:
 			start := time.Now()
-			res := j.e.spec.Prober.Probe(s.ctx)
+			var res Result
+			if ap, ok := j.e.spec.Prober.(AttemptProber); ok {
+				res = ap.ProbeAttempt(s.ctx, j.up)
+			} else {
+				res = j.e.spec.Prober.Probe(s.ctx)
+			}
 			end := time.Now()
 			select {
 			case s.results <- workResult{e: j.e, res: res, end: end, latency: end.Sub(start)}:
@@ -261,7 +275,7 @@ func (s *Scheduler) runLoop() {
 		var jobs chan job
 		var next job
 		if len(s.queue) > 0 {
-			jobs, next = s.jobs, job{s.queue[0]}
+			jobs, next = s.jobs, job{s.queue[0], s.queue[0].core.Up()}
 		}
 		var events chan<- Event
 		var ev Event
@@ -330,7 +344,7 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 	st := s.stats[e.spec.ID]
 	st.Attempts++
 	switch res.Verdict {
-	case Success:
+	case Success, Partial:
 		st.Successes++
 	case Failure:
 		st.Failures++

@@ -247,3 +247,39 @@ func schedulerGoroutines() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	return strings.Count(string(buf), "created by github.com/vigil-ha/vigil/healthcheck.New ")
 }
+
+// upRecorder is an AttemptProber that records the state it is given.
+type upRecorder struct {
+	mu  sync.Mutex
+	ups []bool
+}
+
+func (p *upRecorder) Probe(ctx context.Context) Result { panic("Probe called on an AttemptProber") }
+func (p *upRecorder) ProbeAttempt(ctx context.Context, up bool) Result {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ups = append(p.ups, up)
+	if len(p.ups) == 2 {
+		return Result{Verdict: Failure}
+	}
+	return Result{Verdict: Success}
+}
+
+// TestSchedulerPassesState: an AttemptProber learns the checker's state
+// at the start of each attempt.
+func TestSchedulerPassesState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &upRecorder{}
+		events := make(chan Event, 10)
+		tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: time.Second, Alpha: true}
+		s := New(Config{Events: events}, nil, []Spec{{Core: CoreConfig{Kind: KindHTTP, Timing: tm}, Prober: p}})
+		defer s.Close()
+		time.Sleep(4500 * time.Millisecond) // attempts at 1, 2, 3 (max(D, L) after the failure), 4
+		synctest.Wait()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if fmt.Sprint(p.ups) != "[false true false true]" {
+			t.Fatalf("states given %v", p.ups)
+		}
+	})
+}
