@@ -534,7 +534,7 @@ func virtualServerBlock() *block {
 				v.Virtualhost = t.s
 			}
 		})),
-		kw("ha_suspend", P2, "ha_suspend", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.HASuspend = true })),
+		kw("ha_suspend", P2, "ha_suspend", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.HASuspend = true })).notImpl(),
 		kw("alpha", P2, "alpha", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.Alpha = true })),
 		kw("omega", P2, "omega", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.Omega = true })),
 		kw("quorum", P2, "quorum N", "1", "1..", vs(func(p *parser, v *VirtualServer, l *line) {

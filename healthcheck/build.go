@@ -40,6 +40,10 @@ func Build(cfg *config.Config) ([]RealServer, []Spec, []error) {
 					Warmup: ck.Warmup, Alpha: ck.Alpha}, BaseWeight: rs.Weight}}
 				conn := connOf(ck, rs)
 				var err error
+				if conn.Timeout <= 0 && kind != KindMisc && kind != KindFile {
+					errs = append(errs, fmt.Errorf("%s: %s: connect_timeout must be above 0; checker ignored", ck.Pos, ck.Kind))
+					continue
+				}
 				switch kind {
 				case KindTCP:
 					sp.Prober = &TCPProbe{Conn: conn}
