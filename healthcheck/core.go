@@ -275,3 +275,31 @@ func RealServerState(weight int, checkers []*Core) (up bool, effective int64) {
 	}
 	return up, min(max(w, 0), math.MaxInt32)
 }
+
+// Carried is the part of a checker's state a reload keeps (keepalived
+// migrates it to the same checker in the new configuration).
+type Carried struct {
+	Up, HasRun bool
+	RetryIt    int
+	Offset     int64 // misc_dynamic's weight
+}
+
+// Carry returns the state a reload keeps.
+func (c *Core) Carry() Carried {
+	return Carried{Up: c.up, HasRun: c.hasRun, RetryIt: c.retryIt, Offset: c.offset}
+}
+
+// Restore takes over a carried state, as keepalived does at a reload: the
+// state, whether it has run and the dynamic weight; the retry count is
+// kept below the new retry. The first attempt stays where NewCore put it.
+// FILE_CHECK keeps nothing (its file is read again).
+func (c *Core) Restore(s Carried) {
+	if c.kind == KindFile {
+		return
+	}
+	c.up, c.hasRun = s.Up, s.HasRun
+	c.retryIt = min(s.RetryIt, max(c.t.Retry-1, 0))
+	if c.dynamic {
+		c.offset = s.Offset
+	}
+}

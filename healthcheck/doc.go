@@ -27,12 +27,14 @@
 // invalid and duplicated real servers); a checker adds its index in
 // RealServer.Checkers. The indexes are stable for one loaded configuration
 // and are what the ipvs side uses to find the service and destination. A
-// reload builds a new Scheduler; matching old and new real servers (by the
-// virtual server's identity and the real server's address and port, as
-// keepalived does) is the caller's job, and checker state is not carried
-// across a reload yet.
+// reload builds a new Scheduler: after the old one's Close, its Carried
+// states go to the checkers MatchCheckers pairs (same virtual server
+// identity, real server address and port, kind and identifying settings,
+// as keepalived pairs them) through Spec.Carry; the ipvs side pairs real
+// servers by the same identity.
 //
-// How the daemon uses it: Build(cfg), log the returned errors (each names
+// How the daemon uses it: Build(cfg) (on a reload, set Spec.Carry as
+// above), log the returned errors (each names
 // the checker's file:line), New(Config{Events: ch}, rss, specs); forward
 // check.FileWatcher events for track files to Scheduler.FileValue; on each
 // Event with RSChanged or WeightChanged update the ipvs desired state

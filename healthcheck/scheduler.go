@@ -37,6 +37,10 @@ type Spec struct {
 	Core   CoreConfig
 	Prober Prober // nil for FILE_CHECK
 
+	// Carry, when set, is the state of the same checker before a reload
+	// (see Carried, MatchCheckers).
+	Carry *Carried
+
 	// FILE_CHECK: the track_file name whose values FileValue delivers, and
 	// how a value becomes a weight.
 	TrackFile   string
@@ -185,6 +189,9 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 		}
 		jitter := time.Duration(rnd() * float64(sp.Core.Timing.Warmup))
 		e := &entry{spec: sp, core: NewCore(sp.Core, now, jitter), rs: r, index: -1}
+		if sp.Carry != nil {
+			e.core.Restore(*sp.Carry)
+		}
 		r.checkers = append(r.checkers, e.core)
 		s.entries = append(s.entries, e)
 		s.stats[sp.ID] = &CheckerStats{ID: sp.ID, Kind: sp.Core.Kind, Up: e.core.Up()}
@@ -229,6 +236,22 @@ func (s *Scheduler) Close() {
 		s.cancel()
 	})
 	s.wg.Wait()
+}
+
+// Carried returns every checker's state for a reload. It may be called
+// only after Close, when no goroutine touches the cores any more.
+func (s *Scheduler) Carried() map[CheckerID]Carried {
+	select {
+	case <-s.stop:
+	default:
+		panic("healthcheck: Carried before Close")
+	}
+	s.wg.Wait()
+	out := make(map[CheckerID]Carried, len(s.entries))
+	for _, e := range s.entries {
+		out[e.spec.ID] = e.core.Carry()
+	}
+	return out
 }
 
 // runWorker performs probes until Close. Owned by the Scheduler, stopped
