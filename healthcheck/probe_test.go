@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/md5"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -74,6 +75,17 @@ func TestTCPProbe(t *testing.T) {
 	b = c
 	b.BindTo, b.BindPort = netip.MustParseAddr("127.0.0.1"), 0
 	want(t, "bindto loopback", (&TCPProbe{Conn: b}).Probe(ctx), Success, "")
+	// bind_port: the server sees the connection come from that port.
+	from := make(chan int, 1)
+	srcAddr := serveTCP(t, "127.0.0.1:0", func(c net.Conn) { from <- c.RemoteAddr().(*net.TCPAddr).Port })
+	free, _ := strings.CutPrefix(closedPort(t, "tcp"), "127.0.0.1:")
+	b = loopConn(t, srcAddr)
+	b.BindTo = netip.MustParseAddr("127.0.0.1")
+	fmt.Sscan(free, &b.BindPort)
+	want(t, "bind_port", (&TCPProbe{Conn: b}).Probe(ctx), Success, "")
+	if got := <-from; got != b.BindPort {
+		t.Errorf("connection from port %d, want bind_port %d", got, b.BindPort)
+	}
 	b = c
 	b.BindIf = "vigil-nonexist"
 	want(t, "unknown bind_if", (&TCPProbe{Conn: b}).Probe(ctx), Skip, "local error")
