@@ -68,7 +68,7 @@ func TestProbesInNamespace(t *testing.T) {
 	if r := probeIn(t, lb, &TCPProbe{Conn: marked}); r.Verdict == Success {
 		t.Errorf("a connection marked 7 got through the drop rule: %+v", r)
 	}
-	marked.FWMark = 8
+	marked.FWMark, marked.Timeout = 8, testTimeout
 	want(t, "mark 8", probeIn(t, lb, &TCPProbe{Conn: marked}), Success, "")
 
 	// UDP_CHECK: a router's ICMP error (here rs has no route: network

@@ -448,7 +448,9 @@ func udpServer(t *testing.T, reply []byte) string {
 
 func TestUDPProbe(t *testing.T) {
 	ctx := context.Background()
+	// Silence is waited for 200 ms; a reply gets the full test timeout.
 	short := func(addr string) Conn { c := loopConn(t, addr); c.Timeout = 200 * time.Millisecond; return c }
+	full := func(addr string) Conn { return loopConn(t, addr) }
 	silent := udpServer(t, nil)
 	echo := udpServer(t, []byte("OK"))
 	closed := closedPort(t, "udp")
@@ -458,14 +460,14 @@ func TestUDPProbe(t *testing.T) {
 		v    Verdict
 	}{
 		{"silence is success", UDPProbe{Conn: short(silent)}, Success},
-		{"port unreachable fails", UDPProbe{Conn: short(closed)}, Failure},
+		{"port unreachable fails", UDPProbe{Conn: full(closed)}, Failure},
 		{"require_reply and silence fails", UDPProbe{Conn: short(silent), RequireReply: true}, Failure},
-		{"bare require_reply", UDPProbe{Conn: short(echo), RequireReply: true}, Success},
-		{"pattern with wildcard", UDPProbe{Conn: short(echo), RequireReply: true, Payload: []byte("hi"),
+		{"bare require_reply", UDPProbe{Conn: full(echo), RequireReply: true}, Success},
+		{"pattern with wildcard", UDPProbe{Conn: full(echo), RequireReply: true, Payload: []byte("hi"),
 			Pattern: []byte("OKh\x00"), Mask: []byte{0xff, 0xff, 0xff, 0x00}, MinLen: 0, MaxLen: 255}, Success},
-		{"pattern mismatch", UDPProbe{Conn: short(echo), RequireReply: true, Payload: []byte("hi"),
+		{"pattern mismatch", UDPProbe{Conn: full(echo), RequireReply: true, Payload: []byte("hi"),
 			Pattern: []byte("NO"), Mask: []byte{0xff, 0xff}, MaxLen: 255}, Failure},
-		{"reply too long", UDPProbe{Conn: short(echo), RequireReply: true, Payload: []byte("hello"),
+		{"reply too long", UDPProbe{Conn: full(echo), RequireReply: true, Payload: []byte("hello"),
 			Pattern: []byte("OK"), Mask: []byte{0xff, 0xff}, MaxLen: 4}, Failure},
 	}
 	for _, tc := range tests {
