@@ -172,6 +172,7 @@ func TestSchedulerBoundedWorkers(t *testing.T) {
 			t.Fatalf("%d events, want %d (one first result each)", len(events), n)
 		}
 		s.Close()
+		synctest.Wait()
 		if g := schedulerGoroutines(); g != 0 {
 			t.Errorf("%d goroutines left after Close", g)
 		}
@@ -241,11 +242,19 @@ func TestSchedulerFileValue(t *testing.T) {
 	})
 }
 
-// schedulerGoroutines counts the live goroutines a Scheduler started.
+// schedulerGoroutines counts the live goroutines a Scheduler started
+// inside a synctest bubble (schedulers of other tests are outside).
 func schedulerGoroutines() int {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "created by github.com/vigil-ha/vigil/healthcheck.New ")
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "synctest bubble") && strings.Contains(g, "created by github.com/vigil-ha/vigil/healthcheck.New ") {
+			n++
+		}
+	}
+	return n
 }
 
 // upRecorder is an AttemptProber that records the state it is given.
