@@ -13,8 +13,9 @@
 // connect_port, bindto, bind_port, bind_if with SO_BINDTODEVICE and fwmark
 // with SO_MARK); Build, which turns a config.Config into Specs; and the
 // Scheduler, which runs thousands of checkers with one goroutine over a
-// deadline heap and a bounded pool of workers, posts Events and keeps a
-// Snapshot of per-checker state and counters.
+// deadline heap and two bounded pools of workers (network probes, scripts),
+// posts Events and keeps a Snapshot of per-checker and per-real-server
+// state and counters.
 //
 // Must not: program IPVS (package ipvs consumes the events), run scripts
 // other than through check.Exec (script security is check's, checked again
@@ -54,7 +55,9 @@
 //   - SSL: a password-protected client key is refused at build time.
 //   - PING_CHECK does not widen net.ipv4.ping_group_range; without a ping
 //     socket it uses a raw one (root).
-//   - A MISC_CHECK script occupies a worker while it runs.
+//   - At most Config.ScriptWorkers MISC_CHECK scripts run at once (16 by
+//     default, in a pool apart from the network probes); keepalived has
+//     no bound.
 //   - ha_suspend, log_all_failures, checker SMTP alerts and the SMTP_CHECK
 //     host sub-block are not implemented.
 //

@@ -79,7 +79,11 @@ type Event struct {
 // Config configures a Scheduler.
 type Config struct {
 	Log     *slog.Logger // nil: slog.Default()
-	Workers int          // probes in flight at once; 0: 64
+	Workers int          // network probes in flight at once; 0: 64
+	// ScriptWorkers: MISC_CHECK scripts running at once; 0: 16. Scripts
+	// have a pool of their own, so slow scripts never hold up the network
+	// probes.
+	ScriptWorkers int
 	// Events receives changes. Required. Events are queued inside the
 	// scheduler while the receiver is slow, never dropped, so probing never
 	// waits for the receiver.
@@ -92,14 +96,15 @@ type Config struct {
 var ErrClosed = errors.New("healthcheck: scheduler closed")
 
 // Scheduler runs many checkers with one goroutine: a heap of deadlines
-// drives the pure cores, a bounded pool of workers performs the blocking
-// probes, and changes are posted as Events. Close stops and waits for
+// drives the pure cores, two bounded pools of workers (network probes,
+// MISC_CHECK scripts) perform the blocking probes, and changes are posted
+// as Events. Close stops and waits for
 // every goroutine it started.
 type Scheduler struct {
 	log     *slog.Logger
 	events  chan<- Event
 	results chan workResult
-	jobs    chan job
+	jobs    [2]chan job // by lane: network probes, scripts
 	files   chan fileValue
 	stop    chan struct{}
 	ctx     context.Context
@@ -111,7 +116,7 @@ type Scheduler struct {
 	entries []*entry
 	byFile  map[string][]*entry
 	rs      map[RSID]*rsState
-	queue   []*entry // due, waiting for a free worker
+	queue   [2][]*entry // due, waiting for a free worker of their lane
 	pending []Event  // waiting for the receiver
 	heap    deadlineHeap
 
@@ -162,16 +167,19 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	if log == nil {
 		log = slog.Default()
 	}
-	workers := cfg.Workers
+	workers, scripts := cfg.Workers, cfg.ScriptWorkers
 	if workers <= 0 {
 		workers = 64
+	}
+	if scripts <= 0 {
+		scripts = 16
 	}
 	rnd := cfg.Rand
 	if rnd == nil {
 		rnd = rand.Float64
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Scheduler{log: log, events: cfg.Events, results: make(chan workResult), jobs: make(chan job),
+	s := &Scheduler{log: log, events: cfg.Events, results: make(chan workResult), jobs: [2]chan job{make(chan job), make(chan job)},
 		files: make(chan fileValue), stop: make(chan struct{}), ctx: ctx, cancel: cancel,
 		byFile: map[string][]*entry{}, rs: map[RSID]*rsState{}, stats: map[CheckerID]*CheckerStats{}, rsStats: map[RSID]RSStats{}}
 	for _, r := range rss {
@@ -208,10 +216,13 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	for _, e := range s.entries {
 		s.stats[e.spec.ID].Next = e.core.Deadline()
 	}
-	s.wg.Add(1 + workers)
+	s.wg.Add(1 + workers + scripts)
 	go s.runLoop()
 	for range workers {
-		go s.runWorker()
+		go s.runWorker(s.jobs[0])
+	}
+	for range scripts {
+		go s.runWorker(s.jobs[1])
 	}
 	return s
 }
@@ -256,11 +267,11 @@ func (s *Scheduler) Carried() map[CheckerID]Carried {
 
 // runWorker performs probes until Close. Owned by the Scheduler, stopped
 // by Close.
-func (s *Scheduler) runWorker() {
+func (s *Scheduler) runWorker(jobs <-chan job) {
 	defer s.wg.Done()
 	for {
 		select {
-		case j := <-s.jobs:
+		case j := <-jobs:
 			start := time.Now()
 			var res Result
 			if ap, ok := j.e.spec.Prober.(AttemptProber); ok {
@@ -292,13 +303,19 @@ func (s *Scheduler) runLoop() {
 		for len(s.heap) > 0 && !s.heap[0].core.Deadline().After(now) {
 			e := heap.Pop(&s.heap).(*entry)
 			if e.core.Start(now) {
-				s.queue = append(s.queue, e)
+				lane := 0
+				if e.spec.Core.Kind == KindMisc {
+					lane = 1
+				}
+				s.queue[lane] = append(s.queue[lane], e)
 			}
 		}
-		var jobs chan job
-		var next job
-		if len(s.queue) > 0 {
-			jobs, next = s.jobs, job{s.queue[0], s.queue[0].core.Up()}
+		var jobs [2]chan job
+		var next [2]job
+		for i, q := range s.queue {
+			if len(q) > 0 {
+				jobs[i], next[i] = s.jobs[i], job{q[0], q[0].core.Up()}
+			}
 		}
 		var events chan<- Event
 		var ev Event
@@ -314,9 +331,12 @@ func (s *Scheduler) runLoop() {
 		case <-s.stop:
 			return
 		case <-timer.C:
-		case jobs <- next:
-			s.queue[0] = nil
-			s.queue = s.queue[1:]
+		case jobs[0] <- next[0]:
+			s.queue[0][0] = nil
+			s.queue[0] = s.queue[0][1:]
+		case jobs[1] <- next[1]:
+			s.queue[1][0] = nil
+			s.queue[1] = s.queue[1][1:]
 		case events <- ev:
 			s.pending[0] = Event{}
 			s.pending = s.pending[1:]

@@ -147,10 +147,10 @@ func TestSchedulerBoundedWorkers(t *testing.T) {
 			specs = append(specs, Spec{ID: CheckerID{RSID{VS: i / 10, RS: i % 10}, 0}, Core: CoreConfig{Kind: KindTCP, Timing: tm}, Prober: p})
 		}
 		events := make(chan Event, n)
-		s := New(Config{Events: events, Workers: workers}, nil, specs)
+		s := New(Config{Events: events, Workers: workers, ScriptWorkers: 2}, nil, specs)
 		defer s.Close()
-		if g := schedulerGoroutines(); g != workers+1 {
-			t.Errorf("%d goroutines started, want %d", g, workers+1)
+		if g := schedulerGoroutines(); g != workers+3 {
+			t.Errorf("%d goroutines started, want %d", g, workers+3)
 		}
 		time.Sleep(6*time.Second + 500*time.Millisecond) // first round: 1..6 s, the next from 11 s
 		synctest.Wait()
@@ -165,8 +165,8 @@ func TestSchedulerBoundedWorkers(t *testing.T) {
 		if pk := peak.Load(); pk > workers {
 			t.Fatalf("%d probes in flight at once, limit %d", pk, workers)
 		}
-		if g := schedulerGoroutines(); g != workers+1 {
-			t.Errorf("%d goroutines while running, want %d", g, workers+1)
+		if g := schedulerGoroutines(); g != workers+3 {
+			t.Errorf("%d goroutines while running, want %d", g, workers+3)
 		}
 		if len(events) != n {
 			t.Fatalf("%d events, want %d (one first result each)", len(events), n)
@@ -289,6 +289,29 @@ func TestSchedulerPassesState(t *testing.T) {
 		defer p.mu.Unlock()
 		if fmt.Sprint(p.ups) != "[false true false true]" {
 			t.Fatalf("states given %v", p.ups)
+		}
+	})
+}
+
+// TestSchedulerScriptsOwnPool: MISC_CHECK scripts that hang fill their
+// own pool; the network checks keep their period.
+func TestSchedulerScriptsOwnPool(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hang := ProberFunc(func(ctx context.Context) Result { <-ctx.Done(); return Result{Verdict: Failure} })
+		var calls atomic.Int64
+		tcp := ProberFunc(func(ctx context.Context) Result { calls.Add(1); return Result{Verdict: Success} })
+		tm := Timing{DelayLoop: time.Second}
+		var specs []Spec
+		for i := range 4 {
+			specs = append(specs, Spec{ID: CheckerID{RSID{i, 0}, 0}, Core: CoreConfig{Kind: KindMisc, Timing: tm}, Prober: hang})
+		}
+		specs = append(specs, Spec{ID: CheckerID{RSID{9, 0}, 0}, Core: CoreConfig{Kind: KindTCP, Timing: tm}, Prober: tcp})
+		s := New(Config{Events: make(chan Event, 100), Workers: 1, ScriptWorkers: 2, Rand: func() float64 { return 0 }}, nil, specs)
+		defer s.Close()
+		time.Sleep(10*time.Second + time.Millisecond) // TCP attempts at 1, 2, ... 10 s
+		synctest.Wait()
+		if c := calls.Load(); c != 10 {
+			t.Fatalf("%d TCP attempts in 10 s with the scripts hung, want 10", c)
 		}
 	})
 }
