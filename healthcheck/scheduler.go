@@ -117,7 +117,7 @@ type Scheduler struct {
 	byFile  map[string][]*entry
 	rs      map[RSID]*rsState
 	queue   [2][]*entry // due, waiting for a free worker of their lane
-	pending []Event  // waiting for the receiver
+	pending []Event     // waiting for the receiver
 	heap    deadlineHeap
 
 	mu      sync.Mutex // mu guards the following fields
