@@ -47,9 +47,10 @@
 //   - fast_recovery is not implemented (urls are walked one per
 //     delay_loop, as without it).
 //   - regex is Go's RE2 syntax (PCRE2 features such as backreferences are
-//     refused when the checker is built), matched against the first 1 MiB
-//     of the body (keepalived streams the body through PCRE2 with partial
-//     matching); regex_options and the offsets are not implemented.
+//     refused when the checker is built), matched once against the first
+//     1 MiB of the response, headers included (keepalived streams it
+//     through PCRE2 with partial matching, its first buffer holding the
+//     headers too); regex_options and the offsets are not implemented.
 //   - An HTTP attempt is bounded by delay_loop + connect_timeout in total
 //     (keepalived has no total bound); headers over 64 KiB fail.
 //   - SSL: a password-protected client key is refused at build time.

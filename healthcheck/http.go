@@ -18,7 +18,7 @@ import (
 // and keeps nothing; vigil needs the headers and, for a regex, the body).
 const (
 	maxHTTPHead  = 64 << 10 // headers beyond this fail the check
-	maxRegexBody = 1 << 20  // a regex sees at most this much of the body
+	maxRegexBody = 1 << 20  // a regex sees at most this much of the response
 )
 
 // URLCheck is one url block.
@@ -143,6 +143,12 @@ func (p *HTTPProbe) probeURL(ctx context.Context, u *URLCheck) Result {
 			} else {
 				chunk = head[i+4:]
 				head = head[:i+2]
+				if u.Regex != nil {
+					// keepalived hands the regex its first buffer whole,
+					// status line and headers included, then the body.
+					regexBody = append(regexBody, head[:min(len(head), maxRegexBody)]...)
+					regexBody = append(regexBody, "\r\n"...)
+				}
 				inBody = true
 				limit, haveLimit = HTTPContentLength(head)
 			}

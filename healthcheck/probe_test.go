@@ -134,6 +134,7 @@ func TestHTTPProbe(t *testing.T) {
 		{"digest of Content-Length bytes", []URLCheck{{Path: "/long", Codes: ok, Digest: sum5[:]}}, "1.0", Success, ""},
 		{"regex", []URLCheck{{Path: "/ok", Codes: ok, Regex: regexp.MustCompile(`this is`)}}, "1.0", Success, ""},
 		{"regex fails", []URLCheck{{Path: "/ok", Codes: ok, Regex: regexp.MustCompile(`^nope`)}}, "1.0", Failure, "regex"},
+		{"regex sees the headers", []URLCheck{{Path: "/ok", Codes: ok, Regex: regexp.MustCompile(`(?m)^HTTP/1\.[01] 200 OK\r$`)}}, "1.0", Success, ""},
 		{"regex_no_match", []URLCheck{{Path: "/ok", Codes: ok, Regex: regexp.MustCompile(`^nope`), NoMatch: true}}, "1.0", Success, ""},
 	}
 	for _, tc := range tests {
