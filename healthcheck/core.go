@@ -303,3 +303,6 @@ func (c *Core) Restore(s Carried) {
 		c.offset = s.Offset
 	}
 }
+
+// MarshalText writes the verdict's name.
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }

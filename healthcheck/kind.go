@@ -59,3 +59,6 @@ type CheckerID struct {
 
 // String returns "vs/rs/checker".
 func (c CheckerID) String() string { return fmt.Sprintf("%d/%d/%d", c.VS, c.RS, c.Checker) }
+
+// MarshalText writes the block name (JSON status and metrics labels).
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/md5"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -526,5 +527,32 @@ func TestSMTPProbe(t *testing.T) {
 		if got := smtpStatus([]byte(line)); got != code {
 			t.Errorf("smtpStatus(%q) = %d, want %d", line, got, code)
 		}
+	}
+}
+
+func FuzzHTTPHead(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n"))
+	f.Add([]byte("HTTP/1.1 200\r\n"))
+	f.Add([]byte("220-x\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c := HTTPStatus(b); c != 0 {
+			i := strings.IndexByte(string(b), ' ')
+			if c > 999 || i < 0 || len(b) < i+5 || b[i+4] != ' ' {
+				t.Fatalf("%q: status %d", b, c)
+			}
+		}
+		if n, ok := HTTPContentLength(b); ok && n < 0 {
+			t.Fatalf("%q: length %d", b, n)
+		}
+		if c := smtpStatus(b); c > 999 || (c != 0 && len(b) < 3) {
+			t.Fatalf("%q: SMTP status %d", b, c)
+		}
+	})
+}
+
+func TestStatsJSON(t *testing.T) {
+	b, err := json.Marshal(CheckerStats{Kind: KindSSL, LastVerdict: Partial})
+	if err != nil || !strings.Contains(string(b), `"kind":"SSL_GET"`) || !strings.Contains(string(b), `"last_verdict":"partial"`) {
+		t.Fatalf("%s %v", b, err)
 	}
 }
