@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -187,6 +188,9 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	}
 	now := time.Now()
 	for _, sp := range specs {
+		if sp.Prober == nil && sp.Core.Kind != KindFile {
+			panic(fmt.Sprintf("healthcheck: checker %v (%v) has no Prober", sp.ID, sp.Core.Kind))
+		}
 		r := s.rs[sp.ID.RSID]
 		if r == nil {
 			r = &rsState{weight: 1, up: true, eff: 1}
@@ -202,7 +206,7 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 		}
 		r.checkers = append(r.checkers, e.core)
 		s.entries = append(s.entries, e)
-		s.stats[sp.ID] = &CheckerStats{ID: sp.ID, Kind: sp.Core.Kind, Up: e.core.Up()}
+		s.stats[sp.ID] = &CheckerStats{ID: sp.ID, Kind: sp.Core.Kind, Up: e.core.Up(), HasRun: e.core.HasRun(), Offset: e.core.Offset()}
 		if sp.Core.Kind == KindFile {
 			s.byFile[sp.TrackFile] = append(s.byFile[sp.TrackFile], e)
 			continue
@@ -409,6 +413,8 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 	s.mu.Unlock()
 	if ch.First || ch.StateChanged || ev.RSChanged || ev.WeightChanged {
 		s.pending = append(s.pending, ev)
+		s.log.Debug("health check", "checker", ev.Checker.String(), "kind", ev.Kind.String(), "up", ev.CheckerUp,
+			"rs_up", ev.RSUp, "weight", ev.Weight, "verdict", ev.Verdict.String(), "latency", ev.Latency, "error", ev.Err)
 	}
 }
 
