@@ -163,6 +163,9 @@ func (d *dumper) checker(c *Checker) {
 		if c.EnableSNI {
 			d.line("enable_sni")
 		}
+		if c.FastRecovery {
+			d.line("fast_recovery")
+		}
 		for _, u := range c.URLs {
 			d.open("url")
 			if u.Path != "" {

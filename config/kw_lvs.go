@@ -261,7 +261,11 @@ func addKindKeywords(b *block, kind string) {
 					c.EnableSNI = v
 				}
 			})),
-			rawKw("fast_recovery", P2, "fast_recovery [BOOL]"),
+			kw("fast_recovery", P2, "fast_recovery [BOOL]", "off", "", ck(func(p *parser, c *Checker, l *line) {
+				if v, ok := p.boolArg(l); ok {
+					c.FastRecovery = v
+				}
+			})),
 		)
 	case "MISC_CHECK":
 		b.add(

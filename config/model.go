@@ -462,6 +462,7 @@ type Checker struct {
 	HTTPProtocol string // "1.0" default
 	Virtualhost  string
 	EnableSNI    bool
+	FastRecovery bool // walk the urls back to back while down or before the first pass
 
 	MiscPath    *Command // MISC_CHECK
 	MiscTimeout time.Duration

@@ -65,7 +65,7 @@ func Build(cfg *config.Config) ([]RealServer, []Spec, []error) {
 						sp.Prober = &DNSProbe{Conn: conn, QType: qt, Name: ck.DNSName}
 					}
 				case KindHTTP, KindSSL:
-					hp := &HTTPProbe{Conn: conn, Proto: ck.HTTPProtocol, MaxDuration: ck.DelayLoop + ck.ConnectTimeout}
+					hp := &HTTPProbe{Conn: conn, Proto: ck.HTTPProtocol, MaxDuration: ck.DelayLoop + ck.ConnectTimeout, FastRecovery: ck.FastRecovery}
 					if kind == KindSSL {
 						if tlsBase == nil && tlsErr == nil {
 							tlsBase, tlsErr = clientTLS(cfg.SSL)

@@ -47,6 +47,9 @@ type Result struct {
 	// weight.
 	ExitCode int
 	Err      string // why it failed or was skipped; "" on success
+	// Again asks for the next attempt at once rather than after
+	// delay_loop; only a Partial result may (HTTP_GET fast_recovery).
+	Again bool
 }
 
 // Timing holds one checker's resolved keepalived timers.
@@ -219,6 +222,9 @@ func (c *Core) Finish(now time.Time, r Result) Change {
 	}
 	if retry {
 		wait = c.t.DelayBeforeRetry
+	}
+	if r.Verdict == Partial && r.Again {
+		wait = 0
 	}
 	c.retrying = retry
 	from := now

@@ -18,6 +18,7 @@ type step struct {
 	Dur     float64
 	V       Verdict
 	Exit    int
+	Again   bool
 	Up      bool
 	Changed bool
 	Offset  int64
@@ -40,7 +41,7 @@ func runSteps(t *testing.T, c *Core, steps []step) {
 		if !c.Deadline().IsZero() || c.Start(due) {
 			t.Fatalf("step %d: a running checker has a deadline or starts twice", i)
 		}
-		ch := c.Finish(at(s.Start+s.Dur), Result{Verdict: s.V, ExitCode: s.Exit})
+		ch := c.Finish(at(s.Start+s.Dur), Result{Verdict: s.V, ExitCode: s.Exit, Again: s.Again})
 		if ch.Up != s.Up || ch.StateChanged != s.Changed || c.Up() != s.Up {
 			t.Fatalf("step %d: up=%v changed=%v, want up=%v changed=%v", i, ch.Up, ch.StateChanged, s.Up, s.Changed)
 		}
@@ -150,6 +151,12 @@ func TestCoreTimeline(t *testing.T) {
 			{Start: 53, V: Failure, Up: true, Next: 55},
 			{Start: 55, V: Failure, Up: true, Next: 57},
 			{Start: 57, V: Failure, Up: false, Changed: true, Next: 67},
+		}},
+		{"fast_recovery: a partial pass asking Again is followed at once", KindHTTP, short, 0, []step{
+			{Start: 1, Dur: 0.5, V: Partial, Again: true, Up: true, Next: 1.5},
+			{Start: 1.5, Dur: 0.5, V: Partial, Again: true, Up: true, Next: 2},
+			{Start: 2, V: Success, Again: true, Up: true, Next: 12}, // only Partial may
+			{Start: 12, V: Failure, Again: true, Up: true, Next: 14},
 		}},
 		{"a skip (local error) waits L and counts nothing", KindTCP, short, 0, []step{
 			{Start: 1, V: Success, Up: true, Next: 11},

@@ -44,8 +44,6 @@
 // and shutdown.
 //
 // Where vigil differs from keepalived 2.2.7 (kept deliberately small):
-//   - fast_recovery is not implemented (urls are walked one per
-//     delay_loop, as without it).
 //   - regex is Go's RE2 syntax (PCRE2 features such as backreferences are
 //     refused when the checker is built), matched once against the first
 //     1 MiB of the response, headers included (keepalived streams it

@@ -51,9 +51,13 @@ type HTTPProbe struct {
 	Proto       string      // http_protocol
 	URLs        []URLCheck
 	MaxDuration time.Duration
+	// FastRecovery: before the first whole pass, and while the checker is
+	// down, the next url follows at once instead of after delay_loop.
+	FastRecovery bool
 
 	next       int  // the url the next attempt checks
 	lastFailed bool // the last attempt failed
+	passed     bool // a whole pass has succeeded once
 }
 
 // Probe checks the next url as for a checker that is up.
@@ -82,9 +86,10 @@ func (p *HTTPProbe) ProbeAttempt(ctx context.Context, up bool) Result {
 		if p.next < len(p.URLs) {
 			r.Verdict = Partial
 		} else {
-			p.next = 0
+			p.next, p.passed = 0, true
 		}
 	}
+	r.Again = r.Verdict == Partial && p.FastRecovery && (!p.passed || !up)
 	if len(p.URLs) > 1 && r.Err != "" {
 		r.Err = fmt.Sprintf("url %s: %s", u.Path, r.Err)
 	}

@@ -240,9 +240,29 @@ func TestHTTPProbeWalk(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if got := strings.Join(paths, " "); got != "/a /b /c /a /b /b /b /b /a /b /c" {
 		t.Errorf("urls fetched: %s", got)
+	}
+	mu.Unlock()
+
+	// fast_recovery: Again before the first whole pass and while down.
+	p.FastRecovery, p.next, p.lastFailed = true, 0, false
+	for i, s := range []struct {
+		up, bDown, again bool
+		v                Verdict
+	}{
+		{false, false, true, Partial},  // a, first pass
+		{false, false, true, Partial},  // b
+		{false, false, false, Success}, // c
+		{true, false, false, Partial},  // a: up and passed once
+		{true, true, false, Failure},   // b
+		{false, false, true, Partial},  // b passes: restart, down
+		{false, false, true, Partial},  // a
+	} {
+		bDown.Store(s.bDown)
+		if r := p.ProbeAttempt(ctx, s.up); r.Verdict != s.v || r.Again != s.again {
+			t.Fatalf("fast_recovery step %d: %v again=%v, want %v again=%v", i, r.Verdict, r.Again, s.v, s.again)
+		}
 	}
 }
 
