@@ -246,18 +246,18 @@ func TestHTTPProbeWalk(t *testing.T) {
 	mu.Unlock()
 
 	// fast_recovery: Again before the first whole pass and while down.
-	p.FastRecovery, p.next, p.lastFailed = true, 0, false
+	p.FastRecovery, p.next, p.lastFailed, p.passed = true, 0, false, false
 	for i, s := range []struct {
 		up, bDown, again bool
 		v                Verdict
 	}{
-		{false, false, true, Partial},  // a, first pass
-		{false, false, true, Partial},  // b
-		{false, false, false, Success}, // c
-		{true, false, false, Partial},  // a: up and passed once
-		{true, true, false, Failure},   // b
-		{false, false, true, Partial},  // b passes: restart, down
-		{false, false, true, Partial},  // a
+		{true, false, true, Partial},  // a: up, but no whole pass yet
+		{true, false, true, Partial},  // b
+		{true, false, false, Success}, // c: the first whole pass
+		{true, false, false, Partial}, // a: up and passed once
+		{true, true, false, Failure},  // b
+		{false, false, true, Partial}, // b passes: restart, down
+		{false, false, true, Partial}, // a
 	} {
 		bDown.Store(s.bDown)
 		if r := p.ProbeAttempt(ctx, s.up); r.Verdict != s.v || r.Again != s.again {
