@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -115,6 +116,14 @@ func (d *dumper) realServer(r *RealServer, v *VirtualServer) {
 func (d *dumper) checker(c *Checker) {
 	d.open(c.Kind)
 	if c.Kind == "FILE_CHECK" || c.Kind == "BFD_CHECK" {
+		if c.TrackFile != "" {
+			d.line("track_file", quote(c.TrackFile))
+			w := []string{"weight", itoa(c.FileWeight)}
+			if c.FileReverse {
+				w = append(w, "reverse")
+			}
+			d.line(w...)
+		}
 		d.raws(c.Extra)
 		d.close()
 		return
@@ -156,6 +165,9 @@ func (d *dumper) checker(c *Checker) {
 		}
 		if c.EnableSNI {
 			d.line("enable_sni")
+		}
+		if c.FastRecovery {
+			d.line("fast_recovery")
 		}
 		for _, u := range c.URLs {
 			d.open("url")
@@ -211,6 +223,19 @@ func (d *dumper) checker(c *Checker) {
 		if c.HeloName != "" {
 			d.line("helo_name", quote(c.HeloName))
 		}
+	case "UDP_CHECK":
+		if c.Payload != nil {
+			d.line("payload", hex.EncodeToString(c.Payload))
+		}
+		if c.RequireReply {
+			w := []string{"require_reply"}
+			if c.ReplyPattern != nil {
+				w = append(w, wildHex(c.ReplyPattern, c.ReplyMask))
+			}
+			d.line(w...)
+		}
+		d.line("min_reply_length", itoa(c.MinReplyLength))
+		d.line("max_reply_length", itoa(c.MaxReplyLength))
 	}
 	d.raws(c.Extra)
 	d.close()
@@ -229,4 +254,21 @@ func (t Tunnel) words() []string {
 		w = append(w, t.Csum)
 	}
 	return w
+}
+
+// wildHex writes a require_reply pattern: hex digits, x where the mask
+// nibble is 0.
+func wildHex(val, mask []byte) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, 2*len(val))
+	for i, v := range val {
+		for _, sh := range []uint{4, 0} {
+			if mask[i]>>sh&0xf == 0 {
+				b = append(b, 'x')
+			} else {
+				b = append(b, digits[v>>sh&0xf])
+			}
+		}
+	}
+	return string(b)
 }

@@ -70,10 +70,10 @@ func commonKws(tier Tier) []*kwDef {
 	}
 	return []*kwDef{
 		timer("connect_timeout", "5", func(c *commonCheck) *time.Duration { return c.connectTimeout }),
-		timer("delay_before_retry", "1", func(c *commonCheck) *time.Duration { return c.delayBeforeRetry }),
-		timer("warmup", "0", func(c *commonCheck) *time.Duration { return c.warmup }).tierP2(),
+		timer("delay_before_retry", "1 (HTTP_GET/SSL_GET 3, DNS_CHECK delay_loop)", func(c *commonCheck) *time.Duration { return c.delayBeforeRetry }),
+		timer("warmup", "delay_loop", func(c *commonCheck) *time.Duration { return c.warmup }).tierP2(),
 		timer("delay_loop", "60", func(c *commonCheck) *time.Duration { return c.delayLoop }),
-		kw("retry", tier, "retry N", "1", "0..", cc(func(p *parser, c *commonCheck, l *line) {
+		kw("retry", tier, "retry N", "1 (MISC_CHECK 0, DNS_CHECK 3)", "0..", cc(func(p *parser, c *commonCheck, l *line) {
 			if n, ok := p.intArg(l, 1, 0, math.MaxUint32, "ignored"); ok {
 				*c.retry = n
 				c.set["retry"] = true
@@ -276,11 +276,11 @@ func addKindKeywords(b *block, kind string) {
 					n.(*URL).Regex = t.s
 				}
 				return nil
-			}).notImpl(),
+			}),
 			kw("regex_no_match", P2, "regex_no_match", "off", "", func(p *parser, n any, l *line) any {
 				n.(*URL).RegexNoMatch = true
 				return nil
-			}).notImpl(),
+			}),
 			rawKw("regex_options", P2, "regex_options OPTS"),
 			rawKw("regex_min_offset", P2, "regex_min_offset N"),
 			rawKw("regex_max_offset", P2, "regex_max_offset N"),
@@ -302,6 +302,7 @@ func addKindKeywords(b *block, kind string) {
 			kw("virtualhost", P2, "virtualhost NAME", "inherited", "", ck(func(p *parser, c *Checker, l *line) {
 				if t, ok := p.arg(l, 1); ok {
 					c.Virtualhost = t.s
+					c.setMap()["virtualhost"] = true
 				}
 			})),
 			kw("http_protocol", P2, "http_protocol 1.0|1.0C|1.1|1.0K", "1.0", "", ck(func(p *parser, c *Checker, l *line) {
@@ -319,7 +320,11 @@ func addKindKeywords(b *block, kind string) {
 					c.EnableSNI = v
 				}
 			})),
-			rawKw("fast_recovery", P2, "fast_recovery [BOOL]"),
+			kw("fast_recovery", P2, "fast_recovery [BOOL]", "off", "", ck(func(p *parser, c *Checker, l *line) {
+				if v, ok := p.boolArg(l); ok {
+					c.FastRecovery = v
+				}
+			})),
 		)
 	case "MISC_CHECK":
 		b.add(
@@ -369,10 +374,51 @@ func addKindKeywords(b *block, kind string) {
 			rawKw("host", P2, "host { connect_ip A; connect_port P; bindto A }"),
 		)
 	case "UDP_CHECK":
-		b.add(rawKw("payload", P2, "payload HEX"), rawKw("require_reply", P2, "require_reply [HEX]"),
-			rawKw("min_reply_length", P2, "min_reply_length N"), rawKw("max_reply_length", P2, "max_reply_length N"))
+		b.add(
+			kw("payload", P2, "payload HEX", "32 bytes of text", "", ck(func(p *parser, c *Checker, l *line) {
+				if v, _, ok := p.hexArg(l, false); ok {
+					c.Payload = v
+				}
+			})),
+			kw("require_reply", P2, "require_reply [HEX]", "off", "", ck(func(p *parser, c *Checker, l *line) {
+				c.RequireReply = true
+				if len(l.toks) < 2 {
+					return
+				}
+				if v, m, ok := p.hexArg(l, true); ok {
+					c.ReplyPattern, c.ReplyMask = v, m
+				}
+			})),
+			kw("min_reply_length", P2, "min_reply_length N", "0", "0..65535", ck(func(p *parser, c *Checker, l *line) {
+				if n, ok := p.intArg(l, 1, 0, 65535, "ignored"); ok {
+					c.MinReplyLength = n
+				}
+			})),
+			kw("max_reply_length", P2, "max_reply_length N", "255", "0..65535", ck(func(p *parser, c *Checker, l *line) {
+				if n, ok := p.intArg(l, 1, 0, 65535, "ignored"); ok {
+					c.MaxReplyLength = n
+					c.setMap()["max_reply_length"] = true
+				}
+			})),
+		)
 	case "FILE_CHECK":
-		b.add(rawKw("track_file", P2, "track_file NAME"), rawKw("weight", P2, "weight N [reverse]"), rawKw("dynamic", P2, "dynamic"))
+		b.add(
+			kw("track_file", P2, "track_file NAME", "required", "", ck(func(p *parser, c *Checker, l *line) {
+				if t, ok := p.arg(l, 1); ok {
+					c.TrackFile = t.s
+				}
+			})),
+			kw("weight", P2, "weight N [reverse|noreverse]", "track_file's weight", "-2147483647..2147483647", ck(func(p *parser, c *Checker, l *line) {
+				var ref TrackRef
+				p.weightArgs(l, 0, -math.MaxInt32, math.MaxInt32, &ref)
+				if ref.HasWeight {
+					c.FileWeight = ref.Weight
+					c.setMap()["weight"] = true
+				}
+				c.FileReverse = ref.Reverse
+			})),
+			rawKw("dynamic", P2, "dynamic"),
+		)
 	case "BFD_CHECK":
 		b.add(rawKw("name", P2, "name BFD_INSTANCE"), rawKw("alpha", P2, "alpha [BOOL]"))
 	}
@@ -384,8 +430,8 @@ var checkerKinds = []struct {
 	impl bool
 }{
 	{"TCP_CHECK", P0, true}, {"HTTP_GET", P1, true}, {"SSL_GET", P1, true}, {"MISC_CHECK", P1, true},
-	{"DNS_CHECK", P2, true}, {"SMTP_CHECK", P2, false}, {"UDP_CHECK", P2, false}, {"PING_CHECK", P2, false},
-	{"FILE_CHECK", P2, false}, {"BFD_CHECK", P2, false},
+	{"DNS_CHECK", P2, true}, {"SMTP_CHECK", P2, true}, {"UDP_CHECK", P2, true}, {"PING_CHECK", P2, true},
+	{"FILE_CHECK", P2, true}, {"BFD_CHECK", P2, false},
 }
 
 func realServerBlock() *block {
@@ -551,7 +597,7 @@ func virtualServerBlock() *block {
 				v.Virtualhost = t.s
 			}
 		})),
-		kw("ha_suspend", P2, "ha_suspend", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.HASuspend = true })),
+		kw("ha_suspend", P2, "ha_suspend", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.HASuspend = true })).notImpl(),
 		kw("alpha", P2, "alpha", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.Alpha = true })),
 		kw("omega", P2, "omega", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.Omega = true })),
 		kw("quorum", P2, "quorum N", "1", "1..", vs(func(p *parser, v *VirtualServer, l *line) {
@@ -790,3 +836,39 @@ func addLVSTop(top *block) {
 }
 
 func (k *kwDef) tierP2() *kwDef { k.tier = P2; return k }
+
+// hexArg reads the hex digits of every argument after the keyword (white
+// space between them allowed, as keepalived's UDP_CHECK reads them). With
+// wild, an x or X nibble matches anything: its mask nibble is 0. An odd
+// number of digits or a bad digit is a warning and the keyword is ignored.
+func (p *parser) hexArg(l *line, wild bool) (val, mask []byte, ok bool) {
+	var digits []byte
+	for _, t := range l.toks[1:] {
+		digits = append(digits, t.s...)
+	}
+	if len(digits) == 0 || len(digits)%2 != 0 {
+		p.warn(l.pos(), l.toks[0].s, "ignored", "need an even, non-zero number of hex digits")
+		return nil, nil, false
+	}
+	val, mask = make([]byte, len(digits)/2), make([]byte, len(digits)/2)
+	for i, c := range digits {
+		var v, m byte = 0, 0xf
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		case wild && (c == 'x' || c == 'X'):
+			m = 0
+		default:
+			p.warn(l.pos(), l.toks[0].s, "ignored", "invalid hex digit %q", c)
+			return nil, nil, false
+		}
+		shift := uint(4 * (1 - i%2))
+		val[i/2] |= v << shift
+		mask[i/2] |= m << shift
+	}
+	return val, mask, true
+}

@@ -545,6 +545,7 @@ type Checker struct {
 	HTTPProtocol string // "1.0" default
 	Virtualhost  string
 	EnableSNI    bool
+	FastRecovery bool // walk the urls back to back while down or before the first pass
 
 	MiscPath    *Command // MISC_CHECK
 	MiscTimeout time.Duration
@@ -554,10 +555,31 @@ type Checker struct {
 	DNSName  string // default "."
 	HeloName string // SMTP_CHECK
 
+	// UDP_CHECK: Payload is sent (nil: keepalived's 32-byte default).
+	// RequireReply makes silence a failure; ReplyPattern/ReplyMask (same
+	// length; a mask nibble of 0 is a wildcard) must then match the first
+	// bytes of the reply, whose length must lie in
+	// [MinReplyLength, MaxReplyLength] when a pattern is given.
+	Payload                        []byte
+	RequireReply                   bool
+	ReplyPattern, ReplyMask        []byte
+	MinReplyLength, MaxReplyLength int // 0, 255
+
+	// FILE_CHECK: the track_file block named by track_file, and the weight
+	// its value is multiplied by (default: the track_file's weight).
+	TrackFile   string
+	FileWeight  int
+	FileReverse bool
+
 	Extra []Raw
 
 	set map[string]bool
 }
+
+// IsSet reports whether the checker block itself gave the keyword (the
+// common timers, retry, alpha, virtualhost, weight, max_reply_length),
+// rather than inheriting it or taking its default.
+func (c *Checker) IsSet(keyword string) bool { return c.set[keyword] }
 
 // URL is a url block of HTTP_GET / SSL_GET.
 type URL struct {

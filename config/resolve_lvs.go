@@ -104,14 +104,49 @@ func (p *parser) resolveLVS() {
 			if r.Virtualhost == "" {
 				r.Virtualhost = v.Virtualhost
 			}
+			var cks []*Checker
 			for _, ck := range r.Checkers {
 				cset := ck.setMap()
+				anywhere := func(kw string) bool { return cset[kw] || rset[kw] || v.setMap()[kw] }
 				inherit(cset, "connect_timeout", &ck.ConnectTimeout, r.ConnectTimeout)
 				inherit(cset, "retry", &ck.Retry, r.Retry)
 				inherit(cset, "delay_before_retry", &ck.DelayBeforeRetry, r.DelayBeforeRetry)
 				inherit(cset, "warmup", &ck.Warmup, r.Warmup)
 				inherit(cset, "delay_loop", &ck.DelayLoop, r.DelayLoop)
 				inherit(cset, "alpha", &ck.Alpha, r.Alpha)
+				// keepalived's per-kind defaults apply when no block sets the value.
+				if !anywhere("retry") {
+					switch ck.Kind {
+					case "MISC_CHECK":
+						ck.Retry = 0
+					case "DNS_CHECK":
+						ck.Retry = 3
+					}
+				}
+				if !anywhere("delay_before_retry") {
+					switch ck.Kind {
+					case "HTTP_GET", "SSL_GET":
+						ck.DelayBeforeRetry = 3 * time.Second
+					case "DNS_CHECK":
+						ck.DelayBeforeRetry = ck.DelayLoop
+					}
+				}
+				if !anywhere("warmup") {
+					ck.Warmup = ck.DelayLoop
+				}
+				if ck.Kind == "UDP_CHECK" && !cset["max_reply_length"] {
+					ck.MaxReplyLength = 255
+				}
+				if ck.Kind == "FILE_CHECK" {
+					tf := c.TrackFiles[ck.TrackFile]
+					if tf == nil {
+						p.warn(ck.Pos, "FILE_CHECK", "checker ignored", "track_file %q not found", ck.TrackFile)
+						continue
+					}
+					if !cset["weight"] {
+						ck.FileWeight = tf.Weight
+					}
+				}
 				if ck.Virtualhost == "" && (ck.Kind == "HTTP_GET" || ck.Kind == "SSL_GET") {
 					ck.Virtualhost = r.Virtualhost
 				}
@@ -139,8 +174,11 @@ func (p *parser) resolveLVS() {
 				}
 				if ck.Kind == "MISC_CHECK" && ck.MiscPath == nil {
 					p.warn(ck.Pos, "MISC_CHECK", "checker ignored", "MISC_CHECK without misc_path")
+					continue
 				}
+				cks = append(cks, ck)
 			}
+			r.Checkers = cks
 			rss = append(rss, r)
 		}
 		v.RealServers = rss

@@ -1,0 +1,64 @@
+package healthcheck
+
+import "fmt"
+
+// Kind is a checker type, named as in keepalived.conf.
+type Kind uint8
+
+// The checker kinds vigil runs.
+const (
+	KindTCP Kind = iota + 1
+	KindHTTP
+	KindSSL
+	KindMisc
+	KindDNS
+	KindUDP
+	KindPing
+	KindFile
+	KindSMTP
+)
+
+var kindNames = [...]string{KindTCP: "TCP_CHECK", KindHTTP: "HTTP_GET", KindSSL: "SSL_GET", KindMisc: "MISC_CHECK",
+	KindDNS: "DNS_CHECK", KindUDP: "UDP_CHECK", KindPing: "PING_CHECK", KindFile: "FILE_CHECK", KindSMTP: "SMTP_CHECK"}
+
+// String returns the keepalived.conf block name.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// ParseKind maps a keepalived.conf block name to its Kind.
+func ParseKind(s string) (Kind, bool) {
+	for k, n := range kindNames {
+		if n != "" && n == s {
+			return Kind(k), true
+		}
+	}
+	return 0, false
+}
+
+// RSID identifies a real server: the index of its virtual_server in
+// config.Config.VirtualServers and of the real_server in that virtual
+// server's RealServers. It is stable for one loaded configuration; a
+// reload must map old to new identities by address (see doc.go).
+type RSID struct {
+	VS, RS int
+}
+
+// String returns "vs/rs".
+func (r RSID) String() string { return fmt.Sprintf("%d/%d", r.VS, r.RS) }
+
+// CheckerID identifies one checker: its real server and its index in
+// config.RealServer.Checkers.
+type CheckerID struct {
+	RSID
+	Checker int
+}
+
+// String returns "vs/rs/checker".
+func (c CheckerID) String() string { return fmt.Sprintf("%d/%d/%d", c.VS, c.RS, c.Checker) }
+
+// MarshalText writes the block name (JSON status and metrics labels).
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
