@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // TestCloseConcurrent: Close of a FileWatcher and of a Watcher may be
@@ -34,13 +36,17 @@ func TestCloseConcurrent(t *testing.T) {
 		for range fw.Events() { // closed by Close
 		}
 	}
-	for range 20 {
-		w, err := NewWatcher(WatcherConfig{Log: quiet})
-		if err != nil {
-			t.Fatal(err)
+	// The interface watcher's netlink subscription needs root here.
+	t.Run("watcher", func(t *testing.T) {
+		testnet.NeedRoot(t)
+		for range 20 {
+			w, err := NewWatcher(WatcherConfig{Log: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeAll(w.Close)
+			for range w.Events() { // closed by Close
+			}
 		}
-		closeAll(w.Close)
-		for range w.Events() { // closed by Close
-		}
-	}
+	})
 }

@@ -467,6 +467,7 @@ func TestSysctl(t *testing.T) {
 // returns that its namespaces and processes are gone, including a process
 // the test started itself and never stopped.
 func TestCleanupRemovesEverything(t *testing.T) {
+	testnet.NeedRoot(t)
 	var prefix string
 	var pids []int
 	var stray *exec.Cmd
