@@ -149,6 +149,7 @@ func TestSchedulerBoundedWorkers(t *testing.T) {
 		events := make(chan Event, n)
 		s := New(Config{Events: events, Workers: workers, ScriptWorkers: 2}, nil, specs)
 		defer s.Close()
+		synctest.Wait() // every goroutine New started is running and blocked
 		if g := schedulerGoroutines(); g != workers+3 {
 			t.Errorf("%d goroutines started, want %d", g, workers+3)
 		}
