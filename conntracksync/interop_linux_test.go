@@ -3,9 +3,6 @@ package conntracksync_test
 import (
 	"context"
 	"fmt"
-	ct "github.com/vigil-ha/vigil/conntracksync"
-	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
-	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"net/netip"
 	"os"
 	"sort"
@@ -15,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
