@@ -186,7 +186,13 @@ func (p *Packet) UnmarshalFamily(b []byte, is6 bool) error {
 	for i := 0; i < n; i++ {
 		off := HeaderLen + i*alen
 		if is6 {
-			p.Addrs = append(p.Addrs, netip.AddrFrom16([16]byte(b[off:off+16])))
+			a := netip.AddrFrom16([16]byte(b[off : off+16]))
+			if a.Is4In6() {
+				// AppendBinary refuses it too: a VRRP address list is
+				// IPv4 or IPv6, never an IPv4 address in IPv6 clothing.
+				return fmt.Errorf("%w: IPv4-mapped address %v in an IPv6 advert", ErrInvalid, a)
+			}
+			p.Addrs = append(p.Addrs, a)
 		} else {
 			p.Addrs = append(p.Addrs, netip.AddrFrom4([4]byte(b[off:off+4])))
 		}
