@@ -105,13 +105,16 @@ func TestReplicatorPairTakeover(t *testing.T) {
 		t.Fatalf("fw2's external cache differs: %d missing (%q), %d extra (%q)", len(missing), first(missing, 5), len(extra), first(extra, 5))
 	}
 
-	// Let both channels go idle (fw1's RESYNC received by fw2 — on this
-	// lossy link it may arrive late —, answered and acknowledged, no bulk
-	// waiting for the one before it), so that whatever fw1 receives from now
-	// on comes from the commit.
+	// Let both channels go idle (fw1's RESYNC received by fw2 and
+	// acknowledged — on this lossy link a lost RESYNC is sent again, so
+	// fw1 may count more than fw2 received —, nothing of either side
+	// unacknowledged or queued, no bulk waiting for the one before it), so
+	// that whatever fw1 receives from now on comes from the commit.
 	testnet.Eventually(t, 30*time.Second, func() bool {
 		s1, s2 := fw1.r.Stats(), fw2.r.Stats()
-		return s1.ResyncsSent > 0 && s2.ResyncsReceived >= s1.ResyncsSent &&
+		return s1.ResyncsSent > 0 && s2.ResyncsReceived > 0 && !s1.Channel.ResyncPending &&
+			s1.Channel.Unacked == 0 && s2.Channel.Unacked == 0 &&
+			s1.Channel.Queued == 0 && s2.Channel.Queued == 0 &&
 			s1.Backlog == 0 && s2.Backlog == 0 && s2.Bulks > 0 &&
 			!s1.Channel.BulkWaiting && !s2.Channel.BulkWaiting
 	}, "channels idle: fw1 %v fw2 %v", stats(fw1), stats(fw2))

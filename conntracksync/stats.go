@@ -18,7 +18,8 @@ type Stats struct {
 	Lag     time.Duration `json:"lag"`
 	// Retransmits counts data re-sent after a NACK or inferred loss.
 	Retransmits uint64 `json:"retransmits"`
-	// ResyncsSent counts RESYNC requests sent to the peer, Bulks the
+	// ResyncsSent counts RESYNC requests sent to the peer (one lost and
+	// sent again counts twice), Bulks the
 	// full-cache sends we made (for a peer's RESYNC or new session).
 	ResyncsSent     uint64      `json:"resyncs_sent"`
 	ResyncsReceived uint64      `json:"resyncs_received"`

@@ -189,10 +189,13 @@ type Stats struct {
 	// BulkWaiting: a bulk was requested and waits for the one in flight or for
 	// MinBulkInterval (EventSendBulk follows).
 	BulkWaiting bool                   `json:"bulk_waiting"`
-	Drops       [NumDropReasons]uint64 `json:"drops"`       // by DropReason (index)
-	Queued      int                    `json:"queued"`      // entries waiting to be sent
-	Unacked     int                    `json:"unacked"`     // messages in the resend queue
-	Established bool                   `json:"established"` // our HELLO was answered
+	Drops       [NumDropReasons]uint64 `json:"drops"`  // by DropReason (index)
+	Queued      int                    `json:"queued"` // entries waiting to be sent
+	// ResyncPending: a RESYNC request (ours, or one being sent again after
+	// its loss) waits to be sent.
+	ResyncPending bool `json:"resync_pending"`
+	Unacked       int  `json:"unacked"`     // messages in the resend queue
+	Established   bool `json:"established"` // our HELLO was answered
 }
 
 type entry struct {
@@ -395,6 +398,7 @@ func (c *Channel) Stats() Stats {
 	s := c.stats
 	s.Queued = len(c.txq) - c.txHead + c.bulk.pending()
 	s.Unacked = c.rsLive
+	s.ResyncPending = c.resyncPending
 	s.Established = c.established
 	s.PeerNext = c.expected
 	s.BulkWaiting = c.gate.want
