@@ -136,10 +136,11 @@ func TestVIPDeletedWhileMaster(t *testing.T) {
 		{"VI_6", vip6, vip6 + "/64"},
 	} {
 		before := v1.Instance(t, c.inst).Transitions
+		// No look at r1's addresses right after the delete: r1 may have
+		// taken over again and put the VIP back (its Skew_Time, 0.4 s)
+		// before a loaded machine runs the next `ip`. The removal shows in
+		// the VIPsRemoved counter and the log line checked below.
 		l.R1.Exec(t, "ip", "addr", "del", c.cidr, "dev", "eth0")
-		if hasAddr(t, l.R1, "eth0", c.addr) {
-			t.Fatalf("%s still on r1 after ip addr del", c.addr)
-		}
 		waitAddr(t, l.R1, "eth0", c.addr, true, settle)
 		testnet.Eventually(t, settle, func() bool {
 			s := v1.Instance(t, c.inst)
