@@ -228,7 +228,7 @@ func globalBlock() *block {
 			if b, ok := p.boolArg(l); ok {
 				g.HigherPrioSendAdvert = b
 			}
-		})).notImpl(),
+		})),
 		kw("vrrp_skip_check_adv_addr", P1, "vrrp_skip_check_adv_addr", "off", "", gl(func(p *parser, g *Global, l *line) { g.SkipCheckAdvAddr = true })),
 		kw("vrrp_check_unicast_src", P2, "vrrp_check_unicast_src", "off", "", gl(func(p *parser, g *Global, l *line) { g.CheckUnicastSrc = true })),
 		kw("dynamic_interfaces", P2, "dynamic_interfaces [allow_if_changes]", "off", "", gl(func(p *parser, g *Global, l *line) {

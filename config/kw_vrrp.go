@@ -219,7 +219,7 @@ func instanceBlock() *block {
 			} else {
 				delete(x.set, "higher_prio_send_advert")
 			}
-		})).notImpl(),
+		})),
 		kw("check_unicast_src", P2, "check_unicast_src", "vrrp_check_unicast_src", "", inst(func(p *parser, x *Instance, l *line) { x.CheckUnicastSrc = true })),
 		kw("native_ipv6", P2, "native_ipv6", "from the VIPs", "", inst(func(p *parser, x *Instance, l *line) { x.IPv6 = true })).deprecatedQuiet(),
 		valueKw("virtual_ipaddress", P0, "virtual_ipaddress { ADDR[/LEN] [brd A|+|-] [dev IF] [scope S] [label L] [peer P] [home] [-nodad] [mngtmpaddr] [noprefixroute] [autojoin] [preferred_lft N|forever] [no_track] [use_vmac (notice: not implemented)] }", inst2, func(p *parser, n any, l *line) {

@@ -108,18 +108,19 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 // machineConfig maps a configured instance onto the state machine's view.
 func machineConfig(ic *config.Instance, local netip.Addr) vrrp.Config {
 	return vrrp.Config{
-		VRID:              uint8(ic.VRID),
-		Priority:          uint8(ic.Priority),
-		AdvertInterval:    ic.AdvertInterval,
-		Version:           ic.Version,
-		Preempt:           ic.Preempt,
-		PreemptDelay:      ic.PreemptDelay,
-		WantMaster:        ic.WantMaster,
-		Accept:            ic.Accept,
-		LocalAddr:         local,
-		DownTimerAdverts:  ic.DownTimerAdverts,
-		LowerPrioNoAdvert: ic.LowerPrioNoAdvert,
-		SyncGroup:         ic.SyncGroup != "",
+		VRID:                 uint8(ic.VRID),
+		Priority:             uint8(ic.Priority),
+		AdvertInterval:       ic.AdvertInterval,
+		Version:              ic.Version,
+		Preempt:              ic.Preempt,
+		PreemptDelay:         ic.PreemptDelay,
+		WantMaster:           ic.WantMaster,
+		Accept:               ic.Accept,
+		LocalAddr:            local,
+		DownTimerAdverts:     ic.DownTimerAdverts,
+		LowerPrioNoAdvert:    ic.LowerPrioNoAdvert,
+		HigherPrioSendAdvert: ic.HigherPrioSendAdvert,
+		SyncGroup:            ic.SyncGroup != "",
 	}
 }
 
