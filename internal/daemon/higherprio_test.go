@@ -21,11 +21,11 @@ type sentAdvert struct {
 	prio uint8
 }
 
-// capture records every advert on the wire (from any router but the
-// listener at 192.0.2.200) with its time, destination and priority.
-func capture(t *testing.T, wire *vrrptest.Wire) func() []sentAdvert {
+// capture records every advert a listener at addr receives (multicast,
+// or unicast to addr) with its time, destination and priority.
+func capture(t *testing.T, wire *vrrptest.Wire, addr string) func() []sentAdvert {
 	t.Helper()
-	c := wire.Conn(netip.MustParseAddr("192.0.2.200"))
+	c := wire.Conn(netip.MustParseAddr(addr))
 	var mu sync.Mutex
 	var seen []sentAdvert
 	done := make(chan struct{})
@@ -68,7 +68,7 @@ func TestLoopHigherPrioSendAdvert(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				wire := vrrptest.NewWire(vrrptest.WireOptions{})
-				seen := capture(t, wire)
+				seen := capture(t, wire, "192.0.2.200")
 				conf := prio(pairConf, "100")
 				if on {
 					conf = strings.Replace(conf, "    advert_int 1\n", "    advert_int 1\n    higher_prio_send_advert\n", 1)

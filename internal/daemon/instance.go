@@ -261,8 +261,9 @@ func vipRule(r config.Rule) vip.Rule {
 
 // sameMachine reports whether ic can keep inst's running state machine and
 // socket: everything the machine, the socket or the receive checks depend
-// on is unchanged, except the advertised addresses and a priority below
-// 255, which updateInstance changes in place.
+// on is unchanged, except the advertised addresses, a priority below 255
+// and the unicast peers (samePeersAside), which updateInstance changes in
+// place.
 func (inst *instance) sameMachine(ic *config.Instance) bool {
 	if connKeyOf(ic) != inst.conn.key {
 		return false
@@ -281,6 +282,14 @@ func (inst *instance) sameMachine(ic *config.Instance) bool {
 	chkA.Addrs, chkB.Addrs = nil, nil
 	advA, advB := probe.advert, inst.advert
 	advA.Addrs, advB.Addrs, advA.Priority, advB.Priority = nil, nil, 0, 0
+	if inst.conn.key.unicast {
+		// The peers are neither the machine's nor the socket's: a unicast
+		// socket receives from anyone, vrrp.Accept filters by peer, and
+		// each advert is written to every peer in turn. keepalived applies
+		// a changed unicast_peer block without a transition.
+		chkA.Peers, chkA.PeerTTLs, chkB.Peers, chkB.PeerTTLs = nil, nil, nil, nil
+		return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB)
+	}
 	return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB) && slices.Equal(probe.dsts, inst.dsts)
 }
 
@@ -292,8 +301,12 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 	oldRoutes := slices.Clone(inst.routes)
 	oldRules := slices.Clone(inst.rules)
 	inst.cfg = ic
+	oldDsts := slices.Clone(inst.dsts)
 	inst.dsts = inst.dsts[:0]
 	inst.buildPackets(inst.m.Config().LocalAddr)
+	if !slices.Equal(oldDsts, inst.dsts) {
+		inst.log.Info(fmt.Sprintf("(%s) unicast peers changed, applied without restart", ic.Name), "peers", inst.dsts)
+	}
 	inst.buildAddrs()
 	inst.scripts = d.notifyScripts(ic.Notify)
 	// A new base priority reaches the machine through apply's evaluate.
