@@ -437,7 +437,8 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 // priority or announcement settings changed keeps its state, a master
 // reconciling its addresses; any other change restarts the instance (an
 // instance that cannot be rebuilt keeps its old configuration); removed
-// instances stop as on shutdown, new ones start.
+// instances stop as on shutdown, new ones start. Changed notify FIFOs are
+// reopened (reloadFIFOs) without touching any instance.
 func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	trk, err := newTracking(d.log, cfg, now, d.trk, d.host)
 	if err != nil {
@@ -447,13 +448,17 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	if !sameConntrackSync(d.cfg.ConntrackSync, cfg.ConntrackSync) {
 		d.log.Warn("conntrack_sync changed: the replication keeps its running settings until vigild restarts")
 	}
+	prev := d.cfg
 	d.cfg = cfg
+	var errs []error
+	if err := d.reloadFIFOs(prev); err != nil {
+		errs = append(errs, err)
+	}
 	old := make(map[string]*instance, len(d.instances))
 	for _, inst := range d.instances {
 		old[inst.cfg.Name] = inst
 	}
 	var next []*instance
-	var errs []error
 	for _, ic := range cfg.Instances {
 		prev := old[ic.Name]
 		delete(old, ic.Name)
