@@ -333,7 +333,9 @@ func topBlock() *block {
 		rawKw("linkbeat_use_polling", P2, "linkbeat_use_polling"),
 		rawKw("child_wait_time", P2, "child_wait_time SECS"),
 		rawKw("linkbeat_interfaces", P2, "linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] ... }"),
-		rawKw("interface_up_down_delays", P2, "interface_up_down_delays { IF DOWN [UP] ... }"),
+		valueKw("interface_up_down_delays", P2, "interface_up_down_delays { IF DOWN_SECS [UP_SECS] ... }", ret, func(p *parser, n any, l *line) {
+			p.ifaceDelay(n.(*Config), l)
+		}),
 		rawKw("track_group", P2, "track_group NAME { group { INST ... } }"),
 		rawKw("garp_group", P2, "garp_group { garp_interval T; gna_interval T; interface IF | interfaces { ... } }"),
 		rawKw("bfd_instance", P2, "bfd_instance NAME { ... }"),

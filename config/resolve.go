@@ -167,6 +167,7 @@ func (p *parser) resolve() {
 	}
 	c.Instances = keep
 	p.checkVRIDs()
+	p.resolveIfaceDelays(c)
 	p.resolveLVS()
 	p.resolveConntrack()
 }
