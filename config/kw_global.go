@@ -233,10 +233,17 @@ func globalBlock() *block {
 		kw("vrrp_check_unicast_src", P2, "vrrp_check_unicast_src", "off", "", gl(func(p *parser, g *Global, l *line) { g.CheckUnicastSrc = true })),
 		kw("dynamic_interfaces", P2, "dynamic_interfaces [allow_if_changes]", "off", "", gl(func(p *parser, g *Global, l *line) {
 			g.DynamicInterfaces = true
-			if len(l.toks) > 1 && l.toks[1].s != "allow_if_changes" {
+			switch {
+			case len(l.toks) < 2:
+			case l.toks[1].s == "allow_if_changes":
+				// keepalived refuses, without it, a recreated interface whose
+				// macvlan/ipvlan kind or base changed; vigil has no such
+				// interfaces of its own and follows any recreated one.
+				p.notice(l.toks[1].pos, "dynamic_interfaces", "accepted", "allow_if_changes: vigil always follows a recreated interface, whatever its kind")
+			default:
 				p.warn(l.toks[1].pos, "dynamic_interfaces", "ignored", "unknown option %q", l.toks[1].s)
 			}
-		})).notImpl(),
+		})),
 	)
 }
 

@@ -136,7 +136,9 @@ func instanceBlock() *block {
 			}
 			x.Interface = t.s
 			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(t.s) {
-				p.fatal(t.pos, "interface", "vigild does not start", "(%s) interface %s does not exist", x.Name, t.s)
+				p.ifaceMissing(t.pos, "interface", t.s, func() {
+					p.fatal(t.pos, "interface", "vigild does not start", "(%s) interface %s does not exist", x.Name, t.s)
+				})
 			}
 		})),
 		kw("virtual_router_id", P0, "virtual_router_id 1..255", "required", "1..255", inst(func(p *parser, x *Instance, l *line) {

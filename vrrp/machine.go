@@ -253,6 +253,11 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 		if m.state == StateBackup {
 			m.becomeMaster(now, machineOr(e.Reason, ReasonForced))
 		}
+	case LocalAddrChanged:
+		m.cfg.LocalAddr, m.local = e.Addr, machineNormAddr(e.Addr)
+		if m.state == StateMaster {
+			m.masterAddr = m.local
+		}
 	case VIPRemoved:
 		if m.state == StateMaster {
 			m.releaseMaster(now, machineOr(e.Reason, ReasonVIPRemoved))

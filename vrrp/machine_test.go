@@ -304,6 +304,12 @@ var mScenarios = []mScenario{
 		withCfg(mCfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.HigherPrioSendAdvert = true }), catSteps(masterAtZero(100), []mStep{
 			{time.Second / 4, advRx(99, "192.0.2.200"), sendActs(100, vrrp.ReasonLowerPriorityAdvert), vrrp.StateMaster, 5 * time.Second / 4},
 		})},
+	{"a new local address moves the tiebreak", "RFC 5798 §6.4.3 with the primary address after the socket was reopened",
+		mCfg3(100, "192.0.2.10"), catSteps(masterAtZero(100), []mStep{
+			{time.Second / 4, vrrp.LocalAddrChanged{Addr: netip.MustParseAddr("192.0.2.20")}, nil, vrrp.StateMaster, time.Second},
+			// 192.0.2.15 would have won against 192.0.2.10; it loses against 192.0.2.20.
+			{time.Second / 2, advRx(100, "192.0.2.15"), sendActs(100, vrrp.ReasonLowerPriorityAdvert), vrrp.StateMaster, 3 * time.Second / 2},
+		})},
 	{"own priority from own address is ignored", "RFC 5798 §6.4.3: neither greater nor lower -> discard",
 		mCfg3(100, "192.0.2.1"), catSteps(masterAtZero(100), []mStep{
 			{time.Second / 4, advRx(100, "192.0.2.1"), nil, vrrp.StateMaster, time.Second},

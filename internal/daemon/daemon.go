@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/internal/ctl"
+	"github.com/vigil-ha/vigil/internal/linkdelay"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -89,9 +90,10 @@ type Daemon struct {
 	instances []*instance
 	groups    []*syncGroup
 	conns     map[connKey]*conn
-	ct        *ctSync     // nil without a conntrack_sync block
-	kw        *kernelWork // the address, route and rule worker; nil outside Run
-	trk       *tracking   // scripts, files, processes, interfaces
+	ct        *ctSync           // nil without a conntrack_sync block
+	kw        *kernelWork       // the address, route and rule worker; nil outside Run
+	trk       *tracking         // scripts, files, processes, interfaces
+	links     *linkdelay.Filter // interface_up_down_delays (links.go)
 	notifier  *notify.Notifier
 	fifos     []*notify.FIFO
 	queue     []step    // machine and sync-group events not yet handled (queue.go)
@@ -144,6 +146,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if d.trk, err = newTracking(d.log, cfg, time.Now(), nil, d.host); err != nil {
 		return nil, err
 	}
+	d.setLinkDelays(cfg)
 	if d.notifier, d.fifos, err = newNotifier(d, cfg); err != nil {
 		return nil, err
 	}
@@ -268,11 +271,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.evaluate(now)
 			}
 		case e := <-d.trk.ifaceEvents():
-			d.ifaceChanged(e)
-			d.addrRemoved(e, time.Now())
-			if d.trk.ifaceEvent(e) {
-				d.evaluate(time.Now())
-			}
+			d.linkEvent(e, time.Now())
 		case <-d.trk.fileEvents():
 			d.evaluate(time.Now()) // values are read back from the watcher
 		case pc := <-d.trk.processCounts():
@@ -299,6 +298,9 @@ func (d *Daemon) start(now time.Time) {
 // nextDeadline is the earliest timer over every instance and tracker.
 func (d *Daemon) nextDeadline() (time.Time, bool) {
 	next, found := d.trk.deadline()
+	if t, ok := d.links.Deadline(); ok && (!found || t.Before(next)) {
+		next, found = t, true
+	}
 	if !d.started && (!found || d.startAt.Before(next)) {
 		next, found = d.startAt, true
 	}
@@ -322,6 +324,7 @@ func (d *Daemon) fireTimers(now time.Time) {
 	if d.trk.fire(now) {
 		d.evaluate(now)
 	}
+	d.fireLinks(now)
 	if !d.started {
 		if now.Before(d.startAt) {
 			return
@@ -450,6 +453,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	}
 	prev := d.cfg
 	d.cfg = cfg
+	d.setLinkDelays(cfg)
 	var errs []error
 	if err := d.reloadFIFOs(prev); err != nil {
 		errs = append(errs, err)

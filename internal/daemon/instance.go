@@ -83,10 +83,12 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		rl:  d.rateLogs(),
 	}
 	ifi, err := d.host.Interface(ic.Interface)
-	if err != nil {
+	switch {
+	case err == nil:
+		inst.mac = ifi.HardwareAddr
+	case !cfg.Global.DynamicInterfaces: // else it waits for it (dynamic.go)
 		return nil, fmt.Errorf("%s: vrrp_instance %s: interface %s: %w", ic.Pos, ic.Name, ic.Interface, err)
 	}
-	inst.mac = ifi.HardwareAddr
 
 	c, err := d.attachConn(inst)
 	if err != nil {

@@ -15,12 +15,12 @@ type Delays struct {
 type Verdict uint8
 
 const (
-	// Same: the report repeats the state acted on (or the change already
-	// held); nothing to do.
+	// Same: the report repeats the state acted on; nothing to do.
 	Same Verdict = iota
 	// Pass: act on the change now.
 	Pass
-	// Held: the change is held until Deadline; nothing to do now.
+	// Held: the change is held until Deadline (newly, or a repeat of the
+	// change already held, whose deadline stays); nothing to do now.
 	Held
 	// Cancelled: the link is back in the state acted on before the held
 	// change's delay ran out; the change is dropped.
@@ -107,7 +107,7 @@ func (f *Filter) Link(name string, up bool, now time.Time) Verdict {
 	}
 	if l.held {
 		if l.heldUp == up {
-			return Same
+			return Held
 		}
 		// Back to the state acted on: the flap was shorter than the delay.
 		l.held = false

@@ -77,7 +77,7 @@ func TestFilter(t *testing.T) {
 		}},
 		{"a repeated report keeps the deadline", ptr(true), []step{
 			{0, "down", linkdelay.Held, nil, true},
-			{time.Second, "down", linkdelay.Same, nil, true},
+			{time.Second, "down", linkdelay.Held, nil, true},
 			{2 * time.Second, "fire", 0, down, false},
 		}},
 		{"an up flap while down is held back too", ptr(true), []step{
