@@ -21,6 +21,11 @@ func (p *parser) ifaceDelay(c *Config, l *line) {
 	if len(l.toks) > 3 {
 		p.warn(l.toks[3].pos, kw, "ignored", "too many parameters for %s", name.s)
 	}
+	if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(name.s) && !p.ifaceMissing(name.pos, kw, name.s, func() {
+		p.fatal(name.pos, kw, "vigild does not start", "unknown interface %s specified for up/down delay", name.s)
+	}) {
+		return
+	}
 	d := IfaceDelay{Pos: l.pos(), Interface: name.s}
 	var ok bool
 	if d.Down, ok = p.delayWord(l, 1, name.s, "down"); !ok {

@@ -110,3 +110,19 @@ func TestDynamicInterfaces(t *testing.T) {
 		}
 	}
 }
+
+// TestIfaceDelaysUnknownInterface: as in keepalived, a delay for an
+// interface that does not exist stops the start, unless
+// dynamic_interfaces, when it waits for the interface.
+func TestIfaceDelaysUnknownInterface(t *testing.T) {
+	text := "interface_up_down_delays {\n    ethZ 1\n}\n" + instConf("")
+	cfg, complaints, errs := load(t, text, testOpts())
+	if ExitCode(cfg, errs, nil) != ExitCannot || len(cfg.IfaceDelays) != 0 ||
+		!containsPrefix(complaints, "fatal t.conf:2:5: interface_up_down_delays: unknown interface ethZ specified for up/down delay") {
+		t.Errorf("without dynamic_interfaces: %q", complaints)
+	}
+	cfg, complaints, errs = load(t, "global_defs {\n    dynamic_interfaces\n}\n"+text, testOpts())
+	if ExitCode(cfg, errs, nil) >= ExitCannot || len(cfg.IfaceDelays) != 1 {
+		t.Errorf("with dynamic_interfaces: %q", complaints)
+	}
+}
