@@ -149,3 +149,29 @@ func TestLoopDynamicInterface(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopDynamicInterfaceDontTrackPrimary: dont_track_primary does not
+// let an instance without its interface leave FAULT: it could neither send
+// nor hear adverts. Once eth0 appears it runs.
+func TestLoopDynamicInterfaceDontTrackPrimary(t *testing.T) {
+	conf := "global_defs {\n    dynamic_interfaces\n}\n" +
+		strings.Replace(prio(pairConf, "150"), "    advert_int 1\n", "    advert_int 1\n    dont_track_primary\n", 1)
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		eth0 := &appearing{}
+		a := newNode(t, wire, viptest.NewKernel("eth0", "eth1"), "192.0.2.1", "fe80::1", conf, Options{Host: Host{Interface: eth0.lookup}})
+		a.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != "FAULT" || a.has("192.0.2.254/24") {
+			t.Fatalf("without eth0: %s", a.state("VI_1"))
+		}
+		eth0.index.Store(3)
+		a.ifev <- check.IfaceEvent{Kind: check.IfaceAdded, Index: 3, Name: "eth0", Up: true}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != "MASTER" || !a.has("192.0.2.254/24") {
+			t.Fatalf("eth0 appeared: %s", a.state("VI_1"))
+		}
+	})
+}
