@@ -71,7 +71,8 @@ func TestLinkDelaysLab(t *testing.T) {
 
 // TestDynamicInterfaceLab: with dynamic_interfaces vigild starts on a host
 // without eth0: VI_1 waits in FAULT. Once the veth is created and
-// addressed, VI_1 runs and becomes MASTER with its VIP. Without
+// addressed, VI_1 runs and becomes MASTER with its VIP; deleted, it goes
+// FAULT, and created again it is MASTER again. Without
 // dynamic_interfaces vigild refuses to start.
 func TestDynamicInterfaceLab(t *testing.T) {
 	l := testnet.New(t)
@@ -95,6 +96,14 @@ func TestDynamicInterfaceLab(t *testing.T) {
 	}
 
 	eth0 := sw.Attach(r1, "eth0")
+	eth0.AddAddr(t, r1v4+"/24")
+	v.WaitState(t, "VI_1", "MASTER")
+	waitAddr(t, r1, "eth0", vip4, true, settle)
+
+	// Deleted, then created again: FAULT, then MASTER on the new link.
+	r1.Exec(t, "ip", "link", "del", "eth0")
+	v.WaitState(t, "VI_1", "FAULT")
+	eth0 = sw.Attach(r1, "eth0")
 	eth0.AddAddr(t, r1v4+"/24")
 	v.WaitState(t, "VI_1", "MASTER")
 	waitAddr(t, r1, "eth0", vip4, true, settle)
