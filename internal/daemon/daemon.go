@@ -90,16 +90,18 @@ type Daemon struct {
 	instances []*instance
 	groups    []*syncGroup
 	conns     map[connKey]*conn
-	ct        *ctSync           // nil without a conntrack_sync block
-	kw        *kernelWork       // the address, route and rule worker; nil outside Run
-	trk       *tracking         // scripts, files, processes, interfaces
-	links     *linkdelay.Filter // interface_up_down_delays (links.go)
+	ct        *ctSync     // nil without a conntrack_sync block
+	kw        *kernelWork // the address, route and rule worker; nil outside Run
+	trk       *tracking   // scripts, files, processes, interfaces
 	notifier  *notify.Notifier
 	fifos     []*notify.FIFO
 	queue     []step    // machine and sync-group events not yet handled (queue.go)
 	draining  bool      // drain is running (an invariant check: it never re-enters)
 	startAt   time.Time // vrrp_startup_delay: when the instances start
 	started   bool
+
+	// links holds link changes back for interface_up_down_delays (links.go).
+	links *linkdelay.Filter
 
 	rx      chan rxPacket
 	reqs    chan func(now time.Time)

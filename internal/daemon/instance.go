@@ -109,21 +109,22 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 
 // machineConfig maps a configured instance onto the state machine's view.
 func machineConfig(ic *config.Instance, local netip.Addr) vrrp.Config {
-	return vrrp.Config{
-		VRID:                 uint8(ic.VRID),
-		Priority:             uint8(ic.Priority),
-		AdvertInterval:       ic.AdvertInterval,
-		Version:              ic.Version,
-		Preempt:              ic.Preempt,
-		PreemptDelay:         ic.PreemptDelay,
-		WantMaster:           ic.WantMaster,
-		Accept:               ic.Accept,
-		LocalAddr:            local,
-		DownTimerAdverts:     ic.DownTimerAdverts,
-		LowerPrioNoAdvert:    ic.LowerPrioNoAdvert,
-		HigherPrioSendAdvert: ic.HigherPrioSendAdvert,
-		SyncGroup:            ic.SyncGroup != "",
+	c := vrrp.Config{
+		VRID:              uint8(ic.VRID),
+		Priority:          uint8(ic.Priority),
+		AdvertInterval:    ic.AdvertInterval,
+		Version:           ic.Version,
+		Preempt:           ic.Preempt,
+		PreemptDelay:      ic.PreemptDelay,
+		WantMaster:        ic.WantMaster,
+		Accept:            ic.Accept,
+		LocalAddr:         local,
+		DownTimerAdverts:  ic.DownTimerAdverts,
+		LowerPrioNoAdvert: ic.LowerPrioNoAdvert,
+		SyncGroup:         ic.SyncGroup != "",
 	}
+	c.HigherPrioSendAdvert = ic.HigherPrioSendAdvert
+	return c
 }
 
 // buildPackets prepares the advert template and the receive checks.
@@ -264,8 +265,7 @@ func vipRule(r config.Rule) vip.Rule {
 // sameMachine reports whether ic can keep inst's running state machine and
 // socket: everything the machine, the socket or the receive checks depend
 // on is unchanged, except the advertised addresses, a priority below 255
-// and the unicast peers (samePeersAside), which updateInstance changes in
-// place.
+// and the unicast peers, which updateInstance changes in place.
 func (inst *instance) sameMachine(ic *config.Instance) bool {
 	if connKeyOf(ic) != inst.conn.key {
 		return false
