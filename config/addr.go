@@ -73,7 +73,9 @@ func (p *parser) address(l *line, kw string, static bool) (Address, bool) {
 				}
 				a.Dev = v.s
 				if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(v.s) {
-					p.fatal(v.pos, kw, "vigild does not start", "interface %s for address %s does not exist", v.s, toks[0].s)
+					p.ifaceMissing(v.pos, kw, v.s, func() {
+						p.fatal(v.pos, kw, "vigild does not start", "interface %s for address %s does not exist", v.s, toks[0].s)
+					})
 				}
 			}
 		case "scope":

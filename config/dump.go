@@ -150,6 +150,9 @@ func (d *dumper) config(c *Config) {
 	list(d, "static_ipaddress", c.StaticAddresses, d.address)
 	list(d, "static_routes", c.StaticRoutes, d.route)
 	list(d, "static_rules", c.StaticRules, d.rule)
+	list(d, "interface_up_down_delays", c.IfaceDelays, func(x IfaceDelay) {
+		d.line(quote(x.Interface), secs(x.Down), secs(x.Up))
+	})
 	for _, name := range sortedKeys(c.Scripts) {
 		d.script(c.Scripts[name])
 	}

@@ -228,15 +228,22 @@ func globalBlock() *block {
 			if b, ok := p.boolArg(l); ok {
 				g.HigherPrioSendAdvert = b
 			}
-		})).notImpl(),
+		})),
 		kw("vrrp_skip_check_adv_addr", P1, "vrrp_skip_check_adv_addr", "off", "", gl(func(p *parser, g *Global, l *line) { g.SkipCheckAdvAddr = true })),
 		kw("vrrp_check_unicast_src", P2, "vrrp_check_unicast_src", "off", "", gl(func(p *parser, g *Global, l *line) { g.CheckUnicastSrc = true })),
 		kw("dynamic_interfaces", P2, "dynamic_interfaces [allow_if_changes]", "off", "", gl(func(p *parser, g *Global, l *line) {
 			g.DynamicInterfaces = true
-			if len(l.toks) > 1 && l.toks[1].s != "allow_if_changes" {
+			switch {
+			case len(l.toks) < 2:
+			case l.toks[1].s == "allow_if_changes":
+				// keepalived refuses, without it, a recreated interface whose
+				// macvlan/ipvlan kind or base changed; vigil has no such
+				// interfaces of its own and follows any recreated one.
+				p.notice(l.toks[1].pos, "dynamic_interfaces", "accepted", "allow_if_changes: vigil always follows a recreated interface, whatever its kind")
+			default:
 				p.warn(l.toks[1].pos, "dynamic_interfaces", "ignored", "unknown option %q", l.toks[1].s)
 			}
-		})).notImpl(),
+		})),
 	)
 }
 
@@ -333,7 +340,9 @@ func topBlock() *block {
 		rawKw("linkbeat_use_polling", P2, "linkbeat_use_polling"),
 		rawKw("child_wait_time", P2, "child_wait_time SECS"),
 		rawKw("linkbeat_interfaces", P2, "linkbeat_interfaces { IF [MII|ETHTOOL|IOCTL] ... }"),
-		rawKw("interface_up_down_delays", P2, "interface_up_down_delays { IF DOWN [UP] ... }"),
+		valueKw("interface_up_down_delays", P2, "interface_up_down_delays { IF DOWN_SECS [UP_SECS] ... }", ret, func(p *parser, n any, l *line) {
+			p.ifaceDelay(n.(*Config), l)
+		}),
 		rawKw("track_group", P2, "track_group NAME { group { INST ... } }"),
 		rawKw("garp_group", P2, "garp_group { garp_interval T; gna_interval T; interface IF | interfaces { ... } }"),
 		rawKw("bfd_instance", P2, "bfd_instance NAME { ... }"),

@@ -136,7 +136,9 @@ func instanceBlock() *block {
 			}
 			x.Interface = t.s
 			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(t.s) {
-				p.fatal(t.pos, "interface", "vigild does not start", "(%s) interface %s does not exist", x.Name, t.s)
+				p.ifaceMissing(t.pos, "interface", t.s, func() {
+					p.fatal(t.pos, "interface", "vigild does not start", "(%s) interface %s does not exist", x.Name, t.s)
+				})
 			}
 		})),
 		kw("virtual_router_id", P0, "virtual_router_id 1..255", "required", "1..255", inst(func(p *parser, x *Instance, l *line) {
@@ -219,7 +221,7 @@ func instanceBlock() *block {
 			} else {
 				delete(x.set, "higher_prio_send_advert")
 			}
-		})).notImpl(),
+		})),
 		kw("check_unicast_src", P2, "check_unicast_src", "vrrp_check_unicast_src", "", inst(func(p *parser, x *Instance, l *line) { x.CheckUnicastSrc = true })),
 		kw("native_ipv6", P2, "native_ipv6", "from the VIPs", "", inst(func(p *parser, x *Instance, l *line) { x.IPv6 = true })).deprecatedQuiet(),
 		valueKw("virtual_ipaddress", P0, "virtual_ipaddress { ADDR[/LEN] [brd A|+|-] [dev IF] [scope S] [label L] [peer P] [home] [-nodad] [mngtmpaddr] [noprefixroute] [autojoin] [preferred_lft N|forever] [no_track] [use_vmac (notice: not implemented)] }", inst2, func(p *parser, n any, l *line) {

@@ -36,6 +36,11 @@ type Config struct {
 	StaticRoutes    []Route
 	StaticRules     []Rule
 
+	// IfaceDelays is interface_up_down_delays: per interface, how long a
+	// link must stay down (up) before its change is acted on. Resolved:
+	// each delay is below every Master_Down_Interval that depends on it.
+	IfaceDelays []IfaceDelay
+
 	VirtualServerGroups map[string]*VirtualServerGroup
 	VirtualServers      []*VirtualServer
 	SSL                 *SSL
@@ -660,3 +665,14 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// IfaceDelay is one line of interface_up_down_delays: IF DOWN [UP], in
+// seconds (0..255, microsecond resolution). A link change of Interface is
+// acted on only when the link has kept its new state for Down (going
+// down) or Up (coming up); a flap shorter than that changes nothing. The
+// delays apply once the interface has been seen up.
+type IfaceDelay struct {
+	Pos       Pos
+	Interface string
+	Down, Up  time.Duration
+}

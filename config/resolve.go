@@ -167,6 +167,7 @@ func (p *parser) resolve() {
 	}
 	c.Instances = keep
 	p.checkVRIDs()
+	p.resolveIfaceDelays(c)
 	p.resolveLVS()
 	p.resolveConntrack()
 }
@@ -215,8 +216,9 @@ func (p *parser) resolveTracks(refs []TrackRef, kind, owner string) []TrackRef {
 				p.warn(r.Pos, kind, "ignored", "(%s) cannot track the loopback interface", owner)
 				continue
 			}
-			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(r.Name) {
+			if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(r.Name) && !p.ifaceMissing(r.Pos, kind, r.Name, func() {
 				p.warn(r.Pos, kind, "ignored", "(%s) tracked interface %s does not exist", owner, r.Name)
+			}) {
 				continue
 			}
 		}

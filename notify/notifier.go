@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -91,6 +92,15 @@ func New(cfg Config) *Notifier {
 	return &Notifier{cfg: cfg, log: log, ctx: ctx, cancel: cancel, queues: map[queueKey]*queue{}, idle: idle}
 }
 
+// SetFIFOs replaces the FIFOs that Notify writes lines to (a reload that
+// changed notify_fifo or vrrp_notify_fifo). The caller owns them, the old
+// ones too: it closes those after the call. Queued scripts are untouched.
+func (n *Notifier) SetFIFOs(fifos []LineWriter) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cfg.FIFOs = slices.Clone(fifos)
+}
+
 // Notify reports ev: it writes ev's line to every FIFO (non-blocking) and
 // queues the scripts Commands(s, ev) selects behind earlier ones of the
 // same instance or group. It never waits for a script. After Close it
@@ -102,7 +112,10 @@ func (n *Notifier) Notify(ev Event, s Scripts) {
 	n.log.Debug("notify", "kind", ev.Kind.String(), "name", ev.Name, "state", ev.State, "priority", ev.Priority, "reason", ev.Reason)
 	line := FIFOLine(ev)
 	var lines, lineErrs uint64
-	for _, f := range n.cfg.FIFOs {
+	n.mu.Lock()
+	fifos := n.cfg.FIFOs
+	n.mu.Unlock()
+	for _, f := range fifos {
 		if err := f.WriteLine(line); err != nil {
 			lineErrs++
 			n.log.Warn("notify: FIFO write failed", "line", line[:len(line)-1], "err", err)

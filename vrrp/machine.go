@@ -63,6 +63,14 @@ type Config struct {
 	// LowerPrioNoAdvert is keepalived's `lower_prio_no_advert`: a master that
 	// hears a lower-priority advert stays silent instead of answering at once.
 	LowerPrioNoAdvert bool
+	// HigherPrioSendAdvert is keepalived's `higher_prio_send_advert`: a
+	// master that hears an advert that wins over it (a higher priority, or
+	// its own priority from a higher address) sends one advert of its own,
+	// at its own priority, before it goes to BACKUP, so that a peer that
+	// does not yet know of it (a router that lost our adverts) hears it at
+	// once. Priority-0 adverts are answered whatever this says (RFC 5798
+	// §6.4.3).
+	HigherPrioSendAdvert bool
 	// SyncGroup makes this instance a member of a vrrp_sync_group: when its
 	// Master_Down_Timer expires it does not become master by itself but
 	// returns RequestMaster, reports WantsMaster and restarts the timer; the
@@ -245,6 +253,11 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 		if m.state == StateBackup {
 			m.becomeMaster(now, machineOr(e.Reason, ReasonForced))
 		}
+	case LocalAddrChanged:
+		m.cfg.LocalAddr, m.local = e.Addr, machineNormAddr(e.Addr)
+		if m.state == StateMaster {
+			m.masterAddr = m.local
+		}
 	case VIPRemoved:
 		if m.state == StateMaster {
 			m.releaseMaster(now, machineOr(e.Reason, ReasonVIPRemoved))
@@ -377,6 +390,9 @@ func (m *Machine) masterAdvert(e AdvertReceived, now time.Time) {
 		reason := ReasonHigherPriority
 		if e.Priority == m.priority {
 			reason = ReasonHigherAddress
+		}
+		if m.cfg.HigherPrioSendAdvert {
+			m.emit(SendAdvert{Priority: m.priority, Reason: reason})
 		}
 		m.learnInterval(e)
 		m.masterAddr, m.masterPriority = src, e.Priority

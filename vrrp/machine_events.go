@@ -93,6 +93,17 @@ type VIPRemoved struct {
 	Reason Reason
 }
 
+// LocalAddrChanged gives the Machine this router's new primary address on
+// the interface (Config.LocalAddr): the socket was reopened on a recreated
+// interface, or one that did not exist at start, or the address changed.
+// It is the equal-priority tiebreak's side from now on (RFC 5798 §6.4.3);
+// it causes no transition and no advert.
+type LocalAddrChanged struct {
+	Addr netip.Addr
+}
+
+func (LocalAddrChanged) isEvent() {}
+
 func (Startup) isEvent()        {}
 func (Shutdown) isEvent()       {}
 func (Timeout) isEvent()        {}

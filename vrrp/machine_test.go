@@ -290,6 +290,26 @@ var mScenarios = []mScenario{
 			{time.Second / 4, advRx(99, "192.0.2.200"), nil, vrrp.StateMaster, time.Second},
 			{time.Second / 2, advRx(0, "192.0.2.200"), sendActs(100, vrrp.ReasonPriorityZero), vrrp.StateMaster, 3 * time.Second / 2},
 		})},
+	{"higher_prio_send_advert: one advert of ours, then BACKUP", "keepalived vrrp_state_master_rx: higher_prio_send_advert -> vrrp_send_adv before leaving MASTER",
+		withCfg(mCfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.HigherPrioSendAdvert = true }), catSteps(masterAtZero(100), []mStep{
+			{time.Second / 2, advRx(101, "192.0.2.9"), append([]vrrp.Action{aSend{Priority: 100, Reason: vrrp.ReasonHigherPriority}}, toBackupActs(vrrp.ReasonHigherPriority)...), vrrp.StateBackup, time.Second/2 + rfcMDI(100, time.Second)},
+			// As BACKUP it answers nothing: the option is a master's.
+			{time.Second, advRx(101, "192.0.2.9"), nil, vrrp.StateBackup, time.Second + rfcMDI(100, time.Second)},
+		})},
+	{"higher_prio_send_advert: own priority from a higher address", "keepalived vrrp_state_master_rx: equal priority, addr_cmp > 0",
+		withCfg(mCfg3(100, "192.0.2.10"), func(c *vrrp.Config) { c.HigherPrioSendAdvert = true }), catSteps(masterAtZero(100), []mStep{
+			{time.Second / 2, advRx(100, "192.0.2.11"), append([]vrrp.Action{aSend{Priority: 100, Reason: vrrp.ReasonHigherAddress}}, toBackupActs(vrrp.ReasonHigherAddress)...), vrrp.StateBackup, time.Second/2 + rfcMDI(100, time.Second)},
+		})},
+	{"higher_prio_send_advert: a lower priority is answered once, as without it", "keepalived vrrp_state_master_rx",
+		withCfg(mCfg3(100, "192.0.2.1"), func(c *vrrp.Config) { c.HigherPrioSendAdvert = true }), catSteps(masterAtZero(100), []mStep{
+			{time.Second / 4, advRx(99, "192.0.2.200"), sendActs(100, vrrp.ReasonLowerPriorityAdvert), vrrp.StateMaster, 5 * time.Second / 4},
+		})},
+	{"a new local address moves the tiebreak", "RFC 5798 §6.4.3 with the primary address after the socket was reopened",
+		mCfg3(100, "192.0.2.10"), catSteps(masterAtZero(100), []mStep{
+			{time.Second / 4, vrrp.LocalAddrChanged{Addr: netip.MustParseAddr("192.0.2.20")}, nil, vrrp.StateMaster, time.Second},
+			// 192.0.2.15 would have won against 192.0.2.10; it loses against 192.0.2.20.
+			{time.Second / 2, advRx(100, "192.0.2.15"), sendActs(100, vrrp.ReasonLowerPriorityAdvert), vrrp.StateMaster, 3 * time.Second / 2},
+		})},
 	{"own priority from own address is ignored", "RFC 5798 §6.4.3: neither greater nor lower -> discard",
 		mCfg3(100, "192.0.2.1"), catSteps(masterAtZero(100), []mStep{
 			{time.Second / 4, advRx(100, "192.0.2.1"), nil, vrrp.StateMaster, time.Second},

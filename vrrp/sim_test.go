@@ -436,6 +436,7 @@ func simulate(t *testing.T, seed uint64) simOutcome {
 		}
 		c.WantMaster = rng.IntN(3) == 0
 		c.LowerPrioNoAdvert = rng.IntN(3) == 0
+		c.HigherPrioSendAdvert = rng.IntN(3) == 0
 		if rng.IntN(5) == 0 {
 			c.DownTimerAdverts = 2 + rng.IntN(4)
 		}
@@ -581,6 +582,7 @@ func TestSimulationEqualPriorityContention(t *testing.T) {
 		for i := range n {
 			c := vrrp.Config{VRID: 9, Version: 3, Priority: 150, AdvertInterval: 100 * time.Millisecond, Preempt: true, LocalAddr: addrs[i]}
 			c.LowerPrioNoAdvert = rng.IntN(2) == 0
+			c.HigherPrioSendAdvert = rng.IntN(2) == 0
 			w.nodes = append(w.nodes, &simNode{name: fmt.Sprintf("n%d[%v]", i, addrs[i]), cfg: c, prio: c.Priority})
 			w.addScript(simScript{at: mT0, node: i, kind: simStart})
 			if addrs[i].Compare(addrs[best]) > 0 {

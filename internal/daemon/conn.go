@@ -98,7 +98,9 @@ func (d *Daemon) attachConn(inst *instance) (*conn, error) {
 	if c == nil {
 		vc, index, err := d.openConn(key)
 		if err != nil {
-			return nil, err
+			if vc, err = d.absentSocket(key, err); err != nil {
+				return nil, err
+			}
 		}
 		c = &conn{key: key, c: vc, ifindex: index, byVRID: make(map[uint8]*instance)}
 		d.conns[key] = c
@@ -165,9 +167,10 @@ func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 }
 
 // reopen replaces c's socket, after its interface was recreated or its
-// primary address changed, and restarts its reader. On failure the old
-// socket stays (sends fail and are counted) until the next change.
-func (d *Daemon) reopen(c *conn, why string) {
+// primary address changed, and restarts its reader; it reports whether it
+// did. On failure the old socket stays (sends fail and are counted) until
+// the next change.
+func (d *Daemon) reopen(c *conn, why string) bool {
 	vc, index, err := d.openConn(c.key)
 	if err != nil {
 		c.reopenErrors++
@@ -175,7 +178,7 @@ func (d *Daemon) reopen(c *conn, why string) {
 		if d.rateLogs().allow(slog.LevelWarn, "VRRP socket reopen failures", c.key.ifname, why, time.Now()) {
 			d.log.Warn("VRRP socket could not be reopened", "iface", c.key.ifname, "why", why, "err", err)
 		}
-		return
+		return false
 	}
 	old := c.c
 	c.c, c.ifindex = vc, index
@@ -187,24 +190,32 @@ func (d *Daemon) reopen(c *conn, why string) {
 		if ifi, err := d.host.Interface(c.key.ifname); err == nil {
 			inst.mac = ifi.HardwareAddr
 		}
+		if inst.m.Config().LocalAddr != vc.LocalAddr() {
+			d.handle(inst, vrrp.LocalAddrChanged{Addr: vc.LocalAddr()}, time.Now())
+		}
 	}
 	d.log.Info("VRRP socket reopened", "iface", c.key.ifname, "why", why, "source", vc.LocalAddr())
+	return true
 }
 
 // ifaceChanged reopens the sockets an interface event invalidates: the
 // interface was recreated (it has a new index: every event for it retries
 // until a socket opens, as the new link may not have its address yet), or
-// the address our adverts come from changed.
-func (d *Daemon) ifaceChanged(e check.IfaceEvent) {
+// the address our adverts come from changed. It reports whether a socket
+// of an interface that did not exist (dynamic_interfaces) opened.
+func (d *Daemon) ifaceChanged(e check.IfaceEvent) (opened bool) {
 	if e.Kind == check.IfaceRemoved {
-		return
+		return false
 	}
 	for _, c := range d.conns {
 		if c.key.ifname != e.Name {
 			continue
 		}
 		if e.Index != c.ifindex {
-			d.reopen(c, "interface recreated")
+			absent := c.absent()
+			if d.reopen(c, "interface recreated") && absent {
+				opened = true
+			}
 			continue
 		}
 		if (e.Kind == check.AddrAdded || e.Kind == check.AddrRemoved) && !c.key.src.IsValid() &&
@@ -214,4 +225,5 @@ func (d *Daemon) ifaceChanged(e check.IfaceEvent) {
 			}
 		}
 	}
+	return opened
 }

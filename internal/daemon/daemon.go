@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/internal/ctl"
+	"github.com/vigil-ha/vigil/internal/linkdelay"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -99,6 +100,9 @@ type Daemon struct {
 	startAt   time.Time // vrrp_startup_delay: when the instances start
 	started   bool
 
+	// links holds link changes back for interface_up_down_delays (links.go).
+	links *linkdelay.Filter
+
 	rx      chan rxPacket
 	reqs    chan func(now time.Time)
 	stop    chan struct{} // closed when the loop ends: readers stop posting
@@ -144,6 +148,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if d.trk, err = newTracking(d.log, cfg, time.Now(), nil, d.host); err != nil {
 		return nil, err
 	}
+	d.setLinkDelays(cfg)
 	if d.notifier, d.fifos, err = newNotifier(d, cfg); err != nil {
 		return nil, err
 	}
@@ -268,11 +273,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.evaluate(now)
 			}
 		case e := <-d.trk.ifaceEvents():
-			d.ifaceChanged(e)
-			d.addrRemoved(e, time.Now())
-			if d.trk.ifaceEvent(e) {
-				d.evaluate(time.Now())
-			}
+			d.linkEvent(e, time.Now())
 		case <-d.trk.fileEvents():
 			d.evaluate(time.Now()) // values are read back from the watcher
 		case pc := <-d.trk.processCounts():
@@ -299,6 +300,9 @@ func (d *Daemon) start(now time.Time) {
 // nextDeadline is the earliest timer over every instance and tracker.
 func (d *Daemon) nextDeadline() (time.Time, bool) {
 	next, found := d.trk.deadline()
+	if t, ok := d.links.Deadline(); ok && (!found || t.Before(next)) {
+		next, found = t, true
+	}
 	if !d.started && (!found || d.startAt.Before(next)) {
 		next, found = d.startAt, true
 	}
@@ -322,6 +326,7 @@ func (d *Daemon) fireTimers(now time.Time) {
 	if d.trk.fire(now) {
 		d.evaluate(now)
 	}
+	d.fireLinks(now)
 	if !d.started {
 		if now.Before(d.startAt) {
 			return
@@ -437,7 +442,8 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 // priority or announcement settings changed keeps its state, a master
 // reconciling its addresses; any other change restarts the instance (an
 // instance that cannot be rebuilt keeps its old configuration); removed
-// instances stop as on shutdown, new ones start.
+// instances stop as on shutdown, new ones start. Changed notify FIFOs are
+// reopened (reloadFIFOs) without touching any instance.
 func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	trk, err := newTracking(d.log, cfg, now, d.trk, d.host)
 	if err != nil {
@@ -447,13 +453,18 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	if !sameConntrackSync(d.cfg.ConntrackSync, cfg.ConntrackSync) {
 		d.log.Warn("conntrack_sync changed: the replication keeps its running settings until vigild restarts")
 	}
+	prev := d.cfg
 	d.cfg = cfg
+	d.setLinkDelays(cfg)
+	var errs []error
+	if err := d.reloadFIFOs(prev); err != nil {
+		errs = append(errs, err)
+	}
 	old := make(map[string]*instance, len(d.instances))
 	for _, inst := range d.instances {
 		old[inst.cfg.Name] = inst
 	}
 	var next []*instance
-	var errs []error
 	for _, ic := range cfg.Instances {
 		prev := old[ic.Name]
 		delete(old, ic.Name)

@@ -16,7 +16,10 @@
 //     the interface watcher's address events), which makes it release
 //     MASTER as keepalived does;
 //   - tracking (vrrp_script, track_interface, track_file, track_process)
-//     turned into effective priorities and FAULT with check.Priority, and
+//     turned into effective priorities and FAULT with check.Priority, link
+//     changes held back by interface_up_down_delays (links.go, through the
+//     pure internal/linkdelay), instances waiting in FAULT for an interface
+//     that does not exist yet with dynamic_interfaces (dynamic.go), and
 //     running each vrrp_sync_group's core (vrrp.SyncGroup) through the
 //     loop's work queue (queue.go): machine events, and what their actions
 //     mean to a group, are handled in the order they were queued, never
@@ -35,7 +38,9 @@
 //     refuses a configuration that fails to load or cannot run, and one
 //     without any vrrp_instance while some run unless forced; a refusal
 //     changes nothing and is logged, counted and returned; an accepted one
-//     is applied instance by instance;
+//     is applied instance by instance (a changed unicast peer list is
+//     applied in place), and changed notify FIFOs are reopened
+//     (reloadfifo.go);
 //   - rate-limiting the log lines that repeat per packet or per event
 //     (through internal/ratelog), while the counters stay exact;
 //   - building the status snapshot (a ctl.Status) that vigilctl, the

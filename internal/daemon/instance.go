@@ -83,10 +83,12 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		rl:  d.rateLogs(),
 	}
 	ifi, err := d.host.Interface(ic.Interface)
-	if err != nil {
+	switch {
+	case err == nil:
+		inst.mac = ifi.HardwareAddr
+	case !cfg.Global.DynamicInterfaces: // else it waits for it (dynamic.go)
 		return nil, fmt.Errorf("%s: vrrp_instance %s: interface %s: %w", ic.Pos, ic.Name, ic.Interface, err)
 	}
-	inst.mac = ifi.HardwareAddr
 
 	c, err := d.attachConn(inst)
 	if err != nil {
@@ -107,7 +109,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 
 // machineConfig maps a configured instance onto the state machine's view.
 func machineConfig(ic *config.Instance, local netip.Addr) vrrp.Config {
-	return vrrp.Config{
+	c := vrrp.Config{
 		VRID:              uint8(ic.VRID),
 		Priority:          uint8(ic.Priority),
 		AdvertInterval:    ic.AdvertInterval,
@@ -121,6 +123,8 @@ func machineConfig(ic *config.Instance, local netip.Addr) vrrp.Config {
 		LowerPrioNoAdvert: ic.LowerPrioNoAdvert,
 		SyncGroup:         ic.SyncGroup != "",
 	}
+	c.HigherPrioSendAdvert = ic.HigherPrioSendAdvert
+	return c
 }
 
 // buildPackets prepares the advert template and the receive checks.
@@ -260,8 +264,8 @@ func vipRule(r config.Rule) vip.Rule {
 
 // sameMachine reports whether ic can keep inst's running state machine and
 // socket: everything the machine, the socket or the receive checks depend
-// on is unchanged, except the advertised addresses and a priority below
-// 255, which updateInstance changes in place.
+// on is unchanged, except the advertised addresses, a priority below 255
+// and the unicast peers, which updateInstance changes in place.
 func (inst *instance) sameMachine(ic *config.Instance) bool {
 	if connKeyOf(ic) != inst.conn.key {
 		return false
@@ -280,6 +284,14 @@ func (inst *instance) sameMachine(ic *config.Instance) bool {
 	chkA.Addrs, chkB.Addrs = nil, nil
 	advA, advB := probe.advert, inst.advert
 	advA.Addrs, advB.Addrs, advA.Priority, advB.Priority = nil, nil, 0, 0
+	if inst.conn.key.unicast {
+		// The peers are neither the machine's nor the socket's: a unicast
+		// socket receives from anyone, vrrp.Accept filters by peer, and
+		// each advert is written to every peer in turn. keepalived applies
+		// a changed unicast_peer block without a transition.
+		chkA.Peers, chkA.PeerTTLs, chkB.Peers, chkB.PeerTTLs = nil, nil, nil, nil
+		return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB)
+	}
 	return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB) && slices.Equal(probe.dsts, inst.dsts)
 }
 
@@ -291,8 +303,12 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 	oldRoutes := slices.Clone(inst.routes)
 	oldRules := slices.Clone(inst.rules)
 	inst.cfg = ic
+	oldDsts := slices.Clone(inst.dsts)
 	inst.dsts = inst.dsts[:0]
 	inst.buildPackets(inst.m.Config().LocalAddr)
+	if !slices.Equal(oldDsts, inst.dsts) {
+		inst.log.Info(fmt.Sprintf("(%s) unicast peers changed, applied without restart", ic.Name), "peers", inst.dsts)
+	}
 	inst.buildAddrs()
 	inst.scripts = d.notifyScripts(ic.Notify)
 	// A new base priority reaches the machine through apply's evaluate.

@@ -75,30 +75,15 @@ func (a *timedAnnouncements) Announce(ifname string, addrs []netip.Addr, mac net
 
 // listen records the time of every advert from src on the wire.
 func listen(t *testing.T, wire *vrrptest.Wire, src netip.Addr) func() []time.Time {
-	c := wire.Conn(netip.MustParseAddr("192.0.2.200"))
-	var mu sync.Mutex
-	var seen []time.Time
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b := make([]byte, 1500)
-		for {
-			_, m, err := c.ReadFrom(b)
-			if err != nil {
-				return
-			}
-			if m.Src == src {
-				mu.Lock()
-				seen = append(seen, time.Now())
-				mu.Unlock()
+	seen := capture(t, wire, "192.0.2.200")
+	return func() []time.Time {
+		var at []time.Time
+		for _, a := range seen() {
+			if a.src == src {
+				at = append(at, a.at)
 			}
 		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return func() []time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(seen)
+		return at
 	}
 }
 

@@ -59,7 +59,7 @@ func startNodeOn(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, log 
 }
 
 // startNodeWith is startNode with opts (Log, Reload); opts.Host is the
-// twins'.
+// twins', but for an Interface lookup the test gives.
 func startNodeWith(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string, opts Options) *node {
 	t.Helper()
 	return startNodeKernel(t, wire, viptest.NewKernel("eth0", "eth1"), addr4, addr6, text, opts)
@@ -98,6 +98,9 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		Announcer:       viptest.NewAnnouncements(n.kernel),
 		InterfaceEvents: n.ifev,
 		GoTimer:         true,
+	}
+	if opts.Host.Interface != nil {
+		host.Interface = opts.Host.Interface
 	}
 	opts.Host = host
 	d, err := New(loadConf(t, text), opts)

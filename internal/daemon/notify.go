@@ -16,9 +16,18 @@ import (
 // scripts.
 const notifyFlushTimeout = 5 * time.Second
 
-// newNotifier opens the notify FIFOs and builds the notifier. It returns
-// nil when nothing is configured to be told.
+// newNotifier opens the notify FIFOs and builds the notifier.
 func newNotifier(d *Daemon, cfg *config.Config) (*notify.Notifier, []*notify.FIFO, error) {
+	fifos, err := d.openFIFOs(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return notify.New(notify.Config{Log: d.log, FIFOs: lineWriters(fifos)}), fifos, nil
+}
+
+// openFIFOs opens cfg's notify_fifo and vrrp_notify_fifo, with their
+// scripts; on error none stays open.
+func (d *Daemon) openFIFOs(cfg *config.Config) ([]*notify.FIFO, error) {
 	var fifos []*notify.FIFO
 	var errs []error
 	for _, pair := range [][2]*config.Command{
@@ -49,13 +58,17 @@ func newNotifier(d *Daemon, cfg *config.Config) (*notify.Notifier, []*notify.FIF
 		for _, f := range fifos {
 			f.Close()
 		}
-		return nil, nil, err
+		return nil, err
 	}
+	return fifos, nil
+}
+
+func lineWriters(fifos []*notify.FIFO) []notify.LineWriter {
 	lw := make([]notify.LineWriter, len(fifos))
 	for i, f := range fifos {
 		lw[i] = f
 	}
-	return notify.New(notify.Config{Log: d.log, FIFOs: lw}), fifos, nil
+	return lw
 }
 
 // notifyCommand resolves a configured script's credentials (its own user,
