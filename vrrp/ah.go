@@ -240,3 +240,6 @@ func (s *AHState) HeardLower(seq uint32) {
 
 // Seq returns the counter: the number last sent or accepted.
 func (s *AHState) Seq() uint32 { return s.seq }
+
+// A receive buffer of MaxMessageLen holds any AH-wrapped advert.
+var _ [MaxMessageLen - MaxAHDatagramLen]struct{}
