@@ -475,6 +475,9 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 			continue
 		}
 		if prev != nil {
+			if prev.ah != nil && inst.ah != nil {
+				inst.ah.st = prev.ah.st // peers expect our numbers to go on rising
+			}
 			d.log.Info(fmt.Sprintf("(%s) Restarting instance for changed configuration", ic.Name))
 			d.stopInstance(prev, now)
 			d.releaseConn(prev)
