@@ -13,29 +13,12 @@ import (
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
-// confAH renders one VRRPv2 IPv4 instance with auth_type AH.
+// confAH is conf's IPv4 instance as VRRPv2 (whole-second advert_int)
+// with auth_type AH.
 func confAH(prio int, pass string) string {
-	return fmt.Sprintf(`global_defs {
-    router_id test
-    vrrp_garp_master_delay 1
-    vrrp_garp_master_repeat 1
-}
-vrrp_instance VI_1 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority %d
-    advert_int 1
-    version 2
-    authentication {
-        auth_type AH
-        auth_pass %s
-    }
-    virtual_ipaddress {
-        %s/24
-    }
-}
-`, prio, pass, vip4)
+	c := conf("", prio, fmt.Sprintf("    authentication {\n        auth_type AH\n        auth_pass %s\n    }", pass))
+	c = c[:strings.Index(c, "vrrp_instance VI_6")]
+	return strings.Replace(c, "advert_int 0.1\n    version 3", "advert_int 1\n    version 2", 1)
 }
 
 // forger sends AH-wrapped VRRPv2 adverts for VRID 51 from h (the client,
