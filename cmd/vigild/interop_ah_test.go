@@ -153,3 +153,38 @@ func TestInteropAH(t *testing.T) {
 	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip4) }, "client pings the VIP on vigild")
 }
+
+// TestInteropAHUnicast: the same group over unicast peers, where the TTL
+// is left out of the ICV: keepalived stays the backup of vigild's AH
+// adverts beyond its Master_Down_Interval, takes over when vigild stops,
+// and vigild at a lower priority is the backup of keepalived's.
+func TestInteropAHUnicast(t *testing.T) {
+	const pass = "uni-AH"
+	cfg := func(prio int, src, peer string) string {
+		return strings.Replace(confAH(prio, pass), "    virtual_ipaddress {",
+			fmt.Sprintf("    unicast_src_ip %s\n    unicast_peer {\n        %s\n    }\n    virtual_ipaddress {", src, peer), 1)
+	}
+	l := newLab(t)
+	v1 := startVigild(t, l.R1, cfg(150, r1v4, r2v4), "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, 3*settle)
+	k := l.R2.Keepalived(t, cfg(100, r2v4, r1v4), "-P")
+	k.WaitOutput(t, "(VI_1) Entering BACKUP STATE", settle)
+	time.Sleep(5 * time.Second) // past keepalived's Master_Down_Interval (3.6 s)
+	if out := k.Output(); strings.Contains(out, "Entering MASTER STATE") || strings.Contains(out, "IPSEC-AH") || hasAddr(t, l.R2, "eth0", vip4) {
+		t.Fatalf("keepalived did not accept vigild's unicast AH adverts:\n%s", out)
+	}
+	v1.Signal(syscall.SIGTERM)
+	v1.Wait(settle)
+	waitAddr(t, l.R2, "eth0", vip4, true, settle)
+	v1 = startVigild(t, l.R1, cfg(50, r1v4, r2v4), "-i", "r1")
+	s := v1.WaitInstance(t, settle, "VI_1", "unicast backup accepting keepalived's AH adverts", func(s ctl.InstanceStatus) bool {
+		return s.State == "BACKUP" && s.Received["ok"] > 3
+	})
+	for r, n := range s.Received {
+		if r != "ok" && n != 0 {
+			t.Errorf("keepalived's unicast AH adverts dropped: %s=%d", r, n)
+		}
+	}
+	k.Kill()
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+}
