@@ -12,7 +12,9 @@ import (
 // DropNone and WarnAddrList are not drops (see Drops).
 type DropReason uint8
 
-// Receive verdicts, in the order Accept and Check test them.
+// Receive verdicts, in the order Accept and Check test them. The DropAH*
+// verdicts come from AH.Open and AHState, which the receiver of an
+// AH-wrapped advert applies before Accept (keepalived's order).
 const (
 	DropNone         DropReason = iota // accepted (named "ok" in counters and metrics)
 	DropTTL                            // IPv4 TTL / IPv6 hop limit is not 255 (§7.1: proves the sender is on-link), or outside a unicast peer's min_ttl..max_ttl
