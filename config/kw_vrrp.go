@@ -351,7 +351,7 @@ func instanceBlock() *block {
 				delete(x.set, "garp_lower_prio_repeat")
 			}
 		})),
-		blockKw("authentication", P0, "authentication { auth_type PASS|AH; auth_pass STRING } (AH: a warning, adverts carry no authentication)", func(p *parser, n any, l *line) any {
+		blockKw("authentication", P0, "authentication { auth_type PASS|AH; auth_pass STRING } (VRRPv2 over IPv4; AH: IPsec-AH with HMAC-MD5-96, as keepalived)", func(p *parser, n any, l *line) any {
 			x := n.(*Instance)
 			x.set["authentication"] = l.pos()
 			if x.Auth == nil {
@@ -359,7 +359,7 @@ func instanceBlock() *block {
 			}
 			return x
 		}, newBlock("authentication",
-			kw("auth_type", P0, "auth_type PASS|AH (AH is not implemented: a warning, and adverts are sent without authentication)", "none", "", inst(func(p *parser, x *Instance, l *line) {
+			kw("auth_type", P0, "auth_type PASS|AH (AH: adverts in an IPsec Authentication Header, IP protocol 51, HMAC-MD5-96 keyed by auth_pass; IPv4 VRRPv2 only)", "none", "", inst(func(p *parser, x *Instance, l *line) {
 				t, ok := p.arg(l, 1)
 				if !ok {
 					return

@@ -311,9 +311,6 @@ func (p *parser) resolveInstance(x *Instance) bool {
 			p.warn(x.setPos("state"), "state", "starting as BACKUP", "%s initial state MASTER is incompatible with AH authentication", owner)
 			x.WantMaster = false
 		}
-		if x.Auth != nil && x.Auth.Type == "AH" {
-			p.warn(ap, "authentication", "adverts carry no authentication", "%s AH authentication is not implemented by vigil: adverts are sent without it, so a keepalived peer using AH will not accept them", owner)
-		}
 		if x.Auth != nil {
 			x.Auth.Pos = ap
 		}

@@ -157,8 +157,19 @@ func keywordCases() []keywordCase {
 			}), []string{`warning t.conf:6:19: auth_pass: (VI_1) password longer than 8 characters (truncated to "12345678")`}},
 		{"AH with state MASTER points at state", instConf("    state MASTER\n    priority 200\n    authentication {\n        auth_type AH\n        auth_pass x\n    }\n"),
 			inst(func(t *testing.T, x *Instance) { eq(t, "WantMaster", x.WantMaster, false) }),
-			[]string{`warning t.conf:4:5: state: (VI_1) initial state MASTER is incompatible with AH authentication (starting as BACKUP)`,
-				`warning t.conf:6:5: authentication: (VI_1) AH authentication is not implemented by vigil: adverts are sent without it, so a keepalived peer using AH will not accept them (adverts carry no authentication)`}},
+			[]string{`warning t.conf:4:5: state: (VI_1) initial state MASTER is incompatible with AH authentication (starting as BACKUP)`}},
+		{"AH on IPv4 VRRPv2 acts: no complaint", instConf("    version 2\n    authentication {\n        auth_type AH\n        auth_pass 0123456789\n    }\n"),
+			inst(func(t *testing.T, x *Instance) {
+				eq(t, "Type", x.Auth.Type, "AH")
+				eq(t, "Pass", x.Auth.Pass, "01234567")
+			}), []string{`warning t.conf:7:19: auth_pass: (VI_1) password longer than 8 characters (truncated to "01234567")`}},
+		{"AH with VRRPv3: ignored, as keepalived", instConf("    version 3\n    authentication {\n        auth_type AH\n        auth_pass x\n    }\n"),
+			inst(func(t *testing.T, x *Instance) { eq(t, "Auth", x.Auth == nil, true) }),
+			[]string{`warning t.conf:5:5: authentication: (VI_1) VRRP version 3 does not support authentication (no authentication)`}},
+		{"AH with IPv6: version 3, so no authentication, as keepalived", "vrrp_instance V6 {\n interface eth0\n virtual_router_id 9\n version 2\n authentication {\n auth_type AH\n auth_pass x\n }\n virtual_ipaddress {\n fe80::1/64\n }\n}\n",
+			inst(func(t *testing.T, x *Instance) { eq(t, "Auth", x.Auth == nil, true); eq(t, "Version", x.Version, 3) }),
+			[]string{`warning t.conf:4:2: version: (V6) VRRP version 2 does not support IPv6 (using version 3)`,
+				`warning t.conf:5:2: authentication: (V6) VRRP version 3 does not support authentication (no authentication)`}},
 		{"IPv6 VIPs make version 3", "vrrp_instance V6 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n fe80::1/64\n 2001:db8::1/64\n }\n}\n",
 			inst(func(t *testing.T, x *Instance) {
 				eq(t, "IPv6", x.IPv6, true)

@@ -28,7 +28,8 @@ type RecvMeta struct {
 //
 // Contract:
 //   - ReadFrom blocks until an advert arrives, copies the VRRP message (IP
-//     header removed) into b and returns its length and metadata. A message
+//     header removed; with ConnOptions.AH, the whole IPv4 datagram) into b
+//     and returns its length and metadata. A message
 //     longer than b is truncated (it will fail to decode). It is safe to call
 //     from one goroutine while others call WriteTo. After Close, or when the
 //     read deadline passes, it returns an error (net.ErrClosed, or one for
@@ -68,8 +69,22 @@ type ConnOptions struct {
 	// instance's first VIP is link-local, as RFC 5798 asks, and would
 	// otherwise become the source of its own adverts).
 	NotFrom []netip.Addr
+	// AH opens an IPv4 socket for VRRPv2 under an IP Authentication
+	// Header (IP protocol 51, keepalived's auth_type AH) instead of one for
+	// IP protocol 112. Such a Conn is also a DatagramWriter; its ReadFrom
+	// returns whole IPv4 datagrams for AH.Open and its WriteTo refuses.
+	AH bool
+}
+
+// DatagramWriter is implemented by Conns opened with ConnOptions.AH.
+// WriteDatagram sends d, a whole IPv4 datagram built by AH.Append, to dst
+// as it is (TTL and identification included). It is safe for concurrent
+// use.
+type DatagramWriter interface {
+	WriteDatagram(d []byte, dst netip.Addr) error
 }
 
 // MaxMessageLen is a receive buffer size that holds any VRRP message
-// (header, 255 IPv6 addresses; v2's auth data fits too).
+// (header, 255 IPv6 addresses; v2's auth data fits too), and any
+// AH-wrapped IPv4 datagram (MaxAHDatagramLen is smaller).
 const MaxMessageLen = HeaderLen + 255*16 + AuthDataLen

@@ -22,7 +22,8 @@ type kaConf struct {
 	VRID       int
 	Priority   int
 	AdvertInt  string // keepalived's advert_int, e.g. "1" or "0.5"
-	AuthPass   string // v2: simple password, "" for none
+	AuthPass   string // v2: the password, "" for none
+	AuthType   string // v2 with AuthPass: PASS (when "") or AH
 	UnicastSrc string
 	Peers      []string
 	VIPs       []string // "192.0.2.100/24"
@@ -54,7 +55,11 @@ func (k kaConf) write(b *strings.Builder) {
 		fmt.Fprintf(b, "    nopreempt\n")
 	}
 	if k.AuthPass != "" {
-		fmt.Fprintf(b, "    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n", k.AuthPass)
+		typ := k.AuthType
+		if typ == "" {
+			typ = "PASS"
+		}
+		fmt.Fprintf(b, "    authentication {\n        auth_type %s\n        auth_pass %s\n    }\n", typ, k.AuthPass)
 	}
 	if k.UnicastSrc != "" {
 		fmt.Fprintf(b, "    unicast_src_ip %s\n", k.UnicastSrc)

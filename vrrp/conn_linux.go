@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -22,6 +23,11 @@ import (
 // multicast and unicast TTL 255, multicast loopback off. The source of
 // sent adverts is opts.Src or PrimaryAddr(ifname, false), fixed for the
 // Conn's life.
+//
+// With opts.AH the socket is one of IP protocol 51 instead (VRRPv2 under
+// an Authentication Header) with IP_HDRINCL: ReadFrom returns whole
+// datagrams, WriteTo refuses, and WriteDatagram sends datagrams built by
+// AH.Append, whose TTL and identification it keeps.
 //
 // The socket lives in the network namespace of the calling thread: call it
 // on a locked OS thread switched into the namespace to use another one.
@@ -128,6 +134,7 @@ func primaryAddr(ifi *net.Interface, is6 bool, notFrom []netip.Addr) (netip.Addr
 // linuxConn is the raw-socket Conn.
 type linuxConn struct {
 	is6     bool
+	ah      bool // IP protocol 51 with IP_HDRINCL: whole datagrams both ways
 	ifindex int
 	src     netip.Addr
 	ipc     *net.IPConn
@@ -148,11 +155,17 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 	if is6 {
 		fam, network, wildcard = "ipv6", "ip6:112", "::"
 	}
+	if opts.AH {
+		fam, network = "ipv4 AH", "ip4:51"
+	}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("vrrp: listen %s on %s: %w", fam, ifname, err)
 		}
 	}()
+	if opts.AH && is6 {
+		return nil, errors.New("AH is for IPv4 (VRRPv2) only")
+	}
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, err
@@ -179,6 +192,11 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
 			serr = setupSocket(int(fd), ifi, is6, group, !opts.NoJoin)
+			if serr == nil && opts.AH {
+				if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
+					serr = fmt.Errorf("IP_HDRINCL: %w", err)
+				}
+			}
 		}); err != nil {
 			return err
 		}
@@ -190,6 +208,7 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 	}
 	c := &linuxConn{
 		is6:     is6,
+		ah:      opts.AH,
 		ifindex: ifi.Index,
 		src:     src,
 		ipc:     pc.(*net.IPConn),
@@ -286,6 +305,9 @@ func (c *linuxConn) Close() error {
 }
 
 func (c *linuxConn) WriteTo(p *Packet, dst netip.Addr) error {
+	if c.ah {
+		return fmt.Errorf("vrrp: write to %v: an AH conn sends whole datagrams (WriteDatagram)", dst)
+	}
 	dst = dst.WithZone("")
 	if dst.Is6() != c.is6 || dst.Is4In6() {
 		return fmt.Errorf("vrrp: write to %v: wrong address family for this conn", dst)
@@ -298,6 +320,20 @@ func (c *linuxConn) WriteTo(p *Packet, dst netip.Addr) error {
 	}
 	c.wbuf = b[:0]
 	if _, _, err := c.ipc.WriteMsgIP(b, c.oob, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return fmt.Errorf("vrrp: write to %v: %w", dst, err)
+	}
+	return nil
+}
+
+// WriteDatagram sends d, a whole IPv4 datagram built by AH.Append, to dst
+// on an AH conn. The kernel fills in nothing but the header checksum and
+// total length, which Append has already set.
+func (c *linuxConn) WriteDatagram(d []byte, dst netip.Addr) error {
+	dst = dst.WithZone("")
+	if !c.ah || !dst.Is4() {
+		return fmt.Errorf("vrrp: write datagram to %v: not an IPv4 AH conn", dst)
+	}
+	if _, _, err := c.ipc.WriteMsgIP(d, nil, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
 		return fmt.Errorf("vrrp: write to %v: %w", dst, err)
 	}
 	return nil
@@ -334,6 +370,9 @@ func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
 			Dst:     netip.AddrFrom4([4]byte(b[16:20])),
 			TTL:     int(b[8]),
 			IfIndex: c.ifindex,
+		}
+		if c.ah {
+			return n, m, nil
 		}
 		return copy(b, b[ihl:n]), m, nil
 	}

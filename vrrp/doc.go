@@ -18,6 +18,11 @@
 //   - The codec and its typed drop reasons (RFC 5798 §5, §7.1; RFC 3768 §5)
 //     and Conn (packet*.go, drop*.go, conn*.go), with an in-memory twin in
 //     vrrptest.
+//   - VRRPv2's IP Authentication Header as keepalived implements it
+//     (ah.go; RFC 3768 §5.3.6.2, RFC 2402, RFC 2403): AH.Append and AH.Open
+//     build and verify the whole IPv4 datagram (HMAC-MD5-96, constant-time
+//     compare), AHState is the sequence counter and replay check, and
+//     ConnOptions.AH opens the IP protocol 51 socket.
 //
 // # What it must not touch
 //

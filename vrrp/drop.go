@@ -12,7 +12,9 @@ import (
 // DropNone and WarnAddrList are not drops (see Drops).
 type DropReason uint8
 
-// Receive verdicts, in the order Accept and Check test them.
+// Receive verdicts, in the order Accept and Check test them. The DropAH*
+// verdicts come from AH.Open and AHState, which the receiver of an
+// AH-wrapped advert applies before Accept (keepalived's order).
 const (
 	DropNone         DropReason = iota // accepted (named "ok" in counters and metrics)
 	DropTTL                            // IPv4 TTL / IPv6 hop limit is not 255 (§7.1: proves the sender is on-link), or outside a unicast peer's min_ttl..max_ttl
@@ -26,6 +28,9 @@ const (
 	DropNotPeer                        // unicast instance: source is not a configured unicast peer
 	DropAuthType                       // v2: authentication type differs from ours
 	DropAuthMismatch                   // v2: simple password differs from ours
+	DropAHICV                          // v2 AH: the integrity check value is wrong (another key, or a forgery)
+	DropAHSPI                          // v2 AH: the SPI is not the sender's address
+	DropAHReplay                       // v2 AH: sequence number not above the last one sent or accepted (a replay)
 	DropInterval                       // v2: advert interval differs from ours; v3: interval 0
 	DropAddrList                       // address list differs from ours and the instance is strict
 	WarnAddrList                       // address list differs from ours: counted and logged, packet accepted
@@ -45,6 +50,9 @@ var dropNames = [numDropReasons]string{
 	DropNotPeer:      "not_peer",
 	DropAuthType:     "auth_type",
 	DropAuthMismatch: "auth_mismatch",
+	DropAHICV:        "ah_icv",
+	DropAHSPI:        "ah_spi",
+	DropAHReplay:     "ah_replay",
 	DropInterval:     "interval",
 	DropAddrList:     "addr_list",
 	WarnAddrList:     "addr_list_warning",
@@ -83,7 +91,7 @@ type CheckConfig struct {
 	// must match (RFC 3768 §7.1). v3 adverts may carry any interval but 0.
 	AdvertIntSeconds uint8
 
-	AuthType uint8   // v2: AuthNone or AuthPassword
+	AuthType uint8   // v2: AuthNone, AuthPassword or AuthAH (the ICV is AH.Open's)
 	AuthData [8]byte // v2 with AuthPassword: the password, zero padded
 
 	// Addrs are the instance's virtual addresses (those it advertises).

@@ -26,8 +26,8 @@ const (
 	MaxAdvertCentisLimit = 0x0fff
 )
 
-// VRRPv2 authentication types (RFC 3768 §5.3.6). Type 2 (IP AH) is
-// recognised on the wire but not implemented.
+// VRRPv2 authentication types (RFC 3768 §5.3.6). Type 2 (IP AH) wraps the
+// advert in an Authentication Header (ah.go).
 const (
 	AuthNone     = 0
 	AuthPassword = 1
@@ -94,7 +94,7 @@ type Packet struct {
 	MaxAdvertCentis  uint16 // v3: advertisement interval in centiseconds, 12 bits
 	AdvertIntSeconds uint8  // v2: advertisement interval in whole seconds
 
-	AuthType uint8   // v2: AuthNone, AuthPassword (or AuthAH, not implemented)
+	AuthType uint8   // v2: AuthNone, AuthPassword or AuthAH
 	AuthData [8]byte // v2: for AuthPassword the password, zero padded
 
 	// Addrs are the virtual addresses, all IPv4 or all IPv6, without zone.

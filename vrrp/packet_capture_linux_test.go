@@ -33,6 +33,11 @@ var goldenCases = []struct {
 		VIPs: []string{"192.0.2.100/24", "192.0.2.101/24"}}, false},
 	{"v3-ipv4-unicast", kaConf{Version: 3, State: "MASTER", VRID: 55, Priority: 150, AdvertInt: "1",
 		UnicastSrc: "192.0.2.2", Peers: []string{"192.0.2.1"}, VIPs: []string{"192.0.2.100/24"}}, false},
+	{"v2-ah", kaConf{Version: 2, State: "BACKUP", VRID: 57, Priority: 120, AdvertInt: "1",
+		AuthPass: "ah-key", AuthType: "AH", VIPs: []string{"192.0.2.100/24"}}, false},
+	{"v2-ah-unicast", kaConf{Version: 2, State: "BACKUP", VRID: 58, Priority: 120, AdvertInt: "1",
+		AuthPass: "ah-key12", AuthType: "AH", UnicastSrc: "192.0.2.2", Peers: []string{"192.0.2.1"},
+		VIPs: []string{"192.0.2.100/24", "192.0.2.101/24"}}, false},
 	{"v3-ipv6-unicast", kaConf{Version: 3, State: "MASTER", VRID: 56, Priority: 150, AdvertInt: "1",
 		UnicastSrc: "2001:db8::2", Peers: []string{"2001:db8::1"}, VIPs: []string{"2001:db8::100/64"}}, false},
 }
@@ -54,7 +59,7 @@ func TestCaptureGolden(t *testing.T) {
 		t.Run(gc.name, func(t *testing.T) {
 			t.Parallel()
 			p := newPair(t)
-			capt := p.a.Capture(t, "eth0", "ip proto 112 or ip6 proto 112")
+			capt := p.a.Capture(t, "eth0", "ip proto 112 or ip proto 51 or ip6 proto 112")
 			ka := startKeepalived(t, p.b, gc.conf.text())
 			ka.WaitOutput(t, "Entering MASTER STATE", 30*time.Second)
 			time.Sleep(2500 * time.Millisecond)

@@ -27,20 +27,7 @@ type golden struct {
 // the hex of one IP packet (IPv4 or IPv6 without extension headers).
 func readGolden(t testing.TB, name string) golden {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name+".hex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h strings.Builder
-	for _, l := range strings.Split(string(data), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			h.WriteString(l)
-		}
-	}
-	ip, err := hex.DecodeString(h.String())
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
+	ip := readGoldenIP(t, name)
 	switch ip[0] >> 4 {
 	case 4:
 		ihl := int(ip[0]&0x0f) * 4
@@ -60,6 +47,26 @@ func readGolden(t testing.TB, name string) golden {
 	}
 	t.Fatalf("%s: not an IP packet", name)
 	return golden{}
+}
+
+// readGoldenIP reads testdata/name.hex as the whole IP packet.
+func readGoldenIP(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name+".hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h strings.Builder
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			h.WriteString(l)
+		}
+	}
+	ip, err := hex.DecodeString(h.String())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return ip
 }
 
 func addrs(ss ...string) []netip.Addr {

@@ -489,6 +489,9 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 			d.log.Info(fmt.Sprintf("(%s) Restarting instance for changed configuration", ic.Name))
 			d.stopInstance(prev, now)
 			d.releaseConn(prev)
+			if prev.ah != nil && inst.ah != nil {
+				inst.ah.st = prev.ah.st // after its last advert: peers expect our numbers to go on rising
+			}
 		}
 		if !inst.conn.reading {
 			d.startReader(inst.conn)

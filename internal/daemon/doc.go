@@ -4,8 +4,11 @@
 // What it owns:
 //   - one vrrp.Machine per vrrp_instance, and the per-instance counters;
 //   - the VRRP sockets, one vrrp.Conn per (interface, family, transport,
-//     source), shared by every instance on it and demultiplexed by VRID,
-//     reopened when their interface is recreated or their source changes;
+//     source, protocol 112 or AH), shared by every instance on it and
+//     demultiplexed by VRID, reopened when their interface is recreated or
+//     their source changes;
+//   - for auth_type AH instances (ah.go), the key and keepalived's sequence
+//     counter, which outlives a reload;
 //   - executing the machines' actions: sending adverts, adding and removing
 //     virtual addresses, routes and rules through a vip.Reconciler,
 //     gratuitous ARP and unsolicited NA bursts through a vip.Sender, log

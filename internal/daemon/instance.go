@@ -27,6 +27,7 @@ type instance struct {
 	advert vrrp.Packet      // template of the adverts we send
 	dsts   []netip.Addr     // multicast group, or the unicast peers
 	rxPkt  vrrp.Packet      // decode buffer, reused
+	ah     *ahInstance      // auth_type AH: key and sequence counter; nil otherwise
 
 	addrs    []vip.Address // virtual_ipaddress + virtual_ipaddress_excluded
 	watched  []vip.Address // addrs without no_track: their removal while master is noticed
@@ -157,7 +158,11 @@ func (inst *instance) buildPackets(local netip.Addr) {
 			chk.AuthType = p.AuthType
 			chk.AuthData = p.AuthData
 		}
+		if ahPass(ic) != "" {
+			p.AuthType, chk.AuthType = vrrp.AuthAH, vrrp.AuthAH
+		}
 	}
+	inst.setupAH()
 	for _, peer := range ic.UnicastPeers {
 		chk.Peers = append(chk.Peers, peer.Addr)
 		chk.PeerTTLs = append(chk.PeerTTLs, vrrp.TTLRange{Min: peer.MinTTL, Max: peer.MaxTTL})
@@ -290,9 +295,10 @@ func (inst *instance) sameMachine(ic *config.Instance) bool {
 		// each advert is written to every peer in turn. keepalived applies
 		// a changed unicast_peer block without a transition.
 		chkA.Peers, chkA.PeerTTLs, chkB.Peers, chkB.PeerTTLs = nil, nil, nil, nil
-		return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB)
+		return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB) && ahPass(ic) == ahPass(inst.cfg)
 	}
-	return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB) && slices.Equal(probe.dsts, inst.dsts)
+	return reflect.DeepEqual(chkA, chkB) && reflect.DeepEqual(advA, advB) && slices.Equal(probe.dsts, inst.dsts) &&
+		ahPass(ic) == ahPass(inst.cfg)
 }
 
 // updateInstance switches a running instance to a configuration that
@@ -375,6 +381,9 @@ func (d *Daemon) handleRx(p rxPacket) {
 	defer putBuf(p.buf)
 	raw := p.buf[:p.n]
 	vrid, ok := vrrp.PeekVRID(raw)
+	if c.key.ah {
+		vrid, ok = peekAHVRID(raw)
+	}
 	if !ok {
 		c.rx[vrrp.DropLength]++
 		return
@@ -387,6 +396,12 @@ func (d *Daemon) handleRx(p rxPacket) {
 			c.unknownVRID++
 		}
 		return
+	}
+	var ahSeq uint32
+	if inst.ah != nil {
+		if raw, ahSeq, ok = d.openAH(inst, raw, p.meta, now); !ok {
+			return
+		}
 	}
 	r := vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check)
 	inst.rx[r]++
@@ -405,6 +420,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 	}
 	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: p.meta.Src}
 	wasMaster := inst.m.State() == vrrp.StateMaster
+	inst.heardAH(ev, ahSeq)
 	d.handle(inst, ev, now)
 	d.advertHeard(inst, ev, wasMaster, now)
 }
@@ -524,16 +540,25 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 
 func (inst *instance) sendAdvert(prio uint8) {
 	inst.advert.Priority = prio
-	for _, dst := range inst.dsts {
-		if err := inst.conn.c.WriteTo(&inst.advert, dst); err != nil {
-			inst.sendErrors++
-			if inst.rl.allow(slog.LevelWarn, "advert send failures", inst.cfg.Name, "", time.Now()) {
-				inst.log.Warn(fmt.Sprintf("(%s) failed to send advert to %s", inst.cfg.Name, dst), "err", err, "errors", inst.sendErrors)
-			}
-			continue
-		}
-		inst.advertsSent++
+	if inst.ah != nil {
+		inst.sendAH()
+		return
 	}
+	for _, dst := range inst.dsts {
+		inst.sent(dst, inst.conn.c.WriteTo(&inst.advert, dst))
+	}
+}
+
+// sent counts one advert sent to dst, or logs (rate-limited) why not.
+func (inst *instance) sent(dst netip.Addr, err error) {
+	if err != nil {
+		inst.sendErrors++
+		if inst.rl.allow(slog.LevelWarn, "advert send failures", inst.cfg.Name, "", time.Now()) {
+			inst.log.Warn(fmt.Sprintf("(%s) failed to send advert to %s", inst.cfg.Name, dst), "err", err, "errors", inst.sendErrors)
+		}
+		return
+	}
+	inst.advertsSent++
 }
 
 // addVIPs hands the worker the addition of inst's addresses, routes and

@@ -88,6 +88,9 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 				a = addr6
 			}
 			c := wire.Conn(netip.MustParseAddr(a))
+			if opts.AH {
+				c = wire.ConnAH(netip.MustParseAddr(a))
+			}
 			n.conns = append(n.conns, c)
 			return c, nil
 		},

@@ -10,7 +10,9 @@
 // the checksum for the conn's address and the destination; a multicast
 // destination reaches every other Conn of the same family (our own
 // multicast is not looped back), a unicast one the Conn with that address.
-// Every copy arrives with TTL 255 and the receiver's IfIndex.
+// Every copy arrives with TTL 255 and the receiver's IfIndex. AH Conns
+// (ConnAH) form a second network on the same wire, as IP protocol 51
+// does: whole IPv4 datagrams, sent with WriteDatagram, reach only them.
 //
 // Concurrency: all methods are safe for concurrent use. The random source
 // is drawn under one mutex, in WriteTo call order, so a given seed and
@@ -31,7 +33,10 @@ import (
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
-var _ vrrp.Conn = (*Conn)(nil)
+var (
+	_ vrrp.Conn           = (*Conn)(nil)
+	_ vrrp.DatagramWriter = (*Conn)(nil)
+)
 
 // QueueLen is how many undelivered packets a Conn holds (its socket
 // buffer); more are counted as Overflow and dropped.
@@ -93,11 +98,19 @@ func (w *Wire) Stats() Stats {
 
 // Conn attaches a new Conn whose source address is addr (no zone). Each
 // Conn gets its own IfIndex, starting at 1.
-func (w *Wire) Conn(addr netip.Addr) *Conn {
+func (w *Wire) Conn(addr netip.Addr) *Conn { return w.conn(addr, false) }
+
+// ConnAH is Conn for VRRPv2 under AH (vrrp.ConnOptions.AH): it carries
+// whole IPv4 datagrams, sent with WriteDatagram, to the other AH Conns
+// only, as an IP protocol 51 socket would; its WriteTo refuses.
+func (w *Wire) ConnAH(addr netip.Addr) *Conn { return w.conn(addr, true) }
+
+func (w *Wire) conn(addr netip.Addr, ah bool) *Conn {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := &Conn{
 		w:       w,
+		ah:      ah,
 		addr:    addr.WithZone(""),
 		ifindex: w.next,
 		in:      make(chan delivery, QueueLen),
@@ -112,12 +125,14 @@ func (w *Wire) Conn(addr netip.Addr) *Conn {
 // Inject delivers raw (a VRRP message, checksum as given) to the Conns
 // that m.Dst reaches, except the one whose address is m.Src, at once and
 // with m's TTL and source: the twin of a test's raw socket. It bypasses
-// the faults and reports how many Conns got it.
+// the faults and reports how many Conns got it. A raw that is an IPv4
+// datagram of protocol 51 goes to the AH Conns instead.
 func (w *Wire) Inject(raw []byte, m vrrp.RecvMeta) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := 0
-	for _, r := range w.receiversLocked(m.Src, m.Dst) {
+	_, _, ah := vrrp.SplitAH(raw)
+	for _, r := range w.receiversLocked(m.Src, m.Dst, ah) {
 		mm := m
 		mm.IfIndex = r.ifindex
 		if r.pushLocked(delivery{data: append([]byte(nil), raw...), meta: mm}) {
@@ -128,10 +143,10 @@ func (w *Wire) Inject(raw []byte, m vrrp.RecvMeta) int {
 }
 
 // receiversLocked lists the Conns a packet from src to dst reaches.
-func (w *Wire) receiversLocked(src, dst netip.Addr) []*Conn {
+func (w *Wire) receiversLocked(src, dst netip.Addr, ah bool) []*Conn {
 	var rs []*Conn
 	for _, r := range w.conns {
-		if r.isClosed() || r.addr.Is6() != dst.Is6() || r.addr == src.WithZone("") {
+		if r.isClosed() || r.ah != ah || r.addr.Is6() != dst.Is6() || r.addr == src.WithZone("") {
 			continue
 		}
 		if dst.IsMulticast() || r.addr == dst.WithZone("") {
@@ -145,7 +160,7 @@ func (w *Wire) send(from *Conn, raw []byte, dst netip.Addr) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stats.Sent++
-	for _, r := range w.receiversLocked(from.addr, dst) {
+	for _, r := range w.receiversLocked(from.addr, dst, from.ah) {
 		if from.isolated || r.isolated || w.opts.Loss > 0 && w.rng.Float64() < w.opts.Loss {
 			w.stats.Lost++
 			continue
@@ -222,6 +237,7 @@ func (h *pendingHeap) Pop() any {
 // Conn is one endpoint on a Wire; it implements vrrp.Conn.
 type Conn struct {
 	w       *Wire
+	ah      bool // carries whole AH datagrams (ConnAH)
 	addr    netip.Addr
 	ifindex int
 	in      chan delivery
@@ -271,6 +287,9 @@ func (c *Conn) LocalAddr() netip.Addr { return c.addr }
 // WriteTo encodes p with the checksum for LocalAddr → dst and puts it on
 // the wire.
 func (c *Conn) WriteTo(p *vrrp.Packet, dst netip.Addr) error {
+	if c.ah {
+		return fmt.Errorf("vrrptest: write to %v: an AH conn sends whole datagrams (WriteDatagram)", dst)
+	}
 	if dst.Is6() != c.addr.Is6() {
 		return fmt.Errorf("vrrptest: write to %v: wrong address family for this conn", dst)
 	}
@@ -284,6 +303,21 @@ func (c *Conn) WriteTo(p *vrrp.Packet, dst netip.Addr) error {
 		return err
 	}
 	c.w.send(c, b, dst)
+	return nil
+}
+
+// WriteDatagram puts d, a whole IPv4 datagram, on the wire for the other
+// AH Conns; it refuses on a Conn made by Conn.
+func (c *Conn) WriteDatagram(d []byte, dst netip.Addr) error {
+	if !c.ah || !dst.Is4() {
+		return fmt.Errorf("vrrptest: write datagram to %v: not an IPv4 AH conn", dst)
+	}
+	select {
+	case <-c.closed:
+		return fmt.Errorf("vrrptest: write to %v: %w", dst, net.ErrClosed)
+	default:
+	}
+	c.w.send(c, d, dst)
 	return nil
 }
 
