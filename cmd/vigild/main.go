@@ -218,6 +218,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		log.Info("TMPDIR is set: keepalived writes its dump files there, vigild writes them to --dump-dir", "TMPDIR", tmp, "dump_dir", dumpDir)
 	}
 
+	sd, err := newSDNotifier()
+	if err != nil {
+		log.Warn("systemd notification", "err", err)
+	}
 	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load})
 	if err != nil {
 		log.Error("Cannot start; nothing was changed", "err", err)
@@ -242,9 +246,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 				switch s {
 				case syscall.SIGHUP:
 					log.Info("Reloading configuration (SIGHUP)")
+					sd.send("RELOADING=1")
 					if err := d.Reload(ctx); err != nil {
 						log.Error("Reload", "err", err)
 					}
+					sd.send("READY=1")
 				case syscall.SIGUSR1, syscall.SIGUSR2:
 					name := "vigild.data"
 					if s == syscall.SIGUSR2 {
@@ -273,7 +279,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			}
 		}()
 	}
-	go sdNotify("READY=1")
+	if err := sd.send("READY=1"); err != nil {
+		log.Warn("systemd notification", "err", err)
+	}
+	go sd.runWatchdog(ctx, func() { d.Status() })
+	go func() {
+		<-ctx.Done()
+		sd.send("STOPPING=1")
+	}()
 	ready()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped", "err", err)
@@ -363,20 +376,6 @@ func writeDump(dir string, isDefault bool, name string, v any, log *slog.Logger)
 		log.Warn("Dump file replaced what was at its path", "file", path, "was", replaced)
 	}
 	log.Info("Wrote dump file", "file", path)
-}
-
-// sdNotify tells systemd we are ready when started as a Type=notify unit.
-func sdNotify(state string) {
-	path := os.Getenv("NOTIFY_SOCKET")
-	if path == "" {
-		return
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.Write([]byte(state))
 }
 
 // usage prints vigild's synopsis and its options to w.
