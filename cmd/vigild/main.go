@@ -10,7 +10,9 @@
 // Without -n vigild detaches (daemonize.go), but the command returns only
 // when the daemon runs, with its pid file written, or has failed: then
 // with the daemon's errors and exit status. A bad command line is named on
-// stderr with the usage, exit status 2.
+// stderr with the usage, exit status 2. Under systemd (Type=notify) it
+// reports readiness, reloads and stopping, and pings the watchdog while its
+// event loop answers (sdnotify.go).
 //
 // Signals: SIGTERM / SIGINT stop (a master sends priority 0 and removes its
 // addresses), SIGHUP reloads, SIGUSR1 writes the state to vigild.data and
