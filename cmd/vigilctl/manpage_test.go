@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,27 +13,22 @@ import (
 // TestManPageOptions: every option and command vigilctl --help lists is
 // documented in its manual page, packaging/man/vigilctl.8.
 func TestManPageOptions(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if code := run([]string{"--help"}, &out, &errOut); code != 0 {
+	var help, errOut bytes.Buffer
+	if code := run([]string{"--help"}, &help, &errOut); code != 0 {
 		t.Fatalf("--help: exit %d: %s", code, errOut.String())
 	}
-	flags := append(manpage.Flags(out.String()), "--help", "-h")
-	if len(flags) < 6 {
-		t.Fatalf("found only %d options in --help:\n%s", len(flags), out.String())
-	}
-	b, err := os.ReadFile(filepath.Join("..", "..", "packaging", "man", "vigilctl.8"))
+	roff, missing, err := manpage.Check(help.String(), filepath.Join("..", "..", "packaging", "man", "vigilctl.8"), 6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roff := string(b)
-	if m := manpage.Missing(roff, flags); len(m) > 0 {
-		t.Errorf("packaging/man/vigilctl.8 does not document %q", m)
+	if len(missing) > 0 {
+		t.Errorf("packaging/man/vigilctl.8 does not document %q", missing)
 	}
-	_, cmds, ok := strings.Cut(out.String(), "Commands:\n")
+	_, cmds, ok := strings.Cut(help.String(), "Commands:\n")
 	cmds, _, _ = strings.Cut(cmds, "\n\n")
 	names := regexp.MustCompile(`(?m)^  ([a-z]+)\b`).FindAllStringSubmatch(cmds, -1)
 	if !ok || len(names) < 2 {
-		t.Fatalf("no commands in --help:\n%s", out.String())
+		t.Fatalf("no commands in --help:\n%s", help.String())
 	}
 	_, section, _ := strings.Cut(roff, ".SH COMMANDS\n")
 	section, _, _ = strings.Cut(section, ".SH ")

@@ -1,10 +1,8 @@
-// Package manpage holds the commands' manual pages to their command lines:
-// Missing lists the options a command's --help prints that its roff page
-// does not document. It owns no page (they are in packaging/man) and reads
-// only the text it is given.
 package manpage
 
 import (
+	"fmt"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -43,4 +41,19 @@ func Missing(roff string, flags []string) []string {
 		}
 	}
 	return missing
+}
+
+// Check reads the man page at path and returns its text and the options
+// of help, with -h and --help, that it does not document; at least min
+// options must be found in help, or err says the help text was not read.
+func Check(help, path string, min int) (roff string, missing []string, err error) {
+	flags := append(Flags(help), "--help", "-h")
+	if len(flags) < min {
+		return "", nil, fmt.Errorf("found only %d options in the help text:\n%s", len(flags), help)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	return string(b), Missing(string(b), flags), nil
 }
