@@ -121,6 +121,12 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if fs.NArg() > 0 {
 		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q (vigild takes options only)", fs.Arg(0)))
 	}
+	if o.dumpDir == "" {
+		return usageError(stderr, fs, "--dump-dir must name a directory")
+	}
+	if _, _, err := net.SplitHostPort(o.metrics); o.metrics != "" && err != nil {
+		return usageError(stderr, fs, fmt.Sprintf("--metrics %q: %v", o.metrics, err))
+	}
 	if o.showVer {
 		fmt.Fprintln(stdout, buildinfo.String("vigild"))
 		return 0
@@ -206,10 +212,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			log.Warn("pid file: replaced what was at its path", "pidfile", o.pidFile, "was", pf.Replaced)
 		}
 		defer pf.Close()
-	}
-	if o.dumpDir == "" {
-		log.Error("--dump-dir must name a directory")
-		return 1
 	}
 	dumpDir, err := filepath.Abs(o.dumpDir)
 	if err != nil {
