@@ -32,6 +32,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--use-file"}, "vigild: flag needs an argument: --use-file"},
 		{[]string{"-n", "extra"}, `vigild: unexpected argument "extra" (vigild takes options only)`},
 		{[]string{"--dont-fork=maybe"}, `vigild: invalid argument "maybe" for "-n, --dont-fork"`},
+		{[]string{"-n", "--dump-dir="}, "vigild: --dump-dir must name a directory"},
+		{[]string{"-t", "--metrics", "9650"}, `vigild: --metrics "9650": address 9650: missing port in address`},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(tc.args, &out, &errOut)

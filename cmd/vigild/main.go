@@ -10,7 +10,9 @@
 // Without -n vigild detaches (daemonize.go), but the command returns only
 // when the daemon runs, with its pid file written, or has failed: then
 // with the daemon's errors and exit status. A bad command line is named on
-// stderr with the usage, exit status 2.
+// stderr with the usage, exit status 2. Under systemd (Type=notify) it
+// reports readiness, reloads and stopping, and pings the watchdog while its
+// event loop answers (sdnotify.go).
 //
 // Signals: SIGTERM / SIGINT stop (a master sends priority 0 and removes its
 // addresses), SIGHUP reloads, SIGUSR1 writes the state to vigild.data and
@@ -119,6 +121,12 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if fs.NArg() > 0 {
 		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q (vigild takes options only)", fs.Arg(0)))
 	}
+	if o.dumpDir == "" {
+		return usageError(stderr, fs, "--dump-dir must name a directory")
+	}
+	if _, _, err := net.SplitHostPort(o.metrics); o.metrics != "" && err != nil {
+		return usageError(stderr, fs, fmt.Sprintf("--metrics %q: %v", o.metrics, err))
+	}
 	if o.showVer {
 		fmt.Fprintln(stdout, buildinfo.String("vigild"))
 		return 0
@@ -205,10 +213,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		defer pf.Close()
 	}
-	if o.dumpDir == "" {
-		log.Error("--dump-dir must name a directory")
-		return 1
-	}
 	dumpDir, err := filepath.Abs(o.dumpDir)
 	if err != nil {
 		log.Error("--dump-dir", "dir", o.dumpDir, "err", err)
@@ -218,6 +222,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		log.Info("TMPDIR is set: keepalived writes its dump files there, vigild writes them to --dump-dir", "TMPDIR", tmp, "dump_dir", dumpDir)
 	}
 
+	sd, err := newSDNotifier()
+	if err != nil {
+		log.Warn("systemd notification", "err", err)
+	}
 	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load})
 	if err != nil {
 		log.Error("Cannot start; nothing was changed", "err", err)
@@ -242,9 +250,11 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 				switch s {
 				case syscall.SIGHUP:
 					log.Info("Reloading configuration (SIGHUP)")
+					sd.send("RELOADING=1")
 					if err := d.Reload(ctx); err != nil {
 						log.Error("Reload", "err", err)
 					}
+					sd.send("READY=1")
 				case syscall.SIGUSR1, syscall.SIGUSR2:
 					name := "vigild.data"
 					if s == syscall.SIGUSR2 {
@@ -273,7 +283,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			}
 		}()
 	}
-	go sdNotify("READY=1")
+	if err := sd.send("READY=1"); err != nil {
+		log.Warn("systemd notification", "err", err)
+	}
+	go sd.runWatchdog(ctx, func() { d.Status() })
+	go func() {
+		<-ctx.Done()
+		sd.send("STOPPING=1")
+	}()
 	ready()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped", "err", err)
@@ -363,20 +380,6 @@ func writeDump(dir string, isDefault bool, name string, v any, log *slog.Logger)
 		log.Warn("Dump file replaced what was at its path", "file", path, "was", replaced)
 	}
 	log.Info("Wrote dump file", "file", path)
-}
-
-// sdNotify tells systemd we are ready when started as a Type=notify unit.
-func sdNotify(state string) {
-	path := os.Getenv("NOTIFY_SOCKET")
-	if path == "" {
-		return
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.Write([]byte(state))
 }
 
 // usage prints vigild's synopsis and its options to w.

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,22 +15,34 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
-// unitCaps reads CapabilityBoundingSet from etc/vigild.service and
-// returns it in setpriv's spelling (net_admin, net_raw...).
-func unitCaps(t *testing.T) []string {
+// unitSetting returns the values of key in etc/vigild.service, one per
+// line that sets it.
+func unitSetting(t *testing.T, key string) []string {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "etc", "vigild.service"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var caps []string
+	var vals []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "CapabilityBoundingSet=")
-		if !ok {
-			continue
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), key+"="); ok {
+			vals = append(vals, v)
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return vals
+}
+
+// unitCaps reads CapabilityBoundingSet from etc/vigild.service and
+// returns it in setpriv's spelling (net_admin, net_raw...).
+func unitCaps(t *testing.T) []string {
+	t.Helper()
+	var caps []string
+	for _, v := range unitSetting(t, "CapabilityBoundingSet") {
 		for _, c := range strings.Fields(v) {
 			caps = append(caps, strings.ToLower(strings.TrimPrefix(c, "CAP_")))
 		}
@@ -40,8 +53,8 @@ func unitCaps(t *testing.T) []string {
 	return caps
 }
 
-// capMask returns the hexadecimal value of a Cap* line of /proc/PID/status.
-func capMask(t *testing.T, pid int, field string) uint64 {
+// procStatus returns a field of /proc/PID/status.
+func procStatus(t *testing.T, pid int, field string) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
@@ -49,15 +62,21 @@ func capMask(t *testing.T, pid int, field string) uint64 {
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m
+			return strings.TrimSpace(v)
 		}
 	}
 	t.Fatalf("/proc/%d/status has no %s", pid, field)
-	return 0
+	return ""
+}
+
+// capMask returns the hexadecimal value of a Cap* line of /proc/PID/status.
+func capMask(t *testing.T, pid int, field string) uint64 {
+	t.Helper()
+	m, err := strconv.ParseUint(procStatus(t, pid, field), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestLeastPrivilegeUnit holds etc/vigild.service to its word: vigild
@@ -69,6 +88,11 @@ func TestLeastPrivilegeUnit(t *testing.T) {
 	testnet.NeedRoot(t, "setpriv")
 	nobody, _ := testnet.Nobody(t)
 	caps := unitCaps(t)
+	// no_new_privs as the unit sets it (and its seccomp settings imply).
+	setpriv := []string{"--bounding-set=-all,+" + strings.Join(caps, ",+"), "--inh-caps=-all"}
+	if nnp := unitSetting(t, "NoNewPrivileges"); len(nnp) > 0 && nnp[len(nnp)-1] == "yes" {
+		setpriv = append(setpriv, "--no-new-privs")
+	}
 	l := newLab(t)
 
 	// Scripts in a root-owned folder nobody can read, output in one nobody
@@ -103,9 +127,9 @@ func TestLeastPrivilegeUnit(t *testing.T) {
 	}
 	ctl := filepath.Join(filepath.Dir(path), "ctl.sock")
 	v1 := &vigild{Host: l.R1, Dir: filepath.Dir(path), Conf: path, Control: ctl}
-	v1.Proc = l.R1.Start(t, "setpriv", "--bounding-set=-all,+"+strings.Join(caps, ",+"), "--inh-caps=-all",
+	v1.Proc = l.R1.Start(t, "setpriv", append(setpriv,
 		"env", "VIGILD_AS_MAIN=1", os.Args[0], "-n", "-l", "-D", "-f", path, "-i", "r1",
-		"-p", filepath.Join(filepath.Dir(path), "vigild.pid"), "--control", ctl)
+		"-p", filepath.Join(filepath.Dir(path), "vigild.pid"), "--control", ctl)...)
 	v2 := startVigild(t, l.R2, c2, "-i", "r2")
 
 	waitAddr(t, l.R1, "eth0", vip4, true, settle)
@@ -120,6 +144,9 @@ func TestLeastPrivilegeUnit(t *testing.T) {
 	}
 	if n := len(caps); bits.OnesCount64(bnd) != n {
 		t.Fatalf("vigild bounding set %#x has %d capabilities, the unit names %d", bnd, bits.OnesCount64(bnd), n)
+	}
+	if slices.Contains(setpriv, "--no-new-privs") && procStatus(t, v1.Pid(), "NoNewPrivs") != "1" {
+		t.Fatalf("vigild runs without no_new_privs, which the unit sets")
 	}
 
 	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip4) }, "client pings %s", vip4)
