@@ -211,10 +211,8 @@ func (l *lvs) startCheckers(carried map[healthcheck.CheckerID]healthcheck.Carrie
 	if carried != nil {
 		// The carried checkers decide the real servers' state and weight
 		// in the new configuration from the start.
-		for _, rs := range l.sched.RealServers() {
-			if ref, ok := l.refs[rs.ID]; ok {
-				l.handle(ipvs.HealthChanged{Ref: ref, Health: ipvs.Health{Up: rs.Up, Weight: int(rs.Weight), HasWeight: true}})
-			}
+		for i := range l.spec.VirtualServers {
+			l.refeed(i)
 		}
 	}
 	if fw := l.d.trk.files; fw != nil {
@@ -484,9 +482,12 @@ func (l *lvs) transition(inst *instance, t vrrp.Transition) {
 	}
 	if l.pol != nil {
 		changed := false
-		for _, v := range l.spec.VirtualServers {
+		for i, v := range l.spec.VirtualServers {
 			if v.HASuspend && v.Addr.IsValid() && ownsAddr(inst, v.Addr) {
 				l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: toMaster})
+				if toMaster {
+					l.refeed(i)
+				}
 				changed = true
 			}
 		}
@@ -499,6 +500,20 @@ func (l *lvs) transition(inst *instance, t vrrp.Transition) {
 			l.syncTo(sd, ipvs.SyncMaster)
 		} else if t.To != vrrp.StateInit {
 			l.syncTo(sd, ipvs.SyncBackup)
+		}
+	}
+}
+
+// refeed gives the policy the checkers' current view of virtual server
+// i's real servers: the reports it ignored while suspended (ha_suspend)
+// are not repeated by the checkers, which report changes only.
+func (l *lvs) refeed(i int) {
+	if l.sched == nil {
+		return
+	}
+	for _, rs := range l.sched.RealServers() {
+		if ref, ok := l.refs[rs.ID]; ok && ref.VS == i {
+			l.handle(ipvs.HealthChanged{Ref: ref, Health: ipvs.Health{Up: rs.Up, Weight: int(rs.Weight), HasWeight: true}})
 		}
 	}
 }
