@@ -312,3 +312,4 @@ func (c *Core) Restore(s Carried) {
 
 // MarshalText writes the verdict's name.
 func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
