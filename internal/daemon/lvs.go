@@ -79,7 +79,7 @@ type lvs struct {
 	rec     *ipvs.Reconciler // worker only
 	saved   *ipvs.Timeouts   // worker only: the kernel's timeouts before ours
 
-	scripts *scriptQueue
+	scripts *lvsScripts
 	syncd   map[ipvs.SyncState]bool // running sync daemons, as the loop asked
 	syncCfg *config.LVSSyncDaemon   // the lvs_sync_daemon they run with
 
@@ -142,7 +142,7 @@ func (d *Daemon) startLVS(first bool) {
 	l.rec = ipvs.NewReconciler(k)
 	l.work = newKernelWork()
 	go l.work.run() // ended by lvs.stop, which waits for it
-	l.scripts = newScriptQueue(d.log)
+	l.scripts = newLVSScripts(d.log)
 	if d.opts.Mode != ModeVRRP {
 		spec := l.build(l.cfg)
 		if spec.Flush && first {

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -181,20 +184,9 @@ func (p *probes) probe(sp healthcheck.Spec) healthcheck.Prober {
 	})
 }
 
-// lvsConf is one VRRP instance holding 192.0.2.254 and a NAT virtual
-// server on it with two real servers under TCP_CHECK. %PRIO%, %VS% and
-// %RS1% are replaced by the tests.
-const lvsConf = `
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority %PRIO%
-    advert_int 1
-    version 3
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
+// lvsServer is a NAT virtual server on pairConf's address with two real
+// servers under TCP_CHECK; %VS% and %RS1% are replaced by the tests.
+const lvsServer = `
 virtual_server 192.0.2.254 80 {
     delay_loop 2
     lb_algo rr
@@ -219,8 +211,9 @@ virtual_server 192.0.2.254 80 {
 
 const svcKey = "[192.0.2.254]:tcp:80"
 
+// lvsText is pairConf at priority prio with lvsServer.
 func lvsText(prio, vs, rs1 string) string {
-	return strings.NewReplacer("%PRIO%", prio, "%VS%", vs, "%RS1%", rs1).Replace(lvsConf)
+	return strings.NewReplacer("%PRIO%", prio, "%VS%", vs, "%RS1%", rs1).Replace(pairConf + lvsServer)
 }
 
 // lvsNode is a daemon on the twins with its IPVS twin and probes.
@@ -563,6 +556,28 @@ func TestLVSSyncDaemonFollowsInstance(t *testing.T) {
 		n.stop()
 		if got := n.ipvs.syncStates(); len(got) != 0 {
 			t.Fatalf("after stop: %q", got)
+		}
+	})
+}
+
+// TestLVSNotifyScripts: a real server's notify_down runs when it fails,
+// and the status counts the run.
+func TestLVSNotifyScripts(t *testing.T) {
+	touch, err := exec.LookPath("touch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(t.TempDir(), "down")
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", `notify_down "`+touch+` `+mark+`"`), Options{}, nil)
+		n.probes.set("198.51.100.1:80", false)
+		settle(30 * time.Second)
+		if _, err := os.Stat(mark); err != nil {
+			t.Fatalf("notify_down did not run: %v\n%s", err, n.logs)
+		}
+		if st := n.lvsStatus(t).Scripts; st.Runs != 1 || st.Succeeded != 1 {
+			t.Fatalf("script counters %+v", st)
 		}
 	})
 }

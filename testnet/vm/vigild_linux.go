@@ -1,13 +1,11 @@
 package vm
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,27 +21,9 @@ type Vigild struct {
 	Dir, Conf, Control string
 
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	log  string // its stdout and stderr
 	done chan struct{}
 	err  error // set before done is closed
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // StartVigild writes conf and runs command (a vigild binary, or a test
@@ -54,14 +34,19 @@ func StartVigild(t testing.TB, command []string, conf string, args ...string) *V
 	t.Helper()
 	dir := t.TempDir()
 	v := &Vigild{Dir: dir, Conf: filepath.Join(dir, "keepalived.conf"), Control: filepath.Join(dir, "ctl.sock"),
-		out: &lockedBuffer{}, done: make(chan struct{})}
+		log: filepath.Join(dir, "vigild.log"), done: make(chan struct{})}
 	if err := os.WriteFile(v.Conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	out, err := os.Create(v.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
 	full := append(append([]string(nil), command[1:]...), "-n", "-l", "-D", "-f", v.Conf,
 		"-p", filepath.Join(dir, "vigild.pid"), "--control", v.Control)
 	v.cmd = exec.Command(command[0], append(full, args...)...)
-	v.cmd.Stdout, v.cmd.Stderr = v.out, v.out
+	v.cmd.Stdout, v.cmd.Stderr = out, out
 	if err := v.cmd.Start(); err != nil {
 		t.Fatalf("vm: starting vigild: %v", err)
 	}
@@ -80,7 +65,13 @@ func StartVigild(t testing.TB, command []string, conf string, args ...string) *V
 }
 
 // Output is what vigild has logged so far.
-func (v *Vigild) Output() string { return v.out.String() }
+func (v *Vigild) Output() string {
+	b, err := os.ReadFile(v.log)
+	if err != nil {
+		return "<vm: " + err.Error() + ">"
+	}
+	return string(b)
+}
 
 // Stop sends SIGTERM and waits up to timeout for vigild to exit; it
 // returns the exit error (nil for status 0).
