@@ -442,24 +442,33 @@ func (l *lvs) stop() {
 }
 
 // initialHeld tells the policy which ha_suspend addresses are held now:
-// those of a MASTER instance, and with -C those on a local interface.
+// one that a VRRP instance's virtual_ipaddress lists is held while that
+// instance is MASTER; any other (and every one under -C, where no
+// instance runs) while it is on a local interface, as keepalived's
+// checkers see it at start or reload.
 func (l *lvs) initialHeld() {
+	var local []netip.Addr
+	localRead := false
 	for _, v := range l.spec.VirtualServers {
 		if !v.HASuspend || !v.Addr.IsValid() {
 			continue
 		}
-		held := false
+		owned, held := false, false
 		for _, inst := range l.d.instances {
-			if inst.m.State() == vrrp.StateMaster && ownsAddr(inst, v.Addr) {
-				held = true
+			if ownsAddr(inst, v.Addr) {
+				owned = true
+				held = held || inst.m.State() == vrrp.StateMaster
 			}
 		}
-		if !held && l.d.opts.Mode == ModeCheck && l.d.host.LocalAddrs != nil {
-			addrs, err := l.d.host.LocalAddrs()
-			if err != nil {
-				l.log.Warn("IPVS: ha_suspend: cannot list local addresses", "err", err)
+		if !owned && l.d.host.LocalAddrs != nil {
+			if !localRead {
+				var err error
+				if local, err = l.d.host.LocalAddrs(); err != nil {
+					l.log.Warn("IPVS: ha_suspend: cannot list the local addresses", "err", err)
+				}
+				localRead = true
 			}
-			held = slices.Contains(addrs, v.Addr)
+			held = slices.Contains(local, v.Addr)
 		}
 		l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: held})
 	}

@@ -581,3 +581,28 @@ func TestLVSNotifyScripts(t *testing.T) {
 		}
 	})
 }
+
+// TestLVSHASuspendLocalAddress: under -C no instance holds the address:
+// an ha_suspend virtual server acts on its checks when the address is on
+// a local interface, and stays suspended when it is not.
+func TestLVSHASuspendLocalAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		for _, tc := range []struct {
+			addr  string
+			dests string
+		}{
+			{"192.0.2.254", "198.51.100.2:80/w3"},
+			{"192.0.2.253", "198.51.100.1:80/w2 198.51.100.2:80/w3"},
+		} {
+			local := func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr(tc.addr)}, nil }
+			n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "ha_suspend", ""), Options{Mode: ModeCheck, Host: Host{LocalAddrs: local}}, nil)
+			n.probes.set("198.51.100.1:80", false)
+			settle(30 * time.Second)
+			if got := n.ipvs.dests(svcKey); got != tc.dests {
+				t.Errorf("local address %s: %s, want %s", tc.addr, got, tc.dests)
+			}
+			n.stop()
+		}
+	})
+}
