@@ -244,6 +244,14 @@ func startLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, 
 	return n
 }
 
+// expect fails t unless the virtual server's destinations are want.
+func (n *lvsNode) expect(t *testing.T, what, want string) {
+	t.Helper()
+	if got := n.ipvs.dests(svcKey); got != want {
+		t.Fatalf("%s: %s, want %s", what, got, want)
+	}
+}
+
 // lvsStatus returns the node's LVS status, failing without one.
 func (n *lvsNode) lvsStatus(t *testing.T) *ctl.LVSStatus {
 	t.Helper()
@@ -268,14 +276,10 @@ func TestLVSRealServerDiesAndReturns(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", ""), Options{}, nil)
 		settle(time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("at start: %s, want %s", got, want)
-		}
+		n.expect(t, "at start", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		n.probes.set("198.51.100.1:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.2:80/w3"; got != want {
-			t.Fatalf("after the failure: %s, want %s", got, want)
-		}
+		n.expect(t, "after the failure", "198.51.100.2:80/w3")
 		st := n.lvsStatus(t)
 		if len(st.VirtualServers) != 1 || st.VirtualServers[0].Name != svcKey || !st.VirtualServers[0].QuorumUp {
 			t.Fatalf("status %+v", st.VirtualServers)
@@ -289,9 +293,7 @@ func TestLVSRealServerDiesAndReturns(t *testing.T) {
 		}
 		n.probes.set("198.51.100.1:80", true)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("after the recovery: %s, want %s", got, want)
-		}
+		n.expect(t, "after the recovery", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		n.stop()
 		if got := n.ipvs.dests(svcKey); got != "none" {
 			t.Fatalf("after stop the service has %s", got)
@@ -310,9 +312,7 @@ func TestLVSInhibitOnFailure(t *testing.T) {
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", "inhibit_on_failure"), Options{}, nil)
 		n.probes.set("198.51.100.1:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w0 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("inhibited: %s, want %s", got, want)
-		}
+		n.expect(t, "inhibited", "198.51.100.1:80/w0 198.51.100.2:80/w3")
 	})
 }
 
@@ -323,22 +323,16 @@ func TestLVSQuorumSorryServer(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "quorum 5\n    sorry_server 203.0.113.9 8080", ""), Options{}, nil)
 		settle(time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("at start: %s, want %s", got, want)
-		}
+		n.expect(t, "at start", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		n.probes.set("198.51.100.2:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "203.0.113.9:8080/w1"; got != want {
-			t.Fatalf("quorum lost: %s, want %s", got, want)
-		}
+		n.expect(t, "quorum lost", "203.0.113.9:8080/w1")
 		if vs := n.lvsStatus(t).VirtualServers[0]; vs.QuorumUp || !vs.SorryActive {
 			t.Fatalf("status %+v", vs)
 		}
 		n.probes.set("198.51.100.2:80", true)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("quorum back: %s, want %s", got, want)
-		}
+		n.expect(t, "quorum back", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 	})
 }
 
@@ -356,12 +350,8 @@ func TestLVSHASuspendFollowsVRRP(t *testing.T) {
 		if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
 			t.Fatalf("a %s, b %s", a.state("VI_1"), b.state("VI_1"))
 		}
-		if got, want := a.ipvs.dests(svcKey), "198.51.100.2:80/w3"; got != want {
-			t.Fatalf("master: %s, want %s", got, want)
-		}
-		if got, want := b.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("suspended backup: %s, want %s", got, want)
-		}
+		a.expect(t, "master", "198.51.100.2:80/w3")
+		b.expect(t, "suspended backup", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		if vs := b.lvsStatus(t).VirtualServers[0]; !vs.Suspended {
 			t.Fatalf("backup status %+v", vs)
 		}
@@ -370,9 +360,7 @@ func TestLVSHASuspendFollowsVRRP(t *testing.T) {
 		if b.state("VI_1") != "MASTER" {
 			t.Fatalf("b %s", b.state("VI_1"))
 		}
-		if got, want := b.ipvs.dests(svcKey), "198.51.100.2:80/w3"; got != want {
-			t.Fatalf("new master: %s, want %s", got, want)
-		}
+		b.expect(t, "new master", "198.51.100.2:80/w3")
 	})
 }
 
@@ -395,9 +383,7 @@ func TestLVSReloadWeight(t *testing.T) {
 		n := startLVSNode(t, wire, "192.0.2.1", next, Options{Reload: reload}, nil)
 		n.probes.set("198.51.100.2:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2"; got != want {
-			t.Fatalf("before the reload: %s, want %s", got, want)
-		}
+		n.expect(t, "before the reload", "198.51.100.1:80/w2")
 		n.ipvs.takeOps()
 		mu.Lock()
 		next = lvsText("150", "", "weight 7")
@@ -480,9 +466,7 @@ func TestLVSDontReleaseAndFlushOnStop(t *testing.T) {
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", ""), Options{KeepIPVS: true}, nil)
 		settle(5 * time.Second)
 		n.stop()
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("-I: %s, want %s", got, want)
-		}
+		n.expect(t, "-I", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		m := startLVSNode(t, wire, "192.0.2.2", "global_defs {\n lvs_flush_on_stop\n}\n"+lvsText("150", "", ""), Options{}, nil)
 		settle(5 * time.Second)
 		m.ipvs.takeOps()
@@ -525,9 +509,7 @@ func TestLVSModes(t *testing.T) {
 		}
 		c := startLVSNode(t, wire, "192.0.2.2", lvsText("250", "", ""), Options{Mode: ModeCheck}, nil)
 		settle(10 * time.Second)
-		if got, want := c.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("-C: %s, want %s", got, want)
-		}
+		c.expect(t, "-C", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		if len(c.d.Status().Instances) != 0 || p.state("VI_1") != "MASTER" {
 			t.Fatalf("-C ran VRRP: %+v; the -P node is %s", c.d.Status().Instances, p.state("VI_1"))
 		}
