@@ -312,4 +312,3 @@ func (c *Core) Restore(s Carried) {
 
 // MarshalText writes the verdict's name.
 func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
-
