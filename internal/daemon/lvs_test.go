@@ -588,3 +588,51 @@ func TestLVSHASuspendLocalAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestLVSFlushAtStart: lvs_flush empties the whole table once, before
+// the first services are added, and not again at a reload.
+func TestLVSFlushAtStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		tw := newTwinIPVS()
+		stray := &ipvs.Service{Key: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("203.0.113.5"), Port: 25},
+			Scheduler: "rr", Netmask: ipvs.DefaultNetmask(ipvs.IPv4)}
+		if err := tw.Twin.AddService(stray); err != nil {
+			t.Fatal(err)
+		}
+		text := "global_defs {\n lvs_flush\n}\n" + lvsText("150", "", "")
+		reload := func() (*config.Config, []*config.Error, error) { return loadConf(t, text), nil, nil }
+		n := startLVSNode(t, wire, "192.0.2.1", text, Options{Reload: reload}, func() (IPVS, error) { return tw, nil })
+		settle(time.Second)
+		if ops := tw.takeOps(); len(ops) == 0 || ops[0] != "flush" {
+			t.Fatalf("ops at start %q, want a flush first", ops)
+		}
+		if got := tw.dests(stray.Key.String()); got != "none" {
+			t.Fatal("lvs_flush left the stray service")
+		}
+		if err := n.d.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		settle(5 * time.Second)
+		if ops := tw.takeOps(); slices.Contains(ops, "flush") {
+			t.Fatalf("a reload flushed again: %q", ops)
+		}
+	})
+}
+
+// TestLVSSyncDaemonWithoutInstance: lvs_sync_daemon without an instance
+// runs both daemons from the start, and neither after stop.
+func TestLVSSyncDaemonWithoutInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startLVSNode(t, wire, "192.0.2.1", "global_defs {\n lvs_sync_daemon eth1 id 9\n}\n"+lvsText("150", "", ""), Options{}, nil)
+		settle(10 * time.Second)
+		if got, want := n.ipvs.syncStates(), []string{"backup eth1 id 9", "master eth1 id 9"}; !slices.Equal(got, want) {
+			t.Fatalf("running: %q, want %q", got, want)
+		}
+		n.stop()
+		if got := n.ipvs.syncStates(); len(got) != 0 {
+			t.Fatalf("after stop: %q", got)
+		}
+	})
+}
