@@ -636,3 +636,32 @@ func TestLVSSyncDaemonWithoutInstance(t *testing.T) {
 		}
 	})
 }
+
+// TestLVSOmegaAtStop: with omega, stopping runs notify_down for the alive
+// real servers and quorum_down; the scripts have run when Run returns.
+func TestLVSOmegaAtStop(t *testing.T) {
+	touch, err := exec.LookPath("touch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		vs := `omega
+    quorum_down "` + touch + ` ` + filepath.Join(dir, "quorum_down") + `"`
+		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", vs, `notify_down "`+touch+` `+filepath.Join(dir, "rs1_down")+`"`), Options{}, nil)
+		settle(10 * time.Second)
+		if _, err := os.Stat(filepath.Join(dir, "rs1_down")); err == nil {
+			t.Fatal("notify_down ran before stop")
+		}
+		n.stop()
+		for _, f := range []string{"rs1_down", "quorum_down"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Errorf("%s did not run at stop: %v", f, err)
+			}
+		}
+		if !strings.Contains(n.logs.String(), "Shutting down service [198.51.100.1]:tcp:80 from VS "+svcKey) {
+			t.Errorf("no shutdown line:\n%s", n.logs)
+		}
+	})
+}
