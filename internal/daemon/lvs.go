@@ -355,12 +355,14 @@ func (l *lvs) setTimeouts(t ipvs.Timeouts) {
 
 // reload switches to cfg: new spec and checkers, the running states
 // carried over, and only the difference applied. On the loop, after the
-// configuration was accepted.
+// configuration was accepted. Without IPVS (it could not be opened) it
+// tries again.
 func (l *lvs) reload(cfg *config.Config) {
 	if l.kern == nil {
-		if l.dialErr != nil && wantsIPVS(cfg, l.d.opts.Mode) {
-			l.log.Warn("IPVS: not available since the start; the virtual servers of the new configuration are not programmed", "err", l.dialErr)
-		}
+		// IPVS could not be opened: try again (the module may have been
+		// loaded since), as at a first start.
+		l.d.lvs = nil
+		l.d.startLVS(true)
 		return
 	}
 	old := l.cfg

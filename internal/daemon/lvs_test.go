@@ -497,6 +497,34 @@ func TestLVSNoIPVSKernel(t *testing.T) {
 	})
 }
 
+// TestLVSIPVSAtReload: IPVS missing at start is tried again at a reload
+// (the module loaded since), and then programmed.
+func TestLVSIPVSAtReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		text := lvsText("150", "", "")
+		reload := func() (*config.Config, []*config.Error, error) { return loadConf(t, text), nil, nil }
+		tw, tries := newTwinIPVS(), 0
+		n := startLVSNode(t, wire, "192.0.2.1", text, Options{Reload: reload}, func() (IPVS, error) {
+			if tries++; tries == 1 {
+				return nil, fmt.Errorf("%w: genetlink: family not found", ipvs.ErrNoIPVS)
+			}
+			return tw, nil
+		})
+		n.ipvs = tw
+		settle(5 * time.Second)
+		n.expect(t, "without IPVS", "none")
+		if err := n.d.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		settle(5 * time.Second)
+		n.expect(t, "after the reload", "198.51.100.1:80/w2 198.51.100.2:80/w3")
+		if st := n.lvsStatus(t); st.Error != "" {
+			t.Fatalf("status error %q", st.Error)
+		}
+	})
+}
+
 // TestLVSModes: -P never opens IPVS; -C programs IPVS and runs no VRRP
 // instance.
 func TestLVSModes(t *testing.T) {
