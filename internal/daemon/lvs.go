@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
@@ -59,8 +60,9 @@ const (
 // in order; the policy's actions run as scripts.
 //
 // Concurrency: every field is the loop's, except rec and saved, which
-// only the jobs on work touch (one at a time, in order); outcomes come
-// back to the loop over work.results. The scheduler's and the script
+// only the jobs on work touch (one at a time, in order), and next, which
+// both touch under nextMu; outcomes come back to the loop over
+// work.results. The scheduler's and the script
 // runner's goroutines are owned by lvs and waited for by stop.
 type lvs struct {
 	log  *slog.Logger
@@ -77,6 +79,9 @@ type lvs struct {
 	dialErr error
 	work    *kernelWork
 	rec     *ipvs.Reconciler // worker only
+
+	nextMu sync.Mutex // guards next
+	next   ipvs.Table // the newest desired table the worker has not taken yet
 	saved   *ipvs.Timeouts   // worker only: the kernel's timeouts before ours
 
 	scripts *lvsScripts
@@ -281,14 +286,27 @@ func (l *lvs) run(acts []ipvs.Action, timeout time.Duration) {
 	}
 }
 
-// apply hands the policy's desired table to the IPVS worker.
+// apply hands the policy's desired table to the IPVS worker. While an
+// earlier table waits for the worker, the newer one replaces it: a burst
+// of checker events costs one reconciliation, never a stale one.
 func (l *lvs) apply() {
 	if l.work == nil || l.pol == nil {
 		return
 	}
 	table := l.pol.Table()
+	l.nextMu.Lock()
+	waiting := l.next != nil
+	l.next = table
+	l.nextMu.Unlock()
+	if waiting {
+		return
+	}
 	l.work.do(func(context.Context) func(time.Time) {
-		res, err := l.rec.Apply(table)
+		l.nextMu.Lock()
+		t := l.next
+		l.next = nil
+		l.nextMu.Unlock()
+		res, err := l.rec.Apply(t)
 		return func(time.Time) { l.applied(res, err) }
 	})
 }
