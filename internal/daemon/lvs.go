@@ -80,9 +80,9 @@ type lvs struct {
 	work    *kernelWork
 	rec     *ipvs.Reconciler // worker only
 
-	nextMu sync.Mutex // guards next
-	next   ipvs.Table // the newest desired table the worker has not taken yet
-	saved   *ipvs.Timeouts   // worker only: the kernel's timeouts before ours
+	nextMu sync.Mutex     // guards next
+	next   ipvs.Table     // the newest desired table the worker has not taken yet
+	saved  *ipvs.Timeouts // worker only: the kernel's timeouts before ours
 
 	scripts *lvsScripts
 	syncd   map[ipvs.SyncState]bool // running sync daemons, as the loop asked
