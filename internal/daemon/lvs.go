@@ -79,10 +79,10 @@ type lvs struct {
 	dialErr error
 	work    *kernelWork
 	rec     *ipvs.Reconciler // worker only
+	saved   *ipvs.Timeouts   // worker only: the kernel's timeouts before ours
 
-	nextMu sync.Mutex     // guards next
-	next   ipvs.Table     // the newest desired table the worker has not taken yet
-	saved  *ipvs.Timeouts // worker only: the kernel's timeouts before ours
+	nextMu sync.Mutex // guards next
+	next   ipvs.Table // the newest desired table the worker has not taken yet
 
 	scripts *lvsScripts
 	syncd   map[ipvs.SyncState]bool // running sync daemons, as the loop asked
