@@ -693,3 +693,37 @@ func TestLVSOmegaAtStop(t *testing.T) {
 		}
 	})
 }
+
+// TestLVSFileCheck: a FILE_CHECK with weight 0 follows its track file's
+// value (0 up, anything else down) through the daemon's file watcher.
+// The watcher is inotify, so this test runs on real time, not in a bubble.
+func TestLVSFileCheck(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rs1")
+	if err := os.WriteFile(file, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := "track_file tf {\n    file " + file + "\n}\n" + strings.Replace(lvsText("150", "", ""),
+		"        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n    real_server 198.51.100.2",
+		"        FILE_CHECK {\n            track_file tf\n            weight 0\n        }\n    }\n    real_server 198.51.100.2", 1)
+	if !strings.Contains(text, "FILE_CHECK") {
+		t.Fatal("the configuration has no FILE_CHECK")
+	}
+	n := startLVSNode(t, vrrptest.NewWire(vrrptest.WireOptions{}), "192.0.2.1", text, Options{}, nil)
+	wait := func(what, want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for n.ipvs.dests(svcKey) != want && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		n.expect(t, what, want)
+	}
+	wait("value 0", "198.51.100.1:80/w2 198.51.100.2:80/w3")
+	if err := os.WriteFile(file, []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wait("value 1", "198.51.100.2:80/w3")
+	if err := os.WriteFile(file, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wait("value 0 again", "198.51.100.1:80/w2 198.51.100.2:80/w3")
+}
