@@ -44,7 +44,8 @@ func ParseKind(s string) (Kind, bool) {
 // server's RealServers. It is stable for one loaded configuration; a
 // reload must map old to new identities by address (see doc.go).
 type RSID struct {
-	VS, RS int
+	VS int `json:"vs"`
+	RS int `json:"rs"`
 }
 
 // String returns "vs/rs".
@@ -54,7 +55,7 @@ func (r RSID) String() string { return fmt.Sprintf("%d/%d", r.VS, r.RS) }
 // config.RealServer.Checkers.
 type CheckerID struct {
 	RSID
-	Checker int
+	Checker int `json:"checker"`
 }
 
 // String returns "vs/rs/checker".
@@ -62,3 +63,26 @@ func (c CheckerID) String() string { return fmt.Sprintf("%d/%d/%d", c.VS, c.RS, 
 
 // MarshalText writes the block name (JSON status and metrics labels).
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a block name MarshalText wrote (a status document
+// read back by vigilctl).
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, ok := ParseKind(string(b))
+	if !ok {
+		return fmt.Errorf("healthcheck: unknown checker kind %q", b)
+	}
+	*k = v
+	return nil
+}
+
+// UnmarshalText reads a name MarshalText wrote; "unknown" is the zero
+// Verdict.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for _, x := range []Verdict{0, Success, Failure, Skip, Partial} {
+		if x.String() == string(b) {
+			*v = x
+			return nil
+		}
+	}
+	return fmt.Errorf("healthcheck: unknown verdict %q", b)
+}

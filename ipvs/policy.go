@@ -41,8 +41,10 @@ type VIPHeld struct {
 }
 
 // Stop is the daemon shutting down: every service goes, and with omega the
-// stop notifications are emitted.
-type Stop struct{}
+// stop notifications are emitted. ServicesOnly is lvs_flush_on_stop (VS
+// or bare): the services are deleted whole, so omega notifies them only,
+// not their real servers.
+type Stop struct{ ServicesOnly bool }
 
 func (HealthChanged) isEvent() {}
 func (VIPHeld) isEvent()       {}
@@ -133,17 +135,7 @@ type Policy struct {
 // virtual server that has quorum; quorum_down only where a sorry server is
 // configured).
 func New(spec *Spec) (*Policy, []Action) {
-	p := &Policy{spec: spec, vs: make([]vsState, len(spec.VirtualServers)), held: map[netip.Addr]bool{}}
-	var acts []Action
-	for i, v := range spec.VirtualServers {
-		st := &p.vs[i]
-		st.real = make([]realState, len(v.Real))
-		for j, r := range v.Real {
-			st.real[j].alive = !r.Alpha
-		}
-		acts = p.quorum(acts, i, CauseStart)
-	}
-	return p, acts
+	return NewCarried(spec, Carried{})
 }
 
 // Handle applies one event and returns the transitions it caused.
@@ -158,7 +150,7 @@ func (p *Policy) Handle(ev Event) []Action {
 		p.held[ev.Addr] = ev.Held
 		return nil
 	case Stop:
-		return p.stop()
+		return p.stop(ev.ServicesOnly)
 	}
 	panic(fmt.Sprintf("ipvs: unknown event %T", ev))
 }
@@ -262,7 +254,7 @@ func (p *Policy) quorum(acts []Action, i int, cause Cause) []Action {
 	return acts
 }
 
-func (p *Policy) stop() []Action {
+func (p *Policy) stop(servicesOnly bool) []Action {
 	p.stopped = true
 	var acts []Action
 	for i, v := range p.spec.VirtualServers {
@@ -270,7 +262,7 @@ func (p *Policy) stop() []Action {
 			continue
 		}
 		for j, rs := range p.vs[i].real {
-			if rs.alive {
+			if rs.alive && !servicesOnly {
 				r := v.Real[j]
 				acts = append(acts, Action{Kind: RealDown, Cause: CauseStop, VS: i, RS: j, Script: r.NotifyDown,
 					Msg: fmt.Sprintf("Shutting down service [%s]:%s:%d from VS %s", r.Addr, v.protoName(), r.Port, v.Name)})
@@ -289,6 +281,17 @@ func (p *Policy) Alive(r RealRef) bool { return p.vs[r.VS].real[r.RS].alive }
 
 // QuorumUp reports whether virtual server i has quorum.
 func (p *Policy) QuorumUp(i int) bool { return p.vs[i].quorumUp }
+
+// SorryActive reports whether virtual server i's sorry server replaces
+// its real servers (quorum lost).
+func (p *Policy) SorryActive(i int) bool { return p.vs[i].sorryActive }
+
+// Suspended reports whether virtual server i has ha_suspend and no
+// [VIPHeld] says its address is held: its health reports are ignored.
+func (p *Policy) Suspended(i int) bool {
+	v := p.spec.VirtualServers[i]
+	return v.HASuspend && !p.held[v.Addr]
+}
 
 // Table computes the desired IPVS table: for every service of every
 // virtual server, the alive real servers with their effective weight,

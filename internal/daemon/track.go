@@ -83,6 +83,15 @@ func trackedNames(cfg *config.Config) (scripts, files, procs map[string]bool, if
 			ifaces = append(ifaces, r.Name)
 		}
 	}
+	for _, v := range cfg.VirtualServers { // FILE_CHECK reads track files too (lvs.go)
+		for _, r := range v.RealServers {
+			for _, c := range r.Checkers {
+				if c.Kind == "FILE_CHECK" && c.TrackFile != "" {
+					files[c.TrackFile] = true
+				}
+			}
+		}
+	}
 	slices.Sort(ifaces)
 	return scripts, files, procs, slices.Compact(ifaces)
 }
