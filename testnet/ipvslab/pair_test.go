@@ -1,0 +1,149 @@
+package ipvslab
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// pairConf is director i's keepalived.conf: one VRRP instance holding the
+// VIP on front and the real servers' gateway on back, the kernel's sync
+// daemon on back following the instance (lvs_sync_daemon), and one NAT
+// service over two real servers.
+func pairConf(i int) string {
+	prio := 150 - 50*i
+	var b strings.Builder
+	fmt.Fprintf(&b, `global_defs {
+ router_id dir%d
+ lvs_sync_daemon back VI_1 id 7
+}
+vrrp_instance VI_1 {
+ state BACKUP
+ interface front
+ virtual_router_id 51
+ priority %d
+ advert_int 1
+ virtual_ipaddress {
+  %s/32 dev front
+  %s/32 dev back
+ }
+}
+virtual_server %s 80 {
+ delay_loop 1
+ lb_algo rr
+ lb_kind NAT
+ protocol TCP
+`, i, prio, VIP, Gateway, VIP)
+	for j := range 2 {
+		fmt.Fprintf(&b, " real_server %s %d {\n  weight 1\n%s }\n", RealAddr(j), portNAT, check(portNAT))
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// holds reports whether h has addr on ifname.
+func holds(h *testnet.Host, ifname, addr string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := h.Command(ctx, "ip", "-o", "-4", "addr", "show", "dev", ifname).CombinedOutput()
+	return err == nil && strings.Contains(string(out), " "+addr+"/")
+}
+
+// conns returns h's IPVS connection entries (ipvsadm -Lnc) from the
+// client to the VIP's port 80.
+func conns(t testing.TB, h *testnet.Host) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := h.Command(ctx, "ipvsadm", "-Lnc").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ipvsadm -Lnc in %s: %v\n%s", h.Name(), err, out)
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		// pro expire state source virtual destination
+		f := strings.Fields(l)
+		if len(f) == 6 && f[0] == "TCP" && strings.HasPrefix(f[3], ClientAddr+":") && f[4] == VIP+":80" {
+			got = append(got, f[2]+" "+f[3]+" "+f[5])
+		}
+	}
+	return got
+}
+
+// testDirectorPair: two directors, VRRP moving the VIP and the gateway,
+// the kernel's sync daemon replicating IPVS connections from the master
+// to the backup. A NAT connection established through the master keeps
+// working after the master's daemon is killed (SIGTERM, what `kill`
+// sends) and the backup takes over.
+func testDirectorPair(t *testing.T) {
+	for _, k := range Kinds {
+		t.Run(string(k), func(t *testing.T) { runPair(t, k) })
+	}
+}
+
+func runPair(t *testing.T, k Kind) {
+	l := New(t, Options{Directors: 2, Reals: 2})
+	for j := range 2 {
+		l.Reals[j].ServeTCP(t, portNAT)
+	}
+	want := Expect(Service{Line: fmt.Sprintf("TCP %s:80 rr", VIP), Dests: []string{
+		Dest(fmt.Sprintf("%s:%d", RealAddr(0), portNAT), "Masq", 1),
+		Dest(fmt.Sprintf("%s:%d", RealAddr(1), portNAT), "Masq", 1),
+	}})
+	var ds []*Daemon
+	for i, h := range l.Directors {
+		ds = append(ds, Start(t, h, k, pairConf(i)))
+	}
+	master, backup := l.Directors[0], l.Directors[1]
+	for _, h := range l.Directors {
+		WaitTable(t, h, settle, want, string(k)+": "+h.Name()+" at start")
+	}
+	testnet.Eventually(t, settle, func() bool {
+		return holds(master, "front", VIP) && holds(master, "back", Gateway)
+	}, "%s: dir0 (priority 150) holds %s and %s", k, VIP, Gateway)
+	if holds(backup, "front", VIP) {
+		t.Fatalf("%s: both directors hold %s", k, VIP)
+	}
+
+	c, err := l.Dial(t, VIP+":80")
+	if err != nil {
+		t.Fatalf("%s: dial through the master: %v", k, err)
+	}
+	// Past the sync threshold (3 packets by default) the master's sync
+	// daemon sends the connection; the backup's kernel keeps it.
+	var first string
+	for i := range 6 {
+		who, err := c.Ask(fmt.Sprintf("before %d", i))
+		if err != nil {
+			t.Fatalf("%s: through the master: %v", k, err)
+		}
+		if first == "" {
+			first = who
+		}
+	}
+	testnet.Eventually(t, settle, func() bool { return len(conns(t, backup)) > 0 },
+		"%s: the backup's kernel has the connection (sync daemon); master's entries %q", k, conns(t, master))
+	t.Logf("%s: the backup's replicated connection: %q", k, conns(t, backup))
+
+	ds[0].Stop(t)
+	testnet.Eventually(t, settle, func() bool {
+		return holds(backup, "front", VIP) && holds(backup, "back", Gateway)
+	}, "%s: dir1 takes %s and %s over", k, VIP, Gateway)
+
+	// The established connection keeps working through the new master,
+	// to the same real server.
+	for i := range 3 {
+		who, err := c.Ask(fmt.Sprintf("after %d", i))
+		if err != nil {
+			t.Fatalf("%s: the connection through the VIP broke at the failover: %v", k, err)
+		}
+		if who != first {
+			t.Fatalf("%s: the connection moved from %s to %s", k, first, who)
+		}
+	}
+	ds[1].Stop(t)
+}
