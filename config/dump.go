@@ -324,6 +324,31 @@ func (d *dumper) global(g *Global) {
 	if t := g.LVSTimeouts; t != (LVSTimeouts{}) {
 		d.line("lvs_timeouts", "tcp", itoa(t.TCP), "tcpfin", itoa(t.TCPFin), "udp", itoa(t.UDP))
 	}
+	switch g.LVSFlushOnStop {
+	case FlushOnStopVS:
+		d.line("lvs_flush_on_stop", "VS")
+	case FlushOnStopAll:
+		d.line("lvs_flush_on_stop")
+	}
+	if sd := g.LVSSyncDaemon; sd != nil {
+		w := []string{"lvs_sync_daemon", sd.Interface}
+		if sd.Instance != "" {
+			w = append(w, "inst", sd.Instance)
+		}
+		w = append(w, "id", itoa(sd.SyncID))
+		for _, o := range []struct {
+			k string
+			v int
+		}{{"maxlen", sd.MaxLen}, {"port", sd.Port}, {"ttl", sd.TTL}} {
+			if o.v != 0 {
+				w = append(w, o.k, itoa(o.v))
+			}
+		}
+		if sd.Group.IsValid() {
+			w = append(w, "group", sd.Group.String())
+		}
+		d.line(w...)
+	}
 	if g.ScriptUser != "" {
 		w := []string{"script_user", quote(g.ScriptUser)}
 		if g.ScriptGroup != "" {

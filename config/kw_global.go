@@ -257,8 +257,6 @@ var globalRaw = []struct {
 	{"max_auto_priority", "[-1..99]"}, {"min_auto_priority_delay", "USECS"},
 	{"smtp_alert_vrrp", "[BOOL]"}, {"smtp_alert_checker", "[BOOL]"}, {"checker_log_all_failures", "[BOOL]"},
 	{"no_email_faults", ""}, {"disable_local_igmp", ""},
-	{"lvs_flush_on_stop", "[VS]"}, {"lvs_flush_onstop", "[VS]"},
-	{"lvs_sync_daemon", "IF [INST] VRRP_INST [id N] [maxlen N] [port N] [ttl N] [group ADDR]"},
 	{"vrrp_min_garp", "[BOOL]"}, {"vrrp_garp_extra_if", "[all] DELAY"}, {"vrrp_vmac_garp_intvl", "[all] DELAY"},
 	{"vrrp_iptables", "[IN [OUT]]"}, {"vrrp_ipsets", "[NAMES...]"},
 	{"nftables", "[TABLE]"}, {"nftables_priority", "N"}, {"nftables_ifindex", "[BOOL]"},
@@ -292,12 +290,17 @@ func topBlock() *block {
 	for _, r := range globalRaw {
 		g.add(rawKw(r.name, P2, r.name+" "+r.syntax))
 	}
-	// lvs_flush is modelled for package ipvs; vigild does not program IPVS
-	// yet, so it stays "not implemented" until the daemon does.
-	g.add(kw("lvs_flush", P2, "lvs_flush", "off", "", gl(func(p *parser, g *Global, l *line) { g.LVSFlush = true })).notImpl())
+	g.add(kw("lvs_flush", P2, "lvs_flush", "off", "", gl(func(p *parser, g *Global, l *line) { g.LVSFlush = true })))
 	g.add(kw("lvs_timeouts", P2, "lvs_timeouts [tcp S] [tcpfin S] [udp S]", "kernel's", "0..2678400", gl(func(p *parser, g *Global, l *line) {
 		p.lvsTimeouts(g, l)
-	})).notImpl())
+	})))
+	for _, name := range []string{"lvs_flush_on_stop", "lvs_flush_onstop"} {
+		g.add(kw(name, P2, name+" [VS]", "remove each service and its real servers", "", gl(func(p *parser, g *Global, l *line) {
+			p.lvsFlushOnStop(g, l)
+		})))
+	}
+	g.add(kw("lvs_sync_daemon", P2, "lvs_sync_daemon IF [[inst] VRRP_INST] [id N] [maxlen N] [port N] [ttl N] [group ADDR]", "none", "",
+		gl(func(p *parser, g *Global, l *line) { p.lvsSyncDaemon(g, l) })))
 	g.add(legacyKw("lvs_id", "lvs_id STRING (keepalived 1.x; use router_id)"))
 	top := newBlock("top level",
 		blockKw("global_defs", P0, "global_defs { ... }", func(p *parser, n any, l *line) any {
@@ -379,4 +382,78 @@ func (p *parser) lvsTimeouts(g *Global, l *line) {
 		}
 	}
 	g.LVSTimeouts = t
+}
+
+// lvsFlushOnStop reads "lvs_flush_on_stop [VS]": bare, the whole IPVS
+// table is flushed at stop; VS, each service is deleted without its real
+// servers being removed one by one (and without their notifications).
+func (p *parser) lvsFlushOnStop(g *Global, l *line) {
+	switch {
+	case len(l.toks) == 1:
+		g.LVSFlushOnStop = FlushOnStopAll
+	case len(l.toks) == 2 && l.toks[1].s == "VS":
+		g.LVSFlushOnStop = FlushOnStopVS
+	default:
+		p.warn(l.toks[1].pos, l.toks[0].s, "ignored", "want no argument or VS, not %q", l.toks[1].s)
+	}
+}
+
+// lvsSyncDaemon reads "lvs_sync_daemon IFNAME [[inst] VRRP_INSTANCE] [id
+// 0..255] [maxlen 1..65507] [port 1..65535] [ttl 1..255] [group ADDR]"
+// as keepalived does: a bare third word is the instance, a bare fourth the
+// sync id; the group must be a multicast address.
+func (p *parser) lvsSyncDaemon(g *Global, l *line) {
+	t, ok := p.arg(l, 1)
+	if !ok {
+		return
+	}
+	if len(t.s) >= 16 {
+		p.warn(t.pos, "lvs_sync_daemon", "ignored", "interface name %q is too long", t.s)
+		return
+	}
+	sd := &LVSSyncDaemon{Pos: l.pos(), Interface: t.s}
+	for i := 2; i < len(l.toks); i++ {
+		w := l.toks[i].s
+		num := func(lo, hi int64) (int, bool) {
+			i++
+			return p.intArg(l, i, lo, hi, "lvs_sync_daemon ignored")
+		}
+		var ok bool
+		switch {
+		case w == "inst":
+			var a token
+			i++
+			if a, ok = p.arg(l, i); ok {
+				sd.Instance = a.s
+			}
+		case w == "id":
+			sd.SyncID, ok = num(0, 255)
+			sd.SyncIDSet = ok
+		case w == "maxlen":
+			sd.MaxLen, ok = num(1, 65507)
+		case w == "port":
+			sd.Port, ok = num(1, 65535)
+		case w == "ttl":
+			sd.TTL, ok = num(1, 255)
+		case w == "group":
+			i++
+			sd.Group, ok = p.addrArg(l, i, "lvs_sync_daemon ignored")
+			if ok && !sd.Group.IsMulticast() {
+				p.warn(l.toks[i].pos, "lvs_sync_daemon", "ignored", "group %s is not a multicast address", sd.Group)
+				ok = false
+			}
+		case i == 2:
+			sd.Instance, ok = w, true
+		case i == 3 && sd.Instance != "":
+			i--
+			sd.SyncID, ok = num(0, 255)
+			sd.SyncIDSet = ok
+		default:
+			p.warn(l.toks[i].pos, "lvs_sync_daemon", "ignored", "unknown option %q", w)
+		}
+		if !ok {
+			return
+		}
+	}
+	g.LVSSyncDaemon = sd
 }

@@ -597,7 +597,7 @@ func virtualServerBlock() *block {
 				v.Virtualhost = t.s
 			}
 		})),
-		kw("ha_suspend", P2, "ha_suspend", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.HASuspend = true })).notImpl(),
+		kw("ha_suspend", P2, "ha_suspend", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.HASuspend = true })),
 		kw("alpha", P2, "alpha", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.Alpha = true })),
 		kw("omega", P2, "omega", "off", "", vs(func(p *parser, v *VirtualServer, l *line) { v.Omega = true })),
 		kw("quorum", P2, "quorum N", "1", "1..", vs(func(p *parser, v *VirtualServer, l *line) {
@@ -826,13 +826,6 @@ func addLVSTop(top *block) {
 			}),
 		)),
 	)
-	// vigild does not program IPVS yet: the LVS blocks are parsed, modelled
-	// and dumped, and each one gets a notice saying so. Package ipvs
-	// implements virtual_server and virtual_server_group; these marks go
-	// (for those two) when the daemon drives it.
-	for _, name := range []string{"virtual_server_group", "virtual_server", "SSL"} {
-		top.idx[name].notImpl()
-	}
 }
 
 func (k *kwDef) tierP2() *kwDef { k.tier = P2; return k }

@@ -124,6 +124,11 @@ type Global struct {
 	// LVSTimeouts (lvs_timeouts) are the IPVS connection timeouts in
 	// seconds; 0 leaves the kernel's value.
 	LVSTimeouts LVSTimeouts
+	// LVSFlushOnStop (lvs_flush_on_stop) is what goes from IPVS at stop.
+	LVSFlushOnStop LVSFlushOnStop
+	// LVSSyncDaemon (lvs_sync_daemon) is the kernel's connection sync
+	// daemon; nil without one.
+	LVSSyncDaemon *LVSSyncDaemon
 
 	// Extra keeps accepted but unmodelled global_defs keywords.
 	Extra []Raw
@@ -133,6 +138,39 @@ type Global struct {
 
 // LVSTimeouts is lvs_timeouts, in seconds (0 = the kernel's value).
 type LVSTimeouts struct{ TCP, TCPFin, UDP int }
+
+// LVSFlushOnStop is lvs_flush_on_stop.
+type LVSFlushOnStop int
+
+// What lvs_flush_on_stop asks at stop.
+const (
+	// FlushOnStopNone (the default): each real server is removed, then its
+	// service, with omega's notifications for both.
+	FlushOnStopNone LVSFlushOnStop = iota
+	// FlushOnStopVS (lvs_flush_on_stop VS): each service is deleted with
+	// its real servers at once; omega notifies the services only.
+	FlushOnStopVS
+	// FlushOnStopAll (bare lvs_flush_on_stop): the whole IPVS table is
+	// flushed, foreign services too; omega notifies the services only.
+	FlushOnStopAll
+)
+
+// LVSSyncDaemon is lvs_sync_daemon: the kernel's IPVS connection sync
+// daemon on Interface. With Instance, it runs as master while that VRRP
+// instance is MASTER and as backup otherwise; without, both run.
+type LVSSyncDaemon struct {
+	Pos       Pos
+	Interface string
+	Instance  string
+	// SyncID is the sync id; unless SyncIDSet, the instance's VRID (0
+	// without an instance), as keepalived.
+	SyncID    int
+	SyncIDSet bool
+	// MaxLen, Port and TTL are 0 and Group invalid for the kernel's
+	// defaults.
+	MaxLen, Port, TTL int
+	Group             netip.Addr
+}
 
 // Instance is one vrrp_instance with every inherited value resolved.
 type Instance struct {

@@ -10,6 +10,21 @@ import (
 // virtual_server -> real_server -> checker inheritance.
 func (p *parser) resolveLVS() {
 	c := p.cfg
+	if sd := c.Global.LVSSyncDaemon; sd != nil && sd.Instance != "" {
+		var inst *Instance
+		for _, in := range c.Instances {
+			if in.Name == sd.Instance {
+				inst = in
+			}
+		}
+		switch {
+		case inst == nil:
+			p.warn(sd.Pos, "lvs_sync_daemon", "lvs_sync_daemon ignored", "Unable to find vrrp instance %s for lvs_syncd", sd.Instance)
+			c.Global.LVSSyncDaemon = nil
+		case !sd.SyncIDSet:
+			sd.SyncID = inst.VRID
+		}
+	}
 	for name, g := range c.VirtualServerGroups {
 		if len(g.Entries) == 0 {
 			p.warn(g.Pos, "virtual_server_group", "group removed", "virtual server group %s has no entries", name)

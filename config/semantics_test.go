@@ -336,11 +336,11 @@ func keywordCases() []keywordCase {
 			ck := v.RealServers[0].Checkers[0]
 			eq(t, "ConnectTimeout", ck.ConnectTimeout, 5*time.Second)
 			eq(t, "Retry", ck.Retry, 1)
-		}, []string{`warning t.conf:1:1: lb_algo: virtual server 192.0.2.1:80: no scheduler set (using wlc)`, `warning t.conf:1:1: lb_kind: virtual server 192.0.2.1:80: no forwarding method set (using NAT)`, `warning t.conf:1:1: protocol: virtual server 192.0.2.1:80: no protocol set (using UDP)`, `notice t.conf:1:1: virtual_server: not implemented by vigil (accepted and ignored)`}},
+		}, []string{`warning t.conf:1:1: lb_algo: virtual server 192.0.2.1:80: no scheduler set (using wlc)`, `warning t.conf:1:1: lb_kind: virtual server 192.0.2.1:80: no forwarding method set (using NAT)`, `warning t.conf:1:1: protocol: virtual server 192.0.2.1:80: no protocol set (using UDP)`}},
 		{"virtual_server without real servers", "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n}\n", func(t *testing.T, c *Config) {
 			eq(t, "vs", len(c.VirtualServers), 0)
-		}, []string{`notice t.conf:1:1: virtual_server: not implemented by vigil (accepted and ignored)`, `warning t.conf:1:1: virtual_server: virtual server 192.0.2.1:80 has no real servers (virtual server ignored)`}},
-		{"fwmark with protocol", "virtual_server fwmark 3 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 {\n }\n}\n", nil, []string{`warning t.conf:1:1: protocol: virtual server FWM 3: protocol specified for fwmark (protocol ignored)`, `notice t.conf:1:1: virtual_server: not implemented by vigil (accepted and ignored)`}},
+		}, []string{`warning t.conf:1:1: virtual_server: virtual server 192.0.2.1:80 has no real servers (virtual server ignored)`}},
+		{"fwmark with protocol", "virtual_server fwmark 3 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 {\n }\n}\n", nil, []string{`warning t.conf:1:1: protocol: virtual server FWM 3: protocol specified for fwmark (protocol ignored)`}},
 		{"checker inheritance vs -> rs -> checker", "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n connect_timeout 7\n retry 4\n real_server 198.51.100.1 8080 {\n  delay_before_retry 3\n  HTTP_GET {\n   url {\n    path /\n   }\n   retry 2\n  }\n }\n}\n",
 			func(t *testing.T, c *Config) {
 				r := c.VirtualServers[0].RealServers[0]
@@ -350,10 +350,10 @@ func keywordCases() []keywordCase {
 				eq(t, "ck.DelayBeforeRetry", ck.DelayBeforeRetry, 3*time.Second)
 				eq(t, "ck.Retry", ck.Retry, 2)
 				eq(t, "status", ck.URLs[0].StatusCodes[0], [2]int{200, 299})
-			}, []string{`notice t.conf:1:1: virtual_server: not implemented by vigil (accepted and ignored)`}},
+			}, nil},
 		{"real server port defaults to the virtual server port", "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 {\n }\n}\n",
-			func(t *testing.T, c *Config) { eq(t, "Port", c.VirtualServers[0].RealServers[0].Port, 80) }, []string{`notice t.conf:1:1: virtual_server: not implemented by vigil (accepted and ignored)`}},
-		{"invalid scheduler", "virtual_server 192.0.2.1 80 {\n lb_algo bogus\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 80 {\n }\n}\n", nil, []string{`warning t.conf:1:1: lb_algo: virtual server 192.0.2.1:80: no scheduler set (using wlc)`, `notice t.conf:1:1: virtual_server: not implemented by vigil (accepted and ignored)`, `warning t.conf:2:10: lb_algo: invalid scheduler "bogus" (ignored)`}},
+			func(t *testing.T, c *Config) { eq(t, "Port", c.VirtualServers[0].RealServers[0].Port, 80) }, nil},
+		{"invalid scheduler", "virtual_server 192.0.2.1 80 {\n lb_algo bogus\n lb_kind DR\n protocol TCP\n real_server 198.51.100.1 80 {\n }\n}\n", nil, []string{`warning t.conf:1:1: lb_algo: virtual server 192.0.2.1:80: no scheduler set (using wlc)`, `warning t.conf:2:10: lb_algo: invalid scheduler "bogus" (ignored)`}},
 		{"vrrp_mcast_group4 must be multicast", "global_defs {\n vrrp_mcast_group4 192.0.2.1\n}\n" + instConf(""), nil, []string{`warning t.conf:2:20: vrrp_mcast_group4: 192.0.2.1 is not an IPv4 multicast address (keeping 224.0.0.18)`}},
 		{"script_user and notify_fifo", "global_defs {\n script_user root\n notify_fifo /run/k.fifo\n vrrp_notify_fifo /run/v.fifo root\n}\n" + instConf(""), func(t *testing.T, c *Config) {
 			eq(t, "ScriptUser", c.Global.ScriptUser, "root")

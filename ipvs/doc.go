@@ -69,7 +69,11 @@
 //     checkers; the service and its current destinations stay).
 //   - omega: at [Stop], notify_down for each alive real server and
 //     quorum_down where quorum was up; without it, Stop is silent. After
-//     Stop the desired table is empty ([Reconciler.Release]).
+//     Stop the desired table is empty ([Reconciler.Release]). With
+//     Stop.ServicesOnly (lvs_flush_on_stop) only quorum_down is notified.
+//   - Reload: [Policy.Carry] then [NewCarried] keep every virtual
+//     server's quorum and every real server's state by identity, so a
+//     reload notifies only what it changes.
 //   - lvs_flush: Spec.Flush; the daemon calls [Client.Flush] once at the
 //     first start, before the first Apply.
 //   - lvs_timeouts: Spec.Timeouts; the daemon saves [Kernel.Timeouts],

@@ -41,8 +41,10 @@ type VIPHeld struct {
 }
 
 // Stop is the daemon shutting down: every service goes, and with omega the
-// stop notifications are emitted.
-type Stop struct{}
+// stop notifications are emitted. ServicesOnly is lvs_flush_on_stop (VS
+// or bare): the services are deleted whole, so omega notifies them only,
+// not their real servers.
+type Stop struct{ ServicesOnly bool }
 
 func (HealthChanged) isEvent() {}
 func (VIPHeld) isEvent()       {}
@@ -158,7 +160,7 @@ func (p *Policy) Handle(ev Event) []Action {
 		p.held[ev.Addr] = ev.Held
 		return nil
 	case Stop:
-		return p.stop()
+		return p.stop(ev.ServicesOnly)
 	}
 	panic(fmt.Sprintf("ipvs: unknown event %T", ev))
 }
@@ -262,7 +264,7 @@ func (p *Policy) quorum(acts []Action, i int, cause Cause) []Action {
 	return acts
 }
 
-func (p *Policy) stop() []Action {
+func (p *Policy) stop(servicesOnly bool) []Action {
 	p.stopped = true
 	var acts []Action
 	for i, v := range p.spec.VirtualServers {
@@ -270,7 +272,7 @@ func (p *Policy) stop() []Action {
 			continue
 		}
 		for j, rs := range p.vs[i].real {
-			if rs.alive {
+			if rs.alive && !servicesOnly {
 				r := v.Real[j]
 				acts = append(acts, Action{Kind: RealDown, Cause: CauseStop, VS: i, RS: j, Script: r.NotifyDown,
 					Msg: fmt.Sprintf("Shutting down service [%s]:%s:%d from VS %s", r.Addr, v.protoName(), r.Port, v.Name)})

@@ -139,6 +139,11 @@ func TestPolicyScenarios(t *testing.T) {
 				{"one down first", down(0, 1), []string{"real server down vs0/rs1 /bin/down 2"}, ""},
 				{"stop", Stop{}, []string{"real server down vs0/rs0 /bin/down 1", "quorum lost vs0 /bin/qdown"}, ""},
 			}},
+		{"stop with omega and lvs_flush_on_stop: the services are notified, not the real servers", conf("omega\n  quorum_down /bin/qdown", ""),
+			[]string{"quorum gained vs0"}, "",
+			[]step{
+				{"stop", Stop{ServicesOnly: true}, []string{"quorum lost vs0 /bin/qdown"}, ""},
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
