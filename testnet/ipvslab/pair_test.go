@@ -13,14 +13,17 @@ import (
 // pairConf is director i's keepalived.conf: one VRRP instance holding the
 // VIP on front and the real servers' gateway on back, the kernel's sync
 // daemon on back following the instance (lvs_sync_daemon), and one NAT
-// service over two real servers.
-func pairConf(i int) string {
+// service over two real servers. Without sync, no sync daemon.
+func pairConf(i int, sync bool) string {
 	prio := 150 - 50*i
+	syncd := ""
+	if sync {
+		syncd = " lvs_sync_daemon back VI_1 id 7\n"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `global_defs {
  router_id dir%d
- lvs_sync_daemon back VI_1 id 7
-}
+%s}
 vrrp_instance VI_1 {
  state BACKUP
  interface front
@@ -37,7 +40,7 @@ virtual_server %s 80 {
  lb_algo rr
  lb_kind NAT
  protocol TCP
-`, i, prio, VIP, Gateway, VIP)
+`, i, syncd, prio, VIP, Gateway, VIP)
 	for j := range 2 {
 		fmt.Fprintf(&b, " real_server %s %d {\n  weight 1\n%s }\n", RealAddr(j), portNAT, check(portNAT))
 	}
@@ -79,13 +82,19 @@ func conns(t testing.TB, h *testnet.Host) []string {
 // to the backup. A NAT connection established through the master keeps
 // working after the master's daemon is killed (SIGTERM, what `kill`
 // sends) and the backup takes over.
+//
+// The control, against keepalived: without lvs_sync_daemon the same
+// connection breaks at the failover (the new master's kernel has no entry
+// for it), so the scenario can tell a replicated connection from one that
+// was not.
 func testDirectorPair(t *testing.T) {
 	for _, k := range Kinds {
-		t.Run(string(k), func(t *testing.T) { runPair(t, k) })
+		t.Run(string(k), func(t *testing.T) { runPair(t, k, true) })
 	}
+	t.Run("keepalived without sync daemon (control)", func(t *testing.T) { runPair(t, Keepalived, false) })
 }
 
-func runPair(t *testing.T, k Kind) {
+func runPair(t *testing.T, k Kind, sync bool) {
 	l := New(t, Options{Directors: 2, Reals: 2})
 	for j := range 2 {
 		l.Reals[j].ServeTCP(t, portNAT)
@@ -96,7 +105,7 @@ func runPair(t *testing.T, k Kind) {
 	}})
 	var ds []*Daemon
 	for i, h := range l.Directors {
-		ds = append(ds, Start(t, h, k, pairConf(i)))
+		ds = append(ds, Start(t, h, k, pairConf(i, sync)))
 	}
 	master, backup := l.Directors[0], l.Directors[1]
 	for _, h := range l.Directors {
@@ -125,15 +134,28 @@ func runPair(t *testing.T, k Kind) {
 			first = who
 		}
 	}
-	testnet.Eventually(t, settle, func() bool { return len(conns(t, backup)) > 0 },
-		"%s: the backup's kernel has the connection (sync daemon); master's entries %q", k, conns(t, master))
-	t.Logf("%s: the backup's replicated connection: %q", k, conns(t, backup))
+	if sync {
+		testnet.Eventually(t, settle, func() bool { return len(conns(t, backup)) > 0 },
+			"%s: the backup's kernel has the connection (sync daemon); master's entries %q", k, conns(t, master))
+		t.Logf("%s: the backup's replicated connection: %q", k, conns(t, backup))
+	} else if got := conns(t, backup); len(got) > 0 {
+		t.Fatalf("%s: without a sync daemon the backup has the connection: %q", k, got)
+	}
 
 	ds[0].Stop(t)
 	testnet.Eventually(t, settle, func() bool {
 		return holds(backup, "front", VIP) && holds(backup, "back", Gateway)
 	}, "%s: dir1 takes %s and %s over", k, VIP, Gateway)
 
+	if !sync {
+		if who, err := c.Ask("after"); err == nil {
+			t.Fatalf("%s: without a sync daemon the connection still works after the failover (answered by %s): the scenario cannot tell", k, who)
+		} else {
+			t.Logf("%s: without a sync daemon the connection broke, as it must: %v", k, err)
+		}
+		ds[1].Stop(t)
+		return
+	}
 	// The established connection keeps working through the new master,
 	// to the same real server.
 	for i := range 3 {

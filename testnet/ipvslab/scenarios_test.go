@@ -34,8 +34,10 @@ const (
 	portInhibit = 8083 // TCP 83, NAT, inhibit_on_failure
 	portQuorum  = 8084 // TCP 84, NAT, three servers of weight 2, quorum 4, hysteresis 1, sorry server
 	portSorry   = 8085 // TCP 85, NAT, sorry server once both are down
+	portAdopted = 86   // TCP 86, DR; the service exists (wlc, a stray destination) before the daemon starts
 	sorryAddr   = "198.51.100.19"
 	foreignLine = "TCP 203.0.113.200:99 rr" // added with ipvsadm before the daemon starts
+	strayAddr   = "198.51.100.99"
 )
 
 // check is the TCP_CHECK every real server gets.
@@ -66,12 +68,14 @@ func scenarioConf(natWeight2 int) string {
 	vs(84, "TCP", "NAT", fmt.Sprintf(" quorum 4\n hysteresis 1\n sorry_server %s %d\n", sorryAddr, portQuorum),
 		[]int{0, 1, 2}, portQuorum, map[int]int{0: 2, 1: 2, 2: 2}, "")
 	vs(85, "TCP", "NAT", fmt.Sprintf(" sorry_server %s %d\n", sorryAddr, portSorry), []int{0, 1}, portSorry, nil, "")
+	vs(portAdopted, "TCP", "DR", "", []int{0}, portAdopted, nil, "")
 	return b.String()
 }
 
 // state is what the scenario expects of the table: which real servers
 // are up per port, the NAT weight of rs2 on port 80.
 type state struct {
+	kind       Kind
 	up         map[int][]int // RS port -> indexes of the servers whose listener is up
 	natWeight2 int
 	quorumUp   bool // TCP 84 holds its quorum
@@ -119,8 +123,18 @@ func (s state) table() Table {
 	for _, j := range s.up[portSorry] {
 		sorry = append(sorry, rs(j, portSorry, "Masq", 1))
 	}
+	// A documented difference (ipvs/doc.go): keepalived adopts a service
+	// that exists when it starts as it is (scheduler and stray
+	// destinations kept, EEXIST taken as success); vigild takes it over
+	// and corrects it.
+	adopted := Service{Line: vip("TCP", portAdopted), Dests: []string{rs(0, portAdopted, "Route", 1)}}
+	if s.kind == Keepalived {
+		adopted.Line = fmt.Sprintf("TCP %s:%d wlc", VIP, portAdopted)
+		adopted.Dests = append(adopted.Dests, Dest(fmt.Sprintf("%s:%d", strayAddr, portAdopted), "Route", 1))
+	}
 	return Expect(
 		Service{Line: foreignLine},
+		adopted,
 		Service{Line: vip("TCP", 80), Dests: nat},
 		Service{Line: vip("TCP", 81), Dests: dr},
 		Service{Line: vip("TCP", 82), Dests: tun},
@@ -129,6 +143,22 @@ func (s state) table() Table {
 		Service{Line: vip("TCP", 84), Dests: quo},
 		Service{Line: vip("TCP", 85), Dests: sorry},
 	)
+}
+
+// dropService removes the service on VIP:port (and its destinations).
+func dropService(tab Table, port int) Table {
+	head := fmt.Sprintf(" %s:%d ", VIP, port)
+	var out Table
+	skip := false
+	for _, l := range tab {
+		if !strings.HasPrefix(l, "-> ") {
+			skip = strings.Contains(l+" ", head)
+		}
+		if !skip {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func contains(s []int, v int) bool {
@@ -165,12 +195,18 @@ func testScenarios(t *testing.T) {
 	}
 	t.Run("differential", func(t *testing.T) {
 		ref, got := runs[Keepalived], runs[Vigild]
+		if len(ref.phases) == 0 {
+			t.Fatal("keepalived's run recorded no phase")
+		}
 		for _, p := range ref.phases {
 			tab, ok := got.tables[p]
+			// TCP 86 differs on purpose (see state.table); each run
+			// checked its own expectation for it.
+			a, b := dropService(tab, portAdopted), dropService(ref.tables[p], portAdopted)
 			switch {
 			case !ok:
 				t.Errorf("phase %q: vigild's run did not reach it; keepalived's table:%s", p, ref.tables[p])
-			case !tab.Equal(ref.tables[p]):
+			case !a.Equal(b):
 				t.Errorf("phase %q: vigild's table:%s\nkeepalived's table:%s", p, tab, ref.tables[p])
 			}
 		}
@@ -185,10 +221,13 @@ func runScenario(t *testing.T, k Kind, r *record) {
 	dir.Sysctl(t, "net.ipv4.conf.all.accept_local", "1")
 	dir.Sysctl(t, "net.ipv4.conf.back.accept_local", "1")
 	all := map[int][]int{}
-	for _, port := range []int{portNAT, portDR, portTUN, portUDP, portInhibit, portQuorum, portSorry} {
+	for _, port := range []int{portNAT, portDR, portTUN, portUDP, portInhibit, portQuorum, portSorry, portAdopted} {
 		n := 2
-		if port == portQuorum {
+		switch port {
+		case portQuorum:
 			n = 3
+		case portAdopted:
+			n = 1
 		}
 		for j := range n {
 			l.Reals[j].ServeTCP(t, port)
@@ -201,8 +240,12 @@ func runScenario(t *testing.T, k Kind, r *record) {
 	// A service the configuration does not name: neither daemon may touch
 	// it, at start or at stop.
 	dir.Exec(t, "ipvsadm", "-A", "-t", "203.0.113.200:99", "-s", "rr")
+	// One it names, with another scheduler and a destination it does not
+	// list.
+	dir.Exec(t, "ipvsadm", "-A", "-t", fmt.Sprintf("%s:%d", VIP, portAdopted), "-s", "wlc")
+	dir.Exec(t, "ipvsadm", "-a", "-t", fmt.Sprintf("%s:%d", VIP, portAdopted), "-r", fmt.Sprintf("%s:%d", strayAddr, portAdopted), "-g", "-w", "1")
 
-	st := state{up: all, natWeight2: 1, quorumUp: true}
+	st := state{kind: k, up: all, natWeight2: 1, quorumUp: true}
 	d := Start(t, dir, k, scenarioConf(1))
 	phase := func(name string, want Table) {
 		t.Helper()
