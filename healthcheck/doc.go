@@ -57,8 +57,11 @@
 //   - At most Config.ScriptWorkers MISC_CHECK scripts run at once (16 by
 //     default, in a pool apart from the network probes); keepalived has
 //     no bound.
-//   - ha_suspend, log_all_failures, checker SMTP alerts and the SMTP_CHECK
-//     host sub-block are not implemented.
+//   - ha_suspend does not stop the probes: package ipvs ignores the
+//     reports of a suspended virtual server and the daemon gives it the
+//     current state when its address is held again. log_all_failures,
+//     checker SMTP alerts and the SMTP_CHECK host sub-block are not
+//     implemented.
 //
 // References: keepalived 2.2.7 (check/check_*.c, check/ipwrapper.c,
 // core/layer4.c) read for behaviour; RFC 1035 §4.1 (DNS query), RFC 792

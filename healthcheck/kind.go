@@ -44,7 +44,8 @@ func ParseKind(s string) (Kind, bool) {
 // server's RealServers. It is stable for one loaded configuration; a
 // reload must map old to new identities by address (see doc.go).
 type RSID struct {
-	VS, RS int
+	VS int `json:"vs"`
+	RS int `json:"rs"`
 }
 
 // String returns "vs/rs".
@@ -54,7 +55,7 @@ func (r RSID) String() string { return fmt.Sprintf("%d/%d", r.VS, r.RS) }
 // config.RealServer.Checkers.
 type CheckerID struct {
 	RSID
-	Checker int
+	Checker int `json:"checker"`
 }
 
 // String returns "vs/rs/checker".

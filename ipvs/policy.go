@@ -292,6 +292,17 @@ func (p *Policy) Alive(r RealRef) bool { return p.vs[r.VS].real[r.RS].alive }
 // QuorumUp reports whether virtual server i has quorum.
 func (p *Policy) QuorumUp(i int) bool { return p.vs[i].quorumUp }
 
+// SorryActive reports whether virtual server i's sorry server replaces
+// its real servers (quorum lost).
+func (p *Policy) SorryActive(i int) bool { return p.vs[i].sorryActive }
+
+// Suspended reports whether virtual server i has ha_suspend and no
+// [VIPHeld] says its address is held: its health reports are ignored.
+func (p *Policy) Suspended(i int) bool {
+	v := p.spec.VirtualServers[i]
+	return v.HASuspend && !p.held[v.Addr]
+}
+
 // Table computes the desired IPVS table: for every service of every
 // virtual server, the alive real servers with their effective weight,
 // failed ones with inhibit_on_failure at weight 0, and, while quorum is

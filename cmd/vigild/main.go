@@ -1,5 +1,6 @@
-// Command vigild is vigil's daemon: keepalived-compatible VRRP with
-// conntrack state replication. It takes keepalived's command-line options,
+// Command vigild is vigil's daemon: keepalived-compatible VRRP, IPVS
+// virtual servers with their health checkers, and conntrack state
+// replication. It takes keepalived's command-line options,
 // so an existing unit file or init script keeps working.
 //
 //	vigild -f /etc/keepalived/keepalived.conf -n -l -D
@@ -29,6 +30,7 @@ import (
 	"log/slog"
 	"log/syslog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"os/user"
@@ -41,10 +43,12 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/buildinfo"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/internal/safefile"
+	"github.com/vigil-ha/vigil/ipvs"
 )
 
 type options struct {
@@ -62,6 +66,9 @@ type options struct {
 	dumpDir    string
 	metrics    string
 	showVer    bool
+	vrrpOnly   bool
+	checkOnly  bool
+	keepIPVS   bool
 }
 
 // defaultGCPercent trades a little GC CPU for memory: vigild's heap is
@@ -95,12 +102,13 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs.StringVar(&o.dumpDir, "dump-dir", defaultDumpDir, "directory for the SIGUSR1/SIGUSR2 dump files vigild.data and vigild.stats (created 0700 if missing)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9650; empty: off)")
 	fs.BoolVarP(&o.showVer, "version", "v", false, "print the version and exit")
-	// Accepted for keepalived compatibility; vigild is one process that
-	// runs VRRP (and conntrack sync), so these select nothing.
+	fs.BoolVarP(&o.vrrpOnly, "vrrp", "P", false, "run VRRP only: no IPVS, no health checkers")
+	fs.BoolVarP(&o.checkOnly, "check", "C", false, "run the health checkers and IPVS only: no VRRP instance, static address or conntrack sync")
+	fs.BoolVarP(&o.keepIPVS, "dont-release-ipvs", "I", false, "leave the IPVS services as they are at stop (and run no omega notify)")
+	// Accepted for keepalived compatibility; vigild is one process, so
+	// these select nothing.
 	var ignoredS string
 	var ignoredB bool
-	fs.BoolVarP(&ignoredB, "vrrp", "P", false, "run VRRP only (vigild always does)")
-	fs.BoolVarP(&ignoredB, "check", "C", false, "run checkers only (not supported: IPVS checkers are not run)")
 	fs.BoolVarP(&ignoredB, "dump-conf", "d", false, "dump the configuration to the log (use --dump-config)")
 	fs.StringVarP(&ignoredS, "vrrp_pid", "r", "", "VRRP child pid file (ignored: one process)")
 	fs.StringVarP(&ignoredS, "checkers_pid", "c", "", "checker child pid file (ignored: one process)")
@@ -118,6 +126,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q (vigild takes options only)", fs.Arg(0)))
+	}
+	if o.vrrpOnly && o.checkOnly {
+		return usageError(stderr, fs, "-P (--vrrp) and -C (--check) exclude each other")
 	}
 	if o.showVer {
 		fmt.Fprintln(stdout, buildinfo.String("vigild"))
@@ -163,6 +174,12 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			fmt.Fprintf(stderr, "vigild: %v\n", err)
 		}
 		code := config.ExitCode(cfg, complaints, err)
+		if o.test && cfg != nil && code != config.ExitCannot {
+			// What IPVS and the checkers will refuse of what config took.
+			if n := lvsComplaints(cfg, stderr); n > 0 && code == 0 {
+				code = config.ExitWarnings
+			}
+		}
 		if o.dump && code != 4 && cfg != nil {
 			stdout.Write(config.Dump(cfg))
 		}
@@ -218,7 +235,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		log.Info("TMPDIR is set: keepalived writes its dump files there, vigild writes them to --dump-dir", "TMPDIR", tmp, "dump_dir", dumpDir)
 	}
 
-	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load})
+	mode := daemon.ModeAll
+	switch {
+	case o.vrrpOnly:
+		mode = daemon.ModeVRRP
+	case o.checkOnly:
+		mode = daemon.ModeCheck
+	}
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load, Mode: mode, KeepIPVS: o.keepIPVS, Host: daemon.Host{LocalAddrs: localAddrs}})
 	if err != nil {
 		log.Error("Cannot start; nothing was changed", "err", err)
 		return 1
@@ -280,6 +304,36 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return 1
 	}
 	return 0
+}
+
+// lvsComplaints prints, with file:line, what ipvs.Build and
+// healthcheck.Build refuse or change in cfg, and returns their number.
+func lvsComplaints(cfg *config.Config, w io.Writer) int {
+	_, complaints := ipvs.Build(cfg)
+	for _, c := range complaints {
+		fmt.Fprintln(w, c.Error())
+	}
+	_, _, errs := healthcheck.Build(cfg)
+	for _, err := range errs {
+		fmt.Fprintln(w, err)
+	}
+	return len(complaints) + len(errs)
+}
+
+// localAddrs lists the addresses of the local interfaces (ha_suspend
+// under -C).
+func localAddrs() ([]netip.Addr, error) {
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr().Unmap())
+		}
+	}
+	return out, nil
 }
 
 func interfaceExists(name string) bool {
@@ -382,7 +436,8 @@ func sdNotify(state string) {
 // usage prints vigild's synopsis and its options to w.
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, `Usage: vigild [OPTION]...
-keepalived-compatible VRRP daemon with conntrack state replication.
+keepalived-compatible VRRP daemon with IPVS health checking and conntrack
+state replication.
 
 Options:
 %s

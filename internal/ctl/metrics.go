@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -233,6 +234,34 @@ var metrics = []metric{
 	global("vigil_notify_pending", gauge, "Notify scripts queued or running now.", func(s *Status) float64 { return float64(s.Notify.Pending) }),
 	global("vigil_notify_fifo_lines_total", counter, "Lines written to notify FIFOs.", func(s *Status) float64 { return float64(s.Notify.FIFOLines) }),
 	global("vigil_notify_fifo_errors_total", counter, "Lines a notify FIFO refused (reader gone or behind).", func(s *Status) float64 { return float64(s.Notify.FIFOErrors) }),
+
+	// IPVS and the real servers' health checkers.
+	lvs("vigil_ipvs_programmed", gauge, "1 while vigild programs IPVS, 0 when it cannot (no IPVS in the kernel).", func(l *LVSStatus) float64 { return b2f(l.Error == "") }),
+	lvs("vigil_ipvs_applies_total", counter, "IPVS table reconciliations.", func(l *LVSStatus) float64 { return float64(l.Applies) }),
+	lvs("vigil_ipvs_apply_errors_total", counter, "IPVS reconciliations with a failed change.", func(l *LVSStatus) float64 { return float64(l.ApplyErrors) }),
+	lvs("vigil_ipvs_changes_total", counter, "IPVS services and destinations added, edited or removed.", func(l *LVSStatus) float64 { return float64(l.Changes) }),
+	lvs("vigil_ipvs_foreign_services", gauge, "IPVS services the configuration does not name (left alone).", func(l *LVSStatus) float64 { return float64(len(l.Foreign)) }),
+	metric{"vigil_ipvs_scripts_total", counter, "notify_up/notify_down/quorum_up/quorum_down runs, by result.", []string{"result"}, func(s *Status, emit emitFunc) {
+		if l := s.LVS; l != nil {
+			emit(float64(l.Scripts.Runs), "started")
+			emit(float64(l.Scripts.Succeeded), "succeeded")
+			emit(float64(l.Scripts.Failed), "failed")
+			emit(float64(l.Scripts.Errors), "error")
+			emit(float64(l.Scripts.Dropped), "dropped")
+		}
+	}},
+	perVS("vigil_ipvs_quorum_up", "1 while the virtual server has quorum.", func(v *VirtualServer) float64 { return b2f(v.QuorumUp) }),
+	perVS("vigil_ipvs_sorry_server_active", "1 while the sorry server replaces the real servers.", func(v *VirtualServer) float64 { return b2f(v.SorryActive) }),
+	perRS("vigil_ipvs_real_server_up", gauge, "1 while every checker of the real server succeeds.", func(r *RealServer) float64 { return b2f(r.Up) }),
+	perRS("vigil_ipvs_real_server_weight", gauge, "Effective weight of the real server.", func(r *RealServer) float64 { return float64(r.Weight) }),
+	perRS("vigil_ipvs_real_server_transitions_total", counter, "Up/down changes of the real server.", func(r *RealServer) float64 { return float64(r.Transitions) }),
+	perChecker("vigil_healthcheck_up", gauge, "1 while the checker succeeds.", func(c *healthcheck.CheckerStats) float64 { return b2f(c.Up) }),
+	perChecker("vigil_healthcheck_attempts_total", counter, "Checker attempts.", func(c *healthcheck.CheckerStats) float64 { return float64(c.Attempts) }),
+	perChecker("vigil_healthcheck_successes_total", counter, "Checker attempts that succeeded.", func(c *healthcheck.CheckerStats) float64 { return float64(c.Successes) }),
+	perChecker("vigil_healthcheck_failures_total", counter, "Checker attempts that failed.", func(c *healthcheck.CheckerStats) float64 { return float64(c.Failures) }),
+	perChecker("vigil_healthcheck_skips_total", counter, "Checker attempts skipped for a local error.", func(c *healthcheck.CheckerStats) float64 { return float64(c.Skips) }),
+	perChecker("vigil_healthcheck_transitions_total", counter, "Checker up/down changes.", func(c *healthcheck.CheckerStats) float64 { return float64(c.Transitions) }),
+	perChecker("vigil_healthcheck_latency_seconds", gauge, "Duration of the checker's last attempt.", func(c *healthcheck.CheckerStats) float64 { return c.LastLatency.Seconds() }),
 
 	// The daemon.
 	global("vigil_reloads_total", counter, "Configuration reloads applied.", func(s *Status) float64 { return float64(s.Reloads) }),

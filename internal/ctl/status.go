@@ -23,6 +23,7 @@ type Status struct {
 	Groups         []GroupStatus    `json:"groups,omitempty"`
 	Notify         notify.Stats     `json:"notify"`
 	Conntrack      *CTStatus        `json:"conntrack,omitempty"`
+	LVS            *LVSStatus       `json:"lvs,omitempty"`
 	Reloads        uint64           `json:"reloads"`
 	ReloadFailures uint64           `json:"reload_failures"`
 	ReloadError    string           `json:"reload_error,omitempty"` // why the last reload was refused or applied in part

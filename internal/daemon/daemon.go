@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
@@ -30,6 +32,11 @@ type Options struct {
 	Reload func() (*config.Config, []*config.Error, error)
 	// Host is the kernel side; the zero value is the real kernel.
 	Host Host
+	// Mode selects VRRP only (-P), checkers and IPVS only (-C) or both.
+	Mode Mode
+	// KeepIPVS (-I, --dont-release-ipvs) leaves IPVS as it is at stop:
+	// no service removed, nothing notified.
+	KeepIPVS bool
 }
 
 // Host is the kernel side of the daemon. Each nil field means the real
@@ -50,6 +57,13 @@ type Host struct {
 	// GoTimer makes the loop wake on a Go timer instead of a timerfd, for
 	// tests whose clock is fake (synctest).
 	GoTimer bool
+	// IPVS opens the kernel's IPVS (lvs.go): ipvs.Dial.
+	IPVS func() (IPVS, error)
+	// Probe, when set, replaces each health checker's prober.
+	Probe func(healthcheck.Spec) healthcheck.Prober
+	// LocalAddrs lists the addresses of the local interfaces, for
+	// ha_suspend under -C; nil: none are assumed held.
+	LocalAddrs func() ([]netip.Addr, error)
 }
 
 func (h *Host) fill(log *slog.Logger) error {
@@ -90,6 +104,7 @@ type Daemon struct {
 	groups    []*syncGroup
 	conns     map[connKey]*conn
 	ct        *ctSync     // nil without a conntrack_sync block
+	lvs       *lvs        // IPVS and its checkers (lvs.go); nil without
 	kw        *kernelWork // the address, route and rule worker; nil outside Run
 	trk       *tracking   // scripts, files, processes, interfaces
 	notifier  *notify.Notifier
@@ -123,6 +138,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg = scoped(cfg, opts.Mode)
 	d := &Daemon{
 		log:   opts.Log,
 		opts:  opts,
@@ -219,6 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.statics = staticsOf(d.cfg)
 	d.removeLeftovers()
 	d.applyStatics(statics{}, d.statics)
+	d.startLVS(true)
 	d.startAt = now.Add(d.cfg.Global.VRRPStartupDelay)
 	if d.cfg.Global.VRRPStartupDelay > 0 {
 		d.log.Info("Delaying VRRP start", "vrrp_startup_delay", d.cfg.Global.VRRPStartupDelay)
@@ -262,6 +279,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			f(time.Now())
 		case f := <-d.kw.results:
 			f(time.Now())
+		case f := <-d.lvs.results():
+			f(time.Now())
+		case ev := <-d.lvs.checkerEvents():
+			d.lvs.checkerEvent(ev)
 		case r := <-d.trk.results:
 			now := time.Now()
 			if d.trk.scriptResult(r, now) {
@@ -273,7 +294,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.trk.ifaceEvent(e) {
 				d.evaluate(time.Now())
 			}
-		case <-d.trk.fileEvents():
+		case fe := <-d.trk.fileEvents():
+			d.lvs.fileValue(fe)
 			d.evaluate(time.Now()) // values are read back from the watcher
 		case pc := <-d.trk.processCounts():
 			now := time.Now()
@@ -342,6 +364,9 @@ func (d *Daemon) shutdown(now time.Time) {
 		d.stopInstance(inst, now)
 	}
 	d.applyStatics(d.statics, statics{})
+	if d.lvs != nil {
+		d.lvs.stop()
+	}
 	d.kw.finish()
 	d.closeNotifier()
 }
@@ -405,6 +430,7 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 		return errors.New("daemon: reload is not configured")
 	}
 	cfg, complaints, loadErr := d.opts.Reload()
+	cfg = scoped(cfg, d.opts.Mode)
 	LogComplaints(d.log, complaints)
 	done := make(chan error, 1)
 	if !d.post(ctx, func(now time.Time) {
@@ -500,6 +526,11 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	d.statics = want
 	d.trk.closeExcept(trk)
 	d.trk = trk
+	if d.lvs != nil {
+		d.lvs.reload(cfg)
+	} else {
+		d.startLVS(false)
+	}
 	if d.started {
 		d.evaluate(now)
 	}

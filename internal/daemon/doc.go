@@ -29,6 +29,13 @@
 //     rule that runs notify_master again after a healed split brain
 //     (splitbrain.go), static addresses, routes and rules,
 //     vrrp_startup_delay;
+//   - wiring IPVS (lvs.go): opening it (Host.IPVS) when virtual servers
+//     are configured, the health checkers (package healthcheck) whose
+//     events it feeds to ipvs.Policy on the loop, the desired table
+//     reconciled by an ordered IPVS worker off the loop, the policy's
+//     notify scripts, ha_suspend and lvs_sync_daemon following the VRRP
+//     instances, lvs_timeouts, reload with carried states, and stop
+//     (release, lvs_flush_on_stop, -I); -P and -C select the halves (Mode);
 //   - binding conntrack replication (package conntracksync) to the tracked
 //     group's takeovers: commit before VIPs, resync after leaving MASTER;
 //   - reload (SIGHUP, vigilctl reload): checkReload, a pure function,
@@ -45,8 +52,8 @@
 //     counts the clients ctl refuses.
 //
 // What it must not do: parse packets (vrrp does), speak netlink (vip,
-// check and conntracksync do), or decide VRRP transitions (vrrp.Machine
-// does).
+// check, conntracksync and ipvs do), decide VRRP transitions
+// (vrrp.Machine does) or IPVS policy (ipvs.Policy does).
 //
 // Concurrency: the loop goroutine started by Run is the only writer of
 // instance state; the kernel worker only calls the Host's VIPs and

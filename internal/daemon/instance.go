@@ -666,6 +666,7 @@ func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 	if d.ct != nil {
 		d.ct.transition(inst, t, now)
 	}
+	d.lvs.transition(inst, t)
 	why := t.Reason.String()
 	if inst.trackReason != "" && (t.To == vrrp.StateFault || t.Reason == vrrp.ReasonFaultCleared) {
 		why += ": " + inst.trackReason

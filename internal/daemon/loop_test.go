@@ -98,6 +98,8 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		Announcer:       viptest.NewAnnouncements(n.kernel),
 		InterfaceEvents: n.ifev,
 		GoTimer:         true,
+		// The IPVS side, when the test gives one (lvs_test.go).
+		IPVS: opts.Host.IPVS, Probe: opts.Host.Probe, LocalAddrs: opts.Host.LocalAddrs,
 	}
 	opts.Host = host
 	d, err := New(loadConf(t, text), opts)

@@ -48,6 +48,7 @@ func (d *Daemon) snapshot() ctl.Status {
 		ReloadError:    d.reloadError,
 		StaticErrors:   d.staticErrors,
 		ControlRefused: d.controlRefused.Load(),
+		LVS:            d.lvs.status(),
 	}
 	for _, inst := range d.instances {
 		ic := inst.cfg
