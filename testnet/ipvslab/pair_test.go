@@ -103,19 +103,25 @@ func runPair(t *testing.T, k Kind, sync bool) {
 		Dest(fmt.Sprintf("%s:%d", RealAddr(0), portNAT), "Masq", 1),
 		Dest(fmt.Sprintf("%s:%d", RealAddr(1), portNAT), "Masq", 1),
 	}})
-	var ds []*Daemon
-	for i, h := range l.Directors {
-		ds = append(ds, Start(t, h, k, pairConf(i, sync)))
-	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpPair(t, l)
+		}
+	})
+	// dir0 first, master alone, then dir1 joins as backup: the failover
+	// under test is the only transition (two daemons started together
+	// both become master for a moment).
 	master, backup := l.Directors[0], l.Directors[1]
-	for _, h := range l.Directors {
-		WaitTable(t, h, settle, want, string(k)+": "+h.Name()+" at start")
-	}
+	ds := []*Daemon{Start(t, master, k, pairConf(0, sync))}
 	testnet.Eventually(t, settle, func() bool {
 		return holds(master, "front", VIP) && holds(master, "back", Gateway)
 	}, "%s: dir0 (priority 150) holds %s and %s", k, VIP, Gateway)
-	if holds(backup, "front", VIP) {
-		t.Fatalf("%s: both directors hold %s", k, VIP)
+	ds = append(ds, Start(t, backup, k, pairConf(1, sync)))
+	for _, h := range l.Directors {
+		WaitTable(t, h, settle, want, string(k)+": "+h.Name()+" at start")
+	}
+	if holds(backup, "front", VIP) || !holds(master, "front", VIP) {
+		t.Fatalf("%s: dir0 should hold %s alone", k, VIP)
 	}
 
 	c, err := l.Dial(t, VIP+":80")
@@ -168,4 +174,26 @@ func runPair(t *testing.T, k Kind, sync bool) {
 		}
 	}
 	ds[1].Stop(t)
+}
+
+// dumpPair logs what a failed pair scenario needs: addresses and IPVS
+// state of the directors, the neighbours of the client and the real
+// servers.
+func dumpPair(t *testing.T, l *Lab) {
+	run := func(h *testnet.Host, name string, args ...string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		out, err := h.Command(ctx, name, args...).CombinedOutput()
+		t.Logf("%s: %s %s (%v):\n%s", h.Name(), name, strings.Join(args, " "), err, out)
+	}
+	for _, h := range l.Directors {
+		run(h, "ip", "-o", "-4", "addr")
+		run(h, "ip", "-4", "neigh")
+		run(h, "ipvsadm", "-Lnc")
+		run(h, "ipvsadm", "-L", "--daemon")
+	}
+	run(l.Client, "ip", "-4", "neigh")
+	for _, r := range l.Reals {
+		run(r.Host, "ip", "-4", "neigh")
+	}
 }
