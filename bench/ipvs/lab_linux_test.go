@@ -91,7 +91,10 @@ func checkerCPU(b *testing.B, l *ipvslab.Lab, k ipvslab.Kind, conf string) (floa
 	dir := l.Directors[0]
 	d := ipvslab.Start(b, dir, k, conf)
 	defer func() {
-		d.Stop(b)
+		if err := d.Terminate(); err != nil {
+			b.Error(err)
+			_ = d.Kill()
+		}
 		dir.Exec(b, "ipvsadm", "-C")
 	}()
 	want := checkServices * checkReals

@@ -1,8 +1,11 @@
 package ipvslab
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -71,13 +74,68 @@ func (d *Daemon) Reload(t testing.TB, conf string) {
 	}
 }
 
-// Stop sends SIGTERM and waits for the daemon to exit.
+// Stop sends SIGTERM and waits for the daemon to exit; see Terminate.
 func (d *Daemon) Stop(t testing.TB) {
 	t.Helper()
+	if err := d.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Terminate sends SIGTERM and waits up to a minute for the daemon to
+// exit. A vigild that does not is sent SIGQUIT, and the error holds the
+// start of the goroutine dump the Go runtime prints for it.
+func (d *Daemon) Terminate() error {
 	if err := d.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("ipvslab: SIGTERM %s: %v", d.Kind, err)
+		return fmt.Errorf("ipvslab: SIGTERM %s: %w", d.Kind, err)
 	}
-	if _, err := d.Wait(60 * time.Second); err != nil {
-		t.Fatalf("ipvslab: %s after SIGTERM: %v", d.Kind, err)
+	_, err := d.Wait(60 * time.Second)
+	if err == nil {
+		return nil
 	}
+	if d.Kind != Vigild {
+		return fmt.Errorf("ipvslab: %s after SIGTERM: %w", d.Kind, err)
+	}
+	logged := len(d.Output())
+	_ = d.Signal(syscall.SIGQUIT)
+	_, _ = d.Wait(10 * time.Second)
+	return fmt.Errorf("ipvslab: vigild after SIGTERM: %w; its goroutines (SIGQUIT), one stack per kind:\n%s", err, summarise(d.Output()[logged:]))
+}
+
+// dumpNoise is what differs between goroutines with the same stack:
+// argument values, pc offsets and the creating goroutine's number.
+var dumpNoise = regexp.MustCompile(`(?m)\([^()\n]*\)$| \+0x[0-9a-f]+| in goroutine [0-9]+`)
+
+// summarise shortens a Go goroutine dump: goroutines with the same state
+// and the same stack are shown once, with their count.
+func summarise(dump string) string {
+	type kind struct {
+		stack string
+		n     int
+	}
+	var order []string
+	kinds := map[string]*kind{}
+	for _, block := range strings.Split(dump, "\n\n") {
+		head, stack, ok := strings.Cut(strings.TrimSpace(block), "\n")
+		if !ok || !strings.HasPrefix(head, "goroutine ") {
+			continue
+		}
+		// "goroutine 7 [select, 2 minutes]:" -> "[select]"
+		state, _, _ := strings.Cut(head[strings.IndexByte(head, '[')+1:], "]")
+		state, _, _ = strings.Cut(state, ",")
+		state = "[" + state + "]"
+		stack = dumpNoise.ReplaceAllString(stack, "")
+		key := state + "\n" + stack
+		if kinds[key] == nil {
+			kinds[key] = &kind{stack: stack}
+			order = append(order, key)
+		}
+		kinds[key].n++
+	}
+	var b strings.Builder
+	for _, key := range order {
+		state, _, _ := strings.Cut(key, "\n")
+		fmt.Fprintf(&b, "%d goroutine(s) %s\n%s\n\n", kinds[key].n, state, kinds[key].stack)
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package ipvslab
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,32 @@ UDP  203.0.113.100:53 rr
 	}
 	if n := Normalise("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"); len(n) != 0 {
 		t.Errorf("empty table: %q", n)
+	}
+}
+
+// TestSummarise: goroutines that differ only in argument values, pc
+// offsets and their creator's number are one kind.
+func TestSummarise(t *testing.T) {
+	dump := `SIGQUIT: quit
+
+goroutine 7 [select, 2 minutes]:
+main.run(0xc000012345, 0x1)
+	/src/main.go:10 +0x1f
+created by main.start in goroutine 1
+	/src/main.go:5 +0x2a
+
+goroutine 9 [select]:
+main.run(0xc000099999, 0x2)
+	/src/main.go:10 +0x1f
+created by main.start in goroutine 3
+	/src/main.go:5 +0x2a
+
+goroutine 1 [chan receive]:
+main.main()
+	/src/main.go:3 +0x10
+`
+	got := summarise(dump)
+	if !strings.Contains(got, "2 goroutine(s) [select]") || !strings.Contains(got, "1 goroutine(s) [chan receive]") {
+		t.Errorf("summarise:\n%s", got)
 	}
 }
