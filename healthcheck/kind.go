@@ -63,3 +63,26 @@ func (c CheckerID) String() string { return fmt.Sprintf("%d/%d/%d", c.VS, c.RS, 
 
 // MarshalText writes the block name (JSON status and metrics labels).
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a block name MarshalText wrote (a status document
+// read back by vigilctl).
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, ok := ParseKind(string(b))
+	if !ok {
+		return fmt.Errorf("healthcheck: unknown checker kind %q", b)
+	}
+	*k = v
+	return nil
+}
+
+// UnmarshalText reads a name MarshalText wrote; "unknown" is the zero
+// Verdict.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for _, x := range []Verdict{0, Success, Failure, Skip, Partial} {
+		if x.String() == string(b) {
+			*v = x
+			return nil
+		}
+	}
+	return fmt.Errorf("healthcheck: unknown verdict %q", b)
+}

@@ -135,17 +135,7 @@ type Policy struct {
 // virtual server that has quorum; quorum_down only where a sorry server is
 // configured).
 func New(spec *Spec) (*Policy, []Action) {
-	p := &Policy{spec: spec, vs: make([]vsState, len(spec.VirtualServers)), held: map[netip.Addr]bool{}}
-	var acts []Action
-	for i, v := range spec.VirtualServers {
-		st := &p.vs[i]
-		st.real = make([]realState, len(v.Real))
-		for j, r := range v.Real {
-			st.real[j].alive = !r.Alpha
-		}
-		acts = p.quorum(acts, i, CauseStart)
-	}
-	return p, acts
+	return NewCarried(spec, Carried{})
 }
 
 // Handle applies one event and returns the transitions it caused.

@@ -8,74 +8,17 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/testnet/vm"
 )
-
-// netNS is an unnamed network namespace made for one test.
-type netNS struct {
-	h  netns.NsHandle
-	nl *netlink.Handle
-}
-
-// keepNS runs f on a locked thread and puts the thread back into its
-// namespace afterwards, whatever f switched to.
-func keepNS(t *testing.T, f func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err) // this thread would be left in the wrong namespace
-		}
-	}()
-	f()
-}
-
-// newNS creates a namespace with lo up; it is closed at test end.
-func newNS(t *testing.T) *netNS {
-	t.Helper()
-	var h netns.NsHandle
-	var err error
-	keepNS(t, func() { h, err = netns.New() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
-	if err != nil {
-		h.Close()
-		t.Fatal(err)
-	}
-	n := &netNS{h: h, nl: nl}
-	t.Cleanup(func() { nl.Close(); h.Close() })
-	lo, err := nl.LinkByName("lo")
-	must(t, err)
-	must(t, nl.LinkSetUp(lo))
-	return n
-}
-
-// do runs f with the calling thread inside n (sockets made in f stay in n).
-func (n *netNS) do(t *testing.T, f func()) {
-	t.Helper()
-	keepNS(t, func() {
-		must(t, netns.Set(n.h))
-		f()
-	})
-}
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -84,38 +27,12 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// wire connects the director (the test's own namespace, nl) to n with a
-// veth pair: dirAddr on the director's end, nsAddr on n's end, and a
-// default route in n via the director.
-func wire(t *testing.T, nl *netlink.Handle, n *netNS, name string, dirAddr, nsAddr netip.Prefix) {
-	t.Helper()
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: name + "p"}
-	must(t, nl.LinkAdd(veth))
-	t.Cleanup(func() { _ = nl.LinkDel(veth) })
-	peer, err := nl.LinkByName(name + "p")
-	must(t, err)
-	must(t, nl.LinkSetNsFd(peer, int(n.h)))
-	local, err := nl.LinkByName(name)
-	must(t, err)
-	must(t, nl.AddrAdd(local, &netlink.Addr{IPNet: ipnet(dirAddr)}))
-	must(t, nl.LinkSetUp(local))
-	far, err := n.nl.LinkByName(name + "p")
-	must(t, err)
-	must(t, n.nl.AddrAdd(far, &netlink.Addr{IPNet: ipnet(nsAddr)}))
-	must(t, n.nl.LinkSetUp(far))
-	must(t, n.nl.RouteAdd(&netlink.Route{LinkIndex: far.Attrs().Index, Gw: dirAddr.Addr().AsSlice()}))
-}
-
-func ipnet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
 // serve runs a TCP server in n on port that answers every line with
 // "name line".
-func serve(t *testing.T, n *netNS, name string, port int) {
+func serve(t *testing.T, n *vm.NS, name string, port int) {
 	t.Helper()
 	var ln net.Listener
-	n.do(t, func() {
+	n.Do(t, func() {
 		var err error
 		ln, err = net.Listen("tcp4", ":"+strconv.Itoa(port))
 		must(t, err)
@@ -148,10 +65,10 @@ type conn struct {
 	r *bufio.Reader
 }
 
-func dial(t *testing.T, n *netNS, to string) *conn {
+func dial(t *testing.T, n *vm.NS, to string) *conn {
 	t.Helper()
 	var c net.Conn
-	n.do(t, func() {
+	n.Do(t, func() {
 		var err error
 		c, err = net.DialTimeout("tcp4", to, 20*time.Second)
 		must(t, err)
@@ -211,13 +128,13 @@ func testTraffic(t *testing.T, k *ipvs.Kernel) {
 	lo, err := root.LinkByName("lo")
 	must(t, err)
 	must(t, root.LinkSetUp(lo))
-	must(t, root.AddrAdd(lo, &netlink.Addr{IPNet: ipnet(netip.MustParsePrefix("192.0.2.1/32"))}))
-	t.Cleanup(func() { _ = root.AddrDel(lo, &netlink.Addr{IPNet: ipnet(netip.MustParsePrefix("192.0.2.1/32"))}) })
+	must(t, root.AddrAdd(lo, &netlink.Addr{IPNet: vm.IPNet(netip.MustParsePrefix("192.0.2.1/32"))}))
+	t.Cleanup(func() { _ = root.AddrDel(lo, &netlink.Addr{IPNet: vm.IPNet(netip.MustParsePrefix("192.0.2.1/32"))}) })
 
-	client, rs1, rs2 := newNS(t), newNS(t), newNS(t)
-	wire(t, root, client, "vcli", netip.MustParsePrefix("203.0.113.1/24"), netip.MustParsePrefix("203.0.113.2/24"))
-	wire(t, root, rs1, "vrs1", netip.MustParsePrefix("198.51.100.1/30"), netip.MustParsePrefix("198.51.100.2/30"))
-	wire(t, root, rs2, "vrs2", netip.MustParsePrefix("198.51.100.5/30"), netip.MustParsePrefix("198.51.100.6/30"))
+	client, rs1, rs2 := vm.NewNS(t), vm.NewNS(t), vm.NewNS(t)
+	vm.Wire(t, root, client, "vcli", netip.MustParsePrefix("203.0.113.1/24"), netip.MustParsePrefix("203.0.113.2/24"))
+	vm.Wire(t, root, rs1, "vrs1", netip.MustParsePrefix("198.51.100.1/30"), netip.MustParsePrefix("198.51.100.2/30"))
+	vm.Wire(t, root, rs2, "vrs2", netip.MustParsePrefix("198.51.100.5/30"), netip.MustParsePrefix("198.51.100.6/30"))
 	serve(t, rs1, "rs1", 8080)
 	serve(t, rs2, "rs2", 8080)
 

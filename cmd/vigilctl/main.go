@@ -134,6 +134,7 @@ func printStatus(w, stderr io.Writer, raw []byte) int {
 	}
 	tw.Flush()
 	printCounters(w, &s)
+	printLVS(w, s.LVS)
 	if s.ReloadError != "" {
 		fmt.Fprintf(w, "\nlast reload failed (%d failures so far): %s\n", s.ReloadFailures, s.ReloadError)
 	}
@@ -210,7 +211,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 Ask a running vigild over its control socket.
 
 Commands:
-  status          instances, states, priorities and counters (the default)
+  status          instances, states, priorities and counters, virtual and
+                  real servers with their checkers (the default)
   reload          load the configuration again (like SIGHUP) and report the result
   reload --force  also apply a configuration without any vrrp_instance
 

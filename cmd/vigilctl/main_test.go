@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/buildinfo"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/ctl/ctltest"
@@ -278,5 +279,28 @@ func TestSocketFromEnv(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "none.sock")
 	if code := run([]string{"-s", other, "status"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), other) {
 		t.Errorf("-s %s did not win over $VIGIL_SOCKET: exit %d, stderr %q", other, code, errOut.String())
+	}
+}
+
+// TestStatusTableShowsVirtualServers: the virtual servers' quorum and
+// sorry server, each real server's state, weight and checkers.
+func TestStatusTableShowsVirtualServers(t *testing.T) {
+	st := ctl.Status{RouterID: "lb1", LVS: &ctl.LVSStatus{Applies: 12, Foreign: []string{"[203.0.113.5]:udp:53"},
+		VirtualServers: []ctl.VirtualServer{{Name: "[192.0.2.10]:tcp:80", SorryActive: true, Real: []ctl.RealServer{
+			{Address: "198.51.100.2:8080", Weight: 3, Checkers: []healthcheck.CheckerStats{{Kind: healthcheck.KindTCP,
+				LastVerdict: healthcheck.Failure, LastError: "connection refused", Attempts: 9, Successes: 4, Failures: 5}}},
+			{Address: "198.51.100.6:8080", Up: true, Weight: 1, InTable: true},
+		}}}}}
+	sock := serve(t, &daemon{status: st})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"[192.0.2.10]:tcp:80", "quorum down, sorry server active", "198.51.100.2:8080", "DOWN",
+		"TCP_CHECK", "failure: connection refused", "9/4/5", "198.51.100.6:8080", "UP", "ipvs applies 12",
+		"left alone): [203.0.113.5]:udp:53"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }

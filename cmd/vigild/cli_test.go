@@ -32,6 +32,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--use-file"}, "vigild: flag needs an argument: --use-file"},
 		{[]string{"-n", "extra"}, `vigild: unexpected argument "extra" (vigild takes options only)`},
 		{[]string{"--dont-fork=maybe"}, `vigild: invalid argument "maybe" for "-n, --dont-fork"`},
+		{[]string{"-n", "-P", "-C"}, "vigild: -P (--vrrp) and -C (--check) exclude each other"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(tc.args, &out, &errOut)
@@ -51,7 +52,8 @@ func TestHelp(t *testing.T) {
 		if code != 0 || errOut.Len() != 0 {
 			t.Errorf("vigild %s: exit %d, stderr %q", arg, code, errOut.String())
 		}
-		for _, want := range []string{"Usage: vigild", "-f, --use-file", "-n, --dont-fork", "-t, --config-test", "-v, --version", "--control", "--metrics"} {
+		for _, want := range []string{"Usage: vigild", "-f, --use-file", "-n, --dont-fork", "-t, --config-test", "-v, --version", "--control", "--metrics",
+			"-P, --vrrp", "-C, --check", "-I, --dont-release-ipvs"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("vigild %s: usage lacks %q:\n%s", arg, want, out.String())
 			}
@@ -212,4 +214,21 @@ func TestDaemonModeReady(t *testing.T) {
 		t.Errorf("status %+v", in)
 	}
 	waitAddr(t, l.R1, "eth0", vip4, true, 30*time.Second)
+}
+
+// TestConfigTestReportsCheckers: -t reports, with file:line, a checker
+// that the health checkers refuse although the parser took it, and the
+// exit status says the configuration runs with complaints.
+func TestConfigTestReportsCheckers(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "keepalived.conf")
+	text := "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 198.51.100.1 80 {\n" +
+		"  HTTP_GET {\n   connect_timeout 1\n   url {\n    path /\n    regex \"(a)\\1\"\n   }\n  }\n }\n}\n"
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"-t", "-f", conf}, &out, &errOut)
+	if want := conf + ":6:3: HTTP_GET: url /: regex"; code != 5 || !strings.Contains(errOut.String(), want) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 5 and %q", code, errOut.String(), want)
+	}
 }

@@ -61,8 +61,9 @@ type Host struct {
 	IPVS func() (IPVS, error)
 	// Probe, when set, replaces each health checker's prober.
 	Probe func(healthcheck.Spec) healthcheck.Prober
-	// LocalAddrs lists the addresses of the local interfaces, for
-	// ha_suspend under -C; nil: none are assumed held.
+	// LocalAddrs lists the addresses of the local interfaces, for the
+	// ha_suspend addresses no vrrp_instance lists (all of them under -C);
+	// nil: none of those is held.
 	LocalAddrs func() ([]netip.Addr, error)
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
@@ -59,8 +60,9 @@ const (
 // in order; the policy's actions run as scripts.
 //
 // Concurrency: every field is the loop's, except rec and saved, which
-// only the jobs on work touch (one at a time, in order); outcomes come
-// back to the loop over work.results. The scheduler's and the script
+// only the jobs on work touch (one at a time, in order), and next, which
+// both touch under nextMu; outcomes come back to the loop over
+// work.results. The scheduler's and the script
 // runner's goroutines are owned by lvs and waited for by stop.
 type lvs struct {
 	log  *slog.Logger
@@ -77,9 +79,12 @@ type lvs struct {
 	dialErr error
 	work    *kernelWork
 	rec     *ipvs.Reconciler // worker only
+
+	nextMu sync.Mutex // guards next
+	next   ipvs.Table // the newest desired table the worker has not taken yet
 	saved   *ipvs.Timeouts   // worker only: the kernel's timeouts before ours
 
-	scripts *scriptQueue
+	scripts *lvsScripts
 	syncd   map[ipvs.SyncState]bool // running sync daemons, as the loop asked
 	syncCfg *config.LVSSyncDaemon   // the lvs_sync_daemon they run with
 
@@ -142,7 +147,7 @@ func (d *Daemon) startLVS(first bool) {
 	l.rec = ipvs.NewReconciler(k)
 	l.work = newKernelWork()
 	go l.work.run() // ended by lvs.stop, which waits for it
-	l.scripts = newScriptQueue(d.log)
+	l.scripts = newLVSScripts(d.log)
 	if d.opts.Mode != ModeVRRP {
 		spec := l.build(l.cfg)
 		if spec.Flush && first {
@@ -281,14 +286,27 @@ func (l *lvs) run(acts []ipvs.Action, timeout time.Duration) {
 	}
 }
 
-// apply hands the policy's desired table to the IPVS worker.
+// apply hands the policy's desired table to the IPVS worker. While an
+// earlier table waits for the worker, the newer one replaces it: a burst
+// of checker events costs one reconciliation, never a stale one.
 func (l *lvs) apply() {
 	if l.work == nil || l.pol == nil {
 		return
 	}
 	table := l.pol.Table()
+	l.nextMu.Lock()
+	waiting := l.next != nil
+	l.next = table
+	l.nextMu.Unlock()
+	if waiting {
+		return
+	}
 	l.work.do(func(context.Context) func(time.Time) {
-		res, err := l.rec.Apply(table)
+		l.nextMu.Lock()
+		t := l.next
+		l.next = nil
+		l.nextMu.Unlock()
+		res, err := l.rec.Apply(t)
 		return func(time.Time) { l.applied(res, err) }
 	})
 }
@@ -355,12 +373,14 @@ func (l *lvs) setTimeouts(t ipvs.Timeouts) {
 
 // reload switches to cfg: new spec and checkers, the running states
 // carried over, and only the difference applied. On the loop, after the
-// configuration was accepted.
+// configuration was accepted. Without IPVS (it could not be opened) it
+// tries again.
 func (l *lvs) reload(cfg *config.Config) {
 	if l.kern == nil {
-		if l.dialErr != nil && wantsIPVS(cfg, l.d.opts.Mode) {
-			l.log.Warn("IPVS: not available since the start; the virtual servers of the new configuration are not programmed", "err", l.dialErr)
-		}
+		// IPVS could not be opened: try again (the module may have been
+		// loaded since), as at a first start.
+		l.d.lvs = nil
+		l.d.startLVS(true)
 		return
 	}
 	old := l.cfg
@@ -442,24 +462,33 @@ func (l *lvs) stop() {
 }
 
 // initialHeld tells the policy which ha_suspend addresses are held now:
-// those of a MASTER instance, and with -C those on a local interface.
+// one that a VRRP instance's virtual_ipaddress lists is held while that
+// instance is MASTER; any other (and every one under -C, where no
+// instance runs) while it is on a local interface, as keepalived's
+// checkers see it at start or reload.
 func (l *lvs) initialHeld() {
+	var local []netip.Addr
+	localRead := false
 	for _, v := range l.spec.VirtualServers {
 		if !v.HASuspend || !v.Addr.IsValid() {
 			continue
 		}
-		held := false
+		owned, held := false, false
 		for _, inst := range l.d.instances {
-			if inst.m.State() == vrrp.StateMaster && ownsAddr(inst, v.Addr) {
-				held = true
+			if ownsAddr(inst, v.Addr) {
+				owned = true
+				held = held || inst.m.State() == vrrp.StateMaster
 			}
 		}
-		if !held && l.d.opts.Mode == ModeCheck && l.d.host.LocalAddrs != nil {
-			addrs, err := l.d.host.LocalAddrs()
-			if err != nil {
-				l.log.Warn("IPVS: ha_suspend: cannot list local addresses", "err", err)
+		if !owned && l.d.host.LocalAddrs != nil {
+			if !localRead {
+				var err error
+				if local, err = l.d.host.LocalAddrs(); err != nil {
+					l.log.Warn("IPVS: ha_suspend: cannot list the local addresses", "err", err)
+				}
+				localRead = true
 			}
-			held = slices.Contains(addrs, v.Addr)
+			held = slices.Contains(local, v.Addr)
 		}
 		l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: held})
 	}

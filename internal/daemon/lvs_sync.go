@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // The kernel's IPVS connection sync daemon (lvs_sync_daemon), run as
@@ -66,7 +67,7 @@ func (l *lvs) reloadSync(cfg *config.Config) {
 	l.startSync(cfg)
 	if now != nil && now.Instance != "" {
 		for _, inst := range l.d.instances {
-			if inst.cfg.Name == now.Instance && inst.m.State().String() == "MASTER" {
+			if inst.cfg.Name == now.Instance && inst.m.State() == vrrp.StateMaster {
 				l.syncTo(now, ipvs.SyncMaster)
 			}
 		}

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -181,20 +184,9 @@ func (p *probes) probe(sp healthcheck.Spec) healthcheck.Prober {
 	})
 }
 
-// lvsConf is one VRRP instance holding 192.0.2.254 and a NAT virtual
-// server on it with two real servers under TCP_CHECK. %PRIO%, %VS% and
-// %RS1% are replaced by the tests.
-const lvsConf = `
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority %PRIO%
-    advert_int 1
-    version 3
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
+// lvsServer is a NAT virtual server on pairConf's address with two real
+// servers under TCP_CHECK; %VS% and %RS1% are replaced by the tests.
+const lvsServer = `
 virtual_server 192.0.2.254 80 {
     delay_loop 2
     lb_algo rr
@@ -219,8 +211,9 @@ virtual_server 192.0.2.254 80 {
 
 const svcKey = "[192.0.2.254]:tcp:80"
 
+// lvsText is pairConf at priority prio with lvsServer.
 func lvsText(prio, vs, rs1 string) string {
-	return strings.NewReplacer("%PRIO%", prio, "%VS%", vs, "%RS1%", rs1).Replace(lvsConf)
+	return strings.NewReplacer("%PRIO%", prio, "%VS%", vs, "%RS1%", rs1).Replace(pairConf + lvsServer)
 }
 
 // lvsNode is a daemon on the twins with its IPVS twin and probes.
@@ -251,6 +244,14 @@ func startLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, 
 	return n
 }
 
+// expect fails t unless the virtual server's destinations are want.
+func (n *lvsNode) expect(t *testing.T, what, want string) {
+	t.Helper()
+	if got := n.ipvs.dests(svcKey); got != want {
+		t.Fatalf("%s: %s, want %s", what, got, want)
+	}
+}
+
 // lvsStatus returns the node's LVS status, failing without one.
 func (n *lvsNode) lvsStatus(t *testing.T) *ctl.LVSStatus {
 	t.Helper()
@@ -275,14 +276,10 @@ func TestLVSRealServerDiesAndReturns(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", ""), Options{}, nil)
 		settle(time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("at start: %s, want %s", got, want)
-		}
+		n.expect(t, "at start", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		n.probes.set("198.51.100.1:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.2:80/w3"; got != want {
-			t.Fatalf("after the failure: %s, want %s", got, want)
-		}
+		n.expect(t, "after the failure", "198.51.100.2:80/w3")
 		st := n.lvsStatus(t)
 		if len(st.VirtualServers) != 1 || st.VirtualServers[0].Name != svcKey || !st.VirtualServers[0].QuorumUp {
 			t.Fatalf("status %+v", st.VirtualServers)
@@ -296,9 +293,7 @@ func TestLVSRealServerDiesAndReturns(t *testing.T) {
 		}
 		n.probes.set("198.51.100.1:80", true)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("after the recovery: %s, want %s", got, want)
-		}
+		n.expect(t, "after the recovery", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		n.stop()
 		if got := n.ipvs.dests(svcKey); got != "none" {
 			t.Fatalf("after stop the service has %s", got)
@@ -317,9 +312,7 @@ func TestLVSInhibitOnFailure(t *testing.T) {
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", "inhibit_on_failure"), Options{}, nil)
 		n.probes.set("198.51.100.1:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w0 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("inhibited: %s, want %s", got, want)
-		}
+		n.expect(t, "inhibited", "198.51.100.1:80/w0 198.51.100.2:80/w3")
 	})
 }
 
@@ -330,22 +323,16 @@ func TestLVSQuorumSorryServer(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "quorum 5\n    sorry_server 203.0.113.9 8080", ""), Options{}, nil)
 		settle(time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("at start: %s, want %s", got, want)
-		}
+		n.expect(t, "at start", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		n.probes.set("198.51.100.2:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "203.0.113.9:8080/w1"; got != want {
-			t.Fatalf("quorum lost: %s, want %s", got, want)
-		}
+		n.expect(t, "quorum lost", "203.0.113.9:8080/w1")
 		if vs := n.lvsStatus(t).VirtualServers[0]; vs.QuorumUp || !vs.SorryActive {
 			t.Fatalf("status %+v", vs)
 		}
 		n.probes.set("198.51.100.2:80", true)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("quorum back: %s, want %s", got, want)
-		}
+		n.expect(t, "quorum back", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 	})
 }
 
@@ -363,12 +350,8 @@ func TestLVSHASuspendFollowsVRRP(t *testing.T) {
 		if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
 			t.Fatalf("a %s, b %s", a.state("VI_1"), b.state("VI_1"))
 		}
-		if got, want := a.ipvs.dests(svcKey), "198.51.100.2:80/w3"; got != want {
-			t.Fatalf("master: %s, want %s", got, want)
-		}
-		if got, want := b.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("suspended backup: %s, want %s", got, want)
-		}
+		a.expect(t, "master", "198.51.100.2:80/w3")
+		b.expect(t, "suspended backup", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		if vs := b.lvsStatus(t).VirtualServers[0]; !vs.Suspended {
 			t.Fatalf("backup status %+v", vs)
 		}
@@ -377,9 +360,7 @@ func TestLVSHASuspendFollowsVRRP(t *testing.T) {
 		if b.state("VI_1") != "MASTER" {
 			t.Fatalf("b %s", b.state("VI_1"))
 		}
-		if got, want := b.ipvs.dests(svcKey), "198.51.100.2:80/w3"; got != want {
-			t.Fatalf("new master: %s, want %s", got, want)
-		}
+		b.expect(t, "new master", "198.51.100.2:80/w3")
 	})
 }
 
@@ -402,9 +383,7 @@ func TestLVSReloadWeight(t *testing.T) {
 		n := startLVSNode(t, wire, "192.0.2.1", next, Options{Reload: reload}, nil)
 		n.probes.set("198.51.100.2:80", false)
 		settle(30 * time.Second)
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2"; got != want {
-			t.Fatalf("before the reload: %s, want %s", got, want)
-		}
+		n.expect(t, "before the reload", "198.51.100.1:80/w2")
 		n.ipvs.takeOps()
 		mu.Lock()
 		next = lvsText("150", "", "weight 7")
@@ -487,9 +466,7 @@ func TestLVSDontReleaseAndFlushOnStop(t *testing.T) {
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", ""), Options{KeepIPVS: true}, nil)
 		settle(5 * time.Second)
 		n.stop()
-		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("-I: %s, want %s", got, want)
-		}
+		n.expect(t, "-I", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		m := startLVSNode(t, wire, "192.0.2.2", "global_defs {\n lvs_flush_on_stop\n}\n"+lvsText("150", "", ""), Options{}, nil)
 		settle(5 * time.Second)
 		m.ipvs.takeOps()
@@ -520,6 +497,34 @@ func TestLVSNoIPVSKernel(t *testing.T) {
 	})
 }
 
+// TestLVSIPVSAtReload: IPVS missing at start is tried again at a reload
+// (the module loaded since), and then programmed.
+func TestLVSIPVSAtReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		text := lvsText("150", "", "")
+		reload := func() (*config.Config, []*config.Error, error) { return loadConf(t, text), nil, nil }
+		tw, tries := newTwinIPVS(), 0
+		n := startLVSNode(t, wire, "192.0.2.1", text, Options{Reload: reload}, func() (IPVS, error) {
+			if tries++; tries == 1 {
+				return nil, fmt.Errorf("%w: genetlink: family not found", ipvs.ErrNoIPVS)
+			}
+			return tw, nil
+		})
+		n.ipvs = tw
+		settle(5 * time.Second)
+		n.expect(t, "without IPVS", "none")
+		if err := n.d.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		settle(5 * time.Second)
+		n.expect(t, "after the reload", "198.51.100.1:80/w2 198.51.100.2:80/w3")
+		if st := n.lvsStatus(t); st.Error != "" {
+			t.Fatalf("status error %q", st.Error)
+		}
+	})
+}
+
 // TestLVSModes: -P never opens IPVS; -C programs IPVS and runs no VRRP
 // instance.
 func TestLVSModes(t *testing.T) {
@@ -532,9 +537,7 @@ func TestLVSModes(t *testing.T) {
 		}
 		c := startLVSNode(t, wire, "192.0.2.2", lvsText("250", "", ""), Options{Mode: ModeCheck}, nil)
 		settle(10 * time.Second)
-		if got, want := c.ipvs.dests(svcKey), "198.51.100.1:80/w2 198.51.100.2:80/w3"; got != want {
-			t.Fatalf("-C: %s, want %s", got, want)
-		}
+		c.expect(t, "-C", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 		if len(c.d.Status().Instances) != 0 || p.state("VI_1") != "MASTER" {
 			t.Fatalf("-C ran VRRP: %+v; the -P node is %s", c.d.Status().Instances, p.state("VI_1"))
 		}
@@ -563,6 +566,130 @@ func TestLVSSyncDaemonFollowsInstance(t *testing.T) {
 		n.stop()
 		if got := n.ipvs.syncStates(); len(got) != 0 {
 			t.Fatalf("after stop: %q", got)
+		}
+	})
+}
+
+// TestLVSNotifyScripts: a real server's notify_down runs when it fails,
+// and the status counts the run.
+func TestLVSNotifyScripts(t *testing.T) {
+	touch, err := exec.LookPath("touch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(t.TempDir(), "down")
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "", `notify_down "`+touch+` `+mark+`"`), Options{}, nil)
+		n.probes.set("198.51.100.1:80", false)
+		settle(30 * time.Second)
+		if _, err := os.Stat(mark); err != nil {
+			t.Fatalf("notify_down did not run: %v\n%s", err, n.logs)
+		}
+		if st := n.lvsStatus(t).Scripts; st.Runs != 1 || st.Succeeded != 1 {
+			t.Fatalf("script counters %+v", st)
+		}
+	})
+}
+
+// TestLVSHASuspendLocalAddress: under -C no instance holds the address:
+// an ha_suspend virtual server acts on its checks when the address is on
+// a local interface, and stays suspended when it is not.
+func TestLVSHASuspendLocalAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		for _, tc := range []struct {
+			addr  string
+			dests string
+		}{
+			{"192.0.2.254", "198.51.100.2:80/w3"},
+			{"192.0.2.253", "198.51.100.1:80/w2 198.51.100.2:80/w3"},
+		} {
+			local := func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr(tc.addr)}, nil }
+			n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "ha_suspend", ""), Options{Mode: ModeCheck, Host: Host{LocalAddrs: local}}, nil)
+			n.probes.set("198.51.100.1:80", false)
+			settle(30 * time.Second)
+			if got := n.ipvs.dests(svcKey); got != tc.dests {
+				t.Errorf("local address %s: %s, want %s", tc.addr, got, tc.dests)
+			}
+			n.stop()
+		}
+	})
+}
+
+// TestLVSFlushAtStart: lvs_flush empties the whole table once, before
+// the first services are added, and not again at a reload.
+func TestLVSFlushAtStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		tw := newTwinIPVS()
+		stray := &ipvs.Service{Key: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("203.0.113.5"), Port: 25},
+			Scheduler: "rr", Netmask: ipvs.DefaultNetmask(ipvs.IPv4)}
+		if err := tw.Twin.AddService(stray); err != nil {
+			t.Fatal(err)
+		}
+		text := "global_defs {\n lvs_flush\n}\n" + lvsText("150", "", "")
+		reload := func() (*config.Config, []*config.Error, error) { return loadConf(t, text), nil, nil }
+		n := startLVSNode(t, wire, "192.0.2.1", text, Options{Reload: reload}, func() (IPVS, error) { return tw, nil })
+		settle(time.Second)
+		if ops := tw.takeOps(); len(ops) == 0 || ops[0] != "flush" {
+			t.Fatalf("ops at start %q, want a flush first", ops)
+		}
+		if got := tw.dests(stray.Key.String()); got != "none" {
+			t.Fatal("lvs_flush left the stray service")
+		}
+		if err := n.d.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		settle(5 * time.Second)
+		if ops := tw.takeOps(); slices.Contains(ops, "flush") {
+			t.Fatalf("a reload flushed again: %q", ops)
+		}
+	})
+}
+
+// TestLVSSyncDaemonWithoutInstance: lvs_sync_daemon without an instance
+// runs both daemons from the start, and neither after stop.
+func TestLVSSyncDaemonWithoutInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startLVSNode(t, wire, "192.0.2.1", "global_defs {\n lvs_sync_daemon eth1 id 9\n}\n"+lvsText("150", "", ""), Options{}, nil)
+		settle(10 * time.Second)
+		if got, want := n.ipvs.syncStates(), []string{"backup eth1 id 9", "master eth1 id 9"}; !slices.Equal(got, want) {
+			t.Fatalf("running: %q, want %q", got, want)
+		}
+		n.stop()
+		if got := n.ipvs.syncStates(); len(got) != 0 {
+			t.Fatalf("after stop: %q", got)
+		}
+	})
+}
+
+// TestLVSOmegaAtStop: with omega, stopping runs notify_down for the alive
+// real servers and quorum_down; the scripts have run when Run returns.
+func TestLVSOmegaAtStop(t *testing.T) {
+	touch, err := exec.LookPath("touch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		vs := `omega
+    quorum_down "` + touch + ` ` + filepath.Join(dir, "quorum_down") + `"`
+		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", vs, `notify_down "`+touch+` `+filepath.Join(dir, "rs1_down")+`"`), Options{}, nil)
+		settle(10 * time.Second)
+		if _, err := os.Stat(filepath.Join(dir, "rs1_down")); err == nil {
+			t.Fatal("notify_down ran before stop")
+		}
+		n.stop()
+		for _, f := range []string{"rs1_down", "quorum_down"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Errorf("%s did not run at stop: %v", f, err)
+			}
+		}
+		if !strings.Contains(n.logs.String(), "Shutting down service [198.51.100.1]:tcp:80 from VS "+svcKey) {
+			t.Errorf("no shutdown line:\n%s", n.logs)
 		}
 	})
 }

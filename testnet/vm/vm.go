@@ -12,6 +12,13 @@
 // does the kernel work. Tests needing the VM fail instead of skipping when
 // CI=true and the VM cannot be started.
 //
+// Inside the VM (no "ip netns", no NIC) a test builds its topology with
+// [NewNS] and [Wire] (unnamed namespaces joined to its own by veth
+// pairs), runs vigild with [StartVigild] (its own directory, control
+// socket and log; SIGTERM at test end) and reads the kernel's table with
+// [IPVSADM] and [WaitIPVS], /sbin/ipvsadm being an oracle independent of
+// vigil's netlink code.
+//
 // The package is for tests only; it owns nothing at run time.
 package vm
 
