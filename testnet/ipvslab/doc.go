@@ -19,6 +19,18 @@
 // are the director's own addresses; with two they are VRRP addresses the
 // daemons move.
 //
+// The package's TestLab boots the VM once and runs, for each daemon: the
+// single-director scenario (NAT, DR, TUN and UDP services with traffic;
+// a dead listener removed, or kept at weight 0 with inhibit_on_failure,
+// and back; quorum with hysteresis and a sorry server; every real server
+// down; a SIGHUP that changes one weight under an established connection;
+// SIGTERM removing only what the daemon added; a pre-existing service,
+// where the two differ on purpose), then the differential of their
+// tables; and the director pair (VRRP, lvs_sync_daemon, a NAT connection
+// that survives the failover, and a control without the sync daemon
+// whose connection must break). bench/ipvs's BenchmarkLab measures both
+// daemons on the same lab.
+//
 // [RunVM] is the host side: it builds vigild (static) and boots the VM
 // once for a test binary, copying iproute2's ip, keepalived and vigild in
 // (testnet needs `ip netns`; busybox's ip has none).
