@@ -1,0 +1,42 @@
+package ipvslab
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/vm"
+)
+
+// RunVM is the host side of a lab test: it builds a static vigild, boots
+// the test VM once and runs the tests matching pattern inside it, with
+// iproute2's ip, Debian's keepalived (both with their libraries) and
+// vigild copied in. args go to the test binary (e.g. -test.bench).
+func RunVM(t testing.TB, pattern string, timeout time.Duration, args ...string) {
+	t.Helper()
+	testnet.NeedRoot(t, "go", "ip", "keepalived")
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepalived, err := exec.LookPath("keepalived")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vigild := filepath.Join(t.TempDir(), "vigild")
+	build := exec.Command("go", "build", "-o", vigild, "github.com/vigil-ha/vigil/cmd/vigild")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("ipvslab: building vigild: %v\n%s", err, out)
+	}
+	// PATH inside the VM starts with /usr/sbin, so this ip shadows
+	// busybox's.
+	vm.Run(t, pattern, vm.Options{
+		Files:   []string{ip + ":/usr/sbin/ip", keepalived + ":/usr/sbin/keepalived", vigild + ":" + VigildPath},
+		Timeout: timeout,
+		Args:    args,
+	})
+}
