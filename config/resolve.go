@@ -36,6 +36,7 @@ func newConfig() *Config {
 			McastGroup4:             defaultMcast4,
 			McastGroup6:             defaultMcast6,
 			DownTimerAdverts:        3,
+			NFTablesPriority:        -1,
 			SMTPConnectTimeout:      30 * time.Second,
 			set:                     map[string]Pos{},
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vip/nftfilter"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -47,6 +48,8 @@ type Host struct {
 	// InterfaceEvents replaces the netlink interface watcher
 	// (check.NewWatcher).
 	InterfaceEvents <-chan check.IfaceEvent
+	// Firewall commits the VIP filter's nftables scripts: nftfilter.Exec.
+	Firewall nftfilter.Applier
 	// GoTimer makes the loop wake on a Go timer instead of a timerfd, for
 	// tests whose clock is fake (synctest).
 	GoTimer bool
@@ -73,6 +76,9 @@ func (h *Host) fill(log *slog.Logger) error {
 	}
 	if h.Announcer == nil {
 		h.Announcer = vip.NewAnnouncer(log)
+	}
+	if h.Firewall == nil {
+		h.Firewall = nftfilter.Exec{}
 	}
 	return nil
 }
@@ -104,7 +110,8 @@ type Daemon struct {
 	stop    chan struct{} // closed when the loop ends: readers stop posting
 	readers sync.WaitGroup
 
-	statics                 statics // installed static_ipaddress / routes / rules
+	fw                      firewall // the no_accept VIP filter (firewall.go)
+	statics                 statics  // installed static_ipaddress / routes / rules
 	reloads, reloadFailures uint64
 	staticErrors            uint64
 	controlRefused          atomic.Uint64 // control-socket clients refused (ServeControl)
@@ -218,6 +225,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
 	d.statics = staticsOf(d.cfg)
 	d.removeLeftovers()
+	d.fwStart()
 	d.applyStatics(statics{}, d.statics)
 	d.startAt = now.Add(d.cfg.Global.VRRPStartupDelay)
 	if d.cfg.Global.VRRPStartupDelay > 0 {
@@ -342,6 +350,7 @@ func (d *Daemon) shutdown(now time.Time) {
 		d.stopInstance(inst, now)
 	}
 	d.applyStatics(d.statics, statics{})
+	d.fwStop()
 	d.kw.finish()
 	d.closeNotifier()
 }
@@ -498,6 +507,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	want := staticsOf(cfg)
 	d.applyStatics(d.statics, want)
 	d.statics = want
+	d.fwReload()
 	d.trk.closeExcept(trk)
 	d.trk = trk
 	if d.started {

@@ -490,9 +490,11 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 			if d.ct != nil {
 				d.ct.beforeVIPs(inst, now)
 			}
+			d.fwBlock(inst)
 			d.addVIPs(inst)
 		case vrrp.RemoveVIPs:
 			d.removeVIPs(inst)
+			d.fwUnblock(inst)
 		case vrrp.Announce:
 			d.scheduleAnnounce(inst, now)
 			d.runAnnouncements(inst, now) // the first round now, not one loop turn later

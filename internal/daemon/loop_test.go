@@ -33,6 +33,7 @@ type node struct {
 	ifev   chan check.IfaceEvent
 	cancel context.CancelFunc
 	done   chan error
+	fw     fwRecorder
 }
 
 // loadConf parses text with the config package (no interface checks).
@@ -97,6 +98,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		VIPs:            n.kernel,
 		Announcer:       viptest.NewAnnouncements(n.kernel),
 		InterfaceEvents: n.ifev,
+		Firewall:        &n.fw,
 		GoTimer:         true,
 	}
 	opts.Host = host
