@@ -197,6 +197,16 @@ func (d *Daemon) closeAll() {
 // sends a priority-0 advert and removes its addresses), closes the sockets
 // and returns.
 func (d *Daemon) Run(ctx context.Context) error {
+	if g := &d.cfg.Global; g.StartupScript != nil {
+		d.runStartStop("startup", g.StartupScript, g.StartupScriptTimeout)
+	}
+	// Deferred first, so it runs last: after the instances, the
+	// replication and every socket.
+	defer func() {
+		if g := &d.cfg.Global; g.ShutdownScript != nil {
+			d.runStartStop("shutdown", g.ShutdownScript, g.ShutdownScriptTimeout)
+		}
+	}()
 	for _, c := range d.conns {
 		d.startReader(c)
 	}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// nftTables lists h's nftables tables ("table inet vigil" lines).
+func nftTables(t *testing.T, h *testnet.Host) string {
+	t.Helper()
+	out, err := h.Command(t.Context(), "nft", "list", "tables").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list tables in %s: %v\n%s", h.Name(), err, out)
+	}
+	return string(out)
+}
+
+// TestNoAcceptFilter: RFC 5798 Accept_Mode as keepalived enforces it. R1 is
+// the only router, so a non-owner master (priority 150) holding both VIPs;
+// with no_accept, traffic to its VIPs is dropped by vigil's own nftables
+// table (the client cannot ping them, while R1's own address answers and
+// an unrelated table is left alone); SIGTERM removes the table. A table a
+// killed vigild left, with a VIP still in its drop set, is removed at the
+// next start when nothing needs it, and the VIPs answer.
+func TestNoAcceptFilter(t *testing.T) {
+	testnet.NeedRoot(t, "nft", "ping")
+	l := newLab(t)
+	l.R1.Exec(t, "nft", "add table ip other; add chain ip other c { type filter hook input priority 0; }")
+
+	v := startVigild(t, l.R1, conf("", 150, "    no_accept"), "-i", "r1")
+	v.WaitState(t, "VI_1", "MASTER")
+	v.WaitState(t, "VI_6", "MASTER")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
+	if !strings.Contains(nftTables(t, l.R1), "table inet vigil") {
+		t.Fatalf("no vigil table while a no_accept master:\n%s", nftTables(t, l.R1))
+	}
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, r1v4) }, "R1's own address does not answer")
+	for _, a := range []string{vip4, vip6} {
+		for range 3 {
+			if ping(t, l.Client, a) {
+				t.Fatalf("the no_accept master answers a ping to %s", a)
+			}
+		}
+	}
+	set := l.R1.Exec(t, "nft", "list", "set", "inet", "vigil", "vips4")
+	if !strings.Contains(set, vip4) {
+		t.Errorf("vips4 does not hold %s:\n%s", vip4, set)
+	}
+
+	if err := v.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := v.Wait(settle); err != nil || code != 0 {
+		t.Fatalf("vigild after SIGTERM: exit %d, %v", code, err)
+	}
+	tables := nftTables(t, l.R1)
+	if strings.Contains(tables, "inet vigil") || !strings.Contains(tables, "table ip other") {
+		t.Fatalf("after SIGTERM, want vigil's table gone and the other kept:\n%s", tables)
+	}
+
+	// A killed vigild's table, with the VIP in its drop set.
+	l.R1.Exec(t, "nft", "add table inet vigil; add set inet vigil vips4 { type ipv4_addr; }; "+
+		"add chain inet vigil in { type filter hook input priority -1; }; add rule inet vigil in ip daddr @vips4 drop; "+
+		"add element inet vigil vips4 { "+vip4+" }")
+	v2 := startVigild(t, l.R1, conf("", 150, ""), "-i", "r1")
+	v2.WaitState(t, "VI_1", "MASTER")
+	v2.WaitState(t, "VI_6", "MASTER")
+	for _, a := range []string{vip4, vip6} {
+		testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, a) }, "accept mode: %s does not answer", a)
+	}
+	if tables := nftTables(t, l.R1); strings.Contains(tables, "inet vigil") {
+		t.Errorf("the leftover table survives a start that needs no filter:\n%s", tables)
+	}
+}
+
+// TestStartupShutdownScripts: startup_script runs before VRRP starts (it
+// sees no VIP on the host) and shutdown_script after vigild has stopped
+// everything (the VIP is gone), each as script_user nobody under
+// enable_script_security; a startup script that outlives
+// startup_script_timeout is killed and vigild starts anyway.
+func TestStartupShutdownScripts(t *testing.T) {
+	testnet.Nobody(t)
+	l := newLab(t)
+	base := secBase(t)
+	out := secDir(t, base, "out", 0o777)
+	log := filepath.Join(out, "log")
+	vipOn := "ip -o addr show dev eth0 | grep -q ' " + vip4 + "/' && echo vip || echo novip"
+	start := testnet.WriteScript(t, base, "start.sh", `echo "start $(id -u) $(`+vipOn+`)" >> `+log)
+	stop := testnet.WriteScript(t, base, "stop.sh", `echo "stop $1 $(id -u) $(`+vipOn+`)" >> `+log)
+	g := "    enable_script_security\n    script_user nobody\n" +
+		"    startup_script " + start + "\n    shutdown_script \"" + stop + " bye\"\n    shutdown_script_timeout 5\n"
+	v := startVigild(t, l.R1, conf(g, 150, ""), "-i", "r1")
+	v.WaitState(t, "VI_1", "MASTER")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	if err := v.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := v.Wait(settle); err != nil || code != 0 {
+		t.Fatalf("vigild after SIGTERM: exit %d, %v", code, err)
+	}
+	uid, _ := testnet.Nobody(t)
+	id := strconv.FormatUint(uint64(uid), 10)
+	want := "start " + id + " novip\nstop bye " + id + " novip"
+	if got := uidLog(t, log); got != want {
+		t.Fatalf("scripts wrote %q, want %q\n%s", got, want, v.Output())
+	}
+
+	// A startup script that hangs is killed at its timeout.
+	hang := testnet.WriteScript(t, base, "hang.sh", "echo hang >> "+log+"; exec sleep 600")
+	if err := os.Remove(log); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	v2 := startVigild(t, l.R1, conf("    script_user nobody\n    enable_script_security\n    startup_script "+hang+"\n    startup_script_timeout 1\n", 150, ""), "-i", "r1")
+	v2.WaitState(t, "VI_1", "MASTER")
+	if d := time.Since(began); d < time.Second {
+		t.Errorf("MASTER %v after start: the startup script was not waited for", d)
+	}
+	v2.WaitOutput(t, "startup script timed out", settle)
+	if got := uidLog(t, log); got != "hang" {
+		t.Errorf("hang script log %q", got)
+	}
+}
