@@ -283,7 +283,7 @@ func keywordCases() []keywordCase {
 				eq(t, "VIPs", len(x.VIPs), 89)
 				eq(t, "excluded", len(x.ExcludedVIPs), 1)
 				eq(t, "excluded[0]", x.ExcludedVIPs[0].Prefix.String(), "fe80::5a/128")
-			}), []string{`warning t.conf:5:15: virtual_ipaddress: (A) number of VIPs (90) exceeds the maximum (89) (the excess is moved to virtual_ipaddress_excluded)`}},
+			}), []string{`warning t.conf:5:15: virtual_ipaddress: (A) number of VIPs (90) exceeds the space available in an advert (default MTU 1500: at most 89 addresses) (the excess is moved to virtual_ipaddress_excluded)`}},
 		{"unknown keyword with a block is skipped whole", instConf("    frobnicate {\n        priority 1\n    }\n    priority 90\n"),
 			inst(func(t *testing.T, x *Instance) { eq(t, "Priority", x.Priority, 90) }),
 			[]string{`warning t.conf:4:5: frobnicate: unknown keyword in vrrp_instance (ignored)`}},

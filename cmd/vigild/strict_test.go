@@ -128,3 +128,46 @@ func TestStartupShutdownScripts(t *testing.T) {
 		t.Errorf("hang script log %q", got)
 	}
 }
+
+// TestRouteTableNamesReachKernel: `table NAME` in virtual_routes and
+// virtual_rules is resolved through the rt_tables files vigild sees (here
+// the namespace's own /etc/iproute2, which `ip netns exec` mounts from
+// /etc/netns/NS/iproute2: rt_tables and an rt_tables.d/*.conf), and the
+// master's route and rule land in those tables.
+func TestRouteTableNamesReachKernel(t *testing.T) {
+	testnet.NeedRoot(t)
+	l := newLab(t)
+	dir := filepath.Join("/etc/netns", l.R1.Name(), "iproute2")
+	t.Cleanup(func() {
+		os.RemoveAll(filepath.Dir(dir))
+		os.Remove("/etc/netns") // only if nothing else is there
+	})
+	if err := os.MkdirAll(filepath.Join(dir, "rt_tables.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{
+		"rt_tables":               "255 local\n254 main\n253 default\n1000 vigiltest\n",
+		"rt_tables.d/vigild.conf": "# from a drop-in\n1001 vigildrop\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra := "    virtual_routes {\n        198.51.100.0/24 via " + r2v4 + " dev eth0 table vigiltest\n    }\n" +
+		"    virtual_rules {\n        from 203.0.113.0/24 table vigildrop priority 100\n    }\n"
+	cfg := strings.Replace(conf("", 150, ""), "    virtual_ipaddress {\n        "+vip4+"/24", extra+"    virtual_ipaddress {\n        "+vip4+"/24", 1)
+	v := startVigild(t, l.R1, cfg, "-i", "r1")
+	v.WaitState(t, "VI_1", "MASTER")
+	testnet.Eventually(t, settle, func() bool {
+		out := l.R1.Exec(t, "ip", "-4", "route", "show", "table", "all")
+		return strings.Contains(out, "198.51.100.0/24 via "+r2v4+" dev eth0 table vigiltest") ||
+			strings.Contains(out, "198.51.100.0/24 via "+r2v4+" dev eth0 table 1000")
+	}, "route not in table 1000:\n%s", l.R1.Exec(t, "ip", "-4", "route", "show", "table", "all"))
+	testnet.Eventually(t, settle, func() bool {
+		out := l.R1.Exec(t, "ip", "-4", "rule", "show")
+		return strings.Contains(out, "from 203.0.113.0/24 lookup vigildrop") || strings.Contains(out, "from 203.0.113.0/24 lookup 1001")
+	}, "rule not looking up table 1001:\n%s", l.R1.Exec(t, "ip", "-4", "rule", "show"))
+	if strings.Contains(v.Output(), "not found in rt_tables") {
+		t.Errorf("vigild could not resolve a name:\n%s", v.Output())
+	}
+}
