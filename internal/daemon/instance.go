@@ -48,6 +48,8 @@ type instance struct {
 	lowerUntil  time.Time // a lower-priority advert was answered with GARP/notify until then
 	lastHeard   time.Time // the last advert accepted from another router; zero = none yet
 
+	advSrc netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
+
 	// counters, read by status
 	since        time.Time
 	lastReason   vrrp.Reason
@@ -372,7 +374,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 		}
 		return
 	}
-	r := vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check)
+	r := inst.skipAddrCheck(vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check), p.meta.Src)
 	inst.rx[r]++
 	if r.Drops() {
 		// Counted above; the line is rate-limited, as an attacker on the
@@ -383,6 +385,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 		}
 		return
 	}
+	inst.advertAccepted(p.meta.Src)
 	if r == vrrp.WarnAddrList && !inst.addrWarned {
 		inst.addrWarned = true
 		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, p.meta.Src))
