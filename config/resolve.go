@@ -572,6 +572,10 @@ func (p *parser) resolveInstance(x *Instance) bool {
 			p.warn(x.UseVMAC.Pos, "use_vmac", "MAC address cleared", "%s cannot specify a MAC address in strict mode", owner)
 			x.UseVMAC.MAC = ""
 		}
+		if x.UseVMAC.XmitBase && x.Strict {
+			p.warn(x.setPos("vmac_xmit_base"), "vmac_xmit_base", "cleared", "%s vmac_xmit_base is incompatible with strict mode", owner)
+			x.UseVMAC.XmitBase = false
+		}
 	} else if x.vmacXmitBase {
 		p.warn(x.setPos("vmac_xmit_base"), "vmac_xmit_base", "ignored", "%s vmac_xmit_base is only valid with use_vmac", owner)
 	}
