@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,21 +24,9 @@ func TestParseRTTables(t *testing.T) {
 	for _, b := range bad {
 		lines = append(lines, b.line)
 	}
-	if want := []int{9, 10, 11, 12, 14, 15, 16, 17, 18}; !equalInts(lines, want) {
+	if want := []int{9, 10, 11, 12, 14, 15, 16, 17, 18}; !slices.Equal(lines, want) {
 		t.Errorf("bad lines %v, want %v (%v)", lines, want, bad)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzParseRTTables: any input parses without panic into entries that are

@@ -49,10 +49,11 @@ func (d *Daemon) fwStart() {
 	d.fwRemove(d.fw.cfg, true)
 }
 
-// fwWanted reports whether any instance, or the nftables keyword, asks for
-// the filter.
+// fwWanted reports whether any instance may need the filter. The
+// nftables keyword only names the table: as in keepalived, it creates
+// nothing by itself.
 func (d *Daemon) fwWanted() bool {
-	return d.cfg.Global.NFTables != "" || slices.ContainsFunc(d.instances, func(inst *instance) bool { return needsFilter(inst.cfg) })
+	return slices.ContainsFunc(d.instances, func(inst *instance) bool { return needsFilter(inst.cfg) })
 }
 
 func (d *Daemon) fwSetup() {

@@ -120,11 +120,7 @@ func validIfname(s string) bool {
 // declare the table (a no-op when it exists, so the delete cannot fail),
 // delete it, then build it again, all in one transaction.
 func Ruleset(c Config, elems []Elem) (string, error) {
-	t, err := c.table()
-	if err != nil {
-		return "", err
-	}
-	v4, v6, ll, err := sets(elems)
+	t, v4, v6, ll, err := c.prepare(elems)
 	if err != nil {
 		return "", err
 	}
@@ -158,11 +154,7 @@ func Ruleset(c Config, elems []Elem) (string, error) {
 // elems: each set is flushed and refilled in the same transaction, so no
 // packet sees a set half changed and no earlier state matters.
 func Sync(c Config, elems []Elem) (string, error) {
-	t, err := c.table()
-	if err != nil {
-		return "", err
-	}
-	v4, v6, ll, err := sets(elems)
+	t, v4, v6, ll, err := c.prepare(elems)
 	if err != nil {
 		return "", err
 	}
@@ -172,6 +164,15 @@ func Sync(c Config, elems []Elem) (string, error) {
 	}
 	writeElements(&b, t, v4, v6, ll)
 	return b.String(), nil
+}
+
+// prepare checks the table name and sorts elems into the sets.
+func (c Config) prepare(elems []Elem) (table string, v4, v6, ll []string, err error) {
+	if table, err = c.table(); err != nil {
+		return "", nil, nil, nil, err
+	}
+	v4, v6, ll, err = sets(elems)
+	return table, v4, v6, ll, err
 }
 
 // Teardown is the script that removes the table, whether or not it exists.
