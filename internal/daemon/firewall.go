@@ -57,13 +57,17 @@ func (d *Daemon) fwWanted() bool {
 }
 
 func (d *Daemon) fwSetup() {
-	script, err := nftfilter.Ruleset(d.fw.cfg, d.fwElems())
+	elems := d.fwElems()
+	script, err := nftfilter.Ruleset(d.fw.cfg, elems)
 	if err != nil {
 		d.fwFailed(err)
 		return
 	}
-	d.fw.up, d.fw.applied = true, ""
-	d.fwSubmit(script, "creating the VIP filter table", func() { d.fw.up = false })
+	// The new table holds elems: the Sync script for them would change
+	// nothing.
+	d.fw.up = true
+	d.fw.applied, _ = nftfilter.Sync(d.fw.cfg, elems)
+	d.fwSubmit(script, "creating the VIP filter table", func() { d.fw.up, d.fw.applied = false, "" })
 }
 
 // fwRemove deletes the table; quiet makes a missing nft binary no error
@@ -91,6 +95,9 @@ func (d *Daemon) fwBlock(inst *instance) {
 		return
 	}
 	inst.log.Debug(fmt.Sprintf("(%s) setting firewall drop rule", inst.cfg.Name))
+	if d.fw.blocked == nil {
+		d.fw.blocked = map[*instance]bool{}
+	}
 	d.fw.blocked[inst] = true
 	d.fwSync()
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -9,7 +10,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vip/viptest"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
@@ -20,21 +20,29 @@ type fwRecorder struct {
 	mu      sync.Mutex
 	kernel  *viptest.Kernel
 	scripts []fwScript
+	fail    int // the next fail scripts are refused (and not recorded)
 }
 
 type fwScript struct {
 	text   string
-	vipWas bool
+	vipWas bool     // 192.0.2.254 was on the kernel
+	addrs  []string // every address on the kernel
 }
 
 func (r *fwRecorder) Apply(_ context.Context, script string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	had := false
-	if r.kernel != nil {
-		had = slices.ContainsFunc(r.kernel.Addresses(), func(a vip.Address) bool { return a.Prefix.String() == "192.0.2.254/24" })
+	if r.fail > 0 {
+		r.fail--
+		return errors.New("nft: refused")
 	}
-	r.scripts = append(r.scripts, fwScript{script, had})
+	var addrs []string
+	if r.kernel != nil {
+		for _, a := range r.kernel.Addresses() {
+			addrs = append(addrs, a.Prefix.String())
+		}
+	}
+	r.scripts = append(r.scripts, fwScript{script, slices.Contains(addrs, "192.0.2.254/24"), addrs})
 	return nil
 }
 
@@ -105,4 +113,43 @@ func TestLoopNoAccept(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestLoopNoAcceptReloadAndFailure: a reload that adds a VIP to a blocked
+// master refills the set with both; a table that could not be created at
+// start is created when the first master needs it, and the failure is
+// counted.
+func TestLoopNoAcceptReloadAndFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		conf := strings.Replace(prio(pairConf, "100"), "advert_int 1", "advert_int 1\n    no_accept", 1)
+		n := newNode(t, wire, viptest.NewKernel("eth0", "eth1"), "192.0.2.1", "fe80::1", conf, Options{})
+		n.fw.fail = 1 // the creation at start
+		n.start(t)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n.state("VI_1") != "MASTER" {
+			t.Fatalf("state %s", n.state("VI_1"))
+		}
+		got := n.fw.got()
+		if k := kinds(got); !slices.Equal(k, []string{"create"}) || !strings.Contains(got[0].text, "add element inet vigil vips4 { 192.0.2.254 }") {
+			t.Fatalf("after a failed creation, want it retried with the VIP: %q\n%v", k, got)
+		}
+		var errs uint64
+		n.d.post(context.Background(), func(time.Time) { errs = n.d.fw.errors })
+		synctest.Wait()
+		if errs != 1 {
+			t.Errorf("failures counted: %d, want 1", errs)
+		}
+		n.fw.kernel = n.kernel
+		reloadNode(t, n, strings.Replace(conf, "192.0.2.254/24\n", "192.0.2.254/24\n        192.0.2.253/24\n", 1))
+		if !n.has("192.0.2.253/24") {
+			t.Fatal("the reload did not add the new VIP")
+		}
+		got = n.fw.got()
+		last := got[len(got)-1]
+		if !strings.Contains(last.text, "add element inet vigil vips4 { 192.0.2.253, 192.0.2.254 }") || slices.Contains(last.addrs, "192.0.2.253/24") {
+			t.Errorf("after the reload, the last script (committed with %v on the host):\n%s", last.addrs, last.text)
+		}
+	})
 }

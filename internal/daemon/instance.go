@@ -330,6 +330,7 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 		}
 		return func(time.Time) { inst.vipFailed(errs...) }
 	})
+	d.fwSync() // new addresses are blocked before they go up (firewall.go)
 	d.addVIPs(inst)
 	d.scheduleAnnounce(inst, now)
 	// Tell the backups about the new address list at once.
