@@ -43,6 +43,11 @@ func filterConfig(g *config.Global) nftfilter.Config {
 func (d *Daemon) fwStart() {
 	d.fw = firewall{cfg: filterConfig(&d.cfg.Global), blocked: map[*instance]bool{}}
 	if d.fwWanted() {
+		table := d.fw.cfg.Table
+		if table == "" {
+			table = nftfilter.DefaultTable
+		}
+		d.log.Info("no_accept/strict specified: traffic to the VIPs of a master that is not the address owner is dropped with nftables", "table", "inet "+table)
 		d.fwSetup()
 		return
 	}
