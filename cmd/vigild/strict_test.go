@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,17 +23,55 @@ func nftTables(t *testing.T, h *testnet.Host) string {
 	return string(out)
 }
 
+// tcpListen accepts (and closes) connections on port 8080 of every
+// address of h until the test ends.
+func tcpListen(t *testing.T, h *testnet.Host) {
+	t.Helper()
+	var ln net.Listener
+	if err := h.Do(func() (err error) { ln, err = net.Listen("tcp", ":8080"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+// tcpConnects reports whether h completes a TCP handshake with addr:8080
+// within a second.
+func tcpConnects(t *testing.T, h *testnet.Host, addr string) bool {
+	t.Helper()
+	var c net.Conn
+	err := h.Do(func() (err error) {
+		c, err = net.DialTimeout("tcp", net.JoinHostPort(addr, "8080"), time.Second)
+		return err
+	})
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // TestNoAcceptFilter: RFC 5798 Accept_Mode as keepalived enforces it. R1 is
 // the only router, so a non-owner master (priority 150) holding both VIPs;
 // with no_accept, traffic to its VIPs is dropped by vigil's own nftables
-// table (the client cannot ping them, while R1's own address answers and
-// an unrelated table is left alone); SIGTERM removes the table. A table a
+// table (the client can neither ping them nor open a TCP connection to
+// them, while R1's own address answers both and an unrelated table is
+// left alone); SIGTERM removes the table. A table a
 // killed vigild left, with a VIP still in its drop set, is removed at the
 // next start when nothing needs it, and the VIPs answer.
 func TestNoAcceptFilter(t *testing.T) {
 	testnet.NeedRoot(t, "nft", "ping")
 	l := newLab(t)
 	l.R1.Exec(t, "nft", "add table ip other; add chain ip other c { type filter hook input priority 0; }")
+	tcpListen(t, l.R1)
 
 	v := startVigild(t, l.R1, conf("", 150, "    no_accept"), "-i", "r1")
 	v.WaitState(t, "VI_1", "MASTER")
@@ -41,11 +81,15 @@ func TestNoAcceptFilter(t *testing.T) {
 	if !strings.Contains(nftTables(t, l.R1), "table inet vigil") {
 		t.Fatalf("no vigil table while a no_accept master:\n%s", nftTables(t, l.R1))
 	}
-	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, r1v4) }, "R1's own address does not answer")
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, r1v4) && tcpConnects(t, l.Client, r1v4) },
+		"R1's own address does not answer")
 	for _, a := range []string{vip4, vip6} {
 		for range 3 {
 			if ping(t, l.Client, a) {
 				t.Fatalf("the no_accept master answers a ping to %s", a)
+			}
+			if tcpConnects(t, l.Client, a) {
+				t.Fatalf("the no_accept master accepts a TCP connection to %s", a)
 			}
 		}
 	}
@@ -73,7 +117,8 @@ func TestNoAcceptFilter(t *testing.T) {
 	v2.WaitState(t, "VI_1", "MASTER")
 	v2.WaitState(t, "VI_6", "MASTER")
 	for _, a := range []string{vip4, vip6} {
-		testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, a) }, "accept mode: %s does not answer", a)
+		testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, a) && tcpConnects(t, l.Client, a) },
+			"accept mode: %s does not answer", a)
 	}
 	if tables := nftTables(t, l.R1); strings.Contains(tables, "inet vigil") {
 		t.Errorf("the leftover table survives a start that needs no filter:\n%s", tables)
@@ -169,5 +214,29 @@ func TestRouteTableNamesReachKernel(t *testing.T) {
 	}, "rule not looking up table 1001:\n%s", l.R1.Exec(t, "ip", "-4", "rule", "show"))
 	if strings.Contains(v.Output(), "not found in rt_tables") {
 		t.Errorf("vigild could not resolve a name:\n%s", v.Output())
+	}
+}
+
+// TestVIPLimitFromInterfaceMTU: vigild -t counts the VIPs an advert can
+// carry from the interface's real MTU (1280 here: 76 IPv6 addresses) and
+// names the first address moved to the excluded ones.
+func TestVIPLimitFromInterfaceMTU(t *testing.T) {
+	testnet.NeedRoot(t)
+	l := newLab(t)
+	l.R1.Exec(t, "ip", "link", "set", "eth0", "mtu", "1280")
+	var vips strings.Builder
+	for i := 1; i <= 80; i++ {
+		fmt.Fprintf(&vips, "        2001:db8:1::%x/64\n", 0x1000+i)
+	}
+	cfg := "vrrp_instance VI_6 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        fe80::51/64\n" +
+		vips.String() + "    }\n}\n"
+	path := filepath.Join(t.TempDir(), "keepalived.conf")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := vigildIn(t, l, "-t", "-f", path)
+	want := path + ":81:9: virtual_ipaddress: (VI_6) number of VIPs (81) exceeds the space available in an advert (eth0 MTU 1280: at most 76 addresses)"
+	if code != 5 || !strings.Contains(out, want) {
+		t.Fatalf("vigild -t: exit %d, want 5 and %q:\n%s", code, want, out)
 	}
 }
