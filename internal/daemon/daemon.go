@@ -110,8 +110,9 @@ type Daemon struct {
 	stop    chan struct{} // closed when the loop ends: readers stop posting
 	readers sync.WaitGroup
 
-	fw                      firewall // the no_accept VIP filter (firewall.go)
-	statics                 statics  // installed static_ipaddress / routes / rules
+	fw firewall // the no_accept VIP filter (firewall.go)
+
+	statics                 statics // installed static_ipaddress / routes / rules
 	reloads, reloadFailures uint64
 	staticErrors            uint64
 	controlRefused          atomic.Uint64 // control-socket clients refused (ServeControl)
