@@ -202,17 +202,6 @@ var routeTypes = map[string]bool{
 // the others parse, draw a notice and are skipped.
 var installedRouteTypes = map[string]bool{"": true, "blackhole": true, "unreachable": true, "prohibit": true, "throw": true}
 
-var tableNames = map[string]int{"default": 253, "main": 254, "local": 255}
-
-// parseTable reads a routing table: a name of tableNames or a number.
-func parseTable(s string) (int, bool) {
-	if n, ok := tableNames[s]; ok {
-		return n, true
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	return int(n), err == nil
-}
-
 // route parses one route line (virtual_routes, static_routes).
 func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 	r := Route{Pos: l.pos()}
@@ -286,9 +275,8 @@ func (p *parser) route(l *line, kw string, static bool) (Route, bool) {
 			if !ok {
 				return r, false
 			}
-			n, ok := parseTable(v.s)
+			n, ok := p.routeTable(v.s, v.pos, kw, "route skipped")
 			if !ok {
-				p.warn(v.pos, kw, "route skipped", "routing table %q not found", v.s)
 				return r, false
 			}
 			r.Table = n
@@ -529,9 +517,8 @@ func (p *parser) rule(l *line, kw string, autoPref *int) (Rule, bool) {
 			if !ok {
 				return r, false
 			}
-			n, ok := parseTable(v.s)
+			n, ok := p.routeTable(v.s, v.pos, kw, "rule skipped")
 			if !ok {
-				p.warn(v.pos, kw, "rule skipped", "routing table %q not found", v.s)
 				return r, false
 			}
 			r.Table = n

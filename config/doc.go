@@ -32,11 +32,15 @@
 //
 // Layout: reader.go, expand.go and quote.go turn files into logical lines;
 // parse.go walks them through the keyword tables (kw_*.go, addr.go,
-// conntrack.go); resolve*.go and security.go apply keepalived's semantics;
+// conntrack.go); rttables.go resolves routing table names through
+// iproute2's rt_tables files; resolve*.go and security.go apply
+// keepalived's semantics;
 // dump*.go prints the model back; load.go is the entry point.
 //
 // It must not touch the network or the kernel and does no I/O beyond reading
-// configuration files: interface, user, script and key-file (conntrack_sync
+// configuration files (keepalived.conf, its includes, conntrackd.conf and
+// iproute2's rt_tables): interface (existence, MTU), user, script and
+// key-file (conntrack_sync
 // auth_key_file) checks go through functions injected in Options (script
 // security is check.CheckScriptAs; config only decides, as keepalived, what
 // a verdict disables and how it is reported). RFC 5798 §5.2 (VRID, priority,

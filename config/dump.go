@@ -363,6 +363,23 @@ func (d *dumper) global(g *Global) {
 	d.cmd("notify_fifo_script", g.NotifyFIFOScript, true)
 	d.cmd("vrrp_notify_fifo", g.VRRPNotifyFIFO, true)
 	d.cmd("vrrp_notify_fifo_script", g.VRRPNotifyFIFOScript, true)
+	if g.StartupScriptTimeout != 0 {
+		d.line("startup_script_timeout", itoa(int(g.StartupScriptTimeout/time.Second)))
+	}
+	d.cmd("startup_script", g.StartupScript, true)
+	if g.ShutdownScriptTimeout != 0 {
+		d.line("shutdown_script_timeout", itoa(int(g.ShutdownScriptTimeout/time.Second)))
+	}
+	d.cmd("shutdown_script", g.ShutdownScript, true)
+	if g.NFTables != "" {
+		d.line("nftables", g.NFTables)
+	}
+	if g.NFTablesPriority != -1 {
+		d.line("nftables_priority", itoa(g.NFTablesPriority))
+	}
+	if g.NFTablesCounters {
+		d.line("nftables_counters")
+	}
 	if g.VRRPStartupDelay != 0 {
 		d.line("vrrp_startup_delay", secs(g.VRRPStartupDelay))
 	}

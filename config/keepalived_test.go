@@ -154,6 +154,10 @@ var keywordDeviations = map[string]string{
 	"includew with an unmatched wildcard":        includeMissing,
 	"includeb with an unmatched brace":           includeMissing,
 	"notify scripts with user":                   "keepalived 2.2.7 -t terminates itself (SIGTERM) while checking a script to run as another user; vigild answers 0",
+	"unicast peers ignored in strict mode": "keepalived 2.2.7 checks strict mode's unicast rule before it marks the instance unicast, so the check never fires " +
+		"and it runs unicast (0); vigild warns and runs the RFC's multicast (5)",
+	"nftables table name must be an identifier": "keepalived takes any name under 256 bytes; vigild writes the name into nft scripts and " +
+		"takes only an identifier, using its own table otherwise (5)",
 }
 
 const includeMissing = "keepalived 2.2.7 -t exits 6 (its script-security code) when a mandatory include " +

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigil-ha/vigil/vip/nftfilter"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -103,6 +104,44 @@ func globalBlock() *block {
 			}
 		})),
 		kw("vrrp_strict", P1, "vrrp_strict", "off", "", gl(func(p *parser, g *Global, l *line) { g.Strict = true })),
+		kw("nftables", P2, "nftables [TABLE]", "vigil, when a filter is needed", "", gl(func(p *parser, g *Global, l *line) {
+			if g.NFTables != "" {
+				p.warn(l.pos(), "nftables", "ignored", "nftables already specified")
+				return
+			}
+			if len(l.toks) < 2 {
+				g.NFTables = nftfilter.DefaultTable
+				return
+			}
+			if err := nftfilter.ValidTableName(l.toks[1].s); err != nil {
+				p.warn(l.toks[1].pos, "nftables", "using table "+nftfilter.DefaultTable, "%v", err)
+				g.NFTables = nftfilter.DefaultTable
+				return
+			}
+			g.NFTables = l.toks[1].s
+		})),
+		kw("nftables_priority", P2, "nftables_priority N", "-1", "int32", gl(func(p *parser, g *Global, l *line) {
+			if n, ok := p.intArg(l, 1, math.MinInt32, math.MaxInt32, "keeping "+strconv.Itoa(g.NFTablesPriority)); ok {
+				g.NFTablesPriority = n
+			}
+		})),
+		kw("nftables_counters", P2, "nftables_counters", "off", "", gl(func(p *parser, g *Global, l *line) { g.NFTablesCounters = true })),
+		kw("startup_script", P2, "startup_script SCRIPT [USER [GROUP]]", "none", "", gl(func(p *parser, g *Global, l *line) {
+			p.startStopScript(l, &g.StartupScript, &g.StartupScriptTimeout)
+		})),
+		kw("startup_script_timeout", P2, "startup_script_timeout SECS", "10", "1..1000", gl(func(p *parser, g *Global, l *line) {
+			if n, ok := p.intArg(l, 1, 1, 1000, "ignored"); ok {
+				g.StartupScriptTimeout = time.Duration(n) * time.Second
+			}
+		})),
+		kw("shutdown_script", P2, "shutdown_script SCRIPT [USER [GROUP]]", "none", "", gl(func(p *parser, g *Global, l *line) {
+			p.startStopScript(l, &g.ShutdownScript, &g.ShutdownScriptTimeout)
+		})),
+		kw("shutdown_script_timeout", P2, "shutdown_script_timeout SECS", "10", "1..1000", gl(func(p *parser, g *Global, l *line) {
+			if n, ok := p.intArg(l, 1, 1, 1000, "ignored"); ok {
+				g.ShutdownScriptTimeout = time.Duration(n) * time.Second
+			}
+		})),
 		kw("vrrp_garp_master_delay", P1, "vrrp_garp_master_delay SECS", "5", "0..4294", gl(func(p *parser, g *Global, l *line) {
 			if d, ok := p.garpSecsArg(l, "keeping "+secs(g.GARPMasterDelay)); ok {
 				g.GARPMasterDelay = d
@@ -247,6 +286,25 @@ func globalBlock() *block {
 	)
 }
 
+// startStopScript reads startup_script or shutdown_script: a second one is
+// ignored, and the timeout becomes 10 s unless a timeout keyword came first
+// (keepalived's order rule).
+func (p *parser) startStopScript(l *line, cmd **Command, timeout *time.Duration) {
+	kw := l.toks[0].s
+	if *cmd != nil {
+		p.warn(l.pos(), kw, "ignored", "%s already specified", kw)
+		return
+	}
+	c := p.command(l, true)
+	if c == nil {
+		return
+	}
+	*cmd = c
+	if *timeout == 0 {
+		*timeout = 10 * time.Second
+	}
+}
+
 // notImpl marks a modelled keyword that vigil does not act on.
 func (k *kwDef) notImpl() *kwDef { k.status = NotImplemented; return k }
 
@@ -259,15 +317,13 @@ var globalRaw = []struct {
 }{
 	{"process_names", ""}, {"process_name", "NAME"}, {"vrrp_process_name", "NAME"}, {"checker_process_name", "NAME"},
 	{"lvs_process_name", "NAME"}, {"bfd_process_name", "NAME"},
-	{"startup_script", "SCRIPT [USER [GROUP]]"}, {"startup_script_timeout", "SECS"},
-	{"shutdown_script", "SCRIPT [USER [GROUP]]"}, {"shutdown_script_timeout", "SECS"},
 	{"max_auto_priority", "[-1..99]"}, {"min_auto_priority_delay", "USECS"},
 	{"smtp_alert_vrrp", "[BOOL]"}, {"smtp_alert_checker", "[BOOL]"}, {"checker_log_all_failures", "[BOOL]"},
 	{"no_email_faults", ""}, {"disable_local_igmp", ""},
 	{"vrrp_min_garp", "[BOOL]"}, {"vrrp_garp_extra_if", "[all] DELAY"}, {"vrrp_vmac_garp_intvl", "[all] DELAY"},
 	{"vrrp_iptables", "[IN [OUT]]"}, {"vrrp_ipsets", "[NAMES...]"},
-	{"nftables", "[TABLE]"}, {"nftables_priority", "N"}, {"nftables_ifindex", "[BOOL]"},
-	{"nftables_ipvs", "[TABLE]"}, {"nftables_ipvs_priority", "N"}, {"nftables_ipvs_start_fwmark", "N"}, {"nftables_counters", ""},
+	{"nftables_ifindex", "[BOOL]"},
+	{"nftables_ipvs", "[TABLE]"}, {"nftables_ipvs_priority", "N"}, {"nftables_ipvs_start_fwmark", "N"},
 	{"vrrp_priority", "-20..19"}, {"vrrp_no_swap", ""}, {"vrrp_rt_priority", "1..99"}, {"vrrp_cpu_affinity", "CPU..."},
 	{"vrrp_rlimit_rttime", "USECS"}, {"vrrp_rlimit_rtime", "USECS"},
 	{"vrrp_notify_priority_changes", "[BOOL]"}, {"fifo_write_vrrp_states_on_reload", ""},

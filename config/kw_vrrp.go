@@ -187,7 +187,7 @@ func instanceBlock() *block {
 			}
 		})),
 		kw("accept", P1, "accept", "accept unless strict", "", inst(func(p *parser, x *Instance, l *line) { x.acceptSet, x.Accept = true, true })),
-		kw("no_accept", P1, "no_accept", "accept unless strict", "", inst(func(p *parser, x *Instance, l *line) { x.acceptSet, x.Accept = true, false })).notImpl(),
+		kw("no_accept", P1, "no_accept", "accept unless strict", "", inst(func(p *parser, x *Instance, l *line) { x.acceptSet, x.Accept = true, false })),
 		kw("dont_track_primary", P2, "dont_track_primary", "off", "", inst(func(p *parser, x *Instance, l *line) { x.DontTrackPrimary = true })),
 		kw("skip_check_adv_addr", P2, "skip_check_adv_addr [BOOL]", "vrrp_skip_check_adv_addr", "", inst(func(p *parser, x *Instance, l *line) {
 			if v, ok := p.boolArg(l); ok {

@@ -108,6 +108,21 @@ type Global struct {
 	VRRPStartupDelay time.Duration
 	DefaultInterface string
 
+	// StartupScript runs before VRRP starts, ShutdownScript after
+	// everything has stopped; each is killed at its timeout (10 s unless
+	// set, as in keepalived).
+	StartupScript         *Command
+	StartupScriptTimeout  time.Duration
+	ShutdownScript        *Command
+	ShutdownScriptTimeout time.Duration
+
+	// NFTables is the VIP filter's nftables table (nftables [TABLE]); ""
+	// means vigil's default. The filter exists whenever an instance is not
+	// the address owner and has no accept mode (no_accept, vrrp_strict).
+	NFTables         string
+	NFTablesPriority int  // nftables_priority; -1 unless set
+	NFTablesCounters bool // nftables_counters
+
 	LowerPrioNoAdvert    bool
 	HigherPrioSendAdvert bool
 	SkipCheckAdvAddr     bool

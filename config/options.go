@@ -30,6 +30,13 @@ type Options struct {
 	// Glob expands an include pattern (after csh brace expansion); nil means
 	// filepath.Glob.
 	Glob func(pattern string) ([]string, error)
+	// IPRoute2Etc and IPRoute2Usr are iproute2's configuration folders,
+	// where routing table names are looked up (rt_tables, rt_tables.d);
+	// "" means /etc/iproute2 and /usr/share/iproute2.
+	IPRoute2Etc, IPRoute2Usr string
+	// InterfaceMTU returns an interface's MTU; nil, or false, means the
+	// interface is not known and keepalived's default of 1500 is used.
+	InterfaceMTU func(name string) (int, bool)
 	// Random returns a random integer in [min, max] for ${_RANDOM}; nil
 	// means math/rand/v2.
 	Random func(min, max int) int

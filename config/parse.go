@@ -109,6 +109,8 @@ type parser struct {
 	scriptOrder []string // vrrp_script names in file order
 
 	stmts map[string]*fileStmts // keyword lines by file, for checkRecognisable
+
+	rtTables *[]rtTable // the rt_tables files, read at the first table name (rttables.go)
 }
 
 // fileStmts counts one file's keyword lines: those the grammar knows and

@@ -14,12 +14,34 @@ const (
 	maxAdvertV3 = vrrp.MaxAdvertIntervalV3
 	// RFC 3768 §5.3.7: Adver Int is 8 bits of seconds.
 	maxAdvertV2 = vrrp.MaxAdvertIntervalV2
-	// The Count IPvX Addr field is 8 bits (RFC 5798 §5.2.5), and the
-	// addresses must fit an advert on a 1500-byte MTU after the Ethernet,
-	// IPv6 and VRRP headers, as keepalived computes it: 89 IPv6 addresses.
-	maxVIPs4 = 255
-	maxVIPs6 = (1500 - 14 - 40 - 8) / 16
+	// The Count IPvX Addr field is 8 bits (RFC 5798 §5.2.5).
+	maxVIPs = 255
+	// keepalived's DEFAULT_MTU, for an interface it cannot see.
+	defaultMTU = 1500
 )
+
+// vipLimit is how many VIPs fit one advert on mtu, as keepalived computes
+// it: the Ethernet, IP and VRRP headers, RFC 3768's 8 bytes of
+// authentication data for version 2 (and keepalived's 24-byte AH header
+// when auth_type AH is set, although vigil sends none), then 4 or 16 bytes
+// per address, at most 255.
+func vipLimit(mtu int, ipv6 bool, version int, ah bool) int {
+	const ether, ip4, ip6, vrrpHdr, authData, ahHdr = 14, 20, 40, 8, 8, 24
+	n := 0
+	if ipv6 {
+		n = (mtu - ether - ip6 - vrrpHdr) / 16
+	} else {
+		hdr := ether + ip4 + vrrpHdr
+		if version == 2 {
+			hdr += authData
+			if ah {
+				hdr += ahHdr
+			}
+		}
+		n = (mtu - hdr) / 4
+	}
+	return max(min(n, maxVIPs), 0)
+}
 
 var (
 	defaultMcast4 = vrrp.DefaultGroup(false)
@@ -36,6 +58,7 @@ func newConfig() *Config {
 			McastGroup4:             defaultMcast4,
 			McastGroup6:             defaultMcast6,
 			DownTimerAdverts:        3,
+			NFTablesPriority:        -1,
 			SMTPConnectTimeout:      30 * time.Second,
 			set:                     map[string]Pos{},
 		},
@@ -362,15 +385,20 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		}
 	}
 
-	// VIP count; the excess becomes excluded VIPs.
-	max := maxVIPs4
-	if x.IPv6 {
-		max = maxVIPs6
+	// VIP count: what fits an advert on the interface's MTU; the excess
+	// becomes excluded VIPs, after the configured ones (keepalived's order).
+	mtu, mtuFrom := defaultMTU, "default MTU"
+	if ifname := x.Interface; ifname != "" && p.opts.InterfaceMTU != nil {
+		if m, ok := p.opts.InterfaceMTU(ifname); ok && m > 0 {
+			mtu, mtuFrom = m, ifname+" MTU"
+		}
 	}
-	if len(x.VIPs) > max {
-		p.warn(x.VIPs[max].Pos, "virtual_ipaddress", "the excess is moved to virtual_ipaddress_excluded", "%s number of VIPs (%d) exceeds the maximum (%d)", owner, len(x.VIPs), max)
-		x.ExcludedVIPs = append(append([]Address(nil), x.VIPs[max:]...), x.ExcludedVIPs...)
-		x.VIPs = x.VIPs[:max]
+	limit := vipLimit(mtu, x.IPv6, x.Version, x.Auth != nil && x.Auth.Type == "AH")
+	if len(x.VIPs) > limit {
+		p.warn(x.VIPs[limit].Pos, "virtual_ipaddress", "the excess is moved to virtual_ipaddress_excluded",
+			"%s number of VIPs (%d) exceeds the space available in an advert (%s %d: at most %d addresses)", owner, len(x.VIPs), mtuFrom, mtu, limit)
+		x.ExcludedVIPs = append(x.ExcludedVIPs, x.VIPs[limit:]...)
+		x.VIPs = x.VIPs[:limit]
 	}
 
 	// Preemption.
@@ -542,6 +570,10 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		if x.UseVMAC.MAC != "" && x.Strict {
 			p.warn(x.UseVMAC.Pos, "use_vmac", "MAC address cleared", "%s cannot specify a MAC address in strict mode", owner)
 			x.UseVMAC.MAC = ""
+		}
+		if x.UseVMAC.XmitBase && x.Strict {
+			p.warn(x.setPos("vmac_xmit_base"), "vmac_xmit_base", "cleared", "%s vmac_xmit_base is incompatible with strict mode", owner)
+			x.UseVMAC.XmitBase = false
 		}
 	} else if x.vmacXmitBase {
 		p.warn(x.setPos("vmac_xmit_base"), "vmac_xmit_base", "ignored", "%s vmac_xmit_base is only valid with use_vmac", owner)

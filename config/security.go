@@ -50,6 +50,8 @@ func (p *parser) scripts() (vrrpScripts, checkScripts []scriptRef) {
 		add(&vrrpScripts, c.Global.NotifyFIFOScript, "notify_fifo_script")
 		add(&vrrpScripts, c.Global.VRRPNotifyFIFOScript, "vrrp_notify_fifo_script")
 	}
+	add(&vrrpScripts, c.Global.StartupScript, "startup_script")
+	add(&vrrpScripts, c.Global.ShutdownScript, "shutdown_script")
 	for _, v := range c.VirtualServers {
 		add(&checkScripts, v.QuorumUp, "quorum_up")
 		add(&checkScripts, v.QuorumDown, "quorum_down")
@@ -189,6 +191,8 @@ func (p *parser) dropDisabled() {
 	}
 	drop(&c.Global.NotifyFIFOScript)
 	drop(&c.Global.VRRPNotifyFIFOScript)
+	drop(&c.Global.StartupScript)
+	drop(&c.Global.ShutdownScript)
 	for _, v := range c.VirtualServers {
 		drop(&v.QuorumUp)
 		drop(&v.QuorumDown)

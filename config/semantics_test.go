@@ -294,7 +294,7 @@ func keywordCases() []keywordCase {
 				eq(t, "VIPs", len(x.VIPs), 89)
 				eq(t, "excluded", len(x.ExcludedVIPs), 1)
 				eq(t, "excluded[0]", x.ExcludedVIPs[0].Prefix.String(), "fe80::5a/128")
-			}), []string{`warning t.conf:5:15: virtual_ipaddress: (A) number of VIPs (90) exceeds the maximum (89) (the excess is moved to virtual_ipaddress_excluded)`}},
+			}), []string{`warning t.conf:5:15: virtual_ipaddress: (A) number of VIPs (90) exceeds the space available in an advert (default MTU 1500: at most 89 addresses) (the excess is moved to virtual_ipaddress_excluded)`}},
 		{"unknown keyword with a block is skipped whole", instConf("    frobnicate {\n        priority 1\n    }\n    priority 90\n"),
 			inst(func(t *testing.T, x *Instance) { eq(t, "Priority", x.Priority, 90) }),
 			[]string{`warning t.conf:4:5: frobnicate: unknown keyword in vrrp_instance (ignored)`}},
@@ -336,6 +336,30 @@ func keywordCases() []keywordCase {
 				`fatal t.conf:1:1: peer_address: conntrack_sync needs peer_address (vigild does not start)`,
 				`fatal t.conf:1:1: track_group: conntrack_sync needs track_group (vigild does not start)`}},
 		{"missing parameter", instConf("    priority\n"), nil, []string{`fatal t.conf:4:5: priority: missing parameter (vigild does not start)`}},
+		{"unicast peers ignored in strict mode", "global_defs {\n vrrp_strict\n}\n" + instConf("    unicast_peer {\n        192.0.2.2\n    }\n"),
+			inst(func(t *testing.T, x *Instance) { eq(t, "peers", len(x.UnicastPeers), 0) }),
+			[]string{`warning t.conf:7:5: unicast_peer: (VI_1) a unicast keyword has been specified without any unicast peers (deprecated) (using multicast)`,
+				`warning t.conf:7:5: unicast_peer: (VI_1) unicast peers are not supported in strict mode (unicast peers ignored)`}},
+		{"nftables table, priority and counters", "global_defs {\n nftables fw\n nftables_priority -5\n nftables_counters\n}\n" + instConf("    no_accept\n"),
+			func(t *testing.T, c *Config) {
+				eq(t, "NFTables", c.Global.NFTables, "fw")
+				eq(t, "NFTablesPriority", c.Global.NFTablesPriority, -5)
+				eq(t, "NFTablesCounters", c.Global.NFTablesCounters, true)
+				eq(t, "Accept", c.Instances[0].Accept, false)
+			}, nil},
+		{"nftables table name must be an identifier", "global_defs {\n nftables fw-1\n}\n" + instConf(""),
+			func(t *testing.T, c *Config) { eq(t, "NFTables", c.Global.NFTables, "vigil") },
+			[]string{`warning t.conf:2:11: nftables: nftfilter: invalid table name: "fw-1" (a letter, then letters, digits or _) (using table vigil)`}},
+		{"startup and shutdown scripts with timeouts", "global_defs {\n startup_script_timeout 3\n startup_script \"/bin/true start\"\n shutdown_script /bin/true\n shutdown_script_timeout 1001\n shutdown_script /bin/false\n}\n" + instConf(""),
+			func(t *testing.T, c *Config) {
+				g := &c.Global
+				eq(t, "startup", g.StartupScript != nil && g.StartupScript.Argv[1] == "start", true)
+				eq(t, "startup timeout", g.StartupScriptTimeout, 3*time.Second)
+				eq(t, "shutdown", g.ShutdownScript != nil && g.ShutdownScript.Argv[0] == "/bin/true", true)
+				eq(t, "shutdown timeout", g.ShutdownScriptTimeout, 10*time.Second)
+			},
+			[]string{`warning t.conf:5:26: shutdown_script_timeout: "1001" is not a number in [1, 1000] (ignored)`,
+				`warning t.conf:6:2: shutdown_script: shutdown_script already specified (ignored)`}},
 		{"no VIP with v3 is fatal", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n version 3\n}\n", nil,
 			[]string{`fatal t.conf:1:1: virtual_ipaddress: (A) no VIP specified; at least one is required (vigild does not start)`}},
 		{"virtual_server defaults and warnings", "virtual_server 192.0.2.1 80 {\n real_server 198.51.100.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n", func(t *testing.T, c *Config) {

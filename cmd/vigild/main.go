@@ -159,6 +159,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		ConfigID:        o.configID,
 		Strict:          o.strict,
 		InterfaceExists: interfaceExists,
+		InterfaceMTU:    interfaceMTU,
 		CheckScript:     check.CheckScriptAs,
 		UserExists:      userExists,
 		KeyFile:         checkKeyFile,
@@ -356,6 +357,16 @@ func localAddrs() ([]netip.Addr, error) {
 func interfaceExists(name string) bool {
 	_, err := net.InterfaceByName(name)
 	return err == nil
+}
+
+// interfaceMTU is the interface's MTU, for the number of VIPs an advert
+// can carry.
+func interfaceMTU(name string) (int, bool) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, false
+	}
+	return ifi.MTU, true
 }
 
 // checkKeyFile reads conntrack_sync's auth_key_file as the replicator will

@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/linkdelay"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vip/nftfilter"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -55,6 +56,8 @@ type Host struct {
 	// InterfaceEvents replaces the netlink interface watcher
 	// (check.NewWatcher).
 	InterfaceEvents <-chan check.IfaceEvent
+	// Firewall commits the VIP filter's nftables scripts: nftfilter.Exec.
+	Firewall nftfilter.Applier
 	// GoTimer makes the loop wake on a Go timer instead of a timerfd, for
 	// tests whose clock is fake (synctest).
 	GoTimer bool
@@ -90,6 +93,9 @@ func (h *Host) fill(log *slog.Logger) error {
 	if h.Announcer == nil {
 		h.Announcer = vip.NewAnnouncer(log)
 	}
+	if h.Firewall == nil {
+		h.Firewall = nftfilter.Exec{}
+	}
 	return nil
 }
 
@@ -123,6 +129,8 @@ type Daemon struct {
 	reqs    chan func(now time.Time)
 	stop    chan struct{} // closed when the loop ends: readers stop posting
 	readers sync.WaitGroup
+
+	fw firewall // the no_accept VIP filter (firewall.go)
 
 	statics                 statics // installed static_ipaddress / routes / rules
 	reloads, reloadFailures uint64
@@ -212,6 +220,16 @@ func (d *Daemon) closeAll() {
 // sends a priority-0 advert and removes its addresses), closes the sockets
 // and returns.
 func (d *Daemon) Run(ctx context.Context) error {
+	if g := &d.cfg.Global; g.StartupScript != nil {
+		d.runStartStop("startup", g.StartupScript, g.StartupScriptTimeout)
+	}
+	// Deferred first, so it runs last: after the instances, the
+	// replication and every socket.
+	defer func() {
+		if g := &d.cfg.Global; g.ShutdownScript != nil {
+			d.runStartStop("shutdown", g.ShutdownScript, g.ShutdownScriptTimeout)
+		}
+	}()
 	for _, c := range d.conns {
 		d.startReader(c)
 	}
@@ -240,6 +258,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
 	d.statics = staticsOf(d.cfg)
 	d.removeLeftovers()
+	d.fwStart()
 	d.applyStatics(statics{}, d.statics)
 	d.startLVS(true)
 	d.startAt = now.Add(d.cfg.Global.VRRPStartupDelay)
@@ -373,6 +392,7 @@ func (d *Daemon) shutdown(now time.Time) {
 	if d.lvs != nil {
 		d.lvs.stop()
 	}
+	d.fwStop()
 	d.kw.finish()
 	d.closeNotifier()
 }
@@ -539,6 +559,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	want := staticsOf(cfg)
 	d.applyStatics(d.statics, want)
 	d.statics = want
+	d.fwReload()
 	d.trk.closeExcept(trk)
 	d.trk = trk
 	if d.lvs != nil {

@@ -42,6 +42,14 @@
 //     notify scripts, ha_suspend and lvs_sync_daemon following the VRRP
 //     instances, lvs_timeouts, reload with carried states, and stop
 //     (release, lvs_flush_on_stop, -I); -P and -C select the halves (Mode);
+//   - the no_accept VIP filter (firewall.go): the sets of vigil's nftables
+//     table (package vip/nftfilter) follow the non-owner masters without
+//     accept mode, blocked before their addresses go up and unblocked
+//     after they are gone, through the kernel worker; the table is made
+//     fresh at start and removed at stop;
+//   - global_defs' startup_script and shutdown_script (startstop.go), run
+//     to completion before the instances start and after everything has
+//     stopped;
 //   - binding conntrack replication (package conntracksync) to the tracked
 //     group's takeovers: commit before VIPs, resync after leaving MASTER;
 //   - reload (SIGHUP, vigilctl reload): checkReload, a pure function,
@@ -64,8 +72,8 @@
 // (vrrp.Machine does) or IPVS policy (ipvs.Policy does).
 //
 // Concurrency: the loop goroutine started by Run is the only writer of
-// instance state; the kernel worker only calls the Host's VIPs and
-// Announcer with copies of what the loop gave it. Socket readers, trackers, signal handlers and
+// instance state; the kernel worker only calls the Host's VIPs, Announcer
+// and Firewall with copies of what the loop gave it. Socket readers, trackers, signal handlers and
 // control-socket clients only post events to it over channels; Status
 // asks the loop for a snapshot the same way. Every goroutine is started by
 // Run (or by the checkers it owns) and stopped and waited for before Run

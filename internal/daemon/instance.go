@@ -49,6 +49,8 @@ type instance struct {
 	lowerUntil  time.Time // a lower-priority advert was answered with GARP/notify until then
 	lastHeard   time.Time // the last advert accepted from another router; zero = none yet
 
+	advSrc netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
+
 	// counters, read by status
 	since        time.Time
 	lastReason   vrrp.Reason
@@ -350,6 +352,7 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 		}
 		return func(time.Time) { inst.vipFailed(errs...) }
 	})
+	d.fwSync() // new addresses are blocked before they go up (firewall.go)
 	d.addVIPs(inst)
 	d.scheduleAnnounce(inst, now)
 	// Tell the backups about the new address list at once.
@@ -403,7 +406,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 			return
 		}
 	}
-	r := vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check)
+	r := inst.skipAddrCheck(vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check), p.meta.Src)
 	inst.rx[r]++
 	if r.Drops() {
 		// Counted above; the line is rate-limited, as an attacker on the
@@ -414,6 +417,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 		}
 		return
 	}
+	inst.advertAccepted(p.meta.Src)
 	if r == vrrp.WarnAddrList && !inst.addrWarned {
 		inst.addrWarned = true
 		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, p.meta.Src))
@@ -522,9 +526,11 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 			if d.ct != nil {
 				d.ct.beforeVIPs(inst, now)
 			}
+			d.fwBlock(inst)
 			d.addVIPs(inst)
 		case vrrp.RemoveVIPs:
 			d.removeVIPs(inst)
+			d.fwUnblock(inst)
 		case vrrp.Announce:
 			d.scheduleAnnounce(inst, now)
 			d.runAnnouncements(inst, now) // the first round now, not one loop turn later

@@ -33,6 +33,7 @@ type node struct {
 	ifev   chan check.IfaceEvent
 	cancel context.CancelFunc
 	done   chan error
+	fw     fwRecorder
 }
 
 // loadConf parses text with the config package (no interface checks).
@@ -100,6 +101,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		VIPs:            n.kernel,
 		Announcer:       viptest.NewAnnouncements(n.kernel),
 		InterfaceEvents: n.ifev,
+		Firewall:        &n.fw,
 		GoTimer:         true,
 		// The IPVS side, when the test gives one (lvs_test.go).
 		IPVS: opts.Host.IPVS, Probe: opts.Host.Probe, LocalAddrs: opts.Host.LocalAddrs,
