@@ -95,7 +95,9 @@ func TestVMAC(t *testing.T) {
 	// Without VMAC.Sysctls (arp_ignore on the parent and on every VMAC),
 	// eth0 or vrrp6.51 would answer the client's ARP for the VIP with
 	// their own MAC (Linux's weak host model).
-	for _, s := range append(v.Sysctls(), v6.Sysctls()...) {
+	own, parent := v.Sysctls()
+	own6, _ := v6.Sysctls()
+	for _, s := range append(append(own, parent...), own6...) {
 		h.Sysctl(t, s.Path, s.Value)
 	}
 	// And without arp_announce=2, r's own ARP request for the client

@@ -23,15 +23,20 @@ type connKey struct {
 	unicast bool
 	src     netip.Addr // configured source, zero = the interface's primary address
 	group   netip.Addr // multicast group; zero for unicast
+	srcOf   string     // without src: take the primary address of this interface (an IPv4 VMAC's parent)
 }
 
-func connKeyOf(ic *config.Instance) connKey {
-	k := connKey{ifname: ic.Interface, ipv6: ic.IPv6, unicast: len(ic.UnicastPeers) > 0}
+// connKeyOf is the socket of ic, whose VMAC (if any) is named vmac.
+func connKeyOf(ic *config.Instance, vmac string) connKey {
+	k := connKey{ifname: xmitIface(ic, vmac), ipv6: ic.IPv6, unicast: len(ic.UnicastPeers) > 0}
 	if k.unicast {
 		k.src = ic.UnicastSrcIP
 	} else {
 		k.src = ic.McastSrcIP
 		k.group = mcastGroup(ic)
+	}
+	if !k.src.IsValid() && !k.ipv6 && k.ifname != ic.Interface {
+		k.srcOf = ic.Interface // a VMAC has no address of its own
 	}
 	return k
 }
@@ -70,7 +75,13 @@ func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
-	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs()})
+	src := key.src
+	if key.srcOf != "" {
+		if src, err = d.host.PrimaryAddr(key.srcOf, key.ipv6, d.vipAddrs()...); err != nil {
+			return nil, 0, fmt.Errorf("VRRP socket on %s: source from %s: %w", key.ifname, key.srcOf, err)
+		}
+	}
+	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs()})
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
@@ -93,7 +104,7 @@ func (d *Daemon) vipAddrs() []netip.Addr {
 
 // attachConn finds or opens the socket for inst and registers its VRID.
 func (d *Daemon) attachConn(inst *instance) (*conn, error) {
-	key := connKeyOf(inst.cfg)
+	key := connKeyOf(inst.cfg, inst.vmacName())
 	c := d.conns[key]
 	if c == nil {
 		vc, index, err := d.openConn(key)

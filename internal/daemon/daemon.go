@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,13 @@ type Host struct {
 	VIPs vip.Reconciler
 	// Announcer sends gratuitous ARP and unsolicited NA: vip.NewAnnouncer.
 	Announcer vip.Sender
+	// VMACs creates and removes use_vmac interfaces: VIPs when it can.
+	VMACs vip.VMACs
+	// Sysctls reads and writes /proc/sys (the VMAC settings): vip.ProcSys.
+	Sysctls vip.Sysctls
+	// PrimaryAddr is the address adverts on an interface come from:
+	// vrrp.PrimaryAddr.
+	PrimaryAddr func(ifname string, ipv6 bool, notFrom ...netip.Addr) (netip.Addr, error)
 	// InterfaceEvents replaces the netlink interface watcher
 	// (check.NewWatcher).
 	InterfaceEvents <-chan check.IfaceEvent
@@ -73,6 +81,15 @@ func (h *Host) fill(log *slog.Logger) error {
 	}
 	if h.Announcer == nil {
 		h.Announcer = vip.NewAnnouncer(log)
+	}
+	if h.VMACs == nil {
+		h.VMACs, _ = h.VIPs.(vip.VMACs)
+	}
+	if h.Sysctls == nil {
+		h.Sysctls = vip.ProcSys{}
+	}
+	if h.PrimaryAddr == nil {
+		h.PrimaryAddr = vrrp.PrimaryAddr
 	}
 	return nil
 }
@@ -104,6 +121,7 @@ type Daemon struct {
 	stop    chan struct{} // closed when the loop ends: readers stop posting
 	readers sync.WaitGroup
 
+	vm                      vmacs   // use_vmac interfaces and the sysctls they changed (vmac.go)
 	statics                 statics // installed static_ipaddress / routes / rules
 	reloads, reloadFailures uint64
 	staticErrors            uint64
@@ -134,6 +152,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	}
 	defer func() {
 		if err != nil {
+			d.releaseVMACs(nil) // the worker is not running: done at once
 			d.closeAll()
 		}
 	}()
@@ -342,6 +361,7 @@ func (d *Daemon) shutdown(now time.Time) {
 		d.stopInstance(inst, now)
 	}
 	d.applyStatics(d.statics, statics{})
+	d.releaseVMACs(nil)
 	d.kw.finish()
 	d.closeNotifier()
 }
@@ -457,7 +477,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	for _, ic := range cfg.Instances {
 		prev := old[ic.Name]
 		delete(old, ic.Name)
-		if prev != nil && prev.sameMachine(ic) {
+		if prev != nil && prev.sameMachine(ic, vmacName(cfg, ic)) {
 			d.updateInstance(prev, ic, now)
 			next = append(next, prev)
 			continue
@@ -494,6 +514,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 		d.releaseConn(inst)
 	}
 	d.instances = next
+	d.releaseVMACs(next)
 	d.buildGroups(cfg)
 	want := staticsOf(cfg)
 	d.applyStatics(d.statics, want)

@@ -31,6 +31,7 @@ type node struct {
 	kernel *viptest.Kernel
 	conns  []*vrrptest.Conn
 	ifev   chan check.IfaceEvent
+	listen []string // the interfaces Listen was asked for, in order
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -89,6 +90,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 			}
 			c := wire.Conn(netip.MustParseAddr(a))
 			n.conns = append(n.conns, c)
+			n.listen = append(n.listen, ifname)
 			return c, nil
 		},
 		Interface: func(name string) (*net.Interface, error) {
@@ -98,6 +100,9 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		Announcer:       viptest.NewAnnouncements(n.kernel),
 		InterfaceEvents: n.ifev,
 		GoTimer:         true,
+		// A test of VMACs brings its own sysctls and source addresses.
+		Sysctls:     opts.Host.Sysctls,
+		PrimaryAddr: opts.Host.PrimaryAddr,
 	}
 	opts.Host = host
 	d, err := New(loadConf(t, text), opts)
