@@ -1,0 +1,248 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// use_vmac with keepalived 2.2.7 in one VRRP group: both daemons run
+// VI_1 (IPv4) and VI_6 (IPv6) of VRID 51 on VMACs named vrrp.51 and
+// vrrp6.51. The client's neighbour entries for the VIPs hold the virtual
+// MACs and keep them across every failover: the MAC moves with the master.
+
+const (
+	vmac4 = "00:00:5e:00:01:33"
+	vmac6 = "00:00:5e:00:02:33"
+)
+
+var vmacConf = func(prio int) string { return conf("", prio, "    use_vmac") }
+
+// vmacLink is what `ip -d link` says of a VMAC.
+type vmacLink struct {
+	Address  string `json:"address"`
+	Link     string `json:"link"`
+	Flags    []string
+	LinkInfo struct {
+		InfoKind string `json:"info_kind"`
+		InfoData struct {
+			Mode string `json:"mode"`
+		} `json:"info_data"`
+	} `json:"linkinfo"`
+}
+
+// linkOf returns h's interface name and whether it exists.
+func linkOf(t *testing.T, h *testnet.Host, name string) (vmacLink, bool) {
+	t.Helper()
+	out, err := h.Command(t.Context(), "ip", "-j", "-d", "link", "show", "dev", name).Output()
+	if err != nil {
+		return vmacLink{}, false
+	}
+	var ls []vmacLink
+	if err := json.Unmarshal(out, &ls); err != nil || len(ls) != 1 {
+		t.Fatalf("ip -j -d link show %s: %v\n%s", name, err, out)
+	}
+	return ls[0], true
+}
+
+// wantVMACs checks that h has keepalived's two VMACs on eth0, up.
+func wantVMACs(t *testing.T, h *testnet.Host) {
+	t.Helper()
+	for name, mac := range map[string]string{"vrrp.51": vmac4, "vrrp6.51": vmac6} {
+		l, ok := linkOf(t, h, name)
+		if !ok || l.Address != mac || l.Link != "eth0" || l.LinkInfo.InfoKind != "macvlan" || l.LinkInfo.InfoData.Mode != "private" ||
+			!strings.Contains(strings.Join(l.Flags, ","), "UP") {
+			t.Fatalf("%s on %s: %+v (exists %v), want an up private macvlan of eth0 with %s", name, h.Name(), l, ok, mac)
+		}
+	}
+}
+
+// waitLinks waits until both VMACs exist on h.
+func waitLinks(t *testing.T, h *testnet.Host) {
+	t.Helper()
+	testnet.Eventually(t, settle, func() bool {
+		_, a := linkOf(t, h, "vrrp.51")
+		_, b := linkOf(t, h, "vrrp6.51")
+		return a && b
+	}, "VMACs on %s", h.Name())
+}
+
+func sysctl(t *testing.T, h *testnet.Host, path string) string {
+	t.Helper()
+	out, err := h.Command(t.Context(), "cat", "/proc/sys/"+path).Output()
+	if err != nil {
+		t.Fatalf("read %s in %s: %v", path, h.Name(), err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// hostileSysctls sets values on h that vigild must change and put back:
+// a strict all.rp_filter and eth0 settings that are not keepalived's.
+func hostileSysctls(t *testing.T, h *testnet.Host) map[string]string {
+	t.Helper()
+	before := map[string]string{
+		"net/ipv4/conf/all/rp_filter":   "1",
+		"net/ipv4/conf/eth0/rp_filter":  "0",
+		"net/ipv4/conf/eth0/arp_ignore": "2",
+		"net/ipv4/conf/eth0/arp_filter": "0",
+	}
+	for k, v := range before {
+		h.Sysctl(t, k, v)
+	}
+	return before
+}
+
+// wantVMACSysctls checks keepalived's settings while vigild runs.
+func wantVMACSysctls(t *testing.T, h *testnet.Host) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"net/ipv4/conf/vrrp.51/arp_ignore":   "1",
+		"net/ipv4/conf/vrrp.51/accept_local": "1",
+		"net/ipv4/conf/vrrp.51/rp_filter":    "0",
+		"net/ipv6/conf/vrrp.51/disable_ipv6": "1",
+		"net/ipv4/conf/eth0/arp_ignore":      "1",
+		"net/ipv4/conf/eth0/arp_filter":      "1",
+		"net/ipv4/conf/all/rp_filter":        "0",
+		"net/ipv4/conf/eth0/rp_filter":       "1",
+	} {
+		if got := sysctl(t, h, k); got != v {
+			t.Errorf("%s on %s while vigild runs: %s, want %s", k, h.Name(), got, v)
+		}
+	}
+}
+
+// wantRestored checks that vigild's VMACs are gone and the sysctls are
+// what they were before it started.
+func wantRestored(t *testing.T, h *testnet.Host, before map[string]string) {
+	t.Helper()
+	for _, name := range []string{"vrrp.51", "vrrp6.51"} {
+		if _, ok := linkOf(t, h, name); ok {
+			t.Errorf("%s still on %s after vigild stopped", name, h.Name())
+		}
+	}
+	for k, v := range before {
+		if got := sysctl(t, h, k); got != v {
+			t.Errorf("%s on %s after vigild stopped: %s, want %s as before", k, h.Name(), got, v)
+		}
+	}
+}
+
+// clientSeesVMAC waits until the client's neighbour entries for both VIPs
+// hold the virtual MACs (IPv4 learnt from GARP; IPv6 asked by a ping,
+// which also proves the VIP answers).
+func clientSeesVMAC(t *testing.T, l *lab, who string) {
+	t.Helper()
+	testnet.Eventually(t, settle, func() bool { return neighMAC(t, l.Client, vip4) == vmac4 },
+		"client's neighbour for %s holds %s with %s master, has %q", vip4, vmac4, who, neighMAC(t, l.Client, vip4))
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip6) && neighMAC(t, l.Client, vip6) == vmac6 },
+		"client pings %s with %s master, neighbour %s", vip6, who, vmac6)
+}
+
+// TestInteropVMACVigilMaster: vigild (150) master on its VMACs,
+// keepalived (100) backup on its own; vigild stops and keepalived takes
+// over, then vigild returns and preempts. The client's neighbour entries
+// never leave the virtual MACs. vigild sets keepalived's sysctls and puts
+// back what it found when it stops.
+func TestInteropVMACVigilMaster(t *testing.T) {
+	l := newLab(t)
+	before := hostileSysctls(t, l.R1)
+	v1 := startVigild(t, l.R1, vmacConf(150), "-i", "r1")
+	waitLinks(t, l.R1)
+	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
+	waitAddr(t, l.R1, "vrrp6.51", vip6, true, settle)
+	wantVMACs(t, l.R1)
+	wantVMACSysctls(t, l.R1)
+	if hasAddr(t, l.R1, "eth0", vip4) || hasAddr(t, l.R1, "eth0", vip6) {
+		t.Error("vigild put a VIP on eth0 as well")
+	}
+	k := l.R2.Keepalived(t, vmacConf(100), "-P")
+	k.WaitOutput(t, "(VI_1) Entering BACKUP STATE", settle)
+	k.WaitOutput(t, "(VI_6) Entering BACKUP STATE", settle)
+	waitLinks(t, l.R2)
+	wantVMACs(t, l.R2)
+	clientSeesVMAC(t, l, "vigild")
+	if hasAddr(t, l.R2, "vrrp.51", vip4) || hasAddr(t, l.R2, "vrrp6.51", vip6) {
+		t.Fatal("keepalived backup holds a VIP")
+	}
+	for _, in := range []string{"VI_1", "VI_6"} {
+		if s := v1.Instance(t, in); s.State != "MASTER" {
+			t.Fatalf("vigild %s state %s", in, s.State)
+		}
+	}
+
+	// Failover to keepalived: the MAC moves with the VIPs.
+	v1.Signal(syscall.SIGTERM)
+	v1.Wait(settle)
+	waitAddr(t, l.R2, "vrrp.51", vip4, true, settle)
+	waitAddr(t, l.R2, "vrrp6.51", vip6, true, settle)
+	wantRestored(t, l.R1, before)
+	clientSeesVMAC(t, l, "keepalived")
+
+	// And back: vigild preempts (150 > 100).
+	v1 = startVigild(t, l.R1, vmacConf(150), "-i", "r1")
+	waitLinks(t, l.R1)
+	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
+	waitAddr(t, l.R1, "vrrp6.51", vip6, true, settle)
+	waitAddr(t, l.R2, "vrrp.51", vip4, false, settle)
+	waitAddr(t, l.R2, "vrrp6.51", vip6, false, settle)
+	clientSeesVMAC(t, l, "vigild again")
+	wantVMACSysctls(t, l.R1)
+	v1.Signal(syscall.SIGTERM)
+	v1.Wait(settle)
+	wantRestored(t, l.R1, before)
+	out := v1.Output()
+	for _, line := range []string{"VMAC vrrp.51 on eth0", "VMAC vrrp6.51 on eth0", "setting sysctl net.ipv4.conf.all.rp_filter from 1 to 0",
+		"resetting sysctl net.ipv4.conf.all.rp_filter to 1", "VMAC removed"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("vigild did not log %q", line)
+		}
+	}
+	if strings.Contains(out, "VMAC: ") {
+		t.Errorf("vigild complained about its VMACs:\n%s", out)
+	}
+}
+
+// TestInteropVMACKeepalivedMaster: keepalived (150) master, vigild (100)
+// backup keeps its VMACs up without VIPs and accepts keepalived's adverts
+// from keepalived's VMACs; keepalived is killed and its link cut, vigild
+// takes over on its VMACs; keepalived returns and vigild steps down.
+func TestInteropVMACKeepalivedMaster(t *testing.T) {
+	l := newLab(t)
+	k := l.R1.Keepalived(t, vmacConf(150), "-P")
+	k.WaitOutput(t, "(VI_1) Entering MASTER STATE", settle)
+	waitLinks(t, l.R1)
+	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
+	before := hostileSysctls(t, l.R2)
+	v2 := startVigild(t, l.R2, vmacConf(100), "-i", "r2")
+	testnet.Eventually(t, settle, func() bool {
+		a, b := v2.Instance(t, "VI_1"), v2.Instance(t, "VI_6")
+		return a.State == "BACKUP" && b.State == "BACKUP" && a.Received["ok"] > 5 && b.Received["ok"] > 5
+	}, "vigild backup accepting keepalived's adverts on its VMACs")
+	wantVMACs(t, l.R2)
+	wantVMACSysctls(t, l.R2)
+	if hasAddr(t, l.R2, "vrrp.51", vip4) || hasAddr(t, l.R2, "vrrp6.51", vip6) {
+		t.Fatal("vigild backup holds a VIP")
+	}
+	clientSeesVMAC(t, l, "keepalived")
+
+	k.Kill()
+	l.If1.Cut(t)
+	waitAddr(t, l.R2, "vrrp.51", vip4, true, settle)
+	waitAddr(t, l.R2, "vrrp6.51", vip6, true, settle)
+	clientSeesVMAC(t, l, "vigild")
+
+	// keepalived returns (and finds its old VMACs) and preempts.
+	l.If1.Restore(t)
+	l.R1.Keepalived(t, vmacConf(150), "-P")
+	waitAddr(t, l.R2, "vrrp.51", vip4, false, settle)
+	waitAddr(t, l.R2, "vrrp6.51", vip6, false, settle)
+	testnet.Eventually(t, settle, func() bool { return v2.Instance(t, "VI_1").State == "BACKUP" }, "vigild back to backup")
+	clientSeesVMAC(t, l, "keepalived again")
+	wantVMACs(t, l.R2) // a backup keeps its VMACs
+	v2.Signal(syscall.SIGTERM)
+	v2.Wait(settle)
+	wantRestored(t, l.R2, before)
+}
