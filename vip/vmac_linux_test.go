@@ -3,7 +3,10 @@ package vip_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,12 +70,24 @@ func TestVMAC(t *testing.T) {
 	if idx2, err := m.EnsureVMAC(ctx(t), v); err != nil || idx2 != idx {
 		t.Errorf("second EnsureVMAC = %d, %v; want %d, nil", idx2, err, idx)
 	}
-	v6 := vip.VMAC{Name: "vrrp6.51", Parent: "eth0", VRID: 51, IPv6: true}
-	if _, err := m.EnsureVMAC(ctx(t), v6); err != nil {
-		t.Fatalf("EnsureVMAC IPv6: %v", err)
+	ll := netip.MustParseAddr("fe80::db8:1")
+	v6 := vip.VMAC{Name: "vrrp6.51", Parent: "eth0", VRID: 51, IPv6: true, LinkLocal: ll}
+	for range 2 {
+		if _, err := m.EnsureVMAC(ctx(t), v6); err != nil {
+			t.Fatalf("EnsureVMAC IPv6: %v", err)
+		}
 	}
 	if k, _ := kernelLink(t, h, "vrrp6.51"); k.Address != "00:00:5e:00:02:33" {
 		t.Errorf("IPv6 VMAC MAC = %s", k.Address)
+	}
+	// The given link-local address, once, without DAD; no EUI-64 address
+	// made from the virtual MAC (RFC 5798 §7.4).
+	out := h.Exec(t, "ip", "-6", "-o", "addr", "show", "dev", "vrrp6.51")
+	if strings.Count(out, "inet6 ") != 1 || !strings.Contains(out, "fe80::db8:1/64") || strings.Contains(out, "tentative") {
+		t.Errorf("addresses on the IPv6 VMAC:\n%s\nwant only fe80::db8:1/64, not tentative", out)
+	}
+	if _, err := m.EnsureVMAC(ctx(t), vip.VMAC{Name: "vrrp.54", Parent: "eth0", VRID: 54, LinkLocal: ll}); !errors.Is(err, vip.ErrInvalid) {
+		t.Errorf("an IPv4 VMAC with a link-local address: %v, want ErrInvalid", err)
 	}
 
 	// Someone else's interface with the name: refused, untouched.
@@ -97,8 +112,26 @@ func TestVMAC(t *testing.T) {
 	// their own MAC (Linux's weak host model).
 	own, parent := v.Sysctls()
 	own6, _ := v6.Sysctls()
-	for _, s := range append(append(own, parent...), own6...) {
-		h.Sysctl(t, s.Path, s.Value)
+	var sys vip.ProcSys
+	if err := h.Do(func() error {
+		for _, s := range append(append(own, parent...), own6...) {
+			if err := sys.WriteSysctl(s.Path, s.Value); err != nil {
+				return err
+			}
+			if got, err := sys.ReadSysctl(s.Path); err != nil || got != s.Value {
+				return fmt.Errorf("%s reads back %q, %v; want %q", s.Path, got, err, s.Value)
+			}
+		}
+		names, err := sys.ListSysctl("net/ipv4/conf")
+		if err != nil || !slices.Contains(names, "vrrp.51") || !slices.Contains(names, "all") {
+			return fmt.Errorf("ListSysctl(net/ipv4/conf) = %v, %v", names, err)
+		}
+		if err := sys.WriteSysctl("net/ipv4/conf/eth0/no_such_setting", "1"); err == nil {
+			return errors.New("ProcSys created a setting")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	// And without arp_announce=2, r's own ARP request for the client
 	// (answering the ping through eth0) would say "tell 192.0.2.10" from
