@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,6 +59,17 @@ func wantVMACs(t *testing.T, h *testnet.Host) {
 			!strings.Contains(strings.Join(l.Flags, ","), "UP") {
 			t.Fatalf("%s on %s: %+v (exists %v), want an up private macvlan of eth0 with %s", name, h.Name(), l, ok, mac)
 		}
+	}
+	// IPv6 adverts leave vrrp6.51 from eth0's link-local address; no
+	// address is made from the virtual MAC; vrrp.51 has no IPv6.
+	ll := func(dev string) string {
+		return strings.Join(strings.Fields(h.Exec(t, "ip", "-6", "-br", "addr", "show", "dev", dev, "scope", "link"))[2:], " ")
+	}
+	if a, b := ll("eth0"), ll("vrrp6.51"); a == "" || a != b {
+		t.Errorf("link-local addresses on %s: eth0 %q, vrrp6.51 %q; want the same one", h.Name(), a, b)
+	}
+	if out := h.Exec(t, "ip", "-6", "-o", "addr", "show", "dev", "vrrp.51"); out != "" {
+		t.Errorf("IPv6 on vrrp.51 of %s: %s", h.Name(), out)
 	}
 }
 
@@ -245,4 +258,72 @@ func TestInteropVMACKeepalivedMaster(t *testing.T) {
 	v2.Signal(syscall.SIGTERM)
 	v2.Wait(settle)
 	wantRestored(t, l.R2, before)
+}
+
+// ifindex returns the interface index of h's name (0 when absent).
+func ifindex(t *testing.T, h *testnet.Host, name string) int {
+	t.Helper()
+	out, err := h.Command(t.Context(), "cat", "/sys/class/net/"+name+"/ifindex").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+// TestReloadVMAC: a reload that fails to load changes nothing; one that
+// drops VI_6's use_vmac removes vrrp6.51 and moves the IPv6 VIP to eth0,
+// while VI_1 keeps its VMAC (the same interface) and its VIP; a reload
+// without any use_vmac removes the last VMAC and puts eth0's sysctls back.
+func TestReloadVMAC(t *testing.T) {
+	l := newLab(t)
+	before := hostileSysctls(t, l.R1)
+	v := startVigild(t, l.R1, vmacConf(150), "-i", "r1")
+	waitLinks(t, l.R1)
+	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
+	waitAddr(t, l.R1, "vrrp6.51", vip6, true, settle)
+	idx := ifindex(t, l.R1, "vrrp.51")
+	transitions := v.Instance(t, "VI_1").Transitions
+
+	if err := os.WriteFile(v.Conf, []byte(vmacConf(150)+"\nvrrp_instance VI_X {\n    interface eth0\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v.Signal(syscall.SIGHUP)
+	v.WaitOutput(t, "Reload failed, keeping the running configuration", settle)
+	wantVMACs(t, l.R1)
+	if !hasAddr(t, l.R1, "vrrp.51", vip4) || !hasAddr(t, l.R1, "vrrp6.51", vip6) {
+		t.Fatal("a failed reload removed a VIP")
+	}
+
+	// VI_6 without use_vmac (VI_1 keeps it).
+	text := vmacConf(150)
+	i := strings.Index(text, "vrrp_instance VI_6")
+	dropped := text[:i] + strings.Replace(text[i:], "    use_vmac\n", "", 1)
+	if err := os.WriteFile(v.Conf, []byte(dropped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v.Signal(syscall.SIGHUP)
+	waitAddr(t, l.R1, "eth0", vip6, true, settle)
+	testnet.Eventually(t, settle, func() bool { _, ok := linkOf(t, l.R1, "vrrp6.51"); return !ok }, "vrrp6.51 removed")
+	if got := ifindex(t, l.R1, "vrrp.51"); got != idx || !hasAddr(t, l.R1, "vrrp.51", vip4) {
+		t.Errorf("vrrp.51 after the reload: index %d (was %d), VIP %v", got, idx, hasAddr(t, l.R1, "vrrp.51", vip4))
+	}
+	if st := v.Instance(t, "VI_1"); st.State != "MASTER" || st.Transitions != transitions {
+		t.Errorf("VI_1 after a reload that did not change it: %s, transitions %d -> %d", st.State, transitions, st.Transitions)
+	}
+	wantVMACSysctls(t, l.R1)
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip6) }, "client reaches %s on eth0", vip6)
+
+	// No use_vmac left.
+	if err := os.WriteFile(v.Conf, []byte(conf("", 150, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v.Signal(syscall.SIGHUP)
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	testnet.Eventually(t, settle, func() bool { _, ok := linkOf(t, l.R1, "vrrp.51"); return !ok }, "vrrp.51 removed")
+	for k, want := range before {
+		testnet.Eventually(t, settle, func() bool { return sysctl(t, l.R1, k) == want }, "%s back to %s after the last VMAC", k, want)
+	}
+	v.Signal(syscall.SIGTERM)
+	v.Wait(settle)
 }
