@@ -301,7 +301,7 @@ func instanceBlock() *block {
 			}
 			x.UnicastPeers = append(x.UnicastPeers, u)
 		}),
-		kw("use_vmac", P1, "use_vmac [IFNAME] [MAC]", "off", "", inst(func(p *parser, x *Instance, l *line) {
+		kw("use_vmac", P1, "use_vmac [IFNAME] [MAC (notice: not implemented)]", "off", "", inst(func(p *parser, x *Instance, l *line) {
 			v := &VMAC{Pos: l.pos()}
 			if x.UseVMAC != nil {
 				v.XmitBase = x.UseVMAC.XmitBase

@@ -1,7 +1,6 @@
 package vip_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,31 +13,10 @@ import (
 	"github.com/vigil-ha/vigil/vip"
 )
 
-type ipLink struct {
-	Ifindex  int      `json:"ifindex"`
-	Ifname   string   `json:"ifname"`
-	Link     string   `json:"link"`
-	Address  string   `json:"address"`
-	Flags    []string `json:"flags"`
-	LinkInfo struct {
-		InfoKind string `json:"info_kind"`
-		InfoData struct {
-			Mode string `json:"mode"`
-		} `json:"info_data"`
-	} `json:"linkinfo"`
-}
-
-func kernelLink(t *testing.T, h *testnet.Host, name string) (ipLink, bool) {
+func kernelLink(t *testing.T, h *testnet.Host, name string) (testnet.Link, bool) {
 	t.Helper()
-	out, err := h.Command(ctx(t), "ip", "-j", "-d", "link", "show", "dev", name).CombinedOutput()
-	if err != nil {
-		return ipLink{}, false
-	}
-	var ls []ipLink
-	if err := json.Unmarshal(out, &ls); err != nil || len(ls) != 1 {
-		t.Fatalf("ip -j -d link show %s: %v\n%s", name, err, out)
-	}
-	return ls[0], true
+	l, err := h.Link(name)
+	return l, err == nil
 }
 
 // TestVMAC creates a keepalived-style VMAC (macvlan, private mode, virtual
@@ -63,8 +41,8 @@ func TestVMAC(t *testing.T) {
 		t.Fatalf("EnsureVMAC: %v", err)
 	}
 	k, ok := kernelLink(t, h, "vrrp.51")
-	if !ok || k.Ifindex != idx || k.Address != "00:00:5e:00:01:33" || k.LinkInfo.InfoKind != "macvlan" ||
-		k.LinkInfo.InfoData.Mode != "private" || k.Link != "eth0" {
+	if !ok || k.Index != idx || k.Address != "00:00:5e:00:01:33" || k.LinkInfo.Kind != "macvlan" ||
+		k.LinkInfo.Data.Mode != "private" || k.Parent != "eth0" {
 		t.Fatalf("VMAC in kernel = %+v (found %v), want macvlan private on eth0 with 00:00:5e:00:01:33, index %d", k, ok, idx)
 	}
 	if idx2, err := m.EnsureVMAC(ctx(t), v); err != nil || idx2 != idx {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -23,31 +22,11 @@ const (
 
 var vmacConf = func(prio int) string { return conf("", prio, "    use_vmac") }
 
-// vmacLink is what `ip -d link` says of a VMAC.
-type vmacLink struct {
-	Address  string `json:"address"`
-	Link     string `json:"link"`
-	Flags    []string
-	LinkInfo struct {
-		InfoKind string `json:"info_kind"`
-		InfoData struct {
-			Mode string `json:"mode"`
-		} `json:"info_data"`
-	} `json:"linkinfo"`
-}
-
 // linkOf returns h's interface name and whether it exists.
-func linkOf(t *testing.T, h *testnet.Host, name string) (vmacLink, bool) {
+func linkOf(t *testing.T, h *testnet.Host, name string) (testnet.Link, bool) {
 	t.Helper()
-	out, err := h.Command(t.Context(), "ip", "-j", "-d", "link", "show", "dev", name).Output()
-	if err != nil {
-		return vmacLink{}, false
-	}
-	var ls []vmacLink
-	if err := json.Unmarshal(out, &ls); err != nil || len(ls) != 1 {
-		t.Fatalf("ip -j -d link show %s: %v\n%s", name, err, out)
-	}
-	return ls[0], true
+	l, err := h.Link(name)
+	return l, err == nil
 }
 
 // wantVMACs checks that h has keepalived's two VMACs on eth0, up.
@@ -55,7 +34,7 @@ func wantVMACs(t *testing.T, h *testnet.Host) {
 	t.Helper()
 	for name, mac := range map[string]string{"vrrp.51": vmac4, "vrrp6.51": vmac6} {
 		l, ok := linkOf(t, h, name)
-		if !ok || l.Address != mac || l.Link != "eth0" || l.LinkInfo.InfoKind != "macvlan" || l.LinkInfo.InfoData.Mode != "private" ||
+		if !ok || l.Address != mac || l.Parent != "eth0" || l.LinkInfo.Kind != "macvlan" || l.LinkInfo.Data.Mode != "private" ||
 			!strings.Contains(strings.Join(l.Flags, ","), "UP") {
 			t.Fatalf("%s on %s: %+v (exists %v), want an up private macvlan of eth0 with %s", name, h.Name(), l, ok, mac)
 		}
@@ -154,6 +133,24 @@ func clientSeesVMAC(t *testing.T, l *lab, who string) {
 		"client pings %s with %s master, neighbour %s", vip6, who, vmac6)
 }
 
+// startVMACMaster sets hostile sysctls on r1 and starts vigild there as the
+// VMAC master (priority 150); it returns the sysctls as they were.
+func startVMACMaster(t *testing.T, l *lab) (map[string]string, *vigild) {
+	t.Helper()
+	before := hostileSysctls(t, l.R1)
+	v := startVigild(t, l.R1, vmacConf(150), "-i", "r1")
+	waitVMACMaster(t, l.R1)
+	return before, v
+}
+
+// waitVMACMaster waits until h has both VMACs with the VIPs on them.
+func waitVMACMaster(t *testing.T, h *testnet.Host) {
+	t.Helper()
+	waitLinks(t, h)
+	waitAddr(t, h, "vrrp.51", vip4, true, settle)
+	waitAddr(t, h, "vrrp6.51", vip6, true, settle)
+}
+
 // TestInteropVMACVigilMaster: vigild (150) master on its VMACs,
 // keepalived (100) backup on its own; vigild stops and keepalived takes
 // over, then vigild returns and preempts. The client's neighbour entries
@@ -161,11 +158,7 @@ func clientSeesVMAC(t *testing.T, l *lab, who string) {
 // back what it found when it stops.
 func TestInteropVMACVigilMaster(t *testing.T) {
 	l := newLab(t)
-	before := hostileSysctls(t, l.R1)
-	v1 := startVigild(t, l.R1, vmacConf(150), "-i", "r1")
-	waitLinks(t, l.R1)
-	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
-	waitAddr(t, l.R1, "vrrp6.51", vip6, true, settle)
+	before, v1 := startVMACMaster(t, l)
 	wantVMACs(t, l.R1)
 	wantVMACSysctls(t, l.R1)
 	if hasAddr(t, l.R1, "eth0", vip4) || hasAddr(t, l.R1, "eth0", vip6) {
@@ -196,9 +189,7 @@ func TestInteropVMACVigilMaster(t *testing.T) {
 
 	// And back: vigild preempts (150 > 100).
 	v1 = startVigild(t, l.R1, vmacConf(150), "-i", "r1")
-	waitLinks(t, l.R1)
-	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
-	waitAddr(t, l.R1, "vrrp6.51", vip6, true, settle)
+	waitVMACMaster(t, l.R1)
 	waitAddr(t, l.R2, "vrrp.51", vip4, false, settle)
 	waitAddr(t, l.R2, "vrrp6.51", vip6, false, settle)
 	clientSeesVMAC(t, l, "vigild again")
@@ -226,8 +217,7 @@ func TestInteropVMACKeepalivedMaster(t *testing.T) {
 	l := newLab(t)
 	k := l.R1.Keepalived(t, vmacConf(150), "-P")
 	k.WaitOutput(t, "(VI_1) Entering MASTER STATE", settle)
-	waitLinks(t, l.R1)
-	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
+	waitVMACMaster(t, l.R1)
 	before := hostileSysctls(t, l.R2)
 	v2 := startVigild(t, l.R2, vmacConf(100), "-i", "r2")
 	testnet.Eventually(t, settle, func() bool {
@@ -277,11 +267,7 @@ func ifindex(t *testing.T, h *testnet.Host, name string) int {
 // without any use_vmac removes the last VMAC and puts eth0's sysctls back.
 func TestReloadVMAC(t *testing.T) {
 	l := newLab(t)
-	before := hostileSysctls(t, l.R1)
-	v := startVigild(t, l.R1, vmacConf(150), "-i", "r1")
-	waitLinks(t, l.R1)
-	waitAddr(t, l.R1, "vrrp.51", vip4, true, settle)
-	waitAddr(t, l.R1, "vrrp6.51", vip6, true, settle)
+	before, v := startVMACMaster(t, l)
 	idx := ifindex(t, l.R1, "vrrp.51")
 	transitions := v.Instance(t, "VI_1").Transitions
 
