@@ -313,3 +313,27 @@ func TestReloadVMAC(t *testing.T) {
 	v.Signal(syscall.SIGTERM)
 	v.Wait(settle)
 }
+
+// TestVMACDeletedBehindOurBack: an operator deletes the master's IPv4
+// VMAC; vigild creates it again (as keepalived does), its socket reopens on
+// the new link, and the VIP is back on it while keepalived stays backup.
+func TestVMACDeletedBehindOurBack(t *testing.T) {
+	l := newLab(t)
+	_, v := startVMACMaster(t, l)
+	k := l.R2.Keepalived(t, vmacConf(100), "-P")
+	k.WaitOutput(t, "(VI_1) Entering BACKUP STATE", settle)
+	idx := ifindex(t, l.R1, "vrrp.51")
+	l.R1.Exec(t, "ip", "link", "del", "vrrp.51")
+	testnet.Eventually(t, settle, func() bool { n := ifindex(t, l.R1, "vrrp.51"); return n != 0 && n != idx }, "vrrp.51 created again")
+	waitVMACMaster(t, l.R1)
+	wantVMACs(t, l.R1)
+	wantVMACSysctls(t, l.R1)
+	v.WaitOutput(t, "VMAC created again", settle)
+	v.WaitOutput(t, "VRRP socket reopened", settle)
+	sent := v.Instance(t, "VI_1").AdvertsSent
+	testnet.Eventually(t, settle, func() bool { return v.Instance(t, "VI_1").AdvertsSent > sent+5 }, "adverts from the new vrrp.51")
+	if hasAddr(t, l.R2, "vrrp.51", vip4) {
+		t.Error("keepalived took the VIP: it did not hear the new VMAC's adverts")
+	}
+	clientSeesVMAC(t, l, "vigild")
+}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/vip"
 )
@@ -18,8 +20,9 @@ import (
 // keepalived 2.2.7, the macvlan is created (or a matching one adopted) when
 // the instance is built and stays up in every state; the master's VIPs go
 // on it, its adverts leave from it (from the parent with vmac_xmit_base),
-// and GARP / NA carry the virtual MAC. It is removed when vigild stops or
-// when a reload drops it, after the VIPs on it are gone.
+// and GARP / NA carry the virtual MAC. One deleted behind our back is
+// created again (when its parent is there). It is removed when vigild stops
+// or when a reload drops it, after the VIPs on it are gone.
 //
 // The sysctls follow keepalived's too (vip.VMAC.Sysctls): settings on the
 // VMAC itself go with it; the parent's arp_ignore and arp_filter are
@@ -171,21 +174,29 @@ func (d *Daemon) setupVMAC(inst *instance) error {
 			return fmt.Errorf("use_vmac: no IPv6 link-local address on %s to send adverts from", ic.Interface)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-	defer cancel()
-	if _, err := d.host.VMACs.EnsureVMAC(ctx, *v); err != nil {
-		return err
-	}
 	if d.vm.live == nil {
 		d.vm.live = map[string]vip.VMAC{}
 	}
 	_, had := d.vm.live[v.Name]
-	d.vm.live[v.Name] = *v
+	if err := d.ensureVMAC(*v); err != nil {
+		return err
+	}
 	if !had {
 		inst.log.Info(fmt.Sprintf("(%s) VMAC %s on %s", ic.Name, v.Name, v.Parent), "mac", v.MAC().String())
 	}
 	inst.vmac = v
 	inst.mac = v.MAC()
+	return nil
+}
+
+// ensureVMAC creates or adopts v, records it and writes its sysctls.
+func (d *Daemon) ensureVMAC(v vip.VMAC) error {
+	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+	defer cancel()
+	if _, err := d.host.VMACs.EnsureVMAC(ctx, v); err != nil {
+		return err
+	}
+	d.vm.live[v.Name] = v
 	own, parent := v.Sysctls()
 	if !v.IPv6 {
 		d.clearRPFilter()
@@ -212,6 +223,31 @@ func (d *Daemon) setupVMAC(inst *instance) error {
 		}
 	}
 	return nil
+}
+
+// vmacEvent puts back a VMAC of ours that was deleted behind our back (or
+// went with its parent, when the parent comes back), as keepalived does.
+// The sockets on it reopen on the new link's own event (ifaceChanged).
+func (d *Daemon) vmacEvent(e check.IfaceEvent) {
+	if len(d.vm.live) == 0 || e.Kind != check.IfaceRemoved && e.Kind != check.IfaceAdded {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(d.vm.live)) {
+		v := d.vm.live[name]
+		if e.Kind == check.IfaceRemoved && e.Name != v.Name || e.Kind == check.IfaceAdded && e.Name != v.Parent {
+			continue
+		}
+		if _, err := d.host.Interface(v.Name); err == nil {
+			continue // there (the watcher reports every link at start)
+		}
+		if err := d.ensureVMAC(v); err != nil {
+			if e.Kind == check.IfaceAdded || !errors.Is(err, vip.ErrNoDevice) { // a parent gone takes its VMACs: wait for it
+				d.log.Warn("VMAC could not be created again", "iface", v.Name, "err", err)
+			}
+			continue
+		}
+		d.log.Info("VMAC created again", "iface", v.Name, "parent", v.Parent, "after", e.String())
+	}
 }
 
 func (d *Daemon) writeSysctl(path, value string) {
