@@ -346,3 +346,32 @@ func TestVMACFailsCleanly(t *testing.T) {
 		wantSysctls(t, sys, map[string]string{"net/ipv4/conf/eth0/arp_ignore": "0", "net/ipv4/conf/all/rp_filter": "1"})
 	})
 }
+
+// TestLoopVMACXmitBase: with vmac_xmit_base the adverts use eth0's
+// socket while the VIPs and GARP still go on the VMAC, and an IPv6 VMAC
+// gets no link-local address of its own.
+func TestLoopVMACXmitBase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		kernel := viptest.NewKernel("eth0", "eth1")
+		text := strings.ReplaceAll(vmacConf, "    use_vmac\n", "    use_vmac\n    vmac_xmit_base\n")
+		a := newNode(t, wire, kernel, "192.0.2.1", "fe80::1", text, vmacOpts(vmacSysctls()))
+		if !slices.Equal(a.listen, []string{"eth0", "eth0"}) {
+			t.Errorf("sockets opened on %v, want eth0 for both families", a.listen)
+		}
+		if v6 := kernel.VMACs()["vrrp6.51"]; v6.Name == "" || v6.LinkLocal.IsValid() {
+			t.Errorf("IPv6 VMAC with vmac_xmit_base: %+v, want one without a link-local address", v6)
+		}
+		a.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if !slices.ContainsFunc(kernel.Addresses(), func(x vip.Address) bool { return x.Prefix.String() == "192.0.2.254/24" && x.Dev == "vrrp.51" }) {
+			t.Errorf("VIP not on the VMAC: %+v", kernel.Addresses())
+		}
+		for _, s := range a.d.host.Announcer.(*viptest.Announcements).Sent() {
+			if s.Iface != "vrrp.51" && s.Iface != "vrrp6.51" {
+				t.Errorf("announcement on %s", s.Iface)
+			}
+		}
+	})
+}
