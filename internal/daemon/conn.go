@@ -195,8 +195,8 @@ func (d *Daemon) reopen(c *conn, why string) {
 	c.reopens++
 	for _, inst := range c.byVRID {
 		inst.check.Self = vc.LocalAddr()
-		if ifi, err := d.host.Interface(c.key.ifname); err == nil {
-			inst.mac = ifi.HardwareAddr
+		if ifi, err := d.host.Interface(c.key.ifname); err == nil && inst.vmac == nil {
+			inst.mac = ifi.HardwareAddr // a VMAC's instance keeps the virtual MAC
 		}
 	}
 	d.log.Info("VRRP socket reopened", "iface", c.key.ifname, "why", why, "source", vc.LocalAddr())
