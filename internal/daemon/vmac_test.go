@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vip/viptest"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -354,7 +355,7 @@ func TestLoopVMACXmitBase(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		kernel := viptest.NewKernel("eth0", "eth1")
-		text := strings.ReplaceAll(vmacConf, "    use_vmac\n", "    use_vmac\n    vmac_xmit_base\n")
+		text := strings.ReplaceAll(vmacConf, "    use_vmac\n", "    use_vmac\n    vmac_xmit_base\n    garp_master_refresh 1\n")
 		a := newNode(t, wire, kernel, "192.0.2.1", "fe80::1", text, vmacOpts(vmacSysctls()))
 		if !slices.Equal(a.listen, []string{"eth0", "eth0"}) {
 			t.Errorf("sockets opened on %v, want eth0 for both families", a.listen)
@@ -368,9 +369,28 @@ func TestLoopVMACXmitBase(t *testing.T) {
 		if !slices.ContainsFunc(kernel.Addresses(), func(x vip.Address) bool { return x.Prefix.String() == "192.0.2.254/24" && x.Dev == "vrrp.51" }) {
 			t.Errorf("VIP not on the VMAC: %+v", kernel.Addresses())
 		}
-		for _, s := range a.d.host.Announcer.(*viptest.Announcements).Sent() {
-			if s.Iface != "vrrp.51" && s.Iface != "vrrp6.51" {
-				t.Errorf("announcement on %s", s.Iface)
+		// eth0 comes back with a new index: its sockets reopen, and the
+		// refresh rounds after that still carry the virtual MACs.
+		a.ifev <- check.IfaceEvent{Kind: check.IfaceAdded, Name: "eth0", Index: 2, Up: true}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := a.d.Status(); st.Instances[0].State != "MASTER" {
+			t.Fatalf("state %s", st.Instances[0].State)
+		}
+		reopened := false
+		for _, in := range a.d.Status().Sockets {
+			reopened = reopened || in.Reopens > 0
+		}
+		if !reopened {
+			t.Fatal("no socket reopened")
+		}
+		sent := a.d.host.Announcer.(*viptest.Announcements).Sent()
+		if len(sent) < 8 {
+			t.Fatalf("%d announcements, want the takeover's and the refreshes", len(sent))
+		}
+		for _, s := range sent {
+			if s.Iface != "vrrp.51" && s.Iface != "vrrp6.51" || s.MAC[0] != 0 || s.MAC[2] != 0x5e {
+				t.Errorf("announcement on %s with %s", s.Iface, s.MAC)
 			}
 		}
 	})
