@@ -337,3 +337,32 @@ func TestVMACDeletedBehindOurBack(t *testing.T) {
 	}
 	clientSeesVMAC(t, l, "vigild")
 }
+
+// TestVMACAfterKill: vigild killed with its VMACs up (VIPs on them) is
+// started again: it adopts the same interfaces, removes the VIPs the dead
+// one left, becomes master again, and at stop removes the VMACs.
+func TestVMACAfterKill(t *testing.T) {
+	l := newLab(t)
+	_, v := startVMACMaster(t, l)
+	idx := ifindex(t, l.R1, "vrrp.51")
+	if err := v.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if ifindex(t, l.R1, "vrrp.51") != idx || !hasAddr(t, l.R1, "vrrp.51", vip4) {
+		t.Fatal("the killed vigild's VMAC or VIP is gone: nothing left to adopt")
+	}
+	v = startVigild(t, l.R1, vmacConf(150), "-i", "r1")
+	v.WaitOutput(t, "removing VIPs.", settle)
+	waitVMACMaster(t, l.R1)
+	if got := ifindex(t, l.R1, "vrrp.51"); got != idx {
+		t.Errorf("vrrp.51 index %d after the restart, want the adopted %d", got, idx)
+	}
+	clientSeesVMAC(t, l, "vigild restarted")
+	v.Signal(syscall.SIGTERM)
+	v.Wait(settle)
+	for _, name := range []string{"vrrp.51", "vrrp6.51"} {
+		if _, ok := linkOf(t, l.R1, name); ok {
+			t.Errorf("%s left after stop", name)
+		}
+	}
+}
