@@ -366,3 +366,28 @@ func TestVMACAfterKill(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropVMACXmitBase: with vmac_xmit_base on both sides the adverts
+// leave eth0 while the VIPs and the virtual MACs stay on the VMACs; vigild
+// master, keepalived backup, and a failover.
+func TestInteropVMACXmitBase(t *testing.T) {
+	xconf := func(prio int) string { return conf("", prio, "    use_vmac\n    vmac_xmit_base") }
+	l := newLab(t)
+	v := startVigild(t, l.R1, xconf(150), "-i", "r1")
+	waitVMACMaster(t, l.R1)
+	k := l.R2.Keepalived(t, xconf(100), "-P")
+	k.WaitOutput(t, "(VI_1) Entering BACKUP STATE", settle)
+	k.WaitOutput(t, "(VI_6) Entering BACKUP STATE", settle)
+	clientSeesVMAC(t, l, "vigild")
+	if hasAddr(t, l.R2, "vrrp.51", vip4) || hasAddr(t, l.R2, "vrrp6.51", vip6) {
+		t.Fatal("keepalived backup holds a VIP: it does not hear vigild's adverts from eth0")
+	}
+	if out := l.R1.Exec(t, "ip", "-6", "-o", "addr", "show", "dev", "vrrp6.51", "scope", "link"); out != "" {
+		t.Errorf("vrrp6.51 has a link-local address with vmac_xmit_base: %s", out)
+	}
+	v.Signal(syscall.SIGTERM)
+	v.Wait(settle)
+	waitAddr(t, l.R2, "vrrp.51", vip4, true, settle)
+	waitAddr(t, l.R2, "vrrp6.51", vip6, true, settle)
+	clientSeesVMAC(t, l, "keepalived")
+}
