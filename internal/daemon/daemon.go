@@ -287,7 +287,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.evaluate(now)
 			}
 		case e := <-d.trk.ifaceEvents():
-			d.vmacEvent(e)
+			d.vmacEvent(e, time.Now())
 			d.ifaceChanged(e)
 			d.addrRemoved(e, time.Now())
 			if d.trk.ifaceEvent(e) {

@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vrrp"
 )
 
 // VMACs (keepalived's use_vmac): an instance with use_vmac runs on a
@@ -228,7 +229,7 @@ func (d *Daemon) ensureVMAC(v vip.VMAC) error {
 // vmacEvent puts back a VMAC of ours that was deleted behind our back (or
 // went with its parent, when the parent comes back), as keepalived does.
 // The sockets on it reopen on the new link's own event (ifaceChanged).
-func (d *Daemon) vmacEvent(e check.IfaceEvent) {
+func (d *Daemon) vmacEvent(e check.IfaceEvent, now time.Time) {
 	if len(d.vm.live) == 0 || e.Kind != check.IfaceRemoved && e.Kind != check.IfaceAdded {
 		return
 	}
@@ -247,6 +248,14 @@ func (d *Daemon) vmacEvent(e check.IfaceEvent) {
 			continue
 		}
 		d.log.Info("VMAC created again", "iface", v.Name, "parent", v.Parent, "after", e.String())
+		// The addresses went with the link: a master puts them back on
+		// the new one and announces them.
+		for _, inst := range d.instances {
+			if inst.vmacName() == v.Name && inst.m.State() == vrrp.StateMaster {
+				d.addVIPs(inst)
+				d.scheduleAnnounce(inst, now)
+			}
+		}
 	}
 }
 

@@ -395,3 +395,57 @@ func TestLoopVMACXmitBase(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopVMACDeleted: a VMAC deleted behind the daemon's back is created
+// again, and its master's VIP is put back on it; a VMAC whose parent is
+// gone waits for the parent.
+func TestLoopVMACDeleted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		kernel := viptest.NewKernel("eth0", "eth1")
+		a := newNode(t, wire, kernel, "192.0.2.1", "fe80::1", vmacConf, vmacOpts(vmacSysctls()))
+		iface := a.d.host.Interface
+		a.d.host.Interface = func(name string) (*net.Interface, error) {
+			if !kernel.HasLink(name) {
+				return nil, fmt.Errorf("%s: %w", name, vip.ErrNoDevice)
+			}
+			return iface(name)
+		}
+		a.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		onVMAC := func() bool {
+			return slices.ContainsFunc(kernel.Addresses(), func(x vip.Address) bool { return x.Prefix.String() == "192.0.2.254/24" && x.Dev == "vrrp.51" })
+		}
+		if !onVMAC() {
+			t.Fatalf("no VIP on vrrp.51: %+v", kernel.Addresses())
+		}
+
+		kernel.DelLink("vrrp.51")
+		a.ifev <- check.IfaceEvent{Kind: check.IfaceRemoved, Name: "vrrp.51", Index: 9}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if _, ok := kernel.VMACs()["vrrp.51"]; !ok || !onVMAC() || a.state("VI_1") != "MASTER" {
+			t.Fatalf("after vrrp.51 was deleted: VMACs %v, addresses %+v, %s", kernel.VMACs(), kernel.Addresses(), a.state("VI_1"))
+		}
+
+		// The parent goes (and its VMACs with it): nothing to do until it
+		// is back.
+		kernel.DelLink("vrrp.51")
+		kernel.DelLink("vrrp6.51")
+		kernel.DelLink("eth0")
+		a.ifev <- check.IfaceEvent{Kind: check.IfaceRemoved, Name: "vrrp.51", Index: 10}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if len(kernel.VMACs()) != 0 {
+			t.Fatalf("VMACs without their parent: %v", kernel.VMACs())
+		}
+		kernel.AddLink("eth0")
+		a.ifev <- check.IfaceEvent{Kind: check.IfaceAdded, Name: "eth0", Index: 11, Up: true}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if vm := kernel.VMACs(); len(vm) != 2 {
+			t.Fatalf("VMACs once eth0 is back: %v", vm)
+		}
+	})
+}
