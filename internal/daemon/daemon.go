@@ -135,8 +135,9 @@ type Daemon struct {
 }
 
 // New builds a daemon for cfg: it opens the VRRP sockets and the netlink
-// handle but changes nothing on the host (no address, no advert) until Run.
-// An error leaves nothing open.
+// handle but changes nothing on the host (no address, no advert) until Run,
+// except the VMACs of use_vmac instances and their sysctls, which those
+// sockets need. An error leaves nothing open and removes those VMACs.
 func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
