@@ -275,6 +275,9 @@ func (d *dumper) global(g *Global) {
 	if g.RouterID != "" {
 		d.line("router_id", quote(g.RouterID))
 	}
+	if g.VMACPrefix != "" {
+		d.line("vmac_prefix", quote(g.VMACPrefix))
+	}
 	if len(g.NotificationEmail) > 0 {
 		d.open("notification_email")
 		for _, e := range g.NotificationEmail {

@@ -153,6 +153,7 @@ var keywordDeviations = map[string]string{
 	"includem of a missing file":                 includeMissing,
 	"includew with an unmatched wildcard":        includeMissing,
 	"includeb with an unmatched brace":           includeMissing,
+	"vmac_prefix unusable":                       "keepalived 2.2.7 takes any vmac_prefix and fails later, creating the interface; vigild refuses one that cannot be part of an interface name or a /proc/sys path (warning, 5)",
 	"notify scripts with user":                   "keepalived 2.2.7 -t terminates itself (SIGTERM) while checking a script to run as another user; vigild answers 0",
 	"unicast peers ignored in strict mode": "keepalived 2.2.7 checks strict mode's unicast rule before it marks the instance unicast, so the check never fires " +
 		"and it runs unicast (0); vigild warns and runs the RFC's multicast (5)",

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vip/nftfilter"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -54,6 +55,19 @@ func globalBlock() *block {
 			if t, ok := p.arg(l, 1); ok {
 				g.RouterID = t.s
 			}
+		})),
+		kw("vmac_prefix", P2, "vmac_prefix STRING", "vrrp", "", gl(func(p *parser, g *Global, l *line) {
+			t, ok := p.arg(l, 1)
+			if !ok {
+				return
+			}
+			// The prefix becomes part of interface names ("<prefix>.<VRID>"),
+			// which the kernel limits to 15 bytes without '/', ':' or blanks.
+			if !vip.ValidIfName(t.s) {
+				p.warn(t.pos, "vmac_prefix", "ignored", "VMAC prefix %q is not usable in an interface name", t.s)
+				return
+			}
+			g.VMACPrefix = t.s
 		})),
 		valueKw("notification_email", P1, "notification_email { ADDR ... }", func(p *parser, n any, l *line) any { return n },
 			func(p *parser, n any, l *line) {
@@ -342,7 +356,7 @@ var globalRaw = []struct {
 	{"lvs_netlink_monitor_rcv_bufs", "BYTES"}, {"lvs_netlink_monitor_rcv_bufs_force", "[BOOL]"},
 	{"rs_init_notifies", ""}, {"no_checker_emails", ""},
 	{"vrrp_rx_bufs_policy", "MTU|ADVERT|N"}, {"vrrp_rx_bufs_multiplier", "N"},
-	{"log_unknown_vrids", ""}, {"vmac_prefix", "STRING"}, {"vmac_addr_prefix", "STRING"},
+	{"log_unknown_vrids", ""}, {"vmac_addr_prefix", "STRING"},
 	{"umask", "NUMBER|BITS"}, {"random_seed", "UINT"},
 	{"reload_check_config", "[FILE]"}, {"reload_time_file", "FILE"}, {"reload_repeat", ""}, {"reload_file", "FILE"},
 	{"include_check", "[TYPES]"}, {"config_save_dir", "DIR"}, {"tmp_config_directory", "DIR"}, {"data_use_instance", ""},

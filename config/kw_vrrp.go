@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -302,7 +303,7 @@ func instanceBlock() *block {
 			}
 			x.UnicastPeers = append(x.UnicastPeers, u)
 		}),
-		kw("use_vmac", P1, "use_vmac [IFNAME] [MAC]", "off", "", inst(func(p *parser, x *Instance, l *line) {
+		kw("use_vmac", P1, "use_vmac [IFNAME] [MAC (notice: not implemented)]", "off", "", inst(func(p *parser, x *Instance, l *line) {
 			v := &VMAC{Pos: l.pos()}
 			if x.UseVMAC != nil {
 				v.XmitBase = x.UseVMAC.XmitBase
@@ -310,17 +311,22 @@ func instanceBlock() *block {
 			for _, t := range l.toks[1:] {
 				if len(t.s) == 17 && t.s[2] == ':' {
 					v.MAC = t.s
+					p.notice(t.pos, "use_vmac", "the RFC 5798 virtual MAC is used", "a VMAC MAC address of one's own (%s) is not implemented by vigil", t.s)
 				} else if v.Name == "" {
 					if len(t.s) >= 16 {
 						p.warn(t.pos, "use_vmac", "using the default name", "VMAC interface name %q too long", t.s)
+						continue
+					}
+					if !vip.ValidIfName(t.s) {
+						p.warn(t.pos, "use_vmac", "using the default name", "VMAC interface name %q is not a valid interface name", t.s)
 						continue
 					}
 					v.Name = t.s
 				}
 			}
 			x.UseVMAC = v
-		})).notImpl(),
-		kw("vmac_xmit_base", P1, "vmac_xmit_base", "off", "", inst(func(p *parser, x *Instance, l *line) { x.vmacXmitBase = true })).notImpl(),
+		})),
+		kw("vmac_xmit_base", P1, "vmac_xmit_base", "off", "", inst(func(p *parser, x *Instance, l *line) { x.vmacXmitBase = true })),
 		notify("notify_master", P0, func(x *Instance) **Command { return &x.Notify.Master }),
 		notify("notify_backup", P0, func(x *Instance) **Command { return &x.Notify.Backup }),
 		notify("notify_fault", P0, func(x *Instance) **Command { return &x.Notify.Fault }),

@@ -80,6 +80,9 @@ type Process struct {
 type Global struct {
 	Pos      Pos
 	RouterID string
+	// VMACPrefix names use_vmac interfaces without a name of their own:
+	// "<VMACPrefix>.<VRID>"; "" means "vrrp".
+	VMACPrefix string
 
 	VRRPVersion int // 2 unless vrrp_version 3
 	Strict      bool

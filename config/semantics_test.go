@@ -309,7 +309,17 @@ func keywordCases() []keywordCase {
 		{"use_vmac and vmac_xmit_base", instConf("    use_vmac vrrp.51\n    vmac_xmit_base\n"), inst(func(t *testing.T, x *Instance) {
 			eq(t, "Name", x.UseVMAC.Name, "vrrp.51")
 			eq(t, "XmitBase", x.UseVMAC.XmitBase, true)
-		}), []string{`notice t.conf:4:5: use_vmac: not implemented by vigil (accepted and ignored)`, `notice t.conf:5:5: vmac_xmit_base: not implemented by vigil (accepted and ignored)`}},
+		}), nil},
+		{"use_vmac with a MAC and a bad name", instConf("    use_vmac vr/p 00:11:22:33:44:55\n"), inst(func(t *testing.T, x *Instance) {
+			eq(t, "Name", x.UseVMAC.Name, "")
+		}), []string{`warning t.conf:4:14: use_vmac: VMAC interface name "vr/p" is not a valid interface name (using the default name)`,
+			`notice t.conf:4:19: use_vmac: a VMAC MAC address of one's own (00:11:22:33:44:55) is not implemented by vigil (the RFC 5798 virtual MAC is used)`}},
+		{"vmac_prefix", "global_defs {\n    vmac_prefix vr\n}\n" + instConf(""), func(t *testing.T, c *Config) {
+			eq(t, "VMACPrefix", c.Global.VMACPrefix, "vr")
+		}, nil},
+		{"vmac_prefix unusable", "global_defs {\n    vmac_prefix ../x\n}\n" + instConf(""), func(t *testing.T, c *Config) {
+			eq(t, "VMACPrefix", c.Global.VMACPrefix, "")
+		}, []string{`warning t.conf:2:17: vmac_prefix: VMAC prefix "../x" is not usable in an interface name (ignored)`}},
 		{"mcast_src_ip and mcast_dst_ip", instConf("    mcast_src_ip 192.0.2.5\n    mcast_dst_ip 224.0.0.19\n"), inst(func(t *testing.T, x *Instance) {
 			eq(t, "McastSrcIP", x.McastSrcIP, netip.MustParseAddr("192.0.2.5"))
 			eq(t, "McastDstIP", x.McastDstIP, netip.MustParseAddr("224.0.0.19"))

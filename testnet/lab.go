@@ -382,28 +382,37 @@ func (h *Host) register(t testing.TB, ifname string) *Iface {
 	return i
 }
 
-type ipLink struct {
+// Link is what `ip -d link show` says of an interface.
+type Link struct {
 	Index     int      `json:"ifindex"`
 	Name      string   `json:"ifname"`
 	Address   string   `json:"address"`
 	Flags     []string `json:"flags"`
 	OperState string   `json:"operstate"`
+	Parent    string   `json:"link"` // the lower interface (macvlan, vlan, veth peer)
+	LinkInfo  struct {
+		Kind string `json:"info_kind"` // "macvlan", "veth", ...
+		Data struct {
+			Mode string `json:"mode"` // a macvlan's: "private", "bridge", ...
+		} `json:"info_data"`
+	} `json:"linkinfo"`
 }
 
-func (h *Host) link(ifname string) (ipLink, error) {
-	out, err := run("ip", "-n", h.ns, "-j", "link", "show", "dev", ifname)
+// Link reads the interface ifname of h; an error when it does not exist.
+func (h *Host) Link(ifname string) (Link, error) {
+	out, err := run("ip", "-n", h.ns, "-d", "-j", "link", "show", "dev", ifname)
 	if err != nil {
-		return ipLink{}, err
+		return Link{}, err
 	}
-	var ls []ipLink
+	var ls []Link
 	if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) != 1 {
-		return ipLink{}, fmt.Errorf("testnet: ip -j link show dev %s in %s: %q: %v", ifname, h.ns, out, err)
+		return Link{}, fmt.Errorf("testnet: ip -d -j link show dev %s in %s: %q: %v", ifname, h.ns, out, err)
 	}
 	return ls[0], nil
 }
 
 func (h *Host) linkInfo(ifname string) (int, net.HardwareAddr, error) {
-	l, err := h.link(ifname)
+	l, err := h.Link(ifname)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -417,7 +426,7 @@ func (h *Host) linkInfo(ifname string) (int, net.HardwareAddr, error) {
 // Carrier reports whether the interface ifname in h has carrier
 // (LOWER_UP), as the kernel sees it now.
 func (h *Host) Carrier(ifname string) (bool, error) {
-	l, err := h.link(ifname)
+	l, err := h.Link(ifname)
 	if err != nil {
 		return false, err
 	}

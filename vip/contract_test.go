@@ -132,3 +132,61 @@ func TestContractViptest(t *testing.T) {
 		t.Errorf("twin not empty at the end: %v %v %v", k.Addresses(), k.Routes(), k.Rules())
 	}
 }
+
+// vmacContract is the vip.VMACs contract as one test body, run over the
+// real Manager in a namespace and over viptest.Kernel: r has an interface
+// "eth0" and an interface "other0" that is not a VMAC, and no VMAC yet.
+func vmacContract(t *testing.T, r interface {
+	vip.VMACs
+	vip.Reconciler
+}) {
+	c := context.Background()
+	v := vip.VMAC{Name: "vrrp.61", Parent: "eth0", VRID: 61}
+	idx, err := r.EnsureVMAC(c, v)
+	if err != nil || idx <= 0 {
+		t.Fatalf("EnsureVMAC = %d, %v", idx, err)
+	}
+	if again, err := r.EnsureVMAC(c, v); err != nil || again != idx {
+		t.Errorf("EnsureVMAC again = %d, %v; want %d, nil", again, err, idx)
+	}
+	// The same name for another VRID is not this VMAC.
+	if _, err := r.EnsureVMAC(c, vip.VMAC{Name: "vrrp.61", Parent: "eth0", VRID: 62}); !errors.Is(err, vip.ErrConflict) {
+		t.Errorf("EnsureVMAC with another VRID: %v, want ErrConflict", err)
+	}
+	for _, bad := range []vip.VMAC{
+		{Name: "other0", Parent: "eth0", VRID: 63},
+	} {
+		if _, err := r.EnsureVMAC(c, bad); !errors.Is(err, vip.ErrConflict) {
+			t.Errorf("EnsureVMAC %+v: %v, want ErrConflict", bad, err)
+		}
+	}
+	if _, err := r.EnsureVMAC(c, vip.VMAC{Name: "vrrp.64", Parent: "nosuch0", VRID: 64}); !errors.Is(err, vip.ErrNoDevice) {
+		t.Errorf("EnsureVMAC without parent: %v, want ErrNoDevice", err)
+	}
+	if _, err := r.EnsureVMAC(c, vip.VMAC{Name: "../x", Parent: "eth0", VRID: 65}); !errors.Is(err, vip.ErrInvalid) {
+		t.Errorf("EnsureVMAC named ../x: %v, want ErrInvalid", err)
+	}
+	// An address on it goes with it.
+	a := vip.Address{Prefix: netip.MustParsePrefix("198.51.100.61/32"), Dev: "vrrp.61"}
+	if err := r.AddAddresses(c, []vip.Address{a}); err != nil {
+		t.Fatalf("AddAddresses on the VMAC: %v", err)
+	}
+	if err := r.RemoveVMAC(c, "other0"); !errors.Is(err, vip.ErrConflict) {
+		t.Errorf("RemoveVMAC of another interface: %v, want ErrConflict", err)
+	}
+	for i := range 2 {
+		if err := r.RemoveVMAC(c, "vrrp.61"); err != nil {
+			t.Fatalf("RemoveVMAC #%d: %v", i+1, err)
+		}
+	}
+	if got, err := r.Present(c, []vip.Address{a}); err != nil || len(got) != 0 {
+		t.Errorf("address on the removed VMAC: %v, %v", got, err)
+	}
+	if err := r.AddAddresses(c, []vip.Address{a}); !errors.Is(err, vip.ErrNoDevice) {
+		t.Errorf("AddAddresses on the removed VMAC: %v, want ErrNoDevice", err)
+	}
+}
+
+func TestVMACContractViptest(t *testing.T) {
+	vmacContract(t, viptest.NewKernel("eth0", "other0", "other1"))
+}

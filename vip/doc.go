@@ -31,8 +31,14 @@
 //     host; it removes only what it is given and reports exactly what went.
 //   - [Schedule]: the send times of a garp_master_* burst, as a pure
 //     function of now and a [GARPConfig].
-//   - The contracts [Reconciler] and [Sender], with in-memory twins in
-//     vip/viptest; [Relate] (the kernel's identity of an address) and the
+//   - [VMAC] (keepalived's use_vmac): [Manager.EnsureVMAC] creates or
+//     adopts the macvlan, [Manager.RemoveVMAC] deletes it, and
+//     [VMAC.Sysctls] lists keepalived's settings for it and its parent;
+//     [ProcSys] reads and writes them under /proc/sys/net, refusing any path
+//     that is not plain ([CheckSysctlPath], [ValidIfName]). Which values to
+//     write and restore is the caller's decision.
+//   - The contracts [Reconciler], [Sender], [VMACs] and [Sysctls], with
+//     in-memory twins in vip/viptest; [Relate] (the kernel's identity of an address) and the
 //     Validate methods, usable without kernel access (e.g. by the config
 //     loader).
 //
@@ -40,7 +46,8 @@
 //
 // VRRP timers and states: the daemon decides when to add, remove and
 // announce; this package only does it. It never changes existing links
-// (up/down, MAC, sysctls): the only links it creates, brings up and deletes
+// (up/down, MAC) and writes a sysctl only when asked to: the only links it
+// creates, brings up and deletes
 // are VMACs ([Manager.EnsureVMAC], a macvlan with the RFC 5798 §7.3 virtual
 // router MAC, as keepalived's use_vmac), and it refuses to touch an interface
 // that is not one. It never removes an address, route or rule that a caller

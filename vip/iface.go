@@ -38,7 +38,28 @@ type Sender interface {
 	Announce(ifname string, addrs []netip.Addr, mac net.HardwareAddr, router bool) error
 }
 
+// VMACs creates and removes VMAC interfaces; *Manager implements it and
+// viptest.Kernel is its twin (see Manager.EnsureVMAC and RemoveVMAC for
+// the contract).
+type VMACs interface {
+	EnsureVMAC(ctx context.Context, v VMAC) (int, error)
+	RemoveVMAC(ctx context.Context, name string) error
+}
+
+// Sysctls reads, writes and lists /proc/sys settings by their slash-separated
+// path under /proc/sys; ProcSys implements it and viptest.Sysctls records
+// instead.
+type Sysctls interface {
+	ReadSysctl(path string) (string, error)
+	WriteSysctl(path, value string) error
+	// ListSysctl returns the names of the entries of a directory, e.g.
+	// "net/ipv4/conf" lists the interfaces, "all" and "default".
+	ListSysctl(dir string) ([]string, error)
+}
+
 var (
 	_ Reconciler = (*Manager)(nil)
 	_ Sender     = (*Announcer)(nil)
+	_ VMACs      = (*Manager)(nil)
+	_ Sysctls    = ProcSys{}
 )

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // EnsureVMAC makes sure the macvlan v exists on its parent, in private mode
@@ -15,8 +17,10 @@ import (
 // matching interface is left as it is (only brought up if it is down), so
 // calling it again changes nothing. An interface with that name that is
 // not such a macvlan is ErrConflict and is not touched; a missing parent is
-// ErrNoDevice. It returns the interface index. The sysctls keepalived sets
-// with a VMAC (VMAC.Sysctls) are the caller's job.
+// ErrNoDevice. It returns the interface index. The kernel generates no
+// link-local address on a VMAC it creates; v.LinkLocal, if set, is added.
+// The sysctls keepalived sets with a VMAC (VMAC.Sysctls) are the caller's
+// job.
 func (m *Manager) EnsureVMAC(ctx context.Context, v VMAC) (int, error) {
 	idx, err := m.ensureVMAC(ctx, v)
 	if err != nil {
@@ -63,7 +67,16 @@ func (m *Manager) ensureVMAC(ctx context.Context, v VMAC) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		// Before the link is up, or the kernel has already added its
+		// EUI-64 link-local address. A kernel without IPv6 refuses it;
+		// then there is no address to avoid either.
+		if err := h.LinkSetIP6AddrGenMode(l, in6AddrGenModeNone); err != nil {
+			m.log.Debug("vip: VMAC address generation mode not set", "iface", v.Name, "err", err)
+		}
 		if err := h.LinkSetUp(l); err != nil {
+			return 0, err
+		}
+		if err := addLinkLocal(h, l, v.LinkLocal); err != nil {
 			return 0, err
 		}
 		m.log.Info("vip: created VMAC", "iface", v.Name, "parent", v.Parent, "mac", v.MAC().String())
@@ -81,7 +94,35 @@ func (m *Manager) ensureVMAC(ctx context.Context, v VMAC) (int, error) {
 			return 0, err
 		}
 	}
+	if err := addLinkLocal(h, existing, v.LinkLocal); err != nil {
+		return 0, err
+	}
 	return existing.Attrs().Index, nil
+}
+
+// in6AddrGenModeNone is the kernel's IN6_ADDR_GEN_MODE_NONE: no automatic
+// IPv6 link-local address on the link.
+const in6AddrGenModeNone = 1
+
+// addLinkLocal puts ll (if valid) on l as a /64 without duplicate address
+// detection, unless it is there already.
+func addLinkLocal(h *netlink.Handle, l netlink.Link, ll netip.Addr) error {
+	if !ll.IsValid() {
+		return nil
+	}
+	have, err := h.AddrList(l, netlink.FAMILY_V6)
+	if err != nil {
+		return err
+	}
+	for _, a := range have {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == ll {
+			return nil
+		}
+	}
+	return h.AddrAdd(l, &netlink.Addr{
+		IPNet: &net.IPNet{IP: ll.AsSlice(), Mask: net.CIDRMask(64, 128)},
+		Flags: unix.IFA_F_NODAD,
+	})
 }
 
 // RemoveVMAC deletes the macvlan named name if it is one (a macvlan with a

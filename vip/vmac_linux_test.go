@@ -1,9 +1,11 @@
 package vip_test
 
 import (
-	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,31 +13,10 @@ import (
 	"github.com/vigil-ha/vigil/vip"
 )
 
-type ipLink struct {
-	Ifindex  int      `json:"ifindex"`
-	Ifname   string   `json:"ifname"`
-	Link     string   `json:"link"`
-	Address  string   `json:"address"`
-	Flags    []string `json:"flags"`
-	LinkInfo struct {
-		InfoKind string `json:"info_kind"`
-		InfoData struct {
-			Mode string `json:"mode"`
-		} `json:"info_data"`
-	} `json:"linkinfo"`
-}
-
-func kernelLink(t *testing.T, h *testnet.Host, name string) (ipLink, bool) {
+func kernelLink(t *testing.T, h *testnet.Host, name string) (testnet.Link, bool) {
 	t.Helper()
-	out, err := h.Command(ctx(t), "ip", "-j", "-d", "link", "show", "dev", name).CombinedOutput()
-	if err != nil {
-		return ipLink{}, false
-	}
-	var ls []ipLink
-	if err := json.Unmarshal(out, &ls); err != nil || len(ls) != 1 {
-		t.Fatalf("ip -j -d link show %s: %v\n%s", name, err, out)
-	}
-	return ls[0], true
+	l, err := h.Link(name)
+	return l, err == nil
 }
 
 // TestVMAC creates a keepalived-style VMAC (macvlan, private mode, virtual
@@ -60,19 +41,31 @@ func TestVMAC(t *testing.T) {
 		t.Fatalf("EnsureVMAC: %v", err)
 	}
 	k, ok := kernelLink(t, h, "vrrp.51")
-	if !ok || k.Ifindex != idx || k.Address != "00:00:5e:00:01:33" || k.LinkInfo.InfoKind != "macvlan" ||
-		k.LinkInfo.InfoData.Mode != "private" || k.Link != "eth0" {
+	if !ok || k.Index != idx || k.Address != "00:00:5e:00:01:33" || k.LinkInfo.Kind != "macvlan" ||
+		k.LinkInfo.Data.Mode != "private" || k.Parent != "eth0" {
 		t.Fatalf("VMAC in kernel = %+v (found %v), want macvlan private on eth0 with 00:00:5e:00:01:33, index %d", k, ok, idx)
 	}
 	if idx2, err := m.EnsureVMAC(ctx(t), v); err != nil || idx2 != idx {
 		t.Errorf("second EnsureVMAC = %d, %v; want %d, nil", idx2, err, idx)
 	}
-	v6 := vip.VMAC{Name: "vrrp6.51", Parent: "eth0", VRID: 51, IPv6: true}
-	if _, err := m.EnsureVMAC(ctx(t), v6); err != nil {
-		t.Fatalf("EnsureVMAC IPv6: %v", err)
+	ll := netip.MustParseAddr("fe80::db8:1")
+	v6 := vip.VMAC{Name: "vrrp6.51", Parent: "eth0", VRID: 51, IPv6: true, LinkLocal: ll}
+	for range 2 {
+		if _, err := m.EnsureVMAC(ctx(t), v6); err != nil {
+			t.Fatalf("EnsureVMAC IPv6: %v", err)
+		}
 	}
 	if k, _ := kernelLink(t, h, "vrrp6.51"); k.Address != "00:00:5e:00:02:33" {
 		t.Errorf("IPv6 VMAC MAC = %s", k.Address)
+	}
+	// The given link-local address, once, without DAD; no EUI-64 address
+	// made from the virtual MAC (RFC 5798 §7.4).
+	out := h.Exec(t, "ip", "-6", "-o", "addr", "show", "dev", "vrrp6.51")
+	if strings.Count(out, "inet6 ") != 1 || !strings.Contains(out, "fe80::db8:1/64") || strings.Contains(out, "tentative") {
+		t.Errorf("addresses on the IPv6 VMAC:\n%s\nwant only fe80::db8:1/64, not tentative", out)
+	}
+	if _, err := m.EnsureVMAC(ctx(t), vip.VMAC{Name: "vrrp.54", Parent: "eth0", VRID: 54, LinkLocal: ll}); !errors.Is(err, vip.ErrInvalid) {
+		t.Errorf("an IPv4 VMAC with a link-local address: %v, want ErrInvalid", err)
 	}
 
 	// Someone else's interface with the name: refused, untouched.
@@ -95,8 +88,28 @@ func TestVMAC(t *testing.T) {
 	// Without VMAC.Sysctls (arp_ignore on the parent and on every VMAC),
 	// eth0 or vrrp6.51 would answer the client's ARP for the VIP with
 	// their own MAC (Linux's weak host model).
-	for _, s := range append(v.Sysctls(), v6.Sysctls()...) {
-		h.Sysctl(t, s.Path, s.Value)
+	own, parent := v.Sysctls()
+	own6, _ := v6.Sysctls()
+	var sys vip.ProcSys
+	if err := h.Do(func() error {
+		for _, s := range append(append(own, parent...), own6...) {
+			if err := sys.WriteSysctl(s.Path, s.Value); err != nil {
+				return err
+			}
+			if got, err := sys.ReadSysctl(s.Path); err != nil || got != s.Value {
+				return fmt.Errorf("%s reads back %q, %v; want %q", s.Path, got, err, s.Value)
+			}
+		}
+		names, err := sys.ListSysctl("net/ipv4/conf")
+		if err != nil || !slices.Contains(names, "vrrp.51") || !slices.Contains(names, "all") {
+			return fmt.Errorf("ListSysctl(net/ipv4/conf) = %v, %v", names, err)
+		}
+		if err := sys.WriteSysctl("net/ipv4/conf/eth0/no_such_setting", "1"); err == nil {
+			return errors.New("ProcSys created a setting")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	// And without arp_announce=2, r's own ARP request for the client
 	// (answering the ping through eth0) would say "tell 192.0.2.10" from

@@ -24,15 +24,20 @@ type connKey struct {
 	src     netip.Addr // configured source, zero = the interface's primary address
 	group   netip.Addr // multicast group; zero for unicast
 	ah      bool       // IP protocol 51 (VRRPv2 under auth_type AH) instead of 112
+	srcOf   string     // without src: take the primary address of this interface (an IPv4 VMAC's parent)
 }
 
-func connKeyOf(ic *config.Instance) connKey {
-	k := connKey{ifname: ic.Interface, ipv6: ic.IPv6, unicast: len(ic.UnicastPeers) > 0, ah: ahPass(ic) != ""}
+// connKeyOf is the socket of ic, whose VMAC (if any) is named vmac.
+func connKeyOf(ic *config.Instance, vmac string) connKey {
+	k := connKey{ifname: xmitIface(ic, vmac), ipv6: ic.IPv6, unicast: len(ic.UnicastPeers) > 0, ah: ahPass(ic) != ""}
 	if k.unicast {
 		k.src = ic.UnicastSrcIP
 	} else {
 		k.src = ic.McastSrcIP
 		k.group = mcastGroup(ic)
+	}
+	if !k.src.IsValid() && !k.ipv6 && k.ifname != ic.Interface {
+		k.srcOf = ic.Interface // a VMAC has no address of its own
 	}
 	return k
 }
@@ -71,7 +76,13 @@ func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
-	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs(), AH: key.ah})
+	src := key.src
+	if key.srcOf != "" {
+		if src, err = d.host.PrimaryAddr(key.srcOf, key.ipv6, d.vipAddrs()...); err != nil {
+			return nil, 0, fmt.Errorf("VRRP socket on %s: source from %s: %w", key.ifname, key.srcOf, err)
+		}
+	}
+	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs(), AH: key.ah})
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
@@ -94,7 +105,7 @@ func (d *Daemon) vipAddrs() []netip.Addr {
 
 // attachConn finds or opens the socket for inst and registers its VRID.
 func (d *Daemon) attachConn(inst *instance) (*conn, error) {
-	key := connKeyOf(inst.cfg)
+	key := connKeyOf(inst.cfg, inst.vmacName())
 	c := d.conns[key]
 	if c == nil {
 		vc, index, err := d.openConn(key)
@@ -188,8 +199,8 @@ func (d *Daemon) reopen(c *conn, why string) bool {
 	c.reopens++
 	for _, inst := range c.byVRID {
 		inst.check.Self = vc.LocalAddr()
-		if ifi, err := d.host.Interface(c.key.ifname); err == nil {
-			inst.mac = ifi.HardwareAddr
+		if ifi, err := d.host.Interface(c.key.ifname); err == nil && inst.vmac == nil {
+			inst.mac = ifi.HardwareAddr // a VMAC's instance keeps the virtual MAC
 		}
 		if inst.m.Config().LocalAddr != vc.LocalAddr() {
 			d.handle(inst, vrrp.LocalAddrChanged{Addr: vc.LocalAddr()}, time.Now())

@@ -53,6 +53,13 @@ type Host struct {
 	VIPs vip.Reconciler
 	// Announcer sends gratuitous ARP and unsolicited NA: vip.NewAnnouncer.
 	Announcer vip.Sender
+	// VMACs creates and removes use_vmac interfaces: VIPs when it can.
+	VMACs vip.VMACs
+	// Sysctls reads and writes /proc/sys (the VMAC settings): vip.ProcSys.
+	Sysctls vip.Sysctls
+	// PrimaryAddr is the address adverts on an interface come from:
+	// vrrp.PrimaryAddr.
+	PrimaryAddr func(ifname string, ipv6 bool, notFrom ...netip.Addr) (netip.Addr, error)
 	// InterfaceEvents replaces the netlink interface watcher
 	// (check.NewWatcher).
 	InterfaceEvents <-chan check.IfaceEvent
@@ -96,6 +103,15 @@ func (h *Host) fill(log *slog.Logger) error {
 	if h.Firewall == nil {
 		h.Firewall = nftfilter.Exec{}
 	}
+	if h.VMACs == nil {
+		h.VMACs, _ = h.VIPs.(vip.VMACs)
+	}
+	if h.Sysctls == nil {
+		h.Sysctls = vip.ProcSys{}
+	}
+	if h.PrimaryAddr == nil {
+		h.PrimaryAddr = vrrp.PrimaryAddr
+	}
 	return nil
 }
 
@@ -132,6 +148,7 @@ type Daemon struct {
 
 	fw firewall // the no_accept VIP filter (firewall.go)
 
+	vm                      vmacs   // use_vmac interfaces and the sysctls they changed (vmac.go)
 	statics                 statics // installed static_ipaddress / routes / rules
 	reloads, reloadFailures uint64
 	staticErrors            uint64
@@ -145,8 +162,9 @@ type Daemon struct {
 }
 
 // New builds a daemon for cfg: it opens the VRRP sockets and the netlink
-// handle but changes nothing on the host (no address, no advert) until Run.
-// An error leaves nothing open.
+// handle but changes nothing on the host (no address, no advert) until Run,
+// except the VMACs of use_vmac instances and their sysctls, which those
+// sockets need. An error leaves nothing open and removes those VMACs.
 func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -163,6 +181,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	}
 	defer func() {
 		if err != nil {
+			d.releaseVMACs(nil) // the worker is not running: done at once
 			d.closeAll()
 		}
 	}()
@@ -314,6 +333,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.evaluate(now)
 			}
 		case e := <-d.trk.ifaceEvents():
+			d.vmacEvent(e, time.Now())
 			d.linkEvent(e, time.Now())
 		case fe := <-d.trk.fileEvents():
 			d.lvs.fileValue(fe)
@@ -393,6 +413,7 @@ func (d *Daemon) shutdown(now time.Time) {
 		d.lvs.stop()
 	}
 	d.fwStop()
+	d.releaseVMACs(nil)
 	d.kw.finish()
 	d.closeNotifier()
 }
@@ -515,7 +536,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	for _, ic := range cfg.Instances {
 		prev := old[ic.Name]
 		delete(old, ic.Name)
-		if prev != nil && prev.sameMachine(ic) {
+		if prev != nil && prev.sameMachine(ic, vmacName(cfg, ic)) {
 			d.updateInstance(prev, ic, now)
 			next = append(next, prev)
 			continue
@@ -555,6 +576,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 		d.releaseConn(inst)
 	}
 	d.instances = next
+	d.releaseVMACs(next)
 	d.buildGroups(cfg)
 	want := staticsOf(cfg)
 	d.applyStatics(d.statics, want)

@@ -31,6 +31,10 @@
 //     route and rule change and every GARP/NA round, in order, and carries
 //     on; outcomes come back to the loop. A slow netlink call delays the
 //     addresses, never an advert;
+//   - use_vmac (vmac.go): the VMACs of the instances, created when an
+//     instance is built (again when deleted behind our back), removed after
+//     their VIPs when vigild stops or a reload drops them, and keepalived's
+//     sysctls for them, with the values found restored;
 //   - notify scripts and FIFOs (through package notify), including the
 //     rule that runs notify_master again after a healed split brain
 //     (splitbrain.go), static addresses, routes and rules,

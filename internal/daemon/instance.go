@@ -37,6 +37,7 @@ type instance struct {
 	announce []time.Time   // pending GARP/NA rounds, ascending
 	annAddrs []netip.Addr
 	mac      net.HardwareAddr
+	vmac     *vip.VMAC // use_vmac: the VMAC (vmac.go); nil without
 
 	refreshAt time.Time // next garp_master_refresh round; zero = none
 
@@ -91,6 +92,13 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		inst.mac = ifi.HardwareAddr
 	case !cfg.Global.DynamicInterfaces: // else it waits for it (dynamic.go)
 		return nil, fmt.Errorf("%s: vrrp_instance %s: interface %s: %w", ic.Pos, ic.Name, ic.Interface, err)
+	}
+	if err == nil {
+		if err := d.setupVMAC(inst); err != nil {
+			return nil, fmt.Errorf("%s: vrrp_instance %s: %w", ic.Pos, ic.Name, err)
+		}
+	} else if d.vmacOf(ic) != nil {
+		inst.log.Warn(fmt.Sprintf("(%s) use_vmac: interface %s is absent at start; the instance waits for it and runs without a VMAC until vigild is restarted", ic.Name, ic.Interface))
 	}
 
 	c, err := d.attachConn(inst)
@@ -191,12 +199,9 @@ func (inst *instance) buildAddrs() {
 	inst.annAddrs = inst.annAddrs[:0]
 	for _, list := range [][]config.Address{ic.VIPs, ic.ExcludedVIPs} {
 		for _, a := range list {
-			dev := a.Dev
-			if dev == "" {
-				dev = ic.Interface
-			}
+			dev := inst.vipDev(a)
 			inst.addrs = append(inst.addrs, vipAddress(a, dev))
-			if dev == ic.Interface {
+			if dev == inst.vipIface() {
 				inst.annAddrs = append(inst.annAddrs, a.Prefix.Addr())
 			}
 		}
@@ -273,8 +278,8 @@ func vipRule(r config.Rule) vip.Rule {
 // socket: everything the machine, the socket or the receive checks depend
 // on is unchanged, except the advertised addresses, a priority below 255
 // and the unicast peers, which updateInstance changes in place.
-func (inst *instance) sameMachine(ic *config.Instance) bool {
-	if connKeyOf(ic) != inst.conn.key {
+func (inst *instance) sameMachine(ic *config.Instance, vmac string) bool {
+	if connKeyOf(ic, vmac) != inst.conn.key || vmac != inst.vmacName() {
 		return false
 	}
 	local := inst.m.Config().LocalAddr
@@ -682,7 +687,7 @@ func (d *Daemon) announceOnce(inst *instance) {
 	if len(inst.annAddrs) == 0 {
 		return
 	}
-	ann, ifname, addrs, mac := d.host.Announcer, inst.cfg.Interface, slices.Clone(inst.annAddrs), inst.mac
+	ann, ifname, addrs, mac := d.host.Announcer, inst.vipIface(), slices.Clone(inst.annAddrs), inst.mac
 	d.kw.submit(func(context.Context) func(time.Time) {
 		err := ann.Announce(ifname, addrs, mac, vip.IPv6Forwarding(ifname))
 		return func(now time.Time) {

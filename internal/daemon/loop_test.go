@@ -31,6 +31,7 @@ type node struct {
 	kernel *viptest.Kernel
 	conns  []*vrrptest.Conn
 	ifev   chan check.IfaceEvent
+	listen []string // the interfaces Listen was asked for, in order
 	cancel context.CancelFunc
 	done   chan error
 	fw     fwRecorder
@@ -93,6 +94,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 				c = wire.ConnAH(netip.MustParseAddr(a))
 			}
 			n.conns = append(n.conns, c)
+			n.listen = append(n.listen, ifname)
 			return c, nil
 		},
 		Interface: func(name string) (*net.Interface, error) {
@@ -105,6 +107,9 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		GoTimer:         true,
 		// The IPVS side, when the test gives one (lvs_test.go).
 		IPVS: opts.Host.IPVS, Probe: opts.Host.Probe, LocalAddrs: opts.Host.LocalAddrs,
+		// A test of VMACs brings its own sysctls and source addresses.
+		Sysctls:     opts.Host.Sysctls,
+		PrimaryAddr: opts.Host.PrimaryAddr,
 	}
 	if opts.Host.Interface != nil {
 		host.Interface = opts.Host.Interface

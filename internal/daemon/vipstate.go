@@ -89,11 +89,7 @@ func (inst *instance) buildWatched() {
 			if a.NoTrack {
 				continue
 			}
-			dev := a.Dev
-			if dev == "" {
-				dev = inst.cfg.Interface
-			}
-			inst.watched = append(inst.watched, vipAddress(a, dev))
+			inst.watched = append(inst.watched, vipAddress(a, inst.vipDev(a)))
 		}
 	}
 	// A reload may have dropped a lost VIP: it is no longer ours to restore.

@@ -1,6 +1,7 @@
 // Package viptest holds in-memory twins of vip's kernel-facing types, for
 // fast unit tests of code that drives them (the daemon loop): Kernel
-// implements vip.Reconciler, Announcements implements vip.Sender. They
+// implements vip.Reconciler and vip.VMACs, Announcements implements
+// vip.Sender, Sysctls implements vip.Sysctls. They
 // follow the same contract as the real ones (one test body in package vip
 // runs over both), with fault injection. They are never the only proof: the
 // real types are tested in network namespaces.
@@ -10,13 +11,17 @@
 package viptest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net"
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/vigil-ha/vigil/vip"
@@ -28,6 +33,7 @@ import (
 type Kernel struct {
 	mu      sync.Mutex // mu guards the following fields
 	links   map[string]bool
+	vmacs   map[string]vip.VMAC // the links that are VMACs
 	addrs   []vip.Address
 	routes  []vip.Route // normalized
 	rules   []vip.Rule
@@ -35,11 +41,14 @@ type Kernel struct {
 	changes int
 }
 
-var _ vip.Reconciler = (*Kernel)(nil)
+var (
+	_ vip.Reconciler = (*Kernel)(nil)
+	_ vip.VMACs      = (*Kernel)(nil)
+)
 
 // NewKernel returns a Kernel with the given interfaces and nothing else.
 func NewKernel(links ...string) *Kernel {
-	k := &Kernel{links: map[string]bool{}, fail: map[netip.Prefix]error{}}
+	k := &Kernel{links: map[string]bool{}, vmacs: map[string]vip.VMAC{}, fail: map[netip.Prefix]error{}}
 	for _, l := range links {
 		k.links[l] = true
 	}
@@ -59,6 +68,7 @@ func (k *Kernel) DelLink(name string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.links, name)
+	delete(k.vmacs, name)
 	k.addrs = slices.DeleteFunc(k.addrs, func(a vip.Address) bool { return a.Dev == name })
 	k.routes = slices.DeleteFunc(k.routes, func(r vip.Route) bool { return r.Dev == name })
 }
@@ -390,6 +400,169 @@ func (k *Kernel) PresentRules(ctx context.Context, rules []vip.Rule) ([]vip.Rule
 		}
 	}
 	return out, nil
+}
+
+// EnsureVMAC adds the VMAC as a link (see vip.Manager.EnsureVMAC): a
+// matching VMAC is left as it is; a link of that name that is not the same
+// VMAC is vip.ErrConflict; a missing parent is vip.ErrNoDevice.
+func (k *Kernel) EnsureVMAC(ctx context.Context, v vip.VMAC) (int, error) {
+	if err := v.Validate(); err != nil {
+		return 0, fmt.Errorf("viptest: vmac %s: %w", v.Name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.links[v.Parent] {
+		return 0, fmt.Errorf("viptest: vmac %s: parent %q: %w", v.Name, v.Parent, vip.ErrNoDevice)
+	}
+	if k.links[v.Name] {
+		if have, ok := k.vmacs[v.Name]; ok && have.Parent == v.Parent && bytes.Equal(have.MAC(), v.MAC()) {
+			return k.index(v.Name), nil
+		}
+		return 0, fmt.Errorf("viptest: vmac %s: %w: the interface exists and is not this VMAC", v.Name, vip.ErrConflict)
+	}
+	k.links[v.Name] = true
+	k.vmacs[v.Name] = v
+	k.changes++
+	return k.index(v.Name), nil
+}
+
+// index is a stable made-up interface index for a link name.
+func (k *Kernel) index(name string) int {
+	h := 1000
+	for i := 0; i < len(name); i++ {
+		h = h*31 + int(name[i])
+	}
+	return h&0xffff + 1
+}
+
+// RemoveVMAC removes the VMAC link and what was on it (see
+// vip.Manager.RemoveVMAC); absent is not an error, any other link is
+// vip.ErrConflict.
+func (k *Kernel) RemoveVMAC(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	if !k.links[name] {
+		k.mu.Unlock()
+		return nil
+	}
+	if _, ok := k.vmacs[name]; !ok {
+		k.mu.Unlock()
+		return fmt.Errorf("viptest: remove vmac %s: %w: not a VMAC", name, vip.ErrConflict)
+	}
+	k.changes++
+	k.mu.Unlock()
+	k.DelLink(name)
+	return nil
+}
+
+// VMACs returns the VMACs present, by name.
+func (k *Kernel) VMACs() map[string]vip.VMAC {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return maps.Clone(k.vmacs)
+}
+
+// HasLink reports whether the interface exists.
+func (k *Kernel) HasLink(name string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.links[name]
+}
+
+// Sysctls is an in-memory vip.Sysctls: a map from path to value. Reading
+// or writing a path it does not hold fails, as /proc/sys does for a
+// setting that does not exist; paths are checked as vip.ProcSys checks them.
+type Sysctls struct {
+	mu     sync.Mutex // guards vals and writes
+	vals   map[string]string
+	writes int
+}
+
+var _ vip.Sysctls = (*Sysctls)(nil)
+
+// NewSysctls returns a Sysctls holding vals (path to value).
+func NewSysctls(vals map[string]string) *Sysctls {
+	return &Sysctls{vals: maps.Clone(vals)}
+}
+
+// Set creates or changes a setting (as the kernel does when an interface
+// appears).
+func (s *Sysctls) Set(path, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.vals == nil {
+		s.vals = map[string]string{}
+	}
+	s.vals[path] = value
+}
+
+// Get returns a setting's value and whether it exists.
+func (s *Sysctls) Get(path string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.vals[path]
+	return v, ok
+}
+
+// Writes counts the successful WriteSysctl calls.
+func (s *Sysctls) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// ReadSysctl returns the value held for path.
+func (s *Sysctls) ReadSysctl(path string) (string, error) {
+	if err := vip.CheckSysctlPath(path); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.vals[path]
+	if !ok {
+		return "", fmt.Errorf("viptest: sysctl %s: %w", path, fs.ErrNotExist)
+	}
+	return v, nil
+}
+
+// WriteSysctl changes the value held for path; it never creates one.
+func (s *Sysctls) WriteSysctl(path, value string) error {
+	if err := vip.CheckSysctlPath(path); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.vals[path]; !ok {
+		return fmt.Errorf("viptest: sysctl %s: %w", path, fs.ErrNotExist)
+	}
+	s.vals[path] = value
+	s.writes++
+	return nil
+}
+
+// ListSysctl returns the names directly under dir, sorted.
+func (s *Sysctls) ListSysctl(dir string) ([]string, error) {
+	if err := vip.CheckSysctlPath(dir); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for p := range s.vals {
+		if rest, ok := strings.CutPrefix(p, dir+"/"); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			seen[name] = true
+		}
+	}
+	if len(seen) == 0 {
+		return nil, fmt.Errorf("viptest: sysctl %s: %w", dir, fs.ErrNotExist)
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }
 
 // Announcement is one recorded Announce call.

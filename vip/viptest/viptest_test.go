@@ -3,8 +3,10 @@ package viptest
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/vigil-ha/vigil/vip"
@@ -57,5 +59,33 @@ func TestKernelFaultsAndLinks(t *testing.T) {
 	sent := ann.Sent()
 	if len(sent) != 1 || sent[0].Iface != "eth0" || sent[0].Addrs[0] != ips[0] || !sent[0].Router || sent[0].MAC.String() != mac.String() {
 		t.Fatalf("Sent = %+v", sent)
+	}
+}
+
+// TestSysctls: the twin holds only the settings it was given, as
+// /proc/sys holds only existing ones, and checks paths as vip.ProcSys does.
+func TestSysctls(t *testing.T) {
+	s := NewSysctls(map[string]string{
+		"net/ipv4/conf/all/rp_filter":   "1",
+		"net/ipv4/conf/eth0/rp_filter":  "0",
+		"net/ipv4/conf/eth0/arp_ignore": "0",
+	})
+	if err := s.WriteSysctl("net/ipv4/conf/eth0/arp_ignore", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.ReadSysctl("net/ipv4/conf/eth0/arp_ignore"); err != nil || v != "1" {
+		t.Errorf("read back %q, %v", v, err)
+	}
+	if err := s.WriteSysctl("net/ipv4/conf/eth9/arp_ignore", "1"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("write of a missing setting: %v, want ErrNotExist", err)
+	}
+	if err := s.WriteSysctl("net/ipv4/conf/../../kernel/x", "1"); !errors.Is(err, vip.ErrInvalid) {
+		t.Errorf("write of a hostile path: %v, want ErrInvalid", err)
+	}
+	if names, err := s.ListSysctl("net/ipv4/conf"); err != nil || !slices.Equal(names, []string{"all", "eth0"}) {
+		t.Errorf("ListSysctl = %v, %v", names, err)
+	}
+	if s.Writes() != 1 {
+		t.Errorf("Writes = %d, want 1", s.Writes())
 	}
 }
