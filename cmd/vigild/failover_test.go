@@ -125,6 +125,13 @@ func TestFailoverSIGSTOP(t *testing.T) {
 	l := newLab(t)
 	v1, v2 := startPair(t, l, "")
 	before := v1.Instance(t, "VI_1").Announcements
+	// The client must already know both VIPs through r1: a frozen master's
+	// kernel still holds them and answers a multicast solicitation, so an
+	// entry the client created only after the takeover would go to
+	// whichever router answered last. An existing entry is overridden by
+	// r2's announcements and then probed by unicast, which only r2 answers.
+	testnet.Eventually(t, settle, func() bool { return ping(t, l.Client, vip4) && ping(t, l.Client, vip6) },
+		"client pings the VIPs through r1")
 	if err := v1.Freeze(); err != nil {
 		t.Fatal(err)
 	}
