@@ -26,7 +26,6 @@ type Stats struct {
 // waiting message is dropped and counted.
 type Sender struct {
 	log   *slog.Logger
-	tr    Transport
 	limit int
 
 	wake   chan struct{}
@@ -35,6 +34,7 @@ type Sender struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex // mu guards the following fields
+	tr      Transport
 	queue   []Message
 	sending bool
 	closed  bool
@@ -81,6 +81,14 @@ func (s *Sender) Send(m Message) {
 	}
 }
 
+// SetTransport makes the messages not yet begun go through tr (a reload
+// changed the server).
+func (s *Sender) SetTransport(tr Transport) {
+	s.mu.Lock()
+	s.tr = tr
+	s.mu.Unlock()
+}
+
 // Stats returns the counters.
 func (s *Sender) Stats() Stats {
 	s.mu.Lock()
@@ -113,9 +121,10 @@ func (s *Sender) run() {
 		m := s.queue[0]
 		s.queue = s.queue[1:]
 		s.sending = true
+		tr := s.tr
 		s.mu.Unlock()
 
-		err := s.tr.Deliver(s.ctx, m, time.Now())
+		err := tr.Deliver(s.ctx, m, time.Now())
 		now := time.Now()
 		s.mu.Lock()
 		s.sending = false
