@@ -105,6 +105,8 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		GoTimer:         true,
 		// The IPVS side, when the test gives one (lvs_test.go).
 		IPVS: opts.Host.IPVS, Probe: opts.Host.Probe, LocalAddrs: opts.Host.LocalAddrs,
+		// The mail alerts, when the test takes them (mail_test.go).
+		Mail: opts.Host.Mail,
 	}
 	if opts.Host.Interface != nil {
 		host.Interface = opts.Host.Interface
