@@ -393,6 +393,9 @@ func (d *Daemon) fireTimers(now time.Time) {
 
 func (d *Daemon) shutdown(now time.Time) {
 	d.log.Info("Stopping")
+	if d.mail != nil {
+		d.mail.shutdown = true
+	}
 	for _, inst := range d.instances {
 		d.stopInstance(inst, now)
 	}

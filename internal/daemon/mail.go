@@ -20,10 +20,14 @@ const mailFlushTimeout = 5 * time.Second
 // changes (smtp_alert). The loop owns it; its Sender delivers on its own
 // goroutine, so a slow or dead mail server never delays the loop.
 type mailer struct {
-	env    mail.Envelope
-	mem    mail.Memory
-	send   *mail.Sender
-	server mail.SMTP // the settings the sender's transport was made from
+	// shutdown is set when vigild stops: keepalived 2.2.7 exits before
+	// its "Stopping" mails go out, so vigild does not send them either
+	// (an instance a reload removes is still mailed).
+	shutdown bool
+	env      mail.Envelope
+	mem      mail.Memory
+	send     *mail.Sender
+	server   mail.SMTP // the settings the sender's transport was made from
 }
 
 // newMailer builds the mailer, or returns nil when the configuration has
@@ -98,7 +102,7 @@ func userName() string {
 // whose smtp_alert is on, once per state (keepalived's last_email_state).
 func (d *Daemon) mailAlert(kind mail.Kind, name string, enabled bool, state string) {
 	m := d.mail
-	if m == nil || !enabled {
+	if m == nil || !enabled || m.shutdown && state == mail.StateStop {
 		return
 	}
 	a := mail.Alert{Kind: kind, Name: name, State: state}

@@ -68,7 +68,8 @@ func eqList(t *testing.T, what string, got, want []string) {
 
 // TestLoopMailAlerts: each transition of an instance with smtp_alert is
 // mailed once, in keepalived's words, to every notification_email from
-// notification_email_from; the stop is mailed before vigild exits.
+// notification_email_from; vigild's own stop is not mailed (keepalived
+// 2.2.7 exits before its "Stopping" mails leave).
 func TestLoopMailAlerts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
@@ -84,9 +85,8 @@ func TestLoopMailAlerts(t *testing.T) {
 			t.Errorf("message %+v", m)
 		}
 		a.stop()
-		eqList(t, "r1 after stop", boxA.subjects(), []string{"[r1] VRRP Instance VI_1 - Entering BACKUP state", "[r1] VRRP Instance VI_1 - Entering MASTER state",
-			"[r1] VRRP Instance VI_1 - Stopping"})
-		if st := a.d.Status().Mail; st.Sent != 3 || st.Failed != 0 || st.Dropped != 0 {
+		eqList(t, "r1 after stop", boxA.subjects(), []string{"[r1] VRRP Instance VI_1 - Entering BACKUP state", "[r1] VRRP Instance VI_1 - Entering MASTER state"})
+		if st := a.d.Status().Mail; st.Sent != 2 || st.Failed != 0 || st.Dropped != 0 {
 			t.Errorf("r1 mail stats %+v", st)
 		}
 		time.Sleep(5 * time.Second)
