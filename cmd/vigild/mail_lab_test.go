@@ -106,7 +106,17 @@ func mailConf() string {
 // r1 with the same configuration, go BACKUP, MASTER and stop; aiosmtpd on
 // the client receives their alerts. Subject, sender, recipients, HELO name
 // and the message text (dates and host names normalised) are the same.
+// The second run puts both instances in a sync group that mails too, with
+// smtp_helo_name and notification_email_from set. The mails are compared
+// as sets: the two daemons' instances run in parallel.
 func TestMailAlertsLikeKeepalived(t *testing.T) {
+	t.Run("instances", func(t *testing.T) { mailLikeKeepalived(t, mailConf(), 4) })
+	group := "vrrp_sync_group G1 {\n    group {\n        VI_1\n        VI_6\n    }\n    smtp_alert\n}\n" +
+		strings.Replace(mailConf(), "    smtp_alert\n", "    smtp_alert_vrrp\n    smtp_helo_name mx-client.example.org\n    notification_email_from vrrp@example.org\n", 1)
+	t.Run("sync group", func(t *testing.T) { mailLikeKeepalived(t, group, 4) })
+}
+
+func mailLikeKeepalived(t *testing.T, cfg string, atLeast int) {
 	l := newLab(t)
 	sink := smtpSink(t, l.Client, clientv4)
 	host, err := os.Hostname()
@@ -117,19 +127,19 @@ func TestMailAlertsLikeKeepalived(t *testing.T) {
 		os.Remove(sink)
 		stop := start()
 		var got []received
-		testnet.Eventually(t, 3*settle, func() bool { got = readMails(t, sink, host); return len(got) >= 4 },
-			"4 mails (VI_1 and VI_6, BACKUP and MASTER)")
+		testnet.Eventually(t, 3*settle, func() bool { got = readMails(t, sink, host); return len(got) >= atLeast },
+			"%d mails", atLeast)
 		stop()
 		time.Sleep(2 * time.Second) // the stop mails, if any
 		return readMails(t, sink, host)
 	}
 	kept := run(func() func() {
-		k := l.R1.Keepalived(t, mailConf(), "-P")
+		k := l.R1.Keepalived(t, cfg, "-P")
 		k.WaitOutput(t, "(VI_1) Entering MASTER STATE", settle)
 		return func() { k.Signal(syscall.SIGTERM); k.Wait(settle) }
 	})
 	vig := run(func() func() {
-		v := startVigild(t, l.R1, mailConf(), "-i", "r1")
+		v := startVigild(t, l.R1, cfg, "-i", "r1")
 		v.WaitState(t, "VI_1", "MASTER")
 		return func() { v.Signal(syscall.SIGTERM); v.Wait(settle) }
 	})
