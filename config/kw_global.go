@@ -62,7 +62,7 @@ func globalBlock() *block {
 					g.NotificationEmail = append(g.NotificationEmail, t.s)
 				}
 			}),
-		kw("notification_email_from", P1, "notification_email_from ADDR", "keepalived@HOST", "", gl(func(p *parser, g *Global, l *line) {
+		kw("notification_email_from", P1, "notification_email_from ADDR", "USER@HOST (the user vigild runs as)", "", gl(func(p *parser, g *Global, l *line) {
 			if t, ok := p.arg(l, 1); ok {
 				g.NotificationEmailFrom = t.s
 			}
