@@ -492,7 +492,7 @@ type SyncGroup struct {
 	track        [4][]TrackRef
 	groupSet     bool
 	smtpAlertSet bool
-	memberPos []Pos
+	memberPos    []Pos
 }
 
 // VirtualServerGroup is a virtual_server_group block.
