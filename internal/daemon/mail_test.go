@@ -132,3 +132,44 @@ func TestLoopMailFailureCounted(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopMailReload: a reload takes the new router_id at once; an
+// instance the reload removes is mailed as keepalived tells its scripts
+// (FAULT, without notify_deleted), a new one from its first state, in the
+// order the notify scripts see them; a
+// reload without smtp_server stops the mail, and the counters stay.
+func TestLoopMailReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		box := &mailBox{}
+		src := &reloadable{files: map[string]string{}}
+		vi2 := strings.ReplaceAll(strings.ReplaceAll(pairConf, "VI_1", "VI_2"), "virtual_router_id 51", "virtual_router_id 52")
+		text := func(id, inst string) string { return strings.ReplaceAll(mailGlobal, "%ID%", id) + prio(inst, "150") }
+		src.set(confPath, text("r1", pairConf))
+		a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", text("r1", pairConf), Options{Reload: src.load, Host: Host{Mail: box}})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		src.set(confPath, text("r1b", vi2))
+		if err := a.d.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		eqList(t, "mails", box.subjects(), []string{
+			"[r1] VRRP Instance VI_1 - Entering BACKUP state", "[r1] VRRP Instance VI_1 - Entering MASTER state",
+			"[r1b] VRRP Instance VI_2 - Entering BACKUP state", "[r1b] VRRP Instance VI_1 - Entering FAULT state",
+			"[r1b] VRRP Instance VI_2 - Entering MASTER state"})
+		src.set(confPath, strings.Replace(text("r1b", pairConf), "    smtp_server 192.0.2.25 2525\n", "", 1))
+		if err := a.d.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if n := len(box.subjects()); n != 5 {
+			t.Errorf("mails after smtp_server was removed: %q", box.subjects()[5:])
+		}
+		if st := a.d.Status().Mail; st.Sent != 5 || st.Pending != 0 {
+			t.Errorf("mail stats %+v", st)
+		}
+	})
+}
