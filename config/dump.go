@@ -24,6 +24,9 @@ func Dump(cfg *Config) []byte {
 type dumper struct {
 	buf   bytes.Buffer
 	depth int
+	// mailDefault is the smtp_alert instances and groups inherit; theirs
+	// is written when it differs.
+	mailDefault bool
 }
 
 // quote makes s one token for keepalived's tokenizer.
@@ -302,6 +305,16 @@ func (d *dumper) global(g *Global) {
 	if g.SMTPAlert {
 		d.line("smtp_alert", "true")
 	}
+	if _, ok := g.set["smtp_alert_vrrp"]; ok {
+		d.line("smtp_alert_vrrp", onOff(g.SMTPAlertVRRP))
+	}
+	if g.SMTPAlertChecker {
+		d.line("smtp_alert_checker", "true")
+	}
+	if g.NoEmailFaults {
+		d.line("no_email_faults")
+	}
+	d.mailDefault = g.vrrpMailDefault()
 	d.line("vrrp_version", itoa(g.VRRPVersion))
 	if g.Strict {
 		d.line("vrrp_strict")
@@ -480,6 +493,9 @@ func (d *dumper) syncGroup(g *SyncGroup) {
 	d.tracks("track_file", g.TrackFiles)
 	d.tracks("track_process", g.TrackProcesses)
 	d.notify(&g.Notify)
+	if g.SMTPAlert != d.mailDefault {
+		d.line("smtp_alert", onOff(g.SMTPAlert))
+	}
 	d.raws(g.Extra)
 	d.close()
 }
@@ -498,6 +514,9 @@ func (d *dumper) instance(x *Instance) {
 	d.line("priority", itoa(x.Priority))
 	d.line("advert_int", secs(x.AdvertInterval))
 	d.line("version", itoa(x.Version))
+	if x.SMTPAlert != d.mailDefault {
+		d.line("smtp_alert", onOff(x.SMTPAlert))
+	}
 	if x.IPv6 && len(x.VIPs) == 0 {
 		d.line("native_ipv6")
 	}

@@ -20,6 +20,7 @@ var resolvedInConfig = map[string]string{
 	"McastGroup4":     "becomes Instance.McastDstIP",
 	"McastGroup6":     "becomes Instance.McastDstIP",
 	"VRRPVersion":     "becomes Instance.Version",
+	"SMTPAlertVRRP":   "becomes Instance.SMTPAlert and SyncGroup.SMTPAlert",
 	"CheckUnicastSrc": "vigil always drops a unicast advert from outside unicast_peer (vrrp.DropNotPeer), which is what the keyword asks for",
 }
 

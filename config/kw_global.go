@@ -75,12 +75,12 @@ func globalBlock() *block {
 				for _, t := range l.toks {
 					g.NotificationEmail = append(g.NotificationEmail, t.s)
 				}
-			}).notImpl(),
-		kw("notification_email_from", P1, "notification_email_from ADDR", "keepalived@HOST", "", gl(func(p *parser, g *Global, l *line) {
+			}),
+		kw("notification_email_from", P1, "notification_email_from ADDR", "USER@HOST (the user vigild runs as)", "", gl(func(p *parser, g *Global, l *line) {
 			if t, ok := p.arg(l, 1); ok {
 				g.NotificationEmailFrom = t.s
 			}
-		})).notImpl(),
+		})),
 		kw("smtp_server", P1, "smtp_server HOST [PORT]", "none", "", gl(func(p *parser, g *Global, l *line) {
 			if t, ok := p.arg(l, 1); ok {
 				g.SMTPServer = t.s
@@ -91,7 +91,7 @@ func globalBlock() *block {
 					}
 				}
 			}
-		})).notImpl(),
+		})),
 		kw("smtp_connect_timeout", P1, "smtp_connect_timeout SECS", "30", "1..4294", gl(func(p *parser, g *Global, l *line) {
 			if n, ok := p.intArg(l, 1, 0, math.MaxUint32/1000000, "keeping "+secs(g.SMTPConnectTimeout)); ok {
 				if n == 0 {
@@ -100,17 +100,28 @@ func globalBlock() *block {
 				}
 				g.SMTPConnectTimeout = time.Duration(n) * time.Second
 			}
-		})).notImpl(),
+		})),
 		kw("smtp_helo_name", P2, "smtp_helo_name NAME", "host name", "", gl(func(p *parser, g *Global, l *line) {
 			if t, ok := p.arg(l, 1); ok {
 				g.SMTPHeloName = t.s
 			}
-		})).notImpl(),
+		})),
 		kw("smtp_alert", P2, "smtp_alert [BOOL]", "off", "", gl(func(p *parser, g *Global, l *line) {
 			if b, ok := p.boolArg(l); ok {
 				g.SMTPAlert = b
 			}
+		})),
+		kw("smtp_alert_vrrp", P2, "smtp_alert_vrrp [BOOL]", "smtp_alert", "", gl(func(p *parser, g *Global, l *line) {
+			if b, ok := p.boolArg(l); ok {
+				g.SMTPAlertVRRP = b
+			}
+		})),
+		kw("smtp_alert_checker", P2, "smtp_alert_checker [BOOL]", "smtp_alert", "", gl(func(p *parser, g *Global, l *line) {
+			if b, ok := p.boolArg(l); ok {
+				g.SMTPAlertChecker = b
+			}
 		})).notImpl(),
+		kw("no_email_faults", P2, "no_email_faults", "off", "", gl(func(p *parser, g *Global, l *line) { g.NoEmailFaults = true })),
 	).addAll(
 		kw("vrrp_version", P1, "vrrp_version 2|3", "2", "2..3", gl(func(p *parser, g *Global, l *line) {
 			if n, ok := p.intArg(l, 1, 2, 3, "using "+strconv.Itoa(g.VRRPVersion)); ok {
@@ -332,8 +343,8 @@ var globalRaw = []struct {
 	{"process_names", ""}, {"process_name", "NAME"}, {"vrrp_process_name", "NAME"}, {"checker_process_name", "NAME"},
 	{"lvs_process_name", "NAME"}, {"bfd_process_name", "NAME"},
 	{"max_auto_priority", "[-1..99]"}, {"min_auto_priority_delay", "USECS"},
-	{"smtp_alert_vrrp", "[BOOL]"}, {"smtp_alert_checker", "[BOOL]"}, {"checker_log_all_failures", "[BOOL]"},
-	{"no_email_faults", ""}, {"disable_local_igmp", ""},
+	{"checker_log_all_failures", "[BOOL]"},
+	{"disable_local_igmp", ""},
 	{"vrrp_min_garp", "[BOOL]"}, {"vrrp_garp_extra_if", "[all] DELAY"}, {"vrrp_vmac_garp_intvl", "[all] DELAY"},
 	{"vrrp_iptables", "[IN [OUT]]"}, {"vrrp_ipsets", "[NAMES...]"},
 	{"nftables_ifindex", "[BOOL]"},

@@ -400,7 +400,13 @@ func instanceBlock() *block {
 		rawKw("promote_secondaries", P2, "promote_secondaries"),
 		rawKw("linkbeat_use_polling", P2, "linkbeat_use_polling"),
 		rawKw("debug", P2, "debug LEVEL"),
-		rawKw("smtp_alert", P1, "smtp_alert [BOOL]"),
+		kw("smtp_alert", P1, "smtp_alert [BOOL]", "smtp_alert_vrrp, else smtp_alert, else off", "", inst(func(p *parser, x *Instance, l *line) {
+			if b, ok := p.boolArg(l); ok {
+				x.SMTPAlert = b
+			} else {
+				delete(x.set, "smtp_alert")
+			}
+		})),
 		rawKw("garp_extra_if", P2, "garp_extra_if [all] DELAY"),
 		rawKw("kernel_rx_buf_size", P2, "kernel_rx_buf_size BYTES"),
 		&kwDef{name: "lvs_sync_daemon_interface", tier: P2, status: Deprecated, syntax: "lvs_sync_daemon_interface IFNAME (use global lvs_sync_daemon)", raw: true},
@@ -656,7 +662,11 @@ func syncGroupBlock() *block {
 			}
 		})),
 		rawKw("track_bfd", P2, "track_bfd { NAME [weight N] }"),
-		rawKw("smtp_alert", P2, "smtp_alert [BOOL]"),
+		kw("smtp_alert", P2, "smtp_alert [BOOL]", "smtp_alert_vrrp, else smtp_alert, else off", "", sg(func(p *parser, s *SyncGroup, l *line) {
+			if b, ok := p.boolArg(l); ok {
+				s.SMTPAlert, s.smtpAlertSet = b, true
+			}
+		})),
 		rawKw("sync_group_tracking_weight", P2, "sync_group_tracking_weight"),
 		&kwDef{name: "global_tracking", tier: P2, status: Deprecated, syntax: "global_tracking (deprecated)", raw: true},
 	)

@@ -139,7 +139,15 @@ type Global struct {
 	SMTPServerPort        int
 	SMTPConnectTimeout    time.Duration // 30s
 	SMTPHeloName          string
-	SMTPAlert             bool
+	// SMTPAlert (smtp_alert), SMTPAlertVRRP (smtp_alert_vrrp) and
+	// SMTPAlertChecker (smtp_alert_checker) are the defaults of the
+	// instances', groups' and virtual servers' smtp_alert: the specific
+	// one when set, else smtp_alert, else off (IsSet tells set from off).
+	SMTPAlert        bool
+	SMTPAlertVRRP    bool
+	SMTPAlertChecker bool
+	// NoEmailFaults (no_email_faults): entering FAULT sends no mail.
+	NoEmailFaults bool
 
 	// LVSFlush (lvs_flush): empty the whole IPVS table once, at the first
 	// start, before the virtual servers are programmed.
@@ -245,6 +253,7 @@ type Instance struct {
 	TrackProcesses  []TrackRef
 
 	Notify    Notify
+	SMTPAlert bool // smtp_alert, or its global default: mail on state changes
 	UseVMAC   *VMAC
 	SyncGroup string // filled from the vrrp_sync_group that lists this instance
 
@@ -480,11 +489,13 @@ type SyncGroup struct {
 	TrackFiles      []TrackRef
 	TrackProcesses  []TrackRef
 	Notify          Notify
+	SMTPAlert       bool // smtp_alert, or its global default: mail on state changes
 	Extra           []Raw
 
-	track     [4][]TrackRef
-	groupSet  bool
-	memberPos []Pos
+	track        [4][]TrackRef
+	groupSet     bool
+	smtpAlertSet bool
+	memberPos    []Pos
 }
 
 // VirtualServerGroup is a virtual_server_group block.

@@ -79,6 +79,7 @@ func (p *parser) resolve() {
 	if _, ok := g.set["vrrp_garp_lower_prio_repeat"]; !ok {
 		g.GARPLowerPrioRepeat = g.GARPMasterRepeat
 	}
+	p.resolveMail()
 
 	// vrrp_script without script, or with a bad user, is removed.
 	for _, name := range p.scriptOrder {

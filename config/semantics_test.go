@@ -304,8 +304,25 @@ func keywordCases() []keywordCase {
 		{"not implemented keywords are notices", "global_defs {\n enable_snmp_vrrp\n notification_email {\n a@example.org\n }\n}\n", func(t *testing.T, c *Config) {
 			eq(t, "email", strings.Join(c.Global.NotificationEmail, ","), "a@example.org")
 			eq(t, "extra", c.Global.Extra[0].Keyword, "enable_snmp_vrrp")
-		}, []string{`notice t.conf:2:2: enable_snmp_vrrp: not implemented by vigil (accepted and ignored)`,
-			`notice t.conf:3:2: notification_email: not implemented by vigil (accepted and ignored)`}},
+		}, []string{`notice t.conf:2:2: enable_snmp_vrrp: not implemented by vigil (accepted and ignored)`}},
+		{"mail alerts: smtp_alert_vrrp, else smtp_alert, for instances and groups", "global_defs {\n smtp_alert\n smtp_alert_vrrp off\n no_email_faults\n smtp_alert_checker\n}\n" +
+			"vrrp_sync_group G {\n group {\n A\n }\n}\nvrrp_sync_group H {\n group {\n B\n }\n smtp_alert\n}\n" +
+			"vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n" +
+			"vrrp_instance B {\n interface eth0\n virtual_router_id 2\n smtp_alert yes\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n", func(t *testing.T, c *Config) {
+			eq(t, "A", c.Instances[0].SMTPAlert, false)
+			eq(t, "B", c.Instances[1].SMTPAlert, true)
+			eq(t, "G", c.SyncGroups[0].SMTPAlert, false)
+			eq(t, "H", c.SyncGroups[1].SMTPAlert, true)
+			eq(t, "no_email_faults", c.Global.NoEmailFaults, true)
+		}, []string{`notice t.conf:5:2: smtp_alert_checker: not implemented by vigil (accepted and ignored)`,
+			`warning t.conf:7:1: vrrp_sync_group: sync group G has only 1 virtual router (kept)`,
+			`warning t.conf:12:1: vrrp_sync_group: sync group H has only 1 virtual router (kept)`}},
+		{"mail alerts: smtp_alert is the default without smtp_alert_vrrp", "global_defs {\n smtp_alert\n}\n" +
+			"vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n" +
+			"vrrp_instance B {\n interface eth0\n virtual_router_id 2\n smtp_alert off\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n", func(t *testing.T, c *Config) {
+			eq(t, "A", c.Instances[0].SMTPAlert, true)
+			eq(t, "B", c.Instances[1].SMTPAlert, false)
+		}, nil},
 		{"use_vmac and vmac_xmit_base", instConf("    use_vmac vrrp.51\n    vmac_xmit_base\n"), inst(func(t *testing.T, x *Instance) {
 			eq(t, "Name", x.UseVMAC.Name, "vrrp.51")
 			eq(t, "XmitBase", x.UseVMAC.XmitBase, true)

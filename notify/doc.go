@@ -24,6 +24,8 @@
 // FIFOStats.ScriptRefused), unless Command.AllowUnsafe says script security
 // is off.
 //
+// The e-mail alerts (smtp_alert) are the subpackage mail.
+//
 // Must not: block the daemon loop (Notifier.Notify only appends to a queue
 // and writes one line to each non-blocking FIFO), decide states, or touch
 // the network or kernel state.

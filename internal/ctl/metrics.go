@@ -235,6 +235,14 @@ var metrics = []metric{
 	global("vigil_notify_fifo_lines_total", counter, "Lines written to notify FIFOs.", func(s *Status) float64 { return float64(s.Notify.FIFOLines) }),
 	global("vigil_notify_fifo_errors_total", counter, "Lines a notify FIFO refused (reader gone or behind).", func(s *Status) float64 { return float64(s.Notify.FIFOErrors) }),
 
+	// E-mail alerts (smtp_alert).
+	globalBy("vigil_mail_alerts_total", "E-mail alerts, by result: sent (accepted by the SMTP server), failed, dropped (queue full).", "result", func(s *Status, emit func(uint64, string)) {
+		emit(s.Mail.Dropped, "dropped")
+		emit(s.Mail.Failed, "failed")
+		emit(s.Mail.Sent, "sent")
+	}),
+	global("vigil_mail_pending", gauge, "E-mail alerts waiting or being sent now.", func(s *Status) float64 { return float64(s.Mail.Pending) }),
+
 	// IPVS and the real servers' health checkers.
 	lvs("vigil_ipvs_programmed", gauge, "1 while vigild programs IPVS, 0 when it cannot (no IPVS in the kernel).", func(l *LVSStatus) float64 { return b2f(l.Error == "") }),
 	lvs("vigil_ipvs_applies_total", counter, "IPVS table reconciliations.", func(l *LVSStatus) float64 { return float64(l.Applies) }),

@@ -6,6 +6,7 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/notify/mail"
 	"github.com/vigil-ha/vigil/vip"
 )
 
@@ -22,6 +23,7 @@ type Status struct {
 	Tracking       TrackingStatus   `json:"tracking"`
 	Groups         []GroupStatus    `json:"groups,omitempty"`
 	Notify         notify.Stats     `json:"notify"`
+	Mail           mail.Stats       `json:"mail"`
 	Conntrack      *CTStatus        `json:"conntrack,omitempty"`
 	LVS            *LVSStatus       `json:"lvs,omitempty"`
 	Reloads        uint64           `json:"reloads"`

@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/linkdelay"
 	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/notify/mail"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vip/nftfilter"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -72,6 +73,9 @@ type Host struct {
 	IPVS func() (IPVS, error)
 	// Probe, when set, replaces each health checker's prober.
 	Probe func(healthcheck.Spec) healthcheck.Prober
+	// Mail, when set, delivers the e-mail alerts instead of SMTP to
+	// smtp_server (mail.SMTP).
+	Mail mail.Transport
 	// LocalAddrs lists the addresses of the local interfaces, for the
 	// ha_suspend addresses no vrrp_instance lists (all of them under -C);
 	// nil: none of those is held.
@@ -124,19 +128,21 @@ type Daemon struct {
 
 	host Host
 
-	instances []*instance
-	groups    []*syncGroup
-	conns     map[connKey]*conn
-	ct        *ctSync     // nil without a conntrack_sync block
-	lvs       *lvs        // IPVS and its checkers (lvs.go); nil without
-	kw        *kernelWork // the address, route and rule worker; nil outside Run
-	trk       *tracking   // scripts, files, processes, interfaces
-	notifier  *notify.Notifier
-	fifos     []*notify.FIFO
-	queue     []step    // machine and sync-group events not yet handled (queue.go)
-	draining  bool      // drain is running (an invariant check: it never re-enters)
-	startAt   time.Time // vrrp_startup_delay: when the instances start
-	started   bool
+	instances  []*instance
+	groups     []*syncGroup
+	conns      map[connKey]*conn
+	ct         *ctSync     // nil without a conntrack_sync block
+	lvs        *lvs        // IPVS and its checkers (lvs.go); nil without
+	kw         *kernelWork // the address, route and rule worker; nil outside Run
+	trk        *tracking   // scripts, files, processes, interfaces
+	notifier   *notify.Notifier
+	fifos      []*notify.FIFO
+	mail       *mailer    // e-mail alerts (mail.go); nil without notification_email and smtp_server
+	mailClosed mail.Stats // the counters of stopped senders
+	queue      []step     // machine and sync-group events not yet handled (queue.go)
+	draining   bool       // drain is running (an invariant check: it never re-enters)
+	startAt    time.Time  // vrrp_startup_delay: when the instances start
+	started    bool
 
 	// links holds link changes back for interface_up_down_delays (links.go).
 	links *linkdelay.Filter
@@ -196,6 +202,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if d.notifier, d.fifos, err = newNotifier(d, cfg); err != nil {
 		return nil, err
 	}
+	d.mail = d.newMailer(cfg)
 	var errs []error
 	for _, ic := range cfg.Instances {
 		inst, err := d.newInstance(ic, cfg)
@@ -227,6 +234,7 @@ func (d *Daemon) closeAll() {
 		d.trk.close()
 	}
 	d.closeNotifier()
+	d.closeMail(0)
 	for _, x := range []any{d.host.Announcer, d.host.VIPs} {
 		if c, ok := x.(io.Closer); ok {
 			c.Close()
@@ -405,6 +413,9 @@ func (d *Daemon) fireTimers(now time.Time) {
 
 func (d *Daemon) shutdown(now time.Time) {
 	d.log.Info("Stopping")
+	if d.mail != nil {
+		d.mail.shutdown = true
+	}
 	for _, inst := range d.instances {
 		d.stopInstance(inst, now)
 	}
@@ -416,6 +427,7 @@ func (d *Daemon) shutdown(now time.Time) {
 	d.releaseVMACs(nil)
 	d.kw.finish()
 	d.closeNotifier()
+	d.closeMail(mailFlushTimeout)
 }
 
 // Post runs f on the loop goroutine; it returns false when the loop did
@@ -524,6 +536,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	prev := d.cfg
 	d.cfg = cfg
 	d.setLinkDelays(cfg)
+	d.reloadMail(cfg)
 	var errs []error
 	if err := d.reloadFIFOs(prev); err != nil {
 		errs = append(errs, err)

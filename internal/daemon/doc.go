@@ -39,6 +39,9 @@
 //     rule that runs notify_master again after a healed split brain
 //     (splitbrain.go), static addresses, routes and rules,
 //     vrrp_startup_delay;
+//   - the mail alerts (mail.go): each instance and sync group transition
+//     whose smtp_alert is on goes to package notify/mail's Sender, which
+//     delivers off the loop (Host.Mail replaces SMTP in tests);
 //   - wiring IPVS (lvs.go): opening it (Host.IPVS) when virtual servers
 //     are configured, the health checkers (package healthcheck) whose
 //     events it feeds to ipvs.Policy on the loop, the desired table

@@ -110,6 +110,8 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		// A test of VMACs brings its own sysctls and source addresses.
 		Sysctls:     opts.Host.Sysctls,
 		PrimaryAddr: opts.Host.PrimaryAddr,
+		// The mail alerts, when the test takes them (mail_test.go).
+		Mail: opts.Host.Mail,
 	}
 	if opts.Host.Interface != nil {
 		host.Interface = opts.Host.Interface

@@ -9,6 +9,7 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/notify/mail"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -121,13 +122,18 @@ func notifyState(s vrrp.State) string {
 
 // notifyInstance tells the scripts and FIFOs about an instance's new state.
 func (d *Daemon) notifyInstance(inst *instance, state string, reason string, now time.Time) {
-	if d.notifier == nil || state == "" {
+	if state == "" {
 		return
 	}
 	if state == notify.StateFault && d.trk != nil && d.trk.held[inst.cfg.Name] {
 		return // evaluate tells it once the script has reported
 	}
+	if d.notifier == nil {
+		d.mailAlert(mail.KindInstance, inst.cfg.Name, inst.cfg.SMTPAlert, mailState(state))
+		return
+	}
 	d.groupStarting(inst, state, reason, now)
+	d.mailAlert(mail.KindInstance, inst.cfg.Name, inst.cfg.SMTPAlert, mailState(state))
 	d.notifier.Notify(notify.Event{
 		Kind: notify.KindInstance, Name: inst.cfg.Name, State: state,
 		Priority: int(inst.m.Priority()), Reason: reason, Time: now,

@@ -102,6 +102,7 @@ func (d *Daemon) snapshot() ctl.Status {
 	if d.notifier != nil {
 		s.Notify = d.notifier.Stats()
 	}
+	s.Mail = d.mailStats()
 	s.Tracking = ctl.TrackingStatus{Runner: d.trk.runner.Stats(), Interfaces: maps.Clone(d.trk.ifUp)}
 	for _, name := range slices.Sorted(maps.Keys(d.trk.scripts)) {
 		sc := d.trk.scripts[name]

@@ -8,6 +8,7 @@ import (
 	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/notify"
+	"github.com/vigil-ha/vigil/notify/mail"
 	"github.com/vigil-ha/vigil/vrrp"
 )
 
@@ -190,6 +191,7 @@ func (d *Daemon) execGroup(g *syncGroup, acts []vrrp.GroupAction, now time.Time)
 			if d.notifier != nil {
 				d.notifier.Notify(notify.Event{Kind: notify.KindGroup, Name: g.cfg.Name, State: word, Reason: a.Why, Time: now}, g.scripts)
 			}
+			d.mailAlert(mail.KindGroup, g.cfg.Name, g.cfg.SMTPAlert, word)
 		}
 	}
 }
