@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -72,8 +73,9 @@ type lvs struct {
 	pol  *ipvs.Policy
 	refs map[healthcheck.RSID]ipvs.RealRef // checker side → policy side
 
-	sched  *healthcheck.Scheduler
-	events chan healthcheck.Event
+	sched   *healthcheck.Scheduler
+	events  chan healthcheck.Event
+	retries map[healthcheck.CheckerID]int // each checker's retry, for its log lines
 
 	kern    IPVS // nil when IPVS is not programmed (dialErr says why)
 	dialErr error
@@ -211,6 +213,16 @@ func (l *lvs) startCheckers(carried map[healthcheck.CheckerID]healthcheck.Carrie
 			specs[i].Prober = probe(specs[i])
 		}
 	}
+	l.retries = map[healthcheck.CheckerID]int{}
+	for _, sp := range specs {
+		l.retries[sp.ID] = sp.Core.Timing.Retry
+		if sp.Prober == nil {
+			continue // FILE_CHECK: fed by the track file watcher, no probes
+		}
+		if rs, vs, ok := l.names(sp.ID.RSID); ok {
+			l.log.Info("Activating healthchecker for service " + rs + " for VS " + vs)
+		}
+	}
 	l.events = make(chan healthcheck.Event, 64)
 	l.sched = healthcheck.New(healthcheck.Config{Log: l.log, Events: l.events}, rss, specs)
 	if carried != nil {
@@ -249,8 +261,39 @@ func (l *lvs) results() <-chan func(time.Time) {
 	return l.work.results
 }
 
+// names are keepalived's names of a real server and of its virtual
+// server, as its log and FIFO lines spell them.
+func (l *lvs) names(id healthcheck.RSID) (rs, vs string, ok bool) {
+	ref, ok := l.refs[id]
+	if !ok || l.spec == nil {
+		return "", "", false
+	}
+	v := l.spec.VirtualServers[ref.VS]
+	return v.RealName(ref.RS), v.Name, true
+}
+
+// logChecker writes the line keepalived's TCP_CHECK logs when a checker's
+// first result comes in or its state changes, which operators grep for.
+// Other kinds are logged at debug level by the scheduler.
+func (l *lvs) logChecker(ev healthcheck.Event) {
+	if ev.Kind != healthcheck.KindTCP || !ev.First && !ev.CheckerChanged {
+		return
+	}
+	rs, _, ok := l.names(ev.Checker.RSID)
+	switch {
+	case !ok:
+	case ev.CheckerUp:
+		l.log.Info("TCP connection to " + rs + " success.")
+	case !ev.First && l.retries[ev.Checker] > 0:
+		l.log.Info(fmt.Sprintf("TCP_CHECK on service %s failed after %d retries.", rs, l.retries[ev.Checker]))
+	default:
+		l.log.Info("TCP_CHECK on service " + rs + " failed.")
+	}
+}
+
 // checkerEvent takes one event of the health checkers, on the loop.
 func (l *lvs) checkerEvent(ev healthcheck.Event) {
+	l.logChecker(ev)
 	if !ev.RSChanged && !ev.WeightChanged && (!ev.First || ev.RSUp) {
 		return
 	}

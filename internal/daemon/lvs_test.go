@@ -727,3 +727,38 @@ func TestLVSFileCheck(t *testing.T) {
 	}
 	wait("value 0 again", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 }
+
+// TestLVSCheckerLogLines: the lines operators grep keepalived's log for,
+// word for word: each checker activated, a TCP_CHECK's first success, its
+// failure after its retries, and the real server leaving and rejoining
+// the virtual server.
+func TestLVSCheckerLogLines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		text := strings.Replace(lvsText("150", "", ""), "connect_timeout 1\n", "connect_timeout 1\n            retry 2\n", 1)
+		n := startLVSNode(t, wire, "192.0.2.1", text, Options{}, nil)
+		settle(5 * time.Second)
+		n.probes.set("198.51.100.1:80", false)
+		settle(30 * time.Second)
+		n.probes.set("198.51.100.1:80", true)
+		settle(30 * time.Second)
+		logs := n.logs.String()
+		rs1 := "[198.51.100.1]:tcp:80"
+		for _, want := range []string{
+			"Activating healthchecker for service " + rs1 + " for VS " + svcKey,
+			"Activating healthchecker for service [198.51.100.2]:tcp:80 for VS " + svcKey,
+			"TCP connection to [198.51.100.2]:tcp:80 success.",
+			"TCP_CHECK on service " + rs1 + " failed after 2 retries.",
+			"Removing service " + rs1 + " from VS " + svcKey,
+			"Adding service " + rs1 + " to VS " + svcKey,
+		} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("no line %q in the log:\n%s", want, logs)
+			}
+		}
+		// The first success and the recovery: one success line each.
+		if c := strings.Count(logs, "TCP connection to "+rs1+" success."); c != 2 {
+			t.Errorf("%d success lines for %s, want 2:\n%s", c, rs1, logs)
+		}
+	})
+}
