@@ -116,7 +116,7 @@ type Daemon struct {
 	kw        *kernelWork // the address, route and rule worker; nil outside Run
 	trk       *tracking   // scripts, files, processes, interfaces
 	notifier  *notify.Notifier
-	fifos     []*notify.FIFO
+	fifos     fifoSet
 	queue     []step    // machine and sync-group events not yet handled (queue.go)
 	draining  bool      // drain is running (an invariant check: it never re-enters)
 	startAt   time.Time // vrrp_startup_delay: when the instances start

@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -316,15 +317,44 @@ func (l *lvs) handle(ev ipvs.Event) bool {
 	return true
 }
 
-// run logs the policy's transitions and queues their scripts.
+// run logs the policy's transitions, writes their notify_fifo /
+// lvs_notify_fifo lines and queues their scripts.
 func (l *lvs) run(acts []ipvs.Action, timeout time.Duration) {
 	for _, a := range acts {
 		l.log.Info(a.Msg, "event", a.Kind.String())
+		l.writeFIFOs(a)
 		if a.Script != nil && l.scripts != nil {
 			if c := l.d.notifyCommand(a.Script); c != nil {
 				l.scripts.add(check.Script{Name: a.Kind.String(), Argv: c.Argv, Credential: c.Credential, UID: c.UID, GID: c.GID,
 					AllowUnsafe: c.AllowUnsafe, Timeout: timeout})
 			}
+		}
+	}
+}
+
+// writeFIFOs writes a's line to the FIFOs that take the checkers' lines,
+// without blocking (a full or closed FIFO is a warning).
+func (l *lvs) writeFIFOs(a ipvs.Action) {
+	fifos := l.d.fifos.lvs
+	if len(fifos) == 0 || l.spec == nil || a.VS < 0 || a.VS >= len(l.spec.VirtualServers) {
+		return
+	}
+	v := l.spec.VirtualServers[a.VS]
+	var line string
+	switch a.Kind {
+	case ipvs.RealUp, ipvs.RealDown:
+		if a.RS < 0 || a.RS >= len(v.Real) {
+			return
+		}
+		line = notify.LVSLine(v.RealName(a.RS), v.Name, a.Kind == ipvs.RealUp)
+	case ipvs.QuorumGained, ipvs.QuorumLost:
+		line = notify.LVSLine("", v.Name, a.Kind == ipvs.QuorumGained)
+	default:
+		return
+	}
+	for _, f := range fifos {
+		if err := f.WriteLine(line); err != nil {
+			l.log.Warn("notify: FIFO write failed", "line", line[:len(line)-1], "err", err)
 		}
 	}
 }

@@ -229,6 +229,14 @@ type lvsNode struct {
 // the twin as Host.IPVS.
 func startLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, opts Options, dial func() (IPVS, error)) *lvsNode {
 	t.Helper()
+	n := newLVSNode(t, wire, addr4, text, opts, dial)
+	n.start(t)
+	return n
+}
+
+// newLVSNode is startLVSNode without the start.
+func newLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, opts Options, dial func() (IPVS, error)) *lvsNode {
+	t.Helper()
 	n := &lvsNode{ipvs: newTwinIPVS(), probes: newProbes(), logs: &syncBuffer{}}
 	opts.Log = slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Host.IPVS = func() (IPVS, error) {
@@ -240,7 +248,6 @@ func startLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, 
 	}
 	opts.Host.Probe = n.probes.probe
 	n.node = newNode(t, wire, viptest.NewKernel("eth0", "eth1"), addr4, "fe80::"+addr4[len(addr4)-1:], text, opts)
-	n.start(t)
 	return n
 }
 
@@ -759,6 +766,49 @@ func TestLVSCheckerLogLines(t *testing.T) {
 		// The first success and the recovery: one success line each.
 		if c := strings.Count(logs, "TCP connection to "+rs1+" success."); c != 2 {
 			t.Errorf("%d success lines for %s, want 2:\n%s", c, rs1, logs)
+		}
+	})
+}
+
+// TestLVSNotifyFIFOLines: the checkers' lines, as keepalived writes them,
+// on real FIFOs: the virtual server UP when it gains its quorum at start, a
+// real server DOWN and UP as it leaves and rejoins. notify_fifo gets them
+// and the VRRP lines, lvs_notify_fifo only them, vrrp_notify_fifo none of
+// them.
+func TestLVSNotifyFIFOLines(t *testing.T) {
+	dir := t.TempDir()
+	all, vrrpOnly, lvsOnly := filepath.Join(dir, "all"), filepath.Join(dir, "vrrp"), filepath.Join(dir, "lvs")
+	text := "global_defs {\n    notify_fifo " + all + "\n    vrrp_notify_fifo " + vrrpOnly +
+		"\n    lvs_notify_fifo " + lvsOnly + "\n}\n" + lvsText("150", "", "")
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startLVSNode(t, wire, "192.0.2.1", text, Options{}, nil)
+		settle(5 * time.Second)
+		n.probes.set("198.51.100.1:80", false)
+		settle(30 * time.Second)
+		n.probes.set("198.51.100.1:80", true)
+		settle(30 * time.Second)
+		if n.state("VI_1") != "MASTER" {
+			t.Fatalf("set-up: %s", n.state("VI_1"))
+		}
+		lvsLines := "VS " + svcKey + " UP\n" +
+			"RS [198.51.100.1]:tcp:80 " + svcKey + " DOWN\n" +
+			"RS [198.51.100.1]:tcp:80 " + svcKey + " UP\n"
+		vrrpLines := `INSTANCE "VI_1" BACKUP 150` + "\n" + `INSTANCE "VI_1" MASTER 150` + "\n"
+		if got := readFIFO(t, lvsOnly); got != lvsLines {
+			t.Errorf("lvs_notify_fifo: %q, want %q", got, lvsLines)
+		}
+		if got := readFIFO(t, vrrpOnly); got != vrrpLines {
+			t.Errorf("vrrp_notify_fifo: %q, want %q", got, vrrpLines)
+		}
+		got := readFIFO(t, all)
+		for _, l := range strings.SplitAfter(lvsLines+vrrpLines, "\n") {
+			if !strings.Contains(got, l) {
+				t.Errorf("notify_fifo: %q has no %q", got, l)
+			}
+		}
+		if len(got) != len(lvsLines)+len(vrrpLines) {
+			t.Errorf("notify_fifo: %q, want the lines of both", got)
 		}
 	})
 }
