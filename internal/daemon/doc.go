@@ -41,8 +41,9 @@
 //     events it feeds to ipvs.Policy on the loop, the desired table
 //     reconciled by an ordered IPVS worker off the loop, the policy's
 //     notify scripts, its notify_fifo / lvs_notify_fifo lines and
-//     keepalived's checker log lines, ha_suspend and lvs_sync_daemon following the VRRP
-//     instances, lvs_timeouts, reload with carried states, and stop
+//     keepalived's checker log lines, ha_suspend and lvs_sync_daemon
+//     following the VRRP instances (ha_suspend addresses no instance lists
+//     follow the watcher's address events), lvs_timeouts, reload with carried states, and stop
 //     (release, lvs_flush_on_stop, -I); -P and -C select the halves (Mode);
 //   - the no_accept VIP filter (firewall.go): the sets of vigil's nftables
 //     table (package vip/nftfilter) follow the non-owner masters without

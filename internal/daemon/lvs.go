@@ -567,6 +567,32 @@ func (l *lvs) initialHeld() {
 	}
 }
 
+// addrEvent follows an address event of the interface watcher for the
+// ha_suspend virtual servers whose address no VRRP instance lists (every
+// one under -C): held from the moment the address appears on a local
+// interface until it is removed from one, as keepalived's checkers follow
+// the kernel's address events. On the loop.
+func (l *lvs) addrEvent(e check.IfaceEvent) {
+	if l == nil || l.pol == nil || e.Kind != check.AddrAdded && e.Kind != check.AddrRemoved {
+		return
+	}
+	held, changed := e.Kind == check.AddrAdded, false
+	for i, v := range l.spec.VirtualServers {
+		if !v.HASuspend || v.Addr != e.Addr.Addr() ||
+			slices.ContainsFunc(l.d.instances, func(inst *instance) bool { return ownsAddr(inst, v.Addr) }) {
+			continue
+		}
+		l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: held})
+		if held {
+			l.refeed(i)
+		}
+		changed = true
+	}
+	if changed {
+		l.apply()
+	}
+}
+
 func ownsAddr(inst *instance, a netip.Addr) bool {
 	return slices.ContainsFunc(inst.addrs, func(x vip.Address) bool { return x.Prefix.Addr() == a })
 }

@@ -16,6 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/ctl"
@@ -621,6 +622,34 @@ func TestLVSHASuspendLocalAddress(t *testing.T) {
 			}
 			n.stop()
 		}
+	})
+}
+
+// TestLVSHASuspendAddressEvents: under -C an ha_suspend virtual server
+// follows the netlink address events, not only the addresses at start:
+// suspended while its address is on no local interface, acting on its
+// checks (the suspended reports included) once the address appears,
+// frozen again once it is removed.
+func TestLVSHASuspendAddressEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		none := func() ([]netip.Addr, error) { return nil, nil }
+		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "ha_suspend", ""), Options{Mode: ModeCheck, Host: Host{LocalAddrs: none}}, nil)
+		addr := func(kind check.IfaceEventKind) {
+			n.ifev <- check.IfaceEvent{Kind: kind, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix("192.0.2.254/24")}
+			settle(time.Second)
+		}
+		n.probes.set("198.51.100.1:80", false)
+		settle(30 * time.Second)
+		n.expect(t, "address not local: suspended", "198.51.100.1:80/w2 198.51.100.2:80/w3")
+		addr(check.AddrAdded)
+		n.expect(t, "address added: the failure counts", "198.51.100.2:80/w3")
+		addr(check.AddrRemoved)
+		n.probes.set("198.51.100.1:80", true)
+		settle(30 * time.Second)
+		n.expect(t, "address removed: frozen again", "198.51.100.2:80/w3")
+		addr(check.AddrAdded)
+		n.expect(t, "address back: the recovery counts", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 	})
 }
 
