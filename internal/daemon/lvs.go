@@ -576,10 +576,19 @@ func (l *lvs) addrEvent(e check.IfaceEvent) {
 	if l == nil || l.pol == nil || e.Kind != check.AddrAdded && e.Kind != check.AddrRemoved {
 		return
 	}
-	held, changed := e.Kind == check.AddrAdded, false
+	l.setHeld(e.Kind == check.AddrAdded, func(v *ipvs.VirtualServer) bool {
+		return v.Addr == e.Addr.Addr() &&
+			!slices.ContainsFunc(l.d.instances, func(inst *instance) bool { return ownsAddr(inst, v.Addr) })
+	})
+}
+
+// setHeld tells the policy whether the address of each ha_suspend virtual
+// server that match selects is held; one that becomes held gets the
+// checkers' current view (refeed). The table is applied if any changed.
+func (l *lvs) setHeld(held bool, match func(*ipvs.VirtualServer) bool) {
+	changed := false
 	for i, v := range l.spec.VirtualServers {
-		if !v.HASuspend || v.Addr != e.Addr.Addr() ||
-			slices.ContainsFunc(l.d.instances, func(inst *instance) bool { return ownsAddr(inst, v.Addr) }) {
+		if !v.HASuspend || !v.Addr.IsValid() || !match(v) {
 			continue
 		}
 		l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: held})
@@ -609,19 +618,7 @@ func (l *lvs) transition(inst *instance, t vrrp.Transition) {
 		return
 	}
 	if l.pol != nil {
-		changed := false
-		for i, v := range l.spec.VirtualServers {
-			if v.HASuspend && v.Addr.IsValid() && ownsAddr(inst, v.Addr) {
-				l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: toMaster})
-				if toMaster {
-					l.refeed(i)
-				}
-				changed = true
-			}
-		}
-		if changed {
-			l.apply()
-		}
+		l.setHeld(toMaster, func(v *ipvs.VirtualServer) bool { return ownsAddr(inst, v.Addr) })
 	}
 	if sd := l.cfg.Global.LVSSyncDaemon; sd != nil && sd.Instance == inst.cfg.Name && l.d.opts.Mode != ModeCheck {
 		if toMaster {

@@ -635,21 +635,25 @@ func TestLVSHASuspendAddressEvents(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		none := func() ([]netip.Addr, error) { return nil, nil }
 		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "ha_suspend", ""), Options{Mode: ModeCheck, Host: Host{LocalAddrs: none}}, nil)
-		addr := func(kind check.IfaceEventKind) {
-			n.ifev <- check.IfaceEvent{Kind: kind, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix("192.0.2.254/24")}
-			settle(time.Second)
+		both, one := "198.51.100.1:80/w2 198.51.100.2:80/w3", "198.51.100.2:80/w3"
+		for _, step := range []struct {
+			what  string
+			event check.IfaceEventKind // 0: none
+			rs1Up bool                 // rs1's checks then pass
+			want  string
+		}{
+			{"address not local: suspended", 0, false, both},
+			{"address added: the failure counts", check.AddrAdded, false, one},
+			{"address removed: frozen again", check.AddrRemoved, true, one},
+			{"address back: the recovery counts", check.AddrAdded, true, both},
+		} {
+			if step.event != 0 {
+				n.ifev <- check.IfaceEvent{Kind: step.event, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix("192.0.2.254/24")}
+			}
+			n.probes.set("198.51.100.1:80", step.rs1Up)
+			settle(30 * time.Second)
+			n.expect(t, step.what, step.want)
 		}
-		n.probes.set("198.51.100.1:80", false)
-		settle(30 * time.Second)
-		n.expect(t, "address not local: suspended", "198.51.100.1:80/w2 198.51.100.2:80/w3")
-		addr(check.AddrAdded)
-		n.expect(t, "address added: the failure counts", "198.51.100.2:80/w3")
-		addr(check.AddrRemoved)
-		n.probes.set("198.51.100.1:80", true)
-		settle(30 * time.Second)
-		n.expect(t, "address removed: frozen again", "198.51.100.2:80/w3")
-		addr(check.AddrAdded)
-		n.expect(t, "address back: the recovery counts", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 	})
 }
 
@@ -764,20 +768,28 @@ func TestLVSFileCheck(t *testing.T) {
 	wait("value 0 again", "198.51.100.1:80/w2 198.51.100.2:80/w3")
 }
 
+// rs1Flap starts a node for text (in the caller's bubble) and lets rs1's
+// checks fail, then pass again.
+func rs1Flap(t *testing.T, text string) *lvsNode {
+	t.Helper()
+	wire := vrrptest.NewWire(vrrptest.WireOptions{})
+	n := startLVSNode(t, wire, "192.0.2.1", text, Options{}, nil)
+	settle(5 * time.Second)
+	n.probes.set("198.51.100.1:80", false)
+	settle(30 * time.Second)
+	n.probes.set("198.51.100.1:80", true)
+	settle(30 * time.Second)
+	return n
+}
+
 // TestLVSCheckerLogLines: the lines operators grep keepalived's log for,
 // word for word: each checker activated, a TCP_CHECK's first success, its
 // failure after its retries, and the real server leaving and rejoining
 // the virtual server.
 func TestLVSCheckerLogLines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		text := strings.Replace(lvsText("150", "", ""), "connect_timeout 1\n", "connect_timeout 1\n            retry 2\n", 1)
-		n := startLVSNode(t, wire, "192.0.2.1", text, Options{}, nil)
-		settle(5 * time.Second)
-		n.probes.set("198.51.100.1:80", false)
-		settle(30 * time.Second)
-		n.probes.set("198.51.100.1:80", true)
-		settle(30 * time.Second)
+		n := rs1Flap(t, text)
 		logs := n.logs.String()
 		rs1 := "[198.51.100.1]:tcp:80"
 		for _, want := range []string{
@@ -810,13 +822,7 @@ func TestLVSNotifyFIFOLines(t *testing.T) {
 	text := "global_defs {\n    notify_fifo " + all + "\n    vrrp_notify_fifo " + vrrpOnly +
 		"\n    lvs_notify_fifo " + lvsOnly + "\n}\n" + lvsText("150", "", "")
 	synctest.Test(t, func(t *testing.T) {
-		wire := vrrptest.NewWire(vrrptest.WireOptions{})
-		n := startLVSNode(t, wire, "192.0.2.1", text, Options{}, nil)
-		settle(5 * time.Second)
-		n.probes.set("198.51.100.1:80", false)
-		settle(30 * time.Second)
-		n.probes.set("198.51.100.1:80", true)
-		settle(30 * time.Second)
+		n := rs1Flap(t, text)
 		if n.state("VI_1") != "MASTER" {
 			t.Fatalf("set-up: %s", n.state("VI_1"))
 		}

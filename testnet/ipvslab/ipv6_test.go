@@ -47,17 +47,7 @@ func runIPv6(t *testing.T, k Kind, r *record) {
 	}
 	d := Start(t, dir, k, ipv6Conf())
 	phase("start", table(0, 1))
-	seen := map[string]bool{}
-	for range 4 {
-		who, err := l.AskOnce(t, vip)
-		if err != nil {
-			t.Fatalf("%s: through %s: %v", k, vip, err)
-		}
-		seen[who] = true
-	}
-	if !seen["rs1"] || !seen["rs2"] {
-		t.Errorf("%s: through %s answered %v, want rs1 and rs2 (rr)", k, vip, seen)
-	}
+	roundRobin(t, l, k, vip, false)
 	l.Reals[0].StopTCP(t, portNAT)
 	phase("rs1 down", table(1))
 	l.Reals[0].ServeTCP(t, portNAT)

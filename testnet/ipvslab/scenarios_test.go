@@ -225,6 +225,29 @@ func differential(t *testing.T, run func(*testing.T, Kind, *record), cut func(Ta
 	})
 }
 
+// roundRobin asks addr four times from the client (UDP or TCP) and fails
+// t unless both rs1 and rs2 answered (an rr service over them).
+func roundRobin(t *testing.T, l *Lab, k Kind, addr string, udp bool) {
+	t.Helper()
+	seen := map[string]bool{}
+	for range 4 {
+		var who string
+		var err error
+		if udp {
+			who, err = l.AskUDP(t, addr)
+		} else {
+			who, err = l.AskOnce(t, addr)
+		}
+		if err != nil {
+			t.Fatalf("%s: through %s: %v", k, addr, err)
+		}
+		seen[who] = true
+	}
+	if !seen["rs1"] || !seen["rs2"] {
+		t.Errorf("%s: through %s answered %v, want rs1 and rs2 (rr)", k, addr, seen)
+	}
+}
+
 func runScenario(t *testing.T, k Kind, r *record) {
 	l := New(t, Options{Directors: 1, Reals: 3})
 	dir := l.Directors[0]
@@ -278,24 +301,7 @@ func runScenario(t *testing.T, k Kind, r *record) {
 		port int
 		udp  bool
 	}{{80, false}, {81, false}, {82, false}, {53, true}} {
-		addr := fmt.Sprintf("%s:%d", VIP, svc.port)
-		seen := map[string]bool{}
-		for range 4 {
-			var who string
-			var err error
-			if svc.udp {
-				who, err = l.AskUDP(t, addr)
-			} else {
-				who, err = l.AskOnce(t, addr)
-			}
-			if err != nil {
-				t.Fatalf("%s: through %s: %v", k, addr, err)
-			}
-			seen[who] = true
-		}
-		if !seen["rs1"] || !seen["rs2"] {
-			t.Errorf("%s: through %s answered %v, want rs1 and rs2 (rr)", k, addr, seen)
-		}
+		roundRobin(t, l, k, fmt.Sprintf("%s:%d", VIP, svc.port), svc.udp)
 	}
 
 	// A dead listener: rs1 leaves TCP 80; with inhibit_on_failure it stays
