@@ -379,6 +379,11 @@ func (d *dumper) global(g *Global) {
 	d.cmd("notify_fifo_script", g.NotifyFIFOScript, true)
 	d.cmd("vrrp_notify_fifo", g.VRRPNotifyFIFO, true)
 	d.cmd("vrrp_notify_fifo_script", g.VRRPNotifyFIFOScript, true)
+	d.cmd("lvs_notify_fifo", g.LVSNotifyFIFO, true)
+	d.cmd("lvs_notify_fifo_script", g.LVSNotifyFIFOScript, true)
+	if g.RSInitNotifies {
+		d.line("rs_init_notifies")
+	}
 	if g.StartupScriptTimeout != 0 {
 		d.line("startup_script_timeout", itoa(int(g.StartupScriptTimeout/time.Second)))
 	}

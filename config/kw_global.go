@@ -352,7 +352,6 @@ var globalRaw = []struct {
 	{"vrrp_priority", "-20..19"}, {"vrrp_no_swap", ""}, {"vrrp_rt_priority", "1..99"}, {"vrrp_cpu_affinity", "CPU..."},
 	{"vrrp_rlimit_rttime", "USECS"}, {"vrrp_rlimit_rtime", "USECS"},
 	{"vrrp_notify_priority_changes", "[BOOL]"}, {"fifo_write_vrrp_states_on_reload", ""},
-	{"lvs_notify_fifo", "PATH [USER [GROUP]]"}, {"lvs_notify_fifo_script", "SCRIPT [USER [GROUP]]"},
 	{"checker_priority", "-20..19"}, {"checker_no_swap", ""}, {"checker_rt_priority", "1..99"}, {"checker_cpu_affinity", "CPU..."},
 	{"checker_rlimit_rttime", "USECS"}, {"checker_rlimit_rtime", "USECS"},
 	{"bfd_priority", "-20..19"}, {"bfd_no_swap", ""}, {"bfd_rt_priority", "1..99"}, {"bfd_cpu_affinity", "CPU..."},
@@ -365,7 +364,7 @@ var globalRaw = []struct {
 	{"process_monitor_rcv_bufs", "BYTES"}, {"process_monitor_rcv_bufs_force", "[BOOL]"},
 	{"lvs_netlink_cmd_rcv_bufs", "BYTES"}, {"lvs_netlink_cmd_rcv_bufs_force", "[BOOL]"},
 	{"lvs_netlink_monitor_rcv_bufs", "BYTES"}, {"lvs_netlink_monitor_rcv_bufs_force", "[BOOL]"},
-	{"rs_init_notifies", ""}, {"no_checker_emails", ""},
+	{"no_checker_emails", ""},
 	{"vrrp_rx_bufs_policy", "MTU|ADVERT|N"}, {"vrrp_rx_bufs_multiplier", "N"},
 	{"log_unknown_vrids", ""}, {"vmac_addr_prefix", "STRING"},
 	{"umask", "NUMBER|BITS"}, {"random_seed", "UINT"},
@@ -378,6 +377,17 @@ func topBlock() *block {
 	for _, r := range globalRaw {
 		g.add(rawKw(r.name, P2, r.name+" "+r.syntax))
 	}
+	g.add(kw("lvs_notify_fifo", P2, "lvs_notify_fifo PATH [USER [GROUP]]", "none", "", gl(func(p *parser, g *Global, l *line) {
+		if c := p.command(l, true); c != nil {
+			g.LVSNotifyFIFO = c
+		}
+	})))
+	g.add(kw("lvs_notify_fifo_script", P2, "lvs_notify_fifo_script SCRIPT [USER [GROUP]]", "none", "", gl(func(p *parser, g *Global, l *line) {
+		if c := p.command(l, true); c != nil {
+			g.LVSNotifyFIFOScript = c
+		}
+	})))
+	g.add(kw("rs_init_notifies", P2, "rs_init_notifies", "off", "", gl(func(p *parser, g *Global, l *line) { g.RSInitNotifies = true })))
 	g.add(kw("lvs_flush", P2, "lvs_flush", "off", "", gl(func(p *parser, g *Global, l *line) { g.LVSFlush = true })))
 	g.add(kw("lvs_timeouts", P2, "lvs_timeouts [tcp S] [tcpfin S] [udp S]", "kernel's", "0..2678400", gl(func(p *parser, g *Global, l *line) {
 		p.lvsTimeouts(g, l)

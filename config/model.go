@@ -107,6 +107,9 @@ type Global struct {
 	VRRPNotifyFIFO       *Command
 	NotifyFIFOScript     *Command
 	VRRPNotifyFIFOScript *Command
+	LVSNotifyFIFO        *Command // lvs_notify_fifo: the checkers' VS / RS lines (notify_fifo gets them too)
+	LVSNotifyFIFOScript  *Command
+	RSInitNotifies       bool // rs_init_notifies: notify_up and RS UP for the real servers up at start
 
 	VRRPStartupDelay time.Duration
 	DefaultInterface string

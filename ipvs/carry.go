@@ -1,6 +1,9 @@
 package ipvs
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Carried is the state of a running [Policy] that a reload keeps, by
 // identity rather than by index (the indexes change with the file):
@@ -65,6 +68,9 @@ func NewCarried(spec *Spec, c Carried) (*Policy, []Action) {
 			st.real[j].alive = !r.Alpha
 			if rs, ok := c.real[realIdentity(v, r)]; ok {
 				st.real[j] = rs
+			} else if spec.RSInitNotifies && !r.Alpha {
+				acts = append(acts, Action{Kind: RealUp, Cause: CauseStart, VS: i, RS: j, Script: r.NotifyUp,
+					Msg: fmt.Sprintf("Service %s of VS %s starts up", v.RealName(j), v.Name)})
 			}
 		}
 		up, ok := c.quorum[v.identity()]

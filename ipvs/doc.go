@@ -19,7 +19,8 @@
 //     cannot take as written. Unknown schedulers and forwarding methods are
 //     config's complaints, not ours.
 //   - [Policy]: keepalived's policy as a pure core. [New] gives the
-//     start-up state and transitions; [Policy.Handle] takes an [Event]
+//     start-up state and transitions (with rs_init_notifies, notify_up
+//     for the real servers that start up); [Policy.Handle] takes an [Event]
 //     and returns [Action]s (notify_up / notify_down / quorum_up /
 //     quorum_down scripts to run, with keepalived's log line);
 //     [Policy.Table] is the desired table at any moment. No I/O, no clock.

@@ -171,7 +171,7 @@ func (p *Policy) health(ev HealthChanged) []Action {
 	rs.hasRun = true
 	rs.dyn, rs.hasDyn = ev.Health.Weight, ev.Health.HasWeight
 	var acts []Action
-	name := fmt.Sprintf("[%s]:%s:%d", r.Addr, v.protoName(), r.Port)
+	name := v.RealName(ev.Ref.RS)
 	switch {
 	case ev.Health.Up && !rs.alive:
 		rs.alive = true
@@ -193,6 +193,13 @@ func (p *Policy) health(ev HealthChanged) []Action {
 		acts = append(acts, Action{Kind: RealDown, Cause: CauseCheck, VS: ev.Ref.VS, RS: ev.Ref.RS, Script: r.NotifyDown, Msg: fmt.Sprintf("Service %s of VS %s starts down", name, v.Name)})
 	}
 	return p.quorum(acts, ev.Ref.VS, CauseCheck)
+}
+
+// RealName is keepalived's name for v's real server i in its log lines
+// and FIFO lines: "[198.51.100.11]:tcp:8080".
+func (v *VirtualServer) RealName(i int) string {
+	r := v.Real[i]
+	return fmt.Sprintf("[%s]:%s:%d", r.Addr, v.protoName(), r.Port)
 }
 
 func (v *VirtualServer) protoName() string {
@@ -265,7 +272,7 @@ func (p *Policy) stop(servicesOnly bool) []Action {
 			if rs.alive && !servicesOnly {
 				r := v.Real[j]
 				acts = append(acts, Action{Kind: RealDown, Cause: CauseStop, VS: i, RS: j, Script: r.NotifyDown,
-					Msg: fmt.Sprintf("Shutting down service [%s]:%s:%d from VS %s", r.Addr, v.protoName(), r.Port, v.Name)})
+					Msg: fmt.Sprintf("Shutting down service %s from VS %s", v.RealName(j), v.Name)})
 			}
 		}
 		if p.vs[i].quorumUp {

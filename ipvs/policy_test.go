@@ -127,6 +127,13 @@ func TestPolicyScenarios(t *testing.T) {
 				{"released", VIPHeld{netip.MustParseAddr("192.0.2.1"), false}, nil, ""},
 				{"frozen again", up(0, 0), nil, svc + " 198.51.100.2:80/NAT/w3"},
 			}},
+		{"rs_init_notifies: the real servers that start up are notified at start, alpha ones are not",
+			"global_defs {\n  rs_init_notifies\n}\n" + conf("", "alpha"),
+			[]string{"real server up vs0/rs1 /bin/up 2", "quorum gained vs0"}, svc + " 198.51.100.2:80/NAT/w3",
+			[]step{
+				{"the alpha one's first success adds it", up(0, 0), []string{"real server up vs0/rs0 /bin/up 1"}, ""},
+				{"the other's first success is quiet", up(0, 1), nil, ""},
+			}},
 		{"stop without omega: table empty, nothing notified", conf("", ""),
 			[]string{"quorum gained vs0"}, "",
 			[]step{

@@ -21,6 +21,10 @@ type Spec struct {
 	// kernel's values first (to restore them at stop) and sets these.
 	Timeouts       Timeouts
 	VirtualServers []*VirtualServer
+	// RSInitNotifies is rs_init_notifies: the real servers that start up
+	// (not alpha) are notified (notify_up, FIFO RS UP) when the policy is
+	// built, as keepalived does; without it only changes are.
+	RSInitNotifies bool
 }
 
 // VirtualServer is one virtual_server block.
@@ -106,7 +110,7 @@ const maxGroupServices = 65536
 func Build(c *config.Config) (*Spec, []Complaint) {
 	b := &builder{seen: map[ServiceKey]string{}}
 	t := c.Global.LVSTimeouts
-	spec := &Spec{Flush: c.Global.LVSFlush, Timeouts: Timeouts{TCP: uint32(t.TCP), TCPFin: uint32(t.TCPFin), UDP: uint32(t.UDP)}}
+	spec := &Spec{Flush: c.Global.LVSFlush, RSInitNotifies: c.Global.RSInitNotifies, Timeouts: Timeouts{TCP: uint32(t.TCP), TCPFin: uint32(t.TCPFin), UDP: uint32(t.UDP)}}
 	groupUse := map[string]int{}
 	for _, v := range c.VirtualServers {
 		vs := b.virtualServer(c, v, groupUse)

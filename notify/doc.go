@@ -11,7 +11,9 @@
 // with MASTER_PRIORITY / BACKUP_PRIORITY lines for priority changes and
 // MASTER_RX_LOWER_PRI for a master that heard a lower priority. A
 // notify_fifo_script is started once with the FIFO's path as its last
-// argument and reads the FIFO.
+// argument and reads the FIFO. LVSLine formats the health checkers' lines
+// (VS / RS … UP|DOWN) that the daemon writes to notify_fifo and
+// lvs_notify_fifo.
 //
 // Owns: Event (the structured state-change record), Notifier (per instance
 // and per group queues of scripts, run in order, one at a time, each with a

@@ -55,6 +55,22 @@ func FIFOLine(ev Event) string {
 	return fmt.Sprintf("%s \"%s\" %s %d\n", ev.Kind, ev.Name, ev.State, ev.wirePriority())
 }
 
+// LVSLine is the exact line keepalived's health checkers write to
+// notify_fifo and lvs_notify_fifo, newline included: for a virtual server
+// (rs "") "VS [192.0.2.1]:tcp:80 UP" when it gains its quorum, DOWN when it
+// loses it; for a real server "RS [198.51.100.1]:tcp:80 [192.0.2.1]:tcp:80
+// UP" (or DOWN) when it joins or leaves its virtual server.
+func LVSLine(rs, vs string, up bool) string {
+	state := "DOWN"
+	if up {
+		state = "UP"
+	}
+	if rs == "" {
+		return "VS " + vs + " " + state + "\n"
+	}
+	return "RS " + rs + " " + vs + " " + state + "\n"
+}
+
 func (ev Event) wirePriority() int {
 	if ev.Kind == KindGroup {
 		return 0

@@ -136,7 +136,7 @@ type Daemon struct {
 	kw         *kernelWork // the address, route and rule worker; nil outside Run
 	trk        *tracking   // scripts, files, processes, interfaces
 	notifier   *notify.Notifier
-	fifos      []*notify.FIFO
+	fifos      fifoSet
 	mail       *mailer    // e-mail alerts (mail.go); nil without notification_email and smtp_server
 	mailClosed mail.Stats // the counters of stopped senders
 	queue      []step     // machine and sync-group events not yet handled (queue.go)

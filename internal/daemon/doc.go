@@ -28,9 +28,10 @@
 //     mean to a group, are handled in the order they were queued, never
 //     re-entrantly;
 //   - the kernel worker (kernel.go): the loop hands it every address,
-//     route and rule change and every GARP/NA round, in order, and carries
-//     on; outcomes come back to the loop. A slow netlink call delays the
-//     addresses, never an advert;
+//     route and rule change and every GARP/NA round (each virtual address
+//     on its own device, with that device's MAC, looked up by the worker),
+//     in order, and carries on; outcomes come back to the loop. A slow
+//     netlink call delays the addresses, never an advert;
 //   - use_vmac (vmac.go): the VMACs of the instances, created when an
 //     instance is built (again when deleted behind our back), removed after
 //     their VIPs when vigild stops or a reload drops them, and keepalived's
@@ -46,8 +47,10 @@
 //     are configured, the health checkers (package healthcheck) whose
 //     events it feeds to ipvs.Policy on the loop, the desired table
 //     reconciled by an ordered IPVS worker off the loop, the policy's
-//     notify scripts, ha_suspend and lvs_sync_daemon following the VRRP
-//     instances, lvs_timeouts, reload with carried states, and stop
+//     notify scripts, its notify_fifo / lvs_notify_fifo lines and
+//     keepalived's checker log lines, ha_suspend and lvs_sync_daemon
+//     following the VRRP instances (ha_suspend addresses no instance lists
+//     follow the watcher's address events), lvs_timeouts, reload with carried states, and stop
 //     (release, lvs_flush_on_stop, -I); -P and -C select the halves (Mode);
 //   - the no_accept VIP filter (firewall.go): the sets of vigil's nftables
 //     table (package vip/nftfilter) follow the non-owner masters without

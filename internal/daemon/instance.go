@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,7 +36,7 @@ type instance struct {
 	routes   []vip.Route   // virtual_routes
 	rules    []vip.Rule    // virtual_rules
 	announce []time.Time   // pending GARP/NA rounds, ascending
-	annAddrs []netip.Addr
+	annDevs  []annDev      // what each round announces, per device
 	mac      net.HardwareAddr
 	vmac     *vip.VMAC // use_vmac: the VMAC (vmac.go); nil without
 
@@ -196,14 +197,12 @@ func mcastGroup(ic *config.Instance) netip.Addr {
 func (inst *instance) buildAddrs() {
 	ic := inst.cfg
 	inst.addrs = inst.addrs[:0]
-	inst.annAddrs = inst.annAddrs[:0]
+	inst.annDevs = inst.annDevs[:0]
 	for _, list := range [][]config.Address{ic.VIPs, ic.ExcludedVIPs} {
 		for _, a := range list {
 			dev := inst.vipDev(a)
 			inst.addrs = append(inst.addrs, vipAddress(a, dev))
-			if dev == inst.vipIface() {
-				inst.annAddrs = append(inst.annAddrs, a.Prefix.Addr())
-			}
+			inst.annDevs = addAnnounce(inst.annDevs, inst.vipIface(), dev, a.Prefix.Addr())
 		}
 	}
 	inst.rules = inst.rules[:0]
@@ -215,6 +214,34 @@ func (inst *instance) buildAddrs() {
 		inst.routes = append(inst.routes, vipRoute(r))
 	}
 	inst.buildWatched()
+}
+
+// annDev is what one announcement round sends on one device.
+type annDev struct {
+	dev   string
+	addrs []netip.Addr
+}
+
+// addAnnounce adds addr, held on dev, to the per-device announcement list
+// of an instance on iface. Like keepalived, every virtual address, excluded
+// or not, is announced on its own device with that device's MAC: a NAT
+// director's gateway address on the inside interface must reach the real
+// servers after a failover, or they keep sending to the old director. The
+// instance's own interface comes first.
+func addAnnounce(devs []annDev, iface, dev string, addr netip.Addr) []annDev {
+	i := slices.IndexFunc(devs, func(g annDev) bool { return g.dev == dev })
+	if i < 0 {
+		g := annDev{dev: dev}
+		if dev == iface {
+			devs = slices.Insert(devs, 0, g)
+			i = 0
+		} else {
+			devs = append(devs, g)
+			i = len(devs) - 1
+		}
+	}
+	devs[i].addrs = append(devs[i].addrs, addr)
+	return devs
 }
 
 // vipAddress, vipRoute and vipRule convert configured lines into vip's
@@ -682,14 +709,26 @@ func (d *Daemon) runAnnouncements(inst *instance, now time.Time) {
 }
 
 // announceOnce hands the worker one round of gratuitous ARP / unsolicited
-// NA, behind the address changes handed over before it.
+// NA, behind the address changes handed over before it: on the instance's
+// interface with its MAC, and on every other device holding a virtual
+// address with that device's own MAC, which the Announcer looks up in the
+// worker (mac nil). The round counts once, as failed if any device failed.
 func (d *Daemon) announceOnce(inst *instance) {
-	if len(inst.annAddrs) == 0 {
+	if len(inst.annDevs) == 0 {
 		return
 	}
-	ann, ifname, addrs, mac := d.host.Announcer, inst.vipIface(), slices.Clone(inst.annAddrs), inst.mac
+	ann, ifname, mac := d.host.Announcer, inst.vipIface(), inst.mac
+	devs := slices.Clone(inst.annDevs) // buildAddrs reuses the backing array
 	d.kw.submit(func(context.Context) func(time.Time) {
-		err := ann.Announce(ifname, addrs, mac, vip.IPv6Forwarding(ifname))
+		var errs []error
+		for _, g := range devs {
+			var m net.HardwareAddr
+			if g.dev == ifname {
+				m = mac
+			}
+			errs = append(errs, ann.Announce(g.dev, g.addrs, m, vip.IPv6Forwarding(g.dev)))
+		}
+		err := errors.Join(errs...)
 		return func(now time.Time) {
 			if err != nil {
 				inst.announceErrs++

@@ -35,12 +35,13 @@ func (d *Daemon) setLinkDelays(cfg *config.Config) {
 
 // linkEvent handles one event of the interface watcher: sockets on a
 // recreated interface are reopened, a master's removed VIP is noticed,
-// and a link's change of state reaches the trackers, at once or, with
+// ha_suspend follows the local addresses no instance lists, and a link's change of state reaches the trackers, at once or, with
 // interface_up_down_delays, once it has lasted (a shorter flap never
 // does).
 func (d *Daemon) linkEvent(e check.IfaceEvent, now time.Time) {
 	opened := d.ifaceChanged(e)
 	d.addrRemoved(e, now)
+	d.lvs.addrEvent(e)
 	changed := false
 	switch e.Kind {
 	case check.IfaceAdded, check.IfaceUp, check.IfaceDown:

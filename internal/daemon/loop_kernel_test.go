@@ -191,3 +191,64 @@ func TestLoopSyncGroupPull(t *testing.T) {
 		}
 	})
 }
+
+// otherDevConf is a NAT director's instance: the outside VIP on the
+// instance's interface, the inside gateway addresses on eth1 (IPv4, and
+// excluded ones: IPv6, which an IPv4 instance only holds there, and IPv4).
+var otherDevConf = `
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 255
+    advert_int 1
+    version 3
+    virtual_ipaddress {
+        192.0.2.254/24
+        198.51.100.254/24 dev eth1
+    }
+    virtual_ipaddress_excluded {
+        2001:db8:1::fe/64 dev eth1
+        198.51.100.253/24 dev eth1
+        203.0.113.254/24
+    }
+}
+`
+
+// TestLoopAnnounceOtherDevices: a master announces every virtual address,
+// excluded ones too, on the device that holds it: the instance's interface
+// with the instance's MAC, every other device once per round with that
+// device's own MAC (nil: the Announcer looks it up).
+func TestLoopAnnounceOtherDevices(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		a := startNode(t, wire, "192.0.2.1", "fe80::1", otherDevConf)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != "MASTER" {
+			t.Fatalf("set-up: %s", a.state("VI_1"))
+		}
+		sent := a.d.host.Announcer.(*viptest.Announcements).Sent()
+		if len(sent) < 2 {
+			t.Fatalf("announcements: %+v", sent)
+		}
+		ips := func(s ...string) []netip.Addr {
+			var out []netip.Addr
+			for _, a := range s {
+				out = append(out, netip.MustParseAddr(a))
+			}
+			return out
+		}
+		own, other := sent[0], sent[1]
+		if own.Iface != "eth0" || !slices.Equal(own.Addrs, ips("192.0.2.254", "203.0.113.254")) ||
+			own.MAC.String() != "02:00:00:00:00:01" {
+			t.Errorf("first announcement %+v, want 192.0.2.254 and 203.0.113.254 on eth0 with the instance's MAC", own)
+		}
+		if other.Iface != "eth1" || !slices.Equal(other.Addrs, ips("198.51.100.254", "2001:db8:1::fe", "198.51.100.253")) ||
+			other.MAC != nil {
+			t.Errorf("second announcement %+v, want the eth1 addresses with eth1's own MAC", other)
+		}
+		if st := a.inst("VI_1"); st.Announcements == 0 || st.AnnounceErrors != 0 {
+			t.Errorf("announce_sent %d, errors %d", st.Announcements, st.AnnounceErrors)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/ipvs"
+	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -72,8 +74,9 @@ type lvs struct {
 	pol  *ipvs.Policy
 	refs map[healthcheck.RSID]ipvs.RealRef // checker side → policy side
 
-	sched  *healthcheck.Scheduler
-	events chan healthcheck.Event
+	sched   *healthcheck.Scheduler
+	events  chan healthcheck.Event
+	retries map[healthcheck.CheckerID]int // each checker's retry, for its log lines
 
 	kern    IPVS // nil when IPVS is not programmed (dialErr says why)
 	dialErr error
@@ -211,6 +214,16 @@ func (l *lvs) startCheckers(carried map[healthcheck.CheckerID]healthcheck.Carrie
 			specs[i].Prober = probe(specs[i])
 		}
 	}
+	l.retries = map[healthcheck.CheckerID]int{}
+	for _, sp := range specs {
+		l.retries[sp.ID] = sp.Core.Timing.Retry
+		if sp.Prober == nil {
+			continue // FILE_CHECK: fed by the track file watcher, no probes
+		}
+		if rs, vs, ok := l.names(sp.ID.RSID); ok {
+			l.log.Info("Activating healthchecker for service " + rs + " for VS " + vs)
+		}
+	}
 	l.events = make(chan healthcheck.Event, 64)
 	l.sched = healthcheck.New(healthcheck.Config{Log: l.log, Events: l.events}, rss, specs)
 	if carried != nil {
@@ -249,8 +262,39 @@ func (l *lvs) results() <-chan func(time.Time) {
 	return l.work.results
 }
 
+// names are keepalived's names of a real server and of its virtual
+// server, as its log and FIFO lines spell them.
+func (l *lvs) names(id healthcheck.RSID) (rs, vs string, ok bool) {
+	ref, ok := l.refs[id]
+	if !ok || l.spec == nil {
+		return "", "", false
+	}
+	v := l.spec.VirtualServers[ref.VS]
+	return v.RealName(ref.RS), v.Name, true
+}
+
+// logChecker writes the line keepalived's TCP_CHECK logs when a checker's
+// first result comes in or its state changes, which operators grep for.
+// Other kinds are logged at debug level by the scheduler.
+func (l *lvs) logChecker(ev healthcheck.Event) {
+	if ev.Kind != healthcheck.KindTCP || !ev.First && !ev.CheckerChanged {
+		return
+	}
+	rs, _, ok := l.names(ev.Checker.RSID)
+	switch {
+	case !ok:
+	case ev.CheckerUp:
+		l.log.Info("TCP connection to " + rs + " success.")
+	case !ev.First && l.retries[ev.Checker] > 0:
+		l.log.Info(fmt.Sprintf("TCP_CHECK on service %s failed after %d retries.", rs, l.retries[ev.Checker]))
+	default:
+		l.log.Info("TCP_CHECK on service " + rs + " failed.")
+	}
+}
+
 // checkerEvent takes one event of the health checkers, on the loop.
 func (l *lvs) checkerEvent(ev healthcheck.Event) {
+	l.logChecker(ev)
 	if !ev.RSChanged && !ev.WeightChanged && (!ev.First || ev.RSUp) {
 		return
 	}
@@ -273,15 +317,44 @@ func (l *lvs) handle(ev ipvs.Event) bool {
 	return true
 }
 
-// run logs the policy's transitions and queues their scripts.
+// run logs the policy's transitions, writes their notify_fifo /
+// lvs_notify_fifo lines and queues their scripts.
 func (l *lvs) run(acts []ipvs.Action, timeout time.Duration) {
 	for _, a := range acts {
 		l.log.Info(a.Msg, "event", a.Kind.String())
+		l.writeFIFOs(a)
 		if a.Script != nil && l.scripts != nil {
 			if c := l.d.notifyCommand(a.Script); c != nil {
 				l.scripts.add(check.Script{Name: a.Kind.String(), Argv: c.Argv, Credential: c.Credential, UID: c.UID, GID: c.GID,
 					AllowUnsafe: c.AllowUnsafe, Timeout: timeout})
 			}
+		}
+	}
+}
+
+// writeFIFOs writes a's line to the FIFOs that take the checkers' lines,
+// without blocking (a full or closed FIFO is a warning).
+func (l *lvs) writeFIFOs(a ipvs.Action) {
+	fifos := l.d.fifos.lvs
+	if len(fifos) == 0 || l.spec == nil || a.VS < 0 || a.VS >= len(l.spec.VirtualServers) {
+		return
+	}
+	v := l.spec.VirtualServers[a.VS]
+	var line string
+	switch a.Kind {
+	case ipvs.RealUp, ipvs.RealDown:
+		if a.RS < 0 || a.RS >= len(v.Real) {
+			return
+		}
+		line = notify.LVSLine(v.RealName(a.RS), v.Name, a.Kind == ipvs.RealUp)
+	case ipvs.QuorumGained, ipvs.QuorumLost:
+		line = notify.LVSLine("", v.Name, a.Kind == ipvs.QuorumGained)
+	default:
+		return
+	}
+	for _, f := range fifos {
+		if err := f.WriteLine(line); err != nil {
+			l.log.Warn("notify: FIFO write failed", "line", line[:len(line)-1], "err", err)
 		}
 	}
 }
@@ -494,6 +567,41 @@ func (l *lvs) initialHeld() {
 	}
 }
 
+// addrEvent follows an address event of the interface watcher for the
+// ha_suspend virtual servers whose address no VRRP instance lists (every
+// one under -C): held from the moment the address appears on a local
+// interface until it is removed from one, as keepalived's checkers follow
+// the kernel's address events. On the loop.
+func (l *lvs) addrEvent(e check.IfaceEvent) {
+	if l == nil || l.pol == nil || e.Kind != check.AddrAdded && e.Kind != check.AddrRemoved {
+		return
+	}
+	l.setHeld(e.Kind == check.AddrAdded, func(v *ipvs.VirtualServer) bool {
+		return v.Addr == e.Addr.Addr() &&
+			!slices.ContainsFunc(l.d.instances, func(inst *instance) bool { return ownsAddr(inst, v.Addr) })
+	})
+}
+
+// setHeld tells the policy whether the address of each ha_suspend virtual
+// server that match selects is held; one that becomes held gets the
+// checkers' current view (refeed). The table is applied if any changed.
+func (l *lvs) setHeld(held bool, match func(*ipvs.VirtualServer) bool) {
+	changed := false
+	for i, v := range l.spec.VirtualServers {
+		if !v.HASuspend || !v.Addr.IsValid() || !match(v) {
+			continue
+		}
+		l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: held})
+		if held {
+			l.refeed(i)
+		}
+		changed = true
+	}
+	if changed {
+		l.apply()
+	}
+}
+
 func ownsAddr(inst *instance, a netip.Addr) bool {
 	return slices.ContainsFunc(inst.addrs, func(x vip.Address) bool { return x.Prefix.Addr() == a })
 }
@@ -510,19 +618,7 @@ func (l *lvs) transition(inst *instance, t vrrp.Transition) {
 		return
 	}
 	if l.pol != nil {
-		changed := false
-		for i, v := range l.spec.VirtualServers {
-			if v.HASuspend && v.Addr.IsValid() && ownsAddr(inst, v.Addr) {
-				l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: toMaster})
-				if toMaster {
-					l.refeed(i)
-				}
-				changed = true
-			}
-		}
-		if changed {
-			l.apply()
-		}
+		l.setHeld(toMaster, func(v *ipvs.VirtualServer) bool { return ownsAddr(inst, v.Addr) })
 	}
 	if sd := l.cfg.Global.LVSSyncDaemon; sd != nil && sd.Instance == inst.cfg.Name && l.d.opts.Mode != ModeCheck {
 		if toMaster {

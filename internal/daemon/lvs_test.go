@@ -16,6 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/ctl"
@@ -229,6 +230,14 @@ type lvsNode struct {
 // the twin as Host.IPVS.
 func startLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, opts Options, dial func() (IPVS, error)) *lvsNode {
 	t.Helper()
+	n := newLVSNode(t, wire, addr4, text, opts, dial)
+	n.start(t)
+	return n
+}
+
+// newLVSNode is startLVSNode without the start.
+func newLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, opts Options, dial func() (IPVS, error)) *lvsNode {
+	t.Helper()
 	n := &lvsNode{ipvs: newTwinIPVS(), probes: newProbes(), logs: &syncBuffer{}}
 	opts.Log = slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Host.IPVS = func() (IPVS, error) {
@@ -240,7 +249,6 @@ func startLVSNode(t *testing.T, wire *vrrptest.Wire, addr4 string, text string, 
 	}
 	opts.Host.Probe = n.probes.probe
 	n.node = newNode(t, wire, viptest.NewKernel("eth0", "eth1"), addr4, "fe80::"+addr4[len(addr4)-1:], text, opts)
-	n.start(t)
 	return n
 }
 
@@ -617,6 +625,38 @@ func TestLVSHASuspendLocalAddress(t *testing.T) {
 	})
 }
 
+// TestLVSHASuspendAddressEvents: under -C an ha_suspend virtual server
+// follows the netlink address events, not only the addresses at start:
+// suspended while its address is on no local interface, acting on its
+// checks (the suspended reports included) once the address appears,
+// frozen again once it is removed.
+func TestLVSHASuspendAddressEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		none := func() ([]netip.Addr, error) { return nil, nil }
+		n := startLVSNode(t, wire, "192.0.2.1", lvsText("150", "ha_suspend", ""), Options{Mode: ModeCheck, Host: Host{LocalAddrs: none}}, nil)
+		both, one := "198.51.100.1:80/w2 198.51.100.2:80/w3", "198.51.100.2:80/w3"
+		for _, step := range []struct {
+			what  string
+			event check.IfaceEventKind // 0: none
+			rs1Up bool                 // rs1's checks then pass
+			want  string
+		}{
+			{"address not local: suspended", 0, false, both},
+			{"address added: the failure counts", check.AddrAdded, false, one},
+			{"address removed: frozen again", check.AddrRemoved, true, one},
+			{"address back: the recovery counts", check.AddrAdded, true, both},
+		} {
+			if step.event != 0 {
+				n.ifev <- check.IfaceEvent{Kind: step.event, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix("192.0.2.254/24")}
+			}
+			n.probes.set("198.51.100.1:80", step.rs1Up)
+			settle(30 * time.Second)
+			n.expect(t, step.what, step.want)
+		}
+	})
+}
+
 // TestLVSFlushAtStart: lvs_flush empties the whole table once, before
 // the first services are added, and not again at a reload.
 func TestLVSFlushAtStart(t *testing.T) {
@@ -726,4 +766,84 @@ func TestLVSFileCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("value 0 again", "198.51.100.1:80/w2 198.51.100.2:80/w3")
+}
+
+// rs1Flap starts a node for text (in the caller's bubble) and lets rs1's
+// checks fail, then pass again.
+func rs1Flap(t *testing.T, text string) *lvsNode {
+	t.Helper()
+	wire := vrrptest.NewWire(vrrptest.WireOptions{})
+	n := startLVSNode(t, wire, "192.0.2.1", text, Options{}, nil)
+	settle(5 * time.Second)
+	n.probes.set("198.51.100.1:80", false)
+	settle(30 * time.Second)
+	n.probes.set("198.51.100.1:80", true)
+	settle(30 * time.Second)
+	return n
+}
+
+// TestLVSCheckerLogLines: the lines operators grep keepalived's log for,
+// word for word: each checker activated, a TCP_CHECK's first success, its
+// failure after its retries, and the real server leaving and rejoining
+// the virtual server.
+func TestLVSCheckerLogLines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		text := strings.Replace(lvsText("150", "", ""), "connect_timeout 1\n", "connect_timeout 1\n            retry 2\n", 1)
+		n := rs1Flap(t, text)
+		logs := n.logs.String()
+		rs1 := "[198.51.100.1]:tcp:80"
+		for _, want := range []string{
+			"Activating healthchecker for service " + rs1 + " for VS " + svcKey,
+			"Activating healthchecker for service [198.51.100.2]:tcp:80 for VS " + svcKey,
+			"TCP connection to [198.51.100.2]:tcp:80 success.",
+			"TCP_CHECK on service " + rs1 + " failed after 2 retries.",
+			"Removing service " + rs1 + " from VS " + svcKey,
+			"Adding service " + rs1 + " to VS " + svcKey,
+		} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("no line %q in the log:\n%s", want, logs)
+			}
+		}
+		// The first success and the recovery: one success line each.
+		if c := strings.Count(logs, "TCP connection to "+rs1+" success."); c != 2 {
+			t.Errorf("%d success lines for %s, want 2:\n%s", c, rs1, logs)
+		}
+	})
+}
+
+// TestLVSNotifyFIFOLines: the checkers' lines, as keepalived writes them,
+// on real FIFOs: the virtual server UP when it gains its quorum at start, a
+// real server DOWN and UP as it leaves and rejoins. notify_fifo gets them
+// and the VRRP lines, lvs_notify_fifo only them, vrrp_notify_fifo none of
+// them.
+func TestLVSNotifyFIFOLines(t *testing.T) {
+	dir := t.TempDir()
+	all, vrrpOnly, lvsOnly := filepath.Join(dir, "all"), filepath.Join(dir, "vrrp"), filepath.Join(dir, "lvs")
+	text := "global_defs {\n    notify_fifo " + all + "\n    vrrp_notify_fifo " + vrrpOnly +
+		"\n    lvs_notify_fifo " + lvsOnly + "\n}\n" + lvsText("150", "", "")
+	synctest.Test(t, func(t *testing.T) {
+		n := rs1Flap(t, text)
+		if n.state("VI_1") != "MASTER" {
+			t.Fatalf("set-up: %s", n.state("VI_1"))
+		}
+		lvsLines := "VS " + svcKey + " UP\n" +
+			"RS [198.51.100.1]:tcp:80 " + svcKey + " DOWN\n" +
+			"RS [198.51.100.1]:tcp:80 " + svcKey + " UP\n"
+		vrrpLines := `INSTANCE "VI_1" BACKUP 150` + "\n" + `INSTANCE "VI_1" MASTER 150` + "\n"
+		if got := readFIFO(t, lvsOnly); got != lvsLines {
+			t.Errorf("lvs_notify_fifo: %q, want %q", got, lvsLines)
+		}
+		if got := readFIFO(t, vrrpOnly); got != vrrpLines {
+			t.Errorf("vrrp_notify_fifo: %q, want %q", got, vrrpLines)
+		}
+		got := readFIFO(t, all)
+		for _, l := range strings.SplitAfter(lvsLines+vrrpLines, "\n") {
+			if !strings.Contains(got, l) {
+				t.Errorf("notify_fifo: %q has no %q", got, l)
+			}
+		}
+		if len(got) != len(lvsLines)+len(vrrpLines) {
+			t.Errorf("notify_fifo: %q, want the lines of both", got)
+		}
+	})
 }

@@ -18,24 +18,44 @@ import (
 const notifyFlushTimeout = 5 * time.Second
 
 // newNotifier opens the notify FIFOs and builds the notifier.
-func newNotifier(d *Daemon, cfg *config.Config) (*notify.Notifier, []*notify.FIFO, error) {
+func newNotifier(d *Daemon, cfg *config.Config) (*notify.Notifier, fifoSet, error) {
 	fifos, err := d.openFIFOs(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, fifoSet{}, err
 	}
-	return notify.New(notify.Config{Log: d.log, FIFOs: lineWriters(fifos)}), fifos, nil
+	return notify.New(notify.Config{Log: d.log, FIFOs: fifos.vrrp}), fifos, nil
 }
 
-// openFIFOs opens cfg's notify_fifo and vrrp_notify_fifo, with their
-// scripts; on error none stays open.
-func (d *Daemon) openFIFOs(cfg *config.Config) ([]*notify.FIFO, error) {
-	var fifos []*notify.FIFO
+// fifoSet is the open notify FIFOs and who writes to which: as in
+// keepalived, notify_fifo gets every line, vrrp_notify_fifo the VRRP
+// ones, lvs_notify_fifo the checkers' VS and RS lines.
+type fifoSet struct {
+	all  []*notify.FIFO
+	vrrp []notify.LineWriter
+	lvs  []notify.LineWriter
+}
+
+func (fs fifoSet) close() {
+	for _, f := range fs.all {
+		f.Close()
+	}
+}
+
+// openFIFOs opens cfg's notify_fifo, vrrp_notify_fifo and
+// lvs_notify_fifo, with their scripts; on error none stays open.
+func (d *Daemon) openFIFOs(cfg *config.Config) (fifoSet, error) {
+	var fs fifoSet
 	var errs []error
-	for _, pair := range [][2]*config.Command{
-		{cfg.Global.NotifyFIFO, cfg.Global.NotifyFIFOScript},
-		{cfg.Global.VRRPNotifyFIFO, cfg.Global.VRRPNotifyFIFOScript},
+	g := &cfg.Global
+	for _, x := range []struct {
+		fifo, script *config.Command
+		vrrp, lvs    bool
+	}{
+		{g.NotifyFIFO, g.NotifyFIFOScript, true, true},
+		{g.VRRPNotifyFIFO, g.VRRPNotifyFIFOScript, true, false},
+		{g.LVSNotifyFIFO, g.LVSNotifyFIFOScript, false, true},
 	} {
-		fc, sc := pair[0], pair[1]
+		fc, sc := x.fifo, x.script
 		if fc == nil || len(fc.Argv) == 0 {
 			continue
 		}
@@ -53,23 +73,19 @@ func (d *Daemon) openFIFOs(cfg *config.Config) ([]*notify.FIFO, error) {
 			errs = append(errs, fmt.Errorf("%s: notify_fifo %s: %w", fc.Pos, fc.Argv[0], err))
 			continue
 		}
-		fifos = append(fifos, f)
+		fs.all = append(fs.all, f)
+		if x.vrrp {
+			fs.vrrp = append(fs.vrrp, f)
+		}
+		if x.lvs {
+			fs.lvs = append(fs.lvs, f)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		for _, f := range fifos {
-			f.Close()
-		}
-		return nil, err
+		fs.close()
+		return fifoSet{}, err
 	}
-	return fifos, nil
-}
-
-func lineWriters(fifos []*notify.FIFO) []notify.LineWriter {
-	lw := make([]notify.LineWriter, len(fifos))
-	for i, f := range fifos {
-		lw[i] = f
-	}
-	return lw
+	return fs, nil
 }
 
 // notifyCommand resolves a configured script's credentials (its own user,
@@ -166,8 +182,7 @@ func (d *Daemon) closeNotifier() {
 		d.log.Warn("notify scripts still running at shutdown were stopped", "err", err)
 	}
 	d.notifier.Close()
-	for _, f := range d.fifos {
-		f.Close()
-	}
+	d.fifos.close()
+	d.fifos = fifoSet{}
 	d.notifier = nil
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // fifoConfig is what the notify FIFOs are built from.
-func fifoConfig(g *config.Global) [4]*config.Command {
-	return [4]*config.Command{g.NotifyFIFO, g.NotifyFIFOScript, g.VRRPNotifyFIFO, g.VRRPNotifyFIFOScript}
+func fifoConfig(g *config.Global) [6]*config.Command {
+	return [6]*config.Command{g.NotifyFIFO, g.NotifyFIFOScript, g.VRRPNotifyFIFO, g.VRRPNotifyFIFOScript,
+		g.LVSNotifyFIFO, g.LVSNotifyFIFOScript}
 }
 
 // sameFIFOs reports whether two configurations' FIFOs are the same: path,
@@ -44,16 +45,14 @@ func (d *Daemon) reloadFIFOs(prev *config.Config) error {
 		return nil
 	}
 	d.notifier.SetFIFOs(nil)
-	for _, f := range d.fifos {
-		f.Close()
-	}
-	d.fifos = nil
+	d.fifos.close()
+	d.fifos = fifoSet{}
 	fifos, err := d.openFIFOs(d.cfg)
 	if err != nil {
 		return fmt.Errorf("notify FIFOs changed but could not be opened, none is written: %w", err)
 	}
 	d.fifos = fifos
-	d.notifier.SetFIFOs(lineWriters(fifos))
-	d.log.Info("Notify FIFOs reopened for the changed configuration", "fifos", len(fifos))
+	d.notifier.SetFIFOs(fifos.vrrp)
+	d.log.Info("Notify FIFOs reopened for the changed configuration", "fifos", len(fifos.all))
 	return nil
 }

@@ -13,6 +13,11 @@
 //	                                        VIP 203.0.113.100, gateway 198.51.100.1
 //	real servers 198.51.100.11.. ── back switch ── director(s) 198.51.100.2, .3
 //
+// With Options.IPv6 the same layout has IPv6 addresses too: the client
+// 2001:db8:1::10, the VIP 2001:db8:1::100 in the front prefix, the
+// gateway 2001:db8:2::1 and the real servers 2001:db8:2::11.. in the back
+// one.
+//
 // A real server holds the VIP on lo (ARP hidden) and has tunl0 up, so the
 // same host serves NAT, DR and TUN services; its default route is the
 // back gateway 198.51.100.1. With one director the VIP and the gateway
@@ -28,7 +33,9 @@
 // where the two differ on purpose), then the differential of their
 // tables; and the director pair (VRRP, lvs_sync_daemon, a NAT connection
 // that survives the failover, and a control without the sync daemon
-// whose connection must break). bench/ipvs's BenchmarkLab measures both
+// whose connection must break); and an IPv6 NAT service (traffic, a
+// dead listener removed and back, stop) with the differential of the two
+// daemons' tables. bench/ipvs's BenchmarkLab measures both
 // daemons on the same lab.
 //
 // [RunVM] is the host side: it builds vigild (static) and boots the VM

@@ -18,6 +18,23 @@ const (
 	ClientAddr = "203.0.113.10"
 )
 
+// IPv6 addresses of the lab (Options.IPv6), laid out as the IPv4 ones:
+// the VIP in the front prefix, the gateway in the back prefix.
+const (
+	VIP6        = "2001:db8:1::100"
+	Gateway6    = "2001:db8:2::1"
+	ClientAddr6 = "2001:db8:1::10"
+)
+
+// DirectorFront6 returns director i's own front IPv6 address.
+func DirectorFront6(i int) string { return fmt.Sprintf("2001:db8:1::%d", 2+i) }
+
+// DirectorBack6 returns director i's own back IPv6 address.
+func DirectorBack6(i int) string { return fmt.Sprintf("2001:db8:2::%d", 2+i) }
+
+// RealAddr6 returns real server j's IPv6 address.
+func RealAddr6(j int) string { return fmt.Sprintf("2001:db8:2::%d", 11+j) }
+
 // DirectorFront returns director i's own front address (i from 0).
 func DirectorFront(i int) string { return fmt.Sprintf("203.0.113.%d", 2+i) }
 
@@ -42,6 +59,10 @@ type Options struct {
 	Directors int
 	// Reals is the number of real servers.
 	Reals int
+	// IPv6 adds the IPv6 addresses beside the IPv4 ones: directors
+	// forward IPv6 too, real servers route through Gateway6, and a single
+	// director holds VIP6 and Gateway6.
+	IPv6 bool
 }
 
 // New builds the lab. Directors forward (ip_forward=1); real servers hold
@@ -56,7 +77,11 @@ func New(t testing.TB, o Options) *Lab {
 	front, back := l.Switch("front"), l.Switch("back")
 
 	l.Client = l.Host("client")
-	front.Attach(l.Client, "eth0").AddAddr(t, ClientAddr+"/24")
+	ce := front.Attach(l.Client, "eth0")
+	ce.AddAddr(t, ClientAddr+"/24")
+	if o.IPv6 {
+		ce.AddAddr(t, ClientAddr6+"/64")
+	}
 
 	for i := range o.Directors {
 		d := l.Host(fmt.Sprintf("dir%d", i))
@@ -69,14 +94,28 @@ func New(t testing.TB, o Options) *Lab {
 			f.AddAddr(t, VIP+"/32")
 			b.AddAddr(t, Gateway+"/24")
 		}
+		if o.IPv6 {
+			f.AddAddr(t, DirectorFront6(i)+"/64")
+			b.AddAddr(t, DirectorBack6(i)+"/64")
+			d.Sysctl(t, "net.ipv6.conf.all.forwarding", "1")
+			if o.Directors == 1 {
+				f.AddAddr(t, VIP6+"/128")
+				b.AddAddr(t, Gateway6+"/64")
+			}
+		}
 		l.Directors = append(l.Directors, d)
 	}
 
 	for j := range o.Reals {
 		name := fmt.Sprintf("rs%d", j+1)
 		h := l.Host(name)
-		back.Attach(h, "eth0").AddAddr(t, RealAddr(j)+"/24")
+		re := back.Attach(h, "eth0")
+		re.AddAddr(t, RealAddr(j)+"/24")
 		h.Exec(t, "ip", "route", "add", "default", "via", Gateway)
+		if o.IPv6 {
+			re.AddAddr(t, RealAddr6(j)+"/64")
+			h.Exec(t, "ip", "-6", "route", "add", "default", "via", Gateway6)
+		}
 		h.Sysctl(t, "net.ipv4.conf.all.arp_ignore", "1")
 		h.Sysctl(t, "net.ipv4.conf.all.arp_announce", "2")
 		h.Exec(t, "ip", "addr", "add", VIP+"/32", "dev", "lo")

@@ -27,13 +27,14 @@ type Real struct {
 	udp map[int]net.PacketConn
 }
 
-// ServeTCP starts a TCP server on port (all addresses). Connections it
-// accepted survive StopTCP; the test's cleanup closes everything.
+// ServeTCP starts a TCP server on port (all addresses, IPv4 and IPv6).
+// Connections it accepted survive StopTCP; the test's cleanup closes
+// everything.
 func (r *Real) ServeTCP(t testing.TB, port int) {
 	t.Helper()
 	var ln net.Listener
 	if err := r.Host.Do(func() (err error) {
-		ln, err = net.Listen("tcp4", ":"+strconv.Itoa(port))
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(port)) // IPv4 and IPv6
 		return err
 	}); err != nil {
 		t.Fatalf("ipvslab: %s: listen tcp %d: %v", r.Name, port, err)
@@ -136,12 +137,12 @@ type Conn struct {
 	r *bufio.Reader
 }
 
-// Dial connects from the client to addr ("VIP:port").
+// Dial connects from the client to addr ("VIP:port" or "[VIP6]:port").
 func (l *Lab) Dial(t testing.TB, addr string) (*Conn, error) {
 	t.Helper()
 	var c net.Conn
 	err := l.Client.Do(func() (err error) {
-		c, err = net.DialTimeout("tcp4", addr, 10*time.Second)
+		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
 		return err
 	})
 	if err != nil {
