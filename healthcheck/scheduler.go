@@ -307,6 +307,10 @@ func (s *Scheduler) runLoop() {
 		for len(s.heap) > 0 && !s.heap[0].core.Deadline().After(now) {
 			e := heap.Pop(&s.heap).(*entry)
 			if e.core.Start(now) {
+				if bp, ok := e.spec.Prober.(beginProber); ok {
+					s.begin(e, bp)
+					continue
+				}
 				lane := 0
 				if e.spec.Core.Kind == KindMisc {
 					lane = 1
@@ -353,6 +357,29 @@ func (s *Scheduler) runLoop() {
 			}
 		}
 	}
+}
+
+// begin starts e's attempt on the loop; an attempt that has to wait
+// continues in a goroutine of its own (its socket exists already, so it
+// takes no worker: the pool bounds blocking probes, not sockets).
+func (s *Scheduler) begin(e *entry, bp beginProber) {
+	start := time.Now()
+	res, wait := bp.begin(s.ctx)
+	if wait == nil {
+		end := time.Now()
+		s.finish(workResult{e: e, res: res, end: end, latency: end.Sub(start)})
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		res := wait(s.ctx)
+		end := time.Now()
+		select {
+		case s.results <- workResult{e: e, res: res, end: end, latency: end.Sub(start)}:
+		case <-s.stop:
+		}
+	}()
 }
 
 func verdictOf(up bool) Verdict {
