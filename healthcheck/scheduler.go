@@ -79,8 +79,10 @@ type Event struct {
 
 // Config configures a Scheduler.
 type Config struct {
-	Log     *slog.Logger // nil: slog.Default()
-	Workers int          // network probes in flight at once; 0: 64
+	Log *slog.Logger // nil: slog.Default()
+	// Workers: blocking network probes (every kind but TCP_CHECK, whose
+	// non-blocking connects need no worker) in flight at once; 0: 64.
+	Workers int
 	// ScriptWorkers: MISC_CHECK scripts running at once; 0: 16. Scripts
 	// have a pool of their own, so slow scripts never hold up the network
 	// probes.
