@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +20,6 @@ type Real struct {
 	Host *testnet.Host
 	Name string
 	Addr string
-
-	accepted atomic.Uint64 // TCP connections accepted, every port
 
 	mu sync.Mutex
 	// mu guards the following fields.
@@ -67,7 +64,6 @@ func (r *Real) ServeTCP(t testing.TB, port int) {
 			if err != nil {
 				return
 			}
-			r.accepted.Add(1)
 			conns.Store(c, true)
 			wg.Add(1)
 			go func() {
@@ -88,10 +84,6 @@ func (r *Real) ServeTCP(t testing.TB, port int) {
 		}
 	}()
 }
-
-// Accepted is the number of TCP connections the real server's servers
-// accepted so far (a health check's connect is one).
-func (r *Real) Accepted() uint64 { return r.accepted.Load() }
 
 // StopTCP closes the listener on port (new connections are refused; a
 // health check fails), keeping established connections.
