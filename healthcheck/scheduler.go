@@ -333,7 +333,9 @@ func (s *Scheduler) runLoop() {
 			events, ev = s.events, s.pending[0]
 		}
 		if len(s.heap) > 0 {
-			resetTimer(timer, s.heap[0].core.Deadline().Sub(now))
+			// From the clock again: the connects begun above may have
+			// taken a while on a loaded machine.
+			resetTimer(timer, time.Until(s.heap[0].core.Deadline()))
 		} else {
 			resetTimer(timer, time.Hour)
 		}
