@@ -21,7 +21,7 @@
 // two binaries run alternately in the same session):
 //
 //	                                           before          after
-//	GOMAXPROCS=2                               201, 205        130, 137   cpu-ms/s
+//	GOMAXPROCS=2                               201, 205, 229   130, 137, 111 cpu-ms/s
 //	GOMAXPROCS=1, one CPU shared with a        231 (1,753      165 (1,993 cpu-ms/s
 //	busy loop (taskset -c 0)                   checks/s)       checks/s)
 //	test VM, 1 vCPU under TCG, server on the   704, 32 checks  570 to 615, cpu-ms/s

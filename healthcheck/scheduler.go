@@ -444,6 +444,9 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 	s.mu.Unlock()
 	if ch.First || ch.StateChanged || ev.RSChanged || ev.WeightChanged {
 		s.pending = append(s.pending, ev)
+		if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
 		s.log.Debug("health check", "checker", ev.Checker.String(), "kind", ev.Kind.String(), "up", ev.CheckerUp,
 			"rs_up", ev.RSUp, "weight", ev.Weight, "verdict", ev.Verdict.String(), "latency", ev.Latency, "error", ev.Err)
 	}
