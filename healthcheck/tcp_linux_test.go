@@ -32,6 +32,14 @@ func TestTCPProbeLateLook(t *testing.T) {
 	}
 	want(t, "wait past its deadline", waitTCP(context.Background(), fd, time.Now().Add(-time.Second)), Success, "")
 
+	// IPv6, and an IPv4-mapped address (an IPv4 socket, as net.Dialer).
+	c6 := loopConn(t, serveTCP(t, "[::1]:0", func(net.Conn) {}))
+	want(t, "ipv6", (&TCPProbe{Conn: c6}).Probe(context.Background()), Success, "")
+	mapped := c
+	mapped.Addr = netip.AddrPortFrom(netip.AddrFrom16(c.Addr.Addr().As16()), c.Addr.Port())
+	mapped.Timeout = testTimeout
+	want(t, "ipv4-mapped", (&TCPProbe{Conn: mapped}).Probe(context.Background()), Success, "")
+
 	// A server that never completes the handshake still times out.
 	silent := loopConn(t, blackhole(t))
 	silent.Timeout = 200 * time.Millisecond
