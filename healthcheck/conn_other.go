@@ -3,9 +3,25 @@
 package healthcheck
 
 import (
+	"context"
 	"errors"
 	"syscall"
 )
+
+// beginTCP leaves the whole attempt to wait.
+func (c Conn) beginTCP(context.Context) (Result, func(context.Context) Result) {
+	return Result{}, c.probeTCP
+}
+
+// probeTCP is one TCP_CHECK attempt.
+func (c Conn) probeTCP(ctx context.Context) Result {
+	conn, fail := c.dial(ctx, "tcp")
+	if fail != nil {
+		return *fail
+	}
+	conn.Close()
+	return Result{Verdict: Success}
+}
 
 func (c Conn) control(network, address string, rc syscall.RawConn) error {
 	if c.FWMark != 0 || c.BindIf != "" {

@@ -13,9 +13,16 @@
 // connect_port, bindto, bind_port, bind_if with SO_BINDTODEVICE and fwmark
 // with SO_MARK); Build, which turns a config.Config into Specs; and the
 // Scheduler, which runs thousands of checkers with one goroutine over a
-// deadline heap and two bounded pools of workers (network probes, scripts),
-// posts Events and keeps a Snapshot of per-checker and per-real-server
-// state and counters.
+// deadline heap and two bounded pools of workers (blocking network probes,
+// scripts), posts Events and keeps a Snapshot of per-checker and
+// per-real-server state and counters. TCP_CHECK takes no worker: its
+// loop connects a non-blocking socket itself (on Linux; TCP_INFO says
+// whether the handshake is done, usually at once on a local network), and
+// only a connect still in progress waits on the runtime's poller in a
+// goroutine of its own. A connection found established when the connect
+// timeout fires is a success: the timer firing first only means the
+// process looked late, and keepalived serves a ready socket before an
+// expired timer.
 //
 // Must not: program IPVS (package ipvs consumes the events), run scripts
 // other than through check.Exec (script security is check's, checked again

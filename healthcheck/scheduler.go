@@ -79,8 +79,10 @@ type Event struct {
 
 // Config configures a Scheduler.
 type Config struct {
-	Log     *slog.Logger // nil: slog.Default()
-	Workers int          // network probes in flight at once; 0: 64
+	Log *slog.Logger // nil: slog.Default()
+	// Workers: blocking network probes (every kind but TCP_CHECK, whose
+	// non-blocking connects need no worker) in flight at once; 0: 64.
+	Workers int
 	// ScriptWorkers: MISC_CHECK scripts running at once; 0: 16. Scripts
 	// have a pool of their own, so slow scripts never hold up the network
 	// probes.
@@ -307,6 +309,10 @@ func (s *Scheduler) runLoop() {
 		for len(s.heap) > 0 && !s.heap[0].core.Deadline().After(now) {
 			e := heap.Pop(&s.heap).(*entry)
 			if e.core.Start(now) {
+				if bp, ok := e.spec.Prober.(beginProber); ok {
+					s.begin(e, bp)
+					continue
+				}
 				lane := 0
 				if e.spec.Core.Kind == KindMisc {
 					lane = 1
@@ -327,7 +333,9 @@ func (s *Scheduler) runLoop() {
 			events, ev = s.events, s.pending[0]
 		}
 		if len(s.heap) > 0 {
-			resetTimer(timer, s.heap[0].core.Deadline().Sub(now))
+			// From the clock again: the connects begun above may have
+			// taken a while on a loaded machine.
+			resetTimer(timer, time.Until(s.heap[0].core.Deadline()))
 		} else {
 			resetTimer(timer, time.Hour)
 		}
@@ -353,6 +361,29 @@ func (s *Scheduler) runLoop() {
 			}
 		}
 	}
+}
+
+// begin starts e's attempt on the loop; an attempt that has to wait
+// continues in a goroutine of its own (its socket exists already, so it
+// takes no worker: the pool bounds blocking probes, not sockets).
+func (s *Scheduler) begin(e *entry, bp beginProber) {
+	start := time.Now()
+	res, wait := bp.begin(s.ctx)
+	if wait == nil {
+		end := time.Now()
+		s.finish(workResult{e: e, res: res, end: end, latency: end.Sub(start)})
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		res := wait(s.ctx)
+		end := time.Now()
+		select {
+		case s.results <- workResult{e: e, res: res, end: end, latency: end.Sub(start)}:
+		case <-s.stop:
+		}
+	}()
 }
 
 func verdictOf(up bool) Verdict {
@@ -413,6 +444,9 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 	s.mu.Unlock()
 	if ch.First || ch.StateChanged || ev.RSChanged || ev.WeightChanged {
 		s.pending = append(s.pending, ev)
+		if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
 		s.log.Debug("health check", "checker", ev.Checker.String(), "kind", ev.Kind.String(), "up", ev.CheckerUp,
 			"rs_up", ev.RSUp, "weight", ev.Weight, "verdict", ev.Verdict.String(), "latency", ev.Latency, "error", ev.Err)
 	}

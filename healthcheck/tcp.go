@@ -7,11 +7,17 @@ import "context"
 type TCPProbe struct{ Conn Conn }
 
 // Probe connects once.
-func (p *TCPProbe) Probe(ctx context.Context) Result {
-	c, fail := p.Conn.dial(ctx, "tcp")
-	if fail != nil {
-		return *fail
-	}
-	c.Close()
-	return Result{Verdict: Success}
+func (p *TCPProbe) Probe(ctx context.Context) Result { return p.Conn.probeTCP(ctx) }
+
+// begin starts the attempt without blocking (see beginProber).
+func (p *TCPProbe) begin(ctx context.Context) (Result, func(context.Context) Result) {
+	return p.Conn.beginTCP(ctx)
+}
+
+// beginProber is a Prober whose attempt starts without blocking and
+// usually ends at once (TCP_CHECK's non-blocking connect): the
+// Scheduler's loop calls begin itself, saving two goroutine handoffs per
+// attempt, and runs a wait it returns in a goroutine of its own.
+type beginProber interface {
+	begin(ctx context.Context) (res Result, wait func(context.Context) Result)
 }
