@@ -182,8 +182,10 @@ func TestDaemonModeReady(t *testing.T) {
 	testnet.NeedRoot(t, "ip")
 	l := newLab(t)
 	dir := t.TempDir()
+	envOut := filepath.Join(dir, "script-env")
+	script := testnet.WriteScript(t, dir, "master.sh", "env > "+envOut+".tmp; mv "+envOut+".tmp "+envOut)
 	path := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(path, []byte(conf("", 150, "")), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(conf("    script_user root\n", 150, "    notify_master \""+script+"\"\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pidPath := filepath.Join(dir, "vigild.pid")
@@ -216,6 +218,17 @@ func TestDaemonModeReady(t *testing.T) {
 		t.Errorf("status %+v", in)
 	}
 	waitAddr(t, l.R1, "eth0", vip4, true, 30*time.Second)
+	// The child's markers from its parent are not passed on to scripts.
+	var env []byte
+	testnet.Eventually(t, 30*time.Second, func() bool {
+		env, _ = os.ReadFile(envOut)
+		return len(env) > 0
+	}, "notify_master ran")
+	for _, k := range []string{"VIGILD_CHILD=", "VIGILD_READY_FD="} {
+		if strings.Contains("\n"+string(env), "\n"+k) {
+			t.Errorf("the notify script inherited %s:\n%s", k, env)
+		}
+	}
 }
 
 // TestConfigTestReportsCheckers: -t reports, with file:line, a checker

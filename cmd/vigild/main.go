@@ -198,6 +198,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if !o.dontFork && os.Getenv(childEnv) == "" {
 		return daemonize(args, stderr)
 	}
+	// The marker is for this process only: scripts must not inherit it
+	// (a vigild they started would take itself for a daemonized child).
+	os.Unsetenv(childEnv)
 
 	log := newLogger(o, stderr)
 	// Started by daemonize: report readiness, or why we could not start,
