@@ -8,10 +8,12 @@ import (
 // PriorityHeld is the effective priority of an instance an operator has
 // demoted or put in maintenance: the lowest a backup can have, so that any
 // peer wins the election and none is preempted. It is what a keepalived
-// user gets from a track_file with weight -254 whose file holds 1 (the
-// priority is clamped to 1): the router stays BACKUP while a peer speaks,
-// and still takes over (Master_Down_Timer) when no peer is left, since
-// serving at the lowest priority beats serving nobody.
+// user gets from a track_file whose file holds 1 and whose weight brings
+// the priority down to 1 (weight -99 for priority 100; keepalived clamps
+// the priority to 1..254, and a weighted value of -254 or less would be
+// FAULT instead): the router stays BACKUP while a peer speaks, and still
+// takes over (Master_Down_Timer) when no peer is left, since serving at
+// the lowest priority beats serving nobody.
 const PriorityHeld = 1
 
 // Operator is the operator's hold on one instance (vigilctl demote,

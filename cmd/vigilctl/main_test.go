@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -24,6 +25,8 @@ import (
 type daemon struct {
 	status    ctl.Status
 	reloadErr error
+	opErr     error
+	hub       *ctl.Hub
 	asked     chan ctl.Command
 }
 
@@ -42,6 +45,21 @@ func (d *daemon) Reload(_ context.Context, force bool) error {
 }
 
 func (d *daemon) Refused(uint32, error) {}
+
+func (d *daemon) Operate(_ context.Context, req ctl.Request) ([]string, error) {
+	d.ask(ctl.Command(req.String()))
+	if d.opErr != nil {
+		return nil, d.opErr
+	}
+	return []string{req.Target + ": done"}, nil
+}
+
+func (d *daemon) Subscribe() (<-chan ctl.Event, func()) {
+	d.ask(ctl.CmdEvents)
+	return d.hub.Subscribe()
+}
+
+func (d *daemon) Audit(ctl.Peer, ctl.Request, error) {}
 
 func (d *daemon) ask(c ctl.Command) {
 	if d.asked != nil {
@@ -302,5 +320,76 @@ func TestStatusTableShowsVirtualServers(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestOperateCommands: demote, promote and maintenance reach vigild as
+// the protocol's requests (maintenance without a name: all), print what
+// it did, and a refusal exits 1 with its reason; bad command lines exit 2.
+func TestOperateCommands(t *testing.T) {
+	d := &daemon{asked: make(chan ctl.Command, 1)}
+	sock := serve(t, d)
+	for _, tc := range []struct {
+		args []string
+		want ctl.Command
+	}{
+		{[]string{"demote", "VI_1"}, "demote VI_1"},
+		{[]string{"promote", "G1"}, "promote G1"},
+		{[]string{"maintenance", "on"}, "maintenance on all"},
+		{[]string{"maintenance", "off", "VI_2"}, "maintenance off VI_2"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"-s", sock}, tc.args...), &out, &errOut); code != 0 {
+			t.Errorf("%q: exit %d: %s", tc.args, code, errOut.String())
+		}
+		if got := <-d.asked; got != tc.want {
+			t.Errorf("%q sent %q, want %q", tc.args, got, tc.want)
+		}
+		if !strings.HasSuffix(out.String(), ": done\n") {
+			t.Errorf("%q printed %q", tc.args, out.String())
+		}
+	}
+	d.opErr = errors.New("VI_1: not master (BACKUP)")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "demote", "VI_1"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "demote VI_1 refused: VI_1: not master (BACKUP)") {
+		t.Errorf("refused demote: exit %d, %q", code, errOut.String())
+	}
+	<-d.asked
+	for _, args := range [][]string{{"demote"}, {"promote"}, {"maintenance"}, {"maintenance", "maybe"},
+		{"demote", "a", "b"}, {"maintenance", "on", "a", "b"}, {"events", "x"}, {"--force", "demote", "VI_1"}} {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"-s", sock}, args...), &out, &errOut); code != 2 {
+			t.Errorf("%q: exit %d, want 2 (%s)", args, code, errOut.String())
+		}
+	}
+}
+
+// TestEventsCommand: events prints vigild's lines as they come; when
+// vigild drops the client, it says so and exits 1.
+func TestEventsCommand(t *testing.T) {
+	d := &daemon{asked: make(chan ctl.Command, 1), hub: ctl.NewHub(1)}
+	sock := serve(t, d)
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() { code <- run([]string{"-s", sock, "events"}, pw, &errOut); pw.Close() }()
+	<-d.asked
+	for n, _ := d.hub.Stats(); n != 1; n, _ = d.hub.Stats() {
+		time.Sleep(time.Millisecond)
+	}
+	d.hub.Publish(ctl.Event{Instance: "VI_1", From: "MASTER", To: "BACKUP", Reason: "demote", Priority: 1})
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"instance":"VI_1"`) || !strings.Contains(line, `"reason":"demote"`) {
+		t.Fatalf("events printed %q, %v", line, err)
+	}
+	// The pipe is not read any more: the next events fill the client's
+	// buffer at vigild and it is dropped.
+	for n, _ := d.hub.Stats(); n > 0; n, _ = d.hub.Stats() {
+		d.hub.Publish(ctl.Event{Instance: "VI_1"})
+	}
+	go io.Copy(io.Discard, pr)
+	if c := <-code; c != 1 || !strings.Contains(errOut.String(), "fell behind") {
+		t.Errorf("dropped events client: exit %d, %q", c, errOut.String())
 	}
 }
