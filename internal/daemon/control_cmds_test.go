@@ -230,7 +230,9 @@ func TestMaintenanceFileHostile(t *testing.T) {
 		"unknown field": func(dir string) error { return write(dir, `{"maintenance":["VI_1"],"x":1}`) },
 		"bad name":      func(dir string) error { return write(dir, `{"maintenance":["VI 1"]}`) },
 		"not json":      func(dir string) error { return write(dir, "VI_1\n") },
-		"too long":      func(dir string) error { return write(dir, `{"maintenance":["`+strings.Repeat("x", maxMaintenanceFile)+`"]}`) },
+		"too long": func(dir string) error {
+			return write(dir, `{"maintenance":["`+strings.Repeat("x", maxMaintenanceFile)+`"]}`)
+		},
 	} {
 		dir := t.TempDir()
 		if err := tc(dir); err != nil {
