@@ -21,6 +21,18 @@ import (
 // through Daemon.Operate and Subscribe, on the twins in a synctest bubble
 // (the loop tests' pair of routers).
 
+// settledPair starts a (priority 150, with opts) and b (100) on a fresh
+// wire with text and lets them settle: a is master.
+func settledPair(t *testing.T, text string, opts Options) (a, b *node, wire *vrrptest.Wire) {
+	t.Helper()
+	wire = vrrptest.NewWire(vrrptest.WireOptions{})
+	a = startNodeWith(t, wire, "192.0.2.1", "fe80::1", prio(text, "150"), opts)
+	b = startNode(t, wire, "192.0.2.2", "fe80::2", prio(text, "100"))
+	time.Sleep(10 * time.Second)
+	synctest.Wait()
+	return a, b, wire
+}
+
 func (n *node) operate(t *testing.T, cmd ctl.Command, target string) ([]string, error) {
 	t.Helper()
 	done, err := n.d.Operate(context.Background(), ctl.Request{Cmd: cmd, Target: target})
@@ -47,11 +59,7 @@ func (n *node) instStatus(t *testing.T, name string) ctl.InstanceStatus {
 // transition as it happens.
 func TestLoopDemote(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		wire := vrrptest.NewWire(vrrptest.WireOptions{})
-		a := startNode(t, wire, "192.0.2.1", "fe80::1", prio(pairConf, "150"))
-		b := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b, _ := settledPair(t, pairConf, Options{})
 		evs, cancel := a.d.Subscribe()
 		defer cancel()
 		if _, err := b.operate(t, ctl.CmdDemote, "VI_1"); err == nil || !strings.Contains(err.Error(), "not master (BACKUP)") {
@@ -121,11 +129,7 @@ func TestLoopDemote(t *testing.T) {
 // Skew_Time.
 func TestLoopDemoteGroup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		wire := vrrptest.NewWire(vrrptest.WireOptions{})
-		a := startNode(t, wire, "192.0.2.1", "fe80::1", prio(groupConf, "150"))
-		b := startNode(t, wire, "192.0.2.2", "fe80::2", prio(groupConf, "100"))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b, _ := settledPair(t, groupConf, Options{})
 		at := time.Now()
 		done, err := a.operate(t, ctl.CmdDemote, "G1")
 		if err != nil || len(done) != 2 {
@@ -164,13 +168,9 @@ func TestLoopDemoteGroup(t *testing.T) {
 func TestLoopMaintenance(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	synctest.Test(t, func(t *testing.T) {
-		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		var logs bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
-		a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", prio(pairConf, "150"), Options{StateDir: dir, Log: log})
-		b := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b, wire := settledPair(t, pairConf, Options{StateDir: dir, Log: log})
 		if _, err := a.operate(t, ctl.CmdMaintenanceOn, ctl.TargetAll); err != nil {
 			t.Fatal(err)
 		}
