@@ -393,3 +393,25 @@ func TestEventsCommand(t *testing.T) {
 		t.Errorf("dropped events client: exit %d, %q", c, errOut.String())
 	}
 }
+
+// TestStatusShowsHolds: an instance in maintenance, one demoted, the
+// events clients and a maintenance file that failed are in the table.
+func TestStatusShowsHolds(t *testing.T) {
+	st := ctl.Status{RouterID: "fw1", EventSubscribers: 2, EventsDropped: 3, MaintenanceError: "not a regular file",
+		Instances: []ctl.InstanceStatus{
+			{Name: "VI_1", State: "BACKUP", Priority: 1, BasePriority: 150, Maintenance: true},
+			{Name: "VI_2", State: "BACKUP", Priority: 1, BasePriority: 100, Demoted: true},
+		}}
+	sock := serve(t, &daemon{status: st})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"1 (150)", "VI_1: in maintenance (held at priority 1; vigilctl maintenance off VI_1 ends it)",
+		"VI_2: demoted (held at priority 1 until master again or vigilctl promote VI_2)", "events clients 2 (dropped 3)",
+		"maintenance file: not a regular file"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
