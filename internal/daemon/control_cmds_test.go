@@ -257,3 +257,36 @@ func TestMaintenanceFileHostile(t *testing.T) {
 func write(dir, s string) error {
 	return os.WriteFile(filepath.Join(dir, maintenanceFile), []byte(s), 0o600)
 }
+
+// TestLoopMaintenanceThroughReload: maintenance holds through a reload
+// that changes the priority (the instance kept) and one that restarts the
+// instance (a new advert interval); promote then lets the new priority
+// preempt.
+func TestLoopMaintenanceThroughReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &reloadable{files: map[string]string{confPath: prio(pairConf, "150")}}
+		a, b, _ := settledPair(t, pairConf, Options{Reload: src.load})
+		if _, err := a.operate(t, ctl.CmdMaintenanceOn, "VI_1"); err != nil {
+			t.Fatal(err)
+		}
+		for _, next := range []string{prio(pairConf, "200"), strings.Replace(prio(pairConf, "200"), "advert_int 1", "advert_int 2", 1)} {
+			src.files[confPath] = next
+			if err := a.d.Reload(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Second)
+			synctest.Wait()
+			if in := a.instStatus(t, "VI_1"); in.State != "BACKUP" || !in.Maintenance || in.Priority != 1 || in.BasePriority != 200 || b.state("VI_1") != "MASTER" {
+				t.Fatalf("after a reload: a %+v, b %s", in, b.state("VI_1"))
+			}
+		}
+		if _, err := a.operate(t, ctl.CmdPromote, "VI_1"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		if in := a.instStatus(t, "VI_1"); in.State != "MASTER" || in.Priority != 200 {
+			t.Fatalf("promoted: %+v", in)
+		}
+	})
+}
