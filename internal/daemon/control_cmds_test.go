@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
@@ -226,7 +228,7 @@ func TestMaintenanceFileHostile(t *testing.T) {
 			}
 			return os.Chmod(p, 0o620)
 		},
-		"fifo":          func(dir string) error { return mkfifo(filepath.Join(dir, maintenanceFile)) },
+		"fifo":          func(dir string) error { return unix.Mkfifo(filepath.Join(dir, maintenanceFile), 0o600) },
 		"unknown field": func(dir string) error { return write(dir, `{"maintenance":["VI_1"],"x":1}`) },
 		"bad name":      func(dir string) error { return write(dir, `{"maintenance":["VI 1"]}`) },
 		"not json":      func(dir string) error { return write(dir, "VI_1\n") },
