@@ -9,8 +9,11 @@
 //     that runs in each state. It adds keepalived's FAULT state, nopreempt,
 //     preempt_delay, `state MASTER` below priority 255, lower_prio_no_advert,
 //     down_timer_adverts, the sync-group pulls ForceBackup/ForceMaster, and
-//     VIPRemoved (a VIP deleted behind a master's back).
+//     VIPRemoved (a VIP deleted behind a master's back), and Release (an
+//     operator's hand-over).
 //   - SyncGroup (syncgroup.go): vrrp_sync_group's rules, pure.
+//   - Operator (operator.go): what vigilctl demote, promote and maintenance
+//     do to an instance's effective priority and state, pure.
 //   - Every wire fact, defined once (packet.go, wire.go): protocol number,
 //     TTL, the advert type, the multicast groups, the centisecond unit, the
 //     VRID, priority and interval ranges, PeekVRID for demultiplexing and
@@ -29,8 +32,8 @@
 // It never adds addresses, sends GARP/NA, runs scripts or logs transitions:
 // it returns actions (SendAdvert, AddVIPs, RemoveVIPs, Announce, Transition)
 // and the daemon loop carries them out. It never imports vip, notify,
-// conntracksync or internal/daemon. The Machine and SyncGroup files (and
-// wire.go) import no net, os or syscall and read no clock (purity_test.go
+// conntracksync or internal/daemon. The Machine, SyncGroup and Operator
+// files (and wire.go) import no net, os or syscall and read no clock (purity_test.go
 // enforces it), and the Machine does not use the codec: events carry plain
 // values.
 //
@@ -57,6 +60,7 @@
 //	MASTER  ForceBackup                        RemoveVIPs, Transition                    BACKUP (sync group)
 //	BACKUP  ForceMaster                        SendAdvert, AddVIPs, Announce, Transition MASTER (sync group)
 //	MASTER  VIPRemoved                         SendAdvert(0), RemoveVIPs, Transition     BACKUP, down = Skew_Time (keepalived)
+//	MASTER  Release                            SendAdvert(0), RemoveVIPs, Transition     BACKUP, down = MDI (vigilctl demote)
 //	BACKUP  Timeout, Config.SyncGroup          RequestMaster                             BACKUP, down = MDI, WantsMaster
 //
 // MDI is Master_Down_Interval = DownTimerAdverts (3) × Master_Adver_Interval +

@@ -262,6 +262,11 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 		if m.state == StateMaster {
 			m.releaseMaster(now, machineOr(e.Reason, ReasonVIPRemoved))
 		}
+	case Release:
+		if m.state == StateMaster {
+			m.releaseMaster(now, machineOr(e.Reason, ReasonDemote))
+			m.armDown(now, m.MasterDownInterval(), ReasonMasterDown)
+		}
 	default:
 		panic(fmt.Sprintf("vrrp: Machine.Handle: unknown event %T", ev))
 	}

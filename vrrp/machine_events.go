@@ -93,6 +93,17 @@ type VIPRemoved struct {
 	Reason Reason
 }
 
+// Release is an operator's hand-over (vigilctl demote, maintenance on): a
+// master sends a priority-0 advert, as on Shutdown, releases its VIPs and
+// goes to StateBackup with a full Master_Down_Interval, so that a backup
+// (which answers the priority-0 advert after its Skew_Time) takes over and
+// this router becomes master again only if no master speaks for
+// Master_Down_Interval. In any other state it does nothing. Reason
+// ReasonNone is reported as ReasonDemote.
+type Release struct {
+	Reason Reason
+}
+
 // LocalAddrChanged gives the Machine this router's new primary address on
 // the interface (Config.LocalAddr): the socket was reopened on a recreated
 // interface, or one that did not exist at start, or the address changed.
@@ -114,6 +125,7 @@ func (FaultCleared) isEvent()   {}
 func (ForceBackup) isEvent()    {}
 func (ForceMaster) isEvent()    {}
 func (VIPRemoved) isEvent()     {}
+func (Release) isEvent()        {}
 
 // Action is an output of Machine.Handle, for the daemon loop to carry out in
 // the order given. The set is closed: only the types in this file implement it.

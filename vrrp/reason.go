@@ -67,6 +67,15 @@ const (
 	// ReasonVIPRemoved: a virtual address was removed from the host behind a
 	// master's back (VIPRemoved): it released MASTER to take it back.
 	ReasonVIPRemoved
+	// ReasonDemote: an operator demoted the master (vigilctl demote): it
+	// handed over with a priority-0 advert (Release).
+	ReasonDemote
+	// ReasonMaintenance: an operator put the instance in maintenance
+	// (vigilctl maintenance on); a master handed over as on demote.
+	ReasonMaintenance
+	// ReasonPromote: an operator lifted a demotion or maintenance
+	// (vigilctl promote, maintenance off).
+	ReasonPromote
 	numReasons
 )
 
@@ -92,6 +101,9 @@ var reasonNames = [...]string{
 	ReasonTracking:            "tracking",
 	ReasonReload:              "reload",
 	ReasonVIPRemoved:          "vip_removed",
+	ReasonDemote:              "demote",
+	ReasonMaintenance:         "maintenance",
+	ReasonPromote:             "promote",
 }
 
 // String returns the reason's snake_case word, or "Reason(n)" for a value

@@ -4,6 +4,10 @@
 //	vigilctl status --json   # the same as JSON
 //	vigilctl reload          # reload the configuration (like SIGHUP, but reports the result)
 //	vigilctl reload --force  # also apply a configuration without any vrrp_instance
+//	vigilctl demote VI_1     # a master hands over now (an instance or a sync group)
+//	vigilctl promote VI_1    # undo demote or maintenance
+//	vigilctl maintenance on|off [VI_1|GROUP|all]  # hold in BACKUP, across restarts
+//	vigilctl events          # transitions as JSON lines, until interrupted
 //	vigilctl --version
 //
 // The socket is -s, else $VIGIL_SOCKET, else /run/vigild.sock. A bad
@@ -19,8 +23,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -63,12 +69,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, buildinfo.String("vigilctl"))
 		return 0
 	}
+	rest := fs.Args()
 	cmd := ctl.CmdStatus
-	if fs.NArg() > 0 {
-		cmd = ctl.Command(fs.Arg(0))
-	}
-	if fs.NArg() > 1 {
-		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q after %s", fs.Arg(1), cmd))
+	if len(rest) > 0 {
+		cmd = ctl.Command(rest[0])
 	}
 	switch cmd {
 	case "status", "stats", "dump":
@@ -80,8 +84,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *force {
 			cmd = ctl.CmdForceReload
 		}
+	case ctl.CmdDemote, ctl.CmdPromote, "maintenance", ctl.CmdEvents:
+		if *force {
+			return usageError(stderr, fs, "--force is an option of reload, not of "+string(cmd))
+		}
+		return operate(rest, *sock, stdout, stderr, fs)
 	default:
 		return usageError(stderr, fs, fmt.Sprintf("unknown command %q", cmd))
+	}
+	if len(rest) > 1 {
+		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q after %s", rest[1], rest[0]))
 	}
 	client := ctl.Client{Path: *sock}
 	raw, err := client.Do(context.Background(), cmd)
@@ -101,6 +113,67 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return printStatus(stdout, stderr, raw)
+}
+
+// operate runs demote, promote, maintenance and events (args: the command
+// and its arguments).
+func operate(args []string, sock string, stdout, stderr io.Writer, fs *flag.FlagSet) int {
+	client := ctl.Client{Path: sock}
+	var req ctl.Request
+	switch args[0] {
+	case "events":
+		if len(args) > 1 {
+			return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q after events", args[1]))
+		}
+		return events(&client, stdout, stderr)
+	case "maintenance":
+		if len(args) < 2 || (args[1] != "on" && args[1] != "off") {
+			return usageError(stderr, fs, "maintenance wants on or off")
+		}
+		req.Cmd, req.Target, args = ctl.Command("maintenance "+args[1]), ctl.TargetAll, args[2:]
+		if len(args) > 0 {
+			req.Target, args = args[0], args[1:]
+		}
+	default:
+		if len(args) < 2 {
+			return usageError(stderr, fs, args[0]+" wants an instance or sync group name")
+		}
+		req.Cmd, req.Target, args = ctl.Command(args[0]), args[1], args[2:]
+	}
+	if len(args) > 0 {
+		return usageError(stderr, fs, fmt.Sprintf("unexpected argument %q after %s", args[0], req))
+	}
+	done, err := client.Operate(context.Background(), req)
+	for _, l := range done {
+		fmt.Fprintln(stdout, l)
+	}
+	if failed := (*ctl.FailedError)(nil); errors.As(err, &failed) {
+		fmt.Fprintf(stderr, "vigilctl: %s refused: %s\n", req, failed.Reason)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vigilctl: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// events prints vigild's events as JSON lines as they come, until
+// interrupted (SIGINT, SIGTERM: exit 0) or vigild ends the stream (1).
+func events(client *ctl.Client, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := client.Events(ctx, func(raw []byte, _ ctl.Event) error {
+		if _, err := stdout.Write(append(raw, '\n')); err != nil {
+			return err // stdout closed (a pipe whose reader went): stop
+		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "vigilctl: %v\n", err)
+	return 1
 }
 
 // printStatus prints the status document raw as tables: the instances'
@@ -157,6 +230,11 @@ func printCounters(w io.Writer, s *ctl.Status) {
 		}
 		tw.Flush()
 		for _, in := range s.Instances {
+			if in.Maintenance {
+				fmt.Fprintf(w, "%s: in maintenance (held at priority %d; vigilctl maintenance off %s ends it)\n", in.Name, in.Priority, in.Name)
+			} else if in.Demoted {
+				fmt.Fprintf(w, "%s: demoted (held at priority %d until master again or vigilctl promote %s)\n", in.Name, in.Priority, in.Name)
+			}
 			if in.Faulted || in.TrackReason != "" {
 				fmt.Fprintf(w, "%s: fault: %s\n", in.Name, orDash(in.TrackReason))
 			}
@@ -179,8 +257,11 @@ func printCounters(w io.Writer, s *ctl.Status) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(w, "\nreloads %d (failed %d), static errors %d, control clients refused %d\n",
-		s.Reloads, s.ReloadFailures, s.StaticErrors, s.ControlRefused)
+	fmt.Fprintf(w, "\nreloads %d (failed %d), static errors %d, control clients refused %d, events clients %d (dropped %d)\n",
+		s.Reloads, s.ReloadFailures, s.StaticErrors, s.ControlRefused, s.EventSubscribers, s.EventsDropped)
+	if s.MaintenanceError != "" {
+		fmt.Fprintf(w, "maintenance file: %s\n", s.MaintenanceError)
+	}
 	if ct := s.Conntrack; ct != nil {
 		role := "backup"
 		if ct.Master {
@@ -215,6 +296,16 @@ Commands:
                   real servers with their checkers (the default)
   reload          load the configuration again (like SIGHUP) and report the result
   reload --force  also apply a configuration without any vrrp_instance
+  demote NAME     a master (instance, or every member of a sync group) hands
+                  over now with a priority-0 advert and stays BACKUP at
+                  priority 1 until the peer is lost or it is promoted
+  promote NAME    end a demotion or maintenance: the configured priority is
+                  back and preempts as usual, nothing is forced
+  maintenance on|off [NAME|all]
+                  hold instances BACKUP at priority 1 (a master hands over),
+                  kept across restarts of vigild; without NAME: all
+  events          print every transition as a JSON line as it happens,
+                  until interrupted
 
 Options:
 %s`, fs.FlagUsages())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -24,6 +25,8 @@ import (
 type daemon struct {
 	status    ctl.Status
 	reloadErr error
+	opErr     error
+	hub       *ctl.Hub
 	asked     chan ctl.Command
 }
 
@@ -42,6 +45,21 @@ func (d *daemon) Reload(_ context.Context, force bool) error {
 }
 
 func (d *daemon) Refused(uint32, error) {}
+
+func (d *daemon) Operate(_ context.Context, req ctl.Request) ([]string, error) {
+	d.ask(ctl.Command(req.String()))
+	if d.opErr != nil {
+		return nil, d.opErr
+	}
+	return []string{req.Target + ": done"}, nil
+}
+
+func (d *daemon) Subscribe() (<-chan ctl.Event, func()) {
+	d.ask(ctl.CmdEvents)
+	return d.hub.Subscribe()
+}
+
+func (d *daemon) Audit(ctl.Peer, ctl.Request, error) {}
 
 func (d *daemon) ask(c ctl.Command) {
 	if d.asked != nil {
@@ -299,6 +317,99 @@ func TestStatusTableShowsVirtualServers(t *testing.T) {
 	for _, want := range []string{"[192.0.2.10]:tcp:80", "quorum down, sorry server active", "198.51.100.2:8080", "DOWN",
 		"TCP_CHECK", "failure: connection refused", "9/4/5", "198.51.100.6:8080", "UP", "ipvs applies 12",
 		"left alone): [203.0.113.5]:udp:53"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestOperateCommands: demote, promote and maintenance reach vigild as
+// the protocol's requests (maintenance without a name: all), print what
+// it did, and a refusal exits 1 with its reason; bad command lines exit 2.
+func TestOperateCommands(t *testing.T) {
+	d := &daemon{asked: make(chan ctl.Command, 1)}
+	sock := serve(t, d)
+	for _, tc := range []struct {
+		args []string
+		want ctl.Command
+	}{
+		{[]string{"demote", "VI_1"}, "demote VI_1"},
+		{[]string{"promote", "G1"}, "promote G1"},
+		{[]string{"maintenance", "on"}, "maintenance on all"},
+		{[]string{"maintenance", "off", "VI_2"}, "maintenance off VI_2"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"-s", sock}, tc.args...), &out, &errOut); code != 0 {
+			t.Errorf("%q: exit %d: %s", tc.args, code, errOut.String())
+		}
+		if got := <-d.asked; got != tc.want {
+			t.Errorf("%q sent %q, want %q", tc.args, got, tc.want)
+		}
+		if !strings.HasSuffix(out.String(), ": done\n") {
+			t.Errorf("%q printed %q", tc.args, out.String())
+		}
+	}
+	d.opErr = errors.New("VI_1: not master (BACKUP)")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "demote", "VI_1"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "demote VI_1 refused: VI_1: not master (BACKUP)") {
+		t.Errorf("refused demote: exit %d, %q", code, errOut.String())
+	}
+	<-d.asked
+	for _, args := range [][]string{{"demote"}, {"promote"}, {"maintenance"}, {"maintenance", "maybe"},
+		{"demote", "a", "b"}, {"maintenance", "on", "a", "b"}, {"events", "x"}, {"--force", "demote", "VI_1"}} {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"-s", sock}, args...), &out, &errOut); code != 2 {
+			t.Errorf("%q: exit %d, want 2 (%s)", args, code, errOut.String())
+		}
+	}
+}
+
+// TestEventsCommand: events prints vigild's lines as they come; when
+// vigild drops the client, it says so and exits 1.
+func TestEventsCommand(t *testing.T) {
+	d := &daemon{asked: make(chan ctl.Command, 1), hub: ctl.NewHub(1)}
+	sock := serve(t, d)
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() { code <- run([]string{"-s", sock, "events"}, pw, &errOut); pw.Close() }()
+	<-d.asked
+	for n, _ := d.hub.Stats(); n != 1; n, _ = d.hub.Stats() {
+		time.Sleep(time.Millisecond)
+	}
+	d.hub.Publish(ctl.Event{Instance: "VI_1", From: "MASTER", To: "BACKUP", Reason: "demote", Priority: 1})
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"instance":"VI_1"`) || !strings.Contains(line, `"reason":"demote"`) {
+		t.Fatalf("events printed %q, %v", line, err)
+	}
+	// The pipe is not read any more: the next events fill the client's
+	// buffer at vigild and it is dropped.
+	for n, _ := d.hub.Stats(); n > 0; n, _ = d.hub.Stats() {
+		d.hub.Publish(ctl.Event{Instance: "VI_1"})
+	}
+	go io.Copy(io.Discard, pr)
+	if c := <-code; c != 1 || !strings.Contains(errOut.String(), "fell behind") {
+		t.Errorf("dropped events client: exit %d, %q", c, errOut.String())
+	}
+}
+
+// TestStatusShowsHolds: an instance in maintenance, one demoted, the
+// events clients and a maintenance file that failed are in the table.
+func TestStatusShowsHolds(t *testing.T) {
+	st := ctl.Status{RouterID: "fw1", EventSubscribers: 2, EventsDropped: 3, MaintenanceError: "not a regular file",
+		Instances: []ctl.InstanceStatus{
+			{Name: "VI_1", State: "BACKUP", Priority: 1, BasePriority: 150, Maintenance: true},
+			{Name: "VI_2", State: "BACKUP", Priority: 1, BasePriority: 100, Demoted: true},
+		}}
+	sock := serve(t, &daemon{status: st})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"1 (150)", "VI_1: in maintenance (held at priority 1; vigilctl maintenance off VI_1 ends it)",
+		"VI_2: demoted (held at priority 1 until master again or vigilctl promote VI_2)", "events clients 2 (dropped 3)",
+		"maintenance file: not a regular file"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -66,6 +66,7 @@ type options struct {
 	dump       bool
 	control    string
 	dumpDir    string
+	stateDir   string
 	metrics    string
 	showVer    bool
 	vrrpOnly   bool
@@ -102,6 +103,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs.BoolVar(&o.dump, "dump-config", false, "print the effective configuration and exit")
 	fs.StringVar(&o.control, "control", ctl.DefaultSocket, "unix socket for vigilctl (empty: none)")
 	fs.StringVar(&o.dumpDir, "dump-dir", defaultDumpDir, "directory for the SIGUSR1/SIGUSR2 dump files vigild.data and vigild.stats (created 0700 if missing)")
+	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "directory for what holds across restarts: maintenance.json, the instances in vigilctl maintenance (created 0700 if missing; empty: not kept)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9650; empty: off)")
 	fs.BoolVarP(&o.showVer, "version", "v", false, "print the version and exit")
 	fs.BoolVarP(&o.vrrpOnly, "vrrp", "P", false, "run VRRP only: no IPVS, no health checkers")
@@ -254,7 +256,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case o.checkOnly:
 		mode = daemon.ModeCheck
 	}
-	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load, Mode: mode, KeepIPVS: o.keepIPVS, Host: daemon.Host{LocalAddrs: localAddrs}})
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load, Mode: mode, KeepIPVS: o.keepIPVS, StateDir: o.stateDir, Host: daemon.Host{LocalAddrs: localAddrs}})
 	if err != nil {
 		log.Error("Cannot start; nothing was changed", "err", err)
 		return 1
@@ -403,6 +405,10 @@ func newLogger(o options, stderr io.Writer) *slog.Logger {
 // defaultDumpDir holds the SIGUSR1/SIGUSR2 dump files unless --dump-dir
 // says otherwise: a root-only directory, where keepalived uses /tmp.
 const defaultDumpDir = "/run/vigild"
+
+// defaultStateDir keeps what must hold across restarts and reboots (the
+// unit's StateDirectory).
+const defaultStateDir = "/var/lib/vigild"
 
 // runDumps writes a dump file for every name received until ctx ends.
 func runDumps(ctx context.Context, names <-chan string, dir string, isDefault bool, d *daemon.Daemon, log *slog.Logger) {

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,17 +32,13 @@ type Client struct {
 // Do sends cmd and returns vigild's answer as it came. A failed Result
 // is returned with a *FailedError; the answer is returned with it.
 func (c *Client) Do(ctx context.Context, cmd Command) ([]byte, error) {
-	dt, rt := c.DialTimeout, c.Timeout
-	if dt <= 0 {
-		dt = 5 * time.Second
-	}
+	rt := c.Timeout
 	if rt <= 0 {
 		rt = 60 * time.Second
 	}
-	d := net.Dialer{Timeout: dt}
-	conn, err := d.DialContext(ctx, "unix", c.Path)
+	conn, err := c.dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("is vigild running? %w", err)
+		return nil, err
 	}
 	defer conn.Close()
 	deadline := time.Now().Add(rt)
@@ -79,6 +76,83 @@ func (c *Client) Do(ctx context.Context, cmd Command) ([]byte, error) {
 		return raw, &FailedError{Command: cmd, Reason: res.Error}
 	}
 	return raw, nil
+}
+
+// dial connects to the control socket within DialTimeout.
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	dt := c.DialTimeout
+	if dt <= 0 {
+		dt = 5 * time.Second
+	}
+	d := net.Dialer{Timeout: dt}
+	conn, err := d.DialContext(ctx, "unix", c.Path)
+	if err != nil {
+		return nil, fmt.Errorf("is vigild running? %w", err)
+	}
+	return conn, nil
+}
+
+// Operate sends a command that acts on instances (demote, promote,
+// maintenance on/off with its target) and returns what vigild did, one
+// line per instance. A refusal is a *FailedError.
+func (c *Client) Operate(ctx context.Context, req Request) ([]string, error) {
+	raw, err := c.Do(ctx, Command(req.String()))
+	res, ok := asResult(raw)
+	if err != nil {
+		return res.Done, err
+	}
+	if !ok || res.Result != ResultOK {
+		return nil, fmt.Errorf("ctl: %s: unexpected answer %.200q", req, raw)
+	}
+	return res.Done, nil
+}
+
+// maxEventLine bounds one line of the events stream.
+const maxEventLine = 64 << 10
+
+// Events asks for the events stream and calls f with each line (as sent,
+// without its newline) and its decoding, until ctx ends (then it returns
+// ctx's error), f returns an error (returned), or vigild ends the stream:
+// a failed Result (dropped as too slow, stopping) is a *FailedError.
+func (c *Client) Events(ctx context.Context, f func(raw []byte, ev Event) error) error {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, werr := io.WriteString(conn, string(CmdEvents)+"\n")
+	conn.SetWriteDeadline(time.Time{})
+	sc := bufio.NewScanner(conn)
+	sc.Buffer(make([]byte, 4096), maxEventLine)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if res, ok := asResult(line); ok {
+			if res.Result == ResultFailed {
+				return &FailedError{Command: CmdEvents, Reason: res.Error}
+			}
+			continue
+		}
+		var ev Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return fmt.Errorf("ctl: events: bad line from vigild: %w", err)
+		}
+		if err := f(line, ev); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("ctl: events: %w", err)
+	}
+	if werr != nil {
+		return fmt.Errorf("ctl: events: %w", werr)
+	}
+	return fmt.Errorf("ctl: events: vigild ended the stream")
 }
 
 // asResult decodes raw as a Result; ok is false when it is none (a status

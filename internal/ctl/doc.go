@@ -7,8 +7,14 @@
 //     read by vigilctl, the metrics, the SIGUSR1 dump and the tests; their
 //     JSON keys are snake_case and stable;
 //   - the control protocol: the client sends one command line (status,
-//     reload, reload --force; at most 256 bytes), the server answers with
-//     one JSON document (the Status, or a Result) and hangs up;
+//     reload, reload --force, demote TARGET, promote TARGET, maintenance
+//     on|off [TARGET], events; at most 256 bytes), the server answers
+//     with one JSON document (the Status, or a Result) and hangs up, but
+//     for events: a stream of JSON lines (Event) until the client hangs
+//     up, fed by a Hub whose Publish never blocks (a client that falls
+//     behind is dropped and counted);
+//   - the audit: every command of a client let in is told to the
+//     Handler with the client's SO_PEERCRED credentials and its outcome;
 //   - the control socket: created 0600 with no wider moment (bound in a
 //     private directory, then renamed into place), in a directory only
 //     root can change; a stale socket replaced and anything else at its

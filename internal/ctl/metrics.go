@@ -159,6 +159,8 @@ var metrics = []metric{
 	perInstance("vigil_vrrp_priority", gauge, "Effective priority.", func(in *InstanceStatus) float64 { return float64(in.Priority) }),
 	perInstance("vigil_vrrp_base_priority", gauge, "Configured priority.", func(in *InstanceStatus) float64 { return float64(in.BasePriority) }),
 	perInstance("vigil_vrrp_faulted", gauge, "1 while tracking holds the instance in FAULT.", func(in *InstanceStatus) float64 { return b2f(in.Faulted) }),
+	perInstance("vigil_vrrp_maintenance", gauge, "1 while vigilctl maintenance holds the instance in BACKUP.", func(in *InstanceStatus) float64 { return b2f(in.Maintenance) }),
+	perInstance("vigil_vrrp_demoted", gauge, "1 while a vigilctl demote holds the instance in BACKUP.", func(in *InstanceStatus) float64 { return b2f(in.Demoted) }),
 	perInstance("vigil_vrrp_adverts_sent_total", counter, "Adverts sent.", func(in *InstanceStatus) float64 { return float64(in.AdvertsSent) }),
 	perInstance("vigil_vrrp_advert_send_errors_total", counter, "Adverts that could not be sent.", func(in *InstanceStatus) float64 { return float64(in.SendErrors) }),
 	perInstance("vigil_vrrp_transitions_total", counter, "State transitions.", func(in *InstanceStatus) float64 { return float64(in.Transitions) }),
@@ -276,6 +278,8 @@ var metrics = []metric{
 	global("vigil_reload_failures_total", counter, "Reloads refused or applied in part.", func(s *Status) float64 { return float64(s.ReloadFailures) }),
 	global("vigil_static_errors_total", counter, "Static addresses, routes or rules that could not be set.", func(s *Status) float64 { return float64(s.StaticErrors) }),
 	global("vigil_control_refused_total", counter, "Control-socket clients refused for their uid.", func(s *Status) float64 { return float64(s.ControlRefused) }),
+	global("vigil_control_events_dropped_total", counter, "Events clients dropped for falling behind.", func(s *Status) float64 { return float64(s.EventsDropped) }),
+	global("vigil_control_event_subscribers", gauge, "Events clients connected.", func(s *Status) float64 { return float64(s.EventSubscribers) }),
 
 	// Conntrack replication.
 	metric{"vigil_conntrack_cache_entries", gauge, "Conntrack replication cache sizes.", []string{"cache"}, func(s *Status, emit emitFunc) {

@@ -7,26 +7,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// peerUID returns the uid of the process at the other end of the unix
-// socket c (SO_PEERCRED: the credentials it had when it connected).
-func peerUID(c net.Conn) (uint32, error) {
+// peerCred returns the credentials of the process at the other end of the
+// unix socket c (SO_PEERCRED: those it had when it connected).
+func peerCred(c net.Conn) (Peer, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return 0, errors.New("not a unix socket")
+		return Peer{}, errors.New("not a unix socket")
 	}
 	rc, err := uc.SyscallConn()
 	if err != nil {
-		return 0, err
+		return Peer{}, err
 	}
 	var cred *unix.Ucred
 	var cerr error
 	if err := rc.Control(func(fd uintptr) {
 		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}); err != nil {
-		return 0, err
+		return Peer{}, err
 	}
 	if cerr != nil {
-		return 0, cerr
+		return Peer{}, cerr
 	}
-	return cred.Uid, nil
+	return Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}, nil
 }

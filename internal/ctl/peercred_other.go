@@ -7,5 +7,5 @@ import (
 	"net"
 )
 
-// peerUID is only implemented on Linux; elsewhere every peer is refused.
-func peerUID(net.Conn) (uint32, error) { return 0, errors.ErrUnsupported }
+// peerCred is only implemented on Linux; elsewhere every peer is refused.
+func peerCred(net.Conn) (Peer, error) { return Peer{}, errors.ErrUnsupported }

@@ -20,7 +20,43 @@ const (
 	// CmdForceReload is CmdReload that also applies a configuration
 	// without any vrrp_instance.
 	CmdForceReload Command = "reload --force"
+	// CmdDemote makes a master (an instance, or every member of a sync
+	// group) hand over now; it takes a target. Answered with a Result.
+	CmdDemote Command = "demote"
+	// CmdPromote ends a demotion or maintenance; it takes a target.
+	CmdPromote Command = "promote"
+	// CmdMaintenanceOn holds instances in BACKUP at the lowest priority
+	// until CmdMaintenanceOff, across restarts; its target defaults to all.
+	CmdMaintenanceOn Command = "maintenance on"
+	// CmdMaintenanceOff ends maintenance; its target defaults to all.
+	CmdMaintenanceOff Command = "maintenance off"
+	// CmdEvents streams the instances' transitions as JSON lines (Event)
+	// until the client hangs up.
+	CmdEvents Command = "events"
 )
+
+// TargetAll is the target that names every instance.
+const TargetAll = "all"
+
+// Request is one parsed request line: a command and, for the commands
+// that act on instances, its target (an instance, a sync group, or
+// TargetAll).
+type Request struct {
+	Cmd    Command
+	Target string
+}
+
+// String is the request line (without its newline).
+func (r Request) String() string {
+	if r.Target == "" {
+		return string(r.Cmd)
+	}
+	return string(r.Cmd) + " " + r.Target
+}
+
+// maxTarget bounds a target name; keepalived's instance and group names
+// are far shorter.
+const maxTarget = 128
 
 // maxRequest bounds the request line: the longest command is far shorter,
 // and a client that sends more is refused before it is read further.
@@ -36,6 +72,9 @@ const maxAnswer = 64 << 20
 type Result struct {
 	Error  string `json:"error,omitempty"`
 	Result string `json:"result"` // "ok" or "failed"
+	// Done says, one line per instance, what a command that acts on
+	// instances did (demote, promote, maintenance).
+	Done []string `json:"done,omitempty"`
 }
 
 // Result values.
@@ -44,14 +83,63 @@ const (
 	ResultFailed = "failed"
 )
 
-// parseCommand returns the command of a request line (without its
-// newline), or an error naming what was sent.
-func parseCommand(line string) (Command, error) {
-	switch c := Command(strings.TrimSpace(line)); c {
-	case CmdStatus, CmdReload, CmdForceReload:
-		return c, nil
+// parseRequest returns the request of a line (without its newline), or
+// an error naming what was sent. Words are separated by blanks; a target
+// is printable ASCII without blanks, at most maxTarget bytes.
+func parseRequest(line string) (Request, error) {
+	f := strings.Fields(line)
+	bad := func(why string) (Request, error) {
+		return Request{}, fmt.Errorf("%s: %q", why, strings.TrimSpace(line))
 	}
-	return "", fmt.Errorf("unknown command %s", strings.TrimSpace(line))
+	// What vigild has always answered to a command it does not know.
+	unknown := func() (Request, error) {
+		return Request{}, fmt.Errorf("unknown command %s", strings.TrimSpace(line))
+	}
+	if len(f) == 0 {
+		return unknown()
+	}
+	var r Request
+	var args []string
+	switch {
+	case len(f) >= 2 && f[0] == "reload" && f[1] == "--force":
+		r.Cmd, args = CmdForceReload, f[2:]
+	case len(f) >= 2 && f[0] == "maintenance" && (f[1] == "on" || f[1] == "off"):
+		r.Cmd, args = Command(f[0]+" "+f[1]), f[2:]
+	case f[0] == "maintenance":
+		return bad("maintenance wants on or off")
+	default:
+		r.Cmd, args = Command(f[0]), f[1:]
+	}
+	switch r.Cmd {
+	case CmdStatus, CmdReload, CmdForceReload, CmdEvents:
+		if len(args) > 0 {
+			return bad("unexpected argument")
+		}
+		return r, nil
+	case CmdDemote, CmdPromote, CmdMaintenanceOn, CmdMaintenanceOff:
+	default:
+		return unknown()
+	}
+	switch len(args) {
+	case 0:
+		if r.Cmd == CmdDemote || r.Cmd == CmdPromote {
+			return bad(string(r.Cmd) + " wants an instance or sync group")
+		}
+		r.Target = TargetAll
+	case 1:
+		r.Target = args[0]
+	default:
+		return bad("more than one target")
+	}
+	if len(r.Target) > maxTarget {
+		return bad("target name too long")
+	}
+	for _, c := range []byte(r.Target) {
+		if c <= ' ' || c >= 0x7f {
+			return bad("target name with a control or non-ASCII byte")
+		}
+	}
+	return r, nil
 }
 
 // FailedError is a command that vigild answered with a failed Result.

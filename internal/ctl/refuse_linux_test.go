@@ -37,9 +37,9 @@ func pair(t *testing.T) (server, client net.Conn) {
 // own, which the rule lets in; anything but a unix socket is refused.
 func TestPeerUID(t *testing.T) {
 	srv, _ := pair(t)
-	uid, ok, err := allowedPeer(srv)
-	if err != nil || !ok || uid != uint32(os.Geteuid()) {
-		t.Errorf("peer of our own connection: uid %d ok %v err %v; want %d allowed", uid, ok, err, os.Geteuid())
+	peer, ok, err := allowedPeer(srv)
+	if err != nil || !ok || peer.UID != uint32(os.Geteuid()) || peer.PID != int32(os.Getpid()) {
+		t.Errorf("peer of our own connection: %+v ok %v err %v; want uid %d pid %d allowed", peer, ok, err, os.Geteuid(), os.Getpid())
 	}
 	a, b := net.Pipe()
 	defer a.Close()

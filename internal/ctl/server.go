@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,6 +28,24 @@ type Handler interface {
 	// could not be read), so that the daemon counts it in
 	// Status.ControlRefused.
 	Refused(uid uint32, err error)
+	// Operate runs demote, promote, maintenance on and maintenance off
+	// for req.Target and says what it did, one line per instance; a
+	// refusal (an unknown target, demote of a backup) is an error and
+	// changes nothing.
+	Operate(ctx context.Context, req Request) (done []string, err error)
+	// Subscribe returns the events stream (see Hub.Subscribe).
+	Subscribe() (events <-chan Event, cancel func())
+	// Audit is told of every command a client that was let in sent: who
+	// (the socket's peer credentials), what, and how it ended (err, or
+	// nil). For events it is told when the stream starts.
+	Audit(peer Peer, req Request, err error)
+}
+
+// Peer is who is at the other end of a control connection, as the kernel
+// reported it when the client connected (SO_PEERCRED).
+type Peer struct {
+	UID, GID uint32
+	PID      int32
 }
 
 // requestTimeout bounds one connection: reading the command, running it
@@ -110,13 +129,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		s.wg.Go(func() {
 			defer s.untrack(c)
-			if uid, ok, err := allowedPeer(c); !ok {
-				s.h.Refused(uid, err)
+			peer, ok, err := allowedPeer(c)
+			if !ok {
+				s.h.Refused(peer.UID, err)
 				s.setDeadline(c, refuseTimeout)
-				refuse(c, uid, err)
+				refuse(c, peer.UID, err)
 				return
 			}
-			s.serveOne(c)
+			s.serveOne(c, peer)
 		})
 	}
 }
@@ -143,6 +163,15 @@ func (s *Server) setDeadline(c net.Conn, d time.Duration) {
 	defer s.mu.Unlock()
 	if !s.closed {
 		c.SetDeadline(time.Now().Add(d))
+	}
+}
+
+// clearDeadline removes c's deadlines, unless Close has already set them.
+func (s *Server) clearDeadline(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		c.SetDeadline(time.Time{})
 	}
 }
 
@@ -186,8 +215,8 @@ func (s *Server) shutdown() error {
 	return s.l.Close()
 }
 
-// serveOne answers the one command of connection c.
-func (s *Server) serveOne(c net.Conn) {
+// serveOne answers the one command of connection c, from peer.
+func (s *Server) serveOne(c net.Conn, peer Peer) {
 	s.setDeadline(c, requestTimeout)
 	line, err := readRequest(c)
 	if err != nil {
@@ -197,20 +226,81 @@ func (s *Server) serveOne(c net.Conn) {
 		}
 		return
 	}
-	cmd, err := parseCommand(line)
+	req, err := parseRequest(line)
 	if err != nil {
+		s.h.Audit(peer, Request{Cmd: Command(strings.Join(strings.Fields(line), " "))}, err)
 		writeAnswer(c, Result{Result: ResultFailed, Error: err.Error()})
 		return
 	}
-	switch cmd {
+	switch req.Cmd {
 	case CmdStatus:
+		s.h.Audit(peer, req, nil)
 		writeAnswer(c, s.h.Status())
 	case CmdReload, CmdForceReload:
-		if err := s.h.Reload(s.ctx, cmd == CmdForceReload); err != nil {
+		err := s.h.Reload(s.ctx, req.Cmd == CmdForceReload)
+		s.h.Audit(peer, req, err)
+		if err != nil {
 			writeAnswer(c, Result{Result: ResultFailed, Error: err.Error()})
 			return
 		}
 		writeAnswer(c, Result{Result: ResultOK})
+	case CmdEvents:
+		s.h.Audit(peer, req, nil)
+		s.serveEvents(c)
+	default:
+		done, err := s.h.Operate(s.ctx, req)
+		s.h.Audit(peer, req, err)
+		if err != nil {
+			writeAnswer(c, Result{Result: ResultFailed, Error: err.Error(), Done: done})
+			return
+		}
+		writeAnswer(c, Result{Result: ResultOK, Done: done})
+	}
+}
+
+// eventWriteTimeout bounds the write of one event line: a client that
+// stops reading is hung up on once it runs out (and the Hub has dropped
+// it before, when its buffer filled).
+const eventWriteTimeout = 10 * time.Second
+
+// serveEvents streams the Handler's events to c as JSON lines until the
+// client hangs up, the server closes or the Hub drops the client for
+// falling behind; then a failed Result line says why the stream ended, if
+// the client is still there to read it.
+func (s *Server) serveEvents(c net.Conn) {
+	events, cancel := s.h.Subscribe()
+	defer cancel()
+	s.clearDeadline(c) // the stream lasts as long as the client
+	gone := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer c.SetReadDeadline(time.Unix(1, 0)) // ends the reader below
+	wg.Go(func() {
+		// Nothing is expected from the client: any read that ends,
+		// EOF included, means it is gone.
+		io.Copy(io.Discard, io.LimitReader(c, drainMax))
+		close(gone)
+	})
+	enc := json.NewEncoder(c)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				c.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
+				enc.Encode(Result{Result: ResultFailed, Error: "events: dropped by vigild: the client fell behind"})
+				return
+			}
+			c.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
+			if enc.Encode(ev) != nil {
+				return
+			}
+		case <-gone:
+			return
+		case <-s.ctx.Done():
+			c.SetWriteDeadline(time.Now().Add(closeGrace))
+			enc.Encode(Result{Result: ResultFailed, Error: "events: vigild is stopping"})
+			return
+		}
 	}
 }
 
@@ -245,12 +335,12 @@ func writeAnswer(w io.Writer, v any) error {
 // root, or the user vigild runs as. The socket file's mode keeps others
 // from connecting at all; this is the second wall, for a socket whose
 // mode was widened.
-func allowedPeer(c net.Conn) (uid uint32, ok bool, err error) {
-	uid, err = peerUID(c)
+func allowedPeer(c net.Conn) (peer Peer, ok bool, err error) {
+	peer, err = peerCred(c)
 	if err != nil {
-		return 0, false, err
+		return Peer{}, false, err
 	}
-	return uid, allowedUID(uid, uint32(os.Geteuid())), nil
+	return peer, allowedUID(peer.UID, uint32(os.Geteuid())), nil
 }
 
 // allowedUID is the rule of allowedPeer: root or our own effective uid.

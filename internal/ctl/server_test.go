@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -31,6 +32,14 @@ type handler struct {
 	reloads, forced, refused atomic.Int64
 	inReload                 chan struct{} // receives when a Reload starts (if set)
 	reloadEnded              atomic.Bool   // a blocked Reload has returned
+
+	hub      *ctl.Hub // the events; nil: NewHub on first use
+	hubOnce  sync.Once
+	opErr    error
+	mu       sync.Mutex
+	ops      []ctl.Request // Operate's requests, in order
+	audits   []string      // "uid pid: request: error"
+	auditped chan string   // receives each audit line (if set)
 }
 
 func (h *handler) Status() ctl.Status { return h.status }
@@ -59,6 +68,37 @@ func (h *handler) Reload(ctx context.Context, force bool) error {
 }
 
 func (h *handler) Refused(uint32, error) { h.refused.Add(1) }
+
+func (h *handler) Operate(_ context.Context, req ctl.Request) ([]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ops = append(h.ops, req)
+	if h.opErr != nil {
+		return nil, h.opErr
+	}
+	return []string{req.Target + ": " + string(req.Cmd)}, nil
+}
+
+func (h *handler) events() *ctl.Hub {
+	h.hubOnce.Do(func() {
+		if h.hub == nil {
+			h.hub = ctl.NewHub(0)
+		}
+	})
+	return h.hub
+}
+
+func (h *handler) Subscribe() (<-chan ctl.Event, func()) { return h.events().Subscribe() }
+
+func (h *handler) Audit(p ctl.Peer, req ctl.Request, err error) {
+	line := fmt.Sprintf("%d %d: %s: %v", p.UID, p.PID, req, err)
+	h.mu.Lock()
+	h.audits = append(h.audits, line)
+	h.mu.Unlock()
+	if h.auditped != nil {
+		h.auditped <- line
+	}
+}
 
 // serverGoroutines returns the stacks of the goroutines the control server
 // started that are still there: none may outlive Close.

@@ -32,6 +32,13 @@ type Status struct {
 	StaticErrors   uint64           `json:"static_errors"`
 	// ControlRefused counts control-socket clients refused for their uid.
 	ControlRefused uint64 `json:"control_refused"`
+	// EventSubscribers is the number of events clients connected now;
+	// EventsDropped counts those dropped for falling behind.
+	EventSubscribers int    `json:"event_subscribers"`
+	EventsDropped    uint64 `json:"events_dropped"`
+	// MaintenanceError is why the maintenance file could not be read or
+	// written, last time it was ("" when it could).
+	MaintenanceError string `json:"maintenance_error,omitempty"`
 }
 
 // InstanceStatus is one vrrp_instance.
@@ -60,6 +67,13 @@ type InstanceStatus struct {
 	Group          string            `json:"group,omitempty"`
 	Faulted        bool              `json:"faulted"`
 	TrackReason    string            `json:"track_reason,omitempty"`
+	// Demoted: vigilctl demote holds the instance at the lowest priority
+	// until it next becomes master or is promoted. Maintenance: vigilctl
+	// maintenance on holds it there until maintenance off, across
+	// restarts. Priority shows the held priority, BasePriority the
+	// configured one.
+	Demoted     bool `json:"demoted"`
+	Maintenance bool `json:"maintenance"`
 
 	// StartupRemoved counts the virtual addresses, routes and rules an
 	// earlier run left on the host, removed when vigild started.

@@ -35,4 +35,15 @@ func (h controlHandler) Reload(ctx context.Context, force bool) error {
 	return h.d.Reload(ctx)
 }
 
-func (h controlHandler) Refused(uint32, error) { h.d.controlRefused.Add(1) }
+func (h controlHandler) Refused(uid uint32, err error) {
+	h.d.controlRefused.Add(1)
+	h.d.log.Warn("Control client refused", "uid", uid, "err", err)
+}
+
+func (h controlHandler) Operate(ctx context.Context, req ctl.Request) ([]string, error) {
+	return h.d.Operate(ctx, req)
+}
+
+func (h controlHandler) Subscribe() (<-chan ctl.Event, func()) { return h.d.Subscribe() }
+
+func (h controlHandler) Audit(p ctl.Peer, req ctl.Request, err error) { h.d.audit(p, req, err) }

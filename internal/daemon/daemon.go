@@ -40,6 +40,11 @@ type Options struct {
 	// KeepIPVS (-I, --dont-release-ipvs) leaves IPVS as it is at stop:
 	// no service removed, nothing notified.
 	KeepIPVS bool
+	// StateDir holds what vigild keeps across restarts: the instances in
+	// maintenance (vigilctl maintenance on), in maintenance.json. It must
+	// be a directory only root can change (created 0700 if missing). ""
+	// keeps maintenance for the life of the process only.
+	StateDir string
 }
 
 // Host is the kernel side of the daemon. Each nil field means the real
@@ -159,6 +164,7 @@ type Daemon struct {
 	reloads, reloadFailures uint64
 	staticErrors            uint64
 	controlRefused          atomic.Uint64 // control-socket clients refused (ServeControl)
+	ops                     operators     // vigilctl demote, promote, maintenance, events (control_cmds.go)
 
 	rl          *rateLogs // per-packet and per-event log lines, made on first use
 	reloadError string    // why the last reload was refused or applied in part
@@ -199,6 +205,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.setLinkDelays(cfg)
+	d.initOperators()
 	if d.notifier, d.fifos, err = newNotifier(d, cfg); err != nil {
 		return nil, err
 	}

@@ -62,6 +62,13 @@
 //     stopped;
 //   - binding conntrack replication (package conntracksync) to the tracked
 //     group's takeovers: commit before VIPs, resync after leaving MASTER;
+//   - vigilctl demote, promote, maintenance and events (control_cmds.go):
+//     targets resolved, each instance's vrrp.Operator (the policy) folded
+//     into the effective priority and its Release handed to the machine,
+//     the maintenance set kept in Options.StateDir (written through
+//     safefile off the loop, read as hostile input at start), every
+//     transition published to the events Hub (which never blocks), and
+//     every control command audited in the log with its peer credentials;
 //   - reload (SIGHUP, vigilctl reload): checkReload, a pure function,
 //     refuses a configuration that fails to load or cannot run, and one
 //     without any vrrp_instance while some run unless forced; a refusal

@@ -53,6 +53,8 @@ type instance struct {
 
 	advSrc netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
 
+	op vrrp.Operator // the operator's hold: demote, maintenance (control_cmds.go)
+
 	// counters, read by status
 	since        time.Time
 	lastReason   vrrp.Reason
@@ -116,6 +118,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 	inst.buildPackets(c.c.LocalAddr())
 	inst.buildAddrs()
 	inst.scripts = d.notifyScripts(ic.Notify)
+	d.holdFromFile(inst)
 	return inst, nil
 }
 
@@ -773,6 +776,7 @@ func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 		}
 	}
 	d.notifyInstance(inst, state, why, now)
+	d.opTransition(inst, t, now)
 	if g := inst.group; g != nil {
 		d.queue = append(d.queue, step{group: g, gev: vrrp.MemberTransitioned{Member: inst.member, Transition: t}})
 	}

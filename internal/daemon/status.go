@@ -93,6 +93,7 @@ func (d *Daemon) snapshot() ctl.Status {
 		}
 		s.Instances = append(s.Instances, is)
 	}
+	d.opStatus(&s)
 	if m, ok := d.host.VIPs.(interface{ Stats() vip.ManagerStats }); ok {
 		s.Addresses = m.Stats()
 	}

@@ -104,11 +104,16 @@ func (d *Daemon) evaluate(now time.Time) {
 	}
 	for _, inst := range d.instances {
 		x := v[inst]
-		if x.prio != inst.m.Priority() {
-			inst.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", inst.cfg.Name, inst.m.Priority(), x.prio),
-				"reason", x.reason.String())
-			d.handle(inst, vrrp.SetPriority{Priority: x.prio, Reason: vrrpReason(x.reason)}, now)
-			d.notifyPriority(inst, x.reason.String(), now)
+		prio, hold := inst.heldPriority(x.prio)
+		if prio != inst.m.Priority() {
+			why, vr := x.reason.String(), vrrpReason(x.reason)
+			if hold != vrrp.ReasonNone {
+				why, vr = hold.String(), hold
+			}
+			inst.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", inst.cfg.Name, inst.m.Priority(), prio),
+				"reason", why)
+			d.handle(inst, vrrp.SetPriority{Priority: prio, Reason: vr}, now)
+			d.notifyPriority(inst, why, now)
 		}
 		held := d.trk.held[inst.cfg.Name]
 		switch {
