@@ -26,7 +26,7 @@ type pipe struct {
 	family uint16
 	seq    uint32
 	out    []byte // the write being built
-	in     []byte // the receive buffer of a dump
+	in     []byte // the receive buffers of a dump, recvSize each
 	acks   []byte // the receive buffers of acks, ackSize each
 	hdrs   []unix.Mmsghdr
 	iovs   []unix.Iovec
@@ -38,6 +38,10 @@ type pipe struct {
 
 const (
 	recvSize = 32 << 10 // the largest dump part the kernel builds for us
+	// dumpSlots is how many dump parts one read takes: reading a part
+	// makes the kernel build the next one (or NLMSG_DONE) at once, so a
+	// dump of one part is one write and one read.
+	dumpSlots = 2
 	ackCost  = 2 << 10
 	// ackSize is the room for one ack: the header, the error and the
 	// request's header (NETLINK_CAP_ACK), or the request itself without
@@ -71,7 +75,7 @@ func newPipe(family uint16) (*pipe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ipvs: netlink socket: %w", err)
 	}
-	p := &pipe{fd: fd, family: family, in: make([]byte, recvSize), out: make([]byte, 0, 64<<10)}
+	p := &pipe{fd: fd, family: family, in: make([]byte, dumpSlots*recvSize), out: make([]byte, 0, 64<<10)}
 	fail := func(what string, err error) (*pipe, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("ipvs: netlink socket: %s: %w", what, err)
@@ -89,7 +93,7 @@ func newPipe(family uint16) (*pipe, error) {
 	if err != nil {
 		return fail("SO_RCVBUF", err)
 	}
-	p.window = min(max(rcv/ackCost, 1), maxWindow)
+	p.window = min(max(rcv/ackCost, dumpSlots), maxWindow)
 	p.acks = make([]byte, p.window*ackSize)
 	p.hdrs = make([]unix.Mmsghdr, p.window)
 	p.iovs = make([]unix.Iovec, p.window)
@@ -193,17 +197,19 @@ func (p *pipe) exchange(win []*request) error {
 	return nil
 }
 
-// recv reads what the kernel has queued: for a dump one datagram of up
-// to recvSize bytes (the next part is built only once this one is read),
-// for acks up to max datagrams of ackSize in one recvmmsg(2).
+// recv reads what the kernel has queued with one recvmmsg(2): for a dump
+// up to dumpSlots parts of up to recvSize bytes, for acks up to most
+// datagrams of ackSize.
 func (p *pipe) recv(dump bool, most int) ([][]byte, error) {
 	for {
 		var n int
 		var err error
 		if dump {
-			p.iovs[0].Base = &p.in[0]
-			p.iovs[0].SetLen(len(p.in))
-			n, err = p.recvmmsg(1)
+			for i := range dumpSlots {
+				p.iovs[i].Base = &p.in[i*recvSize]
+				p.iovs[i].SetLen(recvSize)
+			}
+			n, err = p.recvmmsg(dumpSlots)
 		} else {
 			most = min(most, len(p.hdrs))
 			for i := range most {
