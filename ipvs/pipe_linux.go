@@ -42,7 +42,7 @@ const (
 	// makes the kernel build the next one (or NLMSG_DONE) at once, so a
 	// dump of one part is one write and one read.
 	dumpSlots = 2
-	ackCost  = 2 << 10
+	ackCost   = 2 << 10
 	// ackSize is the room for one ack: the header, the error and the
 	// request's header (NETLINK_CAP_ACK), or the request itself without
 	// it.
