@@ -28,9 +28,17 @@
 //     difference to the desired one; it owns the services it was asked
 //     to program and reports the others as foreign, untouched.
 //   - [Client] and its kernel implementation [Kernel] ([Dial]) over
-//     generic netlink (github.com/cloudflare/ipvs, plus
-//     github.com/mdlayher/genetlink for IPVS_CMD_FLUSH); a kernel without
-//     IPVS gives one error wrapping [ErrNoIPVS]. [Kernel.Timeouts] and
+//     generic netlink; a kernel without IPVS gives one error wrapping
+//     [ErrNoIPVS]. The table commands are encoded here and pipelined on
+//     one socket of their own: the Reconciler hands the Kernel all its
+//     service changes, then all its destination changes, and the Kernel
+//     writes up to 256 requests at a time and reads their acks with one
+//     recvmmsg(2), matching each to its request by sequence number, so
+//     every change keeps its own error. Reading the table is one dump of
+//     the services and one dump per service for its destinations (the
+//     kernel runs one dump at a time per socket). The timeouts go through
+//     github.com/cloudflare/ipvs, IPVS_CMD_FLUSH through
+//     github.com/mdlayher/genetlink. [Kernel.Timeouts] and
 //     [Kernel.SetTimeouts] for lvs_timeouts; [Kernel.StartSyncDaemon],
 //     [Kernel.StopSyncDaemon] and [Kernel.SyncDaemons] for
 //     lvs_sync_daemon (over genetlink directly). The in-memory twin is

@@ -38,6 +38,10 @@ func TestKernel(t *testing.T) {
 		flush(t)
 		testIPVSADM(t, k)
 	})
+	t.Run("large table in pipelined batches", func(t *testing.T) {
+		flush(t)
+		testBatch(t, k)
+	})
 	t.Run("timeouts", func(t *testing.T) {
 		testTimeouts(t, k)
 	})

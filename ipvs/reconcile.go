@@ -113,16 +113,15 @@ func (r *Reconciler) Apply(desired Table) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("ipvs: reading the table: %w", err)
 	}
-	var errs []error
-	do := func(op Op, f func() error) {
-		op.Err = f()
-		res.Ops = append(res.Ops, op)
-		if op.Err != nil {
-			bare := op
-			bare.Err = nil
-			errs = append(errs, fmt.Errorf("ipvs: %s: %w", bare, op.Err))
-		}
+	// The plan, in the order Result.Ops reports it. Service changes are
+	// made first, then the destination changes of every service whose
+	// add-service succeeded: a client that batches ([batcher]) makes each
+	// phase in few exchanges with the kernel.
+	n := len(cur)
+	for _, s := range desired {
+		n += 1 + len(s.Dests)
 	}
+	plan := make([]change, 0, n)
 	for _, k := range cur.Keys() {
 		if _, want := desired[k]; want {
 			continue
@@ -131,27 +130,24 @@ func (r *Reconciler) Apply(desired Table) (Result, error) {
 			res.Foreign = append(res.Foreign, k)
 			continue
 		}
-		do(Op{Kind: OpDelService, Service: k}, func() error { return r.c.DelService(k) })
+		plan = append(plan, change{op: Op{Kind: OpDelService, Service: k}, dep: -1})
 		delete(r.owned, k)
 	}
 	for _, k := range desired.Keys() {
 		want := desired[k]
 		r.owned[k] = true
 		have := cur[k]
+		dep := -1
 		if have == nil {
-			var addErr error
-			do(Op{Kind: OpAddService, Service: k}, func() error { addErr = r.c.AddService(want); return addErr })
-			if addErr != nil {
-				continue
-			}
+			dep = len(plan)
+			plan = append(plan, change{op: Op{Kind: OpAddService, Service: k}, svc: want, dep: -1})
 			have = &Service{Key: k}
 		} else if !want.SameParams(have) {
-			do(Op{Kind: OpEditService, Service: k}, func() error { return r.c.EditService(want) })
+			plan = append(plan, change{op: Op{Kind: OpEditService, Service: k}, svc: want, dep: -1})
 		}
 		for _, dk := range slices.SortedFunc(maps.Keys(have.Dests), DestKey.Compare) {
 			if _, ok := want.Dests[dk]; !ok {
-				d := have.Dests[dk]
-				do(Op{Kind: OpDelDest, Service: k, Dest: d}, func() error { return r.c.DelDest(k, dk) })
+				plan = append(plan, change{op: Op{Kind: OpDelDest, Service: k, Dest: have.Dests[dk]}, dep: dep})
 			}
 		}
 		for _, dk := range slices.SortedFunc(maps.Keys(want.Dests), DestKey.Compare) {
@@ -159,10 +155,37 @@ func (r *Reconciler) Apply(desired Table) (Result, error) {
 			old, ok := have.Dests[dk]
 			switch {
 			case !ok:
-				do(Op{Kind: OpAddDest, Service: k, Dest: d}, func() error { return r.c.AddDest(k, d) })
+				plan = append(plan, change{op: Op{Kind: OpAddDest, Service: k, Dest: d}, dep: dep})
 			case old.Normalize() != d:
-				do(Op{Kind: OpEditDest, Service: k, Dest: d}, func() error { return r.c.EditDest(k, d) })
+				plan = append(plan, change{op: Op{Kind: OpEditDest, Service: k, Dest: d}, dep: dep})
 			}
+		}
+	}
+	var services, dests []*change
+	for i := range plan {
+		if plan[i].op.Kind < OpDelDest {
+			services = append(services, &plan[i])
+		} else {
+			dests = append(dests, &plan[i])
+		}
+	}
+	r.run(services)
+	// A destination of a service that could not be added is not tried.
+	dests = slices.DeleteFunc(dests, func(c *change) bool {
+		c.skip = c.dep >= 0 && plan[c.dep].op.Err != nil
+		return c.skip
+	})
+	r.run(dests)
+	var errs []error
+	for _, c := range plan {
+		if c.skip {
+			continue
+		}
+		res.Ops = append(res.Ops, c.op)
+		if c.op.Err != nil {
+			bare := c.op
+			bare.Err = nil
+			errs = append(errs, fmt.Errorf("ipvs: %s: %w", bare, c.op.Err))
 		}
 	}
 	return res, errors.Join(errs...)
@@ -172,4 +195,55 @@ func (r *Reconciler) Apply(desired Table) (Result, error) {
 // lvs_flush_on_stop) and forgets them; foreign services stay.
 func (r *Reconciler) Release() (Result, error) {
 	return r.Apply(Table{})
+}
+
+// change is one planned table change: op, with svc the parameters for
+// add-service and edit-service, and dep the index in the plan of the
+// add-service it needs (-1: none). skip is set when dep failed.
+type change struct {
+	op   Op
+	svc  *Service
+	dep  int
+	skip bool
+}
+
+// batcher is a [Client] that makes many changes in one exchange (the
+// kernel's pipelined netlink requests). do makes each change in order
+// as the matching Client method would, setting op.Err.
+type batcher interface {
+	do(cs []*change)
+}
+
+// run makes the changes, in one batch when the client can.
+func (r *Reconciler) run(cs []*change) {
+	if len(cs) == 0 {
+		return
+	}
+	if b, ok := r.c.(batcher); ok {
+		b.do(cs)
+		return
+	}
+	for _, c := range cs {
+		c.op.Err = apply(r.c, c)
+	}
+}
+
+// apply makes one change through the Client's methods.
+func apply(cl Client, c *change) error {
+	k := c.op.Service
+	switch c.op.Kind {
+	case OpDelService:
+		return cl.DelService(k)
+	case OpAddService:
+		return cl.AddService(c.svc)
+	case OpEditService:
+		return cl.EditService(c.svc)
+	case OpDelDest:
+		return cl.DelDest(k, c.op.Dest.Key())
+	case OpAddDest:
+		return cl.AddDest(k, c.op.Dest)
+	case OpEditDest:
+		return cl.EditDest(k, c.op.Dest)
+	}
+	return fmt.Errorf("ipvs: unknown change %d", c.op.Kind)
 }
