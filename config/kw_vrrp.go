@@ -269,13 +269,19 @@ func instanceBlock() *block {
 				x.McastDstIP = a
 			}
 		})),
-		kw("unicast_ttl", P2, "unicast_ttl 0..255", "255", "0..255", inst(func(p *parser, x *Instance, l *line) {
+		kw("unicast_ttl", P2, "unicast_ttl 0..255 (TTL / hop limit of adverts to unicast peers; 0 is sent as 1)", "255", "0..255", inst(func(p *parser, x *Instance, l *line) {
 			if n, ok := p.intArg(l, 1, 0, 255, "ignored"); ok {
+				if n == 0 {
+					// keepalived writes the IPv4 header itself and can
+					// send TTL 0; the kernel refuses to send it for us.
+					p.warn(l.toks[1].pos, "unicast_ttl", "using 1", "(%s) a TTL of 0 cannot be sent", x.Name)
+					n = 1
+				}
 				x.UnicastTTL = n
 			} else {
 				delete(x.set, "unicast_ttl")
 			}
-		})).notImpl(),
+		})),
 		valueKw("unicast_peer", P1, "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... } (adverts from ADDR outside the TTL range are dropped, counted as ttl)", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			a, ok := parseIP(l.toks[0].s)

@@ -24,12 +24,14 @@ type connKey struct {
 	src     netip.Addr // configured source, zero = the interface's primary address
 	group   netip.Addr // multicast group; zero for unicast
 	ah      bool       // IP protocol 51 (VRRPv2 under auth_type AH) instead of 112
+	ttl     int        // unicast TTL / hop limit (unicast_ttl); zero for multicast
 }
 
 func connKeyOf(ic *config.Instance) connKey {
 	k := connKey{ifname: ic.Interface, ipv6: ic.IPv6, unicast: len(ic.UnicastPeers) > 0, ah: ahPass(ic) != ""}
 	if k.unicast {
 		k.src = ic.UnicastSrcIP
+		k.ttl = ic.UnicastTTL
 	} else {
 		k.src = ic.McastSrcIP
 		k.group = mcastGroup(ic)
@@ -71,7 +73,7 @@ func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}
-	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs(), AH: key.ah})
+	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: key.src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs(), AH: key.ah, UnicastTTL: key.ttl})
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}

@@ -92,6 +92,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 			if opts.AH {
 				c = wire.ConnAH(netip.MustParseAddr(a))
 			}
+			c.SetUnicastTTL(opts.UnicastTTL)
 			n.conns = append(n.conns, c)
 			return c, nil
 		},
