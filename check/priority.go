@@ -19,6 +19,11 @@ const (
 	KindInterface
 	KindFile
 	KindProcess
+	// KindConfig is a fault the configuration itself causes (keepalived's
+	// configuration faults, such as unicast_fault_no_peer without peers):
+	// a Ref of this kind with StateFailed and weight 0 holds the instance
+	// in FAULT; its Name is the cause, in words.
+	KindConfig
 )
 
 func (k Kind) String() string {
@@ -31,6 +36,8 @@ func (k Kind) String() string {
 		return "track file"
 	case KindProcess:
 		return "process"
+	case KindConfig:
+		return "configuration"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -86,6 +93,10 @@ func (r Reason) String() string {
 	case ReasonWeight:
 		s = fmt.Sprintf("%s %s %s (%+d)", r.Kind, r.Name, r.stateWord(), r.Delta)
 	case ReasonDown:
+		if r.Kind == KindConfig {
+			s = r.Name
+			break
+		}
 		s = fmt.Sprintf("%s %s %s", r.Kind, r.Name, r.stateWord())
 	case ReasonInit:
 		s = fmt.Sprintf("%s %s has not reported yet", r.Kind, r.Name)

@@ -537,6 +537,9 @@ func (d *dumper) instance(x *Instance) {
 	if x.UnicastSrcIP.IsValid() {
 		d.line("unicast_src_ip", x.UnicastSrcIP.String())
 	}
+	if x.UnicastNoPeerFault {
+		d.line("unicast_fault_no_peer")
+	}
 	if len(x.UnicastPeers) > 0 {
 		d.line("unicast_ttl", itoa(x.UnicastTTL))
 		d.open("unicast_peer")

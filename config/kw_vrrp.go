@@ -392,7 +392,7 @@ func instanceBlock() *block {
 		)),
 		rawKw("use_vmac_addr", P2, "use_vmac_addr"),
 		rawKw("use_ipvlan", P2, "use_ipvlan [IFNAME] [ADDR] [bridge|private|vepa]"),
-		rawKw("unicast_fault_no_peer", P2, "unicast_fault_no_peer"),
+		kw("unicast_fault_no_peer", P2, "unicast_fault_no_peer (without unicast peers: FAULT, not multicast)", "off", "", inst(func(p *parser, x *Instance, l *line) {})),
 		rawKw("old_unicast_checksum", P2, "old_unicast_checksum [never]"),
 		rawKw("vrf", P2, "vrf IFNAME"),
 		rawKw("track_bfd", P2, "track_bfd { NAME [weight N [reverse]] }"),

@@ -217,6 +217,11 @@ type Instance struct {
 	UnicastSrcIP netip.Addr
 	UnicastPeers []UnicastPeer
 	UnicastTTL   int // 255
+	// UnicastNoPeerFault: unicast_fault_no_peer is set and no unicast
+	// peer is left. keepalived then holds the instance in FAULT for as
+	// long as this configuration runs, instead of falling back to
+	// multicast.
+	UnicastNoPeerFault bool
 
 	Auth             *Auth // nil: no authentication (also when ignored for v3 or strict)
 	DontTrackPrimary bool

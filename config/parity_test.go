@@ -30,3 +30,29 @@ func TestUnicastTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestUnicastFaultNoPeer: unicast_fault_no_peer without any unicast peer
+// asks for keepalived's FAULT instead of the deprecated fall-back to
+// multicast (whose warning it silences); with peers it changes nothing.
+func TestUnicastFaultNoPeer(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		fault bool
+		warn  string
+	}{
+		{"    unicast_fault_no_peer\n", true, ""},
+		{"    unicast_src_ip 192.0.2.1\n    unicast_fault_no_peer\n", true, ""},
+		{"    unicast_fault_no_peer\n    unicast_peer {\n        192.0.2.2\n    }\n", false, ""},
+		{"    unicast_fault_no_peer\n    unicast_peer {\n        2001:db8::2\n    }\n", true, "does not match the instance family"},
+		{"    unicast_src_ip 192.0.2.1\n", false, "without any unicast peers"},
+	} {
+		cfg, complaints, _ := load(t, instConf(tc.body), testOpts())
+		if got := cfg.Instances[0].UnicastNoPeerFault; got != tc.fault {
+			t.Errorf("%q: UnicastNoPeerFault %v, want %v", tc.body, got, tc.fault)
+		}
+		joined := strings.Join(complaints, "\n")
+		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
+			t.Errorf("%q: complaints %q, want %q", tc.body, complaints, tc.warn)
+		}
+	}
+}

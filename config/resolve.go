@@ -345,7 +345,7 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		x.UnicastPeers = nil
 		unicast = false
 	}
-	if !unicast && (x.isSet("unicast_peer") || x.isSet("unicast_src_ip")) {
+	if !unicast && !x.isSet("unicast_fault_no_peer") && (x.isSet("unicast_peer") || x.isSet("unicast_src_ip")) {
 		kw := "unicast_src_ip"
 		if x.isSet("unicast_peer") {
 			kw = "unicast_peer"
@@ -375,6 +375,7 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		peers = append(peers, u)
 	}
 	x.UnicastPeers = peers
+	x.UnicastNoPeerFault = len(peers) == 0 && x.isSet("unicast_fault_no_peer")
 
 	// RFC 5798 §5.2.9: an IPv6 advert's first address is the link-local one.
 	if x.IPv6 && !unicast && len(x.VIPs) > 0 && !x.VIPs[0].Prefix.Addr().IsLinkLocalUnicast() {

@@ -85,6 +85,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		log: d.log.With("instance", ic.Name, "vrid", ic.VRID, "iface", ic.Interface),
 		rl:  d.rateLogs(),
 	}
+	inst.logConfigFaults()
 	ifi, err := d.host.Interface(ic.Interface)
 	switch {
 	case err == nil:

@@ -494,6 +494,8 @@ func vrrpReason(r check.Reason) vrrp.Reason {
 		return vrrp.ReasonTrackScript
 	case check.KindFile:
 		return vrrp.ReasonTrackFile
+	case check.KindConfig:
+		return vrrp.ReasonFault
 	}
 	return vrrp.ReasonTracking
 }

@@ -64,3 +64,56 @@ func TestLoopUnicastTTL(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopUnicastFaultNoPeer: an instance with unicast_fault_no_peer and
+// no unicast peer starts in FAULT and stays there: it sends no advert and
+// holds no VIP while its peer, with a lower priority, becomes master.
+// Without the keyword the same instance runs multicast and wins (the
+// deprecated fall-back of a unicast keyword without peers is a config
+// warning, tested in package config).
+func TestLoopUnicastFaultNoPeer(t *testing.T) {
+	const conf = `
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority %s
+    advert_int 1
+    version 3
+    %s
+    virtual_ipaddress {
+        192.0.2.254/24
+    }
+}
+`
+	for _, tc := range []struct {
+		extra     string
+		wantState string
+	}{
+		{"unicast_src_ip 192.0.2.1\n    unicast_fault_no_peer", "FAULT"},
+		{"", "MASTER"},
+	} {
+		t.Run(tc.wantState, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				wire := vrrptest.NewWire(vrrptest.WireOptions{})
+				a := startNode(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", tc.extra))
+				b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(conf, "100", ""))
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				st := a.d.Status().Instances[0]
+				if st.State != tc.wantState {
+					t.Fatalf("state %s, want %s", st.State, tc.wantState)
+				}
+				if tc.wantState == "FAULT" {
+					if st.AdvertsSent != 0 || a.has("192.0.2.254/24") || !st.Faulted || st.TrackReason != noPeerFault {
+						t.Errorf("faulted instance: %d adverts, VIP %v, faulted %v (%q)", st.AdvertsSent, a.has("192.0.2.254/24"), st.Faulted, st.TrackReason)
+					}
+					if b.state("VI_1") != "MASTER" || !b.has("192.0.2.254/24") {
+						t.Errorf("peer: %s, VIP %v", b.state("VI_1"), b.has("192.0.2.254/24"))
+					}
+				} else if b.state("VI_1") != "BACKUP" {
+					t.Errorf("peer: %s", b.state("VI_1"))
+				}
+			})
+		})
+	}
+}
