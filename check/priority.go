@@ -19,11 +19,12 @@ const (
 	KindInterface
 	KindFile
 	KindProcess
-	// KindConfig is a fault the configuration itself causes (keepalived's
-	// configuration faults, such as unicast_fault_no_peer without peers):
-	// a Ref of this kind with StateFailed and weight 0 holds the instance
-	// in FAULT; its Name is the cause, in words.
-	KindConfig
+	// KindCondition is a condition the daemon checks itself, not a
+	// tracker the configuration names: unicast_fault_no_peer without
+	// peers, a track_src_ip address missing. A Ref of this kind with
+	// StateFailed and weight 0 holds the instance in FAULT; its Name is
+	// the cause, in words.
+	KindCondition
 )
 
 func (k Kind) String() string {
@@ -36,8 +37,8 @@ func (k Kind) String() string {
 		return "track file"
 	case KindProcess:
 		return "process"
-	case KindConfig:
-		return "configuration"
+	case KindCondition:
+		return "condition"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -93,7 +94,7 @@ func (r Reason) String() string {
 	case ReasonWeight:
 		s = fmt.Sprintf("%s %s %s (%+d)", r.Kind, r.Name, r.stateWord(), r.Delta)
 	case ReasonDown:
-		if r.Kind == KindConfig {
+		if r.Kind == KindCondition {
 			s = r.Name
 			break
 		}

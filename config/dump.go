@@ -537,6 +537,9 @@ func (d *dumper) instance(x *Instance) {
 	if x.UnicastSrcIP.IsValid() {
 		d.line("unicast_src_ip", x.UnicastSrcIP.String())
 	}
+	if x.TrackSrcIP {
+		d.line("track_src_ip")
+	}
 	if x.UnicastNoPeerFault {
 		d.line("unicast_fault_no_peer")
 	}

@@ -396,7 +396,7 @@ func instanceBlock() *block {
 		rawKw("old_unicast_checksum", P2, "old_unicast_checksum [never]"),
 		rawKw("vrf", P2, "vrf IFNAME"),
 		rawKw("track_bfd", P2, "track_bfd { NAME [weight N [reverse]] }"),
-		rawKw("track_src_ip", P2, "track_src_ip"),
+		kw("track_src_ip", P2, "track_src_ip (FAULT while the configured unicast_src_ip / mcast_src_ip is missing from the interface)", "off", "", inst(func(p *parser, x *Instance, l *line) {})),
 		rawKw("promote_secondaries", P2, "promote_secondaries"),
 		rawKw("linkbeat_use_polling", P2, "linkbeat_use_polling"),
 		rawKw("debug", P2, "debug LEVEL"),

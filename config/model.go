@@ -222,6 +222,11 @@ type Instance struct {
 	// long as this configuration runs, instead of falling back to
 	// multicast.
 	UnicastNoPeerFault bool
+	// TrackSrcIP: track_src_ip with a configured source address (the
+	// unicast_src_ip of a unicast instance, else mcast_src_ip): the
+	// instance is in FAULT while that address is missing from its
+	// interface.
+	TrackSrcIP bool
 
 	Auth             *Auth // nil: no authentication (also when ignored for v3 or strict)
 	DontTrackPrimary bool

@@ -56,3 +56,31 @@ func TestUnicastFaultNoPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackSrcIP: track_src_ip applies to a configured source address
+// only (the unicast one for a unicast instance, else mcast_src_ip);
+// without one it is ignored with a warning, where keepalived drops it
+// silently.
+func TestTrackSrcIP(t *testing.T) {
+	peers := "    unicast_peer {\n        192.0.2.2\n    }\n"
+	for _, tc := range []struct {
+		body  string
+		track bool
+		warn  string
+	}{
+		{"    track_src_ip\n    mcast_src_ip 192.0.2.1\n", true, ""},
+		{"    track_src_ip\n    unicast_src_ip 192.0.2.1\n" + peers, true, ""},
+		{"    track_src_ip\n    mcast_src_ip 192.0.2.1\n" + peers, false, "needs a configured source address"},
+		{"    track_src_ip\n", false, "needs a configured source address"},
+		{"    mcast_src_ip 192.0.2.1\n", false, ""},
+	} {
+		cfg, complaints, _ := load(t, instConf(tc.body), testOpts())
+		if got := cfg.Instances[0].TrackSrcIP; got != tc.track {
+			t.Errorf("%q: TrackSrcIP %v, want %v", tc.body, got, tc.track)
+		}
+		joined := strings.Join(complaints, "\n")
+		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
+			t.Errorf("%q: complaints %q, want %q", tc.body, complaints, tc.warn)
+		}
+	}
+}

@@ -376,6 +376,16 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	}
 	x.UnicastPeers = peers
 	x.UnicastNoPeerFault = len(peers) == 0 && x.isSet("unicast_fault_no_peer")
+	if x.isSet("track_src_ip") {
+		src := x.McastSrcIP
+		if len(peers) > 0 {
+			src = x.UnicastSrcIP
+		}
+		x.TrackSrcIP = src.IsValid()
+		if !x.TrackSrcIP {
+			p.warn(x.setPos("track_src_ip"), "track_src_ip", "ignored", "%s track_src_ip needs a configured source address (unicast_src_ip or mcast_src_ip)", owner)
+		}
+	}
 
 	// RFC 5798 §5.2.9: an IPv6 advert's first address is the link-local one.
 	if x.IPv6 && !unicast && len(x.VIPs) > 0 && !x.VIPs[0].Prefix.Addr().IsLinkLocalUnicast() {

@@ -49,7 +49,8 @@ type instance struct {
 	lowerUntil  time.Time // a lower-priority advert was answered with GARP/notify until then
 	lastHeard   time.Time // the last advert accepted from another router; zero = none yet
 
-	advSrc netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
+	advSrc  netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
+	srcGone bool       // track_src_ip: the configured source address is missing (conditions.go)
 
 	// counters, read by status
 	since        time.Time
@@ -85,7 +86,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		log: d.log.With("instance", ic.Name, "vrid", ic.VRID, "iface", ic.Interface),
 		rl:  d.rateLogs(),
 	}
-	inst.logConfigFaults()
+	d.initConditions(inst)
 	ifi, err := d.host.Interface(ic.Interface)
 	switch {
 	case err == nil:

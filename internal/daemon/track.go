@@ -494,7 +494,7 @@ func vrrpReason(r check.Reason) vrrp.Reason {
 		return vrrp.ReasonTrackScript
 	case check.KindFile:
 		return vrrp.ReasonTrackFile
-	case check.KindConfig:
+	case check.KindCondition:
 		return vrrp.ReasonFault
 	}
 	return vrrp.ReasonTracking

@@ -2,10 +2,13 @@ package daemon
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
@@ -116,4 +119,87 @@ vrrp_instance VI_1 {
 			})
 		})
 	}
+}
+
+// TestLoopTrackSrcIP: with track_src_ip, the instance is in FAULT while
+// its mcast_src_ip is missing from its interface, and back when the
+// address returns, as keepalived's. It starts in FAULT when the address is
+// not local; an address event on another interface, or for another
+// address, changes nothing; without track_src_ip the removal is ignored.
+func TestLoopTrackSrcIP(t *testing.T) {
+	const conf = `
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority %s
+    advert_int 1
+    version 3
+    mcast_src_ip 192.0.2.11
+    %s
+    virtual_ipaddress {
+        192.0.2.254/24
+    }
+}
+`
+	src := netip.MustParsePrefix("192.0.2.11/24")
+	local := func(addrs ...netip.Addr) func() ([]netip.Addr, error) {
+		return func() ([]netip.Addr, error) { return addrs, nil }
+	}
+	settle := func() { time.Sleep(10 * time.Second); synctest.Wait() }
+	t.Run("removed and back", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			wire := vrrptest.NewWire(vrrptest.WireOptions{})
+			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", "track_src_ip"),
+				Options{Host: Host{LocalAddrs: local(netip.MustParseAddr("192.0.2.1"), src.Addr())}})
+			b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(conf, "100", ""))
+			settle()
+			if a.state("VI_1") != "MASTER" {
+				t.Fatalf("source present: %s", a.state("VI_1"))
+			}
+			a.ifev <- check.IfaceEvent{Kind: check.AddrRemoved, Name: "eth1", Up: true, Addr: src}
+			a.ifev <- check.IfaceEvent{Kind: check.AddrRemoved, Name: "eth0", Up: true, Addr: netip.MustParsePrefix("192.0.2.12/24")}
+			settle()
+			if a.state("VI_1") != "MASTER" {
+				t.Fatalf("another interface's or address's removal: %s", a.state("VI_1"))
+			}
+			a.ifev <- check.IfaceEvent{Kind: check.AddrRemoved, Name: "eth0", Up: true, Addr: src}
+			settle()
+			st := a.d.Status().Instances[0]
+			if st.State != "FAULT" || a.has("192.0.2.254/24") || !strings.Contains(st.TrackReason, "192.0.2.11 missing from eth0") {
+				t.Fatalf("source removed: %s (%q), VIP %v", st.State, st.TrackReason, a.has("192.0.2.254/24"))
+			}
+			if b.state("VI_1") != "MASTER" {
+				t.Errorf("peer: %s", b.state("VI_1"))
+			}
+			a.ifev <- check.IfaceEvent{Kind: check.AddrAdded, Name: "eth0", Up: true, Addr: src}
+			settle()
+			if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
+				t.Errorf("source back: %s, peer %s", a.state("VI_1"), b.state("VI_1"))
+			}
+		})
+	})
+	t.Run("missing at start", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			wire := vrrptest.NewWire(vrrptest.WireOptions{})
+			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", "track_src_ip"),
+				Options{Host: Host{LocalAddrs: local(netip.MustParseAddr("192.0.2.1"))}})
+			settle()
+			if st := a.d.Status().Instances[0]; st.State != "FAULT" || st.AdvertsSent != 0 {
+				t.Fatalf("source missing at start: %s, %d adverts", st.State, st.AdvertsSent)
+			}
+		})
+	})
+	t.Run("not tracked", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			wire := vrrptest.NewWire(vrrptest.WireOptions{})
+			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", ""),
+				Options{Host: Host{LocalAddrs: local()}})
+			settle()
+			a.ifev <- check.IfaceEvent{Kind: check.AddrRemoved, Name: "eth0", Up: true, Addr: src}
+			settle()
+			if a.state("VI_1") != "MASTER" {
+				t.Fatalf("without track_src_ip: %s", a.state("VI_1"))
+			}
+		})
+	})
 }
