@@ -477,6 +477,9 @@ func (d *dumper) syncGroup(g *SyncGroup) {
 	d.tracks("track_file", g.TrackFiles)
 	d.tracks("track_process", g.TrackProcesses)
 	d.notify(&g.Notify)
+	if g.TrackingWeight {
+		d.line("sync_group_tracking_weight")
+	}
 	d.raws(g.Extra)
 	d.close()
 }

@@ -21,6 +21,7 @@ var resolvedInConfig = map[string]string{
 	"McastGroup6":     "becomes Instance.McastDstIP",
 	"VRRPVersion":     "becomes Instance.Version",
 	"CheckUnicastSrc": "vigil always drops a unicast advert from outside unicast_peer (vrrp.DropNotPeer), which is what the keyword asks for",
+	"TrackingWeight":  "decides whether the members' weighted trackers are kept (noTrackingWeights); the daemon reads those",
 }
 
 // TestSupportedKeywordsAreRead closes the gap between KEYWORDS.md and the

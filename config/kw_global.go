@@ -305,6 +305,10 @@ func (p *parser) startStopScript(l *line, cmd **Command, timeout *time.Duration)
 	}
 }
 
+// deprecated marks a modelled keyword that keepalived accepts with a
+// deprecation warning.
+func deprecated(k *kwDef) *kwDef { k.status = Deprecated; return k }
+
 // notImpl marks a modelled keyword that vigil does not act on.
 func (k *kwDef) notImpl() *kwDef { k.status = NotImplemented; return k }
 

@@ -657,8 +657,8 @@ func syncGroupBlock() *block {
 		})),
 		rawKw("track_bfd", P2, "track_bfd { NAME [weight N] }"),
 		rawKw("smtp_alert", P2, "smtp_alert [BOOL]"),
-		rawKw("sync_group_tracking_weight", P2, "sync_group_tracking_weight"),
-		&kwDef{name: "global_tracking", tier: P2, status: Deprecated, syntax: "global_tracking (deprecated)", raw: true},
+		kw("sync_group_tracking_weight", P2, "sync_group_tracking_weight (members keep their weighted trackers)", "off", "", sg(func(p *parser, s *SyncGroup, l *line) { s.TrackingWeight = true })),
+		deprecated(kw("global_tracking", P2, "global_tracking (deprecated: sync_group_tracking_weight)", "off", "", sg(func(p *parser, s *SyncGroup, l *line) { s.TrackingWeight = true }))),
 	)
 	b.add(trackBlocks(func(n any) *[4][]TrackRef { return n.(trackHolder).tracks() })...)
 	return b

@@ -487,7 +487,12 @@ type SyncGroup struct {
 	TrackFiles      []TrackRef
 	TrackProcesses  []TrackRef
 	Notify          Notify
-	Extra           []Raw
+	// TrackingWeight: sync_group_tracking_weight (or the deprecated
+	// global_tracking). Members keep their weighted trackers, whose
+	// weights move each member's priority; without it keepalived makes
+	// them unweighted (a failure means FAULT) or ignores them.
+	TrackingWeight bool
+	Extra          []Raw
 
 	track     [4][]TrackRef
 	groupSet  bool

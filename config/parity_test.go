@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -81,6 +82,58 @@ func TestTrackSrcIP(t *testing.T) {
 		joined := strings.Join(complaints, "\n")
 		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
 			t.Errorf("%q: complaints %q, want %q", tc.body, complaints, tc.warn)
+		}
+	}
+}
+
+// TestSyncGroupTrackingWeight: a sync group member's weighted trackers
+// are made unweighted (interfaces, files) or dropped (scripts), with a
+// warning, unless its group has sync_group_tracking_weight or the
+// deprecated global_tracking, which keep their weights.
+func TestSyncGroupTrackingWeight(t *testing.T) {
+	const text = `vrrp_script chk {
+    script "/bin/true"
+}
+vrrp_sync_group G {
+    group {
+        VI_1
+    }
+    %s
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    track_interface {
+        eth1 weight -20
+    }
+    track_script {
+        chk weight 10
+    }
+    virtual_ipaddress {
+        192.0.2.10/24
+    }
+}
+`
+	for _, tc := range []struct {
+		kw           string
+		ifW, scripts int
+		warn         string
+	}{
+		{"", 0, 0, "weights are ignored in a sync group"},
+		{"sync_group_tracking_weight", -20, 1, ""},
+		{"global_tracking", -20, 1, "deprecated"},
+	} {
+		cfg, complaints, _ := load(t, fmt.Sprintf(text, tc.kw), testOpts())
+		x := cfg.Instances[0]
+		if len(x.TrackInterfaces) != 1 || x.TrackInterfaces[0].Weight != tc.ifW || len(x.TrackScripts) != tc.scripts {
+			t.Errorf("%q: interfaces %+v, scripts %+v", tc.kw, x.TrackInterfaces, x.TrackScripts)
+		}
+		if got := cfg.SyncGroups[0].TrackingWeight; got != (tc.kw != "") {
+			t.Errorf("%q: TrackingWeight %v", tc.kw, got)
+		}
+		joined := strings.Join(complaints, "\n")
+		if tc.warn == "" && strings.Contains(joined, "weight") || tc.warn != "" && !strings.Contains(joined, tc.warn) {
+			t.Errorf("%q: complaints %q, want %q", tc.kw, complaints, tc.warn)
 		}
 	}
 }

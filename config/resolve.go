@@ -607,12 +607,8 @@ func (p *parser) noTrackingWeights(x *Instance) {
 	if x.SyncGroup != "" {
 		sync = true
 		for _, g := range p.cfg.SyncGroups {
-			if g.Name == x.SyncGroup {
-				for _, r := range g.Extra {
-					if r.Keyword == "sync_group_tracking_weight" {
-						sync = false
-					}
-				}
+			if g.Name == x.SyncGroup && g.TrackingWeight {
+				sync = false
 			}
 		}
 	}
