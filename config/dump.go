@@ -306,6 +306,9 @@ func (d *dumper) global(g *Global) {
 	d.line("vrrp_garp_master_delay", itoa(int(g.GARPMasterDelay/time.Second)))
 	d.line("vrrp_garp_master_repeat", itoa(g.GARPMasterRepeat))
 	d.line("vrrp_garp_master_refresh", itoa(int(g.GARPMasterRefresh/time.Second)))
+	if g.GARPExtraIf > 0 && g.GARPExtraIfAll {
+		d.line("vrrp_garp_extra_if", "all", itoa(int(g.GARPExtraIf/time.Second)))
+	}
 	d.line("vrrp_garp_master_refresh_repeat", itoa(g.GARPMasterRefreshRepeat))
 	d.line("vrrp_garp_lower_prio_delay", itoa(int(g.GARPLowerPrioDelay/time.Second)))
 	d.line("vrrp_garp_lower_prio_repeat", itoa(g.GARPLowerPrioRepeat))
@@ -528,6 +531,9 @@ func (d *dumper) instance(x *Instance) {
 	d.line("garp_master_delay", itoa(int(x.GARPMasterDelay/time.Second)))
 	d.line("garp_master_repeat", itoa(x.GARPMasterRepeat))
 	d.line("garp_master_refresh", itoa(int(x.GARPMasterRefresh/time.Second)))
+	if x.GARPExtraIf > 0 {
+		d.line("garp_extra_if", "all", itoa(int(x.GARPExtraIf/time.Second)))
+	}
 	d.line("garp_master_refresh_repeat", itoa(x.GARPMasterRefreshRepeat))
 	d.line("garp_lower_prio_delay", itoa(int(x.GARPLowerPrioDelay/time.Second)))
 	d.line("garp_lower_prio_repeat", itoa(x.GARPLowerPrioRepeat))

@@ -22,6 +22,7 @@ var resolvedInConfig = map[string]string{
 	"VRRPVersion":     "becomes Instance.Version",
 	"CheckUnicastSrc": "vigil always drops a unicast advert from outside unicast_peer (vrrp.DropNotPeer), which is what the keyword asks for",
 	"TrackingWeight":  "decides whether the members' weighted trackers are kept (noTrackingWeights); the daemon reads those",
+	"GARPExtraIfAll":  "without all the resolver turns Instance.GARPExtraIf off (VMAC interfaces only, which vigil does not create)",
 }
 
 // TestSupportedKeywordsAreRead closes the gap between KEYWORDS.md and the

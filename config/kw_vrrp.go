@@ -401,10 +401,22 @@ func instanceBlock() *block {
 		rawKw("linkbeat_use_polling", P2, "linkbeat_use_polling"),
 		rawKw("debug", P2, "debug LEVEL"),
 		rawKw("smtp_alert", P1, "smtp_alert [BOOL]"),
-		rawKw("garp_extra_if", P2, "garp_extra_if [all] DELAY"),
+		kw("garp_extra_if", P2, "garp_extra_if [all] SECS (with all: GARP/NA every SECS while MASTER on each other interface of the VIPs; without all only VMACs, which vigil does not create)", "vrrp_garp_extra_if", "0..86400", inst(func(p *parser, x *Instance, l *line) {
+			if d, all, ok := p.garpExtraIfArg(l, "("+x.Name+") "); ok {
+				x.GARPExtraIf, x.GARPExtraIfAll = d, all
+			} else {
+				delete(x.set, "garp_extra_if")
+			}
+		})),
 		rawKw("kernel_rx_buf_size", P2, "kernel_rx_buf_size BYTES"),
 		&kwDef{name: "lvs_sync_daemon_interface", tier: P2, status: Deprecated, syntax: "lvs_sync_daemon_interface IFNAME (use global lvs_sync_daemon)", raw: true},
-		&kwDef{name: "vmac_garp_intvl", tier: P2, status: Deprecated, syntax: "vmac_garp_intvl [all] DELAY (use garp_extra_if)", raw: true},
+		deprecated(kw("vmac_garp_intvl", P2, "vmac_garp_intvl [all] SECS (use garp_extra_if)", "vrrp_garp_extra_if", "0..86400", inst(func(p *parser, x *Instance, l *line) {
+			delete(x.set, "vmac_garp_intvl")
+			if d, all, ok := p.garpExtraIfArg(l, "("+x.Name+") "); ok {
+				x.GARPExtraIf, x.GARPExtraIfAll = d, all
+				x.set["garp_extra_if"] = l.pos()
+			}
+		}))),
 	)
 	b.add(trackBlocks(func(n any) *[4][]TrackRef { return n.(trackHolder).tracks() })...)
 	return b

@@ -92,6 +92,8 @@ type Global struct {
 	GARPLowerPrioRepeat     int           // = GARPMasterRepeat unless set
 	GARPInterval            time.Duration // 0 = back to back
 	GNAInterval             time.Duration // 0 = back to back
+	GARPExtraIf             time.Duration // vrrp_garp_extra_if; 0 = off
+	GARPExtraIfAll          bool          // vrrp_garp_extra_if all
 
 	McastGroup4 netip.Addr // 224.0.0.18
 	McastGroup6 netip.Addr // ff02::12
@@ -238,6 +240,13 @@ type Instance struct {
 	GARPMasterRefreshRepeat int
 	GARPLowerPrioDelay      time.Duration
 	GARPLowerPrioRepeat     int
+	// GARPExtraIf: garp_extra_if (else vrrp_garp_extra_if). While
+	// MASTER, every GARPExtraIf one GARP/NA goes out on each interface of
+	// the VIPs other than the instance's, for the first VIP there. Zero
+	// when off, or when all was not given (keepalived then sends on VMAC
+	// interfaces only, and vigil creates none).
+	GARPExtraIf    time.Duration
+	GARPExtraIfAll bool // all was given (GARPExtraIf is then as configured)
 
 	LowerPrioNoAdvert    bool
 	HigherPrioSendAdvert bool

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUnicastTTL: unicast_ttl is applied (no "not implemented" notice);
@@ -134,6 +135,39 @@ vrrp_instance VI_1 {
 		joined := strings.Join(complaints, "\n")
 		if tc.warn == "" && strings.Contains(joined, "weight") || tc.warn != "" && !strings.Contains(joined, tc.warn) {
 			t.Errorf("%q: complaints %q, want %q", tc.kw, complaints, tc.warn)
+		}
+	}
+}
+
+// TestGARPExtraIf: garp_extra_if all N (and its deprecated alias
+// vmac_garp_intvl) applies; without all it is off, as keepalived's without
+// VMAC interfaces; an instance inherits vrrp_garp_extra_if; a missing or
+// bad delay ignores the line with a warning.
+func TestGARPExtraIf(t *testing.T) {
+	for _, tc := range []struct {
+		global, body string
+		want         time.Duration
+		warn         string
+	}{
+		{"", "    garp_extra_if all 60\n", time.Minute, ""},
+		{"", "    garp_extra_if 60\n", 0, ""},
+		{"", "    vmac_garp_intvl all 60\n", time.Minute, "deprecated"},
+		{"    vrrp_garp_extra_if all 100\n", "", 100 * time.Second, ""},
+		{"    vrrp_garp_extra_if all 100\n", "    garp_extra_if all 0\n", 0, ""},
+		{"", "    garp_extra_if all\n", 0, "specified without time"},
+		{"", "    garp_extra_if all 86401\n", 0, "invalid"},
+	} {
+		text := instConf(tc.body)
+		if tc.global != "" {
+			text = "global_defs {\n" + tc.global + "}\n" + text
+		}
+		cfg, complaints, _ := load(t, text, testOpts())
+		if got := cfg.Instances[0].GARPExtraIf; got != tc.want {
+			t.Errorf("%q %q: GARPExtraIf %v, want %v", tc.global, tc.body, got, tc.want)
+		}
+		joined := strings.Join(complaints, "\n")
+		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
+			t.Errorf("%q %q: complaints %q, want %q", tc.global, tc.body, complaints, tc.warn)
 		}
 	}
 }

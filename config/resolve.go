@@ -482,6 +482,12 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	if !x.isSet("garp_master_refresh") {
 		x.GARPMasterRefresh = g.GARPMasterRefresh
 	}
+	if !x.isSet("garp_extra_if") {
+		x.GARPExtraIf, x.GARPExtraIfAll = g.GARPExtraIf, g.GARPExtraIfAll
+	}
+	if !x.GARPExtraIfAll {
+		x.GARPExtraIf = 0
+	}
 	if !x.isSet("garp_master_refresh_repeat") {
 		x.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
 	}

@@ -39,6 +39,7 @@ type instance struct {
 	mac      net.HardwareAddr
 
 	refreshAt time.Time // next garp_master_refresh round; zero = none
+	extraAt   time.Time // next garp_extra_if round (garpextra.go); zero = none
 
 	group       *syncGroup // nil when in no vrrp_sync_group
 	member      int        // inst's index in group
@@ -371,6 +372,9 @@ func (inst *instance) deadline() (time.Time, bool) {
 	if !inst.refreshAt.IsZero() && (!ok || inst.refreshAt.Before(next)) {
 		next, ok = inst.refreshAt, true
 	}
+	if t, due := inst.extraIfDeadline(); due && (!ok || t.Before(next)) {
+		next, ok = t, true
+	}
 	return next, ok
 }
 
@@ -650,6 +654,7 @@ func (d *Daemon) scheduleAnnounce(inst *instance, now time.Time) {
 	if ic.GARPMasterRefresh > 0 {
 		inst.refreshAt = now.Add(ic.GARPMasterRefresh)
 	}
+	inst.scheduleExtraIf(now)
 }
 
 // garpInterval is the global spacing of inst's announcement rounds:
@@ -663,6 +668,7 @@ func (inst *instance) garpInterval(g *config.Global) time.Duration {
 
 // runAnnouncements sends the announcement rounds that are due.
 func (d *Daemon) runAnnouncements(inst *instance, now time.Time) {
+	d.runExtraIf(inst, now)
 	for len(inst.announce) > 0 && !now.Before(inst.announce[0]) {
 		inst.announce = inst.announce[1:]
 		d.announceOnce(inst)
@@ -684,7 +690,13 @@ func (d *Daemon) announceOnce(inst *instance) {
 	if len(inst.annAddrs) == 0 {
 		return
 	}
-	ann, ifname, addrs, mac := d.host.Announcer, inst.cfg.Interface, slices.Clone(inst.annAddrs), inst.mac
+	d.announceOn(inst, inst.cfg.Interface, slices.Clone(inst.annAddrs), inst.mac)
+}
+
+// announceOn hands the worker one round of gratuitous ARP / unsolicited
+// NA for addrs on ifname, saying mac owns them (nil: ifname's own).
+func (d *Daemon) announceOn(inst *instance, ifname string, addrs []netip.Addr, mac net.HardwareAddr) {
+	ann := d.host.Announcer
 	d.kw.submit(func(context.Context) func(time.Time) {
 		err := ann.Announce(ifname, addrs, mac, vip.IPv6Forwarding(ifname))
 		return func(now time.Time) {

@@ -1,0 +1,105 @@
+package daemon
+
+import (
+	"fmt"
+	"net/netip"
+	"reflect"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vip/viptest"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// TestExtraIfTargets: one target per interface other than the
+// instance's, its first address, in configuration order.
+func TestExtraIfTargets(t *testing.T) {
+	a := func(p, dev string) vip.Address { return vip.Address{Prefix: netip.MustParsePrefix(p), Dev: dev} }
+	got := extraIfTargets("eth0", []vip.Address{
+		a("192.0.2.254/24", "eth0"), a("198.51.100.1/24", "eth1"), a("198.51.100.2/24", "eth1"),
+		a("203.0.113.1/24", "eth2"), a("192.0.2.253/24", "eth0"),
+	})
+	want := []extraTarget{{"eth1", netip.MustParseAddr("198.51.100.1")}, {"eth2", netip.MustParseAddr("203.0.113.1")}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("targets %v, want %v", got, want)
+	}
+	if got := extraIfTargets("eth0", []vip.Address{a("192.0.2.254/24", "eth0")}); got != nil {
+		t.Errorf("no other interface: %v", got)
+	}
+}
+
+// TestLoopGARPExtraIf: with garp_extra_if all 30, a master announces its
+// first VIP on eth1 (not eth0, the instance's interface) every 30 s, the
+// first 30 s after becoming MASTER, not a nanosecond before; without all
+// (VMAC interfaces only) nothing is sent on eth1; a backup sends nothing.
+func TestLoopGARPExtraIf(t *testing.T) {
+	const conf = `
+global_defs {
+    vrrp_garp_master_delay 0
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority %s
+    advert_int 1
+    version 3
+    %s
+    virtual_ipaddress {
+        192.0.2.254/24
+        198.51.100.1/24 dev eth1
+        198.51.100.2/24 dev eth1
+    }
+}
+`
+	onEth1 := func(n *node) []viptest.Announcement {
+		var out []viptest.Announcement
+		for _, a := range n.d.host.Announcer.(*viptest.Announcements).Sent() {
+			if a.Iface == "eth1" {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		kw     string
+		rounds bool
+	}{
+		{"garp_extra_if all 30", true},
+		{"garp_extra_if 30", false},
+	} {
+		t.Run(tc.kw, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				wire := vrrptest.NewWire(vrrptest.WireOptions{})
+				start := time.Now()
+				a := startNode(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", tc.kw))
+				b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(conf, "100", tc.kw))
+				masterAt := start.Add(3*time.Second + time.Duration(256-150)*time.Second/256)
+				sleepUntil(masterAt, time.Millisecond)
+				if a.state("VI_1") != "MASTER" {
+					t.Fatalf("set-up: %s", a.state("VI_1"))
+				}
+				sleepUntil(masterAt, 30*time.Second-time.Millisecond)
+				if n := len(onEth1(a)); n != 0 {
+					t.Fatalf("%d announcements on eth1 before the first interval", n)
+				}
+				sleepUntil(masterAt, 30*time.Second+time.Millisecond)
+				want := 0
+				if tc.rounds {
+					want = 1
+				}
+				if got := onEth1(a); len(got) != want || want == 1 && !reflect.DeepEqual(got[0].Addrs, []netip.Addr{netip.MustParseAddr("198.51.100.1")}) {
+					t.Fatalf("after one interval: %+v, want %d round(s) for 198.51.100.1", got, want)
+				}
+				sleepUntil(masterAt, 95*time.Second)
+				if got := len(onEth1(a)); got != 3*want {
+					t.Errorf("after 95 s: %d rounds, want %d", got, 3*want)
+				}
+				if got := len(onEth1(b)); got != 0 {
+					t.Errorf("the backup sent %d rounds on eth1", got)
+				}
+			})
+		})
+	}
+}
