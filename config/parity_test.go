@@ -26,10 +26,7 @@ func TestUnicastTTL(t *testing.T) {
 		if got := cfg.Instances[0].UnicastTTL; got != tc.want {
 			t.Errorf("%q: UnicastTTL %d, want %d", tc.body, got, tc.want)
 		}
-		joined := strings.Join(complaints, "\n")
-		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
-			t.Errorf("%q: complaints %q, want %q", tc.body, complaints, tc.warn)
-		}
+		wantComplaint(t, fmt.Sprintf("%q", tc.body), complaints, tc.warn)
 	}
 }
 
@@ -52,10 +49,7 @@ func TestUnicastFaultNoPeer(t *testing.T) {
 		if got := cfg.Instances[0].UnicastNoPeerFault; got != tc.fault {
 			t.Errorf("%q: UnicastNoPeerFault %v, want %v", tc.body, got, tc.fault)
 		}
-		joined := strings.Join(complaints, "\n")
-		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
-			t.Errorf("%q: complaints %q, want %q", tc.body, complaints, tc.warn)
-		}
+		wantComplaint(t, fmt.Sprintf("%q", tc.body), complaints, tc.warn)
 	}
 }
 
@@ -80,10 +74,7 @@ func TestTrackSrcIP(t *testing.T) {
 		if got := cfg.Instances[0].TrackSrcIP; got != tc.track {
 			t.Errorf("%q: TrackSrcIP %v, want %v", tc.body, got, tc.track)
 		}
-		joined := strings.Join(complaints, "\n")
-		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
-			t.Errorf("%q: complaints %q, want %q", tc.body, complaints, tc.warn)
-		}
+		wantComplaint(t, fmt.Sprintf("%q", tc.body), complaints, tc.warn)
 	}
 }
 
@@ -165,9 +156,16 @@ func TestGARPExtraIf(t *testing.T) {
 		if got := cfg.Instances[0].GARPExtraIf; got != tc.want {
 			t.Errorf("%q %q: GARPExtraIf %v, want %v", tc.global, tc.body, got, tc.want)
 		}
-		joined := strings.Join(complaints, "\n")
-		if tc.warn == "" && len(complaints) != 0 || tc.warn != "" && !strings.Contains(joined, tc.warn) {
-			t.Errorf("%q %q: complaints %q, want %q", tc.global, tc.body, complaints, tc.warn)
-		}
+		wantComplaint(t, fmt.Sprintf("%q %q", tc.global, tc.body), complaints, tc.warn)
+	}
+}
+
+// wantComplaint fails t unless complaints hold warn (empty: no complaint
+// at all); what names the case.
+func wantComplaint(t *testing.T, what string, complaints []string, warn string) {
+	t.Helper()
+	joined := strings.Join(complaints, "\n")
+	if warn == "" && len(complaints) != 0 || warn != "" && !strings.Contains(joined, warn) {
+		t.Errorf("%s: complaints %q, want %q", what, complaints, warn)
 	}
 }

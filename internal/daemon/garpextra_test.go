@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -35,24 +36,10 @@ func TestExtraIfTargets(t *testing.T) {
 // first 30 s after becoming MASTER, not a nanosecond before; without all
 // (VMAC interfaces only) nothing is sent on eth1; a backup sends nothing.
 func TestLoopGARPExtraIf(t *testing.T) {
-	const conf = `
-global_defs {
-    vrrp_garp_master_delay 0
-}
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority %s
-    advert_int 1
-    version 3
-    %s
-    virtual_ipaddress {
-        192.0.2.254/24
-        198.51.100.1/24 dev eth1
-        198.51.100.2/24 dev eth1
-    }
-}
-`
+	conf := func(prio, kw string) string {
+		c := "global_defs {\n    vrrp_garp_master_delay 0\n}\n" + fmt.Sprintf(oneInstance, prio, kw)
+		return strings.Replace(c, "192.0.2.254/24\n", "192.0.2.254/24\n        198.51.100.1/24 dev eth1\n        198.51.100.2/24 dev eth1\n", 1)
+	}
 	onEth1 := func(n *node) []viptest.Announcement {
 		var out []viptest.Announcement
 		for _, a := range n.d.host.Announcer.(*viptest.Announcements).Sent() {
@@ -73,8 +60,8 @@ vrrp_instance VI_1 {
 			synctest.Test(t, func(t *testing.T) {
 				wire := vrrptest.NewWire(vrrptest.WireOptions{})
 				start := time.Now()
-				a := startNode(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", tc.kw))
-				b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(conf, "100", tc.kw))
+				a := startNode(t, wire, "192.0.2.1", "fe80::1", conf("150", tc.kw))
+				b := startNode(t, wire, "192.0.2.2", "fe80::2", conf("100", tc.kw))
 				masterAt := start.Add(3*time.Second + time.Duration(256-150)*time.Second/256)
 				sleepUntil(masterAt, time.Millisecond)
 				if a.state("VI_1") != "MASTER" {

@@ -12,25 +12,26 @@ import (
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
-// unicastTTLConf is an instance with one unicast peer; %s are the
-// priority, the peer line and extra instance keywords.
-const unicastTTLConf = `
+// oneInstance is VI_1 on eth0 with the VIP 192.0.2.254/24; %s are the
+// priority and extra instance lines.
+const oneInstance = `
 vrrp_instance VI_1 {
     interface eth0
     virtual_router_id 51
     priority %s
     advert_int 1
     version 3
-    unicast_src_ip %s
-    unicast_peer {
-        %s
-    }
     %s
     virtual_ipaddress {
         192.0.2.254/24
     }
 }
 `
+
+// unicastTTLConf is oneInstance with one unicast peer and extra lines.
+func unicastTTLConf(prio, src, peer, extra string) string {
+	return fmt.Sprintf(oneInstance, prio, "unicast_src_ip "+src+"\n    unicast_peer {\n        "+peer+"\n    }\n    "+extra)
+}
 
 // TestLoopUnicastTTL: the master's unicast_ttl is the TTL its adverts
 // arrive with. A backup whose unicast_peer line asks min_ttl 10 accepts
@@ -49,8 +50,8 @@ func TestLoopUnicastTTL(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", tc.ttl), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				wire := vrrptest.NewWire(vrrptest.WireOptions{})
-				a := startNode(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(unicastTTLConf, "150", "192.0.2.1", "192.0.2.2", tc.ttl))
-				b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(unicastTTLConf, "100", "192.0.2.2", "192.0.2.1 min_ttl 10", ""))
+				a := startNode(t, wire, "192.0.2.1", "fe80::1", unicastTTLConf("150", "192.0.2.1", "192.0.2.2", tc.ttl))
+				b := startNode(t, wire, "192.0.2.2", "fe80::2", unicastTTLConf("100", "192.0.2.2", "192.0.2.1 min_ttl 10", ""))
 				time.Sleep(10 * time.Second)
 				synctest.Wait()
 				if a.state("VI_1") != "MASTER" {
@@ -75,19 +76,6 @@ func TestLoopUnicastTTL(t *testing.T) {
 // deprecated fall-back of a unicast keyword without peers is a config
 // warning, tested in package config).
 func TestLoopUnicastFaultNoPeer(t *testing.T) {
-	const conf = `
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority %s
-    advert_int 1
-    version 3
-    %s
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
-`
 	for _, tc := range []struct {
 		extra     string
 		wantState string
@@ -98,8 +86,8 @@ vrrp_instance VI_1 {
 		t.Run(tc.wantState, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				wire := vrrptest.NewWire(vrrptest.WireOptions{})
-				a := startNode(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", tc.extra))
-				b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(conf, "100", ""))
+				a := startNode(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(oneInstance, "150", tc.extra))
+				b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(oneInstance, "100", ""))
 				time.Sleep(10 * time.Second)
 				synctest.Wait()
 				st := a.d.Status().Instances[0]
@@ -127,20 +115,6 @@ vrrp_instance VI_1 {
 // not local; an address event on another interface, or for another
 // address, changes nothing; without track_src_ip the removal is ignored.
 func TestLoopTrackSrcIP(t *testing.T) {
-	const conf = `
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority %s
-    advert_int 1
-    version 3
-    mcast_src_ip 192.0.2.11
-    %s
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
-`
 	src := netip.MustParsePrefix("192.0.2.11/24")
 	local := func(addrs ...netip.Addr) func() ([]netip.Addr, error) {
 		return func() ([]netip.Addr, error) { return addrs, nil }
@@ -149,9 +123,9 @@ vrrp_instance VI_1 {
 	t.Run("removed and back", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			wire := vrrptest.NewWire(vrrptest.WireOptions{})
-			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", "track_src_ip"),
+			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(oneInstance, "150", "mcast_src_ip 192.0.2.11\n    track_src_ip"),
 				Options{Host: Host{LocalAddrs: local(netip.MustParseAddr("192.0.2.1"), src.Addr())}})
-			b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(conf, "100", ""))
+			b := startNode(t, wire, "192.0.2.2", "fe80::2", fmt.Sprintf(oneInstance, "100", ""))
 			settle()
 			if a.state("VI_1") != "MASTER" {
 				t.Fatalf("source present: %s", a.state("VI_1"))
@@ -181,7 +155,7 @@ vrrp_instance VI_1 {
 	t.Run("missing at start", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			wire := vrrptest.NewWire(vrrptest.WireOptions{})
-			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", "track_src_ip"),
+			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(oneInstance, "150", "mcast_src_ip 192.0.2.11\n    track_src_ip"),
 				Options{Host: Host{LocalAddrs: local(netip.MustParseAddr("192.0.2.1"))}})
 			settle()
 			if st := a.d.Status().Instances[0]; st.State != "FAULT" || st.AdvertsSent != 0 {
@@ -192,7 +166,7 @@ vrrp_instance VI_1 {
 	t.Run("not tracked", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			wire := vrrptest.NewWire(vrrptest.WireOptions{})
-			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(conf, "150", ""),
+			a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", fmt.Sprintf(oneInstance, "150", "mcast_src_ip 192.0.2.11"),
 				Options{Host: Host{LocalAddrs: local()}})
 			settle()
 			a.ifev <- check.IfaceEvent{Kind: check.AddrRemoved, Name: "eth0", Up: true, Addr: src}
