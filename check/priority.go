@@ -19,6 +19,12 @@ const (
 	KindInterface
 	KindFile
 	KindProcess
+	// KindCondition is a condition the daemon checks itself, not a
+	// tracker the configuration names: unicast_fault_no_peer without
+	// peers, a track_src_ip address missing. A Ref of this kind with
+	// StateFailed and weight 0 holds the instance in FAULT; its Name is
+	// the cause, in words.
+	KindCondition
 )
 
 func (k Kind) String() string {
@@ -31,6 +37,8 @@ func (k Kind) String() string {
 		return "track file"
 	case KindProcess:
 		return "process"
+	case KindCondition:
+		return "condition"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -86,6 +94,10 @@ func (r Reason) String() string {
 	case ReasonWeight:
 		s = fmt.Sprintf("%s %s %s (%+d)", r.Kind, r.Name, r.stateWord(), r.Delta)
 	case ReasonDown:
+		if r.Kind == KindCondition {
+			s = r.Name
+			break
+		}
 		s = fmt.Sprintf("%s %s %s", r.Kind, r.Name, r.stateWord())
 	case ReasonInit:
 		s = fmt.Sprintf("%s %s has not reported yet", r.Kind, r.Name)

@@ -134,3 +134,20 @@ func TestPriorityIncrementalAgreement(t *testing.T) {
 		}
 	}
 }
+
+// TestPriorityConfigFault: a failed weight-0 KindCondition ref faults the
+// instance, and the reason reads as its name; with others it says so.
+func TestPriorityConfigFault(t *testing.T) {
+	cause := "no unicast peers (unicast_fault_no_peer)"
+	p, fault, r := Priority(100, []Ref{{Kind: KindCondition, Name: cause, State: StateFailed}})
+	if !fault || p != 100 || r.Code != ReasonDown || r.String() != cause {
+		t.Errorf("config fault: priority %d, fault %v, reason %q", p, fault, r)
+	}
+	_, fault, r = Priority(100, []Ref{
+		{Kind: KindCondition, Name: cause, State: StateFailed},
+		{Kind: KindInterface, Name: "eth0", State: StateFailed},
+	})
+	if !fault || r.String() != cause+" and 1 more" {
+		t.Errorf("config fault and a down interface: fault %v, reason %q", fault, r)
+	}
+}

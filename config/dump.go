@@ -322,6 +322,11 @@ func (d *dumper) global(g *Global) {
 	d.line("vrrp_garp_master_delay", itoa(int(g.GARPMasterDelay/time.Second)))
 	d.line("vrrp_garp_master_repeat", itoa(g.GARPMasterRepeat))
 	d.line("vrrp_garp_master_refresh", itoa(int(g.GARPMasterRefresh/time.Second)))
+	if g.GARPExtraIf > 0 && g.GARPExtraIfAll {
+		d.line("vrrp_garp_extra_if", "all", itoa(int(g.GARPExtraIf/time.Second)))
+	} else if g.GARPExtraIf > 0 {
+		d.line("vrrp_garp_extra_if", itoa(int(g.GARPExtraIf/time.Second)))
+	}
 	d.line("vrrp_garp_master_refresh_repeat", itoa(g.GARPMasterRefreshRepeat))
 	d.line("vrrp_garp_lower_prio_delay", itoa(int(g.GARPLowerPrioDelay/time.Second)))
 	d.line("vrrp_garp_lower_prio_repeat", itoa(g.GARPLowerPrioRepeat))
@@ -501,6 +506,9 @@ func (d *dumper) syncGroup(g *SyncGroup) {
 	if g.SMTPAlert != d.mailDefault {
 		d.line("smtp_alert", onOff(g.SMTPAlert))
 	}
+	if g.TrackingWeight {
+		d.line("sync_group_tracking_weight")
+	}
 	d.raws(g.Extra)
 	d.close()
 }
@@ -552,6 +560,11 @@ func (d *dumper) instance(x *Instance) {
 	d.line("garp_master_delay", itoa(int(x.GARPMasterDelay/time.Second)))
 	d.line("garp_master_repeat", itoa(x.GARPMasterRepeat))
 	d.line("garp_master_refresh", itoa(int(x.GARPMasterRefresh/time.Second)))
+	if x.GARPExtraIf > 0 && x.GARPExtraIfAll {
+		d.line("garp_extra_if", "all", itoa(int(x.GARPExtraIf/time.Second)))
+	} else if x.GARPExtraIf > 0 {
+		d.line("garp_extra_if", itoa(int(x.GARPExtraIf/time.Second)))
+	}
 	d.line("garp_master_refresh_repeat", itoa(x.GARPMasterRefreshRepeat))
 	d.line("garp_lower_prio_delay", itoa(int(x.GARPLowerPrioDelay/time.Second)))
 	d.line("garp_lower_prio_repeat", itoa(x.GARPLowerPrioRepeat))
@@ -563,6 +576,12 @@ func (d *dumper) instance(x *Instance) {
 	}
 	if x.UnicastSrcIP.IsValid() {
 		d.line("unicast_src_ip", x.UnicastSrcIP.String())
+	}
+	if x.TrackSrcIP {
+		d.line("track_src_ip")
+	}
+	if x.UnicastNoPeerFault {
+		d.line("unicast_fault_no_peer")
 	}
 	if len(x.UnicastPeers) > 0 {
 		d.line("unicast_ttl", itoa(x.UnicastTTL))

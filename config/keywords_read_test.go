@@ -22,6 +22,7 @@ var resolvedInConfig = map[string]string{
 	"VRRPVersion":     "becomes Instance.Version",
 	"SMTPAlertVRRP":   "becomes Instance.SMTPAlert and SyncGroup.SMTPAlert",
 	"CheckUnicastSrc": "vigil always drops a unicast advert from outside unicast_peer (vrrp.DropNotPeer), which is what the keyword asks for",
+	"TrackingWeight":  "decides whether the members' weighted trackers are kept (noTrackingWeights); the daemon reads those",
 }
 
 // TestSupportedKeywordsAreRead closes the gap between KEYWORDS.md and the

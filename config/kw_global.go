@@ -177,6 +177,16 @@ func globalBlock() *block {
 				g.GARPMasterRepeat = n
 			}
 		})),
+		kw("vrrp_garp_extra_if", P2, "vrrp_garp_extra_if [all] SECS (with all: a master's GARP/NA every SECS on its VIPs' other interfaces)", "0 (off)", "0..86400", gl(func(p *parser, g *Global, l *line) {
+			if d, all, ok := p.garpExtraIfArg(l, ""); ok {
+				g.GARPExtraIf, g.GARPExtraIfAll = d, all
+			}
+		})),
+		deprecated(kw("vrrp_vmac_garp_intvl", P2, "vrrp_vmac_garp_intvl [all] SECS (use vrrp_garp_extra_if)", "0 (off)", "0..86400", gl(func(p *parser, g *Global, l *line) {
+			if d, all, ok := p.garpExtraIfArg(l, ""); ok {
+				g.GARPExtraIf, g.GARPExtraIfAll = d, all
+			}
+		}))),
 		kw("vrrp_garp_master_refresh", P1, "vrrp_garp_master_refresh SECS", "0 (off)", "0..", gl(func(p *parser, g *Global, l *line) {
 			if d, ok := p.garpSecsArg(l, "keeping "+secs(g.GARPMasterRefresh)); ok {
 				g.GARPMasterRefresh = d
@@ -330,6 +340,10 @@ func (p *parser) startStopScript(l *line, cmd **Command, timeout *time.Duration)
 	}
 }
 
+// deprecated marks a modelled keyword that keepalived accepts with a
+// deprecation warning.
+func deprecated(k *kwDef) *kwDef { k.status = Deprecated; return k }
+
 // notImpl marks a modelled keyword that vigil does not act on.
 func (k *kwDef) notImpl() *kwDef { k.status = NotImplemented; return k }
 
@@ -345,7 +359,7 @@ var globalRaw = []struct {
 	{"max_auto_priority", "[-1..99]"}, {"min_auto_priority_delay", "USECS"},
 	{"checker_log_all_failures", "[BOOL]"},
 	{"disable_local_igmp", ""},
-	{"vrrp_min_garp", "[BOOL]"}, {"vrrp_garp_extra_if", "[all] DELAY"}, {"vrrp_vmac_garp_intvl", "[all] DELAY"},
+	{"vrrp_min_garp", "[BOOL]"},
 	{"vrrp_iptables", "[IN [OUT]]"}, {"vrrp_ipsets", "[NAMES...]"},
 	{"nftables_ifindex", "[BOOL]"},
 	{"nftables_ipvs", "[TABLE]"}, {"nftables_ipvs_priority", "N"}, {"nftables_ipvs_start_fwmark", "N"},

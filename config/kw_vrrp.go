@@ -270,13 +270,19 @@ func instanceBlock() *block {
 				x.McastDstIP = a
 			}
 		})),
-		kw("unicast_ttl", P2, "unicast_ttl 0..255", "255", "0..255", inst(func(p *parser, x *Instance, l *line) {
+		kw("unicast_ttl", P2, "unicast_ttl 0..255 (TTL / hop limit of adverts to unicast peers; 0 is sent as 1)", "255", "0..255", inst(func(p *parser, x *Instance, l *line) {
 			if n, ok := p.intArg(l, 1, 0, 255, "ignored"); ok {
+				if n == 0 {
+					// keepalived writes the IPv4 header itself and can
+					// send TTL 0; the kernel refuses to send it for us.
+					p.warn(l.toks[1].pos, "unicast_ttl", "using 1", "(%s) a TTL of 0 cannot be sent", x.Name)
+					n = 1
+				}
 				x.UnicastTTL = n
 			} else {
 				delete(x.set, "unicast_ttl")
 			}
-		})).notImpl(),
+		})),
 		valueKw("unicast_peer", P1, "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... } (adverts from ADDR outside the TTL range are dropped, counted as ttl)", inst2, func(p *parser, n any, l *line) {
 			x := n.(*Instance)
 			a, ok := parseIP(l.toks[0].s)
@@ -392,11 +398,11 @@ func instanceBlock() *block {
 		)),
 		rawKw("use_vmac_addr", P2, "use_vmac_addr"),
 		rawKw("use_ipvlan", P2, "use_ipvlan [IFNAME] [ADDR] [bridge|private|vepa]"),
-		rawKw("unicast_fault_no_peer", P2, "unicast_fault_no_peer"),
+		kw("unicast_fault_no_peer", P2, "unicast_fault_no_peer (without unicast peers: FAULT, not multicast)", "off", "", inst(func(p *parser, x *Instance, l *line) {})),
 		rawKw("old_unicast_checksum", P2, "old_unicast_checksum [never]"),
 		rawKw("vrf", P2, "vrf IFNAME"),
 		rawKw("track_bfd", P2, "track_bfd { NAME [weight N [reverse]] }"),
-		rawKw("track_src_ip", P2, "track_src_ip"),
+		kw("track_src_ip", P2, "track_src_ip (FAULT while the configured unicast_src_ip / mcast_src_ip is missing from the interface)", "off", "", inst(func(p *parser, x *Instance, l *line) {})),
 		rawKw("promote_secondaries", P2, "promote_secondaries"),
 		rawKw("linkbeat_use_polling", P2, "linkbeat_use_polling"),
 		rawKw("debug", P2, "debug LEVEL"),
@@ -407,10 +413,22 @@ func instanceBlock() *block {
 				delete(x.set, "smtp_alert")
 			}
 		})),
-		rawKw("garp_extra_if", P2, "garp_extra_if [all] DELAY"),
+		kw("garp_extra_if", P2, "garp_extra_if [all] SECS (a master's GARP/NA every SECS: with all on each other interface of its VIPs; on its VMAC with vmac_xmit_base)", "vrrp_garp_extra_if", "0..86400", inst(func(p *parser, x *Instance, l *line) {
+			if d, all, ok := p.garpExtraIfArg(l, "("+x.Name+") "); ok {
+				x.GARPExtraIf, x.GARPExtraIfAll = d, all
+			} else {
+				delete(x.set, "garp_extra_if")
+			}
+		})),
 		rawKw("kernel_rx_buf_size", P2, "kernel_rx_buf_size BYTES"),
 		&kwDef{name: "lvs_sync_daemon_interface", tier: P2, status: Deprecated, syntax: "lvs_sync_daemon_interface IFNAME (use global lvs_sync_daemon)", raw: true},
-		&kwDef{name: "vmac_garp_intvl", tier: P2, status: Deprecated, syntax: "vmac_garp_intvl [all] DELAY (use garp_extra_if)", raw: true},
+		deprecated(kw("vmac_garp_intvl", P2, "vmac_garp_intvl [all] SECS (use garp_extra_if)", "vrrp_garp_extra_if", "0..86400", inst(func(p *parser, x *Instance, l *line) {
+			delete(x.set, "vmac_garp_intvl")
+			if d, all, ok := p.garpExtraIfArg(l, "("+x.Name+") "); ok {
+				x.GARPExtraIf, x.GARPExtraIfAll = d, all
+				x.set["garp_extra_if"] = l.pos()
+			}
+		}))),
 	)
 	b.add(trackBlocks(func(n any) *[4][]TrackRef { return n.(trackHolder).tracks() })...)
 	return b
@@ -667,8 +685,8 @@ func syncGroupBlock() *block {
 				s.SMTPAlert, s.smtpAlertSet = b, true
 			}
 		})),
-		rawKw("sync_group_tracking_weight", P2, "sync_group_tracking_weight"),
-		&kwDef{name: "global_tracking", tier: P2, status: Deprecated, syntax: "global_tracking (deprecated)", raw: true},
+		kw("sync_group_tracking_weight", P2, "sync_group_tracking_weight (members keep their weighted trackers)", "off", "", sg(func(p *parser, s *SyncGroup, l *line) { s.TrackingWeight = true })),
+		deprecated(kw("global_tracking", P2, "global_tracking (deprecated: sync_group_tracking_weight)", "off", "", sg(func(p *parser, s *SyncGroup, l *line) { s.TrackingWeight = true }))),
 	)
 	b.add(trackBlocks(func(n any) *[4][]TrackRef { return n.(trackHolder).tracks() })...)
 	return b

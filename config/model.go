@@ -95,6 +95,8 @@ type Global struct {
 	GARPLowerPrioRepeat     int           // = GARPMasterRepeat unless set
 	GARPInterval            time.Duration // 0 = back to back
 	GNAInterval             time.Duration // 0 = back to back
+	GARPExtraIf             time.Duration // vrrp_garp_extra_if; 0 = off
+	GARPExtraIfAll          bool          // vrrp_garp_extra_if all
 
 	McastGroup4 netip.Addr // 224.0.0.18
 	McastGroup6 netip.Addr // ff02::12
@@ -231,6 +233,16 @@ type Instance struct {
 	UnicastSrcIP netip.Addr
 	UnicastPeers []UnicastPeer
 	UnicastTTL   int // 255
+	// UnicastNoPeerFault: unicast_fault_no_peer is set and no unicast
+	// peer is left. keepalived then holds the instance in FAULT for as
+	// long as this configuration runs, instead of falling back to
+	// multicast.
+	UnicastNoPeerFault bool
+	// TrackSrcIP: track_src_ip with a configured source address (the
+	// unicast_src_ip of a unicast instance, else mcast_src_ip): the
+	// instance is in FAULT while that address is missing from its
+	// interface.
+	TrackSrcIP bool
 
 	Auth             *Auth // nil: no authentication (also when ignored for v3 or strict)
 	DontTrackPrimary bool
@@ -242,6 +254,14 @@ type Instance struct {
 	GARPMasterRefreshRepeat int
 	GARPLowerPrioDelay      time.Duration
 	GARPLowerPrioRepeat     int
+	// GARPExtraIf: garp_extra_if (else vrrp_garp_extra_if). While
+	// MASTER, every GARPExtraIf one GARP/NA goes out, for the first VIP
+	// there, on each interface of the VIPs other than the one the
+	// instance's own VIPs are on (with all), and on that one too when it
+	// is the instance's VMAC with vmac_xmit_base. Zero when neither
+	// applies.
+	GARPExtraIf    time.Duration
+	GARPExtraIfAll bool // all was given
 
 	LowerPrioNoAdvert    bool
 	HigherPrioSendAdvert bool
@@ -493,7 +513,12 @@ type SyncGroup struct {
 	TrackProcesses  []TrackRef
 	Notify          Notify
 	SMTPAlert       bool // smtp_alert, or its global default: mail on state changes
-	Extra           []Raw
+	// TrackingWeight: sync_group_tracking_weight (or the deprecated
+	// global_tracking). Members keep their weighted trackers, whose
+	// weights move each member's priority; without it keepalived makes
+	// them unweighted (a failure means FAULT) or ignores them.
+	TrackingWeight bool
+	Extra          []Raw
 
 	track        [4][]TrackRef
 	groupSet     bool

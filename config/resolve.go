@@ -346,7 +346,7 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		x.UnicastPeers = nil
 		unicast = false
 	}
-	if !unicast && (x.isSet("unicast_peer") || x.isSet("unicast_src_ip")) {
+	if !unicast && !x.isSet("unicast_fault_no_peer") && (x.isSet("unicast_peer") || x.isSet("unicast_src_ip")) {
 		kw := "unicast_src_ip"
 		if x.isSet("unicast_peer") {
 			kw = "unicast_peer"
@@ -376,6 +376,17 @@ func (p *parser) resolveInstance(x *Instance) bool {
 		peers = append(peers, u)
 	}
 	x.UnicastPeers = peers
+	x.UnicastNoPeerFault = len(peers) == 0 && x.isSet("unicast_fault_no_peer")
+	if x.isSet("track_src_ip") {
+		src := x.McastSrcIP
+		if len(peers) > 0 {
+			src = x.UnicastSrcIP
+		}
+		x.TrackSrcIP = src.IsValid()
+		if !x.TrackSrcIP {
+			p.warn(x.setPos("track_src_ip"), "track_src_ip", "ignored", "%s track_src_ip needs a configured source address (unicast_src_ip or mcast_src_ip)", owner)
+		}
+	}
 
 	// RFC 5798 §5.2.9: an IPv6 advert's first address is the link-local one.
 	if x.IPv6 && !unicast && len(x.VIPs) > 0 && !x.VIPs[0].Prefix.Addr().IsLinkLocalUnicast() {
@@ -471,6 +482,9 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	}
 	if !x.isSet("garp_master_refresh") {
 		x.GARPMasterRefresh = g.GARPMasterRefresh
+	}
+	if !x.isSet("garp_extra_if") {
+		x.GARPExtraIf, x.GARPExtraIfAll = g.GARPExtraIf, g.GARPExtraIfAll
 	}
 	if !x.isSet("garp_master_refresh_repeat") {
 		x.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
@@ -579,6 +593,13 @@ func (p *parser) resolveInstance(x *Instance) bool {
 	} else if x.vmacXmitBase {
 		p.warn(x.setPos("vmac_xmit_base"), "vmac_xmit_base", "ignored", "%s vmac_xmit_base is only valid with use_vmac", owner)
 	}
+	// garp_extra_if without all announces only on VMACs: on the
+	// instance's own with vmac_xmit_base (adverts then leave from the
+	// parent, which keeps no switch learning the VMAC), on no other
+	// interface. The only VMAC vigil gives an instance is its own.
+	if !x.GARPExtraIfAll && (x.UseVMAC == nil || !x.UseVMAC.XmitBase) {
+		x.GARPExtraIf = 0
+	}
 
 	// Tracking.
 	x.TrackScripts = p.resolveTracks(x.TrackScripts, "track_script", x.Name)
@@ -597,12 +618,8 @@ func (p *parser) noTrackingWeights(x *Instance) {
 	if x.SyncGroup != "" {
 		sync = true
 		for _, g := range p.cfg.SyncGroups {
-			if g.Name == x.SyncGroup {
-				for _, r := range g.Extra {
-					if r.Keyword == "sync_group_tracking_weight" {
-						sync = false
-					}
-				}
+			if g.Name == x.SyncGroup && g.TrackingWeight {
+				sync = false
 			}
 		}
 	}

@@ -116,10 +116,11 @@ type AHParams struct {
 	ID       uint16     // IPv4 identification; 0 lets the kernel choose and breaks the ICV, so never 0
 	Seq      uint32     // AH sequence number
 	Unicast  bool       // the instance has unicast peers: the TTL is left out of the ICV
+	TTL      uint8      // IPv4 TTL (a unicast instance's unicast_ttl); 0 means TTL (255)
 }
 
 // Append appends to b the whole IPv4 datagram carrying p under AH: the
-// IPv4 header (type of service 0xc0, TTL 255, protocol 51, its checksum
+// IPv4 header (type of service 0xc0, TTL h.TTL or 255, protocol 51, its checksum
 // filled in), the AH header with the ICV, and p encoded with its
 // checksum. p must be a VRRPv2 advert with AuthType AuthAH.
 func (a *AH) Append(b []byte, p *Packet, h AHParams) ([]byte, error) {
@@ -133,10 +134,14 @@ func (a *AH) Append(b []byte, p *Packet, h AHParams) ([]byte, error) {
 		return b, fmt.Errorf("%w: AH datagram with IPv4 identification 0", ErrInvalid)
 	}
 	start := len(b)
+	ttl := h.TTL
+	if ttl == 0 {
+		ttl = TTL
+	}
 	src, dst := h.Src.As4(), h.Dst.As4()
 	total := ipv4HeaderLen + AHLen + p.Len()
 	b = append(b, 0x45, ipv4TOSNetCtl, byte(total>>8), byte(total), byte(h.ID>>8), byte(h.ID), 0, 0,
-		TTL, ProtoAH, 0, 0)
+		ttl, ProtoAH, 0, 0)
 	b = append(b, src[:]...)
 	b = append(b, dst[:]...)
 	b = append(b, IPProto, ahPayloadLen, 0, 0)

@@ -372,3 +372,33 @@ func BenchmarkAHOpen(b *testing.B) {
 		}
 	})
 }
+
+// TestAHUnicastTTL: a unicast instance's unicast_ttl is the TTL of its AH
+// datagrams; the header checksum covers it, and the ICV, which leaves a
+// unicast TTL out, still verifies. Zero means 255.
+func TestAHUnicastTTL(t *testing.T) {
+	p := ahPacket()
+	src, dst := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	for _, tc := range []struct{ ttl, want uint8 }{{9, 9}, {0, vrrp.TTL}, {255, 255}} {
+		d, err := vrrp.NewAH("ttl").Append(nil, &p, vrrp.AHParams{Src: src, Dst: dst, ID: 7, Seq: 9, Unicast: true, TTL: tc.ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d[8] != tc.want {
+			t.Errorf("TTL %d: datagram TTL %d, want %d", tc.ttl, d[8], tc.want)
+		}
+		var s uint32
+		for i := 0; i < 20; i += 2 {
+			s += uint32(binary.BigEndian.Uint16(d[i:]))
+		}
+		for s > 0xffff {
+			s = s&0xffff + s>>16
+		}
+		if s != 0xffff {
+			t.Errorf("TTL %d: IPv4 header checksum wrong", tc.ttl)
+		}
+		if _, _, r := vrrp.NewAH("ttl").Open(d, true); r != vrrp.DropNone {
+			t.Errorf("TTL %d: Open = %v", tc.ttl, r)
+		}
+	}
+}

@@ -36,7 +36,8 @@ type RecvMeta struct {
 //     which os.IsTimeout is true). Our own multicast adverts are not looped
 //     back.
 //   - WriteTo encodes p with the checksum for LocalAddr → dst and sends it
-//     with TTL / hop limit 255 on the interface. dst is the multicast group
+//     with TTL / hop limit 255 on the interface (to a unicast peer:
+//     ConnOptions.UnicastTTL when set). dst is the multicast group
 //     or one unicast peer; the caller calls it once per peer. It is safe for
 //     concurrent use.
 //   - LocalAddr is the source address of every advert sent (the configured
@@ -74,6 +75,10 @@ type ConnOptions struct {
 	// IP protocol 112. Such a Conn is also a DatagramWriter; its ReadFrom
 	// returns whole IPv4 datagrams for AH.Open and its WriteTo refuses.
 	AH bool
+	// UnicastTTL is the IPv4 TTL / IPv6 hop limit of adverts sent to
+	// unicast peers (keepalived's unicast_ttl), 1..255. Zero: TTL (255).
+	// Multicast adverts always leave with 255 (RFC 5798 section 5.1.1.3).
+	UnicastTTL int
 }
 
 // DatagramWriter is implemented by Conns opened with ConnOptions.AH.

@@ -20,7 +20,8 @@ import (
 // IP protocol 112 socket bound to the device (SO_BINDTODEVICE, so
 // instances on other interfaces never see this traffic), member of
 // 224.0.0.18 (or opts.Group) on that interface unless opts.NoJoin,
-// multicast and unicast TTL 255, multicast loopback off. The source of
+// multicast TTL 255, unicast TTL opts.UnicastTTL (default 255),
+// multicast loopback off. The source of
 // sent adverts is opts.Src or PrimaryAddr(ifname, false), fixed for the
 // Conn's life.
 //
@@ -188,10 +189,17 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 	if !group.IsMulticast() || group.Is6() != is6 {
 		return nil, fmt.Errorf("group %v is not an %s multicast address", group, fam)
 	}
+	ttl := opts.UnicastTTL
+	if ttl == 0 {
+		ttl = TTL
+	}
+	if ttl < 1 || ttl > TTL {
+		return nil, fmt.Errorf("unicast TTL %d is outside 1..%d", ttl, TTL)
+	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
-			serr = setupSocket(int(fd), ifi, is6, group, !opts.NoJoin)
+			serr = setupSocket(int(fd), ifi, is6, group, !opts.NoJoin, ttl)
 			if serr == nil && opts.AH {
 				if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
 					serr = fmt.Errorf("IP_HDRINCL: %w", err)
@@ -231,8 +239,9 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 	return c, nil
 }
 
-// setupSocket sets the options of a new raw socket before it is bound.
-func setupSocket(fd int, ifi *net.Interface, is6 bool, group netip.Addr, join bool) error {
+// setupSocket sets the options of a new raw socket before it is bound;
+// ttl is the unicast TTL / hop limit.
+func setupSocket(fd int, ifi *net.Interface, is6 bool, group netip.Addr, join bool, ttl int) error {
 	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifi.Name); err != nil {
 		return fmt.Errorf("SO_BINDTODEVICE: %w", err)
 	}
@@ -245,7 +254,7 @@ func setupSocket(fd int, ifi *net.Interface, is6 bool, group netip.Addr, join bo
 	if is6 {
 		opts = []opt{
 			{"IPV6_MULTICAST_HOPS", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, TTL},
-			{"IPV6_UNICAST_HOPS", unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, TTL},
+			{"IPV6_UNICAST_HOPS", unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttl},
 			{"IPV6_MULTICAST_LOOP", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, 0},
 			{"IPV6_MULTICAST_IF", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifi.Index},
 			{"IPV6_RECVPKTINFO", unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1},
@@ -254,7 +263,7 @@ func setupSocket(fd int, ifi *net.Interface, is6 bool, group netip.Addr, join bo
 	} else {
 		opts = []opt{
 			{"IP_MULTICAST_TTL", unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, TTL},
-			{"IP_TTL", unix.IPPROTO_IP, unix.IP_TTL, TTL},
+			{"IP_TTL", unix.IPPROTO_IP, unix.IP_TTL, ttl},
 			{"IP_MULTICAST_LOOP", unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0},
 		}
 	}

@@ -54,6 +54,7 @@ func (inst *instance) sendAH() {
 		}
 		d, err := ah.codec.Append(ah.buf[:0], &inst.advert, vrrp.AHParams{
 			Src: inst.conn.c.LocalAddr(), Dst: dst, ID: id, Seq: seq, Unicast: len(inst.check.Peers) > 0,
+			TTL: uint8(inst.cfg.UnicastTTL),
 		})
 		if err == nil {
 			ah.buf = d[:0]

@@ -25,6 +25,7 @@ type connKey struct {
 	group   netip.Addr // multicast group; zero for unicast
 	ah      bool       // IP protocol 51 (VRRPv2 under auth_type AH) instead of 112
 	srcOf   string     // without src: take the primary address of this interface (an IPv4 VMAC's parent)
+	ttl     int        // unicast TTL / hop limit (unicast_ttl); zero for multicast
 }
 
 // connKeyOf is the socket of ic, whose VMAC (if any) is named vmac.
@@ -32,6 +33,7 @@ func connKeyOf(ic *config.Instance, vmac string) connKey {
 	k := connKey{ifname: xmitIface(ic, vmac), ipv6: ic.IPv6, unicast: len(ic.UnicastPeers) > 0, ah: ahPass(ic) != ""}
 	if k.unicast {
 		k.src = ic.UnicastSrcIP
+		k.ttl = ic.UnicastTTL
 	} else {
 		k.src = ic.McastSrcIP
 		k.group = mcastGroup(ic)
@@ -82,7 +84,7 @@ func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
 			return nil, 0, fmt.Errorf("VRRP socket on %s: source from %s: %w", key.ifname, key.srcOf, err)
 		}
 	}
-	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs(), AH: key.ah})
+	vc, err := d.host.Listen(key.ifname, key.ipv6, vrrp.ConnOptions{Src: src, Group: key.group, NoJoin: key.unicast, NotFrom: d.vipAddrs(), AH: key.ah, UnicastTTL: key.ttl})
 	if err != nil {
 		return nil, 0, fmt.Errorf("VRRP socket on %s: %w", key.ifname, err)
 	}

@@ -22,14 +22,18 @@
 //     turned into effective priorities and FAULT with check.Priority, link
 //     changes held back by interface_up_down_delays (links.go, through the
 //     pure internal/linkdelay), instances waiting in FAULT for an interface
-//     that does not exist yet with dynamic_interfaces (dynamic.go), and
+//     that does not exist yet with dynamic_interfaces (dynamic.go), the
+//     conditions that hold an instance in FAULT without a tracker
+//     (unicast_fault_no_peer without peers, a track_src_ip address
+//     missing: conditions.go), and
 //     running each vrrp_sync_group's core (vrrp.SyncGroup) through the
 //     loop's work queue (queue.go): machine events, and what their actions
 //     mean to a group, are handled in the order they were queued, never
 //     re-entrantly;
 //   - the kernel worker (kernel.go): the loop hands it every address,
 //     route and rule change and every GARP/NA round (each virtual address
-//     on its own device, with that device's MAC, looked up by the worker),
+//     on its own device, with that device's MAC, looked up by the worker;
+//     garp_extra_if's rounds on the VIPs' other interfaces: garpextra.go),
 //     in order, and carries on; outcomes come back to the loop. A slow
 //     netlink call delays the addresses, never an advert;
 //   - use_vmac (vmac.go): the VMACs of the instances, created when an

@@ -41,6 +41,7 @@ type instance struct {
 	vmac     *vip.VMAC // use_vmac: the VMAC (vmac.go); nil without
 
 	refreshAt time.Time // next garp_master_refresh round; zero = none
+	extraAt   time.Time // next garp_extra_if round (garpextra.go); zero = none
 
 	group       *syncGroup // nil when in no vrrp_sync_group
 	member      int        // inst's index in group
@@ -51,7 +52,8 @@ type instance struct {
 	lowerUntil  time.Time // a lower-priority advert was answered with GARP/notify until then
 	lastHeard   time.Time // the last advert accepted from another router; zero = none yet
 
-	advSrc netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
+	advSrc  netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
+	srcGone bool       // track_src_ip: the configured source address is missing (conditions.go)
 
 	op vrrp.Operator // the operator's hold: demote, maintenance (control_cmds.go)
 
@@ -89,6 +91,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		log: d.log.With("instance", ic.Name, "vrid", ic.VRID, "iface", ic.Interface),
 		rl:  d.rateLogs(),
 	}
+	d.initConditions(inst)
 	ifi, err := d.host.Interface(ic.Interface)
 	switch {
 	case err == nil:
@@ -404,6 +407,9 @@ func (inst *instance) deadline() (time.Time, bool) {
 	if !inst.refreshAt.IsZero() && (!ok || inst.refreshAt.Before(next)) {
 		next, ok = inst.refreshAt, true
 	}
+	if t, due := inst.extraIfDeadline(); due && (!ok || t.Before(next)) {
+		next, ok = t, true
+	}
 	return next, ok
 }
 
@@ -683,6 +689,7 @@ func (d *Daemon) scheduleAnnounce(inst *instance, now time.Time) {
 	if ic.GARPMasterRefresh > 0 {
 		inst.refreshAt = now.Add(ic.GARPMasterRefresh)
 	}
+	inst.scheduleExtraIf(now)
 }
 
 // garpInterval is the global spacing of inst's announcement rounds:
@@ -696,6 +703,7 @@ func (inst *instance) garpInterval(g *config.Global) time.Duration {
 
 // runAnnouncements sends the announcement rounds that are due.
 func (d *Daemon) runAnnouncements(inst *instance, now time.Time) {
+	d.runExtraIf(inst, now)
 	for len(inst.announce) > 0 && !now.Before(inst.announce[0]) {
 		inst.announce = inst.announce[1:]
 		d.announceOnce(inst)
@@ -720,8 +728,14 @@ func (d *Daemon) announceOnce(inst *instance) {
 	if len(inst.annDevs) == 0 {
 		return
 	}
-	ann, ifname, mac := d.host.Announcer, inst.vipIface(), inst.mac
-	devs := slices.Clone(inst.annDevs) // buildAddrs reuses the backing array
+	d.announceDevs(inst, slices.Clone(inst.annDevs), inst.mac) // buildAddrs reuses the backing array
+}
+
+// announceDevs hands the worker one round of gratuitous ARP / unsolicited
+// NA on each of devs: on the interface of inst's VIPs saying mac owns the
+// addresses (nil: its own MAC), elsewhere with each device's own MAC.
+func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAddr) {
+	ann, ifname := d.host.Announcer, inst.vipIface()
 	d.kw.submit(func(context.Context) func(time.Time) {
 		var errs []error
 		for _, g := range devs {

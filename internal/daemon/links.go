@@ -42,7 +42,7 @@ func (d *Daemon) linkEvent(e check.IfaceEvent, now time.Time) {
 	opened := d.ifaceChanged(e)
 	d.addrRemoved(e, now)
 	d.lvs.addrEvent(e)
-	changed := false
+	changed := d.srcAddrEvent(e)
 	switch e.Kind {
 	case check.IfaceAdded, check.IfaceUp, check.IfaceDown:
 		switch v := d.links.Link(e.Name, e.Up, now); v {

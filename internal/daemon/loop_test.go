@@ -93,6 +93,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 			if opts.AH {
 				c = wire.ConnAH(netip.MustParseAddr(a))
 			}
+			c.SetUnicastTTL(opts.UnicastTTL)
 			n.conns = append(n.conns, c)
 			n.listen = append(n.listen, ifname)
 			return c, nil

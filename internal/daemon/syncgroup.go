@@ -163,6 +163,7 @@ func (inst *instance) trackRefs(d *Daemon, out []check.Ref) []check.Ref {
 	}
 	out = d.trk.refs(d.cfg, out, ifaces, ic.TrackScripts, ic.TrackFiles, ic.TrackProcesses)
 	out = inst.absentRefs(out)
+	out = inst.conditionRefs(out)
 	if g := inst.group; g != nil {
 		gc := g.cfg
 		out = d.trk.refs(d.cfg, out, gc.TrackInterfaces, gc.TrackScripts, gc.TrackFiles, gc.TrackProcesses)

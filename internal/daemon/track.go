@@ -494,6 +494,8 @@ func vrrpReason(r check.Reason) vrrp.Reason {
 		return vrrp.ReasonTrackScript
 	case check.KindFile:
 		return vrrp.ReasonTrackFile
+	case check.KindCondition:
+		return vrrp.ReasonFault
 	}
 	return vrrp.ReasonTracking
 }

@@ -455,3 +455,59 @@ func TestLoopVMACDeleted(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopVMACGARPExtraIf: garp_extra_if without all, on a VMAC whose
+// adverts leave from the parent (vmac_xmit_base), sends one GARP / NA on
+// the VMAC with the virtual MAC every interval while MASTER and none on
+// the other interface of its VIPs; with all it sends on that one as well,
+// with its own MAC.
+func TestLoopVMACGARPExtraIf(t *testing.T) {
+	for _, tc := range []struct {
+		kw     string
+		onEth1 bool
+	}{
+		{"garp_extra_if 30", false},
+		{"garp_extra_if all 30", true},
+	} {
+		t.Run(tc.kw, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				wire := vrrptest.NewWire(vrrptest.WireOptions{})
+				kernel := viptest.NewKernel("eth0", "eth1")
+				text := strings.ReplaceAll(vmacConf, "    use_vmac\n", "    use_vmac\n    vmac_xmit_base\n    "+tc.kw+"\n")
+				a := newNode(t, wire, kernel, "192.0.2.1", "fe80::1", text, vmacOpts(vmacSysctls()))
+				a.start(t)
+				// Single addresses: the master's own rounds carry every
+				// VIP of a device, so on eth1 they are told apart by
+				// the round, on the VMAC by the count below.
+				single := func(iface string) []viptest.Announcement {
+					var out []viptest.Announcement
+					for _, s := range a.d.host.Announcer.(*viptest.Announcements).Sent() {
+						if s.Iface == iface && len(s.Addrs) == 1 {
+							out = append(out, s)
+						}
+					}
+					return out
+				}
+				time.Sleep(20 * time.Second) // MASTER and past the second GARP set
+				synctest.Wait()
+				if st := a.d.Status(); st.Instances[0].State != "MASTER" {
+					t.Fatalf("state %s", st.Instances[0].State)
+				}
+				vmac0, eth10 := len(single("vrrp.51")), len(single("eth1"))
+				time.Sleep(30 * time.Second)
+				synctest.Wait()
+				got := single("vrrp.51")[vmac0:]
+				if len(got) != 1 || !slices.Equal(got[0].Addrs, []netip.Addr{netip.MustParseAddr("192.0.2.254")}) || got[0].MAC.String() != "00:00:5e:00:01:33" {
+					t.Errorf("on the VMAC in one interval: %+v, want one GARP for 192.0.2.254 from 00:00:5e:00:01:33", got)
+				}
+				want := 0
+				if tc.onEth1 {
+					want = 1
+				}
+				if got := single("eth1")[eth10:]; len(got) != want || want == 1 && got[0].MAC != nil {
+					t.Errorf("on eth1 in one interval: %+v, want %d with eth1's own MAC", got, want)
+				}
+			})
+		})
+	}
+}

@@ -10,7 +10,8 @@
 // the checksum for the conn's address and the destination; a multicast
 // destination reaches every other Conn of the same family (our own
 // multicast is not looped back), a unicast one the Conn with that address.
-// Every copy arrives with TTL 255 and the receiver's IfIndex. AH Conns
+// Every copy arrives with TTL 255 (a unicast one: the sender's
+// SetUnicastTTL) and the receiver's IfIndex. AH Conns
 // (ConnAH) form a second network on the same wire, as IP protocol 51
 // does: whole IPv4 datagrams, sent with WriteDatagram, reach only them.
 //
@@ -177,9 +178,13 @@ func (w *Wire) send(from *Conn, raw []byte, dst netip.Addr) {
 			d += extra
 			w.stats.Reordered++
 		}
+		ttl := vrrp.TTL
+		if !dst.IsMulticast() && from.unicastTTL != 0 {
+			ttl = from.unicastTTL
+		}
 		dl := delivery{
 			data: append([]byte(nil), raw...),
-			meta: vrrp.RecvMeta{Src: from.addr, Dst: dst.WithZone(""), TTL: vrrp.TTL, IfIndex: r.ifindex},
+			meta: vrrp.RecvMeta{Src: from.addr, Dst: dst.WithZone(""), TTL: ttl, IfIndex: r.ifindex},
 		}
 		if d <= 0 {
 			if r.pushLocked(dl) {
@@ -244,9 +249,10 @@ type Conn struct {
 	closed  chan struct{}
 
 	// Guarded by w.mu:
-	pending   pendingHeap
-	isolated  bool
-	closeDone bool
+	pending    pendingHeap
+	isolated   bool
+	closeDone  bool
+	unicastTTL int // 0: vrrp.TTL
 
 	dlMu     sync.Mutex
 	deadline time.Time     // guarded by dlMu
@@ -279,6 +285,15 @@ func (c *Conn) SetIsolated(isolated bool) {
 	c.w.mu.Lock()
 	defer c.w.mu.Unlock()
 	c.isolated = isolated
+}
+
+// SetUnicastTTL sets the TTL / hop limit that copies sent to a unicast
+// destination arrive with (vrrp.ConnOptions.UnicastTTL); 0 means
+// vrrp.TTL. Multicast copies keep vrrp.TTL.
+func (c *Conn) SetUnicastTTL(ttl int) {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	c.unicastTTL = ttl
 }
 
 // LocalAddr returns the address the Conn sends from.
