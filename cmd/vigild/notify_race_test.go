@@ -263,7 +263,9 @@ func TestPreemptionNotifyLikeKeepalived(t *testing.T) {
 // hear r1, so the order is certain), and then r2 hears r1. r1, master
 // throughout, answers the healed split brain once: one
 // MASTER_RX_LOWER_PRI, one GARP round (garp_lower_prio_repeat 1), and
-// notify_master run a second time; r2 goes back to BACKUP.
+// notify_master run a second time; r2 goes back to BACKUP. (A loaded host
+// can make r2 take over once more, a split brain of its own: each is
+// notified once.)
 func TestSplitBrainHealNotifies(t *testing.T) {
 	l := newLab(t)
 	dir := t.TempDir()
@@ -297,17 +299,28 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 	healed := v1.WaitInstance(t, settle, "VI_1", "split brain healed", func(s ctl.InstanceStatus) bool { return s.SplitBrainHeals > 0 })
 	out.Remove(t)
 	v2.WaitState(t, "VI_1", "BACKUP")
+	backAt := v2.Instance(t, "VI_1").Transitions
 	time.Sleep(500 * time.Millisecond) // scripts run asynchronously
+	v2.WaitState(t, "VI_1", "BACKUP")
 	after := v1.Instance(t, "VI_1")
 
+	// On a loaded host r2 may miss r1's adverts for a Master_Down_Interval
+	// (360 ms here) once more and take over for a moment: if it had been
+	// silent for the rule's second first, that is a split brain of its own,
+	// healed and notified like the first. Each such flap may add one.
+	flaps := int(v2.Instance(t, "VI_1").Transitions-backAt) / 2
+	if flaps > 0 {
+		t.Logf("r2 took over %d more time(s) after the heal (a loaded host): up to %d more healed split brains allowed", flaps, flaps)
+	}
+	heals := int(after.SplitBrainHeals)
 	if after.State != "MASTER" || after.Transitions != before.Transitions {
 		t.Errorf("r1 changed state: %s", harness.Describe(after))
 	}
-	if after.SplitBrainHeals != 1 {
-		t.Errorf("r1 counted %d healed split brains, want 1", after.SplitBrainHeals)
+	if heals < 1 || heals > 1+flaps {
+		t.Errorf("r1 counted %d healed split brains, want 1 (r2's further takeovers: %d)", heals, flaps)
 	}
-	if got := len(recs[0].Calls("master")); got != 2 {
-		t.Errorf("r1 ran notify_master %d times, want 2 (start-up, then the heal)", got)
+	if got := len(recs[0].Calls("master")); got != 1+heals {
+		t.Errorf("r1 ran notify_master %d times, want %d (start-up, then each heal)", got, 1+heals)
 	}
 	var masters, rxLower int
 	for _, line := range fifos[0].Lines() {
@@ -321,9 +334,9 @@ func TestSplitBrainHealNotifies(t *testing.T) {
 	// r2's adverts keep reaching r1 until r2 hears r1: each window of
 	// garp_lower_prio_delay (1 s) answers one of them, normally just one.
 	windows := int(after.LowerPriorityAdverts - after.LowerPriorityThrottled)
-	if masters != 2 || rxLower < 1 || rxLower != windows {
-		t.Errorf("r1's FIFO: %d MASTER lines (want 2), %d MASTER_RX_LOWER_PRI (want %d, one per answered window): %q",
-			masters, rxLower, windows, fifos[0].Lines())
+	if masters != 1+heals || rxLower < 1 || rxLower != windows {
+		t.Errorf("r1's FIFO: %d MASTER lines (want %d), %d MASTER_RX_LOWER_PRI (want %d, one per answered window): %q",
+			masters, 1+heals, rxLower, windows, fifos[0].Lines())
 	}
 	if n := after.Announcements - before.Announcements; n < 1 || int(n) != windows {
 		t.Errorf("r1 sent %d GARP rounds after the heal, want one per answered window (%d)", n, windows)
