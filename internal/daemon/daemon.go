@@ -193,7 +193,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	}
 	defer func() {
 		if err != nil {
-			d.releaseVMACs(nil) // the worker is not running: done at once
+			d.vm.release(nil, nil) // the worker is not running: done at once
 			d.closeAll()
 		}
 	}()
@@ -201,6 +201,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if err := d.host.fill(d.log); err != nil {
 		return nil, err
 	}
+	d.vm = vmacs{links: d.host.VMACs, sys: d.host.Sysctls, log: d.log}
 	if d.trk, err = newTracking(d.log, cfg, time.Now(), nil, d.host); err != nil {
 		return nil, err
 	}
@@ -268,6 +269,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.startReader(c)
 	}
 	d.kw = newKernelWork()
+	d.fw = firewall{log: d.log, kw: d.kw, apply: d.host.Firewall, instances: func() []*instance { return d.instances }}
 	go d.kw.run() // ended by finishKernel (shutdown), which waits for it
 	if d.ct != nil {
 		ctCtx, stopCT := context.WithCancel(context.Background())
@@ -292,7 +294,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
 	d.statics = staticsOf(d.cfg)
 	d.removeLeftovers()
-	d.fwStart()
+	d.fw.start(&d.cfg.Global)
 	d.applyStatics(statics{}, d.statics)
 	d.startLVS(true)
 	d.startAt = now.Add(d.cfg.Global.VRRPStartupDelay)
@@ -430,8 +432,8 @@ func (d *Daemon) shutdown(now time.Time) {
 	if d.lvs != nil {
 		d.lvs.stop()
 	}
-	d.fwStop()
-	d.releaseVMACs(nil)
+	d.fw.stop()
+	d.vm.release(d.kw, nil)
 	d.kw.finish()
 	d.closeNotifier()
 	d.closeMail(mailFlushTimeout)
@@ -596,12 +598,12 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 		d.releaseConn(inst)
 	}
 	d.instances = next
-	d.releaseVMACs(next)
+	d.vm.release(d.kw, next)
 	d.buildGroups(cfg)
 	want := staticsOf(cfg)
 	d.applyStatics(d.statics, want)
 	d.statics = want
-	d.fwReload()
+	d.fw.reload(&d.cfg.Global)
 	d.trk.closeExcept(trk)
 	d.trk = trk
 	if d.lvs != nil {

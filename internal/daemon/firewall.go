@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -18,13 +19,18 @@ import (
 // default) has its addresses put in the drop sets before they are added and
 // taken out after they are removed. The scripts go through the kernel
 // worker, so they keep their place among the address changes. The loop
-// owns every field.
+// owns every field and calls every method.
 type firewall struct {
 	cfg     nftfilter.Config
 	blocked map[*instance]bool // masters whose addresses are in the sets
 	up      bool               // this run has created the table
 	applied string             // the last Sync script committed; "" after a failure
 	errors  uint64
+
+	log       *slog.Logger
+	kw        *kernelWork
+	apply     nftfilter.Applier
+	instances func() []*instance // the daemon's, as they are now
 }
 
 // needsFilter is keepalived's rule: the address owner always accepts.
@@ -36,137 +42,137 @@ func filterConfig(g *config.Global) nftfilter.Config {
 	return nftfilter.Config{Table: g.NFTables, Priority: g.NFTablesPriority, Counters: g.NFTablesCounters}
 }
 
-// fwStart replaces any table an earlier run left with a fresh, empty one
+// start replaces any table an earlier run left with a fresh, empty one
 // when an instance may need it, and removes it otherwise: a killed vigild
 // leaves its table, whose sets would drop traffic to addresses this run
 // accepts.
-func (d *Daemon) fwStart() {
-	d.fw = firewall{cfg: filterConfig(&d.cfg.Global), blocked: map[*instance]bool{}}
-	if d.fwWanted() {
-		table := d.fw.cfg.Table
+func (fw *firewall) start(g *config.Global) {
+	fw.cfg, fw.blocked = filterConfig(g), map[*instance]bool{}
+	if fw.wanted() {
+		table := fw.cfg.Table
 		if table == "" {
 			table = nftfilter.DefaultTable
 		}
-		d.log.Info("no_accept/strict specified: traffic to the VIPs of a master that is not the address owner is dropped with nftables", "table", "inet "+table)
-		d.fwSetup()
+		fw.log.Info("no_accept/strict specified: traffic to the VIPs of a master that is not the address owner is dropped with nftables", "table", "inet "+table)
+		fw.setup()
 		return
 	}
-	d.fwRemove(d.fw.cfg, true)
+	fw.remove(fw.cfg, true)
 }
 
-// fwWanted reports whether any instance may need the filter. The
+// wanted reports whether any instance may need the filter. The
 // nftables keyword only names the table: as in keepalived, it creates
 // nothing by itself.
-func (d *Daemon) fwWanted() bool {
-	return slices.ContainsFunc(d.instances, func(inst *instance) bool { return needsFilter(inst.cfg) })
+func (fw *firewall) wanted() bool {
+	return slices.ContainsFunc(fw.instances(), func(inst *instance) bool { return needsFilter(inst.cfg) })
 }
 
-func (d *Daemon) fwSetup() {
-	elems := d.fwElems()
-	script, err := nftfilter.Ruleset(d.fw.cfg, elems)
+func (fw *firewall) setup() {
+	elems := fw.elems()
+	script, err := nftfilter.Ruleset(fw.cfg, elems)
 	if err != nil {
-		d.fwFailed(err)
+		fw.failed(err)
 		return
 	}
 	// The new table holds elems: the Sync script for them would change
 	// nothing.
-	d.fw.up = true
-	d.fw.applied, _ = nftfilter.Sync(d.fw.cfg, elems)
-	d.fwSubmit(script, "creating the VIP filter table", func() { d.fw.up, d.fw.applied = false, "" })
+	fw.up = true
+	fw.applied, _ = nftfilter.Sync(fw.cfg, elems)
+	fw.submit(script, "creating the VIP filter table", func() { fw.up, fw.applied = false, "" })
 }
 
-// fwRemove deletes the table; quiet makes a missing nft binary no error
+// remove deletes the table; quiet makes a missing nft binary no error
 // (nothing asked for the filter, so nothing can be left of it without nft).
-func (d *Daemon) fwRemove(cfg nftfilter.Config, quiet bool) {
+func (fw *firewall) remove(cfg nftfilter.Config, quiet bool) {
 	script, err := nftfilter.Teardown(cfg)
 	if err != nil {
-		d.fwFailed(err)
+		fw.failed(err)
 		return
 	}
-	apply := d.host.Firewall
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+	apply := fw.apply
+	fw.kw.submit(func(ctx context.Context) func(time.Time) {
 		err := apply.Apply(ctx, script)
 		return func(time.Time) {
 			if err != nil && !(quiet && errors.Is(err, nftfilter.ErrNoNft)) {
-				d.fwFailed(fmt.Errorf("removing the VIP filter table: %w", err))
+				fw.failed(fmt.Errorf("removing the VIP filter table: %w", err))
 			}
 		}
 	})
 }
 
-// fwBlock puts inst's addresses in the drop sets, before they are added.
-func (d *Daemon) fwBlock(inst *instance) {
-	if !needsFilter(inst.cfg) || d.fw.blocked[inst] {
+// block puts inst's addresses in the drop sets, before they are added.
+func (fw *firewall) block(inst *instance) {
+	if !needsFilter(inst.cfg) || fw.blocked[inst] {
 		return
 	}
 	inst.log.Debug(fmt.Sprintf("(%s) setting firewall drop rule", inst.cfg.Name))
-	if d.fw.blocked == nil {
-		d.fw.blocked = map[*instance]bool{}
+	if fw.blocked == nil {
+		fw.blocked = map[*instance]bool{}
 	}
-	d.fw.blocked[inst] = true
-	d.fwSync()
+	fw.blocked[inst] = true
+	fw.sync()
 }
 
-// fwUnblock takes inst's addresses out of the drop sets, after they are
+// unblock takes inst's addresses out of the drop sets, after they are
 // removed.
-func (d *Daemon) fwUnblock(inst *instance) {
-	if !d.fw.blocked[inst] {
+func (fw *firewall) unblock(inst *instance) {
+	if !fw.blocked[inst] {
 		return
 	}
-	delete(d.fw.blocked, inst)
+	delete(fw.blocked, inst)
 	inst.log.Debug(fmt.Sprintf("(%s) removing firewall drop rule", inst.cfg.Name))
-	d.fwSync()
+	fw.sync()
 }
 
-// fwReload follows a reload: a new table name or priority rebuilds the
+// reload follows a reload: a new table name or priority rebuilds the
 // table, and the sets follow the masters' new addresses.
-func (d *Daemon) fwReload() {
-	cfg := filterConfig(&d.cfg.Global)
-	if cfg != d.fw.cfg && d.fw.up {
-		d.fwRemove(d.fw.cfg, false)
-		d.fw.up = false
+func (fw *firewall) reload(g *config.Global) {
+	cfg := filterConfig(g)
+	if cfg != fw.cfg && fw.up {
+		fw.remove(fw.cfg, false)
+		fw.up = false
 	}
-	d.fw.cfg = cfg
-	for inst := range d.fw.blocked {
-		if !slices.Contains(d.instances, inst) || !needsFilter(inst.cfg) {
-			delete(d.fw.blocked, inst)
+	fw.cfg = cfg
+	for inst := range fw.blocked {
+		if !slices.Contains(fw.instances(), inst) || !needsFilter(inst.cfg) {
+			delete(fw.blocked, inst)
 		}
 	}
-	d.fwSync()
+	fw.sync()
 }
 
-// fwSync makes the sets hold the addresses of every blocked master.
-func (d *Daemon) fwSync() {
-	if !d.fw.up {
-		if len(d.fw.blocked) > 0 || d.fwWanted() {
-			d.fwSetup()
+// sync makes the sets hold the addresses of every blocked master.
+func (fw *firewall) sync() {
+	if !fw.up {
+		if len(fw.blocked) > 0 || fw.wanted() {
+			fw.setup()
 		}
 		return
 	}
-	script, err := nftfilter.Sync(d.fw.cfg, d.fwElems())
+	script, err := nftfilter.Sync(fw.cfg, fw.elems())
 	if err != nil {
-		d.fwFailed(err)
+		fw.failed(err)
 		return
 	}
-	if script == d.fw.applied {
+	if script == fw.applied {
 		return
 	}
-	d.fw.applied = script
-	d.fwSubmit(script, "updating the VIP filter", func() { d.fw.applied = "" })
+	fw.applied = script
+	fw.submit(script, "updating the VIP filter", func() { fw.applied = "" })
 }
 
-// fwStop removes the table, after every instance has stopped.
-func (d *Daemon) fwStop() {
-	if d.fw.up {
-		d.fwRemove(d.fw.cfg, false)
-		d.fw.up = false
+// stop removes the table, after every instance has stopped.
+func (fw *firewall) stop() {
+	if fw.up {
+		fw.remove(fw.cfg, false)
+		fw.up = false
 	}
 }
 
-func (d *Daemon) fwElems() []nftfilter.Elem {
+func (fw *firewall) elems() []nftfilter.Elem {
 	var out []nftfilter.Elem
-	for _, inst := range d.instances {
-		if !d.fw.blocked[inst] {
+	for _, inst := range fw.instances() {
+		if !fw.blocked[inst] {
 			continue
 		}
 		for _, a := range inst.addrs {
@@ -176,20 +182,20 @@ func (d *Daemon) fwElems() []nftfilter.Elem {
 	return out
 }
 
-func (d *Daemon) fwSubmit(script, what string, failed func()) {
-	apply := d.host.Firewall
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+func (fw *firewall) submit(script, what string, failed func()) {
+	apply := fw.apply
+	fw.kw.submit(func(ctx context.Context) func(time.Time) {
 		err := apply.Apply(ctx, script)
 		return func(time.Time) {
 			if err != nil {
 				failed()
-				d.fwFailed(fmt.Errorf("%s: %w", what, err))
+				fw.failed(fmt.Errorf("%s: %w", what, err))
 			}
 		}
 	})
 }
 
-func (d *Daemon) fwFailed(err error) {
-	d.fw.errors++
-	d.log.Error("VIP filter (no_accept) change failed; traffic to the VIPs is not dropped", "err", err, "errors", d.fw.errors)
+func (fw *firewall) failed(err error) {
+	fw.errors++
+	fw.log.Error("VIP filter (no_accept) change failed; traffic to the VIPs is not dropped", "err", err, "errors", fw.errors)
 }

@@ -103,7 +103,7 @@ func (d *Daemon) newInstance(ic *config.Instance, cfg *config.Config) (*instance
 		if err := d.setupVMAC(inst); err != nil {
 			return nil, fmt.Errorf("%s: vrrp_instance %s: %w", ic.Pos, ic.Name, err)
 		}
-	} else if d.vmacOf(ic) != nil {
+	} else if vmacOf(d.cfg, ic) != nil {
 		inst.log.Warn(fmt.Sprintf("(%s) use_vmac: interface %s is absent at start; the instance waits for it and runs without a VMAC until vigild is restarted", ic.Name, ic.Interface))
 	}
 
@@ -390,7 +390,7 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 		}
 		return func(time.Time) { inst.vipFailed(errs...) }
 	})
-	d.fwSync() // new addresses are blocked before they go up (firewall.go)
+	d.fw.sync() // new addresses are blocked before they go up (firewall.go)
 	d.addVIPs(inst)
 	d.scheduleAnnounce(inst, now)
 	// Tell the backups about the new address list at once.
@@ -567,11 +567,11 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 			if d.ct != nil {
 				d.ct.beforeVIPs(inst, now)
 			}
-			d.fwBlock(inst)
+			d.fw.block(inst)
 			d.addVIPs(inst)
 		case vrrp.RemoveVIPs:
 			d.removeVIPs(inst)
-			d.fwUnblock(inst)
+			d.fw.unblock(inst)
 		case vrrp.Announce:
 			d.scheduleAnnounce(inst, now)
 			d.runAnnouncements(inst, now) // the first round now, not one loop turn later

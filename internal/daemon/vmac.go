@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -35,8 +36,13 @@ import (
 // changed it meanwhile.
 
 // vmacs is the daemon's record of the VMACs it made and the sysctl values
-// it replaced. Only the loop touches it.
+// it replaced, and what makes and removes them. Only the loop touches it
+// (and New, before the loop runs).
 type vmacs struct {
+	links vip.VMACs
+	sys   vip.Sysctls
+	log   *slog.Logger
+
 	live   map[string]vip.VMAC // by name
 	parent map[string]string   // a parent's sysctl path -> the value found before ours
 	// rp is the value of all.rp_filter found non-zero and cleared (0 when
@@ -103,9 +109,9 @@ func defaultVMACName(prefix string, ic *config.Instance, taken map[string]bool) 
 	return n
 }
 
-// vmacOf describes ic's VMAC in the running configuration, or nil.
-func (d *Daemon) vmacOf(ic *config.Instance) *vip.VMAC {
-	name := vmacName(d.cfg, ic)
+// vmacOf describes ic's VMAC in cfg, or nil.
+func vmacOf(cfg *config.Config, ic *config.Instance) *vip.VMAC {
+	name := vmacName(cfg, ic)
 	if name == "" {
 		return nil
 	}
@@ -156,7 +162,7 @@ func (inst *instance) vipDev(a config.Address) string {
 // sysctls, and makes the virtual MAC the one inst announces. It runs on
 // the loop (or in New), before inst's socket opens on the VMAC.
 func (d *Daemon) setupVMAC(inst *instance) error {
-	v := d.vmacOf(inst.cfg)
+	v := vmacOf(d.cfg, inst.cfg)
 	if v == nil {
 		return nil
 	}
@@ -179,7 +185,7 @@ func (d *Daemon) setupVMAC(inst *instance) error {
 		d.vm.live = map[string]vip.VMAC{}
 	}
 	_, had := d.vm.live[v.Name]
-	if err := d.ensureVMAC(*v); err != nil {
+	if err := d.vm.ensure(*v); err != nil {
 		return err
 	}
 	if !had {
@@ -190,37 +196,37 @@ func (d *Daemon) setupVMAC(inst *instance) error {
 	return nil
 }
 
-// ensureVMAC creates or adopts v, records it and writes its sysctls.
-func (d *Daemon) ensureVMAC(v vip.VMAC) error {
+// ensure creates or adopts v, records it and writes its sysctls.
+func (vm *vmacs) ensure(v vip.VMAC) error {
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 	defer cancel()
-	if _, err := d.host.VMACs.EnsureVMAC(ctx, v); err != nil {
+	if _, err := vm.links.EnsureVMAC(ctx, v); err != nil {
 		return err
 	}
-	d.vm.live[v.Name] = v
+	vm.live[v.Name] = v
 	own, parent := v.Sysctls()
 	if !v.IPv6 {
-		d.clearRPFilter()
+		vm.clearRPFilter()
 	}
 	for _, s := range own {
-		d.writeSysctl(s.Path, s.Value)
+		vm.writeSysctl(s.Path, s.Value)
 	}
 	for _, s := range parent {
-		if _, saved := d.vm.parent[s.Path]; saved {
-			d.writeSysctl(s.Path, s.Value)
+		if _, saved := vm.parent[s.Path]; saved {
+			vm.writeSysctl(s.Path, s.Value)
 			continue
 		}
-		old, err := d.host.Sysctls.ReadSysctl(s.Path)
+		old, err := vm.sys.ReadSysctl(s.Path)
 		if err != nil {
-			d.log.Warn("VMAC: sysctl not read", "path", s.Path, "err", err)
+			vm.log.Warn("VMAC: sysctl not read", "path", s.Path, "err", err)
 			continue
 		}
-		if d.vm.parent == nil {
-			d.vm.parent = map[string]string{}
+		if vm.parent == nil {
+			vm.parent = map[string]string{}
 		}
-		d.vm.parent[s.Path] = old
+		vm.parent[s.Path] = old
 		if old != s.Value {
-			d.writeSysctl(s.Path, s.Value)
+			vm.writeSysctl(s.Path, s.Value)
 		}
 	}
 	return nil
@@ -241,7 +247,7 @@ func (d *Daemon) vmacEvent(e check.IfaceEvent, now time.Time) {
 		if _, err := d.host.Interface(v.Name); err == nil {
 			continue // there (the watcher reports every link at start)
 		}
-		if err := d.ensureVMAC(v); err != nil {
+		if err := d.vm.ensure(v); err != nil {
 			if e.Kind == check.IfaceAdded || !errors.Is(err, vip.ErrNoDevice) { // a parent gone takes its VMACs: wait for it
 				d.log.Warn("VMAC could not be created again", "iface", v.Name, "err", err)
 			}
@@ -259,14 +265,14 @@ func (d *Daemon) vmacEvent(e check.IfaceEvent, now time.Time) {
 	}
 }
 
-func (d *Daemon) writeSysctl(path, value string) {
-	if err := d.host.Sysctls.WriteSysctl(path, value); err != nil {
-		d.log.Warn("VMAC: sysctl not set", "path", path, "value", value, "err", err)
+func (vm *vmacs) writeSysctl(path, value string) {
+	if err := vm.sys.WriteSysctl(path, value); err != nil {
+		vm.log.Warn("VMAC: sysctl not set", "path", path, "value", value, "err", err)
 	}
 }
 
-func (d *Daemon) readSysctlInt(path string) (int, bool) {
-	s, err := d.host.Sysctls.ReadSysctl(path)
+func (vm *vmacs) readSysctlInt(path string) (int, bool) {
+	s, err := vm.sys.ReadSysctl(path)
 	if err != nil {
 		return 0, false
 	}
@@ -279,34 +285,34 @@ const ipv4Conf = "net/ipv4/conf"
 // clearRPFilter moves a non-zero all.rp_filter onto "default" and every
 // interface (where lower) and sets it to 0, once, as keepalived does for
 // its first IPv4 VMAC.
-func (d *Daemon) clearRPFilter() {
-	if d.vm.rp != 0 {
+func (vm *vmacs) clearRPFilter() {
+	if vm.rp != 0 {
 		return
 	}
-	all, ok := d.readSysctlInt(ipv4Conf + "/all/rp_filter")
+	all, ok := vm.readSysctlInt(ipv4Conf + "/all/rp_filter")
 	if !ok || all == 0 {
 		return
 	}
-	d.vm.rp, d.vm.rpOld = all, map[string]int{}
-	names, err := d.host.Sysctls.ListSysctl(ipv4Conf)
+	vm.rp, vm.rpOld = all, map[string]int{}
+	names, err := vm.sys.ListSysctl(ipv4Conf)
 	if err != nil {
-		d.log.Warn("VMAC: interfaces' rp_filter not read", "err", err)
+		vm.log.Warn("VMAC: interfaces' rp_filter not read", "err", err)
 	}
 	for _, n := range names {
 		if n == "all" || !vip.ValidIfName(n) {
 			continue
 		}
 		p := ipv4Conf + "/" + n + "/rp_filter"
-		if v, ok := d.readSysctlInt(p); ok && v < all {
-			d.vm.rpOld[p] = v
-			d.writeSysctl(p, strconv.Itoa(all))
+		if v, ok := vm.readSysctlInt(p); ok && v < all {
+			vm.rpOld[p] = v
+			vm.writeSysctl(p, strconv.Itoa(all))
 		}
 	}
-	d.log.Info(fmt.Sprintf("NOTICE: setting sysctl net.ipv4.conf.all.rp_filter from %d to 0", all))
-	d.writeSysctl(ipv4Conf+"/all/rp_filter", "0")
+	vm.log.Info(fmt.Sprintf("NOTICE: setting sysctl net.ipv4.conf.all.rp_filter from %d to 0", all))
+	vm.writeSysctl(ipv4Conf+"/all/rp_filter", "0")
 }
 
-// vmacRestore is what releaseVMACs hands the kernel worker: VMACs to
+// vmacRestore is what release hands the kernel worker: VMACs to
 // delete, then sysctl values to put back, each only while the setting
 // still holds ifValue ("" = whatever it holds).
 type vmacRestore struct {
@@ -316,10 +322,10 @@ type vmacRestore struct {
 
 type sysctlRestore struct{ path, value, ifValue string }
 
-// releaseVMACs removes, through the kernel worker and behind the VIP
-// removals queued before, the VMACs no instance of keep uses, and puts back
-// the sysctls they no longer need.
-func (d *Daemon) releaseVMACs(keep []*instance) {
+// release removes, through the kernel worker kw (at once when nil) and
+// behind the VIP removals queued before, the VMACs no instance of keep
+// uses, and puts back the sysctls they no longer need.
+func (vm *vmacs) release(kw *kernelWork, keep []*instance) {
 	used := map[string]bool{}
 	for _, inst := range keep {
 		if inst.vmac != nil {
@@ -327,42 +333,42 @@ func (d *Daemon) releaseVMACs(keep []*instance) {
 		}
 	}
 	var r vmacRestore
-	for _, name := range slices.Sorted(maps.Keys(d.vm.live)) {
+	for _, name := range slices.Sorted(maps.Keys(vm.live)) {
 		if !used[name] {
 			r.remove = append(r.remove, name)
-			delete(d.vm.live, name)
+			delete(vm.live, name)
 		}
 	}
 	if len(r.remove) == 0 {
 		return
 	}
 	ipv4 := map[string]bool{} // parents that keep an IPv4 VMAC
-	for _, v := range d.vm.live {
+	for _, v := range vm.live {
 		if !v.IPv6 {
 			ipv4[v.Parent] = true
 		}
 	}
-	for _, p := range slices.Sorted(maps.Keys(d.vm.parent)) {
+	for _, p := range slices.Sorted(maps.Keys(vm.parent)) {
 		parent := strings.Split(p, "/")[3]
 		if !ipv4[parent] {
-			r.writes = append(r.writes, sysctlRestore{path: p, value: d.vm.parent[p]})
-			delete(d.vm.parent, p)
+			r.writes = append(r.writes, sysctlRestore{path: p, value: vm.parent[p]})
+			delete(vm.parent, p)
 		}
 	}
-	if len(ipv4) == 0 && d.vm.rp != 0 {
-		all := strconv.Itoa(d.vm.rp)
-		d.log.Info("NOTICE: resetting sysctl net.ipv4.conf.all.rp_filter to " + all)
+	if len(ipv4) == 0 && vm.rp != 0 {
+		all := strconv.Itoa(vm.rp)
+		vm.log.Info("NOTICE: resetting sysctl net.ipv4.conf.all.rp_filter to " + all)
 		r.writes = append(r.writes, sysctlRestore{path: ipv4Conf + "/all/rp_filter", value: all, ifValue: "0"})
-		for _, p := range slices.Sorted(maps.Keys(d.vm.rpOld)) {
-			r.writes = append(r.writes, sysctlRestore{path: p, value: strconv.Itoa(d.vm.rpOld[p]), ifValue: all})
+		for _, p := range slices.Sorted(maps.Keys(vm.rpOld)) {
+			r.writes = append(r.writes, sysctlRestore{path: p, value: strconv.Itoa(vm.rpOld[p]), ifValue: all})
 		}
-		d.vm.rp, d.vm.rpOld = 0, nil
+		vm.rp, vm.rpOld = 0, nil
 	}
-	vm, sys, log := d.host.VMACs, d.host.Sysctls, d.log
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+	links, sys, log := vm.links, vm.sys, vm.log
+	kw.submit(func(ctx context.Context) func(time.Time) {
 		var errs []string
 		for _, name := range r.remove {
-			if err := vm.RemoveVMAC(ctx, name); err != nil {
+			if err := links.RemoveVMAC(ctx, name); err != nil {
 				errs = append(errs, err.Error())
 			}
 		}
