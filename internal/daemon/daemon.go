@@ -149,6 +149,9 @@ type Daemon struct {
 	startAt    time.Time  // vrrp_startup_delay: when the instances start
 	started    bool
 
+	// mailQueued counts the mail alerts queued, by what they report (mail.go).
+	mailQueued ctl.MailAlerts
+
 	// links holds link changes back for interface_up_down_delays (links.go).
 	links *linkdelay.Filter
 
