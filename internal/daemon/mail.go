@@ -110,7 +110,29 @@ func (d *Daemon) mailAlert(kind mail.Kind, name string, enabled bool, state stri
 		return
 	}
 	msg, _ := mail.Compose(m.env, a)
-	m.send.Send(msg)
+	d.queueMail(aboutVRRP, msg)
+}
+
+// mailAbout is what an alert reports, for the counters.
+type mailAbout int
+
+const (
+	aboutVRRP mailAbout = iota
+	aboutRealServer
+	aboutVirtualServer
+)
+
+// queueMail hands msg to the sender (which never blocks) and counts it.
+func (d *Daemon) queueMail(about mailAbout, msg mail.Message) {
+	d.mail.send.Send(msg)
+	switch about {
+	case aboutVRRP:
+		d.mailQueued.VRRP++
+	case aboutRealServer:
+		d.mailQueued.RealServer++
+	case aboutVirtualServer:
+		d.mailQueued.VirtualServer++
+	}
 }
 
 // reloadMail takes a reloaded configuration's mail settings; a mailer is
