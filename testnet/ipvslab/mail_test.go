@@ -1,0 +1,150 @@
+package ipvslab
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/notify/mail"
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// sinkPort is the SMTP sink's port on the client.
+const sinkPort = 2525
+
+// mailConf mails every checker change and quorum change (smtp_alert) to
+// the sink on the client: a NAT service over two real servers of weight 1
+// with quorum 2, so one dead listener also loses the quorum.
+func mailConf() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global_defs {\n router_id lvs-lab\n notification_email {\n  ops@example.org\n  noc@example.org\n }\n"+
+		" notification_email_from lvs@example.org\n smtp_server %s %d\n smtp_connect_timeout 5\n smtp_alert\n}\n", ClientAddr, sinkPort)
+	fmt.Fprintf(&b, "virtual_server %s 80 {\n delay_loop 1\n lb_algo rr\n lb_kind NAT\n protocol TCP\n quorum 2\n", VIP)
+	for j := range 2 {
+		fmt.Fprintf(&b, " real_server %s %d {\n  weight 1\n%s }\n", RealAddr(j), portNAT, check(portNAT))
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// mailRecord is what one daemon's run mailed, per phase, normalised.
+type mailRecord struct {
+	phases []string
+	mails  map[string][]string
+}
+
+// testMail runs the mail scenario against keepalived and then vigild, and
+// compares what the SMTP sink received in each phase: the same messages
+// (HELO name, envelope, headers and body; the date and the host name
+// normalised), as sets, since keepalived sends each alert on a
+// connection of its own.
+func testMail(t *testing.T) {
+	runs := map[Kind]*mailRecord{}
+	for _, k := range Kinds {
+		r := &mailRecord{mails: map[string][]string{}}
+		runs[k] = r
+		t.Run(string(k), func(t *testing.T) { runMail(t, k, r) })
+	}
+	t.Run("differential", func(t *testing.T) {
+		ref, got := runs[Keepalived], runs[Vigild]
+		if len(ref.phases) == 0 {
+			t.Fatal("keepalived's run recorded no phase")
+		}
+		for _, p := range ref.phases {
+			g, ok := got.mails[p]
+			switch {
+			case !ok:
+				t.Errorf("phase %q: vigild's run did not reach it; keepalived mailed:\n%s", p, strings.Join(ref.mails[p], "\n"))
+			case !slices.Equal(g, ref.mails[p]):
+				t.Errorf("phase %q: vigild mailed:\n%s\nkeepalived mailed:\n%s", p, strings.Join(g, "\n"), strings.Join(ref.mails[p], "\n"))
+			}
+		}
+	})
+}
+
+// dateLine is the Date header keepalived and vigild write.
+var dateLine = regexp.MustCompile(`(?m)^Date: ([^\r\n]*)\r$`)
+
+// normalise checks m's Date header against keepalived's layout and
+// returns m as one comparable text: the envelope and the message with
+// the date and host replaced. The HELO name is left out: with no
+// smtp_helo_name both daemons default it to the local name, which
+// keepalived takes from the resolver (the node name's canonical name)
+// and, in the VM, where the node name does not resolve, replaces with
+// "localhost"; vigild takes the node name. Each run logs its HELO name.
+func normalise(t *testing.T, m Mail, host string) string {
+	t.Helper()
+	d := dateLine.FindStringSubmatch(m.Data)
+	if d == nil {
+		t.Errorf("no Date header in %q", m.Data)
+	} else if _, err := time.Parse(mail.DateLayout, d[1]); err != nil {
+		t.Errorf("Date %q: %v", d[1], err)
+	}
+	text := fmt.Sprintf("MAIL FROM:%s | RCPT TO:%s | %q", m.From, strings.Join(m.To, ","), dateLine.ReplaceAllString(m.Data, "Date: DATE\r"))
+	if host != "" {
+		text = strings.ReplaceAll(text, host, "HOST")
+	}
+	return text
+}
+
+func runMail(t *testing.T, k Kind, r *mailRecord) {
+	l := New(t, Options{Directors: 1, Reals: 2})
+	dir := l.Directors[0]
+	for j := range 2 {
+		l.Reals[j].ServeTCP(t, portNAT)
+	}
+	sink := ServeSMTP(t, l.Client, ClientAddr, sinkPort)
+	host, _ := os.Hostname()
+	// phase waits until the sink holds n messages in all (and, for a
+	// phase that expects none more, a few checker rounds), then records
+	// the phase's new ones, sorted.
+	seen := 0
+	helo := map[string]bool{}
+	t.Cleanup(func() { t.Logf("%s: HELO names %v", k, slices.Sorted(maps.Keys(helo))) })
+	phase := func(name string, n int, quiet time.Duration) {
+		t.Helper()
+		testnet.Eventually(t, settle, func() bool { return len(sink.Mails()) >= n }, "%s: %s: %d mails", k, name, n)
+		time.Sleep(quiet)
+		all := sink.Mails()
+		var texts []string
+		for _, m := range all[seen:] {
+			texts = append(texts, normalise(t, m, host))
+			helo[m.Helo] = true
+		}
+		slices.Sort(texts)
+		seen = len(all)
+		if len(all) != n {
+			t.Errorf("%s: %s: %d mails, want %d:\n%s", k, name, len(all), n, strings.Join(texts, "\n"))
+		}
+		r.phases = append(r.phases, name)
+		r.mails[name] = texts
+		t.Logf("%s: %s:\n%s", k, name, strings.Join(texts, "\n"))
+	}
+	d := Start(t, dir, k, mailConf())
+	up := func(ups ...int) Table {
+		var dests []string
+		for _, j := range ups {
+			dests = append(dests, Dest(fmt.Sprintf("%s:%d", RealAddr(j), portNAT), "Masq", 1))
+		}
+		return Expect(Service{Line: fmt.Sprintf("TCP %s:80 rr", VIP), Dests: dests})
+	}
+	WaitTable(t, dir, settle, up(0, 1), string(k)+": start")
+	// Starting with quorum up (the virtual server).
+	phase("start", 1, 3*time.Second)
+	l.Reals[0].StopTCP(t, portNAT)
+	WaitTable(t, dir, settle, up(1), string(k)+": rs1 down")
+	// Lost quorum, and rs1's TCP_CHECK failed.
+	phase("rs1 down", 3, 3*time.Second)
+	l.Reals[0].ServeTCP(t, portNAT)
+	WaitTable(t, dir, settle, up(0, 1), string(k)+": rs1 back")
+	// Gained quorum, and rs1's TCP_CHECK succeeded.
+	phase("rs1 back", 5, 3*time.Second)
+	d.Stop(t)
+	// Without omega the stop mails nothing.
+	phase("stopped", 5, 3*time.Second)
+}
