@@ -30,7 +30,7 @@ func startMailLVSNode(t *testing.T, global, vs, rs1 string, box *mailBox) *lvsNo
 	t.Helper()
 	wire := vrrptest.NewWire(vrrptest.WireOptions{})
 	text := strings.ReplaceAll(lvsMailGlobal, "%MAIL%", global) + lvsText("150", vs, rs1)
-	return startLVSNode(t, wire, "192.0.2.1", text, Options{Host: Host{Mail: box}}, nil)
+	return startLVSNode(t, wire, "192.0.2.1", text, Options{Host: Host{Mail: box, LocalName: func() string { return "lb1.example.org" }}}, nil)
 }
 
 func (b *mailBox) bodies() []string {
