@@ -33,16 +33,6 @@ func startMailLVSNode(t *testing.T, global, vs, rs1 string, box *mailBox) *lvsNo
 	return startLVSNode(t, wire, "192.0.2.1", text, Options{Host: Host{Mail: box, LocalName: func() string { return "lb1.example.org" }}}, nil)
 }
 
-func (b *mailBox) bodies() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var s []string
-	for _, m := range b.got {
-		s = append(s, m.Body)
-	}
-	return s
-}
-
 // TestLVSMailRealServerDown: without any smtp_alert keyword a real server
 // mails its checkers' changes (keepalived's default for real servers) and
 // neither the virtual server nor the VRRP instance mails: a real server
@@ -103,27 +93,26 @@ func TestLVSMailQuorum(t *testing.T) {
 	})
 }
 
-// TestLVSMailSwitches: a real server's own smtp_alert off silences it
-// under smtp_alert_checker; the other real server still mails.
+// TestLVSMailSwitches: a real server's own smtp_alert decides whether its
+// checkers mail, whatever smtp_alert_checker says; both real servers go
+// down, and only the one whose smtp_alert is on mails.
 func TestLVSMailSwitches(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		box := &mailBox{}
-		n := startMailLVSNode(t, "smtp_alert_checker off", "", "smtp_alert off", box)
-		settle(10 * time.Second)
-		n.probes.set("198.51.100.1:80", false)
-		settle(30 * time.Second)
-		eqList(t, "rs1 off", box.subjects(), nil)
-		n.d.Status() // the loop is alive
-		n.probes.set("198.51.100.2:80", false)
-		settle(30 * time.Second)
-		eqList(t, "rs2", box.subjects(), nil)
-
-		box2 := &mailBox{}
-		n2 := startMailLVSNode(t, "smtp_alert_checker off", "", "smtp_alert on", box2)
-		settle(10 * time.Second)
-		n2.probes.set("198.51.100.1:80", false)
-		n2.probes.set("198.51.100.2:80", false)
-		settle(30 * time.Second)
-		eqList(t, "rs1 on", box2.subjects(), []string{"[lvs1] Realserver [198.51.100.1]:tcp:80 of virtual server [192.0.2.254]:tcp:80 - DOWN"})
-	})
+	for _, tc := range []struct {
+		global, rs1 string
+		want        []string
+	}{
+		{"smtp_alert_checker off", "smtp_alert off", nil},
+		{"smtp_alert_checker off", "smtp_alert on", []string{"[lvs1] Realserver [198.51.100.1]:tcp:80 of virtual server [192.0.2.254]:tcp:80 - DOWN"}},
+		{"smtp_alert_checker on", "smtp_alert off", []string{"[lvs1] Realserver [198.51.100.2]:tcp:80 of virtual server [192.0.2.254]:tcp:80 - DOWN"}},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			box := &mailBox{}
+			n := startMailLVSNode(t, tc.global+"\n    smtp_alert_vrrp off", "smtp_alert off", tc.rs1, box)
+			settle(10 * time.Second)
+			n.probes.set("198.51.100.1:80", false)
+			n.probes.set("198.51.100.2:80", false)
+			settle(30 * time.Second)
+			eqList(t, tc.global+", rs1 "+tc.rs1, box.subjects(), tc.want)
+		})
+	}
 }

@@ -32,11 +32,18 @@ func (b *mailBox) Deliver(ctx context.Context, m mail.Message, date time.Time) e
 }
 
 func (b *mailBox) subjects() []string {
+	return b.each(func(m mail.Message) string { return m.Subject })
+}
+
+func (b *mailBox) bodies() []string { return b.each(func(m mail.Message) string { return m.Body }) }
+
+// each is f of every message delivered so far.
+func (b *mailBox) each(f func(mail.Message) string) []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var s []string
 	for _, m := range b.got {
-		s = append(s, m.Subject)
+		s = append(s, f(m))
 	}
 	return s
 }
