@@ -17,12 +17,16 @@ import (
 const sinkPort = 2525
 
 // mailConf mails every checker change and quorum change (smtp_alert) to
-// the sink on the client: a NAT service over two real servers of weight 1
-// with quorum 2, so one dead listener also loses the quorum.
+// the sink on the client: TCP 80, a NAT service over two real servers of
+// weight 1 with quorum 2, so one dead listener also loses the quorum; and
+// TCP 83 over rs1 alone with smtp_alert off: its real server, which says
+// nothing, still mails (keepalived's real servers do not take their
+// virtual server's smtp_alert).
 func mailConf() string {
 	return fmt.Sprintf("global_defs {\n router_id lvs-lab\n notification_email {\n  ops@example.org\n  noc@example.org\n }\n"+
 		" notification_email_from lvs@example.org\n smtp_server %s %d\n smtp_connect_timeout 5\n smtp_alert\n}\n", ClientAddr, sinkPort) +
-		natService(VIP, []string{RealAddr(0), RealAddr(1)}, " quorum 2\n")
+		natService(VIP, 80, portNAT, []string{RealAddr(0), RealAddr(1)}, " quorum 2\n") +
+		natService(VIP, 83, portInhibit, []string{RealAddr(0)}, " smtp_alert off\n")
 }
 
 // testMail runs the mail scenario against keepalived and then vigild, and
@@ -62,6 +66,7 @@ func runMail(t *testing.T, k Kind, r *record) {
 	for j := range 2 {
 		l.Reals[j].ServeTCP(t, portNAT)
 	}
+	l.Reals[0].ServeTCP(t, portInhibit)
 	sink := ServeSMTP(t, l.Client, ClientAddr, sinkPort)
 	host, _ := os.Hostname()
 	// phase waits until the sink holds n messages in all (and, for a
@@ -86,25 +91,31 @@ func runMail(t *testing.T, k Kind, r *record) {
 		t.Logf("%s: %s:\n%s", k, name, strings.Join(texts, "\n"))
 	}
 	d := Start(t, dir, k, mailConf())
+	// up is the table with the real servers ups up (rs1 in both services).
 	up := func(ups ...int) Table {
-		var dests []string
+		var dests, dests83 []string
 		for _, j := range ups {
 			dests = append(dests, Dest(fmt.Sprintf("%s:%d", RealAddr(j), portNAT), "Masq", 1))
+			if j == 0 {
+				dests83 = append(dests83, Dest(fmt.Sprintf("%s:%d", RealAddr(j), portInhibit), "Masq", 1))
+			}
 		}
-		return Expect(Service{Line: fmt.Sprintf("TCP %s:80 rr", VIP), Dests: dests})
+		return Expect(Service{Line: fmt.Sprintf("TCP %s:80 rr", VIP), Dests: dests}, Service{Line: fmt.Sprintf("TCP %s:83 rr", VIP), Dests: dests83})
 	}
 	WaitTable(t, dir, settle, up(0, 1), string(k)+": start")
 	// Starting with quorum up (the virtual server).
 	phase("start", 1, 3*time.Second)
 	l.Reals[0].StopTCP(t, portNAT)
+	l.Reals[0].StopTCP(t, portInhibit)
 	WaitTable(t, dir, settle, up(1), string(k)+": rs1 down")
-	// Lost quorum, and rs1's TCP_CHECK failed.
-	phase("rs1 down", 3, 3*time.Second)
+	// TCP 80 lost its quorum, and rs1's TCP_CHECKs failed in both.
+	phase("rs1 down", 4, 3*time.Second)
 	l.Reals[0].ServeTCP(t, portNAT)
+	l.Reals[0].ServeTCP(t, portInhibit)
 	WaitTable(t, dir, settle, up(0, 1), string(k)+": rs1 back")
-	// Gained quorum, and rs1's TCP_CHECK succeeded.
-	phase("rs1 back", 5, 3*time.Second)
+	// TCP 80 gained its quorum, and rs1's TCP_CHECKs succeeded.
+	phase("rs1 back", 7, 3*time.Second)
 	d.Stop(t)
 	// Without omega the stop mails nothing.
-	phase("stopped", 5, 3*time.Second)
+	phase("stopped", 7, 3*time.Second)
 }
