@@ -308,11 +308,14 @@ func (d *dumper) global(g *Global) {
 	if _, ok := g.set["smtp_alert_vrrp"]; ok {
 		d.line("smtp_alert_vrrp", onOff(g.SMTPAlertVRRP))
 	}
-	if g.SMTPAlertChecker {
-		d.line("smtp_alert_checker", "true")
+	if _, ok := g.set["smtp_alert_checker"]; ok {
+		d.line("smtp_alert_checker", onOff(g.SMTPAlertChecker))
 	}
 	if g.NoEmailFaults {
 		d.line("no_email_faults")
+	}
+	if g.NoCheckerEmails {
+		d.line("no_checker_emails")
 	}
 	d.mailDefault = g.vrrpMailDefault()
 	d.line("vrrp_version", itoa(g.VRRPVersion))

@@ -62,6 +62,7 @@ func (d *dumper) virtualServer(v *VirtualServer) {
 		d.line("ip_family", v.IPFamily)
 	}
 	d.line("inhibit_on_failure", onOff(v.InhibitOnFailure))
+	d.line("smtp_alert", onOff(v.SMTPAlert))
 	if s := v.SorryServer; s != nil {
 		if s.Port != 0 {
 			d.line("sorry_server", s.Addr.String(), itoa(s.Port))
@@ -100,6 +101,7 @@ func (d *dumper) realServer(r *RealServer, v *VirtualServer) {
 	}
 	d.line("inhibit_on_failure", onOff(r.InhibitOnFailure))
 	d.line("alpha", onOff(r.Alpha))
+	d.line("smtp_alert", onOff(r.SMTPAlert))
 	if r.Virtualhost != "" {
 		d.line("virtualhost", quote(r.Virtualhost))
 	}

@@ -17,12 +17,13 @@ import (
 // because the resolver turns them into others (or because what they ask
 // for is what vigil always does), with the reason.
 var resolvedInConfig = map[string]string{
-	"McastGroup4":     "becomes Instance.McastDstIP",
-	"McastGroup6":     "becomes Instance.McastDstIP",
-	"VRRPVersion":     "becomes Instance.Version",
-	"SMTPAlertVRRP":   "becomes Instance.SMTPAlert and SyncGroup.SMTPAlert",
-	"CheckUnicastSrc": "vigil always drops a unicast advert from outside unicast_peer (vrrp.DropNotPeer), which is what the keyword asks for",
-	"TrackingWeight":  "decides whether the members' weighted trackers are kept (noTrackingWeights); the daemon reads those",
+	"McastGroup4":      "becomes Instance.McastDstIP",
+	"McastGroup6":      "becomes Instance.McastDstIP",
+	"VRRPVersion":      "becomes Instance.Version",
+	"SMTPAlertVRRP":    "becomes Instance.SMTPAlert and SyncGroup.SMTPAlert",
+	"SMTPAlertChecker": "becomes VirtualServer.SMTPAlert and RealServer.SMTPAlert",
+	"CheckUnicastSrc":  "vigil always drops a unicast advert from outside unicast_peer (vrrp.DropNotPeer), which is what the keyword asks for",
+	"TrackingWeight":   "decides whether the members' weighted trackers are kept (noTrackingWeights); the daemon reads those",
 }
 
 // TestSupportedKeywordsAreRead closes the gap between KEYWORDS.md and the

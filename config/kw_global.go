@@ -120,7 +120,8 @@ func globalBlock() *block {
 			if b, ok := p.boolArg(l); ok {
 				g.SMTPAlertChecker = b
 			}
-		})).notImpl(),
+		})),
+		kw("no_checker_emails", P2, "no_checker_emails", "off", "", gl(func(p *parser, g *Global, l *line) { g.NoCheckerEmails = true })),
 		kw("no_email_faults", P2, "no_email_faults", "off", "", gl(func(p *parser, g *Global, l *line) { g.NoEmailFaults = true })),
 	).addAll(
 		kw("vrrp_version", P1, "vrrp_version 2|3", "2", "2..3", gl(func(p *parser, g *Global, l *line) {
@@ -378,7 +379,6 @@ var globalRaw = []struct {
 	{"process_monitor_rcv_bufs", "BYTES"}, {"process_monitor_rcv_bufs_force", "[BOOL]"},
 	{"lvs_netlink_cmd_rcv_bufs", "BYTES"}, {"lvs_netlink_cmd_rcv_bufs_force", "[BOOL]"},
 	{"lvs_netlink_monitor_rcv_bufs", "BYTES"}, {"lvs_netlink_monitor_rcv_bufs_force", "[BOOL]"},
-	{"no_checker_emails", ""},
 	{"vrrp_rx_bufs_policy", "MTU|ADVERT|N"}, {"vrrp_rx_bufs_multiplier", "N"},
 	{"log_unknown_vrids", ""}, {"vmac_addr_prefix", "STRING"},
 	{"umask", "NUMBER|BITS"}, {"random_seed", "UINT"},

@@ -485,7 +485,12 @@ func realServerBlock() *block {
 				r.Virtualhost = t.s
 			}
 		})),
-		rawKw("smtp_alert", P2, "smtp_alert [BOOL]"),
+		kw("smtp_alert", P2, "smtp_alert [BOOL]", "smtp_alert_checker, else smtp_alert, else on", "", rs(func(p *parser, r *RealServer, l *line) {
+			if v, ok := p.boolArg(l); ok {
+				r.SMTPAlert = v
+				r.setMap()["smtp_alert"] = true
+			}
+		})),
 		rawKw("snmp_name", P2, "snmp_name NAME"),
 	)
 	for _, k := range checkerKinds {
@@ -646,7 +651,13 @@ func virtualServerBlock() *block {
 		}, realServerBlock()),
 		rawKw("hashed", P2, "hashed"), schedFlag("flag-1", ""), schedFlag("flag-2", ""), schedFlag("flag-3", ""),
 		schedFlag("sh-port", "sh"), schedFlag("sh-fallback", "sh"), schedFlag("mh-port", "mh"), schedFlag("mh-fallback", "mh"),
-		rawKw("smtp_alert", P2, "smtp_alert [BOOL]"), rawKw("snmp_name", P2, "snmp_name NAME"),
+		kw("smtp_alert", P2, "smtp_alert [BOOL]", "smtp_alert_checker, else smtp_alert, else off", "", vs(func(p *parser, v *VirtualServer, l *line) {
+			if b, ok := p.boolArg(l); ok {
+				v.SMTPAlert = b
+				v.setMap()["smtp_alert"] = true
+			}
+		})),
+		rawKw("snmp_name", P2, "snmp_name NAME"),
 		rawKw("weight", P2, "weight N"),
 		legacyKw("nat_mask", "nat_mask NETMASK (keepalived 1.x)"),
 	)

@@ -146,13 +146,17 @@ type Global struct {
 	SMTPHeloName          string
 	// SMTPAlert (smtp_alert), SMTPAlertVRRP (smtp_alert_vrrp) and
 	// SMTPAlertChecker (smtp_alert_checker) are the defaults of the
-	// instances', groups' and virtual servers' smtp_alert: the specific
-	// one when set, else smtp_alert, else off (IsSet tells set from off).
+	// instances', groups', virtual servers' and real servers' smtp_alert:
+	// the specific one when set, else smtp_alert, else off (on for real
+	// servers, as in keepalived).
 	SMTPAlert        bool
 	SMTPAlertVRRP    bool
 	SMTPAlertChecker bool
 	// NoEmailFaults (no_email_faults): entering FAULT sends no mail.
 	NoEmailFaults bool
+	// NoCheckerEmails (no_checker_emails): a checker's change mails only
+	// when it changes its real server's state.
+	NoCheckerEmails bool
 
 	// LVSFlush (lvs_flush): empty the whole IPVS table once, at the first
 	// start, before the virtual servers are programmed.
@@ -571,8 +575,11 @@ type VirtualServer struct {
 	Quorum                 int // 1
 	Hysteresis             int
 	QuorumUp, QuorumDown   *Command
-	IPFamily               string
-	Ops                    bool
+	// SMTPAlert (smtp_alert) mails quorum changes; resolved: its own,
+	// else smtp_alert_checker, else smtp_alert, else off.
+	SMTPAlert bool
+	IPFamily  string
+	Ops       bool
 
 	// Checker defaults, inherited by real servers and their checkers.
 	InhibitOnFailure bool
@@ -607,8 +614,12 @@ type RealServer struct {
 	DelayLoop        time.Duration
 	Alpha            bool
 	Virtualhost      string
-	Checkers         []*Checker
-	Extra            []Raw
+	// SMTPAlert (smtp_alert) mails its checkers' changes; resolved: its
+	// own, else smtp_alert_checker, else smtp_alert, else on (keepalived
+	// 2.2.7 does not take the virtual server's).
+	SMTPAlert bool
+	Checkers  []*Checker
+	Extra     []Raw
 
 	set     map[string]bool
 	portSet bool

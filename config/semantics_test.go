@@ -314,14 +314,36 @@ func keywordCases() []keywordCase {
 			eq(t, "G", c.SyncGroups[0].SMTPAlert, false)
 			eq(t, "H", c.SyncGroups[1].SMTPAlert, true)
 			eq(t, "no_email_faults", c.Global.NoEmailFaults, true)
-		}, []string{`notice t.conf:5:2: smtp_alert_checker: not implemented by vigil (accepted and ignored)`,
-			`warning t.conf:7:1: vrrp_sync_group: sync group G has only 1 virtual router (kept)`,
+		}, []string{`warning t.conf:7:1: vrrp_sync_group: sync group G has only 1 virtual router (kept)`,
 			`warning t.conf:12:1: vrrp_sync_group: sync group H has only 1 virtual router (kept)`}},
 		{"mail alerts: smtp_alert is the default without smtp_alert_vrrp", "global_defs {\n smtp_alert\n}\n" +
 			"vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n" +
 			"vrrp_instance B {\n interface eth0\n virtual_router_id 2\n smtp_alert off\n virtual_ipaddress {\n 192.0.2.2\n }\n}\n", func(t *testing.T, c *Config) {
 			eq(t, "A", c.Instances[0].SMTPAlert, true)
 			eq(t, "B", c.Instances[1].SMTPAlert, false)
+		}, nil},
+		{"checker mail alerts: real servers mail by default, virtual servers do not", ckMailConf("", "", ""), func(t *testing.T, c *Config) {
+			v := c.VirtualServers[0]
+			eq(t, "vs", v.SMTPAlert, false)
+			eq(t, "rs", v.RealServers[0].SMTPAlert, true)
+			eq(t, "no_checker_emails", c.Global.NoCheckerEmails, false)
+		}, nil},
+		{"checker mail alerts: smtp_alert_checker, else smtp_alert; a real server does not take its virtual server's",
+			ckMailConf(" smtp_alert\n smtp_alert_checker off\n no_checker_emails\n", " smtp_alert on\n", ""), func(t *testing.T, c *Config) {
+				v := c.VirtualServers[0]
+				eq(t, "vs", v.SMTPAlert, true)
+				eq(t, "rs", v.RealServers[0].SMTPAlert, false)
+				eq(t, "no_checker_emails", c.Global.NoCheckerEmails, true)
+			}, nil},
+		{"checker mail alerts: smtp_alert alone is the default of both", ckMailConf(" smtp_alert no\n", "", "  smtp_alert\n"), func(t *testing.T, c *Config) {
+			v := c.VirtualServers[0]
+			eq(t, "vs", v.SMTPAlert, false)
+			eq(t, "rs", v.RealServers[0].SMTPAlert, true)
+		}, nil},
+		{"checker mail alerts: smtp_alert_checker on", ckMailConf(" smtp_alert_checker\n", "", "  smtp_alert off\n"), func(t *testing.T, c *Config) {
+			v := c.VirtualServers[0]
+			eq(t, "vs", v.SMTPAlert, true)
+			eq(t, "rs", v.RealServers[0].SMTPAlert, false)
 		}, nil},
 		{"use_vmac and vmac_xmit_base", instConf("    use_vmac vrrp.51\n    vmac_xmit_base\n"), inst(func(t *testing.T, x *Instance) {
 			eq(t, "Name", x.UseVMAC.Name, "vrrp.51")
@@ -713,4 +735,12 @@ func TestKeywordsCoverKeepalived(t *testing.T) {
 	if k := have["vrrp_instance"]["priority"]; k.Tier != P0 || k.Status != Supported {
 		t.Errorf("priority: %+v", k)
 	}
+}
+
+// ckMailConf is a virtual server with one real server, with global, vs
+// and rs lines added.
+func ckMailConf(global, vs, rs string) string {
+	return "global_defs {\n" + global + "}\n" +
+		"virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n" + vs +
+		" real_server 198.51.100.1 80 {\n" + rs + "  TCP_CHECK {\n  }\n }\n}\n"
 }

@@ -18,6 +18,10 @@ type MiscProbe struct {
 	Dynamic bool
 }
 
+// MiscTimedOut is the Err of a MISC_CHECK result whose script was killed at
+// its timeout (keepalived reports it apart: "timed out").
+const MiscTimedOut = "timed out"
+
 // Probe runs the script once.
 func (p *MiscProbe) Probe(ctx context.Context) Result {
 	r := check.Exec(ctx, p.Script, nil)
@@ -33,7 +37,7 @@ func (p *MiscProbe) Probe(ctx context.Context) Result {
 		}
 		return Result{Verdict: Failure, ExitCode: r.ExitCode, Err: fmt.Sprintf("exited with status %d", r.ExitCode)}
 	case check.OutcomeTimeout:
-		return Result{Verdict: Failure, ExitCode: -1, Err: "timed out"}
+		return Result{Verdict: Failure, ExitCode: -1, Err: MiscTimedOut}
 	}
 	return Result{Verdict: Failure, ExitCode: -1, Err: r.Err}
 }

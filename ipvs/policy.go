@@ -104,6 +104,10 @@ type Action struct {
 	Script *config.Command
 	// Msg is the log line, in keepalived's words.
 	Msg string
+	// Threshold and Weight, for quorum actions other than at Stop: the
+	// threshold the alive weight was held against (quorum plus or minus
+	// hysteresis) and that weight, as keepalived's quorum mail gives them.
+	Threshold, Weight int64
 }
 
 type realState struct {
@@ -243,7 +247,7 @@ func (p *Policy) quorum(acts []Action, i int, cause Cause) []Action {
 			st.quorumUp = false
 			st.sorryActive = v.Sorry != nil
 			acts = append(acts, Action{Kind: QuorumLost, Cause: cause, VS: i, RS: -1, Script: v.QuorumDown,
-				Msg: fmt.Sprintf("Lost quorum %d-%d=%d > %d for VS %s", q, h, q-h, s, v.Name)})
+				Msg: fmt.Sprintf("Lost quorum %d-%d=%d > %d for VS %s", q, h, q-h, s, v.Name), Threshold: q - h, Weight: s})
 		}
 		return acts
 	}
@@ -251,12 +255,12 @@ func (p *Policy) quorum(acts []Action, i int, cause Cause) []Action {
 		st.quorumUp = true
 		st.sorryActive = false
 		return append(acts, Action{Kind: QuorumGained, Cause: cause, VS: i, RS: -1, Script: v.QuorumUp,
-			Msg: fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, q+h, s, v.Name)})
+			Msg: fmt.Sprintf("Gained quorum %d+%d=%d <= %d for VS %s", q, h, q+h, s, v.Name), Threshold: q + h, Weight: s})
 	}
 	if cause == CauseStart && v.Sorry != nil {
 		st.sorryActive = true
 		return append(acts, Action{Kind: QuorumLost, Cause: cause, VS: i, RS: -1, Script: v.QuorumDown,
-			Msg: fmt.Sprintf("Starting with quorum down %d+%d=%d > %d for VS %s", q, h, q+h, s, v.Name)})
+			Msg: fmt.Sprintf("Starting with quorum down %d+%d=%d > %d for VS %s", q, h, q+h, s, v.Name), Threshold: q + h, Weight: s})
 	}
 	return acts
 }

@@ -243,6 +243,11 @@ var metrics = []metric{
 		emit(s.Mail.Failed, "failed")
 		emit(s.Mail.Sent, "sent")
 	}),
+	globalBy("vigil_mail_alerts_queued_total", "E-mail alerts queued, by what they report: vrrp (instances and sync groups), real_server (checkers), virtual_server (quorum).", "about", func(s *Status, emit func(uint64, string)) {
+		emit(s.MailAlerts.RealServer, "real_server")
+		emit(s.MailAlerts.VirtualServer, "virtual_server")
+		emit(s.MailAlerts.VRRP, "vrrp")
+	}),
 	global("vigil_mail_pending", gauge, "E-mail alerts waiting or being sent now.", func(s *Status) float64 { return float64(s.Mail.Pending) }),
 
 	// IPVS and the real servers' health checkers.

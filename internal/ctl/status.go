@@ -39,6 +39,8 @@ type Status struct {
 	// MaintenanceError is why the maintenance file could not be read or
 	// written, last time it was ("" when it could).
 	MaintenanceError string `json:"maintenance_error,omitempty"`
+	// MailAlerts counts the e-mail alerts queued, by what they report.
+	MailAlerts MailAlerts `json:"mail_alerts"`
 }
 
 // InstanceStatus is one vrrp_instance.
@@ -161,3 +163,12 @@ type CTStatus struct {
 
 // CTTakeover describes the commit of one takeover.
 type CTTakeover = conntracksync.TakeoverRecord
+
+// MailAlerts counts the e-mail alerts queued for the SMTP server, by what
+// they report: VRRP instances and sync groups, real servers (their
+// checkers) and virtual servers (quorum).
+type MailAlerts struct {
+	VRRP          uint64 `json:"vrrp"`
+	RealServer    uint64 `json:"real_server"`
+	VirtualServer uint64 `json:"virtual_server"`
+}

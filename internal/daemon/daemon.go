@@ -81,6 +81,10 @@ type Host struct {
 	// Mail, when set, delivers the e-mail alerts instead of SMTP to
 	// smtp_server (mail.SMTP).
 	Mail mail.Transport
+	// LocalName, when set, replaces the resolver's answer for keepalived's
+	// local name, the mail alerts' default router_id, HELO name and sender
+	// (lookupLocalName).
+	LocalName func() string
 	// LocalAddrs lists the addresses of the local interfaces, for the
 	// ha_suspend addresses no vrrp_instance lists (all of them under -C);
 	// nil: none of those is held.
@@ -149,6 +153,12 @@ type Daemon struct {
 	startAt    time.Time  // vrrp_startup_delay: when the instances start
 	started    bool
 
+	// mailQueued counts the mail alerts queued, by what they report (mail.go).
+	mailQueued ctl.MailAlerts
+	// localName is keepalived's local name for the mail defaults, looked
+	// up off the loop when the configuration needs it (mail.go).
+	localName string
+
 	// links holds link changes back for interface_up_down_delays (links.go).
 	links *linkdelay.Filter
 
@@ -209,6 +219,9 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	d.initOperators()
 	if d.notifier, d.fifos, err = newNotifier(d, cfg); err != nil {
 		return nil, err
+	}
+	if needsLocalName(cfg) {
+		d.localName = d.lookupLocalName()
 	}
 	d.mail = d.newMailer(cfg)
 	var errs []error
@@ -500,8 +513,15 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 	cfg, complaints, loadErr := d.opts.Reload()
 	cfg = scoped(cfg, d.opts.Mode)
 	LogComplaints(d.log, complaints)
+	local := ""
+	if needsLocalName(cfg) {
+		local = d.lookupLocalName() // keepalived asks again at each reload
+	}
 	done := make(chan error, 1)
 	if !d.post(ctx, func(now time.Time) {
+		if local != "" {
+			d.localName = local
+		}
 		if err := checkReload(len(d.instances), cfg, complaints, loadErr, force); err != nil {
 			d.reloadFailures++
 			d.reloadError = err.Error()

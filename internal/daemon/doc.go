@@ -46,7 +46,9 @@
 //     vrrp_startup_delay;
 //   - the mail alerts (mail.go): each instance and sync group transition
 //     whose smtp_alert is on goes to package notify/mail's Sender, which
-//     delivers off the loop (Host.Mail replaces SMTP in tests);
+//     delivers off the loop (Host.Mail replaces SMTP in tests); so do the
+//     checkers' alerts (lvs_mail.go): a checker's change of a real server
+//     and a virtual server's quorum, as notify/mail's policy decides;
 //   - wiring IPVS (lvs.go): opening it (Host.IPVS) when virtual servers
 //     are configured, the health checkers (package healthcheck) whose
 //     events it feeds to ipvs.Policy on the loop, the desired table

@@ -112,7 +112,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		Sysctls:     opts.Host.Sysctls,
 		PrimaryAddr: opts.Host.PrimaryAddr,
 		// The mail alerts, when the test takes them (mail_test.go).
-		Mail: opts.Host.Mail,
+		Mail: opts.Host.Mail, LocalName: opts.Host.LocalName,
 	}
 	if opts.Host.Interface != nil {
 		host.Interface = opts.Host.Interface

@@ -67,12 +67,13 @@ const (
 // work.results. The scheduler's and the script
 // runner's goroutines are owned by lvs and waited for by stop.
 type lvs struct {
-	log  *slog.Logger
-	d    *Daemon
-	cfg  *config.Config
-	spec *ipvs.Spec
-	pol  *ipvs.Policy
-	refs map[healthcheck.RSID]ipvs.RealRef // checker side → policy side
+	log    *slog.Logger
+	d      *Daemon
+	cfg    *config.Config
+	spec   *ipvs.Spec
+	pol    *ipvs.Policy
+	refs   map[healthcheck.RSID]ipvs.RealRef // checker side → policy side
+	vsConf map[int]*config.VirtualServer     // policy side → its virtual_server block
 
 	sched   *healthcheck.Scheduler
 	events  chan healthcheck.Event
@@ -187,10 +188,12 @@ func (l *lvs) build(cfg *config.Config) *ipvs.Spec {
 func (l *lvs) install(spec *ipvs.Spec, pol *ipvs.Policy, acts []ipvs.Action, carried map[healthcheck.CheckerID]healthcheck.Carried) {
 	l.spec, l.pol = spec, pol
 	l.refs = map[healthcheck.RSID]ipvs.RealRef{}
+	l.vsConf = map[int]*config.VirtualServer{}
 	for vi, v := range l.cfg.VirtualServers {
 		for ri, r := range v.RealServers {
 			if ref, ok := spec.RefOf(r); ok {
 				l.refs[healthcheck.RSID{VS: vi, RS: ri}] = ref
+				l.vsConf[ref.VS] = v
 			}
 		}
 	}
@@ -292,19 +295,21 @@ func (l *lvs) logChecker(ev healthcheck.Event) {
 	}
 }
 
-// checkerEvent takes one event of the health checkers, on the loop.
+// checkerEvent takes one event of the health checkers, on the loop. The
+// policy's transitions (and their quorum mails) come first, then the
+// checker's own mail, in keepalived's order.
 func (l *lvs) checkerEvent(ev healthcheck.Event) {
 	l.logChecker(ev)
-	if !ev.RSChanged && !ev.WeightChanged && (!ev.First || ev.RSUp) {
-		return
-	}
 	ref, ok := l.refs[ev.Checker.RSID]
-	if !ok {
+	if !ok || l.pol == nil {
 		return
 	}
-	if l.handle(ipvs.HealthChanged{Ref: ref, Health: ipvs.Health{Up: ev.RSUp, Weight: int(ev.Weight), HasWeight: true}}) {
+	wasAlive := l.pol.Alive(ref)
+	if (ev.RSChanged || ev.WeightChanged || ev.First && !ev.RSUp) &&
+		l.handle(ipvs.HealthChanged{Ref: ref, Health: ipvs.Health{Up: ev.RSUp, Weight: int(ev.Weight), HasWeight: true}}) {
 		l.apply()
 	}
+	l.mailChecker(ev, ref, wasAlive)
 }
 
 // handle feeds the policy one event and runs its actions; it reports
@@ -323,6 +328,7 @@ func (l *lvs) run(acts []ipvs.Action, timeout time.Duration) {
 	for _, a := range acts {
 		l.log.Info(a.Msg, "event", a.Kind.String())
 		l.writeFIFOs(a)
+		l.mailQuorum(a)
 		if a.Script != nil && l.scripts != nil {
 			if c := l.d.notifyCommand(a.Script); c != nil {
 				l.scripts.add(check.Script{Name: a.Kind.String(), Argv: c.Argv, Credential: c.Credential, UID: c.UID, GID: c.GID,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
@@ -42,29 +43,21 @@ func (d *Daemon) newMailer(cfg *config.Config) *mailer {
 	return m
 }
 
-// configure takes cfg's envelope and server, as keepalived's defaults
-// fill them: router_id and smtp_helo_name default to the host name,
-// notification_email_from to USER@HOST, the port to 25, the timeout to
-// 30s (set by config).
+// configure takes cfg's envelope and server, with keepalived's defaults
+// (mailDefaults): router_id, smtp_helo_name and notification_email_from
+// from the local name d.localName, the port 25, the timeout 30s (set by
+// config).
 func (m *mailer) configure(d *Daemon, cfg *config.Config) {
 	g := &cfg.Global
-	host := localName()
 	m.env = mail.Envelope{From: g.NotificationEmailFrom, To: g.NotificationEmail, RouterID: g.RouterID}
-	if m.env.RouterID == "" {
-		m.env.RouterID = host
-	}
-	if m.env.From == "" {
-		m.env.From = userName() + "@" + host
-	}
+	var helo string
+	m.env.RouterID, m.env.From, helo = mailDefaults(g, d.localName, nodeName(), userName())
 	m.mem.NoFaults = g.NoEmailFaults
 	port := g.SMTPServerPort
 	if port == 0 {
 		port = 25
 	}
-	srv := mail.SMTP{Addr: net.JoinHostPort(g.SMTPServer, strconv.Itoa(port)), Helo: g.SMTPHeloName, Timeout: g.SMTPConnectTimeout}
-	if srv.Helo == "" {
-		srv.Helo = host
-	}
+	srv := mail.SMTP{Addr: net.JoinHostPort(g.SMTPServer, strconv.Itoa(port)), Helo: helo, Timeout: g.SMTPConnectTimeout}
 	if m.send != nil && srv.Addr == m.server.Addr && srv.Helo == m.server.Helo && srv.Timeout == m.server.Timeout {
 		return
 	}
@@ -80,13 +73,87 @@ func (m *mailer) configure(d *Daemon, cfg *config.Config) {
 	}
 }
 
-// localName is keepalived's local name: the node name.
-func localName() string {
+// unknownName is keepalived's local name when the node name does not
+// resolve.
+const unknownName = "[unknown]"
+
+// localNameTimeout bounds the resolver's answer for the local name.
+const localNameTimeout = 5 * time.Second
+
+// needsLocalName reports whether cfg's mail alerts take a default from the
+// local name, as keepalived asks the resolver only then.
+func needsLocalName(cfg *config.Config) bool {
+	if cfg == nil {
+		return false
+	}
+	g := &cfg.Global
+	return g.MailEnabled() && (g.RouterID == "" || g.SMTPHeloName == "" || g.NotificationEmailFrom == "")
+}
+
+// lookupLocalName is keepalived's local name: the canonical name the
+// resolver gives for the node name (getaddrinfo's AI_CANONNAME: the hosts
+// file, then DNS; the final dot of a DNS name dropped), or unknownName
+// when it does not resolve. It waits for the resolver (at most
+// localNameTimeout): never on the loop. Host.LocalName replaces it.
+func (d *Daemon) lookupLocalName() string {
+	if d.host.LocalName != nil {
+		return d.host.LocalName()
+	}
+	node := nodeName()
+	if node == "" {
+		return unknownName
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), localNameTimeout)
+	defer cancel()
+	c, err := net.DefaultResolver.LookupCNAME(ctx, node)
+	if c = strings.TrimSuffix(c, "."); err != nil || c == "" {
+		return unknownName
+	}
+	return c
+}
+
+// nodeName is the kernel's node name (uname), "" when unknown.
+func nodeName() string {
 	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "[unknown]"
+	if err != nil {
+		return ""
 	}
 	return h
+}
+
+// mailDefaults fills what g leaves unset as keepalived 2.2.7 does, from
+// the local name (lookupLocalName; "" when it was not looked up counts as
+// unknown): router_id is the local name (unknownName included);
+// smtp_helo_name the local name, or "localhost" when it is unknown;
+// notification_email_from USER@LOCALNAME. keepalived leaves the sender
+// empty when the local name is unknown (its mails then carry "(null)");
+// vigil uses USER@NODENAME instead.
+func mailDefaults(g *config.Global, local, node, user string) (routerID, from, helo string) {
+	known := local != "" && local != unknownName
+	if local == "" {
+		local = unknownName
+	}
+	routerID, from, helo = g.RouterID, g.NotificationEmailFrom, g.SMTPHeloName
+	if routerID == "" {
+		routerID = local
+	}
+	if helo == "" {
+		helo = "localhost"
+		if known {
+			helo = local
+		}
+	}
+	if from == "" {
+		host := local
+		if !known {
+			host = node
+			if host == "" {
+				host = "localhost"
+			}
+		}
+		from = user + "@" + host
+	}
+	return routerID, from, helo
 }
 
 // userName is the name of the user vigild runs as, for the default
@@ -110,7 +177,29 @@ func (d *Daemon) mailAlert(kind mail.Kind, name string, enabled bool, state stri
 		return
 	}
 	msg, _ := mail.Compose(m.env, a)
-	m.send.Send(msg)
+	d.queueMail(aboutVRRP, msg)
+}
+
+// mailAbout is what an alert reports, for the counters.
+type mailAbout int
+
+const (
+	aboutVRRP mailAbout = iota
+	aboutRealServer
+	aboutVirtualServer
+)
+
+// queueMail hands msg to the sender (which never blocks) and counts it.
+func (d *Daemon) queueMail(about mailAbout, msg mail.Message) {
+	d.mail.send.Send(msg)
+	switch about {
+	case aboutVRRP:
+		d.mailQueued.VRRP++
+	case aboutRealServer:
+		d.mailQueued.RealServer++
+	case aboutVirtualServer:
+		d.mailQueued.VirtualServer++
+	}
 }
 
 // reloadMail takes a reloaded configuration's mail settings; a mailer is

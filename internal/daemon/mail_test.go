@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/notify/mail"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
@@ -31,11 +32,18 @@ func (b *mailBox) Deliver(ctx context.Context, m mail.Message, date time.Time) e
 }
 
 func (b *mailBox) subjects() []string {
+	return b.each(func(m mail.Message) string { return m.Subject })
+}
+
+func (b *mailBox) bodies() []string { return b.each(func(m mail.Message) string { return m.Body }) }
+
+// each is f of every message delivered so far.
+func (b *mailBox) each(f func(mail.Message) string) []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var s []string
 	for _, m := range b.got {
-		s = append(s, m.Subject)
+		s = append(s, f(m))
 	}
 	return s
 }
@@ -56,7 +64,7 @@ global_defs {
 func mailNode(t *testing.T, wire *vrrptest.Wire, id, addr4, addr6, prio string, box *mailBox, extra string) *node {
 	t.Helper()
 	text := strings.ReplaceAll(mailGlobal, "%ID%", id) + strings.ReplaceAll(extra, "%PRIO%", prio)
-	return startNodeWith(t, wire, addr4, addr6, text, Options{Host: Host{Mail: box}})
+	return startNodeWith(t, wire, addr4, addr6, text, Options{Host: Host{Mail: box, LocalName: func() string { return "lb1.example.org" }}})
 }
 
 func eqList(t *testing.T, what string, got, want []string) {
@@ -146,7 +154,7 @@ func TestLoopMailReload(t *testing.T) {
 		vi2 := strings.ReplaceAll(strings.ReplaceAll(pairConf, "VI_1", "VI_2"), "virtual_router_id 51", "virtual_router_id 52")
 		text := func(id, inst string) string { return strings.ReplaceAll(mailGlobal, "%ID%", id) + prio(inst, "150") }
 		src.set(confPath, text("r1", pairConf))
-		a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", text("r1", pairConf), Options{Reload: src.load, Host: Host{Mail: box}})
+		a := startNodeWith(t, wire, "192.0.2.1", "fe80::1", text("r1", pairConf), Options{Reload: src.load, Host: Host{Mail: box, LocalName: func() string { return "lb1.example.org" }}})
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		src.set(confPath, text("r1b", vi2))
@@ -172,4 +180,35 @@ func TestLoopMailReload(t *testing.T) {
 			t.Errorf("mail stats %+v", st)
 		}
 	})
+}
+
+// TestMailDefaults: keepalived's defaults (global_data.c init_global_data,
+// smtp.c helo_cmd): router_id and smtp_helo_name are the local name (the
+// node name's canonical name), the sender USER@LOCALNAME; a local name the
+// resolver does not know is "[unknown]" for router_id and "localhost" for
+// HELO.
+func TestMailDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		g               config.Global
+		local           string
+		rid, from, helo string
+	}{
+		{"resolved", config.Global{}, "lb1.example.org", "lb1.example.org", "root@lb1.example.org", "lb1.example.org"},
+		{"unresolved", config.Global{}, unknownName, "[unknown]", "root@lb1", "localhost"},
+		{"not looked up", config.Global{}, "", "[unknown]", "root@lb1", "localhost"},
+		{"all set", config.Global{RouterID: "r1", NotificationEmailFrom: "a@example.org", SMTPHeloName: "mx.example.org"}, unknownName,
+			"r1", "a@example.org", "mx.example.org"},
+	} {
+		rid, from, helo := mailDefaults(&tc.g, tc.local, "lb1", "root")
+		if rid != tc.rid || from != tc.from || helo != tc.helo {
+			t.Errorf("%s: router_id %q from %q helo %q; want %q %q %q", tc.name, rid, from, helo, tc.rid, tc.from, tc.helo)
+		}
+	}
+	if needsLocalName(nil) || needsLocalName(&config.Config{}) {
+		t.Error("a configuration without mail asks the resolver")
+	}
+	if !needsLocalName(&config.Config{Global: config.Global{NotificationEmail: []string{"a@example.org"}, SMTPServer: "192.0.2.25", RouterID: "r1"}}) {
+		t.Error("a configuration without smtp_helo_name does not ask the resolver")
+	}
 }

@@ -104,6 +104,7 @@ func (d *Daemon) snapshot() ctl.Status {
 		s.Notify = d.notifier.Stats()
 	}
 	s.Mail = d.mailStats()
+	s.MailAlerts = d.mailQueued
 	s.Tracking = ctl.TrackingStatus{Runner: d.trk.runner.Stats(), Interfaces: maps.Clone(d.trk.ifUp)}
 	for _, name := range slices.Sorted(maps.Keys(d.trk.scripts)) {
 		sc := d.trk.scripts[name]

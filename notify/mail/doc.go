@@ -1,5 +1,6 @@
 // Package mail sends keepalived's e-mail alerts (smtp_alert): one short
-// message per VRRP instance or sync group state change, composed and
+// message per VRRP instance or sync group state change, per real server
+// checker change and per virtual server quorum change, composed and
 // delivered exactly as keepalived 2.2.7 does it.
 //
 // Owns:
@@ -7,6 +8,11 @@
 //     the subject ("[router_id] VRRP Instance VI_1 - Entering MASTER
 //     state"), the body line, the headers (Date, From, Subject,
 //     X-Mailer: Keepalived, To) and their length limits;
+//   - the checkers' policy (checker.go, pure): which checker results
+//     mail (CheckerBody: state changes, MISC_CHECK's first result,
+//     no_checker_emails), with each checker kind's body, and the real
+//     server ("[router_id] Realserver RS of virtual server VS - DOWN")
+//     and virtual server quorum messages;
 //   - the SMTP dialogue (client.go): keepalived's plain RFC 821 exchange,
 //     HELO, MAIL FROM, one RCPT TO per recipient, DATA, QUIT, each step
 //     bounded by smtp_connect_timeout. keepalived has no EHLO, STARTTLS

@@ -7,5 +7,5 @@ import (
 )
 
 func TestComposeIsPure(t *testing.T) {
-	puritytest.Check(t, []string{"compose.go"}, []string{"compose.go"})
+	puritytest.Check(t, []string{"compose.go", "checker.go"}, []string{"compose.go", "checker.go"})
 }

@@ -35,7 +35,10 @@
 // that survives the failover, and a control without the sync daemon
 // whose connection must break); and an IPv6 NAT service (traffic, a
 // dead listener removed and back, stop) with the differential of the two
-// daemons' tables. bench/ipvs's BenchmarkLab measures both
+// daemons' tables; and the checkers' mail alerts: an [SMTPSink] on the
+// client receives what each daemon mails when a real server dies (quorum
+// lost) and comes back (quorum gained), compared phase by phase (dates
+// and host names normalised). bench/ipvs's BenchmarkLab measures both
 // daemons on the same lab.
 //
 // [RunVM] is the host side: it builds vigild (static) and boots the VM
@@ -43,7 +46,8 @@
 // (testnet needs `ip netns`; busybox's ip has none).
 //
 // Owns: what testnet owns for its labs (namespaces, veths, bridges,
-// processes), the servers' sockets, and the daemons it starts. Must not:
+// processes), the servers' sockets (the SMTP sink's too), and the daemons
+// it starts. Must not:
 // run outside the VM's kernel with IPVS (the tests call [RunVM] first),
 // touch the VM's root namespace, or be imported by production code.
 //

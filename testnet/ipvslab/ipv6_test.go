@@ -11,10 +11,17 @@ import (
 // ipv6Conf is a NAT service on VIP6 port 80 over two real servers'
 // IPv6 addresses, checked by TCP_CHECK.
 func ipv6Conf() string {
+	return natService(VIP6, 80, portNAT, []string{RealAddr6(0), RealAddr6(1)}, "")
+}
+
+// natService is a NAT service on vip:port over the real servers at addrs
+// (on rsPort, weight 1, checked by TCP_CHECK), with extra lines in the
+// virtual_server block.
+func natService(vip string, port, rsPort int, addrs []string, extra string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "virtual_server %s 80 {\n delay_loop 1\n lb_algo rr\n lb_kind NAT\n protocol TCP\n", VIP6)
-	for j := range 2 {
-		fmt.Fprintf(&b, " real_server %s %d {\n  weight 1\n%s }\n", RealAddr6(j), portNAT, check(portNAT))
+	fmt.Fprintf(&b, "virtual_server %s %d {\n delay_loop 1\n lb_algo rr\n lb_kind NAT\n protocol TCP\n%s", vip, port, extra)
+	for _, a := range addrs {
+		fmt.Fprintf(&b, " real_server %s %d {\n  weight 1\n%s }\n", a, rsPort, check(rsPort))
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -26,6 +26,7 @@ func TestLab(t *testing.T) {
 	t.Run("scenarios", testScenarios)
 	t.Run("director pair", testDirectorPair)
 	t.Run("ipv6", testIPv6)
+	t.Run("mail", testMail)
 }
 
 // Real server ports of the single-director scenario's services.
