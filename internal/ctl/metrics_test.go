@@ -27,6 +27,22 @@ func parseMetrics(t *testing.T, s ctl.Status) (map[string]*dto.MetricFamily, str
 	if err := ctl.WriteMetrics(&b, s); err != nil {
 		t.Fatal(err)
 	}
+	return parseText(t, b)
+}
+
+// parseExposition is parseMetrics over everything the endpoint serves.
+func parseExposition(t *testing.T, s ctl.Status, keepalivedNames bool) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := ctl.WriteExposition(&b, s, keepalivedNames); err != nil {
+		t.Fatal(err)
+	}
+	return parseText(t, b)
+}
+
+// parseText parses an exposition as parseMetrics does.
+func parseText(t *testing.T, b bytes.Buffer) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(b.Bytes()))
 	if err != nil {
@@ -234,7 +250,7 @@ func TestMetricsFamiliesOnce(t *testing.T) {
 // snapshot with the text format's content type; other methods and paths
 // are refused.
 func TestMetricsHandler(t *testing.T) {
-	h := ctl.MetricsHandler(func() ctl.Status { return ctl.Status{Reloads: 5} })
+	h := ctl.MetricsHandler(ctl.MetricsConfig{Status: func() ctl.Status { return ctl.Status{Reloads: 5} }})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8" ||
