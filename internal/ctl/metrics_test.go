@@ -148,26 +148,6 @@ func TestMetricsExposition(t *testing.T) {
 		Reloads: 2,
 	}
 	fams, text := parseMetrics(t, s)
-	get := func(name string, labels ...string) (float64, bool) {
-		f := fams[name]
-		if f == nil {
-			return 0, false
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			return value(m), true
-		}
-		return 0, false
-	}
 	for _, tc := range []struct {
 		name   string
 		labels []string
@@ -185,7 +165,7 @@ func TestMetricsExposition(t *testing.T) {
 		{"vigil_vrrp_unknown_vrid_total", []string{"transport", "unicast"}, 4},
 		{"vigil_reloads_total", nil, 2},
 	} {
-		if v, ok := get(tc.name, tc.labels...); !ok || v != tc.want {
+		if v, ok := find(fams, tc.name, tc.labels...); !ok || v != tc.want {
 			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, v, ok, tc.want)
 		}
 	}

@@ -31,18 +31,6 @@ vrrp_instance VI_1 {
 }
 `
 
-// instanceStatus returns n's status of the instance called name.
-func (n *node) instanceStatus(t *testing.T, name string) ctl.InstanceStatus {
-	t.Helper()
-	for _, in := range n.d.Status().Instances {
-		if in.Name == name {
-			return in
-		}
-	}
-	t.Fatalf("no instance %s in the status", name)
-	return ctl.InstanceStatus{}
-}
-
 // TestLoopMasterCounters: the counters keepalived keeps per instance, and
 // the latest transition's time, through the loop. r1 (100) becomes master
 // alone at Master_Down_Interval: become_master 1, the transition's time
@@ -62,7 +50,7 @@ func TestLoopMasterCounters(t *testing.T) {
 		r1 := startNode(t, wire, "192.0.2.1", "fe80::1", countersConf)
 		down := 3*time.Second + time.Duration(256-100)*time.Second/256
 		sleepUntil(start, down)
-		in := r1.instanceStatus(t, "VI_1")
+		in := r1.instStatus(t, "VI_1")
 		if in.State != "MASTER" || in.BecomeMaster != 1 || in.ReleaseMaster != 0 || !in.Since.Equal(start.Add(down)) {
 			t.Fatalf("alone: %s, become %d release %d, since +%v; want MASTER 1 0 +%v",
 				in.State, in.BecomeMaster, in.ReleaseMaster, in.Since.Sub(start), down)
@@ -80,14 +68,14 @@ func TestLoopMasterCounters(t *testing.T) {
 
 		peer := newScriptedPeer(wire, "192.0.2.9", 0, time.Second)
 		peer.advertAt(t, start, 5*time.Second+time.Second/2)
-		in = r1.instanceStatus(t, "VI_1")
+		in = r1.instStatus(t, "VI_1")
 		if in.State != "MASTER" || in.PriorityZeroReceived != 1 || in.BecomeMaster != 1 {
 			t.Fatalf("after a priority-0 advert: %s, received %d, become %d", in.State, in.PriorityZeroReceived, in.BecomeMaster)
 		}
 
 		peer.pkt.Priority = 200
 		peer.advertAt(t, start, 6*time.Second+time.Second/2)
-		in = r1.instanceStatus(t, "VI_1")
+		in = r1.instStatus(t, "VI_1")
 		if in.State != "BACKUP" || in.ReleaseMaster != 1 || !in.Since.Equal(start.Add(6*time.Second+time.Second/2)) ||
 			in.PriorityZeroReceived != 1 {
 			t.Fatalf("after a higher priority: %s, release %d, since +%v, priority-0 received %d",
@@ -96,18 +84,18 @@ func TestLoopMasterCounters(t *testing.T) {
 
 		r1.ifev <- check.IfaceEvent{Kind: check.IfaceDown, Index: 2, Name: "eth1"}
 		synctest.Wait()
-		in = r1.instanceStatus(t, "VI_1")
+		in = r1.instStatus(t, "VI_1")
 		if in.Trackers[1].State != "down" || in.Priority != 70 {
 			t.Errorf("eth1 down: trackers %+v, priority %d", in.Trackers, in.Priority)
 		}
 
 		sleepUntil(start, 15*time.Second)
-		if in = r1.instanceStatus(t, "VI_1"); in.State != "MASTER" || in.BecomeMaster != 2 || in.PriorityZeroSent != 0 {
+		if in = r1.instStatus(t, "VI_1"); in.State != "MASTER" || in.BecomeMaster != 2 || in.PriorityZeroSent != 0 {
 			t.Fatalf("peer silent: %s, become %d, priority-0 sent %d", in.State, in.BecomeMaster, in.PriorityZeroSent)
 		}
 		r1.stop()
 		synctest.Wait()
-		in = r1.instanceStatus(t, "VI_1")
+		in = r1.instStatus(t, "VI_1")
 		zeros := 0
 		for _, a := range seen() {
 			if a.src == netip.MustParseAddr("192.0.2.1") && a.prio == 0 {
