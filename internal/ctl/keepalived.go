@@ -100,10 +100,10 @@ var keepalivedMetrics = []metric{
 	kaStateByVIP("keepalived_vrrp_state", "State of vrrp", false),
 	kaStateByVIP("keepalived_vrrp_excluded_state", "State of vrrp with excluded VIP", true),
 	kaCounter("keepalived_advertisements_received_total", "Advertisements received", func(in *InstanceStatus) uint64 {
-		// keepalived counts an advert once its type, version, length, TTL
-		// and authentication are right, before it checks the address
-		// list and the interval.
-		return received(in, vrrp.DropNone, vrrp.WarnAddrList, vrrp.DropAddrList, vrrp.DropInterval)
+		// keepalived counts an advert once its TTL, version,
+		// authentication, interval, type, length and checksum are right,
+		// before it checks the address list.
+		return received(in, vrrp.DropNone, vrrp.WarnAddrList, vrrp.DropAddrList)
 	}),
 	kaCounter("keepalived_advertisements_sent_total", "Advertisements sent", func(in *InstanceStatus) uint64 { return in.AdvertsSent }),
 	kaCounter("keepalived_become_master_total", "Became master", func(in *InstanceStatus) uint64 { return in.BecomeMaster }),
