@@ -221,10 +221,11 @@ func printCounters(w io.Writer, s *ctl.Status) {
 	if len(s.Instances) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "INSTANCE\tTRANSITIONS\tSEND_ERRORS\tVIP_ERRORS\tANNOUNCED\tANNOUNCE_ERRORS\tVIPS_LOST/RESTORED\tLOWER_PRIO/THROTTLED\tSPLIT_BRAIN_HEALS\tSTARTUP_REMOVED")
+		fmt.Fprintln(tw, "INSTANCE\tTRANSITIONS\tMASTER_TAKEN/RELEASED\tPRIO0_SENT/RECEIVED\tSEND_ERRORS\tVIP_ERRORS\tANNOUNCED\tANNOUNCE_ERRORS\tVIPS_LOST/RESTORED\tLOWER_PRIO/THROTTLED\tSPLIT_BRAIN_HEALS\tSTARTUP_REMOVED")
 		for _, in := range s.Instances {
 			lo := in.StartupRemoved
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d/%d\t%d\taddr=%d route=%d rule=%d\n", in.Name, in.Transitions,
+			fmt.Fprintf(tw, "%s\t%d\t%d/%d\t%d/%d\t%d\t%d\t%d\t%d\t%d/%d\t%d/%d\t%d\taddr=%d route=%d rule=%d\n", in.Name, in.Transitions,
+				in.BecomeMaster, in.ReleaseMaster, in.PriorityZeroSent, in.PriorityZeroReceived,
 				in.SendErrors, in.VIPErrors, in.Announcements, in.AnnounceErrors, in.VIPsRemoved, in.VIPsRestored,
 				in.LowerPriorityAdverts, in.LowerPriorityThrottled, in.SplitBrainHeals, lo.Addresses, lo.Routes, lo.Rules)
 		}

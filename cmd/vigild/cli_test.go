@@ -34,6 +34,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--dont-fork=maybe"}, `vigild: invalid argument "maybe" for "-n, --dont-fork"`},
 		{[]string{"-n", "--dump-dir="}, "vigild: --dump-dir must name a directory"},
 		{[]string{"-t", "--metrics", "9650"}, `vigild: --metrics "9650": address 9650: missing port in address`},
+		{[]string{"-n", "--metrics-keepalived-names"}, "vigild: --metrics-keepalived-names needs --metrics"},
 		{[]string{"-n", "-P", "-C"}, "vigild: -P (--vrrp) and -C (--check) exclude each other"},
 	} {
 		var out, errOut bytes.Buffer

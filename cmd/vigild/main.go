@@ -68,6 +68,7 @@ type options struct {
 	dumpDir    string
 	stateDir   string
 	metrics    string
+	kaNames    bool
 	showVer    bool
 	vrrpOnly   bool
 	checkOnly  bool
@@ -104,7 +105,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs.StringVar(&o.control, "control", ctl.DefaultSocket, "unix socket for vigilctl (empty: none)")
 	fs.StringVar(&o.dumpDir, "dump-dir", defaultDumpDir, "directory for the SIGUSR1/SIGUSR2 dump files vigild.data and vigild.stats (created 0700 if missing)")
 	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "directory for what holds across restarts: maintenance.json, the instances in vigilctl maintenance (created 0700 if missing; empty: not kept)")
-	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9650; empty: off)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9650; empty: off)")
+	fs.BoolVar(&o.kaNames, "metrics-keepalived-names", false, "also serve keepalived-exporter's metric names (keepalived_vrrp_state, ...) on --metrics")
 	fs.BoolVarP(&o.showVer, "version", "v", false, "print the version and exit")
 	fs.BoolVarP(&o.vrrpOnly, "vrrp", "P", false, "run VRRP only: no IPVS, no health checkers")
 	fs.BoolVarP(&o.checkOnly, "check", "C", false, "run the health checkers and IPVS only: no VRRP instance, static address or conntrack sync")
@@ -136,6 +138,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	if _, _, err := net.SplitHostPort(o.metrics); o.metrics != "" && err != nil {
 		return usageError(stderr, fs, fmt.Sprintf("--metrics %q: %v", o.metrics, err))
+	}
+	if o.kaNames && o.metrics == "" {
+		return usageError(stderr, fs, "--metrics-keepalived-names needs --metrics")
 	}
 	if o.vrrpOnly && o.checkOnly {
 		return usageError(stderr, fs, "-P (--vrrp) and -C (--check) exclude each other")
@@ -308,7 +313,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	if o.metrics != "" {
 		go func() {
-			if err := d.ServeMetrics(ctx, o.metrics); err != nil {
+			if err := d.ServeMetrics(ctx, o.metrics, ctl.MetricsConfig{KeepalivedNames: o.kaNames}); err != nil {
 				log.Warn("metrics endpoint", "addr", o.metrics, "err", err)
 			}
 		}()

@@ -86,13 +86,16 @@ func TestReload(t *testing.T) {
 	}
 }
 
-// TestMetrics: --metrics serves the status as Prometheus metrics.
+// TestMetrics: --metrics serves the status as Prometheus metrics, with
+// --metrics-keepalived-names keepalived-exporter's names beside vigil's,
+// the process's own families, and the probes: /healthz answers while the
+// loop does, /readyz once the instances have left INIT.
 func TestMetrics(t *testing.T) {
 	l := newLab(t)
-	startVigild(t, l.R1, conf("", 150, ""), "-i", "r1", "--metrics", "127.0.0.1:9650")
+	startVigild(t, l.R1, conf("", 150, ""), "-i", "r1", "--metrics", "127.0.0.1:9650", "--metrics-keepalived-names")
 	waitAddr(t, l.R1, "eth0", vip4, true, settle)
-	var body string
-	testnet.Eventually(t, settle, func() bool {
+	get := func(path string) string {
+		var body string
 		err := l.R1.Do(func() error {
 			c, err := net.DialTimeout("tcp", "127.0.0.1:9650", time.Second)
 			if err != nil {
@@ -100,20 +103,38 @@ func TestMetrics(t *testing.T) {
 			}
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprint(c, "GET /metrics HTTP/1.0\r\n\r\n")
+			fmt.Fprintf(c, "GET %s HTTP/1.0\r\n\r\n", path)
 			b, err := io.ReadAll(c)
 			body = string(b)
 			return err
 		})
-		return err == nil && strings.Contains(body, "vigil_vrrp_adverts_sent_total")
+		if err != nil {
+			return ""
+		}
+		return body
+	}
+	var body string
+	testnet.Eventually(t, settle, func() bool {
+		body = get("/metrics")
+		return strings.Contains(body, "vigil_vrrp_adverts_sent_total")
 	}, "metrics endpoint answers")
 	for _, want := range []string{
 		`vigil_vrrp_state{family="inet",instance="VI_1",interface="eth0",vrid="51"} 2`,
 		`vigil_vrrp_priority{family="inet6",instance="VI_6",interface="eth0",vrid="51"} 150`,
 		`vigil_vrrp_adverts_received_total{family="inet",instance="VI_1",interface="eth0",vrid="51",verdict="ttl"} 0`,
+		`vigil_vrrp_become_master_total{family="inet",instance="VI_1",interface="eth0",vrid="51"} 1`,
+		`keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51",ip_address="` + vip4 + `/24"} 2`,
+		`keepalived_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 1`,
+		"\nprocess_start_time_seconds ",
+		"\ngo_goroutines ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if b := get(path); !strings.HasPrefix(b, "HTTP/1.0 200 ") {
+			t.Errorf("GET %s of a running master: %q", path, b)
 		}
 	}
 }

@@ -20,10 +20,16 @@
 //     root can change; a stale socket replaced and anything else at its
 //     path left alone; a client that is neither root nor vigild's own user
 //     refused by SO_PEERCRED and reported to the Handler;
+//   - the metrics endpoint (endpoint.go): /metrics, /healthz, /readyz;
+//     at most one snapshot per 250 ms however many requests come, and
+//     each request waits for it at most MetricsConfig.Timeout;
 //   - the metrics: one table (metrics.go) names every family, its type,
 //     help, labels and how to read it from a Status; every counter of the
-//     Status is in it (a test holds the table to that); at most one
-//     snapshot per 250 ms however many scrapes come.
+//     Status is in it (a test holds the table to that); keepalived.go
+//     holds the keepalived exporter's families vigil can answer, served
+//     with MetricsConfig.KeepalivedNames; runtime.go and process_linux.go
+//     the process_* and go_* families, read from /proc/self and the Go
+//     runtime at each scrape.
 //
 // What it must not do: own daemon state. The Server calls a Handler (the
 // daemon) for the snapshot and for reloads; the daemon builds the Status.

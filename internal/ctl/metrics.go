@@ -2,18 +2,14 @@ package ctl
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"io"
 	"maps"
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 	"github.com/vigil-ha/vigil/healthcheck"
@@ -35,6 +31,7 @@ type metricType string
 const (
 	counter metricType = "counter"
 	gauge   metricType = "gauge"
+	summary metricType = "summary"
 )
 
 // emitFunc hands one sample to the writer: its value and its label values
@@ -77,6 +74,28 @@ func perInstanceBy(name, help, label string, values func(*InstanceStatus, func(v
 			values(in, func(v uint64, lv string) { emit(float64(v), instanceValues(in, lv)...) })
 		}
 	}}
+}
+
+// perTracker is a gauge family with one sample per instance and tracked
+// object.
+func perTracker(name, help string, value func(*TrackerStatus) float64) metric {
+	return metric{name, gauge, help, append(slices.Clip(instanceLabels), "kind", "name"), func(s *Status, emit emitFunc) {
+		for i := range s.Instances {
+			in := &s.Instances[i]
+			for j := range in.Trackers {
+				tr := &in.Trackers[j]
+				emit(value(tr), instanceValues(in, tr.Kind, tr.Name)...)
+			}
+		}
+	}}
+}
+
+// unixSeconds is t in seconds since the Unix epoch; 0 for the zero time.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
 }
 
 // perSocket is a counter family with one sample per VRRP socket.
@@ -164,6 +183,19 @@ var metrics = []metric{
 	perInstance("vigil_vrrp_adverts_sent_total", counter, "Adverts sent.", func(in *InstanceStatus) float64 { return float64(in.AdvertsSent) }),
 	perInstance("vigil_vrrp_advert_send_errors_total", counter, "Adverts that could not be sent.", func(in *InstanceStatus) float64 { return float64(in.SendErrors) }),
 	perInstance("vigil_vrrp_transitions_total", counter, "State transitions.", func(in *InstanceStatus) float64 { return float64(in.Transitions) }),
+	perInstance("vigil_vrrp_last_transition_timestamp_seconds", gauge, "Time of the latest state transition, in seconds since the Unix epoch (0 before the first).", func(in *InstanceStatus) float64 {
+		return unixSeconds(in.Since)
+	}),
+	perInstance("vigil_vrrp_become_master_total", counter, "Transitions into MASTER (keepalived's become_master).", func(in *InstanceStatus) float64 { return float64(in.BecomeMaster) }),
+	perInstance("vigil_vrrp_release_master_total", counter, "Transitions out of MASTER into BACKUP or FAULT (keepalived's release_master; the stop at shutdown is not one).", func(in *InstanceStatus) float64 { return float64(in.ReleaseMaster) }),
+	perInstance("vigil_vrrp_priority_zero_adverts_sent_total", counter, "Adverts of priority 0 sent (one per advert, however many unicast peers it goes to).", func(in *InstanceStatus) float64 { return float64(in.PriorityZeroSent) }),
+	perInstance("vigil_vrrp_priority_zero_adverts_received_total", counter, "Accepted adverts of priority 0 (a master giving up).", func(in *InstanceStatus) float64 { return float64(in.PriorityZeroReceived) }),
+	perTracker("vigil_vrrp_tracker_up", "1 while the tracked object is up (a track file: while its value does not put the instance in FAULT), 0 while it is down or has not reported yet.", func(tr *TrackerStatus) float64 {
+		return b2f(tr.State == "up")
+	}),
+	perTracker("vigil_vrrp_tracker_weight", "The instance's weight for the tracked object (0: down puts the instance in FAULT; its sense is inverted under reverse).", func(tr *TrackerStatus) float64 {
+		return float64(tr.Weight)
+	}),
 	perInstanceBy("vigil_vrrp_adverts_received_total", "Adverts received, by verdict (ok = accepted).", "verdict", func(in *InstanceStatus, emit func(uint64, string)) {
 		for _, r := range vrrp.DropReasons() {
 			emit(in.Received[r.String()], r.String())
@@ -220,6 +252,16 @@ var metrics = []metric{
 	global("vigil_scripts_running", gauge, "vrrp_script processes running now.", func(s *Status) float64 { return float64(s.Tracking.Runner.Running) }),
 	perScript("vigil_track_script_runs_total", "Runs of each vrrp_script.", func(sc *ScriptStatus) uint64 { return sc.Runs }),
 	perScript("vigil_track_script_skipped_total", "Runs of each vrrp_script skipped (the previous one still ran).", func(sc *ScriptStatus) uint64 { return sc.Skipped }),
+	metric{"vigil_track_script_up", gauge, "1 while the vrrp_script succeeds (after rise), 0 while it fails or has not reported yet.", []string{"script"}, func(s *Status, emit emitFunc) {
+		for _, sc := range s.Tracking.Scripts {
+			emit(b2f(sc.State == check.StateOK.String()), sc.Name)
+		}
+	}},
+	metric{"vigil_track_script_running", gauge, "1 while a run of the vrrp_script is under way.", []string{"script"}, func(s *Status, emit emitFunc) {
+		for _, sc := range s.Tracking.Scripts {
+			emit(b2f(sc.Running), sc.Name)
+		}
+	}},
 
 	// Notify scripts and FIFOs.
 	global("vigil_notify_events_total", counter, "Events handed to notify.", func(s *Status) float64 { return float64(s.Notify.Events) }),
@@ -367,26 +409,38 @@ func stateNumber(s string) int {
 	return -1
 }
 
-// WriteMetrics writes s in the text exposition format.
+// WriteMetrics writes vigil's families for s in the text exposition
+// format (WriteExposition adds the others the endpoint serves).
 func WriteMetrics(out io.Writer, s Status) error {
 	w := bufio.NewWriter(out)
+	writeTable(w, metrics, &s)
+	return w.Flush()
+}
+
+// writeTable writes the families of rows, read from s.
+func writeTable(w *bufio.Writer, rows []metric, s *Status) {
 	var b []byte
-	for _, m := range metrics {
+	for _, m := range rows {
 		b = b[:0]
-		m.read(&s, func(v float64, lv ...string) {
+		m.read(s, func(v float64, lv ...string) {
 			if len(lv) != len(m.labels) {
 				panic("ctl: metric " + m.name + ": label values do not match its labels")
 			}
 			b = appendSample(b, m.name, m.labels, lv, v)
 		})
-		if len(b) == 0 {
-			continue
-		}
-		w.WriteString("# HELP " + m.name + " " + helpEscaper.Replace(m.help) + "\n")
-		w.WriteString("# TYPE " + m.name + " " + string(m.typ) + "\n")
-		w.Write(b)
+		writeFamily(w, m.name, m.typ, m.help, b)
 	}
-	return w.Flush()
+}
+
+// writeFamily writes a family's HELP and TYPE lines and its samples, or
+// nothing when it has no samples.
+func writeFamily(w *bufio.Writer, name string, typ metricType, help string, samples []byte) {
+	if len(samples) == 0 {
+		return
+	}
+	w.WriteString("# HELP " + name + " " + helpEscaper.Replace(help) + "\n")
+	w.WriteString("# TYPE " + name + " " + string(typ) + "\n")
+	w.Write(samples)
 }
 
 // appendSample appends name{k1="v1",...} value and a newline to b.
@@ -414,60 +468,3 @@ var (
 	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 )
-
-// MetricsHandler serves GET /metrics from get's snapshots, taking at most
-// one per metricsMaxAge however many scrapes come.
-func MetricsHandler(get func() Status) http.Handler {
-	src := &cachedStatus{get: get, now: time.Now, maxAge: metricsMaxAge}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		WriteMetrics(w, src.status())
-	})
-	return mux
-}
-
-// ServeMetrics serves MetricsHandler(get) over HTTP on addr until ctx
-// ends; it returns once the server and its goroutines have stopped.
-func ServeMetrics(ctx context.Context, addr string, get func() Status) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: MetricsHandler(get), ReadHeaderTimeout: 10 * time.Second}
-	stop := onDone(ctx, func() { srv.Close() })
-	err = srv.Serve(l)
-	stop()
-	srv.Close()
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
-}
-
-// metricsMaxAge is how long one status snapshot answers /metrics: every
-// snapshot is built by the loop, and scrapes come every few seconds, so a
-// flood of requests must not turn into a flood of loop work.
-const metricsMaxAge = 250 * time.Millisecond
-
-// cachedStatus hands out one snapshot to every request within maxAge of it;
-// concurrent requests wait for the one snapshot being taken instead of each
-// asking the loop.
-type cachedStatus struct {
-	get    func() Status
-	now    func() time.Time
-	maxAge time.Duration
-
-	mu   sync.Mutex // guards the fields below, and is held while get runs
-	last Status
-	at   time.Time
-}
-
-func (c *cachedStatus) status() Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now := c.now(); c.at.IsZero() || now.Sub(c.at) >= c.maxAge || now.Before(c.at) {
-		c.last, c.at = c.get(), now
-	}
-	return c.last
-}

@@ -27,6 +27,22 @@ func parseMetrics(t *testing.T, s ctl.Status) (map[string]*dto.MetricFamily, str
 	if err := ctl.WriteMetrics(&b, s); err != nil {
 		t.Fatal(err)
 	}
+	return parseText(t, b)
+}
+
+// parseExposition is parseMetrics over everything the endpoint serves.
+func parseExposition(t *testing.T, s ctl.Status, keepalivedNames bool) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := ctl.WriteExposition(&b, s, keepalivedNames); err != nil {
+		t.Fatal(err)
+	}
+	return parseText(t, b)
+}
+
+// parseText parses an exposition as parseMetrics does.
+func parseText(t *testing.T, b bytes.Buffer) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(b.Bytes()))
 	if err != nil {
@@ -132,26 +148,6 @@ func TestMetricsExposition(t *testing.T) {
 		Reloads: 2,
 	}
 	fams, text := parseMetrics(t, s)
-	get := func(name string, labels ...string) (float64, bool) {
-		f := fams[name]
-		if f == nil {
-			return 0, false
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			return value(m), true
-		}
-		return 0, false
-	}
 	for _, tc := range []struct {
 		name   string
 		labels []string
@@ -169,7 +165,7 @@ func TestMetricsExposition(t *testing.T) {
 		{"vigil_vrrp_unknown_vrid_total", []string{"transport", "unicast"}, 4},
 		{"vigil_reloads_total", nil, 2},
 	} {
-		if v, ok := get(tc.name, tc.labels...); !ok || v != tc.want {
+		if v, ok := find(fams, tc.name, tc.labels...); !ok || v != tc.want {
 			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, v, ok, tc.want)
 		}
 	}
@@ -234,7 +230,7 @@ func TestMetricsFamiliesOnce(t *testing.T) {
 // snapshot with the text format's content type; other methods and paths
 // are refused.
 func TestMetricsHandler(t *testing.T) {
-	h := ctl.MetricsHandler(func() ctl.Status { return ctl.Status{Reloads: 5} })
+	h := ctl.MetricsHandler(ctl.MetricsConfig{Status: func() ctl.Status { return ctl.Status{Reloads: 5} }})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8" ||

@@ -94,6 +94,49 @@ type InstanceStatus struct {
 	LowerPriorityAdverts   uint64 `json:"lower_priority_adverts"`
 	LowerPriorityThrottled uint64 `json:"lower_priority_throttled"`
 	SplitBrainHeals        uint64 `json:"split_brain_heals"`
+
+	// BecomeMaster counts the transitions into MASTER; ReleaseMaster those
+	// out of MASTER into BACKUP or FAULT (not the stop at shutdown or
+	// removal by a reload), as keepalived's become_master and
+	// release_master count them. Since is the time of the latest
+	// transition.
+	BecomeMaster  uint64 `json:"become_master"`
+	ReleaseMaster uint64 `json:"release_master"`
+	// PriorityZeroSent counts the adverts of priority 0 sent (one per
+	// advert, however many unicast peers it goes to), as keepalived's
+	// pri_zero_sent; PriorityZeroReceived the accepted adverts of
+	// priority 0 (a master giving up), keepalived's pri_zero_rcvd.
+	PriorityZeroSent     uint64 `json:"priority_zero_sent"`
+	PriorityZeroReceived uint64 `json:"priority_zero_received"`
+
+	// ExcludedVIPs are those of VIPs that come from
+	// virtual_ipaddress_excluded (not advertised), in the same form.
+	ExcludedVIPs []string `json:"excluded_vips,omitempty"`
+	// Trackers are what moves the instance's priority or holds it in
+	// FAULT: its interface (unless dont_track_primary), its track_*
+	// entries and its sync group's, each kind and name once (the first
+	// listed wins).
+	Trackers []TrackerStatus `json:"trackers,omitempty"`
+}
+
+// TrackerStatus is one tracked object as an instance sees it.
+type TrackerStatus struct {
+	// Kind is script, interface, file or process.
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// State is up, down or init (a vrrp_script with no decisive result
+	// yet). A track file is up while its value does not put the instance
+	// in FAULT.
+	State string `json:"state"`
+	// Weight is the instance's weight for it (its own, or the tracked
+	// object's default); Reverse inverts its sense, as keepalived's
+	// reverse. 0 means a down tracker puts the instance in FAULT.
+	Weight  int  `json:"weight"`
+	Reverse bool `json:"reverse,omitempty"`
+	// Value is a track file's last value (kind file only).
+	Value int64 `json:"value,omitempty"`
+	// Group is set for a tracker of the instance's sync group.
+	Group bool `json:"group,omitempty"`
 }
 
 // LeftoverCounts counts virtual addresses, routes and rules removed at
@@ -118,6 +161,8 @@ type ScriptStatus struct {
 	Runs    uint64 `json:"runs"`
 	Skipped uint64 `json:"skipped"`
 	Last    string `json:"last"`
+	// Running is true while a run of the script is under way.
+	Running bool `json:"running"`
 }
 
 // GroupStatus is one vrrp_sync_group.

@@ -18,9 +18,11 @@ func (d *Daemon) ServeControl(ctx context.Context, path string) error {
 	return srv.Serve(ctx)
 }
 
-// ServeMetrics serves /metrics on addr until ctx ends.
-func (d *Daemon) ServeMetrics(ctx context.Context, addr string) error {
-	return ctl.ServeMetrics(ctx, addr, d.Status)
+// ServeMetrics serves /metrics, /healthz and /readyz on addr until ctx
+// ends, from the daemon's status snapshots (cfg.Status is set here).
+func (d *Daemon) ServeMetrics(ctx context.Context, addr string, cfg ctl.MetricsConfig) error {
+	cfg.Status = d.Status
+	return ctl.ServeMetrics(ctx, addr, cfg)
 }
 
 // controlHandler is the daemon as the control server sees it.

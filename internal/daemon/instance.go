@@ -81,6 +81,10 @@ type instance struct {
 	// lower-priority adverts heard as master; those inside the GARP/notify
 	// window; and the ones that ended a split brain (notify_master again)
 	lowerPrio, lowerThrottled, splitBrainHeals uint64
+	// transitions into MASTER, and out of it into BACKUP or FAULT
+	becomeMaster, releaseMaster uint64
+	// adverts of priority 0 sent (one per advert) and accepted
+	priZeroSent, priZeroRx uint64
 }
 
 // newInstance builds an instance and attaches it to its socket (opening
@@ -459,6 +463,9 @@ func (d *Daemon) handleRx(p rxPacket) {
 		return
 	}
 	inst.advertAccepted(p.meta.Src)
+	if inst.rxPkt.Priority == 0 {
+		inst.priZeroRx++
+	}
 	if r == vrrp.WarnAddrList && !inst.addrWarned {
 		inst.addrWarned = true
 		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, p.meta.Src))
@@ -587,6 +594,9 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 
 func (inst *instance) sendAdvert(prio uint8) {
 	inst.advert.Priority = prio
+	if prio == 0 {
+		inst.priZeroSent++
+	}
 	if inst.ah != nil {
 		inst.sendAH()
 		return
@@ -763,6 +773,12 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 // lines operators grep for stay the same.
 func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 	inst.transitions++
+	switch {
+	case t.To == vrrp.StateMaster:
+		inst.becomeMaster++
+	case t.From == vrrp.StateMaster && (t.To == vrrp.StateBackup || t.To == vrrp.StateFault):
+		inst.releaseMaster++ // keepalived counts no release when it stops
+	}
 	inst.since = now
 	inst.lastReason = t.Reason
 	inst.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, t.To),

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vigil-ha/vigil/check"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -80,6 +81,9 @@ func (d *Daemon) snapshot() ctl.Status {
 		is.VIPsRemoved, is.VIPsRestored = inst.vipsRemoved, inst.vipsRestored
 		is.LowerPriorityAdverts, is.LowerPriorityThrottled = inst.lowerPrio, inst.lowerThrottled
 		is.SplitBrainHeals = inst.splitBrainHeals
+		is.BecomeMaster, is.ReleaseMaster = inst.becomeMaster, inst.releaseMaster
+		is.PriorityZeroSent, is.PriorityZeroReceived = inst.priZeroSent, inst.priZeroRx
+		is.Trackers = inst.trackerStatus(d)
 		if a, p := inst.m.Master(); a.IsValid() {
 			is.Master, is.MasterPriority = a.String(), int(p)
 		}
@@ -88,8 +92,12 @@ func (d *Daemon) snapshot() ctl.Status {
 				is.Received[r.String()] = n
 			}
 		}
-		for _, a := range inst.addrs {
-			is.VIPs = append(is.VIPs, a.Prefix.String()+" dev "+a.Dev)
+		for i, a := range inst.addrs {
+			v := a.Prefix.String() + " dev " + a.Dev
+			is.VIPs = append(is.VIPs, v)
+			if i >= len(ic.VIPs) { // buildAddrs puts virtual_ipaddress_excluded last
+				is.ExcludedVIPs = append(is.ExcludedVIPs, v)
+			}
 		}
 		s.Instances = append(s.Instances, is)
 	}
@@ -114,6 +122,7 @@ func (d *Daemon) snapshot() ctl.Status {
 		}
 		s.Tracking.Scripts = append(s.Tracking.Scripts, ctl.ScriptStatus{
 			Name: name, State: sc.tracker.State().String(), Runs: sc.tracker.Runs(), Skipped: sc.tracker.Skipped(), Last: last,
+			Running: sc.tracker.Running(),
 		})
 	}
 	for _, g := range d.groups {
@@ -136,6 +145,57 @@ func (d *Daemon) snapshot() ctl.Status {
 		})
 	}
 	return s
+}
+
+// trackerStatus lists what inst tracks, its own trackers before its sync
+// group's, each kind and name once.
+func (inst *instance) trackerStatus(d *Daemon) []ctl.TrackerStatus {
+	if d.trk == nil {
+		return nil
+	}
+	own := inst.ownRefs(d, nil)
+	refs := inst.groupRefs(d, own)
+	var out []ctl.TrackerStatus
+	seen := map[[2]string]bool{}
+	for i, r := range refs {
+		ts := ctl.TrackerStatus{Kind: trackerKind(r.Kind), Name: r.Name, Weight: r.Weight, Reverse: r.Reverse, Group: i >= len(own)}
+		k := [2]string{ts.Kind, ts.Name}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		switch {
+		case r.Kind == check.KindFile:
+			ts.Value = r.Value
+			ts.State = "up"
+			if _, fault, _ := check.Priority(check.PriorityMin, []check.Ref{r}); fault {
+				ts.State = "down"
+			}
+		case r.State == check.StateInit && r.Kind == check.KindScript:
+			ts.State = "init"
+		case r.State == check.StateOK:
+			ts.State = "up"
+		default:
+			ts.State = "down"
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+// trackerKind names a tracker kind in the status document.
+func trackerKind(k check.Kind) string {
+	switch k {
+	case check.KindScript:
+		return "script"
+	case check.KindInterface:
+		return "interface"
+	case check.KindFile:
+		return "file"
+	case check.KindProcess:
+		return "process"
+	}
+	return k.String()
 }
 
 func family(v6 bool) string {

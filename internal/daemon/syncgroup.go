@@ -156,19 +156,31 @@ func (inst *instance) trackRefs(d *Daemon, out []check.Ref) []check.Ref {
 	if d.trk == nil {
 		return out
 	}
+	out = inst.ownRefs(d, out)
+	out = inst.absentRefs(out)
+	out = inst.conditionRefs(out)
+	return inst.groupRefs(d, out)
+}
+
+// ownRefs lists what the instance's own configuration tracks: its
+// interface (unless dont_track_primary) and its track_* entries.
+func (inst *instance) ownRefs(d *Daemon, out []check.Ref) []check.Ref {
 	ic := inst.cfg
 	ifaces := ic.TrackInterfaces
 	if !ic.DontTrackPrimary {
 		ifaces = append([]config.TrackRef{{Name: ic.Interface}}, ifaces...)
 	}
-	out = d.trk.refs(d.cfg, out, ifaces, ic.TrackScripts, ic.TrackFiles, ic.TrackProcesses)
-	out = inst.absentRefs(out)
-	out = inst.conditionRefs(out)
-	if g := inst.group; g != nil {
-		gc := g.cfg
-		out = d.trk.refs(d.cfg, out, gc.TrackInterfaces, gc.TrackScripts, gc.TrackFiles, gc.TrackProcesses)
+	return d.trk.refs(d.cfg, out, ifaces, ic.TrackScripts, ic.TrackFiles, ic.TrackProcesses)
+}
+
+// groupRefs lists what inst's sync group tracks (nothing outside one).
+func (inst *instance) groupRefs(d *Daemon, out []check.Ref) []check.Ref {
+	g := inst.group
+	if g == nil {
+		return out
 	}
-	return out
+	gc := g.cfg
+	return d.trk.refs(d.cfg, out, gc.TrackInterfaces, gc.TrackScripts, gc.TrackFiles, gc.TrackProcesses)
 }
 
 // execGroup carries out a sync group's actions: member events join the
