@@ -128,7 +128,13 @@ func ServeMetrics(ctx context.Context, addr string, cfg MetricsConfig) error {
 	}
 	h, src := newEndpoint(cfg)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	stop := onDone(ctx, func() { srv.Close() })
+	// Shutdown waits for the requests being answered (each bounded by
+	// the snapshot timeout); Close then drops whatever is left.
+	stop := onDone(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+		defer cancel()
+		srv.Shutdown(sctx)
+	})
 	err = srv.Serve(l)
 	stop()
 	srv.Close()
@@ -138,6 +144,10 @@ func ServeMetrics(ctx context.Context, addr string, cfg MetricsConfig) error {
 	}
 	return err
 }
+
+// shutdownWait bounds how long ServeMetrics waits at the end for the
+// requests in progress.
+const shutdownWait = 5 * time.Second
 
 // metricsMaxAge is how long one status snapshot answers the endpoint:
 // every snapshot is built by the loop, and scrapes and probes come every

@@ -1,7 +1,10 @@
 package ctl_test
 
 import (
+	"bufio"
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -117,5 +120,58 @@ func TestEndpointOverHTTP(t *testing.T) {
 		if resp.StatusCode != tc.code || !strings.Contains(string(body), tc.has) {
 			t.Errorf("GET %s: %d, want %d with %q:\n%s", tc.path, resp.StatusCode, tc.code, tc.has, body)
 		}
+	}
+}
+
+// TestServeMetricsWaitsForRequests: when its context ends, ServeMetrics
+// answers the request in progress (here a 503 once the stalled loop's
+// timeout passes) before it returns, instead of cutting the connection
+// under the handler.
+func TestServeMetricsWaitsForRequests(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	loop := &fakeLoop{states: []string{"MASTER"}, stall: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- ctl.ServeMetrics(ctx, addr, ctl.MetricsConfig{Status: loop.Status, Timeout: 500 * time.Millisecond})
+	}()
+	var conn net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if conn, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the endpoint never listened: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the handler is waiting for the loop
+	cancel()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Errorf("the request in progress got no answer: %v", err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503 (the loop was stalled)", resp.StatusCode)
+	}
+	// The snapshot still being taken ends when the loop answers; only
+	// then does ServeMetrics return.
+	close(loop.stall)
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("ServeMetrics: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeMetrics did not return")
 	}
 }
