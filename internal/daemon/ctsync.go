@@ -98,6 +98,10 @@ func ctConfig(s *config.ConntrackSync) conntracksync.Config {
 		return conntracksync.Accept
 	}
 	r := s.Rules
+	var purge time.Duration
+	if s.Conntrackd != nil {
+		purge = s.Conntrackd.PurgeTimeout
+	}
 	return conntracksync.Config{
 		Interface:     s.Interface,
 		LocalAddr:     s.LocalAddr,
@@ -106,6 +110,7 @@ func ctConfig(s *config.ConntrackSync) conntracksync.Config {
 		AckWindow:     s.AckWindow,
 		ResendQueue:   s.ResendQueue,
 		CommitTimeout: s.CommitTimeout,
+		PurgeTimeout:  purge,
 		AuthKeyFile:   s.AuthKeyFile,
 		SocketBuffer:  s.SocketBuffer,
 		Filter: conntracksync.Filter{

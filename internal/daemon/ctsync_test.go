@@ -74,8 +74,13 @@ func (f *fakeRep) Commit(ctx context.Context) (conntracksync.CommitStats, error)
 }
 
 func (f *fakeRep) FlushExternal() int { f.ev.add("flush"); return f.external }
-func (f *fakeRep) RequestResync()     { f.ev.add("resync") }
-func (f *fakeRep) SendBulk()          { f.ev.add("bulk") }
+
+// Purge does nothing, as the Replicator without PurgeTimeout.
+func (f *fakeRep) Purge(context.Context, func() bool) (conntracksync.PurgeStats, error) {
+	return conntracksync.PurgeStats{}, nil
+}
+func (f *fakeRep) RequestResync() { f.ev.add("resync") }
+func (f *fakeRep) SendBulk()      { f.ev.add("bulk") }
 func (f *fakeRep) Stats() conntracksync.Stats {
 	return conntracksync.Stats{External: f.external}
 }
