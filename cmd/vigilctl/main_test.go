@@ -26,8 +26,26 @@ type daemon struct {
 	status    ctl.Status
 	reloadErr error
 	opErr     error
+	ctErr     error
+	ctDump    ctl.CTDump
 	hub       *ctl.Hub
 	asked     chan ctl.Command
+}
+
+func (d *daemon) Conntrack(_ context.Context, req ctl.Request) (any, []string, error) {
+	d.ask(req.Cmd)
+	if d.ctErr != nil {
+		return nil, nil, d.ctErr
+	}
+	switch req.Cmd {
+	case ctl.CmdCTDumpInternal, ctl.CmdCTDumpExternal:
+		dump := d.ctDump
+		dump.Cache = strings.TrimPrefix(string(req.Cmd), "ct dump ")
+		return dump, nil, nil
+	case ctl.CmdCTStats:
+		return d.status.Conntrack, nil, nil
+	}
+	return nil, []string{string(req.Cmd) + ": done"}, nil
 }
 
 func (d *daemon) Status() ctl.Status {
