@@ -35,7 +35,7 @@ func conntrack(args []string, sock string, asJSON bool, stdout, stderr io.Writer
 		return usageError(stderr, fs, "ct wants dump internal|external, stats, commit, flush, resync or bulk")
 	case args[0] == "dump" && want(2) && (args[1] == "internal" || args[1] == "external"):
 		d, raw, err := client.CTDump(context.Background(), args[1] == "external")
-		if code := ctFailed(stdout, stderr, "ct dump "+args[1], raw, err); code >= 0 {
+		if code := refused(stderr, "ct dump "+args[1], err); code >= 0 {
 			return code
 		}
 		if asJSON {
@@ -50,7 +50,7 @@ func conntrack(args []string, sock string, asJSON bool, stdout, stderr io.Writer
 		return 0
 	case args[0] == "stats" && want(1):
 		st, raw, err := client.CTStats(context.Background())
-		if code := ctFailed(stdout, stderr, "ct stats", raw, err); code >= 0 {
+		if code := refused(stderr, "ct stats", err); code >= 0 {
 			return code
 		}
 		if asJSON {
@@ -76,14 +76,15 @@ func conntrack(args []string, sock string, asJSON bool, stdout, stderr io.Writer
 	for _, l := range done {
 		fmt.Fprintln(stdout, l)
 	}
-	if code := ctFailed(stdout, stderr, string(cmd), nil, err); code >= 0 {
+	if code := refused(stderr, string(cmd), err); code >= 0 {
 		return code
 	}
 	return 0
 }
 
-// ctFailed reports a failed ct request (exit 1) or returns -1.
-func ctFailed(stdout, stderr io.Writer, what string, raw []byte, err error) int {
+// refused reports a request that failed, refused by vigild or not
+// answered (exit status 1), or returns -1 when err is nil.
+func refused(stderr io.Writer, what string, err error) int {
 	if failed := (*ctl.FailedError)(nil); errors.As(err, &failed) {
 		fmt.Fprintf(stderr, "vigilctl: %s refused: %s\n", what, failed.Reason)
 		return 1

@@ -155,13 +155,8 @@ func operate(args []string, sock string, stdout, stderr io.Writer, fs *flag.Flag
 	for _, l := range done {
 		fmt.Fprintln(stdout, l)
 	}
-	if failed := (*ctl.FailedError)(nil); errors.As(err, &failed) {
-		fmt.Fprintf(stderr, "vigilctl: %s refused: %s\n", req, failed.Reason)
-		return 1
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vigilctl: %v\n", err)
-		return 1
+	if code := refused(stderr, req.String(), err); code >= 0 {
+		return code
 	}
 	return 0
 }

@@ -37,15 +37,8 @@ func (d *daemon) Conntrack(_ context.Context, req ctl.Request) (any, []string, e
 	if d.ctErr != nil {
 		return nil, nil, d.ctErr
 	}
-	switch req.Cmd {
-	case ctl.CmdCTDumpInternal, ctl.CmdCTDumpExternal:
-		dump := d.ctDump
-		dump.Cache = strings.TrimPrefix(string(req.Cmd), "ct dump ")
-		return dump, nil, nil
-	case ctl.CmdCTStats:
-		return d.status.Conntrack, nil, nil
-	}
-	return nil, []string{string(req.Cmd) + ": done"}, nil
+	doc, done := ctltest.Conntrack(req, d.ctDump, d.status.Conntrack)
+	return doc, done, nil
 }
 
 func (d *daemon) Status() ctl.Status {

@@ -88,15 +88,8 @@ func (h *handler) Conntrack(_ context.Context, req ctl.Request) (any, []string, 
 	if h.ctErr != nil {
 		return nil, nil, h.ctErr
 	}
-	switch req.Cmd {
-	case ctl.CmdCTDumpInternal, ctl.CmdCTDumpExternal:
-		d := h.ctDump
-		d.Cache = strings.TrimPrefix(string(req.Cmd), "ct dump ")
-		return d, nil, nil
-	case ctl.CmdCTStats:
-		return h.status.Conntrack, nil, nil
-	}
-	return nil, []string{string(req.Cmd) + ": done"}, nil
+	doc, done := ctltest.Conntrack(req, h.ctDump, h.status.Conntrack)
+	return doc, done, nil
 }
 
 func (h *handler) events() *ctl.Hub {
