@@ -96,11 +96,12 @@ func refused(stderr io.Writer, what string, err error) int {
 	return -1
 }
 
-// ctLine is one connection as conntrackd -i and -e print it (with the
-// timeout it had when last updated, and when that was).
+// ctLine is one connection as conntrackd -i and -e (and conntrack -L)
+// print it: the timeout is the one it had when last updated, and the line
+// ends with when that was.
 func ctLine(e *ctl.CTEntry, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-8s %d ", strings.ToLower(e.Proto), e.ProtoNum)
+	fmt.Fprintf(&b, "%-8s %d %d ", strings.ToLower(e.Proto), e.ProtoNum, e.TimeoutSec)
 	if e.State != "" {
 		b.WriteString(e.State + " ")
 	}
@@ -133,7 +134,7 @@ func ctLine(e *ctl.CTEntry, now time.Time) string {
 		tuple(e.Master)
 		b.WriteString("} ")
 	}
-	fmt.Fprintf(&b, "timeout=%d [updated %s ago]", e.TimeoutSec, now.Sub(e.Updated).Round(time.Second))
+	fmt.Fprintf(&b, "[updated %s ago]", now.Sub(e.Updated).Round(time.Second))
 	return b.String()
 }
 
