@@ -8,21 +8,26 @@ import (
 )
 
 // Conntrackd is what conntrack_sync's conntrackd_config reads from a
-// conntrackd.conf (conntrack-tools 1.4.x grammar):
+// conntrackd.conf (conntrack-tools 1.4.7 grammar):
 //
-//   - Sync / Mode FTFW: ResendQueueSize, ACKWindowSize, CommitTimeout;
+//   - Sync / Mode FTFW: ResendQueueSize, ACKWindowSize, CommitTimeout,
+//     PurgeTimeout (CommitTimeout and PurgeTimeout also straight under
+//     Sync, where conntrackd takes them too);
 //   - Sync / UDP [Default]: IPv4_address or IPv6_address,
 //     IPv4_Destination_Address or IPv6_Destination_Address, Port,
 //     Interface, SndSocketBuffer, RcvSocketBuffer;
 //   - General / Filter [From Userspace|Kernelspace]: Protocol, Address and
 //     State lists with their Accept or Ignore policy.
 //
-// Settings that do not change replication (Checksum, logging, the UNIX
-// socket, ...) are accepted and ignored. What vigil cannot do (Mode ALARM
-// or NOTRACK, Multicast or TCP channels, several channels, expectation
-// sync) is a Fatal complaint naming the conntrackd.conf file:line:col,
-// never silently replaced. A zero value is a setting the file does not
-// give.
+// Every other option of conntrackd 1.4.7 either acts as conntrackd's does
+// (Checksum on, StartupResync on, DisableExternalCache off, ...), or draws
+// a Warning when vigil runs the same without it (logging, the UNIX
+// socket, hash and netlink buffer sizes, the scheduler, ...), or a Fatal
+// complaint when vigil would behave differently in a way that matters
+// (Mode ALARM or NOTRACK, Multicast or TCP channels, several channels,
+// expectation sync, TCP window tracking, user-space helpers); each names
+// the conntrackd.conf file:line:col. ctdOptions lists them with the
+// reason. A zero value is a setting the file does not give.
 type Conntrackd struct {
 	File          string
 	Interface     string
@@ -32,7 +37,12 @@ type Conntrackd struct {
 	AckWindow     int
 	ResendQueue   int
 	CommitTimeout time.Duration
-	SocketBuffer  int
+	// PurgeTimeout is conntrackd's PurgeTimeout, 0 when the file does not
+	// give it (then nothing is purged): when this node leaves MASTER, the
+	// connections of its table get at most this timeout. A PurgeTimeout
+	// of 0 is conntrackd's default, 60 s.
+	PurgeTimeout time.Duration
+	SocketBuffer int
 	// The Filter section's lists; nil when the file has none.
 	Protocol, Address, State *CTList
 
@@ -107,11 +117,9 @@ func (p *parser) readConntrackd(t token) *Conntrackd {
 			sync = n
 			c.sync(n)
 		case n.is("General"):
-			for _, g := range n.children {
-				if g.is("Filter") {
-					c.filter(g)
-				}
-			}
+			c.general(n)
+		default:
+			c.option(n, "", "unknown section")
 		}
 	}
 	if _, ok := c.out.at["channel"]; !ok {
@@ -248,11 +256,7 @@ func (c *cdParser) sync(n *cdNode) {
 				if len(s.words) > 1 {
 					at = s.words[1]
 				}
-				var rest []string
-				for _, w := range s.words[1:] {
-					rest = append(rest, w.s)
-				}
-				c.errf(at, s.name(), "vigil speaks FTFW only, not %q", strings.Join(rest, " "))
+				c.errf(at, s.name(), "vigil speaks FTFW only, not %q", cdJoin(s.words[1:]))
 				continue
 			}
 			for _, o := range s.children {
@@ -268,21 +272,19 @@ func (c *cdParser) sync(n *cdNode) {
 				case o.is("CommitTimeout"):
 					if v, ok := c.num(o, 0, 1<<31); ok {
 						out.CommitTimeout = time.Duration(v) * time.Second
-						out.at[atKey("CommitTimeout")] = o.pos()
 					}
-				case o.is("DisableExternalCache"):
-					if len(o.words) == 2 && strings.EqualFold(o.words[1].s, "on") {
-						c.errf(o.words[1], o.name(), "vigil always keeps an external cache")
-					}
-				case o.is("PurgeTimeout"), o.is("StartupResync"), o.is("DisableInternalCache"):
-					// StartupResync: vigil always asks for a resync when
-					// a peer session starts.
+				case o.is("PurgeTimeout"):
+					c.purgeTimeout(o)
 				default:
-					c.errf(o.words[0], o.name(), "unknown FTFW option")
+					c.option(o, "Mode FTFW", "unknown FTFW option")
 				}
 			}
 		case s.is("UDP"):
 			channels++
+			if len(s.words) > 2 || (len(s.words) == 2 && !strings.EqualFold(s.words[1].s, "Default")) {
+				c.errf(s.words[len(s.words)-1], s.name(), "want UDP or UDP Default, not %q", cdJoin(s.words))
+				continue
+			}
 			if channels > 1 {
 				c.errf(s.words[0], s.name(), "vigil supports one sync channel")
 				continue
@@ -291,18 +293,44 @@ func (c *cdParser) sync(n *cdNode) {
 			c.udp(s)
 		case s.is("Multicast"), s.is("TCP"):
 			c.errf(s.words[0], s.name(), "vigil syncs over UDP unicast only")
+		case s.is("CommitTimeout"):
+			// conntrackd takes the timeouts straight under Sync too.
+			if v, ok := c.num(s, 0, 1<<31); ok {
+				out.CommitTimeout = time.Duration(v) * time.Second
+			}
+		case s.is("PurgeTimeout"):
+			c.purgeTimeout(s)
 		case s.is("Options"):
-			// ExpectationSync, TCPWindowTracking: not replicated by vigil.
 			for _, o := range s.children {
-				if len(o.words) == 2 && strings.EqualFold(o.words[1].s, "on") {
-					c.errf(o.words[1], o.name(), "not supported by vigil")
-				}
+				c.option(o, "Options", "unknown Sync option")
 			}
 		default:
 			c.errf(s.words[0], s.name(), "unknown Sync section")
 		}
 	}
 }
+
+// cdJoin joins the words of a statement.
+func cdJoin(ws []cdWord) string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.s
+	}
+	return strings.Join(out, " ")
+}
+
+// purgeTimeout reads PurgeTimeout; 0 is conntrackd's default, 60 s.
+func (c *cdParser) purgeTimeout(n *cdNode) {
+	if v, ok := c.num(n, 0, 1<<31); ok {
+		if v == 0 {
+			v = ctdPurgeDefault
+		}
+		c.out.PurgeTimeout = time.Duration(v) * time.Second
+	}
+}
+
+// ctdPurgeDefault is conntrackd's PurgeTimeout when the file says 0.
+const ctdPurgeDefault = 60
 
 func (c *cdParser) udp(n *cdNode) {
 	out := c.out
@@ -329,9 +357,8 @@ func (c *cdParser) udp(n *cdNode) {
 			if v, ok := c.num(o, 0, 1<<30); ok {
 				out.SocketBuffer = max(out.SocketBuffer, int(v))
 			}
-		case o.is("Checksum"):
 		default:
-			c.errf(o.words[0], o.name(), "unknown UDP option")
+			c.option(o, "UDP", "unknown UDP option")
 		}
 	}
 }
@@ -353,6 +380,16 @@ func (c *cdParser) policy(n *cdNode) (CTPolicy, bool) {
 }
 
 func (c *cdParser) filter(n *cdNode) {
+	switch {
+	case len(n.words) == 1:
+	case len(n.words) == 3 && strings.EqualFold(n.words[1].s, "From") && strings.EqualFold(n.words[2].s, "Userspace"):
+	case len(n.words) == 3 && strings.EqualFold(n.words[1].s, "From") && strings.EqualFold(n.words[2].s, "Kernelspace"):
+		c.p.warn(n.words[2].pos, n.name(), "filtered in user space",
+			"vigil filters the kernel's events in user space, not with a socket filter in the kernel; the same connections are replicated")
+	default:
+		c.errf(n.words[len(n.words)-1], n.name(), "want Filter From Userspace or Filter From Kernelspace, not %q", cdJoin(n.words))
+		return
+	}
 	for _, s := range n.children {
 		pol, ok := CTAccept, false
 		if s.is("Protocol") || s.is("Address") || s.is("State") {
@@ -416,3 +453,144 @@ func (c *cdParser) filter(n *cdNode) {
 		}
 	}
 }
+
+// general reads the General section: its Filter, and the options of
+// ctdOptions.
+func (c *cdParser) general(n *cdNode) {
+	for _, g := range n.children {
+		if g.is("Filter") {
+			c.filter(g)
+			continue
+		}
+		c.option(g, "General", "unknown General option")
+	}
+}
+
+// ctdVerdict is what vigil does with an option of conntrackd.conf.
+type ctdVerdict uint8
+
+const (
+	// ctdHonoured: vigil acts as conntrackd does; no complaint.
+	ctdHonoured ctdVerdict = iota
+	// ctdWarned: vigil runs the same without what the option asks for;
+	// a Warning.
+	ctdWarned
+	// ctdRefused: vigil would behave differently in a way that matters;
+	// a Fatal complaint.
+	ctdRefused
+)
+
+// ctdOption is an option of conntrackd 1.4.7 that vigil does not read a
+// setting from. Boolean options (on/yes, off/no) have a verdict for each
+// value; the others one for any value.
+type ctdOption struct {
+	section, name string
+	boolean       bool
+	on, off       ctdVerdict // on is the verdict of a non-boolean option
+	why           string     // the complaint's text
+}
+
+// ctdOptions are the options of conntrackd 1.4.7 (conntrackd.conf(5) and
+// its grammar) that vigil reads and judges without taking a setting from
+// them. The settings vigil takes (Port, ACKWindowSize, the Filter lists,
+// ...) are read by the parser itself. Section "" is the top level.
+var ctdOptions = []ctdOption{
+	{section: "", name: "Stats", on: ctdRefused,
+		why: "a Stats section makes conntrackd a statistics collector, and conntrackd refuses it beside Sync; vigil replicates"},
+	{section: "", name: "Helper", on: ctdRefused,
+		why: "vigil runs no user-space conntrack helpers: connections that need them would not be tracked"},
+
+	{section: "Mode FTFW", name: "DisableExternalCache", boolean: true, on: ctdRefused, off: ctdHonoured,
+		why: "vigil always keeps an external cache"},
+	{section: "Mode FTFW", name: "StartupResync", boolean: true, on: ctdHonoured, off: ctdWarned,
+		why: "vigil asks the peer for its whole table whenever a peer session starts"},
+	{section: "Mode FTFW", name: "DisableInternalCache", on: ctdWarned,
+		why: "vigil always keeps an internal cache; the peer gets the same updates and bulks (conntrackd itself takes this option in Mode NOTRACK only)"},
+
+	{section: "UDP", name: "Checksum", boolean: true, on: ctdHonoured, off: ctdWarned,
+		why: "vigil leaves the UDP checksum on; a peer accepts either"},
+
+	{section: "Options", name: "TCPWindowTracking", boolean: true, on: ctdRefused, off: ctdHonoured,
+		why: "not supported by vigil: its commits let the kernel track TCP windows liberally"},
+	{section: "Options", name: "ExpectationSync", boolean: true, on: ctdRefused, off: ctdHonoured,
+		why: "not supported by vigil: expectations are not replicated"},
+
+	{section: "General", name: "HashSize", on: ctdWarned,
+		why: "vigil's caches size themselves"},
+	{section: "General", name: "HashLimit", on: ctdWarned,
+		why: "vigil's caches have no limit of their own: the kernel's nf_conntrack_max bounds the table they copy"},
+	{section: "General", name: "LogFile", boolean: true, on: ctdWarned, off: ctdHonoured,
+		why: "vigild logs the replication in its own log"},
+	{section: "General", name: "Syslog", boolean: true, on: ctdWarned, off: ctdHonoured,
+		why: "vigild logs the replication in its own log"},
+	{section: "General", name: "LockFile", on: ctdWarned,
+		why: "vigild takes no lock file of conntrackd's; do not run conntrackd beside it"},
+	{section: "General", name: "UNIX", on: ctdWarned,
+		why: "vigild opens no conntrackd control socket: vigilctl ct (dump, stats, commit, flush, resync, bulk) speaks over vigild's"},
+	{section: "General", name: "NetlinkBufferSize", on: ctdWarned,
+		why: "vigil's event socket has a 64 MiB buffer and re-reads the table after an overrun"},
+	{section: "General", name: "NetlinkBufferSizeMaxGrowth", on: ctdWarned,
+		why: "vigil's event socket has a 64 MiB buffer and re-reads the table after an overrun"},
+	{section: "General", name: "SocketBufferSize", on: ctdWarned,
+		why: "vigil's event socket has a 64 MiB buffer and re-reads the table after an overrun"},
+	{section: "General", name: "SocketBufferSizeMaxGrowth", on: ctdWarned,
+		why: "vigil's event socket has a 64 MiB buffer and re-reads the table after an overrun"},
+	{section: "General", name: "NetlinkOverrunResync", on: ctdWarned,
+		why: "vigil re-reads the table at once after an event socket overrun"},
+	{section: "General", name: "NetlinkEventsReliable", boolean: true, on: ctdWarned, off: ctdHonoured,
+		why: "vigil does not ask for reliable events: it re-reads the table after a loss"},
+	{section: "General", name: "PollSecs", on: ctdWarned,
+		why: "vigil follows the kernel's events, it does not poll: short-lived connections are replicated too"},
+	{section: "General", name: "EventIterationLimit", on: ctdWarned,
+		why: "vigil batches the kernel's events its own way"},
+	{section: "General", name: "Nice", on: ctdWarned,
+		why: "deprecated; conntrackd ignores it too"},
+	{section: "General", name: "Scheduler", on: ctdWarned,
+		why: "vigild runs with the normal scheduler, not conntrackd's real-time one"},
+	{section: "General", name: "Systemd", boolean: true, on: ctdWarned, off: ctdHonoured,
+		why: "vigild's own service unit decides"},
+}
+
+// option judges n, an option of section, by ctdOptions; an option the
+// table does not know is Fatal with unknown.
+func (c *cdParser) option(n *cdNode, section, unknown string) {
+	var o *ctdOption
+	for i := range ctdOptions {
+		if ctdOptions[i].section == section && n.is(ctdOptions[i].name) {
+			o = &ctdOptions[i]
+			break
+		}
+	}
+	if o == nil {
+		c.errf(n.words[0], n.name(), "%s", unknown)
+		return
+	}
+	verdict, at := o.on, n.words[0]
+	if o.boolean {
+		switch {
+		case n.block && len(n.words) == 1:
+			// ExpectationSync { ftp sip }: a list means on.
+		case len(n.words) != 2:
+			c.errf(n.words[0], n.name(), "want on or off")
+			return
+		case isOff(n.words[1].s):
+			verdict, at = o.off, n.words[1]
+		default:
+			// LogFile and Syslog take a path or a facility for on.
+			at = n.words[1]
+			if o.name != "LogFile" && o.name != "Syslog" && !isOn(n.words[1].s) {
+				c.errf(n.words[1], n.name(), "want on or off, not %q", n.words[1].s)
+				return
+			}
+		}
+	}
+	switch verdict {
+	case ctdWarned:
+		c.p.warn(at.pos, n.name(), "ignored", "%s", o.why)
+	case ctdRefused:
+		c.errf(at, n.name(), "%s", o.why)
+	}
+}
+
+func isOn(s string) bool  { return strings.EqualFold(s, "on") || strings.EqualFold(s, "yes") }
+func isOff(s string) bool { return strings.EqualFold(s, "off") || strings.EqualFold(s, "no") }

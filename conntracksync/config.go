@@ -29,7 +29,10 @@ type Config struct {
 	// CommitTimeout, when set, is the timeout of every committed flow, and
 	// our updates carry no timeout (like conntrackd's CommitTimeout).
 	CommitTimeout time.Duration
-	Filter        Filter
+	// PurgeTimeout, when set, is the timeout Purge gives every flow of the
+	// internal cache (conntrackd's PurgeTimeout); 0 = Purge does nothing.
+	PurgeTimeout time.Duration
+	Filter       Filter
 	// AuthKeyFile, when set, is the pre-shared key of an authenticated and
 	// encrypted sync channel (see ReadAuthKeyFile); both peers must be vigil
 	// nodes with the same key. "" = plain FTFW, as conntrackd speaks it:
@@ -80,8 +83,8 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.LocalAddr.IsValid() && out.PeerAddr.IsValid() && out.LocalAddr.Unmap().Is4() != out.PeerAddr.Unmap().Is4() {
 		errs = append(errs, fmt.Errorf("%w: local_address %s and peer_address %s are of different families", ErrConfig, out.LocalAddr, out.PeerAddr))
 	}
-	if out.AckWindow < 0 || out.ResendQueue < 0 || out.CommitTimeout < 0 {
-		errs = append(errs, fmt.Errorf("%w: negative ack_window, resend_queue or commit_timeout", ErrConfig))
+	if out.AckWindow < 0 || out.ResendQueue < 0 || out.CommitTimeout < 0 || out.PurgeTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%w: negative ack_window, resend_queue, commit_timeout or PurgeTimeout", ErrConfig))
 	}
 	if out.MTU < 576 {
 		errs = append(errs, fmt.Errorf("%w: mtu %d below 576", ErrConfig, out.MTU))

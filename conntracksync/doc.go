@@ -14,14 +14,16 @@
 //     (ReadAuthKeyFile, which refuses a file anyone but root could read or
 //     replace);
 //   - the Replicator, which owns the caches, the ftfw.Channel and the
-//     link, and the small API the takeover protocol calls: New, Run,
-//     Commit, FlushExternal, SendBulk, RequestResync, Stats, Dump;
+//     link, and the small API the takeover protocol and the operator
+//     commands call: New, Run, Commit, FlushExternal, SendBulk,
+//     RequestResync, Purge, Stats, Dump;
 //   - the takeover protocol (Failover, takeover.go): on a takeover of the
 //     tracked group, the commit of the external cache into the kernel
 //     before the first VIP goes up, bounded by two advert intervals and
 //     finishing in the background past them; then the flush and the bulk
 //     of our table to the peer; on leaving MASTER and after FAULT, a
-//     resync request; a generation that keeps a stale commit from acting
+//     resync request, and on leaving MASTER the purge (PurgeTimeout); a
+//     generation that keeps a stale commit from acting
 //     after a newer transition;
 //   - the one table of conntrack protocol and TCP state names (names.go),
 //     which package config parses with.

@@ -50,6 +50,13 @@ type Kernel interface {
 	// counted in the stats; the error is for the kernel side failing and
 	// ctx's end. The changes it causes are not reported to OnUpdate.
 	Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (st CommitStats, ok []bool, err error)
+	// SetTimeouts sets the timeout of each of flows that is still in the
+	// kernel table to timeoutSec seconds (a flow no longer there is
+	// skipped) and reports how many it set and how many the kernel
+	// refused; the error is for the kernel side failing and ctx's end.
+	// The changes are not reported to OnUpdate (a timeout is no
+	// replicated state).
+	SetTimeouts(ctx context.Context, flows []Flow, timeoutSec uint32) (set, failed int, err error)
 	// Release frees what Commit keeps open between commits; the
 	// Replicator calls it when its Run ends, never during a Commit.
 	Release()

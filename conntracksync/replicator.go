@@ -450,6 +450,47 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	return st, err
 }
 
+// PurgeStats is what one Purge did.
+type PurgeStats struct {
+	Entries int // flows of the internal cache
+	Set     int // whose kernel timeout is now Config.PurgeTimeout
+	Failed  int // that the kernel refused to change
+	Timeout time.Duration
+}
+
+// Purge gives every flow of the internal cache (our connections, and
+// those a commit wrote from the peer's) a kernel timeout of
+// Config.PurgeTimeout, so that a node that no longer forwards them lets
+// them expire then (conntrackd -t deletes them after PurgeTimeout; here
+// traffic through this node can still renew them). Flows the kernel no
+// longer has are skipped. Without PurgeTimeout it does nothing. It waits
+// for a commit in progress, and a commit waits for it; then, when current
+// is not nil and returns false (the purge is no longer wanted: a takeover
+// came), it does nothing.
+func (r *Replicator) Purge(ctx context.Context, current func() bool) (PurgeStats, error) {
+	st := PurgeStats{Timeout: r.cfg.PurgeTimeout}
+	if r.cfg.PurgeTimeout <= 0 {
+		return st, nil
+	}
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	r.bg.Wait() // a commit's flows reach the internal cache first
+	if current != nil && !current() {
+		st.Timeout = 0
+		return st, nil
+	}
+	snap := r.internal.Snapshot()
+	flows := make([]Flow, len(snap))
+	for i := range snap {
+		flows[i] = snap[i].Flow
+	}
+	st.Entries = len(flows)
+	secs := uint32(min(r.cfg.PurgeTimeout/time.Second, 1<<31))
+	var err error
+	st.Set, st.Failed, err = r.kernel.SetTimeouts(ctx, flows, secs)
+	return st, err
+}
+
 // FlushExternal empties the external cache and returns how many entries
 // it held.
 func (r *Replicator) FlushExternal() int { return r.external.Flush() }

@@ -37,10 +37,16 @@ func startNodeTB(t testing.TB, h *testnet.Host, local, peer netip.Addr) *vigilNo
 // keyed with keyFile ("": unauthenticated).
 func startSyncNode(t testing.TB, h *testnet.Host, local, peer netip.Addr, keyFile string) *vigilNode {
 	t.Helper()
+	return startSyncNodeWith(t, h, local, peer, ct.Config{AuthKeyFile: keyFile})
+}
+
+// startSyncNodeWith is startSyncNode with cfg's other settings
+// (AuthKeyFile, PurgeTimeout, ...).
+func startSyncNodeWith(t testing.TB, h *testnet.Host, local, peer netip.Addr, cfg ct.Config) *vigilNode {
+	t.Helper()
 	log := cttest.Logger(t).With("node", h.Name())
-	cfg := ct.Config{Interface: "sync0", LocalAddr: local, PeerAddr: peer,
-		Netns: "/run/netns/" + h.Name(), AuthKeyFile: keyFile,
-		Filter: ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}}
+	cfg.Interface, cfg.LocalAddr, cfg.PeerAddr, cfg.Netns = "sync0", local, peer, "/run/netns/"+h.Name()
+	cfg.Filter = ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}
 	r, err := newReplicator(log, cfg)
 	if err != nil {
 		t.Fatal(err)

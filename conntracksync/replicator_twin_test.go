@@ -31,12 +31,18 @@ type twinNode struct {
 
 func newTwinNode(t *testing.T, w *twin.Wire, side int, k *twin.Kernel) *twinNode {
 	t.Helper()
-	local, peer := twinA, twinB
+	return newTwinNodeWith(t, w, side, k, ct.Config{})
+}
+
+// newTwinNodeWith is newTwinNode with cfg's settings but the addresses.
+func newTwinNodeWith(t *testing.T, w *twin.Wire, side int, k *twin.Kernel, cfg ct.Config) *twinNode {
+	t.Helper()
+	cfg.LocalAddr, cfg.PeerAddr = twinA, twinB
 	if side == 1 {
-		local, peer = peer, local
+		cfg.LocalAddr, cfg.PeerAddr = twinB, twinA
 	}
 	log := slog.New(slog.DiscardHandler)
-	r, err := ct.New(log, ct.Config{LocalAddr: local, PeerAddr: peer}, ct.Parts{Kernel: k, Link: w.Opener(side)})
+	r, err := ct.New(log, cfg, ct.Parts{Kernel: k, Link: w.Opener(side)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +144,69 @@ func TestTwinPairReplicates(t *testing.T) {
 		waitFor(t, 30*time.Second, func() bool { return sameFlows(ext(), want) == len(want) }, "restarted b's external cache")
 		if st := a.r.Stats(); st.Bulks < 2 || st.PeerSessions < 2 {
 			t.Errorf("a's stats after b's restart: bulks %d, peer sessions %d", st.Bulks, st.PeerSessions)
+		}
+		a.stop()
+		b.stop()
+	})
+}
+
+// TestTwinPurge: with PurgeTimeout, Purge gives every flow of the internal
+// cache (the node's own and those its commit wrote from the peer's) that
+// timeout in the kernel, and recreates none that the kernel dropped
+// meanwhile; without PurgeTimeout it changes nothing.
+func TestTwinPurge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flows := ct.SampleFlows(150)
+		w := twin.NewWire(1)
+		ka, kb := twin.NewKernel(), twin.NewKernel()
+		for _, f := range flows[:100] {
+			ka.Put(f)
+		}
+		for _, f := range flows[100:] {
+			kb.Put(f)
+		}
+		a := newTwinNode(t, w, 0, ka)
+		b := newTwinNodeWith(t, w, 1, kb, ct.Config{PurgeTimeout: 30 * time.Second})
+		ext := func() []ct.Entry { _, e := b.r.Dump(); return e }
+		waitFor(t, 30*time.Second, func() bool { return sameFlows(ext(), flows[:100]) == 100 }, "b's external cache")
+		if _, err := b.r.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, func() bool { in, _ := b.r.Dump(); return len(in) == 150 }, "b's internal cache after the commit")
+		gone := flows[120].Key()
+		kb.Delete(gone)
+
+		st, err := b.r.Purge(context.Background(), nil)
+		if err != nil || st.Set != 149 || st.Failed != 0 || st.Timeout != 30*time.Second {
+			t.Fatalf("purge: %+v, %v", st, err)
+		}
+		table := kb.Flows()
+		if _, ok := table[gone]; ok || len(table) != 149 {
+			t.Errorf("b's kernel after the purge: %d flows, the dropped one back: %v", len(table), ok)
+		}
+		for k, f := range table {
+			if f.TimeoutSec != 30 {
+				t.Errorf("%v: timeout %d after the purge, want 30", k, f.TimeoutSec)
+			}
+		}
+		// A purge that is no longer wanted once the kernel side is free
+		// changes nothing.
+		kb.Put(flows[120])
+		if st, err := b.r.Purge(context.Background(), func() bool { return false }); err != nil || st.Set != 0 {
+			t.Errorf("purge not current: %+v, %v", st, err)
+		}
+		if f := kb.Flows()[gone]; f.TimeoutSec != flows[120].TimeoutSec {
+			t.Errorf("a purge not current set a timeout: %d", f.TimeoutSec)
+		}
+
+		before := ka.Flows()
+		if st, err := a.r.Purge(context.Background(), nil); err != nil || st.Set != 0 || st.Entries != 0 {
+			t.Errorf("purge without PurgeTimeout: %+v, %v", st, err)
+		}
+		for k, f := range ka.Flows() {
+			if f.TimeoutSec != before[k].TimeoutSec {
+				t.Errorf("%v: timeout %d changed without PurgeTimeout (was %d)", k, f.TimeoutSec, before[k].TimeoutSec)
+			}
 		}
 		a.stop()
 		b.stop()

@@ -37,6 +37,7 @@ type Syncer interface {
 	FlushExternal() int
 	RequestResync()
 	SendBulk()
+	Purge(ctx context.Context, current func() bool) (PurgeStats, error)
 	Stats() Stats
 }
 
@@ -80,8 +81,9 @@ type FailoverStatus struct {
 //     (a peer that asked for a resync before we took over gets it).
 //   - Left (MASTER to BACKUP or FAULT): ask the peer, the new master, for
 //     its whole table, so that our external cache is complete for the next
-//     takeover even if updates were lost while we were master. Shutdown
-//     asks nothing.
+//     takeover even if updates were lost while we were master; then, in
+//     the background, purge our table (Syncer.Purge: with PurgeTimeout
+//     its flows expire then). Shutdown does neither.
 //   - BackFromFault (FAULT to BACKUP after Fault): ask again: the request
 //     made on faulting reached the peer before it took over, when the
 //     connections it then committed were not yet in its kernel table.
@@ -89,7 +91,10 @@ type FailoverStatus struct {
 // Every takeover and every departure from MASTER starts a new generation;
 // a commit flushes and sends its bulk only while its generation is
 // current, so a late commit of a takeover that has been left since never
-// flushes the peer's newer entries, which belong to the next takeover.
+// flushes the peer's newer entries, which belong to the next takeover. A
+// purge runs only while the departure's generation is current, and a
+// takeover's commit waits for a purge that has started (kernel), so a purge
+// never shortens the timeouts the next takeover committed.
 //
 // Concurrency: Takeover, Master, Left, Fault, BackFromFault and Status are
 // called from one goroutine (the daemon's loop). Late commits run on
@@ -265,12 +270,33 @@ func (f *Failover) Left(who, to string, shutdown bool) {
 		return
 	}
 	f.master = false
-	f.next()
+	gen := f.next()
 	if shutdown {
 		f.log.Info(fmt.Sprintf("conntrack sync: (%s) %s stops", who, f.group))
 		return
 	}
 	f.resync(who, fmt.Sprintf("%s left MASTER for %s", f.group, to))
+	f.late.Go(func() { f.purge(who, gen) })
+}
+
+// purge runs Syncer.Purge for the departure of generation gen, unless a
+// takeover has come since the kernel side was free; on a Failover
+// goroutine that Close waits for.
+func (f *Failover) purge(who string, gen uint64) {
+	ctx, cancel := context.WithTimeout(f.lateCtx, commitLate)
+	defer cancel()
+	st, err := f.s.Purge(ctx, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return gen == f.gen
+	})
+	switch {
+	case err != nil:
+		f.log.Error("conntrack sync: purge failed", "instance", who, "err", err, "entries", st.Entries, "set", st.Set)
+	case st.Timeout > 0:
+		f.log.Info(fmt.Sprintf("conntrack sync: (%s) purged %d connections: their timeout is now %s", who, st.Set, st.Timeout),
+			"instance", who, "entries", st.Entries, "set", st.Set, "failed", st.Failed, "purge_timeout", st.Timeout)
+	}
 }
 
 // Fault records that a member of the tracked group entered FAULT.

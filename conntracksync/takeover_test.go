@@ -22,6 +22,11 @@ type recSyncer struct {
 	took    []time.Duration
 	err     error
 	ext     int
+	// purge is the Replicator's PurgeTimeout: 0, Purge does nothing
+	// (not recorded); else it first waits purgeTook for the kernel side
+	// (a commit in progress), then asks current.
+	purge     time.Duration
+	purgeTook time.Duration
 }
 
 func (r *recSyncer) add(format string, args ...any) {
@@ -56,6 +61,23 @@ func (r *recSyncer) Commit(ctx context.Context) (CommitStats, error) {
 	}
 	r.add("commit %d done", n)
 	return CommitStats{Entries: r.ext, Created: r.ext, Duration: d}, r.err
+}
+
+func (r *recSyncer) Purge(ctx context.Context, current func() bool) (PurgeStats, error) {
+	if r.purge == 0 {
+		return PurgeStats{}, nil
+	}
+	select {
+	case <-time.After(r.purgeTook):
+	case <-ctx.Done():
+		return PurgeStats{}, ctx.Err()
+	}
+	if !current() {
+		r.add("purge not current")
+		return PurgeStats{}, nil
+	}
+	r.add("purge")
+	return PurgeStats{Entries: 3, Set: 3, Timeout: r.purge}, nil
 }
 
 func (r *recSyncer) FlushExternal() int { r.add("flush"); return r.ext }
@@ -229,4 +251,43 @@ func TestCommitBound(t *testing.T) {
 			t.Errorf("CommitBound(%s) = %s, want %s", tc.adv, got, tc.want)
 		}
 	}
+}
+
+// TestFailoverPurge: leaving MASTER asks for a resync, then purges our
+// table in the background; a shutdown does neither. A takeover that comes
+// before the kernel side is free for the purge cancels it (the purge would
+// shorten what the commit wrote).
+func TestFailoverPurge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, s := newTestFailover(time.Second)
+		defer f.Close()
+		s.purge, s.purgeTook = 30*time.Second, 500*time.Millisecond
+		f.Takeover("VI_IN", time.Now())
+		wantCalls(t, s, "takeover", "commit 1", "commit 1 done", "flush", "bulk")
+
+		f.Left("VI_IN", "BACKUP", false)
+		synctest.Wait()
+		wantCalls(t, s, "leaving", "resync")
+		time.Sleep(500*time.Millisecond - time.Nanosecond)
+		synctest.Wait()
+		wantCalls(t, s, "1 ns before the kernel side is free")
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		wantCalls(t, s, "purge", "purge")
+
+		// A takeover while the purge waits for the kernel side.
+		f.Takeover("VI_IN", time.Now())
+		f.Left("VI_IN", "FAULT", false)
+		synctest.Wait()
+		f.Takeover("VI_IN", time.Now())
+		time.Sleep(time.Second)
+		synctest.Wait()
+		wantCalls(t, s, "takeover before the purge", "commit 2", "commit 2 done", "flush", "bulk",
+			"resync", "commit 3", "purge not current", "commit 3 done", "flush", "bulk")
+
+		f.Left("VI_IN", "INIT", true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		wantCalls(t, s, "shutdown")
+	})
 }

@@ -8,6 +8,9 @@
 //	vigilctl promote VI_1    # undo demote or maintenance
 //	vigilctl maintenance on|off [VI_1|GROUP|all]  # hold in BACKUP, across restarts
 //	vigilctl events          # transitions as JSON lines, until interrupted
+//	vigilctl ct dump internal|external [--json]  # the replication's caches (conntrackd -i / -e)
+//	vigilctl ct stats [--json]                    # its statistics (conntrackd -s)
+//	vigilctl ct commit|flush|resync|bulk          # conntrackd -c, -f external, -n, -B
 //	vigilctl --version
 //
 // The socket is -s, else $VIGIL_SOCKET, else /run/vigild.sock. A bad
@@ -54,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		def = v
 	}
 	sock := fs.StringP("socket", "s", def, "vigild control socket (default: $"+socketEnv+", else "+ctl.DefaultSocket+")")
-	asJSON := fs.Bool("json", false, "status: print vigild's JSON document instead of the table")
+	asJSON := fs.Bool("json", false, "status, ct dump, ct stats: print vigild's JSON document instead of the text")
 	force := fs.Bool("force", false, "reload: apply a configuration without any vrrp_instance too (stops every running one)")
 	showVer := fs.BoolP("version", "v", false, "print the version and exit")
 	fs.Lookup("socket").DefValue = "" // the help text says it
@@ -89,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, fs, "--force is an option of reload, not of "+string(cmd))
 		}
 		return operate(rest, *sock, stdout, stderr, fs)
+	case "ct":
+		if *force {
+			return usageError(stderr, fs, "--force is an option of reload, not of ct")
+		}
+		return conntrack(rest[1:], *sock, *asJSON, stdout, stderr, fs)
 	default:
 		return usageError(stderr, fs, fmt.Sprintf("unknown command %q", cmd))
 	}
@@ -147,13 +155,8 @@ func operate(args []string, sock string, stdout, stderr io.Writer, fs *flag.Flag
 	for _, l := range done {
 		fmt.Fprintln(stdout, l)
 	}
-	if failed := (*ctl.FailedError)(nil); errors.As(err, &failed) {
-		fmt.Fprintf(stderr, "vigilctl: %s refused: %s\n", req, failed.Reason)
-		return 1
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "vigilctl: %v\n", err)
-		return 1
+	if code := refused(stderr, req.String(), err); code >= 0 {
+		return code
 	}
 	return 0
 }
@@ -307,6 +310,14 @@ Commands:
                   kept across restarts of vigild; without NAME: all
   events          print every transition as a JSON line as it happens,
                   until interrupted
+  ct dump internal|external
+                  the conntrack replication's caches: our connections, or
+                  the peer's as replicated (conntrackd -i / -e)
+  ct stats        the replication's statistics (conntrackd -s)
+  ct commit       write the external cache into the kernel now (conntrackd -c)
+  ct flush        empty the external cache (conntrackd -f external)
+  ct resync       ask the peer for its whole table (conntrackd -n)
+  ct bulk         send our whole table to the peer (conntrackd -B)
 
 Options:
 %s`, fs.FlagUsages())

@@ -26,8 +26,19 @@ type daemon struct {
 	status    ctl.Status
 	reloadErr error
 	opErr     error
+	ctErr     error
+	ctDump    ctl.CTDump
 	hub       *ctl.Hub
 	asked     chan ctl.Command
+}
+
+func (d *daemon) Conntrack(_ context.Context, req ctl.Request) (any, []string, error) {
+	d.ask(req.Cmd)
+	if d.ctErr != nil {
+		return nil, nil, d.ctErr
+	}
+	doc, done := ctltest.Conntrack(req, d.ctDump, d.status.Conntrack)
+	return doc, done, nil
 }
 
 func (d *daemon) Status() ctl.Status {

@@ -252,6 +252,41 @@ func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool)
 	return st, errors.Join(errs...)
 }
 
+// setTimeouts sets the timeout of each of flows that is still in the
+// kernel table to timeout seconds, in batches on the first socket; a flow
+// the kernel no longer has (ENOENT) is skipped. It returns how many were
+// set and how many the kernel refused otherwise.
+func (c *Committer) setTimeouts(ctx context.Context, flows []ct.Flow, timeout uint32) (set, failed int, err error) {
+	if len(c.socks) == 0 {
+		return 0, 0, errors.New("conntracksync: set timeouts: committer closed")
+	}
+	s := c.socks[0]
+	reqs := make([]batchReq, 0, min(len(flows), commitBatch))
+	errs := make([]syscall.Errno, commitBatch)
+	for lo := 0; lo < len(flows); lo += commitBatch {
+		if err := ctx.Err(); err != nil {
+			return set, failed, err
+		}
+		reqs = reqs[:0]
+		for i := lo; i < min(len(flows), lo+commitBatch); i++ {
+			reqs = append(reqs, batchReq{op: opTimeout, flow: &flows[i], timeout: timeout, idx: i})
+		}
+		if err := s.do(reqs, errs[:len(reqs)]); err != nil {
+			return set, failed, err
+		}
+		for _, e := range errs[:len(reqs)] {
+			switch e {
+			case 0:
+				set++
+			case unix.ENOENT:
+			default:
+				failed++
+			}
+		}
+	}
+	return set, failed, nil
+}
+
 // commitAll creates reqs in batches, then retries EEXIST as updates and
 // failed updates as delete+create.
 // ok[r.idx] is set for each request that succeeded; workers own disjoint

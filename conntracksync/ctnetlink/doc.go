@@ -50,7 +50,8 @@
 // # Concurrency
 //
 // Follow (Listener.Run) runs on its caller's goroutine and writes the
-// cache given in the Table; Commit runs on its caller's, one at a time,
-// with one goroutine per socket that it waits for. It must not touch the
+// cache given in the Table; Commit and SetTimeouts (the purge's update of
+// timeouts, on the committer's first socket) run on their caller's, one
+// at a time, Commit with one goroutine per socket that it waits for. It must not touch the
 // sync link, the ftfw channel or any VRRP state.
 package ctnetlink

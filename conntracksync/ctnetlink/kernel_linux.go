@@ -52,32 +52,56 @@ func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
 // listener's event socket quiet meanwhile (Listener.quiet). A socket
 // failure closes the committer: the next Commit opens fresh sockets.
 func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
+	var st ct.CommitStats
+	var ok []bool
+	err := k.withCommitter(func(c *Committer) (err error) {
+		st, ok, err = c.commit(ctx, entries, now, commitTimeout)
+		return err
+	})
+	if ok == nil && err != nil {
+		st.Entries = len(entries)
+	}
+	return st, ok, err
+}
+
+// SetTimeouts sets the timeout of the flows still in the table with the
+// committer's sockets (Committer.setTimeouts), like Commit.
+func (k *Kernel) SetTimeouts(ctx context.Context, flows []ct.Flow, timeoutSec uint32) (set, failed int, err error) {
+	err = k.withCommitter(func(c *Committer) (err error) {
+		set, failed, err = c.setTimeouts(ctx, flows, timeoutSec)
+		return err
+	})
+	return set, failed, err
+}
+
+// withCommitter runs fn with the committer, opened if need be, one at a
+// time and with the listener's event socket quiet; an error of fn closes
+// the committer.
+func (k *Kernel) withCommitter(fn func(c *Committer) error) error {
 	k.commitMu.Lock()
 	defer k.commitMu.Unlock()
 	if k.committer == nil {
 		c, err := newCommitter(k.cfg.Workers, &k.pids, k.cfg.Netns)
 		if err != nil {
-			return ct.CommitStats{Entries: len(entries)}, nil, err
+			return err
 		}
 		k.committer = c
 	}
 	k.mu.Lock()
 	l := k.l
 	k.mu.Unlock()
-	var st ct.CommitStats
-	var ok []bool
 	var err error
-	commit := func() { st, ok, err = k.committer.commit(ctx, entries, now, commitTimeout) }
+	run := func() { err = fn(k.committer) }
 	if l != nil {
-		l.quiet(commit)
+		l.quiet(run)
 	} else {
-		commit()
+		run()
 	}
 	if err != nil {
 		k.committer.Close()
 		k.committer = nil
 	}
-	return st, ok, err
+	return err
 }
 
 // Release closes the committer's sockets (their port ids stay known to

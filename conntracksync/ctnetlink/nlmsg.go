@@ -226,9 +226,10 @@ func (w *nlb) nat(typ uint16, a netip.Addr, port uint16, proto uint8) {
 type commitOp uint8
 
 const (
-	opCreate commitOp = iota // NLM_F_CREATE|NLM_F_EXCL, with NAT and master
-	opUpdate                 // an update of an existing entry: no NAT, no master
-	opDelete                 // IPCTNL_MSG_CT_DELETE by original tuple
+	opCreate  commitOp = iota // NLM_F_CREATE|NLM_F_EXCL, with NAT and master
+	opUpdate                  // an update of an existing entry: no NAT, no master
+	opDelete                  // IPCTNL_MSG_CT_DELETE by original tuple
+	opTimeout                 // an update of an existing entry's timeout only
 )
 
 // appendFlow appends one ctnetlink request for f to w. timeout is the
@@ -247,9 +248,12 @@ func (w *nlb) appendFlow(op commitOp, f *ct.Flow, timeout uint32, seq uint32, ac
 	}
 	start := w.header(msg, flags, seq, family(f.Orig))
 	w.tuple(ctaTupleOrig, f.Orig)
-	if op == opDelete {
+	if op == opDelete || op == opTimeout {
 		if f.Zone != 0 {
 			w.be16(ctaZone, f.Zone)
+		}
+		if op == opTimeout {
+			w.be32(ctaTimeout, timeout)
 		}
 		w.msgEnd(start)
 		return

@@ -5,8 +5,8 @@
 //   - Kernel, a connection-tracking table that follows the
 //     conntracksync.Kernel contract: Follow dumps it into the cache and
 //     then reports the changes that "traffic" (Put, Delete) makes; Commit
-//     writes entries and reports nothing, as the kernel side recognises
-//     its own commits;
+//     and SetTimeouts write entries and report nothing, as the kernel side
+//     recognises its own commits;
 //   - Wire, a datagram link between two ends (conntracksync.Link), which
 //     drops datagrams at a seeded random rate, and whose ends can be
 //     reopened as a restarted Replicator does.

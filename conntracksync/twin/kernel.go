@@ -202,6 +202,25 @@ func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, 
 	return st, ok, nil
 }
 
+// SetTimeouts sets the timeout of the flows still in the table; nothing
+// is reported to Follow.
+func (k *Kernel) SetTimeouts(ctx context.Context, flows []ct.Flow, timeoutSec uint32) (set, failed int, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i := range flows {
+		key := flows[i].Key()
+		if f, ok := k.table[key]; ok {
+			f.TimeoutSec = timeoutSec
+			k.table[key] = f
+			set++
+		}
+	}
+	return set, 0, nil
+}
+
 // Release does nothing: the twin keeps nothing open.
 func (k *Kernel) Release() {}
 

@@ -8,8 +8,10 @@
 //     JSON keys are snake_case and stable;
 //   - the control protocol: the client sends one command line (status,
 //     reload, reload --force, demote TARGET, promote TARGET, maintenance
-//     on|off [TARGET], events; at most 256 bytes), the server answers
-//     with one JSON document (the Status, or a Result) and hangs up, but
+//     on|off [TARGET], events, and the conntrack replication's ct dump
+//     internal|external, ct stats, ct commit, ct flush, ct resync, ct
+//     bulk; at most 256 bytes), the server answers with one JSON document
+//     (the Status, a CTDump, the CTStatus, or a Result) and hangs up, but
 //     for events: a stream of JSON lines (Event) until the client hangs
 //     up, fed by a Hub whose Publish never blocks (a client that falls
 //     behind is dropped and counted);

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -33,7 +34,31 @@ const (
 	// CmdEvents streams the instances' transitions as JSON lines (Event)
 	// until the client hangs up.
 	CmdEvents Command = "events"
+
+	// The conntrack replication's commands, conntrackd's -i, -e, -s, -c,
+	// -f external, -n and -B. Refused when no conntrack_sync is configured.
+	//
+	// CmdCTDumpInternal and CmdCTDumpExternal answer with a CTDump of the
+	// internal cache (our kernel table, filtered) or of the external one
+	// (the peer's, as replicated); CmdCTStats with the CTStatus.
+	CmdCTDumpInternal Command = "ct dump internal"
+	CmdCTDumpExternal Command = "ct dump external"
+	CmdCTStats        Command = "ct stats"
+	// CmdCTCommit writes the external cache into the kernel now and
+	// answers when it is there; CmdCTFlush empties the external cache;
+	// CmdCTResync asks the peer for its whole table; CmdCTBulk sends ours
+	// to the peer. Each answers with a Result whose Done says what it did.
+	CmdCTCommit Command = "ct commit"
+	CmdCTFlush  Command = "ct flush"
+	CmdCTResync Command = "ct resync"
+	CmdCTBulk   Command = "ct bulk"
 )
+
+// ctCommands are the ct commands, for the request parser.
+var ctCommands = []Command{CmdCTDumpInternal, CmdCTDumpExternal, CmdCTStats, CmdCTCommit, CmdCTFlush, CmdCTResync, CmdCTBulk}
+
+// IsConntrack reports whether c is one of the ct commands.
+func (c Command) IsConntrack() bool { return slices.Contains(ctCommands, c) }
 
 // TargetAll is the target that names every instance.
 const TargetAll = "all"
@@ -107,6 +132,15 @@ func parseRequest(line string) (Request, error) {
 		r.Cmd, args = Command(f[0]+" "+f[1]), f[2:]
 	case f[0] == "maintenance":
 		return bad("maintenance wants on or off")
+	case f[0] == "ct":
+		r.Cmd = Command(strings.Join(f, " "))
+		switch {
+		case r.Cmd == "ct flush internal":
+			return bad("the internal cache follows the kernel table and is not flushed (ct flush empties the external cache)")
+		case !r.Cmd.IsConntrack():
+			return bad("ct wants dump internal, dump external, stats, commit, flush, resync or bulk")
+		}
+		return r, nil
 	default:
 		r.Cmd, args = Command(f[0]), f[1:]
 	}

@@ -12,11 +12,15 @@ func FuzzRequest(f *testing.F) {
 	for _, s := range []string{"status\n", "reload\n", "reload --force\n", " reload \r\n", "reload", "", "\n",
 		"status\nreload\n", strings.Repeat("s", maxRequest+1), "reload  --force\n", "\x00\n", "demote VI_1\n",
 		"promote G\n", "maintenance on\n", "maintenance off all\n", "maintenance on VI_1 VI_2\n", "events\n",
-		"demote\n", "demote VI\x01\n", "events now\n", "maintenance\n"} {
+		"demote\n", "demote VI\x01\n", "events now\n", "maintenance\n", "ct dump external\n", "ct stats\n", "ct flush internal\n",
+		"ct commit now\n", "ct\n"} {
 		f.Add(s)
 	}
 	known := map[Command]bool{CmdStatus: true, CmdReload: true, CmdForceReload: true, CmdDemote: true, CmdPromote: true,
 		CmdMaintenanceOn: true, CmdMaintenanceOff: true, CmdEvents: true}
+	for _, c := range ctCommands {
+		known[c] = true
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		line, err := readRequest(strings.NewReader(in))
 		if len(line) > maxRequest {
@@ -70,6 +74,18 @@ func TestParseRequest(t *testing.T) {
 		{"demote VI_\xc3\xa9", Request{}, true},
 		{"events VI_1", Request{}, true},
 		{"status --json", Request{}, true},
+		{"ct dump internal", Request{Cmd: CmdCTDumpInternal}, false},
+		{"ct  dump   external", Request{Cmd: CmdCTDumpExternal}, false},
+		{"ct stats", Request{Cmd: CmdCTStats}, false},
+		{"ct commit", Request{Cmd: CmdCTCommit}, false},
+		{"ct flush", Request{Cmd: CmdCTFlush}, false},
+		{"ct resync", Request{Cmd: CmdCTResync}, false},
+		{"ct bulk", Request{Cmd: CmdCTBulk}, false},
+		{"ct", Request{}, true},
+		{"ct dump", Request{}, true},
+		{"ct commit now", Request{}, true},
+		{"ct flush internal", Request{}, true},
+		{"ct kill", Request{}, true},
 		{"shutdown", Request{}, true},
 	} {
 		got, err := parseRequest(tc.line)

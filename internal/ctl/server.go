@@ -33,6 +33,11 @@ type Handler interface {
 	// refusal (an unknown target, demote of a backup) is an error and
 	// changes nothing.
 	Operate(ctx context.Context, req Request) (done []string, err error)
+	// Conntrack runs a ct command (Command.IsConntrack): the dumps and
+	// ct stats answer with their document (doc), the others say what
+	// they did (done). An error (no conntrack_sync configured, a failed
+	// commit) is the answer instead.
+	Conntrack(ctx context.Context, req Request) (doc any, done []string, err error)
 	// Subscribe returns the events stream (see Hub.Subscribe).
 	Subscribe() (events <-chan Event, cancel func())
 	// Audit is told of every command a client that was let in sent: who
@@ -247,6 +252,8 @@ func (s *Server) serveOne(c net.Conn, peer Peer) {
 	case CmdEvents:
 		s.h.Audit(peer, req, nil)
 		s.serveEvents(c)
+	case CmdCTDumpInternal, CmdCTDumpExternal, CmdCTStats, CmdCTCommit, CmdCTFlush, CmdCTResync, CmdCTBulk:
+		s.serveConntrack(c, peer, req)
 	default:
 		done, err := s.h.Operate(s.ctx, req)
 		s.h.Audit(peer, req, err)
@@ -254,6 +261,20 @@ func (s *Server) serveOne(c net.Conn, peer Peer) {
 			writeAnswer(c, Result{Result: ResultFailed, Error: err.Error(), Done: done})
 			return
 		}
+		writeAnswer(c, Result{Result: ResultOK, Done: done})
+	}
+}
+
+// serveConntrack answers a ct command: its document, or a Result.
+func (s *Server) serveConntrack(c net.Conn, peer Peer, req Request) {
+	doc, done, err := s.h.Conntrack(s.ctx, req)
+	s.h.Audit(peer, req, err)
+	switch {
+	case err != nil:
+		writeAnswer(c, Result{Result: ResultFailed, Error: err.Error(), Done: done})
+	case doc != nil:
+		writeAnswer(c, doc)
+	default:
 		writeAnswer(c, Result{Result: ResultOK, Done: done})
 	}
 }

@@ -37,7 +37,9 @@ type handler struct {
 	hubOnce  sync.Once
 	opErr    error
 	mu       sync.Mutex
-	ops      []ctl.Request // Operate's requests, in order
+	ops      []ctl.Request // Operate's and Conntrack's requests, in order
+	ctErr    error         // Conntrack's error
+	ctDump   ctl.CTDump    // Conntrack's answer to the dumps (Cache set by the request)
 	audits   []string      // "uid pid: request: error"
 	auditped chan string   // receives each audit line (if set)
 }
@@ -77,6 +79,17 @@ func (h *handler) Operate(_ context.Context, req ctl.Request) ([]string, error) 
 		return nil, h.opErr
 	}
 	return []string{req.Target + ": " + string(req.Cmd)}, nil
+}
+
+func (h *handler) Conntrack(_ context.Context, req ctl.Request) (any, []string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ops = append(h.ops, req)
+	if h.ctErr != nil {
+		return nil, nil, h.ctErr
+	}
+	doc, done := ctltest.Conntrack(req, h.ctDump, h.status.Conntrack)
+	return doc, done, nil
 }
 
 func (h *handler) events() *ctl.Hub {

@@ -25,6 +25,7 @@ const ctRetryMax = 5 * time.Second
 // tests substitute a recorder.
 type replicator interface {
 	Run(ctx context.Context) error
+	Dump() (internal, external []conntracksync.Entry)
 	conntracksync.Syncer
 }
 
@@ -98,6 +99,10 @@ func ctConfig(s *config.ConntrackSync) conntracksync.Config {
 		return conntracksync.Accept
 	}
 	r := s.Rules
+	var purge time.Duration
+	if s.Conntrackd != nil {
+		purge = s.Conntrackd.PurgeTimeout
+	}
 	return conntracksync.Config{
 		Interface:     s.Interface,
 		LocalAddr:     s.LocalAddr,
@@ -106,6 +111,7 @@ func ctConfig(s *config.ConntrackSync) conntracksync.Config {
 		AckWindow:     s.AckWindow,
 		ResendQueue:   s.ResendQueue,
 		CommitTimeout: s.CommitTimeout,
+		PurgeTimeout:  purge,
 		AuthKeyFile:   s.AuthKeyFile,
 		SocketBuffer:  s.SocketBuffer,
 		Filter: conntracksync.Filter{
@@ -214,4 +220,54 @@ func (c *ctSync) status() *ctl.CTStatus {
 		RunError:       c.runErr,
 		Stats:          st,
 	}
+}
+
+// errNoConntrackSync refuses vigilctl ct without a conntrack_sync block.
+var errNoConntrackSync = errors.New("no conntrack_sync is configured")
+
+// Conntrack answers vigilctl ct (conntrackd's -i, -e, -s, -c, -f, -n,
+// -B) on a control connection's goroutine: the replicator's calls are
+// safe from any goroutine, d.ct is set once by New, and ct stats is the
+// conntrack part of a status the loop takes.
+func (h controlHandler) Conntrack(ctx context.Context, req ctl.Request) (any, []string, error) {
+	c := h.d.ct
+	if c == nil {
+		return nil, nil, errNoConntrackSync
+	}
+	switch req.Cmd {
+	case ctl.CmdCTDumpInternal, ctl.CmdCTDumpExternal:
+		in, ext := c.r.Dump()
+		d := ctl.CTDump{Cache: "internal", Entries: make([]ctl.CTEntry, 0)}
+		es := in
+		if req.Cmd == ctl.CmdCTDumpExternal {
+			d.Cache, es = "external", ext
+		}
+		for i := range es {
+			d.Entries = append(d.Entries, ctl.NewCTEntry(&es[i]))
+		}
+		return d, nil, nil
+	case ctl.CmdCTStats:
+		if st := h.d.Status().Conntrack; st != nil {
+			return st, nil, nil
+		}
+		return c.status(), nil, nil
+	case ctl.CmdCTCommit:
+		st, err := c.r.Commit(ctx)
+		done := []string{fmt.Sprintf("committed %d connections of the external cache in %s: %d created, %d updated, %d replaced, %d failed",
+			st.Entries, st.Duration.Round(time.Microsecond), st.Created, st.Updated, st.Replaced, st.Failed)}
+		if err != nil {
+			return nil, done, fmt.Errorf("commit: %w", err)
+		}
+		return nil, done, nil
+	case ctl.CmdCTFlush:
+		return nil, []string{fmt.Sprintf("flushed %d connections from the external cache", c.r.FlushExternal())}, nil
+	case ctl.CmdCTResync:
+		c.r.RequestResync()
+		return nil, []string{"asked the peer for its whole connection table"}, nil
+	case ctl.CmdCTBulk:
+		n := c.r.Stats().Internal
+		c.r.SendBulk()
+		return nil, []string{fmt.Sprintf("sending the internal cache (%d connections) to the peer", n)}, nil
+	}
+	return nil, nil, fmt.Errorf("unknown command %s", req)
 }

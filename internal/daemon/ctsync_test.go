@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-ha/vigil/config"
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
 )
@@ -74,8 +75,18 @@ func (f *fakeRep) Commit(ctx context.Context) (conntracksync.CommitStats, error)
 }
 
 func (f *fakeRep) FlushExternal() int { f.ev.add("flush"); return f.external }
-func (f *fakeRep) RequestResync()     { f.ev.add("resync") }
-func (f *fakeRep) SendBulk()          { f.ev.add("bulk") }
+
+func (f *fakeRep) Dump() (internal, external []conntracksync.Entry) {
+	f.ev.add("dump")
+	return nil, nil
+}
+
+// Purge does nothing, as the Replicator without PurgeTimeout.
+func (f *fakeRep) Purge(context.Context, func() bool) (conntracksync.PurgeStats, error) {
+	return conntracksync.PurgeStats{}, nil
+}
+func (f *fakeRep) RequestResync() { f.ev.add("resync") }
+func (f *fakeRep) SendBulk()      { f.ev.add("bulk") }
 func (f *fakeRep) Stats() conntracksync.Stats {
 	return conntracksync.Stats{External: f.external}
 }
@@ -548,5 +559,57 @@ func TestCTReload(t *testing.T) {
 	}
 	if sameConntrackSync(a.ConntrackSync, c.ConntrackSync) || sameConntrackSync(a.ConntrackSync, nil) {
 		t.Error("a changed filter or a removed block does not count as a change")
+	}
+}
+
+// TestControlConntrack: vigilctl ct reaches the replicator (commit, flush,
+// resync, bulk, the dumps) and says what it did; ct stats is the
+// replication's status; without conntrack_sync every ct command is refused
+// and nothing runs.
+func TestControlConntrack(t *testing.T) {
+	r := newCTRig(t, loadConf(t, ctTestConf("FW", "")))
+	r.d.stop = make(chan struct{})
+	close(r.d.stop) // no loop: Status returns the last snapshot
+	h := controlHandler{r.d}
+	for _, tc := range []struct {
+		cmd  ctl.Command
+		done string
+		ev   string
+	}{
+		{ctl.CmdCTCommit, "committed 7 connections of the external cache in 0s: 7 created, 0 updated, 0 replaced, 0 failed", "commit done"},
+		{ctl.CmdCTFlush, "flushed 7 connections from the external cache", "flush"},
+		{ctl.CmdCTResync, "asked the peer for its whole connection table", "resync"},
+		{ctl.CmdCTBulk, "sending the internal cache (0 connections) to the peer", "bulk"},
+	} {
+		doc, done, err := h.Conntrack(t.Context(), ctl.Request{Cmd: tc.cmd})
+		if err != nil || doc != nil || !slices.Equal(done, []string{tc.done}) {
+			t.Errorf("%s: %v %q %v", tc.cmd, doc, done, err)
+		}
+		if ev := r.ev.get(); len(ev) == 0 || ev[len(ev)-1] != tc.ev {
+			t.Errorf("%s: replicator calls %q, want %s last", tc.cmd, ev, tc.ev)
+		}
+	}
+	for _, cmd := range []ctl.Command{ctl.CmdCTDumpInternal, ctl.CmdCTDumpExternal} {
+		doc, _, err := h.Conntrack(t.Context(), ctl.Request{Cmd: cmd})
+		d, ok := doc.(ctl.CTDump)
+		if err != nil || !ok || "ct dump "+d.Cache != string(cmd) || d.Entries == nil {
+			t.Errorf("%s: %#v %v", cmd, doc, err)
+		}
+	}
+	doc, _, err := h.Conntrack(t.Context(), ctl.Request{Cmd: ctl.CmdCTStats})
+	if st, ok := doc.(*ctl.CTStatus); err != nil || !ok || st.TrackGroup != "FW" || st.External != 7 {
+		t.Errorf("ct stats: %#v %v", doc, err)
+	}
+
+	r.d.ct = nil
+	calls := len(r.ev.get())
+	for _, cmd := range []ctl.Command{ctl.CmdCTDumpExternal, ctl.CmdCTStats, ctl.CmdCTCommit, ctl.CmdCTFlush, ctl.CmdCTResync, ctl.CmdCTBulk} {
+		doc, done, err := h.Conntrack(t.Context(), ctl.Request{Cmd: cmd})
+		if !errors.Is(err, errNoConntrackSync) || doc != nil || done != nil {
+			t.Errorf("%s without conntrack_sync: %v %q %v", cmd, doc, done, err)
+		}
+	}
+	if n := len(r.ev.get()); n != calls {
+		t.Errorf("without conntrack_sync the replicator was called: %q", r.ev.get()[calls:])
 	}
 }

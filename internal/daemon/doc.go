@@ -67,7 +67,9 @@
 //     to completion before the instances start and after everything has
 //     stopped;
 //   - binding conntrack replication (package conntracksync) to the tracked
-//     group's takeovers: commit before VIPs, resync after leaving MASTER;
+//     group's takeovers: commit before VIPs, resync and purge after leaving
+//     MASTER; and vigilctl ct (ctsync.go), which calls the replicator
+//     (safe from any goroutine) from the control connection's goroutine;
 //   - vigilctl demote, promote, maintenance and events (control_cmds.go):
 //     targets resolved, each instance's vrrp.Operator (the policy) folded
 //     into the effective priority and its Release handed to the machine,
@@ -97,7 +99,8 @@
 // Concurrency: the loop goroutine started by Run is the only writer of
 // instance state; the kernel worker only calls the Host's VIPs, Announcer
 // and Firewall with copies of what the loop gave it. Socket readers, trackers, signal handlers and
-// control-socket clients only post events to it over channels; Status
+// control-socket clients only post events to it over channels (vigilctl ct
+// touches the replicator only, never loop state); Status
 // asks the loop for a snapshot the same way. Every goroutine is started by
 // Run (or by the checkers it owns) and stopped and waited for before Run
 // returns. The kernel side is injected through Host, so tests run the loop

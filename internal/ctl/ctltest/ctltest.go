@@ -1,7 +1,8 @@
 // Package ctltest helps tests of what reads a status document: it builds
 // a Status whose every counter holds a value of its own, so that a test can
-// tell which counters a rendering (the metrics, vigilctl's table) shows.
-// For tests only.
+// tell which counters a rendering (the metrics, vigilctl's table) shows;
+// it answers the ct commands for fake Handlers (Conntrack), and stands in
+// for vigild on a socket (Server). For tests only.
 package ctltest
 
 import (
