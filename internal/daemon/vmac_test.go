@@ -330,6 +330,7 @@ func TestVMACFailsCleanly(t *testing.T) {
 		opts.Host.VIPs = kernel
 		opts.Host.Announcer = viptest.NewAnnouncements(kernel)
 		opts.Host.GoTimer = true
+		opts.Host.InterfaceEvents = make(chan check.IfaceEvent) // no netlink watcher
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		opts.Host.Listen = func(_ string, ipv6 bool, _ vrrp.ConnOptions) (vrrp.Conn, error) {
 			if ipv6 {
