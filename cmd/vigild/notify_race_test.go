@@ -165,7 +165,7 @@ func runPreemptions(t *testing.T, impl string, start func(h *testnet.Host, conf 
 				w.masterRuns() > before.masterRuns[winner]
 		}, "%s %s: %s did not take over", impl, what, w.name)
 		time.Sleep(700 * time.Millisecond)
-		after := snapshot(what)
+		after := settled(func() preemptStep { return snapshot(what) })
 		for i := range 2 {
 			after.masterRuns[i] -= before.masterRuns[i]
 			after.masterEntered[i] -= before.masterEntered[i]
@@ -444,7 +444,7 @@ func runGroupPreemptions(t *testing.T, impl string, start func(h *testnet.Host, 
 			return groupLines(w, "MASTER") > before.gm[winner] && groupLines(lo, "BACKUP") > before.gb[loser]
 		}, "%s %s: group lines", impl, what)
 		time.Sleep(700 * time.Millisecond)
-		after := snap()
+		after := settled(snap)
 		s := groupStep{what: what}
 		for i, r := range routers {
 			for _, line := range r.fifo.Lines()[before.lines[i]:] {
@@ -478,6 +478,22 @@ func runGroupPreemptions(t *testing.T, impl string, start func(h *testnet.Host, 
 		steps = append(steps, waitGroup(fmt.Sprintf("r1 preempts #%d", c+1), before, 0, 1))
 	}
 	return steps
+}
+
+// settled returns get's value once two samples 300 ms apart agree (at
+// most 5 s on): on a loaded host a notify script or a FIFO line can land
+// later than the usual wait, and would be counted in the next step.
+func settled[T comparable](get func() T) T {
+	v := get()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		next := get()
+		if next == v {
+			break
+		}
+		v = next
+	}
+	return v
 }
 
 // groupLast reports whether lines (one preemption's) end with the group's
