@@ -1,7 +1,6 @@
 package healthcheck
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -122,17 +121,19 @@ type Scheduler struct {
 	queue   [2][]*entry // due, waiting for a free worker of their lane
 	pending []Event     // waiting for the receiver
 	heap    deadlineHeap
+	base    time.Time // the origin of entry.due and of the timer's grid
 
 	mu      sync.Mutex // mu guards the following fields
 	stats   map[CheckerID]*CheckerStats
-	rsStats map[RSID]RSStats
+	rsStats map[RSID]*RSStats
 }
 
 type entry struct {
-	spec  Spec
-	core  *Core
-	rs    *rsState
-	index int // in the heap, -1 when not in it
+	spec Spec
+	core *Core
+	rs   *rsState
+	due  time.Duration // core.Deadline() - Scheduler.base, while in the heap
+	st   *CheckerStats // guarded by Scheduler.mu
 }
 
 type rsState struct {
@@ -140,6 +141,7 @@ type rsState struct {
 	checkers []*Core
 	up       bool
 	eff      int64
+	st       *RSStats // guarded by Scheduler.mu
 }
 
 type job struct {
@@ -184,11 +186,12 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{log: log, events: cfg.Events, results: make(chan workResult), jobs: [2]chan job{make(chan job), make(chan job)},
 		files: make(chan fileValue), stop: make(chan struct{}), ctx: ctx, cancel: cancel,
-		byFile: map[string][]*entry{}, rs: map[RSID]*rsState{}, stats: map[CheckerID]*CheckerStats{}, rsStats: map[RSID]RSStats{}}
+		byFile: map[string][]*entry{}, rs: map[RSID]*rsState{}, stats: map[CheckerID]*CheckerStats{}, rsStats: map[RSID]*RSStats{}}
 	for _, r := range rss {
 		s.rs[r.ID] = &rsState{weight: r.Weight, up: true, eff: int64(r.Weight)}
 	}
 	now := time.Now()
+	s.base = now
 	for _, sp := range specs {
 		if sp.Prober == nil && sp.Core.Kind != KindFile {
 			panic(fmt.Sprintf("healthcheck: checker %v (%v) has no Prober", sp.ID, sp.Core.Kind))
@@ -202,13 +205,14 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 			sp.Core.BaseWeight = r.weight
 		}
 		jitter := time.Duration(rnd() * float64(sp.Core.Timing.Warmup))
-		e := &entry{spec: sp, core: NewCore(sp.Core, now, jitter), rs: r, index: -1}
+		e := &entry{spec: sp, core: NewCore(sp.Core, now, jitter), rs: r}
 		if sp.Carry != nil {
 			e.core.Restore(*sp.Carry)
 		}
 		r.checkers = append(r.checkers, e.core)
 		s.entries = append(s.entries, e)
-		s.stats[sp.ID] = &CheckerStats{ID: sp.ID, Kind: sp.Core.Kind, Up: e.core.Up(), HasRun: e.core.HasRun(), Offset: e.core.Offset()}
+		e.st = &CheckerStats{ID: sp.ID, Kind: sp.Core.Kind, Up: e.core.Up(), HasRun: e.core.HasRun(), Offset: e.core.Offset()}
+		s.stats[sp.ID] = e.st
 		if sp.Core.Kind == KindFile {
 			s.byFile[sp.TrackFile] = append(s.byFile[sp.TrackFile], e)
 			continue
@@ -217,10 +221,11 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	}
 	for id, r := range s.rs {
 		r.up, r.eff = RealServerState(r.weight, r.checkers)
-		s.rsStats[id] = RSStats{ID: id, Up: r.up, Weight: r.eff, Checkers: len(r.checkers)}
+		r.st = &RSStats{ID: id, Up: r.up, Weight: r.eff, Checkers: len(r.checkers)}
+		s.rsStats[id] = r.st
 	}
 	for _, e := range s.entries {
-		s.stats[e.spec.ID].Next = e.core.Deadline()
+		e.st.Next = e.core.Deadline()
 	}
 	s.wg.Add(1 + workers + scripts)
 	go s.runLoop()
@@ -305,21 +310,7 @@ func (s *Scheduler) runLoop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		now := time.Now()
-		for len(s.heap) > 0 && !s.heap[0].core.Deadline().After(now) {
-			e := heap.Pop(&s.heap).(*entry)
-			if e.core.Start(now) {
-				if bp, ok := e.spec.Prober.(beginProber); ok {
-					s.begin(e, bp)
-					continue
-				}
-				lane := 0
-				if e.spec.Core.Kind == KindMisc {
-					lane = 1
-				}
-				s.queue[lane] = append(s.queue[lane], e)
-			}
-		}
+		clock := s.startDue(time.Now())
 		var jobs [2]chan job
 		var next [2]job
 		for i, q := range s.queue {
@@ -333,9 +324,12 @@ func (s *Scheduler) runLoop() {
 			events, ev = s.events, s.pending[0]
 		}
 		if len(s.heap) > 0 {
-			// From the clock again: the connects begun above may have
-			// taken a while on a loaded machine.
-			resetTimer(timer, time.Until(s.heap[0].core.Deadline()))
+			// From the clock read last: the connects begun above may
+			// have taken a while on a loaded machine. The wake-up is
+			// rounded up to the grid so that one wake-up starts every
+			// attempt due in the same slot.
+			wake := (s.heap[0].due + coalesce - 1) / coalesce * coalesce
+			resetTimer(timer, wake-clock.Sub(s.base))
 		} else {
 			resetTimer(timer, time.Hour)
 		}
@@ -363,16 +357,49 @@ func (s *Scheduler) runLoop() {
 	}
 }
 
-// begin starts e's attempt on the loop; an attempt that has to wait
-// continues in a goroutine of its own (its socket exists already, so it
-// takes no worker: the pool bounds blocking probes, not sockets).
-func (s *Scheduler) begin(e *entry, bp beginProber) {
-	start := time.Now()
-	res, wait := bp.begin(s.ctx)
+// coalesce is the grid the loop's timer wakes on (counted from New):
+// attempts due in the same slot start together after one wake-up, at
+// most coalesce after they are due. Thousands of checkers at delay_loop 1
+// then wake the loop at most 1/coalesce times a second, not once per
+// attempt.
+const coalesce = 10 * time.Millisecond
+
+// startDue starts every attempt due at now: TCP_CHECK's on the loop (see
+// begin), the others queued for their lane's workers. It returns the
+// clock read last.
+func (s *Scheduler) startDue(now time.Time) time.Time {
+	clock := now
+	due := now.Sub(s.base)
+	for len(s.heap) > 0 && s.heap[0].due <= due {
+		e := s.heap.pop()
+		if !e.core.Start(now) {
+			continue
+		}
+		if bp, ok := e.spec.Prober.(beginProber); ok {
+			clock = s.begin(e, bp, clock)
+			continue
+		}
+		lane := 0
+		if e.spec.Core.Kind == KindMisc {
+			lane = 1
+		}
+		s.queue[lane] = append(s.queue[lane], e)
+	}
+	return clock
+}
+
+// begin starts e's attempt on the loop at start (the clock read last:
+// the attempts of one wake-up run back to back, so one read per attempt
+// times them all) and returns the clock read when it was done. An
+// attempt that has to wait continues in a goroutine of its own (its
+// socket exists already, so it takes no worker: the pool bounds blocking
+// probes, not sockets).
+func (s *Scheduler) begin(e *entry, bp beginProber, start time.Time) time.Time {
+	res, wait := bp.begin(s.ctx, start)
+	end := time.Now()
 	if wait == nil {
-		end := time.Now()
 		s.finish(workResult{e: e, res: res, end: end, latency: end.Sub(start)})
-		return
+		return end
 	}
 	s.wg.Add(1)
 	go func() {
@@ -384,6 +411,7 @@ func (s *Scheduler) begin(e *entry, bp beginProber) {
 		case <-s.stop:
 		}
 	}()
+	return end
 }
 
 func verdictOf(up bool) Verdict {
@@ -419,7 +447,7 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 		Verdict: res.Verdict, Latency: latency, Err: res.Err}
 	rs.up, rs.eff = up, eff
 	s.mu.Lock()
-	st := s.stats[e.spec.ID]
+	st := e.st
 	st.Attempts++
 	switch res.Verdict {
 	case Success, Partial:
@@ -435,12 +463,11 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 	st.Up, st.HasRun, st.Offset = ch.Up, true, ch.Offset
 	st.LastVerdict, st.LastLatency, st.LastError, st.LastTime = res.Verdict, latency, res.Err, now
 	st.Next = e.core.Deadline()
-	rst := s.rsStats[e.spec.ID.RSID]
+	rst := rs.st
 	rst.Up, rst.Weight = up, eff
 	if ev.RSChanged {
 		rst.Transitions++
 	}
-	s.rsStats[e.spec.ID.RSID] = rst
 	s.mu.Unlock()
 	if ch.First || ch.StateChanged || ev.RSChanged || ev.WeightChanged {
 		s.pending = append(s.pending, ev)
@@ -453,33 +480,51 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 }
 
 func (s *Scheduler) push(e *entry) {
-	if e.core.Deadline().IsZero() {
+	d := e.core.Deadline()
+	if d.IsZero() {
 		return
 	}
-	heap.Push(&s.heap, e)
+	e.due = d.Sub(s.base)
+	s.heap.push(e)
 }
 
-// deadlineHeap orders entries by their core's deadline.
+// deadlineHeap is a binary min-heap of entries by due.
 type deadlineHeap []*entry
 
-func (h deadlineHeap) Len() int { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool {
-	return h[i].core.Deadline().Before(h[j].core.Deadline())
-}
-func (h deadlineHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *deadlineHeap) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*h)
+func (h *deadlineHeap) push(e *entry) {
 	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if q[p].due <= q[i].due {
+			break
+		}
+		q[p], q[i] = q[i], q[p]
+		i = p
+	}
 }
-func (h *deadlineHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	e.index = -1
-	*h = old[:len(old)-1]
+
+func (h *deadlineHeap) pop() *entry {
+	q := *h
+	e := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = nil
+	q = q[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		if r := l + 1; r < n && q[r].due < q[l].due {
+			l = r
+		}
+		if q[i].due <= q[l].due {
+			break
+		}
+		q[i], q[l] = q[l], q[i]
+		i = l
+	}
+	*h = q
 	return e
 }

@@ -3,7 +3,9 @@ package healthcheck
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,4 +317,71 @@ func TestSchedulerScriptsOwnPool(t *testing.T) {
 			t.Fatalf("%d TCP attempts in 10 s with the scripts hung, want 10", c)
 		}
 	})
+}
+
+// TestSchedulerCoalescesWakeups: attempts due within one slot of the
+// timer's grid start together at the slot's end, never before they are
+// due.
+func TestSchedulerCoalescesWakeups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: time.Second, Retry: 1, Warmup: 10 * coalesce}
+		// Due at 1 s + 3, 7, 10 and 13 ms.
+		draws := []float64{0.03, 0.07, 0.1, 0.13}
+		due := make([]time.Duration, len(draws))
+		for i, d := range draws {
+			due[i] = time.Second + time.Duration(d*float64(tm.Warmup))
+		}
+		probes := make([]*scripted, len(draws))
+		var specs []Spec
+		for i := range probes {
+			probes[i] = &scripted{verdicts: []Verdict{Success}}
+			specs = append(specs, Spec{ID: CheckerID{RSID{VS: i}, 0}, Core: CoreConfig{Kind: KindTCP, Timing: tm}, Prober: probes[i]})
+		}
+		events := make(chan Event, len(specs))
+		s := New(Config{Events: events, Rand: func() float64 { d := draws[0]; draws = draws[1:]; return d }}, nil, specs)
+		defer s.Close()
+		for range specs {
+			recv(t, events)
+		}
+		want := []time.Duration{time.Second + coalesce, time.Second + coalesce, time.Second + coalesce, time.Second + 2*coalesce}
+		for i, p := range probes {
+			if got := p.callTimes(start); len(got) != 1 || got[0] != want[i] {
+				t.Errorf("checker %d (due at %v): attempts at %v, want [%v]", i, due[i], got, want[i])
+			}
+		}
+	})
+}
+
+// TestDeadlineHeap pops entries in order of due, ties included, against a
+// sort of the same values.
+func TestDeadlineHeap(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 50 {
+		var h deadlineHeap
+		var want []time.Duration
+		n := r.IntN(200)
+		for range n {
+			d := time.Duration(r.IntN(50)) * time.Millisecond
+			want = append(want, d)
+			h.push(&entry{due: d})
+			if r.IntN(4) == 0 { // interleave pops with pushes
+				e := h.pop()
+				i := slices.Index(want, slices.Min(want))
+				if e.due != want[i] {
+					t.Fatalf("round %d: popped %v, want %v", round, e.due, want[i])
+				}
+				want = slices.Delete(want, i, i+1)
+			}
+		}
+		slices.Sort(want)
+		for _, w := range want {
+			if e := h.pop(); e.due != w {
+				t.Fatalf("round %d: popped %v, want %v", round, e.due, w)
+			}
+		}
+		if len(h) != 0 {
+			t.Fatalf("round %d: %d left", round, len(h))
+		}
+	}
 }
