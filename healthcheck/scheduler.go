@@ -121,7 +121,8 @@ type Scheduler struct {
 	queue   [2][]*entry // due, waiting for a free worker of their lane
 	pending []Event     // waiting for the receiver
 	heap    deadlineHeap
-	base    time.Time // the origin of entry.due and of the timer's grid
+	base    time.Time     // the origin of entry.due and of the timer's grid
+	grid    time.Duration // the timer's grid (see timerGrid)
 
 	mu      sync.Mutex // mu guards the following fields
 	stats   map[CheckerID]*CheckerStats
@@ -191,7 +192,7 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 		s.rs[r.ID] = &rsState{weight: r.Weight, up: true, eff: int64(r.Weight)}
 	}
 	now := time.Now()
-	s.base = now
+	s.base, s.grid = now, timerGrid(specs)
 	for _, sp := range specs {
 		if sp.Prober == nil && sp.Core.Kind != KindFile {
 			panic(fmt.Sprintf("healthcheck: checker %v (%v) has no Prober", sp.ID, sp.Core.Kind))
@@ -328,7 +329,7 @@ func (s *Scheduler) runLoop() {
 			// have taken a while on a loaded machine. The wake-up is
 			// rounded up to the grid so that one wake-up starts every
 			// attempt due in the same slot.
-			wake := (s.heap[0].due + coalesce - 1) / coalesce * coalesce
+			wake := (s.heap[0].due + s.grid - 1) / s.grid * s.grid
 			resetTimer(timer, wake-clock.Sub(s.base))
 		} else {
 			resetTimer(timer, time.Hour)
@@ -357,12 +358,29 @@ func (s *Scheduler) runLoop() {
 	}
 }
 
-// coalesce is the grid the loop's timer wakes on (counted from New):
+// timerGrid is the grid the loop's timer wakes on (counted from New):
 // attempts due in the same slot start together after one wake-up, at
-// most coalesce after they are due. Thousands of checkers at delay_loop 1
-// then wake the loop at most 1/coalesce times a second, not once per
-// attempt.
-const coalesce = 10 * time.Millisecond
+// most one slot after they are due. The slot is a twentieth of the
+// shortest period of any checker (delay_loop, or delay_before_retry with
+// retries), within 1 to 100 ms: 50 ms at delay_loop 1, so thousands of
+// checkers wake the loop at most 20 times a second, not once per attempt,
+// and no attempt starts more than 5 % of its period late.
+func timerGrid(specs []Spec) time.Duration {
+	const lo, hi = time.Millisecond, 100 * time.Millisecond
+	g := hi
+	for _, sp := range specs {
+		if sp.Core.Kind == KindFile {
+			continue
+		}
+		t := sp.Core.Timing
+		p := t.DelayLoop
+		if t.Retry > 0 {
+			p = min(p, t.DelayBeforeRetry)
+		}
+		g = min(g, p/20)
+	}
+	return max(g, lo)
+}
 
 // startDue starts every attempt due at now: TCP_CHECK's on the loop (see
 // begin), the others queued for their lane's workers. It returns the

@@ -325,8 +325,9 @@ func TestSchedulerScriptsOwnPool(t *testing.T) {
 func TestSchedulerCoalescesWakeups(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: time.Second, Retry: 1, Warmup: 10 * coalesce}
-		// Due at 1 s + 3, 7, 10 and 13 ms.
+		const grid = 50 * time.Millisecond // a twentieth of delay_loop
+		tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: 2 * time.Second, Retry: 1, Warmup: 10 * grid}
+		// Due at 1 s + 15, 35, 50 and 65 ms.
 		draws := []float64{0.03, 0.07, 0.1, 0.13}
 		due := make([]time.Duration, len(draws))
 		for i, d := range draws {
@@ -344,13 +345,36 @@ func TestSchedulerCoalescesWakeups(t *testing.T) {
 		for range specs {
 			recv(t, events)
 		}
-		want := []time.Duration{time.Second + coalesce, time.Second + coalesce, time.Second + coalesce, time.Second + 2*coalesce}
+		want := []time.Duration{time.Second + grid, time.Second + grid, time.Second + grid, time.Second + 2*grid}
 		for i, p := range probes {
 			if got := p.callTimes(start); len(got) != 1 || got[0] != want[i] {
 				t.Errorf("checker %d (due at %v): attempts at %v, want [%v]", i, due[i], got, want[i])
 			}
 		}
 	})
+}
+
+func TestTimerGrid(t *testing.T) {
+	spec := func(k Kind, loop, retryDelay time.Duration, retry int) Spec {
+		return Spec{Core: CoreConfig{Kind: k, Timing: Timing{DelayLoop: loop, DelayBeforeRetry: retryDelay, Retry: retry}}}
+	}
+	for _, c := range []struct {
+		name  string
+		specs []Spec
+		want  time.Duration
+	}{
+		{"none", nil, 100 * time.Millisecond},
+		{"delay_loop 1", []Spec{spec(KindTCP, time.Second, time.Second, 1)}, 50 * time.Millisecond},
+		{"the shortest period wins", []Spec{spec(KindTCP, 6*time.Second, 3*time.Second, 1), spec(KindHTTP, time.Second, 5*time.Second, 0)}, 50 * time.Millisecond},
+		{"delay_before_retry without retries does not count", []Spec{spec(KindTCP, 4*time.Second, 10*time.Millisecond, 0)}, 100 * time.Millisecond},
+		{"delay_before_retry with retries", []Spec{spec(KindTCP, 4*time.Second, 400*time.Millisecond, 2)}, 20 * time.Millisecond},
+		{"FILE_CHECK has no period", []Spec{spec(KindFile, 0, 0, 0)}, 100 * time.Millisecond},
+		{"at least 1 ms", []Spec{spec(KindMisc, 5*time.Millisecond, 0, 0)}, time.Millisecond},
+	} {
+		if got := timerGrid(c.specs); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
 }
 
 // TestDeadlineHeap pops entries in order of due, ties included, against a
