@@ -327,9 +327,9 @@ func (s *Scheduler) runLoop() {
 		if len(s.heap) > 0 {
 			// From the clock read last: the connects begun above may
 			// have taken a while on a loaded machine. The wake-up is
-			// rounded up to the grid so that one wake-up starts every
-			// attempt due in the same slot.
-			wake := (s.heap[0].due + s.grid - 1) / s.grid * s.grid
+			// the grid point nearest to the first deadline (see
+			// timerGrid).
+			wake := (s.heap[0].due + s.grid/2) / s.grid * s.grid
 			resetTimer(timer, wake-clock.Sub(s.base))
 		} else {
 			resetTimer(timer, time.Hour)
@@ -358,13 +358,15 @@ func (s *Scheduler) runLoop() {
 	}
 }
 
-// timerGrid is the grid the loop's timer wakes on (counted from New):
-// attempts due in the same slot start together after one wake-up, at
-// most one slot after they are due. The slot is a twentieth of the
-// shortest period of any checker (delay_loop, or delay_before_retry with
-// retries), within 1 to 100 ms: 50 ms at delay_loop 1, so thousands of
-// checkers wake the loop at most 20 times a second, not once per attempt,
-// and no attempt starts more than 5 % of its period late.
+// timerGrid is the grid the loop's timer wakes on (counted from New): a
+// wake-up at a grid point starts every attempt due within half a slot of
+// it, before or after, so attempts start at most half a slot from when
+// they are due and, rounded both ways, keep their period on average. The
+// slot is a twentieth of the shortest period of any checker (delay_loop,
+// or delay_before_retry with retries), within 1 to 100 ms: 50 ms at
+// delay_loop 1, so thousands of checkers wake the loop at most 20 times a
+// second, not once per attempt, and no attempt starts more than 2.5 % of
+// its period early or late.
 func timerGrid(specs []Spec) time.Duration {
 	const lo, hi = time.Millisecond, 100 * time.Millisecond
 	g := hi
@@ -382,15 +384,20 @@ func timerGrid(specs []Spec) time.Duration {
 	return max(g, lo)
 }
 
-// startDue starts every attempt due at now: TCP_CHECK's on the loop (see
-// begin), the others queued for their lane's workers. It returns the
-// clock read last.
+// startDue starts every attempt due by now plus half a slot of the
+// timer's grid: TCP_CHECK's on the loop (see begin), the others queued
+// for their lane's workers. An attempt started before its deadline
+// starts, for its core, at the deadline. It returns the clock read last.
 func (s *Scheduler) startDue(now time.Time) time.Time {
 	clock := now
-	due := now.Sub(s.base)
-	for len(s.heap) > 0 && s.heap[0].due <= due {
+	limit := now.Sub(s.base) + s.grid/2
+	for len(s.heap) > 0 && s.heap[0].due <= limit {
 		e := s.heap.pop()
-		if !e.core.Start(now) {
+		at := now
+		if d := e.core.Deadline(); now.Before(d) {
+			at = d
+		}
+		if !e.core.Start(at) {
 			continue
 		}
 		if bp, ok := e.spec.Prober.(beginProber); ok {

@@ -319,16 +319,15 @@ func TestSchedulerScriptsOwnPool(t *testing.T) {
 	})
 }
 
-// TestSchedulerCoalescesWakeups: attempts due within one slot of the
-// timer's grid start together at the slot's end, never before they are
-// due.
+// TestSchedulerCoalescesWakeups: attempts start at the grid point
+// nearest to when they are due, together.
 func TestSchedulerCoalescesWakeups(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		const grid = 50 * time.Millisecond // a twentieth of delay_loop
 		tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: 2 * time.Second, Retry: 1, Warmup: 10 * grid}
-		// Due at 1 s + 15, 35, 50 and 65 ms.
-		draws := []float64{0.03, 0.07, 0.1, 0.13}
+		// Due at 1 s + 15, 30, 50, 74 and 76 ms.
+		draws := []float64{0.03, 0.06, 0.1, 0.148, 0.152}
 		due := make([]time.Duration, len(draws))
 		for i, d := range draws {
 			due[i] = time.Second + time.Duration(d*float64(tm.Warmup))
@@ -345,7 +344,7 @@ func TestSchedulerCoalescesWakeups(t *testing.T) {
 		for range specs {
 			recv(t, events)
 		}
-		want := []time.Duration{time.Second + grid, time.Second + grid, time.Second + grid, time.Second + 2*grid}
+		want := []time.Duration{time.Second, time.Second + grid, time.Second + grid, time.Second + grid, time.Second + 2*grid}
 		for i, p := range probes {
 			if got := p.callTimes(start); len(got) != 1 || got[0] != want[i] {
 				t.Errorf("checker %d (due at %v): attempts at %v, want [%v]", i, due[i], got, want[i])
