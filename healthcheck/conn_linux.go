@@ -60,8 +60,9 @@ func (c Conn) setOptions(fd int, network string) error {
 // beginTCP starts one TCP_CHECK attempt at now on a non-blocking socket
 // of its own: socket, options, bind, connect, and the connection's state
 // read from TCP_INFO. A connection to a local network is usually
-// established when connect returns, so the common success costs three
-// system calls (socket, connect, close), made raw: they never block, so
+// established by the time connect returns, so the common success costs
+// three or four system calls (socket, connect, the TCP_INFO read when
+// connect said EINPROGRESS, close), made raw: they never block, so
 // they need not hand the runtime's processor to another thread as a
 // blocking call would, and nothing is allocated. Otherwise wait waits on
 // the runtime's poller until the connect timeout (counted from now) and

@@ -15,20 +15,20 @@
 // Scheduler, which runs thousands of checkers with one goroutine over a
 // deadline heap and two bounded pools of workers (blocking network probes,
 // scripts), posts Events and keeps a Snapshot of per-checker and
-// per-real-server state and counters. TCP_CHECK takes no worker: its
-// loop connects a non-blocking socket itself (on Linux; TCP_INFO says
-// whether the handshake is done, usually at once on a local network), and
-// only a connect still in progress waits on the runtime's poller in a
-// goroutine of its own. The common success is three raw system calls
-// (socket, connect, close: none blocks, so none hands the runtime's
-// processor to another thread) and one clock read, with no allocation; the
-// socket is closed normally, as keepalived's is. The loop's timer wakes
-// on a grid (a twentieth of the shortest checker period, 1 to 100 ms),
-// starting every attempt due within half a slot of the grid point at
-// once. A
-// connection found established when the connect timeout fires is a
-// success: the timer firing first only means the process looked late, and
-// keepalived serves a ready socket before an expired timer.
+// per-real-server state and counters. TCP_CHECK takes no worker: its loop
+// connects a non-blocking socket itself (on Linux; TCP_INFO says whether
+// the handshake is done, usually at once on a local network), and only a
+// connect still in progress waits on the runtime's poller in a goroutine
+// of its own. The common success is three or four raw system calls
+// (socket, connect, TCP_INFO, close: none blocks, so none hands the
+// runtime's processor to another thread) and one clock read, with no
+// allocation; the socket is closed normally, as keepalived's is. The
+// loop's timer wakes on a grid (a twentieth of the shortest checker
+// period, 1 to 100 ms), starting every attempt due within half a slot of
+// the grid point at once. A connection found established when the connect
+// timeout fires is a success: the timer firing first only means the
+// process looked late, and keepalived serves a ready socket before an
+// expired timer.
 //
 // Must not: program IPVS (package ipvs consumes the events), run scripts
 // other than through check.Exec (script security is check's, checked again
