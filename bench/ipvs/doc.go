@@ -52,7 +52,10 @@
 //	  keepalived                        73       8     65        50      1,451
 //	  vigild                            64      14     50        50      1,285
 //
-// No real server was wrongly taken down in any run. What changed for
+// No real server was wrongly taken down in any run. Detection with the
+// timer grid (delay_loop 1, retry 1, delay_before_retry 1, median of 5):
+// keepalived 1.509 s, vigild 1.503 s from a listener's closing to its
+// destination's removal. What changed for
 // vigild's user time (147 to 38 ms/s): the check's system calls are raw
 // (a connect slow in the kernel, as under TCG, no longer lets the
 // runtime's monitor hand the processor to another thread), its address
