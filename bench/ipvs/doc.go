@@ -63,8 +63,12 @@
 // check), one clock read per check instead of four, counters through
 // pointers instead of two map lookups, a heap comparing integers instead
 // of container/heap over Core.Deadline, and a timer wake-up per 50 ms
-// slot instead of per attempt. Earlier figures of the same benchmark (two
-// VMs at once on 2 shared cores):
+// slot instead of per attempt. An epoll loop of vigil's own for
+// TCP_CHECK (instead of the runtime's poller, which only a connect still
+// in progress uses) could save at most vigild's user time over the
+// floor's, 15 of 389 cpu-ms/s at 2,000 (at 50, vigild's whole user time
+// is 14 of 64): not worth a second poller. Earlier figures of the same benchmark (two VMs at once
+// on 2 shared cores):
 //
 //	before (64 workers, net.Dialer)   keepalived 279 cpu-ms/s, 108 connects/s, 0 false downs
 //	                                  vigild     601 cpu-ms/s, 146 connects/s, 67 false downs
