@@ -30,14 +30,24 @@
 // cpu-ms/s at 50 checks a second, where the VM is mostly idle. Half of
 // keepalived's cpu-ms/s is out of reach at either load: 80 to 90 % of
 // either daemon's time is system time, the kernel's work for the same
-// three system calls (socket, connect, close; keepalived adds SO_TYPE and
-// SO_LINGER options, SO_ERROR and an epoll registration per check, read in
-// its source) and for waking up; a reset instead of a normal close costs
-// more, not less (floor-rst), and would change what the real servers see.
+// system calls (socket, connect, close) and for waking up; a reset
+// instead of a normal close costs more, not less (floor-rst), and would
+// change what the real servers see.
 //
-// Medians of 3 rounds, 1 vCPU under TCG on a shared 2-core host, each
-// round running keepalived, vigild and the floor one after the other
-// (-args -lab.rounds=3):
+// System calls per check, strace -c attached after the CPU window (where
+// strace is installed on the host, RunVM copies it in), at 50 checks a
+// second: keepalived 9.7 (socket, SO_LINGER, connect, SO_TYPE and
+// SO_ERROR, an epoll registration and its removal, close, and its timer
+// and epoll_wait about every second check); vigild 7.3 (socket, connect,
+// TCP_INFO, close, and the runtime's: one epoll_pwait and one sysmon
+// nanosleep, and a preemption signal on a third of the checks, all
+// inflated by tracing, which makes every call slow).
+//
+// Medians of 3 rounds (single rounds vary by up to 2x with the host's
+// load: under TCG a busier host makes the same work take more guest CPU
+// time), 1 vCPU under TCG on a shared 2-core host, each round running
+// keepalived, vigild and the floor one after the other (-args
+// -lab.rounds=3):
 //
 //	                                 cpu-ms/s  user  system  connects/s  cpu-µs per connect
 //	before (d09e688), one round, 2,000 TCP_CHECKs:
@@ -55,20 +65,19 @@
 // No real server was wrongly taken down in any run. Detection with the
 // timer grid (delay_loop 1, retry 1, delay_before_retry 1, median of 5):
 // keepalived 1.509 s, vigild 1.503 s from a listener's closing to its
-// destination's removal. What changed for
-// vigild's user time (147 to 38 ms/s): the check's system calls are raw
-// (a connect slow in the kernel, as under TCG, no longer lets the
-// runtime's monitor hand the processor to another thread), its address
-// is built on the stack (unix.Connect's interface cost an allocation per
-// check), one clock read per check instead of four, counters through
-// pointers instead of two map lookups, a heap comparing integers instead
-// of container/heap over Core.Deadline, and a timer wake-up per 50 ms
-// slot instead of per attempt. An epoll loop of vigil's own for
-// TCP_CHECK (instead of the runtime's poller, which only a connect still
-// in progress uses) could save at most vigild's user time over the
-// floor's, 15 of 389 cpu-ms/s at 2,000 (at 50, vigild's whole user time
-// is 14 of 64): not worth a second poller. Earlier figures of the same benchmark (two VMs at once
-// on 2 shared cores):
+// destination's removal. What changed for vigild's user time (147 to 38
+// ms/s): the check's system calls are raw (a connect slow in the kernel,
+// as under TCG, no longer lets the runtime's monitor hand the processor to
+// another thread), its address is built on the stack (unix.Connect's
+// interface cost an allocation per check), one clock read per check
+// instead of four, counters through pointers instead of two map lookups, a
+// heap comparing integers instead of container/heap over Core.Deadline,
+// and a timer wake-up per 50 ms slot instead of per attempt. An epoll loop
+// of vigil's own for TCP_CHECK (instead of the runtime's poller, which
+// only a connect still in progress uses) could save at most vigild's user
+// time over the floor's, 15 of 389 cpu-ms/s at 2,000 (at 50, vigild's
+// whole user time is 14 of 64): not worth a second poller. Earlier figures
+// of the same benchmark (two VMs at once on 2 shared cores):
 //
 //	before (64 workers, net.Dialer)   keepalived 279 cpu-ms/s, 108 connects/s, 0 false downs
 //	                                  vigild     601 cpu-ms/s, 146 connects/s, 67 false downs

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -130,4 +133,67 @@ func benchFloor(b *testing.B, l *ipvslab.Lab, closing string, services int) (sam
 	x := sample{use, connects, 0}
 	b.Logf("%s: %s for the same %d TCP checks a second without a daemon", name, x, services*checkReals)
 	return x, true
+}
+
+// syscallsPerCheck attaches strace -c to pid's process tree for a few
+// seconds, after the CPU window (tracing slows the process down), and logs
+// the system calls per connect call (one a check). Without strace in the
+// VM it does nothing.
+func syscallsPerCheck(b *testing.B, name string, pid int) error {
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		return nil
+	}
+	_, pids, err := tree(pid)
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(b.TempDir(), "strace-"+name)
+	args := []string{"-c", "-f", "-q", "-o", out}
+	for _, p := range pids {
+		args = append(args, "-p", strconv.Itoa(p))
+	}
+	cmd := exec.Command(strace, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	time.Sleep(5 * time.Second)
+	_ = cmd.Process.Signal(os.Interrupt)
+	werr := cmd.Wait() // strace's status on SIGINT varies; the summary counts
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		return fmt.Errorf("%v (strace: %v: %s)", err, werr, stderr.String())
+	}
+	type count struct {
+		name  string
+		calls float64
+	}
+	var counts []count
+	var total, connects float64
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[len(f)-1] == "syscall" || f[len(f)-1] == "total" {
+			continue
+		}
+		calls, err := strconv.ParseFloat(f[3], 64)
+		if err != nil {
+			continue
+		}
+		counts = append(counts, count{f[len(f)-1], calls})
+		total += calls
+		if f[len(f)-1] == "connect" {
+			connects = calls
+		}
+	}
+	if connects == 0 {
+		return fmt.Errorf("no connect in strace's summary:\n%s", raw)
+	}
+	var lines []string
+	for _, c := range counts {
+		lines = append(lines, fmt.Sprintf("%s %.2f", c.name, c.calls/connects))
+	}
+	b.Logf("%s: %.1f system calls per check under strace (%.0f connect calls): %s", name, total/connects, connects, strings.Join(lines, ", "))
+	return nil
 }

@@ -173,6 +173,9 @@ func checkerCPU(b *testing.B, l *ipvslab.Lab, k ipvslab.Kind, conf string, want 
 		return cpuRate{}, 0, 0, err
 	}
 	downs := strings.Count(d.Output()[logged:], "Removing service")
+	if err := syscallsPerCheck(b, string(k), d.Pid()); err != nil {
+		b.Logf("%s: system calls not counted: %v", k, err)
+	}
 	return use, connects, downs, nil
 }
 
@@ -291,9 +294,16 @@ func destLines(t ipvslab.Table) []string {
 // treeCPU is the user and system CPU time of pid and all its descendants
 // (from /proc/*/stat, in clock ticks of 10 ms).
 func treeCPU(pid int) (cpuUse, error) {
+	use, _, err := tree(pid)
+	return use, err
+}
+
+// tree returns the user and system CPU time of pid and all its
+// descendants, and their pids.
+func tree(pid int) (cpuUse, []int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return cpuUse{}, err
+		return cpuUse{}, nil, err
 	}
 	parent := map[int]int{}
 	ticks := map[int][2]int64{}
@@ -323,21 +333,23 @@ func treeCPU(pid int) (cpuUse, error) {
 		ticks[p] = [2]int64{ut, st}
 	}
 	if _, ok := ticks[pid]; !ok {
-		return cpuUse{}, fmt.Errorf("pid %d is gone", pid)
+		return cpuUse{}, nil, fmt.Errorf("pid %d is gone", pid)
 	}
 	var sum [2]int64
+	var pids []int
 	for p, t := range ticks {
 		for q := p; q > 1; q = parent[q] {
 			if q == pid {
 				sum[0] += t[0]
 				sum[1] += t[1]
+				pids = append(pids, p)
 				break
 			}
 		}
 	}
 	// USER_HZ is 100 on Linux/amd64.
 	const tick = 10 * time.Millisecond
-	return cpuUse{user: time.Duration(sum[0]) * tick, sys: time.Duration(sum[1]) * tick}, nil
+	return cpuUse{user: time.Duration(sum[0]) * tick, sys: time.Duration(sum[1]) * tick}, pids, nil
 }
 
 func metric(k ipvslab.Kind, unit string) string {
