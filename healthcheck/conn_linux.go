@@ -2,13 +2,16 @@ package healthcheck
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,22 +57,26 @@ func (c Conn) setOptions(fd int, network string) error {
 	return nil
 }
 
-// beginTCP starts one TCP_CHECK attempt on a non-blocking socket of its
-// own: socket, options, bind, connect, and the connection's state read
-// from TCP_INFO. A connection to a local network is usually established
-// when connect returns, so the common success costs four system calls and
-// returns the result with wait nil; otherwise wait waits on the runtime's
-// poller until the connect timeout (counted from beginTCP) and must be
-// called once. A connection found established when the timeout fires
-// counts as a success (the server answered; only this process was late to
-// look), as keepalived handles a ready socket before an expired timer.
-func (c Conn) beginTCP(ctx context.Context) (res Result, wait func(context.Context) Result) {
+// beginTCP starts one TCP_CHECK attempt at now on a non-blocking socket
+// of its own: socket, options, bind, connect, and the connection's state
+// read from TCP_INFO. A connection to a local network is usually
+// established by the time connect returns, so the common success costs
+// three or four system calls (socket, connect, the TCP_INFO read when
+// connect said EINPROGRESS, close), made raw: they never block, so
+// they need not hand the runtime's processor to another thread as a
+// blocking call would, and nothing is allocated. Otherwise wait waits on
+// the runtime's poller until the connect timeout (counted from now) and
+// must be called once. A connection found established when the timeout
+// fires counts as a success (the server answered; only this process was
+// late to look), as keepalived handles a ready socket before an expired
+// timer.
+//
+// The socket is closed normally (a FIN, and TIME_WAIT on this side), as
+// keepalived 2.2.7 does with its SO_LINGER of 5 s on a non-blocking
+// socket.
+func (c Conn) beginTCP(ctx context.Context, now time.Time) (res Result, wait func(context.Context) Result) {
 	if ctx.Err() != nil {
 		return Result{Verdict: Skip, Err: "cancelled"}, nil
-	}
-	var deadline time.Time // zero: no timeout but the kernel's, as net.Dialer
-	if c.Timeout > 0 {
-		deadline = time.Now().Add(c.Timeout)
 	}
 	dst := c.Addr.Addr().Unmap()
 	v4 := dst.Is4()
@@ -77,17 +84,24 @@ func (c Conn) beginTCP(ctx context.Context) (res Result, wait func(context.Conte
 	if v4 {
 		family = unix.AF_INET
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return localError("socket", err), nil
+	var sa rawSockaddr
+	if err := sa.set(netip.AddrPortFrom(dst.WithZone(c.Addr.Addr().Zone()), c.Addr.Port()), v4); err != nil {
+		return localError("connect", err), nil
 	}
-	network := "tcp6"
-	if v4 {
-		network = "tcp4"
+	r, _, errno := syscall.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if errno != 0 {
+		return localError("socket", errno), nil
 	}
-	if err := c.setOptions(fd, network); err != nil {
-		unix.Close(fd)
-		return Result{Verdict: Skip, Err: "local error: " + err.Error()}, nil
+	fd := int(r)
+	if c.FWMark != 0 || c.BindIf != "" {
+		network := "tcp6"
+		if v4 {
+			network = "tcp4"
+		}
+		if err := c.setOptions(fd, network); err != nil {
+			rawClose(fd)
+			return Result{Verdict: Skip, Err: "local error: " + err.Error()}, nil
+		}
 	}
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		ip := c.BindTo.Unmap()
@@ -97,34 +111,86 @@ func (c Conn) beginTCP(ctx context.Context) (res Result, wait func(context.Conte
 				ip = netip.IPv4Unspecified()
 			}
 		}
-		sa, err := sockaddr(netip.AddrPortFrom(ip, uint16(c.BindPort)), v4)
+		bsa, err := sockaddr(netip.AddrPortFrom(ip, uint16(c.BindPort)), v4)
 		if err == nil {
-			err = unix.Bind(fd, sa)
+			err = unix.Bind(fd, bsa)
 		}
 		if err != nil {
-			unix.Close(fd)
+			rawClose(fd)
 			return localError("bind", err), nil
 		}
 	}
-	sa, err := sockaddr(netip.AddrPortFrom(dst.WithZone(c.Addr.Addr().Zone()), c.Addr.Port()), v4)
-	if err != nil {
-		unix.Close(fd)
-		return localError("connect", err), nil
-	}
-	switch err := unix.Connect(fd, sa); err {
-	case nil:
-		unix.Close(fd)
+	_, _, errno = syscall.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(sa.pointer()), sa.len())
+	runtime.KeepAlive(&sa)
+	switch errno {
+	case 0:
+		rawClose(fd)
 		return Result{Verdict: Success}, nil
 	case unix.EINPROGRESS, unix.EINTR:
 	default:
-		unix.Close(fd)
-		return connResult(err), nil
+		rawClose(fd)
+		return connResult(errno), nil
 	}
 	if done, res := tcpState(fd); done {
-		unix.Close(fd)
+		rawClose(fd)
 		return res, nil
 	}
+	var deadline time.Time // zero: no timeout but the kernel's, as net.Dialer
+	if c.Timeout > 0 {
+		deadline = now.Add(c.Timeout)
+	}
 	return Result{}, func(ctx context.Context) Result { return waitTCP(ctx, fd, deadline) }
+}
+
+// rawClose closes a socket the runtime's poller never saw (a TCP socket
+// without SO_LINGER: close does not block).
+func rawClose(fd int) { syscall.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
+
+// rawSockaddr is a socket address in the kernel's layout, built where it
+// is used: unix.Connect takes it as an interface, an allocation per call.
+type rawSockaddr struct {
+	v4  unix.RawSockaddrInet4
+	v6  unix.RawSockaddrInet6
+	is4 bool
+}
+
+// set fills r from ap for a socket of the given family (an IPv6 zone
+// names the interface).
+func (r *rawSockaddr) set(ap netip.AddrPort, v4 bool) error {
+	a := ap.Addr()
+	if a.Is4() != v4 {
+		return unix.EAFNOSUPPORT
+	}
+	r.is4 = v4
+	if v4 {
+		r.v4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&r.v4.Port))[:], ap.Port())
+		return nil
+	}
+	r.v6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&r.v6.Port))[:], ap.Port())
+	if z := a.Zone(); z != "" {
+		ifi, err := net.InterfaceByName(z)
+		if err != nil {
+			return err
+		}
+		r.v6.Scope_id = uint32(ifi.Index)
+	}
+	return nil
+}
+
+func (r *rawSockaddr) pointer() unsafe.Pointer {
+	if r.is4 {
+		return unsafe.Pointer(&r.v4)
+	}
+	return unsafe.Pointer(&r.v6)
+}
+
+func (r *rawSockaddr) len() uintptr {
+	if r.is4 {
+		return unix.SizeofSockaddrInet4
+	}
+	return unix.SizeofSockaddrInet6
 }
 
 // waitTCP waits for fd's connection until deadline or ctx's end, and
@@ -164,7 +230,7 @@ func waitTCP(ctx context.Context, fd int, deadline time.Time) Result {
 
 // probeTCP is one TCP_CHECK attempt.
 func (c Conn) probeTCP(ctx context.Context) Result {
-	res, wait := c.beginTCP(ctx)
+	res, wait := c.beginTCP(ctx, time.Now())
 	if wait != nil {
 		return wait(ctx)
 	}
@@ -174,9 +240,13 @@ func (c Conn) probeTCP(ctx context.Context) Result {
 // tcpState reads a connecting socket's state: done is false while the
 // handshake is still under way.
 func tcpState(fd int) (done bool, res Result) {
-	st, err := unix.GetsockoptByte(fd, unix.SOL_TCP, unix.TCP_INFO) // tcpi_state is TCP_INFO's first byte
-	if err != nil {
-		return true, localError("getsockopt", err)
+	// tcpi_state is TCP_INFO's first byte.
+	var st byte
+	n := uint32(1)
+	_, _, errno := syscall.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(&st)), uintptr(unsafe.Pointer(&n)), 0)
+	if errno != 0 {
+		return true, localError("getsockopt", errno)
 	}
 	switch st {
 	case unix.BPF_TCP_SYN_SENT:

@@ -6,10 +6,11 @@ import (
 	"context"
 	"errors"
 	"syscall"
+	"time"
 )
 
 // beginTCP leaves the whole attempt to wait.
-func (c Conn) beginTCP(context.Context) (Result, func(context.Context) Result) {
+func (c Conn) beginTCP(context.Context, time.Time) (Result, func(context.Context) Result) {
 	return Result{}, c.probeTCP
 }
 

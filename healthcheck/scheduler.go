@@ -1,7 +1,6 @@
 package healthcheck
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -122,17 +121,20 @@ type Scheduler struct {
 	queue   [2][]*entry // due, waiting for a free worker of their lane
 	pending []Event     // waiting for the receiver
 	heap    deadlineHeap
+	base    time.Time     // the origin of entry.due and of the timer's grid
+	grid    time.Duration // the timer's grid (see timerGrid)
 
 	mu      sync.Mutex // mu guards the following fields
 	stats   map[CheckerID]*CheckerStats
-	rsStats map[RSID]RSStats
+	rsStats map[RSID]*RSStats
 }
 
 type entry struct {
-	spec  Spec
-	core  *Core
-	rs    *rsState
-	index int // in the heap, -1 when not in it
+	spec Spec
+	core *Core
+	rs   *rsState
+	due  time.Duration // core.Deadline() - Scheduler.base, while in the heap
+	st   *CheckerStats // guarded by Scheduler.mu
 }
 
 type rsState struct {
@@ -140,6 +142,7 @@ type rsState struct {
 	checkers []*Core
 	up       bool
 	eff      int64
+	st       *RSStats // guarded by Scheduler.mu
 }
 
 type job struct {
@@ -184,11 +187,12 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{log: log, events: cfg.Events, results: make(chan workResult), jobs: [2]chan job{make(chan job), make(chan job)},
 		files: make(chan fileValue), stop: make(chan struct{}), ctx: ctx, cancel: cancel,
-		byFile: map[string][]*entry{}, rs: map[RSID]*rsState{}, stats: map[CheckerID]*CheckerStats{}, rsStats: map[RSID]RSStats{}}
+		byFile: map[string][]*entry{}, rs: map[RSID]*rsState{}, stats: map[CheckerID]*CheckerStats{}, rsStats: map[RSID]*RSStats{}}
 	for _, r := range rss {
 		s.rs[r.ID] = &rsState{weight: r.Weight, up: true, eff: int64(r.Weight)}
 	}
 	now := time.Now()
+	s.base, s.grid = now, timerGrid(specs)
 	for _, sp := range specs {
 		if sp.Prober == nil && sp.Core.Kind != KindFile {
 			panic(fmt.Sprintf("healthcheck: checker %v (%v) has no Prober", sp.ID, sp.Core.Kind))
@@ -202,13 +206,14 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 			sp.Core.BaseWeight = r.weight
 		}
 		jitter := time.Duration(rnd() * float64(sp.Core.Timing.Warmup))
-		e := &entry{spec: sp, core: NewCore(sp.Core, now, jitter), rs: r, index: -1}
+		e := &entry{spec: sp, core: NewCore(sp.Core, now, jitter), rs: r}
 		if sp.Carry != nil {
 			e.core.Restore(*sp.Carry)
 		}
 		r.checkers = append(r.checkers, e.core)
 		s.entries = append(s.entries, e)
-		s.stats[sp.ID] = &CheckerStats{ID: sp.ID, Kind: sp.Core.Kind, Up: e.core.Up(), HasRun: e.core.HasRun(), Offset: e.core.Offset()}
+		e.st = &CheckerStats{ID: sp.ID, Kind: sp.Core.Kind, Up: e.core.Up(), HasRun: e.core.HasRun(), Offset: e.core.Offset()}
+		s.stats[sp.ID] = e.st
 		if sp.Core.Kind == KindFile {
 			s.byFile[sp.TrackFile] = append(s.byFile[sp.TrackFile], e)
 			continue
@@ -217,10 +222,11 @@ func New(cfg Config, rss []RealServer, specs []Spec) *Scheduler {
 	}
 	for id, r := range s.rs {
 		r.up, r.eff = RealServerState(r.weight, r.checkers)
-		s.rsStats[id] = RSStats{ID: id, Up: r.up, Weight: r.eff, Checkers: len(r.checkers)}
+		r.st = &RSStats{ID: id, Up: r.up, Weight: r.eff, Checkers: len(r.checkers)}
+		s.rsStats[id] = r.st
 	}
 	for _, e := range s.entries {
-		s.stats[e.spec.ID].Next = e.core.Deadline()
+		e.st.Next = e.core.Deadline()
 	}
 	s.wg.Add(1 + workers + scripts)
 	go s.runLoop()
@@ -305,21 +311,7 @@ func (s *Scheduler) runLoop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		now := time.Now()
-		for len(s.heap) > 0 && !s.heap[0].core.Deadline().After(now) {
-			e := heap.Pop(&s.heap).(*entry)
-			if e.core.Start(now) {
-				if bp, ok := e.spec.Prober.(beginProber); ok {
-					s.begin(e, bp)
-					continue
-				}
-				lane := 0
-				if e.spec.Core.Kind == KindMisc {
-					lane = 1
-				}
-				s.queue[lane] = append(s.queue[lane], e)
-			}
-		}
+		clock := s.startDue(time.Now())
 		var jobs [2]chan job
 		var next [2]job
 		for i, q := range s.queue {
@@ -333,9 +325,12 @@ func (s *Scheduler) runLoop() {
 			events, ev = s.events, s.pending[0]
 		}
 		if len(s.heap) > 0 {
-			// From the clock again: the connects begun above may have
-			// taken a while on a loaded machine.
-			resetTimer(timer, time.Until(s.heap[0].core.Deadline()))
+			// From the clock read last: the connects begun above may
+			// have taken a while on a loaded machine. The wake-up is
+			// the grid point nearest to the first deadline (see
+			// timerGrid).
+			wake := (s.heap[0].due + s.grid/2) / s.grid * s.grid
+			resetTimer(timer, wake-clock.Sub(s.base))
 		} else {
 			resetTimer(timer, time.Hour)
 		}
@@ -363,16 +358,73 @@ func (s *Scheduler) runLoop() {
 	}
 }
 
-// begin starts e's attempt on the loop; an attempt that has to wait
-// continues in a goroutine of its own (its socket exists already, so it
-// takes no worker: the pool bounds blocking probes, not sockets).
-func (s *Scheduler) begin(e *entry, bp beginProber) {
-	start := time.Now()
-	res, wait := bp.begin(s.ctx)
+// timerGrid is the grid the loop's timer wakes on (counted from New): a
+// wake-up at a grid point starts every attempt due within half a slot of
+// it, before or after, so attempts start at most half a slot from when
+// they are due and, rounded both ways, keep their period on average. The
+// slot is a twentieth of the shortest period of any checker (delay_loop,
+// or delay_before_retry with retries), within 1 to 100 ms: 50 ms at
+// delay_loop 1, so thousands of checkers wake the loop at most 20 times a
+// second, not once per attempt, and no attempt starts more than 2.5 % of
+// its period early or late.
+func timerGrid(specs []Spec) time.Duration {
+	const lo, hi = time.Millisecond, 100 * time.Millisecond
+	g := hi
+	for _, sp := range specs {
+		if sp.Core.Kind == KindFile {
+			continue
+		}
+		t := sp.Core.Timing
+		p := t.DelayLoop
+		if t.Retry > 0 {
+			p = min(p, t.DelayBeforeRetry)
+		}
+		g = min(g, p/20)
+	}
+	return max(g, lo)
+}
+
+// startDue starts every attempt due by now plus half a slot of the
+// timer's grid: TCP_CHECK's on the loop (see begin), the others queued
+// for their lane's workers. An attempt started before its deadline
+// starts, for its core, at the deadline. It returns the clock read last.
+func (s *Scheduler) startDue(now time.Time) time.Time {
+	clock := now
+	limit := now.Sub(s.base) + s.grid/2
+	for len(s.heap) > 0 && s.heap[0].due <= limit {
+		e := s.heap.pop()
+		at := now
+		if d := e.core.Deadline(); now.Before(d) {
+			at = d
+		}
+		if !e.core.Start(at) {
+			continue
+		}
+		if bp, ok := e.spec.Prober.(beginProber); ok {
+			clock = s.begin(e, bp, clock)
+			continue
+		}
+		lane := 0
+		if e.spec.Core.Kind == KindMisc {
+			lane = 1
+		}
+		s.queue[lane] = append(s.queue[lane], e)
+	}
+	return clock
+}
+
+// begin starts e's attempt on the loop at start (the clock read last:
+// the attempts of one wake-up run back to back, so one read per attempt
+// times them all) and returns the clock read when it was done. An
+// attempt that has to wait continues in a goroutine of its own (its
+// socket exists already, so it takes no worker: the pool bounds blocking
+// probes, not sockets).
+func (s *Scheduler) begin(e *entry, bp beginProber, start time.Time) time.Time {
+	res, wait := bp.begin(s.ctx, start)
+	end := time.Now()
 	if wait == nil {
-		end := time.Now()
 		s.finish(workResult{e: e, res: res, end: end, latency: end.Sub(start)})
-		return
+		return end
 	}
 	s.wg.Add(1)
 	go func() {
@@ -384,6 +436,7 @@ func (s *Scheduler) begin(e *entry, bp beginProber) {
 		case <-s.stop:
 		}
 	}()
+	return end
 }
 
 func verdictOf(up bool) Verdict {
@@ -419,7 +472,7 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 		Verdict: res.Verdict, Latency: latency, Err: res.Err}
 	rs.up, rs.eff = up, eff
 	s.mu.Lock()
-	st := s.stats[e.spec.ID]
+	st := e.st
 	st.Attempts++
 	switch res.Verdict {
 	case Success, Partial:
@@ -435,12 +488,11 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 	st.Up, st.HasRun, st.Offset = ch.Up, true, ch.Offset
 	st.LastVerdict, st.LastLatency, st.LastError, st.LastTime = res.Verdict, latency, res.Err, now
 	st.Next = e.core.Deadline()
-	rst := s.rsStats[e.spec.ID.RSID]
+	rst := rs.st
 	rst.Up, rst.Weight = up, eff
 	if ev.RSChanged {
 		rst.Transitions++
 	}
-	s.rsStats[e.spec.ID.RSID] = rst
 	s.mu.Unlock()
 	if ch.First || ch.StateChanged || ev.RSChanged || ev.WeightChanged {
 		s.pending = append(s.pending, ev)
@@ -453,33 +505,51 @@ func (s *Scheduler) record(e *entry, ch Change, now time.Time, res Result, laten
 }
 
 func (s *Scheduler) push(e *entry) {
-	if e.core.Deadline().IsZero() {
+	d := e.core.Deadline()
+	if d.IsZero() {
 		return
 	}
-	heap.Push(&s.heap, e)
+	e.due = d.Sub(s.base)
+	s.heap.push(e)
 }
 
-// deadlineHeap orders entries by their core's deadline.
+// deadlineHeap is a binary min-heap of entries by due.
 type deadlineHeap []*entry
 
-func (h deadlineHeap) Len() int { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool {
-	return h[i].core.Deadline().Before(h[j].core.Deadline())
-}
-func (h deadlineHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *deadlineHeap) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*h)
+func (h *deadlineHeap) push(e *entry) {
 	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if q[p].due <= q[i].due {
+			break
+		}
+		q[p], q[i] = q[i], q[p]
+		i = p
+	}
 }
-func (h *deadlineHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	e.index = -1
-	*h = old[:len(old)-1]
+
+func (h *deadlineHeap) pop() *entry {
+	q := *h
+	e := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = nil
+	q = q[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		if r := l + 1; r < n && q[r].due < q[l].due {
+			l = r
+		}
+		if q[i].due <= q[l].due {
+			break
+		}
+		q[i], q[l] = q[l], q[i]
+		i = l
+	}
+	*h = q
 	return e
 }

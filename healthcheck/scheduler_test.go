@@ -3,7 +3,9 @@ package healthcheck
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,4 +317,94 @@ func TestSchedulerScriptsOwnPool(t *testing.T) {
 			t.Fatalf("%d TCP attempts in 10 s with the scripts hung, want 10", c)
 		}
 	})
+}
+
+// TestSchedulerCoalescesWakeups: attempts start at the grid point
+// nearest to when they are due, together.
+func TestSchedulerCoalescesWakeups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		const grid = 50 * time.Millisecond // a twentieth of delay_loop
+		tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: 2 * time.Second, Retry: 1, Warmup: 10 * grid}
+		// Due at 1 s + 15, 30, 50, 74 and 76 ms.
+		draws := []float64{0.03, 0.06, 0.1, 0.148, 0.152}
+		due := make([]time.Duration, len(draws))
+		for i, d := range draws {
+			due[i] = time.Second + time.Duration(d*float64(tm.Warmup))
+		}
+		probes := make([]*scripted, len(draws))
+		var specs []Spec
+		for i := range probes {
+			probes[i] = &scripted{verdicts: []Verdict{Success}}
+			specs = append(specs, Spec{ID: CheckerID{RSID{VS: i}, 0}, Core: CoreConfig{Kind: KindTCP, Timing: tm}, Prober: probes[i]})
+		}
+		events := make(chan Event, len(specs))
+		s := New(Config{Events: events, Rand: func() float64 { d := draws[0]; draws = draws[1:]; return d }}, nil, specs)
+		defer s.Close()
+		for range specs {
+			recv(t, events)
+		}
+		want := []time.Duration{time.Second, time.Second + grid, time.Second + grid, time.Second + grid, time.Second + 2*grid}
+		for i, p := range probes {
+			if got := p.callTimes(start); len(got) != 1 || got[0] != want[i] {
+				t.Errorf("checker %d (due at %v): attempts at %v, want [%v]", i, due[i], got, want[i])
+			}
+		}
+	})
+}
+
+func TestTimerGrid(t *testing.T) {
+	spec := func(k Kind, loop, retryDelay time.Duration, retry int) Spec {
+		return Spec{Core: CoreConfig{Kind: k, Timing: Timing{DelayLoop: loop, DelayBeforeRetry: retryDelay, Retry: retry}}}
+	}
+	for _, c := range []struct {
+		name  string
+		specs []Spec
+		want  time.Duration
+	}{
+		{"none", nil, 100 * time.Millisecond},
+		{"delay_loop 1", []Spec{spec(KindTCP, time.Second, time.Second, 1)}, 50 * time.Millisecond},
+		{"the shortest period wins", []Spec{spec(KindTCP, 6*time.Second, 3*time.Second, 1), spec(KindHTTP, time.Second, 5*time.Second, 0)}, 50 * time.Millisecond},
+		{"delay_before_retry without retries does not count", []Spec{spec(KindTCP, 4*time.Second, 10*time.Millisecond, 0)}, 100 * time.Millisecond},
+		{"delay_before_retry with retries", []Spec{spec(KindTCP, 4*time.Second, 400*time.Millisecond, 2)}, 20 * time.Millisecond},
+		{"FILE_CHECK has no period", []Spec{spec(KindFile, 0, 0, 0)}, 100 * time.Millisecond},
+		{"at least 1 ms", []Spec{spec(KindMisc, 5*time.Millisecond, 0, 0)}, time.Millisecond},
+	} {
+		if got := timerGrid(c.specs); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDeadlineHeap pops entries in order of due, ties included, against a
+// sort of the same values.
+func TestDeadlineHeap(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 50 {
+		var h deadlineHeap
+		var want []time.Duration
+		n := r.IntN(200)
+		for range n {
+			d := time.Duration(r.IntN(50)) * time.Millisecond
+			want = append(want, d)
+			h.push(&entry{due: d})
+			if r.IntN(4) == 0 { // interleave pops with pushes
+				e := h.pop()
+				i := slices.Index(want, slices.Min(want))
+				if e.due != want[i] {
+					t.Fatalf("round %d: popped %v, want %v", round, e.due, want[i])
+				}
+				want = slices.Delete(want, i, i+1)
+			}
+		}
+		slices.Sort(want)
+		for _, w := range want {
+			if e := h.pop(); e.due != w {
+				t.Fatalf("round %d: popped %v, want %v", round, e.due, w)
+			}
+		}
+		if len(h) != 0 {
+			t.Fatalf("round %d: %d left", round, len(h))
+		}
+	}
 }

@@ -59,7 +59,7 @@ func (s *Scheduler) RealServers() []RSStats {
 	s.mu.Lock()
 	out := make([]RSStats, 0, len(s.rsStats))
 	for _, st := range s.rsStats {
-		out = append(out, st)
+		out = append(out, *st)
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b RSStats) int {

@@ -43,7 +43,8 @@
 //
 // [RunVM] is the host side: it builds vigild (static) and boots the VM
 // once for a test binary, copying iproute2's ip, keepalived and vigild in
-// (testnet needs `ip netns`; busybox's ip has none).
+// (testnet needs `ip netns`; busybox's ip has none), and strace when the
+// host has it (BenchmarkLab counts the daemons' system calls with it).
 //
 // Owns: what testnet owns for its labs (namespaces, veths, bridges,
 // processes), the servers' sockets (the SMTP sink's too), and the daemons

@@ -34,8 +34,12 @@ func RunVM(t testing.TB, pattern string, timeout time.Duration, args ...string) 
 	}
 	// PATH inside the VM starts with /usr/sbin, so this ip shadows
 	// busybox's.
+	files := []string{ip + ":/usr/sbin/ip", keepalived + ":/usr/sbin/keepalived", vigild + ":" + VigildPath}
+	if strace, err := exec.LookPath("strace"); err == nil {
+		files = append(files, strace+":/usr/sbin/strace") // optional: benchmarks count system calls with it
+	}
 	vm.Run(t, pattern, vm.Options{
-		Files:   []string{ip + ":/usr/sbin/ip", keepalived + ":/usr/sbin/keepalived", vigild + ":" + VigildPath},
+		Files:   files,
 		Timeout: timeout,
 		Args:    args,
 	})
