@@ -114,11 +114,14 @@ type reloadTiming struct {
 }
 
 func (t *reloadTiming) log(l *slog.Logger, res ipvs.Result) {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1e3) }
+	ms := msString
 	l.Debug("IPVS reload timing", "stop_ms", ms(t.stop), "build_ms", ms(t.build), "start_ms", ms(t.start),
 		"wait_ms", ms(t.wait), "apply_ms", ms(t.apply), "total_ms", ms(time.Since(t.began)),
 		"services_read", res.Read, "changes", len(res.Ops))
 }
+
+// msString formats d in milliseconds with one decimal, for timing lines.
+func msString(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1e3) }
 
 // wantsIPVS reports whether cfg needs IPVS opened in mode m: virtual
 // servers outside -P, or an lvs_sync_daemon whose owner runs.
