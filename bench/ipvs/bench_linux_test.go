@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -213,19 +212,19 @@ func benchReload(b *testing.B, port int) {
 	flush(b, k)
 
 	v := startDaemon(b, texts[0], ipvslab.VigildPath, "-n", "-l", "-D")
-	waitWeights(b, k, 0, time.Now(), 5*time.Minute, v.out.String)
+	waitWeights(b, k, 0, time.Now(), 5*time.Minute, v.output)
 	var vigil time.Duration
 	var split reloadTiming
 	for j := 1; j <= b.N; j++ {
 		if err := os.WriteFile(v.conf, texts[j%2], 0o644); err != nil {
 			b.Fatal(err)
 		}
-		logged := v.out.Len()
+		logged := len(v.output())
 		start := time.Now()
 		if err := v.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			b.Fatal(err)
 		}
-		vigil += waitWeights(b, k, j, start, time.Minute, v.out.String)
+		vigil += waitWeights(b, k, j, start, time.Minute, v.output)
 		split.add(b, v, logged)
 	}
 	v.stop()
@@ -233,7 +232,7 @@ func benchReload(b *testing.B, port int) {
 
 	kd := startKeepalived(b, texts[0])
 	defer kd.stop()
-	waitWeights(b, k, 0, time.Now(), 5*time.Minute, kd.out.String)
+	waitWeights(b, k, 0, time.Now(), 5*time.Minute, kd.output)
 	var keepalived time.Duration
 	for j := 1; j <= b.N; j++ {
 		if err := os.WriteFile(kd.conf, texts[j%2], 0o644); err != nil {
@@ -243,7 +242,7 @@ func benchReload(b *testing.B, port int) {
 		if err := kd.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			b.Fatal(err)
 		}
-		keepalived += waitWeights(b, k, j, start, 5*time.Minute, kd.out.String)
+		keepalived += waitWeights(b, k, j, start, 5*time.Minute, kd.output)
 	}
 	n := float64(b.N)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / n }
@@ -324,7 +323,7 @@ func (rt *reloadTiming) add(b *testing.B, v *daemon, logged int) {
 	b.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		out := v.out.String()
+		out := v.output()
 		if i := strings.Index(out[logged:], "msg=\"IPVS reload timing\""); i >= 0 {
 			line, _, _ := strings.Cut(out[logged+i:], "\n")
 			f := logFields(line)
@@ -375,11 +374,11 @@ func logFields(line string) map[string]string {
 	return f
 }
 
-// daemon is keepalived or vigild, in the foreground, its output kept in
-// memory (printed only when the benchmark fails).
+// daemon is keepalived or vigild, in the foreground, its output in a file
+// (printed only when the benchmark fails).
 type daemon struct {
 	cmd   *exec.Cmd
-	out   *syncBuffer
+	log   string // its stdout and stderr
 	conf  string
 	start time.Time
 }
@@ -395,10 +394,15 @@ func startKeepalived(b *testing.B, text []byte) *daemon {
 func startDaemon(b *testing.B, text []byte, path string, args ...string) *daemon {
 	b.Helper()
 	dir := b.TempDir()
-	kd := &daemon{out: &syncBuffer{}, conf: dir + "/keepalived.conf"}
+	kd := &daemon{log: dir + "/out.log", conf: dir + "/keepalived.conf"}
 	if err := os.WriteFile(kd.conf, text, 0o644); err != nil {
 		b.Fatal(err)
 	}
+	out, err := os.Create(kd.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close() // the child has its own copy
 	args = append(args, "-f", kd.conf, "-p", dir+"/k.pid")
 	if strings.HasSuffix(path, "keepalived") {
 		args = append(args, "-c", dir+"/c.pid", "-r", dir+"/v.pid")
@@ -406,7 +410,7 @@ func startDaemon(b *testing.B, text []byte, path string, args ...string) *daemon
 		args = append(args, "--control", dir+"/ctl.sock")
 	}
 	kd.cmd = exec.Command(path, args...)
-	kd.cmd.Stdout, kd.cmd.Stderr = kd.out, kd.out
+	kd.cmd.Stdout, kd.cmd.Stderr = out, out
 	kd.start = time.Now()
 	if err := kd.cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -424,29 +428,13 @@ func (kd *daemon) stop() {
 	_ = kd.cmd.Wait()
 }
 
-// syncBuffer is a bytes.Buffer that a daemon's output copier writes while
-// the benchmark reads.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
+// output is what the daemon has written so far.
+func (kd *daemon) output() string {
+	b, err := os.ReadFile(kd.log)
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return string(b)
 }
 
 // waitTable returns the time from keepalived's start until the table has
@@ -465,7 +453,7 @@ func (kd *daemon) waitTableFrom(b *testing.B, start time.Time, weights int) time
 		}
 		if time.Now().After(deadline) {
 			b.Fatalf("keepalived programmed %d destinations of weight %d in 5 minutes (%v), want %d of %d\n%s",
-				n, w, err, services*reals, weights, kd.out.String())
+				n, w, err, services*reals, weights, kd.output())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
