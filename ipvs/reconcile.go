@@ -140,10 +140,11 @@ func (r *Reconciler) Owned() []ServiceKey {
 // table at all.
 func (r *Reconciler) Apply(desired Table) (Result, error) {
 	var res Result
-	cur, err := r.read(desired, &res)
+	cur, read, err := r.read(desired)
 	if err != nil {
 		return res, err
 	}
+	res.Read = len(read)
 	// The plan, in the order Result.Ops reports it. Service changes are
 	// made first, then the destination changes of every service whose
 	// add-service succeeded: a client that batches ([batcher]) makes each
@@ -208,7 +209,7 @@ func (r *Reconciler) Apply(desired Table) (Result, error) {
 		return c.skip
 	})
 	r.run(dests)
-	r.learn(desired, plan)
+	r.learn(desired, plan, read)
 	var errs []error
 	for _, c := range plan {
 		if c.skip {
@@ -225,12 +226,12 @@ func (r *Reconciler) Apply(desired Table) (Result, error) {
 }
 
 // read returns the client's table as far as Apply needs it: every
-// service, with the destinations read for those that need it (see Apply)
-// and the known ones for the others.
-func (r *Reconciler) read(desired Table, res *Result) (Table, error) {
+// service, with the destinations read for those that need it (see Apply),
+// the set of those, and the known ones for the others.
+func (r *Reconciler) read(desired Table) (Table, map[ServiceKey]bool, error) {
 	cur, err := r.c.ServiceList()
 	if err != nil {
-		return nil, fmt.Errorf("ipvs: reading the table: %w", err)
+		return nil, nil, fmt.Errorf("ipvs: reading the table: %w", err)
 	}
 	for k := range r.known {
 		if _, ok := cur[k]; !ok {
@@ -253,7 +254,7 @@ func (r *Reconciler) read(desired Table, res *Result) (Table, error) {
 	if len(need) > 0 {
 		dests, err := r.c.Dests(need)
 		if err != nil {
-			return nil, fmt.Errorf("ipvs: reading the table: %w", err)
+			return nil, nil, fmt.Errorf("ipvs: reading the table: %w", err)
 		}
 		for _, k := range need {
 			cur[k].Dests = dests[k]
@@ -262,8 +263,11 @@ func (r *Reconciler) read(desired Table, res *Result) (Table, error) {
 			}
 		}
 	}
-	res.Read = len(need)
-	return cur, nil
+	read := make(map[ServiceKey]bool, len(need))
+	for _, k := range need {
+		read[k] = true
+	}
+	return cur, read, nil
 }
 
 // sameDests reports whether two sets of destinations are equal once
@@ -283,10 +287,13 @@ func sameDests(a, b map[DestKey]Dest) bool {
 
 // learn records what the client holds after the plan ran: a desired
 // service whose every change succeeded holds what desired says; one with
-// a failed or skipped change is forgotten, to be read again.
-func (r *Reconciler) learn(desired Table, plan []change) {
+// a failed or skipped change is forgotten, to be read again. A known
+// service that was neither read nor changed is known already.
+func (r *Reconciler) learn(desired Table, plan []change, read map[ServiceKey]bool) {
 	failed := map[ServiceKey]bool{}
+	changed := map[ServiceKey]bool{}
 	for _, c := range plan {
+		changed[c.op.Service] = true
 		if c.skip || c.op.Err != nil {
 			failed[c.op.Service] = true
 		}
@@ -294,6 +301,9 @@ func (r *Reconciler) learn(desired Table, plan []change) {
 	for k, want := range desired {
 		if failed[k] {
 			delete(r.known, k)
+			continue
+		}
+		if r.known[k] != nil && !read[k] && !changed[k] {
 			continue
 		}
 		kn := &Service{Key: k, Scheduler: want.Scheduler, Flags: want.Flags, TimeoutSecs: want.TimeoutSecs,
