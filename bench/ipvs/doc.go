@@ -63,18 +63,25 @@
 //	                                                   checkers start 505, apply 749 (100 read)
 //	after, run 2                   4,315          726  load 2,056, loop wait 984, build 463,
 //	                                                   checkers start 296, apply 458 (100 read)
+//	after, run 3 (host load 6+)   14,018        4,660  load 9,342, loop wait 798, build 2,052,
+//	                                                   checkers start 834, apply 982 (100 read)
 //	checked (10,000 TCP_CHECKs)
 //	after, run 1                  20,457       33,547  load+loop 12,587, checkers stop 1,606,
 //	                                                   build 224, checkers start 4,233, apply 1,707
+//	after, run 3 (host load 6+)   16,628       45,788  load 8,728, loop wait 81, checkers stop
+//	                                                   1,106, build 211, checkers start 6,088,
+//	                                                   apply 384 (100 read)
 //
 // What is left is not IPVS: config.Load of the 20,000-line file takes
-// 1-2 s under TCG (about 100 ms natively; its reader allocates for every
-// line), and the loop then takes up to a second to pick the reload up
+// 2 s under TCG, 9 s with the host loaded (about 100 ms natively; its
+// reader allocates for every line), and the loop then takes up to a second to pick the reload up
 // (nothing else is queued for it then; not yet explained, the collector
 // after that load's garbage on the VM's one CPU is the suspect), where
-// keepalived's whole reload takes 0.7-2 s. vigild wins by 1.6x with checkers (keepalived re-creates
-// its 10,000 checkers slowly) and still loses without. The IPVS side of a
-// reload (build, checkers, apply) went from 145 s to about 1.2 s.
+// keepalived's whole reload takes 0.7-2 s (4.7 s on a loaded host).
+// vigild wins by 1.6-2.8x with checkers (keepalived re-creates its 10,000
+// checkers slowly; vigild's restart of them, 5-7 s, is the next IPVS-side
+// cost) and still loses without. The IPVS side of a reload without
+// checkers (build, checkers, apply) went from 145 s to 1.2-3.9 s.
 //
 // It holds benchmarks only and owns nothing at run time.
 package ipvsbench

@@ -111,12 +111,13 @@ type reloadTiming struct {
 	start time.Duration // the new checkers built and started, the policy fed their states
 	wait  time.Duration // the table waited for the IPVS worker
 	apply time.Duration // Reconciler.Apply: reading what it needs of the kernel's table and the changes
+	total time.Duration // from began until Apply returned
 }
 
 func (t *reloadTiming) log(l *slog.Logger, res ipvs.Result) {
 	ms := msString
 	l.Debug("IPVS reload timing", "stop_ms", ms(t.stop), "build_ms", ms(t.build), "start_ms", ms(t.start),
-		"wait_ms", ms(t.wait), "apply_ms", ms(t.apply), "total_ms", ms(time.Since(t.began)),
+		"wait_ms", ms(t.wait), "apply_ms", ms(t.apply), "total_ms", ms(t.total),
 		"services_read", res.Read, "changes", len(res.Ops))
 }
 
@@ -422,7 +423,7 @@ func (l *lvs) apply() {
 			l.rec.Resync()
 		}
 		if timing != nil {
-			timing.wait, timing.apply = began.Sub(queued), time.Since(began)
+			timing.wait, timing.apply, timing.total = began.Sub(queued), time.Since(began), time.Since(timing.began)
 		}
 		return func(time.Time) {
 			l.applied(res, err)
