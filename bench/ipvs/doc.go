@@ -65,23 +65,36 @@
 //	                                                   checkers start 296, apply 458 (100 read)
 //	after, run 3 (host load 6+)   14,018        4,660  load 9,342, loop wait 798, build 2,052,
 //	                                                   checkers start 834, apply 982 (100 read)
+//	final code, quiet host         3,768        1,007  load 2,588, loop wait 1, build 405,
+//	                                                   checkers start 262, apply 463 (100 read)
 //	checked (10,000 TCP_CHECKs)
 //	after, run 1                  20,457       33,547  load+loop 12,587, checkers stop 1,606,
 //	                                                   build 224, checkers start 4,233, apply 1,707
 //	after, run 3 (host load 6+)   16,628       45,788  load 8,728, loop wait 81, checkers stop
 //	                                                   1,106, build 211, checkers start 6,088,
 //	                                                   apply 384 (100 read)
+//	final code, quiet host        13,685       18,418  load 10,196, loop wait 1, checkers stop
+//	                                                   1,253, build 246, checkers start 1,468,
+//	                                                   apply 493 (100 read)
+//
+// Runs 1-3 predate the last two commits of the change (the policy's names
+// formatted only for a change, Apply's bookkeeping copying only what it
+// read or changed). vigil-other-ms/op is what the timing lines do not
+// cover (the signal, the VRRP side, the polling); it can come out a few
+// milliseconds negative, the lines' clocks and the benchmark's polling
+// not being the same.
 //
 // What is left is not IPVS: config.Load of the 20,000-line file takes
-// 2 s under TCG, 9 s with the host loaded (about 100 ms natively; its
-// reader allocates for every line), and the loop then takes up to a second to pick the reload up
-// (nothing else is queued for it then; not yet explained, the collector
-// after that load's garbage on the VM's one CPU is the suspect), where
+// 2-2.6 s under TCG, 9 s with the host loaded (about 100 ms natively; its
+// reader allocates for every line), 10 s for the 60,000 lines with the
+// checkers; in runs 1-3 the loop then took up to a second to pick the
+// reload up (not seen with the final code; unexplained), where
 // keepalived's whole reload takes 0.7-2 s (4.7 s on a loaded host).
-// vigild wins by 1.6-2.8x with checkers (keepalived re-creates its 10,000
-// checkers slowly; vigild's restart of them, 5-7 s, is the next IPVS-side
-// cost) and still loses without. The IPVS side of a reload without
-// checkers (build, checkers, apply) went from 145 s to 1.2-3.9 s.
+// vigild wins by 1.3-2.8x with checkers (keepalived re-creates its 10,000
+// checkers slowly; vigild stops and starts them in 2.7-7 s, the next
+// IPVS-side cost) and still loses by 2-4x without. The IPVS side of a
+// reload without checkers (build, checkers, apply) went from 145 s to
+// 1.1 s (3.9 s on a loaded host).
 //
 // It holds benchmarks only and owns nothing at run time.
 package ipvsbench
