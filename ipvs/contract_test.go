@@ -142,6 +142,49 @@ func testContract(t *testing.T, c ipvs.Client) {
 	want[foreignKey] = foreign[foreignKey]
 	expect("after the edits", want)
 
+	// What the reconciler reads. The same table again reads no
+	// destinations.
+	if res, err := r.Apply(desired); err != nil || len(res.Ops) != 0 || res.Read != 0 {
+		t.Errorf("apply of an unchanged table: ops %q, %d services read, err %v; want none", ops(res), res.Read, err)
+	}
+	// A service others deleted is added again whole.
+	if err := c.DelService(mark4); err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.Apply(desired)
+	if w := []string{"add-service FWM 7", "add-dest FWM 7 -> [198.51.100.1]:0 DR w1", "add-dest FWM 7 -> [198.51.100.2]:0 TUN w1 tun2/0/0"}; err != nil || !slices.Equal(ops(res), w) {
+		t.Errorf("service deleted by others: ops %q, err %v; want %q", ops(res), err, w)
+	}
+	// A destination others changed in a service the reconciler does not
+	// change is left until a Resync; in a service it changes, it is read
+	// and corrected with the change.
+	d = desired[tcp4].Dests[netip.AddrPortFrom(rs4a, 8080)]
+	d.Weight = 50
+	if err := c.EditDest(tcp4, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DelDest(udp6, netip.AddrPortFrom(rs6a, 53)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Apply(desired); err != nil || len(res.Ops) != 0 || res.Read != 0 {
+		t.Errorf("apply after others changed destinations: ops %q, %d read, err %v; want none until a Resync", ops(res), res.Read, err)
+	}
+	add := ipvs.Dest{Addr: rs4b, Port: 8080, Method: ipvs.NAT, Weight: 4}
+	desired[tcp4].Dests[add.Key()] = add
+	res, err = r.Apply(desired)
+	if w := []string{"edit-dest [192.0.2.1]:tcp:80 -> [198.51.100.1]:8080 NAT w9 thresh 10-100",
+		"add-dest [192.0.2.1]:tcp:80 -> [198.51.100.2]:8080 NAT w4"}; err != nil || !slices.Equal(ops(res), w) || res.Read != 1 {
+		t.Errorf("changing a service others changed: ops %q, %d read, err %v; want %q and 1 read", ops(res), res.Read, err, w)
+	}
+	r.Resync()
+	res, err = r.Apply(desired)
+	if w := []string{"add-dest [2001:db8::1]:udp:53 -> [2001:db8::10]:53 NAT w1"}; err != nil || !slices.Equal(ops(res), w) || res.Read != len(desired) {
+		t.Errorf("after Resync: ops %q, %d read, err %v; want %q and %d read", ops(res), res.Read, err, w, len(desired))
+	}
+	want = desired.Clone()
+	want[foreignKey] = foreign[foreignKey]
+	expect("after the corrections", want)
+
 	// The client's own errors: adding what exists, deleting what does not.
 	if err := c.AddService(desired[tcp4]); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("adding an existing service: %v, want ErrExist", err)
@@ -226,5 +269,38 @@ func TestReconcileFailureContinues(t *testing.T) {
 	res, err = r.Apply(want)
 	if w := []string{"add-service [192.0.2.1]:tcp:80", "add-dest [192.0.2.1]:tcp:80 -> [198.51.100.1]:80 NAT w1"}; err != nil || !slices.Equal(ops(res), w) {
 		t.Errorf("retry: ops %q err %v, want %q", ops(res), err, w)
+	}
+}
+
+// TestReconcileRereadsAfterFailure: a service with a failed change is
+// forgotten, so the next Apply reads its destinations again before it
+// retries, and a service without changes is not read.
+func TestReconcileRereadsAfterFailure(t *testing.T) {
+	tw := ipvstest.New()
+	a := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: vip4, Port: 80}
+	b := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: vip4, Port: 443}
+	want := table(svc(a, "rr", 0, 0, 0, ipvs.Dest{Addr: rs4a, Port: 80, Weight: 1}), svc(b, "rr", 0, 0, 0, ipvs.Dest{Addr: rs4a, Port: 443, Weight: 1}))
+	r := ipvs.NewReconciler(tw)
+	if _, err := r.Apply(want); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	tw.FailWith(func(op ipvs.OpKind, k ipvs.ServiceKey) error {
+		if op == ipvs.OpEditDest {
+			return boom
+		}
+		return nil
+	})
+	want[a].Dests[netip.AddrPortFrom(rs4a, 80)] = ipvs.Dest{Addr: rs4a, Port: 80, Weight: 5}
+	if res, err := r.Apply(want); !errors.Is(err, boom) || res.Read != 1 {
+		t.Fatalf("failing edit: %d read, err %v; want 1 read and boom", res.Read, err)
+	}
+	tw.FailWith(nil)
+	res, err := r.Apply(want)
+	if w := []string{"edit-dest [192.0.2.1]:tcp:80 -> [198.51.100.1]:80 NAT w5"}; err != nil || !slices.Equal(ops(res), w) || res.Read != 1 {
+		t.Errorf("retry: ops %q, %d read, err %v; want %q and 1 read", ops(res), res.Read, err, w)
+	}
+	if res, err := r.Apply(want); err != nil || len(res.Ops) != 0 || res.Read != 0 {
+		t.Errorf("after the retry: ops %q, %d read, err %v; want nothing", ops(res), res.Read, err)
 	}
 }

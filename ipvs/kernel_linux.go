@@ -109,46 +109,71 @@ const (
 	destTunFlags  = 15 // u16
 )
 
-// Services reads the whole table: one dump of the services, then the
-// dumps of their destinations sent together.
+// Services reads the whole table: ServiceList, then Dests of every
+// service.
 func (k *Kernel) Services() (Table, error) {
+	t, err := k.ServiceList()
+	if err != nil {
+		return nil, err
+	}
+	dests, err := k.Dests(t.Keys())
+	if err != nil {
+		return nil, err
+	}
+	for key, s := range t {
+		s.Dests = dests[key]
+	}
+	return t, nil
+}
+
+// ServiceList reads the services with their parameters, without their
+// destinations: one dump.
+func (k *Kernel) ServiceList() (Table, error) {
 	all := &request{cmd: cmdGetService, dump: true}
 	k.p.run([]*request{all})
 	if all.err != nil {
 		return nil, fmt.Errorf("ipvs: listing services: %w", all.err)
 	}
 	t := make(Table, len(all.parts))
-	order := make([]*Service, 0, len(all.parts))
 	for _, part := range all.parts {
 		s, err := parseService(part)
 		if err != nil {
 			return nil, fmt.Errorf("ipvs: listing services: %w", err)
 		}
 		t[s.Key] = s
-		order = append(order, s)
 	}
-	reqs := make([]*request, len(order))
+	return t, nil
+}
+
+// Dests reads the destinations of the services named: one dump each, one
+// at a time (the kernel runs one dump at a time per socket). A service
+// that does not exist has none: the kernel ends its dump empty.
+func (k *Kernel) Dests(keys []ServiceKey) (map[ServiceKey]map[DestKey]Dest, error) {
+	reqs := make([]*request, len(keys))
 	var buf attrs
-	for i, s := range order {
+	for i, key := range keys {
 		start := len(buf)
-		buf = serviceKey(buf, s.Key)
+		buf = serviceKey(buf, key)
 		reqs[i] = &request{cmd: cmdGetDest, dump: true, data: buf[start:len(buf):len(buf)]}
 	}
 	k.p.run(reqs)
-	for i, s := range order {
+	out := make(map[ServiceKey]map[DestKey]Dest, len(keys))
+	for i, key := range keys {
 		r := reqs[i]
 		if r.err != nil {
-			return nil, fmt.Errorf("ipvs: listing destinations of %s: %w", s.Key, r.err)
+			return nil, fmt.Errorf("ipvs: listing destinations of %s: %w", key, r.err)
 		}
+		ds := make(map[DestKey]Dest, len(r.parts))
 		for _, part := range r.parts {
-			d, err := parseDest(part, s.Key.Family)
+			d, err := parseDest(part, key.Family)
 			if err != nil {
-				return nil, fmt.Errorf("ipvs: listing destinations of %s: %w", s.Key, err)
+				return nil, fmt.Errorf("ipvs: listing destinations of %s: %w", key, err)
 			}
-			s.Dests[d.Key()] = d
+			ds[d.Key()] = d
 		}
+		out[key] = ds
 	}
-	return t, nil
+	return out, nil
 }
 
 // parseService reads one service of a dump.

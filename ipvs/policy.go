@@ -175,7 +175,7 @@ func (p *Policy) health(ev HealthChanged) []Action {
 	rs.hasRun = true
 	rs.dyn, rs.hasDyn = ev.Health.Weight, ev.Health.HasWeight
 	var acts []Action
-	name := v.RealName(ev.Ref.RS)
+	name := func() string { return v.RealName(ev.Ref.RS) } // only for a change: a reload feeds every real server
 	switch {
 	case ev.Health.Up && !rs.alive:
 		rs.alive = true
@@ -183,18 +183,18 @@ func (p *Policy) health(ev HealthChanged) []Action {
 		if r.Inhibit {
 			verb = "Enabling service %s of VS %s"
 		}
-		acts = append(acts, Action{Kind: RealUp, Cause: CauseCheck, VS: ev.Ref.VS, RS: ev.Ref.RS, Script: r.NotifyUp, Msg: fmt.Sprintf(verb, name, v.Name)})
+		acts = append(acts, Action{Kind: RealUp, Cause: CauseCheck, VS: ev.Ref.VS, RS: ev.Ref.RS, Script: r.NotifyUp, Msg: fmt.Sprintf(verb, name(), v.Name)})
 	case !ev.Health.Up && rs.alive:
 		rs.alive = false
 		verb := "Removing service %s from VS %s"
 		if r.Inhibit {
 			verb = "Disabling service %s of VS %s"
 		}
-		acts = append(acts, Action{Kind: RealDown, Cause: CauseCheck, VS: ev.Ref.VS, RS: ev.Ref.RS, Script: r.NotifyDown, Msg: fmt.Sprintf(verb, name, v.Name)})
+		acts = append(acts, Action{Kind: RealDown, Cause: CauseCheck, VS: ev.Ref.VS, RS: ev.Ref.RS, Script: r.NotifyDown, Msg: fmt.Sprintf(verb, name(), v.Name)})
 	case !ev.Health.Up && first:
 		// An alpha real server's first result is a failure: it was never
 		// added, but keepalived still runs notify_down once.
-		acts = append(acts, Action{Kind: RealDown, Cause: CauseCheck, VS: ev.Ref.VS, RS: ev.Ref.RS, Script: r.NotifyDown, Msg: fmt.Sprintf("Service %s of VS %s starts down", name, v.Name)})
+		acts = append(acts, Action{Kind: RealDown, Cause: CauseCheck, VS: ev.Ref.VS, RS: ev.Ref.RS, Script: r.NotifyDown, Msg: fmt.Sprintf("Service %s of VS %s starts down", name(), v.Name)})
 	}
 	return p.quorum(acts, ev.Ref.VS, CauseCheck)
 }

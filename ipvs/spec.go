@@ -98,6 +98,26 @@ func (s *Spec) RefOf(r *config.RealServer) (RealRef, bool) {
 	return RealRef{}, false
 }
 
+// Refs is RefOf for every real server at once: each real_server block of
+// the configuration that Build kept, mapped to its [RealRef].
+func (s *Spec) Refs() map[*config.RealServer]RealRef {
+	n := 0
+	for _, v := range s.VirtualServers {
+		n += len(v.Real)
+	}
+	out := make(map[*config.RealServer]RealRef, n)
+	for i, v := range s.VirtualServers {
+		for j := range v.Real {
+			if src := v.Real[j].Source; src != nil {
+				if _, dup := out[src]; !dup { // the first, as RefOf
+					out[src] = RealRef{VS: i, RS: j}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // maxGroupServices bounds the services one virtual_server_group may expand
 // into, so that a typo in a range cannot make millions of services.
 const maxGroupServices = 65536

@@ -206,4 +206,22 @@ virtual_server 192.0.2.2 80 {
 	if spec.VirtualServers[1].Sorry == nil || spec.VirtualServers[1].Sorry.Source != nil {
 		t.Error("sorry server missing or claims a real_server source")
 	}
+	// Refs answers as RefOf for every real_server block, kept or dropped.
+	refs := spec.Refs()
+	n := 0
+	for _, v := range c.VirtualServers {
+		for _, r := range v.RealServers {
+			want, wantOK := spec.RefOf(r)
+			got, ok := refs[r]
+			if ok != wantOK || got != want {
+				t.Errorf("Refs()[%s] = %v %v, RefOf says %v %v", r.Addr, got, ok, want, wantOK)
+			}
+			if ok {
+				n++
+			}
+		}
+	}
+	if n != 3 || len(refs) != 3 {
+		t.Errorf("Refs has %d entries (%d matched), want the 3 kept real servers", len(refs), n)
+	}
 }

@@ -510,7 +510,9 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 	if d.opts.Reload == nil {
 		return errors.New("daemon: reload is not configured")
 	}
+	began := time.Now()
 	cfg, complaints, loadErr := d.opts.Reload()
+	loaded := time.Since(began)
 	cfg = scoped(cfg, d.opts.Mode)
 	LogComplaints(d.log, complaints)
 	local := ""
@@ -522,6 +524,9 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 		if local != "" {
 			d.localName = local
 		}
+		// Where a reload's time goes before the IPVS side's own line
+		// (lvs.go, reloadTiming): bench/ipvs reads both.
+		d.log.Debug("Reload timing", "load_ms", msString(loaded), "loop_wait_ms", msString(now.Sub(began)-loaded))
 		if err := checkReload(len(d.instances), cfg, complaints, loadErr, force); err != nil {
 			d.reloadFailures++
 			d.reloadError = err.Error()

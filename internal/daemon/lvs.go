@@ -85,8 +85,11 @@ type lvs struct {
 	rec     *ipvs.Reconciler // worker only
 	saved   *ipvs.Timeouts   // worker only: the kernel's timeouts before ours
 
-	nextMu sync.Mutex // guards next
+	nextMu sync.Mutex // guards next and nextReload
 	next   ipvs.Table // the newest desired table the worker has not taken yet
+	// nextReload is the timing of the reload that made next, if one did.
+	nextReload *reloadTiming
+	reloading  *reloadTiming // the loop's: the reload whose table apply hands over next
 
 	scripts *lvsScripts
 	syncd   map[ipvs.SyncState]bool // running sync daemons, as the loop asked
@@ -98,6 +101,29 @@ type lvs struct {
 	foreign                       []ipvs.ServiceKey
 	foreignLogged                 map[ipvs.ServiceKey]bool
 }
+
+// reloadTiming is where one reload's time went on the IPVS side, logged
+// at debug level when its table is in the kernel ("IPVS reload timing"):
+// the benchmark of bench/ipvs reads it.
+type reloadTiming struct {
+	began time.Time     // lvs.reload was called (the configuration was loaded and accepted)
+	stop  time.Duration // the running checkers stopped and their states taken
+	build time.Duration // the new Spec, Policy and desired table
+	start time.Duration // the new checkers built and started, the policy fed their states
+	wait  time.Duration // the table waited for the IPVS worker
+	apply time.Duration // Reconciler.Apply: reading what it needs of the kernel's table and the changes
+	total time.Duration // from began until Apply returned
+}
+
+func (t *reloadTiming) log(l *slog.Logger, res ipvs.Result) {
+	ms := msString
+	l.Debug("IPVS reload timing", "stop_ms", ms(t.stop), "build_ms", ms(t.build), "start_ms", ms(t.start),
+		"wait_ms", ms(t.wait), "apply_ms", ms(t.apply), "total_ms", ms(t.total),
+		"services_read", res.Read, "changes", len(res.Ops))
+}
+
+// msString formats d in milliseconds with one decimal, for timing lines.
+func msString(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1e3) }
 
 // wantsIPVS reports whether cfg needs IPVS opened in mode m: virtual
 // servers outside -P, or an lvs_sync_daemon whose owner runs.
@@ -189,9 +215,10 @@ func (l *lvs) install(spec *ipvs.Spec, pol *ipvs.Policy, acts []ipvs.Action, car
 	l.spec, l.pol = spec, pol
 	l.refs = map[healthcheck.RSID]ipvs.RealRef{}
 	l.vsConf = map[int]*config.VirtualServer{}
+	refs := spec.Refs()
 	for vi, v := range l.cfg.VirtualServers {
 		for ri, r := range v.RealServers {
-			if ref, ok := spec.RefOf(r); ok {
+			if ref, ok := refs[r]; ok {
 				l.refs[healthcheck.RSID{VS: vi, RS: ri}] = ref
 				l.vsConf[ref.VS] = v
 			}
@@ -199,7 +226,14 @@ func (l *lvs) install(spec *ipvs.Spec, pol *ipvs.Policy, acts []ipvs.Action, car
 	}
 	l.initialHeld()
 	l.run(acts, lvsScriptTimeout)
+	started := time.Now()
+	if t := l.reloading; t != nil {
+		t.build = started.Sub(t.began) - t.stop
+	}
 	l.startCheckers(carried)
+	if t := l.reloading; t != nil {
+		t.start = time.Since(started)
+	}
 	l.apply()
 }
 
@@ -232,9 +266,7 @@ func (l *lvs) startCheckers(carried map[healthcheck.CheckerID]healthcheck.Carrie
 	if carried != nil {
 		// The carried checkers decide the real servers' state and weight
 		// in the new configuration from the start.
-		for i := range l.spec.VirtualServers {
-			l.refeed(i)
-		}
+		l.refeed(func(int) bool { return true })
 	}
 	if fw := l.d.trk.files; fw != nil {
 		for _, sp := range specs {
@@ -373,20 +405,38 @@ func (l *lvs) apply() {
 		return
 	}
 	table := l.pol.Table()
+	queued := time.Now()
 	l.nextMu.Lock()
 	waiting := l.next != nil
 	l.next = table
+	if l.reloading != nil {
+		l.nextReload, l.reloading = l.reloading, nil
+	}
 	l.nextMu.Unlock()
 	if waiting {
 		return
 	}
 	l.work.do(func(context.Context) func(time.Time) {
+		began := time.Now()
 		l.nextMu.Lock()
-		t := l.next
-		l.next = nil
+		t, timing := l.next, l.nextReload
+		l.next, l.nextReload = nil, nil
 		l.nextMu.Unlock()
 		res, err := l.rec.Apply(t)
-		return func(time.Time) { l.applied(res, err) }
+		if err != nil {
+			// Something went wrong: the next Apply reads every service's
+			// destinations again and corrects what it finds.
+			l.rec.Resync()
+		}
+		if timing != nil {
+			timing.wait, timing.apply, timing.total = began.Sub(queued), time.Since(began), time.Since(timing.began)
+		}
+		return func(time.Time) {
+			l.applied(res, err)
+			if timing != nil {
+				timing.log(l.log, res)
+			}
+		}
 	})
 }
 
@@ -468,24 +518,29 @@ func (l *lvs) reload(cfg *config.Config) {
 		l.reloadSync(cfg)
 		return
 	}
+	timing := &reloadTiming{began: time.Now()}
 	var carried map[healthcheck.CheckerID]healthcheck.Carried
 	if l.sched != nil {
 		l.sched.Close()
 		prev := l.sched.Carried()
 		carried = map[healthcheck.CheckerID]healthcheck.Carried{}
-		for n, o := range healthcheck.MatchCheckers(old, l.cfg) {
-			if c, ok := prev[o]; ok {
-				carried[n] = c
+		if len(prev) > 0 { // pairing walks every real server of both files
+			for n, o := range healthcheck.MatchCheckers(old, l.cfg) {
+				if c, ok := prev[o]; ok {
+					carried[n] = c
+				}
 			}
 		}
 		l.sched, l.events = nil, nil
 	}
+	timing.stop = time.Since(timing.began)
 	spec := l.build(l.cfg)
 	l.setTimeouts(spec.Timeouts)
 	pol, acts := ipvs.NewCarried(spec, l.pol.Carry())
 	if carried == nil {
 		carried = map[healthcheck.CheckerID]healthcheck.Carried{}
 	}
+	l.reloading = timing
 	l.install(spec, pol, acts, carried)
 	l.reloadSync(cfg)
 }
@@ -592,18 +647,18 @@ func (l *lvs) addrEvent(e check.IfaceEvent) {
 // server that match selects is held; one that becomes held gets the
 // checkers' current view (refeed). The table is applied if any changed.
 func (l *lvs) setHeld(held bool, match func(*ipvs.VirtualServer) bool) {
-	changed := false
+	changed := map[int]bool{}
 	for i, v := range l.spec.VirtualServers {
 		if !v.HASuspend || !v.Addr.IsValid() || !match(v) {
 			continue
 		}
 		l.pol.Handle(ipvs.VIPHeld{Addr: v.Addr, Held: held})
-		if held {
-			l.refeed(i)
-		}
-		changed = true
+		changed[i] = true
 	}
-	if changed {
+	if held {
+		l.refeed(func(i int) bool { return changed[i] })
+	}
+	if len(changed) > 0 {
 		l.apply()
 	}
 }
@@ -635,15 +690,17 @@ func (l *lvs) transition(inst *instance, t vrrp.Transition) {
 	}
 }
 
-// refeed gives the policy the checkers' current view of virtual server
-// i's real servers: the reports it ignored while suspended (ha_suspend)
-// are not repeated by the checkers, which report changes only.
-func (l *lvs) refeed(i int) {
+// refeed gives the policy the checkers' current view of the real servers
+// of the virtual servers vs selects (by index): the reports it ignored
+// while suspended (ha_suspend) are not repeated by the checkers, which
+// report changes only. One pass over the real servers, whatever vs
+// selects.
+func (l *lvs) refeed(vs func(int) bool) {
 	if l.sched == nil {
 		return
 	}
 	for _, rs := range l.sched.RealServers() {
-		if ref, ok := l.refs[rs.ID]; ok && ref.VS == i {
+		if ref, ok := l.refs[rs.ID]; ok && vs(ref.VS) {
 			l.handle(ipvs.HealthChanged{Ref: ref, Health: ipvs.Health{Up: rs.Up, Weight: int(rs.Weight), HasWeight: true}})
 		}
 	}

@@ -406,6 +406,17 @@ func TestLVSReloadWeight(t *testing.T) {
 		if got, want := n.ipvs.dests(svcKey), "198.51.100.1:80/w7"; got != want {
 			t.Fatalf("after the reload: %s, want %s (the dead server stays out)", got, want)
 		}
+		// The reload's timing line (bench/ipvs reads it): one service's
+		// destinations read before its one change.
+		var timing string
+		for _, line := range strings.Split(n.logs.String(), "\n") {
+			if strings.Contains(line, `msg="IPVS reload timing"`) {
+				timing = line
+			}
+		}
+		if !strings.Contains(timing, " services_read=1 changes=1") || !strings.Contains(timing, " apply_ms=") {
+			t.Errorf("IPVS reload timing line %q, want services_read=1 changes=1 and the phases", timing)
+		}
 		mu.Lock()
 		next = ""
 		mu.Unlock()

@@ -8,6 +8,7 @@ package ipvstest
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"sync"
 
 	"github.com/vigil-ha/vigil/ipvs"
@@ -53,6 +54,34 @@ func (w *Twin) Services() (ipvs.Table, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.t.Clone(), nil
+}
+
+// ServiceList returns a copy of the table without destinations.
+func (w *Twin) ServiceList() (ipvs.Table, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := make(ipvs.Table, len(w.t))
+	for k, s := range w.t {
+		c := *s
+		c.Dests = map[ipvs.DestKey]ipvs.Dest{}
+		t[k] = &c
+	}
+	return t, nil
+}
+
+// Dests returns copies of the destinations of the services named; one
+// that does not exist has none, as the kernel answers.
+func (w *Twin) Dests(keys []ipvs.ServiceKey) (map[ipvs.ServiceKey]map[ipvs.DestKey]ipvs.Dest, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[ipvs.ServiceKey]map[ipvs.DestKey]ipvs.Dest, len(keys))
+	for _, k := range keys {
+		out[k] = map[ipvs.DestKey]ipvs.Dest{}
+		if s := w.t[k]; s != nil {
+			out[k] = maps.Clone(s.Dests)
+		}
+	}
+	return out, nil
 }
 
 func validService(s *ipvs.Service) error {
