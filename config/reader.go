@@ -1,10 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -175,14 +177,27 @@ func (r *reader) readBytes(name string, data []byte) {
 	r.stack = append(r.stack, name)
 	defer func() { r.stack = r.stack[:len(r.stack)-1] }()
 	r.cont = nil
-	lines := strings.Split(string(data), "\n")
-	for i, ln := range lines {
-		ln = strings.TrimRight(ln, "\r\n")
+	// One copy of the file and one position per byte for all of it, each
+	// line a capped slice of them: a line per allocation made a large
+	// file's reading mostly garbage collection.
+	buf := bytes.Clone(data)
+	posAll := make([]Pos, len(buf))
+	r.out = slices.Grow(r.out, bytes.Count(buf, []byte{'\n'})+bytes.Count(buf, []byte{'{'})+bytes.Count(buf, []byte{'}'})+1)
+	for i, start := 0, 0; start <= len(buf); i++ {
+		end := bytes.IndexByte(buf[start:], '\n')
+		if end < 0 {
+			end = len(buf)
+		} else {
+			end += start
+		}
+		lineStart := start
+		start = end + 1
+		ln := bytes.TrimRight(buf[lineStart:end:end], "\r\n")
 		if len(ln) > maxLineBytes {
 			r.complain(Pos{File: name, Line: i + 1, Col: 1}, Warning, "", "line ignored", "line longer than %d bytes", maxLineBytes)
 			continue
 		}
-		t := text{s: []byte(ln), pos: make([]Pos, len(ln))}
+		t := text{s: ln, pos: posAll[lineStart : lineStart+len(ln) : lineStart+len(ln)]}
 		for j := range t.pos {
 			t.pos[j] = Pos{File: name, Line: i + 1, Col: j + 1}
 		}
@@ -232,6 +247,15 @@ func (r *reader) decomment(t text) text {
 		i++
 	}
 	t = t.slice(i, len(t.s))
+	if bytes.IndexAny(t.s, "\"\\#!") < 0 {
+		// Nothing to strip or unescape: the line as it is, less its
+		// trailing blanks.
+		k := len(t.s)
+		for k > 0 && (t.s[k-1] == ' ' || t.s[k-1] == '\t') {
+			k--
+		}
+		return t.slice(0, k)
+	}
 	out := text{s: make([]byte, 0, len(t.s)), pos: make([]Pos, 0, len(t.s))}
 	quote := false
 	qpos := 0
