@@ -177,12 +177,23 @@ func (r *reader) readBytes(name string, data []byte) {
 	r.stack = append(r.stack, name)
 	defer func() { r.stack = r.stack[:len(r.stack)-1] }()
 	r.cont = nil
-	// One copy of the file and one position per byte for all of it, each
-	// line a capped slice of them: a line per allocation made a large
-	// file's reading mostly garbage collection.
+	// One copy of the file, and the lines' positions cut from blocks of a
+	// few thousand: an allocation per line made a large file's reading
+	// mostly garbage collection, one table for the whole file would keep
+	// the positions of every comment line.
 	buf := bytes.Clone(data)
-	posAll := make([]Pos, len(buf))
-	r.out = slices.Grow(r.out, bytes.Count(buf, []byte{'\n'})+bytes.Count(buf, []byte{'{'})+bytes.Count(buf, []byte{'}'})+1)
+	var block []Pos
+	positions := func(n, left int) []Pos { // left: the file's bytes from here on
+		if len(block) < n {
+			block = make([]Pos, max(n, min(4096, left)))
+		}
+		p := block[:n:n]
+		block = block[n:]
+		return p
+	}
+	// Room for a line per physical line, up to a bound: a hostile file of
+	// blank lines or comments must not reserve what it never fills.
+	r.out = slices.Grow(r.out, min(bytes.Count(buf, []byte{'\n'})+1, 1<<16))
 	for i, start := 0, 0; start <= len(buf); i++ {
 		end := bytes.IndexByte(buf[start:], '\n')
 		if end < 0 {
@@ -197,7 +208,7 @@ func (r *reader) readBytes(name string, data []byte) {
 			r.complain(Pos{File: name, Line: i + 1, Col: 1}, Warning, "", "line ignored", "line longer than %d bytes", maxLineBytes)
 			continue
 		}
-		t := text{s: ln, pos: posAll[lineStart : lineStart+len(ln) : lineStart+len(ln)]}
+		t := text{s: ln, pos: positions(len(ln), len(buf)-lineStart)}
 		for j := range t.pos {
 			t.pos[j] = Pos{File: name, Line: i + 1, Col: j + 1}
 		}
