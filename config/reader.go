@@ -258,7 +258,7 @@ func (r *reader) decomment(t text) text {
 		i++
 	}
 	t = t.slice(i, len(t.s))
-	if bytes.IndexAny(t.s, "\"\\#!") < 0 {
+	if !bytes.ContainsAny(t.s, "\"\\#!") {
 		// Nothing to strip or unescape: the line as it is, less its
 		// trailing blanks.
 		k := len(t.s)
