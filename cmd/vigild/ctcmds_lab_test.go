@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -31,8 +34,14 @@ func ctDumpKeys(t *testing.T, v *vigild, external bool) []string {
 // kernel table, read with conntrack -L, in ctDumpKeys' form.
 func kernelKeys(t *testing.T, h *testnet.Host) []string {
 	t.Helper()
+	return conntrackKeys(h.Exec(t, "conntrack", "-L", "-p", "tcp", "--dport", "443"))
+}
+
+// conntrackKeys reads the original tuples of text in conntrack -L's form
+// (which vigilctl ct dump prints too), in ctDumpKeys' form.
+func conntrackKeys(text string) []string {
 	var out []string
-	for line := range strings.Lines(h.Exec(t, "conntrack", "-L", "-p", "tcp", "--dport", "443")) {
+	for line := range strings.Lines(text) {
 		kv := map[string]string{}
 		for _, w := range strings.Fields(line) {
 			if k, v, ok := strings.Cut(w, "="); ok {
@@ -49,8 +58,19 @@ func kernelKeys(t *testing.T, h *testnet.Host) []string {
 	return out
 }
 
+// vigilctlBinary builds cmd/vigilctl for the test.
+func vigilctlBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vigilctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../vigilctl").CombinedOutput(); err != nil {
+		t.Fatalf("building vigilctl: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestCtlConntrackLab: vigilctl ct against two real vigild on the firewall
-// pair. fw2's ct dump external is what fw1 has (its ct dump internal and
+// pair. fw2's ct dump external (also through the vigilctl binary) is what
+// fw1 has (its ct dump internal and
 // its kernel table read with conntrack -L); ct stats counts it; ct flush
 // empties it and ct resync fills it again from fw1; ct bulk on fw1 sends
 // a bulk; ct commit on fw2 puts fw1's connections into fw2's kernel.
@@ -72,6 +92,12 @@ func TestCtlConntrackLab(t *testing.T) {
 		"fw2's ct dump external is fw1's kernel table: %v", harness.Lazy(func() string {
 			return fmt.Sprintf("%d entries, want %d; first %q", len(ext), len(kernel), ext[:min(3, len(ext))])
 		}))
+	// The command as an operator types it, against the same daemon.
+	cmd := exec.Command(vigilctlBinary(t), "ct", "dump", "external")
+	cmd.Env = append(os.Environ(), "VIGIL_SOCKET="+v2.Control)
+	if out, err := cmd.CombinedOutput(); err != nil || !slices.Equal(conntrackKeys(string(out)), kernel) {
+		t.Errorf("vigilctl ct dump external on fw2: %v, %d connections, want fw1's %d:\n%.600s", err, len(conntrackKeys(string(out))), len(kernel), out)
+	}
 	if in := ctDumpKeys(t, v1, false); !slices.Equal(in, kernel) {
 		t.Errorf("fw1's ct dump internal (%d) is not its kernel table (%d)", len(in), len(kernel))
 	}
