@@ -21,11 +21,18 @@ type Config struct {
 	// Interface is the dedicated sync link (SO_BINDTODEVICE); "" = any.
 	Interface string
 	// LocalAddr is bound for receiving and sending; PeerAddr receives
-	// our datagrams. Both IPv4 or both IPv6.
-	LocalAddr, PeerAddr netip.Addr
-	Port                uint16 // 0 = DefaultPort
-	AckWindow           int    // 0 = ftfw.Config's default (conntrackd's 300)
-	ResendQueue         int    // 0 = ftfw.Config's default (conntrackd's 131072)
+	// our datagrams. Both IPv4 or both IPv6. With Group, the path is
+	// multicast (see Path).
+	LocalAddr, PeerAddr, Group netip.Addr
+	Port                       uint16 // 0 = DefaultPort
+	// Paths, when not empty, are the sync paths in order of preference,
+	// and Interface, LocalAddr, PeerAddr and Group above are not used;
+	// when empty, those four make the one path. SyncPaths returns the
+	// effective list. With AuthKeyFile, the first path's LocalAddr and
+	// PeerAddr name the two nodes in the envelope's keys, on every path.
+	Paths       []Path
+	AckWindow   int // 0 = ftfw.Config's default (conntrackd's 300)
+	ResendQueue int // 0 = ftfw.Config's default (conntrackd's 131072)
 	// CommitTimeout, when set, is the timeout of every committed flow, and
 	// our updates carry no timeout (like conntrackd's CommitTimeout).
 	CommitTimeout time.Duration
@@ -59,6 +66,43 @@ type Config struct {
 	SocketBuffer int
 }
 
+// SyncPaths returns the effective sync paths: Paths, or the one path of
+// Interface, LocalAddr, PeerAddr and Group; ports 0 are Port (or
+// DefaultPort), names "" the interface's name (or "path" and the index).
+func (c *Config) SyncPaths() []Path {
+	ps := append([]Path(nil), c.Paths...)
+	if len(ps) == 0 {
+		ps = []Path{{Interface: c.Interface, LocalAddr: c.LocalAddr, PeerAddr: c.PeerAddr, Group: c.Group}}
+	}
+	port := c.Port
+	if port == 0 {
+		port = DefaultPort
+	}
+	for i := range ps {
+		if ps[i].Port == 0 {
+			ps[i].Port = port
+		}
+		if ps[i].Name == "" {
+			ps[i].Name = ps[i].Interface
+			if ps[i].Name == "" {
+				ps[i].Name = fmt.Sprintf("path%d", i)
+			}
+		}
+	}
+	return ps
+}
+
+// pathConfig is the Config a LinkOpener gets for path i: the path's
+// settings in Interface, LocalAddr, PeerAddr, Group and Port, and Paths
+// holding that path alone.
+func (c *Config) pathConfig(i int) *Config {
+	pc := *c
+	p := c.Paths[i]
+	pc.Paths = []Path{p}
+	pc.Interface, pc.LocalAddr, pc.PeerAddr, pc.Group, pc.Port = p.Interface, p.LocalAddr, p.PeerAddr, p.Group, p.Port
+	return &pc
+}
+
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("conntracksync: bad configuration")
 
@@ -74,14 +118,34 @@ func (c *Config) withDefaults() (Config, error) {
 		out.SocketBuffer = 32 << 20
 	}
 	var errs []error
-	if !out.LocalAddr.IsValid() {
-		errs = append(errs, fmt.Errorf("%w: local_address missing", ErrConfig))
+	out.Paths = out.SyncPaths()
+	names := map[string]bool{}
+	for i := range out.Paths {
+		p := &out.Paths[i]
+		if p.Name == "" || names[p.Name] {
+			errs = append(errs, fmt.Errorf("%w: path %d: name %q empty or not unique", ErrConfig, i, p.Name))
+		}
+		names[p.Name] = true
+		if !p.LocalAddr.IsValid() {
+			errs = append(errs, fmt.Errorf("%w: path %s: local_address missing", ErrConfig, p.Name))
+		}
+		if !p.PeerAddr.IsValid() && !p.Multicast() {
+			errs = append(errs, fmt.Errorf("%w: path %s: peer_address missing", ErrConfig, p.Name))
+		}
+		if p.Multicast() && (!p.Group.IsMulticast() || p.Interface == "") {
+			errs = append(errs, fmt.Errorf("%w: path %s: multicast needs a multicast group (not %s) and an interface", ErrConfig, p.Name, p.Group))
+		}
+		for _, a := range []netip.Addr{p.PeerAddr, p.Group} {
+			if p.LocalAddr.IsValid() && a.IsValid() && p.LocalAddr.Unmap().Is4() != a.Unmap().Is4() {
+				errs = append(errs, fmt.Errorf("%w: path %s: local_address %s and %s are of different families", ErrConfig, p.Name, p.LocalAddr, a))
+			}
+		}
+		if i == 0 && out.AuthKeyFile != "" && !p.PeerAddr.IsValid() {
+			errs = append(errs, fmt.Errorf("%w: path %s: auth_key_file needs the first path's peer_address (the envelope's keys name both nodes)", ErrConfig, p.Name))
+		}
 	}
-	if !out.PeerAddr.IsValid() {
-		errs = append(errs, fmt.Errorf("%w: peer_address missing", ErrConfig))
-	}
-	if out.LocalAddr.IsValid() && out.PeerAddr.IsValid() && out.LocalAddr.Unmap().Is4() != out.PeerAddr.Unmap().Is4() {
-		errs = append(errs, fmt.Errorf("%w: local_address %s and peer_address %s are of different families", ErrConfig, out.LocalAddr, out.PeerAddr))
+	if len(out.Paths) > 0 {
+		out.LocalAddr, out.PeerAddr = out.Paths[0].LocalAddr, out.Paths[0].PeerAddr
 	}
 	if out.AckWindow < 0 || out.ResendQueue < 0 || out.CommitTimeout < 0 || out.PurgeTimeout < 0 {
 		errs = append(errs, fmt.Errorf("%w: negative ack_window, resend_queue, commit_timeout or PurgeTimeout", ErrConfig))

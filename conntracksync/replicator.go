@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ type Replicator struct {
 	external *Cache
 	kernel   Kernel
 	openLink LinkOpener
+	watch    LinkWatcher
 	key      *AuthKey // nil: plain FTFW
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
@@ -57,6 +59,8 @@ type Replicator struct {
 	authDrops   [numAuthVerdicts]uint64
 	commits     uint64
 	lastCommit  CommitStats
+	paths       []PathStats
+	switches    uint64
 }
 
 // Parts are the Replicator's I/O: the kernel side and the sync link.
@@ -64,9 +68,19 @@ type Parts struct {
 	// Kernel is the local table: ctnetlink.ForReplicator on a real
 	// system, an in-memory twin in tests. Required.
 	Kernel Kernel
-	// Link opens the sync link; nil: OpenUDP.
+	// Link opens the sync link, once per path (Config.SyncPaths) with
+	// that path's settings; nil: OpenUDP.
 	Link LinkOpener
+	// Links watches the paths' interfaces when there are several; nil:
+	// WatchLinks.
+	Links LinkWatcher
 }
+
+// LinkWatcher reports the state of the interfaces named in ifaces, in the
+// network namespace at netns ("" = ours): report is called for each at
+// start when it exists, then at every change, until ctx ends. Several
+// paths fail over on it; it returns ctx's error or why it cannot watch.
+type LinkWatcher func(ctx context.Context, netns string, ifaces []string, report func(name string, up bool)) error
 
 // New validates cfg, reads the key of AuthKeyFile, and builds a replicator
 // on parts; it opens nothing until Run. Without a key it warns, once, that
@@ -80,10 +94,27 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 		return nil, fmt.Errorf("%w: no kernel side", ErrConfig)
 	}
 	r := &Replicator{log: log, cfg: c, internal: NewCache(), external: NewCache(),
-		kernel: parts.Kernel, openLink: parts.Link,
+		kernel: parts.Kernel, openLink: parts.Link, watch: parts.Links,
 		updates: make(chan localUpdate, 8192), wake: make(chan struct{}, 1)}
 	if r.openLink == nil {
 		r.openLink = OpenUDP
+	}
+	if r.watch == nil {
+		r.watch = WatchLinks
+	}
+	for i := range c.Paths {
+		p := &c.Paths[i]
+		r.paths = append(r.paths, PathStats{Name: p.Name, Interface: p.Interface, Local: p.LocalAddr.String(), Up: true, Active: i == 0})
+		if p.PeerAddr.IsValid() {
+			r.paths[i].Peer = p.PeerAddr.String()
+		}
+		if p.Multicast() {
+			r.paths[i].Group = p.Group.String()
+			if !p.PeerAddr.IsValid() {
+				log.Warn(fmt.Sprintf("conntrack sync: path %s: multicast without peer_address: the first source heard on %s other than %s is taken as the peer for the rest of the run; set peer_address to accept only it", p.Name, p.Group, p.LocalAddr),
+					"path", p.Name)
+			}
+		}
 	}
 	if c.AuthKeyFile != "" {
 		k, err := ReadAuthKeyFile(c.AuthKeyFile)
@@ -92,8 +123,12 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 		}
 		r.key = &k
 	} else {
-		log.Warn(fmt.Sprintf("conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from %s can inject connection state, which is committed at takeover; set auth_key_file on both nodes (vigil peers only)", c.PeerAddr),
-			"peer", c.PeerAddr)
+		from := c.PeerAddr.String()
+		if !c.PeerAddr.IsValid() {
+			from = "the multicast group"
+		}
+		log.Warn(fmt.Sprintf("conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from %s can inject connection state, which is committed at takeover; set auth_key_file on both nodes (vigil peers only)", from),
+			"peer", from)
 	}
 	return r, nil
 }
@@ -152,8 +187,14 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}()
 
 	r.conn = conn
-	rx := make(chan [][]byte, 256)
-	wg.Go(func() { r.runReader(ctx, conn, rx) })
+	rx := make(chan rxBatch, 256)
+	for i := range conn.paths {
+		wg.Go(func() { r.runReader(ctx, conn, i, rx) })
+	}
+	links := make(chan linkState, 16)
+	if len(conn.paths) > 1 {
+		wg.Go(func() { r.runLinkWatch(ctx, links) })
+	}
 	r.running.Store(true)
 	lerr := make(chan error, 1)
 	wg.Go(func() {
@@ -170,6 +211,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 		ACKWindow:       r.cfg.AckWindow,
 		ResendQueueSize: r.cfg.ResendQueue,
 	}, now)
+	sel := newPathSelect(len(conn.paths), now)
+	var lastReason pathReason
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	// Local updates are held for up to coalesceDelay (or until a few
@@ -185,17 +228,25 @@ func (r *Replicator) Run(ctx context.Context) error {
 		if r.wantBulk.Swap(false) {
 			ch.RequestBulk() // EventSendBulk follows once no bulk is in flight
 		}
+		if a, why := sel.choose(now); why != pathKeep {
+			r.switchPath(conn, a, why, lastReason)
+			lastReason = why
+		}
 		holding := held > 0 && held < coalesceMax && now.Before(holdUntil)
 		if !holding {
 			held = 0
 			r.flush(ch, now)
 		}
 		r.handleEvents(ch)
-		r.snapshot(ch, now)
+		r.snapshot(ch, conn, sel, now)
 		if holding {
 			timer.Reset(holdUntil.Sub(now))
 		} else {
-			timer.Reset(max(0, ch.Deadline().Sub(now)))
+			next := ch.Deadline()
+			if d := sel.deadline(now); !d.IsZero() && d.Before(next) {
+				next = d
+			}
+			timer.Reset(max(0, next.Sub(now)))
 		}
 		select {
 		case <-ctx.Done():
@@ -205,20 +256,18 @@ func (r *Replicator) Run(ctx context.Context) error {
 				return err
 			}
 			return ctx.Err()
-		case ds := <-rx:
-			for _, d := range ds {
-				r.receive(ch, d)
-			}
+		case b := <-rx:
+			r.receiveBatch(ch, sel, b)
 			for more := true; more; {
 				select {
-				case ds := <-rx:
-					for _, d := range ds {
-						r.receive(ch, d)
-					}
+				case b := <-rx:
+					r.receiveBatch(ch, sel, b)
 				default:
 					more = false
 				}
 			}
+		case l := <-links:
+			sel.setUp(l.path, l.up)
 		case u := <-r.updates:
 			if held == 0 {
 				holdUntil = time.Now().Add(coalesceDelay)
@@ -244,6 +293,78 @@ func (r *Replicator) Run(ctx context.Context) error {
 func (r *Replicator) send(ch *ftfw.Channel, u localUpdate) {
 	if err := ch.Send(u.op, &u.flow); err != nil {
 		r.log.Warn("conntrack sync: flow not encodable", "err", err)
+	}
+}
+
+// rxBatch is a batch of the peer's datagrams read on one path.
+type rxBatch struct {
+	path int
+	ds   [][]byte
+}
+
+// linkState is a path's interface going up or down.
+type linkState struct {
+	path int
+	up   bool
+}
+
+func (r *Replicator) receiveBatch(ch *ftfw.Channel, sel *pathSelect, b rxBatch) {
+	sel.heardFrom(b.path, time.Now())
+	for _, d := range b.ds {
+		r.receive(ch, d)
+	}
+}
+
+// switchPath makes path a the one we send on, and logs why (a probe
+// repeated during one silence only at debug level).
+func (r *Replicator) switchPath(conn *syncLink, a int, why, last pathReason) {
+	from := conn.paths[conn.active.Load()].name
+	conn.active.Store(int32(a))
+	r.mu.Lock()
+	r.switches++
+	r.mu.Unlock()
+	lvl := slog.LevelInfo
+	if why == pathProbe && last == pathProbe {
+		lvl = slog.LevelDebug
+	}
+	r.log.Log(context.Background(), lvl, "conntrack sync: sync path switched", "from", from, "to", conn.paths[a].name, "reason", why.String())
+}
+
+// runLinkWatch reports the paths' interfaces going up and down to the
+// loop. A watcher that fails is retried after a pause; meanwhile the
+// paths keep their last state. Stopped by Run.
+func (r *Replicator) runLinkWatch(ctx context.Context, out chan<- linkState) {
+	byName := map[string][]int{}
+	var names []string
+	for i, p := range r.cfg.Paths {
+		if p.Interface != "" {
+			if _, ok := byName[p.Interface]; !ok {
+				names = append(names, p.Interface)
+			}
+			byName[p.Interface] = append(byName[p.Interface], i)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	for {
+		err := r.watch(ctx, r.cfg.Netns, names, func(name string, up bool) {
+			for _, i := range byName[name] {
+				select {
+				case out <- linkState{path: i, up: up}:
+				case <-ctx.Done():
+				}
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("conntrack sync: watching the sync paths' links", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 }
 
@@ -326,11 +447,21 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 	r.mu.Unlock()
 }
 
-func (r *Replicator) snapshot(ch *ftfw.Channel, now time.Time) {
+func (r *Replicator) snapshot(ch *ftfw.Channel, conn *syncLink, sel *pathSelect, now time.Time) {
 	s := ch.Stats()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.chStats = s
+	for i := range r.paths {
+		p, cp := &r.paths[i], &conn.paths[i]
+		p.Up, p.Active, p.LastHeard = sel.up[i], i == sel.active, sel.heard[i]
+		p.In, p.Out = cp.in.Load(), cp.out.Load()
+		if pp, ok := cp.l.(interface{ Peer() netip.Addr }); ok {
+			if a := pp.Peer(); a.IsValid() {
+				p.Peer = a.String()
+			}
+		}
+	}
 	switch {
 	case s.Queued+s.Unacked == 0:
 		r.backlogFrom = time.Time{}
@@ -339,9 +470,10 @@ func (r *Replicator) snapshot(ch *ftfw.Channel, now time.Time) {
 	}
 }
 
-// runReader reads datagrams, many per Receive, until the link closes, and
-// hands each batch to the loop. Stopped by Run.
-func (r *Replicator) runReader(ctx context.Context, conn *syncLink, rx chan<- [][]byte) {
+// runReader reads path's datagrams, many per Receive, until the link
+// closes, and hands each batch to the loop. Stopped by Run.
+func (r *Replicator) runReader(ctx context.Context, conn *syncLink, path int, rx chan<- rxBatch) {
+	pl := &conn.paths[path]
 	const batch, size = 64, 9216
 	ds := make([]Datagram, batch)
 	for i := range ds {
@@ -352,7 +484,7 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncLink, rx chan<- []
 	// and the reader pauses briefly instead of spinning.
 	errLog := ratelog.New(ratelog.Config{})
 	for {
-		n, err := conn.l.Receive(ds)
+		n, err := pl.l.Receive(ds)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return
@@ -361,8 +493,8 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncLink, rx chan<- []
 			for _, sum := range errLog.Expire(now) {
 				r.log.Warn("conntrack sync: " + sum.String())
 			}
-			if errLog.Event(ratelog.Key{What: "receive errors", Subject: "the sync socket", Reason: err.Error()}, now) {
-				r.log.Warn("conntrack sync: receive", "err", err)
+			if errLog.Event(ratelog.Key{What: "receive errors", Subject: "the sync socket of path " + pl.name, Reason: err.Error()}, now) {
+				r.log.Warn("conntrack sync: receive", "path", pl.name, "err", err)
 			}
 			time.Sleep(10 * time.Millisecond)
 			continue
@@ -401,8 +533,9 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncLink, rx chan<- []
 		if len(out) == 0 {
 			continue
 		}
+		pl.in.Add(uint64(len(out)))
 		select {
-		case rx <- out:
+		case rx <- rxBatch{path: path, ds: out}:
 		case <-ctx.Done():
 			return
 		}
@@ -552,6 +685,8 @@ func (r *Replicator) Stats() Stats {
 		s.Drops["foreign_source"] = r.foreign
 	}
 	s.Authenticated = r.key != nil
+	s.Paths = append([]PathStats(nil), r.paths...)
+	s.PathSwitches = r.switches
 	for v, n := range r.authDrops {
 		if n > 0 {
 			s.Drops[authVerdict(v).String()] = n
@@ -573,10 +708,19 @@ func (r *Replicator) Stats() Stats {
 // datagram. send is called by the replicator's loop only, open by its
 // reader only.
 type syncLink struct {
-	l    Link
-	auth *authLink // nil: plain FTFW
+	paths  []pathLink
+	active atomic.Int32 // the path send uses; written by the loop
+	auth   *authLink    // nil: plain FTFW
+	openMu sync.Mutex   // the path readers share auth
 	// sealed holds the envelopes of one send, reused.
 	sealed [][]byte
+}
+
+// pathLink is one path's open Link and its counters.
+type pathLink struct {
+	name    string
+	l       Link
+	in, out atomic.Uint64 // the peer's datagrams accepted; ours sent
 }
 
 // dial opens the sync link; with a key, a new authenticated session starts
@@ -589,11 +733,19 @@ func (r *Replicator) dial() (*syncLink, error) {
 			return nil, fmt.Errorf("conntracksync: sync channel key: %w", err)
 		}
 	}
-	l, err := r.openLink(&r.cfg)
-	if err != nil {
-		return nil, err
+	s := &syncLink{auth: auth, paths: make([]pathLink, len(r.cfg.Paths))}
+	for i := range r.cfg.Paths {
+		l, err := r.openLink(r.cfg.pathConfig(i))
+		if err != nil {
+			_ = s.close()
+			if len(r.cfg.Paths) > 1 {
+				err = fmt.Errorf("path %s: %w", r.cfg.Paths[i].Name, err)
+			}
+			return nil, err
+		}
+		s.paths[i] = pathLink{name: r.cfg.Paths[i].Name, l: l}
 	}
-	return &syncLink{l: l, auth: auth}, nil
+	return s, nil
 }
 
 // randomID returns a random non-zero 64-bit id (crypto/rand).
@@ -610,8 +762,16 @@ func randomID() uint64 {
 // send sends datagrams in order, sealed when the channel is keyed. It
 // returns how many could not be sent and the last error.
 func (s *syncLink) send(dgrams [][]byte) (failed int, err error) {
+	return s.sendOn(int(s.active.Load()), dgrams)
+}
+
+// sendOn sends datagrams on path i, sealed when the channel is keyed.
+func (s *syncLink) sendOn(i int, dgrams [][]byte) (failed int, err error) {
+	p := &s.paths[i]
 	if s.auth == nil {
-		return s.l.Send(dgrams)
+		failed, err = p.l.Send(dgrams)
+		p.out.Add(uint64(len(dgrams) - failed))
+		return failed, err
 	}
 	for len(s.sealed) < len(dgrams) {
 		s.sealed = append(s.sealed, nil)
@@ -622,7 +782,9 @@ func (s *syncLink) send(dgrams [][]byte) (failed int, err error) {
 			return len(dgrams), serr
 		}
 	}
-	return s.l.Send(s.sealed[:len(dgrams)])
+	failed, err = p.l.Send(s.sealed[:len(dgrams)])
+	p.out.Add(uint64(len(dgrams) - failed))
+	return failed, err
 }
 
 // open returns the FTFW datagram inside d (d itself on a plain channel,
@@ -631,7 +793,17 @@ func (s *syncLink) open(d []byte) ([]byte, authVerdict) {
 	if s.auth == nil {
 		return d, authOK
 	}
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
 	return s.auth.open(d)
 }
 
-func (s *syncLink) close() error { return s.l.Close() }
+func (s *syncLink) close() error {
+	var errs []error
+	for i := range s.paths {
+		if l := s.paths[i].l; l != nil {
+			errs = append(errs, l.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

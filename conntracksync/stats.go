@@ -41,9 +41,13 @@ type Stats struct {
 	// Drops counts discarded items by reason: filter_*, send_error,
 	// foreign_source, auth_* and the channel's receive-side reasons
 	// (bad_length, stale_seq, ...).
-	Drops    map[string]uint64 `json:"drops"`
-	Listener ListenerStats     `json:"listener"`
-	Channel  ftfw.Stats        `json:"channel"`
+	Drops map[string]uint64 `json:"drops"`
+	// Paths are the sync paths in order of preference, PathSwitches how
+	// often the active one changed.
+	Paths        []PathStats   `json:"paths"`
+	PathSwitches uint64        `json:"path_switches"`
+	Listener     ListenerStats `json:"listener"`
+	Channel      ftfw.Stats    `json:"channel"`
 }
 
 // ListenerStats counts the listener's work.

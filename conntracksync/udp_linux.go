@@ -2,9 +2,11 @@ package conntracksync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
@@ -13,13 +15,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// udpLink is the sync link's UDP socket: bound to LocalAddr:Port (and to
-// Interface with SO_BINDTODEVICE), it receives the peer's datagrams and
-// sends ours to PeerAddr:Port. conntrackd sends from a second, unbound
-// socket; a peer does not look at our source port.
+// udpLink is one sync path's UDP socket. Unicast: bound to
+// LocalAddr:Port (and to Interface with SO_BINDTODEVICE), it receives the
+// peer's datagrams and sends ours to PeerAddr:Port. conntrackd sends from
+// a second, unbound socket; a peer does not look at our source port.
+//
+// Multicast (Group set): bound to Group:Port on Interface, it joins the
+// group there, sends to Group:Port from LocalAddr's interface with
+// loopback off, and drops datagrams whose source is LocalAddr (our own,
+// looped by another socket of ours). The peer is PeerAddr when set, else
+// the first other source heard (pinned for the life of the link).
 type udpLink struct {
-	c    *net.UDPConn
-	peer *net.UDPAddr
+	c     *net.UDPConn
+	peer  *net.UDPAddr // where Send sends: the peer, or the group
+	local netip.Addr
+	mcast bool
+	// from is the accepted source; invalid until pinned (multicast
+	// without PeerAddr). Written and read by the reader only; pinned
+	// is its copy for Peer.
+	from   netip.Addr
+	pinned atomic.Pointer[netip.Addr]
 	// batch is sendmmsg/recvmmsg on c (x/net's ipv4 or ipv6 PacketConn).
 	batch interface {
 		WriteBatch(ms []ipv4.Message, flags int) (int, error)
@@ -36,9 +51,18 @@ func OpenUDP(cfg *Config) (Link, error) {
 	if !cfg.LocalAddr.Unmap().Is4() {
 		network = "udp6"
 	}
+	bind, dest := cfg.LocalAddr, cfg.PeerAddr
+	if cfg.Group.IsValid() {
+		bind, dest = cfg.Group, cfg.Group
+	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
+			if cfg.Group.IsValid() {
+				// Both nodes of a test, or conntrackd beside us, may bind
+				// the group's port.
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+			}
 			if cfg.Interface != "" {
 				if serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, cfg.Interface); serr != nil {
 					serr = fmt.Errorf("SO_BINDTODEVICE %s: %w", cfg.Interface, serr)
@@ -59,19 +83,53 @@ func OpenUDP(cfg *Config) (Link, error) {
 	}}
 	var pc net.PacketConn
 	err := nsenter.Do(cfg.Netns, func() (err error) {
-		pc, err = lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(cfg.LocalAddr, cfg.Port).String())
+		pc, err = lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(bind, cfg.Port).String())
+		if err != nil || !cfg.Group.IsValid() {
+			return err
+		}
+		// The interface is looked up in the namespace too.
+		if err = joinGroup(pc.(*net.UDPConn), network, cfg); err != nil {
+			_ = pc.Close()
+		}
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("conntracksync: sync socket %s:%d: %w", cfg.LocalAddr, cfg.Port, err)
+		return nil, fmt.Errorf("conntracksync: sync socket %s:%d: %w", bind, cfg.Port, err)
 	}
-	sc := &udpLink{c: pc.(*net.UDPConn), peer: net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.PeerAddr, cfg.Port))}
+	sc := &udpLink{c: pc.(*net.UDPConn), peer: net.UDPAddrFromAddrPort(netip.AddrPortFrom(dest, cfg.Port)),
+		local: cfg.LocalAddr.Unmap(), mcast: cfg.Group.IsValid(), from: cfg.PeerAddr.Unmap()}
 	if network == "udp4" {
 		sc.batch = ipv4.NewPacketConn(sc.c)
 	} else {
 		sc.batch = ipv6.NewPacketConn(sc.c)
 	}
+	if sc.from.IsValid() {
+		sc.pinned.Store(&sc.from)
+	}
 	return sc, nil
+}
+
+// joinGroup joins cfg.Group on cfg.Interface, and makes c send there
+// with loopback off and a TTL (hop limit) of 1: the sync link is one
+// segment.
+func joinGroup(c *net.UDPConn, network string, cfg *Config) error {
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return err
+	}
+	group := &net.UDPAddr{IP: cfg.Group.AsSlice()}
+	if network == "udp4" {
+		p := ipv4.NewPacketConn(c)
+		if err := p.JoinGroup(ifi, group); err != nil {
+			return fmt.Errorf("join %s on %s: %w", cfg.Group, cfg.Interface, err)
+		}
+		return errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastLoopback(false), p.SetMulticastTTL(1))
+	}
+	p := ipv6.NewPacketConn(c)
+	if err := p.JoinGroup(ifi, group); err != nil {
+		return fmt.Errorf("join %s on %s: %w", cfg.Group, cfg.Interface, err)
+	}
+	return errors.Join(p.SetMulticastInterface(ifi), p.SetMulticastLoopback(false), p.SetMulticastHopLimit(1))
 }
 
 // Send sends datagrams in order, many per sendmmsg. It returns how many
@@ -104,17 +162,42 @@ func (s *udpLink) Receive(ds []Datagram) (int, error) {
 	for i := range ms {
 		ms[i].Buffers[0] = ds[i].Buf
 	}
-	n, err := s.batch.ReadBatch(ms, 0)
-	for i := range n {
-		ds[i].N = ms[i].N
-		ds[i].FromPeer = s.fromPeer(ms[i].Addr)
+	for {
+		n, err := s.batch.ReadBatch(ms, 0)
+		k := 0
+		for i := range n {
+			src := netip.Addr{}
+			if u, ok := ms[i].Addr.(*net.UDPAddr); ok {
+				src = u.AddrPort().Addr().Unmap()
+			}
+			if s.mcast && src == s.local {
+				continue // our own, looped back
+			}
+			if !s.from.IsValid() && s.mcast && src.IsValid() {
+				s.from = src
+				s.pinned.Store(&src)
+			}
+			if k != i {
+				// Keep the slot's buffer with its datagram.
+				ds[k].Buf, ds[i].Buf = ds[i].Buf, ds[k].Buf
+			}
+			ds[k].N = ms[i].N
+			ds[k].FromPeer = src.IsValid() && src == s.from
+			k++
+		}
+		if k > 0 || err != nil {
+			return k, err
+		}
 	}
-	return n, err
 }
 
-func (s *udpLink) fromPeer(a net.Addr) bool {
-	u, ok := a.(*net.UDPAddr)
-	return ok && u.AddrPort().Addr().Unmap() == s.peer.AddrPort().Addr().Unmap()
+// Peer returns the accepted source: the configured peer, or on a
+// multicast path the pinned one (invalid until the first is heard).
+func (s *udpLink) Peer() netip.Addr {
+	if p := s.pinned.Load(); p != nil {
+		return *p
+	}
+	return netip.Addr{}
 }
 
 func (s *udpLink) Close() error { return s.c.Close() }
