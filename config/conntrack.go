@@ -26,11 +26,18 @@ const (
 // conntrackd's default. Load has checked all of them: a configuration
 // without Fatal complaints can be handed to the replicator as it is.
 type ConntrackSync struct {
-	Pos           Pos
-	Interface     string // "" only with conntrackd_config: any interface
-	LocalAddr     netip.Addr
-	PeerAddr      netip.Addr
-	Port          int // DefaultSyncPort
+	Pos       Pos
+	Interface string // "" only with conntrackd_config: any interface
+	LocalAddr netip.Addr
+	// PeerAddr is the peer on the first path; optional when Group is set.
+	PeerAddr netip.Addr
+	// Group (multicast_group, or conntrackd_config's default Multicast
+	// channel) makes the first path multicast.
+	Group netip.Addr
+	Port  int // DefaultSyncPort
+	// Paths are the backup sync paths after the first one: the block's
+	// path blocks, or else conntrackd_config's other channels.
+	Paths         []CTPath
 	TrackGroup    string
 	AckWindow     int           // DefaultSyncAckWindow
 	ResendQueue   int           // DefaultSyncResendQueue
@@ -52,6 +59,88 @@ type ConntrackSync struct {
 	Rules  CTRules
 
 	set map[string]Pos // keywords given in the block
+}
+
+// CTPath is a backup sync path: a path block of conntrack_sync, or a
+// channel of conntrackd_config after its default one. Port 0 is the
+// block's port.
+type CTPath struct {
+	Pos       Pos
+	Name      string
+	Interface string
+	LocalAddr netip.Addr
+	PeerAddr  netip.Addr
+	Group     netip.Addr
+	Port      int
+
+	set     map[string]Pos // keywords given in the block
+	channel bool           // read from conntrackd_config
+}
+
+// ctEnds points at the settings of a path that the conntrack_sync block
+// and its path blocks share.
+type ctEnds struct {
+	iface              *string
+	local, peer, group *netip.Addr
+	port               *int
+	set                map[string]Pos
+}
+
+func (s *ConntrackSync) ends() ctEnds {
+	return ctEnds{&s.Interface, &s.LocalAddr, &s.PeerAddr, &s.Group, &s.Port, s.set}
+}
+
+func (c *CTPath) ends() ctEnds {
+	return ctEnds{&c.Interface, &c.LocalAddr, &c.PeerAddr, &c.Group, &c.Port, c.set}
+}
+
+// ctPathKws are the keywords of a path: conntrack_sync's own (the first
+// path) and a path block's. ends finds the settings in the block's node.
+func ctPathKws(ends func(n any) ctEnds, port string) []*kwDef {
+	e := func(f func(p *parser, e ctEnds, l *line)) handler {
+		return func(p *parser, n any, l *line) any {
+			x := ends(n)
+			x.set[l.toks[0].s] = l.pos()
+			f(p, x, l)
+			return nil
+		}
+	}
+	return []*kwDef{
+		kw("interface", P1, "interface IFNAME", "required", "", e(func(p *parser, e ctEnds, l *line) {
+			if t, ok := p.arg(l, 1); ok {
+				*e.iface = t.s
+				if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(t.s) {
+					p.fatal(t.pos, "interface", ctFatal, "conntrack_sync interface %s does not exist", t.s)
+				}
+			}
+		})),
+		kw("local_address", P1, "local_address ADDR", "required (multicast: optional)", "", e(func(p *parser, e ctEnds, l *line) {
+			if a, ok := p.addrArg(l, 1, "ignored"); ok {
+				*e.local = a
+			}
+		})),
+		kw("peer_address", P1, "peer_address ADDR", "required (multicast: optional, pins the peer)", "", e(func(p *parser, e ctEnds, l *line) {
+			if a, ok := p.addrArg(l, 1, "ignored"); ok {
+				*e.peer = a
+			}
+		})),
+		kw("multicast_group", P2, "multicast_group GROUP", "none (unicast)", "", e(func(p *parser, e ctEnds, l *line) {
+			if a, ok := p.addrArg(l, 1, "ignored"); ok {
+				if !a.IsMulticast() {
+					p.fatal(l.toks[1].pos, "multicast_group", ctFatal, "%s is not a multicast group", a)
+					return
+				}
+				*e.group = a
+			}
+		})),
+		kw("port", P1, "port 1..65535", port, "1..65535", e(func(p *parser, e ctEnds, l *line) {
+			if n, ok := p.intArg(l, 1, 1, 65535, "using "+port); ok {
+				*e.port = n
+			} else {
+				delete(e.set, "port")
+			}
+		})),
+	}
 }
 
 // CTPolicy says whether a filter list names what to keep or what to drop,
@@ -205,32 +294,22 @@ func addConntrackTop(top *block) {
 			c.ConntrackSync = &ConntrackSync{Pos: l.pos(), Port: DefaultSyncPort, AckWindow: DefaultSyncAckWindow,
 				ResendQueue: DefaultSyncResendQueue, set: map[string]Pos{}}
 			return c.ConntrackSync
-		}, newBlock("conntrack_sync",
-			kw("interface", P1, "interface IFNAME", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
-				if t, ok := p.arg(l, 1); ok {
-					s.Interface = t.s
-					if p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(t.s) {
-						p.fatal(t.pos, "interface", ctFatal, "conntrack_sync interface %s does not exist", t.s)
+		}, newBlock("conntrack_sync", append(ctPathKws(func(n any) ctEnds { return n.(*ConntrackSync).ends() }, port),
+			blockKw("path", P2, "path NAME { interface IF; local_address A; peer_address A; multicast_group G; port N }", func(p *parser, n any, l *line) any {
+				s := n.(*ConntrackSync)
+				t, ok := p.arg(l, 1)
+				if !ok {
+					return &CTPath{set: map[string]Pos{}} // read, then dropped
+				}
+				for _, o := range s.Paths {
+					if o.Name == t.s {
+						p.fatal(t.pos, "path", ctFatal, "path %s already defined at %s", t.s, o.Pos)
 					}
 				}
-			})),
-			kw("local_address", P1, "local_address ADDR", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
-				if a, ok := p.addrArg(l, 1, "ignored"); ok {
-					s.LocalAddr = a
-				}
-			})),
-			kw("peer_address", P1, "peer_address ADDR", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
-				if a, ok := p.addrArg(l, 1, "ignored"); ok {
-					s.PeerAddr = a
-				}
-			})),
-			kw("port", P1, "port 1..65535", port, "1..65535", cs(func(p *parser, s *ConntrackSync, l *line) {
-				if n, ok := p.intArg(l, 1, 1, 65535, "using "+port); ok {
-					s.Port = n
-				} else {
-					delete(s.set, "port")
-				}
-			})),
+				s.Paths = append(s.Paths, CTPath{Pos: l.pos(), Name: t.s, set: map[string]Pos{}})
+				s.set["path"] = l.pos()
+				return &s.Paths[len(s.Paths)-1]
+			}, newBlock("path", ctPathKws(func(n any) ctEnds { return n.(*CTPath).ends() }, "the block's")...)),
 			kw("track_group", P1, "track_group NAME", "required", "", cs(func(p *parser, s *ConntrackSync, l *line) {
 				if t, ok := p.arg(l, 1); ok {
 					s.TrackGroup = t.s
@@ -278,7 +357,7 @@ func addConntrackTop(top *block) {
 				f.Pos = l.pos()
 				return f
 			}, filter),
-		)))
+		)...)))
 }
 
 // resolveConntrack merges conntrackd_config under the block's keywords,
@@ -302,6 +381,19 @@ func (p *parser) resolveConntrack() {
 		}
 		if !given("peer_address") && f.PeerAddr.IsValid() {
 			s.PeerAddr = f.PeerAddr
+		}
+		if !given("multicast_group") && f.Group.IsValid() {
+			s.Group = f.Group
+		}
+		if !given("path") {
+			// The file's other channels are the backup paths.
+			for _, ch := range f.Channels[min(1, len(f.Channels)):] {
+				s.Paths = append(s.Paths, CTPath{Pos: ch.Pos, Name: ch.Interface, Interface: ch.Interface,
+					LocalAddr: ch.LocalAddr, PeerAddr: ch.PeerAddr, Group: ch.Group, Port: ch.Port, set: map[string]Pos{}, channel: true})
+				if ch.Interface != "" && p.opts.InterfaceExists != nil && !p.opts.InterfaceExists(ch.Interface) {
+					p.fatal(ch.IfacePos, "Interface", ctFatal, "conntrack_sync interface %s does not exist", ch.Interface)
+				}
+			}
 		}
 		if !given("port") && f.Port != 0 {
 			s.Port = f.Port
@@ -331,14 +423,37 @@ func (p *parser) resolveConntrack() {
 	}
 	// A conntrackd_config that could not be read has its own complaint.
 	readable := s.ConntrackdConfig == "" || s.Conntrackd != nil
-	if !s.LocalAddr.IsValid() && readable {
+	if !s.LocalAddr.IsValid() && readable && !s.Group.IsValid() {
 		miss("local_address")
 	}
-	if !s.PeerAddr.IsValid() && readable {
+	if !s.PeerAddr.IsValid() && readable && !s.Group.IsValid() {
 		miss("peer_address")
 	}
-	if s.LocalAddr.IsValid() && s.PeerAddr.IsValid() && s.LocalAddr.Unmap().Is4() != s.PeerAddr.Unmap().Is4() {
-		p.fatal(s.Pos, "peer_address", ctFatal, "local_address %s and peer_address %s must be of one family", s.LocalAddr, s.PeerAddr)
+	p.checkPath(s.Pos, "", s.Interface, s.LocalAddr, s.PeerAddr, s.Group)
+	if s.Group.IsValid() && s.AuthKeyFile != "" && (!s.PeerAddr.IsValid() || !s.LocalAddr.IsValid()) {
+		p.fatal(s.setPos("auth_key_file"), "auth_key_file", ctFatal, "with multicast_group, auth_key_file needs local_address and peer_address: the envelope's keys name both nodes")
+	}
+	names := map[string]bool{s.Interface: true}
+	for i := range s.Paths {
+		x := &s.Paths[i]
+		what, ifkw := "path "+x.Name, "interface"
+		if x.channel {
+			what, ifkw = "a backup channel", "Interface"
+		}
+		switch {
+		case x.Interface == "":
+			p.fatal(x.Pos, ifkw, ctFatal, "%s needs %s", what, ifkw)
+		case names[x.Name]:
+			p.fatal(x.Pos, "path", ctFatal, "%s: a second path named %s (the first path is named after its interface)", what, x.Name)
+		}
+		names[x.Name] = true
+		if !x.LocalAddr.IsValid() && !x.Group.IsValid() {
+			p.fatal(x.Pos, "local_address", ctFatal, "%s needs local_address", what)
+		}
+		if !x.PeerAddr.IsValid() && !x.Group.IsValid() {
+			p.fatal(x.Pos, "peer_address", ctFatal, "%s needs peer_address", what)
+		}
+		p.checkPath(x.Pos, what, x.Interface, x.LocalAddr, x.PeerAddr, x.Group)
 	}
 	if s.TrackGroup == "" {
 		miss("track_group")
@@ -355,6 +470,30 @@ func (p *parser) resolveConntrack() {
 	if !found {
 		// A vrrp_sync_group without instances has been removed above.
 		p.fatal(s.setPos("track_group"), "track_group", ctFatal, "track_group %s is neither a vrrp_sync_group nor a vrrp_instance", s.TrackGroup)
+	}
+}
+
+// checkPath checks what a path's settings must agree on: one address
+// family, and an interface for a multicast group.
+// what prefixes the complaints ("" for the block's own path).
+func (p *parser) checkPath(pos Pos, what, iface string, local, peer, group netip.Addr) {
+	if what != "" {
+		what += ": "
+	}
+	type named struct {
+		kw string
+		a  netip.Addr
+	}
+	pairs := [][2]named{{{"local_address", local}, {"peer_address", peer}}, {{"local_address", local}, {"multicast_group", group}}, {{"peer_address", peer}, {"multicast_group", group}}}
+	for _, pr := range pairs {
+		x, y := pr[0], pr[1]
+		if x.a.IsValid() && y.a.IsValid() && x.a.Unmap().Is4() != y.a.Unmap().Is4() {
+			p.fatal(pos, y.kw, ctFatal, "%s%s %s and %s %s must be of one family", what, x.kw, x.a, y.kw, y.a)
+			return
+		}
+	}
+	if group.IsValid() && iface == "" {
+		p.fatal(pos, "multicast_group", ctFatal, "%smulticast_group %s needs interface (the group is joined there)", what, group)
 	}
 }
 
@@ -420,7 +559,11 @@ func (p *parser) ctRules(s *ConntrackSync) CTRules {
 		r.AddressPolicy = CTIgnore
 	}
 	if r.AddressPolicy == CTIgnore {
-		for _, a := range []netip.Addr{s.LocalAddr, s.PeerAddr} {
+		addrs := []netip.Addr{s.LocalAddr, s.PeerAddr}
+		for _, x := range s.Paths {
+			addrs = append(addrs, x.LocalAddr, x.PeerAddr)
+		}
+		for _, a := range addrs {
 			if a.IsValid() {
 				pf := netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 				if !slices.Contains(r.Addresses, pf) {
@@ -450,6 +593,9 @@ func (d *dumper) dumpConntrack(s *ConntrackSync) {
 	if s.PeerAddr.IsValid() && show("peer_address") {
 		d.line("peer_address", s.PeerAddr.String())
 	}
+	if s.Group.IsValid() && show("multicast_group") {
+		d.line("multicast_group", s.Group.String())
+	}
 	if show("port") {
 		d.line("port", itoa(s.Port))
 	}
@@ -470,6 +616,26 @@ func (d *dumper) dumpConntrack(s *ConntrackSync) {
 	}
 	if s.ConntrackdConfig != "" {
 		d.line("conntrackd_config", quote(s.ConntrackdConfig))
+	}
+	if show("path") {
+		for _, x := range s.Paths {
+			d.open("path", quote(x.Name))
+			if x.Interface != "" {
+				d.line("interface", quote(x.Interface))
+			}
+			for _, a := range []struct {
+				kw string
+				a  netip.Addr
+			}{{"local_address", x.LocalAddr}, {"peer_address", x.PeerAddr}, {"multicast_group", x.Group}} {
+				if a.a.IsValid() {
+					d.line(a.kw, a.a.String())
+				}
+			}
+			if x.Port != 0 {
+				d.line("port", itoa(x.Port))
+			}
+			d.close()
+		}
 	}
 	f := s.Filter
 	if len(f.Protocols)+len(f.IgnoreAddrs)+len(f.TCPStates) > 0 {

@@ -252,10 +252,29 @@ func TestConntrackdConfigErrors(t *testing.T) {
 			[]string{`c.conf:2:7: Mode: vigil speaks FTFW only, not "ALARM"`}},
 		{"notrack", strings.Replace(ftfw, "Mode FTFW", "Mode NOTRACK", 1),
 			[]string{`c.conf:2:7: Mode: vigil speaks FTFW only, not "NOTRACK"`}},
-		{"multicast", "Sync {\n Mode FTFW { }\n Multicast {\n  IPv4_address 225.0.0.50\n }\n}\n",
-			[]string{`c.conf:1:1: Sync: no UDP channel`, `c.conf:3:2: Multicast: vigil syncs over UDP unicast only`}},
-		{"two channels", strings.Replace(ftfw, " UDP {", " UDP {\n }\n UDP {", 1),
-			[]string{`c.conf:6:2: UDP: vigil supports one sync channel`}},
+		{"multicast without interface", "Sync {\n Mode FTFW { }\n Multicast {\n  IPv4_address 225.0.0.50\n }\n}\n",
+			[]string{`c.conf:3:2: Multicast: no Interface (conntrackd needs it to join the group)`}},
+		{"multicast without group", "Sync {\n Mode FTFW { }\n Multicast {\n  Interface eth2\n }\n}\n",
+			[]string{`c.conf:3:2: Multicast: no IPv4_address or IPv6_address (the multicast group)`}},
+		{"multicast group not multicast", "Sync {\n Mode FTFW { }\n Multicast {\n  IPv4_address 192.0.2.50\n  Interface eth2\n }\n}\n",
+			[]string{`c.conf:3:2: Multicast: no IPv4_address or IPv6_address (the multicast group)`, `c.conf:4:16: IPv4_address: 192.0.2.50 is not a multicast group`}},
+		{"multicast families", "Sync {\n Mode FTFW { }\n Multicast {\n  IPv4_address 225.0.0.50\n  IPv4_interface 2001:db8::1\n  Interface eth2\n }\n}\n",
+			[]string{`c.conf:3:2: Multicast: IPv4_interface 2001:db8::1 and the group 225.0.0.50 are of different families`}},
+		{"backup channel without interface", strings.Replace(ftfw, " UDP {", " UDP {\n }\n UDP {", 1),
+			[]string{`c.conf:6:2: Interface: a backup channel needs Interface`}},
+		{"mixed channels", ftfw[:len(ftfw)-2] + " Multicast {\n  IPv4_address 225.0.0.50\n  Interface eth2\n }\n}\n",
+			[]string{`c.conf:8:2: Multicast: conntrackd cannot mix UDP and Multicast channels (the first is at c.conf:4:2)`}},
+		{"five channels", ftfw[:len(ftfw)-2] + strings.Repeat(" UDP {\n  Interface eth1\n }\n", 4) + "}\n",
+			[]string{`c.conf:8:2: local_address: a backup channel needs local_address`, `c.conf:8:2: peer_address: a backup channel needs peer_address`,
+				`c.conf:11:2: local_address: a backup channel needs local_address`,
+				`c.conf:11:2: path: a backup channel: a second path named eth1 (the first path is named after its interface)`,
+				`c.conf:11:2: peer_address: a backup channel needs peer_address`,
+				`c.conf:14:2: local_address: a backup channel needs local_address`,
+				`c.conf:14:2: path: a backup channel: a second path named eth1 (the first path is named after its interface)`,
+				`c.conf:14:2: peer_address: a backup channel needs peer_address`,
+				`c.conf:17:2: UDP: conntrackd takes at most 4 channels`}},
+		{"tcp", ftfw[:len(ftfw)-2] + " TCP {\n }\n}\n",
+			[]string{`c.conf:8:2: TCP: vigil syncs over UDP, unicast or multicast, not TCP`}},
 		{"bad number", strings.Replace(ftfw, " Mode FTFW {\n", " Mode FTFW {\n  ACKWindowSize lots\n", 1),
 			[]string{`c.conf:3:17: ACKWindowSize: "lots" is not a number in 1..1048576`}},
 		{"zero ack window", strings.Replace(ftfw, " Mode FTFW {\n", " Mode FTFW {\n  ACKWindowSize 0\n", 1),
@@ -281,9 +300,9 @@ func TestConntrackdConfigErrors(t *testing.T) {
 		{"bad policy", ftfw + "General {\n Filter {\n  Protocol Maybe {\n   TCP\n  }\n }\n}\n",
 			[]string{`c.conf:11:12: Protocol: want Accept or Ignore, not "Maybe"`}},
 		{"no channel", "Sync {\n Mode FTFW { }\n}\n",
-			[]string{`c.conf:1:1: Sync: no UDP channel`}},
+			[]string{`c.conf:1:1: Sync: no UDP or Multicast channel`}},
 		{"no Sync", "General {\n}\n",
-			[]string{`c.conf:1:1: no UDP channel`}},
+			[]string{`c.conf:1:1: no UDP or Multicast channel`}},
 		{"missing brace", "Sync {\n Mode FTFW {\n }\n",
 			[]string{`c.conf:1:1: missing '}' at the end of the block`}},
 		{"unbalanced", ftfw + "}\n",
@@ -351,8 +370,9 @@ func TestConntrackdConfigErrors(t *testing.T) {
 	})
 }
 
-// The example shipped with Debian's conntrackd uses Multicast: it must be
-// refused with its line, not half-read.
+// The example shipped with Debian's conntrackd syncs over Multicast: it
+// loads, its group, port, address and interface become the first path,
+// and what vigil runs without draws warnings.
 func TestConntrackdConfigDebianExample(t *testing.T) {
 	const p = "/usr/share/doc/conntrackd/examples/sync/ftfw/conntrackd.conf"
 	if _, err := os.Stat(p); err != nil {
@@ -362,11 +382,83 @@ func TestConntrackdConfigDebianExample(t *testing.T) {
 		t.Skipf("SKIPPING: %s not installed (apt-get install conntrackd)", p)
 	}
 	cfg, got, errs := load(t, ctBlock(" conntrackd_config "+p+"\n track_group VI_1\n"), testOpts())
-	if ExitCode(cfg, errs, nil) != ExitCannot || !slices.ContainsFunc(got, func(s string) bool {
-		return strings.HasPrefix(s, "fatal "+p+":") && strings.Contains(s, ": Multicast: vigil syncs over UDP unicast only")
-	}) {
+	if ExitCode(cfg, errs, nil) != ExitWarnings || len(got) != 7 || slices.ContainsFunc(got, func(s string) bool { return !strings.HasPrefix(s, "warning "+p+":") }) {
 		t.Fatalf("complaints: %q", got)
 	}
+	s := cfg.ConntrackSync
+	ip := netip.MustParseAddr
+	if s.Group != ip("225.0.0.50") || s.Port != 3780 || s.LocalAddr != ip("192.168.100.100") || s.PeerAddr.IsValid() ||
+		s.Interface != "eth2" || len(s.Paths) != 0 || s.SocketBuffer != 1249280 {
+		t.Fatalf("settings: %+v", s)
+	}
+}
+
+// TestConntrackSyncPaths: multicast_group and path blocks in
+// keepalived.conf, their checks with exact complaints, and a
+// conntrackd_config whose several channels become the backup paths (the
+// one marked Default first).
+func TestConntrackSyncPaths(t *testing.T) {
+	ip := netip.MustParseAddr
+	t.Run("block", func(t *testing.T) {
+		cfg, got, _ := load(t, ctBlock(ctComplete+" path backup {\n  interface eth1\n  local_address 203.0.113.1\n  peer_address 203.0.113.2\n  port 3790\n }\n path mc {\n  interface eth0\n  multicast_group 225.0.0.50\n }\n"), ctOpts(nil))
+		if len(got) != 0 {
+			t.Fatalf("complaints: %q", got)
+		}
+		s := cfg.ConntrackSync
+		if len(s.Paths) != 2 || s.Paths[0].Name != "backup" || s.Paths[0].Interface != "eth1" || s.Paths[0].PeerAddr != ip("203.0.113.2") || s.Paths[0].Port != 3790 ||
+			s.Paths[1].Group != ip("225.0.0.50") || s.Paths[1].PeerAddr.IsValid() {
+			t.Fatalf("paths: %+v", s.Paths)
+		}
+		if !slices.Contains(s.Rules.Addresses, netip.MustParsePrefix("203.0.113.2/32")) {
+			t.Errorf("the backup path's peer is replicated: %v", s.Rules.Addresses)
+		}
+		out := string(Dump(cfg))
+		if !strings.Contains(out, "    path backup {\n        interface eth1\n") || !strings.Contains(out, "        multicast_group 225.0.0.50\n") {
+			t.Errorf("dump:\n%s", out)
+		}
+		roundTrip(t, cfg, ctOpts(nil))
+	})
+	t.Run("multicast first path", func(t *testing.T) {
+		cfg, got, _ := load(t, ctBlock(" interface eth2\n multicast_group 225.0.0.50\n local_address 198.51.100.1\n track_group VI_1\n"), ctOpts(nil))
+		if len(got) != 0 || cfg.ConntrackSync.Group != ip("225.0.0.50") {
+			t.Fatalf("complaints %q, %+v", got, cfg.ConntrackSync)
+		}
+		roundTrip(t, cfg, ctOpts(nil))
+	})
+	bad := []struct{ name, body, want string }{
+		{"not a group", ctComplete + " multicast_group 192.0.2.5\n", `fatal t.conf:13:18: multicast_group: 192.0.2.5 is not a multicast group (vigild does not start)`},
+		{"group family", ctComplete + " multicast_group ff02::1:2\n", `fatal t.conf:8:1: multicast_group: local_address 198.51.100.1 and multicast_group ff02::1:2 must be of one family (vigild does not start)`},
+		{"auth with multicast", " interface eth2\n multicast_group 225.0.0.50\n local_address 198.51.100.1\n track_group VI_1\n auth_key_file /k\n",
+			`fatal t.conf:13:2: auth_key_file: with multicast_group, auth_key_file needs local_address and peer_address: the envelope's keys name both nodes (vigild does not start)`},
+		{"path without interface", ctComplete + " path b {\n  local_address 203.0.113.1\n  peer_address 203.0.113.2\n }\n", `fatal t.conf:13:2: interface: path b needs interface (vigild does not start)`},
+		{"path without peer", ctComplete + " path b {\n  interface eth1\n  local_address 203.0.113.1\n }\n", `fatal t.conf:13:2: peer_address: path b needs peer_address (vigild does not start)`},
+		{"path named like the first", ctComplete + " path eth2 {\n  interface eth1\n  local_address 203.0.113.1\n  peer_address 203.0.113.2\n }\n",
+			`fatal t.conf:13:2: path: path eth2: a second path named eth2 (the first path is named after its interface) (vigild does not start)`},
+		{"path twice", ctComplete + " path b {\n  interface eth1\n  local_address 203.0.113.1\n  peer_address 203.0.113.2\n }\n path b {\n  interface eth0\n  local_address 203.0.113.1\n  peer_address 203.0.113.2\n }\n",
+			`fatal t.conf:18:7: path: path b already defined at t.conf:13:2 (vigild does not start)`},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			keyOpts := ctOpts(nil)
+			keyOpts.KeyFile = func(string) error { return nil }
+			_, got, _ := load(t, ctBlock(b.body), keyOpts)
+			if !slices.Contains(got, b.want) {
+				t.Fatalf("complaints:\n%s\nwant:\n%s", strings.Join(got, "\n"), b.want)
+			}
+		})
+	}
+	t.Run("conntrackd channels", func(t *testing.T) {
+		const conf = "Sync {\n Mode FTFW { }\n UDP {\n  IPv4_address 203.0.113.1\n  IPv4_Destination_Address 203.0.113.2\n  Interface eth1\n }\n UDP Default {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n  Interface eth2\n }\n}\n"
+		cfg, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n track_group VI_1\n"), ctOpts(map[string]string{"c.conf": conf}))
+		if len(got) != 0 {
+			t.Fatalf("complaints: %q", got)
+		}
+		s := cfg.ConntrackSync
+		if s.Interface != "eth2" || s.PeerAddr != ip("198.51.100.2") || len(s.Paths) != 1 || s.Paths[0].Name != "eth1" || s.Paths[0].PeerAddr != ip("203.0.113.2") {
+			t.Fatalf("paths: %+v / %+v", s, s.Paths)
+		}
+		roundTrip(t, cfg, ctOpts(map[string]string{"c.conf": conf}))
+	})
 }
 
 // FuzzConntrackdConfig feeds arbitrary text as conntrackd_config's file: no

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,11 @@ import (
 //   - Sync / UDP [Default]: IPv4_address or IPv6_address,
 //     IPv4_Destination_Address or IPv6_Destination_Address, Port,
 //     Interface, SndSocketBuffer, RcvSocketBuffer;
+//   - Sync / Multicast [Default]: IPv4_address or IPv6_address (the
+//     group), Group (the port), IPv4_interface (our address), Interface,
+//     SndSocketBuffer, RcvSocketBuffer;
+//   - up to four such channels, all UDP or all Multicast as conntrackd
+//     demands, the one marked Default (the last so marked) first;
 //   - General / Filter [From Userspace|Kernelspace]: Protocol, Address and
 //     State lists with their Accept or Ignore policy.
 //
@@ -24,16 +30,22 @@ import (
 // a Warning when vigil runs the same without it (logging, the UNIX
 // socket, hash and netlink buffer sizes, the scheduler, ...), or a Fatal
 // complaint when vigil would behave differently in a way that matters
-// (Mode ALARM or NOTRACK, Multicast or TCP channels, several channels,
-// expectation sync, TCP window tracking, user-space helpers); each names
+// (Mode ALARM or NOTRACK, TCP channels, more than four channels or
+// mixed kinds, expectation sync, TCP window tracking, user-space helpers); each names
 // the conntrackd.conf file:line:col. ctdOptions lists them with the
 // reason. A zero value is a setting the file does not give.
 type Conntrackd struct {
-	File          string
-	Interface     string
-	LocalAddr     netip.Addr
-	PeerAddr      netip.Addr
-	Port          int
+	File string
+	// Interface, LocalAddr, PeerAddr, Group and Port are the default
+	// channel's (Channels[0]).
+	Interface string
+	LocalAddr netip.Addr
+	PeerAddr  netip.Addr
+	Group     netip.Addr
+	Port      int
+	// Channels are the UDP or Multicast sections, the default one first,
+	// then the others in the file's order.
+	Channels      []CTChannel
 	AckWindow     int
 	ResendQueue   int
 	CommitTimeout time.Duration
@@ -48,6 +60,24 @@ type Conntrackd struct {
 
 	at map[string]Pos // where each setting was read, by conntrackd's name
 }
+
+// CTChannel is one UDP or Multicast section of a conntrackd.conf's Sync:
+// a sync path. A Multicast channel has Group and no PeerAddr.
+type CTChannel struct {
+	Pos       Pos
+	Multicast bool
+	Default   bool
+	Interface string
+	// IfacePos is where Interface was set.
+	IfacePos  Pos
+	LocalAddr netip.Addr
+	PeerAddr  netip.Addr
+	Group     netip.Addr
+	Port      int // 0: not given
+}
+
+// ctdMaxChannels is conntrackd's limit of dedicated links.
+const ctdMaxChannels = 4
 
 // CTList is one list of conntrackd.conf's Filter section: Names for
 // Protocol and State (TCP states), Prefixes for Address.
@@ -128,7 +158,7 @@ func (p *parser) readConntrackd(t token) *Conntrackd {
 		if sync != nil {
 			pos, kw = sync.pos(), sync.name()
 		}
-		c.p.fatal(pos, kw, ctFatal, "no UDP channel")
+		c.p.fatal(pos, kw, ctFatal, "no UDP or Multicast channel")
 	}
 	return c.out
 }
@@ -247,7 +277,8 @@ func (c *cdParser) addr(n *cdNode) (netip.Addr, bool) {
 
 func (c *cdParser) sync(n *cdNode) {
 	out := c.out
-	channels := 0
+	var channels []CTChannel
+	def := -1
 	for _, s := range n.children {
 		switch {
 		case s.is("Mode"):
@@ -279,20 +310,33 @@ func (c *cdParser) sync(n *cdNode) {
 					c.option(o, "Mode FTFW", "unknown FTFW option")
 				}
 			}
-		case s.is("UDP"):
-			channels++
+		case s.is("UDP"), s.is("Multicast"):
 			if len(s.words) > 2 || (len(s.words) == 2 && !strings.EqualFold(s.words[1].s, "Default")) {
-				c.errf(s.words[len(s.words)-1], s.name(), "want UDP or UDP Default, not %q", cdJoin(s.words))
+				c.errf(s.words[len(s.words)-1], s.name(), "want %s or %s Default, not %q", s.name(), s.name(), cdJoin(s.words))
 				continue
 			}
-			if channels > 1 {
-				c.errf(s.words[0], s.name(), "vigil supports one sync channel")
+			mcast := s.is("Multicast")
+			if len(channels) > 0 && channels[0].Multicast != mcast {
+				c.errf(s.words[0], s.name(), "conntrackd cannot mix UDP and Multicast channels (the first is at %s)", channels[0].Pos)
+				continue
+			}
+			if len(channels) == ctdMaxChannels {
+				c.errf(s.words[0], s.name(), "conntrackd takes at most %d channels", ctdMaxChannels)
 				continue
 			}
 			out.at["channel"] = s.pos()
-			c.udp(s)
-		case s.is("Multicast"), s.is("TCP"):
-			c.errf(s.words[0], s.name(), "vigil syncs over UDP unicast only")
+			ch := CTChannel{Pos: s.pos(), Multicast: mcast, Default: len(s.words) == 2}
+			if ch.Default {
+				def = len(channels)
+			}
+			if mcast {
+				c.multicast(s, &ch)
+			} else {
+				c.udp(s, &ch)
+			}
+			channels = append(channels, ch)
+		case s.is("TCP"):
+			c.errf(s.words[0], s.name(), "vigil syncs over UDP, unicast or multicast, not TCP")
 		case s.is("CommitTimeout"):
 			// conntrackd takes the timeouts straight under Sync too.
 			if v, ok := c.num(s, 0, 1<<31); ok {
@@ -307,6 +351,21 @@ func (c *cdParser) sync(n *cdNode) {
 		default:
 			c.errf(s.words[0], s.name(), "unknown Sync section")
 		}
+	}
+	if len(channels) == 0 {
+		return
+	}
+	// conntrackd starts on the channel marked Default (the last so
+	// marked), else the first; vigil lists that one first.
+	if def > 0 {
+		d := channels[def]
+		channels = append([]CTChannel{d}, slices.Delete(channels, def, def+1)...)
+	}
+	out.Channels = channels
+	d := &channels[0]
+	out.Interface, out.LocalAddr, out.PeerAddr, out.Group, out.Port = d.Interface, d.LocalAddr, d.PeerAddr, d.Group, d.Port
+	if d.Interface != "" {
+		out.at[atKey("Interface")] = d.IfacePos
 	}
 }
 
@@ -332,35 +391,83 @@ func (c *cdParser) purgeTimeout(n *cdNode) {
 // ctdPurgeDefault is conntrackd's PurgeTimeout when the file says 0.
 const ctdPurgeDefault = 60
 
-func (c *cdParser) udp(n *cdNode) {
-	out := c.out
+func (c *cdParser) udp(n *cdNode, ch *CTChannel) {
 	for _, o := range n.children {
 		switch {
 		case o.is("IPv4_address"), o.is("IPv6_address"):
 			if a, ok := c.addr(o); ok {
-				out.LocalAddr = a
+				ch.LocalAddr = a
 			}
 		case o.is("IPv4_Destination_Address"), o.is("IPv6_Destination_Address"):
 			if a, ok := c.addr(o); ok {
-				out.PeerAddr = a
+				ch.PeerAddr = a
 			}
 		case o.is("Port"):
 			if v, ok := c.num(o, 1, 65535); ok {
-				out.Port = int(v)
-			}
-		case o.is("Interface"):
-			if w, ok := c.arg(o); ok {
-				out.Interface = w.s
-				out.at[atKey(o.name())] = o.pos()
-			}
-		case o.is("SndSocketBuffer"), o.is("RcvSocketBuffer"):
-			if v, ok := c.num(o, 0, 1<<30); ok {
-				out.SocketBuffer = max(out.SocketBuffer, int(v))
+				ch.Port = int(v)
 			}
 		default:
-			c.option(o, "UDP", "unknown UDP option")
+			if !c.channelOption(o, ch) {
+				c.option(o, "UDP", "unknown UDP option")
+			}
 		}
 	}
+}
+
+// multicast reads a Multicast section: IPv4_address or IPv6_address is
+// the group, Group the port, IPv4_interface our address on the link.
+func (c *cdParser) multicast(n *cdNode, ch *CTChannel) {
+	for _, o := range n.children {
+		switch {
+		case o.is("IPv4_address"), o.is("IPv6_address"):
+			if a, ok := c.addr(o); ok {
+				if !a.IsMulticast() {
+					c.errf(o.words[1], o.name(), "%s is not a multicast group", a)
+					continue
+				}
+				ch.Group = a
+			}
+		case o.is("IPv4_interface"):
+			if a, ok := c.addr(o); ok {
+				ch.LocalAddr = a
+			}
+		case o.is("Group"):
+			if v, ok := c.num(o, 1, 65535); ok {
+				ch.Port = int(v)
+			}
+		default:
+			if !c.channelOption(o, ch) {
+				c.option(o, "Multicast", "unknown Multicast option")
+			}
+		}
+	}
+	if !ch.Group.IsValid() {
+		c.errf(n.words[0], n.name(), "no IPv4_address or IPv6_address (the multicast group)")
+	}
+	if ch.Interface == "" {
+		c.errf(n.words[0], n.name(), "no Interface (conntrackd needs it to join the group)")
+	}
+	if ch.LocalAddr.IsValid() && ch.Group.IsValid() && ch.LocalAddr.Is4() != ch.Group.Is4() {
+		c.errf(n.words[0], n.name(), "IPv4_interface %s and the group %s are of different families", ch.LocalAddr, ch.Group)
+	}
+}
+
+// channelOption reads the options UDP and Multicast share; false when o
+// is none of them.
+func (c *cdParser) channelOption(o *cdNode, ch *CTChannel) bool {
+	switch {
+	case o.is("Interface"):
+		if w, ok := c.arg(o); ok {
+			ch.Interface, ch.IfacePos = w.s, o.pos()
+		}
+	case o.is("SndSocketBuffer"), o.is("RcvSocketBuffer"):
+		if v, ok := c.num(o, 0, 1<<30); ok {
+			c.out.SocketBuffer = max(c.out.SocketBuffer, int(v))
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // policy reads "Accept" or "Ignore" of a Filter list.
@@ -509,6 +616,12 @@ var ctdOptions = []ctdOption{
 
 	{section: "UDP", name: "Checksum", boolean: true, on: ctdHonoured, off: ctdWarned,
 		why: "vigil leaves the UDP checksum on; a peer accepts either"},
+	{section: "Multicast", name: "Checksum", boolean: true, on: ctdHonoured, off: ctdWarned,
+		why: "vigil leaves the UDP checksum on; a peer accepts either"},
+	{section: "Multicast", name: "IPv6_interface", on: ctdWarned,
+		why: "not needed: the group is joined on Interface (conntrackd ignores it too)"},
+	{section: "Multicast", name: "Backlog", on: ctdWarned,
+		why: "obsolete; conntrackd ignores it too"},
 
 	{section: "Options", name: "TCPWindowTracking", boolean: true, on: ctdRefused, off: ctdHonoured,
 		why: "not supported by vigil: its commits let the kernel track TCP windows liberally"},

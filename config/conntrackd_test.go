@@ -32,8 +32,14 @@ General {
 `
 
 func ctdWith(slot, text string) string {
-	s := strings.Replace(ctdSkeleton, "%"+slot+"%", text, 1)
-	for _, o := range []string{"FTFW", "UDP", "OPT", "SYNC", "GEN", "TOP"} {
+	s := ctdSkeleton
+	if slot == "MCAST" {
+		// A Multicast channel in the UDP one's place: its slot is line 8 too.
+		s = strings.Replace(s, " UDP {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n  %UDP%",
+			" Multicast {\n  IPv4_address 225.0.0.50\n  Interface eth2\n  %MCAST%", 1)
+	}
+	s = strings.Replace(s, "%"+slot+"%", text, 1)
+	for _, o := range []string{"FTFW", "UDP", "MCAST", "OPT", "SYNC", "GEN", "TOP"} {
 		s = strings.Replace(s, "%"+o+"%", "", 1)
 	}
 	return s
@@ -64,6 +70,14 @@ var ctdOptionCases = []struct {
 	{"UDP", "Checksum on", ""},
 	{"UDP", "Checksum off", `warning c.conf:8:12: Checksum: vigil leaves the UDP checksum on; a peer accepts either (ignored)`},
 	{"UDP", "IPv4_interface 198.51.100.1", `fatal c.conf:8:3: IPv4_interface: unknown UDP option (vigild does not start)`},
+	// Multicast.
+	{"MCAST", "Checksum on", ""},
+	{"MCAST", "Checksum off", `warning c.conf:8:12: Checksum: vigil leaves the UDP checksum on; a peer accepts either (ignored)`},
+	{"MCAST", "Group 3790", ""},
+	{"MCAST", "IPv4_interface 198.51.100.1", ""},
+	{"MCAST", "IPv6_interface 2001:db8::1", `warning c.conf:8:3: IPv6_interface: not needed: the group is joined on Interface (conntrackd ignores it too) (ignored)`},
+	{"MCAST", "Backlog 20", `warning c.conf:8:3: Backlog: obsolete; conntrackd ignores it too (ignored)`},
+	{"MCAST", "IPv4_Destination_Address 198.51.100.2", `fatal c.conf:8:3: IPv4_Destination_Address: unknown Multicast option (vigild does not start)`},
 	// Options.
 	{"OPT", "ExpectationSync off", ""},
 	{"OPT", "ExpectationSync on", `fatal c.conf:11:19: ExpectationSync: not supported by vigil: expectations are not replicated (vigild does not start)`},

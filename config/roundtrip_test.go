@@ -18,7 +18,7 @@ func modelDiff(a, b *Config) string {
 		cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}),
 		cmpopts.EquateEmpty(),
 		cmpopts.IgnoreUnexported(Global{}, Instance{}, SyncGroup{}, Script{}, VirtualServer{}, RealServer{}, Checker{},
-			ConntrackSync{}, Conntrackd{}))
+			ConntrackSync{}, Conntrackd{}, CTPath{}))
 }
 
 // roundTrip checks the Dump property on one file: Parse(Dump(cfg)) == cfg.

@@ -92,6 +92,14 @@ func (c *Config) SyncPaths() []Path {
 	return ps
 }
 
+// is6 reports whether the path is IPv6.
+func (p *Path) is6() bool {
+	if p.Group.IsValid() {
+		return !p.Group.Unmap().Is4()
+	}
+	return !p.LocalAddr.Unmap().Is4()
+}
+
 // pathConfig is the Config a LinkOpener gets for path i: the path's
 // settings in Interface, LocalAddr, PeerAddr, Group and Port, and Paths
 // holding that path alone.
@@ -126,7 +134,7 @@ func (c *Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("%w: path %d: name %q empty or not unique", ErrConfig, i, p.Name))
 		}
 		names[p.Name] = true
-		if !p.LocalAddr.IsValid() {
+		if !p.LocalAddr.IsValid() && !p.Multicast() {
 			errs = append(errs, fmt.Errorf("%w: path %s: local_address missing", ErrConfig, p.Name))
 		}
 		if !p.PeerAddr.IsValid() && !p.Multicast() {
@@ -135,13 +143,19 @@ func (c *Config) withDefaults() (Config, error) {
 		if p.Multicast() && (!p.Group.IsMulticast() || p.Interface == "") {
 			errs = append(errs, fmt.Errorf("%w: path %s: multicast needs a multicast group (not %s) and an interface", ErrConfig, p.Name, p.Group))
 		}
-		for _, a := range []netip.Addr{p.PeerAddr, p.Group} {
-			if p.LocalAddr.IsValid() && a.IsValid() && p.LocalAddr.Unmap().Is4() != a.Unmap().Is4() {
-				errs = append(errs, fmt.Errorf("%w: path %s: local_address %s and %s are of different families", ErrConfig, p.Name, p.LocalAddr, a))
+		var fam []netip.Addr
+		for _, a := range []netip.Addr{p.LocalAddr, p.PeerAddr, p.Group} {
+			if a.IsValid() {
+				fam = append(fam, a)
 			}
 		}
-		if i == 0 && out.AuthKeyFile != "" && !p.PeerAddr.IsValid() {
-			errs = append(errs, fmt.Errorf("%w: path %s: auth_key_file needs the first path's peer_address (the envelope's keys name both nodes)", ErrConfig, p.Name))
+		for _, a := range fam[min(1, len(fam)):] {
+			if a.Unmap().Is4() != fam[0].Unmap().Is4() {
+				errs = append(errs, fmt.Errorf("%w: path %s: %s and %s are of different families", ErrConfig, p.Name, fam[0], a))
+			}
+		}
+		if i == 0 && out.AuthKeyFile != "" && (!p.PeerAddr.IsValid() || !p.LocalAddr.IsValid()) {
+			errs = append(errs, fmt.Errorf("%w: path %s: auth_key_file needs the first path's local_address and peer_address (the envelope's keys name both nodes)", ErrConfig, p.Name))
 		}
 	}
 	if len(out.Paths) > 0 {

@@ -48,7 +48,7 @@ const PathSilence = 3 * time.Second
 type PathStats struct {
 	Name      string    `json:"name"`
 	Interface string    `json:"interface,omitempty"`
-	Local     string    `json:"local"`
+	Local     string    `json:"local,omitempty"`
 	Peer      string    `json:"peer,omitempty"` // configured, or the pinned multicast peer
 	Group     string    `json:"group,omitempty"`
 	Up        bool      `json:"up"`     // the interface is up (always true without one)

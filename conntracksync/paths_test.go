@@ -110,7 +110,7 @@ func TestSyncPaths(t *testing.T) {
 		{Config{Paths: []Path{{Name: "m", LocalAddr: netip.MustParseAddr("192.0.2.1"), Group: netip.MustParseAddr("192.0.2.9"), Interface: "x"}}}, "multicast needs a multicast group (not 192.0.2.9)"},
 		{Config{Paths: []Path{{Name: "m", LocalAddr: netip.MustParseAddr("192.0.2.1"), Group: netip.MustParseAddr("225.0.0.50")}}}, "and an interface"},
 		{Config{Paths: []Path{{Name: "m", LocalAddr: netip.MustParseAddr("2001:db8::1"), Group: netip.MustParseAddr("225.0.0.50"), Interface: "x"}}}, "different families"},
-		{Config{AuthKeyFile: "/k", Paths: []Path{{Name: "m", LocalAddr: netip.MustParseAddr("192.0.2.1"), Group: netip.MustParseAddr("225.0.0.50"), Interface: "x"}}}, "auth_key_file needs the first path's peer_address"},
+		{Config{AuthKeyFile: "/k", Paths: []Path{{Name: "m", LocalAddr: netip.MustParseAddr("192.0.2.1"), Group: netip.MustParseAddr("225.0.0.50"), Interface: "x"}}}, "auth_key_file needs the first path's local_address and peer_address"},
 		{Config{Paths: []Path{{Name: "u", LocalAddr: netip.MustParseAddr("192.0.2.1")}}}, "path u: peer_address missing"},
 	}
 	for _, b := range bad {

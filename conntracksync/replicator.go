@@ -104,14 +104,17 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 	}
 	for i := range c.Paths {
 		p := &c.Paths[i]
-		r.paths = append(r.paths, PathStats{Name: p.Name, Interface: p.Interface, Local: p.LocalAddr.String(), Up: true, Active: i == 0})
+		r.paths = append(r.paths, PathStats{Name: p.Name, Interface: p.Interface, Up: true, Active: i == 0})
+		if p.LocalAddr.IsValid() {
+			r.paths[i].Local = p.LocalAddr.String()
+		}
 		if p.PeerAddr.IsValid() {
 			r.paths[i].Peer = p.PeerAddr.String()
 		}
 		if p.Multicast() {
 			r.paths[i].Group = p.Group.String()
 			if !p.PeerAddr.IsValid() {
-				log.Warn(fmt.Sprintf("conntrack sync: path %s: multicast without peer_address: the first source heard on %s other than %s is taken as the peer for the rest of the run; set peer_address to accept only it", p.Name, p.Group, p.LocalAddr),
+				log.Warn(fmt.Sprintf("conntrack sync: path %s: multicast without peer_address: the first source heard on %s that is not ours is taken as the peer for the rest of the run; set peer_address to accept only it", p.Name, p.Group),
 					"path", p.Name)
 			}
 		}
@@ -202,7 +205,11 @@ func (r *Replicator) Run(ctx context.Context) error {
 	})
 
 	now := time.Now()
-	maxDatagram := ftfw.MaxDatagram(r.cfg.MTU, !r.cfg.LocalAddr.Unmap().Is4())
+	v6 := false
+	for i := range r.cfg.Paths {
+		v6 = v6 || r.cfg.Paths[i].is6()
+	}
+	maxDatagram := ftfw.MaxDatagram(r.cfg.MTU, v6)
 	if r.key != nil {
 		maxDatagram -= AuthOverhead
 	}

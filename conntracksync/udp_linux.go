@@ -48,12 +48,16 @@ type udpLink struct {
 // Replicator's Link unless Parts says otherwise.
 func OpenUDP(cfg *Config) (Link, error) {
 	network := "udp4"
-	if !cfg.LocalAddr.Unmap().Is4() {
+	p := Path{LocalAddr: cfg.LocalAddr, Group: cfg.Group}
+	if p.is6() {
 		network = "udp6"
 	}
 	bind, dest := cfg.LocalAddr, cfg.PeerAddr
 	if cfg.Group.IsValid() {
 		bind, dest = cfg.Group, cfg.Group
+		if cfg.Group.IsLinkLocalMulticast() || cfg.Group.IsInterfaceLocalMulticast() {
+			bind, dest = cfg.Group.WithZone(cfg.Interface), cfg.Group.WithZone(cfg.Interface)
+		}
 	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
