@@ -575,6 +575,49 @@ func (p *parser) ctRules(s *ConntrackSync) CTRules {
 	return r
 }
 
+// ReplicatorConfig maps the block, after Load has merged it with its
+// conntrackd_config and checked it, onto conntracksync's Config: the first
+// path from the block's own settings, then the backup paths.
+func (s *ConntrackSync) ReplicatorConfig() conntracksync.Config {
+	policy := func(p CTPolicy) conntracksync.Policy {
+		if p == CTIgnore {
+			return conntracksync.Ignore
+		}
+		return conntracksync.Accept
+	}
+	r := s.Rules
+	var purge time.Duration
+	if s.Conntrackd != nil {
+		purge = s.Conntrackd.PurgeTimeout
+	}
+	c := conntracksync.Config{
+		Interface:     s.Interface,
+		LocalAddr:     s.LocalAddr,
+		PeerAddr:      s.PeerAddr,
+		Group:         s.Group,
+		Port:          uint16(s.Port),
+		AckWindow:     s.AckWindow,
+		ResendQueue:   s.ResendQueue,
+		CommitTimeout: s.CommitTimeout,
+		PurgeTimeout:  purge,
+		AuthKeyFile:   s.AuthKeyFile,
+		SocketBuffer:  s.SocketBuffer,
+		Filter: conntracksync.Filter{
+			ProtocolPolicy: policy(r.ProtocolPolicy), Protocols: slices.Clone(r.Protocols),
+			AddressPolicy: policy(r.AddressPolicy), Addresses: slices.Clone(r.Addresses),
+			StatePolicy: policy(r.StatePolicy), TCPStates: slices.Clone(r.TCPStates),
+		},
+	}
+	if len(s.Paths) > 0 {
+		c.Paths = []conntracksync.Path{{Interface: s.Interface, LocalAddr: s.LocalAddr, PeerAddr: s.PeerAddr, Group: s.Group}}
+		for _, x := range s.Paths {
+			c.Paths = append(c.Paths, conntracksync.Path{Name: x.Name, Interface: x.Interface, LocalAddr: x.LocalAddr,
+				PeerAddr: x.PeerAddr, Group: x.Group, Port: uint16(x.Port)})
+		}
+	}
+	return c
+}
+
 // dumpConntrack prints the conntrack_sync block. With conntrackd_config
 // only the keywords given in the block are printed (the rest comes from
 // that file again when the dump is read); without it, every setting.

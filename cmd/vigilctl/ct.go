@@ -156,6 +156,22 @@ func printCTStats(w io.Writer, s *ctl.CTStatus) {
 		s.Backlog, s.Lag.Round(time.Millisecond), s.Retransmits, s.ResyncsSent, s.ResyncsReceived, s.Bulks)
 	fmt.Fprintf(w, "  peer sessions: %d (restarts %d), authenticated: %v (refused %d)\n",
 		s.PeerSessions, s.PeerRestarts, s.Authenticated, s.AuthDrops)
+	if len(s.Paths) > 1 {
+		fmt.Fprintf(w, "  paths (switches %d):\n", s.PathSwitches)
+		for _, p := range s.Paths {
+			state, heard := "down", "never"
+			if p.Up {
+				state = "up"
+			}
+			if p.Active {
+				state += ", active"
+			}
+			if !p.LastHeard.IsZero() {
+				heard = p.LastHeard.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "    %s (%s): datagrams in %d, out %d, peer last heard %s\n", p.Name, state, p.In, p.Out, heard)
+		}
+	}
 	lc := s.LastCommit
 	fmt.Fprintf(w, "commits: %d (last: %d entries, %d created, %d updated, %d replaced, %d failed, %s)\n",
 		s.Commits, lc.Entries, lc.Created, lc.Updated, lc.Replaced, lc.Failed, lc.Duration.Round(time.Microsecond))

@@ -151,6 +151,18 @@ func conntrackBy(name, help, label string, values func(*CTStatus, func(v uint64,
 	}}
 }
 
+// pathMetric is one sample (or more, with extra labels) per sync path,
+// labelled path.
+func pathMetric(name string, typ metricType, help string, extra []string, value func(*conntracksync.PathStats, emitFunc)) metric {
+	return metric{name, typ, help, append([]string{"path"}, extra...), func(s *Status, emit emitFunc) {
+		if s.Conntrack != nil {
+			for i := range s.Conntrack.Paths {
+				value(&s.Conntrack.Paths[i], emit)
+			}
+		}
+	}}
+}
+
 // channel is a counter of the conntrack sync channel (FTFW).
 func channel(name, help string, value func(*ftfw.Stats) uint64) metric {
 	return conntrack("vigil_conntrack_channel_"+name, counter, help, func(c *CTStatus) float64 { return float64(value(&c.Channel)) })
@@ -383,6 +395,20 @@ var metrics = []metric{
 	channel("bulk_requests_total", "Bulk requests (RESYNC, new sessions).", func(c *ftfw.Stats) uint64 { return c.BulkRequests }),
 	channel("bulks_started_total", "Bulk sends started.", func(c *ftfw.Stats) uint64 { return c.BulksStarted }),
 	channel("encode_errors_total", "Entries that could not be encoded (dropped).", func(c *ftfw.Stats) uint64 { return c.EncodeErrors }),
+	pathMetric("vigil_conntrack_path_up", gauge, "1 while the sync path's interface is up (a path without one is always up).", nil, func(p *conntracksync.PathStats, emit emitFunc) { emit(b2f(p.Up), p.Name) }),
+	pathMetric("vigil_conntrack_path_active", gauge, "1 on the sync path our datagrams go out on.", nil, func(p *conntracksync.PathStats, emit emitFunc) { emit(b2f(p.Active), p.Name) }),
+	pathMetric("vigil_conntrack_path_datagrams_total", counter, "Sync datagrams per path: from the peer (in, accepted) and ours (out, sent).", []string{"direction"}, func(p *conntracksync.PathStats, emit emitFunc) {
+		emit(float64(p.In), p.Name, "in")
+		emit(float64(p.Out), p.Name, "out")
+	}),
+	pathMetric("vigil_conntrack_path_last_heard_timestamp_seconds", gauge, "When the peer was last heard on the path (Unix seconds; 0: never).", nil, func(p *conntracksync.PathStats, emit emitFunc) {
+		v := 0.0
+		if !p.LastHeard.IsZero() {
+			v = float64(p.LastHeard.UnixNano()) / 1e9
+		}
+		emit(v, p.Name)
+	}),
+	conntrack("vigil_conntrack_path_switches_total", counter, "Changes of the active sync path.", func(c *CTStatus) float64 { return float64(c.PathSwitches) }),
 	conntrackBy("vigil_conntrack_channel_drops_total", "Sync datagrams or messages the channel dropped, by reason.", "reason", func(c *CTStatus, emit func(uint64, string)) {
 		for i, n := range c.Channel.Drops {
 			emit(n, ftfw.DropReason(i).String())

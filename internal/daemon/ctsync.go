@@ -91,36 +91,7 @@ func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync,
 
 // ctConfig maps the conntrack_sync model, which config.Load has merged
 // with its conntrackd_config and checked, onto the replicator's Config.
-func ctConfig(s *config.ConntrackSync) conntracksync.Config {
-	policy := func(p config.CTPolicy) conntracksync.Policy {
-		if p == config.CTIgnore {
-			return conntracksync.Ignore
-		}
-		return conntracksync.Accept
-	}
-	r := s.Rules
-	var purge time.Duration
-	if s.Conntrackd != nil {
-		purge = s.Conntrackd.PurgeTimeout
-	}
-	return conntracksync.Config{
-		Interface:     s.Interface,
-		LocalAddr:     s.LocalAddr,
-		PeerAddr:      s.PeerAddr,
-		Port:          uint16(s.Port),
-		AckWindow:     s.AckWindow,
-		ResendQueue:   s.ResendQueue,
-		CommitTimeout: s.CommitTimeout,
-		PurgeTimeout:  purge,
-		AuthKeyFile:   s.AuthKeyFile,
-		SocketBuffer:  s.SocketBuffer,
-		Filter: conntracksync.Filter{
-			ProtocolPolicy: policy(r.ProtocolPolicy), Protocols: slices.Clone(r.Protocols),
-			AddressPolicy: policy(r.AddressPolicy), Addresses: slices.Clone(r.Addresses),
-			StatePolicy: policy(r.StatePolicy), TCPStates: slices.Clone(r.TCPStates),
-		},
-	}
-}
+func ctConfig(s *config.ConntrackSync) conntracksync.Config { return s.ReplicatorConfig() }
 
 // sameConntrackSync reports whether two conntrack_sync blocks (nil when
 // absent) give the replicator the same settings, positions aside.
