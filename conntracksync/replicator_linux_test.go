@@ -41,12 +41,20 @@ func startSyncNode(t testing.TB, h *testnet.Host, local, peer netip.Addr, keyFil
 }
 
 // startSyncNodeWith is startSyncNode with cfg's other settings
-// (AuthKeyFile, PurgeTimeout, ...).
+// (AuthKeyFile, PurgeTimeout, Paths, ...). The filter ignores local and
+// peer, and every path's addresses.
 func startSyncNodeWith(t testing.TB, h *testnet.Host, local, peer netip.Addr, cfg ct.Config) *vigilNode {
 	t.Helper()
 	log := cttest.Logger(t).With("node", h.Name())
 	cfg.Interface, cfg.LocalAddr, cfg.PeerAddr, cfg.Netns = "sync0", local, peer, "/run/netns/"+h.Name()
 	cfg.Filter = ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}
+	for _, p := range cfg.Paths {
+		for _, a := range []netip.Addr{p.LocalAddr, p.PeerAddr} {
+			if a.IsValid() {
+				cfg.Filter.Addresses = append(cfg.Filter.Addresses, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
 	r, err := newReplicator(log, cfg)
 	if err != nil {
 		t.Fatal(err)

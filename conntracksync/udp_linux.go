@@ -147,10 +147,12 @@ func (s *udpLink) Send(dgrams [][]byte) (failed int, err error) {
 		}
 		sent, werr := s.batch.WriteBatch(s.wmsgs, 0)
 		if werr != nil {
-			// Skip the datagram that failed (counted), keep going.
+			// Skip the datagram that failed (counted), keep going. A
+			// sendmmsg that failed on the first datagram reports -1 (the
+			// link went down: ENETUNREACH, ENETDOWN).
 			err = werr
 			failed++
-			sent++
+			sent = max(sent, 0) + 1
 		}
 		dgrams = dgrams[min(sent, len(dgrams)):]
 	}

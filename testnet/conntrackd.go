@@ -121,13 +121,22 @@ type Conntrackd struct {
 // stopped by t.Cleanup, its output in Output.
 func (h *Host) Conntrackd(t testing.TB, cfg ConntrackdConfig) *Conntrackd {
 	t.Helper()
+	return h.ConntrackdText(t, cfg.Render)
+}
+
+// ConntrackdText is [Host.Conntrackd] with a whole conntrackd.conf of the
+// caller's (a sample file adjusted, say): conf returns its text given the
+// directory, which should hold its log file, lock file and control socket
+// (Client talks to the socket there, "ctl").
+func (h *Host) ConntrackdText(t testing.TB, conf func(dir string) string) *Conntrackd {
+	t.Helper()
 	need(t, "conntrackd")
 	dir := t.TempDir()
 	c := &Conntrackd{host: h, Dir: dir, Conf: filepath.Join(dir, "conntrackd.conf")}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatalf("testnet: Conntrackd: %v", err)
 	}
-	if err := os.WriteFile(c.Conf, []byte(cfg.Render(dir)), 0o644); err != nil {
+	if err := os.WriteFile(c.Conf, []byte(conf(dir)), 0o644); err != nil {
 		t.Fatalf("testnet: Conntrackd: %v", err)
 	}
 	c.Proc = h.Start(t, "conntrackd", "-C", c.Conf)
