@@ -27,8 +27,10 @@
 // and TCP state names, its defaults (DefaultSyncPort, ...), and the
 // conntrackd.conf its conntrackd_config names (conntrackd.go), read, merged
 // under the block's keywords and checked at load, with that file's
-// positions in its complaints. What Load returns is what the replicator
-// runs with; nothing downstream parses or checks it again.
+// positions in its complaints, with its sync paths (the block's path
+// blocks, or the file's UDP or Multicast channels). What Load returns is
+// what the replicator runs with (ConntrackSync.ReplicatorConfig maps it);
+// nothing downstream parses or checks it again.
 //
 // Layout: reader.go, expand.go and quote.go turn files into logical lines;
 // parse.go walks them through the keyword tables (kw_*.go, addr.go,

@@ -7,8 +7,13 @@
 //     (the Kernel interface: package ctnetlink on Linux), filtered like
 //     conntrackd's Filter section (Filter);
 //   - the external cache: the peer's table as received over the sync link;
-//   - the sync link (the Link interface): UDP with sendmmsg/recvmmsg
-//     (OpenUDP, udp_linux.go), and the authenticated envelope of that link
+//   - the sync link (the Link interface): UDP with sendmmsg/recvmmsg,
+//     unicast or multicast (OpenUDP, udp_linux.go), one per sync path
+//     (Path, Config.Paths); the choice of the path we send on (paths.go, a
+//     pure core: link down, a silent path while another hears the peer, a
+//     probe when none does) and the watch of the paths' links over
+//     rtnetlink (WatchLinks, linkwatch_linux.go); and the authenticated
+//     envelope of that link
 //     between two vigil nodes (auth.go, a pure core: XChaCha20-Poly1305
 //     seal/open, replay window, session challenges) with its key file
 //     (ReadAuthKeyFile, which refuses a file anyone but root could read or
@@ -65,8 +70,9 @@
 //
 // # Concurrency
 //
-// The Replicator's Run owns its goroutines (the loop, the link reader, the
-// kernel side's Follow, a commit's internal-cache update) and waits for
+// The Replicator's Run owns its goroutines (the loop, one link reader per
+// path, the link watcher with several paths, the kernel side's Follow, a
+// commit's internal-cache update) and waits for
 // them when its context ends. The ftfw.Channel is touched only by the loop
 // goroutine. The caches are guarded by their own mutexes; Stats and Dump
 // take snapshots. A Failover's late commits run on goroutines its Close
