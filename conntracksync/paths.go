@@ -105,8 +105,15 @@ func newPathSelect(n int, now time.Time) *pathSelect {
 	return s
 }
 
-// setUp records a path's link state.
-func (s *pathSelect) setUp(i int, up bool) { s.up[i] = up }
+// setUp records a path's link state. A link that goes down forgets that
+// it heard the peer: coming back, it is preferred again only once it
+// hears the peer anew.
+func (s *pathSelect) setUp(i int, up bool) {
+	s.up[i] = up
+	if !up {
+		s.heard[i] = time.Time{}
+	}
+}
 
 // heardFrom records a datagram from the peer on path i.
 func (s *pathSelect) heardFrom(i int, now time.Time) {

@@ -63,7 +63,8 @@ func TestPathSelect(t *testing.T) {
 			{at: PathSilence, active: 2, why: pathProbe},
 		}},
 		{"a preferred path that comes back up waits until it hears", 2, []step{
-			{at: 0, down: []int{0}, heard: []int{1}, active: 1, why: pathLinkDown},
+			{at: 0, heard: []int{0, 1}, active: 0, why: pathKeep},
+			{at: time.Second / 2, down: []int{0}, heard: []int{1}, active: 1, why: pathLinkDown},
 			{at: time.Second, upi: []int{0}, heard: []int{1}, active: 1, why: pathKeep},
 			{at: 2 * time.Second, heard: []int{0, 1}, active: 0, why: pathPreferred},
 		}},
