@@ -409,6 +409,11 @@ func TestConntrackSyncPaths(t *testing.T) {
 			s.Paths[1].Group != ip("225.0.0.50") || s.Paths[1].PeerAddr.IsValid() {
 			t.Fatalf("paths: %+v", s.Paths)
 		}
+		rc := s.ReplicatorConfig()
+		if ps := rc.SyncPaths(); len(ps) != 3 || ps[0].Name != "eth2" || ps[0].PeerAddr != ip("198.51.100.2") || ps[1].Name != "backup" ||
+			ps[1].Port != 3790 || ps[2].Port != DefaultSyncPort || ps[2].Group != ip("225.0.0.50") {
+			t.Errorf("replicator paths: %+v", ps)
+		}
 		if !slices.Contains(s.Rules.Addresses, netip.MustParsePrefix("203.0.113.2/32")) {
 			t.Errorf("the backup path's peer is replicated: %v", s.Rules.Addresses)
 		}

@@ -121,3 +121,31 @@ func TestSyncPathFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestMulticastIPv6VigilPair: two vigil nodes over an IPv6 link-local
+// multicast group (documentation range ff02::db8:0:1), the peer given by
+// address on one side and pinned on the other; a stream of connections
+// reaches the peer's external cache.
+func TestMulticastIPv6VigilPair(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	lab := testnet.New(t)
+	h1, h2 := lab.Host("m1"), lab.Host("m2")
+	a, b := lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(t, "2001:db8:7::1/64")
+	b.AddAddr(t, "2001:db8:7::2/64")
+	ip1, ip2 := netip.MustParseAddr("2001:db8:7::1"), netip.MustParseAddr("2001:db8:7::2")
+	group := netip.MustParseAddr("ff02::db8:0:1")
+	flows := ct.SampleFlows(1000)
+	commitInto(t, "/run/netns/"+h1.Name(), flows[:500])
+	n1 := startSyncNodeWith(t, h1, ip1, ip2, ct.Config{Paths: []ct.Path{{Name: "mc", Interface: "sync0", LocalAddr: ip1, PeerAddr: ip2, Group: group}}})
+	n2 := startSyncNodeWith(t, h2, ip2, ip1, ct.Config{Paths: []ct.Path{{Name: "mc", Interface: "sync0", LocalAddr: ip2, Group: group}}})
+	commitInto(t, "/run/netns/"+h1.Name(), flows[500:])
+	testnet.Eventually(t, 20*time.Second, func() bool { return n2.r.Stats().External == len(flows) },
+		"external cache over IPv6 multicast: %v", cttest.Lazy(func() string { return fmt.Sprintf("%+v", n2.r.Stats()) }))
+	if p := n2.r.Stats().Paths[0]; p.Peer != ip1.String() || p.Group != group.String() {
+		t.Errorf("n2's path: %+v", p)
+	}
+	if d := n1.r.Stats().Drops["foreign_source"]; d != 0 {
+		t.Errorf("n1 dropped %d datagrams as foreign (its own looped back?)", d)
+	}
+}

@@ -40,6 +40,10 @@ type udpLink struct {
 		WriteBatch(ms []ipv4.Message, flags int) (int, error)
 		ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	}
+	// oob, on a multicast path with LocalAddr, makes every datagram go
+	// out from LocalAddr (IP_PKTINFO, IPV6_PKTINFO): the kernel would pick
+	// the interface's first address, link-local for an IPv6 group.
+	oob   []byte
 	wmsgs []ipv4.Message // Send's, reused
 	rmsgs []ipv4.Message // Receive's, reused
 }
@@ -107,6 +111,13 @@ func OpenUDP(cfg *Config) (Link, error) {
 	} else {
 		sc.batch = ipv6.NewPacketConn(sc.c)
 	}
+	if sc.mcast && sc.local.IsValid() {
+		if network == "udp4" {
+			sc.oob = (&ipv4.ControlMessage{Src: sc.local.AsSlice()}).Marshal()
+		} else {
+			sc.oob = (&ipv6.ControlMessage{Src: sc.local.AsSlice()}).Marshal()
+		}
+	}
 	if sc.from.IsValid() {
 		sc.pinned.Store(&sc.from)
 	}
@@ -143,7 +154,7 @@ func (s *udpLink) Send(dgrams [][]byte) (failed int, err error) {
 		n := min(len(dgrams), 256)
 		s.wmsgs = s.wmsgs[:0]
 		for _, d := range dgrams[:n] {
-			s.wmsgs = append(s.wmsgs, ipv4.Message{Buffers: [][]byte{d}, Addr: s.peer})
+			s.wmsgs = append(s.wmsgs, ipv4.Message{Buffers: [][]byte{d}, OOB: s.oob, Addr: s.peer})
 		}
 		sent, werr := s.batch.WriteBatch(s.wmsgs, 0)
 		if werr != nil {
@@ -174,7 +185,9 @@ func (s *udpLink) Receive(ds []Datagram) (int, error) {
 		for i := range n {
 			src := netip.Addr{}
 			if u, ok := ms[i].Addr.(*net.UDPAddr); ok {
-				src = u.AddrPort().Addr().Unmap()
+				// A link-local source carries its zone, named in our
+				// namespace, not the socket's: compare without it.
+				src = u.AddrPort().Addr().Unmap().WithZone("")
 			}
 			if s.mcast && src == s.local {
 				continue // our own, looped back
