@@ -597,6 +597,10 @@ type ctdOption struct {
 	why           string     // the complaint's text
 }
 
+// ctdChecksumWhy is what vigil says of Checksum off, in either kind of
+// channel.
+const ctdChecksumWhy = "vigil leaves the UDP checksum on; a peer accepts either"
+
 // ctdOptions are the options of conntrackd 1.4.7 (conntrackd.conf(5) and
 // its grammar) that vigil reads and judges without taking a setting from
 // them. The settings vigil takes (Port, ACKWindowSize, the Filter lists,
@@ -614,10 +618,8 @@ var ctdOptions = []ctdOption{
 	{section: "Mode FTFW", name: "DisableInternalCache", on: ctdWarned,
 		why: "vigil always keeps an internal cache; the peer gets the same updates and bulks (conntrackd itself takes this option in Mode NOTRACK only)"},
 
-	{section: "UDP", name: "Checksum", boolean: true, on: ctdHonoured, off: ctdWarned,
-		why: "vigil leaves the UDP checksum on; a peer accepts either"},
-	{section: "Multicast", name: "Checksum", boolean: true, on: ctdHonoured, off: ctdWarned,
-		why: "vigil leaves the UDP checksum on; a peer accepts either"},
+	{section: "UDP", name: "Checksum", boolean: true, on: ctdHonoured, off: ctdWarned, why: ctdChecksumWhy},
+	{section: "Multicast", name: "Checksum", boolean: true, on: ctdHonoured, off: ctdWarned, why: ctdChecksumWhy},
 	{section: "Multicast", name: "IPv6_interface", on: ctdWarned,
 		why: "not needed: the group is joined on Interface (conntrackd ignores it too)"},
 	{section: "Multicast", name: "Backlog", on: ctdWarned,

@@ -135,6 +135,12 @@ func (p *syncPair) startVigil(t *testing.T) *ct.Replicator {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runReplicator(t, r)
+	return r
+}
+
+// runReplicator runs r until the test ends.
+func runReplicator(t testing.TB, r *ct.Replicator) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -143,7 +149,16 @@ func (p *syncPair) startVigil(t *testing.T) *ct.Replicator {
 		}
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return r
+}
+
+// wiredPair adds hosts n1 and n2 to lab, joined by sync0 with the
+// addresses (prefixes) cidr1 and cidr2.
+func wiredPair(t testing.TB, lab *testnet.Lab, n1, n2, cidr1, cidr2 string) (h1, h2 *testnet.Host, a, b *testnet.Iface) {
+	h1, h2 = lab.Host(n1), lab.Host(n2)
+	a, b = lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(t, cidr1)
+	b.AddAddr(t, cidr2)
+	return h1, h2, a, b
 }
 
 // commitInto writes flows into h's kernel from a committer the replicator

@@ -1,13 +1,11 @@
 package conntracksync_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,11 +46,7 @@ func TestInteropMulticastDebianSample(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack", "conntrackd")
 	vconf := adjustSample(t, "198.51.100.1")
 	cconf := adjustSample(t, "198.51.100.2")
-	lab := testnet.New(t)
-	v, c := lab.Host("v"), lab.Host("c")
-	a, b := lab.Wire(v, "sync0", c, "sync0")
-	a.AddAddr(t, "198.51.100.1/24")
-	b.AddAddr(t, "198.51.100.2/24")
+	v, c, _, b := wiredPair(t, testnet.New(t), "v", "c", "198.51.100.1/24", "198.51.100.2/24")
 
 	// vigil: keepalived.conf naming the adjusted sample.
 	dir := t.TempDir()
@@ -93,14 +87,7 @@ func TestInteropMulticastDebianSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := r.Run(ctx); err != context.Canceled {
-			t.Errorf("replicator: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	runReplicator(t, r)
 
 	replicated := func(fs []ct.Flow) []ct.Flow {
 		var out []ct.Flow

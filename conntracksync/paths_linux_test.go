@@ -23,12 +23,9 @@ type pathLab struct {
 
 func newPathLab(t *testing.T) *pathLab {
 	lab := testnet.New(t)
-	l := &pathLab{h1: lab.Host("fw1"), h2: lab.Host("fw2"),
-		ip1: netip.MustParseAddr("198.51.100.1"), ip2: netip.MustParseAddr("198.51.100.2"),
+	l := &pathLab{ip1: netip.MustParseAddr("198.51.100.1"), ip2: netip.MustParseAddr("198.51.100.2"),
 		bip1: netip.MustParseAddr("203.0.113.101"), bip2: netip.MustParseAddr("203.0.113.102")}
-	l.a0, l.b0 = lab.Wire(l.h1, "sync0", l.h2, "sync0")
-	l.a0.AddAddr(t, "198.51.100.1/24")
-	l.b0.AddAddr(t, "198.51.100.2/24")
+	l.h1, l.h2, l.a0, l.b0 = wiredPair(t, lab, "fw1", "fw2", "198.51.100.1/24", "198.51.100.2/24")
 	a1, b1 := lab.Wire(l.h1, "sync1", l.h2, "sync1")
 	a1.AddAddr(t, "203.0.113.101/24")
 	b1.AddAddr(t, "203.0.113.102/24")
@@ -128,11 +125,7 @@ func TestSyncPathFailover(t *testing.T) {
 // reaches the peer's external cache.
 func TestMulticastIPv6VigilPair(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack")
-	lab := testnet.New(t)
-	h1, h2 := lab.Host("m1"), lab.Host("m2")
-	a, b := lab.Wire(h1, "sync0", h2, "sync0")
-	a.AddAddr(t, "2001:db8:7::1/64")
-	b.AddAddr(t, "2001:db8:7::2/64")
+	h1, h2, _, _ := wiredPair(t, testnet.New(t), "m1", "m2", "2001:db8:7::1/64", "2001:db8:7::2/64")
 	ip1, ip2 := netip.MustParseAddr("2001:db8:7::1"), netip.MustParseAddr("2001:db8:7::2")
 	group := netip.MustParseAddr("ff02::db8:0:1")
 	flows := ct.SampleFlows(1000)
