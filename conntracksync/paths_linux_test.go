@@ -3,6 +3,7 @@ package conntracksync_test
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +142,60 @@ func TestMulticastIPv6VigilPair(t *testing.T) {
 	if d := n1.r.Stats().Drops["foreign_source"]; d != 0 {
 		t.Errorf("n1 dropped %d datagrams as foreign (its own looped back?)", d)
 	}
+}
+
+// TestInteropPathFailoverConntrackd: vigil and conntrackd with two
+// channels (conntrackd's UDP Default and a second UDP; vigil's two paths):
+// the first link goes down, both move to the second (conntrackd on its
+// interface's state, vigil on carrier), and connections made after the cut
+// on either side reach the other.
+func TestInteropPathFailoverConntrackd(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack", "conntrackd")
+	l := newPathLab(t)
+	base := testnet.ConntrackdConfig{Local: l.ip2.String(), Peer: l.ip1.String(), Interface: "sync0"}
+	second := fmt.Sprintf("\tUDP {\n\t\tIPv4_address %s\n\t\tIPv4_Destination_Address %s\n\t\tPort 3780\n\t\tInterface sync1\n\t}\n}\nGeneral {", l.bip2, l.bip1)
+	ctd := l.h2.ConntrackdText(t, func(dir string) string {
+		conf := strings.Replace(base.Render(dir), "\tUDP {", "\tUDP Default {", 1)
+		conf = strings.Replace(conf, "}\nGeneral {", second, 1)
+		// The backup link's addresses are the firewall's own too.
+		return strings.Replace(conf, "\t\tAddress Ignore {\n", fmt.Sprintf("\t\tAddress Ignore {\n\t\t\tIPv4_address %s\n\t\t\tIPv4_address %s\n", l.bip1, l.bip2), 1)
+	})
+	flows := ct.SampleFlows(4000)
+	commitInto(t, "/run/netns/"+l.h1.Name(), flows[:1000])
+	fw1 := startSyncNodeWith(t, l.h1, l.ip1, l.ip2, ct.Config{Paths: l.paths(0, true)})
+	ctdHas := func(want []ct.Flow) func() bool {
+		return func() bool {
+			out, err := ctd.Client(t.Context(), "-e")
+			if err != nil {
+				return false
+			}
+			missing, _ := diffKeys(ctdKeys(string(out)), flowKeys(want, false))
+			return len(missing) == 0
+		}
+	}
+	testnet.Eventually(t, 30*time.Second, ctdHas(flows[:1000]), "conntrackd before the cut: %v", cttest.Lazy(ctd.Log))
+
+	l.a0.Cut(t)
+	for i := 1000; i < 2000; i += 100 {
+		commitInto(t, "/run/netns/"+l.h1.Name(), flows[i:i+100])
+		time.Sleep(200 * time.Millisecond)
+	}
+	commitInto(t, "/run/netns/"+l.h2.Name(), flows[2000:])
+	testnet.Eventually(t, 30*time.Second, ctdHas(flows[:2000]), "conntrackd after the cut (vigil: %v): %v",
+		cttest.Lazy(func() string { return fmt.Sprintf("%+v", fw1.r.Stats()) }), cttest.Lazy(ctd.Log))
+	testnet.Eventually(t, 30*time.Second, func() bool { return sameFlowsOf(fw1.r, flows[2000:]) == 2000 },
+		"vigil's external cache after the cut: %v of 2000 (%v)", cttest.Lazy(func() string { return fmt.Sprint(sameFlowsOf(fw1.r, flows[2000:])) }),
+		cttest.Lazy(func() string { return fmt.Sprintf("%+v", fw1.r.Stats()) }))
+	if !strings.Contains(ctd.Log(), "`sync1' becomes dedicated link") {
+		t.Errorf("conntrackd did not move to sync1:\n%s", ctd.Log())
+	}
+	if s := fw1.r.Stats(); !s.Paths[1].Active {
+		t.Errorf("vigil's paths: %+v", s.Paths)
+	}
+}
+
+// sameFlowsOf is sameFlows over r's external cache.
+func sameFlowsOf(r *ct.Replicator, want []ct.Flow) int {
+	_, ext := r.Dump()
+	return sameFlows(ext, want)
 }
