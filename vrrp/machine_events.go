@@ -113,7 +113,21 @@ type LocalAddrChanged struct {
 	Addr netip.Addr
 }
 
+// Hold is the arbiter's veto over a takeover (conntrack_sync's heartbeat):
+// while On, a BACKUP whose Master_Down_Timer expires does not become master
+// (nor, in a sync group, ask to: no RequestMaster); it restarts the timer
+// with Master_Down_Interval and Starved reports true until it accepts a
+// master's advert. ForceMaster is ignored while held. An address owner's
+// Startup and FaultCleared are not held. Hold never causes a transition by
+// itself; Hold{On: false} after a held-back expiry makes the timer due at
+// once, so the takeover the hold delayed happens at the next Timeout.
+// A master is not affected: the arbiter asks a master to go with Release.
+type Hold struct {
+	On bool
+}
+
 func (LocalAddrChanged) isEvent() {}
+func (Hold) isEvent()             {}
 
 func (Startup) isEvent()        {}
 func (Shutdown) isEvent()       {}
