@@ -222,4 +222,3 @@ func (h *Heartbeat) Stats() HeartbeatStats {
 	}
 	return s
 }
-
