@@ -133,8 +133,10 @@ type Decision struct {
 	Rule Rule
 	// Win: this node should be the master (meaningful with Rule != RuleNone).
 	Win bool
-	// Hold: keep this node's tracked instances from taking over (vrrp.Hold).
-	Hold bool
+	// Hold: keep this node's tracked instances from taking over on
+	// silence (vrrp.Hold); HoldPreempt: from preempting too (the peer wins
+	// by fault or health, not merely by being master now).
+	Hold, HoldPreempt bool
 	// Yield: this node's tracked masters must hand over (vrrp.Release).
 	Yield bool
 	// Changed: Mode differs from the previous Decide's; From is that one.
@@ -162,6 +164,9 @@ func (a *Arbiter) PeerView(v View, now time.Time) {
 // Peer returns the peer's latest view and when it came (zero: never).
 func (a *Arbiter) Peer() (View, time.Time) { return a.peer, a.peerAt }
 
+// DeadAfter returns Config.DeadAfter.
+func (a *Arbiter) DeadAfter() time.Duration { return a.cfg.DeadAfter }
+
 // Mode returns the mode of the last Decide.
 func (a *Arbiter) Mode() Mode { return a.mode }
 
@@ -182,20 +187,13 @@ func (a *Arbiter) decide(local View, now time.Time) Decision {
 		return Decision{Mode: ModeLost}
 	}
 	peer := a.peer
-	contested := (local.Master() && peer.Master()) || local.Starved() || peer.Starved()
-	if !contested {
-		d := Decision{Mode: ModeAgreed}
-		if local.Fault() || peer.Fault() || local.Down() == peer.Down() {
-			return d
-		}
-		d.Rule, d.Win = RuleHealth, local.Down() < peer.Down()
-		d.Hold = !d.Win
-		d.Yield = d.Hold && local.Master()
-		return d
+	d := Decision{Mode: ModeAgreed}
+	if (local.Master() && peer.Master()) || local.Starved() || peer.Starved() {
+		d.Mode = ModeSplit
 	}
-	d := Decision{Mode: ModeSplit}
 	d.Win, d.Rule = a.rank(local, peer)
 	d.Hold = !d.Win
+	d.HoldPreempt = d.Hold && (d.Rule == RuleFault || d.Rule == RuleHealth)
 	d.Yield = d.Hold && local.Master()
 	return d
 }

@@ -48,11 +48,15 @@ func TestDecisionTable(t *testing.T) {
 		{"no heartbeat yet", view(B, 100, true, 0), view(M, 100, false, 0), -1, false, arbiter.ModeWaiting, arbiter.RuleNone, false, false},
 		{"heartbeat stale by 1ns: lost, VRRP decides", view(B, 100, true, 0), view(M, 100, false, 0), dead + 1, false, arbiter.ModeLost, arbiter.RuleNone, false, false},
 		{"heartbeat at the dead boundary is fresh", view(B, 100, true, 0), view(M, 100, false, 0), dead, false, arbiter.ModeSplit, arbiter.RuleIncumbent, true, false},
-		{"agreed, equal health", view(B, 100, false, 0), view(M, 90, false, 0), 0, false, arbiter.ModeAgreed, arbiter.RuleNone, false, false},
+		{"agreed, equal health: the backup's silence is not a takeover", view(B, 100, false, 0), view(M, 90, false, 0), 0, false, arbiter.ModeAgreed, arbiter.RuleIncumbent, true, false},
+		{"agreed, equal health: the master stays", view(M, 90, false, 0), view(B, 100, false, 0), 0, false, arbiter.ModeAgreed, arbiter.RuleIncumbent, false, false},
+		{"agreed, no master yet: higher priority free", view(B, 100, false, 0), view(B, 90, false, 0), 0, false, arbiter.ModeAgreed, arbiter.RulePriority, false, false},
+		{"agreed, no master yet: lower priority held", view(B, 90, false, 0), view(B, 100, false, 0), 0, false, arbiter.ModeAgreed, arbiter.RulePriority, true, false},
 		{"agreed, master's segment down: master yields", view(M, 100, false, 1), view(B, 90, false, 0), 0, true, arbiter.ModeAgreed, arbiter.RuleHealth, true, true},
 		{"agreed, master's segment down: healthy backup free", view(B, 90, false, 0), view(M, 100, false, 1), 0, false, arbiter.ModeAgreed, arbiter.RuleHealth, false, false},
 		{"agreed, backup's segment down: backup held", view(B, 100, false, 1), view(M, 90, false, 0), 0, true, arbiter.ModeAgreed, arbiter.RuleHealth, true, false},
-		{"agreed, a fault: VRRP's FAULT decides", view(B, 100, false, 1), view(F, 90, false, 2), 0, false, arbiter.ModeAgreed, arbiter.RuleNone, false, false},
+		{"agreed, the peer in FAULT: we are free", view(B, 100, false, 1), view(F, 90, false, 2), 0, false, arbiter.ModeAgreed, arbiter.RuleFault, false, false},
+		{"agreed, we are in FAULT: held", view(F, 100, false, 2), view(B, 90, false, 1), 0, false, arbiter.ModeAgreed, arbiter.RuleFault, true, false},
 		{"split, both master, peer faulted member", view(M, 100, false, 0), arbiter.View{Members: []arbiter.Member{{Name: "VI_1", State: M, Priority: 100, Monitored: 2}, {Name: "VI_2", State: F, Priority: 100, Monitored: 1, Down: 1}}}, 0, false, arbiter.ModeSplit, arbiter.RuleFault, false, false},
 		{"split, both master, we have a fault", arbiter.View{Members: []arbiter.Member{{Name: "VI_1", State: M, Priority: 100, Monitored: 2}, {Name: "VI_2", State: F, Priority: 100, Monitored: 1, Down: 1}}}, view(M, 100, false, 0), 0, true, arbiter.ModeSplit, arbiter.RuleFault, true, true},
 		{"split, healthier wins", view(M, 100, false, 0), view(M, 200, false, 1), 0, false, arbiter.ModeSplit, arbiter.RuleHealth, false, false},
@@ -81,9 +85,12 @@ func TestDecisionTable(t *testing.T) {
 				t.Fatalf("got mode %v rule %v hold %v yield %v, want mode %v rule %v hold %v yield %v",
 					d.Mode, d.Rule, d.Hold, d.Yield, r.mode, r.rule, r.hold, r.yield)
 			}
+			if want := r.hold && (r.rule == arbiter.RuleHealth || r.rule == arbiter.RuleFault); d.HoldPreempt != want {
+				t.Fatalf("HoldPreempt %v, want %v: only a better placed peer holds back our preemption", d.HoldPreempt, want)
+			}
 			// The same inputs seen from the peer never make both nodes
 			// losers or both winners of a ranked decision.
-			if r.mode == arbiter.ModeSplit || (r.mode == arbiter.ModeAgreed && r.rule != arbiter.RuleNone) {
+			if r.mode == arbiter.ModeSplit || r.mode == arbiter.ModeAgreed {
 				b := arbiter.New(arbiter.Config{DeadAfter: dead, LocalAddr: cfg.PeerAddr, PeerAddr: cfg.LocalAddr})
 				b.PeerView(r.local, now)
 				e := b.Decide(r.peer, now)

@@ -19,27 +19,28 @@
 //
 // "Fresh" means a heartbeat from the peer arrived within Config.DeadAfter.
 // A node is "starved" when one of its tracked instances is a BACKUP whose
-// Master_Down_Timer ran out with no master's advert heard (vrrp.Machine.
-// Starved). The views are "contested" when both claim MASTER, or either
-// side is starved.
+// Master_Down_Timer ran out, while held, with no master's advert heard
+// (vrrp.Machine.Starved). The views "disagree" when both claim MASTER, or
+// either side is starved.
 //
-//	heartbeat  views          outcome
-//	---------  -------------  ------------------------------------------------
-//	never      -              ModeWaiting: no hold, no yield (VRRP as RFC 5798)
-//	stale      -              ModeLost: no hold, no yield, a warning; adverts
-//	                          still decide (both lost: VRRP as RFC 5798)
-//	fresh      agreed, equal  ModeAgreed: no hold, no yield
-//	           health
-//	fresh      agreed, one    ModeAgreed: the node with more segments down
-//	           less healthy   holds; if it is master it yields (RuleHealth)
-//	fresh      contested      ModeSplit: the ranking below picks the winner;
-//	                          the loser holds, and yields if it is master
+//	heartbeat  views           outcome
+//	---------  --------------  -----------------------------------------------
+//	never      -               ModeWaiting: no hold, no yield (RFC 5798 alone)
+//	stale      -               ModeLost: no hold, no yield, a warning; the
+//	                           adverts still decide (both lost: RFC 5798)
+//	fresh      agree           ModeAgreed: the ranking names the master; the
+//	                           other node holds (a takeover on silence is
+//	                           vetoed; preempting a master it hears is not);
+//	                           a master that loses (fault, health) yields
+//	fresh      disagree        ModeSplit: the same ranking, hold and yield;
+//	                           reported as a split until the views agree
 //
 // The ranking, first difference wins: a node with an instance in FAULT
 // loses (RuleFault); fewer segments down wins (RuleHealth); the node that
 // is master now, when exactly one is, stays (RuleIncumbent); the higher
 // sum of effective priorities wins (RulePriority); the higher sync address
-// wins (RuleAddress).
+// wins (RuleAddress). Both nodes rank the same two views, so exactly one
+// wins.
 //
 // Concurrency: an Arbiter is owned by the daemon loop; it is not safe for
 // concurrent use.

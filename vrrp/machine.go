@@ -141,7 +141,8 @@ type Machine struct {
 
 	wantsMaster bool // SyncGroup: the down timer expired and no master has been accepted since
 
-	held    bool // Hold in force: no takeover by the down timer or ForceMaster
+	held    bool // Hold in force: no takeover on silence
+	holdPre bool // the Hold also holds back preemption
 	starved bool // the down timer expired while held and no master has been accepted since
 	heard   bool // a discarded master's advert came since the down timer was last armed
 
@@ -218,8 +219,9 @@ func (m *Machine) WantsMaster() bool {
 // no advert since. It is the arbiter's "adverts lost" input.
 func (m *Machine) Starved() bool { return m.state == StateBackup && m.starved }
 
-// Held reports whether a Hold is in force.
-func (m *Machine) Held() bool { return m.held }
+// Held reports whether a Hold is in force, and whether it holds back
+// preemption too.
+func (m *Machine) Held() (held, preempt bool) { return m.held, m.holdPre }
 
 // Master returns the source address and priority of the current master as far
 // as this router knows: the last advert it accepted as backup, or itself as
@@ -264,7 +266,7 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 	case Hold:
 		m.onHold(e, now)
 	case ForceMaster:
-		if m.state == StateBackup && !m.held {
+		if m.state == StateBackup {
 			m.becomeMaster(now, machineOr(e.Reason, ReasonForced))
 		}
 	case LocalAddrChanged:
@@ -330,11 +332,14 @@ func (m *Machine) onTimeout(now time.Time) {
 	}
 	switch m.state {
 	case StateBackup:
-		if m.held {
-			// The arbiter vetoes the takeover: wait another interval. A
-			// lower-priority master we discard (preemption) still speaks.
-			m.starved = !m.heard
-			m.heard = false
+		heard := m.heard
+		m.heard = false
+		if m.held && (!heard || m.holdPre) {
+			// The arbiter vetoes a takeover on silence: wait another
+			// interval. A lower-priority master we heard and discarded
+			// (preemption) is VRRP's own business unless the hold says
+			// otherwise.
+			m.starved = !heard
 			m.wantsMaster = false
 			m.deadline = now.Add(m.MasterDownInterval())
 			return
@@ -437,6 +442,7 @@ func (m *Machine) masterAdvert(e AdvertReceived, now time.Time) {
 }
 
 func (m *Machine) onHold(e Hold, now time.Time) {
+	m.holdPre = e.On && e.Preempt
 	if e.On == m.held {
 		return
 	}

@@ -32,7 +32,24 @@ var holdScenarios = []mScenario{
 			initStep3,
 			{0, vrrp.Hold{On: true}, nil, vrrp.StateBackup, rfcMDI(100, time.Second)},
 			{rfcMDI(100, time.Second), vrrp.Timeout{}, nil, vrrp.StateBackup, 2 * rfcMDI(100, time.Second)},
-			{4 * time.Second, vrrp.ForceMaster{}, nil, vrrp.StateBackup, 2 * rfcMDI(100, time.Second)},
+			{4 * time.Second, vrrp.ForceMaster{}, upActs(vrrp.StateBackup, 100, vrrp.ReasonForced), vrrp.StateMaster, 5 * time.Second},
+		}},
+	{"a held backup still preempts a lower-priority master it hears", "Hold vetoes silence only; RFC 5798 §6.4.2 preemption",
+		mCfg3(100, "192.0.2.1"), []mStep{
+			initStep3,
+			{0, vrrp.Hold{On: true}, nil, vrrp.StateBackup, rfcMDI(100, time.Second)},
+			{time.Second, advRx(50, "192.0.2.9"), nil, vrrp.StateBackup, rfcMDI(100, time.Second)},
+			{rfcMDI(100, time.Second), vrrp.Timeout{}, upActs(vrrp.StateBackup, 100, vrrp.ReasonPreempt), vrrp.StateMaster, rfcMDI(100, time.Second) + time.Second},
+		}},
+	{"a hold with Preempt holds back preemption too", "Hold{Preempt}: the peer is better placed",
+		mCfg3(100, "192.0.2.1"), []mStep{
+			initStep3,
+			{0, vrrp.Hold{On: true, Preempt: true}, nil, vrrp.StateBackup, rfcMDI(100, time.Second)},
+			{time.Second, advRx(50, "192.0.2.9"), nil, vrrp.StateBackup, rfcMDI(100, time.Second)},
+			{rfcMDI(100, time.Second), vrrp.Timeout{}, nil, vrrp.StateBackup, 2 * rfcMDI(100, time.Second)},
+			{rfcMDI(100, time.Second) + time.Second, vrrp.Hold{On: true}, nil, vrrp.StateBackup, 2 * rfcMDI(100, time.Second)},
+			{rfcMDI(100, time.Second) + 2*time.Second, advRx(50, "192.0.2.9"), nil, vrrp.StateBackup, 2 * rfcMDI(100, time.Second)},
+			{2 * rfcMDI(100, time.Second), vrrp.Timeout{}, upActs(vrrp.StateBackup, 100, vrrp.ReasonPreempt), vrrp.StateMaster, 2*rfcMDI(100, time.Second) + time.Second},
 		}},
 	{"a hold leaves a master alone", "Hold acts on takeovers only; the arbiter uses Release on a master",
 		mCfg3(100, "192.0.2.1"), catSteps(masterAtZero(100), []mStep{
@@ -72,7 +89,7 @@ func TestStarved(t *testing.T) {
 	dl, _ := m.Deadline()
 	m.Handle(vrrp.Timeout{}, dl)
 	check("held expiry after a discarded advert", false)
-	if !m.Held() {
+	if held, _ := m.Held(); !held {
 		t.Fatal("Held() = false under a hold")
 	}
 }
