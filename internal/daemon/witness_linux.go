@@ -69,4 +69,3 @@ func probeICMP(ctx context.Context, addr netip.Addr, timeout time.Duration) erro
 		}
 	}
 }
-
