@@ -134,8 +134,9 @@ type Decision struct {
 	// Win: this node should be the master (meaningful with Rule != RuleNone).
 	Win bool
 	// Hold: keep this node's tracked instances from taking over on
-	// silence (vrrp.Hold); HoldPreempt: from preempting too (the peer wins
-	// by fault or health, not merely by being master now).
+	// silence (vrrp.Hold.Silence); HoldPreempt: from preempting (the peer
+	// wins by fault or health, not merely by being master now; kept while
+	// the heartbeat is lost, so that losing it moves nothing).
 	Hold, HoldPreempt bool
 	// Yield: this node's tracked masters must hand over (vrrp.Release).
 	Yield bool
@@ -150,6 +151,10 @@ type Arbiter struct {
 	peer   View
 	peerAt time.Time // zero: never heard
 	mode   Mode
+	// lastPre is the last fresh decision's HoldPreempt, kept while the
+	// heartbeat is lost: no preemption we had been refused while we
+	// cannot tell.
+	lastPre bool
 }
 
 // New returns an Arbiter in ModeWaiting.
@@ -174,6 +179,14 @@ func (a *Arbiter) Mode() Mode { return a.mode }
 // now.
 func (a *Arbiter) Decide(local View, now time.Time) Decision {
 	d := a.decide(local, now)
+	switch d.Mode {
+	case ModeLost:
+		d.HoldPreempt = a.lastPre
+	case ModeAgreed, ModeSplit:
+		a.lastPre = d.HoldPreempt
+	default:
+		a.lastPre = false
+	}
 	d.From, d.Changed = a.mode, d.Mode != a.mode
 	a.mode = d.Mode
 	return d

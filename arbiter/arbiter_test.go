@@ -153,3 +153,24 @@ func TestStrings(t *testing.T) {
 func TestFilesArePure(t *testing.T) {
 	puritytest.Check(t, []string{"arbiter.go", "wire.go", "doc.go"}, []string{"arbiter.go", "wire.go"})
 }
+
+// TestLostKeepsPreemptHold: losing the heartbeat lifts the hold on
+// silence (both lost: RFC 5798) but keeps a refused preemption refused,
+// so that a cut sync link moves nothing.
+func TestLostKeepsPreemptHold(t *testing.T) {
+	a := arbiter.New(arbiter.Config{DeadAfter: dead, LocalAddr: addrHigh, PeerAddr: addrLow})
+	a.PeerView(view(M, 100, false, 0), t0)
+	if d := a.Decide(view(B, 150, false, 1), t0); !d.Hold || !d.HoldPreempt || d.Rule != arbiter.RuleHealth {
+		t.Fatalf("fresh: %+v", d)
+	}
+	if d := a.Decide(view(B, 150, false, 1), t0.Add(dead+1)); d.Mode != arbiter.ModeLost || d.Hold || !d.HoldPreempt {
+		t.Fatalf("lost: %+v", d)
+	}
+	a.PeerView(view(M, 100, false, 1), t0.Add(2*dead))
+	if d := a.Decide(view(B, 150, false, 1), t0.Add(2*dead)); !d.Hold || d.HoldPreempt || d.Rule != arbiter.RuleIncumbent {
+		t.Fatalf("fresh again, equal health: %+v", d)
+	}
+	if d := a.Decide(view(B, 150, false, 1), t0.Add(4*dead)); d.Mode != arbiter.ModeLost || d.HoldPreempt {
+		t.Fatalf("lost after a free decision: %+v", d)
+	}
+}

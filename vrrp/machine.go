@@ -141,8 +141,8 @@ type Machine struct {
 
 	wantsMaster bool // SyncGroup: the down timer expired and no master has been accepted since
 
-	held    bool // Hold in force: no takeover on silence
-	holdPre bool // the Hold also holds back preemption
+	held    bool // Hold.Silence: no takeover on silence
+	holdPre bool // Hold.Preempt: no preemption
 	starved bool // the down timer expired while held and no master has been accepted since
 	heard   bool // a discarded master's advert came since the down timer was last armed
 
@@ -219,9 +219,8 @@ func (m *Machine) WantsMaster() bool {
 // no advert since. It is the arbiter's "adverts lost" input.
 func (m *Machine) Starved() bool { return m.state == StateBackup && m.starved }
 
-// Held reports whether a Hold is in force, and whether it holds back
-// preemption too.
-func (m *Machine) Held() (held, preempt bool) { return m.held, m.holdPre }
+// Held returns the Hold in force.
+func (m *Machine) Held() Hold { return Hold{Silence: m.held, Preempt: m.holdPre} }
 
 // Master returns the source address and priority of the current master as far
 // as this router knows: the last advert it accepted as backup, or itself as
@@ -334,7 +333,7 @@ func (m *Machine) onTimeout(now time.Time) {
 	case StateBackup:
 		heard := m.heard
 		m.heard = false
-		if m.held && (!heard || m.holdPre) {
+		if (m.held && !heard) || (m.holdPre && heard) {
 			// The arbiter vetoes a takeover on silence: wait another
 			// interval. A lower-priority master we heard and discarded
 			// (preemption) is VRRP's own business unless the hold says
@@ -442,12 +441,12 @@ func (m *Machine) masterAdvert(e AdvertReceived, now time.Time) {
 }
 
 func (m *Machine) onHold(e Hold, now time.Time) {
-	m.holdPre = e.On && e.Preempt
-	if e.On == m.held {
+	m.holdPre = e.Preempt
+	if e.Silence == m.held {
 		return
 	}
-	m.held = e.On
-	if !e.On && m.starved && m.state == StateBackup {
+	m.held = e.Silence
+	if !e.Silence && m.starved && m.state == StateBackup {
 		// A takeover was held back: let it happen now.
 		m.deadline = now
 	}

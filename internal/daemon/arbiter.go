@@ -83,6 +83,10 @@ type witnessResult struct {
 	ok bool
 }
 
+// deadAfter is how long the peer's view counts after its last heartbeat:
+// four intervals, at least a second (a loaded host stalls).
+func deadAfter(interval time.Duration) time.Duration { return max(4*interval, time.Second) }
+
 // newArb builds the arbitration for cfg's conntrack_sync block, or
 // returns nil when it does not run (no block, or no auth_key_file: then
 // it says so). hb nil: the heartbeat link over the block's sync path.
@@ -98,7 +102,7 @@ func newArb(log *slog.Logger, cfg *config.Config, hb heartbeatSender, host Host)
 	}
 	a := &arb{
 		log: log, group: s.TrackGroup, interval: s.HeartbeatInterval,
-		core: arbiter.New(arbiter.Config{DeadAfter: 4 * s.HeartbeatInterval, LocalAddr: s.LocalAddr, PeerAddr: s.PeerAddr}),
+		core: arbiter.New(arbiter.Config{DeadAfter: deadAfter(s.HeartbeatInterval), LocalAddr: s.LocalAddr, PeerAddr: s.PeerAddr}),
 		rx:   make(chan arbiter.View, 16), out: make(chan []byte, 4), wres: make(chan witnessResult, 64),
 		probe: host.Witness,
 	}
@@ -305,8 +309,8 @@ func (d *Daemon) arbitrate(now time.Time, send bool) {
 		}
 	}
 	for _, inst := range tracked {
-		if held, pre := inst.m.Held(); held != dec.Hold || pre != dec.HoldPreempt {
-			d.queue = append(d.queue, step{inst: inst, ev: vrrp.Hold{On: dec.Hold, Preempt: dec.HoldPreempt}})
+		if h := (vrrp.Hold{Silence: dec.Hold, Preempt: dec.HoldPreempt}); inst.m.Held() != h {
+			d.queue = append(d.queue, step{inst: inst, ev: h})
 		}
 	}
 	yielded := false
