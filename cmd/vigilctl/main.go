@@ -281,6 +281,54 @@ func printCounters(w io.Writer, s *ctl.Status) {
 			fmt.Fprintf(w, "conntrack sync: last error: %s\n", ct.RunError)
 		}
 	}
+	if a := s.Arbiter; a != nil {
+		writeArbiter(w, a)
+	}
+}
+
+// writeArbiter prints the arbitration's part of the status: the mode
+// (SPLIT in capitals while the views disagree), the decision, both views.
+func writeArbiter(w io.Writer, a *ctl.ArbiterStatus) {
+	mode := a.Mode
+	if a.Split {
+		mode = "SPLIT"
+	}
+	role := "peer is to be master"
+	if a.Win {
+		role = "this node is to be master"
+	}
+	held := ""
+	if a.Held {
+		held = ", takeovers held"
+	}
+	fmt.Fprintf(w, "arbiter: %s (rule %s: %s%s), peer heard %s ago; splits %d, yields %d, heartbeat lost %d, heartbeats sent %d received %d refused %d\n",
+		mode, a.Rule, role, held, a.PeerAge.Round(time.Millisecond), a.Splits, a.Yields, a.HeartbeatLosts, a.Sent, a.Received, sumDrops(a.Drops))
+	view := func(who string, ms []ctl.ArbiterMember) {
+		for _, m := range ms {
+			starved := ""
+			if m.Starved {
+				starved = ", hears no master"
+			}
+			fmt.Fprintf(w, "arbiter: %s %s %s priority %d, %d of %d segments down%s\n", who, m.Name, m.State, m.Priority, m.Down, m.Monitored, starved)
+		}
+	}
+	view("local", a.Local)
+	view("peer ", a.Peer)
+	for _, x := range a.Witnesses {
+		state := "down"
+		if x.Up {
+			state = "up"
+		}
+		fmt.Fprintf(w, "arbiter: witness %s of %s %s (%d probes, %d unanswered)\n", x.Address, x.Instance, state, x.Probes, x.Failures)
+	}
+}
+
+func sumDrops(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func orDash(s string) string {
