@@ -452,7 +452,7 @@ func TestStatusShowsSplit(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if code := run([]string{"-s", sock, "--json", "status"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), `"split":true`) {
+	if code := run([]string{"-s", sock, "--json", "status"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), `"split": true`) {
 		t.Errorf("JSON status (exit %d) lacks the split:\n%s", code, out.String())
 	}
 }
