@@ -109,9 +109,7 @@ func TestArbiterAdvertsLost(t *testing.T) {
 				a := startArbNode(t, wire, "192.0.2.1", arbConf("150", "198.51.100.1", "198.51.100.2", key, ""), ha, nil)
 				b := startArbNode(t, wire, "192.0.2.2", arbConf("100", "198.51.100.2", "198.51.100.1", key, ""), hb, nil)
 				sleepUntil(start, 5*time.Second)
-				if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
-					t.Fatalf("before the loss: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
-				}
+				wantStates(t, "before the loss", a, b, "MASTER", "BACKUP")
 				for _, c := range a.conns {
 					c.SetIsolated(true)
 				}
@@ -148,9 +146,7 @@ func TestArbiterAdvertsLost(t *testing.T) {
 				if sa.Split || sb.Split || sa.Reannounces != 1 || sb.Reannounces != 0 {
 					t.Fatalf("after the heal: a %+v, b %+v", sa, sb)
 				}
-				if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
-					t.Fatalf("after the heal: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
-				}
+				wantStates(t, "after the heal", a, b, "MASTER", "BACKUP")
 
 				// The sync link cut alone: no transition, the mode says so.
 				ha.cut.Store(true)
@@ -159,9 +155,7 @@ func TestArbiterAdvertsLost(t *testing.T) {
 				if sa.Mode != "heartbeat_lost" || sb.Mode != "heartbeat_lost" || sa.HeartbeatLosts != 1 || sa.Held || sb.Held {
 					t.Fatalf("sync link cut: a %+v, b %+v", sa, sb)
 				}
-				if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
-					t.Fatalf("sync link cut: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
-				}
+				wantStates(t, "sync link cut", a, b, "MASTER", "BACKUP")
 			})
 		})
 	}
@@ -190,29 +184,29 @@ func TestArbiterWitnessDown(t *testing.T) {
 		a := startArbNode(t, wire, "192.0.2.1", arbConf("150", "198.51.100.1", "198.51.100.2", "/k", w), ha, probeA)
 		b := startArbNode(t, wire, "192.0.2.2", arbConf("100", "198.51.100.2", "198.51.100.1", "/k", w), hb, probeB)
 		sleepUntil(start, 5*time.Second)
-		if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
-			t.Fatalf("before: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
-		}
+		wantStates(t, "before", a, b, "MASTER", "BACKUP")
 		aDown.Store(true)
 		sleepUntil(start, 10*time.Second)
-		if a.state("VI_1") != "BACKUP" || b.state("VI_1") != "MASTER" {
-			t.Fatalf("witness down: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
-		}
+		wantStates(t, "witness down", a, b, "BACKUP", "MASTER")
 		sa := a.d.Status().Arbiter
 		if sa.Yields != 1 || !sa.Held || sa.Rule != "health" || len(sa.Witnesses) != 1 || sa.Witnesses[0].Up {
 			t.Fatalf("a: %+v", sa)
 		}
 		sleepUntil(start, 20*time.Second)
-		if a.state("VI_1") != "BACKUP" || b.state("VI_1") != "MASTER" {
-			t.Fatalf("witness still down: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
-		}
+		wantStates(t, "witness still down", a, b, "BACKUP", "MASTER")
 		aDown.Store(false)
 		sleepUntil(start, 30*time.Second)
-		if a.state("VI_1") != "MASTER" || b.state("VI_1") != "BACKUP" {
-			t.Fatalf("witness back, a preempts: a %s, b %s", a.state("VI_1"), b.state("VI_1"))
-		}
+		wantStates(t, "witness back, a preempts", a, b, "MASTER", "BACKUP")
 		if sa := a.d.Status().Arbiter; sa.Held {
 			t.Fatalf("a still held: %+v", sa)
 		}
 	})
+}
+
+// wantStates fails the test unless a's and b's VI_1 are in these states.
+func wantStates(t *testing.T, when string, a, b *node, sa, sb string) {
+	t.Helper()
+	if ga, gb := a.state("VI_1"), b.state("VI_1"); ga != sa || gb != sb {
+		t.Fatalf("%s: a %s, b %s; want a %s, b %s", when, ga, gb, sa, sb)
+	}
 }

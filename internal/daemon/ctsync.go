@@ -52,10 +52,6 @@ type ctSync struct {
 	runErr string
 }
 
-func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
-	return newCTSyncWith(log, cfg, nil)
-}
-
 // newCTSyncWith builds the binding to cfg's track_group around r (nil: a
 // Replicator on the kernel's ctnetlink and UDP). config.Load has checked that track_group names a
 // vrrp_sync_group with instances or a vrrp_instance.
