@@ -30,8 +30,11 @@ type View struct {
 // Master reports whether any member is MASTER.
 func (v View) Master() bool { return v.any(func(m Member) bool { return m.State == vrrp.StateMaster }) }
 
-// Fault reports whether any member is in FAULT.
-func (v View) Fault() bool { return v.any(func(m Member) bool { return m.State == vrrp.StateFault }) }
+// Fault reports whether any member is in FAULT, or in INIT (not started,
+// or stopping): a node that cannot be master now.
+func (v View) Fault() bool {
+	return v.any(func(m Member) bool { return m.State == vrrp.StateFault || m.State == vrrp.StateInit })
+}
 
 // Starved reports whether any member is starved.
 func (v View) Starved() bool {

@@ -56,6 +56,7 @@ func TestDecisionTable(t *testing.T) {
 		{"agreed, master's segment down: healthy backup free", view(B, 90, false, 0), view(M, 100, false, 1), 0, false, arbiter.ModeAgreed, arbiter.RuleHealth, false, false},
 		{"agreed, backup's segment down: backup held", view(B, 100, false, 1), view(M, 90, false, 0), 0, true, arbiter.ModeAgreed, arbiter.RuleHealth, true, false},
 		{"agreed, the peer in FAULT: we are free", view(B, 100, false, 1), view(F, 90, false, 2), 0, false, arbiter.ModeAgreed, arbiter.RuleFault, false, false},
+		{"agreed, the peer stopping (INIT): we are free", view(B, 100, false, 0), view(vrrp.StateInit, 200, false, 0), 0, false, arbiter.ModeAgreed, arbiter.RuleFault, false, false},
 		{"agreed, we are in FAULT: held", view(F, 100, false, 2), view(B, 90, false, 1), 0, false, arbiter.ModeAgreed, arbiter.RuleFault, true, false},
 		{"split, both master, peer faulted member", view(M, 100, false, 0), arbiter.View{Members: []arbiter.Member{{Name: "VI_1", State: M, Priority: 100, Monitored: 2}, {Name: "VI_2", State: F, Priority: 100, Monitored: 1, Down: 1}}}, 0, false, arbiter.ModeSplit, arbiter.RuleFault, false, false},
 		{"split, both master, we have a fault", arbiter.View{Members: []arbiter.Member{{Name: "VI_1", State: M, Priority: 100, Monitored: 2}, {Name: "VI_2", State: F, Priority: 100, Monitored: 1, Down: 1}}}, view(M, 100, false, 0), 0, true, arbiter.ModeSplit, arbiter.RuleFault, true, true},

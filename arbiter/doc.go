@@ -35,8 +35,8 @@
 //	fresh      disagree        ModeSplit: the same ranking, hold and yield;
 //	                           reported as a split until the views agree
 //
-// The ranking, first difference wins: a node with an instance in FAULT
-// loses (RuleFault); fewer segments down wins (RuleHealth); the node that
+// The ranking, first difference wins: a node with an instance in FAULT or
+// INIT (not started, or stopping) loses (RuleFault); fewer segments down wins (RuleHealth); the node that
 // is master now, when exactly one is, stays (RuleIncumbent); the higher
 // sum of effective priorities wins (RulePriority); the higher sync address
 // wins (RuleAddress). Both nodes rank the same two views, so exactly one

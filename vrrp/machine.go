@@ -333,7 +333,10 @@ func (m *Machine) onTimeout(now time.Time) {
 	case StateBackup:
 		heard := m.heard
 		m.heard = false
-		if (m.held && !heard) || (m.holdPre && heard) {
+		// A master that said it leaves (priority 0) is heard too: its
+		// backups take over after Skew_Time as RFC 5798 §6.4.2 says.
+		leaving := m.downReason == ReasonPriorityZero
+		if (m.held && !heard && !leaving) || (m.holdPre && heard) {
 			// The arbiter vetoes a takeover on silence: wait another
 			// interval. A lower-priority master we heard and discarded
 			// (preemption) is VRRP's own business unless the hold says

@@ -41,6 +41,13 @@ var holdScenarios = []mScenario{
 			{time.Second, advRx(50, "192.0.2.9"), nil, vrrp.StateBackup, rfcMDI(100, time.Second)},
 			{rfcMDI(100, time.Second), vrrp.Timeout{}, upActs(vrrp.StateBackup, 100, vrrp.ReasonPreempt), vrrp.StateMaster, rfcMDI(100, time.Second) + time.Second},
 		}},
+	{"a held backup takes over from a master that leaves", "Hold: a priority-0 advert is heard (RFC 5798 §6.4.2, Skew_Time)",
+		mCfg3(100, "192.0.2.1"), []mStep{
+			initStep3,
+			{0, vrrp.Hold{Silence: true}, nil, vrrp.StateBackup, rfcMDI(100, time.Second)},
+			{time.Second, advRx(0, "192.0.2.9"), nil, vrrp.StateBackup, time.Second + rfcSkew(100, time.Second)},
+			{time.Second + rfcSkew(100, time.Second), vrrp.Timeout{}, upActs(vrrp.StateBackup, 100, vrrp.ReasonPriorityZero), vrrp.StateMaster, 2*time.Second + rfcSkew(100, time.Second)},
+		}},
 	{"a hold with Preempt holds back preemption too", "Hold{Preempt}: the peer is better placed",
 		mCfg3(100, "192.0.2.1"), []mStep{
 			initStep3,

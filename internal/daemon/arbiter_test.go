@@ -210,3 +210,33 @@ func wantStates(t *testing.T, when string, a, b *node, sa, sb string) {
 		t.Fatalf("%s: a %s, b %s; want a %s, b %s", when, ga, gb, sa, sb)
 	}
 }
+
+// TestArbiterMasterStops: the arbitration does not slow a graceful
+// hand-over: the master stops (priority-0 advert, its last heartbeat still
+// says MASTER) and the held backup takes over after its Skew_Time, as RFC
+// 5798 says, not after the heartbeat's dead time.
+func TestArbiterMasterStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		ha, hb := hbPair()
+		start := time.Now()
+		a := startArbNode(t, wire, "192.0.2.1", arbConf("150", "198.51.100.1", "198.51.100.2", "/k", ""), ha, nil)
+		b := startArbNode(t, wire, "192.0.2.2", arbConf("100", "198.51.100.2", "198.51.100.1", "/k", ""), hb, nil)
+		sleepUntil(start, 5*time.Second)
+		wantStates(t, "before", a, b, "MASTER", "BACKUP")
+		if s := b.d.Status().Arbiter; !s.Held {
+			t.Fatalf("b not held behind a master: %+v", s)
+		}
+		a.stop()
+		stopped := time.Now()
+		skew := time.Duration(256-100) * time.Second / 256
+		sleepUntil(stopped, skew-time.Millisecond)
+		if b.state("VI_1") != "BACKUP" {
+			t.Fatalf("b %s before its Skew_Time", b.state("VI_1"))
+		}
+		sleepUntil(stopped, skew+time.Millisecond)
+		if b.state("VI_1") != "MASTER" {
+			t.Fatalf("b %s after its Skew_Time", b.state("VI_1"))
+		}
+	})
+}
