@@ -289,38 +289,27 @@ func printCounters(w io.Writer, s *ctl.Status) {
 // writeArbiter prints the arbitration's part of the status: the mode
 // (SPLIT in capitals while the views disagree), the decision, both views.
 func writeArbiter(w io.Writer, a *ctl.ArbiterStatus) {
-	mode := a.Mode
-	if a.Split {
-		mode = "SPLIT"
-	}
-	role := "peer is to be master"
-	if a.Win {
-		role = "this node is to be master"
-	}
-	held := ""
-	if a.Held {
-		held = ", takeovers held"
-	}
 	fmt.Fprintf(w, "arbiter: %s (rule %s: %s%s), peer heard %s ago; splits %d, yields %d, heartbeat lost %d, heartbeats sent %d received %d refused %d\n",
-		mode, a.Rule, role, held, a.PeerAge.Round(time.Millisecond), a.Splits, a.Yields, a.HeartbeatLosts, a.Sent, a.Received, sumDrops(a.Drops))
+		pick(a.Split, "SPLIT", a.Mode), a.Rule, pick(a.Win, "this node is to be master", "peer is to be master"), pick(a.Held, ", takeovers held", ""),
+		a.PeerAge.Round(time.Millisecond), a.Splits, a.Yields, a.HeartbeatLosts, a.Sent, a.Received, sumDrops(a.Drops))
 	view := func(who string, ms []ctl.ArbiterMember) {
 		for _, m := range ms {
-			starved := ""
-			if m.Starved {
-				starved = ", hears no master"
-			}
-			fmt.Fprintf(w, "arbiter: %s %s %s priority %d, %d of %d segments down%s\n", who, m.Name, m.State, m.Priority, m.Down, m.Monitored, starved)
+			fmt.Fprintf(w, "arbiter: %s %s %s priority %d, %d of %d segments down%s\n", who, m.Name, m.State, m.Priority, m.Down, m.Monitored, pick(m.Starved, ", hears no master", ""))
 		}
 	}
 	view("local", a.Local)
 	view("peer ", a.Peer)
 	for _, x := range a.Witnesses {
-		state := "down"
-		if x.Up {
-			state = "up"
-		}
-		fmt.Fprintf(w, "arbiter: witness %s of %s %s (%d probes, %d unanswered)\n", x.Address, x.Instance, state, x.Probes, x.Failures)
+		fmt.Fprintf(w, "arbiter: witness %s of %s %s (%d probes, %d unanswered)\n", x.Address, x.Instance, pick(x.Up, "up", "down"), x.Probes, x.Failures)
 	}
+}
+
+// pick returns yes when c holds, else no.
+func pick(c bool, yes, no string) string {
+	if c {
+		return yes
+	}
+	return no
 }
 
 func sumDrops(m map[string]uint64) uint64 {
