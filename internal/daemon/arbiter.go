@@ -60,7 +60,7 @@ type arb struct {
 	out       chan []byte // payloads for the sender goroutine
 	malformed atomic.Uint64
 
-	probe     func(ctx context.Context, a netip.Addr, timeout time.Duration) error
+	probe     func(ctx context.Context, ifname string, a netip.Addr, timeout time.Duration) error
 	witnesses []*witness
 	wres      chan witnessResult
 
@@ -71,6 +71,7 @@ type arb struct {
 
 type witness struct {
 	instance string
+	ifname   string // the instance's interface, where an IPv4 witness is asked by ARP
 	addr     netip.Addr
 	up       bool
 	misses   int
@@ -107,14 +108,20 @@ func newArb(log *slog.Logger, cfg *config.Config, hb heartbeatSender, host Host)
 		probe: host.Witness,
 	}
 	if a.probe == nil {
-		a.probe = probeICMP
+		a.probe = probeWitness
 	}
 	for _, g := range cfg.SyncGroups {
 		a.isGroup = a.isGroup || g.Name == s.TrackGroup
 	}
 	for _, w := range s.Witnesses {
+		ifname := ""
+		for _, ic := range cfg.Instances {
+			if ic.Name == w.Instance {
+				ifname = ic.Interface
+			}
+		}
 		for _, ad := range w.Addrs {
-			a.witnesses = append(a.witnesses, &witness{instance: w.Instance, addr: ad, up: true})
+			a.witnesses = append(a.witnesses, &witness{instance: w.Instance, ifname: ifname, addr: ad, up: true})
 		}
 	}
 	if hb == nil {
@@ -171,7 +178,7 @@ func (a *arb) run(ctx context.Context) {
 			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
-				ok := a.probe(ctx, w.addr, every) == nil
+				ok := a.probe(ctx, w.ifname, w.addr, every) == nil
 				select {
 				case a.wres <- witnessResult{i, ok}:
 				case <-ctx.Done():

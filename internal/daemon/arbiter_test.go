@@ -77,7 +77,7 @@ func arbConf(prio, local, peer, key, extra string) string {
 // startArbNode starts a node whose conntrack replicator is a recorder
 // (the arbitration is under test), whose heartbeat is hb and whose
 // witness probe is witness.
-func startArbNode(t *testing.T, wire *vrrptest.Wire, addr, text string, hb heartbeatSender, witness func(context.Context, netip.Addr, time.Duration) error) *node {
+func startArbNode(t *testing.T, wire *vrrptest.Wire, addr, text string, hb heartbeatSender, witness func(context.Context, string, netip.Addr, time.Duration) error) *node {
 	t.Helper()
 	opts := Options{}
 	opts.Host.Conntrack = &fakeRep{ev: &ctEvents{}}
@@ -171,13 +171,13 @@ func TestArbiterWitnessDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		var aDown atomic.Bool
-		probeA := func(context.Context, netip.Addr, time.Duration) error {
+		probeA := func(context.Context, string, netip.Addr, time.Duration) error {
 			if aDown.Load() {
 				return errors.New("no answer")
 			}
 			return nil
 		}
-		probeB := func(context.Context, netip.Addr, time.Duration) error { return nil }
+		probeB := func(context.Context, string, netip.Addr, time.Duration) error { return nil }
 		ha, hb := hbPair()
 		start := time.Now()
 		w := " witness VI_1 203.0.113.9\n"

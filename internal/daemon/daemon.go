@@ -85,9 +85,10 @@ type Host struct {
 	// local name, the mail alerts' default router_id, HELO name and sender
 	// (lookupLocalName).
 	LocalName func() string
-	// Witness probes one witness address of the arbitration within
-	// timeout (nil: an ICMP echo).
-	Witness func(ctx context.Context, addr netip.Addr, timeout time.Duration) error
+	// Witness probes one witness address of the arbitration on the
+	// instance's interface within timeout (nil: ARP for IPv4, ICMP echo
+	// for IPv6).
+	Witness func(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error
 	// Conntrack, when set, replaces the conntrack replicator of a
 	// conntrack_sync block (conntracksync.New on ctnetlink and UDP).
 	Conntrack replicator

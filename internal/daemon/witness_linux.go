@@ -8,14 +8,49 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/mdlayher/arp"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
 
+// probeWitness is the arbitration's witness probe, run on a prober
+// goroutine, never on the loop: an ARP request for an IPv4 witness on
+// ifname (the instance's segment, whatever the routes say), an ICMP echo
+// for an IPv6 one; it waits up to timeout for the answer.
+func probeWitness(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error {
+	if addr.Unmap().Is4() && ifname != "" {
+		return probeARP(ctx, ifname, addr.Unmap(), timeout)
+	}
+	return probeICMP(ctx, addr, timeout)
+}
+
+// probeARP asks for addr's hardware address on ifname.
+func probeARP(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return err
+	}
+	c, err := arp.Dial(ifi)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.SetDeadline(deadline); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	_, err = c.Resolve(addr)
+	return err
+}
+
 // probeICMP sends one ICMP echo request to addr and waits up to timeout
-// for the matching reply (the witness probe of the arbitration). It runs
-// on a prober goroutine, never on the loop.
+// for the matching reply.
 func probeICMP(ctx context.Context, addr netip.Addr, timeout time.Duration) error {
 	network, laddr := "ip4:icmp", "0.0.0.0"
 	var typ, reply icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply

@@ -9,4 +9,6 @@ import (
 	"time"
 )
 
-func probeICMP(context.Context, netip.Addr, time.Duration) error { return errors.ErrUnsupported }
+func probeWitness(context.Context, string, netip.Addr, time.Duration) error {
+	return errors.ErrUnsupported
+}
