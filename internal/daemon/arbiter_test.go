@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,7 +108,8 @@ func TestArbiterAdvertsLost(t *testing.T) {
 				ha, hb := hbPair()
 				start := time.Now()
 				a := startArbNode(t, wire, "192.0.2.1", arbConf("150", "198.51.100.1", "198.51.100.2", key, ""), ha, nil)
-				b := startArbNode(t, wire, "192.0.2.2", arbConf("100", "198.51.100.2", "198.51.100.1", key, ""), hb, nil)
+				fifo := filepath.Join(t.TempDir(), "notify.fifo")
+				b := startArbNode(t, wire, "192.0.2.2", "global_defs {\n    notify_fifo "+fifo+"\n}\n"+arbConf("100", "198.51.100.2", "198.51.100.1", key, ""), hb, nil)
 				sleepUntil(start, 5*time.Second)
 				wantStates(t, "before the loss", a, b, "MASTER", "BACKUP")
 				for _, c := range a.conns {
@@ -137,6 +139,9 @@ func TestArbiterAdvertsLost(t *testing.T) {
 				}
 				if s := b.d.Status().Arbiter; !s.Held || s.Win || s.Rule != "incumbent" {
 					t.Fatalf("b: %+v", s)
+				}
+				if got := readFIFO(t, fifo); got != `INSTANCE "VI_1" BACKUP 100`+"\n"+`INSTANCE "VI_1" SPLIT 100`+"\n" {
+					t.Fatalf("b's FIFO during the split: %q", got)
 				}
 				for _, c := range a.conns {
 					c.SetIsolated(false)
