@@ -10,8 +10,9 @@
 // must hand over (vrrp.Release).
 //
 // It owns the pure arbitration core (Arbiter: Decide and PeerView take
-// `now`; no clock, socket or goroutine) and the heartbeat's wire codec
-// (Heartbeat, wire.go). It must not do I/O: the heartbeat socket and its
+// `now`; no clock, socket or goroutine), the verdict on a witness from its
+// probes (Witness), and the heartbeat's wire codec (View's AppendBinary and
+// UnmarshalBinary, wire.go). It must not do I/O: the heartbeat socket and its
 // authenticated envelope are package conntracksync's (Heartbeat link), the
 // witness probes and the VRRP hooks are the daemon's.
 //

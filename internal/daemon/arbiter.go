@@ -24,10 +24,6 @@ const (
 	notifySplitHealed = "SPLIT_HEALED"
 )
 
-// witnessDownAfter is how many probes in a row a witness must miss to
-// count as down; one answer brings it back.
-const witnessDownAfter = 3
-
 // heartbeatSender is what the arbitration uses of conntracksync.Heartbeat;
 // tests substitute an in-memory pair.
 type heartbeatSender interface {
@@ -73,10 +69,7 @@ type witness struct {
 	instance string
 	ifname   string // the instance's interface, where an IPv4 witness is asked by ARP
 	addr     netip.Addr
-	up       bool
-	misses   int
-	probes   uint64
-	failures uint64
+	verdict  arbiter.Witness // the loop's
 }
 
 type witnessResult struct {
@@ -121,7 +114,7 @@ func newArb(log *slog.Logger, cfg *config.Config, hb heartbeatSender, host Host)
 			}
 		}
 		for _, ad := range w.Addrs {
-			a.witnesses = append(a.witnesses, &witness{instance: w.Instance, ifname: ifname, addr: ad, up: true})
+			a.witnesses = append(a.witnesses, &witness{instance: w.Instance, ifname: ifname, addr: ad})
 		}
 	}
 	if hb == nil {
@@ -228,20 +221,9 @@ func (a *arb) tracks(inst *instance) bool {
 // witnessResult records one probe's verdict (loop).
 func (d *Daemon) witnessResult(r witnessResult, now time.Time) {
 	w := d.arb.witnesses[r.i]
-	w.probes++
-	was := w.up
-	if r.ok {
-		w.misses, w.up = 0, true
-	} else {
-		w.failures++
-		w.misses++
-		if w.misses >= witnessDownAfter {
-			w.up = false
-		}
-	}
-	if was != w.up {
+	if w.verdict.Result(r.ok) {
 		word := "down"
-		if w.up {
+		if w.verdict.Up() {
 			word = "up"
 		}
 		d.arb.log.Warn(fmt.Sprintf("(%s) witness %s is %s", w.instance, w.addr, word))
@@ -277,7 +259,7 @@ func (d *Daemon) arbView() arbiter.View {
 		}
 		for _, w := range d.arb.witnesses {
 			if w.instance == inst.cfg.Name {
-				count(w.up)
+				count(w.verdict.Up())
 			}
 		}
 		v.Members = append(v.Members, m)
@@ -415,7 +397,7 @@ func (d *Daemon) arbStatus(now time.Time) *ctl.ArbiterStatus {
 		st.Peer, st.PeerAge = members(v), now.Sub(at)
 	}
 	for _, w := range a.witnesses {
-		st.Witnesses = append(st.Witnesses, ctl.WitnessStatus{Instance: w.instance, Address: w.addr.String(), Up: w.up, Probes: w.probes, Failures: w.failures})
+		st.Witnesses = append(st.Witnesses, ctl.WitnessStatus{Instance: w.instance, Address: w.addr.String(), Up: w.verdict.Up(), Probes: w.verdict.Probes, Failures: w.verdict.Failures})
 	}
 	return st
 }
