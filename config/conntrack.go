@@ -18,6 +18,15 @@ const (
 	DefaultSyncPort        = ftfw.DefaultPort
 	DefaultSyncAckWindow   = 300
 	DefaultSyncResendQueue = 131072
+	// DefaultHeartbeatInterval is how often the arbiter's heartbeat goes
+	// to the peer (vigil's own; conntrackd has no heartbeat).
+	DefaultHeartbeatInterval = 250 * time.Millisecond
+)
+
+// The heartbeat interval's range.
+const (
+	minHeartbeatInterval = 50 * time.Millisecond
+	maxHeartbeatInterval = 10 * time.Second
 )
 
 // ConntrackSync is vigil's conntrack_sync block. After Load its settings
@@ -57,6 +66,15 @@ type ConntrackSync struct {
 	// filter (Filter over Conntrackd's, plus the sync link's addresses).
 	Filter CTFilter
 	Rules  CTRules
+
+	// HeartbeatInterval and HeartbeatPort are the arbiter's heartbeat
+	// (DefaultHeartbeatInterval; Port + 1). The arbiter runs only with
+	// AuthKeyFile (Arbitration).
+	HeartbeatInterval time.Duration
+	HeartbeatPort     int
+	// Witnesses are the addresses each tracked instance's segment must
+	// reach, in the order written.
+	Witnesses []Witness
 
 	set map[string]Pos // keywords given in the block
 }
@@ -142,6 +160,18 @@ func ctPathKws(ends func(n any) ctEnds, port string) []*kwDef {
 		})),
 	}
 }
+
+// Witness is one witness line: addresses on an instance's segment that
+// this node must reach for the segment to count as healthy.
+type Witness struct {
+	Pos      Pos
+	Instance string
+	Addrs    []netip.Addr
+}
+
+// Arbitration reports whether the arbiter runs: only with a key, since an
+// unauthenticated heartbeat could be forged to keep a node in BACKUP.
+func (s *ConntrackSync) Arbitration() bool { return s.AuthKeyFile != "" }
 
 // CTPolicy says whether a filter list names what to keep or what to drop,
 // as conntrackd's "Protocol Accept { ... }" / "Address Ignore { ... }".
@@ -352,6 +382,36 @@ func addConntrackTop(top *block) {
 					s.Conntrackd = p.readConntrackd(t)
 				}
 			})),
+			kw("heartbeat_interval", P2, "heartbeat_interval SECS", "0.25", "0.05..10", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if d, ok := p.timerArg(l, 1, minHeartbeatInterval, maxHeartbeatInterval, "using 0.25"); ok {
+					s.HeartbeatInterval = d
+				} else {
+					delete(s.set, "heartbeat_interval")
+				}
+			})),
+			kw("heartbeat_port", P2, "heartbeat_port 1..65535", "port + 1", "1..65535", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if n, ok := p.intArg(l, 1, 1, 65535, "using port + 1"); ok {
+					s.HeartbeatPort = n
+				} else {
+					delete(s.set, "heartbeat_port")
+				}
+			})),
+			kw("witness", P2, "witness INSTANCE ADDRESS...", "none", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if len(l.toks) < 3 {
+					p.fatal(l.pos(), "witness", ctFatal, "want witness INSTANCE ADDRESS...")
+					return
+				}
+				w := Witness{Pos: l.pos(), Instance: l.toks[1].s}
+				for _, t := range l.toks[2:] {
+					a, err := netip.ParseAddr(t.s)
+					if err != nil || a.Zone() != "" || !a.IsGlobalUnicast() && !a.IsPrivate() {
+						p.fatal(t.pos, "witness", ctFatal, "%q is not a unicast IP address", t.s)
+						continue
+					}
+					w.Addrs = append(w.Addrs, a.Unmap())
+				}
+				s.Witnesses = append(s.Witnesses, w)
+			})),
 			blockKw("filter", P2, "filter { protocol ...; ignore_address ...; tcp_state ... }", func(p *parser, n any, l *line) any {
 				f := &n.(*ConntrackSync).Filter
 				f.Pos = l.pos()
@@ -455,6 +515,21 @@ func (p *parser) resolveConntrack() {
 		}
 		p.checkPath(x.Pos, what, x.Interface, x.LocalAddr, x.PeerAddr, x.Group)
 	}
+	if s.HeartbeatInterval == 0 {
+		s.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if s.HeartbeatPort == 0 {
+		s.HeartbeatPort = s.Port%65535 + 1
+	} else if s.HeartbeatPort == s.Port {
+		p.fatal(s.setPos("heartbeat_port"), "heartbeat_port", ctFatal, "heartbeat_port %d is the FTFW port", s.HeartbeatPort)
+	}
+	if !s.Arbitration() {
+		for _, kw := range []string{"heartbeat_interval", "heartbeat_port", "witness"} {
+			if pos, ok := s.set[kw]; ok {
+				p.warn(pos, kw, "no arbitration: VRRP alone decides", "the arbiter's heartbeat runs only with auth_key_file (an unauthenticated heartbeat could be forged)")
+			}
+		}
+	}
 	if s.TrackGroup == "" {
 		miss("track_group")
 		return
@@ -470,6 +545,17 @@ func (p *parser) resolveConntrack() {
 	if !found {
 		// A vrrp_sync_group without instances has been removed above.
 		p.fatal(s.setPos("track_group"), "track_group", ctFatal, "track_group %s is neither a vrrp_sync_group nor a vrrp_instance", s.TrackGroup)
+	}
+	for _, w := range s.Witnesses {
+		var in *Instance
+		for _, x := range p.cfg.Instances {
+			if x.Name == w.Instance && ((isGroup && x.SyncGroup == s.TrackGroup) || (!isGroup && x.Name == s.TrackGroup)) {
+				in = x
+			}
+		}
+		if in == nil {
+			p.fatal(w.Pos, "witness", ctFatal, "witness: %s is not an instance of track_group %s", w.Instance, s.TrackGroup)
+		}
 	}
 }
 
@@ -679,6 +765,19 @@ func (d *dumper) dumpConntrack(s *ConntrackSync) {
 			}
 			d.close()
 		}
+	}
+	if _, ok := s.set["heartbeat_interval"]; ok {
+		d.line("heartbeat_interval", secs(s.HeartbeatInterval))
+	}
+	if _, ok := s.set["heartbeat_port"]; ok {
+		d.line("heartbeat_port", itoa(s.HeartbeatPort))
+	}
+	for _, w := range s.Witnesses {
+		l := []string{"witness", quote(w.Instance)}
+		for _, a := range w.Addrs {
+			l = append(l, a.String())
+		}
+		d.line(l...)
 	}
 	f := s.Filter
 	if len(f.Protocols)+len(f.IgnoreAddrs)+len(f.TCPStates) > 0 {

@@ -40,8 +40,9 @@ import (
 //
 // The 36-byte header is the associated data; the nonce is session ‖ counter ‖
 // 8 zero bytes. Each direction has its own key, HKDF-SHA256 of the pre-shared
-// key with the sender's and the receiver's address, so a datagram reflected
-// back to its sender does not open.
+// key with the channel's label (FTFW, or the arbiter's heartbeat) and the
+// sender's and the receiver's address, so a datagram reflected back to its
+// sender, or moved to the other channel, does not open.
 //
 // Replay. A receiver delivers a datagram only when
 //
@@ -176,15 +177,27 @@ type authLink struct {
 	nextRet int
 }
 
-// newAuthLink derives the two directional keys from key and the addresses,
-// and starts a session. newID must return random non-zero values (crypto/rand
-// in the shell).
+// HKDF labels: each use of the pre-shared key derives keys of its own, so
+// a datagram of one channel never opens on the other.
+const (
+	authLabelFTFW      = "vigil conntrack sync v1 "
+	authLabelHeartbeat = "vigil arbiter heartbeat v1 "
+)
+
+// newAuthLink derives the two directional keys of the FTFW channel from key
+// and the addresses, and starts a session. newID must return random
+// non-zero values (crypto/rand in the shell).
 func newAuthLink(key AuthKey, local, peer netip.Addr, newID func() uint64) (*authLink, error) {
-	sk, err := directionKey(key, local, peer)
+	return newAuthLinkLabel(authLabelFTFW, key, local, peer, newID)
+}
+
+// newAuthLinkLabel is newAuthLink for the channel whose HKDF label is label.
+func newAuthLinkLabel(label string, key AuthKey, local, peer netip.Addr, newID func() uint64) (*authLink, error) {
+	sk, err := directionKey(label, key, local, peer)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := directionKey(key, peer, local)
+	ok, err := directionKey(label, key, peer, local)
 	if err != nil {
 		return nil, err
 	}
@@ -199,9 +212,9 @@ func newAuthLink(key AuthKey, local, peer netip.Addr, newID func() uint64) (*aut
 	return a, nil
 }
 
-func directionKey(key AuthKey, from, to netip.Addr) ([]byte, error) {
+func directionKey(label string, key AuthKey, from, to netip.Addr) ([]byte, error) {
 	f, t := from.Unmap().As16(), to.Unmap().As16()
-	info := "vigil conntrack sync v1 " + string(f[:]) + string(t[:])
+	info := label + string(f[:]) + string(t[:])
 	return hkdf.Key(sha256.New, key[:], nil, info, chacha20poly1305.KeySize)
 }
 

@@ -30,6 +30,10 @@
 //     resync request, and on leaving MASTER the purge (PurgeTimeout); a
 //     generation that keeps a stale commit from acting
 //     after a newer transition;
+//   - the arbiter's heartbeat link (Heartbeat, heartbeat.go): an
+//     authenticated UDP socket of its own on each sync path, next to the
+//     FTFW one, sealed with the same envelope under keys of its own; it
+//     carries opaque payloads (package arbiter owns their meaning);
 //   - the one table of conntrack protocol and TCP state names (names.go),
 //     which package config parses with.
 //

@@ -9,8 +9,9 @@
 //     that runs in each state. It adds keepalived's FAULT state, nopreempt,
 //     preempt_delay, `state MASTER` below priority 255, lower_prio_no_advert,
 //     down_timer_adverts, the sync-group pulls ForceBackup/ForceMaster, and
-//     VIPRemoved (a VIP deleted behind a master's back), and Release (an
-//     operator's hand-over).
+//     VIPRemoved (a VIP deleted behind a master's back), Release (an
+//     operator's or the arbiter's hand-over), and Hold (the arbiter's veto
+//     over a takeover on silence, or a preemption).
 //   - SyncGroup (syncgroup.go): vrrp_sync_group's rules, pure.
 //   - Operator (operator.go): what vigilctl demote, promote and maintenance
 //     do to an instance's effective priority and state, pure.
@@ -62,6 +63,7 @@
 //	MASTER  VIPRemoved                         SendAdvert(0), RemoveVIPs, Transition     BACKUP, down = Skew_Time (keepalived)
 //	MASTER  Release                            SendAdvert(0), RemoveVIPs, Transition     BACKUP, down = MDI (vigilctl demote)
 //	BACKUP  Timeout, Config.SyncGroup          RequestMaster                             BACKUP, down = MDI, WantsMaster
+//	BACKUP  Timeout, Hold vetoes it            (none)                                    BACKUP, down = MDI, Starved if nothing heard
 //
 // MDI is Master_Down_Interval = DownTimerAdverts (3) × Master_Adver_Interval +
 // Skew_Time, Skew_Time = (256 − Priority) × Master_Adver_Interval / 256 (v2:

@@ -141,6 +141,11 @@ type Machine struct {
 
 	wantsMaster bool // SyncGroup: the down timer expired and no master has been accepted since
 
+	held    bool // Hold.Silence: no takeover on silence
+	holdPre bool // Hold.Preempt: no preemption
+	starved bool // the down timer expired while held and no master has been accepted since
+	heard   bool // a discarded master's advert came since the down timer was last armed
+
 	faulted     bool   // a Fault is in force (level)
 	faultReason Reason // the reason of the Fault in force
 
@@ -209,6 +214,14 @@ func (m *Machine) WantsMaster() bool {
 	return m.state == StateMaster || (m.state == StateBackup && m.wantsMaster)
 }
 
+// Starved reports whether this BACKUP hears no master: its
+// Master_Down_Timer expired while a Hold was in force and it has accepted
+// no advert since. It is the arbiter's "adverts lost" input.
+func (m *Machine) Starved() bool { return m.state == StateBackup && m.starved }
+
+// Held returns the Hold in force.
+func (m *Machine) Held() Hold { return Hold{Silence: m.held, Preempt: m.holdPre} }
+
 // Master returns the source address and priority of the current master as far
 // as this router knows: the last advert it accepted as backup, or itself as
 // master. The address is invalid until one is known.
@@ -249,6 +262,8 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 		if m.state == StateMaster {
 			m.leaveMaster(now, machineOr(e.Reason, ReasonForced))
 		}
+	case Hold:
+		m.onHold(e, now)
 	case ForceMaster:
 		if m.state == StateBackup {
 			m.becomeMaster(now, machineOr(e.Reason, ReasonForced))
@@ -316,6 +331,21 @@ func (m *Machine) onTimeout(now time.Time) {
 	}
 	switch m.state {
 	case StateBackup:
+		heard := m.heard
+		m.heard = false
+		// A master that said it leaves (priority 0) is heard too: its
+		// backups take over after Skew_Time as RFC 5798 §6.4.2 says.
+		leaving := m.downReason == ReasonPriorityZero
+		if (m.held && !heard && !leaving) || (m.holdPre && heard) {
+			// The arbiter vetoes a takeover on silence: wait another
+			// interval. A lower-priority master we heard and discarded
+			// (preemption) is VRRP's own business unless the hold says
+			// otherwise.
+			m.starved = !heard
+			m.wantsMaster = false
+			m.deadline = now.Add(m.MasterDownInterval())
+			return
+		}
 		if m.cfg.SyncGroup {
 			// keepalived: a sync-group member waits for the group; it
 			// restarts its timer so that it asks again if nothing changes.
@@ -359,6 +389,7 @@ func (m *Machine) backupAdvert(e AdvertReceived, now time.Time) {
 	}
 	src := machineNormAddr(e.Src)
 	m.masterAddr, m.masterPriority = src, e.Priority
+	m.heard = true
 	delaying := m.cfg.PreemptDelay > 0 && (m.preemptAt.IsZero() || now.Before(m.preemptAt))
 	if m.preempt && e.Priority < m.priority && !delaying {
 		// A lower-priority master while we preempt: discard the advert and
@@ -372,6 +403,7 @@ func (m *Machine) backupAdvert(e AdvertReceived, now time.Time) {
 	m.learnInterval(e)
 	m.armDown(now, m.MasterDownInterval(), ReasonMasterDown)
 	m.wantsMaster = false
+	m.starved, m.heard = false, false // the timer restarted: a fresh interval
 	if m.cfg.PreemptDelay > 0 {
 		if e.Priority >= m.priority {
 			m.preemptAt = time.Time{}
@@ -409,6 +441,18 @@ func (m *Machine) masterAdvert(e AdvertReceived, now time.Time) {
 	}
 	// cmp == 0: our own priority from our own address (a looped packet or a
 	// duplicate address); ignore it.
+}
+
+func (m *Machine) onHold(e Hold, now time.Time) {
+	m.holdPre = e.Preempt
+	if e.Silence == m.held {
+		return
+	}
+	m.held = e.Silence
+	if !e.Silence && m.starved && m.state == StateBackup {
+		// A takeover was held back: let it happen now.
+		m.deadline = now
+	}
 }
 
 func (m *Machine) onSetPriority(e SetPriority) {
@@ -516,6 +560,7 @@ func (m *Machine) transition(to State, reason Reason) {
 	m.emit(Transition{From: m.state, To: to, Reason: reason})
 	m.state = to
 	m.wantsMaster = false
+	m.starved = false
 }
 
 func (m *Machine) emit(a Action) { m.out = append(m.out, a) }

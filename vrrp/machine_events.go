@@ -113,7 +113,25 @@ type LocalAddrChanged struct {
 	Addr netip.Addr
 }
 
+// Hold is the arbiter's veto over takeovers (conntrack_sync's heartbeat
+// says the peer is alive and should stay, or become, master). With Silence,
+// a BACKUP whose Master_Down_Timer expires with no advert heard since it
+// was armed does not become master (nor, in a sync group, ask to: no
+// RequestMaster); it restarts the timer with Master_Down_Interval, and
+// Starved reports true until it accepts a master's advert. With Preempt,
+// a takeover over a lower-priority master it hears (preemption) is held
+// back the same way. An address owner's Startup or FaultCleared and a sync
+// group's ForceMaster are never held. Hold never causes a transition by
+// itself; lifting Silence after a held-back expiry makes the timer due at
+// once, so the takeover the hold delayed happens at the next Timeout. A
+// master is not affected: the arbiter asks a master to go with Release.
+type Hold struct {
+	Silence bool
+	Preempt bool
+}
+
 func (LocalAddrChanged) isEvent() {}
+func (Hold) isEvent()             {}
 
 func (Startup) isEvent()        {}
 func (Shutdown) isEvent()       {}

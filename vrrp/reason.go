@@ -76,6 +76,10 @@ const (
 	// ReasonPromote: an operator lifted a demotion or maintenance
 	// (vigilctl promote, maintenance off).
 	ReasonPromote
+	// ReasonArbiter: the arbitration over the sync link (conntrack_sync's
+	// heartbeat) asked a master to hand over (Release) because its peer's
+	// segments are healthier, or that it is the loser of a split.
+	ReasonArbiter
 	numReasons
 )
 
@@ -104,6 +108,7 @@ var reasonNames = [...]string{
 	ReasonDemote:              "demote",
 	ReasonMaintenance:         "maintenance",
 	ReasonPromote:             "promote",
+	ReasonArbiter:             "arbiter",
 }
 
 // String returns the reason's snake_case word, or "Reason(n)" for a value

@@ -281,6 +281,43 @@ func printCounters(w io.Writer, s *ctl.Status) {
 			fmt.Fprintf(w, "conntrack sync: last error: %s\n", ct.RunError)
 		}
 	}
+	if a := s.Arbiter; a != nil {
+		writeArbiter(w, a)
+	}
+}
+
+// writeArbiter prints the arbitration's part of the status: the mode
+// (SPLIT in capitals while the views disagree), the decision, both views.
+func writeArbiter(w io.Writer, a *ctl.ArbiterStatus) {
+	fmt.Fprintf(w, "arbiter: %s (rule %s: %s%s), peer heard %s ago; splits %d, yields %d, heartbeat lost %d, heartbeats sent %d received %d refused %d\n",
+		pick(a.Split, "SPLIT", a.Mode), a.Rule, pick(a.Win, "this node is to be master", "peer is to be master"), pick(a.Held, ", takeovers held", ""),
+		a.PeerAge.Round(time.Millisecond), a.Splits, a.Yields, a.HeartbeatLosts, a.Sent, a.Received, sumDrops(a.Drops))
+	view := func(who string, ms []ctl.ArbiterMember) {
+		for _, m := range ms {
+			fmt.Fprintf(w, "arbiter: %s %s %s priority %d, %d of %d segments down%s\n", who, m.Name, m.State, m.Priority, m.Down, m.Monitored, pick(m.Starved, ", hears no master", ""))
+		}
+	}
+	view("local", a.Local)
+	view("peer ", a.Peer)
+	for _, x := range a.Witnesses {
+		fmt.Fprintf(w, "arbiter: witness %s of %s %s (%d probes, %d unanswered)\n", x.Address, x.Instance, pick(x.Up, "up", "down"), x.Probes, x.Failures)
+	}
+}
+
+// pick returns yes when c holds, else no.
+func pick(c bool, yes, no string) string {
+	if c {
+		return yes
+	}
+	return no
+}
+
+func sumDrops(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func orDash(s string) string {

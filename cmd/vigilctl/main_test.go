@@ -426,3 +426,33 @@ func TestStatusShowsHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusShowsSplit: the arbitration's split is in the text status (and
+// the JSON one, as the daemon's document).
+func TestStatusShowsSplit(t *testing.T) {
+	st := ctl.Status{RouterID: "fw2", Arbiter: &ctl.ArbiterStatus{
+		Mode: "split", Split: true, Rule: "incumbent", Held: true, PeerAge: 40 * time.Millisecond, Splits: 1,
+		Local:     []ctl.ArbiterMember{{Name: "VI_IN", State: "BACKUP", Priority: 100, Starved: true, Monitored: 2}},
+		Peer:      []ctl.ArbiterMember{{Name: "VI_IN", State: "MASTER", Priority: 150, Monitored: 2}},
+		Witnesses: []ctl.WitnessStatus{{Instance: "VI_IN", Address: "192.0.2.100", Up: true, Probes: 7}},
+	}}
+	sock := serve(t, &daemon{status: st})
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-s", sock, "status"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{
+		"arbiter: SPLIT (rule incumbent: peer is to be master, takeovers held), peer heard 40ms ago; splits 1,",
+		"arbiter: local VI_IN BACKUP priority 100, 0 of 2 segments down, hears no master",
+		"arbiter: peer  VI_IN MASTER priority 150, 0 of 2 segments down",
+		"arbiter: witness 192.0.2.100 of VI_IN up (7 probes, 0 unanswered)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"-s", sock, "--json", "status"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), `"split": true`) {
+		t.Errorf("JSON status (exit %d) lacks the split:\n%s", code, out.String())
+	}
+}

@@ -163,6 +163,24 @@ func pathMetric(name string, typ metricType, help string, extra []string, value 
 	}}
 }
 
+// arbiterGauge is a gauge of the arbitration, present only when it runs.
+func arbiterGauge(name, help string, value func(*ArbiterStatus) float64) metric {
+	return metric{name, gauge, help, nil, func(s *Status, emit emitFunc) {
+		if s.Arbiter != nil {
+			emit(value(s.Arbiter))
+		}
+	}}
+}
+
+// arbiterCounter is arbiterGauge for a counter.
+func arbiterCounter(name, help string, value func(*ArbiterStatus) uint64) metric {
+	return metric{name, counter, help, nil, func(s *Status, emit emitFunc) {
+		if s.Arbiter != nil {
+			emit(float64(value(s.Arbiter)))
+		}
+	}}
+}
+
 // channel is a counter of the conntrack sync channel (FTFW).
 func channel(name, help string, value func(*ftfw.Stats) uint64) metric {
 	return conntrack("vigil_conntrack_channel_"+name, counter, help, func(c *CTStatus) float64 { return float64(value(&c.Channel)) })
@@ -339,6 +357,52 @@ var metrics = []metric{
 	global("vigil_control_refused_total", counter, "Control-socket clients refused for their uid.", func(s *Status) float64 { return float64(s.ControlRefused) }),
 	global("vigil_control_events_dropped_total", counter, "Events clients dropped for falling behind.", func(s *Status) float64 { return float64(s.EventsDropped) }),
 	global("vigil_control_event_subscribers", gauge, "Events clients connected.", func(s *Status) float64 { return float64(s.EventSubscribers) }),
+
+	// Arbitration over the sync link.
+	arbiterGauge("vigil_arbiter_split", "1 while the two nodes' views disagree (both claim MASTER, or adverts are lost while both are alive).", func(a *ArbiterStatus) float64 { return b2f(a.Split) }),
+	arbiterGauge("vigil_arbiter_held", "1 while the arbiter keeps our tracked instances from taking over.", func(a *ArbiterStatus) float64 { return b2f(a.Held) }),
+	metric{"vigil_arbiter_mode", gauge, "1 for the arbiter's current mode.", []string{"mode"}, func(s *Status, emit emitFunc) {
+		if a := s.Arbiter; a != nil {
+			for _, m := range []string{"waiting", "agreed", "split", "heartbeat_lost"} {
+				emit(b2f(a.Mode == m), m)
+			}
+		}
+	}},
+	arbiterCounter("vigil_arbiter_splits_total", "Splits that began.", func(a *ArbiterStatus) uint64 { return a.Splits }),
+	arbiterCounter("vigil_arbiter_yields_total", "Hand-overs the arbiter asked of our masters.", func(a *ArbiterStatus) uint64 { return a.Yields }),
+	arbiterCounter("vigil_arbiter_heartbeat_losts_total", "Times the peer's heartbeat was lost.", func(a *ArbiterStatus) uint64 { return a.HeartbeatLosts }),
+	arbiterCounter("vigil_arbiter_reannounces_total", "GARP/NA rounds our masters sent when a split healed.", func(a *ArbiterStatus) uint64 { return a.Reannounces }),
+	arbiterCounter("vigil_arbiter_heartbeats_sent_total", "Heartbeats sent to the peer.", func(a *ArbiterStatus) uint64 { return a.Sent }),
+	arbiterCounter("vigil_arbiter_heartbeat_send_errors_total", "Heartbeats that could not be sent.", func(a *ArbiterStatus) uint64 { return a.SendErrors }),
+	arbiterCounter("vigil_arbiter_heartbeats_received_total", "Authentic heartbeats received.", func(a *ArbiterStatus) uint64 { return a.Received }),
+	arbiterCounter("vigil_arbiter_heartbeats_malformed_total", "Authentic heartbeats whose payload did not decode.", func(a *ArbiterStatus) uint64 { return a.Malformed }),
+	arbiterCounter("vigil_arbiter_heartbeats_foreign_total", "Heartbeat datagrams from an address that is not the peer's.", func(a *ArbiterStatus) uint64 { return a.Foreign }),
+	metric{"vigil_arbiter_heartbeat_drops_total", counter, "Heartbeats the authenticated envelope refused, by reason.", []string{"reason"}, func(s *Status, emit emitFunc) {
+		if a := s.Arbiter; a != nil {
+			byKey(a.Drops, func(v uint64, lv string) { emit(float64(v), lv) })
+		}
+	}},
+	metric{"vigil_arbiter_witness_up", gauge, "1 while a witness answers.", []string{"instance", "address"}, func(s *Status, emit emitFunc) {
+		if a := s.Arbiter; a != nil {
+			for _, w := range a.Witnesses {
+				emit(b2f(w.Up), w.Instance, w.Address)
+			}
+		}
+	}},
+	metric{"vigil_arbiter_witness_probes_total", counter, "Witness probes sent.", []string{"instance", "address"}, func(s *Status, emit emitFunc) {
+		if a := s.Arbiter; a != nil {
+			for _, w := range a.Witnesses {
+				emit(float64(w.Probes), w.Instance, w.Address)
+			}
+		}
+	}},
+	metric{"vigil_arbiter_witness_failures_total", counter, "Witness probes without an answer.", []string{"instance", "address"}, func(s *Status, emit emitFunc) {
+		if a := s.Arbiter; a != nil {
+			for _, w := range a.Witnesses {
+				emit(float64(w.Failures), w.Instance, w.Address)
+			}
+		}
+	}},
 
 	// Conntrack replication.
 	metric{"vigil_conntrack_cache_entries", gauge, "Conntrack replication cache sizes.", []string{"cache"}, func(s *Status, emit emitFunc) {

@@ -25,6 +25,7 @@ type Status struct {
 	Notify         notify.Stats     `json:"notify"`
 	Mail           mail.Stats       `json:"mail"`
 	Conntrack      *CTStatus        `json:"conntrack,omitempty"`
+	Arbiter        *ArbiterStatus   `json:"arbiter,omitempty"`
 	LVS            *LVSStatus       `json:"lvs,omitempty"`
 	Reloads        uint64           `json:"reloads"`
 	ReloadFailures uint64           `json:"reload_failures"`

@@ -52,10 +52,6 @@ type ctSync struct {
 	runErr string
 }
 
-func newCTSync(log *slog.Logger, cfg *config.Config) (*ctSync, error) {
-	return newCTSyncWith(log, cfg, nil)
-}
-
 // newCTSyncWith builds the binding to cfg's track_group around r (nil: a
 // Replicator on the kernel's ctnetlink and UDP). config.Load has checked that track_group names a
 // vrrp_sync_group with instances or a vrrp_instance.
@@ -94,12 +90,22 @@ func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync,
 func ctConfig(s *config.ConntrackSync) conntracksync.Config { return s.ReplicatorConfig() }
 
 // sameConntrackSync reports whether two conntrack_sync blocks (nil when
-// absent) give the replicator the same settings, positions aside.
+// absent) give the replicator and the arbitration the same settings,
+// positions aside.
 func sameConntrackSync(a, b *config.ConntrackSync) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.TrackGroup == b.TrackGroup && reflect.DeepEqual(ctConfig(a), ctConfig(b))
+	witnesses := func(s *config.ConntrackSync) []string {
+		var out []string
+		for _, w := range s.Witnesses {
+			out = append(out, fmt.Sprint(w.Instance, w.Addrs))
+		}
+		return out
+	}
+	return a.TrackGroup == b.TrackGroup && reflect.DeepEqual(ctConfig(a), ctConfig(b)) &&
+		a.HeartbeatInterval == b.HeartbeatInterval && a.HeartbeatPort == b.HeartbeatPort &&
+		slices.Equal(witnesses(a), witnesses(b))
 }
 
 // run runs the replicator until ctx ends (Daemon.Run cancels it after the

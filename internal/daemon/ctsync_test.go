@@ -560,6 +560,13 @@ func TestCTReload(t *testing.T) {
 	if sameConntrackSync(a.ConntrackSync, c.ConntrackSync) || sameConntrackSync(a.ConntrackSync, nil) {
 		t.Error("a changed filter or a removed block does not count as a change")
 	}
+	w1 := loadConf(t, ctTestConf("FW", "    auth_key_file /k\n    witness VI_IN 192.0.2.9"))
+	w2 := loadConf(t, ctTestConf("FW", "    auth_key_file /k\n    witness VI_IN 192.0.2.8"))
+	k := loadConf(t, ctTestConf("FW", "    auth_key_file /k"))
+	h := loadConf(t, ctTestConf("FW", "    auth_key_file /k\n    heartbeat_port 4000"))
+	if sameConntrackSync(w1.ConntrackSync, w2.ConntrackSync) || sameConntrackSync(k.ConntrackSync, h.ConntrackSync) {
+		t.Error("a changed witness or heartbeat_port does not count as a change")
+	}
 }
 
 // TestControlConntrack: vigilctl ct reaches the replicator (commit, flush,

@@ -85,6 +85,16 @@ type Host struct {
 	// local name, the mail alerts' default router_id, HELO name and sender
 	// (lookupLocalName).
 	LocalName func() string
+	// Witness probes one witness address of the arbitration on the
+	// instance's interface within timeout (nil: ARP for IPv4, ICMP echo
+	// for IPv6).
+	Witness func(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error
+	// Conntrack, when set, replaces the conntrack replicator of a
+	// conntrack_sync block (conntracksync.New on ctnetlink and UDP).
+	Conntrack replicator
+	// Heartbeat, when set, replaces the arbitration's heartbeat link over
+	// the sync path (conntracksync.NewHeartbeat).
+	Heartbeat heartbeatSender
 	// LocalAddrs lists the addresses of the local interfaces, for the
 	// ha_suspend addresses no vrrp_instance lists (all of them under -C);
 	// nil: none of those is held.
@@ -141,6 +151,7 @@ type Daemon struct {
 	groups     []*syncGroup
 	conns      map[connKey]*conn
 	ct         *ctSync     // nil without a conntrack_sync block
+	arb        *arb        // the arbitration over the sync link (arbiter.go); nil when it does not run
 	lvs        *lvs        // IPVS and its checkers (lvs.go); nil without
 	kw         *kernelWork // the address, route and rule worker; nil outside Run
 	trk        *tracking   // scripts, files, processes, interfaces
@@ -238,7 +249,10 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	}
 	d.buildGroups(cfg)
 	if cfg.ConntrackSync != nil {
-		if d.ct, err = newCTSync(d.log, cfg); err != nil {
+		if d.ct, err = newCTSyncWith(d.log, cfg, d.host.Conntrack); err != nil {
+			return nil, err
+		}
+		if d.arb, err = newArb(d.log, cfg, d.host.Heartbeat, d.host); err != nil {
 			return nil, err
 		}
 	}
@@ -293,6 +307,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 		// Stopped after the instances have shut down (deferred first, runs last).
 		defer func() { stopCT(); <-ctDone }()
+	}
+	if d.arb != nil {
+		arbCtx, stopArb := context.WithCancel(context.Background())
+		arbDone := make(chan struct{})
+		go func() {
+			defer close(arbDone)
+			d.arb.run(arbCtx)
+		}()
+		defer func() { stopArb(); <-arbDone }()
 	}
 	defer func() {
 		close(d.stop)
@@ -373,6 +396,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.trk.processCount(pc, now) {
 				d.evaluate(now)
 			}
+		case v := <-d.arb.recv():
+			d.arbPeer(v, time.Now())
+		case r := <-d.arb.witnessResults():
+			d.witnessResult(r, time.Now())
 		case <-timer.C():
 			d.fireTimers(time.Now())
 		}
@@ -386,6 +413,9 @@ func (d *Daemon) start(now time.Time) {
 	d.evaluate(now)
 	for _, inst := range d.instances {
 		d.handle(inst, vrrp.Startup{}, now)
+	}
+	if d.arb != nil {
+		d.arb.next = now // the first heartbeat at once
 	}
 }
 
@@ -407,6 +437,9 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 		if t, ok := d.rl.deadline(); ok && (!found || t.Before(next)) {
 			next, found = t, true
 		}
+	}
+	if t, ok := d.arb.deadline(); ok && (!found || t.Before(next)) {
+		next, found = t, true
 	}
 	return next, found
 }
@@ -431,6 +464,7 @@ func (d *Daemon) fireTimers(now time.Time) {
 		}
 		d.runAnnouncements(inst, now)
 	}
+	d.arbTick(now)
 }
 
 func (d *Daemon) shutdown(now time.Time) {

@@ -113,6 +113,8 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		PrimaryAddr: opts.Host.PrimaryAddr,
 		// The mail alerts, when the test takes them (mail_test.go).
 		Mail: opts.Host.Mail, LocalName: opts.Host.LocalName,
+		// The arbitration's twins (arbiter_test.go).
+		Conntrack: opts.Host.Conntrack, Heartbeat: opts.Host.Heartbeat, Witness: opts.Host.Witness,
 	}
 	if opts.Host.Interface != nil {
 		host.Interface = opts.Host.Interface

@@ -108,6 +108,7 @@ func (d *Daemon) snapshot() ctl.Status {
 	if d.ct != nil {
 		s.Conntrack = d.ct.status()
 	}
+	s.Arbiter = d.arbStatus(s.Time)
 	if d.notifier != nil {
 		s.Notify = d.notifier.Stats()
 	}

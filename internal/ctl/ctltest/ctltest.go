@@ -21,7 +21,7 @@ type Counter struct {
 }
 
 // FilledStatus returns a Status with one instance, socket, script and
-// group, conntrack replication on, and every counter (uint64 field, array
+// group, conntrack replication and the arbiter on, and every counter (uint64 field, array
 // element or map value) set to a value no other counter has, all above
 // first; the maps get one key, key. Gauges and texts keep their zero
 // value, apart from the names the labels need.
@@ -32,6 +32,7 @@ func FilledStatus(first uint64, key string) (ctl.Status, []Counter) {
 		Sockets:   []ctl.SocketStatus{{Interface: "eth0", Family: "inet", Source: "192.0.2.1"}},
 		Groups:    []ctl.GroupStatus{{Name: "G", State: "MASTER", Members: []string{"VI_1"}}},
 		Conntrack: &ctl.CTStatus{TrackGroup: "G"},
+		Arbiter:   &ctl.ArbiterStatus{Mode: "agreed", Witnesses: []ctl.WitnessStatus{{Instance: "VI_1", Address: "192.0.2.7"}}},
 	}
 	s.Tracking.Scripts = []ctl.ScriptStatus{{Name: "chk", State: "up"}}
 	f := filler{next: first, key: key}

@@ -1,0 +1,106 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// probeWitness is the arbitration's witness probe, run on a prober
+// goroutine, never on the loop: an ARP request for an IPv4 witness on
+// ifname (the instance's segment, whatever the routes say), an ICMP echo
+// for an IPv6 one; it waits up to timeout for the answer.
+func probeWitness(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error {
+	if addr.Unmap().Is4() && ifname != "" {
+		return probeARP(ctx, ifname, addr.Unmap(), timeout)
+	}
+	return probeICMP(ctx, addr, timeout)
+}
+
+// probeARP asks for addr's hardware address on ifname.
+func probeARP(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return err
+	}
+	c, err := arp.Dial(ifi)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.SetDeadline(deadline); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	_, err = c.Resolve(addr)
+	return err
+}
+
+// probeICMP sends one ICMP echo request to addr and waits up to timeout
+// for the matching reply.
+func probeICMP(ctx context.Context, addr netip.Addr, timeout time.Duration) error {
+	network, laddr := "ip4:icmp", "0.0.0.0"
+	var typ, reply icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply
+	proto := 1
+	if addr.Is6() {
+		network, laddr, typ, reply, proto = "ip6:ipv6-icmp", "::", ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58
+	}
+	c, err := icmp.ListenPacket(network, laddr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	var idb [4]byte
+	_, _ = rand.Read(idb[:])
+	id, seq := int(binary.BigEndian.Uint16(idb[:2])), int(binary.BigEndian.Uint16(idb[2:]))
+	msg := icmp.Message{Type: typ, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("vigil witness")}}
+	b, err := msg.Marshal(nil)
+	if err != nil {
+		return err
+	}
+	dst := &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
+	if _, err := c.WriteTo(b, dst); err != nil {
+		return err
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		ip, ok := from.(*net.IPAddr)
+		if !ok {
+			continue
+		}
+		if src, ok := netip.AddrFromSlice(ip.IP); !ok || src.Unmap() != addr.Unmap() {
+			continue
+		}
+		m, err := icmp.ParseMessage(proto, buf[:n])
+		if err != nil || m.Type != reply {
+			continue
+		}
+		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq {
+			return nil
+		}
+	}
+}
