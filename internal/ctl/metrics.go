@@ -374,7 +374,7 @@ var metrics = []metric{
 	channel("acks_received_total", "ACKs received.", func(c *ftfw.Stats) uint64 { return c.AcksReceived }),
 	channel("nacks_received_total", "NACKs received.", func(c *ftfw.Stats) uint64 { return c.NacksReceived }),
 	channel("resyncs_received_total", "RESYNC messages received.", func(c *ftfw.Stats) uint64 { return c.ResyncsRcv }),
-	channel("expect_skipped_total", "Expectation messages parsed and skipped.", func(c *ftfw.Stats) uint64 { return c.ExpectSkipped }),
+	channel("expect_received_total", "Expectation messages received from the peer.", func(c *ftfw.Stats) uint64 { return c.ExpectReceived }),
 	channel("gaps_total", "Sequence gaps seen from the peer.", func(c *ftfw.Stats) uint64 { return c.Gaps }),
 	channel("peer_sessions_total", "Peer sessions the channel started.", func(c *ftfw.Stats) uint64 { return c.PeerSessions }),
 	channel("peer_restarts_total", "Peer restarts the channel saw.", func(c *ftfw.Stats) uint64 { return c.PeerRestarts }),
