@@ -41,9 +41,11 @@ type Stats struct {
 	// Drops counts discarded items by reason: filter_*, send_error,
 	// foreign_source, auth_* and the channel's receive-side reasons
 	// (bad_length, stale_seq, ...).
-	Drops    map[string]uint64 `json:"drops"`
-	Listener ListenerStats     `json:"listener"`
-	Channel  ftfw.Stats        `json:"channel"`
+	Drops map[string]uint64 `json:"drops"`
+	// Expect counts the expectations' caches and commits (ExpectationSync).
+	Expect   ExpectStats   `json:"expectations"`
+	Listener ListenerStats `json:"listener"`
+	Channel  ftfw.Stats    `json:"channel"`
 }
 
 // ListenerStats counts the listener's work.

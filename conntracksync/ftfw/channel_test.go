@@ -1,8 +1,8 @@
 package ftfw
 
 import (
-	"reflect"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )

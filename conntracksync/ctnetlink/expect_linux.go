@@ -1,0 +1,181 @@
+package ctnetlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
+	"golang.org/x/sys/unix"
+)
+
+// Expectations: the same hand-written netlink as the conntrack table, on
+// the expectation subsystem. They are few (one per FTP transfer or SIP
+// call being set up), so the event socket is small, commits go in one
+// batch on one socket, and our own commits are not told apart by port id:
+// the Replicator puts them into its cache before it commits them, and an
+// event that changes nothing there is not announced.
+
+var _ ct.ExpectKernel = (*Kernel)(nil)
+
+// FollowExpect keeps t.Cache equal to the kernel's expectation table: a
+// dump, then NEW and DESTROY events; after a receive error (an overflow)
+// a new socket and a dump again, at most once a second. It returns ctx's
+// error, or the setup error of the first subscription or dump.
+func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
+	ev, err := k.subscribeExpect()
+	if err != nil {
+		return err
+	}
+	defer func() { ev.close() }()
+	if err := dumpExpect(ev, t); err != nil {
+		return fmt.Errorf("%w: expectation dump: %w", errSetup, err)
+	}
+	for {
+		lastDump := time.Now()
+		err := receiveExpect(ctx, ev, t)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		k.log.Warn("expectation event socket failed: subscribing and dumping again", "err", err)
+		for {
+			next, err := k.subscribeExpect()
+			if err == nil {
+				ev.close()
+				ev = next
+				break
+			}
+			if !sleepCtx(ctx, time.Second) {
+				return ctx.Err()
+			}
+		}
+		if !sleepCtx(ctx, time.Until(lastDump.Add(time.Second))) {
+			return ctx.Err()
+		}
+		for dumpExpect(ev, t) != nil {
+			if !sleepCtx(ctx, time.Second) {
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// expEventBuffer is the expectation event socket's receive buffer.
+const expEventBuffer = 4 << 20
+
+func (k *Kernel) subscribeExpect() (*evSock, error) {
+	var ev *evSock
+	err := nsenter.Do(k.cfg.Netns, func() (err error) {
+		ev, err = openEvSock(expEventBuffer)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errSetup, err)
+	}
+	if err := ev.joinGroups(nfnlgrpExpNew, nfnlgrpExpDestroy); err != nil {
+		ev.close()
+		return nil, fmt.Errorf("%w: %w", errSetup, err)
+	}
+	return ev, nil
+}
+
+// dumpExpect replaces t.Cache's content with the kernel's expectations and
+// reports the differences.
+func dumpExpect(ev *evSock, t ct.ExpectTable) error {
+	var xs []ct.Expect
+	err := ev.dumpSub(subsysCTExp, func(data []byte) error {
+		var x ct.Expect
+		if err := decodeExpect(data, &x); err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		xs = append(xs, x)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	changed, removed := t.Cache.Replace(xs, time.Now())
+	if t.OnUpdate != nil {
+		for i := range changed {
+			t.OnUpdate(ct.UpdateNew, &changed[i])
+		}
+		for i := range removed {
+			t.OnUpdate(ct.UpdateDelete, &removed[i])
+		}
+	}
+	return nil
+}
+
+// receiveExpect handles expectation events until a receive error or ctx's
+// end. A message it cannot decode is skipped.
+func receiveExpect(ctx context.Context, ev *evSock, t ct.ExpectTable) error {
+	handle := func(m nlMsg) error {
+		if m.typ>>8 != subsysCTExp || len(m.data) < nfgenmsgLen {
+			return nil
+		}
+		var x ct.Expect
+		if decodeExpect(m.data[nfgenmsgLen:], &x) != nil {
+			return nil
+		}
+		now := time.Now()
+		switch m.typ & 0xff {
+		case expMsgNew:
+			if t.Cache.Put(&x, now) && t.OnUpdate != nil {
+				t.OnUpdate(ct.UpdateNew, &x)
+			}
+		case expMsgDelete:
+			if t.Cache.Delete(&x) && t.OnUpdate != nil {
+				t.OnUpdate(ct.UpdateDelete, &x)
+			}
+		}
+		return nil
+	}
+	for ctx.Err() == nil {
+		if err := ev.recvEvents(handle); err != nil && !errors.Is(err, errRecvTimeout) {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// CommitExpect creates entries in the kernel on the committer's first
+// socket, in batches, each linked to its master by the master's original
+// tuple. A master that is not there makes the kernel answer ENOENT
+// (counted as NoMaster); EEXIST counts as committed (it is there).
+func (k *Kernel) CommitExpect(ctx context.Context, entries []ct.ExpectEntry, now time.Time, commitTimeout time.Duration) (ct.ExpectCommitStats, []bool, error) {
+	st := ct.ExpectCommitStats{Entries: len(entries), Errors: map[string]int{}}
+	ok := make([]bool, len(entries))
+	err := k.withCommitter(func(c *Committer) error {
+		s := c.socks[0]
+		errs := make([]syscall.Errno, commitBatch)
+		for from := 0; from < len(entries); from += commitBatch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			part := entries[from:min(from+commitBatch, len(entries))]
+			err := s.batch(len(part), func(w *nlb, i int, seq uint32, ack bool) {
+				w.appendExpect(&part[i].Expect, ct.ExpectTimeoutSec(&part[i], now, commitTimeout), seq, ack)
+			}, errs[:len(part)])
+			if err != nil {
+				return err
+			}
+			for i, e := range errs[:len(part)] {
+				switch e {
+				case 0, unix.EEXIST:
+					ok[from+i] = true
+					st.Committed++
+				case unix.ENOENT:
+					st.NoMaster++
+				default:
+					st.Failed++
+					st.Errors[e.Error()]++
+				}
+			}
+		}
+		return nil
+	})
+	return st, ok, err
+}
