@@ -3,6 +3,7 @@ package conntracksync
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,9 +27,20 @@ type ExpectSync struct {
 	Helpers []string
 }
 
-// Allows reports whether an expectation made by helper is replicated.
+// Allows reports whether an expectation made by helper is replicated. As
+// conntrackd's filter, a listed name matches any helper name it starts,
+// without regard to case ("sip" takes "sip-5061" too), and an
+// expectation without a helper name matches no list.
 func (s *ExpectSync) Allows(helper string) bool {
-	return s.On && (len(s.Helpers) == 0 || slices.Contains(s.Helpers, helper))
+	if !s.On {
+		return false
+	}
+	if len(s.Helpers) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(s.Helpers, func(h string) bool {
+		return helper != "" && len(helper) >= len(h) && strings.EqualFold(helper[:len(h)], h)
+	})
 }
 
 // ExpectEntry is a cached expectation and the time it last changed.

@@ -103,7 +103,12 @@ func ctConfig(s *config.ConntrackSync) conntracksync.Config {
 	if s.Conntrackd != nil {
 		purge = s.Conntrackd.PurgeTimeout
 	}
+	var exp conntracksync.ExpectSync
+	if s.ExpectSync != nil {
+		exp = conntracksync.ExpectSync{On: true, Helpers: slices.Clone(s.ExpectSync.Helpers)}
+	}
 	return conntracksync.Config{
+		Expectations:  exp,
 		Interface:     s.Interface,
 		LocalAddr:     s.LocalAddr,
 		PeerAddr:      s.PeerAddr,
