@@ -43,6 +43,36 @@ func (s *ExpectSync) Allows(helper string) bool {
 	})
 }
 
+// expectFnNATFollowMaster is the kernel's expectfn that NATs a related
+// connection as its master (the FTP, IRC, TFTP and Amanda NAT helpers'
+// expectations). Its 17 bytes do not fit FTFW's FN attribute (conntrackd
+// drops a message whose FN is longer than 11 bytes), so it never goes on
+// the wire: the receiver restores it for an expectation with NAT.
+const expectFnNATFollowMaster = "nat-follow-master"
+
+// toWireExpect is x as the peer gets it: without a timeout when the
+// sender has CommitTimeout (like flows), and without an expectfn name that
+// FTFW cannot carry (see fromWireExpect).
+func toWireExpect(x *Expect, sendTimeout bool) Expect {
+	c := *x
+	if !sendTimeout {
+		c.HasTimeout, c.TimeoutSecs = false, 0
+	}
+	if len(c.Fn) > ftfw.ExpNameMax {
+		c.Fn = ""
+	}
+	return c
+}
+
+// fromWireExpect restores what toWireExpect left out: an expectation with
+// NAT and no expectfn gets nat-follow-master, without which the kernel
+// would let the related connection in untranslated.
+func fromWireExpect(x *Expect) {
+	if x.HasNAT && x.Fn == "" {
+		x.Fn = expectFnNATFollowMaster
+	}
+}
+
 // ExpectEntry is a cached expectation and the time it last changed.
 type ExpectEntry struct {
 	Expect  Expect

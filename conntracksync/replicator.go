@@ -141,10 +141,7 @@ func (r *Replicator) onLocalExpect(k UpdateKind, x *Expect) {
 		r.mu.Unlock()
 		return
 	}
-	c := *x
-	if r.cfg.CommitTimeout != 0 {
-		c.HasTimeout, c.TimeoutSecs = false, 0 // like flows: the receiver's CommitTimeout applies
-	}
+	c := toWireExpect(x, r.cfg.CommitTimeout == 0)
 	u := localUpdate{op: ftfw.OpNew, exp: &c}
 	if k == UpdateDelete {
 		u.op = ftfw.OpDel
@@ -331,6 +328,7 @@ func (r *Replicator) receiveExpect(op ftfw.Op, x *Expect, now time.Time) {
 		r.expExternal.Delete(x)
 		return
 	}
+	fromWireExpect(x)
 	r.expExternal.Put(x, now)
 }
 
@@ -399,10 +397,7 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 			if !r.cfg.Expectations.Allows(e.Expect.Helper) {
 				continue
 			}
-			x := e.Expect
-			if !sendTimeout {
-				x.HasTimeout, x.TimeoutSecs = false, 0
-			}
+			x := toWireExpect(&e.Expect, sendTimeout)
 			if err := ch.SendExpect(ftfw.OpUpd, &x); err != nil {
 				r.log.Warn("conntrack sync: expectation not encodable", "err", err)
 			}

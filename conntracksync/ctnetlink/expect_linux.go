@@ -2,6 +2,7 @@ package ctnetlink
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"syscall"
@@ -36,7 +37,7 @@ func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
 	}
 	for {
 		lastDump := time.Now()
-		err := receiveExpect(ctx, ev, t)
+		err := k.receiveExpect(ctx, ev, t)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -61,6 +62,13 @@ func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
 			}
 		}
 	}
+}
+
+// followed returns the listener of Follow, nil before it runs.
+func (k *Kernel) followed() *Listener {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.l
 }
 
 // expEventBuffer is the expectation event socket's receive buffer.
@@ -111,7 +119,7 @@ func dumpExpect(ev *evSock, t ct.ExpectTable) error {
 
 // receiveExpect handles expectation events until a receive error or ctx's
 // end. A message it cannot decode is skipped.
-func receiveExpect(ctx context.Context, ev *evSock, t ct.ExpectTable) error {
+func (k *Kernel) receiveExpect(ctx context.Context, ev *evSock, t ct.ExpectTable) error {
 	handle := func(m nlMsg) error {
 		if m.typ>>8 != subsysCTExp || len(m.data) < nfgenmsgLen {
 			return nil
@@ -123,6 +131,11 @@ func receiveExpect(ctx context.Context, ev *evSock, t ct.ExpectTable) error {
 		now := time.Now()
 		switch m.typ & 0xff {
 		case expMsgNew:
+			if l := k.followed(); l != nil {
+				if err := l.refresh(expTuple(&x.Master)); err != nil {
+					k.log.Debug("expectation's master: cannot read it again", "err", err)
+				}
+			}
 			if t.Cache.Put(&x, now) && t.OnUpdate != nil {
 				t.OnUpdate(ct.UpdateNew, &x)
 			}
@@ -178,4 +191,61 @@ func (k *Kernel) CommitExpect(ctx context.Context, entries []ct.ExpectEntry, now
 		return nil
 	})
 	return st, ok, err
+}
+
+// refresh reads the flow with original tuple t from the kernel (a
+// ctnetlink GET) into the followed table, as an event would. The kernel
+// sends no event when a NAT helper changes a flow's sequence adjustment
+// (an FTP PORT rewritten to a longer or shorter address), so FollowExpect
+// calls it for the master of every new expectation: the helper adjusts
+// the master's sequence numbers in the same packet that makes the
+// expectation. Safe to call beside Run.
+func (l *Listener) refresh(t ct.Tuple) error {
+	var s *evSock
+	err := nsenter.Do(l.netns, func() (err error) {
+		s, err = openEvSock(0)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	var w nlb
+	start := w.header(ctMsgGet, nlmFRequest, 1, family(t))
+	w.tuple(ctaTupleOrig, t)
+	w.msgEnd(start)
+	if _, err := unix.Write(s.fd, w.b); err != nil {
+		return err
+	}
+	var f ct.Flow
+	found := false
+	err = s.recv(func(m nlMsg) error {
+		switch {
+		case m.typ == nlmsgError:
+			if len(m.data) >= 4 {
+				if e := int32(binary.NativeEndian.Uint32(m.data)); e != 0 {
+					return unix.Errno(-e)
+				}
+			}
+			return nil
+		case m.typ>>8 != subsysCT || len(m.data) < nfgenmsgLen:
+			return nil
+		}
+		var d decoded
+		if err := decodeFlow(m.data[nfgenmsgLen:], &f, &d); err != nil {
+			return err
+		}
+		found = true
+		return nil
+	})
+	if err != nil || !found {
+		return err
+	}
+	if r := l.filter.Check(&f); r != ct.DropNone {
+		return nil
+	}
+	if l.cache.Put(f, time.Now()) && l.onUpdate != nil {
+		l.onUpdate(ct.UpdateChange, &f)
+	}
+	return nil
 }

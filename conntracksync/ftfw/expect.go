@@ -81,6 +81,11 @@ type Expect struct {
 	Fn     string // expectfn name ("nat-follow-master", ...), at most 11 bytes
 }
 
+// ExpNameMax is the longest helper or expectfn name an expectation message carries:
+// conntrackd drops a message whose name attribute is longer than NFCT_HELPER_NAME_MAX
+// (16) bytes with its header and NUL.
+const ExpNameMax = helperNameMax - 5
+
 // ExpKey identifies an expectation for collapsing updates: the expected tuple and the
 // master's tuple (two masters may expect the same wildcard tuple).
 type ExpKey struct {
