@@ -2,40 +2,16 @@ package ctnetlink
 
 import (
 	"context"
-	"net/netip"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	ct "github.com/vigil-ha/vigil/conntracksync"
-	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
 	"github.com/vigil-ha/vigil/testnet"
 )
-
-// ftpMaster is an FTP control connection with the ftp helper, and ftpExpect
-// the expectation its PORT command makes: the server's data connection
-// (from any port) to the client's port 50001.
-func ftpMaster() ct.Flow {
-	a := netip.MustParseAddr
-	f := ct.Flow{Orig: ct.Tuple{Src: a("192.0.2.10"), Dst: a("198.51.100.2"), Proto: ct.ProtoTCP, SrcPort: 40000, DstPort: 21},
-		Status: ct.StatusConfirmed | ct.StatusSeenReply | ct.StatusAssured, TCPState: ct.TCPEstablished,
-		TimeoutSec: 600, Helper: "ftp"}
-	f.Reply = f.Orig.Invert()
-	return f
-}
-
-func ftpExpect(master ct.Tuple, port uint16) ct.Expect {
-	a := netip.MustParseAddr
-	return ct.Expect{
-		Master: ftfw.ExpTuple{Src: master.Src, Dst: master.Dst, Proto: ct.ProtoTCP, HasPorts: true, SrcPort: master.SrcPort, DstPort: master.DstPort},
-		Tuple:  ftfw.ExpTuple{Src: master.Dst, Dst: master.Src, Proto: ct.ProtoTCP, HasPorts: true, DstPort: port},
-		Mask: ftfw.ExpTuple{Src: a("255.255.255.255"), Dst: a("255.255.255.255"), Proto: ct.ProtoTCP, HasPorts: true,
-			DstPort: 0xffff},
-		HasTimeout: true, TimeoutSecs: 250, HasFlags: true, Helper: "ftp",
-	}
-}
 
 // CommitExpect links an expectation to its committed master (conntrack -L
 // expect shows it with its helper), counts one without master, and
@@ -44,15 +20,15 @@ func TestExpectCommitAndFollow(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack")
 	testnet.NeedConntrackHelper(t, "ftp")
 	ns := cttest.NewNS(t, cttest.Prefix(t), "x")
-	m := ftpMaster()
-	commitInto(t, ns.Path(), []ct.Flow{m})
+	masters, exps := ct.SampleFTP(2)
+	m := masters[0]
+	commitInto(t, ns.Path(), masters[:1])
 
 	k := New(cttest.Logger(t), Config{Netns: ns.Path(), Workers: 1})
 	defer k.Release()
-	orphan := ftpExpect(ct.Tuple{Src: netip.MustParseAddr("192.0.2.11"), Dst: netip.MustParseAddr("198.51.100.2"),
-		Proto: ct.ProtoTCP, SrcPort: 40001, DstPort: 21}, 50002)
 	now := time.Now()
-	entries := []ct.ExpectEntry{{Expect: ftpExpect(m.Orig, 50001), Updated: now.Add(-50 * time.Second)}, {Expect: orphan, Updated: now}}
+	// The second expectation's master is not in the kernel.
+	entries := []ct.ExpectEntry{{Expect: exps[0], Updated: now.Add(-50 * time.Second)}, {Expect: exps[1], Updated: now}}
 	st, ok, err := k.CommitExpect(context.Background(), entries, now, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +37,7 @@ func TestExpectCommitAndFollow(t *testing.T) {
 		t.Fatalf("commit stats %+v ok %v", st, ok)
 	}
 	out := ns.Exec(t, "conntrack", "-L", "expect")
-	if !strings.Contains(out, "dport=50001") || !strings.Contains(out, "helper=ftp") || strings.Contains(out, "50002") {
+	if !strings.Contains(out, "dport=50000") || !strings.Contains(out, "helper=ftp") || strings.Contains(out, "50001") {
 		t.Fatalf("conntrack -L expect:\n%s", out)
 	}
 
@@ -94,7 +70,7 @@ func TestExpectCommitAndFollow(t *testing.T) {
 		t.Fatalf("dumped\n%+v\nwant\n%+v", got, want)
 	}
 	// Deleting the master deletes its expectation: a DESTROY event.
-	ns.Exec(t, "conntrack", "-D", "-p", "tcp", "--orig-port-src", "40000")
+	ns.Exec(t, "conntrack", "-D", "-p", "tcp", "--orig-port-src", fmt.Sprint(m.Orig.SrcPort))
 	waitFor(t, func() bool { return cache.Len() == 0 })
 	mu.Lock()
 	defer mu.Unlock()
