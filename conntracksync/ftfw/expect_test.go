@@ -146,6 +146,9 @@ func FuzzExpect(f *testing.F) {
 		b, _ := (&Message{Type: op, Exp: ftpExpect()}).AppendBinary(nil)
 		f.Add(b)
 	}
+	for _, d := range readGolden(f, "testdata/conntrackd-1.4.7-expect.hex") {
+		Walk(d.data, func(b []byte) bool { f.Add(append([]byte(nil), b...)); return true })
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m Message
 		if m.UnmarshalBinary(b) != nil || !m.Type.IsExpect() {
@@ -164,4 +167,47 @@ func FuzzExpect(f *testing.F) {
 			t.Fatalf("not stable: %v\n%x\n%x", err, b2, b3)
 		}
 	})
+}
+
+// TestGoldenExpectConntrackd: conntrackd's EXP_NEW for the FTP expectation of
+// the capture (golden_expect_linux_test.go) decodes to what fw1's kernel
+// held, and re-encodes byte for byte; so do the capture's other messages.
+func TestGoldenExpectConntrackd(t *testing.T) {
+	a := netip.MustParseAddr
+	want := Expect{
+		Master: ExpTuple{Src: a("192.0.2.10"), Dst: a("203.0.113.2"), Proto: ProtoTCP, HasPorts: true, SrcPort: 40000, DstPort: 21},
+		Tuple:  ExpTuple{Src: a("203.0.113.2"), Dst: a("192.0.2.10"), Proto: ProtoTCP, HasPorts: true, DstPort: 50000},
+		Mask: ExpTuple{Src: a("255.255.255.255"), Dst: a("255.255.255.255"), Proto: ProtoTCP, HasPorts: true,
+			DstPort: 0xffff},
+		HasTimeout: true, HasFlags: true, HasClass: true, Helper: "ftp",
+	}
+	n := 0
+	for _, d := range readGolden(t, "testdata/conntrackd-1.4.7-expect.hex") {
+		Walk(d.data, func(b []byte) bool {
+			var m Message
+			if err := m.UnmarshalBinary(b); err != nil {
+				t.Fatalf("%s: %v\n%x", d.label, err, b)
+			}
+			out, err := m.AppendBinary(nil)
+			if err != nil || !bytes.Equal(out, b) {
+				t.Fatalf("%s: re-encoded %v\n%x\nwant\n%x", d.label, err, out, b)
+			}
+			if !m.Type.IsExpect() {
+				return true
+			}
+			n++
+			got := m.Exp
+			if got.TimeoutSecs < 290 || got.TimeoutSecs > 300 {
+				t.Errorf("%s: timeout %d, want the ftp helper's 300 s less a few", d.label, got.TimeoutSecs)
+			}
+			got.TimeoutSecs = 0
+			if got != want || m.Type != TypeExpNew {
+				t.Errorf("%s: %v\n%+v\nwant\n%+v", d.label, m.Type, got, want)
+			}
+			return true
+		})
+	}
+	if n == 0 {
+		t.Fatal("no expectation message in the capture")
+	}
 }
