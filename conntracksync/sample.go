@@ -94,9 +94,9 @@ func SampleFTP(n int) ([]Flow, []Expect) {
 		f.Reply = f.Orig.Invert()
 		flows = append(flows, f)
 		exps = append(exps, Expect{
-			Master: ftfw.ExpTuple{Src: cl, Dst: srv, Proto: ProtoTCP, HasPorts: true, SrcPort: f.Orig.SrcPort, DstPort: 21},
-			Tuple:  ftfw.ExpTuple{Src: srv, Dst: cl, Proto: ProtoTCP, HasPorts: true, DstPort: uint16(50000 + i)},
-			Mask:   ftfw.ExpTuple{Src: ones, Dst: ones, Proto: ProtoTCP, HasPorts: true, DstPort: 0xffff},
+			Master:     ftfw.ExpTuple{Src: cl, Dst: srv, Proto: ProtoTCP, HasPorts: true, SrcPort: f.Orig.SrcPort, DstPort: 21},
+			Tuple:      ftfw.ExpTuple{Src: srv, Dst: cl, Proto: ProtoTCP, HasPorts: true, DstPort: uint16(50000 + i)},
+			Mask:       ftfw.ExpTuple{Src: ones, Dst: ones, Proto: ProtoTCP, HasPorts: true, DstPort: 0xffff},
 			HasTimeout: true, TimeoutSecs: 300, HasFlags: true, Helper: "ftp",
 		})
 	}
