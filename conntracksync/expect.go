@@ -205,6 +205,11 @@ type ExpectStats struct {
 	// peer's for the same reason.
 	Filtered uint64 `json:"filtered"`
 	Refused  uint64 `json:"refused"`
+	// Committed, NoMaster and CommitFailed add up every commit's
+	// ExpectCommitStats.
+	Committed    uint64 `json:"committed"`
+	NoMaster     uint64 `json:"no_master"`
+	CommitFailed uint64 `json:"commit_failed"`
 	// LastCommit is the last commit's expectation part.
 	LastCommit ExpectCommitStats `json:"last_commit"`
 }

@@ -66,6 +66,7 @@ type Replicator struct {
 	expFiltered uint64
 	expRefused  uint64
 	expCommit   ExpectCommitStats
+	expTotals   ExpectStats // Committed, NoMaster, CommitFailed
 }
 
 // Parts are the Replicator's I/O: the kernel side and the sync link.
@@ -534,6 +535,9 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	r.commits++
 	r.lastCommit = st
 	r.expCommit = xst
+	r.expTotals.Committed += uint64(xst.Committed)
+	r.expTotals.NoMaster += uint64(xst.NoMaster)
+	r.expTotals.CommitFailed += uint64(xst.Failed)
 	r.mu.Unlock()
 	r.log.Info("conntrack sync: committed the external cache", "entries", st.Entries, "created", st.Created,
 		"updated", st.Updated, "replaced", st.Replaced, "failed", st.Failed, "took", st.Duration, "err", err,
@@ -658,7 +662,8 @@ func (r *Replicator) Stats() Stats {
 		Commits: r.commits, LastCommit: r.lastCommit, Listener: ls, Channel: r.chStats,
 		Drops: map[string]uint64{},
 		Expect: ExpectStats{Internal: r.expInternal.Len(), External: r.expExternal.Len(),
-			Filtered: r.expFiltered, Refused: r.expRefused, LastCommit: r.expCommit},
+			Filtered: r.expFiltered, Refused: r.expRefused, LastCommit: r.expCommit,
+			Committed: r.expTotals.Committed, NoMaster: r.expTotals.NoMaster, CommitFailed: r.expTotals.CommitFailed},
 	}
 	if !r.backlogFrom.IsZero() {
 		s.Lag = time.Since(r.backlogFrom)
