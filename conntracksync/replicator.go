@@ -33,8 +33,12 @@ type Replicator struct {
 	internal *Cache
 	external *Cache
 	kernel   Kernel
-	// The expectations' caches and kernel side; expKernel is nil unless
-	// cfg.Expectations.On.
+	// The expectations' caches and kernel side. expKernel is set when the
+	// Kernel can follow expectations (required with cfg.Expectations.On):
+	// it is followed even without expectation sync, because the kernel
+	// side reads the master of each new expectation again (a NAT helper's
+	// sequence adjustment, which the kernel reports by no event, is
+	// replicated with the flow); its expectations are then not sent.
 	expInternal *ExpectCache
 	expExternal *ExpectCache
 	expKernel   ExpectKernel
@@ -96,11 +100,11 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 	if r.openLink == nil {
 		r.openLink = OpenUDP
 	}
-	if c.Expectations.On {
-		ek, ok := parts.Kernel.(ExpectKernel)
-		if !ok {
-			return nil, fmt.Errorf("%w: expectation sync needs a kernel side that follows and commits expectations", ErrConfig)
-		}
+	ek, ok := parts.Kernel.(ExpectKernel)
+	if c.Expectations.On && !ok {
+		return nil, fmt.Errorf("%w: expectation sync needs a kernel side that follows and commits expectations", ErrConfig)
+	}
+	if ok {
 		r.expKernel = ek
 	}
 	if c.AuthKeyFile != "" {
@@ -136,6 +140,9 @@ func (r *Replicator) onLocal(k UpdateKind, f *Flow) {
 // onLocalExpect runs on the kernel side's FollowExpect goroutine: it hands
 // a change of a local expectation whose helper is listed to the loop.
 func (r *Replicator) onLocalExpect(k UpdateKind, x *Expect) {
+	if !r.cfg.Expectations.On {
+		return
+	}
 	if !r.cfg.Expectations.Allows(x.Helper) {
 		r.mu.Lock()
 		r.expFiltered++
@@ -199,7 +206,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 	})
 	if r.expKernel != nil {
 		wg.Go(func() {
-			lerr <- r.expKernel.FollowExpect(ctx, ExpectTable{Cache: r.expInternal, OnUpdate: r.onLocalExpect})
+			err := r.expKernel.FollowExpect(ctx, ExpectTable{Cache: r.expInternal, OnUpdate: r.onLocalExpect})
+			if r.cfg.Expectations.On || ctx.Err() != nil {
+				lerr <- err
+				return
+			}
+			// Without expectation sync, following them only helps the flows.
+			r.log.Warn("conntrack sync: cannot follow the kernel's expectations: NAT helpers' sequence adjustments (FTP behind NAT) are not replicated", "err", err)
 		})
 	}
 
@@ -393,7 +406,7 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 		r.log.Warn("conntrack sync: flows not encodable", "count", bad)
 	}
 	// Then the expectations, as conntrackd does after its conntrack cache.
-	if r.expKernel != nil {
+	if r.cfg.Expectations.On {
 		for _, e := range r.expInternal.Snapshot() {
 			if !r.cfg.Expectations.Allows(e.Expect.Helper) {
 				continue
@@ -528,7 +541,7 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	// master flow, which must be there.
 	var xst ExpectCommitStats
 	var xerr error
-	if r.expKernel != nil && ctx.Err() == nil {
+	if r.cfg.Expectations.On && ctx.Err() == nil {
 		xst, xerr = r.commitExpect(ctx, now)
 	}
 	r.mu.Lock()

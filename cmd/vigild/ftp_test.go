@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +73,22 @@ func TestFirewallFTPExpectation(t *testing.T) {
 			if tc.exp {
 				testnet.Eventually(t, fwSettle, func() bool { return v2.Conntrack(t).Expect.External >= 1 },
 					"fw2's external cache receives the expectation")
+				// vigilctl ct dump external on fw2 lists it as fw1's kernel
+				// does (conntrack -L expect), but for the time left.
+				kernel := strings.Fields(l.FW1.Exec(t, "conntrack", "-L", "expect"))
+				cmd := exec.Command(vigilctlBinary(t), "ct", "dump", "external")
+				cmd.Env = append(os.Environ(), "VIGIL_SOCKET="+v2.Control)
+				out, err := cmd.CombinedOutput()
+				var line []string
+				for _, l := range strings.Split(string(out), "\n") {
+					if strings.Contains(l, "master-src=") {
+						line = strings.Fields(l)
+					}
+				}
+				if err != nil || len(line) < 2 || !strings.Contains(strings.Join(kernel, " "), strings.Join(line[1:], " ")) ||
+					!strings.Contains(string(out), "1 expectations in the external cache") {
+					t.Errorf("vigilctl ct dump external on fw2: %v\n%s\nwant the line of fw1's kernel:\n%s", err, out, strings.Join(kernel, " "))
+				}
 			} else {
 				time.Sleep(500 * time.Millisecond) // what replication would have needed
 			}
