@@ -232,6 +232,22 @@ type ExpectTable struct {
 	OnUpdate func(UpdateKind, *Expect)
 }
 
+// Replace makes t.Cache hold exactly xs (a dump of the kernel's table)
+// and tells OnUpdate what changed: new or changed expectations, then
+// those no longer there.
+func (t ExpectTable) Replace(xs []Expect, now time.Time) {
+	changed, removed := t.Cache.Replace(xs, now)
+	if t.OnUpdate == nil {
+		return
+	}
+	for i := range changed {
+		t.OnUpdate(UpdateNew, &changed[i])
+	}
+	for i := range removed {
+		t.OnUpdate(UpdateDelete, &removed[i])
+	}
+}
+
 // ExpectKernel is the kernel side of expectation sync, which a Kernel may
 // also implement (ctnetlink's does; the in-memory twin does not): a
 // Replicator configured with ExpectSync needs it.

@@ -3,9 +3,7 @@ package conntracksync_test
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,26 +19,11 @@ import (
 
 const interopExpects = 20
 
+// startExpectSync starts conntrackd and a replicator, both with
+// expectation sync for the ftp helper.
 func (p *syncPair) startExpectSync(t *testing.T) *ct.Replicator {
-	p.ctdd = p.ctd.Conntrackd(t, testnet.ConntrackdConfig{Local: "198.51.100.2", Peer: "198.51.100.1", Interface: "sync0",
-		ModeExtra: "DisableExternalCache Off", ExpectationSync: "{\n\t\t\tftp\n\t\t}"})
-	cfg := ct.Config{Interface: "sync0", LocalAddr: p.vigilAddr, PeerAddr: p.conntrackdIP,
-		Netns: p.netns(p.vigil), Filter: ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{
-			netip.MustParsePrefix("127.0.0.1/32"), netip.PrefixFrom(p.vigilAddr, 32), netip.PrefixFrom(p.conntrackdIP, 32)}},
-		Expectations: ct.ExpectSync{On: true, Helpers: []string{"ftp"}}}
-	r, err := newReplicator(cttest.Logger(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := r.Run(ctx); err != context.Canceled {
-			t.Errorf("replicator: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return r
+	p.startConntrackdWith(t, func(c *testnet.ConntrackdConfig) { c.ExpectationSync = "{\n\t\t\tftp\n\t\t}" })
+	return p.startVigilWith(t, func(c *ct.Config) { c.Expectations = ct.ExpectSync{On: true, Helpers: []string{"ftp"}} })
 }
 
 // expectInto creates exps in h's kernel (their masters must be there)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // TestFirewallFTPExpectation: an active-mode FTP session through the
@@ -41,7 +42,7 @@ func TestFirewallFTPExpectation(t *testing.T) {
 			testnet.NeedConntrackHelper(t, "ftp")
 			l := newFWLab(t)
 			for _, h := range []*testnet.Host{l.FW1, l.FW2} {
-				nftApply(t, h, fwFTPRuleset)
+				harness.ApplyNft(t, h, fwFTPRuleset)
 			}
 			conf := func(name string, prio int, local, peer string) string {
 				c := fwConf(name, prio, local, peer, true)
@@ -143,15 +144,6 @@ const fwFTPRuleset = `table inet fwftp {
 	}
 }
 `
-
-func nftApply(t testing.TB, h *testnet.Host, script string) {
-	t.Helper()
-	cmd := h.Command(t.Context(), "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft in %s: %v\n%s", h.Name(), err, out)
-	}
-}
 
 // ftpServer is a minimal FTP server (anonymous; TYPE, PORT, RETR, QUIT)
 // that opens the active-mode data connection when RETR comes, as vsftpd

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
 	"runtime"
 	"time"
 	"unsafe"
@@ -75,6 +76,17 @@ func openEvSock(rcvbuf int) (*evSock, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openEvSockIn is openEvSock inside the network namespace at netns ("" =
+// the process's).
+func openEvSockIn(netns string, rcvbuf int) (*evSock, error) {
+	var s *evSock
+	err := nsenter.Do(netns, func() (err error) {
+		s, err = openEvSock(rcvbuf)
+		return err
+	})
+	return s, err
 }
 
 func (s *evSock) join() error {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	ct "github.com/vigil-ha/vigil/conntracksync"
-	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,11 +74,7 @@ func (k *Kernel) followed() *Listener {
 const expEventBuffer = 4 << 20
 
 func (k *Kernel) subscribeExpect() (*evSock, error) {
-	var ev *evSock
-	err := nsenter.Do(k.cfg.Netns, func() (err error) {
-		ev, err = openEvSock(expEventBuffer)
-		return err
-	})
+	ev, err := openEvSockIn(k.cfg.Netns, expEventBuffer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errSetup, err)
 	}
@@ -105,15 +100,7 @@ func dumpExpect(ev *evSock, t ct.ExpectTable) error {
 	if err != nil {
 		return err
 	}
-	changed, removed := t.Cache.Replace(xs, time.Now())
-	if t.OnUpdate != nil {
-		for i := range changed {
-			t.OnUpdate(ct.UpdateNew, &changed[i])
-		}
-		for i := range removed {
-			t.OnUpdate(ct.UpdateDelete, &removed[i])
-		}
-	}
+	t.Replace(xs, time.Now())
 	return nil
 }
 
@@ -201,11 +188,7 @@ func (k *Kernel) CommitExpect(ctx context.Context, entries []ct.ExpectEntry, now
 // the master's sequence numbers in the same packet that makes the
 // expectation. Safe to call beside Run.
 func (l *Listener) refresh(t ct.Tuple) error {
-	var s *evSock
-	err := nsenter.Do(l.netns, func() (err error) {
-		s, err = openEvSock(0)
-		return err
-	})
+	s, err := openEvSockIn(l.netns, 0)
 	if err != nil {
 		return err
 	}

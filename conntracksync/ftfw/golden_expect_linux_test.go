@@ -2,8 +2,6 @@ package ftfw
 
 import (
 	"bufio"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -106,27 +104,7 @@ func TestCaptureGoldenExpect(t *testing.T) {
 		sb.WriteString("#   " + l + "\n")
 	}
 	sb.WriteString("# Format: a line \"== <ms since first> <src> -> <dst>\" starts a datagram (the UDP payload); hex follows.\n")
-	var t0 time.Time
-	n := 0
-	for _, f := range frames {
-		d := f.Data
-		if len(d) < 14+20+8 || binary.BigEndian.Uint16(d[12:]) != 0x0800 {
-			continue
-		}
-		ip := d[14:]
-		ihl := int(ip[0]&0x0f) * 4
-		udp := ip[ihl:]
-		payload := udp[8:binary.BigEndian.Uint16(udp[4:])]
-		if t0.IsZero() {
-			t0 = f.Time
-		}
-		fmt.Fprintf(&sb, "== %d %d.%d.%d.%d:%d -> %d.%d.%d.%d:%d\n", f.Time.Sub(t0).Milliseconds(),
-			ip[12], ip[13], ip[14], ip[15], binary.BigEndian.Uint16(udp), ip[16], ip[17], ip[18], ip[19], binary.BigEndian.Uint16(udp[2:]))
-		for i := 0; i < len(payload); i += 16 {
-			sb.WriteString(hex.EncodeToString(payload[i:min(i+16, len(payload))]) + "\n")
-		}
-		n++
-	}
+	n := writeFrames(&sb, frames)
 	if !strings.Contains(ext, "dport=50000") {
 		t.Fatalf("fw2's conntrackd did not get the expectation:\n%s\nfw1 expectations:\n%s\nfw1 table:\n%s", ext, exps, p.fw1.Exec(t, "conntrack", "-L"))
 	}

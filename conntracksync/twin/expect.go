@@ -2,6 +2,7 @@ package twin
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	ct "github.com/vigil-ha/vigil/conntracksync"
@@ -45,11 +46,7 @@ func (k *Kernel) DeleteExpect(x ct.Expect) {
 func (k *Kernel) Expects() map[ftfw.ExpKey]ct.Expect {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	out := make(map[ftfw.ExpKey]ct.Expect, len(k.exps))
-	for key, x := range k.exps {
-		out[key] = x
-	}
-	return out
+	return maps.Clone(k.expLocked())
 }
 
 func (k *Kernel) expLocked() map[ftfw.ExpKey]ct.Expect {
@@ -78,15 +75,7 @@ func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
 	k.expQueue = nil
 	wake := k.expWake
 	k.mu.Unlock()
-	changed, removed := t.Cache.Replace(snap, time.Now())
-	if t.OnUpdate != nil {
-		for i := range changed {
-			t.OnUpdate(ct.UpdateNew, &changed[i])
-		}
-		for i := range removed {
-			t.OnUpdate(ct.UpdateDelete, &removed[i])
-		}
-	}
+	t.Replace(snap, time.Now())
 	for {
 		select {
 		case <-ctx.Done():
