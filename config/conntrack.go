@@ -66,6 +66,10 @@ type ConntrackSync struct {
 	// filter (Filter over Conntrackd's, plus the sync link's addresses).
 	Filter CTFilter
 	Rules  CTRules
+	// ExpectSync is the effective expectation sync: the block's
+	// expectation_sync, else conntrackd_config's ExpectationSync; nil =
+	// expectations are not replicated.
+	ExpectSync *CTExpect
 
 	// HeartbeatInterval and HeartbeatPort are the arbiter's heartbeat
 	// (DefaultHeartbeatInterval; Port + 1). The arbiter runs only with
@@ -172,6 +176,31 @@ type Witness struct {
 // Arbitration reports whether the arbiter runs: only with a key, since an
 // unauthenticated heartbeat could be forged to keep a node in BACKUP.
 func (s *ConntrackSync) Arbitration() bool { return s.AuthKeyFile != "" }
+
+// CTExpect says which conntrack expectations are replicated: those of
+// the listed helpers, or of all helpers when Helpers is empty.
+type CTExpect struct {
+	Pos     Pos
+	Helpers []string // lower-case helper names; empty = all
+}
+
+// helperNameWant describes a helper name.
+const helperNameWant = "1 to 15 letters, digits, '-' or '_'"
+
+// helperName checks a conntrack helper name (at most NF_CT_HELPER_NAME_LEN
+// - 1 bytes) and returns it lower-cased: conntrackd compares helper names
+// without regard to case.
+func helperName(s string) (string, bool) {
+	if len(s) == 0 || len(s) > 15 {
+		return "", false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return "", false
+		}
+	}
+	return strings.ToLower(s), true
+}
 
 // CTPolicy says whether a filter list names what to keep or what to drop,
 // as conntrackd's "Protocol Accept { ... }" / "Address Ignore { ... }".
@@ -376,6 +405,34 @@ func addConntrackTop(top *block) {
 					}
 				}
 			})),
+			kw("expectation_sync", P2, "expectation_sync all | off | HELPER...", "off (conntrackd_config's ExpectationSync)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if len(l.toks) < 2 {
+					p.fatal(l.pos(), "expectation_sync", ctFatal, "want all, off or helper names (%s)", helperNameWant)
+					delete(s.set, "expectation_sync")
+					return
+				}
+				first := l.toks[1].s
+				switch {
+				case len(l.toks) == 2 && strings.EqualFold(first, "off"):
+					s.ExpectSync = nil
+					return
+				case len(l.toks) == 2 && strings.EqualFold(first, "all"):
+					s.ExpectSync = &CTExpect{Pos: l.pos()}
+					return
+				}
+				x := &CTExpect{Pos: l.pos()}
+				for _, t := range l.toks[1:] {
+					h, ok := helperName(t.s)
+					if !ok || h == "all" || h == "off" {
+						p.fatal(t.pos, "expectation_sync", ctFatal, "%q is not a conntrack helper name (%s; all or off alone)", t.s, helperNameWant)
+						continue
+					}
+					if !slices.Contains(x.Helpers, h) {
+						x.Helpers = append(x.Helpers, h)
+					}
+				}
+				s.ExpectSync = x
+			})),
 			kw("conntrackd_config", P2, "conntrackd_config PATH", "none", "", cs(func(p *parser, s *ConntrackSync, l *line) {
 				if t, ok := p.arg(l, 1); ok {
 					s.ConntrackdConfig = t.s
@@ -468,6 +525,9 @@ func (p *parser) resolveConntrack() {
 			s.CommitTimeout = f.CommitTimeout
 		}
 		s.SocketBuffer = f.SocketBuffer
+		if !given("expectation_sync") {
+			s.ExpectSync = f.ExpectationSync
+		}
 	}
 	s.Rules = p.ctRules(s)
 
@@ -676,7 +736,12 @@ func (s *ConntrackSync) ReplicatorConfig() conntracksync.Config {
 	if s.Conntrackd != nil {
 		purge = s.Conntrackd.PurgeTimeout
 	}
+	var exp conntracksync.ExpectSync
+	if s.ExpectSync != nil {
+		exp = conntracksync.ExpectSync{On: true, Helpers: slices.Clone(s.ExpectSync.Helpers)}
+	}
 	c := conntracksync.Config{
+		Expectations:  exp,
 		Interface:     s.Interface,
 		LocalAddr:     s.LocalAddr,
 		PeerAddr:      s.PeerAddr,

@@ -23,7 +23,8 @@ import (
 //   - up to four such channels, all UDP or all Multicast as conntrackd
 //     demands, the one marked Default (the last so marked) first;
 //   - General / Filter [From Userspace|Kernelspace]: Protocol, Address and
-//     State lists with their Accept or Ignore policy.
+//     State lists with their Accept or Ignore policy;
+//   - Sync / Options: ExpectationSync on, off, or { helper ... }.
 //
 // Every other option of conntrackd 1.4.7 either acts as conntrackd's does
 // (Checksum on, StartupResync on, DisableExternalCache off, ...), or draws
@@ -31,7 +32,7 @@ import (
 // socket, hash and netlink buffer sizes, the scheduler, ...), or a Fatal
 // complaint when vigil would behave differently in a way that matters
 // (Mode ALARM or NOTRACK, TCP channels, more than four channels or
-// mixed kinds, expectation sync, TCP window tracking, user-space helpers); each names
+// mixed kinds, TCP window tracking, user-space helpers); each names
 // the conntrackd.conf file:line:col. ctdOptions lists them with the
 // reason. A zero value is a setting the file does not give.
 type Conntrackd struct {
@@ -57,6 +58,9 @@ type Conntrackd struct {
 	SocketBuffer int
 	// The Filter section's lists; nil when the file has none.
 	Protocol, Address, State *CTList
+	// ExpectationSync is Options { ExpectationSync }: nil when the file
+	// does not give it or gives off.
+	ExpectationSync *CTExpect
 
 	at map[string]Pos // where each setting was read, by conntrackd's name
 }
@@ -346,6 +350,9 @@ func (c *cdParser) sync(n *cdNode) {
 			c.purgeTimeout(s)
 		case s.is("Options"):
 			for _, o := range s.children {
+				if o.is("ExpectationSync") {
+					c.expectationSync(o)
+				}
 				c.option(o, "Options", "unknown Sync option")
 			}
 		default:
@@ -627,8 +634,8 @@ var ctdOptions = []ctdOption{
 
 	{section: "Options", name: "TCPWindowTracking", boolean: true, on: ctdRefused, off: ctdHonoured,
 		why: "not supported by vigil: its commits let the kernel track TCP windows liberally"},
-	{section: "Options", name: "ExpectationSync", boolean: true, on: ctdRefused, off: ctdHonoured,
-		why: "not supported by vigil: expectations are not replicated"},
+	{section: "Options", name: "ExpectationSync", boolean: true, on: ctdHonoured, off: ctdHonoured,
+		why: "read by the parser (Conntrackd.ExpectationSync)"},
 
 	{section: "General", name: "HashSize", on: ctdWarned,
 		why: "vigil's caches size themselves"},
@@ -705,6 +712,35 @@ func (c *cdParser) option(n *cdNode, section, unknown string) {
 	case ctdRefused:
 		c.errf(at, n.name(), "%s", o.why)
 	}
+}
+
+// expectationSync reads Options { ExpectationSync on | off | { helper ... } }
+// into ExpectationSync (option judges the syntax of on and off). An empty
+// list is conntrackd's "on": its helper filter exists only once a name is
+// added.
+func (c *cdParser) expectationSync(n *cdNode) {
+	out := c.out
+	switch {
+	case n.block && len(n.words) == 1:
+		x := &CTExpect{Pos: n.pos()}
+		for _, item := range n.children {
+			for _, w := range item.words {
+				if h, ok := helperName(w.s); ok {
+					x.Helpers = append(x.Helpers, h)
+				} else {
+					c.errf(w, n.name(), "%q is not a conntrack helper name (%s)", w.s, helperNameWant)
+				}
+			}
+		}
+		out.ExpectationSync = x
+	case len(n.words) == 2 && isOn(n.words[1].s):
+		out.ExpectationSync = &CTExpect{Pos: n.pos()}
+	case len(n.words) == 2 && isOff(n.words[1].s):
+		out.ExpectationSync = nil
+	default:
+		return
+	}
+	out.at[atKey("ExpectationSync")] = n.pos()
 }
 
 func isOn(s string) bool  { return strings.EqualFold(s, "on") || strings.EqualFold(s, "yes") }

@@ -80,8 +80,9 @@ var ctdOptionCases = []struct {
 	{"MCAST", "IPv4_Destination_Address 198.51.100.2", `fatal c.conf:8:3: IPv4_Destination_Address: unknown Multicast option (vigild does not start)`},
 	// Options.
 	{"OPT", "ExpectationSync off", ""},
-	{"OPT", "ExpectationSync on", `fatal c.conf:11:19: ExpectationSync: not supported by vigil: expectations are not replicated (vigild does not start)`},
-	{"OPT", "ExpectationSync { ftp sip }", `fatal c.conf:11:3: ExpectationSync: not supported by vigil: expectations are not replicated (vigild does not start)`},
+	{"OPT", "ExpectationSync on", ""},
+	{"OPT", "ExpectationSync { ftp sip }", ""},
+	{"OPT", "ExpectationSync maybe", `fatal c.conf:11:19: ExpectationSync: want on or off, not "maybe" (vigild does not start)`},
 	{"OPT", "TCPWindowTracking off", ""},
 	{"OPT", "TCPWindowTracking on", `fatal c.conf:11:21: TCPWindowTracking: not supported by vigil: its commits let the kernel track TCP windows liberally (vigild does not start)`},
 	{"OPT", "Fancy on", `fatal c.conf:11:3: Fancy: unknown Sync option (vigild does not start)`},
@@ -178,6 +179,54 @@ func TestConntrackdOptionsCovered(t *testing.T) {
 		if !slices.ContainsFunc(strings.Split(string(doc), "\n"), row) {
 			t.Errorf("%s %s: no row in docs/conntrack-sync.md", o.section, o.name)
 		}
+	}
+}
+
+// TestExpectationSync: conntrackd's ExpectationSync and the block's
+// expectation_sync (which wins) give the effective helper list; an empty
+// list is all helpers, as conntrackd's "on".
+func TestExpectationSync(t *testing.T) {
+	for _, tc := range []struct {
+		name, opt, block string
+		want             []string // nil: off
+		all              bool
+		complaint        string
+	}{
+		{name: "none"},
+		{name: "file on", opt: "ExpectationSync on", all: true},
+		{name: "file off", opt: "ExpectationSync off"},
+		{name: "file list", opt: "ExpectationSync {\n   FTP sip\n  }", want: []string{"ftp", "sip"}},
+		{name: "file empty list", opt: "ExpectationSync { }", all: true},
+		{name: "block list", block: " expectation_sync ftp sip ftp\n", want: []string{"ftp", "sip"}},
+		{name: "block all", block: " expectation_sync all\n", all: true},
+		{name: "block beats file", opt: "ExpectationSync on", block: " expectation_sync off\n"},
+		{name: "block list beats file", opt: "ExpectationSync on", block: " expectation_sync sip\n", want: []string{"sip"}},
+		{name: "block bad", block: " expectation_sync ftp all\n", want: []string{"ftp"},
+			complaint: `fatal t.conf:11:23: expectation_sync: "all" is not a conntrack helper name (1 to 15 letters, digits, '-' or '_'; all or off alone) (vigild does not start)`},
+		{name: "block empty", block: " expectation_sync\n",
+			complaint: `fatal t.conf:11:2: expectation_sync: want all, off or helper names (1 to 15 letters, digits, '-' or '_') (vigild does not start)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, got, _ := load(t, ctBlock(" conntrackd_config c.conf\n track_group VI_1\n"+tc.block), ctOpts(map[string]string{"c.conf": ctdWith("OPT", tc.opt)}))
+			var want []string
+			if tc.complaint != "" {
+				want = []string{tc.complaint}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("complaints %q, want %q", got, want)
+			}
+			x := cfg.ConntrackSync.ExpectSync
+			switch {
+			case tc.want == nil && !tc.all:
+				if x != nil {
+					t.Fatalf("ExpectSync %+v, want off", x)
+				}
+			case x == nil:
+				t.Fatal("ExpectSync off")
+			case !slices.Equal(x.Helpers, tc.want):
+				t.Fatalf("helpers %q, want %q", x.Helpers, tc.want)
+			}
+		})
 	}
 }
 

@@ -40,6 +40,10 @@ type Config struct {
 	// internal cache (conntrackd's PurgeTimeout); 0 = Purge does nothing.
 	PurgeTimeout time.Duration
 	Filter       Filter
+	// Expectations says which conntrack expectations are replicated and
+	// committed at takeover (ExpectationSync); the zero value: none. It
+	// needs a Kernel that is also an ExpectKernel.
+	Expectations ExpectSync
 	// AuthKeyFile, when set, is the pre-shared key of an authenticated and
 	// encrypted sync channel (see ReadAuthKeyFile); both peers must be vigil
 	// nodes with the same key. "" = plain FTFW, as conntrackd speaks it:

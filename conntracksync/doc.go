@@ -7,6 +7,11 @@
 //     (the Kernel interface: package ctnetlink on Linux), filtered like
 //     conntrackd's Filter section (Filter);
 //   - the external cache: the peer's table as received over the sync link;
+//   - with Config.Expectations (conntrackd's ExpectationSync), the same
+//     pair of caches for conntrack expectations (expect.go: ExpectCache,
+//     the helper filter ExpectSync, and the ExpectKernel a Kernel may also
+//     be); a commit writes the expectations after the flows, each linked
+//     to its master;
 //   - the sync link (the Link interface): UDP with sendmmsg/recvmmsg,
 //     unicast or multicast (OpenUDP, udp_linux.go), one per sync path
 //     (Path, Config.Paths); the choice of the path we send on (paths.go, a
@@ -21,7 +26,7 @@
 //   - the Replicator, which owns the caches, the ftfw.Channel and the
 //     link, and the small API the takeover protocol and the operator
 //     commands call: New, Run, Commit, FlushExternal, SendBulk,
-//     RequestResync, Purge, Stats, Dump;
+//     RequestResync, Purge, Stats, Dump, DumpExpect;
 //   - the takeover protocol (Failover, takeover.go): on a takeover of the
 //     tracked group, the commit of the external cache into the kernel
 //     before the first VIP goes up, bounded by two advert intervals and

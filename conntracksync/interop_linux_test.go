@@ -113,9 +113,16 @@ func (p *syncPair) netns(h *testnet.Host) string { return "/run/netns/" + h.Name
 
 func (p *syncPair) nsOf(h *testnet.Host) cttest.NS { return cttest.NS{Name: h.Name()} }
 
-func (p *syncPair) startConntrackd(t *testing.T) {
-	p.ctdd = p.ctd.Conntrackd(t, testnet.ConntrackdConfig{Local: "198.51.100.2", Peer: "198.51.100.1", Interface: "sync0",
-		ModeExtra: "DisableExternalCache Off"})
+func (p *syncPair) startConntrackd(t *testing.T) { p.startConntrackdWith(t, nil) }
+
+// startConntrackdWith starts conntrackd with mod's changes (nil: none).
+func (p *syncPair) startConntrackdWith(t *testing.T, mod func(*testnet.ConntrackdConfig)) {
+	cfg := testnet.ConntrackdConfig{Local: "198.51.100.2", Peer: "198.51.100.1", Interface: "sync0",
+		ModeExtra: "DisableExternalCache Off"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p.ctdd = p.ctd.Conntrackd(t, cfg)
 }
 
 // ctdClient runs a conntrackd client command against the started conntrackd.
@@ -128,10 +135,18 @@ func (p *syncPair) ctdClient(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func (p *syncPair) startVigil(t *testing.T) *ct.Replicator {
-	r, err := newReplicator(cttest.Logger(t), ct.Config{Interface: "sync0", LocalAddr: p.vigilAddr, PeerAddr: p.conntrackdIP,
+func (p *syncPair) startVigil(t *testing.T) *ct.Replicator { return p.startVigilWith(t, nil) }
+
+// startVigilWith runs a replicator with mod's changes (nil: none) until
+// the test ends.
+func (p *syncPair) startVigilWith(t *testing.T, mod func(*ct.Config)) *ct.Replicator {
+	cfg := ct.Config{Interface: "sync0", LocalAddr: p.vigilAddr, PeerAddr: p.conntrackdIP,
 		Netns: p.netns(p.vigil), Filter: ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{
-			netip.MustParsePrefix("127.0.0.1/32"), netip.PrefixFrom(p.vigilAddr, 32), netip.PrefixFrom(p.conntrackdIP, 32)}}})
+			netip.MustParsePrefix("127.0.0.1/32"), netip.PrefixFrom(p.vigilAddr, 32), netip.PrefixFrom(p.conntrackdIP, 32)}}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := newReplicator(cttest.Logger(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 type localUpdate struct {
 	op   ftfw.Op
 	flow ftfw.Flow
+	exp  *Expect // an expectation instead of flow
 }
 
 // Replicator owns the internal and external caches, the FTFW channel with
@@ -36,6 +37,15 @@ type Replicator struct {
 	openLink LinkOpener
 	watch    LinkWatcher
 	key      *AuthKey // nil: plain FTFW
+	// The expectations' caches and kernel side. expKernel is set when the
+	// Kernel can follow expectations (required with cfg.Expectations.On):
+	// it is followed even without expectation sync, because the kernel
+	// side reads the master of each new expectation again (a NAT helper's
+	// sequence adjustment, which the kernel reports by no event, is
+	// replicated with the flow); its expectations are then not sent.
+	expInternal *ExpectCache
+	expExternal *ExpectCache
+	expKernel   ExpectKernel
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only
@@ -61,6 +71,10 @@ type Replicator struct {
 	lastCommit  CommitStats
 	paths       []PathStats
 	switches    uint64
+	expFiltered uint64
+	expRefused  uint64
+	expCommit   ExpectCommitStats
+	expTotals   ExpectStats // Committed, NoMaster, CommitFailed
 }
 
 // Parts are the Replicator's I/O: the kernel side and the sync link.
@@ -95,6 +109,7 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 	}
 	r := &Replicator{log: log, cfg: c, internal: NewCache(), external: NewCache(),
 		kernel: parts.Kernel, openLink: parts.Link, watch: parts.Links,
+		expInternal: NewExpectCache(), expExternal: NewExpectCache(),
 		updates: make(chan localUpdate, 8192), wake: make(chan struct{}, 1)}
 	if r.openLink == nil {
 		r.openLink = OpenUDP
@@ -118,6 +133,13 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 					"path", p.Name)
 			}
 		}
+	}
+	ek, ok := parts.Kernel.(ExpectKernel)
+	if c.Expectations.On && !ok {
+		return nil, fmt.Errorf("%w: expectation sync needs a kernel side that follows and commits expectations", ErrConfig)
+	}
+	if ok {
+		r.expKernel = ek
 	}
 	if c.AuthKeyFile != "" {
 		k, err := ReadAuthKeyFile(c.AuthKeyFile)
@@ -149,6 +171,29 @@ func (r *Replicator) onLocal(k UpdateKind, f *Flow) {
 	}
 	if !r.running.Load() {
 		return // no peer session yet: the first Run's bulk covers it
+	}
+	r.updates <- u
+}
+
+// onLocalExpect runs on the kernel side's FollowExpect goroutine: it hands
+// a change of a local expectation whose helper is listed to the loop.
+func (r *Replicator) onLocalExpect(k UpdateKind, x *Expect) {
+	if !r.cfg.Expectations.On {
+		return
+	}
+	if !r.cfg.Expectations.Allows(x.Helper) {
+		r.mu.Lock()
+		r.expFiltered++
+		r.mu.Unlock()
+		return
+	}
+	c := toWireExpect(x, r.cfg.CommitTimeout == 0)
+	u := localUpdate{op: ftfw.OpNew, exp: &c}
+	if k == UpdateDelete {
+		u.op = ftfw.OpDel
+	}
+	if !r.running.Load() {
+		return
 	}
 	r.updates <- u
 }
@@ -199,10 +244,21 @@ func (r *Replicator) Run(ctx context.Context) error {
 		wg.Go(func() { r.runLinkWatch(ctx, links) })
 	}
 	r.running.Store(true)
-	lerr := make(chan error, 1)
+	lerr := make(chan error, 2)
 	wg.Go(func() {
 		lerr <- r.kernel.Follow(ctx, Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal})
 	})
+	if r.expKernel != nil {
+		wg.Go(func() {
+			err := r.expKernel.FollowExpect(ctx, ExpectTable{Cache: r.expInternal, OnUpdate: r.onLocalExpect})
+			if r.cfg.Expectations.On || ctx.Err() != nil {
+				lerr <- err
+				return
+			}
+			// Without expectation sync, following them only helps the flows.
+			r.log.Warn("conntrack sync: cannot follow the kernel's expectations: NAT helpers' sequence adjustments (FTP behind NAT) are not replicated", "err", err)
+		})
+	}
 
 	now := time.Now()
 	v6 := false
@@ -298,6 +354,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 }
 
 func (r *Replicator) send(ch *ftfw.Channel, u localUpdate) {
+	if u.exp != nil {
+		if err := ch.SendExpect(u.op, u.exp); err != nil {
+			r.log.Warn("conntrack sync: expectation not encodable", "err", err)
+		}
+		return
+	}
 	if err := ch.Send(u.op, &u.flow); err != nil {
 		r.log.Warn("conntrack sync: flow not encodable", "err", err)
 	}
@@ -382,12 +444,34 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 	if len(ups) > 0 {
 		r.rxFlows, r.rxDel = r.rxFlows[:0], r.rxDel[:0]
 		for i := range ups {
+			if x := ups[i].Exp; x != nil {
+				r.receiveExpect(ups[i].Op, x, now)
+				continue
+			}
 			r.rxFlows = append(r.rxFlows, fromWire(&ups[i].Flow))
 			r.rxDel = append(r.rxDel, ups[i].Op == ftfw.OpDel)
 		}
 		r.external.Apply(r.rxFlows, r.rxDel, now)
 	}
 	r.handleEvents(ch)
+}
+
+// receiveExpect applies one of the peer's expectation updates to the
+// external cache, if expectation sync is on and lists its helper (a node
+// commits only what it is configured to replicate).
+func (r *Replicator) receiveExpect(op ftfw.Op, x *Expect, now time.Time) {
+	if !r.cfg.Expectations.Allows(x.Helper) {
+		r.mu.Lock()
+		r.expRefused++
+		r.mu.Unlock()
+		return
+	}
+	if op == ftfw.OpDel {
+		r.expExternal.Delete(x)
+		return
+	}
+	fromWireExpect(x)
+	r.expExternal.Put(x, now)
 }
 
 func (r *Replicator) handleEvents(ch *ftfw.Channel) {
@@ -448,6 +532,18 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 	})
 	if bad > 0 {
 		r.log.Warn("conntrack sync: flows not encodable", "count", bad)
+	}
+	// Then the expectations, as conntrackd does after its conntrack cache.
+	if r.cfg.Expectations.On {
+		for _, e := range r.expInternal.Snapshot() {
+			if !r.cfg.Expectations.Allows(e.Expect.Helper) {
+				continue
+			}
+			x := toWireExpect(&e.Expect, sendTimeout)
+			if err := ch.SendExpect(ftfw.OpUpd, &x); err != nil {
+				r.log.Warn("conntrack sync: expectation not encodable", "err", err)
+			}
+		}
 	}
 	r.mu.Lock()
 	r.bulks++
@@ -581,12 +677,51 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 		}
 		r.internal.Apply(flows, del, time.Now())
 	})
+	// The expectations after their masters: the kernel links each to its
+	// master flow, which must be there.
+	var xst ExpectCommitStats
+	var xerr error
+	if r.cfg.Expectations.On && ctx.Err() == nil {
+		xst, xerr = r.commitExpect(ctx, now)
+	}
 	r.mu.Lock()
 	r.commits++
 	r.lastCommit = st
+	r.expCommit = xst
+	r.expTotals.Committed += uint64(xst.Committed)
+	r.expTotals.NoMaster += uint64(xst.NoMaster)
+	r.expTotals.CommitFailed += uint64(xst.Failed)
 	r.mu.Unlock()
 	r.log.Info("conntrack sync: committed the external cache", "entries", st.Entries, "created", st.Created,
-		"updated", st.Updated, "replaced", st.Replaced, "failed", st.Failed, "took", st.Duration, "err", err)
+		"updated", st.Updated, "replaced", st.Replaced, "failed", st.Failed, "took", st.Duration, "err", err,
+		"expectations", xst.Entries, "expectations_committed", xst.Committed,
+		"expectations_no_master", xst.NoMaster, "expectations_failed", xst.Failed)
+	if err == nil {
+		err = xerr
+	}
+	return st, err
+}
+
+// commitExpect writes the external cache's expectations into the kernel.
+// Those created go into the internal cache first (the kernel's events for
+// them then change nothing and are not announced: the peer sent them) and
+// leave it again if the kernel refused them.
+func (r *Replicator) commitExpect(ctx context.Context, now time.Time) (ExpectCommitStats, error) {
+	snap := r.expExternal.Snapshot()
+	if len(snap) == 0 {
+		return ExpectCommitStats{}, nil
+	}
+	for i := range snap {
+		x := snap[i].Expect
+		x.HasTimeout, x.TimeoutSecs = true, ExpectTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
+		r.expInternal.Put(&x, now)
+	}
+	st, ok, err := r.expKernel.CommitExpect(ctx, snap, now, r.cfg.CommitTimeout)
+	for i := range snap {
+		if ok == nil || !ok[i] {
+			r.expInternal.Delete(&snap[i].Expect)
+		}
+	}
 	return st, err
 }
 
@@ -633,7 +768,7 @@ func (r *Replicator) Purge(ctx context.Context, current func() bool) (PurgeStats
 
 // FlushExternal empties the external cache and returns how many entries
 // it held.
-func (r *Replicator) FlushExternal() int { return r.external.Flush() }
+func (r *Replicator) FlushExternal() int { return r.external.Flush() + r.expExternal.Flush() }
 
 // SendBulk sends the peer our whole internal cache (conntrackd -B): the new
 // master does it after its commit, so a peer that asked for a resync
@@ -656,6 +791,12 @@ func (r *Replicator) RequestResync() {
 	}
 }
 
+// DumpExpect returns copies of the internal and external expectation
+// caches.
+func (r *Replicator) DumpExpect() (internal, external []ExpectEntry) {
+	return r.expInternal.Snapshot(), r.expExternal.Snapshot()
+}
+
 // Dump returns copies of the internal and external caches.
 func (r *Replicator) Dump() (internal, external []Entry) {
 	return r.internal.Snapshot(), r.external.Snapshot()
@@ -673,6 +814,9 @@ func (r *Replicator) Stats() Stats {
 		Bulks: r.bulks, PeerSessions: r.chStats.PeerSessions, PeerRestarts: r.chStats.PeerRestarts,
 		Commits: r.commits, LastCommit: r.lastCommit, Listener: ls, Channel: r.chStats,
 		Drops: map[string]uint64{},
+		Expect: ExpectStats{Internal: r.expInternal.Len(), External: r.expExternal.Len(),
+			Filtered: r.expFiltered, Refused: r.expRefused, LastCommit: r.expCommit,
+			Committed: r.expTotals.Committed, NoMaster: r.expTotals.NoMaster, CommitFailed: r.expTotals.CommitFailed},
 	}
 	if !r.backlogFrom.IsZero() {
 		s.Lag = time.Since(r.backlogFrom)

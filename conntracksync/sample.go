@@ -3,6 +3,8 @@ package conntracksync
 import (
 	"net/netip"
 	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
 
 func addrN(base string, i int) netip.Addr {
@@ -73,4 +75,30 @@ func SampleEntries(flows []Flow, now time.Time) []Entry {
 		out[i] = Entry{Flow: f, Updated: now}
 	}
 	return out
+}
+
+// SampleFTP builds n FTP control connections (192.0.2.10 from port
+// 40000+i to 203.0.113.2:21, established, with the ftp helper) and, for
+// each, the expectation its PORT command makes without NAT: the server's
+// data connection from any port to the client's port 50000+i. For tests
+// and benchmarks of expectation sync.
+func SampleFTP(n int) ([]Flow, []Expect) {
+	flows := make([]Flow, 0, n)
+	exps := make([]Expect, 0, n)
+	cl, srv := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("203.0.113.2")
+	ones := netip.MustParseAddr("255.255.255.255")
+	for i := range n {
+		f := Flow{Orig: Tuple{Src: cl, Dst: srv, Proto: ProtoTCP, SrcPort: uint16(40000 + i), DstPort: 21},
+			Status: StatusConfirmed | StatusSeenReply | StatusAssured, TCPState: TCPEstablished,
+			TimeoutSec: 600, Helper: "ftp"}
+		f.Reply = f.Orig.Invert()
+		flows = append(flows, f)
+		exps = append(exps, Expect{
+			Master:     ftfw.ExpTuple{Src: cl, Dst: srv, Proto: ProtoTCP, HasPorts: true, SrcPort: f.Orig.SrcPort, DstPort: 21},
+			Tuple:      ftfw.ExpTuple{Src: srv, Dst: cl, Proto: ProtoTCP, HasPorts: true, DstPort: uint16(50000 + i)},
+			Mask:       ftfw.ExpTuple{Src: ones, Dst: ones, Proto: ProtoTCP, HasPorts: true, DstPort: 0xffff},
+			HasTimeout: true, TimeoutSecs: 300, HasFlags: true, Helper: "ftp",
+		})
+	}
+	return flows, exps
 }

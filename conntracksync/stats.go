@@ -44,10 +44,12 @@ type Stats struct {
 	Drops map[string]uint64 `json:"drops"`
 	// Paths are the sync paths in order of preference, PathSwitches how
 	// often the active one changed.
-	Paths        []PathStats   `json:"paths"`
-	PathSwitches uint64        `json:"path_switches"`
-	Listener     ListenerStats `json:"listener"`
-	Channel      ftfw.Stats    `json:"channel"`
+	Paths        []PathStats `json:"paths"`
+	PathSwitches uint64      `json:"path_switches"`
+	// Expect counts the expectations' caches and commits (ExpectationSync).
+	Expect   ExpectStats   `json:"expectations"`
+	Listener ListenerStats `json:"listener"`
+	Channel  ftfw.Stats    `json:"channel"`
 }
 
 // ListenerStats counts the listener's work.

@@ -34,6 +34,9 @@ type ConntrackdConfig struct {
 	// TCPOnly restricts what conntrackd replicates to TCP (Filter From
 	// Userspace: Protocol Accept TCP).
 	TCPOnly bool
+	// ExpectationSync, when not "", is the value of Sync's Options {
+	// ExpectationSync } ("On", or a helper list such as "{ ftp }").
+	ExpectationSync string
 }
 
 func orDefault(v, def int) int {
@@ -71,6 +74,11 @@ func (c ConntrackdConfig) Render(dir string) string {
 	w("\t\tRcvSocketBuffer %d", buf)
 	w("\t\tChecksum on")
 	w("\t}")
+	if c.ExpectationSync != "" {
+		w("\tOptions {")
+		w("\t\tExpectationSync %s", c.ExpectationSync)
+		w("\t}")
+	}
 	w("}")
 	w("General {")
 	w("\tSystemd off")

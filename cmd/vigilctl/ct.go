@@ -47,6 +47,12 @@ func conntrack(args []string, sock string, asJSON bool, stdout, stderr io.Writer
 			fmt.Fprintln(stdout, ctLine(&d.Entries[i], now))
 		}
 		fmt.Fprintf(stdout, "%d connections in the %s cache\n", len(d.Entries), d.Cache)
+		for i := range d.Expectations {
+			fmt.Fprintln(stdout, ctExpectLine(&d.Expectations[i]))
+		}
+		if len(d.Expectations) > 0 {
+			fmt.Fprintf(stdout, "%d expectations in the %s cache\n", len(d.Expectations), d.Cache)
+		}
 		return 0
 	case args[0] == "stats" && want(1):
 		st, raw, err := client.CTStats(context.Background())
@@ -99,6 +105,18 @@ func refused(stderr io.Writer, what string, err error) int {
 // ctLine is one connection as conntrackd -i and -e (and conntrack -L)
 // print it: the timeout is the one it had when last updated, and the line
 // ends with when that was.
+// ctExpectLine prints an expectation as conntrack -L expect does.
+func ctExpectLine(x *ctl.CTExpect) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d proto=%d src=%s dst=%s sport=%d dport=%d mask-src=%s mask-dst=%s sport=%d dport=%d master-src=%s master-dst=%s sport=%d dport=%d class=%d",
+		x.TimeoutSec, x.ProtoNum, x.Tuple.Src, x.Tuple.Dst, x.Tuple.SrcPort, x.Tuple.DstPort,
+		x.Mask.Src, x.Mask.Dst, x.Mask.SrcPort, x.Mask.DstPort, x.Master.Src, x.Master.Dst, x.Master.SrcPort, x.Master.DstPort, x.Class)
+	if x.Helper != "" {
+		fmt.Fprintf(&b, " helper=%s", x.Helper)
+	}
+	return b.String()
+}
+
 func ctLine(e *ctl.CTEntry, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-8s %d %d ", strings.ToLower(e.Proto), e.ProtoNum, e.TimeoutSec)

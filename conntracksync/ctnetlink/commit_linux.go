@@ -80,12 +80,20 @@ type batchReq struct {
 // answer with an error succeeded: netlink reports every failure even
 // without NLM_F_ACK, and processes a datagram's messages in order.
 func (s *ctSock) do(reqs []batchReq, errs []syscall.Errno) error {
+	return s.batch(len(reqs), func(w *nlb, i int, seq uint32, ack bool) {
+		w.appendFlow(reqs[i].op, reqs[i].flow, reqs[i].timeout, seq, ack)
+	}, errs)
+}
+
+// batch sends n requests, built by enc (request i with sequence number seq,
+// ack on the last), as do does, and fills errs[:n].
+func (s *ctSock) batch(n int, enc func(w *nlb, i int, seq uint32, ack bool), errs []syscall.Errno) error {
 	s.wb.b = s.wb.b[:0]
 	base := s.seq + 1
-	for i := range reqs {
-		s.wb.appendFlow(reqs[i].op, reqs[i].flow, reqs[i].timeout, base+uint32(i), i == len(reqs)-1)
+	for i := range n {
+		enc(&s.wb, i, base+uint32(i), i == n-1)
 	}
-	s.seq += uint32(len(reqs))
+	s.seq += uint32(n)
 	last := s.seq
 	clear(errs)
 	if _, err := unix.Write(s.fd, s.wb.b); err != nil {
@@ -109,7 +117,7 @@ func (s *ctSock) do(reqs []batchReq, errs []syscall.Errno) error {
 			seq := binary.NativeEndian.Uint32(b[8:])
 			if typ == nlmsgError && l >= nlmsgHdrLen+4 {
 				errno := syscall.Errno(-int32(binary.NativeEndian.Uint32(b[nlmsgHdrLen:])))
-				if idx := seq - base; idx < uint32(len(reqs)) {
+				if idx := seq - base; idx < uint32(n) {
 					errs[idx] = errno
 				}
 				if seq == last {

@@ -47,6 +47,17 @@
 // committed flow, which halves the commit's CPU time; a dump afterwards
 // catches up with what traffic changed meanwhile.
 //
+// # Expectations
+//
+// Kernel is also the Replicator's ExpectKernel (expect.go, expect_linux.go):
+// the expectation subsystem (NFNL_SUBSYS_CTNETLINK_EXP) is dumped and
+// followed (NEW and DESTROY groups) on a socket of its own, and a commit
+// creates expectations with IPCTNL_MSG_EXP_NEW naming the master's
+// original tuple, so that the kernel links each to its master and helper
+// (ENOENT: no master). Because the kernel sends no event when a NAT helper
+// changes a flow's sequence adjustment, the master of every new
+// expectation is read again (Listener.refresh) into the flows' cache.
+//
 // # Concurrency
 //
 // Follow (Listener.Run) runs on its caller's goroutine and writes the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
 	"runtime"
 	"time"
 	"unsafe"
@@ -77,8 +78,24 @@ func openEvSock(rcvbuf int) (*evSock, error) {
 	return s, nil
 }
 
+// openEvSockIn is openEvSock inside the network namespace at netns ("" =
+// the process's).
+func openEvSockIn(netns string, rcvbuf int) (*evSock, error) {
+	var s *evSock
+	err := nsenter.Do(netns, func() (err error) {
+		s, err = openEvSock(rcvbuf)
+		return err
+	})
+	return s, err
+}
+
 func (s *evSock) join() error {
-	for _, g := range []int{nfnlgrpCTNew, nfnlgrpCTUpdate, nfnlgrpCTDestroy} {
+	return s.joinGroups(nfnlgrpCTNew, nfnlgrpCTUpdate, nfnlgrpCTDestroy)
+}
+
+// joinGroups joins the given multicast groups.
+func (s *evSock) joinGroups(groups ...int) error {
+	for _, g := range groups {
 		if err := unix.SetsockoptInt(s.fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
 			return fmt.Errorf("join group %d: %w", g, err)
 		}
@@ -180,8 +197,23 @@ var errDumpDone = errors.New("dump done")
 // dump streams the whole conntrack table (IPv4 and IPv6) to fn, decoding
 // each entry as it arrives instead of holding every message first.
 func (s *evSock) dump(fn func(*ct.Flow)) error {
+	return s.dumpSub(subsysCT, func(data []byte) error {
+		var f ct.Flow
+		var d decoded
+		if err := decodeFlow(data, &f, &d); err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		fn(&f)
+		return nil
+	})
+}
+
+// dumpSub streams a whole table of an nfnetlink subsystem (conntrack or
+// expectations, IPv4 and IPv6) to fn, which gets each message's payload
+// after the nfgenmsg header.
+func (s *evSock) dumpSub(subsys uint8, fn func(data []byte) error) error {
 	var w nlb
-	start := w.header(ctMsgGet, nlmFRequest|nlmFDump, 1, 0)
+	start := w.headerSub(subsys, ctMsgGet, nlmFRequest|nlmFDump, 1, 0)
 	w.msgEnd(start)
 	if _, err := unix.Write(s.fd, w.b); err != nil {
 		return err
@@ -202,13 +234,7 @@ func (s *evSock) dump(fn func(*ct.Flow)) error {
 			if len(m.data) < nfgenmsgLen {
 				return errDecode
 			}
-			var f ct.Flow
-			var d decoded
-			if err := decodeFlow(m.data[nfgenmsgLen:], &f, &d); err != nil {
-				return fmt.Errorf("dump: %w", err)
-			}
-			fn(&f)
-			return nil
+			return fn(m.data[nfgenmsgLen:])
 		})
 		switch {
 		case errors.Is(err, errDumpDone):

@@ -38,3 +38,13 @@ func (k *Kernel) Release() {}
 
 // Stats returns zero stats.
 func (k *Kernel) Stats() ct.ListenerStats { return ct.ListenerStats{} }
+
+// FollowExpect returns errors.ErrUnsupported.
+func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
+	return errors.ErrUnsupported
+}
+
+// CommitExpect returns errors.ErrUnsupported.
+func (k *Kernel) CommitExpect(ctx context.Context, entries []ct.ExpectEntry, now time.Time, commitTimeout time.Duration) (ct.ExpectCommitStats, []bool, error) {
+	return ct.ExpectCommitStats{Entries: len(entries)}, nil, errors.ErrUnsupported
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	ct "github.com/vigil-ha/vigil/conntracksync"
-	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -180,11 +179,7 @@ var errSetup = errors.New("conntracksync: event socket setup")
 
 // subscribe opens an event socket joined to the conntrack groups.
 func (l *Listener) subscribe() (*evSock, error) {
-	var ev *evSock
-	err := nsenter.Do(l.netns, func() (err error) {
-		ev, err = openEvSock(l.readBuffer)
-		return err
-	})
+	ev, err := openEvSockIn(l.netns, l.readBuffer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errSetup, err)
 	}
@@ -252,11 +247,7 @@ func (l *Listener) quiet(fn func()) {
 
 // dump streams the kernel table into the cache and reports the difference.
 func (l *Listener) dump() error {
-	var s *evSock
-	err := nsenter.Do(l.netns, func() (err error) {
-		s, err = openEvSock(0)
-		return err
-	})
+	s, err := openEvSockIn(l.netns, 0)
 	if err != nil {
 		return err
 	}

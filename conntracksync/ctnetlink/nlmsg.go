@@ -149,9 +149,15 @@ func (w *nlb) end() {
 
 // header starts a ctnetlink message and returns its offset, for msgEnd.
 func (w *nlb) header(msgType uint16, flags uint16, seq uint32, family uint8) int {
+	return w.headerSub(subsysCT, msgType, flags, seq, family)
+}
+
+// headerSub starts a message of an nfnetlink subsystem (ctnetlink's or its
+// expectations') and returns its offset, for msgEnd.
+func (w *nlb) headerSub(subsys uint8, msgType uint16, flags uint16, seq uint32, family uint8) int {
 	start := len(w.b)
 	w.b = binary.NativeEndian.AppendUint32(w.b, 0) // length, set by msgEnd
-	w.b = binary.NativeEndian.AppendUint16(w.b, subsysCT<<8|msgType)
+	w.b = binary.NativeEndian.AppendUint16(w.b, uint16(subsys)<<8|msgType)
 	w.b = binary.NativeEndian.AppendUint16(w.b, flags)
 	w.b = binary.NativeEndian.AppendUint32(w.b, seq)
 	w.b = binary.NativeEndian.AppendUint32(w.b, 0) // portid: the kernel fills it

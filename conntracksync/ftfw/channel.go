@@ -31,10 +31,12 @@ func (o Op) String() string {
 
 func (o Op) msgType() Type { return Type(o) }
 
-// Update is one entry change delivered by the peer, in the peer's order.
+// Update is one entry change delivered by the peer, in the peer's order: a conntrack
+// entry (Flow), or an expectation when Exp is not nil (EXP_NEW / EXP_UPD / EXP_DEL).
 type Update struct {
 	Op   Op
 	Flow Flow
+	Exp  *Expect
 }
 
 // EventKind says what a channel Event reports.
@@ -156,22 +158,22 @@ const NumDropReasons = int(dropReasonCount)
 
 // Stats are a Channel's counters and gauges.
 type Stats struct {
-	MsgsSent      uint64 `json:"msgs_sent"`
-	DataSent      uint64 `json:"data_sent"`
-	Retransmits   uint64 `json:"retransmits"`
-	AcksSent      uint64 `json:"acks_sent"`
-	NacksSent     uint64 `json:"nacks_sent"`
-	AlivesSent    uint64 `json:"alives_sent"`
-	ResyncsSent   uint64 `json:"resyncs_sent"`
-	MsgsReceived  uint64 `json:"msgs_received"`
-	DataReceived  uint64 `json:"data_received"`
-	AcksReceived  uint64 `json:"acks_received"`
-	NacksReceived uint64 `json:"nacks_received"`
-	ResyncsRcv    uint64 `json:"resyncs_received"`
-	ExpectSkipped uint64 `json:"expect_skipped"` // expectation messages parsed and skipped
-	Gaps          uint64 `json:"gaps"`           // sequence gaps seen from the peer
-	PeerSessions  uint64 `json:"peer_sessions"`
-	PeerRestarts  uint64 `json:"peer_restarts"`
+	MsgsSent       uint64 `json:"msgs_sent"`
+	DataSent       uint64 `json:"data_sent"`
+	Retransmits    uint64 `json:"retransmits"`
+	AcksSent       uint64 `json:"acks_sent"`
+	NacksSent      uint64 `json:"nacks_sent"`
+	AlivesSent     uint64 `json:"alives_sent"`
+	ResyncsSent    uint64 `json:"resyncs_sent"`
+	MsgsReceived   uint64 `json:"msgs_received"`
+	DataReceived   uint64 `json:"data_received"`
+	AcksReceived   uint64 `json:"acks_received"`
+	NacksReceived  uint64 `json:"nacks_received"`
+	ResyncsRcv     uint64 `json:"resyncs_received"`
+	ExpectReceived uint64 `json:"expect_received"` // expectation messages delivered
+	Gaps           uint64 `json:"gaps"`            // sequence gaps seen from the peer
+	PeerSessions   uint64 `json:"peer_sessions"`
+	PeerRestarts   uint64 `json:"peer_restarts"`
 	// SessionHoldoffs counts HELLOs not taken for a new peer session because one
 	// started less than a second before (a HELLO flood restarts at most one per second).
 	SessionHoldoffs uint64 `json:"session_holdoffs"`
@@ -202,8 +204,32 @@ type entry struct {
 	key    Key
 	op     Op
 	flow   Flow
+	isExp  bool // an expectation: exp and ekey, not flow and key
+	exp    Expect
+	ekey   ExpKey
 	queued bool
 	refs   int // 1 for the transmit queue + 1 per resend-queue item
+}
+
+func (e *entry) msgType() Type {
+	if e.isExp {
+		return TypeExpNew + Type(e.op)
+	}
+	return e.op.msgType()
+}
+
+func (e *entry) tlvLen() int {
+	if e.isExp {
+		return e.exp.tlvLen()
+	}
+	return e.flow.tlvLen()
+}
+
+func (e *entry) appendTLVs(b []byte) ([]byte, error) {
+	if e.isExp {
+		return e.exp.appendTLVs(b)
+	}
+	return e.flow.appendTLVs(b)
 }
 
 type rsItem struct {
@@ -245,6 +271,7 @@ type Channel struct {
 	// sender
 	established   bool
 	entries       map[Key]*entry
+	expEntries    map[ExpKey]*entry
 	free          []*entry
 	txq           []*entry
 	txHead        int
@@ -296,7 +323,8 @@ type Channel struct {
 // NewChannel returns a Channel that starts its HELLO handshake at now.
 func NewChannel(cfg Config, now time.Time) *Channel {
 	cfg.setDefaults()
-	c := &Channel{cfg: cfg, now: now, entries: make(map[Key]*entry), packer: NewPacker(cfg.MaxDatagram)}
+	c := &Channel{cfg: cfg, now: now, entries: make(map[Key]*entry), expEntries: make(map[ExpKey]*entry),
+		packer: NewPacker(cfg.MaxDatagram)}
 	c.seq = cfg.InitialSeq
 	for c.seq == 0 {
 		var b [4]byte
@@ -323,18 +351,42 @@ func (c *Channel) Send(op Op, f *Flow) error {
 	c.touch(k)
 	e := c.entries[k]
 	if e == nil {
-		if n := len(c.free); n > 0 {
-			e = c.free[n-1]
-			c.free = c.free[:n-1]
-		} else {
-			e = new(entry)
-		}
+		e = c.newEntry()
 		e.key = k
 		c.entries[k] = e
 	}
 	e.op, e.flow = op, *f
 	c.queue(e)
 	return nil
+}
+
+// SendExpect queues an update of one expectation for the peer (EXP_NEW, EXP_UPD or
+// EXP_DEL for OpNew, OpUpd, OpDel), collapsing with unsent updates of the same ExpKey
+// like Send. x is copied. It fails only for an expectation that cannot be encoded.
+func (c *Channel) SendExpect(op Op, x *Expect) error {
+	if err := x.validate(); err != nil {
+		c.stats.EncodeErrors++
+		return err
+	}
+	k := x.Key()
+	e := c.expEntries[k]
+	if e == nil {
+		e = c.newEntry()
+		e.isExp, e.ekey = true, k
+		c.expEntries[k] = e
+	}
+	e.op, e.exp = op, *x
+	c.queue(e)
+	return nil
+}
+
+func (c *Channel) newEntry() *entry {
+	if n := len(c.free); n > 0 {
+		e := c.free[n-1]
+		c.free = c.free[:n-1]
+		return e
+	}
+	return new(entry)
 }
 
 func (c *Channel) queue(e *entry) {
@@ -348,7 +400,11 @@ func (c *Channel) queue(e *entry) {
 func (c *Channel) release(e *entry) {
 	e.refs--
 	if e.refs == 0 {
-		delete(c.entries, e.key)
+		if e.isExp {
+			delete(c.expEntries, e.ekey)
+		} else {
+			delete(c.entries, e.key)
+		}
 		*e = entry{}
 		c.free = append(c.free, e)
 	}

@@ -2,6 +2,7 @@ package ftfw
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -318,14 +319,71 @@ func TestResendQueueFullBackpressure(t *testing.T) {
 	}
 }
 
-// Expectations are parsed, skipped and counted; their seq still counts.
-func TestExpectationSkipped(t *testing.T) {
+// Expectations are delivered in the peer's order among the flows, and counted; their
+// seq counts like any data message's.
+func TestExpectationDelivered(t *testing.T) {
 	c, seq := established(t, Config{})
-	exp := Message{Type: TypeExpNew, Seq: seq, Expect: enc(t)[:0]}
-	exp.Expect = []byte{0, 5, 0, 2, 6, 0, 0, 0} // MASTER_L4PROTO tcp
+	x := ftpExpect()
+	exp := Message{Type: TypeExpDel, Seq: seq, Exp: x}
 	c.Receive(enc(t, exp, data(seq+1, 1, 0)), t0)
-	if s := c.Stats(); s.ExpectSkipped != 1 || s.Gaps != 0 || s.DataReceived != 1 {
+	if s := c.Stats(); s.ExpectReceived != 1 || s.Gaps != 0 || s.DataReceived != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+	ups := c.Updates()
+	if len(ups) != 2 || ups[0].Exp == nil || ups[0].Op != OpDel || !reflect.DeepEqual(*ups[0].Exp, x) || ups[1].Exp != nil {
+		t.Fatalf("updates %+v", ups)
+	}
+}
+
+// A queued expectation goes out as EXP_<op>, collapsed with later updates of its key,
+// and is retransmitted on NACK like a flow.
+func TestSendExpect(t *testing.T) {
+	c, seq := established(t, Config{})
+	x := ftpExpect()
+	if err := c.SendExpect(OpNew, &x); err != nil {
+		t.Fatal(err)
+	}
+	x.TimeoutSecs = 200
+	if err := c.SendExpect(OpUpd, &x); err != nil {
+		t.Fatal(err)
+	}
+	var sent []Message
+	for _, d := range c.Outbox(t0) {
+		Walk(d, func(b []byte) bool {
+			var m Message
+			if err := m.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, m)
+			return true
+		})
+	}
+	var exps []Message
+	for _, m := range sent {
+		if m.Type.IsExpect() {
+			exps = append(exps, m)
+		}
+	}
+	if len(exps) != 1 || exps[0].Type != TypeExpUpd || exps[0].Exp.TimeoutSecs != 200 {
+		t.Fatalf("sent %+v", exps)
+	}
+	c.Receive(enc(t, ctl(FlagNack, seq, exps[0].Seq, exps[0].Seq)), t0)
+	n := 0
+	for _, d := range c.Outbox(t0) {
+		Walk(d, func(b []byte) bool {
+			var m Message
+			if m.UnmarshalBinary(b) == nil && m.Type == TypeExpUpd && reflect.DeepEqual(m.Exp, x) {
+				n++
+			}
+			return true
+		})
+	}
+	if n != 1 {
+		t.Fatalf("retransmitted %d expectations after NACK", n)
+	}
+	bad := Expect{}
+	if c.SendExpect(OpNew, &bad) == nil {
+		t.Fatal("an expectation without addresses was accepted")
 	}
 }
 

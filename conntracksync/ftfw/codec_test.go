@@ -256,7 +256,12 @@ func TestPackerFillsToMax(t *testing.T) {
 	if seq != 100 {
 		t.Fatalf("walked %d messages", seq)
 	}
-	big := Message{Type: TypeExpNew, Expect: make([]byte, max)}
+	// A message larger than the datagram: a flow with the largest label bitmap, in a
+	// packer whose datagram is smaller than that message.
+	big := Message{Type: TypeDel, Flow: allAttrs()}
+	big.Flow.Labels = make([]uint32, (labelsMax-4)/4)
+	big.Flow.Labels[0] = 1
+	p = NewPacker(big.Len() - 4)
 	if err := p.Add(&big); !errors.Is(err, ErrTooLong) {
 		t.Fatalf("oversized message: %v", err)
 	}

@@ -6,11 +6,13 @@
 //
 //   - The codec: the 8-byte message header, CTL messages (ACK, NACK, RESYNC with a
 //     from/to range; ALIVE; HELLO and HELLO_BACK flags), conntrack entries as NTA
-//     attribute TLVs with conntrackd's exact lengths, order and byte-order quirks, and
-//     several messages per datagram (Packer, Walk).
+//     attribute TLVs with conntrackd's exact lengths, order and byte-order quirks,
+//     expectations (EXP_NEW / EXP_UPD / EXP_DEL, Expect) as NTA_EXP_* TLVs likewise,
+//     and several messages per datagram (Packer, Walk).
 //   - Channel: sequence numbers, windowed ACK, NACK ranges, the resend queue, ALIVE,
 //     the HELLO handshake and RESYNC, as a sans-I/O state machine that takes datagrams
-//     and a time and returns datagrams to send and delivered updates.
+//     and a time and returns datagrams to send and delivered updates (flows, and
+//     expectations queued with SendExpect, reliable and collapsed per ExpKey alike).
 //   - The rules that keep forged control messages from wedging a Channel: the receive
 //     window and its recovery, the checks on ACK and NACK ranges, and the bulk gate
 //     (bulkgate.go) that decides when the owner sends its whole table.

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // goldenFlows are created with `conntrack -I` in fw1 (then one update and one delete)
@@ -86,6 +88,20 @@ func TestCaptureGolden(t *testing.T) {
 		sb.WriteString("#   " + l + "\n")
 	}
 	sb.WriteString("# Format: a line \"== <ms since first> <src> -> <dst>\" starts a datagram (the UDP payload); hex follows.\n")
+	n := writeFrames(&sb, frames)
+	if n < 20 {
+		t.Fatalf("captured only %d datagrams", n)
+	}
+	if err := os.WriteFile("testdata/conntrackd-1.4.7.hex", []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %d datagrams", n)
+}
+
+// writeFrames appends the UDP payloads of frames (IPv4 over Ethernet) to sb
+// as the golden files hold them: a "== <ms> <src> -> <dst>" line, then the
+// payload's messages in hex, 16 bytes a line. It returns how many it wrote.
+func writeFrames(sb *strings.Builder, frames []testnet.Packet) int {
 	var t0 time.Time
 	n := 0
 	for _, f := range frames {
@@ -103,7 +119,7 @@ func TestCaptureGolden(t *testing.T) {
 		if t0.IsZero() {
 			t0 = f.Time
 		}
-		fmt.Fprintf(&sb, "== %d %d.%d.%d.%d:%d -> %d.%d.%d.%d:%d\n", f.Time.Sub(t0).Milliseconds(),
+		fmt.Fprintf(sb, "== %d %d.%d.%d.%d:%d -> %d.%d.%d.%d:%d\n", f.Time.Sub(t0).Milliseconds(),
 			ip[12], ip[13], ip[14], ip[15], binary.BigEndian.Uint16(udp), ip[16], ip[17], ip[18], ip[19], binary.BigEndian.Uint16(udp[2:]))
 		Walk(payload, func(m []byte) bool {
 			for i := 0; i < len(m); i += 16 {
@@ -113,11 +129,5 @@ func TestCaptureGolden(t *testing.T) {
 		})
 		n++
 	}
-	if n < 20 {
-		t.Fatalf("captured only %d datagrams", n)
-	}
-	if err := os.WriteFile("testdata/conntrackd-1.4.7.hex", []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %d datagrams", n)
+	return n
 }

@@ -103,7 +103,14 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 		c.stats.DataReceived++
 		c.updates = append(c.updates, Update{Op: Op(typ), Flow: m.Flow})
 	case typ.IsExpect():
-		c.stats.ExpectSkipped++
+		var m Message
+		if err := m.UnmarshalBinary(b); err != nil {
+			c.stats.Drops[ReasonOf(err)]++
+			return
+		}
+		c.stats.ExpectReceived++
+		x := m.Exp
+		c.updates = append(c.updates, Update{Op: Op(typ - TypeExpNew), Exp: &x})
 	default:
 		c.stats.Drops[DropType]++
 	}

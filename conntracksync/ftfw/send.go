@@ -306,14 +306,14 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 				flags |= FlagHelloBack
 			}
 			seq := c.seq
-			n := HeaderLen + e.flow.tlvLen()
+			n := HeaderLen + e.tlvLen()
 			if !p.Fits(n) {
 				p.Flush()
 			}
 			start := len(p.buf)
-			b := append(p.buf, Version<<4|byte(e.op.msgType()), byte(flags), byte(n>>8), byte(n), 0, 0, 0, 0)
+			b := append(p.buf, Version<<4|byte(e.msgType()), byte(flags), byte(n>>8), byte(n), 0, 0, 0, 0)
 			binary.BigEndian.PutUint32(b[start+4:], seq)
-			b, err := e.flow.appendTLVs(b)
+			b, err := e.appendTLVs(b)
 			if err != nil || n > p.max {
 				p.buf = b[:start]
 				c.stats.EncodeErrors++

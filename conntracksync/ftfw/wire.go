@@ -28,9 +28,9 @@ const (
 	TypeNew    Type = 0  // CT_NEW: conntrack entry created
 	TypeUpd    Type = 1  // CT_UPD: conntrack entry updated
 	TypeDel    Type = 2  // CT_DEL: conntrack entry destroyed (full entry)
-	TypeExpNew Type = 3  // expectation created (parsed and skipped)
-	TypeExpUpd Type = 4  // expectation updated (parsed and skipped)
-	TypeExpDel Type = 5  // expectation destroyed (parsed and skipped)
+	TypeExpNew Type = 3  // EXP_NEW: expectation created
+	TypeExpUpd Type = 4  // EXP_UPD: expectation updated
+	TypeExpDel Type = 5  // EXP_DEL: expectation destroyed
 	TypeCtl    Type = 10 // control message, flags say which
 )
 
@@ -77,21 +77,22 @@ const (
 func (f Flags) hasRange() bool { return f&(FlagResync|FlagNack|FlagAck) != 0 }
 
 // Message is one FTFW message. For data messages Flow is the entry; for expectation
-// messages Expect holds the raw attribute TLVs (not interpreted); for CTL messages with
-// ACK, NACK or RESYNC, From and To are the inclusive sequence range.
+// messages Exp is the expectation; for CTL messages with ACK, NACK or RESYNC, From and
+// To are the inclusive sequence range.
 type Message struct {
-	Type   Type
-	Flags  Flags
-	Seq    uint32
-	From   uint32 // CTL with ACK, NACK or RESYNC
-	To     uint32 // CTL with ACK, NACK or RESYNC
-	Flow   Flow   // data messages
-	Expect []byte // expectation messages: raw TLVs, aliases the input after UnmarshalBinary
+	Type  Type
+	Flags Flags
+	Seq   uint32
+	From  uint32 // CTL with ACK, NACK or RESYNC
+	To    uint32 // CTL with ACK, NACK or RESYNC
+	Flow  Flow   // data messages
+	Exp   Expect // expectation messages
 }
 
 // AppendBinary appends m's wire form to b. It is the exact inverse of UnmarshalBinary
 // for every message this package can produce. It fails only for a data message whose
-// Flow cannot be encoded (see Flow.appendTLVs) or one longer than 65535 bytes.
+// Flow (or expectation message whose Exp) cannot be encoded, or one longer than 65535
+// bytes.
 func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	start := len(b)
 	b = append(b, Version<<4|byte(m.Type)&0x0f, byte(m.Flags), 0, 0, 0, 0, 0, 0)
@@ -106,9 +107,9 @@ func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 			return b[:start], err
 		}
 	case m.Type.IsExpect():
-		b = append(b, m.Expect...)
-		for (len(b)-start)%4 != 0 {
-			b = append(b, 0)
+		var err error
+		if b, err = m.Exp.appendTLVs(b); err != nil {
+			return b[:start], err
 		}
 	}
 	n := len(b) - start
@@ -127,7 +128,7 @@ func (m *Message) Len() int {
 	case m.Type.IsData():
 		return HeaderLen + m.Flow.tlvLen()
 	case m.Type.IsExpect():
-		return HeaderLen + (len(m.Expect)+3)&^3
+		return HeaderLen + m.Exp.tlvLen()
 	}
 	return HeaderLen
 }
@@ -167,10 +168,7 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 		if m.Flags&^(FlagHello|FlagHelloBack) != 0 {
 			return dropf(DropFlags, "flags %#02x on %v", uint8(m.Flags), m.Type)
 		}
-		if err := walkTLVs(b[HeaderLen:], ntaExpMax, nil); err != nil {
-			return err
-		}
-		m.Expect = b[HeaderLen:]
+		return m.Exp.parseTLVs(b[HeaderLen:])
 	default:
 		return dropf(DropType, "type %d", uint8(m.Type))
 	}

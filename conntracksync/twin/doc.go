@@ -6,7 +6,9 @@
 //     conntracksync.Kernel contract: Follow dumps it into the cache and
 //     then reports the changes that "traffic" (Put, Delete) makes; Commit
 //     and SetTimeouts write entries and report nothing, as the kernel side
-//     recognises its own commits;
+//     recognises its own commits; and its expectation table
+//     (conntracksync.ExpectKernel), whose CommitExpect links each
+//     expectation to a master flow that must be in the table;
 //   - Wire, a datagram link between two ends (conntracksync.Link), which
 //     drops datagrams at a seeded random rate, and whose ends can be
 //     reopened as a restarted Replicator does.

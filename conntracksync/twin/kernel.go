@@ -7,6 +7,7 @@ import (
 	"time"
 
 	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
 
 // Kernel is an in-memory conntrack table; see the package comment. Safe
@@ -19,6 +20,11 @@ type Kernel struct {
 	stats   ct.ListenerStats
 	commits int
 	failErr error // the next Commit's error
+
+	// The expectation table (expect.go), made by its first use.
+	exps     map[ftfw.ExpKey]ct.Expect
+	expQueue []expChange
+	expWake  chan struct{}
 }
 
 type change struct {

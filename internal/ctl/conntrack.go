@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
 
 // CTDump answers ct dump internal and ct dump external: the entries of one
@@ -15,6 +16,36 @@ import (
 type CTDump struct {
 	Cache   string    `json:"cache"` // "internal" or "external"
 	Entries []CTEntry `json:"entries"`
+	// Expectations are the cache's expectations (expectation_sync), as
+	// conntrackd -i expect and -e expect list them.
+	Expectations []CTExpect `json:"expectations,omitempty"`
+}
+
+// CTExpect is one expectation of a cache: the expected connection's tuple
+// and mask, and its master's original tuple.
+type CTExpect struct {
+	Proto      string    `json:"proto"`
+	ProtoNum   uint8     `json:"proto_num"`
+	Tuple      CTTuple   `json:"tuple"`
+	Mask       CTTuple   `json:"mask"`
+	Master     CTTuple   `json:"master"`
+	TimeoutSec uint32    `json:"timeout"` // as last sent or read (0: not sent)
+	Flags      uint32    `json:"flags,omitempty"`
+	Class      uint32    `json:"class,omitempty"`
+	Helper     string    `json:"helper,omitempty"`
+	Fn         string    `json:"fn,omitempty"`
+	Updated    time.Time `json:"updated"`
+}
+
+// NewCTExpect describes e.
+func NewCTExpect(e *conntracksync.ExpectEntry) CTExpect {
+	x := &e.Expect
+	tuple := func(t ftfw.ExpTuple) CTTuple {
+		return CTTuple{Src: t.Src, Dst: t.Dst, SrcPort: t.SrcPort, DstPort: t.DstPort}
+	}
+	return CTExpect{Proto: conntracksync.ProtocolName(x.Tuple.Proto), ProtoNum: x.Tuple.Proto,
+		Tuple: tuple(x.Tuple), Mask: tuple(x.Mask), Master: tuple(x.Master), TimeoutSec: x.TimeoutSecs,
+		Flags: x.Flags, Class: x.Class, Helper: x.Helper, Fn: x.Fn, Updated: e.Updated}
 }
 
 // CTEntry is one connection of a cache.

@@ -411,6 +411,19 @@ var metrics = []metric{
 			emit(float64(ct.External), "external")
 		}
 	}},
+	metric{"vigil_conntrack_expectations", gauge, "Conntrack expectations in the replication caches (ExpectationSync).", []string{"cache"}, func(s *Status, emit emitFunc) {
+		if ct := s.Conntrack; ct != nil {
+			emit(float64(ct.Expect.Internal), "internal")
+			emit(float64(ct.Expect.External), "external")
+		}
+	}},
+	conntrack("vigil_conntrack_expectations_committed_total", counter, "Replicated expectations committed into the kernel, linked to their masters.", func(c *CTStatus) float64 { return float64(c.Expect.Committed) }),
+	conntrack("vigil_conntrack_expectations_no_master_total", counter, "Replicated expectations not committed: their master connection was not in the kernel.", func(c *CTStatus) float64 { return float64(c.Expect.NoMaster) }),
+	conntrack("vigil_conntrack_expectations_failed_total", counter, "Replicated expectations the kernel refused for another reason.", func(c *CTStatus) float64 { return float64(c.Expect.CommitFailed) }),
+	conntrackBy("vigil_conntrack_expectations_filtered_total", "Expectations whose helper is not listed: ours not replicated (local), the peer's not taken (peer).", "side", func(c *CTStatus, emit func(uint64, string)) {
+		emit(c.Expect.Filtered, "local")
+		emit(c.Expect.Refused, "peer")
+	}),
 	conntrack("vigil_conntrack_master", gauge, "1 while the tracked group holds MASTER here (its commit has run).", func(c *CTStatus) float64 { return b2f(c.Master) }),
 	conntrack("vigil_conntrack_established", gauge, "1 while the peer answers our HELLO.", func(c *CTStatus) float64 { return b2f(c.Established) }),
 	conntrack("vigil_conntrack_backlog", gauge, "Our updates queued or sent but not yet acknowledged.", func(c *CTStatus) float64 { return float64(c.Backlog) }),
@@ -450,7 +463,7 @@ var metrics = []metric{
 	channel("acks_received_total", "ACKs received.", func(c *ftfw.Stats) uint64 { return c.AcksReceived }),
 	channel("nacks_received_total", "NACKs received.", func(c *ftfw.Stats) uint64 { return c.NacksReceived }),
 	channel("resyncs_received_total", "RESYNC messages received.", func(c *ftfw.Stats) uint64 { return c.ResyncsRcv }),
-	channel("expect_skipped_total", "Expectation messages parsed and skipped.", func(c *ftfw.Stats) uint64 { return c.ExpectSkipped }),
+	channel("expect_received_total", "Expectation messages received from the peer.", func(c *ftfw.Stats) uint64 { return c.ExpectReceived }),
 	channel("gaps_total", "Sequence gaps seen from the peer.", func(c *ftfw.Stats) uint64 { return c.Gaps }),
 	channel("peer_sessions_total", "Peer sessions the channel started.", func(c *ftfw.Stats) uint64 { return c.PeerSessions }),
 	channel("peer_restarts_total", "Peer restarts the channel saw.", func(c *ftfw.Stats) uint64 { return c.PeerRestarts }),

@@ -26,6 +26,7 @@ const ctRetryMax = 5 * time.Second
 type replicator interface {
 	Run(ctx context.Context) error
 	Dump() (internal, external []conntracksync.Entry)
+	DumpExpect() (internal, external []conntracksync.ExpectEntry)
 	conntracksync.Syncer
 }
 
@@ -221,6 +222,14 @@ func (h controlHandler) Conntrack(ctx context.Context, req ctl.Request) (any, []
 		}
 		for i := range es {
 			d.Entries = append(d.Entries, ctl.NewCTEntry(&es[i]))
+		}
+		xin, xext := c.r.DumpExpect()
+		xs := xin
+		if req.Cmd == ctl.CmdCTDumpExternal {
+			xs = xext
+		}
+		for i := range xs {
+			d.Expectations = append(d.Expectations, ctl.NewCTExpect(&xs[i]))
 		}
 		return d, nil, nil
 	case ctl.CmdCTStats:

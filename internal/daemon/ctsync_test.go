@@ -76,6 +76,8 @@ func (f *fakeRep) Commit(ctx context.Context) (conntracksync.CommitStats, error)
 
 func (f *fakeRep) FlushExternal() int { f.ev.add("flush"); return f.external }
 
+func (f *fakeRep) DumpExpect() (internal, external []conntracksync.ExpectEntry) { return nil, nil }
+
 func (f *fakeRep) Dump() (internal, external []conntracksync.Entry) {
 	f.ev.add("dump")
 	return nil, nil

@@ -77,7 +77,7 @@ func NewFirewallPair(t testing.TB) *FirewallPair {
 	for _, h := range []*testnet.Host{l.FW1, l.FW2} {
 		h.Sysctl(t, "net.ipv4.ip_forward", "1")
 		// The ruleset loads conntrack, whose sysctl is per namespace.
-		applyNft(t, h, FirewallRuleset)
+		ApplyNft(t, h, FirewallRuleset)
 		// With the default (1) the new master would pick a mid-stream
 		// segment up as a new connection, and a stream would survive a
 		// takeover without replication: a test could not fail.
@@ -86,9 +86,9 @@ func NewFirewallPair(t testing.TB) *FirewallPair {
 	return l
 }
 
-// applyNft loads an nftables script in h. Its tables live in h's
+// ApplyNft loads an nftables script in h. Its tables live in h's
 // namespace and go with it.
-func applyNft(t testing.TB, h *testnet.Host, script string) {
+func ApplyNft(t testing.TB, h *testnet.Host, script string) {
 	t.Helper()
 	cmd := h.Command(t.Context(), "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
