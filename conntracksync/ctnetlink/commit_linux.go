@@ -23,6 +23,9 @@ const (
 	commitRecvWait = 10 * time.Second
 )
 
+// CommitBatch is how many requests a commit sends per datagram.
+const CommitBatch = commitBatch
+
 // ctSock is a raw NETLINK_NETFILTER socket for batched requests. mdlayher's
 // netlink.Conn stops at the first error message of a datagram, which would
 // lose the per-message replies of a batch, so this one reads them itself.

@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,10 +44,20 @@ func main() {
 		}
 		return
 	}
-	n := flag.Int("n", 100000, "entries for the large stage")
-	small := flag.Int("small", 10000, "entries for the small stage")
+	sizesFlag := flag.String("sizes", "10000,100000", "table sizes, ascending, comma-separated")
+	trials := flag.Int("trials", 3, "trials per measure (the median is reported)")
+	out := flag.String("out", "", "directory for ct-scale.md and the charts (for example docs/perf)")
 	flag.Parse()
-	if err := bench(*small, *n); err != nil {
+	var sizes []int
+	for _, f := range strings.Split(*sizesFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || (len(sizes) > 0 && n <= sizes[len(sizes)-1]) {
+			fmt.Fprintln(os.Stderr, "ct-bench: -sizes must be ascending positive integers")
+			os.Exit(2)
+		}
+		sizes = append(sizes, n)
+	}
+	if err := bench(sizes, max(1, *trials), *out); err != nil {
 		fmt.Fprintln(os.Stderr, "ct-bench:", err)
 		os.Exit(1)
 	}
@@ -168,14 +179,53 @@ func kernelCount(h *testnet.Host) int {
 	return v
 }
 
-type row struct{ name, vigil, ctd, note string }
+// point is one size's figures: each a median over the trials.
+type point struct {
+	N int
+	// Commit of the external cache into an empty table, ms: the kernel's
+	// floor (bare batched creates of the same requests), vigil's
+	// Committer alone, vigil's Replicator.Commit (the node), conntrackd -c.
+	Floor, Committer, Commit, CtdCommit float64
+	// Bulk resync, ms: encoding only, the link's floor (bare sendmmsg of
+	// the same datagrams until the last one is received), vigil (flush +
+	// request until the external cache is full), conntrackd (-f external,
+	// -n until its external cache is full).
+	Encode, Link, Resync, CtdResync float64
+	Datagrams, Bytes                int
+	// Event path CPU per entry, µs, for the flows added at this size.
+	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
+	// Peak RSS (VmHWM), MB.
+	RSSSend, RSSRecv, CtdRSSSend, CtdRSSRecv float64
+}
 
-func bench(small, large int) error {
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func bench(sizes []int, trials int, outDir string) error {
 	t := testnet.NewStandalone("ct-bench", os.Stderr)
 	defer t.Close()
 	t.CloseOnSignal()
+	largest := slices.Max(sizes)
+	// The table limit counts each namespace's entries against the host's
+	// nf_conntrack_max: raise it for the largest size, restore it after.
+	const maxPath = "/proc/sys/net/netfilter/nf_conntrack_max"
+	if b, err := os.ReadFile(maxPath); err == nil {
+		old := strings.TrimSpace(string(b))
+		if cur, _ := strconv.Atoi(old); cur < largest+largest/4 {
+			if err := os.WriteFile(maxPath, []byte(strconv.Itoa(largest+largest/4)), 0o644); err != nil {
+				return fmt.Errorf("raising nf_conntrack_max: %w", err)
+			}
+			t.Cleanup(func() { _ = os.WriteFile(maxPath, []byte(old), 0o644) })
+		}
+	}
 	lab := testnet.New(t)
-	v1, v2, c1, c2 := lab.Host("v1"), lab.Host("v2"), lab.Host("c1"), lab.Host("c2")
+	v1, v2, c1, c2, fl := lab.Host("v1"), lab.Host("v2"), lab.Host("c1"), lab.Host("c2"), lab.Host("fl")
 	for _, pair := range [][2]*testnet.Host{{v1, v2}, {c1, c2}} {
 		a, b := lab.Wire(pair[0], "sync0", pair[1], "sync0")
 		a.AddAddr(t, "203.0.113.201/24")
@@ -233,7 +283,7 @@ func bench(small, large int) error {
 			local, peer = peer, local
 		}
 		ctds[i] = h.Conntrackd(t, testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "sync0",
-			SocketBuffer: 16 << 20, HashSize: 65536, NetlinkBuffer: 32 << 20})
+			SocketBuffer: 16 << 20, HashSize: 65536, HashLimit: max(524288, 2*largest), NetlinkBuffer: 32 << 20})
 	}
 	cs, cr := ctds[0], ctds[1]
 	if err := waitFor("vigil handshake", 10*time.Second, func() bool {
@@ -248,138 +298,179 @@ func bench(small, large int) error {
 	}
 	time.Sleep(1500 * time.Millisecond) // conntrackd's HELLO rides on its 1 s ALIVE
 
-	var rows []row
-	us := func(d time.Duration, n int) string {
-		return fmt.Sprintf("%.2f µs", float64(d.Nanoseconds())/1000/float64(n))
+	const linkPort = 3790
+	lr, err := newLinkReceiver(ns(v2), "sync0", netip.MustParseAddr("203.0.113.202"), netip.MustParseAddr("203.0.113.201"), linkPort)
+	if err != nil {
+		return err
 	}
+	defer lr.close()
 
-	// Stage 1: small, event path + commit.
-	stage := func(from, n, total int) (vsCPU, vrCPU, csCPU, crCPU time.Duration, err error) {
-		es := genFlows(from, n)
-		pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid()}
-		var before [4]time.Duration
-		for i, p := range pids {
-			before[i], _ = procCPU(p)
+	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid()}
+	flush := func(h *testnet.Host) { h.Exec(t, "conntrack", "-F") }
+	var points []point
+	prev := 0
+	for _, n := range sizes {
+		p := point{N: n}
+		fmt.Fprintf(os.Stderr, "ct-bench: %d entries\n", n)
+		// The event path: the flows added since the previous size, into
+		// both senders' kernels; CPU until both receivers hold them all.
+		es := genFlows(prev, n-prev)
+		var before, after [4]time.Duration
+		for i, pid := range pids {
+			before[i], _ = procCPU(pid)
 		}
-		if err = inject(ns(v1), es); err != nil {
-			return
-		}
-		if err = inject(ns(c1), es); err != nil {
-			return
-		}
-		if err = waitFor("vigil receiver", 120*time.Second, func() bool { return vr.num("external") >= total }); err != nil {
-			return
-		}
-		if err = waitFor("conntrackd receiver", 120*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= total }); err != nil {
-			return
-		}
-		var after [4]time.Duration
-		for i, p := range pids {
-			after[i], _ = procCPU(p)
-		}
-		return after[0] - before[0], after[1] - before[1], after[2] - before[2], after[3] - before[3], nil
-	}
-	commit := func(n int) error {
-		t0 := time.Now()
-		m, err := vr.call("commit")
-		vigil := time.Since(t0)
-		if err != nil {
+		if err := inject(ns(v1), es); err != nil {
 			return err
 		}
-		if f, _ := m["failed"].(float64); f != 0 {
-			return fmt.Errorf("vigil commit: %v", m)
+		if err := inject(ns(c1), es); err != nil {
+			return err
 		}
-		t0 = time.Now()
-		if out, err := cr.Client(context.Background(), "-c"); err != nil {
-			return fmt.Errorf("conntrackd -c: %v: %s", err, out)
+		if err := waitFor("vigil receiver", 300*time.Second, func() bool { return vr.num("external") >= n }); err != nil {
+			return err
 		}
-		ctd := time.Since(t0)
-		kv, kc := kernelCount(v2), kernelCount(c2)
-		kms, _ := m["kernel_ms"].(float64)
-		rows = append(rows, row{fmt.Sprintf("commit %dk entries", n/1000), fmt.Sprintf("%.1f ms", ms(vigil)), fmt.Sprintf("%.1f ms", ms(ctd)),
-			fmt.Sprintf("%.1fx faster (vigil's netlink part %.1f ms); kernel holds %d / %d", float64(ctd)/float64(vigil), kms, kv, kc)})
-		return nil
-	}
+		if err := waitFor("conntrackd receiver", 300*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= n }); err != nil {
+			return err
+		}
+		var rss [4]int64
+		for i, pid := range pids {
+			after[i], rss[i] = procCPU(pid)
+		}
+		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
+		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
+		mb := func(x int64) float64 { return float64(x) / 1e6 }
+		p.RSSSend, p.RSSRecv, p.CtdRSSSend, p.CtdRSSRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
+		prev = n
 
-	a, b, c, d, err := stage(0, small, small)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{fmt.Sprintf("CPU/entry sender, event path (%dk)", small/1000), us(a, small), us(c, small), ""},
-		row{fmt.Sprintf("CPU/entry receiver, event path (%dk)", small/1000), us(b, small), us(d, small), ""})
-	if err := commit(small); err != nil {
-		return err
-	}
-	for _, h := range []*testnet.Host{v2, c2} {
-		h.Exec(t, "conntrack", "-F")
-	}
-	a, b, c, d, err = stage(small, large-small, large)
-	if err != nil {
-		return err
-	}
-	m := large - small
-	rows = append(rows, row{fmt.Sprintf("CPU/entry sender, event path (%dk)", m/1000), us(a, m), us(c, m), ""},
-		row{fmt.Sprintf("CPU/entry receiver, event path (%dk)", m/1000), us(b, m), us(d, m), ""})
-	var rss [4]int64
-	for i, p := range []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid()} {
-		_, rss[i] = procCPU(p)
-	}
-	mb := func(x int64) string { return fmt.Sprintf("%.1f MB", float64(x)/1e6) }
-	rows = append(rows, row{fmt.Sprintf("peak RSS sender, %dk entries", large/1000), mb(rss[0]), mb(rss[2]), ""},
-		row{fmt.Sprintf("peak RSS receiver, %dk entries", large/1000), mb(rss[1]), mb(rss[3]), ""})
+		// Commit into an empty table, trials times each, interleaved.
+		all := genFlows(0, n)
+		dgrams := ctnetlink.EncodeCreates(all, time.Now(), 0, ctnetlink.CommitBatch)
+		workers := 0
+		var fls, cms, nodes, ctdc []float64
+		for range trials {
+			flush(fl)
+			c, err := ctnetlink.NewCommitter(0, ns(fl))
+			if err != nil {
+				return err
+			}
+			workers = len(c.PortIDs())
+			took, refused, err := floorCommit(ns(fl), workers, dgrams)
+			if err != nil || refused > 0 {
+				c.Close()
+				return fmt.Errorf("floor commit: %d refused, %v", refused, err)
+			}
+			fls = append(fls, ms(took))
+			flush(fl)
+			t0 := time.Now()
+			st, err := c.Commit(context.Background(), all, t0, 0)
+			cms = append(cms, ms(time.Since(t0)))
+			c.Close()
+			if err != nil || st.Created != n {
+				return fmt.Errorf("committer: %+v %v", st, err)
+			}
+			flush(fl)
 
-	// Bulk resync of the whole table to the receiver.
-	rtx0 := vs.num("retransmits")
-	rm, err := vr.call("resync %d", large)
-	if err != nil {
-		return err
-	}
-	vms, _ := rm["ms"].(float64)
-	if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
-		return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
-	}
-	t0 := time.Now()
-	if out, err := cr.Client(context.Background(), "-n"); err != nil {
-		return fmt.Errorf("conntrackd -n: %v: %s", err, out)
-	}
-	if err := waitFor("conntrackd resync", 60*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= large }); err != nil {
-		return err
-	}
-	rows = append(rows, row{fmt.Sprintf("bulk resync %dk entries", large/1000), fmt.Sprintf("%.1f ms", vms), fmt.Sprintf("%.1f ms", ms(time.Since(t0))),
-		fmt.Sprintf("receiver flush + request → external cache full; vigil retransmits %d (conntrackd polled with -s)", vs.num("retransmits")-rtx0)})
+			flush(v2)
+			if err := waitFor("v2 drained", 120*time.Second, func() bool { return vr.num("internal") == 0 }); err != nil {
+				return err
+			}
+			t0 = time.Now()
+			m, err := vr.call("commit")
+			took = time.Since(t0)
+			if err != nil {
+				return err
+			}
+			if f, _ := m["failed"].(float64); f != 0 {
+				return fmt.Errorf("vigil commit: %v", m)
+			}
+			nodes = append(nodes, ms(took))
+			if k := kernelCount(v2); k != n {
+				return fmt.Errorf("vigil commit: kernel holds %d of %d", k, n)
+			}
 
-	if err := commit(large); err != nil {
-		return err
-	}
+			flush(c2)
+			t0 = time.Now()
+			if out, err := cr.Client(context.Background(), "-c"); err != nil {
+				return fmt.Errorf("conntrackd -c: %v: %s", err, out)
+			}
+			ctdc = append(ctdc, ms(time.Since(t0)))
+			if k := kernelCount(c2); k != n {
+				return fmt.Errorf("conntrackd commit: kernel holds %d of %d", k, n)
+			}
+		}
+		flush(v2)
+		flush(c2)
+		p.Floor, p.Committer, p.Commit, p.CtdCommit = median(fls), median(cms), median(nodes), median(ctdc)
+		fmt.Fprintf(os.Stderr, "ct-bench: commit %d: floor %v (%d workers), committer %v, replicator %v, conntrackd %v\n", n, fls, workers, cms, nodes, ctdc)
 
-	// The same commit with no other conntrack listener on the host, as on a
-	// real firewall: netlink's "has listeners" test is global, so the other
-	// daemons of this lab make the kernel build an event per created flow
-	// even while vigil's own event socket is out of the NEW group.
-	for _, p := range ctds {
-		_ = p.Kill()
+		// Bulk resync, with its parts: encoding, and the link.
+		var encs, links, vres, cres []float64
+		for range trials {
+			m, err := vs.call("encode")
+			if err != nil {
+				return err
+			}
+			e, _ := m["ms"].(float64)
+			encs = append(encs, e)
+			d, _ := m["datagrams"].(float64)
+			by, _ := m["bytes"].(float64)
+			p.Datagrams, p.Bytes = int(d), int(by)
+
+			lr.reset()
+			m, err = vs.call("sendraw %d", linkPort)
+			if err != nil {
+				return err
+			}
+			t0, _ := m["t0"].(float64)
+			if err := waitFor("link floor", 10*time.Second, func() bool { c, _ := lr.count(); return c >= p.Datagrams }); err != nil {
+				c, _ := lr.count()
+				return fmt.Errorf("%w: %d of %d datagrams arrived", err, c, p.Datagrams)
+			}
+			_, last := lr.count()
+			links = append(links, float64(last.UnixNano()-int64(t0))/1e6)
+
+			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
+			m, err = vr.call("resync %d", n)
+			if err != nil {
+				return err
+			}
+			v, _ := m["ms"].(float64)
+			vres = append(vres, v)
+
+			if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
+				return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
+			}
+			t1 := time.Now()
+			if out, err := cr.Client(context.Background(), "-n"); err != nil {
+				return fmt.Errorf("conntrackd -n: %v: %s", err, out)
+			}
+			if err := waitFor("conntrackd resync", 120*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= n }); err != nil {
+				return err
+			}
+			cres = append(cres, ms(time.Since(t1)))
+		}
+		p.Encode, p.Link, p.Resync, p.CtdResync = median(encs), median(links), median(vres), median(cres)
+		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: encode %v, link %v, vigil %v, conntrackd %v\n", n, encs, links, vres, cres)
+		points = append(points, p)
 	}
-	_ = vs.in.Close()
-	_ = vs.cmd.Wait()
-	v2.Exec(t, "conntrack", "-F")
-	time.Sleep(300 * time.Millisecond) // let the flush's destroy events drain
-	t0 = time.Now()
-	m2, err := vr.call("commit")
-	if err != nil {
-		return err
-	}
-	alone := time.Since(t0)
-	kms2, _ := m2["kernel_ms"].(float64)
-	rows = append(rows, row{fmt.Sprintf("commit %dk, vigil alone on the host", large/1000), fmt.Sprintf("%.1f ms", ms(alone)), "-",
-		fmt.Sprintf("netlink part %.1f ms; kernel holds %d", kms2, kernelCount(v2))})
 
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("\nct-bench %s, %d CPUs, load average %s", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), load)
-	fmt.Printf("CPU: sum of the process's threads' run time (/proc/PID/task/*/schedstat) while the receiver caught up;\n")
-	fmt.Printf("RSS: VmHWM. Commit: wall time of Replicator.Commit (via the node) vs `conntrackd -c`.\n")
-	fmt.Printf("\n%-42s %14s %14s   %s\n", "measure", "vigil", "conntrackd", "")
-	for _, r := range rows {
-		fmt.Printf("%-42s %14s %14s   %s\n", r.name, r.vigil, r.ctd, r.note)
+	var md strings.Builder
+	fmt.Fprintf(&md, "ct-bench %s, %d CPUs, load average %s, medians of %d trials (event path: one run per size).\n\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), strings.TrimSpace(string(load)), trials)
+	md.WriteString(table(points))
+	fmt.Print("\n" + md.String())
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "ct-scale.md"), []byte(md.String()), 0o644); err != nil {
+			return err
+		}
+		for name, svg := range charts(points) {
+			if err := os.WriteFile(filepath.Join(outDir, name), []byte(svg), 0o644); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
