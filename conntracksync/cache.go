@@ -170,6 +170,21 @@ func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
 	}
 }
 
+// PutEntries puts the flow of every entries[i] with ok[i] true, stamped
+// with now, under one lock, without a copy of the batch.
+func (c *Cache) PutEntries(entries []Entry, ok []bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ns := now.UnixNano()
+	for i := range entries {
+		if i < len(ok) && ok[i] {
+			f := &entries[i].Flow
+			f.ensureReply()
+			c.storeLocked(f, ns)
+		}
+	}
+}
+
 // Range calls fn with every entry under the cache's lock, which fn must
 // not take again; e is reused between calls.
 func (c *Cache) Range(fn func(e *Entry)) {

@@ -450,16 +450,12 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	// waits only for the kernel. The next Commit and Run's end wait for it
 	// (bg).
 	r.bg.Go(func() {
-		flows, del := make([]Flow, 0, len(snap)), make([]bool, 0, len(snap))
 		for i := range ok {
 			if ok[i] {
-				f := snap[i].Flow
-				f.TimeoutSec = CommitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
-				flows = append(flows, f)
-				del = append(del, false)
+				snap[i].Flow.TimeoutSec = CommitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
 			}
 		}
-		r.internal.Apply(flows, del, time.Now())
+		r.internal.PutEntries(snap, ok, time.Now())
 	})
 	r.mu.Lock()
 	r.commits++

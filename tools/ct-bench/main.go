@@ -194,8 +194,10 @@ type point struct {
 	Datagrams, Bytes                int
 	// Event path CPU per entry, µs, for the flows added at this size.
 	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
-	// Peak RSS (VmHWM), MB.
-	RSSSend, RSSRecv, CtdRSSSend, CtdRSSRecv float64
+	// Peak RSS (VmHWM), MB, once the receivers hold the flows, and at
+	// the end of the size (commits and bulks included).
+	RSSSend, RSSRecv, CtdRSSSend, CtdRSSRecv     float64
+	PeakSend, PeakRecv, CtdPeakSend, CtdPeakRecv float64
 }
 
 func median(xs []float64) float64 {
@@ -486,6 +488,10 @@ func bench(sizes []int, trials int, outDir string) error {
 		}
 		p.Encode, p.Link, p.Resync, p.CtdResync = median(encs), median(links), median(vres), median(cres)
 		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: encode %v, link %v, vigil %v, conntrackd %v\n", n, encs, links, vres, cres)
+		for i, pid := range pids {
+			_, rss[i] = procCPU(pid)
+		}
+		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
 		points = append(points, p)
 	}
 

@@ -25,10 +25,11 @@ func table(ps []point) string {
 	for _, p := range ps {
 		w("| %d | %.2f | %.2f | %.2f | %.2f |\n", p.N, p.CPUSend, p.CtdCPUSend, p.CPURecv, p.CtdCPURecv)
 	}
-	w("\nPeak RSS (VmHWM, MB):\n\n")
+	w("\nPeak RSS (VmHWM, MB) once the receiver holds the flows; in brackets the peak after this size's commits and bulks:\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range ps {
-		w("| %d | %.1f | %.1f | %.1f | %.1f |\n", p.N, p.RSSSend, p.CtdRSSSend, p.RSSRecv, p.CtdRSSRecv)
+		w("| %d | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) |\n", p.N, p.RSSSend, p.PeakSend, p.CtdRSSSend, p.CtdPeakSend,
+			p.RSSRecv, p.PeakRecv, p.CtdRSSRecv, p.CtdPeakRecv)
 	}
 	return b.String()
 }
