@@ -186,6 +186,10 @@ type point struct {
 	// floor (bare batched creates of the same requests), vigil's
 	// Committer alone, vigil's Replicator.Commit (the node), conntrackd -c.
 	Floor, Committer, Commit, CtdCommit float64
+	// Floor64 is the kernel's floor per flow (µs) in datagrams of 64
+	// creates on one socket: what applying replicated flows to a
+	// backup's table as they arrive would cost at least.
+	Floor64 float64
 	// Bulk resync, ms: encoding only, the link's floor (bare sendmmsg of
 	// the same datagrams until the last one is received), vigil (flush +
 	// request until the external cache is full), conntrackd (-f external,
@@ -365,8 +369,9 @@ func bench(sizes []int, trials int, outDir string) error {
 		// Commit into an empty table, trials times each, interleaved.
 		all := genFlows(0, n)
 		dgrams := ctnetlink.EncodeCreates(all, time.Now(), 0, ctnetlink.CommitBatch)
+		small := ctnetlink.EncodeCreates(all, time.Now(), 0, 64)
 		workers := 0
-		var fls, cms, nodes, ctdc []float64
+		var fls, f64s, cms, nodes, ctdc []float64
 		for range trials {
 			flush(fl)
 			settle()
@@ -381,6 +386,14 @@ func bench(sizes []int, trials int, outDir string) error {
 				return fmt.Errorf("floor commit: %d refused, %v", refused, err)
 			}
 			fls = append(fls, ms(took))
+			flush(fl)
+			settle()
+			took, refused, err = floorCommit(ns(fl), 1, small)
+			if err != nil || refused > 0 {
+				c.Close()
+				return fmt.Errorf("floor commit in 64s: %d refused, %v", refused, err)
+			}
+			f64s = append(f64s, float64(took.Nanoseconds())/1000/float64(n))
 			flush(fl)
 			settle()
 			t0 := time.Now()
@@ -424,7 +437,7 @@ func bench(sizes []int, trials int, outDir string) error {
 		}
 		flush(v2)
 		flush(c2)
-		p.Floor, p.Committer, p.Commit, p.CtdCommit = median(fls), median(cms), median(nodes), median(ctdc)
+		p.Floor, p.Committer, p.Commit, p.CtdCommit, p.Floor64 = median(fls), median(cms), median(nodes), median(ctdc), median(f64s)
 		fmt.Fprintf(os.Stderr, "ct-bench: commit %d: floor %v (%d workers), committer %v, replicator %v, conntrackd %v\n", n, fls, workers, cms, nodes, ctdc)
 
 		// Bulk resync, with its parts: encoding, and the link.
