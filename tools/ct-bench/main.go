@@ -57,7 +57,7 @@ func main() {
 		}
 		sizes = append(sizes, n)
 	}
-	if err := bench(sizes, max(1, *trials), *out); err != nil {
+	if err := bench("ct-bench", sizes, max(1, *trials), *out); err != nil {
 		fmt.Fprintln(os.Stderr, "ct-bench:", err)
 		os.Exit(1)
 	}
@@ -213,8 +213,10 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-func bench(sizes []int, trials int, outDir string) error {
-	t := testnet.NewStandalone("ct-bench", os.Stderr)
+// bench builds the lab (namespaces named after name), measures every size
+// and prints the tables; with outDir it writes them there with the charts.
+func bench(name string, sizes []int, trials int, outDir string) error {
+	t := testnet.NewStandalone(name, os.Stderr)
 	defer t.Close()
 	t.CloseOnSignal()
 	largest := slices.Max(sizes)
