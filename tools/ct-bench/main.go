@@ -170,6 +170,24 @@ func waitFor(what string, timeout time.Duration, cond func() bool) error {
 	return nil
 }
 
+// waitProgress polls count until it reaches target or has not changed for
+// idle, and returns its last value.
+func waitProgress(count func() int, target int, idle time.Duration) int {
+	last, since := -1, time.Now()
+	for {
+		c := count()
+		if c >= target {
+			return c
+		}
+		if c != last {
+			last, since = c, time.Now()
+		} else if time.Since(since) > idle {
+			return c
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func kernelCount(h *testnet.Host) int {
 	out, err := h.Command(context.Background(), "conntrack", "-C").Output()
 	if err != nil {
@@ -198,6 +216,8 @@ type point struct {
 	Datagrams, Bytes                int
 	// Event path CPU per entry, µs, for the flows added at this size.
 	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
+	// CtdLost is how many flows conntrackd's receiver never got.
+	CtdLost int
 	// Peak RSS (VmHWM), MB, once the receivers hold the flows, and at
 	// the end of the size (commits and bulks included).
 	RSSSend, RSSRecv, CtdRSSSend, CtdRSSRecv     float64
@@ -355,8 +375,13 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		if err := waitFor("vigil receiver", 300*time.Second, func() bool { return vr.num("external") >= n }); err != nil {
 			return err
 		}
-		if err := waitFor("conntrackd receiver", 300*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= n }); err != nil {
-			return err
+		// conntrackd may lose entries for good (FTFW's HELLO-phase and
+		// event-overflow losses): wait until it holds them all or stops
+		// making progress, and go on with what it holds.
+		ctdN := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, n, 15*time.Second)
+		if ctdN < n {
+			fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's receiver holds %d of %d flows\n", ctdN, n)
+			p.CtdLost = n - ctdN
 		}
 		var rss [4]int64
 		for i, pid := range pids {
@@ -433,8 +458,8 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 				return fmt.Errorf("conntrackd -c: %v: %s", err, out)
 			}
 			ctdc = append(ctdc, ms(time.Since(t0)))
-			if k := kernelCount(c2); k != n {
-				return fmt.Errorf("conntrackd commit: kernel holds %d of %d", k, n)
+			if k := kernelCount(c2); k != ctdN {
+				return fmt.Errorf("conntrackd commit: kernel holds %d of %d", k, ctdN)
 			}
 		}
 		flush(v2)
@@ -496,8 +521,8 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 			if out, err := cr.Client(context.Background(), "-n"); err != nil {
 				return fmt.Errorf("conntrackd -n: %v: %s", err, out)
 			}
-			if err := waitFor("conntrackd resync", 120*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= n }); err != nil {
-				return err
+			if got := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, ctdN, 15*time.Second); got < ctdN {
+				return fmt.Errorf("conntrackd resync: %d of %d entries", got, ctdN)
 			}
 			cres = append(cres, ms(time.Since(t1)))
 		}

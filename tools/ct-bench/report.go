@@ -15,6 +15,11 @@ func table(ps []point) string {
 	for _, p := range ps {
 		w("| %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f |\n", p.N, p.Floor, p.Committer, p.Commit, p.Commit/p.Floor, p.CtdCommit, p.Floor64)
 	}
+	for _, p := range ps {
+		if p.CtdLost > 0 {
+			w("\nconntrackd's receiver never got %d of the %d flows (its figures are for the flows it holds).\n", p.CtdLost, p.N)
+		}
+	}
 	w("\nBulk resync to a peer whose external cache was flushed (ms):\n\n")
 	w("| flows | datagrams (MB) | encoding only | link floor | vigil | conntrackd |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range ps {
