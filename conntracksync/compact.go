@@ -31,13 +31,19 @@ func keyOf(k *Key) ckey {
 	if !t.Dst.IsValid() {
 		c[32] |= 8
 	}
-	c[33] = t.Proto
-	binary.BigEndian.PutUint16(c[34:], t.SrcPort)
-	binary.BigEndian.PutUint16(c[36:], t.DstPort)
-	c[38], c[39] = t.ICMPType, t.ICMPCode
-	binary.BigEndian.PutUint16(c[40:], t.ICMPID)
-	binary.BigEndian.PutUint16(c[42:], k.Zone)
+	putKeyRest(c[33:], t, k.Zone)
 	return c
+}
+
+// putKeyRest writes the part of a key after the addresses into b (11
+// bytes): protocol, ports, ICMP type, code and id, zone.
+func putKeyRest(b []byte, t *Tuple, zone uint16) {
+	b[0] = t.Proto
+	binary.BigEndian.PutUint16(b[1:], t.SrcPort)
+	binary.BigEndian.PutUint16(b[3:], t.DstPort)
+	b[5], b[6] = t.ICMPType, t.ICMPCode
+	binary.BigEndian.PutUint16(b[7:], t.ICMPID)
+	binary.BigEndian.PutUint16(b[9:], zone)
 }
 
 // Presence bits of the compact form.
@@ -234,12 +240,7 @@ func key4Of(k *Key) (ckey4, bool) {
 	s, d := t.Src.As4(), t.Dst.As4()
 	copy(c[0:4], s[:])
 	copy(c[4:8], d[:])
-	c[8] = t.Proto
-	binary.BigEndian.PutUint16(c[9:], t.SrcPort)
-	binary.BigEndian.PutUint16(c[11:], t.DstPort)
-	c[13], c[14] = t.ICMPType, t.ICMPCode
-	binary.BigEndian.PutUint16(c[15:], t.ICMPID)
-	binary.BigEndian.PutUint16(c[17:], k.Zone)
+	putKeyRest(c[8:], t, k.Zone)
 	return c, true
 }
 

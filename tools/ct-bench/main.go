@@ -500,7 +500,7 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 			}
 			got, last := lr.count()
 			if got < p.Datagrams {
-				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived\n", got, p.Datagrams)
+				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived (sender: %v failed, %v)\n", got, p.Datagrams, m["failed"], m["err"])
 			}
 			links = append(links, float64(last.UnixNano()-int64(t0))/1e6)
 

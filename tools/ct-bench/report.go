@@ -70,19 +70,26 @@ func charts(ps []point) map[string]string {
 			{"vigil", "#1f77b4", col(func(p point) float64 { return p.Resync })},
 			{"conntrackd", "#d62728", col(func(p point) float64 { return p.CtdResync })},
 		}),
-		"ct-cpu.svg": svgChart("CPU per replicated entry (event path)", "µs", xs, []series{
-			{"vigil sender", "#1f77b4", col(func(p point) float64 { return p.CPUSend })},
-			{"vigil receiver", "#aec7e8", col(func(p point) float64 { return p.CPURecv })},
-			{"conntrackd sender", "#d62728", col(func(p point) float64 { return p.CtdCPUSend })},
-			{"conntrackd receiver", "#ff9896", col(func(p point) float64 { return p.CtdCPURecv })},
-		}),
-		"ct-rss.svg": svgChart("Peak RSS", "MB", xs, []series{
-			{"vigil sender", "#1f77b4", col(func(p point) float64 { return p.RSSSend })},
-			{"vigil receiver", "#aec7e8", col(func(p point) float64 { return p.RSSRecv })},
-			{"conntrackd sender", "#d62728", col(func(p point) float64 { return p.CtdRSSSend })},
-			{"conntrackd receiver", "#ff9896", col(func(p point) float64 { return p.CtdRSSRecv })},
-		}),
+		"ct-cpu.svg": svgChart("CPU per replicated entry (event path)", "µs", xs, sides(col, func(p point) [4]float64 {
+			return [4]float64{p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv}
+		})),
+		"ct-rss.svg": svgChart("Peak RSS", "MB", xs, sides(col, func(p point) [4]float64 {
+			return [4]float64{p.RSSSend, p.RSSRecv, p.CtdRSSSend, p.CtdRSSRecv}
+		})),
 	}
+}
+
+// sides returns the four series of a per-process figure: vigil's sender
+// and receiver, conntrackd's sender and receiver, in that order in f's
+// result.
+func sides(col func(func(point) float64) []float64, f func(point) [4]float64) []series {
+	names := [4]string{"vigil sender", "vigil receiver", "conntrackd sender", "conntrackd receiver"}
+	colors := [4]string{"#1f77b4", "#aec7e8", "#d62728", "#ff9896"}
+	out := make([]series, 4)
+	for i := range out {
+		out[i] = series{names[i], colors[i], col(func(p point) float64 { return f(p)[i] })}
+	}
+	return out
 }
 
 // svgChart draws series over xs on log-log axes, with a legend.
