@@ -1,16 +1,23 @@
 // Command ct-bench measures vigil's conntrack replication against Debian's
-// conntrackd in the same lab and run, and prints both side by side:
-// commit of the external cache into the kernel (10k and 100k entries), CPU
-// per replicated entry on the event path for sender and receiver, bulk
-// resync of the whole table, and peak RSS.
+// conntrackd in the same lab and run, beside the floors that bound both,
+// at several table sizes, and prints them side by side: commit of the
+// external cache into the kernel (with the kernel's own insert floor: a
+// bare batched ctnetlink create of the same requests), CPU per replicated
+// entry on the event path for sender and receiver, bulk resync of the
+// whole table (with the encoding alone and the link's floor: a bare
+// sendmmsg of the same datagrams), and peak RSS. Every figure but the event
+// path is the median of -trials trials.
 //
-// It builds four network namespaces: a vigil pair and a conntrackd pair,
-// each joined by its own veth sync link, and writes the same flows into
-// both senders' kernels. Each vigil node runs in a child process (this
-// binary's "node" mode) so that its CPU time and RSS are measured from
-// /proc exactly like conntrackd's. Needs root, ip, conntrack, conntrackd.
+// It builds five network namespaces: a vigil pair and a conntrackd pair,
+// each joined by its own veth sync link, and one for the floors; it writes
+// the same flows into both senders' kernels. Each vigil node runs in a
+// child process (this binary's "node" mode) so that its CPU time and RSS
+// are measured from /proc exactly like conntrackd's. For sizes beyond the
+// host's nf_conntrack_max it raises that limit for the run and restores it
+// afterwards. Needs root, ip, conntrack, conntrackd. With -out it writes
+// the tables (ct-scale.md) and SVG charts (ct-*.svg) into that directory.
 //
-//	go run ./tools/ct-bench [-n 100000] [-small 10000]
+//	go run ./tools/ct-bench [-sizes 10000,100000] [-trials 3] [-out docs/perf]
 package main
 
 import (
