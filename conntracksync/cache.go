@@ -127,9 +127,9 @@ func (c *Cache) deleteLocked(k *Key) bool {
 	return false
 }
 
-// PutEvent stores f from a kernel event in one lookup: when the entry
-// exists, merge completes f with the parts the event left out (it is
-// given the cached flow, decoded only then). It reports whether the entry
+// PutEvent stores f from a kernel event: when needOld is set and the
+// entry exists, merge first completes f with the parts the event left out
+// (it is given the cached flow, decoded only then). It reports whether the entry
 // existed and whether its replicated state changed.
 func (c *Cache) PutEvent(f *Flow, now time.Time, needOld bool, merge func(f, old *Flow)) (existed, changed bool) {
 	f.ensureReply()
