@@ -177,6 +177,16 @@ func waitFor(what string, timeout time.Duration, cond func() bool) error {
 	return nil
 }
 
+// bigSize is the table size from which each measure runs a third of the
+// trials (at least one): a million flows take minutes per trial.
+const bigSize = 500000
+
+// resetPeak resets a process's peak RSS (VmHWM) to its current RSS
+// (proc(5), clear_refs).
+func resetPeak(pid int) {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
 // waitProgress polls count until it reaches target or has not changed for
 // idle, and returns its last value.
 func waitProgress(count func() int, target int, idle time.Duration) int {
@@ -371,6 +381,7 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		es := genFlows(prev, n-prev)
 		var before, after [4]time.Duration
 		for i, pid := range pids {
+			resetPeak(pid) // each size's peaks are its own
 			before[i], _ = procCPU(pid)
 		}
 		if err := inject(ns(v1), es); err != nil {
@@ -401,6 +412,10 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		prev = n
 
 		// Commit into an empty table, trials times each, interleaved.
+		trials := trials
+		if n >= bigSize {
+			trials = max(1, trials/3)
+		}
 		all := genFlows(0, n)
 		dgrams := ctnetlink.EncodeCreates(all, time.Now(), 0, ctnetlink.CommitBatch)
 		small := ctnetlink.EncodeCreates(all, time.Now(), 0, 64)
@@ -475,9 +490,39 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		p.Floor, p.Committer, p.Commit, p.CtdCommit, p.Floor64 = median(fls), median(cms), median(nodes), median(ctdc), median(f64s)
 		fmt.Fprintf(os.Stderr, "ct-bench: commit %d: floor %v (%d workers), committer %v, replicator %v, conntrackd %v\n", n, fls, workers, cms, nodes, ctdc)
 
-		// Bulk resync, with its parts: encoding, and the link.
+		// Bulk resync, then its parts: the encoding alone, and the link's
+		// floor (after the peaks are read: they are the bench's commands,
+		// not what a node does).
 		var encs, links, vres, cres []float64
 		for range trials {
+			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
+			settle()
+			m, err := vr.call("resync %d", n)
+			if err != nil {
+				return err
+			}
+			v, _ := m["ms"].(float64)
+			vres = append(vres, v)
+
+			if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
+				return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
+			}
+			settle()
+			t1 := time.Now()
+			if out, err := cr.Client(context.Background(), "-n"); err != nil {
+				return fmt.Errorf("conntrackd -n: %v: %s", err, out)
+			}
+			if got := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, ctdN, 20*time.Second); got < ctdN {
+				return fmt.Errorf("conntrackd resync: %d of %d entries", got, ctdN)
+			}
+			cres = append(cres, ms(time.Since(t1)))
+		}
+		for i, pid := range pids {
+			_, rss[i] = procCPU(pid)
+		}
+		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
+		for range trials {
+			settle()
 			m, err := vs.call("encode")
 			if err != nil {
 				return err
@@ -511,35 +556,9 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived (sender: %v failed, %v)\n", got, p.Datagrams, m["failed"], m["err"])
 			}
 			links = append(links, float64(last.UnixNano()-int64(t0))/1e6)
-
-			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
-			settle()
-			m, err = vr.call("resync %d", n)
-			if err != nil {
-				return err
-			}
-			v, _ := m["ms"].(float64)
-			vres = append(vres, v)
-
-			if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
-				return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
-			}
-			settle()
-			t1 := time.Now()
-			if out, err := cr.Client(context.Background(), "-n"); err != nil {
-				return fmt.Errorf("conntrackd -n: %v: %s", err, out)
-			}
-			if got := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, ctdN, 20*time.Second); got < ctdN {
-				return fmt.Errorf("conntrackd resync: %d of %d entries", got, ctdN)
-			}
-			cres = append(cres, ms(time.Since(t1)))
 		}
 		p.Encode, p.Link, p.Resync, p.CtdResync = median(encs), median(links), median(vres), median(cres)
 		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: encode %v, link %v, vigil %v, conntrackd %v\n", n, encs, links, vres, cres)
-		for i, pid := range pids {
-			_, rss[i] = procCPU(pid)
-		}
-		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
 		points = append(points, p)
 		// After every size, so that a later size's failure keeps these.
 		if err := report(points, trials, outDir); err != nil {
@@ -554,8 +573,8 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 func report(points []point, trials int, outDir string) error {
 	load, _ := os.ReadFile("/proc/loadavg")
 	var md strings.Builder
-	fmt.Fprintf(&md, "ct-bench %s, %d CPUs, load average %s, medians of %d trials (event path: one run per size).\n\n",
-		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), strings.TrimSpace(string(load)), trials)
+	fmt.Fprintf(&md, "ct-bench %s, %d CPUs, load average %s, medians of %d trials (%d from %d flows; event path: one run per size).\n\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), strings.TrimSpace(string(load)), trials, max(1, trials/3), bigSize)
 	md.WriteString(table(points))
 	fmt.Print("\n" + md.String())
 	if outDir != "" {
