@@ -209,7 +209,7 @@ func (c *Committer) commit(ctx context.Context, entries []ct.Entry, now time.Tim
 	start := time.Now()
 	st := ct.CommitStats{Entries: len(entries)}
 	ok := make([]bool, len(entries))
-	var masters, related []batchReq
+	masters, related := make([]batchReq, 0, len(entries)), []batchReq(nil)
 	for i := range entries {
 		e := &entries[i]
 		r := batchReq{op: opCreate, flow: &e.Flow, timeout: ct.CommitTimeoutSec(e, now, commitTimeout), idx: i}

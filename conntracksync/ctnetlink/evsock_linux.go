@@ -178,7 +178,8 @@ func parseMessages(b []byte, fn func(nlMsg) error) error {
 var errDumpDone = errors.New("dump done")
 
 // dump streams the whole conntrack table (IPv4 and IPv6) to fn, decoding
-// each entry as it arrives instead of holding every message first.
+// each entry as it arrives instead of holding every message first; the
+// Flow fn is given is valid during the call only.
 func (s *evSock) dump(fn func(*ct.Flow)) error {
 	var w nlb
 	start := w.header(ctMsgGet, nlmFRequest|nlmFDump, 1, 0)
@@ -186,6 +187,10 @@ func (s *evSock) dump(fn func(*ct.Flow)) error {
 	if _, err := unix.Write(s.fd, w.b); err != nil {
 		return err
 	}
+	// One flow decoded into at a time: fn gets it for the call only, and
+	// a dump of a million flows allocates none.
+	var f ct.Flow
+	var d decoded
 	for {
 		err := s.recv(func(m nlMsg) error {
 			switch m.typ {
@@ -202,8 +207,7 @@ func (s *evSock) dump(fn func(*ct.Flow)) error {
 			if len(m.data) < nfgenmsgLen {
 				return errDecode
 			}
-			var f ct.Flow
-			var d decoded
+			f, d = ct.Flow{}, decoded{}
 			if err := decodeFlow(m.data[nfgenmsgLen:], &f, &d); err != nil {
 				return fmt.Errorf("dump: %w", err)
 			}
