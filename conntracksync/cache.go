@@ -25,10 +25,13 @@ func sameState(a, b string) bool {
 	return len(a) == len(b) && len(a) >= 4 && a[:len(a)-4] == b[:len(b)-4]
 }
 
-// Cache is a table of flows keyed by original tuple and zone. It is safe for
-// concurrent use; mu guards the fields below it.
+// Cache is a table of flows keyed by original tuple and zone: plain IPv4
+// flows as fixed-size records (v4, see rec4), every other flow in its
+// compact form (entries); a key is in at most one of the two. It is safe
+// for concurrent use; mu guards the fields below it.
 type Cache struct {
 	mu      sync.Mutex
+	v4      map[ckey4]rec4
 	entries map[ckey]centry
 	gen     uint32
 	buf     []byte // encoding scratch
@@ -36,7 +39,7 @@ type Cache struct {
 }
 
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{entries: make(map[ckey]centry)} }
+func NewCache() *Cache { return &Cache{v4: make(map[ckey4]rec4), entries: make(map[ckey]centry)} }
 
 // Put inserts or replaces f, stamped with now. It reports whether the
 // replicated state changed (a new key, or any field but TimeoutSec).
@@ -44,54 +47,102 @@ func (c *Cache) Put(f Flow, now time.Time) (changed bool) {
 	f.ensureReply()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.putLocked(&f, now)
+	_, changed = c.storeLocked(&f, now.UnixNano())
+	return changed
 }
 
-func (c *Cache) putLocked(f *Flow, now time.Time) bool {
+// storeLocked stores f (its Reply set), stamped with now, and reports
+// whether its key was there and whether its replicated state changed.
+func (c *Cache) storeLocked(f *Flow, now int64) (existed, changed bool) {
+	if k4, r, ok := pack4(f); ok {
+		r.updated, r.gen = now, c.gen
+		old, had := c.v4[k4]
+		c.v4[k4] = r
+		if !had && len(c.entries) > 0 {
+			// It may have been a flow of the other kind until now.
+			k := f.Key()
+			ck := keyOf(&k)
+			if _, was := c.entries[ck]; was {
+				delete(c.entries, ck)
+				return true, true
+			}
+		}
+		return had, !had || !sameState4(&old, &r)
+	}
 	k := f.Key()
 	ck := keyOf(&k)
 	c.buf = encodeFlow(c.buf[:0], f)
-	old, ok := c.entries[ck]
-	if ok && old.enc == string(c.buf) {
-		old.updated, old.gen = now.UnixNano(), c.gen
-		c.entries[ck] = old
-		return false
-	}
-	c.entries[ck] = centry{enc: string(c.buf), updated: now.UnixNano(), gen: c.gen}
-	return !ok || !sameState(old.enc, string(c.buf))
-}
-
-// PutEvent stores f from a kernel event in one lookup: when the entry
-// exists, merge completes f with the parts the event left out (it is
-// given the cached flow, decoded only then). It reports whether the entry
-// existed and whether its replicated state changed.
-func (c *Cache) PutEvent(f *Flow, now time.Time, needOld bool, merge func(f, old *Flow)) (existed, changed bool) {
-	f.ensureReply()
-	k := f.Key()
-	ck := keyOf(&k)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old, ok := c.entries[ck]
-	if ok && needOld {
-		decodeCompact(old.enc, &c.old)
-		merge(f, &c.old)
-		c.old = Flow{} // drop its references into the cache's strings
-	}
-	c.buf = encodeFlow(c.buf[:0], f)
-	if ok && old.enc == string(c.buf) {
-		old.updated, old.gen = now.UnixNano(), c.gen
+	old, had := c.entries[ck]
+	if had && old.enc == string(c.buf) {
+		old.updated, old.gen = now, c.gen
 		c.entries[ck] = old
 		return true, false
 	}
-	c.entries[ck] = centry{enc: string(c.buf), updated: now.UnixNano(), gen: c.gen}
-	return ok, !ok || !sameState(old.enc, string(c.buf))
+	c.entries[ck] = centry{enc: string(c.buf), updated: now, gen: c.gen}
+	if !had && len(c.v4) > 0 {
+		if k4, ok := key4Of(&k); ok {
+			if _, was := c.v4[k4]; was {
+				delete(c.v4, k4)
+				return true, true
+			}
+		}
+	}
+	return had, !had || !sameState(old.enc, string(c.buf))
 }
 
-func (e centry) entry() Entry {
-	var out Entry
-	decodeCompact(e.enc, &out.Flow)
-	out.Updated = time.Unix(0, e.updated)
-	return out
+// getLocked sets f to the flow with key k and reports whether there is
+// one; f may alias the cache's strings.
+func (c *Cache) getLocked(k *Key, f *Flow) (updated int64, ok bool) {
+	if k4, is4 := key4Of(k); is4 {
+		if r, ok := c.v4[k4]; ok {
+			r.flow(&k4, f)
+			return r.updated, true
+		}
+	}
+	if len(c.entries) == 0 {
+		return 0, false
+	}
+	e, ok := c.entries[keyOf(k)]
+	if !ok {
+		return 0, false
+	}
+	decodeCompact(e.enc, f)
+	return e.updated, true
+}
+
+// deleteLocked removes the flow with key k and reports whether there was
+// one.
+func (c *Cache) deleteLocked(k *Key) bool {
+	if k4, is4 := key4Of(k); is4 {
+		if _, ok := c.v4[k4]; ok {
+			delete(c.v4, k4)
+			return true
+		}
+	}
+	ck := keyOf(k)
+	if _, ok := c.entries[ck]; ok {
+		delete(c.entries, ck)
+		return true
+	}
+	return false
+}
+
+// PutEvent stores f from a kernel event: when needOld is set and the
+// entry exists, merge first completes f with the parts the event left out
+// (it is given the cached flow, decoded only then). It reports whether the entry
+// existed and whether its replicated state changed.
+func (c *Cache) PutEvent(f *Flow, now time.Time, needOld bool, merge func(f, old *Flow)) (existed, changed bool) {
+	f.ensureReply()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if needOld {
+		k := f.Key()
+		if _, ok := c.getLocked(&k, &c.old); ok {
+			merge(f, &c.old)
+		}
+		c.old = Flow{} // drop its references into the cache's strings
+	}
+	return c.storeLocked(f, now.UnixNano())
 }
 
 // Apply puts and deletes a batch of flows under one lock: del[i] true
@@ -99,18 +150,31 @@ func (e centry) entry() Entry {
 func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	ns := now.UnixNano()
 	for i := range flows {
+		f := &flows[i]
 		if del[i] {
-			k := flows[i].Key()
-			delete(c.entries, keyOf(&k))
+			k := f.Key()
+			c.deleteLocked(&k)
 			continue
 		}
-		// No change report here: store without looking the old entry up.
-		f := &flows[i]
 		f.ensureReply()
-		k := f.Key()
-		c.buf = encodeFlow(c.buf[:0], f)
-		c.entries[keyOf(&k)] = centry{enc: string(c.buf), updated: now.UnixNano(), gen: c.gen}
+		c.storeLocked(f, ns)
+	}
+}
+
+// PutEntries puts the flow of every entries[i] with ok[i] true, stamped
+// with now, under one lock, without a copy of the batch.
+func (c *Cache) PutEntries(entries []Entry, ok []bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ns := now.UnixNano()
+	for i := range entries {
+		if i < len(ok) && ok[i] {
+			f := &entries[i].Flow
+			f.ensureReply()
+			c.storeLocked(f, ns)
+		}
 	}
 }
 
@@ -120,6 +184,11 @@ func (c *Cache) Range(fn func(e *Entry)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var e Entry
+	for k, r := range c.v4 {
+		r.flow(&k, &e.Flow)
+		e.Updated = time.Unix(0, r.updated)
+		fn(&e)
+	}
 	for _, ce := range c.entries {
 		decodeCompact(ce.enc, &e.Flow)
 		e.Updated = time.Unix(0, ce.updated)
@@ -129,45 +198,54 @@ func (c *Cache) Range(fn func(e *Entry)) {
 
 // Delete removes the flow with key k and returns it.
 func (c *Cache) Delete(k Key) (Flow, bool) {
-	ck := keyOf(&k)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[ck]
-	if !ok {
+	var f Flow
+	if _, ok := c.getLocked(&k, &f); !ok {
 		return Flow{}, false
 	}
-	delete(c.entries, ck)
-	var f Flow
-	decodeCompact(e.enc, &f)
+	c.deleteLocked(&k)
 	return f, true
 }
 
 // Get returns the entry with key k.
 func (c *Cache) Get(k Key) (Entry, bool) {
-	ck := keyOf(&k)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[ck]
+	var e Entry
+	u, ok := c.getLocked(&k, &e.Flow)
 	if !ok {
 		return Entry{}, false
 	}
-	return e.entry(), true
+	e.Updated = time.Unix(0, u)
+	return e, true
 }
 
 // Len returns the number of entries.
 func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	return len(c.v4) + len(c.entries)
 }
 
 // Snapshot returns a copy of every entry, in no particular order.
 func (c *Cache) Snapshot() []Entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]Entry, 0, len(c.entries))
-	for _, e := range c.entries {
-		out = append(out, e.entry())
+	// Decoded in place: no copy of a 300-byte Entry per flow.
+	out := make([]Entry, len(c.v4)+len(c.entries))
+	i := 0
+	for k, r := range c.v4 {
+		e := &out[i]
+		r.flow(&k, &e.Flow)
+		e.Updated = time.Unix(0, r.updated)
+		i++
+	}
+	for _, ce := range c.entries {
+		e := &out[i]
+		decodeCompact(ce.enc, &e.Flow)
+		e.Updated = time.Unix(0, ce.updated)
+		i++
 	}
 	return out
 }
@@ -176,7 +254,8 @@ func (c *Cache) Snapshot() []Entry {
 func (c *Cache) Flush() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := len(c.entries)
+	n := len(c.v4) + len(c.entries)
+	clear(c.v4)
 	clear(c.entries)
 	return n
 }
@@ -193,6 +272,14 @@ func (c *Cache) BeginDump() {
 func (c *Cache) Sweep() (removed []Flow) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for k, r := range c.v4 {
+		if r.gen != c.gen {
+			var f Flow
+			r.flow(&k, &f)
+			removed = append(removed, f)
+			delete(c.v4, k)
+		}
+	}
 	for k, e := range c.entries {
 		if e.gen != c.gen {
 			var f Flow

@@ -31,13 +31,19 @@ func keyOf(k *Key) ckey {
 	if !t.Dst.IsValid() {
 		c[32] |= 8
 	}
-	c[33] = t.Proto
-	binary.BigEndian.PutUint16(c[34:], t.SrcPort)
-	binary.BigEndian.PutUint16(c[36:], t.DstPort)
-	c[38], c[39] = t.ICMPType, t.ICMPCode
-	binary.BigEndian.PutUint16(c[40:], t.ICMPID)
-	binary.BigEndian.PutUint16(c[42:], k.Zone)
+	putKeyRest(c[33:], t, k.Zone)
 	return c
+}
+
+// putKeyRest writes the part of a key after the addresses into b (11
+// bytes): protocol, ports, ICMP type, code and id, zone.
+func putKeyRest(b []byte, t *Tuple, zone uint16) {
+	b[0] = t.Proto
+	binary.BigEndian.PutUint16(b[1:], t.SrcPort)
+	binary.BigEndian.PutUint16(b[3:], t.DstPort)
+	b[5], b[6] = t.ICMPType, t.ICMPCode
+	binary.BigEndian.PutUint16(b[7:], t.ICMPID)
+	binary.BigEndian.PutUint16(b[9:], zone)
 }
 
 // Presence bits of the compact form.
@@ -210,4 +216,89 @@ func decodeCompact(s string, f *Flow) {
 		r.i += n
 	}
 	f.TimeoutSec = r.u32()
+}
+
+// Most flows of a firewall are plain IPv4 flows: no master, helper,
+// labels, sequence adjustment, SCTP or DCCP state, and a reply tuple that
+// is the inverted original but for its addresses and ports (NAT). The
+// caches keep those as fixed-size records without pointers (a key of 20
+// bytes and a value of 40, which the garbage collector never scans and
+// which need no allocation of their own), and every other flow in the
+// compact binary form above.
+
+// ckey4 is the Key of an IPv4 flow: source, destination, protocol, ports,
+// ICMP type, code and id, zone.
+type ckey4 [20]byte
+
+// key4Of packs k when both its addresses are IPv4.
+func key4Of(k *Key) (ckey4, bool) {
+	t := &k.Orig
+	if !t.Src.Is4() || !t.Dst.Is4() {
+		return ckey4{}, false
+	}
+	var c ckey4
+	s, d := t.Src.As4(), t.Dst.As4()
+	copy(c[0:4], s[:])
+	copy(c[4:8], d[:])
+	putKeyRest(c[8:], t, k.Zone)
+	return c, true
+}
+
+// orig returns the original tuple of c, and its zone.
+func (c *ckey4) orig() (Tuple, uint16) {
+	return Tuple{Src: netip.AddrFrom4([4]byte(c[0:4])), Dst: netip.AddrFrom4([4]byte(c[4:8])), Proto: c[8],
+		SrcPort: binary.BigEndian.Uint16(c[9:]), DstPort: binary.BigEndian.Uint16(c[11:]),
+		ICMPType: c[13], ICMPCode: c[14], ICMPID: binary.BigEndian.Uint16(c[15:])}, binary.BigEndian.Uint16(c[17:])
+}
+
+// rec4 is a plain IPv4 flow's state beside its ckey4, and the cache's
+// bookkeeping.
+type rec4 struct {
+	updated                int64 // Unix nanoseconds
+	gen                    uint32
+	status, mark, timeout  uint32
+	replySrc, replyDst     [4]byte
+	replySport, replyDport uint16
+	tcpState, wsOrig       uint8
+	wsReply                uint8
+}
+
+// pack4 returns f as a rec4 when it is a plain IPv4 flow (see above);
+// f.Reply must be set.
+func pack4(f *Flow) (ckey4, rec4, bool) {
+	k := f.Key()
+	c, ok := key4Of(&k)
+	if !ok || f.Related() || f.Helper != "" || f.Labels != "" ||
+		f.SeqAdjOrig != (SeqAdj{}) || f.SeqAdjReply != (SeqAdj{}) ||
+		f.SCTPState != 0 || f.SCTPVTagOrig != 0 || f.SCTPVTagRep != 0 || f.DCCPState != 0 || f.DCCPRole != 0 ||
+		!f.Reply.Src.Is4() || !f.Reply.Dst.Is4() {
+		return ckey4{}, rec4{}, false
+	}
+	r := f.Orig.Invert()
+	r.Src, r.Dst, r.SrcPort, r.DstPort = f.Reply.Src, f.Reply.Dst, f.Reply.SrcPort, f.Reply.DstPort
+	if r != f.Reply {
+		return ckey4{}, rec4{}, false
+	}
+	return c, rec4{status: f.Status, mark: f.Mark, timeout: f.TimeoutSec,
+		replySrc: f.Reply.Src.As4(), replyDst: f.Reply.Dst.As4(), replySport: f.Reply.SrcPort, replyDport: f.Reply.DstPort,
+		tcpState: f.TCPState, wsOrig: f.TCPWScaleOrig, wsReply: f.TCPWScaleRep}, true
+}
+
+// flow sets f to the flow of key c and record r.
+func (r *rec4) flow(c *ckey4, f *Flow) {
+	*f = Flow{Status: r.status, Mark: r.mark, TimeoutSec: r.timeout,
+		TCPState: r.tcpState, TCPWScaleOrig: r.wsOrig, TCPWScaleRep: r.wsReply}
+	f.Orig, f.Zone = c.orig()
+	f.Reply = f.Orig.Invert()
+	f.Reply.Src, f.Reply.Dst = netip.AddrFrom4(r.replySrc), netip.AddrFrom4(r.replyDst)
+	f.Reply.SrcPort, f.Reply.DstPort = r.replySport, r.replyDport
+}
+
+// sameState4 reports whether two records hold the same replicated state
+// (everything but the timeout and the bookkeeping).
+func sameState4(a, b *rec4) bool {
+	x, y := *a, *b
+	x.updated, x.gen, x.timeout = 0, 0, 0
+	y.updated, y.gen, y.timeout = 0, 0, 0
+	return x == y
 }

@@ -6,7 +6,10 @@
 //   - the internal cache: the local kernel table, kept by the kernel side
 //     (the Kernel interface: package ctnetlink on Linux), filtered like
 //     conntrackd's Filter section (Filter);
-//   - the external cache: the peer's table as received over the sync link;
+//   - the external cache: the peer's table as received over the sync link
+//     (both caches are a Cache: plain IPv4 flows as fixed-size records
+//     without pointers, every other flow in a compact binary form;
+//     compact.go);
 //   - with Config.Expectations (conntrackd's ExpectationSync), the same
 //     pair of caches for conntrack expectations (expect.go: ExpectCache,
 //     the helper filter ExpectSync, and the ExpectKernel a Kernel may also

@@ -206,3 +206,14 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// anyIPv6 reports whether a sync path is IPv6: datagrams are sized for the
+// larger header.
+func (c *Config) anyIPv6() bool {
+	for i := range c.Paths {
+		if c.Paths[i].is6() {
+			return true
+		}
+	}
+	return false
+}

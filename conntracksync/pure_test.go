@@ -178,3 +178,81 @@ func TestNames(t *testing.T) {
 		t.Errorf("ProtocolNames() = %q, want %q", got, want)
 	}
 }
+
+// TestCacheKinds: plain IPv4 flows are kept as fixed records and the others
+// in the compact form; a flow that changes kind moves (one key, one entry,
+// the change reported), and every read gives back the flow that was put.
+func TestCacheKinds(t *testing.T) {
+	flows := SampleFlows(500)
+	plain := 0
+	for i := range flows {
+		f := flows[i]
+		k, r, ok := pack4(&f)
+		if !ok {
+			continue
+		}
+		plain++
+		var got Flow
+		r.flow(&k, &got)
+		if got != f {
+			t.Fatalf("record round trip\n got %s\nwant %s", &got, &f)
+		}
+	}
+	if plain == 0 || plain == len(flows) {
+		t.Fatalf("%d of %d sample flows are plain IPv4: the test needs both kinds", plain, len(flows))
+	}
+	c := NewCache()
+	now := time.Unix(1000, 0)
+	for _, f := range flows {
+		c.Put(f, now)
+	}
+	f := flows[0]
+	if _, _, ok := pack4(&f); !ok {
+		t.Fatal("flows[0] should be plain IPv4")
+	}
+	f.Helper = "ftp" // now a flow of the other kind
+	if !c.Put(f, now) || c.Len() != len(flows) {
+		t.Fatalf("kind change: len %d", c.Len())
+	}
+	if e, ok := c.Get(f.Key()); !ok || e.Flow != f {
+		t.Fatalf("Get after a kind change: %v %s", ok, &e.Flow)
+	}
+	f.Helper = ""
+	if !c.Put(f, now) || c.Len() != len(flows) {
+		t.Fatalf("kind change back: len %d", c.Len())
+	}
+	if e, ok := c.Get(f.Key()); !ok || e.Flow != f || !e.Updated.Equal(now) {
+		t.Fatalf("Get after the change back: %v %s", ok, &e.Flow)
+	}
+	seen := map[Key]bool{}
+	c.Range(func(e *Entry) {
+		if seen[e.Flow.Key()] {
+			t.Fatalf("%s twice", &e.Flow)
+		}
+		seen[e.Flow.Key()] = true
+	})
+	if len(seen) != len(flows) || len(c.Snapshot()) != len(flows) {
+		t.Fatalf("Range saw %d, Snapshot %d, want %d", len(seen), len(c.Snapshot()), len(flows))
+	}
+	for _, f := range flows[:100] {
+		if got, ok := c.Delete(f.Key()); !ok || got != f {
+			t.Fatalf("Delete: %v %s, want %s", ok, &got, &f)
+		}
+	}
+	c.Apply(flows[100:200], make([]bool, 100), now)
+	del := make([]bool, 100)
+	for i := range del {
+		del[i] = true
+	}
+	c.Apply(flows[200:300], del, now)
+	if c.Len() != len(flows)-200 {
+		t.Fatalf("after Apply: len %d, want %d", c.Len(), len(flows)-200)
+	}
+	changed, removed := c.Replace(flows[400:], now)
+	if len(changed) != 0 || len(removed) != 200 || c.Len() != 100 {
+		t.Fatalf("Replace: changed %d, removed %d, len %d", len(changed), len(removed), c.Len())
+	}
+	if n := c.Flush(); n != 100 || c.Len() != 0 {
+		t.Fatalf("Flush: %d, len %d", n, c.Len())
+	}
+}

@@ -23,6 +23,9 @@ const (
 	commitRecvWait = 10 * time.Second
 )
 
+// CommitBatch is how many requests a commit sends per datagram.
+const CommitBatch = commitBatch
+
 // ctSock is a raw NETLINK_NETFILTER socket for batched requests. mdlayher's
 // netlink.Conn stops at the first error message of a datagram, which would
 // lose the per-message replies of a batch, so this one reads them itself.
@@ -214,7 +217,7 @@ func (c *Committer) commit(ctx context.Context, entries []ct.Entry, now time.Tim
 	start := time.Now()
 	st := ct.CommitStats{Entries: len(entries)}
 	ok := make([]bool, len(entries))
-	var masters, related []batchReq
+	masters, related := make([]batchReq, 0, len(entries)), []batchReq(nil)
 	for i := range entries {
 		e := &entries[i]
 		r := batchReq{op: opCreate, flow: &e.Flow, timeout: ct.CommitTimeoutSec(e, now, commitTimeout), idx: i}

@@ -27,7 +27,9 @@
 // in order. EEXIST is retried as an update (no NAT or master attributes,
 // which the kernel refuses to change); a refused update as delete +
 // create. Flows without a master go first, then related ones, spread over
-// several sockets.
+// several sockets. EncodeCreates gives the same create requests as bytes,
+// so that ct-bench can send them with the smallest possible sender and
+// measure the kernel's own insert floor beside the Committer.
 //
 // Sockets are raw and messages parsed here: mdlayher/netlink's Conn stops
 // reading a datagram at its first error message, which would lose the

@@ -195,11 +195,15 @@ func parseMessages(b []byte, fn func(nlMsg) error) error {
 var errDumpDone = errors.New("dump done")
 
 // dump streams the whole conntrack table (IPv4 and IPv6) to fn, decoding
-// each entry as it arrives instead of holding every message first.
+// each entry as it arrives instead of holding every message first; the
+// Flow fn is given is valid during the call only.
 func (s *evSock) dump(fn func(*ct.Flow)) error {
+	// One flow decoded into at a time: fn gets it for the call only, and
+	// a dump of a million flows allocates none.
+	var f ct.Flow
+	var d decoded
 	return s.dumpSub(subsysCT, func(data []byte) error {
-		var f ct.Flow
-		var d decoded
+		f, d = ct.Flow{}, decoded{}
 		if err := decodeFlow(data, &f, &d); err != nil {
 			return fmt.Errorf("dump: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	ct "github.com/vigil-ha/vigil/conntracksync"
 	"net/netip"
+	"time"
 )
 
 // ctnetlink constants (linux/netlink.h, linux/netfilter/nfnetlink.h,
@@ -357,4 +358,26 @@ func (w *nlb) appendFlow(op commitOp, f *ct.Flow, timeout uint32, seq uint32, ac
 		w.attr(ctaLabels, []byte(f.Labels))
 	}
 	w.msgEnd(start)
+}
+
+// EncodeCreates encodes entries as the create requests a commit sends (the
+// same messages and timeouts as Committer.Commit's first round), batch
+// requests per datagram, each datagram's sequence numbers counting from 1
+// and only its last request asking for an acknowledgement. It is the
+// encoder a baseline measurement needs to send exactly vigil's bytes with
+// the smallest possible sender.
+func EncodeCreates(entries []ct.Entry, now time.Time, commitTimeout time.Duration, batch int) [][]byte {
+	batch = max(1, batch)
+	var out [][]byte
+	var w nlb
+	for lo := 0; lo < len(entries); lo += batch {
+		hi := min(len(entries), lo+batch)
+		w.b = nil
+		for i := lo; i < hi; i++ {
+			e := &entries[i]
+			w.appendFlow(opCreate, &e.Flow, ct.CommitTimeoutSec(e, now, commitTimeout), uint32(i-lo+1), i == hi-1)
+		}
+		out = append(out, w.b)
+	}
+	return out
 }

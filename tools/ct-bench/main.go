@@ -1,16 +1,23 @@
 // Command ct-bench measures vigil's conntrack replication against Debian's
-// conntrackd in the same lab and run, and prints both side by side:
-// commit of the external cache into the kernel (10k and 100k entries), CPU
-// per replicated entry on the event path for sender and receiver, bulk
-// resync of the whole table, and peak RSS.
+// conntrackd in the same lab and run, beside the floors that bound both,
+// at several table sizes, and prints them side by side: commit of the
+// external cache into the kernel (with the kernel's own insert floor: a
+// bare batched ctnetlink create of the same requests), CPU per replicated
+// entry on the event path for sender and receiver, bulk resync of the
+// whole table (with the encoding alone and the link's floor: a bare
+// sendmmsg of the same datagrams), and peak RSS. Every figure but the event
+// path is the median of -trials trials.
 //
-// It builds four network namespaces: a vigil pair and a conntrackd pair,
-// each joined by its own veth sync link, and writes the same flows into
-// both senders' kernels. Each vigil node runs in a child process (this
-// binary's "node" mode) so that its CPU time and RSS are measured from
-// /proc exactly like conntrackd's. Needs root, ip, conntrack, conntrackd.
+// It builds five network namespaces: a vigil pair and a conntrackd pair,
+// each joined by its own veth sync link, and one for the floors; it writes
+// the same flows into both senders' kernels. Each vigil node runs in a
+// child process (this binary's "node" mode) so that its CPU time and RSS
+// are measured from /proc exactly like conntrackd's. For sizes beyond the
+// host's nf_conntrack_max it raises that limit for the run and restores it
+// afterwards. Needs root, ip, conntrack, conntrackd. With -out it writes
+// the tables (ct-scale.md) and SVG charts (ct-*.svg) into that directory.
 //
-//	go run ./tools/ct-bench [-n 100000] [-small 10000]
+//	go run ./tools/ct-bench [-sizes 10000,100000] [-trials 3] [-out docs/perf]
 package main
 
 import (
@@ -25,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,10 +51,20 @@ func main() {
 		}
 		return
 	}
-	n := flag.Int("n", 100000, "entries for the large stage")
-	small := flag.Int("small", 10000, "entries for the small stage")
+	sizesFlag := flag.String("sizes", "10000,100000", "table sizes, ascending, comma-separated")
+	trials := flag.Int("trials", 3, "trials per measure (the median is reported)")
+	out := flag.String("out", "", "directory for ct-scale.md and the charts (for example docs/perf)")
 	flag.Parse()
-	if err := bench(*small, *n); err != nil {
+	var sizes []int
+	for _, f := range strings.Split(*sizesFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || (len(sizes) > 0 && n <= sizes[len(sizes)-1]) {
+			fmt.Fprintln(os.Stderr, "ct-bench: -sizes must be ascending positive integers")
+			os.Exit(2)
+		}
+		sizes = append(sizes, n)
+	}
+	if err := bench("ct-bench", sizes, max(1, *trials), *out); err != nil {
 		fmt.Fprintln(os.Stderr, "ct-bench:", err)
 		os.Exit(1)
 	}
@@ -159,6 +177,34 @@ func waitFor(what string, timeout time.Duration, cond func() bool) error {
 	return nil
 }
 
+// bigSize is the table size from which each measure runs a third of the
+// trials (at least one): a million flows take minutes per trial.
+const bigSize = 500000
+
+// resetPeak resets a process's peak RSS (VmHWM) to its current RSS
+// (proc(5), clear_refs).
+func resetPeak(pid int) {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// waitProgress polls count until it reaches target or has not changed for
+// idle, and returns its last value.
+func waitProgress(count func() int, target int, idle time.Duration) int {
+	last, since := -1, time.Now()
+	for {
+		c := count()
+		if c >= target {
+			return c
+		}
+		if c != last {
+			last, since = c, time.Now()
+		} else if time.Since(since) > idle {
+			return c
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func kernelCount(h *testnet.Host) int {
 	out, err := h.Command(context.Background(), "conntrack", "-C").Output()
 	if err != nil {
@@ -168,14 +214,63 @@ func kernelCount(h *testnet.Host) int {
 	return v
 }
 
-type row struct{ name, vigil, ctd, note string }
+// point is one size's figures: each a median over the trials.
+type point struct {
+	N int
+	// Commit of the external cache into an empty table, ms: the kernel's
+	// floor (bare batched creates of the same requests), vigil's
+	// Committer alone, vigil's Replicator.Commit (the node), conntrackd -c.
+	Floor, Committer, Commit, CtdCommit float64
+	// Floor64 is the kernel's floor per flow (µs) in datagrams of 64
+	// creates on one socket: what applying replicated flows to a
+	// backup's table as they arrive would cost at least.
+	Floor64 float64
+	// Bulk resync, ms: encoding only, the link's floor (bare sendmmsg of
+	// the same datagrams until the last one is received), vigil (flush +
+	// request until the external cache is full), conntrackd (-f external,
+	// -n until its external cache is full).
+	Encode, Link, Resync, CtdResync float64
+	Datagrams, Bytes                int
+	// Event path CPU per entry, µs, for the flows added at this size.
+	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
+	// CtdLost is how many flows conntrackd's receiver never got.
+	CtdLost int
+	// Peak RSS (VmHWM), MB, once the receivers hold the flows, and at
+	// the end of the size (commits and bulks included).
+	RSSSend, RSSRecv, CtdRSSSend, CtdRSSRecv     float64
+	PeakSend, PeakRecv, CtdPeakSend, CtdPeakRecv float64
+}
 
-func bench(small, large int) error {
-	t := testnet.NewStandalone("ct-bench", os.Stderr)
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// bench builds the lab (namespaces named after name), measures every size
+// and prints the tables; with outDir it writes them there with the charts.
+func bench(name string, sizes []int, trials int, outDir string) error {
+	t := testnet.NewStandalone(name, os.Stderr)
 	defer t.Close()
 	t.CloseOnSignal()
+	largest := slices.Max(sizes)
+	// The table limit counts each namespace's entries against the host's
+	// nf_conntrack_max: raise it for the largest size, restore it after.
+	const maxPath = "/proc/sys/net/netfilter/nf_conntrack_max"
+	if b, err := os.ReadFile(maxPath); err == nil {
+		old := strings.TrimSpace(string(b))
+		if cur, _ := strconv.Atoi(old); cur < largest+largest/4 {
+			if err := os.WriteFile(maxPath, []byte(strconv.Itoa(largest+largest/4)), 0o644); err != nil {
+				return fmt.Errorf("raising nf_conntrack_max: %w", err)
+			}
+			t.Cleanup(func() { _ = os.WriteFile(maxPath, []byte(old), 0o644) })
+		}
+	}
 	lab := testnet.New(t)
-	v1, v2, c1, c2 := lab.Host("v1"), lab.Host("v2"), lab.Host("c1"), lab.Host("c2")
+	v1, v2, c1, c2, fl := lab.Host("v1"), lab.Host("v2"), lab.Host("c1"), lab.Host("c2"), lab.Host("fl")
 	for _, pair := range [][2]*testnet.Host{{v1, v2}, {c1, c2}} {
 		a, b := lab.Wire(pair[0], "sync0", pair[1], "sync0")
 		a.AddAddr(t, "203.0.113.201/24")
@@ -233,7 +328,7 @@ func bench(small, large int) error {
 			local, peer = peer, local
 		}
 		ctds[i] = h.Conntrackd(t, testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "sync0",
-			SocketBuffer: 16 << 20, HashSize: 65536, NetlinkBuffer: 32 << 20})
+			SocketBuffer: 16 << 20, HashSize: 65536, HashLimit: max(524288, 2*largest), NetlinkBuffer: 32 << 20})
 	}
 	cs, cr := ctds[0], ctds[1]
 	if err := waitFor("vigil handshake", 10*time.Second, func() bool {
@@ -248,138 +343,252 @@ func bench(small, large int) error {
 	}
 	time.Sleep(1500 * time.Millisecond) // conntrackd's HELLO rides on its 1 s ALIVE
 
-	var rows []row
-	us := func(d time.Duration, n int) string {
-		return fmt.Sprintf("%.2f µs", float64(d.Nanoseconds())/1000/float64(n))
+	const linkPort = 3790
+	lr, err := newLinkReceiver(ns(v2), "sync0", netip.MustParseAddr("203.0.113.202"), netip.MustParseAddr("203.0.113.201"), linkPort)
+	if err != nil {
+		return err
 	}
+	defer lr.close()
 
-	// Stage 1: small, event path + commit.
-	stage := func(from, n, total int) (vsCPU, vrCPU, csCPU, crCPU time.Duration, err error) {
-		es := genFlows(from, n)
-		pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid()}
-		var before [4]time.Duration
-		for i, p := range pids {
-			before[i], _ = procCPU(p)
+	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid()}
+	flush := func(h *testnet.Host) { h.Exec(t, "conntrack", "-F") }
+	// settle waits until the daemons are idle (less than 10 ms of CPU in
+	// 250 ms, at most 30 s), so that no measurement competes with the
+	// aftermath of the previous one (events of a flush, a re-dump).
+	settle := func() {
+		cpu := func() (sum time.Duration) {
+			for _, pid := range pids {
+				c, _ := procCPU(pid)
+				sum += c
+			}
+			return sum
 		}
-		if err = inject(ns(v1), es); err != nil {
-			return
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+			c0 := cpu()
+			time.Sleep(250 * time.Millisecond)
+			if cpu()-c0 < 10*time.Millisecond {
+				return
+			}
 		}
-		if err = inject(ns(c1), es); err != nil {
-			return
-		}
-		if err = waitFor("vigil receiver", 120*time.Second, func() bool { return vr.num("external") >= total }); err != nil {
-			return
-		}
-		if err = waitFor("conntrackd receiver", 120*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= total }); err != nil {
-			return
-		}
-		var after [4]time.Duration
-		for i, p := range pids {
-			after[i], _ = procCPU(p)
-		}
-		return after[0] - before[0], after[1] - before[1], after[2] - before[2], after[3] - before[3], nil
 	}
-	commit := func(n int) error {
-		t0 := time.Now()
-		m, err := vr.call("commit")
-		vigil := time.Since(t0)
-		if err != nil {
+	var points []point
+	prev := 0
+	for _, n := range sizes {
+		p := point{N: n}
+		fmt.Fprintf(os.Stderr, "ct-bench: %d entries\n", n)
+		// The event path: the flows added since the previous size, into
+		// both senders' kernels; CPU until both receivers hold them all.
+		es := genFlows(prev, n-prev)
+		var before, after [4]time.Duration
+		for i, pid := range pids {
+			resetPeak(pid) // each size's peaks are its own
+			before[i], _ = procCPU(pid)
+		}
+		if err := inject(ns(v1), es); err != nil {
 			return err
 		}
-		if f, _ := m["failed"].(float64); f != 0 {
-			return fmt.Errorf("vigil commit: %v", m)
+		if err := inject(ns(c1), es); err != nil {
+			return err
 		}
-		t0 = time.Now()
-		if out, err := cr.Client(context.Background(), "-c"); err != nil {
-			return fmt.Errorf("conntrackd -c: %v: %s", err, out)
+		if err := waitFor("vigil receiver", 300*time.Second, func() bool { return vr.num("external") >= n }); err != nil {
+			return err
 		}
-		ctd := time.Since(t0)
-		kv, kc := kernelCount(v2), kernelCount(c2)
-		kms, _ := m["kernel_ms"].(float64)
-		rows = append(rows, row{fmt.Sprintf("commit %dk entries", n/1000), fmt.Sprintf("%.1f ms", ms(vigil)), fmt.Sprintf("%.1f ms", ms(ctd)),
-			fmt.Sprintf("%.1fx faster (vigil's netlink part %.1f ms); kernel holds %d / %d", float64(ctd)/float64(vigil), kms, kv, kc)})
-		return nil
-	}
+		// conntrackd may lose entries for good (FTFW's HELLO-phase and
+		// event-overflow losses): wait until it holds them all or stops
+		// making progress, and go on with what it holds.
+		ctdN := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, n, 20*time.Second)
+		if ctdN < n {
+			fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's receiver holds %d of %d flows after 20 s without progress\n", ctdN, n)
+			p.CtdLost = n - ctdN
+		}
+		var rss [4]int64
+		for i, pid := range pids {
+			after[i], rss[i] = procCPU(pid)
+		}
+		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
+		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
+		mb := func(x int64) float64 { return float64(x) / 1e6 }
+		p.RSSSend, p.RSSRecv, p.CtdRSSSend, p.CtdRSSRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
+		prev = n
 
-	a, b, c, d, err := stage(0, small, small)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, row{fmt.Sprintf("CPU/entry sender, event path (%dk)", small/1000), us(a, small), us(c, small), ""},
-		row{fmt.Sprintf("CPU/entry receiver, event path (%dk)", small/1000), us(b, small), us(d, small), ""})
-	if err := commit(small); err != nil {
-		return err
-	}
-	for _, h := range []*testnet.Host{v2, c2} {
-		h.Exec(t, "conntrack", "-F")
-	}
-	a, b, c, d, err = stage(small, large-small, large)
-	if err != nil {
-		return err
-	}
-	m := large - small
-	rows = append(rows, row{fmt.Sprintf("CPU/entry sender, event path (%dk)", m/1000), us(a, m), us(c, m), ""},
-		row{fmt.Sprintf("CPU/entry receiver, event path (%dk)", m/1000), us(b, m), us(d, m), ""})
-	var rss [4]int64
-	for i, p := range []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid()} {
-		_, rss[i] = procCPU(p)
-	}
-	mb := func(x int64) string { return fmt.Sprintf("%.1f MB", float64(x)/1e6) }
-	rows = append(rows, row{fmt.Sprintf("peak RSS sender, %dk entries", large/1000), mb(rss[0]), mb(rss[2]), ""},
-		row{fmt.Sprintf("peak RSS receiver, %dk entries", large/1000), mb(rss[1]), mb(rss[3]), ""})
+		// Commit into an empty table, trials times each, interleaved.
+		trials := trials
+		if n >= bigSize {
+			trials = max(1, trials/3)
+		}
+		all := genFlows(0, n)
+		dgrams := ctnetlink.EncodeCreates(all, time.Now(), 0, ctnetlink.CommitBatch)
+		small := ctnetlink.EncodeCreates(all, time.Now(), 0, 64)
+		workers := 0
+		var fls, f64s, cms, nodes, ctdc []float64
+		for range trials {
+			flush(fl)
+			settle()
+			c, err := ctnetlink.NewCommitter(0, ns(fl))
+			if err != nil {
+				return err
+			}
+			workers = len(c.PortIDs())
+			took, refused, err := floorCommit(ns(fl), workers, dgrams)
+			if err != nil || refused > 0 {
+				c.Close()
+				return fmt.Errorf("floor commit: %d refused, %v", refused, err)
+			}
+			fls = append(fls, ms(took))
+			flush(fl)
+			settle()
+			took, refused, err = floorCommit(ns(fl), 1, small)
+			if err != nil || refused > 0 {
+				c.Close()
+				return fmt.Errorf("floor commit in 64s: %d refused, %v", refused, err)
+			}
+			f64s = append(f64s, float64(took.Nanoseconds())/1000/float64(n))
+			flush(fl)
+			settle()
+			t0 := time.Now()
+			st, err := c.Commit(context.Background(), all, t0, 0)
+			cms = append(cms, ms(time.Since(t0)))
+			c.Close()
+			if err != nil || st.Created != n {
+				return fmt.Errorf("committer: %+v %v", st, err)
+			}
+			flush(fl)
 
-	// Bulk resync of the whole table to the receiver.
-	rtx0 := vs.num("retransmits")
-	rm, err := vr.call("resync %d", large)
-	if err != nil {
-		return err
-	}
-	vms, _ := rm["ms"].(float64)
-	if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
-		return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
-	}
-	t0 := time.Now()
-	if out, err := cr.Client(context.Background(), "-n"); err != nil {
-		return fmt.Errorf("conntrackd -n: %v: %s", err, out)
-	}
-	if err := waitFor("conntrackd resync", 60*time.Second, func() bool { return cr.ExternalCount(context.Background()) >= large }); err != nil {
-		return err
-	}
-	rows = append(rows, row{fmt.Sprintf("bulk resync %dk entries", large/1000), fmt.Sprintf("%.1f ms", vms), fmt.Sprintf("%.1f ms", ms(time.Since(t0))),
-		fmt.Sprintf("receiver flush + request → external cache full; vigil retransmits %d (conntrackd polled with -s)", vs.num("retransmits")-rtx0)})
+			flush(v2)
+			if err := waitFor("v2 drained", 120*time.Second, func() bool { return vr.num("internal") == 0 }); err != nil {
+				return err
+			}
+			settle()
+			t0 = time.Now()
+			m, err := vr.call("commit")
+			took = time.Since(t0)
+			if err != nil {
+				return err
+			}
+			if f, _ := m["failed"].(float64); f != 0 {
+				return fmt.Errorf("vigil commit: %v", m)
+			}
+			nodes = append(nodes, ms(took))
+			if k := kernelCount(v2); k != n {
+				return fmt.Errorf("vigil commit: kernel holds %d of %d", k, n)
+			}
 
-	if err := commit(large); err != nil {
-		return err
-	}
+			flush(c2)
+			settle()
+			ext := cr.ExternalCount(context.Background()) // it may still be catching up
+			t0 = time.Now()
+			if out, err := cr.Client(context.Background(), "-c"); err != nil {
+				return fmt.Errorf("conntrackd -c: %v: %s", err, out)
+			}
+			ctdc = append(ctdc, ms(time.Since(t0)))
+			if k := kernelCount(c2); k < ext {
+				return fmt.Errorf("conntrackd commit: kernel holds %d of %d", k, ext)
+			}
+		}
+		flush(v2)
+		flush(c2)
+		p.Floor, p.Committer, p.Commit, p.CtdCommit, p.Floor64 = median(fls), median(cms), median(nodes), median(ctdc), median(f64s)
+		fmt.Fprintf(os.Stderr, "ct-bench: commit %d: floor %v (%d workers), committer %v, replicator %v, conntrackd %v\n", n, fls, workers, cms, nodes, ctdc)
 
-	// The same commit with no other conntrack listener on the host, as on a
-	// real firewall: netlink's "has listeners" test is global, so the other
-	// daemons of this lab make the kernel build an event per created flow
-	// even while vigil's own event socket is out of the NEW group.
-	for _, p := range ctds {
-		_ = p.Kill()
-	}
-	_ = vs.in.Close()
-	_ = vs.cmd.Wait()
-	v2.Exec(t, "conntrack", "-F")
-	time.Sleep(300 * time.Millisecond) // let the flush's destroy events drain
-	t0 = time.Now()
-	m2, err := vr.call("commit")
-	if err != nil {
-		return err
-	}
-	alone := time.Since(t0)
-	kms2, _ := m2["kernel_ms"].(float64)
-	rows = append(rows, row{fmt.Sprintf("commit %dk, vigil alone on the host", large/1000), fmt.Sprintf("%.1f ms", ms(alone)), "-",
-		fmt.Sprintf("netlink part %.1f ms; kernel holds %d", kms2, kernelCount(v2))})
+		// Bulk resync, then its parts: the encoding alone, and the link's
+		// floor (after the peaks are read: they are the bench's commands,
+		// not what a node does).
+		var encs, links, vres, cres []float64
+		for range trials {
+			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
+			settle()
+			m, err := vr.call("resync %d", n)
+			if err != nil {
+				return err
+			}
+			v, _ := m["ms"].(float64)
+			vres = append(vres, v)
 
+			if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
+				return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
+			}
+			settle()
+			t1 := time.Now()
+			if out, err := cr.Client(context.Background(), "-n"); err != nil {
+				return fmt.Errorf("conntrackd -n: %v: %s", err, out)
+			}
+			if got := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, ctdN, 20*time.Second); got < ctdN {
+				return fmt.Errorf("conntrackd resync: %d of %d entries", got, ctdN)
+			}
+			cres = append(cres, ms(time.Since(t1)))
+		}
+		for i, pid := range pids {
+			_, rss[i] = procCPU(pid)
+		}
+		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
+		for range trials {
+			settle()
+			m, err := vs.call("encode")
+			if err != nil {
+				return err
+			}
+			e, _ := m["ms"].(float64)
+			encs = append(encs, e)
+			d, _ := m["datagrams"].(float64)
+			by, _ := m["bytes"].(float64)
+			p.Datagrams, p.Bytes = int(d), int(by)
+
+			lr.reset()
+			settle()
+			m, err = vs.call("sendraw %d", linkPort)
+			if err != nil {
+				return err
+			}
+			t0, _ := m["t0"].(float64)
+			// Until every datagram is in, or none came for 300 ms (the
+			// floor sends without retransmission: a loss is reported).
+			for got, idle := 0, 0; idle < 150; idle++ {
+				time.Sleep(2 * time.Millisecond)
+				if c, _ := lr.count(); c != got {
+					got, idle = c, 0
+				}
+				if got >= p.Datagrams {
+					break
+				}
+			}
+			got, last := lr.count()
+			if got < p.Datagrams {
+				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived (sender: %v failed, %v)\n", got, p.Datagrams, m["failed"], m["err"])
+			}
+			links = append(links, float64(last.UnixNano()-int64(t0))/1e6)
+		}
+		p.Encode, p.Link, p.Resync, p.CtdResync = median(encs), median(links), median(vres), median(cres)
+		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: encode %v, link %v, vigil %v, conntrackd %v\n", n, encs, links, vres, cres)
+		points = append(points, p)
+		// After every size, so that a later size's failure keeps these.
+		if err := report(points, trials, outDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// report prints the tables of points and, with outDir, writes them there
+// with the charts.
+func report(points []point, trials int, outDir string) error {
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("\nct-bench %s, %d CPUs, load average %s", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), load)
-	fmt.Printf("CPU: sum of the process's threads' run time (/proc/PID/task/*/schedstat) while the receiver caught up;\n")
-	fmt.Printf("RSS: VmHWM. Commit: wall time of Replicator.Commit (via the node) vs `conntrackd -c`.\n")
-	fmt.Printf("\n%-42s %14s %14s   %s\n", "measure", "vigil", "conntrackd", "")
-	for _, r := range rows {
-		fmt.Printf("%-42s %14s %14s   %s\n", r.name, r.vigil, r.ctd, r.note)
+	var md strings.Builder
+	fmt.Fprintf(&md, "ct-bench %s, %d CPUs, load average %s, medians of %d trials (%d from %d flows; event path: one run per size).\n\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), strings.TrimSpace(string(load)), trials, max(1, trials/3), bigSize)
+	md.WriteString(table(points))
+	fmt.Print("\n" + md.String())
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "ct-scale.md"), []byte(md.String()), 0o644); err != nil {
+			return err
+		}
+		for name, svg := range charts(points) {
+			if err := os.WriteFile(filepath.Join(outDir, name), []byte(svg), 0o644); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

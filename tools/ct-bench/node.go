@@ -26,6 +26,10 @@ import (
 //	commit             {"ms":F,"created":N,"failed":N,...}
 //	resync N           flush the external cache, request a resync, wait
 //	                   until it holds N entries: {"ms":F}
+//	encode             encode the internal cache as a bulk's datagrams:
+//	                   {"ms":F,"datagrams":N,"bytes":N}
+//	sendraw PORT       send those datagrams on a bare socket to the
+//	                   peer's PORT: {"t0":unix ns,"send_ms":F,...}
 //
 // A separate process so that the parent can read its CPU time and peak
 // RSS from /proc like conntrackd's.
@@ -96,12 +100,44 @@ func runNode(args []string) error {
 				time.Sleep(200 * time.Microsecond)
 			}
 			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "external": r.Stats().External})
+		case "encode":
+			// The bulk's encoding alone (BulkDatagrams), timed.
+			t0 := time.Now()
+			ds := r.BulkDatagrams()
+			took := time.Since(t0)
+			_ = out.Encode(map[string]any{"ms": ms(took), "datagrams": len(ds), "bytes": totalLen(ds)})
+		case "sendraw":
+			// The link's floor: the bulk's datagrams (encoded before the
+			// clock starts) sent by the sync link's own sendmmsg from a
+			// socket of its own on port f[1] to the same port of the peer.
+			port, _ := strconv.Atoi(f[1])
+			ds := r.BulkDatagrams()
+			link, err := conntracksync.OpenUDP(&conntracksync.Config{Interface: *iface, LocalAddr: l, PeerAddr: p,
+				Port: uint16(port), Netns: *netns, SocketBuffer: 32 << 20})
+			if err != nil {
+				_ = out.Encode(map[string]any{"err": err.Error()})
+				continue
+			}
+			t0 := time.Now()
+			failed, serr := link.Send(ds)
+			took := time.Since(t0)
+			_ = link.Close()
+			_ = out.Encode(map[string]any{"t0": t0.UnixNano(), "send_ms": ms(took), "datagrams": len(ds), "bytes": totalLen(ds),
+				"failed": failed, "err": fmt.Sprint(serr)})
 		default:
 			_ = out.Encode(map[string]any{"err": "unknown command " + f[0]})
 		}
 	}
 	cancel()
 	return <-errc
+}
+
+func totalLen(ds [][]byte) int {
+	n := 0
+	for _, d := range ds {
+		n += len(d)
+	}
+	return n
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

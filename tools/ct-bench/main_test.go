@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// TestMain lets the test binary be the bench's vigil node too (the bench
+// starts its own executable with "node").
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "node" {
+		if err := runNode(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "ct-bench node:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmallRun runs the whole bench once at two small sizes, one trial,
+// so that its code paths cannot rot: every table has a row per size whose
+// figures are positive numbers (the commits put every flow in the kernel,
+// which bench itself checks), and the charts are well-formed SVG. It
+// asserts no speed.
+func TestSmallRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: -short: the bench builds four namespaces and runs conntrackd (about 20 s)")
+	}
+	testnet.NeedRoot(t, "ip", "conntrack", "conntrackd")
+	dir := t.TempDir()
+	if err := bench("ctbt", []int{300, 1000}, 1, dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "ct-scale.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for line := range strings.Lines(string(md)) {
+		f := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(f) < 5 || (strings.TrimSpace(f[0]) != "300" && strings.TrimSpace(f[0]) != "1000") {
+			continue
+		}
+		rows++
+		for _, c := range f[1:] {
+			c = strings.TrimSpace(c)
+			c, _, _ = strings.Cut(c, " ")
+			if v, err := strconv.ParseFloat(c, 64); err != nil || v <= 0 {
+				t.Errorf("row %q: figure %q is not a positive number", line, c)
+			}
+		}
+	}
+	if rows != 8 {
+		t.Errorf("%d table rows for the two sizes, want 8 (4 tables):\n%s", rows, md)
+	}
+	for _, name := range []string{"ct-commit.svg", "ct-resync.svg", "ct-cpu.svg", "ct-rss.svg"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			XMLName  xml.Name
+			Polyline []struct{} `xml:"polyline"`
+		}
+		if err := xml.Unmarshal(b, &doc); err != nil || doc.XMLName.Local != "svg" || len(doc.Polyline) < 3 {
+			t.Errorf("%s: not an SVG chart with its series (%v, %d lines)", name, err, len(doc.Polyline))
+		}
+	}
+}
