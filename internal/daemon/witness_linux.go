@@ -25,6 +25,20 @@ func probeWitness(ctx context.Context, ifname string, addr netip.Addr, timeout t
 	return probeICMP(ctx, addr, timeout)
 }
 
+// probeDeadline sets a probe socket's deadline to timeout from now (or
+// ctx's, if sooner) and makes the end of ctx end the probe at once; the
+// caller defers the returned stop.
+func probeDeadline(ctx context.Context, timeout time.Duration, set func(time.Time) error) (stop func() bool, err error) {
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := set(deadline); err != nil {
+		return nil, err
+	}
+	return context.AfterFunc(ctx, func() { _ = set(time.Now()) }), nil
+}
+
 // probeARP asks for addr's hardware address on ifname.
 func probeARP(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error {
 	ifi, err := net.InterfaceByName(ifname)
@@ -36,14 +50,10 @@ func probeARP(ctx context.Context, ifname string, addr netip.Addr, timeout time.
 		return err
 	}
 	defer c.Close()
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := c.SetDeadline(deadline); err != nil {
+	stop, err := probeDeadline(ctx, timeout, c.SetDeadline)
+	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
 	_, err = c.Resolve(addr)
 	return err
@@ -63,12 +73,10 @@ func probeICMP(ctx context.Context, addr netip.Addr, timeout time.Duration) erro
 		return err
 	}
 	defer c.Close()
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	stop, err := probeDeadline(ctx, timeout, c.SetDeadline)
+	if err != nil {
+		return err
 	}
-	_ = c.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
 	var idb [4]byte
 	_, _ = rand.Read(idb[:])
