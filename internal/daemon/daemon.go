@@ -152,6 +152,7 @@ type Daemon struct {
 	draining   bool       // drain is running (an invariant check: it never re-enters)
 	startAt    time.Time  // vrrp_startup_delay: when the instances start
 	started    bool
+	wake       timerWake // the timer wake-up being handled (timeline.go)
 
 	// mailQueued counts the mail alerts queued, by what they report (mail.go).
 	mailQueued ctl.MailAlerts
@@ -373,8 +374,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.trk.processCount(pc, now) {
 				d.evaluate(now)
 			}
-		case <-timer.C():
-			d.fireTimers(time.Now())
+		case woke := <-timer.C():
+			d.fireTimers(time.Now(), woke)
 		}
 	}
 }
@@ -411,7 +412,11 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 	return next, found
 }
 
-func (d *Daemon) fireTimers(now time.Time) {
+// fireTimers runs everything due at now; woke is when the loop's timer
+// fired (kept for a takeover's timeline).
+func (d *Daemon) fireTimers(now, woke time.Time) {
+	d.wake = timerWake{woke: woke, ran: now}
+	defer func() { d.wake = timerWake{} }()
 	if d.rl != nil {
 		d.rl.flush(now)
 	}
@@ -427,7 +432,9 @@ func (d *Daemon) fireTimers(now time.Time) {
 	}
 	for _, inst := range d.instances {
 		if t, ok := inst.m.Deadline(); ok && !now.Before(t) {
+			inst.due = t
 			d.handle(inst, vrrp.Timeout{}, now)
+			inst.due = time.Time{}
 		}
 		d.runAnnouncements(inst, now)
 	}

@@ -33,6 +33,7 @@ func (s scenario) limit(adv time.Duration) time.Duration {
 // trialResult is one trial's three delays from the old master's last advert.
 type trialResult struct {
 	vip, garp, na time.Duration
+	tl            *timeline // the IPv4 takeover's points; nil when the lab could not say
 }
 
 // failoverRun drives one implementation at one advert interval through the
@@ -44,6 +45,7 @@ type failoverRun struct {
 	l    *lab
 	w    *addrWatch
 	r1   *testnet.Proc // nil when not running
+	r2   *testnet.Proc
 	cut  bool          // r1's port is down
 	logw io.Writer
 }
@@ -67,7 +69,7 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 		r := &failoverRun{t: sc, im: im, adv: adv, logw: logw}
 		r.l = buildLab(sc)
 		r.w = watchAddrs(sc, r.l.R2)
-		im.start(sc, r.l.R2, pairConf("BACKUP", prioBackup, adv))
+		r.r2 = im.start(sc, r.l.R2, pairConf("BACKUP", prioBackup, adv))
 		runs = append(runs, r)
 		out[im.name] = failoverResults{res: map[scenario][]trialResult{}, errs: map[scenario][]error{}}
 	}
@@ -160,6 +162,7 @@ var errIncomplete = errors.New("takeover not complete")
 // trial applies the fault and measures the takeover.
 func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	var tr trialResult
+	logSkip := len(r.r2.Output())
 	c := r.l.Client.Capture(r.t, "eth0", "ip proto 112 or ip6 proto 112 or arp or icmp6")
 	defer c.Stop(r.t)
 	// The capture must hold r1's adverts before the fault.
@@ -282,6 +285,14 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	tr.vip = vipAt.Sub(last4.At)
 	tr.garp = garp.At.Sub(last4.At)
 	tr.na = na.At.Sub(last6.At)
+	deadline = last4.At.Add(s.limit(r.adv))
+	tl := &timeline{vip: vipAt.Sub(deadline), garp: garp.At.Sub(deadline)}
+	if due, us, ok := lastTimeline(r.r2.Output(), logSkip, "VI_4"); ok {
+		tl.own = true
+		tl.due = due.Sub(deadline)
+		tl.woke, tl.ran, tl.addStart, tl.addDone, tl.ann = tl.due+us[0], tl.due+us[1], tl.due+us[2], tl.due+us[3], tl.due+us[4]
+	}
+	tr.tl = tl
 	return tr, nil
 }
 

@@ -166,6 +166,7 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 	fmt.Fprintf(logw, "done in %v\n", time.Since(start).Round(time.Second))
 	if len(rows) > 0 {
 		printFailover(out, rows, o.scenarios, o.intervals)
+		printTimeline(out, rows, o.scenarios, o.intervals)
 	}
 	if o.load {
 		printLoad(out, loads, o.window)
