@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func (s scenario) limit(adv time.Duration) time.Duration {
 type trialResult struct {
 	vip, garp, na time.Duration
 	tl            *timeline // the IPv4 takeover's points; nil when the lab could not say
+	ownLines      []string  // the daemon's timeline lines of this trial, both instances
 }
 
 // failoverRun drives one implementation at one advert interval through the
@@ -91,6 +93,9 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 				fr.res[s] = append(fr.res[s], tr)
 				fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: VIP %s  GARP %s  NA %s  (limit %s)\n",
 					r.im.name, s, secs(adv), i+1, ms(tr.vip), ms(tr.garp), ms(tr.na), ms(s.limit(adv)))
+				for _, l := range tr.ownLines {
+					fmt.Fprintf(logw, "    %s\n", l)
+				}
 			}
 		}
 	}
@@ -211,7 +216,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 
 	m1, m2 := r.l.If1.MAC(), r.l.If2.MAC()
 	var vipAt time.Time
-	var garp, na *harness.Frame
+	var garp, na, adv2 *harness.Frame
 	deadline = time.Now().Add(r.timeout())
 	for {
 		var ok bool
@@ -226,7 +231,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		if err != nil {
 			return tr, err
 		}
-		garp, na = nil, nil
+		garp, na, adv2 = nil, nil, nil
 		for _, p := range pkts {
 			f := harness.Classify(p)
 			if !f.At.After(faultAt) || !f.From(m2) {
@@ -237,6 +242,9 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 			}
 			if f.Kind == harness.FrameNA && f.Addr == vip6 && na == nil {
 				na = &f
+			}
+			if f.Kind == harness.FrameAdvert && !f.V6 && f.VRID == vrid && adv2 == nil {
+				adv2 = &f
 			}
 		}
 		if !vipAt.IsZero() && garp != nil && na != nil {
@@ -286,13 +294,22 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	tr.garp = garp.At.Sub(last4.At)
 	tr.na = na.At.Sub(last6.At)
 	deadline = last4.At.Add(s.limit(r.adv))
-	tl := &timeline{vip: vipAt.Sub(deadline), garp: garp.At.Sub(deadline)}
+	tl := &timeline{vip: vipAt.Sub(deadline), garp: garp.At.Sub(deadline), advert: -1}
+	if adv2 != nil {
+		tl.advert = adv2.At.Sub(deadline)
+	}
 	if due, us, ok := lastTimeline(r.r2.Output(), logSkip, "VI_4"); ok {
 		tl.own = true
 		tl.due = due.Sub(deadline)
 		tl.woke, tl.ran, tl.addStart, tl.addDone, tl.ann = tl.due+us[0], tl.due+us[1], tl.due+us[2], tl.due+us[3], tl.due+us[4]
 	}
 	tr.tl = tl
+	out := r.r2.Output()
+	for line := range strings.Lines(out[min(logSkip, len(out)):]) {
+		if strings.Contains(line, "takeover timeline") {
+			tr.ownLines = append(tr.ownLines, strings.TrimSpace(line))
+		}
+	}
 	return tr, nil
 }
 

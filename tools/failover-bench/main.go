@@ -16,6 +16,9 @@ import (
 	"github.com/vigil-ha/vigil/testnet"
 )
 
+// floorSleep is the sleep of each FLOOR sample.
+const floorSleep = 2 * time.Millisecond
+
 // options are the command's flags.
 type options struct {
 	trials    int
@@ -24,6 +27,7 @@ type options struct {
 	scenarios []scenario
 	window    time.Duration
 	load      bool
+	floor     int // wake-up samples of the FLOOR table; 0: none
 	vigild    string // prebuilt binary; "" builds one
 }
 
@@ -56,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	scs := fs.String("scenarios", "cut,kill+cut,sigterm", "failover scenarios, comma-separated (\"none\": load run only)")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "CPU measurement window of the 50-instance load run")
 	fs.BoolVar(&o.load, "load", true, "run the 50-instance CPU and memory measurement")
+	fs.IntVar(&o.floor, "floor", 300, "wake-up samples of the FLOOR table (this machine's timer latency); 0: skip it")
 	fs.StringVar(&o.vigild, "vigild", "", "vigild binary to use (default: go build ./cmd/vigild into a temporary directory)")
 	quick := fs.Bool("quick", false, "smoke run: 1 trial, advert_int 0.1 s only, 3 s load window")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +111,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		default:
 			return fail("-scenarios: unknown %q (want cut, kill+cut, sigterm)", s)
 		}
+	}
+	if o.floor < 0 {
+		return fail("-floor %d: want 0 or more", o.floor)
 	}
 	if o.window <= 0 {
 		return fail("-window %v: want > 0", o.window)
@@ -163,7 +171,18 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 			loads = append(loads, loadRow{impl: im, res: r, err: err})
 		}
 	}
+	var floor []floorResult
+	if o.floor > 0 {
+		fmt.Fprintf(logw, "floor: %d wake-ups of each sleeper\n", o.floor)
+		var err error
+		if floor, err = measureFloor(o.floor, floorSleep); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+	}
 	fmt.Fprintf(logw, "done in %v\n", time.Since(start).Round(time.Second))
+	if len(floor) > 0 {
+		printFloor(out, floor, floorSleep)
+	}
 	if len(rows) > 0 {
 		printFailover(out, rows, o.scenarios, o.intervals)
 		printTimeline(out, rows, o.scenarios, o.intervals)

@@ -19,6 +19,7 @@ type timeline struct {
 	due, woke, ran         time.Duration // vigild: its timer's deadline, the timer's wake-up, the loop's run
 	addStart, addDone, ann time.Duration // vigild: netlink add sent, acknowledged; first GARP round handed to the socket
 	vip, garp              time.Duration // the netlink subscription's VIP, the capture's GARP
+	advert                 time.Duration // the new master's first IPv4 advert in the capture; -1: none seen
 }
 
 // timelineRE matches vigild's debug line for one instance.
@@ -66,10 +67,11 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 	fmt.Fprintln(out, "TIMELINE (IPv4 instance): median µs after the RFC deadline (old master's last advert at the client + limit).")
 	fmt.Fprintln(out, "  vigild's own points from its -D \"takeover timeline\" line: due = its timer's deadline (from its receive stamp),")
 	fmt.Fprintln(out, "  woke = the timerfd read, ran = the loop ran the machine, add>/add< = netlink address add sent / acknowledged,")
-	fmt.Fprintln(out, "  sent = first GARP round handed to the socket; VIP = netlink subscription in r2, GARP = client capture.")
+	fmt.Fprintln(out, "  sent = first GARP round handed to the socket; VIP = netlink subscription in r2, GARP and adv = the client's")
+	fmt.Fprintln(out, "  capture of the first GARP and of the new master's first advert.")
 	fmt.Fprintln(out, "  keepalived exposes none of its own points: VIP and GARP only.")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tadvert_s\timpl\tn\tdue\twoke\tran\tadd>\tadd<\tsent\tVIP\tGARP\tGARP-due\t")
+	fmt.Fprintln(tw, "scenario\tadvert_s\timpl\tn\tdue\twoke\tran\tadd>\tadd<\tsent\tVIP\tGARP\tadv\tGARP-due\t")
 	for _, adv := range advs {
 		for _, s := range scs {
 			for _, r := range rows {
@@ -99,7 +101,7 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 					}
 					return col(f)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s, secs(adv), r.impl, len(tls),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s, secs(adv), r.impl, len(tls),
 					own(func(t timeline) time.Duration { return t.due }),
 					own(func(t timeline) time.Duration { return t.woke }),
 					own(func(t timeline) time.Duration { return t.ran }),
@@ -108,6 +110,7 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 					own(func(t timeline) time.Duration { return t.ann }),
 					col(func(t timeline) time.Duration { return t.vip }),
 					col(func(t timeline) time.Duration { return t.garp }),
+					col(func(t timeline) time.Duration { return t.advert }),
 					own(func(t timeline) time.Duration { return t.garp - t.due }))
 			}
 		}
