@@ -48,7 +48,7 @@ type failoverRun struct {
 	w    *addrWatch
 	r1   *testnet.Proc // nil when not running
 	r2   *testnet.Proc
-	cut  bool          // r1's port is down
+	cut  bool // r1's port is down
 	logw io.Writer
 }
 
