@@ -321,11 +321,11 @@ func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 			ka = &rows[i].res
 		}
 	}
-	half := func(v, k func(loadResult) time.Duration, x loadResult) string {
+	half := func(per func(loadResult) time.Duration, x loadResult) string {
 		switch {
 		case ka == nil:
 			return "-"
-		case v(x) <= k(*ka)/2:
+		case per(x) <= per(*ka)/2:
 			return "yes"
 		default:
 			return "no"
@@ -347,8 +347,8 @@ func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 		}
 		fmt.Fprintf(tw, "%s\t%d+%d\t%d/%d\t%s\t%s\t%s\t%s\t%s/%s\t%s/%s\t%s\t\n",
 			r.impl.name, x.procs1, x.procs2, x.sent, x.recv,
-			us(x.perSent()), half(loadResult.perSent, loadResult.perSent, x),
-			us(x.perRecv()), half(loadResult.perRecv, loadResult.perRecv, x),
+			us(x.perSent()), half(loadResult.perSent, x),
+			us(x.perRecv()), half(loadResult.perRecv, x),
 			mb(x.hwm1), mb(x.rss1), mb(x.hwm2), mb(x.rss2),
 			ok(max(x.rss1, x.rss2, x.hwm1, x.hwm2) <= 12<<20))
 	}
