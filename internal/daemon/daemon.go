@@ -327,12 +327,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	defer timer.Stop()
+	// The timer is re-armed only when the earliest deadline changed: most
+	// adverts a backup receives move a deadline that is not the earliest,
+	// and re-arming costs a system call and a channel drain per turn.
+	var armed time.Time // the deadline the timer is armed for; zero: none (an hour's wait)
+	rearm := true
 	for {
-		wait := time.Hour
-		if next, ok := d.nextDeadline(); ok {
-			wait = max(time.Until(next), 0)
+		next, ok := d.nextDeadline()
+		if !ok {
+			next = time.Time{}
 		}
-		timer.Reset(wait)
+		if rearm || !next.Equal(armed) {
+			wait := time.Hour
+			if ok {
+				wait = max(time.Until(next), 0)
+			}
+			timer.Reset(wait)
+			armed, rearm = next, false
+		}
 		select {
 		case <-ctx.Done():
 			d.shutdown(time.Now())
@@ -375,6 +387,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.evaluate(now)
 			}
 		case woke := <-timer.C():
+			rearm = true // fired: armed again whatever the next deadline
 			d.fireTimers(time.Now(), woke)
 		}
 	}
