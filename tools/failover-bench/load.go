@@ -35,6 +35,7 @@ type loadResult struct {
 	anon2, file2     int64           // bytes, r2: RssAnon and RssFile (what the RSS is made of)
 	jitter           []time.Duration // |interval - advert_int| between adverts of one instance at r2
 	gaps             int             // intervals longer than 1.5 advert_int
+	backupSent       int             // adverts the backups (r2) sent in the window: takeovers that should not be
 }
 
 func (l loadResult) perSent() time.Duration { return perAdvert(l.cpuSent, l.sent) }
@@ -129,12 +130,18 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	if res.anon2, res.file2, err = groupRSSParts(p2.Pid()); err != nil {
 		return res, err
 	}
-	m1 := l.If1.MAC()
+	m1, m2 := l.If1.MAC(), l.If2.MAC()
 	count := func(c *testnet.Capture, arrivals map[int][]time.Time) int {
 		n := 0
 		for _, p := range c.Stop(sc) {
 			f := harness.Classify(p)
-			if f.Kind == harness.FrameAdvert && f.From(m1) && !f.At.Before(t0) && !f.At.After(t1) {
+			if f.Kind != harness.FrameAdvert || f.At.Before(t0) || f.At.After(t1) {
+				continue
+			}
+			if arrivals != nil && f.From(m2) {
+				res.backupSent++
+			}
+			if f.From(m1) {
 				n++
 				if arrivals != nil {
 					arrivals[f.VRID] = append(arrivals[f.VRID], f.At)

@@ -210,6 +210,13 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 		}
 	}
 	fmt.Fprintf(logw, "done in %v\n", time.Since(start).Round(time.Second))
+	if len(rows) > 0 {
+		printFailover(out, rows, o.scenarios, o.intervals)
+		printTimeline(out, rows, o.scenarios, o.intervals)
+	}
+	if o.load {
+		printLoad(out, loads, o.window)
+	}
 	if len(scale) > 0 {
 		printScale(out, scale, o.scaleWin)
 		if o.svg != "" {
@@ -222,13 +229,6 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 	}
 	if len(floor) > 0 {
 		printFloor(out, floor, floorSleep)
-	}
-	if len(rows) > 0 {
-		printFailover(out, rows, o.scenarios, o.intervals)
-		printTimeline(out, rows, o.scenarios, o.intervals)
-	}
-	if o.load {
-		printLoad(out, loads, o.window)
 	}
 	return nil
 }

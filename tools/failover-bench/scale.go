@@ -62,12 +62,13 @@ func printScale(out io.Writer, pts []scalePoint, window time.Duration) {
 	fmt.Fprintln(out, "  CPU = utime+stime per second of the window (ms/s; 10 ms ticks), r1 (sends) and r2 (receives);")
 	fmt.Fprintln(out, "  timer accuracy = |interval - advert_int| between one instance's adverts in r2's capture, µs median / p99;")
 	fmt.Fprintln(out, "  gaps = intervals over 1.5 advert_int (advert lost or late, or dropped by the capture), left out of the jitter.")
+	fmt.Fprintln(out, "  r2 sent = adverts from the backups in the window: a backup that missed adverts took over (it should be 0).")
 	fmt.Fprintln(out, "  keepalived: parent and VRRP child summed.")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "n\timpl\tadverts/s at r2\tr1 CPU ms/s\tr2 CPU ms/s\tjitter med µs\tjitter p99 µs\tgaps\tr2 RSS MB\t")
+	fmt.Fprintln(tw, "n\timpl\tadverts/s at r2\tr1 CPU ms/s\tr2 CPU ms/s\tjitter med µs\tjitter p99 µs\tgaps\tr2 sent\tr2 RSS MB\t")
 	for _, p := range pts {
 		if p.err != nil {
-			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", p.n, p.impl)
+			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p.n, p.impl)
 			continue
 		}
 		s, r := p.cpuPerSec()
@@ -77,8 +78,8 @@ func printScale(out io.Writer, pts []scalePoint, window time.Duration) {
 			js, jp = fmt.Sprintf("%.0f", usf(med)), fmt.Sprintf("%.0f", usf(p99))
 		}
 		rate := float64(p.res.recv) / p.res.window.Seconds()
-		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.1f\t%.1f\t%s\t%s\t%d\t%s\t\n", p.n, p.impl, rate,
-			float64(s)/float64(time.Millisecond), float64(r)/float64(time.Millisecond), js, jp, p.res.gaps, mb(p.res.rss2))
+		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.1f\t%.1f\t%s\t%s\t%d\t%d\t%s\t\n", p.n, p.impl, rate,
+			float64(s)/float64(time.Millisecond), float64(r)/float64(time.Millisecond), js, jp, p.res.gaps, p.res.backupSent, mb(p.res.rss2))
 	}
 	tw.Flush()
 	for _, p := range pts {
