@@ -352,16 +352,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return nil
 		case p := <-d.rx:
 			d.handleRx(p)
-			// Drain what else is queued before recomputing deadlines.
-		drain:
-			for range 64 {
-				select {
-				case p := <-d.rx:
-					d.handleRx(p)
-				default:
-					break drain
-				}
-			}
+			d.drainRx() // what else is queued, before recomputing deadlines
 		case f := <-d.reqs:
 			f(time.Now())
 		case f := <-d.kw.results:
@@ -388,7 +379,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		case woke := <-timer.C():
 			rearm = true // fired: armed again whatever the next deadline
+			// Adverts already queued arrived before this wake-up (their
+			// kernel stamps say when): they restart their timers first, so
+			// a backup that was slow to read them does not take over from
+			// a master whose adverts are waiting.
+			d.drainRx()
 			d.fireTimers(time.Now(), woke)
+		}
+	}
+}
+
+// drainRx handles the adverts queued by the readers, at most 64 (a flood
+// cannot hold the loop).
+func (d *Daemon) drainRx() {
+	for range 64 {
+		select {
+		case p := <-d.rx:
+			d.handleRx(p)
+		default:
+			return
 		}
 	}
 }
