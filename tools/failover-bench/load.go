@@ -248,46 +248,46 @@ func groupCPU(pgid int) (time.Duration, int, error) {
 
 // groupMem returns VmHWM and VmRSS in bytes, summed over the process group.
 func groupMem(pgid int) (hwm, rss int64, err error) {
-	pids, err := groupPids(pgid)
+	kb, err := groupStatusKB(pgid, "VmHWM", "VmRSS")
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			return 0, 0, err
-		}
-		h, r, err := parseStatusMem(string(b))
-		if err != nil {
-			return 0, 0, fmt.Errorf("failover-bench: /proc/%d/status: %w", pid, err)
-		}
-		hwm += h
-		rss += r
-	}
-	return hwm, rss, nil
+	return kb[0] * 1024, kb[1] * 1024, nil
 }
 
 // groupRSSParts returns RssAnon and RssFile in bytes, summed over the
 // process group: the heap and stacks against the mapped program and
 // libraries.
 func groupRSSParts(pgid int) (anon, file int64, err error) {
-	pids, err := groupPids(pgid)
+	kb, err := groupStatusKB(pgid, "RssAnon", "RssFile")
 	if err != nil {
 		return 0, 0, err
 	}
+	return kb[0] * 1024, kb[1] * 1024, nil
+}
+
+// groupStatusKB sums the kB figures of keys in /proc/PID/status over the
+// process group.
+func groupStatusKB(pgid int, keys ...string) ([]int64, error) {
+	pids, err := groupPids(pgid)
+	if err != nil {
+		return nil, err
+	}
+	sum := make([]int64, len(keys))
 	for _, pid := range pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
-		kb, err := statusKB(string(b), "RssAnon", "RssFile")
+		kb, err := statusKB(string(b), keys...)
 		if err != nil {
-			return 0, 0, fmt.Errorf("failover-bench: /proc/%d/status: %w", pid, err)
+			return nil, fmt.Errorf("failover-bench: /proc/%d/status: %w", pid, err)
 		}
-		anon += kb[0] * 1024
-		file += kb[1] * 1024
+		for i := range sum {
+			sum[i] += kb[i]
+		}
 	}
-	return anon, file, nil
+	return sum, nil
 }
 
 // statusKB reads the kB figures of keys from a /proc/PID/status text.
@@ -319,29 +319,9 @@ func statusKB(s string, keys ...string) ([]int64, error) {
 
 // parseStatusMem reads VmHWM and VmRSS ("VmRSS:	  1234 kB") in bytes.
 func parseStatusMem(s string) (hwm, rss int64, err error) {
-	found := 0
-	for _, line := range strings.Split(s, "\n") {
-		key, val, ok := strings.Cut(line, ":")
-		if !ok || key != "VmHWM" && key != "VmRSS" {
-			continue
-		}
-		f := strings.Fields(val)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("%s: %q", key, val)
-		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %w", key, err)
-		}
-		if key == "VmHWM" {
-			hwm = kb * 1024
-		} else {
-			rss = kb * 1024
-		}
-		found++
+	kb, err := statusKB(s, "VmHWM", "VmRSS")
+	if err != nil {
+		return 0, 0, err
 	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("VmHWM or VmRSS missing")
-	}
-	return hwm, rss, nil
+	return kb[0] * 1024, kb[1] * 1024, nil
 }
