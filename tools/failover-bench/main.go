@@ -364,6 +364,7 @@ func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 				float64(time.Second/userHZ)/float64(time.Microsecond)/float64(r.res.sent))
 		}
 	}
+	fmt.Fprintln(out)
 }
 
 func signed(d time.Duration) string {
