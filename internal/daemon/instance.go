@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
-	"runtime"
 	"slices"
 	"time"
 
@@ -579,17 +578,7 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 				d.ct.beforeVIPs(inst, now)
 			}
 			d.fw.block(inst)
-			if tk := d.startTakeover(inst); tk != nil {
-				d.addVIPs(inst, tk)
-				// Hand this thread to the worker now: it starts the
-				// addition at once instead of after another thread wakes
-				// to steal it (failover-bench: loop to netlink add, median
-				// 405 to 210 µs), and the loop goes on at the next free
-				// thread.
-				runtime.Gosched()
-			} else {
-				d.addVIPs(inst, nil)
-			}
+			d.addVIPs(inst, d.startTakeover(inst))
 		case vrrp.RemoveVIPs:
 			d.removeVIPs(inst)
 			d.fw.unblock(inst)
