@@ -12,6 +12,9 @@ type RecvMeta struct {
 	Dst     netip.Addr // IP destination: the multicast group, or our unicast address
 	TTL     int        // IPv4 TTL or IPv6 hop limit as received
 	IfIndex int        // interface the packet arrived on
+	// At is when the kernel received the packet (SO_TIMESTAMPNS, the
+	// wall clock, no monotonic reading); zero when the Conn cannot tell.
+	At time.Time
 }
 
 // Conn sends and receives VRRP adverts of one address family on one

@@ -228,8 +228,9 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 		copy(pi[:16], a[:])
 		binary.NativeEndian.PutUint32(pi[16:], uint32(ifi.Index))
 		c.oob = cmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, pi[:])
-		c.roob = make([]byte, 2*unix.CmsgSpace(20)+2*unix.CmsgSpace(4))
+		c.roob = make([]byte, 2*unix.CmsgSpace(20)+2*unix.CmsgSpace(4)+2*unix.CmsgSpace(timespecLen))
 	} else {
+		c.roob = make([]byte, 2*unix.CmsgSpace(timespecLen))
 		var pi [12]byte // struct in_pktinfo: ifindex, spec_dst (our source), addr
 		binary.NativeEndian.PutUint32(pi[:4], uint32(ifi.Index))
 		a := src.As4()
@@ -259,12 +260,14 @@ func setupSocket(fd int, ifi *net.Interface, is6 bool, group netip.Addr, join bo
 			{"IPV6_MULTICAST_IF", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, ifi.Index},
 			{"IPV6_RECVPKTINFO", unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1},
 			{"IPV6_RECVHOPLIMIT", unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1},
+			{"SO_TIMESTAMPNS", unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1},
 		}
 	} else {
 		opts = []opt{
 			{"IP_MULTICAST_TTL", unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, TTL},
 			{"IP_TTL", unix.IPPROTO_IP, unix.IP_TTL, ttl},
 			{"IP_MULTICAST_LOOP", unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0},
+			{"SO_TIMESTAMPNS", unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1},
 		}
 	}
 	for _, o := range opts {
@@ -358,8 +361,10 @@ func (c *linuxConn) ReadFrom(b []byte) (int, RecvMeta, error) {
 // read4 reads a whole IPv4 datagram (raw IPv4 sockets deliver the header)
 // and takes TTL and addresses from the header.
 func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	for {
-		n, _, _, _, err := c.ipc.ReadMsgIP(b, nil)
+		n, oobn, _, _, err := c.ipc.ReadMsgIP(b, c.roob)
 		if err != nil {
 			return 0, RecvMeta{}, err
 		}
@@ -380,6 +385,7 @@ func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
 			TTL:     int(b[8]),
 			IfIndex: c.ifindex,
 		}
+		parseCmsgs(c.roob[:oobn], &m)
 		if c.ah {
 			return n, m, nil
 		}
@@ -398,7 +404,17 @@ func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
 	if a, ok := netip.AddrFromSlice(from.IP); ok {
 		m.Src = a
 	}
-	oob := c.roob[:oobn]
+	parseCmsgs(c.roob[:oobn], &m)
+	return n, m, nil
+}
+
+// timespecLen is the size of the SO_TIMESTAMPNS payload, a struct timespec.
+const timespecLen = int(unsafe.Sizeof(unix.Timespec{}))
+
+// parseCmsgs fills m from the received control messages: the destination
+// and interface (IPV6_PKTINFO), the hop limit (IPV6_HOPLIMIT) and the
+// kernel's receive time (SO_TIMESTAMPNS). Malformed ones are skipped.
+func parseCmsgs(oob []byte, m *RecvMeta) {
 	hl := unix.CmsgLen(0)
 	for len(oob) >= hl {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
@@ -413,6 +429,10 @@ func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
 			m.IfIndex = int(binary.NativeEndian.Uint32(data[16:20]))
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
 			m.TTL = int(int32(binary.NativeEndian.Uint32(data[:4])))
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= timespecLen:
+			var ts unix.Timespec
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ts)), timespecLen), data)
+			m.At = time.Unix(ts.Unix())
 		}
 		sp := unix.CmsgSpace(l - hl)
 		if sp > len(oob) {
@@ -420,5 +440,4 @@ func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
 		}
 		oob = oob[sp:]
 	}
-	return n, m, nil
 }

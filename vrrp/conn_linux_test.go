@@ -240,6 +240,7 @@ func afterLast(s, a, b string) bool {
 // own adverts.
 func TestConnBothFamilies(t *testing.T) {
 	p := newPair(t)
+	sentAfter := time.Now()
 	a4, a6 := listenIn(t, p.a, false, vrrp.ConnOptions{}), listenIn(t, p.a, true, vrrp.ConnOptions{})
 	b4, b6 := listenIn(t, p.b, false, vrrp.ConnOptions{}), listenIn(t, p.b, true, vrrp.ConnOptions{})
 	if err := a6.WriteTo(advert(7, 60, netip.MustParseAddr("2001:db8::100")), vrrp.GroupIPv6); err != nil {
@@ -254,6 +255,11 @@ func TestConnBothFamilies(t *testing.T) {
 		is6  bool
 	}{{b4, 40, false}, {b6, 60, true}} {
 		raw, m := readOne(t, c.conn)
+		// The kernel's receive stamp (SO_TIMESTAMPNS) lies between the
+		// send and the read.
+		if m.At.Before(sentAfter.Round(0)) || m.At.After(time.Now().Round(0)) {
+			t.Errorf("ipv6=%v receive stamp %v not between the send (after %v) and now", c.is6, m.At, sentAfter)
+		}
 		var q vrrp.Packet
 		if err := q.UnmarshalFamily(raw, m.Src.Is6()); err != nil || q.Priority != c.prio || m.Src.Is6() != c.is6 || q.Is6() != c.is6 {
 			t.Errorf("ipv6=%v conn read priority %d from %v (err %v), want %d", c.is6, q.Priority, m.Src, err, c.prio)

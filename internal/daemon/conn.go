@@ -65,7 +65,27 @@ type rxPacket struct {
 	buf  []byte
 	n    int
 	meta vrrp.RecvMeta
-	at   time.Time // when the reader got it: the machine's "now" for it
+	at   time.Time // when it arrived (receivedAt): the machine's "now" for it
+}
+
+// maxRxAge bounds how far before the reader's clock reading a kernel
+// receive stamp may lie and still be believed.
+const maxRxAge = time.Second
+
+// receivedAt is when a packet arrived, on the monotonic clock: the
+// kernel's receive stamp kernel (wall clock) carried back from now, the
+// reader's clock reading. A wake-up of the reader then no longer delays
+// the Master_Down timer the advert restarts. Without a stamp, or with one
+// in the future or older than maxRxAge (the wall clock was stepped), now.
+func receivedAt(kernel, now time.Time) time.Time {
+	if kernel.IsZero() {
+		return now
+	}
+	age := now.Round(0).Sub(kernel)
+	if age < 0 || age > maxRxAge {
+		return now
+	}
+	return now.Add(-age)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, vrrp.MaxMessageLen); return &b }}
@@ -161,7 +181,7 @@ func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 	for {
 		bp := bufPool.Get().(*[]byte)
 		n, meta, err := vc.ReadFrom(*bp)
-		p := rxPacket{conn: c, buf: *bp, n: n, meta: meta, at: time.Now()}
+		p := rxPacket{conn: c, buf: *bp, n: n, meta: meta, at: receivedAt(meta.At, time.Now())}
 		if err != nil {
 			bufPool.Put(bp)
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {

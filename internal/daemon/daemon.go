@@ -163,6 +163,7 @@ type Daemon struct {
 	draining   bool       // drain is running (an invariant check: it never re-enters)
 	startAt    time.Time  // vrrp_startup_delay: when the instances start
 	started    bool
+	wake       timerWake // the timer wake-up being handled (timeline.go)
 
 	// mailQueued counts the mail alerts queued, by what they report (mail.go).
 	mailQueued ctl.MailAlerts
@@ -349,12 +350,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	defer timer.Stop()
+	// The timer is re-armed only when the earliest deadline changed: most
+	// adverts a backup receives move a deadline that is not the earliest,
+	// and re-arming costs a system call and a channel drain per turn.
+	var armed time.Time // the deadline the timer is armed for; zero: none (an hour's wait)
+	rearm := true
 	for {
-		wait := time.Hour
-		if next, ok := d.nextDeadline(); ok {
-			wait = max(time.Until(next), 0)
+		next, ok := d.nextDeadline()
+		if !ok {
+			next = time.Time{}
 		}
-		timer.Reset(wait)
+		if rearm || !next.Equal(armed) {
+			wait := time.Hour
+			if ok {
+				wait = max(time.Until(next), 0)
+			}
+			timer.Reset(wait)
+			armed, rearm = next, false
+		}
 		select {
 		case <-ctx.Done():
 			d.shutdown(time.Now())
@@ -362,16 +375,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return nil
 		case p := <-d.rx:
 			d.handleRx(p)
-			// Drain what else is queued before recomputing deadlines.
-		drain:
-			for range 64 {
-				select {
-				case p := <-d.rx:
-					d.handleRx(p)
-				default:
-					break drain
-				}
-			}
+			d.drainRx() // what else is queued, before recomputing deadlines
 		case f := <-d.reqs:
 			f(time.Now())
 		case f := <-d.kw.results:
@@ -400,8 +404,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.arbPeer(v, time.Now())
 		case r := <-d.arb.witnessResults():
 			d.witnessResult(r, time.Now())
-		case <-timer.C():
-			d.fireTimers(time.Now())
+		case woke := <-timer.C():
+			rearm = true // fired: armed again whatever the next deadline
+			// Adverts already queued arrived before this wake-up (their
+			// kernel stamps say when): they restart their timers first, so
+			// a backup that was slow to read them does not take over from
+			// a master whose adverts are waiting.
+			d.drainRx()
+			d.fireTimers(time.Now(), woke)
+		}
+	}
+}
+
+// drainRx handles the adverts queued by the readers, at most 64 (a flood
+// cannot hold the loop).
+func (d *Daemon) drainRx() {
+	for range 64 {
+		select {
+		case p := <-d.rx:
+			d.handleRx(p)
+		default:
+			return
 		}
 	}
 }
@@ -444,7 +467,11 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 	return next, found
 }
 
-func (d *Daemon) fireTimers(now time.Time) {
+// fireTimers runs everything due at now; woke is when the loop's timer
+// fired (kept for a takeover's timeline).
+func (d *Daemon) fireTimers(now, woke time.Time) {
+	d.wake = timerWake{woke: woke, ran: now}
+	defer func() { d.wake = timerWake{} }()
 	if d.rl != nil {
 		d.rl.flush(now)
 	}
@@ -460,7 +487,9 @@ func (d *Daemon) fireTimers(now time.Time) {
 	}
 	for _, inst := range d.instances {
 		if t, ok := inst.m.Deadline(); ok && !now.Before(t) {
+			inst.due = t
 			d.handle(inst, vrrp.Timeout{}, now)
+			inst.due = time.Time{}
 		}
 		d.runAnnouncements(inst, now)
 	}

@@ -35,7 +35,11 @@
 //     on its own device, with that device's MAC, looked up by the worker;
 //     garp_extra_if's rounds on the VIPs' other interfaces: garpextra.go),
 //     in order, and carries on; outcomes come back to the loop. A slow
-//     netlink call delays the addresses, never an advert;
+//     netlink call delays the addresses, never an advert. A timer-driven
+//     takeover keeps its timeline (timer due, wake-up, loop, netlink add
+//     sent and acknowledged, first GARP/NA round out: timeline.go), logged
+//     at debug level for failover-bench; received adverts carry the
+//     kernel's receive time, so Master_Down counts from their arrival;
 //   - use_vmac (vmac.go): the VMACs of the instances, created when an
 //     instance is built (again when deleted behind our back), removed after
 //     their VIPs when vigild stops or a reload drops them, and keepalived's
@@ -106,7 +110,9 @@
 //
 // Concurrency: the loop goroutine started by Run is the only writer of
 // instance state; the kernel worker only calls the Host's VIPs, Announcer
-// and Firewall with copies of what the loop gave it. Socket readers, trackers, signal handlers and
+// and Firewall with copies of what the loop gave it (and stamps a
+// takeover's timeline, which the loop reads only in the outcome that the
+// worker hands over after its last write). Socket readers, trackers, signal handlers and
 // control-socket clients only post events to it over channels (vigilctl ct
 // touches the replicator only, never loop state); Status
 // asks the loop for a snapshot the same way. Every goroutine is started by

@@ -81,6 +81,6 @@ func (d *Daemon) runExtraIf(inst *instance, now time.Time) {
 		devs = append(devs, annDev{dev: t.dev, addrs: []netip.Addr{t.addr}})
 	}
 	if len(devs) > 0 {
-		d.announceDevs(inst, devs, inst.mac)
+		d.announceDevs(inst, devs, inst.mac, nil)
 	}
 }

@@ -40,6 +40,9 @@ type instance struct {
 	mac      net.HardwareAddr
 	vmac     *vip.VMAC // use_vmac: the VMAC (vmac.go); nil without
 
+	due      time.Time // while the loop handles inst's timer: its deadline (timeline.go)
+	takeover *takeover // a takeover's timeline, until its first announcement round takes it
+
 	refreshAt time.Time // next garp_master_refresh round; zero = none
 	extraAt   time.Time // next garp_extra_if round (garpextra.go); zero = none
 
@@ -395,7 +398,7 @@ func (d *Daemon) updateInstance(inst *instance, ic *config.Instance, now time.Ti
 		return func(time.Time) { inst.vipFailed(errs...) }
 	})
 	d.fw.sync() // new addresses are blocked before they go up (firewall.go)
-	d.addVIPs(inst)
+	d.addVIPs(inst, nil)
 	d.scheduleAnnounce(inst, now)
 	// Tell the backups about the new address list at once.
 	inst.sendAdvert(inst.m.Priority())
@@ -575,7 +578,7 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 				d.ct.beforeVIPs(inst, now)
 			}
 			d.fw.block(inst)
-			d.addVIPs(inst)
+			d.addVIPs(inst, d.startTakeover(inst))
 		case vrrp.RemoveVIPs:
 			d.removeVIPs(inst)
 			d.fw.unblock(inst)
@@ -620,13 +623,21 @@ func (inst *instance) sent(dst netip.Addr, err error) {
 
 // addVIPs hands the worker the addition of inst's addresses, routes and
 // rules; the VIPs lost while master that it puts back are counted when it
-// is done.
-func (d *Daemon) addVIPs(inst *instance) {
+// is done. tk, when not nil, is the takeover's timeline, which the worker
+// stamps around the address addition.
+func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
 	lost := slices.Clone(inst.lost)
 	d.kw.submit(func(ctx context.Context) func(time.Time) {
+		if tk != nil {
+			tk.addStart = time.Now()
+		}
 		errs := []error{vips.AddAddresses(ctx, addrs)}
+		if tk != nil {
+			tk.addDone = time.Now()
+			tk.addErr = errs[0] != nil
+		}
 		var back []vip.Address
 		if len(lost) > 0 {
 			var err error
@@ -664,6 +675,7 @@ func (d *Daemon) removeVIPs(inst *instance) {
 	})
 	inst.announce = nil
 	inst.refreshAt = time.Time{}
+	inst.takeover = nil
 }
 
 // vipFailed records the errors among errs (nil ones are skipped).
@@ -738,13 +750,17 @@ func (d *Daemon) announceOnce(inst *instance) {
 	if len(inst.annDevs) == 0 {
 		return
 	}
-	d.announceDevs(inst, slices.Clone(inst.annDevs), inst.mac) // buildAddrs reuses the backing array
+	tk := inst.takeover
+	inst.takeover = nil
+	d.announceDevs(inst, slices.Clone(inst.annDevs), inst.mac, tk) // buildAddrs reuses the backing array
 }
 
 // announceDevs hands the worker one round of gratuitous ARP / unsolicited
 // NA on each of devs: on the interface of inst's VIPs saying mac owns the
-// addresses (nil: its own MAC), elsewhere with each device's own MAC.
-func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAddr) {
+// addresses (nil: its own MAC), elsewhere with each device's own MAC. tk,
+// when not nil, is the takeover this round completes: stamped when the
+// round is out, logged by the loop.
+func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAddr, tk *takeover) {
 	ann, ifname := d.host.Announcer, inst.vipIface()
 	d.kw.submit(func(context.Context) func(time.Time) {
 		var errs []error
@@ -753,10 +769,20 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 			if g.dev == ifname {
 				m = mac
 			}
-			errs = append(errs, ann.Announce(g.dev, g.addrs, m, vip.IPv6Forwarding(g.dev)))
+			// The R flag is read only for NAs: a /proc read would delay
+			// the GARP of an IPv4-only round.
+			router := slices.ContainsFunc(g.addrs, netip.Addr.Is6) && vip.IPv6Forwarding(g.dev)
+			errs = append(errs, ann.Announce(g.dev, g.addrs, m, router))
 		}
 		err := errors.Join(errs...)
+		if tk != nil {
+			tk.announced = time.Now()
+			tk.announceErred = err != nil
+		}
 		return func(now time.Time) {
+			if tk != nil {
+				inst.logTakeover(inst.log, tk)
+			}
 			if err != nil {
 				inst.announceErrs++
 				if inst.rl.allow(slog.LevelWarn, "gratuitous ARP / NA failures", inst.cfg.Name, "", now) {

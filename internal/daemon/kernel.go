@@ -9,6 +9,11 @@ import (
 // netlinkTimeout bounds one job's address, route or rule changes.
 const netlinkTimeout = 5 * time.Second
 
+// kernelResults is how many outcomes the worker may hand over before the
+// loop takes them: a takeover's announcement does not wait behind the
+// loop's logging of the transition for the address job's outcome.
+const kernelResults = 64
+
 // kernelJob is one piece of kernel work: it runs on the worker and returns
 // what the loop must do with its outcome (counters, logs, state), or nil.
 type kernelJob func(ctx context.Context) func(now time.Time)
@@ -25,8 +30,9 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 //
 // Concurrency: do and close are called by the loop only; run is the
 // worker, started and waited for by Daemon.Run. Outcomes reach the loop
-// over results, which the loop reads in its select and, at shutdown,
-// until the worker has ended.
+// over results (buffered, so the worker goes on to its next job while the
+// loop is busy), which the loop reads in its select and, at shutdown,
+// until the worker has ended and the buffer is empty.
 type kernelWork struct {
 	mu     sync.Mutex // guards jobs and closed
 	jobs   []kernelJob
@@ -40,7 +46,7 @@ type kernelWork struct {
 func newKernelWork() *kernelWork {
 	return &kernelWork{
 		wake:    make(chan struct{}, 1),
-		results: make(chan func(time.Time)),
+		results: make(chan func(time.Time), kernelResults),
 		done:    make(chan struct{}),
 	}
 }
@@ -127,7 +133,15 @@ func (k *kernelWork) finish() {
 		case f := <-k.results:
 			f(time.Now())
 		case <-k.done:
-			return
+			// run sent every outcome before it ended.
+			for {
+				select {
+				case f := <-k.results:
+					f(time.Now())
+				default:
+					return
+				}
+			}
 		}
 	}
 }

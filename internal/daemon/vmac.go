@@ -258,7 +258,7 @@ func (d *Daemon) vmacEvent(e check.IfaceEvent, now time.Time) {
 		// the new one and announces them.
 		for _, inst := range d.instances {
 			if inst.vmacName() == v.Name && inst.m.State() == vrrp.StateMaster {
-				d.addVIPs(inst)
+				d.addVIPs(inst, nil)
 				d.scheduleAnnounce(inst, now)
 			}
 		}

@@ -3,12 +3,14 @@
 // many instances costs in CPU and memory. It prints figures; it asserts
 // nothing.
 //
-//	go run ./tools/failover-bench            # full run, about 6 minutes
-//	go run ./tools/failover-bench -quick     # smoke run: 1 trial, advert_int 0.1 s
+//	go run ./tools/failover-bench            # full run, about 8 minutes
+//	go run ./tools/failover-bench -svg docs/perf/scale.svg
+//	go run ./tools/failover-bench -quick     # smoke run: 1 trial, advert_int 0.1 s, scale 1 and 4
 //	go run ./tools/failover-bench -impl vigild -n 3 -intervals 0.1,0.01
 //
-// It must run as root. It builds vigild itself (go build into a temporary
-// directory, unless -vigild names a binary), then builds the router pair of
+// It must run as root. It builds vigild itself as the package ships it
+// (CGO_ENABLED=0, -trimpath, -ldflags='-s -w', into a temporary directory,
+// unless -vigild names a binary), then builds the router pair of
 // testnet/harness: a switch, routers r1 (priority 150, state MASTER) and r2
 // (priority 100, BACKUP) and a client, on 192.0.2.0/24 and 2001:db8:1::/64,
 // running one IPv4 and one IPv6 instance (VRID 51) with the same
@@ -41,6 +43,18 @@
 // Skew_Time alone for sigterm (§6.4.2, priority 0), and the ratio
 // vigild/keepalived of the medians.
 //
+// # Timeline
+//
+// vigild logs at debug level (-D, which the bench passes) one line per
+// timer-driven takeover with its own points: the timer's deadline (Unix
+// ns), then in µs after it the timer's wake-up, the loop's run, the netlink
+// address addition sent and acknowledged, and the first GARP/NA round
+// handed to the sockets. The TIMELINE table sets the IPv4 instance's
+// points, medians over the trials, beside the capture's first GARP and
+// first advert from r2 and the netlink subscription's VIP, all in µs after
+// the RFC deadline (the old master's last advert at the client plus the
+// limit). keepalived shows only the wire's and the subscription's points.
+//
 // # Load
 //
 // With 50 IPv4 instances (VRIDs 1..50, advert_int 0.1 s; masters on r1,
@@ -54,6 +68,24 @@
 // /proc/PID/status. For keepalived the figures are the sum of every process
 // in its process group (the parent and the VRRP child, started with -P), and
 // the table says so.
+//
+// # Scale
+//
+// For each instance count of -scale (default 1,16,64,128,255; VIPs from
+// 192.0.2.151 and 198.51.100.1 on), both implementations in turn run that
+// many instances at advert_int 0.01 s in a lab of their own for
+// -scale-window: CPU per second of r1 and r2, the error of every interval
+// between one instance's adverts in r2's capture (median and p99; intervals
+// over 1.5 advert_int count as gaps), the backups' own adverts (takeovers
+// caused by late adverts) and r2's RSS. -svg writes the curve (CPU of
+// both routers and the p99 error against the count) as an SVG file.
+//
+// # Floor
+//
+// FLOOR samples (-floor, default 300) how late a sleeper wakes after 2 ms
+// on this machine now: a timerfd read on a thread of its own, vigild's
+// shape (timerfd through Go's poller and a channel hop), a Go timer. No
+// takeover can beat the first row.
 //
 // # What it touches
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +34,8 @@ func (s scenario) limit(adv time.Duration) time.Duration {
 // trialResult is one trial's three delays from the old master's last advert.
 type trialResult struct {
 	vip, garp, na time.Duration
+	tl            *timeline // the IPv4 takeover's points; nil when the lab could not say
+	ownLines      []string  // the daemon's timeline lines of this trial, both instances
 }
 
 // failoverRun drives one implementation at one advert interval through the
@@ -44,7 +47,8 @@ type failoverRun struct {
 	l    *lab
 	w    *addrWatch
 	r1   *testnet.Proc // nil when not running
-	cut  bool          // r1's port is down
+	r2   *testnet.Proc
+	cut  bool // r1's port is down
 	logw io.Writer
 }
 
@@ -67,7 +71,7 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 		r := &failoverRun{t: sc, im: im, adv: adv, logw: logw}
 		r.l = buildLab(sc)
 		r.w = watchAddrs(sc, r.l.R2)
-		im.start(sc, r.l.R2, pairConf("BACKUP", prioBackup, adv))
+		r.r2 = im.start(sc, r.l.R2, pairConf("BACKUP", prioBackup, adv))
 		runs = append(runs, r)
 		out[im.name] = failoverResults{res: map[scenario][]trialResult{}, errs: map[scenario][]error{}}
 	}
@@ -89,6 +93,9 @@ func runFailover(parent testing.TB, ims []impl, adv time.Duration, scs []scenari
 				fr.res[s] = append(fr.res[s], tr)
 				fmt.Fprintf(logw, "  %-10s %-8s adv %-4s trial %d: VIP %s  GARP %s  NA %s  (limit %s)\n",
 					r.im.name, s, secs(adv), i+1, ms(tr.vip), ms(tr.garp), ms(tr.na), ms(s.limit(adv)))
+				for _, l := range tr.ownLines {
+					fmt.Fprintf(logw, "    %s\n", l)
+				}
 			}
 		}
 	}
@@ -160,6 +167,7 @@ var errIncomplete = errors.New("takeover not complete")
 // trial applies the fault and measures the takeover.
 func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	var tr trialResult
+	logSkip := len(r.r2.Output())
 	c := r.l.Client.Capture(r.t, "eth0", "ip proto 112 or ip6 proto 112 or arp or icmp6")
 	defer c.Stop(r.t)
 	// The capture must hold r1's adverts before the fault.
@@ -208,7 +216,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 
 	m1, m2 := r.l.If1.MAC(), r.l.If2.MAC()
 	var vipAt time.Time
-	var garp, na *harness.Frame
+	var garp, na, adv2 *harness.Frame
 	deadline = time.Now().Add(r.timeout())
 	for {
 		var ok bool
@@ -223,7 +231,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		if err != nil {
 			return tr, err
 		}
-		garp, na = nil, nil
+		garp, na, adv2 = nil, nil, nil
 		for _, p := range pkts {
 			f := harness.Classify(p)
 			if !f.At.After(faultAt) || !f.From(m2) {
@@ -234,6 +242,9 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 			}
 			if f.Kind == harness.FrameNA && f.Addr == vip6 && na == nil {
 				na = &f
+			}
+			if f.Kind == harness.FrameAdvert && !f.V6 && f.VRID == vrid && adv2 == nil {
+				adv2 = &f
 			}
 		}
 		if !vipAt.IsZero() && garp != nil && na != nil {
@@ -282,6 +293,23 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	tr.vip = vipAt.Sub(last4.At)
 	tr.garp = garp.At.Sub(last4.At)
 	tr.na = na.At.Sub(last6.At)
+	deadline = last4.At.Add(s.limit(r.adv))
+	tl := &timeline{vip: vipAt.Sub(deadline), garp: garp.At.Sub(deadline), advert: -1}
+	if adv2 != nil {
+		tl.advert = adv2.At.Sub(deadline)
+	}
+	if due, us, ok := lastTimeline(r.r2.Output(), logSkip, "VI_4"); ok {
+		tl.own = true
+		tl.due = due.Sub(deadline)
+		tl.woke, tl.ran, tl.addStart, tl.addDone, tl.ann = tl.due+us[0], tl.due+us[1], tl.due+us[2], tl.due+us[3], tl.due+us[4]
+	}
+	tr.tl = tl
+	out := r.r2.Output()
+	for line := range strings.Lines(out[min(logSkip, len(out)):]) {
+		if strings.Contains(line, "takeover timeline") {
+			tr.ownLines = append(tr.ownLines, strings.TrimSpace(line))
+		}
+	}
 	return tr, nil
 }
 

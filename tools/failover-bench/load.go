@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,11 +27,15 @@ const userHZ = 100
 // loadResult is one implementation's cost with many instances.
 type loadResult struct {
 	window           time.Duration
-	sent, recv       int           // adverts r1 sent / r2 received in the window (captures on their eth0)
-	cpuSent, cpuRecv time.Duration // CPU of r1 / r2 in the window
-	procs1, procs2   int           // processes summed
-	hwm1, rss1       int64         // bytes, r1
-	hwm2, rss2       int64         // bytes, r2
+	sent, recv       int             // adverts r1 sent / r2 received in the window (captures on their eth0)
+	cpuSent, cpuRecv time.Duration   // CPU of r1 / r2 in the window
+	procs1, procs2   int             // processes summed
+	hwm1, rss1       int64           // bytes, r1
+	hwm2, rss2       int64           // bytes, r2
+	anon2, file2     int64           // bytes, r2: RssAnon and RssFile (what the RSS is made of)
+	jitter           []time.Duration // |interval - advert_int| between adverts of one instance at r2
+	gaps             int             // intervals longer than 1.5 advert_int
+	backupSent       int             // adverts the backups (r2) sent in the window: takeovers that should not be
 }
 
 func (l loadResult) perSent() time.Duration { return perAdvert(l.cpuSent, l.sent) }
@@ -46,12 +51,20 @@ func perAdvert(cpu time.Duration, n int) time.Duration {
 // runLoad starts loadInstances instances on r1 (masters) and r2 (backups)
 // and measures CPU over window and memory at its end.
 func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (loadResult, error) {
+	return runLoadN(parent, im, loadInstances, loadAdvert, window, logw)
+}
+
+// runLoadN starts n instances (at most maxLoadInstances) with advert
+// interval adv on r1 (masters) and r2 (backups), and measures CPU over
+// window, memory at its end, and the intervals between each instance's
+// adverts as r2's capture saw them.
+func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw io.Writer) (loadResult, error) {
 	sc := newScope(parent)
 	defer sc.Close()
 	var res loadResult
 	l := buildLab(sc)
-	p1 := im.start(sc, l.R1, loadConf("MASTER", prioMaster, loadInstances, loadAdvert))
-	p2 := im.start(sc, l.R2, loadConf("BACKUP", prioBackup, loadInstances, loadAdvert))
+	p1 := im.start(sc, l.R1, loadConf("MASTER", prioMaster, n, adv))
+	p2 := im.start(sc, l.R2, loadConf("BACKUP", prioBackup, n, adv))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		a1, err := addrs(l.R1)
@@ -63,7 +76,7 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 			return res, err
 		}
 		n1, n2 := 0, 0
-		for i := 1; i <= loadInstances; i++ {
+		for i := 1; i <= n; i++ {
 			if a1[loadVIP(i)] {
 				n1++
 			}
@@ -71,12 +84,12 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 				n2++
 			}
 		}
-		if n1 == loadInstances && n2 == 0 {
+		if n1 == n && n2 == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("%s: r1 holds %d of %d VIPs, r2 %d, after 30 s; r1 output:\n%s",
-				im.name, n1, loadInstances, n2, tailLines(p1.Output(), 15))
+				im.name, n1, n, n2, tailLines(p1.Output(), 15))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -85,7 +98,7 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 	// the client can lose frames on a loaded machine.
 	cap1 := l.R1.Capture(sc, "eth0", "ip proto 112")
 	cap2 := l.R2.Capture(sc, "eth0", "ip proto 112")
-	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v\n", im.name, loadInstances, window)
+	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v\n", im.name, n, window)
 	t0 := time.Now()
 	c1, _, err := groupCPU(p1.Pid())
 	if err != nil {
@@ -114,22 +127,55 @@ func runLoad(parent testing.TB, im impl, window time.Duration, logw io.Writer) (
 	if res.hwm2, res.rss2, err = groupMem(p2.Pid()); err != nil {
 		return res, err
 	}
-	m1 := l.If1.MAC()
-	count := func(c *testnet.Capture) int {
+	if res.anon2, res.file2, err = groupRSSParts(p2.Pid()); err != nil {
+		return res, err
+	}
+	m1, m2 := l.If1.MAC(), l.If2.MAC()
+	count := func(c *testnet.Capture, arrivals map[int][]time.Time) int {
 		n := 0
 		for _, p := range c.Stop(sc) {
 			f := harness.Classify(p)
-			if f.Kind == harness.FrameAdvert && f.From(m1) && !f.At.Before(t0) && !f.At.After(t1) {
+			if f.Kind != harness.FrameAdvert || f.At.Before(t0) || f.At.After(t1) {
+				continue
+			}
+			if arrivals != nil && f.From(m2) {
+				res.backupSent++
+			}
+			if f.From(m1) {
 				n++
+				if arrivals != nil {
+					arrivals[f.VRID] = append(arrivals[f.VRID], f.At)
+				}
 			}
 		}
 		return n
 	}
 	// r2 cannot receive more than r1 sent: a higher count at r2 means
 	// r1's capture missed frames (tcpdump competes for CPU too).
-	res.recv = count(cap2)
-	res.sent = max(count(cap1), res.recv)
+	arrivals := map[int][]time.Time{}
+	res.recv = count(cap2, arrivals)
+	res.sent = max(count(cap1, nil), res.recv)
+	res.jitter, res.gaps = intervalErrors(arrivals, adv)
 	return res, nil
+}
+
+// intervalErrors returns, over every instance, how far each interval
+// between two consecutive adverts is from adv (absolute), and how many
+// intervals were longer than 1.5 adv: an advert lost, by the sender or by
+// the capture (tcpdump drops frames on a loaded machine), or very late.
+func intervalErrors(arrivals map[int][]time.Time, adv time.Duration) (errs []time.Duration, gaps int) {
+	for _, ts := range arrivals {
+		slices.SortFunc(ts, time.Time.Compare)
+		for i := 1; i < len(ts); i++ {
+			d := ts[i].Sub(ts[i-1])
+			if d > adv*3/2 {
+				gaps++
+				continue
+			}
+			errs = append(errs, (d - adv).Abs())
+		}
+	}
+	return errs, gaps
 }
 
 // groupPids lists the live processes of process group pgid.
@@ -202,50 +248,80 @@ func groupCPU(pgid int) (time.Duration, int, error) {
 
 // groupMem returns VmHWM and VmRSS in bytes, summed over the process group.
 func groupMem(pgid int) (hwm, rss int64, err error) {
-	pids, err := groupPids(pgid)
+	kb, err := groupStatusKB(pgid, "VmHWM", "VmRSS")
 	if err != nil {
 		return 0, 0, err
 	}
+	return kb[0] * 1024, kb[1] * 1024, nil
+}
+
+// groupRSSParts returns RssAnon and RssFile in bytes, summed over the
+// process group: the heap and stacks against the mapped program and
+// libraries.
+func groupRSSParts(pgid int) (anon, file int64, err error) {
+	kb, err := groupStatusKB(pgid, "RssAnon", "RssFile")
+	if err != nil {
+		return 0, 0, err
+	}
+	return kb[0] * 1024, kb[1] * 1024, nil
+}
+
+// groupStatusKB sums the kB figures of keys in /proc/PID/status over the
+// process group.
+func groupStatusKB(pgid int, keys ...string) ([]int64, error) {
+	pids, err := groupPids(pgid)
+	if err != nil {
+		return nil, err
+	}
+	sum := make([]int64, len(keys))
 	for _, pid := range pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
-		h, r, err := parseStatusMem(string(b))
+		kb, err := statusKB(string(b), keys...)
 		if err != nil {
-			return 0, 0, fmt.Errorf("failover-bench: /proc/%d/status: %w", pid, err)
+			return nil, fmt.Errorf("failover-bench: /proc/%d/status: %w", pid, err)
 		}
-		hwm += h
-		rss += r
+		for i := range sum {
+			sum[i] += kb[i]
+		}
 	}
-	return hwm, rss, nil
+	return sum, nil
 }
 
-// parseStatusMem reads VmHWM and VmRSS ("VmRSS:	  1234 kB") in bytes.
-func parseStatusMem(s string) (hwm, rss int64, err error) {
+// statusKB reads the kB figures of keys from a /proc/PID/status text.
+func statusKB(s string, keys ...string) ([]int64, error) {
+	out := make([]int64, len(keys))
 	found := 0
-	for _, line := range strings.Split(s, "\n") {
-		key, val, ok := strings.Cut(line, ":")
-		if !ok || key != "VmHWM" && key != "VmRSS" {
+	for line := range strings.Lines(s) {
+		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		i := slices.Index(keys, key)
+		if !ok || i < 0 {
 			continue
 		}
 		f := strings.Fields(val)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("%s: %q", key, val)
+			return nil, fmt.Errorf("%s: %q", key, val)
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %w", key, err)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
-		if key == "VmHWM" {
-			hwm = kb * 1024
-		} else {
-			rss = kb * 1024
-		}
+		out[i] = kb
 		found++
 	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("VmHWM or VmRSS missing")
+	if found != len(keys) {
+		return nil, fmt.Errorf("want %v", keys)
 	}
-	return hwm, rss, nil
+	return out, nil
+}
+
+// parseStatusMem reads VmHWM and VmRSS ("VmRSS:	  1234 kB") in bytes.
+func parseStatusMem(s string) (hwm, rss int64, err error) {
+	kb, err := statusKB(s, "VmHWM", "VmRSS")
+	if err != nil {
+		return 0, 0, err
+	}
+	return kb[0] * 1024, kb[1] * 1024, nil
 }

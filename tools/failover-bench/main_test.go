@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/xml"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,7 +29,8 @@ func TestQuickRun(t *testing.T) {
 		}
 		t.Skipf("SKIP: go toolchain not in PATH (needed to build vigild): %v", err)
 	}
-	o, err := parseFlags([]string{"-quick", "-impl", "vigild", "-window", "1s"}, os.Stderr)
+	svg := filepath.Join(t.TempDir(), "scale.svg")
+	o, err := parseFlags([]string{"-quick", "-impl", "vigild", "-window", "1s", "-svg", svg}, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,11 +39,14 @@ func TestQuickRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("output:\n%s", out.String())
+	sections := tables(out.String())
 	rows := map[string][]string{}
-	for line := range strings.Lines(out.String()) {
-		f := strings.Fields(line)
-		if len(f) > 2 {
-			rows[f[0]+" "+f[1]+" "+f[2]] = f
+	for _, title := range []string{"FAILOVER:", "LOAD:"} {
+		for line := range strings.Lines(sections[title]) {
+			f := strings.Fields(line)
+			if len(f) > 2 {
+				rows[f[0]+" "+f[1]+" "+f[2]] = f
+			}
 		}
 	}
 	for _, s := range []scenario{scCut, scKill, scTerm} {
@@ -100,6 +108,110 @@ func TestQuickRun(t *testing.T) {
 				t.Errorf("load column %q: %v", col, err)
 			}
 		}
+	}
+	checkTimeline(t, sections["TIMELINE"])
+	checkScale(t, sections["SCALE:"], []int{1, 4})
+	checkSVG(t, svg)
+	if n := len(strings.Split(strings.TrimSpace(sections["FLOOR:"]), "\n")); n != 6 {
+		t.Errorf("FLOOR table has %d lines, want 6 (three headers, three sleepers)", n)
+	}
+}
+
+// tables splits the command's output into its tables by the first word of
+// each table's title line.
+func tables(out string) map[string]string {
+	m := map[string]string{}
+	for _, block := range strings.Split(out, "\n\n") {
+		block = strings.TrimLeft(block, "\n")
+		if f := strings.Fields(block); len(f) > 0 {
+			m[f[0]] = block
+		}
+	}
+	return m
+}
+
+// checkTimeline: every scenario has a vigild row whose own points are
+// numbers in the order the takeover passes them.
+func checkTimeline(t *testing.T, table string) {
+	t.Helper()
+	for _, s := range []scenario{scCut, scKill, scTerm} {
+		var f []string
+		for line := range strings.Lines(table) {
+			if g := strings.Fields(line); len(g) > 3 && g[0] == string(s) && g[2] == "vigild" {
+				f = g
+			}
+		}
+		// scenario advert impl n due woke ran add> add< sent VIP GARP adv GARP-due
+		if len(f) != 14 || f[3] != "1" {
+			t.Errorf("timeline %s: row %q, want 14 fields from 1 trial", s, f)
+			continue
+		}
+		var v []float64
+		for _, col := range f[4:] {
+			x, err := strconv.ParseFloat(col, 64)
+			if err != nil {
+				t.Errorf("timeline %s: %q: %v", s, col, err)
+			}
+			v = append(v, x)
+		}
+		if len(v) == 10 && !slices.IsSorted(v[:6]) {
+			t.Errorf("timeline %s: due, woke, ran, add>, add<, sent out of order: %v", s, v[:6])
+		}
+	}
+}
+
+// checkScale: one vigild row per instance count with plausible figures.
+func checkScale(t *testing.T, table string, sizes []int) {
+	t.Helper()
+	got := map[string][]string{}
+	for line := range strings.Lines(table) {
+		if f := strings.Fields(line); len(f) == 10 && f[1] == "vigild" {
+			got[f[0]] = f
+		}
+	}
+	for _, n := range sizes {
+		f, ok := got[strconv.Itoa(n)]
+		if !ok {
+			t.Errorf("scale: no vigild row for %d instances", n)
+			continue
+		}
+		// n impl adverts/s r1-cpu r2-cpu jitter-med jitter-p99 gaps r2-sent rss
+		rate, err := strconv.ParseFloat(f[2], 64)
+		// 100 adverts/s per instance at 0.01 s; the capture may drop some.
+		if err != nil || rate <= 0 || rate > float64(n)*110 {
+			t.Errorf("scale %d: adverts/s %q: %v", n, f[2], err)
+		}
+		for _, col := range []string{f[3], f[4], f[5], f[6], f[7], f[8], f[9]} {
+			if v, err := strconv.ParseFloat(col, 64); err != nil || v < 0 {
+				t.Errorf("scale %d: column %q: %v", n, col, err)
+			}
+		}
+	}
+}
+
+// checkSVG: the scale curve is well-formed XML with a line per panel.
+func checkSVG(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("scale SVG: %v", err)
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	lines := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("scale SVG is not well-formed: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			lines++
+		}
+	}
+	if lines != 3 {
+		t.Errorf("scale SVG has %d lines, want 3 (one implementation, three panels)", lines)
 	}
 }
 
@@ -184,12 +296,19 @@ func TestParseFlags(t *testing.T) {
 		len(o.impls) != 2 || len(o.scenarios) != 3 || o.window != 3*time.Second {
 		t.Errorf("-quick: %+v, %v", o, err)
 	}
+	if o.scale == nil || !slices.Equal(o.scale, []int{1, 4}) {
+		t.Errorf("-quick: scale %v, want [1 4]", o.scale)
+	}
+	if o, err := parseFlags([]string{"-scale", "none"}, new(bytes.Buffer)); err != nil || len(o.scale) != 0 {
+		t.Errorf("-scale none: %v, %v", o.scale, err)
+	}
 	o, err = parseFlags(nil, new(bytes.Buffer))
 	if err != nil || o.trials != 5 || len(o.intervals) != 3 || o.intervals[2] != 10*time.Millisecond || o.window != 10*time.Second {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 	for _, bad := range [][]string{{"-intervals", "0.005"}, {"-intervals", "0.015"}, {"-intervals", "x"},
-		{"-impl", "bird"}, {"-scenarios", "cut,flood"}, {"-n", "0"}, {"extra"}} {
+		{"-impl", "bird"}, {"-scenarios", "cut,flood"}, {"-n", "0"}, {"extra"},
+		{"-scale", "0"}, {"-scale", "256"}, {"-scale", "1,x"}, {"-scale-window", "0s"}, {"-floor", "-1"}} {
 		if _, err := parseFlags(bad, new(bytes.Buffer)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -16,3 +16,12 @@ func summary(ds []time.Duration) (med, lo, hi time.Duration) {
 	}
 	return med, s[0], s[n-1]
 }
+
+// percentile is the p-quantile (0..1) of ds (which must not be empty), by
+// the nearest rank.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(p*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}

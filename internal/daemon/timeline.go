@@ -1,0 +1,68 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// takeover is the timeline of one timer-driven takeover: when the timer
+// that caused it was due, when the loop's timer woke (the timerfd's reader,
+// or the Go timer), when the loop ran the machine, when the kernel worker
+// began and finished adding the addresses, and when its first GARP / NA
+// round had been handed to the sockets. It is always kept (a handful of
+// clock reads per takeover) and logged at debug level (-D) once the first
+// round is out, so that a benchmark can set vigild's own points beside a
+// capture of the wire.
+//
+// Concurrency: the loop fills due, woke and ran before it hands the
+// addresses to the worker; the worker fills the rest in the order of its
+// jobs; the loop reads them in the announcement job's outcome, which the
+// worker hands over after the last write.
+type takeover struct {
+	due, woke, ran        time.Time
+	addStart, addDone     time.Time
+	announced             time.Time
+	addErr, announceErred bool
+}
+
+// timerWake is what the loop knows about its current timer wake-up, for
+// the takeover it may start; zero outside fireTimers.
+type timerWake struct {
+	woke, ran time.Time
+}
+
+// startTakeover begins inst's timeline if the AddVIPs being executed comes
+// from a timer of this loop turn; inst.due holds that timer's deadline.
+func (d *Daemon) startTakeover(inst *instance) *takeover {
+	if d.wake.ran.IsZero() || inst.due.IsZero() {
+		return nil
+	}
+	tk := &takeover{due: inst.due, woke: d.wake.woke, ran: d.wake.ran}
+	inst.takeover = tk
+	return tk
+}
+
+// logTakeover writes the debug line of a finished timeline: the due time
+// as Unix nanoseconds, every later point in microseconds after it.
+func (inst *instance) logTakeover(log *slog.Logger, tk *takeover) {
+	if !log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	us := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", float64(t.Sub(tk.due))/float64(time.Microsecond))
+	}
+	log.Debug(fmt.Sprintf("(%s) takeover timeline", inst.cfg.Name),
+		"due_unix_ns", tk.due.UnixNano(),
+		"woke_us", us(tk.woke),
+		"ran_us", us(tk.ran),
+		"add_start_us", us(tk.addStart),
+		"add_done_us", us(tk.addDone),
+		"announced_us", us(tk.announced),
+		"add_failed", tk.addErr,
+		"announce_failed", tk.announceErred)
+}
