@@ -111,6 +111,10 @@ func TestSyncPathFailover(t *testing.T) {
 			}
 			for _, n := range []*vigilNode{fw1, fw2} {
 				s := n.r.Stats()
+				// One stream over the paths: no message arrives twice.
+				if d := s.Drops["stale_seq"]; d != 0 {
+					t.Errorf("%s: %d stale (duplicate) messages", n.host.Name(), d)
+				}
 				if len(s.Paths) != 2 || s.Paths[0].Active || !s.Paths[1].Active || s.PathSwitches == 0 || s.Paths[1].Out == 0 || s.Paths[1].In == 0 {
 					t.Errorf("%s: paths %+v, switches %d", n.host.Name(), s.Paths, s.PathSwitches)
 				}

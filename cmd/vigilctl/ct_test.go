@@ -32,7 +32,9 @@ func TestCT(t *testing.T) {
 	d := &daemon{asked: make(chan ctl.Command, 1), ctDump: ctl.CTDump{Entries: []ctl.CTEntry{
 		ctl.NewCTEntry(&conntracksync.Entry{Flow: tcp, Updated: up}), ctl.NewCTEntry(&conntracksync.Entry{Flow: icmp, Updated: up})}}}
 	d.status.Conntrack = &ctl.CTStatus{TrackGroup: "FW", Master: true, Takeovers: 3, Stats: conntracksync.Stats{
-		Internal: 1234, External: 56, Established: true, Retransmits: 78, Commits: 9, Drops: map[string]uint64{"stale_seq": 11}}}
+		Internal: 1234, External: 56, Established: true, Retransmits: 78, Commits: 9, Drops: map[string]uint64{"stale_seq": 11},
+		PathSwitches: 2, Paths: []conntracksync.PathStats{{Name: "eth2", In: 3, Out: 4}, {Name: "backup", Up: true, Active: true, In: 5, Out: 6,
+			LastHeard: time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)}}}}
 	sock := serve(t, d)
 	ct := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
@@ -78,7 +80,8 @@ func TestCT(t *testing.T) {
 
 	code, out, _ = ct("stats")
 	asked(ctl.CmdCTStats)
-	for _, want := range []string{"track group FW (master), peer established", "1234", "56", "retransmits: 78", "commits: 9", "takeovers: 3", "stale_seq=11"} {
+	for _, want := range []string{"track group FW (master), peer established", "1234", "56", "retransmits: 78", "commits: 9", "takeovers: 3", "stale_seq=11",
+		"  paths (switches 2):\n    eth2 (down): datagrams in 3, out 4, peer last heard never\n    backup (up, active): datagrams in 5, out 6, peer last heard 2026-12-04T14:00:00Z\n"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("ct stats: exit %d, lacks %q:\n%s", code, want, out)
 		}

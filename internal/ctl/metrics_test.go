@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/ctl/ctltest"
 )
@@ -148,11 +150,7 @@ func TestMetricsExposition(t *testing.T) {
 		Reloads: 2,
 	}
 	fams, text := parseMetrics(t, s)
-	for _, tc := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	checkSamples(t, fams, []sample{
 		{"vigil_vrrp_state", []string{"instance", "VI_1", "vrid", "51", "family", "inet", "interface", "eth0"}, 2},
 		{"vigil_vrrp_state", []string{"instance", s.Instances[1].Name}, 3},
 		{"vigil_vrrp_faulted", []string{"instance", s.Instances[1].Name}, 1},
@@ -164,11 +162,7 @@ func TestMetricsExposition(t *testing.T) {
 		{"vigil_vrrp_unknown_vrid_total", []string{"transport", "multicast"}, 3},
 		{"vigil_vrrp_unknown_vrid_total", []string{"transport", "unicast"}, 4},
 		{"vigil_reloads_total", nil, 2},
-	} {
-		if v, ok := find(fams, tc.name, tc.labels...); !ok || v != tc.want {
-			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, v, ok, tc.want)
-		}
-	}
+	})
 	for name := range fams {
 		if strings.HasPrefix(name, "vigil_conntrack_") || name == "vigil_track_script_runs_total" {
 			t.Errorf("%s written without its part of the status", name)
@@ -242,6 +236,48 @@ func TestMetricsHandler(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code < 400 {
 			t.Errorf("%s %s: %d", req.Method, req.URL.Path, rec.Code)
+		}
+	}
+}
+
+// TestMetricsConntrackPaths: the sync paths are labelled by name, with
+// their link state, the active one, datagrams by direction and when the
+// peer was last heard.
+func TestMetricsConntrackPaths(t *testing.T) {
+	s := ctl.Status{Conntrack: &ctl.CTStatus{}}
+	s.Conntrack.PathSwitches = 3
+	s.Conntrack.Paths = []conntracksync.PathStats{
+		{Name: "eth2", Up: false, Active: false, In: 5, Out: 7},
+		{Name: "backup", Up: true, Active: true, In: 11, Out: 13, LastHeard: time.Unix(1700000000, 500_000_000)},
+	}
+	fams, _ := parseMetrics(t, s)
+	checkSamples(t, fams, []sample{
+		{"vigil_conntrack_path_up", []string{"path", "eth2"}, 0},
+		{"vigil_conntrack_path_up", []string{"path", "backup"}, 1},
+		{"vigil_conntrack_path_active", []string{"path", "eth2"}, 0},
+		{"vigil_conntrack_path_active", []string{"path", "backup"}, 1},
+		{"vigil_conntrack_path_datagrams_total", []string{"path", "eth2", "direction", "in"}, 5},
+		{"vigil_conntrack_path_datagrams_total", []string{"path", "backup", "direction", "out"}, 13},
+		{"vigil_conntrack_path_last_heard_timestamp_seconds", []string{"path", "eth2"}, 0},
+		{"vigil_conntrack_path_last_heard_timestamp_seconds", []string{"path", "backup"}, 1700000000.5},
+		{"vigil_conntrack_path_switches_total", nil, 3},
+	})
+}
+
+// sample is a sample's expected value: its family, some of its labels
+// (name, value, ...) and the value.
+type sample struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+// checkSamples finds each sample in fams and compares its value.
+func checkSamples(t *testing.T, fams map[string]*dto.MetricFamily, samples []sample) {
+	t.Helper()
+	for _, tc := range samples {
+		if v, ok := find(fams, tc.name, tc.labels...); !ok || v != tc.want {
+			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, v, ok, tc.want)
 		}
 	}
 }
