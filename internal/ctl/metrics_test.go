@@ -281,3 +281,37 @@ func checkSamples(t *testing.T, fams map[string]*dto.MetricFamily, samples []sam
 		}
 	}
 }
+
+// TestMetricsLastTakeover: the latest takeover's commit is in the metrics
+// as gauges (entries, refusals, the VIPs' wait, the whole commit, when),
+// and absent without a conntrack_sync.
+func TestMetricsLastTakeover(t *testing.T) {
+	at := time.Unix(1796384206, 500_000_000)
+	s := ctl.Status{Conntrack: &ctl.CTStatus{}}
+	s.Conntrack.LastTakeover = conntracksync.TakeoverRecord{Time: at, Entries: 1843, Failed: 2,
+		InLoop: 6100 * time.Microsecond, Duration: 450 * time.Millisecond}
+	fams, text := parseMetrics(t, s)
+	for name, want := range map[string]float64{
+		"vigil_conntrack_last_takeover_timestamp_seconds": 1796384206.5,
+		"vigil_conntrack_last_takeover_entries":           1843,
+		"vigil_conntrack_last_takeover_failed":            2,
+		"vigil_conntrack_last_takeover_wait_seconds":      0.0061,
+		"vigil_conntrack_last_takeover_duration_seconds":  0.45,
+	} {
+		f := fams[name]
+		if f == nil || len(f.GetMetric()) != 1 || f.GetType() != dto.MetricType_GAUGE {
+			t.Errorf("%s: %v", name, f)
+			continue
+		}
+		if got := value(f.GetMetric()[0]); math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("exposition:\n%s", text)
+	}
+	fams, _ = parseMetrics(t, ctl.Status{})
+	if f := fams["vigil_conntrack_last_takeover_entries"]; f != nil && len(f.GetMetric()) > 0 {
+		t.Errorf("without conntrack_sync: %v", f)
+	}
+}
