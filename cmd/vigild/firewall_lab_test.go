@@ -282,11 +282,17 @@ type fwLegacy struct {
 }
 
 func startFWLegacy(t testing.TB, h *testnet.Host, name string, prio int, local, peer string) *fwLegacy {
+	return startFWLegacyWith(t, h, name, prio, local, peer, "")
+}
+
+// startFWLegacyWith is startFWLegacy with conntrackd's Options {
+// ExpectationSync } set to expect ("" = not set).
+func startFWLegacyWith(t testing.TB, h *testnet.Host, name string, prio int, local, peer, expect string) *fwLegacy {
 	t.Helper()
 	testnet.NeedRoot(t, "keepalived", "conntrackd")
 	g := &fwLegacy{ctd: h.Conntrackd(t, testnet.ConntrackdConfig{
 		Local: local, Peer: peer, Interface: "sync0", Port: fwSyncPort, TCPOnly: true,
-		ModeExtra: "DisableExternalCache Off",
+		ModeExtra: "DisableExternalCache Off", ExpectationSync: expect,
 	})}
 	g.events = filepath.Join(g.ctd.Dir, "events")
 	script := fmt.Sprintf(`C="conntrackd -C %s"

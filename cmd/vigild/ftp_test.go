@@ -132,6 +132,89 @@ func TestFirewallFTPExpectation(t *testing.T) {
 	}
 }
 
+// BenchmarkFirewallFTPTakeover: the FTP scenario of
+// TestFirewallFTPExpectation (PORT through fw1, cut, RETR through fw2) with
+// vigild (expectation_sync ftp) and with Debian's keepalived + conntrackd
+// (ExpectationSync On, primary-backup.sh's commit), in the same lab.
+// Reported: broken, 1 when the file did not arrive after the takeover.
+// Run with -benchtime=1x.
+func BenchmarkFirewallFTPTakeover(b *testing.B) {
+	testnet.NeedConntrackHelper(b, "ftp")
+	for _, impl := range []string{"vigild", "conntrackd"} {
+		b.Run(impl, func(b *testing.B) {
+			var broken float64
+			for range b.N {
+				if err := ftpTakeoverOnce(b, impl == "conntrackd"); err != nil {
+					b.Logf("%s: transfer after the takeover: %v", impl, err)
+					broken++
+				}
+			}
+			b.ReportMetric(broken/float64(b.N), "broken")
+		})
+	}
+}
+
+func ftpTakeoverOnce(b *testing.B, legacy bool) error {
+	b.StopTimer()
+	defer b.StartTimer()
+	l := newFWLab(b)
+	for _, h := range []*testnet.Host{l.FW1, l.FW2} {
+		harness.ApplyNft(b, h, fwFTPRuleset)
+	}
+	var expected func() bool // fw2's external cache holds the expectation
+	var master func() bool   // fw2 has taken over
+	if legacy {
+		g1 := startFWLegacyWith(b, l.FW1, "fw1", 150, fwSync1, fwSync2, "On")
+		g2 := startFWLegacyWith(b, l.FW2, "fw2", 100, fwSync2, fwSync1, "On")
+		g1.ka.WaitOutput(b, "(VI_IN) Entering MASTER STATE", fwSettle)
+		g2.ka.WaitOutput(b, "(VI_IN) Entering BACKUP STATE", fwSettle)
+		expected = func() bool {
+			out, _ := g2.ctd.Client(b.Context(), "-e", "expect")
+			return strings.Contains(string(out), "helper=ftp")
+		}
+		master = func() bool {
+			ev, _ := os.ReadFile(g2.events)
+			return hasAddr2(b, l.FW2, "eth1", fwOutVIP) && strings.Contains(string(ev), "committed")
+		}
+	} else {
+		conf := func(name string, prio int, local, peer string) string {
+			return strings.Replace(fwConf(name, prio, local, peer, true), "    track_group FW\n", "    track_group FW\n    expectation_sync ftp\n", 1)
+		}
+		v1 := startVigild(b, l.FW1, conf("fw1", 150, fwSync1, fwSync2), "-i", "fw1")
+		v2 := startVigild(b, l.FW2, conf("fw2", 100, fwSync2, fwSync1), "-i", "fw2")
+		for _, in := range []string{"VI_IN", "VI_OUT"} {
+			v1.WaitState(b, in, "MASTER")
+			v2.WaitState(b, in, "BACKUP")
+		}
+		testnet.Eventually(b, fwSettle, func() bool { return v1.Conntrack(b).Established && v2.Conntrack(b).Established },
+			"sync link established both ways")
+		expected = func() bool { return v2.Conntrack(b).Expect.External >= 1 }
+		master = func() bool { return v2.Conntrack(b).Master }
+	}
+	file := bytes.Repeat([]byte("vigil ftp expectation sync\n"), 20000)
+	startFTPServer(b, l.Server, file)
+	c := dialFTP(b, l.Client)
+	if got, err := c.retrieve(c.port(b), 5*time.Second); err != nil || !bytes.Equal(got, file) {
+		b.Fatalf("transfer through fw1: %d bytes, %v", len(got), err)
+	}
+	ln := c.port(b)
+	testnet.Eventually(b, fwSettle, expected, "fw2's external cache receives the expectation")
+	l.In1.Cut(b)
+	l.Out1.Cut(b)
+	testnet.Eventually(b, fwSettle, master, "fw2 takes over")
+	b.StartTimer()
+	got, err := c.retrieve(ln, 8*time.Second)
+	b.StopTimer()
+	if err == nil && !bytes.Equal(got, file) {
+		err = fmt.Errorf("%d of %d bytes", len(got), len(file))
+	}
+	if err != nil {
+		out, _ := l.FW2.Command(b.Context(), "conntrack", "-L", "expect").Output()
+		b.Logf("fw2's kernel expectations after the takeover:\n%s", out)
+	}
+	return err
+}
+
 // fwFTPRuleset assigns the kernel's ftp helper to the inside's FTP control
 // connections: helpers are not automatic (nf_conntrack_helper is off).
 const fwFTPRuleset = `table inet fwftp {

@@ -103,14 +103,14 @@ func (s *ctSock) batch(n int, enc func(w *nlb, i int, seq uint32, ack bool), err
 		return fmt.Errorf("conntracksync: commit send: %w", err)
 	}
 	for {
-		n, err := unix.Read(s.fd, s.rb)
+		got, err := unix.Read(s.fd, s.rb)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
 			return fmt.Errorf("conntracksync: commit receive: %w", err)
 		}
-		b := s.rb[:n]
+		b := s.rb[:got]
 		for len(b) >= nlmsgHdrLen {
 			l := int(binary.NativeEndian.Uint32(b))
 			if l < nlmsgHdrLen || l > len(b) {
