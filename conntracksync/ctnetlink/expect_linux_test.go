@@ -22,25 +22,22 @@ func TestExpectCommitAndFollow(t *testing.T) {
 	ns := cttest.NewNS(t, cttest.Prefix(t), "x")
 	masters, exps := ct.SampleFTP(2)
 	m := masters[0]
-	commitInto(t, ns.Path(), masters[:1])
 
 	k := New(cttest.Logger(t), Config{Netns: ns.Path(), Workers: 1})
 	defer k.Release()
-	now := time.Now()
-	// The second expectation's master is not in the kernel.
-	entries := []ct.ExpectEntry{{Expect: exps[0], Updated: now.Add(-50 * time.Second)}, {Expect: exps[1], Updated: now}}
-	st, ok, err := k.CommitExpect(context.Background(), entries, now, 0)
+	// A conntrack event listener before the master exists, as the
+	// Replicator's Follow is in vigild: with the default
+	// net.netfilter.nf_conntrack_events=2 the kernel reports the events of
+	// a connection (and of its expectations) only if some socket listened
+	// for conntrack events when the connection was created.
+	lis, err := openEvSockIn(ns.Path(), 1<<16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Committed != 1 || st.NoMaster != 1 || st.Failed != 0 || !ok[0] || ok[1] {
-		t.Fatalf("commit stats %+v ok %v", st, ok)
+	defer lis.close()
+	if err := lis.joinGroups(nfnlgrpCTNew, nfnlgrpCTUpdate, nfnlgrpCTDestroy); err != nil {
+		t.Fatal(err)
 	}
-	out := ns.Exec(t, "conntrack", "-L", "expect")
-	if !strings.Contains(out, "dport=50000") || !strings.Contains(out, "helper=ftp") || strings.Contains(out, "50001") {
-		t.Fatalf("conntrack -L expect:\n%s", out)
-	}
-
 	cache := ct.NewExpectCache()
 	var mu sync.Mutex
 	var seen []ct.UpdateKind
@@ -57,6 +54,22 @@ func TestExpectCommitAndFollow(t *testing.T) {
 		cancel()
 		<-done
 	}()
+	commitInto(t, ns.Path(), masters[:1])
+	now := time.Now()
+	// The second expectation's master is not in the kernel.
+	entries := []ct.ExpectEntry{{Expect: exps[0], Updated: now.Add(-50 * time.Second)}, {Expect: exps[1], Updated: now}}
+	st, ok, err := k.CommitExpect(context.Background(), entries, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Committed != 1 || st.NoMaster != 1 || st.Failed != 0 || !ok[0] || ok[1] {
+		t.Fatalf("commit stats %+v ok %v", st, ok)
+	}
+	out := ns.Exec(t, "conntrack", "-L", "expect")
+	if !strings.Contains(out, "dport=50000") || !strings.Contains(out, "helper=ftp") || strings.Contains(out, "50001") {
+		t.Fatalf("conntrack -L expect:\n%s", out)
+	}
+
 	waitFor(t, func() bool { return cache.Len() == 1 })
 	got := cache.Snapshot()[0].Expect
 	want := entries[0].Expect
