@@ -9,20 +9,26 @@ import (
 	"time"
 
 	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ndp"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
 
 // probeWitness is the arbitration's witness probe, run on a prober
-// goroutine, never on the loop: an ARP request for an IPv4 witness on
-// ifname (the instance's segment, whatever the routes say), an ICMP echo
-// for an IPv6 one; it waits up to timeout for the answer.
+// goroutine, never on the loop: on ifname (the instance's segment,
+// whatever the routes say) an ARP request for an IPv4 witness, a neighbour
+// solicitation for an IPv6 one; without an interface, an ICMP echo. It
+// waits up to timeout for the answer.
 func probeWitness(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error {
-	if addr.Unmap().Is4() && ifname != "" {
+	switch {
+	case ifname == "":
+		return probeICMP(ctx, addr, timeout)
+	case addr.Unmap().Is4():
 		return probeARP(ctx, ifname, addr.Unmap(), timeout)
+	default:
+		return probeNS(ctx, ifname, addr, timeout)
 	}
-	return probeICMP(ctx, addr, timeout)
 }
 
 // probeDeadline sets a probe socket's deadline to timeout from now (or
@@ -57,6 +63,55 @@ func probeARP(ctx context.Context, ifname string, addr netip.Addr, timeout time.
 	defer stop()
 	_, err = c.Resolve(addr)
 	return err
+}
+
+// probeNS sends a neighbour solicitation for addr on ifname, from the
+// interface's link-local address to addr's solicited-node group, and waits
+// for a solicited neighbour advertisement of addr: the witness holds the
+// address on that segment. Without a link-local address yet (DAD still
+// running) it fails: a solicitation from :: would be a DAD probe.
+func probeNS(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return err
+	}
+	target := addr.WithZone("")
+	group, err := ndp.SolicitedNodeMulticast(target)
+	if err != nil {
+		return err
+	}
+	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop, err := probeDeadline(ctx, timeout, c.SetDeadline)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	f.Accept(ipv6.ICMPTypeNeighborAdvertisement)
+	if err := c.SetICMPFilter(&f); err != nil {
+		return err
+	}
+	ns := &ndp.NeighborSolicitation{TargetAddress: target}
+	if len(ifi.HardwareAddr) > 0 {
+		ns.Options = []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: ifi.HardwareAddr}}
+	}
+	if err := c.WriteTo(ns, nil, group); err != nil {
+		return err
+	}
+	for {
+		m, _, _, err := c.ReadFrom()
+		if err != nil {
+			return err
+		}
+		if na, ok := m.(*ndp.NeighborAdvertisement); ok && na.Solicited && na.TargetAddress == target {
+			return nil
+		}
+	}
 }
 
 // probeICMP sends one ICMP echo request to addr and waits up to timeout
