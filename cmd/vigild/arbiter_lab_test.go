@@ -67,6 +67,22 @@ func dropAdverts(t testing.TB, l *fwLab) []*testnet.Rule {
 	return rs
 }
 
+// sampleMasters samples both nodes' mastership every 100 ms for d and
+// counts the samples with two masters and with none.
+func sampleMasters(d time.Duration, master1, master2 func() bool) (dual, none, n int) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		m1, m2 := master1(), master2()
+		n++
+		switch {
+		case m1 && m2:
+			dual++
+		case !m1 && !m2:
+			none++
+		}
+	}
+	return dual, none, n
+}
+
 // hasVIP reports whether h holds addr on dev: the keepalived side's state.
 func hasVIP(t testing.TB, h *testnet.Host, dev, addr string) bool {
 	t.Helper()
@@ -81,19 +97,6 @@ func hasVIP(t testing.TB, h *testnet.Host, dev, addr string) bool {
 // back, one master remains and it re-announces once.
 func TestFirewallArbiterAdvertsLost(t *testing.T) {
 	const outage = 6 * time.Second
-	samples := func(t *testing.T, master1, master2 func() bool) (dual, none, n int) {
-		for end := time.Now().Add(outage); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			m1, m2 := master1(), master2()
-			n++
-			switch {
-			case m1 && m2:
-				dual++
-			case !m1 && !m2:
-				none++
-			}
-		}
-		return dual, none, n
-	}
 	var vigilDual, kaDual, vigilN, kaN int
 	t.Run("vigild", func(t *testing.T) {
 		l := newFWLab(t)
@@ -111,7 +114,7 @@ func TestFirewallArbiterAdvertsLost(t *testing.T) {
 		}
 		rules := dropAdverts(t, l)
 		var dual, none int
-		dual, none, vigilN = samples(t, master(v1), master(v2))
+		dual, none, vigilN = sampleMasters(outage, master(v1), master(v2))
 		vigilDual = dual
 		s1, s2 := v1.MustStatus(t).Arbiter, v2.MustStatus(t).Arbiter
 		if dual != 0 || none != 0 {
@@ -153,7 +156,7 @@ func TestFirewallArbiterAdvertsLost(t *testing.T) {
 		k2.WaitOutput(t, "(VI_IN) Entering BACKUP STATE", fwSettle)
 		dropAdverts(t, l)
 		var dual int
-		dual, _, kaN = samples(t, func() bool { return hasVIP(t, l.FW1, "eth0", fwInVIP) }, func() bool { return hasVIP(t, l.FW2, "eth0", fwInVIP) })
+		dual, _, kaN = sampleMasters(outage, func() bool { return hasVIP(t, l.FW1, "eth0", fwInVIP) }, func() bool { return hasVIP(t, l.FW2, "eth0", fwInVIP) })
 		kaDual = dual
 		if dual == 0 {
 			t.Errorf("keepalived never went dual-master in %d samples: the drop does not cut the adverts, the vigild run proves nothing", kaN)
@@ -310,17 +313,7 @@ func TestFirewallArbiterBackupPath(t *testing.T) {
 				}
 			}
 			dropAdverts(t, l)
-			var dual, none, n int
-			for end := time.Now().Add(outage); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-				m1, m2 := master(v1), master(v2)
-				n++
-				switch {
-				case m1 && m2:
-					dual++
-				case !m1 && !m2:
-					none++
-				}
-			}
+			dual, none, n := sampleMasters(outage, func() bool { return master(v1) }, func() bool { return master(v2) })
 			t.Logf("sync link cut and adverts dropped for %s: %d of %d samples dual-master, %d without a master", outage, dual, n, none)
 			if backup {
 				if dual != 0 || none != 0 {

@@ -31,18 +31,31 @@ func probeWitness(ctx context.Context, ifname string, addr netip.Addr, timeout t
 	}
 }
 
-// probeDeadline sets a probe socket's deadline to timeout from now (or
-// ctx's, if sooner) and makes the end of ctx end the probe at once; the
-// caller defers the returned stop.
-func probeDeadline(ctx context.Context, timeout time.Duration, set func(time.Time) error) (stop func() bool, err error) {
+// probeConn is a probe's socket.
+type probeConn interface {
+	Close() error
+	SetDeadline(time.Time) error
+}
+
+// withProbeConn opens a probe's socket, sets its deadline to timeout from
+// now (or ctx's, if sooner), makes the end of ctx end the probe at once,
+// runs probe on it and closes it.
+func withProbeConn[C probeConn](ctx context.Context, timeout time.Duration, open func() (C, error), probe func(C) error) error {
+	c, err := open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if err := set(deadline); err != nil {
-		return nil, err
+	if err := c.SetDeadline(deadline); err != nil {
+		return err
 	}
-	return context.AfterFunc(ctx, func() { _ = set(time.Now()) }), nil
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	return probe(c)
 }
 
 // probeARP asks for addr's hardware address on ifname.
@@ -51,18 +64,10 @@ func probeARP(ctx context.Context, ifname string, addr netip.Addr, timeout time.
 	if err != nil {
 		return err
 	}
-	c, err := arp.Dial(ifi)
-	if err != nil {
+	return withProbeConn(ctx, timeout, func() (*arp.Client, error) { return arp.Dial(ifi) }, func(c *arp.Client) error {
+		_, err := c.Resolve(addr)
 		return err
-	}
-	defer c.Close()
-	stop, err := probeDeadline(ctx, timeout, c.SetDeadline)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	_, err = c.Resolve(addr)
-	return err
+	})
 }
 
 // probeNS sends a neighbour solicitation for addr on ifname, from the
@@ -80,16 +85,16 @@ func probeNS(ctx context.Context, ifname string, addr netip.Addr, timeout time.D
 	if err != nil {
 		return err
 	}
-	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
-	if err != nil {
-		return err
+	open := func() (*ndp.Conn, error) {
+		c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+		return c, err
 	}
-	defer c.Close()
-	stop, err := probeDeadline(ctx, timeout, c.SetDeadline)
-	if err != nil {
-		return err
-	}
-	defer stop()
+	return withProbeConn(ctx, timeout, open, func(c *ndp.Conn) error { return solicit(c, ifi, target, group) })
+}
+
+// solicit sends the solicitation for target to group on c and reads until
+// the solicited advertisement of target or c's deadline.
+func solicit(c *ndp.Conn, ifi *net.Interface, target, group netip.Addr) error {
 	var f ipv6.ICMPFilter
 	f.SetAll(true)
 	f.Accept(ipv6.ICMPTypeNeighborAdvertisement)
@@ -123,16 +128,13 @@ func probeICMP(ctx context.Context, addr netip.Addr, timeout time.Duration) erro
 	if addr.Is6() {
 		network, laddr, typ, reply, proto = "ip6:ipv6-icmp", "::", ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58
 	}
-	c, err := icmp.ListenPacket(network, laddr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	stop, err := probeDeadline(ctx, timeout, c.SetDeadline)
-	if err != nil {
-		return err
-	}
-	defer stop()
+	open := func() (*icmp.PacketConn, error) { return icmp.ListenPacket(network, laddr) }
+	return withProbeConn(ctx, timeout, open, func(c *icmp.PacketConn) error { return echo(c, addr, typ, reply, proto) })
+}
+
+// echo sends one echo request of type typ to addr on c and reads until the
+// matching reply or c's deadline.
+func echo(c *icmp.PacketConn, addr netip.Addr, typ, reply icmp.Type, proto int) error {
 	var idb [4]byte
 	_, _ = rand.Read(idb[:])
 	id, seq := int(binary.BigEndian.Uint16(idb[:2])), int(binary.BigEndian.Uint16(idb[2:]))
