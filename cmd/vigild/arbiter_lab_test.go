@@ -31,12 +31,18 @@ func arbFWConf(t testing.TB, name string, prio int, local, peer, key, extra stri
 // waits for fw1 MASTER, fw2 BACKUP and the views agreeing.
 func startArbPair(t testing.TB, l *fwLab, extra string) (v1, v2 *vigild) {
 	t.Helper()
+	return startArbPairEach(t, l, extra, extra)
+}
+
+// startArbPairEach is startArbPair with each firewall's own extra lines.
+func startArbPairEach(t testing.TB, l *fwLab, extra1, extra2 string) (v1, v2 *vigild) {
+	t.Helper()
 	key := filepath.Join(t.TempDir(), "sync.key")
 	if err := os.WriteFile(key, []byte(testSyncKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	v1 = startVigild(t, l.FW1, arbFWConf(t, "fw1", 150, fwSync1, fwSync2, key, extra), "-i", "fw1")
-	v2 = startVigild(t, l.FW2, arbFWConf(t, "fw2", 100, fwSync2, fwSync1, key, extra), "-i", "fw2")
+	v1 = startVigild(t, l.FW1, arbFWConf(t, "fw1", 150, fwSync1, fwSync2, key, extra1), "-i", "fw1")
+	v2 = startVigild(t, l.FW2, arbFWConf(t, "fw2", 100, fwSync2, fwSync1, key, extra2), "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
 		v1.WaitState(t, in, "MASTER")
 		v2.WaitState(t, in, "BACKUP")
@@ -61,6 +67,22 @@ func dropAdverts(t testing.TB, l *fwLab) []*testnet.Rule {
 	return rs
 }
 
+// sampleMasters samples both nodes' mastership every 100 ms for d and
+// counts the samples with two masters and with none.
+func sampleMasters(d time.Duration, master1, master2 func() bool) (dual, none, n int) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		m1, m2 := master1(), master2()
+		n++
+		switch {
+		case m1 && m2:
+			dual++
+		case !m1 && !m2:
+			none++
+		}
+	}
+	return dual, none, n
+}
+
 // hasVIP reports whether h holds addr on dev: the keepalived side's state.
 func hasVIP(t testing.TB, h *testnet.Host, dev, addr string) bool {
 	t.Helper()
@@ -75,19 +97,6 @@ func hasVIP(t testing.TB, h *testnet.Host, dev, addr string) bool {
 // back, one master remains and it re-announces once.
 func TestFirewallArbiterAdvertsLost(t *testing.T) {
 	const outage = 6 * time.Second
-	samples := func(t *testing.T, master1, master2 func() bool) (dual, none, n int) {
-		for end := time.Now().Add(outage); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			m1, m2 := master1(), master2()
-			n++
-			switch {
-			case m1 && m2:
-				dual++
-			case !m1 && !m2:
-				none++
-			}
-		}
-		return dual, none, n
-	}
 	var vigilDual, kaDual, vigilN, kaN int
 	t.Run("vigild", func(t *testing.T) {
 		l := newFWLab(t)
@@ -105,7 +114,7 @@ func TestFirewallArbiterAdvertsLost(t *testing.T) {
 		}
 		rules := dropAdverts(t, l)
 		var dual, none int
-		dual, none, vigilN = samples(t, master(v1), master(v2))
+		dual, none, vigilN = sampleMasters(outage, master(v1), master(v2))
 		vigilDual = dual
 		s1, s2 := v1.MustStatus(t).Arbiter, v2.MustStatus(t).Arbiter
 		if dual != 0 || none != 0 {
@@ -147,7 +156,7 @@ func TestFirewallArbiterAdvertsLost(t *testing.T) {
 		k2.WaitOutput(t, "(VI_IN) Entering BACKUP STATE", fwSettle)
 		dropAdverts(t, l)
 		var dual int
-		dual, _, kaN = samples(t, func() bool { return hasVIP(t, l.FW1, "eth0", fwInVIP) }, func() bool { return hasVIP(t, l.FW2, "eth0", fwInVIP) })
+		dual, _, kaN = sampleMasters(outage, func() bool { return hasVIP(t, l.FW1, "eth0", fwInVIP) }, func() bool { return hasVIP(t, l.FW2, "eth0", fwInVIP) })
 		kaDual = dual
 		if dual == 0 {
 			t.Errorf("keepalived never went dual-master in %d samples: the drop does not cut the adverts, the vigild run proves nothing", kaN)
@@ -240,5 +249,94 @@ func TestFirewallArbiterSyncCut(t *testing.T) {
 		if a, b := v1.Instance(t, in), v2.Instance(t, in); a.State != "MASTER" || b.State != "BACKUP" {
 			t.Errorf("%s: fw1 %s fw2 %s", in, a.State, b.State)
 		}
+	}
+}
+
+// TestFirewallArbiterBackupPath: the sync link (sync0) cut while a backup
+// sync path runs over the outside LAN (eth1): the heartbeat keeps going
+// over the backup path, so the arbiter never reports heartbeat_lost and
+// nothing moves; then the VRRP adverts are dropped on both LANs too, and
+// there is still exactly one master (both nodes sampled every 100 ms).
+// Without the backup path the same cut loses the heartbeat, and the
+// dropped adverts then make both nodes MASTER: the test can fail.
+func TestFirewallArbiterBackupPath(t *testing.T) {
+	const outage = 5 * time.Second
+	lanPath := func(local, peer string) string {
+		return "    path lan {\n        interface eth1\n        local_address " + local + "\n        peer_address " + peer + "\n    }\n"
+	}
+	transitions := func(v *vigild) uint64 {
+		var n uint64
+		for _, in := range v.MustStatus(t).Instances {
+			n += in.Transitions
+		}
+		return n
+	}
+	master := func(v *vigild) bool {
+		for _, in := range v.MustStatus(t).Instances {
+			if in.State == "MASTER" {
+				return true
+			}
+		}
+		return false
+	}
+	for _, backup := range []bool{true, false} {
+		name := "backup path"
+		if !backup {
+			name = "no backup path"
+		}
+		t.Run(name, func(t *testing.T) {
+			l := newFWLab(t)
+			var v1, v2 *vigild
+			if backup {
+				v1, v2 = startArbPairEach(t, l, lanPath("203.0.113.1", "203.0.113.2"), lanPath("203.0.113.2", "203.0.113.1"))
+			} else {
+				v1, v2 = startArbPair(t, l, "")
+			}
+			before1, before2 := transitions(v1), transitions(v2)
+			l.Sync1.Isolate(t)
+			if !backup {
+				for _, v := range []*vigild{v1, v2} {
+					testnet.Eventually(t, fwSettle, func() bool { return v.MustStatus(t).Arbiter.Mode == "heartbeat_lost" },
+						"%s: heartbeat_lost without a backup path", v.Host.Name())
+				}
+			} else {
+				// Four heartbeat intervals, at least 1 s, is the dead time.
+				time.Sleep(3 * time.Second)
+				for _, v := range []*vigild{v1, v2} {
+					a := v.MustStatus(t).Arbiter
+					if a.Mode != "agreed" || a.HeartbeatLosts != 0 {
+						t.Errorf("%s after the sync link was cut, with a backup path: mode %s, %d heartbeat losses", v.Host.Name(), a.Mode, a.HeartbeatLosts)
+					}
+				}
+				if n1, n2 := transitions(v1), transitions(v2); n1 != before1 || n2 != before2 {
+					t.Errorf("transitions after the sync link was cut: fw1 %d, fw2 %d", n1-before1, n2-before2)
+				}
+			}
+			dropAdverts(t, l)
+			dual, none, n := sampleMasters(outage, func() bool { return master(v1) }, func() bool { return master(v2) })
+			t.Logf("sync link cut and adverts dropped for %s: %d of %d samples dual-master, %d without a master", outage, dual, n, none)
+			if backup {
+				if dual != 0 || none != 0 {
+					t.Errorf("with the backup path: %d of %d samples dual-master, %d without a master", dual, n, none)
+				}
+				for _, v := range []*vigild{v1, v2} {
+					if a := v.MustStatus(t).Arbiter; a.HeartbeatLosts != 0 || !a.Split {
+						t.Errorf("%s's arbiter with the backup path: %+v", v.Host.Name(), a)
+					}
+				}
+				for _, in := range []string{"VI_IN", "VI_OUT"} {
+					if a, b := v1.Instance(t, in), v2.Instance(t, in); a.State != "MASTER" || b.State != "BACKUP" {
+						t.Errorf("%s: fw1 %s fw2 %s", in, a.State, b.State)
+					}
+				}
+				for _, v := range []*vigild{v1, v2} {
+					if out := v.Output(); strings.Contains(out, "heartbeat from the peer lost") || strings.Contains(out, "does not run over") {
+						t.Errorf("%s's log:\n%s", v.Host.Name(), out)
+					}
+				}
+			} else if dual == 0 {
+				t.Errorf("without a backup path the nodes never went dual-master in %d samples: the run with one proves nothing", n)
+			}
+		})
 	}
 }

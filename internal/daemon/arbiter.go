@@ -122,8 +122,11 @@ func newArb(log *slog.Logger, cfg *config.Config, hb heartbeatSender, host Host)
 		if err != nil {
 			return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", s.Pos, err)
 		}
-		// One sync path today: the block's; the heartbeat takes a list.
-		paths := []conntracksync.HeartbeatPath{{Interface: s.Interface, LocalAddr: s.LocalAddr, PeerAddr: s.PeerAddr, Port: uint16(s.HeartbeatPort)}}
+		paths := heartbeatPaths(log, s)
+		if len(paths) == 0 {
+			log.Warn("arbiter: no sync path can carry the heartbeat (each is multicast without peer_address): no arbitration; when VRRP adverts are lost between the nodes both may become MASTER (VRRP as RFC 5798 says)")
+			return nil, nil
+		}
 		if hb, err = conntracksync.NewHeartbeat(log, k, paths, nil); err != nil {
 			return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", s.Pos, err)
 		}
@@ -131,6 +134,52 @@ func newArb(log *slog.Logger, cfg *config.Config, hb heartbeatSender, host Host)
 	a.hb = hb
 	log.Info("arbiter: heartbeat over the sync link", "interval", s.HeartbeatInterval, "port", s.HeartbeatPort, "witnesses", len(a.witnesses))
 	return a, nil
+}
+
+// heartbeatPaths lists the sync paths the heartbeat runs over: every path
+// of the block (its own first, then the backup paths), each as unicast
+// from its local_address to its peer_address on heartbeat_port, so that
+// the heartbeat outlives the cut of any path while another is up. A
+// multicast path goes to its peer_address when one is given; without one
+// (or without local_address) the heartbeat has nobody to key its envelope
+// to on that path: it is skipped with a warning. So is a path whose own
+// FTFW port is heartbeat_port (the two sockets would share an address),
+// and one whose local_address an earlier path's heartbeat already binds.
+func heartbeatPaths(log *slog.Logger, s *config.ConntrackSync) []conntracksync.HeartbeatPath {
+	type cand struct {
+		name, iface        string
+		local, peer, group netip.Addr
+		port               int
+		pos                config.Pos
+	}
+	first := s.Interface
+	if first == "" {
+		first = "conntrack_sync"
+	}
+	cands := []cand{{name: first, iface: s.Interface, local: s.LocalAddr, peer: s.PeerAddr, group: s.Group, port: s.Port, pos: s.Pos}}
+	for _, x := range s.Paths {
+		port := x.Port
+		if port == 0 {
+			port = s.Port
+		}
+		cands = append(cands, cand{name: x.Name, iface: x.Interface, local: x.LocalAddr, peer: x.PeerAddr, group: x.Group, port: port, pos: x.Pos})
+	}
+	var out []conntracksync.HeartbeatPath
+	bound := map[netip.Addr]string{}
+	for _, c := range cands {
+		switch {
+		case bound[c.local] != "":
+			log.Warn(fmt.Sprintf("%s: arbiter: sync path %s has the local_address of path %s: the heartbeat runs over that one only", c.pos, c.name, bound[c.local]))
+		case !c.local.IsValid() || !c.peer.IsValid():
+			log.Warn(fmt.Sprintf("%s: arbiter: sync path %s (multicast group %s) has no peer_address or local_address: the heartbeat does not run over it (it is sent unicast to the peer); give both to carry it", c.pos, c.name, c.group))
+		case c.port == s.HeartbeatPort:
+			log.Warn(fmt.Sprintf("%s: arbiter: sync path %s uses port %d, the heartbeat_port: the heartbeat does not run over it", c.pos, c.name, c.port))
+		default:
+			bound[c.local] = c.name
+			out = append(out, conntracksync.HeartbeatPath{Interface: c.iface, LocalAddr: c.local, PeerAddr: c.peer, Port: uint16(s.HeartbeatPort)})
+		}
+	}
+	return out
 }
 
 // run runs the heartbeat link, the sender and the witness probers until

@@ -86,8 +86,8 @@ type Host struct {
 	// (lookupLocalName).
 	LocalName func() string
 	// Witness probes one witness address of the arbitration on the
-	// instance's interface within timeout (nil: ARP for IPv4, ICMP echo
-	// for IPv6).
+	// instance's interface within timeout (nil: ARP for IPv4, neighbour
+	// solicitation for IPv6, ICMP echo without an interface).
 	Witness func(ctx context.Context, ifname string, addr netip.Addr, timeout time.Duration) error
 	// Conntrack, when set, replaces the conntrack replicator of a
 	// conntrack_sync block (conntracksync.New on ctnetlink and UDP).

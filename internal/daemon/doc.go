@@ -75,11 +75,11 @@
 //     MASTER; and vigilctl ct (ctsync.go), which calls the replicator
 //     (safe from any goroutine) from the control connection's goroutine;
 //   - the arbitration over the sync link (arbiter.go): the heartbeat of
-//     our view of the tracked group every heartbeat_interval (sent and
-//     received on goroutines of its own), the peer's view handed to the
+//     our view of the tracked group every heartbeat_interval over every
+//     sync path (sent and received on goroutines of its own), the peer's view handed to the
 //     pure arbiter core, its decision carried out as vrrp.Hold on the
 //     tracked instances and vrrp.Release of a losing master, witness
-//     probes (witness_linux.go) run off the loop with their results posted
+//     probes (witness_linux.go: ARP, neighbour solicitation) run off the loop with their results posted
 //     to it, the split and its heal logged, notified (FIFO) and the heal
 //     re-announced once;
 //   - vigilctl demote, promote, maintenance and events (control_cmds.go):
