@@ -171,6 +171,9 @@ func TestFirewallArbiterAdvertsLost(t *testing.T) {
 // over and fw2 takes it, and a TCP stream through the VIPs survives (the
 // pair replicates conntrack). Without the arbitration (no witness, no
 // key), the same black hole leaves fw2 BACKUP: VI_OUT still hears fw1.
+// Debian's keepalived with conntrackd, in the same lab under the same
+// black hole, is logged beside it: who holds each VIP every 100 ms, its
+// transitions, and whether the stream lives.
 func TestFirewallArbiterBlackHole(t *testing.T) {
 	t.Run("witness", func(t *testing.T) {
 		l := newFWLab(t)
@@ -213,11 +216,128 @@ func TestFirewallArbiterBlackHole(t *testing.T) {
 			t.Fatalf("fw2 VI_OUT %s without arbitration: the witness run would prove nothing", v.State)
 		}
 	})
+	t.Run("keepalived", func(t *testing.T) {
+		l := newFWLab(t)
+		g1, g2 := startArbLegacyPair(t, l)
+		s := startFWStream(t, l)
+		if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
+			t.Fatalf("before the black hole: %v", err)
+		}
+		testnet.Eventually(t, fwSettle, func() bool { return g2.externalCount(t) >= 1 }, "fw2's conntrackd holds the stream's entry")
+		mark1, mark2 := len(g1.ka.Output()), len(g2.ka.Output())
+		l.In1.Isolate(t)
+		// The outside segment is tallied in the same 100 ms samples.
+		var outDual, outFW2, inFW1, inFW2 int
+		inDual, inNone, n := sampleMasters(kaBlackHoleSample,
+			func() bool {
+				m := hasVIP(t, l.FW1, "eth0", fwInVIP)
+				if m {
+					inFW1++
+				}
+				return m
+			},
+			func() bool {
+				o1, o2 := hasVIP(t, l.FW1, "eth1", fwOutVIP), hasVIP(t, l.FW2, "eth1", fwOutVIP)
+				if o2 {
+					outFW2++
+				}
+				if o1 && o2 {
+					outDual++
+				}
+				m := hasVIP(t, l.FW2, "eth0", fwInVIP)
+				if m {
+					inFW2++
+				}
+				return m
+			})
+		perr := s.progress(fwProgressAfterCut, kaBlackHoleSample)
+		tr1, tr2 := kaTransitions(g1.ka, mark1), kaTransitions(g2.ka, mark2)
+		t.Logf("keepalived: inside segment over %d samples: dual master in %d, fw2 holds the VIP in %d, no master in %d", n, inDual, inFW2, inNone)
+		t.Logf("keepalived: outside segment over %d samples: dual master in %d, fw2 holds the VIP in %d", n, outDual, outFW2)
+		t.Logf("keepalived: transitions after the black hole: fw1 %d %q, fw2 %d %q", len(tr1), tr1, len(tr2), tr2)
+		if perr != nil {
+			t.Logf("keepalived: the TCP stream through the VIPs is broken: %v", perr)
+		} else {
+			t.Logf("keepalived: the TCP stream through the VIPs survived (%d bytes up, %d down)", s.up.Load(), s.down.Load())
+		}
+		// Stable: fw1's link is up and it hears nothing on the inside, so
+		// keepalived keeps it master there for the whole black hole.
+		if inFW1 != n {
+			t.Errorf("keepalived fw1 gave up the inside VIP in %d of %d samples: it cannot see the black hole", n-inFW1, n)
+		}
+		if len(tr1) != 0 {
+			t.Errorf("keepalived fw1 moved while black-holed: %q", tr1)
+		}
+	})
+}
+
+// kaBlackHoleSample is how long the keepalived side of the black hole is
+// sampled, and then how long its stream is given to move.
+const kaBlackHoleSample = 3 * time.Second
+
+// startArbLegacyPair starts the reference on both firewalls (keepalived
+// with conntrackd, fwLegacy) and waits for fw1 MASTER and fw2 BACKUP.
+func startArbLegacyPair(t testing.TB, l *fwLab) (g1, g2 *fwLegacy) {
+	t.Helper()
+	g1 = startFWLegacy(t, l.FW1, "fw1", 150, fwSync1, fwSync2)
+	g2 = startFWLegacy(t, l.FW2, "fw2", 100, fwSync2, fwSync1)
+	for _, in := range []string{"VI_IN", "VI_OUT"} {
+		g1.ka.WaitOutput(t, "("+in+") Entering MASTER STATE", fwSettle)
+		g2.ka.WaitOutput(t, "("+in+") Entering BACKUP STATE", fwSettle)
+	}
+	return g1, g2
+}
+
+// kaTransitions returns keepalived's "Entering ... STATE" log lines after
+// the first mark bytes of its output, each trimmed to "(VI_X) STATE".
+func kaTransitions(p *testnet.Proc, mark int) []string {
+	var tr []string
+	for _, line := range strings.Split(p.Output()[mark:], "\n") {
+		i := strings.Index(line, ") Entering ")
+		j := strings.LastIndex(line[:max(i, 0)], "(")
+		if i < 0 || j < 0 {
+			continue
+		}
+		tr = append(tr, line[j:i+1]+" "+strings.TrimSuffix(strings.TrimSpace(line[i+len(") Entering "):]), " STATE"))
+	}
+	return tr
 }
 
 // TestFirewallArbiterSyncCut: the sync link cut alone (adverts flow): no
 // transition on either node, a warning in both logs, the mode says so.
+// Debian's keepalived with conntrackd under the same cut is logged beside
+// it: its transitions (keepalived does not watch the sync link).
 func TestFirewallArbiterSyncCut(t *testing.T) {
+	t.Run("vigild", testArbiterSyncCutVigild)
+	t.Run("keepalived", func(t *testing.T) {
+		l := newFWLab(t)
+		g1, g2 := startArbLegacyPair(t, l)
+		mark1, mark2 := len(g1.ka.Output()), len(g2.ka.Output())
+		l.Sync1.Isolate(t)
+		time.Sleep(3 * time.Second)
+		tr1, tr2 := kaTransitions(g1.ka, mark1), kaTransitions(g2.ka, mark2)
+		t.Logf("keepalived: transitions in 3s after the sync link was cut: fw1 %d %q, fw2 %d %q", len(tr1), tr1, len(tr2), tr2)
+		in1, in2 := hasVIP(t, l.FW1, "eth0", fwInVIP), hasVIP(t, l.FW2, "eth0", fwInVIP)
+		// The master's delayed gratuitous ARPs (vrrp_garp_master_delay)
+		// may land after the mark: they are not about the cut.
+		other := func(p *testnet.Proc, mark int) []string {
+			var o []string
+			for _, line := range strings.Split(strings.TrimSpace(p.Output()[mark:]), "\n") {
+				if line != "" && !strings.Contains(line, "gratuitous ARP") {
+					o = append(o, line)
+				}
+			}
+			return o
+		}
+		t.Logf("keepalived: after the cut fw1 holds the inside VIP %v, fw2 %v; other keepalived log lines: fw1 %q, fw2 %q",
+			in1, in2, other(g1.ka, mark1), other(g2.ka, mark2))
+		if len(tr1)+len(tr2) != 0 || !in1 || in2 {
+			t.Errorf("keepalived moved on a cut it cannot see: fw1 %q, fw2 %q", tr1, tr2)
+		}
+	})
+}
+
+func testArbiterSyncCutVigild(t *testing.T) {
 	l := newFWLab(t)
 	v1, v2 := startArbPair(t, l, "")
 	before := map[string]uint64{}
