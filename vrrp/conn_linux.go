@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -141,8 +142,18 @@ type linuxConn struct {
 	ipc     *net.IPConn
 	oob     []byte // send control message: IP(V6)_PKTINFO with src and ifindex
 
-	rmu  sync.Mutex // rmu guards roob (ReadFrom is meant for one goroutine)
+	rmu  sync.Mutex // rmu guards roob and the receive state below (ReadFrom is meant for one goroutine)
 	roob []byte
+	// The receive state: recvmsg(2) through the socket's RawConn with a
+	// header, name and function built once, so that a read allocates
+	// nothing (ReadMsgIP allocates the sender's address every time).
+	rc    syscall.RawConn
+	rmsg  unix.Msghdr
+	riov  unix.Iovec
+	rname [unix.SizeofSockaddrInet6]byte
+	rn    int
+	rerr  error
+	rfn   func(fd uintptr) bool
 
 	wmu  sync.Mutex // wmu guards wbuf
 	wbuf []byte
@@ -222,6 +233,11 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 		ipc:     pc.(*net.IPConn),
 		wbuf:    make([]byte, 0, MaxMessageLen),
 	}
+	if c.rc, err = c.ipc.SyscallConn(); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	c.rfn = c.recvmsg
 	if is6 {
 		var pi [20]byte // struct in6_pktinfo
 		a := src.As16()
@@ -358,13 +374,54 @@ func (c *linuxConn) ReadFrom(b []byte) (int, RecvMeta, error) {
 	return c.read4(b)
 }
 
+// recvmsg is the RawConn read function: one non-blocking recvmsg(2)
+// with c.rmsg, its result left in c.rn and c.rerr. It asks to be called
+// again when nothing is queued (the poller waits for the socket).
+func (c *linuxConn) recvmsg(fd uintptr) bool {
+	n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT)
+	switch e {
+	case 0:
+		c.rn, c.rerr = int(n), nil
+	case unix.EAGAIN, unix.EINTR:
+		return false
+	default:
+		c.rn, c.rerr = 0, e
+	}
+	return true
+}
+
+// recv reads one datagram into b and its control messages into c.roob;
+// it returns the lengths of both. c.rmu must be held.
+func (c *linuxConn) recv(b []byte) (n, oobn int, err error) {
+	if len(b) == 0 {
+		return 0, 0, errors.New("vrrp: read into an empty buffer")
+	}
+	c.riov.Base = &b[0]
+	c.riov.SetLen(len(b))
+	c.rmsg.Name = &c.rname[0]
+	c.rmsg.Namelen = uint32(len(c.rname))
+	c.rmsg.Iov = &c.riov
+	c.rmsg.Iovlen = 1
+	c.rmsg.Control = &c.roob[0]
+	c.rmsg.SetControllen(len(c.roob))
+	c.rmsg.Flags = 0
+	if err := c.rc.Read(c.rfn); err != nil {
+		return 0, 0, err
+	}
+	c.riov.Base = nil // b is the caller's again
+	if c.rerr != nil {
+		return 0, 0, &net.OpError{Op: "read", Net: "ip", Err: os.NewSyscallError("recvmsg", c.rerr)}
+	}
+	return c.rn, int(c.rmsg.Controllen), nil
+}
+
 // read4 reads a whole IPv4 datagram (raw IPv4 sockets deliver the header)
 // and takes TTL and addresses from the header.
 func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for {
-		n, oobn, _, _, err := c.ipc.ReadMsgIP(b, c.roob)
+		n, oobn, err := c.recv(b)
 		if err != nil {
 			return 0, RecvMeta{}, err
 		}
@@ -396,13 +453,14 @@ func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
 func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	n, oobn, _, from, err := c.ipc.ReadMsgIP(b, c.roob)
+	n, oobn, err := c.recv(b)
 	if err != nil {
 		return 0, RecvMeta{}, err
 	}
 	m := RecvMeta{TTL: -1, IfIndex: c.ifindex}
-	if a, ok := netip.AddrFromSlice(from.IP); ok {
-		m.Src = a
+	// struct sockaddr_in6: family, port, flow information, address.
+	if c.rmsg.Namelen >= 24 && binary.NativeEndian.Uint16(c.rname[:2]) == unix.AF_INET6 {
+		m.Src = netip.AddrFrom16([16]byte(c.rname[8:24]))
 	}
 	parseCmsgs(c.roob[:oobn], &m)
 	return n, m, nil

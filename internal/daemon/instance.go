@@ -429,8 +429,8 @@ func (d *Daemon) handleRx(p rxPacket) {
 		c.readErrors++
 		return
 	}
-	defer putBuf(p.buf)
-	raw := p.buf[:p.n]
+	defer bufPool.Put(p.buf)
+	raw := (*p.buf)[:p.n]
 	vrid, ok := vrrp.PeekVRID(raw)
 	if c.key.ah {
 		vrid, ok = peekAHVRID(raw)
