@@ -155,8 +155,15 @@ type linuxConn struct {
 	rerr  error
 	rfn   func(fd uintptr) bool
 
-	wmu  sync.Mutex // wmu guards wbuf
+	wmu  sync.Mutex // wmu guards wbuf and the send state below
 	wbuf []byte
+	// The send state: sendmsg(2) through rc, built once like the receive
+	// state, so that a send allocates nothing either.
+	wmsg  unix.Msghdr
+	wiov  unix.Iovec
+	wname [unix.SizeofSockaddrInet6]byte
+	werr  error
+	wfn   func(fd uintptr) bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -237,7 +244,7 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 		pc.Close()
 		return nil, err
 	}
-	c.rfn = c.recvmsg
+	c.rfn, c.wfn = c.recvmsg, c.sendmsg
 	if is6 {
 		var pi [20]byte // struct in6_pktinfo
 		a := src.As16()
@@ -347,8 +354,66 @@ func (c *linuxConn) WriteTo(p *Packet, dst netip.Addr) error {
 		return err
 	}
 	c.wbuf = b[:0]
-	if _, _, err := c.ipc.WriteMsgIP(b, c.oob, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+	if err := c.send(b, c.oob, dst); err != nil {
 		return fmt.Errorf("vrrp: write to %v: %w", dst, err)
+	}
+	return nil
+}
+
+// sendmsg is the RawConn write function: one non-blocking sendmsg(2) of
+// c.wmsg, its error left in c.werr. It asks to be called again when the
+// socket's buffer is full (the poller waits for room).
+func (c *linuxConn) sendmsg(fd uintptr) bool {
+	_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
+	switch e {
+	case 0:
+		c.werr = nil
+	case unix.EAGAIN, unix.EINTR:
+		return false
+	default:
+		c.werr = e
+	}
+	return true
+}
+
+// send sends d with the control messages oob (may be empty) to dst, an
+// address of the conn's family. c.wmu must be held.
+func (c *linuxConn) send(d, oob []byte, dst netip.Addr) error {
+	if len(d) == 0 {
+		return errors.New("empty datagram")
+	}
+	c.wname = [len(c.wname)]byte{}
+	if c.is6 {
+		// struct sockaddr_in6: family, port, flow information, address.
+		binary.NativeEndian.PutUint16(c.wname[:2], unix.AF_INET6)
+		a := dst.As16()
+		copy(c.wname[8:24], a[:])
+		c.wmsg.Namelen = unix.SizeofSockaddrInet6
+	} else {
+		// struct sockaddr_in: family, port, address.
+		binary.NativeEndian.PutUint16(c.wname[:2], unix.AF_INET)
+		a := dst.As4()
+		copy(c.wname[4:8], a[:])
+		c.wmsg.Namelen = unix.SizeofSockaddrInet4
+	}
+	c.wmsg.Name = &c.wname[0]
+	c.wiov.Base = &d[0]
+	c.wiov.SetLen(len(d))
+	c.wmsg.Iov = &c.wiov
+	c.wmsg.Iovlen = 1
+	c.wmsg.Control = nil
+	c.wmsg.SetControllen(0)
+	if len(oob) > 0 {
+		c.wmsg.Control = &oob[0]
+		c.wmsg.SetControllen(len(oob))
+	}
+	err := c.rc.Write(c.wfn)
+	c.wiov.Base, c.wmsg.Control = nil, nil // the caller's again
+	if err != nil {
+		return err
+	}
+	if c.werr != nil {
+		return os.NewSyscallError("sendmsg", c.werr)
 	}
 	return nil
 }
@@ -361,7 +426,9 @@ func (c *linuxConn) WriteDatagram(d []byte, dst netip.Addr) error {
 	if !c.ah || !dst.Is4() {
 		return fmt.Errorf("vrrp: write datagram to %v: not an IPv4 AH conn", dst)
 	}
-	if _, _, err := c.ipc.WriteMsgIP(d, nil, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.send(d, nil, dst); err != nil {
 		return fmt.Errorf("vrrp: write to %v: %w", dst, err)
 	}
 	return nil

@@ -487,3 +487,37 @@ func TestConnReadAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestConnWriteAllocs: encoding, checksumming and sending an advert on a
+// real socket allocates nothing, to the group or to a unicast peer.
+func TestConnWriteAllocs(t *testing.T) {
+	for _, fam := range []struct {
+		name      string
+		is6       bool
+		vip, peer string
+	}{{"ipv4", false, "192.0.2.100", "192.0.2.2"}, {"ipv6", true, "2001:db8::100", "2001:db8::2"}} {
+		t.Run(fam.name, func(t *testing.T) {
+			p := newPair(t)
+			c := listenIn(t, p.a, fam.is6, vrrp.ConnOptions{})
+			group := vrrp.GroupIPv4
+			if fam.is6 {
+				group = vrrp.GroupIPv6
+			}
+			pkt := advert(9, 100, netip.MustParseAddr(fam.vip))
+			for _, dst := range []netip.Addr{group, netip.MustParseAddr(fam.peer)} {
+				var bad error
+				allocs := testing.AllocsPerRun(50, func() {
+					if err := c.WriteTo(pkt, dst); err != nil {
+						bad = err
+					}
+				})
+				if bad != nil {
+					t.Fatal(bad)
+				}
+				if allocs != 0 {
+					t.Errorf("%v allocations per advert sent to %v, want 0", allocs, dst)
+				}
+			}
+		})
+	}
+}
