@@ -629,7 +629,7 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
 	lost := slices.Clone(inst.lost)
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+	d.kw.submitAs(vipsJobKey{inst}, []any{vipsJobKey{inst}}, func(ctx context.Context) func(time.Time) {
 		if tk != nil {
 			tk.addStart = time.Now()
 		}
@@ -662,7 +662,7 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 func (d *Daemon) removeVIPs(inst *instance) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+	d.kw.submitAs(vipsJobKey{inst}, []any{vipsJobKey{inst}, announceJobKey{inst}}, func(ctx context.Context) func(time.Time) {
 		var errs []error
 		if len(rules) > 0 {
 			errs = append(errs, vips.RemoveRules(ctx, rules))
@@ -762,7 +762,7 @@ func (d *Daemon) announceOnce(inst *instance) {
 // round is out, logged by the loop.
 func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAddr, tk *takeover) {
 	ann, ifname := d.host.Announcer, inst.vipIface()
-	d.kw.submit(func(context.Context) func(time.Time) {
+	d.kw.submitAs(announceJobKey{inst}, nil, func(context.Context) func(time.Time) {
 		var errs []error
 		for _, g := range devs {
 			var m net.HardwareAddr
