@@ -476,7 +476,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: p.meta.Src}
 	wasMaster := inst.m.State() == vrrp.StateMaster
 	inst.heardAH(ev, ahSeq)
-	d.handle(inst, ev, now)
+	d.handleAdvert(inst, ev, now)
 	d.advertHeard(inst, ev, wasMaster, now)
 }
 
