@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -141,11 +142,28 @@ type linuxConn struct {
 	ipc     *net.IPConn
 	oob     []byte // send control message: IP(V6)_PKTINFO with src and ifindex
 
-	rmu  sync.Mutex // rmu guards roob (ReadFrom is meant for one goroutine)
+	rmu  sync.Mutex // rmu guards roob and the receive state below (ReadFrom is meant for one goroutine)
 	roob []byte
+	// The receive state: recvmsg(2) through the socket's RawConn with a
+	// header, name and function built once, so that a read allocates
+	// nothing (ReadMsgIP allocates the sender's address every time).
+	rc    syscall.RawConn
+	rmsg  unix.Msghdr
+	riov  unix.Iovec
+	rname [unix.SizeofSockaddrInet6]byte
+	rn    int
+	rerr  error
+	rfn   func(fd uintptr) bool
 
-	wmu  sync.Mutex // wmu guards wbuf
+	wmu  sync.Mutex // wmu guards wbuf and the send state below
 	wbuf []byte
+	// The send state: sendmsg(2) through rc, built once like the receive
+	// state, so that a send allocates nothing either.
+	wmsg  unix.Msghdr
+	wiov  unix.Iovec
+	wname [unix.SizeofSockaddrInet6]byte
+	werr  error
+	wfn   func(fd uintptr) bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -222,6 +240,11 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 		ipc:     pc.(*net.IPConn),
 		wbuf:    make([]byte, 0, MaxMessageLen),
 	}
+	if c.rc, err = c.ipc.SyscallConn(); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	c.rfn, c.wfn = c.recvmsg, c.sendmsg
 	if is6 {
 		var pi [20]byte // struct in6_pktinfo
 		a := src.As16()
@@ -331,8 +354,66 @@ func (c *linuxConn) WriteTo(p *Packet, dst netip.Addr) error {
 		return err
 	}
 	c.wbuf = b[:0]
-	if _, _, err := c.ipc.WriteMsgIP(b, c.oob, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+	if err := c.send(b, c.oob, dst); err != nil {
 		return fmt.Errorf("vrrp: write to %v: %w", dst, err)
+	}
+	return nil
+}
+
+// sendmsg is the RawConn write function: one non-blocking sendmsg(2) of
+// c.wmsg, its error left in c.werr. It asks to be called again when the
+// socket's buffer is full (the poller waits for room).
+func (c *linuxConn) sendmsg(fd uintptr) bool {
+	_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
+	switch e {
+	case 0:
+		c.werr = nil
+	case unix.EAGAIN, unix.EINTR:
+		return false
+	default:
+		c.werr = e
+	}
+	return true
+}
+
+// send sends d with the control messages oob (may be empty) to dst, an
+// address of the conn's family. c.wmu must be held.
+func (c *linuxConn) send(d, oob []byte, dst netip.Addr) error {
+	if len(d) == 0 {
+		return errors.New("empty datagram")
+	}
+	c.wname = [len(c.wname)]byte{}
+	if c.is6 {
+		// struct sockaddr_in6: family, port, flow information, address.
+		binary.NativeEndian.PutUint16(c.wname[:2], unix.AF_INET6)
+		a := dst.As16()
+		copy(c.wname[8:24], a[:])
+		c.wmsg.Namelen = unix.SizeofSockaddrInet6
+	} else {
+		// struct sockaddr_in: family, port, address.
+		binary.NativeEndian.PutUint16(c.wname[:2], unix.AF_INET)
+		a := dst.As4()
+		copy(c.wname[4:8], a[:])
+		c.wmsg.Namelen = unix.SizeofSockaddrInet4
+	}
+	c.wmsg.Name = &c.wname[0]
+	c.wiov.Base = &d[0]
+	c.wiov.SetLen(len(d))
+	c.wmsg.Iov = &c.wiov
+	c.wmsg.Iovlen = 1
+	c.wmsg.Control = nil
+	c.wmsg.SetControllen(0)
+	if len(oob) > 0 {
+		c.wmsg.Control = &oob[0]
+		c.wmsg.SetControllen(len(oob))
+	}
+	err := c.rc.Write(c.wfn)
+	c.wiov.Base, c.wmsg.Control = nil, nil // the caller's again
+	if err != nil {
+		return err
+	}
+	if c.werr != nil {
+		return os.NewSyscallError("sendmsg", c.werr)
 	}
 	return nil
 }
@@ -345,7 +426,9 @@ func (c *linuxConn) WriteDatagram(d []byte, dst netip.Addr) error {
 	if !c.ah || !dst.Is4() {
 		return fmt.Errorf("vrrp: write datagram to %v: not an IPv4 AH conn", dst)
 	}
-	if _, _, err := c.ipc.WriteMsgIP(d, nil, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.send(d, nil, dst); err != nil {
 		return fmt.Errorf("vrrp: write to %v: %w", dst, err)
 	}
 	return nil
@@ -358,13 +441,54 @@ func (c *linuxConn) ReadFrom(b []byte) (int, RecvMeta, error) {
 	return c.read4(b)
 }
 
+// recvmsg is the RawConn read function: one non-blocking recvmsg(2)
+// with c.rmsg, its result left in c.rn and c.rerr. It asks to be called
+// again when nothing is queued (the poller waits for the socket).
+func (c *linuxConn) recvmsg(fd uintptr) bool {
+	n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT)
+	switch e {
+	case 0:
+		c.rn, c.rerr = int(n), nil
+	case unix.EAGAIN, unix.EINTR:
+		return false
+	default:
+		c.rn, c.rerr = 0, e
+	}
+	return true
+}
+
+// recv reads one datagram into b and its control messages into c.roob;
+// it returns the lengths of both. c.rmu must be held.
+func (c *linuxConn) recv(b []byte) (n, oobn int, err error) {
+	if len(b) == 0 {
+		return 0, 0, errors.New("vrrp: read into an empty buffer")
+	}
+	c.riov.Base = &b[0]
+	c.riov.SetLen(len(b))
+	c.rmsg.Name = &c.rname[0]
+	c.rmsg.Namelen = uint32(len(c.rname))
+	c.rmsg.Iov = &c.riov
+	c.rmsg.Iovlen = 1
+	c.rmsg.Control = &c.roob[0]
+	c.rmsg.SetControllen(len(c.roob))
+	c.rmsg.Flags = 0
+	if err := c.rc.Read(c.rfn); err != nil {
+		return 0, 0, err
+	}
+	c.riov.Base = nil // b is the caller's again
+	if c.rerr != nil {
+		return 0, 0, &net.OpError{Op: "read", Net: "ip", Err: os.NewSyscallError("recvmsg", c.rerr)}
+	}
+	return c.rn, int(c.rmsg.Controllen), nil
+}
+
 // read4 reads a whole IPv4 datagram (raw IPv4 sockets deliver the header)
 // and takes TTL and addresses from the header.
 func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for {
-		n, oobn, _, _, err := c.ipc.ReadMsgIP(b, c.roob)
+		n, oobn, err := c.recv(b)
 		if err != nil {
 			return 0, RecvMeta{}, err
 		}
@@ -396,13 +520,14 @@ func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
 func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	n, oobn, _, from, err := c.ipc.ReadMsgIP(b, c.roob)
+	n, oobn, err := c.recv(b)
 	if err != nil {
 		return 0, RecvMeta{}, err
 	}
 	m := RecvMeta{TTL: -1, IfIndex: c.ifindex}
-	if a, ok := netip.AddrFromSlice(from.IP); ok {
-		m.Src = a
+	// struct sockaddr_in6: family, port, flow information, address.
+	if c.rmsg.Namelen >= 24 && binary.NativeEndian.Uint16(c.rname[:2]) == unix.AF_INET6 {
+		m.Src = netip.AddrFrom16([16]byte(c.rname[8:24]))
 	}
 	parseCmsgs(c.roob[:oobn], &m)
 	return n, m, nil

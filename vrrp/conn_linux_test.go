@@ -2,6 +2,7 @@ package vrrp_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -433,5 +434,90 @@ func TestPrimaryAddrNotFromVIP(t *testing.T) {
 	c := listenIn(t, p.a, true, vrrp.ConnOptions{NotFrom: []netip.Addr{vip}})
 	if c.LocalAddr() != netip.MustParseAddr("fe80::98") {
 		t.Errorf("Listen with NotFrom: source %v, want fe80::98", c.LocalAddr())
+	}
+}
+
+// TestConnReadAllocs: reading an advert from a real socket, with its
+// sender, TTL and kernel receive stamp, and checking it allocate nothing.
+// The adverts are queued before the count so that only the reads are
+// measured.
+func TestConnReadAllocs(t *testing.T) {
+	for _, fam := range []struct {
+		name string
+		is6  bool
+	}{{"ipv4", false}, {"ipv6", true}} {
+		t.Run(fam.name, func(t *testing.T) {
+			p := newPair(t)
+			ca, cb := listenIn(t, p.a, fam.is6, vrrp.ConnOptions{}), listenIn(t, p.b, fam.is6, vrrp.ConnOptions{})
+			group, vip := vrrp.GroupIPv4, netip.MustParseAddr("192.0.2.100")
+			if fam.is6 {
+				group, vip = vrrp.GroupIPv6, netip.MustParseAddr("2001:db8::100")
+			}
+			pkt := advert(9, 100, vip)
+			cfg := vrrp.CheckConfig{Version: 3, VRID: 9, Addrs: []netip.Addr{vip}}
+			const runs = 50
+			for range runs + 1 { // AllocsPerRun runs once more to warm up
+				if err := ca.WriteTo(pkt, group); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cb.SetReadDeadline(time.Now().Add(readTimeout))
+			buf := make([]byte, vrrp.MaxMessageLen+60)
+			var q vrrp.Packet
+			var bad error
+			allocs := testing.AllocsPerRun(runs, func() {
+				n, m, err := cb.ReadFrom(buf)
+				if err != nil {
+					bad = err
+					return
+				}
+				if r := vrrp.Accept(&q, buf[:n], m, cfg); r != vrrp.DropNone {
+					bad = fmt.Errorf("dropped: %v", r)
+				}
+				if m.At.IsZero() {
+					bad = errors.New("no kernel receive stamp")
+				}
+			})
+			if bad != nil {
+				t.Fatal(bad)
+			}
+			if allocs != 0 {
+				t.Errorf("%v allocations per advert read and checked, want 0", allocs)
+			}
+		})
+	}
+}
+
+// TestConnWriteAllocs: encoding, checksumming and sending an advert on a
+// real socket allocates nothing, to the group or to a unicast peer.
+func TestConnWriteAllocs(t *testing.T) {
+	for _, fam := range []struct {
+		name      string
+		is6       bool
+		vip, peer string
+	}{{"ipv4", false, "192.0.2.100", "192.0.2.2"}, {"ipv6", true, "2001:db8::100", "2001:db8::2"}} {
+		t.Run(fam.name, func(t *testing.T) {
+			p := newPair(t)
+			c := listenIn(t, p.a, fam.is6, vrrp.ConnOptions{})
+			group := vrrp.GroupIPv4
+			if fam.is6 {
+				group = vrrp.GroupIPv6
+			}
+			pkt := advert(9, 100, netip.MustParseAddr(fam.vip))
+			for _, dst := range []netip.Addr{group, netip.MustParseAddr(fam.peer)} {
+				var bad error
+				allocs := testing.AllocsPerRun(50, func() {
+					if err := c.WriteTo(pkt, dst); err != nil {
+						bad = err
+					}
+				})
+				if bad != nil {
+					t.Fatal(bad)
+				}
+				if allocs != 0 {
+					t.Errorf("%v allocations per advert sent to %v, want 0", allocs, dst)
+				}
+			}
+		})
 	}
 }

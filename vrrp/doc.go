@@ -21,7 +21,9 @@
 //     the interval conversions; config and the daemon use these.
 //   - The codec and its typed drop reasons (RFC 5798 §5, §7.1; RFC 3768 §5)
 //     and Conn (packet*.go, drop*.go, conn*.go), with an in-memory twin in
-//     vrrptest.
+//     vrrptest. The Linux Conn reads and sends with recvmsg / sendmsg
+//     through the socket's RawConn and buffers built once: an advert read,
+//     checked or sent allocates nothing.
 //   - VRRPv2's IP Authentication Header as keepalived implements it
 //     (ah.go; RFC 3768 §5.3.6.2, RFC 2402, RFC 2403): AH.Append and AH.Open
 //     build and verify the whole IPv4 datagram (HMAC-MD5-96, constant-time

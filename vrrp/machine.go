@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"time"
 )
 
@@ -283,7 +284,9 @@ func (m *Machine) Handle(ev Event, now time.Time) []Action {
 			m.armDown(now, m.MasterDownInterval(), ReasonMasterDown)
 		}
 	default:
-		panic(fmt.Sprintf("vrrp: Machine.Handle: unknown event %T", ev))
+		// The type alone is printed: ev itself then does not escape, so
+		// a caller's event needs no allocation.
+		panic("vrrp: Machine.Handle: unknown event " + reflect.TypeOf(ev).String())
 	}
 	return m.out
 }

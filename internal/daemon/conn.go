@@ -62,7 +62,7 @@ type conn struct {
 // rxPacket is one received advert on its way from a reader to the loop.
 type rxPacket struct {
 	conn *conn
-	buf  []byte
+	buf  *[]byte // from bufPool: the loop puts it back
 	n    int
 	meta vrrp.RecvMeta
 	at   time.Time // when it arrived (receivedAt): the machine's "now" for it
@@ -88,9 +88,9 @@ func receivedAt(kernel, now time.Time) time.Time {
 	return now.Add(-age)
 }
 
+// bufPool holds the readers' buffers. It holds pointers, which go in and
+// out of the pool without an allocation.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, vrrp.MaxMessageLen); return &b }}
-
-func putBuf(b []byte) { bufPool.Put(&b) }
 
 // openConn opens the socket for key.
 func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
@@ -181,7 +181,7 @@ func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 	for {
 		bp := bufPool.Get().(*[]byte)
 		n, meta, err := vc.ReadFrom(*bp)
-		p := rxPacket{conn: c, buf: *bp, n: n, meta: meta, at: receivedAt(meta.At, time.Now())}
+		p := rxPacket{conn: c, buf: bp, n: n, meta: meta, at: receivedAt(meta.At, time.Now())}
 		if err != nil {
 			bufPool.Put(bp)
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {

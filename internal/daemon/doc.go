@@ -35,7 +35,10 @@
 //     on its own device, with that device's MAC, looked up by the worker;
 //     garp_extra_if's rounds on the VIPs' other interfaces: garpextra.go),
 //     in order, and carries on; outcomes come back to the loop. A slow
-//     netlink call delays the addresses, never an advert. A timer-driven
+//     netlink call delays the addresses, never an advert. An instance's
+//     newer address job supersedes its waiting one (its removal also its
+//     waiting GARP/NA rounds), so a stalled worker's queue stays bounded
+//     however often instances flap, and the last state asked for wins. A timer-driven
 //     takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the

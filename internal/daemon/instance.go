@@ -429,8 +429,8 @@ func (d *Daemon) handleRx(p rxPacket) {
 		c.readErrors++
 		return
 	}
-	defer putBuf(p.buf)
-	raw := p.buf[:p.n]
+	defer bufPool.Put(p.buf)
+	raw := (*p.buf)[:p.n]
 	vrid, ok := vrrp.PeekVRID(raw)
 	if c.key.ah {
 		vrid, ok = peekAHVRID(raw)
@@ -476,7 +476,7 @@ func (d *Daemon) handleRx(p rxPacket) {
 	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: p.meta.Src}
 	wasMaster := inst.m.State() == vrrp.StateMaster
 	inst.heardAH(ev, ahSeq)
-	d.handle(inst, ev, now)
+	d.handleAdvert(inst, ev, now)
 	d.advertHeard(inst, ev, wasMaster, now)
 }
 
@@ -629,7 +629,7 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
 	lost := slices.Clone(inst.lost)
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+	d.kw.submitAs(vipsJobKey{inst}, []any{vipsJobKey{inst}}, func(ctx context.Context) func(time.Time) {
 		if tk != nil {
 			tk.addStart = time.Now()
 		}
@@ -662,7 +662,7 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 func (d *Daemon) removeVIPs(inst *instance) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+	d.kw.submitAs(vipsJobKey{inst}, []any{vipsJobKey{inst}, announceJobKey{inst}}, func(ctx context.Context) func(time.Time) {
 		var errs []error
 		if len(rules) > 0 {
 			errs = append(errs, vips.RemoveRules(ctx, rules))
@@ -762,7 +762,7 @@ func (d *Daemon) announceOnce(inst *instance) {
 // round is out, logged by the loop.
 func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAddr, tk *takeover) {
 	ann, ifname := d.host.Announcer, inst.vipIface()
-	d.kw.submit(func(context.Context) func(time.Time) {
+	d.kw.submitAs(announceJobKey{inst}, nil, func(context.Context) func(time.Time) {
 		var errs []error
 		for _, g := range devs {
 			var m net.HardwareAddr

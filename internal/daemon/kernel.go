@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -34,14 +35,34 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // loop is busy), which the loop reads in its select and, at shutdown,
 // until the worker has ended and the buffer is empty.
 type kernelWork struct {
-	mu     sync.Mutex // guards jobs and closed
-	jobs   []kernelJob
-	closed bool
+	mu         sync.Mutex // guards jobs, closed and superseded
+	jobs       []queuedJob
+	closed     bool
+	superseded uint64 // waiting jobs dropped for a newer one (doAs)
 
 	wake    chan struct{} // a job was queued, or close was called
 	results chan func(now time.Time)
 	done    chan struct{} // closed when run returns
 }
+
+// queuedJob is a job waiting for the worker, with the key it was queued
+// under (nil: none, it is never superseded).
+type queuedJob struct {
+	key any
+	job kernelJob
+}
+
+// Keys of the jobs that a newer one supersedes while they wait: an
+// instance's address, route and rule job (addVIPs, removeVIPs) carries its
+// whole desired state, so only the last one queued matters; so does a
+// check of its VIPs (checkVIPs). A round of gratuitous ARP / NA is dropped
+// by a removal of the instance's addresses: announcing addresses about to
+// go would point the segment at a router that no longer holds them.
+type (
+	vipsJobKey     struct{ inst *instance }
+	checkJobKey    struct{ inst *instance }
+	announceJobKey struct{ inst *instance }
+)
 
 func newKernelWork() *kernelWork {
 	return &kernelWork{
@@ -52,11 +73,33 @@ func newKernelWork() *kernelWork {
 }
 
 // do queues job behind every job queued before it.
-func (k *kernelWork) do(job kernelJob) {
+func (k *kernelWork) do(job kernelJob) { k.doAs(nil, nil, job) }
+
+// doAs queues job under key behind every job queued before it, after
+// dropping the waiting jobs (not the running one) whose key is in
+// supersedes. A job is only ever dropped for one queued after it, so the
+// last state asked for is the one the worker leaves, and the queue of a
+// stalled worker holds at most one such job per key however often an
+// instance flaps. Dropped jobs hand the loop no outcome.
+func (k *kernelWork) doAs(key any, supersedes []any, job kernelJob) {
 	k.mu.Lock()
-	k.jobs = append(k.jobs, job)
+	if len(supersedes) > 0 {
+		n := len(k.jobs)
+		k.jobs = slices.DeleteFunc(k.jobs, func(q queuedJob) bool {
+			return q.key != nil && slices.Contains(supersedes, q.key)
+		})
+		k.superseded += uint64(n - len(k.jobs))
+	}
+	k.jobs = append(k.jobs, queuedJob{key, job})
 	k.mu.Unlock()
 	k.signal()
+}
+
+// waiting reports how many jobs wait and how many were superseded.
+func (k *kernelWork) waiting() (jobs int, superseded uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.jobs), k.superseded
 }
 
 // close lets run end once the queue is empty.
@@ -90,8 +133,8 @@ func (k *kernelWork) run() {
 			<-k.wake
 			continue
 		}
-		job := k.jobs[0]
-		k.jobs[0] = nil
+		job := k.jobs[0].job
+		k.jobs[0] = queuedJob{}
 		k.jobs = k.jobs[1:]
 		k.mu.Unlock()
 
@@ -107,9 +150,13 @@ func (k *kernelWork) run() {
 // submit hands job to the worker. A Daemon outside Run (a test that
 // drives one path of the loop by hand) has no worker, a nil k: the job
 // runs at once, its outcome too.
-func (k *kernelWork) submit(job kernelJob) {
+func (k *kernelWork) submit(job kernelJob) { k.submitAs(nil, nil, job) }
+
+// submitAs is submit under key, superseding the waiting jobs whose key is
+// in supersedes (doAs).
+func (k *kernelWork) submitAs(key any, supersedes []any, job kernelJob) {
 	if k != nil {
-		k.do(job)
+		k.doAs(key, supersedes, job)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)

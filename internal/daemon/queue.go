@@ -13,6 +13,10 @@ type step struct {
 	ev    vrrp.Event
 	group *syncGroup
 	gev   vrrp.GroupEvent
+	// An advert, the event of every packet, waits unboxed (isAdvert):
+	// made a vrrp.Event only for the call, it needs no allocation.
+	advert   vrrp.AdvertReceived
+	isAdvert bool
 }
 
 // handle gives ev to inst's machine and carries out the actions, then
@@ -20,6 +24,12 @@ type step struct {
 // transition fed back to its group), in the order it was queued.
 func (d *Daemon) handle(inst *instance, ev vrrp.Event, now time.Time) {
 	d.queue = append(d.queue, step{inst: inst, ev: ev})
+	d.drain(now)
+}
+
+// handleAdvert is handle for an advert, without an allocation.
+func (d *Daemon) handleAdvert(inst *instance, ev vrrp.AdvertReceived, now time.Time) {
+	d.queue = append(d.queue, step{inst: inst, advert: ev, isAdvert: true})
 	d.drain(now)
 }
 
@@ -39,15 +49,19 @@ func (d *Daemon) drain(now time.Time) {
 	}
 	d.draining = true
 	defer func() { d.draining = false }()
-	for len(d.queue) > 0 {
-		s := d.queue[0]
-		d.queue[0] = step{}
-		d.queue = d.queue[1:]
-		if s.group != nil {
+	// Steps are appended while the loop runs: it reads the length each
+	// time. The slice keeps its capacity for the next drain.
+	for i := 0; i < len(d.queue); i++ {
+		s := d.queue[i]
+		d.queue[i] = step{}
+		switch {
+		case s.group != nil:
 			d.execGroup(s.group, s.group.core.Handle(s.gev), now)
-			continue
+		case s.isAdvert:
+			d.exec(s.inst, s.inst.m.Handle(s.advert, now), now)
+		default:
+			d.exec(s.inst, s.inst.m.Handle(s.ev, now), now)
 		}
-		d.exec(s.inst, s.inst.m.Handle(s.ev, now), now)
 	}
 	d.queue = d.queue[:0]
 }

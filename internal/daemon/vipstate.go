@@ -127,7 +127,7 @@ func (d *Daemon) addrRemoved(e check.IfaceEvent, now time.Time) {
 // an interface that is down or gone is left to interface tracking.
 func (d *Daemon) checkVIPs(inst *instance, now time.Time) {
 	vips, iface, watched := d.host.VIPs, d.host.Interface, slices.Clone(inst.watched)
-	d.kw.submit(func(ctx context.Context) func(time.Time) {
+	d.kw.submitAs(checkJobKey{inst}, []any{checkJobKey{inst}}, func(ctx context.Context) func(time.Time) {
 		there, err := vips.Present(ctx, watched)
 		if err != nil {
 			return func(time.Time) { inst.vipError(err) }

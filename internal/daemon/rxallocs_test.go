@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vigil-ha/vigil/vrrp"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// rxOnLoop runs f on n's loop, with the instance named VI_1 and its socket,
+// and waits for it.
+func rxOnLoop(t *testing.T, n *node, f func(inst *instance, c *conn)) {
+	t.Helper()
+	done := make(chan struct{})
+	n.d.reqs <- func(time.Time) {
+		defer close(done)
+		for _, inst := range n.d.instances {
+			if inst.cfg.Name == "VI_1" {
+				f(inst, inst.conn)
+				return
+			}
+		}
+		t.Error("no VI_1")
+	}
+	<-done
+}
+
+// TestHandleRxAllocs: the loop's share of receiving an advert (demultiplex
+// by VRID, check, count, restart a backup's Master_Down timer) allocates
+// nothing, and a dropped advert is still counted.
+func TestHandleRxAllocs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+		synctest.Wait()
+		src, dst := netip.MustParseAddr("192.0.2.9"), vrrp.GroupIPv4
+		good, err := (&vrrp.Packet{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200, MaxAdvertCentis: 100,
+			Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.254")}}).AppendChecksummed(nil, src, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := append([]byte(nil), good...)
+		bad[len(bad)-1] ^= 1 // the checksum no longer matches
+		meta := vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
+		rxOnLoop(t, n, func(inst *instance, c *conn) {
+			for _, cs := range []struct {
+				name   string
+				raw    []byte
+				reason vrrp.DropReason
+			}{{"accepted", good, vrrp.DropNone}, {"bad checksum", bad, vrrp.DropChecksum}} {
+				before := inst.rx[cs.reason]
+				const runs = 100
+				allocs := testing.AllocsPerRun(runs, func() {
+					bp := bufPool.Get().(*[]byte)
+					p := rxPacket{conn: c, buf: bp, n: copy(*bp, cs.raw), meta: meta, at: time.Now()}
+					n.d.handleRx(p)
+				})
+				if got := inst.rx[cs.reason] - before; got != runs+1 {
+					t.Errorf("%s: counted %d, want %d", cs.name, got, runs+1)
+				}
+				if allocs != 0 {
+					t.Errorf("%s: %v allocations per advert handled, want 0", cs.name, allocs)
+				}
+			}
+			if st := inst.m.State(); st != vrrp.StateBackup {
+				t.Errorf("state %v, want BACKUP", st)
+			}
+		})
+	})
+}
