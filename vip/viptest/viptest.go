@@ -39,6 +39,7 @@ type Kernel struct {
 	rules   []vip.Rule
 	fail    map[netip.Prefix]error
 	changes int
+	told    []string // InterfaceChanged calls, in order
 }
 
 var (
@@ -71,6 +72,21 @@ func (k *Kernel) DelLink(name string) {
 	delete(k.vmacs, name)
 	k.addrs = slices.DeleteFunc(k.addrs, func(a vip.Address) bool { return a.Dev == name })
 	k.routes = slices.DeleteFunc(k.routes, func(r vip.Route) bool { return r.Dev == name })
+}
+
+// InterfaceChanged records the call: the twin resolves names on every
+// call, so it has nothing to forget (vip.Manager caches indexes).
+func (k *Kernel) InterfaceChanged(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.told = append(k.told, name)
+}
+
+// InterfacesChanged returns the names InterfaceChanged was given, in order.
+func (k *Kernel) InterfacesChanged() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.told)
 }
 
 // FailOn makes every later operation on an address or route whose prefix
