@@ -33,6 +33,23 @@ func vethUp(t *testing.T, h *testnet.Host, name, peer string) {
 	h.Exec(t, "ip", "link", "set", peer, "up")
 }
 
+// announceLab is a host "r" with the veth pair va0–va1 up and
+// 2001:db8::10 on va0 (mk creates them again after a deletion), an
+// Announcer, an IPv4 and an IPv6 VIP and the MAC to announce them with.
+func announceLab(t *testing.T) (h *testnet.Host, mk func(), ann *vip.Announcer, vips []netip.Addr, mac net.HardwareAddr) {
+	t.Helper()
+	h = testnet.New(t).Host("r")
+	mk = func() {
+		vethUp(t, h, "va0", "va1")
+		h.Exec(t, "ip", "addr", "add", "2001:db8::10/128", "dev", "va0", "nodad")
+	}
+	mk()
+	ann = vip.NewAnnouncer(testLog(t))
+	t.Cleanup(func() { ann.Close() })
+	vips = []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
+	return h, mk, ann, vips, net.HardwareAddr{0x02, 0, 0x5e, 0, 0, 0x0a}
+}
+
 // TestAddAfterInterfaceRecreated: the Manager caches the index of an
 // interface it added an address to; when the interface is deleted and
 // created again under the same name (a new index), the next addition
@@ -116,17 +133,7 @@ func TestAddAfterIndexReused(t *testing.T) {
 // is recreated Prepare opens new ones, and the next Announce goes out on
 // the new interface through them.
 func TestPrepareOpensAhead(t *testing.T) {
-	l := testnet.New(t)
-	h := l.Host("r")
-	mk := func() {
-		vethUp(t, h, "va0", "va1")
-		h.Exec(t, "ip", "addr", "add", "2001:db8::10/128", "dev", "va0", "nodad")
-	}
-	mk()
-	ann := vip.NewAnnouncer(testLog(t))
-	defer ann.Close()
-	vips := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
-	mac := net.HardwareAddr{0x02, 0, 0x5e, 0, 0, 0x0a}
+	h, mk, ann, vips, mac := announceLab(t)
 
 	round := func(name string, opened uint64) {
 		t.Helper()

@@ -35,7 +35,12 @@
 //     on its own device, with that device's MAC, looked up by the worker;
 //     garp_extra_if's rounds on the VIPs' other interfaces: garpextra.go),
 //     in order, and carries on; outcomes come back to the loop. A slow
-//     netlink call delays the addresses, never an advert. A timer-driven
+//     netlink call delays the addresses, never an advert. An instance that
+//     becomes BACKUP (at start too) has the worker open its announcement
+//     sockets ahead (vip.Sender.Prepare: announceprep.go), and link events
+//     reach the reconciler's interface-index cache and reopen them, so a
+//     takeover neither opens a socket nor looks an interface up by name.
+//     A timer-driven
 //     takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the
