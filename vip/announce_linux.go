@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -188,17 +189,69 @@ func (a *Announcer) forgetLocked(ifname string) {
 	}
 }
 
+// Prepare opens, ahead of the first Announce, the sockets that announcing
+// addrs on ifname needs: the ARP socket for IPv4 addresses, the ICMPv6 one
+// for IPv6 addresses. Sockets already open are kept, so calling it again
+// costs one ioctl; when the interface was deleted and created again, the
+// old ones are closed and new ones opened. Nothing is sent. A failure
+// changes nothing for Announce, which opens what is still missing itself.
+// Prepare must run in the namespace of ifname (see the package doc).
+func (a *Announcer) Prepare(ifname string, addrs []netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ifi, err := a.interfaceLocked(ifname, false)
+	if err != nil {
+		return fmt.Errorf("vip: prepare announcing on %s: %w", ifname, err)
+	}
+	s := a.links[ifname]
+	var errs []error
+	if slices.ContainsFunc(addrs, func(ip netip.Addr) bool { return ip.Unmap().Is4() }) {
+		errs = append(errs, a.openARPLocked(s, ifi))
+	}
+	if slices.ContainsFunc(addrs, func(ip netip.Addr) bool { return ip.Unmap().Is6() }) {
+		errs = append(errs, a.openNDLocked(s))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("vip: prepare announcing on %s: %w", ifname, err)
+	}
+	return nil
+}
+
+// openARPLocked opens s's ARP socket on ifi unless it is open.
+func (a *Announcer) openARPLocked(s *linkSockets, ifi *net.Interface) error {
+	if s.arp != nil {
+		return nil
+	}
+	c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
+	if err != nil {
+		return fmt.Errorf("open ARP socket: %w", err)
+	}
+	s.arp = c
+	a.stats.socketsOpened.Add(1)
+	return nil
+}
+
+// openNDLocked opens s's ICMPv6 socket unless it is open.
+func (a *Announcer) openNDLocked(s *linkSockets) error {
+	if s.nd != nil {
+		return nil
+	}
+	pc, err := openND()
+	if err != nil {
+		return fmt.Errorf("open ICMPv6 socket: %w", err)
+	}
+	s.nd = pc
+	a.stats.socketsOpened.Add(1)
+	return nil
+}
+
 func (a *Announcer) sendGARPLocked(s *linkSockets, ifi *net.Interface, ip netip.Addr, mac net.HardwareAddr) error {
 	frame, err := GARPFrame(ip, mac)
 	if err != nil {
 		return err
 	}
-	if s.arp == nil {
-		c, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
-		if err != nil {
-			return fmt.Errorf("open ARP socket: %w", err)
-		}
-		s.arp = c
+	if err := a.openARPLocked(s, ifi); err != nil {
+		return err
 	}
 	if _, err := s.arp.WriteTo(frame, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
 		s.closeARP() // reopen next time: the link may have changed under us
@@ -239,12 +292,8 @@ func (a *Announcer) sendNALocked(s *linkSockets, ifi *net.Interface, ip netip.Ad
 	if err != nil {
 		return err
 	}
-	if s.nd == nil {
-		pc, err := openND()
-		if err != nil {
-			return fmt.Errorf("open ICMPv6 socket: %w", err)
-		}
-		s.nd = pc
+	if err := a.openNDLocked(s); err != nil {
+		return err
 	}
 	// No zone: the outgoing interface is IPV6_PKTINFO's index. (A zone
 	// goes through a name-to-index cache that is slow to refresh and can

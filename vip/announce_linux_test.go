@@ -217,19 +217,7 @@ func TestAnnounceTakeover(t *testing.T) {
 // the new one without an error; a missing interface is an ErrNoDevice
 // naming it, counted as a send error.
 func TestAnnounceReopen(t *testing.T) {
-	l := testnet.New(t)
-	h := l.Host("r")
-	mk := func() {
-		h.Exec(t, "ip", "link", "add", "va0", "type", "veth", "peer", "name", "va1")
-		h.Exec(t, "ip", "link", "set", "va0", "up")
-		h.Exec(t, "ip", "link", "set", "va1", "up")
-		h.Exec(t, "ip", "addr", "add", "2001:db8::10/128", "dev", "va0", "nodad")
-	}
-	mk()
-	ann := vip.NewAnnouncer(testLog(t))
-	defer ann.Close()
-	vips := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
-	mac := net.HardwareAddr{0x02, 0, 0x5e, 0, 0, 0x0a}
+	h, mk, ann, vips, mac := announceLab(t)
 
 	round := func(name string) {
 		t.Helper()

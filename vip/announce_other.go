@@ -20,6 +20,11 @@ func (a *Announcer) Announce(ifname string, addrs []netip.Addr, mac net.Hardware
 	return errors.ErrUnsupported
 }
 
+// Prepare returns errors.ErrUnsupported off Linux.
+func (a *Announcer) Prepare(ifname string, addrs []netip.Addr) error {
+	return errors.ErrUnsupported
+}
+
 // Close does nothing off Linux.
 func (a *Announcer) Close() error { return nil }
 

@@ -15,7 +15,12 @@
 //     flags home, mngtmpaddr, autojoin and noprefixroute; routes their
 //     protocol, TOS, realms, RTA_METRICS values and multipath nexthops; rules
 //     their selectors (not, tos, realms, ipproto, ports, uid range),
-//     suppress_* and goto, as `ip` would send them.
+//     suppress_* and goto, as `ip` would send them. The address
+//     addition, a takeover's first kernel work, sends the interface's
+//     index from a cache (one RTM_NEWADDR, no lookup by name); the cache
+//     forgets a name on [Manager.InterfaceChanged] (the caller's link
+//     events) and re-resolves it when the kernel refuses a stale index
+//     (ENODEV), so an interface created again under its name still works.
 //   - [Announcer]: one gratuitous ARP (RFC 5227 §3 / RFC 826 request form:
 //     sender IP = target IP = the VIP, target hardware address all-ones,
 //     broadcast) per IPv4 address, and one unsolicited Neighbor Advertisement
@@ -25,7 +30,9 @@
 //     ask a new master to send exactly these (the RFC always sets R; like
 //     keepalived, the caller decides, from the interface's forwarding
 //     setting). The frames are byte-identical to keepalived 2.2.7's
-//     (testdata/). Sockets are cached per interface.
+//     (testdata/). Sockets are cached per interface;
+//     [Announcer.Prepare] opens them before the first announcement is due,
+//     so a takeover's first round only writes.
 //   - [RemoveLeftovers]: the start-up sweep, over any [Reconciler], of the
 //     virtual addresses, routes and rules a killed predecessor left on the
 //     host; it removes only what it is given and reports exactly what went.
@@ -56,7 +63,9 @@
 // # Concurrency
 //
 // A [Manager] and an [Announcer] are safe for concurrent use; each serializes
-// its kernel work under its own mutex. Neither starts goroutines. Counters are
+// its kernel work under its own mutex; [Manager.InterfaceChanged] takes
+// only the index cache's own lock, never waiting for kernel work. Neither
+// starts goroutines. Counters are
 // atomic and read with Stats.
 //
 // # Namespaces

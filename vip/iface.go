@@ -36,6 +36,11 @@ type Sender interface {
 	// Announce sends one gratuitous ARP per IPv4 and one unsolicited NA
 	// per IPv6 address of addrs on ifname, for mac (nil: the interface's).
 	Announce(ifname string, addrs []netip.Addr, mac net.HardwareAddr, router bool) error
+	// Prepare gets ready to announce addrs on ifname (opens the sockets
+	// Announce will use) without sending anything, so that the first
+	// Announce of a takeover does not open them. A failure is not final:
+	// Announce tries again.
+	Prepare(ifname string, addrs []netip.Addr) error
 }
 
 // VMACs creates and removes VMAC interfaces; *Manager implements it and

@@ -30,6 +30,12 @@ type Manager struct {
 
 	mu sync.Mutex // mu guards the following fields and serializes kernel work
 	h  *netlink.Handle
+
+	// idxMu guards the following fields; it is never held across kernel
+	// work, so InterfaceChanged does not wait for a netlink call.
+	idxMu  sync.Mutex
+	idx    map[string]int // interface name → index, as last resolved
+	idxGen uint64         // bumped by every invalidation
 }
 
 // NewManager returns a Manager working in the calling thread's network
@@ -63,7 +69,60 @@ func newManager(log *slog.Logger, h *netlink.Handle, opts []Option) (*Manager, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{log: log, h: h}, nil
+	return &Manager{log: log, h: h, idx: map[string]int{}}, nil
+}
+
+// InterfaceChanged forgets the index the Manager cached for interface
+// name, so the next address addition resolves it again. Call it on every
+// link event for name (deleted, created, renamed): an interface deleted
+// and created again under the same name gets a new index. Without the
+// call the cache still heals itself, the kernel refusing the stale index
+// (ENODEV), but an index the kernel has reused for another interface can
+// only be noticed here. Safe from any goroutine; it never waits for
+// kernel work.
+func (m *Manager) InterfaceChanged(name string) {
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	delete(m.idx, name)
+	m.idxGen++
+}
+
+// linkIndex returns the index of interface name and whether it came from
+// the Manager's cache (see InterfaceChanged); one that is not cached is
+// resolved through c and cached, unless the cache was invalidated while
+// the lookup ran. Called under m.mu.
+func (m *Manager) linkIndex(c *linkCache, name string) (int, bool, error) {
+	m.idxMu.Lock()
+	i, ok := m.idx[name]
+	gen := m.idxGen
+	m.idxMu.Unlock()
+	if ok {
+		return i, true, nil
+	}
+	l, err := c.link(name)
+	if err != nil {
+		return 0, false, err
+	}
+	i = l.Attrs().Index
+	m.idxMu.Lock()
+	if m.idxGen == gen {
+		m.idx[name] = i
+	}
+	m.idxMu.Unlock()
+	return i, false, nil
+}
+
+// staleIndex drops index i of interface name, which the kernel has just
+// refused, from the Manager's cache and from c.
+func (m *Manager) staleIndex(c *linkCache, name string, i int) {
+	m.idxMu.Lock()
+	if m.idx[name] == i {
+		delete(m.idx, name)
+		m.idxGen++
+	}
+	m.idxMu.Unlock()
+	delete(c.links, name)
+	delete(c.addrs, i)
 }
 
 // Close releases the netlink socket. The Manager must not be used after.
@@ -295,11 +354,30 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	l, err := c.link(a.Dev)
+	idx, cached, err := m.linkIndex(c, a.Dev)
 	if err != nil {
 		return err
 	}
-	n, err := toNetlinkAddr(a, l.Attrs().Index)
+	err = m.addAddrAt(c, a, idx)
+	if cached && errors.Is(err, unix.ENODEV) {
+		// The interface was deleted (and maybe created again) since
+		// its index was cached: resolve the name once more.
+		m.log.Debug("vip: cached interface index is gone, resolving again", "iface", a.Dev, "index", idx)
+		m.staleIndex(c, a.Dev, idx)
+		if idx, _, err = m.linkIndex(c, a.Dev); err != nil {
+			return err
+		}
+		err = m.addAddrAt(c, a, idx)
+	}
+	return err
+}
+
+// addAddrAt adds a on the interface of index idx unless it is there.
+func (m *Manager) addAddrAt(c *linkCache, a Address, idx int) error {
+	// The interface only by its index: no lookup by name on the
+	// takeover's path.
+	l := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx, Name: a.Dev}}
+	n, err := toNetlinkAddr(a, idx)
 	if err != nil {
 		return err
 	}
@@ -308,7 +386,7 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 	// changes nothing that was already right, and saves dumping the
 	// interface's addresses first. EEXIST falls through to the careful
 	// comparison (same address: nothing to do; conflicting one: error).
-	if _, cached := c.addrs[l.Attrs().Index]; !cached {
+	if _, listed := c.addrs[idx]; !listed {
 		err := c.h.AddrAdd(l, n)
 		if err == nil {
 			m.added(a)
@@ -338,7 +416,7 @@ func (m *Manager) addAddr(c *linkCache, a Address) error {
 		return err
 	}
 	// Remember it, so that a duplicate later in the same call is a no-op.
-	c.addrs[l.Attrs().Index] = append(kas, *n)
+	c.addrs[idx] = append(kas, *n)
 	m.added(a)
 	return nil
 }

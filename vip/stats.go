@@ -37,16 +37,20 @@ type AnnouncerStats struct {
 	GARPsSent  uint64 // gratuitous ARP frames written
 	NAsSent    uint64 // unsolicited neighbour advertisements written
 	SendErrors uint64 // ARP or NA writes (or socket opens) that failed
+	// SocketsOpened counts the ARP and ICMPv6 sockets opened, by Prepare
+	// or by an Announce that found none.
+	SocketsOpened uint64
 }
 
 type announcerCounters struct {
-	garps, nas, sendErrors atomic.Uint64
+	garps, nas, sendErrors, socketsOpened atomic.Uint64
 }
 
 func (c *announcerCounters) snapshot() AnnouncerStats {
 	return AnnouncerStats{
-		GARPsSent:  c.garps.Load(),
-		NAsSent:    c.nas.Load(),
-		SendErrors: c.sendErrors.Load(),
+		GARPsSent:     c.garps.Load(),
+		NAsSent:       c.nas.Load(),
+		SendErrors:    c.sendErrors.Load(),
+		SocketsOpened: c.socketsOpened.Load(),
 	}
 }

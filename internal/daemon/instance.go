@@ -813,6 +813,9 @@ func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 		inst.announce = nil
 		inst.refreshAt = time.Time{}
 	}
+	if t.To == vrrp.StateBackup {
+		d.prepareAnnounce(inst)
+	}
 	if d.ct != nil {
 		d.ct.transition(inst, t, now)
 	}

@@ -39,6 +39,7 @@ func (d *Daemon) setLinkDelays(cfg *config.Config) {
 // interface_up_down_delays, once it has lasted (a shorter flap never
 // does).
 func (d *Daemon) linkEvent(e check.IfaceEvent, now time.Time) {
+	d.linkChanged(e)
 	opened := d.ifaceChanged(e)
 	d.addrRemoved(e, now)
 	d.lvs.addrEvent(e)

@@ -39,6 +39,7 @@ type Kernel struct {
 	rules   []vip.Rule
 	fail    map[netip.Prefix]error
 	changes int
+	told    []string // InterfaceChanged calls, in order
 }
 
 var (
@@ -71,6 +72,21 @@ func (k *Kernel) DelLink(name string) {
 	delete(k.vmacs, name)
 	k.addrs = slices.DeleteFunc(k.addrs, func(a vip.Address) bool { return a.Dev == name })
 	k.routes = slices.DeleteFunc(k.routes, func(r vip.Route) bool { return r.Dev == name })
+}
+
+// InterfaceChanged records the call: the twin resolves names on every
+// call, so it has nothing to forget (vip.Manager caches indexes).
+func (k *Kernel) InterfaceChanged(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.told = append(k.told, name)
+}
+
+// InterfacesChanged returns the names InterfaceChanged was given, in order.
+func (k *Kernel) InterfacesChanged() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.told)
 }
 
 // FailOn makes every later operation on an address or route whose prefix
@@ -577,9 +593,10 @@ type Announcement struct {
 type Announcements struct {
 	kernel *Kernel
 
-	mu   sync.Mutex // mu guards the following fields
-	sent []Announcement
-	fail error
+	mu       sync.Mutex // mu guards the following fields
+	sent     []Announcement
+	prepared []Announcement // Prepare calls: Iface and Addrs
+	fail     error
 }
 
 var _ vip.Sender = (*Announcements)(nil)
@@ -597,21 +614,48 @@ func (a *Announcements) FailWith(err error) {
 
 // Announce records the call.
 func (a *Announcements) Announce(ifname string, addrs []netip.Addr, mac net.HardwareAddr, router bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.refuseLocked("announce", ifname); err != nil {
+		return err
+	}
+	a.sent = append(a.sent, Announcement{Iface: ifname, Addrs: slices.Clone(addrs), MAC: slices.Clone(mac), Router: router})
+	return nil
+}
+
+// refuseLocked is the failure of an op on ifname: the kernel lacks the
+// interface, or FailWith set one.
+func (a *Announcements) refuseLocked(op, ifname string) error {
 	if a.kernel != nil {
 		a.kernel.mu.Lock()
 		ok := a.kernel.links[ifname]
 		a.kernel.mu.Unlock()
 		if !ok {
-			return fmt.Errorf("viptest: announce on %s: interface %q: %w", ifname, ifname, vip.ErrNoDevice)
+			return fmt.Errorf("viptest: %s on %s: interface %q: %w", op, ifname, ifname, vip.ErrNoDevice)
 		}
 	}
+	if a.fail != nil {
+		return fmt.Errorf("viptest: %s on %s: %w", op, ifname, a.fail)
+	}
+	return nil
+}
+
+// Prepare records the call; it fails as Announce does.
+func (a *Announcements) Prepare(ifname string, addrs []netip.Addr) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.fail != nil {
-		return fmt.Errorf("viptest: announce on %s: %w", ifname, a.fail)
+	if err := a.refuseLocked("prepare", ifname); err != nil {
+		return err
 	}
-	a.sent = append(a.sent, Announcement{Iface: ifname, Addrs: slices.Clone(addrs), MAC: slices.Clone(mac), Router: router})
+	a.prepared = append(a.prepared, Announcement{Iface: ifname, Addrs: slices.Clone(addrs)})
 	return nil
+}
+
+// Prepared returns the recorded Prepare calls in order (Iface and Addrs).
+func (a *Announcements) Prepared() []Announcement {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.prepared)
 }
 
 // Sent returns the recorded calls in order.
