@@ -39,13 +39,11 @@
 //     newer address job supersedes its waiting one (its removal also its
 //     waiting GARP/NA rounds), so a stalled worker's queue stays bounded
 //     however often instances flap, and the last state asked for wins.
-//     An instance that
-//     becomes BACKUP (at start too) has the worker open its announcement
-//     sockets ahead (vip.Sender.Prepare: announceprep.go), and link events
-//     reach the reconciler's interface-index cache and reopen them, so a
-//     takeover neither opens a socket nor looks an interface up by name.
-//     A timer-driven
-//     takeover keeps its timeline (timer due, wake-up, loop, netlink add
+//     An instance that becomes BACKUP (at start too) has the worker open
+//     its announcement sockets ahead (vip.Sender.Prepare: announceprep.go),
+//     and link events reach the reconciler's interface-index cache and
+//     reopen them, so a takeover neither opens a socket nor looks an
+//     interface up by name. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the
 //     kernel's receive time, so Master_Down counts from their arrival;
