@@ -2,6 +2,7 @@ package conntracksync
 
 import (
 	"encoding/binary"
+	"net/netip"
 
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
@@ -131,4 +132,61 @@ func fromWire(w *ftfw.Flow) Flow {
 		f.Labels = string(b)
 	}
 	return f
+}
+
+// toWire4 is toWire for a plain IPv4 flow stored as key c and record r
+// (see rec4), without building the Flow in between: a bulk converts every
+// flow of the cache.
+func toWire4(c *ckey4, r *rec4, sendTimeout bool) ftfw.Flow {
+	src, dst := [4]byte(c[0:4]), [4]byte(c[4:8])
+	proto := c[8]
+	w := ftfw.Flow{
+		Src: netip.AddrFrom4(src), Dst: netip.AddrFrom4(dst), Proto: proto, Status: r.status,
+		TCPState: r.tcpState, HasMark: r.mark != 0, Mark: r.mark,
+	}
+	if HasPorts(proto) {
+		sport, dport := binary.BigEndian.Uint16(c[9:]), binary.BigEndian.Uint16(c[11:])
+		w.SrcPort, w.DstPort = sport, dport
+		if r.replyDport != sport {
+			w.HasSNATPort, w.SNATPort = true, r.replyDport
+		}
+		if r.replySport != dport {
+			w.HasDNATPort, w.DNATPort = true, r.replySport
+		}
+	}
+	if proto == ProtoICMP || proto == ProtoICMPv6 {
+		w.ICMPType, w.ICMPCode, w.ICMPID = c[13], c[14], binary.BigEndian.Uint16(c[15:])
+	}
+	if sendTimeout && r.timeout > 0 {
+		w.HasTimeout, w.TimeoutSecs = true, r.timeout
+	}
+	if r.replyDst != src {
+		w.SNAT = netip.AddrFrom4(r.replyDst)
+	}
+	if r.replySrc != dst {
+		w.DNAT = netip.AddrFrom4(r.replySrc)
+	}
+	if zone := binary.BigEndian.Uint16(c[17:]); zone != 0 {
+		w.HasZone, w.Zone = true, zone
+	}
+	return w
+}
+
+// rangeWire calls fn with every flow of c converted for the wire (toWire),
+// under c's lock, which fn must not take again; w is reused between calls.
+// The fixed-size IPv4 records are converted straight from the record.
+func (c *Cache) rangeWire(sendTimeout bool, fn func(w *ftfw.Flow)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var w ftfw.Flow
+	for k, r := range c.v4 {
+		w = toWire4(&k, &r, sendTimeout)
+		fn(&w)
+	}
+	var f Flow
+	for _, ce := range c.entries {
+		decodeCompact(ce.enc, &f)
+		w = toWire(&f, sendTimeout)
+		fn(&w)
+	}
 }

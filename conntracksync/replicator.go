@@ -517,9 +517,8 @@ const bulkFlushEvery = 8192
 func (r *Replicator) bulk(ch *ftfw.Channel) {
 	sendTimeout := r.cfg.CommitTimeout == 0
 	var bad, n int
-	r.internal.Range(func(e *Entry) {
-		w := toWire(&e.Flow, sendTimeout)
-		if ch.SendBulk(ftfw.OpUpd, &w) != nil {
+	r.internal.rangeWire(sendTimeout, func(w *ftfw.Flow) {
+		if ch.SendBulk(ftfw.OpUpd, w) != nil {
 			bad++
 		}
 		if n++; n%bulkFlushEvery == 0 {
@@ -546,6 +545,10 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 	r.mu.Unlock()
 }
 
+// bulkBytesPerEntry is what BulkDatagrams reserves per flow: a TCP flow
+// with NAT, mark and timeout and its share of a datagram's slack.
+const bulkBytesPerEntry = 96
+
 // BulkDatagrams encodes the internal cache as the datagrams of a bulk
 // (sequence numbers and flags zero), without queueing or sending
 // anything: a benchmark's way to tell the encoding's cost from the link's
@@ -556,11 +559,10 @@ func (r *Replicator) BulkDatagrams() [][]byte {
 		maxDatagram -= AuthOverhead
 	}
 	p := ftfw.NewPacker(maxDatagram)
+	p.Grow(r.internal.Len() * bulkBytesPerEntry)
 	sendTimeout := r.cfg.CommitTimeout == 0
-	m := ftfw.Message{Type: ftfw.TypeUpd}
-	r.internal.Range(func(e *Entry) {
-		m.Flow = toWire(&e.Flow, sendTimeout)
-		_ = p.Add(&m) // a flow the bulk could not encode is left out there too
+	r.internal.rangeWire(sendTimeout, func(w *ftfw.Flow) {
+		_ = p.AddFlow(ftfw.TypeUpd, w) // a flow the bulk could not encode is left out there too
 	})
 	p.Flush()
 	return p.Datagrams()

@@ -79,11 +79,7 @@ func (c *Channel) SendBulk(op Op, f *Flow) error {
 		q.chunks = append(q.chunks, ch)
 	}
 	start := len(ch.buf)
-	b := append(ch.buf, Version<<4|byte(op.msgType()), 0, byte(n>>8), byte(n), 0, 0, 0, 0)
-	b, err := f.appendTLVs(b)
-	if err == nil && len(b)-start != n {
-		err = fmt.Errorf("ftfw: encoded %d bytes, expected %d", len(b)-start, n)
-	}
+	b, err := appendFlowMsg(ch.buf, op.msgType(), n, f)
 	if err != nil {
 		ch.buf = b[:start]
 		c.stats.EncodeErrors++
@@ -95,6 +91,19 @@ func (c *Channel) SendBulk(op Op, f *Flow) error {
 	q.added++
 	q.unsent++
 	return nil
+}
+
+// appendFlowMsg appends a data message of type t carrying f, seq and flags
+// zero, whose length n (HeaderLen + f.tlvLen()) the caller has checked.
+// On error b's first len(b) bytes are unchanged, the rest is garbage.
+func appendFlowMsg(b []byte, t Type, n int, f *Flow) ([]byte, error) {
+	start := len(b)
+	b = append(b, Version<<4|byte(t)&0x0f, 0, byte(n>>8), byte(n), 0, 0, 0, 0)
+	b, err := f.appendTLVs(b)
+	if err == nil && len(b)-start != n {
+		err = fmt.Errorf("ftfw: encoded %d bytes, expected %d", len(b)-start, n)
+	}
+	return b, err
 }
 
 // touch records that Send queued k after the bulk messages added so far.

@@ -266,3 +266,27 @@ func TestPackerFillsToMax(t *testing.T) {
 		t.Fatalf("oversized message: %v", err)
 	}
 }
+
+// Packer.AddFlow writes the bytes Packer.Add writes for the same message,
+// and refuses what Add refuses, leaving the datagrams as they were.
+func TestPackerAddFlowMatchesAdd(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	flows := []Flow{allAttrs(), benchFlow(7), {Src: v4, Dst: v4, Proto: 47},
+		{Src: v4, Dst: v6, Proto: ProtoUDP}, {Src: v4, Dst: v4, Helper: "twelve-bytes"}}
+	for _, typ := range []Type{TypeNew, TypeUpd, TypeDel} {
+		a, b := NewPacker(MaxDatagram(1500, true)), NewPacker(MaxDatagram(1500, true))
+		for i := range flows {
+			errA := a.Add(&Message{Type: typ, Flow: flows[i]})
+			errB := b.AddFlow(typ, &flows[i])
+			if (errA == nil) != (errB == nil) {
+				t.Fatalf("%v flow %d: Add %v, AddFlow %v", typ, i, errA, errB)
+			}
+		}
+		if got, want := b.Datagrams(), a.Datagrams(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%v: AddFlow wrote\n%x\nAdd\n%x", typ, got, want)
+		}
+	}
+	if err := NewPacker(1500).AddFlow(TypeCtl, &flows[1]); err == nil {
+		t.Fatal("AddFlow accepted a control message type")
+	}
+}

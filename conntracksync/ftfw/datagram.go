@@ -3,6 +3,7 @@ package ftfw
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // MaxDatagram returns the largest UDP payload conntrackd builds for a link MTU:
@@ -66,6 +67,29 @@ func (p *Packer) Add(m *Message) error {
 	return p.AddFunc(m.Len(), m.AppendBinary)
 }
 
+// AddFlow is Add for a data message of type t (seq and flags zero)
+// carrying f, encoded straight from f into the datagram.
+func (p *Packer) AddFlow(t Type, f *Flow) error {
+	if !t.IsData() {
+		return fmt.Errorf("ftfw: %v is not a data message", t)
+	}
+	n := HeaderLen + f.tlvLen()
+	if n > p.max {
+		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, p.max, ErrTooLong)
+	}
+	if len(p.buf)-p.start+n > p.max {
+		p.Flush()
+	}
+	before := len(p.buf)
+	b, err := appendFlowMsg(p.buf, t, n, f)
+	if err != nil {
+		p.buf = b[:before]
+		return err
+	}
+	p.buf = b
+	return nil
+}
+
 // AddFunc is Add for a message of known length n whose encoding appends to b.
 func (p *Packer) AddFunc(n int, appendTo func(b []byte) ([]byte, error)) error {
 	if n > p.max {
@@ -82,6 +106,15 @@ func (p *Packer) AddFunc(n int, appendTo func(b []byte) ([]byte, error)) error {
 	}
 	p.buf = b
 	return nil
+}
+
+// Grow makes room for n more bytes of messages without a reallocation, so
+// that a large batch is not copied as the buffer grows.
+func (p *Packer) Grow(n int) {
+	if n > 0 {
+		p.buf = slices.Grow(p.buf, n)
+		p.ends = slices.Grow(p.ends, n/p.max+1)
+	}
 }
 
 // Fits reports whether n more bytes fit in the open datagram.
