@@ -42,6 +42,19 @@ func expectInto(t testing.TB, netns string, exps []ct.Expect) {
 	}
 }
 
+// eventsForAll sets net.netfilter.nf_conntrack_events=1 in h's network
+// namespace. With the default, 2, the kernel reports the events of a
+// connection, and of the expectations later made for it, only if some
+// socket listened for conntrack events when the connection was created;
+// these tests create the masters before either daemon starts, and expect
+// the expectations made after the start to arrive as events.
+func eventsForAll(t testing.TB, h *testnet.Host) {
+	t.Helper()
+	if out, err := h.Command(t.Context(), "sysctl", "-qw", "net.netfilter.nf_conntrack_events=1").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl nf_conntrack_events: %v\n%s", err, out)
+	}
+}
+
 // kernelExpectPorts returns the expected destination ports of the
 // expectations in h's kernel (conntrack -L expect).
 func kernelExpectPorts(t testing.TB, h *testnet.Host) map[string]bool {
@@ -77,6 +90,7 @@ func TestInteropExpectVigilToConntrackd(t *testing.T) {
 	testnet.NeedConntrackHelper(t, "ftp")
 	p := newSyncPair(t)
 	masters, exps := ct.SampleFTP(interopExpects)
+	eventsForAll(t, p.vigil)
 	commitInto(t, p.netns(p.vigil), masters)
 	expectInto(t, p.netns(p.vigil), exps[:interopExpects/2]) // before start: the dump
 	r := p.startExpectSync(t)
@@ -100,6 +114,7 @@ func TestInteropExpectConntrackdToVigil(t *testing.T) {
 	testnet.NeedConntrackHelper(t, "ftp")
 	p := newSyncPair(t)
 	masters, exps := ct.SampleFTP(interopExpects)
+	eventsForAll(t, p.ctd)
 	commitInto(t, p.netns(p.ctd), masters)
 	expectInto(t, p.netns(p.ctd), exps[:interopExpects/2])
 	r := p.startExpectSync(t)
