@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
+	"github.com/vigil-ha/vigil/internal/nsenter"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"

@@ -6,7 +6,7 @@ import (
 	"github.com/ti-mo/conntrack"
 	ct "github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
-	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
+	"github.com/vigil-ha/vigil/internal/nsenter"
 	"github.com/vigil-ha/vigil/testnet"
 	"os"
 	"testing"

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	ct "github.com/vigil-ha/vigil/conntracksync"
-	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
+	"github.com/vigil-ha/vigil/internal/nsenter"
 	"runtime"
 	"sync"
 	"syscall"

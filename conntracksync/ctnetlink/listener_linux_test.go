@@ -5,7 +5,7 @@ import (
 	"fmt"
 	ct "github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
-	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
+	"github.com/vigil-ha/vigil/internal/nsenter"
 	"github.com/vigil-ha/vigil/testnet"
 	"net/netip"
 	"strings"

@@ -3,41 +3,18 @@ package main
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/internal/nsenter"
 	"golang.org/x/sys/unix"
 )
 
 // The floors: what the kernel and the link cost on their own, measured in
 // the same run as vigil and conntrackd so that the gap between vigil and
 // the floor is what vigil's own code costs.
-
-// inNetns runs fn on a thread of its own that has entered the network
-// namespace at path; sockets fn opens stay in that namespace. The thread
-// is never unlocked, so it ends with its goroutine.
-func inNetns(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", path, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
 
 // floorCommit is the kernel's insert floor: the datagrams vigil's commit
 // sends (ctnetlink.EncodeCreates, encoded before the clock starts) written
@@ -48,7 +25,7 @@ func inNetns(path string, fn func() error) error {
 // many requests the kernel refused.
 func floorCommit(netns string, workers int, dgrams [][]byte) (time.Duration, int, error) {
 	fds := make([]int, workers)
-	err := inNetns(netns, func() error {
+	err := nsenter.Do(netns, func() error {
 		for i := range fds {
 			fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
 			if err != nil {

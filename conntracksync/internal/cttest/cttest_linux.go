@@ -14,7 +14,7 @@ import (
 
 	"github.com/ti-mo/conntrack"
 	"github.com/vigil-ha/vigil/conntracksync"
-	"github.com/vigil-ha/vigil/conntracksync/internal/nsenter"
+	"github.com/vigil-ha/vigil/internal/nsenter"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
