@@ -350,9 +350,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	defer timer.Stop()
-	// The timer is re-armed only when the earliest deadline changed: most
-	// adverts a backup receives move a deadline that is not the earliest,
-	// and re-arming costs a system call and a channel drain per turn.
+	// The timer is re-armed only when it must wake sooner (see
+	// rearmNeeded): re-arming costs a system call per loop turn.
 	var armed time.Time // the deadline the timer is armed for; zero: none (an hour's wait)
 	rearm := true
 	for {
@@ -360,7 +359,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if !ok {
 			next = time.Time{}
 		}
-		if rearm || !next.Equal(armed) {
+		if rearmNeeded(rearm, armed, next) {
 			wait := time.Hour
 			if ok {
 				wait = max(time.Until(next), 0)
