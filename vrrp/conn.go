@@ -96,3 +96,38 @@ type DatagramWriter interface {
 // (header, 255 IPv6 addresses; v2's auth data fits too), and any
 // AH-wrapped IPv4 datagram (MaxAHDatagramLen is smaller).
 const MaxMessageLen = HeaderLen + 255*16 + AuthDataLen
+
+// Message is one advert of a batch read (ReadBatch): Buf is the caller's
+// buffer (MaxMessageLen holds any advert); N and Meta are what ReadFrom
+// would have returned for it.
+type Message struct {
+	Buf  []byte
+	N    int
+	Meta RecvMeta
+}
+
+// BatchReader is implemented by Conns that can read several queued
+// adverts at once (the raw-socket Conns, with recvmmsg(2), and
+// vrrptest.Conn). ReadBatch blocks as ReadFrom does until at least one
+// advert arrives, then fills ms[:n] with it and with those already queued
+// behind it, at most len(ms), and returns n ≥ 1; each message is
+// what ReadFrom returns for it (truncation, metadata, the AH datagram).
+// Errors are ReadFrom's, with n = 0. The same concurrency rule holds:
+// one reading goroutine.
+type BatchReader interface {
+	ReadBatch(ms []Message) (n int, err error)
+}
+
+// ReadBatch reads a batch from c: with c's ReadBatch when c is a
+// BatchReader, else one advert with ReadFrom. ms must not be empty.
+func ReadBatch(c Conn, ms []Message) (int, error) {
+	if br, ok := c.(BatchReader); ok {
+		return br.ReadBatch(ms)
+	}
+	n, meta, err := c.ReadFrom(ms[0].Buf)
+	if err != nil {
+		return 0, err
+	}
+	ms[0].N, ms[0].Meta = n, meta
+	return 1, nil
+}

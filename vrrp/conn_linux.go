@@ -133,6 +133,12 @@ func primaryAddr(ifi *net.Interface, is6 bool, notFrom []netip.Addr) (netip.Addr
 	return fail(fmt.Errorf("no %s", what))
 }
 
+var (
+	_ Conn           = (*linuxConn)(nil)
+	_ DatagramWriter = (*linuxConn)(nil)
+	_ BatchReader    = (*linuxConn)(nil)
+)
+
 // linuxConn is the raw-socket Conn.
 type linuxConn struct {
 	is6     bool
@@ -154,6 +160,16 @@ type linuxConn struct {
 	rn    int
 	rerr  error
 	rfn   func(fd uintptr) bool
+	// The batch receive state (ReadBatch): one header, name and control
+	// buffer per message, made on the first batch read.
+	bmsgs  []mmsghdr
+	biovs  []unix.Iovec
+	bnames [][unix.SizeofSockaddrInet6]byte
+	boob   []byte // len(bmsgs) control buffers of len(roob) each
+	bwant  int    // messages asked for by the current recvmmsg
+	bn     int
+	berr   error
+	bfn    func(fd uintptr) bool
 
 	wmu  sync.Mutex // wmu guards wbuf and the send state below
 	wbuf []byte
@@ -244,7 +260,7 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 		pc.Close()
 		return nil, err
 	}
-	c.rfn, c.wfn = c.recvmsg, c.sendmsg
+	c.rfn, c.wfn, c.bfn = c.recvmsg, c.sendmsg, c.recvmmsg
 	if is6 {
 		var pi [20]byte // struct in6_pktinfo
 		a := src.As16()
@@ -363,8 +379,14 @@ func (c *linuxConn) WriteTo(p *Packet, dst netip.Addr) error {
 // sendmsg is the RawConn write function: one non-blocking sendmsg(2) of
 // c.wmsg, its error left in c.werr. It asks to be called again when the
 // socket's buffer is full (the poller waits for room).
+//
+// The socket calls here never block (MSG_DONTWAIT), so they are made as
+// raw system calls, which the Go scheduler does not track: a send on a
+// veth or bridge runs the receiver's network stack inside the call, long
+// enough that the runtime would otherwise hand the thread's P to another
+// thread (a futex wake-up and a poll of the network) on many adverts.
 func (c *linuxConn) sendmsg(fd uintptr) bool {
-	_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
+	_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
 	switch e {
 	case 0:
 		c.werr = nil
@@ -445,7 +467,7 @@ func (c *linuxConn) ReadFrom(b []byte) (int, RecvMeta, error) {
 // with c.rmsg, its result left in c.rn and c.rerr. It asks to be called
 // again when nothing is queued (the poller waits for the socket).
 func (c *linuxConn) recvmsg(fd uintptr) bool {
-	n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT)
+	n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT)
 	switch e {
 	case 0:
 		c.rn, c.rerr = int(n), nil
@@ -492,29 +514,39 @@ func (c *linuxConn) read4(b []byte) (int, RecvMeta, error) {
 		if err != nil {
 			return 0, RecvMeta{}, err
 		}
-		if n < 20 || b[0]>>4 != 4 {
-			continue // not an IPv4 header: cannot happen on an ip4 socket
-		}
-		ihl := int(b[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(b[2:4]))
-		if ihl < 20 || ihl > n {
-			continue
-		}
-		if total >= ihl && total < n {
-			n = total
-		}
-		m := RecvMeta{
-			Src:     netip.AddrFrom4([4]byte(b[12:16])),
-			Dst:     netip.AddrFrom4([4]byte(b[16:20])),
-			TTL:     int(b[8]),
-			IfIndex: c.ifindex,
-		}
-		parseCmsgs(c.roob[:oobn], &m)
-		if c.ah {
+		if n, m, ok := c.datagram4(b, n, c.roob[:oobn]); ok {
 			return n, m, nil
 		}
-		return copy(b, b[ihl:n]), m, nil
 	}
+}
+
+// datagram4 turns the n bytes of an IPv4 datagram read into b, with its
+// control messages oob, into what ReadFrom returns (the VRRP message moved
+// to the front of b, or with AH the whole datagram); !ok for a datagram
+// without a valid IPv4 header (which an ip4 socket never delivers).
+func (c *linuxConn) datagram4(b []byte, n int, oob []byte) (int, RecvMeta, bool) {
+	if n < 20 || b[0]>>4 != 4 {
+		return 0, RecvMeta{}, false
+	}
+	ihl := int(b[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if ihl < 20 || ihl > n {
+		return 0, RecvMeta{}, false
+	}
+	if total >= ihl && total < n {
+		n = total
+	}
+	m := RecvMeta{
+		Src:     netip.AddrFrom4([4]byte(b[12:16])),
+		Dst:     netip.AddrFrom4([4]byte(b[16:20])),
+		TTL:     int(b[8]),
+		IfIndex: c.ifindex,
+	}
+	parseCmsgs(oob, &m)
+	if c.ah {
+		return n, m, true
+	}
+	return copy(b, b[ihl:n]), m, true
 }
 
 func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
@@ -524,13 +556,115 @@ func (c *linuxConn) read6(b []byte) (int, RecvMeta, error) {
 	if err != nil {
 		return 0, RecvMeta{}, err
 	}
-	m := RecvMeta{TTL: -1, IfIndex: c.ifindex}
+	return n, meta6(c.rname[:min(int(c.rmsg.Namelen), len(c.rname))], c.roob[:oobn], c.ifindex), nil
+}
+
+// meta6 is the metadata of an IPv6 datagram from its sender's address
+// name and its control messages oob.
+func meta6(name, oob []byte, ifindex int) RecvMeta {
+	m := RecvMeta{TTL: -1, IfIndex: ifindex}
 	// struct sockaddr_in6: family, port, flow information, address.
-	if c.rmsg.Namelen >= 24 && binary.NativeEndian.Uint16(c.rname[:2]) == unix.AF_INET6 {
-		m.Src = netip.AddrFrom16([16]byte(c.rname[8:24]))
+	if len(name) >= 24 && binary.NativeEndian.Uint16(name[:2]) == unix.AF_INET6 {
+		m.Src = netip.AddrFrom16([16]byte(name[8:24]))
 	}
-	parseCmsgs(c.roob[:oobn], &m)
-	return n, m, nil
+	parseCmsgs(oob, &m)
+	return m
+}
+
+// mmsghdr is struct mmsghdr: a message header and the length received.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+}
+
+// maxBatch bounds the messages of one ReadBatch.
+const maxBatch = 64
+
+// recvmmsg is the RawConn read function of ReadBatch: one non-blocking
+// recvmmsg(2) of c.bmsgs[:c.bwant], its result left in c.bn and c.berr.
+func (c *linuxConn) recvmmsg(fd uintptr) bool {
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.bmsgs[0])), uintptr(c.bwant), unix.MSG_DONTWAIT, 0, 0)
+	switch e {
+	case 0:
+		c.bn, c.berr = int(n), nil
+	case unix.EAGAIN, unix.EINTR:
+		return false
+	default:
+		c.bn, c.berr = 0, e
+	}
+	return true
+}
+
+// ReadBatch reads what is queued, up to len(ms) (at most 64) adverts, in
+// one recvmmsg(2) call; see BatchReader.
+func (c *linuxConn) ReadBatch(ms []Message) (int, error) {
+	if len(ms) == 0 {
+		return 0, errors.New("vrrp: read into an empty batch")
+	}
+	ms = ms[:min(len(ms), maxBatch)]
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.bmsgs == nil {
+		c.bmsgs = make([]mmsghdr, maxBatch)
+		c.biovs = make([]unix.Iovec, maxBatch)
+		c.bnames = make([][unix.SizeofSockaddrInet6]byte, maxBatch)
+		c.boob = make([]byte, maxBatch*len(c.roob))
+	}
+	ol := len(c.roob)
+	for i := range ms {
+		if len(ms[i].Buf) == 0 {
+			return 0, errors.New("vrrp: read into an empty buffer")
+		}
+		h := &c.bmsgs[i].hdr
+		c.biovs[i].Base = &ms[i].Buf[0]
+		c.biovs[i].SetLen(len(ms[i].Buf))
+		h.Name = &c.bnames[i][0]
+		h.Namelen = uint32(len(c.bnames[i]))
+		h.Iov = &c.biovs[i]
+		h.Iovlen = 1
+		h.Control = &c.boob[i*ol]
+		h.SetControllen(ol)
+		h.Flags = 0
+	}
+	for {
+		c.bwant = len(ms)
+		err := c.rc.Read(c.bfn)
+		for i := range ms {
+			c.biovs[i].Base = nil // the caller's again
+		}
+		if err != nil {
+			return 0, err
+		}
+		if c.berr != nil {
+			return 0, &net.OpError{Op: "read", Net: "ip", Err: os.NewSyscallError("recvmmsg", c.berr)}
+		}
+		out := 0
+		for i := range c.bn {
+			h := &c.bmsgs[i].hdr
+			b, n := ms[i].Buf, int(c.bmsgs[i].len)
+			oob := c.boob[i*ol : i*ol+min(int(h.Controllen), ol)]
+			var m RecvMeta
+			if c.is6 {
+				m = meta6(c.bnames[i][:min(int(h.Namelen), len(c.bnames[i]))], oob, c.ifindex)
+			} else {
+				var ok bool
+				if n, m, ok = c.datagram4(b, n, oob); !ok {
+					continue
+				}
+			}
+			if out != i {
+				copy(ms[out].Buf, b[:n])
+			}
+			ms[out].N, ms[out].Meta = n, m
+			out++
+		}
+		if out > 0 {
+			return out, nil
+		}
+		for i := range ms { // every datagram was malformed: read again
+			c.biovs[i].Base = &ms[i].Buf[0]
+		}
+	}
 }
 
 // timespecLen is the size of the SO_TIMESTAMPNS payload, a struct timespec.

@@ -521,3 +521,114 @@ func TestConnWriteAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestConnReadBatch: adverts queued on a real socket come back from one
+// ReadBatch in the order sent, each with what ReadFrom gives (sender,
+// destination, TTL, the kernel's stamp, the message without its IP
+// header); a batch shorter than the queue leaves the rest for the next
+// call, and the reads allocate nothing.
+func TestConnReadBatch(t *testing.T) {
+	for _, fam := range []struct {
+		name     string
+		is6      bool
+		vip, src string
+	}{{"ipv4", false, "192.0.2.100", "192.0.2.1"}, {"ipv6", true, "2001:db8::100", ""}} {
+		t.Run(fam.name, func(t *testing.T) {
+			p := newPair(t)
+			ca, cb := listenIn(t, p.a, fam.is6, vrrp.ConnOptions{}), listenIn(t, p.b, fam.is6, vrrp.ConnOptions{})
+			br, ok := cb.(vrrp.BatchReader)
+			if !ok {
+				t.Fatalf("%T is not a vrrp.BatchReader", cb)
+			}
+			group, vip := vrrp.GroupIPv4, netip.MustParseAddr(fam.vip)
+			if fam.is6 {
+				group = vrrp.GroupIPv6
+			}
+			const queued = 7
+			for i := range queued {
+				if err := ca.WriteTo(advert(uint8(10+i), 100, vip), group); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cb.SetReadDeadline(time.Now().Add(readTimeout))
+			ms := make([]vrrp.Message, 5)
+			for i := range ms {
+				ms[i].Buf = make([]byte, vrrp.MaxMessageLen)
+			}
+			var got []vrrp.Message
+			for len(got) < queued {
+				n, err := br.ReadBatch(ms)
+				if err != nil {
+					t.Fatalf("after %d adverts: %v", len(got), err)
+				}
+				if n < 1 || n > len(ms) {
+					t.Fatalf("ReadBatch = %d, want 1..%d", n, len(ms))
+				}
+				for _, m := range ms[:n] {
+					got = append(got, vrrp.Message{Buf: append([]byte(nil), m.Buf[:m.N]...), N: m.N, Meta: m.Meta})
+				}
+			}
+			if len(got) != queued {
+				t.Fatalf("read %d adverts, want %d", len(got), queued)
+			}
+			for i, m := range got {
+				vrid, ok := vrrp.PeekVRID(m.Buf)
+				if !ok || vrid != uint8(10+i) {
+					t.Errorf("advert %d: VRID %d (ok %v), want %d", i, vrid, ok, 10+i)
+				}
+				cfg := vrrp.CheckConfig{Version: 3, VRID: uint8(10 + i), Addrs: []netip.Addr{vip}}
+				var q vrrp.Packet
+				if r := vrrp.Accept(&q, m.Buf, m.Meta, cfg); r != vrrp.DropNone {
+					t.Errorf("advert %d: %v (meta %+v)", i, r, m.Meta)
+				}
+				if m.Meta.Src != ca.LocalAddr() || m.Meta.Dst != group || m.Meta.TTL != vrrp.TTL || m.Meta.At.IsZero() {
+					t.Errorf("advert %d: meta %+v, want from %v to %v, TTL 255, a receive stamp", i, m.Meta, ca.LocalAddr(), group)
+				}
+			}
+			const runs = 20
+			for range runs + 1 {
+				if err := ca.WriteTo(advert(9, 100, vip), group); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var bad error
+			allocs := testing.AllocsPerRun(runs, func() {
+				if _, err := br.ReadBatch(ms[:1]); err != nil {
+					bad = err
+				}
+			})
+			if bad != nil {
+				t.Fatal(bad)
+			}
+			if allocs != 0 {
+				t.Errorf("%v allocations per ReadBatch, want 0", allocs)
+			}
+		})
+	}
+}
+
+// TestConnReadBatchClose: a ReadBatch blocked on an empty socket returns
+// net.ErrClosed when the Conn is closed, and os.ErrDeadlineExceeded at its
+// deadline, as ReadFrom does.
+func TestConnReadBatchClose(t *testing.T) {
+	p := newPair(t)
+	c := listenIn(t, p.b, false, vrrp.ConnOptions{})
+	ms := []vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := vrrp.ReadBatch(c, ms); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("at the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	errc := make(chan error, 1)
+	go func() { _, err := vrrp.ReadBatch(c, ms); errc <- err }()
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(readTimeout):
+		t.Fatal("ReadBatch still blocked after Close")
+	}
+}

@@ -23,7 +23,8 @@
 //     and Conn (packet*.go, drop*.go, conn*.go), with an in-memory twin in
 //     vrrptest. The Linux Conn reads and sends with recvmsg / sendmsg
 //     through the socket's RawConn and buffers built once: an advert read,
-//     checked or sent allocates nothing.
+//     checked or sent allocates nothing. ReadBatch (BatchReader) takes every
+//     advert queued on the socket, up to a batch, in one recvmmsg call.
 //   - VRRPv2's IP Authentication Header as keepalived implements it
 //     (ah.go; RFC 3768 §5.3.6.2, RFC 2402, RFC 2403): AH.Append and AH.Open
 //     build and verify the whole IPv4 datagram (HMAC-MD5-96, constant-time

@@ -23,6 +23,7 @@ package vrrptest
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -37,6 +38,7 @@ import (
 var (
 	_ vrrp.Conn           = (*Conn)(nil)
 	_ vrrp.DatagramWriter = (*Conn)(nil)
+	_ vrrp.BatchReader    = (*Conn)(nil)
 )
 
 // QueueLen is how many undelivered packets a Conn holds (its socket
@@ -360,6 +362,28 @@ func (c *Conn) ReadFrom(b []byte) (int, vrrp.RecvMeta, error) {
 			return n, m, err
 		}
 	}
+}
+
+// ReadBatch is vrrp.BatchReader's: it blocks as ReadFrom does for the
+// first copy, then takes those already delivered behind it, up to len(ms).
+func (c *Conn) ReadBatch(ms []vrrp.Message) (int, error) {
+	if len(ms) == 0 {
+		return 0, errors.New("vrrptest: read into an empty batch")
+	}
+	n, m, err := c.ReadFrom(ms[0].Buf)
+	if err != nil {
+		return 0, err
+	}
+	ms[0].N, ms[0].Meta = n, m
+	for i := 1; i < len(ms); i++ {
+		select {
+		case d := <-c.in:
+			ms[i].N, ms[i].Meta = copy(ms[i].Buf, d.data), d.meta
+		default:
+			return i, nil
+		}
+	}
+	return len(ms), nil
 }
 
 // wait blocks for one delivery, Close, a deadline change (again) or the

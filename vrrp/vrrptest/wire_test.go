@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -216,6 +217,47 @@ func TestIsolateCloseDeadline(t *testing.T) {
 		}
 		if n := w.Inject([]byte{1}, vrrp.RecvMeta{Src: addrC, Dst: vrrp.GroupIPv4, TTL: 1}); n != 1 {
 			t.Errorf("Inject reached %d open conns, want 1", n)
+		}
+	})
+}
+
+// TestReadBatch: the twin's ReadBatch returns what is delivered, in order,
+// at most len(ms) at a time, and blocks (here until its deadline) when
+// nothing is.
+func TestReadBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := vrrptest.NewWire(vrrptest.WireOptions{})
+		a, b := w.Conn(addrA), w.Conn(addrB)
+		for vrid := range uint8(5) {
+			if err := a.WriteTo(adv(vrid+1), vrrp.GroupIPv4); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		ms := make([]vrrp.Message, 3)
+		for i := range ms {
+			ms[i].Buf = make([]byte, vrrp.MaxMessageLen)
+		}
+		var got []uint8
+		for _, want := range []int{3, 2} {
+			n, err := vrrp.ReadBatch(b, ms)
+			if err != nil || n != want {
+				t.Fatalf("ReadBatch = %d, %v; want %d", n, err, want)
+			}
+			for _, m := range ms[:n] {
+				vrid, _ := vrrp.PeekVRID(m.Buf[:m.N])
+				got = append(got, vrid)
+				if m.Meta.Src != addrA || m.Meta.TTL != vrrp.TTL {
+					t.Errorf("meta %+v, want from %v with TTL 255", m.Meta, addrA)
+				}
+			}
+		}
+		if want := []uint8{1, 2, 3, 4, 5}; !slices.Equal(got, want) {
+			t.Errorf("VRIDs %v, want %v", got, want)
+		}
+		b.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := vrrp.ReadBatch(b, ms); !os.IsTimeout(err) {
+			t.Errorf("empty queue: %v, want a timeout", err)
 		}
 	})
 }
