@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
@@ -59,13 +58,23 @@ type conn struct {
 	reopenErrors uint64
 }
 
-// rxPacket is one received advert on its way from a reader to the loop.
-type rxPacket struct {
+// rxBatchLen is how many adverts a reader takes from its socket in one
+// read (recvmmsg), and rxBatches how many batches each reader has: one
+// it fills while the loop handles the other.
+const (
+	rxBatchLen = 8
+	rxBatches  = 2
+)
+
+// rxBatch is what a reader read in one call, on its way to the loop: a
+// single channel send and loop turn for the adverts that arrived together.
+// The loop gives it back on free.
+type rxBatch struct {
 	conn *conn
-	buf  *[]byte // from bufPool: the loop puts it back
-	n    int
-	meta vrrp.RecvMeta
-	at   time.Time // when it arrived (receivedAt): the machine's "now" for it
+	n    int // adverts in msgs; -1: the read failed
+	msgs [rxBatchLen]vrrp.Message
+	at   [rxBatchLen]time.Time // when each arrived (receivedAt): the machine's "now" for it
+	free chan<- *rxBatch
 }
 
 // maxRxAge bounds how far before the reader's clock reading a kernel
@@ -87,10 +96,6 @@ func receivedAt(kernel, now time.Time) time.Time {
 	}
 	return now.Add(-age)
 }
-
-// bufPool holds the readers' buffers. It holds pointers, which go in and
-// out of the pool without an allocation.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, vrrp.MaxMessageLen); return &b }}
 
 // openConn opens the socket for key.
 func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
@@ -178,22 +183,38 @@ func (d *Daemon) startReader(c *conn) {
 
 func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 	defer d.readers.Done()
+	free := make(chan *rxBatch, rxBatches)
+	for range rxBatches {
+		b := &rxBatch{conn: c, free: free}
+		for i := range b.msgs {
+			b.msgs[i].Buf = make([]byte, vrrp.MaxMessageLen)
+		}
+		free <- b
+	}
 	for {
-		bp := bufPool.Get().(*[]byte)
-		n, meta, err := vc.ReadFrom(*bp)
-		p := rxPacket{conn: c, buf: bp, n: n, meta: meta, at: receivedAt(meta.At, time.Now())}
+		var b *rxBatch
+		select {
+		case b = <-free:
+		case <-d.stop:
+			return
+		}
+		n, err := vrrp.ReadBatch(vc, b.msgs[:])
+		now := time.Now()
+		b.n = n
+		for i := range n {
+			b.at[i] = receivedAt(b.msgs[i].Meta.At, now)
+		}
 		if err != nil {
-			bufPool.Put(bp)
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return
 			}
 			// A transient error (ENOBUFS, a vanished interface) must not
 			// end reception; it is counted by the loop.
-			p = rxPacket{conn: c, n: -1}
+			b.n = -1
 			time.Sleep(10 * time.Millisecond)
 		}
 		select {
-		case d.rx <- p:
+		case d.rx <- b:
 		case <-d.stop:
 			return
 		}

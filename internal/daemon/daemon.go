@@ -174,7 +174,7 @@ type Daemon struct {
 	// links holds link changes back for interface_up_down_delays (links.go).
 	links *linkdelay.Filter
 
-	rx      chan rxPacket
+	rx      chan *rxBatch
 	reqs    chan func(now time.Time)
 	stop    chan struct{} // closed when the loop ends: readers stop posting
 	readers sync.WaitGroup
@@ -209,7 +209,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 		opts:  opts,
 		cfg:   cfg,
 		conns: make(map[connKey]*conn),
-		rx:    make(chan rxPacket, 256),
+		rx:    make(chan *rxBatch, 64),
 		stop:  make(chan struct{}),
 		reqs:  make(chan func(time.Time), 16),
 	}
@@ -372,8 +372,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.shutdown(time.Now())
 			d.publish()
 			return nil
-		case p := <-d.rx:
-			d.handleRx(p)
+		case b := <-d.rx:
+			d.handleRx(b)
 			d.drainRx() // what else is queued, before recomputing deadlines
 		case f := <-d.reqs:
 			f(time.Now())
@@ -415,13 +415,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
-// drainRx handles the adverts queued by the readers, at most 64 (a flood
-// cannot hold the loop).
+// drainRx handles the adverts queued by the readers, at most 8 batches
+// (a flood cannot hold the loop).
 func (d *Daemon) drainRx() {
-	for range 64 {
+	for range 8 {
 		select {
-		case p := <-d.rx:
-			d.handleRx(p)
+		case b := <-d.rx:
+			d.handleRx(b)
 		default:
 			return
 		}

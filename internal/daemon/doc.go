@@ -119,7 +119,9 @@
 // instance state; the kernel worker only calls the Host's VIPs, Announcer
 // and Firewall with copies of what the loop gave it (and stamps a
 // takeover's timeline, which the loop reads only in the outcome that the
-// worker hands over after its last write). Socket readers, trackers, signal handlers and
+// worker hands over after its last write). Socket readers (each posts
+// the batch of adverts one read returned, and gets it back from the loop),
+// trackers, signal handlers and
 // control-socket clients only post events to it over channels (vigilctl ct
 // touches the replicator only, never loop state); Status
 // asks the loop for a snapshot the same way. Every goroutine is started by

@@ -420,17 +420,21 @@ func (inst *instance) deadline() (time.Time, bool) {
 	return next, ok
 }
 
-// handleRx demultiplexes one received advert to its instance, checks it and
-// feeds it to the machine.
-func (d *Daemon) handleRx(p rxPacket) {
-	now := p.at
-	c := p.conn
-	if p.n < 0 {
-		c.readErrors++
-		return
+// handleRx handles a reader's batch, advert by advert in the order read,
+// and gives it back to the reader.
+func (d *Daemon) handleRx(b *rxBatch) {
+	if b.n < 0 {
+		b.conn.readErrors++
 	}
-	defer bufPool.Put(p.buf)
-	raw := (*p.buf)[:p.n]
+	for i := range b.n {
+		d.handleRxMsg(b.conn, b.msgs[i].Buf[:b.msgs[i].N], b.msgs[i].Meta, b.at[i])
+	}
+	b.free <- b // never blocks: the reader's channel holds all its batches
+}
+
+// handleRxMsg demultiplexes one advert received on c at now to its
+// instance, checks it and feeds it to the machine.
+func (d *Daemon) handleRxMsg(c *conn, raw []byte, meta vrrp.RecvMeta, now time.Time) {
 	vrid, ok := vrrp.PeekVRID(raw)
 	if c.key.ah {
 		vrid, ok = peekAHVRID(raw)
@@ -450,30 +454,30 @@ func (d *Daemon) handleRx(p rxPacket) {
 	}
 	var ahSeq uint32
 	if inst.ah != nil {
-		if raw, ahSeq, ok = d.openAH(inst, raw, p.meta, now); !ok {
+		if raw, ahSeq, ok = d.openAH(inst, raw, meta, now); !ok {
 			return
 		}
 	}
-	r := inst.skipAddrCheck(vrrp.Accept(&inst.rxPkt, raw, p.meta, inst.check), p.meta.Src)
+	r := inst.skipAddrCheck(vrrp.Accept(&inst.rxPkt, raw, meta, inst.check), meta.Src)
 	inst.rx[r]++
 	if r.Drops() {
 		// Counted above; the line is rate-limited, as an attacker on the
 		// segment sets the rate.
 		if inst.rl.allow(slog.LevelDebug, "dropped adverts", inst.cfg.Name, r.String(), now) {
-			inst.log.Debug(fmt.Sprintf("(%s) dropped advert from %s: %s (further ones are summarised)", inst.cfg.Name, p.meta.Src, r),
-				"from", p.meta.Src, "reason", r.String())
+			inst.log.Debug(fmt.Sprintf("(%s) dropped advert from %s: %s (further ones are summarised)", inst.cfg.Name, meta.Src, r),
+				"from", meta.Src, "reason", r.String())
 		}
 		return
 	}
-	inst.advertAccepted(p.meta.Src)
+	inst.advertAccepted(meta.Src)
 	if inst.rxPkt.Priority == 0 {
 		inst.priZeroRx++
 	}
 	if r == vrrp.WarnAddrList && !inst.addrWarned {
 		inst.addrWarned = true
-		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, p.meta.Src))
+		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, meta.Src))
 	}
-	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: p.meta.Src}
+	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: meta.Src}
 	wasMaster := inst.m.State() == vrrp.StateMaster
 	inst.heardAH(ev, ahSeq)
 	d.handleAdvert(inst, ev, now)

@@ -46,6 +46,8 @@ func TestHandleRxAllocs(t *testing.T) {
 		bad[len(bad)-1] ^= 1 // the checksum no longer matches
 		meta := vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
 		rxOnLoop(t, n, func(inst *instance, c *conn) {
+			free := make(chan *rxBatch, 1)
+			free <- &rxBatch{conn: c, free: free, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
 			for _, cs := range []struct {
 				name   string
 				raw    []byte
@@ -54,9 +56,9 @@ func TestHandleRxAllocs(t *testing.T) {
 				before := inst.rx[cs.reason]
 				const runs = 100
 				allocs := testing.AllocsPerRun(runs, func() {
-					bp := bufPool.Get().(*[]byte)
-					p := rxPacket{conn: c, buf: bp, n: copy(*bp, cs.raw), meta: meta, at: time.Now()}
-					n.d.handleRx(p)
+					b := <-free
+					b.n, b.msgs[0].N, b.msgs[0].Meta, b.at[0] = 1, copy(b.msgs[0].Buf, cs.raw), meta, time.Now()
+					n.d.handleRx(b)
 				})
 				if got := inst.rx[cs.reason] - before; got != runs+1 {
 					t.Errorf("%s: counted %d, want %d", cs.name, got, runs+1)
