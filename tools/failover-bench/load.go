@@ -26,16 +26,17 @@ const userHZ = 100
 
 // loadResult is one implementation's cost with many instances.
 type loadResult struct {
-	window           time.Duration
-	sent, recv       int             // adverts r1 sent / r2 received in the window (captures on their eth0)
-	cpuSent, cpuRecv time.Duration   // CPU of r1 / r2 in the window
-	procs1, procs2   int             // processes summed
-	hwm1, rss1       int64           // bytes, r1
-	hwm2, rss2       int64           // bytes, r2
-	anon2, file2     int64           // bytes, r2: RssAnon and RssFile (what the RSS is made of)
-	jitter           []time.Duration // |interval - advert_int| between adverts of one instance at r2
-	gaps             int             // intervals longer than 1.5 advert_int
-	backupSent       int             // adverts the backups (r2) sent in the window: takeovers that should not be
+	window             time.Duration
+	sent, recv         int             // adverts r1 sent / r2 received in the window (captures on their eth0)
+	cpuSent, cpuRecv   time.Duration   // CPU of r1 / r2 in the window (schedstat, ns)
+	tickSent, tickRecv time.Duration   // the same from utime+stime (10 ms ticks)
+	procs1, procs2     int             // processes summed
+	hwm1, rss1         int64           // bytes, r1
+	hwm2, rss2         int64           // bytes, r2
+	anon2, file2       int64           // bytes, r2: RssAnon and RssFile (what the RSS is made of)
+	jitter             []time.Duration // |interval - advert_int| between adverts of one instance at r2
+	gaps               int             // intervals longer than 1.5 advert_int
+	backupSent         int             // adverts the backups (r2) sent in the window: takeovers that should not be
 }
 
 func (l loadResult) perSent() time.Duration { return perAdvert(l.cpuSent, l.sent) }
@@ -108,8 +109,24 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	if err != nil {
 		return res, err
 	}
+	r1, err := groupRuntime(p1.Pid())
+	if err != nil {
+		return res, err
+	}
+	r2, err := groupRuntime(p2.Pid())
+	if err != nil {
+		return res, err
+	}
 	time.Sleep(window)
 	t1 := time.Now()
+	e1, err := groupRuntime(p1.Pid())
+	if err != nil {
+		return res, err
+	}
+	e2, err := groupRuntime(p2.Pid())
+	if err != nil {
+		return res, err
+	}
 	d1, n1, err := groupCPU(p1.Pid())
 	if err != nil {
 		return res, err
@@ -119,7 +136,8 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 		return res, err
 	}
 	res.window = t1.Sub(t0)
-	res.cpuSent, res.cpuRecv = d1-c1, d2-c2
+	res.tickSent, res.tickRecv = d1-c1, d2-c2
+	res.cpuSent, res.cpuRecv = e1-r1, e2-r2
 	res.procs1, res.procs2 = n1, n2
 	if res.hwm1, res.rss1, err = groupMem(p1.Pid()); err != nil {
 		return res, err
@@ -244,6 +262,40 @@ func groupCPU(pgid int) (time.Duration, int, error) {
 		ticks += u + s
 	}
 	return time.Duration(ticks) * time.Second / userHZ, len(pids), nil
+}
+
+// groupRuntime returns the time on CPU of every thread of the process
+// group (the first field of /proc/PID/task/TID/schedstat, in ns): the
+// scheduler's own account, finer than utime+stime's ticks. Threads that
+// ended are not in it (neither daemon ends threads while it runs).
+func groupRuntime(pgid int) (time.Duration, error) {
+	pids, err := groupPids(pgid)
+	if err != nil {
+		return 0, err
+	}
+	var ns int64
+	for _, pid := range pids {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return 0, err
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+			if err != nil {
+				continue // the thread ended meanwhile
+			}
+			f := strings.Fields(string(b))
+			if len(f) < 1 {
+				return 0, fmt.Errorf("failover-bench: /proc/%d/task/%s/schedstat: %q", pid, t.Name(), b)
+			}
+			v, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("failover-bench: /proc/%d/task/%s/schedstat: %w", pid, t.Name(), err)
+			}
+			ns += v
+		}
+	}
+	return time.Duration(ns), nil
 }
 
 // groupMem returns VmHWM and VmRSS in bytes, summed over the process group.

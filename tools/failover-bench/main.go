@@ -312,7 +312,7 @@ func printFailover(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 // printLoad writes the 50-instance table.
 func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 	fmt.Fprintf(out, "LOAD: %d IPv4 instances (VRIDs 1..%d), advert_int %s s, masters on r1, backups on r2.\n", loadInstances, loadInstances, secs(loadAdvert))
-	fmt.Fprintf(out, "  CPU = utime+stime (/proc/PID/stat, %d ms ticks) over a %v window / adverts r1 sent, r2 received in it\n  (tcpdump on r1's and r2's eth0; sent is at least what r2 received);\n", 1000/userHZ, window)
+	fmt.Fprintf(out, "  CPU = time on CPU of every thread (/proc/PID/task/*/schedstat, ns) over a %v window / adverts r1 sent, r2 received in it\n  (tcpdump on r1's and r2's eth0; sent is at least what r2 received); utime+stime (%d ms ticks) below for comparison;\n", window, 1000/userHZ)
 	fmt.Fprintln(out, "  memory = VmHWM / VmRSS (/proc/PID/status). keepalived: parent and VRRP child (-P) summed.")
 	fmt.Fprintln(out, "  targets: CPU per advert sent and received <= half of keepalived's in the same run (\"-\" without a keepalived row); RSS <= 12 MB.")
 	var ka *loadResult
@@ -359,8 +359,9 @@ func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 		} else if r.res.sent > 0 {
 			fmt.Fprintf(out, "  %s: r2 RSS = %s MB anonymous (heap, stacks) + %s MB file-backed (program, libraries)\n",
 				r.impl.name, mb(r.res.anon2), mb(r.res.file2))
-			fmt.Fprintf(out, "  %s: CPU r1 %v, r2 %v in %v (one tick = %.1f us/advert)\n", r.impl.name,
-				r.res.cpuSent, r.res.cpuRecv, r.res.window.Round(time.Millisecond),
+			fmt.Fprintf(out, "  %s: CPU r1 %v, r2 %v in %v; utime+stime r1 %v, r2 %v (one tick = %.1f us/advert)\n", r.impl.name,
+				r.res.cpuSent.Round(time.Millisecond), r.res.cpuRecv.Round(time.Millisecond), r.res.window.Round(time.Millisecond),
+				r.res.tickSent, r.res.tickRecv,
 				float64(time.Second/userHZ)/float64(time.Microsecond)/float64(r.res.sent))
 		}
 	}

@@ -288,6 +288,18 @@ func TestParseStatusMem(t *testing.T) {
 	if cpu, n, err := groupCPU(syscall.Getpgrp()); err != nil || n < 1 || cpu < 0 {
 		t.Errorf("groupCPU(own group): %v, %d processes, %v", cpu, n, err)
 	}
+	// This test has run on a CPU for some time already, and the time
+	// only grows.
+	r1, err := groupRuntime(syscall.Getpgrp())
+	if err != nil || r1 <= 0 {
+		t.Errorf("groupRuntime(own group): %v, %v", r1, err)
+	}
+	for i := range 1_000_000 {
+		_ = strconv.Itoa(i)
+	}
+	if r2, err := groupRuntime(syscall.Getpgrp()); err != nil || r2 <= r1 {
+		t.Errorf("groupRuntime(own group) after work: %v (before %v), %v", r2, r1, err)
+	}
 }
 
 func TestParseFlags(t *testing.T) {
