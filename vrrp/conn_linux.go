@@ -178,8 +178,11 @@ type linuxConn struct {
 	wmsg  unix.Msghdr
 	wiov  unix.Iovec
 	wname [unix.SizeofSockaddrInet6]byte
-	werr  error
-	wfn   func(fd uintptr) bool
+	// sfd is the socket adverts are sent on: a second raw socket of the
+	// same options that receives nothing (a filter drops every packet)
+	// and is not in Go's network poller, so that a send does not wake
+	// the poller (see newSendSocket). -1 once closed.
+	sfd int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -260,7 +263,11 @@ func listen(ifname string, is6 bool, opts ConnOptions) (_ Conn, err error) {
 		pc.Close()
 		return nil, err
 	}
-	c.rfn, c.wfn, c.bfn = c.recvmsg, c.sendmsg, c.recvmmsg
+	c.rfn, c.bfn = c.recvmsg, c.recvmmsg
+	if c.sfd, err = newSendSocket(ifi, is6, group, ttl, opts.AH); err != nil {
+		pc.Close()
+		return nil, err
+	}
 	if is6 {
 		var pi [20]byte // struct in6_pktinfo
 		a := src.As16()
@@ -351,7 +358,15 @@ func (c *linuxConn) LocalAddr() netip.Addr { return c.src }
 func (c *linuxConn) SetReadDeadline(t time.Time) error { return c.ipc.SetReadDeadline(t) }
 
 func (c *linuxConn) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.ipc.Close() })
+	c.closeOnce.Do(func() {
+		c.closeErr = c.ipc.Close()
+		// Under wmu: a send in progress finishes on the socket before its
+		// number can be reused.
+		c.wmu.Lock()
+		unix.Close(c.sfd)
+		c.sfd = -1
+		c.wmu.Unlock()
+	})
 	return c.closeErr
 }
 
@@ -376,26 +391,84 @@ func (c *linuxConn) WriteTo(p *Packet, dst netip.Addr) error {
 	return nil
 }
 
-// sendmsg is the RawConn write function: one non-blocking sendmsg(2) of
-// c.wmsg, its error left in c.werr. It asks to be called again when the
-// socket's buffer is full (the poller waits for room).
+// newSendSocket opens the socket a Conn sends on: a raw socket with the
+// options of the receiving one (device, multicast interface and TTL,
+// unicast TTL, no multicast loopback; IP_HDRINCL for AH), whose receive
+// queue a filter keeps empty. The receiving socket is in Go's network
+// poller, registered for writability too, edge-triggered: every advert
+// sent on it made the kernel signal room again when the packet left,
+// and that woke a thread blocked in the poller once per advert (an
+// epoll_pwait for each sendmsg in strace). This socket is never
+// registered, so a send wakes nothing.
+func newSendSocket(ifi *net.Interface, is6 bool, group netip.Addr, ttl int, ah bool) (int, error) {
+	domain, proto := unix.AF_INET, IPProto
+	if is6 {
+		domain = unix.AF_INET6
+	}
+	if ah {
+		proto = unix.IPPROTO_AH
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return -1, fmt.Errorf("send socket: %w", err)
+	}
+	fail := func(err error) (int, error) {
+		unix.Close(fd)
+		return -1, fmt.Errorf("send socket: %w", err)
+	}
+	// A classic BPF program of one instruction: return 0 (keep no byte).
+	drop := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &drop[0]}); err != nil {
+		return fail(fmt.Errorf("SO_ATTACH_FILTER: %w", err))
+	}
+	if err := setupSocket(fd, ifi, is6, group, false, ttl); err != nil {
+		return fail(err)
+	}
+	if ah {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
+			return fail(fmt.Errorf("IP_HDRINCL: %w", err))
+		}
+	}
+	// Packets queued before the filter was attached.
+	var b [1]byte
+	for {
+		if _, _, err := unix.Recvfrom(fd, b[:], unix.MSG_DONTWAIT); err != nil {
+			break
+		}
+	}
+	return fd, nil
+}
+
+// sendFullWait bounds how long a send waits for room in the socket's
+// buffer before it fails with EAGAIN.
+const sendFullWait = 10 * time.Millisecond
+
+// sendmsg makes one non-blocking sendmsg(2) of c.wmsg on the send socket;
+// when its buffer is full it waits up to sendFullWait for room and tries
+// once more. c.wmu must be held.
 //
 // The socket calls here never block (MSG_DONTWAIT), so they are made as
 // raw system calls, which the Go scheduler does not track: a send on a
 // veth or bridge runs the receiver's network stack inside the call, long
 // enough that the runtime would otherwise hand the thread's P to another
 // thread (a futex wake-up and a poll of the network) on many adverts.
-func (c *linuxConn) sendmsg(fd uintptr) bool {
-	_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
-	switch e {
-	case 0:
-		c.werr = nil
-	case unix.EAGAIN, unix.EINTR:
-		return false
-	default:
-		c.werr = e
+func (c *linuxConn) sendmsg() error {
+	if c.sfd < 0 {
+		return net.ErrClosed
 	}
-	return true
+	for try := 0; ; try++ {
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(c.sfd), uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
+		switch {
+		case e == 0:
+			return nil
+		case e == unix.EINTR && try < 3:
+		case e == unix.EAGAIN && try == 0:
+			pfd := []unix.PollFd{{Fd: int32(c.sfd), Events: unix.POLLOUT}}
+			unix.Poll(pfd, int(sendFullWait/time.Millisecond))
+		default:
+			return os.NewSyscallError("sendmsg", e)
+		}
+	}
 }
 
 // send sends d with the control messages oob (may be empty) to dst, an
@@ -429,15 +502,9 @@ func (c *linuxConn) send(d, oob []byte, dst netip.Addr) error {
 		c.wmsg.Control = &oob[0]
 		c.wmsg.SetControllen(len(oob))
 	}
-	err := c.rc.Write(c.wfn)
+	err := c.sendmsg()
 	c.wiov.Base, c.wmsg.Control = nil, nil // the caller's again
-	if err != nil {
-		return err
-	}
-	if c.werr != nil {
-		return os.NewSyscallError("sendmsg", c.werr)
-	}
-	return nil
+	return err
 }
 
 // WriteDatagram sends d, a whole IPv4 datagram built by AH.Append, to dst
