@@ -327,6 +327,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		sd.send("STOPPING=1")
 	}()
 	ready()
+	// Start-up memory is released twice: before the loop starts (the peak
+	// resident size stays lower) and once the loop has started every
+	// instance (it answers Status only then).
+	trim(log)
+	go func() {
+		d.Status()
+		trim(log)
+	}()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped", "err", err)
 		return 1

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// trim runs trimAfterStart and logs what it did.
+func trim(log *slog.Logger) {
+	if n, err := trimAfterStart(); err != nil {
+		log.Warn("could not release start-up memory", "err", err)
+	} else {
+		log.Debug("released start-up memory", "program_bytes", n)
+	}
+}
+
+// trimAfterStart gives back the memory that only starting needed, once the
+// daemon runs: the heap pages freed by then (the configuration's parse,
+// the sockets' and instances' set-up) and this process's mappings of the
+// program's read-only pages (code, read-only data, the function tables).
+// Starting touches much of the program (every package's initialisation,
+// the configuration reader, netlink set-up) and the kernel maps the
+// neighbours of each page touched too, so that most of the binary stayed
+// resident; afterwards the pages the daemon uses fault back in from the
+// page cache, where all of them stay. Nothing writable is touched, so no
+// state can be lost. It returns the bytes of program mappings dropped.
+func trimAfterStart() (int64, error) {
+	debug.FreeOSMemory()
+	var st syscall.Stat_t
+	if err := syscall.Stat("/proc/self/exe", &st); err != nil {
+		return 0, fmt.Errorf("trim: %w", err)
+	}
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return 0, fmt.Errorf("trim: %w", err)
+	}
+	defer f.Close()
+	ranges, err := programRanges(f, st.Ino)
+	if err != nil {
+		return 0, fmt.Errorf("trim: %w", err)
+	}
+	var dropped int64
+	for _, r := range ranges {
+		if _, _, e := unix.Syscall(unix.SYS_MADVISE, r[0], r[1]-r[0], unix.MADV_DONTNEED); e != 0 {
+			return dropped, fmt.Errorf("trim: madvise %#x-%#x: %w", r[0], r[1], e)
+		}
+		dropped += int64(r[1] - r[0])
+	}
+	return dropped, nil
+}
+
+// programRanges returns, from a /proc/PID/maps listing, the address
+// ranges of the file with inode ino mapped private and read-only (r-xp,
+// r--p): pages that always equal the file's.
+func programRanges(r io.Reader, ino uint64) ([][2]uintptr, error) {
+	var out [][2]uintptr
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		// address perms offset dev inode [path]
+		f := strings.Fields(sc.Text())
+		if len(f) < 5 || (f[1] != "r-xp" && f[1] != "r--p") {
+			continue
+		}
+		if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino || n == 0 {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		if !ok {
+			return nil, fmt.Errorf("maps: bad range %q", f[0])
+		}
+		a, err1 := strconv.ParseUint(lo, 16, 64)
+		b, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || b <= a {
+			return nil, fmt.Errorf("maps: bad range %q", f[0])
+		}
+		out = append(out, [2]uintptr{uintptr(a), uintptr(b)})
+	}
+	return out, sc.Err()
+}
