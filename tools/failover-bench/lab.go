@@ -42,6 +42,40 @@ type impl struct {
 	start func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc
 	// group is what its CPU and memory figures cover.
 	group string
+	// floor: a bare sender and receiver (tools/failover-bench/bare), not
+	// a daemon: no VIPs to wait for, load table only.
+	floor bool
+}
+
+// bareImpl is the load table's floor: the bare program on both routers,
+// sending (MASTER's configuration) or receiving (BACKUP's) the same
+// adverts as the daemons' instances.
+func bareImpl(bin string) impl {
+	return impl{
+		name:  "go floor",
+		group: "one process",
+		floor: true,
+		start: func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc {
+			role := "recv"
+			if strings.Contains(conf, "state MASTER") {
+				role = "send"
+			}
+			n := strings.Count(conf, "vrrp_instance ")
+			return h.Start(t, bin, "-role", role, "-n", strconv.Itoa(n), "-interval", loadAdvert.String(), "-iface", "eth0")
+		},
+	}
+}
+
+// buildBare compiles the floor's bare program as buildVigild builds
+// vigild, so that their resident sizes compare.
+func buildBare(t testing.TB) string {
+	bin := filepath.Join(t.TempDir(), "bare")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/vigil-ha/vigil/tools/failover-bench/bare")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("failover-bench: go build bare: %v\n%s", err, out)
+	}
+	return bin
 }
 
 func vigildImpl(bin string) impl {

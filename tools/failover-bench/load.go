@@ -67,7 +67,7 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	p1 := im.start(sc, l.R1, loadConf("MASTER", prioMaster, n, adv))
 	p2 := im.start(sc, l.R2, loadConf("BACKUP", prioBackup, n, adv))
 	deadline := time.Now().Add(30 * time.Second)
-	for {
+	for !im.floor {
 		a1, err := addrs(l.R1)
 		if err != nil {
 			return res, err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +29,7 @@ type options struct {
 	scenarios []scenario
 	window    time.Duration
 	load      bool
+	loadFloor bool
 	floor     int           // wake-up samples of the FLOOR table; 0: none
 	scale     []int         // instance counts of the SCALE curve; none: no curve
 	scaleWin  time.Duration // measurement window of each SCALE point
@@ -64,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	scs := fs.String("scenarios", "cut,kill+cut,sigterm", "failover scenarios, comma-separated (\"none\": load run only)")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "CPU measurement window of the 50-instance load run")
 	fs.BoolVar(&o.load, "load", true, "run the 50-instance CPU and memory measurement")
+	fs.BoolVar(&o.loadFloor, "load-floor", true, "add the bare Go sender and receiver to the load table (its floor)")
 	fs.IntVar(&o.floor, "floor", 300, "wake-up samples of the FLOOR table (this machine's timer latency); 0: skip it")
 	fs.StringVar(&o.vigild, "vigild", "", "vigild binary to use (default: go build ./cmd/vigild into a temporary directory)")
 	scale := fs.String("scale", "1,16,64,128,255", "instance counts of the scale curve at advert_int 0.01 s, comma-separated (\"none\": skip it)")
@@ -191,7 +194,12 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 	}
 	var loads []loadRow
 	if o.load {
-		for _, im := range impls {
+		loadImpls := impls
+		if o.loadFloor {
+			fmt.Fprintln(logw, "building the floor's bare program ...")
+			loadImpls = append(slices.Clip(impls), bareImpl(buildBare(t)))
+		}
+		for _, im := range loadImpls {
 			fmt.Fprintf(logw, "load: %s, %d instances at advert_int %s s\n", im.name, loadInstances, secs(loadAdvert))
 			r, err := runLoad(t, im, o.window, logw)
 			loads = append(loads, loadRow{impl: im, res: r, err: err})
