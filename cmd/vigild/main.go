@@ -226,6 +226,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		return 1
 	}
+	trim(log) // the configuration reader's pages and garbage
 	if o.pidFile != "" {
 		pf, err := safefile.CreatePIDFile(o.pidFile, os.Getpid())
 		if errors.Is(err, safefile.ErrLocked) {
@@ -327,9 +328,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		sd.send("STOPPING=1")
 	}()
 	ready()
-	// Start-up memory is released twice: before the loop starts (the peak
-	// resident size stays lower) and once the loop has started every
-	// instance (it answers Status only then).
+	// Start-up memory is released three times: after the configuration
+	// is read and before the loop starts (the peak resident size stays
+	// lower), and once the loop has started every instance (it answers
+	// Status only then).
 	trim(log)
 	go func() {
 		d.Status()
