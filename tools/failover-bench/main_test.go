@@ -109,6 +109,22 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
+	// The floor's row: "go floor" and the same nine columns; its memory
+	// is the bare program's, a real resident size.
+	if g, ok := rows["go floor 1+1"]; !ok || len(g) != 11 {
+		t.Errorf("no load row for the floor: %q", g)
+	} else {
+		for _, col := range []string{g[4], g[6]} {
+			if v, err := strconv.ParseFloat(col, 64); err != nil || v < 0 {
+				t.Errorf("floor CPU %q: %v", col, err)
+			}
+		}
+		for _, p := range strings.Split(g[9], "/") {
+			if v, err := strconv.ParseFloat(p, 64); err != nil || v <= 0 {
+				t.Errorf("floor r2 memory %q: %v", g[9], err)
+			}
+		}
+	}
 	checkTimeline(t, sections["TIMELINE"])
 	checkScale(t, sections["SCALE:"], []int{1, 4})
 	checkSVG(t, svg)
