@@ -534,16 +534,25 @@ func (c *linuxConn) ReadFrom(b []byte) (int, RecvMeta, error) {
 // with c.rmsg, its result left in c.rn and c.rerr. It asks to be called
 // again when nothing is queued (the poller waits for the socket).
 func (c *linuxConn) recvmsg(fd uintptr) bool {
-	n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT)
+	n, done, err := rawRecv(unix.SYS_RECVMSG, fd, unsafe.Pointer(&c.rmsg), unix.MSG_DONTWAIT, 0)
+	c.rn, c.rerr = n, err
+	return done
+}
+
+// rawRecv makes one receive system call, trap (recvmsg or recvmmsg), on
+// fd with the header msg and the arguments a3, a4 that follow it. It
+// returns the call's result or its error, and done = false when nothing
+// was queued (the caller asks the poller to wait).
+func rawRecv(trap, fd uintptr, msg unsafe.Pointer, a3, a4 uintptr) (n int, done bool, err error) {
+	r, _, e := unix.RawSyscall6(trap, fd, uintptr(msg), a3, a4, 0, 0)
 	switch e {
 	case 0:
-		c.rn, c.rerr = int(n), nil
+		return int(r), true, nil
 	case unix.EAGAIN, unix.EINTR:
-		return false
+		return 0, false, nil
 	default:
-		c.rn, c.rerr = 0, e
+		return 0, true, e
 	}
-	return true
 }
 
 // recv reads one datagram into b and its control messages into c.roob;
@@ -650,16 +659,9 @@ const maxBatch = 64
 // recvmmsg is the RawConn read function of ReadBatch: one non-blocking
 // recvmmsg(2) of c.bmsgs[:c.bwant], its result left in c.bn and c.berr.
 func (c *linuxConn) recvmmsg(fd uintptr) bool {
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.bmsgs[0])), uintptr(c.bwant), unix.MSG_DONTWAIT, 0, 0)
-	switch e {
-	case 0:
-		c.bn, c.berr = int(n), nil
-	case unix.EAGAIN, unix.EINTR:
-		return false
-	default:
-		c.bn, c.berr = 0, e
-	}
-	return true
+	n, done, err := rawRecv(unix.SYS_RECVMMSG, fd, unsafe.Pointer(&c.bmsgs[0]), uintptr(c.bwant), unix.MSG_DONTWAIT)
+	c.bn, c.berr = n, err
+	return done
 }
 
 // ReadBatch reads what is queued, up to len(ms) (at most 64) adverts, in

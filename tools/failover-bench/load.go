@@ -101,44 +101,25 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	cap2 := l.R2.Capture(sc, "eth0", "ip proto 112")
 	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v\n", im.name, n, window)
 	t0 := time.Now()
-	c1, _, err := groupCPU(p1.Pid())
-	if err != nil {
-		return res, err
-	}
-	c2, _, err := groupCPU(p2.Pid())
-	if err != nil {
-		return res, err
-	}
-	r1, err := groupRuntime(p1.Pid())
-	if err != nil {
-		return res, err
-	}
-	r2, err := groupRuntime(p2.Pid())
-	if err != nil {
-		return res, err
+	pids := [2]int{p1.Pid(), p2.Pid()}
+	var before, after [2]cpuSample
+	var err error
+	for i, pid := range pids {
+		if before[i], err = sampleCPU(pid); err != nil {
+			return res, err
+		}
 	}
 	time.Sleep(window)
 	t1 := time.Now()
-	e1, err := groupRuntime(p1.Pid())
-	if err != nil {
-		return res, err
-	}
-	e2, err := groupRuntime(p2.Pid())
-	if err != nil {
-		return res, err
-	}
-	d1, n1, err := groupCPU(p1.Pid())
-	if err != nil {
-		return res, err
-	}
-	d2, n2, err := groupCPU(p2.Pid())
-	if err != nil {
-		return res, err
+	for i, pid := range pids {
+		if after[i], err = sampleCPU(pid); err != nil {
+			return res, err
+		}
 	}
 	res.window = t1.Sub(t0)
-	res.tickSent, res.tickRecv = d1-c1, d2-c2
-	res.cpuSent, res.cpuRecv = e1-r1, e2-r2
-	res.procs1, res.procs2 = n1, n2
+	res.tickSent, res.tickRecv = after[0].ticks-before[0].ticks, after[1].ticks-before[1].ticks
+	res.cpuSent, res.cpuRecv = after[0].run-before[0].run, after[1].run-before[1].run
+	res.procs1, res.procs2 = after[0].procs, after[1].procs
 	if res.hwm1, res.rss1, err = groupMem(p1.Pid()); err != nil {
 		return res, err
 	}
@@ -262,6 +243,23 @@ func groupCPU(pgid int) (time.Duration, int, error) {
 		ticks += u + s
 	}
 	return time.Duration(ticks) * time.Second / userHZ, len(pids), nil
+}
+
+// cpuSample is a process group's CPU time so far, both ways.
+type cpuSample struct {
+	ticks time.Duration // utime+stime (groupCPU)
+	run   time.Duration // the threads' run time (groupRuntime)
+	procs int
+}
+
+func sampleCPU(pgid int) (cpuSample, error) {
+	var s cpuSample
+	var err error
+	if s.ticks, s.procs, err = groupCPU(pgid); err != nil {
+		return s, err
+	}
+	s.run, err = groupRuntime(pgid)
+	return s, err
 }
 
 // groupRuntime returns the time on CPU of every thread of the process
