@@ -34,7 +34,7 @@ type pair struct {
 	aIf, bIf *testnet.Iface
 }
 
-func newPair(t *testing.T) *pair {
+func newPair(t testing.TB) *pair {
 	t.Helper()
 	lab := testnet.New(t)
 	p := &pair{lab: lab, a: lab.Host("a"), b: lab.Host("b")}
