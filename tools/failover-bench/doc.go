@@ -58,12 +58,17 @@
 // # Load
 //
 // With 50 IPv4 instances (VRIDs 1..50, advert_int 0.1 s; masters on r1,
-// backups on r2) it reads utime+stime from /proc/PID/stat over a window
-// (10 s; -window) and divides by the adverts r1 sent in that window (counted
-// by tcpdump on r1's eth0) and r2 received (tcpdump on r2's eth0): CPU per
-// advert sent (r1) and per advert received (r2). utime and stime come in
-// 10 ms ticks, so one tick is about 2 µs per advert over 10 s. The two
-// implementations run one after the other, each in a lab of its own.
+// backups on r2) it reads the run time of every thread
+// (/proc/PID/task/TID/schedstat, in ns) over a window (10 s; -window) and
+// divides by the adverts r1 sent in that window (counted by tcpdump on r1's
+// eth0) and r2 received (tcpdump on r2's eth0): CPU per advert sent (r1)
+// and per advert received (r2). utime+stime from /proc/PID/stat (10 ms
+// ticks, about 2 µs per advert over 10 s) is printed beside it. The two
+// implementations run one after the other, each in a lab of its own, and
+// then the floor (-load-floor): the bare program of
+// tools/failover-bench/bare, built as vigild is, sending the same adverts
+// on r1 with vigil's socket code and a ticker and reading them on r2 with
+// ReadBatch, nothing else: what the Go runtime and the kernel cost.
 // `-scenarios none` runs this part alone. It prints VmHWM and VmRSS from
 // /proc/PID/status. For keepalived the figures are the sum of every process
 // in its process group (the parent and the VRRP child, started with -P), and
