@@ -25,6 +25,9 @@
 //     through the socket's RawConn and buffers built once: an advert read,
 //     checked or sent allocates nothing. ReadBatch (BatchReader) takes every
 //     advert queued on the socket, up to a batch, in one recvmmsg call.
+//     Adverts leave on a second raw socket that receives nothing and is not
+//     in Go's network poller (a send on a polled socket woke the poller's
+//     thread), and the socket calls are raw system calls (none blocks).
 //   - VRRPv2's IP Authentication Header as keepalived implements it
 //     (ah.go; RFC 3768 §5.3.6.2, RFC 2402, RFC 2403): AH.Append and AH.Open
 //     build and verify the whole IPv4 datagram (HMAC-MD5-96, constant-time

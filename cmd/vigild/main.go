@@ -21,6 +21,10 @@
 // default /run/vigild, created 0700). The files are written by
 // internal/safefile, in a goroutine of their own so that a slow file system
 // never holds up a reload.
+//
+// Memory that only starting needed is given back (trim.go): the heap's free
+// pages and this process's mappings of the binary's read-only pages, after
+// the configuration is read, before the loop starts and once it runs.
 package main
 
 import (
