@@ -22,7 +22,7 @@
 // internal/safefile, in a goroutine of their own so that a slow file system
 // never holds up a reload.
 //
-// Memory that only starting needed is given back (trim.go): the heap's free
+// Memory that only starting needed is given back (package memtrim): the heap's free
 // pages and this process's mappings of the binary's read-only pages, after
 // the configuration is read, before the loop starts and once it runs.
 package main
@@ -53,6 +53,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/buildinfo"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/daemon"
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/internal/safefile"
 	"github.com/vigil-ha/vigil/ipvs"
 )
@@ -230,7 +231,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		return 1
 	}
-	trim(log) // the configuration reader's pages and garbage
+	memtrim.Trim(log) // the configuration reader's pages and garbage
 	if o.pidFile != "" {
 		pf, err := safefile.CreatePIDFile(o.pidFile, os.Getpid())
 		if errors.Is(err, safefile.ErrLocked) {
@@ -336,10 +337,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	// is read and before the loop starts (the peak resident size stays
 	// lower), and once the loop has started every instance (it answers
 	// Status only then).
-	trim(log)
+	memtrim.Trim(log)
 	go func() {
 		d.Status()
-		trim(log)
+		memtrim.Trim(log)
 	}()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped", "err", err)

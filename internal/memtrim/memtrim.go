@@ -1,4 +1,4 @@
-package main
+package memtrim
 
 import (
 	"bufio"
@@ -14,16 +14,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trim runs trimAfterStart and logs what it did.
-func trim(log *slog.Logger) {
-	if n, err := trimAfterStart(); err != nil {
+// Trim runs AfterStart and logs what it did.
+func Trim(log *slog.Logger) {
+	if n, err := AfterStart(); err != nil {
 		log.Warn("could not release start-up memory", "err", err)
 	} else {
 		log.Debug("released start-up memory", "program_bytes", n)
 	}
 }
 
-// trimAfterStart gives back the memory that only starting needed, once the
+// AfterStart gives back the memory that only starting needed, once the
 // daemon runs: the heap pages freed by then (the configuration's parse,
 // the sockets' and instances' set-up) and this process's mappings of the
 // program's read-only pages (code, read-only data, the function tables).
@@ -33,13 +33,13 @@ func trim(log *slog.Logger) {
 // resident; afterwards the pages the daemon uses fault back in from the
 // page cache, where all of them stay. Nothing writable is touched, so no
 // state can be lost. It returns the bytes of program mappings dropped.
-func trimAfterStart() (int64, error) {
+func AfterStart() (int64, error) {
 	debug.FreeOSMemory()
 	var st syscall.Stat_t
 	if err := syscall.Stat("/proc/self/exe", &st); err != nil {
 		return 0, fmt.Errorf("trim: %w", err)
 	}
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, fmt.Errorf("trim: %w", err)
 	}
@@ -58,15 +58,39 @@ func trimAfterStart() (int64, error) {
 	return dropped, nil
 }
 
-// programRanges returns, from a /proc/PID/maps listing, the address
+// programRanges returns, from a /proc/PID/smaps listing, the address
 // ranges of the file with inode ino mapped private and read-only (r-xp,
-// r--p): pages that always equal the file's.
+// r--p) that hold no private copy of any page (Anonymous: 0 kB): pages
+// that always equal the file's. A read-only range with private copies
+// (what a position-independent build's relocations leave behind, made
+// read-only after they were written) is kept: dropping it would bring
+// back the file's unrelocated bytes.
 func programRanges(r io.Reader, ino uint64) ([][2]uintptr, error) {
 	var out [][2]uintptr
+	var cur [2]uintptr
+	candidate := false // cur is a read-only mapping of the program
+	anonymous := false // cur holds private copies
+	done := func() {
+		if candidate && !anonymous {
+			out = append(out, cur)
+		}
+		candidate, anonymous = false, false
+	}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		// address perms offset dev inode [path]
 		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if strings.HasSuffix(f[0], ":") {
+			// A field of the current mapping: "Anonymous: 4 kB".
+			if f[0] == "Anonymous:" && candidate && (len(f) < 2 || f[1] != "0") {
+				anonymous = true
+			}
+			continue
+		}
+		// A mapping's header: address perms offset dev inode [path].
+		done()
 		if len(f) < 5 || (f[1] != "r-xp" && f[1] != "r--p") {
 			continue
 		}
@@ -75,14 +99,15 @@ func programRanges(r io.Reader, ino uint64) ([][2]uintptr, error) {
 		}
 		lo, hi, ok := strings.Cut(f[0], "-")
 		if !ok {
-			return nil, fmt.Errorf("maps: bad range %q", f[0])
+			return nil, fmt.Errorf("smaps: bad range %q", f[0])
 		}
 		a, err1 := strconv.ParseUint(lo, 16, 64)
 		b, err2 := strconv.ParseUint(hi, 16, 64)
 		if err1 != nil || err2 != nil || b <= a {
-			return nil, fmt.Errorf("maps: bad range %q", f[0])
+			return nil, fmt.Errorf("smaps: bad range %q", f[0])
 		}
-		out = append(out, [2]uintptr{uintptr(a), uintptr(b)})
+		cur, candidate = [2]uintptr{uintptr(a), uintptr(b)}, true
 	}
+	done()
 	return out, sc.Err()
 }

@@ -1,0 +1,9 @@
+// Package memtrim gives back, once a daemon has started, the memory that
+// only starting needed: freed heap pages, and the process's mappings of
+// its own program's read-only pages that equal the file's, which fault
+// back in from the page cache when used.
+//
+// It owns no state. It must not touch a writable mapping, nor a read-only
+// one holding private copies of pages (a position-independent build's
+// relocated data): those hold state the file does not.
+package memtrim
