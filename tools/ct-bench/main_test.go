@@ -58,8 +58,8 @@ func TestSmallRun(t *testing.T) {
 			}
 		}
 	}
-	if rows != 8 {
-		t.Errorf("%d table rows for the two sizes, want 8 (4 tables):\n%s", rows, md)
+	if rows != 12 {
+		t.Errorf("%d table rows for the two sizes, want 12 (6 tables):\n%s", rows, md)
 	}
 	for _, name := range []string{"ct-commit.svg", "ct-resync.svg", "ct-cpu.svg", "ct-rss.svg"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
