@@ -297,8 +297,10 @@ func (f *Failover) Left(who, to string, shutdown bool) {
 		return
 	}
 	f.master = false
-	f.setMaster(false)
 	gen := f.next()
+	// After the new generation: a late commit's flush that comes first
+	// still sees the node as MASTER (the peer's flows stay in the kernel).
+	f.setMaster(false)
 	if shutdown {
 		f.log.Info(fmt.Sprintf("conntrack sync: (%s) %s stops", who, f.group))
 		return

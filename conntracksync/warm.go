@@ -162,18 +162,21 @@ func (w *warmSet) take(max int, all bool) []dirtyKey {
 
 // done records the outcome of writing keys: ok[i] the write of keys[i]
 // succeeded. A key written successfully leaves the set unless it changed
-// again meanwhile; one the kernel refused is lost (the takeover tries it
-// again, the background writer does not). now restarts the delay of what
-// is still pending.
-func (w *warmSet) done(keys []dirtyKey, ok []bool, now time.Time) {
+// again meanwhile; with refused, one that was not is lost (the kernel
+// refused it: the takeover tries it again, the background writer does
+// not); without (the write broke off), it stays as it was. now restarts
+// the delay of what is still pending.
+func (w *warmSet) done(keys []dirtyKey, ok []bool, refused bool, now time.Time) {
 	for i, d := range keys {
 		if v, p := w.pending[d.k]; p && v != d.ver {
 			continue // changed again: pending still
 		}
-		delete(w.pending, d.k)
-		if ok[i] {
+		switch {
+		case ok[i]:
+			delete(w.pending, d.k)
 			delete(w.lost, d.k)
-		} else {
+		case refused:
+			delete(w.pending, d.k)
 			w.lost[d.k] = struct{}{}
 		}
 	}
@@ -329,7 +332,7 @@ func (r *Replicator) warmApply(ctx context.Context, keys []dirtyKey, now time.Ti
 		}
 	}
 	r.warmMu.Lock()
-	r.warm.done(keys, res, time.Now())
+	r.warm.done(keys, res, err == nil, time.Now())
 	r.warmMu.Unlock()
 	return st, res, err
 }

@@ -62,7 +62,7 @@ func TestWarmSetWriteOutcome(t *testing.T) {
 	for i, d := range keys {
 		ok[i] = d.k != warmKey(2) // the kernel refuses key 2
 	}
-	w.done(keys, ok, warmT0.Add(2*time.Millisecond))
+	w.done(keys, ok, true, warmT0.Add(2*time.Millisecond))
 	if _, p := w.pending[warmKey(1)]; !p || len(w.pending) != 1 {
 		t.Errorf("pending %v, want key 1 only", w.pending)
 	}
@@ -77,6 +77,13 @@ func TestWarmSetWriteOutcome(t *testing.T) {
 	}
 	if got := w.take(10, true); len(got) != 2 {
 		t.Errorf("takeover take %v, want the pending and the lost key", got)
+	}
+	// A write that broke off (the kernel side failed) leaves what it did
+	// not write as it was.
+	keys = w.take(10, false)
+	w.done(keys, make([]bool, len(keys)), false, warmT0.Add(3*time.Millisecond))
+	if len(w.pending) != 1 || len(w.lost) != 1 {
+		t.Errorf("after a broken write: pending %v, lost %v", w.pending, w.lost)
 	}
 }
 
