@@ -2,8 +2,6 @@ package conntracksync_test
 
 import (
 	"context"
-	"fmt"
-	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -23,22 +21,18 @@ import (
 // the takeover leaves the flows in the kernel and makes them ours.
 func TestWarmStandbyKernel(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack")
-	lab := testnet.New(t)
-	h1, h2 := lab.Host("wm1"), lab.Host("wm2")
-	a, b := lab.Wire(h1, "sync0", h2, "sync0")
-	a.AddAddr(t, "198.51.100.1/24")
-	b.AddAddr(t, "198.51.100.2/24")
-	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	h1, h2, ip1, ip2 := pairLab(t, "wm1", "wm2")
 	ns2 := cttest.NS{Name: h2.Name()}
 
 	flows := ct.SampleFlows(400)
+	for i := range flows {
+		flows[i].TimeoutSec = 1200 // none expires on the master during the test, however slow
+	}
 	commitInto(t, "/run/netns/"+h1.Name(), flows[:300])
 	fw1 := startNode(t, h1, ip1, ip2)
 	fw2 := startSyncNodeWith(t, h2, ip2, ip1, ct.Config{WarmStandby: true})
 	commitInto(t, "/run/netns/"+h1.Name(), flows[300:])
-	stats := func(n *vigilNode) fmt.Stringer {
-		return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
-	}
+	stats := statsOf
 	inKernel := func() int {
 		kf := cttest.KernelFlows(t, ns2)
 		n := 0

@@ -186,21 +186,18 @@ func (k *Kernel) pass(t ct.Table, f *ct.Flow) bool {
 // conntracksync.CommitTimeoutSec, masters first; an existing entry counts
 // as updated. Nothing is reported to Follow.
 func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
-	if err := ctx.Err(); err != nil {
-		return ct.CommitStats{Entries: len(entries)}, nil, err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	st, ok, err := k.writeLocked(entries, nil, now, commitTimeout)
-	if ok != nil {
-		k.commits++
-	}
-	return st, ok, err
+	return k.write(ctx, entries, nil, now, commitTimeout, &k.commits)
 }
 
 // Write writes entries as Commit does and deletes the flows keyed dels
 // (conntracksync.WarmKernel); nothing is reported to Follow.
 func (k *Kernel) Write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
+	return k.write(ctx, entries, dels, now, commitTimeout, &k.writes)
+}
+
+// write is Commit and Write: count (guarded by mu) counts those that
+// wrote.
+func (k *Kernel) write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration, count *int) (ct.CommitStats, []bool, error) {
 	if err := ctx.Err(); err != nil {
 		return ct.CommitStats{Entries: len(entries)}, nil, err
 	}
@@ -208,7 +205,7 @@ func (k *Kernel) Write(ctx context.Context, entries []ct.Entry, dels []ct.Key, n
 	defer k.mu.Unlock()
 	st, ok, err := k.writeLocked(entries, dels, now, commitTimeout)
 	if ok != nil {
-		k.writes++
+		*count++
 	}
 	return st, ok, err
 }
