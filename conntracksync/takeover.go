@@ -197,9 +197,15 @@ func (f *Failover) Takeover(who string, now time.Time) {
 	f.mu.Lock()
 	f.takeovers++
 	f.mu.Unlock()
-	ext := f.s.Stats().External
-	f.log.Info(fmt.Sprintf("conntrack sync: (%s) taking over for %s: committing %d replicated connections before adding the virtual addresses", who, f.group, ext),
-		"instance", who, "entries", ext, "bound", f.bound)
+	sst := f.s.Stats()
+	ext := sst.External
+	if w := sst.Warm; w.Standby {
+		f.log.Info(fmt.Sprintf("conntrack sync: (%s) taking over for %s: writing the %d changed or expired of %d replicated connections (warm standby) before adding the virtual addresses", who, f.group, w.Pending+w.LostNow, ext),
+			"instance", who, "entries", ext, "dirty", w.Pending+w.LostNow, "bound", f.bound)
+	} else {
+		f.log.Info(fmt.Sprintf("conntrack sync: (%s) taking over for %s: committing %d replicated connections before adding the virtual addresses", who, f.group, ext),
+			"instance", who, "entries", ext, "bound", f.bound)
+	}
 
 	start := time.Now()
 	type result struct {

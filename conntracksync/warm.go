@@ -56,6 +56,8 @@ type WarmKernel interface {
 
 // WarmStats counts the warm standby's work (Config.WarmStandby).
 type WarmStats struct {
+	// Standby is true when the warm standby is configured.
+	Standby bool `json:"standby"`
 	// On is true while the peer's flows are written as they arrive (the
 	// node does not hold MASTER).
 	On bool `json:"on"`
@@ -193,7 +195,7 @@ func (w *warmSet) clear() {
 // stats returns the counters with the gauges.
 func (w *warmSet) stats() WarmStats {
 	s := w.st
-	s.On = !w.master
+	s.Standby, s.On = true, !w.master
 	s.Pending, s.LostNow = len(w.pending), len(w.lost)
 	return s
 }
