@@ -427,11 +427,13 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 			p.CtdLost = n - ctdN
 		}
 		// The warm standby: every flow written into its kernel.
-		if err := waitFor("vigil warm standby", 300*time.Second, func() bool {
+		var last map[string]any
+		if err := waitFor("vigil warm standby", max(300*time.Second, time.Duration(n)*time.Millisecond), func() bool {
 			m, err := wr.call("stats")
+			last = m
 			return err == nil && int(num(m, "external")) >= n && int(num(m, "pending")) == 0 && kernelCount(w2) >= n
 		}); err != nil {
-			return err
+			return fmt.Errorf("%w: %v, kernel %d", err, last, kernelCount(w2))
 		}
 		var rss [6]int64
 		for i, pid := range pids {

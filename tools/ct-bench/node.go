@@ -94,7 +94,8 @@ func runNode(args []string) error {
 			s := r.Stats()
 			_ = out.Encode(map[string]any{"internal": s.Internal, "external": s.External, "established": s.Established,
 				"retransmits": s.Retransmits, "drops": s.Drops, "pending": s.Warm.Pending, "lost_now": s.Warm.LostNow,
-				"written": s.Warm.Written, "write_ms": ms(s.Warm.WriteTime)})
+				"written": s.Warm.Written, "write_ms": ms(s.Warm.WriteTime), "warm_failed": s.Warm.Failed,
+				"write_errors": s.Warm.WriteErrors, "redumps": s.Listener.Redumps})
 		case "takeover":
 			t0 := time.Now()
 			r.SetMaster(true)
