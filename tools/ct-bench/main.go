@@ -431,7 +431,8 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		if err := waitFor("vigil warm standby", max(300*time.Second, time.Duration(n)*time.Millisecond), func() bool {
 			m, err := wr.call("stats")
 			last = m
-			return err == nil && int(num(m, "external")) >= n && int(num(m, "pending")) == 0 && kernelCount(w2) >= n
+			// Flows the kernel refused are lost: the takeover writes them.
+			return err == nil && int(num(m, "external")) >= n && int(num(m, "pending")) == 0 && kernelCount(w2)+int(num(m, "lost_now")) >= n
 		}); err != nil {
 			return fmt.Errorf("%w: %v, kernel %d", err, last, kernelCount(w2))
 		}
