@@ -52,8 +52,9 @@ type Replicator struct {
 	warmMu        sync.Mutex
 	warmKick      chan struct{}
 	warmKernel    WarmKernel
-	moving        bool // guarded by warmMu: the peer's flows are moving into the internal cache
-	bulkAfterMove bool // guarded by warmMu: a bulk waits for that move
+	moving        bool      // guarded by warmMu: the peer's flows are moving into the internal cache
+	bulkAfterMove bool      // guarded by warmMu: a bulk waits for that move
+	warmLogAt     time.Time // the writer's last log of refused writes; its goroutine only
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only

@@ -37,6 +37,8 @@ const (
 	warmBatch = 512
 	// warmRetry is the pause after the kernel side failed (no socket).
 	warmRetry = time.Second
+	// warmLogEvery is the least time between two logs of refused writes.
+	warmLogEvery = 10 * time.Second
 )
 
 // WarmKernel is a Kernel that can also keep the peer's flows in the table
@@ -367,6 +369,12 @@ func (r *Replicator) warmWrite(ctx context.Context) error {
 	}
 	w.Written += uint64(st.Created + st.Updated + st.Replaced)
 	w.Failed += uint64(st.Failed)
+	if st.Failed > 0 && time.Since(r.warmLogAt) >= warmLogEvery {
+		// The writer's goroutine alone reads and sets warmLogAt.
+		r.warmLogAt = time.Now()
+		r.log.Warn("conntrack sync: warm standby: the kernel refused some of the peer's flows; the takeover writes them again",
+			"failed", st.Failed, "errors", st.Errors, "failed_total", w.Failed)
+	}
 	for i, d := range keys {
 		if res[i] && !r.external.Has(&d.k) {
 			w.Deleted++
