@@ -38,7 +38,8 @@
 //     resync request, and on leaving MASTER the purge (PurgeTimeout); a
 //     generation that keeps a stale commit from acting
 //     after a newer transition;
-//   - the warm standby (warm.go, Config.WarmStandby, opt-in): while the
+//   - the warm standby (warmset.go, its pure core, and warm.go;
+//     Config.WarmStandby, opt-in): while the
 //     node does not hold MASTER, the peer's flows are written into the
 //     kernel in small batches as they arrive (a WarmKernel's Write), with
 //     a dirty set (a pure core: changes not yet written, and flows the
