@@ -54,6 +54,7 @@ func main() {
 	sizesFlag := flag.String("sizes", "10000,100000", "table sizes, ascending, comma-separated")
 	trials := flag.Int("trials", 3, "trials per measure (the median is reported)")
 	out := flag.String("out", "", "directory for ct-scale.md and the charts (for example docs/perf)")
+	warmOnly := flag.Bool("warm-only", false, "measure the event path and the warm standby only (no commits, no bulks)")
 	flag.Parse()
 	var sizes []int
 	for _, f := range strings.Split(*sizesFlag, ",") {
@@ -64,7 +65,7 @@ func main() {
 		}
 		sizes = append(sizes, n)
 	}
-	if err := bench("ct-bench", sizes, max(1, *trials), *out); err != nil {
+	if err := bench("ct-bench", sizes, max(1, *trials), *out, *warmOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "ct-bench:", err)
 		os.Exit(1)
 	}
@@ -265,7 +266,7 @@ func median(xs []float64) float64 {
 
 // bench builds the lab (namespaces named after name), measures every size
 // and prints the tables; with outDir it writes them there with the charts.
-func bench(name string, sizes []int, trials int, outDir string) error {
+func bench(name string, sizes []int, trials int, outDir string, warmOnly bool) error {
 	t := testnet.NewStandalone(name, os.Stderr)
 	defer t.Close()
 	t.CloseOnSignal()
@@ -452,12 +453,17 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		if n >= bigSize {
 			trials = max(1, trials/3)
 		}
+		// With -warm-only the commits and bulks are not measured again.
+		others := trials
+		if warmOnly {
+			others = 0
+		}
 		all := genFlows(0, n)
 		dgrams := ctnetlink.EncodeCreates(all, time.Now(), 0, ctnetlink.CommitBatch)
 		small := ctnetlink.EncodeCreates(all, time.Now(), 0, 64)
 		workers := 0
 		var fls, f64s, cms, nodes, ctdc []float64
-		for range trials {
+		for range others {
 			flush(fl)
 			settle()
 			c, err := ctnetlink.NewCommitter(0, ns(fl))
@@ -563,7 +569,7 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		// floor (after the peaks are read: they are the bench's commands,
 		// not what a node does).
 		var encs, links, vres, cres []float64
-		for range trials {
+		for range others {
 			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
 			settle()
 			m, err := vr.call("resync %d", n)
@@ -590,7 +596,7 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 			_, rss[i] = procCPU(pid)
 		}
 		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
-		for range trials {
+		for range others {
 			settle()
 			m, err := vs.call("encode")
 			if err != nil {
