@@ -66,6 +66,11 @@ type ConntrackSync struct {
 	// filter (Filter over Conntrackd's, plus the sync link's addresses).
 	Filter CTFilter
 	Rules  CTRules
+	// WarmStandby (warm_standby, or conntrackd_config's
+	// DisableExternalCache On) keeps the peer's connections in this
+	// node's kernel table while it is not MASTER, written as they arrive,
+	// so that a takeover writes only the last changes.
+	WarmStandby bool
 	// ExpectSync is the effective expectation sync: the block's
 	// expectation_sync, else conntrackd_config's ExpectationSync; nil =
 	// expectations are not replicated.
@@ -395,6 +400,13 @@ func addConntrackTop(top *block) {
 					delete(s.set, "commit_timeout")
 				}
 			})),
+			kw("warm_standby", P2, "warm_standby [BOOL]", "off (conntrackd_config's DisableExternalCache)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
+				if v, ok := p.boolArg(l); ok {
+					s.WarmStandby = v
+				} else {
+					delete(s.set, "warm_standby")
+				}
+			})),
 			kw("auth_key_file", P1, "auth_key_file PATH", "none (unauthenticated)", "", cs(func(p *parser, s *ConntrackSync, l *line) {
 				if t, ok := p.arg(l, 1); ok {
 					s.AuthKeyFile = t.s
@@ -527,6 +539,9 @@ func (p *parser) resolveConntrack() {
 		s.SocketBuffer = f.SocketBuffer
 		if !given("expectation_sync") {
 			s.ExpectSync = f.ExpectationSync
+		}
+		if !given("warm_standby") {
+			s.WarmStandby = f.DisableExternalCache
 		}
 	}
 	s.Rules = p.ctRules(s)
@@ -753,6 +768,7 @@ func (s *ConntrackSync) ReplicatorConfig() conntracksync.Config {
 		PurgeTimeout:  purge,
 		AuthKeyFile:   s.AuthKeyFile,
 		SocketBuffer:  s.SocketBuffer,
+		WarmStandby:   s.WarmStandby,
 		Filter: conntracksync.Filter{
 			ProtocolPolicy: policy(r.ProtocolPolicy), Protocols: slices.Clone(r.Protocols),
 			AddressPolicy: policy(r.AddressPolicy), Addresses: slices.Clone(r.Addresses),
@@ -804,6 +820,11 @@ func (d *dumper) dumpConntrack(s *ConntrackSync) {
 	}
 	if show("commit_timeout") {
 		d.line("commit_timeout", secs(s.CommitTimeout))
+	}
+	if _, given := s.set["warm_standby"]; s.WarmStandby && show("warm_standby") {
+		d.line("warm_standby")
+	} else if given && !s.WarmStandby {
+		d.line("warm_standby", "off")
 	}
 	if s.AuthKeyFile != "" {
 		d.line("auth_key_file", quote(s.AuthKeyFile))

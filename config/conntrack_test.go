@@ -238,6 +238,47 @@ func TestConntrackdConfigPrecedence(t *testing.T) {
 	roundTrip(t, cfg, opts)
 }
 
+// TestConntrackWarmStandby: warm_standby in the block, or conntrackd.conf's
+// DisableExternalCache On (with a warning that tells how vigil differs),
+// turns on the replicator's warm standby; the block's keyword wins, also
+// when it says off; the dump keeps it.
+func TestConntrackWarmStandby(t *testing.T) {
+	withDEC := strings.Replace(ctdConf, "\t\tPurgeTimeout 60\n", "\t\tPurgeTimeout 60\n\t\tDisableExternalCache On\n", 1)
+	opts := ctOpts(map[string]string{"c.conf": ctdConf, "d.conf": withDEC})
+	for _, tc := range []struct {
+		name, body string
+		want       bool
+		warn       string
+	}{
+		{"default off", " conntrackd_config c.conf\n track_group VI_1\n", false, ""},
+		{"keyword", " conntrackd_config c.conf\n warm_standby\n track_group VI_1\n", true, ""},
+		{"keyword on", " interface eth2\n local_address 198.51.100.1\n peer_address 198.51.100.2\n warm_standby on\n track_group VI_1\n", true, ""},
+		{"DisableExternalCache", " conntrackd_config d.conf\n track_group VI_1\n", true,
+			"warning d.conf:7:24: DisableExternalCache: the peer's connections are written into this node's kernel as they arrive, as conntrackd does; unlike conntrackd, vigil keeps them in its external cache too (vigilctl ct dump external shows them) and writes none while this node is MASTER (read as conntrack_sync's warm_standby)"},
+		{"keyword off wins", " conntrackd_config d.conf\n warm_standby off\n track_group VI_1\n", false, ""},
+		{"bad value", " conntrackd_config c.conf\n warm_standby maybe\n track_group VI_1\n", false,
+			`warning t.conf:10:15: warm_standby: "maybe" is not one of on/off/true/false/yes/no (keyword ignored)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, got, _ := load(t, ctBlock(tc.body), opts)
+			s := cfg.ConntrackSync
+			if s == nil {
+				t.Fatalf("no conntrack_sync: %q", got)
+			}
+			if s.WarmStandby != tc.want || s.ReplicatorConfig().WarmStandby != tc.want {
+				t.Errorf("WarmStandby %v, want %v", s.WarmStandby, tc.want)
+			}
+			if tc.warn != "" && !slices.Contains(got, tc.warn) {
+				t.Errorf("complaints:\n%s\nwant among them:\n%s", strings.Join(got, "\n"), tc.warn)
+			}
+			if out := string(Dump(cfg)); strings.Contains(out, "    warm_standby\n") != (tc.want && tc.name != "DisableExternalCache") {
+				t.Errorf("dump:\n%s", out)
+			}
+			roundTrip(t, cfg, opts)
+		})
+	}
+}
+
 // TestConntrackdConfigErrors: every conntrackd.conf that vigil cannot honour
 // is Fatal at its file:line:col (in the conntrackd.conf) with the keyword
 // there, and so is one that cannot be read (at conntrackd_config's
@@ -287,8 +328,6 @@ func TestConntrackdConfigErrors(t *testing.T) {
 			[]string{`c.conf:5:3: Fancy: unknown UDP option`}},
 		{"expectation sync helper", strings.Replace(ftfw, " Mode FTFW", " Options {\n  ExpectationSync {\n   ftp s!p\n  }\n }\n Mode FTFW", 1),
 			[]string{`c.conf:4:8: ExpectationSync: "s!p" is not a conntrack helper name (1 to 15 letters, digits, '-' or '_')`}},
-		{"external cache off", strings.Replace(ftfw, " Mode FTFW {\n", " Mode FTFW {\n  DisableExternalCache On\n", 1),
-			[]string{`c.conf:3:24: DisableExternalCache: vigil always keeps an external cache`}},
 		{"bad protocol", ftfw + "General {\n Filter {\n  Protocol Accept {\n   TCP QUIC\n  }\n }\n}\n",
 			[]string{`c.conf:12:8: TCP: "QUIC" is not a protocol: want TCP, UDP, ICMP, ICMPv6, SCTP, DCCP, UDPlite, GRE`}},
 		{"bad state", ftfw + "General {\n Filter {\n  State Accept {\n   ESTABLISHED OPENISH for TCP\n  }\n }\n}\n",

@@ -58,6 +58,10 @@ type Conntrackd struct {
 	SocketBuffer int
 	// The Filter section's lists; nil when the file has none.
 	Protocol, Address, State *CTList
+	// DisableExternalCache is Mode FTFW { DisableExternalCache On }:
+	// conntrackd then writes the peer's states straight into the kernel;
+	// vigil reads it as warm_standby (which keeps the external cache).
+	DisableExternalCache bool
 	// ExpectationSync is Options { ExpectationSync }: nil when the file
 	// does not give it or gives off.
 	ExpectationSync *CTExpect
@@ -310,6 +314,14 @@ func (c *cdParser) sync(n *cdNode) {
 					}
 				case o.is("PurgeTimeout"):
 					c.purgeTimeout(o)
+				case o.is("DisableExternalCache"):
+					c.option(o, "Mode FTFW", "")
+					if len(o.words) == 2 && isOn(o.words[1].s) {
+						out.DisableExternalCache = true
+						out.at[atKey("DisableExternalCache")] = o.pos()
+						c.p.warn(o.words[1].pos, o.name(), "read as conntrack_sync's warm_standby",
+							"the peer's connections are written into this node's kernel as they arrive, as conntrackd does; unlike conntrackd, vigil keeps them in its external cache too (vigilctl ct dump external shows them) and writes none while this node is MASTER")
+					}
 				default:
 					c.option(o, "Mode FTFW", "unknown FTFW option")
 				}
@@ -618,8 +630,8 @@ var ctdOptions = []ctdOption{
 	{section: "", name: "Helper", on: ctdRefused,
 		why: "vigil runs no user-space conntrack helpers: connections that need them would not be tracked"},
 
-	{section: "Mode FTFW", name: "DisableExternalCache", boolean: true, on: ctdRefused, off: ctdHonoured,
-		why: "vigil always keeps an external cache"},
+	{section: "Mode FTFW", name: "DisableExternalCache", boolean: true, on: ctdHonoured, off: ctdHonoured,
+		why: "read by the parser (Conntrackd.DisableExternalCache: conntrack_sync's warm_standby)"},
 	{section: "Mode FTFW", name: "StartupResync", boolean: true, on: ctdHonoured, off: ctdWarned,
 		why: "vigil asks the peer for its whole table whenever a peer session starts"},
 	{section: "Mode FTFW", name: "DisableInternalCache", on: ctdWarned,

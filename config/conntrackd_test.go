@@ -64,7 +64,8 @@ var ctdOptionCases = []struct {
 	{"FTFW", "DisableInternalCache on", `warning c.conf:3:3: DisableInternalCache: vigil always keeps an internal cache; the peer gets the same updates and bulks (conntrackd itself takes this option in Mode NOTRACK only) (ignored)`},
 	{"FTFW", "DisableInternalCache off", `warning c.conf:3:3: DisableInternalCache: vigil always keeps an internal cache; the peer gets the same updates and bulks (conntrackd itself takes this option in Mode NOTRACK only) (ignored)`},
 	{"FTFW", "DisableExternalCache off", ""},
-	{"FTFW", "DisableExternalCache yes", `fatal c.conf:3:24: DisableExternalCache: vigil always keeps an external cache (vigild does not start)`},
+	{"FTFW", "DisableExternalCache yes", `warning c.conf:3:24: DisableExternalCache: the peer's connections are written into this node's kernel as they arrive, as conntrackd does; unlike conntrackd, vigil keeps them in its external cache too (vigilctl ct dump external shows them) and writes none while this node is MASTER (read as conntrack_sync's warm_standby)`},
+	{"FTFW", "DisableExternalCache maybe", `fatal c.conf:3:24: DisableExternalCache: want on or off, not "maybe" (vigild does not start)`},
 	{"FTFW", "ResendBufferSize 5", `fatal c.conf:3:3: ResendBufferSize: unknown FTFW option (vigild does not start)`},
 	// UDP.
 	{"UDP", "Checksum on", ""},

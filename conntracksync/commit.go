@@ -18,6 +18,10 @@ type CommitStats struct {
 	Failed   int            `json:"failed"`   // entries the kernel refused; see Errors
 	Errors   map[string]int `json:"errors"`   // errno text → count, for the failed entries
 	Duration time.Duration  `json:"duration"`
+	// Warm counts, with a warm standby (Config.WarmStandby), the flows of
+	// the external cache that were in the kernel already and were not
+	// written again; the other counts are then of the dirty set.
+	Warm int `json:"warm"`
 }
 
 // CommitTimeoutSec computes a flow's CTA_TIMEOUT as conntrackd does: the

@@ -40,6 +40,14 @@ type Config struct {
 	// internal cache (conntrackd's PurgeTimeout); 0 = Purge does nothing.
 	PurgeTimeout time.Duration
 	Filter       Filter
+	// WarmStandby keeps the peer's flows in the local kernel table while
+	// this node does not hold MASTER, written in small batches as they
+	// arrive, so that a takeover writes only the last changes and what
+	// expired here (conntrackd's DisableExternalCache, with the external
+	// cache kept). It needs a Kernel that is a WarmKernel. Opt-in: the
+	// backup's stateful ruleset then accepts packets of the peer's
+	// connections as established.
+	WarmStandby bool
 	// Expectations says which conntrack expectations are replicated and
 	// committed at takeover (ExpectationSync); the zero value: none. It
 	// needs a Kernel that is also an ExpectKernel.

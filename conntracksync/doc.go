@@ -38,6 +38,16 @@
 //     resync request, and on leaving MASTER the purge (PurgeTimeout); a
 //     generation that keeps a stale commit from acting
 //     after a newer transition;
+//   - the warm standby (warmset.go, its pure core, and warm.go;
+//     Config.WarmStandby, opt-in): while the
+//     node does not hold MASTER, the peer's flows are written into the
+//     kernel in small batches as they arrive (a WarmKernel's Write), with
+//     a dirty set (a pure core: changes not yet written, and flows the
+//     kernel lost to expiry) that a takeover's Commit writes instead of
+//     the whole external cache; the peer's flows are kept out of the
+//     internal cache (Table.Warm), their expiry marks them lost
+//     (Table.WarmGone), and the flush after a takeover makes them the
+//     internal cache's;
 //   - the arbiter's heartbeat link (Heartbeat, heartbeat.go): an
 //     authenticated UDP socket of its own on each sync path, next to the
 //     FTFW one, sealed with the same envelope under keys of its own; it
@@ -78,15 +88,18 @@
 // those into the internal cache itself (not announced: the peer sent them;
 // after a takeover a peer's resync gets them). Timeouts are conntrackd's:
 // CommitTimeout if set, else the TIMEOUT the peer sent minus the seconds
-// since the entry was last updated (CommitTimeoutSec).
+// since the entry was last updated (CommitTimeoutSec). A WarmKernel's
+// Write does the same without pausing the event socket, and Follow keeps
+// the flows Table.Warm names out of the cache.
 //
 // # Concurrency
 //
 // The Replicator's Run owns its goroutines (the loop, one link reader per
 // path, the link watcher with several paths, the kernel side's Follow, a
-// commit's internal-cache update) and waits for
+// commit's internal-cache update, the warm standby's writer) and waits for
 // them when its context ends. The ftfw.Channel is touched only by the loop
-// goroutine. The caches are guarded by their own mutexes; Stats and Dump
-// take snapshots. A Failover's late commits run on goroutines its Close
+// goroutine. The caches are guarded by their own mutexes, the warm
+// standby's dirty set by warmMu (never held across a kernel call); a warm
+// write holds commitMu like a commit. Stats and Dump take snapshots. A Failover's late commits run on goroutines its Close
 // ends and waits for.
 package conntracksync

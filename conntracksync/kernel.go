@@ -33,6 +33,15 @@ type Table struct {
 	Cache    *Cache
 	Filter   *Filter
 	OnUpdate func(UpdateKind, *Flow)
+	// Warm, when set (a warm standby, Config.WarmStandby), tells the
+	// peer's flows that this node keeps in its kernel apart from its
+	// own: a flow for which it returns true is not put into Cache (by an
+	// event or a dump) nor reported to OnUpdate, and when the kernel
+	// destroys it by itself (an event not caused by our own requests: an
+	// expiry) WarmGone is told (and it leaves Cache quietly if it was
+	// there). Both are called from Follow's goroutine.
+	Warm     func(k *Key) bool
+	WarmGone func(k *Key)
 }
 
 // Kernel is the local connection-tracking table as the Replicator uses it:

@@ -2,7 +2,6 @@ package conntracksync_test
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,12 +48,7 @@ func sampleTimeouts(t *testing.T, ns cttest.NS) map[string]int {
 // they had up to 1099 s before.
 func TestPurgeTimeoutOnLeavingMaster(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack", "nft")
-	lab := testnet.New(t)
-	h1, h2 := lab.Host("pg1"), lab.Host("pg2")
-	a, b := lab.Wire(h1, "sync0", h2, "sync0")
-	a.AddAddr(t, "198.51.100.1/24")
-	b.AddAddr(t, "198.51.100.2/24")
-	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	h1, h2, ip1, ip2 := pairLab(t, "pg1", "pg2")
 
 	flows := ct.SampleFlows(300)
 	commitInto(t, "/run/netns/"+h1.Name(), flows[:200]) // fw1's own

@@ -46,6 +46,15 @@ type Replicator struct {
 	expInternal *ExpectCache
 	expExternal *ExpectCache
 	expKernel   ExpectKernel
+	// The warm standby (warm.go), with Config.WarmStandby: warm is nil
+	// without it.
+	warm          *warmSet // guarded by warmMu
+	warmMu        sync.Mutex
+	warmKick      chan struct{}
+	warmKernel    WarmKernel
+	moving        bool      // guarded by warmMu: the peer's flows are moving into the internal cache
+	bulkAfterMove bool      // guarded by warmMu: a bulk waits for that move
+	warmLogAt     time.Time // the writer's last log of refused writes; its goroutine only
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only
@@ -140,6 +149,13 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 	}
 	if ok {
 		r.expKernel = ek
+	}
+	if c.WarmStandby {
+		wk, ok := parts.Kernel.(WarmKernel)
+		if !ok {
+			return nil, fmt.Errorf("%w: warm standby needs a kernel side that writes flows as they arrive", ErrConfig)
+		}
+		r.warmKernel, r.warm, r.warmKick = wk, newWarmSet(), make(chan struct{}, 1)
 	}
 	if c.AuthKeyFile != "" {
 		k, err := ReadAuthKeyFile(c.AuthKeyFile)
@@ -245,8 +261,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	r.running.Store(true)
 	lerr := make(chan error, 2)
+	table := Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal}
+	if r.warm != nil {
+		table.Warm, table.WarmGone = r.isWarm, r.warmGone
+		wg.Go(func() { r.runWarm(ctx) })
+	}
 	wg.Go(func() {
-		lerr <- r.kernel.Follow(ctx, Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal})
+		lerr <- r.kernel.Follow(ctx, table)
 	})
 	if r.expKernel != nil {
 		wg.Go(func() {
@@ -448,6 +469,9 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 			r.rxDel = append(r.rxDel, ups[i].Op == ftfw.OpDel)
 		}
 		r.external.Apply(r.rxFlows, r.rxDel, now)
+		if r.warm != nil {
+			r.warmChanged(r.rxFlows, now)
+		}
 	}
 	r.handleEvents(ch)
 }
@@ -672,25 +696,14 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	defer r.commitMu.Unlock()
 	r.bg.Wait() // the previous commit's internal-cache update
 	now := time.Now()
-	snap := r.external.Snapshot()
-	st, ok, err := r.kernel.Commit(ctx, snap, now, r.cfg.CommitTimeout)
-	if ok == nil && err != nil {
+	commit := r.commitAll
+	if r.warm != nil {
+		commit = r.commitWarm
+	}
+	st, done, err := commit(ctx, now)
+	if done {
 		return st, err // the kernel side could not start (no sockets): nothing written
 	}
-	// The kernel side does not report the changes of our own commits: put
-	// what is now in the kernel into the internal cache (not announced:
-	// the peer sent it), with the timeout it was given, so that after a
-	// takeover a peer's resync gets it. Done in the background: the caller
-	// waits only for the kernel. The next Commit and Run's end wait for it
-	// (bg).
-	r.bg.Go(func() {
-		for i := range ok {
-			if ok[i] {
-				snap[i].Flow.TimeoutSec = CommitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
-			}
-		}
-		r.internal.PutEntries(snap, ok, time.Now())
-	})
 	// The expectations after their masters: the kernel links each to its
 	// master flow, which must be there.
 	var xst ExpectCommitStats
@@ -707,13 +720,39 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	r.expTotals.CommitFailed += uint64(xst.Failed)
 	r.mu.Unlock()
 	r.log.Info("conntrack sync: committed the external cache", "entries", st.Entries, "created", st.Created,
-		"updated", st.Updated, "replaced", st.Replaced, "failed", st.Failed, "took", st.Duration, "err", err,
+		"updated", st.Updated, "replaced", st.Replaced, "failed", st.Failed, "warm", st.Warm, "took", st.Duration, "err", err,
 		"expectations", xst.Entries, "expectations_committed", xst.Committed,
 		"expectations_no_master", xst.NoMaster, "expectations_failed", xst.Failed)
 	if err == nil {
 		err = xerr
 	}
 	return st, err
+}
+
+// commitAll writes the whole external cache (Commit without a warm
+// standby); done is set when the kernel side could not start.
+func (r *Replicator) commitAll(ctx context.Context, now time.Time) (st CommitStats, done bool, err error) {
+	var ok []bool
+	snap := r.external.Snapshot()
+	st, ok, err = r.kernel.Commit(ctx, snap, now, r.cfg.CommitTimeout)
+	if ok == nil && err != nil {
+		return st, true, err
+	}
+	// The kernel side does not report the changes of our own commits: put
+	// what is now in the kernel into the internal cache (not announced:
+	// the peer sent it), with the timeout it was given, so that after a
+	// takeover a peer's resync gets it. Done in the background: the caller
+	// waits only for the kernel. The next Commit and Run's end wait for it
+	// (bg).
+	r.bg.Go(func() {
+		for i := range ok {
+			if ok[i] {
+				snap[i].Flow.TimeoutSec = CommitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
+			}
+		}
+		r.internal.PutEntries(snap, ok, time.Now())
+	})
+	return st, false, err
 }
 
 // commitExpect writes the external cache's expectations into the kernel.
@@ -782,13 +821,23 @@ func (r *Replicator) Purge(ctx context.Context, current func() bool) (PurgeStats
 
 // FlushExternal empties the external cache and returns how many entries
 // it held.
-func (r *Replicator) FlushExternal() int { return r.external.Flush() + r.expExternal.Flush() }
+// With a warm standby see flushWarm: the peer's flows leave the kernel
+// too, unless the node holds MASTER.
+func (r *Replicator) FlushExternal() int {
+	if r.warm != nil {
+		return r.flushWarm() + r.expExternal.Flush()
+	}
+	return r.external.Flush() + r.expExternal.Flush()
+}
 
 // SendBulk sends the peer our whole internal cache (conntrackd -B): the new
 // master does it after its commit, so a peer that asked for a resync
 // before we took over still gets our table. It starts as soon as no other
 // bulk is in flight (a bulk in flight is finished first).
 func (r *Replicator) SendBulk() {
+	if r.deferBulk() {
+		return
+	}
 	r.wantBulk.Store(true)
 	select {
 	case r.wake <- struct{}{}:
@@ -831,6 +880,11 @@ func (r *Replicator) Stats() Stats {
 		Expect: ExpectStats{Internal: r.expInternal.Len(), External: r.expExternal.Len(),
 			Filtered: r.expFiltered, Refused: r.expRefused, LastCommit: r.expCommit,
 			Committed: r.expTotals.Committed, NoMaster: r.expTotals.NoMaster, CommitFailed: r.expTotals.CommitFailed},
+	}
+	if r.warm != nil {
+		r.warmMu.Lock()
+		s.Warm = r.warm.stats()
+		r.warmMu.Unlock()
 	}
 	if !r.backlogFrom.IsZero() {
 		s.Lag = time.Since(r.backlogFrom)

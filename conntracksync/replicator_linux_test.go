@@ -76,6 +76,23 @@ func newReplicator(log *slog.Logger, cfg ct.Config) (*ct.Replicator, error) {
 	return ct.New(log, cfg, ct.Parts{Kernel: ctnetlink.ForReplicator(log, cfg)})
 }
 
+// pairLab builds a lab of two hosts named n1 and n2 joined by sync0,
+// 198.51.100.1 and .2, and returns them with their addresses.
+func pairLab(t testing.TB, n1, n2 string) (h1, h2 *testnet.Host, ip1, ip2 netip.Addr) {
+	t.Helper()
+	lab := testnet.New(t)
+	h1, h2 = lab.Host(n1), lab.Host(n2)
+	a, b := lab.Wire(h1, "sync0", h2, "sync0")
+	a.AddAddr(t, "198.51.100.1/24")
+	b.AddAddr(t, "198.51.100.2/24")
+	return h1, h2, netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+}
+
+// statsOf formats n's stats when printed.
+func statsOf(n *vigilNode) fmt.Stringer {
+	return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
+}
+
 func (n *vigilNode) stop() {
 	n.cancel()
 	<-n.done
@@ -88,12 +105,7 @@ func (n *vigilNode) stop() {
 // again without operator action; junk datagrams are counted.
 func TestReplicatorPairTakeover(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack", "nft")
-	lab := testnet.New(t)
-	h1, h2 := lab.Host("fw1"), lab.Host("fw2")
-	a, b := lab.Wire(h1, "sync0", h2, "sync0")
-	a.AddAddr(t, "198.51.100.1/24")
-	b.AddAddr(t, "198.51.100.2/24")
-	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	h1, h2, ip1, ip2 := pairLab(t, "fw1", "fw2")
 	h1.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
 	h2.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
 
@@ -106,9 +118,7 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	converged := func(n *vigilNode, want int) func() bool {
 		return func() bool { return n.r.Stats().External == want }
 	}
-	stats := func(n *vigilNode) fmt.Stringer {
-		return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
-	}
+	stats := statsOf
 	testnet.Eventually(t, 30*time.Second, converged(fw2, len(flows)), "fw2 external cache: %v", stats(fw2))
 	_, ext := fw2.r.Dump()
 	var got []ct.Flow

@@ -3,7 +3,6 @@ package conntracksync_test
 import (
 	ct "github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -16,12 +15,7 @@ import (
 // gate): the wait for that is left out of the timing.
 func BenchmarkBulkResync(b *testing.B) {
 	cttest.NeedRoot(b, "conntrack")
-	lab := testnet.New(b)
-	h1, h2 := lab.Host("s"), lab.Host("r")
-	a, c := lab.Wire(h1, "sync0", h2, "sync0")
-	a.AddAddr(b, "198.51.100.1/24")
-	c.AddAddr(b, "198.51.100.2/24")
-	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	h1, h2, ip1, ip2 := pairLab(b, "s", "r")
 	const n = 100000
 	commitInto(b, "/run/netns/"+h1.Name(), ct.SampleFlows(n))
 	s := startNodeTB(b, h1, ip1, ip2)

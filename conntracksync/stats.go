@@ -47,17 +47,22 @@ type Stats struct {
 	Paths        []PathStats `json:"paths"`
 	PathSwitches uint64      `json:"path_switches"`
 	// Expect counts the expectations' caches and commits (ExpectationSync).
-	Expect   ExpectStats   `json:"expectations"`
+	Expect ExpectStats `json:"expectations"`
+	// Warm counts the warm standby's work (zero without WarmStandby).
+	Warm     WarmStats     `json:"warm"`
 	Listener ListenerStats `json:"listener"`
 	Channel  ftfw.Stats    `json:"channel"`
 }
 
 // ListenerStats counts the listener's work.
 type ListenerStats struct {
-	Events       uint64                 `json:"events"`     // kernel events received
-	OwnEvents    uint64                 `json:"own_events"` // events caused by our own commits (applied, not announced)
-	Dumps        uint64                 `json:"dumps"`      // full dumps, the initial one included
-	Redumps      uint64                 `json:"redumps"`    // dumps after a receive error (ENOBUFS and others)
+	Events    uint64 `json:"events"`     // kernel events received
+	OwnEvents uint64 `json:"own_events"` // events caused by our own commits (applied, not announced)
+	// WarmEvents counts events of the peer's flows that a warm standby
+	// keeps in the kernel (not ours: neither cached nor announced).
+	WarmEvents   uint64                 `json:"warm_events"`
+	Dumps        uint64                 `json:"dumps"`   // full dumps, the initial one included
+	Redumps      uint64                 `json:"redumps"` // dumps after a receive error (ENOBUFS and others)
 	RecvErrors   uint64                 `json:"recv_errors"`
 	LastError    string                 `json:"last_error"`
 	Filtered     [NumDropReasons]uint64 `json:"filtered"` // by DropReason (index)

@@ -43,12 +43,32 @@ type Syncer interface {
 
 var _ Syncer = (*Replicator)(nil)
 
+// masterSetter is a Syncer with a warm standby (Replicator.SetMaster):
+// told when the node holds MASTER, it stops writing the peer's flows into
+// the kernel as they arrive, and starts again when the node leaves it.
+type masterSetter interface {
+	SetMaster(master bool)
+}
+
+var _ masterSetter = (*Replicator)(nil)
+
+// setMaster tells a Syncer with a warm standby whether the node holds
+// MASTER.
+func (f *Failover) setMaster(master bool) {
+	if m, ok := f.s.(masterSetter); ok {
+		m.SetMaster(master)
+	}
+}
+
 // TakeoverRecord describes the commit of one takeover.
 type TakeoverRecord struct {
-	Instance string        `json:"instance,omitempty"` // the member whose VIPs went up first
-	Time     time.Time     `json:"time"`
-	Entries  int           `json:"entries"`  // external-cache entries committed
-	Failed   int           `json:"failed"`   // entries the kernel refused
+	Instance string    `json:"instance,omitempty"` // the member whose VIPs went up first
+	Time     time.Time `json:"time"`
+	Entries  int       `json:"entries"` // external-cache entries committed
+	Failed   int       `json:"failed"`  // entries the kernel refused
+	// Warm counts, with a warm standby, the entries that were in the
+	// kernel already: the commit wrote only the others (Entries − Warm).
+	Warm     int           `json:"warm"`
 	InLoop   time.Duration `json:"in_loop"`  // how long the VIPs waited for the commit
 	Duration time.Duration `json:"duration"` // the whole commit (longer than InLoop when late)
 	Flushed  int           `json:"flushed"`  // entries dropped from the external cache afterwards
@@ -79,11 +99,16 @@ type FailoverStatus struct {
 //     Once the commit is done, empty the external cache (from now on our
 //     kernel table is the truth) and send our table to the peer as a bulk
 //     (a peer that asked for a resync before we took over gets it).
+//     With a warm standby (Config.WarmStandby) the commit writes only the
+//     dirty set (what changed since the last background write, and what
+//     expired here), and the background writes stop while the group holds
+//     MASTER (SetMaster).
 //   - Left (MASTER to BACKUP or FAULT): ask the peer, the new master, for
 //     its whole table, so that our external cache is complete for the next
 //     takeover even if updates were lost while we were master; then, in
 //     the background, purge our table (Syncer.Purge: with PurgeTimeout
-//     its flows expire then). Shutdown does neither.
+//     its flows expire then). Shutdown does neither. With a warm standby
+//     the peer's flows are written as they arrive again.
 //   - BackFromFault (FAULT to BACKUP after Fault): ask again: the request
 //     made on faulting reached the peer before it took over, when the
 //     connections it then committed were not yet in its kernel table.
@@ -167,13 +192,20 @@ func (f *Failover) Takeover(who string, now time.Time) {
 		return
 	}
 	f.master = true
+	f.setMaster(true)
 	gen := f.next()
 	f.mu.Lock()
 	f.takeovers++
 	f.mu.Unlock()
-	ext := f.s.Stats().External
-	f.log.Info(fmt.Sprintf("conntrack sync: (%s) taking over for %s: committing %d replicated connections before adding the virtual addresses", who, f.group, ext),
-		"instance", who, "entries", ext, "bound", f.bound)
+	sst := f.s.Stats()
+	ext := sst.External
+	if w := sst.Warm; w.Standby {
+		f.log.Info(fmt.Sprintf("conntrack sync: (%s) taking over for %s: writing the %d changed or expired of %d replicated connections (warm standby) before adding the virtual addresses", who, f.group, w.Pending+w.LostNow, ext),
+			"instance", who, "entries", ext, "dirty", w.Pending+w.LostNow, "bound", f.bound)
+	} else {
+		f.log.Info(fmt.Sprintf("conntrack sync: (%s) taking over for %s: committing %d replicated connections before adding the virtual addresses", who, f.group, ext),
+			"instance", who, "entries", ext, "bound", f.bound)
+	}
 
 	start := time.Now()
 	type result struct {
@@ -213,7 +245,7 @@ func (f *Failover) Takeover(who string, now time.Time) {
 // current, flushes the external cache and sends our table to the peer.
 // Caller's or late goroutine.
 func (f *Failover) finish(gen uint64, tk TakeoverRecord, st CommitStats, err error) {
-	tk.Entries, tk.Failed, tk.Duration = st.Entries, st.Failed, st.Duration
+	tk.Entries, tk.Failed, tk.Warm, tk.Duration = st.Entries, st.Failed, st.Warm, st.Duration
 	if tk.Duration == 0 {
 		tk.Duration = tk.InLoop
 	}
@@ -240,7 +272,7 @@ func (f *Failover) finish(gen uint64, tk TakeoverRecord, st CommitStats, err err
 	case current:
 		f.log.Info(fmt.Sprintf("conntrack sync: %d connections committed in %s; external cache flushed, the peer will resync from us", st.Entries, tk.Duration.Round(time.Microsecond)),
 			"entries", st.Entries, "created", st.Created+st.Replaced, "updated", st.Updated, "failed", st.Failed,
-			"took", tk.Duration, "vips_waited", tk.InLoop)
+			"warm", st.Warm, "took", tk.Duration, "vips_waited", tk.InLoop)
 	default:
 		f.log.Info("conntrack sync: a commit finished after its takeover ended; the external cache is kept for the next one",
 			"entries", st.Entries, "took", tk.Duration)
@@ -258,6 +290,7 @@ func (f *Failover) Master() {
 		return
 	}
 	f.master = true
+	f.setMaster(true)
 	f.next()
 }
 
@@ -271,6 +304,9 @@ func (f *Failover) Left(who, to string, shutdown bool) {
 	}
 	f.master = false
 	gen := f.next()
+	// After the new generation: a late commit's flush that comes first
+	// still sees the node as MASTER (the peer's flows stay in the kernel).
+	f.setMaster(false)
 	if shutdown {
 		f.log.Info(fmt.Sprintf("conntrack sync: (%s) %s stops", who, f.group))
 		return

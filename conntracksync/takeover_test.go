@@ -291,3 +291,35 @@ func TestFailoverPurge(t *testing.T) {
 		wantCalls(t, s, "shutdown")
 	})
 }
+
+// warmRecSyncer is a recSyncer with a warm standby: it records SetMaster.
+type warmRecSyncer struct{ *recSyncer }
+
+func (w warmRecSyncer) SetMaster(m bool) { w.add("master %v", m) }
+
+// TestFailoverWarmStandby: with a warm standby the background writes stop
+// before the takeover's commit (which writes the dirty set) and start
+// again only after the departure's new generation, so a late commit's
+// flush never runs on a node that already counts as BACKUP; Master
+// without a takeover stops them too; the takeover's record says how many
+// entries were warm.
+func TestFailoverWarmStandby(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &recSyncer{took: []time.Duration{time.Second, 3 * time.Second}, ext: 5}
+		f := NewFailover(slog.New(slog.DiscardHandler), warmRecSyncer{s}, "FW", 2*time.Second)
+		defer f.Close()
+		f.Takeover("VI_1", time.Now())
+		wantCalls(t, s, "takeover", "master true", "commit 1", "commit 1 done", "flush", "bulk")
+		f.Left("VI_1", "BACKUP", false)
+		wantCalls(t, s, "leaving", "master false", "resync")
+
+		// A late commit finishing after the departure does not flush.
+		f.Takeover("VI_1", time.Now())
+		f.Left("VI_1", "FAULT", false)
+		time.Sleep(2 * time.Second)
+		wantCalls(t, s, "late commit after leaving", "master true", "commit 2", "master false", "resync", "commit 2 done")
+
+		f.Master()
+		wantCalls(t, s, "MASTER without a takeover", "master true")
+	})
+}

@@ -268,34 +268,45 @@ func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool)
 // the kernel no longer has (ENOENT) is skipped. It returns how many were
 // set and how many the kernel refused otherwise.
 func (c *Committer) setTimeouts(ctx context.Context, flows []ct.Flow, timeout uint32) (set, failed int, err error) {
+	return c.each(ctx, len(flows), func(i int, f *ct.Flow) { *f = flows[i] }, opTimeout, timeout)
+}
+
+// each sends request op (opTimeout with timeout, or opDelete) for n flows,
+// flow i set by at, in batches on the first socket; a flow the kernel no
+// longer has (ENOENT) is skipped. It returns how many succeeded and how
+// many the kernel refused otherwise.
+func (c *Committer) each(ctx context.Context, n int, at func(i int, f *ct.Flow), op commitOp, timeout uint32) (done, failed int, err error) {
 	if len(c.socks) == 0 {
-		return 0, 0, errors.New("conntracksync: set timeouts: committer closed")
+		return 0, 0, errors.New("conntracksync: committer closed")
 	}
 	s := c.socks[0]
-	reqs := make([]batchReq, 0, min(len(flows), commitBatch))
+	flows := make([]ct.Flow, min(n, commitBatch))
+	reqs := make([]batchReq, 0, len(flows))
 	errs := make([]syscall.Errno, commitBatch)
-	for lo := 0; lo < len(flows); lo += commitBatch {
+	for lo := 0; lo < n; lo += commitBatch {
 		if err := ctx.Err(); err != nil {
-			return set, failed, err
+			return done, failed, err
 		}
 		reqs = reqs[:0]
-		for i := lo; i < min(len(flows), lo+commitBatch); i++ {
-			reqs = append(reqs, batchReq{op: opTimeout, flow: &flows[i], timeout: timeout, idx: i})
+		for i := lo; i < min(n, lo+commitBatch); i++ {
+			f := &flows[i-lo]
+			at(i, f)
+			reqs = append(reqs, batchReq{op: op, flow: f, timeout: timeout, idx: i})
 		}
 		if err := s.do(reqs, errs[:len(reqs)]); err != nil {
-			return set, failed, err
+			return done, failed, err
 		}
 		for _, e := range errs[:len(reqs)] {
 			switch e {
 			case 0:
-				set++
+				done++
 			case unix.ENOENT:
 			default:
 				failed++
 			}
 		}
 	}
-	return set, failed, nil
+	return done, failed, nil
 }
 
 // commitAll creates reqs in batches, then retries EEXIST as updates and

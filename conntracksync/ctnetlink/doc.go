@@ -49,6 +49,14 @@
 // committed flow, which halves the commit's CPU time; a dump afterwards
 // catches up with what traffic changed meanwhile.
 //
+// A warm standby's writes (Kernel.Write: the peer's flows as they arrive,
+// creates and deletions in small batches) leave the event socket in its
+// groups: a dump after each batch would cost more than the events it
+// spares, and the port ids keep those events out of the cache. The
+// listener also skips every event and dumped entry of a flow that the
+// Table's Warm names (the peer's, not ours), and tells WarmGone of such a
+// flow's destruction by anyone else (the kernel's expiry).
+//
 // # Expectations
 //
 // Kernel is also the Replicator's ExpectKernel (expect.go, expect_linux.go):

@@ -148,7 +148,7 @@ func (k *Kernel) receiveExpect(ctx context.Context, ev *evSock, t ct.ExpectTable
 func (k *Kernel) CommitExpect(ctx context.Context, entries []ct.ExpectEntry, now time.Time, commitTimeout time.Duration) (ct.ExpectCommitStats, []bool, error) {
 	st := ct.ExpectCommitStats{Entries: len(entries), Errors: map[string]int{}}
 	ok := make([]bool, len(entries))
-	err := k.withCommitter(func(c *Committer) error {
+	err := k.withCommitter(true, func(c *Committer) error {
 		s := c.socks[0]
 		errs := make([]syscall.Errno, commitBatch)
 		for from := 0; from < len(entries); from += commitBatch {

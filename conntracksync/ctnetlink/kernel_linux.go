@@ -24,7 +24,7 @@ type Kernel struct {
 	committer *Committer
 }
 
-var _ ct.Kernel = (*Kernel)(nil)
+var _ ct.WarmKernel = (*Kernel)(nil)
 
 // New returns the kernel side of a replicator; it opens nothing until
 // Follow or Commit.
@@ -37,7 +37,7 @@ func (k *Kernel) listener(t ct.Table) *Listener {
 	defer k.mu.Unlock()
 	if k.l == nil {
 		k.l = newListener(k.log, t.Cache, ListenerConfig{Filter: t.Filter, OnUpdate: t.OnUpdate,
-			ReadBuffer: k.cfg.ReadBuffer, Netns: k.cfg.Netns}, &k.pids)
+			ReadBuffer: k.cfg.ReadBuffer, Netns: k.cfg.Netns, Warm: t.Warm, WarmGone: t.WarmGone}, &k.pids)
 	}
 	return k.l
 }
@@ -54,8 +54,35 @@ func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
 func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
 	var st ct.CommitStats
 	var ok []bool
-	err := k.withCommitter(func(c *Committer) (err error) {
+	err := k.withCommitter(true, func(c *Committer) (err error) {
 		st, ok, err = c.commit(ctx, entries, now, commitTimeout)
+		return err
+	})
+	if ok == nil && err != nil {
+		st.Entries = len(entries)
+	}
+	return st, ok, err
+}
+
+// Write is a warm standby's write (conntracksync.WarmKernel): the
+// committer's creates, then deletions by key, with the event socket left
+// as it is. The batches are small and frequent: a re-dump after each, as
+// Commit makes, would cost more than the events it spares; the port ids
+// keep the events out of the cache.
+func (k *Kernel) Write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
+	var st ct.CommitStats
+	var ok []bool
+	err := k.withCommitter(false, func(c *Committer) (err error) {
+		start := time.Now()
+		if st, ok, err = c.commit(ctx, entries, now, commitTimeout); err != nil {
+			return err
+		}
+		if len(dels) > 0 {
+			var failed int
+			_, failed, err = c.each(ctx, len(dels), func(i int, f *ct.Flow) { *f = ct.Flow{Orig: dels[i].Orig, Zone: dels[i].Zone} }, opDelete, 0)
+			st.Failed += failed
+		}
+		st.Duration = time.Since(start)
 		return err
 	})
 	if ok == nil && err != nil {
@@ -67,7 +94,7 @@ func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, 
 // SetTimeouts sets the timeout of the flows still in the table with the
 // committer's sockets (Committer.setTimeouts), like Commit.
 func (k *Kernel) SetTimeouts(ctx context.Context, flows []ct.Flow, timeoutSec uint32) (set, failed int, err error) {
-	err = k.withCommitter(func(c *Committer) (err error) {
+	err = k.withCommitter(true, func(c *Committer) (err error) {
 		set, failed, err = c.setTimeouts(ctx, flows, timeoutSec)
 		return err
 	})
@@ -75,9 +102,9 @@ func (k *Kernel) SetTimeouts(ctx context.Context, flows []ct.Flow, timeoutSec ui
 }
 
 // withCommitter runs fn with the committer, opened if need be, one at a
-// time and with the listener's event socket quiet; an error of fn closes
-// the committer.
-func (k *Kernel) withCommitter(fn func(c *Committer) error) error {
+// time and, with quiet, with the listener's event socket quiet; an error
+// of fn closes the committer.
+func (k *Kernel) withCommitter(quiet bool, fn func(c *Committer) error) error {
 	k.commitMu.Lock()
 	defer k.commitMu.Unlock()
 	if k.committer == nil {
@@ -92,7 +119,7 @@ func (k *Kernel) withCommitter(fn func(c *Committer) error) error {
 	k.mu.Unlock()
 	var err error
 	run := func() { err = fn(k.committer) }
-	if l != nil {
+	if l != nil && quiet {
 		l.quiet(run)
 	} else {
 		run()

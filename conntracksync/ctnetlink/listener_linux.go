@@ -22,6 +22,10 @@ type Listener struct {
 	// OnUpdate, when set, is called for every change of the cache that
 	// did not come from our own commit.
 	onUpdate func(ct.UpdateKind, *ct.Flow)
+	// warm and warmGone are ListenerConfig's: the peer's flows a warm
+	// standby keeps in the table.
+	warm     func(*ct.Key) bool
+	warmGone func(*ct.Key)
 	// Scratch of handle, listener goroutine only: an event's flow would
 	// otherwise escape to the heap (it goes through func values), one
 	// allocation of a few hundred bytes per event.
@@ -38,9 +42,9 @@ type Listener struct {
 
 	redumpWanted atomic.Bool // set by quiet, served by the receive loop
 
-	events, ownEvents, dumps, redumps, recvErrors, decodeErrors atomic.Uint64
-	filtered                                                    [ct.NumDropReasons]atomic.Uint64
-	lastErr                                                     atomic.Value // string
+	events, ownEvents, warmEvents, dumps, redumps, recvErrors, decodeErrors atomic.Uint64
+	filtered                                                                [ct.NumDropReasons]atomic.Uint64
+	lastErr                                                                 atomic.Value // string
 }
 
 // ListenerConfig configures a Listener.
@@ -58,6 +62,11 @@ type ListenerConfig struct {
 	// Netns is the path of the network namespace to follow (empty: the
 	// one the process runs in), such as /run/netns/NAME.
 	Netns string
+	// Warm and WarmGone are conntracksync.Table's (a warm standby): a
+	// flow Warm names is left out of the cache, and its destruction by
+	// the kernel is told to WarmGone.
+	Warm     func(*ct.Key) bool
+	WarmGone func(*ct.Key)
 }
 
 // NewListener returns a listener that keeps cache in step with the kernel
@@ -68,6 +77,7 @@ func NewListener(log *slog.Logger, cache *ct.Cache, cfg ListenerConfig) *Listene
 
 func newListener(log *slog.Logger, cache *ct.Cache, cfg ListenerConfig, pids *pidSet) *Listener {
 	l := &Listener{log: log, cache: cache, filter: cfg.Filter, pids: pids, onUpdate: cfg.OnUpdate,
+		warm: cfg.Warm, warmGone: cfg.WarmGone,
 		readBuffer: cfg.ReadBuffer, minRedump: cfg.MinRedump, netns: cfg.Netns}
 	if l.readBuffer == 0 {
 		l.readBuffer = 64 << 20
@@ -86,7 +96,7 @@ func (l *Listener) NewCommitter(workers int) (*Committer, error) {
 
 // Stats returns a snapshot of the counters.
 func (l *Listener) Stats() ct.ListenerStats {
-	s := ct.ListenerStats{Events: l.events.Load(), OwnEvents: l.ownEvents.Load(), Dumps: l.dumps.Load(),
+	s := ct.ListenerStats{Events: l.events.Load(), OwnEvents: l.ownEvents.Load(), WarmEvents: l.warmEvents.Load(), Dumps: l.dumps.Load(),
 		Redumps: l.redumps.Load(), RecvErrors: l.recvErrors.Load(), DecodeErrors: l.decodeErrors.Load()}
 	if e, ok := l.lastErr.Load().(string); ok {
 		s.LastError = e
@@ -256,6 +266,11 @@ func (l *Listener) dump() error {
 	l.cache.BeginDump()
 	now := time.Now()
 	err = s.dump(func(f *ct.Flow) {
+		if l.warm != nil {
+			if k := f.Key(); l.warm(&k) {
+				return // the peer's, kept warm: swept from the cache if there
+			}
+		}
 		if r := l.filter.Check(f); r != ct.DropNone {
 			l.filtered[r].Add(1)
 			return
@@ -294,6 +309,21 @@ func (l *Listener) handle(m nlMsg) {
 		return
 	}
 	now := time.Now()
+	if l.warm != nil {
+		if k := f.Key(); l.warm(&k) {
+			// One of the peer's flows that a warm standby keeps here:
+			// not ours, never announced. Our own writes were skipped
+			// above, so a DESTROY is the kernel's (an expiry).
+			l.warmEvents.Add(1)
+			if typ&0xff == ctMsgDelete {
+				l.cache.Delete(k)
+				if l.warmGone != nil {
+					l.warmGone(&k)
+				}
+			}
+			return
+		}
+	}
 	if typ&0xff == ctMsgDelete {
 		if old, ok := l.cache.Delete(f.Key()); ok && l.onUpdate != nil {
 			l.evOld = old

@@ -4,9 +4,12 @@
 //
 //   - Kernel, a connection-tracking table that follows the
 //     conntracksync.Kernel contract: Follow dumps it into the cache and
-//     then reports the changes that "traffic" (Put, Delete) makes; Commit
-//     and SetTimeouts write entries and report nothing, as the kernel side
-//     recognises its own commits; and its expectation table
+//     then reports the changes that "traffic" (Put, Delete: an expiry)
+//     makes; Commit, Write (conntracksync.WarmKernel, a warm standby's
+//     writes and deletions) and SetTimeouts write entries and report
+//     nothing, as the kernel side recognises its own commits; Follow
+//     keeps the flows Table.Warm names out of the cache and tells
+//     Table.WarmGone when they are deleted; and its expectation table
 //     (conntracksync.ExpectKernel), whose CommitExpect links each
 //     expectation to a master flow that must be in the table;
 //   - Wire, a datagram link between two ends (conntracksync.Link), which

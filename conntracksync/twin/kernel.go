@@ -19,6 +19,7 @@ type Kernel struct {
 	wake    chan struct{} // a change was queued
 	stats   ct.ListenerStats
 	commits int
+	writes  int   // Write calls
 	failErr error // the next Commit's error
 
 	// The expectation table (expect.go), made by its first use.
@@ -32,7 +33,7 @@ type change struct {
 	flow ct.Flow
 }
 
-var _ ct.Kernel = (*Kernel)(nil)
+var _ ct.WarmKernel = (*Kernel)(nil)
 
 // NewKernel returns an empty table.
 func NewKernel() *Kernel {
@@ -83,7 +84,8 @@ func (k *Kernel) Commits() int {
 	return k.commits
 }
 
-// FailNextCommit makes the next Commit fail with err, writing nothing.
+// FailNextCommit makes the next Commit or Write fail with err, writing
+// nothing.
 func (k *Kernel) FailNextCommit(err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -104,7 +106,7 @@ func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
 	now := time.Now()
 	t.Cache.BeginDump()
 	for i := range snap {
-		if !k.pass(t, &snap[i]) {
+		if warm(t, &snap[i]) || !k.pass(t, &snap[i]) {
 			continue
 		}
 		if t.Cache.Put(snap[i], now) && t.OnUpdate != nil {
@@ -130,6 +132,15 @@ func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
 		now := time.Now()
 		for i := range q {
 			f := &q[i].flow
+			if warm(t, f) {
+				if key := f.Key(); q[i].del {
+					t.Cache.Delete(key)
+					if t.WarmGone != nil {
+						t.WarmGone(&key)
+					}
+				}
+				continue
+			}
 			if q[i].del {
 				if old, ok := t.Cache.Delete(f.Key()); ok && t.OnUpdate != nil {
 					t.OnUpdate(ct.UpdateDelete, &old)
@@ -151,6 +162,16 @@ func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
 	}
 }
 
+// warm reports whether t names f as one of the peer's flows a warm
+// standby keeps here (Table.Warm).
+func warm(t ct.Table, f *ct.Flow) bool {
+	if t.Warm == nil {
+		return false
+	}
+	key := f.Key()
+	return t.Warm(&key)
+}
+
 func (k *Kernel) pass(t ct.Table, f *ct.Flow) bool {
 	if r := t.Filter.Check(f); r != ct.DropNone {
 		k.mu.Lock()
@@ -165,19 +186,46 @@ func (k *Kernel) pass(t ct.Table, f *ct.Flow) bool {
 // conntracksync.CommitTimeoutSec, masters first; an existing entry counts
 // as updated. Nothing is reported to Follow.
 func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
-	start := time.Now()
-	st := ct.CommitStats{Entries: len(entries)}
+	return k.write(ctx, entries, nil, now, commitTimeout, &k.commits)
+}
+
+// Write writes entries as Commit does and deletes the flows keyed dels
+// (conntracksync.WarmKernel); nothing is reported to Follow.
+func (k *Kernel) Write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
+	return k.write(ctx, entries, dels, now, commitTimeout, &k.writes)
+}
+
+// write is Commit and Write: count (guarded by mu) counts those that
+// wrote.
+func (k *Kernel) write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration, count *int) (ct.CommitStats, []bool, error) {
 	if err := ctx.Err(); err != nil {
-		return st, nil, err
+		return ct.CommitStats{Entries: len(entries)}, nil, err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	st, ok, err := k.writeLocked(entries, dels, now, commitTimeout)
+	if ok != nil {
+		*count++
+	}
+	return st, ok, err
+}
+
+// Writes returns how many Write calls wrote the table.
+func (k *Kernel) Writes() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.writes
+}
+
+// writeLocked is Commit and Write with k.mu held.
+func (k *Kernel) writeLocked(entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
+	start := time.Now()
+	st := ct.CommitStats{Entries: len(entries)}
 	if err := k.failErr; err != nil {
 		k.failErr = nil
 		return st, nil, err
 	}
 	ok := make([]bool, len(entries))
-	k.commits++
 	for _, related := range []bool{false, true} {
 		for i := range entries {
 			f := entries[i].Flow
@@ -203,6 +251,9 @@ func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, 
 			k.table[f.Key()] = f
 			ok[i] = true
 		}
+	}
+	for _, key := range dels {
+		delete(k.table, key)
 	}
 	st.Duration = time.Since(start)
 	return st, ok, nil

@@ -54,6 +54,7 @@ func main() {
 	sizesFlag := flag.String("sizes", "10000,100000", "table sizes, ascending, comma-separated")
 	trials := flag.Int("trials", 3, "trials per measure (the median is reported)")
 	out := flag.String("out", "", "directory for ct-scale.md and the charts (for example docs/perf)")
+	warmOnly := flag.Bool("warm-only", false, "measure the event path and the warm standby only (no commits, no bulks)")
 	flag.Parse()
 	var sizes []int
 	for _, f := range strings.Split(*sizesFlag, ",") {
@@ -64,7 +65,7 @@ func main() {
 		}
 		sizes = append(sizes, n)
 	}
-	if err := bench("ct-bench", sizes, max(1, *trials), *out); err != nil {
+	if err := bench("ct-bench", sizes, max(1, *trials), *out, *warmOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "ct-bench:", err)
 		os.Exit(1)
 	}
@@ -205,6 +206,12 @@ func waitProgress(count func() int, target int, idle time.Duration) int {
 	}
 }
 
+// num reads a number of a node's answer (0 when absent).
+func num(m map[string]any, key string) float64 {
+	v, _ := m[key].(float64)
+	return v
+}
+
 func kernelCount(h *testnet.Host) int {
 	out, err := h.Command(context.Background(), "conntrack", "-C").Output()
 	if err != nil {
@@ -233,6 +240,13 @@ type point struct {
 	Datagrams, Bytes                int
 	// Event path CPU per entry, µs, for the flows added at this size.
 	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
+	// CPUWarm is the warm standby's receiver CPU per entry, µs: it also
+	// writes each flow into its kernel.
+	CPUWarm float64
+	// WarmTakeover is what a takeover of the warm standby does before the
+	// VIPs (SetMaster, Commit of the dirty set, flush), ms; WarmDirty the
+	// size of that dirty set (the flows lost in its kernel first).
+	WarmTakeover, WarmDirty float64
 	// CtdLost is how many flows conntrackd's receiver never got.
 	CtdLost int
 	// Peak RSS (VmHWM), MB, once the receivers hold the flows, and at
@@ -252,7 +266,7 @@ func median(xs []float64) float64 {
 
 // bench builds the lab (namespaces named after name), measures every size
 // and prints the tables; with outDir it writes them there with the charts.
-func bench(name string, sizes []int, trials int, outDir string) error {
+func bench(name string, sizes []int, trials int, outDir string, warmOnly bool) error {
 	t := testnet.NewStandalone(name, os.Stderr)
 	defer t.Close()
 	t.CloseOnSignal()
@@ -271,7 +285,8 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 	}
 	lab := testnet.New(t)
 	v1, v2, c1, c2, fl := lab.Host("v1"), lab.Host("v2"), lab.Host("c1"), lab.Host("c2"), lab.Host("fl")
-	for _, pair := range [][2]*testnet.Host{{v1, v2}, {c1, c2}} {
+	w1, w2 := lab.Host("w1"), lab.Host("w2") // a vigil pair whose backup is a warm standby
+	for _, pair := range [][2]*testnet.Host{{v1, v2}, {c1, c2}, {w1, w2}} {
 		a, b := lab.Wire(pair[0], "sync0", pair[1], "sync0")
 		a.AddAddr(t, "203.0.113.201/24")
 		b.AddAddr(t, "203.0.113.202/24")
@@ -282,8 +297,8 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 	if err != nil {
 		return err
 	}
-	startNode := func(h *testnet.Host, local, peer string) (*vnode, error) {
-		cmd := exec.Command(self, "node", "-netns", ns(h), "-local", local, "-peer", peer, "-iface", "sync0")
+	startNode := func(h *testnet.Host, local, peer string, extra ...string) (*vnode, error) {
+		cmd := exec.Command(self, append([]string{"node", "-netns", ns(h), "-local", local, "-peer", peer, "-iface", "sync0"}, extra...)...)
 		in, err := cmd.StdinPipe()
 		if err != nil {
 			return nil, err
@@ -321,6 +336,14 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 	if err != nil {
 		return err
 	}
+	ws, err := startNode(w1, "203.0.113.201", "203.0.113.202")
+	if err != nil {
+		return err
+	}
+	wr, err := startNode(w2, "203.0.113.202", "203.0.113.201", "-warm")
+	if err != nil {
+		return err
+	}
 	var ctds [2]*testnet.Conntrackd
 	for i, h := range []*testnet.Host{c1, c2} {
 		local, peer := "203.0.113.201", "203.0.113.202"
@@ -350,7 +373,7 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 	}
 	defer lr.close()
 
-	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid()}
+	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid(), ws.cmd.Process.Pid, wr.cmd.Process.Pid}
 	flush := func(h *testnet.Host) { h.Exec(t, "conntrack", "-F") }
 	// settle waits until the daemons are idle (less than 10 ms of CPU in
 	// 250 ms, at most 30 s), so that no measurement competes with the
@@ -379,34 +402,55 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		// The event path: the flows added since the previous size, into
 		// both senders' kernels; CPU until both receivers hold them all.
 		es := genFlows(prev, n-prev)
-		var before, after [4]time.Duration
+		var before, after [6]time.Duration
 		for i, pid := range pids {
 			resetPeak(pid) // each size's peaks are its own
 			before[i], _ = procCPU(pid)
 		}
-		if err := inject(ns(v1), es); err != nil {
-			return err
+		// With -warm-only the other pairs get nothing: every namespace's
+		// flows share the host's one hash table, whose chains the kernel
+		// bounds (ENOSPC beyond), so a million in five namespaces is too
+		// many for the host's 262,144 buckets.
+		senders := []*testnet.Host{v1, c1, w1}
+		if warmOnly {
+			senders = senders[2:]
 		}
-		if err := inject(ns(c1), es); err != nil {
-			return err
+		for _, h := range senders {
+			if err := inject(ns(h), es); err != nil {
+				return err
+			}
 		}
-		if err := waitFor("vigil receiver", 300*time.Second, func() bool { return vr.num("external") >= n }); err != nil {
-			return err
+		ctdN := n
+		if !warmOnly {
+			if err := waitFor("vigil receiver", 300*time.Second, func() bool { return vr.num("external") >= n }); err != nil {
+				return err
+			}
+			// conntrackd may lose entries for good (FTFW's HELLO-phase and
+			// event-overflow losses): wait until it holds them all or stops
+			// making progress, and go on with what it holds.
+			ctdN = waitProgress(func() int { return cr.ExternalCount(context.Background()) }, n, 20*time.Second)
+			if ctdN < n {
+				fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's receiver holds %d of %d flows after 20 s without progress\n", ctdN, n)
+				p.CtdLost = n - ctdN
+			}
 		}
-		// conntrackd may lose entries for good (FTFW's HELLO-phase and
-		// event-overflow losses): wait until it holds them all or stops
-		// making progress, and go on with what it holds.
-		ctdN := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, n, 20*time.Second)
-		if ctdN < n {
-			fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's receiver holds %d of %d flows after 20 s without progress\n", ctdN, n)
-			p.CtdLost = n - ctdN
+		// The warm standby: every flow written into its kernel.
+		var last map[string]any
+		if err := waitFor("vigil warm standby", max(300*time.Second, time.Duration(n)*time.Millisecond), func() bool {
+			m, err := wr.call("stats")
+			last = m
+			// Flows the kernel refused are lost: the takeover writes them.
+			return err == nil && int(num(m, "external")) >= n && int(num(m, "pending")) == 0 && kernelCount(w2)+int(num(m, "lost_now")) >= n
+		}); err != nil {
+			return fmt.Errorf("%w: %v, kernel %d", err, last, kernelCount(w2))
 		}
-		var rss [4]int64
+		var rss [6]int64
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
 		}
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
 		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
+		p.CPUWarm = per(5)
 		mb := func(x int64) float64 { return float64(x) / 1e6 }
 		p.RSSSend, p.RSSRecv, p.CtdRSSSend, p.CtdRSSRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
 		prev = n
@@ -416,12 +460,17 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		if n >= bigSize {
 			trials = max(1, trials/3)
 		}
+		// With -warm-only the commits and bulks are not measured again.
+		others := trials
+		if warmOnly {
+			others = 0
+		}
 		all := genFlows(0, n)
 		dgrams := ctnetlink.EncodeCreates(all, time.Now(), 0, ctnetlink.CommitBatch)
 		small := ctnetlink.EncodeCreates(all, time.Now(), 0, 64)
 		workers := 0
 		var fls, f64s, cms, nodes, ctdc []float64
-		for range trials {
+		for range others {
 			flush(fl)
 			settle()
 			c, err := ctnetlink.NewCommitter(0, ns(fl))
@@ -490,11 +539,44 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		p.Floor, p.Committer, p.Commit, p.CtdCommit, p.Floor64 = median(fls), median(cms), median(nodes), median(ctdc), median(f64s)
 		fmt.Fprintf(os.Stderr, "ct-bench: commit %d: floor %v (%d workers), committer %v, replicator %v, conntrackd %v\n", n, fls, workers, cms, nodes, ctdc)
 
+		// Takeover readiness with the warm standby: a few flows lost in
+		// its kernel first (deleted by another process: for the standby
+		// the same as an expiry), then what a takeover does before the
+		// VIPs; then back to backup for the next trial and size.
+		var wtk, wdirty []float64
+		for range trials {
+			w2.Exec(t, "conntrack", "-D", "-s", "192.0.2.7")
+			if err := waitFor("lost flows", 30*time.Second, func() bool {
+				m, err := wr.call("stats")
+				return err == nil && num(m, "lost_now") > 0
+			}); err != nil {
+				return err
+			}
+			settle()
+			m, err := wr.call("takeover")
+			if err != nil {
+				return err
+			}
+			if num(m, "failed") != 0 || m["err"] != "<nil>" {
+				return fmt.Errorf("warm takeover: %v", m)
+			}
+			if k := kernelCount(w2); k < n {
+				return fmt.Errorf("warm takeover: kernel holds %d of %d", k, n)
+			}
+			wtk, wdirty = append(wtk, num(m, "ms")), append(wdirty, num(m, "dirty"))
+			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
+			if m, err := wr.call("backup %d", n); err != nil || num(m, "external") < float64(n) {
+				return fmt.Errorf("warm standby back to backup: %v %v", m, err)
+			}
+		}
+		p.WarmTakeover, p.WarmDirty = median(wtk), median(wdirty)
+		fmt.Fprintf(os.Stderr, "ct-bench: warm takeover %d: %v ms, dirty %v\n", n, wtk, wdirty)
+
 		// Bulk resync, then its parts: the encoding alone, and the link's
 		// floor (after the peaks are read: they are the bench's commands,
 		// not what a node does).
 		var encs, links, vres, cres []float64
-		for range trials {
+		for range others {
 			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
 			settle()
 			m, err := vr.call("resync %d", n)
@@ -521,7 +603,7 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 			_, rss[i] = procCPU(pid)
 		}
 		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
-		for range trials {
+		for range others {
 			settle()
 			m, err := vs.call("encode")
 			if err != nil {

@@ -36,7 +36,7 @@ func TestSmallRun(t *testing.T) {
 	}
 	testnet.NeedRoot(t, "ip", "conntrack", "conntrackd")
 	dir := t.TempDir()
-	if err := bench("ctbt", []int{300, 1000}, 1, dir); err != nil {
+	if err := bench("ctbt", []int{300, 1000}, 1, dir, false); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "ct-scale.md"))
@@ -58,8 +58,8 @@ func TestSmallRun(t *testing.T) {
 			}
 		}
 	}
-	if rows != 8 {
-		t.Errorf("%d table rows for the two sizes, want 8 (4 tables):\n%s", rows, md)
+	if rows != 12 {
+		t.Errorf("%d table rows for the two sizes, want 12 (6 tables):\n%s", rows, md)
 	}
 	for _, name := range []string{"ct-commit.svg", "ct-resync.svg", "ct-cpu.svg", "ct-rss.svg"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))

@@ -30,6 +30,12 @@ import (
 //	                   {"ms":F,"datagrams":N,"bytes":N}
 //	sendraw PORT       send those datagrams on a bare socket to the
 //	                   peer's PORT: {"t0":unix ns,"send_ms":F,...}
+//	takeover           (a -warm node) what a takeover does before the
+//	                   VIPs: SetMaster, Commit (the dirty set), flush:
+//	                   {"ms":F,"warm":N,"dirty":N,...}
+//	backup N           (a -warm node) back to backup: SetMaster(false),
+//	                   request a resync, wait until the external cache
+//	                   holds N and nothing is pending: {"ms":F}
 //
 // A separate process so that the parent can read its CPU time and peak
 // RSS from /proc like conntrackd's.
@@ -39,6 +45,7 @@ func runNode(args []string) error {
 	local := fs.String("local", "", "local address")
 	peer := fs.String("peer", "", "peer address")
 	iface := fs.String("iface", "", "sync interface")
+	warm := fs.Bool("warm", false, "warm standby")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +67,8 @@ func runNode(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := conntracksync.Config{Interface: *iface, LocalAddr: l, PeerAddr: p, Netns: *netns,
 		Filter: conntracksync.Filter{AddressPolicy: conntracksync.Ignore,
-			Addresses: []netip.Prefix{netip.PrefixFrom(l, l.BitLen()), netip.PrefixFrom(p, p.BitLen())}}}
+			Addresses: []netip.Prefix{netip.PrefixFrom(l, l.BitLen()), netip.PrefixFrom(p, p.BitLen())}},
+		WarmStandby: *warm}
 	r, err := conntracksync.New(log, cfg, conntracksync.Parts{Kernel: ctnetlink.ForReplicator(log, cfg)})
 	if err != nil {
 		return err
@@ -85,7 +93,29 @@ func runNode(args []string) error {
 		case "stats":
 			s := r.Stats()
 			_ = out.Encode(map[string]any{"internal": s.Internal, "external": s.External, "established": s.Established,
-				"retransmits": s.Retransmits, "drops": s.Drops})
+				"retransmits": s.Retransmits, "drops": s.Drops, "pending": s.Warm.Pending, "lost_now": s.Warm.LostNow,
+				"written": s.Warm.Written, "write_ms": ms(s.Warm.WriteTime), "warm_failed": s.Warm.Failed,
+				"write_errors": s.Warm.WriteErrors, "redumps": s.Listener.Redumps})
+		case "takeover":
+			t0 := time.Now()
+			r.SetMaster(true)
+			st, err := r.Commit(ctx)
+			r.FlushExternal()
+			took := time.Since(t0)
+			_ = out.Encode(map[string]any{"ms": ms(took), "warm": st.Warm, "dirty": r.Stats().Warm.LastCommitDirty,
+				"created": st.Created, "updated": st.Updated, "failed": st.Failed, "err": fmt.Sprint(err)})
+		case "backup":
+			n, _ := strconv.Atoi(f[1])
+			t0 := time.Now()
+			r.SetMaster(false)
+			r.RequestResync()
+			for time.Since(t0) < 120*time.Second {
+				if s := r.Stats(); s.External >= n && s.Warm.Pending == 0 {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "external": r.Stats().External})
 		case "commit":
 			t0 := time.Now()
 			st, err := r.Commit(ctx)

@@ -30,6 +30,16 @@ func table(ps []point) string {
 	for _, p := range ps {
 		w("| %d | %.2f | %.2f | %.2f | %.2f |\n", p.N, p.CPUSend, p.CtdCPUSend, p.CPURecv, p.CtdCPURecv)
 	}
+	w("\nTakeover ready: the replicated flows in the kernel before the VIPs (ms): today's commit of the whole external cache, and the warm standby's (its commit of the dirty set and the flush):\n\n")
+	w("| flows | vigil Replicator.Commit | conntrackd -c | warm standby | its dirty set (flows) |\n| ---: | ---: | ---: | ---: | ---: |\n")
+	for _, p := range ps {
+		w("| %d | %.1f | %.1f | %.2f | %.0f |\n", p.N, p.Commit, p.CtdCommit, p.WarmTakeover, p.WarmDirty)
+	}
+	w("\nThe backup's CPU per replicated entry (µs): vigil keeping an external cache only, vigil as a warm standby (also writing each flow into its kernel), conntrackd keeping an external cache, and the kernel's insert floor in datagrams of 64:\n\n")
+	w("| flows | vigil receiver | vigil warm standby | conntrackd receiver | kernel floor in 64s |\n| ---: | ---: | ---: | ---: | ---: |\n")
+	for _, p := range ps {
+		w("| %d | %.2f | %.2f | %.2f | %.2f |\n", p.N, p.CPURecv, p.CPUWarm, p.CtdCPURecv, p.Floor64)
+	}
 	w("\nPeak RSS (VmHWM, MB) once the receiver holds the flows; in brackets the peak after this size's commits and bulks:\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range ps {

@@ -1,0 +1,306 @@
+package conntracksync
+
+import (
+	"context"
+	"time"
+)
+
+// The warm standby (Config.WarmStandby): while this node does not hold
+// MASTER, the peer's flows are written into the local kernel table as
+// they arrive, in small batches, so that a takeover writes only what
+// changed since the last batch and what the kernel lost in between.
+//
+// The bookkeeping is the dirty set (warmSet, a pure core): every key of
+// the external cache whose kernel entry may differ from it. A key is
+// pending when the peer changed or deleted it since its last successful
+// write (the background writer writes those), and lost when the kernel
+// no longer has it though the peer does: it expired here (FTFW carries
+// state changes, not the timeout refreshes of every packet, so a UDP
+// flow or a TCP flow in a short-timeout state expires on the backup while
+// it lives on the master), or the kernel refused it. Lost keys are not
+// written again in the background (an idle flow would be written once per
+// timeout, forever): the takeover writes them, and a new change from the
+// peer makes them pending again.
+//
+// The kernel's events for our own writes carry our netlink port id and
+// are skipped by the kernel side; the peer's flows are kept out of the
+// internal cache (Table.Warm) so that neither those events nor a re-dump
+// ever announce them back to the peer, and a DESTROY caused by the
+// kernel (an expiry) of one of them marks it lost (Table.WarmGone).
+
+// runWarm is the warm standby's background writer: it writes the pending
+// changes in batches while the node does not hold MASTER. Stopped by Run.
+func (r *Replicator) runWarm(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		r.warmMu.Lock()
+		at, ok := r.warm.due()
+		r.warmMu.Unlock()
+		wait := time.Hour
+		if ok {
+			wait = time.Until(at)
+		}
+		if wait <= 0 {
+			if err := r.warmWrite(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				r.log.Warn("conntrack sync: warm standby: cannot write the peer's flows into the kernel; retrying", "err", err, "retry", warmRetry)
+				wait = warmRetry
+			} else {
+				continue
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.warmKick:
+		case <-timer.C:
+		}
+	}
+}
+
+// warmLookup splits keys into the entries the external cache holds (to
+// write) and the keys it no longer has (to delete); idx maps each back.
+func (r *Replicator) warmLookup(keys []dirtyKey) (entries []Entry, eIdx []int, dels []Key, dIdx []int) {
+	for i := range keys {
+		if e, ok := r.external.Get(keys[i].k); ok {
+			entries = append(entries, e)
+			eIdx = append(eIdx, i)
+		} else {
+			dels = append(dels, keys[i].k)
+			dIdx = append(dIdx, i)
+		}
+	}
+	return entries, eIdx, dels, dIdx
+}
+
+// warmApply writes keys (taken from the dirty set) into the kernel and
+// records the outcome; it returns the kernel side's stats and error.
+// Called with commitMu held.
+func (r *Replicator) warmApply(ctx context.Context, keys []dirtyKey, now time.Time) (CommitStats, []bool, error) {
+	entries, eIdx, dels, dIdx := r.warmLookup(keys)
+	st, ok, err := r.warmKernel.Write(ctx, entries, dels, now, r.cfg.CommitTimeout)
+	if ok == nil {
+		return st, nil, err
+	}
+	res := make([]bool, len(keys))
+	for i, j := range eIdx {
+		res[j] = ok[i]
+	}
+	if err == nil {
+		// A deletion refused for another reason than the flow being gone
+		// is counted in st.Failed; the flow is gone from the external
+		// cache either way, and the takeover does not write it.
+		for _, j := range dIdx {
+			res[j] = true
+		}
+	}
+	r.warmMu.Lock()
+	r.warm.done(keys, res, err == nil, time.Now())
+	r.warmMu.Unlock()
+	return st, res, err
+}
+
+// warmWrite writes one batch of pending changes.
+func (r *Replicator) warmWrite(ctx context.Context) error {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	r.warmMu.Lock()
+	if r.warm.master {
+		r.warmMu.Unlock()
+		return nil
+	}
+	keys := r.warm.take(warmMaxWrite, false)
+	r.warmMu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	start := time.Now()
+	st, res, err := r.warmApply(ctx, keys, start)
+	took := time.Since(start)
+	r.warmMu.Lock()
+	defer r.warmMu.Unlock()
+	w := &r.warm.st
+	w.Batches++
+	w.WriteTime += took
+	if res == nil {
+		w.WriteErrors++
+		return err
+	}
+	w.Written += uint64(st.Created + st.Updated + st.Replaced)
+	w.Failed += uint64(st.Failed)
+	if st.Failed > 0 && time.Since(r.warmLogAt) >= warmLogEvery {
+		// The writer's goroutine alone reads and sets warmLogAt.
+		r.warmLogAt = time.Now()
+		r.log.Warn("conntrack sync: warm standby: the kernel refused some of the peer's flows; the takeover writes them again",
+			"failed", st.Failed, "errors", st.Errors, "failed_total", w.Failed)
+	}
+	for i, d := range keys {
+		if res[i] && !r.external.Has(&d.k) {
+			w.Deleted++
+		}
+	}
+	return err
+}
+
+// SetMaster tells the warm standby whether the node holds MASTER of the
+// tracked group: while it does, the peer's changes are only recorded
+// (Commit writes them, and the next departure from MASTER starts the
+// background writes again). The Failover calls it; without
+// Config.WarmStandby it does nothing.
+func (r *Replicator) SetMaster(master bool) {
+	if r.warm == nil {
+		return
+	}
+	r.warmMu.Lock()
+	r.warm.master = master
+	r.warmMu.Unlock()
+	select {
+	case r.warmKick <- struct{}{}:
+	default:
+	}
+}
+
+// warmChanged records the peer's changes to the flows of ups (receive).
+func (r *Replicator) warmChanged(flows []Flow, now time.Time) {
+	r.warmMu.Lock()
+	for i := range flows {
+		r.warm.changed(flows[i].Key(), now)
+	}
+	r.warmMu.Unlock()
+	select {
+	case r.warmKick <- struct{}{}:
+	default:
+	}
+}
+
+// isWarm is Table.Warm: while the node does not hold MASTER, a flow of the
+// external cache is the peer's and is kept out of the internal cache.
+// When the node holds MASTER its kernel table is its own (the takeover
+// made the peer's flows ours), whatever the peer sends.
+func (r *Replicator) isWarm(k *Key) bool {
+	r.warmMu.Lock()
+	master := r.warm.master
+	r.warmMu.Unlock()
+	return !master && r.external.Has(k)
+}
+
+// warmGone is Table.WarmGone: the kernel destroyed one of the peer's
+// flows by itself.
+func (r *Replicator) warmGone(k *Key) {
+	r.warmMu.Lock()
+	r.warm.gone(*k)
+	r.warmMu.Unlock()
+}
+
+// commitWarm is Commit with a warm standby: it writes the dirty set
+// (pending changes and lost flows) and leaves the rest, already in the
+// kernel, as it is. The internal cache gets the peer's flows when the
+// external cache is flushed after the takeover (FlushExternal).
+func (r *Replicator) commitWarm(ctx context.Context, now time.Time) (st CommitStats, done bool, err error) {
+	start := time.Now()
+	r.warmMu.Lock()
+	keys := r.warm.take(int(^uint(0)>>1), true)
+	r.warmMu.Unlock()
+	ext := r.external.Len()
+	inExt := 0
+	for i := range keys {
+		if r.external.Has(&keys[i].k) {
+			inExt++
+		}
+	}
+	if len(keys) > 0 {
+		var res []bool
+		if st, res, err = r.warmApply(ctx, keys, now); res == nil && err != nil {
+			st.Entries = ext
+			return st, true, err
+		}
+	}
+	st.Duration = time.Since(start)
+	st.Entries = ext
+	// The flows of the external cache that were not dirty were in the
+	// kernel already.
+	st.Warm = ext - inExt
+	r.warmMu.Lock()
+	r.warm.st.LastCommitDirty, r.warm.st.LastCommitWarm = len(keys), st.Warm
+	r.warmMu.Unlock()
+	return st, false, err
+}
+
+// flushWarm is FlushExternal with a warm standby. While the node holds
+// MASTER (after a takeover) the peer's flows in the kernel are ours now:
+// those written move to the internal cache, in the background (a bulk
+// asked for meanwhile waits for it), and the rest are dropped. Otherwise
+// (an operator's flush on the backup) they are deleted from the kernel
+// too, with the peer's deletions not yet applied.
+func (r *Replicator) flushWarm() int {
+	r.warmMu.Lock()
+	master := r.warm.master
+	var dirty map[Key]bool
+	if master {
+		dirty = make(map[Key]bool, len(r.warm.pending)+len(r.warm.lost))
+		for _, d := range r.warm.take(int(^uint(0)>>1), true) {
+			dirty[d.k] = true
+		}
+	}
+	var pending []dirtyKey
+	if !master {
+		pending = r.warm.take(int(^uint(0)>>1), false)
+	}
+	r.warm.clear()
+	if master {
+		r.moving = true
+	}
+	r.warmMu.Unlock()
+	if master {
+		taken := r.external.takeAll()
+		n := len(taken.v4) + len(taken.entries)
+		r.bg.Go(func() {
+			r.internal.mergeFrom(taken, func(k *Key) bool { return dirty[*k] })
+			r.warmMu.Lock()
+			r.moving = false
+			bulk := r.bulkAfterMove
+			r.bulkAfterMove = false
+			r.warmMu.Unlock()
+			if bulk {
+				r.SendBulk()
+			}
+		})
+		return n
+	}
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	keys := r.external.Keys()
+	n := r.external.Flush()
+	for _, d := range pending {
+		keys = append(keys, d.k)
+	}
+	if len(keys) == 0 {
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitLate)
+	defer cancel()
+	st, _, err := r.warmKernel.Write(ctx, nil, keys, time.Now(), r.cfg.CommitTimeout)
+	if err != nil || st.Failed > 0 {
+		r.log.Warn("conntrack sync: warm standby: flushing the external cache: not every flow of the peer could be deleted from the kernel",
+			"flows", len(keys), "failed", st.Failed, "errors", st.Errors, "err", err)
+	}
+	return n
+}
+
+// deferBulk reports whether a bulk must wait for the move of the peer's
+// flows into the internal cache (flushWarm), and if so asks for it then.
+func (r *Replicator) deferBulk() bool {
+	if r.warm == nil {
+		return false
+	}
+	r.warmMu.Lock()
+	defer r.warmMu.Unlock()
+	if r.moving {
+		r.bulkAfterMove = true
+	}
+	return r.moving
+}

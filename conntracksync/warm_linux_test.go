@@ -1,0 +1,99 @@
+package conntracksync_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/internal/cttest"
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// TestWarmStandbyKernel: a warm standby on the real kernel. The peer's
+// flows (its initial dump and later events) appear in the backup's kernel
+// before any takeover, while the backup's internal cache stays empty (the
+// events of its own writes are recognised by port id) and nothing goes
+// back to the peer; a UDP flow that expires in the backup's kernel (its
+// timeout shortened there, as if no packet had refreshed it) is marked
+// lost, and the takeover's commit writes only it again; the flush after
+// the takeover leaves the flows in the kernel and makes them ours.
+func TestWarmStandbyKernel(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	h1, h2, ip1, ip2 := pairLab(t, "wm1", "wm2")
+	ns2 := cttest.NS{Name: h2.Name()}
+
+	flows := ct.SampleFlows(400)
+	for i := range flows {
+		flows[i].TimeoutSec = 1200 // none expires on the master during the test, however slow
+	}
+	commitInto(t, "/run/netns/"+h1.Name(), flows[:300])
+	fw1 := startNode(t, h1, ip1, ip2)
+	fw2 := startSyncNodeWith(t, h2, ip2, ip1, ct.Config{WarmStandby: true})
+	commitInto(t, "/run/netns/"+h1.Name(), flows[300:])
+	stats := statsOf
+	inKernel := func() int {
+		kf := cttest.KernelFlows(t, ns2)
+		n := 0
+		for i := range flows {
+			if _, ok := kf[flows[i].Key()]; ok {
+				n++
+			}
+		}
+		return n
+	}
+	testnet.Eventually(t, 30*time.Second, func() bool { return inKernel() == len(flows) }, "the peer's flows in wm2's kernel: %v", stats(fw2))
+	cttest.CheckKernel(t, ns2, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
+	testnet.Eventually(t, 10*time.Second, func() bool {
+		s1, s2 := fw1.r.Stats(), fw2.r.Stats()
+		return s2.Warm.Pending == 0 && s1.Backlog == 0 && s2.Backlog == 0 && s1.Bulks > 0 && !s1.Channel.BulkWaiting
+	}, "channels idle: wm1 %v wm2 %v", stats(fw1), stats(fw2))
+	s2 := fw2.r.Stats()
+	if s2.Internal != 0 || s2.Listener.OwnEvents == 0 || s2.Warm.Written < uint64(len(flows)) || fw2.r.Stats().Commits != 0 {
+		t.Fatalf("wm2 after the warm writes: internal %d (want 0), own events %d, warm %+v", s2.Internal, s2.Listener.OwnEvents, s2.Warm)
+	}
+
+	// A UDP flow expires on the backup while the master keeps it.
+	var udp ct.Flow
+	for _, f := range flows {
+		if f.Orig.Proto == ct.ProtoUDP && f.Orig.Src.Is4() && !f.Related() {
+			udp = f
+			break
+		}
+	}
+	o := udp.Orig
+	ns2.Exec(t, "conntrack", "-U", "-p", "udp", "-s", o.Src.String(), "-d", o.Dst.String(),
+		"--sport", strconv.Itoa(int(o.SrcPort)), "--dport", strconv.Itoa(int(o.DstPort)), "--timeout", "1")
+	time.Sleep(1500 * time.Millisecond)
+	testnet.Eventually(t, 20*time.Second, func() bool {
+		// A dump reaps expired entries and reports their destruction.
+		_ = ns2.Cmd("conntrack", "-L").Run()
+		return fw2.r.Stats().Warm.LostNow == 1
+	}, "the expired flow marked lost: %v", stats(fw2))
+	if _, ok := cttest.KernelFlows(t, ns2)[udp.Key()]; ok {
+		t.Fatal("the expired flow is still in wm2's kernel")
+	}
+	time.Sleep(300 * time.Millisecond) // room for an echo to show up; not a timing assertion
+	if s := fw1.r.Stats(); s.External != 0 {
+		t.Fatalf("wm2 sent %d flows back to wm1: %v", s.External, stats(fw1))
+	}
+
+	// Takeover: only the lost flow is written.
+	fw2.r.SetMaster(true)
+	st, err := fw2.r.Commit(context.Background())
+	if err != nil || st.Entries != len(flows) || st.Warm != len(flows)-1 || st.Created != 1 || st.Failed != 0 {
+		t.Fatalf("takeover commit: %+v, %v", st, err)
+	}
+	cttest.CheckKernel(t, ns2, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
+	if n := fw2.r.FlushExternal(); n != len(flows) {
+		t.Fatalf("FlushExternal flushed %d", n)
+	}
+	testnet.Eventually(t, 10*time.Second, func() bool { return fw2.r.Stats().Internal == len(flows) }, "wm2's internal cache after the takeover: %v", stats(fw2))
+	if n := inKernel(); n != len(flows) {
+		t.Fatalf("the flush after the takeover removed flows: %d of %d left", n, len(flows))
+	}
+	if s := fw1.r.Stats(); s.External != 0 {
+		t.Fatalf("wm2's takeover echoed %d flows to wm1", s.External)
+	}
+}

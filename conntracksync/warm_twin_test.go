@@ -1,0 +1,170 @@
+package conntracksync_test
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/twin"
+)
+
+// The warm standby on the twins: node a (side 0) is the master whose
+// kernel holds flows; node b (side 1) is the backup with WarmStandby.
+func newWarmPair(t *testing.T, flows []ct.Flow) (w *twin.Wire, a, b *twinNode) {
+	t.Helper()
+	w = twin.NewWire(11)
+	k := twin.NewKernel()
+	for _, f := range flows {
+		k.Put(f)
+	}
+	a = newTwinNode(t, w, 0, k)
+	b = newTwinNodeWith(t, w, 1, twin.NewKernel(), ct.Config{WarmStandby: true})
+	return w, a, b
+}
+
+// inKernel reports how many of want's flows k holds unchanged.
+func inKernel(k *twin.Kernel, want []ct.Flow) int { return sameFlows(entries(k.Flows()), want) }
+
+// TestTwinWarmStandby: the peer's flows reach the backup's kernel before
+// any takeover, in batches (far fewer writes than flows); its changes and
+// deletions follow; the kernel's events for those writes enter neither
+// the backup's internal cache nor the peer's external cache (nothing
+// echoes back).
+func TestTwinWarmStandby(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flows := ct.SampleFlows(3000)
+		_, a, b := newWarmPair(t, flows)
+		waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, flows) == len(flows) }, "the peer's flows in b's kernel: %v", lazyf(func() string { return fmt.Sprint(inKernel(b.k, flows)) }))
+		if n := b.k.Writes(); n == 0 || n > len(flows)/50 {
+			t.Errorf("%d writes for %d flows: not batched", n, len(flows))
+		}
+		if n := b.k.Commits(); n != 0 {
+			t.Errorf("%d commits before any takeover", n)
+		}
+		st := b.r.Stats()
+		if st.Warm.Written < uint64(len(flows)) || st.Warm.Pending != 0 || st.Warm.LostNow != 0 || !st.Warm.On || st.Warm.Batches == 0 {
+			t.Errorf("b's warm stats: %+v", st.Warm)
+		}
+
+		// One change waits only the coalescing delay, not a batch.
+		changed := flows[10]
+		changed.Mark = 7
+		a.k.Put(changed)
+		a.k.Delete(flows[11].Key())
+		waitFor(t, time.Second, func() bool {
+			f := b.k.Flows()
+			_, del := f[flows[11].Key()]
+			return f[changed.Key()].Mark == 7 && !del
+		}, "a's change and deletion in b's kernel")
+
+		// Give echoes time to arrive: there must be none.
+		time.Sleep(3 * time.Second)
+		if n := b.r.Stats().Internal; n != 0 {
+			t.Errorf("b's internal cache holds %d of the peer's flows", n)
+		}
+		if n := a.r.Stats().External; n != 0 {
+			t.Errorf("a's external cache got %d flows back from b", n)
+		}
+		a.stop()
+		b.stop()
+	})
+}
+
+// TestTwinWarmExpiryTakeover: a warm flow that expires in the backup's
+// kernel is not announced to the peer, is counted lost, and the takeover
+// writes it (and only the dirty set) again; the takeover's record says
+// how many were warm; afterwards the flows are the new master's
+// (internal cache, kept in the kernel by the flush) and its bulk reaches
+// the peer.
+func TestTwinWarmExpiryTakeover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flows := ct.SampleFlows(1000)
+		w, a, b := newWarmPair(t, flows)
+		waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, flows) == len(flows) }, "the peer's flows in b's kernel")
+		// The session's bulks and acknowledgements settle first: a flow
+		// the peer sends again is rightly written again.
+		waitFor(t, 30*time.Second, func() bool { s := a.r.Stats(); return s.Backlog == 0 && s.Bulks > 0 }, "a's channel idle")
+		time.Sleep(3 * time.Second)
+		expired := flows[42].Key()
+		b.k.Delete(expired) // the kernel's own expiry: reported as port id 0
+		waitFor(t, 5*time.Second, func() bool { return b.r.Stats().Warm.LostNow == 1 }, "the expiry marked lost")
+		time.Sleep(2 * time.Second)
+		if _, ok := b.k.Flows()[expired]; ok {
+			t.Fatal("a lost flow was written again before the takeover")
+		}
+		if n := a.r.Stats().External; n != 0 {
+			t.Fatalf("the expiry was announced to the peer: a's external cache holds %d", n)
+		}
+		writes := b.k.Writes()
+
+		w.SetLoss(1) // a is gone
+		fo := ct.NewFailover(slog.New(slog.DiscardHandler), b.r, "FW", 2*time.Second)
+		defer fo.Close()
+		fo.Takeover("VI_1", time.Now())
+		if got := inKernel(b.k, flows); got != len(flows) {
+			t.Fatalf("b's kernel after the takeover: %d of %d", got, len(flows))
+		}
+		tk := fo.Status().LastTakeover
+		if tk.Entries != len(flows) || tk.Warm != len(flows)-1 || tk.Flushed != len(flows) || tk.Error != "" {
+			t.Errorf("takeover record %+v: want %d entries, %d warm", tk, len(flows), len(flows)-1)
+		}
+		if st := b.r.Stats(); st.LastCommit.Created+st.LastCommit.Updated != 1 || st.Warm.LastCommitDirty != 1 || b.k.Writes() != writes+1 || b.k.Commits() != 0 {
+			t.Errorf("the takeover wrote more than the dirty set: %+v, warm %+v, %d writes after %d", st.LastCommit, st.Warm, b.k.Writes(), writes)
+		}
+		// The flush made the peer's flows ours: still in the kernel, now in
+		// the internal cache.
+		waitFor(t, 5*time.Second, func() bool { return b.r.Stats().Internal == len(flows) }, "b's internal cache after the takeover")
+		if got := inKernel(b.k, flows); got != len(flows) {
+			t.Errorf("the flush after the takeover removed flows from the kernel: %d of %d left", got, len(flows))
+		}
+		// While master, the peer's updates are not written in the background.
+		a.r.FlushExternal()
+		w.SetLoss(0)
+		waitFor(t, 30*time.Second, func() bool { return sameFlows(externalOf(a.r), flows) == len(flows) }, "b's bulk in a's external cache")
+		stray := ct.SampleFlows(1100)[1050]
+		a.k.Put(stray)
+		waitFor(t, 10*time.Second, func() bool { return b.r.Stats().External == 1 }, "a's new flow in b's external cache")
+		time.Sleep(time.Second)
+		if _, ok := b.k.Flows()[stray.Key()]; ok {
+			t.Error("the master wrote the peer's flow into its kernel")
+		}
+		fo.Left("VI_1", "BACKUP", false)
+		waitFor(t, 5*time.Second, func() bool { _, ok := b.k.Flows()[stray.Key()]; return ok }, "the peer's flow written once BACKUP again")
+		a.stop()
+		b.stop()
+	})
+}
+
+// TestTwinWarmFlush: flushing the external cache on the backup
+// (vigilctl ct flush external) removes the warm flows from its kernel
+// too, but not the backup's own flows.
+func TestTwinWarmFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flows := ct.SampleFlows(600)
+		_, a, b := newWarmPair(t, flows[:500])
+		for _, f := range flows[500:] {
+			b.k.Put(f) // b's own connections
+		}
+		waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, flows[:500]) == 500 }, "the peer's flows in b's kernel")
+		waitFor(t, 5*time.Second, func() bool { return b.r.Stats().Internal == 100 }, "b's own flows in its internal cache")
+		if n := b.r.FlushExternal(); n != 500 {
+			t.Errorf("flushed %d, want 500", n)
+		}
+		if got, own := inKernel(b.k, flows[:500]), inKernel(b.k, flows[500:]); got != 0 || own != 100 {
+			t.Errorf("after the flush: %d of the peer's flows left in b's kernel, %d of its own 100", got, own)
+		}
+		if st := b.r.Stats(); st.External != 0 || st.Warm.Pending+st.Warm.LostNow != 0 || st.Internal != 100 {
+			t.Errorf("after the flush: %+v", st)
+		}
+		a.stop()
+		b.stop()
+	})
+}
+
+func externalOf(r *ct.Replicator) []ct.Entry {
+	_, e := r.Dump()
+	return e
+}
