@@ -259,12 +259,12 @@ type Channel struct {
 
 	// sender
 	established   bool
-	epoch         time.Time // NewChannel's now: the origin of rsItem.suspect
+	epoch         time.Time         // NewChannel's now: the origin of rsItem.suspect
 	entries       map[Key]uint32    // index in ents
 	expEntries    map[ExpKey]uint32 // index in ents
-	ents          [][]entry // pages of entPage entries: never copied to grow
-	entFree       []uint32  // free indices of ents
-	txq           []uint32 // indices in ents
+	ents          [][]entry         // pages of entPage entries: never copied to grow
+	entFree       []uint32          // free indices of ents
+	txq           []uint32          // indices in ents
 	txHead        int
 	rs            []rsItem
 	rsHead        int
