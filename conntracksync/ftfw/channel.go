@@ -443,7 +443,9 @@ func (c *Channel) freeEntry(i uint32) {
 	*e = entry{msg: e.msg[:0]}
 	c.entFree = append(c.entFree, i)
 	if len(c.entFree) == len(c.ents)*entPage && len(c.ents) > entKeepPages {
+		// The maps too: a Go map never gives back the room it grew to.
 		c.ents, c.entFree = nil, nil
+		c.entries, c.expEntries = make(map[Key]uint32), make(map[ExpKey]uint32)
 	}
 }
 
