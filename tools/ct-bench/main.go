@@ -405,6 +405,13 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
 		}
+		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
+			for _, v := range []*vnode{vs, vr} {
+				if _, err := v.call("heap event-%d", n); err != nil {
+					return err
+				}
+			}
+		}
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
 		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
 		mb := func(x int64) float64 { return float64(x) / 1e6 }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -30,6 +31,8 @@ import (
 //	                   {"ms":F,"datagrams":N,"bytes":N}
 //	sendraw PORT       send those datagrams on a bare socket to the
 //	                   peer's PORT: {"t0":unix ns,"send_ms":F,...}
+//	heap NAME          with CTBENCH_PROFILE_DIR, write a heap profile
+//	                   named NAME there: {}
 //
 // A separate process so that the parent can read its CPU time and peak
 // RSS from /proc like conntrackd's.
@@ -55,6 +58,11 @@ func runNode(args []string) error {
 				f.Close()
 			}()
 		}
+	}
+	// The collector as vigild runs it (GOGC 50 unless the environment sets
+	// GOGC): the node's peak RSS and CPU are then vigild's.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
 	}
 	l, p := netip.MustParseAddr(*local), netip.MustParseAddr(*peer)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -124,6 +132,15 @@ func runNode(args []string) error {
 			_ = link.Close()
 			_ = out.Encode(map[string]any{"t0": t0.UnixNano(), "send_ms": ms(took), "datagrams": len(ds), "bytes": totalLen(ds),
 				"failed": failed, "err": fmt.Sprint(serr)})
+		case "heap":
+			// A heap profile now, named f[1], when profiling.
+			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
+				if hf, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%s-%s.pprof", *local, filepath.Base(f[1])))); err == nil {
+					_ = pprof.WriteHeapProfile(hf)
+					hf.Close()
+				}
+			}
+			_ = out.Encode(map[string]any{})
 		default:
 			_ = out.Encode(map[string]any{"err": "unknown command " + f[0]})
 		}
