@@ -93,9 +93,8 @@ func (c *Channel) SendBulk(op Op, f *Flow) error {
 		return err
 	}
 	n := HeaderLen + f.tlvLen()
-	if n > c.cfg.MaxDatagram {
-		c.stats.EncodeErrors++
-		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
+	if err := c.checkLen(n); err != nil {
+		return err
 	}
 	q := &c.bulk
 	var ch *bulkChunk

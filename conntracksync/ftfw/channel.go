@@ -341,33 +341,22 @@ func (c *Channel) Send(op Op, f *Flow) error {
 		return err
 	}
 	n := HeaderLen + f.tlvLen()
-	if n > c.cfg.MaxDatagram {
-		c.stats.EncodeErrors++
-		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
+	if err := c.checkLen(n); err != nil {
+		return err
+	}
+	b, err := appendFlowMsg(c.enc[:0], op.msgType(), n, f)
+	if err = c.encoded(b, err); err != nil {
+		return err
 	}
 	k := f.Key()
 	i, had := c.entries[k]
 	if !had {
 		i = c.newEntry()
-	}
-	// Encoded aside first: a failure must not touch the Key's earlier message.
-	b, err := appendFlowMsg(c.enc[:0], op.msgType(), n, f)
-	c.enc = b[:0]
-	if err != nil {
-		c.stats.EncodeErrors++
-		if !had {
-			c.freeEntry(i)
-		}
-		return err
-	}
-	e := c.ent(i)
-	e.msg = append(e.msg[:0], b...)
-	if !had {
-		e.key = k
+		c.ent(i).key = k
 		c.entries[k] = i
 	}
+	c.setMsg(i, b)
 	c.touch(k)
-	c.queue(i)
 	return nil
 }
 
@@ -381,32 +370,48 @@ func (c *Channel) SendExpect(op Op, x *Expect) error {
 		return err
 	}
 	m := Message{Type: TypeExpNew + Type(op), Exp: *x}
-	if n := m.Len(); n > c.cfg.MaxDatagram {
-		c.stats.EncodeErrors++
-		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
+	if err := c.checkLen(m.Len()); err != nil {
+		return err
+	}
+	b, err := m.AppendBinary(c.enc[:0])
+	if err = c.encoded(b, err); err != nil {
+		return err
 	}
 	k := x.Key()
 	i, had := c.expEntries[k]
 	if !had {
 		i = c.newEntry()
+		c.ent(i).ekey = &k
+		c.expEntries[k] = i
 	}
-	b, err := m.AppendBinary(c.enc[:0])
+	c.setMsg(i, b)
+	return nil
+}
+
+// checkLen refuses (and counts) a message of n bytes that no datagram can carry.
+func (c *Channel) checkLen(n int) error {
+	if n > c.cfg.MaxDatagram {
+		c.stats.EncodeErrors++
+		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
+	}
+	return nil
+}
+
+// encoded takes back c.enc, into which b was encoded (encoded aside, so that a failure
+// leaves a Key's earlier message as it was), and counts a failure.
+func (c *Channel) encoded(b []byte, err error) error {
 	c.enc = b[:0]
 	if err != nil {
 		c.stats.EncodeErrors++
-		if !had {
-			c.freeEntry(i)
-		}
-		return err
 	}
+	return err
+}
+
+// setMsg makes the message b entry i's and queues the entry.
+func (c *Channel) setMsg(i uint32, b []byte) {
 	e := c.ent(i)
 	e.msg = append(e.msg[:0], b...)
-	if !had {
-		e.ekey = &k
-		c.expEntries[k] = i
-	}
 	c.queue(i)
-	return nil
 }
 
 // newEntry returns the index of an unused entry, its message buffer kept from its last

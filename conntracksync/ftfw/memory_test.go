@@ -1,7 +1,6 @@
 package ftfw
 
 import (
-	"net/netip"
 	"runtime"
 	"testing"
 )
@@ -24,12 +23,7 @@ func heapInUse() uint64 {
 // 1,160 and 240.
 func TestInFlightMemoryPerMessage(t *testing.T) {
 	const n = 100_000
-	flows := make([]Flow, n)
-	for i := range flows {
-		flows[i] = benchFlow(i)
-		flows[i].SrcPort = uint16(i)
-		flows[i].Src = netip.AddrFrom4([4]byte{192, 0, 2, byte(i >> 16)})
-	}
+	flows := benchFlows(n)
 	for _, tc := range []struct {
 		name  string
 		bulk  bool
