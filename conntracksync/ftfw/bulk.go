@@ -3,7 +3,6 @@ package ftfw
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"sort"
 )
 
@@ -203,7 +202,7 @@ func (c *Channel) outboxBulk(flags Flags) int {
 	data := 0
 	// Room for the whole round at once: no copying of a resend queue that grows by
 	// a hundred thousand items.
-	c.rs = slices.Grow(c.rs, min(q.pending(), c.cfg.ResendQueueSize-c.rsLive))
+	c.growRS(min(q.pending(), c.cfg.ResendQueueSize-c.rsLive))
 	for q.rhead < len(q.retx) && c.rsLive < c.cfg.ResendQueueSize {
 		o := q.retx[q.rhead]
 		q.rhead++

@@ -142,7 +142,7 @@ func (p *Packer) addExternal(d []byte) {
 // buffer and stay valid until the next Reset; so does the returned slice.
 func (p *Packer) Datagrams() [][]byte {
 	p.Flush()
-	out := p.out[:0]
+	out := slices.Grow(p.out[:0], len(p.ends))
 	s := 0
 	for _, e := range p.ends {
 		if e < 0 {

@@ -140,6 +140,14 @@ func (c *Channel) requeue(it *rsItem) {
 	}
 }
 
+// growRS makes room for n more resend-queue items, at least doubling the queue's
+// capacity when it grows, so that a bulk sent in parts copies it only a few times.
+func (c *Channel) growRS(n int) {
+	if cap(c.rs)-len(c.rs) < n {
+		c.rs = slices.Grow(c.rs, max(n, cap(c.rs)))
+	}
+}
+
 // suspectAt is when the peer first acknowledged a seq after it's (it.suspect != 0).
 func (c *Channel) suspectAt(it *rsItem) time.Time {
 	return c.epoch.Add(time.Duration(it.suspect - 1))
@@ -315,7 +323,7 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 		if helloBack {
 			flags |= FlagHelloBack
 		}
-		c.rs = slices.Grow(c.rs, min(len(c.txq)-c.txHead, c.cfg.ResendQueueSize-c.rsLive))
+		c.growRS(min(len(c.txq)-c.txHead, c.cfg.ResendQueueSize-c.rsLive))
 		for c.txHead < len(c.txq) && c.rsLive < c.cfg.ResendQueueSize {
 			i := c.txq[c.txHead]
 			c.txHead++
