@@ -407,9 +407,11 @@ func bench(name string, sizes []int, trials int, outDir string) error {
 		}
 		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
 			for _, v := range []*vnode{vs, vr} {
-				if _, err := v.call("heap event-%d", n); err != nil {
+				m, err := v.call("heap event-%d", n)
+				if err != nil {
 					return err
 				}
+				fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory once the receivers hold %d flows: %v\n", n, m)
 			}
 		}
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }

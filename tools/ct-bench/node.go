@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -32,7 +33,7 @@ import (
 //	sendraw PORT       send those datagrams on a bare socket to the
 //	                   peer's PORT: {"t0":unix ns,"send_ms":F,...}
 //	heap NAME          with CTBENCH_PROFILE_DIR, write a heap profile
-//	                   named NAME there: {}
+//	                   named NAME there: {"heap_alloc":N,...} (MemStats)
 //
 // A separate process so that the parent can read its CPU time and peak
 // RSS from /proc like conntrackd's.
@@ -140,7 +141,10 @@ func runNode(args []string) error {
 					hf.Close()
 				}
 			}
-			_ = out.Encode(map[string]any{})
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			_ = out.Encode(map[string]any{"heap_alloc": m.HeapAlloc, "heap_inuse": m.HeapInuse, "heap_sys": m.HeapSys,
+				"heap_released": m.HeapReleased, "stack_sys": m.StackSys, "sys": m.Sys, "next_gc": m.NextGC, "num_gc": m.NumGC})
 		default:
 			_ = out.Encode(map[string]any{"err": "unknown command " + f[0]})
 		}
