@@ -1,6 +1,8 @@
 package conntracksync
 
 import (
+	"log/slog"
+	"net"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -18,7 +20,8 @@ func bulkBenchReplicator(tb testing.TB, n int) *Replicator {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &Replicator{cfg: c, internal: NewCache()}
+	r := &Replicator{cfg: c, internal: NewCache(), external: NewCache(),
+		expInternal: NewExpectCache(), expExternal: NewExpectCache()}
 	now := time.Unix(1_700_000_000, 0)
 	for _, f := range SampleFlows(n) {
 		r.internal.Put(f, now)
@@ -101,3 +104,66 @@ func TestBulkDatagramsMessages(t *testing.T) {
 		t.Fatalf("%d messages in the datagrams, %d distinct; want %d distinct of %d flows", msgs, len(got), len(want), n)
 	}
 }
+
+// BenchmarkBulkPipeline: a bulk of 100k sample flows through everything but
+// the sockets, per entry: the sender's Replicator.bulk (the internal cache
+// into its Channel's datagrams), the receiver's Replicator.receive of each
+// datagram (decode, window, external cache), and the ACKs back. The
+// receiver's external cache is flushed before each bulk, as a resync does.
+func BenchmarkBulkPipeline(b *testing.B) {
+	const n = 100_000
+	s := bulkBenchReplicator(b, n)
+	r := bulkBenchReplicator(b, 0)
+	r.log = slog.New(slog.DiscardHandler)
+	s.log = r.log
+	// Real time: Replicator.receive reads the clock.
+	now := time.Now()
+	tx, rx := ftfw.NewChannel(ftfw.Config{}, now), ftfw.NewChannel(ftfw.Config{}, now)
+	deliver := func(from, to *ftfw.Channel, recv *Replicator) {
+		for _, d := range from.Outbox(now) {
+			if recv != nil {
+				recv.receive(to, d)
+			} else {
+				to.Receive(d, now)
+			}
+		}
+	}
+	// The sender's flushes (during the bulk) go straight to the receiver.
+	s.conn = &syncLink{paths: []pathLink{{name: "bench", l: benchLink{func(ds [][]byte) {
+		for _, d := range ds {
+			r.receive(rx, d)
+		}
+	}}}}}
+	for range 3 {
+		deliver(tx, rx, r)
+		deliver(rx, tx, nil)
+	}
+	if !tx.Established() || !rx.Established() {
+		b.Fatal("no handshake")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.external.Flush()
+		s.bulk(tx)
+		s.flush(tx, time.Now())
+		now = time.Now().Add(50 * time.Millisecond) // past the receiver's AckDelay
+		deliver(rx, tx, nil)
+		if got := r.external.Len(); got != n {
+			b.Fatalf("external cache holds %d of %d", got, n)
+		}
+		if st := tx.Stats(); st.Unacked != 0 || st.Queued != 0 {
+			b.Fatalf("%d unacknowledged, %d queued after the ACKs", st.Unacked, st.Queued)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/entry")
+}
+
+// benchLink is a Link whose Send hands the datagrams to a function.
+type benchLink struct{ send func([][]byte) }
+
+func (l benchLink) Send(ds [][]byte) (int, error) {
+	l.send(ds)
+	return 0, nil
+}
+func (benchLink) Receive([]Datagram) (int, error) { return 0, net.ErrClosed }
+func (benchLink) Close() error                    { return nil }

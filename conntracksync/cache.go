@@ -90,6 +90,24 @@ func (c *Cache) storeLocked(f *Flow, now int64) (existed, changed bool) {
 	return had, !had || !sameState(old.enc, string(c.buf))
 }
 
+// applyLocked is storeLocked for a caller that need not know what
+// changed: a plain IPv4 flow costs one map operation, not two.
+func (c *Cache) applyLocked(f *Flow, now int64) {
+	k4, r, ok := pack4(f)
+	if !ok {
+		c.storeLocked(f, now)
+		return
+	}
+	r.updated, r.gen = now, c.gen
+	n := len(c.v4)
+	c.v4[k4] = r
+	if len(c.v4) > n && len(c.entries) > 0 {
+		// A new key: it may have been a flow of the other kind until now.
+		k := f.Key()
+		delete(c.entries, keyOf(&k))
+	}
+}
+
 // getLocked sets f to the flow with key k and reports whether there is
 // one; f may alias the cache's strings.
 func (c *Cache) getLocked(k *Key, f *Flow) (updated int64, ok bool) {
@@ -159,7 +177,7 @@ func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
 			continue
 		}
 		f.ensureReply()
-		c.storeLocked(f, ns)
+		c.applyLocked(f, ns)
 	}
 }
 

@@ -231,8 +231,11 @@ func decodeCompact(s string, f *Flow) {
 type ckey4 [20]byte
 
 // key4Of packs k when both its addresses are IPv4.
-func key4Of(k *Key) (ckey4, bool) {
-	t := &k.Orig
+func key4Of(k *Key) (ckey4, bool) { return tuple4Key(&k.Orig, k.Zone) }
+
+// tuple4Key packs the key of original tuple t and zone when both its
+// addresses are IPv4.
+func tuple4Key(t *Tuple, zone uint16) (ckey4, bool) {
 	if !t.Src.Is4() || !t.Dst.Is4() {
 		return ckey4{}, false
 	}
@@ -240,7 +243,7 @@ func key4Of(k *Key) (ckey4, bool) {
 	s, d := t.Src.As4(), t.Dst.As4()
 	copy(c[0:4], s[:])
 	copy(c[4:8], d[:])
-	putKeyRest(c[8:], t, k.Zone)
+	putKeyRest(c[8:], t, zone)
 	return c, true
 }
 
@@ -266,8 +269,7 @@ type rec4 struct {
 // pack4 returns f as a rec4 when it is a plain IPv4 flow (see above);
 // f.Reply must be set.
 func pack4(f *Flow) (ckey4, rec4, bool) {
-	k := f.Key()
-	c, ok := key4Of(&k)
+	c, ok := tuple4Key(&f.Orig, f.Zone)
 	if !ok || f.Related() || f.Helper != "" || f.Labels != "" ||
 		f.SeqAdjOrig != (SeqAdj{}) || f.SeqAdjReply != (SeqAdj{}) ||
 		f.SCTPState != 0 || f.SCTPVTagOrig != 0 || f.SCTPVTagRep != 0 || f.DCCPState != 0 || f.DCCPRole != 0 ||

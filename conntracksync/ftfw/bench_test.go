@@ -13,6 +13,17 @@ func benchFlow(i int) Flow {
 		HasTimeout: true, TimeoutSecs: 120, HasMark: true, HasSynproxy: true}
 }
 
+// benchFlows returns n distinct benchFlow flows.
+func benchFlows(n int) []Flow {
+	flows := make([]Flow, n)
+	for i := range flows {
+		flows[i] = benchFlow(i)
+		flows[i].SrcPort = uint16(i)
+		flows[i].Src = netip.AddrFrom4([4]byte{192, 0, 2, byte(i >> 16)})
+	}
+	return flows
+}
+
 func BenchmarkEncodeEntry(b *testing.B) {
 	m := Message{Type: TypeNew, Seq: 1, Flow: benchFlow(1)}
 	buf := make([]byte, 0, 256)
@@ -88,12 +99,7 @@ func BenchmarkBulk100k(b *testing.B) {
 
 func benchBulk(b *testing.B, bulk bool) {
 	const n = 100_000
-	flows := make([]Flow, n)
-	for i := range flows {
-		flows[i] = benchFlow(i)
-		flows[i].SrcPort = uint16(i)
-		flows[i].Src = netip.AddrFrom4([4]byte{192, 0, 2, byte(i >> 16)})
-	}
+	flows := benchFlows(n)
 	now := time.Unix(1_700_000_000, 0)
 	tx, rx := benchPair(b, now)
 	b.ReportAllocs()

@@ -3,15 +3,18 @@ package ftfw
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
+	"sort"
 )
 
 // The bulk path: a whole table for the peer (after RESYNC, a new peer session or a
-// takeover) is encoded once into byte chunks and sent from there, without the per-Key
-// entries of Send. Every bulk message still gets its own seq and resend-queue item, so
-// it is acknowledged, NACKed and retransmitted like any other data. A chunk is dropped
-// as soon as all its messages are sent and acknowledged, so memory follows what is
-// still unacknowledged, and no chunk is ever copied to grow.
+// takeover) is encoded once into byte chunks laid out as the datagrams it is sent in,
+// without the per-Key entries of Send. Its first send stamps each message's seq and
+// flags in place and hands the datagram on as it is: no copy. Every bulk message still
+// gets its own seq and resend-queue item, so it is acknowledged, NACKed and
+// retransmitted like any other data (a retransmission is copied into the round's
+// datagrams with its new seq). A chunk is dropped as soon as all its messages are sent
+// and acknowledged, so memory follows what is still unacknowledged, and no chunk is
+// ever copied to grow.
 //
 // A retransmission resends the bytes encoded at SendBulk time. That state can only be
 // stale if the same Key went through Send afterwards; touched records those Keys while
@@ -22,14 +25,18 @@ import (
 // than that gets a chunk of its own size.
 const bulkChunkSize = 1 << 20
 
-// bulkChunk holds encoded bulk messages (header with seq and flags zero, then the
-// TLVs) back to back.
+// bulkChunk holds encoded bulk messages back to back (header with seq and flags zero
+// until first sent), cut into datagrams: a datagram ends where the next message would
+// make it longer than the Channel's MaxDatagram.
 type bulkChunk struct {
-	first uint64 // ordinal of message 0 among all bulk messages of the Channel
-	buf   []byte
-	off   []uint32 // start of message i in buf; its length is in its header
-	next  int      // first message never sent
-	live  int      // messages in the resend queue or in the retransmit queue
+	first   uint32   // ordinal of message 0 among all bulk messages of the Channel (serial)
+	buf     []byte   // never grown: SendBulk starts a new chunk instead
+	off     []uint32 // start of message i in buf; its length is in its header
+	dgEnd   []uint32 // one past the last message of each closed datagram
+	dgStart int      // where the open datagram starts in buf
+	next    int      // first message never sent
+	nextDg  int      // the datagram that holds message next (len(dgEnd): the open one)
+	live    int      // messages in the resend queue or in the retransmit queue
 }
 
 func (b *bulkChunk) msg(i uint32) []byte {
@@ -38,22 +45,41 @@ func (b *bulkChunk) msg(i uint32) []byte {
 	return b.buf[s : s+n]
 }
 
-// bulkRef names one bulk message.
-type bulkRef struct {
-	c *bulkChunk
-	i uint32
+// end returns where message i ends in buf.
+func (b *bulkChunk) end(i int) int {
+	if i < len(b.off) {
+		return int(b.off[i])
+	}
+	return len(b.buf)
+}
+
+// closeDatagram ends the open datagram, if it holds a message.
+func (b *bulkChunk) closeDatagram() {
+	if n := len(b.off); n > 0 && (len(b.dgEnd) == 0 || int(b.dgEnd[len(b.dgEnd)-1]) < n) {
+		b.dgEnd = append(b.dgEnd, uint32(n))
+	}
+	b.dgStart = len(b.buf)
 }
 
 // bulkQueue is the Channel's bulk state.
 type bulkQueue struct {
 	chunks []*bulkChunk // oldest first; the last one is filled by SendBulk
-	added  uint64       // bulk messages ever added
+	added  uint32       // bulk messages ever added (serial)
 	unsent int          // messages added and never sent
-	retx   []bulkRef    // messages to send again, in order
+	retx   []uint32     // ordinals of messages to send again, in order
 	rhead  int
 }
 
 func (q *bulkQueue) pending() int { return q.unsent + len(q.retx) - q.rhead }
+
+// chunk returns the chunk that holds the message of ordinal o (one that is still
+// referenced, so its chunk is held).
+func (q *bulkQueue) chunk(o uint32) *bulkChunk {
+	base := q.chunks[0].first
+	r := o - base
+	i := sort.Search(len(q.chunks), func(i int) bool { return q.chunks[i].first-base > r })
+	return q.chunks[i-1]
+}
 
 // SendBulk queues one entry of a bulk for the peer. Unlike Send, it does not collapse
 // with other updates of the same Key: the message is encoded now, from f, and sent
@@ -66,19 +92,28 @@ func (c *Channel) SendBulk(op Op, f *Flow) error {
 		return err
 	}
 	n := HeaderLen + f.tlvLen()
-	if n > c.cfg.MaxDatagram {
-		c.stats.EncodeErrors++
-		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
+	if err := c.checkLen(n); err != nil {
+		return err
 	}
 	q := &c.bulk
 	var ch *bulkChunk
 	if k := len(q.chunks); k > 0 && cap(q.chunks[k-1].buf)-len(q.chunks[k-1].buf) >= n {
 		ch = q.chunks[k-1]
 	} else {
-		ch = &bulkChunk{first: q.added, buf: make([]byte, 0, max(bulkChunkSize, n))}
+		if k > 0 {
+			q.chunks[k-1].closeDatagram()
+		}
+		size := max(bulkChunkSize, n)
+		// Each message costs about one offset per 64 bytes and one datagram end
+		// per MaxDatagram bytes: sized once, never grown.
+		ch = &bulkChunk{first: q.added, buf: make([]byte, 0, size),
+			off: make([]uint32, 0, size/64), dgEnd: make([]uint32, 0, size/c.cfg.MaxDatagram+1)}
 		q.chunks = append(q.chunks, ch)
 	}
 	start := len(ch.buf)
+	if start-ch.dgStart+n > c.cfg.MaxDatagram {
+		ch.closeDatagram()
+	}
 	b, err := appendFlowMsg(ch.buf, op.msgType(), n, f)
 	if err != nil {
 		ch.buf = b[:start]
@@ -112,28 +147,32 @@ func (c *Channel) touch(k Key) {
 		return
 	}
 	if c.touched == nil {
-		c.touched = make(map[Key]uint64)
+		c.touched = make(map[Key]uint32)
 	}
 	c.touched[k] = c.bulk.added
 }
 
-// superseded reports whether bulk message r was followed by a Send of its Key.
-func (c *Channel) superseded(r bulkRef) bool {
+// superseded reports whether message i of ch was followed by a Send of its Key.
+func (c *Channel) superseded(ch *bulkChunk, i uint32) bool {
 	if len(c.touched) == 0 {
 		return false
 	}
 	var m Message
-	if m.UnmarshalBinary(r.c.msg(r.i)) != nil {
+	if m.UnmarshalBinary(ch.msg(i)) != nil {
 		return false
 	}
 	after, ok := c.touched[m.Flow.Key()]
-	return ok && after > r.c.first+uint64(r.i)
+	return ok && seqBefore(ch.first+i, after)
 }
 
-// bulkReleased drops one live bulk message of ch (acknowledged or superseded).
-func (c *Channel) bulkReleased(ch *bulkChunk) {
+// bulkReleased drops one live bulk message (acknowledged or superseded), and its chunk
+// when that was the chunk's last.
+func (c *Channel) bulkReleased(o uint32) {
+	ch := c.bulk.chunk(o)
 	ch.live--
-	c.bulkMaybeDrop()
+	if ch.live == 0 && ch.next == len(ch.off) {
+		c.bulkMaybeDrop()
+	}
 }
 
 // bulkMaybeDrop frees the chunks whose messages are all sent and acknowledged.
@@ -154,51 +193,73 @@ func (c *Channel) bulkMaybeDrop() {
 	}
 }
 
-// outboxBulk packs bulk retransmissions, then new bulk messages, while the resend
-// queue has room. It returns how many it packed.
+// outboxBulk sends bulk retransmissions (copied into the open datagram), then new bulk
+// messages (their datagrams as they lie in the chunks), while the resend queue has
+// room. It returns how many it sent.
 func (c *Channel) outboxBulk(flags Flags) int {
 	q := &c.bulk
 	p := c.packer
 	data := 0
-	ci := 0 // the first chunk that may hold unsent messages
 	// Room for the whole round at once: no copying of a resend queue that grows by
 	// a hundred thousand items.
-	c.rs = slices.Grow(c.rs, min(q.pending(), c.cfg.ResendQueueSize-c.rsLive))
-	for q.pending() > 0 && c.rsLive < c.cfg.ResendQueueSize {
-		var r bulkRef
-		if q.rhead < len(q.retx) {
-			r = q.retx[q.rhead]
-			q.retx[q.rhead] = bulkRef{}
-			q.rhead++
-			r.c.live--
-		} else {
-			for q.chunks[ci].next == len(q.chunks[ci].off) {
-				ci++
-			}
-			ch := q.chunks[ci]
-			r = bulkRef{c: ch, i: uint32(ch.next)}
-			ch.next++
-			q.unsent--
-		}
-		if c.superseded(r) {
+	c.growRS(min(q.pending(), c.cfg.ResendQueueSize-c.rsLive))
+	for q.rhead < len(q.retx) && c.rsLive < c.cfg.ResendQueueSize {
+		o := q.retx[q.rhead]
+		q.rhead++
+		ch := q.chunk(o)
+		ch.live--
+		if c.superseded(ch, o-ch.first) {
 			continue
 		}
-		m := r.c.msg(r.i)
-		if !p.Fits(len(m)) {
-			p.Flush()
-		}
-		start := len(p.buf)
-		p.buf = append(p.buf, m...)
-		p.buf[start+1] = byte(flags)
-		binary.BigEndian.PutUint32(p.buf[start+4:], c.seq)
-		c.rs = append(c.rs, rsItem{seq: c.seq, bulk: r.c, bulkIdx: r.i})
-		c.seq++
+		c.rs = append(c.rs, rsItem{seq: c.packMsg(ch.msg(o-ch.first), flags), ref: o, kind: rsBulk})
 		c.rsLive++
-		r.c.live++
+		ch.live++
 		data++
 	}
 	if q.rhead == len(q.retx) {
 		q.retx, q.rhead = q.retx[:0], 0
+	}
+	ci := 0 // the first chunk that may hold unsent messages
+	for q.unsent > 0 && c.rsLive < c.cfg.ResendQueueSize {
+		for q.chunks[ci].next == len(q.chunks[ci].off) {
+			ci++
+		}
+		ch := q.chunks[ci]
+		if ch.nextDg == len(ch.dgEnd) {
+			ch.closeDatagram() // what SendBulk adds later goes into a datagram of its own
+		}
+		// The rest of the datagram that holds ch.next, as far as the queue has room.
+		from := ch.next
+		to := min(int(ch.dgEnd[ch.nextDg]), from+c.cfg.ResendQueueSize-c.rsLive)
+		if len(c.touched) > 0 {
+			// Some Keys went through Send since the bulk began: each message is
+			// looked at, and those that survive are copied.
+			for i := from; i < to; i++ {
+				if c.superseded(ch, uint32(i)) {
+					continue
+				}
+				c.rs = append(c.rs, rsItem{seq: c.packMsg(ch.msg(uint32(i)), flags), ref: ch.first + uint32(i), kind: rsBulk})
+				c.rsLive++
+				ch.live++
+				data++
+			}
+		} else {
+			for i := from; i < to; i++ {
+				stampMsg(ch.buf[ch.off[i]:], flags, c.seq)
+				c.rs = append(c.rs, rsItem{seq: c.seq, ref: ch.first + uint32(i), kind: rsBulk})
+				c.seq++
+			}
+			p.addExternal(ch.buf[ch.off[from]:ch.end(to):ch.end(to)])
+			n := to - from
+			c.rsLive += n
+			ch.live += n
+			data += n
+		}
+		q.unsent -= to - from
+		ch.next = to
+		if to == int(ch.dgEnd[ch.nextDg]) {
+			ch.nextDg++
+		}
 	}
 	c.bulkMaybeDrop()
 	return data

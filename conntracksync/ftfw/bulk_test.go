@@ -1,6 +1,7 @@
 package ftfw
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -89,5 +90,75 @@ func TestBulkNotRetransmittedAfterSend(t *testing.T) {
 	}
 	if len(data) != 1 || data[0].Flow.TimeoutSecs != 9 {
 		t.Fatalf("after NACK of the bulk message: %+v, want only the newer message (timeout 9)", data)
+	}
+}
+
+// A bulk goes out as conntrackd would pack it: each message byte for byte what
+// Message.AppendBinary makes with its seq (consecutive) and flags, as many messages per
+// datagram as fit in MaxDatagram, in SendBulk's order. With a resend queue smaller than
+// the bulk, a datagram is sent in parts as the peer's ACKs make room, and nothing is
+// lost or repeated.
+func TestBulkDatagramsAsPacked(t *testing.T) {
+	const n = 3000
+	flows := benchFlows(n)
+	for _, room := range []int{0, 250} {
+		t.Run(fmt.Sprintf("room%d", room), func(t *testing.T) {
+			tx, peerSeq := established(t, Config{ResendQueueSize: room})
+			for i := range flows {
+				if err := tx.SendBulk(OpUpd, &flows[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			limit := MaxDatagram(1500, false)
+			next, seq := 0, uint32(0)
+			for round := 0; next < n; round++ {
+				if round > n {
+					t.Fatalf("%d of %d messages after %d rounds", next, n, round)
+				}
+				out := tx.Outbox(t0)
+				first, last := uint32(0), uint32(0)
+				for _, d := range out {
+					if len(d) > limit {
+						t.Fatalf("datagram of %d bytes, at most %d", len(d), limit)
+					}
+					k := 0
+					Walk(d, func(b []byte) bool {
+						if Type(b[0]&0x0f) == TypeCtl {
+							return true
+						}
+						_, _, _, s, _ := Header(b)
+						if next > 0 && s != seq+1 {
+							t.Fatalf("message %d has seq %d after %d", next, s, seq)
+						}
+						seq = s
+						if first == 0 {
+							first = s
+						}
+						last = s
+						want, err := (&Message{Type: TypeUpd, Seq: s, Flow: flows[next]}).AppendBinary(nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !bytes.Equal(b, want) {
+							t.Fatalf("message %d:\n got % x\nwant % x", next, b, want)
+						}
+						next++
+						k++
+						return true
+					})
+					if room == 0 && k != 17 && next != n {
+						t.Fatalf("a datagram of %d messages of 84 bytes, want 17", k)
+					}
+				}
+				if first == 0 {
+					t.Fatalf("round %d sent no bulk message (%d of %d sent)", round, next, n)
+				}
+				tx.Receive(enc(t, ctl(FlagAck, peerSeq, first, last)), t0)
+				peerSeq++
+			}
+			if st := tx.Stats(); st.Unacked != 0 || st.Queued != 0 || len(tx.bulk.chunks) != 0 {
+				t.Fatalf("after the last ACK: %d unacknowledged, %d queued, %d chunks", st.Unacked, st.Queued, len(tx.bulk.chunks))
+			}
+		})
 	}
 }

@@ -200,45 +200,34 @@ type Stats struct {
 	Established   bool `json:"established"` // our HELLO was answered
 }
 
+// entry is the latest update of one Key (or ExpKey) queued with Send or SendExpect:
+// its message, encoded once when queued (header with seq and flags zero), and how many
+// queues hold it. Entries live in the pages of Channel.ents and are named by their
+// index there (ent), so the resend queue holds no pointers.
 type entry struct {
 	key    Key
-	op     Op
-	flow   Flow
-	isExp  bool // an expectation: exp and ekey, not flow and key
-	exp    Expect
-	ekey   ExpKey
+	ekey   *ExpKey // an expectation's key; nil for a flow (keyed by key)
+	msg    []byte  // the message; its buffer is reused by the slot's next entry
 	queued bool
-	refs   int // 1 for the transmit queue + 1 per resend-queue item
+	refs   int32 // 1 for the transmit queue + 1 per resend-queue item
 }
 
-func (e *entry) msgType() Type {
-	if e.isExp {
-		return TypeExpNew + Type(e.op)
-	}
-	return e.op.msgType()
-}
+// What a resend-queue item holds.
+const (
+	rsResync uint8 = iota // our RESYNC request
+	rsEntry               // ref: an index in Channel.ents
+	rsBulk                // ref: a bulk message's ordinal (bulk.go)
+)
 
-func (e *entry) tlvLen() int {
-	if e.isExp {
-		return e.exp.tlvLen()
-	}
-	return e.flow.tlvLen()
-}
-
-func (e *entry) appendTLVs(b []byte) ([]byte, error) {
-	if e.isExp {
-		return e.exp.appendTLVs(b)
-	}
-	return e.flow.appendTLVs(b)
-}
-
+// rsItem is one message sent and not yet acknowledged: 24 bytes and no pointers, so
+// that a resend queue of a hundred thousand items costs 2.4 MB and nothing for the
+// garbage collector to scan.
 type rsItem struct {
 	seq     uint32
-	bulkIdx uint32     // bulk != nil: the message's index in its chunk
-	e       *entry     // nil and bulk == nil: a RESYNC request
-	bulk    *bulkChunk // a bulk message (see bulk.go)
+	ref     uint32
+	suspect int64 // 1 + nanoseconds from the Channel's epoch to when the peer acknowledged a later seq; 0: not yet
+	kind    uint8
 	done    bool
-	suspect time.Time // when the peer acknowledged a later seq
 }
 
 type hole struct {
@@ -270,10 +259,12 @@ type Channel struct {
 
 	// sender
 	established   bool
-	entries       map[Key]*entry
-	expEntries    map[ExpKey]*entry
-	free          []*entry
-	txq           []*entry
+	epoch         time.Time         // NewChannel's now: the origin of rsItem.suspect
+	entries       map[Key]uint32    // index in ents
+	expEntries    map[ExpKey]uint32 // index in ents
+	ents          [][]entry         // pages of entPage entries: never copied to grow
+	entFree       []uint32          // free indices of ents
+	txq           []uint32          // indices in ents
 	txHead        int
 	rs            []rsItem
 	rsHead        int
@@ -311,9 +302,10 @@ type Channel struct {
 	gate            bulkGate
 
 	bulk    bulkQueue
-	touched map[Key]uint64 // Keys sent after the bulk message of ordinal value-1 was added (bulk.go)
+	touched map[Key]uint32 // Keys sent after the bulk message of ordinal value-1 was added (bulk.go)
 
 	packer    *Packer
+	enc       []byte // Send's encoding scratch
 	updates   []Update
 	events    []Event
 	eventsOut []Event // returned by the last Events call
@@ -323,7 +315,7 @@ type Channel struct {
 // NewChannel returns a Channel that starts its HELLO handshake at now.
 func NewChannel(cfg Config, now time.Time) *Channel {
 	cfg.setDefaults()
-	c := &Channel{cfg: cfg, now: now, entries: make(map[Key]*entry), expEntries: make(map[ExpKey]*entry),
+	c := &Channel{cfg: cfg, now: now, epoch: now, entries: make(map[Key]uint32), expEntries: make(map[ExpKey]uint32),
 		packer: NewPacker(cfg.MaxDatagram)}
 	c.seq = cfg.InitialSeq
 	for c.seq == 0 {
@@ -339,74 +331,156 @@ func NewChannel(cfg Config, now time.Time) *Channel {
 }
 
 // Send queues an update of one entry for the peer. Updates of the same Key that have
-// not been sent yet collapse into the latest (like conntrackd's tx queue); the message
-// is built from the latest Op and Flow when it is sent or re-sent. f is copied (its
-// Labels slice is shared: do not modify it afterwards). Send fails only for a flow
-// that cannot be encoded.
+// not been sent yet collapse into the latest (like conntrackd's tx queue); a
+// retransmission sends the latest update of the Key. The message is encoded now, so f
+// is not retained. Send fails only for a flow that cannot be encoded (counted in
+// Stats.EncodeErrors); the Key's earlier update, if any, then stays as it was.
 func (c *Channel) Send(op Op, f *Flow) error {
 	if err := f.validate(); err != nil {
+		c.stats.EncodeErrors++
+		return err
+	}
+	n := HeaderLen + f.tlvLen()
+	if err := c.checkLen(n); err != nil {
+		return err
+	}
+	b, err := appendFlowMsg(c.enc[:0], op.msgType(), n, f)
+	if err = c.encoded(b, err); err != nil {
 		return err
 	}
 	k := f.Key()
-	c.touch(k)
-	e := c.entries[k]
-	if e == nil {
-		e = c.newEntry()
-		e.key = k
-		c.entries[k] = e
+	i, had := c.entries[k]
+	if !had {
+		i = c.newEntry()
+		c.ent(i).key = k
+		c.entries[k] = i
 	}
-	e.op, e.flow = op, *f
-	c.queue(e)
+	c.setMsg(i, b)
+	c.touch(k)
 	return nil
 }
 
 // SendExpect queues an update of one expectation for the peer (EXP_NEW, EXP_UPD or
 // EXP_DEL for OpNew, OpUpd, OpDel), collapsing with unsent updates of the same ExpKey
-// like Send. x is copied. It fails only for an expectation that cannot be encoded.
+// like Send. x is not retained. It fails only for an expectation that cannot be
+// encoded.
 func (c *Channel) SendExpect(op Op, x *Expect) error {
 	if err := x.validate(); err != nil {
 		c.stats.EncodeErrors++
 		return err
 	}
-	k := x.Key()
-	e := c.expEntries[k]
-	if e == nil {
-		e = c.newEntry()
-		e.isExp, e.ekey = true, k
-		c.expEntries[k] = e
+	m := Message{Type: TypeExpNew + Type(op), Exp: *x}
+	if err := c.checkLen(m.Len()); err != nil {
+		return err
 	}
-	e.op, e.exp = op, *x
-	c.queue(e)
+	b, err := m.AppendBinary(c.enc[:0])
+	if err = c.encoded(b, err); err != nil {
+		return err
+	}
+	k := x.Key()
+	i, had := c.expEntries[k]
+	if !had {
+		i = c.newEntry()
+		c.ent(i).ekey = &k
+		c.expEntries[k] = i
+	}
+	c.setMsg(i, b)
 	return nil
 }
 
-func (c *Channel) newEntry() *entry {
-	if n := len(c.free); n > 0 {
-		e := c.free[n-1]
-		c.free = c.free[:n-1]
-		return e
+// checkLen refuses (and counts) a message of n bytes that no datagram can carry.
+func (c *Channel) checkLen(n int) error {
+	if n > c.cfg.MaxDatagram {
+		c.stats.EncodeErrors++
+		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
 	}
-	return new(entry)
+	return nil
 }
 
-func (c *Channel) queue(e *entry) {
-	if !e.queued {
+// encoded takes back c.enc, into which b was encoded (encoded aside, so that a failure
+// leaves a Key's earlier message as it was), and counts a failure.
+func (c *Channel) encoded(b []byte, err error) error {
+	c.enc = b[:0]
+	if err != nil {
+		c.stats.EncodeErrors++
+	}
+	return err
+}
+
+// setMsg makes the message b entry i's and queues the entry.
+func (c *Channel) setMsg(i uint32, b []byte) {
+	e := c.ent(i)
+	e.msg = append(e.msg[:0], b...)
+	c.queue(i)
+}
+
+// newEntry returns the index of an unused entry, its message buffer kept from its last
+// use.
+func (c *Channel) newEntry() uint32 {
+	if n := len(c.entFree); n > 0 {
+		i := c.entFree[n-1]
+		c.entFree = c.entFree[:n-1]
+		return i
+	}
+	i := uint32(len(c.ents) * entPage)
+	page := make([]entry, entPage)
+	// Each entry's message starts in its slot of the page's arena (a larger one
+	// moves to a buffer of its own): no allocation per entry.
+	arena := make([]byte, entPage*entMsgSlot)
+	for j := range page {
+		page[j].msg = arena[j*entMsgSlot : j*entMsgSlot : (j+1)*entMsgSlot]
+	}
+	c.ents = append(c.ents, page)
+	for j := uint32(entPage - 1); j > 0; j-- {
+		c.entFree = append(c.entFree, i+j)
+	}
+	return i
+}
+
+// ent returns entry i.
+func (c *Channel) ent(i uint32) *entry { return &c.ents[i/entPage][i%entPage] }
+
+// freeEntry returns entry i to the free list. When no entry is in use any more, a large
+// table is given back to the garbage collector: memory follows what is in flight, not
+// the largest burst the Channel ever had.
+func (c *Channel) freeEntry(i uint32) {
+	e := c.ent(i)
+	*e = entry{msg: e.msg[:0]}
+	c.entFree = append(c.entFree, i)
+	if len(c.entFree) == len(c.ents)*entPage && len(c.ents) > entKeepPages {
+		// The maps too: a Go map never gives back the room it grew to.
+		c.ents, c.entFree = nil, nil
+		c.entries, c.expEntries = make(map[Key]uint32), make(map[ExpKey]uint32)
+	}
+}
+
+// Our tunables: entries come in pages of entPage, and a Channel keeps entKeepPages
+// pages for reuse once all its entries are free. An entry's message takes a slot of
+// entMsgSlot bytes in its page when it fits (an IPv4 TCP flow with NAT takes 100).
+const (
+	entPage      = 512
+	entKeepPages = 2
+	entMsgSlot   = 128
+)
+
+func (c *Channel) queue(i uint32) {
+	if e := c.ent(i); !e.queued {
 		e.queued = true
 		e.refs++
-		c.txq = append(c.txq, e)
+		c.txq = append(c.txq, i)
 	}
 }
 
-func (c *Channel) release(e *entry) {
+func (c *Channel) release(i uint32) {
+	e := c.ent(i)
 	e.refs--
 	if e.refs == 0 {
-		if e.isExp {
-			delete(c.expEntries, e.ekey)
+		if e.ekey != nil {
+			delete(c.expEntries, *e.ekey)
 		} else {
 			delete(c.entries, e.key)
 		}
-		*e = entry{}
-		c.free = append(c.free, e)
+		c.freeEntry(i)
 	}
 }
 

@@ -46,9 +46,11 @@ func Walk(dgram []byte, fn func(msg []byte) bool) (int, DropReason) {
 // conntrackd fills its send buffer. The zero value is not usable; use NewPacker.
 type Packer struct {
 	max   int
-	buf   []byte // all datagrams back to back
-	ends  []int  // end offset of each finished datagram in buf
-	start int    // start of the open datagram in buf
+	buf   []byte   // all datagrams back to back
+	ends  []int    // end offset of each finished datagram in buf; -1-k: ext[k] comes here
+	start int      // start of the open datagram in buf
+	ext   [][]byte // datagrams built elsewhere (addExternal)
+	out   [][]byte // what Datagrams returned last
 }
 
 // NewPacker returns a Packer for datagrams of at most maxDatagram bytes (see
@@ -128,16 +130,29 @@ func (p *Packer) Flush() {
 	}
 }
 
+// addExternal closes the open datagram and adds d, a finished datagram that stays
+// where it is, after it.
+func (p *Packer) addExternal(d []byte) {
+	p.Flush()
+	p.ends = append(p.ends, -1-len(p.ext))
+	p.ext = append(p.ext, d)
+}
+
 // Datagrams flushes and returns the finished datagrams. They alias the Packer's
-// buffer and stay valid until the next Reset.
+// buffer and stay valid until the next Reset; so does the returned slice.
 func (p *Packer) Datagrams() [][]byte {
 	p.Flush()
-	out := make([][]byte, len(p.ends))
+	out := slices.Grow(p.out[:0], len(p.ends))
 	s := 0
-	for i, e := range p.ends {
-		out[i] = p.buf[s:e:e]
+	for _, e := range p.ends {
+		if e < 0 {
+			out = append(out, p.ext[-1-e])
+			continue
+		}
+		out = append(out, p.buf[s:e:e])
 		s = e
 	}
+	p.out = out
 	return out
 }
 
@@ -151,5 +166,7 @@ func (p *Packer) Len() int {
 
 // Reset empties the Packer, keeping its buffer. Datagrams returned before become invalid.
 func (p *Packer) Reset() {
-	p.buf, p.ends, p.start = p.buf[:0], p.ends[:0], 0
+	clear(p.ext) // no chunk kept alive by a finished round
+	clear(p.out)
+	p.buf, p.ends, p.start, p.ext, p.out = p.buf[:0], p.ends[:0], 0, p.ext[:0], p.out[:0]
 }

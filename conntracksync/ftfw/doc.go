@@ -63,10 +63,15 @@
 //     opens a new window at the message after the gap.
 //   - A peer HELLO never discards unacknowledged data: it is queued again, and a bulk
 //     is requested (EventPeerSession, then EventSendBulk).
-//   - A bulk (SendBulk) is encoded once into a byte arena, with no per-Key state; each
-//     message still has its own seq and resend-queue item. A retransmission resends the
-//     same bytes unless a later Send of its Key superseded it (conntrackd re-encodes
-//     from the current cache object).
+//   - A bulk (SendBulk) is encoded once into byte chunks already cut into datagrams,
+//     with no per-Key state; the first send stamps seq and flags in place and hands the
+//     datagrams on without a copy. Each message still has its own seq and resend-queue
+//     item. A retransmission resends the same bytes unless a later Send of its Key
+//     superseded it (conntrackd re-encodes from the current cache object).
+//   - Send encodes the message when it is queued and keeps only those bytes (and the
+//     Key) until the peer acknowledges it; a retransmission sends the Key's latest
+//     update. The resend queue holds 24 bytes without pointers per message, so the
+//     memory in flight follows the messages' size (TestInFlightMemoryPerMessage).
 //   - NACKs are repeated on a timer (NackRetry doubling up to 2 s, NackRetries times),
 //     all in one round so that a lost round opens one gap at the peer, not one per
 //     NACK; gaps are merged, never forgotten.

@@ -91,17 +91,24 @@ func (c *Channel) receiveMsg(b []byte, now time.Time) {
 	case typ == TypeCtl:
 		c.receiveCtl(b, flags, seq, now)
 	case typ.IsData():
-		var m Message
-		if err := m.UnmarshalBinary(b); err != nil {
-			c.stats.Drops[ReasonOf(err)]++
+		// Decoded in place, into the next update (Message.UnmarshalBinary's checks:
+		// Walk has checked the length, and the version is checked above).
+		if flags&^(FlagHello|FlagHelloBack) != 0 {
+			c.stats.Drops[DropFlags]++
 			return
 		}
-		if !m.Flow.Src.IsValid() {
-			c.stats.Drops[DropFlow]++
+		c.updates = append(c.updates, Update{Op: Op(typ)})
+		u := &c.updates[len(c.updates)-1]
+		if err := u.Flow.parseTLVs(b[HeaderLen:]); err != nil || !u.Flow.Src.IsValid() {
+			c.updates = c.updates[:len(c.updates)-1]
+			if err != nil {
+				c.stats.Drops[ReasonOf(err)]++
+			} else {
+				c.stats.Drops[DropFlow]++
+			}
 			return
 		}
 		c.stats.DataReceived++
-		c.updates = append(c.updates, Update{Op: Op(typ), Flow: m.Flow})
 	case typ.IsExpect():
 		var m Message
 		if err := m.UnmarshalBinary(b); err != nil {

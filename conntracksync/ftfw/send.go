@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -71,9 +72,10 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 	if c.haveSuspect {
 		start = max(start, c.rsIndex(c.suspectBefore))
 	}
+	mark := max(int64(now.Sub(c.epoch))+1, 1)
 	for i := start; i < end; i++ {
-		if it := &c.rs[i]; !it.done && it.suspect.IsZero() {
-			it.suspect = now
+		if it := &c.rs[i]; !it.done && it.suspect == 0 {
+			it.suspect = mark
 		}
 	}
 	if !c.haveSuspect || seqBefore(c.suspectBefore, from) {
@@ -89,10 +91,11 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 		}
 		it.done = true
 		c.rsLive--
-		if it.e != nil {
-			c.release(it.e)
-		} else if it.bulk != nil {
-			c.bulkReleased(it.bulk)
+		switch it.kind {
+		case rsEntry:
+			c.release(it.ref)
+		case rsBulk:
+			c.bulkReleased(it.ref)
 		}
 	}
 	c.compactRS()
@@ -121,21 +124,38 @@ func (c *Channel) requeue(it *rsItem) {
 	it.done = true
 	c.rsLive--
 	c.stats.Retransmits++
-	if it.bulk != nil {
-		c.bulk.retx = append(c.bulk.retx, bulkRef{c: it.bulk, i: it.bulkIdx})
+	switch it.kind {
+	case rsBulk:
+		c.bulk.retx = append(c.bulk.retx, it.ref)
 		return
-	}
-	if it.e == nil {
+	case rsResync:
 		c.resyncPending = true
 		return
 	}
-	if it.e.queued {
-		c.release(it.e)
-		return
+	if e := c.ent(it.ref); e.queued {
+		c.release(it.ref)
+	} else {
+		e.queued = true
+		c.txq = append(c.txq, it.ref)
 	}
-	it.e.queued = true
-	c.txq = append(c.txq, it.e)
 }
+
+// growRS makes room for n more resend-queue items, at least doubling the queue's
+// capacity when it grows, so that a bulk sent in parts copies it only a few times.
+func (c *Channel) growRS(n int) {
+	if cap(c.rs)-len(c.rs) < n {
+		c.rs = slices.Grow(c.rs, max(n, cap(c.rs)))
+	}
+}
+
+// suspectAt is when the peer first acknowledged a seq after it's (it.suspect != 0).
+func (c *Channel) suspectAt(it *rsItem) time.Time {
+	return c.epoch.Add(time.Duration(it.suspect - 1))
+}
+
+// rsKeep is the resend queue's capacity (our tunable) kept once it is empty; a larger
+// one, left by a bulk, is given back.
+const rsKeep = 4096
 
 func (c *Channel) compactRS() {
 	for c.rsHead < len(c.rs) && c.rs[c.rsHead].done {
@@ -144,6 +164,9 @@ func (c *Channel) compactRS() {
 	}
 	if c.rsHead == len(c.rs) {
 		c.rs, c.rsHead = c.rs[:0], 0
+		if cap(c.rs) > rsKeep {
+			c.rs = nil
+		}
 	} else if c.rsHead > 1024 && c.rsHead > len(c.rs)/2 {
 		n := copy(c.rs, c.rs[c.rsHead:])
 		c.rs, c.rsHead = c.rs[:n], 0
@@ -204,13 +227,13 @@ func (c *Channel) Tick(now time.Time) {
 	}
 	for i := c.rsHead; i < len(c.rs); i++ {
 		it := &c.rs[i]
-		if it.suspect.IsZero() {
+		if it.suspect == 0 {
 			if !it.done {
 				break // items after the first unsuspected one were never passed by an ACK
 			}
 			continue
 		}
-		if !it.done && !now.Before(it.suspect.Add(c.cfg.RetransmitAfter)) {
+		if !it.done && !now.Before(c.suspectAt(it).Add(c.cfg.RetransmitAfter)) {
 			c.requeue(it)
 		}
 	}
@@ -247,10 +270,10 @@ func (c *Channel) Deadline() time.Time {
 		if it.done {
 			continue
 		}
-		if it.suspect.IsZero() {
+		if it.suspect == 0 {
 			break
 		}
-		early(it.suspect.Add(c.cfg.RetransmitAfter))
+		early(c.suspectAt(it).Add(c.cfg.RetransmitAfter))
 	}
 	return d
 }
@@ -289,49 +312,29 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 		m := Message{Type: TypeCtl, Flags: FlagResync}
 		c.stamp(&m, now)
 		c.mustAdd(&m)
-		c.rs = append(c.rs, rsItem{seq: m.Seq})
+		c.rs = append(c.rs, rsItem{seq: m.Seq, kind: rsResync})
 		c.rsLive++
 		c.stats.ResyncsSent++
 		sent++
 	}
 	data := 0
 	if c.established {
+		flags := Flags(0)
+		if helloBack {
+			flags |= FlagHelloBack
+		}
+		c.growRS(min(len(c.txq)-c.txHead, c.cfg.ResendQueueSize-c.rsLive))
 		for c.txHead < len(c.txq) && c.rsLive < c.cfg.ResendQueueSize {
-			e := c.txq[c.txHead]
-			c.txq[c.txHead] = nil
+			i := c.txq[c.txHead]
 			c.txHead++
+			e := c.ent(i)
 			e.queued = false
-			flags := Flags(0)
-			if helloBack {
-				flags |= FlagHelloBack
-			}
-			seq := c.seq
-			n := HeaderLen + e.tlvLen()
-			if !p.Fits(n) {
-				p.Flush()
-			}
-			start := len(p.buf)
-			b := append(p.buf, Version<<4|byte(e.msgType()), byte(flags), byte(n>>8), byte(n), 0, 0, 0, 0)
-			binary.BigEndian.PutUint32(b[start+4:], seq)
-			b, err := e.appendTLVs(b)
-			if err != nil || n > p.max {
-				p.buf = b[:start]
-				c.stats.EncodeErrors++
-				c.release(e)
-				continue
-			}
-			p.buf = b
-			c.seq++
-			c.rs = append(c.rs, rsItem{seq: seq, e: e})
+			c.rs = append(c.rs, rsItem{seq: c.packMsg(e.msg, flags), ref: i, kind: rsEntry})
 			c.rsLive++
 			data++
 		}
 		if c.txHead == len(c.txq) {
 			c.txq, c.txHead = c.txq[:0], 0
-		}
-		flags := Flags(0)
-		if helloBack {
-			flags |= FlagHelloBack
 		}
 		data += c.outboxBulk(flags)
 	}
@@ -359,6 +362,27 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 	c.stats.MsgsSent += uint64(sent)
 	c.lastSend = now
 	return p.Datagrams()
+}
+
+// packMsg copies the encoded data message m into the open datagram with the next seq
+// and flags, and returns the seq.
+func (c *Channel) packMsg(m []byte, flags Flags) uint32 {
+	p := c.packer
+	if !p.Fits(len(m)) {
+		p.Flush()
+	}
+	start := len(p.buf)
+	p.buf = append(p.buf, m...)
+	seq := c.seq
+	c.seq++
+	stampMsg(p.buf[start:], flags, seq)
+	return seq
+}
+
+// stampMsg sets the flags and seq in the header of the encoded message m.
+func stampMsg(m []byte, flags Flags, seq uint32) {
+	m[1] = byte(flags)
+	binary.BigEndian.PutUint32(m[4:], seq)
 }
 
 // stamp gives m the next seq and the handshake flags.

@@ -448,6 +448,15 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly bool) e
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
 		}
+		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
+			for _, v := range []*vnode{vs, vr} {
+				m, err := v.call("heap event-%d", n)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory once the receivers hold %d flows: %v\n", n, m)
+			}
+		}
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
 		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
 		p.CPUWarm = per(5)

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -36,6 +38,8 @@ import (
 //	backup N           (a -warm node) back to backup: SetMaster(false),
 //	                   request a resync, wait until the external cache
 //	                   holds N and nothing is pending: {"ms":F}
+//	heap NAME          with CTBENCH_PROFILE_DIR, write a heap profile
+//	                   named NAME there: {"heap_alloc":N,...} (MemStats)
 //
 // A separate process so that the parent can read its CPU time and peak
 // RSS from /proc like conntrackd's.
@@ -62,6 +66,11 @@ func runNode(args []string) error {
 				f.Close()
 			}()
 		}
+	}
+	// The collector as vigild runs it (GOGC 50 unless the environment sets
+	// GOGC): the node's peak RSS and CPU are then vigild's.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
 	}
 	l, p := netip.MustParseAddr(*local), netip.MustParseAddr(*peer)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -154,6 +163,18 @@ func runNode(args []string) error {
 			_ = link.Close()
 			_ = out.Encode(map[string]any{"t0": t0.UnixNano(), "send_ms": ms(took), "datagrams": len(ds), "bytes": totalLen(ds),
 				"failed": failed, "err": fmt.Sprint(serr)})
+		case "heap":
+			// A heap profile now, named f[1], when profiling.
+			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
+				if hf, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%s-%s.pprof", *local, filepath.Base(f[1])))); err == nil {
+					_ = pprof.WriteHeapProfile(hf)
+					hf.Close()
+				}
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			_ = out.Encode(map[string]any{"heap_alloc": m.HeapAlloc, "heap_inuse": m.HeapInuse, "heap_sys": m.HeapSys,
+				"heap_released": m.HeapReleased, "stack_sys": m.StackSys, "sys": m.Sys, "next_gc": m.NextGC, "num_gc": m.NumGC})
 		default:
 			_ = out.Encode(map[string]any{"err": "unknown command " + f[0]})
 		}
