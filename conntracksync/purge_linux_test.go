@@ -19,7 +19,7 @@ func sampleTimeouts(t *testing.T, ns cttest.NS) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, fam := range []string{"ipv4", "ipv6"} {
-		for line := range strings.Lines(ns.Exec(t, "conntrack", "-L", "-f", fam)) {
+		for line := range strings.Lines(ns.Output(t, "conntrack", "-L", "-f", fam)) {
 			f := strings.Fields(line)
 			src := ""
 			for _, w := range f {

@@ -209,6 +209,23 @@ func (n NS) Exec(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
+// Output runs name in the namespace and returns its standard output
+// alone, for a caller that parses it: a tool's message on standard error
+// (conntrack's "N flow entries have been shown") can land in the middle
+// of a buffered line of its standard output. It fails the test if the
+// command fails.
+func (n NS) Output(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	var stderr strings.Builder
+	cmd := n.Cmd(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %s %s: %v: %s", n.Name, name, strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
 // Lazy formats as fn() at the time it is printed.
 type Lazy func() string
 
