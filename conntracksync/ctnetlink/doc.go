@@ -80,6 +80,9 @@
 // Follow (Listener.Run) runs on its caller's goroutine and writes the
 // cache given in the Table; Commit and SetTimeouts (the purge's update of
 // timeouts, on the committer's first socket) run on their caller's, one
-// at a time, Commit with one goroutine per socket that it waits for. It must not touch the
+// at a time, Commit with one goroutine per socket that it waits for. The
+// event socket's filter is rebuilt by whichever goroutine changes the port
+// ids (the caller that opens a committer, the timer that ends a closed
+// one's grace), under the listener's socket lock. It must not touch the
 // sync link, the ftfw channel or any VRRP state.
 package ctnetlink
