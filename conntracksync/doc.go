@@ -80,8 +80,9 @@
 // # Kernel side
 //
 // Package ctnetlink's doc tells how the table is followed and written
-// (ctnetlink, batched creates, our own commits recognised by port id, the
-// event socket quiet during a commit, re-dumps after overflows). What the
+// (ctnetlink, batched creates, our own commits' events dropped by port id
+// in the kernel, the event socket quiet during a commit, re-dumps after
+// overflows). What the
 // Replicator relies on is the Kernel contract: Follow keeps the internal
 // cache equal to the table and reports every change its Commit did not
 // cause; Commit reports which entries it wrote, and Replicator.Commit puts

@@ -56,8 +56,14 @@ type Stats struct {
 
 // ListenerStats counts the listener's work.
 type ListenerStats struct {
-	Events    uint64 `json:"events"`     // kernel events received
-	OwnEvents uint64 `json:"own_events"` // events caused by our own commits (applied, not announced)
+	// Events counts the kernel events received. The events of our own
+	// commits and warm writes are dropped in the kernel by the event
+	// socket's filter, which the kernel does not count: they are not in
+	// Events.
+	Events uint64 `json:"events"`
+	// OwnEvents counts events of our own commits that the kernel filter
+	// let through (skipped: applied, not announced); normally 0.
+	OwnEvents uint64 `json:"own_events"`
 	// WarmEvents counts events of the peer's flows that a warm standby
 	// keeps in the kernel (not ours: neither cached nor announced).
 	WarmEvents   uint64                 `json:"warm_events"`

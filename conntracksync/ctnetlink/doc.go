@@ -39,9 +39,16 @@
 // Our own commits are recognised in the event stream by netlink port id:
 // the kernel stamps an event caused by a ctnetlink request with the port id
 // of the requesting socket (nlmsg_pid), and 0 for events caused by packets.
-// The listener skips such events before decoding them, so they never reach
-// OnUpdate. Kernel keeps its commit sockets open until Release (and a
-// closed committer's ids stay known for pidGrace), so events still queued
+// The event socket carries a classic BPF filter (evfilter.go, rebuilt
+// whenever the set of our port ids changes) that drops those events in the
+// kernel, before they are queued: ctnetlink sends one event per skb, and
+// the filter drops only an skb that holds a single message. The listener
+// still skips, before decoding, any event of ours that the filter let
+// through (a datagram of several messages, an attach that failed), so they
+// never reach OnUpdate. The kernel counts nothing a socket filter drops:
+// ListenerStats.Events and OwnEvents count only what passed it. Kernel
+// keeps its commit sockets open until Release (and a closed committer's
+// ids stay known, and filtered, for pidGrace), so events still queued
 // after a commit are known too. During a Kernel commit the event socket
 // even leaves the NEW and UPDATE groups (Listener.quiet): staying in the
 // DESTROY group keeps the kernel attaching the event extension to the new
@@ -52,7 +59,7 @@
 // A warm standby's writes (Kernel.Write: the peer's flows as they arrive,
 // creates and deletions in small batches) leave the event socket in its
 // groups: a dump after each batch would cost more than the events it
-// spares, and the port ids keep those events out of the cache. The
+// spares, and the kernel filter on the port ids drops those events. The
 // listener also skips every event and dumped entry of a flow that the
 // Table's Warm names (the peer's, not ours), and tells WarmGone of such a
 // flow's destruction by anyone else (the kernel's expiry).
@@ -73,6 +80,9 @@
 // Follow (Listener.Run) runs on its caller's goroutine and writes the
 // cache given in the Table; Commit and SetTimeouts (the purge's update of
 // timeouts, on the committer's first socket) run on their caller's, one
-// at a time, Commit with one goroutine per socket that it waits for. It must not touch the
+// at a time, Commit with one goroutine per socket that it waits for. The
+// event socket's filter is rebuilt by whichever goroutine changes the port
+// ids (the caller that opens a committer, the timer that ends a closed
+// one's grace), under the listener's socket lock. It must not touch the
 // sync link, the ftfw channel or any VRRP state.
 package ctnetlink

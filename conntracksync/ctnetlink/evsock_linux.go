@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -114,6 +115,32 @@ func (s *evSock) leave(groups ...int) error {
 }
 
 func (s *evSock) close() { _ = unix.Close(s.fd) }
+
+// filterPorts attaches the kernel filter that drops the events of the
+// sockets with port ids pids (portFilter), replacing the one attached
+// before; with no ids it detaches the filter. The kernel swaps filters
+// atomically: no event passes between two programs unfiltered.
+func (s *evSock) filterPorts(pids []uint32) error {
+	prog := portFilter(pids, binary.NativeEndian)
+	if prog == nil {
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("SO_DETACH_FILTER: %w", err)
+		}
+		return nil
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return fmt.Errorf("event filter: %w", err)
+	}
+	f := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		f[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	if err := unix.SetsockoptSockFprog(s.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}); err != nil {
+		return fmt.Errorf("SO_ATTACH_FILTER: %w", err)
+	}
+	return nil
+}
 
 var errRecvTimeout = errors.New("receive timeout")
 

@@ -85,6 +85,7 @@ func newListener(log *slog.Logger, cache *ct.Cache, cfg ListenerConfig, pids *pi
 	if l.minRedump == 0 {
 		l.minRedump = time.Second
 	}
+	pids.onChange(l.pidsChanged)
 	return l
 }
 
@@ -193,6 +194,7 @@ func (l *Listener) subscribe() (*evSock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errSetup, err)
 	}
+	l.filterOwn(ev) // before joining: no event of ours is queued unfiltered
 	if err := ev.join(); err != nil {
 		ev.close()
 		return nil, fmt.Errorf("%w: %w", errSetup, err)
@@ -221,10 +223,37 @@ func (l *Listener) receive(ctx context.Context, ev *evSock) error {
 	return ctx.Err()
 }
 
+// setSock makes s the current event socket, its filter up to date.
 func (l *Listener) setSock(s *evSock) {
 	l.sockMu.Lock()
 	defer l.sockMu.Unlock()
 	l.sock = s
+	if s != nil {
+		l.filterOwn(s) // the set may have changed since subscribe
+	}
+}
+
+// pidsChanged rebuilds the current event socket's filter when our port
+// ids change (a committer opened, or a closed one's grace over).
+func (l *Listener) pidsChanged() {
+	l.sockMu.Lock()
+	defer l.sockMu.Unlock()
+	if l.sock != nil {
+		l.filterOwn(l.sock)
+	}
+}
+
+// filterOwn attaches to s the kernel filter that drops the events of our
+// port ids (evSock.filterPorts). When that fails the filter is detached
+// rather than left with ids that may no longer be ours, and handle's own
+// check alone keeps our events out, as it does for whatever the filter
+// lets through.
+func (l *Listener) filterOwn(s *evSock) {
+	if err := s.filterPorts(l.pids.list()); err != nil {
+		_ = s.filterPorts(nil)
+		l.lastErr.Store(err.Error())
+		l.log.Warn("conntrack event socket: cannot filter our own events in the kernel", "err", err)
+	}
 }
 
 // quiet runs fn (a commit) with the event socket out of the NEW and
@@ -296,7 +325,10 @@ func (l *Listener) handle(m nlMsg) {
 	l.events.Add(1)
 	// Events of our own commits are skipped before decoding: the commit
 	// itself puts what it wrote into the internal cache (Replicator.Commit),
-	// and a takeover commit should not compete with 100k decodes.
+	// and a takeover commit should not compete with 100k decodes. The
+	// socket's kernel filter drops them before they get here; this check
+	// catches what it lets through (a datagram of several messages, an
+	// event queued before the filter knew the port id).
 	if l.pids.has(m.pid) {
 		l.ownEvents.Add(1)
 		return

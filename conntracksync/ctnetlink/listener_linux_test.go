@@ -231,6 +231,14 @@ func TestListenerDoesNotAnnounceOwnCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The socket's kernel filter would drop the commit's events: without
+	// it, the listener's own check must keep them out (its fallback for
+	// whatever the filter lets through).
+	l.sockMu.Lock()
+	if err := l.sock.filterPorts(nil); err != nil {
+		t.Fatal(err)
+	}
+	l.sockMu.Unlock()
 	flows := ct.SampleFlows(500)
 	now := time.Now()
 	if _, err := c.Commit(context.Background(), ct.SampleEntries(flows, now), now, 0); err != nil {
@@ -335,4 +343,82 @@ func TestDecoderAgreesWithTiMo(t *testing.T) {
 			t.Fatalf("ours:  %s\nti-mo: %s", &g, &f)
 		}
 	}
+}
+
+// TestWarmWritesFilteredInKernel: the events of a warm standby's writes
+// (Kernel.Write: creates, then deletions, on a committer opened, released
+// and opened again with new port ids) never reach the listener's socket:
+// its kernel filter drops them, so neither the event count nor the own
+// events' count moves, while a flow made by the conntrack tool still
+// arrives and is announced; and a committer the listener does not know
+// is not filtered (its events all arrive).
+func TestWarmWritesFilteredInKernel(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "w")
+	k := New(cttest.Logger(t), Config{Netns: ns.Path(), Workers: 2})
+	defer k.Release()
+	flows := ct.SampleFlows(600)
+	warm := make(map[ct.Key]bool, len(flows))
+	for i := range flows {
+		warm[flows[i].Key()] = true
+	}
+	var mu sync.Mutex
+	isWarm := func(key *ct.Key) bool { mu.Lock(); defer mu.Unlock(); return warm[*key] }
+	cache := ct.NewCache()
+	var ups updateLog
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := k.Follow(ctx, ct.Table{Cache: cache, OnUpdate: ups.add, Warm: isWarm}); err != context.Canceled {
+			t.Errorf("follow: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	testnet.Eventually(t, 10*time.Second, func() bool { return k.Stats().Dumps > 0 }, "first dump")
+	before := k.Stats()
+
+	now := time.Now()
+	es := ct.SampleEntries(flows, now)
+	dels := make([]ct.Key, 100)
+	for i := range dels {
+		dels[i] = flows[i].Key()
+	}
+	if st, _, err := k.Write(context.Background(), es[:500], dels, now, 0); err != nil || st.Created != 500 || st.Failed != 0 {
+		t.Fatalf("write: %+v, %v", st, err)
+	}
+	k.Release() // the next write opens sockets with new port ids
+	if st, _, err := k.Write(context.Background(), es[500:], nil, now, 0); err != nil || st.Created != 100 || st.Failed != 0 {
+		t.Fatalf("write after release: %+v, %v", st, err)
+	}
+	if n := len(cttest.KernelFlows(t, ns)); n != 500 {
+		t.Fatalf("%d flows in the kernel after the writes, want 500", n)
+	}
+
+	// Events reach the socket in the order the kernel made them: once the
+	// conntrack tool's flow is in, every event of the writes before it
+	// was either received or dropped.
+	ns.Exec(t, "conntrack", "-I", "-p", "tcp", "-s", "192.0.2.200", "-d", "198.51.100.1",
+		"--sport", "1", "--dport", "2", "--state", "ESTABLISHED", "-t", "500")
+	testnet.Eventually(t, 5*time.Second, func() bool { return ups.count("new") == 1 }, "the conntrack tool's flow not announced")
+	st := k.Stats()
+	if got := st.Events - before.Events; got != 1 || st.OwnEvents != 0 || st.WarmEvents != 0 || st.Redumps != 0 {
+		t.Fatalf("after 700 writes and one foreign flow: %d events received (want 1), stats %+v", got, st)
+	}
+	if n := len(ups.log); n != 1 || cache.Len() != 1 {
+		t.Fatalf("announced %q, cache %d: want the conntrack tool's flow alone", ups.log, cache.Len())
+	}
+
+	// A committer the listener does not know is someone else: its
+	// events arrive.
+	c, err := NewCommitter(1, ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	others := ct.SampleFlows(800)[600:]
+	if _, err := c.Commit(context.Background(), ct.SampleEntries(others, now), now, 0); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 10*time.Second, func() bool { return k.Stats().Events-st.Events >= uint64(len(others)) },
+		"the unknown committer's events: %v", cttest.Lazy(func() string { return fmt.Sprintf("%+v", k.Stats()) }))
 }

@@ -444,6 +444,10 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly bool) e
 		}); err != nil {
 			return fmt.Errorf("%w: %v, kernel %d", err, last, kernelCount(w2))
 		}
+		// What its event socket received of its own writes, and the
+		// overflows (a dump each) they caused.
+		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: events received %v (own %v), redumps %v, write time %v ms\n",
+			n, last["events"], last["own_events"], last["redumps"], last["write_ms"])
 		var rss [6]int64
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
