@@ -86,12 +86,18 @@ func hasForged(entries []ct.Entry) bool {
 // external cache nor the kernel, while real replication between the two
 // keyed nodes still works end to end; datagrams the attacker captured from
 // the real peer and replays are refused too.
+//
+// With warm_standby, fw1 writes what it receives into its kernel as it
+// arrives: unauthenticated, the forged entry is in fw1's kernel before any
+// takeover; keyed, it never is, while the real flows are.
 func TestSyncForgedStateRefused(t *testing.T) {
-	t.Run("unauthenticated", func(t *testing.T) { forgedStateLab(t, false) })
-	t.Run("auth_key_file", func(t *testing.T) { forgedStateLab(t, true) })
+	t.Run("unauthenticated", func(t *testing.T) { forgedStateLab(t, false, false) })
+	t.Run("auth_key_file", func(t *testing.T) { forgedStateLab(t, true, false) })
+	t.Run("unauthenticated+warm_standby", func(t *testing.T) { forgedStateLab(t, false, true) })
+	t.Run("auth_key_file+warm_standby", func(t *testing.T) { forgedStateLab(t, true, true) })
 }
 
-func forgedStateLab(t *testing.T, keyed bool) {
+func forgedStateLab(t *testing.T, keyed, warm bool) {
 	cttest.NeedRoot(t, "conntrack", "tcpdump")
 	lab := testnet.New(t)
 	sw := lab.Switch("sw")
@@ -116,7 +122,7 @@ func forgedStateLab(t *testing.T, keyed bool) {
 	if keyed {
 		keyFile = writeKeyFile(t)
 	}
-	n1 := startSyncNode(t, fw1, ip1, ip2, keyFile)
+	n1 := startSyncNodeWith(t, fw1, ip1, ip2, ct.Config{AuthKeyFile: keyFile, WarmStandby: warm})
 	n2 := startSyncNode(t, fw2, ip2, ip1, keyFile)
 	stats := func(n *vigilNode) fmt.Stringer {
 		return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
@@ -207,14 +213,30 @@ func forgedStateLab(t *testing.T, keyed bool) {
 		t.Logf("%d captured datagrams replayed, all refused: %v", replayed, after.Drops)
 	}
 
+	fk := ct.FromWire(&forgedFlow)
+	inKernel := func() (forged bool, real int) {
+		kernel := cttest.KernelFlows(t, cttest.NS{Name: fw1.Name()})
+		_, forged = kernel[fk.Key()]
+		return forged, len(kernel)
+	}
+	if warm {
+		// Before any takeover: the warm standby's kernel holds the real
+		// flows, and the forged one only without a key.
+		testnet.Eventually(t, 30*time.Second, func() bool {
+			forged, n := inKernel()
+			return n >= len(real) && forged == !keyed
+		}, "fw1's kernel as a warm standby (want %d flows, forged entry %v): %v", len(real), !keyed, stats(n1))
+		if forged, _ := inKernel(); forged && keyed {
+			t.Fatalf("the forged entry is in a keyed warm standby's kernel: %v", stats(n1))
+		}
+	}
+
 	// Takeover: fw1 commits its external cache.
 	st, err := n1.r.Commit(context.Background())
 	if err != nil {
 		t.Fatalf("commit: %+v %v", st, err)
 	}
-	kernel := cttest.KernelFlows(t, cttest.NS{Name: fw1.Name()})
-	fk := ct.FromWire(&forgedFlow)
-	_, committed := kernel[fk.Key()]
+	committed, _ := inKernel()
 	if keyed {
 		if committed {
 			t.Fatalf("the forged entry is in fw1's kernel after the commit")
@@ -256,14 +278,20 @@ func TestReadAuthKeyFile(t *testing.T) {
 func TestNewWarnsWithoutKey(t *testing.T) {
 	cttest.NeedRoot(t)
 	for _, keyFile := range []string{"", writeKeyFile(t)} {
-		var buf bytes.Buffer
-		log := slog.New(slog.NewTextHandler(&buf, nil))
-		if _, err := newReplicator(log, ct.Config{LocalAddr: ct.AuthA, PeerAddr: ct.AuthB, AuthKeyFile: keyFile}); err != nil {
-			t.Fatal(err)
-		}
-		n := strings.Count(buf.String(), "level=WARN msg=\"conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from 198.51.100.2 can inject connection state")
-		if want := map[bool]int{true: 1, false: 0}[keyFile == ""]; n != want {
-			t.Errorf("key file %q: %d warnings, want %d:\n%s", keyFile, n, want, buf.String())
+		for _, warm := range []bool{false, true} {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&buf, nil))
+			if _, err := newReplicator(log, ct.Config{LocalAddr: ct.AuthA, PeerAddr: ct.AuthB, AuthKeyFile: keyFile, WarmStandby: warm}); err != nil {
+				t.Fatal(err)
+			}
+			n := strings.Count(buf.String(), "level=WARN msg=\"conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from 198.51.100.2 can inject connection state")
+			if want := map[bool]int{true: 1, false: 0}[keyFile == ""]; n != want {
+				t.Errorf("key file %q, warm standby %v: %d warnings, want %d:\n%s", keyFile, warm, n, want, buf.String())
+			}
+			// A warm standby's warning says the state reaches the kernel at once.
+			if keyFile == "" && strings.Contains(buf.String(), "writes into its kernel as it arrives") != warm {
+				t.Errorf("warm standby %v: the warning does not say when injected state reaches the kernel:\n%s", warm, buf.String())
+			}
 		}
 	}
 	if _, err := newReplicator(slog.New(slog.DiscardHandler), ct.Config{LocalAddr: ct.AuthA, PeerAddr: ct.AuthB, AuthKeyFile: "/nonexistent/sync.key"}); !errors.Is(err, ct.ErrAuthKey) {

@@ -168,7 +168,14 @@ func New(log *slog.Logger, cfg Config, parts Parts) (*Replicator, error) {
 		if !c.PeerAddr.IsValid() {
 			from = "the multicast group"
 		}
-		log.Warn(fmt.Sprintf("conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from %s can inject connection state, which is committed at takeover; set auth_key_file on both nodes (vigil peers only)", from),
+		when := "which is committed at takeover"
+		if c.WarmStandby {
+			// A warm standby writes what it receives into its kernel at
+			// once: an injected state opens the backup's stateful
+			// ruleset now, not only after a takeover.
+			when = "which this warm standby writes into its kernel as it arrives"
+		}
+		log.Warn(fmt.Sprintf("conntrack sync: the sync channel is unauthenticated: anyone who can send datagrams from %s can inject connection state, %s; set auth_key_file on both nodes (vigil peers only)", from, when),
 			"peer", from)
 	}
 	return r, nil
