@@ -65,7 +65,7 @@ func TestExpectCommitAndFollow(t *testing.T) {
 	if st.Committed != 1 || st.NoMaster != 1 || st.Failed != 0 || !ok[0] || ok[1] {
 		t.Fatalf("commit stats %+v ok %v", st, ok)
 	}
-	out := ns.Exec(t, "conntrack", "-L", "expect")
+	out := ns.Output(t, "conntrack", "-L", "expect")
 	if !strings.Contains(out, "dport=50000") || !strings.Contains(out, "helper=ftp") || strings.Contains(out, "50001") {
 		t.Fatalf("conntrack -L expect:\n%s", out)
 	}

@@ -34,7 +34,7 @@ func TestCommitWritesFlowsWithNATAndTimeouts(t *testing.T) {
 	}
 	cttest.CheckKernel(t, ns, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec - 10 }, 5)
 	// And the CLI agrees on a NAT entry.
-	out := ns.Exec(t, "conntrack", "-L", "-p", "tcp", "--src-nat")
+	out := ns.Output(t, "conntrack", "-L", "-p", "tcp", "--src-nat")
 	if !strings.Contains(out, "dst=203.0.113.1") {
 		t.Fatalf("conntrack -L --src-nat shows no SNAT entry:\n%.2000s", out)
 	}
