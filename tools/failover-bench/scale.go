@@ -59,7 +59,7 @@ func runScale(t testing.TB, ims []impl, sizes []int, window time.Duration, logw 
 // printScale writes the scale table.
 func printScale(out io.Writer, pts []scalePoint, window time.Duration) {
 	fmt.Fprintf(out, "SCALE: n IPv4 instances at advert_int %s s, masters on r1, backups on r2, %v window each.\n", secs(scaleAdvert), window)
-	fmt.Fprintln(out, "  CPU = utime+stime per second of the window (ms/s; 10 ms ticks), r1 (sends) and r2 (receives);")
+	fmt.Fprintln(out, "  CPU = time on CPU of every thread (/proc/PID/task/*/schedstat) per second of the window (ms/s), r1 (sends) and r2 (receives);")
 	fmt.Fprintln(out, "  timer accuracy = |interval - advert_int| between one instance's adverts in r2's capture, µs median / p99;")
 	fmt.Fprintln(out, "  gaps = intervals over 1.5 advert_int (advert lost or late, or dropped by the capture), left out of the jitter.")
 	fmt.Fprintln(out, "  r2 sent = adverts from the backups in the window: a backup that missed adverts took over (it should be 0).")
