@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +172,40 @@ func TestPrepareOpensAhead(t *testing.T) {
 	}
 	if s := ann.Stats(); s.SendErrors != 0 || s.SocketsOpened != 4 {
 		t.Errorf("a failed Prepare changed the counters: %+v", s)
+	}
+}
+
+// TestResolveInterfacesAhead: ResolveInterfaces looks an interface up by
+// name once, and the address additions on it after that look nothing up
+// (InterfaceLookups stays put); an interface that does not exist is
+// reported as ErrNoDevice and looked up again by the addition that needs
+// it. Without the call ahead, the first addition makes the lookup.
+func TestResolveInterfacesAhead(t *testing.T) {
+	_, h, _, m := oneHost(t)
+	vethUp(t, h, "vd0", "vd1")
+	if err := m.ResolveInterfaces(ctx(t), []string{"vd0", "vdx"}); !errors.Is(err, vip.ErrNoDevice) || !strings.Contains(err.Error(), "vdx") {
+		t.Fatalf("ResolveInterfaces(vd0, vdx) = %v, want ErrNoDevice naming vdx", err)
+	}
+	if n := m.Stats().InterfaceLookups; n != 2 {
+		t.Fatalf("%d lookups by name, want 2", n)
+	}
+	if err := m.AddAddresses(ctx(t), []vip.Address{{Prefix: pfx("192.0.2.10/32"), Dev: "vd0"}, {Prefix: pfx("2001:db8::10/128"), Dev: "vd0"}}); err != nil {
+		t.Fatalf("AddAddresses: %v", err)
+	}
+	if n := m.Stats().InterfaceLookups; n != 2 {
+		t.Errorf("%d lookups by name after the additions on vd0, want still 2", n)
+	}
+	if got := len(kernelAddrs(t, h, "vd0")); got < 2 {
+		t.Errorf("%d addresses on vd0, want the two added", got)
+	}
+	if err := m.ResolveInterfaces(ctx(t), []string{"vd0"}); err != nil || m.Stats().InterfaceLookups != 2 {
+		t.Errorf("ResolveInterfaces(vd0) again: %v, %d lookups: want nil, 2", err, m.Stats().InterfaceLookups)
+	}
+	vethUp(t, h, "vdx", "vdy")
+	if err := m.AddAddresses(ctx(t), []vip.Address{{Prefix: pfx("192.0.2.11/32"), Dev: "vdx"}}); err != nil {
+		t.Fatalf("AddAddresses on vdx: %v", err)
+	}
+	if n := m.Stats().InterfaceLookups; n != 3 {
+		t.Errorf("%d lookups by name after the first addition on vdx, want 3", n)
 	}
 }

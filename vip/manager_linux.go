@@ -99,6 +99,7 @@ func (m *Manager) linkIndex(c *linkCache, name string) (int, bool, error) {
 	if ok {
 		return i, true, nil
 	}
+	m.stats.lookups.Add(1)
 	l, err := c.link(name)
 	if err != nil {
 		return 0, false, err
@@ -110,6 +111,21 @@ func (m *Manager) linkIndex(c *linkCache, name string) (int, bool, error) {
 	}
 	m.idxMu.Unlock()
 	return i, false, nil
+}
+
+// ResolveInterfaces caches the index of each interface of names not
+// cached yet, so that the next address addition on it, a takeover's above
+// all, sends its RTM_NEWADDR without a lookup by name first. A failure
+// (ErrNoDevice for an interface that does not exist yet) is not final: the
+// addition looks the interface up then.
+func (m *Manager) ResolveInterfaces(ctx context.Context, names []string) error {
+	var errs []error
+	_, err := each(ctx, m, "resolve interfaces", names, func(c *linkCache, name string) {
+		if _, _, err := m.linkIndex(c, name); err != nil {
+			errs = append(errs, fmt.Errorf("vip: resolve %s: %w", name, err))
+		}
+	})
+	return errors.Join(append(errs, err)...)
 }
 
 // staleIndex drops index i of interface name, which the kernel has just

@@ -11,6 +11,9 @@ type ManagerStats struct {
 	RulesAdded    uint64 `json:"rules_added"`
 	RulesRemoved  uint64 `json:"rules_removed"`
 	Errors        uint64 `json:"errors"` // entries that failed, of any kind
+	// InterfaceLookups counts interfaces resolved by name (RTM_GETLINK)
+	// to learn their index, which is then cached.
+	InterfaceLookups uint64 `json:"interface_lookups"`
 }
 
 type managerCounters struct {
@@ -18,6 +21,7 @@ type managerCounters struct {
 	routesAdded, routesRemoved atomic.Uint64
 	rulesAdded, rulesRemoved   atomic.Uint64
 	errors                     atomic.Uint64
+	lookups                    atomic.Uint64
 }
 
 func (c *managerCounters) snapshot() ManagerStats {
@@ -29,6 +33,8 @@ func (c *managerCounters) snapshot() ManagerStats {
 		RulesAdded:    c.rulesAdded.Load(),
 		RulesRemoved:  c.rulesRemoved.Load(),
 		Errors:        c.errors.Load(),
+
+		InterfaceLookups: c.lookups.Load(),
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 // takeover's address addition needs no lookup by name).
 type interfaceIndexes interface {
 	InterfaceChanged(name string)
+	ResolveInterfaces(ctx context.Context, names []string) error
 }
 
 var _ interfaceIndexes = (*vip.Manager)(nil)
@@ -50,8 +51,9 @@ func (d *Daemon) linkChanged(e check.IfaceEvent) {
 }
 
 // prepareAnnounce hands the worker the opening of the sockets inst's
-// announcements will use, so that a takeover's first GARP / NA round
-// does not open them. It is called when inst becomes BACKUP (at start
+// announcements will use, and the lookup of its devices' indexes by the
+// VIP reconciler that caches them, so that a takeover's first GARP / NA
+// round opens no socket and its address addition looks nothing up. It is called when inst becomes BACKUP (at start
 // too) and when one of its devices is created again. A failure only
 // delays the opening to the round itself, which counts and logs its own
 // failures as always; it is logged at debug level (an interface that
@@ -62,10 +64,16 @@ func (d *Daemon) prepareAnnounce(inst *instance) {
 		return
 	}
 	ann, devs := d.host.Announcer, slices.Clone(inst.annDevs)
-	d.kw.submit(func(context.Context) func(time.Time) {
+	idx, _ := d.host.VIPs.(interfaceIndexes)
+	d.kw.submit(func(ctx context.Context) func(time.Time) {
 		var errs []error
+		names := make([]string, 0, len(devs))
 		for _, g := range devs {
 			errs = append(errs, ann.Prepare(g.dev, g.addrs))
+			names = append(names, g.dev)
+		}
+		if idx != nil {
+			errs = append(errs, idx.ResolveInterfaces(ctx, names))
 		}
 		err := errors.Join(errs...)
 		if err == nil {

@@ -14,7 +14,8 @@ import (
 )
 
 // TestLoopPreparesAnnouncer: an instance that becomes BACKUP (at start)
-// has the worker open its announcement sockets for its VIPs; a link event
+// has the worker open its announcement sockets for its VIPs and the
+// reconciler look up their interface's index; a link event
 // for its interface tells the reconciler (index cache) and, while BACKUP,
 // opens them again; a master that takes over prepares nothing more, and a
 // failed Prepare neither stops the takeover nor counts as a failed round.
@@ -29,6 +30,9 @@ func TestLoopPreparesAnnouncer(t *testing.T) {
 		if got := ann.Prepared(); len(got) != 1 || got[0].Iface != want.Iface || !slices.Equal(got[0].Addrs, want.Addrs) {
 			t.Fatalf("Prepared after start = %+v, want one %+v", got, want)
 		}
+		if got := a.kernel.Resolved(); len(got) != 1 || !slices.Equal(got[0], []string{"eth0"}) {
+			t.Fatalf("ResolveInterfaces after start: %q, want one call for eth0", got)
+		}
 
 		a.ifev <- check.IfaceEvent{Kind: check.IfaceAdded, Index: 7, Name: "eth0", Up: true}
 		a.ifev <- check.IfaceEvent{Kind: check.IfaceRenamed, Index: 8, Name: "eth9", OldName: "eth8", Up: true}
@@ -38,6 +42,9 @@ func TestLoopPreparesAnnouncer(t *testing.T) {
 		}
 		if got := ann.Prepared(); len(got) != 2 {
 			t.Errorf("Prepared after eth0 reappeared = %+v, want a second call", got)
+		}
+		if got := a.kernel.Resolved(); len(got) != 2 {
+			t.Errorf("ResolveInterfaces after eth0 reappeared: %q, want a second call", got)
 		}
 
 		ann.FailWith(errors.New("socket: permission denied"))

@@ -40,6 +40,7 @@ type Kernel struct {
 	fail    map[netip.Prefix]error
 	changes int
 	told    []string // InterfaceChanged calls, in order
+	resolve [][]string // ResolveInterfaces calls, in order
 }
 
 var (
@@ -87,6 +88,29 @@ func (k *Kernel) InterfacesChanged() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return slices.Clone(k.told)
+}
+
+// ResolveInterfaces records the call and reports each name the twin has
+// no interface for as vip.ErrNoDevice, as vip.Manager does; the twin
+// caches nothing.
+func (k *Kernel) ResolveInterfaces(_ context.Context, names []string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.resolve = append(k.resolve, slices.Clone(names))
+	var errs []error
+	for _, n := range names {
+		if !k.links[n] {
+			errs = append(errs, fmt.Errorf("viptest: resolve %s: interface %q: %w", n, n, vip.ErrNoDevice))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resolved returns the names of every ResolveInterfaces call, in order.
+func (k *Kernel) Resolved() [][]string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.resolve)
 }
 
 // FailOn makes every later operation on an address or route whose prefix
