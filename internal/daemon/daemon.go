@@ -164,6 +164,11 @@ type Daemon struct {
 	startAt    time.Time  // vrrp_startup_delay: when the instances start
 	started    bool
 	wake       timerWake // the timer wake-up being handled (timeline.go)
+	// takeoverJobs is the instance whose takeover's address job went to
+	// an idle worker in the actions being executed: until its first GARP
+	// / NA round is handed over too, the worker holds only those jobs, and
+	// the loop waits for them (kernelWork.submitWait). Nil outside exec.
+	takeoverJobs *instance
 
 	// mailQueued counts the mail alerts queued, by what they report (mail.go).
 	mailQueued ctl.MailAlerts
@@ -378,7 +383,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case f := <-d.reqs:
 			f(time.Now())
 		case f := <-d.kw.results:
-			f(time.Now())
+			d.kw.apply(f, time.Now())
 		case f := <-d.lvs.results():
 			f(time.Now())
 		case ev := <-d.lvs.checkerEvents():

@@ -573,6 +573,7 @@ func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
 // sync group (a Transition, a RequestMaster) joins the loop's work queue,
 // so exec never gives the machine another event while it runs.
 func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
+	defer func() { d.takeoverJobs = nil }()
 	for _, a := range acts {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
@@ -627,13 +628,15 @@ func (inst *instance) sent(dst netip.Addr, err error) {
 
 // addVIPs hands the worker the addition of inst's addresses, routes and
 // rules; the VIPs lost while master that it puts back are counted when it
-// is done. tk, when not nil, is the takeover's timeline, which the worker
-// stamps around the address addition.
+// is done. tk, when not nil, is the takeover's timeline, which the job
+// stamps around the address addition. A takeover's, handed to an idle
+// worker, is the first of the jobs its first GARP / NA round waits for
+// (takeoverJobs).
 func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 	vips := d.host.VIPs
 	addrs, routes, rules := slices.Clone(inst.addrs), slices.Clone(inst.routes), slices.Clone(inst.rules)
 	lost := slices.Clone(inst.lost)
-	d.kw.submitAs(vipsJobKey{inst}, []any{vipsJobKey{inst}}, func(ctx context.Context) func(time.Time) {
+	job := func(ctx context.Context) func(time.Time) {
 		if tk != nil {
 			tk.addStart = time.Now()
 		}
@@ -658,8 +661,19 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 			inst.vipFailed(errs...)
 			d.restored(inst, back, now)
 		}
-	})
+	}
+	if tk != nil && d.kw.idle() {
+		d.takeoverJobs = inst
+	}
+	d.kw.submitAs(vipsJobKey{inst}, []any{vipsJobKey{inst}}, job)
 }
+
+// takeoverWait is how long the loop waits for a takeover's first kernel
+// jobs (its address addition, its first GARP / NA round) when they are the
+// worker's only ones (Daemon.takeoverJobs, kernelWork.submitWait): well
+// above the tens of microseconds they take, well below the shortest
+// advert interval.
+const takeoverWait = time.Millisecond
 
 // removeVIPs hands the worker the removal of inst's addresses, routes and
 // rules, and stops its announcements.
@@ -766,7 +780,7 @@ func (d *Daemon) announceOnce(inst *instance) {
 // round is out, logged by the loop.
 func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAddr, tk *takeover) {
 	ann, ifname := d.host.Announcer, inst.vipIface()
-	d.kw.submitAs(announceJobKey{inst}, nil, func(context.Context) func(time.Time) {
+	job := func(context.Context) func(time.Time) {
 		var errs []error
 		for _, g := range devs {
 			var m net.HardwareAddr
@@ -796,7 +810,13 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 			}
 			inst.announceSent++
 		}
-	})
+	}
+	if tk != nil && d.takeoverJobs == inst {
+		d.takeoverJobs = nil
+		d.kw.submitWait(announceJobKey{inst}, nil, job, takeoverWait)
+		return
+	}
+	d.kw.submitAs(announceJobKey{inst}, nil, job)
 }
 
 // transition logs the state change the way keepalived does, so that the

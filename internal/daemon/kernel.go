@@ -23,7 +23,8 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // the gratuitous ARP / NA rounds that must follow them, on one goroutine,
 // in the order the loop handed them over. Handing a job over never blocks,
 // so a netlink call that hangs (up to netlinkTimeout) delays the addresses
-// but not the adverts of any instance. One queue for all instances keeps
+// but not the adverts of any instance; the loop waits for a takeover's
+// first jobs, but a millisecond at most (submitWait). One queue for all instances keeps
 // every ordering the loop decides: a VIP is added before it is announced,
 // a conntrack commit (run by the loop before it hands over the AddVIPs
 // job) comes before the addresses, and when a reload restarts an instance
@@ -35,8 +36,10 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // loop is busy), which the loop reads in its select and, at shutdown,
 // until the worker has ended and the buffer is empty.
 type kernelWork struct {
-	mu         sync.Mutex // guards jobs, closed and superseded
+	mu         sync.Mutex // guards jobs, running, unapplied, closed and superseded
 	jobs       []queuedJob
+	running    bool // the worker is running a job
+	unapplied  int  // outcomes handed (or being handed) to results, not yet applied
 	closed     bool
 	superseded uint64 // waiting jobs dropped for a newer one (doAs)
 
@@ -136,15 +139,82 @@ func (k *kernelWork) run() {
 		job := k.jobs[0].job
 		k.jobs[0] = queuedJob{}
 		k.jobs = k.jobs[1:]
+		k.running = true
 		k.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 		outcome := job(ctx)
 		cancel()
+		k.mu.Lock()
+		k.running = false
+		if outcome != nil {
+			k.unapplied++
+		}
+		k.mu.Unlock()
 		if outcome != nil {
 			k.results <- outcome
 		}
 	}
+}
+
+// apply runs on the loop an outcome it took from results.
+func (k *kernelWork) apply(f func(time.Time), now time.Time) {
+	k.mu.Lock()
+	k.unapplied--
+	k.mu.Unlock()
+	f(now)
+}
+
+// idle reports whether the worker has nothing to do and nothing to hand
+// over: no job waiting or running, no outcome the loop has not applied
+// (a nil k, no worker, always is).
+// Only the loop queues jobs and takes outcomes, so on the loop an idle
+// worker stays idle until the loop hands it something.
+func (k *kernelWork) idle() bool {
+	if k == nil {
+		return true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.jobs) == 0 && !k.running && k.unapplied == 0
+}
+
+// submitWait is submitAs, then a wait on the loop, up to wait, for job's
+// outcome, applying it and the outcomes of the jobs handed over before it;
+// it reports whether job's outcome was applied. The caller must have seen
+// the worker idle earlier in the same loop turn, before it handed those
+// jobs over: their outcomes are then its own, and no other is applied in
+// the middle of its turn. The loop's blocked receive frees its thread for
+// the worker at once, so the jobs run without waiting for another thread
+// to wake or for the loop's own work after the hand-over, and the worker
+// keeps them: a kernel that holds its lock delays the other instances'
+// adverts by wait at most. A nil k (no worker) runs job at once.
+func (k *kernelWork) submitWait(key any, supersedes []any, job kernelJob, wait time.Duration) bool {
+	if k == nil {
+		k.submitAs(key, supersedes, job)
+		return true
+	}
+	done := false
+	k.doAs(key, supersedes, func(ctx context.Context) func(time.Time) {
+		outcome := job(ctx)
+		return func(now time.Time) {
+			if outcome != nil {
+				outcome(now)
+			}
+			done = true
+		}
+	})
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for !done {
+		select {
+		case f := <-k.results:
+			k.apply(f, time.Now())
+		case <-t.C:
+			return false
+		}
+	}
+	return true
 }
 
 // submit hands job to the worker. A Daemon outside Run (a test that
@@ -178,13 +248,13 @@ func (k *kernelWork) finish() {
 	for {
 		select {
 		case f := <-k.results:
-			f(time.Now())
+			k.apply(f, time.Now())
 		case <-k.done:
 			// run sent every outcome before it ended.
 			for {
 				select {
 				case f := <-k.results:
-					f(time.Now())
+					k.apply(f, time.Now())
 				default:
 					return
 				}

@@ -62,7 +62,7 @@ func TestKernelQueueSupersedes(t *testing.T) {
 		for {
 			select {
 			case f := <-k.results:
-				f(time.Now())
+				k.apply(f, time.Now())
 				continue
 			case <-k.done:
 			}

@@ -1,0 +1,212 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vigil-ha/vigil/vip"
+	"github.com/vigil-ha/vigil/vip/viptest"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// eventLog records, in order and with the bubble's time, what the kernel
+// twins did and which messages the daemon logged.
+type eventLog struct {
+	mu sync.Mutex
+	ev []string
+	at []time.Time
+}
+
+func (l *eventLog) add(what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ev = append(l.ev, what)
+	l.at = append(l.at, time.Now())
+}
+
+// first returns the time and position of the first event that starts with
+// prefix; -1 when there is none.
+func (l *eventLog) first(prefix string) (time.Time, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, e := range l.ev {
+		if strings.HasPrefix(e, prefix) {
+			return l.at[i], i
+		}
+	}
+	return time.Time{}, -1
+}
+
+func (l *eventLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *eventLog) Handle(_ context.Context, r slog.Record) error {
+	l.add("log " + r.Message)
+	return nil
+}
+func (l *eventLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *eventLog) WithGroup(string) slog.Handler      { return l }
+
+// delayedKernel takes delay of the bubble's time over each non-empty
+// address addition, as a netlink call does, and logs it.
+type delayedKernel struct {
+	*viptest.Kernel
+	delay time.Duration
+	log   *eventLog
+}
+
+func (k *delayedKernel) AddAddresses(ctx context.Context, addrs []vip.Address) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	time.Sleep(k.delay)
+	err := k.Kernel.AddAddresses(ctx, addrs)
+	k.log.add("add")
+	return err
+}
+
+// loggedAnnouncements logs each announcement.
+type loggedAnnouncements struct {
+	*viptest.Announcements
+	log *eventLog
+}
+
+func (a *loggedAnnouncements) Announce(ifname string, addrs []netip.Addr, mac net.HardwareAddr, router bool) error {
+	a.log.add("announce")
+	return a.Announcements.Announce(ifname, addrs, mac, router)
+}
+
+// TestLoopTakeoverWaitsForKernel: at a takeover, the loop waits for the
+// idle kernel worker to add the VIP and send the first GARP round before
+// it goes on with the rest of its turn (the "Entering MASTER STATE" line
+// stands for it): with an addition that takes 200 µs, the VIP is added,
+// then announced, then the line is logged, 200 µs after the Master_Down
+// deadline. Without the wait the loop logs first, at the deadline, while
+// the worker is still in its netlink call. An addition that stalls for
+// 2 s holds the loop for takeoverWait only: the line at the deadline plus
+// 1 ms, the VIP and the GARP once the stall ends, in that order.
+func TestLoopTakeoverWaitsForKernel(t *testing.T) {
+	down := 3*time.Second + time.Duration(256-150)*time.Second/256
+	for _, tc := range []struct {
+		delay, logAt time.Duration
+		order        []string
+	}{
+		{200 * time.Microsecond, 200 * time.Microsecond, []string{"add", "announce", "log (VI_1) Entering MASTER STATE"}},
+		{2 * time.Second, takeoverWait, []string{"log (VI_1) Entering MASTER STATE", "add", "announce"}},
+	} {
+		t.Run(tc.delay.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ev := &eventLog{}
+				wire := vrrptest.NewWire(vrrptest.WireOptions{})
+				base := viptest.NewKernel("eth0", "eth1")
+				a := newNode(t, wire, base, "192.0.2.1", "fe80::1", prio(pairConf, "150"), Options{Log: slog.New(ev)})
+				a.d.host.VIPs = &delayedKernel{Kernel: base, delay: tc.delay, log: ev}
+				a.d.host.Announcer = &loggedAnnouncements{Announcements: viptest.NewAnnouncements(base), log: ev}
+				start := time.Now()
+				a.start(t)
+				sleepUntil(start, down+3*time.Second)
+				if a.state("VI_1") != "MASTER" || !a.has("192.0.2.254/24") {
+					t.Fatalf("after the takeover: %s, VIP %v", a.state("VI_1"), a.has("192.0.2.254/24"))
+				}
+				var pos []int
+				for _, e := range tc.order {
+					_, i := ev.first(e)
+					pos = append(pos, i)
+				}
+				if pos[0] < 0 || pos[0] > pos[1] || pos[1] > pos[2] {
+					t.Errorf("positions of %q: %v, want increasing", tc.order, pos)
+				}
+				if at, _ := ev.first("log (VI_1) Entering MASTER STATE"); at.Sub(start) != down+tc.logAt {
+					t.Errorf("the transition logged %v after the deadline, want %v", at.Sub(start)-down, tc.logAt)
+				}
+			})
+		})
+	}
+}
+
+// TestKernelSubmitWait: submitWait waits for its job and applies the
+// outcomes of the jobs handed over before it and its own, in order, before
+// it returns; it gives up after wait on a job that stalls, whose outcome
+// then comes through results like any other. idle reports the worker
+// busy while a job runs and while an outcome is not applied, which is
+// what the loop checks before it waits. A nil worker runs the job.
+func TestKernelSubmitWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := newKernelWork()
+		go k.run()
+		defer func() {
+			k.close()
+			for {
+				select {
+				case f := <-k.results:
+					k.apply(f, time.Now())
+					continue
+				case <-k.done:
+				}
+				break
+			}
+		}()
+		var applied []string
+		job := func(name string, stall time.Duration) kernelJob {
+			return func(context.Context) func(time.Time) {
+				time.Sleep(stall)
+				return func(time.Time) { applied = append(applied, name) }
+			}
+		}
+
+		if !k.idle() {
+			t.Fatal("a new worker is not idle")
+		}
+		start := time.Now()
+		k.submitAs(nil, nil, job("add", 100*time.Microsecond))
+		if !k.submitWait(nil, nil, job("announce", 50*time.Microsecond), time.Millisecond) {
+			t.Fatal("two quick jobs: not waited for")
+		}
+		if strings.Join(applied, ",") != "add,announce" || time.Since(start) != 150*time.Microsecond {
+			t.Fatalf("after the wait: applied %q at %v, want add,announce at 150µs", applied, time.Since(start))
+		}
+		if !k.idle() {
+			t.Fatal("not idle once both outcomes were applied")
+		}
+
+		// Busy while a job runs, and until its outcome is applied.
+		release := make(chan struct{})
+		k.do(func(context.Context) func(time.Time) { <-release; return func(time.Time) { applied = append(applied, "stalled") } })
+		synctest.Wait()
+		if k.idle() {
+			t.Fatal("idle while a job runs")
+		}
+		close(release)
+		synctest.Wait()
+		if k.idle() {
+			t.Fatal("idle with an outcome not applied")
+		}
+		k.apply(<-k.results, time.Now())
+		if !k.idle() {
+			t.Fatal("not idle after the outcome was applied")
+		}
+
+		// A job that stalls past the wait.
+		start = time.Now()
+		if k.submitWait(nil, nil, job("slow", time.Second), time.Millisecond) {
+			t.Fatal("a job that stalls for 1 s: waited for")
+		}
+		if time.Since(start) != time.Millisecond {
+			t.Errorf("gave up after %v, want 1ms", time.Since(start))
+		}
+		k.apply(<-k.results, time.Now())
+		if time.Since(start) != time.Second || applied[len(applied)-1] != "slow" {
+			t.Errorf("the slow job's outcome at %v: %q", time.Since(start), applied)
+		}
+
+		var none *kernelWork
+		if !none.idle() || !none.submitWait(nil, nil, job("inline", 0), time.Millisecond) || applied[len(applied)-1] != "inline" {
+			t.Errorf("no worker: idle %v, applied %q", none.idle(), applied)
+		}
+	})
+}
