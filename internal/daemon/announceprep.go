@@ -53,12 +53,13 @@ func (d *Daemon) linkChanged(e check.IfaceEvent) {
 // prepareAnnounce hands the worker the opening of the sockets inst's
 // announcements will use, and the lookup of its devices' indexes by the
 // VIP reconciler that caches them, so that a takeover's first GARP / NA
-// round opens no socket and its address addition looks nothing up. It is called when inst becomes BACKUP (at start
-// too) and when one of its devices is created again. A failure only
-// delays the opening to the round itself, which counts and logs its own
-// failures as always; it is logged at debug level (an interface that
-// does not exist yet is ordinary with dynamic_interfaces), other
-// failures at warning level, once per interval.
+// round opens no socket and its address addition looks nothing up. It
+// is called when inst becomes BACKUP (at start too) and when one of its
+// devices is created again. A failure only delays the opening (or the
+// lookup) to the takeover itself, which counts and logs its own failures
+// as always; it is logged at debug level (an interface that does not
+// exist yet is ordinary with dynamic_interfaces), other failures at
+// warning level, once per interval.
 func (d *Daemon) prepareAnnounce(inst *instance) {
 	if len(inst.annDevs) == 0 {
 		return

@@ -24,11 +24,12 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // in the order the loop handed them over. Handing a job over never blocks,
 // so a netlink call that hangs (up to netlinkTimeout) delays the addresses
 // but not the adverts of any instance; the loop waits for a takeover's
-// first jobs, but a millisecond at most (submitWait). One queue for all instances keeps
-// every ordering the loop decides: a VIP is added before it is announced,
-// a conntrack commit (run by the loop before it hands over the AddVIPs
-// job) comes before the addresses, and when a reload restarts an instance
-// the old one's removals come before the new one's additions.
+// first jobs, but a millisecond at most (submitWait). One queue for all
+// instances keeps every ordering the loop decides: a VIP is added before
+// it is announced, a conntrack commit (run by the loop before it hands
+// over the AddVIPs job) comes before the addresses, and when a reload
+// restarts an instance the old one's removals come before the new one's
+// additions.
 //
 // Concurrency: do and close are called by the loop only; run is the
 // worker, started and waited for by Daemon.Run. Outcomes reach the loop
@@ -166,10 +167,10 @@ func (k *kernelWork) apply(f func(time.Time), now time.Time) {
 }
 
 // idle reports whether the worker has nothing to do and nothing to hand
-// over: no job waiting or running, no outcome the loop has not applied
-// (a nil k, no worker, always is).
-// Only the loop queues jobs and takes outcomes, so on the loop an idle
-// worker stays idle until the loop hands it something.
+// over: no job waiting or running, no outcome the loop has not applied (a
+// nil k, no worker, always is). Only the loop queues jobs and takes
+// outcomes, so on the loop an idle worker stays idle until the loop hands
+// it something.
 func (k *kernelWork) idle() bool {
 	if k == nil {
 		return true

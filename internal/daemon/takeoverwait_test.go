@@ -176,7 +176,10 @@ func TestKernelSubmitWait(t *testing.T) {
 
 		// Busy while a job runs, and until its outcome is applied.
 		release := make(chan struct{})
-		k.do(func(context.Context) func(time.Time) { <-release; return func(time.Time) { applied = append(applied, "stalled") } })
+		k.do(func(context.Context) func(time.Time) {
+			<-release
+			return func(time.Time) { applied = append(applied, "stalled") }
+		})
 		synctest.Wait()
 		if k.idle() {
 			t.Fatal("idle while a job runs")

@@ -39,7 +39,7 @@ type Kernel struct {
 	rules   []vip.Rule
 	fail    map[netip.Prefix]error
 	changes int
-	told    []string // InterfaceChanged calls, in order
+	told    []string   // InterfaceChanged calls, in order
 	resolve [][]string // ResolveInterfaces calls, in order
 }
 
