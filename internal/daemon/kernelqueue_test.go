@@ -58,16 +58,7 @@ func TestKernelQueueSupersedes(t *testing.T) {
 		}
 
 		close(release)
-		k.close()
-		for {
-			select {
-			case f := <-k.results:
-				k.apply(f, time.Now())
-				continue
-			case <-k.done:
-			}
-			break
-		}
+		k.finish()
 		want := []string{"static", "static", "static", "static", "static", "remove", "add a", "announce a"}
 		if !slices.Equal(ran, want) {
 			t.Errorf("the worker ran %q, want %q", ran, want)

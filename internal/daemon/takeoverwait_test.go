@@ -139,18 +139,7 @@ func TestKernelSubmitWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := newKernelWork()
 		go k.run()
-		defer func() {
-			k.close()
-			for {
-				select {
-				case f := <-k.results:
-					k.apply(f, time.Now())
-					continue
-				case <-k.done:
-				}
-				break
-			}
-		}()
+		defer k.finish()
 		var applied []string
 		job := func(name string, stall time.Duration) kernelJob {
 			return func(context.Context) func(time.Time) {
