@@ -39,6 +39,9 @@ type Standalone struct {
 	skipped  bool
 	closed   bool
 	stopSig  func()
+
+	// done is closed when the first Close has run every cleanup.
+	done chan struct{}
 }
 
 var _ testing.TB = (*Standalone)(nil)
@@ -50,7 +53,7 @@ func NewStandalone(name string, out io.Writer) *Standalone {
 		out = os.Stderr
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Standalone{name: name, out: out, ctx: ctx, cancel: cancel}
+	return &Standalone{name: name, out: out, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 }
 
 // CloseOnSignal makes SIGINT and SIGTERM run Close and exit the process
@@ -73,12 +76,17 @@ func (s *Standalone) CloseOnSignal() {
 	}()
 }
 
-// Close cancels Context and runs the registered cleanups, last first. Later
-// calls do nothing.
+// Close cancels Context and runs the registered cleanups, last first. A
+// call while another goroutine's Close runs them waits until it has
+// finished: a goroutine whose work fails because a signal's Close is
+// tearing the lab down must not exit the process halfway through (Fatal
+// and FailNow call Close first). Later calls return at once. A cleanup
+// must not call Close, Fatal, FailNow or Skip: it would wait for itself.
 func (s *Standalone) Close() {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		<-s.done
 		return
 	}
 	s.closed = true
@@ -100,6 +108,7 @@ func (s *Standalone) Close() {
 	if stop != nil {
 		stop()
 	}
+	close(s.done)
 }
 
 func (s *Standalone) print(msg string) {

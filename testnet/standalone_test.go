@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
 )
@@ -41,6 +43,29 @@ func TestStandaloneClose(t *testing.T) {
 	if s.Context().Err() == nil {
 		t.Error("Context not cancelled by Close")
 	}
+}
+
+// TestStandaloneCloseWaits checks that a Close called while another
+// goroutine's Close runs the cleanups returns only once they have run (a
+// program's failing main goroutine must not exit while a signal's Close
+// still tears its lab down). It needs no root.
+func TestStandaloneCloseWaits(t *testing.T) {
+	var log bytes.Buffer
+	s := testnet.NewStandalone("wait", &log)
+	started := make(chan struct{})
+	var finished atomic.Bool
+	s.Cleanup(func() {
+		close(started)
+		time.Sleep(100 * time.Millisecond)
+		finished.Store(true)
+	})
+	go s.Close()
+	<-started
+	s.Close()
+	if !finished.Load() {
+		t.Error("the second Close returned before the first one's cleanups had run")
+	}
+	s.Close() // and later calls return at once
 }
 
 // TestStandaloneFatalCleansUp runs itself as a child process that builds a

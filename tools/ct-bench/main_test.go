@@ -75,3 +75,28 @@ func TestSmallRun(t *testing.T) {
 		}
 	}
 }
+
+// TestLabBuckets checks the hash size the bench asks for: at least one
+// bucket per entry held at once (seven namespaces of the largest size, two
+// with -warm-only, and the slack), in whole pages of bucket heads as the
+// kernel allocates them.
+func TestLabBuckets(t *testing.T) {
+	for _, c := range []struct {
+		largest  int
+		warmOnly bool
+		perPage  int
+		want     int
+	}{
+		{1000, false, 512, 8192},        // 8,024 entries
+		{100000, false, 512, 701440},    // 701,024
+		{1000000, false, 512, 7001088},  // 7,001,024
+		{1000000, true, 512, 2001408},   // 2,001,024
+		{1000000, false, 8192, 7004160}, // 64 KiB pages
+		{512, false, 512, 4608},         // 4,608: whole pages already
+	} {
+		got := labBuckets(c.largest, c.warmOnly, c.perPage)
+		if got != c.want {
+			t.Errorf("labBuckets(%d, %v, %d) = %d, want %d", c.largest, c.warmOnly, c.perPage, got, c.want)
+		}
+	}
+}
