@@ -267,6 +267,7 @@ var metrics = []metric{
 		emit(float64(a.RulesRemoved), "rule", "remove")
 	}},
 	global("vigil_vip_change_errors_total", counter, "Virtual address, route or rule changes that failed.", func(s *Status) float64 { return float64(s.Addresses.Errors) }),
+	global("vigil_vip_interface_lookups_total", counter, "Interfaces the address manager resolved by name to learn their index (cached after; a backup resolves its devices ahead of a takeover).", func(s *Status) float64 { return float64(s.Addresses.InterfaceLookups) }),
 
 	// Tracking.
 	global("vigil_script_runs_total", counter, "vrrp_script processes started.", func(s *Status) float64 { return float64(s.Tracking.Runner.Started) }),
