@@ -26,16 +26,32 @@ import (
 // The namespace tests in cmd/vigild (firewall_test.go) prove the same on
 // real kernels: a TCP stream surviving a firewall failover.
 
-// ctEvents is the ordered record shared by the fakes.
+// ctEvents is the ordered record shared by the fakes, with the (bubble's)
+// time of each entry.
 type ctEvents struct {
 	mu  sync.Mutex
 	log []string
+	at  []time.Time
 }
 
 func (e *ctEvents) add(format string, args ...any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.log = append(e.log, fmt.Sprintf(format, args...))
+	e.at = append(e.at, time.Now())
+}
+
+// first returns the position and time of the first entry that starts with
+// prefix; -1 when there is none.
+func (e *ctEvents) first(prefix string) (int, time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, l := range e.log {
+		if strings.HasPrefix(l, prefix) {
+			return i, e.at[i]
+		}
+	}
+	return -1, time.Time{}
 }
 
 func (e *ctEvents) get() []string {

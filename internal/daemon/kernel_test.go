@@ -17,10 +17,11 @@ import (
 
 // slowKernel is the viptest kernel whose address additions stall first,
 // as a netlink call to a busy kernel can; it records when each (of a
-// non-empty list) ended.
+// non-empty list) ended, and writes "add" into ev when one is given.
 type slowKernel struct {
 	*viptest.Kernel
 	stall time.Duration
+	ev    *ctEvents
 
 	mu    sync.Mutex // guards added
 	added []time.Time
@@ -39,6 +40,9 @@ func (k *slowKernel) AddAddresses(ctx context.Context, addrs []vip.Address) erro
 	k.mu.Lock()
 	k.added = append(k.added, time.Now())
 	k.mu.Unlock()
+	if k.ev != nil {
+		k.ev.add("add")
+	}
 	return err
 }
 
@@ -49,10 +53,12 @@ func (k *slowKernel) addedAt() []time.Time {
 }
 
 // timedAnnouncements records when each announcement went out and whether
-// its addresses were on the host then.
+// its addresses were on the host then, and writes "announce" into ev when
+// one is given.
 type timedAnnouncements struct {
 	*viptest.Announcements
 	kernel *viptest.Kernel
+	ev     *ctEvents
 
 	mu   sync.Mutex // guards the following fields
 	at   []time.Time
@@ -70,6 +76,9 @@ func (a *timedAnnouncements) Announce(ifname string, addrs []netip.Addr, mac net
 	a.at = append(a.at, time.Now())
 	a.held = append(a.held, held)
 	a.mu.Unlock()
+	if a.ev != nil {
+		a.ev.add("announce")
+	}
 	return a.Announcements.Announce(ifname, addrs, mac, router)
 }
 

@@ -3,83 +3,26 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"net"
-	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vip/viptest"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
-// eventLog records, in order and with the bubble's time, what the kernel
-// twins did and which messages the daemon logged.
-type eventLog struct {
-	mu sync.Mutex
-	ev []string
-	at []time.Time
-}
+// logEvents is a slog handler that writes each message into a ctEvents,
+// to order the daemon's log lines against the fakes' calls.
+type logEvents struct{ ev *ctEvents }
 
-func (l *eventLog) add(what string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.ev = append(l.ev, what)
-	l.at = append(l.at, time.Now())
-}
-
-// first returns the time and position of the first event that starts with
-// prefix; -1 when there is none.
-func (l *eventLog) first(prefix string) (time.Time, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i, e := range l.ev {
-		if strings.HasPrefix(e, prefix) {
-			return l.at[i], i
-		}
-	}
-	return time.Time{}, -1
-}
-
-func (l *eventLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *eventLog) Handle(_ context.Context, r slog.Record) error {
-	l.add("log " + r.Message)
+func (l logEvents) Enabled(context.Context, slog.Level) bool { return true }
+func (l logEvents) Handle(_ context.Context, r slog.Record) error {
+	l.ev.add("log %s", r.Message)
 	return nil
 }
-func (l *eventLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *eventLog) WithGroup(string) slog.Handler      { return l }
-
-// delayedKernel takes delay of the bubble's time over each non-empty
-// address addition, as a netlink call does, and logs it.
-type delayedKernel struct {
-	*viptest.Kernel
-	delay time.Duration
-	log   *eventLog
-}
-
-func (k *delayedKernel) AddAddresses(ctx context.Context, addrs []vip.Address) error {
-	if len(addrs) == 0 {
-		return nil
-	}
-	time.Sleep(k.delay)
-	err := k.Kernel.AddAddresses(ctx, addrs)
-	k.log.add("add")
-	return err
-}
-
-// loggedAnnouncements logs each announcement.
-type loggedAnnouncements struct {
-	*viptest.Announcements
-	log *eventLog
-}
-
-func (a *loggedAnnouncements) Announce(ifname string, addrs []netip.Addr, mac net.HardwareAddr, router bool) error {
-	a.log.add("announce")
-	return a.Announcements.Announce(ifname, addrs, mac, router)
-}
+func (l logEvents) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l logEvents) WithGroup(string) slog.Handler      { return l }
 
 // TestLoopTakeoverWaitsForKernel: at a takeover, the loop waits for the
 // idle kernel worker to add the VIP and send the first GARP round before
@@ -101,12 +44,12 @@ func TestLoopTakeoverWaitsForKernel(t *testing.T) {
 	} {
 		t.Run(tc.delay.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ev := &eventLog{}
+				ev := &ctEvents{}
 				wire := vrrptest.NewWire(vrrptest.WireOptions{})
 				base := viptest.NewKernel("eth0", "eth1")
-				a := newNode(t, wire, base, "192.0.2.1", "fe80::1", prio(pairConf, "150"), Options{Log: slog.New(ev)})
-				a.d.host.VIPs = &delayedKernel{Kernel: base, delay: tc.delay, log: ev}
-				a.d.host.Announcer = &loggedAnnouncements{Announcements: viptest.NewAnnouncements(base), log: ev}
+				a := newNode(t, wire, base, "192.0.2.1", "fe80::1", prio(pairConf, "150"), Options{Log: slog.New(logEvents{ev})})
+				a.d.host.VIPs = &slowKernel{Kernel: base, stall: tc.delay, ev: ev}
+				a.d.host.Announcer = &timedAnnouncements{Announcements: viptest.NewAnnouncements(base), kernel: base, ev: ev}
 				start := time.Now()
 				a.start(t)
 				sleepUntil(start, down+3*time.Second)
@@ -115,13 +58,13 @@ func TestLoopTakeoverWaitsForKernel(t *testing.T) {
 				}
 				var pos []int
 				for _, e := range tc.order {
-					_, i := ev.first(e)
+					i, _ := ev.first(e)
 					pos = append(pos, i)
 				}
 				if pos[0] < 0 || pos[0] > pos[1] || pos[1] > pos[2] {
 					t.Errorf("positions of %q: %v, want increasing", tc.order, pos)
 				}
-				if at, _ := ev.first("log (VI_1) Entering MASTER STATE"); at.Sub(start) != down+tc.logAt {
+				if _, at := ev.first("log (VI_1) Entering MASTER STATE"); at.Sub(start) != down+tc.logAt {
 					t.Errorf("the transition logged %v after the deadline, want %v", at.Sub(start)-down, tc.logAt)
 				}
 			})
