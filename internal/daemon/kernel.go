@@ -37,10 +37,11 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // loop is busy), which the loop reads in its select and, at shutdown,
 // until the worker has ended and the buffer is empty.
 type kernelWork struct {
-	mu         sync.Mutex // guards jobs, running, unapplied, closed and superseded
-	jobs       []queuedJob
-	running    bool // the worker is running a job
-	unapplied  int  // outcomes handed (or being handed) to results, not yet applied
+	mu   sync.Mutex // guards jobs, taken, closed and superseded
+	jobs []queuedJob
+	// taken counts the jobs the worker has taken off jobs and the loop
+	// has not seen the end of: running, or with an outcome not yet applied.
+	taken      int
 	closed     bool
 	superseded uint64 // waiting jobs dropped for a newer one (doAs)
 
@@ -140,28 +141,26 @@ func (k *kernelWork) run() {
 		job := k.jobs[0].job
 		k.jobs[0] = queuedJob{}
 		k.jobs = k.jobs[1:]
-		k.running = true
+		k.taken++
 		k.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
 		outcome := job(ctx)
 		cancel()
-		k.mu.Lock()
-		k.running = false
-		if outcome != nil {
-			k.unapplied++
+		if outcome == nil {
+			k.mu.Lock()
+			k.taken--
+			k.mu.Unlock()
+			continue
 		}
-		k.mu.Unlock()
-		if outcome != nil {
-			k.results <- outcome
-		}
+		k.results <- outcome // taken drops when the loop applies it
 	}
 }
 
 // apply runs on the loop an outcome it took from results.
 func (k *kernelWork) apply(f func(time.Time), now time.Time) {
 	k.mu.Lock()
-	k.unapplied--
+	k.taken--
 	k.mu.Unlock()
 	f(now)
 }
@@ -177,7 +176,7 @@ func (k *kernelWork) idle() bool {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return len(k.jobs) == 0 && !k.running && k.unapplied == 0
+	return len(k.jobs) == 0 && k.taken == 0
 }
 
 // submitWait is submitAs, then a wait on the loop, up to wait, for job's
