@@ -17,7 +17,10 @@
 //     their selectors (not, tos, realms, ipproto, ports, uid range),
 //     suppress_* and goto, as `ip` would send them. The address
 //     addition, a takeover's first kernel work, sends the interface's
-//     index from a cache (one RTM_NEWADDR, no lookup by name); the cache
+//     index from a cache (one RTM_NEWADDR, no lookup by name), built by
+//     hand on a blocking netlink socket of the Manager's own, which costs
+//     half the library's request on an idle worker
+//     (BenchmarkAddAddressCold); the cache
 //     forgets a name on [Manager.InterfaceChanged] (the caller's link
 //     events) and re-resolves it when the kernel refuses a stale index
 //     (ENODEV), so an interface created again under its name still works.

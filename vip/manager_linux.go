@@ -30,6 +30,7 @@ type Manager struct {
 
 	mu sync.Mutex // mu guards the following fields and serializes kernel work
 	h  *netlink.Handle
+	ac *addrConn // address additions
 
 	// idxMu guards the following fields; it is never held across kernel
 	// work, so InterfaceChanged does not wait for a netlink call.
@@ -45,7 +46,7 @@ func NewManager(log *slog.Logger, opts ...Option) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vip: netlink handle: %w", err)
 	}
-	return newManager(log, h, opts)
+	return newManager(log, h, netns.None(), opts)
 }
 
 // NewManagerAt returns a Manager working in the network namespace ns,
@@ -55,10 +56,12 @@ func NewManagerAt(log *slog.Logger, ns netns.NsHandle, opts ...Option) (*Manager
 	if err != nil {
 		return nil, fmt.Errorf("vip: netlink handle in namespace %v: %w", ns, err)
 	}
-	return newManager(log, h, opts)
+	return newManager(log, h, ns, opts)
 }
 
-func newManager(log *slog.Logger, h *netlink.Handle, opts []Option) (*Manager, error) {
+// newManager takes h, which works in namespace ns, and opens the address
+// socket there too.
+func newManager(log *slog.Logger, h *netlink.Handle, ns netns.NsHandle, opts []Option) (*Manager, error) {
 	o := buildOptions(opts)
 	if o.timeout > 0 {
 		if err := h.SetSocketTimeout(o.timeout); err != nil {
@@ -66,10 +69,15 @@ func newManager(log *slog.Logger, h *netlink.Handle, opts []Option) (*Manager, e
 			return nil, fmt.Errorf("vip: netlink timeout: %w", err)
 		}
 	}
+	ac, err := dialAddrConn(ns, o.timeout)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{log: log, h: h, idx: map[string]int{}}, nil
+	return &Manager{log: log, h: h, ac: ac, idx: map[string]int{}}, nil
 }
 
 // InterfaceChanged forgets the index the Manager cached for interface
@@ -141,13 +149,14 @@ func (m *Manager) staleIndex(c *linkCache, name string, i int) {
 	delete(c.addrs, i)
 }
 
-// Close releases the netlink socket. The Manager must not be used after.
+// Close releases the netlink sockets. The Manager must not be used after.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.h != nil {
 		m.h.Close()
-		m.h = nil
+		m.ac.Close()
+		m.h, m.ac = nil, nil
 	}
 	return nil
 }
@@ -403,7 +412,7 @@ func (m *Manager) addAddrAt(c *linkCache, a Address, idx int) error {
 	// interface's addresses first. EEXIST falls through to the careful
 	// comparison (same address: nothing to do; conflicting one: error).
 	if _, listed := c.addrs[idx]; !listed {
-		err := c.h.AddrAdd(l, n)
+		err := m.ac.add(n)
 		if err == nil {
 			m.added(a)
 			return nil
@@ -425,7 +434,7 @@ func (m *Manager) addAddrAt(c *linkCache, a Address, idx int) error {
 			return fmt.Errorf("%w: %s is on %s", ErrConflict, describeKernelAddr(k), a.Dev)
 		}
 	}
-	if err := c.h.AddrAdd(l, n); err != nil {
+	if err := m.ac.add(n); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		}
