@@ -34,11 +34,14 @@ type ctEvents struct {
 	at  []time.Time
 }
 
-func (e *ctEvents) add(format string, args ...any) {
+func (e *ctEvents) add(format string, args ...any) { e.addAt(time.Now(), format, args...) }
+
+// addAt is add for an event that happened at t.
+func (e *ctEvents) addAt(t time.Time, format string, args ...any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.log = append(e.log, fmt.Sprintf(format, args...))
-	e.at = append(e.at, time.Now())
+	e.at = append(e.at, t)
 }
 
 // first returns the position and time of the first entry that starts with

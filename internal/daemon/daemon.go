@@ -154,6 +154,7 @@ type Daemon struct {
 	arb        *arb        // the arbitration over the sync link (arbiter.go); nil when it does not run
 	lvs        *lvs        // IPVS and its checkers (lvs.go); nil without
 	kw         *kernelWork // the address, route and rule worker; nil outside Run
+	jobLog     *jobLog     // holds what the address manager and announcer log in the worker's jobs
 	trk        *tracking   // scripts, files, processes, interfaces
 	notifier   *notify.Notifier
 	fifos      fifoSet
@@ -225,7 +226,8 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 		}
 	}()
 	d.host = opts.Host
-	if err := d.host.fill(d.log); err != nil {
+	d.jobLog = &jobLog{}
+	if err := d.host.fill(d.jobLog.wrap(d.log)); err != nil {
 		return nil, err
 	}
 	d.vm = vmacs{links: d.host.VMACs, sys: d.host.Sysctls, log: d.log}
@@ -302,6 +304,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.startReader(c)
 	}
 	d.kw = newKernelWork()
+	d.kw.logs = d.jobLog
 	d.fw = firewall{log: d.log, kw: d.kw, apply: d.host.Firewall, instances: func() []*instance { return d.instances }}
 	go d.kw.run() // ended by finishKernel (shutdown), which waits for it
 	if d.ct != nil {

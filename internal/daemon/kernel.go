@@ -48,6 +48,10 @@ type kernelWork struct {
 	wake    chan struct{} // a job was queued, or close was called
 	results chan func(now time.Time)
 	done    chan struct{} // closed when run returns
+
+	// logs, when not nil, holds what the jobs log through the loggers it
+	// wrapped; each job's records go to the loop with its outcome.
+	logs *jobLog
 }
 
 // queuedJob is a job waiting for the worker, with the key it was queued
@@ -145,8 +149,11 @@ func (k *kernelWork) run() {
 		k.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+		k.logs.begin()
 		outcome := job(ctx)
+		k.logs.end()
 		cancel()
+		outcome = afterHeld(k.logs.take(), outcome)
 		if outcome == nil {
 			k.mu.Lock()
 			k.taken--

@@ -13,12 +13,13 @@ import (
 )
 
 // logEvents is a slog handler that writes each message into a ctEvents,
-// to order the daemon's log lines against the fakes' calls.
+// at the record's time, to order the daemon's log lines against the
+// fakes' calls.
 type logEvents struct{ ev *ctEvents }
 
 func (l logEvents) Enabled(context.Context, slog.Level) bool { return true }
 func (l logEvents) Handle(_ context.Context, r slog.Record) error {
-	l.ev.add("log %s", r.Message)
+	l.ev.addAt(r.Time, "log %s", r.Message)
 	return nil
 }
 func (l logEvents) WithAttrs([]slog.Attr) slog.Handler { return l }
