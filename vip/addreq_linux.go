@@ -91,12 +91,15 @@ func (c *addrConn) add(n *netlink.Addr) error {
 		break
 	}
 	for {
-		m, _, err := unix.Recvfrom(c.fd, c.rep, 0)
+		m, from, err := unix.Recvfrom(c.fd, c.rep, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return err
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+			continue // only the kernel answers a request
 		}
 		if errno, ok := ackFor(c.rep[:m], c.seq); ok {
 			if errno != 0 {

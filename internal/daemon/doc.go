@@ -45,7 +45,10 @@
 //     its announcement sockets ahead (vip.Sender.Prepare: announceprep.go),
 //     and link events reach the reconciler's interface-index cache and
 //     reopen them, so a takeover neither opens a socket nor looks an
-//     interface up by name. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
+//     interface up by name. What the address manager and the announcer
+//     log inside a job is held and written by the loop with the job's
+//     outcome (joblog.go), so no log line sits between a takeover's
+//     address and its GARP/NA. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the
 //     kernel's receive time, so Master_Down counts from their arrival;
