@@ -48,7 +48,10 @@
 //     interface up by name. What the address manager and the announcer
 //     log inside a job is held and written by the loop with the job's
 //     outcome (joblog.go), so no log line sits between a takeover's
-//     address and its GARP/NA. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
+//     address and its GARP/NA. With the worker idle (and no conntrack
+//     commit to make first), a takeover's addresses are handed over
+//     before its advert is sent, so the netlink call may run on another
+//     CPU meanwhile; the GARP/NA round still follows the advert. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the
 //     kernel's receive time, so Master_Down counts from their arrival;

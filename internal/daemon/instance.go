@@ -574,16 +574,18 @@ func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
 // so exec never gives the machine another event while it runs.
 func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 	defer func() { d.takeoverJobs = nil }()
-	for _, a := range acts {
+	early := d.addressesFirst(acts)
+	if early >= 0 {
+		d.execAddVIPs(inst, now)
+	}
+	for i, a := range acts {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
 			inst.sendAdvert(a.Priority)
 		case vrrp.AddVIPs:
-			if d.ct != nil {
-				d.ct.beforeVIPs(inst, now)
+			if i != early {
+				d.execAddVIPs(inst, now)
 			}
-			d.fw.block(inst)
-			d.addVIPs(inst, d.startTakeover(inst))
 		case vrrp.RemoveVIPs:
 			d.removeVIPs(inst)
 			d.fw.unblock(inst)
@@ -598,6 +600,36 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 			}
 		}
 	}
+}
+
+// addressesFirst returns the position of a takeover's AddVIPs that exec
+// hands to the worker before the advert that precedes it, or -1. When the
+// worker is idle, its netlink call then runs on another CPU while the loop
+// sends the advert, instead of after it; the GARP / NA still follows the
+// advert, as RFC 5798 §6.4.1 and §6.4.2 order them (Announce comes after
+// both). Not with conntrack sync: the commit that must precede the VIPs
+// would hold the advert back.
+func (d *Daemon) addressesFirst(acts []vrrp.Action) int {
+	if d.ct != nil || len(acts) < 2 || !d.kw.idle() {
+		return -1
+	}
+	if _, ok := acts[0].(vrrp.SendAdvert); !ok {
+		return -1
+	}
+	if _, ok := acts[1].(vrrp.AddVIPs); !ok {
+		return -1
+	}
+	return 1
+}
+
+// execAddVIPs carries out an AddVIPs: the conntrack commit, the firewall's
+// block, then the addresses.
+func (d *Daemon) execAddVIPs(inst *instance, now time.Time) {
+	if d.ct != nil {
+		d.ct.beforeVIPs(inst, now)
+	}
+	d.fw.block(inst)
+	d.addVIPs(inst, d.startTakeover(inst))
 }
 
 func (inst *instance) sendAdvert(prio uint8) {

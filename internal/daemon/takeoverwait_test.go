@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vigil-ha/vigil/vip/viptest"
+	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
@@ -143,6 +145,54 @@ func TestKernelSubmitWait(t *testing.T) {
 		var none *kernelWork
 		if !none.idle() || !none.submitWait(nil, nil, job("inline", 0), time.Millisecond) || applied[len(applied)-1] != "inline" {
 			t.Errorf("no worker: idle %v, applied %q", none.idle(), applied)
+		}
+	})
+}
+
+// advertEvents records, into a ctEvents, each advert a daemon sends and
+// whether its kernel worker held a job then.
+type advertEvents struct {
+	vrrp.Conn
+	ev *ctEvents
+	d  *Daemon
+}
+
+func (a advertEvents) WriteTo(p *vrrp.Packet, dst netip.Addr) error {
+	a.ev.add("advert priority %d, worker busy %v", p.Priority, !a.d.kw.idle())
+	return a.Conn.WriteTo(p, dst)
+}
+
+// TestLoopTakeoverAddressesFirst: at a takeover, with the worker idle, the
+// loop hands the addresses to the worker before it sends the advert, so
+// that the netlink call can run on another CPU while the advert goes out;
+// the GARP still comes after both. Without the change the worker is idle
+// when the takeover's advert is sent.
+func TestLoopTakeoverAddressesFirst(t *testing.T) {
+	down := 3*time.Second + time.Duration(256-150)*time.Second/256
+	synctest.Test(t, func(t *testing.T) {
+		ev := &ctEvents{}
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		base := viptest.NewKernel("eth0", "eth1")
+		a := newNode(t, wire, base, "192.0.2.1", "fe80::1", prio(pairConf, "150"), Options{})
+		a.d.host.VIPs = &slowKernel{Kernel: base, stall: 200 * time.Microsecond, ev: ev}
+		a.d.host.Announcer = &timedAnnouncements{Announcements: viptest.NewAnnouncements(base), kernel: base, ev: ev}
+		for _, c := range a.d.conns {
+			c.c = advertEvents{Conn: c.c, ev: ev, d: a.d}
+		}
+		start := time.Now()
+		a.start(t)
+		sleepUntil(start, down+time.Second)
+		if a.state("VI_1") != "MASTER" || !a.has("192.0.2.254/24") {
+			t.Fatalf("after the takeover: %s, VIP %v", a.state("VI_1"), a.has("192.0.2.254/24"))
+		}
+		adv, _ := ev.first("advert priority 150")
+		add, _ := ev.first("add")
+		ann, _ := ev.first("announce")
+		if adv < 0 || add < 0 || ann < 0 || adv > ann || add > ann {
+			t.Fatalf("events %q: want the advert and the addition before the announcement", ev.get())
+		}
+		if got := ev.get()[adv]; got != "advert priority 150, worker busy true" {
+			t.Errorf("the takeover's advert: %q, want it sent with the address job handed over", got)
 		}
 	})
 }
