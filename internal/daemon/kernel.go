@@ -137,6 +137,9 @@ func (k *kernelWork) run() {
 			closed := k.closed
 			k.mu.Unlock()
 			if closed {
+				// A line logged by another goroutine as a job
+				// ended, held after that job's were taken.
+				writeHeld(k.logs.take())
 				return
 			}
 			<-k.wake
