@@ -24,7 +24,8 @@
 //
 // Memory that only starting needed is given back (package memtrim): the heap's free
 // pages and this process's mappings of the binary's read-only pages, after
-// the configuration is read, before the loop starts and once it runs.
+// the configuration is read, before the loop starts, once it runs and once
+// start-up has settled (the first transitions and their GARP rounds done).
 package main
 
 import (
@@ -333,14 +334,21 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		sd.send("STOPPING=1")
 	}()
 	ready()
-	// Start-up memory is released three times: after the configuration
+	// Start-up memory is released four times: after the configuration
 	// is read and before the loop starts (the peak resident size stays
-	// lower), and once the loop has started every instance (it answers
-	// Status only then).
+	// lower), once the loop has started every instance (it answers
+	// Status only then), and once start-up has settled: the first
+	// transitions made, a new master's addresses added and its GARP / NA
+	// rounds sent.
 	memtrim.Trim(log)
 	go func() {
 		d.Status()
 		memtrim.Trim(log)
+		select {
+		case <-d.Settled():
+			memtrim.Trim(log)
+		case <-ctx.Done():
+		}
 	}()
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped", "err", err)

@@ -164,7 +164,8 @@ type Daemon struct {
 	draining   bool       // drain is running (an invariant check: it never re-enters)
 	startAt    time.Time  // vrrp_startup_delay: when the instances start
 	started    bool
-	wake       timerWake // the timer wake-up being handled (timeline.go)
+	settle     *startSettle // when start-up has settled (Settled)
+	wake       timerWake    // the timer wake-up being handled (timeline.go)
 	// takeoverJobs is the instance whose takeover's address job went to
 	// an idle worker in the actions being executed: until its first GARP
 	// / NA round is handed over too, the worker holds only those jobs, and
@@ -218,6 +219,8 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 		rx:    make(chan *rxBatch, 64),
 		stop:  make(chan struct{}),
 		reqs:  make(chan func(time.Time), 16),
+
+		settle: newSettle(),
 	}
 	defer func() {
 		if err != nil {
@@ -440,6 +443,12 @@ func (d *Daemon) drainRx() {
 // (an instance whose weight-0 tracker is down starts in FAULT).
 func (d *Daemon) start(now time.Time) {
 	d.started = true
+	var down []time.Duration
+	for _, inst := range d.instances {
+		down = append(down, inst.m.MasterDownInterval())
+	}
+	d.settle.quiet = settleQuiet(down)
+	d.settle.changed(now)
 	d.evaluate(now)
 	for _, inst := range d.instances {
 		d.handle(inst, vrrp.Startup{}, now)
@@ -469,6 +478,9 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 		}
 	}
 	if t, ok := d.arb.deadline(); ok && (!found || t.Before(next)) {
+		next, found = t, true
+	}
+	if t, ok := d.settle.deadline(); ok && (!found || t.Before(next)) {
 		next, found = t, true
 	}
 	return next, found
@@ -501,6 +513,9 @@ func (d *Daemon) fireTimers(now, woke time.Time) {
 		d.runAnnouncements(inst, now)
 	}
 	d.arbTick(now)
+	if d.settle.check(now, d.startupBusy()) {
+		d.log.Debug("start-up settled")
+	}
 }
 
 func (d *Daemon) shutdown(now time.Time) {
@@ -726,3 +741,21 @@ func (d *Daemon) stopInstance(inst *instance, now time.Time) {
 	inst.announce = nil
 	inst.refreshAt = time.Time{}
 }
+
+// startupBusy reports whether start-up work is still going: an instance
+// in INIT, an announcement round waiting, or work for the kernel worker.
+func (d *Daemon) startupBusy() bool {
+	for _, inst := range d.instances {
+		if inst.m.State() == vrrp.StateInit || len(inst.announce) > 0 {
+			return true
+		}
+	}
+	return !d.kw.idle()
+}
+
+// Settled is closed once start-up has settled: the instances have made
+// their first transitions (none for the longest Master_Down_Interval, at
+// least a second), their announcement rounds are out and the kernel
+// worker is idle. What only starting needed can be given back then
+// (package memtrim).
+func (d *Daemon) Settled() <-chan struct{} { return d.settle.done }

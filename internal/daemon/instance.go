@@ -855,6 +855,7 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 // lines operators grep for stay the same.
 func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 	inst.transitions++
+	d.settle.changed(now)
 	switch {
 	case t.To == vrrp.StateMaster:
 		inst.becomeMaster++
