@@ -35,7 +35,7 @@ type Cache struct {
 	entries map[ckey]centry
 	gen     uint32
 	buf     []byte    // encoding scratch
-	packed  []packed4 // Apply's scratch
+	packed  []packed4 // a batch's packing scratch (Apply, applyWire)
 	old     Flow      // PutEvent's decoding scratch (it would escape through merge)
 }
 
@@ -175,7 +175,7 @@ func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
 	}
 }
 
-// A batch is applied in two passes: every plain IPv4
+// A batch (Apply, applyWire) is applied in two passes: every plain IPv4
 // flow of the batch is packed into a packed4 first, then the map is
 // written in the batch's order. Packing writes the key and the record a
 // few bytes at a time, and the map reads them back whole (the key's hash,

@@ -465,7 +465,18 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 	now := time.Now()
 	ch.Receive(d, now)
 	ups := ch.Updates()
-	if len(ups) > 0 {
+	switch {
+	case len(ups) == 0:
+	case r.warm == nil:
+		// The flows go straight from the wire into the cache.
+		for i := range ups {
+			if x := ups[i].Exp; x != nil {
+				r.receiveExpect(ups[i].Op, x, now)
+			}
+		}
+		r.external.applyWire(ups, now)
+	default:
+		// The warm standby's dirty set needs the flows too.
 		r.rxFlows, r.rxDel = r.rxFlows[:0], r.rxDel[:0]
 		for i := range ups {
 			if x := ups[i].Exp; x != nil {
@@ -476,9 +487,7 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 			r.rxDel = append(r.rxDel, ups[i].Op == ftfw.OpDel)
 		}
 		r.external.Apply(r.rxFlows, r.rxDel, now)
-		if r.warm != nil {
-			r.warmChanged(r.rxFlows, now)
-		}
+		r.warmChanged(r.rxFlows, now)
 	}
 	r.handleEvents(ch)
 }
