@@ -3,6 +3,7 @@ package conntracksync
 import (
 	"encoding/binary"
 	"net/netip"
+	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
@@ -132,6 +133,93 @@ func fromWire(w *ftfw.Flow) Flow {
 		f.Labels = string(b)
 	}
 	return f
+}
+
+// fromWire4 is pack4(fromWire(w)) without the Flow in between: the key
+// and record of a plain IPv4 flow received from the peer, and false for
+// any other flow (the caller goes through fromWire then). The record is
+// not stamped.
+func fromWire4(w *ftfw.Flow) (ckey4, rec4, bool) {
+	src, dst := w.Src.Unmap(), w.Dst.Unmap()
+	if !src.Is4() || !dst.Is4() || w.MasterSrc.IsValid() || w.Helper != "" ||
+		(w.HasSeqAdj && w.SeqAdj != (ftfw.SeqAdj{})) ||
+		w.SCTPState != 0 || w.SCTPVTagOrig != 0 || w.SCTPVTagRepl != 0 || w.DCCPState != 0 || w.DCCPRole != 0 {
+		return ckey4{}, rec4{}, false
+	}
+	for _, l := range w.Labels {
+		if l != 0 {
+			return ckey4{}, rec4{}, false
+		}
+	}
+	// The reply tuple as fromWire makes it: the inverted original, its
+	// destination the SNAT address and port, its source the DNAT ones.
+	replySrc, replyDst := dst, src
+	if w.DNAT.IsValid() {
+		replySrc = w.DNAT.Unmap()
+	}
+	if w.SNAT.IsValid() {
+		replyDst = w.SNAT.Unmap()
+	}
+	if !replySrc.Is4() || !replyDst.Is4() {
+		return ckey4{}, rec4{}, false
+	}
+	t := Tuple{Src: src, Dst: dst, Proto: w.Proto}
+	if HasPorts(w.Proto) {
+		t.SrcPort, t.DstPort = w.SrcPort, w.DstPort
+	}
+	if w.Proto == ProtoICMP || w.Proto == ProtoICMPv6 {
+		t.ICMPType, t.ICMPCode, t.ICMPID = w.ICMPType, w.ICMPCode, w.ICMPID
+	}
+	var zone uint16
+	if w.HasZone {
+		zone = w.Zone
+	}
+	c, _ := tuple4Key(&t, zone)
+	r := rec4{status: w.Status, mark: w.Mark, replySrc: replySrc.As4(), replyDst: replyDst.As4(),
+		replySport: t.DstPort, replyDport: t.SrcPort,
+		tcpState: w.TCPState, wsOrig: w.TCPWScaleOrig, wsReply: w.TCPWScaleRep}
+	if w.HasTimeout {
+		r.timeout = w.TimeoutSecs
+	}
+	if w.HasDNATPort {
+		r.replySport = w.DNATPort
+	}
+	if w.HasSNATPort {
+		r.replyDport = w.SNATPort
+	}
+	return c, r, true
+}
+
+// applyWire applies the flows of the peer's updates to c as Apply does
+// their fromWire conversions (the expectations among them are the
+// caller's): a plain IPv4 flow is packed straight from the wire.
+func (c *Cache) applyWire(ups []ftfw.Update, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ns := now.UnixNano()
+	pk := c.packBatch(len(ups))
+	for i := range ups {
+		u := &ups[i]
+		if pk[i].ok = false; u.Exp == nil && u.Op != ftfw.OpDel {
+			pk[i].k, pk[i].r, pk[i].ok = fromWire4(&u.Flow)
+			pk[i].r.updated, pk[i].r.gen = ns, c.gen
+		}
+	}
+	for i := range ups {
+		u := &ups[i]
+		switch {
+		case u.Exp != nil:
+		case pk[i].ok:
+			c.put4Locked(&pk[i])
+		case u.Op == ftfw.OpDel:
+			f := fromWire(&u.Flow)
+			k := f.Key()
+			c.deleteLocked(&k)
+		default:
+			f := fromWire(&u.Flow)
+			c.storeLocked(&f, ns)
+		}
+	}
 }
 
 // toWire4 is toWire for a plain IPv4 flow stored as key c and record r

@@ -99,7 +99,10 @@
 // path, the link watcher with several paths, the kernel side's Follow, a
 // commit's internal-cache update, the warm standby's writer) and waits for
 // them when its context ends. The ftfw.Channel is touched only by the loop
-// goroutine. The caches are guarded by their own mutexes, the warm
+// goroutine; during a bulk one more goroutine at a time sends the
+// datagrams of the Channel's last Outbox while the loop encodes the next
+// ones, and the loop waits for it before its next Outbox and before the
+// bulk returns. The caches are guarded by their own mutexes, the warm
 // standby's dirty set by warmMu (never held across a kernel call); a warm
 // write holds commitMu like a commit. Stats and Dump take snapshots. A Failover's late commits run on goroutines its Close
 // ends and waits for.

@@ -465,7 +465,18 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 	now := time.Now()
 	ch.Receive(d, now)
 	ups := ch.Updates()
-	if len(ups) > 0 {
+	switch {
+	case len(ups) == 0:
+	case r.warm == nil:
+		// The flows go straight from the wire into the cache.
+		for i := range ups {
+			if x := ups[i].Exp; x != nil {
+				r.receiveExpect(ups[i].Op, x, now)
+			}
+		}
+		r.external.applyWire(ups, now)
+	default:
+		// The warm standby's dirty set needs the flows too.
 		r.rxFlows, r.rxDel = r.rxFlows[:0], r.rxDel[:0]
 		for i := range ups {
 			if x := ups[i].Exp; x != nil {
@@ -476,9 +487,7 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 			r.rxDel = append(r.rxDel, ups[i].Op == ftfw.OpDel)
 		}
 		r.external.Apply(r.rxFlows, r.rxDel, now)
-		if r.warm != nil {
-			r.warmChanged(r.rxFlows, now)
-		}
+		r.warmChanged(r.rxFlows, now)
 	}
 	r.handleEvents(ch)
 }
@@ -538,30 +547,30 @@ func (r *Replicator) flush(ch *ftfw.Channel, now time.Time) {
 	if len(out) == 0 || r.conn == nil {
 		return
 	}
-	if failed, err := r.conn.send(out); failed > 0 {
-		r.mu.Lock()
-		r.sendErrors += uint64(failed)
-		r.mu.Unlock()
-		r.log.Debug("conntrack sync: send", "err", err, "failed", failed)
-	}
+	r.sendFailed(r.conn.send(out))
 }
 
 // bulkFlushEvery is how many entries a bulk queues between sends, so that
 // the peer works on the first datagrams while we encode the rest.
 const bulkFlushEvery = 8192
 
-// bulk queues the whole internal cache for the peer.
+// bulk queues the whole internal cache for the peer. Its sends run on a
+// goroutine of their own (bulkSend) while the loop encodes the next
+// bulkFlushEvery entries: the kernel's send path, most of a bulk's time
+// on the sender, and the encoding take turns on two CPUs instead of one.
 func (r *Replicator) bulk(ch *ftfw.Channel) {
 	sendTimeout := r.cfg.CommitTimeout == 0
 	var bad, n int
+	var bs bulkSend
 	r.internal.rangeWire(sendTimeout, func(w *ftfw.Flow) {
 		if ch.SendBulk(ftfw.OpUpd, w) != nil {
 			bad++
 		}
 		if n++; n%bulkFlushEvery == 0 {
-			r.flush(ch, time.Now())
+			r.flushAsync(ch, &bs)
 		}
 	})
+	r.sendDone(&bs)
 	if bad > 0 {
 		r.log.Warn("conntrack sync: flows not encodable", "count", bad)
 	}
@@ -580,6 +589,63 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 	r.mu.Lock()
 	r.bulks++
 	r.mu.Unlock()
+}
+
+// bulkSend is the one send of a bulk that may be in flight: the datagrams
+// of one Outbox, sent by a goroutine of its own. The datagrams alias the
+// Channel's buffers until its next Outbox, so the next Outbox waits for
+// the send (flushAsync): one batch in the kernel while the loop encodes
+// the next, never more, and in the Channel's order.
+type bulkSend struct {
+	done chan bulkSent
+	busy bool // a send is in flight
+}
+
+// bulkSent is how a bulk's send ended.
+type bulkSent struct {
+	failed int
+	err    error
+}
+
+// flushAsync waits for the bulk's send in flight, then starts sending what
+// the channel has ready, without waiting for it.
+func (r *Replicator) flushAsync(ch *ftfw.Channel, bs *bulkSend) {
+	r.sendDone(bs)
+	out := ch.Outbox(time.Now())
+	if len(out) == 0 || r.conn == nil {
+		return
+	}
+	if bs.done == nil {
+		bs.done = make(chan bulkSent, 1)
+	}
+	conn, done := r.conn, bs.done
+	bs.busy = true
+	go func() {
+		failed, err := conn.send(out)
+		done <- bulkSent{failed, err}
+	}()
+}
+
+// sendDone waits for the bulk's send in flight, if any, and counts what it
+// could not send.
+func (r *Replicator) sendDone(bs *bulkSend) {
+	if !bs.busy {
+		return
+	}
+	res := <-bs.done
+	bs.busy = false
+	r.sendFailed(res.failed, res.err)
+}
+
+// sendFailed counts datagrams a send could not send.
+func (r *Replicator) sendFailed(failed int, err error) {
+	if failed == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.sendErrors += uint64(failed)
+	r.mu.Unlock()
+	r.log.Debug("conntrack sync: send", "err", err, "failed", failed)
 }
 
 // bulkBytesPerEntry is what BulkDatagrams reserves per flow: a TCP flow
@@ -937,8 +1003,9 @@ func (r *Replicator) Stats() Stats {
 
 // syncLink is the sync link as the Replicator uses it: a Link, and with a
 // key (auth_key_file) the authenticated envelope (auth.go) around every
-// datagram. send is called by the replicator's loop only, open by its
-// reader only.
+// datagram. send is called by the replicator's loop, or during a bulk by
+// the bulk's send goroutine while the loop does not send (bulkSend); open
+// by its readers only.
 type syncLink struct {
 	paths  []pathLink
 	active atomic.Int32 // the path send uses; written by the loop

@@ -58,6 +58,7 @@ func main() {
 	trials := flag.Int("trials", 3, "trials per measure (the median is reported)")
 	out := flag.String("out", "", "directory for ct-scale.md and the charts (for example docs/perf)")
 	warmOnly := flag.Bool("warm-only", false, "flows to the warm standby's pair only, and measure its event path and takeover alone (no commits, no bulks): a shorter run")
+	bulkOnly := flag.Bool("bulk-only", false, "measure the event path and the bulk resyncs only (no commits, no warm takeovers: their tables show 0): a shorter run for comparing bulks over many trials")
 	flag.Parse()
 	var sizes []int
 	for _, f := range strings.Split(*sizesFlag, ",") {
@@ -68,7 +69,11 @@ func main() {
 		}
 		sizes = append(sizes, n)
 	}
-	if err := bench("ct-bench", sizes, max(1, *trials), *out, *warmOnly); err != nil {
+	if *warmOnly && *bulkOnly {
+		fmt.Fprintln(os.Stderr, "ct-bench: -warm-only and -bulk-only exclude each other")
+		os.Exit(2)
+	}
+	if err := bench("ct-bench", sizes, max(1, *trials), *out, *warmOnly, *bulkOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "ct-bench:", err)
 		os.Exit(1)
 	}
@@ -269,7 +274,7 @@ func median(xs []float64) float64 {
 
 // bench builds the lab (namespaces named after name), measures every size
 // and prints the tables; with outDir it writes them there with the charts.
-func bench(name string, sizes []int, trials int, outDir string, warmOnly bool) error {
+func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOnly bool) error {
 	t := testnet.NewStandalone(name, os.Stderr)
 	defer t.Close()
 	t.CloseOnSignal()
@@ -487,12 +492,17 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly bool) e
 		if warmOnly {
 			others = 0
 		}
+		// With -bulk-only neither the commits nor the warm takeovers.
+		commits, takeovers := others, trials
+		if bulkOnly {
+			commits, takeovers = 0, 0
+		}
 		all := genFlows(0, n)
 		dgrams := ctnetlink.EncodeCreates(all, time.Now(), 0, ctnetlink.CommitBatch)
 		small := ctnetlink.EncodeCreates(all, time.Now(), 0, 64)
 		workers := 0
 		var fls, f64s, cms, nodes, ctdc []float64
-		for range others {
+		for range commits {
 			flush(fl)
 			settle()
 			c, err := ctnetlink.NewCommitter(0, ns(fl))
@@ -566,7 +576,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly bool) e
 		// the same as an expiry), then what a takeover does before the
 		// VIPs; then back to backup for the next trial and size.
 		var wtk, wdirty []float64
-		for range trials {
+		for range takeovers {
 			w2.Exec(t, "conntrack", "-D", "-s", "192.0.2.7")
 			if err := waitFor("lost flows", 30*time.Second, func() bool {
 				m, err := wr.call("stats")

@@ -36,7 +36,7 @@ func TestSmallRun(t *testing.T) {
 	}
 	testnet.NeedRoot(t, "ip", "conntrack", "conntrackd")
 	dir := t.TempDir()
-	if err := bench("ctbt", []int{300, 1000}, 1, dir, false); err != nil {
+	if err := bench("ctbt", []int{300, 1000}, 1, dir, false, false); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "ct-scale.md"))
