@@ -100,3 +100,14 @@ func TestLabBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestFmtMS: a small run's bulk figures keep their digits (one decimal
+// would print an encoding of 0.031 ms as 0.0, which TestSmallRun rightly
+// refuses as not positive).
+func TestFmtMS(t *testing.T) {
+	for v, want := range map[float64]string{0.031: "0.031", 5.234: "5.23", 43.61: "43.6", 1234.56: "1234.6"} {
+		if got := fmtMS(v); got != want {
+			t.Errorf("fmtMS(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -23,7 +24,7 @@ func table(ps []point) string {
 	w("\nBulk resync to a peer whose external cache was flushed (ms):\n\n")
 	w("| flows | datagrams (MB) | encoding only | link floor | vigil | conntrackd |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range ps {
-		w("| %d | %d (%.1f) | %.1f | %.1f | %.1f | %.1f |\n", p.N, p.Datagrams, float64(p.Bytes)/1e6, p.Encode, p.Link, p.Resync, p.CtdResync)
+		w("| %d | %d (%.1f) | %s | %s | %s | %s |\n", p.N, p.Datagrams, float64(p.Bytes)/1e6, fmtMS(p.Encode), fmtMS(p.Link), fmtMS(p.Resync), fmtMS(p.CtdResync))
 	}
 	w("\nCPU per replicated entry on the event path (µs; the flows added at this size):\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
@@ -171,4 +172,14 @@ func flowsLabel(x float64) string {
 		return fmt.Sprintf("%gk", x/1e3)
 	}
 	return fmt.Sprintf("%g", x)
+}
+
+// fmtMS formats a time in milliseconds with one decimal, or with three
+// significant digits below 10 ms: a small run's encoding takes a few
+// hundredths of a millisecond, which one decimal would print as 0.0.
+func fmtMS(v float64) string {
+	if v >= 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
