@@ -160,3 +160,28 @@ func TestApplyBatchesInOrder(t *testing.T) {
 		t.Fatal("the batches left nothing: the test checks nothing")
 	}
 }
+
+// FuzzFromWire4: for any flow a peer's datagram decodes to, the receiver's
+// direct packing of a plain IPv4 flow (fromWire4) gives what packing its
+// Flow does (pack4 of fromWire), and neither panics.
+func FuzzFromWire4(f *testing.F) {
+	for _, w := range wireVariants()[:40] {
+		m := ftfw.Message{Type: ftfw.TypeUpd, Seq: 1, Flow: w}
+		if b, err := m.AppendBinary(nil); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m ftfw.Message
+		if m.UnmarshalBinary(b) != nil || m.Type > ftfw.TypeDel {
+			return
+		}
+		fl := fromWire(&m.Flow)
+		fl.ensureReply()
+		wk, wr, wok := pack4(&fl)
+		k, r, ok := fromWire4(&m.Flow)
+		if ok != wok || k != wk || r != wr {
+			t.Fatalf("wire flow %+v:\n got %v %x %+v\nwant %v %x %+v", m.Flow, ok, k, r, wok, wk, wr)
+		}
+	})
+}
