@@ -20,6 +20,12 @@ import (
 // benchManager is a Manager, without logging, for a host "r" whose eth0
 // sits on a switch.
 func benchManager(b *testing.B) *vip.Manager {
+	m, _ := benchHost(b)
+	return m
+}
+
+// benchHost is benchManager with its host.
+func benchHost(b *testing.B) (*vip.Manager, *testnet.Host) {
 	l := testnet.New(b)
 	h := l.Host("r")
 	l.Switch("sw").Attach(h, "eth0")
@@ -28,7 +34,7 @@ func benchManager(b *testing.B) *vip.Manager {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close() })
-	return m
+	return m, h
 }
 
 // BenchmarkAddAddressesPresent measures the steady-state reconcile: 10 VIPs
@@ -182,14 +188,7 @@ func BenchmarkAnnounceFirst(b *testing.B) {
 // the same address on a handle in the same namespace, kept beside it as
 // the figure that justifies the Manager's own request.
 func BenchmarkAddAddressCold(b *testing.B) {
-	l := testnet.New(b)
-	h := l.Host("r")
-	l.Switch("sw").Attach(h, "eth0")
-	m, err := vip.NewManagerAt(slog.New(slog.DiscardHandler), h.NsHandle())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	m, h := benchHost(b)
 	lib, err := netlink.NewHandleAt(h.NsHandle())
 	if err != nil {
 		b.Fatal(err)
