@@ -575,15 +575,15 @@ func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
 func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 	defer func() { d.takeoverJobs = nil }()
 	early := d.addressesFirst(acts)
-	if early >= 0 {
+	if early {
 		d.execAddVIPs(inst, now)
 	}
-	for i, a := range acts {
+	for _, a := range acts {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
 			inst.sendAdvert(a.Priority)
 		case vrrp.AddVIPs:
-			if i != early {
+			if !early {
 				d.execAddVIPs(inst, now)
 			}
 		case vrrp.RemoveVIPs:
@@ -602,24 +602,20 @@ func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 	}
 }
 
-// addressesFirst returns the position of a takeover's AddVIPs that exec
-// hands to the worker before the advert that precedes it, or -1. When the
-// worker is idle, its netlink call then runs on another CPU while the loop
-// sends the advert, instead of after it; the GARP / NA still follows the
-// advert, as RFC 5798 §6.4.1 and §6.4.2 order them (Announce comes after
-// both). Not with conntrack sync: the commit that must precede the VIPs
-// would hold the advert back.
-func (d *Daemon) addressesFirst(acts []vrrp.Action) int {
+// addressesFirst reports whether exec hands a takeover's AddVIPs (the
+// machine emits one, right after its advert) to the worker before that
+// advert. When the worker is idle, its netlink call then runs on another
+// CPU while the loop sends the advert, instead of after it; the GARP / NA
+// still follows the advert, as RFC 5798 §6.4.1 and §6.4.2 order them
+// (Announce comes after both). Not with conntrack sync: the commit that
+// must precede the VIPs would hold the advert back.
+func (d *Daemon) addressesFirst(acts []vrrp.Action) bool {
 	if d.ct != nil || len(acts) < 2 || !d.kw.idle() {
-		return -1
+		return false
 	}
-	if _, ok := acts[0].(vrrp.SendAdvert); !ok {
-		return -1
-	}
-	if _, ok := acts[1].(vrrp.AddVIPs); !ok {
-		return -1
-	}
-	return 1
+	_, advert := acts[0].(vrrp.SendAdvert)
+	_, addrs := acts[1].(vrrp.AddVIPs)
+	return advert && addrs
 }
 
 // execAddVIPs carries out an AddVIPs: the conntrack commit, the firewall's
