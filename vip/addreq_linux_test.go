@@ -3,13 +3,18 @@ package vip
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/nsenter"
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // wireMsg builds a netlink message from the kernel ABI's own structs
@@ -132,5 +137,47 @@ func TestAckFor(t *testing.T) {
 		if errno != c.errno || ok != c.ok {
 			t.Errorf("%s: ackFor = %v, %v; want %v, %v", c.name, errno, ok, c.errno, c.ok)
 		}
+	}
+}
+
+// TestAddrConnIgnoresForgedAck: a datagram another netlink socket sends to
+// the address socket's port, a forged success for the request about to be
+// made, is not taken for the kernel's answer: the addition on an
+// interface that does not exist still fails with the kernel's ENODEV.
+// (An unprivileged process cannot send it at all: rtnetlink refuses a
+// unicast to a socket from a sender without CAP_NET_ADMIN.)
+func TestAddrConnIgnoresForgedAck(t *testing.T) {
+	testnet.NeedRoot(t)
+	h := testnet.New(t).Host("r")
+	c, err := dialAddrConn(h.NsHandle(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sa, err := unix.Getsockname(c.fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*unix.SockaddrNetlink).Pid
+
+	forger := -1
+	err = nsenter.DoAt(h.NsHandle(), func() (err error) {
+		forger, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		return unix.Bind(forger, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(forger)
+	if err := unix.Sendto(forger, ack(c.seq+1, 0), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: port}); err != nil {
+		t.Fatalf("forging the acknowledgement: %v", err)
+	}
+
+	n := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("192.0.2.10").To4(), Mask: net.CIDRMask(32, 32)}, LinkIndex: 999999}
+	if err := c.add(n); !errors.Is(err, unix.ENODEV) {
+		t.Errorf("add on a missing interface after a forged success: %v, want ENODEV from the kernel", err)
 	}
 }
