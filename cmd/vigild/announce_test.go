@@ -58,13 +58,15 @@ func naFrom(frame []byte, target netip.Addr, mac net.HardwareAddr) bool {
 
 // TestAnnouncements: the new master's gratuitous ARP and unsolicited NA
 // reach the client with the master's MAC; garp_master_repeat rounds are
-// sent, and garp_master_refresh repeats them while master.
+// sent, and garp_master_refresh repeats them while master. The address
+// manager's "added address" lines, which the kernel worker holds until
+// the loop takes its job's outcome, are in the log.
 func TestAnnouncements(t *testing.T) {
 	l := newLab(t)
 	capt := l.Client.Capture(t, "eth0", "arp or icmp6")
 	global := "vrrp_garp_master_refresh 1"
 	cfg := conf(global, 150, "garp_master_repeat 2")
-	startVigild(t, l.R1, cfg, "-i", "r1")
+	v := startVigild(t, l.R1, cfg, "-i", "r1")
 	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 	mac := l.If1.MAC()
 	v4, v6 := netip.MustParseAddr(vip4), netip.MustParseAddr(vip6)
@@ -93,6 +95,15 @@ func TestAnnouncements(t *testing.T) {
 	}
 	if last.Sub(first) < 1500*time.Millisecond {
 		t.Errorf("GARPs span %v: no refresh while master", last.Sub(first))
+	}
+	for _, a := range []string{vip4, vip6} {
+		added := false
+		for line := range strings.Lines(v.Output()) {
+			added = added || strings.Contains(line, "vip: added address") && strings.Contains(line, a)
+		}
+		if !added {
+			t.Errorf("no \"vip: added address\" line for %s in the log:\n%s", a, v.Output())
+		}
 	}
 }
 
