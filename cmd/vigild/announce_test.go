@@ -60,7 +60,10 @@ func naFrom(frame []byte, target netip.Addr, mac net.HardwareAddr) bool {
 // reach the client with the master's MAC; garp_master_repeat rounds are
 // sent, and garp_master_refresh repeats them while master. The address
 // manager's "added address" lines, which the kernel worker holds until
-// the loop takes its job's outcome, are in the log.
+// the loop takes its job's outcome, are in the log. Once the takeover's
+// rounds are out and no transition has come for a Master_Down_Interval,
+// start-up has settled and vigild gives start-up memory back a fourth
+// and last time.
 func TestAnnouncements(t *testing.T) {
 	l := newLab(t)
 	capt := l.Client.Capture(t, "eth0", "arp or icmp6")
@@ -105,6 +108,9 @@ func TestAnnouncements(t *testing.T) {
 			t.Errorf("no \"vip: added address\" line for %s in the log:\n%s", a, v.Output())
 		}
 	}
+	v.WaitOutput(t, `msg="start-up settled"`, settle)
+	testnet.Eventually(t, settle, func() bool { return strings.Count(v.Output(), "released start-up memory") == 4 },
+		"vigild did not release start-up memory four times (after the configuration, before the loop, once it runs, once settled)")
 }
 
 // TestExcludedAndRoutes: virtual_ipaddress_excluded, virtual_routes and

@@ -504,6 +504,11 @@ func (d *Daemon) fireTimers(now, woke time.Time) {
 		}
 		d.start(now)
 	}
+	// The worker as this wake-up found it: what its own timers hand the
+	// worker (a garp_master_refresh round, due as often as start-up's
+	// quiet time) is not start-up's work, and would find start-up busy at
+	// every look.
+	workerBusy := !d.kw.idle()
 	for _, inst := range d.instances {
 		if t, ok := inst.m.Deadline(); ok && !now.Before(t) {
 			inst.due = t
@@ -513,7 +518,7 @@ func (d *Daemon) fireTimers(now, woke time.Time) {
 		d.runAnnouncements(inst, now)
 	}
 	d.arbTick(now)
-	if d.settle.check(now, d.startupBusy()) {
+	if d.settle.check(now, workerBusy || d.instancesStarting()) {
 		d.log.Debug("start-up settled")
 	}
 }
@@ -742,15 +747,15 @@ func (d *Daemon) stopInstance(inst *instance, now time.Time) {
 	inst.refreshAt = time.Time{}
 }
 
-// startupBusy reports whether start-up work is still going: an instance
-// in INIT, an announcement round waiting, or work for the kernel worker.
-func (d *Daemon) startupBusy() bool {
+// instancesStarting reports whether an instance is still in INIT or has
+// an announcement round waiting.
+func (d *Daemon) instancesStarting() bool {
 	for _, inst := range d.instances {
 		if inst.m.State() == vrrp.StateInit || len(inst.announce) > 0 {
 			return true
 		}
 	}
-	return !d.kw.idle()
+	return false
 }
 
 // Settled is closed once start-up has settled: the instances have made
