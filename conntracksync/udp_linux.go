@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 
@@ -27,7 +28,6 @@ import (
 // the first other source heard (pinned for the life of the link).
 type udpLink struct {
 	c     *net.UDPConn
-	peer  *net.UDPAddr // where Send sends: the peer, or the group
 	local netip.Addr
 	mcast bool
 	// from is the accepted source; invalid until pinned (multicast
@@ -35,17 +35,14 @@ type udpLink struct {
 	// is its copy for Peer.
 	from   netip.Addr
 	pinned atomic.Pointer[netip.Addr]
-	// batch is sendmmsg/recvmmsg on c (x/net's ipv4 or ipv6 PacketConn).
-	batch interface {
-		WriteBatch(ms []ipv4.Message, flags int) (int, error)
-		ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	}
 	// oob, on a multicast path with LocalAddr, makes every datagram go
 	// out from LocalAddr (IP_PKTINFO, IPV6_PKTINFO): the kernel would pick
 	// the interface's first address, link-local for an IPv6 group.
-	oob   []byte
-	wmsgs []ipv4.Message // Send's, reused
-	rmsgs []ipv4.Message // Receive's, reused
+	oob []byte
+	// mm is sendmmsg/recvmmsg on c; Send sends to the peer, or the
+	// group, with oob.
+	mm   *mmsgSock
+	srcs []netip.Addr // Receive's, reused
 }
 
 // OpenUDP opens the sync link's UDP socket in cfg.Netns; it is the
@@ -90,7 +87,11 @@ func OpenUDP(cfg *Config) (Link, error) {
 		return serr
 	}}
 	var pc net.PacketConn
+	var zone uint32
 	err := nsenter.Do(cfg.Netns, func() (err error) {
+		if zone, err = zoneIndex(dest.Zone()); err != nil {
+			return err
+		}
 		pc, err = lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(bind, cfg.Port).String())
 		if err != nil || !cfg.Group.IsValid() {
 			return err
@@ -104,19 +105,18 @@ func OpenUDP(cfg *Config) (Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conntracksync: sync socket %s:%d: %w", bind, cfg.Port, err)
 	}
-	sc := &udpLink{c: pc.(*net.UDPConn), peer: net.UDPAddrFromAddrPort(netip.AddrPortFrom(dest, cfg.Port)),
+	sc := &udpLink{c: pc.(*net.UDPConn),
 		local: cfg.LocalAddr.Unmap(), mcast: cfg.Group.IsValid(), from: cfg.PeerAddr.Unmap()}
-	if network == "udp4" {
-		sc.batch = ipv4.NewPacketConn(sc.c)
-	} else {
-		sc.batch = ipv6.NewPacketConn(sc.c)
-	}
 	if sc.mcast && sc.local.IsValid() {
 		if network == "udp4" {
 			sc.oob = (&ipv4.ControlMessage{Src: sc.local.AsSlice()}).Marshal()
 		} else {
 			sc.oob = (&ipv6.ControlMessage{Src: sc.local.AsSlice()}).Marshal()
 		}
+	}
+	if sc.mm, err = newMmsgSock(sc.c, network == "udp6", netip.AddrPortFrom(dest, cfg.Port), zone, sc.oob); err != nil {
+		_ = sc.c.Close()
+		return nil, fmt.Errorf("conntracksync: sync socket %s:%d: %w", bind, cfg.Port, err)
 	}
 	if sc.from.IsValid() {
 		sc.pinned.Store(&sc.from)
@@ -151,19 +151,13 @@ func joinGroup(c *net.UDPConn, network string, cfg *Config) error {
 // could not be sent and the last error.
 func (s *udpLink) Send(dgrams [][]byte) (failed int, err error) {
 	for len(dgrams) > 0 {
-		n := min(len(dgrams), 256)
-		s.wmsgs = s.wmsgs[:0]
-		for _, d := range dgrams[:n] {
-			s.wmsgs = append(s.wmsgs, ipv4.Message{Buffers: [][]byte{d}, OOB: s.oob, Addr: s.peer})
-		}
-		sent, werr := s.batch.WriteBatch(s.wmsgs, 0)
+		sent, werr := s.mm.send(dgrams)
 		if werr != nil {
-			// Skip the datagram that failed (counted), keep going. A
-			// sendmmsg that failed on the first datagram reports -1 (the
+			// Skip the datagram that failed (counted), keep going (the
 			// link went down: ENETUNREACH, ENETDOWN).
 			err = werr
 			failed++
-			sent = max(sent, 0) + 1
+			sent++
 		}
 		dgrams = dgrams[min(sent, len(dgrams)):]
 	}
@@ -172,23 +166,14 @@ func (s *udpLink) Send(dgrams [][]byte) (failed int, err error) {
 
 // Receive reads up to len(ds) datagrams with one recvmmsg.
 func (s *udpLink) Receive(ds []Datagram) (int, error) {
-	for len(s.rmsgs) < len(ds) {
-		s.rmsgs = append(s.rmsgs, ipv4.Message{Buffers: make([][]byte, 1)})
-	}
-	ms := s.rmsgs[:len(ds)]
-	for i := range ms {
-		ms[i].Buffers[0] = ds[i].Buf
+	if len(s.srcs) < len(ds) {
+		s.srcs = make([]netip.Addr, len(ds))
 	}
 	for {
-		n, err := s.batch.ReadBatch(ms, 0)
+		n, err := s.mm.receive(ds, s.srcs)
 		k := 0
 		for i := range n {
-			src := netip.Addr{}
-			if u, ok := ms[i].Addr.(*net.UDPAddr); ok {
-				// A link-local source carries its zone, named in our
-				// namespace, not the socket's: compare without it.
-				src = u.AddrPort().Addr().Unmap().WithZone("")
-			}
+			src := s.srcs[i]
 			if s.mcast && src == s.local {
 				continue // our own, looped back
 			}
@@ -200,7 +185,7 @@ func (s *udpLink) Receive(ds []Datagram) (int, error) {
 				// Keep the slot's buffer with its datagram.
 				ds[k].Buf, ds[i].Buf = ds[i].Buf, ds[k].Buf
 			}
-			ds[k].N = ms[i].N
+			ds[k].N = ds[i].N
 			ds[k].FromPeer = src.IsValid() && src == s.from
 			k++
 		}
@@ -208,6 +193,22 @@ func (s *udpLink) Receive(ds []Datagram) (int, error) {
 			return k, err
 		}
 	}
+}
+
+// zoneIndex returns the index of the interface an IPv6 zone names (a
+// name, or an index in decimal), 0 for no zone.
+func zoneIndex(zone string) (uint32, error) {
+	if zone == "" {
+		return 0, nil
+	}
+	if i, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(i), nil
+	}
+	ifi, err := net.InterfaceByName(zone)
+	if err != nil {
+		return 0, err
+	}
+	return uint32(ifi.Index), nil
 }
 
 // Peer returns the accepted source: the configured peer, or on a
