@@ -58,17 +58,7 @@ func (c *Cache) storeLocked(f *Flow, now int64) (existed, changed bool) {
 	if k4, r, ok := pack4(f); ok {
 		r.updated, r.gen = now, c.gen
 		old, had := c.v4[k4]
-		c.v4[k4] = r
-		if !had && len(c.entries) > 0 {
-			// It may have been a flow of the other kind until now.
-			k := f.Key()
-			ck := keyOf(&k)
-			if _, was := c.entries[ck]; was {
-				delete(c.entries, ck)
-				return true, true
-			}
-		}
-		return had, !had || !sameState4(&old, &r)
+		return c.store4Locked(f, k4, &r, &old, had)
 	}
 	k := f.Key()
 	ck := keyOf(&k)
@@ -100,6 +90,11 @@ func (c *Cache) getLocked(k *Key, f *Flow) (updated int64, ok bool) {
 			return r.updated, true
 		}
 	}
+	return c.getEntryLocked(k, f)
+}
+
+// getEntryLocked is getLocked for the flows that are not plain IPv4.
+func (c *Cache) getEntryLocked(k *Key, f *Flow) (updated int64, ok bool) {
 	if len(c.entries) == 0 {
 		return 0, false
 	}
@@ -109,6 +104,22 @@ func (c *Cache) getLocked(k *Key, f *Flow) (updated int64, ok bool) {
 	}
 	decodeCompact(e.enc, f)
 	return e.updated, true
+}
+
+// store4Locked stores the plain IPv4 flow f as record r (stamped) under
+// k4, whose record until now was old if had; it reports as storeLocked.
+func (c *Cache) store4Locked(f *Flow, k4 ckey4, r, old *rec4, had bool) (existed, changed bool) {
+	c.v4[k4] = *r
+	if !had && len(c.entries) > 0 {
+		// It may have been a flow of the other kind until now.
+		k := f.Key()
+		ck := keyOf(&k)
+		if _, was := c.entries[ck]; was {
+			delete(c.entries, ck)
+			return true, true
+		}
+	}
+	return had, !had || !sameState4(old, r)
 }
 
 // deleteLocked removes the flow with key k and reports whether there was
@@ -136,14 +147,36 @@ func (c *Cache) PutEvent(f *Flow, now time.Time, needOld bool, merge func(f, old
 	f.ensureReply()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if needOld {
-		k := f.Key()
-		if _, ok := c.getLocked(&k, &c.old); ok {
+	ns := now.UnixNano()
+	if !needOld {
+		return c.storeLocked(f, ns)
+	}
+	// A plain IPv4 flow's record is looked up once, for the merge and
+	// for the store: on the event path every map access is likely a
+	// cache miss.
+	k := f.Key()
+	k4, is4 := key4Of(&k)
+	var old rec4
+	had := false
+	if is4 {
+		if old, had = c.v4[k4]; had {
+			old.flow(&k4, &c.old)
 			merge(f, &c.old)
 		}
-		c.old = Flow{} // drop its references into the cache's strings
 	}
-	return c.storeLocked(f, now.UnixNano())
+	if !had {
+		if _, ok := c.getEntryLocked(&k, &c.old); ok {
+			merge(f, &c.old)
+		}
+	}
+	c.old = Flow{} // drop its references into the cache's strings
+	if is4 {
+		if pk, r, ok := pack4(f); ok && pk == k4 {
+			r.updated, r.gen = ns, c.gen
+			return c.store4Locked(f, k4, &r, &old, had)
+		}
+	}
+	return c.storeLocked(f, ns)
 }
 
 // Apply puts and deletes a batch of flows under one lock: del[i] true

@@ -1,7 +1,11 @@
 package conntracksync
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -254,5 +258,73 @@ func TestCacheKinds(t *testing.T) {
 	}
 	if n := c.Flush(); n != 100 || c.Len() != 0 {
 		t.Fatalf("Flush: %d, len %d", n, c.Len())
+	}
+}
+
+// PutEvent, which looks a plain IPv4 flow's record up once for the merge
+// and the store, does what the plain composition does: Get, merge when
+// the event needs the old flow, Put. Random events over a few keys, each
+// key's flow now plain IPv4 and now of the other kind (a helper), with
+// and without needOld, on two caches; the merge completes the mark and
+// the helper from the old flow when the event left them out.
+func TestPutEventMatchesGetMergePut(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	flows := SampleFlows(40)
+	got, want := NewCache(), NewCache()
+	now := time.Unix(1000, 0)
+	merges := 0
+	for i := range 20000 {
+		f := flows[rng.IntN(len(flows))]
+		f.Mark = uint32(rng.IntN(3))
+		if rng.IntN(3) == 0 {
+			f.Helper = "ftp"
+		}
+		needOld := rng.IntN(2) == 0
+		now = now.Add(time.Second)
+		merge := func(f, old *Flow) {
+			if f.Mark == 0 {
+				f.Mark = old.Mark
+			}
+			if f.Helper == "" && old.Helper != "" && f.Mark == 2 {
+				f.Helper = old.Helper
+			}
+		}
+		var gotOld, wantOld []Flow
+		g := f
+		gotExisted, gotChanged := got.PutEvent(&g, now, needOld, func(f, old *Flow) {
+			gotOld = append(gotOld, *old)
+			merge(f, old)
+		})
+		w := f
+		w.ensureReply()
+		e, wantExisted := want.Get(w.Key())
+		if needOld && wantExisted {
+			wantOld = append(wantOld, e.Flow)
+			merge(&w, &e.Flow)
+			merges++
+		}
+		wantChanged := want.Put(w, now)
+		if gotExisted != wantExisted || gotChanged != wantChanged || !reflect.DeepEqual(gotOld, wantOld) {
+			t.Fatalf("event %d (%s, needOld %v): existed %v changed %v old %v, want %v %v %v",
+				i, &f, needOld, gotExisted, gotChanged, gotOld, wantExisted, wantChanged, wantOld)
+		}
+		if rng.IntN(50) == 0 {
+			got.Delete(f.Key())
+			want.Delete(f.Key())
+		}
+	}
+	if merges < 1000 {
+		t.Fatalf("only %d merges: the test needs many", merges)
+	}
+	snap := func(c *Cache) []string {
+		var out []string
+		for _, e := range c.Snapshot() {
+			out = append(out, fmt.Sprintf("%s %v", &e.Flow, e.Updated.Unix()))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if g, w := snap(got), snap(want); !slices.Equal(g, w) {
+		t.Fatalf("caches differ:\n got %v\nwant %v", g, w)
 	}
 }

@@ -204,11 +204,17 @@ func (l *Listener) subscribe() (*evSock, error) {
 
 // receive handles events until a receive error or ctx's end.
 func (l *Listener) receive(ctx context.Context, ev *evSock) error {
+	// One clock reading per batch of events: they were read together.
+	var now time.Time
 	handle := func(m nlMsg) error {
-		l.handle(m)
+		if now.IsZero() {
+			now = time.Now()
+		}
+		l.handle(m, now)
 		return nil
 	}
 	for ctx.Err() == nil {
+		now = time.Time{}
 		err := ev.recvEvents(handle)
 		if err != nil && !errors.Is(err, errRecvTimeout) {
 			return fmt.Errorf("conntracksync: event receive: %w", err)
@@ -321,7 +327,7 @@ func (l *Listener) dump() error {
 	return nil
 }
 
-func (l *Listener) handle(m nlMsg) {
+func (l *Listener) handle(m nlMsg, now time.Time) {
 	l.events.Add(1)
 	// Events of our own commits are skipped before decoding: the commit
 	// itself puts what it wrote into the internal cache (Replicator.Commit),
@@ -340,7 +346,6 @@ func (l *Listener) handle(m nlMsg) {
 		l.decodeErrors.Add(1)
 		return
 	}
-	now := time.Now()
 	if l.warm != nil {
 		if k := f.Key(); l.warm(&k) {
 			// One of the peer's flows that a warm standby keeps here:
