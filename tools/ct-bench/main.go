@@ -21,6 +21,12 @@
 // (ct-*.svg) into that directory.
 //
 //	go run ./tools/ct-bench [-sizes 10000,100000] [-trials 3] [-out docs/perf]
+//
+// It prints on standard error, for each size, the event path's CPU of
+// every thread of the four daemons. With CTBENCH_PERF_DIR=DIR it records a
+// perf profile of each of them over the event path into DIR; with
+// CTBENCH_PROFILE_DIR=DIR the vigil nodes write Go CPU and heap profiles
+// of their whole run there.
 package main
 
 import (
@@ -418,9 +424,13 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		// both senders' kernels; CPU until both receivers hold them all.
 		es := genFlows(prev, n-prev)
 		var before, after [6]time.Duration
+		var threads [4]map[string][2]int64
 		for i, pid := range pids {
 			resetPeak(pid) // each size's peaks are its own
 			before[i], _ = procCPU(pid)
+			if i < len(threads) {
+				threads[i] = threadCPU(pid)
+			}
 		}
 		// With -warm-only the other pairs get nothing: a shorter run of
 		// the warm standby alone (no conntrackd, no commits, no bulks),
@@ -429,6 +439,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		if warmOnly {
 			senders = senders[2:]
 		}
+		stopPerf := eventPerf(os.Getenv("CTBENCH_PERF_DIR"), n, pids[:4])
 		for _, h := range senders {
 			if err := inject(ns(h), es); err != nil {
 				return err
@@ -448,6 +459,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				p.CtdLost = n - ctdN
 			}
 		}
+		stopPerf()
 		// The warm standby: every flow written into its kernel.
 		var last map[string]any
 		if err := waitFor("vigil warm standby", max(300*time.Second, time.Duration(n)*time.Millisecond), func() bool {
@@ -465,6 +477,12 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		var rss [6]int64
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
+		}
+		// Where the event path's CPU went, thread by thread (ms / times
+		// scheduled in): a Go process's scheduler threads and runtime
+		// monitor beside conntrackd's one thread.
+		for i, who := range []string{"vigil sender", "vigil receiver", "conntrackd sender", "conntrackd receiver"} {
+			fmt.Fprintf(os.Stderr, "ct-bench: event path %d, %s threads:%s\n", n, who, threadLine(threads[i], threadCPU(pids[i])))
 		}
 		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
 			for _, v := range []*vnode{vs, vr} {
@@ -709,4 +727,78 @@ func report(points []point, trials int, outDir string) error {
 		}
 	}
 	return nil
+}
+
+// eventPerf, when dir is set, records perf profiles (call graphs, user and
+// kernel) of the vigil and conntrackd senders and receivers (pids in that
+// order) over one size's event path, written to dir as
+// event-N-{vigil,ctd}-{send,recv}.data; the function it returns stops
+// them. The profiles are for finding where an entry's CPU goes; perf's
+// own cost makes the run's CPU figures higher than without it, and a
+// thread that a process starts later is not in its profile (the per-thread
+// CPU that the bench prints has every thread).
+func eventPerf(dir string, n int, pids []int) (stop func()) {
+	if dir == "" {
+		return func() {}
+	}
+	names := []string{"vigil-send", "vigil-recv", "ctd-send", "ctd-recv"}
+	var cmds []*exec.Cmd
+	for i, pid := range pids {
+		out := filepath.Join(dir, fmt.Sprintf("event-%d-%s.data", n, names[i]))
+		c := exec.Command("perf", "record", "-q", "-g", "-o", out, "-p", strconv.Itoa(pid))
+		c.Stderr = os.Stderr
+		if err := c.Start(); err != nil {
+			fmt.Fprintf(os.Stderr, "ct-bench: perf: %v\n", err)
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	time.Sleep(300 * time.Millisecond) // perf attaches before the flows come
+	return func() {
+		for _, c := range cmds {
+			_ = c.Process.Signal(os.Interrupt)
+			_ = c.Wait()
+		}
+	}
+}
+
+// threadCPU returns the CPU time and the number of times it was scheduled
+// in (/proc/PID/task/TID/schedstat) of each of a process's threads.
+func threadCPU(pid int) map[string][2]int64 {
+	out := map[string][2]int64{}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) == 3 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			n, _ := strconv.ParseInt(f[2], 10, 64)
+			out[filepath.Base(filepath.Dir(p))] = [2]int64{ns, n}
+		}
+	}
+	return out
+}
+
+// threadLine formats what each thread of a process spent between two
+// threadCPU readings, busiest first: "TID ms/slices".
+func threadLine(before, after map[string][2]int64) string {
+	type th struct {
+		tid   string
+		ns, n int64
+	}
+	var ts []th
+	for tid, a := range after {
+		b := before[tid]
+		if a[0] > b[0] {
+			ts = append(ts, th{tid, a[0] - b[0], a[1] - b[1]})
+		}
+	}
+	slices.SortFunc(ts, func(x, y th) int { return int(y.ns - x.ns) })
+	var sb strings.Builder
+	for _, t := range ts {
+		fmt.Fprintf(&sb, " %s %.1f/%d", t.tid, float64(t.ns)/1e6, t.n)
+	}
+	return sb.String()
 }
