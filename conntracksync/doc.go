@@ -16,7 +16,9 @@
 //     be); a commit writes the expectations after the flows, each linked
 //     to its master;
 //   - the sync link (the Link interface): UDP with sendmmsg/recvmmsg,
-//     unicast or multicast (OpenUDP, udp_linux.go), one per sync path
+//     made as raw system calls on the non-blocking socket, waiting in
+//     the network poller (mmsg_linux.go), unicast or multicast (OpenUDP,
+//     udp_linux.go), one per sync path
 //     (Path, Config.Paths); the choice of the path we send on (paths.go, a
 //     pure core: link down, a silent path while another hears the peer, a
 //     probe when none does) and the watch of the paths' links over

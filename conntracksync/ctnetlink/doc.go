@@ -8,7 +8,8 @@
 // # Following the table
 //
 // Events and dumps are read on our own NETLINK_NETFILTER socket (a reused
-// buffer, recvmmsg for events, SO_RCVBUFFORCE up to 64 MiB) and decoded
+// buffer, recvmmsg for events, SO_RCVBUFFORCE up to 64 MiB; non-blocking,
+// its reads waiting in the network poller) and decoded
 // without allocation by decodeFlow; the tests check that decoder against
 // ti-mo/conntrack's. When the event socket overflows (ENOBUFS) or any
 // receive error occurs, the listener subscribes a new socket, closes the
