@@ -39,8 +39,8 @@ const (
 // keeps finding such a P. The recvmmsg itself is a raw system call, which
 // cannot block on this socket: an ordinary one wakes the monitor whenever
 // the process was idle. On ct-bench's event path (100k flows) the
-// monitor's thread took 47 of the sender's 348 ms before, 4–13 of 280–320
-// after.
+// monitor's thread took 47 of the sender's 348 ms before, 9–15 of 264–302
+// with these reads and the sync link's calls (mmsgSock) made so.
 type evSock struct {
 	fd  int
 	f   *os.File        // owns fd

@@ -44,6 +44,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -440,6 +441,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			senders = senders[2:]
 		}
 		stopPerf := eventPerf(os.Getenv("CTBENCH_PERF_DIR"), n, pids[:4])
+		defer stopPerf() // on an error below; stopping twice is harmless
 		for _, h := range senders {
 			if err := inject(ns(h), es); err != nil {
 				return err
@@ -754,11 +756,14 @@ func eventPerf(dir string, n int, pids []int) (stop func()) {
 		cmds = append(cmds, c)
 	}
 	time.Sleep(300 * time.Millisecond) // perf attaches before the flows come
+	var once sync.Once
 	return func() {
-		for _, c := range cmds {
-			_ = c.Process.Signal(os.Interrupt)
-			_ = c.Wait()
-		}
+		once.Do(func() {
+			for _, c := range cmds {
+				_ = c.Process.Signal(os.Interrupt)
+				_ = c.Wait()
+			}
+		})
 	}
 }
 
