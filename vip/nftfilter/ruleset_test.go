@@ -114,11 +114,17 @@ func TestRefusesHostileInput(t *testing.T) {
 }
 
 // FuzzRuleset checks that no table name or interface name the validators
-// let through can add a statement to the script: every line must be one
-// the generator writes.
+// let through can add a statement to the script: the script has the
+// generator's lines, each beginning with one of the generator's words.
+// (A table may be named like a keyword, "ruleset" or "flush": only a
+// statement of its own, which needs a line of its own, is an injection.)
 func FuzzRuleset(f *testing.F) {
 	f.Add("vigil", "eth0")
 	f.Add("x}\nflush ruleset", "a\"b")
+	f.Add("ruleset", "0")
+	f.Add("flush", "flush ruleset")
+	starts := map[string]bool{"table": true, "delete": true, "set": true, "type": true, "chain": true,
+		"icmpv6": true, "ip": true, "ip6": true, "add": true, "}": true}
 	f.Fuzz(func(t *testing.T, table, ifname string) {
 		s, err := Ruleset(Config{Table: table}, []Elem{{Addr: netip.MustParseAddr("fe80::1"), Ifname: ifname}})
 		if err != nil {
@@ -127,7 +133,13 @@ func FuzzRuleset(f *testing.F) {
 		if table == "" {
 			table = DefaultTable
 		}
-		if strings.Count(s, "\n") != 28 || strings.Count(s, "table inet "+table+" ") != 2 || strings.Contains(s, "ruleset") {
+		bad := strings.Count(s, "\n") != 28 || strings.Count(s, "table inet "+table+" ") != 2
+		for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+			if w := strings.Fields(line); len(w) == 0 || !starts[w[0]] {
+				bad = true
+			}
+		}
+		if bad {
 			t.Fatalf("unexpected script for %q %q:\n%s", table, ifname, s)
 		}
 	})
