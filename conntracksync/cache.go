@@ -1,6 +1,7 @@
 package conntracksync
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -332,6 +333,90 @@ func (c *Cache) Snapshot() []Entry {
 		i++
 	}
 	return out
+}
+
+// Chunks sends every entry on out in chunks, each filled into a buffer
+// taken from bufs (up to its capacity): first every flow that is not
+// related, then the related ones, so that a related flow's master comes
+// first. The lock is held while a chunk is filled, not while it waits to
+// be sent: an entry put or deleted meanwhile may come in its old or its
+// new form, or not at all, as it would in a snapshot taken a moment
+// earlier or later. A commit of the whole cache reads it so, through a
+// few reused buffers: a snapshot of 100k flows (30 MB) touched that much
+// fresh memory, and the kernel's zeroing of those pages was most of its
+// time. Chunks stops when ctx ends; it returns how many entries it sent.
+func (c *Cache) Chunks(ctx context.Context, bufs <-chan []Entry, out chan<- []Entry) (sent int) {
+	var buf []Entry
+	next := func() bool {
+		select {
+		case buf = <-bufs:
+			buf = buf[:0]
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	send := func() bool {
+		if len(buf) == 0 {
+			return true
+		}
+		select {
+		case out <- buf:
+			sent += len(buf)
+			buf = nil
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if !next() {
+		return 0
+	}
+	c.mu.Lock()
+	ok := true
+	// room makes room in buf for one more entry, with the lock released
+	// while a full chunk waits to be sent.
+	room := func() bool {
+		if len(buf) < cap(buf) {
+			return true
+		}
+		c.mu.Unlock()
+		ok = send() && next()
+		c.mu.Lock()
+		return ok
+	}
+	for k, r := range c.v4 {
+		if !room() {
+			break
+		}
+		buf = append(buf, Entry{Updated: time.Unix(0, r.updated)})
+		r.flow(&k, &buf[len(buf)-1].Flow)
+	}
+	// The flows of the other kind, in two passes: related ones in the
+	// second, made only when the first skipped some.
+	skipped := 0
+	for pass := range 2 {
+		if pass == 1 && skipped == 0 {
+			break
+		}
+		for _, ce := range c.entries {
+			if !ok || !room() {
+				break
+			}
+			buf = append(buf, Entry{Updated: time.Unix(0, ce.updated)})
+			e := &buf[len(buf)-1]
+			decodeCompact(ce.enc, &e.Flow)
+			if e.Flow.Related() != (pass == 1) {
+				buf = buf[:len(buf)-1]
+				skipped++
+			}
+		}
+	}
+	c.mu.Unlock()
+	if ok {
+		send()
+	}
+	return sent
 }
 
 // Flush removes every entry and returns how many there were.

@@ -44,6 +44,13 @@ type Table struct {
 	WarmGone func(k *Key)
 }
 
+// CommitChunk is one chunk of a CommitStream, written: OK[i] says whether
+// Entries[i] is in the kernel now.
+type CommitChunk struct {
+	Entries []Entry
+	OK      []bool
+}
+
 // Kernel is the local connection-tracking table as the Replicator uses it:
 // package ctnetlink's Kernel on Linux, an in-memory twin in tests
 // (package twin).
@@ -59,6 +66,16 @@ type Kernel interface {
 	// counted in the stats; the error is for the kernel side failing and
 	// ctx's end. The changes it causes are not reported to OnUpdate.
 	Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (st CommitStats, ok []bool, err error)
+	// CommitStream is Commit for entries that come in chunks: it writes
+	// each chunk received on in, in order, then sends it on out with
+	// which of its entries are there now, until in is closed. Every flow
+	// that is not related comes before any related one (Cache.Chunks),
+	// so a related flow's master is written first; the sender reuses a
+	// chunk's memory once it is back on out. It stops at the first error
+	// (with what in still holds left there); a chunk that the error kept
+	// from writing anything is not sent on out. The stats are of every
+	// chunk written.
+	CommitStream(ctx context.Context, in <-chan []Entry, out chan<- CommitChunk, now time.Time, commitTimeout time.Duration) (st CommitStats, err error)
 	// SetTimeouts sets the timeout of each of flows that is still in the
 	// kernel table to timeoutSec seconds (a flow no longer there is
 	// skipped) and reports how many it set and how many the kernel

@@ -1,6 +1,7 @@
 package conntracksync
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -326,5 +327,135 @@ func TestPutEventMatchesGetMergePut(t *testing.T) {
 	}
 	if g, w := snap(got), snap(want); !slices.Equal(g, w) {
 		t.Fatalf("caches differ:\n got %v\nwant %v", g, w)
+	}
+}
+
+// Chunks gives every entry once, in chunks no larger than their buffers,
+// every flow that is not related before any related one, and stops when
+// its context ends; with puts and deletes between its chunks it still
+// gives once every entry that nobody touched.
+func TestCacheChunks(t *testing.T) {
+	flows := SampleFlows(3000)
+	ftp, _ := SampleFTP(200)
+	flows = append(flows, ftp...)
+	for i, m := range ftp {
+		// The control flows' data flows, related to them.
+		d := Flow{Orig: Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ProtoTCP, SrcPort: 20, DstPort: uint16(50000 + i)},
+			Status: StatusConfirmed, TCPState: TCPEstablished, TimeoutSec: 300, Master: m.Orig}
+		d.Reply = d.Orig.Invert()
+		flows = append(flows, d)
+	}
+	related := 0
+	for i := range flows {
+		if flows[i].Related() {
+			related++
+		}
+	}
+	if related == 0 {
+		t.Fatal("the test needs related flows")
+	}
+	now := time.Unix(1000, 0)
+	read := func(c *Cache, between func()) (out []Entry, maxChunk int) {
+		bufs := make(chan []Entry, 3)
+		for range 3 {
+			bufs <- make([]Entry, 0, 97)
+		}
+		ch := make(chan []Entry)
+		done := make(chan int)
+		go func() { done <- c.Chunks(context.Background(), bufs, ch) }()
+		for {
+			select {
+			case b := <-ch:
+				maxChunk = max(maxChunk, len(b))
+				out = append(out, b...)
+				bufs <- b
+				if between != nil {
+					between()
+				}
+				continue
+			case n := <-done:
+				if n != len(out) {
+					t.Fatalf("Chunks says %d sent, %d received", n, len(out))
+				}
+			}
+			return out, maxChunk
+		}
+	}
+	key := func(e *Entry) string { return fmt.Sprint(e.Flow.Key()) }
+
+	c := NewCache()
+	for _, f := range flows {
+		c.Put(f, now)
+	}
+	got, maxChunk := read(c, nil)
+	if len(got) != len(flows) || maxChunk != 97 {
+		t.Fatalf("%d entries of %d, largest chunk %d", len(got), len(flows), maxChunk)
+	}
+	want := map[string]Entry{}
+	for _, e := range c.Snapshot() {
+		want[key(&e)] = e
+	}
+	seenRelated := false
+	for i := range got {
+		e := &got[i]
+		w, ok := want[key(e)]
+		if !ok || !reflect.DeepEqual(w, *e) {
+			t.Fatalf("entry %d: %v, snapshot has %v", i, e, w)
+		}
+		delete(want, key(e))
+		if e.Flow.Related() {
+			seenRelated = true
+		} else if seenRelated {
+			t.Fatalf("entry %d (%s) is not related and comes after a related one", i, &e.Flow)
+		}
+	}
+
+	// Puts and deletes of half the flows between chunks.
+	rng := rand.New(rand.NewPCG(3, 4))
+	touched := map[string]bool{}
+	for i := range flows {
+		if i%2 == 0 {
+			k := flows[i].Key()
+			touched[fmt.Sprint(k)] = true
+		}
+	}
+	got, _ = read(c, func() {
+		for range 20 {
+			f := flows[2*rng.IntN(len(flows)/2)]
+			if rng.IntN(2) == 0 {
+				c.Delete(f.Key())
+			} else {
+				f.Mark++
+				c.Put(f, now)
+			}
+		}
+	})
+	count := map[string]int{}
+	for i := range got {
+		count[key(&got[i])]++
+	}
+	for i := range flows {
+		k := flows[i].Key()
+		if !touched[fmt.Sprint(k)] && count[fmt.Sprint(k)] != 1 {
+			t.Fatalf("untouched flow %s given %d times", &flows[i], count[fmt.Sprint(k)])
+		}
+	}
+
+	// A context that ends stops it.
+	ctx, cancel := context.WithCancel(context.Background())
+	bufs := make(chan []Entry, 1)
+	bufs <- make([]Entry, 0, 10)
+	ch := make(chan []Entry)
+	done := make(chan int)
+	go func() { done <- c.Chunks(ctx, bufs, ch) }()
+	<-ch // the first chunk; no buffer comes back
+	cancel()
+	select {
+	case n := <-done:
+		if n != 10 {
+			t.Fatalf("stopped after %d entries, want 10", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Chunks did not stop when its context ended")
 	}
 }

@@ -769,7 +769,7 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncLink, path int, rx
 // Commit writes the external cache into the kernel and returns when it is
 // there (masters before related flows; EEXIST updates in place). Per-flow
 // refusals are counted in the stats, not returned. The committed flows
-// reach the internal cache shortly after Commit returns.
+// are in the internal cache when Commit returns.
 func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 	r.commitMu.Lock()
 	defer r.commitMu.Unlock()
@@ -810,29 +810,58 @@ func (r *Replicator) Commit(ctx context.Context) (CommitStats, error) {
 
 // commitAll writes the whole external cache (Commit without a warm
 // standby); done is set when the kernel side could not start.
+//
+// The cache is read in chunks (Cache.Chunks) through commitBuffers
+// reused buffers of commitChunk entries, on a goroutine of its own, while
+// the kernel side writes the chunk before; and what the kernel now holds
+// goes into the internal cache (not announced: the peer sent it), with
+// the timeout it was given, so that after a takeover a peer's resync gets
+// it, on a third goroutine, chunk by chunk. Commit returns once the last
+// chunk is in both.
 func (r *Replicator) commitAll(ctx context.Context, now time.Time) (st CommitStats, done bool, err error) {
-	var ok []bool
-	snap := r.external.Snapshot()
-	st, ok, err = r.kernel.Commit(ctx, snap, now, r.cfg.CommitTimeout)
-	if ok == nil && err != nil {
-		return st, true, err
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bufs := make(chan []Entry, commitBuffers)
+	for range commitBuffers {
+		bufs <- make([]Entry, 0, commitChunk)
 	}
-	// The kernel side does not report the changes of our own commits: put
-	// what is now in the kernel into the internal cache (not announced:
-	// the peer sent it), with the timeout it was given, so that after a
-	// takeover a peer's resync gets it. Done in the background: the caller
-	// waits only for the kernel. The next Commit and Run's end wait for it
-	// (bg).
-	r.bg.Go(func() {
-		for i := range ok {
-			if ok[i] {
-				snap[i].Flow.TimeoutSec = CommitTimeoutSec(&snap[i], now, r.cfg.CommitTimeout)
-			}
-		}
-		r.internal.PutEntries(snap, ok, time.Now())
+	in := make(chan []Entry, 1)
+	out := make(chan CommitChunk, 1)
+	var sent int
+	wrote := false
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		sent = r.external.Chunks(cctx, bufs, in)
+		close(in)
 	})
-	return st, false, err
+	wg.Go(func() {
+		for c := range out {
+			wrote = true
+			for i := range c.OK {
+				if c.OK[i] {
+					c.Entries[i].Flow.TimeoutSec = CommitTimeoutSec(&c.Entries[i], now, r.cfg.CommitTimeout)
+				}
+			}
+			r.internal.PutEntries(c.Entries, c.OK, time.Now())
+			clear(c.Entries) // no references into the cache's strings kept
+			bufs <- c.Entries
+		}
+	})
+	st, err = r.kernel.CommitStream(cctx, in, out, now, r.cfg.CommitTimeout)
+	cancel() // the reader stops if the kernel side stopped early
+	close(out)
+	wg.Wait()
+	st.Entries = max(st.Entries, sent)
+	return st, !wrote && err != nil, err
 }
+
+// A whole-cache commit reads the external cache in chunks of commitChunk
+// entries, through commitBuffers buffers (about 300 bytes per entry: 3.6
+// MB in all).
+const (
+	commitChunk   = 4096
+	commitBuffers = 3
+)
 
 // commitExpect writes the external cache's expectations into the kernel.
 // Those created go into the internal cache first (the kernel's events for

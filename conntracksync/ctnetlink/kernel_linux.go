@@ -64,6 +64,31 @@ func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, 
 	return st, ok, err
 }
 
+// CommitStream is Commit for entries that come in chunks
+// (conntracksync.Kernel): one committer, the event socket quiet for the
+// whole stream and the table dumped again once after it, as for one
+// Commit.
+func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out chan<- ct.CommitChunk, now time.Time, commitTimeout time.Duration) (ct.CommitStats, error) {
+	var st ct.CommitStats
+	start := time.Now()
+	err := k.withCommitter(true, func(c *Committer) error {
+		for chunk := range in {
+			cst, ok, err := c.commit(ctx, chunk, now, commitTimeout)
+			st.Entries += len(chunk)
+			addStats(&st, cst)
+			if ok != nil {
+				out <- ct.CommitChunk{Entries: chunk, OK: ok}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	st.Duration = time.Since(start)
+	return st, err
+}
+
 // Write is a warm standby's write (conntracksync.WarmKernel): the
 // committer's creates, then deletions by key, with the event socket left
 // as it is. The batches are small and frequent: a re-dump after each, as

@@ -28,6 +28,11 @@ func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, 
 	return ct.CommitStats{Entries: len(entries)}, nil, errors.ErrUnsupported
 }
 
+// CommitStream returns errors.ErrUnsupported.
+func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out chan<- ct.CommitChunk, now time.Time, commitTimeout time.Duration) (ct.CommitStats, error) {
+	return ct.CommitStats{}, errors.ErrUnsupported
+}
+
 // SetTimeouts returns errors.ErrUnsupported.
 func (k *Kernel) SetTimeouts(ctx context.Context, flows []ct.Flow, timeoutSec uint32) (set, failed int, err error) {
 	return 0, 0, errors.ErrUnsupported

@@ -189,6 +189,57 @@ func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, 
 	return k.write(ctx, entries, nil, now, commitTimeout, &k.commits)
 }
 
+// CommitStream writes each chunk from in as Commit does and sends it
+// back on out; the stream counts as one commit (Commits), an empty one
+// too.
+func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out chan<- ct.CommitChunk, now time.Time, commitTimeout time.Duration) (ct.CommitStats, error) {
+	var st ct.CommitStats
+	wrote, got := false, false
+	write := func(chunk []ct.Entry) ([]bool, error) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		cst, ok, err := k.writeLocked(chunk, nil, now, commitTimeout)
+		st.Entries += cst.Entries
+		st.Created += cst.Created
+		st.Updated += cst.Updated
+		st.Replaced += cst.Replaced
+		st.Failed += cst.Failed
+		for e, n := range cst.Errors {
+			if st.Errors == nil {
+				st.Errors = map[string]int{}
+			}
+			st.Errors[e] += n
+		}
+		st.Duration += cst.Duration
+		if ok != nil && !wrote {
+			wrote = true
+			k.commits++
+		}
+		return ok, err
+	}
+	for chunk := range in {
+		got = true
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		ok, err := write(chunk)
+		if ok != nil {
+			out <- ct.CommitChunk{Entries: chunk, OK: ok}
+		}
+		if err != nil {
+			return st, err
+		}
+	}
+	if !got {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		_, err := write(nil)
+		return st, err
+	}
+	return st, nil
+}
+
 // Write writes entries as Commit does and deletes the flows keyed dels
 // (conntracksync.WarmKernel); nothing is reported to Follow.
 func (k *Kernel) Write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
