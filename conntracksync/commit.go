@@ -24,6 +24,20 @@ type CommitStats struct {
 	Warm int `json:"warm"`
 }
 
+// Add adds o's counts (not Entries, Duration or Warm) to s.
+func (s *CommitStats) Add(o CommitStats) {
+	s.Created += o.Created
+	s.Updated += o.Updated
+	s.Replaced += o.Replaced
+	s.Failed += o.Failed
+	for k, v := range o.Errors {
+		if s.Errors == nil {
+			s.Errors = make(map[string]int)
+		}
+		s.Errors[k] += v
+	}
+}
+
 // CommitTimeoutSec computes a flow's CTA_TIMEOUT as conntrackd does: the
 // configured CommitTimeout if any; otherwise the timeout the peer sent minus
 // the time since the entry was last updated (at least 1 s); otherwise

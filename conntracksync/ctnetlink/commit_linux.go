@@ -229,7 +229,7 @@ func (c *Committer) commit(ctx context.Context, entries []ct.Entry, now time.Tim
 	}
 	for _, phase := range [][]batchReq{masters, related} {
 		ps, err := c.commitPhase(ctx, phase, ok)
-		addStats(&st, ps)
+		st.Add(ps)
 		if err != nil {
 			st.Duration = time.Since(start)
 			return st, ok, err
@@ -258,7 +258,7 @@ func (c *Committer) commitPhase(ctx context.Context, reqs []batchReq, ok []bool)
 	wg.Wait()
 	var st ct.CommitStats
 	for i := range stats {
-		addStats(&st, stats[i])
+		st.Add(stats[i])
 	}
 	return st, errors.Join(errs...)
 }

@@ -75,7 +75,7 @@ func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out cha
 		for chunk := range in {
 			cst, ok, err := c.commit(ctx, chunk, now, commitTimeout)
 			st.Entries += len(chunk)
-			addStats(&st, cst)
+			st.Add(cst)
 			if ok != nil {
 				out <- ct.CommitChunk{Entries: chunk, OK: ok}
 			}

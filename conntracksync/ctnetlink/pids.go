@@ -8,20 +8,6 @@ import (
 	ct "github.com/vigil-ha/vigil/conntracksync"
 )
 
-// addStats adds o's counts to s.
-func addStats(s *ct.CommitStats, o ct.CommitStats) {
-	s.Created += o.Created
-	s.Updated += o.Updated
-	s.Replaced += o.Replaced
-	s.Failed += o.Failed
-	for k, v := range o.Errors {
-		if s.Errors == nil {
-			s.Errors = make(map[string]int)
-		}
-		s.Errors[k] += v
-	}
-}
-
 // failStats counts one refused entry.
 func failStats(s *ct.CommitStats, errno syscall.Errno) {
 	s.Failed++

@@ -200,16 +200,7 @@ func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out cha
 		defer k.mu.Unlock()
 		cst, ok, err := k.writeLocked(chunk, nil, now, commitTimeout)
 		st.Entries += cst.Entries
-		st.Created += cst.Created
-		st.Updated += cst.Updated
-		st.Replaced += cst.Replaced
-		st.Failed += cst.Failed
-		for e, n := range cst.Errors {
-			if st.Errors == nil {
-				st.Errors = map[string]int{}
-			}
-			st.Errors[e] += n
-		}
+		st.Add(cst)
 		st.Duration += cst.Duration
 		if ok != nil && !wrote {
 			wrote = true
