@@ -77,7 +77,7 @@
 // # Data flow
 //
 //	kernel ──events/dump──▶ Kernel.Follow ──▶ internal Cache ──OnUpdate──▶ loop ──Send──▶ ftfw.Channel ──▶ Link ──▶ peer
-//	peer ──▶ Link ──▶ loop ──Receive──▶ ftfw.Channel ──Updates──▶ external Cache ──Commit──▶ Kernel.Commit ──▶ kernel
+//	peer ──▶ Link ──▶ loop ──Receive──▶ ftfw.Channel ──Updates──▶ external Cache ──Commit──▶ Kernel.CommitStream ──▶ kernel
 //
 // # Kernel side
 //

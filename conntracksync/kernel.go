@@ -59,22 +59,17 @@ type Kernel interface {
 	// events) until ctx ends; it returns ctx's error, or a setup error.
 	// The Replicator calls it with the same Table each time.
 	Follow(ctx context.Context, t Table) error
-	// Commit writes entries into the kernel table, masters before related
-	// flows, with the timeouts of CommitTimeoutSec, and reports which
-	// entries are there now (ok[i] for entries[i]; ok is nil when the
-	// error kept it from writing anything). A per-entry refusal is
-	// counted in the stats; the error is for the kernel side failing and
-	// ctx's end. The changes it causes are not reported to OnUpdate.
-	Commit(ctx context.Context, entries []Entry, now time.Time, commitTimeout time.Duration) (st CommitStats, ok []bool, err error)
-	// CommitStream is Commit for entries that come in chunks: it writes
-	// each chunk received on in, in order, then sends it on out with
-	// which of its entries are there now, until in is closed. Every flow
-	// that is not related comes before any related one (Cache.Chunks),
-	// so a related flow's master is written first; the sender reuses a
-	// chunk's memory once it is back on out. It stops at the first error
-	// (with what in still holds left there); a chunk that the error kept
-	// from writing anything is not sent on out. The stats are of every
-	// chunk written.
+	// CommitStream writes entries into the kernel table, with the
+	// timeouts of CommitTimeoutSec, in chunks: each chunk received on in,
+	// in order, then sends it on out with which of its entries are there
+	// now, until in is closed. Every flow that is not related comes
+	// before any related one (Cache.Chunks), so a related flow's master
+	// is written first; the sender reuses a chunk's memory once it is
+	// back on out. A per-entry refusal is counted in the stats; the error
+	// is for the kernel side failing and ctx's end: it stops there (with
+	// what in still holds left there), and a chunk that the error kept
+	// from writing anything is not sent on out. The changes it causes are
+	// not reported to OnUpdate.
 	CommitStream(ctx context.Context, in <-chan []Entry, out chan<- CommitChunk, now time.Time, commitTimeout time.Duration) (st CommitStats, err error)
 	// SetTimeouts sets the timeout of each of flows that is still in the
 	// kernel table to timeoutSec seconds (a flow no longer there is

@@ -48,26 +48,11 @@ func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
 	return k.listener(t).Run(ctx)
 }
 
-// Commit writes entries with the committer (Committer.Commit), the
-// listener's event socket quiet meanwhile (Listener.quiet). A socket
-// failure closes the committer: the next Commit opens fresh sockets.
-func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
-	var st ct.CommitStats
-	var ok []bool
-	err := k.withCommitter(true, func(c *Committer) (err error) {
-		st, ok, err = c.commit(ctx, entries, now, commitTimeout)
-		return err
-	})
-	if ok == nil && err != nil {
-		st.Entries = len(entries)
-	}
-	return st, ok, err
-}
-
-// CommitStream is Commit for entries that come in chunks
-// (conntracksync.Kernel): one committer, the event socket quiet for the
-// whole stream and the table dumped again once after it, as for one
-// Commit.
+// CommitStream writes the chunks from in with the committer
+// (Committer.Commit), the listener's event socket quiet for the whole
+// stream and the table dumped again once after it (Listener.quiet). A
+// socket failure closes the committer: the next commit opens fresh
+// sockets.
 func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out chan<- ct.CommitChunk, now time.Time, commitTimeout time.Duration) (ct.CommitStats, error) {
 	var st ct.CommitStats
 	start := time.Now()

@@ -23,11 +23,6 @@ func New(log *slog.Logger, cfg Config) *Kernel { return &Kernel{} }
 // Follow returns errors.ErrUnsupported.
 func (k *Kernel) Follow(ctx context.Context, t ct.Table) error { return errors.ErrUnsupported }
 
-// Commit returns errors.ErrUnsupported.
-func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
-	return ct.CommitStats{Entries: len(entries)}, nil, errors.ErrUnsupported
-}
-
 // CommitStream returns errors.ErrUnsupported.
 func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out chan<- ct.CommitChunk, now time.Time, commitTimeout time.Duration) (ct.CommitStats, error) {
 	return ct.CommitStats{}, errors.ErrUnsupported

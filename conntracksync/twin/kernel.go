@@ -84,7 +84,7 @@ func (k *Kernel) Commits() int {
 	return k.commits
 }
 
-// FailNextCommit makes the next Commit or Write fail with err, writing
+// FailNextCommit makes the next commit or Write fail with err, writing
 // nothing.
 func (k *Kernel) FailNextCommit(err error) {
 	k.mu.Lock()
@@ -182,16 +182,10 @@ func (k *Kernel) pass(t ct.Table, f *ct.Flow) bool {
 	return true
 }
 
-// Commit writes entries into the table with the timeouts of
-// conntracksync.CommitTimeoutSec, masters first; an existing entry counts
-// as updated. Nothing is reported to Follow.
-func (k *Kernel) Commit(ctx context.Context, entries []ct.Entry, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
-	return k.write(ctx, entries, nil, now, commitTimeout, &k.commits)
-}
-
-// CommitStream writes each chunk from in as Commit does and sends it
-// back on out; the stream counts as one commit (Commits), an empty one
-// too.
+// CommitStream writes each chunk from in into the table with the
+// timeouts of conntracksync.CommitTimeoutSec, masters first (an existing
+// entry counts as updated), and sends it back on out; nothing is reported
+// to Follow. The stream counts as one commit (Commits), an empty one too.
 func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out chan<- ct.CommitChunk, now time.Time, commitTimeout time.Duration) (ct.CommitStats, error) {
 	var st ct.CommitStats
 	wrote, got := false, false
@@ -231,15 +225,9 @@ func (k *Kernel) CommitStream(ctx context.Context, in <-chan []ct.Entry, out cha
 	return st, nil
 }
 
-// Write writes entries as Commit does and deletes the flows keyed dels
-// (conntracksync.WarmKernel); nothing is reported to Follow.
+// Write writes entries as CommitStream does and deletes the flows keyed
+// dels (conntracksync.WarmKernel); nothing is reported to Follow.
 func (k *Kernel) Write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
-	return k.write(ctx, entries, dels, now, commitTimeout, &k.writes)
-}
-
-// write is Commit and Write: count (guarded by mu) counts those that
-// wrote.
-func (k *Kernel) write(ctx context.Context, entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration, count *int) (ct.CommitStats, []bool, error) {
 	if err := ctx.Err(); err != nil {
 		return ct.CommitStats{Entries: len(entries)}, nil, err
 	}
@@ -247,7 +235,7 @@ func (k *Kernel) write(ctx context.Context, entries []ct.Entry, dels []ct.Key, n
 	defer k.mu.Unlock()
 	st, ok, err := k.writeLocked(entries, dels, now, commitTimeout)
 	if ok != nil {
-		*count++
+		k.writes++
 	}
 	return st, ok, err
 }
@@ -259,7 +247,8 @@ func (k *Kernel) Writes() int {
 	return k.writes
 }
 
-// writeLocked is Commit and Write with k.mu held.
+// writeLocked is CommitStream's write of a chunk and Write, with k.mu
+// held.
 func (k *Kernel) writeLocked(entries []ct.Entry, dels []ct.Key, now time.Time, commitTimeout time.Duration) (ct.CommitStats, []bool, error) {
 	start := time.Now()
 	st := ct.CommitStats{Entries: len(entries)}
