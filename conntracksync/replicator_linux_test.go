@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,4 +223,49 @@ func TestReplicatorIPv6LinkAndCleanShutdown(t *testing.T) {
 	n2.stop()
 	testnet.Eventually(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= before },
 		"goroutines: %v before, %v after", before, cttest.Lazy(func() string { return fmt.Sprint(runtime.NumGoroutine()) }))
+}
+
+// A takeover commit of more flows than one of its chunks holds, FTP data
+// flows related to control flows among them, replicated from one real
+// kernel into another: every flow is created, none refused (a related
+// flow written before its master is refused with ENOENT; one sent with
+// the EXPECTED status bit its source kernel gave it, with EBUSY), and the
+// kernel holds them all.
+func TestReplicatorCommitInChunks(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	h1, h2, ip1, ip2 := pairLab(t, "ck1", "ck2")
+	// The flows that are not plain IPv4 (the helper's, the related
+	// ones) are more than a chunk holds, so that a related flow could
+	// come in a chunk before its master's.
+	flows := ct.SampleFlows(3000)
+	ftp, _ := ct.SampleFTP(2500)
+	var data []ct.Flow
+	for i, m := range ftp {
+		d := ct.Flow{Orig: ct.Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ct.ProtoTCP, SrcPort: 20, DstPort: uint16(50000 + i)},
+			Status: ct.StatusConfirmed | ct.StatusSeenReply | ct.StatusAssured, TCPState: ct.TCPEstablished, TimeoutSec: 600, Master: m.Orig}
+		d.Reply = d.Orig.Invert()
+		data = append(data, d)
+	}
+	all := append(append(flows, ftp...), data...)
+	startNode(t, h1, ip1, ip2)
+	fw2 := startNode(t, h2, ip2, ip1)
+	commitInto(t, "/run/netns/"+h1.Name(), all)
+	testnet.Eventually(t, 60*time.Second, func() bool { return fw2.r.Stats().External == len(all) }, "fw2 external cache: %v", statsOf(fw2))
+	related := 0
+	_, ext := fw2.r.Dump()
+	for _, e := range ext {
+		if e.Flow.Related() {
+			related++
+		}
+	}
+	if related != len(data) {
+		t.Fatalf("fw2 holds %d related flows, want %d", related, len(data))
+	}
+	st, err := fw2.r.Commit(context.Background())
+	if err != nil || st.Created != len(all) || st.Failed != 0 {
+		t.Fatalf("commit: %+v, %v", st, err)
+	}
+	if out := strings.TrimSpace(h2.Exec(t, "conntrack", "-C")); out != strconv.Itoa(len(all)) {
+		t.Fatalf("the kernel holds %s flows, want %d", out, len(all))
+	}
 }

@@ -282,8 +282,11 @@ func (w *nlb) appendFlow(op commitOp, f *ct.Flow, timeout uint32, seq uint32, ac
 	status := f.Status
 	if op == opCreate {
 		// The kernel derives these from the NAT setup below; it refuses
-		// NAT_DONE bits it did not set itself on some versions.
-		status &^= ct.StatusSrcNATDone | ct.StatusDstNATDone | ct.StatusSrcNAT | ct.StatusDstNAT
+		// NAT_DONE bits it did not set itself on some versions. EXPECTED
+		// it sets itself from the master tuple, and refuses with EBUSY
+		// when asked for: a related flow read from a kernel (a peer's)
+		// carries it.
+		status &^= ct.StatusSrcNATDone | ct.StatusDstNATDone | ct.StatusSrcNAT | ct.StatusDstNAT | ct.StatusExpected
 	} else {
 		status &^= ct.StatusSrcNATDone | ct.StatusDstNATDone | ct.StatusSrcNAT | ct.StatusDstNAT | ct.StatusExpected | ct.StatusHelper
 	}
