@@ -65,10 +65,14 @@
 // and per advert received (r2). utime+stime from /proc/PID/stat (10 ms
 // ticks, about 2 µs per advert over 10 s) is printed beside it. The two
 // implementations run one after the other, each in a lab of its own, and
-// then the floor (-load-floor): the bare program of
+// then the two floors (-load-floor): the bare program of
 // tools/failover-bench/bare, built as vigild is, sending the same adverts
 // on r1 with vigil's socket code and a ticker and reading them on r2 with
-// ReadBatch, nothing else: what the Go runtime and the kernel cost.
+// ReadBatch, nothing else: what the Go runtime and the kernel cost; and
+// the C program cfloor/cfloor.c (embedded, compiled with $CC or cc), a
+// single thread that sends them on an absolute clock or reads them with a
+// blocking epoll_wait and recvmmsg: what the kernel costs any program,
+// the physical floor of both CPU columns.
 // `-scenarios none` runs this part alone. It prints VmHWM and VmRSS from
 // /proc/PID/status. For keepalived the figures are the sum of every process
 // in its process group (the parent and the VRRP child, started with -P), and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"net/netip"
 	"os"
@@ -50,9 +51,18 @@ type impl struct {
 // bareImpl is the load table's floor: the bare program on both routers,
 // sending (MASTER's configuration) or receiving (BACKUP's) the same
 // adverts as the daemons' instances.
-func bareImpl(bin string) impl {
+func bareImpl(bin string) impl { return floorImpl(bin, "go floor") }
+
+// cFloorImpl is the load table's physical floor: cfloor/cfloor.c, a
+// single-threaded C program that only sends (MASTER) or receives
+// (BACKUP) the same adverts. What it pays is the kernel's cost of these
+// adverts on this machine, which no implementation, in any language,
+// goes under.
+func cFloorImpl(bin string) impl { return floorImpl(bin, "c floor") }
+
+func floorImpl(bin, name string) impl {
 	return impl{
-		name:  "go floor",
+		name:  name,
 		group: "one process",
 		floor: true,
 		start: func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc {
@@ -64,6 +74,26 @@ func bareImpl(bin string) impl {
 			return h.Start(t, bin, "-role", role, "-n", strconv.Itoa(n), "-interval", loadAdvert.String(), "-iface", "eth0")
 		},
 	}
+}
+
+//go:embed cfloor/cfloor.c
+var cFloorSource []byte
+
+// buildCFloor compiles cfloor/cfloor.c with $CC (cc when unset).
+func buildCFloor(t testing.TB) string {
+	dir := t.TempDir()
+	src, bin := filepath.Join(dir, "cfloor.c"), filepath.Join(dir, "cfloor")
+	if err := os.WriteFile(src, cFloorSource, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cc := os.Getenv("CC")
+	if cc == "" {
+		cc = "cc"
+	}
+	if out, err := exec.Command(cc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("failover-bench: %s cfloor.c (a C compiler is needed for the load table's floor; -load-floor=false leaves it out): %v\n%s", cc, err, out)
+	}
+	return bin
 }
 
 // buildBare compiles the floor's bare program as buildVigild builds

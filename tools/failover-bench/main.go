@@ -66,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	scs := fs.String("scenarios", "cut,kill+cut,sigterm", "failover scenarios, comma-separated (\"none\": load run only)")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "CPU measurement window of the 50-instance load run")
 	fs.BoolVar(&o.load, "load", true, "run the 50-instance CPU and memory measurement")
-	fs.BoolVar(&o.loadFloor, "load-floor", true, "add the bare Go sender and receiver to the load table (its floor)")
+	fs.BoolVar(&o.loadFloor, "load-floor", true, "add the bare Go sender and receiver and the C ones to the load table (its floors)")
 	fs.IntVar(&o.floor, "floor", 300, "wake-up samples of the FLOOR table (this machine's timer latency); 0: skip it")
 	fs.StringVar(&o.vigild, "vigild", "", "vigild binary to use (default: go build ./cmd/vigild into a temporary directory)")
 	scale := fs.String("scale", "1,16,64,128,255", "instance counts of the scale curve at advert_int 0.01 s, comma-separated (\"none\": skip it)")
@@ -196,8 +196,8 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 	if o.load {
 		loadImpls := impls
 		if o.loadFloor {
-			fmt.Fprintln(logw, "building the floor's bare program ...")
-			loadImpls = append(slices.Clip(impls), bareImpl(buildBare(t)))
+			fmt.Fprintln(logw, "building the floors' bare programs (Go and C) ...")
+			loadImpls = append(slices.Clip(impls), bareImpl(buildBare(t)), cFloorImpl(buildCFloor(t)))
 		}
 		for _, im := range loadImpls {
 			fmt.Fprintf(logw, "load: %s, %d instances at advert_int %s s\n", im.name, loadInstances, secs(loadAdvert))

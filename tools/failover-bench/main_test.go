@@ -109,19 +109,22 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
-	// The floor's row: "go floor" and the same nine columns; its memory
-	// is the bare program's, a real resident size.
-	if g, ok := rows["go floor 1+1"]; !ok || len(g) != 11 {
-		t.Errorf("no load row for the floor: %q", g)
-	} else {
+	// The floors' rows, "go floor" and "c floor", with the same nine
+	// columns; their memory is the bare programs', a real resident size.
+	for _, name := range []string{"go floor 1+1", "c floor 1+1"} {
+		g, ok := rows[name]
+		if !ok || len(g) != 11 {
+			t.Errorf("no load row %q: %q", name, g)
+			continue
+		}
 		for _, col := range []string{g[4], g[6]} {
 			if v, err := strconv.ParseFloat(col, 64); err != nil || v < 0 {
-				t.Errorf("floor CPU %q: %v", col, err)
+				t.Errorf("%s CPU %q: %v", name, col, err)
 			}
 		}
 		for _, p := range strings.Split(g[9], "/") {
 			if v, err := strconv.ParseFloat(p, 64); err != nil || v <= 0 {
-				t.Errorf("floor r2 memory %q: %v", g[9], err)
+				t.Errorf("%s r2 memory %q: %v", name, g[9], err)
 			}
 		}
 	}
