@@ -51,7 +51,12 @@
 //     address and its GARP/NA. With the worker idle (and no conntrack
 //     commit to make first), a takeover's addresses are handed over
 //     before its advert is sent, so the netlink call may run on another
-//     CPU meanwhile; the GARP/NA round still follows the advert. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
+//     CPU meanwhile; the GARP/NA round still follows the advert. From
+//     half a millisecond before a backup's Master_Down deadline until
+//     the takeover is done, the idle worker spins instead of parking,
+//     yielding the CPU at every turn (kernelWork.standbyUntil), so that
+//     it takes the address job at once; a backup that hears its master
+//     never gets that close to its deadline. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the
 //     kernel's receive time, so Master_Down counts from their arrival;

@@ -1,0 +1,209 @@
+package daemon
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/vip/viptest"
+	"github.com/vigil-ha/vigil/vrrp/vrrptest"
+)
+
+// queueSilently queues job as doAs does but without waking the worker: a
+// worker on standby takes it, a parked one never sees it.
+func queueSilently(k *kernelWork, job kernelJob) {
+	k.mu.Lock()
+	k.jobs = append(k.jobs, queuedJob{job: job})
+	atomic.AddUint64(&k.queued, 1)
+	k.mu.Unlock()
+}
+
+// withPs runs the test with at least n Ps, as a two-core machine has.
+func withPs(t *testing.T, n int) {
+	if old := runtime.GOMAXPROCS(0); old < n {
+		runtime.GOMAXPROCS(n)
+		t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+	}
+}
+
+// TestKernelStandby: on standby the idle worker watches for jobs without
+// being woken, so a job queued without the wake-up signal runs; once the
+// standby has ended (its time passed, or a zero time) the worker parks
+// again and such a job waits for a signal. Without the spin the first
+// job would never run.
+func TestKernelStandby(t *testing.T) {
+	withPs(t, 2)
+	k := newKernelWork()
+	go k.run()
+	defer func() {
+		k.close()
+		<-k.done
+	}()
+	ran := make(chan string, 4)
+	job := func(name string) kernelJob {
+		return func(context.Context) func(time.Time) {
+			ran <- name
+			return nil
+		}
+	}
+
+	k.standbyUntil(time.Now().Add(time.Minute))
+	if n := k.standbys.Load(); n != 1 {
+		t.Fatalf("standbys %d, want 1", n)
+	}
+	k.standbyUntil(time.Now().Add(time.Minute)) // a later time: a new standby, the worker is already up
+	time.Sleep(20 * time.Millisecond)           // the worker has reached its spin
+	queueSilently(k, job("on standby"))
+	select {
+	case got := <-ran:
+		if got != "on standby" {
+			t.Fatalf("ran %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a job queued on standby did not run: the worker was not watching")
+	}
+
+	k.standbyUntil(time.Time{}) // ended by the loop
+	time.Sleep(50 * time.Millisecond)
+	queueSilently(k, job("parked"))
+	select {
+	case got := <-ran:
+		t.Fatalf("%q ran without a signal after the standby ended: the worker still spins", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+	k.signal()
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a signalled job did not run")
+	}
+
+	// A standby that runs out ends by itself.
+	k.standbyUntil(time.Now().Add(10 * time.Millisecond))
+	time.Sleep(100 * time.Millisecond)
+	queueSilently(k, job("expired"))
+	select {
+	case got := <-ran:
+		t.Fatalf("%q ran without a signal after the standby ran out", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+	k.signal()
+	<-ran
+}
+
+// TestKernelStandbyOrder: jobs handed over on standby, with their
+// signals, all run, in order, each once.
+func TestKernelStandbyOrder(t *testing.T) {
+	withPs(t, 2)
+	k := newKernelWork()
+	go k.run()
+	var got []int
+	done := make(chan struct{})
+	for round := range 200 {
+		k.standbyUntil(time.Now().Add(time.Second))
+		for i := range 5 {
+			n := round*5 + i
+			k.do(func(context.Context) func(time.Time) {
+				got = append(got, n) // the worker's alone
+				if n == 999 {
+					close(done)
+				}
+				return nil
+			})
+		}
+		k.standbyUntil(time.Time{})
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("jobs did not all run")
+	}
+	k.close()
+	<-k.done
+	for i, n := range got {
+		if n != i {
+			t.Fatalf("job %d ran as number %d (of %d)", n, i, len(got))
+		}
+	}
+	if len(got) != 1000 {
+		t.Fatalf("%d jobs ran, want 1000", len(got))
+	}
+}
+
+const standbyConf = `
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority %PRIO%
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.254/24
+    }
+}
+`
+
+// realTimeNode is a node whose loop waits on a timerfd, in real time (the
+// standby is off on Go timers, which the synctest tests use).
+func realTimeNode(t *testing.T, wire *vrrptest.Wire, addr4, prio string) *node {
+	n := newNode(t, wire, viptest.NewKernel("eth0", "eth1"), addr4, "fe80::"+addr4[len(addr4)-1:], prioConf(prio), Options{})
+	n.d.host.GoTimer = false
+	n.start(t)
+	return n
+}
+
+func prioConf(p string) string { return prio(standbyConf, p) }
+
+// waitState polls n's status until name is in state, for a generous time.
+func waitState(t *testing.T, n *node, name, state string) {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); n.state(name) != state; {
+		if time.Now().After(end) {
+			t.Fatalf("%s is %s, want %s", name, n.state(name), state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLoopStandbyBeforeTakeover: a backup whose master never advertises
+// puts the worker on standby before its Master_Down deadline, takes over,
+// and ends the standby once it is master.
+func TestLoopStandbyBeforeTakeover(t *testing.T) {
+	withPs(t, 2)
+	wire := vrrptest.NewWire(vrrptest.WireOptions{})
+	n := realTimeNode(t, wire, "192.0.2.1", "150")
+	waitState(t, n, "VI_1", "MASTER")
+	if !n.has("192.0.2.254/24") {
+		t.Fatal("master without its VIP")
+	}
+	if got := n.d.kw.standbys.Load(); got < 1 {
+		t.Fatalf("standbys %d before the takeover, want at least 1", got)
+	}
+	for end := time.Now().Add(20 * time.Second); n.d.kw.standby.Load() != 0; {
+		if time.Now().After(end) {
+			t.Fatal("the worker is still on standby after the takeover")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLoopNoStandbyWhileMasterAdvertises: a backup that hears its master's
+// adverts never comes near its Master_Down deadline, so its worker is
+// never put on standby (it would spin a CPU for nothing).
+func TestLoopNoStandbyWhileMasterAdvertises(t *testing.T) {
+	withPs(t, 2)
+	wire := vrrptest.NewWire(vrrptest.WireOptions{})
+	m := realTimeNode(t, wire, "192.0.2.1", "200")
+	waitState(t, m, "VI_1", "MASTER")
+	b := realTimeNode(t, wire, "192.0.2.2", "100")
+	waitState(t, b, "VI_1", "BACKUP")
+	time.Sleep(1500 * time.Millisecond) // four Master_Down intervals
+	if s := b.state("VI_1"); s != "BACKUP" {
+		t.Fatalf("the backup is %s", s)
+	}
+	if got := b.d.kw.standbys.Load(); got != 0 {
+		t.Errorf("standbys %d on a backup whose master advertises, want 0", got)
+	}
+}
