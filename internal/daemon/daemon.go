@@ -435,6 +435,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// a master whose adverts are waiting.
 			d.drainRx()
 			d.fireTimers(time.Now(), woke)
+			// A takeover's turn is long (the worker's first jobs, the
+			// transition's logs): what fell due meanwhile, most often
+			// another instance's takeover a few µs behind the first,
+			// runs now rather than after another wake-up of the timer.
+			for range 4 {
+				next, ok := d.nextDeadline()
+				now := time.Now()
+				if !ok || now.Before(next) {
+					break
+				}
+				d.drainRx()
+				d.fireTimers(now, woke)
+			}
 		}
 	}
 }

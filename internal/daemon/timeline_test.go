@@ -62,3 +62,62 @@ func TestLoopTakeoverTimeline(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopTakeoversInOneWake: two backups whose Master_Down deadlines are
+// 0.39 ms apart, the first one's address addition stalling past the
+// loop's takeover wait (1 ms): the second falls due while the loop works
+// on the first, and takes over in the same wake-up of the timer, as its
+// timeline shows (the wake-up before its own deadline), instead of after
+// the timer has been armed and has fired again.
+func TestLoopTakeoversInOneWake(t *testing.T) {
+	const conf = `
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.254/24
+    }
+}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 52
+    priority 149
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        192.0.2.253/24
+    }
+}
+`
+	line := regexp.MustCompile(`msg="\(VI_2\) takeover timeline" .* due_unix_ns=(\d+) woke_us=(\S+) `)
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		base := viptest.NewKernel("eth0")
+		n := newNode(t, wire, base, "192.0.2.1", "fe80::1", conf, Options{Log: log})
+		n.d.host.VIPs = &slowKernel{Kernel: base, stall: 5 * time.Millisecond}
+		start := time.Now()
+		n.start(t)
+		sleepUntil(start, time.Second)
+		if n.state("VI_1") != "MASTER" || n.state("VI_2") != "MASTER" {
+			t.Fatalf("states %s, %s; want both MASTER", n.state("VI_1"), n.state("VI_2"))
+		}
+		m := line.FindStringSubmatch(logs.String())
+		if m == nil {
+			t.Fatalf("no timeline for VI_2; log:\n%s", logs.String())
+		}
+		due, err1 := strconv.ParseInt(m[1], 10, 64)
+		woke, err2 := strconv.ParseFloat(m[2], 64)
+		down2 := 300*time.Millisecond + time.Duration(256-149)*100*time.Millisecond/256
+		if err1 != nil || err2 != nil || due != start.Add(down2).UnixNano() {
+			t.Fatalf("due %s, woke %s: want due at VI_2's Master_Down deadline %d", m[1], m[2], start.Add(down2).UnixNano())
+		}
+		if woke >= 0 {
+			t.Errorf("VI_2's wake-up %v µs after its deadline: it waited for another wake-up of the timer, want the one that took VI_1 over (before its deadline)", woke)
+		}
+	})
+}
