@@ -362,9 +362,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if !d.host.GoTimer {
 		if t, err := newFDTimer(); err == nil {
 			timer = t
-			// The worker's standby before a takeover spins on a CPU of
-			// its own, in real time: not with one P, not on a Go timer
-			// (a test's fake clock does not move while it spins).
+			// The worker's standby before a takeover spins in real
+			// time: not with one P (the spinner would hold it), not on
+			// a Go timer (a test's fake clock does not move while it
+			// spins).
 			d.standbyOK = runtime.GOMAXPROCS(0) >= 2
 		} else {
 			d.log.Warn("no timerfd, timers will be up to 1 ms late", "err", err)
