@@ -809,6 +809,9 @@ func (d *Daemon) announceOnce(inst *instance) {
 func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAddr, tk *takeover) {
 	ann, ifname := d.host.Announcer, inst.vipIface()
 	job := func(context.Context) func(time.Time) {
+		if tk != nil {
+			tk.annStart = time.Now()
+		}
 		var errs []error
 		for _, g := range devs {
 			var m net.HardwareAddr
@@ -838,6 +841,9 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 			}
 			inst.announceSent++
 		}
+	}
+	if tk != nil {
+		tk.annQueued = time.Now()
 	}
 	if tk != nil && d.takeoverJobs == inst {
 		d.takeoverJobs = nil

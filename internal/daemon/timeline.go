@@ -10,8 +10,10 @@ import (
 // takeover is the timeline of one timer-driven takeover: when the timer
 // that caused it was due, when the loop's timer woke (the timerfd's reader,
 // or the Go timer), when the loop ran the machine, when the kernel worker
-// began and finished adding the addresses, and when its first GARP / NA
-// round had been handed to the sockets. It is always kept (a handful of
+// began and finished adding the addresses, when its first GARP / NA round
+// had been handed to the sockets, and when the loop handed that round to
+// the worker and the worker began it (the last two at the end of the
+// line, after the outcomes). It is always kept (a handful of
 // clock reads per takeover) and logged at debug level (-D) once the first
 // round is out, so that a benchmark can set vigild's own points beside a
 // capture of the wire.
@@ -24,6 +26,7 @@ type takeover struct {
 	due, woke, ran        time.Time
 	addStart, addDone     time.Time
 	announced             time.Time
+	annQueued, annStart   time.Time
 	addErr, announceErred bool
 }
 
@@ -64,5 +67,7 @@ func (inst *instance) logTakeover(log *slog.Logger, tk *takeover) {
 		"add_done_us", us(tk.addDone),
 		"announced_us", us(tk.announced),
 		"add_failed", tk.addErr,
-		"announce_failed", tk.announceErred)
+		"announce_failed", tk.announceErred,
+		"ann_queued_us", us(tk.annQueued),
+		"ann_start_us", us(tk.annStart))
 }

@@ -18,7 +18,7 @@ import (
 // while the loop works), and every later point present, none before it.
 // An info-level logger gets none.
 func TestLoopTakeoverTimeline(t *testing.T) {
-	line := regexp.MustCompile(`msg="\(VI_1\) takeover timeline" .* due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+) add_failed=false announce_failed=false`)
+	line := regexp.MustCompile(`msg="\(VI_1\) takeover timeline" .* due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+) add_failed=false announce_failed=false ann_queued_us=(\S+) ann_start_us=(\S+)`)
 	synctest.Test(t, func(t *testing.T) {
 		var logs syncBuffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
