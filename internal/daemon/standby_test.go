@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -65,32 +66,31 @@ func TestKernelStandby(t *testing.T) {
 		t.Fatal("a job queued on standby did not run: the worker was not watching")
 	}
 
+	// parked: a job queued without a signal waits, as the worker parks;
+	// the signal then runs it.
+	parked := func(why string) {
+		t.Helper()
+		queueSilently(k, job(why))
+		select {
+		case got := <-ran:
+			t.Fatalf("%q ran without a signal: the worker still spins", got)
+		case <-time.After(200 * time.Millisecond):
+		}
+		k.signal()
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q did not run once signalled", why)
+		}
+	}
 	k.standbyUntil(time.Time{}) // ended by the loop
 	time.Sleep(50 * time.Millisecond)
-	queueSilently(k, job("parked"))
-	select {
-	case got := <-ran:
-		t.Fatalf("%q ran without a signal after the standby ended: the worker still spins", got)
-	case <-time.After(200 * time.Millisecond):
-	}
-	k.signal()
-	select {
-	case <-ran:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a signalled job did not run")
-	}
+	parked("after the standby ended")
 
 	// A standby that runs out ends by itself.
 	k.standbyUntil(time.Now().Add(10 * time.Millisecond))
 	time.Sleep(100 * time.Millisecond)
-	queueSilently(k, job("expired"))
-	select {
-	case got := <-ran:
-		t.Fatalf("%q ran without a signal after the standby ran out", got)
-	case <-time.After(200 * time.Millisecond):
-	}
-	k.signal()
-	<-ran
+	parked("after the standby ran out")
 }
 
 // TestKernelStandbyOrder: jobs handed over on standby, with their
@@ -156,15 +156,23 @@ func realTimeNode(t *testing.T, wire *vrrptest.Wire, addr4, prio string) *node {
 
 func prioConf(p string) string { return prio(standbyConf, p) }
 
-// waitState polls n's status until name is in state, for a generous time.
-func waitState(t *testing.T, n *node, name, state string) {
+// waitFor polls cond for a generous time and fails with msg() if it stays
+// false.
+func waitFor(t *testing.T, cond func() bool, msg func() string) {
 	t.Helper()
-	for end := time.Now().Add(20 * time.Second); n.state(name) != state; {
+	for end := time.Now().Add(20 * time.Second); !cond(); {
 		if time.Now().After(end) {
-			t.Fatalf("%s is %s, want %s", name, n.state(name), state)
+			t.Fatal(msg())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// waitState waits until name is in state on n.
+func waitState(t *testing.T, n *node, name, state string) {
+	t.Helper()
+	waitFor(t, func() bool { return n.state(name) == state },
+		func() string { return fmt.Sprintf("%s is %s, want %s", name, n.state(name), state) })
 }
 
 // TestLoopStandbyBeforeTakeover: a backup whose master never advertises
@@ -181,12 +189,8 @@ func TestLoopStandbyBeforeTakeover(t *testing.T) {
 	if got := n.d.kw.standbys.Load(); got < 1 {
 		t.Fatalf("standbys %d before the takeover, want at least 1", got)
 	}
-	for end := time.Now().Add(20 * time.Second); n.d.kw.standby.Load() != 0; {
-		if time.Now().After(end) {
-			t.Fatal("the worker is still on standby after the takeover")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, func() bool { return n.d.kw.standby.Load() == 0 },
+		func() string { return "the worker is still on standby after the takeover" })
 }
 
 // TestLoopNoStandbyWhileMasterAdvertises: a backup that hears its master's
