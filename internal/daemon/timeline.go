@@ -19,9 +19,10 @@ import (
 // capture of the wire.
 //
 // Concurrency: the loop fills due, woke and ran before it hands the
-// addresses to the worker; the worker fills the rest in the order of its
-// jobs; the loop reads them in the announcement job's outcome, which the
-// worker hands over after the last write.
+// addresses to the worker, and annQueued before it hands over the first
+// round; the worker fills the rest in the order of its jobs; the loop
+// reads them in the announcement job's outcome, which the worker hands
+// over after the last write.
 type takeover struct {
 	due, woke, ran        time.Time
 	addStart, addDone     time.Time
