@@ -156,10 +156,8 @@ type Daemon struct {
 	lvs       *lvs        // IPVS and its checkers (lvs.go); nil without
 	kw        *kernelWork // the address, route and rule worker; nil outside Run
 	// standbyOK: the worker may spin before a takeover (Run: a timerfd
-	// loop, two or more Ps); takeoverAt is the earliest backup's
-	// Master_Down deadline as nextDeadline last found it (zero: none).
+	// loop, two or more Ps).
 	standbyOK  bool
-	takeoverAt time.Time
 	jobLog     *jobLog   // holds what the address manager and announcer log in the worker's jobs
 	trk        *tracking // scripts, files, processes, interfaces
 	notifier   *notify.Notifier
@@ -377,9 +375,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var armed time.Time // the deadline the timer is armed for; zero: none (an hour's wait)
 	rearm := true
 	for {
-		next, ok := d.nextDeadline()
+		next, ok, takeover := d.nextDeadline()
 		if d.standbyOK {
-			next, ok = d.standbyFor(time.Now(), next, ok)
+			next, ok = d.standbyFor(time.Now(), takeover, next, ok)
 		}
 		if !ok {
 			next = time.Time{}
@@ -441,7 +439,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// another instance's takeover a few µs behind the first,
 			// runs now rather than after another wake-up of the timer.
 			for range 4 {
-				next, ok := d.nextDeadline()
+				next, ok, _ := d.nextDeadline()
 				now := time.Now()
 				if !ok || now.Before(next) {
 					break
@@ -485,23 +483,24 @@ func (d *Daemon) start(now time.Time) {
 	}
 }
 
-// nextDeadline is the earliest timer over every instance and tracker.
-func (d *Daemon) nextDeadline() (time.Time, bool) {
-	next, found := d.trk.deadline()
+// nextDeadline is the earliest timer over every instance and tracker;
+// with the worker's standby in use (standbyOK), takeover is the earliest
+// backup's Master_Down deadline (zero: none).
+func (d *Daemon) nextDeadline() (next time.Time, found bool, takeover time.Time) {
+	next, found = d.trk.deadline()
 	if t, ok := d.links.Deadline(); ok && (!found || t.Before(next)) {
 		next, found = t, true
 	}
 	if !d.started && (!found || d.startAt.Before(next)) {
 		next, found = d.startAt, true
 	}
-	d.takeoverAt = time.Time{}
 	for _, inst := range d.instances {
 		if t, ok := inst.deadline(); ok && (!found || t.Before(next)) {
 			next, found = t, true
 		}
 		if d.standbyOK && inst.m.State() == vrrp.StateBackup {
-			if t, ok := inst.m.Deadline(); ok && (d.takeoverAt.IsZero() || t.Before(d.takeoverAt)) {
-				d.takeoverAt = t
+			if t, ok := inst.m.Deadline(); ok && (takeover.IsZero() || t.Before(takeover)) {
+				takeover = t
 			}
 		}
 	}
@@ -516,7 +515,7 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 	if t, ok := d.settle.deadline(); ok && (!found || t.Before(next)) {
 		next, found = t, true
 	}
-	return next, found
+	return next, found, takeover
 }
 
 // standbyLead is how long before a backup's Master_Down deadline the
@@ -527,21 +526,21 @@ func (d *Daemon) nextDeadline() (time.Time, bool) {
 const standbyLead = 500 * time.Microsecond
 
 // standbyFor keeps the kernel worker on standby from standbyLead before
-// the earliest backup's Master_Down deadline (nextDeadline's takeoverAt)
+// takeover, the earliest backup's Master_Down deadline (nextDeadline),
 // until takeoverWait after it, and ends the standby when no takeover is
 // that close (an advert moved the deadline, the backup took over). It
 // returns the loop's next wake-up, next or the standby's start if
 // sooner. A backup whose master keeps advertising never comes within
 // standbyLead of its deadline: the standby costs nothing until a takeover
 // is due.
-func (d *Daemon) standbyFor(now, next time.Time, ok bool) (time.Time, bool) {
-	if d.takeoverAt.IsZero() {
+func (d *Daemon) standbyFor(now, takeover, next time.Time, ok bool) (time.Time, bool) {
+	if takeover.IsZero() {
 		d.kw.standbyUntil(time.Time{})
 		return next, ok
 	}
-	lead := d.takeoverAt.Add(-standbyLead)
+	lead := takeover.Add(-standbyLead)
 	if !now.Before(lead) {
-		d.kw.standbyUntil(d.takeoverAt.Add(takeoverWait))
+		d.kw.standbyUntil(takeover.Add(takeoverWait))
 		return next, ok
 	}
 	d.kw.standbyUntil(time.Time{})
