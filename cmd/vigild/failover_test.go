@@ -77,11 +77,25 @@ func takeover(t *testing.T, l *lab, v2 *vigild) {
 		"client's neighbour entry for %s moves to r2", vip6)
 }
 
+// TestFailoverLinkCut: the backup takes over when the master's link is
+// cut. Its kernel worker stood by before that takeover, and never while it
+// heard the master; r1's stood by before its own takeover at start (the
+// standby needs two Ps: GOMAXPROCS=2 whatever this machine's CPUs).
 func TestFailoverLinkCut(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "2")
 	l := newLab(t)
-	_, v2 := startPair(t, l, "")
+	v1, v2 := startPair(t, l, "")
+	if n := v1.MustStatus(t).WorkerStandbys; n < 1 {
+		t.Errorf("r1's worker stood by %d times before its takeover, want at least 1", n)
+	}
+	if n := v2.MustStatus(t).WorkerStandbys; n != 0 {
+		t.Errorf("r2's worker stood by %d times while it heard its master, want 0", n)
+	}
 	l.If1.Cut(t)
 	takeover(t, l, v2)
+	if n := v2.MustStatus(t).WorkerStandbys; n < 1 {
+		t.Errorf("r2's worker stood by %d times before its takeover, want at least 1", n)
+	}
 	// Back: r1 preempts (higher priority) and r2 releases the VIPs.
 	l.If1.Restore(t)
 	waitAddr(t, l.R2, "eth0", vip4, false, settle)

@@ -33,6 +33,10 @@ type Status struct {
 	StaticErrors   uint64           `json:"static_errors"`
 	// ControlRefused counts control-socket clients refused for their uid.
 	ControlRefused uint64 `json:"control_refused"`
+	// WorkerStandbys counts the kernel worker's standbys: the times it
+	// was kept from parking shortly before a backup's Master_Down
+	// deadline, so that a takeover's addresses start at once.
+	WorkerStandbys uint64 `json:"worker_standbys"`
 	// EventSubscribers is the number of events clients connected now;
 	// EventsDropped counts those dropped for falling behind.
 	EventSubscribers int    `json:"event_subscribers"`

@@ -156,6 +156,15 @@ func (k *kernelWork) standbyUntil(t time.Time) {
 	k.signal() // a parked worker wakes and spins
 }
 
+// standbyCount is how many standbys were asked for (standbyUntil); 0
+// for a nil k (no worker).
+func (k *kernelWork) standbyCount() uint64 {
+	if k == nil {
+		return 0
+	}
+	return k.standbys.Load()
+}
+
 // spin is the idle worker's standby: it returns true as soon as a job is
 // queued after seen (the queued count the worker read under mu with the
 // queue empty), false when the standby ends without one. Each turn yields

@@ -49,6 +49,7 @@ func (d *Daemon) snapshot() ctl.Status {
 		ReloadError:    d.reloadError,
 		StaticErrors:   d.staticErrors,
 		ControlRefused: d.controlRefused.Load(),
+		WorkerStandbys: d.kw.standbyCount(),
 		LVS:            d.lvs.status(),
 	}
 	for _, inst := range d.instances {
