@@ -81,3 +81,11 @@ func (m *Manager) EnsureVMAC(ctx context.Context, v VMAC) (int, error) {
 func (m *Manager) RemoveVMAC(ctx context.Context, name string) error {
 	return errors.ErrUnsupported
 }
+
+// InterfaceChanged does nothing off Linux: there is no index to forget.
+func (m *Manager) InterfaceChanged(name string) {}
+
+// ResolveInterfaces returns errors.ErrUnsupported off Linux.
+func (m *Manager) ResolveInterfaces(ctx context.Context, names []string) error {
+	return errors.ErrUnsupported
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command ct-bench measures vigil's conntrack replication against Debian's
 // conntrackd in the same lab and run, beside the floors that bound both,
 // at several table sizes, and prints them side by side: commit of the
