@@ -54,9 +54,10 @@
 //     CPU meanwhile; the GARP/NA round still follows the advert. From
 //     half a millisecond before a backup's Master_Down deadline until
 //     the takeover is done, the idle worker spins instead of parking,
-//     yielding the CPU at every turn (kernelWork.standbyUntil), so that
-//     it takes the address job at once; a backup that hears its master
-//     never gets that close to its deadline. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
+//     yielding the CPU at every turn (kernelWork.standbyUntil), on a
+//     thread kept off the loop's CPU (cpuPin), so that it takes the
+//     address job at once, beside the loop; a backup that hears its
+//     master never gets that close to its deadline. A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the
 //     kernel's receive time, so Master_Down counts from their arrival;

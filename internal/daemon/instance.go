@@ -667,6 +667,7 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 	job := func(ctx context.Context) func(time.Time) {
 		if tk != nil {
 			tk.addStart = time.Now()
+			tk.workerCPU = currentCPU()
 		}
 		errs := []error{vips.AddAddresses(ctx, addrs)}
 		if tk != nil {

@@ -53,6 +53,9 @@ type kernelWork struct {
 	standby  atomic.Int64
 	epoch    time.Time
 	standbys atomic.Uint64
+	// loopCPU is the CPU the loop last asked for the standby from
+	// (currentCPU; -1: unknown): the spinning worker keeps off it.
+	loopCPU atomic.Int32
 
 	wake    chan struct{} // a job was queued, or close was called
 	results chan func(now time.Time)
@@ -139,8 +142,12 @@ func (k *kernelWork) close() {
 // after the loop ran the machine, once the advert was out. The loop asks
 // for it shortly before a backup's Master_Down deadline
 // (Daemon.standbyFor), at the cost of one CPU's spare time for that lead
-// and the takeover. A zero t ends the standby. The loop uses it only with
-// two or more Ps (GOMAXPROCS): a spinning worker would hold the only one.
+// and the takeover. The spinning worker keeps off the CPU the caller (the
+// loop) runs on, where the loop's thread is likely to be woken: on a
+// shared CPU the spinner yields to the loop, and took the job only once
+// the loop had parked (cpuPin). A zero t ends the standby. The loop uses
+// it only with two or more Ps (GOMAXPROCS): a spinning worker would hold
+// the only one.
 func (k *kernelWork) standbyUntil(t time.Time) {
 	if t.IsZero() {
 		if k.standby.Load() != 0 {
@@ -148,6 +155,7 @@ func (k *kernelWork) standbyUntil(t time.Time) {
 		}
 		return
 	}
+	k.loopCPU.Store(int32(currentCPU()))
 	until := max(int64(t.Sub(k.epoch)), 1)
 	if k.standby.Swap(until) == until {
 		return
@@ -173,8 +181,10 @@ func (k *kernelWork) standbyCount() uint64 {
 // deadline may be given this one, and the kernel's scheduler lets a
 // running thread finish its time slice (a millisecond or so) before a
 // woken one preempts it. A spin that did not yield made the loop's
-// wake-up up to a millisecond late in half the takeovers.
-func (k *kernelWork) spin(seen uint64) bool {
+// wake-up up to a millisecond late in half the takeovers. While it spins,
+// and for the jobs it takes, the worker holds pin: its thread keeps off
+// the loop's CPU. The caller releases pin when spin returns false.
+func (k *kernelWork) spin(seen uint64, pin *cpuPin) bool {
 	for {
 		until := k.standby.Load()
 		if until == 0 || int64(time.Since(k.epoch)) >= until {
@@ -183,6 +193,7 @@ func (k *kernelWork) spin(seen uint64) bool {
 		if atomic.LoadUint64(&k.queued) != seen {
 			return true
 		}
+		pin.avoidCPU(int(k.loopCPU.Load()))
 		yieldCPU()
 	}
 }
@@ -199,6 +210,8 @@ func (k *kernelWork) signal() {
 // job queued before it has run and its outcome has been taken.
 func (k *kernelWork) run() {
 	defer close(k.done)
+	var pin cpuPin // held from the standby's first spin until it ends
+	defer pin.release()
 	for {
 		k.mu.Lock()
 		if len(k.jobs) == 0 {
@@ -210,9 +223,10 @@ func (k *kernelWork) run() {
 				writeHeld(k.logs.take())
 				return
 			}
-			if k.spin(seen) {
+			if k.spin(seen, &pin) {
 				continue
 			}
+			pin.release()
 			<-k.wake
 			continue
 		}

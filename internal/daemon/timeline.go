@@ -12,9 +12,10 @@ import (
 // or the Go timer), when the loop ran the machine, when the kernel worker
 // began and finished adding the addresses, when its first GARP / NA round
 // had been handed to the sockets, and when the loop handed that round to
-// the worker and the worker began it (the last two at the end of the
-// line, after the outcomes). It is always kept (a handful of
-// clock reads per takeover) and logged at debug level (-D) once the first
+// the worker and the worker began it (at the end of the line, after the
+// outcomes, with the CPUs the loop ran the machine on and the worker
+// began the addition on). It is always kept (a handful of clock reads per
+// takeover) and logged at debug level (-D) once the first
 // round is out, so that a benchmark can set vigild's own points beside a
 // capture of the wire.
 //
@@ -29,6 +30,9 @@ type takeover struct {
 	announced             time.Time
 	annQueued, annStart   time.Time
 	addErr, announceErred bool
+	// loopCPU and workerCPU are where the loop ran the machine and where
+	// the worker began the address addition (currentCPU; -1: unknown).
+	loopCPU, workerCPU int
 }
 
 // timerWake is what the loop knows about its current timer wake-up, for
@@ -43,7 +47,7 @@ func (d *Daemon) startTakeover(inst *instance) *takeover {
 	if d.wake.ran.IsZero() || inst.due.IsZero() {
 		return nil
 	}
-	tk := &takeover{due: inst.due, woke: d.wake.woke, ran: d.wake.ran}
+	tk := &takeover{due: inst.due, woke: d.wake.woke, ran: d.wake.ran, loopCPU: currentCPU(), workerCPU: -1}
 	inst.takeover = tk
 	return tk
 }
@@ -70,5 +74,7 @@ func (inst *instance) logTakeover(log *slog.Logger, tk *takeover) {
 		"add_failed", tk.addErr,
 		"announce_failed", tk.announceErred,
 		"ann_queued_us", us(tk.annQueued),
-		"ann_start_us", us(tk.annStart))
+		"ann_start_us", us(tk.annStart),
+		"loop_cpu", tk.loopCPU,
+		"worker_cpu", tk.workerCPU)
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"log/slog"
 	"regexp"
+	"runtime"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -15,10 +16,11 @@ import (
 // TestLoopTakeoverTimeline: a backup whose Master_Down_Interval runs out
 // logs one takeover timeline at debug level, once its first GARP round is
 // out: the timer's deadline exactly (the bubble's clock does not move
-// while the loop works), and every later point present, none before it.
+// while the loop works), every later point present, none before it, and
+// the CPUs the loop and the worker ran on.
 // An info-level logger gets none.
 func TestLoopTakeoverTimeline(t *testing.T) {
-	line := regexp.MustCompile(`msg="\(VI_1\) takeover timeline" .* due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+) add_failed=false announce_failed=false ann_queued_us=(\S+) ann_start_us=(\S+)`)
+	line := regexp.MustCompile(`msg="\(VI_1\) takeover timeline" .* due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+) add_failed=false announce_failed=false ann_queued_us=(\S+) ann_start_us=(\S+) loop_cpu=(\S+) worker_cpu=(\S+)`)
 	synctest.Test(t, func(t *testing.T) {
 		var logs syncBuffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -39,10 +41,15 @@ func TestLoopTakeoverTimeline(t *testing.T) {
 		if err != nil || due != start.Add(down).UnixNano() {
 			t.Errorf("due %s, want the Master_Down deadline %d", m[0][1], start.Add(down).UnixNano())
 		}
-		for i, v := range m[0][2:] {
+		for i, v := range m[0][2:10] {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 {
 				t.Errorf("point %d = %q: want a time at or after the deadline", i, v)
+			}
+		}
+		for _, v := range m[0][10:] {
+			if c, err := strconv.Atoi(v); err != nil || c < 0 || c >= runtime.NumCPU() {
+				t.Errorf("CPU %q: want one of the machine's %d", v, runtime.NumCPU())
 			}
 		}
 	})
