@@ -37,7 +37,8 @@
 //     in order, and carries on; outcomes come back to the loop. A slow
 //     netlink call delays the addresses, never an advert by more than the
 //     millisecond the loop waits, with the worker idle, for a takeover's
-//     address addition and first GARP/NA round (submitWait). An instance's
+//     address addition and first GARP/NA round (submitWait; not when
+//     another backup falls due within it). An instance's
 //     newer address job supersedes its waiting one (its removal also its
 //     waiting GARP/NA rounds), so a stalled worker's queue stays bounded
 //     however often instances flap, and the last state asked for wins.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/vip/viptest"
+	"github.com/vigil-ha/vigil/vrrp"
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
@@ -70,14 +72,10 @@ func TestLoopTakeoverTimeline(t *testing.T) {
 	})
 }
 
-// TestLoopTakeoversInOneWake: two backups whose Master_Down deadlines are
-// 0.39 ms apart, the first one's address addition stalling past the
-// loop's takeover wait (1 ms): the second falls due while the loop works
-// on the first, and takes over in the same wake-up of the timer, as its
-// timeline shows (the wake-up before its own deadline), instead of after
-// the timer has been armed and has fired again.
-func TestLoopTakeoversInOneWake(t *testing.T) {
-	const conf = `
+// twoBackups is two instances on one interface whose Master_Down
+// deadlines, with no master heard, are 0.39 ms apart (priorities 150 and
+// 149 at advert_int 0.1).
+const twoBackups = `
 vrrp_instance VI_1 {
     interface eth0
     virtual_router_id 51
@@ -99,14 +97,20 @@ vrrp_instance VI_2 {
     }
 }
 `
-	line := regexp.MustCompile(`msg="\(VI_2\) takeover timeline" .* due_unix_ns=(\d+) woke_us=(\S+) `)
+
+// secondTimeline runs twoBackups in a bubble, with the node changed by
+// tweak before it starts, and returns VI_2's takeover timeline: its
+// wake-up and the loop running its machine, µs after its deadline.
+func secondTimeline(t *testing.T, tweak func(n *node, base *viptest.Kernel)) (woke, ran float64) {
+	t.Helper()
+	line := regexp.MustCompile(`msg="\(VI_2\) takeover timeline" .* due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) `)
 	synctest.Test(t, func(t *testing.T) {
 		var logs syncBuffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
 		base := viptest.NewKernel("eth0")
-		n := newNode(t, wire, base, "192.0.2.1", "fe80::1", conf, Options{Log: log})
-		n.d.host.VIPs = &slowKernel{Kernel: base, stall: 5 * time.Millisecond}
+		n := newNode(t, wire, base, "192.0.2.1", "fe80::1", twoBackups, Options{Log: log})
+		tweak(n, base)
 		start := time.Now()
 		n.start(t)
 		sleepUntil(start, time.Second)
@@ -118,13 +122,59 @@ vrrp_instance VI_2 {
 			t.Fatalf("no timeline for VI_2; log:\n%s", logs.String())
 		}
 		due, err1 := strconv.ParseInt(m[1], 10, 64)
-		woke, err2 := strconv.ParseFloat(m[2], 64)
+		var err2, err3 error
+		woke, err2 = strconv.ParseFloat(m[2], 64)
+		ran, err3 = strconv.ParseFloat(m[3], 64)
 		down2 := 300*time.Millisecond + time.Duration(256-149)*100*time.Millisecond/256
-		if err1 != nil || err2 != nil || due != start.Add(down2).UnixNano() {
-			t.Fatalf("due %s, woke %s: want due at VI_2's Master_Down deadline %d", m[1], m[2], start.Add(down2).UnixNano())
-		}
-		if woke >= 0 {
-			t.Errorf("VI_2's wake-up %v µs after its deadline: it waited for another wake-up of the timer, want the one that took VI_1 over (before its deadline)", woke)
+		if err1 != nil || err2 != nil || err3 != nil || due != start.Add(down2).UnixNano() {
+			t.Fatalf("due %s, woke %s, ran %s: want due at VI_2's Master_Down deadline %d", m[1], m[2], m[3], start.Add(down2).UnixNano())
 		}
 	})
+	return woke, ran
+}
+
+// slowSendConn is a conn whose adverts of one VRID stall before they go,
+// as a send into a busy kernel can: the loop's turn then takes time.
+type slowSendConn struct {
+	vrrp.Conn
+	vrid  uint8
+	stall time.Duration
+}
+
+func (c slowSendConn) WriteTo(p *vrrp.Packet, dst netip.Addr) error {
+	if p.VRID == c.vrid {
+		time.Sleep(c.stall)
+	}
+	return c.Conn.WriteTo(p, dst)
+}
+
+// TestLoopTakeoversInOneWake: the first backup's takeover advert stalls
+// 0.6 ms, past the second one's deadline: the second falls due while the
+// loop works on the first, and takes over in the same wake-up of the
+// timer, as its timeline shows (the wake-up before its own deadline),
+// instead of after the timer has been armed and has fired again.
+func TestLoopTakeoversInOneWake(t *testing.T) {
+	woke, _ := secondTimeline(t, func(n *node, _ *viptest.Kernel) {
+		for _, c := range n.d.conns {
+			c.c = slowSendConn{Conn: c.c, vrid: 51, stall: 600 * time.Microsecond}
+		}
+	})
+	if woke >= 0 {
+		t.Errorf("VI_2's wake-up %v µs after its deadline: it waited for another wake-up of the timer, want the one that took VI_1 over (before its deadline)", woke)
+	}
+}
+
+// TestLoopNoTakeoverWaitBeforeNext: the first backup's address addition
+// stalls 5 ms, past the loop's takeover wait (1 ms), and the second
+// backup's deadline comes 0.39 ms after the first's, within that wait:
+// the loop does not wait for the first takeover's jobs, and runs the
+// second one's machine at its own deadline. Waiting, it ran it 0.61 ms
+// late, once the wait was over.
+func TestLoopNoTakeoverWaitBeforeNext(t *testing.T) {
+	_, ran := secondTimeline(t, func(n *node, base *viptest.Kernel) {
+		n.d.host.VIPs = &slowKernel{Kernel: base, stall: 5 * time.Millisecond}
+	})
+	if ran != 0 {
+		t.Errorf("VI_2's machine ran %v µs after its deadline, want at it (the bubble's clock does not move while the loop works)", ran)
+	}
 }
