@@ -61,6 +61,9 @@ func (p *cpuPin) avoidCPU(cpu int) {
 		set, cpu = p.old, -1
 	}
 	if unix.SchedSetaffinity(0, &set) != nil {
+		// A cpuset that does not allow the mask: the thread keeps the
+		// one it had, and the standby does not try again every turn.
+		p.ok = false
 		return
 	}
 	p.avoid = cpu
