@@ -162,13 +162,16 @@ func checkTimeline(t *testing.T, table string) {
 				f = g
 			}
 		}
-		// scenario advert impl n due woke ran add> add< sent VIP GARP adv GARP-due
-		if len(f) != 14 || f[3] != "1" {
-			t.Errorf("timeline %s: row %q, want 14 fields from 1 trial", s, f)
+		// scenario advert impl n due woke ran add> add< sent VIP GARP adv GARP-due apart
+		if len(f) != 15 || f[3] != "1" {
+			t.Errorf("timeline %s: row %q, want 15 fields from 1 trial", s, f)
 			continue
 		}
+		if f[14] != "0/1" && f[14] != "1/1" {
+			t.Errorf("timeline %s: apart %q, want the one takeover's CPUs (0/1 or 1/1)", s, f[14])
+		}
 		var v []float64
-		for _, col := range f[4:] {
+		for _, col := range f[4:14] {
 			x, err := strconv.ParseFloat(col, 64)
 			if err != nil {
 				t.Errorf("timeline %s: %q: %v", s, col, err)
@@ -345,5 +348,25 @@ func TestParseFlags(t *testing.T) {
 		if _, err := parseFlags(bad, new(bytes.Buffer)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestLastTimeline: the last timeline line of the instance after skip,
+// with its CPUs when the line has them (an older vigild's has none).
+func TestLastTimeline(t *testing.T) {
+	const line = `time=x level=DEBUG msg="(VI_4) takeover timeline" instance=VI_4 due_unix_ns=1000 woke_us=20.5 ran_us=21.0 add_start_us=40.0 add_done_us=150.0 announced_us=210.5 add_failed=false announce_failed=false ann_queued_us=60.0 ann_start_us=151.0`
+	out := line + " loop_cpu=0 worker_cpu=0\n" + line + " loop_cpu=0 worker_cpu=1\n" + strings.Replace(line, "VI_4", "VI_6", 2) + " loop_cpu=1 worker_cpu=1\n"
+	due, us, cpus, ok := lastTimeline(out, 0, "VI_4")
+	if !ok || due.UnixNano() != 1000 || us[0] != 20500*time.Nanosecond || us[4] != 210500*time.Nanosecond {
+		t.Fatalf("got %v %v %v, want due 1000 ns and woke 20.5 µs … announced 210.5 µs", due.UnixNano(), us, ok)
+	}
+	if cpus != (lineCPUs{apart: true, known: true}) {
+		t.Errorf("CPUs %+v, want the last VI_4 line's: apart", cpus)
+	}
+	if _, _, cpus, ok := lastTimeline(line+"\n", 0, "VI_4"); !ok || cpus.known {
+		t.Errorf("a line without CPUs: ok %v, CPUs %+v, want none known", ok, cpus)
+	}
+	if _, _, _, ok := lastTimeline(out, len(out), "VI_4"); ok {
+		t.Error("found a line before skip")
 	}
 }

@@ -22,16 +22,27 @@ type timeline struct {
 	addStart, addDone, ann time.Duration // vigild: netlink add sent, acknowledged; first GARP round handed to the socket
 	vip, garp              time.Duration // the netlink subscription's VIP, the capture's GARP
 	advert                 time.Duration // the new master's first IPv4 advert in the capture; -1: none seen
+	// apart: vigild's loop and kernel worker ran the machine and began
+	// the address addition on different CPUs (its line's loop_cpu and
+	// worker_cpu); cpus: the line had both.
+	apart, cpus bool
 }
 
 // timelineRE matches vigild's debug line for one instance.
 var timelineRE = regexp.MustCompile(`takeover timeline.*? due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+)`)
 
+// cpuRE matches the CPUs at the end of vigild's timeline line.
+var cpuRE = regexp.MustCompile(` loop_cpu=(\d+) worker_cpu=(\d+)`)
+
+// lineCPUs is what a timeline line says of its CPUs (timeline.apart).
+type lineCPUs struct{ apart, known bool }
+
 // lastTimeline finds the last takeover timeline of instance name in out,
-// logged after skip bytes of it, as (due, offsets in µs after due).
-func lastTimeline(out string, skip int, name string) (due time.Time, us [5]time.Duration, ok bool) {
+// logged after skip bytes of it, as (due, offsets in µs after due, its
+// CPUs).
+func lastTimeline(out string, skip int, name string) (due time.Time, us [5]time.Duration, cpus lineCPUs, ok bool) {
 	if skip > len(out) {
-		return due, us, false
+		return due, us, cpus, false
 	}
 	tag := "(" + name + ") takeover timeline"
 	for line := range strings.Lines(out[skip:]) {
@@ -58,9 +69,13 @@ func lastTimeline(out string, skip int, name string) (due time.Time, us [5]time.
 		}
 		if good {
 			due, us, ok = time.Unix(0, ns), got, true
+			cpus = lineCPUs{}
+			if c := cpuRE.FindStringSubmatch(line); c != nil {
+				cpus = lineCPUs{apart: c[1] != c[2], known: true}
+			}
 		}
 	}
-	return due, us, ok
+	return due, us, cpus, ok
 }
 
 // printTimeline writes the medians of the takeover points per scenario,
@@ -70,10 +85,11 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 	fmt.Fprintln(out, "  vigild's own points from its -D \"takeover timeline\" line: due = its timer's deadline (from its receive stamp),")
 	fmt.Fprintln(out, "  woke = the timerfd read, ran = the loop ran the machine, add>/add< = netlink address add sent / acknowledged,")
 	fmt.Fprintln(out, "  sent = first GARP round handed to the socket; VIP = netlink subscription in r2, GARP and adv = the client's")
-	fmt.Fprintln(out, "  capture of the first GARP and of the new master's first advert.")
+	fmt.Fprintln(out, "  capture of the first GARP and of the new master's first advert; apart = takeovers whose loop ran the machine")
+	fmt.Fprintln(out, "  and whose kernel worker began the address addition on different CPUs (the line's loop_cpu, worker_cpu).")
 	fmt.Fprintln(out, "  keepalived exposes none of its own points: VIP and GARP only.")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tadvert_s\timpl\tn\tdue\twoke\tran\tadd>\tadd<\tsent\tVIP\tGARP\tadv\tGARP-due\t")
+	fmt.Fprintln(tw, "scenario\tadvert_s\timpl\tn\tdue\twoke\tran\tadd>\tadd<\tsent\tVIP\tGARP\tadv\tGARP-due\tapart\t")
 	for _, adv := range advs {
 		for _, s := range scs {
 			for _, r := range rows {
@@ -103,7 +119,20 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 					}
 					return col(f)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s, secs(adv), r.impl, len(tls),
+				apart, known := 0, 0
+				for _, t := range tls {
+					if t.cpus {
+						known++
+						if t.apart {
+							apart++
+						}
+					}
+				}
+				cpus := "-"
+				if known > 0 {
+					cpus = fmt.Sprintf("%d/%d", apart, known)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s, secs(adv), r.impl, len(tls),
 					own(func(t timeline) time.Duration { return t.due }),
 					own(func(t timeline) time.Duration { return t.woke }),
 					own(func(t timeline) time.Duration { return t.ran }),
@@ -113,7 +142,8 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 					col(func(t timeline) time.Duration { return t.vip }),
 					col(func(t timeline) time.Duration { return t.garp }),
 					col(func(t timeline) time.Duration { return t.advert }),
-					own(func(t timeline) time.Duration { return t.garp - t.due }))
+					own(func(t timeline) time.Duration { return t.garp - t.due }),
+					cpus)
 			}
 		}
 	}
