@@ -484,8 +484,8 @@ func (d *Daemon) start(now time.Time) {
 }
 
 // nextDeadline is the earliest timer over every instance and tracker;
-// with the worker's standby in use (standbyOK), takeover is the earliest
-// backup's Master_Down deadline (zero: none).
+// with the worker's standby in use (standbyOK), takeover is the next
+// takeover's (earliestTakeover).
 func (d *Daemon) nextDeadline() (next time.Time, found bool, takeover time.Time) {
 	next, found = d.trk.deadline()
 	if t, ok := d.links.Deadline(); ok && (!found || t.Before(next)) {
@@ -498,11 +498,9 @@ func (d *Daemon) nextDeadline() (next time.Time, found bool, takeover time.Time)
 		if t, ok := inst.deadline(); ok && (!found || t.Before(next)) {
 			next, found = t, true
 		}
-		if d.standbyOK && inst.m.State() == vrrp.StateBackup {
-			if t, ok := inst.m.Deadline(); ok && (takeover.IsZero() || t.Before(takeover)) {
-				takeover = t
-			}
-		}
+	}
+	if d.standbyOK {
+		takeover = d.earliestTakeover()
 	}
 	if d.rl != nil {
 		if t, ok := d.rl.deadline(); ok && (!found || t.Before(next)) {
@@ -516,6 +514,21 @@ func (d *Daemon) nextDeadline() (next time.Time, found bool, takeover time.Time)
 		next, found = t, true
 	}
 	return next, found, takeover
+}
+
+// earliestTakeover is the earliest Master_Down deadline of an instance in
+// BACKUP (zero: none): when the next takeover may fall due.
+func (d *Daemon) earliestTakeover() time.Time {
+	var first time.Time
+	for _, inst := range d.instances {
+		if inst.m.State() != vrrp.StateBackup {
+			continue
+		}
+		if t, ok := inst.m.Deadline(); ok && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
 }
 
 // standbyLead is how long before a backup's Master_Down deadline the

@@ -691,8 +691,16 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 			d.restored(inst, back, now)
 		}
 	}
+	// The loop waits for a takeover's first jobs, unless another backup
+	// falls due within the wait: the IPv4 and IPv6 instances of one
+	// router fall due tens of µs apart, and the second one's takeover
+	// waited for the first one's GARP round to be out before the loop
+	// ran it. Its jobs queue behind the first one's anyway; its advert
+	// need not.
 	if tk != nil && d.kw.idle() {
-		d.takeoverJobs = inst
+		if next := d.earliestTakeover(); next.IsZero() || !next.Before(time.Now().Add(takeoverWait)) {
+			d.takeoverJobs = inst
+		}
 	}
 	d.kw.submitAs(vipsJobKey{inst}, []any{vipsJobKey{inst}}, job)
 }
@@ -700,9 +708,8 @@ func (d *Daemon) addVIPs(inst *instance, tk *takeover) {
 // takeoverWait is how long the loop waits for a takeover's first kernel
 // jobs (its address addition, its first GARP / NA round) when they are the
 // worker's only ones (Daemon.takeoverJobs, kernelWork.submitWait) and no
-// other backup falls due within it (takeoverDueBefore): well above the
-// tens of microseconds they take, well below the shortest advert
-// interval.
+// other backup falls due within it (addVIPs): well above the tens of
+// microseconds they take, well below the shortest advert interval.
 const takeoverWait = time.Millisecond
 
 // removeVIPs hands the worker the removal of inst's addresses, routes and
@@ -849,30 +856,10 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 	}
 	if tk != nil && d.takeoverJobs == inst {
 		d.takeoverJobs = nil
-		if !d.takeoverDueBefore(time.Now().Add(takeoverWait)) {
-			d.kw.submitWait(announceJobKey{inst}, nil, job, takeoverWait)
-			return
-		}
+		d.kw.submitWait(announceJobKey{inst}, nil, job, takeoverWait)
+		return
 	}
 	d.kw.submitAs(announceJobKey{inst}, nil, job)
-}
-
-// takeoverDueBefore reports whether a backup's Master_Down deadline comes
-// before t. The loop then does not wait for the takeover it is making
-// (submitWait): the IPv4 and IPv6 instances of one router fall due a few
-// tens of µs apart, and the second one's takeover waited for the first
-// one's GARP round to be out before the loop ran it. Its jobs queue
-// behind the first one's anyway; its advert need not.
-func (d *Daemon) takeoverDueBefore(t time.Time) bool {
-	for _, inst := range d.instances {
-		if inst.m.State() != vrrp.StateBackup {
-			continue
-		}
-		if dl, ok := inst.m.Deadline(); ok && dl.Before(t) {
-			return true
-		}
-	}
-	return false
 }
 
 // transition logs the state change the way keepalived does, so that the

@@ -95,3 +95,33 @@ func TestKernelStandbyKeepsOffLoopCPU(t *testing.T) {
 		t.Errorf("after the standby the worker's mask has %d CPU(s), want the whole %d back", s.mask.Count(), all.Count())
 	}
 }
+
+// TestCPUPinRefusedMask: a mask the kernel refuses (here one of a CPU that
+// is not there, as a narrower cpuset would make it) leaves the thread's
+// own mask as it was, and the pin stops asking (ok false) instead of
+// making the refused call at every turn of the spin; release unlocks.
+func TestCPUPinRefusedMask(t *testing.T) {
+	runtime.LockOSThread() // release unlocks it, as for a pin that locked it
+	var before unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &before); err != nil {
+		t.Fatal(err)
+	}
+	var absent unix.CPUSet
+	absent.Set(1023)
+	p := cpuPin{held: true, ok: true, avoid: -1, old: absent}
+	p.avoidCPU(0)
+	if p.ok || p.avoid != -1 {
+		t.Errorf("after a refused mask: ok %v, avoid %d; want ok false, avoid -1", p.ok, p.avoid)
+	}
+	var after unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("the thread's mask changed: %d CPU(s), had %d", after.Count(), before.Count())
+	}
+	p.release()
+	if p.held {
+		t.Error("still held after release")
+	}
+}
