@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
 
@@ -409,6 +410,33 @@ func (h *Host) Link(ifname string) (Link, error) {
 		return Link{}, fmt.Errorf("testnet: ip -d -j link show dev %s in %s: %q: %v", ifname, h.ns, out, err)
 	}
 	return ls[0], nil
+}
+
+// Counters is what an interface's own counters have counted so far (the
+// kernel's link statistics, as ip -s link shows them).
+type Counters struct {
+	RxPackets, TxPackets uint64
+	RxBytes, TxBytes     uint64
+}
+
+// Counters reads the frame and byte counters of the interface ifname of h
+// over netlink, in a fraction of a millisecond: a benchmark reads them at
+// the edges of a window without running a command.
+func (h *Host) Counters(ifname string) (Counters, error) {
+	nh, err := netlink.NewHandleAt(h.handle)
+	if err != nil {
+		return Counters{}, fmt.Errorf("testnet: counters of %s in %s: %w", ifname, h.ns, err)
+	}
+	defer nh.Close()
+	l, err := nh.LinkByName(ifname)
+	if err != nil {
+		return Counters{}, fmt.Errorf("testnet: counters of %s in %s: %w", ifname, h.ns, err)
+	}
+	st := l.Attrs().Statistics
+	if st == nil {
+		return Counters{}, fmt.Errorf("testnet: counters of %s in %s: the kernel sent no statistics", ifname, h.ns)
+	}
+	return Counters{RxPackets: st.RxPackets, TxPackets: st.TxPackets, RxBytes: st.RxBytes, TxBytes: st.TxBytes}, nil
 }
 
 func (h *Host) linkInfo(ifname string) (int, net.HardwareAddr, error) {

@@ -650,3 +650,62 @@ vrrp_instance VI_1 {
 	}
 	testnet.Eventually(t, 20*time.Second, func() bool { return adverts(300*time.Millisecond) > 0 }, "no adverts after Thaw")
 }
+
+// TestCounters: an interface's counters count the frames that crossed it,
+// read from inside its namespace. Twenty pings after a first one (which
+// resolves the neighbour) are twenty frames out of a and into b, and
+// twenty back; the freshly configured interfaces may send a few frames of
+// their own meanwhile (router solicitations, multicast listener reports),
+// which the other end counts too. Then a frame or two one way only.
+func TestCounters(t *testing.T) {
+	_, _, ea, eb := twoHosts(t)
+	a, b := ea.Host(), eb.Host()
+	if got := ping(t, a, "192.0.2.2", 1); got != 1 {
+		t.Fatalf("first ping: %d replies", got)
+	}
+	read := func() (testnet.Counters, testnet.Counters) {
+		t.Helper()
+		ca, err := a.Counters("eth0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb, err := b.Counters("eth0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ca, cb
+	}
+	a0, b0 := read()
+	if got := ping(t, a, "192.0.2.2", 20); got != 20 {
+		t.Fatalf("%d of 20 replies", got)
+	}
+	a1, b1 := read()
+	aTx, bRx := a1.TxPackets-a0.TxPackets, b1.RxPackets-b0.RxPackets
+	bTx, aRx := b1.TxPackets-b0.TxPackets, a1.RxPackets-a0.RxPackets
+	if aTx < 20 || aTx > 30 || bTx < 20 || bTx > 30 {
+		t.Errorf("a sent %d frames, b %d: want 20 each (up to 30)", aTx, bTx)
+	}
+	if aTx != bRx || bTx != aRx {
+		t.Errorf("a sent %d frames and b received %d; b sent %d and a received %d: want the same", aTx, bRx, bTx, aRx)
+	}
+	if d, e := a1.TxBytes-a0.TxBytes, b1.RxBytes-b0.RxBytes; d != e || d < 20*98 {
+		// An ICMP echo of ping's default 56 bytes is a 98-byte frame.
+		t.Errorf("a sent %d bytes and b received %d: want the same, at least 20 frames of 98", d, e)
+	}
+	// One way only: a asks for an address nobody holds (ARP requests,
+	// which b receives and does not answer). Received and sent are not
+	// mixed up.
+	if got := noPing(t, a, "192.0.2.99", 3); got != 0 {
+		t.Fatalf("%d replies from an address nobody holds", got)
+	}
+	a2, b2 := read()
+	if aTx, bRx := a2.TxPackets-a1.TxPackets, b2.RxPackets-b1.RxPackets; aTx < 1 || aTx != bRx {
+		t.Errorf("ARP requests: a sent %d frames, b received %d: want at least one, the same", aTx, bRx)
+	}
+	if bTx, aRx := b2.TxPackets-b1.TxPackets, a2.RxPackets-a1.RxPackets; bTx != aRx || bTx >= a2.TxPackets-a1.TxPackets {
+		t.Errorf("ARP requests: b sent %d frames, a received %d: want the same, fewer than a sent", bTx, aRx)
+	}
+	if _, err := a.Counters("nosuch0"); err == nil {
+		t.Error("Counters of an interface that is not there: no error")
+	}
+}

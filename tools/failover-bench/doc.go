@@ -60,9 +60,16 @@
 // With 50 IPv4 instances (VRIDs 1..50, advert_int 0.1 s; masters on r1,
 // backups on r2) it reads the run time of every thread
 // (/proc/PID/task/TID/schedstat, in ns) over a window (10 s; -window) and
-// divides by the adverts r1 sent in that window (counted by tcpdump on r1's
-// eth0) and r2 received (tcpdump on r2's eth0): CPU per advert sent (r1)
-// and per advert received (r2). utime+stime from /proc/PID/stat (10 ms
+// divides by the frames r1's eth0 sent in that window and r2's eth0
+// received (the interfaces' own counters; in the steady state the adverts
+// are all the traffic): CPU per advert sent (r1) and per advert received
+// (r2). No capture runs in that window: tcpdump is woken for every frame,
+// inside the sender's system call, which costs the sender 1–7 µs more per
+// advert depending on how it sends, and it drops frames on a busy
+// machine. A second window as long runs tcpdump on r1's and r2's eth0:
+// the CPU with the captures, the adverts they saw against the counters'
+// frames (the check that the counters counted adverts), and, for the
+// scale curve, the intervals. utime+stime from /proc/PID/stat (10 ms
 // ticks, about 2 µs per advert over 10 s) is printed beside it. The two
 // implementations run one after the other, each in a lab of its own, and
 // then the two floors (-load-floor): the bare program of

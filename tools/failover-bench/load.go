@@ -29,20 +29,30 @@ const userHZ = 100
 // loadResult is one implementation's cost with many instances.
 type loadResult struct {
 	window             time.Duration
-	sent, recv         int             // adverts r1 sent / r2 received in the window (captures on their eth0)
-	cpuSent, cpuRecv   time.Duration   // CPU of r1 / r2 in the window (schedstat, ns)
-	tickSent, tickRecv time.Duration   // the same from utime+stime (10 ms ticks)
-	procs1, procs2     int             // processes summed
-	hwm1, rss1         int64           // bytes, r1
-	hwm2, rss2         int64           // bytes, r2
-	anon2, file2       int64           // bytes, r2: RssAnon and RssFile (what the RSS is made of)
-	jitter             []time.Duration // |interval - advert_int| between adverts of one instance at r2
-	gaps               int             // intervals longer than 1.5 advert_int
-	backupSent         int             // adverts the backups (r2) sent in the window: takeovers that should not be
+	sent, recv         int           // frames r1's eth0 sent / r2's received in the window (interface counters; adverts only)
+	cpuSent, cpuRecv   time.Duration // CPU of r1 / r2 in the window (schedstat, ns)
+	tickSent, tickRecv time.Duration // the same from utime+stime (10 ms ticks)
+	// The capture window, after the first and as long: tcpdump on r1's and
+	// r2's eth0.
+	capWindow                    time.Duration
+	capSent, capRecv             int             // adverts from r1 its captures saw
+	capFramesSent, capFramesRecv int             // frames the counters counted in it
+	capCPUSent, capCPURecv       time.Duration   // CPU of r1 / r2 in it
+	procs1, procs2               int             // processes summed
+	hwm1, rss1                   int64           // bytes, r1
+	hwm2, rss2                   int64           // bytes, r2
+	anon2, file2                 int64           // bytes, r2: RssAnon and RssFile (what the RSS is made of)
+	jitter                       []time.Duration // |interval - advert_int| between adverts of one instance in r2's capture
+	gaps                         int             // intervals longer than 1.5 advert_int
+	backupSent                   int             // adverts the backups (r2) sent in the capture window: takeovers that should not be
 }
 
 func (l loadResult) perSent() time.Duration { return perAdvert(l.cpuSent, l.sent) }
 func (l loadResult) perRecv() time.Duration { return perAdvert(l.cpuRecv, l.recv) }
+
+// perSentCaptured and perRecvCaptured are the same in the capture window.
+func (l loadResult) perSentCaptured() time.Duration { return perAdvert(l.capCPUSent, l.capFramesSent) }
+func (l loadResult) perRecvCaptured() time.Duration { return perAdvert(l.capCPURecv, l.capFramesRecv) }
 
 func perAdvert(cpu time.Duration, n int) time.Duration {
 	if n == 0 {
@@ -97,31 +107,22 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // start-up work (GARP bursts) out of the window
-	// Counted where they leave r1 and where they reach r2: a capture at
-	// the client can lose frames on a loaded machine.
-	cap1 := l.R1.Capture(sc, "eth0", "ip proto 112")
-	cap2 := l.R2.Capture(sc, "eth0", "ip proto 112")
-	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v\n", im.name, n, window)
-	t0 := time.Now()
+	// Two windows of the same length. The first measures CPU with nothing
+	// else running and counts adverts with the interfaces' own counters.
+	// A capture is part of what it measures otherwise: tcpdump is woken
+	// for every frame (--immediate-mode), inside the sender's system call,
+	// which adds 1–7 µs per advert depending on the sender, and it drops
+	// frames on a busy machine, which left the CPU divided by too few
+	// adverts. The second runs the captures: the intervals between an
+	// instance's adverts, the backups' own adverts, the CPU with the
+	// captures, and the check that the counters counted adverts only.
 	pids := [2]int{p1.Pid(), p2.Pid()}
-	var before, after [2]cpuSample
-	var err error
-	for i, pid := range pids {
-		if before[i], err = sampleCPU(pid); err != nil {
-			return res, err
-		}
+	w, err := measureWindow(l, pids, window)
+	if err != nil {
+		return res, err
 	}
-	time.Sleep(window)
-	t1 := time.Now()
-	for i, pid := range pids {
-		if after[i], err = sampleCPU(pid); err != nil {
-			return res, err
-		}
-	}
-	res.window = t1.Sub(t0)
-	res.tickSent, res.tickRecv = after[0].ticks-before[0].ticks, after[1].ticks-before[1].ticks
-	res.cpuSent, res.cpuRecv = after[0].run-before[0].run, after[1].run-before[1].run
-	res.procs1, res.procs2 = after[0].procs, after[1].procs
+	res.window, res.cpuSent, res.cpuRecv, res.tickSent, res.tickRecv = w.dur, w.cpu[0], w.cpu[1], w.ticks[0], w.ticks[1]
+	res.sent, res.recv, res.procs1, res.procs2 = w.frames[0], w.frames[1], w.procs[0], w.procs[1]
 	if res.hwm1, res.rss1, err = groupMem(p1.Pid()); err != nil {
 		return res, err
 	}
@@ -131,6 +132,18 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	if res.anon2, res.file2, err = groupRSSParts(p2.Pid()); err != nil {
 		return res, err
 	}
+	// Counted where they leave r1 and where they reach r2: a capture at
+	// the client can lose frames on a loaded machine.
+	cap1 := l.R1.Capture(sc, "eth0", "ip proto 112")
+	cap2 := l.R2.Capture(sc, "eth0", "ip proto 112")
+	fmt.Fprintf(logw, "  %s: %d instances up, measuring for %v, then for %v with captures\n", im.name, n, window, window)
+	cw, err := measureWindow(l, pids, window)
+	if err != nil {
+		return res, err
+	}
+	res.capWindow, res.capCPUSent, res.capCPURecv = cw.dur, cw.cpu[0], cw.cpu[1]
+	res.capFramesSent, res.capFramesRecv = cw.frames[0], cw.frames[1]
+	t0, t1 := cw.start, cw.start.Add(cw.dur)
 	m1, m2 := l.If1.MAC(), l.If2.MAC()
 	count := func(c *testnet.Capture, arrivals map[int][]time.Time) int {
 		n := 0
@@ -151,13 +164,69 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 		}
 		return n
 	}
-	// r2 cannot receive more than r1 sent: a higher count at r2 means
-	// r1's capture missed frames (tcpdump competes for CPU too).
 	arrivals := map[int][]time.Time{}
-	res.recv = count(cap2, arrivals)
-	res.sent = max(count(cap1, nil), res.recv)
+	res.capRecv = count(cap2, arrivals)
+	res.capSent = count(cap1, nil)
 	res.jitter, res.gaps = intervalErrors(arrivals, adv)
 	return res, nil
+}
+
+// window is what measureWindow saw of r1 ([0]) and r2 ([1]).
+type window struct {
+	start  time.Time
+	dur    time.Duration
+	cpu    [2]time.Duration // schedstat
+	ticks  [2]time.Duration // utime+stime
+	procs  [2]int
+	frames [2]int // r1's eth0 transmitted, r2's eth0 received
+}
+
+// measureWindow samples the frame counters of r1's and r2's eth0 and the
+// CPU of the process groups pids (r1's, r2's), sleeps d, and samples them
+// again. The window runs from one reading of r1's counter to the next; the
+// other figures are read right after it, within a millisecond.
+func measureWindow(l *lab, pids [2]int, d time.Duration) (window, error) {
+	type sample struct {
+		at  time.Time
+		ctr [2]testnet.Counters
+		cpu [2]cpuSample
+	}
+	read := func() (sample, error) {
+		var s sample
+		var err error
+		s.at = time.Now()
+		if s.ctr[0], err = l.R1.Counters("eth0"); err != nil {
+			return s, err
+		}
+		if s.ctr[1], err = l.R2.Counters("eth0"); err != nil {
+			return s, err
+		}
+		for i, pid := range pids {
+			if s.cpu[i], err = sampleCPU(pid); err != nil {
+				return s, err
+			}
+		}
+		return s, nil
+	}
+	var w window
+	before, err := read()
+	if err != nil {
+		return w, err
+	}
+	time.Sleep(d)
+	after, err := read()
+	if err != nil {
+		return w, err
+	}
+	w.start, w.dur = before.at, after.at.Sub(before.at)
+	for i := range pids {
+		w.cpu[i] = after.cpu[i].run - before.cpu[i].run
+		w.ticks[i] = after.cpu[i].ticks - before.cpu[i].ticks
+		w.procs[i] = after.cpu[i].procs
+	}
+	w.frames[0] = int(after.ctr[0].TxPackets - before.ctr[0].TxPackets)
+	w.frames[1] = int(after.ctr[1].RxPackets - before.ctr[1].RxPackets)
+	return w, nil
 }
 
 // intervalErrors returns, over every instance, how far each interval

@@ -322,7 +322,8 @@ func printFailover(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 // printLoad writes the 50-instance table.
 func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 	fmt.Fprintf(out, "LOAD: %d IPv4 instances (VRIDs 1..%d), advert_int %s s, masters on r1, backups on r2.\n", loadInstances, loadInstances, secs(loadAdvert))
-	fmt.Fprintf(out, "  CPU = time on CPU of every thread (/proc/PID/task/*/schedstat, ns) over a %v window / adverts r1 sent, r2 received in it\n  (tcpdump on r1's and r2's eth0; sent is at least what r2 received); utime+stime (%d ms ticks) below for comparison;\n", window, 1000/userHZ)
+	fmt.Fprintf(out, "  CPU = time on CPU of every thread (/proc/PID/task/*/schedstat, ns) over a %v window / frames r1's eth0 sent, r2's received in it\n  (the interfaces' counters; no capture runs in this window); utime+stime (%d ms ticks) below for comparison;\n", window, 1000/userHZ)
+	fmt.Fprintf(out, "  a second %v window runs tcpdump on r1's and r2's eth0: the CPU with it, and the adverts it saw against the counters.\n", window)
 	fmt.Fprintln(out, "  memory = VmHWM / VmRSS (/proc/PID/status). keepalived: parent and VRRP child (-P) summed.")
 	fmt.Fprintln(out, "  targets: CPU per advert sent and received <= half of keepalived's in the same run (\"-\" without a keepalived row); RSS <= 12 MB.")
 	var ka *loadResult
@@ -373,6 +374,9 @@ func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 				r.res.cpuSent.Round(time.Millisecond), r.res.cpuRecv.Round(time.Millisecond), r.res.window.Round(time.Millisecond),
 				r.res.tickSent, r.res.tickRecv,
 				float64(time.Second/userHZ)/float64(time.Microsecond)/float64(r.res.sent))
+			fmt.Fprintf(out, "  %s: with captures: sent %s, recv %s us/advert; r1 sent %d frames, its capture saw %d adverts; r2 received %d, its capture %d\n",
+				r.impl.name, us(r.res.perSentCaptured()), us(r.res.perRecvCaptured()),
+				r.res.capFramesSent, r.res.capSent, r.res.capFramesRecv, r.res.capRecv)
 		}
 	}
 	fmt.Fprintln(out)

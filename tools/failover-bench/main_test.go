@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,11 +131,49 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
+	checkCaptured(t, sections["LOAD:"], []string{"vigild", "go floor", "c floor"})
 	checkTimeline(t, sections["TIMELINE"])
 	checkScale(t, sections["SCALE:"], []int{1, 4})
 	checkSVG(t, svg)
 	if n := len(strings.Split(strings.TrimSpace(sections["FLOOR:"]), "\n")); n != 6 {
 		t.Errorf("FLOOR table has %d lines, want 6 (three headers, three sleepers)", n)
+	}
+}
+
+// checkCaptured: each implementation's capture-window line, whose
+// captures saw the adverts the interfaces' counters counted: nearly all
+// (in the steady state the adverts are all the traffic; tcpdump may drop
+// a few) and no more, give or take one round of the instances' adverts,
+// which may fall between the readings of two counters or at a capture's
+// edge.
+func checkCaptured(t *testing.T, table string, impls []string) {
+	t.Helper()
+	re := regexp.MustCompile(`^  (.+): with captures: sent ([0-9.]+), recv ([0-9.]+) us/advert; r1 sent (\d+) frames, its capture saw (\d+) adverts; r2 received (\d+), its capture (\d+)$`)
+	seen := map[string]bool{}
+	for line := range strings.Lines(table) {
+		m := re.FindStringSubmatch(strings.TrimRight(line, "\n"))
+		if m == nil {
+			continue
+		}
+		seen[m[1]] = true
+		var v [6]float64
+		for i := range v {
+			v[i], _ = strconv.ParseFloat(m[i+2], 64)
+		}
+		if v[0] <= 0 || v[1] <= 0 {
+			t.Errorf("%s: CPU with captures %v / %v us per advert", m[1], v[0], v[1])
+		}
+		for _, c := range [][2]float64{{v[2], v[3]}, {v[4], v[5]}} {
+			frames, adverts := c[0], c[1]
+			if round := float64(loadInstances); frames <= 0 || adverts > frames+round || adverts < 0.9*frames-round {
+				t.Errorf("%s: %v frames counted, %v adverts captured: want nearly all the frames, no more: %q", m[1], frames, adverts, line)
+			}
+		}
+	}
+	for _, im := range impls {
+		if !seen[im] {
+			t.Errorf("LOAD: no capture-window line for %s", im)
+		}
 	}
 }
 
