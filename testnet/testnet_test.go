@@ -656,7 +656,7 @@ vrrp_instance VI_1 {
 // resolves the neighbour) are twenty frames out of a and into b, and
 // twenty back; the freshly configured interfaces may send a few frames of
 // their own meanwhile (router solicitations, multicast listener reports),
-// which the other end counts too. Then a frame or two one way only.
+// which the other end counts too. Then twenty frames one way only.
 func TestCounters(t *testing.T) {
 	_, _, ea, eb := twoHosts(t)
 	a, b := ea.Host(), eb.Host()
@@ -692,18 +692,18 @@ func TestCounters(t *testing.T) {
 		// An ICMP echo of ping's default 56 bytes is a 98-byte frame.
 		t.Errorf("a sent %d bytes and b received %d: want the same, at least 20 frames of 98", d, e)
 	}
-	// One way only: a asks for an address nobody holds (ARP requests,
-	// which b receives and does not answer). Received and sent are not
-	// mixed up.
-	if got := noPing(t, a, "192.0.2.99", 3); got != 0 {
-		t.Fatalf("%d replies from an address nobody holds", got)
+	// One way only: twenty broadcast echo requests, which b receives and
+	// does not answer (icmp_echo_ignore_broadcasts). Received and sent are
+	// not mixed up.
+	if got := pingWait(t, a, "192.0.2.255", 20, "0.3", "-b"); got != 0 {
+		t.Fatalf("%d replies to broadcast echo requests", got)
 	}
 	a2, b2 := read()
-	if aTx, bRx := a2.TxPackets-a1.TxPackets, b2.RxPackets-b1.RxPackets; aTx < 1 || aTx != bRx {
-		t.Errorf("ARP requests: a sent %d frames, b received %d: want at least one, the same", aTx, bRx)
+	if aTx, bRx := a2.TxPackets-a1.TxPackets, b2.RxPackets-b1.RxPackets; aTx < 20 || aTx > 30 || aTx != bRx {
+		t.Errorf("broadcast echo: a sent %d frames, b received %d: want 20 (up to 30) each", aTx, bRx)
 	}
-	if bTx, aRx := b2.TxPackets-b1.TxPackets, a2.RxPackets-a1.RxPackets; bTx != aRx || bTx >= a2.TxPackets-a1.TxPackets {
-		t.Errorf("ARP requests: b sent %d frames, a received %d: want the same, fewer than a sent", bTx, aRx)
+	if bTx, aRx := b2.TxPackets-b1.TxPackets, a2.RxPackets-a1.RxPackets; bTx > 10 || bTx != aRx {
+		t.Errorf("broadcast echo: b sent %d frames, a received %d: want the same, none but its own few", bTx, aRx)
 	}
 	if _, err := a.Counters("nosuch0"); err == nil {
 		t.Error("Counters of an interface that is not there: no error")
