@@ -3,10 +3,12 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
@@ -118,16 +120,33 @@ func (d *Daemon) openConn(key connKey) (vrrp.Conn, int, error) {
 
 // vipAddrs lists every virtual address of the configuration: none of them
 // may become the source of adverts, whoever holds it now.
-func (d *Daemon) vipAddrs() []netip.Addr {
-	var out []netip.Addr
-	for _, ic := range d.cfg.Instances {
-		for _, list := range [][]config.Address{ic.VIPs, ic.ExcludedVIPs} {
-			for _, a := range list {
-				out = append(out, a.Prefix.Addr())
+func (d *Daemon) vipAddrs() []netip.Addr { return slices.Collect(d.allVIPs()) }
+
+// allVIPs yields every virtual address of the configuration, excluded ones
+// too.
+func (d *Daemon) allVIPs() iter.Seq[netip.Addr] {
+	return func(yield func(netip.Addr) bool) {
+		for _, ic := range d.cfg.Instances {
+			for _, list := range [][]config.Address{ic.VIPs, ic.ExcludedVIPs} {
+				for _, a := range list {
+					if !yield(a.Prefix.Addr()) {
+						return
+					}
+				}
 			}
 		}
 	}
-	return out
+}
+
+// isVIP reports whether a is one of vipAddrs, without building the list.
+func (d *Daemon) isVIP(a netip.Addr) bool {
+	a = a.WithZone("")
+	for v := range d.allVIPs() {
+		if v.WithZone("") == a {
+			return true
+		}
+	}
+	return false
 }
 
 // attachConn finds or opens the socket for inst and registers its VRID.
@@ -275,7 +294,18 @@ func (d *Daemon) ifaceChanged(e check.IfaceEvent) (opened bool) {
 		}
 		if (e.Kind == check.AddrAdded || e.Kind == check.AddrRemoved) && !c.key.src.IsValid() &&
 			e.Addr.Addr().Is6() == c.key.ipv6 {
-			if pa, err := vrrp.PrimaryAddr(c.key.ifname, c.key.ipv6, d.vipAddrs()...); err == nil && pa != c.c.LocalAddr() {
+			// A virtual address coming or going cannot move the source:
+			// PrimaryAddr never picks one, and an address whose flags
+			// the change moves (a secondary promoted when a primary
+			// goes) has an event of its own. A takeover adds an
+			// instance's addresses one by one; reading every address of
+			// the interface again for each of them cost a takeover of
+			// 50 instances 50 dumps, and the program pages and heap they
+			// touched set the master's peak resident size.
+			if d.isVIP(e.Addr.Addr()) {
+				continue
+			}
+			if pa, err := d.host.PrimaryAddr(c.key.ifname, c.key.ipv6, d.vipAddrs()...); err == nil && pa != c.c.LocalAddr() {
 				d.reopen(c, "source address changed")
 			}
 		}

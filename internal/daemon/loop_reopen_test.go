@@ -3,6 +3,7 @@ package daemon
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,6 +96,55 @@ func TestLoopTrackWeight(t *testing.T) {
 		synctest.Wait()
 		if st := a.inst("VI_1"); st.Priority != 150 || st.State != "MASTER" || b.state("VI_1") != "BACKUP" {
 			t.Errorf("eth1 up: a %s priority %d, b %s", st.State, st.Priority, b.state("VI_1"))
+		}
+	})
+}
+
+// TestLoopSourceAddrEvents: an address event on the socket's interface
+// makes the daemon read the interface's primary address again, and a new
+// one reopens the socket; the master's own virtual address coming and
+// going does not (it can never be the source), so a takeover's additions
+// read nothing.
+func TestLoopSourceAddrEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		var reads atomic.Int32
+		var primary atomic.Value
+		primary.Store(netip.MustParseAddr("192.0.2.1"))
+		a := newNode(t, wire, viptest.NewKernel("eth0", "eth1"), "192.0.2.1", "fe80::1", prio(pairConf, "150"), Options{})
+		a.d.host.PrimaryAddr = func(ifname string, ipv6 bool, notFrom ...netip.Addr) (netip.Addr, error) {
+			reads.Add(1)
+			pa := primary.Load().(netip.Addr)
+			if ifname != "eth0" || ipv6 || slices.Contains(notFrom, pa) {
+				t.Errorf("PrimaryAddr(%s, %v, %v): want eth0's IPv4 address, not from the VIPs", ifname, ipv6, notFrom)
+			}
+			return pa, nil
+		}
+		a.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != "MASTER" || len(a.conns) != 1 {
+			t.Fatalf("set-up: %s, %d sockets", a.state("VI_1"), len(a.conns))
+		}
+		event := func(kind check.IfaceEventKind, addr string) {
+			a.ifev <- check.IfaceEvent{Kind: kind, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix(addr)}
+			synctest.Wait()
+		}
+		base := reads.Load()
+		event(check.AddrAdded, "192.0.2.254/24")
+		event(check.AddrRemoved, "192.0.2.254/24")
+		event(check.AddrAdded, "2001:db8::9/64") // the other family
+		if got := reads.Load() - base; got != 0 || len(a.conns) != 1 {
+			t.Errorf("the VIP and an IPv6 address came and went: %d reads, %d sockets; want none, 1", got, len(a.conns))
+		}
+		event(check.AddrAdded, "192.0.2.50/24")
+		if got := reads.Load() - base; got != 1 || len(a.conns) != 1 {
+			t.Errorf("another address, the source unchanged: %d reads, %d sockets; want 1, 1", got, len(a.conns))
+		}
+		primary.Store(netip.MustParseAddr("192.0.2.60"))
+		event(check.AddrAdded, "192.0.2.60/24")
+		if got := reads.Load() - base; got != 2 || len(a.conns) != 2 || a.d.Status().Sockets[0].Reopens != 1 {
+			t.Errorf("a new source: %d reads, %d sockets, status %+v; want 2, 2, one reopen", got, len(a.conns), a.d.Status().Sockets)
 		}
 	})
 }
