@@ -34,7 +34,6 @@ type loadResult struct {
 	tickSent, tickRecv time.Duration // the same from utime+stime (10 ms ticks)
 	// The capture window, after the first and as long: tcpdump on r1's and
 	// r2's eth0.
-	capWindow                    time.Duration
 	capSent, capRecv             int             // adverts from r1 its captures saw
 	capFramesSent, capFramesRecv int             // frames the counters counted in it
 	capCPUSent, capCPURecv       time.Duration   // CPU of r1 / r2 in it
@@ -141,7 +140,7 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	if err != nil {
 		return res, err
 	}
-	res.capWindow, res.capCPUSent, res.capCPURecv = cw.dur, cw.cpu[0], cw.cpu[1]
+	res.capCPUSent, res.capCPURecv = cw.cpu[0], cw.cpu[1]
 	res.capFramesSent, res.capFramesRecv = cw.frames[0], cw.frames[1]
 	t0, t1 := cw.start, cw.start.Add(cw.dur)
 	m1, m2 := l.If1.MAC(), l.If2.MAC()
@@ -171,8 +170,8 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	return res, nil
 }
 
-// window is what measureWindow saw of r1 ([0]) and r2 ([1]).
-type window struct {
+// windowSample is what measureWindow saw of r1 ([0]) and r2 ([1]).
+type windowSample struct {
 	start  time.Time
 	dur    time.Duration
 	cpu    [2]time.Duration // schedstat
@@ -185,7 +184,7 @@ type window struct {
 // CPU of the process groups pids (r1's, r2's), sleeps d, and samples them
 // again. The window runs from one reading of r1's counter to the next; the
 // other figures are read right after it, within a millisecond.
-func measureWindow(l *lab, pids [2]int, d time.Duration) (window, error) {
+func measureWindow(l *lab, pids [2]int, d time.Duration) (windowSample, error) {
 	type sample struct {
 		at  time.Time
 		ctr [2]testnet.Counters
@@ -208,7 +207,7 @@ func measureWindow(l *lab, pids [2]int, d time.Duration) (window, error) {
 		}
 		return s, nil
 	}
-	var w window
+	var w windowSample
 	before, err := read()
 	if err != nil {
 		return w, err
