@@ -275,17 +275,20 @@ func (d *Daemon) reopen(c *conn, why string) bool {
 // ifaceChanged reopens the sockets an interface event invalidates: the
 // interface was recreated (it has a new index: every event for it retries
 // until a socket opens, as the new link may not have its address yet), or
-// the address our adverts come from changed. It reports whether a socket
-// of an interface that did not exist (dynamic_interfaces) opened.
+// the address our adverts come from changed (for an IPv4 VMAC, its
+// parent's). It reports whether a socket of an interface that did not
+// exist (dynamic_interfaces) opened.
 func (d *Daemon) ifaceChanged(e check.IfaceEvent) (opened bool) {
 	if e.Kind == check.IfaceRemoved {
 		return false
 	}
 	for _, c := range d.conns {
-		if c.key.ifname != e.Name {
+		own := c.key.ifname == e.Name
+		parent := c.key.srcOf != "" && c.key.srcOf == e.Name
+		if !own && !parent {
 			continue
 		}
-		if e.Index != c.ifindex {
+		if own && e.Index != c.ifindex {
 			absent := c.absent()
 			if d.reopen(c, "interface recreated") && absent {
 				opened = true
@@ -305,7 +308,11 @@ func (d *Daemon) ifaceChanged(e check.IfaceEvent) (opened bool) {
 			if d.isVIP(e.Addr.Addr()) {
 				continue
 			}
-			if pa, err := d.host.PrimaryAddr(c.key.ifname, c.key.ipv6, d.vipAddrs()...); err == nil && pa != c.c.LocalAddr() {
+			from := c.key.ifname
+			if c.key.srcOf != "" {
+				from = c.key.srcOf
+			}
+			if pa, err := d.host.PrimaryAddr(from, c.key.ipv6, d.vipAddrs()...); err == nil && pa != c.c.LocalAddr() {
 				d.reopen(c, "source address changed")
 			}
 		}

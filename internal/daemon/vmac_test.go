@@ -512,3 +512,46 @@ func TestLoopVMACGARPExtraIf(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopVMACSourceFollowsParent: an IPv4 VMAC has no address of its own,
+// so its adverts come from the parent's primary address; when that changes
+// (an address event on the parent), the VMAC's socket is reopened with the
+// new one, and the parent's own events never touch its index check.
+func TestLoopVMACSourceFollowsParent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		kernel := viptest.NewKernel("eth0", "eth1")
+		opts := vmacOpts(vmacSysctls())
+		primary := netip.MustParseAddr("192.0.2.1")
+		var asked []string
+		opts.Host.PrimaryAddr = func(ifname string, ipv6 bool, _ ...netip.Addr) (netip.Addr, error) {
+			asked = append(asked, ifname)
+			if ifname != "eth0" {
+				return netip.Addr{}, fmt.Errorf("no address on %s", ifname)
+			}
+			if ipv6 {
+				return netip.MustParseAddr("fe80::1"), nil
+			}
+			return primary, nil
+		}
+		a := newNode(t, wire, kernel, "192.0.2.1", "fe80::1", vmacConf, opts)
+		a.start(t)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != "MASTER" || len(a.listen) != 2 {
+			t.Fatalf("set-up: %s, sockets on %v", a.state("VI_1"), a.listen)
+		}
+		asked = nil
+		a.ifev <- check.IfaceEvent{Kind: check.AddrAdded, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix("192.0.2.40/24")}
+		synctest.Wait()
+		if !slices.Equal(asked, []string{"eth0"}) || len(a.listen) != 2 {
+			t.Errorf("another address on eth0, the primary unchanged: asked %v, sockets on %v; want eth0 asked once, no reopen", asked, a.listen)
+		}
+		primary = netip.MustParseAddr("192.0.2.41")
+		a.ifev <- check.IfaceEvent{Kind: check.AddrAdded, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix("192.0.2.41/24")}
+		synctest.Wait()
+		if !slices.Equal(a.listen, []string{"vrrp.51", "vrrp6.51", "vrrp.51"}) {
+			t.Errorf("eth0's primary address changed: sockets opened on %v, want vrrp.51 again", a.listen)
+		}
+	})
+}
