@@ -170,3 +170,36 @@ func TestReloadUnicastPeersLab(t *testing.T) {
 		t.Errorf("after the reload: %s, transitions %d -> %d", st.State, before, st.Transitions)
 	}
 }
+
+// TestSourceFollowsPrimary: without unicast_src_ip or mcast_src_ip,
+// adverts leave from the interface's primary address, never from a VIP.
+// eth0's primary goes away while the VIP, a secondary of its subnet, is
+// promoted (promote_secondaries) and another address remains: the socket is
+// reopened from that one. The VIP's own events (its promotion) are not
+// what moves it: the daemon reads the interface again only for addresses
+// that are not virtual.
+func TestSourceFollowsPrimary(t *testing.T) {
+	l := newLab(t)
+	l.R1.Sysctl(t, "net.ipv4.conf.eth0.promote_secondaries", "1")
+	v := startVigild(t, l.R1, conf("", 150, ""), "-i", "r1")
+	waitAddr(t, l.R1, "eth0", vip4, true, settle)
+	if n := advertsFrom(t, l, harness.R1v4); n < 5 {
+		t.Fatalf("%d adverts from %s in 1 s", n, harness.R1v4)
+	}
+	const other = "198.51.100.11"
+	l.R1.Exec(t, "ip", "addr", "add", other+"/24", "dev", "eth0")
+	if n := advertsFrom(t, l, harness.R1v4); n < 5 {
+		t.Fatalf("another address added: %d adverts from %s in 1 s, want the first primary kept", n, harness.R1v4)
+	}
+	l.R1.Exec(t, "ip", "addr", "del", harness.R1v4+"/24", "dev", "eth0")
+	if !hasAddr(t, l.R1, "eth0", vip4) {
+		t.Fatalf("the VIP went with %s: promote_secondaries did not hold it", harness.R1v4)
+	}
+	testnet.Eventually(t, settle, func() bool { return advertsFrom(t, l, other) >= 5 }, "adverts from %s after %s went", other, harness.R1v4)
+	if n := advertsFrom(t, l, vip4); n != 0 {
+		t.Errorf("%d adverts from the VIP %s", n, vip4)
+	}
+	if s := v.Instance(t, "VI_1"); s.State != "MASTER" {
+		t.Errorf("VI_1 %s after the move", s.State)
+	}
+}

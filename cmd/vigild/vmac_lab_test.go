@@ -6,8 +6,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // use_vmac with keepalived 2.2.7 in one VRRP group: both daemons run
@@ -396,4 +398,43 @@ func TestInteropVMACXmitBase(t *testing.T) {
 	waitAddr(t, l.R2, "vrrp.51", vip4, true, settle)
 	waitAddr(t, l.R2, "vrrp6.51", vip6, true, settle)
 	clientSeesVMAC(t, l, "keepalived")
+}
+
+// advertsFrom counts the IPv4 adverts of VRID 51 from src that the client
+// sees in one second (ten at advert_int 0.1 s).
+func advertsFrom(t *testing.T, l *lab, src string) int {
+	t.Helper()
+	c := l.Client.Capture(t, "eth0", "ip proto 112 and src host "+src)
+	time.Sleep(time.Second)
+	n := 0
+	for _, p := range c.Stop(t) {
+		if f := harness.Classify(p); f.Kind == harness.FrameAdvert && f.VRID == 51 && !f.V6 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestVMACSourceFollowsParent: an IPv4 VMAC has no address of its own, so
+// vigild's adverts leave it from eth0's primary address. Moving eth0 to
+// another address moves the adverts' source with it (the socket is
+// reopened on the parent's address event), as keepalived reads the base
+// interface's addresses for an IPv4 VMAC.
+func TestVMACSourceFollowsParent(t *testing.T) {
+	l := newLab(t)
+	_, v := startVMACMaster(t, l)
+	adverts := func(src string) int { return advertsFrom(t, l, src) }
+	if n := adverts(harness.R1v4); n < 5 {
+		t.Fatalf("%d adverts from %s in 1 s before the move", n, harness.R1v4)
+	}
+	const moved = "192.0.2.11"
+	l.R1.Exec(t, "ip", "addr", "del", harness.R1v4+"/24", "dev", "eth0")
+	l.R1.Exec(t, "ip", "addr", "add", moved+"/24", "dev", "eth0")
+	testnet.Eventually(t, settle, func() bool { return adverts(moved) >= 5 }, "adverts from %s after eth0 moved to it", moved)
+	if n := adverts(harness.R1v4); n != 0 {
+		t.Errorf("%d adverts still from %s after eth0 moved", n, harness.R1v4)
+	}
+	if s := v.Instance(t, "VI_1"); s.State != "MASTER" {
+		t.Errorf("VI_1 %s after the move", s.State)
+	}
 }
