@@ -16,6 +16,18 @@ import (
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
+// startMasterOnOneSocket starts a and lets VI_1 become master; it has
+// one socket.
+func startMasterOnOneSocket(t *testing.T, a *node) {
+	t.Helper()
+	a.start(t)
+	time.Sleep(10 * time.Second)
+	synctest.Wait()
+	if a.state("VI_1") != "MASTER" || len(a.conns) != 1 {
+		t.Fatalf("set-up: %s, %d sockets", a.state("VI_1"), len(a.conns))
+	}
+}
+
 // TestLoopSocketReopen: eth0 is deleted and created again (a new index):
 // the master's socket is reopened, its adverts go on from the new one on
 // their schedule, and it still hears a better router through it.
@@ -34,12 +46,7 @@ func TestLoopSocketReopen(t *testing.T) {
 			}
 			return ifi, err
 		}
-		a.start(t)
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
-		if a.state("VI_1") != "MASTER" || len(a.conns) != 1 {
-			t.Fatalf("set-up: %s, %d sockets", a.state("VI_1"), len(a.conns))
-		}
+		startMasterOnOneSocket(t, a)
 		index.Store(2)
 		a.ifev <- check.IfaceEvent{Kind: check.IfaceUp, Index: 2, Name: "eth0", Up: true}
 		synctest.Wait()
@@ -120,12 +127,7 @@ func TestLoopSourceAddrEvents(t *testing.T) {
 			}
 			return pa, nil
 		}
-		a.start(t)
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
-		if a.state("VI_1") != "MASTER" || len(a.conns) != 1 {
-			t.Fatalf("set-up: %s, %d sockets", a.state("VI_1"), len(a.conns))
-		}
+		startMasterOnOneSocket(t, a)
 		event := func(kind check.IfaceEventKind, addr string) {
 			a.ifev <- check.IfaceEvent{Kind: kind, Index: 1, Name: "eth0", Up: true, Addr: netip.MustParsePrefix(addr)}
 			synctest.Wait()
