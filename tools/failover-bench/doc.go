@@ -64,7 +64,7 @@
 // received (the interfaces' own counters; in the steady state the adverts
 // are all the traffic): CPU per advert sent (r1) and per advert received
 // (r2). No capture runs in that window: tcpdump is woken for every frame,
-// inside the sender's system call, which costs the sender 1–7 µs more per
+// inside the sender's system call, which costs the sender up to 8 µs more per
 // advert depending on how it sends, and it drops frames on a busy
 // machine. A second window as long runs tcpdump on r1's and r2's eth0:
 // the CPU with the captures, the adverts they saw against the counters'

@@ -110,7 +110,7 @@ func runLoadN(parent testing.TB, im impl, n int, adv, window time.Duration, logw
 	// else running and counts adverts with the interfaces' own counters.
 	// A capture is part of what it measures otherwise: tcpdump is woken
 	// for every frame (--immediate-mode), inside the sender's system call,
-	// which adds 1–7 µs per advert depending on the sender, and it drops
+	// which adds up to 8 µs per advert depending on the sender, and it drops
 	// frames on a busy machine, which left the CPU divided by too few
 	// adverts. The second runs the captures: the intervals between an
 	// instance's adverts, the backups' own adverts, the CPU with the
