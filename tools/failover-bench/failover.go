@@ -301,7 +301,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		tl.advert = adv2.At.Sub(deadline)
 	}
 	if due, us, cpus, ok := lastTimeline(r.r2.Output(), logSkip, "VI_4"); ok {
-		tl.own, tl.apart, tl.cpus = true, cpus.apart, cpus.known
+		tl.own, tl.cpus = true, cpus
 		tl.due = due.Sub(deadline)
 		tl.woke, tl.ran, tl.addStart, tl.addDone, tl.ann = tl.due+us[0], tl.due+us[1], tl.due+us[2], tl.due+us[3], tl.due+us[4]
 	}

@@ -22,10 +22,7 @@ type timeline struct {
 	addStart, addDone, ann time.Duration // vigild: netlink add sent, acknowledged; first GARP round handed to the socket
 	vip, garp              time.Duration // the netlink subscription's VIP, the capture's GARP
 	advert                 time.Duration // the new master's first IPv4 advert in the capture; -1: none seen
-	// apart: vigild's loop and kernel worker ran the machine and began
-	// the address addition on different CPUs (its line's loop_cpu and
-	// worker_cpu); cpus: the line had both.
-	apart, cpus bool
+	cpus                   lineCPUs      // vigild: where its loop and its kernel worker ran
 }
 
 // timelineRE matches vigild's debug line for one instance.
@@ -34,7 +31,10 @@ var timelineRE = regexp.MustCompile(`takeover timeline.*? due_unix_ns=(\d+) woke
 // cpuRE matches the CPUs at the end of vigild's timeline line.
 var cpuRE = regexp.MustCompile(` loop_cpu=(\d+) worker_cpu=(\d+)`)
 
-// lineCPUs is what a timeline line says of its CPUs (timeline.apart).
+// lineCPUs is what a timeline line says of its CPUs: whether it had both
+// loop_cpu and worker_cpu (known), and whether the loop ran the machine
+// and the kernel worker began the address addition on different ones
+// (apart).
 type lineCPUs struct{ apart, known bool }
 
 // lastTimeline finds the last takeover timeline of instance name in out,
@@ -121,9 +121,9 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 				}
 				apart, known := 0, 0
 				for _, t := range tls {
-					if t.cpus {
+					if t.cpus.known {
 						known++
-						if t.apart {
+						if t.cpus.apart {
 							apart++
 						}
 					}
