@@ -261,8 +261,8 @@ func printCounters(w io.Writer, s *ctl.Status) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(w, "\nreloads %d (failed %d), static errors %d, control clients refused %d, events clients %d (dropped %d), worker standbys %d\n",
-		s.Reloads, s.ReloadFailures, s.StaticErrors, s.ControlRefused, s.EventSubscribers, s.EventsDropped, s.WorkerStandbys)
+	fmt.Fprintf(w, "\nreloads %d (failed %d), static errors %d, control clients refused %d, events clients %d (dropped %d), worker standbys %d, takeover jobs run by the loop %d\n",
+		s.Reloads, s.ReloadFailures, s.StaticErrors, s.ControlRefused, s.EventSubscribers, s.EventsDropped, s.WorkerStandbys, s.WorkerJobsOnLoop)
 	if s.MaintenanceError != "" {
 		fmt.Fprintf(w, "maintenance file: %s\n", s.MaintenanceError)
 	}

@@ -357,6 +357,7 @@ var metrics = []metric{
 	global("vigil_static_errors_total", counter, "Static addresses, routes or rules that could not be set.", func(s *Status) float64 { return float64(s.StaticErrors) }),
 	global("vigil_control_refused_total", counter, "Control-socket clients refused for their uid.", func(s *Status) float64 { return float64(s.ControlRefused) }),
 	global("vigil_worker_standbys_total", counter, "Times the kernel worker stood by shortly before a backup's Master_Down deadline.", func(s *Status) float64 { return float64(s.WorkerStandbys) }),
+	global("vigil_worker_jobs_on_loop_total", counter, "Takeover jobs the loop ran itself because the kernel worker had left them waiting.", func(s *Status) float64 { return float64(s.WorkerJobsOnLoop) }),
 	global("vigil_control_events_dropped_total", counter, "Events clients dropped for falling behind.", func(s *Status) float64 { return float64(s.EventsDropped) }),
 	global("vigil_control_event_subscribers", gauge, "Events clients connected.", func(s *Status) float64 { return float64(s.EventSubscribers) }),
 

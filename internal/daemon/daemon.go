@@ -175,6 +175,10 @@ type Daemon struct {
 	// / NA round is handed over too, the worker holds only those jobs, and
 	// the loop waits for them (kernelWork.submitWait). Nil outside exec.
 	takeoverJobs *instance
+	// startWorker, when not nil, starts the kernel worker instead of Run
+	// (go kw.run()): a test delays it, to stand for a worker whose thread
+	// the kernel leaves waiting.
+	startWorker func(kw *kernelWork)
 
 	// mailQueued counts the mail alerts queued, by what they report (mail.go).
 	mailQueued ctl.MailAlerts
@@ -313,7 +317,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.kw = newKernelWork()
 	d.kw.logs = d.jobLog
 	d.fw = firewall{log: d.log, kw: d.kw, apply: d.host.Firewall, instances: func() []*instance { return d.instances }}
-	go d.kw.run() // ended by finishKernel (shutdown), which waits for it
+	if d.startWorker != nil {
+		d.startWorker(d.kw)
+	} else {
+		go d.kw.run() // ended by finishKernel (shutdown), which waits for it
+	}
 	if d.ct != nil {
 		ctCtx, stopCT := context.WithCancel(context.Background())
 		ctDone := make(chan struct{})
@@ -365,6 +373,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			// a Go timer (a test's fake clock does not move while it
 			// spins).
 			d.standbyOK = runtime.GOMAXPROCS(0) >= 2
+			d.kw.realTime = d.standbyOK
 		} else {
 			d.log.Warn("no timerfd, timers will be up to 1 ms late", "err", err)
 		}
@@ -375,10 +384,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var armed time.Time // the deadline the timer is armed for; zero: none (an hour's wait)
 	rearm := true
 	for {
+		// A takeover's jobs that the worker left waiting run here,
+		// before the loop sleeps (kernelWork.runStarved).
+		if d.kw.runStarved() {
+			continue
+		}
 		next, ok, takeover := d.nextDeadline()
 		if d.standbyOK {
 			next, ok = d.standbyFor(time.Now(), takeover, next, ok)
 		}
+		next, ok = d.kw.starvedAt(next, ok)
 		if !ok {
 			next = time.Time{}
 		}

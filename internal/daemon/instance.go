@@ -574,6 +574,13 @@ func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
 // so exec never gives the machine another event while it runs.
 func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
 	defer func() { d.takeoverJobs = nil }()
+	if d.timerTakeover(inst) && slices.ContainsFunc(acts, func(a vrrp.Action) bool { _, ok := a.(vrrp.AddVIPs); return ok }) {
+		// Every job of a takeover's turn (the firewall's block, the
+		// addresses, the GARP / NA rounds) is the loop's to run if the
+		// worker leaves it waiting (kernelWork.runStarved).
+		d.kw.setTakeoverTurn(true)
+		defer d.kw.setTakeoverTurn(false)
+	}
 	early := d.addressesFirst(acts)
 	if early {
 		d.execAddVIPs(inst, now)
@@ -860,6 +867,13 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 		return
 	}
 	d.kw.submitAs(announceJobKey{inst}, nil, job)
+	if tk != nil {
+		// The loop does not wait for the takeover's jobs (another
+		// takeover is due within the wait), but runs them now if the
+		// worker left them waiting, rather than after its turn.
+		for d.kw.runStarved() {
+		}
+	}
 }
 
 // transition logs the state change the way keepalived does, so that the

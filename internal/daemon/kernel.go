@@ -25,7 +25,8 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // in the order the loop handed them over. Handing a job over never blocks,
 // so a netlink call that hangs (up to netlinkTimeout) delays the addresses
 // but not the adverts of any instance; the loop waits for a takeover's
-// first jobs, but a millisecond at most (submitWait). One queue for all
+// first jobs, but a millisecond at most (submitWait), and runs them itself
+// when the idle worker leaves them waiting (runStarved). One queue for all
 // instances keeps every ordering the loop decides: a VIP is added before
 // it is announced, a conntrack commit (run by the loop before it hands
 // over the AddVIPs job) comes before the addresses, and when a reload
@@ -36,16 +37,36 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // worker, started and waited for by Daemon.Run. Outcomes reach the loop
 // over results (buffered, so the worker goes on to its next job while the
 // loop is busy), which the loop reads in its select and, at shutdown,
-// until the worker has ended and the buffer is empty.
+// until the worker has ended and the buffer is empty. The loop runs a job
+// itself only when a takeover's turn queued it and the idle worker has
+// left it waiting (runStarved); the worker takes none meanwhile.
 type kernelWork struct {
-	mu   sync.Mutex // guards jobs, taken, closed and superseded
+	mu   sync.Mutex // guards jobs, taken, closed, superseded, onLoop, onLoopRuns and chain
 	jobs []queuedJob
-	// taken counts the jobs the worker has taken off jobs and the loop
-	// has not seen the end of: running, or with an outcome not yet applied.
+	// taken counts the jobs the worker (or the loop, runStarved) has
+	// taken off jobs and the loop has not seen the end of: running, or
+	// with an outcome not yet applied.
 	taken      int
 	closed     bool
 	superseded uint64 // waiting jobs dropped for a newer one (doAs)
-	queued     uint64 // jobs ever queued: the idle worker's spin watches it (guarded by mu, read atomically)
+	// offered is bumped whenever a job becomes the worker's to take: one
+	// was queued, or the loop ended a job of its own (runStarved). The
+	// idle worker's spin watches it (guarded by mu, read atomically).
+	offered uint64
+	// onLoop: the loop runs the head job itself (runStarved); onLoopRuns
+	// counts the jobs it ran so; chain: it ran the last one, and the
+	// worker has taken none since.
+	onLoop     bool
+	onLoopRuns uint64
+	chain      bool
+	// takeoverTurn: the loop is carrying out a takeover (a backup's
+	// Master_Down timer fired): the jobs it queues now are marked as a
+	// takeover's (queuedJob.takeover). Set and read by the loop only.
+	takeoverTurn bool
+	// realTime: the loop runs in real time (a timerfd, two or more Ps),
+	// and may spin for the few microseconds before a takeover's job falls
+	// to it (submitWait); set by the loop before its first job.
+	realTime bool
 
 	// standby, when not zero, is the monotonic reading (nanoseconds since
 	// epoch) up to which the idle worker spins instead of parking (see
@@ -67,10 +88,15 @@ type kernelWork struct {
 }
 
 // queuedJob is a job waiting for the worker, with the key it was queued
-// under (nil: none, it is never superseded).
+// under (nil: none, it is never superseded), when (nanoseconds since the
+// epoch of its kernelWork), and whether a takeover's turn queued it
+// (takeoverTurn), so that the loop runs it itself if the idle worker
+// leaves it waiting (runStarved).
 type queuedJob struct {
-	key any
-	job kernelJob
+	key      any
+	job      kernelJob
+	at       int64
+	takeover bool
 }
 
 // Keys of the jobs that a newer one supersedes while they wait: an
@@ -104,6 +130,11 @@ func (k *kernelWork) do(job kernelJob) { k.doAs(nil, nil, job) }
 // stalled worker holds at most one such job per key however often an
 // instance flaps. Dropped jobs hand the loop no outcome.
 func (k *kernelWork) doAs(key any, supersedes []any, job kernelJob) {
+	k.queue(queuedJob{key: key, job: job}, supersedes)
+}
+
+// queue is doAs for q, stamped with the time it was queued.
+func (k *kernelWork) queue(q queuedJob, supersedes []any) {
 	k.mu.Lock()
 	if len(supersedes) > 0 {
 		n := len(k.jobs)
@@ -112,8 +143,10 @@ func (k *kernelWork) doAs(key any, supersedes []any, job kernelJob) {
 		})
 		k.superseded += uint64(n - len(k.jobs))
 	}
-	k.jobs = append(k.jobs, queuedJob{key, job})
-	atomic.AddUint64(&k.queued, 1)
+	q.at = int64(time.Since(k.epoch))
+	q.takeover = q.takeover || k.takeoverTurn
+	k.jobs = append(k.jobs, q)
+	atomic.AddUint64(&k.offered, 1)
 	k.mu.Unlock()
 	k.signal()
 }
@@ -174,8 +207,8 @@ func (k *kernelWork) standbyCount() uint64 {
 }
 
 // spin is the idle worker's standby: it returns true as soon as a job is
-// queued after seen (the queued count the worker read under mu with the
-// queue empty), false when the standby ends without one. Each turn yields
+// offered after seen (the offered count the worker read under mu with
+// nothing to take), false when the standby ends without one. Each turn yields
 // the CPU to any other thread the kernel has ready on it (yieldCPU): on a
 // machine of two cores, the thread that must wake the loop at the
 // deadline may be given this one, and the kernel's scheduler lets a
@@ -190,7 +223,7 @@ func (k *kernelWork) spin(seen uint64, pin *cpuPin) bool {
 		if until == 0 || int64(time.Since(k.epoch)) >= until {
 			return false
 		}
-		if atomic.LoadUint64(&k.queued) != seen {
+		if atomic.LoadUint64(&k.offered) != seen {
 			return true
 		}
 		pin.avoidCPU(int(k.loopCPU.Load()))
@@ -214,8 +247,8 @@ func (k *kernelWork) run() {
 	defer pin.release()
 	for {
 		k.mu.Lock()
-		if len(k.jobs) == 0 {
-			closed, seen := k.closed, k.queued
+		if len(k.jobs) == 0 || k.onLoop {
+			closed, seen := k.closed && len(k.jobs) == 0, k.offered
 			k.mu.Unlock()
 			if closed {
 				// A line logged by another goroutine as a job
@@ -230,26 +263,171 @@ func (k *kernelWork) run() {
 			<-k.wake
 			continue
 		}
-		job := k.jobs[0].job
-		k.jobs[0] = queuedJob{}
-		k.jobs = k.jobs[1:]
-		k.taken++
+		job := k.takeLocked()
+		k.chain = false
 		k.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
-		k.logs.begin()
-		outcome := job(ctx)
-		k.logs.end()
-		cancel()
-		outcome = afterHeld(k.logs.take(), outcome)
-		if outcome == nil {
-			k.mu.Lock()
-			k.taken--
-			k.mu.Unlock()
-			continue
-		}
-		k.results <- outcome // taken drops when the loop applies it
+		k.runTaken(job)
 	}
+}
+
+// takeLocked takes the head job off the queue, counted as taken. k.mu
+// held, the queue not empty.
+func (k *kernelWork) takeLocked() kernelJob {
+	job := k.jobs[0].job
+	k.jobs[0] = queuedJob{}
+	k.jobs = k.jobs[1:]
+	k.taken++
+	return job
+}
+
+// runTaken runs, on the worker, a job it took, and hands its outcome to
+// the loop.
+func (k *kernelWork) runTaken(job kernelJob) {
+	outcome := k.runJob(job)
+	if outcome == nil {
+		k.mu.Lock()
+		k.taken--
+		k.mu.Unlock()
+		return
+	}
+	k.results <- outcome // taken drops when the loop applies it
+}
+
+// runJob runs job under netlinkTimeout and returns its outcome, with the
+// lines it logged written first.
+func (k *kernelWork) runJob(job kernelJob) func(time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), netlinkTimeout)
+	k.logs.begin()
+	outcome := job(ctx)
+	k.logs.end()
+	cancel()
+	return afterHeld(k.logs.take(), outcome)
+}
+
+// starvedAfter is how long a takeover's job may wait untaken by an idle
+// worker before the loop runs it itself (runStarved). The worker on
+// standby takes a job within a few microseconds; on a machine whose CPUs
+// were all busy, where the kernel did not prefer the worker's thread (it
+// spins and yields) over the threads holding the CPUs, it left a
+// takeover's address addition untaken for 1.5–3 ms.
+const starvedAfter = 20 * time.Microsecond
+
+// runStarved runs on the loop the job at the head of the queue, and
+// applies its outcome, when a takeover's turn queued it, the worker is
+// idle (no job running, no outcome unapplied) and the job has
+// waited starvedAfter or longer, or the loop ran the job before it and the
+// worker has taken none since (chain): the loop runs it at once on its
+// own thread, which the kernel has woken and is running, as keepalived's
+// single thread would. The worker takes no job while the loop runs one,
+// so the order of the queue holds. It reports whether it ran one; a nil k
+// has none. The cost is the hand-over's guarantee for that job: a kernel
+// call that hangs in it delays the loop (up to netlinkTimeout), as it
+// would keepalived.
+func (k *kernelWork) runStarved() bool {
+	if k == nil {
+		return false
+	}
+	k.mu.Lock()
+	if !k.starvedLocked() {
+		k.chain = false
+		k.mu.Unlock()
+		return false
+	}
+	if !k.chain && int64(time.Since(k.epoch))-k.jobs[0].at < int64(starvedAfter) {
+		k.mu.Unlock()
+		return false
+	}
+	job := k.takeLocked()
+	k.onLoop = true
+	k.onLoopRuns++
+	k.mu.Unlock()
+
+	outcome := k.runJob(job)
+
+	k.mu.Lock()
+	k.taken--
+	k.onLoop = false
+	k.chain = true
+	more := len(k.jobs) > 0
+	if more {
+		atomic.AddUint64(&k.offered, 1)
+	}
+	k.mu.Unlock()
+	if more {
+		k.signal()
+	}
+	if outcome != nil {
+		outcome(time.Now())
+	}
+	return true
+}
+
+// setTakeoverTurn marks the jobs queued from now on as a takeover's (on),
+// or no longer (off). A nil k has no queue.
+func (k *kernelWork) setTakeoverTurn(on bool) {
+	if k != nil {
+		k.takeoverTurn = on
+	}
+}
+
+// starvedLocked reports whether the head job is a takeover's that only
+// time keeps from runStarved. k.mu held.
+func (k *kernelWork) starvedLocked() bool {
+	return k.taken == 0 && !k.onLoop && len(k.jobs) > 0 && k.jobs[0].takeover
+}
+
+// awaitStarved spins, yielding the CPU, while the head job is a
+// takeover's that the idle worker has not taken and that has waited less
+// than starvedAfter, and reports whether it spun: the loop's wait for a
+// takeover's jobs (submitWait) then either sees the worker take it or runs
+// it itself (runStarved) once it is due, instead of sleeping on a Go timer,
+// which wakes a millisecond late. Only in real time (realTime): a test's
+// fake clock does not move while the loop spins.
+func (k *kernelWork) awaitStarved() bool {
+	if !k.realTime {
+		return false
+	}
+	spun := false
+	for {
+		k.mu.Lock()
+		young := k.starvedLocked() && !k.chain && int64(time.Since(k.epoch))-k.jobs[0].at < int64(starvedAfter)
+		k.mu.Unlock()
+		if !young {
+			return spun
+		}
+		spun = true
+		yieldCPU()
+	}
+}
+
+// starvedAt returns next, or the time a takeover's job waiting for the
+// idle worker falls to the loop (runStarved) if that is sooner: the loop
+// wakes then to see whether the worker took it. A nil k returns next.
+func (k *kernelWork) starvedAt(next time.Time, ok bool) (time.Time, bool) {
+	if k == nil {
+		return next, ok
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.starvedLocked() {
+		return next, ok
+	}
+	at := k.epoch.Add(time.Duration(k.jobs[0].at) + starvedAfter)
+	if !ok || at.Before(next) {
+		return at, true
+	}
+	return next, ok
+}
+
+// loopRuns is how many jobs the loop ran itself (runStarved); 0 for a nil
+// k.
+func (k *kernelWork) loopRuns() uint64 {
+	if k == nil {
+		return 0
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.onLoopRuns
 }
 
 // apply runs on the loop an outcome it took from results.
@@ -283,14 +461,16 @@ func (k *kernelWork) idle() bool {
 // the worker at once, so the jobs run without waiting for another thread
 // to wake or for the loop's own work after the hand-over, and the worker
 // keeps them: a kernel that holds its lock delays the other instances'
-// adverts by wait at most. A nil k (no worker) runs job at once.
+// adverts by wait at most. A job the idle worker has left waiting
+// starvedAfter, the loop runs itself (runStarved). A nil k (no worker)
+// runs job at once.
 func (k *kernelWork) submitWait(key any, supersedes []any, job kernelJob, wait time.Duration) bool {
 	if k == nil {
 		k.submitAs(key, supersedes, job)
 		return true
 	}
 	done := false
-	k.doAs(key, supersedes, func(ctx context.Context) func(time.Time) {
+	k.queue(queuedJob{key: key, takeover: true, job: func(ctx context.Context) func(time.Time) {
 		outcome := job(ctx)
 		return func(now time.Time) {
 			if outcome != nil {
@@ -298,10 +478,13 @@ func (k *kernelWork) submitWait(key any, supersedes []any, job kernelJob, wait t
 			}
 			done = true
 		}
-	})
+	}}, supersedes)
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for !done {
+		if k.runStarved() || k.awaitStarved() {
+			continue
+		}
 		select {
 		case f := <-k.results:
 			k.apply(f, time.Now())

@@ -17,7 +17,7 @@ import (
 func queueSilently(k *kernelWork, job kernelJob) {
 	k.mu.Lock()
 	k.jobs = append(k.jobs, queuedJob{job: job})
-	atomic.AddUint64(&k.queued, 1)
+	atomic.AddUint64(&k.offered, 1)
 	k.mu.Unlock()
 }
 
@@ -209,5 +209,38 @@ func TestLoopNoStandbyWhileMasterAdvertises(t *testing.T) {
 	}
 	if got := b.d.kw.standbys.Load(); got != 0 {
 		t.Errorf("standbys %d on a backup whose master advertises, want 0", got)
+	}
+}
+
+// TestStandbyForSpan: the standby starts standbyLead before the earliest
+// takeover (the loop is woken then) and lasts until takeoverWait after it;
+// no takeover, or one further off, ends it.
+func TestStandbyForSpan(t *testing.T) {
+	d := &Daemon{kw: newKernelWork()}
+	until := func() time.Duration {
+		if u := d.kw.standby.Load(); u != 0 {
+			return time.Duration(u)
+		}
+		return 0
+	}
+	now := d.kw.epoch.Add(time.Second)
+	far := now.Add(time.Hour)
+
+	takeover := now.Add(10 * time.Millisecond)
+	next, ok := d.standbyFor(now, takeover, far, true)
+	if !ok || !next.Equal(takeover.Add(-standbyLead)) || until() != 0 {
+		t.Errorf("10 ms before the takeover: next %v before it, standby %v; want a wake-up %v before it, no standby",
+			takeover.Sub(next), until(), standbyLead)
+	}
+
+	takeover = now.Add(standbyLead / 2)
+	next, ok = d.standbyFor(now, takeover, far, true)
+	if want := takeover.Add(takeoverWait).Sub(d.kw.epoch); !ok || !next.Equal(far) || until() != want {
+		t.Errorf("within the lead: next %v, standby until %v; want next unchanged, standby until %v", next.Sub(now), until(), want)
+	}
+
+	next, ok = d.standbyFor(now, time.Time{}, far, true)
+	if !ok || !next.Equal(far) || until() != 0 {
+		t.Errorf("no takeover: next %v, standby %v; want next unchanged and no standby", next.Sub(now), until())
 	}
 }

@@ -42,15 +42,16 @@ func (d *Daemon) publish() {
 // snapshot builds the status from the loop's state; loop only.
 func (d *Daemon) snapshot() ctl.Status {
 	s := ctl.Status{
-		RouterID:       d.cfg.Global.RouterID,
-		Time:           time.Now(),
-		Reloads:        d.reloads,
-		ReloadFailures: d.reloadFailures,
-		ReloadError:    d.reloadError,
-		StaticErrors:   d.staticErrors,
-		ControlRefused: d.controlRefused.Load(),
-		WorkerStandbys: d.kw.standbyCount(),
-		LVS:            d.lvs.status(),
+		RouterID:         d.cfg.Global.RouterID,
+		Time:             time.Now(),
+		Reloads:          d.reloads,
+		ReloadFailures:   d.reloadFailures,
+		ReloadError:      d.reloadError,
+		StaticErrors:     d.staticErrors,
+		ControlRefused:   d.controlRefused.Load(),
+		WorkerStandbys:   d.kw.standbyCount(),
+		WorkerJobsOnLoop: d.kw.loopRuns(),
+		LVS:              d.lvs.status(),
 	}
 	for _, inst := range d.instances {
 		ic := inst.cfg

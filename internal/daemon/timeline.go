@@ -41,10 +41,17 @@ type timerWake struct {
 	woke, ran time.Time
 }
 
+// timerTakeover reports whether inst's actions being executed come from
+// its timer firing in this loop turn (a backup's Master_Down deadline, when
+// they hold an AddVIPs); inst.due holds that timer's deadline.
+func (d *Daemon) timerTakeover(inst *instance) bool {
+	return !d.wake.ran.IsZero() && !inst.due.IsZero()
+}
+
 // startTakeover begins inst's timeline if the AddVIPs being executed comes
 // from a timer of this loop turn; inst.due holds that timer's deadline.
 func (d *Daemon) startTakeover(inst *instance) *takeover {
-	if d.wake.ran.IsZero() || inst.due.IsZero() {
+	if !d.timerTakeover(inst) {
 		return nil
 	}
 	tk := &takeover{due: inst.due, woke: d.wake.woke, ran: d.wake.ran, loopCPU: currentCPU(), workerCPU: -1}
