@@ -25,7 +25,11 @@
 //
 //   - cut: r1's switch port goes down (r1 loses carrier);
 //   - kill+cut: r1's daemon is SIGKILLed, then its port goes down;
-//   - sigterm: r1's daemon is sent SIGTERM (it sends priority 0 and leaves).
+//   - sigterm: r1's daemon is sent SIGTERM (it sends priority 0 and leaves);
+//   - busy+cut: a shell spinning at the default priority is started on
+//     each CPU (a loaded machine, where a woken thread finds no idle CPU),
+//     then r1's port goes down; the spinners stop once the trial has seen
+//     the takeover.
 //
 // Each trial measures from the old master's last advert, as captured at the
 // client (for sigterm: its priority-0 advert), to

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/testnet/harness"
@@ -22,7 +25,11 @@ const (
 	scCut  scenario = "cut"      // r1's switch port down
 	scKill scenario = "kill+cut" // SIGKILL, then the port down
 	scTerm scenario = "sigterm"  // SIGTERM: priority 0, then gone
+	scBusy scenario = "busy+cut" // every CPU busy (busyCPUs), then the port down
 )
+
+// scenarios are the scenarios, in the order of the tables.
+var scenarios = []scenario{scCut, scKill, scTerm, scBusy}
 
 // limit is the RFC 5798 bound on the takeover for the scenario: the
 // backup's Master_Down_Interval, or Skew_Time after a priority-0 advert.
@@ -204,6 +211,14 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 		if err := r.r1.Signal(syscall.SIGTERM); err != nil {
 			return tr, err
 		}
+	case scBusy:
+		stop, err := busyCPUs()
+		if err != nil {
+			return tr, err
+		}
+		defer stop()
+		r.l.If1.Cut(r.t)
+		r.cut = true
 	}
 	faultDone := time.Now()
 	if s == scTerm {
@@ -330,4 +345,40 @@ func tailLines(s string, n int) string {
 		}
 	}
 	return s
+}
+
+// busyCPUs starts, for each CPU this process may run on, a shell that
+// spins on that CPU alone at the default priority (a loaded machine: a
+// thread woken there must wait for the scheduler to preempt the spinner,
+// and no CPU is idle to take it instead), and returns what stops them.
+func busyCPUs() (stop func(), err error) {
+	var mask unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &mask); err != nil {
+		return nil, fmt.Errorf("busy CPUs: %w", err)
+	}
+	var cmds []*exec.Cmd
+	stop = func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+	for cpu := 0; cpu < 1024 && len(cmds) < mask.Count(); cpu++ {
+		if !mask.IsSet(cpu) {
+			continue
+		}
+		c := exec.Command("/bin/sh", "-c", "while :; do :; done")
+		if err := c.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("busy CPUs: %w", err)
+		}
+		cmds = append(cmds, c)
+		var one unix.CPUSet
+		one.Set(cpu)
+		if err := unix.SchedSetaffinity(c.Process.Pid, &one); err != nil {
+			stop()
+			return nil, fmt.Errorf("busy CPUs: pinning a spinner to CPU %d: %w", cpu, err)
+		}
+	}
+	return stop, nil
 }

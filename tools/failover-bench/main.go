@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.trials, "n", 5, "trials per scenario, interval and implementation")
 	intervals := fs.String("intervals", "1,0.1,0.01", "advert_int values in seconds, comma-separated")
 	impls := fs.String("impl", "both", "implementations: vigild, keepalived or both")
-	scs := fs.String("scenarios", "cut,kill+cut,sigterm", "failover scenarios, comma-separated (\"none\": load run only)")
+	scs := fs.String("scenarios", "cut,kill+cut,sigterm,busy+cut", "failover scenarios, comma-separated (\"none\": load run only)")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "CPU measurement window of the 50-instance load run")
 	fs.BoolVar(&o.load, "load", true, "run the 50-instance CPU and memory measurement")
 	fs.BoolVar(&o.loadFloor, "load-floor", true, "add the bare Go sender and receiver and the C ones to the load table (its floors)")
@@ -123,12 +123,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			break
 		}
 		sc := scenario(strings.TrimSpace(s))
-		switch sc {
-		case scCut, scKill, scTerm:
-			o.scenarios = append(o.scenarios, sc)
-		default:
-			return fail("-scenarios: unknown %q (want cut, kill+cut, sigterm)", s)
+		if !slices.Contains(scenarios, sc) {
+			return fail("-scenarios: unknown %q (want cut, kill+cut, sigterm, busy+cut)", s)
 		}
+		o.scenarios = append(o.scenarios, sc)
 	}
 	for _, f := range strings.Split(*scale, ",") {
 		if *scale == "none" {

@@ -52,7 +52,7 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []scenario{scCut, scKill, scTerm} {
+	for _, s := range scenarios {
 		f, ok := rows[string(s)+" 0.1 vigild"]
 		if !ok {
 			t.Errorf("no row for %s", s)
@@ -194,7 +194,7 @@ func tables(out string) map[string]string {
 // numbers in the order the takeover passes them.
 func checkTimeline(t *testing.T, table string) {
 	t.Helper()
-	for _, s := range []scenario{scCut, scKill, scTerm} {
+	for _, s := range scenarios {
 		var f []string
 		for line := range strings.Lines(table) {
 			if g := strings.Fields(line); len(g) > 3 && g[0] == string(s) && g[2] == "vigild" {
