@@ -385,10 +385,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	rearm := true
 	for {
 		// A takeover's jobs that the worker left waiting run here,
-		// before the loop sleeps (kernelWork.runStarved).
+		// before the loop sleeps (kernelWork.runStarved); what is left
+		// goes back to the worker.
 		if d.kw.runStarved() {
 			continue
 		}
+		d.kw.releaseClaim()
 		next, ok, takeover := d.nextDeadline()
 		if d.standbyOK {
 			next, ok = d.standbyFor(time.Now(), takeover, next, ok)

@@ -41,7 +41,7 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // itself only when a takeover's turn queued it and the idle worker has
 // left it waiting (runStarved); the worker takes none meanwhile.
 type kernelWork struct {
-	mu   sync.Mutex // guards jobs, taken, closed, superseded, onLoop, onLoopRuns and chain
+	mu   sync.Mutex // guards jobs, taken, closed, superseded, onLoop, onLoopRuns and claimed
 	jobs []queuedJob
 	// taken counts the jobs the worker (or the loop, runStarved) has
 	// taken off jobs and the loop has not seen the end of: running, or
@@ -50,15 +50,20 @@ type kernelWork struct {
 	closed     bool
 	superseded uint64 // waiting jobs dropped for a newer one (doAs)
 	// offered is bumped whenever a job becomes the worker's to take: one
-	// was queued, or the loop ended a job of its own (runStarved). The
+	// was queued, or the loop ended a job of its own or its claim
+	// (runStarved, releaseClaim). The
 	// idle worker's spin watches it (guarded by mu, read atomically).
 	offered uint64
 	// onLoop: the loop runs the head job itself (runStarved); onLoopRuns
-	// counts the jobs it ran so; chain: it ran the last one, and the
-	// worker has taken none since.
+	// counts the jobs it ran so; claimed: the loop found the worker
+	// starved in this turn, and runs every takeover's job itself until
+	// it releases the claim before it sleeps (releaseClaim): the worker
+	// leaves them. A worker that got the CPU back for a moment took the
+	// next GARP round and, preempted in it, held the jobs behind it (the
+	// IPv6 instance's addition) for 2.5–4.5 ms.
 	onLoop     bool
 	onLoopRuns uint64
-	chain      bool
+	claimed    bool
 	// takeoverTurn: the loop is carrying out a takeover (a backup's
 	// Master_Down timer fired): the jobs it queues now are marked as a
 	// takeover's (queuedJob.takeover). Set and read by the loop only.
@@ -247,7 +252,7 @@ func (k *kernelWork) run() {
 	defer pin.release()
 	for {
 		k.mu.Lock()
-		if len(k.jobs) == 0 || k.onLoop {
+		if len(k.jobs) == 0 || k.onLoop || k.claimed && k.jobs[0].takeover {
 			closed, seen := k.closed && len(k.jobs) == 0, k.offered
 			k.mu.Unlock()
 			if closed {
@@ -264,7 +269,6 @@ func (k *kernelWork) run() {
 			continue
 		}
 		job := k.takeLocked()
-		k.chain = false
 		k.mu.Unlock()
 		k.runTaken(job)
 	}
@@ -314,9 +318,9 @@ const starvedAfter = 20 * time.Microsecond
 
 // runStarved runs on the loop the job at the head of the queue, and
 // applies its outcome, when a takeover's turn queued it, the worker is
-// idle (no job running, no outcome unapplied) and the job has
-// waited starvedAfter or longer, or the loop ran the job before it and the
-// worker has taken none since (chain): the loop runs it at once on its
+// idle (no job running, no outcome unapplied) and the job has waited
+// starvedAfter or longer, or the loop has claimed the takeover's jobs
+// (claimed, set by the first job it runs): the loop runs it at once on its
 // own thread, which the kernel has woken and is running, as keepalived's
 // single thread would. The worker takes no job while the loop runs one,
 // so the order of the queue holds. It reports whether it ran one; a nil k
@@ -329,11 +333,10 @@ func (k *kernelWork) runStarved() bool {
 	}
 	k.mu.Lock()
 	if !k.starvedLocked() {
-		k.chain = false
 		k.mu.Unlock()
 		return false
 	}
-	if !k.chain && int64(time.Since(k.epoch))-k.jobs[0].at < int64(starvedAfter) {
+	if !k.claimed && int64(time.Since(k.epoch))-k.jobs[0].at < int64(starvedAfter) {
 		k.mu.Unlock()
 		return false
 	}
@@ -347,19 +350,37 @@ func (k *kernelWork) runStarved() bool {
 	k.mu.Lock()
 	k.taken--
 	k.onLoop = false
-	k.chain = true
-	more := len(k.jobs) > 0
-	if more {
-		atomic.AddUint64(&k.offered, 1)
-	}
+	k.claimed = true
+	k.offerLocked()
 	k.mu.Unlock()
-	if more {
-		k.signal()
-	}
 	if outcome != nil {
 		outcome(time.Now())
 	}
 	return true
+}
+
+// releaseClaim gives the takeover's jobs back to the worker (claimed): the
+// loop calls it before it sleeps, having run those it could. A nil k has
+// none.
+func (k *kernelWork) releaseClaim() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	if k.claimed {
+		k.claimed = false
+		k.offerLocked()
+	}
+	k.mu.Unlock()
+}
+
+// offerLocked tells the idle worker that the jobs waiting, if any, are
+// its to take (offered, and a signal for a parked one). k.mu held.
+func (k *kernelWork) offerLocked() {
+	if len(k.jobs) > 0 {
+		atomic.AddUint64(&k.offered, 1)
+		k.signal()
+	}
 }
 
 // setTakeoverTurn marks the jobs queued from now on as a takeover's (on),
@@ -390,7 +411,7 @@ func (k *kernelWork) awaitStarved() bool {
 	spun := false
 	for {
 		k.mu.Lock()
-		young := k.starvedLocked() && !k.chain && int64(time.Since(k.epoch))-k.jobs[0].at < int64(starvedAfter)
+		young := k.starvedLocked() && !k.claimed && int64(time.Since(k.epoch))-k.jobs[0].at < int64(starvedAfter)
 		k.mu.Unlock()
 		if !young {
 			return spun

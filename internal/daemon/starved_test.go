@@ -20,10 +20,12 @@ func queueTakeover(k *kernelWork, job kernelJob) {
 
 // TestKernelRunStarved: a takeover's job that no worker takes falls to
 // the loop (runStarved) once it has waited starvedAfter, and the
-// takeover's jobs queued behind it follow at once (the chain), in order,
-// each outcome applied as it ends; a job that is not a takeover's stays
-// for the worker, which, started late, takes it. The worker here is a
-// goroutine that has not started: a thread the kernel does not run.
+// takeover's jobs queued behind it follow at once (the loop's claim), in
+// order, each outcome applied as it ends; a job that is not a takeover's
+// stays for the worker, which, started late, takes it. The worker leaves
+// the takeover's jobs to the loop until the loop releases its claim. The
+// worker here is a goroutine that has not started: a thread the kernel
+// does not run.
 func TestKernelRunStarved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := newKernelWork()
@@ -70,31 +72,33 @@ func TestKernelRunStarved(t *testing.T) {
 		if k.runStarved() {
 			t.Fatal("the loop ran a job that is not a takeover's")
 		}
-		go k.run() // the worker starts at last
+		go k.run() // the worker starts at last, and takes the plain job
 		k.apply(<-k.results, time.Now())
 		if got[len(got)-1] != "plain applied" {
 			t.Fatalf("the worker ran %q", got)
 		}
-		k.finish()
-		if n := k.loopRuns(); n != 2 {
-			t.Errorf("loopRuns %d after the worker's job, want 2", n)
+
+		// The claim holds until the loop releases it: the worker leaves a
+		// takeover's job queued now, and the loop runs it at once.
+		queueTakeover(k, job("round"))
+		synctest.Wait()
+		if got[len(got)-1] != "plain applied" {
+			t.Fatalf("the worker took %q while the loop held the claim", got[len(got)-1])
+		}
+		if !k.runStarved() || got[len(got)-1] != "round applied" {
+			t.Fatalf("the loop did not run the claimed job: %q", got)
 		}
 
-		// The chain ends with the queue: a takeover's job queued after it
-		// waits its starvedAfter again.
-		k = newKernelWork()
-		queueTakeover(k, job("first"))
-		time.Sleep(starvedAfter)
-		if !k.runStarved() || k.runStarved() {
-			t.Fatal("the first job: not run alone on the loop")
+		// Released, a takeover's job is the worker's again.
+		k.releaseClaim()
+		queueTakeover(k, job("later"))
+		k.apply(<-k.results, time.Now())
+		if got[len(got)-1] != "later applied" {
+			t.Fatalf("after the release the worker ran %q", got)
 		}
-		queueTakeover(k, job("next"))
-		if k.runStarved() {
-			t.Fatal("a job queued after the chain ended ran at once")
-		}
-		time.Sleep(starvedAfter)
-		if !k.runStarved() {
-			t.Fatal("the next job did not fall to the loop in its turn")
+		k.finish()
+		if n := k.loopRuns(); n != 3 {
+			t.Errorf("loopRuns %d, want 3", n)
 		}
 	})
 }
