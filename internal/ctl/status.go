@@ -37,10 +37,10 @@ type Status struct {
 	// was kept from parking shortly before a backup's Master_Down
 	// deadline, so that a takeover's addresses start at once.
 	WorkerStandbys uint64 `json:"worker_standbys"`
-	// WorkerJobsOnLoop counts a takeover's kernel jobs (its address
-	// addition, its first GARP / NA round) that the loop ran itself, as
-	// the kernel worker had left them waiting: a sign of a machine whose
-	// CPUs were all busy at a takeover.
+	// WorkerJobsOnLoop counts a takeover's kernel jobs (its firewall
+	// block, address addition, GARP / NA rounds) that the loop ran
+	// itself, as the kernel worker had left them waiting: a sign of a
+	// machine whose CPUs were all busy at a takeover.
 	WorkerJobsOnLoop uint64 `json:"worker_jobs_on_loop"`
 	// EventSubscribers is the number of events clients connected now;
 	// EventsDropped counts those dropped for falling behind.

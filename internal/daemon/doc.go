@@ -58,11 +58,12 @@
 //     yielding the CPU at every turn (kernelWork.standbyUntil), on a
 //     thread kept off the loop's CPU (cpuPin), so that it takes the
 //     address job at once, beside the loop; a backup that hears its
-//     master never gets that close to its deadline. On a machine whose CPUs are all busy, the kernel may not
-//     run the worker's thread for milliseconds: a takeover's jobs that
-//     the idle worker leaves waiting 20 µs, the loop runs itself, as
-//     keepalived's single thread would (kernelWork.runStarved; the
-//     status counts them). A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
+//     master never gets that close to its deadline. On a machine whose
+//     CPUs are all busy, the kernel may not run the worker's thread for
+//     milliseconds: a takeover's jobs that the idle worker leaves waiting
+//     20 µs, the loop runs itself, as keepalived's single thread would,
+//     and the rest of that takeover's jobs with them (kernelWork.runStarved;
+//     the status counts them). A timer-driven takeover keeps its timeline (timer due, wake-up, loop, netlink add
 //     sent and acknowledged, first GARP/NA round out: timeline.go), logged
 //     at debug level for failover-bench; received adverts carry the
 //     kernel's receive time, so Master_Down counts from their arrival;

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -139,28 +140,10 @@ func TestKernelRunStarvedNotWhileBusy(t *testing.T) {
 	})
 }
 
-const twoInstancesConf = `
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority 150
-    advert_int 1
-    version 3
-    virtual_ipaddress {
-        192.0.2.254/24
-    }
-}
-vrrp_instance VI_2 {
-    interface eth0
-    virtual_router_id 52
-    priority 150
-    advert_int 1
-    version 3
-    virtual_ipaddress {
-        192.0.2.253/24
-    }
-}
-`
+// twoInstancesConf is pairConf's VI_1 at priority 150 and a VI_2 like it
+// (VRID 52, 192.0.2.253): with no master heard, both fall due together.
+var twoInstancesConf = prio(pairConf, "150") +
+	strings.NewReplacer("VI_1", "VI_2", "virtual_router_id 51", "virtual_router_id 52", "192.0.2.254", "192.0.2.253").Replace(prio(pairConf, "150"))
 
 // TestLoopRunsStarvedTakeover: a worker whose thread does not run (here
 // one that, once the jobs of the start are done, does not run until 10 s)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +28,10 @@ const (
 	scTerm scenario = "sigterm"  // SIGTERM: priority 0, then gone
 	scBusy scenario = "busy+cut" // every CPU busy (busyCPUs), then the port down
 )
+
+// busyLimit bounds a busy+cut spinner's life (busyCPUs): well past a
+// takeover at advert_int 1 s.
+const busyLimit = 60 * time.Second
 
 // scenarios are the scenarios, in the order of the tables.
 var scenarios = []scenario{scCut, scKill, scTerm, scBusy}
@@ -351,7 +356,11 @@ func tailLines(s string, n int) string {
 // spins on that CPU alone at the default priority (a loaded machine: a
 // thread woken there must wait for the scheduler to preempt the spinner,
 // and no CPU is idle to take it instead), and returns what stops them.
+// A spinner also ends by itself after busyLimit, and when the thread
+// that started it dies, so a benchmark killed mid-trial leaves none.
 func busyCPUs() (stop func(), err error) {
+	runtime.LockOSThread() // Pdeathsig follows the thread that starts the spinners
+	defer runtime.UnlockOSThread()
 	var mask unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &mask); err != nil {
 		return nil, fmt.Errorf("busy CPUs: %w", err)
@@ -367,7 +376,8 @@ func busyCPUs() (stop func(), err error) {
 		if !mask.IsSet(cpu) {
 			continue
 		}
-		c := exec.Command("/bin/sh", "-c", "while :; do :; done")
+		c := exec.Command("/bin/bash", "-c", fmt.Sprintf("while [ $SECONDS -lt %d ]; do :; done", int(busyLimit.Seconds())))
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := c.Start(); err != nil {
 			stop()
 			return nil, fmt.Errorf("busy CPUs: %w", err)
