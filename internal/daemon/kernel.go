@@ -163,10 +163,12 @@ func (k *kernelWork) waiting() (jobs int, superseded uint64) {
 	return len(k.jobs), k.superseded
 }
 
-// close lets run end once the queue is empty.
+// close lets run end once the queue is empty; the jobs the loop had
+// claimed (runStarved) are the worker's again.
 func (k *kernelWork) close() {
 	k.mu.Lock()
 	k.closed = true
+	k.claimed = false
 	k.mu.Unlock()
 	k.standby.Store(0)
 	k.signal()

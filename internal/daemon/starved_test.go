@@ -221,3 +221,34 @@ func workerDrain(k *kernelWork) {
 		k.runTaken(job)
 	}
 }
+
+// TestKernelCloseReleasesClaim: at shutdown the jobs the loop had claimed
+// go back to the worker, which runs them before it ends; without that, the
+// loop's wait for the worker (finish) would never end.
+func TestKernelCloseReleasesClaim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := newKernelWork()
+		var ran []string
+		job := func(name string) kernelJob {
+			return func(context.Context) func(time.Time) {
+				ran = append(ran, name)
+				return nil
+			}
+		}
+		queueTakeover(k, job("add"))
+		time.Sleep(starvedAfter)
+		if !k.runStarved() {
+			t.Fatal("the starved job did not run on the loop")
+		}
+		queueTakeover(k, job("round")) // claimed: the worker leaves it
+		go k.run()
+		synctest.Wait()
+		if len(ran) != 1 {
+			t.Fatalf("ran %q before shutdown, want only the loop's add", ran)
+		}
+		k.finish()
+		if !slices.Equal(ran, []string{"add", "round"}) {
+			t.Errorf("ran %q, want add, round", ran)
+		}
+	})
+}
