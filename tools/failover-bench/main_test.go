@@ -368,7 +368,7 @@ func TestParseStatusMem(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-quick"}, new(bytes.Buffer))
 	if err != nil || o.trials != 1 || len(o.intervals) != 1 || o.intervals[0] != 100*time.Millisecond ||
-		len(o.impls) != 2 || len(o.scenarios) != 3 || o.window != 3*time.Second {
+		len(o.impls) != 2 || !slices.Equal(o.scenarios, scenarios) || o.window != 3*time.Second {
 		t.Errorf("-quick: %+v, %v", o, err)
 	}
 	if o.scale == nil || !slices.Equal(o.scale, []int{1, 4}) {
