@@ -102,6 +102,37 @@ func TestFailoverLinkCut(t *testing.T) {
 	waitAddr(t, l.R1, "eth0", vip4, true, settle)
 }
 
+// TestFailoverBusyCPU: on a machine with no CPU to spare (r2's vigild
+// held to one CPU, where a shell spins at the same priority), the backup's
+// kernel worker, which stands by spinning and yielding, is not run in
+// time, and the loop runs the takeover's jobs itself: r2 takes both VIPs
+// and announces them, and its status counts the jobs its loop ran. Without
+// the loop's part the worker runs them when the kernel lets it, and the
+// count stays 0.
+func TestFailoverBusyCPU(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "2") // the standby, as on a machine of two cores
+	l := newLab(t)
+	_, v2 := startPair(t, l, "")
+	cpus, err := testnet.AllowedCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testnet.PinToCPU(v2.Pid(), cpus[0]); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := testnet.BusyCPUs(cpus[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	l.If1.Cut(t)
+	takeover(t, l, v2)
+	stop()
+	if n := v2.MustStatus(t).WorkerJobsOnLoop; n < 1 {
+		t.Errorf("r2's loop ran %d of its takeover's jobs, want at least 1 (its worker was not run in time)", n)
+	}
+}
+
 func TestFailoverKillAndCut(t *testing.T) {
 	l := newLab(t)
 	v1, v2 := startPair(t, l, "")

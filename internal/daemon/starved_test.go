@@ -12,6 +12,15 @@ import (
 	"github.com/vigil-ha/vigil/vrrp/vrrptest"
 )
 
+// recordingJob is a job that writes name+" ran" into *log, and whose
+// outcome writes name+" applied".
+func recordingJob(log *[]string, name string) kernelJob {
+	return func(context.Context) func(time.Time) {
+		*log = append(*log, name+" ran")
+		return func(time.Time) { *log = append(*log, name+" applied") }
+	}
+}
+
 // queueTakeover queues job as a takeover's turn does.
 func queueTakeover(k *kernelWork, job kernelJob) {
 	k.setTakeoverTurn(true)
@@ -31,12 +40,7 @@ func TestKernelRunStarved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := newKernelWork()
 		var got []string
-		job := func(name string) kernelJob {
-			return func(context.Context) func(time.Time) {
-				got = append(got, name+" ran")
-				return func(time.Time) { got = append(got, name+" applied") }
-			}
-		}
+		job := func(name string) kernelJob { return recordingJob(&got, name) }
 
 		start := time.Now()
 		queueTakeover(k, job("add"))
@@ -229,12 +233,7 @@ func TestKernelCloseReleasesClaim(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := newKernelWork()
 		var ran []string
-		job := func(name string) kernelJob {
-			return func(context.Context) func(time.Time) {
-				ran = append(ran, name)
-				return nil
-			}
-		}
+		job := func(name string) kernelJob { return recordingJob(&ran, name) }
 		queueTakeover(k, job("add"))
 		time.Sleep(starvedAfter)
 		if !k.runStarved() {
@@ -243,12 +242,12 @@ func TestKernelCloseReleasesClaim(t *testing.T) {
 		queueTakeover(k, job("round")) // claimed: the worker leaves it
 		go k.run()
 		synctest.Wait()
-		if len(ran) != 1 {
-			t.Fatalf("ran %q before shutdown, want only the loop's add", ran)
+		if want := []string{"add ran", "add applied"}; !slices.Equal(ran, want) {
+			t.Fatalf("before shutdown: %q, want only the loop's add", ran)
 		}
 		k.finish()
-		if !slices.Equal(ran, []string{"add", "round"}) {
-			t.Errorf("ran %q, want add, round", ran)
+		if want := []string{"add ran", "add applied", "round ran", "round applied"}; !slices.Equal(ran, want) {
+			t.Errorf("%q, want %q", ran, want)
 		}
 	})
 }

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/testnet/harness"
@@ -28,10 +24,6 @@ const (
 	scTerm scenario = "sigterm"  // SIGTERM: priority 0, then gone
 	scBusy scenario = "busy+cut" // every CPU busy (busyCPUs), then the port down
 )
-
-// busyLimit bounds a busy+cut spinner's life (busyCPUs): well past a
-// takeover at advert_int 1 s.
-const busyLimit = 60 * time.Second
 
 // scenarios are the scenarios, in the order of the tables.
 var scenarios = []scenario{scCut, scKill, scTerm, scBusy}
@@ -352,43 +344,12 @@ func tailLines(s string, n int) string {
 	return s
 }
 
-// busyCPUs starts, for each CPU this process may run on, a shell that
-// spins on that CPU alone at the default priority (a loaded machine: a
-// thread woken there must wait for the scheduler to preempt the spinner,
-// and no CPU is idle to take it instead), and returns what stops them.
-// A spinner also ends by itself after busyLimit, and when the thread
-// that started it dies, so a benchmark killed mid-trial leaves none.
+// busyCPUs keeps every CPU this process may run on busy
+// (testnet.BusyCPUs) and returns what stops it.
 func busyCPUs() (stop func(), err error) {
-	runtime.LockOSThread() // Pdeathsig follows the thread that starts the spinners
-	defer runtime.UnlockOSThread()
-	var mask unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &mask); err != nil {
-		return nil, fmt.Errorf("busy CPUs: %w", err)
+	cpus, err := testnet.AllowedCPUs()
+	if err != nil {
+		return nil, err
 	}
-	var cmds []*exec.Cmd
-	stop = func() {
-		for _, c := range cmds {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-		}
-	}
-	for cpu := 0; cpu < 1024 && len(cmds) < mask.Count(); cpu++ {
-		if !mask.IsSet(cpu) {
-			continue
-		}
-		c := exec.Command("/bin/bash", "-c", fmt.Sprintf("while [ $SECONDS -lt %d ]; do :; done", int(busyLimit.Seconds())))
-		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := c.Start(); err != nil {
-			stop()
-			return nil, fmt.Errorf("busy CPUs: %w", err)
-		}
-		cmds = append(cmds, c)
-		var one unix.CPUSet
-		one.Set(cpu)
-		if err := unix.SchedSetaffinity(c.Process.Pid, &one); err != nil {
-			stop()
-			return nil, fmt.Errorf("busy CPUs: pinning a spinner to CPU %d: %w", cpu, err)
-		}
-	}
-	return stop, nil
+	return testnet.BusyCPUs(cpus)
 }
