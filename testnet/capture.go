@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,16 @@ type Capture struct {
 // frames sent after that are captured.
 func (h *Host) Capture(t testing.TB, ifname, filter string) *Capture {
 	t.Helper()
+	return h.CaptureBuffered(t, ifname, filter, 0)
+}
+
+// CaptureBuffered is Capture with a kernel capture buffer of bufKiB KiB
+// (tcpdump -B; 0: libpcap's default of 2 MiB). A sender that puts
+// hundreds of frames on a veth in one burst overruns the default buffer
+// before tcpdump is scheduled to drain it, and the frames it drops are
+// missing from the file.
+func (h *Host) CaptureBuffered(t testing.TB, ifname, filter string, bufKiB int) *Capture {
+	t.Helper()
 	need(t, "tcpdump")
 	path := filepath.Join(t.TempDir(), h.name+"-"+ifname+".pcap")
 	args := []string{"-i", ifname, "-n", "-U", "--immediate-mode", "--time-stamp-precision=nano", "-Z", "root", "-w", path}
@@ -38,6 +49,9 @@ func (h *Host) Capture(t testing.TB, ifname, filter string) *Capture {
 	// not; they use the kernel's host timestamps).
 	if out, err := h.Command(context.Background(), "tcpdump", "-J", "-i", ifname).CombinedOutput(); err == nil && strings.Contains(string(out), "adapter_unsynced") {
 		args = append(args, "-j", "adapter_unsynced")
+	}
+	if bufKiB > 0 {
+		args = append(args, "-B", strconv.Itoa(bufKiB))
 	}
 	if filter != "" {
 		args = append(args, filter)

@@ -95,9 +95,11 @@
 // 192.0.2.151 and 198.51.100.1 on), both implementations in turn run that
 // many instances at advert_int 0.01 s in a lab of their own for
 // -scale-window: CPU per second of r1 and r2, the error of every interval
-// between one instance's adverts in r2's capture (median and p99; intervals
-// over 1.5 advert_int count as gaps), the backups' own adverts (takeovers
-// caused by late adverts) and r2's RSS. -svg writes the curve (CPU of
+// between one instance's adverts where they leave r1 (r1's capture, which
+// stamps a frame inside the sender's system call; median and p99;
+// intervals over 1.5 advert_int count as gaps), how many of the counted
+// frames each capture holds, the backups' own adverts (takeovers caused
+// by late adverts) and r2's RSS. -svg writes the curve (CPU of
 // both routers and the p99 error against the count) as an SVG file.
 //
 // # Floor

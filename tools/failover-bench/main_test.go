@@ -228,7 +228,7 @@ func checkScale(t *testing.T, table string, sizes []int) {
 	t.Helper()
 	got := map[string][]string{}
 	for line := range strings.Lines(table) {
-		if f := strings.Fields(line); len(f) == 10 && f[1] == "vigild" {
+		if f := strings.Fields(line); len(f) == 11 && f[1] == "vigild" {
 			got[f[0]] = f
 		}
 	}
@@ -238,13 +238,20 @@ func checkScale(t *testing.T, table string, sizes []int) {
 			t.Errorf("scale: no vigild row for %d instances", n)
 			continue
 		}
-		// n impl adverts/s r1-cpu r2-cpu jitter-med jitter-p99 gaps r2-sent rss
+		// n impl adverts/s r1-cpu r2-cpu jitter-med jitter-p99 gaps captured r2-sent rss
 		rate, err := strconv.ParseFloat(f[2], 64)
 		// 100 adverts/s per instance at 0.01 s; the capture may drop some.
 		if err != nil || rate <= 0 || rate > float64(n)*110 {
 			t.Errorf("scale %d: adverts/s %q: %v", n, f[2], err)
 		}
-		for _, col := range []string{f[3], f[4], f[5], f[6], f[7], f[8], f[9]} {
+		// Each capture holds nearly all the frames its interface counted:
+		// the timer accuracy is read from r1's.
+		for _, c := range strings.Split(f[8], "/") {
+			if v, err := strconv.ParseFloat(c, 64); err != nil || v < 95 || v > 101 {
+				t.Errorf("scale %d: captured %q: want 95–101 %% of the counted frames in each capture (%v)", n, f[8], err)
+			}
+		}
+		for _, col := range []string{f[3], f[4], f[5], f[6], f[7], f[9], f[10]} {
 			if v, err := strconv.ParseFloat(col, 64); err != nil || v < 0 {
 				t.Errorf("scale %d: column %q: %v", n, col, err)
 			}

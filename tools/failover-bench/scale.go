@@ -58,19 +58,28 @@ func runScale(t testing.TB, ims []impl, sizes []int, window time.Duration, logw 
 	return pts
 }
 
+// pct is n as a percentage of of, "-" when of is 0.
+func pct(n, of int) string {
+	if of == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", 100*float64(n)/float64(of))
+}
+
 // printScale writes the scale table.
 func printScale(out io.Writer, pts []scalePoint, window time.Duration) {
 	fmt.Fprintf(out, "SCALE: n IPv4 instances at advert_int %s s, masters on r1, backups on r2, %v window each.\n", secs(scaleAdvert), window)
 	fmt.Fprintln(out, "  CPU = time on CPU of every thread (/proc/PID/task/*/schedstat) per second of the window (ms/s), r1 (sends) and r2 (receives);")
-	fmt.Fprintln(out, "  timer accuracy = |interval - advert_int| between one instance's adverts in r2's capture, µs median / p99;")
+	fmt.Fprintln(out, "  timer accuracy = |interval - advert_int| between one instance's adverts where they leave r1 (r1's capture), µs median / p99;")
 	fmt.Fprintln(out, "  gaps = intervals over 1.5 advert_int (advert lost or late, or dropped by the capture), left out of the jitter.")
+	fmt.Fprintln(out, "  captured = r1's adverts in r1's / r2's capture, % of the frames r1's / r2's eth0 counted in that window (below 100: the capture dropped frames).")
 	fmt.Fprintln(out, "  r2 sent = adverts from the backups in the window: a backup that missed adverts took over (it should be 0).")
 	fmt.Fprintln(out, "  keepalived: parent and VRRP child summed.")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "n\timpl\tadverts/s at r2\tr1 CPU ms/s\tr2 CPU ms/s\tjitter med µs\tjitter p99 µs\tgaps\tr2 sent\tr2 RSS MB\t")
+	fmt.Fprintln(tw, "n\timpl\tadverts/s at r2\tr1 CPU ms/s\tr2 CPU ms/s\tjitter med µs\tjitter p99 µs\tgaps\tcaptured %\tr2 sent\tr2 RSS MB\t")
 	for _, p := range pts {
 		if p.err != nil {
-			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p.n, p.impl)
+			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", p.n, p.impl)
 			continue
 		}
 		s, r := p.cpuPerSec()
@@ -80,8 +89,9 @@ func printScale(out io.Writer, pts []scalePoint, window time.Duration) {
 			js, jp = fmt.Sprintf("%.0f", usf(med)), fmt.Sprintf("%.0f", usf(p99))
 		}
 		rate := float64(p.res.recv) / p.res.window.Seconds()
-		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.1f\t%.1f\t%s\t%s\t%d\t%d\t%s\t\n", p.n, p.impl, rate,
-			float64(s)/float64(time.Millisecond), float64(r)/float64(time.Millisecond), js, jp, p.res.gaps, p.res.backupSent, mb(p.res.rss2))
+		captured := fmt.Sprintf("%s/%s", pct(p.res.capSent, p.res.capFramesSent), pct(p.res.capRecv, p.res.capFramesRecv))
+		fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.1f\t%.1f\t%s\t%s\t%d\t%s\t%d\t%s\t\n", p.n, p.impl, rate,
+			float64(s)/float64(time.Millisecond), float64(r)/float64(time.Millisecond), js, jp, p.res.gaps, captured, p.res.backupSent, mb(p.res.rss2))
 	}
 	tw.Flush()
 	for _, p := range pts {
