@@ -32,4 +32,4 @@ func (a *Announcer) Close() error { return nil }
 func (a *Announcer) Stats() AnnouncerStats { return AnnouncerStats{} }
 
 // IPv6Forwarding reports false: no such sysctl here.
-func IPv6Forwarding(ifname string) bool { return false }
+func (a *Announcer) IPv6Forwarding(ifname string) bool { return false }

@@ -41,6 +41,9 @@ type Sender interface {
 	// Announce of a takeover does not open them. A failure is not final:
 	// Announce tries again.
 	Prepare(ifname string, addrs []netip.Addr) error
+	// IPv6Forwarding reports whether ifname forwards IPv6 now: the
+	// Router flag its NAs carry. A failure to tell reads as false.
+	IPv6Forwarding(ifname string) bool
 }
 
 // VMACs creates and removes VMAC interfaces; *Manager implements it and

@@ -834,9 +834,9 @@ func (d *Daemon) announceDevs(inst *instance, devs []annDev, mac net.HardwareAdd
 			if g.dev == ifname {
 				m = mac
 			}
-			// The R flag is read only for NAs: a /proc read would delay
-			// the GARP of an IPv4-only round.
-			router := slices.ContainsFunc(g.addrs, netip.Addr.Is6) && vip.IPv6Forwarding(g.dev)
+			// The R flag is read only for NAs: its read (a system call)
+			// would delay the GARP of an IPv4-only round.
+			router := slices.ContainsFunc(g.addrs, netip.Addr.Is6) && ann.IPv6Forwarding(g.dev)
 			errs = append(errs, ann.Announce(g.dev, g.addrs, m, router))
 		}
 		err := errors.Join(errs...)

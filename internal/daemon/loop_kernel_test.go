@@ -217,11 +217,17 @@ vrrp_instance VI_1 {
 // TestLoopAnnounceOtherDevices: a master announces every virtual address,
 // excluded ones too, on the device that holds it: the instance's interface
 // with the instance's MAC, every other device once per round with that
-// device's own MAC (nil: the Announcer looks it up).
+// device's own MAC (nil: the Announcer looks it up). A round with an IPv6
+// address carries the Router flag when the Announcer says its device
+// forwards IPv6; an IPv4-only round never does.
 func TestLoopAnnounceOtherDevices(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
-		a := startNode(t, wire, "192.0.2.1", "fe80::1", otherDevConf)
+		a := newNode(t, wire, viptest.NewKernel("eth0", "eth1"), "192.0.2.1", "fe80::1", otherDevConf, Options{})
+		for _, dev := range []string{"eth0", "eth1"} {
+			a.d.host.Announcer.(*viptest.Announcements).SetIPv6Forwarding(dev, true)
+		}
+		a.start(t)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if a.state("VI_1") != "MASTER" {
@@ -240,12 +246,12 @@ func TestLoopAnnounceOtherDevices(t *testing.T) {
 		}
 		own, other := sent[0], sent[1]
 		if own.Iface != "eth0" || !slices.Equal(own.Addrs, ips("192.0.2.254", "203.0.113.254")) ||
-			own.MAC.String() != "02:00:00:00:00:01" {
-			t.Errorf("first announcement %+v, want 192.0.2.254 and 203.0.113.254 on eth0 with the instance's MAC", own)
+			own.MAC.String() != "02:00:00:00:00:01" || own.Router {
+			t.Errorf("first announcement %+v, want 192.0.2.254 and 203.0.113.254 on eth0 with the instance's MAC, no Router flag (IPv4 only)", own)
 		}
 		if other.Iface != "eth1" || !slices.Equal(other.Addrs, ips("198.51.100.254", "2001:db8:1::fe", "198.51.100.253")) ||
-			other.MAC != nil {
-			t.Errorf("second announcement %+v, want the eth1 addresses with eth1's own MAC", other)
+			other.MAC != nil || !other.Router {
+			t.Errorf("second announcement %+v, want the eth1 addresses with eth1's own MAC and the Router flag", other)
 		}
 		if st := a.inst("VI_1"); st.Announcements == 0 || st.AnnounceErrors != 0 {
 			t.Errorf("announce_sent %d, errors %d", st.Announcements, st.AnnounceErrors)

@@ -621,6 +621,7 @@ type Announcements struct {
 	sent     []Announcement
 	prepared []Announcement // Prepare calls: Iface and Addrs
 	fail     error
+	fwd      map[string]bool // SetIPv6Forwarding
 }
 
 var _ vip.Sender = (*Announcements)(nil)
@@ -673,6 +674,24 @@ func (a *Announcements) Prepare(ifname string, addrs []netip.Addr) error {
 	}
 	a.prepared = append(a.prepared, Announcement{Iface: ifname, Addrs: slices.Clone(addrs)})
 	return nil
+}
+
+// SetIPv6Forwarding sets what IPv6Forwarding reports for ifname (false
+// until set).
+func (a *Announcements) SetIPv6Forwarding(ifname string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fwd == nil {
+		a.fwd = map[string]bool{}
+	}
+	a.fwd[ifname] = on
+}
+
+// IPv6Forwarding reports what SetIPv6Forwarding set for ifname.
+func (a *Announcements) IPv6Forwarding(ifname string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fwd[ifname]
 }
 
 // Prepared returns the recorded Prepare calls in order (Iface and Addrs).
