@@ -290,8 +290,9 @@ func openFwdLocked(s *linkSockets, ifname string) error {
 }
 
 // openND opens a raw ICMPv6 socket that only sends: hop limit 255 (RFC 4861
-// §7.1 has receivers drop anything else), the kernel fills the checksum, and
-// a filter that blocks every incoming ICMPv6 type.
+// §7.1 has receivers drop anything else), no copy of its multicasts looped
+// back to this host, the kernel fills the checksum, and a filter that
+// blocks every incoming ICMPv6 type.
 func openND() (*ipv6.PacketConn, error) {
 	c, err := icmp.ListenPacket("ip6:ipv6-icmp", "::")
 	if err != nil {
@@ -303,6 +304,10 @@ func openND() (*ipv6.PacketConn, error) {
 	for _, set := range []func() error{
 		func() error { return pc.SetHopLimit(ndp.HopLimit) },
 		func() error { return pc.SetMulticastHopLimit(ndp.HopLimit) },
+		// keepalived's NAs leave on a packet socket and come back to no
+		// one; ours would be looped back to this host's own IPv6 stack,
+		// which ignores them, inside the sending call.
+		func() error { return pc.SetMulticastLoopback(false) },
 		func() error { return pc.SetChecksum(true, 2) },
 		func() error { return pc.SetICMPFilter(&f) },
 	} {

@@ -16,6 +16,7 @@ import (
 	"github.com/mdlayher/ndp"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/vip"
+	"golang.org/x/net/icmp"
 )
 
 // seenGARP is a gratuitous ARP found in a capture.
@@ -294,5 +295,68 @@ func TestAnnounceLinkDown(t *testing.T) {
 	}
 	if s := ann.Stats(); s.GARPsSent != 2 || s.NAsSent != 2 {
 		t.Errorf("Stats after recovery = %+v", s)
+	}
+}
+
+// TestAnnounceNANotLoopedBack: an unsolicited NA leaves for the segment
+// and is not looped back to the announcing host's own IPv6 stack (a
+// listener there hears nothing), as keepalived's, sent on a packet
+// socket, are not; a listener on the other host hears it.
+func TestAnnounceNANotLoopedBack(t *testing.T) {
+	l := testnet.New(t)
+	sw := l.Switch("sw")
+	h, peer := l.Host("h"), l.Host("peer")
+	hEth, pEth := sw.Attach(h, "eth0"), sw.Attach(peer, "eth0")
+	hEth.AddAddr(t, "2001:db8::3/64")
+	pEth.AddAddr(t, "2001:db8::100/64")
+	const vip6 = "2001:db8::10"
+	h.Exec(t, "ip", "addr", "add", vip6+"/128", "dev", "eth0", "nodad")
+	// listen opens, in host's namespace, a raw ICMPv6 socket that
+	// counts the neighbour advertisements for vip6 it receives.
+	listen := func(host *testnet.Host) *icmp.PacketConn {
+		var c *icmp.PacketConn
+		if err := host.Do(func() (err error) { c, err = icmp.ListenPacket("ip6:ipv6-icmp", "::"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// nas counts what c hears within wait, up to enough.
+	nas := func(c *icmp.PacketConn, wait time.Duration, enough int) int {
+		n := 0
+		b := make([]byte, 1500)
+		deadline := time.Now().Add(wait)
+		for {
+			if err := c.SetReadDeadline(deadline); err != nil {
+				t.Fatal(err)
+			}
+			k, _, err := c.ReadFrom(b)
+			if err != nil {
+				return n
+			}
+			if m, err := ndp.ParseMessage(b[:k]); err == nil {
+				if na, ok := m.(*ndp.NeighborAdvertisement); ok && na.TargetAddress == netip.MustParseAddr(vip6) {
+					if n++; n >= enough {
+						return n
+					}
+				}
+			}
+		}
+	}
+	local, remote := listen(h), listen(peer)
+	ann := vip.NewAnnouncer(testLog(t))
+	defer ann.Close()
+	if err := h.Do(func() error {
+		return ann.Announce("eth0", []netip.Addr{netip.MustParseAddr(vip6)}, hEth.MAC(), false)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := nas(remote, 5*time.Second, 1); n != 1 {
+		t.Fatalf("the peer heard %d NAs for %s, want 1", n, vip6)
+	}
+	// A looped-back copy is delivered within the sending call, as the
+	// peer's is: 200 ms is ample.
+	if n := nas(local, 200*time.Millisecond, 1); n != 0 {
+		t.Errorf("the announcing host heard %d of its own NAs for %s, want 0", n, vip6)
 	}
 }

@@ -32,10 +32,11 @@
 //     option = the owner's MAC) per IPv6 address. RFC 5798 §6.4.1 and §6.4.2
 //     ask a new master to send exactly these (the RFC always sets R; like
 //     keepalived, the caller decides, from the interface's forwarding
-//     setting). The frames are byte-identical to keepalived 2.2.7's
-//     (testdata/). Sockets are cached per interface;
+//     setting, which [Announcer.IPv6Forwarding] reads). The frames are
+//     byte-identical to keepalived 2.2.7's (testdata/). Sockets, and a
+//     descriptor of the forwarding sysctl, are cached per interface;
 //     [Announcer.Prepare] opens them before the first announcement is due,
-//     so a takeover's first round only writes.
+//     so a takeover's first round only reads and writes.
 //   - [RemoveLeftovers]: the start-up sweep, over any [Reconciler], of the
 //     virtual addresses, routes and rules a killed predecessor left on the
 //     host; it removes only what it is given and reports exactly what went.
