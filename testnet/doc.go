@@ -16,7 +16,9 @@
 // with nftables, carrier stays up), [Host.DropRandom] (nftables numgen random
 // loss on an interface), and [Proc.Freeze] / [Proc.Thaw] (SIGSTOP / SIGCONT).
 // [Host.Capture] runs tcpdump and returns the frames with their kernel
-// timestamps, read by a small classic-pcap reader ([ReadPcap]).
+// timestamps, read by a small classic-pcap reader ([ReadPcap]);
+// [Host.CaptureBuffered] gives it a larger kernel buffer, for bursts of
+// hundreds of frames.
 //
 // Processes: [Host.Start] runs a binary inside a namespace in its own process
 // group with its output in a log file ([Host.Keepalived] does so for

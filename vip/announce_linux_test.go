@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,6 +260,52 @@ func TestAnnounceReopen(t *testing.T) {
 	if s := ann.Stats(); s.SendErrors != 2 {
 		t.Errorf("SendErrors = %d, want 2", s.SendErrors)
 	}
+}
+
+// TestAnnounceOwnMAC: with mac nil every round is sent for the
+// interface's MAC as it is now: the one it had, and after it was changed,
+// the new one, in the Ethernet source, the ARP sender and the NA's target
+// link-layer option alike.
+func TestAnnounceOwnMAC(t *testing.T) {
+	h, _, ann, vips, _ := announceLab(t)
+	round := func(name string, want net.HardwareAddr) {
+		t.Helper()
+		c := h.Capture(t, "va1", "arp or icmp6")
+		for range 2 { // twice: the second goes through the cached sockets
+			if err := h.Do(func() error { return ann.Announce("va0", vips, nil, false) }); err != nil {
+				t.Fatalf("%s: Announce: %v", name, err)
+			}
+		}
+		testnet.Eventually(t, 10*time.Second, func() bool {
+			g, n := parseAnnouncements(t, capturedSoFar(c))
+			return len(g) >= 2 && len(n) >= 2
+		}, "%s: GARPs and NAs not captured on va1", name)
+		garps, nas := parseAnnouncements(t, c.Stop(t))
+		for _, g := range garps {
+			if !bytes.Equal(g.arp.SenderHardwareAddr, want) || !bytes.Equal(g.eth.Source, want) {
+				t.Errorf("%s: GARP from %v / %v, want %v", name, g.eth.Source, g.arp.SenderHardwareAddr, want)
+			}
+		}
+		for _, n := range nas {
+			var lla net.HardwareAddr
+			for _, o := range n.na.Options {
+				if l, ok := o.(*ndp.LinkLayerAddress); ok && l.Direction == ndp.Target {
+					lla = l.Addr
+				}
+			}
+			if !bytes.Equal(n.eth.Source, want) || !bytes.Equal(lla, want) {
+				t.Errorf("%s: NA from %v for %v, want %v", name, n.eth.Source, lla, want)
+			}
+		}
+	}
+	first, err := net.ParseMAC(strings.TrimSpace(h.Exec(t, "cat", "/sys/class/net/va0/address")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	round("the interface's MAC", first)
+	changed := net.HardwareAddr{0x02, 0, 0x5e, 0, 0x01, 0x99}
+	h.Exec(t, "ip", "link", "set", "va0", "address", changed.String())
+	round("the MAC changed", changed)
 }
 
 // TestAnnounceLinkDown: sending on an interface that is down fails, is

@@ -59,42 +59,48 @@ func BenchmarkAddAddressesPresent(b *testing.B) {
 	}
 }
 
-// BenchmarkAnnounce measures one Announce of one IPv4 and one IPv6 VIP
-// (one GARP and one NA) through the cached sockets, with the MAC given and
-// with mac nil (the interface's MAC, looked up on every call).
+// BenchmarkAnnounce measures one Announce through the cached sockets: of
+// one IPv4 and one IPv6 VIP (one GARP and one NA), of the IPv4 one alone
+// and of the IPv6 one alone, with the MAC given and with mac nil (the
+// interface's MAC, looked up on every call).
 func BenchmarkAnnounce(b *testing.B) {
 	l := testnet.New(b)
 	h := l.Host("r")
 	eth := l.Switch("sw").Attach(h, "eth0")
 	h.Exec(b, "ip", "addr", "add", "2001:db8::10/128", "dev", "eth0", "nodad")
-	vips := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
-	for _, bc := range []struct {
+	v4, v6 := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")
+	for _, fam := range []struct {
 		name string
-		mac  net.HardwareAddr
-	}{{"mac=given", eth.MAC()}, {"mac=nil", nil}} {
-		b.Run(bc.name, func(b *testing.B) {
-			ann := vip.NewAnnouncer(slog.New(slog.DiscardHandler))
-			defer ann.Close()
-			err := h.Do(func() error {
-				if err := ann.Announce("eth0", vips, bc.mac, false); err != nil {
-					return err
-				}
-				b.ResetTimer()
-				for range b.N {
-					if err := ann.Announce("eth0", vips, bc.mac, false); err != nil {
+		vips []netip.Addr
+	}{{"both", []netip.Addr{v4, v6}}, {"garp", []netip.Addr{v4}}, {"na", []netip.Addr{v6}}} {
+		for _, bc := range []struct {
+			name string
+			mac  net.HardwareAddr
+		}{{"mac=given", eth.MAC()}, {"mac=nil", nil}} {
+			b.Run(fam.name+"/"+bc.name, func(b *testing.B) {
+				ann := vip.NewAnnouncer(slog.New(slog.DiscardHandler))
+				defer ann.Close()
+				err := h.Do(func() error {
+					if err := ann.Announce("eth0", fam.vips, bc.mac, false); err != nil {
 						return err
 					}
+					b.ResetTimer()
+					for range b.N {
+						if err := ann.Announce("eth0", fam.vips, bc.mac, false); err != nil {
+							return err
+						}
+					}
+					b.StopTimer()
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
 				}
-				b.StopTimer()
-				return nil
+				if s := ann.Stats(); s.SendErrors != 0 {
+					b.Fatalf("SendErrors = %d", s.SendErrors)
+				}
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if s := ann.Stats(); s.SendErrors != 0 {
-				b.Fatalf("SendErrors = %d", s.SendErrors)
-			}
-		})
+		}
 	}
 }
 
