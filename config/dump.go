@@ -409,6 +409,9 @@ func (d *dumper) global(g *Global) {
 	if g.NFTablesCounters {
 		d.line("nftables_counters")
 	}
+	if g.VRRPPriority != nil {
+		d.line("vrrp_priority", itoa(*g.VRRPPriority))
+	}
 	if g.VRRPStartupDelay != 0 {
 		d.line("vrrp_startup_delay", secs(g.VRRPStartupDelay))
 	}

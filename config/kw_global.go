@@ -152,6 +152,11 @@ func globalBlock() *block {
 			}
 		})),
 		kw("nftables_counters", P2, "nftables_counters", "off", "", gl(func(p *parser, g *Global, l *line) { g.NFTablesCounters = true })),
+		kw("vrrp_priority", P2, "vrrp_priority -20..19", "inherited", "-20..19", gl(func(p *parser, g *Global, l *line) {
+			if n, ok := p.intArg(l, 1, -20, 19, "ignored"); ok {
+				g.VRRPPriority = &n
+			}
+		})),
 		kw("startup_script", P2, "startup_script SCRIPT [USER [GROUP]]", "none", "", gl(func(p *parser, g *Global, l *line) {
 			p.startStopScript(l, &g.StartupScript, &g.StartupScriptTimeout)
 		})),
@@ -364,7 +369,7 @@ var globalRaw = []struct {
 	{"vrrp_iptables", "[IN [OUT]]"}, {"vrrp_ipsets", "[NAMES...]"},
 	{"nftables_ifindex", "[BOOL]"},
 	{"nftables_ipvs", "[TABLE]"}, {"nftables_ipvs_priority", "N"}, {"nftables_ipvs_start_fwmark", "N"},
-	{"vrrp_priority", "-20..19"}, {"vrrp_no_swap", ""}, {"vrrp_rt_priority", "1..99"}, {"vrrp_cpu_affinity", "CPU..."},
+	{"vrrp_no_swap", ""}, {"vrrp_rt_priority", "1..99"}, {"vrrp_cpu_affinity", "CPU..."},
 	{"vrrp_rlimit_rttime", "USECS"}, {"vrrp_rlimit_rtime", "USECS"},
 	{"vrrp_notify_priority_changes", "[BOOL]"}, {"fifo_write_vrrp_states_on_reload", ""},
 	{"checker_priority", "-20..19"}, {"checker_no_swap", ""}, {"checker_rt_priority", "1..99"}, {"checker_cpu_affinity", "CPU..."},

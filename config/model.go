@@ -131,6 +131,10 @@ type Global struct {
 	NFTablesPriority int  // nftables_priority; -1 unless set
 	NFTablesCounters bool // nftables_counters
 
+	// VRRPPriority is the nice value vigild gives itself at start when it
+	// runs VRRP (vrrp_priority, -20..19); nil leaves it as inherited.
+	VRRPPriority *int
+
 	LowerPrioNoAdvert    bool
 	HigherPrioSendAdvert bool
 	SkipCheckAdvAddr     bool

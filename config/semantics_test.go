@@ -396,6 +396,24 @@ func keywordCases() []keywordCase {
 				eq(t, "NFTablesCounters", c.Global.NFTablesCounters, true)
 				eq(t, "Accept", c.Instances[0].Accept, false)
 			}, nil},
+		{"vrrp_priority", "global_defs {\n vrrp_priority -15\n}\n" + instConf(""),
+			func(t *testing.T, c *Config) {
+				if p := c.Global.VRRPPriority; p == nil || *p != -15 {
+					t.Errorf("VRRPPriority = %v, want -15", p)
+				}
+			}, nil},
+		{"vrrp_priority unset", instConf(""),
+			func(t *testing.T, c *Config) {
+				if p := c.Global.VRRPPriority; p != nil {
+					t.Errorf("VRRPPriority = %d, want unset", *p)
+				}
+			}, nil},
+		{"vrrp_priority out of range", "global_defs {\n vrrp_priority 20\n}\n" + instConf(""),
+			func(t *testing.T, c *Config) {
+				if p := c.Global.VRRPPriority; p != nil {
+					t.Errorf("VRRPPriority = %d, want unset", *p)
+				}
+			}, []string{`warning t.conf:2:16: vrrp_priority: "20" is not a number in [-20, 19] (ignored)`}},
 		{"nftables table name must be an identifier", "global_defs {\n nftables fw-1\n}\n" + instConf(""),
 			func(t *testing.T, c *Config) { eq(t, "NFTables", c.Global.NFTables, "vigil") },
 			[]string{`warning t.conf:2:11: nftables: nftfilter: invalid table name: "fw-1" (a letter, then letters, digits or _) (using table vigil)`}},

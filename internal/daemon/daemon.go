@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -735,6 +736,14 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 	}
 }
 
+// optInt is an optional setting as a slice: empty when unset.
+func optInt(p *int) []int {
+	if p == nil {
+		return nil
+	}
+	return []int{*p}
+}
+
 // apply switches the running daemon to cfg, instance by instance: an
 // unchanged instance keeps running untouched; one whose addresses, routes,
 // priority or announcement settings changed keeps its state, a master
@@ -750,6 +759,10 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	}
 	if !sameConntrackSync(d.cfg.ConntrackSync, cfg.ConntrackSync) {
 		d.log.Warn("conntrack_sync changed: the replication keeps its running settings until vigild restarts")
+	}
+	if d.opts.Mode != ModeCheck && !slices.Equal(optInt(d.cfg.Global.VRRPPriority), optInt(cfg.Global.VRRPPriority)) {
+		// keepalived sets it when its VRRP process starts, not at a reload.
+		d.log.Warn("vrrp_priority changed: the nice value is set at start; restart vigild to apply it")
 	}
 	prev := d.cfg
 	d.cfg = cfg

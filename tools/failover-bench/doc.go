@@ -14,7 +14,8 @@
 // testnet/harness: a switch, routers r1 (priority 150, state MASTER) and r2
 // (priority 100, BACKUP) and a client, on 192.0.2.0/24 and 2001:db8:1::/64,
 // running one IPv4 and one IPv6 instance (VRID 51) with the same
-// keepalived.conf text for both implementations.
+// keepalived.conf text for both implementations. -global adds lines to
+// that text's global_defs, for both (e.g. -global "vrrp_priority -10").
 //
 // # Failover
 //

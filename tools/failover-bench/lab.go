@@ -187,6 +187,20 @@ func loadVIP(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 51, 100, byte(i - 50)})
 }
 
+// withGlobal is im with lines added to every configuration's global_defs
+// it starts with.
+func withGlobal(im impl, lines []string) impl {
+	if len(lines) == 0 || im.floor {
+		return im
+	}
+	start := im.start
+	extra := "    " + strings.Join(lines, "\n    ") + "\n"
+	im.start = func(t testing.TB, h *testnet.Host, conf string) *testnet.Proc {
+		return start(t, h, strings.Replace(conf, "global_defs {\n", "global_defs {\n"+extra, 1))
+	}
+	return im
+}
+
 const globalDefs = `global_defs {
     router_id bench
     vrrp_version 3

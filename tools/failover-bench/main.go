@@ -37,6 +37,7 @@ type options struct {
 	scaleWin  time.Duration // measurement window of each SCALE point
 	svg       string        // where to write the SCALE curve as SVG; "": nowhere
 	vigild    string        // prebuilt binary; "" builds one
+	global    []string      // more global_defs lines for both implementations
 }
 
 func main() {
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	scale := fs.String("scale", "1,16,64,128,255", "instance counts of the scale curve at advert_int 0.01 s, comma-separated (\"none\": skip it)")
 	fs.DurationVar(&o.scaleWin, "scale-window", 3*time.Second, "measurement window of each scale point")
 	fs.StringVar(&o.svg, "svg", "", "write the scale curve as SVG to this file (e.g. docs/perf/scale.svg)")
+	global := fs.String("global", "", "more global_defs lines for both implementations, separated by ';' (e.g. \"vrrp_priority -10\")")
 	quick := fs.Bool("quick", false, "smoke run: 1 trial, advert_int 0.1 s only, 3 s load window")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -101,6 +103,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.trials < 1 {
 		return fail("-n %d: want at least 1", o.trials)
+	}
+	for _, l := range strings.Split(*global, ";") {
+		if l = strings.TrimSpace(l); l != "" {
+			if strings.ContainsAny(l, "{}\n") {
+				return fail("-global: %q: one keyword and its arguments per line, no blocks", l)
+			}
+			o.global = append(o.global, l)
+		}
 	}
 	for _, s := range strings.Split(*intervals, ",") {
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
@@ -176,6 +186,9 @@ func bench(t testing.TB, o options, out, logw io.Writer) error {
 			}
 			impls = append(impls, keepalivedImpl())
 		}
+	}
+	for i := range impls {
+		impls[i] = withGlobal(impls[i], o.global)
 	}
 	start := time.Now()
 	var rows []failoverRow

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // TestQuickRun runs the quick mode for vigild alone (1 trial, advert_int
@@ -388,12 +390,34 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.trials != 5 || len(o.intervals) != 3 || o.intervals[2] != 10*time.Millisecond || o.window != 10*time.Second {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
+	if o, err := parseFlags([]string{"-global", "vrrp_priority -10; vrrp_garp_interval 0 ;"}, new(bytes.Buffer)); err != nil ||
+		!slices.Equal(o.global, []string{"vrrp_priority -10", "vrrp_garp_interval 0"}) {
+		t.Errorf("-global: %q, %v", o.global, err)
+	}
 	for _, bad := range [][]string{{"-intervals", "0.005"}, {"-intervals", "0.015"}, {"-intervals", "x"},
-		{"-impl", "bird"}, {"-scenarios", "cut,flood"}, {"-n", "0"}, {"extra"},
+		{"-impl", "bird"}, {"-scenarios", "cut,flood"}, {"-n", "0"}, {"extra"}, {"-global", "vrrp_sync_group G {"},
 		{"-scale", "0"}, {"-scale", "256"}, {"-scale", "1,x"}, {"-scale-window", "0s"}, {"-floor", "-1"}} {
 		if _, err := parseFlags(bad, new(bytes.Buffer)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestWithGlobal: the extra lines land inside global_defs of the
+// configuration an implementation starts with, and nowhere else; a floor
+// (no configuration) is left alone.
+func TestWithGlobal(t *testing.T) {
+	var got string
+	im := withGlobal(impl{name: "x", start: func(_ testing.TB, _ *testnet.Host, conf string) *testnet.Proc { got = conf; return nil }},
+		[]string{"vrrp_priority -10", "vrrp_garp_interval 0"})
+	im.start(t, nil, pairConf("BACKUP", 100, time.Second))
+	want := "global_defs {\n    vrrp_priority -10\n    vrrp_garp_interval 0\n    router_id bench\n"
+	if !strings.HasPrefix(got, want) || strings.Count(got, "vrrp_priority") != 1 {
+		t.Errorf("configuration:\n%s\nwant it to begin with\n%s", got, want)
+	}
+	floor := impl{name: "floor", floor: true}
+	if f := withGlobal(floor, []string{"vrrp_priority -10"}); f.start != nil {
+		t.Error("a floor got a start function")
 	}
 }
 

@@ -1,0 +1,139 @@
+package procnice
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSet: a process with several threads sets its nice value to 7 (a
+// rise, which needs no privilege), then starts more threads; every
+// thread, those started before Set and after it, has 7. It runs in a
+// child process (this test binary again), so the test process keeps its
+// own value.
+func TestSet(t *testing.T) {
+	if os.Getenv("PROCNICE_CHILD") == "1" {
+		child(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSet$", "-test.v")
+	cmd.Env = append(os.Environ(), "PROCNICE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var before, after int
+	var nices []int
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "threads-before":
+			before, _ = strconv.Atoi(f[1])
+		case "threads-after":
+			after, _ = strconv.Atoi(f[1])
+		case "nice":
+			n, _ := strconv.Atoi(f[1])
+			nices = append(nices, n)
+		}
+	}
+	if before < 2 || after <= before {
+		t.Fatalf("the child had %d threads at Set and %d after: the test needs more after\n%s", before, after, out)
+	}
+	if len(nices) != after {
+		t.Fatalf("%d nice values for %d threads\n%s", len(nices), after, out)
+	}
+	for i, n := range nices {
+		if n != 7 {
+			t.Errorf("thread %d of %d has nice %d, want 7", i, after, n)
+		}
+	}
+}
+
+// child runs in the child process: threads blocked in a system call
+// before Set, Set(7), more such threads after it, then one line per
+// thread with its nice value.
+func child(t *testing.T) {
+	var r, w [2]int
+	if err := syscall.Pipe(r[:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Pipe(w[:]); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	// block starts n goroutines, each on a thread of its own, blocked
+	// reading fd until it is closed.
+	block := func(n int, fd int) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.LockOSThread()
+				var b [1]byte
+				syscall.Read(fd, b[:])
+			}()
+		}
+	}
+	settle := func(want int) int {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			tids, err := threads()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tids) >= want || time.Now().After(deadline) {
+				return len(tids)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	base, err := threads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	block(3, r[0])
+	before := settle(len(base) + 3)
+	if err := Set(7); err != nil {
+		t.Fatal(err)
+	}
+	block(3, w[0])
+	settle(before + 3)
+	tids, err := threads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	println("threads-before", before)
+	println("threads-after", len(tids))
+	for _, tid := range tids {
+		b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The fields after the command's closing parenthesis: state is
+		// the first, nice the 17th.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		println("nice", f[16])
+	}
+	syscall.Close(r[1])
+	syscall.Close(w[1])
+	wg.Wait()
+}
+
+// TestSetRange: values outside -20..19 are refused before any call.
+func TestSetRange(t *testing.T) {
+	for _, n := range []int{-21, 20} {
+		if err := Set(n); err == nil {
+			t.Errorf("Set(%d) = nil, want an error", n)
+		}
+	}
+}
