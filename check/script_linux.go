@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/procnice"
 )
 
 // Command checks s for script security right before it runs and returns
@@ -66,7 +68,9 @@ func Exec(ctx context.Context, s Script, started func(pid int)) Result {
 		var se *SecurityError
 		return Result{Outcome: OutcomeError, Err: err.Error(), Refused: errors.As(err, &se) && !se.Missing()}
 	}
-	if err := cmd.Start(); err != nil {
+	// At the nice value vigild started with, not vrrp_priority's, as
+	// keepalived runs its scripts.
+	if err := procnice.Start(cmd); err != nil {
 		return Result{Outcome: OutcomeError, Err: err.Error()}
 	}
 	pgid := cmd.Process.Pid

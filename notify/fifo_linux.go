@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/internal/procnice"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,7 +82,8 @@ func OpenFIFO(cfg FIFOConfig) (*FIFO, error) {
 			f.removeCreated()
 			return nil, fmt.Errorf("notify: FIFO %s: script %s: %w", cfg.Path, argv[0], err)
 		default:
-			if err := cmd.Start(); err != nil {
+			// At the nice value vigild started with, as check.Exec's.
+			if err := procnice.Start(cmd); err != nil {
 				unix.Close(fd)
 				f.removeCreated()
 				return nil, fmt.Errorf("notify: FIFO %s: start script %s: %w", cfg.Path, argv[0], err)

@@ -55,7 +55,6 @@ import (
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/internal/memtrim"
-	"github.com/vigil-ha/vigil/internal/procnice"
 	"github.com/vigil-ha/vigil/internal/safefile"
 	"github.com/vigil-ha/vigil/ipvs"
 )
@@ -268,15 +267,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		mode = daemon.ModeVRRP
 	case o.checkOnly:
 		mode = daemon.ModeCheck
-	}
-	// keepalived gives its VRRP process this nice value when it starts;
-	// vigild runs VRRP, its checkers and the replication in one process.
-	if p := cfg.Global.VRRPPriority; p != nil && mode != daemon.ModeCheck {
-		if err := procnice.Set(*p); err != nil {
-			log.Warn("vrrp_priority: cannot set the nice value", "vrrp_priority", *p, "err", err)
-		} else {
-			log.Info("Set the nice value (vrrp_priority)", "vrrp_priority", *p)
-		}
 	}
 	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load, Mode: mode, KeepIPVS: o.keepIPVS, StateDir: o.stateDir, Host: daemon.Host{LocalAddrs: localAddrs}})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/linkdelay"
+	"github.com/vigil-ha/vigil/internal/procnice"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/notify/mail"
 	"github.com/vigil-ha/vigil/vip"
@@ -101,6 +102,9 @@ type Host struct {
 	// ha_suspend addresses no vrrp_instance lists (all of them under -C);
 	// nil: none of those is held.
 	LocalAddrs func() ([]netip.Addr, error)
+	// Nice gives the process the nice value *n (vrrp_priority), or back
+	// the one it started with when n is nil: procnice.Set, procnice.Reset.
+	Nice func(n *int) error
 }
 
 func (h *Host) fill(log *slog.Logger) error {
@@ -121,6 +125,14 @@ func (h *Host) fill(log *slog.Logger) error {
 			return fmt.Errorf("daemon: netlink: %w", err)
 		}
 		h.VIPs = m
+	}
+	if h.Nice == nil {
+		h.Nice = func(n *int) error {
+			if n == nil {
+				return procnice.Reset()
+			}
+			return procnice.Set(*n)
+		}
 	}
 	if h.Announcer == nil {
 		h.Announcer = vip.NewAnnouncer(log)
@@ -352,6 +364,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 
 	now := time.Now()
+	d.applyNice(d.cfg.Global.VRRPPriority, false)
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
 	d.statics = staticsOf(d.cfg)
 	d.removeLeftovers()
@@ -736,6 +749,25 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 	}
 }
 
+// applyNice gives the process the nice value of vrrp_priority n when it
+// runs VRRP, as keepalived gives its VRRP process at start and at each
+// reload; a reload that removed it puts back the value vigild started
+// with (changed says it was set before).
+func (d *Daemon) applyNice(n *int, changed bool) {
+	if d.opts.Mode == ModeCheck || n == nil && !changed {
+		return
+	}
+	if err := d.host.Nice(n); err != nil {
+		d.log.Warn("vrrp_priority: cannot set the nice value", "vrrp_priority", optInt(n), "err", err)
+		return
+	}
+	if n == nil {
+		d.log.Info("vrrp_priority removed: the nice value is back to what vigild started with")
+		return
+	}
+	d.log.Info("Set the nice value (vrrp_priority)", "vrrp_priority", *n)
+}
+
 // optInt is an optional setting as a slice: empty when unset.
 func optInt(p *int) []int {
 	if p == nil {
@@ -760,9 +792,8 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 	if !sameConntrackSync(d.cfg.ConntrackSync, cfg.ConntrackSync) {
 		d.log.Warn("conntrack_sync changed: the replication keeps its running settings until vigild restarts")
 	}
-	if d.opts.Mode != ModeCheck && !slices.Equal(optInt(d.cfg.Global.VRRPPriority), optInt(cfg.Global.VRRPPriority)) {
-		// keepalived sets it when its VRRP process starts, not at a reload.
-		d.log.Warn("vrrp_priority changed: the nice value is set at start; restart vigild to apply it")
+	if !slices.Equal(optInt(d.cfg.Global.VRRPPriority), optInt(cfg.Global.VRRPPriority)) {
+		d.applyNice(cfg.Global.VRRPPriority, true)
 	}
 	prev := d.cfg
 	d.cfg = cfg

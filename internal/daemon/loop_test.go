@@ -115,6 +115,11 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		Mail: opts.Host.Mail, LocalName: opts.Host.LocalName,
 		// The arbitration's twins (arbiter_test.go).
 		Conntrack: opts.Host.Conntrack, Heartbeat: opts.Host.Heartbeat, Witness: opts.Host.Witness,
+		// vrrp_priority: never the test process's own nice value.
+		Nice: opts.Host.Nice,
+	}
+	if host.Nice == nil {
+		host.Nice = func(*int) error { return nil }
 	}
 	if opts.Host.Interface != nil {
 		host.Interface = opts.Host.Interface

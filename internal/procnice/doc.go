@@ -5,11 +5,13 @@
 // (setpriority(2) on a process ID reaches that one thread), and a thread
 // starts with its creator's. [Set] therefore sets it on every thread the
 // process has, again until no new one appeared, so every thread the Go
-// runtime starts afterwards inherits it too. Elsewhere it is one
-// setpriority(2) on the process.
+// runtime starts afterwards inherits it too; [Reset] puts back the value
+// the process had before. [Start] starts a program at that original value,
+// as keepalived runs its scripts, by giving it to the forking thread for
+// the call. Off Linux, Set and Reset are not supported.
 //
-// The package owns that call and nothing else: it reads no
-// configuration, decides nothing about when (cmd/vigild does, at start),
-// and touches no other scheduling setting (real-time policies, CPU
-// affinity, memory locking).
+// The package owns those calls and nothing else: it reads no
+// configuration, decides nothing about when (the daemon does: at start
+// and at each reload that changes vrrp_priority), and touches no other
+// scheduling setting (real-time policies, CPU affinity, memory locking).
 package procnice

@@ -14,9 +14,11 @@ import (
 
 // TestSet: a process with several threads sets its nice value to 7 (a
 // rise, which needs no privilege), then starts more threads; every
-// thread, those started before Set and after it, has 7. It runs in a
-// child process (this test binary again), so the test process keeps its
-// own value.
+// thread, those started before Set and after it, has 7. A program it
+// starts with Start has the value the process had before Set; one started
+// with exec.Cmd.Start has 7. It runs in a child process (this test binary
+// again), so the test process keeps its own value, which is what the
+// child had before Set. Reset gives every thread that value back.
 func TestSet(t *testing.T) {
 	if os.Getenv("PROCNICE_CHILD") == "1" {
 		child(t)
@@ -29,7 +31,7 @@ func TestSet(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 	var before, after int
-	var nices []int
+	nices, resets, spawned := []int{}, []int{}, map[string]int{}
 	for _, l := range strings.Split(string(out), "\n") {
 		f := strings.Fields(l)
 		if len(f) < 2 {
@@ -43,6 +45,11 @@ func TestSet(t *testing.T) {
 		case "nice":
 			n, _ := strconv.Atoi(f[1])
 			nices = append(nices, n)
+		case "reset-nice":
+			n, _ := strconv.Atoi(f[1])
+			resets = append(resets, n)
+		case "start-child-nice", "plain-child-nice":
+			spawned[f[0]], _ = strconv.Atoi(f[1])
 		}
 	}
 	if before < 2 || after <= before {
@@ -56,6 +63,44 @@ func TestSet(t *testing.T) {
 			t.Errorf("thread %d of %d has nice %d, want 7", i, after, n)
 		}
 	}
+	own := niceOf(t, "/proc/self/stat")
+	if n, ok := spawned["start-child-nice"]; !ok || n != own {
+		t.Errorf("a program started with Start has nice %d (reported: %v), want the child's value before Set, %d\n%s", n, ok, own, out)
+	}
+	if n, ok := spawned["plain-child-nice"]; !ok || n != 7 {
+		t.Errorf("a program started with exec.Cmd.Start has nice %d (reported: %v), want 7\n%s", n, ok, out)
+	}
+	if len(resets) < after {
+		t.Errorf("%d threads after Reset, want at least %d\n%s", len(resets), after, out)
+	}
+	for i, n := range resets {
+		if n != own {
+			t.Errorf("after Reset, thread %d has nice %d, want %d", i, n, own)
+		}
+	}
+}
+
+// niceOf reads the nice value from a /proc/.../stat file's text.
+func niceOf(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return statNice(t, string(b))
+}
+
+// statNice is the nice value of a /proc/.../stat line: after the
+// command's closing parenthesis, state is the first field and nice the
+// 17th.
+func statNice(t *testing.T, s string) int {
+	t.Helper()
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		t.Fatalf("stat %q: %v", s, err)
+	}
+	return n
 }
 
 // child runs in the child process: threads blocked in a system call
@@ -107,6 +152,22 @@ func child(t *testing.T) {
 	}
 	block(3, w[0])
 	settle(before + 3)
+	// Programs started after Set: each prints its own stat line.
+	for _, sp := range []struct {
+		name  string
+		start func(*exec.Cmd) error
+	}{{"start-child-nice", Start}, {"plain-child-nice", (*exec.Cmd).Start}} {
+		var out strings.Builder
+		cmd := exec.Command("cat", "/proc/self/stat")
+		cmd.Stdout = &out
+		if err := sp.start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		println(sp.name, statNice(t, out.String()))
+	}
 	tids, err := threads()
 	if err != nil {
 		t.Fatal(err)
@@ -114,15 +175,17 @@ func child(t *testing.T) {
 	println("threads-before", before)
 	println("threads-after", len(tids))
 	for _, tid := range tids {
-		b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/stat")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The fields after the command's closing parenthesis: state is
-		// the first, nice the 17th.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		println("nice", f[16])
+		println("nice", niceOf(t, "/proc/self/task/"+strconv.Itoa(tid)+"/stat"))
+	}
+	if err := Reset(); err != nil {
+		t.Fatal(err)
+	}
+	tids, err = threads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tid := range tids {
+		println("reset-nice", niceOf(t, "/proc/self/task/"+strconv.Itoa(tid)+"/stat"))
 	}
 	syscall.Close(r[1])
 	syscall.Close(w[1])

@@ -3,18 +3,15 @@
 package procnice
 
 import (
-	"fmt"
-
-	"golang.org/x/sys/unix"
+	"errors"
+	"os/exec"
 )
 
-// Set gives the process the nice value n (-20..19).
-func Set(n int) error {
-	if n < -20 || n > 19 {
-		return fmt.Errorf("nice value %d is not in [-20, 19]", n)
-	}
-	if err := unix.Setpriority(unix.PRIO_PROCESS, 0, n); err != nil {
-		return fmt.Errorf("set the nice value to %d: %w", n, err)
-	}
-	return nil
-}
+// Set returns errors.ErrUnsupported off Linux.
+func Set(n int) error { return errors.ErrUnsupported }
+
+// Reset returns errors.ErrUnsupported off Linux.
+func Reset() error { return errors.ErrUnsupported }
+
+// Start is cmd.Start: the process's nice value was never changed.
+func Start(cmd *exec.Cmd) error { return cmd.Start() }
