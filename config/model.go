@@ -131,8 +131,9 @@ type Global struct {
 	NFTablesPriority int  // nftables_priority; -1 unless set
 	NFTablesCounters bool // nftables_counters
 
-	// VRRPPriority is the nice value vigild gives itself at start when it
-	// runs VRRP (vrrp_priority, -20..19); nil leaves it as inherited.
+	// VRRPPriority is the nice value vigild gives itself at start and at a
+	// reload when it runs VRRP (vrrp_priority, -20..19); nil leaves it as
+	// inherited.
 	VRRPPriority *int
 
 	LowerPrioNoAdvert    bool

@@ -96,10 +96,13 @@ func setAll(n int) error {
 func Start(cmd *exec.Cmd) error {
 	state.mu.Lock()
 	applied, orig, set := state.applied, state.orig, state.set
-	state.mu.Unlock()
 	if !applied || orig == set {
+		state.mu.Unlock()
 		return cmd.Start()
 	}
+	// Held until the thread has its value back: a Set or Reset meanwhile
+	// would give the thread a value this call then overwrites.
+	defer state.mu.Unlock()
 	runtime.LockOSThread()
 	tid := unix.Gettid()
 	if err := unix.Setpriority(unix.PRIO_PROCESS, tid, orig); err != nil {
