@@ -214,6 +214,24 @@ func TestAnnounceTakeover(t *testing.T) {
 	}
 }
 
+// announceTwice announces vips on announceLab's va0 for mac twice (the
+// second through the cached sockets) and returns the GARPs and NAs
+// captured on va1, at least two of each; step names the test's step.
+func announceTwice(t *testing.T, h *testnet.Host, ann *vip.Announcer, vips []netip.Addr, mac net.HardwareAddr, step string) ([]seenGARP, []seenNA) {
+	t.Helper()
+	c := h.Capture(t, "va1", "arp or icmp6")
+	for range 2 {
+		if err := h.Do(func() error { return ann.Announce("va0", vips, mac, false) }); err != nil {
+			t.Fatalf("%s: Announce: %v", step, err)
+		}
+	}
+	testnet.Eventually(t, 10*time.Second, func() bool {
+		g, n := parseAnnouncements(t, capturedSoFar(c))
+		return len(g) >= 2 && len(n) >= 2
+	}, "%s: GARPs and NAs not captured on va1", step)
+	return parseAnnouncements(t, c.Stop(t))
+}
+
 // TestAnnounceReopen: the Announcer reuses its sockets, notices when the
 // interface is deleted and created again under the same name, and sends on
 // the new one without an error; a missing interface is an ErrNoDevice
@@ -223,17 +241,7 @@ func TestAnnounceReopen(t *testing.T) {
 
 	round := func(name string) {
 		t.Helper()
-		c := h.Capture(t, "va1", "arp or icmp6")
-		for range 2 { // twice: the second goes through the cached sockets
-			if err := h.Do(func() error { return ann.Announce("va0", vips, mac, false) }); err != nil {
-				t.Fatalf("%s: Announce: %v", name, err)
-			}
-		}
-		testnet.Eventually(t, 10*time.Second, func() bool {
-			g, n := parseAnnouncements(t, capturedSoFar(c))
-			return len(g) >= 2 && len(n) >= 2
-		}, "%s: GARPs and NAs not captured on va1", name)
-		garps, nas := parseAnnouncements(t, c.Stop(t))
+		garps, nas := announceTwice(t, h, ann, vips, mac, name)
 		for _, g := range garps {
 			if !bytes.Equal(g.arp.SenderHardwareAddr, mac) || !bytes.Equal(g.eth.Source, mac) {
 				t.Errorf("%s: GARP not from the given MAC %v: %+v", name, mac, g.arp)
@@ -270,17 +278,7 @@ func TestAnnounceOwnMAC(t *testing.T) {
 	h, _, ann, vips, _ := announceLab(t)
 	round := func(name string, want net.HardwareAddr) {
 		t.Helper()
-		c := h.Capture(t, "va1", "arp or icmp6")
-		for range 2 { // twice: the second goes through the cached sockets
-			if err := h.Do(func() error { return ann.Announce("va0", vips, nil, false) }); err != nil {
-				t.Fatalf("%s: Announce: %v", name, err)
-			}
-		}
-		testnet.Eventually(t, 10*time.Second, func() bool {
-			g, n := parseAnnouncements(t, capturedSoFar(c))
-			return len(g) >= 2 && len(n) >= 2
-		}, "%s: GARPs and NAs not captured on va1", name)
-		garps, nas := parseAnnouncements(t, c.Stop(t))
+		garps, nas := announceTwice(t, h, ann, vips, nil, name)
 		for _, g := range garps {
 			if !bytes.Equal(g.arp.SenderHardwareAddr, want) || !bytes.Equal(g.eth.Source, want) {
 				t.Errorf("%s: GARP from %v / %v, want %v", name, g.eth.Source, g.arp.SenderHardwareAddr, want)
