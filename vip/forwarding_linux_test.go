@@ -16,7 +16,8 @@ import (
 // Announcer's kept descriptor: when the value changes, when the
 // interface is renamed away and back (the kernel registers its sysctl
 // again), when it is deleted and created again, and for a name that is
-// gone. Prepare opens the descriptor, Close closes it.
+// gone, and names that are paths to another sysctl. Prepare opens the
+// descriptor, Close closes it.
 func TestIPv6Forwarding(t *testing.T) {
 	lab := testnet.New(t)
 	a := lab.Host("a")
@@ -74,6 +75,13 @@ func TestIPv6Forwarding(t *testing.T) {
 	set("fw0", true)
 	check("created again, value changed", "fw0", true)
 	check("never existed", "nosuch0", false)
+	// A name that is a path opens nothing: only an interface the kernel
+	// resolves has its sysctl opened ("all" is not an interface, and
+	// forwards here).
+	a.Sysctl(t, "net.ipv6.conf.all.forwarding", "1")
+	for _, name := range []string{"../all", "all", "fw0/../../all", ""} {
+		check("a path, not an interface", name, false)
+	}
 	// One descriptor per interface read, none left once closed.
 	if n := forwardingFDs(t); n != 2 {
 		t.Errorf("%d forwarding sysctls open, want 2 (fw0, fwx)", n)

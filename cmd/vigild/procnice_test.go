@@ -17,7 +17,8 @@ import (
 // first, which starts more), and says so in its log; the notify scripts
 // run at the value vigild started with, as keepalived's scripts do; a
 // reload that changes it gives every thread the new value, as keepalived's
-// reload does for its VRRP process.
+// reload does for its VRRP process, and a notify FIFO's script that the
+// reload starts runs at the starting value too.
 func TestVRRPPriority(t *testing.T) {
 	l := newLab(t)
 	dir := filepath.Join(t.TempDir(), "bin")
@@ -58,11 +59,28 @@ func TestVRRPPriority(t *testing.T) {
 	// thread that forks a script has vigild's first value only for the
 	// call (procnice.Start).
 	allAt(t, v.Pid(), 6)
-	if err := os.WriteFile(v.Conf, []byte(strings.Replace(c, "vrrp_priority 6", "vrrp_priority 2", 1)), 0o644); err != nil {
+	// The reload sets the new value, then opens a notify FIFO whose
+	// script starts at the starting value too (it writes stat.fifo, then
+	// reads the FIFO, its last argument, as such scripts do).
+	fifoScript := filepath.Join(dir, "fifo-script")
+	body = "#!/bin/sh\ncat /proc/$$/stat > " + dir + "/stat.fifo.tmp && mv " + dir + "/stat.fifo.tmp " + dir + "/stat.fifo\nexec cat \"$1\" > /dev/null\n"
+	if err := os.WriteFile(fifoScript, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	global := "    vrrp_priority 2\n    notify_fifo " + filepath.Join(dir, "fifo") + "\n    notify_fifo_script " + fifoScript
+	if err := os.WriteFile(v.Conf, []byte(conf(global, 150, "    notify "+script)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	v.Signal(syscall.SIGHUP)
 	v.WaitOutput(t, "vrrp_priority=2", settle)
+	var stat []byte
+	testnet.Eventually(t, settle, func() bool {
+		stat, err = os.ReadFile(filepath.Join(dir, "stat.fifo"))
+		return err == nil
+	}, "the notify FIFO's script did not start")
+	if got, want := statNice(t, string(stat)), statNice(t, string(own)); got != want {
+		t.Errorf("the notify FIFO's script started at nice %d, want %d (vigild's before vrrp_priority)", got, want)
+	}
 	allAt(t, v.Pid(), 2)
 }
 

@@ -364,7 +364,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 
 	now := time.Now()
-	d.applyNice(d.cfg.Global.VRRPPriority, false)
+	if n := d.cfg.Global.VRRPPriority; n != nil {
+		d.applyNice(n)
+	}
 	d.log.Info("Starting VRRP", "instances", len(d.instances), "router_id", d.cfg.Global.RouterID)
 	d.statics = staticsOf(d.cfg)
 	d.removeLeftovers()
@@ -751,10 +753,10 @@ func (d *Daemon) reload(ctx context.Context, force bool) error {
 
 // applyNice gives the process the nice value of vrrp_priority n when it
 // runs VRRP, as keepalived gives its VRRP process at start and at each
-// reload; a reload that removed it puts back the value vigild started
-// with (changed says it was set before).
-func (d *Daemon) applyNice(n *int, changed bool) {
-	if d.opts.Mode == ModeCheck || n == nil && !changed {
+// reload; nil (a reload removed it) puts back the value vigild started
+// with.
+func (d *Daemon) applyNice(n *int) {
+	if d.opts.Mode == ModeCheck {
 		return
 	}
 	if err := d.host.Nice(n); err != nil {
@@ -793,7 +795,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 		d.log.Warn("conntrack_sync changed: the replication keeps its running settings until vigild restarts")
 	}
 	if !slices.Equal(optInt(d.cfg.Global.VRRPPriority), optInt(cfg.Global.VRRPPriority)) {
-		d.applyNice(cfg.Global.VRRPPriority, true)
+		d.applyNice(cfg.Global.VRRPPriority)
 	}
 	prev := d.cfg
 	d.cfg = cfg
