@@ -61,22 +61,16 @@ type conn struct {
 }
 
 // rxBatchLen is how many adverts a reader takes from its socket in one
-// read (recvmmsg), and rxBatches how many batches each reader has: one
-// it fills while the loop handles the other.
-const (
-	rxBatchLen = 8
-	rxBatches  = 2
-)
+// read (recvmmsg).
+const rxBatchLen = 8
 
-// rxBatch is what a reader read in one call, on its way to the loop: a
-// single channel send and loop turn for the adverts that arrived together.
-// The loop gives it back on free.
+// rxBatch is what a reader read in one call: the adverts that arrived
+// together, handled in one turn of the loop's state (Daemon.rxTurn).
 type rxBatch struct {
 	conn *conn
 	n    int // adverts in msgs; -1: the read failed
 	msgs [rxBatchLen]vrrp.Message
 	at   [rxBatchLen]time.Time // when each arrived (receivedAt): the machine's "now" for it
-	free chan<- *rxBatch
 }
 
 // maxRxAge bounds how far before the reader's clock reading a kernel
@@ -192,8 +186,9 @@ func (d *Daemon) releaseConn(inst *instance) {
 	}
 }
 
-// startReader starts the goroutine that reads c's current socket and posts
-// adverts to the loop. It ends when that socket is closed; Run waits for it.
+// startReader starts the goroutine that reads c's current socket and
+// handles what it reads (rxTurn). It ends when that socket is closed or
+// the loop has ended; Run waits for it.
 func (d *Daemon) startReader(c *conn) {
 	c.reading = true
 	d.readers.Add(1)
@@ -202,21 +197,11 @@ func (d *Daemon) startReader(c *conn) {
 
 func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 	defer d.readers.Done()
-	free := make(chan *rxBatch, rxBatches)
-	for range rxBatches {
-		b := &rxBatch{conn: c, free: free}
-		for i := range b.msgs {
-			b.msgs[i].Buf = make([]byte, vrrp.MaxMessageLen)
-		}
-		free <- b
+	b := &rxBatch{conn: c}
+	for i := range b.msgs {
+		b.msgs[i].Buf = make([]byte, vrrp.MaxMessageLen)
 	}
 	for {
-		var b *rxBatch
-		select {
-		case b = <-free:
-		case <-d.stop:
-			return
-		}
 		n, err := vrrp.ReadBatch(vc, b.msgs[:])
 		now := time.Now()
 		b.n = n
@@ -232,9 +217,7 @@ func (d *Daemon) runReader(c *conn, vc vrrp.Conn) {
 			b.n = -1
 			time.Sleep(10 * time.Millisecond)
 		}
-		select {
-		case d.rx <- b:
-		case <-d.stop:
+		if !d.rxTurn(b) {
 			return
 		}
 	}

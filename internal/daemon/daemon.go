@@ -202,10 +202,22 @@ type Daemon struct {
 	// links holds link changes back for interface_up_down_delays (links.go).
 	links *linkdelay.Filter
 
-	rx      chan *rxBatch
-	reqs    chan func(now time.Time)
-	stop    chan struct{} // closed when the loop ends: readers stop posting
-	readers sync.WaitGroup
+	// turnMu: the loop's state (everything the loop's functions touch)
+	// belongs to whoever holds it. The loop goroutine takes it for each
+	// event it receives; a reader takes it to handle the adverts it read,
+	// on its own goroutine (rxTurn), and the timer for its wake-up
+	// (timerFired): handing them to the loop goroutine cost a second
+	// goroutine's wake-up per read and per wake-up.
+	turnMu    turnLock
+	loopEnded bool       // under turnMu: the loop has shut down; readers handle nothing more
+	rxq       rxQueue    // batches read and not yet handled (drainRx)
+	rxTaken   []*rxBatch // drainRx's buffer
+	timer     loopTimer  // the loop's wake-up; set by Run
+	armed     time.Time  // the deadline timer is armed for; zero: none (an hour's wait)
+	rearm     bool       // the timer fired since it was armed: arm it whatever the next deadline
+	reqs      chan func(now time.Time)
+	stop      chan struct{} // closed when Run ends
+	readers   sync.WaitGroup
 
 	fw firewall // the no_accept VIP filter (firewall.go)
 
@@ -233,13 +245,13 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	}
 	cfg = scoped(cfg, opts.Mode)
 	d := &Daemon{
-		log:   opts.Log,
-		opts:  opts,
-		cfg:   cfg,
-		conns: make(map[connKey]*conn),
-		rx:    make(chan *rxBatch, 64),
-		stop:  make(chan struct{}),
-		reqs:  make(chan func(time.Time), 16),
+		log:    opts.Log,
+		opts:   opts,
+		cfg:    cfg,
+		conns:  make(map[connKey]*conn),
+		stop:   make(chan struct{}),
+		reqs:   make(chan func(time.Time), 16),
+		turnMu: make(turnLock, 1),
 
 		settle: newSettle(),
 	}
@@ -324,6 +336,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.runStartStop("shutdown", g.ShutdownScript, g.ShutdownScriptTimeout)
 		}
 	}()
+	// The loop's state is Run's until the loop starts waiting: readers
+	// hold what they read until then.
+	d.turnMu.Lock()
 	for _, c := range d.conns {
 		d.startReader(c)
 	}
@@ -380,9 +395,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.start(now)
 	}
 
-	timer := newGoTimer()
+	var timer loopTimer
 	if !d.host.GoTimer {
-		if t, err := newFDTimer(); err == nil {
+		if t, err := newFDTimer(d.timerFired); err == nil {
 			timer = t
 			// The worker's standby before a takeover spins in real
 			// time: not with one P (the spinner would hold it), not on
@@ -394,106 +409,192 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Warn("no timerfd, timers will be up to 1 ms late", "err", err)
 		}
 	}
+	if timer == nil {
+		timer = newGoTimer(d.timerFired)
+	}
 	defer timer.Stop()
-	// The timer is re-armed only when it must wake sooner (see
-	// rearmNeeded): re-arming costs a system call per loop turn.
-	var armed time.Time // the deadline the timer is armed for; zero: none (an hour's wait)
-	rearm := true
+	d.timer, d.rearm = timer, true
+	d.endTurn()
+	d.turnMu.Unlock()
 	for {
-		// A takeover's jobs that the worker left waiting run here,
-		// before the loop sleeps (kernelWork.runStarved); what is left
-		// goes back to the worker.
-		if d.kw.runStarved() {
-			continue
-		}
-		d.kw.releaseClaim()
-		next, ok, takeover := d.nextDeadline()
-		if d.standbyOK {
-			next, ok = d.standbyFor(time.Now(), takeover, next, ok)
-		}
-		next, ok = d.kw.starvedAt(next, ok)
-		if !ok {
-			next = time.Time{}
-		}
-		if rearmNeeded(rearm, armed, next) {
-			wait := time.Hour
-			if ok {
-				wait = max(time.Until(next), 0)
-			}
-			timer.Reset(wait)
-			armed, rearm = next, false
-		}
 		select {
 		case <-ctx.Done():
+			d.turnMu.Lock()
 			d.shutdown(time.Now())
 			d.publish()
+			d.loopEnded = true
+			d.turnMu.Unlock()
 			return nil
-		case b := <-d.rx:
-			d.handleRx(b)
-			d.drainRx() // what else is queued, before recomputing deadlines
 		case f := <-d.reqs:
-			f(time.Now())
-		case f := <-d.kw.results:
-			d.kw.apply(f, time.Now())
+			d.turn(f)
+		case <-d.kw.ready:
+			d.turn(func(time.Time) { d.kw.applyResults() })
 		case f := <-d.lvs.results():
-			f(time.Now())
+			d.turn(f)
 		case ev := <-d.lvs.checkerEvents():
-			d.lvs.checkerEvent(ev)
+			d.turn(func(time.Time) { d.lvs.checkerEvent(ev) })
 		case r := <-d.trk.results:
-			now := time.Now()
-			if d.trk.scriptResult(r, now) {
-				d.evaluate(now)
-			}
-		case e := <-d.trk.ifaceEvents():
-			d.vmacEvent(e, time.Now())
-			d.linkEvent(e, time.Now())
-		case fe := <-d.trk.fileEvents():
-			d.lvs.fileValue(fe)
-			d.evaluate(time.Now()) // values are read back from the watcher
-		case pc := <-d.trk.processCounts():
-			now := time.Now()
-			if d.trk.processCount(pc, now) {
-				d.evaluate(now)
-			}
-		case v := <-d.arb.recv():
-			d.arbPeer(v, time.Now())
-		case r := <-d.arb.witnessResults():
-			d.witnessResult(r, time.Now())
-		case woke := <-timer.C():
-			rearm = true // fired: armed again whatever the next deadline
-			// Adverts already queued arrived before this wake-up (their
-			// kernel stamps say when): they restart their timers first, so
-			// a backup that was slow to read them does not take over from
-			// a master whose adverts are waiting.
-			d.drainRx()
-			d.fireTimers(time.Now(), woke)
-			// A takeover's turn is long (the worker's first jobs, the
-			// transition's logs): what fell due meanwhile, most often
-			// another instance's takeover a few µs behind the first,
-			// runs now rather than after another wake-up of the timer.
-			for range 4 {
-				next, ok, _ := d.nextDeadline()
-				now := time.Now()
-				if !ok || now.Before(next) {
-					break
+			d.turn(func(now time.Time) {
+				if d.trk.scriptResult(r, now) {
+					d.evaluate(now)
 				}
-				d.drainRx()
-				d.fireTimers(now, woke)
-			}
+			})
+		case e := <-d.trk.ifaceEvents():
+			d.turn(func(now time.Time) {
+				d.vmacEvent(e, now)
+				d.linkEvent(e, time.Now())
+			})
+		case fe := <-d.trk.fileEvents():
+			d.turn(func(now time.Time) {
+				d.lvs.fileValue(fe)
+				d.evaluate(now) // values are read back from the watcher
+			})
+		case pc := <-d.trk.processCounts():
+			d.turn(func(now time.Time) {
+				if d.trk.processCount(pc, now) {
+					d.evaluate(now)
+				}
+			})
+		case v := <-d.arb.recv():
+			d.turn(func(now time.Time) { d.arbPeer(v, now) })
+		case r := <-d.arb.witnessResults():
+			d.turn(func(now time.Time) { d.witnessResult(r, now) })
 		}
 	}
 }
 
-// drainRx handles the adverts queued by the readers, at most 8 batches
-// (a flood cannot hold the loop).
-func (d *Daemon) drainRx() {
-	for range 8 {
-		select {
-		case b := <-d.rx:
-			d.handleRx(b)
-		default:
-			return
+// turnLock is the lock of the loop's state: a channel of one slot. A
+// goroutine waiting for it is blocked on a channel, which a test's
+// synctest bubble counts as durably blocked (on a sync.Mutex it is not, and
+// the bubble's clock would stop while a turn waits for the fake time to
+// pass, in a takeover's wait for the kernel worker).
+type turnLock chan struct{}
+
+func (l turnLock) Lock()   { l <- struct{}{} }
+func (l turnLock) Unlock() { <-l }
+
+// turn runs f, one event's handling, with the loop's state (turnMu), and
+// then what ends every turn (endTurn).
+func (d *Daemon) turn(f func(now time.Time)) {
+	d.turnMu.Lock()
+	f(time.Now())
+	d.endTurn()
+	d.turnMu.Unlock()
+}
+
+// endTurn ends a turn, whoever took it (the loop goroutine or a reader):
+// a takeover's jobs that the worker left waiting run here, before the
+// state is let go (kernelWork.runStarved), what is left goes back to the
+// worker, and the timer is armed for the next deadline. turnMu held.
+func (d *Daemon) endTurn() {
+	for d.kw.runStarved() {
+	}
+	d.kw.releaseClaim()
+	next, ok, takeover := d.nextDeadline()
+	if d.standbyOK {
+		next, ok = d.standbyFor(time.Now(), takeover, next, ok)
+	}
+	next, ok = d.kw.starvedAt(next, ok)
+	if !ok {
+		next = time.Time{}
+	}
+	// The timer is re-armed only when it must wake sooner (see
+	// rearmNeeded): re-arming costs a system call per turn.
+	if rearmNeeded(d.rearm, d.armed, next) {
+		wait := time.Hour
+		if ok {
+			wait = max(time.Until(next), 0)
 		}
+		d.timer.Reset(wait)
+		d.armed, d.rearm = next, false
+	}
+}
+
+// timerFired takes a turn for the timer's wake-up at woke, on the timer's
+// goroutine (loopTimer); once the loop has ended it does nothing.
+func (d *Daemon) timerFired(woke time.Time) {
+	d.turnMu.Lock()
+	defer d.turnMu.Unlock()
+	if d.loopEnded {
+		return
+	}
+	d.timerTurn(time.Now(), woke)
+	d.endTurn()
+}
+
+// timerTurn handles the timer's wake-up at woke. turnMu held.
+func (d *Daemon) timerTurn(now, woke time.Time) {
+	d.rearm = true // fired: armed again whatever the next deadline
+	// Adverts already read arrived before this wake-up (their kernel
+	// stamps say when): they restart their timers first, so a backup
+	// that was slow to handle them does not take over from a master
+	// whose adverts are waiting.
+	d.drainRx()
+	d.fireTimers(now, woke)
+	// A takeover's turn is long (the worker's first jobs, the
+	// transition's logs): what fell due meanwhile, most often another
+	// instance's takeover a few µs behind the first, runs now rather
+	// than after another wake-up of the timer.
+	for range 4 {
+		next, ok, _ := d.nextDeadline()
+		now := time.Now()
+		if !ok || now.Before(next) {
+			break
+		}
+		d.drainRx()
+		d.fireTimers(now, woke)
+	}
+}
+
+// rxQueue holds the batches the readers read until one of them, or the
+// timer's turn, handles them (drainRx). Its own lock is held for a push or
+// a take only: a reader publishes its batch before it waits for the loop's
+// state, so that a timer's turn already under way handles it first.
+type rxQueue struct {
+	mu sync.Mutex
+	q  []*rxBatch
+}
+
+func (r *rxQueue) push(b *rxBatch) {
+	r.mu.Lock()
+	r.q = append(r.q, b)
+	r.mu.Unlock()
+}
+
+// take appends every batch queued to buf and empties the queue.
+func (r *rxQueue) take(buf []*rxBatch) []*rxBatch {
+	r.mu.Lock()
+	buf = append(buf, r.q...)
+	clear(r.q)
+	r.q = r.q[:0]
+	r.mu.Unlock()
+	return buf
+}
+
+// rxTurn handles b, just read, with the adverts of other readers queued
+// before it, on the reader's goroutine; false: the loop has ended and b
+// was not handled. When it returns b is free again: whoever handled it
+// held the loop's state before this reader could take it.
+func (d *Daemon) rxTurn(b *rxBatch) bool {
+	d.rxq.push(b)
+	d.turnMu.Lock()
+	defer d.turnMu.Unlock()
+	if d.loopEnded {
+		return false
+	}
+	d.drainRx()
+	d.endTurn()
+	return true
+}
+
+// drainRx handles the batches the readers have read (rxQueue), at most one
+// per reader: each waits for its batch to be handled before it reads
+// again. turnMu held.
+func (d *Daemon) drainRx() {
+	d.rxTaken = d.rxq.take(d.rxTaken[:0])
+	for i, b := range d.rxTaken {
+		d.handleRx(b)
+		d.rxTaken[i] = nil
 	}
 }
 

@@ -420,8 +420,7 @@ func (inst *instance) deadline() (time.Time, bool) {
 	return next, ok
 }
 
-// handleRx handles a reader's batch, advert by advert in the order read,
-// and gives it back to the reader.
+// handleRx handles a reader's batch, advert by advert in the order read.
 func (d *Daemon) handleRx(b *rxBatch) {
 	if b.n < 0 {
 		b.conn.readErrors++
@@ -429,7 +428,6 @@ func (d *Daemon) handleRx(b *rxBatch) {
 	for i := range b.n {
 		d.handleRxMsg(b.conn, b.msgs[i].Buf[:b.msgs[i].N], b.msgs[i].Meta, b.at[i])
 	}
-	b.free <- b // never blocks: the reader's channel holds all its batches
 }
 
 // handleRxMsg demultiplexes one advert received on c at now to its

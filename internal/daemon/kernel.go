@@ -36,8 +36,10 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // Concurrency: do and close are called by the loop only; run is the
 // worker, started and waited for by Daemon.Run. Outcomes reach the loop
 // over results (buffered, so the worker goes on to its next job while the
-// loop is busy), which the loop reads in its select and, at shutdown,
-// until the worker has ended and the buffer is empty. The loop runs a job
+// loop is busy), which are read only in a turn of the loop's state: the
+// loop goroutine takes one when ready says results has some
+// (applyResults), a takeover's wait reads them itself (submitWait), and
+// at shutdown until the worker has ended and the buffer is empty. The loop runs a job
 // itself only when a takeover's turn queued it and the idle worker has
 // left it waiting (runStarved); the worker takes none meanwhile.
 type kernelWork struct {
@@ -85,7 +87,12 @@ type kernelWork struct {
 
 	wake    chan struct{} // a job was queued, or close was called
 	results chan func(now time.Time)
-	done    chan struct{} // closed when run returns
+	// ready is signalled after each send on results. The loop goroutine
+	// waits for it, not for results: an outcome it took before it had
+	// the loop's state would be lost to a takeover's turn that waits for
+	// it under that state (submitWait) on another goroutine.
+	ready chan struct{}
+	done  chan struct{} // closed when run returns
 
 	// logs, when not nil, holds what the jobs log through the loggers it
 	// wrapped; each job's records go to the loop with its outcome.
@@ -120,6 +127,7 @@ func newKernelWork() *kernelWork {
 	return &kernelWork{
 		wake:    make(chan struct{}, 1),
 		results: make(chan func(time.Time), kernelResults),
+		ready:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		epoch:   time.Now(),
 	}
@@ -297,6 +305,23 @@ func (k *kernelWork) runTaken(job kernelJob) {
 		return
 	}
 	k.results <- outcome // taken drops when the loop applies it
+	select {
+	case k.ready <- struct{}{}:
+	default: // a signal is pending already: its turn takes this one too
+	}
+}
+
+// applyResults applies, in a turn of the loop's state, every outcome
+// waiting in results.
+func (k *kernelWork) applyResults() {
+	for {
+		select {
+		case f := <-k.results:
+			k.apply(f, time.Now())
+		default:
+			return
+		}
+	}
 }
 
 // runJob runs job under netlinkTimeout and returns its outcome, with the

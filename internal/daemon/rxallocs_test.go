@@ -28,9 +28,9 @@ func rxOnLoop(t *testing.T, n *node, f func(inst *instance, c *conn)) {
 	<-done
 }
 
-// TestHandleRxAllocs: the loop's share of receiving an advert (demultiplex
-// by VRID, check, count, restart a backup's Master_Down timer) allocates
-// nothing, and a dropped advert is still counted.
+// TestHandleRxAllocs: a reader's turn with an advert it read (demultiplex
+// by VRID, check, count, restart a backup's Master_Down timer, the end of
+// the turn) allocates nothing, and a dropped advert is still counted.
 func TestHandleRxAllocs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wire := vrrptest.NewWire(vrrptest.WireOptions{})
@@ -45,28 +45,35 @@ func TestHandleRxAllocs(t *testing.T) {
 		bad := append([]byte(nil), good...)
 		bad[len(bad)-1] ^= 1 // the checksum no longer matches
 		meta := vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
-		rxOnLoop(t, n, func(inst *instance, c *conn) {
-			free := make(chan *rxBatch, 1)
-			free <- &rxBatch{conn: c, free: free, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
-			for _, cs := range []struct {
-				name   string
-				raw    []byte
-				reason vrrp.DropReason
-			}{{"accepted", good, vrrp.DropNone}, {"bad checksum", bad, vrrp.DropChecksum}} {
-				before := inst.rx[cs.reason]
-				const runs = 100
-				allocs := testing.AllocsPerRun(runs, func() {
-					b := <-free
-					b.n, b.msgs[0].N, b.msgs[0].Meta, b.at[0] = 1, copy(b.msgs[0].Buf, cs.raw), meta, time.Now()
-					n.d.handleRx(b)
-				})
+		var inst *instance
+		var c *conn
+		rxOnLoop(t, n, func(i *instance, cn *conn) { inst, c = i, cn })
+		b := &rxBatch{conn: c, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
+		for _, cs := range []struct {
+			name   string
+			raw    []byte
+			reason vrrp.DropReason
+		}{{"accepted", good, vrrp.DropNone}, {"bad checksum", bad, vrrp.DropChecksum}} {
+			var before uint64
+			rxOnLoop(t, n, func(*instance, *conn) { before = inst.rx[cs.reason] })
+			const runs = 100
+			// A reader's whole turn, as runReader takes it after a read.
+			allocs := testing.AllocsPerRun(runs, func() {
+				b.n, b.msgs[0].N, b.msgs[0].Meta, b.at[0] = 1, copy(b.msgs[0].Buf, cs.raw), meta, time.Now()
+				if !n.d.rxTurn(b) {
+					t.Fatal("rxTurn: the loop has ended")
+				}
+			})
+			rxOnLoop(t, n, func(*instance, *conn) {
 				if got := inst.rx[cs.reason] - before; got != runs+1 {
 					t.Errorf("%s: counted %d, want %d", cs.name, got, runs+1)
 				}
-				if allocs != 0 {
-					t.Errorf("%s: %v allocations per advert handled, want 0", cs.name, allocs)
-				}
+			})
+			if allocs != 0 {
+				t.Errorf("%s: %v allocations per advert handled, want 0", cs.name, allocs)
 			}
+		}
+		rxOnLoop(t, n, func(*instance, *conn) {
 			if st := inst.m.State(); st != vrrp.StateBackup {
 				t.Errorf("state %v, want BACKUP", st)
 			}

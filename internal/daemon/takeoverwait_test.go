@@ -196,3 +196,38 @@ func TestLoopTakeoverAddressesFirst(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopTurnOffLoopWaitsForKernel: a turn taken off the loop goroutine,
+// as the timer's and the readers' are, that hands the worker a job and
+// then waits for a second one (a takeover's wait, submitWait), applies
+// both outcomes itself, in order, before it returns, while the loop
+// goroutine sits idle in its select. If that goroutine took outcomes
+// from the worker, it would hold the first one, waiting for the state
+// the turn holds, and apply it after the second.
+func TestLoopTurnOffLoopWaitsForKernel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+		synctest.Wait()
+		var applied []string
+		job := func(name string) kernelJob {
+			return func(context.Context) func(time.Time) {
+				time.Sleep(50 * time.Microsecond)
+				return func(time.Time) { applied = append(applied, name) }
+			}
+		}
+		var inTurn string
+		waited := false
+		n.d.turn(func(time.Time) {
+			n.d.kw.submitAs(nil, nil, job("first"))
+			waited = n.d.kw.submitWait(nil, nil, job("second"), time.Second)
+			inTurn = strings.Join(applied, ",")
+		})
+		synctest.Wait()
+		var after string
+		rxOnLoop(t, n, func(*instance, *conn) { after = strings.Join(applied, ",") })
+		if !waited || inTurn != "first,second" || after != "first,second" {
+			t.Errorf("waited %v; applied in the turn %q, after it %q; want first,second in the turn", waited, inTurn, after)
+		}
+	})
+}

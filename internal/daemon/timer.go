@@ -3,22 +3,28 @@ package daemon
 import "time"
 
 // loopTimer is the loop's single wake-up timer: Reset(d) arms it to fire
-// once after d, C delivers the firing, Stop releases it.
+// once after d, Stop releases it. Firing calls the function it was made
+// with on a goroutine of the timer's, not the loop goroutine: the loop's
+// timer turn runs there (Daemon.timerFired).
 type loopTimer interface {
 	Reset(d time.Duration)
-	C() <-chan time.Time
 	Stop()
 }
 
-// goTimer is a time.Timer: the fallback, and the timer of loop tests that
-// run in a synctest bubble (where time is fake).
+// goTimer is a time.AfterFunc timer: the fallback, and the timer of loop
+// tests that run in a synctest bubble (where time is fake). As with the
+// timerfd, its turn runs on a goroutine other than the loop's.
 type goTimer struct{ t *time.Timer }
 
-func newGoTimer() loopTimer { return goTimer{time.NewTimer(time.Hour)} }
+func newGoTimer(fire func(woke time.Time)) loopTimer {
+	return goTimer{time.AfterFunc(time.Hour, func() { fire(time.Now()) })}
+}
 
 func (g goTimer) Reset(d time.Duration) { g.t.Reset(d) }
-func (g goTimer) C() <-chan time.Time   { return g.t.C }
-func (g goTimer) Stop()                 { g.t.Stop() }
+
+// Stop stops the timer; a call of fire already under way may still run
+// (timerFired does nothing once the loop has ended).
+func (g goTimer) Stop() { g.t.Stop() }
 
 // rearmNeeded reports whether the loop's timer, armed for the deadline
 // armed (zero: not armed, an hour's wait), must be armed again for next,

@@ -20,18 +20,23 @@ import (
 // P was idle, and that thread then polls every 20 µs for a millisecond
 // or more (a burst of nanosleep calls on every timer wake-up of an idle
 // daemon).
+//
+// An expiration calls fire on the timer's own goroutine, the one the
+// poller woke: the loop's timer turn runs where the wake-up landed,
+// without waking a second goroutine for it.
 type fdTimer struct {
 	fd   int
 	file *os.File
-	c    chan time.Time
+	fire func(woke time.Time)
+	done chan struct{} // closed when run has returned
 }
 
-func newFDTimer() (loopTimer, error) {
+func newFDTimer(fire func(woke time.Time)) (loopTimer, error) {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	t := &fdTimer{fd: fd, file: os.NewFile(uintptr(fd), "vigild-timerfd"), c: make(chan time.Time, 1)}
+	t := &fdTimer{fd: fd, file: os.NewFile(uintptr(fd), "vigild-timerfd"), fire: fire, done: make(chan struct{})}
 	rc, err := t.file.SyscallConn()
 	if err != nil {
 		t.file.Close()
@@ -41,9 +46,10 @@ func newFDTimer() (loopTimer, error) {
 	return t, nil
 }
 
-// run turns expirations into channel sends; it ends when Stop closes the
+// run turns expirations into calls of fire; it ends when Stop closes the
 // file.
 func (t *fdTimer) run(rc syscall.RawConn) {
+	defer close(t.done)
 	var buf [8]byte
 	var rerr syscall.Errno
 	read := func(fd uintptr) bool {
@@ -57,35 +63,26 @@ func (t *fdTimer) run(rc syscall.RawConn) {
 		if rerr != 0 && rerr != unix.EINTR {
 			return
 		}
-		select {
-		case t.c <- time.Now():
-		default: // the loop has a wake-up pending already
-		}
+		t.fire(time.Now())
 	}
 }
 
-func (t *fdTimer) C() <-chan time.Time { return t.c }
-
 // Reset arms the timer to fire once after d (at least 1 ns: zero would
-// disarm it). A wake-up already pending for the previous deadline is
-// dropped, as time.Timer.Reset does since Go 1.23.
+// disarm it). A call of fire already under way for the previous deadline
+// still runs: the loop finds nothing due and arms the timer again.
 func (t *fdTimer) Reset(d time.Duration) {
 	d = max(d, time.Nanosecond)
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d.Nanoseconds())}
-	select {
-	case <-t.c:
-	default:
-	}
 	if _, _, e := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); e != 0 {
 		// Cannot happen with a valid fd and spec; fall back to a Go timer
 		// rather than never waking.
-		time.AfterFunc(d, func() {
-			select {
-			case t.c <- time.Now():
-			default:
-			}
-		})
+		time.AfterFunc(d, func() { t.fire(time.Now()) })
 	}
 }
 
-func (t *fdTimer) Stop() { t.file.Close() }
+// Stop closes the timer and waits until its goroutine has returned: no
+// call of fire starts after it (one by the fallback of Reset still may).
+func (t *fdTimer) Stop() {
+	t.file.Close()
+	<-t.done
+}

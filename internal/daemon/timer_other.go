@@ -2,6 +2,9 @@
 
 package daemon
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
-func newFDTimer() (loopTimer, error) { return nil, errors.ErrUnsupported }
+func newFDTimer(func(time.Time)) (loopTimer, error) { return nil, errors.ErrUnsupported }
