@@ -667,10 +667,14 @@ func (d *Daemon) earliestTakeover() time.Time {
 
 // standbyLead is how long before a backup's Master_Down deadline the
 // kernel worker is kept from parking (kernelWork.standbyUntil): longer than
-// the time the runtime takes to wake a thread for it, which the loop's
-// own wake-ups show (a median of 25–90 µs, a p90 of up to 200 µs on a
-// shared two-core machine).
-const standbyLead = 500 * time.Microsecond
+// the loop's timer takes to wake it for the standby, or the wake-up finds
+// the takeover due and the worker parked. The loop's own wake-ups show a
+// median of 25–120 µs and a p90 of up to 200 µs on a quiet shared
+// two-core machine, and up to 455 µs there while a second daemon starts;
+// half a millisecond left a takeover at start without its standby in one
+// run of two. A backup that hears its master stays an advert interval
+// (10 ms at least) farther than this from its deadline.
+const standbyLead = 2 * time.Millisecond
 
 // standbyFor keeps the kernel worker on standby from standbyLead before
 // takeover, the earliest backup's Master_Down deadline (nextDeadline),
