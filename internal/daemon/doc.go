@@ -53,7 +53,7 @@
 //     commit to make first), a takeover's addresses are handed over
 //     before its advert is sent, so the netlink call may run on another
 //     CPU meanwhile; the GARP/NA round still follows the advert. From
-//     half a millisecond before a backup's Master_Down deadline until
+//     2 ms before a backup's Master_Down deadline until
 //     the takeover is done, the idle worker spins instead of parking,
 //     yielding the CPU at every turn (kernelWork.standbyUntil), on a
 //     thread kept off the loop's CPU (cpuPin), so that it takes the
@@ -135,16 +135,18 @@
 // check, conntracksync and ipvs do), decide VRRP transitions
 // (vrrp.Machine does) or IPVS policy (ipvs.Policy does).
 //
-// Concurrency: the loop goroutine started by Run is the only writer of
-// instance state; the kernel worker only calls the Host's VIPs, Announcer
-// and Firewall with copies of what the loop gave it (and stamps a
-// takeover's timeline, which the loop reads only in the outcome that the
-// worker hands over after its last write). Socket readers (each posts
-// the batch of adverts one read returned, and gets it back from the loop),
-// trackers, signal handlers and
-// control-socket clients only post events to it over channels (vigilctl ct
-// touches the replicator only, never loop state); Status
-// asks the loop for a snapshot the same way. Every goroutine is started by
+// Concurrency: the loop's state (instances, sockets, counters, the timer)
+// is written only by whoever holds its lock for a turn (turnMu): the loop
+// goroutine started by Run, for each event it receives; a socket reader,
+// for the batch of adverts it has just read; the loop's timerfd, for its
+// wake-up. Those two handle what they saw on their own goroutines, so an
+// advert or a timer does not wake a second goroutine. The kernel worker
+// only calls the Host's VIPs, Announcer and Firewall with copies of what
+// the loop gave it (and stamps a takeover's timeline, which the loop reads
+// only in the outcome that the worker hands over after its last write).
+// Trackers, signal handlers and control-socket clients only post events
+// to the loop over channels (vigilctl ct touches the replicator only,
+// never loop state); Status asks the loop for a snapshot the same way. Every goroutine is started by
 // Run (or by the checkers it owns) and stopped and waited for before Run
 // returns. The kernel side is injected through Host, so tests run the loop
 // on in-memory twins inside testing/synctest bubbles.
