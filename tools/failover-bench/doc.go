@@ -107,8 +107,9 @@
 //
 // FLOOR samples (-floor, default 300) how late a sleeper wakes after 2 ms
 // on this machine now: a timerfd read on a thread of its own, vigild's
-// shape (timerfd through Go's poller and a channel hop), a Go timer. No
-// takeover can beat the first row.
+// shape (timerfd through Go's poller, the woken goroutine doing the
+// work), the same with a channel hop to a second goroutine (vigild's
+// shape before), a Go timer. No takeover can beat the first row.
 //
 // # What it touches
 //

@@ -27,15 +27,18 @@ type floorResult struct {
 //   - a blocking read(2) of a timerfd on a thread of its own (what a
 //     single-threaded C daemon such as keepalived gets at best: one
 //     thread woken by the kernel);
-//   - a timerfd read through Go's poller and a channel to a second
-//     goroutine (vigild's loop timer: the poller's thread, then the
-//     loop's goroutine);
+//   - a timerfd read through Go's poller by the goroutine that then does
+//     the work (vigild's loop timer: its turn runs where the poller woke
+//     it);
+//   - the same read followed by a channel to a second goroutine (vigild's
+//     shape before, when the loop goroutine ran every turn);
 //   - a Go time.Timer (rounded by the runtime).
 //
 // It is the physical floor under the takeover's wake-up in the TIMELINE.
 func measureFloor(n int, d time.Duration) ([]floorResult, error) {
 	bare := floorResult{name: "timerfd, blocking read on its own thread"}
-	poll := floorResult{name: "timerfd via Go's poller + channel hop (vigild)"}
+	poll := floorResult{name: "timerfd via Go's poller (vigild)"}
+	hopped := floorResult{name: "timerfd via Go's poller + channel hop"}
 	gotm := floorResult{name: "Go time.Timer"}
 
 	fd1, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
@@ -73,17 +76,31 @@ func measureFloor(n int, d time.Duration) ([]floorResult, error) {
 	}()
 	defer close(bareReq)
 
-	// vigild's shape: a reader goroutine posts to a channel.
+	// A reader goroutine that measures its own wake-up (vigild's shape),
+	// or posts to a channel for the main goroutine (the hop).
+	type req struct{ hop bool }
+	polls, polled := make(chan req), make(chan time.Duration)
 	hop := make(chan time.Time, 1)
 	go func() {
 		var buf [8]byte
-		for {
-			if _, err := f2.Read(buf[:]); err != nil {
-				return
+		for r := range polls {
+			due := time.Now().Add(d)
+			if err := unix.TimerfdSettime(fd2, 0, &spec, nil); err != nil {
+				polled <- -1
+				continue
 			}
-			hop <- time.Now()
+			if _, err := f2.Read(buf[:]); err != nil {
+				polled <- -1
+				continue
+			}
+			if r.hop {
+				hop <- due
+				continue
+			}
+			polled <- time.Since(due)
 		}
 	}()
+	defer close(polls)
 
 	for range n {
 		bareReq <- struct{}{}
@@ -91,19 +108,23 @@ func measureFloor(n int, d time.Duration) ([]floorResult, error) {
 			bare.late = append(bare.late, l)
 		}
 
-		due := time.Now().Add(d)
-		if err := unix.TimerfdSettime(fd2, 0, &spec, nil); err != nil {
-			return nil, err
+		polls <- req{}
+		if l := <-polled; l >= 0 {
+			poll.late = append(poll.late, l)
 		}
-		<-hop
-		poll.late = append(poll.late, time.Since(due))
+		polls <- req{hop: true}
+		select {
+		case due := <-hop:
+			hopped.late = append(hopped.late, time.Since(due))
+		case <-polled: // the timer failed
+		}
 
-		due = time.Now().Add(d)
+		due := time.Now().Add(d)
 		t := time.NewTimer(d)
 		<-t.C
 		gotm.late = append(gotm.late, time.Since(due))
 	}
-	return []floorResult{bare, poll, gotm}, nil
+	return []floorResult{bare, poll, hopped, gotm}, nil
 }
 
 // printFloor writes the wake-up floor table.

@@ -137,8 +137,8 @@ func TestQuickRun(t *testing.T) {
 	checkTimeline(t, sections["TIMELINE"])
 	checkScale(t, sections["SCALE:"], []int{1, 4})
 	checkSVG(t, svg)
-	if n := len(strings.Split(strings.TrimSpace(sections["FLOOR:"]), "\n")); n != 6 {
-		t.Errorf("FLOOR table has %d lines, want 6 (three headers, three sleepers)", n)
+	if n := len(strings.Split(strings.TrimSpace(sections["FLOOR:"]), "\n")); n != 7 {
+		t.Errorf("FLOOR table has %d lines, want 7 (three headers, four sleepers)", n)
 	}
 }
 
