@@ -576,15 +576,8 @@ func (k *kernelWork) finish() {
 		case f := <-k.results:
 			k.apply(f, time.Now())
 		case <-k.done:
-			// run sent every outcome before it ended.
-			for {
-				select {
-				case f := <-k.results:
-					k.apply(f, time.Now())
-				default:
-					return
-				}
-			}
+			k.applyResults() // run sent every outcome before it ended
+			return
 		}
 	}
 }
