@@ -37,9 +37,9 @@ type kernelJob func(ctx context.Context) func(now time.Time)
 // worker, started and waited for by Daemon.Run. Outcomes reach the loop
 // over results (buffered, so the worker goes on to its next job while the
 // loop is busy), which are read only in a turn of the loop's state: the
-// loop goroutine takes one when ready says results has some
-// (applyResults), a takeover's wait reads them itself (submitWait), and
-// at shutdown until the worker has ended and the buffer is empty. The loop runs a job
+// loop goroutine's turn when ready says there are some (applyResults), a
+// takeover's wait (submitWait), and shutdown's, until the worker has
+// ended and the buffer is empty (finish). The loop runs a job
 // itself only when a takeover's turn queued it and the idle worker has
 // left it waiting (runStarved); the worker takes none meanwhile.
 type kernelWork struct {
@@ -88,9 +88,10 @@ type kernelWork struct {
 	wake    chan struct{} // a job was queued, or close was called
 	results chan func(now time.Time)
 	// ready is signalled after each send on results. The loop goroutine
-	// waits for it, not for results: an outcome it took before it had
-	// the loop's state would be lost to a takeover's turn that waits for
-	// it under that state (submitWait) on another goroutine.
+	// waits for it, not for results: an outcome it took without the
+	// loop's state would wait for that state while a takeover's turn
+	// holding it on another goroutine (submitWait) applied the outcomes
+	// queued behind it first.
 	ready chan struct{}
 	done  chan struct{} // closed when run returns
 
