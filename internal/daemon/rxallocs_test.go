@@ -80,3 +80,43 @@ func TestHandleRxAllocs(t *testing.T) {
 		})
 	})
 }
+
+// TestTimerTurnHandlesReadAdvertsFirst: an advert a reader has read (its
+// batch published, the reader waiting for the loop's state) that arrived
+// before the backup's Master_Down deadline is handled by a timer's turn
+// that runs after the deadline before it fires anything: the backup stays
+// BACKUP. Without the timer turn's drain it takes over from a master
+// whose advert was already read.
+func TestTimerTurnHandlesReadAdvertsFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+		synctest.Wait()
+		src, dst := netip.MustParseAddr("192.0.2.9"), vrrp.GroupIPv4
+		good, err := (&vrrp.Packet{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200, MaxAdvertCentis: 100,
+			Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.254")}}).AppendChecksummed(nil, src, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inst *instance
+		var c *conn
+		rxOnLoop(t, n, func(i *instance, cn *conn) { inst, c = i, cn })
+		n.d.turn(func(time.Time) {
+			due, ok := inst.m.Deadline()
+			if !ok || inst.m.State() != vrrp.StateBackup {
+				t.Errorf("VI_1 %v with deadline %v, want BACKUP with one", inst.m.State(), ok)
+				return // not Fatal: the turn must let the state go
+			}
+			b := &rxBatch{conn: c, n: 1, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
+			b.msgs[0].N = copy(b.msgs[0].Buf, good)
+			b.msgs[0].Meta = vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
+			b.at[0] = due.Add(-time.Millisecond) // arrived before the deadline
+			n.d.rxq.push(b)                      // read; its reader waits for the state
+			late := due.Add(time.Millisecond)
+			n.d.timerTurn(late, late)
+			if st := inst.m.State(); st != vrrp.StateBackup {
+				t.Errorf("after a timer turn past the deadline with the master's advert read: %v, want BACKUP", st)
+			}
+		})
+	})
+}
