@@ -215,9 +215,15 @@ type Daemon struct {
 	timer     loopTimer  // the loop's wake-up; set by Run
 	armed     time.Time  // the deadline timer is armed for; zero: none (an hour's wait)
 	rearm     bool       // the timer fired since it was armed: arm it whatever the next deadline
-	reqs      chan func(now time.Time)
-	stop      chan struct{} // closed when Run ends
-	readers   sync.WaitGroup
+	// quiet: the reader's turn under way has so far only restarted
+	// backups' Master_Down timers to or past armed (quietAdvert), so its
+	// end need not look for an earlier deadline (endTurn).
+	quiet   bool
+	execs   uint64 // actions carried out (exec): quietAdvert's proof that an advert did nothing else
+	scans   uint64 // ends of turns that looked for the next deadline (endTurn), for tests
+	reqs    chan func(now time.Time)
+	stop    chan struct{} // closed when Run ends
+	readers sync.WaitGroup
 
 	fw firewall // the no_accept VIP filter (firewall.go)
 
@@ -490,6 +496,14 @@ func (d *Daemon) endTurn() {
 	for d.kw.runStarved() {
 	}
 	d.kw.releaseClaim()
+	if d.quiet {
+		// Every deadline this turn moved lies at or after the one the
+		// timer is armed for, and nothing else changed: the timer wakes
+		// in time, as it would after the scan below (rearmNeeded).
+		d.quiet = false
+		return
+	}
+	d.scans++
 	next, ok, takeover := d.nextDeadline()
 	if d.standbyOK {
 		next, ok = d.standbyFor(time.Now(), takeover, next, ok)
@@ -582,6 +596,10 @@ func (d *Daemon) rxTurn(b *rxBatch) bool {
 	if d.loopEnded {
 		return false
 	}
+	// The turn is quiet until an advert proves otherwise (quietAdvert):
+	// a timer that fired and waits for its turn, or a standby that a
+	// moved deadline may end, takes the whole end of the turn.
+	d.quiet = !d.rearm && !d.armed.IsZero() && !d.kw.standingBy()
 	d.drainRx()
 	d.endTurn()
 	return true

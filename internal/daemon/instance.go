@@ -433,6 +433,10 @@ func (d *Daemon) handleRx(b *rxBatch) {
 // handleRxMsg demultiplexes one advert received on c at now to its
 // instance, checks it and feeds it to the machine.
 func (d *Daemon) handleRxMsg(c *conn, raw []byte, meta vrrp.RecvMeta, now time.Time) {
+	// Only an advert that proves itself quiet keeps the turn quiet; every
+	// other way out of here leaves it not.
+	quiet := d.quiet
+	d.quiet = false
 	vrid, ok := vrrp.PeekVRID(raw)
 	if c.key.ah {
 		vrid, ok = peekAHVRID(raw)
@@ -476,10 +480,27 @@ func (d *Daemon) handleRxMsg(c *conn, raw []byte, meta vrrp.RecvMeta, now time.T
 		inst.log.Warn(fmt.Sprintf("(%s) received an advert from %s whose address list differs from ours (logged once)", inst.cfg.Name, meta.Src))
 	}
 	ev := vrrp.AdvertReceived{Priority: inst.rxPkt.Priority, MaxAdvertInterval: inst.rxPkt.AdvertInterval(), Src: meta.Src}
-	wasMaster := inst.m.State() == vrrp.StateMaster
+	was, execs := inst.m.State(), d.execs
 	inst.heardAH(ev, ahSeq)
 	d.handleAdvert(inst, ev, now)
-	d.advertHeard(inst, ev, wasMaster, now)
+	d.advertHeard(inst, ev, was == vrrp.StateMaster, now)
+	d.quiet = quiet && d.quietAdvert(inst, was, execs)
+}
+
+// quietAdvert reports whether the advert inst just handled did no more
+// than restart a backup's Master_Down timer to or past the deadline the
+// loop's timer is armed for: inst was a backup and still is, and no action
+// was carried out (execs, the count before it: no transition, no send, no
+// sync group's event, no announcement, no job for the worker). Such an
+// advert, the steady state of every backup, cannot need the timer sooner.
+// A priority-0 advert, or a shorter advert interval learnt from the
+// master, moves the deadline earlier and is not quiet.
+func (d *Daemon) quietAdvert(inst *instance, was vrrp.State, execs uint64) bool {
+	if was != vrrp.StateBackup || inst.m.State() != vrrp.StateBackup || d.execs != execs {
+		return false
+	}
+	t, ok := inst.m.Deadline()
+	return ok && !t.Before(d.armed)
 }
 
 // advertHeard follows up an accepted advert once the machine has handled
@@ -571,6 +592,7 @@ func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
 // sync group (a Transition, a RequestMaster) joins the loop's work queue,
 // so exec never gives the machine another event while it runs.
 func (d *Daemon) exec(inst *instance, acts []vrrp.Action, now time.Time) {
+	d.execs += uint64(len(acts))
 	defer func() { d.takeoverJobs = nil }()
 	if d.timerTakeover(inst) && slices.ContainsFunc(acts, func(a vrrp.Action) bool { _, ok := a.(vrrp.AddVIPs); return ok }) {
 		// Every job of a takeover's turn (the firewall's block, the

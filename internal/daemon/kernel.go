@@ -213,6 +213,12 @@ func (k *kernelWork) standbyUntil(t time.Time) {
 	k.signal() // a parked worker wakes and spins
 }
 
+// standingBy reports whether a standby is asked for (standbyUntil); false
+// for a nil k (no worker).
+func (k *kernelWork) standingBy() bool {
+	return k != nil && k.standby.Load() != 0
+}
+
 // standbyCount is how many standbys were asked for (standbyUntil); 0
 // for a nil k (no worker).
 func (k *kernelWork) standbyCount() uint64 {

@@ -38,7 +38,7 @@ type node struct {
 }
 
 // loadConf parses text with the config package (no interface checks).
-func loadConf(t *testing.T, text string) *config.Config {
+func loadConf(t testing.TB, text string) *config.Config {
 	t.Helper()
 	cfg, complaints := config.Parse("keepalived.conf", []byte(text), config.Options{ConfigID: "test"})
 	if config.ExitCode(cfg, complaints, nil) >= 4 {
@@ -48,28 +48,28 @@ func loadConf(t *testing.T, text string) *config.Config {
 }
 
 // startNode runs a daemon for conf whose adverts come from addr4 / addr6.
-func startNode(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string) *node {
+func startNode(t testing.TB, wire *vrrptest.Wire, addr4, addr6 string, text string) *node {
 	t.Helper()
 	return startNodeWith(t, wire, addr4, addr6, text, Options{})
 }
 
 // startNodeOn is startNode on a given kernel (which may already hold
 // addresses) with a given logger (nil: none).
-func startNodeOn(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, log *slog.Logger, addr4, addr6 string, text string) *node {
+func startNodeOn(t testing.TB, wire *vrrptest.Wire, kernel *viptest.Kernel, log *slog.Logger, addr4, addr6 string, text string) *node {
 	t.Helper()
 	return startNodeKernel(t, wire, kernel, addr4, addr6, text, Options{Log: log})
 }
 
 // startNodeWith is startNode with opts (Log, Reload); opts.Host is the
 // twins', but for an Interface lookup the test gives.
-func startNodeWith(t *testing.T, wire *vrrptest.Wire, addr4, addr6 string, text string, opts Options) *node {
+func startNodeWith(t testing.TB, wire *vrrptest.Wire, addr4, addr6 string, text string, opts Options) *node {
 	t.Helper()
 	return startNodeKernel(t, wire, viptest.NewKernel("eth0", "eth1"), addr4, addr6, text, opts)
 }
 
 // startNodeKernel starts a node on kernel with opts; opts.Host is the
 // twins'.
-func startNodeKernel(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, addr6 string, text string, opts Options) *node {
+func startNodeKernel(t testing.TB, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, addr6 string, text string, opts Options) *node {
 	t.Helper()
 	n := newNode(t, wire, kernel, addr4, addr6, text, opts)
 	n.start(t)
@@ -79,7 +79,7 @@ func startNodeKernel(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, 
 // newNode builds a daemon for conf on the twins (kernel, the wire) without
 // running it, for a test that has more to set before start; its MAC ends
 // with addr4's last byte.
-func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, addr6 string, text string, opts Options) *node {
+func newNode(t testing.TB, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, addr6 string, text string, opts Options) *node {
 	t.Helper()
 	n := &node{kernel: kernel, ifev: make(chan check.IfaceEvent, 16), done: make(chan error, 1)}
 	mac := net.HardwareAddr{2, 0, 0, 0, 0, netip.MustParseAddr(addr4).As4()[3]}
@@ -134,7 +134,7 @@ func newNode(t *testing.T, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 }
 
 // start runs the node's daemon until the test ends.
-func (n *node) start(t *testing.T) {
+func (n *node) start(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() { n.done <- n.d.Run(ctx) }()

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -119,4 +121,151 @@ func TestTimerTurnHandlesReadAdvertsFirst(t *testing.T) {
 			}
 		})
 	})
+}
+
+// BenchmarkRxTurn50 is a backup's reader's turn with one advert, as a
+// reader takes it after each read, with 50 instances on the socket (the
+// advert cost's benchmark shape): the demultiplexing, the checks, the
+// machine, and the end of the turn. Real time, the wire's twins; an
+// advert for each instance in turn, from a master of priority 200.
+func BenchmarkRxTurn50(b *testing.B) {
+	const count = 50
+	var conf strings.Builder
+	for i := 1; i <= count; i++ {
+		fmt.Fprintf(&conf, "vrrp_instance VI_%d {\n interface eth0\n virtual_router_id %d\n priority 100\n advert_int 1\n version 3\n"+
+			" virtual_ipaddress {\n  192.0.2.%d/24\n }\n}\n", i, i, 100+i)
+	}
+	wire := vrrptest.NewWire(vrrptest.WireOptions{})
+	n := startNode(b, wire, "192.0.2.2", "fe80::2", conf.String())
+	src, dst := netip.MustParseAddr("192.0.2.9"), vrrp.GroupIPv4
+	var raws [count][]byte
+	for i := range raws {
+		p := &vrrp.Packet{Version: 3, Type: vrrp.TypeAdvertisement, VRID: uint8(i + 1), Priority: 200, MaxAdvertCentis: 100,
+			Addrs: []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, byte(101 + i)})}}
+		raw, err := p.AppendChecksummed(nil, src, dst)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws[i] = raw
+	}
+	var c *conn
+	done := make(chan struct{})
+	n.d.reqs <- func(time.Time) {
+		defer close(done)
+		c = n.d.instances[0].conn
+	}
+	<-done
+	batch := &rxBatch{conn: c, n: 1, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
+	batch.msgs[0].Meta = vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
+	// Every instance hears its master before the benchmark starts.
+	for i := range raws {
+		batch.n, batch.msgs[0].N, batch.at[0] = 1, copy(batch.msgs[0].Buf, raws[i]), time.Now()
+		n.d.rxTurn(batch)
+	}
+	i := 0
+	for b.Loop() {
+		batch.n, batch.msgs[0].N, batch.at[0] = 1, copy(batch.msgs[0].Buf, raws[i]), time.Now()
+		if !n.d.rxTurn(batch) {
+			b.Fatal("rxTurn: the loop has ended")
+		}
+		if i++; i == count {
+			i = 0
+		}
+	}
+	b.StopTimer()
+	done = make(chan struct{})
+	n.d.reqs <- func(time.Time) {
+		defer close(done)
+		for _, inst := range n.d.instances {
+			if st, heard := inst.m.State(), inst.rx[vrrp.DropNone]; st != vrrp.StateBackup || heard == 0 {
+				b.Errorf("%s: %v with %d adverts accepted, want BACKUP with every one", inst.cfg.Name, st, heard)
+			}
+		}
+	}
+	<-done
+}
+
+// TestQuietAdvertsSkipTheScan: a backup's reader's turn whose adverts only
+// restart Master_Down timers later ends without looking for the next
+// deadline (the timer, armed sooner, wakes in time), and an advert that
+// moves a deadline earlier still arms the timer for it: a master's shorter
+// advert interval, learnt from its advert, and its priority-0 advert each
+// make the backup take over when the new deadline falls, not at the old.
+func TestQuietAdvertsSkipTheScan(t *testing.T) {
+	for _, cs := range []struct {
+		name  string
+		p     vrrp.Packet
+		after time.Duration // the takeover, after this advert
+	}{
+		// Master_Down_Interval at advert_int 0.1 s, priority 100:
+		// 3 × 0.1 s + (256-100) × 0.1 s / 256.
+		{"shorter interval", vrrp.Packet{Priority: 200, MaxAdvertCentis: 10}, 300*time.Millisecond + 156*100*time.Millisecond/256},
+		// Skew_Time at advert_int 1 s, priority 100.
+		{"priority 0", vrrp.Packet{Priority: 0, MaxAdvertCentis: 100}, 156 * time.Second / 256},
+	} {
+		t.Run(cs.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				wire := vrrptest.NewWire(vrrptest.WireOptions{})
+				n := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+				time.Sleep(time.Second) // started, a backup
+				synctest.Wait()
+				src, dst := netip.MustParseAddr("192.0.2.9"), vrrp.GroupIPv4
+				advert := func(p vrrp.Packet) []byte {
+					p.Version, p.Type, p.VRID = 3, vrrp.TypeAdvertisement, 51
+					p.Addrs = []netip.Addr{netip.MustParseAddr("192.0.2.254")}
+					raw, err := p.AppendChecksummed(nil, src, dst)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return raw
+				}
+				var c *conn
+				rxOnLoop(t, n, func(_ *instance, cn *conn) { c = cn })
+				b := &rxBatch{conn: c, n: 1, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
+				b.msgs[0].Meta = vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
+				rx := func(raw []byte) uint64 {
+					b.msgs[0].N, b.at[0] = copy(b.msgs[0].Buf, raw), time.Now()
+					n.d.rxTurn(b)
+					n.d.turnMu.Lock() // a turn of its own would scan at its end
+					defer n.d.turnMu.Unlock()
+					return n.d.scans
+				}
+				master := advert(vrrp.Packet{Priority: 200, MaxAdvertCentis: 100})
+				// The scans so far are start-up's turns'. Each advert from
+				// the master moves the backup's deadline later, past the
+				// one the timer is armed for (start-up's, 3.6 s ahead).
+				first := rx(master)
+				if first == 0 {
+					t.Fatal("no scan counted")
+				}
+				for range 10 {
+					time.Sleep(100 * time.Millisecond)
+					synctest.Wait()
+					if got := rx(master); got != first {
+						t.Fatalf("a quiet advert's turn looked for the next deadline (%d scans, %d before)", got, first)
+					}
+				}
+				// The state is read under the loop's lock, not in a turn:
+				// a turn's end would find the new deadline for the timer.
+				state := func() vrrp.State {
+					n.d.turnMu.Lock()
+					defer n.d.turnMu.Unlock()
+					return n.d.instances[0].m.State()
+				}
+				if st := state(); st != vrrp.StateBackup {
+					t.Fatalf("hearing the master: %v, want BACKUP", st)
+				}
+				at := time.Now()
+				rx(advert(cs.p))
+				sleepUntil(at, cs.after-time.Millisecond)
+				if st := state(); st != vrrp.StateBackup {
+					t.Fatalf("%v after the advert: %v, want BACKUP", cs.after-time.Millisecond, st)
+				}
+				sleepUntil(at, cs.after+time.Millisecond)
+				if st := state(); st != vrrp.StateMaster {
+					t.Fatalf("%v after the advert: %v, want MASTER (the deadline it moved earlier)", cs.after+time.Millisecond, st)
+				}
+			})
+		})
+	}
 }
