@@ -45,12 +45,36 @@ func connKeyOf(ic *config.Instance, vmac string) connKey {
 	return k
 }
 
+// vridTable is a socket's instances by VRID: a lookup per advert
+// received is an index, not a map's hash and probe.
+type vridTable struct {
+	t [256]*instance
+	n int // instances in t
+}
+
+func (v *vridTable) get(vrid uint8) *instance { return v.t[vrid] }
+
+func (v *vridTable) set(vrid uint8, inst *instance) {
+	if v.t[vrid] == nil {
+		v.n++
+	}
+	v.t[vrid] = inst
+}
+
+// remove clears vrid's slot if inst holds it.
+func (v *vridTable) remove(vrid uint8, inst *instance) {
+	if v.t[vrid] == inst && inst != nil {
+		v.t[vrid] = nil
+		v.n--
+	}
+}
+
 // conn is one shared VRRP socket and the instances reading from it.
 type conn struct {
 	key     connKey
 	c       vrrp.Conn // replaced by reopen; only the loop reads this field
 	ifindex int       // of the interface when the socket was opened
-	byVRID  map[uint8]*instance
+	byVRID  vridTable
 	reading bool // a reader goroutine runs for c
 
 	rx           [32]uint64 // drops before demultiplexing, by vrrp.DropReason
@@ -154,33 +178,29 @@ func (d *Daemon) attachConn(inst *instance) (*conn, error) {
 				return nil, err
 			}
 		}
-		c = &conn{key: key, c: vc, ifindex: index, byVRID: make(map[uint8]*instance)}
+		c = &conn{key: key, c: vc, ifindex: index}
 		d.conns[key] = c
 	}
 	vrid := uint8(inst.cfg.VRID)
-	if other := c.byVRID[vrid]; other != nil && other != inst {
+	if other := c.byVRID.get(vrid); other != nil && other != inst {
 		return nil, fmt.Errorf("VRID %d on %s is already used by vrrp_instance %s", vrid, key.ifname, other.cfg.Name)
 	}
-	c.byVRID[vrid] = inst
+	c.byVRID.set(vrid, inst)
 	return c, nil
 }
 
 // detach removes inst from its socket without closing it.
 func (d *Daemon) detach(inst *instance) {
 	for _, c := range d.conns {
-		if c.byVRID[uint8(inst.cfg.VRID)] == inst {
-			delete(c.byVRID, uint8(inst.cfg.VRID))
-		}
+		c.byVRID.remove(uint8(inst.cfg.VRID), inst)
 	}
 }
 
 // releaseConn detaches inst and closes its socket when no instance is left.
 func (d *Daemon) releaseConn(inst *instance) {
 	c := inst.conn
-	if c.byVRID[uint8(inst.cfg.VRID)] == inst {
-		delete(c.byVRID, uint8(inst.cfg.VRID))
-	}
-	if len(c.byVRID) == 0 {
+	c.byVRID.remove(uint8(inst.cfg.VRID), inst)
+	if c.byVRID.n == 0 {
 		c.c.Close()
 		delete(d.conns, c.key)
 	}
@@ -242,7 +262,10 @@ func (d *Daemon) reopen(c *conn, why string) bool {
 	old.Close()
 	d.startReader(c)
 	c.reopens++
-	for _, inst := range c.byVRID {
+	for _, inst := range c.byVRID.t {
+		if inst == nil {
+			continue
+		}
 		inst.check.Self = vc.LocalAddr()
 		if ifi, err := d.host.Interface(c.key.ifname); err == nil && inst.vmac == nil {
 			inst.mac = ifi.HardwareAddr // a VMAC's instance keeps the virtual MAC

@@ -948,7 +948,7 @@ func (d *Daemon) apply(cfg *config.Config, now time.Time) error {
 		if err != nil {
 			errs = append(errs, err)
 			if prev != nil { // keep the old one rather than lose the VIPs
-				prev.conn.byVRID[uint8(prev.cfg.VRID)] = prev
+				prev.conn.byVRID.set(uint8(prev.cfg.VRID), prev)
 				next = append(next, prev)
 			}
 			continue

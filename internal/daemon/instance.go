@@ -445,7 +445,7 @@ func (d *Daemon) handleRxMsg(c *conn, raw []byte, meta vrrp.RecvMeta, now time.T
 		c.rx[vrrp.DropLength]++
 		return
 	}
-	inst := c.byVRID[vrid]
+	inst := c.byVRID.get(vrid)
 	if inst == nil {
 		// Every raw socket on an interface sees every advert: one that
 		// belongs to an instance on a sibling socket is not ours to count.
@@ -581,7 +581,7 @@ func (d *Daemon) lowerPriorityAdvert(inst *instance, src netip.Addr, prio uint8,
 // serves vrid.
 func (d *Daemon) servedElsewhere(c *conn, vrid uint8) bool {
 	for _, o := range d.conns {
-		if o != c && o.key.ifname == c.key.ifname && o.key.ipv6 == c.key.ipv6 && o.byVRID[vrid] != nil {
+		if o != c && o.key.ifname == c.key.ifname && o.key.ipv6 == c.key.ipv6 && o.byVRID.get(vrid) != nil {
 			return true
 		}
 	}
