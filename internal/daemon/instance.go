@@ -19,16 +19,22 @@ import (
 
 // instance is one running vrrp_instance. Only the loop touches it.
 type instance struct {
-	cfg  *config.Instance
-	log  *slog.Logger
-	m    *vrrp.Machine
-	conn *conn
+	// What an accepted advert touches comes first, in a few adjacent
+	// cache lines (handleRxMsg): a backup with many instances finds each
+	// one's fields out of the CPU's caches when its next advert comes.
+	m         *vrrp.Machine
+	conn      *conn
+	ah        *ahInstance      // auth_type AH: key and sequence counter; nil otherwise
+	check     vrrp.CheckConfig // what received adverts must look like
+	rxPkt     vrrp.Packet      // decode buffer, reused
+	advSrc    netip.Addr       // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
+	lastHeard time.Time        // the last advert accepted from another router; zero = none yet
+	rx        [32]uint64       // by vrrp.DropReason
 
-	check  vrrp.CheckConfig // what received adverts must look like
-	advert vrrp.Packet      // template of the adverts we send
-	dsts   []netip.Addr     // multicast group, or the unicast peers
-	rxPkt  vrrp.Packet      // decode buffer, reused
-	ah     *ahInstance      // auth_type AH: key and sequence counter; nil otherwise
+	cfg    *config.Instance
+	log    *slog.Logger
+	advert vrrp.Packet  // template of the adverts we send
+	dsts   []netip.Addr // multicast group, or the unicast peers
 
 	addrs    []vip.Address // virtual_ipaddress + virtual_ipaddress_excluded
 	watched  []vip.Address // addrs without no_track: their removal while master is noticed
@@ -53,10 +59,8 @@ type instance struct {
 	trackReason string    // why, in words, for logs and status
 	deleted     bool      // removed by a reload: notified as DELETED (or FAULT)
 	lowerUntil  time.Time // a lower-priority advert was answered with GARP/notify until then
-	lastHeard   time.Time // the last advert accepted from another router; zero = none yet
 
-	advSrc  netip.Addr // where the last accepted advert came from (skip_check_adv_addr, advaddr.go)
-	srcGone bool       // track_src_ip: the configured source address is missing (conditions.go)
+	srcGone bool // track_src_ip: the configured source address is missing (conditions.go)
 
 	op vrrp.Operator // the operator's hold: demote, maintenance (control_cmds.go)
 
@@ -66,7 +70,6 @@ type instance struct {
 	transitions  uint64
 	advertsSent  uint64
 	sendErrors   uint64
-	rx           [32]uint64 // by vrrp.DropReason
 	vipErrors    uint64
 	announceSent uint64
 	announceErrs uint64
