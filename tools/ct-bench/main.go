@@ -488,6 +488,18 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		for i, who := range []string{"vigil sender", "vigil receiver", "conntrackd sender", "conntrackd receiver"} {
 			fmt.Fprintf(os.Stderr, "ct-bench: event path %d, %s threads:%s\n", n, who, threadLine(threads[i], threadCPU(pids[i])))
 		}
+		if !warmOnly {
+			// Events the senders' kernels dropped because their event
+			// sockets were full: each costs vigil a dump of the table, and
+			// conntrackd (NetlinkOverrunResync) a resync against it.
+			m, err := vs.call("stats")
+			if err != nil {
+				return err
+			}
+			over, resync := ctdOverruns(cs)
+			fmt.Fprintf(os.Stderr, "ct-bench: event path %d, senders' event sockets overflowed so far: vigil %v (a dump of the table each), conntrackd %d (resyncs with the kernel's table %d)\n",
+				n, m["redumps"], over, resync)
+		}
 		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
 			for _, v := range []*vnode{vs, vr} {
 				m, err := v.call("heap event-%d", n)
@@ -808,4 +820,39 @@ func threadLine(before, after map[string][2]int64) string {
 		fmt.Fprintf(&sb, " %s %.1f/%d", t.tid, float64(t.ns)/1e6, t.n)
 	}
 	return sb.String()
+}
+
+// ctdOverruns reads conntrackd's runtime statistics (conntrackd -s
+// runtime): how often its event socket dropped events ("netlink overrun")
+// and how often it resynchronised with the kernel's table since (the
+// dump NetlinkOverrunResync schedules); -1 where it did not answer.
+func ctdOverruns(c *testnet.Conntrackd) (overruns, resyncs int) {
+	out, err := c.Client(context.Background(), "-s", "runtime")
+	if err != nil {
+		return -1, -1
+	}
+	return parseCtdRuntime(string(out))
+}
+
+// parseCtdRuntime takes the two counters out of conntrackd -s runtime's
+// "name: value" lines; -1 for one that is missing.
+func parseCtdRuntime(out string) (overruns, resyncs int) {
+	overruns, resyncs = -1, -1
+	for line := range strings.Lines(out) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "netlink overrun":
+			overruns = n
+		case "resync with kernel table":
+			resyncs = n
+		}
+	}
+	return overruns, resyncs
 }

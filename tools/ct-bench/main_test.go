@@ -113,3 +113,18 @@ func TestFmtMS(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCtdRuntime: the event socket's overruns and the resyncs with
+// the kernel's table are read from conntrackd -s runtime's lines, and a
+// counter that is missing reads -1, not 0.
+func TestParseCtdRuntime(t *testing.T) {
+	out := "daemon uptime: 1 min\n\nnetlink stats:\n\tevents received:\t\t  100000\n" +
+		"\tnetlink overrun:\t\t           2\n\tflush kernel table:\t\t           0\n" +
+		"\tresync with kernel table:\t           1\n\tcurrent buffer size (in bytes):\t    67108864\n"
+	if o, r := parseCtdRuntime(out); o != 2 || r != 1 {
+		t.Errorf("overruns %d, resyncs %d; want 2, 1", o, r)
+	}
+	if o, r := parseCtdRuntime("daemon uptime: 1 min\n"); o != -1 || r != -1 {
+		t.Errorf("without the counters: %d, %d; want -1, -1", o, r)
+	}
+}
