@@ -25,7 +25,11 @@
 //	go run ./tools/ct-bench [-sizes 10000,100000] [-trials 3] [-out docs/perf]
 //
 // It prints on standard error, for each size, the event path's CPU of
-// every thread of the four daemons. With CTBENCH_PERF_DIR=DIR it records a
+// every thread of the four daemons, and how often each sender's event
+// socket has overflowed so far (vigil's dumps of the table; conntrackd's
+// netlink overruns and resyncs with the kernel's table, from conntrackd
+// -s runtime): an overflow costs a dump, which the CPU per entry then
+// includes. With CTBENCH_PERF_DIR=DIR it records a
 // perf profile of each of them over the event path into DIR; with
 // CTBENCH_PROFILE_DIR=DIR the vigil nodes write Go CPU and heap profiles
 // of their whole run there.
