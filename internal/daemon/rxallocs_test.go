@@ -30,23 +30,44 @@ func rxOnLoop(t *testing.T, n *node, f func(inst *instance, c *conn)) {
 	<-done
 }
 
+// rxSrc is where the adverts of this file's tests come from: a master of
+// pairConf's VI_1 on the IPv4 group; rxMeta is how a reader receives one.
+var (
+	rxSrc  = netip.MustParseAddr("192.0.2.9")
+	rxMeta = vrrp.RecvMeta{Src: rxSrc, Dst: vrrp.GroupIPv4, TTL: 255, IfIndex: 1}
+)
+
+// pairAdvert is an advert for pairConf's VI_1 (VRID 51, its one address)
+// from rxSrc to the IPv4 group, with p's priority and interval.
+func pairAdvert(t testing.TB, p vrrp.Packet) []byte {
+	t.Helper()
+	p.Version, p.Type, p.VRID = 3, vrrp.TypeAdvertisement, 51
+	p.Addrs = []netip.Addr{netip.MustParseAddr("192.0.2.254")}
+	raw, err := p.AppendChecksummed(nil, rxSrc, vrrp.GroupIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// startPairBackup starts pairConf's node at priority 100, a backup of
+// rxSrc's adverts, on a wire of its own.
+func startPairBackup(t testing.TB) *node {
+	t.Helper()
+	return startNode(t, vrrptest.NewWire(vrrptest.WireOptions{}), "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+}
+
 // TestHandleRxAllocs: a reader's turn with an advert it read (demultiplex
 // by VRID, check, count, restart a backup's Master_Down timer, the end of
 // the turn) allocates nothing, and a dropped advert is still counted.
 func TestHandleRxAllocs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		wire := vrrptest.NewWire(vrrptest.WireOptions{})
-		n := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+		n := startPairBackup(t)
 		synctest.Wait()
-		src, dst := netip.MustParseAddr("192.0.2.9"), vrrp.GroupIPv4
-		good, err := (&vrrp.Packet{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200, MaxAdvertCentis: 100,
-			Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.254")}}).AppendChecksummed(nil, src, dst)
-		if err != nil {
-			t.Fatal(err)
-		}
+		good := pairAdvert(t, vrrp.Packet{Priority: 200, MaxAdvertCentis: 100})
 		bad := append([]byte(nil), good...)
 		bad[len(bad)-1] ^= 1 // the checksum no longer matches
-		meta := vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
+		meta := rxMeta
 		var inst *instance
 		var c *conn
 		rxOnLoop(t, n, func(i *instance, cn *conn) { inst, c = i, cn })
@@ -91,15 +112,9 @@ func TestHandleRxAllocs(t *testing.T) {
 // whose advert was already read.
 func TestTimerTurnHandlesReadAdvertsFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		wire := vrrptest.NewWire(vrrptest.WireOptions{})
-		n := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+		n := startPairBackup(t)
 		synctest.Wait()
-		src, dst := netip.MustParseAddr("192.0.2.9"), vrrp.GroupIPv4
-		good, err := (&vrrp.Packet{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200, MaxAdvertCentis: 100,
-			Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.254")}}).AppendChecksummed(nil, src, dst)
-		if err != nil {
-			t.Fatal(err)
-		}
+		good := pairAdvert(t, vrrp.Packet{Priority: 200, MaxAdvertCentis: 100})
 		var inst *instance
 		var c *conn
 		rxOnLoop(t, n, func(i *instance, cn *conn) { inst, c = i, cn })
@@ -111,7 +126,7 @@ func TestTimerTurnHandlesReadAdvertsFirst(t *testing.T) {
 			}
 			b := &rxBatch{conn: c, n: 1, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
 			b.msgs[0].N = copy(b.msgs[0].Buf, good)
-			b.msgs[0].Meta = vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
+			b.msgs[0].Meta = rxMeta
 			b.at[0] = due.Add(-time.Millisecond) // arrived before the deadline
 			n.d.rxq.push(b)                      // read; its reader waits for the state
 			late := due.Add(time.Millisecond)
@@ -226,24 +241,14 @@ func TestQuietAdvertsSkipTheScan(t *testing.T) {
 	} {
 		t.Run(cs.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				wire := vrrptest.NewWire(vrrptest.WireOptions{})
-				n := startNode(t, wire, "192.0.2.2", "fe80::2", prio(pairConf, "100"))
+				n := startPairBackup(t)
 				time.Sleep(time.Second) // started, a backup
 				synctest.Wait()
-				src, dst := netip.MustParseAddr("192.0.2.9"), vrrp.GroupIPv4
-				advert := func(p vrrp.Packet) []byte {
-					p.Version, p.Type, p.VRID = 3, vrrp.TypeAdvertisement, 51
-					p.Addrs = []netip.Addr{netip.MustParseAddr("192.0.2.254")}
-					raw, err := p.AppendChecksummed(nil, src, dst)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return raw
-				}
+				advert := func(p vrrp.Packet) []byte { return pairAdvert(t, p) }
 				var c *conn
 				rxOnLoop(t, n, func(_ *instance, cn *conn) { c = cn })
 				b := &rxBatch{conn: c, n: 1, msgs: [rxBatchLen]vrrp.Message{{Buf: make([]byte, vrrp.MaxMessageLen)}}}
-				b.msgs[0].Meta = vrrp.RecvMeta{Src: src, Dst: dst, TTL: 255, IfIndex: 1}
+				b.msgs[0].Meta = rxMeta
 				rx := func(raw []byte) uint64 {
 					b.msgs[0].N, b.at[0] = copy(b.msgs[0].Buf, raw), time.Now()
 					n.d.rxTurn(b)
