@@ -29,7 +29,11 @@
 // socket has overflowed so far (vigil's dumps of the table; conntrackd's
 // netlink overruns and resyncs with the kernel's table, from conntrackd
 // -s runtime): an overflow costs a dump, which the CPU per entry then
-// includes. With CTBENCH_PERF_DIR=DIR it records a
+// includes. For every bulk of vigil's it prints the CPU its sender and
+// receiver took and the pages each touched for the first time (minor
+// faults), and after them what one such first touch costs on this machine
+// (a fresh anonymous mapping written page by page): a bulk that needs fresh
+// memory pays that per page. With CTBENCH_PERF_DIR=DIR it records a
 // perf profile of each of them over the event path into DIR; with
 // CTBENCH_PROFILE_DIR=DIR the vigil nodes write Go CPU and heap profiles
 // of their whole run there.
@@ -145,6 +149,49 @@ func procCPU(pid int) (time.Duration, int64) {
 		}
 	}
 	return cpu, hwm * 1024
+}
+
+// minorFaults returns a process's minor page faults so far (proc(5),
+// /proc/PID/stat field 10): on an anonymous mapping, mostly the first
+// touches of fresh pages.
+func minorFaults(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name in field 2 may hold spaces; the fields after its
+	// closing parenthesis start at field 3.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 8 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[7], 10, 64)
+	return n
+}
+
+// firstTouchMicros is what this machine's kernel takes to give a process
+// a fresh page on its first write: the median over five 10 MiB anonymous
+// mappings, written once per 4 KiB page, in µs per page.
+func firstTouchMicros() float64 {
+	const size, page = 10 << 20, 4096
+	var per []float64
+	for range 5 {
+		b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+		if err != nil {
+			return 0
+		}
+		t0 := time.Now()
+		for i := 0; i < size; i += page {
+			b[i] = 1
+		}
+		per = append(per, float64(time.Since(t0).Nanoseconds())/1e3/(size/page))
+		_ = syscall.Munmap(b)
+	}
+	return median(per)
 }
 
 // genFlows builds n distinct established TCP and UDP flows, a tenth of
@@ -649,12 +696,24 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		for range others {
 			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
 			settle()
+			var cpu0, cpu1 [2]time.Duration
+			var flt0, flt1 [2]int64
+			for i := range 2 {
+				cpu0[i], _ = procCPU(pids[i])
+				flt0[i] = minorFaults(pids[i])
+			}
 			m, err := vr.call("resync %d", n)
 			if err != nil {
 				return err
 			}
+			for i := range 2 {
+				cpu1[i], _ = procCPU(pids[i])
+				flt1[i] = minorFaults(pids[i])
+			}
 			v, _ := m["ms"].(float64)
 			vres = append(vres, v)
+			fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: vigil %.1f ms; sender %.1f ms CPU, %d pages first touched; receiver %.1f ms CPU, %d pages first touched\n",
+				n, v, ms(cpu1[0]-cpu0[0]), flt1[0]-flt0[0], ms(cpu1[1]-cpu0[1]), flt1[1]-flt0[1])
 
 			if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
 				return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
@@ -710,6 +769,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			links = append(links, float64(last.UnixNano()-int64(t0))/1e6)
 		}
 		p.Encode, p.Link, p.Resync, p.CtdResync = median(encs), median(links), median(vres), median(cres)
+		fmt.Fprintf(os.Stderr, "ct-bench: a fresh page's first touch on this machine: %.2f µs\n", firstTouchMicros())
 		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: encode %v, link %v, vigil %v, conntrackd %v\n", n, encs, links, vres, cres)
 		points = append(points, p)
 		// After every size, so that a later size's failure keeps these.
