@@ -136,7 +136,7 @@ func benchBulk(b *testing.B, bulk bool) {
 
 // benchPair returns two channels with default Config that have completed the
 // handshake with each other at now.
-func benchPair(b *testing.B, now time.Time) (tx, rx *Channel) {
+func benchPair(b testing.TB, now time.Time) (tx, rx *Channel) {
 	b.Helper()
 	tx, rx = NewChannel(Config{}, now), NewChannel(Config{}, now)
 	for range 3 {

@@ -162,3 +162,62 @@ func TestBulkDatagramsAsPacked(t *testing.T) {
 		})
 	}
 }
+
+// A bulk announced with ReserveBulk grows the resend queue once, however many rounds
+// it goes out in (without it the queue is reallocated round after round), and the
+// room is given back once the peer has acknowledged the bulk.
+func TestReserveBulkGrowsTheResendQueueOnce(t *testing.T) {
+	const n, round = 20_000, 2048
+	flows := benchFlows(n)
+	for _, reserve := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reserve=%v", reserve), func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			tx, rx := benchPair(t, now)
+			// The handshake acknowledged: the bulk starts on an empty resend queue.
+			now = now.Add(time.Second)
+			for range 2 {
+				for _, d := range rx.Outbox(now) {
+					tx.Receive(d, now)
+				}
+				for _, d := range tx.Outbox(now) {
+					rx.Receive(d, now)
+				}
+			}
+			if got := tx.Stats().Unacked; got != 0 {
+				t.Fatalf("%d messages unacknowledged after the handshake", got)
+			}
+			if reserve {
+				tx.ReserveBulk(n)
+			}
+			arrays := map[*rsItem]bool{}
+			for i := range flows {
+				if err := tx.SendBulk(OpUpd, &flows[i]); err != nil {
+					t.Fatal(err)
+				}
+				if (i+1)%round == 0 || i == n-1 {
+					for _, d := range tx.Outbox(now) {
+						rx.Receive(d, now)
+					}
+					arrays[&tx.rs[:1][0]] = true
+				}
+			}
+			if got := tx.Stats().Unacked; got != n {
+				t.Fatalf("%d messages in the resend queue, want the bulk's %d", got, n)
+			}
+			if reserve && len(arrays) != 1 {
+				t.Errorf("the reserved resend queue was reallocated: %d arrays over %d rounds", len(arrays), n/round+1)
+			}
+			if !reserve && len(arrays) < 3 {
+				t.Errorf("without a reservation the resend queue grew %d times; the test no longer shows what ReserveBulk saves", len(arrays)-1)
+			}
+			now = now.Add(time.Second)
+			for _, d := range rx.Outbox(now) {
+				tx.Receive(d, now)
+			}
+			tx.Outbox(now)
+			if st := tx.Stats(); st.Unacked != 0 || cap(tx.rs) > rsKeep || len(tx.bulk.chunks) != 0 {
+				t.Fatalf("after the ACKs: %d unacked, resend queue capacity %d, %d chunks", st.Unacked, cap(tx.rs), len(tx.bulk.chunks))
+			}
+		})
+	}
+}

@@ -154,7 +154,8 @@ func (c *Channel) suspectAt(it *rsItem) time.Time {
 }
 
 // rsKeep is the resend queue's capacity (our tunable) kept once it is empty; a larger
-// one, left by a bulk, is given back.
+// one, left by a bulk, is given back once no bulk message waits to be sent (until then
+// it is the room ReserveBulk made).
 const rsKeep = 4096
 
 func (c *Channel) compactRS() {
@@ -164,7 +165,7 @@ func (c *Channel) compactRS() {
 	}
 	if c.rsHead == len(c.rs) {
 		c.rs, c.rsHead = c.rs[:0], 0
-		if cap(c.rs) > rsKeep {
+		if cap(c.rs) > rsKeep && c.bulk.pending() == 0 {
 			c.rs = nil
 		}
 	} else if c.rsHead > 1024 && c.rsHead > len(c.rs)/2 {
