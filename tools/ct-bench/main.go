@@ -34,7 +34,8 @@
 // faults), and after them what one such first touch costs on this machine
 // (a fresh anonymous mapping written page by page): a bulk that needs fresh
 // memory pays that per page. With CTBENCH_PERF_DIR=DIR it records a
-// perf profile of each of them over the event path into DIR; with
+// perf profile of each of them over the event path, and of the vigil
+// nodes over each size's first bulk, into DIR; with
 // CTBENCH_PROFILE_DIR=DIR the vigil nodes write Go CPU and heap profiles
 // of their whole run there.
 package main
@@ -493,7 +494,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		if warmOnly {
 			senders = senders[2:]
 		}
-		stopPerf := eventPerf(os.Getenv("CTBENCH_PERF_DIR"), n, pids[:4])
+		stopPerf := perfRecord(os.Getenv("CTBENCH_PERF_DIR"), "event", n, pids[:4])
 		defer stopPerf() // on an error below; stopping twice is harmless
 		for _, h := range senders {
 			if err := inject(ns(h), es); err != nil {
@@ -693,9 +694,13 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		// floor (after the peaks are read: they are the bench's commands,
 		// not what a node does).
 		var encs, links, vres, cres []float64
-		for range others {
+		for trial := range others {
 			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
 			settle()
+			stopPerf := func() {}
+			if trial == 0 {
+				stopPerf = perfRecord(os.Getenv("CTBENCH_PERF_DIR"), "bulk", n, pids[:2])
+			}
 			var cpu0, cpu1 [2]time.Duration
 			var flt0, flt1 [2]int64
 			for i := range 2 {
@@ -703,6 +708,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				flt0[i] = minorFaults(pids[i])
 			}
 			m, err := vr.call("resync %d", n)
+			stopPerf()
 			if err != nil {
 				return err
 			}
@@ -809,22 +815,22 @@ func report(points []point, trials int, outDir string) error {
 	return nil
 }
 
-// eventPerf, when dir is set, records perf profiles (call graphs, user and
+// perfRecord, when dir is set, records perf profiles (call graphs, user and
 // kernel) of the vigil and conntrackd senders and receivers (pids in that
-// order) over one size's event path, written to dir as
-// event-N-{vigil,ctd}-{send,recv}.data; the function it returns stops
+// order, as many as given) over one size's event path or first bulk (what),
+// written to dir as WHAT-N-{vigil,ctd}-{send,recv}.data; the function it returns stops
 // them. The profiles are for finding where an entry's CPU goes; perf's
 // own cost makes the run's CPU figures higher than without it, and a
 // thread that a process starts later is not in its profile (the per-thread
 // CPU that the bench prints has every thread).
-func eventPerf(dir string, n int, pids []int) (stop func()) {
+func perfRecord(dir, what string, n int, pids []int) (stop func()) {
 	if dir == "" {
 		return func() {}
 	}
 	names := []string{"vigil-send", "vigil-recv", "ctd-send", "ctd-recv"}
 	var cmds []*exec.Cmd
 	for i, pid := range pids {
-		out := filepath.Join(dir, fmt.Sprintf("event-%d-%s.data", n, names[i]))
+		out := filepath.Join(dir, fmt.Sprintf("%s-%d-%s.data", what, n, names[i]))
 		c := exec.Command("perf", "record", "-q", "-g", "-o", out, "-p", strconv.Itoa(pid))
 		c.Stderr = os.Stderr
 		if err := c.Start(); err != nil {
