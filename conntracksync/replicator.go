@@ -258,9 +258,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}()
 
 	r.conn = conn
-	rx := make(chan rxBatch, 256)
+	rx, pool := make(chan rxBatch, 256), newRxPool()
 	for i := range conn.paths {
-		wg.Go(func() { r.runReader(ctx, conn, i, rx) })
+		wg.Go(func() { r.runReader(ctx, conn, i, rx, pool) })
 	}
 	links := make(chan linkState, 16)
 	if len(conn.paths) > 1 {
@@ -345,10 +345,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 			return ctx.Err()
 		case b := <-rx:
 			r.receiveBatch(ch, sel, b)
+			pool.put(b)
 			for more := true; more; {
 				select {
 				case b := <-rx:
 					r.receiveBatch(ch, sel, b)
+					pool.put(b)
 				default:
 					more = false
 				}
@@ -389,10 +391,55 @@ func (r *Replicator) send(ch *ftfw.Channel, u localUpdate) {
 	}
 }
 
-// rxBatch is a batch of the peer's datagrams read on one path.
+// rxBatch is a batch of the peer's datagrams read on one path: ds are
+// slices of buf.
 type rxBatch struct {
 	path int
 	ds   [][]byte
+	buf  []byte
+}
+
+// rxPool recycles the batches' memory between the readers and the loop.
+// The loop gives a batch back once it has handled it: nothing it decodes
+// keeps a datagram's bytes (the updates and the caches hold copies;
+// TestReceiveKeepsNoDatagramBytes), so a burst such as a bulk of 100k
+// flows (about 6 MB of datagrams) cycles through a few buffers instead of
+// allocating a copy of every batch. At most rxPoolKeep wait here, and a
+// buffer grown beyond rxPoolMax is left to the collector.
+type rxPool chan rxBatch
+
+const (
+	rxPoolKeep = 4
+	rxPoolMax  = 128 << 10
+	rxPoolUnit = 4 << 10 // a new buffer's capacity is a multiple of it
+)
+
+func newRxPool() rxPool { return make(rxPool, rxPoolKeep) }
+
+// get returns a batch with room for n bytes: a recycled one if there is
+// one big enough.
+func (p rxPool) get(n int) rxBatch {
+	var b rxBatch
+	select {
+	case b = <-p:
+	default:
+	}
+	if cap(b.buf) < n {
+		b.buf = make([]byte, 0, (n+rxPoolUnit-1)/rxPoolUnit*rxPoolUnit)
+	}
+	b.buf, b.ds = b.buf[:0], b.ds[:0]
+	return b
+}
+
+// put gives a handled batch back.
+func (p rxPool) put(b rxBatch) {
+	if cap(b.buf) > rxPoolMax {
+		return
+	}
+	select {
+	case p <- b:
+	default:
+	}
 }
 
 // linkState is a path's interface going up or down.
@@ -697,7 +744,7 @@ func (r *Replicator) snapshot(ch *ftfw.Channel, conn *syncLink, sel *pathSelect,
 
 // runReader reads path's datagrams, many per Receive, until the link
 // closes, and hands each batch to the loop. Stopped by Run.
-func (r *Replicator) runReader(ctx context.Context, conn *syncLink, path int, rx chan<- rxBatch) {
+func (r *Replicator) runReader(ctx context.Context, conn *syncLink, path int, rx chan<- rxBatch, pool rxPool) {
 	pl := &conn.paths[path]
 	const batch, size = 64, 9216
 	ds := make([]Datagram, batch)
@@ -729,9 +776,10 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncLink, path int, rx
 		for _, d := range ds[:n] {
 			total += d.N
 		}
-		// One allocation for the batch; the loop only reads it.
-		buf := make([]byte, 0, total)
-		out := make([][]byte, 0, n)
+		// One buffer for the batch, the loop's to read until it gives it
+		// back to the pool.
+		b := pool.get(total)
+		buf, out := b.buf, b.ds
 		for _, d := range ds[:n] {
 			if !d.FromPeer {
 				foreign++
@@ -756,11 +804,12 @@ func (r *Replicator) runReader(ctx context.Context, conn *syncLink, path int, rx
 			r.mu.Unlock()
 		}
 		if len(out) == 0 {
+			pool.put(b)
 			continue
 		}
 		pl.in.Add(uint64(len(out)))
 		select {
-		case rx <- rxBatch{path: path, ds: out}:
+		case rx <- rxBatch{path: path, ds: out, buf: buf}:
 		case <-ctx.Done():
 			return
 		}

@@ -1,0 +1,151 @@
+package conntracksync
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
+)
+
+// The loop gives a batch's buffer back to the readers once it has handled
+// it, so nothing it decodes may keep a datagram's bytes: flows (helper
+// names and labels included) and expectations whose datagrams were
+// overwritten right after they were received are whole in the external
+// caches, with and without the warm standby's path.
+func TestReceiveKeepsNoDatagramBytes(t *testing.T) {
+	flows := SampleFlows(300)
+	s := Flow{Orig: Tuple{Src: netip.MustParseAddr("192.0.2.7"), Dst: netip.MustParseAddr("198.51.100.7"), Proto: ProtoSCTP, SrcPort: 5, DstPort: 6},
+		SCTPState: 3, SCTPVTagOrig: 0x01020304, SCTPVTagRep: 0x05060708, Zone: 9, Labels: "\x01\x00\x00\x00\x00\x00\x00\x80",
+		SeqAdjOrig: SeqAdj{1, 2, 3}, SeqAdjReply: SeqAdj{4, 5, 6}, Status: StatusConfirmed, TimeoutSec: 50, Helper: "sip"}
+	s.Reply = s.Orig.Invert()
+	flows = append(flows, s)
+	exps := []Expect{testExpect(2021, "ftp"), testExpect(2022, "sip-5061")}
+
+	for _, warm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("warm=%v", warm), func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			tx := ftfw.NewChannel(ftfw.Config{}, now)
+			var rxs [2]*ftfw.Channel
+			var rs [2]*Replicator // 0: its datagrams overwritten after each receive; 1: kept
+			for i := range rs {
+				rxs[i] = ftfw.NewChannel(ftfw.Config{}, now)
+				rs[i] = bulkBenchReplicator(t, 0)
+				rs[i].log = slog.New(slog.DiscardHandler)
+				rs[i].cfg.Expectations.On = true
+				if warm {
+					rs[i].warm, rs[i].warmKick = newWarmSet(), make(chan struct{}, 1)
+				}
+			}
+			var clobbered int
+			deliver := func(from *ftfw.Channel, to func([]byte)) {
+				for _, d := range from.Outbox(now) {
+					to(d)
+				}
+			}
+			toBoth := func(d []byte) {
+				for i, r := range rs {
+					c := bytes.Clone(d)
+					r.receive(rxs[i], c)
+					if i == 0 {
+						for j := range c {
+							c[j] = 0xa5
+						}
+						clobbered++
+					}
+				}
+			}
+			for range 3 { // the handshake
+				deliver(tx, toBoth)
+				deliver(rxs[0], func(d []byte) { tx.Receive(d, now) })
+			}
+			for i := range flows {
+				w := toWire(&flows[i], true)
+				if err := tx.SendBulk(ftfw.OpUpd, &w); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range exps {
+				x := toWireExpect(&exps[i], true)
+				if err := tx.SendExpect(ftfw.OpUpd, &x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deliver(tx, toBoth)
+
+			got, want := rs[0].external.Snapshot(), rs[1].external.Snapshot()
+			if len(want) != len(flows) {
+				t.Fatalf("the kept datagrams gave %d flows of %d", len(want), len(flows))
+			}
+			key := func(e Entry) string { return e.Flow.String() }
+			sortBy := func(es []Entry) []string {
+				var ks []string
+				for _, e := range es {
+					ks = append(ks, key(e))
+				}
+				slices.Sort(ks)
+				return ks
+			}
+			if g, w := sortBy(got), sortBy(want); !slices.Equal(g, w) {
+				t.Fatalf("flows received from overwritten datagrams differ:\n%v\nwant\n%v", g, w)
+			}
+			xg, xw := rs[0].expExternal.Snapshot(), rs[1].expExternal.Snapshot()
+			if len(xw) != len(exps) || len(xg) != len(xw) {
+				t.Fatalf("expectations: %d from overwritten datagrams, %d from kept ones, %d sent", len(xg), len(xw), len(exps))
+			}
+			xs := func(es []ExpectEntry) []string {
+				var ks []string
+				for _, e := range es {
+					ks = append(ks, fmt.Sprintf("%+v", e.Expect))
+				}
+				slices.Sort(ks)
+				return ks
+			}
+			if g, w := xs(xg), xs(xw); !slices.Equal(g, w) {
+				t.Fatalf("expectations received from overwritten datagrams differ:\n%v\nwant\n%v", g, w)
+			}
+			if clobbered == 0 {
+				t.Fatal("no datagram was overwritten")
+			}
+		})
+	}
+}
+
+// The pool hands a given-back batch out again, and keeps neither more than
+// rxPoolKeep batches nor one grown beyond rxPoolMax.
+func TestRxPool(t *testing.T) {
+	p := newRxPool()
+	b := p.get(100)
+	if cap(b.buf) != rxPoolUnit || len(b.buf) != 0 {
+		t.Fatalf("a new batch: len %d, cap %d", len(b.buf), cap(b.buf))
+	}
+	b.buf = append(b.buf, "datagram"...)
+	b.ds = append(b.ds, b.buf)
+	first := &b.buf[:1][0]
+	p.put(b)
+	again := p.get(200)
+	if &again.buf[:1][0] != first || len(again.buf) != 0 || len(again.ds) != 0 {
+		t.Fatalf("the batch given back was not handed out again, emptied")
+	}
+	p.put(again)
+	if big := p.get(rxPoolUnit + 1); &big.buf[:1][0] == first || cap(big.buf) != 2*rxPoolUnit {
+		t.Fatalf("asked for %d bytes, got a batch of %d (the batch given back: %v)", rxPoolUnit+1, cap(big.buf), &big.buf[:1][0] == first)
+	}
+	for range rxPoolKeep + 3 {
+		p.put(rxBatch{buf: make([]byte, 0, rxPoolUnit)})
+	}
+	if len(p) != rxPoolKeep {
+		t.Fatalf("the pool keeps %d batches, want %d", len(p), rxPoolKeep)
+	}
+	for range rxPoolKeep {
+		<-p
+	}
+	p.put(rxBatch{buf: make([]byte, 0, rxPoolMax+1)})
+	if len(p) != 0 {
+		t.Fatal("the pool kept a batch grown beyond rxPoolMax")
+	}
+}
