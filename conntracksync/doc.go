@@ -104,7 +104,10 @@
 // goroutine; during a bulk one more goroutine at a time sends the
 // datagrams of the Channel's last Outbox while the loop encodes the next
 // ones, and the loop waits for it before its next Outbox and before the
-// bulk returns. The caches are guarded by their own mutexes, the warm
+// bulk returns. A link reader hands the loop each batch it read in a
+// buffer of its own, which the loop gives back to the readers' pool once
+// it has handled it: nothing the loop decodes keeps a datagram's bytes.
+// The caches are guarded by their own mutexes, the warm
 // standby's dirty set by warmMu (never held across a kernel call); a warm
 // write holds commitMu like a commit. Stats and Dump take snapshots. A Failover's late commits run on goroutines its Close
 // ends and waits for.
