@@ -160,13 +160,18 @@ func minorFaults(pid int) int64 {
 	if err != nil {
 		return 0
 	}
-	// The command name in field 2 may hold spaces; the fields after its
-	// closing parenthesis start at field 3.
-	i := strings.LastIndexByte(string(b), ')')
+	return parseMinflt(string(b))
+}
+
+// parseMinflt returns field 10 of a /proc/PID/stat line, 0 if it has none.
+func parseMinflt(stat string) int64 {
+	// The command name in field 2 may hold spaces and parentheses; the
+	// fields after its last closing parenthesis start at field 3.
+	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
 		return 0
 	}
-	f := strings.Fields(string(b[i+1:]))
+	f := strings.Fields(stat[i+1:])
 	if len(f) < 8 {
 		return 0
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vigil-ha/vigil/testnet"
@@ -126,5 +127,36 @@ func TestParseCtdRuntime(t *testing.T) {
 	}
 	if o, r := parseCtdRuntime("daemon uptime: 1 min\n"); o != -1 || r != -1 {
 		t.Errorf("without the counters: %d, %d; want -1, -1", o, r)
+	}
+}
+
+// The minor faults come from field 10 of /proc/PID/stat, whatever the
+// command name holds; writing a fresh mapping page by page counts one per
+// page (or folio), and the first-touch figure is a positive time.
+func TestMinorFaults(t *testing.T) {
+	line := "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 7781 0 3 0 12 5 0 0 20 0 3 0 100 0 0"
+	if got := parseMinflt(line); got != 7781 {
+		t.Errorf("parseMinflt(%q) = %d, want 7781", line, got)
+	}
+	if got := parseMinflt("4242 (truncated"); got != 0 {
+		t.Errorf("a line without its fields gave %d", got)
+	}
+	const size = 1 << 20
+	b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(b)
+	before := minorFaults(os.Getpid())
+	for i := 0; i < size; i += 4096 {
+		b[i] = 1
+	}
+	// At least one fault per 64 KiB: a kernel may hand out anonymous
+	// memory in folios of up to that size.
+	if got := minorFaults(os.Getpid()) - before; got < size/(64<<10) {
+		t.Errorf("writing %d fresh pages counted %d minor faults", size/4096, got)
+	}
+	if us := firstTouchMicros(); !(us > 0) {
+		t.Errorf("first touch: %v µs per page", us)
 	}
 }
