@@ -165,7 +165,7 @@ func TestFailoverSIGTERM(t *testing.T) {
 		t.Errorf("stopped master still holds a VIP")
 	}
 	takeover(t, l, v2)
-	if s := v2.Instance(t, "VI_1"); s.Reason != "priority_zero" && s.Reason != "master_down" {
+	if s := v2.Instance(t, "VI_1"); s.Reason != "priority_zero" {
 		t.Errorf("r2 took over for reason %q", s.Reason)
 	}
 }
