@@ -68,6 +68,53 @@ type bulkQueue struct {
 	unsent int          // messages added and never sent
 	retx   []uint32     // ordinals of messages to send again, in order
 	rhead  int
+	// Dropped chunks whose memory a later chunk may take, while a bulk is in
+	// flight: held were dropped since the last Outbox, whose datagrams may
+	// still alias them; Outbox moves them to spare, which SendBulk takes
+	// from. At most bulkSpareMax in all; an Outbox that finds no chunk left
+	// empties both, so that an idle Channel keeps none.
+	held, spare []*bulkChunk
+}
+
+// bulkSpareMax is how many dropped chunks a bulk keeps for reuse (our
+// tunable): a bulk whose acknowledgements are handled as it goes out (the
+// Replicator does between its rounds) then cycles through a few chunks'
+// memory instead of holding fresh memory for the whole table.
+const bulkSpareMax = 2
+
+// keep offers a dropped chunk for reuse.
+func (q *bulkQueue) keep(ch *bulkChunk) {
+	if cap(ch.buf) == bulkChunkSize && len(q.held)+len(q.spare) < bulkSpareMax {
+		q.held = append(q.held, ch)
+	}
+}
+
+// released makes the chunks held until this Outbox reusable, or lets them
+// all go when no bulk is in flight.
+func (q *bulkQueue) released() {
+	if len(q.chunks) == 0 {
+		clear(q.held)
+		clear(q.spare)
+		q.held, q.spare = q.held[:0], q.spare[:0]
+		return
+	}
+	q.spare = append(q.spare, q.held...)
+	clear(q.held)
+	q.held = q.held[:0]
+}
+
+// reuse returns a spare chunk emptied for the messages from ordinal first
+// on, or nil.
+func (q *bulkQueue) reuse(first uint32) *bulkChunk {
+	k := len(q.spare)
+	if k == 0 {
+		return nil
+	}
+	ch := q.spare[k-1]
+	q.spare[k-1] = nil
+	q.spare = q.spare[:k-1]
+	*ch = bulkChunk{first: first, buf: ch.buf[:0], off: ch.off[:0], dgEnd: ch.dgEnd[:0]}
+	return ch
 }
 
 func (q *bulkQueue) pending() int { return q.unsent + len(q.retx) - q.rhead }
@@ -103,11 +150,16 @@ func (c *Channel) SendBulk(op Op, f *Flow) error {
 		if k > 0 {
 			q.chunks[k-1].closeDatagram()
 		}
-		size := max(bulkChunkSize, n)
-		// Each message costs about one offset per 64 bytes and one datagram end
-		// per MaxDatagram bytes: sized once, never grown.
-		ch = &bulkChunk{first: q.added, buf: make([]byte, 0, size),
-			off: make([]uint32, 0, size/64), dgEnd: make([]uint32, 0, size/c.cfg.MaxDatagram+1)}
+		if n <= bulkChunkSize {
+			ch = q.reuse(q.added)
+		}
+		if ch == nil {
+			size := max(bulkChunkSize, n)
+			// Each message costs about one offset per 64 bytes and one datagram
+			// end per MaxDatagram bytes.
+			ch = &bulkChunk{first: q.added, buf: make([]byte, 0, size),
+				off: make([]uint32, 0, size/64), dgEnd: make([]uint32, 0, size/c.cfg.MaxDatagram+1)}
+		}
 		q.chunks = append(q.chunks, ch)
 	}
 	start := len(ch.buf)
@@ -190,6 +242,7 @@ func (c *Channel) bulkMaybeDrop() {
 	j := 0
 	for _, ch := range q.chunks {
 		if ch.live == 0 && ch.next == len(ch.off) {
+			q.keep(ch)
 			continue
 		}
 		q.chunks[j] = ch

@@ -221,3 +221,162 @@ func TestReserveBulkGrowsTheResendQueueOnce(t *testing.T) {
 		})
 	}
 }
+
+// A bulk whose acknowledgements are handled between its rounds reuses the
+// chunks they free: a few chunks' memory for the whole table instead of
+// fresh memory for all of it. A freed chunk is not reused before the next
+// Outbox (the last Outbox's datagrams may alias it until then), and an idle
+// Channel keeps none. Without acknowledgements between rounds every chunk
+// is new, as before.
+func TestBulkReusesAcknowledgedChunks(t *testing.T) {
+	const n, round = 150_000, 8192
+	flows := benchFlows(n)
+	for _, acks := range []bool{true, false} {
+		t.Run(fmt.Sprintf("acks=%v", acks), func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			tx, rx := benchPair(t, now)
+			tx.ReserveBulk(n)
+			bufs := map[*byte]bool{}
+			chunks := 0
+			delivered := 0
+			var last [][]byte // the last Outbox's datagrams, as returned
+			var lastCopy [][]byte
+			intact := func(when string) {
+				for i := range last {
+					if !bytes.Equal(last[i], lastCopy[i]) {
+						t.Fatalf("%s: datagram %d of the last Outbox changed before the next Outbox", when, i)
+					}
+				}
+			}
+			exchange := func() {
+				last = tx.Outbox(now)
+				lastCopy = lastCopy[:0]
+				for _, d := range last {
+					lastCopy = append(lastCopy, bytes.Clone(d))
+					rx.Receive(d, now)
+					delivered += len(rx.Updates())
+				}
+				if acks {
+					for _, d := range rx.Outbox(now) {
+						tx.Receive(d, now)
+					}
+				}
+			}
+			for i := range flows {
+				k := len(tx.bulk.chunks)
+				if err := tx.SendBulk(OpUpd, &flows[i]); err != nil {
+					t.Fatal(err)
+				}
+				if len(tx.bulk.chunks) > k || (k > 0 && tx.bulk.chunks[k-1].first != tx.bulk.chunks[len(tx.bulk.chunks)-1].first) {
+					chunks++
+					bufs[&tx.bulk.chunks[len(tx.bulk.chunks)-1].buf[:1][0]] = true
+				}
+				if (i+1)%round == 0 {
+					intact("after SendBulk")
+					exchange()
+				}
+			}
+			intact("at the end")
+			for range 3 {
+				now = now.Add(time.Second)
+				exchange()
+				for _, d := range rx.Outbox(now) {
+					tx.Receive(d, now)
+				}
+			}
+			if delivered != n {
+				t.Fatalf("delivered %d of %d", delivered, n)
+			}
+			if acks && len(bufs) > bulkSpareMax+3 {
+				t.Errorf("%d chunks used %d buffers: the acknowledged chunks were not reused", chunks, len(bufs))
+			}
+			if !acks && len(bufs) != chunks {
+				t.Errorf("without acknowledgements between rounds %d chunks used %d buffers", chunks, len(bufs))
+			}
+			if chunks < 8 {
+				t.Fatalf("only %d chunks: the bulk is too small to show the reuse", chunks)
+			}
+			if st := tx.Stats(); st.Unacked != 0 || len(tx.bulk.chunks)+len(tx.bulk.held)+len(tx.bulk.spare) != 0 {
+				t.Fatalf("after the bulk: %d unacked, %d chunks, %d held, %d spare", st.Unacked, len(tx.bulk.chunks), len(tx.bulk.held), len(tx.bulk.spare))
+			}
+		})
+	}
+}
+
+// A chunk freed by acknowledgements is not reused while the datagrams of
+// the last Outbox may still alias it: only after the next Outbox.
+func TestBulkChunkHeldUntilNextOutbox(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	tx, rx := benchPair(t, now)
+	flows := benchFlows(60_000)
+	next := 0
+	// fill queues bulk messages until the Channel starts a new chunk, and
+	// returns it.
+	fill := func() *bulkChunk {
+		t.Helper()
+		lastChunk := func() *bulkChunk {
+			if k := len(tx.bulk.chunks); k > 0 {
+				return tx.bulk.chunks[k-1]
+			}
+			return nil
+		}
+		for ; next < len(flows); next++ {
+			before := lastChunk()
+			if err := tx.SendBulk(OpUpd, &flows[next]); err != nil {
+				t.Fatal(err)
+			}
+			if c := lastChunk(); c != before {
+				next++
+				return c
+			}
+		}
+		t.Fatal("out of flows")
+		return nil
+	}
+	exchange := func() [][]byte {
+		out := tx.Outbox(now)
+		for _, d := range out {
+			rx.Receive(d, now)
+		}
+		now = now.Add(30 * time.Millisecond) // past the receiver's AckDelay
+		for _, d := range rx.Outbox(now) {
+			tx.Receive(d, now)
+		}
+		return out
+	}
+	first := fill()
+	fill() // a second chunk: the first is closed, all of it goes out below
+	firstBuf := &first.buf[:1][0]
+	out := exchange()
+	held := map[*byte]bool{}
+	for _, c := range tx.bulk.held {
+		held[&c.buf[:1][0]] = true
+	}
+	if !held[firstBuf] || len(tx.bulk.spare) != 0 {
+		t.Fatalf("the acknowledged first chunk is not held (%d held, %d spare, %d chunks left, %d unacked)",
+			len(tx.bulk.held), len(tx.bulk.spare), len(tx.bulk.chunks), tx.Stats().Unacked)
+	}
+	var keep [][]byte
+	for _, d := range out {
+		keep = append(keep, bytes.Clone(d))
+	}
+	third := fill()
+	if held[&third.buf[:1][0]] {
+		t.Fatal("a chunk the last Outbox's datagrams alias was reused before the next Outbox")
+	}
+	for i := range out {
+		if !bytes.Equal(out[i], keep[i]) {
+			t.Fatalf("datagram %d of the last Outbox changed before the next Outbox", i)
+		}
+	}
+	exchange()
+	if fourth := fill(); !held[&fourth.buf[:1][0]] {
+		t.Error("after the next Outbox no freed chunk was reused")
+	}
+	// Once the bulk is acknowledged, the next Outbox lets the spares go.
+	exchange()
+	exchange()
+	if n := len(tx.bulk.chunks) + len(tx.bulk.held) + len(tx.bulk.spare); n != 0 || tx.Stats().Unacked != 0 {
+		t.Fatalf("an idle Channel keeps %d chunks (%d unacked)", n, tx.Stats().Unacked)
+	}
+}

@@ -290,6 +290,7 @@ func (c *Channel) ready() bool {
 // order. They alias internal buffers, valid until the next Outbox call.
 func (c *Channel) Outbox(now time.Time) [][]byte {
 	c.Tick(now)
+	c.bulk.released() // the last Outbox's datagrams are the caller's no more
 	p := c.packer
 	p.Reset()
 	sent := 0
