@@ -48,9 +48,17 @@ type Replicator struct {
 	expKernel   ExpectKernel
 	// The warm standby (warm.go), with Config.WarmStandby: warm is nil
 	// without it.
-	warm          *warmSet // guarded by warmMu
-	warmMu        sync.Mutex
-	warmKick      chan struct{}
+	warm     *warmSet // guarded by warmMu
+	warmMu   sync.Mutex
+	warmKick chan struct{}
+	// bulkPoll, set by Run for its loop, handles the peer's datagrams that
+	// wait for the loop, between a bulk's rounds: the acknowledgements free
+	// the bulk's chunks for its next ones. Loop goroutine only.
+	bulkPoll func()
+	// bulkDue: the Channel asked for a bulk (EventSendBulk); the loop sends
+	// it at its top, never inside the handling of an event or a datagram,
+	// so that a bulk's bulkPoll cannot start another. Loop goroutine only.
+	bulkDue       bool
 	warmKernel    WarmKernel
 	moving        bool      // guarded by warmMu: the peer's flows are moving into the internal cache
 	bulkAfterMove bool      // guarded by warmMu: a bulk waits for that move
@@ -299,6 +307,24 @@ func (r *Replicator) Run(ctx context.Context) error {
 		ResendQueueSize: r.cfg.ResendQueue,
 	}, now)
 	sel := newPathSelect(len(conn.paths), now)
+	// Between a bulk's rounds (flushAsync) the loop handles what the peer
+	// sent meanwhile, in the order it came, as it would after the bulk: a
+	// bulk starts only at the loop's top (bulkDue), never inside the
+	// handling of a batch, and one the Channel asks for meanwhile (its
+	// acknowledgements can leave no bulk message in flight for a moment)
+	// waits for the loop's top.
+	r.bulkPoll = func() {
+		for {
+			select {
+			case b := <-rx:
+				r.receiveBatch(ch, sel, b)
+				pool.put(b)
+			default:
+				return
+			}
+		}
+	}
+	defer func() { r.bulkPoll = nil }()
 	var lastReason pathReason
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -325,6 +351,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 			r.flush(ch, now)
 		}
 		r.handleEvents(ch)
+		for r.bulkDue {
+			r.bulkDue = false
+			r.bulk(ch)
+		}
 		r.snapshot(ch, conn, sel, now)
 		if holding {
 			timer.Reset(holdUntil.Sub(now))
@@ -570,7 +600,7 @@ func (r *Replicator) handleEvents(ch *ftfw.Channel) {
 			// them) and takeovers ask for bulks; the channel's gate starts
 			// one at a time, peer-requested ones at least a second apart.
 			r.log.Info("conntrack sync: sending the whole internal cache", "requests", ev.Requests)
-			r.bulk(ch)
+			r.bulkDue = true
 		}
 	}
 }
@@ -656,22 +686,26 @@ type bulkSent struct {
 }
 
 // flushAsync waits for the bulk's send in flight, then starts sending what
-// the channel has ready, without waiting for it.
+// the channel has ready, without waiting for it, and meanwhile handles what
+// the peer sent (bulkPoll): its acknowledgements let the next rounds reuse
+// the chunks of the acknowledged ones.
 func (r *Replicator) flushAsync(ch *ftfw.Channel, bs *bulkSend) {
 	r.sendDone(bs)
 	out := ch.Outbox(time.Now())
-	if len(out) == 0 || r.conn == nil {
-		return
+	if len(out) > 0 && r.conn != nil {
+		if bs.done == nil {
+			bs.done = make(chan bulkSent, 1)
+		}
+		conn, done := r.conn, bs.done
+		bs.busy = true
+		go func() {
+			failed, err := conn.send(out)
+			done <- bulkSent{failed, err}
+		}()
 	}
-	if bs.done == nil {
-		bs.done = make(chan bulkSent, 1)
+	if r.bulkPoll != nil {
+		r.bulkPoll()
 	}
-	conn, done := r.conn, bs.done
-	bs.busy = true
-	go func() {
-		failed, err := conn.send(out)
-		done <- bulkSent{failed, err}
-	}()
 }
 
 // sendDone waits for the bulk's send in flight, if any, and counts what it
