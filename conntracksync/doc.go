@@ -103,8 +103,9 @@
 // them when its context ends. The ftfw.Channel is touched only by the loop
 // goroutine; during a bulk one more goroutine at a time sends the
 // datagrams of the Channel's last Outbox while the loop encodes the next
-// ones, and the loop waits for it before its next Outbox and before the
-// bulk returns. A link reader hands the loop each batch it read in a
+// ones and handles what the peer sent meanwhile, and the loop waits for it
+// before its next Outbox and before the bulk returns. A bulk starts only at
+// the loop's top, never from the handling of a datagram. A link reader hands the loop each batch it read in a
 // buffer of its own, which the loop gives back to the readers' pool once
 // it has handled it: nothing the loop decodes keeps a datagram's bytes.
 // The caches are guarded by their own mutexes, the warm

@@ -14,7 +14,8 @@ import (
 // retransmitted like any other data (a retransmission is copied into the round's
 // datagrams with its new seq). A chunk is dropped as soon as all its messages are sent
 // and acknowledged, so memory follows what is still unacknowledged, and no chunk is
-// ever copied to grow.
+// ever copied to grow; a later chunk of the same bulk may reuse a dropped one's memory,
+// once the Outbox whose datagrams may alias it has been followed by another.
 //
 // A retransmission resends the bytes encoded at SendBulk time. That state can only be
 // stale if the same Key went through Send afterwards; touched records those Keys while
