@@ -32,8 +32,17 @@ func bulkSender(t *testing.T, n int, l Link) (*Replicator, *ftfw.Channel) {
 	t.Helper()
 	s := bulkBenchReplicator(t, n)
 	s.log = slog.New(slog.DiscardHandler)
+	tx, _ := establishedPair(t)
+	s.conn = &syncLink{paths: []pathLink{{name: "test", l: l}}}
+	return s, tx
+}
+
+// establishedPair returns two Channels that have completed the handshake
+// with each other.
+func establishedPair(t *testing.T) (tx, rx *ftfw.Channel) {
+	t.Helper()
 	now := time.Now()
-	tx, rx := ftfw.NewChannel(ftfw.Config{}, now), ftfw.NewChannel(ftfw.Config{}, now)
+	tx, rx = ftfw.NewChannel(ftfw.Config{}, now), ftfw.NewChannel(ftfw.Config{}, now)
 	for range 3 {
 		for _, d := range tx.Outbox(now) {
 			rx.Receive(d, now)
@@ -45,8 +54,7 @@ func bulkSender(t *testing.T, n int, l Link) (*Replicator, *ftfw.Channel) {
 	if !tx.Established() || !rx.Established() {
 		t.Fatal("no handshake")
 	}
-	s.conn = &syncLink{paths: []pathLink{{name: "test", l: l}}}
-	return s, tx
+	return tx, rx
 }
 
 // seqs appends the seq of every message of the datagrams to out.
@@ -150,16 +158,7 @@ func TestBulkHandlesAcksBetweenRounds(t *testing.T) {
 	run := func(poll bool) (allocated uint64, polls int) {
 		s := bulkBenchReplicator(t, n)
 		s.log = slog.New(slog.DiscardHandler)
-		now := time.Now()
-		tx, rx := ftfw.NewChannel(ftfw.Config{}, now), ftfw.NewChannel(ftfw.Config{}, now)
-		for range 3 {
-			for _, d := range tx.Outbox(now) {
-				rx.Receive(d, now)
-			}
-			for _, d := range rx.Outbox(now) {
-				tx.Receive(d, now)
-			}
-		}
+		tx, rx := establishedPair(t)
 		var mu sync.Mutex // the peer's Channel: the sends run on a goroutine of their own
 		var acks [][]byte
 		s.conn = &syncLink{paths: []pathLink{{name: "test", l: sendLink{func(ds [][]byte) (int, error) {
