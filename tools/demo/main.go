@@ -123,13 +123,21 @@ func (d *demo) run() {
 	d.say("   r2 %s %s MAC %s", harness.R2v4, harness.R2v6, l.If2.MAC())
 	d.say("   client %s %s MAC %s", harness.ClientV4, harness.ClientV6, l.IfClient.MAC())
 
-	d.step("starting vigild on r1 (priority 150) and r2 (priority 100) with %s", d.confPath)
+	// r2 starts once r1 is master: two routers started in the same
+	// instant can both find the link silent for a Master_Down_Interval,
+	// both become master for a moment and both announce the VIPs, and the
+	// client then keeps whichever announcement came last, possibly the
+	// one of the router that stepped down, until its neighbour entry times
+	// out.
+	d.step("starting vigild on r1 (priority 150), then on r2 (priority 100), with %s", d.confPath)
 	vigild := harness.Command{filepath.Join(d.work, "vigild")}
 	d.v1 = harness.StartVigild(t, l.R1, vigild, string(conf), "-i", "rtr1", "--dump-dir", filepath.Join(d.work, "r1.dump"))
-	d.v2 = harness.StartVigild(t, l.R2, vigild, string(conf), "-i", "rtr2", "--dump-dir", filepath.Join(d.work, "r2.dump"))
 	d.waitVIPs(l.R1, true)
 	for _, in := range []string{"VI_1", "VI_6"} {
 		d.v1.WaitState(t, in, "MASTER")
+	}
+	d.v2 = harness.StartVigild(t, l.R2, vigild, string(conf), "-i", "rtr2", "--dump-dir", filepath.Join(d.work, "r2.dump"))
+	for _, in := range []string{"VI_1", "VI_6"} {
 		d.v2.WaitState(t, in, "BACKUP")
 	}
 	d.say("")
