@@ -313,17 +313,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	// handling of a batch, and one the Channel asks for meanwhile (its
 	// acknowledgements can leave no bulk message in flight for a moment)
 	// waits for the loop's top.
-	r.bulkPoll = func() {
-		for {
-			select {
-			case b := <-rx:
-				r.receiveBatch(ch, sel, b)
-				pool.put(b)
-			default:
-				return
-			}
-		}
-	}
+	r.bulkPoll = func() { r.receiveWaiting(ch, sel, rx, pool.put) }
 	defer func() { r.bulkPoll = nil }()
 	var lastReason pathReason
 	timer := time.NewTimer(time.Hour)
@@ -376,15 +366,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 		case b := <-rx:
 			r.receiveBatch(ch, sel, b)
 			pool.put(b)
-			for more := true; more; {
-				select {
-				case b := <-rx:
-					r.receiveBatch(ch, sel, b)
-					pool.put(b)
-				default:
-					more = false
-				}
-			}
+			// And what waited behind it, then the loop's top again (its
+			// sends and timers), however fast more comes.
+			r.receiveWaiting(ch, sel, rx, pool.put)
 		case l := <-links:
 			sel.setUp(l.path, l.up)
 		case u := <-r.updates:
@@ -476,6 +460,19 @@ func (p rxPool) put(b rxBatch) {
 type linkState struct {
 	path int
 	up   bool
+}
+
+// receiveWaiting handles the batches already waiting in rx when it is
+// called, and no more, giving each to done once handled: a peer (or
+// anyone on the sync segment) that keeps rx full cannot hold the loop,
+// or a bulk between its rounds, for longer than one queue's worth of
+// batches (TestReceiveWaitingIsBounded).
+func (r *Replicator) receiveWaiting(ch *ftfw.Channel, sel *pathSelect, rx chan rxBatch, done func(rxBatch)) {
+	for range len(rx) {
+		b := <-rx // only the loop takes from rx
+		r.receiveBatch(ch, sel, b)
+		done(b)
+	}
 }
 
 func (r *Replicator) receiveBatch(ch *ftfw.Channel, sel *pathSelect, b rxBatch) {

@@ -149,3 +149,36 @@ func TestRxPool(t *testing.T) {
 		t.Fatal("the pool kept a batch grown beyond rxPoolMax")
 	}
 }
+
+// Between a bulk's rounds the loop handles only what was already waiting:
+// a sender that keeps the queue full, refilling it as fast as the loop
+// empties it (here each handled batch goes straight back in), cannot keep
+// the bulk from going on.
+func TestReceiveWaitingIsBounded(t *testing.T) {
+	r := bulkBenchReplicator(t, 0)
+	r.log = slog.New(slog.DiscardHandler)
+	ch, _ := establishedPair(t)
+	sel := newPathSelect(1, time.Now())
+	rx := make(chan rxBatch, 8)
+	for range cap(rx) {
+		junk := bytes.Repeat([]byte{0xff}, 64) // not FTFW: the Channel drops it
+		rx <- rxBatch{ds: [][]byte{junk}, buf: junk}
+	}
+	handled := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.receiveWaiting(ch, sel, rx, func(b rxBatch) {
+			handled++
+			rx <- b // the flood: the queue never empties
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poll between a bulk's rounds did not return while the queue stayed full")
+	}
+	if handled != cap(rx) {
+		t.Fatalf("handled %d batches, want the %d that were waiting", handled, cap(rx))
+	}
+}
