@@ -3,7 +3,6 @@ package testnet
 import (
 	"os"
 	"strconv"
-	"strings"
 )
 
 // groupStates returns the state letter (/proc/PID/stat field 3) of every
@@ -19,17 +18,11 @@ func groupStates(pgid int) map[int]byte {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		f, err := StatFields(pid)
 		if err != nil {
 			continue // exited meanwhile
 		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:]) // state ppid pgrp ...
-		if len(f) < 3 || f[2] != strconv.Itoa(pgid) || f[0] == "Z" || f[0] == "X" {
+		if f[2] != strconv.Itoa(pgid) || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
 		out[pid] = f[0][0]

@@ -713,3 +713,20 @@ func TestCounters(t *testing.T) {
 		t.Error("Counters of an interface that is not there: no error")
 	}
 }
+
+// ParseStat takes the fields after the command name's last parenthesis,
+// whatever the name holds, and refuses a line without them.
+func TestParseStat(t *testing.T) {
+	f, err := testnet.ParseStat("4242 (a) b (c) S 1 4242 4242 0 -1 4194560 7781 0 3 0 12 5 0 0 20 0 3 0 100 0 0")
+	if err != nil || f[0] != "S" || f[2] != "4242" || f[7] != "7781" || f[11] != "12" || f[12] != "5" {
+		t.Fatalf("ParseStat: %v, %v", f, err)
+	}
+	for _, bad := range []string{"4242 (truncated", "4242 (x) S 1 2"} {
+		if f, err := testnet.ParseStat(bad); err == nil {
+			t.Errorf("ParseStat(%q) = %v, want an error", bad, f)
+		}
+	}
+	if f, err := testnet.StatFields(os.Getpid()); err != nil || f[0] != "R" && f[0] != "S" {
+		t.Errorf("StatFields of this process: %v, %v", f, err)
+	}
+}

@@ -153,26 +153,11 @@ func procCPU(pid int) (time.Duration, int64) {
 }
 
 // minorFaults returns a process's minor page faults so far (proc(5),
-// /proc/PID/stat field 10): on an anonymous mapping, mostly the first
-// touches of fresh pages.
+// /proc/PID/stat field 10; 0 if it cannot be read): on an anonymous
+// mapping, mostly the first touches of fresh pages.
 func minorFaults(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := testnet.StatFields(pid)
 	if err != nil {
-		return 0
-	}
-	return parseMinflt(string(b))
-}
-
-// parseMinflt returns field 10 of a /proc/PID/stat line, 0 if it has none.
-func parseMinflt(stat string) int64 {
-	// The command name in field 2 may hold spaces and parentheses; the
-	// fields after its last closing parenthesis start at field 3.
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 8 {
 		return 0
 	}
 	n, _ := strconv.ParseInt(f[7], 10, 64)

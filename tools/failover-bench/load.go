@@ -270,7 +270,7 @@ func groupPids(pgid int) ([]int, error) {
 		if err != nil {
 			continue
 		}
-		f, err := statFields(pid)
+		f, err := testnet.StatFields(pid)
 		if err != nil {
 			continue // gone meanwhile
 		}
@@ -284,25 +284,6 @@ func groupPids(pgid int) ([]int, error) {
 	return pids, nil
 }
 
-// statFields returns the fields of /proc/PID/stat after the command name:
-// [0] is field 3 (state), [2] pgrp, [11] utime, [12] stime.
-func statFields(pid int) ([]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("failover-bench: /proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return nil, fmt.Errorf("failover-bench: /proc/%d/stat: %d fields", pid, len(f))
-	}
-	return f, nil
-}
-
 // groupCPU returns utime+stime summed over the process group, and how many
 // processes it summed.
 func groupCPU(pgid int) (time.Duration, int, error) {
@@ -312,7 +293,7 @@ func groupCPU(pgid int) (time.Duration, int, error) {
 	}
 	var ticks int64
 	for _, pid := range pids {
-		f, err := statFields(pid)
+		f, err := testnet.StatFields(pid)
 		if err != nil {
 			return 0, 0, err
 		}
