@@ -269,3 +269,43 @@ func TestReplicatorCommitInChunks(t *testing.T) {
 		t.Fatalf("the kernel holds %s flows, want %d", out, len(all))
 	}
 }
+
+// A bulk of many rounds over a lossy link (loss from the start, both ways):
+// the sender handles the peer's acknowledgements and NACKs between its
+// rounds and reuses the chunks they free, and the peer's external cache
+// still ends up holding exactly the table, on the bulk of a new peer
+// session and on a resync to a flushed cache.
+func TestReplicatorBulkOfManyRounds(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack", "nft")
+	h1, h2, ip1, ip2 := pairLab(t, "bk1", "bk2")
+	h1.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
+	h2.DropRandomMatch(t, "sync0", 10, testnet.Both, "udp dport 3780")
+
+	flows := ct.SampleFlows(30000) // several bulk rounds
+	commitInto(t, "/run/netns/"+h1.Name(), flows)
+	fw1 := startNode(t, h1, ip1, ip2)
+	fw2 := startNode(t, h2, ip2, ip1)
+	same := func(what string) {
+		t.Helper()
+		testnet.Eventually(t, 60*time.Second, func() bool { return fw2.r.Stats().External == len(flows) },
+			"%s: fw2 external cache: %v", what, statsOf(fw2))
+		_, ext := fw2.r.Dump()
+		var got []ct.Flow
+		for _, e := range ext {
+			got = append(got, e.Flow)
+		}
+		if missing, extra := diffKeys(flowKeys(got, true), flowKeys(flows, true)); len(missing)+len(extra) > 0 {
+			t.Fatalf("%s: fw2's external cache differs: %d missing (%q), %d extra (%q)", what, len(missing), first(missing, 5), len(extra), first(extra, 5))
+		}
+	}
+	same("the new peer's bulk")
+	bulks := fw1.r.Stats().Bulks
+	if n := fw2.r.FlushExternal(); n != len(flows) {
+		t.Fatalf("FlushExternal flushed %d", n)
+	}
+	fw2.r.RequestResync()
+	same("the resync to a flushed cache")
+	if s := fw1.r.Stats(); s.Bulks <= bulks {
+		t.Fatalf("fw1 sent no bulk for the resync: %v", s)
+	}
+}
