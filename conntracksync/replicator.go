@@ -636,7 +636,6 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 	sendTimeout := r.cfg.CommitTimeout == 0
 	var bad, n int
 	var bs bulkSend
-	ch.ReserveBulk(r.internal.Len())
 	r.internal.rangeWire(sendTimeout, func(w *ftfw.Flow) {
 		if ch.SendBulk(ftfw.OpUpd, w) != nil {
 			bad++

@@ -208,7 +208,7 @@ func TestForgedAckNackRanges(t *testing.T) {
 		}
 	}
 	c.Outbox(t0)
-	first, last := c.rs[c.rsHead].seq, c.seq-1
+	first, last := c.rs.at(0).seq, c.seq-1
 	if s := c.Stats(); s.Unacked != n {
 		t.Fatalf("unacked %d", s.Unacked)
 	}

@@ -181,15 +181,6 @@ func (c *Channel) SendBulk(op Op, f *Flow) error {
 	return nil
 }
 
-// ReserveBulk makes room in the resend queue, at once, for n bulk messages about to be
-// queued with SendBulk (as far as ResendQueueSize allows). Without it the queue grows
-// round by round as the bulk goes out, doubling each time it is full: for a bulk of
-// 100k entries sent in rounds of 8,192, about two and a half times the memory of the
-// final queue, every byte of it fresh. A hint only: SendBulk and Outbox work without it.
-func (c *Channel) ReserveBulk(n int) {
-	c.growRS(min(c.bulk.pending()+max(n, 0), c.cfg.ResendQueueSize-c.rsLive))
-}
-
 // appendFlowMsg appends a data message of type t carrying f, seq and flags
 // zero, whose length n (HeaderLen + f.tlvLen()) the caller has checked.
 // On error b's first len(b) bytes are unchanged, the rest is garbage.
@@ -263,9 +254,6 @@ func (c *Channel) outboxBulk(flags Flags) int {
 	q := &c.bulk
 	p := c.packer
 	data := 0
-	// Room for the whole round at once: no copying of a resend queue that grows by
-	// a hundred thousand items.
-	c.growRS(min(q.pending(), c.cfg.ResendQueueSize-c.rsLive))
 	for q.rhead < len(q.retx) && c.rsLive < c.cfg.ResendQueueSize {
 		o := q.retx[q.rhead]
 		q.rhead++
@@ -274,7 +262,7 @@ func (c *Channel) outboxBulk(flags Flags) int {
 		if c.superseded(ch, o-ch.first) {
 			continue
 		}
-		c.rs = append(c.rs, rsItem{seq: c.packMsg(ch.msg(o-ch.first), flags), ref: o, kind: rsBulk})
+		c.rs.push(rsItem{seq: c.packMsg(ch.msg(o-ch.first), flags), ref: o, kind: rsBulk})
 		c.rsLive++
 		ch.live++
 		data++
@@ -301,7 +289,7 @@ func (c *Channel) outboxBulk(flags Flags) int {
 				if c.superseded(ch, uint32(i)) {
 					continue
 				}
-				c.rs = append(c.rs, rsItem{seq: c.packMsg(ch.msg(uint32(i)), flags), ref: ch.first + uint32(i), kind: rsBulk})
+				c.rs.push(rsItem{seq: c.packMsg(ch.msg(uint32(i)), flags), ref: ch.first + uint32(i), kind: rsBulk})
 				c.rsLive++
 				ch.live++
 				data++
@@ -309,7 +297,7 @@ func (c *Channel) outboxBulk(flags Flags) int {
 		} else {
 			for i := from; i < to; i++ {
 				stampMsg(ch.buf[ch.off[i]:], flags, c.seq)
-				c.rs = append(c.rs, rsItem{seq: c.seq, ref: ch.first + uint32(i), kind: rsBulk})
+				c.rs.push(rsItem{seq: c.seq, ref: ch.first + uint32(i), kind: rsBulk})
 				c.seq++
 			}
 			p.addExternal(ch.buf[ch.off[from]:ch.end(to):ch.end(to)])

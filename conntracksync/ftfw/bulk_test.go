@@ -163,14 +163,15 @@ func TestBulkDatagramsAsPacked(t *testing.T) {
 	}
 }
 
-// A bulk announced with ReserveBulk grows the resend queue once, however many rounds
-// it goes out in (without it the queue is reallocated round after round), and the
-// room is given back once the peer has acknowledged the bulk.
-func TestReserveBulkGrowsTheResendQueueOnce(t *testing.T) {
-	const n, round = 20_000, 2048
+// The resend queue of a bulk whose acknowledgements are handled between its rounds
+// cycles through a few segments' memory instead of taking fresh memory for every
+// message (without acknowledgements each segment is new, as it must be), never moves an
+// item, and gives its segments back, but one, once the peer has acknowledged the bulk.
+func TestResendQueueFollowsTheWindow(t *testing.T) {
+	const n, round = 120_000, 8192 // n within the default ResendQueueSize
 	flows := benchFlows(n)
-	for _, reserve := range []bool{true, false} {
-		t.Run(fmt.Sprintf("reserve=%v", reserve), func(t *testing.T) {
+	for _, acks := range []bool{true, false} {
+		t.Run(fmt.Sprintf("acks=%v", acks), func(t *testing.T) {
 			now := time.Unix(1_700_000_000, 0)
 			tx, rx := benchPair(t, now)
 			// The handshake acknowledged: the bulk starts on an empty resend queue.
@@ -186,37 +187,50 @@ func TestReserveBulkGrowsTheResendQueueOnce(t *testing.T) {
 			if got := tx.Stats().Unacked; got != 0 {
 				t.Fatalf("%d messages unacknowledged after the handshake", got)
 			}
-			if reserve {
-				tx.ReserveBulk(n)
-			}
-			arrays := map[*rsItem]bool{}
+			var first *rsItem // the oldest unacknowledged item after the first round
+			var firstSeq uint32
 			for i := range flows {
 				if err := tx.SendBulk(OpUpd, &flows[i]); err != nil {
 					t.Fatal(err)
 				}
-				if (i+1)%round == 0 || i == n-1 {
-					for _, d := range tx.Outbox(now) {
-						rx.Receive(d, now)
+				if (i+1)%round != 0 && i != n-1 {
+					continue
+				}
+				for _, d := range tx.Outbox(now) {
+					rx.Receive(d, now)
+				}
+				if first == nil {
+					first, firstSeq = tx.rs.at(0), tx.rs.at(0).seq
+				}
+				if acks {
+					for _, d := range rx.Outbox(now) {
+						tx.Receive(d, now)
 					}
-					arrays[&tx.rs[:1][0]] = true
 				}
 			}
-			if got := tx.Stats().Unacked; got != n {
-				t.Fatalf("%d messages in the resend queue, want the bulk's %d", got, n)
+			if !acks {
+				if got := tx.Stats().Unacked; got != n {
+					t.Fatalf("%d messages in the resend queue, want the bulk's %d", got, n)
+				}
+				if first != tx.rs.at(0) || first.seq != firstSeq {
+					t.Errorf("the oldest item moved or changed: seq %d, was %d", tx.rs.at(0).seq, firstSeq)
+				}
 			}
-			if reserve && len(arrays) != 1 {
-				t.Errorf("the reserved resend queue was reallocated: %d arrays over %d rounds", len(arrays), n/round+1)
+			// The handshake's segment serves the bulk's first items.
+			whole := (n + rsSegLen - 1) / rsSegLen
+			if limit := round/rsSegLen + 2; acks && tx.rs.made > limit {
+				t.Errorf("%d segments allocated for a bulk acknowledged round by round, want at most %d (the whole bulk takes %d)", tx.rs.made, limit, whole)
 			}
-			if !reserve && len(arrays) < 3 {
-				t.Errorf("without a reservation the resend queue grew %d times; the test no longer shows what ReserveBulk saves", len(arrays)-1)
+			if !acks && tx.rs.made < whole {
+				t.Errorf("%d segments for %d unacknowledged messages, want %d", tx.rs.made, n, whole)
 			}
 			now = now.Add(time.Second)
 			for _, d := range rx.Outbox(now) {
 				tx.Receive(d, now)
 			}
 			tx.Outbox(now)
-			if st := tx.Stats(); st.Unacked != 0 || cap(tx.rs) > rsKeep || len(tx.bulk.chunks) != 0 {
-				t.Fatalf("after the ACKs: %d unacked, resend queue capacity %d, %d chunks", st.Unacked, cap(tx.rs), len(tx.bulk.chunks))
+			if st := tx.Stats(); st.Unacked != 0 || len(tx.rs.segs) > 1 || len(tx.rs.spare) != 0 || len(tx.bulk.chunks) != 0 {
+				t.Fatalf("after the ACKs: %d unacked, %d segments and %d spare, %d chunks", st.Unacked, len(tx.rs.segs), len(tx.rs.spare), len(tx.bulk.chunks))
 			}
 		})
 	}
@@ -235,7 +249,6 @@ func TestBulkReusesAcknowledgedChunks(t *testing.T) {
 		t.Run(fmt.Sprintf("acks=%v", acks), func(t *testing.T) {
 			now := time.Unix(1_700_000_000, 0)
 			tx, rx := benchPair(t, now)
-			tx.ReserveBulk(n)
 			bufs := map[*byte]bool{}
 			chunks := 0
 			delivered := 0

@@ -266,8 +266,7 @@ type Channel struct {
 	entFree       []uint32          // free indices of ents
 	txq           []uint32          // indices in ents
 	txHead        int
-	rs            []rsItem
-	rsHead        int
+	rs            rsQueue
 	rsLive        int
 	resyncPending bool
 	lastSend      time.Time

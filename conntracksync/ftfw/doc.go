@@ -71,7 +71,10 @@
 //   - Send encodes the message when it is queued and keeps only those bytes (and the
 //     Key) until the peer acknowledges it; a retransmission sends the Key's latest
 //     update. The resend queue holds 24 bytes without pointers per message, so the
-//     memory in flight follows the messages' size (TestInFlightMemoryPerMessage).
+//     memory in flight follows the messages' size (TestInFlightMemoryPerMessage). It
+//     lies in fixed segments that are never copied; a segment emptied at its front is
+//     reused at its back, so a bulk acknowledged as it goes out cycles through the
+//     memory of its unacknowledged window (TestResendQueueFollowsTheWindow).
 //   - NACKs are repeated on a timer (NackRetry doubling up to 2 s, NackRetries times),
 //     all in one round so that a lost round opens one gap at the peer, not one per
 //     NACK; gaps are merged, never forgotten.

@@ -135,8 +135,8 @@ func (c *Channel) startSession(seq uint32, hello bool, now time.Time) {
 		c.stats.PeerRestarts++
 	}
 	// The peer holds nothing of what it has not acknowledged: send it again.
-	for i := c.rsHead; i < len(c.rs); i++ {
-		it := &c.rs[i]
+	for i := 0; i < c.rs.len(); i++ {
+		it := c.rs.at(i)
 		if !it.done {
 			c.requeue(it)
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 )
@@ -46,10 +45,10 @@ func (c *Channel) validRange(from, to uint32) (uint32, bool) {
 // rsIndex returns the index of the first resend-queue item whose seq is not before s
 // (the items are in increasing seq order).
 func (c *Channel) rsIndex(s uint32) int {
-	lo, hi := c.rsHead, len(c.rs)
+	lo, hi := 0, c.rs.len()
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if seqBefore(c.rs[m].seq, s) {
+		if seqBefore(c.rs.at(m).seq, s) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -68,21 +67,21 @@ func (c *Channel) ackRange(from, to uint32, now time.Time) {
 	// not this one. Items before suspectBefore already are, so each item is visited
 	// once for this however many ACKs arrive.
 	end := c.rsIndex(from)
-	start := c.rsHead
+	start := 0
 	if c.haveSuspect {
 		start = max(start, c.rsIndex(c.suspectBefore))
 	}
 	mark := max(int64(now.Sub(c.epoch))+1, 1)
 	for i := start; i < end; i++ {
-		if it := &c.rs[i]; !it.done && it.suspect == 0 {
+		if it := c.rs.at(i); !it.done && it.suspect == 0 {
 			it.suspect = mark
 		}
 	}
 	if !c.haveSuspect || seqBefore(c.suspectBefore, from) {
 		c.suspectBefore, c.haveSuspect = from, true
 	}
-	for i, n := end, c.rangeScan(); i < len(c.rs) && n > 0; i, n = i+1, n-1 {
-		it := &c.rs[i]
+	for i, n := end, c.rangeScan(); i < c.rs.len() && n > 0; i, n = i+1, n-1 {
+		it := c.rs.at(i)
 		if seqBefore(to, it.seq) {
 			break
 		}
@@ -107,8 +106,8 @@ func (c *Channel) nackRange(from, to uint32) {
 		c.stats.Drops[DropRange]++
 		return
 	}
-	for i, n := c.rsIndex(from), c.rangeScan(); i < len(c.rs) && n > 0; i, n = i+1, n-1 {
-		it := &c.rs[i]
+	for i, n := c.rsIndex(from), c.rangeScan(); i < c.rs.len() && n > 0; i, n = i+1, n-1 {
+		it := c.rs.at(i)
 		if seqBefore(to, it.seq) {
 			break
 		}
@@ -140,37 +139,19 @@ func (c *Channel) requeue(it *rsItem) {
 	}
 }
 
-// growRS makes room for n more resend-queue items, at least doubling the queue's
-// capacity when it grows, so that a bulk sent in parts copies it only a few times.
-func (c *Channel) growRS(n int) {
-	if cap(c.rs)-len(c.rs) < n {
-		c.rs = slices.Grow(c.rs, max(n, cap(c.rs)))
-	}
-}
-
 // suspectAt is when the peer first acknowledged a seq after it's (it.suspect != 0).
 func (c *Channel) suspectAt(it *rsItem) time.Time {
 	return c.epoch.Add(time.Duration(it.suspect - 1))
 }
 
-// rsKeep is the resend queue's capacity (our tunable) kept once it is empty; a larger
-// one, left by a bulk, is given back once no bulk message waits to be sent (until then
-// it is the room ReserveBulk made).
-const rsKeep = 4096
-
+// compactRS drops the done items at the resend queue's front. An empty queue keeps one
+// segment, and its spare segments too while bulk messages wait to be sent.
 func (c *Channel) compactRS() {
-	for c.rsHead < len(c.rs) && c.rs[c.rsHead].done {
-		c.rs[c.rsHead] = rsItem{}
-		c.rsHead++
+	for c.rs.len() > 0 && c.rs.at(0).done {
+		c.rs.popFront()
 	}
-	if c.rsHead == len(c.rs) {
-		c.rs, c.rsHead = c.rs[:0], 0
-		if cap(c.rs) > rsKeep && c.bulk.pending() == 0 {
-			c.rs = nil
-		}
-	} else if c.rsHead > 1024 && c.rsHead > len(c.rs)/2 {
-		n := copy(c.rs, c.rs[c.rsHead:])
-		c.rs, c.rsHead = c.rs[:n], 0
+	if c.rs.len() == 0 && c.bulk.pending() == 0 {
+		c.rs.trim()
 	}
 }
 
@@ -226,8 +207,8 @@ func (c *Channel) Tick(now time.Time) {
 		c.stats.BulksStarted++
 		c.events = append(c.events, Event{Kind: EventSendBulk, Requests: n})
 	}
-	for i := c.rsHead; i < len(c.rs); i++ {
-		it := &c.rs[i]
+	for i := 0; i < c.rs.len(); i++ {
+		it := c.rs.at(i)
 		if it.suspect == 0 {
 			if !it.done {
 				break // items after the first unsuspected one were never passed by an ACK
@@ -266,8 +247,8 @@ func (c *Channel) Deadline() time.Time {
 		early(c.nackAt)
 	}
 	early(c.gate.deadline(c.bulkInFlight()))
-	for i := c.rsHead; i < len(c.rs); i++ {
-		it := &c.rs[i]
+	for i := 0; i < c.rs.len(); i++ {
+		it := c.rs.at(i)
 		if it.done {
 			continue
 		}
@@ -314,7 +295,7 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 		m := Message{Type: TypeCtl, Flags: FlagResync}
 		c.stamp(&m, now)
 		c.mustAdd(&m)
-		c.rs = append(c.rs, rsItem{seq: m.Seq, kind: rsResync})
+		c.rs.push(rsItem{seq: m.Seq, kind: rsResync})
 		c.rsLive++
 		c.stats.ResyncsSent++
 		sent++
@@ -325,13 +306,12 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 		if helloBack {
 			flags |= FlagHelloBack
 		}
-		c.growRS(min(len(c.txq)-c.txHead, c.cfg.ResendQueueSize-c.rsLive))
 		for c.txHead < len(c.txq) && c.rsLive < c.cfg.ResendQueueSize {
 			i := c.txq[c.txHead]
 			c.txHead++
 			e := c.ent(i)
 			e.queued = false
-			c.rs = append(c.rs, rsItem{seq: c.packMsg(e.msg, flags), ref: i, kind: rsEntry})
+			c.rs.push(rsItem{seq: c.packMsg(e.msg, flags), ref: i, kind: rsEntry})
 			c.rsLive++
 			data++
 		}
