@@ -266,7 +266,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}()
 
 	r.conn = conn
-	rx, pool := make(chan rxBatch, 256), newRxPool()
+	rx, pool := make(chan rxBatch, rxQueueLen(r.cfg.SocketBuffer)), newRxPool()
 	for i := range conn.paths {
 		wg.Go(func() { r.runReader(ctx, conn, i, rx, pool) })
 	}
@@ -422,13 +422,37 @@ type rxBatch struct {
 // buffer grown beyond rxPoolMax is left to the collector.
 type rxPool chan rxBatch
 
+// With a socket buffer of at least rxKernelRoom, the readers read at most
+// rxQueue batches ahead of the loop; beyond that the peer's datagrams wait
+// in the socket's receive buffer, where they already are: a reader running
+// far ahead of a busy loop (a bulk) only copied them into fresh memory,
+// 2-3 MB at 100k flows and 13 MB at 1M, which the loop then read no
+// sooner. That buffer (doubled by the kernel) holds a full resend queue of
+// the peer's, 131,072 messages in about 7,700 datagrams, at 4 KiB of
+// kernel memory each. A smaller buffer (conntrackd.conf's
+// RcvSocketBuffer, often about 1 MB) would drop what the readers do not
+// take, so they then read up to rxQueueDeep batches ahead, as they always
+// did. The pool keeps room for the short queue, the batch each reader
+// fills and the one the loop handles.
 const (
-	rxPoolKeep = 4
-	rxPoolMax  = 128 << 10
-	rxPoolUnit = 4 << 10 // a new buffer's capacity is a multiple of it
+	rxKernelRoom = 16 << 20
+	rxQueue      = 8
+	rxQueueDeep  = 256
+	rxPoolKeep   = rxQueue + 4
+	rxPoolMax    = 128 << 10
+	rxPoolUnit   = 4 << 10 // a new buffer's capacity is a multiple of it
 )
 
 func newRxPool() rxPool { return make(rxPool, rxPoolKeep) }
+
+// rxQueueLen is how many batches the readers may read ahead of the loop
+// with a sync socket buffer of socketBuffer bytes.
+func rxQueueLen(socketBuffer int) int {
+	if socketBuffer >= rxKernelRoom {
+		return rxQueue
+	}
+	return rxQueueDeep
+}
 
 // get returns a batch with room for n bytes: a recycled one if there is
 // one big enough.

@@ -150,6 +150,70 @@ func TestRxPool(t *testing.T) {
 	}
 }
 
+// A burst that the loop handles more slowly than a reader reads it (a bulk)
+// cycles through the same few batches: the reader blocks once rxQueue
+// batches wait, and the pool keeps every batch the loop gives back for it.
+// Each round here fills the queue until the reader blocks, then the loop
+// drains it.
+func TestRxBurstReusesBatches(t *testing.T) {
+	p := newRxPool()
+	rx := make(chan rxBatch, rxQueue)
+	bufs := map[*byte]bool{}
+	const rounds, size = 50, 64 << 10
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() { // the reader
+		defer close(readerDone)
+		for {
+			b := p.get(size)
+			b.buf = b.buf[:size]
+			b.ds = append(b.ds, b.buf)
+			select {
+			case rx <- b:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for range rounds {
+		deadline := time.Now().Add(10 * time.Second)
+		for len(rx) < cap(rx) {
+			if time.Now().After(deadline) {
+				t.Fatal("the reader did not fill the queue")
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		for range cap(rx) { // the loop
+			b := <-rx
+			bufs[&b.buf[0]] = true
+			p.put(b)
+		}
+	}
+	close(stop)
+	<-readerDone
+	if limit := rxQueue + 2; len(bufs) > limit {
+		t.Errorf("%d batches of %d went through %d buffers, want at most %d", rounds*rxQueue, size, len(bufs), limit)
+	}
+}
+
+// The readers keep the short queue only where the socket's buffer can hold
+// what they leave there: the default buffer can, conntrackd.conf's usual
+// RcvSocketBuffer cannot.
+func TestRxQueueLen(t *testing.T) {
+	c := Config{LocalAddr: netip.MustParseAddr("192.0.2.1"), PeerAddr: netip.MustParseAddr("192.0.2.2")}
+	d, err := c.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		buf, want int
+	}{{d.SocketBuffer, rxQueue}, {1249280, rxQueueDeep}, {rxKernelRoom - 1, rxQueueDeep}, {rxKernelRoom, rxQueue}} {
+		if got := rxQueueLen(tc.buf); got != tc.want {
+			t.Errorf("a socket buffer of %d: %d batches ahead, want %d", tc.buf, got, tc.want)
+		}
+	}
+}
+
 // Between a bulk's rounds the loop handles only what was already waiting:
 // a sender that keeps the queue full, refilling it as fast as the loop
 // empties it (here each handled batch goes straight back in), cannot keep
