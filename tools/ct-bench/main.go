@@ -693,6 +693,12 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			}
 			var cpu0, cpu1 [2]time.Duration
 			var flt0, flt1 [2]int64
+			// The sender's retransmissions over the bulk: the loss it met.
+			retx := func() float64 {
+				m, _ := vs.call("stats")
+				return num(m, "retransmits")
+			}
+			retx0 := retx()
 			for i := range 2 {
 				cpu0[i], _ = procCPU(pids[i])
 				flt0[i] = minorFaults(pids[i])
@@ -708,8 +714,8 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			}
 			v, _ := m["ms"].(float64)
 			vres = append(vres, v)
-			fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: vigil %.1f ms; sender %.1f ms CPU, %d pages first touched; receiver %.1f ms CPU, %d pages first touched\n",
-				n, v, ms(cpu1[0]-cpu0[0]), flt1[0]-flt0[0], ms(cpu1[1]-cpu0[1]), flt1[1]-flt0[1])
+			fmt.Fprintf(os.Stderr, "ct-bench: bulk %d: vigil %.1f ms; sender %.1f ms CPU, %d pages first touched, %.0f retransmissions; receiver %.1f ms CPU, %d pages first touched\n",
+				n, v, ms(cpu1[0]-cpu0[0]), flt1[0]-flt0[0], retx()-retx0, ms(cpu1[1]-cpu0[1]), flt1[1]-flt0[1])
 
 			if out, err := cr.Client(context.Background(), "-f", "external"); err != nil {
 				return fmt.Errorf("conntrackd -f external: %v: %s", err, out)
