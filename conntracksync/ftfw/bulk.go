@@ -195,12 +195,12 @@ func appendFlowMsg(b []byte, t Type, n int, f *Flow) ([]byte, error) {
 }
 
 // touch records that Send queued k after the bulk messages added so far.
-func (c *Channel) touch(k Key) {
+func (c *Channel) touch(k mapKey) {
 	if len(c.bulk.chunks) == 0 {
 		return
 	}
 	if c.touched == nil {
-		c.touched = make(map[Key]uint32)
+		c.touched = make(map[mapKey]uint32)
 	}
 	c.touched[k] = c.bulk.added
 }
@@ -214,7 +214,8 @@ func (c *Channel) superseded(ch *bulkChunk, i uint32) bool {
 	if m.UnmarshalBinary(ch.msg(i)) != nil {
 		return false
 	}
-	after, ok := c.touched[m.Flow.Key()]
+	fk := m.Flow.Key()
+	after, ok := c.touched[fk.mapKey()]
 	return ok && seqBefore(ch.first+i, after)
 }
 

@@ -205,7 +205,7 @@ type Stats struct {
 // queues hold it. Entries live in the pages of Channel.ents and are named by their
 // index there (ent), so the resend queue holds no pointers.
 type entry struct {
-	key    Key
+	key    mapKey
 	ekey   *ExpKey // an expectation's key; nil for a flow (keyed by key)
 	msg    []byte  // the message; its buffer is reused by the slot's next entry
 	queued bool
@@ -260,7 +260,7 @@ type Channel struct {
 	// sender
 	established   bool
 	epoch         time.Time         // NewChannel's now: the origin of rsItem.suspect
-	entries       map[Key]uint32    // index in ents
+	entries       map[mapKey]uint32 // index in ents
 	expEntries    map[ExpKey]uint32 // index in ents
 	ents          [][]entry         // pages of entPage entries: never copied to grow
 	entFree       []uint32          // free indices of ents
@@ -301,7 +301,7 @@ type Channel struct {
 	gate            bulkGate
 
 	bulk    bulkQueue
-	touched map[Key]uint32 // Keys sent after the bulk message of ordinal value-1 was added (bulk.go)
+	touched map[mapKey]uint32 // Keys sent after the bulk message of ordinal value-1 was added (bulk.go)
 
 	packer    *Packer
 	enc       []byte // Send's encoding scratch
@@ -314,7 +314,7 @@ type Channel struct {
 // NewChannel returns a Channel that starts its HELLO handshake at now.
 func NewChannel(cfg Config, now time.Time) *Channel {
 	cfg.setDefaults()
-	c := &Channel{cfg: cfg, now: now, epoch: now, entries: make(map[Key]uint32), expEntries: make(map[ExpKey]uint32),
+	c := &Channel{cfg: cfg, now: now, epoch: now, entries: make(map[mapKey]uint32), expEntries: make(map[ExpKey]uint32),
 		packer: NewPacker(cfg.MaxDatagram)}
 	c.seq = cfg.InitialSeq
 	for c.seq == 0 {
@@ -347,7 +347,8 @@ func (c *Channel) Send(op Op, f *Flow) error {
 	if err = c.encoded(b, err); err != nil {
 		return err
 	}
-	k := f.Key()
+	fk := f.Key()
+	k := fk.mapKey()
 	i, had := c.entries[k]
 	if !had {
 		i = c.newEntry()
@@ -449,7 +450,7 @@ func (c *Channel) freeEntry(i uint32) {
 	if len(c.entFree) == len(c.ents)*entPage && len(c.ents) > entKeepPages {
 		// The maps too: a Go map never gives back the room it grew to.
 		c.ents, c.entFree = nil, nil
-		c.entries, c.expEntries = make(map[Key]uint32), make(map[ExpKey]uint32)
+		c.entries, c.expEntries = make(map[mapKey]uint32), make(map[ExpKey]uint32)
 	}
 }
 

@@ -465,3 +465,49 @@ func TestAcksOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// The Channel's maps tell two flows apart exactly when their Keys differ (but for an
+// IPv6 zone, which the wire does not carry): every field counts, and an IPv4 address
+// is not its IPv4-mapped IPv6 form.
+func TestMapKeyDistinguishesKeys(t *testing.T) {
+	base := Key{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("198.51.100.2"),
+		Proto: 6, SrcPort: 1000, DstPort: 80}
+	variants := []func(k *Key){
+		func(k *Key) {},
+		func(k *Key) { k.Src = netip.MustParseAddr("192.0.2.9") },
+		func(k *Key) { k.Dst = netip.MustParseAddr("198.51.100.9") },
+		func(k *Key) { k.Src = netip.MustParseAddr("::ffff:192.0.2.1") },
+		func(k *Key) { k.Dst = netip.MustParseAddr("::ffff:198.51.100.2") },
+		func(k *Key) { k.Src, k.Dst = k.Dst, k.Src },
+		func(k *Key) { k.Src, k.Dst = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2") },
+		func(k *Key) { k.Src = netip.Addr{} },
+		func(k *Key) { k.Src = netip.IPv4Unspecified() },
+		func(k *Key) { k.Proto = 17 },
+		func(k *Key) { k.SrcPort = 1001 },
+		func(k *Key) { k.DstPort = 81 },
+		func(k *Key) { k.SrcPort, k.DstPort = k.DstPort, k.SrcPort },
+		func(k *Key) { k.ICMPType = 8 },
+		func(k *Key) { k.ICMPCode = 1 },
+		func(k *Key) { k.ICMPID = 7 },
+		func(k *Key) { k.Zone = 1 },
+	}
+	seen := map[mapKey]int{}
+	for i, v := range variants {
+		k := base
+		v(&k)
+		mk := k.mapKey()
+		if j, ok := seen[mk]; ok {
+			t.Errorf("keys %d (%+v) and %d share a map key", i, k, j)
+		}
+		seen[mk] = i
+		again := k
+		if again.mapKey() != mk {
+			t.Errorf("key %d maps to two keys", i)
+		}
+	}
+	z := Key{Src: netip.MustParseAddr("fe80::1%eth0"), Dst: netip.MustParseAddr("fe80::2")}
+	nz := Key{Src: netip.MustParseAddr("fe80::1"), Dst: netip.MustParseAddr("fe80::2")}
+	if z.mapKey() != nz.mapKey() {
+		t.Error("a zone makes a different map key, which the wire could not tell apart")
+	}
+}

@@ -16,7 +16,7 @@ func heapInUse() uint64 {
 // The memory a Channel holds per message sent and not yet acknowledged is bounded: a
 // resend queue of 100k in-flight messages (the peer has acknowledged none) costs what
 // the messages' bytes and a compact reference to each cost, not a decoded flow per
-// message. The bounds are generous (measured: about 460 bytes per Send message, the
+// message. The bounds are generous (measured: about 410 bytes per Send message, the
 // Key's map slot included, and 130 per bulk message, the messages themselves being 84
 // bytes); the Channel of the previous design, which kept a 750-byte entry per Send
 // message and a 56-byte resend-queue item with two pointers per message, needed about
