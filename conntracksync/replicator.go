@@ -426,10 +426,10 @@ type rxPool chan rxBatch
 // rxQueue batches ahead of the loop; beyond that the peer's datagrams wait
 // in the socket's receive buffer, where they already are: a reader running
 // far ahead of a busy loop (a bulk) only copied them into fresh memory,
-// 2-3 MB at 100k flows and 13 MB at 1M, which the loop then read no
-// sooner. That buffer (doubled by the kernel) holds a full resend queue of
-// the peer's, 131,072 messages in about 7,700 datagrams, at 4 KiB of
-// kernel memory each. A smaller buffer (conntrackd.conf's
+// up to 3.5 MB at 100k flows and 13 MB at 1M, which the loop then read no
+// sooner. That buffer (doubled by the kernel) has room for a full resend
+// queue of the peer's, 131,072 messages in about 7,700 datagrams, even at
+// 4 KiB of kernel memory each. A smaller buffer (conntrackd.conf's
 // RcvSocketBuffer, often about 1 MB) would drop what the readers do not
 // take, so they then read up to rxQueueDeep batches ahead, as they always
 // did. The pool keeps room for the short queue, the batch each reader
