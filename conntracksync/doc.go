@@ -108,9 +108,10 @@
 // the loop's top, never from the handling of a datagram. A link reader hands the loop each batch it read in a
 // buffer of its own, which the loop gives back to the readers' pool once
 // it has handled it: nothing the loop decodes keeps a datagram's bytes.
-// With a socket buffer large enough to hold a peer's full resend window
-// (the default), the readers read only a few batches ahead of the loop and
-// leave the rest in the kernel, where it already is.
+// Where the kernel granted each path's socket a receive buffer large
+// enough to hold a peer's full resend window (the default, as root), the
+// readers read only a few batches ahead of the loop and leave the rest in
+// the kernel, where it already is.
 // The caches are guarded by their own mutexes, the warm
 // standby's dirty set by warmMu (never held across a kernel call); a warm
 // write holds commitMu like a commit. Stats and Dump take snapshots. A Failover's late commits run on goroutines its Close

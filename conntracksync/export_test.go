@@ -6,4 +6,9 @@ var (
 	FromWire = fromWire
 	AuthA    = authA
 	AuthB    = authB
+
+	RxKernelRoom = rxKernelRoom
+	RxQueue      = rxQueue
+	RxQueueDeep  = rxQueueDeep
+	RxQueueLen   = rxQueueLen
 )

@@ -266,7 +266,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}()
 
 	r.conn = conn
-	rx, pool := make(chan rxBatch, rxQueueLen(r.cfg.SocketBuffer)), newRxPool()
+	rx, pool := make(chan rxBatch, rxQueueLen(conn.receiveRoom())), newRxPool()
 	for i := range conn.paths {
 		wg.Go(func() { r.runReader(ctx, conn, i, rx, pool) })
 	}
@@ -422,20 +422,23 @@ type rxBatch struct {
 // buffer grown beyond rxPoolMax is left to the collector.
 type rxPool chan rxBatch
 
-// With a socket buffer of at least rxKernelRoom, the readers read at most
-// rxQueue batches ahead of the loop; beyond that the peer's datagrams wait
-// in the socket's receive buffer, where they already are: a reader running
-// far ahead of a busy loop (a bulk) only copied them into fresh memory,
-// up to 3.5 MB at 100k flows and 13 MB at 1M, which the loop then read no
-// sooner. That buffer (doubled by the kernel) has room for a full resend
-// queue of the peer's, 131,072 messages in about 7,700 datagrams, even at
-// 4 KiB of kernel memory each. A smaller buffer (conntrackd.conf's
-// RcvSocketBuffer, often about 1 MB) would drop what the readers do not
-// take, so they then read up to rxQueueDeep batches ahead, as they always
-// did. The pool keeps room for the short queue, the batch each reader
-// fills and the one the loop handles.
+// Where the sync socket's receive buffer, as the kernel granted it
+// (ReceiveRoom), is at least rxKernelRoom, the readers read at most rxQueue
+// batches ahead of the loop; beyond that the peer's datagrams wait in that
+// buffer, where they already are: a reader running far ahead of a busy
+// loop (a bulk) only copied them into fresh memory, up to 3.5 MB at 100k
+// flows and 13 MB at 1M, which the loop then read no sooner. That room
+// (a SocketBuffer of 16 MiB, doubled; the default is 32 MiB) held 14,563
+// datagrams of 1,472 bytes sent at once over a veth, where a peer's full
+// resend queue, 131,072 messages of IPv4 TCP flows with NAT (100 bytes
+// each), takes about 9,400 (TestReceiveRoomHoldsAResendWindow). A smaller
+// buffer (conntrackd.conf's RcvSocketBuffer is often about 1 MB: 1,084
+// such datagrams), or a link that cannot tell, keeps the readers up to
+// rxQueueDeep batches ahead, as they always were. The pool keeps room for
+// the short queue, the batch each reader fills and the one the loop
+// handles.
 const (
-	rxKernelRoom = 16 << 20
+	rxKernelRoom = 32 << 20 // as SO_RCVBUF reads back: a request of 16 MiB, doubled
 	rxQueue      = 8
 	rxQueueDeep  = 256
 	rxPoolKeep   = rxQueue + 4
@@ -446,12 +449,31 @@ const (
 func newRxPool() rxPool { return make(rxPool, rxPoolKeep) }
 
 // rxQueueLen is how many batches the readers may read ahead of the loop
-// with a sync socket buffer of socketBuffer bytes.
-func rxQueueLen(socketBuffer int) int {
-	if socketBuffer >= rxKernelRoom {
+// when the sync link's sockets hold room bytes (0: unknown).
+func rxQueueLen(room int) int {
+	if room >= rxKernelRoom {
 		return rxQueue
 	}
 	return rxQueueDeep
+}
+
+// receiveRoomer is a Link that tells its ReceiveRoom (the UDP link).
+type receiveRoomer interface{ ReceiveRoom() int }
+
+// receiveRoom is the least receive buffer of the link's paths, 0 when a
+// path's Link cannot tell.
+func (s *syncLink) receiveRoom() int {
+	least := 0
+	for i := range s.paths {
+		r, ok := s.paths[i].l.(receiveRoomer)
+		if !ok {
+			return 0
+		}
+		if n := r.ReceiveRoom(); i == 0 || n < least {
+			least = n
+		}
+	}
+	return least
 }
 
 // get returns a batch with room for n bytes: a recycled one if there is

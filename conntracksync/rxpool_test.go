@@ -196,23 +196,45 @@ func TestRxBurstReusesBatches(t *testing.T) {
 	}
 }
 
-// The readers keep the short queue only where the socket's buffer can hold
-// what they leave there: the default buffer can, conntrackd.conf's usual
-// RcvSocketBuffer cannot.
+// The readers keep the short queue only where every path's socket tells
+// the room the kernel granted, and that room is enough
+// (TestReceiveRoomHoldsAResendWindow measures it on real sockets); a link
+// that cannot tell (the in-memory twin) keeps the deep queue.
 func TestRxQueueLen(t *testing.T) {
-	c := Config{LocalAddr: netip.MustParseAddr("192.0.2.1"), PeerAddr: netip.MustParseAddr("192.0.2.2")}
-	d, err := c.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
-		buf, want int
-	}{{d.SocketBuffer, rxQueue}, {1249280, rxQueueDeep}, {rxKernelRoom - 1, rxQueueDeep}, {rxKernelRoom, rxQueue}} {
-		if got := rxQueueLen(tc.buf); got != tc.want {
-			t.Errorf("a socket buffer of %d: %d batches ahead, want %d", tc.buf, got, tc.want)
+		rooms []int // -1: a Link that does not tell
+		want  int
+	}{
+		{[]int{64 << 20}, rxQueue},
+		{[]int{rxKernelRoom}, rxQueue},
+		{[]int{rxKernelRoom - 1}, rxQueueDeep},
+		{[]int{2498560}, rxQueueDeep},
+		{[]int{64 << 20, 2498560}, rxQueueDeep},
+		{[]int{64 << 20, -1}, rxQueueDeep},
+		{[]int{-1}, rxQueueDeep},
+	} {
+		var s syncLink
+		s.paths = make([]pathLink, len(tc.rooms))
+		for i, r := range tc.rooms {
+			if r < 0 {
+				s.paths[i].l = sendLink{} // tells nothing
+			} else {
+				s.paths[i].l = roomyLink{room: r}
+			}
+		}
+		if got := rxQueueLen(s.receiveRoom()); got != tc.want {
+			t.Errorf("paths with room %v: %d batches ahead, want %d", tc.rooms, got, tc.want)
 		}
 	}
 }
+
+// roomyLink is a Link that tells its receive room.
+type roomyLink struct {
+	sendLink
+	room int
+}
+
+func (l roomyLink) ReceiveRoom() int { return l.room }
 
 // Between a bulk's rounds the loop handles only what was already waiting:
 // a sender that keeps the queue full, refilling it as fast as the loop

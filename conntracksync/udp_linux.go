@@ -43,6 +43,7 @@ type udpLink struct {
 	// group, with oob.
 	mm   *mmsgSock
 	srcs []netip.Addr // Receive's, reused
+	room int          // the receive buffer the kernel granted (SO_RCVBUF read back)
 }
 
 // OpenUDP opens the sync link's UDP socket in cfg.Netns; it is the
@@ -60,6 +61,7 @@ func OpenUDP(cfg *Config) (Link, error) {
 			bind, dest = cfg.Group.WithZone(cfg.Interface), cfg.Group.WithZone(cfg.Interface)
 		}
 	}
+	var room int
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
@@ -77,6 +79,9 @@ func OpenUDP(cfg *Config) (Link, error) {
 			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.SocketBuffer) != nil {
 				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.SocketBuffer)
 			}
+			// What the kernel granted: twice the request, or less without
+			// CAP_NET_ADMIN (net.core.rmem_max).
+			room, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, cfg.SocketBuffer) != nil {
 				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.SocketBuffer)
 			}
@@ -105,7 +110,7 @@ func OpenUDP(cfg *Config) (Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conntracksync: sync socket %s:%d: %w", bind, cfg.Port, err)
 	}
-	sc := &udpLink{c: pc.(*net.UDPConn),
+	sc := &udpLink{c: pc.(*net.UDPConn), room: room,
 		local: cfg.LocalAddr.Unmap(), mcast: cfg.Group.IsValid(), from: cfg.PeerAddr.Unmap()}
 	if sc.mcast && sc.local.IsValid() {
 		if network == "udp4" {
@@ -221,3 +226,7 @@ func (s *udpLink) Peer() netip.Addr {
 }
 
 func (s *udpLink) Close() error { return s.c.Close() }
+
+// ReceiveRoom is the socket's receive buffer as the kernel granted and
+// counts it (each datagram with its overhead), read back when opened.
+func (s *udpLink) ReceiveRoom() int { return s.room }

@@ -142,3 +142,79 @@ func TestUDPLinkBatches(t *testing.T) {
 		})
 	}
 }
+
+// The readers leave a busy loop's backlog in the socket only where the
+// kernel granted the room for it: a request of 16 MiB (the least that
+// gets the readers' short queue) holds, unread, more full-size datagrams
+// than a peer's whole resend queue takes (131,072 messages of IPv4 TCP
+// flows with NAT, 100 bytes each, 14 to a datagram); conntrackd.conf's
+// usual RcvSocketBuffer of about 1 MB does not, and its link keeps the
+// deep queue. The room is what the kernel reports, read back from the
+// real socket.
+func TestReceiveRoomHoldsAResendWindow(t *testing.T) {
+	cttest.NeedRoot(t)
+	const window = (131072 + 13) / 14 // datagrams of a full resend queue
+	lab := testnet.New(t)
+	h1, h2 := lab.Host("r1"), lab.Host("r2")
+	i1, i2 := lab.Wire(h1, "sync0", h2, "sync0")
+	i1.AddAddr(t, "198.51.100.1/24")
+	i2.AddAddr(t, "198.51.100.2/24")
+	for _, tc := range []struct {
+		buf      int
+		queue    int
+		holdsAll bool
+	}{{16 << 20, ct.RxQueue, true}, {1249280, ct.RxQueueDeep, false}} {
+		open := func(h *testnet.Host, local, peer string) ct.Link {
+			l, err := ct.OpenUDP(&ct.Config{Interface: "sync0", LocalAddr: netip.MustParseAddr(local),
+				PeerAddr: netip.MustParseAddr(peer), Port: 3790, SocketBuffer: tc.buf, Netns: "/run/netns/" + h.Name()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		tx := open(h1, "198.51.100.1", "198.51.100.2")
+		rx := open(h2, "198.51.100.2", "198.51.100.1")
+		room := rx.(interface{ ReceiveRoom() int }).ReceiveRoom()
+		if got := ct.RxQueueLen(room); got != tc.queue {
+			t.Errorf("a SocketBuffer of %d: the kernel granted %d, the readers' queue %d, want %d", tc.buf, room, got, tc.queue)
+		}
+		// The whole window at once, unread; paced a little so that the
+		// veth's backlog, not the socket, is never what drops.
+		d := make([]byte, 1472)
+		batch := make([][]byte, 250)
+		for i := range batch {
+			batch[i] = d
+		}
+		for sent := 0; sent < window; sent += len(batch) {
+			if failed, err := tx.Send(batch); failed != 0 || err != nil {
+				t.Fatalf("send: %d failed, %v", failed, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		want := (window + len(batch) - 1) / len(batch) * len(batch)
+		ds := make([]ct.Datagram, 64)
+		for i := range ds {
+			ds[i].Buf = make([]byte, 9216)
+		}
+		got := 0
+		stop := time.AfterFunc(2*time.Second, func() { rx.Close() })
+		for got < want {
+			n, err := rx.Receive(ds)
+			if err != nil {
+				break // nothing more came
+			}
+			got += n
+			stop.Reset(500 * time.Millisecond)
+		}
+		stop.Stop()
+		rx.Close()
+		tx.Close()
+		t.Logf("a SocketBuffer of %d (granted %d) held %d of %d datagrams", tc.buf, room, got, want)
+		if tc.holdsAll && got != want {
+			t.Errorf("a SocketBuffer of %d held %d of %d datagrams: the readers' short queue would lose the rest", tc.buf, got, want)
+		}
+		if !tc.holdsAll && got >= want {
+			t.Errorf("a SocketBuffer of %d held all %d datagrams: the test no longer shows why it keeps the deep queue", tc.buf, want)
+		}
+	}
+}
