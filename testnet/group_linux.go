@@ -5,9 +5,10 @@ import (
 	"strconv"
 )
 
-// groupStates returns the state letter (/proc/PID/stat field 3) of every
-// live process in process group pgid, by pid. Zombies are left out.
-func groupStates(pgid int) map[int]byte {
+// GroupStates returns the state letter (/proc/PID/stat field 3) of every
+// live process in process group pgid, by pid. Zombies and dead processes
+// are left out.
+func GroupStates(pgid int) map[int]byte {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil

@@ -2,5 +2,6 @@
 
 package testnet
 
-// groupStates is not available: Freeze and Thaw do not wait.
-func groupStates(int) map[int]byte { return nil }
+// GroupStates is not available here: it returns nil, and Freeze and Thaw
+// do not wait.
+func GroupStates(int) map[int]byte { return nil }

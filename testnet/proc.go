@@ -124,7 +124,7 @@ func (p *Proc) waitGroup(stopped bool) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var pending []int
-		for pid, st := range groupStates(p.Pid()) {
+		for pid, st := range GroupStates(p.Pid()) {
 			if (st == 'T') != stopped {
 				pending = append(pending, pid)
 			}

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -260,27 +261,11 @@ func intervalErrors(arrivals map[int][]time.Time, adv time.Duration) (errs []tim
 
 // groupPids lists the live processes of process group pgid.
 func groupPids(pgid int) ([]int, error) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		f, err := testnet.StatFields(pid)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
-			pids = append(pids, pid)
-		}
-	}
+	pids := slices.Collect(maps.Keys(testnet.GroupStates(pgid)))
 	if len(pids) == 0 {
 		return nil, fmt.Errorf("failover-bench: no live process in group %d", pgid)
 	}
+	slices.Sort(pids)
 	return pids, nil
 }
 
