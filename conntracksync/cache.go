@@ -57,7 +57,7 @@ func (c *Cache) Put(f Flow, now time.Time) (changed bool) {
 // whether its key was there and whether its replicated state changed.
 func (c *Cache) storeLocked(f *Flow, now int64) (existed, changed bool) {
 	if k4, r, ok := pack4(f); ok {
-		r.updated, r.gen = now, c.gen
+		r.updated, r.gen = stampOf(now), c.gen
 		old, had := c.v4[k4]
 		return c.store4Locked(f, k4, &r, &old, had)
 	}
@@ -88,7 +88,7 @@ func (c *Cache) getLocked(k *Key, f *Flow) (updated int64, ok bool) {
 	if k4, is4 := key4Of(k); is4 {
 		if r, ok := c.v4[k4]; ok {
 			r.flow(&k4, f)
-			return r.updated, true
+			return r.updated.ns(), true
 		}
 	}
 	return c.getEntryLocked(k, f)
@@ -173,7 +173,7 @@ func (c *Cache) PutEvent(f *Flow, now time.Time, needOld bool, merge func(f, old
 	c.old = Flow{} // drop its references into the cache's strings
 	if is4 {
 		if pk, r, ok := pack4(f); ok && pk == k4 {
-			r.updated, r.gen = ns, c.gen
+			r.updated, r.gen = stampOf(ns), c.gen
 			return c.store4Locked(f, k4, &r, &old, had)
 		}
 	}
@@ -192,7 +192,7 @@ func (c *Cache) Apply(flows []Flow, del []bool, now time.Time) {
 			f := &flows[i]
 			f.ensureReply()
 			pk[i].k, pk[i].r, pk[i].ok = pack4(f)
-			pk[i].r.updated, pk[i].r.gen = ns, c.gen
+			pk[i].r.updated, pk[i].r.gen = stampOf(ns), c.gen
 		}
 	}
 	for i := range flows {
@@ -271,7 +271,7 @@ func (c *Cache) Range(fn func(e *Entry)) {
 	var e Entry
 	for k, r := range c.v4 {
 		r.flow(&k, &e.Flow)
-		e.Updated = time.Unix(0, r.updated)
+		e.Updated = time.Unix(0, r.updated.ns())
 		fn(&e)
 	}
 	for _, ce := range c.entries {
@@ -323,7 +323,7 @@ func (c *Cache) Snapshot() []Entry {
 	for k, r := range c.v4 {
 		e := &out[i]
 		r.flow(&k, &e.Flow)
-		e.Updated = time.Unix(0, r.updated)
+		e.Updated = time.Unix(0, r.updated.ns())
 		i++
 	}
 	for _, ce := range c.entries {
@@ -389,7 +389,7 @@ func (c *Cache) Chunks(ctx context.Context, bufs <-chan []Entry, out chan<- []En
 		if !room() {
 			break
 		}
-		buf = append(buf, Entry{Updated: time.Unix(0, r.updated)})
+		buf = append(buf, Entry{Updated: time.Unix(0, r.updated.ns())})
 		r.flow(&k, &buf[len(buf)-1].Flow)
 	}
 	// The flows of the other kind, in two passes: related ones in the

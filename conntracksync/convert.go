@@ -202,7 +202,7 @@ func (c *Cache) applyWire(ups []ftfw.Update, now time.Time) {
 		u := &ups[i]
 		if pk[i].ok = false; u.Exp == nil && u.Op != ftfw.OpDel {
 			pk[i].k, pk[i].r, pk[i].ok = fromWire4(&u.Flow)
-			pk[i].r.updated, pk[i].r.gen = ns, c.gen
+			pk[i].r.updated, pk[i].r.gen = stampOf(ns), c.gen
 		}
 	}
 	for i := range ups {

@@ -235,7 +235,7 @@ func (c *Cache) mergeFrom(o *Cache, skip func(k *Key) bool) {
 	for k, r := range o.v4 {
 		r.flow(&k, &f)
 		if key := f.Key(); !skip(&key) {
-			c.storeLocked(&f, r.updated)
+			c.storeLocked(&f, r.updated.ns())
 		}
 	}
 	for _, ce := range o.entries {
