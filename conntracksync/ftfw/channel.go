@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"time"
 )
 
@@ -203,13 +204,17 @@ type Stats struct {
 // entry is the latest update of one Key (or ExpKey) queued with Send or SendExpect:
 // its message, encoded once when queued (header with seq and flags zero), and how many
 // queues hold it. Entries live in the pages of Channel.ents and are named by their
-// index there (ent), so the resend queue holds no pointers.
+// index there (ent), so the resend queue holds no pointers. 60 bytes: the message
+// lies beside it, in the entry's slot of its page's arena (or in Channel.bigMsgs when
+// it is longer than the slot).
 type entry struct {
-	key    mapKey
-	ekey   *ExpKey // an expectation's key; nil for a flow (keyed by key)
-	msg    []byte  // the message; its buffer is reused by the slot's next entry
+	key    mapKey // a flow's key; zero for an expectation's entry
+	next   uint32 // 1 + the index of the next entry in key's chain (Channel.entries); 0: none
+	refs   int32  // 1 for the transmit queue + 1 per resend-queue item
+	n      uint16 // the message's length
 	queued bool
-	refs   int32 // 1 for the transmit queue + 1 per resend-queue item
+	exp    bool // an expectation's entry, keyed by Channel.expKeys
+	head   bool // first in its chain: Channel.entries names it
 }
 
 // What a resend-queue item holds.
@@ -259,12 +264,17 @@ type Channel struct {
 
 	// sender
 	established   bool
-	epoch         time.Time         // NewChannel's now: the origin of rsItem.suspect
-	entries       map[mapKey]uint32 // index in ents
-	expEntries    map[ExpKey]uint32 // index in ents
-	ents          [][]entry         // pages of entPage entries: never copied to grow
-	entFree       []uint32          // free indices of ents
-	txq           []uint32          // indices in ents
+	epoch         time.Time // NewChannel's now: the origin of rsItem.suspect
+	seed          maphash.Seed
+	testHash      func(mapKey) uint64 // set by a test: replaces hashKey's hash, to make Keys collide
+	entries       map[uint64]uint32   // a Key's hash -> 1 + the index in ents of its chain's first entry
+	expEntries    map[ExpKey]uint32   // index in ents
+	expKeys       map[uint32]ExpKey   // an expectation's entry (by index) -> its key
+	ents          [][]entry           // pages of entPage entries: never copied to grow
+	arenas        [][]byte            // each page's message slots, entMsgSlot bytes per entry
+	bigMsgs       map[uint32][]byte   // the messages longer than a slot, by entry index
+	entFree       []uint32            // free indices of ents
+	txq           []uint32            // indices in ents
 	txHead        int
 	rs            rsQueue
 	rsLive        int
@@ -314,8 +324,8 @@ type Channel struct {
 // NewChannel returns a Channel that starts its HELLO handshake at now.
 func NewChannel(cfg Config, now time.Time) *Channel {
 	cfg.setDefaults()
-	c := &Channel{cfg: cfg, now: now, epoch: now, entries: make(map[mapKey]uint32), expEntries: make(map[ExpKey]uint32),
-		packer: NewPacker(cfg.MaxDatagram)}
+	c := &Channel{cfg: cfg, now: now, epoch: now, seed: maphash.MakeSeed(), packer: NewPacker(cfg.MaxDatagram)}
+	c.resetIndex()
 	c.seq = cfg.InitialSeq
 	for c.seq == 0 {
 		var b [4]byte
@@ -349,15 +359,76 @@ func (c *Channel) Send(op Op, f *Flow) error {
 	}
 	fk := f.Key()
 	k := fk.mapKey()
-	i, had := c.entries[k]
+	h := c.hashKey(&k)
+	i, first, had := c.findEntry(&k, h)
 	if !had {
 		i = c.newEntry()
-		c.ent(i).key = k
-		c.entries[k] = i
+		e := c.ent(i)
+		e.key, e.next, e.head = k, first, true
+		if first != 0 {
+			c.ent(first - 1).head = false
+		}
+		c.entries[h] = i + 1
 	}
 	c.setMsg(i, b)
 	c.touch(k)
 	return nil
+}
+
+// The flows' entries are found by their Key's hash, not by the Key itself: a map slot
+// of 16 bytes rather than 48. Entries whose Keys hash alike (the hash is seeded per
+// Channel, so a collision is chance, not something a flow's addresses can arrange)
+// are chained through entry.next.
+
+// hashKey is the Channel's hash of a Key.
+func (c *Channel) hashKey(k *mapKey) uint64 {
+	if c.testHash != nil {
+		return c.testHash(*k)
+	}
+	return maphash.Bytes(c.seed, k[:])
+}
+
+// findEntry returns the entry of Key k, whose hash is h, and the chain of h (1 + the
+// index of its first entry; 0: none).
+func (c *Channel) findEntry(k *mapKey, h uint64) (i, first uint32, ok bool) {
+	first = c.entries[h]
+	for j := first; j != 0; {
+		e := c.ent(j - 1)
+		if e.key == *k {
+			return j - 1, first, true
+		}
+		j = e.next
+	}
+	return 0, first, false
+}
+
+// unlinkEntry takes flow entry i out of its Key's chain.
+func (c *Channel) unlinkEntry(i uint32) {
+	e := c.ent(i)
+	h := c.hashKey(&e.key)
+	if e.head {
+		if e.next == 0 {
+			delete(c.entries, h)
+		} else {
+			c.entries[h] = e.next
+			c.ent(e.next - 1).head = true
+		}
+		return
+	}
+	for j := c.entries[h]; j != 0; {
+		p := c.ent(j - 1)
+		if p.next == i+1 {
+			p.next = e.next
+			return
+		}
+		j = p.next
+	}
+}
+
+// resetIndex gives the maps of entries new, empty tables.
+func (c *Channel) resetIndex() {
+	c.entries, c.expEntries, c.expKeys = make(map[uint64]uint32), make(map[ExpKey]uint32), make(map[uint32]ExpKey)
+	c.bigMsgs = nil
 }
 
 // SendExpect queues an update of one expectation for the peer (EXP_NEW, EXP_UPD or
@@ -381,8 +452,9 @@ func (c *Channel) SendExpect(op Op, x *Expect) error {
 	i, had := c.expEntries[k]
 	if !had {
 		i = c.newEntry()
-		c.ent(i).ekey = &k
+		c.ent(i).exp = true
 		c.expEntries[k] = i
+		c.expKeys[i] = k
 	}
 	c.setMsg(i, b)
 	return nil
@@ -390,7 +462,7 @@ func (c *Channel) SendExpect(op Op, x *Expect) error {
 
 // checkLen refuses (and counts) a message of n bytes that no datagram can carry.
 func (c *Channel) checkLen(n int) error {
-	if n > c.cfg.MaxDatagram {
+	if n > c.cfg.MaxDatagram || n > 0xffff {
 		c.stats.EncodeErrors++
 		return fmt.Errorf("ftfw: message of %d bytes in a %d-byte datagram: %w", n, c.cfg.MaxDatagram, ErrTooLong)
 	}
@@ -410,8 +482,31 @@ func (c *Channel) encoded(b []byte, err error) error {
 // setMsg makes the message b entry i's and queues the entry.
 func (c *Channel) setMsg(i uint32, b []byte) {
 	e := c.ent(i)
-	e.msg = append(e.msg[:0], b...)
+	e.n = uint16(len(b)) // checkLen holds it to 16 bits
+	if len(b) <= entMsgSlot {
+		copy(c.slot(i), b) // a longer buffer it had in bigMsgs stays there for reuse
+	} else {
+		if c.bigMsgs == nil {
+			c.bigMsgs = make(map[uint32][]byte)
+		}
+		c.bigMsgs[i] = append(c.bigMsgs[i][:0], b...)
+	}
 	c.queue(i)
+}
+
+// slot returns entry i's message slot in its page's arena.
+func (c *Channel) slot(i uint32) []byte {
+	j := int(i%entPage) * entMsgSlot
+	return c.arenas[i/entPage][j : j+entMsgSlot : j+entMsgSlot]
+}
+
+// msg returns entry i's message.
+func (c *Channel) msg(i uint32) []byte {
+	n := int(c.ent(i).n)
+	if n > entMsgSlot {
+		return c.bigMsgs[i][:n]
+	}
+	return c.slot(i)[:n]
 }
 
 // newEntry returns the index of an unused entry, its message buffer kept from its last
@@ -423,14 +518,10 @@ func (c *Channel) newEntry() uint32 {
 		return i
 	}
 	i := uint32(len(c.ents) * entPage)
-	page := make([]entry, entPage)
-	// Each entry's message starts in its slot of the page's arena (a larger one
-	// moves to a buffer of its own): no allocation per entry.
-	arena := make([]byte, entPage*entMsgSlot)
-	for j := range page {
-		page[j].msg = arena[j*entMsgSlot : j*entMsgSlot : (j+1)*entMsgSlot]
-	}
-	c.ents = append(c.ents, page)
+	// Each entry's message lies in its slot of the page's arena (a larger one in
+	// bigMsgs): no allocation per entry.
+	c.ents = append(c.ents, make([]entry, entPage))
+	c.arenas = append(c.arenas, make([]byte, entPage*entMsgSlot))
 	for j := uint32(entPage - 1); j > 0; j-- {
 		c.entFree = append(c.entFree, i+j)
 	}
@@ -444,13 +535,15 @@ func (c *Channel) ent(i uint32) *entry { return &c.ents[i/entPage][i%entPage] }
 // table is given back to the garbage collector: memory follows what is in flight, not
 // the largest burst the Channel ever had.
 func (c *Channel) freeEntry(i uint32) {
-	e := c.ent(i)
-	*e = entry{msg: e.msg[:0]}
+	*c.ent(i) = entry{}
+	if c.bigMsgs != nil {
+		delete(c.bigMsgs, i)
+	}
 	c.entFree = append(c.entFree, i)
 	if len(c.entFree) == len(c.ents)*entPage && len(c.ents) > entKeepPages {
 		// The maps too: a Go map never gives back the room it grew to.
-		c.ents, c.entFree = nil, nil
-		c.entries, c.expEntries = make(map[mapKey]uint32), make(map[ExpKey]uint32)
+		c.ents, c.arenas, c.entFree = nil, nil, nil
+		c.resetIndex()
 	}
 }
 
@@ -475,10 +568,11 @@ func (c *Channel) release(i uint32) {
 	e := c.ent(i)
 	e.refs--
 	if e.refs == 0 {
-		if e.ekey != nil {
-			delete(c.expEntries, *e.ekey)
+		if e.exp {
+			delete(c.expEntries, c.expKeys[i])
+			delete(c.expKeys, i)
 		} else {
-			delete(c.entries, e.key)
+			c.unlinkEntry(i)
 		}
 		c.freeEntry(i)
 	}

@@ -145,30 +145,35 @@ type Key struct {
 }
 
 // mapKey is a Key without pointers, for the Channel's maps of flows in flight: 44
-// bytes instead of 64, and nothing in a map of a hundred thousand of them for the
-// garbage collector to scan. An address is its 16 bytes and its family (an IPv6 zone
-// is dropped, as the wire drops it).
-type mapKey struct {
-	src, dst                       [16]byte
-	srcPort, dstPort, icmpID, zone uint16
-	proto, icmpType, icmpCode, fam uint8
-}
+// bytes instead of 64, nothing in a map of a hundred thousand of them for the garbage
+// collector to scan, and bytes to hash (Channel.hashKey). An address is its 16 bytes
+// and its family (an IPv6 zone is dropped, as the wire drops it).
+type mapKey [44]byte
 
 func (k *Key) mapKey() mapKey {
-	m := mapKey{src: k.Src.As16(), dst: k.Dst.As16(), srcPort: k.SrcPort, dstPort: k.DstPort,
-		icmpID: k.ICMPID, zone: k.Zone, proto: k.Proto, icmpType: k.ICMPType, icmpCode: k.ICMPCode}
+	var m mapKey
+	s, d := k.Src.As16(), k.Dst.As16()
+	copy(m[0:16], s[:])
+	copy(m[16:32], d[:])
+	binary.BigEndian.PutUint16(m[32:], k.SrcPort)
+	binary.BigEndian.PutUint16(m[34:], k.DstPort)
+	binary.BigEndian.PutUint16(m[36:], k.ICMPID)
+	binary.BigEndian.PutUint16(m[38:], k.Zone)
+	m[40], m[41], m[42] = k.Proto, k.ICMPType, k.ICMPCode
+	var fam byte
 	if k.Src.Is4() {
-		m.fam |= 1
+		fam |= 1
 	}
 	if k.Dst.Is4() {
-		m.fam |= 2
+		fam |= 2
 	}
 	if k.Src.IsValid() {
-		m.fam |= 4
+		fam |= 4
 	}
 	if k.Dst.IsValid() {
-		m.fam |= 8
+		fam |= 8
 	}
+	m[43] = fam
 	return m
 }
 

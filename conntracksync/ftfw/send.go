@@ -311,7 +311,7 @@ func (c *Channel) Outbox(now time.Time) [][]byte {
 			c.txHead++
 			e := c.ent(i)
 			e.queued = false
-			c.rs.push(rsItem{seq: c.packMsg(e.msg, flags), ref: i, kind: rsEntry})
+			c.rs.push(rsItem{seq: c.packMsg(c.msg(i), flags), ref: i, kind: rsEntry})
 			c.rsLive++
 			data++
 		}
