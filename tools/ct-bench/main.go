@@ -37,7 +37,11 @@
 // perf profile of each of them over the event path, and of the vigil
 // nodes over each size's first bulk, into DIR; with
 // CTBENCH_PROFILE_DIR=DIR the vigil nodes write Go CPU and heap profiles
-// of their whole run there.
+// of their whole run there. With CTBENCH_BACKLOG=1 the vigil sender samples
+// its channel's backlog (messages queued and unacknowledged) every 2 ms over
+// the event path, and the bench prints the largest and the sender's
+// resident file pages (the sampling costs the node a little CPU and
+// garbage, so it is off by default).
 package main
 
 import (
@@ -484,6 +488,12 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		if warmOnly {
 			senders = senders[2:]
 		}
+		backlog := os.Getenv("CTBENCH_BACKLOG") != "" && !warmOnly
+		if backlog {
+			if _, err := vs.call("backlog"); err != nil { // from here on
+				return err
+			}
+		}
 		stopPerf := perfRecord(os.Getenv("CTBENCH_PERF_DIR"), "event", n, pids[:4])
 		defer stopPerf() // on an error below; stopping twice is harmless
 		for _, h := range senders {
@@ -541,6 +551,14 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			over, resync := ctdOverruns(cs)
 			fmt.Fprintf(os.Stderr, "ct-bench: event path %d, senders' event sockets overflowed so far: vigil %v (a dump of the table each), conntrackd %d (resyncs with the kernel's table %d)\n",
 				n, m["redumps"], over, resync)
+		}
+		if backlog {
+			m, err := vs.call("backlog")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "ct-bench: event path %d: the vigil sender's channel held at most %v messages (queued and unacknowledged, sampled every 2 ms); its resident file pages %v kB\n",
+				n, m["max"], m["rss_file_kb"])
 		}
 		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
 			for _, v := range []*vnode{vs, vr} {

@@ -17,6 +17,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync"
@@ -40,6 +41,9 @@ import (
 //	backup N           (a -warm node) back to backup: SetMaster(false),
 //	                   request a resync, wait until the external cache
 //	                   holds N and nothing is pending: {"ms":F}
+//	backlog            with CTBENCH_BACKLOG, the channel's largest backlog
+//	                   sampled since the last call, and RssFile:
+//	                   {"max":N,"rss_file_kb":N}
 //	heap NAME          with CTBENCH_PROFILE_DIR, write a heap profile
 //	                   named NAME there: {"heap_alloc":N,...} (MemStats)
 //
@@ -88,6 +92,26 @@ func runNode(args []string) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(ctx) }()
+	// With CTBENCH_BACKLOG set, the channel's backlog (messages queued and
+	// unacknowledged) is sampled every 2 ms, for "backlog". Off by default:
+	// the sampling costs the node some CPU and garbage of its own.
+	var backlogMax atomic.Int64
+	if os.Getenv("CTBENCH_BACKLOG") != "" {
+		go func() {
+			t := time.NewTicker(2 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if b := int64(r.Stats().Backlog); b > backlogMax.Load() {
+						backlogMax.Store(b)
+					}
+				}
+			}
+		}()
+	}
 	out := json.NewEncoder(os.Stdout)
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -166,6 +190,10 @@ func runNode(args []string) error {
 			_ = link.Close()
 			_ = out.Encode(map[string]any{"t0": t0.UnixNano(), "send_ms": ms(took), "datagrams": len(ds), "bytes": totalLen(ds),
 				"failed": failed, "err": fmt.Sprint(serr)})
+		case "backlog":
+			// The largest backlog sampled since the last "backlog" (with
+			// CTBENCH_BACKLOG), and the resident file pages now.
+			_ = out.Encode(map[string]any{"max": backlogMax.Swap(0), "rss_file_kb": statusKB("RssFile")})
 		case "heap":
 			// A heap profile now, named f[1], when profiling.
 			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
@@ -184,6 +212,23 @@ func runNode(args []string) error {
 	}
 	cancel()
 	return <-errc
+}
+
+// statusKB returns a field of /proc/self/status in kB, or -1.
+func statusKB(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 func totalLen(ds [][]byte) int {
