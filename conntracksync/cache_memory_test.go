@@ -19,11 +19,11 @@ func heapAlloc() uint64 {
 // measured at 100k flows, 83 bytes of heap per flow rather than 94, 1.1 MB
 // less on every node.
 func TestRec4Slot(t *testing.T) {
-	type slot struct {
+	var slot struct {
 		k ckey4
 		r rec4
 	}
-	if n := unsafe.Sizeof(slot{}); n != 60 {
+	if n := unsafe.Sizeof(slot); n != 60 {
 		t.Errorf("a ckey4 and rec4 slot takes %d bytes, want 60", n)
 	}
 	const n = 100_000
