@@ -70,8 +70,10 @@
 //     superseded it (conntrackd re-encodes from the current cache object).
 //   - Send encodes the message when it is queued and keeps only those bytes (and the
 //     Key) until the peer acknowledges it; a retransmission sends the Key's latest
-//     update. The resend queue holds 24 bytes without pointers per message, so the
-//     memory in flight follows the messages' size (TestInFlightMemoryPerMessage). It
+//     update. A Key's entry is found by the Key's hash, seeded per Channel, with the
+//     Keys that hash alike chained (TestCollidingKeysBehaveAlike). The resend queue
+//     holds 24 bytes without pointers per message, so the memory in flight follows
+//     the messages' size (TestInFlightMemoryPerMessage). It
 //     lies in fixed segments that are never copied; a segment emptied at its front is
 //     reused at its back, so a bulk acknowledged as it goes out cycles through the
 //     memory of its unacknowledged window (TestResendQueueFollowsTheWindow).
