@@ -40,8 +40,8 @@
 // of their whole run there. With CTBENCH_BACKLOG=1 the vigil sender samples
 // its channel's backlog (messages queued and unacknowledged) every 2 ms over
 // the event path, and the bench prints the largest and the sender's
-// resident file pages (the sampling costs the node a little CPU and
-// garbage, so it is off by default).
+// resident file pages (the sampling adds to the sender's CPU and garbage
+// over the event path, so it is off by default).
 package main
 
 import (
@@ -117,6 +117,15 @@ func (v *vnode) call(format string, args ...any) (map[string]any, error) {
 	}
 	var m map[string]any
 	err := json.Unmarshal(v.out.Bytes(), &m)
+	return m, err
+}
+
+// callOK is call for a command whose answer carries no "err".
+func (v *vnode) callOK(format string, args ...any) (map[string]any, error) {
+	m, err := v.call(format, args...)
+	if err == nil && m["err"] != nil {
+		err = fmt.Errorf("%s: %v", strings.Fields(format)[0], m["err"])
+	}
 	return m, err
 }
 
@@ -490,7 +499,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}
 		backlog := os.Getenv("CTBENCH_BACKLOG") != "" && !warmOnly
 		if backlog {
-			if _, err := vs.call("backlog"); err != nil { // from here on
+			if _, err := vs.callOK("backlog start"); err != nil {
 				return err
 			}
 		}
@@ -553,7 +562,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				n, m["redumps"], over, resync)
 		}
 		if backlog {
-			m, err := vs.call("backlog")
+			m, err := vs.callOK("backlog stop")
 			if err != nil {
 				return err
 			}

@@ -38,6 +38,9 @@ func TestSmallRun(t *testing.T) {
 		t.Skip("SKIP: -short: the bench builds four namespaces and runs conntrackd (about 20 s)")
 	}
 	testnet.NeedRoot(t, "ip", "conntrack", "conntrackd")
+	// The sender's backlog sampling too: the run fails if its node does
+	// not know the command or answers with an error.
+	t.Setenv("CTBENCH_BACKLOG", "1")
 	dir := t.TempDir()
 	if err := bench("ctbt", []int{300, 1000}, 1, dir, false, false); err != nil {
 		t.Fatal(err)
@@ -101,6 +104,19 @@ func TestLabBuckets(t *testing.T) {
 		if got != c.want {
 			t.Errorf("labBuckets(%d, %v, %d) = %d, want %d", c.largest, c.warmOnly, c.perPage, got, c.want)
 		}
+	}
+}
+
+// TestStatusKB: this process's resident file pages and peak RSS read from
+// /proc/self/status as positive kB figures; a field that is not there reads -1.
+func TestStatusKB(t *testing.T) {
+	for _, f := range []string{"RssFile", "VmHWM"} {
+		if v := statusKB(f); v <= 0 {
+			t.Errorf("statusKB(%q) = %d, want a positive figure", f, v)
+		}
+	}
+	if v := statusKB("NoSuchField"); v != -1 {
+		t.Errorf("statusKB of a missing field = %d, want -1", v)
 	}
 }
 

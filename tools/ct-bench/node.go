@@ -41,8 +41,8 @@ import (
 //	backup N           (a -warm node) back to backup: SetMaster(false),
 //	                   request a resync, wait until the external cache
 //	                   holds N and nothing is pending: {"ms":F}
-//	backlog            with CTBENCH_BACKLOG, the channel's largest backlog
-//	                   sampled since the last call, and RssFile:
+//	backlog start|stop sample the channel's backlog every 2 ms from start
+//	                   to stop; the largest, and RssFile:
 //	                   {"max":N,"rss_file_kb":N}
 //	heap NAME          with CTBENCH_PROFILE_DIR, write a heap profile
 //	                   named NAME there: {"heap_alloc":N,...} (MemStats)
@@ -92,25 +92,26 @@ func runNode(args []string) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(ctx) }()
-	// With CTBENCH_BACKLOG set, the channel's backlog (messages queued and
-	// unacknowledged) is sampled every 2 ms, for "backlog". Off by default:
-	// the sampling costs the node some CPU and garbage of its own.
+	// "backlog start" samples the channel's backlog (messages queued and
+	// unacknowledged) every 2 ms until "backlog stop", which answers the
+	// largest. The sampling costs the node some CPU and garbage of its own.
 	var backlogMax atomic.Int64
-	if os.Getenv("CTBENCH_BACKLOG") != "" {
-		go func() {
-			t := time.NewTicker(2 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if b := int64(r.Stats().Backlog); b > backlogMax.Load() {
-						backlogMax.Store(b)
-					}
+	var stopBacklog chan struct{}
+	sampleBacklog := func(stop <-chan struct{}) {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-stop:
+				return
+			case <-t.C:
+				if b := int64(r.Stats().Backlog); b > backlogMax.Load() {
+					backlogMax.Store(b)
 				}
 			}
-		}()
+		}
 	}
 	out := json.NewEncoder(os.Stdout)
 	sc := bufio.NewScanner(os.Stdin)
@@ -191,9 +192,17 @@ func runNode(args []string) error {
 			_ = out.Encode(map[string]any{"t0": t0.UnixNano(), "send_ms": ms(took), "datagrams": len(ds), "bytes": totalLen(ds),
 				"failed": failed, "err": fmt.Sprint(serr)})
 		case "backlog":
-			// The largest backlog sampled since the last "backlog" (with
-			// CTBENCH_BACKLOG), and the resident file pages now.
-			_ = out.Encode(map[string]any{"max": backlogMax.Swap(0), "rss_file_kb": statusKB("RssFile")})
+			if stopBacklog != nil {
+				close(stopBacklog)
+				stopBacklog = nil
+			}
+			if len(f) > 1 && f[1] == "start" {
+				backlogMax.Store(0)
+				stopBacklog = make(chan struct{})
+				go sampleBacklog(stopBacklog)
+			}
+			// The largest backlog sampled, and the resident file pages now.
+			_ = out.Encode(map[string]any{"max": backlogMax.Load(), "rss_file_kb": statusKB("RssFile")})
 		case "heap":
 			// A heap profile now, named f[1], when profiling.
 			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
