@@ -3,6 +3,8 @@ package testnet
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -34,4 +36,46 @@ func ParseStat(stat string) ([]string, error) {
 		return nil, fmt.Errorf("%d fields after the command name", len(f))
 	}
 	return f, nil
+}
+
+// StatusKB returns the kB figures of keys ("VmHWM", "RssFile", ...) in
+// /proc/PID/status.
+func StatusKB(pid int, keys ...string) ([]int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	kb, err := ParseStatusKB(string(b), keys...)
+	if err != nil {
+		return nil, fmt.Errorf("/proc/%d/status: %w", pid, err)
+	}
+	return kb, nil
+}
+
+// ParseStatusKB reads the kB figures of keys from a /proc/PID/status text:
+// an error when one is missing or not a "N kB" figure.
+func ParseStatusKB(s string, keys ...string) ([]int64, error) {
+	out := make([]int64, len(keys))
+	found := 0
+	for line := range strings.Lines(s) {
+		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
+		i := slices.Index(keys, key)
+		if !ok || i < 0 {
+			continue
+		}
+		f := strings.Fields(val)
+		if len(f) != 2 || f[1] != "kB" {
+			return nil, fmt.Errorf("%s: %q", key, val)
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		out[i] = kb
+		found++
+	}
+	if found != len(keys) {
+		return nil, fmt.Errorf("want %v", keys)
+	}
+	return out, nil
 }

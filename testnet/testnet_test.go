@@ -714,6 +714,24 @@ func TestCounters(t *testing.T) {
 	}
 }
 
+// ParseStatusKB reads "N kB" figures by key and refuses a missing key or a
+// figure in another unit; StatusKB reads this process's own.
+func TestStatusKB(t *testing.T) {
+	kb, err := testnet.ParseStatusKB("Name:\tvigild\nVmHWM:\t   13600 kB\nVmRSS:\t   13312 kB\nThreads:\t7\n", "VmRSS", "VmHWM")
+	if err != nil || kb[0] != 13312 || kb[1] != 13600 {
+		t.Errorf("ParseStatusKB = %v, %v", kb, err)
+	}
+	for _, bad := range []string{"Name:\tx\n", "VmHWM:\tx kB\n", "VmHWM:\t1 MB\n"} {
+		if kb, err := testnet.ParseStatusKB(bad, "VmHWM"); err == nil {
+			t.Errorf("ParseStatusKB(%q) = %v, want an error", bad, kb)
+		}
+	}
+	kb, err = testnet.StatusKB(os.Getpid(), "RssFile", "VmHWM")
+	if err != nil || kb[0] <= 0 || kb[1] <= 0 {
+		t.Errorf("own RssFile and VmHWM: %v, %v", kb, err)
+	}
+}
+
 // ParseStat takes the fields after the command name's last parenthesis,
 // whatever the name holds, and refuses a line without them.
 func TestParseStat(t *testing.T) {

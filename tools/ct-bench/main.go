@@ -155,12 +155,8 @@ func procCPU(pid int) (time.Duration, int64) {
 		}
 	}
 	var hwm int64
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmHWM:") {
-				hwm, _ = strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			}
-		}
+	if kb, err := testnet.StatusKB(pid, "VmHWM"); err == nil {
+		hwm = kb[0]
 	}
 	return cpu, hwm * 1024
 }

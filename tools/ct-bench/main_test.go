@@ -107,19 +107,6 @@ func TestLabBuckets(t *testing.T) {
 	}
 }
 
-// TestStatusKB: this process's resident file pages and peak RSS read from
-// /proc/self/status as positive kB figures; a field that is not there reads -1.
-func TestStatusKB(t *testing.T) {
-	for _, f := range []string{"RssFile", "VmHWM"} {
-		if v := statusKB(f); v <= 0 {
-			t.Errorf("statusKB(%q) = %d, want a positive figure", f, v)
-		}
-	}
-	if v := statusKB("NoSuchField"); v != -1 {
-		t.Errorf("statusKB of a missing field = %d, want -1", v)
-	}
-}
-
 // TestFmtMS: a small run's bulk figures keep their digits (one decimal
 // would print an encoding of 0.031 ms as 0.0, which TestSmallRun rightly
 // refuses as not positive).

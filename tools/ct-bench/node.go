@@ -22,6 +22,7 @@ import (
 
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // runNode is the child process mode: one vigil Replicator in a namespace,
@@ -202,7 +203,12 @@ func runNode(args []string) error {
 				go sampleBacklog(stopBacklog)
 			}
 			// The largest backlog sampled, and the resident file pages now.
-			_ = out.Encode(map[string]any{"max": backlogMax.Load(), "rss_file_kb": statusKB("RssFile")})
+			file, err := testnet.StatusKB(os.Getpid(), "RssFile")
+			if err != nil {
+				_ = out.Encode(map[string]any{"err": err.Error()})
+				continue
+			}
+			_ = out.Encode(map[string]any{"max": backlogMax.Load(), "rss_file_kb": file[0]})
 		case "heap":
 			// A heap profile now, named f[1], when profiling.
 			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
@@ -221,23 +227,6 @@ func runNode(args []string) error {
 	}
 	cancel()
 	return <-errc
-}
-
-// statusKB returns a field of /proc/self/status in kB, or -1.
-func statusKB(field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err == nil {
-				return n
-			}
-		}
-	}
-	return -1
 }
 
 func totalLen(ds [][]byte) int {

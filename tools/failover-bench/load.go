@@ -372,13 +372,9 @@ func groupStatusKB(pgid int, keys ...string) ([]int64, error) {
 	}
 	sum := make([]int64, len(keys))
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		kb, err := testnet.StatusKB(pid, keys...)
 		if err != nil {
-			return nil, err
-		}
-		kb, err := statusKB(string(b), keys...)
-		if err != nil {
-			return nil, fmt.Errorf("failover-bench: /proc/%d/status: %w", pid, err)
+			return nil, fmt.Errorf("failover-bench: %w", err)
 		}
 		for i := range sum {
 			sum[i] += kb[i]
@@ -387,36 +383,9 @@ func groupStatusKB(pgid int, keys ...string) ([]int64, error) {
 	return sum, nil
 }
 
-// statusKB reads the kB figures of keys from a /proc/PID/status text.
-func statusKB(s string, keys ...string) ([]int64, error) {
-	out := make([]int64, len(keys))
-	found := 0
-	for line := range strings.Lines(s) {
-		key, val, ok := strings.Cut(strings.TrimSpace(line), ":")
-		i := slices.Index(keys, key)
-		if !ok || i < 0 {
-			continue
-		}
-		f := strings.Fields(val)
-		if len(f) != 2 || f[1] != "kB" {
-			return nil, fmt.Errorf("%s: %q", key, val)
-		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-		out[i] = kb
-		found++
-	}
-	if found != len(keys) {
-		return nil, fmt.Errorf("want %v", keys)
-	}
-	return out, nil
-}
-
 // parseStatusMem reads VmHWM and VmRSS ("VmRSS:	  1234 kB") in bytes.
 func parseStatusMem(s string) (hwm, rss int64, err error) {
-	kb, err := statusKB(s, "VmHWM", "VmRSS")
+	kb, err := testnet.ParseStatusKB(s, "VmHWM", "VmRSS")
 	if err != nil {
 		return 0, 0, err
 	}
