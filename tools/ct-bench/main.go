@@ -116,17 +116,15 @@ func (v *vnode) call(format string, args ...any) (map[string]any, error) {
 		return nil, fmt.Errorf("node exited: %v", v.out.Err())
 	}
 	var m map[string]any
-	err := json.Unmarshal(v.out.Bytes(), &m)
-	return m, err
-}
-
-// callOK is call for a command whose answer carries no "err".
-func (v *vnode) callOK(format string, args ...any) (map[string]any, error) {
-	m, err := v.call(format, args...)
-	if err == nil && m["err"] != nil {
-		err = fmt.Errorf("%s: %v", strings.Fields(format)[0], m["err"])
+	if err := json.Unmarshal(v.out.Bytes(), &m); err != nil {
+		return nil, err
 	}
-	return m, err
+	// A node answers a command that failed (or that it does not know)
+	// with "err".
+	if e, ok := m["err"]; ok {
+		return m, fmt.Errorf("node: %s: %v", strings.Fields(format)[0], e)
+	}
+	return m, nil
 }
 
 func (v *vnode) num(key string) int {
@@ -495,7 +493,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}
 		backlog := os.Getenv("CTBENCH_BACKLOG") != "" && !warmOnly
 		if backlog {
-			if _, err := vs.callOK("backlog start"); err != nil {
+			if _, err := vs.call("backlog start"); err != nil {
 				return err
 			}
 		}
@@ -558,7 +556,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				n, m["redumps"], over, resync)
 		}
 		if backlog {
-			m, err := vs.callOK("backlog stop")
+			m, err := vs.call("backlog stop")
 			if err != nil {
 				return err
 			}
@@ -688,7 +686,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			if err != nil {
 				return err
 			}
-			if num(m, "failed") != 0 || m["err"] != "<nil>" {
+			if num(m, "failed") != 0 {
 				return fmt.Errorf("warm takeover: %v", m)
 			}
 			if k := kernelCount(w2); k < n {
@@ -789,7 +787,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			}
 			got, last := lr.count()
 			if got < p.Datagrams {
-				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived (sender: %v failed, %v)\n", got, p.Datagrams, m["failed"], m["err"])
+				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived (sender: %v failed, %v)\n", got, p.Datagrams, m["failed"], m["send_err"])
 			}
 			links = append(links, float64(last.UnixNano()-int64(t0))/1e6)
 		}

@@ -3,8 +3,10 @@
 package main
 
 import (
+	"bufio"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -106,6 +108,27 @@ func TestLabBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestCallTakesErrAsFailure: an answer with "err" (a command that failed,
+// or that the node does not know) is an error to the caller, its figures
+// still returned; an answer without it is not.
+func TestCallTakesErrAsFailure(t *testing.T) {
+	v := &vnode{in: nopCloser{io.Discard}, out: bufio.NewScanner(strings.NewReader(
+		`{"err":"unknown command backlogs"}` + "\n" + `{"ms":1.5,"failed":2,"err":"commit: timeout"}` + "\n" + `{"ms":2}` + "\n"))}
+	if _, err := v.call("backlogs"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command: %v, want an error", err)
+	}
+	if m, err := v.call("commit"); err == nil || num(m, "failed") != 2 {
+		t.Errorf("failed commit: %v %v, want an error and its figures", m, err)
+	}
+	if m, err := v.call("commit"); err != nil || num(m, "ms") != 2 {
+		t.Errorf("commit: %v %v", m, err)
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // TestFmtMS: a small run's bulk figures keep their digits (one decimal
 // would print an encoding of 0.031 ms as 0.0, which TestSmallRun rightly

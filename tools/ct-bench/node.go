@@ -115,6 +115,14 @@ func runNode(args []string) error {
 		}
 	}
 	out := json.NewEncoder(os.Stdout)
+	// reply answers m, or {"err": ...} with m's figures when err is set:
+	// the parent takes an answer with "err" as the command's failure.
+	reply := func(m map[string]any, err error) {
+		if err != nil {
+			m["err"] = err.Error()
+		}
+		_ = out.Encode(m)
+	}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -140,8 +148,8 @@ func runNode(args []string) error {
 			st, err := r.Commit(ctx)
 			r.FlushExternal()
 			took := time.Since(t0)
-			_ = out.Encode(map[string]any{"ms": ms(took), "warm": st.Warm, "dirty": r.Stats().Warm.LastCommitDirty,
-				"created": st.Created, "updated": st.Updated, "failed": st.Failed, "err": fmt.Sprint(err)})
+			reply(map[string]any{"ms": ms(took), "warm": st.Warm, "dirty": r.Stats().Warm.LastCommitDirty,
+				"created": st.Created, "updated": st.Updated, "failed": st.Failed}, err)
 		case "backup":
 			n, _ := strconv.Atoi(f[1])
 			t0 := time.Now()
@@ -157,8 +165,8 @@ func runNode(args []string) error {
 		case "commit":
 			t0 := time.Now()
 			st, err := r.Commit(ctx)
-			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "kernel_ms": ms(st.Duration), "created": st.Created, "updated": st.Updated,
-				"failed": st.Failed, "err": fmt.Sprint(err)})
+			reply(map[string]any{"ms": ms(time.Since(t0)), "kernel_ms": ms(st.Duration), "created": st.Created, "updated": st.Updated,
+				"failed": st.Failed}, err)
 		case "resync":
 			n, _ := strconv.Atoi(f[1])
 			r.FlushExternal()
@@ -190,8 +198,10 @@ func runNode(args []string) error {
 			failed, serr := link.Send(ds)
 			took := time.Since(t0)
 			_ = link.Close()
+			// A send error is a measurement here (the floor sends without
+			// retransmission), not the command's failure.
 			_ = out.Encode(map[string]any{"t0": t0.UnixNano(), "send_ms": ms(took), "datagrams": len(ds), "bytes": totalLen(ds),
-				"failed": failed, "err": fmt.Sprint(serr)})
+				"failed": failed, "send_err": fmt.Sprint(serr)})
 		case "backlog":
 			if stopBacklog != nil {
 				close(stopBacklog)
