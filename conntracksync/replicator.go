@@ -428,12 +428,12 @@ type rxPool chan rxBatch
 // buffer, where they already are: a reader running far ahead of a busy
 // loop (a bulk) only copied them into fresh memory, up to 3.5 MB at 100k
 // flows and 13 MB at 1M, which the loop then read no sooner. That room
-// (a SocketBuffer of 16 MiB, doubled; the default is 32 MiB) held 14,563
-// datagrams of 1,472 bytes sent at once over a veth, where a peer's full
-// resend queue, 131,072 messages of IPv4 TCP flows with NAT (100 bytes
-// each), takes about 9,400 (TestReceiveRoomHoldsAResendWindow). A smaller
-// buffer (conntrackd.conf's RcvSocketBuffer is often about 1 MB: 1,084
-// such datagrams), or a link that cannot tell, keeps the readers up to
+// (a SocketBuffer of 16 MiB, doubled; the default is 32 MiB) holds,
+// unread, the datagrams of 1,472 bytes of a peer's full resend queue sent
+// over a veth: 131,072 messages of IPv4 TCP flows with NAT (100 bytes
+// each), about 9,400 datagrams (TestReceiveRoomHoldsAResendWindow). A
+// smaller buffer (conntrackd.conf's RcvSocketBuffer is often about 1 MB:
+// 1,084 such datagrams there), or a link that cannot tell, keeps the readers up to
 // rxQueueDeep batches ahead, as they always were. The pool keeps room for
 // the short queue, the batch each reader fills and the one the loop
 // handles.
