@@ -2,6 +2,7 @@ package conntracksync
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -139,5 +140,129 @@ func TestCacheTakeAllMerge(t *testing.T) {
 	}
 	if got := len(in.Keys()); got != in.Len() {
 		t.Errorf("Keys: %d of %d", got, in.Len())
+	}
+}
+
+// warmKeyN is a distinct key for any i below 2^32.
+func warmKeyN(i int) Key {
+	k := warmKey(0)
+	k.Orig.Src = netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+	k.Orig.Dst = netip.AddrFrom4([4]byte{198, 51, byte(i >> 16), byte(i >> 8)})
+	return k
+}
+
+// drainWarm fills w with n pending changes, then writes them in batches
+// of warmMaxWrite as the background writer does, every one refused when
+// refuse is set (so that they become lost), accepted otherwise.
+func drainWarm(w *warmSet, n int, refuse bool) {
+	for i := range n {
+		w.changed(warmKeyN(i), warmT0)
+	}
+	for len(w.pending) > 0 {
+		keys := w.take(warmMaxWrite, false)
+		ok := make([]bool, len(keys))
+		for i := range ok {
+			ok[i] = !refuse
+		}
+		w.done(keys, ok, true, warmT0)
+	}
+}
+
+// TestWarmSetGivesBackRoomWhenDrained: after the first sync of a large
+// table every pending change is written, and after a takeover every lost
+// flow too; the dirty set's maps then give their room back. A Go map
+// keeps the room of its largest size, which the standby would hold for
+// good (200k keys: about 14 MB) and every take would walk for the few
+// keys left. Measured as the heap the drained set still holds.
+func TestWarmSetGivesBackRoomWhenDrained(t *testing.T) {
+	const n = 200_000
+	for _, refuse := range []bool{false, true} {
+		w := newWarmSet()
+		before := heapAlloc()
+		drainWarm(w, n, refuse)
+		if refuse {
+			// The takeover writes the lost flows, which the kernel takes.
+			keys := w.take(int(^uint(0)>>1), true)
+			if len(keys) != n {
+				t.Fatalf("the takeover takes %d dirty keys, want %d", len(keys), n)
+			}
+			ok := make([]bool, len(keys))
+			for i := range ok {
+				ok[i] = true
+			}
+			w.done(keys, ok, true, warmT0)
+		}
+		after := heapAlloc()
+		if st := w.stats(); st.Pending+st.LostNow != 0 {
+			t.Fatalf("refuse %v: %+v left dirty", refuse, st)
+		}
+		if held := int64(after) - int64(before); held > 1<<20 {
+			t.Errorf("refuse %v: the drained dirty set holds %d bytes, want at most 1 MiB", refuse, held)
+		}
+		runtime.KeepAlive(w)
+	}
+}
+
+// TestWarmSetShrinkKeepsWhatIsLeft: the maps rebuilt smaller hold every
+// key still dirty, with its version: a pending key changed again while
+// its write was in flight stays pending under its new version, and a lost
+// one stays lost.
+func TestWarmSetShrinkKeepsWhatIsLeft(t *testing.T) {
+	const n, kept = 8 * warmShrinkMin, 100
+	w := newWarmSet()
+	for i := range n {
+		w.changed(warmKeyN(i), warmT0)
+	}
+	keys := w.take(n, false)
+	for i := range kept {
+		w.changed(warmKeyN(i), warmT0) // changed again while written
+		w.gone(warmKeyN(n + i))        // not pending: lost
+	}
+	ok := make([]bool, len(keys))
+	for i := range ok {
+		ok[i] = true
+	}
+	w.done(keys, ok, true, warmT0)
+	if w.pendPeak != kept {
+		t.Errorf("pending map's peak %d after the drain, want %d (rebuilt)", w.pendPeak, kept)
+	}
+	left := w.take(int(^uint(0)>>1), true)
+	var pending, lost int
+	for _, d := range left {
+		i := -1
+		for j := range n + kept {
+			if warmKeyN(j) == d.k {
+				i = j
+				break
+			}
+		}
+		switch {
+		case i >= 0 && i < kept && d.ver > uint64(n):
+			pending++
+		case i >= n && d.ver == 0:
+			lost++
+		default:
+			t.Errorf("left dirty: key %d version %d", i, d.ver)
+		}
+	}
+	if pending != kept || lost != kept {
+		t.Errorf("left %d pending, %d lost, want %d each", pending, lost, kept)
+	}
+}
+
+// BenchmarkWarmTakeDrained is the background writer's take of a few
+// pending keys after the first sync of 1M flows drained the set: the walk
+// of the pending map's room.
+func BenchmarkWarmTakeDrained(b *testing.B) {
+	w := newWarmSet()
+	drainWarm(w, 1_000_000, false)
+	for i := range 10 {
+		w.changed(warmKeyN(i), warmT0)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if keys := w.take(warmMaxWrite, false); len(keys) != 10 {
+			b.Fatalf("took %d keys", len(keys))
+		}
 	}
 }

@@ -20,6 +20,9 @@ const (
 	warmRetry = time.Second
 	// warmLogEvery is the least time between two logs of refused writes.
 	warmLogEvery = 10 * time.Second
+	// warmShrinkMin is the least size of a dirty-set map that is rebuilt
+	// smaller once it has drained (shrink).
+	warmShrinkMin = 1024
 )
 
 // WarmKernel is a Kernel that can also keep the peer's flows in the table
@@ -79,6 +82,9 @@ type warmSet struct {
 	since   time.Time // when the oldest pending change came, zero when none
 	master  bool      // no background writes: the node holds MASTER
 	st      WarmStats
+	// pendPeak and lostPeak are the most keys each map has held since it
+	// was made: a Go map keeps the room of its largest size (shrink).
+	pendPeak, lostPeak int
 }
 
 func newWarmSet() *warmSet {
@@ -92,6 +98,7 @@ func (w *warmSet) changed(k Key, now time.Time) {
 		w.since = now
 	}
 	w.pending[k] = w.ver
+	w.pendPeak = max(w.pendPeak, len(w.pending))
 	delete(w.lost, k)
 }
 
@@ -104,6 +111,7 @@ func (w *warmSet) gone(k Key) {
 	}
 	if _, ok := w.lost[k]; !ok {
 		w.lost[k] = struct{}{}
+		w.lostPeak = max(w.lostPeak, len(w.lost))
 		w.st.Lost++
 	}
 }
@@ -165,13 +173,35 @@ func (w *warmSet) done(keys []dirtyKey, ok []bool, refused bool, now time.Time) 
 			w.lost[d.k] = struct{}{}
 		}
 	}
+	w.lostPeak = max(w.lostPeak, len(w.lost))
+	w.pending = shrink(w.pending, &w.pendPeak)
+	w.lost = shrink(w.lost, &w.lostPeak)
 	w.since = now
+}
+
+// shrink returns m, or a copy of it made for its present size when m has
+// drained to an eighth of the most it held (peak, then reset): a Go map
+// never gives back the room of its largest size, and every iteration
+// (take) visits all of that room. After the first sync of a large table
+// the pending map would otherwise stay the table's size on the standby,
+// and every later take and the takeover's would walk it for a handful of
+// keys. The copy's cost is paid by the deletions that drained the map.
+func shrink[V any](m map[Key]V, peak *int) map[Key]V {
+	if *peak < warmShrinkMin || len(m) > *peak/8 {
+		return m
+	}
+	n := make(map[Key]V, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	*peak = len(n)
+	return n
 }
 
 // clear forgets every dirty key (the external cache was flushed).
 func (w *warmSet) clear() {
-	clear(w.pending)
-	clear(w.lost)
+	w.pending, w.lost = map[Key]uint64{}, map[Key]struct{}{}
+	w.pendPeak, w.lostPeak = 0, 0
 	w.since = time.Time{}
 }
 
