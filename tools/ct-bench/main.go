@@ -672,7 +672,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		// its kernel first (deleted by another process: for the standby
 		// the same as an expiry), then what a takeover does before the
 		// VIPs; then back to backup for the next trial and size.
-		var wtk, wdirty []float64
+		var wtk, wdirty, wcommit []float64
 		for range takeovers {
 			w2.Exec(t, "conntrack", "-D", "-s", "192.0.2.7")
 			if err := waitFor("lost flows", 30*time.Second, func() bool {
@@ -692,14 +692,14 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			if k := kernelCount(w2); k < n {
 				return fmt.Errorf("warm takeover: kernel holds %d of %d", k, n)
 			}
-			wtk, wdirty = append(wtk, num(m, "ms")), append(wdirty, num(m, "dirty"))
+			wtk, wdirty, wcommit = append(wtk, num(m, "ms")), append(wdirty, num(m, "dirty")), append(wcommit, num(m, "commit_ms"))
 			time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
 			if m, err := wr.call("backup %d", n); err != nil || num(m, "external") < float64(n) {
 				return fmt.Errorf("warm standby back to backup: %v %v", m, err)
 			}
 		}
 		p.WarmTakeover, p.WarmDirty = median(wtk), median(wdirty)
-		fmt.Fprintf(os.Stderr, "ct-bench: warm takeover %d: %v ms, dirty %v\n", n, wtk, wdirty)
+		fmt.Fprintf(os.Stderr, "ct-bench: warm takeover %d: %v ms (of which the commit %v), dirty %v\n", n, wtk, wcommit, wdirty)
 
 		// Bulk resync, then its parts: the encoding alone, and the link's
 		// floor (after the peaks are read: they are the bench's commands,

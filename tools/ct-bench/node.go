@@ -38,7 +38,7 @@ import (
 //	                   peer's PORT: {"t0":unix ns,"send_ms":F,...}
 //	takeover           (a -warm node) what a takeover does before the
 //	                   VIPs: SetMaster, Commit (the dirty set), flush:
-//	                   {"ms":F,"warm":N,"dirty":N,...}
+//	                   {"ms":F,"commit_ms":F,"warm":N,"dirty":N,...}
 //	backup N           (a -warm node) back to backup: SetMaster(false),
 //	                   request a resync, wait until the external cache
 //	                   holds N and nothing is pending: {"ms":F}
@@ -146,9 +146,10 @@ func runNode(args []string) error {
 			t0 := time.Now()
 			r.SetMaster(true)
 			st, err := r.Commit(ctx)
+			t1 := time.Now()
 			r.FlushExternal()
 			took := time.Since(t0)
-			reply(map[string]any{"ms": ms(took), "warm": st.Warm, "dirty": r.Stats().Warm.LastCommitDirty,
+			reply(map[string]any{"ms": ms(took), "commit_ms": ms(t1.Sub(t0)), "warm": st.Warm, "dirty": r.Stats().Warm.LastCommitDirty,
 				"created": st.Created, "updated": st.Updated, "failed": st.Failed}, err)
 		case "backup":
 			n, _ := strconv.Atoi(f[1])
