@@ -79,3 +79,29 @@ func ParseStatusKB(s string, keys ...string) ([]int64, error) {
 	}
 	return out, nil
 }
+
+// PeakKB returns the largest VmHWM, in kB, of pid and every process
+// descended from it: the working process of a daemon that forks (keepalived's
+// VRRP child under its parent) as well as one that does not.
+func PeakKB(pid int) (int64, error) {
+	kb, err := StatusKB(pid, "VmHWM")
+	if err != nil {
+		return 0, err
+	}
+	peak := kb[0]
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			// A child that exited meanwhile has nothing to report.
+			if c, err := PeakKB(child); err == nil {
+				peak = max(peak, c)
+			}
+		}
+	}
+	return peak, nil
+}

@@ -1,6 +1,7 @@
 package testnet_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -729,6 +731,39 @@ func TestStatusKB(t *testing.T) {
 	kb, err = testnet.StatusKB(os.Getpid(), "RssFile", "VmHWM")
 	if err != nil || kb[0] <= 0 || kb[1] <= 0 {
 		t.Errorf("own RssFile and VmHWM: %v, %v", kb, err)
+	}
+}
+
+// PeakKB finds the largest process of a tree: a shell whose child awk holds
+// a 64 MB string reports the child's peak, not its own.
+func TestPeakKB(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `awk 'BEGIN { s = "x"; for (i = 0; i < 26; i++) s = s s; print "ready"; fflush(); system("sleep 30") }' & wait`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("awk: %v", err)
+	}
+	own, err := testnet.StatusKB(cmd.Process.Pid, "VmHWM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak, err := testnet.PeakKB(cmd.Process.Pid)
+	if err != nil || peak < 64<<10 || own[0] >= 64<<10 {
+		t.Errorf("PeakKB = %d kB, %v; the shell's own %d kB; want the child's 64 MB and more", peak, err, own[0])
+	}
+	if _, err := testnet.PeakKB(1 << 30); err == nil {
+		t.Error("PeakKB of no process: no error")
 	}
 }
 
