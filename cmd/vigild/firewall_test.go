@@ -270,32 +270,49 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     the cut);
 //   - broken: 1 when the stream failed (reset), 0 when it survived;
 //   - for vigild also commit-ms, how long its VIPs waited for the commit,
-//     and commit-total-ms, the whole commit.
+//     and commit-total-ms, the whole commit;
+//   - fw1-rss-MB and fw2-rss-MB: the peak resident size (VmHWM) of each
+//     box's sync daemon, vigild or conntrackd, once fw2 holds the flows
+//     and before the cut; for keepalived + conntrackd also
+//     fw1-keepalived-rss-MB and fw2-keepalived-rss-MB, keepalived's
+//     largest process. vigild runs as this test binary unless
+//     VIGILD_BINARY names a built vigild (for the RSS figures: the test
+//     binary's program pages are more than the daemon's).
 //
 // Master_Down_Interval at advert_int 0.2 s is about 0.7 s. flows=1 checks
 // the reference harness: keepalived + conntrackd keep a lone stream alive
 // (as measured in the notes), so a break with more flows is the race
-// between their GARP and the commit. Run with -benchtime=1x.
+// between their GARP and the commit. Run with -benchtime=1x, for example
+// go build -o /tmp/vigild ./cmd/vigild && cd cmd/vigild && VIGILD_BINARY=/tmp/vigild go test -run '^$' -bench 'FirewallTakeover/.*/flows=100000' -benchtime 1x
 func BenchmarkFirewallTakeover(b *testing.B) {
 	for _, sys := range []string{"vigild", "keepalived+conntrackd"} {
 		for _, n := range []int{1, 10_000, 100_000} {
 			b.Run(fmt.Sprintf("%s/flows=%d", sys, n), func(b *testing.B) {
 				var sum fwTakeover
 				for range b.N {
-					r := fwTakeoverOnce(b, n, sys != "vigild")
+					r := fwTakeoverOnce(b, b, n, sys != "vigild")
 					sum.ready += r.ready
 					sum.gap += r.gap
 					sum.broken += r.broken
 					sum.commit.InLoop += r.commit.InLoop
 					sum.commit.Duration += r.commit.Duration
+					for i := range sum.rssKB {
+						sum.rssKB[i] += r.rssKB[i]
+					}
 				}
 				ms := func(d time.Duration) float64 { return float64(d) / float64(b.N) / 1e6 }
+				mb := func(kb int64) float64 { return float64(kb) / float64(b.N) / 1024 }
 				b.ReportMetric(ms(sum.ready), "ready-ms")
 				b.ReportMetric(ms(sum.gap), "stream-gap-ms")
 				b.ReportMetric(float64(sum.broken)/float64(b.N), "broken")
+				b.ReportMetric(mb(sum.rssKB[0]), "fw1-rss-MB")
+				b.ReportMetric(mb(sum.rssKB[1]), "fw2-rss-MB")
 				if sys == "vigild" {
 					b.ReportMetric(ms(sum.commit.InLoop), "commit-ms")
 					b.ReportMetric(ms(sum.commit.Duration), "commit-total-ms")
+				} else {
+					b.ReportMetric(mb(sum.rssKB[2]), "fw1-keepalived-rss-MB")
+					b.ReportMetric(mb(sum.rssKB[3]), "fw2-keepalived-rss-MB")
 				}
 				b.ReportMetric(0, "ns/op")
 			})
@@ -303,26 +320,68 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 	}
 }
 
+// TestFirewallTakeoverBenchPath runs BenchmarkFirewallTakeover's path
+// once with one flow for each system, so that the benchmark cannot rot
+// between its runs: the takeover happens and every figure is read.
+func TestFirewallTakeoverBenchPath(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "vigild", true: "keepalived+conntrackd"}[legacy], func(t *testing.T) {
+			r := fwTakeoverOnce(t, noTimer{}, 1, legacy)
+			if r.ready <= 0 {
+				t.Errorf("ready %v", r.ready)
+			}
+			n := 2
+			if legacy {
+				n = 4
+			}
+			for i, kb := range r.rssKB[:n] {
+				if kb < 1024 {
+					t.Errorf("peak RSS %d of %v: %d kB", i, r.rssKB[:n], kb)
+				}
+			}
+		})
+	}
+}
+
 type fwTakeover struct {
 	ready, gap time.Duration
 	broken     int
 	commit     ctl.CTTakeover
+	// rssKB: the peak RSS of fw1's and fw2's sync daemon (vigild or
+	// conntrackd), then of fw1's and fw2's keepalived (legacy only).
+	rssKB [4]int64
 }
 
-func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {
-	b.StopTimer()
+// benchTimer is the part of *testing.B that fwTakeoverOnce needs besides
+// testing.TB: TestFirewallTakeoverBenchPath runs it with timers that do
+// nothing.
+type benchTimer interface {
+	StartTimer()
+	StopTimer()
+}
+
+type noTimer struct{}
+
+func (noTimer) StartTimer() {}
+func (noTimer) StopTimer()  {}
+
+func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, legacy bool) fwTakeover {
+	timer.StopTimer()
 	l := newFWLab(b)
 	var external func() int
 	var v2 *vigild
+	var pids []int // fw1's and fw2's sync daemons, then their keepalived
 	if legacy {
 		g1 := startFWLegacy(b, l.FW1, "fw1", 150, fwSync1, fwSync2)
 		g2 := startFWLegacy(b, l.FW2, "fw2", 100, fwSync2, fwSync1)
 		g1.ka.WaitOutput(b, "(VI_IN) Entering MASTER STATE", fwSettle)
 		g2.ka.WaitOutput(b, "(VI_IN) Entering BACKUP STATE", fwSettle)
 		external = func() int { return g2.externalCount(b) }
+		pids = []int{g1.ctd.Pid(), g2.ctd.Pid(), g1.ka.Pid(), g2.ka.Pid()}
 	} else {
 		var v1 *vigild
 		v1, v2 = startFWPair(b, l, true)
+		pids = []int{v1.Pid(), v2.Pid()}
 		testnet.Eventually(b, fwSettle, func() bool { return v1.Conntrack(b).Established && v2.Conntrack(b).Established },
 			"sync link established both ways")
 		external = func() int { return v2.Conntrack(b).External }
@@ -336,7 +395,14 @@ func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {
 	}
 
 	var r fwTakeover
-	b.StartTimer()
+	for i, pid := range pids {
+		kb, err := testnet.PeakKB(pid)
+		if err != nil {
+			b.Fatalf("peak RSS: %v", err)
+		}
+		r.rssKB[i] = kb
+	}
+	timer.StartTimer()
 	cut := time.Now()
 	l.In1.Cut(b)
 	l.Out1.Cut(b)
@@ -362,7 +428,7 @@ func fwTakeoverOnce(b *testing.B, n int, legacy bool) fwTakeover {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	b.StopTimer()
+	timer.StopTimer()
 	r.ready = <-readyC
 	if err := s.progress(fwProgressAfterCut, fwSettle); err != nil || r.gap == 0 {
 		r.broken = 1
