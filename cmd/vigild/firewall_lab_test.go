@@ -79,8 +79,14 @@ vrrp_sync_group FW {
 // until fw1 is master of both instances and fw2 backup.
 func startFWPair(t testing.TB, l *fwLab, sync bool) (v1, v2 *vigild) {
 	t.Helper()
-	v1 = startVigild(t, l.FW1, fwConf("fw1", 150, fwSync1, fwSync2, sync), "-i", "fw1")
-	v2 = startVigild(t, l.FW2, fwConf("fw2", 100, fwSync2, fwSync1, sync), "-i", "fw2")
+	return startFWPairConf(t, l, fwConf("fw1", 150, fwSync1, fwSync2, sync), fwConf("fw2", 100, fwSync2, fwSync1, sync))
+}
+
+// startFWPairConf is startFWPair with each firewall's keepalived.conf.
+func startFWPairConf(t testing.TB, l *fwLab, conf1, conf2 string) (v1, v2 *vigild) {
+	t.Helper()
+	v1 = startVigild(t, l.FW1, conf1, "-i", "fw1")
+	v2 = startVigild(t, l.FW2, conf2, "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
 		v1.WaitState(t, in, "MASTER")
 		v2.WaitState(t, in, "BACKUP")

@@ -5,11 +5,17 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	vnetlink "github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/testnet"
@@ -259,18 +265,28 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 
 // BenchmarkFirewallTakeover: the firewall pair with n replicated
 // connections besides one live TCP stream; fw1's inside and outside links
-// are cut. The same lab runs vigild, and Debian's keepalived + conntrackd
-// wired by a primary-backup notify script (see fwLegacy). Reported, from
-// the cut:
+// are cut. The same lab runs vigild; vigild with warm_standby, whose
+// backup writes fw1's flows into its kernel as they arrive and at the
+// takeover only what changed since (so the stream's entry is in fw2's
+// kernel before the cut, and ready-ms is the VIP's); and Debian's
+// keepalived + conntrackd wired by a primary-backup notify script (see
+// fwLegacy). Reported, from the cut:
 //
 //   - ready-ms: until fw2 has both the outside VIP and the stream's
-//     conntrack entry (polled with ip/conntrack, a few ms resolution);
+//     conntrack entry: the VIP polled over netlink every 0.2 ms or so,
+//     then the entry with conntrack -G (its tuple, not a dump of the
+//     table); an entry found at the first look counts from the VIP's
+//     time, one found later from that look's (a few ms apart);
 //   - stream-gap-ms: until the first byte through fw2 reaches the server
 //     (set by TCP's retransmission backoff: about 0.2, 0.6, 1.4 s after
 //     the cut);
 //   - broken: 1 when the stream failed (reset), 0 when it survived;
-//   - for vigild also commit-ms, how long its VIPs waited for the commit,
-//     and commit-total-ms, the whole commit;
+//   - for vigild (both) also commit-ms, how long its VIPs waited for the
+//     commit, commit-total-ms, the whole commit, and
+//     ready-after-master-down-ms, ready counted from the Master_Down
+//     deadline in fw2's takeover timeline rather than from the cut (the
+//     cut falls anywhere within an advert interval, 0.2 s, after fw1's
+//     last advert, so ready-ms moves by that much from run to run);
 //   - fw1-rss-MB and fw2-rss-MB: the peak resident size (VmHWM) of each
 //     box's sync daemon, vigild or conntrackd, once fw2 holds the flows
 //     and before the cut; for keepalived + conntrackd also
@@ -280,22 +296,23 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     binary's program pages are more than the daemon's).
 //
 // Master_Down_Interval at advert_int 0.2 s is about 0.7 s. flows=1 checks
-// the reference harness: keepalived + conntrackd keep a lone stream alive
-// (as measured in the notes), so a break with more flows is the race
+// the reference harness: keepalived + conntrackd keep a lone stream alive,
+// so a break with more flows is the race
 // between their GARP and the commit. Run with -benchtime=1x, for example
 // go build -o /tmp/vigild ./cmd/vigild && cd cmd/vigild && VIGILD_BINARY=/tmp/vigild go test -run '^$' -bench 'FirewallTakeover/.*/flows=100000' -benchtime 1x
 func BenchmarkFirewallTakeover(b *testing.B) {
-	for _, sys := range []string{"vigild", "keepalived+conntrackd"} {
+	for _, sys := range []string{fwVigild, fwVigildWarm, fwLegacySys} {
 		for _, n := range []int{1, 10_000, 100_000} {
 			b.Run(fmt.Sprintf("%s/flows=%d", sys, n), func(b *testing.B) {
 				var sum fwTakeover
 				for range b.N {
-					r := fwTakeoverOnce(b, b, n, sys != "vigild")
+					r := fwTakeoverOnce(b, b, n, sys)
 					sum.ready += r.ready
 					sum.gap += r.gap
 					sum.broken += r.broken
 					sum.commit.InLoop += r.commit.InLoop
 					sum.commit.Duration += r.commit.Duration
+					sum.afterDue += r.afterDue
 					for i := range sum.rssKB {
 						sum.rssKB[i] += r.rssKB[i]
 					}
@@ -307,9 +324,10 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 				b.ReportMetric(float64(sum.broken)/float64(b.N), "broken")
 				b.ReportMetric(mb(sum.rssKB[0]), "fw1-rss-MB")
 				b.ReportMetric(mb(sum.rssKB[1]), "fw2-rss-MB")
-				if sys == "vigild" {
+				if sys != fwLegacySys {
 					b.ReportMetric(ms(sum.commit.InLoop), "commit-ms")
 					b.ReportMetric(ms(sum.commit.Duration), "commit-total-ms")
+					b.ReportMetric(ms(sum.afterDue), "ready-after-master-down-ms")
 				} else {
 					b.ReportMetric(mb(sum.rssKB[2]), "fw1-keepalived-rss-MB")
 					b.ReportMetric(mb(sum.rssKB[3]), "fw2-keepalived-rss-MB")
@@ -324,15 +342,18 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 // once with one flow for each system, so that the benchmark cannot rot
 // between its runs: the takeover happens and every figure is read.
 func TestFirewallTakeoverBenchPath(t *testing.T) {
-	for _, legacy := range []bool{false, true} {
-		t.Run(map[bool]string{false: "vigild", true: "keepalived+conntrackd"}[legacy], func(t *testing.T) {
-			r := fwTakeoverOnce(t, noTimer{}, 1, legacy)
+	for _, sys := range []string{fwVigild, fwVigildWarm, fwLegacySys} {
+		t.Run(sys, func(t *testing.T) {
+			r := fwTakeoverOnce(t, noTimer{}, 1, sys)
 			if r.ready <= 0 {
 				t.Errorf("ready %v", r.ready)
 			}
 			n := 2
-			if legacy {
+			if sys == fwLegacySys {
 				n = 4
+			}
+			if sys != fwLegacySys && (r.afterDue <= 0 || r.afterDue > r.ready) {
+				t.Errorf("ready %v after the Master_Down deadline, %v after the cut", r.afterDue, r.ready)
 			}
 			for i, kb := range r.rssKB[:n] {
 				if kb < 1024 {
@@ -347,6 +368,9 @@ type fwTakeover struct {
 	ready, gap time.Duration
 	broken     int
 	commit     ctl.CTTakeover
+	// afterDue (vigild only): from the Master_Down deadline of fw2's
+	// takeover (its timeline's due time) to ready.
+	afterDue time.Duration
 	// rssKB: the peak RSS of fw1's and fw2's sync daemon (vigild or
 	// conntrackd), then of fw1's and fw2's keepalived (legacy only).
 	rssKB [4]int64
@@ -365,8 +389,18 @@ type noTimer struct{}
 func (noTimer) StartTimer() {}
 func (noTimer) StopTimer()  {}
 
-func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, legacy bool) fwTakeover {
+// The systems BenchmarkFirewallTakeover compares: vigild, vigild whose
+// backup is a warm standby (the peer's flows written into its kernel as
+// they arrive), and keepalived + conntrackd.
+const (
+	fwVigild     = "vigild"
+	fwVigildWarm = "vigild-warm_standby"
+	fwLegacySys  = "keepalived+conntrackd"
+)
+
+func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeover {
 	timer.StopTimer()
+	legacy := sys == fwLegacySys
 	l := newFWLab(b)
 	var external func() int
 	var v2 *vigild
@@ -379,8 +413,15 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, legacy bool) fwTakeov
 		external = func() int { return g2.externalCount(b) }
 		pids = []int{g1.ctd.Pid(), g2.ctd.Pid(), g1.ka.Pid(), g2.ka.Pid()}
 	} else {
+		c1, c2 := fwConf("fw1", 150, fwSync1, fwSync2, true), fwConf("fw2", 100, fwSync2, fwSync1, true)
+		if sys == fwVigildWarm {
+			warm := func(c string) string {
+				return strings.Replace(c, "    track_group FW\n", "    track_group FW\n    warm_standby\n", 1)
+			}
+			c1, c2 = warm(c1), warm(c2)
+		}
 		var v1 *vigild
-		v1, v2 = startFWPair(b, l, true)
+		v1, v2 = startFWPairConf(b, l, c1, c2)
 		pids = []int{v1.Pid(), v2.Pid()}
 		testnet.Eventually(b, fwSettle, func() bool { return v1.Conntrack(b).Established && v2.Conntrack(b).Established },
 			"sync link established both ways")
@@ -392,6 +433,22 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, legacy bool) fwTakeov
 		"fw2's external cache holds %d entries: %s", n+1, harness.Lazy(func() string { return fmt.Sprint(external()) }))
 	if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 		b.Fatal(err)
+	}
+
+	// The probe of ready-ms: fw1 holds the VIP and the stream's entry;
+	// fw2 holds no VIP, and the entry before the cut only as a warm
+	// standby.
+	vip1, vip2 := newVIPProbe(b, l.FW1), newVIPProbe(b, l.FW2)
+	if !vip1.has() || !s.entryIn(b, l.FW1) {
+		b.Fatalf("fw1: VIP %v, the stream's entry %v; want both", vip1.has(), s.entryIn(b, l.FW1))
+	}
+	if vip2.has() {
+		b.Fatal("fw2 holds the outside VIP before the cut")
+	}
+	if sys == fwVigildWarm {
+		testnet.Eventually(b, fwSettle, func() bool { return s.entryIn(b, l.FW2) }, "the warm standby fw2 holds the stream's entry before the cut")
+	} else if s.entryIn(b, l.FW2) {
+		b.Fatal("fw2's table holds the stream's entry before the cut")
 	}
 
 	var r fwTakeover
@@ -407,13 +464,25 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, legacy bool) fwTakeov
 	l.In1.Cut(b)
 	l.Out1.Cut(b)
 	readyC := make(chan time.Duration, 1)
+	var readyAt time.Time
 	go func() {
+		// The VIP first, then the entry: found at the first look, the
+		// VIP's time counts (vigild writes the flows before it adds the
+		// VIPs); found later, the time of the look that found it.
 		for time.Since(cut) < fwSettle {
-			if hasAddr2(b, l.FW2, "eth1", fwOutVIP) && ctFlows(b, l.FW2) > 0 {
-				readyC <- time.Since(cut)
-				return
+			if !vip2.has() {
+				time.Sleep(200 * time.Microsecond)
+				continue
 			}
-			time.Sleep(2 * time.Millisecond)
+			readyAt = time.Now()
+			for time.Since(cut) < fwSettle {
+				if s.entryIn(b, l.FW2) {
+					readyC <- readyAt.Sub(cut)
+					return
+				}
+				time.Sleep(time.Millisecond)
+				readyAt = time.Now()
+			}
 		}
 		readyC <- 0
 	}()
@@ -439,8 +508,76 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, legacy bool) fwTakeov
 	}
 	if !legacy {
 		r.commit = v2.Conntrack(b).LastTakeover
+		if r.ready > 0 {
+			due, ok := lastTakeoverDue(v2.Output())
+			if !ok {
+				b.Fatal("fw2 logged no takeover timeline")
+			}
+			r.afterDue = readyAt.Sub(due)
+		}
 	}
 	return r
+}
+
+var takeoverDueRE = regexp.MustCompile(`takeover timeline.*? due_unix_ns=(\d+) `)
+
+// lastTakeoverDue returns the latest Master_Down deadline of the takeover
+// timelines in a vigild log (-D): the instance whose timer expired last is
+// the one its sync group waited for.
+func lastTakeoverDue(log string) (time.Time, bool) {
+	var last int64
+	for _, m := range takeoverDueRE.FindAllStringSubmatch(log, -1) {
+		if ns, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+			last = max(last, ns)
+		}
+	}
+	return time.Unix(0, last), last > 0
+}
+
+// vipProbe asks a firewall's kernel over netlink, from inside its
+// namespace, whether the outside VIP is on eth1: a fraction of a
+// millisecond per question, where running ip took several.
+type vipProbe struct {
+	rt   *vnetlink.Handle
+	eth1 vnetlink.Link
+	vip  netip.Addr
+}
+
+func newVIPProbe(t testing.TB, h *testnet.Host) *vipProbe {
+	t.Helper()
+	p := &vipProbe{vip: netip.MustParseAddr(fwOutVIP)}
+	var err error
+	if p.rt, err = vnetlink.NewHandleAt(h.NsHandle()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.rt.Close)
+	if p.eth1, err = p.rt.LinkByName("eth1"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// has reports whether the outside VIP is on eth1.
+func (p *vipProbe) has() bool {
+	addrs, err := p.rt.AddrList(p.eth1, unix.AF_INET)
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == p.vip {
+			return true
+		}
+	}
+	return false
+}
+
+// entryIn reports whether h's conntrack table holds the stream's flow,
+// asked by its original tuple (one netlink get, not a dump of the table).
+func (s *fwStream) entryIn(t testing.TB, h *testnet.Host) bool {
+	c := s.conns[0].LocalAddr().(*net.TCPAddr)
+	err := h.Command(t.Context(), "conntrack", "-G", "-p", "tcp", "-s", c.IP.String(), "--sport", strconv.Itoa(c.Port),
+		"-d", fwServer, "--dport", strconv.Itoa(fwServerPort)).Run()
+	return err == nil
 }
 
 // hasAddr2 is hasAddr for benchmarks.
