@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -99,29 +98,53 @@ func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 // children stop too) and returns once every process in the group is stopped
 // (waiting at most 10 s), so the test's next step really sees a frozen
 // process.
-func (p *Proc) Freeze() error { return p.signalGroup("freeze", sigStop, true) }
+//
+// A process that has just started a child with vfork (dash for every
+// command, Go's os/exec) waits for that child's exec; when the stop catches
+// the child before it, the parent never stops. So when the group has not
+// stopped within freezeRetry, Freeze lets it run for a moment (the child
+// execs, the parent goes on) and stops it again.
+func (p *Proc) Freeze() error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := killGroup(p.Pid(), sigStop)
+		if err == nil {
+			err = p.waitGroup(true, min(freezeRetry, time.Until(deadline)))
+		}
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testnet: freeze %s: %w", p.name, err)
+		}
+		if err := killGroup(p.Pid(), sigCont); err != nil {
+			return fmt.Errorf("testnet: freeze %s: %w", p.name, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// freezeRetry is how long Freeze waits for the group to stop before it
+// lets it run and stops it again.
+const freezeRetry = 200 * time.Millisecond
 
 // Thaw sends SIGCONT to the whole process group and returns once no process
 // in the group is stopped any more (waiting at most 10 s).
-func (p *Proc) Thaw() error { return p.signalGroup("thaw", sigCont, false) }
-
-// signalGroup sends sig to the process group and waits until it is stopped
-// or not, as stopped says; errors start with "testnet: VERB NAME".
-func (p *Proc) signalGroup(verb string, sig syscall.Signal, stopped bool) error {
-	err := killGroup(p.Pid(), sig)
+func (p *Proc) Thaw() error {
+	err := killGroup(p.Pid(), sigCont)
 	if err == nil {
-		err = p.waitGroup(stopped)
+		err = p.waitGroup(false, 10*time.Second)
 	}
 	if err != nil {
-		return fmt.Errorf("testnet: %s %s: %w", verb, p.name, err)
+		return fmt.Errorf("testnet: thaw %s: %w", p.name, err)
 	}
 	return nil
 }
 
-// waitGroup waits until every live process of the group is stopped
-// (stopped=true) or none is.
-func (p *Proc) waitGroup(stopped bool) error {
-	deadline := time.Now().Add(10 * time.Second)
+// waitGroup waits, at most wait, until every live process of the group is
+// stopped (stopped=true) or none is.
+func (p *Proc) waitGroup(stopped bool, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
 		var pending []int
 		for pid, st := range GroupStates(p.Pid()) {

@@ -373,6 +373,25 @@ func procState(pid int) string {
 	return s[i+2 : i+3]
 }
 
+// TestFreezeVforkingShell: dash runs each command with vfork, and a stop
+// that catches the child between its vfork and its exec leaves the shell
+// waiting for that exec, never stopped. Freeze must still stop the whole
+// group, every time: a shell that does nothing but start commands is
+// frozen and thawed 100 times.
+func TestFreezeVforkingShell(t *testing.T) {
+	lab := testnet.New(t)
+	p := lab.Host("a").Start(t, "sh", "-c", "echo started; while :; do /bin/true; done")
+	p.WaitOutput(t, "started", 10*time.Second)
+	for i := range 100 {
+		if err := p.Freeze(); err != nil {
+			t.Fatalf("freeze %d: %v", i, err)
+		}
+		if err := p.Thaw(); err != nil {
+			t.Fatalf("thaw %d: %v", i, err)
+		}
+	}
+}
+
 // childPids lists the children of pid.
 func childPids(pid int) []int {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
