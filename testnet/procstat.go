@@ -80,28 +80,23 @@ func ParseStatusKB(s string, keys ...string) ([]int64, error) {
 	return out, nil
 }
 
-// PeakKB returns the largest VmHWM, in kB, of pid and every process
-// descended from it: the working process of a daemon that forks (keepalived's
-// VRRP child under its parent) as well as one that does not.
-func PeakKB(pid int) (int64, error) {
-	kb, err := StatusKB(pid, "VmHWM")
-	if err != nil {
-		return 0, err
-	}
-	peak := kb[0]
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	for _, task := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
-		for _, f := range strings.Fields(string(b)) {
-			child, err := strconv.Atoi(f)
-			if err != nil {
-				continue
-			}
-			// A child that exited meanwhile has nothing to report.
-			if c, err := PeakKB(child); err == nil {
-				peak = max(peak, c)
-			}
+// GroupPeakKB returns the largest VmHWM, in kB, among the live processes
+// of process group pgid ([GroupStates]): a daemon's working child under a
+// forking parent (keepalived's VRRP process) as well as a lone process. A
+// [Proc]'s pid is its group's: Start gives each process a group of its
+// own, which its children join.
+func GroupPeakKB(pgid int) (int64, error) {
+	var peak int64
+	found := false
+	for pid := range GroupStates(pgid) {
+		kb, err := StatusKB(pid, "VmHWM")
+		if err != nil {
+			continue // exited meanwhile
 		}
+		peak, found = max(peak, kb[0]), true
+	}
+	if !found {
+		return 0, fmt.Errorf("no live process in group %d", pgid)
 	}
 	return peak, nil
 }

@@ -753,9 +753,9 @@ func TestStatusKB(t *testing.T) {
 	}
 }
 
-// PeakKB finds the largest process of a tree: a shell whose child awk holds
-// a 64 MB string reports the child's peak, not its own.
-func TestPeakKB(t *testing.T) {
+// GroupPeakKB finds the largest process of a group: a shell whose child
+// awk holds a 64 MB string reports the child's peak, not its own.
+func TestGroupPeakKB(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `awk 'BEGIN { s = "x"; for (i = 0; i < 26; i++) s = s s; print "ready"; fflush(); system("sleep 30") }' & wait`)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
@@ -777,12 +777,12 @@ func TestPeakKB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	peak, err := testnet.PeakKB(cmd.Process.Pid)
+	peak, err := testnet.GroupPeakKB(cmd.Process.Pid)
 	if err != nil || peak < 64<<10 || own[0] >= 64<<10 {
-		t.Errorf("PeakKB = %d kB, %v; the shell's own %d kB; want the child's 64 MB and more", peak, err, own[0])
+		t.Errorf("GroupPeakKB = %d kB, %v; the shell's own %d kB; want the child's 64 MB and more", peak, err, own[0])
 	}
-	if _, err := testnet.PeakKB(1 << 30); err == nil {
-		t.Error("PeakKB of no process: no error")
+	if _, err := testnet.GroupPeakKB(1 << 30); err == nil {
+		t.Error("GroupPeakKB of no group: no error")
 	}
 }
 

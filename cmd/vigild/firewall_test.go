@@ -404,7 +404,7 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 	l := newFWLab(b)
 	var external func() int
 	var v2 *vigild
-	var pids []int // fw1's and fw2's sync daemons, then their keepalived
+	var pids []int // fw1's and fw2's sync daemons, then their keepalived (each its process group)
 	if legacy {
 		g1 := startFWLegacy(b, l.FW1, "fw1", 150, fwSync1, fwSync2)
 		g2 := startFWLegacy(b, l.FW2, "fw2", 100, fwSync2, fwSync1)
@@ -453,7 +453,7 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 
 	var r fwTakeover
 	for i, pid := range pids {
-		kb, err := testnet.PeakKB(pid)
+		kb, err := testnet.GroupPeakKB(pid)
 		if err != nil {
 			b.Fatalf("peak RSS: %v", err)
 		}
