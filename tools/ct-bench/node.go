@@ -214,12 +214,12 @@ func runNode(args []string) error {
 				go sampleBacklog(stopBacklog)
 			}
 			// The largest backlog sampled, and the resident file pages now.
+			m := map[string]any{"max": backlogMax.Load()}
 			file, err := testnet.StatusKB(os.Getpid(), "RssFile")
-			if err != nil {
-				_ = out.Encode(map[string]any{"err": err.Error()})
-				continue
+			if err == nil {
+				m["rss_file_kb"] = file[0]
 			}
-			_ = out.Encode(map[string]any{"max": backlogMax.Load(), "rss_file_kb": file[0]})
+			reply(m, err)
 		case "heap":
 			// A heap profile now, named f[1], when profiling.
 			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
