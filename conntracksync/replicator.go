@@ -60,9 +60,10 @@ type Replicator struct {
 	// so that a bulk's bulkPoll cannot start another. Loop goroutine only.
 	bulkDue       bool
 	warmKernel    WarmKernel
-	moving        bool      // guarded by warmMu: the peer's flows are moving into the internal cache
-	bulkAfterMove bool      // guarded by warmMu: a bulk waits for that move
-	warmLogAt     time.Time // the writer's last log of refused writes; its goroutine only
+	moving        bool        // guarded by warmMu: the peer's flows are moving into the internal cache
+	bulkAfterMove bool        // guarded by warmMu: a bulk waits for that move
+	warmLogAt     time.Time   // the writer's last log of refused writes; its goroutine only
+	warmBuf       warmBuffers // guarded by commitMu: the background writes' reused buffers
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only

@@ -62,39 +62,68 @@ func (r *Replicator) runWarm(ctx context.Context) {
 	}
 }
 
+// warmBuffers are one write's buffers (warmApply). The background writer
+// reuses them from batch to batch: an Entry is 304 bytes and holds
+// pointers, so fresh buffers for every batch of up to warmMaxWrite keys
+// were most of what the standby allocated while the peer's table arrived
+// (the collector's headroom over them set its peak), and their pages
+// are zeroed before use.
+type warmBuffers struct {
+	keys       []dirtyKey
+	entries    []Entry
+	eIdx, dIdx []int
+	dels       []Key
+	res        []bool
+}
+
 // warmLookup splits keys into the entries the external cache holds (to
-// write) and the keys it no longer has (to delete); idx maps each back.
-func (r *Replicator) warmLookup(keys []dirtyKey) (entries []Entry, eIdx []int, dels []Key, dIdx []int) {
+// write) and the keys it no longer has (to delete), in b; b's idx map
+// each back.
+func (r *Replicator) warmLookup(keys []dirtyKey, b *warmBuffers) {
 	for i := range keys {
 		if e, ok := r.external.Get(keys[i].k); ok {
-			entries = append(entries, e)
-			eIdx = append(eIdx, i)
+			b.entries = append(b.entries, e)
+			b.eIdx = append(b.eIdx, i)
 		} else {
-			dels = append(dels, keys[i].k)
-			dIdx = append(dIdx, i)
+			b.dels = append(b.dels, keys[i].k)
+			b.dIdx = append(b.dIdx, i)
 		}
 	}
-	return entries, eIdx, dels, dIdx
 }
 
 // warmApply writes keys (taken from the dirty set) into the kernel and
-// records the outcome; it returns the kernel side's stats and error.
-// Called with commitMu held.
+// records the outcome; it returns the kernel side's stats and error, and
+// the outcome per key (valid until the next warmApply). Called with
+// commitMu held.
 func (r *Replicator) warmApply(ctx context.Context, keys []dirtyKey, now time.Time) (CommitStats, []bool, error) {
-	entries, eIdx, dels, dIdx := r.warmLookup(keys)
-	st, ok, err := r.warmKernel.Write(ctx, entries, dels, now, r.cfg.CommitTimeout)
+	// Only buffers of up to warmMaxWrite keys are kept from one write to
+	// the next; a larger write (a takeover's whole dirty set) gets
+	// buffers of its own, left to the collector after.
+	b := &warmBuffers{}
+	if len(keys) <= warmMaxWrite {
+		b = &r.warmBuf
+		b.entries, b.eIdx, b.dels, b.dIdx = b.entries[:0], b.eIdx[:0], b.dels[:0], b.dIdx[:0]
+	}
+	r.warmLookup(keys, b)
+	st, ok, err := r.warmKernel.Write(ctx, b.entries, b.dels, now, r.cfg.CommitTimeout)
 	if ok == nil {
 		return st, nil, err
 	}
-	res := make([]bool, len(keys))
-	for i, j := range eIdx {
+	res := b.res[:0]
+	if cap(res) < len(keys) {
+		res = make([]bool, len(keys))
+	}
+	res = res[:len(keys)]
+	clear(res)
+	b.res = res
+	for i, j := range b.eIdx {
 		res[j] = ok[i]
 	}
 	if err == nil {
 		// A deletion refused for another reason than the flow being gone
 		// is counted in st.Failed; the flow is gone from the external
 		// cache either way, and the takeover does not write it.
-		for _, j := range dIdx {
+		for _, j := range b.dIdx {
 			res[j] = true
 		}
 	}
@@ -113,7 +142,8 @@ func (r *Replicator) warmWrite(ctx context.Context) error {
 		r.warmMu.Unlock()
 		return nil
 	}
-	keys := r.warm.take(warmMaxWrite, false)
+	keys := r.warm.take(r.warmBuf.keys[:0], warmMaxWrite, false)
+	r.warmBuf.keys = keys
 	r.warmMu.Unlock()
 	if len(keys) == 0 {
 		return nil
@@ -203,7 +233,7 @@ func (r *Replicator) warmGone(k *Key) {
 func (r *Replicator) commitWarm(ctx context.Context, now time.Time) (st CommitStats, done bool, err error) {
 	start := time.Now()
 	r.warmMu.Lock()
-	keys := r.warm.take(int(^uint(0)>>1), true)
+	keys := r.warm.take(nil, int(^uint(0)>>1), true)
 	r.warmMu.Unlock()
 	ext := r.external.Len()
 	inExt := 0
@@ -242,13 +272,13 @@ func (r *Replicator) flushWarm() int {
 	var dirty map[Key]bool
 	if master {
 		dirty = make(map[Key]bool, len(r.warm.pending)+len(r.warm.lost))
-		for _, d := range r.warm.take(int(^uint(0)>>1), true) {
+		for _, d := range r.warm.take(nil, int(^uint(0)>>1), true) {
 			dirty[d.k] = true
 		}
 	}
 	var pending []dirtyKey
 	if !master {
-		pending = r.warm.take(int(^uint(0)>>1), false)
+		pending = r.warm.take(nil, int(^uint(0)>>1), false)
 	}
 	r.warm.clear()
 	if master {

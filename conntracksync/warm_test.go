@@ -54,7 +54,7 @@ func TestWarmSetWriteOutcome(t *testing.T) {
 	for i := range 3 {
 		w.changed(warmKey(i), warmT0)
 	}
-	keys := w.take(10, false)
+	keys := w.take(nil, 10, false)
 	if len(keys) != 3 {
 		t.Fatalf("took %d keys", len(keys))
 	}
@@ -73,15 +73,15 @@ func TestWarmSetWriteOutcome(t *testing.T) {
 	if at, _ := w.due(); !at.Equal(warmT0.Add(2*time.Millisecond + warmDelay)) {
 		t.Errorf("the rest is due at %v", at)
 	}
-	if got := w.take(10, false); len(got) != 1 || got[0].k != warmKey(1) {
+	if got := w.take(nil, 10, false); len(got) != 1 || got[0].k != warmKey(1) {
 		t.Errorf("background take %v: lost keys are the takeover's", got)
 	}
-	if got := w.take(10, true); len(got) != 2 {
+	if got := w.take(nil, 10, true); len(got) != 2 {
 		t.Errorf("takeover take %v, want the pending and the lost key", got)
 	}
 	// A write that broke off (the kernel side failed) leaves what it did
 	// not write as it was.
-	keys = w.take(10, false)
+	keys = w.take(nil, 10, false)
 	w.done(keys, make([]bool, len(keys)), false, warmT0.Add(3*time.Millisecond))
 	if len(w.pending) != 1 || len(w.lost) != 1 {
 		t.Errorf("after a broken write: pending %v, lost %v", w.pending, w.lost)
@@ -159,7 +159,7 @@ func drainWarm(w *warmSet, n int, refuse bool) {
 		w.changed(warmKeyN(i), warmT0)
 	}
 	for len(w.pending) > 0 {
-		keys := w.take(warmMaxWrite, false)
+		keys := w.take(nil, warmMaxWrite, false)
 		ok := make([]bool, len(keys))
 		for i := range ok {
 			ok[i] = !refuse
@@ -182,7 +182,7 @@ func TestWarmSetGivesBackRoomWhenDrained(t *testing.T) {
 		drainWarm(w, n, refuse)
 		if refuse {
 			// The takeover writes the lost flows, which the kernel takes.
-			keys := w.take(int(^uint(0)>>1), true)
+			keys := w.take(nil, int(^uint(0)>>1), true)
 			if len(keys) != n {
 				t.Fatalf("the takeover takes %d dirty keys, want %d", len(keys), n)
 			}
@@ -213,7 +213,7 @@ func TestWarmSetShrinkKeepsWhatIsLeft(t *testing.T) {
 	for i := range n {
 		w.changed(warmKeyN(i), warmT0)
 	}
-	keys := w.take(n, false)
+	keys := w.take(nil, n, false)
 	for i := range kept {
 		w.changed(warmKeyN(i), warmT0) // changed again while written
 		w.gone(warmKeyN(n + i))        // not pending: lost
@@ -226,7 +226,7 @@ func TestWarmSetShrinkKeepsWhatIsLeft(t *testing.T) {
 	if w.pendPeak != kept {
 		t.Errorf("pending map's peak %d after the drain, want %d (rebuilt)", w.pendPeak, kept)
 	}
-	left := w.take(int(^uint(0)>>1), true)
+	left := w.take(nil, int(^uint(0)>>1), true)
 	var pending, lost int
 	for _, d := range left {
 		i := -1
@@ -261,7 +261,7 @@ func BenchmarkWarmTakeDrained(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if keys := w.take(warmMaxWrite, false); len(keys) != 10 {
+		if keys := w.take(nil, warmMaxWrite, false); len(keys) != 10 {
 			b.Fatalf("took %d keys", len(keys))
 		}
 	}

@@ -135,10 +135,13 @@ type dirtyKey struct {
 	ver uint64 // 0: a lost key
 }
 
-// take returns up to max pending keys (all dirty keys, lost ones included,
-// with all set), which stay in the set until done.
-func (w *warmSet) take(max int, all bool) []dirtyKey {
-	out := make([]dirtyKey, 0, min(max, len(w.pending)+len(w.lost)))
+// take appends up to max pending keys (all dirty keys, lost ones
+// included, with all set) to out, which it returns; they stay in the set
+// until done.
+func (w *warmSet) take(out []dirtyKey, max int, all bool) []dirtyKey {
+	if out == nil {
+		out = make([]dirtyKey, 0, min(max, len(w.pending)+len(w.lost)))
+	}
 	for k, v := range w.pending {
 		if len(out) == max {
 			return out
