@@ -537,6 +537,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
 		}
+		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: peak RSS %.1f MB (its sender %.1f)\n", n, float64(rss[5])/1e6, float64(rss[4])/1e6)
 		// Where the event path's CPU went, thread by thread (ms / times
 		// scheduled in): a Go process's scheduler threads and runtime
 		// monitor beside conntrackd's one thread.
@@ -564,7 +565,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				n, m["max"], m["rss_file_kb"])
 		}
 		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
-			for _, v := range []*vnode{vs, vr} {
+			for _, v := range []*vnode{vs, vr, wr} {
 				m, err := v.call("heap event-%d", n)
 				if err != nil {
 					return err
