@@ -565,12 +565,18 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				n, m["max"], m["rss_file_kb"])
 		}
 		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
-			for _, v := range []*vnode{vs, vr, wr} {
-				m, err := v.call("heap event-%d", n)
+			// The warm pair's nodes have the same addresses as the others
+			// (in namespaces of their own): their profiles are named apart.
+			for i, v := range []*vnode{vs, vr, wr} {
+				name := "event"
+				if i == 2 {
+					name = "warm-event"
+				}
+				m, err := v.call("heap %s-%d", name, n)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory once the receivers hold %d flows: %v\n", n, m)
+				fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory once the receivers hold %d flows (%s): %v\n", n, []string{"sender", "receiver", "warm standby"}[i], m)
 			}
 		}
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
