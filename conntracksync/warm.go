@@ -269,13 +269,10 @@ func (r *Replicator) commitWarm(ctx context.Context, now time.Time) (st CommitSt
 func (r *Replicator) flushWarm() int {
 	r.warmMu.Lock()
 	master := r.warm.master
-	var dirty map[Key]bool
-	if master {
-		dirty = make(map[Key]bool, len(r.warm.pending)+len(r.warm.lost))
-		for _, d := range r.warm.take(nil, int(^uint(0)>>1), true) {
-			dirty[d.k] = true
-		}
-	}
+	// The dirty keys' flows are not in the kernel as the peer holds them:
+	// they are not moved. clear below makes new maps, so these stay as
+	// they are now.
+	dirtyPending, dirtyLost := r.warm.pending, r.warm.lost
 	var pending []dirtyKey
 	if !master {
 		pending = r.warm.take(nil, int(^uint(0)>>1), false)
@@ -289,7 +286,11 @@ func (r *Replicator) flushWarm() int {
 		taken := r.external.takeAll()
 		n := len(taken.v4) + len(taken.entries)
 		r.bg.Go(func() {
-			r.internal.mergeFrom(taken, func(k *Key) bool { return dirty[*k] })
+			r.internal.mergeFrom(taken, func(k *Key) bool {
+				_, p := dirtyPending.get(k)
+				_, l := dirtyLost.get(k)
+				return p || l
+			})
 			r.warmMu.Lock()
 			r.moving = false
 			bulk := r.bulkAfterMove

@@ -21,7 +21,7 @@ const (
 	// warmLogEvery is the least time between two logs of refused writes.
 	warmLogEvery = 10 * time.Second
 	// warmShrinkMin is the least size of a dirty-set map that is rebuilt
-	// smaller once it has drained (shrink).
+	// smaller once it has drained (keyMap.shrink).
 	warmShrinkMin = 1024
 )
 
@@ -76,42 +76,44 @@ type WarmStats struct {
 // warmSet is the dirty set: a pure core without locks, clocks or I/O
 // (the Replicator guards it with its warmMu and passes the time in).
 type warmSet struct {
-	pending map[Key]uint64 // key → version of its latest change
-	lost    map[Key]struct{}
-	ver     uint64
-	since   time.Time // when the oldest pending change came, zero when none
-	master  bool      // no background writes: the node holds MASTER
-	st      WarmStats
-	// pendPeak and lostPeak are the most keys each map has held since it
-	// was made: a Go map keeps the room of its largest size (shrink).
-	pendPeak, lostPeak int
+	pending keyMap[uint32] // key → version of its latest change
+	lost    keyMap[struct{}]
+	// ver is the latest change's version. It is 32 bits (a pending key's
+	// map slot is 24 bytes rather than 32) and wraps, skipping 0: versions
+	// are only compared for equality between a key's take and its done,
+	// and a write does not last the 2^32 changes a false match would take.
+	ver    uint32
+	since  time.Time // when the oldest pending change came, zero when none
+	master bool      // no background writes: the node holds MASTER
+	st     WarmStats
 }
 
 func newWarmSet() *warmSet {
-	return &warmSet{pending: map[Key]uint64{}, lost: map[Key]struct{}{}}
+	return &warmSet{pending: newKeyMap[uint32](), lost: newKeyMap[struct{}]()}
 }
 
 // changed records a change of the peer's flow k (put or delete) at now.
 func (w *warmSet) changed(k Key, now time.Time) {
 	w.ver++
-	if len(w.pending) == 0 {
+	if w.ver == 0 {
+		w.ver = 1 // 0 is a lost key's (dirtyKey)
+	}
+	if w.pending.len() == 0 {
 		w.since = now
 	}
-	w.pending[k] = w.ver
-	w.pendPeak = max(w.pendPeak, len(w.pending))
-	delete(w.lost, k)
+	w.pending.set(&k, w.ver)
+	w.lost.del(&k)
 }
 
 // gone records that the kernel destroyed the peer's flow k by itself:
 // unless a change of it is pending (its write will create it again), it
 // is lost.
 func (w *warmSet) gone(k Key) {
-	if _, ok := w.pending[k]; ok {
+	if _, ok := w.pending.get(&k); ok {
 		return
 	}
-	if _, ok := w.lost[k]; !ok {
-		w.lost[k] = struct{}{}
-		w.lostPeak = max(w.lostPeak, len(w.lost))
+	if _, ok := w.lost.get(&k); !ok {
+		w.lost.set(&k, struct{}{})
 		w.st.Lost++
 	}
 }
@@ -120,10 +122,10 @@ func (w *warmSet) gone(k Key) {
 // batch is full, the oldest change's time plus warmDelay otherwise; ok is
 // false when there is nothing to write (or the node holds MASTER).
 func (w *warmSet) due() (at time.Time, ok bool) {
-	if w.master || len(w.pending) == 0 {
+	if w.master || w.pending.len() == 0 {
 		return time.Time{}, false
 	}
-	if len(w.pending) >= warmBatch {
+	if w.pending.len() >= warmBatch {
 		return w.since, true
 	}
 	return w.since.Add(warmDelay), true
@@ -132,7 +134,7 @@ func (w *warmSet) due() (at time.Time, ok bool) {
 // dirtyKey is a key taken for a write and the version it had then.
 type dirtyKey struct {
 	k   Key
-	ver uint64 // 0: a lost key
+	ver uint32 // 0: a lost key
 }
 
 // take appends up to max pending keys (all dirty keys, lost ones
@@ -140,16 +142,16 @@ type dirtyKey struct {
 // until done.
 func (w *warmSet) take(out []dirtyKey, max int, all bool) []dirtyKey {
 	if out == nil {
-		out = make([]dirtyKey, 0, min(max, len(w.pending)+len(w.lost)))
+		out = make([]dirtyKey, 0, min(max, w.pending.len()+w.lost.len()))
 	}
-	for k, v := range w.pending {
+	for k, v := range w.pending.all {
 		if len(out) == max {
 			return out
 		}
 		out = append(out, dirtyKey{k, v})
 	}
 	if all {
-		for k := range w.lost {
+		for k := range w.lost.all {
 			out = append(out, dirtyKey{k: k})
 		}
 	}
@@ -163,48 +165,28 @@ func (w *warmSet) take(out []dirtyKey, max int, all bool) []dirtyKey {
 // not); without (the write broke off), it stays as it was. now restarts
 // the delay of what is still pending.
 func (w *warmSet) done(keys []dirtyKey, ok []bool, refused bool, now time.Time) {
-	for i, d := range keys {
-		if v, p := w.pending[d.k]; p && v != d.ver {
+	for i := range keys {
+		d := &keys[i]
+		if v, p := w.pending.get(&d.k); p && v != d.ver {
 			continue // changed again: pending still
 		}
 		switch {
 		case ok[i]:
-			delete(w.pending, d.k)
-			delete(w.lost, d.k)
+			w.pending.del(&d.k)
+			w.lost.del(&d.k)
 		case refused:
-			delete(w.pending, d.k)
-			w.lost[d.k] = struct{}{}
+			w.pending.del(&d.k)
+			w.lost.set(&d.k, struct{}{})
 		}
 	}
-	w.lostPeak = max(w.lostPeak, len(w.lost))
-	w.pending = shrink(w.pending, &w.pendPeak)
-	w.lost = shrink(w.lost, &w.lostPeak)
+	w.pending.shrink()
+	w.lost.shrink()
 	w.since = now
-}
-
-// shrink returns m, or a copy of it made for its present size when m has
-// drained to an eighth of the most it held (peak, then reset): a Go map
-// never gives back the room of its largest size, and every iteration
-// (take) visits all of that room. After the first sync of a large table
-// the pending map would otherwise stay the table's size on the standby,
-// and every later take and the takeover's would walk it for a handful of
-// keys. The copy's cost is paid by the deletions that drained the map.
-func shrink[V any](m map[Key]V, peak *int) map[Key]V {
-	if *peak < warmShrinkMin || len(m) > *peak/8 {
-		return m
-	}
-	n := make(map[Key]V, len(m))
-	for k, v := range m {
-		n[k] = v
-	}
-	*peak = len(n)
-	return n
 }
 
 // clear forgets every dirty key (the external cache was flushed).
 func (w *warmSet) clear() {
-	w.pending, w.lost = map[Key]uint64{}, map[Key]struct{}{}
-	w.pendPeak, w.lostPeak = 0, 0
+	w.pending, w.lost = newKeyMap[uint32](), newKeyMap[struct{}]()
 	w.since = time.Time{}
 }
 
@@ -212,8 +194,92 @@ func (w *warmSet) clear() {
 func (w *warmSet) stats() WarmStats {
 	s := w.st
 	s.Standby, s.On = true, !w.master
-	s.Pending, s.LostNow = len(w.pending), len(w.lost)
+	s.Pending, s.LostNow = w.pending.len(), w.lost.len()
 	return s
+}
+
+// keyMap is the dirty set's map from a flow's Key to V. An IPv4 key is
+// held packed (ckey4: 20 bytes without pointers, where a Key is 72 bytes
+// with two, its addresses' zones), every other key as it is. While the
+// first sync's writes lag behind the peer's table the pending map holds
+// most of that table: keyed by Key, its slots of 80 bytes were the
+// standby's largest structure, larger than the external cache itself,
+// and the collector scanned them all on every cycle.
+type keyMap[V any] struct {
+	v4   map[ckey4]V
+	rest map[Key]V
+	// peak is the most keys the maps have held since they were made: a
+	// Go map keeps the room of its largest size (shrink).
+	peak int
+}
+
+func newKeyMap[V any]() keyMap[V] { return keyMap[V]{v4: map[ckey4]V{}, rest: map[Key]V{}} }
+
+func (m *keyMap[V]) len() int { return len(m.v4) + len(m.rest) }
+
+func (m *keyMap[V]) get(k *Key) (V, bool) {
+	if c, ok := key4Of(k); ok {
+		v, ok := m.v4[c]
+		return v, ok
+	}
+	v, ok := m.rest[*k]
+	return v, ok
+}
+
+func (m *keyMap[V]) set(k *Key, v V) {
+	if c, ok := key4Of(k); ok {
+		m.v4[c] = v
+	} else {
+		m.rest[*k] = v
+	}
+	m.peak = max(m.peak, m.len())
+}
+
+func (m *keyMap[V]) del(k *Key) {
+	if c, ok := key4Of(k); ok {
+		delete(m.v4, c)
+	} else {
+		delete(m.rest, *k)
+	}
+}
+
+// all yields every key and its value (range over it).
+func (m *keyMap[V]) all(yield func(Key, V) bool) {
+	for c, v := range m.v4 {
+		t, zone := c.orig()
+		if !yield(Key{Orig: t, Zone: zone}, v) {
+			return
+		}
+	}
+	for k, v := range m.rest {
+		if !yield(k, v) {
+			return
+		}
+	}
+}
+
+// shrink rebuilds the maps for their present size once they have drained
+// to an eighth of the most they held: a Go map never gives back the room
+// of its largest size, and every iteration (take) visits all of that
+// room. After the first sync of a large table the pending map would
+// otherwise stay the table's size on the standby, and every later take
+// and the takeover's would walk it for a handful of keys. The copy's cost
+// is paid by the deletions that drained the maps.
+func (m *keyMap[V]) shrink() {
+	if m.peak < warmShrinkMin || m.len() > m.peak/8 {
+		return
+	}
+	m.v4, m.rest = rebuilt(m.v4), rebuilt(m.rest)
+	m.peak = m.len()
+}
+
+// rebuilt returns a copy of m made for its present size.
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	n := make(map[K]V, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n
 }
 
 // Has reports whether the cache holds a flow with key k.
