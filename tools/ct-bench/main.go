@@ -10,9 +10,11 @@
 // sendmmsg of the same datagrams), and peak RSS. Every figure but the event
 // path is the median of -trials trials.
 //
-// It builds five network namespaces: a vigil pair and a conntrackd pair,
-// each joined by its own veth sync link, and one for the floors; it writes
-// the same flows into both senders' kernels. Each vigil node runs in a
+// It builds nine network namespaces: a vigil pair and a conntrackd pair,
+// a vigil pair whose backup is a warm standby and a conntrackd pair whose
+// backup has DisableExternalCache (both backups write each flow into their
+// kernel as it arrives), each pair joined by its own veth sync link, and
+// one for the floors; it writes the same flows into every sender's kernel. Each vigil node runs in a
 // child process (this binary's "node" mode) so that its CPU time and RSS
 // are measured from /proc exactly like conntrackd's. For sizes beyond the
 // host's nf_conntrack_max it raises that limit for the run, and it sizes
@@ -307,8 +309,13 @@ type point struct {
 	// Event path CPU per entry, µs, for the flows added at this size.
 	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
 	// CPUWarm is the warm standby's receiver CPU per entry, µs: it also
-	// writes each flow into its kernel.
-	CPUWarm float64
+	// writes each flow into its kernel. CtdCPUDirect is the same for
+	// conntrackd's backup with DisableExternalCache, which writes each
+	// flow into its kernel instead of keeping it.
+	CPUWarm, CtdCPUDirect float64
+	// RSSWarm and CtdRSSDirect are those two backups' peak RSS (VmHWM,
+	// MB) once they hold the flows.
+	RSSWarm, CtdRSSDirect float64
 	// WarmTakeover is what a takeover of the warm standby does before the
 	// VIPs (SetMaster, Commit of the dirty set, flush), ms; WarmDirty the
 	// size of that dirty set (the flows lost in its kernel first).
@@ -359,7 +366,11 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	lab := testnet.New(t)
 	v1, v2, c1, c2, fl := lab.Host("v1"), lab.Host("v2"), lab.Host("c1"), lab.Host("c2"), lab.Host("fl")
 	w1, w2 := lab.Host("w1"), lab.Host("w2") // a vigil pair whose backup is a warm standby
-	for _, pair := range [][2]*testnet.Host{{v1, v2}, {c1, c2}, {w1, w2}} {
+	// A conntrackd pair with DisableExternalCache: its backup writes the
+	// flows into its kernel as they arrive, the mode the warm standby is
+	// compared with.
+	d1, d2 := lab.Host("d1"), lab.Host("d2")
+	for _, pair := range [][2]*testnet.Host{{v1, v2}, {c1, c2}, {w1, w2}, {d1, d2}} {
 		a, b := lab.Wire(pair[0], "sync0", pair[1], "sync0")
 		a.AddAddr(t, "203.0.113.201/24")
 		b.AddAddr(t, "203.0.113.202/24")
@@ -417,16 +428,20 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	if err != nil {
 		return err
 	}
-	var ctds [2]*testnet.Conntrackd
-	for i, h := range []*testnet.Host{c1, c2} {
+	var ctds [4]*testnet.Conntrackd
+	for i, h := range []*testnet.Host{c1, c2, d1, d2} {
 		local, peer := "203.0.113.201", "203.0.113.202"
-		if i == 1 {
+		if i%2 == 1 {
 			local, peer = peer, local
 		}
-		ctds[i] = h.Conntrackd(t, testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "sync0",
-			SocketBuffer: 16 << 20, HashSize: 65536, HashLimit: max(524288, 2*largest), NetlinkBuffer: 32 << 20})
+		cfg := testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "sync0",
+			SocketBuffer: 16 << 20, HashSize: 65536, HashLimit: max(524288, 2*largest), NetlinkBuffer: 32 << 20}
+		if i >= 2 {
+			cfg.ModeExtra = "DisableExternalCache On"
+		}
+		ctds[i] = h.Conntrackd(t, cfg)
 	}
-	cs, cr := ctds[0], ctds[1]
+	cs, cr, ds, dr := ctds[0], ctds[1], ctds[2], ctds[3]
 	if err := waitFor("vigil handshake", 10*time.Second, func() bool {
 		m, _ := vs.call("stats")
 		est, _ := m["established"].(bool)
@@ -446,7 +461,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	}
 	defer lr.close()
 
-	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid(), ws.cmd.Process.Pid, wr.cmd.Process.Pid}
+	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid(), ws.cmd.Process.Pid, wr.cmd.Process.Pid, ds.Pid(), dr.Pid()}
 	flush := func(h *testnet.Host) { h.Exec(t, "conntrack", "-F") }
 	// settle waits until the daemons are idle (less than 10 ms of CPU in
 	// 250 ms, at most 30 s), so that no measurement competes with the
@@ -468,14 +483,14 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}
 	}
 	var points []point
-	prev := 0
+	prev, prevDirect := 0, 0
 	for _, n := range sizes {
 		p := point{N: n}
 		fmt.Fprintf(os.Stderr, "ct-bench: %d entries\n", n)
 		// The event path: the flows added since the previous size, into
 		// both senders' kernels; CPU until both receivers hold them all.
 		es := genFlows(prev, n-prev)
-		var before, after [6]time.Duration
+		var before, after [8]time.Duration
 		var threads [4]map[string][2]int64
 		for i, pid := range pids {
 			resetPeak(pid) // each size's peaks are its own
@@ -487,7 +502,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		// With -warm-only the other pairs get nothing: a shorter run of
 		// the warm standby alone (no conntrackd, no commits, no bulks),
 		// with two namespaces' flows in the host's hash instead of seven.
-		senders := []*testnet.Host{v1, c1, w1}
+		senders := []*testnet.Host{v1, c1, w1, d1}
 		if warmOnly {
 			senders = senders[2:]
 		}
@@ -529,15 +544,23 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}); err != nil {
 			return fmt.Errorf("%w: %v, kernel %d", err, last, kernelCount(w2))
 		}
+		// conntrackd with DisableExternalCache: every flow in its
+		// backup's kernel, or as many as it got (it may lose some for
+		// good, as the other conntrackd pair may).
+		ctdDirectN := waitProgress(func() int { return kernelCount(d2) }, n, 20*time.Second)
+		if ctdDirectN < n {
+			fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's DisableExternalCache backup holds %d of %d flows in its kernel after 20 s without progress\n", ctdDirectN, n)
+		}
 		// What its event socket received of its own writes, and the
 		// overflows (a dump each) they caused.
 		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: events received %v (own %v), redumps %v, write time %v ms\n",
 			n, last["events"], last["own_events"], last["redumps"], last["write_ms"])
-		var rss [6]int64
+		var rss [8]int64
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
 		}
-		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: peak RSS %.1f MB (its sender %.1f)\n", n, float64(rss[5])/1e6, float64(rss[4])/1e6)
+		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: peak RSS %.1f MB (its sender %.1f); conntrackd with DisableExternalCache %.1f MB (its sender %.1f)\n",
+			n, float64(rss[5])/1e6, float64(rss[4])/1e6, float64(rss[7])/1e6, float64(rss[6])/1e6)
 		// Where the event path's CPU went, thread by thread (ms / times
 		// scheduled in): a Go process's scheduler threads and runtime
 		// monitor beside conntrackd's one thread.
@@ -582,9 +605,11 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
 		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
 		p.CPUWarm = per(5)
+		p.CtdCPUDirect = float64((after[7] - before[7]).Nanoseconds()) / 1000 / float64(max(1, ctdDirectN-prevDirect))
 		mb := func(x int64) float64 { return float64(x) / 1e6 }
 		p.RSSSend, p.RSSRecv, p.CtdRSSSend, p.CtdRSSRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
-		prev = n
+		p.RSSWarm, p.CtdRSSDirect = mb(rss[5]), mb(rss[7])
+		prev, prevDirect = n, ctdDirectN
 
 		// Commit into an empty table, trials times each, interleaved.
 		trials := trials

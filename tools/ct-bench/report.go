@@ -38,10 +38,15 @@ func table(ps []point) string {
 	for _, p := range ps {
 		w("| %d | %.1f | %.1f | %.2f | %.0f |\n", p.N, p.Commit, p.CtdCommit, p.WarmTakeover, p.WarmDirty)
 	}
-	w("\nThe backup's CPU per replicated entry (µs): vigil keeping an external cache only, vigil as a warm standby (also writing each flow into its kernel), conntrackd keeping an external cache, and the kernel's insert floor in datagrams of 64:\n\n")
-	w("| flows | vigil receiver | vigil warm standby | conntrackd receiver | kernel floor in 64s |\n| ---: | ---: | ---: | ---: | ---: |\n")
+	w("\nThe backup's CPU per replicated entry (µs): vigil keeping an external cache only, vigil as a warm standby (also writing each flow into its kernel), conntrackd keeping an external cache, conntrackd with DisableExternalCache (writing each flow into its kernel instead), and the kernel's insert floor in datagrams of 64:\n\n")
+	w("| flows | vigil receiver | vigil warm standby | conntrackd receiver | conntrackd DisableExternalCache | kernel floor in 64s |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range ps {
-		w("| %d | %.2f | %.2f | %.2f | %.2f |\n", p.N, p.CPURecv, p.CPUWarm, p.CtdCPURecv, p.Floor64)
+		w("| %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", p.N, p.CPURecv, p.CPUWarm, p.CtdCPURecv, p.CtdCPUDirect, p.Floor64)
+	}
+	w("\nPeak RSS (VmHWM, MB) of the backups that write each flow into their kernel, once they hold the flows:\n\n")
+	w("| flows | vigil warm standby | conntrackd DisableExternalCache |\n| ---: | ---: | ---: |\n")
+	for _, p := range ps {
+		w("| %d | %.1f | %.1f |\n", p.N, p.RSSWarm, p.CtdRSSDirect)
 	}
 	w("\nPeak RSS (VmHWM, MB) once the receiver holds the flows; in brackets the peak after this size's commits and bulks:\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
