@@ -548,6 +548,9 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		// backup's kernel, or as many as it got (it may lose some for
 		// good, as the other conntrackd pair may).
 		ctdDirectN := waitProgress(func() int { return kernelCount(d2) }, n, 20*time.Second)
+		if ctdDirectN <= prevDirect {
+			return fmt.Errorf("conntrackd's DisableExternalCache backup wrote none of the %d flows into its kernel", n-prev)
+		}
 		if ctdDirectN < n {
 			fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's DisableExternalCache backup holds %d of %d flows in its kernel after 20 s without progress\n", ctdDirectN, n)
 		}
