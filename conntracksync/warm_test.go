@@ -3,6 +3,7 @@ package conntracksync
 import (
 	"net/netip"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -384,5 +385,43 @@ func TestWarmSetPendingMemory(t *testing.T) {
 	}
 	if per > 60 {
 		t.Errorf("%.1f bytes of heap per pending IPv4 key, want at most 60", per)
+	}
+}
+
+// TestRelatedLast: the keys of related flows move after every other key,
+// each part in its order; keys the cache does not hold (deletions) stay
+// with the others; the count is of the keys the cache holds.
+func TestRelatedLast(t *testing.T) {
+	c := NewCache()
+	plain := SampleFlows(6) // IPv4 records and, at index 3, an IPv6 flow
+	ftp, _ := SampleFTP(2)  // compact entries (helper), not related
+	var rel []Flow
+	for i, m := range ftp {
+		d := Flow{Orig: Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ProtoTCP, SrcPort: 20, DstPort: uint16(50000 + i)},
+			Status: StatusConfirmed, TCPState: TCPEstablished, TimeoutSec: 300, Master: m.Orig}
+		d.Reply = d.Orig.Invert()
+		rel = append(rel, d)
+	}
+	for _, f := range slices.Concat(plain, ftp, rel) {
+		c.Put(f, warmT0)
+	}
+	gone := warmKeyN(9999) // not in the cache: a deletion
+	order := []Key{rel[1].Key(), plain[0].Key(), ftp[0].Key(), gone, rel[0].Key(), plain[3].Key(), ftp[1].Key(), plain[1].Key()}
+	keys := make([]dirtyKey, len(order))
+	for i, k := range order {
+		keys[i] = dirtyKey{k: k, ver: uint32(i + 1)}
+	}
+	held := c.relatedLast(keys)
+	want := []Key{plain[0].Key(), ftp[0].Key(), gone, plain[3].Key(), ftp[1].Key(), plain[1].Key(), rel[1].Key(), rel[0].Key()}
+	for i := range want {
+		if keys[i].k != want[i] {
+			t.Errorf("position %d: %+v, want %+v", i, keys[i].k, want[i])
+		}
+		if j := slices.Index(order, keys[i].k); j < 0 || keys[i].ver != uint32(j+1) {
+			t.Errorf("position %d: version %d moved apart from its key", i, keys[i].ver)
+		}
+	}
+	if held != len(order)-1 {
+		t.Errorf("held %d, want %d", held, len(order)-1)
 	}
 }
