@@ -18,18 +18,19 @@ const (
 	bucketsParam  = "/sys/module/nf_conntrack/parameters/hashsize"
 )
 
-// labTables is how many namespaces hold a size's flows at once: with
-// every pair, the four senders (v1, c1, w1, d1) and the kernels of the
-// backups that write the flows as they arrive (w2, d2) hold them from the
-// event path on, and while the commits of a second or later trial run,
+// labTables is how many namespaces hold a size's flows at once: the three
+// senders (v1, c1, w1) and the warm standby's kernel (w2) hold them from
+// the event path on; while the commits of a second or later trial run,
 // the plain receivers' kernels (v2 and c2, each still holding the
-// previous trial's commit) and the floor's (fl) hold them too. With
-// -warm-only only the two pairs whose backups write the flows hold them.
+// previous trial's commit) and the floor's (fl) hold them too. The
+// DisableExternalCache pair's two (d1, d2) hold them only while it is
+// measured, before the commits, and are flushed after. With -warm-only
+// the warm pair and the DisableExternalCache pair hold flows.
 func labTables(warmOnly bool) int {
 	if warmOnly {
 		return 4
 	}
-	return 9
+	return 7
 }
 
 // labSlack is room in the hash for the entries that are not the bench's

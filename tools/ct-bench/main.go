@@ -14,7 +14,9 @@
 // a vigil pair whose backup is a warm standby and a conntrackd pair whose
 // backup has DisableExternalCache (both backups write each flow into their
 // kernel as it arrives), each pair joined by its own veth sync link, and
-// one for the floors; it writes the same flows into every sender's kernel. Each vigil node runs in a
+// one for the floors; it writes the same flows into every sender's kernel.
+// The DisableExternalCache pair runs alone, after the others' event path:
+// started for each size, fed that size's flows, then stopped and flushed. Each vigil node runs in a
 // child process (this binary's "node" mode) so that its CPU time and RSS
 // are measured from /proc exactly like conntrackd's. For sizes beyond the
 // host's nf_conntrack_max it raises that limit for the run, and it sizes
@@ -289,6 +291,48 @@ func kernelCount(h *testnet.Host) int {
 	return v
 }
 
+// directResult is what directPair measured.
+type directResult struct {
+	flows          int     // flows in the backup's kernel
+	cpu            float64 // the backup's CPU per flow, µs
+	rss, senderRSS float64 // peak RSS (VmHWM), MB
+}
+
+// directPair measures conntrackd with DisableExternalCache at size n: a
+// pair started on d1 and d2 (conf(i, extra) is node i's configuration),
+// n flows written into d1's kernel, and the backup's CPU until its kernel
+// holds them (or as many as it got: conntrackd may lose some for good);
+// then both stopped and their tables flushed.
+func directPair(t *testnet.Standalone, d1, d2 *testnet.Host, conf func(i int, extra string) testnet.ConntrackdConfig, n int) (directResult, error) {
+	var r directResult
+	ds := d1.Conntrackd(t, conf(0, "DisableExternalCache On"))
+	dr := d2.Conntrackd(t, conf(1, "DisableExternalCache On"))
+	defer func() {
+		_ = ds.Kill()
+		_ = dr.Kill()
+		d1.Exec(t, "conntrack", "-F")
+		d2.Exec(t, "conntrack", "-F")
+	}()
+	time.Sleep(1500 * time.Millisecond) // conntrackd's HELLO rides on its 1 s ALIVE
+	base := max(0, kernelCount(d2))     // the sync link's own entries
+	c0, _ := procCPU(dr.Pid())
+	if err := inject("/run/netns/"+d1.Name(), genFlows(0, n)); err != nil {
+		return r, err
+	}
+	got := waitProgress(func() int { return kernelCount(d2) - base }, n, 20*time.Second)
+	if got <= 0 {
+		return r, fmt.Errorf("conntrackd's DisableExternalCache backup wrote none of the %d flows into its kernel", n)
+	}
+	if got < n {
+		fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's DisableExternalCache backup holds %d of %d flows in its kernel after 20 s without progress\n", got, n)
+	}
+	c1, rss := procCPU(dr.Pid())
+	_, srss := procCPU(ds.Pid())
+	r.flows, r.cpu = got, float64((c1-c0).Nanoseconds())/1000/float64(got)
+	r.rss, r.senderRSS = float64(rss)/1e6, float64(srss)/1e6
+	return r, nil
+}
+
 // point is one size's figures: each a median over the trials.
 type point struct {
 	N int
@@ -428,20 +472,19 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	if err != nil {
 		return err
 	}
-	var ctds [4]*testnet.Conntrackd
-	for i, h := range []*testnet.Host{c1, c2, d1, d2} {
+	ctdConf := func(i int, modeExtra string) testnet.ConntrackdConfig {
 		local, peer := "203.0.113.201", "203.0.113.202"
-		if i%2 == 1 {
+		if i == 1 {
 			local, peer = peer, local
 		}
-		cfg := testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "sync0",
+		return testnet.ConntrackdConfig{Local: local, Peer: peer, Interface: "sync0", ModeExtra: modeExtra,
 			SocketBuffer: 16 << 20, HashSize: 65536, HashLimit: max(524288, 2*largest), NetlinkBuffer: 32 << 20}
-		if i >= 2 {
-			cfg.ModeExtra = "DisableExternalCache On"
-		}
-		ctds[i] = h.Conntrackd(t, cfg)
 	}
-	cs, cr, ds, dr := ctds[0], ctds[1], ctds[2], ctds[3]
+	var ctds [2]*testnet.Conntrackd
+	for i, h := range []*testnet.Host{c1, c2} {
+		ctds[i] = h.Conntrackd(t, ctdConf(i, ""))
+	}
+	cs, cr := ctds[0], ctds[1]
 	if err := waitFor("vigil handshake", 10*time.Second, func() bool {
 		m, _ := vs.call("stats")
 		est, _ := m["established"].(bool)
@@ -461,7 +504,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	}
 	defer lr.close()
 
-	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid(), ws.cmd.Process.Pid, wr.cmd.Process.Pid, ds.Pid(), dr.Pid()}
+	pids := []int{vs.cmd.Process.Pid, vr.cmd.Process.Pid, cs.Pid(), cr.Pid(), ws.cmd.Process.Pid, wr.cmd.Process.Pid}
 	flush := func(h *testnet.Host) { h.Exec(t, "conntrack", "-F") }
 	// settle waits until the daemons are idle (less than 10 ms of CPU in
 	// 250 ms, at most 30 s), so that no measurement competes with the
@@ -483,14 +526,14 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}
 	}
 	var points []point
-	prev, prevDirect := 0, 0
+	prev := 0
 	for _, n := range sizes {
 		p := point{N: n}
 		fmt.Fprintf(os.Stderr, "ct-bench: %d entries\n", n)
 		// The event path: the flows added since the previous size, into
 		// both senders' kernels; CPU until both receivers hold them all.
 		es := genFlows(prev, n-prev)
-		var before, after [8]time.Duration
+		var before, after [6]time.Duration
 		var threads [4]map[string][2]int64
 		for i, pid := range pids {
 			resetPeak(pid) // each size's peaks are its own
@@ -502,7 +545,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		// With -warm-only the other pairs get nothing: a shorter run of
 		// the warm standby alone (no conntrackd, no commits, no bulks),
 		// with two namespaces' flows in the host's hash instead of seven.
-		senders := []*testnet.Host{v1, c1, w1, d1}
+		senders := []*testnet.Host{v1, c1, w1}
 		if warmOnly {
 			senders = senders[2:]
 		}
@@ -544,26 +587,26 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}); err != nil {
 			return fmt.Errorf("%w: %v, kernel %d", err, last, kernelCount(w2))
 		}
-		// conntrackd with DisableExternalCache: every flow in its
-		// backup's kernel, or as many as it got (it may lose some for
-		// good, as the other conntrackd pair may).
-		ctdDirectN := waitProgress(func() int { return kernelCount(d2) }, n, 20*time.Second)
-		if ctdDirectN <= prevDirect {
-			return fmt.Errorf("conntrackd's DisableExternalCache backup wrote none of the %d flows into its kernel", n-prev)
-		}
-		if ctdDirectN < n {
-			fmt.Fprintf(os.Stderr, "ct-bench: conntrackd's DisableExternalCache backup holds %d of %d flows in its kernel after 20 s without progress\n", ctdDirectN, n)
-		}
 		// What its event socket received of its own writes, and the
 		// overflows (a dump each) they caused.
 		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: events received %v (own %v), redumps %v, write time %v ms\n",
 			n, last["events"], last["own_events"], last["redumps"], last["write_ms"])
-		var rss [8]int64
+		var rss [6]int64
 		for i, pid := range pids {
 			after[i], rss[i] = procCPU(pid)
 		}
-		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: peak RSS %.1f MB (its sender %.1f); conntrackd with DisableExternalCache %.1f MB (its sender %.1f)\n",
-			n, float64(rss[5])/1e6, float64(rss[4])/1e6, float64(rss[7])/1e6, float64(rss[6])/1e6)
+		fmt.Fprintf(os.Stderr, "ct-bench: warm standby %d: peak RSS %.1f MB (its sender %.1f)\n", n, float64(rss[5])/1e6, float64(rss[4])/1e6)
+		// conntrackd with DisableExternalCache, alone, after the others:
+		// a pair of its own for this size, fed all n flows, then stopped
+		// and its tables flushed. Left running, it keeps both CPUs busy
+		// for a minute or more after its backup holds 1M flows, which the
+		// measurements after the event path would pay.
+		direct, err := directPair(t, d1, d2, ctdConf, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "ct-bench: conntrackd with DisableExternalCache %d: its backup wrote %d flows at %.2f µs each, peak RSS %.1f MB (its sender %.1f)\n",
+			n, direct.flows, direct.cpu, direct.rss, direct.senderRSS)
 		// Where the event path's CPU went, thread by thread (ms / times
 		// scheduled in): a Go process's scheduler threads and runtime
 		// monitor beside conntrackd's one thread.
@@ -608,11 +651,11 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
 		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
 		p.CPUWarm = per(5)
-		p.CtdCPUDirect = float64((after[7] - before[7]).Nanoseconds()) / 1000 / float64(max(1, ctdDirectN-prevDirect))
+		p.CtdCPUDirect = direct.cpu
 		mb := func(x int64) float64 { return float64(x) / 1e6 }
 		p.RSSSend, p.RSSRecv, p.CtdRSSSend, p.CtdRSSRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
-		p.RSSWarm, p.CtdRSSDirect = mb(rss[5]), mb(rss[7])
-		prev, prevDirect = n, ctdDirectN
+		p.RSSWarm, p.CtdRSSDirect = mb(rss[5]), direct.rss
+		prev = n
 
 		// Commit into an empty table, trials times each, interleaved.
 		trials := trials
