@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ha/vigil/internal/ctl"
+	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/testnet/harness"
 )
@@ -519,19 +519,17 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 	return r
 }
 
-var takeoverDueRE = regexp.MustCompile(`takeover timeline.*? due_unix_ns=(\d+) `)
-
 // lastTakeoverDue returns the latest Master_Down deadline of the takeover
 // timelines in a vigild log (-D): the instance whose timer expired last is
 // the one its sync group waited for.
 func lastTakeoverDue(log string) (time.Time, bool) {
-	var last int64
-	for _, m := range takeoverDueRE.FindAllStringSubmatch(log, -1) {
-		if ns, err := strconv.ParseInt(m[1], 10, 64); err == nil {
-			last = max(last, ns)
+	var last time.Time
+	for _, tl := range daemon.ParseLoggedTakeovers(log) {
+		if tl.Due.After(last) {
+			last = tl.Due
 		}
 	}
-	return time.Unix(0, last), last > 0
+	return last, !last.IsZero()
 }
 
 // vipProbe asks a firewall's kernel over netlink, from inside its

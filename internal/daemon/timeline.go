@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,4 +87,57 @@ func (inst *instance) logTakeover(log *slog.Logger, tk *takeover) {
 		"ann_start_us", us(tk.annStart),
 		"loop_cpu", tk.loopCPU,
 		"worker_cpu", tk.workerCPU)
+}
+
+// LoggedTakeover is one takeover timeline read back from vigild's log
+// (logTakeover's debug line): for the benchmarks and tests that set
+// vigild's own points beside what they observe.
+type LoggedTakeover struct {
+	Instance string
+	Due      time.Time // the timer's deadline
+	// Woke, Ran, AddStart, AddDone and Announced are after Due; Complete
+	// is false when any of them was not logged ("-").
+	Woke, Ran, AddStart, AddDone, Announced time.Duration
+	Complete                                bool
+	// LoopCPU and WorkerCPU are the CPUs the loop and the worker ran on;
+	// CPUsKnown is false when the line has neither, or either is unknown.
+	LoopCPU, WorkerCPU int
+	CPUsKnown          bool
+}
+
+var (
+	loggedTakeoverRE = regexp.MustCompile(`\((\S+?)\) takeover timeline.*? due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+)`)
+	loggedCPUsRE     = regexp.MustCompile(` loop_cpu=(\d+) worker_cpu=(\d+)`)
+)
+
+// ParseLoggedTakeovers returns the takeover timelines logged in log, in
+// their order.
+func ParseLoggedTakeovers(log string) []LoggedTakeover {
+	var out []LoggedTakeover
+	for line := range strings.Lines(log) {
+		m := loggedTakeoverRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		ns, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil {
+			continue
+		}
+		tl := LoggedTakeover{Instance: m[1], Due: time.Unix(0, ns), Complete: true}
+		for i, p := range []*time.Duration{&tl.Woke, &tl.Ran, &tl.AddStart, &tl.AddDone, &tl.Announced} {
+			f, err := strconv.ParseFloat(m[3+i], 64)
+			if err != nil {
+				tl.Complete = false
+				continue
+			}
+			*p = time.Duration(f * float64(time.Microsecond))
+		}
+		if c := loggedCPUsRE.FindStringSubmatch(line); c != nil {
+			tl.LoopCPU, _ = strconv.Atoi(c[1])
+			tl.WorkerCPU, _ = strconv.Atoi(c[2])
+			tl.CPUsKnown = true
+		}
+		out = append(out, tl)
+	}
+	return out
 }

@@ -54,6 +54,12 @@ func TestLoopTakeoverTimeline(t *testing.T) {
 				t.Errorf("CPU %q: want one of the machine's %d", v, runtime.NumCPU())
 			}
 		}
+		// The benchmarks' parser reads the same line back.
+		tl := ParseLoggedTakeovers(logs.String())
+		if len(tl) != 1 || tl[0].Instance != "VI_1" || !tl[0].Due.Equal(start.Add(down)) || !tl[0].Complete || !tl[0].CPUsKnown ||
+			tl[0].Announced < tl[0].AddDone || tl[0].AddDone < tl[0].AddStart {
+			t.Errorf("ParseLoggedTakeovers: %+v; log:\n%s", tl, logs.String())
+		}
 	})
 	// Info level: nothing.
 	synctest.Test(t, func(t *testing.T) {
@@ -176,5 +182,29 @@ func TestLoopNoTakeoverWaitBeforeNext(t *testing.T) {
 	})
 	if ran != 0 {
 		t.Errorf("VI_2's machine ran %v µs after its deadline, want at it (the bubble's clock does not move while the loop works)", ran)
+	}
+}
+
+// TestParseLoggedTakeovers: lines as logTakeover writes them, one with a
+// point not reached ("-") and unknown CPUs, among other log lines.
+func TestParseLoggedTakeovers(t *testing.T) {
+	log := `time=x level=INFO msg="(VI_2) Entering MASTER STATE"
+time=x level=DEBUG msg="(VI_4) takeover timeline" instance=VI_4 due_unix_ns=1000 woke_us=20.5 ran_us=21.0 add_start_us=40.0 add_done_us=150.0 announced_us=210.5 add_failed=false announce_failed=false ann_queued_us=60.0 ann_start_us=151.0 loop_cpu=0 worker_cpu=1
+time=x level=DEBUG msg="(VI_5) takeover timeline" instance=VI_5 due_unix_ns=2000 woke_us=1.0 ran_us=2.0 add_start_us=- add_done_us=- announced_us=3.0 add_failed=true announce_failed=false ann_queued_us=- ann_start_us=- loop_cpu=1 worker_cpu=-1
+`
+	got := ParseLoggedTakeovers(log)
+	want := []LoggedTakeover{
+		{Instance: "VI_4", Due: time.Unix(0, 1000), Woke: 20500 * time.Nanosecond, Ran: 21 * time.Microsecond,
+			AddStart: 40 * time.Microsecond, AddDone: 150 * time.Microsecond, Announced: 210500 * time.Nanosecond,
+			Complete: true, LoopCPU: 0, WorkerCPU: 1, CPUsKnown: true},
+		{Instance: "VI_5", Due: time.Unix(0, 2000), Woke: time.Microsecond, Ran: 2 * time.Microsecond, Announced: 3 * time.Microsecond},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d timelines, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("timeline %d: %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }

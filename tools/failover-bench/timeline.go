@@ -5,11 +5,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/daemon"
 )
 
 // timeline is one takeover's points, each as a delay after the RFC
@@ -25,55 +24,25 @@ type timeline struct {
 	cpus                   lineCPUs      // vigild: where its loop and its kernel worker ran
 }
 
-// timelineRE matches vigild's debug line for one instance.
-var timelineRE = regexp.MustCompile(`takeover timeline.*? due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+)`)
-
-// cpuRE matches the CPUs at the end of vigild's timeline line.
-var cpuRE = regexp.MustCompile(` loop_cpu=(\d+) worker_cpu=(\d+)`)
-
 // lineCPUs is what a timeline line says of its CPUs: whether it had both
 // loop_cpu and worker_cpu (known), and whether the loop ran the machine
 // and the kernel worker began the address addition on different ones
 // (apart).
 type lineCPUs struct{ apart, known bool }
 
-// lastTimeline finds the last takeover timeline of instance name in out,
-// logged after skip bytes of it, as (due, offsets in µs after due, its
+// lastTimeline finds the last complete takeover timeline of instance name
+// in out, logged after skip bytes of it, as (due, offsets after due, its
 // CPUs).
 func lastTimeline(out string, skip int, name string) (due time.Time, us [5]time.Duration, cpus lineCPUs, ok bool) {
 	if skip > len(out) {
 		return due, us, cpus, false
 	}
-	tag := "(" + name + ") takeover timeline"
-	for line := range strings.Lines(out[skip:]) {
-		if !strings.Contains(line, tag) {
+	for _, tl := range daemon.ParseLoggedTakeovers(out[skip:]) {
+		if tl.Instance != name || !tl.Complete {
 			continue
 		}
-		m := timelineRE.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		ns, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		var got [5]time.Duration
-		good := true
-		for i, s := range m[2:] {
-			f, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				good = false
-				break
-			}
-			got[i] = time.Duration(f * float64(time.Microsecond))
-		}
-		if good {
-			due, us, ok = time.Unix(0, ns), got, true
-			cpus = lineCPUs{}
-			if c := cpuRE.FindStringSubmatch(line); c != nil {
-				cpus = lineCPUs{apart: c[1] != c[2], known: true}
-			}
-		}
+		due, us, ok = tl.Due, [5]time.Duration{tl.Woke, tl.Ran, tl.AddStart, tl.AddDone, tl.Announced}, true
+		cpus = lineCPUs{apart: tl.LoopCPU != tl.WorkerCPU, known: tl.CPUsKnown}
 	}
 	return due, us, cpus, ok
 }
