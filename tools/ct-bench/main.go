@@ -291,6 +291,9 @@ func kernelCount(h *testnet.Host) int {
 	return v
 }
 
+// ns is the path of h's network namespace.
+func ns(h *testnet.Host) string { return "/run/netns/" + h.Name() }
+
 // directResult is what directPair measured.
 type directResult struct {
 	flows          int     // flows in the backup's kernel
@@ -316,7 +319,7 @@ func directPair(t *testnet.Standalone, d1, d2 *testnet.Host, conf func(i int, ex
 	time.Sleep(1500 * time.Millisecond) // conntrackd's HELLO rides on its 1 s ALIVE
 	base := max(0, kernelCount(d2))     // the sync link's own entries
 	c0, _ := procCPU(dr.Pid())
-	if err := inject("/run/netns/"+d1.Name(), genFlows(0, n)); err != nil {
+	if err := inject(ns(d1), genFlows(0, n)); err != nil {
 		return r, err
 	}
 	got := waitProgress(func() int { return kernelCount(d2) - base }, n, 20*time.Second)
@@ -419,7 +422,6 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		a.AddAddr(t, "203.0.113.201/24")
 		b.AddAddr(t, "203.0.113.202/24")
 	}
-	ns := func(h *testnet.Host) string { return "/run/netns/" + h.Name() }
 
 	self, err := os.Executable()
 	if err != nil {
