@@ -77,13 +77,41 @@ func (p *Proc) runWait() {
 	close(p.done)
 }
 
-// tail returns the last n lines of s.
+// tail returns the last n lines of s. A run of lines that differ only in
+// a leading "time=" field (a test polling a daemon that logs each request)
+// counts as one line: the run's first line, a count, and its last line,
+// so that the lines before a flood of them still show.
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	var out []string
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && untimed(lines[j]) == untimed(lines[i]) {
+			j++
+		}
+		out = append(out, lines[i])
+		if j-i > 2 {
+			out = append(out, fmt.Sprintf("\t(%d more lines like it)", j-i-2))
+		}
+		if j-i > 1 {
+			out = append(out, lines[j-1])
+		}
+		i = j
 	}
-	return strings.Join(lines, "\n")
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, "\n")
+}
+
+// untimed is line without a leading "time=" field.
+func untimed(line string) string {
+	if rest, ok := strings.CutPrefix(line, "time="); ok {
+		if _, after, ok := strings.Cut(rest, " "); ok {
+			return after
+		}
+	}
+	return line
 }
 
 // Pid returns the process id (the program itself: `ip netns exec` execs it).
