@@ -41,12 +41,7 @@ func startArbPairEach(t testing.TB, l *fwLab, extra1, extra2 string) (v1, v2 *vi
 	if err := os.WriteFile(key, []byte(testSyncKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	v1 = startVigild(t, l.FW1, arbFWConf(t, "fw1", 150, fwSync1, fwSync2, key, extra1), "-i", "fw1")
-	v2 = startVigild(t, l.FW2, arbFWConf(t, "fw2", 100, fwSync2, fwSync1, key, extra2), "-i", "fw2")
-	for _, in := range []string{"VI_IN", "VI_OUT"} {
-		v1.WaitState(t, in, "MASTER")
-		v2.WaitState(t, in, "BACKUP")
-	}
+	v1, v2 = startFWPairConf(t, l, arbFWConf(t, "fw1", 150, fwSync1, fwSync2, key, extra1), arbFWConf(t, "fw2", 100, fwSync2, fwSync1, key, extra2))
 	for _, v := range []*vigild{v1, v2} {
 		testnet.Eventually(t, fwSettle, func() bool { a := v.MustStatus(t).Arbiter; return a != nil && a.Mode == "agreed" },
 			"%s: the arbiter's views agree", v.Host.Name())
@@ -288,6 +283,7 @@ func startArbLegacyPair(t testing.TB, l *fwLab) (g1, g2 *fwLegacy) {
 		g1.ka.WaitOutput(t, "("+in+") Entering MASTER STATE", fwSettle)
 		g2.ka.WaitOutput(t, "("+in+") Entering BACKUP STATE", fwSettle)
 	}
+	l.SettleNeighbours(t, l.FW1)
 	return g1, g2
 }
 

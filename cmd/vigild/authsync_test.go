@@ -27,12 +27,7 @@ func TestFirewallKeyedSync(t *testing.T) {
 	if !strings.Contains(c1, "auth_key_file") || !strings.Contains(c2, "auth_key_file") {
 		t.Fatalf("no auth_key_file in the configuration:\n%s", c1)
 	}
-	v1 := startVigild(t, l.FW1, c1, "-i", "fw1")
-	v2 := startVigild(t, l.FW2, c2, "-i", "fw2")
-	for _, in := range []string{"VI_IN", "VI_OUT"} {
-		v1.WaitState(t, in, "MASTER")
-		v2.WaitState(t, in, "BACKUP")
-	}
+	v1, v2 := startFWPairConf(t, l, c1, c2)
 	ctLoadFlows(t, l.FW1, flows, 0)
 	testnet.Eventually(t, fwSettle, func() bool { return v2.Conntrack(t).External >= flows },
 		"fw2's external cache receives fw1's %d entries over the keyed channel", flows)

@@ -91,6 +91,7 @@ func startFWPairConf(t testing.TB, l *fwLab, conf1, conf2 string) (v1, v2 *vigil
 		v1.WaitState(t, in, "MASTER")
 		v2.WaitState(t, in, "BACKUP")
 	}
+	l.SettleNeighbours(t, l.FW1)
 	return v1, v2
 }
 

@@ -410,6 +410,7 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 		g2 := startFWLegacy(b, l.FW2, "fw2", 100, fwSync2, fwSync1)
 		g1.ka.WaitOutput(b, "(VI_IN) Entering MASTER STATE", fwSettle)
 		g2.ka.WaitOutput(b, "(VI_IN) Entering BACKUP STATE", fwSettle)
+		l.SettleNeighbours(b, l.FW1)
 		external = func() int { return g2.externalCount(b) }
 		pids = []int{g1.ctd.Pid(), g2.ctd.Pid(), g1.ka.Pid(), g2.ka.Pid()}
 	} else {
@@ -430,7 +431,9 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 	ctLoadFlows(b, l.FW1, n, 0)
 	s := startFWStream(b, l)
 	testnet.Eventually(b, 4*fwSettle, func() bool { return external() >= n+1 },
-		"fw2's external cache holds %d entries: %s", n+1, harness.Lazy(func() string { return fmt.Sprint(external()) }))
+		"fw2's external cache holds %d entries: %s", n+1, harness.Lazy(func() string {
+			return fmt.Sprintf("%d%s", external(), fwTables(b, l))
+		}))
 	if err := s.progress(fwProgressAfterCut, fwSettle); err != nil {
 		b.Fatal(err)
 	}
@@ -576,6 +579,27 @@ func (s *fwStream) entryIn(t testing.TB, h *testnet.Host) bool {
 	err := h.Command(t.Context(), "conntrack", "-G", "-p", "tcp", "-s", c.IP.String(), "--sport", strconv.Itoa(c.Port),
 		"-d", fwServer, "--dport", strconv.Itoa(fwServerPort)).Run()
 	return err == nil
+}
+
+// fwTables describes, for a failure message, where the lab's connections
+// are: both firewalls' conntrack tables (at most a screen each) and the
+// client's and the server's neighbours, which say the firewall each sends
+// to.
+func fwTables(t testing.TB, l *fwLab) string {
+	var sb strings.Builder
+	show := func(h *testnet.Host, name string, args ...string) {
+		out, err := h.Command(context.Background(), name, args...).CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) > 20 {
+			lines = append(lines[:20], fmt.Sprintf("(%d more lines)", len(lines)-20))
+		}
+		fmt.Fprintf(&sb, "\n%s: %s %s (err %v):\n\t%s", h.Name(), name, strings.Join(args, " "), err, strings.Join(lines, "\n\t"))
+	}
+	show(l.FW1, "conntrack", "-L", "-p", "tcp")
+	show(l.FW2, "conntrack", "-L", "-p", "tcp")
+	show(l.Client, "ip", "neigh")
+	show(l.Server, "ip", "neigh")
+	return sb.String()
 }
 
 // hasAddr2 is hasAddr for benchmarks.

@@ -51,12 +51,7 @@ func TestFirewallFTPExpectation(t *testing.T) {
 				}
 				return c
 			}
-			v1 := startVigild(t, l.FW1, conf("fw1", 150, fwSync1, fwSync2), "-i", "fw1")
-			v2 := startVigild(t, l.FW2, conf("fw2", 100, fwSync2, fwSync1), "-i", "fw2")
-			for _, in := range []string{"VI_IN", "VI_OUT"} {
-				v1.WaitState(t, in, "MASTER")
-				v2.WaitState(t, in, "BACKUP")
-			}
+			v1, v2 := startFWPairConf(t, l, conf("fw1", 150, fwSync1, fwSync2), conf("fw2", 100, fwSync2, fwSync1))
 			testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
 				"sync link established both ways")
 
@@ -168,6 +163,7 @@ func ftpTakeoverOnce(b *testing.B, legacy bool) error {
 		g2 := startFWLegacyWith(b, l.FW2, "fw2", 100, fwSync2, fwSync1, "On")
 		g1.ka.WaitOutput(b, "(VI_IN) Entering MASTER STATE", fwSettle)
 		g2.ka.WaitOutput(b, "(VI_IN) Entering BACKUP STATE", fwSettle)
+		l.SettleNeighbours(b, l.FW1)
 		expected = func() bool {
 			out, _ := g2.ctd.Client(b.Context(), "-e", "expect")
 			return strings.Contains(string(out), "helper=ftp")
@@ -180,12 +176,7 @@ func ftpTakeoverOnce(b *testing.B, legacy bool) error {
 		conf := func(name string, prio int, local, peer string) string {
 			return strings.Replace(fwConf(name, prio, local, peer, true), "    track_group FW\n", "    track_group FW\n    expectation_sync ftp\n", 1)
 		}
-		v1 := startVigild(b, l.FW1, conf("fw1", 150, fwSync1, fwSync2), "-i", "fw1")
-		v2 := startVigild(b, l.FW2, conf("fw2", 100, fwSync2, fwSync1), "-i", "fw2")
-		for _, in := range []string{"VI_IN", "VI_OUT"} {
-			v1.WaitState(b, in, "MASTER")
-			v2.WaitState(b, in, "BACKUP")
-		}
+		v1, v2 := startFWPairConf(b, l, conf("fw1", 150, fwSync1, fwSync2), conf("fw2", 100, fwSync2, fwSync1))
 		testnet.Eventually(b, fwSettle, func() bool { return v1.Conntrack(b).Established && v2.Conntrack(b).Established },
 			"sync link established both ways")
 		expected = func() bool { return v2.Conntrack(b).Expect.External >= 1 }

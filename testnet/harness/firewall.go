@@ -3,6 +3,7 @@ package harness
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/testnet"
 )
@@ -84,6 +85,35 @@ func NewFirewallPair(t testing.TB) *FirewallPair {
 		h.Sysctl(t, "net.netfilter.nf_conntrack_tcp_loose", "0")
 	}
 	return l
+}
+
+// SettleNeighbours makes the client and the server send to master, which
+// now holds both VIPs. At start-up both firewalls can be master for a
+// moment, and the one that loses may announce the VIPs after the winner
+// did; the client and the server then send to it until the winner's next
+// announcement, a second later, and a connection opened meanwhile runs
+// through the backup. So this waits until
+// the other firewall holds no VIP and master holds both, then empties the
+// client's and the server's neighbour tables: their next packet asks who
+// holds the VIP, and only master answers.
+func (l *FirewallPair) SettleNeighbours(t testing.TB, master *testnet.Host) {
+	t.Helper()
+	other := l.FW2
+	if master == l.FW2 {
+		other = l.FW1
+	}
+	holds := func(h *testnet.Host) (in, out bool) {
+		a, _ := h.Command(t.Context(), "ip", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+		b, _ := h.Command(t.Context(), "ip", "-o", "addr", "show", "dev", "eth1").CombinedOutput()
+		return strings.Contains(string(a), " "+FWInVIP+"/"), strings.Contains(string(b), " "+FWOutVIP+"/")
+	}
+	testnet.Eventually(t, 10*time.Second, func() bool {
+		in, out := holds(master)
+		oin, oout := holds(other)
+		return in && out && !oin && !oout
+	}, "only %s holds the VIPs", master.Name())
+	l.Client.Exec(t, "ip", "neigh", "flush", "dev", "eth0")
+	l.Server.Exec(t, "ip", "neigh", "flush", "dev", "eth0")
 }
 
 // ApplyNft loads an nftables script in h. Its tables live in h's
