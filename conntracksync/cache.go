@@ -35,9 +35,17 @@ type Cache struct {
 	v4      map[ckey4]rec4
 	entries map[ckey]centry
 	gen     uint32
-	buf     []byte    // encoding scratch
-	packed  []packed4 // a batch's packing scratch (Apply, applyWire)
-	old     Flow      // PutEvent's decoding scratch (it would escape through merge)
+	// peak is the most flows the maps have held since they were made, as
+	// seen at each deletion (between deletions they only grow): a Go map
+	// keeps the room of its largest size (shrinkLocked).
+	peak int
+	// chunking counts the Chunks walks under way: they release the lock
+	// between chunks and go on over the maps they started with, so the
+	// maps are not rebuilt meanwhile.
+	chunking int
+	buf      []byte    // encoding scratch
+	packed   []packed4 // a batch's packing scratch (Apply, applyWire)
+	old      Flow      // PutEvent's decoding scratch (it would escape through merge)
 }
 
 // NewCache returns an empty cache.
@@ -124,20 +132,54 @@ func (c *Cache) store4Locked(f *Flow, k4 ckey4, r, old *rec4, had bool) (existed
 }
 
 // deleteLocked removes the flow with key k and reports whether there was
-// one.
+// one. It must not be called while the maps are ranged over: a deletion
+// may rebuild them (shrinkLocked).
 func (c *Cache) deleteLocked(k *Key) bool {
+	c.peak = max(c.peak, len(c.v4)+len(c.entries))
 	if k4, is4 := key4Of(k); is4 {
 		if _, ok := c.v4[k4]; ok {
 			delete(c.v4, k4)
+			c.shrinkLocked()
 			return true
 		}
 	}
 	ck := keyOf(k)
 	if _, ok := c.entries[ck]; ok {
 		delete(c.entries, ck)
+		c.shrinkLocked()
 		return true
 	}
 	return false
+}
+
+// shrinkLocked rebuilds the maps for their present size once they have
+// drained to an eighth of the most they held. A Go map never gives back
+// the room of its largest size: a master's internal cache of 100k flows
+// drains when it hands over (the flows expire from its kernel), and it
+// would keep about 8 MB of empty room while its external cache fills with
+// the same flows from the new master. The copy's cost is paid by the
+// deletions that drained the maps.
+func (c *Cache) shrinkLocked() {
+	n := len(c.v4) + len(c.entries)
+	if c.peak < mapShrinkMin || n > c.peak/8 || c.chunking > 0 {
+		return
+	}
+	c.v4, c.entries = rebuilt(c.v4), rebuilt(c.entries)
+	c.peak = n
+}
+
+// mapShrinkMin is the least size of a map that is rebuilt smaller once it
+// has drained (keyMap.shrink, Cache.shrinkLocked): below it the room kept
+// is too small to matter.
+const mapShrinkMin = 1024
+
+// rebuilt returns a copy of m made for its present size.
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	n := make(map[K]V, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n
 }
 
 // PutEvent stores f from a kernel event: when needOld is set and the
@@ -373,9 +415,18 @@ func (c *Cache) Chunks(ctx context.Context, bufs <-chan []Entry, out chan<- []En
 		return 0
 	}
 	c.mu.Lock()
+	c.chunking++
+	defer func() {
+		c.mu.Lock()
+		c.chunking--
+		c.mu.Unlock()
+	}()
 	ok := true
 	// room makes room in buf for one more entry, with the lock released
-	// while a full chunk waits to be sent.
+	// while a full chunk waits to be sent; then waited is set: the flow
+	// the walk read before may have changed or gone meanwhile, and is
+	// read again.
+	waited := false
 	room := func() bool {
 		if len(buf) < cap(buf) {
 			return true
@@ -383,11 +434,19 @@ func (c *Cache) Chunks(ctx context.Context, bufs <-chan []Entry, out chan<- []En
 		c.mu.Unlock()
 		ok = send() && next()
 		c.mu.Lock()
+		waited = true
 		return ok
 	}
 	for k, r := range c.v4 {
 		if !room() {
 			break
+		}
+		if waited {
+			waited = false
+			var still bool
+			if r, still = c.v4[k]; !still {
+				continue
+			}
 		}
 		buf = append(buf, Entry{Updated: time.Unix(0, r.updated.ns())})
 		r.flow(&k, &buf[len(buf)-1].Flow)
@@ -399,9 +458,16 @@ func (c *Cache) Chunks(ctx context.Context, bufs <-chan []Entry, out chan<- []En
 		if pass == 1 && skipped == 0 {
 			break
 		}
-		for _, ce := range c.entries {
+		for ck, ce := range c.entries {
 			if !ok || !room() {
 				break
+			}
+			if waited {
+				waited = false
+				var still bool
+				if ce, still = c.entries[ck]; !still {
+					continue
+				}
 			}
 			buf = append(buf, Entry{Updated: time.Unix(0, ce.updated)})
 			e := &buf[len(buf)-1]
@@ -419,13 +485,34 @@ func (c *Cache) Chunks(ctx context.Context, bufs <-chan []Entry, out chan<- []En
 	return sent
 }
 
-// Flush removes every entry and returns how many there were.
+// Flush removes every entry and returns how many there were. The maps
+// keep their room: a flushed external cache on a backup is refilled by
+// the resync that follows, and growing the maps again would cost that
+// resync their rehashing and, where the first touch of a page is dear,
+// their pages.
 func (c *Cache) Flush() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(c.v4) + len(c.entries)
 	clear(c.v4)
 	clear(c.entries)
+	return n
+}
+
+// Release is Flush with the maps' room given back: the external cache of
+// a node that took over stays empty until the peer is back, while the
+// flows it held fill the internal cache.
+func (c *Cache) Release() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.v4) + len(c.entries)
+	if c.chunking > 0 {
+		// A walk goes on over these maps: it must see them empty.
+		clear(c.v4)
+		clear(c.entries)
+		return n
+	}
+	c.v4, c.entries, c.peak = make(map[ckey4]rec4), make(map[ckey]centry), 0
 	return n
 }
 
@@ -441,6 +528,8 @@ func (c *Cache) BeginDump() {
 func (c *Cache) Sweep() (removed []Flow) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.peak = max(c.peak, len(c.v4)+len(c.entries))
+	defer c.shrinkLocked()
 	for k, r := range c.v4 {
 		if r.gen != c.gen {
 			var f Flow

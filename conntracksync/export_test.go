@@ -27,3 +27,9 @@ func WarmReceive(r *Replicator, flows []Flow, now time.Time) {
 
 // WarmWrite is one batch of the warm standby's background writer.
 func WarmWrite(r *Replicator, ctx context.Context) error { return r.warmWrite(ctx) }
+
+// ExternalPut puts flows into r's external cache, as the receive path
+// does, without Run.
+func ExternalPut(r *Replicator, flows []Flow, now time.Time) {
+	r.external.Apply(flows, make([]bool, len(flows)), now)
+}

@@ -51,6 +51,8 @@ type Replicator struct {
 	warm     *warmSet // guarded by warmMu
 	warmMu   sync.Mutex
 	warmKick chan struct{}
+	// master: the node holds MASTER (SetMaster).
+	master atomic.Bool
 	// bulkPoll, set by Run for its loop, handles the peer's datagrams that
 	// wait for the loop, between a bulk's rounds: the acknowledgements free
 	// the bulk's chunks for its next ones. Loop goroutine only.
@@ -1059,12 +1061,17 @@ func (r *Replicator) Purge(ctx context.Context, current func() bool) (PurgeStats
 }
 
 // FlushExternal empties the external cache and returns how many entries
-// it held.
+// it held. On a node that holds MASTER (SetMaster; the flush after a
+// takeover) the cache's room is given back too: it stays empty until the
+// peer is back. On a backup it is kept for the resync that refills it.
 // With a warm standby see flushWarm: the peer's flows leave the kernel
 // too, unless the node holds MASTER.
 func (r *Replicator) FlushExternal() int {
 	if r.warm != nil {
 		return r.flushWarm() + r.expExternal.Flush()
+	}
+	if r.master.Load() {
+		return r.external.Release() + r.expExternal.Flush()
 	}
 	return r.external.Flush() + r.expExternal.Flush()
 }

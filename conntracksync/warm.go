@@ -175,8 +175,9 @@ func (r *Replicator) warmWrite(ctx context.Context) error {
 // tracked group: while it does, the peer's changes are only recorded
 // (Commit writes them, and the next departure from MASTER starts the
 // background writes again). The Failover calls it; without
-// Config.WarmStandby it does nothing.
+// Config.WarmStandby it is only recorded, for FlushExternal.
 func (r *Replicator) SetMaster(master bool) {
+	r.master.Store(master)
 	if r.warm == nil {
 		return
 	}

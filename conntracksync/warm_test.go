@@ -210,7 +210,7 @@ func TestWarmSetGivesBackRoomWhenDrained(t *testing.T) {
 // its write was in flight stays pending under its new version, and a lost
 // one stays lost.
 func TestWarmSetShrinkKeepsWhatIsLeft(t *testing.T) {
-	const n, kept = 8 * warmShrinkMin, 100
+	const n, kept = 8 * mapShrinkMin, 100
 	w := newWarmSet()
 	for i := range n {
 		w.changed(warmKeyN(i), warmT0)

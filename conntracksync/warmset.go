@@ -25,9 +25,6 @@ const (
 	warmRetry = time.Second
 	// warmLogEvery is the least time between two logs of refused writes.
 	warmLogEvery = 10 * time.Second
-	// warmShrinkMin is the least size of a dirty-set map that is rebuilt
-	// smaller once it has drained (keyMap.shrink).
-	warmShrinkMin = 1024
 )
 
 // WarmKernel is a Kernel that can also keep the peer's flows in the table
@@ -271,20 +268,11 @@ func (m *keyMap[V]) all(yield func(Key, V) bool) {
 // and the takeover's would walk it for a handful of keys. The copy's cost
 // is paid by the deletions that drained the maps.
 func (m *keyMap[V]) shrink() {
-	if m.peak < warmShrinkMin || m.len() > m.peak/8 {
+	if m.peak < mapShrinkMin || m.len() > m.peak/8 {
 		return
 	}
 	m.v4, m.rest = rebuilt(m.v4), rebuilt(m.rest)
 	m.peak = m.len()
-}
-
-// rebuilt returns a copy of m made for its present size.
-func rebuilt[K comparable, V any](m map[K]V) map[K]V {
-	n := make(map[K]V, len(m))
-	for k, v := range m {
-		n[k] = v
-	}
-	return n
 }
 
 // Has reports whether the cache holds a flow with key k.
@@ -361,7 +349,7 @@ func (c *Cache) takeAll() *Cache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := &Cache{v4: c.v4, entries: c.entries}
-	c.v4, c.entries = make(map[ckey4]rec4), make(map[ckey]centry)
+	c.v4, c.entries, c.peak = make(map[ckey4]rec4), make(map[ckey]centry), 0
 	return out
 }
 
