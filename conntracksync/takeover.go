@@ -43,17 +43,18 @@ type Syncer interface {
 
 var _ Syncer = (*Replicator)(nil)
 
-// masterSetter is a Syncer with a warm standby (Replicator.SetMaster):
-// told when the node holds MASTER, it stops writing the peer's flows into
-// the kernel as they arrive, and starts again when the node leaves it.
+// masterSetter is a Syncer told when the node holds MASTER
+// (Replicator.SetMaster): a warm standby then stops writing the peer's
+// flows into the kernel as they arrive, and starts again when the node
+// leaves it; the flush after a takeover gives the external cache's room
+// back.
 type masterSetter interface {
 	SetMaster(master bool)
 }
 
 var _ masterSetter = (*Replicator)(nil)
 
-// setMaster tells a Syncer with a warm standby whether the node holds
-// MASTER.
+// setMaster tells the Syncer whether the node holds MASTER.
 func (f *Failover) setMaster(master bool) {
 	if m, ok := f.s.(masterSetter); ok {
 		m.SetMaster(master)
@@ -134,6 +135,10 @@ type Failover struct {
 	master  bool // the tracked group took over and has not left MASTER since
 	faulted bool // a member entered FAULT: ask for a resync when back in BACKUP
 
+	// done, when set (OnTakeoverDone), is called after each takeover whose
+	// external cache was flushed and whose bulk was asked for.
+	done func()
+
 	late       sync.WaitGroup
 	lateCtx    context.Context
 	cancelLate context.CancelFunc
@@ -154,6 +159,13 @@ func NewFailover(log *slog.Logger, s Syncer, group string, bound time.Duration) 
 	f.lateCtx, f.cancelLate = context.WithCancel(context.Background())
 	return f
 }
+
+// OnTakeoverDone sets fn to be called after each takeover whose commit
+// ended while it was current: the external cache flushed and the bulk to
+// the peer asked for. It runs on the goroutine that finished the commit
+// (the caller of Takeover, or a late commit's), and must not block. Set it
+// before the first Takeover.
+func (f *Failover) OnTakeoverDone(fn func()) { f.done = fn }
 
 // Bound returns the bound of the commit the VIPs wait for.
 func (f *Failover) Bound() time.Duration { return f.bound }
@@ -265,6 +277,9 @@ func (f *Failover) finish(gen uint64, tk TakeoverRecord, st CommitStats, err err
 		f.last = tk
 	}
 	f.mu.Unlock()
+	if err == nil && current && f.done != nil {
+		f.done()
+	}
 	switch {
 	case err != nil:
 		f.log.Error("conntrack sync: commit failed; the external cache is kept for the next takeover", "err", err,

@@ -87,7 +87,9 @@ func (r *recSyncer) Stats() Stats       { return Stats{External: r.ext} }
 
 func newTestFailover(took ...time.Duration) (*Failover, *recSyncer) {
 	s := &recSyncer{took: took, ext: 5}
-	return NewFailover(slog.New(slog.DiscardHandler), s, "FW", 2*time.Second), s
+	f := NewFailover(slog.New(slog.DiscardHandler), s, "FW", 2*time.Second)
+	f.OnTakeoverDone(func() { s.add("done") })
+	return f, s
 }
 
 func wantCalls(t *testing.T, s *recSyncer, what string, want ...string) {
@@ -98,7 +100,8 @@ func wantCalls(t *testing.T, s *recSyncer, what string, want ...string) {
 }
 
 // TestFailoverOrder: a takeover commits, then flushes the external cache,
-// then asks for a bulk to the peer, all before Takeover returns when the
+// then asks for a bulk to the peer, then calls the OnTakeoverDone
+// function ("done"), all before Takeover returns when the
 // commit fits in the bound; a second member's Takeover and the MASTER
 // transition do nothing more. Leaving asks for one resync; shutdown asks
 // nothing; the next takeover commits again.
@@ -113,7 +116,7 @@ func TestFailoverOrder(t *testing.T) {
 		}
 		f.Takeover("VI_OUT", start)
 		f.Master()
-		wantCalls(t, s, "takeover", "commit 1", "commit 1 done", "flush", "bulk")
+		wantCalls(t, s, "takeover", "commit 1", "commit 1 done", "flush", "bulk", "done")
 		st := f.Status()
 		if !st.Master || st.Takeovers != 1 || st.LateCommits != 0 || st.LastTakeover != (TakeoverRecord{
 			Instance: "VI_IN", Time: start, Entries: 5, InLoop: time.Second, Duration: time.Second, Flushed: 5}) {
@@ -128,7 +131,7 @@ func TestFailoverOrder(t *testing.T) {
 		}
 
 		f.Takeover("VI_OUT", time.Now())
-		wantCalls(t, s, "second takeover", "commit 2", "commit 2 done", "flush", "bulk")
+		wantCalls(t, s, "second takeover", "commit 2", "commit 2 done", "flush", "bulk", "done")
 		f.Left("VI_OUT", "INIT", true)
 		wantCalls(t, s, "shutdown")
 		if st := f.Status(); st.Master || st.Takeovers != 2 || st.ResyncRequests != 1 {
@@ -158,7 +161,7 @@ func TestFailoverBound(t *testing.T) {
 		wantCalls(t, s, "1 ns before the commit ends")
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
-		wantCalls(t, s, "late commit", "commit 1 done", "flush", "bulk")
+		wantCalls(t, s, "late commit", "commit 1 done", "flush", "bulk", "done")
 		if st := f.Status(); st.LastTakeover.Duration != 5*time.Second || st.LastTakeover.Flushed != 5 {
 			t.Errorf("status after the late commit: %+v", st.LastTakeover)
 		}
@@ -166,9 +169,9 @@ func TestFailoverBound(t *testing.T) {
 }
 
 // TestFailoverStaleCommit: the generation guard. A late commit that ends
-// after the takeover was left must neither flush nor send a bulk, also
-// when a newer takeover is under way; the newer takeover's own commit does
-// both.
+// after the takeover was left must neither flush nor send a bulk nor
+// report the takeover done, also when a newer takeover is under way; the
+// newer takeover's own commit does all three.
 func TestFailoverStaleCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f, s := newTestFailover(10*time.Second, time.Second)
@@ -179,7 +182,7 @@ func TestFailoverStaleCommit(t *testing.T) {
 
 		// A newer takeover while commit 1 still runs: commit 2 (1 s).
 		f.Takeover("VI_IN", time.Now())
-		wantCalls(t, s, "newer takeover", "commit 2", "commit 2 done", "flush", "bulk")
+		wantCalls(t, s, "newer takeover", "commit 2", "commit 2 done", "flush", "bulk", "done")
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		wantCalls(t, s, "stale commit ends", "commit 1 done")
@@ -263,7 +266,7 @@ func TestFailoverPurge(t *testing.T) {
 		defer f.Close()
 		s.purge, s.purgeTook = 30*time.Second, 500*time.Millisecond
 		f.Takeover("VI_IN", time.Now())
-		wantCalls(t, s, "takeover", "commit 1", "commit 1 done", "flush", "bulk")
+		wantCalls(t, s, "takeover", "commit 1", "commit 1 done", "flush", "bulk", "done")
 
 		f.Left("VI_IN", "BACKUP", false)
 		synctest.Wait()
@@ -282,8 +285,8 @@ func TestFailoverPurge(t *testing.T) {
 		f.Takeover("VI_IN", time.Now())
 		time.Sleep(time.Second)
 		synctest.Wait()
-		wantCalls(t, s, "takeover before the purge", "commit 2", "commit 2 done", "flush", "bulk",
-			"resync", "commit 3", "purge not current", "commit 3 done", "flush", "bulk")
+		wantCalls(t, s, "takeover before the purge", "commit 2", "commit 2 done", "flush", "bulk", "done",
+			"resync", "commit 3", "purge not current", "commit 3 done", "flush", "bulk", "done")
 
 		f.Left("VI_IN", "INIT", true)
 		time.Sleep(time.Second)

@@ -26,6 +26,8 @@
 // pages and this process's mappings of the binary's read-only pages, after
 // the configuration is read, before the loop starts, once it runs and once
 // start-up has settled (the first transitions and their GARP rounds done).
+// A second after each conntrack takeover the heap's free pages go back too:
+// the commit, the flush and the bulk leave garbage the size of the table.
 package main
 
 import (
@@ -44,6 +46,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	flag "github.com/spf13/pflag"
 
@@ -350,11 +353,40 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		case <-ctx.Done():
 		}
 	}()
+	go releaseAfterTakeovers(ctx, log, d)
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// takeoverRelease is how long after a conntrack takeover's commit its
+// memory is given back: its bulk to the peer, which follows the commit,
+// takes about 50 ms with 100k flows and half a second with 1M.
+const takeoverRelease = time.Second
+
+// releaseAfterTakeovers gives the heap's free pages back to the system a
+// moment after each conntrack takeover (Daemon.TakeoverDone). The new
+// master's commit buffers, its flushed external cache and its bulk leave
+// garbage the size of the replicated table. In the firewall pair with 100k
+// flows the new master's resident size stayed at 44.7 MB until the
+// collector's forced cycle two minutes later (30.2 MB after it); released,
+// it was 23.7 MB a second after the takeover. Until ctx ends.
+func releaseAfterTakeovers(ctx context.Context, log *slog.Logger, d *daemon.Daemon) {
+	for {
+		select {
+		case <-d.TakeoverDone():
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-time.After(takeoverRelease):
+		case <-ctx.Done():
+			return
+		}
+		memtrim.Heap(log, "conntrack takeover")
+	}
 }
 
 // lvsComplaints prints, with file:line, what ipvs.Build and

@@ -51,6 +51,10 @@ type ctSync struct {
 
 	mu     sync.Mutex // guards runErr
 	runErr string
+
+	// done receives after each takeover that ended current
+	// (Daemon.TakeoverDone); it keeps at most one.
+	done chan struct{}
 }
 
 // newCTSyncWith builds the binding to cfg's track_group around r (nil: a
@@ -83,6 +87,13 @@ func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync,
 		r, c.r = rep, rep
 	}
 	c.fo = conntracksync.NewFailover(c.log, r, c.group, conntracksync.CommitBound(slices.Min(advs)))
+	c.done = make(chan struct{}, 1)
+	c.fo.OnTakeoverDone(func() {
+		select {
+		case c.done <- struct{}{}:
+		default:
+		}
+	})
 	return c, nil
 }
 

@@ -223,6 +223,11 @@ func TestCTTakeoverOrder(t *testing.T) {
 	if got := r.ev.get(); !slices.Equal(got, want) {
 		t.Fatalf("takeover: %q, want %q", got, want)
 	}
+	select {
+	case <-r.d.TakeoverDone():
+	default:
+		t.Error("TakeoverDone did not receive after the takeover")
+	}
 	st := r.c.status()
 	if !st.Master || st.Takeovers != 1 || st.LastTakeover.Entries != 7 || st.LastTakeover.Flushed != 7 ||
 		st.LastTakeover.Instance != "VI_OUT" || st.LateCommits != 0 || st.TrackGroup != "FW" {
@@ -235,6 +240,11 @@ func TestCTTakeoverOrder(t *testing.T) {
 	r.leave("VI_OUT", vrrp.StateBackup) // pulled by the group
 	if got := r.ev.get(); !slices.Equal(got, []string{"resync"}) {
 		t.Fatalf("leaving MASTER: %q, want one resync", got)
+	}
+	select {
+	case <-r.d.TakeoverDone():
+		t.Error("TakeoverDone received again without a takeover")
+	default:
 	}
 	if st := r.c.status(); st.Master || st.ResyncRequests != 1 {
 		t.Errorf("status after leaving: %+v", st)

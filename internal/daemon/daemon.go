@@ -1021,6 +1021,17 @@ func (d *Daemon) instancesStarting() bool {
 	return false
 }
 
+// TakeoverDone receives after each conntrack takeover whose commit ended
+// while the node still held MASTER: the external cache flushed and our
+// table's bulk to the peer asked for. It keeps at most one; without
+// conntrack_sync it is nil, and never receives.
+func (d *Daemon) TakeoverDone() <-chan struct{} {
+	if d.ct == nil {
+		return nil
+	}
+	return d.ct.done
+}
+
 // Settled is closed once start-up has settled: the instances have made
 // their first transitions (none for the longest Master_Down_Interval, at
 // least a second), their announcement rounds are out and the kernel

@@ -1,7 +1,8 @@
 // Package memtrim gives back, once a daemon has started, the memory that
 // only starting needed: freed heap pages, and the process's mappings of
 // its own program's read-only pages that equal the file's, which fault
-// back in from the page cache when used.
+// back in from the page cache when used. Heap gives back the freed heap
+// pages alone, after a transient task such as a takeover.
 //
 // It owns no state. It must not touch a writable mapping, nor a read-only
 // one holding private copies of pages (a position-independent build's

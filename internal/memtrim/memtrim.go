@@ -23,6 +23,18 @@ func Trim(log *slog.Logger) {
 	}
 }
 
+// Heap gives back now the heap pages freed since the last collection: it
+// collects, then returns every free page to the system. For the garbage a
+// transient task leaves, such as a takeover's commit, the flush of the
+// external cache and the bulk to the peer; the collector would otherwise
+// keep those pages until its next cycle, and the background scavenger
+// returns them later still, or not at all while the heap's goal covers
+// them. after names the task in the log.
+func Heap(log *slog.Logger, after string) {
+	debug.FreeOSMemory()
+	log.Debug("released memory", "after", after)
+}
+
 // AfterStart gives back the memory that only starting needed, once the
 // daemon runs: the heap pages freed by then (the configuration's parse,
 // the sockets' and instances' set-up) and this process's mappings of the
