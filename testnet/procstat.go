@@ -85,11 +85,18 @@ func ParseStatusKB(s string, keys ...string) ([]int64, error) {
 // forking parent (keepalived's VRRP process) as well as a lone process. A
 // [Proc]'s pid is its group's: Start gives each process a group of its
 // own, which its children join.
-func GroupPeakKB(pgid int) (int64, error) {
+func GroupPeakKB(pgid int) (int64, error) { return groupMaxKB(pgid, "VmHWM") }
+
+// GroupRSSKB is GroupPeakKB for the resident size now (VmRSS).
+func GroupRSSKB(pgid int) (int64, error) { return groupMaxKB(pgid, "VmRSS") }
+
+// groupMaxKB returns the largest value of the /proc status field key, in
+// kB, among the live processes of process group pgid.
+func groupMaxKB(pgid int, key string) (int64, error) {
 	var peak int64
 	found := false
 	for pid := range GroupStates(pgid) {
-		kb, err := StatusKB(pid, "VmHWM")
+		kb, err := StatusKB(pid, key)
 		if err != nil {
 			continue // exited meanwhile
 		}

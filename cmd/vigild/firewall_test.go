@@ -293,7 +293,10 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     fw1-keepalived-rss-MB and fw2-keepalived-rss-MB, keepalived's
 //     largest process. vigild runs as this test binary unless
 //     VIGILD_BINARY names a built vigild (for the RSS figures: the test
-//     binary's program pages are more than the daemon's).
+//     binary's program pages are more than the daemon's);
+//   - fw2-rss-after-MB: the resident size (VmRSS) of fw2's sync daemon
+//     fwAfterRSS after ready, once the takeover's commit, flush and bulk
+//     are over.
 //
 // Master_Down_Interval at advert_int 0.2 s is about 0.7 s. flows=1 checks
 // the reference harness: keepalived + conntrackd keep a lone stream alive,
@@ -316,6 +319,7 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 					for i := range sum.rssKB {
 						sum.rssKB[i] += r.rssKB[i]
 					}
+					sum.afterRSSKB += r.afterRSSKB
 				}
 				ms := func(d time.Duration) float64 { return float64(d) / float64(b.N) / 1e6 }
 				mb := func(kb int64) float64 { return float64(kb) / float64(b.N) / 1024 }
@@ -324,6 +328,7 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 				b.ReportMetric(float64(sum.broken)/float64(b.N), "broken")
 				b.ReportMetric(mb(sum.rssKB[0]), "fw1-rss-MB")
 				b.ReportMetric(mb(sum.rssKB[1]), "fw2-rss-MB")
+				b.ReportMetric(mb(sum.afterRSSKB), "fw2-rss-after-MB")
 				if sys != fwLegacySys {
 					b.ReportMetric(ms(sum.commit.InLoop), "commit-ms")
 					b.ReportMetric(ms(sum.commit.Duration), "commit-total-ms")
@@ -360,6 +365,9 @@ func TestFirewallTakeoverBenchPath(t *testing.T) {
 					t.Errorf("peak RSS %d of %v: %d kB", i, r.rssKB[:n], kb)
 				}
 			}
+			if r.afterRSSKB < 1024 {
+				t.Errorf("fw2's RSS after the takeover: %d kB", r.afterRSSKB)
+			}
 		})
 	}
 }
@@ -374,7 +382,16 @@ type fwTakeover struct {
 	// rssKB: the peak RSS of fw1's and fw2's sync daemon (vigild or
 	// conntrackd), then of fw1's and fw2's keepalived (legacy only).
 	rssKB [4]int64
+	// afterRSSKB: the resident size of fw2's sync daemon fwAfterRSS after
+	// ready.
+	afterRSSKB int64
 }
+
+// fwAfterRSS is when, after ready, the new master's resident size is
+// read: after its commit, the flush of its external cache and its bulk to
+// the peer (vigild gives the heap's free pages back a second after a
+// takeover).
+const fwAfterRSS = 5 * time.Second
 
 // benchTimer is the part of *testing.B that fwTakeoverOnce needs besides
 // testing.TB: TestFirewallTakeoverBenchPath runs it with timers that do
@@ -518,6 +535,14 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 			}
 			r.afterDue = readyAt.Sub(due)
 		}
+	}
+	if !readyAt.IsZero() {
+		time.Sleep(time.Until(readyAt.Add(fwAfterRSS)))
+		kb, err := testnet.GroupRSSKB(pids[1])
+		if err != nil {
+			b.Fatalf("fw2's RSS after the takeover: %v", err)
+		}
+		r.afterRSSKB = kb
 	}
 	return r
 }
