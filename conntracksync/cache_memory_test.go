@@ -198,11 +198,7 @@ func TestCacheChunksWalkSeesDeletions(t *testing.T) {
 		left[flows[i].Key()] = true
 	}
 	var stale int
-	go func() {
-		for {
-			bufs <- make([]Entry, 0, chunk)
-		}
-	}()
+	bufs <- make([]Entry, 0, chunk) // the walk took the first one
 	for {
 		select {
 		case b := <-out:
@@ -211,6 +207,7 @@ func TestCacheChunksWalkSeesDeletions(t *testing.T) {
 					stale++
 				}
 			}
+			bufs <- make([]Entry, 0, chunk)
 			continue
 		case sent := <-done:
 			if stale > 0 {
