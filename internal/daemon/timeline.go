@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -105,17 +106,21 @@ type LoggedTakeover struct {
 	CPUsKnown          bool
 }
 
-var (
-	loggedTakeoverRE = regexp.MustCompile(`\((\S+?)\) takeover timeline.*? due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+)`)
-	loggedCPUsRE     = regexp.MustCompile(` loop_cpu=(\d+) worker_cpu=(\d+)`)
-)
+// loggedTakeoverREs are ParseLoggedTakeovers' expressions, compiled at
+// its first call: the daemon never reads its own log back, so vigild does
+// not compile them at every start.
+var loggedTakeoverREs = sync.OnceValues(func() (line, cpus *regexp.Regexp) {
+	return regexp.MustCompile(`\((\S+?)\) takeover timeline.*? due_unix_ns=(\d+) woke_us=(\S+) ran_us=(\S+) add_start_us=(\S+) add_done_us=(\S+) announced_us=(\S+)`),
+		regexp.MustCompile(` loop_cpu=(\d+) worker_cpu=(\d+)`)
+})
 
 // ParseLoggedTakeovers returns the takeover timelines logged in log, in
 // their order.
 func ParseLoggedTakeovers(log string) []LoggedTakeover {
+	lineRE, cpusRE := loggedTakeoverREs()
 	var out []LoggedTakeover
 	for line := range strings.Lines(log) {
-		m := loggedTakeoverRE.FindStringSubmatch(line)
+		m := lineRE.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
@@ -132,7 +137,7 @@ func ParseLoggedTakeovers(log string) []LoggedTakeover {
 			}
 			*p = time.Duration(f * float64(time.Microsecond))
 		}
-		if c := loggedCPUsRE.FindStringSubmatch(line); c != nil {
+		if c := cpusRE.FindStringSubmatch(line); c != nil {
 			tl.LoopCPU, _ = strconv.Atoi(c[1])
 			tl.WorkerCPU, _ = strconv.Atoi(c[2])
 			tl.CPUsKnown = true
