@@ -338,13 +338,7 @@ func TestCacheChunks(t *testing.T) {
 	flows := SampleFlows(3000)
 	ftp, _ := SampleFTP(200)
 	flows = append(flows, ftp...)
-	for i, m := range ftp {
-		// The control flows' data flows, related to them.
-		d := Flow{Orig: Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ProtoTCP, SrcPort: 20, DstPort: uint16(50000 + i)},
-			Status: StatusConfirmed, TCPState: TCPEstablished, TimeoutSec: 300, Master: m.Orig}
-		d.Reply = d.Orig.Invert()
-		flows = append(flows, d)
-	}
+	flows = append(flows, SampleFTPData(ftp)...) // the control flows' data flows, related to them
 	related := 0
 	for i := range flows {
 		if flows[i].Related() {

@@ -102,3 +102,18 @@ func SampleFTP(n int) ([]Flow, []Expect) {
 	}
 	return flows, exps
 }
+
+// SampleFTPData builds, for each FTP control connection of masters (as
+// SampleFTP makes them), its data connection: the server's port 20 to the
+// client's port 50000+i, established, related to its master. For tests of
+// what must come after a master (commit order, chunks).
+func SampleFTPData(masters []Flow) []Flow {
+	out := make([]Flow, 0, len(masters))
+	for i, m := range masters {
+		d := Flow{Orig: Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ProtoTCP, SrcPort: 20, DstPort: uint16(50000 + i)},
+			Status: StatusConfirmed, TCPState: TCPEstablished, TimeoutSec: 300, Master: m.Orig}
+		d.Reply = d.Orig.Invert()
+		out = append(out, d)
+	}
+	return out
+}

@@ -395,13 +395,7 @@ func TestRelatedLast(t *testing.T) {
 	c := NewCache()
 	plain := SampleFlows(6) // IPv4 records and, at index 3, an IPv6 flow
 	ftp, _ := SampleFTP(2)  // compact entries (helper), not related
-	var rel []Flow
-	for i, m := range ftp {
-		d := Flow{Orig: Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ProtoTCP, SrcPort: 20, DstPort: uint16(50000 + i)},
-			Status: StatusConfirmed, TCPState: TCPEstablished, TimeoutSec: 300, Master: m.Orig}
-		d.Reply = d.Orig.Invert()
-		rel = append(rel, d)
-	}
+	rel := SampleFTPData(ftp)
 	for _, f := range slices.Concat(plain, ftp, rel) {
 		c.Put(f, warmT0)
 	}

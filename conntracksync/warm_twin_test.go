@@ -223,19 +223,6 @@ func TestTwinWarmWritesReuseBuffers(t *testing.T) {
 	}
 }
 
-// relatedPairs returns n FTP control flows (SampleFTP) and, for each, its
-// data connection: a flow related to it.
-func relatedPairs(n int) (masters, related []ct.Flow) {
-	masters, _ = ct.SampleFTP(n)
-	for i, m := range masters {
-		d := ct.Flow{Orig: ct.Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: ct.ProtoTCP, SrcPort: 20, DstPort: uint16(50000 + i)},
-			Status: ct.StatusConfirmed, TCPState: ct.TCPEstablished, TimeoutSec: 300, Master: m.Orig}
-		d.Reply = d.Orig.Invert()
-		related = append(related, d)
-	}
-	return masters, related
-}
-
 // newWarmTwin is a warm standby's Replicator on a twin kernel, not run:
 // the test feeds it with WarmReceive and drives its writes.
 func newWarmTwin(t *testing.T, k *twin.Kernel) *ct.Replicator {
@@ -256,7 +243,8 @@ func newWarmTwin(t *testing.T, k *twin.Kernel) *ct.Replicator {
 // flows land in an earlier chunk than their masters and are refused.
 func TestTwinWarmTakeoverWritesInChunks(t *testing.T) {
 	const n = 2000 // FTP control flows, each with its data flow: 4,000 keys
-	masters, related := relatedPairs(n)
+	masters, _ := ct.SampleFTP(n)
+	related := ct.SampleFTPData(masters)
 	flows := append(append([]ct.Flow(nil), related...), masters...)
 	k := twin.NewKernel()
 	r := newWarmTwin(t, k)
