@@ -557,6 +557,21 @@ func (h *Host) Exec(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
+// HasAddr reports whether dev in h's namespace has addr (an address
+// without its prefix length), as `ip -o addr show dev` lists it.
+func (h *Host) HasAddr(ctx context.Context, dev, addr string) (bool, error) {
+	out, err := h.Command(ctx, "ip", "-o", "addr", "show", "dev", dev).CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("testnet: ip addr show dev %s in %s: %v: %s", dev, h.ns, err, out)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if a, _, ok := strings.Cut(f, "/"); ok && a == addr {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Sysctl sets a sysctl inside the namespace, key in dotted or slashed form
 // ("net.ipv4.ip_forward" or "net/ipv6/conf/eth0.10/accept_ra").
 func (h *Host) Sysctl(t testing.TB, key, value string) {

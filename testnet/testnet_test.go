@@ -802,3 +802,26 @@ func TestParseStat(t *testing.T) {
 		t.Errorf("StatFields of this process: %v, %v", f, err)
 	}
 }
+
+// HasAddr finds an address on its device only, whole: 192.0.2.1 is not
+// 192.0.2.10, and a missing device is an error.
+func TestHasAddr(t *testing.T) {
+	_, _, ea, _ := twoHosts(t)
+	ea.AddAddr(t, "192.0.2.10/32")
+	a := ea.Host()
+	for _, c := range []struct {
+		dev, addr string
+		want      bool
+	}{
+		{"eth0", "192.0.2.1", true}, {"eth0", "192.0.2.10", true}, {"eth0", "2001:db8::1", true},
+		{"eth0", "192.0.2.2", false}, {"eth0", "192.0.2.100", false}, {"eth0", "192.0.2", false}, {"lo", "192.0.2.1", false},
+	} {
+		got, err := a.HasAddr(t.Context(), c.dev, c.addr)
+		if err != nil || got != c.want {
+			t.Errorf("HasAddr(%s, %s) = %v, %v; want %v", c.dev, c.addr, got, err, c.want)
+		}
+	}
+	if _, err := a.HasAddr(t.Context(), "nosuch0", "192.0.2.1"); err == nil {
+		t.Error("HasAddr on a missing device: no error")
+	}
+}

@@ -626,9 +626,3 @@ func fwTables(t testing.TB, l *fwLab) string {
 	show(l.Server, "ip", "neigh")
 	return sb.String()
 }
-
-// hasAddr2 is hasAddr for benchmarks.
-func hasAddr2(t testing.TB, h *testnet.Host, dev, addr string) bool {
-	out, _ := h.Command(context.Background(), "ip", "-o", "addr", "show", "dev", dev).CombinedOutput()
-	return strings.Contains(string(out), " "+addr+"/")
-}

@@ -170,7 +170,7 @@ func ftpTakeoverOnce(b *testing.B, legacy bool) error {
 		}
 		master = func() bool {
 			ev, _ := os.ReadFile(g2.events)
-			return hasAddr2(b, l.FW2, "eth1", fwOutVIP) && strings.Contains(string(ev), "committed")
+			return hasAddr(b, l.FW2, "eth1", fwOutVIP) && strings.Contains(string(ev), "committed")
 		}
 	} else {
 		conf := func(name string, prio int, local, peer string) string {

@@ -58,13 +58,13 @@ func startVigild(t testing.TB, h *testnet.Host, conf string, extra ...string) *v
 }
 
 // hasAddr reports whether h has addr on dev.
-func hasAddr(t *testing.T, h *testnet.Host, dev, addr string) bool {
+func hasAddr(t testing.TB, h *testnet.Host, dev, addr string) bool {
 	t.Helper()
-	out, err := h.Command(t.Context(), "ip", "-o", "addr", "show", "dev", dev).CombinedOutput()
+	has, err := h.HasAddr(t.Context(), dev, addr)
 	if err != nil {
-		t.Fatalf("ip addr show in %s: %v\n%s", h.Name(), err, out)
+		t.Fatal(err)
 	}
-	return regexp.MustCompile(`\s` + regexp.QuoteMeta(addr) + `/`).Match(out)
+	return has
 }
 
 // waitAddr waits until addr is present (want) or absent on h's dev.

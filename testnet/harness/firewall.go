@@ -103,9 +103,9 @@ func (l *FirewallPair) SettleNeighbours(t testing.TB, master *testnet.Host) {
 		other = l.FW1
 	}
 	holds := func(h *testnet.Host) (in, out bool) {
-		a, _ := h.Command(t.Context(), "ip", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
-		b, _ := h.Command(t.Context(), "ip", "-o", "addr", "show", "dev", "eth1").CombinedOutput()
-		return strings.Contains(string(a), " "+FWInVIP+"/"), strings.Contains(string(b), " "+FWOutVIP+"/")
+		in, _ = h.HasAddr(t.Context(), "eth0", FWInVIP)
+		out, _ = h.HasAddr(t.Context(), "eth1", FWOutVIP)
+		return in, out
 	}
 	testnet.Eventually(t, 10*time.Second, func() bool {
 		in, out := holds(master)

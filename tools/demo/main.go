@@ -195,8 +195,8 @@ func (d *demo) waitVIPs(h *testnet.Host, want bool) {
 }
 
 func hasAddr(h *testnet.Host, addr string) bool {
-	out, err := h.Command(context.Background(), "ip", "-o", "addr", "show", "dev", "eth0").Output()
-	return err == nil && strings.Contains(string(out), " "+addr+"/")
+	has, _ := h.HasAddr(context.Background(), "eth0", addr)
+	return has
 }
 
 // vigilctl shows vigilctl's status table for v, without its first skip
