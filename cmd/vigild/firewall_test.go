@@ -368,6 +368,9 @@ func TestFirewallTakeoverBenchPath(t *testing.T) {
 			if r.afterRSSKB < 1024 {
 				t.Errorf("fw2's RSS after the takeover: %d kB", r.afterRSSKB)
 			}
+			if sys != fwLegacySys && !r.released {
+				t.Errorf("fw2 did not log %s within %v of ready", fwReleasedLog, fwAfterRSS)
+			}
 		})
 	}
 }
@@ -383,8 +386,10 @@ type fwTakeover struct {
 	// conntrackd), then of fw1's and fw2's keepalived (legacy only).
 	rssKB [4]int64
 	// afterRSSKB: the resident size of fw2's sync daemon fwAfterRSS after
-	// ready.
+	// ready; released (vigild only): fw2 had logged then that it gave the
+	// takeover's memory back.
 	afterRSSKB int64
+	released   bool
 }
 
 // fwAfterRSS is when, after ready, the new master's resident size is
@@ -543,9 +548,16 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 			b.Fatalf("fw2's RSS after the takeover: %v", err)
 		}
 		r.afterRSSKB = kb
+		if !legacy {
+			r.released = strings.Contains(v2.Output(), fwReleasedLog)
+		}
 	}
 	return r
 }
+
+// fwReleasedLog is what vigild logs (-D) when it has given a takeover's
+// memory back.
+const fwReleasedLog = `msg="released memory" after="conntrack takeover"`
 
 // lastTakeoverDue returns the latest Master_Down deadline of the takeover
 // timelines in a vigild log (-D): the instance whose timer expired last is
