@@ -6,9 +6,12 @@
 // external cache into the kernel (with the kernel's own insert floor: a
 // bare batched ctnetlink create of the same requests), CPU per replicated
 // entry on the event path for sender and receiver, bulk resync of the
-// whole table (with the encoding alone and the link's floor: a bare
-// sendmmsg of the same datagrams), and peak RSS. Every figure but the event
-// path is the median of -trials trials.
+// whole table to a peer whose external cache was flushed (with the
+// encoding alone and the link's floor: a bare sendmmsg of the same
+// datagrams) and, last and at the largest size only, to a restarted peer
+// (a new receiver process, from its exec, beside the kernel's walk of the
+// table that its start-up dump pays), and peak RSS. Every figure but the
+// event path is the median of -trials trials.
 //
 // It builds nine network namespaces: a vigil pair and a conntrackd pair,
 // a vigil pair whose backup is a warm standby and a conntrackd pair whose
@@ -107,9 +110,27 @@ func main() {
 
 // vnode is a vigil node child process.
 type vnode struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	once sync.Once
+}
+
+// stop ends the node: closing its stdin ends it cleanly (profiles
+// flushed), SIGKILL if it does not exit within 5 s. Stopping twice is
+// harmless.
+func (v *vnode) stop() {
+	v.once.Do(func() {
+		_ = v.in.Close()
+		done := make(chan struct{})
+		go func() { _ = v.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = v.cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		}
+	})
 }
 
 func (v *vnode) call(format string, args ...any) (map[string]any, error) {
@@ -353,6 +374,12 @@ type point struct {
 	// -n until its external cache is full).
 	Encode, Link, Resync, CtdResync float64
 	Datagrams, Bytes                int
+	// Restart and CtdRestart are the bulk resync to a restarted receiver,
+	// ms: from the new receiver's exec until its external cache is full;
+	// RestartWalk is the kernel's walk of the table that either's start-up
+	// dump pays in this lab (conntrack -L in the receiver's empty
+	// namespace, its exec included). Measured at the largest size only.
+	Restart, CtdRestart, RestartWalk float64
 	// Event path CPU per entry, µs, for the flows added at this size.
 	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
 	// CPUWarm is the warm standby's receiver CPU per entry, µs: it also
@@ -441,22 +468,11 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		t.Cleanup(func() {
-			// Closing stdin ends the node cleanly (profiles flushed);
-			// SIGKILL if it does not exit soon.
-			_ = in.Close()
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				<-done
-			}
-		})
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		return &vnode{cmd: cmd, in: in, out: sc}, nil
+		v := &vnode{cmd: cmd, in: in, out: sc}
+		t.Cleanup(v.stop)
+		return v, nil
 	}
 	vs, err := startNode(v1, "203.0.113.201", "203.0.113.202")
 	if err != nil {
@@ -528,7 +544,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}
 	}
 	var points []point
-	prev := 0
+	prev, lastCtdN := 0, 0
 	for _, n := range sizes {
 		p := point{N: n}
 		fmt.Fprintf(os.Stderr, "ct-bench: %d entries\n", n)
@@ -578,6 +594,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				p.CtdLost = n - ctdN
 			}
 		}
+		lastCtdN = ctdN
 		stopPerf()
 		// The warm standby: every flow written into its kernel.
 		var last map[string]any
@@ -636,14 +653,9 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				n, m["max"], m["rss_file_kb"])
 		}
 		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
-			// The warm pair's nodes have the same addresses as the others
-			// (in namespaces of their own): their profiles are named apart.
+			// Each node names its profiles after its address and role.
 			for i, v := range []*vnode{vs, vr, wr} {
-				name := "event"
-				if i == 2 {
-					name = "warm-event"
-				}
-				m, err := v.call("heap %s-%d", name, n)
+				m, err := v.call("heap event-%d", n)
 				if err != nil {
 					return err
 				}
@@ -880,7 +892,75 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			return err
 		}
 	}
-	return nil
+	if warmOnly || len(points) == 0 {
+		return nil
+	}
+
+	// Bulk resync to a restarted peer, at the largest size, last: each
+	// receiver stopped and started again, a new process with empty caches
+	// whose maps and pages are all fresh, timed from its exec until it
+	// holds the flows. Both ask at their start: vigil's sender sends a
+	// bulk to every new session, and conntrackd's receiver runs with
+	// StartupResync. Both dump their kernel's table at their start too,
+	// which in this lab walks the host's one hash table with every
+	// namespace's flows in it: the other pairs' tables are emptied first,
+	// so that only the two senders' flows are left in it, and the walk
+	// over them is timed alone (conntrack -L in the restarted receivers'
+	// empty namespace).
+	p := &points[len(points)-1]
+	n, ctdN := p.N, lastCtdN
+	for _, h := range []*testnet.Host{w1, w2, d1, d2, fl, v2, c2} {
+		flush(h)
+	}
+	restarts := trials
+	if n >= bigSize {
+		restarts = max(1, trials/3)
+	}
+	var vrst, crst, walks []float64
+	for range restarts {
+		time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
+		settle()
+		t0 := time.Now()
+		v2.Exec(t, "conntrack", "-L")
+		walks = append(walks, ms(time.Since(t0)))
+
+		vr.stop()
+		t0 = time.Now()
+		if vr, err = startNode(v2, "203.0.113.202", "203.0.113.201", "-wait-external", strconv.Itoa(n)); err != nil {
+			return err
+		}
+		pids[1] = vr.cmd.Process.Pid
+		m, err := vr.call("started")
+		if err != nil {
+			return err
+		}
+		cpu, _ := procCPU(pids[1])
+		took := float64(int64(num(m, "full_unix_ns"))-t0.UnixNano()) / 1e6
+		vrst = append(vrst, took)
+		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: vigil %.1f ms from its exec, %.1f from its Replicator's start (handshake %.1f, first entry %.1f, its kernel's table dumped %.1f); its CPU %.1f ms, %d pages first touched\n",
+			n, took, num(m, "ms"), num(m, "established_ms"), num(m, "first_ms"), num(m, "dumped_ms"), ms(cpu), minorFaults(pids[1]))
+
+		if err := cr.Signal(syscall.SIGTERM); err != nil {
+			return fmt.Errorf("stopping conntrackd's receiver: %w", err)
+		}
+		if _, err := cr.Wait(10 * time.Second); err != nil {
+			return fmt.Errorf("stopping conntrackd's receiver: %w", err)
+		}
+		settle()
+		t1 := time.Now()
+		cr = c2.Conntrackd(t, ctdConf(1, "StartupResync on"))
+		pids[3] = cr.Pid()
+		if got := waitProgress(func() int { return cr.ExternalCount(context.Background()) }, ctdN, 20*time.Second); got < ctdN {
+			return fmt.Errorf("conntrackd's restarted receiver: %d of %d entries", got, ctdN)
+		}
+		crst = append(crst, ms(time.Since(t1)))
+		cpu, _ = procCPU(pids[3])
+		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: conntrackd %.1f ms from its exec; its CPU %.1f ms, %d pages first touched\n",
+			n, crst[len(crst)-1], ms(cpu), minorFaults(pids[3]))
+	}
+	p.Restart, p.CtdRestart, p.RestartWalk = median(vrst), median(crst), median(walks)
+	fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: vigil %v, conntrackd %v, the table walk alone %v\n", n, vrst, crst, walks)
+	return report(points, trials, outDir)
 }
 
 // report prints the tables of points and, with outDir, writes them there

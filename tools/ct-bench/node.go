@@ -47,6 +47,13 @@ import (
 //	                   {"max":N,"rss_file_kb":N}
 //	heap NAME          with CTBENCH_PROFILE_DIR, write a heap profile
 //	                   named NAME there: {"heap_alloc":N,...} (MemStats)
+//	started            with -wait-external N: wait (up to 30 s) until the
+//	                   external cache holds N entries (a restarted peer's
+//	                   bulk): {"ms":F,"full_unix_ns":N,"external":N,
+//	                   "established_ms":F,"first_ms":F,"dumped_ms":F},
+//	                   times from the Replicator's start: full, our HELLO
+//	                   answered, the first entry in, the kernel's table
+//	                   dumped once (sampled every 200 µs)
 //
 // A separate process so that the parent can read its CPU time and peak
 // RSS from /proc like conntrackd's.
@@ -57,16 +64,27 @@ func runNode(args []string) error {
 	peer := fs.String("peer", "", "peer address")
 	iface := fs.String("iface", "", "sync interface")
 	warm := fs.Bool("warm", false, "warm standby")
+	waitExternal := fs.Int("wait-external", 0, "time from the start until the external cache holds this many entries (answered by \"started\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Profiles are named after the node's address and role: the warm
+	// pair's nodes have the others' addresses, and a restarted node
+	// replaces one.
+	tag := *local
+	if *warm {
+		tag += "-warm"
+	}
+	if *waitExternal > 0 {
+		tag += "-restarted"
+	}
 	if path := os.Getenv("CTBENCH_PROFILE_DIR"); path != "" {
-		f, err := os.Create(filepath.Join(path, fmt.Sprintf("cpu-%s.pprof", *local)))
+		f, err := os.Create(filepath.Join(path, fmt.Sprintf("cpu-%s.pprof", tag)))
 		if err == nil {
 			_ = pprof.StartCPUProfile(f)
 			defer func() {
 				pprof.StopCPUProfile()
-				if hf, err := os.Create(filepath.Join(path, fmt.Sprintf("heap-%s.pprof", *local))); err == nil {
+				if hf, err := os.Create(filepath.Join(path, fmt.Sprintf("heap-%s.pprof", tag))); err == nil {
 					_ = pprof.WriteHeapProfile(hf)
 					hf.Close()
 				}
@@ -92,7 +110,38 @@ func runNode(args []string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
+	start := time.Now()
 	go func() { errc <- r.Run(ctx) }()
+	// With -wait-external, when the external cache came to hold that many
+	// entries: the bulk a restarted node gets from its peer, whose channel
+	// sends one to every new session. On the way, when our HELLO was
+	// answered, the first entry came in and the kernel's table had been
+	// dumped once (the internal cache's start), sampled every 200 µs.
+	type startup struct{ full, established, first, dumped time.Duration }
+	filled := make(chan startup, 1)
+	if *waitExternal > 0 {
+		go func() {
+			var st startup
+			for time.Since(start) < 30*time.Second {
+				s := r.Stats()
+				if s.Established && st.established == 0 {
+					st.established = time.Since(start)
+				}
+				if s.External > 0 && st.first == 0 {
+					st.first = time.Since(start)
+				}
+				if s.Listener.Dumps > 0 && st.dumped == 0 {
+					st.dumped = time.Since(start)
+				}
+				if s.External >= *waitExternal {
+					break
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			st.full = time.Since(start)
+			filled <- st
+		}()
+	}
 	// "backlog start" samples the channel's backlog (messages queued and
 	// unacknowledged) every 2 ms until "backlog stop", which answers the
 	// largest. The sampling costs the node some CPU and garbage of its own.
@@ -177,6 +226,20 @@ func runNode(args []string) error {
 				time.Sleep(200 * time.Microsecond)
 			}
 			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "external": r.Stats().External})
+		case "started":
+			if *waitExternal <= 0 {
+				reply(map[string]any{}, fmt.Errorf("started: not run with -wait-external"))
+				continue
+			}
+			st := <-filled
+			filled <- st // a second "started" answers the same
+			ext := r.Stats().External
+			var err error
+			if ext < *waitExternal {
+				err = fmt.Errorf("started: the external cache holds %d of %d entries after %v", ext, *waitExternal, st.full)
+			}
+			reply(map[string]any{"ms": ms(st.full), "full_unix_ns": start.Add(st.full).UnixNano(), "external": ext,
+				"established_ms": ms(st.established), "first_ms": ms(st.first), "dumped_ms": ms(st.dumped)}, err)
 		case "encode":
 			// The bulk's encoding alone (BulkDatagrams), timed.
 			t0 := time.Now()
@@ -223,7 +286,7 @@ func runNode(args []string) error {
 		case "heap":
 			// A heap profile now, named f[1], when profiling.
 			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
-				if hf, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%s-%s.pprof", *local, filepath.Base(f[1])))); err == nil {
+				if hf, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%s-%s.pprof", tag, filepath.Base(f[1])))); err == nil {
 					_ = pprof.WriteHeapProfile(hf)
 					hf.Close()
 				}

@@ -28,6 +28,14 @@ func table(ps []point) string {
 	for _, p := range ps {
 		w("| %d | %d (%.1f) | %s | %s | %s | %s |\n", p.N, p.Datagrams, float64(p.Bytes)/1e6, fmtMS(p.Encode), fmtMS(p.Link), fmtMS(p.Resync), fmtMS(p.CtdResync))
 	}
+	for _, p := range ps {
+		if p.Restart == 0 {
+			continue
+		}
+		w("\nBulk resync to a restarted peer: a new receiver process, its caches empty and their memory fresh (ms, from its exec until it holds the flows; both ask at their start, and both dump their kernel's table at their start, which here walks the senders' flows in the host's one table: that walk alone in the last column):\n\n")
+		w("| flows | vigil | conntrackd | the table walk |\n| ---: | ---: | ---: | ---: |\n")
+		w("| %d | %s | %s | %s |\n", p.N, fmtMS(p.Restart), fmtMS(p.CtdRestart), fmtMS(p.RestartWalk))
+	}
 	w("\nCPU per replicated entry on the event path (µs; the flows added at this size):\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range ps {
