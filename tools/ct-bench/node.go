@@ -187,7 +187,7 @@ func runNode(args []string) error {
 		case "stats":
 			s := r.Stats()
 			_ = out.Encode(map[string]any{"internal": s.Internal, "external": s.External, "established": s.Established,
-				"retransmits": s.Retransmits, "drops": s.Drops, "pending": s.Warm.Pending, "lost_now": s.Warm.LostNow,
+				"retransmits": s.Retransmits, "bulks": s.Bulks, "drops": s.Drops, "pending": s.Warm.Pending, "lost_now": s.Warm.LostNow,
 				"written": s.Warm.Written, "write_ms": ms(s.Warm.WriteTime), "warm_failed": s.Warm.Failed,
 				"write_errors": s.Warm.WriteErrors, "redumps": s.Listener.Redumps,
 				"events": s.Listener.Events, "own_events": s.Listener.OwnEvents})
