@@ -549,6 +549,32 @@ func (c *Cache) Sweep() (removed []Flow) {
 	return removed
 }
 
+// deleteWhere deletes every flow whose key drop names and returns how many;
+// drop runs under c's lock.
+func (c *Cache) deleteWhere(drop func(k *Key) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.peak = max(c.peak, len(c.v4)+len(c.entries))
+	defer c.shrinkLocked()
+	n := 0
+	var f Flow
+	for k, r := range c.v4 {
+		r.flow(&k, &f)
+		if key := f.Key(); drop(&key) {
+			delete(c.v4, k)
+			n++
+		}
+	}
+	for k, e := range c.entries {
+		decodeCompact(e.enc, &f)
+		if key := f.Key(); drop(&key) {
+			delete(c.entries, k)
+			n++
+		}
+	}
+	return n
+}
+
 // Replace makes the cache hold exactly flows (a fresh kernel dump). It
 // returns the flows that are new or changed, and those that disappeared, so
 // that the caller can announce the difference.

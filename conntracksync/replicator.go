@@ -67,6 +67,14 @@ type Replicator struct {
 	warmLogAt     time.Time   // the writer's last log of refused writes; its goroutine only
 	warmBuf       warmBuffers // guarded by commitMu: the background writes' reused buffers
 
+	// The warm standby's hold (warm.go): holding from a start without
+	// MASTER until the peer's table is in; holdFrom, when the loop first
+	// saw the session established meanwhile; peerDataAt, when the last of
+	// the peer's flows came. Loop goroutine only.
+	holding    bool
+	holdFrom   time.Time
+	peerDataAt time.Time
+
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only
 	conn    *syncLink // set by Run, used by its loop goroutine only
@@ -319,6 +327,12 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.bulkPoll = func() { r.receiveWaiting(ch, sel, rx, pool.put) }
 	defer func() { r.bulkPoll = nil }()
 	var lastReason pathReason
+	r.holding, r.holdFrom, r.peerDataAt = r.warm != nil && !r.master.Load(), time.Time{}, time.Time{}
+	if r.warm != nil {
+		r.warmMu.Lock()
+		r.warm.st.Holding = r.holding
+		r.warmMu.Unlock()
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	// Local updates are held for up to coalesceDelay (or until a few
@@ -331,8 +345,11 @@ func (r *Replicator) Run(ctx context.Context) error {
 		if r.wantResync.Swap(false) {
 			ch.RequestResync()
 		}
-		if r.wantBulk.Swap(false) {
+		if r.wantBulk.Swap(false) && !r.holding {
 			ch.RequestBulk() // EventSendBulk follows once no bulk is in flight
+		}
+		if r.holding && r.holdEnds(ch, now) {
+			r.endHold(ch)
 		}
 		if a, why := sel.choose(now); why != pathKeep {
 			r.switchPath(conn, a, why, lastReason)
@@ -355,6 +372,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 			next := ch.Deadline()
 			if d := sel.deadline(now); !d.IsZero() && d.Before(next) {
 				next = d
+			}
+			if t := now.Add(warmHoldTick); r.holding && t.Before(next) {
+				next = t
 			}
 			timer.Reset(max(0, next.Sub(now)))
 		}
@@ -401,6 +421,10 @@ func (r *Replicator) send(ch *ftfw.Channel, u localUpdate) {
 		if err := ch.SendExpect(u.op, u.exp); err != nil {
 			r.log.Warn("conntrack sync: expectation not encodable", "err", err)
 		}
+		return
+	}
+	if u.op != ftfw.OpDel && r.withhold(&u.flow) {
+		r.countWithheld(1)
 		return
 	}
 	if err := ch.Send(u.op, &u.flow); err != nil {
@@ -611,6 +635,10 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 		}
 		r.external.Apply(r.rxFlows, r.rxDel, now)
 		r.warmChanged(r.rxFlows, now)
+		if len(r.rxFlows) > 0 {
+			r.peerDataAt = now
+			r.retractPeers(r.rxFlows)
+		}
 	}
 	r.handleEvents(ch)
 }
@@ -682,10 +710,17 @@ const bulkFlushEvery = 8192
 // bulkFlushEvery entries: the kernel's send path, most of a bulk's time
 // on the sender, and the encoding take turns on two CPUs instead of one.
 func (r *Replicator) bulk(ch *ftfw.Channel) {
+	if r.holding {
+		return // endHold asks for one
+	}
 	sendTimeout := r.cfg.CommitTimeout == 0
-	var bad, n int
+	var bad, n, withheld int
 	var bs bulkSend
 	r.internal.rangeWire(sendTimeout, func(w *ftfw.Flow) {
+		if r.withhold(w) {
+			withheld++
+			return
+		}
 		if ch.SendBulk(ftfw.OpUpd, w) != nil {
 			bad++
 		}
@@ -694,6 +729,7 @@ func (r *Replicator) bulk(ch *ftfw.Channel) {
 		}
 	})
 	r.sendDone(&bs)
+	r.countWithheld(withheld)
 	if bad > 0 {
 		r.log.Warn("conntrack sync: flows not encodable", "count", bad)
 	}

@@ -3,6 +3,8 @@ package conntracksync
 import (
 	"context"
 	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync/ftfw"
 )
 
 // The warm standby (Config.WarmStandby): while this node does not hold
@@ -201,6 +203,107 @@ func (r *Replicator) warmChanged(flows []Flow, now time.Time) {
 	case r.warmKick <- struct{}{}:
 	default:
 	}
+}
+
+// The hold. The warm writes of an earlier run stay in the kernel, and
+// nothing in the kernel marks them as the peer's: a warm standby that
+// starts tells them from its own connections only by the peer's table
+// (isWarm). Until that has come in, a start without MASTER announces
+// none of its connections: the start-up dump's, the kernel's events and
+// its bulks wait. The peer's table is in once the session has been
+// established for warmHoldMin and no flow of the peer's came for
+// warmHoldQuiet, or after warmHoldMax, or when the node takes MASTER; the
+// internal cache then gives back what the external cache holds, and one
+// bulk sends the rest.
+const (
+	warmHoldMin   = 1500 * time.Millisecond // longer than the peer's bulk gate (a second)
+	warmHoldQuiet = 300 * time.Millisecond
+	warmHoldMax   = 10 * time.Second
+	warmHoldTick  = 50 * time.Millisecond // how often the loop looks while holding
+)
+
+// holdEnds reports whether the hold ends at now; loop goroutine only.
+func (r *Replicator) holdEnds(ch *ftfw.Channel, now time.Time) bool {
+	if r.master.Load() {
+		return true
+	}
+	if !ch.Established() {
+		return false
+	}
+	if r.holdFrom.IsZero() {
+		r.holdFrom = now
+	}
+	since := now.Sub(r.holdFrom)
+	return since >= warmHoldMax ||
+		since >= warmHoldMin && (r.peerDataAt.IsZero() || now.Sub(r.peerDataAt) >= warmHoldQuiet)
+}
+
+// endHold ends the hold: the internal cache gives back the connections
+// the external cache holds (unless the node holds MASTER: then its table
+// is its own), and a bulk sends the peer the rest. Loop goroutine only.
+func (r *Replicator) endHold(ch *ftfw.Channel) {
+	r.holding = false
+	n := 0
+	if !r.master.Load() {
+		// The internal cache's lock, then the external's: nothing takes
+		// them the other way round.
+		n = r.internal.deleteWhere(r.external.Has)
+	}
+	r.warmMu.Lock()
+	r.warm.st.Holding = false
+	r.warm.st.Retracted += uint64(n)
+	r.warmMu.Unlock()
+	r.log.Info("conntrack sync: the peer's table is in: sending ours", "peers_taken_back", n, "ours", r.internal.Len())
+	ch.RequestBulk()
+}
+
+// retractPeers applies the hold's rule to the peer's flows (puts and
+// deletions) just received while the node does not hold MASTER: one the
+// internal cache holds is the peer's, and leaves it. Nothing goes to the
+// peer: a deletion from a node without MASTER is applied to a warm peer's
+// kernel. Loop goroutine only.
+func (r *Replicator) retractPeers(flows []Flow) {
+	if r.master.Load() || r.internal.Len() == 0 {
+		return
+	}
+	n := 0
+	for i := range flows {
+		if _, ok := r.internal.Delete(flows[i].Key()); ok {
+			n++
+		}
+	}
+	if n > 0 {
+		r.warmMu.Lock()
+		r.warm.st.Retracted += uint64(n)
+		r.warmMu.Unlock()
+	}
+}
+
+// withhold reports whether an announcement of w must not be sent: a warm
+// standby sends none of its own while holding, and none of the peer's
+// connections (the external cache holds it) while it does not hold
+// MASTER. It may run under the internal cache's lock (a bulk), so the
+// caller counts (countWithheld). Loop goroutine only.
+func (r *Replicator) withhold(w *ftfw.Flow) bool {
+	if r.warm == nil || r.master.Load() {
+		return false
+	}
+	if r.holding {
+		return true
+	}
+	f := fromWire(w)
+	k := f.Key()
+	return r.external.Has(&k)
+}
+
+// countWithheld adds n announcements not sent to the warm stats.
+func (r *Replicator) countWithheld(n int) {
+	if n == 0 {
+		return
+	}
+	r.warmMu.Lock()
+	r.warm.st.Withheld += uint64(n)
+	r.warmMu.Unlock()
 }
 
 // isWarm is Table.Warm: while the node does not hold MASTER, a flow of the

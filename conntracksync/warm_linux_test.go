@@ -98,3 +98,49 @@ func TestWarmStandbyKernel(t *testing.T) {
 		t.Fatalf("wm2's takeover echoed %d flows to wm1", s.External)
 	}
 }
+
+// TestWarmStandbyRestartKernel: a warm standby restarted on the real
+// kernel, whose table holds the peer's flows its first run wrote beside
+// its own flows, and whose start-up dump races the peer's bulk. Once the
+// peer's table is in, its internal cache holds its own flows only, the
+// peer's external cache holds those and none of the peer's own, and the
+// kernel still holds them all.
+func TestWarmStandbyRestartKernel(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	h1, h2, ip1, ip2 := pairLab(t, "wr1", "wr2")
+	ns2 := cttest.NS{Name: h2.Name()}
+	flows := ct.SampleFlows(2050)
+	for i := range flows {
+		flows[i].TimeoutSec = 1200 // none expires during the test, however slow
+	}
+	peers, own := flows[:2000], flows[2000:]
+	commitInto(t, "/run/netns/"+h1.Name(), peers)
+	fw1 := startNode(t, h1, ip1, ip2)
+	fw2 := startSyncNodeWith(t, h2, ip2, ip1, ct.Config{WarmStandby: true})
+	commitInto(t, "/run/netns/"+h2.Name(), own)
+	testnet.Eventually(t, 30*time.Second, func() bool {
+		kf := cttest.KernelFlows(t, ns2)
+		n := 0
+		for i := range peers {
+			if _, ok := kf[peers[i].Key()]; ok {
+				n++
+			}
+		}
+		return n == len(peers) && fw2.r.Stats().Internal == len(own) && fw1.r.Stats().External == len(own)
+	}, "the peer's flows in wr2's kernel, its own in wr1's external cache: wr1 %v wr2 %v", statsOf(fw1), statsOf(fw2))
+
+	fw2.stop()
+	fw2 = startSyncNodeWith(t, h2, ip2, ip1, ct.Config{WarmStandby: true})
+	testnet.Eventually(t, 30*time.Second, func() bool {
+		s := fw2.r.Stats()
+		return !s.Warm.Holding && s.External == len(peers) && s.Internal == len(own)
+	}, "the restarted wr2 with the peer's table, its own flows only in its internal cache: %v", statsOf(fw2))
+	time.Sleep(time.Second) // room for an echo to show up; not a timing assertion
+	if s := fw1.r.Stats(); s.External != len(own) {
+		t.Fatalf("wr1's external cache holds %d flows, want wr2's own %d: %v", s.External, len(own), statsOf(fw1))
+	}
+	if s := fw2.r.Stats(); s.Internal != len(own) {
+		t.Fatalf("the restarted wr2's internal cache holds %d flows, want its own %d: %v", s.Internal, len(own), statsOf(fw2))
+	}
+	cttest.CheckKernel(t, ns2, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
+}

@@ -166,6 +166,90 @@ func TestTwinWarmFlush(t *testing.T) {
 	})
 }
 
+// TestTwinWarmRestart: a warm standby restarted while its peer is away
+// finds the peer's connections, which its earlier run wrote, in its
+// kernel beside its own, and nothing tells them apart until the peer's
+// table comes: it announces none of them meanwhile. Once the peer is back
+// and its table is in, the standby's internal cache holds its own
+// connections only, the peer's external cache holds those and none of
+// its own, and a connection that then ends on the peer leaves both.
+// Without the hold the standby announced all 3,000 of the peer's
+// connections as its own, and kept them after they ended on the peer.
+func TestTwinWarmRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flows := ct.SampleFlows(3100)
+		peers, own := flows[:3000], flows[3000:]
+		w, a, b := newWarmPair(t, peers)
+		for _, f := range own {
+			b.k.Put(f)
+		}
+		waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, peers) == len(peers) }, "the peer's flows in b's kernel")
+		waitFor(t, 30*time.Second, func() bool { return sameFlows(externalOf(a.r), own) == len(own) }, "b's own flows in a's external cache")
+		a.stop()
+		b.stop()
+		a.r.FlushExternal() // a forgets b's flows: what it gets next is the restarted b's
+
+		b2 := newTwinNodeWith(t, w, 1, b.k, ct.Config{WarmStandby: true})
+		time.Sleep(5 * time.Second)
+		if st := b2.r.Stats(); !st.Warm.Holding || st.Internal != len(flows) {
+			t.Fatalf("b restarted, its peer away: holding %v, internal cache %d, want holding with all %d flows of its kernel", st.Warm.Holding, st.Internal, len(flows))
+		}
+		a.start()
+		waitFor(t, 30*time.Second, func() bool { st := b2.r.Stats(); return !st.Warm.Holding && st.External == len(peers) }, "the peer's table in b")
+		waitFor(t, 30*time.Second, func() bool { return sameFlows(externalOf(a.r), own) == len(own) }, "b's own flows in a's external cache again")
+		time.Sleep(5 * time.Second)
+		if st := b2.r.Stats(); st.Internal != len(own) || st.Warm.Retracted != uint64(len(peers)) {
+			t.Errorf("b's internal cache holds %d flows, want its own %d; retracted %d, want %d", st.Internal, len(own), st.Warm.Retracted, len(peers))
+		}
+		if ext := externalOf(a.r); len(ext) != len(own) {
+			t.Errorf("a's external cache holds %d flows, want b's own %d (%d of them a's own)", len(ext), len(own), sameFlows(ext, peers))
+		}
+
+		// One of the peer's connections ends there: it leaves b's kernel and
+		// b announces nothing of it.
+		a.k.Delete(peers[7].Key())
+		waitFor(t, 10*time.Second, func() bool { _, ok := b2.k.Flows()[peers[7].Key()]; return !ok }, "the ended flow out of b's kernel")
+		time.Sleep(3 * time.Second)
+		if st := b2.r.Stats(); st.Internal != len(own) || st.External != len(peers)-1 {
+			t.Errorf("after the end of one of a's flows: b's internal %d (want %d), external %d (want %d)", st.Internal, len(own), st.External, len(peers)-1)
+		}
+		if n := len(externalOf(a.r)); n != len(own) {
+			t.Errorf("a's external cache holds %d flows, want %d", n, len(own))
+		}
+		a.stop()
+		b2.stop()
+	})
+}
+
+// TestTwinWarmRestartPeerUp: restarted with its peer up, the warm standby
+// holds until the peer's table is in; then the peer's external cache has
+// its own connections and none of the peer's.
+func TestTwinWarmRestartPeerUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flows := ct.SampleFlows(2050)
+		peers, own := flows[:2000], flows[2000:]
+		w, a, b := newWarmPair(t, peers)
+		for _, f := range own {
+			b.k.Put(f)
+		}
+		waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, peers) == len(peers) }, "the peer's flows in b's kernel")
+		b.stop()
+		a.r.FlushExternal()
+		b2 := newTwinNodeWith(t, w, 1, b.k, ct.Config{WarmStandby: true})
+		waitFor(t, 30*time.Second, func() bool { return !b2.r.Stats().Warm.Holding }, "the end of b's hold")
+		waitFor(t, 30*time.Second, func() bool { return sameFlows(externalOf(a.r), own) == len(own) }, "b's own flows in a's external cache")
+		time.Sleep(5 * time.Second)
+		if n := len(externalOf(a.r)); n != len(own) {
+			t.Errorf("a's external cache holds %d flows, want b's own %d", n, len(own))
+		}
+		if st := b2.r.Stats(); st.Internal != len(own) || st.External != len(peers) {
+			t.Errorf("b: internal %d (want %d), external %d (want %d)", st.Internal, len(own), st.External, len(peers))
+		}
+		a.stop()
+		b2.stop()
+	})
+}
+
 func externalOf(r *ct.Replicator) []ct.Entry {
 	_, e := r.Dump()
 	return e

@@ -73,6 +73,16 @@ type WarmStats struct {
 	// set (what it wrote) and the entries that were already warm.
 	LastCommitDirty int `json:"last_commit_dirty"`
 	LastCommitWarm  int `json:"last_commit_warm"`
+	// Holding is true from a start without MASTER until the peer's table
+	// is in: meanwhile none of our connections is announced, since the
+	// warm writes of the run before are in the kernel and only the peer's
+	// table tells them from ours (see Replicator.endHold). Retracted
+	// counts the peer's connections that the internal cache had taken for
+	// ours and gave back; Withheld our announcements not sent (all of them
+	// while holding, then those of the peer's connections).
+	Holding   bool   `json:"holding"`
+	Retracted uint64 `json:"retracted"`
+	Withheld  uint64 `json:"withheld"`
 }
 
 // warmSet is the dirty set: a pure core without locks, clocks or I/O
