@@ -25,25 +25,13 @@ func TestWarmStandbyKernel(t *testing.T) {
 	h1, h2, ip1, ip2 := pairLab(t, "wm1", "wm2")
 	ns2 := cttest.NS{Name: h2.Name()}
 
-	flows := ct.SampleFlows(400)
-	for i := range flows {
-		flows[i].TimeoutSec = 1200 // none expires on the master during the test, however slow
-	}
+	flows := lastingFlows(400)
 	commitInto(t, "/run/netns/"+h1.Name(), flows[:300])
 	fw1 := startNode(t, h1, ip1, ip2)
 	fw2 := startSyncNodeWith(t, h2, ip2, ip1, ct.Config{WarmStandby: true})
 	commitInto(t, "/run/netns/"+h1.Name(), flows[300:])
 	stats := statsOf
-	inKernel := func() int {
-		kf := cttest.KernelFlows(t, ns2)
-		n := 0
-		for i := range flows {
-			if _, ok := kf[flows[i].Key()]; ok {
-				n++
-			}
-		}
-		return n
-	}
+	inKernel := func() int { return kernelHolds(t, ns2, flows) }
 	testnet.Eventually(t, 30*time.Second, func() bool { return inKernel() == len(flows) }, "the peer's flows in wm2's kernel: %v", stats(fw2))
 	cttest.CheckKernel(t, ns2, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
 	testnet.Eventually(t, 10*time.Second, func() bool {
@@ -109,24 +97,14 @@ func TestWarmStandbyRestartKernel(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack")
 	h1, h2, ip1, ip2 := pairLab(t, "wr1", "wr2")
 	ns2 := cttest.NS{Name: h2.Name()}
-	flows := ct.SampleFlows(2050)
-	for i := range flows {
-		flows[i].TimeoutSec = 1200 // none expires during the test, however slow
-	}
+	flows := lastingFlows(2050)
 	peers, own := flows[:2000], flows[2000:]
 	commitInto(t, "/run/netns/"+h1.Name(), peers)
 	fw1 := startNode(t, h1, ip1, ip2)
 	fw2 := startSyncNodeWith(t, h2, ip2, ip1, ct.Config{WarmStandby: true})
 	commitInto(t, "/run/netns/"+h2.Name(), own)
 	testnet.Eventually(t, 30*time.Second, func() bool {
-		kf := cttest.KernelFlows(t, ns2)
-		n := 0
-		for i := range peers {
-			if _, ok := kf[peers[i].Key()]; ok {
-				n++
-			}
-		}
-		return n == len(peers) && fw2.r.Stats().Internal == len(own) && fw1.r.Stats().External == len(own)
+		return kernelHolds(t, ns2, peers) == len(peers) && fw2.r.Stats().Internal == len(own) && fw1.r.Stats().External == len(own)
 	}, "the peer's flows in wr2's kernel, its own in wr1's external cache: wr1 %v wr2 %v", statsOf(fw1), statsOf(fw2))
 
 	fw2.stop()
@@ -143,4 +121,27 @@ func TestWarmStandbyRestartKernel(t *testing.T) {
 		t.Fatalf("the restarted wr2's internal cache holds %d flows, want its own %d: %v", s.Internal, len(own), statsOf(fw2))
 	}
 	cttest.CheckKernel(t, ns2, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
+}
+
+// kernelHolds counts the flows of flows that ns's kernel table holds.
+func kernelHolds(t *testing.T, ns cttest.NS, flows []ct.Flow) int {
+	t.Helper()
+	kf := cttest.KernelFlows(t, ns)
+	n := 0
+	for i := range flows {
+		if _, ok := kf[flows[i].Key()]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// lastingFlows is ct.SampleFlows(n) with a timeout that none of them
+// reaches during a test, however slow.
+func lastingFlows(n int) []ct.Flow {
+	flows := ct.SampleFlows(n)
+	for i := range flows {
+		flows[i].TimeoutSec = 1200
+	}
+	return flows
 }

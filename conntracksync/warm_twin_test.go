@@ -166,6 +166,18 @@ func TestTwinWarmFlush(t *testing.T) {
 	})
 }
 
+// warmPairWithOwn is newWarmPair whose backup's kernel also holds its own
+// flows, once the peer's flows are in the backup's kernel too.
+func warmPairWithOwn(t *testing.T, peers, own []ct.Flow) (w *twin.Wire, a, b *twinNode) {
+	t.Helper()
+	w, a, b = newWarmPair(t, peers)
+	for _, f := range own {
+		b.k.Put(f)
+	}
+	waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, peers) == len(peers) }, "the peer's flows in b's kernel")
+	return w, a, b
+}
+
 // TestTwinWarmRestart: a warm standby restarted while its peer is away
 // finds the peer's connections, which its earlier run wrote, in its
 // kernel beside its own, and nothing tells them apart until the peer's
@@ -179,11 +191,7 @@ func TestTwinWarmRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		flows := ct.SampleFlows(3100)
 		peers, own := flows[:3000], flows[3000:]
-		w, a, b := newWarmPair(t, peers)
-		for _, f := range own {
-			b.k.Put(f)
-		}
-		waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, peers) == len(peers) }, "the peer's flows in b's kernel")
+		w, a, b := warmPairWithOwn(t, peers, own)
 		waitFor(t, 30*time.Second, func() bool { return sameFlows(externalOf(a.r), own) == len(own) }, "b's own flows in a's external cache")
 		a.stop()
 		b.stop()
@@ -228,11 +236,7 @@ func TestTwinWarmRestartPeerUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		flows := ct.SampleFlows(2050)
 		peers, own := flows[:2000], flows[2000:]
-		w, a, b := newWarmPair(t, peers)
-		for _, f := range own {
-			b.k.Put(f)
-		}
-		waitFor(t, 30*time.Second, func() bool { return inKernel(b.k, peers) == len(peers) }, "the peer's flows in b's kernel")
+		w, a, b := warmPairWithOwn(t, peers, own)
 		b.stop()
 		a.r.FlushExternal()
 		b2 := newTwinNodeWith(t, w, 1, b.k, ct.Config{WarmStandby: true})
