@@ -97,19 +97,40 @@ func TestSyncForgedStateRefused(t *testing.T) {
 	t.Run("auth_key_file+warm_standby", func(t *testing.T) { forgedStateLab(t, true, true) })
 }
 
-func forgedStateLab(t *testing.T, keyed, warm bool) {
-	cttest.NeedRoot(t, "conntrack", "tcpdump")
+// forgeLab is the sync segment of the forgery tests: fw1 and fw2 on a
+// switch, and an attacker's host, evil, on it too. The bridge floods every
+// frame, like a hub or a mirror port: the attacker sees the sync traffic
+// (it needs it only for a replay).
+func forgeLab(t *testing.T) (fw1, fw2, evil *testnet.Host, fw2if *testnet.Iface, ip1, ip2 netip.Addr) {
+	t.Helper()
 	lab := testnet.New(t)
 	sw := lab.Switch("sw")
-	fw1, fw2, evil := lab.Host("fw1"), lab.Host("fw2"), lab.Host("evil")
+	fw1, fw2, evil = lab.Host("fw1"), lab.Host("fw2"), lab.Host("evil")
 	sw.Attach(fw1, "sync0").AddAddr(t, "198.51.100.1/24")
-	fw2if := sw.Attach(fw2, "sync0")
+	fw2if = sw.Attach(fw2, "sync0")
 	fw2if.AddAddr(t, "198.51.100.2/24")
 	sw.Attach(evil, "sync0").AddAddr(t, "198.51.100.66/24")
-	// The bridge floods every frame, like a hub or a mirror port: the
-	// attacker sees the sync traffic (it needs it only for the replay).
 	sw.Host().Exec(t, "ip", "link", "set", "br0", "type", "bridge", "ageing_time", "0")
-	ip1, ip2 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	return fw1, fw2, evil, fw2if, netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+}
+
+// forgePair puts real into fw2's kernel and starts the two nodes, with a
+// fresh key on both when keyed, fw1 a warm standby when warm.
+func forgePair(t *testing.T, fw1, fw2 *testnet.Host, ip1, ip2 netip.Addr, real []ct.Flow, keyed, warm bool) (n1, n2 *vigilNode) {
+	t.Helper()
+	commitInto(t, "/run/netns/"+fw2.Name(), real)
+	keyFile := ""
+	if keyed {
+		keyFile = writeKeyFile(t)
+	}
+	n1 = startSyncNodeWith(t, fw1, ip1, ip2, ct.Config{AuthKeyFile: keyFile, WarmStandby: warm})
+	n2 = startSyncNode(t, fw2, ip2, ip1, keyFile)
+	return n1, n2
+}
+
+func forgedStateLab(t *testing.T, keyed, warm bool) {
+	cttest.NeedRoot(t, "conntrack", "tcpdump")
+	fw1, fw2, evil, fw2if, ip1, ip2 := forgeLab(t)
 	var capture *testnet.Capture
 	if keyed {
 		// fw2's frames only (not the attacker's own spoofed ones).
@@ -117,13 +138,7 @@ func forgedStateLab(t *testing.T, keyed, warm bool) {
 	}
 
 	real := ct.SampleFlows(300)
-	commitInto(t, "/run/netns/"+fw2.Name(), real)
-	keyFile := ""
-	if keyed {
-		keyFile = writeKeyFile(t)
-	}
-	n1 := startSyncNodeWith(t, fw1, ip1, ip2, ct.Config{AuthKeyFile: keyFile, WarmStandby: warm})
-	n2 := startSyncNode(t, fw2, ip2, ip1, keyFile)
+	n1, n2 := forgePair(t, fw1, fw2, ip1, ip2, real, keyed, warm)
 	stats := func(n *vigilNode) fmt.Stringer {
 		return cttest.Lazy(func() string { return fmt.Sprintf("%+v", n.r.Stats()) })
 	}
@@ -244,6 +259,54 @@ func forgedStateLab(t *testing.T, keyed, warm bool) {
 		cttest.CheckKernel(t, cttest.NS{Name: fw1.Name()}, real, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 120)
 	} else if !committed {
 		t.Fatalf("baseline: the forged entry is not in fw1's kernel after the commit (commit %+v)", st)
+	}
+}
+
+// TestSyncForgedFlowKeepsOwn is the attack on a warm standby's rule that a
+// flow the peer sends is the peer's (it leaves the internal cache): forged
+// datagrams from the peer's address name one of fw1's own connections.
+// Without auth_key_file (the baseline) fw1 takes it for the peer's and
+// stops announcing it; with the same key on both nodes every forgery is
+// refused and the connection stays fw1's own.
+func TestSyncForgedFlowKeepsOwn(t *testing.T) {
+	t.Run("unauthenticated", func(t *testing.T) { forgedOwnLab(t, false) })
+	t.Run("auth_key_file", func(t *testing.T) { forgedOwnLab(t, true) })
+}
+
+func forgedOwnLab(t *testing.T, keyed bool) {
+	cttest.NeedRoot(t, "conntrack")
+	fw1, fw2, evil, _, ip1, ip2 := forgeLab(t)
+	own := ct.FromWire(&forgedFlow) // the forgery names fw1's own connection
+	own.TimeoutSec = 1200
+	commitInto(t, "/run/netns/"+fw1.Name(), []ct.Flow{own})
+	real := ct.SampleFlows(100)
+	n1, _ := forgePair(t, fw1, fw2, ip1, ip2, real, keyed, true)
+	hasOwn := func() bool { in, _ := n1.r.Dump(); return hasForged(in) }
+	testnet.Eventually(t, 30*time.Second, func() bool {
+		s := n1.r.Stats()
+		return !s.Warm.Holding && s.External == len(real) && hasOwn()
+	}, "fw1 with the peer's table and its own connection: %v", statsOf(n1))
+
+	sp := newSpoofer(t, evil)
+	for i := 0; ; i++ {
+		if err := sp.sendRaw(ip2, ip1, ct.DefaultPort, forgedDatagram(t, rand.Uint32())); err != nil {
+			t.Fatal(err)
+		}
+		s := n1.r.Stats()
+		if keyed && s.Drops["auth_malformed"] >= 20 || !keyed && !hasOwn() {
+			break
+		}
+		if i == 1500 {
+			t.Fatalf("after %d forged datagrams: own connection in the internal cache %v: %v", i+1, hasOwn(), statsOf(n1))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s := n1.r.Stats()
+	switch {
+	case keyed && (!hasOwn() || s.Warm.Retracted != 0):
+		t.Fatalf("a keyed warm standby took its own connection for the peer's: %v", statsOf(n1))
+	case !keyed && s.Warm.Retracted == 0:
+		t.Fatalf("baseline: the connection left the internal cache without a retraction counted: %v", statsOf(n1))
 	}
 }
 
