@@ -230,6 +230,9 @@ type ExpectCommitStats struct {
 type ExpectTable struct {
 	Cache    *ExpectCache
 	OnUpdate func(UpdateKind, *Expect)
+	// ReadAfter is Table.ReadAfter, for FollowExpect's first read of the
+	// expectation table.
+	ReadAfter <-chan struct{}
 }
 
 // Replace makes t.Cache hold exactly xs (a dump of the kernel's table)

@@ -42,6 +42,11 @@ type Table struct {
 	// there). Both are called from Follow's goroutine.
 	Warm     func(k *Key) bool
 	WarmGone func(k *Key)
+	// ReadAfter, when set, holds Follow's first read of the table back
+	// until it is closed (or ctx ends): Follow subscribes to the events at
+	// once, and those that come meanwhile wait for the read. The
+	// Replicator closes it once the peer's table is in (startread.go).
+	ReadAfter <-chan struct{}
 }
 
 // CommitChunk is one chunk of a CommitStream, written: OK[i] says whether

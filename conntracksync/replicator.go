@@ -68,12 +68,18 @@ type Replicator struct {
 	warmBuf       warmBuffers // guarded by commitMu: the background writes' reused buffers
 
 	// The warm standby's hold (warm.go): holding from a start without
-	// MASTER until the peer's table is in; holdFrom, when the loop first
-	// saw the session established meanwhile; peerDataAt, when the last of
-	// the peer's flows came. Loop goroutine only.
-	holding    bool
-	holdFrom   time.Time
-	peerDataAt time.Time
+	// MASTER until the peer's table is in. Loop goroutine only.
+	holding bool
+
+	// The start-up read (startread.go): readAfter is Table.ReadAfter,
+	// closed once readOpen; runAt, when Run began; establishedAt, when the
+	// loop first saw the session established; peerDataAt, when the last of
+	// the peer's updates came. Loop goroutine only.
+	readAfter     chan struct{}
+	readOpen      bool
+	runAt         time.Time
+	establishedAt time.Time
+	peerDataAt    time.Time
 
 	rxFlows []Flow    // scratch for receive, loop goroutine only
 	rxDel   []bool    // scratch for receive, loop goroutine only
@@ -287,7 +293,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	r.running.Store(true)
 	lerr := make(chan error, 2)
-	table := Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal}
+	r.readAfter, r.readOpen = make(chan struct{}), false
+	r.runAt, r.establishedAt, r.peerDataAt = time.Now(), time.Time{}, time.Time{}
+	table := Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal, ReadAfter: r.readAfter}
 	if r.warm != nil {
 		table.Warm, table.WarmGone = r.isWarm, r.warmGone
 		wg.Go(func() { r.runWarm(ctx) })
@@ -297,7 +305,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	})
 	if r.expKernel != nil {
 		wg.Go(func() {
-			err := r.expKernel.FollowExpect(ctx, ExpectTable{Cache: r.expInternal, OnUpdate: r.onLocalExpect})
+			err := r.expKernel.FollowExpect(ctx, ExpectTable{Cache: r.expInternal, OnUpdate: r.onLocalExpect, ReadAfter: r.readAfter})
 			if r.cfg.Expectations.On || ctx.Err() != nil {
 				lerr <- err
 				return
@@ -327,7 +335,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.bulkPoll = func() { r.receiveWaiting(ch, sel, rx, pool.put) }
 	defer func() { r.bulkPoll = nil }()
 	var lastReason pathReason
-	r.holding, r.holdFrom, r.peerDataAt = r.warm != nil && !r.master.Load(), time.Time{}, time.Time{}
+	r.holding = r.warm != nil && !r.master.Load()
 	if r.warm != nil {
 		r.warmMu.Lock()
 		r.warm.st.Holding = r.holding
@@ -347,6 +355,11 @@ func (r *Replicator) Run(ctx context.Context) error {
 		}
 		if r.wantBulk.Swap(false) && !r.holding {
 			ch.RequestBulk() // EventSendBulk follows once no bulk is in flight
+		}
+		if !r.readOpen && r.startReadDue(ch, now) {
+			r.readOpen = true
+			close(r.readAfter)
+			r.log.Info("conntrack sync: reading the kernel's connection table", "peers", r.external.Len(), "master", r.master.Load())
 		}
 		if r.holding && r.holdEnds(ch, now) {
 			r.endHold(ch)
@@ -374,6 +387,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 				next = d
 			}
 			if t := now.Add(warmHoldTick); r.holding && t.Before(next) {
+				next = t
+			}
+			if t := now.Add(startReadTick); !r.readOpen && t.Before(next) {
 				next = t
 			}
 			timer.Reset(max(0, next.Sub(now)))
@@ -612,6 +628,9 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 	now := time.Now()
 	ch.Receive(d, now)
 	ups := ch.Updates()
+	if len(ups) > 0 {
+		r.peerDataAt = now
+	}
 	switch {
 	case len(ups) == 0:
 	case r.warm == nil:
@@ -636,7 +655,6 @@ func (r *Replicator) receive(ch *ftfw.Channel, d []byte) {
 		r.external.Apply(r.rxFlows, r.rxDel, now)
 		r.warmChanged(r.rxFlows, now)
 		if len(r.rxFlows) > 0 {
-			r.peerDataAt = now
 			r.retractPeers(r.rxFlows)
 		}
 	}

@@ -208,34 +208,22 @@ func (r *Replicator) warmChanged(flows []Flow, now time.Time) {
 // The hold. The warm writes of an earlier run stay in the kernel, and
 // nothing in the kernel marks them as the peer's: a warm standby that
 // starts tells them from its own connections only by the peer's table
-// (isWarm). Until that has come in, a start without MASTER announces
-// none of its connections: the start-up dump's, the kernel's events and
-// its bulks wait. The peer's table is in once the session has been
-// established for warmHoldMin and no flow of the peer's came for
-// warmHoldQuiet, or after warmHoldMax, or when the node takes MASTER; the
-// internal cache then gives back what the external cache holds, and one
-// bulk sends the rest.
+// (isWarm). Until that is in (peerTableIn), or warmHoldMax after the
+// session was established, or until the node takes MASTER, a start
+// without MASTER announces none of its connections: the start-up read's,
+// the kernel's events and its bulks wait. The internal cache then gives
+// back what the external cache holds, and one bulk sends the rest.
 const (
-	warmHoldMin   = 1500 * time.Millisecond // longer than the peer's bulk gate (a second)
-	warmHoldQuiet = 300 * time.Millisecond
-	warmHoldMax   = 10 * time.Second
-	warmHoldTick  = 50 * time.Millisecond // how often the loop looks while holding
+	warmHoldMax  = 10 * time.Second
+	warmHoldTick = 50 * time.Millisecond // how often the loop looks while holding
 )
 
 // holdEnds reports whether the hold ends at now; loop goroutine only.
 func (r *Replicator) holdEnds(ch *ftfw.Channel, now time.Time) bool {
-	if r.master.Load() {
+	if r.master.Load() || r.peerTableIn(ch, now) {
 		return true
 	}
-	if !ch.Established() {
-		return false
-	}
-	if r.holdFrom.IsZero() {
-		r.holdFrom = now
-	}
-	since := now.Sub(r.holdFrom)
-	return since >= warmHoldMax ||
-		since >= warmHoldMin && (r.peerDataAt.IsZero() || now.Sub(r.peerDataAt) >= warmHoldQuiet)
+	return !r.establishedAt.IsZero() && now.Sub(r.establishedAt) >= warmHoldMax
 }
 
 // endHold ends the hold: the internal cache gives back the connections

@@ -89,10 +89,11 @@ func TestWarmStandbyKernel(t *testing.T) {
 
 // TestWarmStandbyRestartKernel: a warm standby restarted on the real
 // kernel, whose table holds the peer's flows its first run wrote beside
-// its own flows, and whose start-up dump races the peer's bulk. Once the
-// peer's table is in, its internal cache holds its own flows only, the
-// peer's external cache holds those and none of the peer's own, and the
-// kernel still holds them all.
+// its own flows. Once the peer's table is in, its internal cache holds its
+// own flows only, the peer's external cache holds those and none of the
+// peer's own, and the kernel still holds them all. It reads its kernel's
+// table after the peer's is in: none of the peer's flows enter its
+// internal cache to be taken back later.
 func TestWarmStandbyRestartKernel(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack")
 	h1, h2, ip1, ip2 := pairLab(t, "wr1", "wr2")
@@ -119,6 +120,11 @@ func TestWarmStandbyRestartKernel(t *testing.T) {
 	}
 	if s := fw2.r.Stats(); s.Internal != len(own) {
 		t.Fatalf("the restarted wr2's internal cache holds %d flows, want its own %d: %v", s.Internal, len(own), statsOf(fw2))
+	}
+	// wr2 read its kernel's table once wr1's was in: the read left wr1's
+	// flows out, and nothing had to be taken back.
+	if s := fw2.r.Stats(); s.Warm.Retracted != 0 {
+		t.Errorf("the restarted wr2 took %d of wr1's flows back from its internal cache, want 0: %v", s.Warm.Retracted, statsOf(fw2))
 	}
 	cttest.CheckKernel(t, ns2, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
 }

@@ -231,7 +231,9 @@ func TestTwinWarmRestart(t *testing.T) {
 
 // TestTwinWarmRestartPeerUp: restarted with its peer up, the warm standby
 // holds until the peer's table is in; then the peer's external cache has
-// its own connections and none of the peer's.
+// its own connections and none of the peer's. It reads its kernel's table
+// after the peer's is in, so the peer's connections never enter its
+// internal cache.
 func TestTwinWarmRestartPeerUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		flows := ct.SampleFlows(2050)
@@ -248,6 +250,11 @@ func TestTwinWarmRestartPeerUp(t *testing.T) {
 		}
 		if st := b2.r.Stats(); st.Internal != len(own) || st.External != len(peers) {
 			t.Errorf("b: internal %d (want %d), external %d (want %d)", st.Internal, len(own), st.External, len(peers))
+		}
+		// b read its kernel's table once the peer's table was in: it never
+		// took the peer's connections for its own.
+		if n := b2.r.Stats().Warm.Retracted; n != 0 {
+			t.Errorf("b took %d of the peer's flows back from its internal cache, want 0", n)
 		}
 		a.stop()
 		b2.stop()

@@ -22,7 +22,8 @@ import (
 var _ ct.ExpectKernel = (*Kernel)(nil)
 
 // FollowExpect keeps t.Cache equal to the kernel's expectation table: a
-// dump, then NEW and DESTROY events; after a receive error (an overflow)
+// dump (once t.ReadAfter, when set, is closed), then NEW and DESTROY
+// events; after a receive error (an overflow)
 // a new socket and a dump again, at most once a second. It returns ctx's
 // error, or the setup error of the first subscription or dump.
 func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
@@ -31,6 +32,13 @@ func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
 		return err
 	}
 	defer func() { ev.close() }()
+	if t.ReadAfter != nil {
+		select {
+		case <-t.ReadAfter:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if err := dumpExpect(ev, t); err != nil {
 		return fmt.Errorf("%w: expectation dump: %w", errSetup, err)
 	}

@@ -42,10 +42,11 @@ func (k *Kernel) listener(t ct.Table) *Listener {
 	return k.l
 }
 
-// Follow runs the listener (Listener.Run) into t; every call must pass
-// the same Table.
+// Follow runs the listener (Listener.Run) into t, its first dump held
+// back until t.ReadAfter is closed; every call must pass the same Table
+// but for ReadAfter.
 func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
-	return k.listener(t).Run(ctx)
+	return k.listener(t).run(ctx, t.ReadAfter)
 }
 
 // CommitStream writes the chunks from in with the committer

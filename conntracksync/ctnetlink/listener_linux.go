@@ -117,13 +117,25 @@ func (l *Listener) Stats() ct.ListenerStats {
 // default), so a gap without listeners would create flows whose destruction
 // is never reported. Run returns ctx's error, or the setup error when the
 // very first subscription or dump fails (no permission, no ctnetlink).
-func (l *Listener) Run(ctx context.Context) error {
+func (l *Listener) Run(ctx context.Context) error { return l.run(ctx, nil) }
+
+// run is Run with its first dump held back until readAfter, when not nil,
+// is closed; the events that come meanwhile wait in the socket, and a
+// receive error they cause is handled as Run says.
+func (l *Listener) run(ctx context.Context, readAfter <-chan struct{}) error {
 	ev, err := l.subscribe()
 	if err != nil {
 		return err
 	}
 	l.setSock(ev)
 	defer func() { l.setSock(nil); ev.close() }()
+	if readAfter != nil {
+		select {
+		case <-readAfter:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if err := l.dump(); err != nil {
 		return fmt.Errorf("%w: dump: %w", errSetup, err)
 	}

@@ -64,9 +64,17 @@ func (k *Kernel) wakeExpLocked() {
 	}
 }
 
-// FollowExpect dumps the expectation table into t.Cache, then reports
-// queued changes until ctx ends.
+// FollowExpect dumps the expectation table into t.Cache (once
+// t.ReadAfter, when set, is closed), then reports queued changes until
+// ctx ends.
 func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
+	if t.ReadAfter != nil {
+		select {
+		case <-t.ReadAfter:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	k.mu.Lock()
 	snap := make([]ct.Expect, 0, len(k.expLocked()))
 	for _, x := range k.exps {

@@ -92,9 +92,16 @@ func (k *Kernel) FailNextCommit(err error) {
 	k.failErr = err
 }
 
-// Follow dumps the table into t.Cache, then reports queued changes until
-// ctx ends.
+// Follow dumps the table into t.Cache once t.ReadAfter (when set) is
+// closed, then reports queued changes until ctx ends.
 func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
+	if t.ReadAfter != nil {
+		select {
+		case <-t.ReadAfter:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	k.mu.Lock()
 	snap := make([]ct.Flow, 0, len(k.table))
 	for _, f := range k.table {

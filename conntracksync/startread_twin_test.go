@@ -1,0 +1,101 @@
+package conntracksync_test
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	ct "github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/conntracksync/twin"
+)
+
+// TestTwinStartRead: a node that starts without MASTER beside a running
+// peer reads its kernel's table only once the peer's table is in; with the
+// peer away it reads it after a bounded wait; with MASTER at once. Its own
+// connections reach the peer all the same. Before, the read began with the
+// session, beside the peer's bulk.
+func TestTwinStartRead(t *testing.T) {
+	flows := ct.SampleFlows(2050)
+	peers, own := flows[:2000], flows[2000:]
+	kernelWith := func(flows []ct.Flow) *twin.Kernel {
+		k := twin.NewKernel()
+		for _, f := range flows {
+			k.Put(f)
+		}
+		return k
+	}
+
+	t.Run("peer up", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := twin.NewWire(3)
+			a := newTwinNode(t, w, 0, kernelWith(peers))
+			waitFor(t, 30*time.Second, func() bool { return a.r.Stats().Internal == len(peers) }, "a's flows in its internal cache")
+			k := &readWatch{Kernel: kernelWith(own)}
+			r, err := ct.New(slog.New(slog.DiscardHandler), ct.Config{LocalAddr: twinB, PeerAddr: twinA}, ct.Parts{Kernel: k, Link: w.Opener(1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.r = r
+			b := &twinNode{k: k.Kernel, r: r, side: 1}
+			b.start()
+			t.Cleanup(b.stop)
+			waitFor(t, 30*time.Second, func() bool { return b.r.Stats().Internal == len(own) }, "b's own flows in its internal cache")
+			if n := k.externalAtRead.Load(); n != int64(len(peers)) {
+				t.Fatalf("b read its kernel's table with %d of the peer's %d flows in its external cache", n, len(peers))
+			}
+			waitFor(t, 30*time.Second, func() bool { return sameFlows(externalOf(a.r), own) == len(own) }, "b's own flows in a's external cache")
+		})
+	})
+	t.Run("peer away", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := twin.NewWire(4)
+			start := time.Now()
+			b := newTwinNode(t, w, 1, kernelWith(own))
+			waitFor(t, 30*time.Second, func() bool { return b.r.Stats().Internal == len(own) }, "b's own flows in its internal cache")
+			if waited := time.Since(start); waited > 4*time.Second {
+				t.Errorf("b read its kernel's table %v after its start, its peer away", waited)
+			}
+		})
+	})
+	t.Run("master", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := twin.NewWire(5)
+			r, err := ct.New(slog.New(slog.DiscardHandler), ct.Config{LocalAddr: twinB, PeerAddr: twinA}, ct.Parts{Kernel: kernelWith(own), Link: w.Opener(1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.SetMaster(true)
+			n := &twinNode{r: r, side: 1}
+			n.start()
+			t.Cleanup(n.stop)
+			start := time.Now()
+			waitFor(t, 30*time.Second, func() bool { return r.Stats().Internal == len(own) }, "the master's own flows in its internal cache")
+			if waited := time.Since(start); waited > 200*time.Millisecond {
+				t.Errorf("a node holding MASTER read its kernel's table %v after its start", waited)
+			}
+		})
+	})
+}
+
+// readWatch is a twin kernel that notes how many flows its Replicator's
+// external cache held when Follow was let read the table.
+type readWatch struct {
+	*twin.Kernel
+	r              *ct.Replicator
+	externalAtRead atomic.Int64
+}
+
+func (k *readWatch) Follow(ctx context.Context, t ct.Table) error {
+	if t.ReadAfter != nil {
+		select {
+		case <-t.ReadAfter:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	k.externalAtRead.Store(int64(k.r.Stats().External))
+	return k.Kernel.Follow(ctx, t)
+}
