@@ -901,12 +901,13 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	// whose maps and pages are all fresh, timed from its exec until it
 	// holds the flows. Both ask at their start: vigil's sender sends a
 	// bulk to every new session, and conntrackd's receiver runs with
-	// StartupResync. Both dump their kernel's table at their start too,
-	// which in this lab walks the host's one hash table with every
-	// namespace's flows in it: the other pairs' tables are emptied first,
-	// so that only the two senders' flows are left in it, and the walk
-	// over them is timed alone (conntrack -L in the restarted receivers'
-	// empty namespace).
+	// StartupResync. conntrackd dumps its kernel's table at its start, and
+	// vigil once the peer's table is in (a node without MASTER); in this
+	// lab that walks the host's one hash table with every namespace's
+	// flows in it: the other pairs' tables are emptied first, so that only
+	// the two senders' flows are left in it, and the walk over them is
+	// timed alone (conntrack -L in the restarted receivers' empty
+	// namespace).
 	p := &points[len(points)-1]
 	n, ctdN := p.N, lastCtdN
 	for _, h := range []*testnet.Host{w1, w2, d1, d2, fl, v2, c2} {
@@ -943,8 +944,12 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		cpu, _ := procCPU(pids[1])
 		took := float64(int64(num(m, "full_unix_ns"))-t0.UnixNano()) / 1e6
 		vrst = append(vrst, took)
-		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: vigil %.1f ms from its exec, %.1f from its Replicator's start (handshake %.1f, first entry %.1f, its kernel's table dumped %.1f); its CPU %.1f ms, %d pages first touched\n",
-			n, took, num(m, "ms"), num(m, "established_ms"), num(m, "first_ms"), num(m, "dumped_ms"), ms(cpu), minorFaults(pids[1]))
+		dumped := "not yet read"
+		if d := num(m, "dumped_ms"); d > 0 {
+			dumped = fmt.Sprintf("read %.1f", d)
+		}
+		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: vigil %.1f ms from its exec, %.1f from its Replicator's start (handshake %.1f, first entry %.1f, its kernel's table %s); its CPU %.1f ms, %d pages first touched\n",
+			n, took, num(m, "ms"), num(m, "established_ms"), num(m, "first_ms"), dumped, ms(cpu), minorFaults(pids[1]))
 
 		if err := cr.Signal(syscall.SIGTERM); err != nil {
 			return fmt.Errorf("stopping conntrackd's receiver: %w", err)

@@ -32,7 +32,7 @@ func table(ps []point) string {
 		if p.Restart == 0 {
 			continue
 		}
-		w("\nBulk resync to a restarted peer: a new receiver process, its caches empty and their memory fresh (ms, from its exec until it holds the flows; both ask at their start, and both dump their kernel's table at their start, which here walks the senders' flows in the host's one table: that walk alone in the last column):\n\n")
+		w("\nBulk resync to a restarted peer: a new receiver process, its caches empty and their memory fresh (ms, from its exec until it holds the flows; both ask at their start; conntrackd dumps its kernel's table at its start, vigil once the peer's table is in, which here walks the senders' flows in the host's one table: that walk alone in the last column):\n\n")
 		w("| flows | vigil | conntrackd | the table walk |\n| ---: | ---: | ---: | ---: |\n")
 		w("| %d | %s | %s | %s |\n", p.N, fmtMS(p.Restart), fmtMS(p.CtdRestart), fmtMS(p.RestartWalk))
 	}
