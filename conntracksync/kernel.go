@@ -49,6 +49,22 @@ type Table struct {
 	ReadAfter <-chan struct{}
 }
 
+// AwaitRead waits until readAfter (a Table's or an ExpectTable's
+// ReadAfter) is closed, and returns at once when it is nil; it returns
+// ctx's error if ctx ends first. For Kernel and ExpectKernel
+// implementations, before their first read of the table.
+func AwaitRead(ctx context.Context, readAfter <-chan struct{}) error {
+	if readAfter == nil {
+		return nil
+	}
+	select {
+	case <-readAfter:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // CommitChunk is one chunk of a CommitStream, written: OK[i] says whether
 // Entries[i] is in the kernel now.
 type CommitChunk struct {

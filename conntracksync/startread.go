@@ -9,7 +9,7 @@ import (
 // When the peer's table is in. FTFW marks no end of a bulk, and the
 // peer's bulk gate (a second) can hold the bulk back behind a restart's
 // first messages: the peer's table is taken to be in once the session
-// has been established for peerTableMin and no flow of the peer's came
+// has been established for peerTableMin and no update of the peer's came
 // for peerTableQuiet (peerTableIn).
 const (
 	peerTableMin   = 1500 * time.Millisecond // longer than the peer's bulk gate

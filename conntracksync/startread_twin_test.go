@@ -89,12 +89,8 @@ type readWatch struct {
 }
 
 func (k *readWatch) Follow(ctx context.Context, t ct.Table) error {
-	if t.ReadAfter != nil {
-		select {
-		case <-t.ReadAfter:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := ct.AwaitRead(ctx, t.ReadAfter); err != nil {
+		return err
 	}
 	k.externalAtRead.Store(int64(k.r.Stats().External))
 	return k.Kernel.Follow(ctx, t)

@@ -23,21 +23,17 @@ var _ ct.ExpectKernel = (*Kernel)(nil)
 
 // FollowExpect keeps t.Cache equal to the kernel's expectation table: a
 // dump (once t.ReadAfter, when set, is closed), then NEW and DESTROY
-// events; after a receive error (an overflow)
-// a new socket and a dump again, at most once a second. It returns ctx's
-// error, or the setup error of the first subscription or dump.
+// events; after a receive error (an overflow) a new socket and a dump
+// again, at most once a second. It returns ctx's error, or the setup
+// error of the first subscription or dump.
 func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
 	ev, err := k.subscribeExpect()
 	if err != nil {
 		return err
 	}
 	defer func() { ev.close() }()
-	if t.ReadAfter != nil {
-		select {
-		case <-t.ReadAfter:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := ct.AwaitRead(ctx, t.ReadAfter); err != nil {
+		return err
 	}
 	if err := dumpExpect(ev, t); err != nil {
 		return fmt.Errorf("%w: expectation dump: %w", errSetup, err)

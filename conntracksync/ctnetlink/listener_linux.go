@@ -129,12 +129,8 @@ func (l *Listener) run(ctx context.Context, readAfter <-chan struct{}) error {
 	}
 	l.setSock(ev)
 	defer func() { l.setSock(nil); ev.close() }()
-	if readAfter != nil {
-		select {
-		case <-readAfter:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := ct.AwaitRead(ctx, readAfter); err != nil {
+		return err
 	}
 	if err := l.dump(); err != nil {
 		return fmt.Errorf("%w: dump: %w", errSetup, err)

@@ -68,12 +68,8 @@ func (k *Kernel) wakeExpLocked() {
 // t.ReadAfter, when set, is closed), then reports queued changes until
 // ctx ends.
 func (k *Kernel) FollowExpect(ctx context.Context, t ct.ExpectTable) error {
-	if t.ReadAfter != nil {
-		select {
-		case <-t.ReadAfter:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := ct.AwaitRead(ctx, t.ReadAfter); err != nil {
+		return err
 	}
 	k.mu.Lock()
 	snap := make([]ct.Expect, 0, len(k.expLocked()))

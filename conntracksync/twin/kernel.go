@@ -95,12 +95,8 @@ func (k *Kernel) FailNextCommit(err error) {
 // Follow dumps the table into t.Cache once t.ReadAfter (when set) is
 // closed, then reports queued changes until ctx ends.
 func (k *Kernel) Follow(ctx context.Context, t ct.Table) error {
-	if t.ReadAfter != nil {
-		select {
-		case <-t.ReadAfter:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := ct.AwaitRead(ctx, t.ReadAfter); err != nil {
+		return err
 	}
 	k.mu.Lock()
 	snap := make([]ct.Flow, 0, len(k.table))
