@@ -48,7 +48,9 @@
 // its channel's backlog (messages queued and unacknowledged) every 2 ms over
 // the event path, and the bench prints the largest and the sender's
 // resident file pages (the sampling adds to the sender's CPU and garbage
-// over the event path, so it is off by default).
+// over the event path, so it is off by default). With CTBENCH_LOG=info the
+// vigil nodes log at info level too, with microsecond stamps: when
+// sessions start, bulks are sent and the start-up read begins.
 package main
 
 import (

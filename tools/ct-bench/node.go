@@ -98,7 +98,19 @@ func runNode(args []string) error {
 		debug.SetGCPercent(50)
 	}
 	l, p := netip.MustParseAddr(*local), netip.MustParseAddr(*peer)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// CTBENCH_LOG=info: the Replicator's log lines at info too (sessions,
+	// bulks, the start-up read), each stamped to the microsecond.
+	opts := &slog.HandlerOptions{Level: slog.LevelWarn}
+	if os.Getenv("CTBENCH_LOG") == "info" {
+		opts.Level = slog.LevelInfo
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				a.Value = slog.StringValue(a.Value.Time().UTC().Format("15:04:05.000000"))
+			}
+			return a
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, opts)).With("node", *local)
 	cfg := conntracksync.Config{Interface: *iface, LocalAddr: l, PeerAddr: p, Netns: *netns,
 		Filter: conntracksync.Filter{AddressPolicy: conntracksync.Ignore,
 			Addresses: []netip.Prefix{netip.PrefixFrom(l, l.BitLen()), netip.PrefixFrom(p, p.BitLen())}},
@@ -111,6 +123,7 @@ func runNode(args []string) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	start := time.Now()
+	log.Info("ct-bench node: starting its Replicator")
 	go func() { errc <- r.Run(ctx) }()
 	// With -wait-external, when the external cache came to hold that many
 	// entries: the bulk a restarted node gets from its peer, whose channel
