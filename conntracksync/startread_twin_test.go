@@ -60,6 +60,39 @@ func TestTwinStartRead(t *testing.T) {
 			}
 		})
 	})
+	// A peer that is never quiet, or anyone who sends in its name on an
+	// unauthenticated link, holds the read back by startReadMax at most.
+	t.Run("peer never quiet", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			w := twin.NewWire(6)
+			a := newTwinNode(t, w, 0, kernelWith(peers))
+			waitFor(t, 30*time.Second, func() bool { return a.r.Stats().Internal == len(peers) }, "a's flows in its internal cache")
+			quit, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				f := peers[0]
+				for {
+					f.Mark++
+					a.k.Put(f) // a change every 50 ms: a's updates never stop
+					select {
+					case <-quit:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			}()
+			start := time.Now()
+			b := newTwinNode(t, w, 1, kernelWith(own))
+			waitFor(t, 30*time.Second, func() bool { return b.r.Stats().Internal == len(own) }, "b's own flows in its internal cache")
+			if waited := time.Since(start); waited > 4*time.Second {
+				t.Errorf("b read its kernel's table %v after its start, its peer never quiet", waited)
+			}
+			close(quit)
+			<-done
+			a.stop()
+			b.stop()
+		})
+	})
 	t.Run("master", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			w := twin.NewWire(5)
