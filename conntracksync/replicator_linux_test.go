@@ -47,6 +47,13 @@ func startSyncNode(t testing.TB, h *testnet.Host, local, peer netip.Addr, keyFil
 // peer, and every path's addresses.
 func startSyncNodeWith(t testing.TB, h *testnet.Host, local, peer netip.Addr, cfg ct.Config) *vigilNode {
 	t.Helper()
+	return startSyncNodeWrapped(t, h, local, peer, cfg, nil)
+}
+
+// startSyncNodeWrapped is startSyncNodeWith whose Replicator's kernel
+// side, when wrap is set, is wrap's wrapper around the real one.
+func startSyncNodeWrapped(t testing.TB, h *testnet.Host, local, peer netip.Addr, cfg ct.Config, wrap func(ct.Kernel) ct.Kernel) *vigilNode {
+	t.Helper()
 	log := cttest.Logger(t).With("node", h.Name())
 	cfg.Interface, cfg.LocalAddr, cfg.PeerAddr, cfg.Netns = "sync0", local, peer, "/run/netns/"+h.Name()
 	cfg.Filter = ct.Filter{AddressPolicy: ct.Ignore, Addresses: []netip.Prefix{netip.PrefixFrom(local, local.BitLen()), netip.PrefixFrom(peer, peer.BitLen())}}
@@ -57,7 +64,11 @@ func startSyncNodeWith(t testing.TB, h *testnet.Host, local, peer netip.Addr, cf
 			}
 		}
 	}
-	r, err := newReplicator(log, cfg)
+	var k ct.Kernel = ctnetlink.ForReplicator(log, cfg)
+	if wrap != nil {
+		k = wrap(k)
+	}
+	r, err := ct.New(log, cfg, ct.Parts{Kernel: k})
 	if err != nil {
 		t.Fatal(err)
 	}
