@@ -71,12 +71,11 @@ type Replicator struct {
 	// MASTER until the peer's table is in. Loop goroutine only.
 	holding bool
 
-	// The start-up read (startread.go): readAfter is Table.ReadAfter,
-	// closed once readOpen; runAt, when Run began; establishedAt, when the
-	// loop first saw the session established; peerDataAt, when the last of
-	// the peer's updates came. Loop goroutine only.
+	// The start-up read (startread.go): readAfter is Table.ReadAfter until
+	// the loop closes it (nil since); runAt, when Run began; establishedAt,
+	// when the loop first saw the session established; peerDataAt, when the
+	// last of the peer's updates came. Loop goroutine only.
 	readAfter     chan struct{}
-	readOpen      bool
 	runAt         time.Time
 	establishedAt time.Time
 	peerDataAt    time.Time
@@ -293,9 +292,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	r.running.Store(true)
 	lerr := make(chan error, 2)
-	r.readAfter, r.readOpen = make(chan struct{}), false
+	readAfter := make(chan struct{})
+	r.readAfter = readAfter
 	r.runAt, r.establishedAt, r.peerDataAt = time.Now(), time.Time{}, time.Time{}
-	table := Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal, ReadAfter: r.readAfter}
+	table := Table{Cache: r.internal, Filter: &r.cfg.Filter, OnUpdate: r.onLocal, ReadAfter: readAfter}
 	if r.warm != nil {
 		table.Warm, table.WarmGone = r.isWarm, r.warmGone
 		wg.Go(func() { r.runWarm(ctx) })
@@ -305,7 +305,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	})
 	if r.expKernel != nil {
 		wg.Go(func() {
-			err := r.expKernel.FollowExpect(ctx, ExpectTable{Cache: r.expInternal, OnUpdate: r.onLocalExpect, ReadAfter: r.readAfter})
+			err := r.expKernel.FollowExpect(ctx, ExpectTable{Cache: r.expInternal, OnUpdate: r.onLocalExpect, ReadAfter: readAfter})
 			if r.cfg.Expectations.On || ctx.Err() != nil {
 				lerr <- err
 				return
@@ -356,9 +356,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 		if r.wantBulk.Swap(false) && !r.holding {
 			ch.RequestBulk() // EventSendBulk follows once no bulk is in flight
 		}
-		if !r.readOpen && r.startReadDue(ch, now) {
-			r.readOpen = true
+		if r.readAfter != nil && r.startReadDue(ch, now) {
 			close(r.readAfter)
+			r.readAfter = nil
 			r.log.Info("conntrack sync: reading the kernel's connection table", "peers", r.external.Len(), "master", r.master.Load())
 		}
 		if r.holding && r.holdEnds(ch, now) {
@@ -386,10 +386,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 			if d := sel.deadline(now); !d.IsZero() && d.Before(next) {
 				next = d
 			}
-			if t := now.Add(warmHoldTick); r.holding && t.Before(next) {
-				next = t
-			}
-			if t := now.Add(startReadTick); !r.readOpen && t.Before(next) {
+			if t := now.Add(startTick); (r.holding || r.readAfter != nil) && t.Before(next) {
 				next = t
 			}
 			timer.Reset(max(0, next.Sub(now)))

@@ -44,8 +44,10 @@ func (r *Replicator) peerTableIn(ch *ftfw.Channel, now time.Time) bool {
 // the read finds them, as changes, not with its first bulk: a node
 // without MASTER carries few of its own.
 const (
-	startReadMax  = 3 * time.Second
-	startReadTick = 50 * time.Millisecond // how often the loop looks before the read
+	startReadMax = 3 * time.Second
+	// startTick is how often the loop looks while the start-up read or
+	// the warm standby's hold waits.
+	startTick = 50 * time.Millisecond
 )
 
 // startReadDue reports whether the kernel's table may be read at now;

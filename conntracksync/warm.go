@@ -213,10 +213,7 @@ func (r *Replicator) warmChanged(flows []Flow, now time.Time) {
 // without MASTER announces none of its connections: the start-up read's,
 // the kernel's events and its bulks wait. The internal cache then gives
 // back what the external cache holds, and one bulk sends the rest.
-const (
-	warmHoldMax  = 10 * time.Second
-	warmHoldTick = 50 * time.Millisecond // how often the loop looks while holding
-)
+const warmHoldMax = 10 * time.Second
 
 // holdEnds reports whether the hold ends at now; loop goroutine only.
 func (r *Replicator) holdEnds(ch *ftfw.Channel, now time.Time) bool {
