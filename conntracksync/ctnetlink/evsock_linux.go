@@ -42,20 +42,31 @@ const (
 // monitor's thread took 47 of the sender's 348 ms before, 9–15 of 264–302
 // with these reads and the sync link's calls (mmsgSock) made so.
 type evSock struct {
-	fd  int
-	f   *os.File        // owns fd
-	rc  syscall.RawConn // f's, for reads that wait in the poller
-	buf []byte
-	// recvmmsg slots for events: one message per datagram on a netlink
-	// multicast socket, so batching the reads saves a syscall per event.
+	fd int
+	f  *os.File        // owns fd
+	rc syscall.RawConn // f's, for reads that wait in the poller
+	// buf takes a dump's datagrams (recv); slots, iovs and hdrs are the
+	// recvmmsg slots for events (recvEvents): one message per datagram on
+	// a netlink multicast socket, so batching the reads saves a syscall
+	// per event. Each is made at its first use: a socket only dumps or
+	// only follows events, and the other's memory would stay live for
+	// as long as the socket (an event socket lives as long as the node).
+	buf   []byte
 	slots [][]byte
 	iovs  []unix.Iovec
 	hdrs  []unix.Mmsghdr
 }
 
+// evSlotSize bounds an event's datagram: the kernel sizes a conntrack
+// event's message for its largest form (ctnetlink_nlmsg_size: the three
+// tuples, counters, timestamps, the helper's name, sequence adjustments,
+// labels and the security context's string), a few hundred bytes. A
+// larger one would arrive truncated, which fails the receive: the
+// Listener then subscribes and dumps the table again.
 const (
 	evSlots    = 64
-	evSlotSize = 8192 // a conntrack event is well under 2 KiB
+	evSlotSize = 4096
+	evBufSize  = 1 << 17
 )
 
 func openEvSock(rcvbuf int) (*evSock, error) {
@@ -70,17 +81,7 @@ func openEvSock(rcvbuf int) (*evSock, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	s := &evSock{fd: fd, f: f, rc: rc, buf: make([]byte, 1<<17)}
-	s.slots = make([][]byte, evSlots)
-	s.iovs = make([]unix.Iovec, evSlots)
-	s.hdrs = make([]unix.Mmsghdr, evSlots)
-	for i := range s.slots {
-		s.slots[i] = make([]byte, evSlotSize)
-		s.iovs[i].Base = &s.slots[i][0]
-		s.iovs[i].SetLen(evSlotSize)
-		s.hdrs[i].Hdr.Iov = &s.iovs[i]
-		s.hdrs[i].Hdr.SetIovlen(1)
-	}
+	s := &evSock{fd: fd, f: f, rc: rc}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		s.close()
 		return nil, err
@@ -165,6 +166,9 @@ var errRecvTimeout = errors.New("receive timeout")
 // the first only) and calls fn for each netlink message in them. It
 // returns errRecvTimeout when nothing arrived for evRecvTimeout.
 func (s *evSock) recvEvents(fn func(nlMsg) error) error {
+	if s.slots == nil {
+		s.makeSlots()
+	}
 	for i := range s.hdrs {
 		s.hdrs[i].Len = 0
 		s.hdrs[i].Hdr.Flags = 0
@@ -194,9 +198,26 @@ func (s *evSock) recvEvents(fn func(nlMsg) error) error {
 	return nil
 }
 
+// makeSlots makes recvEvents' slots.
+func (s *evSock) makeSlots() {
+	s.slots = make([][]byte, evSlots)
+	s.iovs = make([]unix.Iovec, evSlots)
+	s.hdrs = make([]unix.Mmsghdr, evSlots)
+	for i := range s.slots {
+		s.slots[i] = make([]byte, evSlotSize)
+		s.iovs[i].Base = &s.slots[i][0]
+		s.iovs[i].SetLen(evSlotSize)
+		s.hdrs[i].Hdr.Iov = &s.iovs[i]
+		s.hdrs[i].Hdr.SetIovlen(1)
+	}
+}
+
 // recv reads one datagram and calls fn for each netlink message in it.
 // It returns errRecvTimeout when nothing arrived for evRecvTimeout.
 func (s *evSock) recv(fn func(nlMsg) error) error {
+	if s.buf == nil {
+		s.buf = make([]byte, evBufSize)
+	}
 	var n int
 	var rerr error
 	err := s.read(func(fd uintptr) bool {
