@@ -90,10 +90,15 @@ type options struct {
 const defaultGCPercent = 50
 
 func main() {
+	setGC()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// setGC applies defaultGCPercent unless the environment sets GOGC.
+func setGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
