@@ -384,6 +384,11 @@ type point struct {
 	Restart, CtdRestart, RestartWalk float64
 	// Event path CPU per entry, µs, for the flows added at this size.
 	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
+	// Redumps and CtdOverruns are how often the senders' event sockets
+	// overflowed over this size's event path: each cost vigil a dump of
+	// the table and conntrackd a resync against it, which their CPU per
+	// entry includes (-1: conntrackd did not tell).
+	Redumps, CtdOverruns int
 	// CPUWarm is the warm standby's receiver CPU per entry, µs: it also
 	// writes each flow into its kernel. CtdCPUDirect is the same for
 	// conntrackd's backup with DisableExternalCache, which writes each
@@ -547,6 +552,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	}
 	var points []point
 	prev, lastCtdN := 0, 0
+	redumps, ctdOver := 0, 0 // the senders' overflows before this size
 	for _, n := range sizes {
 		p := point{N: n}
 		fmt.Fprintf(os.Stderr, "ct-bench: %d entries\n", n)
@@ -645,6 +651,12 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			over, resync := ctdOverruns(cs)
 			fmt.Fprintf(os.Stderr, "ct-bench: event path %d, senders' event sockets overflowed so far: vigil %v (a dump of the table each), conntrackd %d (resyncs with the kernel's table %d)\n",
 				n, m["redumps"], over, resync)
+			p.Redumps, p.CtdOverruns = int(num(m, "redumps"))-redumps, -1
+			if over >= 0 {
+				p.CtdOverruns = over - ctdOver
+				ctdOver = over
+			}
+			redumps = int(num(m, "redumps"))
 		}
 		if backlog {
 			m, err := vs.call("backlog stop")

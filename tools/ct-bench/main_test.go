@@ -178,3 +178,15 @@ func TestMinorFaults(t *testing.T) {
 		t.Errorf("first touch: %v µs per page", us)
 	}
 }
+
+// The event path's table says where a sender's event socket overflowed.
+func TestOverflowed(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{0, ""}, {1, " (1 resync)"}, {3, " (3 resyncs)"}, {-1, " (overflows unknown)"}} {
+		if got := overflowed(c.n, "resync"); got != c.want {
+			t.Errorf("overflowed(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}

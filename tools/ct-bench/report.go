@@ -36,10 +36,10 @@ func table(ps []point) string {
 		w("| flows | vigil | conntrackd | the table walk |\n| ---: | ---: | ---: | ---: |\n")
 		w("| %d | %s | %s | %s |\n", p.N, fmtMS(p.Restart), fmtMS(p.CtdRestart), fmtMS(p.RestartWalk))
 	}
-	w("\nCPU per replicated entry on the event path (µs; the flows added at this size):\n\n")
+	w("\nCPU per replicated entry on the event path (µs; the flows added at this size). Where a sender's event socket overflowed meanwhile, its figure says how often: an overflow costs vigil a dump of the table and conntrackd a resync against it, which the CPU includes:\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range ps {
-		w("| %d | %.2f | %.2f | %.2f | %.2f |\n", p.N, p.CPUSend, p.CtdCPUSend, p.CPURecv, p.CtdCPURecv)
+		w("| %d | %.2f%s | %.2f%s | %.2f | %.2f |\n", p.N, p.CPUSend, overflowed(p.Redumps, "dump"), p.CtdCPUSend, overflowed(p.CtdOverruns, "resync"), p.CPURecv, p.CtdCPURecv)
 	}
 	w("\nTakeover ready: the replicated flows in the kernel before the VIPs (ms): today's commit of the whole external cache, and the warm standby's (its commit of the dirty set and the flush):\n\n")
 	w("| flows | vigil Replicator.Commit | conntrackd -c | warm standby | its dirty set (flows) |\n| ---: | ---: | ---: | ---: | ---: |\n")
@@ -197,4 +197,18 @@ func fmtMS(v float64) string {
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// overflowed notes n overflows of a sender's event socket, each costing
+// it one what (nothing for none; -1: the sender did not tell).
+func overflowed(n int, what string) string {
+	switch {
+	case n < 0:
+		return " (overflows unknown)"
+	case n == 0:
+		return ""
+	case n == 1:
+		return " (1 " + what + ")"
+	}
+	return fmt.Sprintf(" (%d %ss)", n, what)
 }
