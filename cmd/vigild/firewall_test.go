@@ -292,8 +292,7 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     and before the cut; for keepalived + conntrackd also
 //     fw1-keepalived-rss-MB and fw2-keepalived-rss-MB, keepalived's
 //     largest process. vigild runs as this test binary unless
-//     VIGILD_BINARY names a built vigild (for the RSS figures: the test
-//     binary's program pages are more than the daemon's);
+//     VIGILD_BINARY names a built vigild;
 //   - fw2-rss-after-MB: the resident size (VmRSS) of fw2's sync daemon
 //     fwAfterRSS after ready, once the takeover's commit, flush and bulk
 //     are over.
@@ -302,7 +301,7 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 // the reference harness: keepalived + conntrackd keep a lone stream alive,
 // so a break with more flows is the race
 // between their GARP and the commit. Run with -benchtime=1x, for example
-// go build -o /tmp/vigild ./cmd/vigild && cd cmd/vigild && VIGILD_BINARY=/tmp/vigild go test -run '^$' -bench 'FirewallTakeover/.*/flows=100000' -benchtime 1x
+// go test -run '^$' -bench 'FirewallTakeover/.*/flows=100000' -benchtime 1x ./cmd/vigild
 func BenchmarkFirewallTakeover(b *testing.B) {
 	for _, sys := range []string{fwVigild, fwVigildWarm, fwLegacySys} {
 		for _, n := range []int{1, 10_000, 100_000} {
