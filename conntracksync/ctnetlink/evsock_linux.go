@@ -57,11 +57,11 @@ type evSock struct {
 	hdrs  []unix.Mmsghdr
 }
 
-// evSlotSize bounds an event's datagram: the kernel sizes a conntrack
-// event's message for its largest form (ctnetlink_nlmsg_size: the three
-// tuples, counters, timestamps, the helper's name, sequence adjustments,
-// labels and the security context's string), a few hundred bytes. A
-// larger one would arrive truncated, which fails the receive: the
+// evSlotSize bounds an event's datagram. A conntrack event carries at
+// most the three tuples, counters, timestamps, a helper's name, sequence
+// adjustments, labels and a security context's string: a few hundred
+// bytes (372 for a flow with all but the last three, TestEventFitsSlot).
+// A larger one would arrive truncated, which fails the receive: the
 // Listener then subscribes and dumps the table again.
 const (
 	evSlots    = 64
