@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/testnet/harness"
 )
@@ -17,7 +18,7 @@ import (
 // real command (flags, signals, pid file) under the race detector.
 func TestMain(m *testing.M) {
 	if os.Getenv("VIGILD_AS_MAIN") == "1" {
-		setGC() // the collector as vigild runs it: the benchmarks' RSS and CPU are vigild's
+		memtrim.SetGC() // the collector as vigild runs it: the benchmarks' RSS and CPU are vigild's
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

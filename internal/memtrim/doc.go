@@ -2,7 +2,9 @@
 // only starting needed: freed heap pages, and the process's mappings of
 // its own program's read-only pages that equal the file's, which fault
 // back in from the page cache when used. Heap gives back the freed heap
-// pages alone, after a transient task such as a takeover.
+// pages alone, after a transient task such as a takeover. SetGC sets the
+// collector as vigild runs it, for vigild and for every program that
+// measures the daemon's code (its test binary, ct-bench's nodes).
 //
 // It owns no state. It must not touch a writable mapping, nor a read-only
 // one holding private copies of pages (a position-independent build's

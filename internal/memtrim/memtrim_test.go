@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -110,5 +111,29 @@ func TestHeapReleasesGarbage(t *testing.T) {
 	t.Logf("free heap pages kept: %d bytes before, %d after", before, after)
 	if after > 1<<20 || after >= before {
 		t.Errorf("Heap kept %d bytes of free heap pages (%d before), want at most 1 MiB", after, before)
+	}
+}
+
+// SetGC sets the collector to GCPercent, unless GOGC says otherwise.
+func TestSetGC(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+
+	t.Setenv("GOGC", "")
+	if got := SetGC(); got != GCPercent {
+		t.Errorf("SetGC() = %d without GOGC, want %d", got, GCPercent)
+	}
+	if p := debug.SetGCPercent(77); p != GCPercent {
+		t.Errorf("the collector at %d after SetGC without GOGC, want %d", p, GCPercent)
+	}
+
+	// With GOGC set (the runtime read it at start; here the setting
+	// made above stands for it), SetGC leaves the collector alone.
+	t.Setenv("GOGC", "77")
+	if got := SetGC(); got != 77 {
+		t.Errorf("SetGC() = %d with GOGC=77, want the setting in force, 77", got)
+	}
+	if p := debug.SetGCPercent(100); p != 77 {
+		t.Errorf("the collector at %d after SetGC with GOGC, want 77 left alone", p)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -92,11 +92,9 @@ func runNode(args []string) error {
 			}()
 		}
 	}
-	// The collector as vigild runs it (GOGC 50 unless the environment sets
-	// GOGC): the node's peak RSS and CPU are then vigild's.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
+	// The collector as vigild runs it: the node's peak RSS and CPU are
+	// then vigild's.
+	memtrim.SetGC()
 	l, p := netip.MustParseAddr(*local), netip.MustParseAddr(*peer)
 	// CTBENCH_LOG=info: the Replicator's log lines at info too (sessions,
 	// bulks, the start-up read), each stamped to the microsecond.
