@@ -167,7 +167,7 @@ var errRecvTimeout = errors.New("receive timeout")
 // returns errRecvTimeout when nothing arrived for evRecvTimeout.
 func (s *evSock) recvEvents(fn func(nlMsg) error) error {
 	if s.slots == nil {
-		s.makeSlots()
+		s.makeSlots(evSlotSize)
 	}
 	for i := range s.hdrs {
 		s.hdrs[i].Len = 0
@@ -189,7 +189,7 @@ func (s *evSock) recvEvents(fn func(nlMsg) error) error {
 	}
 	for i := range int(r) {
 		if s.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
-			return fmt.Errorf("event larger than %d bytes", evSlotSize)
+			return fmt.Errorf("event larger than %d bytes", len(s.slots[i]))
 		}
 		if err := parseMessages(s.slots[i][:s.hdrs[i].Len], fn); err != nil {
 			return err
@@ -198,15 +198,15 @@ func (s *evSock) recvEvents(fn func(nlMsg) error) error {
 	return nil
 }
 
-// makeSlots makes recvEvents' slots.
-func (s *evSock) makeSlots() {
+// makeSlots makes recvEvents' slots, of size bytes each.
+func (s *evSock) makeSlots(size int) {
 	s.slots = make([][]byte, evSlots)
 	s.iovs = make([]unix.Iovec, evSlots)
 	s.hdrs = make([]unix.Mmsghdr, evSlots)
 	for i := range s.slots {
-		s.slots[i] = make([]byte, evSlotSize)
+		s.slots[i] = make([]byte, size)
 		s.iovs[i].Base = &s.slots[i][0]
-		s.iovs[i].SetLen(evSlotSize)
+		s.iovs[i].SetLen(size)
 		s.hdrs[i].Hdr.Iov = &s.iovs[i]
 		s.hdrs[i].Hdr.SetIovlen(1)
 	}

@@ -492,3 +492,35 @@ func TestEventFitsSlot(t *testing.T) {
 		t.Errorf("an event of %d bytes: want at most a quarter of the %d-byte slot", largest, evSlotSize)
 	}
 }
+
+// An event larger than its slot fails the read (the listener then
+// subscribes and dumps again) rather than being parsed cut short.
+func TestEventLargerThanSlot(t *testing.T) {
+	cttest.NeedRoot(t, "conntrack")
+	ns := cttest.NewNS(t, cttest.Prefix(t), "t")
+	var ev *evSock
+	if err := nsenter.Do(ns.Path(), func() (err error) {
+		ev, err = openEvSock(1 << 20)
+		if err != nil {
+			return err
+		}
+		return ev.join()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ev.close()
+	ev.makeSlots(64) // a flow's event is some 200 bytes at least
+	commitInto(t, ns.Path(), ct.SampleFlows(1))
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if err = ev.recvEvents(func(nlMsg) error {
+			t.Error("a cut event was parsed")
+			return nil
+		}); err != errRecvTimeout {
+			break
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "event larger than 64 bytes") {
+		t.Fatalf("recvEvents: %v, want the event's truncation", err)
+	}
+}
