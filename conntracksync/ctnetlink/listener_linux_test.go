@@ -436,17 +436,7 @@ func TestEventFitsSlot(t *testing.T) {
 	}
 	// The kernel keeps a flow's labels once a rule of the namespace uses them.
 	ns.Exec(t, "nft", "add table ip vt; add chain ip vt c; add rule ip vt c ct label 127 counter")
-	var ev *evSock
-	if err := nsenter.Do(ns.Path(), func() (err error) {
-		ev, err = openEvSock(1 << 20)
-		if err != nil {
-			return err
-		}
-		return ev.join()
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ev.close()
+	ev := eventSock(t, ns)
 
 	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	master := ct.Flow{Orig: ct.Tuple{Src: a("192.0.2.1"), Dst: a("198.51.100.1"), Proto: ct.ProtoTCP, SrcPort: 40000, DstPort: 21},
@@ -498,17 +488,7 @@ func TestEventFitsSlot(t *testing.T) {
 func TestEventLargerThanSlot(t *testing.T) {
 	cttest.NeedRoot(t, "conntrack")
 	ns := cttest.NewNS(t, cttest.Prefix(t), "t")
-	var ev *evSock
-	if err := nsenter.Do(ns.Path(), func() (err error) {
-		ev, err = openEvSock(1 << 20)
-		if err != nil {
-			return err
-		}
-		return ev.join()
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ev.close()
+	ev := eventSock(t, ns)
 	ev.makeSlots(64) // a flow's event is some 200 bytes at least
 	commitInto(t, ns.Path(), ct.SampleFlows(1))
 	var err error
@@ -523,4 +503,26 @@ func TestEventLargerThanSlot(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "event larger than 64 bytes") {
 		t.Fatalf("recvEvents: %v, want the event's truncation", err)
 	}
+}
+
+// eventSock opens an event socket in ns joined to the conntrack groups,
+// closed when the test ends.
+func eventSock(t *testing.T, ns cttest.NS) *evSock {
+	t.Helper()
+	var ev *evSock
+	if err := nsenter.Do(ns.Path(), func() (err error) {
+		ev, err = openEvSock(1 << 20)
+		if err != nil {
+			return err
+		}
+		if err := ev.join(); err != nil {
+			ev.close()
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ev.close)
+	return ev
 }
