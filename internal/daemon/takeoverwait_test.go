@@ -108,6 +108,11 @@ func TestKernelSubmitWait(t *testing.T) {
 		if !k.idle() {
 			t.Fatal("not idle once both outcomes were applied")
 		}
+		// The turn ends (Daemon.endTurn): had the loop run "announce"
+		// itself (runStarved, when the worker had not taken it within
+		// starvedAfter of "add"'s outcome), the takeover's jobs it
+		// claimed are the worker's again, as before every later turn.
+		k.releaseClaim()
 
 		// Busy while a job runs, and until its outcome is applied.
 		release := make(chan struct{})
