@@ -18,13 +18,6 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skipf("SKIPPING: "+format, args...)
 }
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // pair is two hosts "a" and "b" joined by a veth pair, both ends named
 // eth0: a has 192.0.2.1/24 and 2001:db8::1/64, b has .2 and ::2. Link-local
 // addresses come up without DAD (testnet turns it off).

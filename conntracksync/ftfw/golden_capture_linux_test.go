@@ -1,3 +1,5 @@
+//go:build golden
+
 package ftfw
 
 import (
@@ -33,12 +35,9 @@ var goldenCommands = [][]string{
 }
 
 // TestCaptureGolden regenerates testdata/conntrackd-1.4.7.hex from two Debian
-// conntrackd 1.4.7 daemons syncing over FTFW/UDP in namespaces. It runs only with
-// VIGIL_CAPTURE_GOLDEN=1; the stored file is what the codec tests read.
+// conntrackd 1.4.7 daemons syncing over FTFW/UDP in namespaces. It is built only
+// with the golden tag (go test -tags golden); the stored file is what the codec tests read.
 func TestCaptureGolden(t *testing.T) {
-	if os.Getenv("VIGIL_CAPTURE_GOLDEN") != "1" {
-		t.Skip("set VIGIL_CAPTURE_GOLDEN=1 to recapture testdata/conntrackd-1.4.7.hex")
-	}
 	needBinaries(t, "conntrackd", "conntrack", "tcpdump")
 	p := newPair(t)
 	capt := p.fw2.Capture(t, "eth0", "udp port 3780")
@@ -72,7 +71,7 @@ func TestCaptureGolden(t *testing.T) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# FTFW datagrams between two Debian conntrackd daemons: %s", strings.SplitN(strings.TrimSpace(string(ver)), "\n", 2)[0])
 	fmt.Fprintf(&sb, "\n# Captured %s with tcpdump on fw2's end of a veth pair in network namespaces by\n", start.UTC().Format("2006-01-02"))
-	sb.WriteString("# VIGIL_CAPTURE_GOLDEN=1 go test -run TestCaptureGolden ./conntracksync/ftfw/ (golden_capture_linux_test.go).\n")
+	sb.WriteString("# go test -tags golden -run TestCaptureGolden ./conntracksync/ftfw/ (golden_capture_linux_test.go).\n")
 	sb.WriteString("# fw1 198.51.100.1 and fw2 198.51.100.2, FTFW over UDP port 3780, Checksum on, ACKWindowSize 300.\n")
 	sb.WriteString("# Sequence: both daemons start (HELLO), then in fw1:\n")
 	for _, args := range goldenCommands {

@@ -1,3 +1,5 @@
+//go:build golden
+
 package ftfw
 
 import (
@@ -22,12 +24,9 @@ const goldenExpectFile = "testdata/conntrackd-1.4.7-expect.hex"
 // from 192.0.2.10 to 203.0.113.2:21 (both on fw1's loopback, the kernel's
 // ftp helper assigned by nftables) carries PORT 192,0,2,10,195,80, and the
 // helper expects the data connection to port 50000 (after a USER command:
-// the helper reads a command only where it saw the previous one end). Runs only with
-// VIGIL_CAPTURE_GOLDEN=1.
+// the helper reads a command only where it saw the previous one end). Built only with
+// the golden tag (go test -tags golden).
 func TestCaptureGoldenExpect(t *testing.T) {
-	if os.Getenv("VIGIL_CAPTURE_GOLDEN") != "1" {
-		t.Skip("set VIGIL_CAPTURE_GOLDEN=1 to recapture " + goldenExpectFile)
-	}
 	needBinaries(t, "conntrackd", "conntrack", "tcpdump", "nft")
 	testnet.NeedConntrackHelper(t, "ftp")
 	p := newPair(t)
@@ -93,7 +92,7 @@ func TestCaptureGoldenExpect(t *testing.T) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# FTFW datagrams between two Debian conntrackd daemons with ExpectationSync On: %s\n", strings.SplitN(strings.TrimSpace(string(ver)), "\n", 2)[0])
 	fmt.Fprintf(&sb, "# Captured %s on fw2's end of a veth pair by\n", time.Now().UTC().Format("2006-01-02"))
-	sb.WriteString("# VIGIL_CAPTURE_GOLDEN=1 go test -run TestCaptureGoldenExpect ./conntracksync/ftfw/ (golden_expect_linux_test.go).\n")
+	sb.WriteString("# go test -tags golden -run TestCaptureGoldenExpect ./conntracksync/ftfw/ (golden_expect_linux_test.go).\n")
 	sb.WriteString("# fw1 198.51.100.1 and fw2 198.51.100.2. In fw1, an FTP control connection 192.0.2.10:40000 -> 203.0.113.2:21\n")
 	sb.WriteString("# (ftp helper by nftables) carries PORT 192,0,2,10,195,80. fw1's kernel then had (conntrack -L expect):\n")
 	for _, l := range strings.Split(strings.TrimSpace(exps), "\n") {
