@@ -44,7 +44,9 @@
 // perf profile of each of them over the event path, and of the vigil
 // nodes over each size's first bulk, into DIR; with
 // CTBENCH_PROFILE_DIR=DIR the vigil nodes write Go CPU and heap profiles
-// of their whole run there. With CTBENCH_BACKLOG=1 the vigil sender samples
+// of their whole run there, and heap profiles of what is live once the
+// receivers hold each size's flows and after its commits and bulks (each
+// after a collection, which the nodes would not have run then). With CTBENCH_BACKLOG=1 the vigil sender samples
 // its channel's backlog (messages queued and unacknowledged) every 2 ms over
 // the event path, and the bench prints the largest and the sender's
 // resident file pages (the sampling adds to the sender's CPU and garbage
@@ -859,6 +861,15 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		}
 		for i, pid := range pids {
 			_, rss[i] = procCPU(pid)
+		}
+		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
+			for i, v := range []*vnode{vs, vr} {
+				m, err := v.call("heap bulk-%d", n)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory after the commits and bulks of %d flows (%s): %v\n", n, []string{"sender", "receiver"}[i], m)
+			}
 		}
 		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
 		for range others {

@@ -45,8 +45,9 @@ import (
 //	backlog start|stop sample the channel's backlog every 2 ms from start
 //	                   to stop; the largest, and RssFile:
 //	                   {"max":N,"rss_file_kb":N}
-//	heap NAME          with CTBENCH_PROFILE_DIR, write a heap profile
-//	                   named NAME there: {"heap_alloc":N,...} (MemStats)
+//	heap NAME          with CTBENCH_PROFILE_DIR, collect, then write a heap
+//	                   profile named NAME there: {"heap_alloc":N,...}
+//	                   (MemStats; heap_alloc is then what is live)
 //	started            with -wait-external N: wait (up to 30 s) until the
 //	                   external cache holds N entries (a restarted peer's
 //	                   bulk): {"ms":F,"full_unix_ns":N,"external":N,
@@ -297,6 +298,7 @@ func runNode(args []string) error {
 		case "heap":
 			// A heap profile now, named f[1], when profiling.
 			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
+				runtime.GC() // the profile then holds what is live now, not at the last cycle
 				if hf, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%s-%s.pprof", tag, filepath.Base(f[1])))); err == nil {
 					_ = pprof.WriteHeapProfile(hf)
 					hf.Close()
