@@ -46,10 +46,10 @@
 // CTBENCH_PROFILE_DIR=DIR the vigil nodes write Go CPU and heap profiles
 // of their whole run there, and heap profiles of what is live once the
 // receivers hold each size's flows and after its commits and bulks (each
-// after a collection, which the nodes would not have run then). With CTBENCH_BACKLOG=1 the vigil sender samples
-// its channel's backlog (messages queued and unacknowledged) every 2 ms over
-// the event path, and the bench prints the largest and the sender's
-// resident file pages (the sampling adds to the sender's CPU and garbage
+// after a collection, which the nodes would not have run then). With
+// CTBENCH_BACKLOG=1 the vigil sender samples its channel's backlog
+// (messages queued and unacknowledged) every 2 ms over the event path, and
+// the bench prints the largest and the sender's resident file pages (the sampling adds to the sender's CPU and garbage
 // over the event path, so it is off by default). With CTBENCH_LOG=info the
 // vigil nodes log at info level too, with microsecond stamps: when
 // sessions start, bulks are sent and the start-up read begins.
