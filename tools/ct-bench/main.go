@@ -49,8 +49,9 @@
 // after a collection, which the nodes would not have run then). With
 // CTBENCH_BACKLOG=1 the vigil sender samples its channel's backlog
 // (messages queued and unacknowledged) every 2 ms over the event path, and
-// the bench prints the largest and the sender's resident file pages (the sampling adds to the sender's CPU and garbage
-// over the event path, so it is off by default). With CTBENCH_LOG=info the
+// the bench prints the largest and the sender's resident file pages (the
+// sampling adds to the sender's CPU and garbage over the event path, so it
+// is off by default). With CTBENCH_LOG=info the
 // vigil nodes log at info level too, with microsecond stamps: when
 // sessions start, bulks are sent and the start-up read begins.
 package main
@@ -668,15 +669,8 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			fmt.Fprintf(os.Stderr, "ct-bench: event path %d: the vigil sender's channel held at most %v messages (queued and unacknowledged, sampled every 2 ms); its resident file pages %v kB\n",
 				n, m["max"], m["rss_file_kb"])
 		}
-		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
-			// Each node names its profiles after its address and role.
-			for i, v := range []*vnode{vs, vr, wr} {
-				m, err := v.call("heap event-%d", n)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory once the receivers hold %d flows (%s): %v\n", n, []string{"sender", "receiver", "warm standby"}[i], m)
-			}
+		if err := heapProfiles(fmt.Sprintf("event-%d", n), fmt.Sprintf("once the receivers hold %d flows", n), vs, vr, wr); err != nil {
+			return err
 		}
 		per := func(i int) float64 { return float64((after[i] - before[i]).Nanoseconds()) / 1000 / float64(n-prev) }
 		p.CPUSend, p.CPURecv, p.CtdCPUSend, p.CtdCPURecv = per(0), per(1), per(2), per(3)
@@ -862,14 +856,8 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		for i, pid := range pids {
 			_, rss[i] = procCPU(pid)
 		}
-		if os.Getenv("CTBENCH_PROFILE_DIR") != "" {
-			for i, v := range []*vnode{vs, vr} {
-				m, err := v.call("heap bulk-%d", n)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory after the commits and bulks of %d flows (%s): %v\n", n, []string{"sender", "receiver"}[i], m)
-			}
+		if err := heapProfiles(fmt.Sprintf("bulk-%d", n), fmt.Sprintf("after the commits and bulks of %d flows", n), vs, vr); err != nil {
+			return err
 		}
 		p.PeakSend, p.PeakRecv, p.CtdPeakSend, p.CtdPeakRecv = mb(rss[0]), mb(rss[1]), mb(rss[2]), mb(rss[3])
 		for range others {
@@ -1043,6 +1031,25 @@ func report(points []point, trials int, outDir string) error {
 // own cost makes the run's CPU figures higher than without it, and a
 // thread that a process starts later is not in its profile (the per-thread
 // CPU that the bench prints has every thread).
+// heapProfiles has the vigil nodes (the sender, the receiver and, if given,
+// the warm standby) write heap profiles named name, with CTBENCH_PROFILE_DIR,
+// and prints their memory statistics, said to be taken when.
+func heapProfiles(name, when string, nodes ...*vnode) error {
+	if os.Getenv("CTBENCH_PROFILE_DIR") == "" {
+		return nil
+	}
+	// Each node names its profiles after its namespace (node.go).
+	roles := []string{"sender", "receiver", "warm standby"}
+	for i, v := range nodes {
+		m, err := v.call("heap %s", name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "ct-bench: vigil node memory %s (%s): %v\n", when, roles[i], m)
+	}
+	return nil
+}
+
 func perfRecord(dir, what string, n int, pids []int) (stop func()) {
 	if dir == "" {
 		return func() {}

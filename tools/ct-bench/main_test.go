@@ -4,7 +4,9 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,9 +45,36 @@ func TestSmallRun(t *testing.T) {
 	// The sender's backlog sampling too: the run fails if its node does
 	// not know the command or answers with an error.
 	t.Setenv("CTBENCH_BACKLOG", "1")
+	// And the nodes' profiles: a node that cannot write its heap profile
+	// answers with an error, which fails the run.
+	prof := t.TempDir()
+	t.Setenv("CTBENCH_PROFILE_DIR", prof)
 	dir := t.TempDir()
 	if err := bench("ctbt", []int{300, 1000}, 1, dir, false, false); err != nil {
 		t.Fatal(err)
+	}
+	// A CPU profile of each node's whole run: the vigil pair, the warm
+	// pair and the restarted receiver (the restarts replace each other's).
+	if got, _ := filepath.Glob(filepath.Join(prof, "cpu-*.pprof")); len(got) != 5 {
+		t.Errorf("%d CPU profiles, want 5 (one per node): %v", len(got), got)
+	}
+	// At each size the heap of the sender, the receiver and the warm
+	// standby once the receivers hold the flows, and of the first two
+	// after the commits and bulks.
+	for _, want := range []struct {
+		glob  string
+		nodes int
+	}{{"heap-*-event-300.pprof", 3}, {"heap-*-bulk-300.pprof", 2}, {"heap-*-event-1000.pprof", 3}, {"heap-*-bulk-1000.pprof", 2}} {
+		got, _ := filepath.Glob(filepath.Join(prof, want.glob))
+		if len(got) != want.nodes {
+			t.Errorf("%s: %d heap profiles, want %d", want.glob, len(got), want.nodes)
+		}
+		for _, path := range got {
+			// A profile is a gzipped protocol buffer.
+			if err := readGzip(path); err != nil {
+				t.Errorf("%s: not a heap profile: %v", path, err)
+			}
+		}
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "ct-scale.md"))
 	if err != nil {
@@ -189,4 +218,22 @@ func TestOverflowed(t *testing.T) {
 			t.Errorf("overflowed(%d) = %q, want %q", c.n, got, c.want)
 		}
 	}
+}
+
+// readGzip reads a gzipped file whole and fails if it is empty.
+func readGzip(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(io.Discard, z)
+	if err == nil && n == 0 {
+		err = errors.New("empty")
+	}
+	return err
 }

@@ -69,10 +69,10 @@ func runNode(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// Profiles are named after the node's address and role: the warm
-	// pair's nodes have the others' addresses, and a restarted node
-	// replaces one.
-	tag := *local
+	// Profiles are named after the node's namespace, one per node (the
+	// warm pair's nodes have the others' addresses), and a restarted
+	// node's are marked so: it replaces a node in the same namespace.
+	tag := filepath.Base(*netns)
 	if *warm {
 		tag += "-warm"
 	}
@@ -85,10 +85,7 @@ func runNode(args []string) error {
 			_ = pprof.StartCPUProfile(f)
 			defer func() {
 				pprof.StopCPUProfile()
-				if hf, err := os.Create(filepath.Join(path, fmt.Sprintf("heap-%s.pprof", tag))); err == nil {
-					_ = pprof.WriteHeapProfile(hf)
-					hf.Close()
-				}
+				_ = writeHeapProfile(filepath.Join(path, fmt.Sprintf("heap-%s.pprof", tag))) // at exit: no one to tell
 				f.Close()
 			}()
 		}
@@ -297,17 +294,15 @@ func runNode(args []string) error {
 			reply(m, err)
 		case "heap":
 			// A heap profile now, named f[1], when profiling.
+			var err error
 			if dir := os.Getenv("CTBENCH_PROFILE_DIR"); dir != "" && len(f) > 1 {
 				runtime.GC() // the profile then holds what is live now, not at the last cycle
-				if hf, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%s-%s.pprof", tag, filepath.Base(f[1])))); err == nil {
-					_ = pprof.WriteHeapProfile(hf)
-					hf.Close()
-				}
+				err = writeHeapProfile(filepath.Join(dir, fmt.Sprintf("heap-%s-%s.pprof", tag, filepath.Base(f[1]))))
 			}
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
-			_ = out.Encode(map[string]any{"heap_alloc": m.HeapAlloc, "heap_inuse": m.HeapInuse, "heap_sys": m.HeapSys,
-				"heap_released": m.HeapReleased, "stack_sys": m.StackSys, "sys": m.Sys, "next_gc": m.NextGC, "num_gc": m.NumGC})
+			reply(map[string]any{"heap_alloc": m.HeapAlloc, "heap_inuse": m.HeapInuse, "heap_sys": m.HeapSys,
+				"heap_released": m.HeapReleased, "stack_sys": m.StackSys, "sys": m.Sys, "next_gc": m.NextGC, "num_gc": m.NumGC}, err)
 		default:
 			_ = out.Encode(map[string]any{"err": "unknown command " + f[0]})
 		}
@@ -325,3 +320,16 @@ func totalLen(ds [][]byte) int {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// writeHeapProfile writes a heap profile to path.
+func writeHeapProfile(path string) error {
+	hf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(hf); err != nil {
+		hf.Close()
+		return err
+	}
+	return hf.Close()
+}
