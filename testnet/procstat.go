@@ -90,6 +90,33 @@ func GroupPeakKB(pgid int) (int64, error) { return groupMaxKB(pgid, "VmHWM") }
 // GroupRSSKB is GroupPeakKB for the resident size now (VmRSS).
 func GroupRSSKB(pgid int) (int64, error) { return groupMaxKB(pgid, "VmRSS") }
 
+// GroupSumPeakKB returns the sum of VmHWM, in kB, over the live processes
+// of process group pgid: the memory of a daemon whose processes each
+// hold their own state (vigild and its sync worker), where GroupPeakKB
+// would show one of them.
+func GroupSumPeakKB(pgid int) (int64, error) { return groupSumKB(pgid, "VmHWM") }
+
+// GroupSumRSSKB is GroupSumPeakKB for the resident size now (VmRSS).
+func GroupSumRSSKB(pgid int) (int64, error) { return groupSumKB(pgid, "VmRSS") }
+
+// groupSumKB returns the sum of the /proc status field key, in kB, over
+// the live processes of process group pgid.
+func groupSumKB(pgid int, key string) (int64, error) {
+	var sum int64
+	found := false
+	for pid := range GroupStates(pgid) {
+		kb, err := StatusKB(pid, key)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		sum, found = sum+kb[0], true
+	}
+	if !found {
+		return 0, fmt.Errorf("no live process in group %d", pgid)
+	}
+	return sum, nil
+}
+
 // groupMaxKB returns the largest value of the /proc status field key, in
 // kB, among the live processes of process group pgid.
 func groupMaxKB(pgid int, key string) (int64, error) {

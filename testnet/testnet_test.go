@@ -784,6 +784,22 @@ func TestGroupPeakKB(t *testing.T) {
 	if _, err := testnet.GroupPeakKB(1 << 30); err == nil {
 		t.Error("GroupPeakKB of no group: no error")
 	}
+	// The sum counts the shell and its child: more than the child alone
+	// by the shell's own, give or take the child's growth meanwhile.
+	child, err := testnet.GroupPeakKB(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := testnet.GroupSumPeakKB(cmd.Process.Pid)
+	if err != nil || sum < child+own[0] {
+		t.Errorf("GroupSumPeakKB = %d kB, %v; want at least the child's %d and the shell's %d", sum, err, child, own[0])
+	}
+	if rss, err := testnet.GroupSumRSSKB(cmd.Process.Pid); err != nil || rss <= child/2 {
+		t.Errorf("GroupSumRSSKB = %d kB, %v; the child's peak %d", rss, err, child)
+	}
+	if _, err := testnet.GroupSumPeakKB(1 << 30); err == nil {
+		t.Error("GroupSumPeakKB of no group: no error")
+	}
 }
 
 // ParseStat takes the fields after the command name's last parenthesis,

@@ -288,7 +288,8 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     cut falls anywhere within an advert interval, 0.2 s, after fw1's
 //     last advert, so ready-ms moves by that much from run to run);
 //   - fw1-rss-MB and fw2-rss-MB: the peak resident size (VmHWM) of each
-//     box's sync daemon, vigild or conntrackd, once fw2 holds the flows
+//     box's sync daemon, vigild (its two processes, the daemon and its
+//     sync worker, summed) or conntrackd, once fw2 holds the flows
 //     and before the cut; for keepalived + conntrackd also
 //     fw1-keepalived-rss-MB and fw2-keepalived-rss-MB, keepalived's
 //     largest process. vigild runs as this test binary unless
@@ -476,8 +477,15 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 	}
 
 	var r fwTakeover
+	// vigild's figure is its two processes' (the daemon and its sync
+	// worker) together; keepalived's and conntrackd's, each daemon's
+	// largest process, as before.
+	peakKB, rssKB := testnet.GroupPeakKB, testnet.GroupRSSKB
+	if !legacy {
+		peakKB, rssKB = testnet.GroupSumPeakKB, testnet.GroupSumRSSKB
+	}
 	for i, pid := range pids {
-		kb, err := testnet.GroupPeakKB(pid)
+		kb, err := peakKB(pid)
 		if err != nil {
 			b.Fatalf("peak RSS: %v", err)
 		}
@@ -542,7 +550,7 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 	}
 	if !readyAt.IsZero() {
 		time.Sleep(time.Until(readyAt.Add(fwAfterRSS)))
-		kb, err := testnet.GroupRSSKB(pids[1])
+		kb, err := rssKB(pids[1])
 		if err != nil {
 			b.Fatalf("fw2's RSS after the takeover: %v", err)
 		}

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/internal/memtrim"
+	"github.com/vigil-ha/vigil/internal/syncworker"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/testnet/harness"
 )
@@ -17,6 +19,10 @@ import (
 // main's run instead of the tests, so the integration tests exercise the
 // real command (flags, signals, pid file) under the race detector.
 func TestMain(m *testing.M) {
+	if os.Getenv(syncworker.WorkerEnv) == "1" {
+		memtrim.SetGC()
+		os.Exit(daemon.SyncWorkerMain()) // started by the test binary running as vigild
+	}
 	if os.Getenv("VIGILD_AS_MAIN") == "1" {
 		memtrim.SetGC() // the collector as vigild runs it: the benchmarks' RSS and CPU are vigild's
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

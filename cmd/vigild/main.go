@@ -58,6 +58,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/daemon"
 	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/internal/safefile"
+	"github.com/vigil-ha/vigil/internal/syncworker"
 	"github.com/vigil-ha/vigil/ipvs"
 )
 
@@ -85,6 +86,10 @@ type options struct {
 
 func main() {
 	memtrim.SetGC()
+	if os.Getenv(syncworker.WorkerEnv) == "1" {
+		// Started by vigild to run its conntrack replicator.
+		os.Exit(daemon.SyncWorkerMain())
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -263,7 +268,15 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case o.checkOnly:
 		mode = daemon.ModeCheck
 	}
-	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load, Mode: mode, KeepIPVS: o.keepIPVS, StateDir: o.stateDir, Host: daemon.Host{LocalAddrs: localAddrs}})
+	// The conntrack replicator runs in a process of its own, started from
+	// this binary (syncworker); without the binary's path, in this one.
+	worker, err := os.Executable()
+	if err != nil {
+		log.Warn("conntrack sync: cannot find this program's binary, the replicator runs in the daemon", "err", err)
+		worker = ""
+	}
+	d, err := daemon.New(cfg, daemon.Options{Log: log, Reload: load, Mode: mode, KeepIPVS: o.keepIPVS, StateDir: o.stateDir,
+		Host: daemon.Host{LocalAddrs: localAddrs, SyncWorker: worker}})
 	if err != nil {
 		log.Error("Cannot start; nothing was changed", "err", err)
 		return 1

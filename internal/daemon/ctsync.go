@@ -58,9 +58,11 @@ type ctSync struct {
 }
 
 // newCTSyncWith builds the binding to cfg's track_group around r (nil: a
-// Replicator on the kernel's ctnetlink and UDP). config.Load has checked that track_group names a
-// vrrp_sync_group with instances or a vrrp_instance.
-func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync, error) {
+// Replicator on the kernel's ctnetlink and UDP, in a sync worker started
+// from the binary worker, or in this process when worker is empty).
+// config.Load has checked that track_group names a vrrp_sync_group with
+// instances or a vrrp_instance.
+func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator, worker string) (*ctSync, error) {
 	s := cfg.ConntrackSync
 	c := &ctSync{log: log.With("part", "conntrack_sync", "track_group", s.TrackGroup), r: r, group: s.TrackGroup}
 	var advs []time.Duration
@@ -77,6 +79,13 @@ func newCTSyncWith(log *slog.Logger, cfg *config.Config, r replicator) (*ctSync,
 	if len(advs) == 0 {
 		// Not reachable through config.Load; a model built by hand.
 		return nil, fmt.Errorf("daemon: %s: conntrack_sync: track_group %q has no instances", s.Pos, s.TrackGroup)
+	}
+	if r == nil && worker != "" {
+		rep, err := remoteReplicator(c.log, ctConfig(s), worker)
+		if err != nil {
+			return nil, fmt.Errorf("daemon: %s: conntrack_sync: %w", s.Pos, err)
+		}
+		r, c.r = rep, rep
 	}
 	if r == nil {
 		rc := ctConfig(s)

@@ -185,7 +185,7 @@ func newCTRig(t *testing.T, cfg *config.Config) *ctRig {
 	ev := &ctEvents{}
 	rep := &fakeRep{ev: ev, external: 7}
 	log := slog.New(slog.DiscardHandler)
-	c, err := newCTSyncWith(log, cfg, rep)
+	c, err := newCTSyncWith(log, cfg, rep, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +496,7 @@ func TestCTTrackGroup(t *testing.T) {
 		{"FW", ""}, {"VI_MGMT", ""}, {"", "has no instances"}, {"NOPE", "has no instances"},
 	} {
 		cfg.ConntrackSync.TrackGroup = tc.group
-		c, err := newCTSyncWith(slog.New(slog.DiscardHandler), cfg, &fakeRep{ev: &ctEvents{}})
+		c, err := newCTSyncWith(slog.New(slog.DiscardHandler), cfg, &fakeRep{ev: &ctEvents{}}, "")
 		switch {
 		case tc.err == "" && err != nil:
 			t.Errorf("%q: %v", tc.group, err)
@@ -520,7 +520,7 @@ func TestCTSampleConf(t *testing.T) {
 		for _, c := range complaints {
 			t.Logf("%s: %v", id, c)
 		}
-		c, err := newCTSyncWith(slog.New(slog.DiscardHandler), cfg, &fakeRep{ev: &ctEvents{}})
+		c, err := newCTSyncWith(slog.New(slog.DiscardHandler), cfg, &fakeRep{ev: &ctEvents{}}, "")
 		if err != nil || !c.isGroup || c.group != "FW" {
 			t.Fatalf("%s: %v %+v", id, err, c)
 		}

@@ -95,6 +95,11 @@ type Host struct {
 	// Conntrack, when set, replaces the conntrack replicator of a
 	// conntrack_sync block (conntracksync.New on ctnetlink and UDP).
 	Conntrack replicator
+	// SyncWorker, when set and Conntrack is not, is the binary (the
+	// daemon's own) a conntrack_sync block's replicator runs in, as a
+	// process of its own with one P (syncworker.Remote); empty: in the
+	// daemon.
+	SyncWorker string
 	// Heartbeat, when set, replaces the arbitration's heartbeat link over
 	// the sync path (conntracksync.NewHeartbeat).
 	Heartbeat heartbeatSender
@@ -299,7 +304,7 @@ func New(cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	}
 	d.buildGroups(cfg)
 	if cfg.ConntrackSync != nil {
-		if d.ct, err = newCTSyncWith(d.log, cfg, d.host.Conntrack); err != nil {
+		if d.ct, err = newCTSyncWith(d.log, cfg, d.host.Conntrack, d.host.SyncWorker); err != nil {
 			return nil, err
 		}
 		if d.arb, err = newArb(d.log, cfg, d.host.Heartbeat, d.host); err != nil {

@@ -200,7 +200,7 @@ func TestLoopCommitBeforeVIPs(t *testing.T) {
 		k := viptest.NewKernel("eth0", "eth1", "eth2", "eth3")
 		a := newNode(t, wire, k, "192.0.2.1", "fe80::1", ctTestConf("FW", ""), Options{})
 		rep := &fakeRep{ev: ev, external: 7, commitTook: 300 * time.Millisecond}
-		c, err := newCTSyncWith(a.d.log, a.d.cfg, rep)
+		c, err := newCTSyncWith(a.d.log, a.d.cfg, rep, "")
 		if err != nil {
 			t.Fatal(err)
 		}

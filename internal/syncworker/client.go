@@ -164,20 +164,29 @@ func (cl *Client) FlushExternal() int {
 	return r.N
 }
 
-// RequestResync is conntracksync.Replicator.RequestResync, in the worker.
-func (cl *Client) RequestResync() {
-	_, _ = cl.call(context.Background(), &message{Op: opRequestResync}, nil)
+// notify sends a one-way message: no answer is awaited, and the worker
+// handles it before any call sent after it. A socket that has ended
+// drops it.
+func (cl *Client) notify(m *message) {
+	if cl.Err() != nil {
+		return
+	}
+	if cl.w.send(m) != nil {
+		_ = cl.w.c.Close() // read ends and fails every call
+	}
 }
 
-// SendBulk is conntracksync.Replicator.SendBulk, in the worker.
-func (cl *Client) SendBulk() {
-	_, _ = cl.call(context.Background(), &message{Op: opSendBulk}, nil)
-}
+// RequestResync is conntracksync.Replicator.RequestResync, in the worker;
+// it does not wait for the worker.
+func (cl *Client) RequestResync() { cl.notify(&message{Op: opRequestResync}) }
 
-// SetMaster is conntracksync.Replicator.SetMaster, in the worker.
-func (cl *Client) SetMaster(master bool) {
-	_, _ = cl.call(context.Background(), &message{Op: opSetMaster, Flag: master}, nil)
-}
+// SendBulk is conntracksync.Replicator.SendBulk, in the worker; it does
+// not wait for the worker.
+func (cl *Client) SendBulk() { cl.notify(&message{Op: opSendBulk}) }
+
+// SetMaster is conntracksync.Replicator.SetMaster, in the worker; it does
+// not wait for the worker, which applies it before any later call.
+func (cl *Client) SetMaster(master bool) { cl.notify(&message{Op: opSetMaster, Flag: master}) }
 
 // Stats is conntracksync.Replicator.Stats, in the worker.
 func (cl *Client) Stats() conntracksync.Stats {

@@ -12,6 +12,14 @@ import (
 	"github.com/vigil-ha/vigil/conntracksync"
 )
 
+// WorkerEnv, set to "1" in a process's environment, makes the daemon's
+// binary a sync worker (cmd/vigild checks it first).
+const WorkerEnv = "VIGILD_SYNC_WORKER"
+
+// WorkerProcs is the worker's GOMAXPROCS: one P, so that its goroutines'
+// hand-overs are switches within a thread, not wake-ups of another.
+const WorkerProcs = 1
+
 // Replicator is what the worker serves: the replicator's calls the daemon
 // makes.
 type Replicator interface {

@@ -9,9 +9,11 @@ import (
 )
 
 // Serve answers the daemon's calls on r, read from c, until c ends (the
-// daemon closed it or exited) or ctx does. Each call runs on a goroutine
-// of its own, so that Stats is answered while a commit runs; a call whose
-// context the daemon ended (opCancel) sees its context end. Serve returns
+// daemon closed it or exited) or ctx does. The one-way messages
+// (SetMaster, RequestResync, SendBulk: quick, and their order matters)
+// are handled as they are read; each call that answers runs on a
+// goroutine of its own, so that Stats is answered while a commit runs,
+// and a call whose context the daemon ended (opCancel) sees it end. Serve returns
 // once every call it started has answered, with nil when c ended cleanly.
 func Serve(ctx context.Context, c io.ReadWriteCloser, r Replicator) error {
 	sctx, cancel := context.WithCancel(ctx)
@@ -66,7 +68,15 @@ func (s *server) read(ctx context.Context) error {
 				default: // nobody asked: the daemon answers each question once
 				}
 			}
-		case opCommit, opFlushExternal, opRequestResync, opSendBulk, opPurge, opStats, opSetMaster, opDump, opDumpExpect:
+		case opSetMaster:
+			// One-way, and in order: a commit asked for after it runs
+			// with the node's new state, as it would in the daemon.
+			s.r.SetMaster(m.Flag)
+		case opRequestResync:
+			s.r.RequestResync()
+		case opSendBulk:
+			s.r.SendBulk()
+		case opCommit, opFlushExternal, opPurge, opStats, opDump, opDumpExpect:
 			s.start(ctx, m)
 		default:
 			return fmt.Errorf("sync worker: unexpected message %v", m.Op)
@@ -118,18 +128,12 @@ func (s *server) call(ctx context.Context, m *message, sc *serverCall) *message 
 		out.setErr(err)
 	case opFlushExternal:
 		out.N = s.r.FlushExternal()
-	case opRequestResync:
-		s.r.RequestResync()
-	case opSendBulk:
-		s.r.SendBulk()
 	case opPurge:
 		st, err := s.r.Purge(ctx, func() bool { return s.current(ctx, m.ID, sc) })
 		out.Purge = st
 		out.setErr(err)
 	case opStats:
 		out.Stats = s.r.Stats()
-	case opSetMaster:
-		s.r.SetMaster(m.Flag)
 	case opDump:
 		out.Internal, out.External = s.r.Dump()
 	case opDumpExpect:

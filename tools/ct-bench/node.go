@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-ha/vigil/conntracksync"
 	"github.com/vigil-ha/vigil/conntracksync/ctnetlink"
 	"github.com/vigil-ha/vigil/internal/memtrim"
+	"github.com/vigil-ha/vigil/internal/syncworker"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -90,9 +91,13 @@ func runNode(args []string) error {
 			}()
 		}
 	}
-	// The collector as vigild runs it: the node's peak RSS and CPU are
-	// then vigild's.
+	// The collector and the Ps as vigild's sync worker runs them: the
+	// node's peak RSS and CPU are then the worker's. GOMAXPROCS in the
+	// environment overrides the Ps, to compare.
 	memtrim.SetGC()
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(syncworker.WorkerProcs)
+	}
 	l, p := netip.MustParseAddr(*local), netip.MustParseAddr(*peer)
 	// CTBENCH_LOG=info: the Replicator's log lines at info too (sessions,
 	// bulks, the start-up read), each stamped to the microsecond.

@@ -316,3 +316,28 @@ func TestServeRefusesUnknownMessage(t *testing.T) {
 		t.Fatal("Serve did not refuse the message")
 	}
 }
+
+// The one-way messages do not wait for the worker, and the worker applies
+// them before any call sent after them: a commit after SetMaster(true)
+// runs with the node holding MASTER, as it does in the daemon.
+func TestOneWayBeforeLaterCalls(t *testing.T) {
+	f := &fakeRep{}
+	var sawMaster []bool
+	f.commit = func(ctx context.Context) (conntracksync.CommitStats, error) {
+		f.mu.Lock()
+		sawMaster = append([]bool(nil), f.master...)
+		f.mu.Unlock()
+		return conntracksync.CommitStats{}, nil
+	}
+	cl, _ := pair(t, f)
+	for range 20 {
+		cl.SetMaster(false)
+	}
+	cl.SetMaster(true)
+	if _, err := cl.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sawMaster) != 21 || !sawMaster[20] {
+		t.Errorf("the commit saw SetMaster %v, want 20 false then true", sawMaster)
+	}
+}

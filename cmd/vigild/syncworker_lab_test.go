@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/syncworker"
+	"github.com/vigil-ha/vigil/testnet"
+)
+
+// syncWorkers returns the pids of the sync workers whose parent is pid,
+// and the environment of each.
+func syncWorkers(t testing.TB, pid int) map[int][]string {
+	t.Helper()
+	out := map[int][]string{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after
+		// its closing parenthesis.
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(pid) {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join(filepath.Dir(p), "environ"))
+		if err != nil {
+			continue
+		}
+		vars := strings.Split(string(env), "\x00")
+		for _, v := range vars {
+			if v == syncworker.WorkerEnv+"=1" {
+				child, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+				out[child] = vars
+			}
+		}
+	}
+	return out
+}
+
+// oneWorker waits until pid has exactly one sync worker other than
+// not, and returns it.
+func oneWorker(t testing.TB, pid, not int) (int, []string) {
+	t.Helper()
+	var w int
+	var env []string
+	testnet.Eventually(t, 30*time.Second, func() bool {
+		ws := syncWorkers(t, pid)
+		if len(ws) != 1 {
+			return false
+		}
+		for w, env = range ws {
+		}
+		return w != not
+	}, "vigild %d: one sync worker (not %d)", pid, not)
+	return w, env
+}
+
+// The replicator runs in a worker process with one P: the daemon starts
+// it, starts it again when it dies (and the sync carries on: the link is
+// established again and new flows reach the peer), and it dies with the
+// daemon.
+func TestSyncWorkerLifecycle(t *testing.T) {
+	l := newFWLab(t)
+	v1, v2 := startFWPair(t, l, true)
+	testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
+		"sync link established both ways")
+	w, env := oneWorker(t, v1.Pid(), 0)
+	hasEnv := func(want string) bool {
+		for _, v := range env {
+			if v == want {
+				return true
+			}
+		}
+		return false
+	}
+	if !hasEnv("GOMAXPROCS=1") {
+		t.Errorf("worker %d's environment has no GOMAXPROCS=1: %q", w, env)
+	}
+	ctLoadFlows(t, l.FW1, 50, 0)
+	testnet.Eventually(t, 30*time.Second, func() bool { return v2.Conntrack(t).External >= 50 },
+		"the peer holds the first 50 flows")
+
+	if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w2, _ := oneWorker(t, v1.Pid(), w)
+	testnet.Eventually(t, 30*time.Second, func() bool { return v1.Conntrack(t).Established },
+		"the new worker's sync link established")
+	if st := v1.MustStatus(t); st.Conntrack == nil || st.Conntrack.RunError == "" {
+		t.Errorf("the worker's death is not in the status: %+v", st.Conntrack)
+	}
+	ctLoadFlows(t, l.FW1, 50, 50)
+	testnet.Eventually(t, 30*time.Second, func() bool { return v2.Conntrack(t).External >= 100 },
+		"the peer holds the next 50 flows, sent by the new worker")
+
+	// The daemon alone, not its process group (which holds the worker).
+	if err := syscall.Kill(v1.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 10*time.Second, func() bool { return syscall.Kill(w2, 0) == syscall.ESRCH },
+		"the worker %d ends with its daemon", w2)
+}

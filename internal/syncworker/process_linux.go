@@ -1,0 +1,391 @@
+package syncworker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vigil-ha/vigil/conntracksync"
+)
+
+// The worker's inherited descriptors: the socket the calls come on, and
+// a pipe that carries its configuration (JSON) once.
+const (
+	workerConnFD   = 3
+	workerConfigFD = 4
+)
+
+// stopWait is how long a worker has to end after the daemon closed its
+// socket before it is killed.
+const stopWait = 5 * time.Second
+
+// Remote is a replicator in a worker process: Run starts the process and
+// returns when it ends; the other methods are calls on it, with Client's
+// rules while no worker runs. The last SetMaster is given again to each
+// worker Run starts, so a worker that died and came back knows whether
+// the node holds MASTER.
+type Remote struct {
+	log *slog.Logger
+	cfg conntracksync.Config
+	exe string
+
+	cl atomic.Pointer[Client]
+
+	mu     sync.Mutex // guards master
+	master *bool
+
+	smu        sync.Mutex // guards the fields below
+	stats      conntracksync.Stats
+	statsAt    time.Time
+	refreshing bool
+}
+
+// statsMaxAge is how old the counters Stats returns may be before it asks
+// the worker for new ones (our tunable). Stats is called on the daemon's
+// loop (a status request takes a turn), which must not wait for a worker
+// that may be busy with a bulk on its one P: it returns the last counters
+// at once and has them refreshed meanwhile.
+const statsMaxAge = 100 * time.Millisecond
+
+// NewRemote returns a Remote that runs a replicator of cfg in a process
+// started from the binary exe (the daemon's own, os.Executable).
+func NewRemote(log *slog.Logger, cfg conntracksync.Config, exe string) *Remote {
+	return &Remote{log: log, cfg: cfg, exe: exe}
+}
+
+var errNoWorker = errors.New("sync worker: not running")
+
+func (r *Remote) client() *Client { return r.cl.Load() }
+
+// Run starts the worker and serves it until ctx ends (the worker is then
+// told to stop by the end of its socket, and killed if it has not ended
+// after stopWait) or the worker ends, which is an error.
+func (r *Remote) Run(ctx context.Context) error {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("sync worker: socket pair: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "sync-worker"), os.NewFile(uintptr(fds[1]), "sync-worker")
+	defer theirs.Close()
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return fmt.Errorf("sync worker: %w", err)
+	}
+	defer conn.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("sync worker: %w", err)
+	}
+	defer cfgR.Close()
+	stderr, err := newLogRelay(r.log)
+	if err != nil {
+		cfgW.Close()
+		return err
+	}
+	defer stderr.Close()
+
+	cmd := exec.Command(r.exe)
+	cmd.Env = append(workerEnviron(), WorkerEnv+"=1", fmt.Sprintf("GOMAXPROCS=%d", WorkerProcs))
+	cmd.ExtraFiles = []*os.File{theirs, cfgR} // fds 3 and 4
+	cmd.Stdout, cmd.Stderr = nil, stderr.w
+	// The worker dies with the thread that started it; Run keeps that
+	// thread for the worker's life.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	exited := make(chan error, 1)
+	started := make(chan error, 1)
+	go func() {
+		lockThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		cfgW.Close()
+		return fmt.Errorf("sync worker: start %s: %w", r.exe, err)
+	}
+	stderr.w.Close() // the worker holds the write end now
+	theirs.Close()
+	cfgR.Close()
+	err = json.NewEncoder(cfgW).Encode(r.cfg)
+	cfgW.Close()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("sync worker: configuration: %w", err)
+	}
+	cl := NewClient(conn)
+	r.mu.Lock()
+	if r.master != nil {
+		go cl.SetMaster(*r.master)
+	}
+	r.cl.Store(cl)
+	r.mu.Unlock()
+	r.log.Debug("sync worker started", "pid", cmd.Process.Pid)
+	defer r.cl.CompareAndSwap(cl, nil)
+
+	select {
+	case <-ctx.Done():
+		_ = cl.Close()
+		select {
+		case <-exited:
+		case <-time.After(stopWait):
+			r.log.Warn("sync worker did not stop, killing it", "pid", cmd.Process.Pid)
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		stderr.wait()
+		return ctx.Err()
+	case err := <-exited:
+		_ = cl.Close()
+		stderr.wait()
+		if err == nil {
+			err = errors.New("exited")
+		}
+		return fmt.Errorf("sync worker: %w", err)
+	}
+}
+
+// workerEnviron is the daemon's environment without GOMAXPROCS (the
+// worker runs with WorkerProcs) or WorkerEnv (Run sets it).
+func workerEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") || strings.HasPrefix(kv, WorkerEnv+"=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// Commit is Client.Commit on the running worker.
+func (r *Remote) Commit(ctx context.Context) (conntracksync.CommitStats, error) {
+	if cl := r.client(); cl != nil {
+		return cl.Commit(ctx)
+	}
+	return conntracksync.CommitStats{}, errNoWorker
+}
+
+// Purge is Client.Purge on the running worker.
+func (r *Remote) Purge(ctx context.Context, current func() bool) (conntracksync.PurgeStats, error) {
+	if cl := r.client(); cl != nil {
+		return cl.Purge(ctx, current)
+	}
+	return conntracksync.PurgeStats{}, errNoWorker
+}
+
+// FlushExternal is Client.FlushExternal on the running worker (0 when none).
+func (r *Remote) FlushExternal() int {
+	if cl := r.client(); cl != nil {
+		return cl.FlushExternal()
+	}
+	return 0
+}
+
+// RequestResync is Client.RequestResync on the running worker. A worker
+// that starts asks its peer for its table anyway.
+func (r *Remote) RequestResync() {
+	if cl := r.client(); cl != nil {
+		cl.RequestResync()
+	}
+}
+
+// SendBulk is Client.SendBulk on the running worker. A worker that starts
+// sends its table to every new peer session anyway.
+func (r *Remote) SendBulk() {
+	if cl := r.client(); cl != nil {
+		cl.SendBulk()
+	}
+}
+
+// SetMaster tells the running worker, and each worker started later.
+func (r *Remote) SetMaster(master bool) {
+	r.mu.Lock()
+	r.master = &master
+	cl := r.client()
+	r.mu.Unlock()
+	if cl != nil {
+		cl.SetMaster(master)
+	}
+}
+
+// Stats returns the worker's counters as of at most statsMaxAge ago, or
+// of the last time it answered, without waiting for it (zero when no
+// worker has answered yet, and Established false when none runs).
+func (r *Remote) Stats() conntracksync.Stats {
+	cl := r.client()
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	if cl != nil && !r.refreshing && time.Since(r.statsAt) > statsMaxAge {
+		r.refreshing = true
+		go r.refresh(cl)
+	}
+	st := r.stats
+	if cl == nil {
+		st.Established = false
+	}
+	return st
+}
+
+// refresh asks cl's worker for its counters.
+func (r *Remote) refresh(cl *Client) {
+	st := cl.Stats()
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	if cl.Err() == nil {
+		r.stats, r.statsAt = st, time.Now()
+	}
+	r.refreshing = false
+}
+
+// Dump is Client.Dump on the running worker.
+func (r *Remote) Dump() (internal, external []conntracksync.Entry) {
+	if cl := r.client(); cl != nil {
+		return cl.Dump()
+	}
+	return nil, nil
+}
+
+// DumpExpect is Client.DumpExpect on the running worker.
+func (r *Remote) DumpExpect() (internal, external []conntracksync.ExpectEntry) {
+	if cl := r.client(); cl != nil {
+		return cl.DumpExpect()
+	}
+	return nil, nil
+}
+
+// logRelay reads the worker's standard error: its log records as JSON
+// lines, logged again through the daemon's logger with their level and
+// attributes, and anything else (a panic's trace) as errors, line by line.
+type logRelay struct {
+	log  *slog.Logger
+	r, w *os.File
+	done chan struct{}
+}
+
+func newLogRelay(log *slog.Logger) (*logRelay, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sync worker: %w", err)
+	}
+	l := &logRelay{log: log.With("part", "sync_worker"), r: r, w: w, done: make(chan struct{})}
+	go l.run()
+	return l, nil
+}
+
+func (l *logRelay) run() {
+	defer close(l.done)
+	sc := bufio.NewScanner(l.r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		relayLine(l.log, sc.Bytes())
+	}
+}
+
+// wait waits until the worker's standard error has been read to its end.
+func (l *logRelay) wait() { <-l.done }
+
+// Close closes both ends (the write end is the worker's once started).
+func (l *logRelay) Close() error {
+	l.w.Close()
+	return l.r.Close()
+}
+
+// relayLine logs one line of the worker's standard error.
+func relayLine(log *slog.Logger, line []byte) {
+	var rec map[string]any
+	if json.Unmarshal(line, &rec) != nil {
+		log.Error("sync worker: " + string(line))
+		return
+	}
+	msg, _ := rec["msg"].(string)
+	var level slog.Level
+	if s, ok := rec["level"].(string); !ok || level.UnmarshalText([]byte(s)) != nil {
+		level = slog.LevelError
+	}
+	attrs := make([]any, 0, 2*len(rec))
+	for k, v := range rec {
+		switch k {
+		case "msg", "level", "time":
+			continue
+		}
+		attrs = append(attrs, k, v)
+	}
+	log.Log(context.Background(), level, msg, attrs...)
+}
+
+// WorkerMain is a sync worker's life: it reads its configuration and
+// socket from the descriptors Run gave it, builds the replicator with
+// build, runs it and serves the daemon's calls on it until the daemon
+// closes the socket (or dies), and returns the exit code. Its log records
+// go to standard error as JSON, for the daemon to log again.
+func WorkerMain(build func(log *slog.Logger, cfg conntracksync.Config) (Runner, error)) int {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfgFile := os.NewFile(workerConfigFD, "sync-worker-config")
+	var cfg conntracksync.Config
+	err := json.NewDecoder(io.LimitReader(cfgFile, 1<<20)).Decode(&cfg)
+	cfgFile.Close()
+	if err != nil {
+		log.Error("sync worker: configuration", "err", err)
+		return 2
+	}
+	f := os.NewFile(workerConnFD, "sync-worker")
+	conn, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		log.Error("sync worker: socket", "err", err)
+		return 2
+	}
+	rep, err := build(log, cfg)
+	if err != nil {
+		log.Error("sync worker: replicator", "err", err)
+		return 2
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- rep.Run(ctx) }()
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, conn, rep) }()
+	select {
+	case err := <-served:
+		// The daemon closed the socket or is gone: stop.
+		cancel()
+		<-ran
+		if err != nil {
+			log.Error("sync worker: calls", "err", err)
+			return 1
+		}
+		return 0
+	case err := <-ran:
+		cancel()
+		<-served
+		if err == nil {
+			err = errors.New("stopped without an error")
+		}
+		log.Error("sync worker: replication stopped", "err", err)
+		return 1
+	}
+}
+
+// Runner is a Replicator that runs: what WorkerMain serves.
+type Runner interface {
+	Replicator
+	Run(ctx context.Context) error
+}
