@@ -86,6 +86,15 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	if !hasEnv("GOMAXPROCS=1") {
 		t.Errorf("worker %d's environment has no GOMAXPROCS=1: %q", w, env)
 	}
+	// The daemon's signals, sent to its whole process group, are not the
+	// worker's: a reload keeps it.
+	if err := syscall.Kill(-v1.Pid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 30*time.Second, func() bool { return v1.MustStatus(t).Reloads >= 1 }, "the daemon reloaded")
+	if ws := syncWorkers(t, v1.Pid()); len(ws) != 1 || ws[w] == nil {
+		t.Fatalf("after SIGHUP to the group: workers %v, want %d alone", ws, w)
+	}
 	ctLoadFlows(t, l.FW1, 50, 0)
 	testnet.Eventually(t, 30*time.Second, func() bool { return v2.Conntrack(t).External >= 50 },
 		"the peer holds the first 50 flows")

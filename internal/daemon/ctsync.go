@@ -32,6 +32,22 @@ type replicator interface {
 
 var _ replicator = (*conntracksync.Replicator)(nil)
 
+// freshStater is a replicator whose Stats may be a little old, so that
+// the loop never waits for it (a sync worker's, syncworker.Remote):
+// FreshStats asks for the counters as of now. Never on the loop.
+type freshStater interface {
+	FreshStats() conntracksync.Stats
+}
+
+// freshStats returns the replicator's counters as of now; never on the
+// loop.
+func (c *ctSync) freshStats() conntracksync.Stats {
+	if f, ok := c.r.(freshStater); ok {
+		return f.FreshStats()
+	}
+	return c.r.Stats()
+}
+
 // ctSync binds the conntrack replicator to the instance or sync group named
 // by conntrack_sync's track_group: it maps the group's transitions onto
 // the takeover protocol of conntracksync.Failover (which owns the commit,
@@ -271,7 +287,7 @@ func (h controlHandler) Conntrack(ctx context.Context, req ctl.Request) (any, []
 		c.r.RequestResync()
 		return nil, []string{"asked the peer for its whole connection table"}, nil
 	case ctl.CmdCTBulk:
-		n := c.r.Stats().Internal
+		n := c.freshStats().Internal
 		c.r.SendBulk()
 		return nil, []string{fmt.Sprintf("sending the internal cache (%d connections) to the peer", n)}, nil
 	}

@@ -21,6 +21,11 @@ func (d *Daemon) Status() ctl.Status {
 	case d.reqs <- func(time.Time) { ch <- d.snapshot() }:
 		select {
 		case s := <-ch:
+			if d.ct != nil && s.Conntrack != nil {
+				// Asked here, off the loop: a sync worker's counters
+				// as of now, which the loop does not wait for.
+				s.Conntrack.Stats = d.ct.freshStats()
+			}
 			return s
 		case <-d.stop:
 		}

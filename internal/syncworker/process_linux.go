@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,6 +244,24 @@ func (r *Remote) Stats() conntracksync.Stats {
 	return st
 }
 
+// FreshStats asks the running worker for its counters and waits for
+// them (Stats' when none runs or it does not answer). Not for the
+// daemon's loop.
+func (r *Remote) FreshStats() conntracksync.Stats {
+	cl := r.client()
+	if cl == nil {
+		return r.Stats()
+	}
+	st := cl.Stats()
+	if cl.Err() != nil {
+		return r.Stats()
+	}
+	r.smu.Lock()
+	r.stats, r.statsAt = st, time.Now()
+	r.smu.Unlock()
+	return st
+}
+
 // refresh asks cl's worker for its counters.
 func (r *Remote) refresh(cl *Client) {
 	st := cl.Stats()
@@ -296,6 +315,12 @@ func (l *logRelay) run() {
 	for sc.Scan() {
 		relayLine(l.log, sc.Bytes())
 	}
+	if err := sc.Err(); err != nil {
+		// A line longer than the buffer: the rest is read and dropped,
+		// so that the worker never blocks on its log.
+		l.log.Error("sync worker: its log could not be read, the rest is dropped", "err", err)
+		_, _ = io.Copy(io.Discard, l.r)
+	}
 }
 
 // wait waits until the worker's standard error has been read to its end.
@@ -337,6 +362,11 @@ func relayLine(log *slog.Logger, line []byte) {
 // go to standard error as JSON, for the daemon to log again.
 func WorkerMain(build func(log *slog.Logger, cfg conntracksync.Config) (Runner, error)) int {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// The daemon's signals are the daemon's: a signal sent to its whole
+	// process group (killall -HUP vigild, a service manager's stop) must
+	// not end the worker, which ends when the daemon closes its socket or
+	// dies (Pdeathsig).
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
 	cfgFile := os.NewFile(workerConfigFD, "sync-worker-config")
 	var cfg conntracksync.Config
 	err := json.NewDecoder(io.LimitReader(cfgFile, 1<<20)).Decode(&cfg)
