@@ -69,9 +69,33 @@ func oneWorker(t testing.TB, pid, not int) (int, []string) {
 // it, starts it again when it dies (and the sync carries on: the link is
 // established again and new flows reach the peer), and it dies with the
 // daemon.
+//
+// The worker's socket is the daemon's and the worker's alone: a script the
+// daemon runs as nobody while the worker is up holds no socket (it could
+// otherwise commit forged connections or read the tables through it).
 func TestSyncWorkerLifecycle(t *testing.T) {
 	l := newFWLab(t)
-	v1, v2 := startFWPair(t, l, true)
+	dir := t.TempDir()
+	// nobody runs the script from here and writes its listing here.
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	script, fds := filepath.Join(dir, "fds.sh"), filepath.Join(dir, "fds.txt")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nls -l /proc/$$/fd/ >"+fds+".new && mv "+fds+".new "+fds+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	withScript := func(conf string) string {
+		conf = strings.Replace(conf, "vrrp_sync_group FW {", strings.Replace(trkScript("fds", script, 1, 2, 0), "    rise 1\n", "    user nobody\n    rise 1\n", 1)+"vrrp_sync_group FW {", 1)
+		return strings.Replace(conf, "vrrp_instance VI_IN {\n", "vrrp_instance VI_IN {\n    track_script {\n        fds\n    }\n", 1)
+	}
+	c1 := withScript(fwConf("fw1", 150, fwSync1, fwSync2, true))
+	if !strings.Contains(c1, "track_script") || !strings.Contains(c1, "user nobody") {
+		t.Fatalf("the script is not in the configuration:\n%s", c1)
+	}
+	v1, v2 := startFWPairConf(t, l, c1, fwConf("fw2", 100, fwSync2, fwSync1, true))
 	testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
 		"sync link established both ways")
 	w, env := oneWorker(t, v1.Pid(), 0)
@@ -85,6 +109,17 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	}
 	if !hasEnv("GOMAXPROCS=1") {
 		t.Errorf("worker %d's environment has no GOMAXPROCS=1: %q", w, env)
+	}
+	// A run of the script that started after the worker.
+	_ = os.Remove(fds)
+	var listing []byte
+	testnet.Eventually(t, 30*time.Second, func() bool {
+		var err error
+		listing, err = os.ReadFile(fds)
+		return err == nil
+	}, "the script ran as nobody with the worker up")
+	if bytes.Contains(listing, []byte("socket:")) {
+		t.Errorf("a script run as nobody holds a socket:\n%s", listing)
 	}
 	// The daemon's signals, sent to its whole process group, are not the
 	// worker's: a reload keeps it.

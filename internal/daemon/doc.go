@@ -100,7 +100,10 @@
 //   - binding conntrack replication (package conntracksync) to the tracked
 //     group's takeovers: commit before VIPs, resync and purge after leaving
 //     MASTER; and vigilctl ct (ctsync.go), which calls the replicator
-//     (safe from any goroutine) from the control connection's goroutine;
+//     (safe from any goroutine) from the control connection's goroutine.
+//     The replicator runs in a sync worker process when Host.SyncWorker
+//     names the binary (syncworker_linux.go, package internal/syncworker);
+//     the worker's own life (SyncWorkerMain) is started from cmd/vigild;
 //   - the arbitration over the sync link (arbiter.go): the heartbeat of
 //     our view of the tracked group every heartbeat_interval over every
 //     sync path (sent and received on goroutines of its own), the peer's view handed to the
