@@ -48,6 +48,13 @@ func (c *ctSync) freshStats() conntracksync.Stats {
 	return c.r.Stats()
 }
 
+// waitFlusher is a replicator whose FlushExternal does not wait long for
+// its count, so that a takeover on the loop never waits for it (a sync
+// worker's): FlushExternalWait does. Never on the loop.
+type waitFlusher interface {
+	FlushExternalWait() int
+}
+
 // ctSync binds the conntrack replicator to the instance or sync group named
 // by conntrack_sync's track_group: it maps the group's transitions onto
 // the takeover protocol of conntracksync.Failover (which owns the commit,
@@ -282,7 +289,11 @@ func (h controlHandler) Conntrack(ctx context.Context, req ctl.Request) (any, []
 		}
 		return nil, done, nil
 	case ctl.CmdCTFlush:
-		return nil, []string{fmt.Sprintf("flushed %d connections from the external cache", c.r.FlushExternal())}, nil
+		flush := c.r.FlushExternal
+		if w, ok := c.r.(waitFlusher); ok {
+			flush = w.FlushExternalWait
+		}
+		return nil, []string{fmt.Sprintf("flushed %d connections from the external cache", flush())}, nil
 	case ctl.CmdCTResync:
 		c.r.RequestResync()
 		return nil, []string{"asked the peer for its whole connection table"}, nil

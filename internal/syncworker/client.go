@@ -102,6 +102,14 @@ func (cl *Client) read() {
 // first, the worker is told (opCancel) and the answer still awaited: the
 // replicator's call returns once its context has ended.
 func (cl *Client) call(ctx context.Context, m *message, current func() bool) (message, error) {
+	return cl.callWait(ctx, m, current, true)
+}
+
+// callWait is call; without wait, a call whose ctx ends first returns
+// ctx's error at once, and its answer, when it comes, is dropped (for a
+// call the replicator does not end early, made where waiting is worse
+// than not knowing).
+func (cl *Client) callWait(ctx context.Context, m *message, current func() bool, wait bool) (message, error) {
 	if d, ok := ctx.Deadline(); ok {
 		m.Deadline = d
 	}
@@ -132,6 +140,9 @@ func (cl *Client) call(ctx context.Context, m *message, current func() bool) (me
 	case r, ok = <-cc.reply:
 	case <-ctx.Done():
 		_ = cl.w.send(&message{ID: m.ID, Op: opCancel})
+		if !wait {
+			return message{}, fmt.Errorf("sync worker: %v: %w", m.Op, ctx.Err())
+		}
 		r, ok = <-cc.reply
 	}
 	if !ok {
@@ -162,6 +173,13 @@ func (cl *Client) Purge(ctx context.Context, current func() bool) (conntracksync
 func (cl *Client) FlushExternal() int {
 	r, _ := cl.call(context.Background(), &message{Op: opFlushExternal}, nil)
 	return r.N
+}
+
+// FlushExternalWithin is FlushExternal waiting at most until ctx ends:
+// the worker flushes anyway, and the count is then unknown (an error).
+func (cl *Client) FlushExternalWithin(ctx context.Context) (int, error) {
+	r, err := cl.callWait(ctx, &message{Op: opFlushExternal}, nil, false)
+	return r.N, err
 }
 
 // notify sends a one-way message: no answer is awaited, and the worker

@@ -175,6 +175,15 @@ func workerEnviron() []string {
 	return env
 }
 
+// FlushExternalWait is FlushExternal waiting for the count however long
+// the worker takes (0 when none runs). Not for the daemon's loop.
+func (r *Remote) FlushExternalWait() int {
+	if cl := r.client(); cl != nil {
+		return cl.FlushExternal()
+	}
+	return 0
+}
+
 // Commit is Client.Commit on the running worker.
 func (r *Remote) Commit(ctx context.Context) (conntracksync.CommitStats, error) {
 	if cl := r.client(); cl != nil {
@@ -191,12 +200,28 @@ func (r *Remote) Purge(ctx context.Context, current func() bool) (conntracksync.
 	return conntracksync.PurgeStats{}, errNoWorker
 }
 
-// FlushExternal is Client.FlushExternal on the running worker (0 when none).
+// flushWait bounds how long FlushExternal waits for the worker's count
+// (our tunable). The takeover flushes on the daemon's loop, right before
+// the VIPs go up: a flush answers within a millisecond, plus the wait for
+// the worker's one P when it is busy (at most the runtime's 10 ms
+// slice); a worker that hangs must not hold the loop.
+const flushWait = 20 * time.Millisecond
+
+// FlushExternal has the running worker flush its external cache and
+// returns how many connections it dropped; 0 when none runs, or when it
+// did not answer within flushWait (it flushes all the same; logged).
 func (r *Remote) FlushExternal() int {
-	if cl := r.client(); cl != nil {
-		return cl.FlushExternal()
+	cl := r.client()
+	if cl == nil {
+		return 0
 	}
-	return 0
+	ctx, cancel := context.WithTimeout(context.Background(), flushWait)
+	defer cancel()
+	n, err := cl.FlushExternalWithin(ctx)
+	if err != nil {
+		r.log.Warn("conntrack sync: the sync worker did not count its flush in time; it flushes all the same", "err", err, "wait", flushWait)
+	}
+	return n
 }
 
 // RequestResync is Client.RequestResync on the running worker. A worker

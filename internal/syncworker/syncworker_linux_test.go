@@ -45,6 +45,7 @@ type fakeRep struct {
 	commit  func(ctx context.Context) (conntracksync.CommitStats, error)
 	purge   func(ctx context.Context, current func() bool) (conntracksync.PurgeStats, error)
 	entries []conntracksync.Entry
+	flush   chan struct{} // when set, FlushExternal waits for it
 }
 
 func (f *fakeRep) record(s string) {
@@ -61,7 +62,13 @@ func (f *fakeRep) Commit(ctx context.Context) (conntracksync.CommitStats, error)
 	return conntracksync.CommitStats{Entries: 3, Created: 2, Failed: 1, Errors: map[string]int{"EPERM": 1}, Duration: 5 * time.Millisecond}, nil
 }
 
-func (f *fakeRep) FlushExternal() int { f.record("flush"); return 42 }
+func (f *fakeRep) FlushExternal() int {
+	f.record("flush")
+	if f.flush != nil {
+		<-f.flush
+	}
+	return 42
+}
 func (f *fakeRep) RequestResync()     { f.record("resync") }
 func (f *fakeRep) SendBulk()          { f.record("bulk") }
 
@@ -339,5 +346,29 @@ func TestOneWayBeforeLaterCalls(t *testing.T) {
 	}
 	if len(sawMaster) != 21 || !sawMaster[20] {
 		t.Errorf("the commit saw SetMaster %v, want 20 false then true", sawMaster)
+	}
+}
+
+// A flush that may not wait (the takeover's, on the daemon's loop) gives
+// up at its deadline while the worker is busy, and the worker's late
+// answer is dropped: the next call gets its own answer.
+func TestFlushWithinGivesUp(t *testing.T) {
+	f := &fakeRep{flush: make(chan struct{})}
+	cl, _ := pair(t, f)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := cl.FlushExternalWithin(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("gave up after %v", d)
+	}
+	close(f.flush) // the worker answers late
+	if s := cl.Stats(); s.Internal != 7 {
+		t.Errorf("the next call's answer: %+v", s)
+	}
+	if n := cl.FlushExternal(); n != 42 {
+		t.Errorf("a later flush: %d", n)
 	}
 }
