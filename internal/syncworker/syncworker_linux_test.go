@@ -69,8 +69,8 @@ func (f *fakeRep) FlushExternal() int {
 	}
 	return 42
 }
-func (f *fakeRep) RequestResync()     { f.record("resync") }
-func (f *fakeRep) SendBulk()          { f.record("bulk") }
+func (f *fakeRep) RequestResync() { f.record("resync") }
+func (f *fakeRep) SendBulk()      { f.record("bulk") }
 
 func (f *fakeRep) Purge(ctx context.Context, current func() bool) (conntracksync.PurgeStats, error) {
 	f.record("purge")
