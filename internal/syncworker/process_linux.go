@@ -133,7 +133,7 @@ func (r *Remote) Run(ctx context.Context) error {
 	cl := NewClient(conn)
 	r.mu.Lock()
 	if r.master != nil {
-		go cl.SetMaster(*r.master)
+		cl.SetMaster(*r.master) // one-way: before any call made on cl
 	}
 	r.cl.Store(cl)
 	r.mu.Unlock()
@@ -328,7 +328,7 @@ func newLogRelay(log *slog.Logger) (*logRelay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync worker: %w", err)
 	}
-	l := &logRelay{log: log.With("part", "sync_worker"), r: r, w: w, done: make(chan struct{})}
+	l := &logRelay{log: log, r: r, w: w, done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
