@@ -1,12 +1,15 @@
 package syncworker
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -370,5 +373,25 @@ func TestFlushWithinGivesUp(t *testing.T) {
 	}
 	if n := cl.FlushExternal(); n != 42 {
 		t.Errorf("a later flush: %d", n)
+	}
+}
+
+// The worker's log lines come out in the daemon's log with their level,
+// message and attributes; anything else it writes (a panic's trace) as
+// errors.
+func TestRelayLine(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	relayLine(log, []byte(`{"time":"2026-12-07T03:00:00Z","level":"WARN","msg":"conntrack sync: x","peer":"192.0.2.2","n":3}`))
+	relayLine(log, []byte(`{"time":"2026-12-07T03:00:00Z","level":"DEBUG","msg":"hidden"}`))
+	relayLine(log, []byte(`panic: boom`))
+	out := buf.String()
+	for _, want := range []string{`level=WARN msg="conntrack sync: x"`, `peer=192.0.2.2`, `n=3`, `level=ERROR msg="sync worker: panic: boom"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hidden") || strings.Count(out, "time=") != 2 {
+		t.Errorf("the daemon's level and time do not rule:\n%s", out)
 	}
 }
