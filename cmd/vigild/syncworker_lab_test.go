@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,6 +46,21 @@ func syncWorkers(t testing.TB, pid int) map[int][]string {
 		}
 	}
 	return out
+}
+
+// niceOf returns the nice value of process pid's main thread.
+func niceOf(t testing.TB, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	n, err := strconv.Atoi(f[16]) // field 19 of stat, the 17th after the name
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // oneWorker waits until pid has exactly one sync worker other than
@@ -91,8 +107,10 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 		conf = strings.Replace(conf, "vrrp_sync_group FW {", strings.Replace(trkScript("fds", script, 1, 2, 0), "    rise 1\n", "    user nobody\n    rise 1\n", 1)+"vrrp_sync_group FW {", 1)
 		return strings.Replace(conf, "vrrp_instance VI_IN {\n", "vrrp_instance VI_IN {\n    track_script {\n        fds\n    }\n", 1)
 	}
-	c1 := withScript(fwConf("fw1", 150, fwSync1, fwSync2, true))
-	if !strings.Contains(c1, "track_script") || !strings.Contains(c1, "user nobody") {
+	// vrrp_priority is the daemon's nice value, not the worker's.
+	c1 := strings.Replace(withScript(fwConf("fw1", 150, fwSync1, fwSync2, true)),
+		"    vrrp_garp_master_delay 1\n", "    vrrp_garp_master_delay 1\n    vrrp_priority -5\n", 1)
+	if !strings.Contains(c1, "track_script") || !strings.Contains(c1, "user nobody") || !strings.Contains(c1, "vrrp_priority -5") {
 		t.Fatalf("the script is not in the configuration:\n%s", c1)
 	}
 	v1, v2 := startFWPairConf(t, l, c1, fwConf("fw2", 100, fwSync2, fwSync1, true))
@@ -109,6 +127,11 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	}
 	if !hasEnv("GOMAXPROCS=1") {
 		t.Errorf("worker %d's environment has no GOMAXPROCS=1: %q", w, env)
+	}
+	own := niceOf(t, os.Getpid())
+	testnet.Eventually(t, 10*time.Second, func() bool { return niceOf(t, v1.Pid()) == -5 }, "the daemon at vrrp_priority -5")
+	if n := niceOf(t, w); n != own {
+		t.Errorf("the worker's nice value %d, want %d (vigild's at its start, not vrrp_priority's)", n, own)
 	}
 	// A run of the script that started after the worker.
 	_ = os.Remove(fds)
@@ -138,6 +161,9 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	w2, _ := oneWorker(t, v1.Pid(), w)
+	if n := niceOf(t, w2); n != own {
+		t.Errorf("the new worker's nice value %d, want %d", n, own)
+	}
 	testnet.Eventually(t, 30*time.Second, func() bool { return v1.Conntrack(t).Established },
 		"the new worker's sync link established")
 	if st := v1.MustStatus(t); st.Conntrack == nil || st.Conntrack.RunError == "" {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/conntracksync"
+	"github.com/vigil-ha/vigil/internal/procnice"
 )
 
 // The worker's inherited descriptors: the socket the calls come on, and
@@ -109,7 +110,10 @@ func (r *Remote) Run(ctx context.Context) error {
 	started := make(chan error, 1)
 	go func() {
 		lockThread()
-		if err := cmd.Start(); err != nil {
+		// At the nice value vigild started with, as its scripts: a
+		// vrrp_priority is the VRRP loop's, and keepalived gives it to
+		// its VRRP process alone (conntrackd has a setting of its own).
+		if err := procnice.Start(cmd); err != nil {
 			started <- err
 			return
 		}
