@@ -13,8 +13,9 @@ import (
 // (SetMaster, RequestResync, SendBulk: quick, and their order matters)
 // are handled as they are read; each call that answers runs on a
 // goroutine of its own, so that Stats is answered while a commit runs,
-// and a call whose context the daemon ended (opCancel) sees it end. Serve returns
-// once every call it started has answered, with nil when c ended cleanly.
+// and a call whose context the daemon ended (opCancel) sees it end.
+// Serve returns once every call it started has returned, with nil when c
+// ended cleanly or ctx did.
 func Serve(ctx context.Context, c io.ReadWriteCloser, r Replicator) error {
 	sctx, cancel := context.WithCancel(ctx)
 	s := &server{w: newWire(c), r: r, calls: map[uint64]*serverCall{}}
