@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,47 +21,31 @@ import (
 func syncWorkers(t testing.TB, pid int) map[int][]string {
 	t.Helper()
 	out := map[int][]string{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
+	for child := range testnet.GroupStates(pid) { // the worker is in the daemon's group
+		f, err := testnet.StatFields(child)
+		if err != nil || f[1] != strconv.Itoa(pid) { // f[1]: the parent
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", child))
 		if err != nil {
 			continue // gone meanwhile
 		}
-		// pid (comm) state ppid ...: comm may hold spaces, so read after
-		// its closing parenthesis.
-		i := bytes.LastIndexByte(b, ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(pid) {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join(filepath.Dir(p), "environ"))
-		if err != nil {
-			continue
-		}
 		vars := strings.Split(string(env), "\x00")
-		for _, v := range vars {
-			if v == syncworker.WorkerEnv+"=1" {
-				child, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-				out[child] = vars
-			}
+		if slices.Contains(vars, syncworker.WorkerEnv+"=1") {
+			out[child] = vars
 		}
 	}
 	return out
 }
 
 // niceOf returns the nice value of process pid's main thread.
-func niceOf(t testing.TB, pid int) int {
+func niceOf(t *testing.T, pid int) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	n, err := strconv.Atoi(f[16]) // field 19 of stat, the 17th after the name
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return statNice(t, string(b))
 }
 
 // oneWorker waits until pid has exactly one sync worker other than
@@ -117,15 +102,7 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
 		"sync link established both ways")
 	w, env := oneWorker(t, v1.Pid(), 0)
-	hasEnv := func(want string) bool {
-		for _, v := range env {
-			if v == want {
-				return true
-			}
-		}
-		return false
-	}
-	if !hasEnv("GOMAXPROCS=1") {
+	if !slices.Contains(env, "GOMAXPROCS=1") {
 		t.Errorf("worker %d's environment has no GOMAXPROCS=1: %q", w, env)
 	}
 	own := niceOf(t, os.Getpid())
