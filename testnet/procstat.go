@@ -85,52 +85,37 @@ func ParseStatusKB(s string, keys ...string) ([]int64, error) {
 // forking parent (keepalived's VRRP process) as well as a lone process. A
 // [Proc]'s pid is its group's: Start gives each process a group of its
 // own, which its children join.
-func GroupPeakKB(pgid int) (int64, error) { return groupMaxKB(pgid, "VmHWM") }
+func GroupPeakKB(pgid int) (int64, error) { return groupKB(pgid, "VmHWM", largest) }
 
 // GroupRSSKB is GroupPeakKB for the resident size now (VmRSS).
-func GroupRSSKB(pgid int) (int64, error) { return groupMaxKB(pgid, "VmRSS") }
+func GroupRSSKB(pgid int) (int64, error) { return groupKB(pgid, "VmRSS", largest) }
 
 // GroupSumPeakKB returns the sum of VmHWM, in kB, over the live processes
 // of process group pgid: the memory of a daemon whose processes each
 // hold their own state (vigild and its sync worker), where GroupPeakKB
 // would show one of them.
-func GroupSumPeakKB(pgid int) (int64, error) { return groupSumKB(pgid, "VmHWM") }
+func GroupSumPeakKB(pgid int) (int64, error) { return groupKB(pgid, "VmHWM", sum) }
 
 // GroupSumRSSKB is GroupSumPeakKB for the resident size now (VmRSS).
-func GroupSumRSSKB(pgid int) (int64, error) { return groupSumKB(pgid, "VmRSS") }
+func GroupSumRSSKB(pgid int) (int64, error) { return groupKB(pgid, "VmRSS", sum) }
 
-// groupSumKB returns the sum of the /proc status field key, in kB, over
-// the live processes of process group pgid.
-func groupSumKB(pgid int, key string) (int64, error) {
-	var sum int64
+func sum(a, b int64) int64     { return a + b }
+func largest(a, b int64) int64 { return max(a, b) }
+
+// groupKB folds the /proc status field key, in kB, of the live processes
+// of process group pgid with fold (largest, sum).
+func groupKB(pgid int, key string, fold func(a, b int64) int64) (int64, error) {
+	var acc int64
 	found := false
 	for pid := range GroupStates(pgid) {
 		kb, err := StatusKB(pid, key)
 		if err != nil {
 			continue // exited meanwhile
 		}
-		sum, found = sum+kb[0], true
+		acc, found = fold(acc, kb[0]), true
 	}
 	if !found {
 		return 0, fmt.Errorf("no live process in group %d", pgid)
 	}
-	return sum, nil
-}
-
-// groupMaxKB returns the largest value of the /proc status field key, in
-// kB, among the live processes of process group pgid.
-func groupMaxKB(pgid int, key string) (int64, error) {
-	var peak int64
-	found := false
-	for pid := range GroupStates(pgid) {
-		kb, err := StatusKB(pid, key)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		peak, found = max(peak, kb[0]), true
-	}
-	if !found {
-		return 0, fmt.Errorf("no live process in group %d", pgid)
-	}
-	return peak, nil
+	return acc, nil
 }
