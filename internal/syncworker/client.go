@@ -75,8 +75,15 @@ func (cl *Client) read() {
 		case opReply:
 			cc.reply <- m
 		case opCurrent:
-			ok := cc.current != nil && cc.current()
-			err = cl.w.send(&message{ID: m.ID, Op: opReply, Flag: ok})
+			// Asked on a goroutine of its own: the question may wait for
+			// a lock of the daemon's held by a caller that waits, in
+			// turn, for an answer this reader must deliver.
+			go func(id uint64, current func() bool) {
+				ok := current != nil && current()
+				if cl.w.send(&message{ID: id, Op: opReply, Flag: ok}) != nil {
+					_ = cl.w.c.Close() // read ends and fails every call
+				}
+			}(m.ID, cc.current)
 		default:
 			err = fmt.Errorf("sync worker: unexpected message %v", m.Op)
 		}

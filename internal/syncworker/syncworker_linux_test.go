@@ -395,3 +395,32 @@ func TestRelayLine(t *testing.T) {
 		t.Errorf("the daemon's level and time do not rule:\n%s", out)
 	}
 }
+
+// A purge's question that waits for the daemon (a lock a takeover holds
+// while it flushes) does not hold up the answers of other calls: the
+// flush's count arrives meanwhile, within its bound.
+func TestQuestionDoesNotHoldAnswers(t *testing.T) {
+	asked := make(chan struct{})
+	f := &fakeRep{purge: func(ctx context.Context, current func() bool) (conntracksync.PurgeStats, error) {
+		current()
+		return conntracksync.PurgeStats{}, nil
+	}}
+	cl, _ := pair(t, f)
+	release := make(chan struct{})
+	purged := make(chan error, 1)
+	go func() {
+		_, err := cl.Purge(t.Context(), func() bool { close(asked); <-release; return false })
+		purged <- err
+	}()
+	<-asked
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	n, err := cl.FlushExternalWithin(ctx)
+	close(release)
+	if err != nil || n != 42 {
+		t.Errorf("flush while a question waits: %d, %v", n, err)
+	}
+	if err := <-purged; err != nil {
+		t.Fatal(err)
+	}
+}
