@@ -269,9 +269,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		mode = daemon.ModeCheck
 	}
 	// The conntrack replicator runs in a process of its own, started from
-	// this binary (syncworker); without the binary's path, in this one.
-	worker, err := os.Executable()
-	if err != nil {
+	// this binary (syncworker), not from the file now at its path, which an
+	// upgrade may have replaced; without it, in this process.
+	worker := syncworker.SelfExe
+	if _, err := os.Stat(worker); err != nil {
 		log.Warn("conntrack sync: cannot find this program's binary, the replicator runs in the daemon", "err", err)
 		worker = ""
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/syncworker"
 	"github.com/vigil-ha/vigil/testnet"
+	"github.com/vigil-ha/vigil/testnet/harness"
 )
 
 // syncWorkers returns the pids of the sync workers whose parent is pid,
@@ -98,7 +99,16 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	if !strings.Contains(c1, "track_script") || !strings.Contains(c1, "user nobody") || !strings.Contains(c1, "vrrp_priority -5") {
 		t.Fatalf("the script is not in the configuration:\n%s", c1)
 	}
-	v1, v2 := startFWPairConf(t, l, c1, fwConf("fw2", 100, fwSync2, fwSync1, true))
+	// fw1 runs from a copy of the binary, which is replaced below as an
+	// upgrade in place replaces it.
+	bin, cmd := copiedVigild(t)
+	v1 := harness.StartVigild(t, l.FW1, cmd, c1, "-D", "-i", "fw1")
+	v2 := startVigild(t, l.FW2, fwConf("fw2", 100, fwSync2, fwSync1, true), "-i", "fw2")
+	for _, in := range []string{"VI_IN", "VI_OUT"} {
+		v1.WaitState(t, in, "MASTER")
+		v2.WaitState(t, in, "BACKUP")
+	}
+	l.SettleNeighbours(t, l.FW1)
 	testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
 		"sync link established both ways")
 	w, env := oneWorker(t, v1.Pid(), 0)
@@ -134,10 +144,22 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	testnet.Eventually(t, 30*time.Second, func() bool { return v2.Conntrack(t).External >= 50 },
 		"the peer holds the first 50 flows")
 
+	// The binary on disk is now another program. A worker started again
+	// is of the daemon's own build, not of the file now at its path.
+	upgraded := filepath.Join(dir, "upgraded-ran")
+	if err := os.WriteFile(bin+".new", []byte("#!/bin/sh\ntouch "+upgraded+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
 	if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	w2, _ := oneWorker(t, v1.Pid(), w)
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", w2)); err != nil || exe != bin+" (deleted)" {
+		t.Errorf("the new worker runs %q (%v), want the daemon's replaced build %q", exe, err, bin+" (deleted)")
+	}
 	if n := niceOf(t, w2); n != own {
 		t.Errorf("the new worker's nice value %d, want %d", n, own)
 	}
@@ -150,10 +172,33 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	testnet.Eventually(t, 30*time.Second, func() bool { return v2.Conntrack(t).External >= 100 },
 		"the peer holds the next 50 flows, sent by the new worker")
 
+	if _, err := os.Stat(upgraded); err == nil {
+		t.Errorf("the daemon started the binary now on disk as its worker")
+	}
+
 	// The daemon alone, not its process group (which holds the worker).
 	if err := syscall.Kill(v1.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	testnet.Eventually(t, 10*time.Second, func() bool { return syscall.Kill(w2, 0) == syscall.ESRCH },
 		"the worker %d ends with its daemon", w2)
+}
+
+// copiedVigild copies vigild's binary (this test binary or
+// $VIGILD_BINARY) into a directory of the test's and returns the copy's
+// path and the command that runs it.
+func copiedVigild(t *testing.T) (string, harness.Command) {
+	t.Helper()
+	cmd := slices.Clone(vigildCommand)
+	src := cmd[len(cmd)-1]
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "vigild")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd[len(cmd)-1] = bin
+	return bin, cmd
 }

@@ -96,9 +96,9 @@ type Host struct {
 	// conntrack_sync block (conntracksync.New on ctnetlink and UDP).
 	Conntrack replicator
 	// SyncWorker, when set and Conntrack is not, is the binary (the
-	// daemon's own) a conntrack_sync block's replicator runs in, as a
-	// process of its own with one P (syncworker.Remote); empty: in the
-	// daemon.
+	// daemon's own, syncworker.SelfExe) a conntrack_sync block's
+	// replicator runs in, as a process of its own with one P
+	// (syncworker.Remote); empty: in the daemon.
 	SyncWorker string
 	// Heartbeat, when set, replaces the arbitration's heartbeat link over
 	// the sync path (conntracksync.NewHeartbeat).

@@ -63,7 +63,10 @@ type Remote struct {
 const statsMaxAge = 100 * time.Millisecond
 
 // NewRemote returns a Remote that runs a replicator of cfg in a process
-// started from the binary exe (the daemon's own, os.Executable).
+// started from the binary exe: the daemon's own, as SelfExe names it, so
+// that a worker started again after an upgrade in place is of the
+// daemon's build and speaks its protocol. The worker's argv[0] is the
+// daemon's, as ps shows it.
 func NewRemote(log *slog.Logger, cfg conntracksync.Config, exe string) *Remote {
 	return &Remote{log: log, cfg: cfg, exe: exe}
 }
@@ -101,6 +104,7 @@ func (r *Remote) Run(ctx context.Context) error {
 	defer stderr.Close()
 
 	cmd := exec.Command(r.exe)
+	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(workerEnviron(), WorkerEnv+"=1", fmt.Sprintf("GOMAXPROCS=%d", WorkerProcs))
 	cmd.ExtraFiles = []*os.File{theirs, cfgR} // fds 3 and 4
 	cmd.Stdout, cmd.Stderr = nil, stderr.w

@@ -16,6 +16,10 @@ import (
 // binary a sync worker (cmd/vigild checks it first).
 const WorkerEnv = "VIGILD_SYNC_WORKER"
 
+// SelfExe names the running program's own binary (on Linux): the file it
+// was started from, even when that path has since been replaced.
+const SelfExe = "/proc/self/exe"
+
 // WorkerProcs is the worker's GOMAXPROCS: one P, so that its goroutines'
 // hand-overs are switches within a thread, not wake-ups of another.
 const WorkerProcs = 1
