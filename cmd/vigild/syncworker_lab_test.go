@@ -69,7 +69,8 @@ func oneWorker(t testing.TB, pid, not int) (int, []string) {
 
 // The replicator runs in a worker process with one P: the daemon starts
 // it, starts it again when it dies (and the sync carries on: the link is
-// established again and new flows reach the peer), and it dies with the
+// established again and new flows reach the peer), from its own build
+// when the file at its path has been replaced, and it dies with the
 // daemon.
 //
 // The worker's socket is the daemon's and the worker's alone: a script the
