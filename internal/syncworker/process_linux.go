@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,10 @@ func (r *Remote) Run(ctx context.Context) error {
 	exited := make(chan error, 1)
 	started := make(chan error, 1)
 	go func() {
-		lockThread()
+		// A worker started with Pdeathsig is killed when the thread that
+		// started it exits, and the runtime may end an idle thread: this
+		// goroutine keeps its thread until the worker has ended.
+		runtime.LockOSThread()
 		// At the nice value vigild started with, as its scripts: a
 		// vrrp_priority is the VRRP loop's, and keepalived gives it to
 		// its VRRP process alone (conntrackd has a setting of its own).
