@@ -425,7 +425,7 @@ func WorkerMain(build func(log *slog.Logger, cfg conntracksync.Config) (Runner, 
 		log.Error("sync worker: replicator", "err", err)
 		return 2
 	}
-	rep := &trimming{Runner: built, log: log}
+	rep := &served{Runner: built, log: log}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ran := make(chan error, 1)
@@ -470,11 +470,12 @@ var workerTrims = []time.Duration{time.Second, 10 * time.Second}
 // about 50 ms with 100k flows and half a second with 1M.
 const takeoverRelease = time.Second
 
-// trimming is the worker's replicator, giving back the garbage a takeover
+// served is the worker's replicator as the daemon's calls reach it. It
+// commits with CommitProcs Ps, and gives back the garbage a takeover
 // leaves (the commit's buffers, the flushed external cache, the bulk: the
 // size of the replicated table) a moment after the takeover's flush,
 // instead of keeping it until the collector's forced cycle.
-type trimming struct {
+type served struct {
 	Runner
 	log *slog.Logger
 
@@ -482,9 +483,14 @@ type trimming struct {
 	pending *time.Timer
 }
 
+// Commit commits with CommitProcs Ps.
+func (t *served) Commit(ctx context.Context) (conntracksync.CommitStats, error) {
+	return CommitWithProcs(ctx, t.Runner)
+}
+
 // FlushExternal flushes, and has the heap's free pages given back
 // takeoverRelease later (once for several flushes meanwhile).
-func (t *trimming) FlushExternal() int {
+func (t *served) FlushExternal() int {
 	n := t.Runner.FlushExternal()
 	t.mu.Lock()
 	defer t.mu.Unlock()

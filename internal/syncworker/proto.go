@@ -21,7 +21,8 @@ const WorkerEnv = "VIGILD_SYNC_WORKER"
 const SelfExe = "/proc/self/exe"
 
 // WorkerProcs is the worker's GOMAXPROCS: one P, so that its goroutines'
-// hand-overs are switches within a thread, not wake-ups of another.
+// hand-overs are switches within a thread, not wake-ups of another
+// (CommitProcs while it commits).
 const WorkerProcs = 1
 
 // Replicator is what the worker serves: the replicator's calls the daemon

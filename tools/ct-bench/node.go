@@ -91,8 +91,9 @@ func runNode(args []string) error {
 			}()
 		}
 	}
-	// The collector and the Ps as vigild's sync worker runs them: the
-	// node's peak RSS and CPU are then the worker's. GOMAXPROCS in the
+	// The collector and the Ps as vigild's sync worker runs them (its
+	// commits with syncworker.CommitProcs): the node's peak RSS and CPU
+	// are then the worker's. GOMAXPROCS in the
 	// environment overrides the Ps, to compare.
 	memtrim.SetGC()
 	if os.Getenv("GOMAXPROCS") == "" {
@@ -208,7 +209,7 @@ func runNode(args []string) error {
 		case "takeover":
 			t0 := time.Now()
 			r.SetMaster(true)
-			st, err := r.Commit(ctx)
+			st, err := syncworker.CommitWithProcs(ctx, r)
 			t1 := time.Now()
 			r.FlushExternal()
 			took := time.Since(t0)
@@ -228,7 +229,7 @@ func runNode(args []string) error {
 			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "external": r.Stats().External})
 		case "commit":
 			t0 := time.Now()
-			st, err := r.Commit(ctx)
+			st, err := syncworker.CommitWithProcs(ctx, r)
 			reply(map[string]any{"ms": ms(time.Since(t0)), "kernel_ms": ms(st.Duration), "created": st.Created, "updated": st.Updated,
 				"failed": st.Failed}, err)
 		case "resync":
