@@ -9,12 +9,14 @@ import (
 )
 
 // CommitProcs is the worker's GOMAXPROCS while a commit runs. A commit
-// is a pipeline: one goroutine encodes the next datagrams while another
-// waits in the kernel for the last ones' inserts. With one P the encoder
-// runs only after the runtime takes the P from the writer's system call,
-// which put 100k flows' commit 6–37 % over the kernel's insert floor;
-// with two Ps for the commit, 1–10 % over in the same runs
-// (docs/performance.md, "Two Ps for the commit").
+// is a pipeline of three goroutines: one reads the external cache, one
+// writes into the kernel, which inserts inside its write, and one puts
+// what the kernel took into the internal cache. With one P the other two
+// wait while the writer is in the kernel, until the runtime takes the P
+// from its system call. In eight runs each at 100k flows the commit
+// took 1.06–1.37 times the kernel's insert floor with one P, and 1.01–1.10
+// times with two for the commit (docs/performance.md, "Two Ps for the
+// commit").
 const CommitProcs = 2
 
 // commitProcs counts the commits that run: the first raises GOMAXPROCS
