@@ -292,7 +292,9 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     sync worker, summed) or conntrackd, once fw2 holds the flows
 //     and before the cut; for keepalived + conntrackd also
 //     fw1-keepalived-rss-MB and fw2-keepalived-rss-MB, keepalived's
-//     largest process. vigild runs as this test binary unless
+//     two processes summed (its parent and its VRRP process; its
+//     checker process is not started without a virtual_server), as
+//     vigild's are. vigild runs as this test binary unless
 //     VIGILD_BINARY names a built vigild;
 //   - fw2-rss-after-MB: the resident size (VmRSS) of fw2's sync daemon
 //     fwAfterRSS after ready, once the takeover's commit, flush and bulk
@@ -477,13 +479,10 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 	}
 
 	var r fwTakeover
-	// vigild's figure is its two processes' (the daemon and its sync
-	// worker) together; keepalived's and conntrackd's, each daemon's
-	// largest process, as before.
-	peakKB, rssKB := testnet.GroupPeakKB, testnet.GroupRSSKB
-	if !legacy {
-		peakKB, rssKB = testnet.GroupSumPeakKB, testnet.GroupSumRSSKB
-	}
+	// Each daemon's processes together: vigild's daemon and its sync
+	// worker, keepalived's parent and its VRRP process (conntrackd runs
+	// one).
+	peakKB, rssKB := testnet.GroupSumPeakKB, testnet.GroupSumRSSKB
 	for i, pid := range pids {
 		kb, err := peakKB(pid)
 		if err != nil {

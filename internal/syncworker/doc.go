@@ -9,10 +9,12 @@
 // wake another thread. Run with one P, a sync node does the same work with
 // about a fifth less CPU per replicated entry; the VRRP loop beside it
 // needs two Ps at a takeover, so the two cannot share a runtime that way.
+// A commit, a pipeline whose writer waits in the kernel, runs with
+// CommitProcs.
 //
 // It owns: the messages, their encoding (encoding/gob) and the matching of
 // answers to calls, a call's deadline and cancellation carried to the
-// worker, and the one call the worker makes back (the purge's question
+// worker, the worker's Ps while it commits, and the one call the worker makes back (the purge's question
 // whether it is still wanted); the worker's process (Remote: its start
 // with one P at vigild's original nice value, its socket, configuration
 // and log, its end; WorkerMain: the worker's side of that, and the memory
