@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/syncworker"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/testnet/harness"
@@ -70,8 +72,8 @@ func oneWorker(t testing.TB, pid, not int) (int, []string) {
 // The replicator runs in a worker process with one P: the daemon starts
 // it, starts it again when it dies (and the sync carries on: the link is
 // established again and new flows reach the peer), from its own build
-// when the file at its path has been replaced, and it dies with the
-// daemon.
+// when the file at its path has been replaced; it commits with two Ps;
+// and it dies with the daemon.
 //
 // The worker's socket is the daemon's and the worker's alone: a script the
 // daemon runs as nobody while the worker is up holds no socket (it could
@@ -176,6 +178,14 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	if _, err := os.Stat(upgraded); err == nil {
 		t.Errorf("the daemon started the binary now on disk as its worker")
 	}
+
+	// The worker commits with CommitProcs Ps (as many as there are CPUs,
+	// if fewer): fw2 commits fw1's flows.
+	c2 := &ctl.Client{Path: v2.Control}
+	if done, err := c2.Operate(t.Context(), ctl.Request{Cmd: ctl.CmdCTCommit}); err != nil {
+		t.Fatalf("ct commit on fw2: %q, %v", done, err)
+	}
+	v2.WaitOutput(t, fmt.Sprintf(" procs=%d", min(syncworker.CommitProcs, runtime.NumCPU())), 30*time.Second)
 
 	// The daemon alone, not its process group (which holds the worker).
 	if err := syscall.Kill(v1.Pid(), syscall.SIGKILL); err != nil {

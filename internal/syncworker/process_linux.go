@@ -485,7 +485,10 @@ type served struct {
 
 // Commit commits with CommitProcs Ps.
 func (t *served) Commit(ctx context.Context) (conntracksync.CommitStats, error) {
-	return CommitWithProcs(ctx, t.Runner)
+	raiseProcs()
+	defer lowerProcs()
+	t.log.Debug("sync worker: commit", "procs", runtime.GOMAXPROCS(0))
+	return t.Runner.Commit(ctx)
 }
 
 // FlushExternal flushes, and has the heap's free pages given back
