@@ -405,6 +405,11 @@ func WorkerMain(build func(log *slog.Logger, cfg conntracksync.Config) (Runner, 
 	// not end the worker, which ends when the daemon closes its socket or
 	// dies (Pdeathsig).
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
+	// The whole program's package initialisation has run, for the
+	// daemon's sake; the replicator needs little of what it touched. Given
+	// back before the replicator starts, the worker's peak in the firewall
+	// benchmark at one flow was 11.0–12.1 MB against 12.3–13.1 without.
+	memtrim.Trim(log)
 	cfgFile := os.NewFile(workerConfigFD, "sync-worker-config")
 	var cfg conntracksync.Config
 	err := json.NewDecoder(io.LimitReader(cfgFile, 1<<20)).Decode(&cfg)
