@@ -27,6 +27,10 @@ var commitProcs struct {
 	prev int // 0: not raised
 }
 
+// numCPU is the number of CPUs the process may use (a variable for the
+// tests).
+var numCPU = runtime.NumCPU
+
 func raiseProcs() {
 	commitProcs.Lock()
 	defer commitProcs.Unlock()
@@ -35,7 +39,7 @@ func raiseProcs() {
 	}
 	// Not more Ps than the CPUs the process may use: on one CPU the
 	// second P would only take turns with the first.
-	want := min(CommitProcs, runtime.NumCPU())
+	want := min(CommitProcs, numCPU())
 	if cur := runtime.GOMAXPROCS(0); cur < want {
 		commitProcs.prev = runtime.GOMAXPROCS(want)
 	}
