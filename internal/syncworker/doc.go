@@ -19,7 +19,8 @@
 // worker's process (Remote: its start with one P at vigild's original
 // nice value, its socket, configuration and log, its end; WorkerMain: the
 // worker's side of that, and the memory it gives back after its start
-// and after a takeover). It must not hold replication policy (what a commit, a flush or a bulk does is
-// conntracksync's), nor decide when a worker that died starts again (the
-// daemon runs Remote.Run again, as it runs a replicator again).
+// and after a takeover). It must not hold replication policy (what a
+// commit, a flush or a bulk does is conntracksync's), nor decide when a
+// worker that died starts again (the daemon runs Remote.Run again, as it
+// runs a replicator again).
 package syncworker
