@@ -80,31 +80,19 @@ func ParseStatusKB(s string, keys ...string) ([]int64, error) {
 	return out, nil
 }
 
-// GroupPeakKB returns the largest VmHWM, in kB, among the live processes
-// of process group pgid ([GroupStates]): a daemon's working child under a
-// forking parent (keepalived's VRRP process) as well as a lone process. A
-// [Proc]'s pid is its group's: Start gives each process a group of its
-// own, which its children join.
-func GroupPeakKB(pgid int) (int64, error) { return groupKB(pgid, "VmHWM", largest) }
-
-// GroupRSSKB is GroupPeakKB for the resident size now (VmRSS).
-func GroupRSSKB(pgid int) (int64, error) { return groupKB(pgid, "VmRSS", largest) }
-
-// GroupSumPeakKB returns the sum of VmHWM, in kB, over the live processes
-// of process group pgid: the memory of a daemon whose processes each
-// hold their own state (vigild and its sync worker), where GroupPeakKB
-// would show one of them.
-func GroupSumPeakKB(pgid int) (int64, error) { return groupKB(pgid, "VmHWM", sum) }
+// GroupSumPeakKB returns the sum of VmHWM, in kB, over the live
+// processes of process group pgid ([GroupStates]): the memory of a daemon
+// of several processes (vigild and its sync worker, keepalived and its
+// VRRP process) as well as of a lone one. A [Proc]'s pid is its group's:
+// Start gives each process a group of its own, which its children join.
+func GroupSumPeakKB(pgid int) (int64, error) { return groupKB(pgid, "VmHWM") }
 
 // GroupSumRSSKB is GroupSumPeakKB for the resident size now (VmRSS).
-func GroupSumRSSKB(pgid int) (int64, error) { return groupKB(pgid, "VmRSS", sum) }
+func GroupSumRSSKB(pgid int) (int64, error) { return groupKB(pgid, "VmRSS") }
 
-func sum(a, b int64) int64     { return a + b }
-func largest(a, b int64) int64 { return max(a, b) }
-
-// groupKB folds the /proc status field key, in kB, of the live processes
-// of process group pgid with fold (largest, sum).
-func groupKB(pgid int, key string, fold func(a, b int64) int64) (int64, error) {
+// groupKB sums the /proc status field key, in kB, over the live processes
+// of process group pgid.
+func groupKB(pgid int, key string) (int64, error) {
 	var acc int64
 	found := false
 	for pid := range GroupStates(pgid) {
@@ -112,7 +100,7 @@ func groupKB(pgid int, key string, fold func(a, b int64) int64) (int64, error) {
 		if err != nil {
 			continue // exited meanwhile
 		}
-		acc, found = fold(acc, kb[0]), true
+		acc, found = acc+kb[0], true
 	}
 	if !found {
 		return 0, fmt.Errorf("no live process in group %d", pgid)
