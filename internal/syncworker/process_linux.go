@@ -490,10 +490,7 @@ type served struct {
 
 // Commit commits with CommitProcs Ps.
 func (t *served) Commit(ctx context.Context) (conntracksync.CommitStats, error) {
-	raiseProcs()
-	defer lowerProcs()
-	t.log.Debug("sync worker: commit", "procs", runtime.GOMAXPROCS(0))
-	return t.Runner.Commit(ctx)
+	return CommitWithProcs(ctx, t.log, t.Runner)
 }
 
 // FlushExternal flushes, and has the heap's free pages given back

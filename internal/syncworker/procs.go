@@ -2,6 +2,7 @@ package syncworker
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"sync"
 
@@ -60,9 +61,11 @@ type Committer interface {
 }
 
 // CommitWithProcs runs c's commit with CommitProcs Ps, and the process's
-// Ps as they were after it (after the last of several at once).
-func CommitWithProcs(ctx context.Context, c Committer) (conntracksync.CommitStats, error) {
+// Ps as they were after it (after the last of several at once). It logs
+// the Ps the commit runs with to log, at debug.
+func CommitWithProcs(ctx context.Context, log *slog.Logger, c Committer) (conntracksync.CommitStats, error) {
 	raiseProcs()
 	defer lowerProcs()
+	log.Debug("sync worker: commit", "procs", runtime.GOMAXPROCS(0))
 	return c.Commit(ctx)
 }

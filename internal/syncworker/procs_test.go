@@ -2,6 +2,7 @@ package syncworker
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"testing"
 
@@ -36,13 +37,13 @@ func TestCommitWithProcs(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			_, _ = CommitWithProcs(context.Background(), first)
+			_, _ = CommitWithProcs(context.Background(), slog.New(slog.DiscardHandler), first)
 		}()
 		if got := <-first.started; got != want {
 			t.Errorf("%d CPUs: a commit ran with %d Ps, want %d", cpus, got, want)
 		}
 		second := procsCommit{started: make(chan int, 1)}
-		if _, err := CommitWithProcs(context.Background(), second); err != nil {
+		if _, err := CommitWithProcs(context.Background(), slog.New(slog.DiscardHandler), second); err != nil {
 			t.Fatal(err)
 		}
 		if got := <-second.started; got != want {

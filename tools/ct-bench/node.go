@@ -209,7 +209,7 @@ func runNode(args []string) error {
 		case "takeover":
 			t0 := time.Now()
 			r.SetMaster(true)
-			st, err := syncworker.CommitWithProcs(ctx, r)
+			st, err := syncworker.CommitWithProcs(ctx, log, r)
 			t1 := time.Now()
 			r.FlushExternal()
 			took := time.Since(t0)
@@ -229,7 +229,7 @@ func runNode(args []string) error {
 			_ = out.Encode(map[string]any{"ms": ms(time.Since(t0)), "external": r.Stats().External})
 		case "commit":
 			t0 := time.Now()
-			st, err := syncworker.CommitWithProcs(ctx, r)
+			st, err := syncworker.CommitWithProcs(ctx, log, r)
 			reply(map[string]any{"ms": ms(time.Since(t0)), "kernel_ms": ms(st.Duration), "created": st.Created, "updated": st.Updated,
 				"failed": st.Failed}, err)
 		case "resync":
