@@ -2,6 +2,7 @@ package syncworker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -370,27 +371,73 @@ func (l *logRelay) Close() error {
 	return l.r.Close()
 }
 
+// workerLogHandler writes the worker's log records to w as JSON lines for
+// relayLine. A duration is written as the text the daemon's own log
+// gives it ("took=984.4µs"), not JSON's count of nanoseconds, so that a
+// replicator's line reads the same from the worker as from the daemon.
+func workerLogHandler(w io.Writer) slog.Handler {
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}})
+}
+
 // relayLine logs one line of the worker's standard error.
 func relayLine(log *slog.Logger, line []byte) {
-	var rec map[string]any
-	if json.Unmarshal(line, &rec) != nil {
+	attrs, ok := orderedRecord(line)
+	if !ok {
 		log.Error("sync worker: " + string(line))
 		return
 	}
-	msg, _ := rec["msg"].(string)
-	var level slog.Level
-	if s, ok := rec["level"].(string); !ok || level.UnmarshalText([]byte(s)) != nil {
-		level = slog.LevelError
+	var msg string
+	level := slog.LevelError
+	kept := attrs[:0]
+	for i := 0; i < len(attrs); i += 2 {
+		switch k, v := attrs[i].(string), attrs[i+1]; k {
+		case "msg":
+			msg, _ = v.(string)
+		case "level":
+			if s, ok := v.(string); !ok || level.UnmarshalText([]byte(s)) != nil {
+				level = slog.LevelError
+			}
+		case "time":
+		default:
+			kept = append(kept, k, v)
+		}
 	}
-	attrs := make([]any, 0, 2*len(rec))
-	for k, v := range rec {
-		switch k {
-		case "msg", "level", "time":
-			continue
+	log.Log(context.Background(), level, msg, kept...)
+}
+
+// orderedRecord decodes a JSON object into key, value pairs in the order
+// they were written, so that a relayed record's attributes keep their
+// order; ok is false when line is not one JSON object.
+func orderedRecord(line []byte) (attrs []any, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		k, isKey := t.(string)
+		if err != nil || !isKey {
+			return nil, false
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, false
 		}
 		attrs = append(attrs, k, v)
 	}
-	log.Log(context.Background(), level, msg, attrs...)
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // more after the object
+	}
+	return attrs, true
 }
 
 // WorkerMain is a sync worker's life: it reads its configuration and
@@ -399,7 +446,7 @@ func relayLine(log *slog.Logger, line []byte) {
 // closes the socket (or dies), and returns the exit code. Its log records
 // go to standard error as JSON, for the daemon to log again.
 func WorkerMain(build func(log *slog.Logger, cfg conntracksync.Config) (Runner, error)) int {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(workerLogHandler(os.Stderr))
 	// The daemon's signals are the daemon's: a signal sent to its whole
 	// process group (killall -HUP vigild, a service manager's stop) must
 	// not end the worker, which ends when the daemon closes its socket or

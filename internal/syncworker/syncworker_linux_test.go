@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -393,6 +394,31 @@ func TestRelayLine(t *testing.T) {
 	}
 	if strings.Contains(out, "hidden") || strings.Count(out, "time=") != 2 {
 		t.Errorf("the daemon's level and time do not rule:\n%s", out)
+	}
+}
+
+// A line the worker logs reads, through the relay, as the same record
+// logged by the daemon itself: its message, level and attributes, a
+// duration included.
+func TestWorkerLogAsDaemonLog(t *testing.T) {
+	var worker, relayed, direct bytes.Buffer
+	daemonLog := func(w io.Writer) *slog.Logger {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug,
+			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey && len(groups) == 0 {
+					return slog.Attr{}
+				}
+				return a
+			}}))
+	}
+	record := func(log *slog.Logger) {
+		log.Info("conntrack sync: committed the external cache", "entries", 100, "took", 984385*time.Nanosecond, "err", nil)
+	}
+	record(slog.New(workerLogHandler(&worker)))
+	record(daemonLog(&direct))
+	relayLine(daemonLog(&relayed), bytes.TrimSpace(worker.Bytes()))
+	if relayed.String() != direct.String() {
+		t.Errorf("relayed from the worker:\n%s\nlogged by the daemon:\n%s", relayed.String(), direct.String())
 	}
 }
 
