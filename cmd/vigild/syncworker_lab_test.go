@@ -118,6 +118,10 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	if !slices.Contains(env, "GOMAXPROCS=1") {
 		t.Errorf("worker %d's environment has no GOMAXPROCS=1: %q", w, env)
 	}
+	testnet.Eventually(t, 10*time.Second, func() bool {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", w))
+		return string(comm) == syncworker.WorkerComm+"\n"
+	}, "worker %d named %s in ps", w, syncworker.WorkerComm)
 	own := niceOf(t, os.Getpid())
 	testnet.Eventually(t, 10*time.Second, func() bool { return niceOf(t, v1.Pid()) == -5 }, "the daemon at vrrp_priority -5")
 	if n := niceOf(t, w); n != own {

@@ -447,6 +447,9 @@ func orderedRecord(line []byte) (attrs []any, ok bool) {
 // go to standard error as JSON, for the daemon to log again.
 func WorkerMain(build func(log *slog.Logger, cfg conntracksync.Config) (Runner, error)) int {
 	log := slog.New(workerLogHandler(os.Stderr))
+	// Started through /proc/self/exe, the process would be named "exe" in
+	// ps and top.
+	_ = os.WriteFile("/proc/self/comm", []byte(WorkerComm), 0)
 	// The daemon's signals are the daemon's: a signal sent to its whole
 	// process group (killall -HUP vigild, a service manager's stop) must
 	// not end the worker, which ends when the daemon closes its socket or

@@ -16,6 +16,10 @@ import (
 // binary a sync worker (cmd/vigild checks it first).
 const WorkerEnv = "VIGILD_SYNC_WORKER"
 
+// WorkerComm is a worker's process name (ps, top; its command line is
+// the daemon's).
+const WorkerComm = "vigild-sync"
+
 // SelfExe names the running program's own binary (on Linux): the file it
 // was started from, even when that path has since been replaced.
 const SelfExe = "/proc/self/exe"
