@@ -451,7 +451,7 @@ func WorkerMain(build func(log *slog.Logger, cfg conntracksync.Config) (Runner, 
 	// ps and top.
 	_ = os.WriteFile("/proc/self/comm", []byte(WorkerComm), 0)
 	// The daemon's signals are the daemon's: a signal sent to its whole
-	// process group (killall -HUP vigild, a service manager's stop) must
+	// process group (kill -HUP -PGID, a service manager's stop) must
 	// not end the worker, which ends when the daemon closes its socket or
 	// dies (Pdeathsig).
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
