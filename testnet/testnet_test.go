@@ -843,3 +843,70 @@ func TestHasAddr(t *testing.T) {
 		t.Error("HasAddr on a missing device: no error")
 	}
 }
+
+// GroupsUniqueKB counts a page that several processes map once: two
+// sleeps share their program and libc, so their pages counted once are
+// fewer than their resident sizes summed by at least half of one's; one
+// process alone counts its resident size. (The exact resident sizes, from
+// smaps_rollup: VmRSS is the kernel's per-CPU counters' estimate.)
+func TestGroupsUniqueKB(t *testing.T) {
+	testnet.NeedRoot(t) // pagemap's frame numbers are root's to read
+	start := func(script string) (pgid int, pids []int) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+		})
+		testnet.Eventually(t, 10*time.Second, func() bool {
+			pids = pids[:0]
+			for pid := range testnet.GroupStates(cmd.Process.Pid) {
+				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(b) == "sleep\n" {
+					pids = append(pids, pid)
+				}
+			}
+			return len(pids) == strings.Count(script, "sleep")
+		}, "the sleeps of %q started", script)
+		return cmd.Process.Pid, pids
+	}
+	rss := func(pid int) int64 {
+		t.Helper()
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^Rss:\s+(\d+) kB`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("no Rss in /proc/%d/smaps_rollup", pid)
+		}
+		kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		return kb
+	}
+
+	one, pids := start("exec sleep 30")
+	r1 := rss(pids[0])
+	u1, err := testnet.GroupsUniqueKB(one)
+	if err != nil || u1 < r1-8 || u1 > r1 {
+		t.Errorf("one sleep: GroupsUniqueKB = %d kB, %v; want its resident size, %d kB", u1, err, r1)
+	}
+
+	two, pids := start("sleep 30 & sleep 30 & wait")
+	var sum int64
+	for pid := range testnet.GroupStates(two) {
+		sum += rss(pid)
+	}
+	least := min(rss(pids[0]), rss(pids[1]))
+	u2, err := testnet.GroupsUniqueKB(two)
+	if err != nil || u2 <= 0 || u2 > sum-least/2 {
+		t.Errorf("two sleeps and their shell: GroupsUniqueKB = %d kB, %v; want at most their resident sizes summed, %d kB, less half a sleep's %d kB", u2, err, sum, least)
+	}
+	both, err := testnet.GroupsUniqueKB(one, two)
+	if err != nil || both <= u2 || both > u2+r1 {
+		t.Errorf("both groups: GroupsUniqueKB = %d kB, %v; want more than the second's %d kB and at most %d kB more", both, err, u2, r1)
+	}
+	t.Logf("one sleep %d kB, counted once %d kB; two sleeps and their shell %d kB summed, %d kB counted once; with the first group %d kB", r1, u1, sum, u2, both)
+}

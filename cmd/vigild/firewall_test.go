@@ -298,7 +298,12 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     VIGILD_BINARY names a built vigild;
 //   - fw2-rss-after-MB: the resident size (VmRSS) of fw2's sync daemon
 //     fwAfterRSS after ready, once the takeover's commit, flush and bulk
-//     are over.
+//     are over;
+//   - fw2-box-after-MB: at the same moment, the memory of all of fw2's
+//     processes (vigild's two; keepalived's two and conntrackd) with
+//     every page counted once (testnet.GroupsUniqueKB): a page of a
+//     program that two of them map counts once, where the sums above
+//     count it in each.
 //
 // Master_Down_Interval at advert_int 0.2 s is about 0.7 s. flows=1 checks
 // the reference harness: keepalived + conntrackd keep a lone stream alive,
@@ -322,6 +327,7 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 						sum.rssKB[i] += r.rssKB[i]
 					}
 					sum.afterRSSKB += r.afterRSSKB
+					sum.afterBoxKB += r.afterBoxKB
 				}
 				ms := func(d time.Duration) float64 { return float64(d) / float64(b.N) / 1e6 }
 				mb := func(kb int64) float64 { return float64(kb) / float64(b.N) / 1024 }
@@ -331,6 +337,7 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 				b.ReportMetric(mb(sum.rssKB[0]), "fw1-rss-MB")
 				b.ReportMetric(mb(sum.rssKB[1]), "fw2-rss-MB")
 				b.ReportMetric(mb(sum.afterRSSKB), "fw2-rss-after-MB")
+				b.ReportMetric(mb(sum.afterBoxKB), "fw2-box-after-MB")
 				if sys != fwLegacySys {
 					b.ReportMetric(ms(sum.commit.InLoop), "commit-ms")
 					b.ReportMetric(ms(sum.commit.Duration), "commit-total-ms")
@@ -370,6 +377,9 @@ func TestFirewallTakeoverBenchPath(t *testing.T) {
 			if r.afterRSSKB < 1024 {
 				t.Errorf("fw2's RSS after the takeover: %d kB", r.afterRSSKB)
 			}
+			if r.afterBoxKB < 1024 {
+				t.Errorf("fw2's pages counted once after the takeover: %d kB", r.afterBoxKB)
+			}
 			if sys != fwLegacySys && !r.released {
 				t.Errorf("fw2 did not log %s within %v of ready", fwReleasedLog, fwAfterRSS)
 			}
@@ -388,10 +398,11 @@ type fwTakeover struct {
 	// conntrackd), then of fw1's and fw2's keepalived (legacy only).
 	rssKB [4]int64
 	// afterRSSKB: the resident size of fw2's sync daemon fwAfterRSS after
-	// ready; released (vigild only): fw2 had logged then that it gave the
+	// ready, and afterBoxKB all of fw2's processes' pages counted once;
+	// released (vigild only): fw2 had logged then that it gave the
 	// takeover's memory back.
-	afterRSSKB int64
-	released   bool
+	afterRSSKB, afterBoxKB int64
+	released               bool
 }
 
 // fwAfterRSS is when, after ready, the new master's resident size is
@@ -554,6 +565,13 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 			b.Fatalf("fw2's RSS after the takeover: %v", err)
 		}
 		r.afterRSSKB = kb
+		box := []int{pids[1]}
+		if legacy {
+			box = append(box, pids[3]) // fw2's keepalived
+		}
+		if r.afterBoxKB, err = testnet.GroupsUniqueKB(box...); err != nil {
+			b.Fatalf("fw2's pages after the takeover: %v", err)
+		}
 		if !legacy {
 			r.released = strings.Contains(v2.Output(), fwReleasedLog)
 		}
