@@ -28,6 +28,11 @@
 // namespace. Freeze and Thaw act on the whole process group and return once
 // it has changed state.
 //
+// Measures of processes for the benchmarks: [StatFields], [StatusKB],
+// [GroupSumPeakKB] and [GroupSumRSSKB] (a process group's peak or present
+// resident size, its processes summed), and [GroupsUniqueKB] (the pages of
+// one or more groups with each page counted once).
+//
 // Outside `go test` (the benchmark tools), [NewStandalone] provides the
 // testing.TB a Lab needs; its Close (or a fatal error, or SIGINT with
 // CloseOnSignal) removes everything.
