@@ -109,8 +109,8 @@ func TestAnnouncements(t *testing.T) {
 		}
 	}
 	v.WaitOutput(t, `msg="start-up settled"`, settle)
-	testnet.Eventually(t, settle, func() bool { return strings.Count(v.Output(), "released start-up memory") == 4 },
-		"vigild did not release start-up memory four times (after the configuration, before the loop, once it runs, once settled)")
+	testnet.Eventually(t, settle, func() bool { return strings.Count(v.Output(), "released start-up memory") == 5 },
+		"vigild did not release start-up memory five times (before the configuration is read, after it, before the loop, once it runs, once settled)")
 }
 
 // TestExcludedAndRoutes: virtual_ipaddress_excluded, virtual_routes and

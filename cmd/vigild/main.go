@@ -94,12 +94,6 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
-	// What the packages' initialisation touched of the program, given
-	// back first: the configuration reader and the set-up then fault in
-	// their own pages rather than add to those. A lone backup with 50
-	// instances peaked at 11.3–11.8 MB instead of 12.9–13.3. (A failure
-	// shows in the later trims' log.)
-	_, _ = memtrim.AfterStart()
 	var o options
 	ready := func() {}
 	fs := flag.NewFlagSet("vigild", flag.ContinueOnError)
@@ -229,6 +223,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		defer func() { rep.fail(code) }()
 		ready = rep.ready
 	}
+	// What the packages' initialisation touched of the program, given
+	// back before the daemon reads its configuration: the reader and the
+	// set-up then fault in their own pages rather than add to those.
+	memtrim.Trim(log)
 	cfg, complaints, err := load()
 	daemon.LogComplaints(log, complaints)
 	if err != nil {
