@@ -102,13 +102,7 @@ func buildCFloor(t testing.TB) string {
 // buildBare compiles the floor's bare program as buildVigild builds
 // vigild, so that their resident sizes compare.
 func buildBare(t testing.TB) string {
-	bin := filepath.Join(t.TempDir(), "bare")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/vigil-ha/vigil/tools/failover-bench/bare")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("failover-bench: go build bare: %v\n%s", err, out)
-	}
-	return bin
+	return testnet.BuildStatic(t, "github.com/vigil-ha/vigil/tools/failover-bench/bare", "-ldflags=-s -w")
 }
 
 func vigildImpl(bin string) impl {
@@ -133,21 +127,10 @@ func keepalivedImpl() impl {
 }
 
 // buildVigild compiles cmd/vigild into a temporary directory the way the
-// package ships it (scripts/deb): static, without cgo and symbols. A cgo
-// build maps libc and the dynamic loader besides, about 1.4 MB more RSS.
+// package ships it (scripts/deb): static, without cgo and symbols
+// (testnet.BuildStatic).
 func buildVigild(t testing.TB) string {
-	bin := filepath.Join(t.TempDir(), "vigild")
-	cmd := exec.Command("go", vigildBuildArgs(bin)...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("failover-bench: go build vigild: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// vigildBuildArgs are the go command's arguments that build vigild into bin.
-func vigildBuildArgs(bin string) []string {
-	return []string{"build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/vigil-ha/vigil/cmd/vigild"}
+	return testnet.BuildStatic(t, "github.com/vigil-ha/vigil/cmd/vigild", "-ldflags=-s -w")
 }
 
 // secs formats an interval as keepalived.conf writes it ("1", "0.1", "0.01").
