@@ -19,9 +19,10 @@
 // kernel as it arrives), each pair joined by its own veth sync link, and
 // one for the floors; it writes the same flows into every sender's kernel.
 // The DisableExternalCache pair runs alone, after the others' event path:
-// started for each size, fed that size's flows, then stopped and flushed. Each vigil node runs in a
-// child process (this binary's "node" mode) so that its CPU time and RSS
-// are measured from /proc exactly like conntrackd's. For sizes beyond the
+// started for each size, fed that size's flows, then stopped and flushed.
+// Each vigil node runs in a child process (this command's "node" mode, in
+// a copy built at the start without cgo, as vigild ships) so that its CPU
+// time and RSS are measured from /proc exactly like conntrackd's. For sizes beyond the
 // host's nf_conntrack_max it raises that limit for the run, and it sizes
 // the host's conntrack hash (nf_conntrack_buckets) for the entries the run
 // holds at once across its namespaces; it restores both afterwards (the
@@ -460,12 +461,12 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 		b.AddAddr(t, "203.0.113.202/24")
 	}
 
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
+	// The nodes run as vigild's sync worker ships, static (not this
+	// binary, which go run links against libc where a C compiler is
+	// installed: about 1.5 MB more resident memory per node).
+	nodeBin := testnet.BuildStatic(t, "github.com/vigil-ha/vigil/tools/ct-bench")
 	startNode := func(h *testnet.Host, local, peer string, extra ...string) (*vnode, error) {
-		cmd := exec.Command(self, append([]string{"node", "-netns", ns(h), "-local", local, "-peer", peer, "-iface", "sync0"}, extra...)...)
+		cmd := exec.Command(nodeBin, append([]string{"node", "-netns", ns(h), "-local", local, "-peer", peer, "-iface", "sync0"}, extra...)...)
 		in, err := cmd.StdinPipe()
 		if err != nil {
 			return nil, err

@@ -7,7 +7,6 @@ import (
 	"compress/gzip"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,19 +17,6 @@ import (
 
 	"github.com/vigil-ha/vigil/testnet"
 )
-
-// TestMain lets the test binary be the bench's vigil node too (the bench
-// starts its own executable with "node").
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "node" {
-		if err := runNode(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "ct-bench node:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 // TestSmallRun runs the whole bench once at two small sizes, one trial,
 // so that its code paths cannot rot: every table has a row per size (the
