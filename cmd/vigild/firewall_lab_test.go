@@ -85,8 +85,14 @@ func startFWPair(t testing.TB, l *fwLab, sync bool) (v1, v2 *vigild) {
 // startFWPairConf is startFWPair with each firewall's keepalived.conf.
 func startFWPairConf(t testing.TB, l *fwLab, conf1, conf2 string) (v1, v2 *vigild) {
 	t.Helper()
-	v1 = startVigild(t, l.FW1, conf1, "-i", "fw1")
-	v2 = startVigild(t, l.FW2, conf2, "-i", "fw2")
+	return startFWPairCmd(t, l, vigildCommand, conf1, conf2)
+}
+
+// startFWPairCmd is startFWPairConf with vigild run by cmd.
+func startFWPairCmd(t testing.TB, l *fwLab, cmd harness.Command, conf1, conf2 string) (v1, v2 *vigild) {
+	t.Helper()
+	v1 = harness.StartVigild(t, l.FW1, cmd, conf1, "-D", "-i", "fw1")
+	v2 = harness.StartVigild(t, l.FW2, cmd, conf2, "-D", "-i", "fw2")
 	for _, in := range []string{"VI_IN", "VI_OUT"} {
 		v1.WaitState(t, in, "MASTER")
 		v2.WaitState(t, in, "BACKUP")

@@ -294,8 +294,8 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 //     fw1-keepalived-rss-MB and fw2-keepalived-rss-MB, keepalived's
 //     two processes summed (its parent and its VRRP process; its
 //     checker process is not started without a virtual_server), as
-//     vigild's are. vigild runs as this test binary unless
-//     VIGILD_BINARY names a built vigild;
+//     vigild's are. vigild is built as its package ships it, static
+//     (fwBenchVigild), unless VIGILD_BINARY names a built vigild;
 //   - fw2-rss-after-MB: the resident size (VmRSS) of fw2's sync daemon
 //     fwAfterRSS after ready, once the takeover's commit, flush and bulk
 //     are over;
@@ -311,12 +311,13 @@ func nftDrops(t testing.TB, h *testnet.Host) string {
 // between their GARP and the commit. Run with -benchtime=1x, for example
 // go test -run '^$' -bench 'FirewallTakeover/.*/flows=100000' -benchtime 1x ./cmd/vigild
 func BenchmarkFirewallTakeover(b *testing.B) {
+	vig := fwBenchVigild(b)
 	for _, sys := range []string{fwVigild, fwVigildWarm, fwLegacySys} {
 		for _, n := range []int{1, 10_000, 100_000} {
 			b.Run(fmt.Sprintf("%s/flows=%d", sys, n), func(b *testing.B) {
 				var sum fwTakeover
 				for range b.N {
-					r := fwTakeoverOnce(b, b, n, sys)
+					r := fwTakeoverOnce(b, b, n, sys, vig)
 					sum.ready += r.ready
 					sum.gap += r.gap
 					sum.broken += r.broken
@@ -356,9 +357,10 @@ func BenchmarkFirewallTakeover(b *testing.B) {
 // once with one flow for each system, so that the benchmark cannot rot
 // between its runs: the takeover happens and every figure is read.
 func TestFirewallTakeoverBenchPath(t *testing.T) {
+	vig := fwBenchVigild(t)
 	for _, sys := range []string{fwVigild, fwVigildWarm, fwLegacySys} {
 		t.Run(sys, func(t *testing.T) {
-			r := fwTakeoverOnce(t, noTimer{}, 1, sys)
+			r := fwTakeoverOnce(t, noTimer{}, 1, sys, vig)
 			if r.ready <= 0 {
 				t.Errorf("ready %v", r.ready)
 			}
@@ -433,7 +435,21 @@ const (
 	fwLegacySys  = "keepalived+conntrackd"
 )
 
-func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeover {
+// fwBenchVigild is the vigild that BenchmarkFirewallTakeover runs:
+// $VIGILD_BINARY when set, otherwise vigild built as its package ships it
+// (static, testnet.BuildStatic) rather than this test binary, which go
+// test links against libc where a C compiler is installed: that costs
+// each of vigild's two processes about 1.5 MB more resident memory than
+// the shipped binary, and the benchmark reads the boxes' memory.
+func fwBenchVigild(t testing.TB) harness.Command {
+	t.Helper()
+	if os.Getenv("VIGILD_BINARY") != "" {
+		return vigildCommand
+	}
+	return harness.Command{testnet.BuildStatic(t, "github.com/vigil-ha/vigil/cmd/vigild", "-ldflags=-s -w")}
+}
+
+func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string, vig harness.Command) fwTakeover {
 	timer.StopTimer()
 	legacy := sys == fwLegacySys
 	l := newFWLab(b)
@@ -457,7 +473,7 @@ func fwTakeoverOnce(b testing.TB, timer benchTimer, n int, sys string) fwTakeove
 			c1, c2 = warm(c1), warm(c2)
 		}
 		var v1 *vigild
-		v1, v2 = startFWPairConf(b, l, c1, c2)
+		v1, v2 = startFWPairCmd(b, l, vig, c1, c2)
 		pids = []int{v1.Pid(), v2.Pid()}
 		testnet.Eventually(b, fwSettle, func() bool { return v1.Conntrack(b).Established && v2.Conntrack(b).Established },
 			"sync link established both ways")

@@ -48,9 +48,9 @@ type vigild = harness.Vigild
 
 // vigildCommand runs this test binary as vigild (see TestMain), or the
 // vigild binary at $VIGILD_BINARY when that is set. Both run the collector
-// as vigild does; in BenchmarkFirewallTakeover at 100k flows their peak
-// RSS was the same within the runs' spread (fw2 as a warm standby: 28.1
-// and 29.0 MB as the test binary, 28.7 as a built vigild).
+// as vigild does. BenchmarkFirewallTakeover runs a static build instead
+// (fwBenchVigild): this test binary is linked against libc where a C
+// compiler is installed, which the memory it reads would count.
 var vigildCommand = func() harness.Command {
 	if bin := os.Getenv("VIGILD_BINARY"); bin != "" {
 		return harness.Command{bin}
