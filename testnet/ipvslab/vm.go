@@ -1,9 +1,7 @@
 package ipvslab
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -26,12 +24,7 @@ func RunVM(t testing.TB, pattern string, timeout time.Duration, args ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	vigild := filepath.Join(t.TempDir(), "vigild")
-	build := exec.Command("go", "build", "-o", vigild, "github.com/vigil-ha/vigil/cmd/vigild")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("ipvslab: building vigild: %v\n%s", err, out)
-	}
+	vigild := testnet.BuildStatic(t, "github.com/vigil-ha/vigil/cmd/vigild")
 	// PATH inside the VM starts with /usr/sbin, so this ip shadows
 	// busybox's.
 	files := []string{ip + ":/usr/sbin/ip", keepalived + ":/usr/sbin/keepalived", vigild + ":" + VigildPath}
