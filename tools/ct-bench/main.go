@@ -22,11 +22,11 @@
 // started for each size, fed that size's flows, then stopped and flushed.
 // Each vigil node runs in a child process (this command's "node" mode, in
 // a copy built at the start without cgo, as vigild ships) so that its CPU
-// time and RSS are measured from /proc exactly like conntrackd's. For sizes beyond the
-// host's nf_conntrack_max it raises that limit for the run, and it sizes
-// the host's conntrack hash (nf_conntrack_buckets) for the entries the run
-// holds at once across its namespaces; it restores both afterwards (the
-// hash size is in every table's header). Needs root, ip, conntrack,
+// time and RSS are measured from /proc exactly like conntrackd's. For
+// sizes beyond the host's nf_conntrack_max it raises that limit for the
+// run, and it sizes the host's conntrack hash (nf_conntrack_buckets) for
+// the entries the run holds at once across its namespaces; it restores
+// both afterwards (the hash size is in every table's header). Needs root, ip, conntrack,
 // conntrackd. With -out it writes the tables (ct-scale.md) and SVG charts
 // (ct-*.svg) into that directory.
 //
