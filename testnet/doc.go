@@ -31,7 +31,9 @@
 // Measures of processes for the benchmarks: [StatFields], [StatusKB],
 // [GroupSumPeakKB] and [GroupSumRSSKB] (a process group's peak or present
 // resident size, its processes summed), and [GroupsUniqueKB] (the pages of
-// one or more groups with each page counted once).
+// one or more groups with each page counted once). [BuildStatic] compiles
+// a Go program without cgo, as vigild ships, into the test's temporary
+// directory, for the benchmarks that read memory and for the test VM.
 //
 // Outside `go test` (the benchmark tools), [NewStandalone] provides the
 // testing.TB a Lab needs; its Close (or a fatal error, or SIGINT with
