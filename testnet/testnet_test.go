@@ -862,15 +862,22 @@ func TestGroupsUniqueKB(t *testing.T) {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			_ = cmd.Wait()
 		})
+		// Settled: every process of the group asleep (state S), the
+		// sleeps in their nanosleep. A sleep that is still being loaded
+		// (its name is sleep from its exec on) grows meanwhile, and its
+		// sizes read a moment apart differ.
 		testnet.Eventually(t, 10*time.Second, func() bool {
 			pids = pids[:0]
-			for pid := range testnet.GroupStates(cmd.Process.Pid) {
+			for pid, state := range testnet.GroupStates(cmd.Process.Pid) {
+				if state != 'S' {
+					return false
+				}
 				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(b) == "sleep\n" {
 					pids = append(pids, pid)
 				}
 			}
 			return len(pids) == strings.Count(script, "sleep")
-		}, "the sleeps of %q started", script)
+		}, "the sleeps of %q asleep", script)
 		return cmd.Process.Pid, pids
 	}
 	rss := func(pid int) int64 {
