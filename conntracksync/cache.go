@@ -34,7 +34,13 @@ type Cache struct {
 	mu      sync.Mutex
 	v4      map[ckey4]rec4
 	entries map[ckey]centry
-	gen     uint32
+	// entries4 counts the flows in entries whose addresses are both IPv4:
+	// only those can share a key with a plain IPv4 flow (a flow that
+	// changes kind moves between the maps). While it is 0, a new plain
+	// IPv4 key needs no look into entries, which on a dual-stack table
+	// is a second map access per new flow.
+	entries4 int
+	gen      uint32
 	// peak is the most flows the maps have held since they were made, as
 	// seen at each deletion (between deletions they only grow): a Go map
 	// keeps the room of its largest size (shrinkLocked).
@@ -79,6 +85,9 @@ func (c *Cache) storeLocked(f *Flow, now int64) (existed, changed bool) {
 		return true, false
 	}
 	c.entries[ck] = centry{enc: string(c.buf), updated: now, gen: c.gen}
+	if !had && ck.both4() {
+		c.entries4++
+	}
 	if !had && len(c.v4) > 0 {
 		if k4, ok := key4Of(&k); ok {
 			if _, was := c.v4[k4]; was {
@@ -97,6 +106,9 @@ func (c *Cache) getLocked(k *Key, f *Flow) (updated int64, ok bool) {
 		if r, ok := c.v4[k4]; ok {
 			r.flow(&k4, f)
 			return r.updated.ns(), true
+		}
+		if c.entries4 == 0 {
+			return 0, false
 		}
 	}
 	return c.getEntryLocked(k, f)
@@ -119,12 +131,12 @@ func (c *Cache) getEntryLocked(k *Key, f *Flow) (updated int64, ok bool) {
 // k4, whose record until now was old if had; it reports as storeLocked.
 func (c *Cache) store4Locked(f *Flow, k4 ckey4, r, old *rec4, had bool) (existed, changed bool) {
 	c.v4[k4] = *r
-	if !had && len(c.entries) > 0 {
+	if !had && c.entries4 > 0 {
 		// It may have been a flow of the other kind until now.
 		k := f.Key()
 		ck := keyOf(&k)
 		if _, was := c.entries[ck]; was {
-			delete(c.entries, ck)
+			c.deleteEntryLocked(ck)
 			return true, true
 		}
 	}
@@ -142,14 +154,25 @@ func (c *Cache) deleteLocked(k *Key) bool {
 			c.shrinkLocked()
 			return true
 		}
+		if c.entries4 == 0 {
+			return false
+		}
 	}
 	ck := keyOf(k)
 	if _, ok := c.entries[ck]; ok {
-		delete(c.entries, ck)
+		c.deleteEntryLocked(ck)
 		c.shrinkLocked()
 		return true
 	}
 	return false
+}
+
+// deleteEntryLocked removes ck from entries, where it is.
+func (c *Cache) deleteEntryLocked(ck ckey) {
+	delete(c.entries, ck)
+	if ck.both4() {
+		c.entries4--
+	}
 }
 
 // shrinkLocked rebuilds the maps for their present size once they have
@@ -168,19 +191,51 @@ func (c *Cache) shrinkLocked() {
 	c.peak = n
 }
 
+// reserveLike makes room in c's maps for as many flows of each kind as o
+// holds, when c holds an eighth of that or less: a commit of o (the
+// external cache) is about to put that many into c (the internal cache),
+// and a Go map grown from empty to that size copies every slot it holds
+// at each doubling and leaves the old tables to the collector. The room is
+// what the growth would have reached; were the flows not to come, the next
+// deletions give it back (shrinkLocked). A map smaller than mapShrinkMin
+// is left to grow.
+func (c *Cache) reserveLike(o *Cache) {
+	o.mu.Lock()
+	n4, nc := len(o.v4), len(o.entries)
+	o.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.chunking > 0 {
+		return
+	}
+	made := false
+	if n4 >= mapShrinkMin && len(c.v4) <= n4/8 {
+		c.v4, made = grown(c.v4, n4), true
+	}
+	if nc >= mapShrinkMin && len(c.entries) <= nc/8 {
+		c.entries, made = grown(c.entries, nc), true
+	}
+	if made {
+		c.peak = max(c.peak, n4+nc)
+	}
+}
+
+// grown returns a copy of m made with room for n entries.
+func grown[K comparable, V any](m map[K]V, n int) map[K]V {
+	g := make(map[K]V, n)
+	for k, v := range m {
+		g[k] = v
+	}
+	return g
+}
+
 // mapShrinkMin is the least size of a map that is rebuilt smaller once it
 // has drained (keyMap.shrink, Cache.shrinkLocked): below it the room kept
 // is too small to matter.
 const mapShrinkMin = 1024
 
 // rebuilt returns a copy of m made for its present size.
-func rebuilt[K comparable, V any](m map[K]V) map[K]V {
-	n := make(map[K]V, len(m))
-	for k, v := range m {
-		n[k] = v
-	}
-	return n
-}
+func rebuilt[K comparable, V any](m map[K]V) map[K]V { return grown(m, len(m)) }
 
 // PutEvent stores f from a kernel event: when needOld is set and the
 // entry exists, merge first completes f with the parts the event left out
@@ -207,7 +262,7 @@ func (c *Cache) PutEvent(f *Flow, now time.Time, needOld bool, merge func(f, old
 			merge(f, &c.old)
 		}
 	}
-	if !had {
+	if !had && (!is4 || c.entries4 > 0) {
 		if _, ok := c.getEntryLocked(&k, &c.old); ok {
 			merge(f, &c.old)
 		}
@@ -282,11 +337,14 @@ func (c *Cache) packBatch(n int) []packed4 {
 func (c *Cache) put4Locked(p *packed4) {
 	n := len(c.v4)
 	c.v4[p.k] = p.r
-	if len(c.v4) > n && len(c.entries) > 0 {
+	if len(c.v4) > n && c.entries4 > 0 {
 		// A new key: it may have been a flow of the other kind until now.
 		var k Key
 		k.Orig, k.Zone = p.k.orig()
-		delete(c.entries, keyOf(&k))
+		ck := keyOf(&k)
+		if _, was := c.entries[ck]; was {
+			c.deleteEntryLocked(ck)
+		}
 	}
 }
 
@@ -496,6 +554,7 @@ func (c *Cache) Flush() int {
 	n := len(c.v4) + len(c.entries)
 	clear(c.v4)
 	clear(c.entries)
+	c.entries4 = 0
 	return n
 }
 
@@ -506,6 +565,7 @@ func (c *Cache) Release() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(c.v4) + len(c.entries)
+	c.entries4 = 0
 	if c.chunking > 0 {
 		// A walk goes on over these maps: it must see them empty.
 		clear(c.v4)
@@ -543,7 +603,7 @@ func (c *Cache) Sweep() (removed []Flow) {
 			var f Flow
 			decodeCompact(e.enc, &f)
 			removed = append(removed, f)
-			delete(c.entries, k)
+			c.deleteEntryLocked(k)
 		}
 	}
 	return removed
@@ -568,7 +628,7 @@ func (c *Cache) deleteWhere(drop func(k *Key) bool) int {
 	for k, e := range c.entries {
 		decodeCompact(e.enc, &f)
 		if key := f.Key(); drop(&key) {
-			delete(c.entries, k)
+			c.deleteEntryLocked(k)
 			n++
 		}
 	}

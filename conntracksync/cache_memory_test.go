@@ -225,3 +225,129 @@ func TestCacheChunksWalkSeesDeletions(t *testing.T) {
 		t.Errorf("the maps' peak is %d after the walk, want them rebuilt", c.peak)
 	}
 }
+
+// A commit puts the external cache's flows into the internal cache. Made
+// room for first (reserveLike), the internal cache's maps are allocated
+// once; grown from empty they are allocated again at every doubling, and
+// the tables they leave behind wait for the collector (about twice the
+// maps' final size allocated in all, so a higher peak). Without
+// reserveLike this fails.
+func TestReserveLikeAllocatesOnce(t *testing.T) {
+	v4, others := plainFlows(t, 100_000, 8_000)
+	flows := append(append([]Flow(nil), v4...), others...)
+	now := time.Unix(1000, 0)
+	external := NewCache()
+	for i := range flows {
+		external.Put(flows[i], now)
+	}
+	entries := make([]Entry, len(flows))
+	ok := make([]bool, len(flows))
+	for i := range flows {
+		entries[i].Flow, ok[i] = flows[i], true
+	}
+	for _, reserve := range []bool{false, true} {
+		before := heapAlloc()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		internal := NewCache()
+		if reserve {
+			internal.reserveLike(external)
+		}
+		for i := 0; i < len(entries); i += commitChunk {
+			j := min(len(entries), i+commitChunk)
+			internal.PutEntries(entries[i:j], ok[i:j], now)
+		}
+		runtime.ReadMemStats(&m1)
+		kept := heapAlloc() - before
+		allocated := m1.TotalAlloc - m0.TotalAlloc
+		t.Logf("room made first: %v; %.1f MB kept, %.1f MB allocated", reserve, float64(kept)/1e6, float64(allocated)/1e6)
+		if internal.Len() != len(flows) {
+			t.Fatalf("the internal cache holds %d flows, want %d", internal.Len(), len(flows))
+		}
+		if reserve && float64(allocated) > 1.25*float64(kept) {
+			t.Errorf("with room made first, %.1f MB allocated for %.1f MB kept: the maps were grown", float64(allocated)/1e6, float64(kept)/1e6)
+		}
+		runtime.KeepAlive(internal)
+	}
+}
+
+// reserveLike keeps what the cache holds, leaves a cache that already
+// holds more than an eighth of the other's flows as it is, and counts the
+// room it made as the most the maps held, so that deletions give it back
+// if the flows do not come.
+func TestReserveLike(t *testing.T) {
+	v4, others := plainFlows(t, 4000, 1100)
+	now := time.Unix(1000, 0)
+	external := NewCache()
+	for _, f := range append(append([]Flow(nil), v4...), others...) {
+		external.Put(f, now)
+	}
+	c := NewCache()
+	c.Put(v4[0], now)
+	c.Put(others[0], now)
+	c.reserveLike(external)
+	if c.Len() != 2 || c.peak != 5100 {
+		t.Fatalf("after reserveLike: %d flows, peak %d; want 2 and 5100", c.Len(), c.peak)
+	}
+	for _, f := range []Flow{v4[0], others[0]} {
+		if _, ok := c.Get(f.Key()); !ok {
+			t.Errorf("%v lost by reserveLike", f.Key())
+		}
+	}
+	// Deleting one of the two gives the room back.
+	c.Delete(v4[0].Key())
+	if c.peak != 1 {
+		t.Errorf("after a deletion the peak is %d, want 1 (the maps rebuilt for their size)", c.peak)
+	}
+
+	full := NewCache()
+	for _, f := range v4[:1000] {
+		full.Put(f, now)
+	}
+	before := reflect.ValueOf(full.v4).UnsafePointer()
+	full.reserveLike(external)
+	if reflect.ValueOf(full.v4).UnsafePointer() != before {
+		t.Error("a cache holding a quarter of the other's flows was rebuilt")
+	}
+
+	small := NewCache()
+	tiny := NewCache()
+	tiny.Put(v4[0], now)
+	small.reserveLike(tiny)
+	if small.peak != 0 {
+		t.Errorf("room made for one flow: peak %d, want 0 (a small map is left to grow)", small.peak)
+	}
+}
+
+// BenchmarkCommitInternalFill: what a commit of 100k flows does to the
+// internal cache (PutEntries, chunk by chunk, into an empty cache), with
+// its maps grown from empty and with room made first (reserveLike).
+func BenchmarkCommitInternalFill(b *testing.B) {
+	flows := SampleFlows(100_000)
+	now := time.Unix(1000, 0)
+	external := NewCache()
+	for i := range flows {
+		external.Put(flows[i], now)
+	}
+	entries := make([]Entry, len(flows))
+	ok := make([]bool, len(flows))
+	for i := range flows {
+		entries[i].Flow, ok[i] = flows[i], true
+	}
+	for _, mode := range []string{"grown", "room-made-first"} {
+		b.Run(mode, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				internal := NewCache()
+				if mode != "grown" {
+					internal.reserveLike(external)
+				}
+				for i := 0; i < len(entries); i += commitChunk {
+					j := min(len(entries), i+commitChunk)
+					internal.PutEntries(entries[i:j], ok[i:j], now)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(flows)), "ns/flow")
+		})
+	}
+}

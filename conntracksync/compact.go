@@ -13,6 +13,9 @@ import (
 // families, protocol, ports, ICMP type/code/id and zone.
 type ckey [44]byte
 
+// both4 reports whether both addresses of the key are IPv4.
+func (c *ckey) both4() bool { return c[32]&3 == 3 }
+
 func keyOf(k *Key) ckey {
 	var c ckey
 	t := &k.Orig

@@ -33,3 +33,11 @@ func WarmWrite(r *Replicator, ctx context.Context) error { return r.warmWrite(ct
 func ExternalPut(r *Replicator, flows []Flow, now time.Time) {
 	r.external.Apply(flows, make([]bool, len(flows)), now)
 }
+
+// InternalRoom is the most flows r's internal cache's maps have held or
+// were made room for (Cache.peak).
+func InternalRoom(r *Replicator) int {
+	r.internal.mu.Lock()
+	defer r.internal.mu.Unlock()
+	return r.internal.peak
+}

@@ -1005,6 +1005,7 @@ func (r *Replicator) commitAll(ctx context.Context, now time.Time) (st CommitSta
 	// chunks' worth of fresh memory is 3.6 MB that the VIPs would wait for
 	// the first touch of, for a commit of a few flows.
 	size := min(commitChunk, max(1, r.external.Len()))
+	r.internal.reserveLike(r.external)
 	bufs := make(chan []Entry, commitBuffers)
 	for range commitBuffers {
 		bufs <- make([]Entry, 0, size)

@@ -400,3 +400,29 @@ func TestTwinWarmTakeoverAllocatesLittle(t *testing.T) {
 		t.Errorf("the takeover's commit allocated %.0f bytes per dirty key, want at most 200", per)
 	}
 }
+
+// TestTwinCommitMakesRoomFirst: a whole-cache commit makes room in the
+// internal cache for the external cache's flows before it puts them
+// there, rather than growing its maps from empty (Cache.reserveLike; the
+// allocations it saves are TestReserveLikeAllocatesOnce's).
+func TestTwinCommitMakesRoomFirst(t *testing.T) {
+	const n = 20_000
+	flows := ct.SampleFlows(n)
+	k := twin.NewKernel()
+	r, err := ct.New(slog.New(slog.DiscardHandler), ct.Config{LocalAddr: twinB, PeerAddr: twinA},
+		ct.Parts{Kernel: k, Link: twin.NewWire(1).Opener(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct.ExternalPut(r, flows, time.Now())
+	st, err := r.Commit(context.Background())
+	if err != nil || st.Created != n {
+		t.Fatalf("commit: %+v, %v", st, err)
+	}
+	if got := r.Stats().Internal; got != n {
+		t.Fatalf("the internal cache holds %d flows after the commit, want %d", got, n)
+	}
+	if room := ct.InternalRoom(r); room < n {
+		t.Errorf("the internal cache's room is %d flows, want at least %d: not made before the commit", room, n)
+	}
+}

@@ -293,6 +293,9 @@ func (c *Cache) Has(k *Key) bool {
 		if _, ok := c.v4[k4]; ok {
 			return true
 		}
+		if c.entries4 == 0 {
+			return false
+		}
 	}
 	if len(c.entries) == 0 {
 		return false
@@ -358,8 +361,8 @@ func (c *Cache) Keys() []Key {
 func (c *Cache) takeAll() *Cache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := &Cache{v4: c.v4, entries: c.entries}
-	c.v4, c.entries, c.peak = make(map[ckey4]rec4), make(map[ckey]centry), 0
+	out := &Cache{v4: c.v4, entries: c.entries, entries4: c.entries4}
+	c.v4, c.entries, c.peak, c.entries4 = make(map[ckey4]rec4), make(map[ckey]centry), 0, 0
 	return out
 }
 
