@@ -2,6 +2,7 @@ package conntracksync
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 )
@@ -198,35 +199,44 @@ func (c *Cache) shrinkLocked() {
 // at each doubling and leaves the old tables to the collector. The room is
 // what the growth would have reached; were the flows not to come, the next
 // deletions give it back (shrinkLocked). A map smaller than mapShrinkMin
-// is left to grow.
+// is left to grow. The new maps are made without c's lock, which the
+// kernel's events wait for: making them touches all their memory.
 func (c *Cache) reserveLike(o *Cache) {
 	o.mu.Lock()
 	n4, nc := len(o.v4), len(o.entries)
 	o.mu.Unlock()
+	c.mu.Lock()
+	want4 := n4 >= mapShrinkMin && len(c.v4) <= n4/8
+	wantc := nc >= mapShrinkMin && len(c.entries) <= nc/8
+	c.mu.Unlock()
+	var v4 map[ckey4]rec4
+	var entries map[ckey]centry
+	if want4 {
+		v4 = make(map[ckey4]rec4, n4)
+	}
+	if wantc {
+		entries = make(map[ckey]centry, nc)
+	}
+	if v4 == nil && entries == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.chunking > 0 {
 		return
 	}
 	made := false
-	if n4 >= mapShrinkMin && len(c.v4) <= n4/8 {
-		c.v4, made = grown(c.v4, n4), true
+	if v4 != nil && len(c.v4) <= n4/8 {
+		maps.Copy(v4, c.v4)
+		c.v4, made = v4, true
 	}
-	if nc >= mapShrinkMin && len(c.entries) <= nc/8 {
-		c.entries, made = grown(c.entries, nc), true
+	if entries != nil && len(c.entries) <= nc/8 {
+		maps.Copy(entries, c.entries)
+		c.entries, made = entries, true
 	}
 	if made {
 		c.peak = max(c.peak, n4+nc)
 	}
-}
-
-// grown returns a copy of m made with room for n entries.
-func grown[K comparable, V any](m map[K]V, n int) map[K]V {
-	g := make(map[K]V, n)
-	for k, v := range m {
-		g[k] = v
-	}
-	return g
 }
 
 // mapShrinkMin is the least size of a map that is rebuilt smaller once it
@@ -235,7 +245,13 @@ func grown[K comparable, V any](m map[K]V, n int) map[K]V {
 const mapShrinkMin = 1024
 
 // rebuilt returns a copy of m made for its present size.
-func rebuilt[K comparable, V any](m map[K]V) map[K]V { return grown(m, len(m)) }
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	n := make(map[K]V, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n
+}
 
 // PutEvent stores f from a kernel event: when needOld is set and the
 // entry exists, merge first completes f with the parts the event left out

@@ -1005,7 +1005,6 @@ func (r *Replicator) commitAll(ctx context.Context, now time.Time) (st CommitSta
 	// chunks' worth of fresh memory is 3.6 MB that the VIPs would wait for
 	// the first touch of, for a commit of a few flows.
 	size := min(commitChunk, max(1, r.external.Len()))
-	r.internal.reserveLike(r.external)
 	bufs := make(chan []Entry, commitBuffers)
 	for range commitBuffers {
 		bufs <- make([]Entry, 0, size)
@@ -1021,6 +1020,13 @@ func (r *Replicator) commitAll(ctx context.Context, now time.Time) (st CommitSta
 	})
 	wg.Go(func() {
 		for c := range out {
+			if !wrote {
+				// Room for the flows to come, made once the kernel
+				// side has written a chunk, and here rather than
+				// before the commit starts: the new maps' first
+				// touch is not the kernel side's to wait for.
+				r.internal.reserveLike(r.external)
+			}
 			wrote = true
 			for i := range c.OK {
 				if c.OK[i] {
