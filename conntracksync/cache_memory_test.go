@@ -235,28 +235,12 @@ func TestCacheChunksWalkSeesDeletions(t *testing.T) {
 func TestReserveLikeAllocatesOnce(t *testing.T) {
 	v4, others := plainFlows(t, 100_000, 8_000)
 	flows := append(append([]Flow(nil), v4...), others...)
-	now := time.Unix(1000, 0)
-	external := NewCache()
-	for i := range flows {
-		external.Put(flows[i], now)
-	}
-	entries := make([]Entry, len(flows))
-	ok := make([]bool, len(flows))
-	for i := range flows {
-		entries[i].Flow, ok[i] = flows[i], true
-	}
+	fill := newCommitFill(flows)
 	for _, reserve := range []bool{false, true} {
 		before := heapAlloc()
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		internal := NewCache()
-		if reserve {
-			internal.reserveLike(external)
-		}
-		for i := 0; i < len(entries); i += commitChunk {
-			j := min(len(entries), i+commitChunk)
-			internal.PutEntries(entries[i:j], ok[i:j], now)
-		}
+		internal := fill.run(reserve)
 		runtime.ReadMemStats(&m1)
 		kept := heapAlloc() - before
 		allocated := m1.TotalAlloc - m0.TotalAlloc
@@ -324,30 +308,46 @@ func TestReserveLike(t *testing.T) {
 // its maps grown from empty and with room made first (reserveLike).
 func BenchmarkCommitInternalFill(b *testing.B) {
 	flows := SampleFlows(100_000)
-	now := time.Unix(1000, 0)
-	external := NewCache()
-	for i := range flows {
-		external.Put(flows[i], now)
-	}
-	entries := make([]Entry, len(flows))
-	ok := make([]bool, len(flows))
-	for i := range flows {
-		entries[i].Flow, ok[i] = flows[i], true
-	}
+	fill := newCommitFill(flows)
 	for _, mode := range []string{"grown", "room-made-first"} {
 		b.Run(mode, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				internal := NewCache()
-				if mode != "grown" {
-					internal.reserveLike(external)
-				}
-				for i := 0; i < len(entries); i += commitChunk {
-					j := min(len(entries), i+commitChunk)
-					internal.PutEntries(entries[i:j], ok[i:j], now)
-				}
+				fill.run(mode != "grown")
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(flows)), "ns/flow")
 		})
 	}
+}
+
+// commitFill is what a commit puts into the internal cache: the external
+// cache it reads, and its flows as the kernel side hands them back.
+type commitFill struct {
+	external *Cache
+	entries  []Entry
+	ok       []bool
+	now      time.Time
+}
+
+func newCommitFill(flows []Flow) *commitFill {
+	f := &commitFill{external: NewCache(), entries: make([]Entry, len(flows)), ok: make([]bool, len(flows)), now: time.Unix(1000, 0)}
+	for i := range flows {
+		f.external.Put(flows[i], f.now)
+		f.entries[i].Flow, f.ok[i] = flows[i], true
+	}
+	return f
+}
+
+// run puts the flows into a new internal cache chunk by chunk, as
+// commitAll does, with room made first (reserve) or not, and returns it.
+func (f *commitFill) run(reserve bool) *Cache {
+	internal := NewCache()
+	if reserve {
+		internal.reserveLike(f.external)
+	}
+	for i := 0; i < len(f.entries); i += commitChunk {
+		j := min(len(f.entries), i+commitChunk)
+		internal.PutEntries(f.entries[i:j], f.ok[i:j], f.now)
+	}
+	return internal
 }
