@@ -64,7 +64,7 @@ func TestCacheKindsAgainstModel(t *testing.T) {
 	c := NewCache()
 	model := map[Key]Flow{}
 	keep := func(f Flow) { model[f.Key()] = f }
-	for step := range 20_000 {
+	for step := range 5_000 {
 		at := now.Add(time.Duration(step) * time.Millisecond)
 		i := rng.IntN(len(pool))
 		switch op := rng.IntN(100); {

@@ -233,7 +233,7 @@ func TestCacheChunksWalkSeesDeletions(t *testing.T) {
 // maps' final size allocated in all, so a higher peak). Without
 // reserveLike this fails.
 func TestReserveLikeAllocatesOnce(t *testing.T) {
-	v4, others := plainFlows(t, 100_000, 8_000)
+	v4, others := plainFlows(t, 50_000, 4_000)
 	flows := append(append([]Flow(nil), v4...), others...)
 	fill := newCommitFill(flows)
 	for _, reserve := range []bool{false, true} {
