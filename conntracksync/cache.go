@@ -247,9 +247,7 @@ const mapShrinkMin = 1024
 // rebuilt returns a copy of m made for its present size.
 func rebuilt[K comparable, V any](m map[K]V) map[K]V {
 	n := make(map[K]V, len(m))
-	for k, v := range m {
-		n[k] = v
-	}
+	maps.Copy(n, m)
 	return n
 }
 

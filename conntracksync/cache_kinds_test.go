@@ -18,9 +18,8 @@ func checkKinds(t *testing.T, c *Cache, step int) {
 			continue
 		}
 		n4++
-		var k Key
 		f := decoded(c.entries[ck].enc)
-		k = f.Key()
+		k := f.Key()
 		if k4, ok := key4Of(&k); ok {
 			if _, both := c.v4[k4]; both {
 				t.Fatalf("step %d: %v is in both maps", step, k)
@@ -111,10 +110,10 @@ func TestCacheKindsAgainstModel(t *testing.T) {
 			}
 			c.Sweep()
 		case op < 88:
-			zone := pool[i].Orig.Proto
-			c.deleteWhere(func(k *Key) bool { return k.Orig.Proto == zone })
+			proto := pool[i].Orig.Proto
+			c.deleteWhere(func(k *Key) bool { return k.Orig.Proto == proto })
 			for k := range model {
-				if k.Orig.Proto == zone {
+				if k.Orig.Proto == proto {
 					delete(model, k)
 				}
 			}

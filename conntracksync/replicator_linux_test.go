@@ -164,6 +164,12 @@ func TestReplicatorPairTakeover(t *testing.T) {
 	}
 	cttest.CheckKernel(t, cttest.NS{Name: h2.Name()}, flows, func(f *ct.Flow) uint32 { return f.TimeoutSec }, 60)
 	testnet.Eventually(t, 10*time.Second, func() bool { return fw2.r.Stats().Internal == len(flows) }, "fw2 internal cache after commit: %v", stats(fw2))
+	// The commit made room in the internal cache for the flows it wrote
+	// before it put them there, rather than growing its maps from empty
+	// (Cache.reserveLike).
+	if room := ct.InternalRoom(fw2.r); room < len(flows) {
+		t.Errorf("fw2's internal cache was made room for %d flows at the commit, want at least %d", room, len(flows))
+	}
 	if n := fw2.r.FlushExternal(); n != len(flows) {
 		t.Fatalf("FlushExternal flushed %d", n)
 	}
