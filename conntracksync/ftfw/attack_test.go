@@ -66,6 +66,7 @@ func TestSimForgedSeqJump(t *testing.T) {
 	for _, j := range jumps {
 		for seed := uint64(1); seed <= simSeeds(3); seed++ {
 			t.Run(fmt.Sprintf("%s/seed%d", j.name, seed), func(t *testing.T) {
+				t.Parallel() // each seed its own simulation, all CPU
 				s := newSim(t, seed, randomLoss(0.1), Config{})
 				s.workload(200, time.Second, true)
 				base := s.nodes[1].ch.Stats().PeerNext + j.ahead

@@ -14,6 +14,7 @@ func TestSimBulkWithChangesUnderLoss(t *testing.T) {
 	for _, loss := range []float64{0, 0.1, 0.3} {
 		for seed := uint64(1); seed <= simSeeds(4); seed++ {
 			t.Run(fmt.Sprintf("loss%v/seed%d", loss, seed), func(t *testing.T) {
+				t.Parallel() // each seed its own simulation, all CPU
 				s := newSim(t, seed, randomLoss(loss), Config{NoResyncOnSession: true})
 				s.run(time.Second, 10*time.Millisecond)
 				s.settle(60 * time.Second)

@@ -322,6 +322,7 @@ func TestSimConvergesUnderLoss(t *testing.T) {
 	for _, p := range patterns {
 		for seed := uint64(1); seed <= simSeeds(6); seed++ {
 			t.Run(fmt.Sprintf("%s/seed%d", p.name, seed), func(t *testing.T) {
+				t.Parallel() // each seed its own simulation, all CPU
 				s := newSim(t, seed, p.loss, Config{})
 				s.workload(400, 2*time.Second, true)
 				s.settle(120 * time.Second)
@@ -392,6 +393,7 @@ func TestSimTailLoss(t *testing.T) {
 func TestSimPeerRestart(t *testing.T) {
 	for seed := uint64(1); seed <= simSeeds(8); seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel() // each seed its own simulation, all CPU
 			s := newSim(t, seed, randomLoss(0.2), Config{})
 			s.workload(200, time.Second, true)
 			s.restart(1)
