@@ -97,7 +97,14 @@ func TestFirewallFTPExpectation(t *testing.T) {
 			for _, in := range []string{"VI_IN", "VI_OUT"} {
 				v2.WaitState(t, in, "MASTER")
 			}
-			got, err := c.retrieve(ln, 8*time.Second)
+			// Without the expectation the data connection never comes: 4 s
+			// cover the server's SYN and its first two retransmissions (at
+			// 1 and 3 s); with it, the bound is generous.
+			wait := 8 * time.Second
+			if !tc.exp {
+				wait = 4 * time.Second
+			}
+			got, err := c.retrieve(ln, wait)
 			st := v2.Conntrack(t)
 			t.Logf("fw2 takeover: %d entries, commit %+v; expectations: %+v", st.LastTakeover.Entries, st.LastCommit, st.Expect)
 			if !tc.exp {

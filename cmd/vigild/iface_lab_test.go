@@ -36,14 +36,15 @@ vrrp_instance VI_1 {
 `, global, prio, adv, extra, vip4)
 }
 
-// TestLinkDelaysLab: interface_up_down_delays { eth0 5 1 } with
-// advert_int 3. `ip link set eth0 down` followed 0.3 s later by `up` (a
-// flap far shorter than the 5 s down delay) leaves the master MASTER with
-// its VIP and no transition. Down for longer, it goes FAULT, but not in
-// the first second.
+// TestLinkDelaysLab: interface_up_down_delays { eth0 1.5 1 } with
+// advert_int 1 (a delay must stay under two advert intervals).
+// `ip link set eth0 down` followed 0.3 s later by `up` (a flap far shorter
+// than the down delay) leaves the master MASTER with its VIP and no
+// transition, also once the delay has passed. Down for longer, it goes
+// FAULT, but not in the first half second.
 func TestLinkDelaysLab(t *testing.T) {
 	l := newLab(t)
-	conf := "interface_up_down_delays {\n    eth0 5 1\n}\n" + ifInst("", 150, "3", "")
+	conf := "interface_up_down_delays {\n    eth0 1.5 1\n}\n" + ifInst("", 150, "1", "")
 	v := startVigild(t, l.R1, conf)
 	v.WaitInstance(t, 3*harness.Settle, "VI_1", "MASTER", func(s ctl.InstanceStatus) bool { return s.State == "MASTER" })
 	waitAddr(t, l.R1, "eth0", vip4, true, settle)
@@ -51,15 +52,15 @@ func TestLinkDelaysLab(t *testing.T) {
 
 	l.R1.Exec(t, "sh", "-c", "ip link set eth0 down; sleep 0.3; ip link set eth0 up")
 	v.WaitOutput(t, "Delay timer for eth0 cancelled", settle)
-	time.Sleep(6 * time.Second) // past the down delay
+	time.Sleep(2 * time.Second) // past the down delay
 	if st := v.Instance(t, "VI_1"); st.State != "MASTER" || st.Transitions != before || !hasAddr(t, l.R1, "eth0", vip4) {
 		t.Fatalf("after a 0.3 s flap: %s, transitions %d -> %d, VIP %v", st.State, before, st.Transitions, hasAddr(t, l.R1, "eth0", vip4))
 	}
 
 	l.If1.Down(t)
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 	if st := v.Instance(t, "VI_1"); st.State != "MASTER" {
-		t.Fatalf("1 s into a 5 s down delay: %s", st.State)
+		t.Fatalf("0.5 s into a 1.5 s down delay: %s", st.State)
 	}
 	v.WaitState(t, "VI_1", "FAULT")
 	if hasAddr(t, l.R1, "eth0", vip4) {
