@@ -177,20 +177,31 @@ func waitState(t *testing.T, n *node, name, state string) {
 
 // TestLoopStandbyBeforeTakeover: a backup whose master never advertises
 // puts the worker on standby before its Master_Down deadline, takes over,
-// and ends the standby once it is master.
+// and ends the standby once it is master. A loop woken more than
+// standbyLead late (the race detector, a loaded machine; about one start
+// in 160 here) finds the takeover due and no time to stand by, so up to
+// three nodes take over, each on a wire of its own, and one of them must
+// have stood by; without the standby none does.
 func TestLoopStandbyBeforeTakeover(t *testing.T) {
 	withPs(t, 2)
-	wire := vrrptest.NewWire(vrrptest.WireOptions{})
-	n := realTimeNode(t, wire, "192.0.2.1", "150")
-	waitState(t, n, "VI_1", "MASTER")
-	if !n.has("192.0.2.254/24") {
-		t.Fatal("master without its VIP")
+	const tries = 3
+	for i := 1; ; i++ {
+		wire := vrrptest.NewWire(vrrptest.WireOptions{})
+		n := realTimeNode(t, wire, "192.0.2.1", "150")
+		waitState(t, n, "VI_1", "MASTER")
+		if !n.has("192.0.2.254/24") {
+			t.Fatal("master without its VIP")
+		}
+		if n.d.kw.standbys.Load() >= 1 {
+			waitFor(t, func() bool { return n.d.kw.standby.Load() == 0 },
+				func() string { return "the worker is still on standby after the takeover" })
+			return
+		}
+		if i == tries {
+			t.Fatalf("no standby before any of %d takeovers, want at least 1", tries)
+		}
+		t.Logf("node %d took over without a standby; a new node", i)
 	}
-	if got := n.d.kw.standbys.Load(); got < 1 {
-		t.Fatalf("standbys %d before the takeover, want at least 1", got)
-	}
-	waitFor(t, func() bool { return n.d.kw.standby.Load() == 0 },
-		func() string { return "the worker is still on standby after the takeover" })
 }
 
 // TestLoopNoStandbyWhileMasterAdvertises: a backup that hears its master's
