@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/check"
+	"github.com/vigil-ha/vigil/internal/logfast"
 )
 
 // DefaultQueueLimit bounds the runs waiting in one queue when
@@ -109,7 +110,7 @@ func (n *Notifier) Notify(ev Event, s Scripts) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	n.log.Debug("notify", "kind", ev.Kind.String(), "name", ev.Name, "state", ev.State, "priority", ev.Priority, "reason", ev.Reason)
+	logfast.Debug(n.log, "notify", "kind", ev.Kind.String(), "name", ev.Name, "state", ev.State, "priority", ev.Priority, "reason", ev.Reason)
 	line := FIFOLine(ev)
 	var lines, lineErrs uint64
 	n.mu.Lock()

@@ -19,6 +19,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/logfast"
 )
 
 // Announcer sends gratuitous ARPs and unsolicited neighbour advertisements.
@@ -310,7 +312,7 @@ func (a *Announcer) sendGARPLocked(s *linkSockets, ifi *net.Interface, ip netip.
 		return fmt.Errorf("send gratuitous ARP: %w", err)
 	}
 	a.stats.garps.Add(1)
-	a.log.Debug("vip: sent gratuitous ARP", "addr", ip, "iface", ifi.Name, "mac", mac.String())
+	logfast.Debug(a.log, "vip: sent gratuitous ARP", "addr", ip, "iface", ifi.Name, "mac", mac.String())
 	return nil
 }
 
@@ -383,7 +385,7 @@ func (a *Announcer) sendNALocked(s *linkSockets, ifi *net.Interface, ip netip.Ad
 		return fmt.Errorf("send neighbour advertisement: %w", err)
 	}
 	a.stats.nas.Add(1)
-	a.log.Debug("vip: sent unsolicited NA", "addr", ip, "iface", ifi.Name, "mac", mac.String(), "router", router)
+	logfast.Debug(a.log, "vip: sent unsolicited NA", "addr", ip, "iface", ifi.Name, "mac", mac.String(), "router", router)
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/logfast"
 )
 
 // rtprotKeepalived marks the routes we add, as keepalived does (rtm_protocol
@@ -448,7 +450,7 @@ func (m *Manager) addAddrAt(c *linkCache, a Address, idx int) error {
 
 func (m *Manager) added(a Address) {
 	m.stats.addrsAdded.Add(1)
-	m.log.Info("vip: added address", "addr", a.String(), "iface", a.Dev)
+	logfast.Info(m.log, "vip: added address", "addr", a.String(), "iface", a.Dev)
 }
 
 // RemoveAddresses removes each address that is present on its interface

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/config"
+	"github.com/vigil-ha/vigil/internal/logfast"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/vip"
 	"github.com/vigil-ha/vigil/vrrp"
@@ -912,7 +913,7 @@ func (d *Daemon) transition(inst *instance, t vrrp.Transition, now time.Time) {
 	}
 	inst.since = now
 	inst.lastReason = t.Reason
-	inst.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, t.To),
+	logfast.Info(inst.log, fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, t.To),
 		"from", t.From.String(), "reason", t.Reason.String(), "priority", inst.m.Priority())
 	if t.To != vrrp.StateMaster {
 		inst.announce = nil
