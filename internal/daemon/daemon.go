@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-ha/vigil/healthcheck"
 	"github.com/vigil-ha/vigil/internal/ctl"
 	"github.com/vigil-ha/vigil/internal/linkdelay"
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/internal/procnice"
 	"github.com/vigil-ha/vigil/notify"
 	"github.com/vigil-ha/vigil/notify/mail"
@@ -110,6 +111,10 @@ type Host struct {
 	// Nice gives the process the nice value *n (vrrp_priority), or back
 	// the one it started with when n is nil: procnice.Set, procnice.Reset.
 	Nice func(n *int) error
+	// WarmTakeover maps in the program code a takeover is about to run,
+	// as the kernel worker's standby starts: memtrim.Populate of
+	// vip.TakeoverCode.
+	WarmTakeover func()
 }
 
 func (h *Host) fill(log *slog.Logger) error {
@@ -141,6 +146,10 @@ func (h *Host) fill(log *slog.Logger) error {
 	}
 	if h.Announcer == nil {
 		h.Announcer = vip.NewAnnouncer(log)
+	}
+	if h.WarmTakeover == nil {
+		pcs := vip.TakeoverCode()
+		h.WarmTakeover = func() { memtrim.Populate(pcs) }
 	}
 	if h.Firewall == nil {
 		h.Firewall = nftfilter.Exec{}
@@ -714,7 +723,10 @@ func (d *Daemon) standbyFor(now, takeover, next time.Time, ok bool) (time.Time, 
 	}
 	lead := takeover.Add(-standbyLead)
 	if !now.Before(lead) {
-		d.kw.standbyUntil(takeover.Add(takeoverWait))
+		if d.kw.standbyUntil(takeover.Add(takeoverWait)) && takeover.Sub(now) > standbyLead/2 {
+			d.host.WarmTakeover()
+			growStack()
+		}
 		return next, ok
 	}
 	d.kw.standbyUntil(time.Time{})
@@ -722,6 +734,27 @@ func (d *Daemon) standbyFor(now, takeover, next time.Time, ok bool) (time.Time, 
 		return lead, true
 	}
 	return next, ok
+}
+
+// takeoverStack is the stack a takeover's turn of the loop needs at least
+// (its machine, the log lines, the notify queue): growStack makes room
+// for it ahead of the takeover.
+const takeoverStack = 16 << 10
+
+// stackIndex keeps growStack's array from being optimised away.
+var stackIndex int
+
+// growStack grows the calling goroutine's stack by takeoverStack, as the
+// standby starts: the loop's stack, shrunk by a collection while it was a
+// quiet backup, would otherwise grow in the takeover's own turn, where
+// copying it walks the function tables (their pages dropped by the trims
+// after start) frame by frame.
+//
+//go:noinline
+func growStack() byte {
+	var b [takeoverStack]byte
+	b[stackIndex%len(b)] = 1
+	return b[(stackIndex+1)%len(b)]
 }
 
 // fireTimers runs everything due at now; woke is when the loop's timer

@@ -58,7 +58,12 @@
 //     yielding the CPU at every turn (kernelWork.standbyUntil), on a
 //     thread kept off the loop's CPU (cpuPin), so that it takes the
 //     address job at once, beside the loop; a backup that hears its
-//     master never gets that close to its deadline. On a machine whose
+//     master never gets that close to its deadline. As the standby
+//     starts, the loop maps in the code the takeover will run
+//     (Host.WarmTakeover: memtrim.Populate of vip.TakeoverCode) and grows
+//     its own stack for the takeover's turn (growStack): the trims after
+//     start dropped those pages, and a backup never ran most of that
+//     code, so the takeover would fault them in one by one. On a machine whose
 //     CPUs are all busy, the kernel may not run the worker's thread for
 //     milliseconds: a takeover's jobs that the idle worker leaves waiting
 //     20 µs, the loop runs itself, as keepalived's single thread would,

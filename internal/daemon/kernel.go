@@ -197,20 +197,21 @@ func (k *kernelWork) close() {
 // the loop had parked (cpuPin). A zero t ends the standby. The loop uses
 // it only with two or more Ps (GOMAXPROCS): a spinning worker would hold
 // the only one.
-func (k *kernelWork) standbyUntil(t time.Time) {
+func (k *kernelWork) standbyUntil(t time.Time) (started bool) {
 	if t.IsZero() {
 		if k.standby.Load() != 0 {
 			k.standby.Store(0)
 		}
-		return
+		return false
 	}
 	k.loopCPU.Store(int32(currentCPU()))
 	until := max(int64(t.Sub(k.epoch)), 1)
 	if k.standby.Swap(until) == until {
-		return
+		return false
 	}
 	k.standbys.Add(1)
 	k.signal() // a parked worker wakes and spins
+	return true
 }
 
 // standingBy reports whether a standby is asked for (standbyUntil); false

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -35,6 +36,7 @@ type node struct {
 	cancel context.CancelFunc
 	done   chan error
 	fw     fwRecorder
+	warms  atomic.Int32 // Host.WarmTakeover's calls
 }
 
 // loadConf parses text with the config package (no interface checks).
@@ -117,6 +119,8 @@ func newNode(t testing.TB, wire *vrrptest.Wire, kernel *viptest.Kernel, addr4, a
 		Conntrack: opts.Host.Conntrack, Heartbeat: opts.Host.Heartbeat, Witness: opts.Host.Witness,
 		// vrrp_priority: never the test process's own nice value.
 		Nice: opts.Host.Nice,
+		// The code a takeover runs is not mapped in: the calls are counted.
+		WarmTakeover: func() { n.warms.Add(1) },
 	}
 	if host.Nice == nil {
 		host.Nice = func(*int) error { return nil }

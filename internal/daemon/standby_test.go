@@ -195,6 +195,9 @@ func TestLoopStandbyBeforeTakeover(t *testing.T) {
 		if n.d.kw.standbys.Load() >= 1 {
 			waitFor(t, func() bool { return n.d.kw.standby.Load() == 0 },
 				func() string { return "the worker is still on standby after the takeover" })
+			if w := n.warms.Load(); w != 1 {
+				t.Errorf("the takeover's code was mapped in %d times before it, want once", w)
+			}
 			return
 		}
 		if i == tries {
@@ -220,6 +223,9 @@ func TestLoopNoStandbyWhileMasterAdvertises(t *testing.T) {
 	}
 	if got := b.d.kw.standbys.Load(); got != 0 {
 		t.Errorf("standbys %d on a backup whose master advertises, want 0", got)
+	}
+	if w := b.warms.Load(); w != 0 {
+		t.Errorf("the takeover's code mapped in %d times on a backup whose master advertises, want 0", w)
 	}
 }
 

@@ -2,7 +2,10 @@
 // only starting needed: freed heap pages, and the process's mappings of
 // its own program's read-only pages that equal the file's, which fault
 // back in from the page cache when used. Heap gives back the freed heap
-// pages alone, after a transient task such as a takeover. SetGC sets the
+// pages alone, after a transient task such as a takeover. Populate does
+// the reverse for code about to run: it maps in the program pages around
+// given addresses (a backup's takeover path, as its standby starts), so
+// that the path does not fault them in one by one. SetGC sets the
 // collector as vigild runs it, for vigild and for every program that
 // measures the daemon's code (its test binary, ct-bench's nodes).
 //

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package memtrim
+
+// Populate does nothing off Linux.
+func Populate(pcs []uintptr) {}
