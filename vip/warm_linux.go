@@ -3,7 +3,6 @@ package vip
 import (
 	"log/slog"
 	"reflect"
-	"runtime"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -11,6 +10,8 @@ import (
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/internal/logfast"
 )
 
 // TakeoverCode returns the entry addresses of the functions a takeover
@@ -26,7 +27,7 @@ func TakeoverCode() []uintptr {
 		(*Announcer).Announce, (*Announcer).sendGARPLocked, (*Announcer).sendNALocked,
 		GARPFrame, arp.NewPacket, (*arp.Packet).MarshalBinary, (*ethernet.Frame).MarshalBinary,
 		UnsolicitedNA, ndp.MarshalMessage, (*packet.Conn).WriteTo, (*ipv6.PacketConn).WriteTo,
-		(*slog.Logger).Debug, (*slog.Logger).Info, (*slog.TextHandler).Handle, runtime.Callers,
+		logfast.Log, (*slog.TextHandler).Handle,
 	}
 	pcs := make([]uintptr, len(fns))
 	for i, f := range fns {

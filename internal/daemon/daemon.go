@@ -723,6 +723,9 @@ func (d *Daemon) standbyFor(now, takeover, next time.Time, ok bool) (time.Time, 
 	}
 	lead := takeover.Add(-standbyLead)
 	if !now.Before(lead) {
+		// As the standby starts, with half its lead or more to spare (a
+		// loop woken later than that leaves the time to the takeover):
+		// the takeover's code mapped in, the loop's stack grown.
 		if d.kw.standbyUntil(takeover.Add(takeoverWait)) && takeover.Sub(now) > standbyLead/2 {
 			d.host.WarmTakeover()
 			growStack()
