@@ -113,3 +113,19 @@ func presentFrames(pid int, frames map[uint64]struct{}) error {
 	}
 	return sc.Err()
 }
+
+// Resident reports whether the page holding addr is mapped into process
+// pid now: /proc/PID/pagemap's present bit, which, unlike the frame
+// numbers, needs no privilege for one's own process.
+func Resident(pid int, addr uintptr) (bool, error) {
+	pm, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
+	if err != nil {
+		return false, err
+	}
+	defer pm.Close()
+	var b [8]byte
+	if _, err := pm.ReadAt(b[:], int64(addr/uintptr(os.Getpagesize()))*8); err != nil {
+		return false, fmt.Errorf("/proc/%d/pagemap at %#x: %w", pid, addr, err)
+	}
+	return binary.LittleEndian.Uint64(b[:])&(1<<63) != 0, nil
+}

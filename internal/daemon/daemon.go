@@ -723,10 +723,12 @@ func (d *Daemon) standbyFor(now, takeover, next time.Time, ok bool) (time.Time, 
 	}
 	lead := takeover.Add(-standbyLead)
 	if !now.Before(lead) {
-		// As the standby starts, with half its lead or more to spare (a
-		// loop woken later than that leaves the time to the takeover):
-		// the takeover's code mapped in, the loop's stack grown.
-		if d.kw.standbyUntil(takeover.Add(takeoverWait)) && takeover.Sub(now) > standbyLead/2 {
+		// As the standby starts: the takeover's code mapped in, the
+		// loop's stack grown. Both take tens of µs after a trim
+		// (Populate of vip.TakeoverCode 12–41 µs), so they run even
+		// when a late wake-up leaves less than the lead: the takeover
+		// would fault most of those pages in itself.
+		if d.kw.standbyUntil(takeover.Add(takeoverWait)) {
 			d.host.WarmTakeover()
 			growStack()
 		}

@@ -233,7 +233,9 @@ func TestLoopNoStandbyWhileMasterAdvertises(t *testing.T) {
 // takeover (the loop is woken then) and lasts until takeoverWait after it;
 // no takeover, or one further off, ends it.
 func TestStandbyForSpan(t *testing.T) {
+	warms := 0
 	d := &Daemon{kw: newKernelWork()}
+	d.host.WarmTakeover = func() { warms++ }
 	until := func() time.Duration {
 		if u := d.kw.standby.Load(); u != 0 {
 			return time.Duration(u)
@@ -250,10 +252,20 @@ func TestStandbyForSpan(t *testing.T) {
 			takeover.Sub(next), until(), standbyLead)
 	}
 
+	if warms != 0 {
+		t.Errorf("the takeover's code mapped in %d times before the standby, want 0", warms)
+	}
+
 	takeover = now.Add(standbyLead / 2)
 	next, ok = d.standbyFor(now, takeover, far, true)
 	if want := takeover.Add(takeoverWait).Sub(d.kw.epoch); !ok || !next.Equal(far) || until() != want {
 		t.Errorf("within the lead: next %v, standby until %v; want next unchanged, standby until %v", next.Sub(now), until(), want)
+	}
+	// Mapped in as the standby starts, late as it is, and not again while
+	// it lasts.
+	d.standbyFor(now.Add(time.Microsecond), takeover, far, true)
+	if warms != 1 {
+		t.Errorf("the takeover's code mapped in %d times within the lead, want once", warms)
 	}
 
 	next, ok = d.standbyFor(now, time.Time{}, far, true)

@@ -1,7 +1,6 @@
 package memtrim
 
 import (
-	"encoding/binary"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -9,23 +8,19 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // resident reports whether the page holding addr is mapped into this
-// process now (/proc/self/pagemap's present bit, which needs no
-// privilege).
+// process now.
 func resident(t *testing.T, addr uintptr) bool {
 	t.Helper()
-	f, err := os.Open("/proc/self/pagemap")
+	ok, err := testnet.Resident(os.Getpid(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var b [8]byte
-	if _, err := f.ReadAt(b[:], int64(addr/uintptr(os.Getpagesize()))*8); err != nil {
-		t.Fatal(err)
-	}
-	return binary.LittleEndian.Uint64(b[:])&(1<<63) != 0
+	return ok
 }
 
 // TestPopulate: code this test never runs, its pages dropped by
