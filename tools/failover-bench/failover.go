@@ -308,7 +308,7 @@ func (r *failoverRun) trial(s scenario) (trialResult, error) {
 	tr.garp = garp.At.Sub(last4.At)
 	tr.na = na.At.Sub(last6.At)
 	deadline = last4.At.Add(s.limit(r.adv))
-	tl := &timeline{vip: vipAt.Sub(deadline), garp: garp.At.Sub(deadline), advert: -1}
+	tl := &timeline{vip: vipAt.Sub(deadline), garp: garp.At.Sub(deadline), na: na.At.Sub(deadline), advert: -1}
 	if adv2 != nil {
 		tl.advert = adv2.At.Sub(deadline)
 	}

@@ -203,23 +203,23 @@ func checkTimeline(t *testing.T, table string) {
 				f = g
 			}
 		}
-		// scenario advert impl n due woke ran add> add< sent VIP GARP adv GARP-due apart
-		if len(f) != 15 || f[3] != "1" {
-			t.Errorf("timeline %s: row %q, want 15 fields from 1 trial", s, f)
+		// scenario advert impl n due woke ran add> add< sent VIP GARP adv GARP-due NA-GARP apart
+		if len(f) != 16 || f[3] != "1" {
+			t.Errorf("timeline %s: row %q, want 16 fields from 1 trial", s, f)
 			continue
 		}
-		if f[14] != "0/1" && f[14] != "1/1" {
-			t.Errorf("timeline %s: apart %q, want the one takeover's CPUs (0/1 or 1/1)", s, f[14])
+		if f[15] != "0/1" && f[15] != "1/1" {
+			t.Errorf("timeline %s: apart %q, want the one takeover's CPUs (0/1 or 1/1)", s, f[15])
 		}
 		var v []float64
-		for _, col := range f[4:14] {
+		for _, col := range f[4:15] {
 			x, err := strconv.ParseFloat(col, 64)
 			if err != nil {
 				t.Errorf("timeline %s: %q: %v", s, col, err)
 			}
 			v = append(v, x)
 		}
-		if len(v) == 10 && !slices.IsSorted(v[:6]) {
+		if len(v) == 11 && !slices.IsSorted(v[:6]) {
 			t.Errorf("timeline %s: due, woke, ran, add>, add<, sent out of order: %v", s, v[:6])
 		}
 	}

@@ -20,6 +20,7 @@ type timeline struct {
 	due, woke, ran         time.Duration // vigild: its timer's deadline, the timer's wake-up, the loop's run
 	addStart, addDone, ann time.Duration // vigild: netlink add sent, acknowledged; first GARP round handed to the socket
 	vip, garp              time.Duration // the netlink subscription's VIP, the capture's GARP
+	na                     time.Duration // the capture's first unsolicited NA
 	advert                 time.Duration // the new master's first IPv4 advert in the capture; -1: none seen
 	cpus                   lineCPUs      // vigild: where its loop and its kernel worker ran
 }
@@ -55,10 +56,11 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 	fmt.Fprintln(out, "  woke = the timerfd read, ran = the loop ran the machine, add>/add< = netlink address add sent / acknowledged,")
 	fmt.Fprintln(out, "  sent = first GARP round handed to the socket; VIP = netlink subscription in r2, GARP and adv = the client's")
 	fmt.Fprintln(out, "  capture of the first GARP and of the new master's first advert; apart = takeovers whose loop ran the machine")
-	fmt.Fprintln(out, "  and whose kernel worker began the address addition on different CPUs (the line's loop_cpu, worker_cpu).")
-	fmt.Fprintln(out, "  keepalived exposes none of its own points: VIP and GARP only.")
+	fmt.Fprintln(out, "  and whose kernel worker began the address addition on different CPUs (the line's loop_cpu, worker_cpu);")
+	fmt.Fprintln(out, "  NA-GARP = the client's first unsolicited NA after its first GARP, both implementations (the IPv6 instance's")
+	fmt.Fprintln(out, "  takeover behind the IPv4 one's). keepalived exposes none of its own points: VIP, GARP and NA-GARP only.")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tadvert_s\timpl\tn\tdue\twoke\tran\tadd>\tadd<\tsent\tVIP\tGARP\tadv\tGARP-due\tapart\t")
+	fmt.Fprintln(tw, "scenario\tadvert_s\timpl\tn\tdue\twoke\tran\tadd>\tadd<\tsent\tVIP\tGARP\tadv\tGARP-due\tNA-GARP\tapart\t")
 	for _, adv := range advs {
 		for _, s := range scs {
 			for _, r := range rows {
@@ -101,7 +103,7 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 				if known > 0 {
 					cpus = fmt.Sprintf("%d/%d", apart, known)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s, secs(adv), r.impl, len(tls),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s, secs(adv), r.impl, len(tls),
 					own(func(t timeline) time.Duration { return t.due }),
 					own(func(t timeline) time.Duration { return t.woke }),
 					own(func(t timeline) time.Duration { return t.ran }),
@@ -112,6 +114,7 @@ func printTimeline(out io.Writer, rows []failoverRow, scs []scenario, advs []tim
 					col(func(t timeline) time.Duration { return t.garp }),
 					col(func(t timeline) time.Duration { return t.advert }),
 					own(func(t timeline) time.Duration { return t.garp - t.due }),
+					col(func(t timeline) time.Duration { return t.na - t.garp }),
 					cpus)
 			}
 		}
