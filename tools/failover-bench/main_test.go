@@ -440,3 +440,37 @@ func TestLastTimeline(t *testing.T) {
 		t.Error("found a line before skip")
 	}
 }
+
+// TestPrintTimelineNAGARP: the NA-GARP column is the median over a cell's
+// trials of the client's first NA minus its first GARP, for keepalived's
+// row (which has none of vigild's own points) as for vigild's; a trial
+// whose NA came first counts negative.
+func TestPrintTimelineNAGARP(t *testing.T) {
+	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
+	trial := func(own bool, garp, na int) trialResult {
+		return trialResult{tl: &timeline{own: own, due: us(2), woke: us(40), ran: us(41), addStart: us(90), addDone: us(300), ann: us(360),
+			vip: us(320), garp: us(garp), na: us(na), advert: us(200)}}
+	}
+	rows := []failoverRow{
+		{sc: scCut, adv: 100 * time.Millisecond, impl: "vigild", res: []trialResult{trial(true, 400, 700), trial(true, 500, 650), trial(true, 450, 400)}},
+		{sc: scCut, adv: 100 * time.Millisecond, impl: "keepalived", res: []trialResult{trial(false, 600, 800), trial(false, 550, 900), trial(false, 700, 820)}},
+	}
+	var b strings.Builder
+	printTimeline(&b, rows, []scenario{scCut}, []time.Duration{100 * time.Millisecond})
+	want := map[string]string{"vigild": "150", "keepalived": "200"} // medians of 300, 150, -50 and of 200, 350, 120
+	for line := range strings.Lines(b.String()) {
+		f := strings.Fields(line)
+		if len(f) != 16 || f[0] != string(scCut) {
+			continue
+		}
+		if w, ok := want[f[2]]; ok {
+			if f[14] != w {
+				t.Errorf("%s: NA-GARP %q, want %s\n%s", f[2], f[14], w, b.String())
+			}
+			delete(want, f[2])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no TIMELINE row for %v:\n%s", want, b.String())
+	}
+}
