@@ -10,7 +10,9 @@
 // encoding alone and the link's floor: a bare sendmmsg of the same
 // datagrams) and, last and at the largest size only, to a restarted peer
 // (a new receiver process, from its exec, beside the kernel's walk of the
-// table that its start-up dump pays), and peak RSS. Every figure but the
+// table that its start-up dump pays and the floor: a new process, this
+// command's "floor-recv" mode, that only keeps the same bulk's datagrams),
+// and peak RSS. Every figure but the
 // event path is the median of -trials trials.
 //
 // It builds nine network namespaces: a vigil pair and a conntrackd pair,
@@ -85,6 +87,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "node" {
 		if err := runNode(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "ct-bench node:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "floor-recv" {
+		if err := runFloorRecv(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "ct-bench floor-recv:", err)
 			os.Exit(1)
 		}
 		return
@@ -385,7 +394,10 @@ type point struct {
 	// RestartWalk is the kernel's walk of the table that either's start-up
 	// dump pays in this lab (conntrack -L in the receiver's empty
 	// namespace, its exec included). Measured at the largest size only.
-	Restart, CtdRestart, RestartWalk float64
+	// RestartFloor is the same bulk's floor: a new process that keeps its
+	// datagrams (floor-recv), from its exec until its socket is open plus
+	// from the first send until it holds the last datagram.
+	Restart, CtdRestart, RestartWalk, RestartFloor float64
 	// Event path CPU per entry, µs, for the flows added at this size.
 	CPUSend, CPURecv, CtdCPUSend, CtdCPURecv float64
 	// Redumps and CtdOverruns are how often the senders' event sockets
@@ -931,7 +943,7 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 	if n >= bigSize {
 		restarts = max(1, trials/3)
 	}
-	var vrst, crst, walks []float64
+	var vrst, crst, walks, floors []float64
 	for range restarts {
 		time.Sleep(1100 * time.Millisecond) // the sender starts a peer's bulk at most once a second
 		settle()
@@ -989,9 +1001,17 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: the vigil sender started %.0f bulks for it\n", n, num(bulks1, "bulks")-num(bulks0, "bulks"))
+
+		// The floor: a new process that only keeps the bulk's datagrams.
+		settle()
+		fl, err := restartFloor(nodeBin, ns(v2), vs)
+		if err != nil {
+			return err
+		}
+		floors = append(floors, fl)
 	}
-	p.Restart, p.CtdRestart, p.RestartWalk = median(vrst), median(crst), median(walks)
-	fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: vigil %v, conntrackd %v, the table walk alone %v\n", n, vrst, crst, walks)
+	p.Restart, p.CtdRestart, p.RestartWalk, p.RestartFloor = median(vrst), median(crst), median(walks), median(floors)
+	fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: vigil %v, conntrackd %v, the table walk alone %v, the floor %v\n", n, vrst, crst, walks, floors)
 	return report(points, trials, outDir)
 }
 

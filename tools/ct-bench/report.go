@@ -32,9 +32,9 @@ func table(ps []point) string {
 		if p.Restart == 0 {
 			continue
 		}
-		w("\nBulk resync to a restarted peer: a new receiver process, its caches empty and their memory fresh (ms, from its exec until it holds the flows; both ask at their start; conntrackd dumps its kernel's table at its start, vigil once the peer's table is in, which here walks the senders' flows in the host's one table: that walk alone in the last column):\n\n")
-		w("| flows | vigil | conntrackd | the table walk |\n| ---: | ---: | ---: | ---: |\n")
-		w("| %d | %s | %s | %s |\n", p.N, fmtMS(p.Restart), fmtMS(p.CtdRestart), fmtMS(p.RestartWalk))
+		w("\nBulk resync to a restarted peer: a new receiver process, its caches empty and their memory fresh (ms, from its exec until it holds the flows; both ask at their start; conntrackd dumps its kernel's table at its start, vigil once the peer's table is in, which here walks the senders' flows in the host's one table: that walk alone in the fourth column). The floor: a new process that only keeps the bulk's datagrams in fresh memory, from its exec until its socket is open plus from the first send until it holds the last datagram:\n\n")
+		w("| flows | vigil | conntrackd | the table walk | floor |\n| ---: | ---: | ---: | ---: | ---: |\n")
+		w("| %d | %s | %s | %s | %s |\n", p.N, fmtMS(p.Restart), fmtMS(p.CtdRestart), fmtMS(p.RestartWalk), fmtMS(p.RestartFloor))
 	}
 	w("\nCPU per replicated entry on the event path (µs; the flows added at this size). Where a sender's event socket overflowed meanwhile, its figure says how often: an overflow costs vigil a dump of the table and conntrackd a resync against it, which the CPU includes:\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
