@@ -188,10 +188,7 @@ func (r *linkReceiver) close() {
 // flows, so the floor cannot be told how many to wait for.)
 func runFloorRecv(args []string) error {
 	fs := flag.NewFlagSet("floor-recv", flag.ContinueOnError)
-	netns := fs.String("netns", "", "network namespace (a path or a name)")
-	iface := fs.String("iface", "sync0", "interface of the sync link")
-	local := fs.String("local", "", "local address")
-	peer := fs.String("peer", "", "peer address")
+	netns, local, peer, iface := linkFlags(fs)
 	port := fs.Uint("port", 0, "UDP port")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -280,7 +277,7 @@ const floorPort = 3791
 func restartFloor(bin, netns string, vs *vnode) (float64, error) {
 	t0 := time.Now()
 	cmd := exec.Command(bin, "floor-recv", "-netns", netns, "-local", "203.0.113.202", "-peer", "203.0.113.201",
-		"-port", strconv.Itoa(floorPort))
+		"-iface", "sync0", "-port", strconv.Itoa(floorPort))
 	cmd.Stderr = os.Stderr
 	outp, err := cmd.StdoutPipe()
 	if err != nil {

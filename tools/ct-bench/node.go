@@ -55,16 +55,26 @@ import (
 //	                   "established_ms":F,"first_ms":F,"dumped_ms":F},
 //	                   times from the Replicator's start: full, our HELLO
 //	                   answered, the first entry in, the kernel's table
-//	                   dumped once (sampled every 200 µs)
+//	                   dumped once (sampled every 200 µs, by a goroutine
+//	                   that waits for the one P while the loop handles
+//	                   a batch: first_ms can be late by several batches)
 //
+// linkFlags defines on fs the flags that place a node's sync socket (and
+// the restarted peer's floor's): its namespace, its interface, and the
+// addresses at both ends.
+func linkFlags(fs *flag.FlagSet) (netns, local, peer, iface *string) {
+	netns = fs.String("netns", "", "network namespace path")
+	local = fs.String("local", "", "local address")
+	peer = fs.String("peer", "", "peer address")
+	iface = fs.String("iface", "", "sync interface")
+	return netns, local, peer, iface
+}
+
 // A separate process so that the parent can read its CPU time and peak
 // RSS from /proc like conntrackd's.
 func runNode(args []string) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	netns := fs.String("netns", "", "network namespace path")
-	local := fs.String("local", "", "local address")
-	peer := fs.String("peer", "", "peer address")
-	iface := fs.String("iface", "", "sync interface")
+	netns, local, peer, iface := linkFlags(fs)
 	warm := fs.Bool("warm", false, "warm standby")
 	waitExternal := fs.Int("wait-external", 0, "time from the start until the external cache holds this many entries (answered by \"started\")")
 	if err := fs.Parse(args); err != nil {
