@@ -183,9 +183,10 @@ func (r *linkReceiver) close() {
 // when its socket is open ("ready_unix_ns") and one once no datagram came
 // for 300 ms after the first ("done_unix_ns", the time the last one was
 // kept; "datagrams", "bytes", the chunks of 1 MiB holding them, and its
-// own "minflt" and "cpu_ms" when it was kept), and exits. (A bulk's datagram count varies by one or two
-// from one encoding to the next, with the map order that packs its
-// flows, so the floor cannot be told how many to wait for.)
+// own "minflt" and "cpu_ms" when it was kept), and exits. A bulk's
+// datagram count varies by one or two from one encoding to the next,
+// with the map order that packs its flows, so the floor is not told how
+// many to wait for.
 func runFloorRecv(args []string) error {
 	fs := flag.NewFlagSet("floor-recv", flag.ContinueOnError)
 	netns, local, peer, iface := linkFlags(fs)
