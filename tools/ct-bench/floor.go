@@ -230,7 +230,12 @@ func runFloorRecv(args []string) error {
 			if err != nil {
 				return
 			}
+			kept0 := 0
 			for _, d := range ds[:n] {
+				if !d.FromPeer {
+					continue // not the sender's: a receiver drops it too
+				}
+				kept0++
 				if cap(chunk)-len(chunk) < d.N {
 					chunk = make([]byte, 0, 1<<20)
 					kept = append(kept, chunk)
@@ -242,7 +247,7 @@ func runFloorRecv(args []string) error {
 			var ru unix.Rusage
 			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
 			mu.Lock()
-			res.n += n
+			res.n += kept0
 			res.bytes = bytes
 			res.last, res.ru, res.kept = now, ru, kept
 			mu.Unlock()
@@ -273,19 +278,19 @@ const floorPort = 3791
 // returns, in ms, the time from the exec until the socket was open plus
 // the time from the first send until the last datagram was kept: the
 // sender's encoding and the bench's own hand-over between the two are
-// left out. A datagram lost on the way is reported; the floor is then
-// until the last one that came.
-func restartFloor(bin, netns string, vs *vnode) (float64, error) {
+// left out. It also returns how many of the datagrams sent never came
+// (the floor is then until the last one that came).
+func restartFloor(bin, netns string, vs *vnode) (float64, int, error) {
 	t0 := time.Now()
 	cmd := exec.Command(bin, "floor-recv", "-netns", netns, "-local", "203.0.113.202", "-peer", "203.0.113.201",
 		"-iface", "sync0", "-port", strconv.Itoa(floorPort))
 	cmd.Stderr = os.Stderr
 	outp, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	lines := make(chan map[string]any, 2)
@@ -312,24 +317,24 @@ func restartFloor(bin, netns string, vs *vnode) (float64, error) {
 	}
 	ready, err := next("its socket")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	sent, err := vs.call("sendraw %d", floorPort)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	done, err := next("the datagrams")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	got, want := int(num(done, "datagrams")), int(num(sent, "datagrams"))
 	if got == 0 {
-		return 0, fmt.Errorf("restarted peer's floor: no datagram came (sender: %v failed, %v)", sent["failed"], sent["send_err"])
+		return 0, 0, fmt.Errorf("restarted peer's floor: no datagram came (sender: %v failed, %v)", sent["failed"], sent["send_err"])
 	}
 	start := num(ready, "ready_unix_ns") - float64(t0.UnixNano())
 	recv := num(done, "done_unix_ns") - num(sent, "t0")
 	fl := (start + recv) / 1e6
 	fmt.Fprintf(os.Stderr, "ct-bench: restarted peer's floor: %.1f ms (its start %.1f, the datagrams %.1f); %d of %d datagrams, %.1f MB kept; its CPU %.1f ms, %.0f pages first touched\n",
 		fl, start/1e6, recv/1e6, got, want, num(done, "bytes")/1e6, num(done, "cpu_ms"), num(done, "minflt"))
-	return fl, nil
+	return fl, max(want-got, 0), nil
 }

@@ -419,6 +419,11 @@ type point struct {
 	WarmTakeover, WarmDirty float64
 	// CtdLost is how many flows conntrackd's receiver never got.
 	CtdLost int
+	// LinkLost and RestartFloorLost are the most datagrams a trial of the
+	// link's floor or of the restarted peer's floor did not receive of
+	// those its send sent (neither retransmits): that trial's figure is
+	// until the last one that came.
+	LinkLost, RestartFloorLost int
 	// Peak RSS (VmHWM), MB, once the receivers hold the flows, and at
 	// the end of the size (commits and bulks included).
 	RSSSend, RSSRecv, CtdRSSSend, CtdRSSRecv     float64
@@ -892,20 +897,24 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 				return err
 			}
 			t0, _ := m["t0"].(float64)
-			// Until every datagram is in, or none came for 300 ms (the
-			// floor sends without retransmission: a loss is reported).
+			// Until every datagram this send sent is in, or none came for
+			// 300 ms (the floor sends without retransmission: a loss is
+			// reported). The send's own count, not the encoding's above:
+			// the map order that packs the flows moves it by one or two.
+			sent := int(num(m, "datagrams"))
 			for got, idle := 0, 0; idle < 150; idle++ {
 				time.Sleep(2 * time.Millisecond)
 				if c, _ := lr.count(); c != got {
 					got, idle = c, 0
 				}
-				if got >= p.Datagrams {
+				if got >= sent {
 					break
 				}
 			}
 			got, last := lr.count()
-			if got < p.Datagrams {
-				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived (sender: %v failed, %v)\n", got, p.Datagrams, m["failed"], m["send_err"])
+			if got < sent {
+				p.LinkLost = max(p.LinkLost, sent-got)
+				fmt.Fprintf(os.Stderr, "ct-bench: link floor: %d of %d datagrams arrived (sender: %v failed, %v)\n", got, sent, m["failed"], m["send_err"])
 			}
 			links = append(links, float64(last.UnixNano()-int64(t0))/1e6)
 		}
@@ -1004,11 +1013,12 @@ func bench(name string, sizes []int, trials int, outDir string, warmOnly, bulkOn
 
 		// The floor: a new process that only keeps the bulk's datagrams.
 		settle()
-		fl, err := restartFloor(nodeBin, ns(v2), vs)
+		fl, lost, err := restartFloor(nodeBin, ns(v2), vs)
 		if err != nil {
 			return err
 		}
 		floors = append(floors, fl)
+		p.RestartFloorLost = max(p.RestartFloorLost, lost)
 	}
 	p.Restart, p.CtdRestart, p.RestartWalk, p.RestartFloor = median(vrst), median(crst), median(walks), median(floors)
 	fmt.Fprintf(os.Stderr, "ct-bench: bulk %d to a restarted peer: vigil %v, conntrackd %v, the table walk alone %v, the floor %v\n", n, vrst, crst, walks, floors)

@@ -29,12 +29,20 @@ func table(ps []point) string {
 		w("| %d | %d (%.1f) | %s | %s | %s | %s |\n", p.N, p.Datagrams, float64(p.Bytes)/1e6, fmtMS(p.Encode), fmtMS(p.Link), fmtMS(p.Resync), fmtMS(p.CtdResync))
 	}
 	for _, p := range ps {
+		if p.LinkLost > 0 {
+			w("\nThe link floor's receiver missed up to %d of its datagrams in a trial at %d flows (that trial's figure is until the last that came).\n", p.LinkLost, p.N)
+		}
+	}
+	for _, p := range ps {
 		if p.Restart == 0 {
 			continue
 		}
 		w("\nBulk resync to a restarted peer: a new receiver process, its caches empty and their memory fresh (ms, from its exec until it holds the flows; both ask at their start; conntrackd dumps its kernel's table at its start, vigil once the peer's table is in, which here walks the senders' flows in the host's one table: that walk alone in the fourth column). The floor: a new process that only keeps the bulk's datagrams in fresh memory, from its exec until its socket is open plus from the first send until it holds the last datagram:\n\n")
 		w("| flows | vigil | conntrackd | the table walk | floor |\n| ---: | ---: | ---: | ---: | ---: |\n")
 		w("| %d | %s | %s | %s | %s |\n", p.N, fmtMS(p.Restart), fmtMS(p.CtdRestart), fmtMS(p.RestartWalk), fmtMS(p.RestartFloor))
+		if p.RestartFloorLost > 0 {
+			w("\nThe restarted peer's floor missed up to %d of its datagrams in a trial (that trial's figure is until the last that came).\n", p.RestartFloorLost)
+		}
 	}
 	w("\nCPU per replicated entry on the event path (µs; the flows added at this size). Where a sender's event socket overflowed meanwhile, its figure says how often: an overflow costs vigil a dump of the table and conntrackd a resync against it, which the CPU includes:\n\n")
 	w("| flows | vigil sender | conntrackd sender | vigil receiver | conntrackd receiver |\n| ---: | ---: | ---: | ---: | ---: |\n")
