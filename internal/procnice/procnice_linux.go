@@ -94,15 +94,16 @@ func setAll(n int) error {
 // value for the call and its own back afterwards. Before any Set, or when
 // Set changed nothing, it is cmd.Start.
 func Start(cmd *exec.Cmd) error {
+	// Held until the child is started and the thread has its value back:
+	// a Set meanwhile would give the forking thread, and so the child, its
+	// value, and a Set or Reset would give the thread a value this call
+	// then overwrites.
 	state.mu.Lock()
+	defer state.mu.Unlock()
 	applied, orig, set := state.applied, state.orig, state.set
 	if !applied || orig == set {
-		state.mu.Unlock()
 		return cmd.Start()
 	}
-	// Held until the thread has its value back: a Set or Reset meanwhile
-	// would give the thread a value this call then overwrites.
-	defer state.mu.Unlock()
 	runtime.LockOSThread()
 	tid := unix.Gettid()
 	if err := unix.Setpriority(unix.PRIO_PROCESS, tid, orig); err != nil {

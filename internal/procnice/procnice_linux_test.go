@@ -200,3 +200,80 @@ func TestSetRange(t *testing.T) {
 		}
 	}
 }
+
+// TestStartBesideSet starts programs with Start while another goroutine
+// sets and resets the nice value over and over, as a reload can while the
+// daemon starts its sync worker or a script: each program must start at
+// the process's original value. Set must not reach the forking thread
+// between Start's look at the state and its fork.
+func TestStartBesideSet(t *testing.T) {
+	if os.Getenv("PROCNICE_RACE_CHILD") == "1" {
+		raceChild(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStartBesideSet$", "-test.v")
+	cmd.Env = append(os.Environ(), "PROCNICE_RACE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	own := niceOf(t, "/proc/self/stat")
+	started, wrong := 0, 0
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && f[0] == "started-nice" {
+			started++
+			if n, _ := strconv.Atoi(f[1]); n != own {
+				wrong++
+			}
+		}
+	}
+	if started < 200 {
+		t.Fatalf("%d programs started, want 200\n%s", started, out)
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d programs started with Start beside Set and Reset had another nice value than %d", wrong, started, own)
+	}
+}
+
+// raceChild runs in TestStartBesideSet's child: Set(5) and Reset in a
+// loop on one goroutine, 200 programs started with Start on another, one
+// line per program with its nice value.
+func raceChild(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := Set(5); err != nil {
+				done <- err
+				return
+			}
+			if err := Reset(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 200 {
+		var out strings.Builder
+		cmd := exec.Command("cat", "/proc/self/stat")
+		cmd.Stdout = &out
+		if err := Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		println("started-nice", statNice(t, out.String()))
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
