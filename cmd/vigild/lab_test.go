@@ -20,10 +20,12 @@ import (
 // real command (flags, signals, pid file) under the race detector.
 func TestMain(m *testing.M) {
 	if os.Getenv(syncworker.WorkerEnv) == "1" {
+		hugePagesErr = memtrim.NoHugePages()
 		memtrim.SetGC()
 		os.Exit(daemon.SyncWorkerMain()) // started by the test binary running as vigild
 	}
 	if os.Getenv("VIGILD_AS_MAIN") == "1" {
+		hugePagesErr = memtrim.NoHugePages()
 		memtrim.SetGC() // the collector as vigild runs it: the benchmarks' RSS and CPU are vigild's
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}

@@ -84,7 +84,12 @@ type options struct {
 	keepIPVS   bool
 }
 
+// hugePagesErr is why the process could not turn transparent huge pages
+// off (memtrim.NoHugePages), logged once the logger is made.
+var hugePagesErr error
+
 func main() {
+	hugePagesErr = memtrim.NoHugePages()
 	memtrim.SetGC()
 	if os.Getenv(syncworker.WorkerEnv) == "1" {
 		// Started by vigild to run its conntrack replicator.
@@ -216,6 +221,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	os.Unsetenv(childEnv)
 
 	log := newLogger(o, stderr)
+	if hugePagesErr != nil {
+		log.Warn("Memory may be backed by transparent huge pages", "err", hugePagesErr)
+	}
 	// Started by daemonize: report readiness, or why we could not start,
 	// to the waiting parent.
 	if rep := openStartupReport(); rep != nil {

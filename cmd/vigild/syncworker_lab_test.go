@@ -127,6 +127,13 @@ func TestSyncWorkerLifecycle(t *testing.T) {
 	if n := niceOf(t, w); n != own {
 		t.Errorf("the worker's nice value %d, want %d (vigild's at its start, not vrrp_priority's)", n, own)
 	}
+	// Neither process is backed by transparent huge pages, whatever the
+	// host's mode: their memory is the same on every host.
+	for _, pid := range []int{v1.Pid(), w} {
+		if got := thpEnabled(t, pid); got != "0" {
+			t.Errorf("process %d: THP_enabled %q in its status, want 0 (huge pages off)", pid, got)
+		}
+	}
 	// A run of the script that started after the worker.
 	_ = os.Remove(fds)
 	var listing []byte
@@ -216,4 +223,21 @@ func copiedVigild(t *testing.T) (string, harness.Command) {
 	}
 	cmd[len(cmd)-1] = bin
 	return bin, cmd
+}
+
+// thpEnabled returns the THP_enabled field of process pid's status: "0"
+// when transparent huge pages are off for it.
+func thpEnabled(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "THP_enabled:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("process %d: no THP_enabled in its status", pid)
+	return ""
 }

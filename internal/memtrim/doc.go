@@ -8,6 +8,9 @@
 // that the path does not fault them in one by one. SetGC sets the
 // collector as vigild runs it, for vigild and for every program that
 // measures the daemon's code (its test binary, ct-bench's nodes).
+// NoHugePages, first in main, keeps the process's memory out of
+// transparent huge pages whatever the host's mode, executing the program
+// again where the pages the runtime touched before main are huge ones.
 //
 // It owns no state. It must not touch a writable mapping, nor a read-only
 // one holding private copies of pages (a position-independent build's

@@ -2,10 +2,12 @@ package memtrim
 
 import (
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -135,5 +137,50 @@ func TestSetGC(t *testing.T) {
 	}
 	if p := debug.SetGCPercent(100); p != 77 {
 		t.Errorf("the collector at %d after SetGC with GOGC, want 77 left alone", p)
+	}
+}
+
+// A GODEBUG value asks for huge pages when its last disablethp is 0.
+func TestWantsHugePages(t *testing.T) {
+	for _, c := range []struct {
+		godebug string
+		want    bool
+	}{
+		{"", false},
+		{"gctrace=1", false},
+		{"disablethp=0", true},
+		{"gctrace=1, disablethp=0", true},
+		{"disablethp=1", false},
+		{"disablethp=0,disablethp=1", false},
+		{"disablethp=1,disablethp=0", true},
+		{"xdisablethp=0", false},
+	} {
+		if got := wantsHugePages(c.godebug); got != c.want {
+			t.Errorf("wantsHugePages(%q) = %v, want %v", c.godebug, got, c.want)
+		}
+	}
+}
+
+// The host's mode is the bracketed word of the kernel's list.
+func TestHugePageMode(t *testing.T) {
+	dir := t.TempDir()
+	for i, c := range []struct{ in, want string }{
+		{"always [madvise] never\n", "madvise"},
+		{"[always] madvise never\n", "always"},
+		{"always madvise [never]\n", "never"},
+		{"always madvise never\n", "unknown"},
+		{"[]\n", "unknown"},
+		{"", "unknown"},
+	} {
+		f := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.WriteFile(f, []byte(c.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := hugePageMode(f); got != c.want {
+			t.Errorf("hugePageMode(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := hugePageMode(filepath.Join(dir, "absent")); got != "unknown" {
+		t.Errorf("hugePageMode of no file = %q, want unknown", got)
 	}
 }
