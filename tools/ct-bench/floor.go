@@ -194,7 +194,9 @@ func runFloorRecv(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// The collector and the Ps of the vigil nodes (runNode).
+	// The collector and the Ps of the vigil nodes (runNode). Not their
+	// memory without transparent huge pages: the floor takes what the
+	// host gives, so that with the "always" mode it is the lower one.
 	memtrim.SetGC()
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(syncworker.WorkerProcs)

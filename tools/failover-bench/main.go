@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/testnet"
 )
 
@@ -335,7 +336,7 @@ func printLoad(out io.Writer, rows []loadRow, window time.Duration) {
 	fmt.Fprintf(out, "LOAD: %d IPv4 instances (VRIDs 1..%d), advert_int %s s, masters on r1, backups on r2.\n", loadInstances, loadInstances, secs(loadAdvert))
 	fmt.Fprintf(out, "  CPU = time on CPU of every thread (/proc/PID/task/*/schedstat, ns) over a %v window / frames r1's eth0 sent, r2's received in it\n  (the interfaces' counters; no capture runs in this window); utime+stime (%d ms ticks) below for comparison;\n", window, 1000/userHZ)
 	fmt.Fprintf(out, "  a second %v window runs tcpdump on r1's and r2's eth0: the CPU with it, and the adverts it saw against the counters.\n", window)
-	fmt.Fprintln(out, "  memory = VmHWM / VmRSS (/proc/PID/status). keepalived: parent and VRRP child (-P) summed.")
+	fmt.Fprintf(out, "  memory = VmHWM / VmRSS (/proc/PID/status). keepalived: parent and VRRP child (-P) summed. This host's transparent huge pages: %s.\n", memtrim.HostHugePages())
 	fmt.Fprintln(out, "  targets: CPU per advert sent and received <= half of keepalived's in the same run (\"-\" without a keepalived row); RSS <= 12 MB.")
 	var ka *loadResult
 	for i := range rows {
