@@ -24,15 +24,10 @@ func TestSet(t *testing.T) {
 		child(t)
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSet$", "-test.v")
-	cmd.Env = append(os.Environ(), "PROCNICE_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	out := childOutput(t, "TestSet", "PROCNICE_CHILD=1")
 	var before, after int
 	nices, resets, spawned := []int{}, []int{}, map[string]int{}
-	for _, l := range strings.Split(string(out), "\n") {
+	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) < 2 {
 			continue
@@ -211,15 +206,10 @@ func TestStartBesideSet(t *testing.T) {
 		raceChild(t)
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStartBesideSet$", "-test.v")
-	cmd.Env = append(os.Environ(), "PROCNICE_RACE_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	out := childOutput(t, "TestStartBesideSet", "PROCNICE_RACE_CHILD=1")
 	own := niceOf(t, "/proc/self/stat")
 	started, wrong := 0, 0
-	for _, l := range strings.Split(string(out), "\n") {
+	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) == 2 && f[0] == "started-nice" {
 			started++
@@ -276,4 +266,18 @@ func raceChild(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// childOutput runs test alone in a child process of the test binary with
+// env added, and returns what it printed: the nice values a test sets are
+// the whole process's, so each runs in a process of its own.
+func childOutput(t *testing.T, test, env string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	return string(out)
 }
