@@ -25,9 +25,10 @@ import (
 // NoHugePages sets it and executes the program again, with the same pid,
 // arguments and environment, and the new image starts without huge pages
 // (about 9 ms more at vigild's start here). With "madvise" it only sets
-// it, for what the runtime would ask for later. The setting is kept across fork
-// and exec: the sync worker starts with it, and so do the scripts vigild
-// runs, whose memory is too short-lived for huge pages to matter.
+// it, for what the runtime would ask for later. The setting is kept
+// across fork and exec: the sync worker starts with it, and so do the
+// scripts vigild runs, whose memory is too short-lived for huge pages to
+// matter.
 //
 // It returns nil once huge pages are off or left to the host, and an error
 // when the kernel refused the setting or the exec failed; the process then
