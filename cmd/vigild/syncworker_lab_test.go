@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/ctl"
+	"github.com/vigil-ha/vigil/internal/memtrim"
 	"github.com/vigil-ha/vigil/internal/syncworker"
 	"github.com/vigil-ha/vigil/testnet"
 	"github.com/vigil-ha/vigil/testnet/harness"
@@ -240,4 +241,64 @@ func thpEnabled(t *testing.T, pid int) string {
 	}
 	t.Fatalf("process %d: no THP_enabled in its status", pid)
 	return ""
+}
+
+// TestStartAgainWithoutHugePages starts vigild as on a host whose
+// transparent huge page mode is "always" (Debian's default): it turns them
+// off, starts itself again with the same pid and name, and then runs as
+// ever. Its pid file names that pid, the sync link comes up, the sync
+// worker inherits the setting, and nothing vigild starts sees the
+// variable that carried the name over.
+func TestStartAgainWithoutHugePages(t *testing.T) {
+	l := newFWLab(t)
+	mode := filepath.Join(t.TempDir(), "thp-enabled")
+	if err := os.WriteFile(mode, []byte("[always] madvise never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// This test binary as vigild, whatever VIGILD_BINARY says: the mode
+	// file is read by its TestMain.
+	cmd := harness.Command{"env", "VIGILD_AS_MAIN=1", hugePagesModeEnv + "=" + mode, os.Args[0]}
+	v1 := harness.StartVigild(t, l.FW1, cmd, fwConf("fw1", 150, fwSync1, fwSync2, true), "-D", "-i", "fw1")
+	v2 := startVigild(t, l.FW2, fwConf("fw2", 100, fwSync2, fwSync1, true), "-i", "fw2")
+	for _, in := range []string{"VI_IN", "VI_OUT"} {
+		v1.WaitState(t, in, "MASTER")
+		v2.WaitState(t, in, "BACKUP")
+	}
+	testnet.Eventually(t, fwSettle, func() bool { return v1.Conntrack(t).Established && v2.Conntrack(t).Established },
+		"sync link established both ways")
+
+	pid := v1.Pid()
+	name := filepath.Base(os.Args[0])
+	if len(name) > 15 {
+		name = name[:15] // the kernel's length for a process name
+	}
+	// The image started again got the name in its first environment
+	// (which /proc keeps as it was at the exec).
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Split(string(environ), "\x00"), memtrim.StartedAgainEnv+"="+name) {
+		t.Errorf("vigild %d was not started again: no %s=%s in its first environment", pid, memtrim.StartedAgainEnv, name)
+	}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != name {
+		t.Errorf("vigild %d is named %q (%v), want %q as before it started again", pid, comm, err, name)
+	}
+	if b, err := os.ReadFile(filepath.Join(v1.Dir, "vigild.pid")); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(pid) {
+		t.Errorf("pid file %q (%v), want %d", b, err, pid)
+	}
+	w, env := oneWorker(t, pid, 0)
+	for _, kv := range env {
+		if strings.HasPrefix(kv, memtrim.StartedAgainEnv+"=") {
+			t.Errorf("the sync worker %d got %s", w, kv)
+		}
+	}
+	for _, p := range []int{pid, w} {
+		if got := thpEnabled(t, p); got != "0" {
+			t.Errorf("process %d: THP_enabled %q in its status, want 0 (huge pages off)", p, got)
+		}
+	}
+	if out := v1.Output(); strings.Contains(out, "transparent huge pages") {
+		t.Errorf("vigild warned about huge pages:\n%s", out)
+	}
 }

@@ -5,6 +5,11 @@ import (
 	"strings"
 )
 
+// StartedAgainEnv carries the process's name (its comm) across
+// NoHugePages's exec; the image started again removes it from its
+// environment, so nothing it starts has it.
+const StartedAgainEnv = "VIGIL_NOHUGEPAGES_COMM"
+
 // wantsHugePages reports whether a GODEBUG value asks for the heap in huge
 // pages: its last disablethp setting is 0, as the runtime reads the list
 // from left to right.

@@ -33,14 +33,17 @@ import (
 // It returns nil once huge pages are off or left to the host, and an error
 // when the kernel refused the setting or the exec failed; the process then
 // goes on as it is.
-func NoHugePages() error { return noHugePages(thpEnabled) }
+func NoHugePages() error { return NoHugePagesFrom(thpEnabled) }
 
-// noHugePages is NoHugePages with the host's mode read from modeFile.
-func noHugePages(modeFile string) error {
-	if comm, ok := os.LookupEnv(commEnv); ok {
-		// The image noHugePages started: its name is the one the process
+// NoHugePagesFrom is NoHugePages with the host's mode read from modeFile,
+// in the kernel's format ("[always] madvise never"): a test's way to run a
+// start under a mode its host does not have.
+func NoHugePagesFrom(modeFile string) error {
+	comm, again := os.LookupEnv(StartedAgainEnv)
+	if again {
+		// The image NoHugePages started: its name is the one the process
 		// had, not "exe", and the variable goes no further.
-		os.Unsetenv(commEnv)
+		os.Unsetenv(StartedAgainEnv)
 		if err := os.WriteFile("/proc/self/comm", []byte(comm), 0); err != nil {
 			return fmt.Errorf("naming the process %q again: %w", comm, err)
 		}
@@ -48,11 +51,16 @@ func noHugePages(modeFile string) error {
 	if wantsHugePages(os.Getenv("GODEBUG")) || HugePagesOff() {
 		return nil
 	}
+	if again {
+		// Started again with the setting, and it is not there: never a
+		// third start.
+		return fmt.Errorf("transparent huge pages still on after starting again without them")
+	}
 	mode := hugePageMode(modeFile)
 	if mode != "always" && mode != "madvise" {
 		return nil // no huge pages on this host
 	}
-	comm, err := os.ReadFile("/proc/self/comm")
+	name, err := os.ReadFile("/proc/self/comm")
 	if err != nil {
 		return err
 	}
@@ -67,15 +75,12 @@ func noHugePages(modeFile string) error {
 	// /proc/self/exe is the running program even when its file was
 	// replaced or removed since (an upgrade in place); the kernel names
 	// the new image after it ("exe"), and the image takes its name back.
-	env := append(os.Environ(), commEnv+"="+strings.TrimSuffix(string(comm), "\n"))
+	env := append(os.Environ(), StartedAgainEnv+"="+strings.TrimSuffix(string(name), "\n"))
 	if err := syscall.Exec("/proc/self/exe", os.Args, env); err != nil {
 		return fmt.Errorf("starting again without transparent huge pages: %w", err)
 	}
 	return nil
 }
-
-// commEnv carries the process's name (its comm) across NoHugePages's exec.
-const commEnv = "VIGIL_NOHUGEPAGES_COMM"
 
 // HugePagesOff reports whether transparent huge pages are off for this
 // process (PR_GET_THP_DISABLE).

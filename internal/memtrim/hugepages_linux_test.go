@@ -1,8 +1,6 @@
 package memtrim
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/testnet"
 )
 
 // Set in a child test process's environment: hugePageChild makes
@@ -25,7 +25,7 @@ const (
 )
 
 // TestHugePagesChild is the child of TestNoHugePages: it calls
-// noHugePages, asks for huge pages on 8 MiB of its own (MADV_HUGEPAGE,
+// NoHugePagesFrom, asks for huge pages on 8 MiB of its own (MADV_HUGEPAGE,
 // which the kernel honours in its "always" and "madvise" modes), touches
 // them, and prints whether the process has huge pages off, how many
 // kilobytes of huge pages those 8 MiB and the whole process hold, its
@@ -40,8 +40,9 @@ func TestHugePagesChild(t *testing.T) {
 	}
 	fmt.Fprintln(f, "started")
 	f.Close()
-	if err := noHugePages(os.Getenv(modeFileEnv)); err != nil {
-		t.Fatal(err)
+	errText := ""
+	if err := NoHugePagesFrom(os.Getenv(modeFileEnv)); err != nil {
+		errText = err.Error()
 	}
 	const huge = 2 << 20
 	m, err := unix.Mmap(-1, 0, 5*huge, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
@@ -60,7 +61,7 @@ func TestHugePagesChild(t *testing.T) {
 	for i := 0; i < len(region); i += os.Getpagesize() {
 		region[i] = 1
 	}
-	script, err := exec.Command("sh", "-c", "grep THP_enabled /proc/self/status; echo \"${"+commEnv+":-unset}\"").Output()
+	script, err := exec.Command("sh", "-c", "grep THP_enabled /proc/self/status; echo \"${"+StartedAgainEnv+":-unset}\"").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,40 +69,33 @@ func TestHugePagesChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("off=%v regionkB=%d totalkB=%d comm=%q script=%q\n", HugePagesOff(), mappingHugeKB(t, uintptr(unsafe.Pointer(&region[0]))), anonHugeKB(t),
+	fmt.Printf("err=%q off=%v regionkB=%d totalkB=%d comm=%q script=%q\n", errText, HugePagesOff(), mappingHugeKB(t, uintptr(unsafe.Pointer(&region[0]))), anonHugeKB(t),
 		strings.TrimSpace(string(comm)), strings.Join(strings.Fields(string(script)), " "))
 }
 
 // mappingHugeKB returns the kilobytes of anonymous huge pages in this
-// process's mapping that holds addr (/proc/self/smaps).
+// process's mapping that holds addr (its block of /proc/self/smaps).
 func mappingHugeKB(t *testing.T, addr uintptr) int {
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var block strings.Builder
 	in := false
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		if lo, hi, ok := strings.Cut(f[0], "-"); ok && !strings.HasSuffix(f[0], ":") {
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasSuffix(f[0], ":") {
+			// A mapping's header: "lo-hi perms ...".
+			lo, hi, _ := strings.Cut(f[0], "-")
 			l, err1 := strconv.ParseUint(lo, 16, 64)
 			h, err2 := strconv.ParseUint(hi, 16, 64)
 			in = err1 == nil && err2 == nil && uint64(addr) >= l && uint64(addr) < h
 			continue
 		}
-		if in && f[0] == "AnonHugePages:" && len(f) >= 2 {
-			n, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+		if in {
+			block.WriteString(line)
 		}
 	}
-	t.Fatalf("no mapping of %#x in /proc/self/smaps", addr)
-	return 0
+	return kbOf(t, block.String(), "AnonHugePages")
 }
 
 // anonHugeKB returns the kilobytes of anonymous huge pages this process
@@ -111,18 +105,17 @@ func anonHugeKB(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "AnonHugePages:" {
-			n, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+	return kbOf(t, string(b), "AnonHugePages")
+}
+
+// kbOf reads the "key: N kB" figure of a /proc listing.
+func kbOf(t *testing.T, s, key string) int {
+	t.Helper()
+	kb, err := testnet.ParseStatusKB(s, key)
+	if err != nil {
+		t.Fatalf("%v in %q", err, s)
 	}
-	t.Fatal("no AnonHugePages in /proc/self/smaps_rollup")
-	return 0
+	return int(kb[0])
 }
 
 // NoHugePages turns transparent huge pages off for the process, and what
@@ -149,12 +142,17 @@ func TestNoHugePages(t *testing.T) {
 		mode, godebug string
 		off           bool
 		starts        int
+		// again: the child is told it is the image started again
+		// (the variable NoHugePages passes to it), without the setting;
+		// it must say so and not start a third time.
+		again bool
 	}{
-		{"always [madvise] never", "", true, 1},
-		{"always [madvise] never", "gctrace=0", true, 1},
-		{"[always] madvise never", "", true, 2},
-		{"[always] madvise never", "disablethp=0", false, 1},
-		{"always madvise [never]", "", false, 1},
+		{"always [madvise] never", "", true, 1, false},
+		{"always [madvise] never", "gctrace=0", true, 1, false},
+		{"[always] madvise never", "", true, 2, false},
+		{"[always] madvise never", "disablethp=0", false, 1, false},
+		{"always madvise [never]", "", false, 1, false},
+		{"[always] madvise never", "", false, 1, true},
 	} {
 		what := fmt.Sprintf("mode %q, GODEBUG=%q", c.mode, c.godebug)
 		modeFile, starts := filepath.Join(dir, fmt.Sprint("mode", i)), filepath.Join(dir, fmt.Sprint("starts", i))
@@ -166,15 +164,18 @@ func TestNoHugePages(t *testing.T) {
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHugePagesChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), hugePageChild+"=1", modeFileEnv+"="+modeFile, startsEnv+"="+starts, "GODEBUG="+c.godebug)
+		if c.again {
+			cmd.Env = append(cmd.Env, StartedAgainEnv+"="+name)
+		}
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("%s: child: %v\n%s", what, err, out)
 		}
 		var off bool
 		var regionKB, totalKB int
-		var comm, script string
+		var errText, comm, script string
 		line, _, _ := strings.Cut(string(out), "\n")
-		if _, err := fmt.Sscanf(line, "off=%t regionkB=%d totalkB=%d comm=%q script=%q", &off, &regionKB, &totalKB, &comm, &script); err != nil {
+		if _, err := fmt.Sscanf(line, "err=%q off=%t regionkB=%d totalkB=%d comm=%q script=%q", &errText, &off, &regionKB, &totalKB, &comm, &script); err != nil {
 			t.Fatalf("%s: child said %q: %v", what, out, err)
 		}
 		b, err := os.ReadFile(starts)
@@ -182,7 +183,10 @@ func TestNoHugePages(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := strings.Count(string(b), "started")
-		t.Logf("%s: started %d times, huge pages off %v, %d kB of them in the 8 MiB and %d kB in all, named %q, its script: %s", what, n, off, regionKB, totalKB, comm, script)
+		t.Logf("%s (again %v): error %q, started %d times, huge pages off %v, %d kB of them in the 8 MiB and %d kB in all, named %q, its script: %s", what, c.again, errText, n, off, regionKB, totalKB, comm, script)
+		if (errText != "") != c.again {
+			t.Errorf("%s: NoHugePagesFrom said %q, want an error only for an image started again without the setting", what, errText)
+		}
 		if off != c.off {
 			t.Errorf("%s: huge pages off = %v, want %v", what, off, c.off)
 		}

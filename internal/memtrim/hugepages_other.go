@@ -6,5 +6,8 @@ package memtrim
 // to turn off.
 func NoHugePages() error { return nil }
 
+// NoHugePagesFrom does nothing off Linux.
+func NoHugePagesFrom(string) error { return nil }
+
 // HugePagesOff is false off Linux.
 func HugePagesOff() bool { return false }
