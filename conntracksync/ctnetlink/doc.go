@@ -55,7 +55,9 @@
 // DESTROY group keeps the kernel attaching the event extension to the new
 // flows, while nobody in the NEW group spares it building one event per
 // committed flow, which halves the commit's CPU time; a dump afterwards
-// catches up with what traffic changed meanwhile.
+// catches up with what traffic changed meanwhile. Any dump that starts
+// after the commit serves as that catch-up: a commit made before the
+// listener's start-up read is caught up by that read alone.
 //
 // A warm standby's writes (Kernel.Write: the peer's flows as they arrive,
 // creates and deletions in small batches) leave the event socket in its

@@ -40,7 +40,9 @@ type Listener struct {
 	sockMu sync.Mutex // guards sock
 	sock   *evSock    // the current event socket, for quiet
 
-	redumpWanted atomic.Bool // set by quiet, served by the receive loop
+	// redumpWanted is set by quiet and served by the receive loop; any
+	// dump that starts after it was set serves it (dump clears it).
+	redumpWanted atomic.Bool
 
 	events, ownEvents, warmEvents, dumps, redumps, recvErrors, decodeErrors atomic.Uint64
 	filtered                                                                [ct.NumDropReasons]atomic.Uint64
@@ -299,7 +301,11 @@ func (l *Listener) quiet(fn func()) {
 }
 
 // dump streams the kernel table into the cache and reports the difference.
+// It serves a catch-up that quiet asked for before it starts (the
+// start-up read after a commit that came first, most often): a commit
+// that ends after this point asks again.
 func (l *Listener) dump() error {
+	l.redumpWanted.Store(false)
 	s, err := openEvSockIn(l.netns, 0)
 	if err != nil {
 		return err
