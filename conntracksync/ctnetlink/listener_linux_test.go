@@ -264,7 +264,7 @@ func TestListenerDoesNotAnnounceOwnCommits(t *testing.T) {
 // read) is caught up by that first dump, and the table is not dumped a
 // second time for it.
 func TestCommitBeforeFirstReadDumpsOnce(t *testing.T) {
-	cttest.NeedRoot(t, "conntrack")
+	cttest.NeedRoot(t)
 	ns := cttest.NewNS(t, cttest.Prefix(t), "q")
 	cache := ct.NewCache()
 	l := NewListener(cttest.Logger(t), cache, ListenerConfig{Netns: ns.Path()})

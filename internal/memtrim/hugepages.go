@@ -11,12 +11,13 @@ import (
 const StartedAgainEnv = "VIGIL_NOHUGEPAGES_COMM"
 
 // wantsHugePages reports whether a GODEBUG value asks for the heap in huge
-// pages: its last disablethp setting is 0, as the runtime reads the list
-// from left to right.
+// pages: its last disablethp setting is 0. It reads the list as the
+// runtime does, from left to right and each setting exactly as written: a
+// setting after ", " has a space in its name, and the runtime ignores it.
 func wantsHugePages(godebug string) bool {
 	want := false
 	for _, kv := range strings.Split(godebug, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "disablethp="); ok {
+		if v, ok := strings.CutPrefix(kv, "disablethp="); ok {
 			want = v == "0"
 		}
 	}

@@ -149,7 +149,8 @@ func TestWantsHugePages(t *testing.T) {
 		{"", false},
 		{"gctrace=1", false},
 		{"disablethp=0", true},
-		{"gctrace=1, disablethp=0", true},
+		{"gctrace=1,disablethp=0", true},
+		{"gctrace=1, disablethp=0", false}, // the runtime reads " disablethp" as another name
 		{"disablethp=1", false},
 		{"disablethp=0,disablethp=1", false},
 		{"disablethp=1,disablethp=0", true},
